@@ -178,6 +178,34 @@ def test_two_orders_of_one_originator_opened_at_the_same_instant_never_both_pass
     assert not opened[0].assessment.applies
 
 
+def test_a_split_order_is_summed_in_its_insert_without_locking_a_quote_there(backend: Backend):
+    """The Travel Rule's quotes stored as wired (on the database, each in its own transaction): the second split
+    order of one originator is refused ``travel_rule_incomplete`` by the sum read in its insert, at the quote locked
+    when it opened; no quote is locked inside that transaction (on SQLite a second writer there is refused as a
+    nested write transaction, on PostgreSQL it would wait on rates while holding the originator's lock)."""
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData, TravelRule
+    from cryptopay.core.pricing import Pricer
+
+    stack = remittance_stack(backend)
+    if backend.engine is not None:
+        from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+
+        pricer = Pricer(
+            [stack.wallet.rates],
+            clock=stack.clock,
+            ids=stack.remittances.ids,
+            quotes=SqlQuoteRepository(backend.engine),
+        )
+        stack.remittances.travel_rule = TravelRule(quoter=pricer, clock=stack.clock, ids=stack.remittances.ids)
+    bare = Sender(name="John Smith", country="GB")
+    first = stack.order(amount="70000", sender=bare)
+    assert not first.assessment.applies
+    with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):
+        stack.order(amount="70000", sender=bare, phone="254712300011")
+    stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
+    assert [o.id for o in stored] == [first.id]
+
+
 def _verified(stack: RemittanceStack, phone: str, legal_name: str) -> str:
     """A tier-1 wallet at ``phone`` whose approved KYC application names ``legal_name``; its user id."""
     from datetime import date

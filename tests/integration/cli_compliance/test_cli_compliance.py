@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 
 import attrs
@@ -227,10 +229,23 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     alert = json.loads(cli("monitor", "--days", "1").stdout)
     case = json.loads(cli("cases", "open", alert["id"], "--officer", "ann@example.co.ke").stdout)
     out = tmp_path / "str.xml"
-    written = cli(
-        "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out", str(out)
-    )
+    umask = os.umask(0o022)
+    try:
+        written = cli(
+            "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out", str(out)
+        )
+    finally:
+        os.umask(umask)
     assert written.exit_code == 0, written.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # review4 R11: an STR is never readable by other accounts
+    args = ("report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out")
+    assert cli(*args, str(out)).exit_code == 2  # an existing file is kept unless --force
+    target = tmp_path / "target.txt"
+    target.write_text("keep me")
+    (tmp_path / "link.xml").symlink_to(target)
+    refused = cli(*args, str(tmp_path / "link.xml"), "--force")
+    assert refused.exit_code == 2 and target.read_text() == "keep me"
+    assert cli(*args, str(out), "--force").exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(written.stdout)["transactions"] == 3
     assert "<report_code>STR</report_code>" in out.read_text()
     as_csv = cli(

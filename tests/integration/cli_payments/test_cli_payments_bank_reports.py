@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from tests.integration.cli_payments.cli_payments_support import OWNER, cli, cli_json, paid_invoice
 
 
@@ -32,8 +35,21 @@ def test_cli_bank_file_and_confirm_bank_pay_a_bank_transfer(stack, tmp_path):
     (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
     (payout_id,) = ran["payout_ids"]
     out = tmp_path / "bank.csv"
-    written = cli("payouts", "bank-file", "--output", str(out), "--actor", "ops:amina")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    planted = tmp_path / "planted.csv"
+    planted.symlink_to(target)  # review4 R11: a link planted at the path is not followed
+    refused = cli("payouts", "bank-file", "--output", str(planted), "--force")
+    assert refused.exit_code == 2 and "symbolic link" in refused.stderr and target.read_text() == "keep me"
+    umask = os.umask(0o022)
+    try:
+        written = cli("payouts", "bank-file", "--output", str(out), "--actor", "ops:amina")
+    finally:
+        os.umask(umask)
     assert written.exit_code == 0, written.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # review4 R11: account numbers are the operator's only
+    again = cli("payouts", "bank-file", "--output", str(out))
+    assert again.exit_code == 2 and "--force" in again.stderr
     lines = out.read_text().splitlines()
     assert lines[0].startswith("payout_id,merchant_id,bank_code,bank_name,account_number,amount")
     assert lines[1].startswith(f"{payout_id},{merchant_id},CITI,Citibank N.A. Kenya,12345678,")

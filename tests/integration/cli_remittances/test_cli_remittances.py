@@ -50,6 +50,7 @@ def test_list_and_show_an_order_then_a_failed_payout_is_retried_by_an_operator(s
     assert (shown["state"], shown["payout_state"], shown["invoice_state"]) == ("refunding", "failed", "settled")
     assert shown["refund"] and shown["refund_address"] == TRON_REFUND
     assert shown["paid_from"] == "0xcustomer"  # the Travel Rule originator's account (the fake chain's default payer)
+    assert shown["mpesa_name"] == ""  # the payout failed: M-Pesa named no one
     refused = runner.invoke(app, ["remittances", "retry", order.id])
     assert refused.exit_code != 0 and "refunding" in refused.output
     assert _json("list", "--state", "refunding")[0]["id"] == order.id
@@ -72,6 +73,7 @@ def test_an_operator_retries_a_failed_payout_before_the_worker_refunds(stack):
     assert (retried["state"], retried["payout_state"], retried["attempts"]) == ("paying_out", "planned", 2)
     stack.run()
     assert _json("show", order.id)["state"] == "paid_out"
+    assert _json("show", order.id)["mpesa_name"] == "ACHIENG OTIENO"  # who M-Pesa's B2C result says it paid
     missing = runner.invoke(app, ["remittances", "show", "rmt_nope"])
     assert missing.exit_code != 0 and "no remittance order" in missing.output
 

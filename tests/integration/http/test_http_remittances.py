@@ -352,18 +352,49 @@ def test_an_order_s_qr_link_opens_for_the_sender_without_credentials_and_names_n
     assert api.client.get("/v1/wallet/remittances/rem_nope/qr.svg").status_code == 404
 
 
-def test_an_order_to_someone_compliance_froze_is_a_problem_that_says_no_more_and_stores_nothing(api: Api):
-    """The recipient's wallet holder is frozen by compliance: the anonymous sender gets a 422 ``recipient_limit``
-    saying only that the recipient cannot receive it now (no user id, no freeze, no tier); no order is stored."""
+def test_an_order_to_someone_compliance_froze_is_answered_as_any_other_number(api: Api):
+    """Review4 R6 (tipping-off): the recipient's wallet holder is frozen by compliance. The anonymous sender gets the
+    same answer as for a number with no wallet (201, the same fields, nothing naming the holder or a freeze), so the
+    public route is no oracle on someone's compliance state; the order is held once paid (officers are told by the
+    audit record ``remittance.frozen_recipient``)."""
     achieng = api.stack.wallet.sign_up("0712345678", tier=1)
     with api.stack.wallet.backend.uow() as uow:
         profile = uow.kyc.get(achieng.id)
         profile.freeze("adm_1", "case 7", at=api.stack.clock.now())
         uow.kyc.update(profile)
-    refused = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("f")})
-    assert refused.status_code == 422 and refused.content_type == "application/problem+json"
-    problem = refused.get_json()
-    assert (problem["code"], problem["limit"]) == ("recipient_limit", "recipient"), problem
-    text = refused.get_data(as_text=True)
+    frozen = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("f")})
+    other = {**BODY, "recipient_phone": "0712 999 555"}
+    anyone = api.client.post("/v1/wallet/remittances", json=other, headers={"Idempotency-Key": customer_key("g")})
+    assert (frozen.status_code, anyone.status_code) == (201, 201), frozen.get_json()
+    seen, unseen = frozen.get_json(), anyone.get_json()
+    assert sorted(seen) == sorted(unseen) and seen["state"] == unseen["state"] == "awaiting_payment"
+    own = ("public_id", "recipient_phone", "payment_options", "expires_at")  # the order's own, not the recipient's
+    assert {k: v for k, v in seen.items() if k not in own} == {k: v for k, v in unseen.items() if k not in own}
+    text = frozen.get_data(as_text=True)
     assert achieng.id not in text and "frozen" not in text and "tier" not in text
-    assert api.stack.remittances.orders() == []
+    with api.stack.wallet.backend.uow() as uow:
+        told = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.frozen_recipient"]
+    assert told == [{"recipient": achieng.id, "limit": "frozen"}]
+
+
+def test_an_order_paid_after_it_expired_shows_what_arrived_as_excess_and_its_refund(api: Api):
+    """Expired unpaid, then the sender pays the full price late: the status stays ``expired`` and shows what arrived
+    as ``excess`` (all of it goes back: the order took nothing) with its refund's state, as a paid order's status
+    shows a second payment; never ``excess: null`` while the USDT is on its way back."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("late")})
+    public_id = opened.get_json()["public_id"]
+    found = api.stack.remittances.get_public(public_id)
+    api.stack.clock.advance(minutes=31)
+    api.stack.confirm(2)
+    api.stack.run()
+    assert api.stack.remittances.get_public(public_id).state.value == "expired"
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "expired"
+    assert status["excess"] == {"amount": str(found.usdt.amount), "asset": "USDT"}, status
+    assert status["excess_refund"] in ("requested", "sent")
+    api.stack.confirm_refunds()
+    api.stack.run()
+    assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"

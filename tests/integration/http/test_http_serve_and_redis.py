@@ -206,3 +206,44 @@ def _python_children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 children.append(int(entry))
     return children
+
+
+_KEK = "k1:" + "A" * 43 + "="  # 32 bytes of zeros: a well-formed key-encryption key
+_PRODUCTION = {
+    "CRYPTOPAY_ENV": "production",
+    "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
+    "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@db.example.com/cryptopay",  # never reached: refused first
+    "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom",
+}
+_KEY_CASES = [  # (extra settings, what the one line must name); the secret's text must never appear
+    ({}, "CRYPTOPAY_VAULT_KEKS"),
+    ({"CRYPTOPAY_VAULT_KEKS": "k1:not-base64!"}, "CRYPTOPAY_VAULT_KEKS key 'k1' is not valid base64"),
+    ({"CRYPTOPAY_VAULT_KEKS": "k1:" + "QUFB" * 4}, "CRYPTOPAY_VAULT_KEKS"),  # 12 bytes: not AES-256
+    ({"CRYPTOPAY_VAULT_KEKS": _KEK}, "CRYPTOPAY_PII_LOOKUP_KEY"),
+    ({"CRYPTOPAY_VAULT_KEKS": _KEK, "CRYPTOPAY_PII_LOOKUP_KEY": "secret-lookup!"}, "CRYPTOPAY_PII_LOOKUP_KEY"),
+    ({"CRYPTOPAY_VAULT_KEKS": _KEK, "CRYPTOPAY_PII_LOOKUP_KEY": "QUFB" * 4}, "CRYPTOPAY_PII_LOOKUP_KEY"),
+]
+
+
+def test_production_keys_are_checked_before_any_worker_starts(tmp_path):
+    """review4 R2: the vault's KEKs and the PII lookup key, which every worker reads at wiring, are parsed by the
+    pre-flight: missing or malformed, one line naming the variable (never its value), exit 2, nothing bound."""
+    for extra, expected in _KEY_CASES:
+        finished = _refusal(tmp_path, **_PRODUCTION, **extra)
+        assert finished.returncode == 2, (extra, finished.stderr[-2000:])
+        assert finished.stderr.count("\n") == 1 and expected in finished.stderr, finished.stderr
+        assert "Traceback" not in finished.stderr and "Listening" not in finished.stderr
+        assert not any(len(v) > 8 and v in finished.stderr for v in extra.values() if v != "safaricom")
+        assert not (tmp_path / "data").exists()
+
+
+def test_the_worker_checks_the_production_keys_before_it_starts(tmp_path):
+    """review4 R2: ``cryptopay-worker`` runs the same pre-flight: one line naming the variable, exit 2."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPAY_")}
+    for extra, expected in _KEY_CASES[::3]:
+        env = clean | {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **_PRODUCTION, **extra}
+        command = [sys.executable, "-c", "from cryptopay_worker.main import main; raise SystemExit(main(['--burst']))"]
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert finished.returncode == 2, (extra, finished.stderr[-2000:])
+        assert finished.stderr.count("\n") == 1 and expected in finished.stderr, finished.stderr
+        assert finished.stderr.startswith("cryptopay-worker: ") and "Traceback" not in finished.stderr

@@ -39,8 +39,49 @@ def test_db_upgrade_current_downgrade(url: str) -> None:
     assert code == 0 and f"at revision {head()}" in out
     code, out = _run("db", "current", "--url", url, "--json")
     assert json.loads(out) == {"url": url, "revision": head(), "head": head()}
-    code, out = _run("db", "downgrade", "base", "--url", url)
+    code, out = _run("db", "downgrade", "base", "--url", url, "--yes")
     assert code == 0 and "base (empty)" in out
+
+
+_PRODUCTION_DB_ONLY = {
+    "CRYPTOPAY_ENV": "production",
+    "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "",
+    "CRYPTOPAY_VAULT_KEKS": "",
+}
+
+
+def test_db_upgrade_needs_only_the_database_and_says_what_it_did(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review4 R16: a production upgrade run with the database's settings alone migrates, says so and exits 0; the
+    sealing it could not run is named as skipped (with why and what to run), not an unrelated settings error."""
+    for name, value in _PRODUCTION_DB_ONLY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CRYPTOPAY_DATABASE_URL", url)
+    monkeypatch.setenv("CRYPTOPAY_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"at revision {head()}" in result.stdout
+    assert "sealing skipped" in result.stderr and "cryptopay privacy seal" in result.stderr
+    result = CliRunner().invoke(app, ["db", "upgrade", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["revision"] == head()
+    assert json.loads(result.stdout)["sealed"] is None
+
+
+def test_db_downgrade_asks_first_and_production_refuses_base(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review4 R16: ``db downgrade`` asks before dropping anything (``--yes`` skips the question; a "no" changes
+    nothing); in production ``base`` (every table) is refused unless ``--destroy-all-data`` says so explicitly."""
+    assert _run("db", "upgrade", "--url", url)[0] == 0
+    result = CliRunner().invoke(app, ["db", "downgrade", "--url", url, "--", "-1"], input="n\n")
+    assert result.exit_code != 0 and "Nothing changed" in result.output
+    assert json.loads(_run("db", "current", "--url", url, "--json")[1])["revision"] == head()
+    monkeypatch.setenv("CRYPTOPAY_ENV", "production")
+    for args in (["--yes"], ["--yes", "--json"]):
+        result = CliRunner().invoke(app, ["db", "downgrade", "base", "--url", url, *args])
+        assert result.exit_code == 2 and "--destroy-all-data" in result.output, result.output
+    assert json.loads(_run("db", "current", "--url", url, "--json")[1])["revision"] == head()
+    result = CliRunner().invoke(app, ["db", "downgrade", "base", "--url", url, "--destroy-all-data"], input="y\n")
+    assert result.exit_code == 0 and "base (empty)" in result.output
 
 
 def test_db_url_defaults_to_the_environment(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

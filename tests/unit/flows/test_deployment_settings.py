@@ -1,8 +1,9 @@
 """Deployment settings of the faults work: the Redis namespace and the fault points, checked at start-up."""
 
 import pytest
-from cryptopay.adapters.bootstrap import Settings
+from cryptopay.adapters.bootstrap import ApiSettings, Settings
 from cryptopay.adapters.fx import FxSettings
+from cryptopay.adapters.mpesa import DarajaSettings
 from cryptopay.core.errors import InvalidInput
 
 PRODUCTION = {
@@ -32,3 +33,118 @@ def test_a_daraja_throughput_below_one_request_a_second_is_refused(tmp_path, val
     with pytest.raises(InvalidInput, match="CRYPTOPAY_DARAJA_THROUGHPUT"):
         Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DARAJA_THROUGHPUT": value})
     assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).daraja_throughput == 5
+
+
+@pytest.mark.parametrize("value", ["prod", "live", "Producton", "staging-prod", "test"])
+def test_a_misspelt_environment_is_refused_not_read_as_development(tmp_path, value: str) -> None:
+    """review4 R1: CRYPTOPAY_ENV is production or development; anything else is refused (naming the variable and
+    the accepted values) by Settings and ApiSettings alike, never silently a development deployment."""
+    env = {
+        **PRODUCTION,
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_ENV": value,
+        "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
+    }
+    expected = f"CRYPTOPAY_ENV must be production or development, got '{value.lower()}'"
+    with pytest.raises(InvalidInput, match=expected):
+        Settings.from_env(env)
+    with pytest.raises(InvalidInput, match=expected):
+        ApiSettings.from_env(env)
+    assert not list(tmp_path.iterdir())  # no development database or keys were written
+    for spelling, production in (("Production", True), (" development ", False), ("", False)):
+        settings = Settings.from_env(env | {"CRYPTOPAY_ENV": spelling})
+        assert settings.production is production and settings.api is not None
+        assert settings.api.production is production
+
+
+_MPESA = {
+    "CRYPTOPAY_MPESA_CONSUMER_KEY": "k",
+    "CRYPTOPAY_MPESA_CONSUMER_SECRET": "s",
+    "CRYPTOPAY_MPESA_SHORTCODE": "600000",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CRYPTOPAY_RATE_LIMIT", "lots"),
+        ("CRYPTOPAY_RATE_LIMIT", "0"),
+        ("CRYPTOPAY_PROXY_COUNT", "-1"),
+        ("CRYPTOPAY_PROXY_COUNT", "one"),
+        ("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", "-1"),
+        ("CRYPTOPAY_SESSION_CACHE_SECONDS", "x"),
+        ("CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS", "-5"),
+        ("CRYPTOPAY_COOKIE_SECURE", "maybe"),
+        ("CRYPTOPAY_MPESA_MAX_ATTEMPTS", "three"),
+        ("CRYPTOPAY_MPESA_MAX_ATTEMPTS", "0"),
+        ("CRYPTOPAY_MPESA_TIMEOUT_SECONDS", "nan"),
+        ("CRYPTOPAY_MPESA_TIMEOUT_SECONDS", "-5"),
+        ("CRYPTOPAY_MPESA_BACKOFF_SECONDS", "inf"),
+        ("CRYPTOPAY_MPESA_PRODUCTION", "Y"),
+        ("CRYPTOPAY_MPESA_PRODUCTION", "enabled"),
+        ("CRYPTOPAY_ALLOW_SANDBOX", "si"),
+        ("CRYPTOPAY_SMTP_PORT", "smtp"),
+        ("CRYPTOPAY_SMTP_STARTTLS", "maybe"),
+    ],
+)
+def test_a_bad_number_or_switch_is_refused_naming_the_variable(tmp_path, name: str, value: str) -> None:
+    """review4 R9: numbers are read by one typed reader with bounds (no bare int()/float(): a typo is not a
+    ValueError, a negative proxy count or a NaN timeout is not accepted) and switches accept the documented spellings
+    only; each refusal names the variable."""
+    env = {
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
+        "CRYPTOPAY_SMTP_HOST": "smtp.example.com",
+        "CRYPTOPAY_SMTP_FROM": "ops@example.com",
+        **_MPESA,
+        name: value,
+    }
+    with pytest.raises(InvalidInput, match=name):
+        Settings.from_env(env)
+
+
+def test_good_numbers_and_switches_still_read() -> None:
+    """The typed reader keeps every documented value: ``off`` is a switch's off, 0 proxies and 0 s are allowed."""
+    api = ApiSettings.from_env(
+        {"CRYPTOPAY_TOKEN_SECRET": "s" * 40, "CRYPTOPAY_PROXY_COUNT": "2", "CRYPTOPAY_COOKIE_SECURE": "off"}
+    )
+    assert api.proxy_count == 2 and api.cookie_secure is False and api.rate_limit == 600
+    daraja = DarajaSettings.from_env({**_MPESA, "CRYPTOPAY_MPESA_TIMEOUT_SECONDS": "2.5"})
+    assert daraja.timeout_seconds == 2.5 and daraja.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.1:9000",
+        "http://127.0.0.2",
+        "http://0.0.0.0:8545",
+        "http://[::1]:5000",
+        "http://[::ffff:127.0.0.1]",
+        "http://LOCALHOST",
+        "http://localhost.:5000",
+        "http://2130706433",
+        "https://sandbox.safaricom.co.ke",
+        "https://SANDBOX.safaricom.co.ke/",
+    ],
+)
+def test_production_refuses_a_loopback_or_sandbox_service_url_in_any_spelling(url: str) -> None:
+    """review4 R3: an external service's URL (Daraja, chains, SMS, FX...) is judged by its parsed host: every
+    loopback spelling and a sandbox host are refused in production without CRYPTOPAY_ALLOW_SANDBOX."""
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_MPESA_BASE_URL points at a sandbox or loopback host"):
+        Settings.from_env({**PRODUCTION, "CRYPTOPAY_MPESA_BASE_URL": url})
+    assert Settings.from_env({**PRODUCTION, "CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}).production
+    internal = Settings.from_env({**PRODUCTION, "CRYPTOPAY_ETHEREUM_RPC_URL": "http://10.0.0.5:8545"})
+    assert internal.chain("ethereum") is not None  # a node on the private network is not a sandbox
+
+
+def test_a_local_database_and_redis_do_not_need_allow_sandbox() -> None:
+    """review4 R3: PostgreSQL (or pgbouncer) and Redis on the same host are ordinary infrastructure: production
+    accepts them without CRYPTOPAY_ALLOW_SANDBOX (which would also admit the Daraja sandbox)."""
+    local = {
+        **PRODUCTION,
+        "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@127.0.0.1:6432/cp",
+        "CRYPTOPAY_REDIS_URL": "redis://localhost:6379/0",
+    }
+    settings = Settings.from_env(local)
+    assert settings.production and not settings.allow_sandbox

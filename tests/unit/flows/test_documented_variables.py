@@ -150,7 +150,9 @@ def _treasury_probes() -> dict[str, Probe]:
 
 
 PROBES: dict[str, Probe] = {
-    "CRYPTOPAY_ENV": Probe("production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "dev"}),
+    "CRYPTOPAY_ENV": Probe(
+        "production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "development"}
+    ),
     "CRYPTOPAY_DATA_DIR": Probe("elsewhere", lambda s, p: s.settings.data_dir.name),
     "CRYPTOPAY_DATABASE_URL": Probe("sqlite:////tmp/other.db", lambda s, p: s.settings.database_url),
     "CRYPTOPAY_REDIS_URL": Probe("redis://127.0.0.1:9/0", lambda s, p: type(s.queue).__name__),
@@ -393,7 +395,7 @@ def test_a_textfile_age_that_is_not_whole_seconds_is_refused(value):
     from cryptopay.core.errors import InvalidInput
 
     env = {"CRYPTOPAY_TOKEN_SECRET": "s" * 32, "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS": value}
-    with pytest.raises(InvalidInput, match="whole number of seconds"):
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS must be a whole number"):
         ApiSettings.from_env(env)
     assert (
         ApiSettings.from_env(

@@ -135,17 +135,15 @@ def _freeze(stack, user_id: str) -> None:
         uow.kyc.update(profile)
 
 
-def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_opening_is_held(stack):
-    """Frozen by compliance before the order: refused before the sender pays, told nothing more (audited for
-    officers). Frozen after it opened: once paid it is held for an operator (audited), neither credited nor sent to
-    M-Pesa, and the operator's refund sends the USDT back to the sender's refund address."""
+def test_an_order_to_a_person_compliance_froze_opens_as_any_other_and_is_held_once_paid(stack):
+    """Review4 R6: frozen by compliance before the order, the order opens as for any other number (the anonymous
+    sender learns nothing: no tipping-off), officers are told by its audit record; once paid it is held for an
+    operator, as one frozen after it opened, neither credited nor sent to M-Pesa, and the operator's refund sends
+    the USDT back to the sender's refund address."""
     achieng = stack.wallet.sign_up("0712345678", tier=1)
-    order = stack.order(amount="4000")
     _freeze(stack, achieng.id)
-    with pytest.raises(LimitExceeded) as refused:
-        stack.order(amount="4000")
-    assert (refused.value.code, refused.value.details["limit"]) == ("recipient_limit", "recipient")
-    assert "frozen" not in refused.value.message and achieng.id not in refused.value.message  # no tipping-off
+    order = stack.order(amount="4000")
+    assert order.state is RemittanceState.AWAITING_PAYMENT
     stack.pay(order)
     stack.confirm()
     stack.run()
@@ -156,8 +154,8 @@ def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_o
         actions = [(e.action, dict(e.details).get("reason")) for e in uow.audit.about([f"remittance:{order.id}"])]
     assert ("remittance.held", "recipient_frozen") in actions
     with stack.wallet.backend.uow() as uow:
-        refusals = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.refused_recipient"]
-    assert refusals == [{"recipient": achieng.id, "limit": "frozen"}]
+        told = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.frozen_recipient"]
+    assert told == [{"recipient": achieng.id, "limit": "frozen"}]
     stack.remittances.refund(order.id, actor="ops:a")  # the operator sends it back: nothing is lost
     stack.run()
     stack.confirm_refunds()

@@ -1,7 +1,7 @@
 """Review3 I24: M-Pesa (STK Push, B2C) reaches only Safaricom's ranges (data, ``mobile_money/data/mobile_ranges.txt``).
 A wallet on an Airtel or Telkom number signs up, sends and receives, but its buys, sales and cash-outs are refused
 up front with ``not_mpesa_number``, nothing moved; a remittance to such a number is refused at order opening
-(``recipient_not_mpesa``) unless the number's wallet takes it."""
+(``recipient_not_mpesa``), whether a wallet holds the number or not (review4 R4: no oracle on who is a customer)."""
 
 from __future__ import annotations
 
@@ -54,15 +54,18 @@ def test_a_remittance_to_a_number_mpesa_cannot_pay_is_refused_before_anything_is
     assert stack.remittances.orders() == []
 
 
-def test_a_remittance_to_an_airtel_number_with_a_wallet_that_takes_it_is_credited():
+@pytest.mark.parametrize("tier", [0, 1])
+def test_a_remittance_to_an_airtel_number_is_refused_alike_whether_a_wallet_holds_it_or_not(tier):
+    """Review4 R4: the public answer to an order for a non-Safaricom number is the same whether a wallet holds the
+    number or not, and whatever the amount or the wallet's tier (before, 201 told a stranger "this number has a
+    cryptopay wallet", and the amount at which it turned into a refusal told its tier)."""
     stack = remittance_stack()
-    user = stack.wallet.sign_up("0733123456", tier=1)
-    order = stack.order(phone="0733123456", amount="5000")
-    stack.pay(order)
-    stack.confirm()
-    stack.run()
-    assert stack.get(order).recipient_id == user.id
-    assert stack.wallet.balance(user, "KES") == Money.of(5000, KES)
-    assert stack.wallet.mpesa.transactions() == []
-    with pytest.raises(RecipientNotMpesa):  # beyond what the wallet may take: it would go to B2C, which cannot pay
-        stack.order(phone="0733123456", amount="200000")
+    stack.wallet.sign_up("0733123456", tier=tier)
+    answers = []
+    for phone in ("0733123456", "0733999999"):
+        for amount in ("3000", "6000", "200000"):
+            with pytest.raises(RecipientNotMpesa) as refused:
+                stack.order(phone=phone, amount=amount)
+            answers.append((refused.value.code, refused.value.message.replace(phone[-2:], "..")))
+    assert len(set(answers)) == 1, answers
+    assert stack.remittances.orders() == []

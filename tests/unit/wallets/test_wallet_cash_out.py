@@ -75,3 +75,44 @@ def test_a_cash_out_is_a_sale_to_the_kyc_limits():
         stack.sells.cash_out(amina.id, Money.of(500, KES))
     assert str(refused.value.details.get("limit", "")).startswith("sell")
     assert stack.balance(amina, "KES") == Money.of(1000, KES)
+
+
+@pytest.mark.parametrize(
+    ("asked", "paid", "charge"),
+    [
+        (10, 10, 0),  # B2C's least, in the free band
+        (100, 100, 0),  # the free band's top
+        (101, 100, 0),  # past it: 96 + 5 would pay less than 100 free
+        (105, 100, 0),
+        (106, 101, 5),  # the 5-shilling band's first amount
+        (1505, 1500, 5),  # that band's top
+        (1506, 1500, 5),  # 1,497 + 9 would pay less
+        (1510, 1501, 9),
+        (5009, 5000, 9),
+        (5016, 5005, 11),
+        (20011, 20000, 11),
+        (20014, 20001, 13),
+    ],
+)
+def test_a_cash_out_at_the_tariffs_band_edges_pays_what_a_sale_of_the_same_shillings_pays(asked, paid, charge):
+    """Cashing out KES ``asked`` pays what ``Sells.payout_of`` says a sale fetching it pays (the one tariff helper,
+    at the band of what is sent): ``paid`` to the phone and M-Pesa's ``charge``, never more than asked together."""
+    stack = wallet_stack()
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, str(asked), "KES")
+    out = stack.sells.cash_out(amina.id, Money.of(asked, KES))
+    assert (out.payout.amount, out.payout.charge) == (Money.of(paid, KES), Money.of(charge, KES))
+    assert (out.payout.charge, out.payout.amount) == stack.sells.payout_of(Money.of(asked, KES))
+    assert stack.balance(amina, "KES") == Money.of(asked - paid - charge, KES)
+
+
+def test_a_cash_out_past_the_top_band_is_refused_and_changes_nothing():
+    """The top band's top: KES 250,013 sends 250,000 (M-Pesa's per-payment limit) and 13; KES 250,014 would send
+    250,001, so cashing it out is refused before anything moves (the tariff's refusal, ahead of the KYC limits)."""
+    stack = wallet_stack()
+    assert stack.sells.payout_of(Money.of(250013, KES)) == (Money.of(13, KES), Money.of(250000, KES))
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "250014", "KES")
+    with pytest.raises(LimitExceeded, match="at most KES 250,000"):
+        stack.sells.cash_out(amina.id, Money.of(250014, KES))
+    assert stack.balance(amina, "KES") == Money.of(250014, KES)

@@ -160,6 +160,9 @@ class WalletDemo(Demo):
         """A sender abroad opens an order (no account), pays USDT on anvil, and Chebet is paid by M-Pesa; the state
         is ``paid_out`` only once M-Pesa's result said so, and the SMS to Chebet is read from the simulator."""
         payer = self.manifest["evm"]["funded_accounts"][1]
+        # Chebet's number is registered at (sandbox) M-Pesa in her name: its B2C result names her, as the order does
+        daraja = self.manifest["daraja"]["base_url"]
+        httpx.post(f"{daraja}/sandbox/names", json={"phone": CHEBET, "name": "CHEBET KIPROP"}, timeout=10)
         body = {
             "recipient_phone": CHEBET,
             "recipient_name": "Chebet Kiprop",
@@ -186,7 +189,10 @@ class WalletDemo(Demo):
             raise RuntimeError(f"the remittance was not paid out: {done['state']}")
         shown = json.loads(self._cli("remittances", "list", "--state", "paid_out", "--json"))[0]
         detail = json.loads(self._cli("remittances", "show", shown["id"], "--json"))
-        self.step(f"M-Pesa paid KES {detail['kes']} to {CHEBET}, receipt {detail['receipt']} ({detail['payout']})")
+        self.step(
+            f"M-Pesa paid KES {detail['kes']} to {CHEBET} ({detail['mpesa_name']}), receipt {detail['receipt']} "
+            f"({detail['payout']})"
+        )
         text = self._wait("the SMS to Chebet", lambda: self._latest_sms(CHEBET, sent_before), timeout=30)
         self.step(f"SMS to Chebet: {text}")
         return dict(done)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import typer
 from cryptopay.core.errors import CryptopayError
@@ -65,10 +68,33 @@ def errors_to_exit_codes() -> Iterator[None]:
         raise fail(error.message + where, error.exit_code) from None
 
 
+@contextmanager
+def private_output(path: Path, *, force: bool) -> Iterator[IO[str]]:
+    """A new file at ``path``, mode 0600 whatever the umask, for an export of personal or banking data (an STR, a
+    bank file): a symbolic link there is refused (never followed), an existing file too unless ``force`` (then
+    replaced). Each refusal exits 2 before anything is exported; if the export fails, the new file is removed."""
+    from cryptopay.adapters._paths import create_private
+
+    try:
+        descriptor = create_private(path, replace=force)
+    except FileExistsError:
+        raise fail(f"{path} exists: choose another path, or pass --force to replace it", 2) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise fail(f"{path} is a symbolic link: refused (write to the real path)", 2) from None
+        raise fail(f"cannot write {path}: {error.strerror}", 2) from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        try:
+            yield handle
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
 def run(action: Callable[[], T]) -> T:
     """Run an action under ``errors_to_exit_codes``."""
     with errors_to_exit_codes():
         return action()
 
 
-__all__ = ["emit_json", "emit_table", "errors_to_exit_codes", "fail", "run", "sys"]
+__all__ = ["emit_json", "emit_table", "errors_to_exit_codes", "fail", "private_output", "run", "sys"]

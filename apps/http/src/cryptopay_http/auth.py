@@ -23,6 +23,7 @@ from cryptopay.core.identity import (
     API_KEY_PREFIX,
     EnrolmentRequired,
     Forbidden,
+    MerchantClosed,
     Principal,
     PrincipalKind,
     RateLimited,
@@ -30,7 +31,7 @@ from cryptopay.core.identity import (
     Unauthenticated,
 )
 from cryptopay.core.identity.email_proof import EmailUnverified, needs_proven_email, require_proven_email
-from cryptopay.core.identity.model import StepUpRequired, TeamRole
+from cryptopay.core.identity.model import StepUpRequired, TeamRole, check_merchant_open
 from flask import g, request
 
 from cryptopay_http.edge import RATE_DECISION
@@ -381,6 +382,22 @@ def _check(principal: Principal, scope: str | None, roles: frozenset[Role], acce
         raise refuse(f"this operation needs the scope {scope}")
 
 
+_CLOSED_PROBLEM = (
+    MerchantClosed,
+    "a write by a closed merchant's login or API key: it takes no new business (audited)",
+)
+
+
+def _check_open(rt: Runtime, principal: Principal) -> None:
+    """403 ``merchant_closed`` (audited ``access.refused``) when the caller acts for a merchant an operator closed."""
+    if principal.role is Role.MERCHANT and principal.merchant_id is not None:
+        try:
+            check_merchant_open(rt.services.merchants.get(principal.merchant_id))  # uncached: a close counts at once
+        except MerchantClosed:
+            _audit_refusal("merchant_closed")
+            raise
+
+
 def _check_tenant(principal: Principal, name: str, object_id: str) -> None:
     if not principal.can_access(object_id):
         raise not_found(name.removesuffix("_id"), object_id)
@@ -404,10 +421,14 @@ def require(
     ``enrolment``: whether a staff login that has not enrolled a second factor yet may call (2FA enrolment only).
     ``team``: the merchant team roles that may call (a merchant user's role in its team; others are not checked).
     ``proven_email``: a merchant user must have proven its email (``check_proven_email``; 403 ``email_unverified``).
+
+    A merchant's operation (one with a ``scope``, ``tenant_arg`` or ``team``, or for merchants only) that writes is
+    refused to the logins and keys of a merchant an operator closed (403 ``merchant_closed``; reads go on).
     """
     wanted = frozenset(Role(r) for r in roles)
     team_roles = frozenset(team)
     accept_keys = scope is not None if api_keys is None else api_keys
+    merchant_route = scope is not None or tenant_arg is not None or bool(team_roles) or wanted == {Role.MERCHANT}
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
@@ -422,6 +443,8 @@ def require(
             if team_roles and principal.team_role is not None and principal.team_role not in team_roles:
                 allowed = " or ".join(sorted(r.value for r in team_roles))
                 raise refuse(f"this operation needs the team role {allowed}")
+            if merchant_route and request.method not in _READS:
+                _check_open(rt, principal)
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             if proven_email:
@@ -439,6 +462,8 @@ def require(
         problems = _require_problems(wanted, tenant_arg=tenant_arg, enrolment=enrolment)
         if proven_email:
             problems += (_EMAIL_PROBLEM,)
+        if merchant_route:
+            problems += (_CLOSED_PROBLEM,)
         errors = (401, 403, 429) + ((404,) if tenant_arg else ())
         annotate(wrapper, security=security, errors=errors, problems=problems, access=access)
         return after_credential(wrapper)

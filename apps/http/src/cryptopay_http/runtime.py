@@ -101,6 +101,7 @@ class Runtime:
             services.ids,
             sessions,
             holds_wallet=services.holds_wallet,
+            teams=lambda: services.teams,  # a merchant's owner or member is never made staff
         )
         registrations = EmailRegistrations(
             accounts, services.notifier, proofs, reset_page=f"{settings.public_url}/reset-password"

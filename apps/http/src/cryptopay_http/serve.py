@@ -8,11 +8,12 @@ No access log is written (URLs may carry callback tokens); the app's metrics cou
 
 ``--dev`` runs werkzeug's development server in one process (``cryptopay serve --dev`` also wires the sandbox).
 
-The settings are checked before any worker starts: a missing ``CRYPTOPAY_TOKEN_SECRET`` or any invalid setting is
-one line on stderr and exit 2 (the CLI's code for invalid input), never a crash loop of workers. Without
-``CRYPTOPAY_REDIS_URL`` the API serves from one worker: rate limits, the key and session caches and logouts live in
-process memory, so several workers would each count their own (a login limit of 10 would allow 10 per worker); an
-explicit ``--workers``/``CRYPTOPAY_WEB_WORKERS`` above 1 without Redis is refused the same way.
+The settings are checked before any worker starts: a missing ``CRYPTOPAY_TOKEN_SECRET``, a missing or malformed
+vault KEK or PII lookup key (production) or any invalid setting is one line on stderr and exit 2 (the CLI's code for
+invalid input), never a crash loop of workers. Without ``CRYPTOPAY_REDIS_URL`` the API serves from one worker: rate
+limits, the key and session caches and logouts live in process memory, so several workers would each count their own
+(a login limit of 10 would allow 10 per worker); an explicit ``--workers``/``CRYPTOPAY_WEB_WORKERS`` above 1 without
+Redis is refused the same way.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def checked_settings(workers: int | None, threads: int | None) -> tuple[Settings
     """The settings and the server's size, checked before any worker starts (``_refuse`` otherwise)."""
     try:
         settings = Settings.from_env()
+        settings.check_keys()  # what each worker's wiring reads first: a bad key is refused here, not crash-looped
     except CryptopayError as error:
         _refuse(error.message)
     if settings.api is None:

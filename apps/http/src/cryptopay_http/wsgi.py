@@ -9,15 +9,26 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
+import threading
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, build
 from cryptopay.core import logs
+from cryptopay.core.errors import Unavailable
 from flask import Flask
 
 from cryptopay_http.app import create_app
 
-__all__ = ["build_app", "build_production_app", "dev_services", "settle_heap"]
+__all__ = [
+    "SCREENING_WARM_SECONDS",
+    "build_app",
+    "build_production_app",
+    "dev_services",
+    "keep_screening_warm",
+    "settle_heap",
+]
+
+SCREENING_WARM_SECONDS = 10.0  # how often a worker looks for a new sanctions list version to build the index of
 
 _log = logging.getLogger("cryptopay.http")
 
@@ -31,9 +42,40 @@ def build_production_app() -> Flask:
     """``build_app`` in a production server's worker: JSON log lines with request ids (``cryptopay.core.logs``), the
     heap settled once the app is built (``settle_heap``)."""
     logs.configure(structured=True)
-    app = build_app()
+    services = build()
+    app = build_app(services)
+    keep_screening_warm(services)
     settle_heap()
     return app
+
+
+def keep_screening_warm(
+    services: Services, *, every: float = SCREENING_WARM_SECONDS, stopped: threading.Event | None = None
+) -> threading.Thread | None:
+    """Build the sanctions lists' name indexes in this worker in the background (``Screening.prepare``): at once
+    (a new worker), then every ``every`` seconds (a list imported since, by ``cryptopay compliance lists import``
+    in another process), so a screening in a request finds the version's index ready instead of building it (about
+    3 s at 36,000 names; ``tests/bench/bench_screening_import.py``). A request arriving during a build waits for it;
+    one this thread has not reached yet still builds lazily (the fallback). None, nothing started, where the
+    deployment has no screening; ``stopped`` ends the thread (tests)."""
+    try:
+        screening = services.screening
+    except Unavailable:
+        return None
+    stop = stopped or threading.Event()
+
+    def run() -> None:
+        while True:
+            try:
+                screening.prepare()
+            except Exception as error:  # a database away for a moment: the next round tries again
+                _log.warning("sanctions index not prepared (%s): screenings build it if needed", type(error).__name__)
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=run, name="screening-warmer", daemon=True)
+    thread.start()
+    return thread
 
 
 def settle_heap() -> None:

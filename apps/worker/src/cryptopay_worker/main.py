@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ import redis
 from cryptopay.adapters.deployment import RedisKeys
 from cryptopay.adapters.queue import InlineQueue, RqQueue
 from cryptopay.core import logs
+from cryptopay.core.errors import CryptopayError
 from cryptopay.core.system import SystemClock
 
 from cryptopay_worker.jobs import build_registry
@@ -86,6 +88,18 @@ def run_inline(*, fast_schedule: bool = False, stop: threading.Event | None = No
         queue.close()
 
 
+def _preflight() -> str | None:
+    """The settings, the vault's KEKs and the PII lookup key checked before any job runs (what the wiring reads
+    first): a refusal is one line naming the variable and exit 2, not a traceback per job. ``None``: all good."""
+    from cryptopay.adapters.bootstrap import Settings
+
+    try:
+        Settings.from_env().check_keys()
+    except CryptopayError as refused:
+        return refused.message
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console entry point."""
     parser = argparse.ArgumentParser(prog="cryptopay-worker", description="Run cryptopay background jobs (RQ).")
@@ -102,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="payment jobs each second (demo/sandbox)")
     parser.add_argument("--no-fork", action="store_true", help="run RQ jobs in the worker process (no fork per job)")
     args = parser.parse_args(argv)
+    refused = _preflight()
+    if refused:
+        print(f"cryptopay-worker: {refused}", file=sys.stderr)
+        return 2
     logs.configure(structured=not args.inline)  # RQ workers: JSON lines with job ids; redacted either way
     if args.inline:
         run_inline(fast_schedule=args.fast)

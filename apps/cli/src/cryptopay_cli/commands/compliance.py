@@ -21,7 +21,7 @@ import attrs
 import typer
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
-from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
+from cryptopay.core.compliance.reports import Reporter, StrReport, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound, Refused, Unavailable
 from cryptopay.core.identity import Role
@@ -32,7 +32,7 @@ from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 
 if TYPE_CHECKING:  # the composition root loads when a command runs
     from cryptopay.adapters.bootstrap import Services
@@ -503,11 +503,25 @@ def report_str(
     officer: str = OFFICER,
     rentity_id: str = typer.Option(..., "--rentity-id", help="The reporting entity's goAML id at the FRC."),
     fmt: str = typer.Option("xml", "--format", help="xml (goAML) or csv."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file (default: standard output)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write to this new file, mode 0600; a symbolic link is refused (default: standard output)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file (still 0600, no link)."),
 ) -> None:
     """A suspicious transaction report of a case (the export is audited)."""
     if fmt not in ("xml", "csv"):
         raise typer.BadParameter("xml or csv", param_hint="--format")
+    if out is not None:
+        with private_output(out, force=force) as handle:  # refused (exit 2) before the export is made and audited
+            report, body = _str_report(case_id, officer, rentity_id, fmt)
+            handle.write(body)
+        emit_json({"report": report.reference, "format": fmt, "path": str(out), "transactions": len(report.movements)})
+        return
+    typer.echo(_str_report(case_id, officer, rentity_id, fmt)[1], nl=False)
+
+
+def _str_report(case_id: str, officer: str, rentity_id: str, fmt: str) -> tuple[StrReport, str]:
+    """The case's STR and its text in ``fmt`` (the export is audited)."""
     with errors_to_exit_codes():
         officer_id = _officer(officer)
         user = services().users.get(officer_id)
@@ -519,11 +533,7 @@ def report_str(
             case_id, reporter, party_name=services().kyc_review.party_name(case.party_id)
         )
         body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
-    if out is None:
-        typer.echo(body, nl=False)
-    else:
-        out.write_text(body, encoding="utf-8")
-        emit_json({"report": report.reference, "format": fmt, "path": str(out), "transactions": len(report.movements)})
+    return report, body
 
 
 @report_app.command("monthly")

@@ -18,7 +18,7 @@ from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 from cryptopay_cli.views import emit_fields, flat, payout_view
 
 app = typer.Typer(
@@ -112,17 +112,25 @@ def query_stale(as_json: bool = _JSON) -> None:
 
 @app.command("bank-file")
 def bank_file(
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the CSV here (default: standard output)."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the CSV to this new file, mode 0600; a symbolic link is refused (default: standard output).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output file (still 0600, no link)."),
     actor: str | None = typer.Option(None, "--actor", help="Who exports, for the audit log (default: ops:<login>)."),
 ) -> None:
     """The bank transfers awaiting an operator, as CSV (payout id, bank, account, amount, narrative); audited."""
-    with errors_to_exit_codes():
-        waiting = services().payouts.bank_file(actor=operator(actor))
-    text = bank_file_csv(waiting)
     if output is None:
-        typer.echo(text, nl=False)
+        with errors_to_exit_codes():
+            waiting = services().payouts.bank_file(actor=operator(actor))
+        typer.echo(bank_file_csv(waiting), nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    with private_output(output, force=force) as handle:  # refused (exit 2) before anything is exported
+        with errors_to_exit_codes():
+            waiting = services().payouts.bank_file(actor=operator(actor))
+        handle.write(bank_file_csv(waiting))
     typer.echo(f"{len(waiting)} bank transfer{'' if len(waiting) == 1 else 's'} written to {output}", err=True)
 
 

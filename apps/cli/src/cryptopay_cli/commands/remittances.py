@@ -1,7 +1,7 @@
 """``cryptopay remittances``: remittance orders from abroad, for operators.
 
-``list`` (newest first, by state), ``show`` (the order, its invoice, the addresses that paid it, its current payout,
-its refund), ``retry`` (pay a
+``list`` (newest first, by state), ``show`` (the order, its invoice, the addresses that paid it, its current payout
+and the name M-Pesa's result gave for the number, its refund), ``retry`` (pay a
 held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
 sender, optionally to another address on the same network, audited), ``advance`` (what the worker's
 ``remittances.advance`` job does, once).
@@ -55,6 +55,7 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
         "payout": payout.id if payout else "",
         "payout_state": payout.state.value if payout else "",
         "receipt": (payout.receipt or "") if payout else "",
+        "mpesa_name": (payout.receiver_name or "") if payout else "",  # who M-Pesa says the number is registered to
         "refund": order.refund_id or "",
         "excess_refunds": " ".join(order.excess_refund_ids),
         "excess_note": order.excess_note or "",

@@ -30,7 +30,14 @@ def _admin() -> UserAdmin:
     # with Redis, forgetting the user bumps the shared epoch: every API process reloads its role at once
     sessions = SessionStates(svc.users, svc.refresh_tokens, svc.clock, epoch=svc.session_epoch)
     return UserAdmin(
-        svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions, holds_wallet=svc.holds_wallet
+        svc.users,
+        svc.password_hasher,
+        svc.audit,
+        svc.clock,
+        svc.ids,
+        sessions,
+        holds_wallet=svc.holds_wallet,
+        teams=lambda: svc.teams,  # a merchant's owner or member is never made staff
     )
 
 
@@ -77,6 +84,8 @@ def set_role(
     email: str = typer.Argument(..., help="The account's email address."),
     role: Role = typer.Argument(..., help="personal, merchant, admin or compliance."),
 ) -> None:
-    """Give an account another role; prints it as JSON (exit 3 if there is no such account)."""
+    """Give an account another role; prints it as JSON (exit 3 if there is no such account; exit 4 for an account
+    holding a personal wallet, or for admin/compliance given to a merchant's owner or team member). Leaving merchant
+    revokes the API keys the account created and disables the webhook endpoints it added (audited)."""
     with errors_to_exit_codes():
         _show(_admin().set_role(email, role, actor=operator()))

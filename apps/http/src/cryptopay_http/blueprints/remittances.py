@@ -32,7 +32,6 @@ from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, Remitta
 from cryptopay.core.remittances.model import ImplausibleSender
 from cryptopay.core.remittances.service import OrderRequest, RecipientNotMpesa
 from cryptopay.core.text import TextKind
-from cryptopay.core.wallets.service import RecipientLimit
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
@@ -269,8 +268,8 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
         (InvalidName, "the sender's name has what a name does not (digits, a link)"),
         (
             RecipientNotMpesa,
-            "the recipient's number is not Safaricom's (Airtel, Telkom) and has no wallet that takes the order: "
-            "M-Pesa cannot pay it",
+            "the recipient's number is not Safaricom's (Airtel, Telkom): M-Pesa cannot pay it (said alike whether "
+            "a cryptopay wallet holds the number or not)",
         ),
         (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
@@ -286,7 +285,6 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             "a compliance rule refused the order: the sender or recipient matches a sanctions list, or the sender's "
             "country is under a FATF call for action; do not retry",
         ),
-        (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
 )

@@ -2,8 +2,9 @@
 speed policy (how long each rail waits, per invoice size: ``cryptopay.core.payments.speed``).
 
 The merchant (or an admin) sets rails, window and tolerance; only an admin sets the merchant fee, as a new fee
-schedule version effective now for each asset the store accepts (earlier versions stay, so past payments keep
-the fee they were charged under). Every change is audited.
+schedule version effective now for each asset the store accepts or was charged in (earlier versions stay, so past
+payments keep the fee they were charged under). The fee is the merchant's, whatever asset it is paid in: a rail of
+an asset with no version yet gets one at the merchant's current fee (outside review R7). Every change is audited.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
-from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.fees import FeeProduct
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.identity.model import TeamRole
-from cryptopay.core.money import KES, Asset
+from cryptopay.core.money import KES
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import UnpricedRail, refuse_unpriced_rails
 from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, check_tolerance
@@ -274,26 +275,6 @@ def _check_priced(rails: list[Rail]) -> None:
     refuse_unpriced_rails(rails, payments().pricer)
 
 
-def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal | None) -> list[FeeSchedule]:
-    """The store's fee schedules, plus a new merchant fee version per asset when ``percent`` is given."""
-    fees = list(existing.fees) if existing else []
-    if percent is None:
-        return fees
-    now = payments().clock.now()
-    for asset in sorted(assets, key=lambda a: a.code):
-        versions = [s.version for s in fees if s.product is FeeProduct.MERCHANT and s.asset == asset]
-        fees.append(
-            FeeSchedule(
-                product=FeeProduct.MERCHANT,
-                asset=asset,
-                version=max(versions, default=0) + 1,
-                effective_from=now,
-                percent=percent,
-            )
-        )
-    return fees
-
-
 def _speed(body: StoreBody, existing: StoreSettings | None) -> tuple[SpeedTier, ...]:
     """The body's speed policy, or the stored one when the body leaves it out."""
     if body.speed_policy is None:
@@ -343,11 +324,13 @@ def put_store(merchant_id: str) -> Response:
             rails=rails,
             window=timedelta(minutes=body.invoice_window_minutes),
             tolerance_percent=body.tolerance_percent,
-            fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
+            fees=existing.fees if existing else (),
             min_invoice=body.min_invoice_amount,
             max_invoice=body.max_invoice_amount,
             speed=_speed(body, existing),
         )
+        # the fee is the merchant's: a rail of a new asset gets a version at its current fee (outside review R7)
+        store = store.with_merchant_fee({r.asset for r in rails}, payments().clock.now(), body.merchant_fee_percent)
         if existing:  # what this body does not set is kept
             store = attrs.evolve(
                 store, monitoring=existing.monitoring, cutoff=existing.cutoff, weekday=existing.weekday
@@ -361,6 +344,8 @@ def put_store(merchant_id: str) -> Response:
             window_minutes=body.invoice_window_minutes,
             tolerance=body.tolerance_percent,
             fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged",
+            fee_versions_added=",".join(s.id for s in store.fees if s not in (existing.fees if existing else ()))
+            or "none",
             min_invoice=body.min_invoice_amount if body.min_invoice_amount is not None else "none",
             max_invoice=body.max_invoice_amount if body.max_invoice_amount is not None else "none",
             speed_policy=describe(store.speed),

@@ -88,6 +88,8 @@ BY_CODE = {
     "quote_purpose": N_("This price was for another kind of payment: ask for a new quote."),
     "documents_not_reviewed": N_("Open the application and every document before approving."),
     "holds_wallet": N_("This account holds a wallet: its role cannot be changed."),
+    "on_merchant_team": N_("This account acts for a merchant: it cannot be made staff (it leaves the team first)."),
+    "own_party": N_("You act for this account: another officer must do this."),
     "weak_idempotency_key": N_("This form has expired: reload the page and try again."),
 }
 _AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field

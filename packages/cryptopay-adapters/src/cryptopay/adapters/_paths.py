@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "private_dir", "private_file"]
+__all__ = ["create_private", "data_dir", "private_dir", "private_file"]
 
 
 def data_dir() -> Path:
@@ -37,3 +37,25 @@ def private_file(path: Path) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     path.chmod(0o600)
     return path
+
+
+def create_private(path: Path, *, replace: bool = False) -> int:
+    """Open ``path`` for writing as a new file of mode 0600 (whatever the umask), never through a symbolic link
+    (``O_NOFOLLOW``): an export of personal or banking data. An existing file is refused (``FileExistsError``)
+    unless ``replace``, which truncates it and makes it 0600; a link at ``path`` raises ``OSError`` (ELOOP) either
+    way. Returns the descriptor (the caller closes it).
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
+    >>> os.close(create_private(out))
+    >>> oct(out.stat().st_mode & 0o777)
+    '0o600'
+    >>> create_private(out)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: [Errno 17] File exists: ...
+    """
+    mode = os.O_TRUNC if replace else os.O_EXCL
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | mode, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file replaced keeps no wider mode
+    return descriptor

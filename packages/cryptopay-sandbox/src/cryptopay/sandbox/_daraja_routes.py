@@ -18,12 +18,14 @@ from cryptopay.core.mobile_money import (
     B2CCommand,
     B2CRequest,
     C2BRegistration,
+    InvalidPhoneNumber,
     MpesaError,
     ReversalRequest,
     StkPushRequest,
     TransactionStatusRequest,
     TransactionType,
     load_json,
+    normalize_msisdn,
     stk_password,
 )
 from cryptopay.core.reconciliation import render_statement
@@ -348,6 +350,19 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
             known = ", ".join(s.value for s in Scenario)
             raise Envelope("400.002.02", f"Bad Request - Invalid scenario; known: {known}") from None
         return _json({"key": key, "scenario": str(body.get("scenario"))})
+
+    @app.post("/sandbox/names")
+    def register_name() -> Response:
+        """Who a number is registered to: what its B2C results' ``ReceiverPartyPublicName`` name after it."""
+        body = _body()
+        phone, name = str(body.get("phone") or ""), str(body.get("name") or "")
+        try:
+            sandbox.engine.register_name(phone, name)
+            return _json({"phone": normalize_msisdn(phone), "name": name.strip()})
+        except InvalidPhoneNumber:
+            raise Envelope("400.002.02", "Bad Request - Invalid phone") from None
+        except CryptopayError:
+            raise Envelope("400.002.02", "Bad Request - Invalid name") from None
 
     @app.post("/sandbox/throttle")
     def throttle() -> Response:

@@ -29,6 +29,8 @@ Simulated billers (B2B ``BusinessPayBill``): paybill 888880 (KPLC prepaid) answe
 AccountReference of ``00000000000`` is refused by any biller (``biller_rejected``). Any other paybill succeeds.
 
 Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scenario": ...}``,
+``POST /sandbox/names {"phone": ..., "name": ...}`` (who the number is registered to: what its B2C results'
+``ReceiverPartyPublicName`` name after it, ``SANDBOX CUSTOMER`` until set),
 ``POST /sandbox/throttle {"count": n}``, ``POST /sandbox/expire-tokens``, ``POST /sandbox/complete``,
 ``POST /sandbox/answers-first {"on": true}`` (post a Transaction Status answer before replying to the request, as
 a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``, and

@@ -10,9 +10,12 @@ import os
 from collections.abc import Mapping
 
 import attrs
+from cryptopay.adapters._env import Variables, deployment_is_production
 from cryptopay.core.errors import InvalidInput
 
 __all__ = ["ApiSettings"]
+
+_MAX_PROXIES = 10  # CRYPTOPAY_PROXY_COUNT: reverse proxies in front (a negative count trusts the client's header)
 
 
 @attrs.frozen
@@ -66,7 +69,8 @@ class ApiSettings:
         """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
         ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
         ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
-        ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``."""
+        ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``; numbers
+        and switches through the typed reader (``adapters._env``): a bad one is refused naming the variable."""
         env = os.environ if environ is None else environ
         secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
         if len(secret) < 32:
@@ -79,22 +83,18 @@ class ApiSettings:
         metrics_token = env.get("CRYPTOPAY_METRICS_TOKEN", "")
         if metrics_token and len(metrics_token) < 32:  # a bearer token guessed is /metrics public
             raise InvalidInput("CRYPTOPAY_METRICS_TOKEN must be a random string of at least 32 characters")
-        textfile_age = env.get("CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS", "3600").strip()
-        if not textfile_age.isdigit():
-            raise InvalidInput(
-                "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS must be a whole number of seconds (0 serves no worker file)"
-            )
+        read = Variables(env)
         return cls(
             token_secret=secret,
             token_key_id=env.get("CRYPTOPAY_TOKEN_KEY_ID", "k1"),
             previous_token_keys=previous,
-            cookie_secure=env.get("CRYPTOPAY_COOKIE_SECURE", "1") not in ("0", "false", "no"),
-            rate_limit=int(env.get("CRYPTOPAY_RATE_LIMIT", "600")),
-            proxy_count=int(env.get("CRYPTOPAY_PROXY_COUNT", "0")),
-            destination_cool_off_seconds=int(env.get("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", str(24 * 3600))),
-            session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
+            cookie_secure=read.flag("COOKIE_SECURE", default=True),
+            rate_limit=read.integer("RATE_LIMIT", 600, minimum=1),
+            proxy_count=read.integer("PROXY_COUNT", 0, maximum=_MAX_PROXIES),
+            destination_cool_off_seconds=read.integer("DESTINATION_COOL_OFF_SECONDS", 24 * 3600),
+            session_cache_seconds=read.integer("SESSION_CACHE_SECONDS", 2, maximum=3600),
             public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-            production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
+            production=deployment_is_production(env),
             metrics_token=metrics_token,
-            metrics_textfile_max_age_seconds=int(textfile_age),
+            metrics_textfile_max_age_seconds=read.integer("METRICS_TEXTFILE_MAX_AGE_SECONDS", 3600),
         )

@@ -13,12 +13,15 @@ False
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
 import attrs
+from cryptopay.adapters._env import Variables, deployment_is_production
+from cryptopay.adapters._urls import is_loopback_or_sandbox_url
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
@@ -30,7 +33,7 @@ from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.adapters.sms.settings import SmsSettings
 from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.mobile_money.limits import B2C_LIMITS
@@ -42,11 +45,12 @@ from cryptopay.core.wallets.service import P2P_MINIMUM, InviteRules
 from cryptopay.core.wallets.sms_budget import SignupSmsRules
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
-__all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
+__all__ = ["EVM_NETWORKS", "ChainSettings", "Settings", "lookup_key"]
 
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
-_SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
+_INFRASTRUCTURE_URLS = ("CRYPTOPAY_DATABASE_URL", "CRYPTOPAY_REDIS_URL")  # loopback allowed in production
 _TRUE = {"1", "true", "yes", "on"}
+_LOOKUP_KEY = "CRYPTOPAY_PII_LOOKUP_KEY"
 _WALLET_QUOTE_SECONDS = int(DEFAULT_WALLET_QUOTE_WINDOW.total_seconds())  # 120
 T = TypeVar("T")
 
@@ -152,7 +156,7 @@ class Settings:
         source = dict(os.environ if env is None else env)
         get = _Reader(source)
         data_dir = Path(get.text("DATA_DIR") or ".cryptopay").resolve()
-        production = get.text("ENV").lower() == "production"
+        production = deployment_is_production(source)
         settings = cls(
             data_dir=data_dir,
             database_url=get.text("DATABASE_URL") or f"sqlite:///{data_dir / 'cryptopay.db'}",
@@ -221,7 +225,8 @@ class Settings:
         )
 
     def check(self, env: Mapping[str, str]) -> None:
-        """Production refuses the embedded database, an open Daraja callback path and (unless allowed) sandbox URLs."""
+        """Production refuses the embedded database, an open Daraja callback path and (unless allowed) an external
+        service's URL on a sandbox or loopback host (``is_loopback_or_sandbox_url``)."""
         if not self.production:
             return
         if self.webhook_allow_loopback:
@@ -236,9 +241,54 @@ class Settings:
             )
         if self.allow_sandbox:
             return
-        for name, value in env.items():
-            if name.startswith("CRYPTOPAY_") and name.endswith("_URL") and any(h in value for h in _SANDBOX_HOSTS):
+        # The external services' URLs, by parsed host (the database and Redis on this host are ordinary
+        # infrastructure, not a sandbox: they never need CRYPTOPAY_ALLOW_SANDBOX).
+        services = (
+            n for n in env if n.startswith("CRYPTOPAY_") and n.endswith("_URL") and n not in _INFRASTRUCTURE_URLS
+        )
+        for name in services:
+            if is_loopback_or_sandbox_url(env[name]):
                 raise InvalidInput(f"{name} points at a sandbox or loopback host; set CRYPTOPAY_ALLOW_SANDBOX=1")
+
+    def check_keys(self) -> None:
+        """What every process's wiring reads first, parsed before a server or worker starts (``cryptopay serve``'s
+        and ``cryptopay-worker``'s pre-flight): the vault's KEKs (``CRYPTOPAY_VAULT_KEKS``) and the PII lookup key
+        (``CRYPTOPAY_PII_LOOKUP_KEY``), both required in production (elsewhere a development key is made in the
+        data directory when unset). A refusal names the variable, never a key."""
+        from cryptopay.adapters.vault import parse_keks
+
+        if self.vault_keks or self.production:
+            try:
+                parse_keks(self.vault_keks or "")
+            except CryptopayError as refused:
+                raise InvalidInput(_naming("CRYPTOPAY_VAULT_KEKS", refused.message)) from None
+        if self.pii_lookup_key:
+            lookup_key(self.pii_lookup_key)
+        elif self.production:
+            raise InvalidInput(f"production needs {_LOOKUP_KEY} (base64, 32 bytes): phones and emails are keyed by it")
+
+
+def lookup_key(encoded: str) -> bytes:
+    """``CRYPTOPAY_PII_LOOKUP_KEY`` decoded: base64 of at least 32 bytes (errors never show the key).
+
+    >>> len(lookup_key("QUFB" * 11))
+    33
+    >>> lookup_key("QUFB")
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.errors.InvalidInput: CRYPTOPAY_PII_LOOKUP_KEY must be at least 32 bytes (base64)
+    """
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:
+        raise InvalidInput(f"{_LOOKUP_KEY} is not valid base64") from None
+    if len(key) < 32:
+        raise InvalidInput(f"{_LOOKUP_KEY} must be at least 32 bytes (base64)")
+    return key
+
+
+def _naming(variable: str, message: str) -> str:
+    return message if variable in message else f"{variable}: {message}"
 
 
 @attrs.frozen
@@ -249,7 +299,8 @@ class _Reader:
         return self.env.get(f"CRYPTOPAY_{name}", "").strip()
 
     def flag(self, name: str) -> bool:
-        return self.text(name).lower() in _TRUE
+        """An off-by-default switch: the documented spellings only (``adapters._env.Variables.flag``)."""
+        return Variables(self.env).flag(name)
 
     def switch(self, name: str, *, default: bool) -> bool:
         """An explicit on/off (``1/true/yes/on`` or ``0/false/no/off``); unset is ``default``; anything else refused."""

@@ -22,7 +22,7 @@ from cryptopay.adapters.bootstrap.chains import (
     sender_for,
     watcher_for,
 )
-from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.adapters.bootstrap.settings import Settings, lookup_key
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
@@ -30,6 +30,7 @@ from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -304,11 +305,7 @@ class Parts:
             raise Unavailable(
                 f"production needs {LOOKUP_KEY_ENV} (base64, 32 bytes): phones and emails are keyed by it"
             )
-        try:
-            key = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise InvalidInput(f"{LOOKUP_KEY_ENV} is not valid base64") from None
-        return PersonalData(self.vault, key)
+        return PersonalData(self.vault, lookup_key(encoded))
 
     # -- the outside world -----------------------------------------------------------------------------------
     @functools.cached_property
@@ -419,6 +416,7 @@ class Parts:
             derivers=self.derivers,
             reader=self.storage.reading,
             reads=self.invoice_reads,
+            merchants=self.merchants,  # a closed merchant takes no new invoices (``Invoicing.check_open``)
         )
 
     @functools.cached_property
@@ -785,6 +783,7 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            parties_of=functools.partial(parties_of, self.merchants, self.team_store),  # no officer acts on its own
         )
 
     @functools.cached_property

@@ -14,6 +14,7 @@ from typing import overload
 from urllib.parse import urlsplit
 
 import attrs
+from cryptopay.adapters._env import Variables
 from cryptopay.adapters._urls import is_sandbox_url
 from cryptopay.core.errors import InvalidInput
 
@@ -80,8 +81,8 @@ class DarajaSettings:
             certificate_path=read.text("certificate_path"),
             production=read.flag("production", True),
             allow_sandbox=read.flag("allow_sandbox", False),
-            timeout_seconds=read.number("timeout_seconds", 30.0),
-            max_attempts=read.integer("max_attempts", 3),
+            timeout_seconds=read.number("timeout_seconds", 30.0, minimum=0.1),
+            max_attempts=read.integer("max_attempts", 3, minimum=1),
             backoff_seconds=read.number("backoff_seconds", 0.5),
             token_refresh_margin_seconds=read.integer("token_refresh_margin_seconds", 600),
         )
@@ -104,13 +105,10 @@ class _Variables:
         return self.source.get(self.prefix + name.upper(), default)
 
     def flag(self, name: str, default: bool) -> bool:
-        raw = self.text(name)
-        return default if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
+        return Variables(self.source, self.prefix).flag(name, default)
 
-    def integer(self, name: str, default: int) -> int:
-        raw = self.text(name)
-        return default if raw is None else int(raw)
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        return Variables(self.source, self.prefix).integer(name, default, minimum=minimum)
 
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        return default if raw is None else float(raw)
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        return Variables(self.source, self.prefix).number(name, default, minimum=minimum)

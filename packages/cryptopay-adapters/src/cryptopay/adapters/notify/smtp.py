@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 
 import attrs
+from cryptopay.adapters._env import Variables
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.ports.notifications import Notification
 
@@ -35,13 +36,14 @@ class SmtpSettings:
         host, sender = env.get("CRYPTOPAY_SMTP_HOST", ""), env.get("CRYPTOPAY_SMTP_FROM", "")
         if not host or not sender:
             raise InvalidInput("CRYPTOPAY_SMTP_HOST and CRYPTOPAY_SMTP_FROM are required for email notifications")
+        read = Variables(env)
         return cls(
             host=host,
             sender=sender,
-            port=int(env.get("CRYPTOPAY_SMTP_PORT", "587")),
+            port=read.integer("SMTP_PORT", 587, minimum=1, maximum=65535),
             username=env.get("CRYPTOPAY_SMTP_USERNAME") or None,
             password=env.get("CRYPTOPAY_SMTP_PASSWORD") or None,
-            starttls=env.get("CRYPTOPAY_SMTP_STARTTLS", "1").lower() not in ("0", "false", "no"),
+            starttls=read.flag("SMTP_STARTTLS", default=True),
         )
 
 

@@ -22,7 +22,7 @@ Products hold a ``MonitoringFeed``; the default watches nothing (embedders and t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -88,6 +88,15 @@ class MonitoringFeed:
         """The parties of a movement under way screened again (the lists changed): every alert their matches hold,
         blocking ones included, never refused (``Monitoring.rescreen_names``); not watched, none."""
         return [] if self.monitor is None else self.monitor.rescreen_names(planned, names)
+
+    def payee_name_mismatch(self, made: Movement, evidence: Mapping[str, str]) -> list[Alert]:
+        """A movement made to a payee registered under another name than the one given: its rules' alerts, raised
+        now or before (``Monitoring.payee_name_mismatch``); not watched, none.
+
+        >>> MonitoringFeed().payee_name_mismatch(None, {"name": "Peter"})
+        []
+        """
+        return [] if self.monitor is None else self.monitor.payee_name_mismatch(made, evidence)
 
     def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
         """Where compliance's review of each alert stands; not watched, none is cleared (no one could clear it).

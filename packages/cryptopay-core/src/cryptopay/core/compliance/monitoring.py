@@ -17,7 +17,7 @@ move them to a conclusion; every step is audited.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,12 +31,13 @@ from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring", "UnderReview"]
+__all__ = ["CASE_DEADLINE", "NAMED", "PAYEE", "Blocked", "Monitoring", "UnderReview"]
 
 CASE_DEADLINE = timedelta(days=7)  # a case is concluded (closed or reported) within a week unless extended
 LOOKBACK = timedelta(days=31)  # the longest history a rule reads
 Screen = Callable[[Movement], bool]  # is the movement's counterparty sanctioned?
 NAMED = "sanctioned_name"  # the rule kind whose names ``screen_names`` screens
+PAYEE = "payee_name_mismatch"  # the rule kind a product raises when a payee's registered name is not the one given
 
 
 class Blocked(Refused):
@@ -126,6 +127,37 @@ class Monitoring:
             return found
 
         return in_transaction(self.uow, work) if alerts else []
+
+    def payee_name_mismatch(self, movement: Movement, evidence: Mapping[str, str]) -> list[Alert]:
+        """A movement made to a payee whose registered name (M-Pesa's ``ReceiverPartyPublicName``) is not the name
+        the product was given: one non-blocking alert per ``payee_name_mismatch`` rule watching it (keyed by rule,
+        version and movement, so asking again returns the one raised before), with ``evidence`` (the names, the
+        score, ``ref``: what paid it); none when no rule watches the movement."""
+        rules = [rule for rule in self.rules.rules if rule.kind == PAYEE and rule.watches(movement)]
+        if not rules:
+            return []
+        now = self.clock.now()
+        facts = {"amount": str(movement.amount.amount), "product": movement.product, **evidence}
+        alerts = [
+            Alert(
+                id=self.ids.new_id("alr"),
+                key=f"{rule.id}:{rule.version}:{movement.id}",
+                rule_id=rule.id,
+                rule_version=rule.version,
+                kind=rule.kind,
+                party_id=movement.party_id,
+                movement_id=movement.id,
+                created_at=now,
+                blocking=False,
+                evidence=facts,
+            )
+            for rule in rules
+        ]
+
+        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
+            return [(self._keep(uow, alert) or [uow.alerts.by_key(alert.key) or alert])[0] for alert in alerts]
+
+        return in_transaction(self.uow, work)
 
     def _name_alerts(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """The alerts the ``sanctioned_name`` rules watching ``movement`` would raise on its named parties (not

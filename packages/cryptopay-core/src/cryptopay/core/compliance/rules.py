@@ -20,9 +20,12 @@ of arriving), ``new_account_high_value`` (``account_age_days``, ``threshold_kes`
 (``review_score``, optional: the parties a product names -- a remittance's sender and recipient -- are screened
 against the sanctions lists by ``Monitoring.screen_names`` before the money moves, not by ``evaluate``: a match at
 the screening's threshold, ``CRYPTOPAY_SANCTIONS_THRESHOLD``, is refused when the rule is blocking; one from
-``review_score`` up to it is a possible match, raised as a non-blocking alert for an officer).
+``review_score`` up to it is a possible match, raised as a non-blocking alert for an officer), ``payee_name_mismatch``
+(no parameters: the product that paid compares the name the payee's account is registered to with the name it was
+told, by the screening's matcher, and raises the rule's alert on a mismatch through
+``Monitoring.payee_name_mismatch``; never evaluated on a movement).
 
-The default set (``data/rules.json``, version 7) screens, since version 3, a remittance sender's country against FATF's
+The default set (``data/rules.json``, version 8) screens, since version 3, a remittance sender's country against FATF's
 "call for action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused
 before the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the
 countries in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
@@ -39,6 +42,8 @@ single-transaction limit, KES 70,000 and KES 250,000: ``kyc.limits``). The remit
 order's originator (``remittances.service``: same refund address or sender name within 24 hours) before the sender
 pays. Version 7 adds product ``merchant_payer`` (in) to ``sanctioned-address``: the address that paid a merchant's
 invoice is screened when the payment confirms, and a listed one's payment is held (``payments.crediting``).
+Version 8 adds ``payee-name-mismatch`` (``payee_name_mismatch``, products ``remittance`` in): the name M-Pesa's B2C
+result gives for the number a remittance was paid to (``ReceiverPartyPublicName``) is not the order's recipient name.
 """
 
 from __future__ import annotations
@@ -163,6 +168,7 @@ KINDS: Mapping[str, Mapping[str, tuple[str, bool]]] = {  # kind -> parameter -> 
     "round_trip": {"window_minutes": (_POSITIVE_INT, True), "min_percent": (_PERCENT, True)},
     "high_risk_jurisdiction": {"countries": (_COUNTRIES, True)},
     "sanctioned_name": {"review_score": (_PERCENT, False)},
+    "payee_name_mismatch": {},
 }
 _COMMON = {"id", "kind", "products", "directions", "blocking"}
 
@@ -375,7 +381,8 @@ def _high_risk(rule: Rule, movement: Movement, _history: list[Movement], _s: boo
 
 
 def _named(_rule: Rule, _movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
-    """Names are screened before the movement by ``Monitoring.screen_names`` (they are not on the movement)."""
+    """Names are screened before the movement by ``Monitoring.screen_names``, and a payee's registered name is
+    compared by the product that paid it (``Monitoring.payee_name_mismatch``): they are not on the movement."""
     return None
 
 
@@ -389,4 +396,5 @@ _EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evide
     "round_trip": _round_trip,
     "high_risk_jurisdiction": _high_risk,
     "sanctioned_name": _named,
+    "payee_name_mismatch": _named,
 }

@@ -34,6 +34,7 @@ Money('1067.00', 'USD')
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,7 @@ from cryptopay.core.compliance.ivms101 import (
 )
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.fx import Pair
-from cryptopay.core.money import USD, Money
+from cryptopay.core.money import USD, Asset, Money
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -206,18 +207,25 @@ class TravelRule:
     def assess(self, amount: Money) -> Assessment:
         """Value ``amount`` in the threshold's currency (a locked quote of ``amount``/reference, else the inverse of
         reference/``amount``: USD/KES for shillings) and say whether the rule applies."""
+        return self.valuer(amount.asset)(amount)
+
+    def valuer(self, asset: Asset) -> Callable[[Money], Assessment]:
+        """``assess`` for any amount of ``asset`` at one quote, locked now: for a caller that values again inside a
+        transaction, where no quote is locked (a remittance's sum with its originator's other orders, under the
+        originator's lock)."""
         threshold = self.policy.threshold
         reference = threshold.asset
-        if amount.asset == reference:
-            return Assessment(amount, amount, None, amount >= threshold)
-        if self._quoter.prices(Pair(amount.asset, reference)):
-            quote = self._quoter.quote(Pair(amount.asset, reference))
-            value = amount.amount * quote.mid
-        else:
-            quote = self._quoter.quote(Pair(reference, amount.asset))
-            value = amount.amount / quote.mid
-        shown = Money.rounded(value, reference, ROUND_HALF_UP)
-        return Assessment(amount, shown, quote.id, value >= threshold.amount)
+        if asset == reference:
+            return lambda amount: Assessment(amount, amount, None, amount >= threshold)
+        inverse = not self._quoter.prices(Pair(asset, reference))
+        quote = self._quoter.quote(Pair(reference, asset) if inverse else Pair(asset, reference))
+
+        def assess(amount: Money) -> Assessment:
+            value = amount.amount / quote.mid if inverse else amount.amount * quote.mid
+            shown = Money.rounded(value, reference, ROUND_HALF_UP)
+            return Assessment(amount, shown, quote.id, value >= threshold.amount)
+
+        return assess
 
     def keep(
         self,

@@ -14,10 +14,11 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import check_password, valid_email
 from cryptopay.core.identity.sessions import SessionStates
+from cryptopay.core.identity.teams import Teams
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["HoldsWallet", "UserAdmin"]
+__all__ = ["HoldsWallet", "OnMerchantTeam", "UserAdmin"]
 
 
 class HoldsWallet(Conflict):
@@ -25,6 +26,14 @@ class HoldsWallet(Conflict):
     hide it from compliance, so its role stays (close or move the wallet first)."""
 
     code = "holds_wallet"
+
+
+class OnMerchantTeam(Conflict):
+    """The account owns a merchant or is on a merchant's team: a staff role (admin, compliance) would let it review,
+    unfreeze or approve its own merchant (outside review R12), so it is refused (leave the team, or hand the merchant
+    over, first)."""
+
+    code = "on_merchant_team"
 
 
 @attrs.define
@@ -37,6 +46,8 @@ class UserAdmin:
     sessions: SessionStates | None = None  # an API process forgets its cached state of the changed user at once
     # whether the user holds a personal wallet (``Wallets.holds``); None where no wallets are wired
     holds_wallet: Callable[[str], bool] | None = None
+    # the merchant teams (``Teams.merchant_of``, ``Teams.take_back``); None where no merchants are wired
+    teams: Callable[[], Teams] | None = None
 
     def create_admin(self, email: str, password: str, *, actor: str, display_name: str | None = None) -> User:
         """A new admin account (it must enrol a second factor at its first login)."""
@@ -52,7 +63,10 @@ class UserAdmin:
 
     def set_role(self, email: str, role: Role, *, actor: str) -> User:
         """Give an existing account another role; ``NotFound`` for an unknown email, ``HoldsWallet`` (409, exit 4)
-        for an account holding a personal wallet."""
+        for an account holding a personal wallet, ``OnMerchantTeam`` (409, exit 4) for a staff role given to an
+        account that owns a merchant or is on a merchant's team. A role that leaves merchant takes back what the
+        account set up for its merchant (its API keys revoked, its webhook endpoints disabled: ``Teams.take_back``,
+        reason ``role_changed``), as a removal from the team does."""
         user = self.users.by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no account with the email {email.strip()}")
@@ -61,11 +75,20 @@ class UserAdmin:
             return user
         if self.holds_wallet is not None and self.holds_wallet(user.id):
             raise HoldsWallet(f"{user.id} holds a personal wallet: its role stays {before.value}")
+        teams = self.teams() if self.teams is not None else None
+        merchant_id = teams.merchant_of(user.id) if teams is not None else None
+        if merchant_id is not None and role.needs_two_factor:
+            raise OnMerchantTeam(
+                f"{user.id} acts for {merchant_id}: a {role.value} may not act for a merchant it would review; "
+                "leave the team (or hand the merchant over) first"
+            )
         user.role = role
         self.users.update(user)
         if self.sessions is not None:
             self.sessions.forget_user(user.id)
         self._record(actor, "user.role_changed", user, before=before.value, after=role.value)
+        if teams is not None and merchant_id is not None and role is not Role.MERCHANT:
+            teams.take_back(merchant_id, user.id, actor=actor, reason="role_changed")
         return user
 
     def _record(self, actor: str, action: str, user: User, **details: str) -> None:

@@ -76,6 +76,21 @@ class Forbidden(Refused):
     http_status = 403
 
 
+class MerchantClosed(Forbidden):
+    """The merchant was closed by an operator (``close_merchant``): it takes no new business. Every write of its
+    logins and API keys (invoices, payment links, refunds, keys, webhooks, team, store) is refused; reads go on."""
+
+    code = "merchant_closed"
+
+
+def check_merchant_open(merchant: Merchant | None) -> None:
+    """``MerchantClosed`` (403 ``merchant_closed``) when ``merchant`` was closed; nothing for an open one (or None)."""
+    if merchant is not None and merchant.closed_at is not None:
+        raise MerchantClosed(
+            f"merchant {merchant.id} was closed on {merchant.closed_at.date().isoformat()}: it takes no new business"
+        )
+
+
 class EnrolmentRequired(Forbidden):
     """A staff account must enrol a second factor (``/v1/auth/2fa``) before it may do anything else."""
 

@@ -8,7 +8,8 @@ at most one merchant (its own or one team). Admins manage finance and staff memb
 owner. Every change is audited (``team.*``). What each role may do is ``model.TEAM_SCOPES`` plus the HTTP shell's
 ``require(team=...)`` on the routes that change keys, the store and the profile (the matrix is in the README).
 API keys are minted by owners and admins and live no longer than their creator's right to mint them: removing a
-member, or demoting one below admin, revokes the keys they created (each audited ``api_key.revoked``, through the key
+member, demoting one below admin, or giving their account a platform role other than merchant
+(``UserAdmin.set_role``), revokes the keys they created (each audited ``api_key.revoked``, through the key
 repository's ``update``, which the API's key cache honours at once) and disables the webhook endpoints they added
 (``WebhookEndpoint.created_by``; audited ``webhook_endpoint.disabled``).
 
@@ -59,7 +60,7 @@ from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.webhooks import UowFactory
 
-__all__ = ["INVITATION_TTL", "Invitation", "Member", "Teams", "invitation_digest"]
+__all__ = ["INVITATION_TTL", "Invitation", "Member", "Teams", "acts_for", "invitation_digest", "parties_of"]
 
 INVITATION_TTL = timedelta(days=7)
 _MANAGERS = (TeamRole.OWNER, TeamRole.ADMIN)
@@ -94,6 +95,22 @@ class Invitation:
 
     def open(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+def acts_for(merchants: MerchantRepository, teams: TeamRepository, user_id: str) -> str | None:
+    """The merchant ``user_id`` acts for: the one it owns, else the team it is a member of; None for neither."""
+    owned = merchants.by_owner(user_id)
+    if owned is not None:
+        return owned.id
+    member = teams.membership(user_id)
+    return member.merchant_id if member is not None else None
+
+
+def parties_of(merchants: MerchantRepository, teams: TeamRepository, user_id: str) -> frozenset[str]:
+    """The parties ``user_id`` belongs to (itself and the merchant it acts for): an officer acting on one of them
+    acts on their own (``KycReview``'s conflict-of-interest check, outside review R12)."""
+    merchant_id = acts_for(merchants, teams, user_id)
+    return frozenset({user_id} if merchant_id is None else {user_id, merchant_id})
 
 
 def invitation_digest(token: str) -> str:
@@ -144,6 +161,10 @@ class Teams:
     def membership(self, user_id: str) -> Member | None:
         """The team the user belongs to (not as its owner), if any."""
         return self._teams.membership(user_id)
+
+    def merchant_of(self, user_id: str) -> str | None:
+        """The merchant the user acts for: the one it owns, else the team it is a member of; None for neither."""
+        return acts_for(self._merchants, self._teams, user_id)
 
     def members(self, merchant_id: str) -> list[Member]:
         """The owner first (as a member row), then every member by when they joined."""
@@ -285,8 +306,7 @@ class Teams:
         changed = {"user": user_id, "before": before.value, "after": role.value, "via": via}
         self._record(actor, "team.role_changed", merchant.id, **changed)
         if role not in _MANAGERS:
-            self._revoke_keys(merchant, user_id, actor=actor, reason="member_demoted")
-            self._disable_endpoints(merchant, user_id, actor=actor, reason="member_demoted")
+            self.take_back(merchant.id, user_id, actor=f"user:{actor}", reason="member_demoted")
         return member
 
     def remove(self, merchant_id: str, user_id: str, *, actor: str, via: str = "") -> None:
@@ -299,8 +319,7 @@ class Teams:
         member = self._member(merchant, user_id)
         self._teams.remove_member(merchant.id, user_id)
         self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value, via=via)
-        self._revoke_keys(merchant, user_id, actor=actor, reason="member_removed")
-        self._disable_endpoints(merchant, user_id, actor=actor, reason="member_removed")
+        self.take_back(merchant.id, user_id, actor=f"user:{actor}", reason="member_removed")
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
         """The owner hands the merchant to a member; the old owner stays as an admin."""
@@ -317,23 +336,22 @@ class Teams:
         self._record(actor, "team.ownership_transferred", merchant.id, to=successor.user_id)
         return merchant
 
-    def _revoke_keys(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
-        """Revoke the API keys ``user_id`` created for the merchant: they may no longer mint them."""
-        now = self._clock.now()
+    def take_back(self, merchant_id: str, user_id: str, *, actor: str, reason: str) -> None:
+        """Take back what ``user_id`` set up for the merchant: its API keys revoked (they may no longer mint them),
+        its webhook endpoints disabled (its events stop going where they chose; endpoints made before migration 0043
+        record no creator and stay: the owner reviews them). ``actor`` is the audit's whole name (``user:<id>``,
+        ``ops:<login>``). A removal, a demotion below admin and ``UserAdmin.set_role`` away from merchant (outside
+        review R12) take back alike."""
+        merchant = self._merchant(merchant_id)
         keys = self._api_keys.created_by(merchant.id, user_id)
-        revoke_keys(
-            self._api_keys, self._audit, keys, merchant_id=merchant.id, actor=f"user:{actor}", reason=reason, now=now
-        )
-
-    def _disable_endpoints(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
-        """Disable the webhook endpoints ``user_id`` added for the merchant: its events stop going where they chose.
-        (Endpoints made before migration 0043 record no creator and stay: the owner reviews them.)"""
+        now = self._clock.now()
+        revoke_keys(self._api_keys, self._audit, keys, merchant_id=merchant.id, actor=actor, reason=reason, now=now)
         disable_endpoints(
             self._webhook_storage(),
             self._audit,
             merchant.id,
             lambda endpoint: endpoint.created_by == user_id,
-            actor=f"user:{actor}",
+            actor=actor,
             details={"merchant": merchant.id, "creator": user_id, "reason": reason},
             now=self._clock.now,
         )

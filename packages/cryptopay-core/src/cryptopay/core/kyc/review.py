@@ -10,6 +10,11 @@ the commit; a notice that cannot be sent is audited (``kyc.notice_failed``), the
 Documents are checked by content (``kyc.documents``), encrypted by the key vault with the application and document
 ids as context (a blob moved to another record does not decrypt), and kept in the document store. Only officers
 read them back (``document``), and every read is audited, as is every read of an application's personal details.
+
+An officer never acts on a party they belong to (outside review R12): with ``parties_of`` wired (the officer's own
+user id, the merchant they own or whose team they are on), reading, claiming or deciding such a party's application,
+reading its documents, and freezing or unfreezing it are refused (``OwnParty``, 403 ``own_party``), each refusal
+audited ``kyc.own_party_refused`` (the action and the party) in its own transaction; nothing else changes.
 """
 
 from __future__ import annotations
@@ -42,13 +47,29 @@ from cryptopay.core.ports.storage import AuditLog, in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 
-__all__ = ["ID_CLAIMING", "ORPHAN_GRACE", "QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
+__all__ = [
+    "ID_CLAIMING",
+    "ORPHAN_GRACE",
+    "QUEUE_STATES",
+    "KycReview",
+    "KycStanding",
+    "OwnParty",
+    "document_context",
+]
 
 QUEUE_STATES = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
 # An application in one of these states claims its ID document: a draft does not (anyone may type a number), nor
 # does a rejected one
 ID_CLAIMING = (*QUEUE_STATES, ApplicationState.INFORMATION_REQUESTED, ApplicationState.APPROVED)
 ORPHAN_GRACE = timedelta(hours=1)  # far longer than an upload takes between its blob and its record
+
+
+class OwnParty(Refused):
+    """The officer belongs to the party (it is their own account, or the merchant they own or are on the team of):
+    nobody reviews, approves, freezes or unfreezes their own (outside review R12). Another officer acts."""
+
+    code = "own_party"
+    http_status = 403
 
 
 def document_context(application_id: str, document_id: str) -> str:
@@ -80,6 +101,9 @@ class KycReview:
     # Called with the party id once an approval that granted a tier has committed (the personal wallet's transfers
     # left waiting by tier 0's receiving limits are claimed then: ``wallets.claims.WaitingClaims.after_verification``)
     on_granted: Callable[[str], None] | None = None
+    # The parties an officer belongs to (``identity.teams.parties_of``: their own user id and the merchant they act
+    # for); None where no merchants are wired (the check then knows only the officer's own id)
+    parties_of: Callable[[str], frozenset[str]] | None = None
 
     # -- applicants --------------------------------------------------------------------------------------------
     def apply_personal(
@@ -259,6 +283,8 @@ class KycReview:
     def application(self, officer: str, application_id: str) -> KycApplication:
         """An application with the applicant's personal details (the read is audited)."""
 
+        self._refuse_own(officer, "kyc.application_viewed", application_id=application_id)
+
         def work(uow: KycUnitOfWork) -> KycApplication:
             application = _load(uow, application_id)
             _audit(uow.audit, f"user:{officer}", "kyc.application_viewed", application, self.clock.now())
@@ -408,6 +434,7 @@ class KycReview:
 
     def document(self, officer: str, application_id: str, document_id: str) -> tuple[StoredDocument, bytes]:
         """A document's metadata and content, decrypted for an officer (audited before it is read)."""
+        self._refuse_own(officer, "kyc.document_viewed", application_id=application_id)
 
         def work(uow: KycUnitOfWork) -> StoredDocument:
             application = _load(uow, application_id)
@@ -446,6 +473,7 @@ class KycReview:
         kind: PartyKind,
         change: Callable[[KycProfile, datetime], list[KycEvent]],
     ) -> KycProfile:
+        self._refuse_own(officer, "kyc.freeze_changed", party_id=party_id)
         now = self.clock.now()
 
         def work(uow: KycUnitOfWork) -> KycProfile:
@@ -464,6 +492,29 @@ class KycReview:
         return in_transaction(self.uow, work)
 
     # -- helpers -----------------------------------------------------------------------------------------------
+    def _refuse_own(
+        self, officer: str, action: str, *, party_id: str | None = None, application_id: str | None = None
+    ) -> None:
+        """``OwnParty`` when ``officer`` belongs to the party (``party_id``, or the one ``application_id`` is of),
+        the refusal audited ``kyc.own_party_refused`` in a transaction of its own; ``NotFound`` for an unknown
+        application (as the action would answer)."""
+        mine = self.parties_of(officer) if self.parties_of is not None else frozenset({officer})
+        if party_id is not None and party_id not in mine:
+            return
+
+        def work(uow: KycUnitOfWork) -> str | None:
+            party = party_id if party_id is not None else _load(uow, application_id or "").party_id
+            if party not in mine:
+                return None
+            details = {"action": action, "application": application_id or ""}
+            event = AuditEvent(f"user:{officer}", "kyc.own_party_refused", f"kyc:{party}", self.clock.now(), details)
+            uow.audit.append(event)
+            return party
+
+        refused = in_transaction(self.uow, work)
+        if refused is not None:
+            raise OwnParty(f"{refused} is your own (you act for it): another officer acts on it", party_id=refused)
+
     def _open(
         self,
         party_id: str,
@@ -535,6 +586,7 @@ class KycReview:
         details: Callable[[], dict[str, str]] | None = None,
         **facts: str,
     ) -> KycApplication:
+        self._refuse_own(officer, action, application_id=application_id)
         now = self.clock.now()
 
         def work(uow: KycUnitOfWork) -> tuple[KycApplication, list[KycEvent], IdInUse | None]:

@@ -16,18 +16,16 @@ not the merchant's turnover); a transfer once held is held again when mined agai
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cryptopay.core import flows
 from cryptopay.core.compliance.addresses import ListedPayer
 from cryptopay.core.errors import InsufficientFunds
-from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.invoices import Invoice, InvoicePayment, TransferKey, is_confirmed
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import Asset
 from cryptopay.core.payments._support import audit
-from cryptopay.core.payments.model import PaymentCredit, StoreSettings
+from cryptopay.core.payments.model import PaymentCredit, no_merchant_fee
 from cryptopay.core.ports.system import IdGenerator
 
 if TYPE_CHECKING:
@@ -96,7 +94,7 @@ def _credit(
     held: bool = False,
 ) -> None:
     network, tx_hash, index = payment.key
-    store = uow.stores.get(invoice.merchant_id)
+    store, asset = uow.stores.get(invoice.merchant_id), payment.amount.asset
     # A payment (and each re-mining of it after a reorg) is its own credit.
     reference = f"{invoice.id}:{tx_hash}:{index}:g{generation}"
     entry, fee = flows.credit_invoice_payment(
@@ -106,7 +104,7 @@ def _credit(
         merchant_id=invoice.merchant_id,
         network=network,
         received=payment.amount,
-        fees=_merchant_fee(store, payment.amount.asset, now),
+        fees=store.merchant_fee(asset, now) if store is not None else no_merchant_fee(asset),
         session=uow.ledger,
         held=held,
     )
@@ -186,15 +184,3 @@ def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now
         amount=credit.received,
     )
     return True
-
-
-def _merchant_fee(store: StoreSettings | None, asset: Asset, at: datetime) -> FeeSchedule:
-    if store is not None and any(s.product is FeeProduct.MERCHANT and s.asset == asset for s in store.fees):
-        return store.merchant_fee(asset, at)
-    return FeeSchedule(
-        product=FeeProduct.MERCHANT,
-        asset=asset,
-        version=1,
-        name="none",
-        effective_from=datetime(2000, 1, 1, tzinfo=UTC),
-    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cryptopay.core import flows
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
@@ -26,6 +27,7 @@ from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds, che
 from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
 from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
+from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
 from cryptopay.core.text import checked_text
@@ -97,16 +99,32 @@ class Invoicing:
         reader: PaymentsUowFactory | None = None,
         reads: InvoiceReads | None = None,
         amounts: Mapping[str, AmountBounds] = LINK_AMOUNTS,
+        merchants: MerchantRepository | None = None,
     ) -> None:
         """``reader``: units of work that need no transaction (default ``uow``): the reads, and taking the addresses'
         indexes (one atomic statement each; nothing else in that unit of work). ``reads``: this process's kept
         renderings for ``render_invoice`` (default: none kept). ``amounts``: an invoice's bounds per currency where
-        its store sets none (``link_amounts.check_invoice_defaults``; the payment links' table by default)."""
+        its store sets none (``link_amounts.check_invoice_defaults``; the payment links' table by default).
+        ``merchants``: where ``check_open`` reads whether a merchant was closed (None: never refused)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
         self._reader = reader or uow
         self._reads: InvoiceReads = reads or UncachedInvoiceReads()
         self._amounts = amounts
+        self._merchants = merchants
+
+    def check_open(self, merchant_id: str) -> None:
+        """``MerchantClosed`` (403 ``merchant_closed``) when an operator closed the merchant: no new business (an
+        invoice through any path: the API, a payment link, the dashboard, the CLI; a new payment link)."""
+        if self._merchants is not None:
+            check_merchant_open(self._merchants.get(merchant_id))
+
+    def closed(self, merchant_id: str) -> bool:
+        """Whether an operator closed the merchant (``check_open`` would refuse it)."""
+        if self._merchants is None:
+            return False
+        merchant = self._merchants.get(merchant_id)
+        return merchant is not None and merchant.closed_at is not None
 
     def create_invoice(
         self,
@@ -139,6 +157,7 @@ class Invoicing:
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
+        self.check_open(merchant_id)
         if order_id is not None:
             check_order_id(order_id)
         if store is None or store.merchant_id != merchant_id:

@@ -32,6 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import KES, Asset, Money
@@ -100,6 +101,7 @@ class PaymentLinks:
 
         >>> # links.create_link("mer_1", actor="user:u1", description="Mandazi", amount=Money.of("50", "KES"))
         """
+        self._invoicing.check_open(merchant_id)  # a closed merchant opens no new links (``MerchantClosed``)
         return transaction(
             self._uow,
             lambda uow: self._create(
@@ -120,8 +122,10 @@ class PaymentLinks:
         return transaction(self._uow, lambda uow: _found(uow.payment_links.get(link_id), link_id))
 
     def load_public(self, public_id: str) -> PaymentLink:
-        """The link a customer opened (hosted pages, the public API), open or not; ``NotFound`` if none."""
-        return transaction(self._uow, lambda uow: _found(uow.payment_links.by_public_id(public_id), public_id))
+        """The link a customer opened (hosted pages, the public API), open or not; ``NotFound`` if none. A closed
+        merchant's links answer as deactivated (``active`` false: they make no invoice), whatever is stored."""
+        link = transaction(self._uow, lambda uow: _found(uow.payment_links.by_public_id(public_id), public_id))
+        return attrs.evolve(link, active=False) if link.active and self._invoicing.closed(link.merchant_id) else link
 
     def list_links(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[PaymentLink]:
         """A page of the merchant's links, newest first, older than the link id ``before``."""

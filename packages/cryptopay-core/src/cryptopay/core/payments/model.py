@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import attrs
@@ -35,6 +35,7 @@ __all__ = [
     "address_key",
     "check_tolerance",
     "index_families",
+    "no_merchant_fee",
 ]
 
 
@@ -122,6 +123,30 @@ def _fees(value: Sequence[FeeSchedule]) -> tuple[FeeSchedule, ...]:
 
 def _tiers(value: Sequence[SpeedTier]) -> tuple[SpeedTier, ...]:
     return tuple(value)
+
+
+def no_merchant_fee(asset: Asset) -> FeeSchedule:
+    """The 0 % ``none`` schedule: what a payment to a merchant that has no merchant fee (or no store) pays."""
+    return FeeSchedule(
+        product=FeeProduct.MERCHANT,
+        asset=asset,
+        version=1,
+        name="none",
+        effective_from=datetime(2000, 1, 1, tzinfo=UTC),
+    )
+
+
+def _merchant_fee_like(template: FeeSchedule, asset: Asset) -> FeeSchedule:
+    """``template``'s percent as a merchant fee for ``asset``, named after it (its fixed part, caps and tiers are
+    amounts of its own asset, so they are not carried over)."""
+    return FeeSchedule(
+        product=FeeProduct.MERCHANT,
+        asset=asset,
+        version=template.version,
+        name=f"from-{template.asset.code}",
+        effective_from=template.effective_from,
+        percent=template.percent,
+    )
 
 
 class BelowStoreMinimum(InvalidInput):
@@ -226,8 +251,64 @@ class StoreSettings:
         raise InvalidInput(f"this store does not accept {key}; it accepts {', '.join(r.key for r in self.rails)}")
 
     def merchant_fee(self, asset: Asset, at: datetime) -> FeeSchedule:
-        """The merchant fee schedule for ``asset`` in force at ``at``."""
-        return FeeBook(self.fees).schedule_for(FeeProduct.MERCHANT, asset, at=at)
+        """The merchant fee schedule for ``asset`` in force at ``at``.
+
+        The fee is the merchant's, not one asset's (outside review R7): an asset without a version of its own in
+        force (a rail added after the fee was set, by the merchant, who may not set the fee) pays the merchant's
+        current fee (``current_merchant_fee``), as a schedule named after the version it copies
+        (``merchant:USDC:from-USDT:v2``). Only a store with no merchant fee at all pays the 0 % ``none`` schedule.
+
+        >>> from datetime import UTC
+        >>> from cryptopay.core.money import USDC, USDT
+        >>> from cryptopay.core.rails import rail_for
+        >>> jan = datetime(2026, 1, 1, tzinfo=UTC)
+        >>> fee = FeeSchedule(
+        ...     product=FeeProduct.MERCHANT, asset=USDT, version=2, effective_from=jan, percent=Decimal("1.5")
+        ... )
+        >>> store = StoreSettings(merchant_id="m1", rails=(rail_for("ethereum", "USDT"),), fees=(fee,))
+        >>> found = store.merchant_fee(USDC, jan)
+        >>> found.id, found.percent
+        ('merchant:USDC:from-USDT:v2', Decimal('1.5'))
+        >>> attrs.evolve(store, fees=()).merchant_fee(USDC, jan).id
+        'merchant:USDC:none:v1'
+        """
+        own = FeeBook(self.fees).find(FeeProduct.MERCHANT, asset, at=at)
+        if own is not None:
+            return own
+        current = self.current_merchant_fee(at)
+        if current is None:
+            return no_merchant_fee(asset)
+        return _merchant_fee_like(current, asset)
+
+    def current_merchant_fee(self, at: datetime) -> FeeSchedule | None:
+        """The merchant's fee at ``at``: of each asset's version in force then, the latest set (the highest percent
+        when two were set together); None when the store has no merchant fee in force."""
+        book = FeeBook(self.fees)
+        assets = {s.asset for s in self.fees if s.product is FeeProduct.MERCHANT}
+        found = [book.find(FeeProduct.MERCHANT, asset, at=at) for asset in assets]
+        in_force = [s for s in found if s is not None]
+        return max(in_force, key=lambda s: (s.effective_from, s.percent)) if in_force else None
+
+    def with_merchant_fee(self, assets: Iterable[Asset], at: datetime, percent: Decimal | None = None) -> StoreSettings:
+        """This store with a new merchant fee version effective ``at`` for each of ``assets``: at ``percent`` when
+        given (an admin sets the merchant's fee: every asset it was ever charged in too, so a rail dropped and added
+        again later is not charged an old fee), else for each asset with no version yet at the merchant's current
+        fee (a rail of a new asset is priced as the others: outside review R7). Earlier versions stay."""
+        fees = list(self.fees)
+        current = self.current_merchant_fee(at)
+        wanted = set(assets)
+        if percent is not None:
+            wanted |= {s.asset for s in fees if s.product is FeeProduct.MERCHANT}
+        for asset in sorted(wanted, key=lambda a: a.code):
+            versions = [s.version for s in fees if s.product is FeeProduct.MERCHANT and s.asset == asset]
+            if percent is None and (versions or current is None):
+                continue
+            rate = percent if percent is not None else current.percent if current is not None else Decimal(0)
+            version = max(versions, default=0) + 1
+            fees.append(
+                FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=version, effective_from=at, percent=rate)
+            )
+        return attrs.evolve(self, fees=fees)
 
     def payout_charges(self, at: datetime) -> FeeSchedule | None:
         """The M-Pesa payout charge in force at ``at``, if the store pays one."""

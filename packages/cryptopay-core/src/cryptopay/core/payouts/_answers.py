@@ -40,6 +40,7 @@ __all__ = [
     "learn_ids",
     "names_another",
     "names_us",
+    "receiver_name",
     "success_mismatch",
 ]
 
@@ -131,6 +132,24 @@ def _receiver(result: MpesaResult) -> str | None:
         value = result.param(key)
         if value and value.split(" - ", 1)[0].strip():
             return value.split(" - ", 1)[0].strip()
+    return None
+
+
+def receiver_name(result: MpesaResult) -> str | None:
+    """Who the receiving party is registered to, as a success names it after its number (``2547... - NAME``:
+    ``ReceiverPartyPublicName`` on a B2C result, ``CreditPartyName`` on a status answer); None when it names no one.
+
+    >>> from cryptopay.core.mobile_money import parse_payload
+    >>> body = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "ok", "OriginatorConversationID": "o",
+    ...     "ConversationID": "c", "TransactionID": "T", "ResultParameters": {"ResultParameter": [
+    ...     {"Key": "ReceiverPartyPublicName", "Value": "254705912645 - NICHOLAS JOHN SONGOK"}]}}}
+    >>> receiver_name(parse_payload(body))
+    'NICHOLAS JOHN SONGOK'
+    """
+    for key in _RECEIVER_KEYS:
+        value = result.param(key)
+        if value and " - " in value and (name := value.split(" - ", 1)[1].strip()):
+            return name
     return None
 
 

@@ -55,6 +55,7 @@ def complete(
         code=result.get("code"),
         desc=result.get("desc") or "",
         token=result.get("token"),
+        name=result.get("name"),
     )
     posted, paid = flows.complete_payout(
         ledger,
@@ -88,7 +89,13 @@ def paid_after_all(
         session=uow.ledger,
         source=source,
     )
-    payout.paid_after_all(now, receipt=result.get("receipt"), code=result.get("code"), desc=result.get("desc") or "")
+    payout.paid_after_all(
+        now,
+        receipt=result.get("receipt"),
+        code=result.get("code"),
+        desc=result.get("desc") or "",
+        name=result.get("name"),
+    )
     _finish(uow, ids, payout, now, "payout.completed", entries=entry.id, after_failure="true")
 
 

@@ -188,6 +188,9 @@ class Payout:
     held: str | None = None  # why it waits, still planned: the float cannot cover it yet (None: free to send)
     held_since: datetime | None = None
     biller_token: str | None = None  # a prepaid biller's token, when its B2B result carried one (see wallets.bills)
+    # Who M-Pesa says the receiving number is registered to: the name part of a B2C success's
+    # ``ReceiverPartyPublicName`` (``2547... - NAME``; personal data, sealed at rest), None when it gave none
+    receiver_name: str | None = None
     kind: PayoutKind = PayoutKind.SETTLEMENT
 
     @property
@@ -308,9 +311,13 @@ class Payout:
         since = self.finished_at
         return (q for q in self.queries if since is None or q.asked_at >= since)
 
-    def paid_after_all(self, now: datetime, *, receipt: str | None, code: str | None, desc: str) -> None:
-        """Transaction Status found a failed payout paid: it is completed (its hold was voided: the caller books it)."""
+    def paid_after_all(
+        self, now: datetime, *, receipt: str | None, code: str | None, desc: str, name: str | None = None
+    ) -> None:
+        """Transaction Status found a failed payout paid: it is completed (its hold was voided: the caller books it);
+        ``name``: who M-Pesa says the receiving number is registered to, if it said."""
         self._require(PayoutState.FAILED)
+        self.receiver_name = name or self.receiver_name
         self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
         self.finished_at, self.check_at, self.note = now, None, "paid after all: Transaction Status found it paid"
 
@@ -355,13 +362,21 @@ class Payout:
         self.state, self.check_at, self.note = PayoutState.PLANNED, None, note
 
     def completed(
-        self, now: datetime, *, receipt: str | None, code: str | None, desc: str, token: str | None = None
+        self,
+        now: datetime,
+        *,
+        receipt: str | None,
+        code: str | None,
+        desc: str,
+        token: str | None = None,
+        name: str | None = None,
     ) -> None:
         """M-Pesa paid it (a result for a planned payout means it was sent after all); ``token``: a prepaid
-        biller's, if the result carried one."""
+        biller's, if the result carried one; ``name``: who M-Pesa says the receiving number is registered to."""
         if self.is_final:
             raise InvalidState(f"payout {self.id} is {self.state.value}; it cannot complete")
         self.biller_token = token or self.biller_token
+        self.receiver_name = name or self.receiver_name
         self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
         self.finished_at, self.check_at = now, None
 

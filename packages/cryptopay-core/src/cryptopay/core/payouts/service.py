@@ -494,7 +494,8 @@ class Payouts:
             if mismatch:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             token = result.param(PREPAID_TOKEN) if payout.b2b is not None else None
-            _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, **details)
+            name = _answers.receiver_name(result) if payout.is_b2c else None  # the number's registered name
+            _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, name=name, **details)
         elif outcome is Outcome.FAILED and not _answers.failure_names_us(payout, result, status=source == "status"):
             return self._doubt_payout(uow, payout, f"{source} failure does not carry the payout's ids", None)
         elif (
@@ -520,6 +521,7 @@ class Payouts:
         if payout.retried_by is not None or _answers.success_mismatch(payout, result, status=True):
             return False
         details = {"receipt": result.receipt or result.transaction_id, "code": result.result_code}
+        details["name"] = _answers.receiver_name(result) if payout.is_b2c else None
         now, source_account = self._clock.now(), _source(payout)
         _outcomes.paid_after_all(
             uow, self._ledger, self._ids, payout, now, source_account, desc=result.result_desc, **details

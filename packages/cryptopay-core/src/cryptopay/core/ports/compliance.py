@@ -5,7 +5,7 @@ Repositories hand out copies; a change counts once ``update``-d. Listings are ke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -101,6 +101,12 @@ class MovementMonitor(Protocol):
     def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """Screen the parties of a movement already under way again (the lists changed): every alert its matches
         hold, raised now or before, blocking ones included; nothing is refused."""
+        ...
+
+    def payee_name_mismatch(self, movement: Movement, evidence: Mapping[str, str]) -> list[Alert]:
+        """The alerts of the ``payee_name_mismatch`` rules watching a movement already made whose payee's registered
+        name is not the one given (``evidence``: what the product compared, with its ``ref``), raised now or before
+        (once per rule version and movement); none when no rule watches it."""
         ...
 
     def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:

@@ -21,7 +21,8 @@ What is done when a rule is due (``RetentionPurge.run``, the worker's ``privacy.
 
 Merchants (``kyb`` and ``merchant_people``): a merchant's relationship ends when an operator closes it
 (``Merchant.closed_at``, ``close_merchant``), and only while its balances hold nothing (money still owed to it means
-the relationship goes on); a KYB application step after the closing moves the end. When due:
+the relationship goes on); a ledger movement of its balances (a late payment, its settlement) or a KYB application
+step after the closing moves the end (records are kept 7 years from the last transaction). When due:
 
 - ``merchant_people``/anonymise: the owner's and team members' profiles (as ``profile``; a person who also has a
   personal wallet keeps theirs, which their wallet's own relationship governs), their logins revoked, the team's
@@ -161,8 +162,9 @@ class RetentionPurge:
         return close_merchant(self.uow, merchant_id, actor=actor, at=self.clock.now(), reason=reason)
 
     def merchant_relationship_end(self, uow: PrivacyUnitOfWork, merchant: Merchant) -> datetime | None:
-        """When a merchant's relationship ended: its closing (or a later KYB step); None while it is open, while its
-        balances hold anything, or once it is anonymised."""
+        """When a merchant's relationship ended: its closing, or a later ledger movement of its balances (a late
+        payment credited, its settlement) or KYB step; None while it is open, while its balances hold anything, or
+        once it is anonymised."""
         if merchant.closed_at is None or merchant.settlement.destination == ERASED:
             return None
         codes = [merchant_liability(merchant.id, asset) for asset in ASSETS.values()]
@@ -170,6 +172,7 @@ class RetentionPurge:
         if any(b.debits_posted != b.credits_posted or b.credits_pending or b.debits_pending for b in balances.values()):
             return None
         moments = [merchant.closed_at]
+        moments += [entry.created_at for code in codes for entry in self.ledger.entries(account=code, limit=1)]
         for application in uow.kyc_applications.for_party(merchant.id):
             moments += [application.created_at, *(step.at for step in application.history)]
         return max(moments)

@@ -56,8 +56,9 @@ sanctions lists when the order opens (``Monitoring.screen_names``: a match refus
 blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
 retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
 otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
-(beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
-pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
+(beyond them, B2C to the same phone, as above); an order to a party compliance froze opens as any other (review4
+R6: a refusal, however neutral, was an oracle on someone's freeze, since nothing else refuses a Safaricom number),
+audited ``remittance.frozen_recipient`` for officers, and once paid it is held, as one frozen after it opened.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 
 Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
@@ -160,7 +161,7 @@ from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
-from cryptopay.core.wallets.service import RecipientLimit, spending
+from cryptopay.core.wallets.service import spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = [
@@ -180,8 +181,8 @@ _ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
-    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it, and it
-    has no wallet that takes the order (review3 I24). Refused before the sender pays anything."""
+    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it (review3
+    I24). Refused before the sender pays anything, whether a wallet holds the number or not (review4 R4)."""
 
     code = "recipient_not_mpesa"
 
@@ -202,6 +203,19 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
+
+
+@attrs.frozen
+class _PayeeName:
+    """Who M-Pesa says a completed payout's number is registered to, scored against the order's recipient name, and
+    the alerts a mismatch raised."""
+
+    payout_id: str
+    score: float
+    alerts: tuple[str, ...]
+
+    def matched(self, threshold: float) -> bool:
+        return self.score >= threshold
 
 
 @attrs.frozen
@@ -282,9 +296,8 @@ class Remittances:
         """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
 
         ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
-        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``RecipientLimit`` when
-        compliance froze the recipient (the sender is told no more); ``Blocked`` when a blocking monitoring rule
-        refuses it. Nothing is stored then (but the refusal's audit record).
+        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``Blocked`` when a
+        blocking monitoring rule refuses it. Nothing is stored then (but the refusal's audit record).
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -305,11 +318,10 @@ class Remittances:
                 request.refund_address,
                 requested_by=f"remittance:{order_id}",
             )
-        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
+        valued = self.travel_rule.valuer(USDT) if self.travel_rule is not None else None  # one quote, locked here
+        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name, valued)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
-        if frozen:
-            self._refuse_frozen(order_id, recipient, now)
-        self._check_reachable(phone, recipient, kes + charge, now)
+        self._check_reachable(phone)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -323,7 +335,7 @@ class Remittances:
             # Again under the originator's lock, in the insert's transaction: two orders of one originator opened at
             # the same instant are summed one after the other, never both against the orders before them.
             nonlocal assessment
-            assessment = self._travel_check(order_id, request, name, phone, usdt, network, _remittance_uow(uow))
+            assessment = self._travel_check(order_id, request, name, phone, usdt, network, valued, _remittance_uow(uow))
 
         def record(uow: PaymentsUnitOfWork, invoice: Invoice) -> None:
             order = RemittanceOrder(
@@ -350,6 +362,9 @@ class Remittances:
             if review:
                 details["review_alerts"] = ",".join(order.review_alerts)
             uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
+            if frozen and recipient is not None:  # opened as for anyone (no tipping-off); the officers are told
+                told = {"recipient": recipient.user_id, "limit": _FROZEN}
+                uow.audit.append(_event(_ACTOR, "remittance.frozen_recipient", order_id, now, told))
             created.append(order)
 
         self.invoicing.create_invoice(
@@ -373,14 +388,17 @@ class Remittances:
         phone: str,
         usdt: Money,
         network: str,
+        valued: Callable[[Money], Assessment] | None,
         uow: RemittanceUnitOfWork | None = None,
     ) -> Assessment | None:
         """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
-        is full, before the sender pays anything. With ``uow`` (the order's own insert's): the originator's lock
-        is taken first, so the orders summed include every one another order of theirs committed meanwhile."""
-        if self.travel_rule is None:
+        is full, before the sender pays anything; ``valued``: the Travel Rule's valuation at the quote locked when
+        the order opened (no quote is locked inside a transaction). With ``uow`` (the order's own insert's): the
+        originator's lock is taken first, so the orders summed include every one another order of theirs committed
+        meanwhile."""
+        if valued is None:
             return None
-        assessment = self.travel_rule.assess(usdt)
+        assessment = valued(usdt)
         sender = travel.originator(request.sender, request.refund_address.strip())
         parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
@@ -391,7 +409,7 @@ class Remittances:
         else:
             uow.remittances.lock_originator(*originator_keys(request.refund_address, request.sender.name))
             earlier = self._originator_sum(uow, request)
-        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+        if not earlier.is_positive() or not (total := valued(earlier + usdt)).applies:
             return assessment
         try:
             check_complete(*parties, None, None)
@@ -476,41 +494,34 @@ class Remittances:
     def _recipient(
         self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime
     ) -> tuple[Wallet | None, bool]:
-        """The recipient's wallet if they have one, and whether compliance froze its holder (the order is then
-        refused: it could never be paid). An order beyond what the wallet's tier may take is opened and paid by B2C
-        to the same phone (``_pay_out``), as for a phone with no wallet."""
+        """The recipient's wallet if they have one, and whether compliance froze its holder (the order opens as
+        any other, so the anonymous sender learns nothing, review4 R6; officers are told by its audit record
+        ``remittance.frozen_recipient``, and once paid it is held: ``_pay_out``). An order beyond what the wallet's
+        tier may take is opened and paid by B2C to the same phone (``_pay_out``), as for a phone with no wallet."""
         wallet = uow.wallets.by_phone(phone)
         if wallet is None:
             return None, False
         return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
 
-    def _check_reachable(self, phone: str, wallet: Wallet | None, value: Money, now: datetime) -> None:
-        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range) or its wallet takes the order
-        now (credited, no B2C): an order the platform could never pay would cost the sender a refund's network fee
-        after every B2C attempt failed (result 2040)."""
+    @staticmethod
+    def _check_reachable(phone: str) -> None:
+        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range): an order the platform could
+        never pay would cost the sender a refund's network fee after every B2C attempt failed (result 2040).
+
+        Decision (review4 R4): judged on the number's range alone, public data, never on whether a wallet holds the
+        number nor on what its tier may take. Admitting a non-Safaricom number whose wallet takes the order (review3
+        I24) made this public, credential-free route an oracle: 201 told a stranger "this number has a cryptopay
+        wallet", and the amount at which it turned into a refusal told its KYC tier. The smallest change keeping the
+        order's promise (one order, one payment, decided before the sender pays): every non-Safaricom number is
+        refused alike; its wallet still receives from inside (P2P, deposits)."""
         if mpesa_can_pay(phone):
-            return
-        if wallet is not None and in_transaction(self.uow, lambda uow: _credit_check(uow, wallet, value, now).allowed):
             return
         network = mobile_operator(phone)
         where = f"is on {network}'s network" if network else "is not in a Safaricom range"
         raise RecipientNotMpesa(
             f"{mask_msisdn(phone)} {where}: remittances are paid out by M-Pesa, which pays only "
-            "Safaricom numbers (or to a cryptopay wallet that can take this amount); send to the recipient's "
-            "M-Pesa number",
+            "Safaricom numbers; send to the recipient's M-Pesa number",
             field="recipient_phone",
-        )
-
-    def _refuse_frozen(self, order_id: str, wallet: Wallet | None, now: datetime) -> None:
-        """Refuse an order to a party compliance froze, telling the anonymous sender only that the recipient cannot
-        receive it now (never that a freeze exists: no tipping-off, no oracle on someone's compliance state); the
-        officers' audit record (``remittance.refused_recipient``) names the recipient and why. Nothing else is
-        stored."""
-        details = {"recipient": wallet.user_id if wallet else "", "limit": _FROZEN}
-        event = _event(_ACTOR, "remittance.refused_recipient", order_id, now, details)
-        in_transaction(self.uow, lambda uow: uow.audit.append(event))
-        raise RecipientLimit(
-            "the recipient cannot receive this remittance now", field="recipient_phone", limit="recipient"
         )
 
     def _open_desk(self) -> None:
@@ -929,8 +940,10 @@ class Remittances:
         return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
     def _advance(self, order_id: str) -> RemittanceOrder:
-        payer = self._listed_payer(order_id)  # read before the step's transaction, as deposits screen theirs
-        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer))
+        before = self.get(order_id)
+        payer = self._listed_payer(before)  # read before the step's transaction, as deposits screen theirs
+        payee = self._payee_name(before)  # likewise: the alert's transaction is monitoring's own
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer, payee))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
@@ -957,10 +970,29 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _listed_payer(self, order_id: str) -> ListedPayer | None:
+    def _payee_name(self, order: RemittanceOrder) -> _PayeeName | None:
+        """Once M-Pesa paid the order's current payout: the name its result says the number is registered to
+        (``ReceiverPartyPublicName``) against the order's ``recipient_name``, by the matcher the wallet credit's name
+        match uses. A mismatch raises the ``payee-name-mismatch`` alert for the officers (once: the same alert is
+        returned again); the payout stands (the money has gone). None before that, or with no matcher or no name."""
+        if self.matcher is None or order.state is not RemittanceState.PAYING_OUT or order.payout_id is None:
+            return None
+        payout = self.payout_of(order)
+        if payout is None or payout.state is not PayoutState.COMPLETED or not payout.receiver_name:
+            return None
+        score = self._name_score(order.recipient_name, payout.receiver_name)
+        if score >= self.name_match:
+            return _PayeeName(payout.id, score, ())
+        party = order.recipient_id or f"phone:{order.recipient_phone}"
+        made = _movement(order.id, party, order.value, order.sender, order.created_at, None)
+        evidence = {"role": "recipient", "counterparty": order.recipient_name, "name": payout.receiver_name}
+        evidence |= {"score": f"{score:.0f}", "threshold": f"{self.name_match:g}", "ref": payout.id}
+        alerts = self.monitoring.payee_name_mismatch(made, evidence)
+        return _PayeeName(payout.id, score, tuple(a.id for a in alerts))
+
+    def _listed_payer(self, order: RemittanceOrder) -> ListedPayer | None:
         """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
         monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
-        order = self.get(order_id)
         if order.state is not RemittanceState.AWAITING_PAYMENT:
             return None
         invoice = self.invoice(order)
@@ -982,13 +1014,17 @@ class Remittances:
         return None
 
     def _step(
-        self, uow: RemittanceUnitOfWork, order_id: str, payer: ListedPayer | None = None
+        self,
+        uow: RemittanceUnitOfWork,
+        order_id: str,
+        payer: ListedPayer | None = None,
+        payee: _PayeeName | None = None,
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
             return order, self._on_invoice(uow, order, now, payer)
         elif order.state is RemittanceState.PAYING_OUT:
-            return order, self._on_payout(uow, order, now)
+            return order, self._on_payout(uow, order, now, payee)
         elif order.state is RemittanceState.REFUNDING:
             return order, self._on_refund(uow, order, now)
         elif order.state is RemittanceState.PAID_OUT and order.notified_at is None:
@@ -1160,6 +1196,13 @@ class Remittances:
                 remaining=str(left.amount),
             )
 
+    def _name_score(self, given: str, registered: str) -> float:
+        """How alike a name the sender gave and a name on record are (0-100): the best of the two ways round of
+        ``matcher``'s score on the normalised names (a sender may write fewer or more of the names)."""
+        assert self.matcher is not None  # the callers check it
+        one, other = normalize_name(given), normalize_name(registered)
+        return max(self.matcher.score(one, other), self.matcher.score(other, one))
+
     def _name_mismatch(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet) -> float | None:
         """How far the order's ``recipient_name`` is from the wallet holder's verified legal name (their approved
         KYC application's), when it is below ``name_match``: the best of the two ways round of ``matcher``'s score
@@ -1171,8 +1214,7 @@ class Remittances:
         approved = [a.person for a in applications if a.state is ApplicationState.APPROVED and a.person is not None]
         if not approved:
             return None
-        given, legal = normalize_name(order.recipient_name), normalize_name(approved[-1].legal_name)
-        score = max(self.matcher.score(given, legal), self.matcher.score(legal, given))
+        score = self._name_score(order.recipient_name, approved[-1].legal_name)
         return score if score < self.name_match else None
 
     def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
@@ -1225,7 +1267,9 @@ class Remittances:
         uow.audit.append(_event(actor, "remittance.payout", order.id, now, details))
         return order
 
-    def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+    def _on_payout(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payee: _PayeeName | None = None
+    ) -> str | None:
         if order.payout_id is None:  # waiting for the recipient's M-Pesa daily limit
             if order.next_attempt_at is not None and now < order.next_attempt_at:
                 return None
@@ -1241,11 +1285,21 @@ class Remittances:
         if payout is None or not payout.is_final:
             return None
         if payout.state is PayoutState.COMPLETED:
+            named = self.matcher is not None and bool(payout.receiver_name)
+            if named and (payee is None or payee.payout_id != payout.id):
+                return None  # completed since the name was compared (none yet): the next run compares it first
             order.paid_out_at = payout.finished_at or now
             order.finish(RemittanceState.PAID_OUT, now, f"paid by M-Pesa, receipt {payout.receipt}")
             uow.remittances.update(order)
             details = {"payout": payout.id, "receipt": payout.receipt or ""}
             uow.audit.append(_event(_ACTOR, "remittance.paid_out", order.id, now, details))
+            if payee is not None and payee.payout_id == payout.id:  # who M-Pesa says it paid, for the officers
+                checked = {"payout": payout.id, "score": f"{payee.score:.0f}"}
+                if payee.matched(self.name_match):
+                    uow.audit.append(_event(_ACTOR, "remittance.payout_name_matched", order.id, now, checked))
+                else:
+                    checked["alert"] = ",".join(payee.alerts)
+                    uow.audit.append(_event(_ACTOR, "remittance.payout_name_mismatch", order.id, now, checked))
             return "notify"
         why = f"payout {payout.id} failed ({payout.result_code}: {payout_wording(payout.result_code)})"
         if order.attempts >= self.policy.attempts:

@@ -129,14 +129,18 @@ class Settling:
         Merchants are read a page at a time, each page's merchants, last settlements, balances and (dry run)
         payouts of the day in one query each, and one quote serves the run until it expires: a run over 10,000
         merchants is a few hundred reads, not tens of thousands. Each settlement re-reads what it moves under
-        lock in its own transaction, so the page's reads only decide who is due."""
+        lock in its own transaction, so the page's reads only decide who is due.
+
+        A closed merchant (``close_merchant``) is not settled by the run over every merchant: what reaches it after
+        closing (a late payment is credited as any other) waits for an operator, who settles it by naming it
+        (``merchant_id``: ``cryptopay settlements run --merchant``) or refunds it."""
         moment = now or self._clock.now()
         quotes = _RunQuotes(self._pricer, self._clock)
         pages = [(None, [self._store(merchant_id)])] if merchant_id else self._store_pages()
         runs: list[SettlementRun] = []
         for after, stores in pages:
             page = self._read_page(stores, after, moment, dry_run)
-            runs += [self._guarded(store, page, moment, dry_run, quotes) for store in stores]
+            runs += [self._guarded(store, page, moment, dry_run, quotes, named=bool(merchant_id)) for store in stores]
         return runs
 
     def overdue(self, now: datetime | None = None) -> list[Settlement]:
@@ -157,9 +161,15 @@ class Settling:
     # --- one merchant --------------------------------------------------------------------------------------------
 
     def _guarded(
-        self, store: StoreSettings, page: _Page, now: datetime, dry_run: bool, quotes: _RunQuotes
+        self, store: StoreSettings, page: _Page, now: datetime, dry_run: bool, quotes: _RunQuotes, *, named: bool
     ) -> SettlementRun:
-        """One merchant's run; its refusal (no rate, a bad profile) is reported and does not stop the others."""
+        """One merchant's run; its refusal (no rate, a bad profile) is reported and does not stop the others.
+        ``named``: an operator named this merchant (a closed one is settled only then)."""
+        merchant = page.merchants.get(store.merchant_id)
+        if not named and merchant is not None and merchant.closed_at is not None:
+            return SettlementRun(
+                store.merchant_id, "the merchant is closed; its balance waits for an operator", dry_run=dry_run
+            )
         try:
             return self._run_one(store, page, now, dry_run, quotes)
         except CryptopayError as error:

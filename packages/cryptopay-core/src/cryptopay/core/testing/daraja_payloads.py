@@ -15,6 +15,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
+    "SANDBOX_CUSTOMER",
     "account_balance_result",
     "b2b_result",
     "b2c_result",
@@ -27,6 +28,8 @@ __all__ = [
     "stk_callback",
     "stk_query_answer",
 ]
+
+SANDBOX_CUSTOMER = "SANDBOX CUSTOMER"  # the name a number is registered to unless a test registers one
 
 
 def _stamp(moment: datetime) -> str:
@@ -110,14 +113,22 @@ def failed_result(code: str, desc: str, originator: str, conversation: str, tran
 
 
 def b2c_result(
-    originator: str, conversation: str, receipt: str, amount: Money, phone: str, at: datetime, utility: Money
+    originator: str,
+    conversation: str,
+    receipt: str,
+    amount: Money,
+    phone: str,
+    at: datetime,
+    utility: Money,
+    name: str = SANDBOX_CUSTOMER,
 ) -> Any:
-    """A successful B2C Result with the date as ``dd.MM.yyyy HH:mm:ss``."""
+    """A successful B2C Result with the date as ``dd.MM.yyyy HH:mm:ss``; ``name``: who the number is registered
+    to, as ``ReceiverPartyPublicName`` names it after the number."""
     when = at.astimezone(NAIROBI).strftime("%d.%m.%Y %H:%M:%S")
     params = _params(
         ("TransactionAmount", int(amount.amount)),
         ("TransactionReceipt", receipt),
-        ("ReceiverPartyPublicName", f"{phone} - SANDBOX CUSTOMER"),
+        ("ReceiverPartyPublicName", f"{phone} - {name}"),
         ("TransactionCompletedDateTime", when),
         ("B2CUtilityAccountAvailableFunds", utility.amount),
         ("B2CWorkingAccountAvailableFunds", Decimal("0.00")),
@@ -183,11 +194,13 @@ def status_result(
     original_conversation: str,
     at: datetime,
     business: str | None = None,
+    name: str = SANDBOX_CUSTOMER,
 ) -> Any:
     """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state.
 
-    ``business`` (a paybill or till) makes it the answer about a B2B payment: that shortcode is the credit party."""
-    credit: str | None = f"{phone} - SANDBOX CUSTOMER" if phone else None
+    ``business`` (a paybill or till) makes it the answer about a B2B payment: that shortcode is the credit party;
+    ``name``: who the customer's number is registered to."""
+    credit: str | None = f"{phone} - {name}" if phone else None
     reason = "Business Payment to Customer via API"
     if business is not None:
         credit, reason = f"{business} - SANDBOX BUSINESS", "Business Pay Bill"

@@ -49,6 +49,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
     Acknowledgement,
@@ -180,6 +181,7 @@ class FakeMobileMoney:
         self._auto = auto_complete
         self._deliver = deliver or self._keep
         self._scenarios: dict[str, Scenario] = dict(MAGIC_NUMBERS)
+        self._names: dict[str, str] = {}  # who a number is registered to (ReceiverPartyPublicName), when set
         self._tx: dict[str, SimTransaction] = {}
         self._by_receipt: dict[str, SimTransaction] = {}
         self._c2b_urls: C2BRegistration | None = None
@@ -193,6 +195,20 @@ class FakeMobileMoney:
         """Choose the scenario for a phone number (any accepted form) or a business shortcode."""
         with self._lock:
             self._scenarios[_key(key)] = Scenario(scenario)
+
+    def register_name(self, phone: str, name: str) -> None:
+        """Register ``phone`` (any accepted form) to ``name``: what a B2C result's ``ReceiverPartyPublicName`` and a
+        status answer's ``CreditPartyName`` then name after the number (by default ``SANDBOX CUSTOMER``)."""
+        if not name.strip():
+            raise InvalidInput("a registered name is not blank", field="name")
+        with self._lock:
+            self._names[normalize_msisdn(phone)] = name.strip()
+
+    def registered_name(self, phone: str | None) -> str:
+        """Who ``phone`` is registered to, as M-Pesa's answers name it."""
+        with self._lock:
+            found = self._names.get(normalize_msisdn(phone)) if phone else None
+        return found or payloads.SANDBOX_CUSTOMER
 
     def scenario_for(self, key: str | None) -> Scenario:
         with self._lock:
@@ -471,7 +487,14 @@ class FakeMobileMoney:
             return payloads.failed_result(tx.result_code, tx.result_desc, tx.reference, tx.conversation_id, placeholder)
         if tx.product == "b2c":
             return payloads.b2c_result(
-                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.phone or "", at, self.float_balance
+                tx.reference,
+                tx.conversation_id,
+                tx.receipt,
+                tx.amount,
+                tx.phone or "",
+                at,
+                self.float_balance,
+                name=self.registered_name(tx.phone),
             )
         if tx.product == "b2b":
             token = _prepaid_token(tx.receipt) if tx.counterparty == PREPAID_BILLER else None
@@ -504,6 +527,7 @@ class FakeMobileMoney:
             original_conversation=tx.conversation_id,
             at=tx.completed_at or self._now(),
             business=tx.counterparty if tx.product == "b2b" else None,
+            name=self.registered_name(tx.phone),
         )
 
     # ---- plumbing -------------------------------------------------------------------------------------------

@@ -309,7 +309,15 @@ class PaymentsStack:
         """(Re)build the use cases from the stack's current parts: call it after swapping a part for a real one."""
         uow, clock, ids, ledger = self.uow, self.clock, self.ids, self.ledger
         derivers = {n: SequentialDeriver(n) for n in self.chains}
-        self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
+        self.invoicing = Invoicing(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            pricer=self.pricer,
+            derivers=derivers,
+            merchants=self.merchants,
+        )
         self.detection = Detection(
             uow=uow,
             clock=clock,

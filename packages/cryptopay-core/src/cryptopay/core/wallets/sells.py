@@ -155,8 +155,8 @@ class Sells:
         ``InsufficientFunds`` beyond the KES balance."""
         if kes.asset != KES or not kes.is_positive() or kes != kes.whole():
             raise InvalidInput("cash out a positive whole number of shillings", field="kes")
-        amount = B2C_LIMITS.check(self.tariff.most_sent(kes) if kes.amount >= B2C_LIMITS.minimum else kes)
-        charge = self.tariff.charge(amount)  # at the band of what is sent: cashing out more never pays less
+        charge, sent = self.payout_of(kes)  # as a sale's: the charge at the band of what is sent, out of ``kes``
+        amount = B2C_LIMITS.check(sent if sent.is_positive() else kes)  # too small: refused naming what was asked
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")

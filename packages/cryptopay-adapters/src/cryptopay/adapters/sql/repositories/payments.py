@@ -464,8 +464,9 @@ _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
 _BY_AGE = ("created_at", "id")
 
 
-PAYOUT_FIELDS = PersonalFields("payouts", ("destination", "b2b.account_reference"))
-"""A payout's personal fields, sealed at rest: where the money goes (a phone, a bank account, a paybill's account)."""
+PAYOUT_FIELDS = PersonalFields("payouts", ("destination", "b2b.account_reference", "receiver_name"))
+"""A payout's personal fields, sealed at rest: where the money goes (a phone, a bank account, a paybill's account)
+and who M-Pesa says the receiving number is registered to."""
 
 
 class SqlPayouts(_Documents[Payout]):
