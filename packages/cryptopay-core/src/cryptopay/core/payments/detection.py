@@ -441,6 +441,8 @@ class Detection:
     ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
+        for key in listed or {}:  # a listed payer's payment: held, it settles nothing (booked by ``_save``)
+            events += invoice.hold_transfer(key, now=now)
         current = {p.key: p for p in invoice.payments}
         for seen in depths:
             payment = current.get(seen.key)
@@ -467,7 +469,7 @@ class Detection:
         now: datetime,
         listed: Mapping[TransferKey, ListedPayer] | None = None,
     ) -> _Saved:
-        if not events:
+        if not events and not listed:
             return _Saved(invoice)
         credited = sync_credits(uow, self._ledger, self._ids, invoice, now=now, listed=listed)
         uow.invoices.update(invoice)
