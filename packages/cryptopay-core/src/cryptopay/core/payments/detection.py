@@ -426,6 +426,8 @@ class Detection:
             deeper = attrs.evolve(payment, confirmations=seen.depth, finality=seen.finality or payment.finality)
             if is_confirmed(payment, option) or not is_confirmed(deeper, option):
                 continue  # confirmed (and screened) before, or not confirmed by this step
+            if not screening.screen_address(seen.key[0], payment.transfer.from_address):
+                continue  # not listed: no movement to value (a price is asked only for the alert's evidence)
             planned = _payer_movement(invoice, payment, self._quoter)
             if (payer := listed_payer(screening, self._monitor, planned)) is not None:
                 found[payment.key] = payer
