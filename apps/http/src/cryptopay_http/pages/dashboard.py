@@ -202,10 +202,14 @@ def home() -> Response:
     codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
     listings = services.listings
     todays = listings.invoices_created(merchant_id, midnight, midnight + timedelta(days=1))
-    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), services.ledger.balances(codes))
+    # the balance due and the payouts only for a role that may read them, as GET /v1/payouts and the settlements
+    # page decide (outside review R10: a staff member reads invoices, not the merchant's money)
+    money = g.principal.has_scope("payouts:read") and g.principal.has_scope("settlements:read")
+    balances = services.ledger.balances(codes) if money else {}
+    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), balances)
     merchant = services.merchants.get(merchant_id)
-    recent = services.listings.payouts(merchant_id, before=None, limit=5)
-    return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
+    recent = services.listings.payouts(merchant_id, before=None, limit=5) if money else []
+    return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, money=money, nav="home")
 
 
 # --- invoices ---------------------------------------------------------------------------------------------------
