@@ -28,7 +28,7 @@ from cryptopay.core.webhooks import DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import audit_security, limit_by_client, limit_login, passed_account_check
+from cryptopay_http.auth import audit_security, limit_by_client, limit_login, passed_account_check, refuse_if_closed
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, language
 from cryptopay_http.pages.refusals import refusal
@@ -48,6 +48,7 @@ __all__ = ["bp", "merchant_id"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
+_OPEN_WHEN_CLOSED = {"dashboard.logout"}  # every other form of a closed merchant is refused (``refuse_if_closed``)
 # What each page needs of a team member's role: the scope its REST twin requires (``TEAM_SCOPES``); keys, webhooks
 # and deliveries belong to the owner and admins, as ``/v1/merchants/{id}/api-keys`` does.
 _SCOPES = {
@@ -116,6 +117,8 @@ def _guard() -> ResponseReturnValue | None:
     if principal.merchant_id is None:
         raise Forbidden("create your merchant profile first (POST /v1/merchants)")
     _check_team_role(principal, request.endpoint or "")
+    if request.method == "POST" and request.endpoint not in _OPEN_WHEN_CLOSED:
+        refuse_if_closed(principal)  # a closed merchant takes no new business: 403 merchant_closed, audited
     return None
 
 
