@@ -3,7 +3,8 @@
 ``GET /v1/reports/{sales|fees|settlements}?period=day|month&from=YYYY-MM-DD&to=YYYY-MM-DD`` answers JSON, or CSV
 (rows, then the totals) with ``format=csv`` or ``Accept: text/csv``. ``to`` is capped at today; ``from`` after
 ``to`` or after today is a 422 naming both days; more than 400 periods come a page at a time (``next_from``).
-The report is the core's (``cryptopay.core.reports``): amounts are decimal strings per asset, taxes come from the fee-tax data.
+The report is the core's (``cryptopay.core.reports``): amounts are decimal strings per asset, taxes come from the
+fee-tax data.
 """
 
 from __future__ import annotations
