@@ -71,8 +71,11 @@ typecheck: $(VENV)/.synced
 
 # A hung test never silences the run: pytest-timeout fails a test still running after 900 s with every thread's stack
 # (a hang guard, not a timed assertion: see conftest.py and pyproject.toml); PYTEST_ARGS=--timeout=0 turns it off.
+# Whatever else might hang (a worker between tests, the end of the session), pytest is interrupted (SIGINT, to all
+# its processes) after PYTEST_TIME_LIMIT seconds and ends with its summary, before CI's 90 minutes end it unsaid.
+PYTEST_TIME_LIMIT ?= 4800
 test: setup lint typecheck
-	scripts/with-services.sh $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10 $(PYTEST_ARGS)
+	scripts/with-services.sh timeout --signal=INT --kill-after=120 $(PYTEST_TIME_LIMIT) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10 $(PYTEST_ARGS)
 
 unit: $(VENV)/.synced
 	$(BIN)/pytest tests/unit packages/cryptopay-core/src $(PYTEST_ARGS)

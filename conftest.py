@@ -108,8 +108,37 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class Grouped(LoadScopeScheduling):  # type: ignore[misc]
+        """xdist's scope scheduling, by ``group_of``, and safe after a worker crashed (the hang guard ends one).
+
+        xdist's own put the crashed unit back, the test that crashed included (it ran again, and crashed again, on
+        each new worker), and gave the new worker one unit; a worker runs a test only once it holds the next one
+        (or is told to stop), so a new worker given one single-test unit waited forever, and the run with it.
+        """
+
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid) or nodeid
+
+        def remove_node(self, node: Any) -> str | None:
+            workload = self.assigned_work.pop(node)
+            pending = [nodeid for unit in workload.values() for nodeid, done in unit.items() if not done]
+            if not pending:
+                return None
+            crashed = pending[0]  # xdist reports it failed ("worker crashed while running"); it is not run again
+            for scope, unit in workload.items():
+                unit.pop(crashed, None)
+                if not all(unit.values()):
+                    self.workqueue[scope] = unit
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
+
+        def _reschedule(self, node: Any) -> None:
+            super()._reschedule(node)
+            while not node.shutting_down and self._pending_of(self.assigned_work[node]) < 2:
+                if not self.workqueue:
+                    node.shutdown()  # a worker told to stop runs what it holds
+                    break
+                self._assign_work_unit(node)
 
     return Grouped(config, log)
 

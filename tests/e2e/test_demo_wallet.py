@@ -18,3 +18,4 @@ def test_the_wallet_demo_pays_a_remittance_out_and_balances_the_books(shared_san
     assert summary["remittance"] == "paid_out"
     assert summary["trial_balance_zero"] is True and summary["wallets_reconciled"] is True
     assert any("SMS to Chebet: You have received KES 3,000.00 from Grace Otieno (GB)" in line for line in lines)
+    assert any("(CHEBET KIPROP), receipt" in line for line in lines)  # who the sandbox's B2C result says it paid

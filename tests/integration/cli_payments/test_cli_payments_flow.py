@@ -32,6 +32,9 @@ def test_cli_invoices_list_and_show_a_paid_invoice(stack):
     assert shown["options"][0]["rail"] == "usdt-tron" and shown["options"][0]["due"]["asset"] == "USDT"
     (payment,) = shown["payments"]
     assert payment["amount"] == shown["options"][0]["due"] and payment["confirmations"] >= 3 and not payment["late"]
+    assert (
+        payment["held"] is False
+    )  # a listed payer's payment would read held (tests/unit/payments/test_sanctioned_payers.py)
     table = cli("invoices", "show", invoice_id)
     assert table.exit_code == 0 and "usdt-tron" in table.stdout and invoice_id in table.stdout
 

@@ -213,3 +213,9 @@ def test_the_codes_an_operation_sends_are_in_its_description(document, path, met
     description = document["paths"][path][method]["description"]
     missing = [code for code in SENT_CODES[path, method] if f"`{code}`" not in description]
     assert missing == [], (path, method, missing)
+
+
+def test_logout_says_the_logins_access_tokens_are_refused_at_once(document):
+    """Review R21: logout ends the login's access tokens at once (each request checks its login), not "shortly"."""
+    text = document["paths"]["/v1/auth/logout"]["post"]["description"]
+    assert "refused at once (401)" in text and "expire on their own" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -63,6 +64,33 @@ def test_raw_single_line_and_cross_asset_entries_are_refused(books: Engine) -> N
         )
 
 
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            [("assets:bank:KES", "KES", "5.00"), ("liabilities:user:a:KES", "KES", "-4.99")],
+            "ledger entry raw_sum does not sum to zero: KES off by 0.010000000000000000",
+        ),
+        (
+            [
+                ("liabilities:user:a:USDT", "USDT", "2"),
+                ("liabilities:user:a:KES", "KES", "-1"),
+                ("assets:bank:KES", "KES", "3"),
+            ],
+            "ledger entry raw_sum does not sum to zero: KES off by 2.000000000000000000",
+        ),
+    ],
+    ids=["one-asset", "first-asset-named"],
+)
+def test_raw_unbalanced_entry_names_the_first_asset_off_and_by_how_much(
+    books: Engine, lines: list[tuple[str, str, str]], message: str
+) -> None:
+    """The refusal names the first asset (in code order) whose lines do not sum to zero and its sum: an entry in one
+    asset is checked by one plain aggregate since 0091, one in several by each asset's sum, with the same words."""
+    with pytest.raises(exc.IntegrityError, match=re.escape(message)), books.begin() as conn:
+        _insert_entry(conn, "raw_sum", lines)
+
+
 def test_raw_line_added_to_an_old_entry_is_refused(books: Engine) -> None:
     """Adding a line to an entry committed earlier unbalances it, and the database refuses."""
     with books.connect() as conn:
@@ -81,6 +109,25 @@ def test_raw_balanced_entry_is_accepted(books: Engine) -> None:
     """A balanced hand-written entry passes the trigger (the net refuses only what breaks the books)."""
     with books.begin() as conn:
         _insert_entry(conn, "raw_ok", [("assets:bank:KES", "KES", "1.00"), ("liabilities:user:a:KES", "KES", "-1.00")])
+
+
+def test_raw_second_reversal_of_an_entry_is_refused(books: Engine) -> None:
+    """Two entries reversing the same entry are refused by the database (``uq_ledger_entries_reverses``, partial
+    since 0090: entries that reverse nothing are not in it, and any number of them may exist)."""
+    insert = text(
+        "INSERT INTO ledger_entries (id, idempotency_key, description, created_at, meta, reverses) "
+        "VALUES (:id, :id, 'raw', :at, '[]', :reverses)"
+    )
+    with books.connect() as conn:
+        seed = conn.execute(text("SELECT id FROM ledger_entries WHERE idempotency_key = 'seed'")).scalar_one()
+    with books.connect() as conn:
+        writing = conn.begin()  # entries without lines: the balance check at commit would refuse them, roll back
+        conn.execute(insert, {"id": "raw_rev_1", "at": NOW, "reverses": seed})
+        conn.execute(insert, {"id": "raw_plain_1", "at": NOW, "reverses": None})
+        conn.execute(insert, {"id": "raw_plain_2", "at": NOW, "reverses": None})
+        with pytest.raises(exc.IntegrityError, match="uq_ledger_entries_reverses"), conn.begin_nested():
+            conn.execute(insert, {"id": "raw_rev_2", "at": NOW, "reverses": seed})
+        writing.rollback()
 
 
 def test_entries_and_lines_are_append_only(books: Engine) -> None:
@@ -166,6 +213,20 @@ def test_raw_lines_of_a_missing_entry_are_refused(books: Engine) -> None:
         _insert_line(conn, "ghost", 1, "liabilities:user:a:KES", "KES", "-1")
     with books.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_lines WHERE entry_id = 'ghost'")).scalar() == 0
+
+
+def test_a_statements_missing_entry_is_named_before_its_unknown_account(books: Engine) -> None:
+    """Lines inserted by one statement, the first naming an unknown account and the second a missing entry: the
+    refusal names the entry, as the two checks of 0005 did (0091 looks for both at once, then says which)."""
+    with pytest.raises(exc.IntegrityError, match="names entry ghost") as refused, books.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before,"
+                " balance_after) VALUES ((SELECT min(id) FROM ledger_entries), 7, 'liabilities:user:nobody:KES',"
+                " 'KES', 1, 0, 0), ('ghost', 0, 'assets:bank:KES', 'KES', 1, 0, 0)"
+            )
+        )
+    assert getattr(getattr(refused.value.orig, "diag", None), "constraint_name", None) == "fk_lines_entry"
 
 
 @pytest.mark.parametrize(

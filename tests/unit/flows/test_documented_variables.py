@@ -57,7 +57,7 @@ class Probe:
 
 
 def _rail(key: str, field: Callable[[Any], Any]) -> Callable[[Services, Parts], Any]:
-    return lambda services, parts: field((services.rails or {})[key])
+    return lambda services, parts: field(parts.rails[key])  # the watched rails (``services.rails``: the invoiceable)
 
 
 def _chain_probes() -> dict[str, Probe]:
@@ -65,21 +65,21 @@ def _chain_probes() -> dict[str, Probe]:
     for network in ("ethereum", "polygon", "bsc"):
         upper, key = network.upper(), f"usdt-{network}"
         url = {f"CRYPTOPAY_{upper}_RPC_URL": "http://node.example.com:8545"}
-        probes[f"CRYPTOPAY_{upper}_RPC_URL"] = Probe(url[f"CRYPTOPAY_{upper}_RPC_URL"], lambda s, p: sorted(s.rails))
+        probes[f"CRYPTOPAY_{upper}_RPC_URL"] = Probe(url[f"CRYPTOPAY_{upper}_RPC_URL"], lambda s, p: sorted(p.rails))
         probes[f"CRYPTOPAY_{upper}_CHAIN_ID"] = Probe("31337", _rail(key, lambda r: r.network.chain_id), url)
         contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
         probes[f"CRYPTOPAY_{upper}_USDT_CONTRACT"] = Probe(contract, _rail(key, lambda r: r.token.contract), url)
         usdc = f"usdc-{network}"
         probes[f"CRYPTOPAY_{upper}_USDC_CONTRACT"] = Probe(contract, _rail(usdc, lambda r: r.token.contract), url)
         probes[f"CRYPTOPAY_{upper}_CONFIRMATIONS"] = Probe("7", _rail(key, lambda r: r.confirmations), url)
-    probes["CRYPTOPAY_TRON_API_URL"] = Probe("https://api.trongrid.io", lambda s, p: sorted(s.rails))
+    probes["CRYPTOPAY_TRON_API_URL"] = Probe("https://api.trongrid.io", lambda s, p: sorted(p.rails))
     tron_url = {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}
     esplora_url = {"CRYPTOPAY_ESPLORA_URL": "https://blockstream.info/api"}
     probes["CRYPTOPAY_TRON_CONFIRMATIONS"] = Probe("5", _rail("usdt-tron", lambda r: r.confirmations), tron_url)
     probes["CRYPTOPAY_BITCOIN_CONFIRMATIONS"] = Probe("2", _rail("btc-bitcoin", lambda r: r.confirmations), esplora_url)
     token = "TXLAQ63Xg1NAzckPwKHvzw7CSEmLMEqcdj"
     probes["CRYPTOPAY_TRON_USDT_CONTRACT"] = Probe(token, _rail("usdt-tron", lambda r: r.token.contract), tron_url)
-    probes["CRYPTOPAY_ESPLORA_URL"] = Probe("https://blockstream.info/api", lambda s, p: sorted(s.rails))
+    probes["CRYPTOPAY_ESPLORA_URL"] = Probe("https://blockstream.info/api", lambda s, p: sorted(p.rails))
     urls = {
         "ethereum": {"CRYPTOPAY_ETHEREUM_RPC_URL": "http://node.example.com:8545"},
         "polygon": {"CRYPTOPAY_POLYGON_RPC_URL": "http://node.example.com:8545"},

@@ -211,3 +211,40 @@ def test_usdc_is_settled_at_its_own_quote() -> None:
     assert conversion.converted == Money.of("99", USDC)  # 1% fee
     assert conversion.credited == Money.of("12707.14", KES)  # 99 x 129 x 0.995, rounded down
     assert stack.books_balanced()
+
+
+def test_an_owed_clawback_is_audited_once_not_at_every_settlement_run() -> None:
+    """A payment reorganised away after it was settled leaves a clawback owed: ``invoice.clawback_owed`` is recorded
+    once, runs that still cannot reverse it write nothing, and the run that can reverses it once (review R23)."""
+    stack = PaymentsStack()
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m5", settlement=profile)
+    paid(stack, "100", "m5")
+    stack.settling.run_settlements(merchant_id="m5")
+    assert stack.balance(flows.merchant_liability("m5", USDT)) == Money.of("0", USDT)
+    stack.chains["tron"].reorg(4)
+    stack.sync()
+
+    def actions() -> list[str]:
+        return [
+            r.action
+            for r in stack.storage.audit_records()
+            if r.action.startswith(("invoice.clawback", "invoice.credit_reversed"))
+        ]
+
+    assert actions() == ["invoice.clawback_owed"]
+    stack.settling.run_settlements(merchant_id="m5")
+    stack.settling.run_settlements(merchant_id="m5")
+    assert actions() == ["invoice.clawback_owed"]
+    with stack.uow() as uow:
+        [owed] = uow.payment_credits.pending_clawbacks("m5")
+    stack.chains["tron"].pay(
+        stack.invoicing.create_invoice("m5", Money.of("200", USDT)).options[0].address, Money.of("200", USDT)
+    )
+    stack.confirm(3)
+    stack.settling.run_settlements(merchant_id="m5")
+    assert actions() == ["invoice.clawback_owed", "invoice.credit_reversed"]
+    with stack.uow() as uow:
+        assert uow.payment_credits.pending_clawbacks("m5") == []
+        [reversed_] = [c for c in uow.payment_credits.for_invoice(owed.invoice_id) if c.id == owed.id]
+    assert reversed_.reversal_entry_id is not None and not reversed_.clawback_pending

@@ -1,6 +1,6 @@
 """A merchant's invoice paid from a listed blockchain address (an OFAC "Digital Currency Address"): the payment is
 held, as a listed remittance payer is: booked into custody against ``liabilities:payments_held`` (never the
-merchant's balance, so never settled nor refundable by the merchant), audited ``invoice.payment_held``, with a
+merchant's balance, so never settled nor refundable by the merchant; the invoice is not settled by it), audited ``invoice.payment_held``, with a
 blocking ``sanctioned-address`` alert for the officers (the default rule set's, product ``merchant_payer``). A payer
 not on the list is credited as before."""
 
@@ -14,6 +14,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
+from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.compliance import monitoring_repositories
@@ -63,7 +64,6 @@ def test_a_payment_from_a_listed_address_is_held_never_credited_settled_or_refun
     option = stack.invoice(invoice_id).options[0]
     assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.zero(USDT)
     assert stack.balance(flows.payments_held(USDT)) == option.due
-    assert stack.refunds.refundable(invoice_id, option.rail.key) == Money.zero(USDT)
     [alert] = stack.monitoring.alerts()
     assert (alert.rule_id, alert.blocking, alert.party_id) == ("sanctioned-address", True, "m1")
     assert (alert.evidence["counterparty"], alert.evidence["product"]) == (LISTED, "merchant_payer")
@@ -88,6 +88,12 @@ def test_a_payment_from_a_listed_address_is_held_never_credited_settled_or_refun
     assert stack.books_balanced()
     checks = stack.reconciliation.reconcile().by_check()
     assert (checks["custody"], checks["payments-credited"]) == (0, 0)
+    # the invoice is not settled by it (nor the payment announced as confirmed): it expires unpaid
+    assert stack.invoice(invoice_id).state is InvoiceState.NEW and stack.invoice(invoice_id).payments[0].held
+    assert "invoice.settled" not in stack.topics() and "invoice.payment_confirmed" not in stack.topics()
+    stack.tick(minutes=20)
+    assert stack.invoice(invoice_id).state is InvoiceState.EXPIRED and stack.books_balanced()
+    assert stack.refunds.refundable(invoice_id, option.rail.key) == Money.zero(USDT)  # not the merchant's to refund
 
 
 def test_a_payment_from_an_address_not_listed_is_credited_as_before(stack: PaymentsStack) -> None:

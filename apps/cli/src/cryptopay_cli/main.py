@@ -107,11 +107,18 @@ GROUPS = (
 )
 
 
+EXIT_CODES = (
+    "Exit codes: 0 ok, 1 unexpected, 2 invalid input, 3 not found, 4 conflict, 5 refused by a business rule, "
+    "6 a dependency unavailable (or not configured)."
+)
+
+
 def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Typer:
     """The CLI with every command group (or ``only`` that one real, the others as stand-ins when ``stand_ins``)."""
     cli = typer.Typer(
         name="cryptopay",
         help="cryptopay: crypto-fiat payments for Kenya. Operate the ledger, chains, M-Pesa, FX and settlements.",
+        epilog=EXIT_CODES,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,  # plain help: importing rich would cost more than the whole rest of `--help`

@@ -95,6 +95,7 @@ def invoice_view(invoice: Invoice, *, detail: bool = False) -> dict[str, Any]:
                 "amount": money(p.amount),
                 "confirmations": p.confirmations,
                 "withdrawn": p.withdrawn,
+                "held": p.held,  # compliance holds it (a listed payer): not counted, not the merchant's
                 "late": p.is_late(invoice.expires_at),
                 "paid_at": p.paid_at,
             }

@@ -63,6 +63,7 @@ __all__ = [
     "passed_account_check",
     "rate_limits",
     "refuse",
+    "refuse_if_closed",
     "require",
     "step_up",
 ]
@@ -388,11 +389,12 @@ _CLOSED_PROBLEM = (
 )
 
 
-def _check_open(rt: Runtime, principal: Principal) -> None:
-    """403 ``merchant_closed`` (audited ``access.refused``) when the caller acts for a merchant an operator closed."""
+def refuse_if_closed(principal: Principal) -> None:
+    """403 ``merchant_closed`` (audited ``access.refused``) when the caller acts for a merchant an operator closed
+    (the API's merchant writes, the dashboard's forms)."""
     if principal.role is Role.MERCHANT and principal.merchant_id is not None:
         try:
-            check_merchant_open(rt.services.merchants.get(principal.merchant_id))  # uncached: a close counts at once
+            check_merchant_open(runtime().services.merchants.get(principal.merchant_id))  # uncached: at once
         except MerchantClosed:
             _audit_refusal("merchant_closed")
             raise
@@ -444,7 +446,7 @@ def require(
                 allowed = " or ".join(sorted(r.value for r in team_roles))
                 raise refuse(f"this operation needs the team role {allowed}")
             if merchant_route and request.method not in _READS:
-                _check_open(rt, principal)
+                refuse_if_closed(principal)
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             if proven_email:

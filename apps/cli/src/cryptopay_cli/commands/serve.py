@@ -38,6 +38,14 @@ def serve(
     args = ["--host", host, "--port", str(port)]
     args += (["--workers", str(workers)] if workers else []) + (["--threads", str(threads)] if threads else [])
     if dev:
+        from cryptopay.adapters._env import deployment_is_production
+
+        from cryptopay_cli.output import errors_to_exit_codes, fail
+
+        with errors_to_exit_codes():
+            production = deployment_is_production(os.environ)
+        if production:  # before anything starts: no sandbox left running, no traceback
+            raise fail("--dev is refused with CRYPTOPAY_ENV=production: serve production without --dev", 2)
         args.append("--dev")
         from cryptopay.adapters.bootstrap.web_settings import reachable_url
 

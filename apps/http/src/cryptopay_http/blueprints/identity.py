@@ -310,7 +310,8 @@ def refresh() -> Response:
     errors=(401, 403),
     description=(
         "Revokes the login's refresh tokens (from the body or the session cookie) and clears the session "
-        "cookies. Access tokens already issued expire on their own shortly."
+        "cookies. The login's access tokens already issued are refused at once (401): every request checks "
+        "that its login is still active, so a client need not revoke them itself."
     ),
     problems=((Unauthenticated, "no refresh token, or it is invalid"),),
     access=(

@@ -28,7 +28,7 @@ from cryptopay.core.webhooks import DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import audit_security, limit_by_client, limit_login, passed_account_check
+from cryptopay_http.auth import audit_security, limit_by_client, limit_login, passed_account_check, refuse_if_closed
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, language
 from cryptopay_http.pages.refusals import refusal
@@ -48,6 +48,7 @@ __all__ = ["bp", "merchant_id"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
+_OPEN_WHEN_CLOSED = {"dashboard.logout"}  # every other form of a closed merchant is refused (``refuse_if_closed``)
 # What each page needs of a team member's role: the scope its REST twin requires (``TEAM_SCOPES``); keys, webhooks
 # and deliveries belong to the owner and admins, as ``/v1/merchants/{id}/api-keys`` does.
 _SCOPES = {
@@ -116,6 +117,8 @@ def _guard() -> ResponseReturnValue | None:
     if principal.merchant_id is None:
         raise Forbidden("create your merchant profile first (POST /v1/merchants)")
     _check_team_role(principal, request.endpoint or "")
+    if request.method == "POST" and request.endpoint not in _OPEN_WHEN_CLOSED:
+        refuse_if_closed(principal)  # a closed merchant takes no new business: 403 merchant_closed, audited
     return None
 
 
@@ -199,10 +202,14 @@ def home() -> Response:
     codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
     listings = services.listings
     todays = listings.invoices_created(merchant_id, midnight, midnight + timedelta(days=1))
-    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), services.ledger.balances(codes))
+    # the balance due and the payouts only for a role that may read them, as GET /v1/payouts and the settlements
+    # page decide (outside review R10: a staff member reads invoices, not the merchant's money)
+    money = g.principal.has_scope("payouts:read") and g.principal.has_scope("settlements:read")
+    balances = services.ledger.balances(codes) if money else {}
+    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), balances)
     merchant = services.merchants.get(merchant_id)
-    recent = services.listings.payouts(merchant_id, before=None, limit=5)
-    return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
+    recent = services.listings.payouts(merchant_id, before=None, limit=5) if money else []
+    return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, money=money, nav="home")
 
 
 # --- invoices ---------------------------------------------------------------------------------------------------

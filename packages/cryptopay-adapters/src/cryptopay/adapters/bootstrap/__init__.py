@@ -78,7 +78,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         session_epoch=Lazy(lambda: parts.identity_epoch),
         pricer=Lazy(lambda: parts.pricer),
         mobile_money=Lazy(lambda: parts.mobile_money),
-        rails=Lazy(lambda: parts.rails),
+        rails=Lazy(lambda: parts.invoice_rails),  # what merchants may invoice on: a network with its xpub
         queue=Lazy(lambda: parts.queue),
         webhook_sender=Lazy(lambda: parts.webhook_sender),
         invoicing=Lazy(lambda: parts.invoicing),

@@ -297,7 +297,8 @@ class Services:
 
     @property
     def rails(self) -> Mapping[str, Rail] | None:
-        """The deployment's rails by key (``usdt-tron``); None: the core's default rails."""
+        """The rails merchants may invoice on, by key (``usdt-tron``): the deployment's, on a network with an address
+        deriver; None: the core's default rails."""
         return self._rails.get()
 
     @property

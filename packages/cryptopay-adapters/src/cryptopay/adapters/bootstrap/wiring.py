@@ -325,6 +325,13 @@ class Parts:
         """The deployment's rails by key (``usdt-ethereum``, ``usdc-polygon``...): networks with an RPC/API URL."""
         return {rail.key: rail for chain in self.settings.chains for rail in rails_of(chain)}
 
+    @functools.cached_property
+    def invoice_rails(self) -> dict[str, Rail]:
+        """The rails an invoice can be made on now: the deployment's, on a network with an address deriver (its xpub
+        set). What ``GET /v1/rails`` offers and a store may accept (outside review R8: a chain watched without its
+        xpub, Bitcoin on Esplora without ``CRYPTOPAY_BITCOIN_XPUB``, is not offered to merchants)."""
+        return {key: rail for key, rail in self.rails.items() if rail.network.name in self.derivers}
+
     def _rails_on(self, network: str) -> list[Rail]:
         return [rail for rail in self.rails.values() if rail.network.name == network]
 

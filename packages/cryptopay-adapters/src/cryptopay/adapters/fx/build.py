@@ -17,7 +17,7 @@ from cryptopay.adapters.fx.coinbase import CoinbaseTickerSource
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
 from cryptopay.adapters.fx.settings import FxSettings
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.ports.fx import QuoteRepository, RateCache, RateSource
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.pricing import CachedRateSource, Pricer
@@ -59,7 +59,7 @@ def _source(name: str, settings: FxSettings) -> RateSource:
     timeout = float(settings.timeout)  # a duration for httpx, not money
     if name == "exchangerate-api":
         if not settings.exchangerate_key:
-            raise InvalidInput(
+            raise Unavailable(  # a source not configured here: 6 on the CLI, 503 on the API, as other parts
                 "CRYPTOPAY_FX_EXCHANGERATE_KEY is required for the exchangerate-api source (the USD/KES rate); for"
                 " the local simulator set CRYPTOPAY_FX_SANDBOX_URL (`cryptopay sandbox fx` prints it)"
             )

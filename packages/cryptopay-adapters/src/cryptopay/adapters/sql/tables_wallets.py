@@ -55,7 +55,13 @@ wallet_transfers = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_wallet_transfers_sender", "sender_id", "id"),
     sa.Index("ix_wallet_transfers_recipient", "recipient_id", "id"),
-    sa.Index("ix_wallet_transfers_claims", "state", "recipient_phone"),
+    # claims only (migration 0090): a delivered send writes no entry here
+    sa.Index(
+        "ix_wallet_transfers_claims",
+        "recipient_phone",
+        postgresql_where=sa.text("state = 'awaiting_claim'"),
+        sqlite_where=sa.text("state = 'awaiting_claim'"),
+    ),
     keep_existing=True,
 )
 

@@ -213,6 +213,16 @@ class Invoice:
         self.payments[index] = attrs.evolve(payment, confirmations=depth, finality=strongest)
         return self._changes(before, now)
 
+    def hold_transfer(self, key: TransferKey, *, now: datetime) -> list[InvoiceEvent]:
+        """Compliance holds a transfer (its payer is on a sanctions list): kept on record, never counted again, so
+        the invoice is not settled by it (the state moves back as for a withdrawal; no event names the payment)."""
+        index, payment = self._get(key)
+        if payment.held:
+            return []
+        before = self._snapshot()
+        self.payments[index] = attrs.evolve(payment, held=True)
+        return self._changes(before, now)
+
     def withdraw_transfer(self, key: TransferKey, *, now: datetime, reason: str = "reorg") -> list[InvoiceEvent]:
         """A transfer left the chain (reorg, double spend): keep it on record, stop counting it, move the state back."""
         index, payment = self._get(key)
@@ -352,7 +362,7 @@ class Invoice:
         return self.state, self.exception, confirmed
 
     def _counted(self) -> list[InvoicePayment]:
-        return [p for p in self.payments if not p.withdrawn]
+        return [p for p in self.payments if not p.withdrawn and not p.held]
 
     def _is_confirmed(self, payment: InvoicePayment) -> bool:
         return is_confirmed(payment, self.option(payment.rail_key))

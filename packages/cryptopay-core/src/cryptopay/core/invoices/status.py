@@ -1,7 +1,8 @@
 """The rules that turn an invoice's recorded payments and the time into its state and exception.
 
 Only payments made by the expiry count towards the state, each as its amount over its rail's due, summed
-exactly (three payments of a third pay in full). A withdrawn payment does not count at all.
+exactly (three payments of a third pay in full). A withdrawn payment does not count at all, nor does one compliance
+holds (a listed payer).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Tally:
 
 def tally(payments: Sequence[InvoicePayment], options: Mapping[str, PaymentOption], expires_at: datetime) -> Tally:
     """Add up the counted payments as shares of what each rail asks."""
-    counted = [p for p in payments if not p.withdrawn]
+    counted = [p for p in payments if not p.withdrawn and not p.held]
     on_time = [p for p in counted if not p.is_late(expires_at)]
 
     def share(chosen: Sequence[InvoicePayment]) -> Fraction:

@@ -124,7 +124,8 @@ def _quote_for(priced_in: Asset, paid_in: Asset, quotes: Sequence[Quote]) -> Quo
 
 @attrs.frozen
 class InvoicePayment:
-    """A transfer recorded against an invoice, with its confirmation depth; a withdrawn one is kept, not counted."""
+    """A transfer recorded against an invoice, with its confirmation depth; a withdrawn or held one is kept, not
+    counted."""
 
     transfer: ObservedTransfer
     rail_key: str
@@ -133,6 +134,9 @@ class InvoicePayment:
     confirmations: int = 0
     withdrawn: bool = False
     finality: Finality | None = None  # the strongest finality signal its block carries (EVM safe/finalized, Tron)
+    # Compliance holds it (its payer is on a sanctions list: ``payments.crediting``): kept on record and booked to a
+    # suspense account, never counted towards the invoice's state
+    held: bool = False
 
     def reached(self, finality: Finality) -> bool:
         """Whether its block carries ``finality`` (``finalized`` implies ``safe``)."""

@@ -4,7 +4,8 @@ The credits are derived from the invoice's state, not from its events, so record
 in any order (or twice) books each confirmed payment exactly once. A transfer reorganised away has its credit
 reversed; if it is mined again it is credited again under a new ledger key (its ``generation``). A reversal the
 merchant's balance cannot cover (the money was already settled) is kept as a pending clawback and retried before
-the merchant's next settlement; it never blocks detection.
+the merchant's next settlement (audited ``invoice.clawback_owed`` once, when it becomes owed, and
+``invoice.credit_reversed`` when a retry reverses it); it never blocks detection.
 
 A payment from an address a sanctions list names (``listed``: screened by ``Detection`` before the transaction, as
 the remittance desk screens its payers) is **held**: booked Dr custody / Cr ``payments_held`` (never the merchant's
@@ -76,7 +77,6 @@ def retry_clawbacks(uow: PaymentsUnitOfWork, ledger: Ledger, merchant_id: str, *
     """Reverse the pending clawbacks the merchant's balance now covers; how many are still owed."""
     owed = 0
     for credit in uow.payment_credits.pending_clawbacks(merchant_id):
-        credit.clawback_pending = False
         if not _reverse(uow, ledger, credit, now):
             owed += 1
     return owed
@@ -162,16 +162,18 @@ def _audit_hold(
 
 
 def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now: datetime) -> bool:
-    """Reverse one credit; False (and a pending clawback) when the merchant's balance cannot cover it."""
+    """Reverse one credit; False (and a pending clawback) when the merchant's balance cannot cover it. The clawback
+    is recorded once, when it becomes owed: a retry that still cannot reverse it changes and writes nothing."""
     subject = f"invoice:{credit.invoice_id}"
     try:
         reversal = ledger.reverse(credit.entry_id, f"{credit.id}:reverse", session=uow.ledger)
     except InsufficientFunds:
-        credit.clawback_pending = True
-        uow.payment_credits.update(credit)
-        audit(uow, _ACTOR, "invoice.clawback_owed", subject, now, credit=credit.id, amount=credit.received)
+        if not credit.clawback_pending:
+            credit.clawback_pending = True
+            uow.payment_credits.update(credit)
+            audit(uow, _ACTOR, "invoice.clawback_owed", subject, now, credit=credit.id, amount=credit.received)
         return False
-    credit.reversal_entry_id = reversal.id
+    credit.reversal_entry_id, credit.clawback_pending = reversal.id, False
     uow.payment_credits.update(credit)
     audit(
         uow,

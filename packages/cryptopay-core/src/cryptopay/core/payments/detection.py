@@ -426,6 +426,8 @@ class Detection:
             deeper = attrs.evolve(payment, confirmations=seen.depth, finality=seen.finality or payment.finality)
             if is_confirmed(payment, option) or not is_confirmed(deeper, option):
                 continue  # confirmed (and screened) before, or not confirmed by this step
+            if not screening.screen_address(seen.key[0], payment.transfer.from_address):
+                continue  # not listed: no movement to value (a price is asked only for the alert's evidence)
             planned = _payer_movement(invoice, payment, self._quoter)
             if (payer := listed_payer(screening, self._monitor, planned)) is not None:
                 found[payment.key] = payer
@@ -441,6 +443,8 @@ class Detection:
     ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
+        for key in listed or {}:  # a listed payer's payment: held, it settles nothing (booked by ``_save``)
+            events += invoice.hold_transfer(key, now=now)
         current = {p.key: p for p in invoice.payments}
         for seen in depths:
             payment = current.get(seen.key)
@@ -467,7 +471,7 @@ class Detection:
         now: datetime,
         listed: Mapping[TransferKey, ListedPayer] | None = None,
     ) -> _Saved:
-        if not events:
+        if not events and not listed:
             return _Saved(invoice)
         credited = sync_credits(uow, self._ledger, self._ids, invoice, now=now, listed=listed)
         uow.invoices.update(invoice)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice
@@ -29,13 +29,31 @@ from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.rails import Rail
+from cryptopay.core.rails import NETWORKS, Rail
 from cryptopay.core.text import checked_text
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import InvoiceReads, PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["ORDER_ID_MOST", "Invoicing", "UnpricedRail", "check_order_id", "new_public_id", "refuse_unpriced_rails"]
+__all__ = [
+    "ORDER_ID_MOST",
+    "Invoicing",
+    "UnpricedRail",
+    "check_order_id",
+    "new_public_id",
+    "refuse_unpriced_rails",
+    "xpub_setting",
+]
+
+
+def xpub_setting(network: str) -> str:
+    """The setting that gives ``network`` its deposit addresses (an account-level extended public key).
+
+    >>> xpub_setting("polygon"), xpub_setting("tron"), xpub_setting("bitcoin")
+    ('CRYPTOPAY_EVM_XPUB', 'CRYPTOPAY_TRON_XPUB', 'CRYPTOPAY_BITCOIN_XPUB')
+    """
+    known = NETWORKS.get(network)
+    return "CRYPTOPAY_EVM_XPUB" if known is not None and known.is_evm else f"CRYPTOPAY_{network.upper()}_XPUB"
 
 
 def new_public_id() -> str:
@@ -171,8 +189,12 @@ class Invoicing:
         if worth is not None and store.speed:  # each rail waits what the store's speed policy asks at this worth
             chosen = [store.speed_for(rail, worth.amount) for rail in chosen]
         for rail in chosen:
-            if rail.network.name not in self._derivers:
-                raise InvalidInput(f"no address deriver is configured for {rail.network.name}")
+            if rail.network.name not in self._derivers:  # the server's gap, not the caller's input (outside review R8)
+                raise Unavailable(
+                    f"this server cannot make {rail.key} addresses now: no address deriver is configured for "
+                    f"{rail.network.name} (the operator sets {xpub_setting(rail.network.name)}); "
+                    "ask for the invoice on another rail"
+                )
         quotes = self._quotes(price, chosen)
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it

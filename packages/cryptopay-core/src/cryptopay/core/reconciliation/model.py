@@ -87,10 +87,13 @@ class Difference:
 
 @attrs.frozen(kw_only=True)
 class OnChain:
-    """A custody account's on-chain side: the summed balance of the addresses read, and how many were read."""
+    """A custody account's on-chain side: the summed balance of the addresses read, and how many were read.
+    ``owed_to_payers``: what the wrong-network or wrong-asset payments pending a decision hold at those addresses
+    (on the chain, not in the books: owed to their payers, aged by ``wrong-payments-owed``; review R24)."""
 
     balance: Money
     addresses: int
+    owed_to_payers: Money | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -195,13 +195,15 @@ def _refunds_sent(records: Records, code: str, zero: Money) -> Money:
 
 def custody_on_chain(records: Records) -> list[Difference]:
     """Each custody account equals what the chain holds at our deposit and hot-wallet addresses, counting the
-    payments mined but not yet confirmed and the refunds sent but not yet confirmed."""
+    payments mined but not yet confirmed, the refunds sent but not yet confirmed and the wrong-network or
+    wrong-asset payments pending a decision (owed to their payers: ``wrong-payments-owed`` ages them)."""
     found: list[Difference] = []
     for code, chain in sorted((records.on_chain or {}).items()):
         zero = Money.zero(chain.balance.asset)
-        books = records.custody.get(code, zero)
-        want = books + _uncredited(records, code, zero) - _refunds_sent(records, code, zero)
+        books, owed = records.custody.get(code, zero), chain.owed_to_payers or zero
+        want = books + _uncredited(records, code, zero) - _refunds_sent(records, code, zero) + owed
         if chain.balance != want:
-            expected = f"{want} at our {chain.addresses} addresses (books {books})"
+            pending = f", {owed} owed to payers of wrong payments" if owed else ""
+            expected = f"{want} at our {chain.addresses} addresses (books {books}{pending})"
             found.append(Difference(code, expected, f"{chain.balance} on chain", f"off by {chain.balance - want}"))
     return found

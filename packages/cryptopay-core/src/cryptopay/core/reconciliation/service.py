@@ -255,7 +255,7 @@ class Reconciliation:
             mpesa_balance=outside.mpesa_balance,
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,
-            on_chain=self._on_chain(custody) if self._chains else None,
+            on_chain=self._on_chain(custody, pending_strays) if self._chains else None,
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             deposits=deposit_books,
             withdrawals=withdrawal_books,
@@ -392,16 +392,30 @@ class Reconciliation:
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 
-    def _on_chain(self, custody: Mapping[str, Money]) -> dict[str, OnChain]:
+    def _on_chain(
+        self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment] = ()
+    ) -> dict[str, OnChain]:
+        """Each custody account's balance on chain at our addresses, with what the ``pending`` wrong payments hold
+        at the addresses read (expected on chain though not booked)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
             addresses = in_transaction(self._uow, partial(_addresses, network=network))
             if hot := self._hot.get(network):
                 addresses = [*addresses, hot]
+            read = {a.lower() for a in addresses}
             for code, held in custody.items():
                 if code.startswith(f"assets:custody:{network}:"):
                     total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
-                    found[code] = OnChain(balance=total, addresses=len(addresses))
+                    owed = sum(
+                        (
+                            p.transfer.amount
+                            for p in pending
+                            if p.transfer.to_address.lower() in read
+                            and flows.custody(p.network, p.transfer.amount.asset) == code
+                        ),
+                        Money.zero(held.asset),
+                    )
+                    found[code] = OnChain(balance=total, addresses=len(addresses), owed_to_payers=owed)
         return found
 
 

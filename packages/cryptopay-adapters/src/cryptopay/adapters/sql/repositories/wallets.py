@@ -121,6 +121,11 @@ class SqlPhoneVerifications(_Documents[PhoneVerification]):
         self._update(verification)
 
 
+# The claims index is partial (``WHERE state = 'awaiting_claim'``, migration 0090): the state is written into the
+# statement as a literal, so a cached generic plan (psycopg prepares a statement run five times) can use it too.
+_AWAITING_CLAIM = wallet_transfers.c.state == sa.literal_column(f"'{TransferState.AWAITING_CLAIM.value}'")
+
+
 class SqlTransfers(_Documents[Transfer]):
     """Transfers; the ``recipient_phone`` column holds the phone's keyed hash (``phone_key``: how it is made, the
     vault's ``lookup`` unless the caller has it already), the document the sealed phone."""
@@ -159,10 +164,7 @@ class SqlTransfers(_Documents[Transfer]):
         self._update(transfer)
 
     def awaiting_claim(self, phone: str, *, lock: bool = False) -> list[Transfer]:
-        where = (
-            wallet_transfers.c.state == TransferState.AWAITING_CLAIM.value,
-            wallet_transfers.c.recipient_phone == self._personal.lookup(phone),
-        )
+        where = (_AWAITING_CLAIM, wallet_transfers.c.recipient_phone == self._personal.lookup(phone))
         return sorted(self._select(*where, order=("id",), lock=lock), key=lambda t: (t.created_at, t.id))
 
     def awaiting_registered(self, *, after: str | None, limit: int) -> list[str]:
@@ -170,7 +172,7 @@ class SqlTransfers(_Documents[Transfer]):
         query = (
             sa.select(w.id)
             .join_from(wallet_transfers, wallets, w.phone == t.recipient_phone)
-            .where(t.state == TransferState.AWAITING_CLAIM.value)
+            .where(_AWAITING_CLAIM)
             .distinct()
         )
         if after is not None:
@@ -179,7 +181,7 @@ class SqlTransfers(_Documents[Transfer]):
 
     def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
         t = wallet_transfers.c
-        where = (t.state == TransferState.AWAITING_CLAIM.value, t.claim_expires_at < before)
+        where = (_AWAITING_CLAIM, t.claim_expires_at < before)
         return self._select(*where, order=("claim_expires_at", "id"), limit=limit)
 
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Transfer]:
