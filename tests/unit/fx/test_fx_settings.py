@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from cryptopay.adapters.fx import FxSettings, build_sources
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, Unavailable
 
 
 def test_defaults_point_at_the_real_providers_with_a_safe_policy():
@@ -67,5 +67,5 @@ def test_bad_values_are_refused_naming_the_variable(name, value):
 def test_the_exchangerate_source_needs_a_key_outside_the_sandbox():
     """Building the ExchangeRate-API source without a key is refused with the variable to set, and the simulator's
     variable for a developer without a key."""
-    with pytest.raises(InvalidInput, match=r"CRYPTOPAY_FX_EXCHANGERATE_KEY.*CRYPTOPAY_FX_SANDBOX_URL"):
+    with pytest.raises(Unavailable, match=r"CRYPTOPAY_FX_EXCHANGERATE_KEY.*CRYPTOPAY_FX_SANDBOX_URL"):
         build_sources(FxSettings.from_env({}))

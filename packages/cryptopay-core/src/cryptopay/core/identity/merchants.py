@@ -23,7 +23,12 @@ from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.banks import BANK_FORM, bank_catalogue
-from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
+from cryptopay.core.settlement.model import (
+    DEFAULT_MINIMUM_PAYOUT,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
+)
 from cryptopay.core.text import TextKind, checked_text
 
 __all__ = ["Merchants", "changes_destination", "check_settlement", "masked_destination"]
@@ -55,6 +60,16 @@ def check_settlement(profile: SettlementProfile) -> SettlementProfile:
         destination = f"{route.bank.code}:{route.account}"
     if profile.minimum is not None and (profile.minimum.asset != KES or profile.minimum.is_negative()):
         raise InvalidInput("the settlement minimum is a non-negative KES amount", field="settlement.minimum")
+    if (
+        profile.schedule is SettlementSchedule.INSTANT
+        and profile.minimum is not None
+        and profile.minimum < DEFAULT_MINIMUM_PAYOUT
+    ):
+        raise InvalidInput(
+            f"an instant settlement's minimum is at least {DEFAULT_MINIMUM_PAYOUT} (each payout is one M-Pesa "
+            "transfer the platform pays for); choose a higher minimum or a daily or weekly settlement",
+            field="settlement.minimum",
+        )
     return attrs.evolve(profile, destination=destination)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cryptopay.core.payouts.model import Payout
 
 __all__ = [
+    "DEFAULT_MINIMUM_PAYOUT",
     "Settlement",
     "SettlementConversion",
     "SettlementMethod",
@@ -25,6 +26,11 @@ __all__ = [
     "SettlementSchedule",
     "SettlementState",
 ]
+
+
+# The least a settlement pays out (KES) when its profile names no minimum; also the floor of an instant settlement's
+# minimum (outside review R13: a minimum of 0 made every payment its own B2C payout, each charged to the platform).
+DEFAULT_MINIMUM_PAYOUT = Money.of(100, KES)
 
 
 class SettlementSchedule(enum.Enum):

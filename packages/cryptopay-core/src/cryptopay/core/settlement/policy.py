@@ -32,7 +32,12 @@ from cryptopay.core.identity.merchants import check_settlement
 from cryptopay.core.mobile_money.limits import B2B_LIMITS, B2C_LIMITS, DAILY_CUSTOMER_LIMIT, AmountLimits
 from cryptopay.core.money import KES, Money
 from cryptopay.core.settlement.banks import bank_catalogue
-from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.settlement.model import (
+    DEFAULT_MINIMUM_PAYOUT,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
+)
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
@@ -50,7 +55,6 @@ __all__ = [
 ]
 
 DEFAULT_CUTOFF = time(17, 0)  # Nairobi time
-DEFAULT_MINIMUM_PAYOUT = Money.of(100, KES)
 
 
 @attrs.frozen(kw_only=True)
@@ -120,7 +124,12 @@ class SettlementPolicy:
     def from_profile(cls, profile: SettlementProfile, **options: Unpack[PolicyOptions]) -> SettlementPolicy:
         """A policy from a merchant's settlement profile; ``options`` set cutoff, weekday, charges, limits."""
         policy = cls(schedule=profile.schedule, method=profile.method, destination=profile.destination, **options)
-        return policy if profile.minimum is None else attrs.evolve(policy, minimum=profile.minimum)
+        if profile.minimum is None:
+            return policy
+        minimum = profile.minimum
+        if profile.schedule is SettlementSchedule.INSTANT and minimum < DEFAULT_MINIMUM_PAYOUT:
+            minimum = DEFAULT_MINIMUM_PAYOUT  # a profile saved before the floor (outside review R13)
+        return attrs.evolve(policy, minimum=minimum)
 
     @property
     def payout_limits(self) -> PayoutLimits:
