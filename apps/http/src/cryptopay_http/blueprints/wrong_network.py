@@ -24,7 +24,8 @@ from cryptopay_http.blueprints.invoices import load_invoice
 from cryptopay_http.blueprints.refunds import INTERNAL, RefundView, step_up_for_users
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import newest_first, paginate, paginated
 from cryptopay_http.payments_edge import actor, idempotent_when_keyed, payments
 
 __all__ = ["WrongNetworkPaymentView", "bp"]
@@ -86,13 +87,6 @@ class WrongNetworkPaymentView:
 
 
 @attrs.frozen
-class WrongNetworkPaymentList:
-    """An invoice's wrong-network payments, oldest first."""
-
-    items: list[WrongNetworkPaymentView]
-
-
-@attrs.frozen
 class RefundWrongNetworkPayment:
     """Where the payer wants the coins back: their address on the network they paid on."""
 
@@ -107,20 +101,21 @@ def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
 @bp.get("/v1/invoices/<invoice_id>/wrong-network-payments")
 @operation(
     "Payments sent to the invoice's address on an EVM network it did not ask for",
-    response=WrongNetworkPaymentList,
+    response=PageOf(WrongNetworkPaymentView),
     tags=_TAGS,
     description=(
         "Payments sent to one of the invoice's addresses on an EVM network the invoice did not ask for "
         "(e.g. USDT on BSC to an Ethereum address). They are never credited by themselves: the merchant "
-        "accepts one (the invoice counts it) or refunds it whole to the payer. Oldest first, with their "
-        "state, amount, transaction and confirmations."
+        "accepts one (the invoice counts it) or refunds it whole to the payer. Newest first, a page at a "
+        "time as every list (`limit`, `cursor`), with their state, amount, transaction and confirmations."
     ),
 )
 @require(scope="invoices:read")
+@paginated("wnp")
 def list_wrong_network_payments(invoice_id: str) -> Response:
     invoice = load_invoice(invoice_id)
     found = payments().detection.wrong_network_payments(invoice_id=invoice.id)
-    return json_response(WrongNetworkPaymentList([WrongNetworkPaymentView.of(p) for p in found]))
+    return json_response(paginate(newest_first(found), WrongNetworkPaymentView.of))
 
 
 @bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/accept")
