@@ -836,7 +836,12 @@ class Remittances:
     def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
         try:
-            refund = self.refunds.refund_wrong_network(stray.id, address=order.refund_address, requested_by=_ACTOR)
+            refund = self.refunds.refund_wrong_network(
+                stray.id,
+                address=order.refund_address,
+                redirect_reason=f"the refund address the sender gave for remittance order {order.id}",
+                requested_by=_ACTOR,
+            )
         except InvalidState:
             return None  # not deep enough yet (or another worker refunded it meanwhile): the next run looks again
         except CryptopayError as error:
