@@ -329,6 +329,25 @@ def test_a_month_is_accepted_exactly_when_the_document_declares_it(api: WalletAp
         assert answers == ({200} if declared else {422}), (month, answers)
 
 
+def test_one_wallet_fires_at_most_buy_rate_limit_stk_prompts_a_minute(api: WalletApi):
+    """Review4 R19: buys are paced per wallet (``buy_rate_limit`` a minute, each one an STK Push to Daraja and a
+    prompt on the phone): past it a 429 with Retry-After, no prompt sent, nothing recorded."""
+    api.sign_up("0712000091")
+    headers = api.login("0712000091")
+    from cryptopay_http import ApiSettings
+
+    limit = ApiSettings(token_secret="x" * 32).buy_rate_limit
+    codes = [
+        api.client.post(
+            "/v1/wallet/buys", json={"kes": "10"}, headers={**headers, "Idempotency-Key": f"pace-{n}"}
+        ).status_code
+        for n in range(limit + 1)
+    ]
+    assert codes == [201] * limit + [429], codes
+    listed = api.client.get("/v1/wallet/buys", headers=headers).get_json()["data"]
+    assert len(listed) == limit and len(api.mpesa.outbox) <= limit
+
+
 def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):
     """A quote, a keyed buy, M-Pesa's callback to the hook's token URL: USDT at the quote's ask, once."""
     api.sign_up("0712000001")

@@ -686,7 +686,8 @@ def lock_quote() -> Response:
         "Buys USDT with M-Pesa: the caller's phone gets an STK Push prompt for the amount (whole "
         "shillings, KES 1 to 250,000); once it is paid, USDT at the locked quote's ask (or the current "
         "one) is credited. Followed by M-Pesa's callback; the buy's URL is in `Location`. M-Pesa serves only "
-        "Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`)."
+        "Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`). At most "
+        "10 a minute per wallet (`buy_rate_limit`: each is an STK Push prompt); beyond that 429 with Retry-After."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
@@ -699,6 +700,7 @@ def lock_quote() -> Response:
 @require(roles=_PERSONAL)
 @idempotent
 def start_buy() -> Response:
+    limit_caller(runtime().settings.buy_rate_limit)  # each is an STK Push to Daraja and a prompt (review4 R19)
     body = read_body(BuyRequest)
     kes = BUY_AMOUNT.money(body)
     buy = runtime().services.wallet_buys.start(current_principal().id, kes, quote_id=body.quote_id)

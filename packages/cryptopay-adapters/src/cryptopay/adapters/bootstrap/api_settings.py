@@ -41,6 +41,7 @@ class ApiSettings:
     login_account_limit: int = 10  # login and step-up attempts per account per window, whatever the address
     login_account_window_seconds: int = 15 * 60
     quote_rate_limit: int = 30  # FX quotes locked (and stored) per principal per window
+    buy_rate_limit: int = 10  # wallet buys (each an STK Push to Daraja, a prompt on the phone) per wallet per window
     webhook_ping_limit: int = 5  # webhook test pings (and redeliveries of one) per merchant per ping window
     webhook_ping_window_seconds: int = 60
     reset_ttl_seconds: int = 30 * 60
