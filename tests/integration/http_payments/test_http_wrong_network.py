@@ -17,10 +17,15 @@ def stack() -> PaymentsStack:
     return PaymentsStack(networks=("tron", "ethereum", "polygon"))
 
 
+PAYER = "0x" + "ab" * 20  # the address that paid: the only one a merchant may refund to (review R27)
+
+
 def _paid_on_polygon(client, stack: PaymentsStack, shop: Shop) -> dict:
     """An invoice for 25 USDT on Ethereum, paid in USDT on Polygon and scanned."""
     invoice = shop.invoice("25", "USDT", rails=["usdt-ethereum"])
-    stack.chains["polygon"].pay(invoice["payment_options"][0]["address"], stack.invoice(invoice["id"]).price)
+    stack.chains["polygon"].pay(
+        invoice["payment_options"][0]["address"], stack.invoice(invoice["id"]).price, sender=PAYER
+    )
     stack.sync()
     return invoice
 
@@ -104,11 +109,15 @@ def test_the_merchant_refunds_it_to_the_payer(client, auth, stack, shop):
     stack.confirm(2)
     assert client.post(path, json=body, headers=shop.stepped).status_code == 400  # no Idempotency-Key
     secret = auth.api_key(shop.headers, shop.id, ["refunds:write", "invoices:read"])
+    elsewhere = client.post(path, json={"address": "0x" + "cd" * 20}, headers=idem(key_headers(secret)))
+    assert elsewhere.status_code == 422 and elsewhere.json["code"] == "payer_address_only"  # review R27
+    assert client.post(path, json={"address": "0x" + "cd" * 20}, headers=idem(shop.stepped)).status_code == 422
+    assert stack.refunds.list_refunds(invoice["id"]) == []
     refund = client.post(path, json=body, headers=idem(key_headers(secret)))
     assert refund.status_code == 201, refund.json
     assert (refund.json["rail"], refund.json["amount"]) == ("usdt-polygon", {"amount": "25.000000", "asset": "USDT"})
     assert refund.json["state"] == "requested" and refund.json["address"] == body["address"]
     [shown] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["data"]
     assert (shown["state"], shown["refund_id"]) == ("refunded", refund.json["id"])
-    bad = client.post(path, json={"address": "nope"}, headers=idem(key_headers(secret)))
+    bad = client.post(path, json={}, headers=idem(key_headers(secret)))  # no address: the payer's
     assert bad.status_code == 409  # already being refunded

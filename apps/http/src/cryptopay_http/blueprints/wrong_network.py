@@ -16,7 +16,12 @@ import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState, Refused
 from cryptopay.core.money import Money
 from cryptopay.core.payments.internal import InternalAddress
-from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkPayment, WrongNetworkState
+from cryptopay.core.payments.wrong_network import (
+    NotThePayer,
+    WrongNetworkNotAcceptable,
+    WrongNetworkPayment,
+    WrongNetworkState,
+)
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
@@ -88,9 +93,14 @@ class WrongNetworkPaymentView:
 
 @attrs.frozen
 class RefundWrongNetworkPayment:
-    """Where the payer wants the coins back: their address on the network they paid on."""
+    """Where the coins go back: the address that paid them (omitted: that address, as recorded; review R27)."""
 
-    address: str = attrs.field(metadata=limits("the payer's address on the payment's network", max_length=128))
+    address: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the address that paid, on the payment's network (omit it: the recorded payer)", max_length=128
+        ),
+    )
 
 
 def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
@@ -157,9 +167,11 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
     tags=_TAGS,
     errors=(404, 503),
     description=(
-        "Sends a pending wrong-network payment back whole to the payer's `address` on the network it came "
-        "on, from the coins themselves, never from the merchant's balance. It waits until the payment is "
-        "as deep as that network asks. Followed like any refund (its URL is in `Location`)."
+        "Sends a pending wrong-network payment back whole to the address that paid it (`from_address`) on the "
+        "network it came on, from the coins themselves, never from the merchant's balance: the coins are the "
+        "payer's, so `address` may be omitted and, if given, must be that address (another one is an operator's "
+        "decision, `payer_address_only`). It waits until the payment is as deep as that network asks. Followed "
+        "like any refund (its URL is in `Location`)."
     ),
     problems=(
         (InvalidState, ("the payment is not pending, or is being refunded already (unless that refund failed)")),
@@ -168,6 +180,7 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
             ("not yet as deep as the network asks (try again later), or the network has no hot wallet to send refunds"),
         ),
         (InvalidInput, "not a valid address on the payment's network, or the zero or a burn address"),
+        (NotThePayer, "not the address that paid (or that address is unknown): only an operator may name another"),
         (InternalAddress, INTERNAL),
     ),
 )
