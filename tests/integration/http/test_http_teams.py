@@ -8,7 +8,9 @@ from tests.integration.http.http_support import PASSWORD, bearer
 
 
 def _token(services, email: str) -> str:
-    [mail] = [m for m in services.notifier.sent_to(email) if m.subject.startswith("Join ")]
+    [mail] = [
+        m for m in services.notifier.sent_to(email) if m.subject == "An invitation to a merchant team on cryptopay"
+    ]
     found = re.search(r"\n\n(\S+)\n", mail.body)
     assert found, mail.body
     return found.group(1)
