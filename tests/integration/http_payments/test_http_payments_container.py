@@ -10,6 +10,10 @@ from cryptopay.adapters.passwords import Argon2Hasher
 from tests.integration.http.http_support import AuthActions, make_app
 from tests.integration.http_payments.payments_support import INSTANT, Shop
 
+TRON_XPUB = (
+    "xpub6CUGRUonZSQ4TWtTMmzXdrXDtypWKiKrhko4egpiMZbpiaQL2jkwSB1icqYh2cfDfVxdx4df189oLKnC5fSwqPfgyP3hooxujYzAu3fDVmz"
+)
+
 
 def test_the_root_serves_stores_listings_and_webhooks_and_calls_back_to_our_hooks(tmp_path):
     """Over the real root: stores, listings, webhook endpoints and FX refusals work; Daraja gets our hook URLs."""
@@ -17,6 +21,8 @@ def test_the_root_serves_stores_listings_and_webhooks_and_calls_back_to_our_hook
         "CRYPTOPAY_DATA_DIR": str(tmp_path),
         "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
         "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9",
+        # its deposit addresses' key: a rail is offered only where the server can invoice it (outside review R8)
+        "CRYPTOPAY_TRON_XPUB": TRON_XPUB,
         "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9",
     }
     root = build(RootSettings.from_env(env))
