@@ -115,9 +115,10 @@ def test_an_originators_orders_are_found_by_refund_address_or_sender_name_since_
 
 def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the_full_data(backend: Backend):
     """Split under the threshold: a second order whose 24-hour sum with the same refund address's (or the same
-    sender name's) first reaches USD 1,000 is refused (travel_rule_incomplete) before anything is stored; with the
-    full originator data it opens, its Travel Rule record kept once paid; another originator's does not add up, and
-    after 24 hours nothing does."""
+    sender name's) paid first reaches USD 1,000 is refused (travel_rule_incomplete) before anything is stored; with
+    the full originator data it opens, its Travel Rule record kept once paid; another originator's does not add up,
+    and after 24 hours nothing does. Review4 R5: until the first is paid it counts for nothing, so a stranger's
+    order to the same refund address neither reads nor spends its owner's threshold."""
 
     from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 
@@ -125,12 +126,18 @@ def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the
     bare = Sender(name="John Smith", country="GB")
     first = stack.order(amount="70000", sender=bare)  # about USD 540: alone below the threshold
     assert not first.assessment.applies
+    probe = stack.order(amount="70000", sender=Sender(name="Mallory Attacker", country="US"))  # first is unpaid
+    assert not probe.assessment.applies
+    stack.pay(first)
+    stack.confirm()
+    stack.run()
+    assert stack.get(first).state is RemittanceState.PAID_OUT
     with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):
         stack.order(amount="70000", sender=bare, phone="254712300011")
     with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):  # same name, another refund address
         stack.order(amount="70000", sender=Sender(name="JOHN SMITH", country="GB"), refund_address=EVM_REFUND)
     stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
-    assert [o.id for o in stored] == [first.id]
+    assert {o.id for o in stored} == {first.id, probe.id}
     linked = stack.order(amount="70000")  # the full originator data: opens, and the record is kept once paid
     assert linked.assessment.applies and linked.assessment.amount == linked.usdt
     stack.pay(linked)
@@ -143,39 +150,47 @@ def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the
     assert not stack.order(amount="70000", sender=bare).assessment.applies
 
 
-def test_two_orders_of_one_originator_opened_at_the_same_instant_never_both_pass_the_travel_rule(backend: Backend):
+def test_two_orders_of_one_originator_opened_together_and_paid_together_never_both_pass_the_travel_rule(
+    backend: Backend,
+):
     """Split under the threshold at the same instant: two orders of about USD 540 each by one originator (no full
-    data), released together by a barrier, to two recipients. One opens and the other is refused
-    travel_rule_incomplete, whatever the interleaving: the sum is read again in the insert's transaction under the
-    originator's lock (PostgreSQL's advisory locks), so the second sees the first. Before, both read the sum before
-    either was stored and both opened."""
+    data), released together by a barrier, to two recipients. Both open (review4 R5: an unpaid order is summed for
+    nothing, anyone can open one), each under the originator's lock in its insert; paid together, each is summed
+    again when its USDT arrives, under the originator's lock, so the second funded sees the first: one is paid out,
+    the other held (``travel_rule_incomplete``), nothing paid to its recipient, ``retry`` refused, refunded."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
-
-    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 
     stack = remittance_stack(backend)
     bare = Sender(name="John Smith", country="GB")
     start = threading.Barrier(2, timeout=30)
 
-    def open_order(phone: str) -> RemittanceOrder | IncompleteTravelRuleData:
+    def open_order(phone: str) -> RemittanceOrder:
         start.wait()
-        try:
-            return stack.order(amount="70000", sender=bare, phone=phone)
-        except IncompleteTravelRuleData as refused:
-            return refused
+        return stack.order(amount="70000", sender=bare, phone=phone)
 
     with ThreadPoolExecutor(2) as pool:
-        outcomes = [
-            f.result(timeout=120) for f in [pool.submit(open_order, p) for p in ("254712300011", "254712300012")]
-        ]
-    opened = [o for o in outcomes if isinstance(o, RemittanceOrder)]
-    refused = [o for o in outcomes if isinstance(o, IncompleteTravelRuleData)]
-    assert (len(opened), len(refused)) == (1, 1), outcomes
-    assert "last 24 hours" in refused[0].message
-    stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
-    assert [o.id for o in stored] == [opened[0].id]
-    assert not opened[0].assessment.applies
+        opened = [f.result(timeout=120) for f in [pool.submit(open_order, p) for p in ("254712300011", "254712300012")]]
+    assert not any(o.assessment.applies for o in opened)
+    for order in opened:
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    done = {o.id: stack.get(o) for o in opened}
+    states = sorted(o.state.value for o in done.values())
+    assert states == ["held", "paid_out"], states
+    held = next(o for o in done.values() if o.state is RemittanceState.HELD)
+    assert "Travel Rule threshold" in (held.note or "") and held.travel_rule_id is None
+    paid = next(o for o in done.values() if o.state is RemittanceState.PAID_OUT)
+    assert [tx.remarks for tx in stack.wallet.mpesa.transactions()] == [f"Remittance {paid.id}"]
+    with pytest.raises(Refused, match="Travel Rule"):
+        stack.remittances.retry(held.id, actor="ops:a")
+    stack.remittances.refund(held.id, actor="ops:a")
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    assert stack.get(held).state is RemittanceState.REFUNDED
+    assert stack.books_balanced()
 
 
 def test_a_split_order_is_summed_in_its_insert_without_locking_a_quote_there(backend: Backend):
@@ -200,6 +215,9 @@ def test_a_split_order_is_summed_in_its_insert_without_locking_a_quote_there(bac
     bare = Sender(name="John Smith", country="GB")
     first = stack.order(amount="70000", sender=bare)
     assert not first.assessment.applies
+    stack.pay(first)
+    stack.confirm()
+    stack.run()  # funded: the sum at its funding locks its quote outside the step's transaction too
     with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):
         stack.order(amount="70000", sender=bare, phone="254712300011")
     stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))

@@ -23,9 +23,12 @@ def stack() -> Iterator[PaymentsStack]:
         yield deployment
 
 
+PAYER = "0x" + "cd" * 20  # the address that paid
+
+
 def _paid_on_polygon(stack: PaymentsStack, asset=USDT) -> str:
     invoice = stack.invoicing.create_invoice("m1", Money.of("40", USDT))
-    stack.chains["polygon"].pay(invoice.options[0].address, Money.of("40", asset))
+    stack.chains["polygon"].pay(invoice.options[0].address, Money.of("40", asset), sender=PAYER)
     stack.sync()
     return invoice.id
 
@@ -62,17 +65,21 @@ def test_cli_accept_exit_codes(stack):
 
 def test_cli_refunds_a_wrong_network_payment(stack):
     """Exit 5 while too shallow; then the refund is recorded whole on Polygon's rail with the operator named; a
-    second one exits 4; an unknown payment 3 and a bad address 2."""
+    second one exits 4; an unknown payment 3 and a bad address 2; another address than the payer's exits 5 without
+    --reason (review R27)."""
     invoice_id = _paid_on_polygon(stack)
     [payment] = cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"]
-    payer = "0x" + "cd" * 20
+    payer = PAYER
     early = cli("refunds", "wrong-network", payment["id"], "--address", payer)
     assert early.exit_code == 5 and "confirmations" in early.stderr
     stack.confirm(2)
     assert cli("refunds", "wrong-network", "wnp_nope", "--address", payer).exit_code == 3
-    assert cli("refunds", "wrong-network", payment["id"], "--address", "0x12").exit_code == 2
-    refund = cli_json("refunds", "wrong-network", payment["id"], "--address", payer, "--actor", "amina")
+    assert cli("refunds", "wrong-network", payment["id"], "--address", "0x12", "--reason", "r").exit_code == 2
+    elsewhere = cli("refunds", "wrong-network", payment["id"], "--address", "0x" + "ee" * 20)
+    assert elsewhere.exit_code == 5 and "address that paid" in elsewhere.stderr
+    refund = cli_json("refunds", "wrong-network", payment["id"], "--actor", "amina")
     assert (refund["rail"], refund["requested_by"], refund["state"]) == ("usdt-polygon", "ops:amina", "requested")
+    assert refund["address"] == payer
     assert cli("refunds", "wrong-network", payment["id"], "--address", payer).exit_code == 4
     [listed] = cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"]
     assert listed["state"] == "refunded"

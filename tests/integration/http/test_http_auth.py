@@ -50,6 +50,26 @@ def test_register_does_not_tell_whether_an_email_has_an_account(client, auth, se
     assert [e["field"] for e in admin.json["errors"]] == ["role"] and "admin" in admin.json["detail"]
 
 
+def test_registering_one_address_again_and_again_mails_it_at_most_the_cap_and_answers_alike(client, auth, services):
+    """Review4 R14 (email bomb): fifteen registrations of an address that has an account in a row all answer the
+    same 202, but its owner gets at most ``REGISTER_MAILS_PER_WINDOW`` "someone tried" emails a window (counted per
+    address through the rate limiter, whatever the client's address); the ones past it are audited, not mailed."""
+    from cryptopay.core.identity.registration import REGISTER_MAILS_PER_WINDOW
+
+    auth.register("bomb@example.co.ke")
+    before = len(services.notifier.sent_to("bomb@example.co.ke"))
+    answers = set()
+    for n in range(15):
+        body = {"email": "Bomb@Example.co.ke", "password": f"another passphrase {n}"}
+        answer = client.post("/v1/auth/register", json=body, environ_base={"REMOTE_ADDR": f"10.9.{n}.1"})
+        answers.add((answer.status_code, answer.get_data(as_text=True)))
+    assert len(answers) == 1 and next(iter(answers))[0] == 202
+    mailed = services.notifier.sent_to("bomb@example.co.ke")[before:]
+    assert 1 <= len(mailed) <= REGISTER_MAILS_PER_WINDOW < 15
+    capped = [r for r in services.audit.records() if r.action == "auth.register_mail_capped"]
+    assert len(capped) == 15 - len(mailed)
+
+
 def test_every_refused_role_gets_one_message_naming_only_the_self_registered_roles(client):
     """Review F4: "Merchant", "admin", "compliance" and "root" are refused by one rule on the role field, whose
     message (and the document's enum) offer only personal and merchant, never the internal roles."""

@@ -8,7 +8,9 @@ from tests.integration.http.http_support import PASSWORD, bearer
 
 
 def _token(services, email: str) -> str:
-    [mail] = [m for m in services.notifier.sent_to(email) if m.subject.startswith("Join ")]
+    [mail] = [
+        m for m in services.notifier.sent_to(email) if m.subject == "An invitation to a merchant team on cryptopay"
+    ]
     found = re.search(r"\n\n(\S+)\n", mail.body)
     assert found, mail.body
     return found.group(1)
@@ -90,8 +92,12 @@ def test_an_invitation_works_once_for_its_address_and_expires(client, auth, serv
     assert client.post("/v1/merchants", json=body, headers=njeri).status_code == 409
     client.post("/v1/merchants/me/invitations", json={"email": "late@duka.co.ke", "role": "staff"}, headers=owner)
     late = _token(services, "late@duka.co.ke")
-    listed = client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"]
+    listed = client.get("/v1/merchants/me/invitations", headers=owner).json["data"]
     assert [i["email"] for i in listed] == ["late@duka.co.ke", "njeri@duka.co.ke"] and listed[1]["accepted_at"]
+    first = client.get("/v1/merchants/me/invitations?limit=1", headers=owner).json  # review R20: the list shape
+    assert [i["email"] for i in first["data"]] == ["late@duka.co.ke"] and first["next_cursor"]
+    rest = client.get(f"/v1/merchants/me/invitations?limit=1&cursor={first['next_cursor']}", headers=owner).json
+    assert [i["email"] for i in rest["data"]] == ["njeri@duka.co.ke"] and rest["next_cursor"] is None
     clock.advance(days=8)
     auth.register("late@duka.co.ke", "merchant")
     late_headers = bearer(auth.login("late@duka.co.ke")["access_token"])
@@ -108,7 +114,7 @@ def test_giving_admin_or_finance_needs_a_step_up_and_staff_does_not(client, auth
         )
         assert refused.status_code == 403 and refused.json["code"] == "step_up_required", refused.json
         assert refused.content_type == "application/problem+json"
-    assert client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"] == []
+    assert client.get("/v1/merchants/me/invitations", headers=owner).json["data"] == []
     assert services.notifier.sent_to("evil@x.example") == []
     staff = client.post("/v1/merchants/me/invitations", json={"email": "s@duka.co.ke", "role": "staff"}, headers=owner)
     assert staff.status_code == 201
@@ -176,7 +182,7 @@ def test_an_invitation_proves_nothing_for_another_address_a_wrong_password_or_no
     failed = [r for r in services.audit.records() if r.action == "auth.email_proof_failed"]
     assert [(r.subject, dict(r.details)["via"]) for r in failed] == [(f"user:{njeri_id}", "invitation")]
     assert [m["role"] for m in client.get("/v1/merchants/me/members", headers=owner).json["members"]] == ["owner"]
-    [listed] = client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"]
+    [listed] = client.get("/v1/merchants/me/invitations", headers=owner).json["data"]
     assert listed["accepted_at"] is None
     joined = client.post("/v1/invitations/accept", json={"token": token}, headers=njeri)
     assert (joined.status_code, joined.json["email_proven"]) == (200, False)

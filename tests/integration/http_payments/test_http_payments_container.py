@@ -21,7 +21,7 @@ def test_the_root_serves_stores_listings_and_webhooks_and_calls_back_to_our_hook
         "CRYPTOPAY_DATA_DIR": str(tmp_path),
         "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
         "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9",
-        # its deposit addresses' key: a rail is offered only where the server can invoice it (outside review R8)
+        # a rail is offered only with its network's address deriver (review 4, R8)
         "CRYPTOPAY_TRON_XPUB": TRON_XPUB,
         "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9",
     }

@@ -41,12 +41,21 @@ def test_reports_need_the_scope_and_show_only_the_merchants_own(client, auth, st
 
 
 def test_bad_report_queries_are_422_naming_the_parameter(client, shop):
-    """An unknown period or a date that is no date: 422 problems naming the parameter; from after to is empty."""
+    """An unknown period or a date that is no date: 422 problems naming the parameter. Review R18: from after to,
+    or after today, is a 422 naming both days (not an empty report); an early date's refusal says the years taken."""
     for query, field in (("period=week", "period"), ("from=2026-1-5", "from"), ("from=2026-02-30", "from")):
         answer = client.get(f"/v1/reports/sales?{query}", headers=shop.headers)
         assert answer.status_code == 422 and field in answer.text, answer.json
-    late = client.get("/v1/reports/sales?from=2026-03-01&to=2026-02-01", headers=shop.headers)
-    assert late.status_code == 200 and late.json["rows"] == []  # from after to: nothing in between
+    for kind in ("sales", "fees", "settlements"):
+        swapped = client.get(f"/v1/reports/{kind}?from=2026-03-01&to=2026-02-01", headers=shop.headers)
+        assert swapped.status_code == 422 and swapped.json["errors"][0]["field"] == "from", swapped.json
+        assert "2026-03-01" in swapped.json["detail"] and "2026-02-01" in swapped.json["detail"]
+    future = client.get("/v1/reports/sales?from=9999-12-31", headers=shop.headers)
+    assert (
+        future.status_code == 422 and future.json["errors"][0]["field"] == "from" and "today" in future.json["detail"]
+    )
+    early = client.get("/v1/reports/sales?from=0001-01-01", headers=shop.headers)
+    assert early.status_code == 422 and "1000 to 9999" in early.json["detail"], early.json
 
 
 def test_a_bank_destination_must_be_a_catalogued_bank(client, auth):

@@ -17,10 +17,15 @@ def stack() -> PaymentsStack:
     return PaymentsStack(networks=("tron", "ethereum", "polygon"))
 
 
+PAYER = "0x" + "ab" * 20  # the address that paid: the only one a merchant may refund to (review R27)
+
+
 def _paid_on_polygon(client, stack: PaymentsStack, shop: Shop) -> dict:
     """An invoice for 25 USDT on Ethereum, paid in USDT on Polygon and scanned."""
     invoice = shop.invoice("25", "USDT", rails=["usdt-ethereum"])
-    stack.chains["polygon"].pay(invoice["payment_options"][0]["address"], stack.invoice(invoice["id"]).price)
+    stack.chains["polygon"].pay(
+        invoice["payment_options"][0]["address"], stack.invoice(invoice["id"]).price, sender=PAYER
+    )
     stack.sync()
     return invoice
 
@@ -32,7 +37,8 @@ def test_the_invoice_lists_the_payment_and_the_merchant_accepts_it(client, auth,
     secret = auth.api_key(shop.headers, shop.id, ["invoices:write", "invoices:read"])
     listed = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=key_headers(secret))
     assert listed.status_code == 200, listed.json
-    [payment] = listed.json["items"]
+    [payment] = listed.json["data"]
+    assert listed.json["next_cursor"] is None  # review R20: the list shape, paged as every list
     assert (payment["state"], payment["network"], payment["rail"]) == ("pending", "polygon", "usdt-polygon")
     assert payment["amount"] == {"amount": "25.000000", "asset": "USDT"} and payment["invoice_rails"] == [
         "usdt-ethereum"
@@ -61,7 +67,7 @@ def test_an_unknown_payment_is_a_404_and_a_usdc_one_a_422(client, stack, shop):
     assert missing.status_code == 404
     stack.chains["polygon"].pay(invoice["payment_options"][0]["address"], Money.of("25", "USDC"))
     stack.sync()
-    [payment] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["items"]
+    [payment] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["data"]
     path = f"/v1/invoices/{invoice['id']}/wrong-network-payments/{payment['id']}/accept"
     refused = client.post(path, headers=shop.headers)
     assert refused.status_code == 422 and refused.json["code"] == "wrong_network_not_acceptable"
@@ -94,7 +100,7 @@ def test_the_merchant_refunds_it_to_the_payer(client, auth, stack, shop):
     """422 while shallower than Polygon asks; then 201 with the refund (whole amount, Polygon's rail) and the
     payment shows it; a user session needs a step-up, and the Idempotency-Key is required."""
     invoice = _paid_on_polygon(client, stack, shop)
-    [payment] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["items"]
+    [payment] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["data"]
     path = f"/v1/invoices/{invoice['id']}/wrong-network-payments/{payment['id']}/refund"
     body = {"address": "0x" + "ab" * 20}
     assert client.post(path, json=body, headers=idem(shop.headers)).status_code == 403  # no step-up
@@ -103,11 +109,15 @@ def test_the_merchant_refunds_it_to_the_payer(client, auth, stack, shop):
     stack.confirm(2)
     assert client.post(path, json=body, headers=shop.stepped).status_code == 400  # no Idempotency-Key
     secret = auth.api_key(shop.headers, shop.id, ["refunds:write", "invoices:read"])
+    elsewhere = client.post(path, json={"address": "0x" + "cd" * 20}, headers=idem(key_headers(secret)))
+    assert elsewhere.status_code == 422 and elsewhere.json["code"] == "payer_address_only"  # review R27
+    assert client.post(path, json={"address": "0x" + "cd" * 20}, headers=idem(shop.stepped)).status_code == 422
+    assert stack.refunds.list_refunds(invoice["id"]) == []
     refund = client.post(path, json=body, headers=idem(key_headers(secret)))
     assert refund.status_code == 201, refund.json
     assert (refund.json["rail"], refund.json["amount"]) == ("usdt-polygon", {"amount": "25.000000", "asset": "USDT"})
     assert refund.json["state"] == "requested" and refund.json["address"] == body["address"]
-    [shown] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["items"]
+    [shown] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["data"]
     assert (shown["state"], shown["refund_id"]) == ("refunded", refund.json["id"])
-    bad = client.post(path, json={"address": "nope"}, headers=idem(key_headers(secret)))
+    bad = client.post(path, json={}, headers=idem(key_headers(secret)))  # no address: the payer's
     assert bad.status_code == 409  # already being refunded

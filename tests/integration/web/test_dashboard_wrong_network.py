@@ -43,6 +43,9 @@ def test_the_invoice_page_lists_a_payment_on_another_network_in_english_and_swah
     assert "Yametumwa kwenye mtandao mwingine" in swahili
 
 
+PAYER = "0x" + "cd" * 20  # the address that paid: where a refund goes back (review R27)
+
+
 def _form(page: str, action: str, **fields: str) -> dict[str, str]:
     start = page.index(f'action="{action}"')
     form = page[start : page.index("</form>", start)]
@@ -53,7 +56,7 @@ def _form(page: str, action: str, **fields: str) -> dict[str, str]:
 def _paid_on_polygon(client, stack: PaymentsStack, asset: str = "USDT") -> tuple[str, str]:
     invoice_id = _ethereum_invoice(client)
     option = stack.invoice(invoice_id).options[0]
-    stack.chains["polygon"].pay(option.address, Money.of("25", asset))
+    stack.chains["polygon"].pay(option.address, Money.of("25", asset), sender=PAYER)
     stack.sync()
     [record] = stack.detection.wrong_network_payments(invoice_id=invoice_id)
     return invoice_id, record.id
@@ -82,10 +85,13 @@ def test_a_refusal_is_shown_on_the_page_and_a_refund_needs_the_password(client, 
     refused = client.post(accept, data=_form(client.get(f"/dashboard/invoices/{invoice_id}").text, accept))
     assert refused.status_code == 422 and 'role="alert"' in refused.text and "asks for no USDC" in refused.text
     refund = f"/dashboard/invoices/{invoice_id}/wrong-network/{record_id}/refund"
-    payer = "0x" + "cd" * 20
+    payer = PAYER
+    assert PAYER in client.get(f"/dashboard/invoices/{invoice_id}").text  # shown: the only address it goes to
 
     def form(**fields: str) -> dict[str, str]:
-        return _form(client.get(f"/dashboard/invoices/{invoice_id}").text, refund, address=payer, **fields)
+        # an address slipped into the form is ignored: the page only ever refunds to the address that paid
+        page = client.get(f"/dashboard/invoices/{invoice_id}").text
+        return _form(page, refund, address="0x" + "ee" * 20, **fields)
 
     assert client.post(refund, data=form(password="wrong")).status_code == 403
     early = client.post(refund, data=form(password=PASSWORD))

@@ -71,6 +71,7 @@ _MPESA = {
         ("CRYPTOPAY_RATE_LIMIT", "0"),
         ("CRYPTOPAY_PROXY_COUNT", "-1"),
         ("CRYPTOPAY_PROXY_COUNT", "one"),
+        ("CRYPTOPAY_PROXY_COUNT", "\u00b2"),  # a digit to str.isdigit, not to int(): was a bare ValueError
         ("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", "-1"),
         ("CRYPTOPAY_SESSION_CACHE_SECONDS", "x"),
         ("CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS", "-5"),

@@ -7,7 +7,7 @@ from cryptopay.core.errors import InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.payments.model import RefundState
-from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkState
+from cryptopay.core.payments.wrong_network import NotThePayer, WrongNetworkNotAcceptable, WrongNetworkState
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -27,10 +27,13 @@ def stack() -> PaymentsStack:
     return stack
 
 
+PAYER = "0x" + "ab" * 20
+
+
 def _paid_on_polygon(stack: PaymentsStack, amount: str = "100") -> tuple[str, str]:
     """An invoice asking USDT on Ethereum, paid in USDT on Polygon to its address and scanned: (invoice, record)."""
     invoice = stack.invoicing.create_invoice("m1", usdt(amount))
-    stack.chains["polygon"].pay(invoice.options[0].address, usdt(amount))
+    stack.chains["polygon"].pay(invoice.options[0].address, usdt(amount), sender=PAYER)
     stack.sync()
     [record] = stack.detection.wrong_network_payments(invoice_id=invoice.id)
     return invoice.id, record.id
@@ -186,9 +189,6 @@ def test_listing_by_state_and_the_pending_gauge(stack: PaymentsStack) -> None:
         stack.detection.wrong_network_payment("wnp_missing")
 
 
-PAYER = "0x" + "ab" * 20
-
-
 def test_a_refund_waits_for_the_network_s_depth_then_sends_it_back_whole(stack: PaymentsStack) -> None:
     """Refused while shallower than Polygon's rail; then booked into Polygon's custody against the suspense account
     (the merchant's balance untouched), held, sent and paid out of custody: the books and the custody check agree."""
@@ -266,7 +266,7 @@ def test_usdc_to_a_usdt_invoice_on_its_own_network_is_a_wrong_asset_payment_owed
     wrong-asset payment (webhook, audit), never credited nor accepted; reconciliation lists it as owed a day after it
     was seen; refunded whole from custody (the merchant's balance untouched), it is owed no more."""
     invoice = stack.invoicing.create_invoice("m1", usdt("25"))
-    stack.chains["ethereum"].pay(invoice.options[0].address, Money.of("25", USDC))
+    stack.chains["ethereum"].pay(invoice.options[0].address, Money.of("25", USDC), sender=PAYER)
     stack.sync()
     [record] = stack.detection.wrong_network_payments(invoice_id=invoice.id)
     assert (record.state, record.rail_key, record.wrong) == (WrongNetworkState.PENDING, "usdc-ethereum", "asset")
@@ -339,3 +339,37 @@ def test_a_refund_to_a_listed_address_is_refused_and_the_payment_stays_pending(s
     with stack.uow() as uow:
         [blocked] = [r for r in uow.audit.about([f"invoice:{invoice_id}"]) if r.action == "refund.blocked"]
     assert (blocked.actor, dict(blocked.details)["lists"]) == ("user:owner", "ofac:38")
+
+
+def test_a_wrong_payment_goes_back_only_to_the_address_that_paid_it_unless_an_operator_decides(
+    stack: PaymentsStack,
+) -> None:
+    """review R27: the coins are the payer's. A merchant (its API key or a user) cannot send them anywhere else:
+    ``payer_address_only``, nothing booked or held; with no address they go to the paying address; another address
+    is an operator's decision with a reason, audited next to the address that paid."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    elsewhere = "0x" + "cd" * 20
+    for actor in ("key:k1", "user:owner"):
+        with pytest.raises(NotThePayer) as refused:
+            stack.refunds.refund_wrong_network(record_id, address=elsewhere, requested_by=actor)
+        assert (refused.value.code, refused.value.details["field"]) == ("payer_address_only", "address")
+    assert stack.refunds.list_refunds(invoice_id) == [] and stack.books_balanced()
+    assert stack.detection.wrong_network_payment(record_id).state is WrongNetworkState.PENDING
+    refund = stack.refunds.refund_wrong_network(record_id, requested_by="key:k1")
+    assert refund.address == PAYER
+    stack.refunds.send_refunds()
+    stack.senders["polygon"].finish(refund.id, TxState.FAILED)
+    stack.refunds.check_refunds()
+    moved = stack.refunds.refund_wrong_network(
+        record_id, address=elsewhere, requested_by="ops:amina", redirect_reason="payer's exchange: ticket 42"
+    )
+    assert moved.address == elsewhere
+    with stack.uow() as uow:
+        [audited] = [r for r in uow.audit.about([f"refund:{moved.id}"]) if r.action == "refund.request"]
+    details = dict(audited.details)
+    assert (audited.actor, details["payer"], details["redirect_reason"]) == (
+        "ops:amina",
+        PAYER,
+        "payer's exchange: ticket 42",
+    )

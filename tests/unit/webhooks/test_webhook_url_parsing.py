@@ -38,3 +38,13 @@ def test_malformed_or_over_long_webhook_urls_are_refused(url):
 def test_well_formed_public_https_urls_are_kept_verbatim(url):
     """A strict, well-formed URL is accepted unchanged."""
     assert check_endpoint_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["https://shop.example:22/h", "https://shop.example:6379/h", "https://1.1.1.1:25/"])
+def test_a_webhook_url_on_a_port_other_than_https_s_is_refused(url):
+    """review R17: only 443 (the default) and 8443, so an endpoint is no port scanner from our egress address; the
+    sandbox (``allow_insecure``) keeps any port for its local receivers."""
+    with pytest.raises(InvalidInput, match="port 443 or 8443"):
+        check_endpoint_url(url)
+    assert check_endpoint_url("https://shop.example:443/h") == "https://shop.example:443/h"
+    assert check_endpoint_url("http://localhost:8089/h", allow_insecure=True) == "http://localhost:8089/h"

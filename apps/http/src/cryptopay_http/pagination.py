@@ -14,7 +14,7 @@ kind is such a position too (ids' length is not fixed: the test id source writes
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
 import attrs
@@ -32,6 +32,7 @@ __all__ = [
     "cursor_pattern",
     "decode_cursor",
     "encode_cursor",
+    "newest_first",
     "paginate",
     "paginated",
 ]
@@ -100,6 +101,13 @@ def paginate(
     items = fetch(decode_cursor(cursor) if cursor else None, limit + 1)
     more, items = len(items) > limit, items[:limit]
     return Page([present(i) for i in items], encode_cursor(key(items[-1])) if more and items else None)
+
+
+def newest_first(items: Sequence[T]) -> Callable[[str | None, int], list[T]]:
+    """A ``paginate`` fetch over a short list already read whole (an invoice's few wrong-network payments, a team's
+    invitations): newest first by id (ids are time-ordered), the items that follow the cursor."""
+    ordered = sorted(items, key=lambda item: item.id, reverse=True)
+    return lambda before, limit: [i for i in ordered if before is None or i.id < before][:limit]
 
 
 CURSOR_PATTERN = r"^[a-z]{2,12}_[0-9A-Z]{1,40}$"  # an id: its prefix, "_", its digits (Crockford base32)

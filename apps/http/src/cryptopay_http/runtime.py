@@ -104,7 +104,11 @@ class Runtime:
             teams=lambda: services.teams,  # a merchant's owner or member is never made staff
         )
         registrations = EmailRegistrations(
-            accounts, services.notifier, proofs, reset_page=f"{settings.public_url}/reset-password"
+            accounts,
+            services.notifier,
+            proofs,
+            reset_page=f"{settings.public_url}/reset-password",
+            limiter=services.rate_limiter,  # the per-address mail cap (review4 R14)
         )
         return cls(
             settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations, proofs

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import attrs
 import typer
 from cryptopay.core.errors import InvalidInput, NotFound
-from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.email_proof import require_proven_email
 from cryptopay.core.identity.merchants import Merchants, check_settlement
 from cryptopay.core.identity.model import Merchant, TeamRole
@@ -75,11 +74,8 @@ def _percent(value: str, what: str, *, below: Decimal) -> Decimal:
 
 def _store(svc: Services, merchant_id: str, rails: Sequence[Rail], fee: Decimal, tolerance: Decimal) -> StoreSettings:
     since = svc.clock.now() - timedelta(minutes=1)  # in force for an invoice paid the moment the store exists
-    fees = [
-        FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=1, effective_from=since, percent=fee)
-        for asset in dict.fromkeys(rail.asset for rail in rails)
-    ]
-    return StoreSettings(merchant_id=merchant_id, rails=rails, tolerance_percent=tolerance, fees=fees)
+    store = StoreSettings(merchant_id=merchant_id, rails=rails, tolerance_percent=tolerance)
+    return store.with_merchant_fee({rail.asset for rail in rails}, since, fee)  # version 1 of each rail's asset
 
 
 def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, store: StoreSettings) -> Merchant:

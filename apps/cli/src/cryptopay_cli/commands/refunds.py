@@ -76,14 +76,22 @@ def create(
 @app.command("wrong-network")
 def wrong_network(
     payment_id: str = typer.Argument(..., help="The wrong-network payment (wnp_..., from `invoices wrong-network`)."),
-    address: str = typer.Option(..., "--address", help="The payer's address on the network they paid on."),
+    address: str | None = typer.Option(
+        None, "--address", help="Where to send it (default: the address that paid it); another needs --reason."
+    ),
+    reason: str = typer.Option(
+        "", "--reason", help="Why it goes to another address than the one that paid (audited: the payer's proof)."
+    ),
     actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
     as_json: bool = _JSON,
 ) -> None:
-    """Send a payment made on the wrong EVM network back whole, never from the merchant's balance (exit 5 until it
-    is as deep as its network asks, 4 unless it is pending or its last refund failed); the worker sends it."""
+    """Send a payment made on the wrong EVM network (or of the wrong asset) back whole to the address that paid it,
+    never from the merchant's balance (exit 5 until it is as deep as its network asks, or for another address
+    without --reason; 4 unless it is pending or its last refund failed); the worker sends it."""
     with errors_to_exit_codes():
-        refund = services().refunds.refund_wrong_network(payment_id, address=address, requested_by=operator(actor))
+        refund = services().refunds.refund_wrong_network(
+            payment_id, address=address, redirect_reason=reason, requested_by=operator(actor)
+        )
     view = refund_view(refund)
     if as_json:
         emit_json(view)

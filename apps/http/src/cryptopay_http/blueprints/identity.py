@@ -175,7 +175,8 @@ class RegisteredView:
         "Creates a personal or merchant login from an email and a password. "
         + "The same 202 for a new and an already registered email (so the answer tells nobody who is a customer): "
         "a new address gets its account (log in at once) and a welcome email; a registered one gets no new "
-        "account and an email saying someone tried. " + rate_limits(per_client=True, per_account=False)
+        "account and an email saying someone tried (at most 3 such emails an hour per address, then the same 202 "
+        "without one). " + rate_limits(per_client=True, per_account=False)
     ),
     request=RegisterRequest,
     example={"email": "duka@example.co.ke", "password": "a long passphrase", "role": "merchant"},

@@ -2,8 +2,9 @@
 
 ``GET /v1/reports/{sales|fees|settlements}?period=day|month&from=YYYY-MM-DD&to=YYYY-MM-DD`` answers JSON, or CSV
 (rows, then the totals) with ``format=csv`` or ``Accept: text/csv``. ``to`` is capped at today; ``from`` after
-``to`` is an empty report; more than 400 periods come a page at a time (``next_from``). The report is the core's
-(``cryptopay.core.reports``): amounts are decimal strings per asset, taxes come from the fee-tax data.
+``to`` or after today is a 422 naming both days; more than 400 periods come a page at a time (``next_from``).
+The report is the core's (``cryptopay.core.reports``): amounts are decimal strings per asset, taxes come from the
+fee-tax data.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ _TAGS = ("reports",)
 _DATE = {"type": "string", "pattern": DATE_PATTERN}
 _PARAMS = (
     Param("period", {"type": "string", "enum": ["day", "month"]}, description="day (default) or month, in Nairobi"),
-    Param("from", _DATE, description="the first day (default: this month's first day; by month, a year back)"),
-    Param("to", _DATE, description="the last day, inclusive (default and at most: today)"),
+    Param(
+        "from",
+        _DATE,
+        description="the first day as YYYY-MM-DD, years 1000 to 9999 (default: this month's first day; by month, a "
+        "year back); not after `to` nor today (422)",
+    ),
+    Param("to", _DATE, description="the last day as YYYY-MM-DD, years 1000 to 9999, inclusive (at most: today)"),
     Param("format", {"type": "string", "enum": ["json", "csv"]}, description="csv: the same report as CSV"),
     MERCHANT_ID,
 )

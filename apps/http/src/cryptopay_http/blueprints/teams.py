@@ -34,7 +34,8 @@ from cryptopay_http.auth import (
 )
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT
 from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import newest_first, paginate, paginated
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -94,11 +95,6 @@ class InvitationView:
     @classmethod
     def of(cls, i: Invitation) -> InvitationView:
         return cls(i.id, i.email, i.role, i.created_at, i.expires_at, i.accepted_at, i.revoked_at)
-
-
-@attrs.frozen
-class InvitationList:
-    invitations: list[InvitationView]
 
 
 @attrs.frozen
@@ -257,18 +253,19 @@ def transfer_ownership() -> Response:
 @bp.get("/v1/merchants/me/invitations")
 @operation(
     "List the merchant's invitations, newest first",
-    response=InvitationList,
+    response=PageOf(InvitationView),
     tags=_TAGS,
     description=(
         "The merchant's invitations, newest first: email, role, when each was made, accepted or revoked, and when "
-        "it expires."
+        "it expires. A page at a time, as every list (`limit`, `cursor`)."
     ),
     problems=((Forbidden, "the caller has no merchant profile and is in no team"),),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+@paginated("invite")
 def list_invitations() -> Response:
     found = runtime().services.teams.invitations(_mine())
-    return json_response(InvitationList([InvitationView.of(i) for i in found]))
+    return json_response(paginate(newest_first(found), InvitationView.of))
 
 
 @bp.post("/v1/merchants/me/invitations")

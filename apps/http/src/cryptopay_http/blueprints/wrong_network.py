@@ -16,7 +16,12 @@ import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState, Refused
 from cryptopay.core.money import Money
 from cryptopay.core.payments.internal import InternalAddress
-from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkPayment, WrongNetworkState
+from cryptopay.core.payments.wrong_network import (
+    NotThePayer,
+    WrongNetworkNotAcceptable,
+    WrongNetworkPayment,
+    WrongNetworkState,
+)
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
@@ -24,7 +29,8 @@ from cryptopay_http.blueprints.invoices import load_invoice
 from cryptopay_http.blueprints.refunds import INTERNAL, RefundView, step_up_for_users
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import newest_first, paginate, paginated
 from cryptopay_http.payments_edge import actor, idempotent_when_keyed, payments
 
 __all__ = ["WrongNetworkPaymentView", "bp"]
@@ -86,17 +92,15 @@ class WrongNetworkPaymentView:
 
 
 @attrs.frozen
-class WrongNetworkPaymentList:
-    """An invoice's wrong-network payments, oldest first."""
-
-    items: list[WrongNetworkPaymentView]
-
-
-@attrs.frozen
 class RefundWrongNetworkPayment:
-    """Where the payer wants the coins back: their address on the network they paid on."""
+    """Where the coins go back: the address that paid them (omitted: that address, as recorded; review R27)."""
 
-    address: str = attrs.field(metadata=limits("the payer's address on the payment's network", max_length=128))
+    address: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the address that paid, on the payment's network (omit it: the recorded payer)", max_length=128
+        ),
+    )
 
 
 def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
@@ -107,20 +111,21 @@ def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
 @bp.get("/v1/invoices/<invoice_id>/wrong-network-payments")
 @operation(
     "Payments sent to the invoice's address on an EVM network it did not ask for",
-    response=WrongNetworkPaymentList,
+    response=PageOf(WrongNetworkPaymentView),
     tags=_TAGS,
     description=(
         "Payments sent to one of the invoice's addresses on an EVM network the invoice did not ask for "
         "(e.g. USDT on BSC to an Ethereum address). They are never credited by themselves: the merchant "
-        "accepts one (the invoice counts it) or refunds it whole to the payer. Oldest first, with their "
-        "state, amount, transaction and confirmations."
+        "accepts one (the invoice counts it) or refunds it whole to the payer. Newest first, a page at a "
+        "time as every list (`limit`, `cursor`), with their state, amount, transaction and confirmations."
     ),
 )
 @require(scope="invoices:read")
+@paginated("wnp")
 def list_wrong_network_payments(invoice_id: str) -> Response:
     invoice = load_invoice(invoice_id)
     found = payments().detection.wrong_network_payments(invoice_id=invoice.id)
-    return json_response(WrongNetworkPaymentList([WrongNetworkPaymentView.of(p) for p in found]))
+    return json_response(paginate(newest_first(found), WrongNetworkPaymentView.of))
 
 
 @bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/accept")
@@ -162,9 +167,11 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
     tags=_TAGS,
     errors=(404, 503),
     description=(
-        "Sends a pending wrong-network payment back whole to the payer's `address` on the network it came "
-        "on, from the coins themselves, never from the merchant's balance. It waits until the payment is "
-        "as deep as that network asks. Followed like any refund (its URL is in `Location`)."
+        "Sends a pending wrong-network payment back whole to the address that paid it (`from_address`) on the "
+        "network it came on, from the coins themselves, never from the merchant's balance: the coins are the "
+        "payer's, so `address` may be omitted and, if given, must be that address (another one is an operator's "
+        "decision, `payer_address_only`). It waits until the payment is as deep as that network asks. Followed "
+        "like any refund (its URL is in `Location`)."
     ),
     problems=(
         (InvalidState, ("the payment is not pending, or is being refunded already (unless that refund failed)")),
@@ -173,6 +180,7 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
             ("not yet as deep as the network asks (try again later), or the network has no hot wallet to send refunds"),
         ),
         (InvalidInput, "not a valid address on the payment's network, or the zero or a burn address"),
+        (NotThePayer, "not the address that paid (or that address is unknown): only an operator may name another"),
         (InternalAddress, INTERNAL),
     ),
 )

@@ -383,12 +383,10 @@ def refund_wrong_network(invoice_id: str, payment_id: str) -> Response:
 def _refund_stray(invoice_id: str, payment_id: str) -> Response:
     invoice = _own_invoice(invoice_id)
     _confirmed()
-    address = (request.form.get("address") or "").strip()[:128]
-    if not address:
-        raise InvalidInput("enter the payer's address on that network", field="address")
     stray = _own_stray(invoice, payment_id)
     step_up_from_form(g.principal)
-    refund = runtime().services.refunds.refund_wrong_network(stray, address=address, requested_by=_actor())
+    # Only ever to the address that paid (the coins are the payer's; another address is an operator's: review R27).
+    refund = runtime().services.refunds.refund_wrong_network(stray, requested_by=_actor())
     return redirect(f"/dashboard/invoices/{invoice.id}?refunded={refund.id}", 303)
 
 

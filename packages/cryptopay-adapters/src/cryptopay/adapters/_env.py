@@ -68,7 +68,8 @@ class Variables:
         text = self.text(name)
         if not text:
             return default
-        value = int(text) if text.lstrip("-").isdigit() and text.count("-") <= 1 else None
+        digits = text.removeprefix("-")
+        value = int(text) if digits.isascii() and digits.isdecimal() else None  # "²" is isdigit(), not int()
         if value is None or value < minimum or (maximum is not None and value > maximum):
             bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
             raise InvalidInput(f"{self.prefix}{name.upper()} must be a whole number {bounds}, got {text!r}")

@@ -317,6 +317,29 @@ def quoted_name(value: str, *, most: int = SMS_NAME_MOST, fallback: str = "a sen
     return word.rstrip(" .'\u2019-") + "…"
 
 
+# What makes a merchant-typed name a link, an address or a number to call (``quoted_business_name``)
+_LINK_LIKE = re.compile(
+    r"(://|www\.|@|[\w-]\.[a-z]{2,}\b|[0-9][0-9 ().-]{5,}[0-9])",
+    re.IGNORECASE,
+)
+
+
+def quoted_business_name(value: str, *, most: int = 60, fallback: str = "a merchant") -> str:
+    """``value`` (a business name the merchant typed) as a platform email may quote it: in double quotes when it has
+    no link, domain, email address or phone number in it and fits ``most`` characters on one line, else
+    ``fallback`` (review4 R15: the invitation email was a phishing relay for whatever a merchant named itself).
+
+    >>> [quoted_business_name(n) for n in ("Duka Ltd", "Pay at https://x.example", "Call 0712 345 678")]
+    ['"Duka Ltd"', 'a merchant', 'a merchant']
+    """
+    text = value.strip()
+    if not text or len(text) > most or _LINK_LIKE.search(text) or text_problem(text, TextKind.NAME) is not None:
+        return fallback
+    if any(ch in text for ch in '"\r\n<>'):
+        return fallback
+    return f'"{text}"'
+
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 

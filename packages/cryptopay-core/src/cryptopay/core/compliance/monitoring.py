@@ -117,16 +117,7 @@ class Monitoring:
         changed: returns every alert the matches hold, raised now or by an earlier screening (the keys name the
         list snapshot: one alert per match and snapshot, however often this runs), blocking ones included; nothing
         is refused (the product decides what a match does to money it already holds)."""
-        alerts = self._name_alerts(movement, names)
-
-        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
-            found = []
-            for alert in alerts:
-                earlier = None if self._keep(uow, alert) else uow.alerts.by_key(alert.key)
-                found.append(earlier or alert)
-            return found
-
-        return in_transaction(self.uow, work) if alerts else []
+        return self._raised_or_earlier(self._name_alerts(movement, names))
 
     def payee_name_mismatch(self, movement: Movement, evidence: Mapping[str, str]) -> list[Alert]:
         """A movement made to a payee whose registered name (M-Pesa's ``ReceiverPartyPublicName``) is not the name
@@ -153,11 +144,16 @@ class Monitoring:
             )
             for rule in rules
         ]
+        return self._raised_or_earlier(alerts)
+
+    def _raised_or_earlier(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """Each alert raised now (kept and audited, ``_keep``), or the one raised before under its key, in one
+        transaction; none asked, none read."""
 
         def work(uow: MonitoringUnitOfWork) -> list[Alert]:
             return [(self._keep(uow, alert) or [uow.alerts.by_key(alert.key) or alert])[0] for alert in alerts]
 
-        return in_transaction(self.uow, work)
+        return in_transaction(self.uow, work) if alerts else []
 
     def _name_alerts(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """The alerts the ``sanctioned_name`` rules watching ``movement`` would raise on its named parties (not

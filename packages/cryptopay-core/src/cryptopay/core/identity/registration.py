@@ -7,6 +7,13 @@ did not register); an address that has an account gets no new one, the same time
 saying someone tried, audited ``auth.register_of_a_customer`` (with a new "this wasn't me" link while that account
 has not proven the email: the one registering may be the address's owner). The wallet's phone sign-up does the same
 by SMS (``wallets.signup``).
+
+Mails per address are capped (review4 R14, an email bomb under the platform's sender): at most
+``REGISTER_MAILS_PER_WINDOW`` "someone tried" emails per address per ``REGISTER_MAIL_WINDOW_SECONDS``, counted through
+the rate limiter port (Redis when configured: every API process shares the count), whatever the client's address.
+Past it the answer is the same 202 (the shell's), the hash the same time spent, and the attempt is audited
+``auth.register_mail_capped`` instead of mailed. A new address's proof mail goes once anyway (the account exists
+afterwards).
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.email_proof import EmailProofs
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
+from cryptopay.core.ports.identity import RateLimiter
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.text import TextKind, checked_text
 
-__all__ = ["EmailRegistrations"]
+__all__ = ["REGISTER_MAILS_PER_WINDOW", "REGISTER_MAIL_WINDOW_SECONDS", "EmailRegistrations"]
+
+REGISTER_MAILS_PER_WINDOW = 3  # "someone tried to register with your email" mails to one address per window
+REGISTER_MAIL_WINDOW_SECONDS = 3600
 
 
 @attrs.define
@@ -32,6 +43,9 @@ class EmailRegistrations:
     notifier: Notifier
     proofs: EmailProofs
     reset_page: str = "http://127.0.0.1:8000/reset-password"
+    limiter: RateLimiter | None = None  # the per-address mail cap's count (None: uncapped, a test's or a shell's)
+    mails_per_window: int = REGISTER_MAILS_PER_WINDOW
+    mail_window_seconds: int = REGISTER_MAIL_WINDOW_SECONDS
 
     def register(self, email: str, password: str, *, role: Role, display_name: str | None = None) -> User | None:
         """The new user, or None when the email already has an account (its owner is emailed instead).
@@ -55,12 +69,23 @@ class EmailRegistrations:
         else:
             self.accounts.hasher.hash(password)  # the same time as a new account's hashing
         if existing is not None:
-            body = self._taken() + self._release(existing)
-            self.notifier.send(Notification(address, "Someone tried to register with your email", body))
             at = self.accounts.clock.now()
-            event = AuditEvent("anonymous", "auth.register_of_a_customer", f"user:{existing.id}", at, {})
+            if self._may_mail(existing):
+                body = self._taken() + self._release(existing)
+                self.notifier.send(Notification(address, "Someone tried to register with your email", body))
+                event = AuditEvent("anonymous", "auth.register_of_a_customer", f"user:{existing.id}", at, {})
+            else:
+                event = AuditEvent("anonymous", "auth.register_mail_capped", f"user:{existing.id}", at, {})
             self.accounts.audit.append(event)
         return None
+
+    def _may_mail(self, existing: User) -> bool:
+        """Whether the address of ``existing`` may get one more "someone tried" mail this window, counted per account
+        (its id in the key: no address in the limiter's store)."""
+        if self.limiter is None:
+            return True
+        key = f"register-mail:{existing.id}"
+        return self.limiter.hit(key, limit=self.mails_per_window, window_seconds=self.mail_window_seconds).allowed
 
     def _release(self, existing: User) -> str:
         """For an account that never proved the email: the owner, who may be the one registering now, can release

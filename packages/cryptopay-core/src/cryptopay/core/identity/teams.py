@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 import attrs
 from cryptopay.core import faults
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, InvalidInput, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.email_proof import prove_email
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, StepUpRequired, TeamRole, User
@@ -58,11 +58,26 @@ from cryptopay.core.ports.identity import (
 )
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.text import quoted_business_name
 from cryptopay.core.webhooks import UowFactory
 
-__all__ = ["INVITATION_TTL", "Invitation", "Member", "Teams", "acts_for", "invitation_digest", "parties_of"]
+__all__ = [
+    "INVITATIONS_PER_DAY",
+    "INVITATION_TTL",
+    "OPEN_INVITATIONS",
+    "Invitation",
+    "Member",
+    "Teams",
+    "acts_for",
+    "invitation_digest",
+    "parties_of",
+]
 
 INVITATION_TTL = timedelta(days=7)
+# Invitations are capped (review4 R15, a phishing relay): a merchant has at most this many open at once, makes at
+# most this many a day (revoked ones count), and one address has at most one open invitation per merchant
+OPEN_INVITATIONS = 20
+INVITATIONS_PER_DAY = 50
 _MANAGERS = (TeamRole.OWNER, TeamRole.ADMIN)
 
 
@@ -192,7 +207,9 @@ class Teams:
         self._require_manager(merchant, actor)
         if role is TeamRole.OWNER:
             raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
-        address, now, token = _email(email), self._clock.now(), self._tokens()
+        address, now = _email(email), self._clock.now()
+        self._check_caps(merchant.id, address, now)
+        token = self._tokens()
         invitation = Invitation(
             # "invite_", not invoices' "inv_": the two are told apart at a glance (in the audit log, a support
             # ticket); invitations made before keep their "inv_" ids, which are looked up whole, never by prefix.
@@ -209,14 +226,36 @@ class Teams:
         # The invitation names the invitee; the audit record names the invitation (personal data stays sealed in it).
         details = {"invitation": invitation.id, "role": role.value, "via": via}
         self._record(actor, "team.invite", merchant.id, **details)
+        # The merchant's name stays out of the subject and is quoted only when inert (no link, address or number)
         body = (
-            f"You are invited to act for {merchant.business_name} on cryptopay as {role.value}.\n"
+            f"You are invited to act for {quoted_business_name(merchant.business_name)} on cryptopay as "
+            f"{role.value}.\n"
             f"Register or log in as a merchant user with {address}, then accept with this token "
             f"(POST /v1/invitations/accept; with your password typed again, it confirms this email too) before "
             f"{invitation.expires_at.isoformat()}:\n\n{token}\n"
         )
-        self._notifier.send(Notification(address, f"Join {merchant.business_name} on cryptopay", body))
+        self._notifier.send(Notification(address, "An invitation to a merchant team on cryptopay", body))
         return invitation, token
+
+    def _check_caps(self, merchant_id: str, address: str, now: datetime) -> None:
+        """Refuse an invitation past the caps (``OPEN_INVITATIONS``, ``INVITATIONS_PER_DAY``; ``Conflict`` for a
+        second open one to the same address): nothing is stored or mailed."""
+        made = self._teams.invitations(merchant_id)
+        open_ = [i for i in made if i.open(now)]
+        if any(i.email == address for i in open_):
+            raise Conflict(
+                "this address has an open invitation to this team already: revoke it first to send a new one",
+                field="email",
+            )
+        if len(open_) >= OPEN_INVITATIONS:
+            raise LimitExceeded(
+                f"a team has at most {OPEN_INVITATIONS} open invitations: revoke some first", limit="team.invitations"
+            )
+        if sum(1 for i in made if i.created_at > now - timedelta(days=1)) >= INVITATIONS_PER_DAY:
+            raise LimitExceeded(
+                f"a team sends at most {INVITATIONS_PER_DAY} invitations a day: try again tomorrow",
+                limit="team.invitations_per_day",
+            )
 
     def revoke_invitation(self, merchant_id: str, invitation_id: str, *, actor: str) -> Invitation:
         merchant = self._merchant(merchant_id)

@@ -74,6 +74,7 @@ from cryptopay.core.payments._support import audit, load_invoice, publish, trans
 from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.model import Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
+    NotThePayer,
     WrongNetworkPayment,
     WrongNetworkState,
     load_wrong_network_payment,
@@ -249,20 +250,46 @@ class Refunds:
         transaction(self._uow, lambda uow: _audit_blocked(uow, requested_by, subject, now, details))
         raise Blocked(f"refused by compliance rule {RULE!r}: the refund address is on a sanctions list", rule=RULE)
 
-    def refund_wrong_network(self, payment_id: str, *, address: str, requested_by: str) -> Refund:
-        """Send a payment made on the wrong EVM network back whole to ``address`` (the payer's, on that network).
+    def refund_wrong_network(
+        self, payment_id: str, *, requested_by: str, address: str | None = None, redirect_reason: str = ""
+    ) -> Refund:
+        """Send a payment made on the wrong EVM network (or of the wrong asset) back whole to the address that paid
+        it (the transfer's ``from_address``; ``address``, if given, must be it).
 
-        Refused until it is as deep as that network's rail asks; a conflict unless it is pending (or refunded by a
-        refund that failed). The merchant's balance is never touched."""
+        The coins are the payer's, never the merchant's: another ``address`` only with a ``redirect_reason`` (an
+        operator's decision, or the remittance desk sending to the refund address its sender gave), audited with
+        the paying address; without one, ``NotThePayer`` (review R27). Refused until it is as deep as that
+        network's rail asks; a conflict unless it is pending (or refunded by a refund that failed). The merchant's
+        balance is never touched."""
         payment = transaction(self._uow, lambda uow: load_wrong_network_payment(uow, payment_id))
+        payer = payment.transfer.from_address
+        redirected = address is not None and (
+            payer is None or address_key(payment.network, address.strip()) != address_key(payment.network, payer)
+        )
+        if redirected and not redirect_reason.strip():
+            raise NotThePayer(
+                f"wrong-network payment {payment.id} goes back only to the address that paid it ({payer or 'unknown'})"
+                ": another address is an operator's decision",
+                field="address",
+            )
+        target = address if address is not None else payer
+        if target is None:
+            raise NotThePayer(f"the address that paid {payment.id} is not known: an operator must name one")
         invoice_id = payment.invoice_id
         merchant = self.get_invoice(invoice_id).merchant_id
-        self.refuse_listed(f"invoice:{invoice_id}", merchant, payment.network, address, requested_by=requested_by)
+        self.refuse_listed(f"invoice:{invoice_id}", merchant, payment.network, target, requested_by=requested_by)
         work = partial(self._refund_stray, invoice_id=invoice_id, payment_id=payment_id)
-        return transaction(self._uow, partial(work, address=address, requested_by=requested_by))
+        redirect = redirect_reason.strip() if redirected else ""
+        return transaction(self._uow, partial(work, address=target, requested_by=requested_by, redirect=redirect))
 
     def _refund_stray(
-        self, uow: PaymentsUnitOfWork, invoice_id: str, payment_id: str, address: str, requested_by: str
+        self,
+        uow: PaymentsUnitOfWork,
+        invoice_id: str,
+        payment_id: str,
+        address: str,
+        requested_by: str,
+        redirect: str = "",
     ) -> Refund:
         # The invoice, then its record: the scan's lock order, so a scan and a refund never deadlock.
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
@@ -297,6 +324,8 @@ class Refunds:
         uow.wrong_network_payments.update(payment.refunding(refund.id, by=requested_by, now=now))
         _publish(uow, self._ids, refund, now)
         details = {"invoice": invoice.id, "amount": amount, "address": refund.address, "hold": hold_id}
+        if redirect:  # not to the paying address: whose decision and why, next to the address that paid
+            details |= {"payer": payment.transfer.from_address or "unknown", "redirect_reason": redirect}
         audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, payment=payment.id)
         return refund
 

@@ -72,6 +72,15 @@ class WrongNetworkState(enum.Enum):
     REFUNDED = "refunded"  # booked into custody and refunded (``refund_id``; refundable again if that refund failed)
 
 
+class NotThePayer(Refused):
+    """A wrong-network (or wrong-asset) payment's refund to an address other than the one that paid it: the coins
+    are the payer's, so a merchant (API key or user) sends them back only to the paying address; another address is
+    an operator's decision with a reason (``cryptopay refunds wrong-network ID --address A --reason R``), audited
+    (review R27)."""
+
+    code = "payer_address_only"
+
+
 class WrongNetworkNotAcceptable(Refused):
     """A wrong-network payment that cannot be taken into its invoice (an asset the invoice does not ask for, a
     network without that rail or without a hot wallet to sweep it)."""

@@ -207,7 +207,7 @@ def wrong_payments_owed(records: Records) -> list[Difference]:
             f"wrong-{stray.wrong} payment {stray.id} (invoice {stray.invoice_id})",
             "refunded to its payer" + ("" if stray.wrong == "asset" else " or accepted into its invoice"),
             f"{stray.transfer.amount} on {stray.network} pending since {stray.seen_at.isoformat()}",
-            f"owed to the payer: `cryptopay refunds wrong-network {stray.id} --address ADDRESS`",
+            f"owed to the payer: `cryptopay refunds wrong-network {stray.id}` (to the address that paid it)",
         )
         for stray in records.wrong_pending
         if records.at - stray.seen_at > WRONG_PAYMENT_GRACE

@@ -62,15 +62,17 @@ audited ``remittance.frozen_recipient`` for officers, and once paid it is held, 
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 
 Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
-last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
-``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
-refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
-data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. The
-sum is checked again in the order's own insert, under the originator's lock (``uow.remittances.lock_originator``:
-transaction-level advisory locks on the keyed hashes of its refund address and of its name on PostgreSQL), so two
-orders of one originator opened at the same instant are summed one after the other: the second sees the first. The
-batch rule ``structuring-travel-rule`` (``compliance/data/rules.json``) also flags split orders to one recipient after
-the fact (across originators).
+last 24 hours and paid (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching
+compares it, ``originator_keys``; only funded orders: review4 R5, see ``_originator_sum``) reaches it needs the full
+originator data too: it is refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held
+after: the sender can give the data, and no money waits on an operator), and once paid its Travel Rule record is
+kept as for one large order. The sum is checked again in the order's own insert, under the originator's lock
+(``uow.remittances.lock_originator``: transaction-level advisory locks on the keyed hashes of its refund address and
+of its name on PostgreSQL), so two orders of one originator opened at the same instant are summed one after the
+other. Orders opened together and paid together are summed again when each is funded, under the same lock
+(``_linked_at_funding``): one reaching the threshold without full data is held (``travel_rule_incomplete``;
+refunded, never retried). The batch rule ``structuring-travel-rule`` (``compliance/data/rules.json``) also flags
+split orders to one recipient after the fact (across originators).
 """
 
 from __future__ import annotations
@@ -399,34 +401,37 @@ class Remittances:
         if valued is None:
             return None
         assessment = valued(usdt)
+        keys = originator_keys(request.refund_address, request.sender.name)
         sender = travel.originator(request.sender, request.refund_address.strip())
         parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
             check_complete(*parties, None, None)
             return assessment
         if uow is None:
-            earlier = in_transaction(self.uow, partial(self._originator_sum, request=request))
+            earlier = in_transaction(self.uow, partial(self._originator_sum, keys=keys))
         else:
-            uow.remittances.lock_originator(*originator_keys(request.refund_address, request.sender.name))
-            earlier = self._originator_sum(uow, request)
+            uow.remittances.lock_originator(*keys)
+            earlier = self._originator_sum(uow, keys)
         if not earlier.is_positive() or not (total := valued(earlier + usdt)).applies:
             return assessment
         try:
             check_complete(*parties, None, None)
         except IncompleteTravelRuleData as error:
             raise IncompleteTravelRuleData(
-                f"with this sender's orders of the last 24 hours (same refund address or name) this order reaches "
+                f"with this sender's paid orders of the last 24 hours (same refund address or name) this order reaches "
                 f"the Travel Rule threshold ({total.equivalent} in all): {error.message}"
             ) from None
         return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
 
-    def _originator_sum(self, uow: RemittanceUnitOfWork, request: OrderRequest) -> Money:
+    def _originator_sum(self, uow: RemittanceUnitOfWork, keys: tuple[str, str], *, besides: str | None = None) -> Money:
         """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
-        the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
-        address, name = originator_keys(request.refund_address, request.sender.name)
+        the last ``ORIGINATOR_WINDOW`` whose USDT arrived (``_FUNDED``; ``besides``: an order not counted). An
+        unpaid order moved nothing and anyone can open one (review4 R5: counting them let a stranger read, by
+        bisection, what a refund address ordered, and spend its owner's threshold); orders opened together and paid
+        together are summed when each is funded (``_linked_at_funding``)."""
         since = self.clock.now() - ORIGINATOR_WINDOW
-        found = uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
-        counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
+        found = uow.remittances.by_originator(*keys, since=since, limit=_ORIGINATOR_ORDERS)
+        counted = [o.usdt for o in found if o.state in _FUNDED and o.id != besides]
         return sum(counted, Money.zero(USDT))
 
     def _rails_for(self, address: str) -> list[Rail]:
@@ -573,6 +578,11 @@ class Remittances:
         current = self.payout_of(order)
         if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
+        if order.assessment is not None and order.assessment.applies and order.travel_rule_id is None:
+            raise Refused(
+                f"remittance {order.id} reaches the Travel Rule threshold with its sender's paid orders and has no "
+                "full originator data: it is refunded (refund), never paid out"
+            )
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
         cleared = self._cleared(order)
@@ -826,7 +836,12 @@ class Remittances:
     def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
         try:
-            refund = self.refunds.refund_wrong_network(stray.id, address=order.refund_address, requested_by=_ACTOR)
+            refund = self.refunds.refund_wrong_network(
+                stray.id,
+                address=order.refund_address,
+                redirect_reason=f"the refund address the sender gave for remittance order {order.id}",
+                requested_by=_ACTOR,
+            )
         except InvalidState:
             return None  # not deep enough yet (or another worker refunded it meanwhile): the next run looks again
         except CryptopayError as error:
@@ -943,7 +958,8 @@ class Remittances:
         before = self.get(order_id)
         payer = self._listed_payer(before)  # read before the step's transaction, as deposits screen theirs
         payee = self._payee_name(before)  # likewise: the alert's transaction is monitoring's own
-        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer, payee))
+        valued = self._funding_valuer(before)  # a quote is never locked inside the step's transaction
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer, payee, valued))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
@@ -1019,10 +1035,11 @@ class Remittances:
         order_id: str,
         payer: ListedPayer | None = None,
         payee: _PayeeName | None = None,
+        valued: Callable[[Money], Assessment] | None = None,
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
-            return order, self._on_invoice(uow, order, now, payer)
+            return order, self._on_invoice(uow, order, now, payer, valued)
         elif order.state is RemittanceState.PAYING_OUT:
             return order, self._on_payout(uow, order, now, payee)
         elif order.state is RemittanceState.REFUNDING:
@@ -1032,7 +1049,12 @@ class Remittances:
         return order, None
 
     def _on_invoice(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: ListedPayer | None = None
+        self,
+        uow: RemittanceUnitOfWork,
+        order: RemittanceOrder,
+        now: datetime,
+        payer: ListedPayer | None = None,
+        valued: Callable[[Money], Assessment] | None = None,
     ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
@@ -1044,13 +1066,73 @@ class Remittances:
         elif invoice.state is InvoiceState.SETTLED:
             if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
                 uow.payouts.lock_destination(order.recipient_phone)
+            short = self._linked_at_funding(uow, order, invoice, valued)
             self._fund(uow, order, invoice, now)
             if payer is not None:
                 self._hold_listed_payer(uow, order, payer, now)
                 return "funded"
+            if short is not None:
+                self._hold_for_originator_data(uow, order, short, now)
+                return "funded"
             wait = self._pay_out(uow, order, now)
             return "funded_waiting" if wait is not None and wait.new else "funded"
         return None
+
+    def _funding_valuer(self, order: RemittanceOrder) -> Callable[[Money], Assessment] | None:
+        """The Travel Rule's valuation at a quote locked now, for an order whose USDT has just settled and which is
+        below the threshold alone (None otherwise: nothing to sum at its funding)."""
+        if self.travel_rule is None or order.state is not RemittanceState.AWAITING_PAYMENT:
+            return None
+        if order.assessment is not None and order.assessment.applies:
+            return None
+        if self.invoice(order).state is not InvoiceState.SETTLED:
+            return None
+        return self.travel_rule.valuer(USDT)
+
+    def _linked_at_funding(
+        self,
+        uow: RemittanceUnitOfWork,
+        order: RemittanceOrder,
+        invoice: Invoice,
+        valued: Callable[[Money], Assessment] | None,
+    ) -> str | None:
+        """The Travel Rule's 24-hour sum again when the order's USDT arrives, with the originator's orders funded
+        before it (under the originator's lock, so two of its orders funded at once are summed one after the other):
+        orders opened together and paid together (structuring) are caught here, since an unpaid order is not summed
+        when another opens (review4 R5). Reaching the threshold with full originator data: the order's assessment
+        applies, so its record is kept as for one large order (None returned); without it: why the order is held
+        (the caller holds it once funded)."""
+        if valued is None:
+            return None
+        uow.remittances.lock_originator(*order.originator)
+        earlier = self._originator_sum(uow, order.originator, besides=order.id)
+        if not earlier.is_positive() or not (total := valued(earlier + order.usdt)).applies:
+            return None
+        linked = attrs.evolve(valued(order.usdt), applies=True)
+        sender = travel.originator(order.sender, order.refund_address)
+        recipient = travel.beneficiary(order.recipient_name, order.recipient_phone)
+        try:
+            network = paid.transfer.network if (paid := _first_confirmed(invoice)) else order.network or "unknown"
+            check_complete(travel.transfer(order.id, network, order.usdt), sender, recipient, None, None)
+        except IncompleteTravelRuleData as error:  # no record can be kept: the assessment applies once held
+            return (
+                f"with this sender's paid orders of the last 24 hours this order reaches the Travel Rule threshold "
+                f"({total.equivalent} in all): {error.message}"
+            )
+        order.assessment = linked
+        return None
+
+    def _hold_for_originator_data(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, why: str, now: datetime
+    ) -> None:
+        """Funded, but its originator's paid orders reach the Travel Rule threshold without the full originator data:
+        nothing is paid out (no record could be kept); held, and an operator refunds it to the sender (``retry`` is
+        refused for an order whose assessment applies without a kept record)."""
+        if order.assessment is not None:
+            order.assessment = attrs.evolve(order.assessment, applies=True)  # never paid out without a record
+        order.hold(f"{why}; held: an operator refunds it to the sender")
+        uow.remittances.update(order)
+        uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "travel_rule_incomplete"}))
 
     def _hold_listed_payer(
         self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: ListedPayer, now: datetime
@@ -1623,7 +1705,15 @@ def _first_confirmed(invoice: Invoice) -> InvoicePayment | None:
     return next((p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))), None)
 
 
-_FROZEN = "frozen"  # ``check_wallet_movement``'s limit for a party compliance froze
+_FROZEN = "frozen"
+# The states of an order whose USDT arrived (funded): what the Travel Rule's 24-hour sum counts (review4 R5)
+_FUNDED = (
+    RemittanceState.PAYING_OUT,
+    RemittanceState.PAID_OUT,
+    RemittanceState.HELD,
+    RemittanceState.REFUNDING,
+    RemittanceState.REFUNDED,
+)  # ``check_wallet_movement``'s limit for a party compliance froze
 
 
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:

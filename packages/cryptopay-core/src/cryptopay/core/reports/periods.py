@@ -88,21 +88,37 @@ def _date(text: str | None, field: str) -> date | None:
     if text is None or text == "":
         return None
     if not re.fullmatch(DATE_PATTERN, text):
-        raise InvalidInput(f"{field} is a date as YYYY-MM-DD", field=field)
+        raise InvalidInput(f"{field} is a date as YYYY-MM-DD, years 1000 to 9999", field=field)
     return date.fromisoformat(text)
 
 
 def report_span(period: str, first: str | None, last: str | None, *, today: date) -> ReportSpan:
     """The days or months from ``first`` to ``last`` (inclusive; ``last`` at most ``today``; by default this
-    month's days, or by month the year to this month); ``InvalidInput`` for an unknown period or a bad date."""
+    month's days, or by month the year to this month); ``InvalidInput`` for an unknown period or a bad date, and
+    (field ``from``, naming both days) for ``first`` after ``last`` or after today: swapped days are no empty report.
+
+    >>> report_span("day", "2026-03-05", "2026-03-01", today=date(2026, 3, 9))
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.errors.InvalidInput: from (2026-03-05) is after to (2026-03-01): the first day comes first
+    >>> report_span("day", "2026-03-10", None, today=date(2026, 3, 9))
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.errors.InvalidInput: from (2026-03-10) is after today (2026-03-09): a report ends today at the latest
+    """
     try:
         kind = Period(period)
     except ValueError:
         raise InvalidInput("period is day or month", field="period") from None
-    end_day = min(_date(last, "to") or today, today)
+    asked_last = _date(last, "to")
+    end_day = min(asked_last or today, today)
     start_day = _date(first, "from") or _default_first(kind, end_day)
+    if asked_last is not None and start_day > asked_last:
+        raise InvalidInput(f"from ({start_day}) is after to ({asked_last}): the first day comes first", field="from")
     if start_day > end_day:
-        return ReportSpan(kind, start_day, end_day, ())
+        raise InvalidInput(
+            f"from ({start_day}) is after today ({today}): a report ends today at the latest", field="from"
+        )
     buckets = _days(start_day, end_day) if kind is Period.DAY else _months(start_day, end_day)
     more = len(buckets) > MAX_BUCKETS
     page = buckets[:MAX_BUCKETS]

@@ -106,16 +106,22 @@ def _parse_strictly(url: str) -> SplitResult:
     return parts
 
 
+WEBHOOK_PORTS = frozenset({443, 8443})  # the ports a webhook may be sent to (none given: 443)
+
+
 def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
-    """An absolute https URL to a public host, without credentials; ``allow_insecure`` (the sandbox, outside
-    production) also admits http and loopback hosts, never private ones. Hosts are read as a resolver reads them
-    (see ``cryptopay.core.webhooks.targets``)."""
+    """An absolute https URL to a public host on an HTTPS port (``WEBHOOK_PORTS``), without credentials;
+    ``allow_insecure`` (the sandbox, outside production) also admits http, any port and loopback hosts, never
+    private ones. Hosts are read as a resolver reads them (see ``cryptopay.core.webhooks.targets``)."""
     parts = _parse_strictly(url)
     allowed = {"https", "http"} if allow_insecure else {"https"}
     if parts.scheme not in allowed:
         raise InvalidInput(f"a webhook URL must use {' or '.join(sorted(allowed))}")
     if not parts.hostname:
         raise InvalidInput("a webhook URL needs a host")
+    if not allow_insecure and parts.port is not None and parts.port not in WEBHOOK_PORTS:
+        # review R17: any port would make each endpoint a port scanner from the platform's egress address
+        raise InvalidInput("a webhook URL must use port 443 or 8443 (HTTPS)")
     if parts.username or parts.password:
         raise InvalidInput("a webhook URL must not carry credentials")
     problem = host_problem(parts.hostname, allow_loopback=allow_insecure)
