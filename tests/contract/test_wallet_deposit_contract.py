@@ -240,3 +240,33 @@ def test_a_deposit_racing_sends_to_a_tier_0_wallet_never_passes_its_daily_limit(
     assert received <= 10000 and received == stack.balance(amina, "KES").amount + credited, (received, deposit.state)
     assert deposit.state is DepositState.CREDITED or deposit.hold_reason is HoldReason.TIER_LIMIT
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+def test_an_officers_release_is_valued_before_its_transaction_with_quotes_stored_as_wired(backend: Backend):
+    """The deposits' pricer storing its quotes as wired (the database's table, each in a transaction of its own): an
+    officer releases a deposit held beyond tier 0's single limit, and it is credited and counted in what the wallet
+    received today. Valued inside the release's transaction (724e88cb), the quote's own transaction was a nested
+    write on SQLite (``NestedWriteTransaction``: no release ever went through) and, on PostgreSQL, the rate sources
+    were asked while the deposit's and the wallet's rows were locked."""
+    from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+    from cryptopay.core.kyc import day_bounds, month_bounds
+    from cryptopay.core.ports.fx import QuoteRepository
+    from cryptopay.core.testing.fx import InMemoryQuoteRepository
+
+    quotes: QuoteRepository = (
+        InMemoryQuoteRepository() if backend.engine is None else SqlQuoteRepository(backend.engine)
+    )
+    stack = deposit_stack(backend, quotes=quotes)
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "40")  # KES 5,200: above tier 0's single limit
+    stack.mine("polygon", 3)
+    held = stack.deposit_of(user)
+    assert (held.state, held.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
+
+    released = stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+
+    assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == Money.of("40", "USDT")
+    now = stack.clock.now()
+    with stack.uow() as uow:
+        totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    assert totals["receive"][0] == Money.of("5200", KES)

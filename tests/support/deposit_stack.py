@@ -9,7 +9,7 @@ by default, or SQLite / PostgreSQL (``tests.support.sql_backends``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -20,6 +20,8 @@ from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.identity import User
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.system import RandomIds
@@ -131,9 +133,11 @@ def deposit_stack(
     derivers: dict[str, Any] | None = None,
     watchers: dict[str, Any] | None = None,
     rails: list[Rail] | None = None,
+    quotes: QuoteRepository | None = None,
 ) -> DepositStack:
     """Over fake chains on every network by default; ``watchers`` (with their ``derivers`` and ``rails``) replace
-    them with real ones (anvil, the TronGrid and Esplora simulators) on the networks they name."""
+    them with real ones (anvil, the TronGrid and Esplora simulators) on the networks they name. ``quotes``: where
+    the deposits' pricer stores the quotes it locks (as wired: the database's own table; default the wallets')."""
     the_backend = backend or memory_deposit_backend()
     wallets = wallet_stack(the_backend)
     clock, ids = wallets.clock, RandomIds()
@@ -164,11 +168,16 @@ def deposit_stack(
         speed=WalletSpeed.parse(speed),
         screening=lambda: screening,
         monitoring=lambda: monitoring,
-        quoter=wallets.wallets.quoter,
+        quoter=wallets.wallets.quoter if quotes is None else _pricer(wallets, quotes),
     )
     cursors = InMemoryScanCursorStore()
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in reading.items()}
     return DepositStack(wallets, chains, cursors, deposits, monitoring, screening, scanners, derivers, reading)
+
+
+def _pricer(wallets: WalletStack, quotes: QuoteRepository) -> Callable[[], Pricer]:
+    pricer = Pricer([wallets.rates], clock=wallets.clock, ids=RandomIds(), quotes=quotes)
+    return lambda: pricer
 
 
 __all__ = ["DepositStack", "deposit_stack", "memory_deposit_backend"]

@@ -204,3 +204,17 @@ def test_the_answer_body_is_never_kept_or_shown(server: Server) -> None:
     (attempt,) = deliveries_of(storage).attempts(delivery.id)
     assert after is not None and after.last_error == "HTTP 500" and endpoint.id == after.endpoint_id
     assert attempt.status_code == 500 and attempt.response_snippet == ""
+
+
+def test_a_failure_names_no_error_class_so_the_log_is_no_port_or_banner_scanner(tls_server) -> None:
+    """review R17: a closed port and a TLS or protocol failure read alike ("could not reach ... (no HTTP answer)"):
+    the merchant learns the outcome, not which transport error it was (the server's own log keeps that)."""
+    server, trust = tls_server
+    dns = Dns({"other.shop-merchant.co.ke": ["127.0.0.1"]})
+    with HttpxWebhookSender(resolver=dns, allow_loopback=True, verify=trust) as sender:
+        with pytest.raises(Unavailable) as closed:
+            sender.send("http://127.0.0.1:9/closed", {}, b"{}")
+        with pytest.raises(Unavailable) as tls:
+            sender.send(f"https://other.shop-merchant.co.ke:{server.port}/hook", {}, b"{}")
+    assert closed.value.message == "could not reach http://127.0.0.1:9/closed (no HTTP answer)"
+    assert tls.value.message == f"could not reach https://other.shop-merchant.co.ke:{server.port}/hook (no HTTP answer)"

@@ -28,6 +28,7 @@ from cryptopay.core.webhooks import (
     update_endpoint,
     verify,
 )
+from cryptopay.core.webhooks.service import attempt_duration
 
 
 class World:
@@ -284,3 +285,9 @@ def test_a_rotation_signs_with_both_secrets_until_the_overlap_ends() -> None:
     verify(rotated.secret, sent.headers, sent.body, now=world.clock.now())
     with pytest.raises(InvalidInput):
         verify(endpoint.secret, sent.headers, sent.body, now=world.clock.now())
+
+
+@pytest.mark.parametrize(("elapsed", "answered", "shown"), [(75, False, 0), (1999, False, 1000), (75, True, 75)])
+def test_a_failed_attempt_s_time_is_shown_in_whole_seconds(elapsed: int, answered: bool, shown: int) -> None:
+    """review R17: sub-second timing of a failure tells open, closed and filtered ports apart; an answer's stays."""
+    assert attempt_duration(elapsed, answered=answered) == shown

@@ -171,7 +171,8 @@ class DeliveryView:
 
 @attrs.frozen
 class AttemptView:
-    """One attempt: when, the status code (null when no answer came), the start of the answer, or the error."""
+    """One attempt: when, the status code (null when no answer came) or our coarse error, and how long it took (a
+    failure in whole seconds). ``response_snippet`` is always empty: answers are never read."""
 
     number: int
     at: datetime

@@ -81,7 +81,9 @@ class HttpxWebhookSender:
             raise Unavailable(f"no answer from {where} in time") from None
         except (httpx.TransportError, httpx.InvalidURL) as error:
             log.info("webhook POST %s failed: %s", where, type(error).__name__)
-            raise Unavailable(f"could not reach {where} ({type(error).__name__})") from None
+            # One outcome for every transport error (refused, TLS, not HTTP): which one is not the merchant's to
+            # read, or the delivery log would tell ports and services apart (review R17); our log keeps it.
+            raise Unavailable(f"could not reach {where} (no HTTP answer)") from None
         elapsed = int((time.monotonic() - started) * 1000)
         log.info("webhook POST %s answered %d in %d ms", where, response.status_code, elapsed)
         return WebhookResponse(response.status_code)

@@ -1705,7 +1705,7 @@ def _first_confirmed(invoice: Invoice) -> InvoicePayment | None:
     return next((p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))), None)
 
 
-_FROZEN = "frozen"
+_FROZEN = "frozen"  # ``check_wallet_movement``'s limit for a party compliance froze
 # The states of an order whose USDT arrived (funded): what the Travel Rule's 24-hour sum counts (review4 R5)
 _FUNDED = (
     RemittanceState.PAYING_OUT,
@@ -1713,7 +1713,7 @@ _FUNDED = (
     RemittanceState.HELD,
     RemittanceState.REFUNDING,
     RemittanceState.REFUNDED,
-)  # ``check_wallet_movement``'s limit for a party compliance froze
+)
 
 
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:

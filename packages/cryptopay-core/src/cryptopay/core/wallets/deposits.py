@@ -321,10 +321,22 @@ class Deposits:
             raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
         found = self.deposit(deposit_id)
         conversion = self._convert(found) if found.asset in CONVERTED and found.state is DepositState.HELD else None
-        return in_transaction(
-            self._uow,
-            partial(self._release, deposit_id=deposit_id, actor=actor, note=note.strip(), conversion=conversion),
+        valued = self._valued(found, conversion)  # before the transaction: a quote is locked in one of its own
+        release = partial(
+            self._release, deposit_id=deposit_id, actor=actor, note=note.strip(), conversion=conversion, valued=valued
         )
+        return in_transaction(self._uow, release)
+
+    def _valued(self, deposit: Deposit, conversion: Conversion | None) -> Money | str:
+        """What an officer's release of ``deposit`` is worth in KES now, or why it cannot be valued (the refusal's
+        words). Read before the release's transaction: ``kes_value`` locks and stores a quote in a transaction of its
+        own, which inside the release's was a nested write on SQLite (``NestedWriteTransaction``) and, on PostgreSQL,
+        the rate sources asked while the deposit's and the wallet's rows were locked."""
+        credited = conversion.into if conversion is not None else deposit.amount
+        try:
+            return kes_value(credited, self._quoter())
+        except CryptopayError as error:
+            return error.message
 
     def _convert(self, deposit: Deposit) -> Conversion:
         """The deposit in USDT now: the mids of its asset's and USDT's dollar quotes, less the spread (the pricer
@@ -684,7 +696,13 @@ class Deposits:
             uow.audit.append(AuditEvent(_ACTOR, "wallet.unfrozen", f"user:{deposit.user_id}", now, details))
 
     def _release(
-        self, uow: DepositUnitOfWork, deposit_id: str, actor: str, note: str, conversion: Conversion | None
+        self,
+        uow: DepositUnitOfWork,
+        deposit_id: str,
+        actor: str,
+        note: str,
+        conversion: Conversion | None,
+        valued: Money | str,
     ) -> Deposit:
         deposit = uow.wallet_deposits.get(deposit_id, lock=True)
         if deposit is None:
@@ -694,7 +712,7 @@ class Deposits:
         if deposit.asset not in WALLET_DEPOSIT_ASSETS and conversion is None:
             raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
         now = self._clock.now()
-        received = self._released_value(uow, deposit, conversion, now)
+        received = self._released_value(uow, deposit, valued, now)
         entry = self._credit_held(uow, deposit, "release", conversion)
         deposit.state, deposit.entries = DepositState.CREDITED, (*deposit.entries, entry.id)
         self._count(uow, deposit, received, now)
@@ -707,7 +725,7 @@ class Deposits:
         return deposit
 
     def _released_value(
-        self, uow: DepositUnitOfWork, deposit: Deposit, conversion: Conversion | None, now: datetime
+        self, uow: DepositUnitOfWork, deposit: Deposit, valued: Money | str, now: datetime
     ) -> Money | None:
         """The KES value an officer's release counts in what the wallet received (``Product.RECEIVE``), as a credited
         deposit's is: the officer decides past the tier's limits, never around its count. Taken under the wallet's
@@ -716,20 +734,17 @@ class Deposits:
         tier that receives without limits, as for a deposit credited unvalued."""
         profile = uow.kyc.get(deposit.user_id)
         limited = profile is not None and product_limited(profile, Product.RECEIVE, at=now)
-        credited = conversion.into if conversion is not None else deposit.amount
-        try:
-            value = kes_value(credited, self._quoter())
-        except CryptopayError as error:
+        if isinstance(valued, str):  # no price now (``_valued``)
             if limited:
                 raise Unavailable(
-                    f"the deposit cannot be valued in KES now ({error.message}) for the tier's receive limits: "
+                    f"the deposit cannot be valued in KES now ({valued}) for the tier's receive limits: "
                     "release it again once a price is had"
-                ) from None
+                )
             return None
         if limited:
             uow.wallets.get(deposit.user_id, lock=True)
             uow.wallet_usage.lock_receiving(deposit.user_id)
-        return value
+        return valued
 
     def _audit(self, uow: DepositUnitOfWork, action: str, deposit: Deposit, at: datetime, **details: object) -> None:
         actor = str(details.pop("actor", _ACTOR))

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_ENDPOINTS",
     "SWEEP_JOB",
     "UowFactory",
+    "attempt_duration",
     "create_endpoint",
     "deliver_webhook",
     "event_body",
@@ -123,7 +124,13 @@ def _post(
         response, error = sender.send(endpoint.url, headers, body), None
     except Unavailable as failure:
         response, error = None, failure.message
-    return response, error, int((time.monotonic() - started) * 1000)
+    return response, error, attempt_duration(int((time.monotonic() - started) * 1000), answered=response is not None)
+
+
+def attempt_duration(elapsed_ms: int, *, answered: bool) -> int:
+    """The time an attempt shows: an answer's in milliseconds; a failure's in whole seconds (rounded down), as
+    sub-second timing of failures would tell open, closed and filtered ports apart (review R17)."""
+    return elapsed_ms if answered else elapsed_ms // 1000 * 1000
 
 
 def deliver_webhook(
