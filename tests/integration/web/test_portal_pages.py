@@ -595,3 +595,22 @@ def test_the_history_page_offers_the_month_s_statement_as_pdf_in_the_reader_s_la
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(swahili.data)).pages)
     assert "Taarifa ya pochi" in text and "Salio baadaye" in text
     assert client.get("/app/statement?month=May&format=pdf").status_code == 422
+
+
+def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
+    """Review4 R19's pace is the wallet's, whichever way it buys: after ``buy_rate_limit`` buys over the API, the
+    portal's buy form is refused 429 too, no prompt sent (each route counted on its own gave a wallet twice the pace)."""
+    from cryptopay_http import ApiSettings
+
+    client = _sign_up(api, "0712 000 093")
+    headers = api.login("0712000093")
+    limit = ApiSettings(token_secret="x" * 32).buy_rate_limit
+    for n in range(limit):
+        bought = client.post("/v1/wallet/buys", json={"kes": "10"}, headers={**headers, "Idempotency-Key": f"both-{n}"})
+        assert bought.status_code == 201, bought.get_data(as_text=True)
+    prompts = len(api.mpesa.outbox)
+    shown = _post(client, "/app/buy", "/app/buy/quote", kes="1000")
+    assert shown.status_code == 200, shown.get_data(as_text=True)
+    refused = client.post("/app/buy", data=_hidden(shown.get_data(as_text=True)))
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert len(api.mpesa.outbox) == prompts

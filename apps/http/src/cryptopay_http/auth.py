@@ -255,9 +255,14 @@ def rate_limits(*, per_client: bool, per_account: bool) -> str:
     return f"Rate limited: {' and '.join(parts)}; beyond that 429 with Retry-After."
 
 
-def limit_caller(limit: int) -> None:
-    """A tighter per-principal limit for one route (e.g. operations that persist something each call)."""
-    _rate_limit(f"strict:{current_principal().idempotency_scope}", limit)
+def limit_caller(limit: int, *, purpose: str | None = None) -> None:
+    """A tighter per-principal limit for one route (e.g. operations that persist something each call); with
+    ``purpose``, one count for that kind of action whichever route asks (an API operation and its page's form)."""
+    scope = current_principal().idempotency_scope
+    if purpose is None:
+        _rate_limit(f"strict:{scope}", limit)
+    else:
+        _rate_limit(f"strict:{purpose}:{scope}", limit, per_route=False)
 
 
 def limit_merchant(merchant_id: str, purpose: str, limit: int, window: int) -> None:

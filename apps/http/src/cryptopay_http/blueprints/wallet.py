@@ -700,7 +700,8 @@ def lock_quote() -> Response:
 @require(roles=_PERSONAL)
 @idempotent
 def start_buy() -> Response:
-    limit_caller(runtime().settings.buy_rate_limit)  # each is an STK Push to Daraja and a prompt (review4 R19)
+    # each is an STK Push to Daraja and a prompt (review4 R19); one count with the portal's buy form
+    limit_caller(runtime().settings.buy_rate_limit, purpose="buy")
     body = read_body(BuyRequest)
     kes = BUY_AMOUNT.money(body)
     buy = runtime().services.wallet_buys.start(current_principal().id, kes, quote_id=body.quote_id)

@@ -351,7 +351,8 @@ def buy() -> Response:
 
 @idempotent_form
 def _buy(text: str, quote_id: str | None) -> Response:
-    limit_caller(runtime().settings.buy_rate_limit)  # the API's pace of STK prompts per wallet (review4 R19)
+    # the pace of STK prompts per wallet (review4 R19): one count with the API's buys
+    limit_caller(runtime().settings.buy_rate_limit, purpose="buy")
     kes = Money.of(_amount(text, "kes"), KES)
     started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=quote_id)
     return redirect(f"/app/buy/{started.id}", 303)
