@@ -147,7 +147,8 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     Payout: _classified(
         "id settlement_id merchant_id originator_id method destination amount charge hold_id created_at attempt "
         "retry_of state submitted_at check_at conversation_id queries receipt result_code result_desc note "
-        "unknown_since overdue_since finished_at retried_by b2b exported_at held held_since biller_token kind",
+        "unknown_since overdue_since finished_at retried_by b2b exported_at held held_since biller_token kind "
+        "receiver_name",
         secret="callbacks",
     ),
     RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
