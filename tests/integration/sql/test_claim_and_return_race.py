@@ -47,7 +47,12 @@ def test_a_sign_up_does_not_claim_a_transfer_the_worker_is_returning(stack, pg_e
         )
         worker.start()
         with pg_engine.connect() as watch:  # until the sign-up waits for the return's locks (or has finished)
+            deadline = time.monotonic() + 120
             while worker.is_alive() and not watch.execute(text(_WAITING)).scalar():
+                # each look in a transaction of its own: PostgreSQL shows pg_stat_activity as it was at a
+                # transaction's first read, so one open transaction never saw the sign-up queue and waited for ever
+                watch.rollback()
+                assert time.monotonic() < deadline, "the sign-up never queued for the return's locks"
                 time.sleep(0.01)
     joined(worker)
     [done] = signed
