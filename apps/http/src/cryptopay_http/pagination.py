@@ -84,7 +84,7 @@ def _limit() -> int:
     text = request.args.get("limit")
     if text is None:
         return settings.page_size
-    if not text.isdigit() or not 1 <= int(text) <= settings.max_page_size:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= settings.max_page_size:
         raise InvalidInput(f"limit must be an integer from 1 to {settings.max_page_size}", field="limit")
     return int(text)
 

@@ -468,7 +468,7 @@ def payment_links() -> Response:
 def _max_uses(text: str) -> int | None:
     if not text.strip():
         return None
-    if not text.strip().isdigit() or not 0 < int(text) <= 1_000_000:
+    if not (text.strip().isascii() and text.strip().isdigit()) or not 0 < int(text) <= 1_000_000:
         raise InvalidInput("uses: a whole number from 1, or empty for no limit", field="max_uses")
     return int(text)
 

@@ -37,7 +37,7 @@ def audit_log() -> Response:
     with runtime().services.uow() as uow:
         head = uow.audit.head()
         last = head[0] if head else 0
-        upto = min(int(before), last + 1) if before.isdigit() else last + 1
+        upto = min(int(before), last + 1) if before.isascii() and before.isdigit() else last + 1
         records = uow.audit.records(after_seq=max(0, upto - 1 - _PAGE), limit=_PAGE)
         records = [r for r in records if r.seq < upto][::-1]
         if verify:

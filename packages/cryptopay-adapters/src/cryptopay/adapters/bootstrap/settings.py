@@ -315,7 +315,7 @@ class _Reader:
         text = self.text(name)
         if not text:
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is isdigit() but not int()
             raise InvalidInput(f"CRYPTOPAY_{name} must be a whole number, got {text!r}")
         return int(text)
 

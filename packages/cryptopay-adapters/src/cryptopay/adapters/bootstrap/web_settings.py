@@ -37,7 +37,7 @@ class WebSettings:
             value = source.get(f"CRYPTOPAY_WEB_{name}", "").strip()
             if not value:
                 return default
-            if not value.isdigit() or int(value) < 1:
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
                 raise InvalidInput(f"CRYPTOPAY_WEB_{name} must be a positive whole number, not {value!r}")
             return int(value)
 
