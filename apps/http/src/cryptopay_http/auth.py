@@ -143,13 +143,23 @@ def _rate_limit(
         rule = req.url_rule
         key = f"rl:{subject}:{req.method}:{rule.rule if rule else req.path}"
     else:
-        key = f"rl:{subject}"
+        key = _shared_key(subject)
     decision = rt.services.rate_limiter.hit(key, limit=limit, window_seconds=window or rt.settings.rate_window_seconds)
     req.environ[RATE_DECISION] = decision  # the response's RateLimit-* headers (``edge``)
     if not decision.allowed:
         raise RateLimited(
             f"too many requests; retry in {decision.retry_after} seconds", retry_after=decision.retry_after
         )
+
+
+def _shared_key(subject: str) -> str:
+    """The rate limiter's key of ``subject`` counted across routes (``_rate_limit(..., per_route=False)``)."""
+    return f"rl:{subject}"
+
+
+def _account_subject(user_id: str, purpose: str) -> str:
+    """What ``limit_account`` counts for ``user_id`` and ``purpose`` (and ``passed_account_check`` takes back)."""
+    return f"account:{purpose}:{user_id}"
 
 
 def client_address(address: str | None = None) -> str:
@@ -214,8 +224,12 @@ def limit_account(user_id: str, *, purpose: str = "password") -> None:
     check passes takes its hit back (``passed_account_check``): only failures fill the count.
     """
     settings = runtime().settings
-    key = f"account:{purpose}:{user_id}"
-    _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds, per_route=False)
+    _rate_limit(
+        _account_subject(user_id, purpose),
+        settings.login_account_limit,
+        settings.login_account_window_seconds,
+        per_route=False,
+    )
 
 
 def passed_account_check(user_id: str, *, login: bool = False) -> None:
@@ -226,7 +240,7 @@ def passed_account_check(user_id: str, *, login: bool = False) -> None:
     or missing code is a failure (``Accounts.login`` raises before this is called), so knowing the password never
     lets anyone alternate successes with guesses of the code; a step-up's success only takes back its own hit."""
     limiter, window = runtime().services.rate_limiter, runtime().settings.login_account_window_seconds
-    key = f"rl:account:password:{user_id}"  # ``limit_account``'s key (``_rate_limit``, not per route)
+    key = _shared_key(_account_subject(user_id, "password"))  # what ``limit_account`` counted
     if login:
         limiter.clear(key, window_seconds=window)
     else:
