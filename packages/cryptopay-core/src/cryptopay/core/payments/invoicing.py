@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, InvalidState, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
-from cryptopay.core.invoices import Invoice
+from cryptopay.core.invoices import Invoice, InvoiceReceivedPayment, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ORDER_ID_MOST",
     "Invoicing",
+    "UnpaidCancelled",
     "UnpricedRail",
     "check_order_id",
     "new_public_id",
@@ -100,6 +103,15 @@ def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequen
                 "settled; choose other rails",
                 field="rails",
             )
+
+
+@attrs.frozen
+class UnpaidCancelled:
+    """What ``Invoicing.cancel_unpaid`` did: the invoices it cancelled and the new ones it left (they received
+    something)."""
+
+    cancelled: tuple[str, ...]
+    kept: tuple[str, ...]
 
 
 class Invoicing:
@@ -244,7 +256,7 @@ class Invoicing:
         """
 
         def cancel(uow: PaymentsUnitOfWork) -> Invoice:
-            invoice = self._cancel(uow, invoice_id, actor)
+            invoice = self._cancel(uow, invoice_id=invoice_id, actor=actor)
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -253,14 +265,39 @@ class Invoicing:
         self._reads.changed(invoice_id)  # this process reads its own change at once (others when it is announced)
         return cancelled
 
-    def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
+    def cancel_unpaid(self, merchant_id: str, *, actor: str, reason: str, limit: int = 200) -> UnpaidCancelled:
+        """Cancel every new invoice of the merchant that has received nothing (closing a merchant), each in its own
+        transaction as ``cancel_invoice`` does (``invoice.cancelled`` announced, audited ``invoice.cancel`` with
+        ``reason``). An invoice that has received something (partly paid), or that is no longer new when it is
+        locked, is left as it is and named in ``kept``: its payer's money is already recorded and follows the
+        invoice's own path (refund). A payment arriving later on a cancelled invoice is recorded ``paid_late``."""
+        cancelled: list[str] = []
+        kept: list[str] = []
+        before: str | None = None
+        while True:
+            listing = partial(_new_invoices, merchant_id=merchant_id, before=before, limit=limit)
+            page = transaction(self._reader, listing)
+            for invoice in page:
+                try:
+                    transaction(self._uow, partial(self._cancel, invoice_id=invoice.id, actor=actor, reason=reason))
+                except (InvoiceReceivedPayment, InvalidState):
+                    kept.append(invoice.id)
+                    continue
+                self._reads.changed(invoice.id)
+                cancelled.append(invoice.id)
+            if len(page) < limit:
+                return UnpaidCancelled(tuple(cancelled), tuple(kept))
+            before = page[-1].id
+
+    def _cancel(self, uow: PaymentsUnitOfWork, *, invoice_id: str, actor: str, reason: str | None = None) -> Invoice:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         events = invoice.cancel(by=actor, now=now)
         if not events:
             return invoice  # cancelled before: nothing changes
         uow.invoices.update(invoice)
         publish_invoice_events(uow, self._ids, invoice, events)
-        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
+        because = {} if reason is None else {"reason": reason}
+        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id, **because)
         return invoice
 
     def get_public_invoice(self, public_id: str) -> Invoice:
@@ -346,6 +383,10 @@ class Invoicing:
             uow.deposit_addresses.add(DepositAddress(network, address, index, invoice_id, merchant_id, now))
             found[network] = address
         return found
+
+
+def _new_invoices(uow: PaymentsUnitOfWork, *, merchant_id: str, before: str | None, limit: int) -> list[Invoice]:
+    return uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit, state=InvoiceState.NEW)
 
 
 def _take_indexes(uow: PaymentsUnitOfWork, rails: Sequence[Rail]) -> dict[str, int]:
