@@ -91,7 +91,9 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         monitoring=Lazy(lambda: parts.monitoring),
         screening=Lazy(lambda: parts.screening),
         travel_rule=Lazy(lambda: parts.travel_rule),
-        reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
+        reporting=Lazy(
+            lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock, parties_of=parts.officer_parties)
+        ),
         subject_exports=Lazy(
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)
         ),

@@ -504,7 +504,14 @@ class Parts:
             ids=self.ids,
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
             screening=self.screening,
+            parties_of=self.officer_parties,  # no officer works a case of their own (R12)
         )
+
+    @functools.cached_property
+    def officer_parties(self) -> Callable[[str], frozenset[str]]:
+        """The parties an officer belongs to (their own user id, the merchant they act for): no officer acts on their
+        own (outside review R12; ``compliance.own_party``)."""
+        return functools.partial(parties_of, self.merchants, self.team_store)
 
     @functools.cached_property
     def screening(self) -> Screening:
@@ -798,7 +805,7 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
-            parties_of=functools.partial(parties_of, self.merchants, self.team_store),  # no officer acts on its own
+            parties_of=self.officer_parties,  # no officer acts on its own
         )
 
     @functools.cached_property

@@ -7,10 +7,16 @@ whose invoice then fails is a gap, which is harmless. The addresses, the invoice
 ``invoice.created`` outbox message and the audit record are one transaction.
 An invoice never outlives the quotes that priced it: the pricer's quote lifetime should be at least the longest
 store window (``Invoice.create`` cuts the window to the quote's expiry otherwise).
+
+An invoice for every rail of the store (no rails named) is not refused for a rail that cannot be priced now (outside
+review R8: a USDT-priced invoice on a store that also takes USDC, with no USDC/USDT price): that rail is left out of
+the invoice's options, the reason logged and kept in the ``invoice.create`` audit record (``left_out``); the invoice
+is refused only when no rail can be priced (with the first rail's refusal). Rails the caller names are all required.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, InvalidState, NotFound, Unavailable
+from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidState, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice, InvoiceReceivedPayment, InvoiceState
@@ -47,6 +53,8 @@ __all__ = [
     "refuse_unpriced_rails",
     "xpub_setting",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def xpub_setting(network: str) -> str:
@@ -207,7 +215,8 @@ class Invoicing:
                     f"{rail.network.name} (the operator sets {xpub_setting(rail.network.name)}); "
                     "ask for the invoice on another rail"
                 )
-        quotes = self._quotes(price, chosen)
+        quotes, left_out = self._quotes(price, chosen, optional=rails is None)
+        chosen = [rail for rail in chosen if rail.key not in left_out]
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
         indexes = transaction(self._reader, lambda uow: _take_indexes(uow, chosen))  # one statement each, alone
@@ -215,7 +224,9 @@ class Invoicing:
         def create(uow: PaymentsUnitOfWork) -> Invoice:
             if within is not None:
                 within(uow)
-            invoice = self._create(uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url)
+            invoice = self._create(
+                uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url, left_out
+            )
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -319,9 +330,26 @@ class Invoicing:
             return price
         return self._pricer.quote(Pair(price.asset, KES)).convert(price, at=self._clock.now())
 
-    def _quotes(self, price: Money, rails: Sequence[Rail]) -> list[Quote]:
+    def _quotes(self, price: Money, rails: Sequence[Rail], *, optional: bool) -> tuple[list[Quote], dict[str, str]]:
+        """A locked quote for each rail asset other than the price's, and the rails left out (key: why). With
+        ``optional``, a rail whose asset cannot be priced now is left out, unless no rail would remain."""
         assets = {rail.asset for rail in rails if rail.asset != price.asset}
-        return [self._pricer.quote(Pair(asset, price.asset)) for asset in sorted(assets, key=lambda a: a.code)]
+        quotes, left_out, refusals = list[Quote](), dict[str, str](), list[CryptopayError]()
+        for asset in sorted(assets, key=lambda a: a.code):
+            try:
+                quotes.append(self._pricer.quote(Pair(asset, price.asset)))
+            except CryptopayError as error:
+                if not optional:
+                    raise
+                refusals.append(error)
+                for rail in rails:
+                    if rail.asset == asset:
+                        left_out[rail.key] = f"no {asset.code}/{price.asset.code} price now: {error.message}"
+        if refusals and len(left_out) == len(rails):
+            raise refusals[0]
+        for key, why in left_out.items():
+            log.warning("invoice for %s leaves out %s: %s", price, key, why)
+        return quotes, left_out
 
     def _create(
         self,
@@ -335,6 +363,7 @@ class Invoicing:
         actor: str | None,
         metadata: Mapping[str, str] | None = None,
         return_url: str | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> Invoice:
         now, invoice_id = self._clock.now(), self._ids.new_id("inv")
         addresses = self._addresses(uow, invoice_id, store.merchant_id, indexes)
@@ -368,6 +397,7 @@ class Invoicing:
             price=price,
             rails=",".join(r.key for r in rails),
             quotes=",".join(invoice.quote_ids),
+            **({"left_out": "; ".join(f"{k}: {v}" for k, v in left_out.items())} if left_out else {}),
         )
         return invoice
 
