@@ -99,6 +99,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)
         ),
         retention=Lazy(lambda: parts.retention),
+        closing=Lazy(lambda: parts.closing),
         listings=Lazy(lambda: parts.listings),
         transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),

@@ -89,6 +89,7 @@ from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
@@ -239,6 +240,12 @@ class Parts:
     def retention(self) -> RetentionPurge:
         """The retention rules (``cryptopay.core.privacy.retention``) applied by the worker's daily job."""
         return RetentionPurge(self.storage.unit_of_work, self.ledger, self.clock)
+
+    @functools.cached_property
+    def closing(self) -> MerchantClosing:
+        """An operator's close of a merchant (``cryptopay.core.privacy.closing``): its keys through the cached
+        repository (every API process drops them at once), its unpaid invoices cancelled."""
+        return MerchantClosing(self.retention, self.api_keys, self.audit, self.clock, self.invoicing)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -602,6 +609,7 @@ class Parts:
             platform=self.platform_addresses,
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
         )
 
     @functools.cached_property

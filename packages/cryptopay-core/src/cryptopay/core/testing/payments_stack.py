@@ -354,6 +354,7 @@ class PaymentsStack:
             pricer=self.pricer,
             quotes=self.quotes,
             rails={r.key: r for n in self.chains for r in _stack_rails(n)},
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
             screening=lambda: self.screening,  # a refund to a listed address is refused (when a test sets lists)
             monitoring=lambda: self.monitor,
         )
