@@ -530,7 +530,7 @@ def _str_report(case_id: str, officer: str, rentity_id: str, fmt: str) -> tuple[
         reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
         case = services().monitoring.case(case_id)
         report = services().reporting.suspicious_transaction_report(
-            case_id, reporter, party_name=services().kyc_review.party_name(case.party_id)
+            case_id, reporter, party_name=services().kyc_review.party_name(case.party_id), officer=officer_id
         )
         body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
     return report, body

@@ -223,7 +223,7 @@ def open_case() -> Response:
 )
 @require(roles=_OFFICERS)
 def read_case(case_id: str) -> Response:
-    case = _monitoring().case(case_id)
+    case, _ = _monitoring().case_alerts(case_id, officer=current_principal().id)  # never one's own (R12)
     audit_security("compliance.case_viewed", f"case:{case.id}")
     return json_response(CaseView.of(case))
 

@@ -91,11 +91,14 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         monitoring=Lazy(lambda: parts.monitoring),
         screening=Lazy(lambda: parts.screening),
         travel_rule=Lazy(lambda: parts.travel_rule),
-        reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
+        reporting=Lazy(
+            lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock, parties_of=parts.officer_parties)
+        ),
         subject_exports=Lazy(
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)
         ),
         retention=Lazy(lambda: parts.retention),
+        closing=Lazy(lambda: parts.closing),
         listings=Lazy(lambda: parts.listings),
         transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),

@@ -55,6 +55,7 @@ from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
@@ -139,6 +140,7 @@ class Services:
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     _retention: Lazy[RetentionPurge] = attrs.field(factory=lambda: missing("retention purges"))
+    _closing: Lazy[MerchantClosing] = attrs.field(factory=lambda: missing("closing merchants"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
@@ -408,6 +410,11 @@ class Services:
     def retention(self) -> RetentionPurge:
         """The retention rules applied to people whose relationship ended (the worker runs it daily)."""
         return self._retention.get()
+
+    @property
+    def closing(self) -> MerchantClosing:
+        """An operator's close of a merchant: closed, its keys revoked, its unpaid invoices cancelled (R22)."""
+        return self._closing.get()
 
     @property
     def listings(self) -> Listings:

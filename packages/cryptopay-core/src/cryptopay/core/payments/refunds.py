@@ -67,6 +67,7 @@ from cryptopay.core.errors import (
     Unavailable,
 )
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
 from cryptopay.core.money import KES, Asset, Money
@@ -82,6 +83,7 @@ from cryptopay.core.payments.wrong_network import (
 )
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
 from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote, owned_quote, use_claim
@@ -163,7 +165,10 @@ class Refunds:
         platform: PlatformAddresses | None = None,
         screening: Callable[[], ScreeningPort | None] = lambda: None,
         monitoring: Callable[[], MonitoringFeed] = MonitoringFeed,
+        merchants: MerchantRepository | None = None,
     ) -> None:
+        """``merchants``: where ``refund`` reads whether the invoice's merchant was closed (None: never asked)."""
+        self._merchants = merchants
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
         self._screening, self._monitoring = screening, monitoring  # a listed destination is refused (and alerted)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
@@ -203,20 +208,45 @@ class Refunds:
         rail: str | None = None,
         amount: Money | None = None,
         quote_id: str | None = None,
+        closed_merchant: str | None = None,
     ) -> Refund:
         """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
 
         ``amount`` is in the rail's asset, or in KES (or the invoice's currency), converted at the quote ``quote_id``
         or at one locked now.
 
+        A closed merchant's invoice (``close_merchant``: its own logins and keys may no longer refund) is refunded
+        only by an operator who says so: ``closed_merchant`` is why (kept on the ``refund.request`` audit record as
+        ``merchant_closed``); without it, ``MerchantClosed`` (403 ``merchant_closed``), and with it on an open
+        merchant's invoice, ``InvalidInput``: returning a closed merchant's customers' money is often exactly what
+        closing needs, but it is never done by accident.
+
         >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
         """
         invoice = self.get_invoice(invoice_id)
+        because = self._closed_merchant(invoice.merchant_id, closed_merchant)
         option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
         network = option.rail.network.name
         self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
         wanted = self._convert(invoice, option, amount, quote_id)
-        return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted))
+        return transaction(
+            self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted, because)
+        )
+
+    def _closed_merchant(self, merchant_id: str, reason: str | None) -> str | None:
+        """The reason to record for refunding a closed merchant's invoice (see ``refund``), or None for an open one."""
+        merchant = None if self._merchants is None else self._merchants.get(merchant_id)
+        closed = merchant is not None and merchant.closed_at is not None
+        if reason is not None and not reason.strip():
+            raise InvalidInput("say why a closed merchant's invoice is refunded", field="closed_merchant")
+        if closed and reason is None:
+            check_merchant_open(merchant)  # raises: an operator names why (cryptopay refunds create --closed-merchant)
+        if not closed and reason is not None:
+            raise InvalidInput(
+                f"merchant {merchant_id} is not closed: a refund of its invoice needs no closed-merchant reason",
+                field="closed_merchant",
+            )
+        return reason.strip() if reason is not None else None
 
     def screening(self) -> ScreeningPort | None:
         """The sanctions screening refunds ask (None: not configured)."""
@@ -421,7 +451,13 @@ class Refunds:
         return quote
 
     def _request(
-        self, uow: PaymentsUnitOfWork, invoice_id: str, address: str, requested_by: str, wanted: RefundRequest
+        self,
+        uow: PaymentsUnitOfWork,
+        invoice_id: str,
+        address: str,
+        requested_by: str,
+        wanted: RefundRequest,
+        closed_merchant: str | None = None,
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         option = invoice.option(wanted.rail_key)
@@ -485,6 +521,7 @@ class Refunds:
             address=refund.address,
             hold=hold_id,
             quote=refund.quote_id or "",
+            **({} if closed_merchant is None else {"merchant_closed": closed_merchant}),
         )
         return refund
 

@@ -358,6 +358,7 @@ class PaymentsStack:
             pricer=self.pricer,
             quotes=self.quotes,
             rails={r.key: r for n in self.chains for r in _stack_rails(n)},
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)
