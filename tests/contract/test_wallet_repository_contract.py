@@ -210,8 +210,27 @@ def test_buys_round_trip_are_found_by_token_and_come_due_for_queries(backend: Ba
         due = uow.wallet_buys.due_for_query(AT + timedelta(minutes=2, seconds=30), limit=10)
         assert [b.id for b in due] == ["buy_1"]
         assert [b.id for b in uow.wallet_buys.for_user("usr_1", after=None, limit=2)] == ["buy_3", "buy_2"]
+        assert [b.id for b in uow.wallet_buys.open_for_user("usr_1")] == ["buy_1", "buy_2"]  # not the credited one
+        assert uow.wallet_buys.open_for_user("usr_2") == []
     with pytest.raises(Conflict), backend.uow() as uow:
         uow.wallet_buys.add(_buy("buy_4", "usr_2", digest="digest-buy_1"))
+
+
+def test_one_open_prompt_per_wallet_on_this_backend(backend: Backend):
+    """A second buy while the first prompt awaits its answer is refused (409 ``stk_prompt_open`` naming it) and
+    records nothing; once the first is answered, the next is prompted (review4 R19)."""
+    from cryptopay.core.wallets.buys import PromptOpen
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001")
+    first = stack.buys.start(amina.id, Money.of(1300, KES))
+    with pytest.raises(PromptOpen) as refused:
+        stack.buys.start(amina.id, Money.of(500, KES))
+    assert refused.value.code == "stk_prompt_open" and refused.value.details["buy_id"] == first.id
+    assert [b.id for b in stack.buys.for_user(amina.id)] == [first.id]
+    stack.deliver_callbacks()
+    second = stack.buys.start(amina.id, Money.of(500, KES))
+    assert [b.id for b in stack.buys.for_user(amina.id)] == [second.id, first.id]
 
 
 def test_buying_with_mpesa_on_this_backend(backend: Backend):

@@ -337,15 +337,45 @@ def test_one_wallet_fires_at_most_buy_rate_limit_stk_prompts_a_minute(api: Walle
     from cryptopay_http import ApiSettings
 
     limit = ApiSettings(token_secret="x" * 32).buy_rate_limit
-    codes = [
-        api.client.post(
-            "/v1/wallet/buys", json={"kes": "10"}, headers={**headers, "Idempotency-Key": f"pace-{n}"}
-        ).status_code
-        for n in range(limit + 1)
-    ]
+    codes = []
+    for n in range(limit + 1):
+        answer = api.client.post("/v1/wallet/buys", json={"kes": "10"}, headers={**headers, "Idempotency-Key": f"p{n}"})
+        codes.append(answer.status_code)
+        if answer.status_code == 201:
+            answer_last_prompt(api)  # one prompt at a time per wallet: the customer answers each before the next
     assert codes == [201] * limit + [429], codes
     listed = api.client.get("/v1/wallet/buys", headers=headers).get_json()["data"]
     assert len(listed) == limit and len(api.mpesa.outbox) <= limit
+
+
+def answer_last_prompt(api: WalletApi) -> None:
+    """The customer answers the newest STK prompt: M-Pesa's callback posted to its token URL."""
+    delivery = api.mpesa.outbox[-1]
+    answered = api.client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+
+
+def test_a_second_buy_while_the_first_prompt_is_open_is_a_409_naming_it(api: WalletApi):
+    """Review4 R19: one STK prompt at a time per wallet. While the first awaits its answer a second buy is a 409
+    ``stk_prompt_open`` naming the open buy, no prompt sent and nothing recorded; the first buy's Idempotency-Key
+    answers it again; once answered, the next buy is prompted."""
+    api.sign_up("0712000001")
+    headers = api.login("0712000001")
+    first = api.client.post("/v1/wallet/buys", json={"kes": "100"}, headers={**headers, "Idempotency-Key": "o-1"})
+    assert first.status_code == 201, first.get_json()
+    prompts = len(api.mpesa.outbox)
+    second = api.client.post("/v1/wallet/buys", json={"kes": "50"}, headers={**headers, "Idempotency-Key": "o-2"})
+    assert second.status_code == 409 and second.content_type == "application/problem+json"
+    assert second.get_json()["code"] == "stk_prompt_open" and second.get_json()["buy_id"] == first.get_json()["id"]
+    assert len(api.mpesa.outbox) == prompts
+    again = api.client.post("/v1/wallet/buys", json={"kes": "100"}, headers={**headers, "Idempotency-Key": "o-1"})
+    assert again.status_code == 201 and again.get_json()["id"] == first.get_json()["id"]
+    assert [b["id"] for b in api.client.get("/v1/wallet/buys", headers=headers).get_json()["data"]] == [
+        first.get_json()["id"]
+    ]
+    answer_last_prompt(api)
+    third = api.client.post("/v1/wallet/buys", json={"kes": "50"}, headers={**headers, "Idempotency-Key": "o-3"})
+    assert third.status_code == 201, third.get_json()
 
 
 def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):

@@ -22,7 +22,7 @@ from cryptopay.core.wallets.quotes import QuotePurpose
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD
-from tests.integration.http.test_http_wallet import WalletApi, _api
+from tests.integration.http.test_http_wallet import WalletApi, _api, answer_last_prompt
 from tests.support.sql_backends import migrated_sqlite
 
 
@@ -608,6 +608,7 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
     for n in range(limit):
         bought = client.post("/v1/wallet/buys", json={"kes": "10"}, headers={**headers, "Idempotency-Key": f"both-{n}"})
         assert bought.status_code == 201, bought.get_data(as_text=True)
+        answer_last_prompt(api)  # one prompt at a time per wallet: each answered before the next
     prompts = len(api.mpesa.outbox)
     shown = _post(client, "/app/buy", "/app/buy/quote", kes="1000")
     assert shown.status_code == 200, shown.get_data(as_text=True)

@@ -19,6 +19,7 @@ from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmou
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.kyc.applications import DocumentsNotReviewed, IdInUse
 from cryptopay.core.redaction import redact
+from cryptopay.core.wallets.buys import PromptOpen
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -72,6 +73,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["minimum"] = error.details["minimum"]
     if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
+    if isinstance(error, PromptOpen):  # the buy whose STK prompt is still open on the phone
+        extra["buy_id"] = error.details.get("buy_id")
     if isinstance(error, IdInUse):  # the other accounts that gave the ID (only officers approve)
         extra["accounts"] = error.details.get("accounts", [])
     if isinstance(error, DocumentsNotReviewed):  # what the approving officer has still to read

@@ -43,7 +43,7 @@ from cryptopay.core.pricing import Depegged
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
-from cryptopay.core.wallets.buys import Buy, BuyState
+from cryptopay.core.wallets.buys import Buy, BuyState, PromptOpen
 from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
@@ -687,7 +687,9 @@ def lock_quote() -> Response:
         "shillings, KES 1 to 250,000); once it is paid, USDT at the locked quote's ask (or the current "
         "one) is credited. Followed by M-Pesa's callback; the buy's URL is in `Location`. M-Pesa serves only "
         "Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`). At most "
-        "10 a minute per wallet (`buy_rate_limit`: each is an STK Push prompt); beyond that 429 with Retry-After."
+        "10 a minute per wallet (`buy_rate_limit`: each is an STK Push prompt); beyond that 429 with Retry-After. "
+        "One prompt at a time: while an earlier buy still awaits M-Pesa's answer, another is a 409 "
+        "`stk_prompt_open` naming it (`buy_id`); the same Idempotency-Key answers the first buy again."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
@@ -695,6 +697,7 @@ def lock_quote() -> Response:
         *QUOTE_PROBLEMS,
         NOT_MPESA,
         (InvalidInput, "the shillings buy less than the smallest USDT unit"),
+        (PromptOpen, "an earlier buy's prompt still awaits M-Pesa's answer (the problem names it)"),
     ),
 )
 @require(roles=_PERSONAL)

@@ -118,6 +118,10 @@ class BuyRepository(Protocol):
         """The user's buys, newest first (by id, descending), strictly before ``after``."""
         ...
 
+    def open_for_user(self, user_id: str) -> list[Buy]:
+        """The user's buys still requested or prompted (awaiting M-Pesa's answer), oldest first."""
+        ...
+
 
 class WalletQuoteRepository(Protocol):
     """Quotes claimed by wallet users, and by merchants for refunds (``cryptopay.core.wallets.quotes``): each used at

@@ -195,6 +195,10 @@ class InMemoryBuys:
         mine = [b for b in self._rows.values() if b.user_id == user_id and (after is None or b.id < after)]
         return [attrs.evolve(b) for b in sorted(mine, key=lambda b: b.id, reverse=True)[:limit]]
 
+    def open_for_user(self, user_id: str) -> list[Buy]:
+        mine = [b for b in self._rows.values() if b.user_id == user_id and b.open]
+        return [attrs.evolve(b) for b in sorted(mine, key=lambda b: b.id)]
+
 
 class InMemoryWalletQuotes:
     """Claims by quote id; the storage's lock makes ``use`` atomic."""

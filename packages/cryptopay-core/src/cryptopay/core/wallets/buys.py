@@ -34,7 +34,7 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.flows import credit_buy
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity.credentials import hash_secret, new_secret
@@ -59,7 +59,7 @@ from cryptopay.core.wallets.service import _sender, spending
 
 BUY = "wallet_buy"  # the monitoring product of a buy
 
-__all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
+__all__ = ["STK_REASONS", "Buy", "BuyState", "Buys", "PromptOpen"]
 
 STK_REASONS: Mapping[str, str] = STK_WORDING  # the customer's words for each STK result code
 
@@ -103,6 +103,13 @@ class Buy:
     @property
     def open(self) -> bool:
         return self.state in (BuyState.REQUESTED, BuyState.PROMPTED)
+
+
+class PromptOpen(Conflict):
+    """The wallet's phone still shows an earlier buy's STK prompt (awaiting M-Pesa's answer): one prompt at a time
+    per wallet (review4 R19), so a second never stacks on the first; the problem names the open buy."""
+
+    code = "stk_prompt_open"
 
 
 @attrs.define
@@ -162,8 +169,14 @@ class Buys:
         now = self.clock.now()
         if quote_id is not None:  # the user's quote: used by this buy, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote_id, used_by=buy_id)
-        wallet, profile = _sender(uow, user_id)
+        wallet, profile = _sender(uow, user_id)  # the wallet locked: two starts at once queue here
         refuse_unless_mpesa(wallet.phone, "buy with M-Pesa")
+        for earlier in uow.wallet_buys.open_for_user(user_id):
+            raise PromptOpen(
+                f"buy {earlier.id} is still waiting for M-Pesa's answer to its prompt on your phone: answer or cancel "
+                "it there (or wait until it is settled) before buying again",
+                buy_id=earlier.id,
+            )
         check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
         buy = Buy(
             id=buy_id,

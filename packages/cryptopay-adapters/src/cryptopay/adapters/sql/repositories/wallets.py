@@ -226,6 +226,11 @@ class SqlBuys(_Documents[Buy]):
         where = (b.user_id == user_id,) if after is None else (b.user_id == user_id, b.id < after)
         return self._items(sa.select(b.id, b.doc).where(*where).order_by(b.id.desc()).limit(limit))
 
+    def open_for_user(self, user_id: str) -> list[Buy]:
+        b = wallet_buys.c  # the user's rows by the (user_id, id) index, the open ones among them
+        where = (b.user_id == user_id, b.state.in_([BuyState.REQUESTED.value, BuyState.PROMPTED.value]))
+        return self._items(sa.select(b.id, b.doc).where(*where).order_by(b.id))
+
 
 class SqlWalletQuotes:
     """Wallet quote claims; ``use`` is one conditional ``UPDATE ... RETURNING``: of two transactions using one
