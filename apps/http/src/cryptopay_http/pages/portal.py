@@ -316,7 +316,6 @@ def send_check() -> Response:
 def send() -> Response:
     form = {k: request.form.get(k, "").strip() for k in _SEND_FIELDS}
     try:
-        _step_up_past_allowance(_send_money(form))
         return _send(form)
     except CryptopayError as error:
         return _send_show(error.http_status, form=form, **_refusal(error))
@@ -325,6 +324,7 @@ def send() -> Response:
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
     money = _send_money(form)
+    _step_up_past_allowance(money)  # under the form's key: a double press replays, never asks again
     max_fee = _shown_fee("fee", money.asset)  # the fee the check showed: a higher one now is refused
     transfer = runtime().services.wallets.send(
         _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee
@@ -513,7 +513,6 @@ def bill_check() -> Response:
 def pay_bill() -> Response:
     form = {k: request.form.get(k, "").strip() for k in ("biller", "account", "amount", "pay_with")}
     try:
-        _step_up_past_allowance(Money.of(_amount(form["amount"]), KES))
         return _pay_bill(form)
     except CryptopayError as error:
         context = {"billers": _billers(), "form": form, **_refusal(error)}
@@ -523,6 +522,7 @@ def pay_bill() -> Response:
 @idempotent_form
 def _pay_bill(form: dict[str, str]) -> Response:
     amount = Money.of(_amount(form["amount"]), KES)
+    _step_up_past_allowance(amount)  # under the form's key: a double press replays, never asks again
     pay_with, quote_id = _pay_with(form), None
     if pay_with == "USDT":  # at the quote the check showed: never a fresh price the user did not see
         quote_id = request.form.get("quote_id", "").strip()
