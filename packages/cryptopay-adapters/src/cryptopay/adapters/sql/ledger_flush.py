@@ -18,8 +18,9 @@ transaction) and as server-side prepared statements (``prepared.Statement``: ``P
 the post statement), which a ledger-owned transaction sends over the simple-query protocol together with its
 ``BEGIN`` and its ``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then ``EXECUTE flush(...); COMMIT``. Two round
 trips, a cached plan, and far less client work than a psycopg pipeline. The parameters are bound client-side by
-psycopg's ``ClientCursor``, which quotes them with libpq's escaping. A driver-owned unit of work (the P2P send)
-sends the same prepared flush statement with its ``COMMIT``.
+psycopg's ``ClientCursor``, which quotes them with libpq's escaping. A driver-owned unit of work sends the same
+prepared flush statement with its ``COMMIT``; the P2P send's instead makes the ledger's writes in its own write
+statement (``WRITE_CTES``: each table's rows as one array of a row type, ``rows_literal``), one statement in all.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` inde
 is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
 both parties' KYC standing (``KycStanding``: the profile's columns, its evidence and whether it is frozen; not the
 profile, nor its sealed fields) and their usage, and (after the wallet, in code order) locks the ledger balances
-the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and
-usage rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the
-unit has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each
-round trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
+the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer,
+usage and journal rows as one statement that also makes the ledger's writes (given their rows at commit), sent with
+the ``COMMIT``. Both are prepared statements: when the unit has sent nothing yet, the read begins a transaction the
+driver owns (``SqlUnitOfWork.begin_prepared``) and each round trip is one simple query (``BEGIN; SET LOCAL ...;
+EXECUTE read``, then ``EXECUTE write; COMMIT``);
 inside a transaction already under way the read is pipelined and the write goes in the commit's pipeline. Elsewhere
 (SQLite) it calls the other repositories.
 """
