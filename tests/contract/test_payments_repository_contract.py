@@ -16,7 +16,7 @@ from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings, index_families
+from cryptopay.core.payments.model import DepositAddress, HoldDecision, PaymentCredit, StoreSettings, index_families
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -241,6 +241,32 @@ def test_credits_are_found_by_merchant_and_time_a_page_at_a_time(storage):
         page = uow.payment_credits.credited_between("m1", NOW, until, after="crd_1", limit=1)
         assert [c.id for c in page] == ["crd_2"]
         assert uow.payment_credits.credited_between("m3", NOW, until, after=None, limit=10) == []
+
+
+def test_held_credits_wait_for_an_officer_until_one_decides(storage):
+    """A held credit's alerts and decision round-trip; ``awaiting_decision`` lists the held ones nobody decided, by id
+    (not a plain credit, a decided one, or one whose payment left the chain)."""
+    held = [attrs.evolve(credit(n, NOW), held=True, alerts=(f"alr_{n}",)) for n in (1, 2, 3)]
+    with storage.unit_of_work() as uow:
+        for item in (*held, credit(4, NOW)):
+            uow.payment_credits.add(item)
+    with storage.unit_of_work() as uow:
+        assert [c.id for c in uow.payment_credits.awaiting_decision(after=None, limit=10)] == [
+            "crd_1",
+            "crd_2",
+            "crd_3",
+        ]
+        decided = uow.payment_credits.get("crd_2", lock=True)
+        assert decided == held[1]
+        decided.decision, decided.decided_by, decided.decided_at = HoldDecision.RELEASED, "usr_ann", NOW
+        decided.decision_note, decided.release_entry_id = "false positive", "ent_rel"
+        uow.payment_credits.update(decided)
+        gone = attrs.evolve(held[2], reversal_entry_id="ent_rev")
+        uow.payment_credits.update(gone)
+    with storage.unit_of_work() as uow:
+        assert [c.id for c in uow.payment_credits.awaiting_decision(after=None, limit=10)] == ["crd_1"]
+        assert uow.payment_credits.awaiting_decision(after="crd_1", limit=10) == []
+        assert uow.payment_credits.get("crd_2") == decided and uow.payment_credits.get("crd_9") is None
 
 
 class SqlPaymentsStack(PaymentsStack):
@@ -626,3 +652,26 @@ def test_a_held_credit_reads_back_held(storage):
     with storage.unit_of_work() as uow:
         assert [c.held for c in uow.payment_credits.for_invoice("inv_91")] == [True]
         assert [c.held for c in uow.payment_credits.for_invoice("inv_92")] == [False]
+
+
+def test_a_held_payment_released_and_one_kept_on_sql(sql_engine):
+    """The officer's decisions through the SQL repositories and ledger: a payment from a listed address is held, one
+    released is the merchant's (net of the fee) and leaves the waiting list, the trial balance stays zero."""
+    from cryptopay.core.payments.model import HoldDecision
+
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+
+    stack = with_lists(SqlPaymentsStack(SqlStorage(sql_engine)))
+    first, second = _paid_from(stack, LISTED), _paid_from(stack, LISTED)
+    waiting = stack.held_payments.waiting()
+    assert sorted(c.invoice_id for c in waiting) == sorted([first, second]) and all(c.alerts for c in waiting)
+    by_invoice = {c.invoice_id: c for c in waiting}
+    released = stack.held_payments.release(by_invoice[first].id, officer="usr_ann", note="false positive")
+    kept = stack.held_payments.keep(by_invoice[second].id, officer="usr_ann", note="for the FRC")
+    assert (released.decision, kept.decision) == (HoldDecision.RELEASED, HoldDecision.KEPT)
+    assert stack.held_payments.waiting() == [] and stack.books_balanced()
+    gross = by_invoice[first].received
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == gross - released.fee and released.fee.is_positive()
+    assert stack.balance(flows.payments_held(USDT)) == by_invoice[second].received
+    with stack.uow() as uow:
+        assert uow.payment_credits.get(released.id) == released

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import attrs
+import pytest
 from cryptopay.core.compliance.reports import Reporter, Reporting, goaml_xml, str_csv
 from cryptopay.core.compliance.rules import Direction
 
@@ -31,7 +32,7 @@ def test_structuring_becomes_an_str_in_goaml_xml():
     """Report header, reporting person, reason with the rule and version, one transaction per movement, indicators."""
     rig, case_id = structuring_case()
     reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock)
-    report = reporting.suspicious_transaction_report(case_id, REPORTER, party_name="Otieno Odhiambo")
+    report = reporting.suspicious_transaction_report(case_id, REPORTER, party_name="Otieno Odhiambo", officer="usr_ann")
     root = ET.fromstring(goaml_xml(report))
     assert root.tag == "report"
     assert [child.tag for child in root][:8] == [
@@ -65,7 +66,7 @@ def test_the_str_as_csv_has_one_row_per_transaction():
     """CSV: the report reference, the movement and the rules on each row."""
     rig, case_id = structuring_case()
     report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
-        case_id, REPORTER, party_name="Otieno Odhiambo"
+        case_id, REPORTER, party_name="Otieno Odhiambo", officer="usr_ann"
     )
     rows = list(csv.DictReader(io.StringIO(str_csv(report))))
     assert [r["amount_kes"] for r in rows] == ["140000.00", "145000.00", "139500.00"]
@@ -91,3 +92,48 @@ def test_monthly_flows_sum_virtual_assets_by_asset_network_and_product():
         ("BTC", "bitcoin", "withdraw", "out", 1, "700.00"),
         ("USDT", "tron", "wallet_buy", "in", 2, "3500.00"),
     ]
+
+
+def test_an_officer_never_works_or_reports_a_case_of_a_party_they_belong_to():
+    """Outside review R12 on cases and STRs: the party's own officer (here the merchant's team member, ``mer_1``) is
+    refused opening, reading, noting, moving, assigning and reporting its case (403 ``own_party``), each refusal
+    audited ``compliance.own_party_refused``; nothing changes, and another officer works it as before."""
+    from cryptopay.core.compliance.cases import CaseStatus
+    from cryptopay.core.compliance.own_party import OwnParty
+
+    rig = MonitoringRig()
+    mine = {"usr_amina": frozenset({"usr_amina", "mer_1"})}
+    rig.monitoring = attrs.evolve(rig.monitoring, parties_of=lambda officer: mine.get(officer, frozenset({officer})))
+    for minutes, kes in ((0, "140000"), (240, "145000"), (600, "139500")):
+        rig.monitoring.observe(attrs.evolve(rig.movement(kes, minutes=minutes, party="mer_1"), asset="USDT"))
+    [alert] = rig.monitoring.run_batch(START, START + timedelta(days=1))
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock, parties_of=rig.monitoring.parties_of)
+    with pytest.raises(OwnParty) as refused:
+        rig.monitoring.open_case("usr_amina", [alert.id])
+    assert (refused.value.http_status, refused.value.code) == (403, "own_party")
+    case = rig.monitoring.open_case("usr_ann", [alert.id])
+    for act in (
+        lambda: rig.monitoring.case_alerts(case.id, officer="usr_amina"),
+        lambda: rig.monitoring.note("usr_amina", case.id, "mine"),
+        lambda: rig.monitoring.move("usr_amina", case.id, CaseStatus.CLOSED_NO_ACTION, "nothing here"),
+        lambda: rig.monitoring.assign("usr_amina", case.id, "usr_amina"),
+        lambda: reporting.suspicious_transaction_report(case.id, REPORTER, party_name="Duka", officer="usr_amina"),
+    ):
+        with pytest.raises(OwnParty):
+            act()
+    with rig.storage.unit_of_work() as uow:
+        refusals = [r for r in uow.audit.records() if r.action == "compliance.own_party_refused"]
+        actions = {r.action for r in uow.audit.records()}
+    assert [dict(r.details)["action"] for r in refusals] == [
+        "compliance.case_opened",
+        "compliance.case_viewed",
+        "compliance.case_noted",
+        "compliance.case_status",
+        "compliance.case_assigned",
+        "compliance.str_exported",
+    ]
+    assert {r.actor for r in refusals} == {"user:usr_amina"} and "compliance.str_exported" not in actions
+    after = rig.monitoring.case(case.id)
+    assert (after.status, after.notes, after.assignee) == (CaseStatus.OPEN, (), "usr_ann")
+    rig.monitoring.move("usr_ann", case.id, CaseStatus.REPORTED, "filed")  # another officer works it
+    assert reporting.suspicious_transaction_report(case.id, REPORTER, party_name="Duka", officer="usr_ann").alerts

@@ -146,6 +146,31 @@ def test_a_failing_source_is_not_used_for_a_cross_rate(clock, quotes):
     assert make_pricer(clock, quotes, market, forex).quote(USDT_KES).sources == ("market",)
 
 
+USDC_USDT = Pair.parse("USDC/USDT")
+
+
+def test_two_stablecoins_no_source_pairs_are_crossed_through_the_dollar(clock, quotes):
+    """Outside review R8: no source quotes USDC/USDT; it is median USDC/USD / median USDT/USD, as old as its older
+    leg, and a source that does quote it directly is preferred."""
+    market = FixedRateSource("market", clock, {"USDT/USD": "1.0010", "USDC/USD": "0.9990"})
+    other = FixedRateSource("other", clock, {"USDT/USD": "1.0000", "USDC/USD": "1.0000"})
+    survey = make_pricer(clock, quotes, market, other).survey(USDC_USDT)
+    (rate,) = survey.rates
+    assert rate.source == "cross (USDC/USD / USDT/USD)" and rate.mid == Decimal("0.99950") / Decimal("1.00050")
+    market.set("USDC/USDT", "0.9991")
+    assert make_pricer(clock, quotes, market, other).quote(USDC_USDT).sources == ("market",)
+
+
+def test_a_cross_through_a_depegged_stablecoin_is_refused_not_guessed(clock, quotes):
+    """USDC off its peg: no cross rate, the pricer is unavailable for USDC/USDT and says why; with no USDC price at
+    all the pair is not quoted (unsupported)."""
+    market = FixedRateSource("market", clock, {"USDT/USD": "1.00", "USDC/USD": "0.95"})
+    with pytest.raises(Unavailable, match=r"USDC/USD is at 0\.95, outside 0\.98-1\.02"):
+        make_pricer(clock, quotes, market).quote(USDC_USDT)
+    with pytest.raises(UnsupportedPair, match="USDC/USDT"):
+        make_pricer(clock, quotes, *markets(clock, "129.00")).quote(USDC_USDT)
+
+
 def test_every_quote_is_persisted_under_a_new_id(clock, quotes):
     """Each locked quote is stored and can be read back by its id."""
     pricer = make_pricer(clock, quotes, *markets(clock, "129.00"))

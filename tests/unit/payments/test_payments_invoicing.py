@@ -79,3 +79,59 @@ def test_a_rail_nothing_prices_in_shillings_is_refused_even_when_no_quote_is_nee
     stack.rates.set("BTC/USD", "97000")
     stack.rates.set("USD/KES", "129")
     assert stack.invoicing.create_invoice("m1", Money.of("0.01", BTC)).options[0].due == Money.of("0.01", BTC)
+
+
+def _usdt_and_usdc_store() -> PaymentsStack:
+    """A store on Ethereum taking USDT and USDC; the market quotes both in KES and USD, never USDC/USDT itself."""
+    from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+
+    stack = PaymentsStack(networks=("ethereum",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdt-ethereum", "usdc-ethereum"))
+    stack.rates.set("USDC/KES", "130")
+    stack.rates.set("USDC/USD", "0.999")
+    return stack
+
+
+def test_a_usdt_invoice_prices_its_usdc_rail_across_the_dollar() -> None:
+    """Outside review R8: a USDT invoice on a store that also takes USDC used to fail whole (``unsupported_pair``:
+    no source quotes USDC/USDT). USDC is priced at USDC/USD / USDT/USD, the quote locked and named by the invoice."""
+    from cryptopay.core.money import USDC
+
+    stack = _usdt_and_usdc_store()
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    dues = {option.rail.key: option.due for option in invoice.options}
+    assert dues["usdt-ethereum"] == Money.of("100", USDT)
+    assert dues["usdc-ethereum"].asset == USDC and Money.of("100", USDC) < dues["usdc-ethereum"]
+    assert len(invoice.quote_ids) == 1
+    quote = stack.quotes.get(invoice.quote_ids[0])
+    assert quote is not None and quote.sources == ("cross (USDC/USD / USDT/USD)",)
+
+
+def test_a_rail_that_cannot_be_priced_is_left_out_not_the_invoice() -> None:
+    """With no USDC price at all (or USDC off its peg), a USDT invoice for every rail of the store is made on USDT
+    alone; the audit record names the rail left out and why. Naming the USDC rail is still refused."""
+    from cryptopay.core.errors import Refused
+
+    stack = _usdt_and_usdc_store()
+    stack.rates.set("USDC/USD", "0.90")  # a depeg: no cross rate
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    assert [option.rail.key for option in invoice.options] == ["usdt-ethereum"]
+    (record,) = stack.storage.audit_records()
+    details = dict(record.details)
+    assert details["rails"] == "usdt-ethereum"
+    assert details["left_out"].startswith("usdc-ethereum: no USDC/USDT price now: ")
+    assert "outside 0.98-1.02" in details["left_out"]
+    with pytest.raises((Refused, Unavailable)):
+        stack.invoicing.create_invoice("m1", Money.of("100", USDT), rails=["usdt-ethereum", "usdc-ethereum"])
+    assert len(stack.invoicing.list_invoices("m1")) == 1
+
+
+def test_an_invoice_no_rail_can_be_priced_for_is_refused_with_the_reason() -> None:
+    """A KES invoice when no source answers: every rail is unpriced, so the invoice is refused (the first refusal)
+    and nothing is stored."""
+    stack = _usdt_and_usdc_store()
+    stack.rates.fail("HTTP 500")
+    with pytest.raises(Unavailable, match="USDC/KES"):
+        stack.invoicing.create_invoice("m1", Money.of("5000", KES))
+    assert stack.invoicing.list_invoices("m1") == [] and stack.storage.audit_records() == []

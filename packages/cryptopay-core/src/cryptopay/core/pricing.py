@@ -9,6 +9,10 @@ must be fresh, the cross rate is as old as its older leg, and the quote takes th
 direct rate. A stablecoin pair is refused while its median against the reference is outside the peg band (a
 depeg), or while nobody can tell.
 
+Two crypto assets no source quotes against each other (USDC/USDT: a USDT-priced invoice with a USDC rail, outside
+review R8) are crossed through the reference: USDC/USDT = median USDC/USD / median USDT/USD, as old as its older leg;
+a leg that is a stablecoin outside its peg band gives no cross (the pair is unavailable, not guessed).
+
 >>> from cryptopay.core.fx import Pair
 >>> from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 >>> from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -22,6 +26,10 @@ depeg), or while nobody can tell.
 >>> market.set("BTC/USD", "97000")
 >>> pricer.quote(Pair.parse("BTC/KES")).sources
 ('forex (USD/KES x BTC/USD)',)
+>>> market.set("USDC/USD", "0.9999")
+>>> crossed = pricer.quote(Pair.parse("USDC/USDT"))
+>>> crossed.sources, crossed.mid
+(('cross (USDC/USD / USDT/USD)',), Decimal('0.999700'))
 """
 
 from __future__ import annotations
@@ -88,6 +96,13 @@ class PricingPolicy:
             return None
         return Pair(pair.base, self.reference)
 
+    def crossing_for(self, pair: Pair) -> tuple[Pair, Pair] | None:
+        """The two crypto/reference legs a crypto/crypto pair is crossed through when no source quotes it directly
+        (USDC/USDT: USDC/USD and USDT/USD), if it can be."""
+        if pair.base.fiat or pair.quote.fiat or self.reference in (pair.base, pair.quote):
+            return None
+        return Pair(pair.base, self.reference), Pair(pair.quote, self.reference)
+
 
 @attrs.frozen
 class SourceFailure:
@@ -145,6 +160,11 @@ class Pricer:
         else:
             legs = self._collect(bridge, now, failures) if bridge is not None else []
         rates = [r for s in self.sources if (r := self._observe(s, pair, now, bridge, legs, failures))]
+        crossing = self.policy.crossing_for(pair)
+        if not rates and crossing is not None:
+            known = {band.pair: pegged} if band is not None else {}
+            cross = self._cross(pair, crossing, now, failures, known)
+            rates = [cross] if cross is not None else []
         return Survey(pair, now, tuple(rates), tuple(failures), peg)
 
     def prices(self, pair: Pair) -> bool:
@@ -191,6 +211,35 @@ class Pricer:
                 f"{band.pair} is at {survey.peg}, outside {band.low}-{band.high}: refusing to quote {survey.pair}",
                 peg=survey.peg,
             )
+
+    def _cross(
+        self,
+        pair: Pair,
+        crossing: tuple[Pair, Pair],
+        now: datetime,
+        failures: list[SourceFailure],
+        known: dict[Pair, list[Rate]],
+    ) -> Rate | None:
+        """``pair`` as the ratio of the median rates of its two legs against the reference, or None (why, in
+        ``failures``: a leg nobody quotes fresh, or a stablecoin leg off its peg)."""
+        medians: list[Decimal] = []
+        as_of: list[datetime] = []
+        for leg in crossing:
+            rates = known[leg] if leg in known else self._collect(leg, now, failures)
+            if not rates:
+                return None
+            median = Decimal(statistics.median(r.mid for r in rates))
+            band = next((b for b in self.policy.pegs if b.pair == leg), None)
+            if band is not None and not band.low <= median <= band.high:
+                reason = f"{leg} is at {median}, outside {band.low}-{band.high}: no cross rate for {pair}"
+                failures.append(SourceFailure("cross", pair, reason))
+                return None
+            medians.append(median)
+            as_of.extend(r.as_of for r in rates)
+        base, quote = medians
+        if not quote > 0:
+            return None
+        return Rate(pair, base / quote, f"cross ({crossing[0]} / {crossing[1]})", min(as_of))
 
     def _collect(self, pair: Pair, now: datetime, failures: list[SourceFailure]) -> list[Rate]:
         return [r for s in self.sources if (r := self._fresh(s, pair, now, failures))]

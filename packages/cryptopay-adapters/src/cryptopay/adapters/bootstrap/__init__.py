@@ -86,16 +86,20 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        held_payments=Lazy(lambda: parts.held_payments),
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),
         screening=Lazy(lambda: parts.screening),
         travel_rule=Lazy(lambda: parts.travel_rule),
-        reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
+        reporting=Lazy(
+            lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock, parties_of=parts.officer_parties)
+        ),
         subject_exports=Lazy(
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)
         ),
         retention=Lazy(lambda: parts.retention),
+        closing=Lazy(lambda: parts.closing),
         listings=Lazy(lambda: parts.listings),
         transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),

@@ -48,6 +48,7 @@ from cryptopay.core.mobile_money.results import Acknowledgement, MpesaResult, St
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
@@ -88,6 +89,7 @@ from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
@@ -238,6 +240,12 @@ class Parts:
     def retention(self) -> RetentionPurge:
         """The retention rules (``cryptopay.core.privacy.retention``) applied by the worker's daily job."""
         return RetentionPurge(self.storage.unit_of_work, self.ledger, self.clock)
+
+    @functools.cached_property
+    def closing(self) -> MerchantClosing:
+        """An operator's close of a merchant (``cryptopay.core.privacy.closing``): its keys through the cached
+        repository (every API process drops them at once), its unpaid invoices cancelled."""
+        return MerchantClosing(self.retention, self.api_keys, self.audit, self.clock, self.invoicing)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -497,7 +505,14 @@ class Parts:
             ids=self.ids,
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
             screening=self.screening,
+            parties_of=self.officer_parties,  # no officer works a case of their own (R12)
         )
+
+    @functools.cached_property
+    def officer_parties(self) -> Callable[[str], frozenset[str]]:
+        """The parties an officer belongs to (their own user id, the merchant they act for): no officer acts on their
+        own (outside review R12; ``compliance.own_party``)."""
+        return functools.partial(parties_of, self.merchants, self.team_store)
 
     @functools.cached_property
     def screening(self) -> Screening:
@@ -594,6 +609,19 @@ class Parts:
             platform=self.platform_addresses,
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+        )
+
+    @functools.cached_property
+    def held_payments(self) -> HeldPayments:
+        """Officers' decisions on merchant payments held for a listed payer: release, return, keep."""
+        return HeldPayments(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            refunds=self.refunds,
+            monitoring=lambda: self.monitoring,
+            parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
         )
 
     @functools.cached_property
@@ -790,7 +818,7 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
-            parties_of=functools.partial(parties_of, self.merchants, self.team_store),  # no officer acts on its own
+            parties_of=self.officer_parties,  # no officer acts on its own
         )
 
     @functools.cached_property

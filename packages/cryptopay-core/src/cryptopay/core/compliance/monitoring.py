@@ -12,7 +12,9 @@ the sanctions lists before money moves, per the rule set's ``sanctioned_name`` r
 threshold opens a blocking alert (list, entry, listed name, score) and refuses (``Blocked``, naming the rule only:
 the caller never learns which entry matched); a possible match (from the rule's ``review_score``) opens a
 non-blocking alert the product holds its payout on. Officers group alerts into cases, assign them, add notes and
-move them to a conclusion; every step is audited.
+move them to a conclusion; every step is audited. No officer reads or works a case of a party they belong to
+(outside review R12: ``parties_of``, the one check of ``compliance.own_party``): opening, reading, assigning, noting
+or moving it is refused (403 ``own_party``), the refusal audited ``compliance.own_party_refused``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from functools import partial
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
+from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
@@ -64,6 +67,8 @@ class Monitoring:
     screen: Screen = attrs.field(default=lambda _movement: False)
     screening: ScreeningPort | None = None  # names for ``screen_names`` (None: no name is screened)
     case_deadline: timedelta = CASE_DEADLINE
+    # The parties an officer belongs to (``identity.teams.parties_of``); None: only their own user id.
+    parties_of: PartiesOf | None = None
 
     # -- movements -----------------------------------------------------------------------------------------------
     def check(self, movement: Movement, *, journal: bool = True) -> list[Alert]:
@@ -342,11 +347,29 @@ class Monitoring:
         with self.uow() as uow:
             return _case(uow, case_id)
 
-    def case_alerts(self, case_id: str) -> tuple[Case, list[Alert]]:
-        """A case with its alerts (rule, version, evidence), for an officer reading it."""
+    def case_alerts(self, case_id: str, *, officer: str | None = None) -> tuple[Case, list[Alert]]:
+        """A case with its alerts (rule, version, evidence), for an officer reading it (``OwnParty`` for a case of
+        a party ``officer`` belongs to)."""
         with self.uow() as uow:
             case = _case(uow, case_id)
-            return case, [a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None]
+            found = case, [a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None]
+        if officer is not None:
+            self.refuse_own(officer, case.party_id, "compliance.case_viewed", f"case:{case.id}")
+        return found
+
+    def refuse_own(self, officer: str, party: str, action: str, subject: str) -> None:
+        """``OwnParty`` (audited ``compliance.own_party_refused`` on ``subject``) when ``officer`` belongs to
+        ``party``: an officer's compliance work on their own account or merchant (outside review R12)."""
+        refuse_own_party(
+            self.uow,
+            self.parties_of,
+            officer,
+            party,
+            scope="compliance",
+            action=action,
+            subject=subject,
+            at=self.clock.now(),
+        )
 
     def open_case(self, officer: str, alert_ids: Sequence[str], *, assignee: str | None = None) -> Case:
         """Group open alerts (of one party) into a new case, due within ``case_deadline``."""
@@ -354,11 +377,13 @@ class Monitoring:
             raise InvalidInput("a case groups at least one alert", field="alert_ids")
         now = self.clock.now()
 
-        def work(uow: MonitoringUnitOfWork) -> Case:
+        def work(uow: MonitoringUnitOfWork) -> Case | str:
             alerts = [_alert(uow, a) for a in dict.fromkeys(alert_ids)]
             parties = {a.party_id for a in alerts}
             if len(parties) != 1:
                 raise InvalidInput("a case is about one party: these alerts concern several", field="alert_ids")
+            if owns(officer, party := next(iter(parties)), self.parties_of):
+                return party  # refused outside this transaction (its audit record commits in one of its own)
             taken = [a.id for a in alerts if a.status is not AlertStatus.OPEN]
             if taken:
                 raise Conflict(f"already in a case: {', '.join(taken)}")
@@ -385,7 +410,11 @@ class Monitoring:
             )
             return case
 
-        return in_transaction(self.uow, work)
+        opened = in_transaction(self.uow, work)
+        if isinstance(opened, str):
+            self.refuse_own(officer, opened, "compliance.case_opened", f"party:{opened}")
+            raise AssertionError("unreachable: refuse_own raised")  # pragma: no cover
+        return opened
 
     def assign(self, officer: str, case_id: str, assignee: str) -> Case:
         return self._change(
@@ -404,6 +433,56 @@ class Monitoring:
             status=status.value,
         )
 
+    def conclude(self, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str) -> list[str]:
+        """Close the alerts with an officer's decision on the money held on them (``payments.held``): the open ones
+        grouped into a case of their own (audited ``compliance.case_opened``), every case they are in moved to the
+        final ``status`` with ``note`` (audited ``compliance.case_status``); a case already at ``status`` is left
+        as it is (a decision retried), one concluded otherwise is a ``Conflict`` (nothing changes). The cases' ids.
+        Missing alerts are skipped (none raised: no rule watched the payer)."""
+        if not status.final:
+            raise InvalidInput("a decision closes or reports the case", field="status")
+        now = self.clock.now()
+
+        def work(uow: MonitoringUnitOfWork) -> list[str]:
+            alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
+            cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
+            clash = [c.id for c in cases.values() if c.status.final and c.status is not status]
+            if clash:
+                raise Conflict(f"case {', '.join(clash)} is concluded otherwise: the decision would contradict it")
+            fresh = [a for a in alerts if a.status is AlertStatus.OPEN]
+            if fresh:
+                case = Case(
+                    id=self.ids.new_id("cas"),
+                    party_id=fresh[0].party_id,
+                    alert_ids=tuple(a.id for a in fresh),
+                    created_at=now,
+                    deadline=now + self.case_deadline,
+                    assignee=officer,
+                )
+                uow.cases.add(case)
+                for alert in fresh:
+                    alert.status, alert.case_id = AlertStatus.IN_CASE, case.id
+                    uow.alerts.update(alert)
+                _audit(
+                    uow,
+                    f"user:{officer}",
+                    "compliance.case_opened",
+                    f"case:{case.id}",
+                    now,
+                    alerts=",".join(case.alert_ids),
+                    assignee=officer,
+                )
+                cases[case.id] = case
+            for case in cases.values():
+                if case.status is status:
+                    continue
+                case.move(status, officer, at=now, note=note)
+                uow.cases.update(case)
+                _audit(uow, f"user:{officer}", "compliance.case_status", f"case:{case.id}", now, status=status.value)
+            return sorted(cases)
+
+        return in_transaction(self.uow, work)
+
     def overdue(self) -> list[Case]:
         """Open cases past their deadline (the worker's daily reminder)."""
         now, found, after = self.clock.now(), [], None
@@ -416,6 +495,8 @@ class Monitoring:
         self, officer: str, case_id: str, action: str, change: Callable[[Case, datetime], None], **details: str
     ) -> Case:
         now = self.clock.now()
+        party = self.case(case_id).party_id
+        self.refuse_own(officer, party, action, f"case:{case_id}")
 
         def work(uow: MonitoringUnitOfWork) -> Case:
             case = _case(uow, case_id)

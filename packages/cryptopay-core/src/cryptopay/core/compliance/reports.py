@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, Case
+from cryptopay.core.compliance.own_party import PartiesOf, refuse_own_party
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import KES, Money
@@ -210,10 +211,33 @@ class Reporting:
 
     uow: Callable[[], AbstractContextManager[MonitoringUnitOfWork]]
     clock: Clock
+    # The parties an officer belongs to (``identity.teams.parties_of``); None: only their own user id.
+    parties_of: PartiesOf | None = None
 
-    def suspicious_transaction_report(self, case_id: str, reporter: Reporter, *, party_name: str) -> StrReport:
-        """The STR of a case: its alerts and every movement they name."""
+    def suspicious_transaction_report(
+        self, case_id: str, reporter: Reporter, *, party_name: str, officer: str
+    ) -> StrReport:
+        """The STR of a case: its alerts and every movement they name. ``officer`` (the filing officer's user id)
+        never reports on a party they belong to (``OwnParty``, audited ``compliance.own_party_refused``: outside
+        review R12)."""
         now = self.clock.now()
+
+        def party(uow: MonitoringUnitOfWork) -> str:
+            case = uow.cases.get(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id}")
+            return case.party_id
+
+        refuse_own_party(
+            self.uow,
+            self.parties_of,
+            officer,
+            in_transaction(self.uow, party),
+            scope="compliance",
+            action="compliance.str_exported",
+            subject=f"case:{case_id}",
+            at=now,
+        )
 
         def work(uow: MonitoringUnitOfWork) -> StrReport:
             case = uow.cases.get(case_id)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.own_party import OwnParty, owns, refuse_own_party
 from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.kyc.applications import (
     ApplicationState,
@@ -62,14 +63,6 @@ QUEUE_STATES = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
 # does a rejected one
 ID_CLAIMING = (*QUEUE_STATES, ApplicationState.INFORMATION_REQUESTED, ApplicationState.APPROVED)
 ORPHAN_GRACE = timedelta(hours=1)  # far longer than an upload takes between its blob and its record
-
-
-class OwnParty(Refused):
-    """The officer belongs to the party (it is their own account, or the merchant they own or are on the team of):
-    nobody reviews, approves, freezes or unfreezes their own (outside review R12). Another officer acts."""
-
-    code = "own_party"
-    http_status = 403
 
 
 def document_context(application_id: str, document_id: str) -> str:
@@ -496,24 +489,25 @@ class KycReview:
         self, officer: str, action: str, *, party_id: str | None = None, application_id: str | None = None
     ) -> None:
         """``OwnParty`` when ``officer`` belongs to the party (``party_id``, or the one ``application_id`` is of),
-        the refusal audited ``kyc.own_party_refused`` in a transaction of its own; ``NotFound`` for an unknown
-        application (as the action would answer)."""
-        mine = self.parties_of(officer) if self.parties_of is not None else frozenset({officer})
-        if party_id is not None and party_id not in mine:
+        the refusal audited ``kyc.own_party_refused`` in a transaction of its own (``refuse_own_party``, the one
+        check every officer's use case makes); ``NotFound`` for an unknown application (as the action would
+        answer)."""
+        if party_id is not None and not owns(officer, party_id, self.parties_of):
             return
-
-        def work(uow: KycUnitOfWork) -> str | None:
-            party = party_id if party_id is not None else _load(uow, application_id or "").party_id
-            if party not in mine:
-                return None
-            details = {"action": action, "application": application_id or ""}
-            event = AuditEvent(f"user:{officer}", "kyc.own_party_refused", f"kyc:{party}", self.clock.now(), details)
-            uow.audit.append(event)
-            return party
-
-        refused = in_transaction(self.uow, work)
-        if refused is not None:
-            raise OwnParty(f"{refused} is your own (you act for it): another officer acts on it", party_id=refused)
+        party = party_id
+        if party is None:
+            party = in_transaction(self.uow, lambda uow: _load(uow, application_id or "").party_id)
+        refuse_own_party(
+            self.uow,
+            self.parties_of,
+            officer,
+            party,
+            scope="kyc",
+            action=action,
+            subject=f"kyc:{party}",
+            at=self.clock.now(),
+            details={"application": application_id or ""},
+        )
 
     def _open(
         self,

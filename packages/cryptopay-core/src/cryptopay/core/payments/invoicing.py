@@ -7,19 +7,27 @@ whose invoice then fails is a gap, which is harmless. The addresses, the invoice
 ``invoice.created`` outbox message and the audit record are one transaction.
 An invoice never outlives the quotes that priced it: the pricer's quote lifetime should be at least the longest
 store window (``Invoice.create`` cuts the window to the quote's expiry otherwise).
+
+An invoice for every rail of the store (no rails named) is not refused for a rail that cannot be priced now (outside
+review R8: a USDT-priced invoice on a store that also takes USDC, with no USDC/USDT price): that rail is left out of
+the invoice's options, the reason logged and kept in the ``invoice.create`` audit record (``left_out``); the invoice
+is refused only when no rail can be priced (with the first rail's refusal). Rails the caller names are all required.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidState, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
-from cryptopay.core.invoices import Invoice
+from cryptopay.core.invoices import Invoice, InvoiceReceivedPayment, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
@@ -38,12 +46,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ORDER_ID_MOST",
     "Invoicing",
+    "UnpaidCancelled",
     "UnpricedRail",
     "check_order_id",
     "new_public_id",
     "refuse_unpriced_rails",
     "xpub_setting",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def xpub_setting(network: str) -> str:
@@ -100,6 +111,15 @@ def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequen
                 "settled; choose other rails",
                 field="rails",
             )
+
+
+@attrs.frozen
+class UnpaidCancelled:
+    """What ``Invoicing.cancel_unpaid`` did: the invoices it cancelled and the new ones it left (they received
+    something)."""
+
+    cancelled: tuple[str, ...]
+    kept: tuple[str, ...]
 
 
 class Invoicing:
@@ -195,7 +215,8 @@ class Invoicing:
                     f"{rail.network.name} (the operator sets {xpub_setting(rail.network.name)}); "
                     "ask for the invoice on another rail"
                 )
-        quotes = self._quotes(price, chosen)
+        quotes, left_out = self._quotes(price, chosen, optional=rails is None)
+        chosen = [rail for rail in chosen if rail.key not in left_out]
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
         indexes = transaction(self._reader, lambda uow: _take_indexes(uow, chosen))  # one statement each, alone
@@ -203,7 +224,9 @@ class Invoicing:
         def create(uow: PaymentsUnitOfWork) -> Invoice:
             if within is not None:
                 within(uow)
-            invoice = self._create(uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url)
+            invoice = self._create(
+                uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url, left_out
+            )
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -244,7 +267,7 @@ class Invoicing:
         """
 
         def cancel(uow: PaymentsUnitOfWork) -> Invoice:
-            invoice = self._cancel(uow, invoice_id, actor)
+            invoice = self._cancel(uow, invoice_id=invoice_id, actor=actor)
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -253,14 +276,39 @@ class Invoicing:
         self._reads.changed(invoice_id)  # this process reads its own change at once (others when it is announced)
         return cancelled
 
-    def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
+    def cancel_unpaid(self, merchant_id: str, *, actor: str, reason: str, limit: int = 200) -> UnpaidCancelled:
+        """Cancel every new invoice of the merchant that has received nothing (closing a merchant), each in its own
+        transaction as ``cancel_invoice`` does (``invoice.cancelled`` announced, audited ``invoice.cancel`` with
+        ``reason``). An invoice that has received something (partly paid), or that is no longer new when it is
+        locked, is left as it is and named in ``kept``: its payer's money is already recorded and follows the
+        invoice's own path (refund). A payment arriving later on a cancelled invoice is recorded ``paid_late``."""
+        cancelled: list[str] = []
+        kept: list[str] = []
+        before: str | None = None
+        while True:
+            listing = partial(_new_invoices, merchant_id=merchant_id, before=before, limit=limit)
+            page = transaction(self._reader, listing)
+            for invoice in page:
+                try:
+                    transaction(self._uow, partial(self._cancel, invoice_id=invoice.id, actor=actor, reason=reason))
+                except (InvoiceReceivedPayment, InvalidState):
+                    kept.append(invoice.id)
+                    continue
+                self._reads.changed(invoice.id)
+                cancelled.append(invoice.id)
+            if len(page) < limit:
+                return UnpaidCancelled(tuple(cancelled), tuple(kept))
+            before = page[-1].id
+
+    def _cancel(self, uow: PaymentsUnitOfWork, *, invoice_id: str, actor: str, reason: str | None = None) -> Invoice:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         events = invoice.cancel(by=actor, now=now)
         if not events:
             return invoice  # cancelled before: nothing changes
         uow.invoices.update(invoice)
         publish_invoice_events(uow, self._ids, invoice, events)
-        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
+        because = {} if reason is None else {"reason": reason}
+        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id, **because)
         return invoice
 
     def get_public_invoice(self, public_id: str) -> Invoice:
@@ -282,9 +330,26 @@ class Invoicing:
             return price
         return self._pricer.quote(Pair(price.asset, KES)).convert(price, at=self._clock.now())
 
-    def _quotes(self, price: Money, rails: Sequence[Rail]) -> list[Quote]:
+    def _quotes(self, price: Money, rails: Sequence[Rail], *, optional: bool) -> tuple[list[Quote], dict[str, str]]:
+        """A locked quote for each rail asset other than the price's, and the rails left out (key: why). With
+        ``optional``, a rail whose asset cannot be priced now is left out, unless no rail would remain."""
         assets = {rail.asset for rail in rails if rail.asset != price.asset}
-        return [self._pricer.quote(Pair(asset, price.asset)) for asset in sorted(assets, key=lambda a: a.code)]
+        quotes, left_out, refusals = list[Quote](), dict[str, str](), list[CryptopayError]()
+        for asset in sorted(assets, key=lambda a: a.code):
+            try:
+                quotes.append(self._pricer.quote(Pair(asset, price.asset)))
+            except CryptopayError as error:
+                if not optional:
+                    raise
+                refusals.append(error)
+                for rail in rails:
+                    if rail.asset == asset:
+                        left_out[rail.key] = f"no {asset.code}/{price.asset.code} price now: {error.message}"
+        if refusals and len(left_out) == len(rails):
+            raise refusals[0]
+        for key, why in left_out.items():
+            log.warning("invoice for %s leaves out %s: %s", price, key, why)
+        return quotes, left_out
 
     def _create(
         self,
@@ -298,6 +363,7 @@ class Invoicing:
         actor: str | None,
         metadata: Mapping[str, str] | None = None,
         return_url: str | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> Invoice:
         now, invoice_id = self._clock.now(), self._ids.new_id("inv")
         addresses = self._addresses(uow, invoice_id, store.merchant_id, indexes)
@@ -331,6 +397,7 @@ class Invoicing:
             price=price,
             rails=",".join(r.key for r in rails),
             quotes=",".join(invoice.quote_ids),
+            **({"left_out": "; ".join(f"{k}: {v}" for k, v in left_out.items())} if left_out else {}),
         )
         return invoice
 
@@ -346,6 +413,10 @@ class Invoicing:
             uow.deposit_addresses.add(DepositAddress(network, address, index, invoice_id, merchant_id, now))
             found[network] = address
         return found
+
+
+def _new_invoices(uow: PaymentsUnitOfWork, *, merchant_id: str, before: str | None, limit: int) -> list[Invoice]:
+    return uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit, state=InvoiceState.NEW)
 
 
 def _take_indexes(uow: PaymentsUnitOfWork, rails: Sequence[Rail]) -> dict[str, int]:

@@ -228,6 +228,14 @@ class PaymentCreditRepository(Protocol):
         """Credits whose reversal is still owed by the merchant, oldest first."""
         ...
 
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        """One credit (``lock``: its row locked for update)."""
+        ...
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        """Held credits no officer decided yet (``PaymentCredit.awaiting_decision``), by id after ``after``."""
+        ...
+
     def count(self) -> int:
         """How many credits (confirmed payments) were ever booked: it only grows."""
         ...

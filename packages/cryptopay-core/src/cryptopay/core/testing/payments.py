@@ -241,6 +241,14 @@ class InMemoryPaymentCredits(_ById):
         found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
         return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
 
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        found = self._items.get(credit_id)
+        return _copy(cast(PaymentCredit, found)) if found is not None else None
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        found = [c for c in self._all() if c.awaiting_decision and (after is None or c.id > after)]
+        return [_copy(c) for c in sorted(found, key=lambda c: c.id)[:limit]]
+
     def count(self) -> int:
         return len(self._items)
 

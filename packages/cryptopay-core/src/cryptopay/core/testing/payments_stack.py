@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant
@@ -39,6 +40,7 @@ from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.model import StoreSettings, address_key
@@ -302,6 +304,7 @@ class PaymentsStack:
             status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )
         self.monitor = MonitoringFeed()  # what detection feeds AML monitoring (a test sets one, then rewires)
+        self.monitoring: Monitoring | None = None  # the alerts' cases officers conclude (a test sets one, likewise)
         self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
@@ -351,6 +354,16 @@ class PaymentsStack:
             pricer=self.pricer,
             quotes=self.quotes,
             rails={r.key: r for n in self.chains for r in _stack_rails(n)},
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+            screening=lambda: self.screening,  # a refund to a listed address is refused (when a test sets lists)
+            monitoring=lambda: self.monitor,
+        )
+        self.held_payments = HeldPayments(
+            uow=uow,
+            ledger=ledger,
+            clock=clock,
+            refunds=self.refunds,
+            monitoring=lambda: self.monitoring,
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)

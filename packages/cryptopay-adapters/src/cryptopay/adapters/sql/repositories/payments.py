@@ -395,6 +395,7 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
             "merchant_id": item.merchant_id,
             "clawback_pending": item.clawback_pending,
             "credited_at": item.credited_at,
+            "awaiting_decision": item.awaiting_decision,
         }
 
     def add(self, credit: PaymentCredit) -> None:
@@ -409,6 +410,13 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
+
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        return self._one(payment_credits.c.id == credit_id, lock=lock)
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        waiting = payment_credits.c.awaiting_decision.is_(True)
+        return self._select(waiting, *_page(payment_credits, "id", after), limit=limit)
 
     def count(self) -> int:
         return int(self._conn.execute(sa.select(sa.func.count()).select_from(payment_credits)).scalar_one())
