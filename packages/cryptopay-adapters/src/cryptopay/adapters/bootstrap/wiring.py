@@ -431,7 +431,6 @@ class Parts:
             derivers=self.derivers,
             reader=self.storage.reading,
             reads=self.invoice_reads,
-            merchants=self.merchants,  # a closed merchant takes no new invoices (``Invoicing.check_open``)
         )
 
     @functools.cached_property

@@ -79,6 +79,12 @@ class Quoter(Protocol):
 class StoreSettingsRepository(Protocol):
     def get(self, merchant_id: str) -> StoreSettings | None: ...
 
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        """The merchant's store settings (None before it has a store) and when an operator closed the merchant (None
+        while it is open, or when no merchant row is known), read together: one statement on SQL. An invoice
+        creation learns both in the read it makes anyway (``Invoicing.open_store``, outside review R22)."""
+        ...
+
     def put(self, settings: StoreSettings) -> None:
         """Create or replace the store settings of ``settings.merchant_id``."""
         ...

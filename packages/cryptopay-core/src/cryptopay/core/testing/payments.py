@@ -97,11 +97,18 @@ class _ById:
 
 
 class InMemoryStores:
-    def __init__(self) -> None:
+    """``closing``: when an operator closed a merchant, from wherever the merchants are kept (the payments stack's
+    ``InMemoryMerchants``); a function, so the unit of work's snapshot (a deep copy) shares it. None: none is."""
+
+    def __init__(self, closing: Callable[[str], datetime | None] | None = None) -> None:
         self._stores: dict[str, StoreSettings] = {}
+        self._closing = closing
 
     def get(self, merchant_id: str) -> StoreSettings | None:
         return self._stores.get(merchant_id)
+
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        return self.get(merchant_id), self._closing(merchant_id) if self._closing is not None else None
 
     def put(self, settings: StoreSettings) -> None:
         self._stores[settings.merchant_id] = settings
@@ -539,10 +546,11 @@ class InMemoryWrongNetworkPayments(_ById):
         return sum(1 for p in self._all() if p.state is WrongNetworkState.PENDING)
 
 
-def payments_storage(**extra: Any) -> InMemoryStorage:
-    """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
+def payments_storage(closing: Callable[[str], datetime | None] | None = None, **extra: Any) -> InMemoryStorage:
+    """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks); ``closing``:
+    when a merchant was closed (``InMemoryStores``)."""
     return InMemoryStorage(
-        stores=InMemoryStores(),
+        stores=InMemoryStores(closing),
         invoices=InMemoryInvoices(),
         deposit_addresses=InMemoryDepositAddresses(),
         payment_credits=InMemoryPaymentCredits(),

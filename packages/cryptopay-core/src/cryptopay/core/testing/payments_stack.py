@@ -268,13 +268,22 @@ def _stack_rails(network: str) -> list[Rail]:
     return [rail_for(network, token.asset, confirmations=3) for token in NETWORKS[network].tokens]
 
 
+def _closed_at(merchants: InMemoryMerchants, merchant_id: str) -> datetime | None:
+    merchant = merchants.get(merchant_id)
+    return merchant.closed_at if merchant is not None else None
+
+
 class PaymentsStack:
     """Every payment use case wired over in-memory fakes, on a manual clock that starts on a Monday, 12:00 Nairobi."""
 
     def __init__(self, *, start: datetime | None = None, usdt_kes: str = "130", networks: Sequence[str] = ("tron",)):
         self.clock = ManualClock(start)
         self.ids = SequentialIds()
+        self.merchants = InMemoryMerchants()
         self.storage = payments_storage(
+            # a closed merchant takes no new invoices (``Invoicing.open_store``); a function, not a bound method: the
+            # unit of work's snapshot deep-copies the repositories, and would copy the stack along with one
+            closing=lambda merchant_id: _closed_at(self.merchants, merchant_id),
             webhook_endpoints=InMemoryWebhookEndpoints(),
             webhook_deliveries=InMemoryWebhookDeliveries(),
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
@@ -288,7 +297,6 @@ class PaymentsStack:
         self.senders = {n: FakeChainSender(n) for n in networks}
         self.cursors = InMemoryScanCursorStore()
         self.mpesa = FakeMobileMoney(clock=self.clock)
-        self.merchants = InMemoryMerchants()
         self.metrics = RecordingMetrics()
         self.notification_queue = SetNotificationQueue()  # PostgreSQL's NOTIFY queue, as a fraction a test sets
         self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
@@ -319,7 +327,6 @@ class PaymentsStack:
             ledger=ledger,
             pricer=self.pricer,
             derivers=derivers,
-            merchants=self.merchants,
         )
         self.detection = Detection(
             uow=uow,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
+from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -163,6 +164,20 @@ def _address_owner(network: str, address: str) -> sa.Select[Any]:
     return sa.select(invoice_addresses.c.invoice_id).where(*where)
 
 
+_WITH_CLOSING = DriverRead(
+    sa.select(
+        sa.select(merchants.c.closed_at)
+        .where(merchants.c.id == sa.bindparam("merchant_id"))
+        .scalar_subquery()
+        .label("closed_at"),
+        sa.select(stores.c.doc)
+        .where(stores.c.merchant_id == sa.bindparam("merchant_id"))
+        .scalar_subquery()
+        .label("doc"),
+    )
+)
+
+
 class SqlStores(_Documents[StoreSettings]):
     cls, table, what = StoreSettings, stores, "store"
 
@@ -171,6 +186,13 @@ class SqlStores(_Documents[StoreSettings]):
 
     def get(self, merchant_id: str) -> StoreSettings | None:
         return self._by_id(merchant_id, column="merchant_id")
+
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        """One statement: the merchant's ``closed_at`` and its store's document, each a scalar subquery by primary
+        key (either row may be missing), as the creation's store read was before the closing joined it (R22)."""
+        row = _WITH_CLOSING.first(self._conn, {"merchant_id": merchant_id})
+        closed_at, doc = row if row is not None else (None, None)
+        return (self._item(merchant_id, doc) if doc is not None else None), closed_at
 
     def put(self, settings: StoreSettings) -> None:
         upsert(self._conn, stores, self._row(settings), ["merchant_id"])
