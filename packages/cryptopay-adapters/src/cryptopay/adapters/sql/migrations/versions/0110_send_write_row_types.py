@@ -9,7 +9,7 @@ tables' row types, so their fields are in an order the client knows whatever ord
 Nothing is stored in them; SQLite has none (its send composes the repositories).
 
 Revision ID: 0110
-Revises: 0125
+Revises: 0126
 Create Date: 2026-12-07
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0110"
-down_revision = "0125"
+down_revision = "0126"
 branch_labels = None
 depends_on = None
 
