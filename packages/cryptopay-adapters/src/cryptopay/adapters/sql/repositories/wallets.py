@@ -528,16 +528,18 @@ class SqlSends:
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
         # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do;
         # the recipient's keyed hash, made for the read, is the transfer row's too (made once).
-        self._phone_keys: dict[str, str] = {}
-        self._wallets = SqlWallets(conn, personal=personal)
-        self._transfers = SqlTransfers(conn, personal=personal, phone_key=self._phone_key)
-        self._personal = personal or PersonalData.plaintext()
+        self._wallets = wallets = SqlWallets(conn, personal=personal)
+        keys: dict[str, str] = {}
 
-    def _phone_key(self, phone: str) -> str:
-        found = self._phone_keys.get(phone)
-        if found is None:
-            found = self._phone_keys[phone] = self._wallets.phone_key(phone)
-        return found
+        def phone_key(phone: str) -> str:  # not a bound method: SqlTransfers holding it makes no reference cycle
+            found = keys.get(phone)
+            if found is None:
+                found = keys[phone] = wallets.phone_key(phone)
+            return found
+
+        self._phone_key = phone_key
+        self._transfers = SqlTransfers(conn, personal=personal, phone_key=phone_key)
+        self._personal = personal or PersonalData.plaintext()
 
     def parties(
         self,
