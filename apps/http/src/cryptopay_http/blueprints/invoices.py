@@ -28,7 +28,15 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, refused_if_closed, require
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
-from cryptopay_http.convert import amount_pattern, check_places, json_response, json_text, limits, read_body
+from cryptopay_http.convert import (
+    TEXT_PATTERN,
+    amount_pattern,
+    check_places,
+    json_response,
+    json_text,
+    limits,
+    read_body,
+)
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
@@ -40,7 +48,7 @@ from cryptopay_http.payments_edge import (
     payments,
     resolve_rail,
 )
-from cryptopay_http.query import MERCHANT_ID, enum_param, query
+from cryptopay_http.query import MERCHANT_ID, Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
 __all__ = ["InvoiceView", "bp"]
@@ -341,20 +349,32 @@ def create_invoice() -> Response:
     tags=_TAGS,
     description=(
         "The merchant's invoices, newest first, with their state, rails, amounts due and received. Admins "
-        "name the merchant with `merchant_id`."
+        "name the merchant with `merchant_id`. `state` keeps the invoices in that state; `order_id` those of "
+        "the shop's order (compared without case): an unknown state is a 422 on `state`."
     ),
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="invoices:read")
 @paginated("inv")
-@query(MERCHANT_ID)
+@query(
+    enum_param("state", lambda: [s.value for s in InvoiceState], "only invoices in this state"),
+    Param(
+        "order_id",
+        {"type": "string", "minLength": 1, "maxLength": _MAX_ORDER_ID, "pattern": TEXT_PATTERN},
+        description="only the invoices of this order id of the shop's (compared without case)",
+    ),
+    MERCHANT_ID,
+)
 def list_invoices() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
+    state_text, order_id = request.args.get("state"), request.args.get("order_id")
+    state = InvoiceState(state_text) if state_text else None
     invoicing = payments().invoicing
-    page = paginate(
-        lambda before, limit: invoicing.list_invoices(merchant_id, before=before, limit=limit), InvoiceView.of
-    )
-    return json_response(page)
+
+    def fetch(before: str | None, limit: int) -> list[Invoice]:
+        return invoicing.list_invoices(merchant_id, before=before, limit=limit, state=state, order_id=order_id)
+
+    return json_response(paginate(fetch, InvoiceView.of))
 
 
 @bp.get("/v1/invoices/<invoice_id>")

@@ -334,10 +334,24 @@ class Invoicing:
             raise NotFound("no such checkout page")
         return found
 
-    def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
-        """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
+    def list_invoices(
+        self,
+        merchant_id: str,
+        *,
+        before: str | None = None,
+        limit: int = 50,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
+    ) -> list[Invoice]:
+        """A page of the merchant's invoices, newest first, older than the invoice id ``before`` (only those in
+        ``state``, and of the order ``order_id`` compared without case, when given)."""
+        if order_id is not None:
+            check_order_id(order_id)
         return transaction(
-            self._reader, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+            self._reader,
+            lambda uow: uow.invoices.list_for_merchant(
+                merchant_id, before=before, limit=limit, state=state, order_id=order_id
+            ),
         )
 
     def _worth_in_kes(self, price: Money) -> Money:

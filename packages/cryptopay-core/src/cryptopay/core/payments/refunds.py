@@ -420,6 +420,12 @@ class Refunds:
         """The refund, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _refund(uow, refund_id))
 
+    def list_merchant_refunds(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
+        """A page of the refunds of every invoice of the merchant, newest first, older than the refund id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.refunds.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
+
     def list_refunds(self, invoice_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
         """A page of the invoice's refunds, newest first; ``before`` is the last id of the previous page."""
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))

@@ -132,9 +132,22 @@ class InMemoryInvoices(_ById):
         self._update(invoice, invoice.id, "invoice")
 
     def list_for_merchant(
-        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
+        self,
+        merchant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
     ) -> list[Invoice]:
-        mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
+        wanted = None if order_id is None else order_id.casefold()
+        mine = [
+            i
+            for i in self._all()
+            if i.merchant_id == merchant_id
+            and (state is None or i.state is state)
+            and (wanted is None or (i.order_id is not None and i.order_id.casefold() == wanted))
+        ]
         return _newest(mine, lambda i: i.id, before, limit)
 
     def created_between(
@@ -347,6 +360,12 @@ class InMemoryPayouts(_ById):
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
 
+    def objects_of(self, owner_id: str, *, prefix: str, before: str | None, limit: int) -> list[str]:
+        mine = {
+            p.settlement_id for p in self._all() if p.merchant_id == owner_id and p.settlement_id.startswith(prefix)
+        }
+        return [i for i in sorted(mine, reverse=True) if before is None or i < before][:limit]
+
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
@@ -391,6 +410,9 @@ class InMemoryRefunds(_ById):
 
     def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
         return _newest([r for r in self._all() if r.invoice_id == invoice_id], lambda r: r.id, before, limit)
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return _newest([r for r in self._all() if r.merchant_id == merchant_id], lambda r: r.id, before, limit)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))

@@ -242,10 +242,17 @@ class SqlInvoices(_Documents[Invoice]):
         self._index_addresses(invoice)
 
     def list_for_merchant(
-        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
+        self,
+        merchant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
     ) -> list[Invoice]:
         in_state = () if state is None else (invoices.c.state == state.value,)
-        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
+        of_order = () if order_id is None else (invoices.c.order_key == order_key(order_id),)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *of_order, *_older(invoices, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
     def created_between(
@@ -555,6 +562,17 @@ class SqlPayouts(_Documents[Payout]):
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
 
+    def objects_of(self, owner_id: str, *, prefix: str, before: str | None, limit: int) -> list[str]:
+        # the prefix as a range (no LIKE pattern to escape): ids starting with it sort at or after it and before
+        # the same text with its last character's successor
+        after_all = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
+        column = payouts.c.settlement_id
+        where = [payouts.c.merchant_id == owner_id, column >= prefix]
+        where += [] if after_all is None else [column < after_all]
+        where += [] if before is None else [column < before]
+        query = sa.select(column).where(*where).distinct().order_by(column.desc()).limit(limit)
+        return [str(row[0]) for row in self._conn.execute(query)]
+
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
@@ -618,6 +636,12 @@ class SqlRefunds(_Documents[Refund]):
 
     def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
         mine = (refunds.c.invoice_id == invoice_id, *_older(refunds, before))
+        return self._select(*mine, limit=limit, newest_first=True)
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        # a refund names its invoice (indexed); the invoices name their merchant (indexed): no column of its own
+        owned = sa.select(invoices.c.id).where(invoices.c.merchant_id == merchant_id)
+        mine = (refunds.c.invoice_id.in_(owned), *_older(refunds, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
