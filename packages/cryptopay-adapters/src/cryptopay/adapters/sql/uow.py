@@ -338,8 +338,9 @@ class SqlUnitOfWork:
 
     def commit(self, transaction: RootTransaction) -> None:
         """Flush and commit. A driver-owned transaction whose writes are all prepared statements (the ledger's and
-        the deferred ones) commits in one simple query: ``EXECUTE ...; EXECUTE ...; COMMIT``; any other in one
-        psycopg pipeline (on PostgreSQL), the flush's statements and the ``COMMIT``."""
+        the deferred ones) commits in one simple query: ``EXECUTE ...; EXECUTE ...; COMMIT``, or, when a deferred
+        statement ``takes_ledger`` (the P2P send's write), ``EXECUTE write(its rows and the ledger's); COMMIT``; any
+        other in one psycopg pipeline (on PostgreSQL), the flush's statements and the ``COMMIT``."""
         driver = self._owned
         if driver is None:
             with pipelined(self.connection):
@@ -348,10 +349,15 @@ class SqlUnitOfWork:
             return
         calls: list[prepared.Call] = []
         if all(isinstance(statement, prepared.Statement) for statement, _ in self._deferred):
-            ledger = self.ledger.take_writes()
-            calls = [(FLUSH_STATEMENT, ledger)] if ledger else []
-            calls += [(s, p) for s, p in self._deferred if isinstance(s, prepared.Statement)]
+            calls = [(s, p) for s, p in self._deferred if isinstance(s, prepared.Statement)]
             self._deferred = []
+            taker = next((n for n, (statement, _) in enumerate(calls) if statement.takes_ledger), None)
+            arrays = None if taker is None else self.ledger.take_write_arrays()
+            if taker is not None and arrays is not None:  # the ledger's rows go in that statement (the P2P send's)
+                statement, params = calls[taker]
+                calls[taker] = (statement, {**params, **arrays})
+            elif ledger := self.ledger.take_writes():
+                calls.insert(0, (FLUSH_STATEMENT, ledger))
         self.flush()  # whatever is left (holds; statements not prepared), inside the transaction
         prepared.run(driver, self.connection.connection.info, calls, commit=True)
         transaction.commit()  # SQLAlchemy's bookkeeping: psycopg sees the transaction ended, sends nothing
