@@ -86,6 +86,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        held_payments=Lazy(lambda: parts.held_payments),
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),

@@ -25,6 +25,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
@@ -132,6 +133,7 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _held_payments: Lazy[HeldPayments] = attrs.field(factory=lambda: missing("held payments"))
     _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
@@ -330,6 +332,10 @@ class Services:
     @property
     def refunds(self) -> Refunds:
         return self._refunds.get()
+
+    @property
+    def held_payments(self) -> HeldPayments:
+        return self._held_payments.get()
 
     @property
     def payment_links(self) -> PaymentLinks:

@@ -48,6 +48,7 @@ from cryptopay.core.mobile_money.results import Acknowledgement, MpesaResult, St
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
@@ -430,7 +431,6 @@ class Parts:
             derivers=self.derivers,
             reader=self.storage.reading,
             reads=self.invoice_reads,
-            merchants=self.merchants,  # a closed merchant takes no new invoices (``Invoicing.check_open``)
         )
 
     @functools.cached_property
@@ -609,6 +609,18 @@ class Parts:
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
             merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+        )
+
+    @functools.cached_property
+    def held_payments(self) -> HeldPayments:
+        """Officers' decisions on merchant payments held for a listed payer: release, return, keep."""
+        return HeldPayments(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            refunds=self.refunds,
+            monitoring=lambda: self.monitoring,
+            parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
         )
 
     @functools.cached_property

@@ -30,6 +30,9 @@ Invariants:
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
+- a payment compliance held (a listed payer) that an officer returns (``payments.held``) goes back whole to the
+  address that paid it, held from ``liabilities:payments_held:<ASSET>`` (``return_held``), never the merchant's
+  balance, and screened as every refund is (so never while a list still names that address);
 - a refund never goes to an address on a sanctions list: its destination is screened (``compliance.addresses``)
   before anything is held, a listed one refused with ``Blocked`` (422 ``blocked_by_compliance``), a blocking
   alert raised (rule ``sanctioned-address``) and every refusal audited ``refund.blocked``; the coins stay where they
@@ -73,7 +76,7 @@ from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldReques
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
 from cryptopay.core.payments.internal import PlatformAddresses
-from cryptopay.core.payments.model import Refund, RefundState, address_key
+from cryptopay.core.payments.model import PaymentCredit, Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
     NotThePayer,
     WrongNetworkPayment,
@@ -116,6 +119,7 @@ _ADDRESS = {
     AddressFormat.BITCOIN: re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}|[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}"),
 }
 _WRONG_NETWORK = "wrong_network/"  # the reason of a wrong-network payment's refund, before the payment's id
+HELD_RETURN = "held/"  # the reason of a held payment's return (``payments.held``), before its credit's id
 _CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EVENTS = {
     RefundState.REQUESTED: "refund.requested",
@@ -359,6 +363,41 @@ class Refunds:
         audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, payment=payment.id)
         return refund
 
+    def return_held(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, credit: PaymentCredit, address: str, *, requested_by: str
+    ) -> Refund:
+        """Send a held payment (``credit``, ``payments.held``) back whole to ``address`` (the one that paid it), in
+        the caller's unit of work: held from ``payments_held``, never the merchant's balance. The caller screened
+        the address first (``refuse_listed``). ``Refused`` without a hot wallet on its network."""
+        network = credit.transfer[0]
+        if network not in self._senders:
+            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+        option = next(
+            o for o in invoice.options if o.rail.network.name == network and o.due.asset == credit.received.asset
+        )
+        target, now = self._check_address(uow, option, address), self._clock.now()
+        refund_id = self._ids.new_id("rfd")
+        hold_id = self._hold_from(uow, flows.payments_held(credit.received.asset), refund_id, credit.received)
+        refund = Refund(
+            id=refund_id,
+            invoice_id=invoice.id,
+            merchant_id=invoice.merchant_id,
+            rail_key=option.rail.key,
+            network=network,
+            address=target,
+            amount=credit.received,
+            hold_id=hold_id,
+            requested_by=requested_by,
+            created_at=now,
+            reason=f"{HELD_RETURN}{credit.id}",
+            token_contract=option.rail.token.contract,
+        )
+        uow.refunds.add(refund)
+        _publish(uow, self._ids, refund, now)
+        details = {"invoice": invoice.id, "amount": credit.received, "address": target, "hold": hold_id}
+        audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, credit=credit.id)
+        return refund
+
     def _check_refundable_stray(self, uow: PaymentsUnitOfWork, payment: WrongNetworkPayment, rail: Rail) -> None:
         if payment.state is WrongNetworkState.REFUNDED:
             previous = uow.refunds.get(payment.refund_id or "")
@@ -381,6 +420,12 @@ class Refunds:
         """The refund, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _refund(uow, refund_id))
 
+    def list_merchant_refunds(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
+        """A page of the refunds of every invoice of the merchant, newest first, older than the refund id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.refunds.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
+
     def list_refunds(self, invoice_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
         """A page of the invoice's refunds, newest first; ``before`` is the last id of the previous page."""
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
@@ -398,7 +443,7 @@ class Refunds:
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
         A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
-        if refund.reason.startswith(_WRONG_NETWORK):
+        if refund.reason.startswith((_WRONG_NETWORK, HELD_RETURN)):
             return refund
         invoice = load_invoice(uow, refund.invoice_id)
         option = invoice.option(refund.rail_key)
@@ -691,7 +736,8 @@ def _closed_option(invoice: Invoice, rail_key: str) -> PaymentOption:
 def _refunded(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str, asset: Asset) -> Money:
     """Every refund on the rail that has not failed: requested and sent ones hold their amount too."""
     refunds = uow.refunds.for_invoice(invoice.id)
-    taken = [r.amount for r in refunds if r.rail_key == rail_key and r.state is not RefundState.FAILED]
+    standing = [r for r in refunds if r.rail_key == rail_key and r.state is not RefundState.FAILED]
+    taken = [r.amount for r in standing if not r.reason.startswith(HELD_RETURN)]  # a held payment's: its own
     return sum(taken, Money.zero(asset))
 
 
