@@ -16,7 +16,7 @@ from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings, index_families
+from cryptopay.core.payments.model import DepositAddress, HoldDecision, PaymentCredit, StoreSettings, index_families
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -241,6 +241,32 @@ def test_credits_are_found_by_merchant_and_time_a_page_at_a_time(storage):
         page = uow.payment_credits.credited_between("m1", NOW, until, after="crd_1", limit=1)
         assert [c.id for c in page] == ["crd_2"]
         assert uow.payment_credits.credited_between("m3", NOW, until, after=None, limit=10) == []
+
+
+def test_held_credits_wait_for_an_officer_until_one_decides(storage):
+    """A held credit's alerts and decision round-trip; ``awaiting_decision`` lists the held ones nobody decided, by id
+    (not a plain credit, a decided one, or one whose payment left the chain)."""
+    held = [attrs.evolve(credit(n, NOW), held=True, alerts=(f"alr_{n}",)) for n in (1, 2, 3)]
+    with storage.unit_of_work() as uow:
+        for item in (*held, credit(4, NOW)):
+            uow.payment_credits.add(item)
+    with storage.unit_of_work() as uow:
+        assert [c.id for c in uow.payment_credits.awaiting_decision(after=None, limit=10)] == [
+            "crd_1",
+            "crd_2",
+            "crd_3",
+        ]
+        decided = uow.payment_credits.get("crd_2", lock=True)
+        assert decided == held[1]
+        decided.decision, decided.decided_by, decided.decided_at = HoldDecision.RELEASED, "usr_ann", NOW
+        decided.decision_note, decided.release_entry_id = "false positive", "ent_rel"
+        uow.payment_credits.update(decided)
+        gone = attrs.evolve(held[2], reversal_entry_id="ent_rev")
+        uow.payment_credits.update(gone)
+    with storage.unit_of_work() as uow:
+        assert [c.id for c in uow.payment_credits.awaiting_decision(after=None, limit=10)] == ["crd_1"]
+        assert uow.payment_credits.awaiting_decision(after="crd_1", limit=10) == []
+        assert uow.payment_credits.get("crd_2") == decided and uow.payment_credits.get("crd_9") is None
 
 
 class SqlPaymentsStack(PaymentsStack):
@@ -626,3 +652,72 @@ def test_a_held_credit_reads_back_held(storage):
     with storage.unit_of_work() as uow:
         assert [c.held for c in uow.payment_credits.for_invoice("inv_91")] == [True]
         assert [c.held for c in uow.payment_credits.for_invoice("inv_92")] == [False]
+
+
+def test_a_wallets_sales_are_listed_once_each_newest_first_a_page_at_a_time(storage):
+    """``objects_of``: the distinct business objects of the owner's payouts with a prefix (a retried sale is one
+    sale), newest first by that id, strictly before the cursor, at most ``limit``; never another owner's or kind's."""
+    with storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+        uow.payouts.add(payout(1))
+        for n, sale in ((2, "sel_1"), (3, "sel_2"), (4, "sel_2"), (5, "sel_3")):  # sel_2's payout retried
+            uow.payouts.add(attrs.evolve(payout(n), settlement_id=sale, merchant_id="usr_1", kind=PayoutKind.SALE))
+        uow.payouts.add(attrs.evolve(payout(6), settlement_id="bil_1", merchant_id="usr_1", kind=PayoutKind.BILL))
+        uow.payouts.add(attrs.evolve(payout(7), settlement_id="sel_9", merchant_id="usr_2", kind=PayoutKind.SALE))
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.objects_of("usr_1", prefix="sel_", before=None, limit=9) == ["sel_3", "sel_2", "sel_1"]
+        assert uow.payouts.objects_of("usr_1", prefix="sel_", before=None, limit=2) == ["sel_3", "sel_2"]
+        assert uow.payouts.objects_of("usr_1", prefix="sel_", before="sel_2", limit=9) == ["sel_1"]
+        assert uow.payouts.objects_of("usr_1", prefix="bil_", before=None, limit=9) == ["bil_1"]
+        assert uow.payouts.objects_of("usr_3", prefix="sel_", before=None, limit=9) == []
+
+
+def test_a_merchants_refunds_and_its_invoices_of_an_order_are_listed_newest_first(engine):
+    """``refunds.list_for_merchant``: every invoice's refunds of the merchant, newest first, a page at a time, never
+    another merchant's; ``invoices.list_for_merchant(order_id=)``: the order's invoices, compared without case."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    stack.add_merchant("m2", settlement=profile)
+    paid = []
+    for merchant, order in (("m1", "A-1"), ("m1", "a-1"), ("m2", "A-1"), ("m1", "B-2")):
+        invoice = stack.invoicing.create_invoice(merchant, Money.of(100, KES), order_id=order)
+        stack.pay(invoice.id, Money.of("10", USDT))  # more than due: something to refund
+        paid.append(invoice.id)
+    stack.confirm(3)
+    customer = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    made = [stack.refunds.refund(i, address=customer, requested_by="ops:test").id for i in paid]
+    with stack.uow() as uow:
+        mine = uow.refunds.list_for_merchant("m1", before=None, limit=9)
+        assert [r.id for r in mine] == sorted([made[0], made[1], made[3]], reverse=True)
+        assert [r.id for r in uow.refunds.list_for_merchant("m1", before=mine[0].id, limit=1)] == [mine[1].id]
+        assert [r.id for r in uow.refunds.list_for_merchant("m2", before=None, limit=9)] == [made[2]]
+        assert uow.refunds.list_for_merchant("m9", before=None, limit=9) == []
+        order = uow.invoices.list_for_merchant("m1", before=None, limit=9, order_id="A-1")
+        assert [i.id for i in order] == [paid[1], paid[0]]
+        settled = uow.invoices.list_for_merchant("m1", before=None, limit=9, order_id="b-2", state=InvoiceState.NEW)
+        assert settled == []
+        assert uow.invoices.list_for_merchant("m1", before=None, limit=9, order_id="C-3") == []
+
+
+def test_a_held_payment_released_and_one_kept_on_sql(sql_engine):
+    """The officer's decisions through the SQL repositories and ledger: a payment from a listed address is held, one
+    released is the merchant's (net of the fee) and leaves the waiting list, the trial balance stays zero."""
+    from cryptopay.core.payments.model import HoldDecision
+
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+
+    stack = with_lists(SqlPaymentsStack(SqlStorage(sql_engine)))
+    first, second = _paid_from(stack, LISTED), _paid_from(stack, LISTED)
+    waiting = stack.held_payments.waiting()
+    assert sorted(c.invoice_id for c in waiting) == sorted([first, second]) and all(c.alerts for c in waiting)
+    by_invoice = {c.invoice_id: c for c in waiting}
+    released = stack.held_payments.release(by_invoice[first].id, officer="usr_ann", note="false positive")
+    kept = stack.held_payments.keep(by_invoice[second].id, officer="usr_ann", note="for the FRC")
+    assert (released.decision, kept.decision) == (HoldDecision.RELEASED, HoldDecision.KEPT)
+    assert stack.held_payments.waiting() == [] and stack.books_balanced()
+    gross = by_invoice[first].received
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == gross - released.fee and released.fee.is_positive()
+    assert stack.balance(flows.payments_held(USDT)) == by_invoice[second].received
+    with stack.uow() as uow:
+        assert uow.payment_credits.get(released.id) == released

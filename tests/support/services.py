@@ -31,6 +31,7 @@ from cryptopay.core.ports.privacy import PrivacyUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reports import Reports
@@ -73,6 +74,7 @@ def in_memory_services(
     users, tokens, audit = InMemoryUsers(), InMemoryRefreshTokens(), InMemoryAuditLog()
     merchants = InMemoryMerchants()
     people = _people(users, tokens, audit, merchants)
+    api_keys, retention = InMemoryApiKeys(), RetentionPurge(people, Ledger(InMemoryLedgerStore()), the_clock)
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
@@ -80,7 +82,7 @@ def in_memory_services(
         users=ready(users),
         refresh_tokens=ready(tokens),
         merchants=ready(merchants),
-        api_keys=ready(InMemoryApiKeys()),
+        api_keys=ready(api_keys),
         idempotency=ready(InMemoryIdempotency()),
         team_store=ready(InMemoryTeams()),
         rate_limiter=ready(ProcessRateLimiter(the_clock)),
@@ -89,7 +91,8 @@ def in_memory_services(
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
         subject_exports=ready(SubjectExports(people, Ledger(InMemoryLedgerStore()), the_clock, notifier)),
-        retention=ready(RetentionPurge(people, Ledger(InMemoryLedgerStore()), the_clock)),
+        retention=ready(retention),
+        closing=ready(MerchantClosing(retention, api_keys, audit, the_clock)),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),
         screening=ready(screening(clock=the_clock, ids=the_ids)),
@@ -180,6 +183,7 @@ def with_stack(
     notifier: Notifier | None = None,
 ) -> Services:
     """``services`` with the payment use cases and ports of ``stack`` (and, if given, its rails, users, webhooks)."""
+    trail = audit or services.audit
     extra = {
         "webhooks_uow": ready(webhooks_uow) if webhooks_uow else None,
         "queue": ready(queue) if queue else None,
@@ -209,7 +213,8 @@ def with_stack(
         reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
-        retention=ready(RetentionPurge(_closings(stack.merchants, audit or services.audit), stack.ledger, stack.clock)),
+        retention=ready(retention := RetentionPurge(_closings(stack.merchants, trail), stack.ledger, stack.clock)),
+        closing=ready(MerchantClosing(retention, services.api_keys, trail, stack.clock, stack.invoicing)),
         **{name: part for name, part in extra.items() if part is not None},
     )
 

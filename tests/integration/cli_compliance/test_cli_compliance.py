@@ -269,3 +269,46 @@ def test_a_malformed_month_is_a_usage_error_before_any_report_is_read(rig, month
     assert (
         refused.exit_code == 2 and "is no month: YYYY-MM" in refused.output and not refused.stdout.startswith("asset")
     )
+
+
+def test_held_payments_are_listed_and_decided_from_the_shell(rig):
+    """``compliance held-payments``: the waiting list (an audited read), a release and a keep by a named officer
+    (exit 2 without a note, 3 for an unknown id, 4 for a decided one, 5 for someone who is not an officer)."""
+    from cryptopay.core.testing.payments_stack import PaymentsStack
+
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+    from tests.unit.payments.test_sanctioned_payers import START as PAID
+
+    stack = with_lists(PaymentsStack(start=PAID))
+    first, second = _paid_from(stack, LISTED), _paid_from(stack, LISTED)
+    services = attrs.evolve(
+        in_memory_services(clock=rig.clock),
+        users=ready(_officers()),
+        held_payments=ready(stack.held_payments),
+    )
+    use_services(services)
+    listed = cli("held-payments", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {json.loads(line)["invoice"]: json.loads(line) for line in listed.stdout.splitlines()}
+    assert set(rows) == {first, second}
+    ann = ("--officer", "ann@example.co.ke")
+    assert cli("held-payments", "release", rows[first]["id"], *ann).exit_code == 2  # --note is required
+    assert cli("held-payments", "release", "crd_nope", *ann, "--note", "x").exit_code == 3
+    not_officer = ("--officer", "pat@example.co.ke", "--note", "x")
+    assert cli("held-payments", "release", rows[first]["id"], *not_officer).exit_code == 5
+    released = cli("held-payments", "release", rows[first]["id"], *ann, "--note", "false positive")
+    assert released.exit_code == 0 and json.loads(released.stdout)["decision"] == "released", released.output
+    assert cli("held-payments", "keep", rows[first]["id"], *ann, "--note", "again").exit_code == 4
+    kept = cli("held-payments", "keep", rows[second]["id"], *ann, "--note", "for the FRC")
+    assert kept.exit_code == 0 and json.loads(kept.stdout)["decision"] == "kept"
+    assert stack.books_balanced() and cli("held-payments", "list", "--json").stdout == ""
+
+
+def _officers() -> InMemoryUsers:
+    users = InMemoryUsers()
+    for user_id, email, role in [
+        ("usr_ann", "ann@example.co.ke", Role.COMPLIANCE),
+        ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
+    ]:
+        users.add(User(user_id, email, "unused-hash", role, START))
+    return users

@@ -84,3 +84,27 @@ def test_cli_invoices_cancel(stack):
     assert refused.exit_code == 4 and "cannot be cancelled" in refused.stderr
     assert cli_json("invoices", "show", paid_id)["state"] == "settled"
     assert any(r.action == "invoice.cancel" for r in stack.storage.audit_records())
+
+
+def test_cli_refunds_of_a_closed_merchants_invoice_need_a_reason(stack):
+    """``merchants close`` cancels the unpaid invoices (the paid one stays); a refund of the closed merchant's paid
+    invoice exits 5 (``merchant_closed``) without ``--closed-merchant``, is made with it (the reason audited), and
+    the flag on an open merchant's invoice exits 2: an operator's refund for a closed merchant is never accidental."""
+    merchant_id, other_id = create_merchant(), "mer_other"
+    stack.add_merchant(other_id, settlement=stack.merchants.get(merchant_id).settlement)
+    invoice_id, others = paid_invoice(stack, merchant_id), paid_invoice(stack, other_id)
+    unpaid = stack.invoicing.create_invoice(merchant_id, stack.kes("250")).id
+    closed = cli_json("merchants", "close", merchant_id, "--reason", "wound up")
+    assert closed["invoices_cancelled"] == 1 and closed["invoices_kept"] == [] and closed["keys_revoked"] == 0
+    assert stack.invoice(unpaid).cancelled_at is not None and stack.invoice(invoice_id).cancelled_at is None
+
+    bare = ("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "1", "--currency", "USDT")
+    refused = cli(*bare)
+    assert refused.exit_code == 5 and "closed" in refused.stderr
+    assert cli("refunds", "create", others, "--address", CUSTOMER, "--closed-merchant", "x").exit_code == 2
+    assert cli(*bare, "--closed-merchant", " ").exit_code == 2
+    made = cli_json(*bare, "--closed-merchant", "returning the customers' money")
+    assert [r["id"] for r in cli_json("refunds", "list", invoice_id)["refunds"]] == [made["id"]]
+    with stack.uow() as uow:
+        [asked] = [r for r in uow.audit.records() if r.action == "refund.request"]
+    assert dict(asked.details)["merchant_closed"] == "returning the customers' money"

@@ -210,7 +210,7 @@ def test_a_kept_invoice_read_sends_no_sql(shop, counting) -> None:
 
 
 def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:
-    """Creating an invoice (FX answers cached, the merchant's accounts open): at most 15 SQL statements, at most one
+    """Creating an invoice (FX answers cached, the merchant's accounts open): at most 13 SQL statements, at most one
     Redis round trip (the rate limit's lease) and no call to an FX source, including the sources that do not quote
     the pair. The rows every creation shares are held briefly: the EVM counters by one statement of its own, the
     audit chain's head from its read to the commit that carries its write, nothing in between."""
@@ -220,11 +220,14 @@ def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:
     # and moved on (2) where one upsert did it; 19 since; 14 once the counters took one statement and the audit
     # record and head one, sent with the commit (#17); 13 once the store was read once, not by the HTTP layer and the
     # core each.
-    # 15 since a closed merchant takes no new business (review 4, R22): the merchant's row read, uncached, once by
-    # the door every merchant write passes (``auth.refuse_if_closed``) and once by ``Invoicing.check_open``, which
-    # every path to an invoice passes (links, dashboard, CLI); two primary-key reads, not yet folded into one.
-    assert len(costs.sql) <= 15, costs.sql
-    assert sum(s.startswith("SELECT stores.doc") for s in costs.sql) == 1
+    # 15 once a closed merchant took no new business (review 4, R22): the merchant's row read, uncached, by the
+    # door every merchant write passes (``auth.refuse_if_closed``) and by ``Invoicing.check_open``; 13 again since
+    # the store's read carries the merchant's closing (``Invoicing.open_store``: one statement, and the door leaves
+    # the check to it), still read on every creation, so a closing is refused on the next request in every process.
+    assert len(costs.sql) <= 13, costs.sql
+    (store,) = [s for s in costs.sql if s.startswith(("SELECT stores.", "SELECT (SELECT merchants.closed_at"))]
+    assert store.startswith("SELECT (SELECT merchants.closed_at") and store in costs.alone, costs.sql  # with the store
+    assert not any(s.startswith("SELECT merchants.") for s in costs.sql), costs.sql  # not the merchant's row again
     (counters,) = [s for s in costs.sql if "deposit_address_counters" in s or s.startswith("WITH locked AS")]
     assert counters in costs.alone, costs.alone  # the counter rows are locked only for that statement
     head = costs.sql.index("SELECT audit_head.seq, audit_head.hash ")
@@ -244,7 +247,41 @@ def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_sql)
     # DriverRead (#17): the inserts, the store read, the idempotency claim's updates and the audit head's lock run on
-    # the psycopg connection; left on SQLAlchemy: the counters' statement and the ledger accounts' read, and the two
-    # reads of the merchant's row for R22 (above).
-    assert len(through_sqlalchemy) <= 4, through_sqlalchemy
-    assert sum(s.startswith("SELECT merchants.") for s in through_sqlalchemy) <= 2, through_sqlalchemy
+    # the psycopg connection; left on SQLAlchemy: the counters' statement and the ledger accounts' read (the store's
+    # read with the merchant's closing, R22, is a DriverRead too).
+    assert len(through_sqlalchemy) <= 2, through_sqlalchemy
+
+
+def test_a_closed_merchants_creation_is_refused_by_the_store_read(shop, counting) -> None:
+    """R22 on PostgreSQL: the store's read that every creation makes carries the merchant's closing, so a merchant
+    closed by another process is refused on its next creation (403 ``merchant_closed``, audited as the door audits
+    its refusals), with no read of the merchant's row and no invoice; its reads go on."""
+    key = _merchant_key(shop.client)
+    headers = {"authorization": f"Bearer {key}", "idempotency-key": uuid.uuid4().hex}
+    body = {"amount": "5000", "currency": "KES", "rails": ["usdt-ethereum"]}
+    made = shop.client.post("/v1/invoices", json=body, headers=headers)
+    assert made.status_code == 201, made.json
+    database = psycopg.connect(shop.env["CRYPTOPAY_DATABASE_URL"].replace("+psycopg", ""), autocommit=True)
+    other = build(Settings.from_env(shop.env))  # an operator's process (the CLI's, the console's)
+    try:
+        other.retention.close_merchant(made.json["merchant_id"], actor="user:ops", reason="relationship ended")
+        (mark,) = database.execute("SELECT max(seq) FROM audit_log").fetchone()  # type: ignore[misc]
+        costs = counting(lambda: shop.client.post("/v1/invoices", json=body, headers=headers | _fresh_key()))
+        refused = shop.client.post("/v1/invoices", json=body, headers=headers | _fresh_key())
+        assert refused.status_code == 403 and refused.json["code"] == "merchant_closed", refused.json
+        assert not any(s.startswith(("SELECT merchants.", "INSERT INTO invoices")) for s in costs.sql), costs.sql
+        assert sum(s.startswith("SELECT (SELECT merchants.closed_at") for s in costs.sql) == 1, costs.sql
+        refusals = database.execute(
+            "SELECT count(*) FROM audit_log WHERE seq > %s AND action = 'access.refused' AND details LIKE %s",
+            (mark, "%merchant_closed%"),
+        ).fetchone()
+        assert refusals == (2,), refusals
+        read = shop.client.get(f"/v1/invoices/{made.json['id']}", headers={"authorization": f"Bearer {key}"})
+        assert read.status_code == 200
+    finally:
+        other.close()
+        database.close()
+
+
+def _fresh_key() -> dict[str, str]:
+    return {"idempotency-key": uuid.uuid4().hex}

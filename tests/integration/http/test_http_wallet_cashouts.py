@@ -75,3 +75,34 @@ def test_refusals_are_problems_and_move_nothing(api: WalletApi, body, status, co
     assert answer.get_json()["code"] == code
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert _balance(api, headers) == "128.68"
+
+
+def test_my_sales_and_cash_outs_are_listed_newest_first_a_page_at_a_time(api: WalletApi):
+    """``GET /v1/wallet/sells`` pages like the other wallet lists: newest first, ``next_cursor`` passed back; another
+    wallet's sales never appear; a cursor of another list is a 422."""
+    user, other = api.sign_up("0712000001")["user"]["id"], api.sign_up("0712000002")["user"]["id"]
+    for who in (user, other):
+        api.tier_1(who)
+        _shillings(api, who, "500")
+    headers, theirs = api.login("0712000001"), api.login("0712000002")
+    made = []
+    for n, kes in enumerate(("100", "120")):
+        done = api.client.post(
+            "/v1/wallet/cashouts", json={"kes": kes}, headers={**headers, "Idempotency-Key": f"l{n}"}
+        )
+        assert done.status_code == 201, done.get_json()
+        made.append(done.get_json()["id"])
+    other_sale = api.client.post("/v1/wallet/cashouts", json={"kes": "100"}, headers={**theirs, "Idempotency-Key": "o"})
+    assert other_sale.status_code == 201
+    first = api.client.get("/v1/wallet/sells?limit=1", headers=headers).get_json()
+    assert [s["id"] for s in first["data"]] == [made[1]] and first["next_cursor"]
+    assert first["data"][0]["kes"]["amount"] == "120.00" and first["data"][0]["state"] == "planned"
+    rest = api.client.get(f"/v1/wallet/sells?limit=1&cursor={first['next_cursor']}", headers=headers).get_json()
+    assert [s["id"] for s in rest["data"]] == [made[0]] and rest["next_cursor"] is None
+    mine = api.client.get("/v1/wallet/sells", headers=headers).get_json()["data"]
+    assert [s["id"] for s in mine] == [made[1], made[0]]
+    assert [s["id"] for s in api.client.get("/v1/wallet/sells", headers=theirs).get_json()["data"]] == [
+        other_sale.get_json()["id"]
+    ]
+    wrong = api.client.get("/v1/wallet/sells?cursor=buy_1", headers=headers)
+    assert wrong.status_code == 422 and wrong.content_type == "application/problem+json"

@@ -2,20 +2,29 @@
 held, as a listed remittance payer is: booked into custody against ``liabilities:payments_held`` (never the
 merchant's balance, so never settled nor refundable by the merchant; the invoice is not settled by it), audited ``invoice.payment_held``, with a
 blocking ``sanctioned-address`` alert for the officers (the default rule set's, product ``merchant_payer``). A payer
-not on the list is credited as before."""
+not on the list is credited as before. An officer's decision on a held payment (``payments.held``): released to the
+merchant as it would have been credited (fee included, then settled as any credit), returned to the paying address
+through the refund machinery (refused while the address is listed), or kept for the authorities; the alerts closed
+with the decision, the officer never one of the merchant's own, every decision audited and the books balanced."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from cryptopay.core import flows
+from cryptopay.core.compliance.cases import AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.feed import MonitoringFeed
-from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState
+from cryptopay.core.ports.chains import TxState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -29,9 +38,13 @@ PROFILE = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B
 
 @pytest.fixture
 def stack() -> PaymentsStack:
+    return with_lists(PaymentsStack(start=START))
+
+
+def with_lists(stack: PaymentsStack) -> PaymentsStack:
+    """The stack screening payers against a list naming ``LISTED`` (the default rule set's alerts), merchant m1."""
     from cryptopay.adapters.sanctions import RapidfuzzMatcher
 
-    stack = PaymentsStack(start=START)
     lists = InMemoryStorage(**monitoring_repositories())
     screening = Screening(uow=lists.unit_of_work, matcher=RapidfuzzMatcher(), clock=stack.clock, ids=stack.ids)
     entry = ListEntry(ref="ofac:38", kind="individual", names=("BADGUY, Crypto",), addresses=(("tron", LISTED),))
@@ -118,3 +131,143 @@ def test_a_held_payment_mined_again_after_a_reorg_is_held_again(stack: PaymentsS
     assert [(c.generation, c.held) for c in credits if c.reversal_entry_id is None] == [(1, True)]
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
     assert stack.balance(flows.payments_held(USDT)).is_positive()
+
+
+OFFICER = "usr_ann"
+
+
+def _held(stack: PaymentsStack, invoice_id: str) -> PaymentCredit:
+    with stack.uow() as uow:
+        [credit] = uow.payment_credits.for_invoice(invoice_id)
+    return credit
+
+
+def _decisions(stack: PaymentsStack, invoice_id: str) -> list[dict[str, str]]:
+    return [
+        {"action": r.action, "actor": r.actor, **dict(r.details)}
+        for r in stack.storage.audit_records()
+        if r.subject == f"invoice:{invoice_id}" and r.action.startswith("compliance.held_payment_")
+    ]
+
+
+def _case_of(stack: PaymentsStack, credit: PaymentCredit) -> Case:
+    assert stack.monitoring is not None
+    [alert_id] = credit.alerts
+    [alert] = [a for a in stack.monitoring.alerts() if a.id == alert_id]
+    assert alert.status is AlertStatus.IN_CASE and alert.case_id is not None
+    return stack.monitoring.case(alert.case_id)
+
+
+def test_a_released_payment_is_credited_as_it_would_have_been_and_settled(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    assert [c.id for c in stack.held_payments.waiting()] == [credit.id] and credit.alerts
+    released = stack.held_payments.release(credit.id, officer=OFFICER, note="the list's entry was removed on 3 March")
+    gross = credit.received
+    fee = stack.merchant_fee("USDT", "1").quote(gross).fee  # the store's 1 % merchant fee, as a credit takes it
+    assert fee.is_positive()
+    assert (released.decision, released.decided_by, released.fee) == (HoldDecision.RELEASED, OFFICER, fee)
+    assert stack.balance(flows.payments_held(USDT)).is_zero()
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == gross - fee
+    assert stack.balance(flows.merchant_fee(USDT)) == fee
+    assert stack.books_balanced() and stack.held_payments.waiting() == []
+    checks = stack.reconciliation.reconcile().by_check()
+    assert (checks["custody"], checks["payments-credited"]) == (0, 0)
+    case = _case_of(stack, credit)
+    assert case.status is CaseStatus.CLOSED_NO_ACTION and "removed on 3 March" in case.notes[-1].text
+    [decision] = _decisions(stack, invoice_id)
+    assert (decision["action"], decision["actor"], decision["credit"], decision["case" + "s"]) == (
+        "compliance.held_payment_released",
+        f"user:{OFFICER}",
+        credit.id,
+        case.id,
+    )
+    assert decision["entry"] == released.release_entry_id and decision["fee"] == str(fee)
+    runs = stack.settling.run_settlements(merchant_id="m1")  # settlement then takes it as any credit
+    assert [r.settlement is not None for r in runs] == [True]
+    assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
+    with pytest.raises(Conflict):  # decided once
+        stack.held_payments.keep(credit.id, officer=OFFICER, note="again")
+
+
+def test_a_kept_payment_stays_frozen_and_its_case_is_reported(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC")
+    assert kept.decision is HoldDecision.KEPT and stack.balance(flows.payments_held(USDT)) == credit.received
+    assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
+    assert _case_of(stack, credit).status is CaseStatus.REPORTED
+    assert [d["action"] for d in _decisions(stack, invoice_id)] == ["compliance.held_payment_kept"]
+    for decide in (stack.held_payments.release, stack.held_payments.return_to_payer):
+        with pytest.raises(Conflict):
+            decide(credit.id, officer=OFFICER, note="changed my mind")
+    assert stack.balance(flows.payments_held(USDT)) == credit.received
+
+
+def test_a_return_to_a_listed_address_is_blocked_and_nothing_changes(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    with pytest.raises(Blocked):
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
+    assert _held(stack, invoice_id).decision is None and stack.held_payments.waiting() != []
+    assert stack.balance(flows.payments_held(USDT)) == credit.received and stack.books_balanced()
+    blocked = [r for r in stack.storage.audit_records() if r.action == "refund.blocked"]
+    assert blocked and dict(blocked[-1].details)["address"] == LISTED
+    assert stack.refunds.list_refunds(invoice_id) == [] and _decisions(stack, invoice_id) == []
+
+
+def test_a_delisted_payer_is_returned_the_whole_payment_from_the_hold(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # the list no longer names the address (delisted)
+    stack.wire_use_cases()
+    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    [refund] = stack.refunds.list_refunds(invoice_id)
+    assert (returned.decision, returned.refund_id) == (HoldDecision.RETURNED, refund.id)
+    assert (refund.address, refund.amount) == (LISTED, credit.received)
+    assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero()  # never the merchant's balance
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(refund.id, TxState.FAILED)
+    stack.refunds.check_refunds()
+    assert stack.refunds.get_refund(refund.id).state is RefundState.FAILED
+    assert stack.balance(flows.payments_held(USDT)) == credit.received and stack.books_balanced()
+    again = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="the first return failed")
+    assert again.refund_id != refund.id
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(again.refund_id or "", TxState.CONFIRMED)
+    stack.refunds.check_refunds()
+    assert stack.balance(flows.payments_held(USDT)).is_zero() and stack.books_balanced()
+    assert _case_of(stack, credit).status is CaseStatus.CLOSED_NO_ACTION
+    assert [d["action"] for d in _decisions(stack, invoice_id)] == ["compliance.held_payment_returned"] * 2
+
+
+def test_no_decision_without_a_note_by_the_merchants_own_officer_or_on_another_credit(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    with pytest.raises(InvalidInput):
+        stack.held_payments.release(credit.id, officer=OFFICER, note="  ")
+    with pytest.raises(NotFound):
+        stack.held_payments.release("crd_nope", officer=OFFICER, note="why")
+    stack.held_payments = attrs.evolve(stack.held_payments, parties_of=lambda who: frozenset({who, "m1"}))
+    with pytest.raises(OwnParty):
+        stack.held_payments.release(credit.id, officer="usr_amina", note="mine")
+    [refused] = [r for r in stack.storage.audit_records() if r.action == "compliance.own_party_refused"]
+    assert (refused.actor, refused.subject, dict(refused.details)["credit"]) == (
+        "user:usr_amina",
+        f"invoice:{invoice_id}",
+        credit.id,
+    )
+    assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
+
+
+def test_a_released_payment_reorganised_away_is_taken_back_from_the_merchant(stack: PaymentsStack) -> None:
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.held_payments.release(credit.id, officer=OFFICER, note="false positive")
+    stack.chains["tron"].reorg(4)
+    stack.chains["tron"].mine()
+    stack.sync()
+    assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero()
+    assert stack.balance(flows.payments_held(USDT)).is_zero() and stack.books_balanced()
+    with pytest.raises(InvalidState):
+        stack.held_payments.keep(credit.id, officer=OFFICER, note="gone")

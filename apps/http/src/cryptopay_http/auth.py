@@ -64,6 +64,7 @@ __all__ = [
     "rate_limits",
     "refuse",
     "refuse_if_closed",
+    "refused_if_closed",
     "require",
     "step_up",
 ]
@@ -419,6 +420,18 @@ def refuse_if_closed(principal: Principal) -> None:
             raise
 
 
+def refused_if_closed(read: Callable[[], R]) -> R:
+    """``read()``, a use case's read that refuses a closed merchant itself (``MerchantClosed``: as
+    ``Invoicing.open_store`` does, in the read of the store that an invoice creation makes anyway), its refusal
+    audited as ``refuse_if_closed`` audits the door's. The view of a ``require(closing_read_by_view=True)`` route
+    calls it before it writes anything: its door reads no merchant row of its own."""
+    try:
+        return read()
+    except MerchantClosed:
+        _audit_refusal("merchant_closed")
+        raise
+
+
 def _check_tenant(principal: Principal, name: str, object_id: str) -> None:
     if not principal.can_access(object_id):
         raise not_found(name.removesuffix("_id"), object_id)
@@ -433,6 +446,7 @@ def require(
     enrolment: bool = False,
     team: Iterable[TeamRole] = (),
     proven_email: bool = False,
+    closing_read_by_view: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
@@ -444,7 +458,9 @@ def require(
     ``proven_email``: a merchant user must have proven its email (``check_proven_email``; 403 ``email_unverified``).
 
     A merchant's operation (one with a ``scope``, ``tenant_arg`` or ``team``, or for merchants only) that writes is
-    refused to the logins and keys of a merchant an operator closed (403 ``merchant_closed``; reads go on).
+    refused to the logins and keys of a merchant an operator closed (403 ``merchant_closed``; reads go on): here, by
+    a read of the merchant's row, unless ``closing_read_by_view``: the view refuses it, before any write, in a read it
+    makes anyway (``refused_if_closed``; an invoice creation's read of the store), so the row is not read twice.
     """
     wanted = frozenset(Role(r) for r in roles)
     team_roles = frozenset(team)
@@ -464,7 +480,7 @@ def require(
             if team_roles and principal.team_role is not None and principal.team_role not in team_roles:
                 allowed = " or ".join(sorted(r.value for r in team_roles))
                 raise refuse(f"this operation needs the team role {allowed}")
-            if merchant_route and request.method not in _READS:
+            if merchant_route and request.method not in _READS and not closing_read_by_view:
                 refuse_if_closed(principal)
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str

@@ -28,6 +28,7 @@ from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.payments.model import PaymentCredit
 from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 
@@ -390,6 +391,66 @@ def assign_case(
     """Give a case to another officer."""
     with errors_to_exit_codes():
         emit_json(_case_row(services().monitoring.assign(_officer(officer), case_id, _officer(to))))
+
+
+# -- merchant payments held for a listed payer (``payments.held``) ----------------------------------------------
+held_app = typer.Typer(
+    help="Merchant payments held for a listed payer: list, release, return to the payer, keep for the authorities.",
+    no_args_is_help=True,
+)
+app.add_typer(held_app, name="held-payments")
+DECISION_NOTE = typer.Option(..., "--note", help="Why (kept in the audit log and the alerts' case).")
+
+
+def _held_row(c: PaymentCredit) -> dict[str, Any]:
+    network, tx_hash, index = c.transfer
+    return {
+        "id": c.id,
+        "invoice": c.invoice_id,
+        "merchant": c.merchant_id,
+        "tx": f"{network}:{tx_hash}#{index}",
+        "amount": str(c.received),
+        "alerts": ",".join(c.alerts),
+        "credited_at": c.credited_at,
+        "decision": c.decision.value if c.decision is not None else None,
+        "fee": str(c.fee),
+        "refund": c.refund_id,
+    }
+
+
+@held_app.command("list")
+def list_held(
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
+    as_json: bool = JSON,
+) -> None:
+    """Held payments awaiting a decision, by id (the read is audited)."""
+    with errors_to_exit_codes():
+        found = services().held_payments.waiting(limit=limit)
+        _audit_read("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
+        rows = [_held_row(c) for c in found]
+    _emit(rows, ["id", "invoice", "merchant", "tx", "amount", "alerts", "credited_at"], as_json)
+
+
+@held_app.command("release")
+def release_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Credit a held payment to its merchant as it would have been (fee taken); its alerts closed with no action."""
+    with errors_to_exit_codes():
+        emit_json(_held_row(services().held_payments.release(credit_id, officer=_officer(officer), note=note)))
+
+
+@held_app.command("return")
+def return_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Send a held payment back whole to the address that paid it (refused while a list names it)."""
+    with errors_to_exit_codes():
+        returned = services().held_payments.return_to_payer(credit_id, officer=_officer(officer), note=note)
+        emit_json(_held_row(returned))
+
+
+@held_app.command("keep")
+def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Keep a held payment frozen for the authorities; its alerts' case is reported."""
+    with errors_to_exit_codes():
+        emit_json(_held_row(services().held_payments.keep(credit_id, officer=_officer(officer), note=note)))
 
 
 # -- sanctions lists and screening ----------------------------------------------------------------------------

@@ -285,12 +285,26 @@ def close(
     as_json: bool = _JSON,
 ) -> None:
     """End a merchant's relationship (audited): the retention rules for its people's personal data and its KYB
-    particulars count from now (exit 3 for an unknown merchant, 2 without a reason). Its records stay."""
+    particulars count from now; its API keys are revoked and its unpaid new invoices cancelled (exit 3 for an
+    unknown merchant, 2 without a reason). Its records stay. Run again, it keeps the date and winds down the rest."""
     svc = services()
     with errors_to_exit_codes():
-        merchant = svc.retention.close_merchant(merchant_id, actor=operator(), reason=reason)
+        done = svc.closing.close(merchant_id, actor=operator(), reason=reason)
+    merchant = done.merchant
     assert merchant.closed_at is not None
     if as_json:
-        emit_json({"id": merchant.id, "closed_at": merchant.closed_at})
+        emit_json(
+            {
+                "id": merchant.id,
+                "closed_at": merchant.closed_at,
+                "keys_revoked": done.keys_revoked,
+                "invoices_cancelled": len(done.invoices_cancelled),
+                "invoices_kept": list(done.invoices_kept),
+            }
+        )
     else:
-        typer.echo(f"closed {merchant.id} on {merchant.closed_at.isoformat()}")
+        typer.echo(
+            f"closed {merchant.id} on {merchant.closed_at.isoformat()}: {done.keys_revoked} API key(s) revoked, "
+            f"{len(done.invoices_cancelled)} unpaid invoice(s) cancelled"
+            + (f"; partly paid, left to refund: {', '.join(done.invoices_kept)}" if done.invoices_kept else "")
+        )

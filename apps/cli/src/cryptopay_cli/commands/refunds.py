@@ -4,6 +4,11 @@
 broadcasts it from the network's hot wallet. Exit 2 for a bad address or amount, 3 for an unknown invoice, 5 when
 the invoice is still open or the amount exceeds what it received less earlier refunds (on a remittance order's
 invoice also less what the desk kept as revenue, named in the message, and the price a paid-out order took).
+
+A closed merchant's invoice (``merchants close``) is refunded only with ``--closed-merchant REASON``: returning its
+customers' money is often what closing needs, so an operator may, but says so (the reason is kept on the
+``refund.request`` audit record); without it, exit 5 (``merchant_closed``); with it on an open merchant's, exit 2.
+A wrong-network payment (``wrong-network``) is the payer's money, never the merchant's: it goes back either way.
 """
 
 from __future__ import annotations
@@ -57,9 +62,15 @@ def create(
         help="What the merchant's balance no longer covers (settled) is owed by it, netted from its next settlements.",
     ),
     actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    closed_merchant: str | None = typer.Option(
+        None,
+        "--closed-merchant",
+        help="Why a closed merchant's invoice is refunded (required for one, refused for an open one; audited).",
+    ),
     as_json: bool = _JSON,
 ) -> None:
-    """Hold and record a refund; the worker sends it (a KES amount is converted at a locked quote, kept on it)."""
+    """Hold and record a refund; the worker sends it (a KES amount is converted at a locked quote, kept on it).
+    A closed merchant's invoice needs --closed-merchant REASON (exit 5 without it, 2 with it on an open one)."""
     with errors_to_exit_codes():
         refund = services().refunds.refund(
             invoice_id,
@@ -68,6 +79,7 @@ def create(
             rail=rail,
             amount=_amount(amount, currency),
             quote_id=quote_id,
+            closed_merchant=closed_merchant,
             fund_after_settlement=fund,
         )
     view = refund_view(refund)

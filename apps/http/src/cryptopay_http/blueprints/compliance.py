@@ -3,7 +3,9 @@
 ``GET /v1/admin/compliance/alerts`` (``?status=open|in_case``) and ``.../cases`` (``?status=``) page by id;
 ``POST .../cases`` groups open alerts of one party into a case; a case takes notes, a status
 (open, investigating, escalated, closed_no_action, reported: the last three need a note) and an assignee.
-Every change is audited.
+Every change is audited. ``GET .../held-payments`` lists merchant payments held for a listed payer awaiting a
+decision; ``POST .../held-payments/<id>/release|return`` (a step-up: money moves) and ``.../keep`` decide one, with a
+note, closing its alerts (``payments.held``).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
-from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.identity import Role
+from cryptopay.core.payments.held import HeldPayments
+from cryptopay.core.payments.model import PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import audit_security, current_principal, require
+from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -427,3 +432,144 @@ def monthly_report() -> Response:
     rows = runtime().services.reporting.monthly(int(month[:4]), int(month[5:]))
     views = [FlowView(r.asset, r.network, r.product, r.direction, r.count, r.total_kes) for r in rows]
     return json_response(FlowList(month, views))
+
+
+# -- merchant payments held for a listed payer (``payments.held``) ------------------------------------------------
+@attrs.frozen
+class HeldPaymentView:
+    id: str
+    invoice_id: str
+    merchant_id: str
+    network: str
+    tx_hash: str
+    index: int
+    amount: str
+    currency: str
+    credited_at: datetime
+    alert_ids: list[str]
+    decision: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    fee: str
+    refund_id: str | None
+
+    @classmethod
+    def of(cls, c: PaymentCredit) -> HeldPaymentView:
+        network, tx_hash, index = c.transfer
+        return cls(
+            c.id,
+            c.invoice_id,
+            c.merchant_id,
+            network,
+            tx_hash,
+            index,
+            str(c.received.amount),
+            c.received.asset.code,
+            c.credited_at,
+            list(c.alerts),
+            c.decision.value if c.decision is not None else None,
+            c.decided_by,
+            c.decided_at,
+            str(c.fee.amount),
+            c.refund_id,
+        )
+
+
+@attrs.frozen
+class HoldDecisionRequest:
+    note: str = attrs.field(
+        metadata=limits(
+            "why (kept in the audit log and the alerts' case)", min_length=1, max_length=4000, text=TextKind.PROSE
+        )
+    )
+
+
+def _held() -> HeldPayments:
+    return runtime().services.held_payments
+
+
+_DECIDED = (
+    (NotFound, "no held payment with this id"),
+    (Conflict, "decided already, or the alerts' case was concluded otherwise"),
+    (InvalidState, "the payment left the chain: nothing is held"),
+    (OwnParty, "the payment is of a merchant you belong to"),
+)
+
+
+@bp.get("/v1/admin/compliance/held-payments")
+@operation(
+    "Merchant payments held for a listed payer, awaiting a decision (officers)",
+    response=PageOf(HeldPaymentView),
+    tags=_TAGS,
+    description=(
+        "Payments to merchants from an address a sanctions list names, held in custody (never the merchant's "
+        "balance) until an officer releases, returns or keeps each one; by id. Audited."
+    ),
+)
+@require(roles=_OFFICERS)
+@paginated("crd")
+def held_payments() -> Response:
+    def fetch(after: str | None, limit: int) -> list[PaymentCredit]:
+        found = _held().waiting(after=after, limit=limit)
+        audit_security("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
+        return found
+
+    return json_response(paginate(fetch, HeldPaymentView.of))
+
+
+@bp.post("/v1/admin/compliance/held-payments/<credit_id>/release")
+@operation(
+    "Release a held payment to its merchant (officers)",
+    request=HoldDecisionRequest,
+    response=HeldPaymentView,
+    tags=_TAGS,
+    description=(
+        "Credits the held payment to the merchant as it would have been, the merchant fee taken; settlement then "
+        "pays it as any other. The alerts are closed with no action and the note. Audited; needs a step-up."
+    ),
+    problems=_DECIDED,
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def release_held_payment(credit_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    return json_response(HeldPaymentView.of(_held().release(credit_id, officer=current_principal().id, note=note)))
+
+
+@bp.post("/v1/admin/compliance/held-payments/<credit_id>/return")
+@operation(
+    "Return a held payment to the address that paid it (officers)",
+    request=HoldDecisionRequest,
+    response=HeldPaymentView,
+    tags=_TAGS,
+    description=(
+        "Sends the held payment back whole to the paying address as a refund (never from the merchant's "
+        "balance), refused while a sanctions list still names that address. The alerts are closed with no "
+        "action and the note. Audited; needs a step-up."
+    ),
+    problems=(*_DECIDED, (Blocked, "a sanctions list still names the paying address")),
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def return_held_payment(credit_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    returned = _held().return_to_payer(credit_id, officer=current_principal().id, note=note)
+    return json_response(HeldPaymentView.of(returned))
+
+
+@bp.post("/v1/admin/compliance/held-payments/<credit_id>/keep")
+@operation(
+    "Keep a held payment frozen for the authorities (officers)",
+    request=HoldDecisionRequest,
+    response=HeldPaymentView,
+    tags=_TAGS,
+    description=(
+        "Keeps the held payment frozen in custody for the authorities; the alerts' case is marked reported with "
+        "the note (export its STR from the case). Nothing moves. Audited."
+    ),
+    problems=_DECIDED,
+)
+@require(roles=_OFFICERS)
+def keep_held_payment(credit_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    return json_response(HeldPaymentView.of(_held().keep(credit_id, officer=current_principal().id, note=note)))

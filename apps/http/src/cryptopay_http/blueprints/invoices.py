@@ -19,17 +19,24 @@ from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, Pay
 from cryptopay.core.invoices.invoice import InvoiceReceivedPayment
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
-from cryptopay.core.payments import StoreSettings
-from cryptopay.core.payments.invoicing import UnpricedRail
+from cryptopay.core.payments.invoicing import OpenStore, UnpricedRail
 from cryptopay.core.payments.link_amounts import AmountAboveMaximum, AmountBelowMinimum
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.rails import Rail
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import not_found, require
+from cryptopay_http.auth import not_found, refused_if_closed, require
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
-from cryptopay_http.convert import amount_pattern, check_places, json_response, json_text, limits, read_body
+from cryptopay_http.convert import (
+    TEXT_PATTERN,
+    amount_pattern,
+    check_places,
+    json_response,
+    json_text,
+    limits,
+    read_body,
+)
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
@@ -41,7 +48,7 @@ from cryptopay_http.payments_edge import (
     payments,
     resolve_rail,
 )
-from cryptopay_http.query import MERCHANT_ID, enum_param, query
+from cryptopay_http.query import MERCHANT_ID, Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
 __all__ = ["InvoiceView", "bp"]
@@ -244,13 +251,15 @@ def _price(body: CreateInvoice) -> Money:
     return price
 
 
-def _accepted_rails(merchant_id: str, keys: list[str] | None) -> tuple[StoreSettings, list[str] | None]:
-    """The merchant's store and the chosen rail keys, each known and accepted by it (422 on ``rails`` otherwise)."""
-    store = payments().listings.store(merchant_id)
-    if store is None:
+def _accepted_rails(merchant_id: str, keys: list[str] | None) -> tuple[OpenStore, list[str] | None]:
+    """The merchant's store and the chosen rail keys, each known and accepted by it (422 on ``rails`` otherwise).
+    A closed merchant is refused by the same read (403 ``merchant_closed``, audited: ``Invoicing.open_store``)."""
+    opened = refused_if_closed(lambda: payments().invoicing.open_store(merchant_id))
+    if opened is None:
         raise Refused(f"merchant {merchant_id} has no store settings yet: PUT /v1/merchants/{merchant_id}/store")
+    store = opened.settings
     if keys is None:
-        return store, None
+        return opened, None
     if not keys:
         raise InvalidInput("choose at least one rail, or leave rails out for every rail of the store", field="rails")
     chosen = [resolve_rail(key).key for key in keys]
@@ -260,7 +269,7 @@ def _accepted_rails(merchant_id: str, keys: list[str] | None) -> tuple[StoreSett
             raise InvalidInput(
                 f"the store does not accept {key}; it accepts {', '.join(sorted(accepted))}", field="rails"
             )
-    return store, chosen
+    return opened, chosen
 
 
 def load_invoice(invoice_id: str) -> Invoice:
@@ -313,7 +322,7 @@ def load_invoice(invoice_id: str) -> Invoice:
         (AmountAboveMaximum, "a store without max_invoice_amount: above KES 1,000,000 or USDT 10,000"),
     ),
 )
-@require(scope="invoices:write")
+@require(scope="invoices:write", closing_read_by_view=True)  # the store's read refuses a closed merchant (R22)
 @idempotent_when_keyed
 def create_invoice() -> Response:
     body = read_body(CreateInvoice)
@@ -340,20 +349,32 @@ def create_invoice() -> Response:
     tags=_TAGS,
     description=(
         "The merchant's invoices, newest first, with their state, rails, amounts due and received. Admins "
-        "name the merchant with `merchant_id`."
+        "name the merchant with `merchant_id`. `state` keeps the invoices in that state; `order_id` those of "
+        "the shop's order (compared without case): an unknown state is a 422 on `state`."
     ),
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="invoices:read")
 @paginated("inv")
-@query(MERCHANT_ID)
+@query(
+    enum_param("state", lambda: [s.value for s in InvoiceState], "only invoices in this state"),
+    Param(
+        "order_id",
+        {"type": "string", "minLength": 1, "maxLength": _MAX_ORDER_ID, "pattern": TEXT_PATTERN},
+        description="only the invoices of this order id of the shop's (compared without case)",
+    ),
+    MERCHANT_ID,
+)
 def list_invoices() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
+    state_text, order_id = request.args.get("state"), request.args.get("order_id")
+    state = InvoiceState(state_text) if state_text else None
     invoicing = payments().invoicing
-    page = paginate(
-        lambda before, limit: invoicing.list_invoices(merchant_id, before=before, limit=limit), InvoiceView.of
-    )
-    return json_response(page)
+
+    def fetch(before: str | None, limit: int) -> list[Invoice]:
+        return invoicing.list_invoices(merchant_id, before=before, limit=limit, state=state, order_id=order_id)
+
+    return json_response(paginate(fetch, InvoiceView.of))
 
 
 @bp.get("/v1/invoices/<invoice_id>")

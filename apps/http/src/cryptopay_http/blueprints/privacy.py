@@ -6,10 +6,11 @@ or SMS for a wallet without one). ``GET /v1/admin/privacy/subjects?who=`` finds 
 and ``GET /v1/admin/privacy/subjects/<id>/export`` exports theirs (officers, role ``compliance``). Every lookup and
 export is audited with who asked; the export is served as a JSON download and never cached.
 
-``POST /v1/admin/merchants/<id>/close`` ends a merchant's relationship (``RetentionPurge.close_merchant``, as
+``POST /v1/admin/merchants/<id>/close`` ends a merchant's relationship (``MerchantClosing.close``, as
 ``cryptopay merchants close``): the retention period of its people's personal data and KYB particulars runs from
-then. Admins or compliance officers, with a fresh step-up (the erasure clock starts); audited ``merchant.closed``
-with the reason; closing again keeps the first date.
+then, its API keys are revoked and its unpaid invoices cancelled (``cryptopay.core.privacy.closing``). Admins or
+compliance officers, with a fresh step-up (the erasure clock starts); audited ``merchant.closed`` with the reason
+(and each revocation and cancellation); closing again keeps the first date and winds down what is left.
 """
 
 from __future__ import annotations
@@ -124,10 +125,14 @@ class CloseMerchantRequest:
 
 @attrs.frozen
 class MerchantClosedView:
-    """A closed merchant: when its relationship ended (the retention rules count from then)."""
+    """A closed merchant: when its relationship ended (the retention rules count from then), how many API keys the
+    close revoked and unpaid invoices it cancelled, and the new invoices it left because they received something."""
 
     id: str
     closed_at: datetime
+    keys_revoked: int
+    invoices_cancelled: int
+    invoices_kept: list[str]
 
 
 @bp.post("/v1/admin/merchants/<merchant_id>/close")
@@ -140,7 +145,10 @@ class MerchantClosedView:
     description=(
         "Records that the relationship with a merchant has ended: its retention periods count from now "
         "(its records are then kept for as long as the law asks, then erased). The reason is kept in the "
-        "audit record."
+        "audit record. Its writes are refused from then on (403 merchant_closed), its API keys are revoked, "
+        "and its new invoices that have received nothing are cancelled (a payment still made to one is "
+        "recorded paid_late, for an operator to refund). Closing again keeps the first date and winds down "
+        "anything left."
     ),
     problems=((NotFound, "no such merchant"),),
 )
@@ -149,6 +157,10 @@ class MerchantClosedView:
 def close_merchant(merchant_id: str) -> Response:
     reason = read_body(CloseMerchantRequest).reason
     actor = f"user:{current_principal().id}"
-    merchant = runtime().services.retention.close_merchant(merchant_id, actor=actor, reason=reason)
+    done = runtime().services.closing.close(merchant_id, actor=actor, reason=reason)
+    merchant = done.merchant
     assert merchant.closed_at is not None
-    return json_response(MerchantClosedView(merchant.id, merchant.closed_at))
+    view = MerchantClosedView(
+        merchant.id, merchant.closed_at, done.keys_revoked, len(done.invoices_cancelled), list(done.invoices_kept)
+    )
+    return json_response(view)

@@ -23,7 +23,7 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import Refund, RefundState
 from cryptopay.core.payments.refunds import BeyondRecentVolume, KeptAsRevenue
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_when, not_found, require
 from cryptopay_http.blueprints.invoices import load_invoice
@@ -31,7 +31,8 @@ from cryptopay_http.convert import check_places, json_response, limits, read_bod
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import actor, check_tenant, payments
+from cryptopay_http.payments_edge import ACTING_MERCHANT, acting_merchant, actor, check_tenant, payments
+from cryptopay_http.query import MERCHANT_ID, query
 
 __all__ = ["INTERNAL", "RefundView", "bp"]
 
@@ -245,6 +246,30 @@ def list_refunds(invoice_id: str) -> Response:
 
     def fetch(before: str | None, limit: int) -> list[Refund]:
         return refunds.list_refunds(invoice.id, before=before, limit=limit)
+
+    return json_response(paginate(fetch, RefundView.of))
+
+
+@bp.get("/v1/refunds")
+@operation(
+    "The merchant's refunds, newest first (admins: ?merchant_id=)",
+    response=PageOf(RefundView),
+    tags=_TAGS,
+    description=(
+        "The refunds of every invoice of the merchant, newest first, with their invoice, amount, address, state "
+        "and transaction hash once sent. Admins name the merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
+)
+@require(scope="refunds:read")
+@paginated("rfd")
+@query(MERCHANT_ID)
+def list_merchant_refunds() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+    refunds = payments().refunds
+
+    def fetch(before: str | None, limit: int) -> list[Refund]:
+        return refunds.list_merchant_refunds(merchant_id, before=before, limit=limit)
 
     return json_response(paginate(fetch, RefundView.of))
 

@@ -818,6 +818,27 @@ def start_sell() -> Response:
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})
 
 
+@bp.get("/v1/wallet/sells")
+@operation(
+    "My sales, newest first",
+    response=PageOf(SellView),
+    tags=_TAGS,
+    description=(
+        "The caller's sales of USDT (and cash-outs of the KES balance: `usdt` zero), newest first, each with "
+        "its payout as it stands (state, receipt, result in our words)."
+    ),
+)
+@require(roles=_PERSONAL)
+@paginated("sel")
+def list_sells() -> Response:
+    sells, user_id = runtime().services.wallet_sells, current_principal().id
+
+    def fetch(before: str | None, limit: int) -> list[Sale]:
+        return sells.list(user_id, before=before, limit=limit)
+
+    return json_response(paginate(fetch, SellView.of))
+
+
 @bp.get("/v1/wallet/sells/<sale_id>")
 @operation(
     "One of my sales, with its payout",

@@ -68,6 +68,7 @@ __all__ = [
     "p2p_send_key",
     "payments_held",
     "release_deposit",
+    "release_held_payment",
     "remittance_dust",
     "reverse_deposit",
     "sale_key",
@@ -268,6 +269,35 @@ def credit_invoice_payment(
         f"invoice:{reference or f'{invoice_id}:{network}'}:credit",
         postings,
         f"invoice {invoice_id} paid on {network}",
+        metadata={"invoice_id": invoice_id, "merchant_id": merchant_id, "fee_schedule": fees.id},
+    )
+    return ledger.post(request, session=session), fee
+
+
+def release_held_payment(
+    ledger: Ledger,
+    *,
+    credit_id: str,
+    invoice_id: str,
+    merchant_id: str,
+    received: Money,
+    fees: FeeSchedule,
+    session: LedgerSession | None = None,
+) -> tuple[Entry, FeeQuote]:
+    """An officer's release of a held payment (``payments.held``): credited to the merchant as it would have been
+    (``credit_invoice_payment``), from the suspense account: Dr ``payments_held`` (gross) / Cr merchant liability
+    (net) / Cr merchant fee revenue, keyed ``held:<credit>:release``; custody is untouched (the coins are there)."""
+    fee = fees.quote(received)
+    postings = [
+        Posting.debit(payments_held(received.asset), received),
+        Posting.credit(merchant_liability(merchant_id, received.asset), fee.net),
+    ]
+    if fee.fee.is_positive():
+        postings.append(Posting.credit(merchant_fee(received.asset), fee.fee))
+    request = EntryRequest(
+        f"held:{credit_id}:release",
+        postings,
+        f"held payment {credit_id} of invoice {invoice_id} released",
         metadata={"invoice_id": invoice_id, "merchant_id": merchant_id, "fee_schedule": fees.id},
     )
     return ledger.post(request, session=session), fee

@@ -7,9 +7,10 @@ audited application page). Opening an account's page is itself audited (``consol
 contact details. Freezing and unfreezing are ``KycReview.freeze``/``unfreeze`` (as ``/v1/admin/accounts/...``), a role
 change is ``UserAdmin.set_role`` (as ``cryptopay users set-role``); all three are audited by the use case and need a
 fresh one-time code first (step-up), since a freeze stops a customer's money and a role opens the console.
-Closing a merchant is ``RetentionPurge.close_merchant`` (as ``POST /v1/admin/merchants/<id>/close`` and
-``cryptopay merchants close``): audited ``merchant.closed`` with the reason, with a fresh code too, since the
-retention period that ends in erasing its people's personal data starts then.
+Closing a merchant is ``MerchantClosing.close`` (as ``POST /v1/admin/merchants/<id>/close`` and
+``cryptopay merchants close``): audited ``merchant.closed`` with the reason, its API keys revoked and its unpaid
+invoices cancelled (``cryptopay.core.privacy.closing``), with a fresh code too, since the retention period that ends
+in erasing its people's personal data starts then.
 """
 
 from __future__ import annotations
@@ -174,6 +175,6 @@ def account_close(party_id: str) -> Response:
 
     def close() -> None:
         reason = _reason()
-        runtime().services.retention.close_merchant(party_id, actor=acting(), reason=reason)
+        runtime().services.closing.close(party_id, actor=acting(), reason=reason)
 
     return _stepped_up(party_id, close)

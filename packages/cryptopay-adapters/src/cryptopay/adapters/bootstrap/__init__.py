@@ -86,6 +86,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        held_payments=Lazy(lambda: parts.held_payments),
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),
@@ -98,6 +99,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)
         ),
         retention=Lazy(lambda: parts.retention),
+        closing=Lazy(lambda: parts.closing),
         listings=Lazy(lambda: parts.listings),
         transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),

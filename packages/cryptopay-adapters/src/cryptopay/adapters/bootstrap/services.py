@@ -25,6 +25,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
@@ -55,6 +56,7 @@ from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
@@ -131,6 +133,7 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _held_payments: Lazy[HeldPayments] = attrs.field(factory=lambda: missing("held payments"))
     _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
@@ -139,6 +142,7 @@ class Services:
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     _retention: Lazy[RetentionPurge] = attrs.field(factory=lambda: missing("retention purges"))
+    _closing: Lazy[MerchantClosing] = attrs.field(factory=lambda: missing("closing merchants"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
@@ -330,6 +334,10 @@ class Services:
         return self._refunds.get()
 
     @property
+    def held_payments(self) -> HeldPayments:
+        return self._held_payments.get()
+
+    @property
     def payment_links(self) -> PaymentLinks:
         return self._payment_links.get()
 
@@ -408,6 +416,11 @@ class Services:
     def retention(self) -> RetentionPurge:
         """The retention rules applied to people whose relationship ended (the worker runs it daily)."""
         return self._retention.get()
+
+    @property
+    def closing(self) -> MerchantClosing:
+        """An operator's close of a merchant: closed, its keys revoked, its unpaid invoices cancelled (R22)."""
+        return self._closing.get()
 
     @property
     def listings(self) -> Listings:

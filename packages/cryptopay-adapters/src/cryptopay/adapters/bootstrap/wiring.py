@@ -48,6 +48,7 @@ from cryptopay.core.mobile_money.results import Acknowledgement, MpesaResult, St
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
@@ -88,6 +89,7 @@ from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
@@ -238,6 +240,12 @@ class Parts:
     def retention(self) -> RetentionPurge:
         """The retention rules (``cryptopay.core.privacy.retention``) applied by the worker's daily job."""
         return RetentionPurge(self.storage.unit_of_work, self.ledger, self.clock)
+
+    @functools.cached_property
+    def closing(self) -> MerchantClosing:
+        """An operator's close of a merchant (``cryptopay.core.privacy.closing``): its keys through the cached
+        repository (every API process drops them at once), its unpaid invoices cancelled."""
+        return MerchantClosing(self.retention, self.api_keys, self.audit, self.clock, self.invoicing)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -423,7 +431,6 @@ class Parts:
             derivers=self.derivers,
             reader=self.storage.reading,
             reads=self.invoice_reads,
-            merchants=self.merchants,  # a closed merchant takes no new invoices (``Invoicing.check_open``)
         )
 
     @functools.cached_property
@@ -601,6 +608,19 @@ class Parts:
             platform=self.platform_addresses,
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+        )
+
+    @functools.cached_property
+    def held_payments(self) -> HeldPayments:
+        """Officers' decisions on merchant payments held for a listed payer: release, return, keep."""
+        return HeldPayments(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            refunds=self.refunds,
+            monitoring=lambda: self.monitoring,
+            parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
         )
 
     @functools.cached_property

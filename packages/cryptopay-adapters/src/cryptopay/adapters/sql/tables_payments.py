@@ -118,8 +118,11 @@ payment_credits = sa.Table(
     sa.Column("clawback_pending", sa.Boolean, nullable=False),
     sa.Column("credited_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
+    # held by compliance and not decided yet (``PaymentCredit.awaiting_decision``, migration 0125): officers' list
+    sa.Column("awaiting_decision", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_payment_credits_clawbacks", "merchant_id", "clawback_pending"),
     sa.Index("ix_payment_credits_merchant_credited", "merchant_id", "credited_at"),
+    sa.Index("ix_payment_credits_awaiting_decision", "awaiting_decision", "id"),
     keep_existing=True,
 )
 

@@ -85,9 +85,25 @@ class MerchantClosed(Forbidden):
 
 def check_merchant_open(merchant: Merchant | None) -> None:
     """``MerchantClosed`` (403 ``merchant_closed``) when ``merchant`` was closed; nothing for an open one (or None)."""
-    if merchant is not None and merchant.closed_at is not None:
+    if merchant is not None:
+        check_not_closed(merchant.id, merchant.closed_at)
+
+
+def check_not_closed(merchant_id: str, closed_at: datetime | None) -> None:
+    """``MerchantClosed`` when the merchant's ``closed_at`` is set (``check_merchant_open`` given only the column,
+    as a read of the merchant's closing with another row has it: ``StoreSettingsRepository.with_closing``).
+
+    >>> from datetime import UTC
+    >>> check_not_closed("mer_1", None)
+    >>> try:
+    ...     check_not_closed("mer_1", datetime(2026, 12, 7, tzinfo=UTC))
+    ... except MerchantClosed as refused:
+    ...     print(refused.code, refused.message)
+    merchant_closed merchant mer_1 was closed on 2026-12-07: it takes no new business
+    """
+    if closed_at is not None:
         raise MerchantClosed(
-            f"merchant {merchant.id} was closed on {merchant.closed_at.date().isoformat()}: it takes no new business"
+            f"merchant {merchant_id} was closed on {closed_at.date().isoformat()}: it takes no new business"
         )
 
 

@@ -11,7 +11,9 @@ A payment from an address a sanctions list names (``listed``: screened by ``Dete
 the remittance desk screens its payers) is **held**: booked Dr custody / Cr ``payments_held`` (never the merchant's
 balance: not settled, not refundable by the merchant), audited ``invoice.payment_held`` with the lists and the
 blocking alerts raised (rule ``sanctioned-address``, product ``merchant_payer``), and not returned as credited (it is
-not the merchant's turnover); a transfer once held is held again when mined again.
+not the merchant's turnover); a transfer once held is held again when mined again (its alerts carried). An officer
+decides a held payment (``payments.held``); a released one reorganised away has the release reversed first (from
+the merchant's balance: a clawback when it cannot cover it), then the hold's booking.
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ def sync_credits(
         if key not in live:
             generation = sum(1 for c in credits if c.transfer == key)
             payer = (listed or {}).get(key)
-            held = payer is not None or any(c.held for c in credits if c.transfer == key)
-            _credit(uow, ledger, ids, invoice, payment, generation, now, held=held)
+            before = [c for c in credits if c.transfer == key and c.held]
+            held = payer is not None or bool(before)
+            alerts = payer.alerts if payer is not None else before[-1].alerts if before else ()
+            _credit(uow, ledger, ids, invoice, payment, generation, now, held=held, alerts=alerts)
             if held:
                 _audit_hold(uow, invoice, payment, payer, now)
             else:
@@ -92,6 +96,7 @@ def _credit(
     now: datetime,
     *,
     held: bool = False,
+    alerts: tuple[str, ...] = (),
 ) -> None:
     network, tx_hash, index = payment.key
     store, asset = uow.stores.get(invoice.merchant_id), payment.amount.asset
@@ -121,6 +126,7 @@ def _credit(
         credited_at=now,
         late=late,
         held=held,
+        alerts=alerts if held else (),
     )
     uow.payment_credits.add(credit)
     audit(
@@ -166,6 +172,8 @@ def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now
     is recorded once, when it becomes owed: a retry that still cannot reverse it changes and writes nothing."""
     subject = f"invoice:{credit.invoice_id}"
     try:
+        if credit.release_entry_id is not None:  # an officer released it to the merchant: that credit goes first
+            ledger.reverse(credit.release_entry_id, f"{credit.id}:release:reverse", session=uow.ledger)
         reversal = ledger.reverse(credit.entry_id, f"{credit.id}:reverse", session=uow.ledger)
     except InsufficientFunds:
         if not credit.clawback_pending:

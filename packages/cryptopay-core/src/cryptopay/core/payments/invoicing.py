@@ -19,13 +19,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidState, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.identity.model import check_merchant_open
-from cryptopay.core.invoices import Invoice
+from cryptopay.core.identity.model import MerchantClosed, check_not_closed
+from cryptopay.core.invoices import Invoice, InvoiceReceivedPayment, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
@@ -33,7 +35,6 @@ from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds, che
 from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
 from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
-from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, Rail
 from cryptopay.core.text import checked_text
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ORDER_ID_MOST",
     "Invoicing",
+    "OpenStore",
+    "UnpaidCancelled",
     "UnpricedRail",
     "check_order_id",
     "new_public_id",
@@ -110,6 +113,23 @@ def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequen
             )
 
 
+@attrs.frozen
+class OpenStore:
+    """A merchant's store settings as ``Invoicing.open_store`` read them: in the statement that found the merchant
+    open. ``create_invoice(store=...)`` takes only this, so no caller hands it settings read without that check."""
+
+    settings: StoreSettings
+
+
+@attrs.frozen
+class UnpaidCancelled:
+    """What ``Invoicing.cancel_unpaid`` did: the invoices it cancelled and the new ones it left (they received
+    something)."""
+
+    cancelled: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
 class Invoicing:
     """The invoice use cases of a deployment: create, read, list and cancel invoices."""
 
@@ -125,32 +145,37 @@ class Invoicing:
         reader: PaymentsUowFactory | None = None,
         reads: InvoiceReads | None = None,
         amounts: Mapping[str, AmountBounds] = LINK_AMOUNTS,
-        merchants: MerchantRepository | None = None,
     ) -> None:
         """``reader``: units of work that need no transaction (default ``uow``): the reads, and taking the addresses'
         indexes (one atomic statement each; nothing else in that unit of work). ``reads``: this process's kept
         renderings for ``render_invoice`` (default: none kept). ``amounts``: an invoice's bounds per currency where
         its store sets none (``link_amounts.check_invoice_defaults``; the payment links' table by default).
-        ``merchants``: where ``check_open`` reads whether a merchant was closed (None: never refused)."""
+        Whether an operator closed a merchant is read with its store (``StoreSettingsRepository.with_closing``)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
         self._reader = reader or uow
         self._reads: InvoiceReads = reads or UncachedInvoiceReads()
         self._amounts = amounts
-        self._merchants = merchants
+
+    def open_store(self, merchant_id: str) -> OpenStore | None:
+        """The merchant's store settings (None before it has a store), or ``MerchantClosed`` (403 ``merchant_closed``)
+        when an operator closed the merchant: no new business (an invoice through any path: the API, a payment link,
+        the dashboard, the CLI; a new payment link). One read, the one a creation makes anyway (R22)."""
+        store, closed_at = transaction(self._reader, lambda uow: uow.stores.with_closing(merchant_id))
+        check_not_closed(merchant_id, closed_at)
+        return OpenStore(store) if store is not None else None
 
     def check_open(self, merchant_id: str) -> None:
-        """``MerchantClosed`` (403 ``merchant_closed``) when an operator closed the merchant: no new business (an
-        invoice through any path: the API, a payment link, the dashboard, the CLI; a new payment link)."""
-        if self._merchants is not None:
-            check_merchant_open(self._merchants.get(merchant_id))
+        """``MerchantClosed`` when an operator closed the merchant (``open_store``, its store left unused)."""
+        self.open_store(merchant_id)
 
     def closed(self, merchant_id: str) -> bool:
-        """Whether an operator closed the merchant (``check_open`` would refuse it)."""
-        if self._merchants is None:
-            return False
-        merchant = self._merchants.get(merchant_id)
-        return merchant is not None and merchant.closed_at is not None
+        """Whether an operator closed the merchant: whether ``check_open`` refuses it."""
+        try:
+            self.check_open(merchant_id)
+        except MerchantClosed:
+            return True
+        return False
 
     def create_invoice(
         self,
@@ -164,7 +189,7 @@ class Invoicing:
         return_url: str | None = None,
         within: Callable[[PaymentsUnitOfWork], None] | None = None,
         then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
-        store: StoreSettings | None = None,
+        store: OpenStore | None = None,
         default_bounds: bool = True,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
@@ -178,24 +203,27 @@ class Invoicing:
         ``within`` runs in the invoice's own transaction before it is stored: if it raises, nothing is stored. ``then``
         runs in the same transaction once the invoice is stored (a remittance order records its invoice there, a
         payment link claims the use the invoice holds); if it raises, nothing is stored either. ``store``: the
-        merchant's store settings when the caller has just read them (the HTTP layer checks the rails against them),
-        so they are not read twice.
+        merchant's store as ``open_store`` has just read it, the merchant found open in the same read (the HTTP layer
+        checks the rails against it), so neither is read twice; otherwise ``open_store`` reads both here.
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
-        self.check_open(merchant_id)
+        opened = store if store is not None and store.settings.merchant_id == merchant_id else None
+        if opened is None:
+            opened = self.open_store(merchant_id)  # a closed merchant is refused first, then one with no store
         if order_id is not None:
             check_order_id(order_id)
-        if store is None or store.merchant_id != merchant_id:
-            store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
-        chosen = _choose(store, rails)
+        if opened is None:
+            raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
+        settings = opened.settings
+        chosen = _choose(settings, rails)
         if default_bounds:
-            check_invoice_defaults(self._amounts, price, store)
-        worth = self._worth_in_kes(price) if store.bounded or store.speed else None
-        if worth is not None and store.bounded:
-            store.check_invoice_worth(worth)
-        if worth is not None and store.speed:  # each rail waits what the store's speed policy asks at this worth
-            chosen = [store.speed_for(rail, worth.amount) for rail in chosen]
+            check_invoice_defaults(self._amounts, price, settings)
+        worth = self._worth_in_kes(price) if settings.bounded or settings.speed else None
+        if worth is not None and settings.bounded:
+            settings.check_invoice_worth(worth)
+        if worth is not None and settings.speed:  # each rail waits what the store's speed policy asks at this worth
+            chosen = [settings.speed_for(rail, worth.amount) for rail in chosen]
         for rail in chosen:
             if rail.network.name not in self._derivers:  # the server's gap, not the caller's input (outside review R8)
                 raise Unavailable(
@@ -213,7 +241,7 @@ class Invoicing:
             if within is not None:
                 within(uow)
             invoice = self._create(
-                uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url, left_out
+                uow, settings, chosen, price, quotes, indexes, order_id, actor, metadata, return_url, left_out
             )
             if then is not None:
                 then(uow, invoice)
@@ -255,7 +283,7 @@ class Invoicing:
         """
 
         def cancel(uow: PaymentsUnitOfWork) -> Invoice:
-            invoice = self._cancel(uow, invoice_id, actor)
+            invoice = self._cancel(uow, invoice_id=invoice_id, actor=actor)
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -264,14 +292,39 @@ class Invoicing:
         self._reads.changed(invoice_id)  # this process reads its own change at once (others when it is announced)
         return cancelled
 
-    def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
+    def cancel_unpaid(self, merchant_id: str, *, actor: str, reason: str, limit: int = 200) -> UnpaidCancelled:
+        """Cancel every new invoice of the merchant that has received nothing (closing a merchant), each in its own
+        transaction as ``cancel_invoice`` does (``invoice.cancelled`` announced, audited ``invoice.cancel`` with
+        ``reason``). An invoice that has received something (partly paid), or that is no longer new when it is
+        locked, is left as it is and named in ``kept``: its payer's money is already recorded and follows the
+        invoice's own path (refund). A payment arriving later on a cancelled invoice is recorded ``paid_late``."""
+        cancelled: list[str] = []
+        kept: list[str] = []
+        before: str | None = None
+        while True:
+            listing = partial(_new_invoices, merchant_id=merchant_id, before=before, limit=limit)
+            page = transaction(self._reader, listing)
+            for invoice in page:
+                try:
+                    transaction(self._uow, partial(self._cancel, invoice_id=invoice.id, actor=actor, reason=reason))
+                except (InvoiceReceivedPayment, InvalidState):
+                    kept.append(invoice.id)
+                    continue
+                self._reads.changed(invoice.id)
+                cancelled.append(invoice.id)
+            if len(page) < limit:
+                return UnpaidCancelled(tuple(cancelled), tuple(kept))
+            before = page[-1].id
+
+    def _cancel(self, uow: PaymentsUnitOfWork, *, invoice_id: str, actor: str, reason: str | None = None) -> Invoice:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         events = invoice.cancel(by=actor, now=now)
         if not events:
             return invoice  # cancelled before: nothing changes
         uow.invoices.update(invoice)
         publish_invoice_events(uow, self._ids, invoice, events)
-        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
+        because = {} if reason is None else {"reason": reason}
+        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id, **because)
         return invoice
 
     def get_public_invoice(self, public_id: str) -> Invoice:
@@ -281,10 +334,24 @@ class Invoicing:
             raise NotFound("no such checkout page")
         return found
 
-    def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
-        """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
+    def list_invoices(
+        self,
+        merchant_id: str,
+        *,
+        before: str | None = None,
+        limit: int = 50,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
+    ) -> list[Invoice]:
+        """A page of the merchant's invoices, newest first, older than the invoice id ``before`` (only those in
+        ``state``, and of the order ``order_id`` compared without case, when given)."""
+        if order_id is not None:
+            check_order_id(order_id)
         return transaction(
-            self._reader, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+            self._reader,
+            lambda uow: uow.invoices.list_for_merchant(
+                merchant_id, before=before, limit=limit, state=state, order_id=order_id
+            ),
         )
 
     def _worth_in_kes(self, price: Money) -> Money:
@@ -378,6 +445,10 @@ class Invoicing:
         return found
 
 
+def _new_invoices(uow: PaymentsUnitOfWork, *, merchant_id: str, before: str | None, limit: int) -> list[Invoice]:
+    return uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit, state=InvoiceState.NEW)
+
+
 def _take_indexes(uow: PaymentsUnitOfWork, rails: Sequence[Rail]) -> dict[str, int]:
     """A fresh derivation index per network of ``rails`` (rails on one network share it: the asset tells the payments
     apart). On the EVM networks one index is taken on every EVM counter at once (``index_families``): the invoice's
@@ -387,13 +458,6 @@ def _take_indexes(uow: PaymentsUnitOfWork, rails: Sequence[Rail]) -> dict[str, i
         index = uow.deposit_addresses.allocate_shared_index(counters)
         found.update(dict.fromkeys(networks, index))
     return found
-
-
-def _store(uow: PaymentsUnitOfWork, merchant_id: str) -> StoreSettings:
-    store = uow.stores.get(merchant_id)
-    if store is None:
-        raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
-    return store
 
 
 def _choose(store: StoreSettings, keys: Sequence[str] | None) -> list[Rail]:

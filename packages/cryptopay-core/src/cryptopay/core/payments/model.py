@@ -24,6 +24,7 @@ __all__ = [
     "AboveStoreMaximum",
     "BelowStoreMinimum",
     "DepositAddress",
+    "HoldDecision",
     "PaymentCredit",
     "PaymentLink",
     "PaymentLinkClosed",
@@ -326,7 +327,10 @@ class PaymentCredit:
     credited again under a new ledger key). ``clawback_pending`` marks a reversal the merchant's balance could not
     cover yet (the money was already settled); it is retried before the merchant's next settlement. ``held``:
     compliance stopped it (a listed payer, ``crediting``): booked to ``payments_held``, not the merchant's balance,
-    no fee taken; a re-mining of a held transfer is held again.
+    no fee taken; a re-mining of a held transfer is held again. ``alerts``: the blocking alerts raised on the payer.
+    An officer's ``decision`` on a held credit (``payments.held``): ``released`` to the merchant (``release_entry_id``:
+    Dr payments_held / Cr merchant, net, / Cr fee revenue, as the payment would have been booked; ``fee`` is then
+    the fee taken), ``returned`` to the paying address (``refund_id``), or ``kept`` for the authorities.
     """
 
     id: str
@@ -342,6 +346,26 @@ class PaymentCredit:
     reversal_entry_id: str | None = None
     clawback_pending: bool = False
     held: bool = False
+    alerts: tuple[str, ...] = ()
+    decision: HoldDecision | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    release_entry_id: str | None = None
+    refund_id: str | None = None
+
+    @property
+    def awaiting_decision(self) -> bool:
+        """Held, standing, and no officer decided it yet (a return whose refund failed is decided again)."""
+        return self.held and self.reversal_entry_id is None and self.decision is None
+
+
+class HoldDecision(enum.Enum):
+    """An officer's decision on a payment compliance held (``payments.held``)."""
+
+    RELEASED = "released"  # credited to the merchant as the payment would have been (fee included)
+    RETURNED = "returned"  # refunded to the address that paid it (the refund machinery, its screening included)
+    KEPT = "kept"  # kept frozen in ``payments_held`` for the authorities (the case reported)
 
 
 class RefundState(enum.Enum):

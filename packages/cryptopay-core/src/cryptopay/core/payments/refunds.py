@@ -30,6 +30,9 @@ Invariants:
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
+- a payment compliance held (a listed payer) that an officer returns (``payments.held``) goes back whole to the
+  address that paid it, held from ``liabilities:payments_held:<ASSET>`` (``return_held``), never the merchant's
+  balance, and screened as every refund is (so never while a list still names that address);
 - a refund never goes to an address on a sanctions list: its destination is screened (``compliance.addresses``)
   before anything is held, a listed one refused with ``Blocked`` (422 ``blocked_by_compliance``), a blocking
   alert raised (rule ``sanctioned-address``) and every refusal audited ``refund.blocked``; the coins stay where they
@@ -76,12 +79,13 @@ from cryptopay.core.errors import (
     Unavailable,
 )
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting, trading_account
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments._support import audit, available, load_invoice, publish, transaction
 from cryptopay.core.payments.internal import PlatformAddresses
-from cryptopay.core.payments.model import Refund, RefundState, address_key
+from cryptopay.core.payments.model import PaymentCredit, Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
     NotThePayer,
     WrongNetworkPayment,
@@ -91,6 +95,7 @@ from cryptopay.core.payments.wrong_network import (
 )
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
 from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote, owned_quote, use_claim
@@ -125,6 +130,7 @@ _ADDRESS = {
     AddressFormat.BITCOIN: re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}|[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}"),
 }
 _WRONG_NETWORK = "wrong_network/"  # the reason of a wrong-network payment's refund, before the payment's id
+HELD_RETURN = "held/"  # the reason of a held payment's return (``payments.held``), before its credit's id
 _CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EVENTS = {
     RefundState.REQUESTED: "refund.requested",
@@ -183,7 +189,10 @@ class Refunds:
         platform: PlatformAddresses | None = None,
         screening: Callable[[], ScreeningPort | None] = lambda: None,
         monitoring: Callable[[], MonitoringFeed] = MonitoringFeed,
+        merchants: MerchantRepository | None = None,
     ) -> None:
+        """``merchants``: where ``refund`` reads whether the invoice's merchant was closed (None: never asked)."""
+        self._merchants = merchants
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
         self._screening, self._monitoring = screening, monitoring  # a listed destination is refused (and alerted)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
@@ -223,6 +232,7 @@ class Refunds:
         rail: str | None = None,
         amount: Money | None = None,
         quote_id: str | None = None,
+        closed_merchant: str | None = None,
         fund_after_settlement: bool = False,
     ) -> Refund:
         """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
@@ -231,18 +241,25 @@ class Refunds:
         or at one locked now. ``fund_after_settlement``: what the merchant's balance in the rail's asset no longer
         covers (already settled) is sold to it on credit and netted from its next settlements (module docstring).
 
+        A closed merchant's invoice (``close_merchant``: its own logins and keys may no longer refund) is refunded
+        only by an operator who says so: ``closed_merchant`` is why (kept on the ``refund.request`` audit record as
+        ``merchant_closed``); without it, ``MerchantClosed`` (403 ``merchant_closed``), and with it on an open
+        merchant's invoice, ``InvalidInput``: returning a closed merchant's customers' money is often exactly what
+        closing needs, but it is never done by accident.
+
         >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
         """
         invoice = self.get_invoice(invoice_id)
+        because = self._closed_merchant(invoice.merchant_id, closed_merchant)
         option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
         network = option.rail.network.name
         self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
         wanted = self._convert(invoice, option, amount, quote_id)
         funding = None
-        if fund_after_settlement and invoice.merchant_id != flows.REMITTANCE_DESK:
+        if fund_after_settlement and because is None and invoice.merchant_id != flows.REMITTANCE_DESK:
             funding = self._funding_quote(invoice, wanted)  # locked outside the transaction (the pricer's own writes)
         work = partial(self._request, invoice_id=invoice_id, address=address, requested_by=requested_by)
-        return transaction(self._uow, partial(work, wanted=wanted, funding=funding))
+        return transaction(self._uow, partial(work, wanted=wanted, closed_merchant=because, funding=funding))
 
     def _funding_quote(self, invoice: Invoice, wanted: RefundRequest) -> Quote | None:
         """The ``<ASSET>/KES`` quote a refund the merchant's balance does not cover is funded at (its own quote when
@@ -297,6 +314,21 @@ class Refunds:
         )
         details = {"invoice": invoice.id, "funded": short, "owed": owed, "quote": quote.id, "ask": quote.ask}
         audit(uow, by, "refund.fund", f"refund:{refund_id}", now, **details, entry=entry.id, owing=owing + owed)
+
+    def _closed_merchant(self, merchant_id: str, reason: str | None) -> str | None:
+        """The reason to record for refunding a closed merchant's invoice (see ``refund``), or None for an open one."""
+        merchant = None if self._merchants is None else self._merchants.get(merchant_id)
+        closed = merchant is not None and merchant.closed_at is not None
+        if reason is not None and not reason.strip():
+            raise InvalidInput("say why a closed merchant's invoice is refunded", field="closed_merchant")
+        if closed and reason is None:
+            check_merchant_open(merchant)  # raises: an operator names why (cryptopay refunds create --closed-merchant)
+        if not closed and reason is not None:
+            raise InvalidInput(
+                f"merchant {merchant_id} is not closed: a refund of its invoice needs no closed-merchant reason",
+                field="closed_merchant",
+            )
+        return reason.strip() if reason is not None else None
 
     def screening(self) -> ScreeningPort | None:
         """The sanctions screening refunds ask (None: not configured)."""
@@ -409,6 +441,41 @@ class Refunds:
         audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, payment=payment.id)
         return refund
 
+    def return_held(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, credit: PaymentCredit, address: str, *, requested_by: str
+    ) -> Refund:
+        """Send a held payment (``credit``, ``payments.held``) back whole to ``address`` (the one that paid it), in
+        the caller's unit of work: held from ``payments_held``, never the merchant's balance. The caller screened
+        the address first (``refuse_listed``). ``Refused`` without a hot wallet on its network."""
+        network = credit.transfer[0]
+        if network not in self._senders:
+            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+        option = next(
+            o for o in invoice.options if o.rail.network.name == network and o.due.asset == credit.received.asset
+        )
+        target, now = self._check_address(uow, option, address), self._clock.now()
+        refund_id = self._ids.new_id("rfd")
+        hold_id = self._hold_from(uow, flows.payments_held(credit.received.asset), refund_id, credit.received)
+        refund = Refund(
+            id=refund_id,
+            invoice_id=invoice.id,
+            merchant_id=invoice.merchant_id,
+            rail_key=option.rail.key,
+            network=network,
+            address=target,
+            amount=credit.received,
+            hold_id=hold_id,
+            requested_by=requested_by,
+            created_at=now,
+            reason=f"{HELD_RETURN}{credit.id}",
+            token_contract=option.rail.token.contract,
+        )
+        uow.refunds.add(refund)
+        _publish(uow, self._ids, refund, now)
+        details = {"invoice": invoice.id, "amount": credit.received, "address": target, "hold": hold_id}
+        audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, credit=credit.id)
+        return refund
+
     def _check_refundable_stray(self, uow: PaymentsUnitOfWork, payment: WrongNetworkPayment, rail: Rail) -> None:
         if payment.state is WrongNetworkState.REFUNDED:
             previous = uow.refunds.get(payment.refund_id or "")
@@ -431,6 +498,12 @@ class Refunds:
         """The refund, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _refund(uow, refund_id))
 
+    def list_merchant_refunds(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
+        """A page of the refunds of every invoice of the merchant, newest first, older than the refund id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.refunds.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
+
     def list_refunds(self, invoice_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
         """A page of the invoice's refunds, newest first; ``before`` is the last id of the previous page."""
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
@@ -448,7 +521,7 @@ class Refunds:
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
         A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
-        if refund.reason.startswith(_WRONG_NETWORK):
+        if refund.reason.startswith((_WRONG_NETWORK, HELD_RETURN)):
             return refund
         invoice = load_invoice(uow, refund.invoice_id)
         option = invoice.option(refund.rail_key)
@@ -507,6 +580,7 @@ class Refunds:
         address: str,
         requested_by: str,
         wanted: RefundRequest,
+        closed_merchant: str | None = None,
         funding: Quote | None = None,
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
@@ -573,6 +647,7 @@ class Refunds:
             address=refund.address,
             hold=hold_id,
             quote=refund.quote_id or "",
+            **({} if closed_merchant is None else {"merchant_closed": closed_merchant}),
         )
         return refund
 
@@ -749,7 +824,8 @@ def _closed_option(invoice: Invoice, rail_key: str) -> PaymentOption:
 def _refunded(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str, asset: Asset) -> Money:
     """Every refund on the rail that has not failed: requested and sent ones hold their amount too."""
     refunds = uow.refunds.for_invoice(invoice.id)
-    taken = [r.amount for r in refunds if r.rail_key == rail_key and r.state is not RefundState.FAILED]
+    standing = [r for r in refunds if r.rail_key == rail_key and r.state is not RefundState.FAILED]
+    taken = [r.amount for r in standing if not r.reason.startswith(HELD_RETURN)]  # a held payment's: its own
     return sum(taken, Money.zero(asset))
 
 

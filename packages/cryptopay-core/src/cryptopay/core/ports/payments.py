@@ -79,6 +79,12 @@ class Quoter(Protocol):
 class StoreSettingsRepository(Protocol):
     def get(self, merchant_id: str) -> StoreSettings | None: ...
 
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        """The merchant's store settings (None before it has a store) and when an operator closed the merchant (None
+        while it is open, or when no merchant row is known), read together: one statement on SQL. An invoice
+        creation learns both in the read it makes anyway (``Invoicing.open_store``, outside review R22)."""
+        ...
+
     def put(self, settings: StoreSettings) -> None:
         """Create or replace the store settings of ``settings.merchant_id``."""
         ...
@@ -100,9 +106,16 @@ class InvoiceRepository(Protocol):
     def update(self, invoice: Invoice) -> None: ...
 
     def list_for_merchant(
-        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
+        self,
+        merchant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
     ) -> list[Invoice]:
-        """The merchant's invoices (only those in ``state`` when given), newest first, older than ``before``."""
+        """The merchant's invoices (only those in ``state`` when given, and only those whose order id is
+        ``order_id`` compared without case when given), newest first, older than ``before``."""
         ...
 
     def created_between(
@@ -228,6 +241,14 @@ class PaymentCreditRepository(Protocol):
         """Credits whose reversal is still owed by the merchant, oldest first."""
         ...
 
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        """One credit (``lock``: its row locked for update)."""
+        ...
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        """Held credits no officer decided yet (``PaymentCredit.awaiting_decision``), by id after ``after``."""
+        ...
+
     def count(self) -> int:
         """How many credits (confirmed payments) were ever booked: it only grows."""
         ...
@@ -298,6 +319,11 @@ class PayoutRepository(Protocol):
 
     def for_settlement(self, settlement_id: str) -> list[Payout]: ...
 
+    def objects_of(self, owner_id: str, *, prefix: str, before: str | None, limit: int) -> list[str]:
+        """The distinct business objects (``settlement_id``) starting with ``prefix`` (a wallet's sales: ``sel_``)
+        of the owner's payouts, newest first (by that id), older than ``before``: one keyset query on the owner."""
+        ...
+
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
@@ -337,6 +363,11 @@ class RefundRepository(Protocol):
     def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
         """The invoice's refunds newest first (by id, descending); with ``before`` (a refund id, the previous
         page's last) only those older than it."""
+        ...
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        """The refunds of every invoice of the merchant, newest first (by id, descending), older than ``before``
+        (a refund id): one keyset query (on SQL through the invoices the merchant owns)."""
         ...
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...

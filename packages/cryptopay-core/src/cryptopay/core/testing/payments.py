@@ -97,11 +97,18 @@ class _ById:
 
 
 class InMemoryStores:
-    def __init__(self) -> None:
+    """``closing``: when an operator closed a merchant, from wherever the merchants are kept (the payments stack's
+    ``InMemoryMerchants``); a function, so the unit of work's snapshot (a deep copy) shares it. None: none is."""
+
+    def __init__(self, closing: Callable[[str], datetime | None] | None = None) -> None:
         self._stores: dict[str, StoreSettings] = {}
+        self._closing = closing
 
     def get(self, merchant_id: str) -> StoreSettings | None:
         return self._stores.get(merchant_id)
+
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        return self.get(merchant_id), self._closing(merchant_id) if self._closing is not None else None
 
     def put(self, settings: StoreSettings) -> None:
         self._stores[settings.merchant_id] = settings
@@ -125,9 +132,22 @@ class InMemoryInvoices(_ById):
         self._update(invoice, invoice.id, "invoice")
 
     def list_for_merchant(
-        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
+        self,
+        merchant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
     ) -> list[Invoice]:
-        mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
+        wanted = None if order_id is None else order_id.casefold()
+        mine = [
+            i
+            for i in self._all()
+            if i.merchant_id == merchant_id
+            and (state is None or i.state is state)
+            and (wanted is None or (i.order_id is not None and i.order_id.casefold() == wanted))
+        ]
         return _newest(mine, lambda i: i.id, before, limit)
 
     def created_between(
@@ -241,6 +261,14 @@ class InMemoryPaymentCredits(_ById):
         found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
         return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
 
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        found = self._items.get(credit_id)
+        return _copy(cast(PaymentCredit, found)) if found is not None else None
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        found = [c for c in self._all() if c.awaiting_decision and (after is None or c.id > after)]
+        return [_copy(c) for c in sorted(found, key=lambda c: c.id)[:limit]]
+
     def count(self) -> int:
         return len(self._items)
 
@@ -332,6 +360,12 @@ class InMemoryPayouts(_ById):
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
 
+    def objects_of(self, owner_id: str, *, prefix: str, before: str | None, limit: int) -> list[str]:
+        mine = {
+            p.settlement_id for p in self._all() if p.merchant_id == owner_id and p.settlement_id.startswith(prefix)
+        }
+        return [i for i in sorted(mine, reverse=True) if before is None or i < before][:limit]
+
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
@@ -376,6 +410,9 @@ class InMemoryRefunds(_ById):
 
     def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
         return _newest([r for r in self._all() if r.invoice_id == invoice_id], lambda r: r.id, before, limit)
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return _newest([r for r in self._all() if r.merchant_id == merchant_id], lambda r: r.id, before, limit)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))
@@ -531,10 +568,11 @@ class InMemoryWrongNetworkPayments(_ById):
         return sum(1 for p in self._all() if p.state is WrongNetworkState.PENDING)
 
 
-def payments_storage(**extra: Any) -> InMemoryStorage:
-    """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
+def payments_storage(closing: Callable[[str], datetime | None] | None = None, **extra: Any) -> InMemoryStorage:
+    """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks); ``closing``:
+    when a merchant was closed (``InMemoryStores``)."""
     return InMemoryStorage(
-        stores=InMemoryStores(),
+        stores=InMemoryStores(closing),
         invoices=InMemoryInvoices(),
         deposit_addresses=InMemoryDepositAddresses(),
         payment_credits=InMemoryPaymentCredits(),

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant
@@ -39,6 +40,7 @@ from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.model import StoreSettings, address_key
@@ -266,13 +268,22 @@ def _stack_rails(network: str) -> list[Rail]:
     return [rail_for(network, token.asset, confirmations=3) for token in NETWORKS[network].tokens]
 
 
+def _closed_at(merchants: InMemoryMerchants, merchant_id: str) -> datetime | None:
+    merchant = merchants.get(merchant_id)
+    return merchant.closed_at if merchant is not None else None
+
+
 class PaymentsStack:
     """Every payment use case wired over in-memory fakes, on a manual clock that starts on a Monday, 12:00 Nairobi."""
 
     def __init__(self, *, start: datetime | None = None, usdt_kes: str = "130", networks: Sequence[str] = ("tron",)):
         self.clock = ManualClock(start)
         self.ids = SequentialIds()
+        self.merchants = InMemoryMerchants()
         self.storage = payments_storage(
+            # a closed merchant takes no new invoices (``Invoicing.open_store``); a function, not a bound method: the
+            # unit of work's snapshot deep-copies the repositories, and would copy the stack along with one
+            closing=lambda merchant_id: _closed_at(self.merchants, merchant_id),
             webhook_endpoints=InMemoryWebhookEndpoints(),
             webhook_deliveries=InMemoryWebhookDeliveries(),
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
@@ -286,7 +297,6 @@ class PaymentsStack:
         self.senders = {n: FakeChainSender(n) for n in networks}
         self.cursors = InMemoryScanCursorStore()
         self.mpesa = FakeMobileMoney(clock=self.clock)
-        self.merchants = InMemoryMerchants()
         self.metrics = RecordingMetrics()
         self.notification_queue = SetNotificationQueue()  # PostgreSQL's NOTIFY queue, as a fraction a test sets
         self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
@@ -302,6 +312,7 @@ class PaymentsStack:
             status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )
         self.monitor = MonitoringFeed()  # what detection feeds AML monitoring (a test sets one, then rewires)
+        self.monitoring: Monitoring | None = None  # the alerts' cases officers conclude (a test sets one, likewise)
         self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
@@ -316,7 +327,6 @@ class PaymentsStack:
             ledger=ledger,
             pricer=self.pricer,
             derivers=derivers,
-            merchants=self.merchants,
         )
         self.detection = Detection(
             uow=uow,
@@ -351,6 +361,16 @@ class PaymentsStack:
             pricer=self.pricer,
             quotes=self.quotes,
             rails={r.key: r for n in self.chains for r in _stack_rails(n)},
+            merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+            screening=lambda: self.screening,  # a refund to a listed address is refused (when a test sets lists)
+            monitoring=lambda: self.monitor,
+        )
+        self.held_payments = HeldPayments(
+            uow=uow,
+            ledger=ledger,
+            clock=clock,
+            refunds=self.refunds,
+            monitoring=lambda: self.monitoring,
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)

@@ -250,6 +250,24 @@ class Sells:
 
         return in_transaction(self.uow, work)
 
+    def list(self, user_id: str, *, before: str | None = None, limit: int = 50) -> list[Sale]:
+        """The user's sales (and cash-outs: no USDT sold), newest first, older than the sale id ``before``, each with
+        its payout as it stands (the last one: a failed payout retried is one sale)."""
+
+        def work(uow: SellUnitOfWork) -> list[Sale]:
+            ids = uow.payouts.objects_of(user_id, prefix="sel_", before=before, limit=limit)
+            if not ids:
+                return []
+            entries = self.ledger.entries(account=flows.wallet_account(user_id, USDT), limit=1000)
+            sales = []
+            for sale_id in ids:
+                payouts = [p for p in uow.payouts.for_settlement(sale_id) if p.merchant_id == user_id]
+                if payouts:
+                    sales.append(_sale(sale_id, payouts[-1], entries))
+            return sales
+
+        return in_transaction(self.uow, work)
+
 
 def refuse_unless_mpesa(phone: str, what: str) -> None:
     """``NotMpesaNumber`` (422 ``not_mpesa_number``) when the wallet's number is not in a Safaricom range: M-Pesa

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
+from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -163,6 +164,20 @@ def _address_owner(network: str, address: str) -> sa.Select[Any]:
     return sa.select(invoice_addresses.c.invoice_id).where(*where)
 
 
+_WITH_CLOSING = DriverRead(
+    sa.select(
+        sa.select(merchants.c.closed_at)
+        .where(merchants.c.id == sa.bindparam("merchant_id"))
+        .scalar_subquery()
+        .label("closed_at"),
+        sa.select(stores.c.doc)
+        .where(stores.c.merchant_id == sa.bindparam("merchant_id"))
+        .scalar_subquery()
+        .label("doc"),
+    )
+)
+
+
 class SqlStores(_Documents[StoreSettings]):
     cls, table, what = StoreSettings, stores, "store"
 
@@ -171,6 +186,13 @@ class SqlStores(_Documents[StoreSettings]):
 
     def get(self, merchant_id: str) -> StoreSettings | None:
         return self._by_id(merchant_id, column="merchant_id")
+
+    def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
+        """One statement: the merchant's ``closed_at`` and its store's document, each a scalar subquery by primary
+        key (either row may be missing), as the creation's store read was before the closing joined it (R22)."""
+        row = _WITH_CLOSING.first(self._conn, {"merchant_id": merchant_id})
+        closed_at, doc = row if row is not None else (None, None)
+        return (self._item(merchant_id, doc) if doc is not None else None), closed_at
 
     def put(self, settings: StoreSettings) -> None:
         upsert(self._conn, stores, self._row(settings), ["merchant_id"])
@@ -220,10 +242,17 @@ class SqlInvoices(_Documents[Invoice]):
         self._index_addresses(invoice)
 
     def list_for_merchant(
-        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
+        self,
+        merchant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        state: InvoiceState | None = None,
+        order_id: str | None = None,
     ) -> list[Invoice]:
         in_state = () if state is None else (invoices.c.state == state.value,)
-        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
+        of_order = () if order_id is None else (invoices.c.order_key == order_key(order_id),)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *of_order, *_older(invoices, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
     def created_between(
@@ -395,6 +424,7 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
             "merchant_id": item.merchant_id,
             "clawback_pending": item.clawback_pending,
             "credited_at": item.credited_at,
+            "awaiting_decision": item.awaiting_decision,
         }
 
     def add(self, credit: PaymentCredit) -> None:
@@ -409,6 +439,13 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
+
+    def get(self, credit_id: str, *, lock: bool = False) -> PaymentCredit | None:
+        return self._one(payment_credits.c.id == credit_id, lock=lock)
+
+    def awaiting_decision(self, *, after: str | None, limit: int) -> list[PaymentCredit]:
+        waiting = payment_credits.c.awaiting_decision.is_(True)
+        return self._select(waiting, *_page(payment_credits, "id", after), limit=limit)
 
     def count(self) -> int:
         return int(self._conn.execute(sa.select(sa.func.count()).select_from(payment_credits)).scalar_one())
@@ -525,6 +562,17 @@ class SqlPayouts(_Documents[Payout]):
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
 
+    def objects_of(self, owner_id: str, *, prefix: str, before: str | None, limit: int) -> list[str]:
+        # the prefix as a range (no LIKE pattern to escape): ids starting with it sort at or after it and before
+        # the same text with its last character's successor
+        after_all = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
+        column = payouts.c.settlement_id
+        where = [payouts.c.merchant_id == owner_id, column >= prefix]
+        where += [] if after_all is None else [column < after_all]
+        where += [] if before is None else [column < before]
+        query = sa.select(column).where(*where).distinct().order_by(column.desc()).limit(limit)
+        return [str(row[0]) for row in self._conn.execute(query)]
+
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
@@ -588,6 +636,12 @@ class SqlRefunds(_Documents[Refund]):
 
     def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
         mine = (refunds.c.invoice_id == invoice_id, *_older(refunds, before))
+        return self._select(*mine, limit=limit, newest_first=True)
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        # a refund names its invoice (indexed); the invoices name their merchant (indexed): no column of its own
+        owned = sa.select(invoices.c.id).where(invoices.c.merchant_id == merchant_id)
+        mine = (refunds.c.invoice_id.in_(owned), *_older(refunds, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:

@@ -1,0 +1,83 @@
+"""Closing a merchant on SQLite and PostgreSQL (review R22): its API keys are revoked, its unpaid new invoices are
+cancelled (announced, audited), a partly paid one is left, another merchant's are untouched; closing again keeps
+the first date and winds down what was left. Everything through the SQL repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cryptopay.adapters.sql.audit import SqlAuditTrail
+from cryptopay.adapters.sql.repositories.identity import SqlApiKeys, SqlMerchants, SqlUsers
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.identity.model import ApiKey, Role, User
+from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.privacy.closing import MerchantClosing
+from cryptopay.core.privacy.retention import RetentionPurge
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from sqlalchemy.engine import Engine
+
+from tests.contract.test_payments_repository_contract import SqlPaymentsStack
+from tests.support.sql_backends import TEST_PERSONAL
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine
+
+PROFILE = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine | None]:
+    yield from backend_engine(request, tmp_path)
+
+
+def _stack(engine: Engine) -> SqlPaymentsStack:
+    stack = SqlPaymentsStack(SqlStorage(engine, personal=TEST_PERSONAL))
+    stack.merchants = SqlMerchants(engine, personal=TEST_PERSONAL)
+    users = SqlUsers(engine, personal=TEST_PERSONAL)
+    for merchant in ("m1", "m2"):
+        users.add(User(f"user-{merchant}", f"{merchant}@shops.test", "-", Role.MERCHANT, stack.clock.now()))
+    stack.wire_use_cases()
+    stack.add_merchant("m1", settlement=PROFILE)
+    stack.add_merchant("m2", settlement=PROFILE)
+    return stack
+
+
+def test_closing_revokes_the_keys_and_cancels_the_unpaid_invoices_on_sql(sql_engine):
+    stack = _stack(sql_engine)
+    keys = SqlApiKeys(sql_engine)
+    now = stack.clock.now()
+    for key_id, merchant in (("key_1", "m1"), ("key_2", "m1"), ("key_3", "m2")):
+        keys.add(ApiKey(key_id, merchant, "shop", frozenset({"invoices:write"}), "h" * 64, now, "user-" + merchant))
+    unpaid = [stack.invoicing.create_invoice("m1", Money.of("10", USDT)).id for _ in range(3)]
+    partly = stack.invoicing.create_invoice("m1", Money.of("10", USDT)).id
+    stack.pay(partly, Money.of("1", USDT))
+    stack.confirm(1)
+    others = stack.invoicing.create_invoice("m2", Money.of("10", USDT)).id
+    retention = RetentionPurge(stack.uow, stack.ledger, stack.clock)
+    closing = MerchantClosing(retention, keys, SqlAuditTrail(sql_engine, stack.ids), stack.clock, stack.invoicing)
+
+    done = closing.close("m1", actor="ops:achieng", reason="wound up")
+
+    assert done.keys_revoked == 2 and sorted(done.invoices_cancelled) == sorted(unpaid)
+    assert done.invoices_kept == (partly,)
+    assert [k.revoked_at is not None for k in (keys.get("key_1"), keys.get("key_2"), keys.get("key_3"))] == [
+        True,
+        True,
+        False,
+    ]
+    assert {stack.invoice(i).state for i in unpaid} == {InvoiceState.CANCELLED}
+    assert stack.invoice(partly).state is InvoiceState.NEW and stack.invoice(others).state is InvoiceState.NEW
+    with stack.uow() as uow:
+        records = uow.audit.records()
+        announced = [m for m in uow.outbox.due(stack.clock.now(), limit=100) if m.topic == "invoice.cancelled"]
+    assert sorted(m.payload["invoice_id"] for m in announced) == sorted(unpaid)
+    cancels = [r for r in records if r.action == "invoice.cancel"]
+    assert {dict(r.details)["reason"] for r in cancels} == {"merchant_closed"} and len(cancels) == 3
+    revocations = [r for r in records if r.action == "api_key.revoked"]
+    assert sorted(r.subject for r in revocations) == ["api_key:key_1", "api_key:key_2"]
+    assert [r.action for r in records if r.subject == "merchant:m1"] == ["merchant.closed", "merchant.wound_down"]
+
+    stack.tick(minutes=1)
+    again = closing.close("m1", actor="ops:achieng", reason="again")  # the first date stands; nothing left to do
+    assert again.merchant.closed_at == done.merchant.closed_at
+    assert again.keys_revoked == 0 and again.invoices_cancelled == ()
