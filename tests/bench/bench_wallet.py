@@ -5,7 +5,10 @@ the composition root, ``cryptopay.adapters.bootstrap.build``: personal data seal
 development keys in a temporary data directory, AML monitoring's feed journaling each send's two movements) from
 8 worker processes among 1,000 funded tier-1 wallets, each transfer to a random other wallet by phone number. A
 send locks the sender's wallet, reads the month's usage, checks the KYC limits, records the transfer and its usage,
-posts the entry, all in one unit of work, and journals its movements for monitoring.
+posts the entry, all in one unit of work, and journals its movements for monitoring. On the wire (PostgreSQL) that
+is two round trips of prepared statements: ``BEGIN; SET LOCAL ...; EXECUTE`` the read, then ``EXECUTE`` the one
+write (the ledger's entry, lines, balances and key, the transfer, usage and journal rows, each table's rows as one
+array of a row type) with the ``COMMIT``.
 
 Prints a table (with the CPU each phase cost per transaction: the server's, read from ``/proc`` for the benchmark
 database's backends when the server is local, and the wallet workers' own, ``time.process_time``), then as its last

@@ -365,6 +365,12 @@ def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
     assert (claimed.accepted_at, claimed.accepted_by) == (NOW, "usr_3")
     teams.update_invitation(attrs.evolve(second, revoked_at=NOW))
     assert not teams.claim_invitation("inv_2", "usr_4", at=NOW)
+    # the invitations to one address are counted across every team (R15), revoked and claimed ones too, since a time
+    teams.add_invitation(attrs.evolve(first, id="inv_3", merchant_id="mer_2", token_hash="c" * 64))
+    teams.add_invitation(attrs.evolve(first, id="inv_4", email="other@duka.co.ke", token_hash="d" * 64))
+    assert teams.invitations_to("amina@duka.co.ke", since=NOW) == 3
+    assert teams.invitations_to("amina@duka.co.ke", since=NOW + timedelta(seconds=1)) == 1
+    assert teams.invitations_to("other@duka.co.ke", since=NOW) == 1 and teams.invitations_to("x@y.ke", since=NOW) == 0
 
 
 def test_an_email_proof_token_is_kept_and_a_released_address_can_register_again(repos):

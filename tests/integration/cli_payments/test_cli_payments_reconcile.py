@@ -57,7 +57,7 @@ def test_cli_reconcile_clean_books_exit_0(stack):
     }
     assert all(c["ok"] and c["about"] for c in report["checks"])
     skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
-    outside = {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
+    outside = {"mpesa-statement", "mpesa-collections", "mpesa-float", "custody-on-chain"}  # no outside source given
     assert (
         set(skipped)
         == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS | DEPOSITS | WITHDRAWALS | REMITTANCES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 from cryptopay.adapters.mpesa import DarajaGateway
-from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.mobile_money import StkPushRequest, parse_payload
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.service import PayoutUrls
@@ -66,3 +66,22 @@ def test_the_sandbox_s_statement_shows_a_payout_whose_callback_we_never_applied(
     assert paid == (f"payout {payout.id} (submitted)", "submitted as in our books", "paid by M-Pesa")
     [(_, _, actual)] = differences(report, "mpesa-float")
     assert actual == f"{opening - payout.amount} per Account Balance"
+
+
+def test_the_sandbox_s_statement_carries_its_stk_collections_as_the_portal_writes_them(
+    sandbox: DarajaSandbox, gateway: DarajaGateway, sink: CallbackSink
+) -> None:
+    """An STK Push the sandbox completed is a ``Pay Bill Online`` row of its statement export: paid in, the receipt
+    of the callback, the payer's phone masked as the org portal masks it, the push's AccountReference as A/C No."""
+    request = StkPushRequest(
+        phone="0708374149", amount=120, account_reference="B0000000042", callback_url=sink.url_for("/stk/cb")
+    )
+    gateway.stk_push(request)
+    [callback] = sink.wait("/stk/cb")
+    receipt = parse_payload(callback).receipt
+    statement = parse_statement(httpx.get(f"{sandbox.url}/sandbox/statement", timeout=5.0).text)
+    [line] = [line for line in statement.lines if line.receipt == receipt]
+    assert line.is_collection and not line.is_payout
+    assert (line.reason_type, line.paid_in, line.withdrawn) == ("Pay Bill Online", Money.of(120, KES), Money.zero(KES))
+    assert (line.party_number, line.account_no) == ("2547*****149", "B0000000042")
+    assert line.details.startswith("Pay Bill Online from 2547*****149 - ")

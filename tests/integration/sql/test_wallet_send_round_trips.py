@@ -2,8 +2,8 @@
 
 ``BEGIN`` (and the ``SET LOCAL`` that gives the transaction cached generic plans) with the one read (the sender's
 wallet locked, the recipient, the KYC profile, the month's usage, the ledger balances locked and the entry's
-idempotency key), then the transfer and usage rows with the ledger's writes and the ``COMMIT``: each a simple query
-of prepared statements (``EXECUTE``). The same send before this was nine round trips. A refused send (frozen wallet, limit) still reads once and writes nothing; a
+idempotency key), then the ledger's writes and the transfer and usage rows, one statement, with the ``COMMIT``: each
+a simple query of prepared statements (``EXECUTE``). The same send before this was nine round trips. A refused send (frozen wallet, limit) still reads once and writes nothing; a
 number without a wallet costs one more (the claims account is locked by the ledger itself).
 """
 
@@ -80,7 +80,8 @@ def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) ->
         transfer = stack.wallets.send(amina, to, amount, note="lunch")
         assert relay.turns == 2, relay.statements
         assert relay.statements[0].startswith(READ), relay.statements
-        assert relay.statements[1].startswith("EXECUTE cryptopay_ledger_flush"), relay.statements
+        # the ledger's writes and the send's in one statement (no flush of its own) with the COMMIT
+        assert relay.statements[1].startswith("EXECUTE cryptopay_send_write_"), relay.statements
         assert transfer.state is TransferState.DELIVERED and transfer.recipient_id == baraka
         assert stack.wallets.transfer(amina, transfer.id) == transfer
     balances = stack.ledger.balances([wallet_account(amina, KES), wallet_account(baraka, USDT)])

@@ -109,7 +109,7 @@ def test_reconcile_checks_the_sweeps_fees_and_the_ones_left_open():
     wallets = {"wallet-balances", "wallet-claims", "wallet-buys", "claims-returned", "wallet-deposits", "deposits-held"}
     wallets |= {"wallet-withdrawals", "withdrawals-in-flight"}  # no withdrawal store in this stack
     wallets |= {"remittances-owed"}  # nor a remittance store
-    assert skipped - wallets == {"mpesa-statement", "mpesa-float", "float-b2c"}
+    assert skipped - wallets == {"mpesa-statement", "mpesa-collections", "mpesa-float", "float-b2c"}
     stack.payments.add_merchant("m2", settlement=WEEKLY)
     invoice = stack.payments.invoicing.create_invoice("m2", Money.of("1000", KES))
     stack.payments.pay(invoice.id, Money.of("80", USDT))

@@ -38,6 +38,7 @@ from cryptopay.adapters.sql.ledger_flush import (
     draft_params,
     flush_params,
     flush_postgres,
+    write_arrays,
 )
 from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.adapters.sql.tables import (
@@ -285,6 +286,17 @@ class SqlLedgerSession:
         balances, self._dirty = list(self._dirty.values()), {}
         keys, self._new_keys = self._new_keys, []
         return flush_params(entries, balances, keys)
+
+    def take_write_arrays(self) -> dict[str, str] | None:
+        """The buffered entries, balances and idempotency records as ``ledger_flush.WRITE_CTES``' parameters, taken
+        out of the buffers for a statement that writes them with rows of its own (the P2P send's write; empty lists
+        when nothing is buffered); ``None`` when holds are buffered (``flush`` then writes it all)."""
+        if self._new_holds or self._changed_holds:
+            return None
+        entries, self._new_entries = self._new_entries, []
+        balances, self._dirty = list(self._dirty.values()), {}
+        keys, self._new_keys = self._new_keys, []
+        return write_arrays(entries, balances, keys)
 
     def commit(self) -> None:
         """Flush and commit an explicit session: with nothing but entries, balances and keys buffered, one round

@@ -47,6 +47,9 @@ class Statement:
     name: str
     sql: str
     types: tuple[tuple[str, str], ...]
+    takes_ledger: bool = False
+    """Makes the unit's ledger writes too: ``SqlUnitOfWork.commit`` gives it the ledger session's buffered rows
+    (``ledger_flush.write_arrays``) instead of sending the ledger's flush statement before it."""
 
     def prepare(self) -> bytes:
         numbers = {param: n for n, (param, _) in enumerate(self.types, 1)}

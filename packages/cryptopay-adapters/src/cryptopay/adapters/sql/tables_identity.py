@@ -126,5 +126,8 @@ merchant_invitations = sa.Table(
     sa.Column("accepted_at", UtcDateTime),
     sa.Column("accepted_by", sa.String(ID)),
     sa.Column("revoked_at", UtcDateTime),
+    # the email's keyed hash (``PersonalData.lookup``; the email itself without keys): the per-address cap (0126)
+    sa.Column("email_lookup", sa.Text),
+    sa.Index("ix_merchant_invitations_email_lookup", "email_lookup", "created_at"),
     keep_existing=True,
 )

@@ -62,6 +62,7 @@ from cryptopay.core.text import quoted_business_name
 from cryptopay.core.webhooks import UowFactory
 
 __all__ = [
+    "INVITATIONS_PER_ADDRESS",
     "INVITATIONS_PER_DAY",
     "INVITATION_TTL",
     "OPEN_INVITATIONS",
@@ -75,9 +76,11 @@ __all__ = [
 
 INVITATION_TTL = timedelta(days=7)
 # Invitations are capped (review4 R15, a phishing relay): a merchant has at most this many open at once, makes at
-# most this many a day (revoked ones count), and one address has at most one open invitation per merchant
+# most this many a day (revoked ones count), one address has at most one open invitation per merchant, and one
+# address is sent at most this many a day by every team together (an attacker's several merchants mail it no more)
 OPEN_INVITATIONS = 20
 INVITATIONS_PER_DAY = 50
+INVITATIONS_PER_ADDRESS = 5
 _MANAGERS = (TeamRole.OWNER, TeamRole.ADMIN)
 
 
@@ -209,6 +212,7 @@ class Teams:
             raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
         address, now = _email(email), self._clock.now()
         self._check_caps(merchant.id, address, now)
+        self._check_address_cap(merchant.id, address, now, actor=actor, via=via)
         token = self._tokens()
         invitation = Invitation(
             # "invite_", not invoices' "inv_": the two are told apart at a glance (in the audit log, a support
@@ -256,6 +260,18 @@ class Teams:
                 f"a team sends at most {INVITATIONS_PER_DAY} invitations a day: try again tomorrow",
                 limit="team.invitations_per_day",
             )
+
+    def _check_address_cap(self, merchant_id: str, address: str, now: datetime, *, actor: str, via: str) -> None:
+        """Refuse an invitation to an address every team together sent ``INVITATIONS_PER_ADDRESS`` in the last day
+        (revoked ones count): ``LimitExceeded`` as the team's caps, nothing stored or mailed, the refusal audited
+        ``team.invite_capped`` on the merchant (the limit, never the address)."""
+        if self._teams.invitations_to(address, since=now - timedelta(days=1)) < INVITATIONS_PER_ADDRESS:
+            return
+        self._record(actor, "team.invite_capped", merchant_id, limit="team.invitations_per_address", via=via)
+        raise LimitExceeded(
+            f"one address is sent at most {INVITATIONS_PER_ADDRESS} team invitations a day: try again tomorrow",
+            limit="team.invitations_per_address",
+        )
 
     def revoke_invitation(self, merchant_id: str, invitation_id: str, *, actor: str) -> Invitation:
         merchant = self._merchant(merchant_id)

@@ -134,6 +134,10 @@ class TeamRepository(Protocol):
         """The merchant's invitations, newest first."""
         ...
 
+    def invitations_to(self, email: str, *, since: datetime) -> int:
+        """How many invitations every team made to ``email`` (normalised) since ``since``, revoked ones included."""
+        ...
+
     def update_invitation(self, invitation: Invitation) -> None: ...
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:

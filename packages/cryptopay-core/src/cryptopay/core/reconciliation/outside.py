@@ -4,8 +4,16 @@ The database agreeing with itself proves little when a lost callback leaves a pa
 paid: only M-Pesa's own record can show it. So payouts are matched against the statement export by receipt
 (M-Pesa's TransactionID), and a paid row whose receipt no payout carries is matched by amount and receiving
 party among the payouts not completed in our books, which names the payout M-Pesa paid while we think it
-failed or do not know. The float is compared with Account Balance, and each custody account with what the
-chain holds at our deposit and hot-wallet addresses.
+failed or do not know. A reversal row linked to one of our payouts' receipts (M-Pesa took the money back) and a
+withdrawal of a Reason Type the check does not know are differences too, never skipped.
+
+The collections (``Paid In`` rows of STK Push and C2B reason types) are matched with the wallets' buys the same way:
+each buy credited within the statement's period must be one collection row with its receipt, amount and phone; a
+collection no buy carries (a second collection, or one for a buy that failed in our books) and a reversal of a
+credited buy's receipt are differences.
+
+The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
+hot-wallet addresses.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
-from cryptopay.core.reconciliation.statement import StatementLine
+from cryptopay.core.reconciliation.statement import Statement, StatementLine
+from cryptopay.core.wallets.buys import Buy, BuyState
 
 __all__ = [
     "ANSWER_GRACE",
@@ -29,6 +38,7 @@ __all__ = [
     "needs_balance",
     "needs_chains",
     "needs_statement",
+    "statement_matches_collections",
     "statement_matches_payouts",
 ]
 
@@ -93,7 +103,8 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
 
 def statement_matches_payouts(records: Records) -> list[Difference]:
     """Every payment on M-Pesa's statement is one completed payout (receipt, amount, party), and every payout we
-    completed within the statement's period is on it, the totals agreeing."""
+    completed within the statement's period is on it, the totals agreeing; no payout of ours was reversed by M-Pesa,
+    and no withdrawal is of a kind this check does not know."""
     statement = records.statement
     if statement is None or (covers := statement.covers) is None:
         return []
@@ -108,6 +119,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             continue
         matched.add(payout.id)
         found += _line_against(payout, line)
+    found += _payouts_reversed(statement, by_receipt) + _unrecognised_withdrawals(statement)
     # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
     # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
     ours = [
@@ -121,6 +133,153 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
     return found + _totals(paid, ours)
+
+
+def _reversal(line: StatementLine) -> str:
+    moved = f"put {line.paid_in} back" if line.paid_in.is_positive() else f"took {line.withdrawn} out"
+    return f"M-Pesa {moved} reversing {line.linked_receipt or '?'} (receipt {line.receipt}, {line.other_party or '?'})"
+
+
+def _payouts_reversed(statement: Statement, by_receipt: dict[str, Payout]) -> list[Difference]:
+    """A reversal putting money back into the account: of one of our payouts (M-Pesa took it back from its payee,
+    our books still say paid), or of a receipt that is neither ours nor a row of the statement."""
+    found: list[Difference] = []
+    on_statement = {line.receipt for line in statement.lines}
+    for line in statement.lines:
+        if not (line.is_reversal and line.paid_in.is_positive()):
+            continue
+        payout = by_receipt.get(line.linked_receipt)
+        if payout is not None:
+            subject = f"payout {payout.id} ({payout.state.value})"
+            expected = f"{payout.state.value} in our books, {payout.amount} to {payout.party}"
+            found.append(Difference(subject, expected, "reversed by M-Pesa", _reversal(line)))
+        elif line.linked_receipt not in on_statement:
+            expected = "the reversal of a payout of ours"
+            found.append(Difference(f"receipt {line.receipt}", expected, "none in our books", _reversal(line)))
+    return found
+
+
+def _unrecognised_withdrawals(statement: Statement) -> list[Difference]:
+    """A completed withdrawal that is no payout, no charge and no reversal (those of collections are the
+    ``mpesa-collections`` check's): money left the float for a reason this check cannot place."""
+    return [
+        Difference(
+            f"receipt {line.receipt}",
+            "a payout, a charge or a reversal",
+            f"a withdrawal of Reason Type {line.reason_type or '(none)'!r}",
+            f"{line.withdrawn} to {line.other_party or '?'}; {line.details}".rstrip("; "),
+        )
+        for line in statement.lines
+        if line.completed
+        and line.withdrawn.is_positive()
+        and not (line.is_payout or line.is_charge or line.is_reversal)
+    ]
+
+
+# --- M-Pesa collections (the wallets' STK Push buys) -------------------------------------------------------------
+
+
+def _collected(line: StatementLine) -> str:
+    return f"M-Pesa collected {line.paid_in} from {line.other_party or '?'} (receipt {line.receipt})"
+
+
+def _buy_against(buy: Buy, line: StatementLine) -> list[Difference]:
+    subject = f"buy {buy.id} ({buy.state.value})"
+    found = []
+    if buy.state is not BuyState.CREDITED:
+        found.append(Difference(subject, f"{buy.state.value} as in our books", "collected by M-Pesa", _collected(line)))
+    if buy.kes != line.paid_in:
+        found.append(Difference(subject, f"{buy.kes} collected", f"{line.paid_in} collected", _collected(line)))
+    if line.party_number and not _digits_match(line.party_number, buy.phone):
+        found.append(Difference(subject, f"paid by {buy.phone}", f"paid by {line.party_number}", _collected(line)))
+    return found
+
+
+def _match_buy(line: StatementLine, buys: Iterable[Buy], taken: set[str]) -> Buy | None:
+    """The oldest buy not credited in our books that this collection could be (same amount and phone, prompted
+    before it completed, no receipt of its own): M-Pesa collected what our books think failed or still open."""
+    for buy in sorted(buys, key=lambda b: (b.created_at, b.id)):
+        if buy.id in taken or buy.state is BuyState.CREDITED or buy.receipt:
+            continue
+        party = line.party_number
+        if (
+            buy.kes == line.paid_in
+            and (not party or _digits_match(party, buy.phone))
+            and buy.created_at <= line.completed_at
+        ):
+            return buy
+    return None
+
+
+def statement_matches_collections(records: Records) -> list[Difference]:
+    """Every collection on M-Pesa's statement (STK Push, C2B: ``Paid In``) is one credited buy (receipt, amount,
+    phone), every buy credited within the statement's period is on it, the totals agreeing; no credited buy was
+    reversed by M-Pesa."""
+    statement = records.statement
+    if statement is None or (covers := statement.covers) is None:
+        return []
+    buys = records.wallets.buys if records.wallets is not None else ()
+    by_receipt = {b.receipt: b for b in buys if b.receipt}
+    reversed_receipts = {line.linked_receipt for line in statement.lines if line.is_reversal}
+    found: list[Difference] = []
+    matched: set[str] = set()
+    collected = [line for line in statement.lines if line.is_collection]
+    for line in collected:
+        buy = by_receipt.get(line.receipt) or _match_buy(line, buys, matched)
+        if buy is not None and buy.id in matched:  # its receipt twice on the statement: collected twice
+            subject = f"buy {buy.id} ({buy.state.value})"
+            found.append(Difference(subject, "collected once", "a second collection row", _collected(line)))
+            continue
+        if buy is None:
+            if line.receipt not in reversed_receipts:  # collected and given back: nothing of ours either way
+                expected = "a buy of ours" if records.wallets is not None else "a buy (no wallet store is configured)"
+                found.append(Difference(f"receipt {line.receipt}", expected, "none in our books", _collected(line)))
+            continue
+        matched.add(buy.id)
+        found += _buy_against(buy, line)
+    found += _collections_reversed(statement, by_receipt)
+    ours = [b for b in buys if b.state is BuyState.CREDITED and (b.id in matched or _buy_within(b, covers))]
+    for buy in ours:
+        if buy.id not in matched:
+            detail = f"{buy.kes} from {buy.phone}, credited {buy.finished_at}"
+            expected = f"receipt {buy.receipt} on M-Pesa's statement"
+            found.append(Difference(f"buy {buy.id} (credited)", expected, "not on it", detail))
+    return found + _collection_totals(collected, ours, reversed_receipts)
+
+
+def _collections_reversed(statement: Statement, by_receipt: dict[str, Buy]) -> list[Difference]:
+    """A reversal taking money out of the account: of a credited buy (the customer got the shillings back, the
+    wallet keeps its USDT), or of a receipt that is no collection of the statement's."""
+    found: list[Difference] = []
+    collections = {line.receipt for line in statement.lines if line.is_collection}
+    for line in statement.lines:
+        if not (line.is_reversal and line.withdrawn.is_positive()):
+            continue
+        buy = by_receipt.get(line.linked_receipt)
+        if buy is not None:
+            subject = f"buy {buy.id} ({buy.state.value})"
+            expected = f"{buy.state.value} in our books, {buy.kes} from {buy.phone}"
+            found.append(Difference(subject, expected, "reversed by M-Pesa", _reversal(line)))
+        elif line.linked_receipt not in collections:
+            expected = "the reversal of a collection"
+            found.append(Difference(f"receipt {line.receipt}", expected, "none on the statement", _reversal(line)))
+    return found
+
+
+def _buy_within(buy: Buy, covers: tuple[datetime, datetime]) -> bool:
+    start, end = covers
+    return buy.finished_at is not None and start <= buy.finished_at <= end
+
+
+def _collection_totals(
+    collected: list[StatementLine], ours: list[Buy], reversed_receipts: set[str]
+) -> list[Difference]:
+    theirs = sum((line.paid_in for line in collected if line.receipt not in reversed_receipts), Money.zero(KES))
+    books = sum((b.kes for b in ours), Money.zero(KES))
+    if theirs == books:
+        return []
+    subject = f"{flows.MPESA_COLLECTIONS} collected in the statement's period"
+    return [Difference(subject, f"{books} in our books", f"{theirs} per M-Pesa", f"off by {theirs - books}")]
 
 
 def _within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:

@@ -15,8 +15,10 @@ Paid In                yes       money into the account (empty when none)
 Withdrawn              yes       money out, often written negative (``-5,000.00``); read as its magnitude
 Balance                no        the account's running balance after the row
 Balance Confirmed      no        ``true`` / ``false``
-Reason Type            yes       ``Business Payment``, ``Salary Payment``, ``Promotion Payment``,
-                                 ``Business Pay Bill``, ``Business Buy Goods``, ``Pay Bill Online``, charges ...
+Reason Type            yes       payouts: ``Business Payment``, ``Salary Payment``, ``Promotion Payment``,
+                                 ``Business Pay Bill``, ``Business Buy Goods``; collections (money in from a
+                                 customer): ``Pay Bill Online`` (STK Push), ``Customer Pay Bill Online``,
+                                 ``Pay Bill``, ``Buy Goods Online`` ...; ``Reversal``; charges (``... Charge``)
 Other Party Info       yes       ``<number> - <name>``; portals mask phones (``2547******149 - J Doe``)
 Linked Transaction ID  no        the receipt a charge or a reversal belongs to
 A/C No.                no        the account number of a pay-bill payment
@@ -47,7 +49,16 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
-__all__ = ["COLUMNS", "PAYOUT_REASONS", "Statement", "StatementLine", "parse_statement", "render_statement"]
+__all__ = [
+    "COLLECTION_REASONS",
+    "COLUMNS",
+    "PAYOUT_REASONS",
+    "REVERSAL",
+    "Statement",
+    "StatementLine",
+    "parse_statement",
+    "render_statement",
+]
 
 COLUMNS = (
     "Receipt No.",
@@ -78,6 +89,25 @@ PAYOUT_REASONS = frozenset(
     {"business payment", "salary payment", "promotion payment", "business pay bill", "business buy goods"}
 )
 """Reason types of the payments we send (B2C and B2B); the statement's other rows are not payouts."""
+COLLECTION_REASONS = frozenset(
+    {
+        "pay bill online",  # STK Push on a paybill (CustomerPayBillOnline): the wallets' buys
+        "customer pay bill online",
+        "pay bill fuliza online",  # STK Push paid with Fuliza overdraft
+        "pay bill",  # a customer paying the paybill from the SIM menu or the app (C2B)
+        "customer pay bill",
+        "buy goods online",  # STK Push on a till (CustomerBuyGoodsOnline)
+        "customer buy goods online",
+        "buy goods",
+        "merchant payment",
+        "customer merchant payment",
+        "c2b payment",
+    }
+)
+"""Reason types of money a customer pays into the account (STK Push and C2B): collections, matched with our buys."""
+REVERSAL = "reversal"
+"""The Reason Type of a reversal: ``Linked Transaction ID`` names the receipt it reverses (money back into the account
+for a reversed payout, out of it for a reversed collection)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -105,6 +135,22 @@ class StatementLine:
     def is_payout(self) -> bool:
         """A completed B2C or B2B payment out of the account (not a charge, a top-up or a reversal)."""
         return self.completed and self.reason_type.strip().lower() in PAYOUT_REASONS and self.withdrawn.is_positive()
+
+    @property
+    def is_collection(self) -> bool:
+        """A completed payment into the account from a customer (STK Push, C2B): not a reversal, not a top-up."""
+        reason = self.reason_type.strip().lower()
+        return self.completed and reason in COLLECTION_REASONS and self.paid_in.is_positive()
+
+    @property
+    def is_reversal(self) -> bool:
+        """A completed reversal of another row (``linked_receipt``), in either direction."""
+        return self.completed and self.reason_type.strip().lower() == REVERSAL
+
+    @property
+    def is_charge(self) -> bool:
+        """A completed charge M-Pesa took for a transaction (``Business Payment Charge``, ``Pay Bill Charge`` ...)."""
+        return self.completed and self.reason_type.strip().lower().endswith("charge")
 
     @property
     def party_number(self) -> str:

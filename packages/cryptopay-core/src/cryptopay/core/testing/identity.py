@@ -229,6 +229,9 @@ class InMemoryTeams:
         mine = [i for i in self._invitations.values() if i.merchant_id == merchant_id]
         return [_copy(i) for i in sorted(mine, key=lambda i: (i.created_at, i.id), reverse=True)]
 
+    def invitations_to(self, email: str, *, since: datetime) -> int:
+        return sum(1 for i in self._invitations.values() if i.email == email and i.created_at >= since)
+
     def update_invitation(self, invitation: Invitation) -> None:
         with self._lock:
             self._invitations[invitation.id] = _copy(invitation)

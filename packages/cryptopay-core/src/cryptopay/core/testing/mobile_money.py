@@ -147,7 +147,7 @@ class SimTransaction:
     scenario: Scenario
     phone: str | None = None
     counterparty: str | None = None  # B2B receiver, or the reversed receipt
-    account_reference: str = ""  # a B2B paybill payment's AccountReference
+    account_reference: str = ""  # a B2B paybill payment's or an STK Push's AccountReference
     result_url: str | None = None
     timeout_url: str | None = None
     state: str = "open"  # open, succeeded, failed
@@ -263,6 +263,7 @@ class FakeMobileMoney:
                 request.amount,
                 scenario or self.scenario_for(request.phone),
                 phone=request.phone,
+                account_reference=request.account_reference,
                 result_url=request.callback_url,
             )
             self._submit(tx)

@@ -2,6 +2,11 @@
 
 The Daraja sandbox serves it at ``GET /sandbox/statement`` (CSV) and the in-memory tests read it directly, so
 reconciliation compares our books with M-Pesa's record the way an operator does with a downloaded statement.
+
+Rows are written as the portal writes them: a B2C payment ``Business Payment`` (withdrawn, to the phone), a B2B one
+``Business Pay Bill``, an STK Push collection ``Pay Bill Online`` (paid in, from the customer's phone masked as the
+portal masks it, ``2547*****678 - SANDBOX CUSTOMER``, with the push's AccountReference as ``A/C No.``), a reversal
+``Reversal`` with the receipt it reverses as ``Linked Transaction ID``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,25 @@ def _moves_in(tx: SimTransaction, engine: FakeMobileMoney) -> bool:
     return tx.product in ("stk", "c2b")
 
 
-def _party(tx: SimTransaction) -> str:
+def _masked(phone: str) -> str:
+    """A phone as the portal shows a customer's: the first four and last three digits, the rest ``*``."""
+    return phone[:4] + "*" * (len(phone) - 7) + phone[-3:] if len(phone) > 7 else phone
+
+
+def _party(tx: SimTransaction, engine: FakeMobileMoney) -> str:
     if tx.product == "b2b":
         return f"{tx.counterparty} - Business"
+    if tx.product in ("stk", "c2b") and tx.phone:
+        return f"{_masked(tx.phone)} - {engine.registered_name(tx.phone)}"
     return f"{tx.phone} - Customer" if tx.phone else ""
+
+
+def _details(tx: SimTransaction, reason: str, party: str) -> str:
+    if tx.product == "stk":
+        return f"Pay Bill Online from {party} Acc. {tx.account_reference}"
+    if tx.product == "reversal":
+        return f"Reversal of {tx.counterparty}"
+    return f"{reason} {tx.reference}"
 
 
 def statement_of(engine: FakeMobileMoney) -> Statement:
@@ -37,7 +57,7 @@ def statement_of(engine: FakeMobileMoney) -> Statement:
     lines = []
     for tx, amount in signed:
         balance += amount
-        lines.append(_line(tx, amount, balance))
+        lines.append(_line(tx, amount, balance, engine))
     return Statement(lines=tuple(lines), shortcode=engine.shortcode, account="Utility Account")
 
 
@@ -45,19 +65,21 @@ def _order(tx: SimTransaction) -> int:
     return int((tx.receipt or "0").removeprefix("SBX") or 0)
 
 
-def _line(tx: SimTransaction, amount: Money, balance: Money) -> StatementLine:
+def _line(tx: SimTransaction, amount: Money, balance: Money, engine: FakeMobileMoney) -> StatementLine:
     assert tx.receipt is not None and tx.completed_at is not None
     reason = _REASONS.get(tx.product, "Reversal")
+    party = _party(tx, engine)
     return StatementLine(
         receipt=tx.receipt,
         completed_at=tx.completed_at,
         initiated_at=tx.completed_at,
-        details=f"{reason} {tx.reference}",
+        details=_details(tx, reason, party),
         status="Completed",
         paid_in=amount if amount.is_positive() else Money.zero(KES),
         withdrawn=-amount if amount.is_negative() else Money.zero(KES),
         balance=balance,
         reason_type=reason,
-        other_party=_party(tx),
+        other_party=party,
         linked_receipt=tx.counterparty or "" if tx.product == "reversal" else "",
+        account_no=tx.account_reference if tx.product == "stk" else "",
     )

@@ -496,7 +496,8 @@ def sql_identity_repositories(
 
 class SqlTeams:
     """``TeamRepository``: members (the user is the key: one team per user) and invitations by token hash. With
-    ``personal`` an invitation's email is sealed at rest (invitations are found by token hash, never by email)."""
+    ``personal`` an invitation's email is sealed at rest (invitations are found by token hash; counted per address
+    by its keyed hash, ``email_lookup``, never by the email)."""
 
     def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
@@ -552,6 +553,12 @@ class SqlTeams:
         with reading(self._bind) as conn:
             return [self._invitation(row) for row in conn.execute(query.order_by(i.created_at.desc(), i.id.desc()))]
 
+    def invitations_to(self, email: str, *, since: datetime) -> int:
+        i = merchant_invitations.c
+        mine = (i.email_lookup == self._personal.lookup(email), i.created_at >= since)
+        with reading(self._bind) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(*mine)).scalar_one())
+
     def update_invitation(self, invitation: Invitation) -> None:
         row = _invitation_row(invitation, self._personal)
         _update(self._bind, merchant_invitations, invitation.id, row, "invitation")
@@ -592,6 +599,7 @@ def _invitation_row(invitation: Invitation, personal: PersonalData) -> dict[str,
         "id": invitation.id,
         "merchant_id": invitation.merchant_id,
         "email": personal.seal(invitation.email, context=f"merchant_invitations:{invitation.id}:email"),
+        "email_lookup": personal.lookup(invitation.email),  # the keyed hash the per-address cap counts by (0126)
         "role": invitation.role.value,
         "token_hash": invitation.token_hash,
         "created_at": invitation.created_at,

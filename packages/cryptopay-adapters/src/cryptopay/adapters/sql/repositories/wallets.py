@@ -7,10 +7,11 @@ month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` inde
 is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
 both parties' KYC standing (``KycStanding``: the profile's columns, its evidence and whether it is frozen; not the
 profile, nor its sealed fields) and their usage, and (after the wallet, in code order) locks the ledger balances
-the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and
-usage rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the
-unit has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each
-round trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
+the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer,
+usage and journal rows as one statement that also makes the ledger's writes (given their rows at commit), sent with
+the ``COMMIT``. Both are prepared statements: when the unit has sent nothing yet, the read begins a transaction the
+driver owns (``SqlUnitOfWork.begin_prepared``) and each round trip is one simple query (``BEGIN; SET LOCAL ...;
+EXECUTE read``, then ``EXECUTE write; COMMIT``);
 inside a transaction already under way the read is pipelined and the write goes in the commit's pipeline. Elsewhere
 (SQLite) it calls the other repositories.
 """
@@ -25,8 +26,8 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import iso_datetime
 from cryptopay.adapters.sql.errors import pipelined
+from cryptopay.adapters.sql.ledger_flush import NO_WRITES, WRITE_ARRAY_TYPES, WRITE_CTES, rows_literal
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.prepared import Statement
@@ -458,30 +459,34 @@ _READ = Statement(
     ),
 )
 
-# A send's rows in one statement, queued for the commit's pipeline: the transfer, its usage and the movements it
-# journals for monitoring (a JSON array of ``compliance_movements`` rows, maybe empty; an id journaled already is
-# skipped, as ``SqlMovementJournal.add`` skips it).
-_SEND_WRITE = """
-WITH new_transfer AS (
+# A send's writes in one statement, queued for the commit: the ledger's (its entry, lines, balances and idempotency
+# key: ``ledger_flush.WRITE_CTES``, given by the unit of work at commit, ``Statement.takes_ledger``), the transfer,
+# its usage rows (the sender's, and the recipient's when its tier limits receiving) and the movements it journals for
+# monitoring (maybe none; an id journaled already is skipped, as ``SqlMovementJournal.add`` skips it). Every
+# parameter is a plain value or an array of rows (migration 0110's types, ``ledger_flush.rows_literal``): no JSON
+# document to parse. One statement instead of the ledger's flush and the send's write: one executor start-up, one
+# parameter list to bind.
+_SEND_WRITE = f"""
+WITH {WRITE_CTES}, new_transfer AS (
   INSERT INTO wallet_transfers (id, sender_id, recipient_id, recipient_phone, state, claim_expires_at, doc)
   VALUES (%(t_id)s, %(t_sender)s, %(t_recipient)s, %(t_phone)s, %(t_state)s, %(t_expires)s, %(t_doc)s)
 ), new_usage AS (
   INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
-  VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s)
-), received AS (
-  INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
-  SELECT %(r_id)s, %(r_user)s, %(r_product)s, %(r_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s
-   WHERE %(r_id)s IS NOT NULL
+  SELECT v.* FROM (VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s),
+                          (%(r_id)s, %(r_user)s, %(r_product)s, %(r_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s))
+                AS v (id, user_id, product, kes_value, asset, at, reference)
+   WHERE v.id IS NOT NULL
 )
 INSERT INTO compliance_movements (id, party_id, at, doc)
-SELECT id, party_id, at, doc FROM json_populate_recordset(NULL::compliance_movements, CAST(%(journal)s AS json))
+SELECT * FROM unnest(CAST(%(journal)s AS cryptopay_movement_row[]))
 ON CONFLICT DO NOTHING
-"""
+"""  # noqa: S608 - constant text (the ledger's CTEs), every value a parameter
 
 _WRITE = Statement(
-    "cryptopay_send_write_s2",
+    "cryptopay_send_write_s3",
     _SEND_WRITE,
     (
+        *WRITE_ARRAY_TYPES,
         ("t_id", "varchar"),
         ("t_sender", "varchar"),
         ("t_recipient", "varchar"),
@@ -500,8 +505,9 @@ _WRITE = Statement(
         ("r_user", "varchar"),
         ("r_product", "varchar"),
         ("r_value", "numeric"),
-        ("journal", "text"),
+        ("journal", "cryptopay_movement_row[]"),
     ),
+    takes_ledger=True,
 )
 
 Defer = Callable[[str | Statement, Mapping[str, Any]], None]
@@ -527,16 +533,18 @@ class SqlSends:
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
         # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do;
         # the recipient's keyed hash, made for the read, is the transfer row's too (made once).
-        self._phone_keys: dict[str, str] = {}
-        self._wallets = SqlWallets(conn, personal=personal)
-        self._transfers = SqlTransfers(conn, personal=personal, phone_key=self._phone_key)
-        self._personal = personal or PersonalData.plaintext()
+        self._wallets = wallets = SqlWallets(conn, personal=personal)
+        keys: dict[str, str] = {}
 
-    def _phone_key(self, phone: str) -> str:
-        found = self._phone_keys.get(phone)
-        if found is None:
-            found = self._phone_keys[phone] = self._wallets.phone_key(phone)
-        return found
+        def phone_key(phone: str) -> str:  # not a bound method: SqlTransfers holding it makes no reference cycle
+            found = keys.get(phone)
+            if found is None:
+                found = keys[phone] = wallets.phone_key(phone)
+            return found
+
+        self._phone_key = phone_key
+        self._transfers = SqlTransfers(conn, personal=personal, phone_key=phone_key)
+        self._personal = personal or PersonalData.plaintext()
 
     def parties(
         self,
@@ -637,11 +645,7 @@ class SqlSends:
             for movement in journal:
                 movements.add(movement)
             return
-        # Each movement's document goes nested, not as a string inside the JSON: json_populate_recordset gives a text
-        # column an object's own JSON text, and with the keys sorted here that is ``document_text(doc)`` to the byte,
-        # what ``SqlMovementJournal.add`` stores (encoded once instead of encoded and then escaped).
-        rows = (movement_row(movement, self._personal) for movement in journal)
-        journal_rows = [{**row, "at": iso_datetime(row["at"])} for row in rows]
+        rows = [movement_row(movement, self._personal) for movement in journal]
         columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
@@ -662,6 +666,7 @@ class SqlSends:
             "r_user": None if received is None else received.user_id,
             "r_product": None if received is None else received.product,
             "r_value": None if received is None else received.kes_value.amount,
-            "journal": document_text(journal_rows),
+            "journal": rows_literal([(r["id"], r["party_id"], r["at"], document_text(r["doc"])) for r in rows]),
+            **NO_WRITES,  # the unit of work puts the ledger's rows here at commit (``takes_ledger``)
         }
         self._defer(_WRITE, params)

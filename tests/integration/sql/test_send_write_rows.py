@@ -1,0 +1,52 @@
+"""The P2P send's one write statement takes each table's rows as an array of a row type of migration 0110's
+(``ledger_flush.rows_literal``): whatever the fields hold (quotes, backslashes, commas, parentheses, spaces, empty
+strings, NULLs, amounts, times), PostgreSQL reads back the very rows, bound as ``prepared.literal`` binds them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from cryptopay.adapters.sql.ledger_flush import rows_literal
+from cryptopay.adapters.sql.prepared import Statement
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+@pytest.fixture(scope="module")
+def cursor(sql_pg_url: str) -> Iterator[psycopg.ClientCursor[Any]]:
+    url = sql_pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn, psycopg.ClientCursor(conn) as found:
+        yield found
+
+
+texts = st.one_of(st.none(), st.text().filter(lambda t: "\0" not in t), st.sampled_from(['"', "\\", "", "NULL", "a,b"]))
+amounts = st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=8))
+zones = st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(-timedelta(hours=5, minutes=30))])
+entries = st.tuples(
+    texts, texts, texts, st.one_of(st.none(), st.datetimes(timezones=zones)), texts, texts, texts, texts
+)
+lines = st.tuples(
+    texts, st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)), texts, texts, amounts, amounts, amounts
+)
+
+
+def _read(cursor: psycopg.ClientCursor[Any], name: str, row_type: str, literal: str) -> list[tuple[Any, ...]]:
+    statement = Statement(name, f"SELECT * FROM unnest(CAST(%(rows)s AS {row_type}[]))", (("rows", f"{row_type}[]"),))
+    if not cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [statement.name]).fetchone():
+        cursor.execute(statement.prepare())
+    return cursor.execute(statement.execute({"rows": literal}, cursor.connection)).fetchall()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(entries, max_size=3), st.lists(lines, max_size=3))
+def test_the_server_reads_the_rows_bound(
+    cursor: psycopg.ClientCursor[Any], entry_rows: list[tuple[Any, ...]], line_rows: list[tuple[Any, ...]]
+) -> None:
+    assert _read(cursor, "cryptopay_test_entry_rows_v1", "cryptopay_entry_row", rows_literal(entry_rows)) == entry_rows
+    found = _read(cursor, "cryptopay_test_line_rows_v1", "cryptopay_line_row", rows_literal(line_rows))
+    assert found == [tuple(Decimal(v) if isinstance(v, Decimal) else v for v in row) for row in line_rows]

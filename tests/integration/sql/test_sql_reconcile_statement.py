@@ -1,0 +1,121 @@
+"""``cryptopay reconcile --mpesa-statement FILE`` over wallet books on SQLite and PostgreSQL (review 5, S2 and S3):
+a credited STK buy missing from M-Pesa's statement, a collection no buy carries, a reversal of a completed payout,
+and a withdrawal of a Reason Type the check does not know: each a difference, exit 5; the statement M-Pesa itself
+keeps (the fake's, as the sandbox exports it) reconciles clean, exit 0."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.reconciliation import Reconciliation, parse_statement, render_statement
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.core.wallets.buys import BuyState
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from tests.support.services import in_memory_services
+from tests.support.sql_backends import TEST_PERSONAL, Backend, migrated_sqlite, sql_backend
+from tests.support.wallet_stack import WalletStack, wallet_stack
+
+app = build_app()
+runner = CliRunner()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletStack]:
+    """A wallet stack on a fresh SQLite file or the emptied PostgreSQL database; the CLI's reconciliation reads it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cryptopay.db'}"
+        migrated_sqlite({"CRYPTOPAY_DATABASE_URL": url})
+        backend = sql_backend("sqlite", url)
+    else:
+        engine: Engine = request.getfixturevalue("pg_engine")
+        backend = Backend("postgresql", SqlStorage(engine, personal=TEST_PERSONAL), engine)
+    wallets = wallet_stack(backend)
+    books = backend.uow
+    reconciliation = Reconciliation(uow=books, ledger=wallets.ledger, clock=wallets.clock, wallets=books)
+    services = attrs.evolve(in_memory_services(clock=wallets.clock), reconciliation=ready(reconciliation))
+    previous = use_services(services)
+    yield wallets
+    use_services(previous)
+    if request.param == "sqlite" and backend.engine is not None:
+        backend.engine.dispose()
+
+
+def a_day_of_wallets(stack: WalletStack):
+    """Amina buys KES 1,000 of USDT (STK Push, credited) and sells 5 USDT (B2C, completed)."""
+    amina = stack.sign_up("0712000001", tier=1)
+    buy = stack.buys.start(amina.id, Money.of(1000, KES))
+    stack.deliver_callbacks()
+    sale = stack.sells.start(amina.id, Money.of(5, USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    buy, payout = stack.buys.get(buy.id), stack.payouts.get_payout(sale.payout.id)
+    assert buy.state is BuyState.CREDITED and payout.state.value == "completed"
+    return buy, payout
+
+
+def reconcile(path: Path) -> tuple[int, dict[str, list[dict[str, str]]]]:
+    result = runner.invoke(app, ["reconcile", "--json", "--mpesa-statement", str(path)])
+    assert result.exit_code in (0, 5), result.output
+    report = json.loads(result.stdout)
+    mpesa = {c["name"]: c["differences"] for c in report["checks"] if c["area"] == "mpesa"}
+    assert not any(c["skipped"] for c in report["checks"] if c["name"] in ("mpesa-statement", "mpesa-collections"))
+    return result.exit_code, mpesa
+
+
+def test_mpesa_s_own_statement_reconciles_and_each_broken_row_is_a_difference(stack, tmp_path):
+    buy, payout = a_day_of_wallets(stack)
+    record = statement_of(stack.mpesa)  # what M-Pesa collected and paid, as the sandbox exports it
+    kinds = {line.receipt: line.reason_type for line in record.lines}
+    assert kinds == {buy.receipt: "Pay Bill Online", payout.receipt: "Business Payment"}
+    clean = tmp_path / "clean.csv"
+    clean.write_text(render_statement(record))
+    code, mpesa = reconcile(clean)
+    assert (code, mpesa["mpesa-statement"], mpesa["mpesa-collections"]) == (0, [], [])
+
+    # S3: the buy's collection is gone from the statement, and a collection of M-Pesa's names no buy of ours
+    [collection] = [line for line in record.lines if line.receipt == buy.receipt]
+    stranger = attrs.evolve(
+        collection, receipt="SBX0000991", completed_at=collection.completed_at + timedelta(minutes=1)
+    )
+    paid = [line for line in record.lines if line.receipt == payout.receipt]
+    # S2: M-Pesa reversed the payout (money back in), and took money out for a reason nobody books
+    [payout_line] = paid
+    reversal = attrs.evolve(
+        payout_line,
+        receipt="SBX0000992",
+        reason_type="Reversal",
+        details=f"Reversal of {payout.receipt}",
+        paid_in=payout_line.withdrawn,
+        withdrawn=Money.zero(KES),
+        linked_receipt=payout.receipt,
+    )
+    unknown = attrs.evolve(payout_line, receipt="SBX0000993", reason_type="Organization Withdrawal", details="To bank")
+    broken = tmp_path / "broken.csv"
+    day = (collection.completed_at - timedelta(hours=1), payout_line.completed_at + timedelta(hours=1))
+    rows = (stranger, payout_line, reversal, unknown)
+    broken.write_text(render_statement(attrs.evolve(record, lines=rows, period=day)))
+    assert len(parse_statement(broken.read_text()).lines) == 4
+    code, mpesa = reconcile(broken)
+    assert code == 5
+    collections = [(d["subject"], d["actual"]) for d in mpesa["mpesa-collections"]]
+    assert collections == [
+        ("receipt SBX0000991", "none in our books"),
+        (f"buy {buy.id} (credited)", "not on it"),
+    ]
+    statement = [(d["subject"], d["actual"]) for d in mpesa["mpesa-statement"]]
+    assert statement == [
+        (f"payout {payout.id} (completed)", "reversed by M-Pesa"),
+        ("receipt SBX0000993", "a withdrawal of Reason Type 'Organization Withdrawal'"),
+    ]
