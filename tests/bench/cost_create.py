@@ -145,18 +145,17 @@ def _overlapping(create: Callable[[], int], admin_url: str, name: str) -> dict[s
         worker.start()
     with psycopg.connect(admin_url, autocommit=True) as admin:
         query = (
-            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = %s AND pid <> "
-            "pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+            "SELECT state, wait_event_type, wait_event, left(query, 40) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
         )
         while time.monotonic() < stop:
-            for state, kind, event in admin.execute(query, (name,)).fetchall():
-                states[
-                    "running"
-                    if kind is None
-                    else f"{kind}:{event}"
-                    if state != "idle in transaction"
-                    else f"idle in transaction ({kind}:{event})"
-                ] += 1
+            for state, kind, event, statement in admin.execute(query, (name,)).fetchall():
+                if state == "idle in transaction":
+                    states[f"idle in transaction ({kind}:{event})"] += 1
+                elif kind == "Lock" or event in ("WALWrite", "WALSync"):  # which statement: a row lock's, a commit's
+                    states[f"{kind}:{event} <- {statement.split(chr(10))[0]}"] += 1
+                else:
+                    states["running" if kind is None else f"{kind}:{event}"] += 1
             time.sleep(0.005)
     for worker in workers:
         worker.join(timeout=60)
@@ -166,7 +165,7 @@ def _overlapping(create: Callable[[], int], admin_url: str, name: str) -> dict[s
         "threads": threads,
         "creations_per_s": round(len(walls) / seconds, 1),
         "wall_ms": {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)},
-        "busy_sessions": {k: round(v / total, 3) for k, v in states.most_common(8)},
+        "busy_sessions": {k: round(v / total, 3) for k, v in states.most_common(12)},
     }
 
 

@@ -3,9 +3,11 @@
 The checks are the core's (``cryptopay.core.reconciliation.CHECKS``): custody against the standing invoice
 credits, confirmed payments against credits, credit entries, completed payouts against M-Pesa receipts, payout
 holds, the in-flight account, the trial balance; then the outside world: M-Pesa's statement export
-(``--mpesa-statement FILE``, the org portal's CSV) against our payouts, the float against an Account Balance
-answer (``--mpesa-balance`` with ``--float-baseline``), and custody against the chains' balances of our
-addresses (when the deployment reads them). A check whose outside source was not given is shown as skipped.
+(``--mpesa-statement FILE``, the org portal's CSV) against our payouts (a reversal of one of them, or a withdrawal
+of an unknown Reason Type, is a difference) and its collections against the wallets' STK buys (``mpesa-collections``),
+the float against an Account Balance answer (``--mpesa-balance`` with ``--float-baseline``), and custody against
+the chains' balances of our addresses (when the deployment reads them). A check whose outside source was not given
+is shown as skipped.
 
 Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); 2 for an
 unreadable statement or amount; 6 when the database or a chain is unavailable.

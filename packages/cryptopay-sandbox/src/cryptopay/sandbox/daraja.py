@@ -34,9 +34,11 @@ Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scen
 ``POST /sandbox/throttle {"count": n}``, ``POST /sandbox/expire-tokens``, ``POST /sandbox/complete``,
 ``POST /sandbox/answers-first {"on": true}`` (post a Transaction Status answer before replying to the request, as
 a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``, and
-``GET /sandbox/statement``: what it really paid (its own record, whatever callbacks were lost) as the M-Pesa org
-portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads. Its Account Balance product answers
-with its float as the ``Utility Account``.
+``GET /sandbox/statement``: what it really paid and collected (its own record, whatever callbacks were lost) as the
+M-Pesa org portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads: B2C ``Business Payment`` and
+B2B ``Business Pay Bill`` rows withdrawn, STK Push ``Pay Bill Online`` rows paid in (the payer's phone masked,
+``2547*****149 - NAME``, the push's AccountReference as ``A/C No.``), ``Reversal`` rows linked to the receipt.
+Its Account Balance product answers with its float as the ``Utility Account``.
 """
 
 from __future__ import annotations
