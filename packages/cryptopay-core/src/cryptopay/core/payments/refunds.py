@@ -442,9 +442,12 @@ class Refunds:
         no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
-        A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
-        if refund.reason.startswith((_WRONG_NETWORK, HELD_RETURN)):
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts; a held payment's
+        return (``return_held``) by its payment, while that is still confirmed and its hold not reversed."""
+        if refund.reason.startswith(_WRONG_NETWORK):
             return refund
+        if refund.reason.startswith(HELD_RETURN):
+            return self._check_held_return(uow, refund)
         invoice = load_invoice(uow, refund.invoice_id)
         option = invoice.option(refund.rail_key)
         confirmed = [p.amount for p in invoice.payments if p.rail_key == refund.rail_key and is_confirmed(p, option)]
@@ -453,6 +456,23 @@ class Refunds:
             return refund
         why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
         return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
+
+    def _check_held_return(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a held payment's return whose payment left the chain (its credit reversed, or owed a clawback, or the
+        payment no longer confirmed): the coins it would send are not in custody. Under the invoice's lock."""
+        invoice = load_invoice(uow, refund.invoice_id)
+        credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN))
+        payment = next((p for p in invoice.payments if credit is not None and p.key == credit.transfer), None)
+        if (
+            credit is not None
+            and credit.reversal_entry_id is None
+            and not credit.clawback_pending
+            and payment is not None
+            and is_confirmed(payment, invoice.option(payment.rail_key))
+        ):
+            return refund
+        why = f"the held payment it returns ({refund.reason.removeprefix(HELD_RETURN)}) left the chain"
+        return self._settle(uow, refund.id, None, f"{why} (reorganisation)")
 
     def check_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Follow every sent refund to its end: post the hold when confirmed, void it when failed."""
