@@ -4,7 +4,9 @@ Production: granian's WSGI interface (chosen over gunicorn by measurement, see `
 worker process building its own app (``cryptopay_http.wsgi:build_app``); worker processes and the threads running
 the app in each are bounded and come from settings. SIGTERM or SIGINT stops accepting and lets workers finish for
 ``graceful_seconds`` before they are killed; SIGHUP replaces the workers (reload); a crashed worker is respawned.
-No access log is written (URLs may carry callback tokens); the app's metrics count requests by route.
+granian's own access log is off (URLs may carry callback tokens): the app writes its own, one line per request with
+the route's template and never the URL as sent (``edge``, logger ``cryptopay.http.access``); the app's metrics count
+requests by route.
 
 ``--dev`` runs werkzeug's development server in one process (``cryptopay serve --dev`` also wires the sandbox).
 

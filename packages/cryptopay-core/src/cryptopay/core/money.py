@@ -37,6 +37,7 @@ __all__ = [
     "Money",
     "Rounding",
     "asset_by_code",
+    "exact_amount",
     "to_decimal",
 ]
 
@@ -148,6 +149,16 @@ def _quantize_exact(amount: Decimal, asset: Asset) -> Decimal:
             f"{amount} has more than {asset.decimals} decimal places for {asset.code}; round it explicitly"
         )
     return quantized
+
+
+def exact_amount(amount: Decimal, asset: Asset) -> Decimal:
+    """``Money(amount, asset).amount`` without making the ``Money``: ``amount`` at the asset's places, refused
+    (``InvalidAmount``) when that would lose a digit.
+
+    >>> exact_amount(Decimal("12.5"), KES)
+    Decimal('12.50')
+    """
+    return _quantize_exact(amount, asset)
 
 
 @attrs.frozen(order=False)

@@ -183,12 +183,16 @@ class ProductLimits:
     """The per-product limit table (data, not code); a product with no row for a tier has only the tier's limits."""
 
     rows: tuple[ProductLimit, ...] = attrs.field(converter=_limits)
+    _index: dict[tuple[PartyKind, int, Product], ProductLimit] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[tuple[PartyKind, int, Product], ProductLimit] = {}
+        for row in self.rows:
+            index.setdefault((row.kind, row.level, row.product), row)  # the first row of a key, as a scan finds it
+        object.__setattr__(self, "_index", index)
 
     def find(self, kind: PartyKind, level: int, product: Product) -> ProductLimit | None:
-        for row in self.rows:
-            if (row.kind, row.level, row.product) == (kind, level, product):
-                return row
-        return None
+        return self._index.get((kind, level, product))
 
 
 @attrs.frozen

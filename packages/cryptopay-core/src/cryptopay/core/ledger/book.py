@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.errors import AssetMismatch, InsufficientFunds, InvalidInput, NotFound, UnbalancedEntry
 from cryptopay.core.ledger.model import AccountBalance, EntryLine, Posting
-from cryptopay.core.money import Money
+from cryptopay.core.money import Money, exact_amount
 
 __all__ = [
     "apply_hold",
@@ -119,6 +119,12 @@ def _posted(balance: AccountBalance, signed: Decimal) -> AccountBalance:
     return AccountBalance(balance.account, debits, credits, balance.debits_pending, balance.credits_pending)
 
 
+def _posted_amount(balance: AccountBalance) -> Decimal:
+    """``balance.posted.amount``, checked as ``Money`` checks it, without making the ``Money``."""
+    account = balance.account
+    return exact_amount(account.normal(balance.debits_posted - balance.credits_posted), account.asset)
+
+
 def apply_postings(
     postings: Sequence[Posting], balances: Mapping[str, AccountBalance]
 ) -> tuple[dict[str, AccountBalance], tuple[EntryLine, ...]]:
@@ -130,7 +136,7 @@ def apply_postings(
         before = updated[posting.account]
         after = _posted(before, posting.amount.amount)
         updated[posting.account] = after
-        lines.append(EntryLine(posting.account, posting.amount, before.posted.amount, after.posted.amount))
+        lines.append(EntryLine(posting.account, posting.amount, _posted_amount(before), _posted_amount(after)))
     check_non_negative((updated[p.account] for p in postings), balances)
     return updated, tuple(lines)
 

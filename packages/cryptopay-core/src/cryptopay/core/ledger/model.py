@@ -40,7 +40,10 @@ class AccountKind(enum.Enum):
     @property
     def debit_normal(self) -> bool:
         """Assets and expenses grow with debits; liabilities, equity and revenue grow with credits."""
-        return self in (AccountKind.ASSET, AccountKind.EXPENSE)
+        return self in _DEBIT_NORMAL
+
+
+_DEBIT_NORMAL = frozenset({AccountKind.ASSET, AccountKind.EXPENSE})
 
 
 @attrs.frozen
@@ -190,7 +193,13 @@ class AccountBalance:
 
     @property
     def available(self) -> Money:
-        return self.posted - self.pending_out
+        """``posted - pending_out``, built as one ``Money`` (checked by its constructor as those two would be)."""
+        account = self.account
+        if account.kind.debit_normal:
+            raw = self.debits_posted - self.credits_posted - self.credits_pending
+        else:
+            raw = self.credits_posted - self.debits_posted - self.debits_pending
+        return Money(raw, account.asset)
 
 
 @attrs.frozen

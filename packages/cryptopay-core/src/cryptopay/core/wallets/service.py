@@ -186,11 +186,14 @@ def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
     month: dict[Product, Money] = {}
     day_total = month_total = Money.zero(KES)
     for name, (day_sum, month_sum) in totals.items():
-        product = Product(name)
+        product = _PRODUCTS.get(name) or Product(name)  # an unknown name refused by Product, as before
         today[product], month[product] = day_sum, month_sum
         if product not in INCOMING:  # what a party receives does not count against what it may move
             day_total, month_total = day_total + day_sum, month_total + month_sum
     return Spending(day_total, month_total, today, month)
+
+
+_PRODUCTS = {product.value: product for product in Product}
 
 
 @attrs.frozen
