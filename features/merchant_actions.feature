@@ -39,6 +39,23 @@ Feature: A merchant refunds a customer and cancels an invoice
     And the merchant's balance is 99 USDT and the platform's fee is 1 USDT
     And 100 USDT can still be refunded
 
+  Scenario: A merchant refunds after its payout, and its next settlement repays it
+    Given an invoice for 100 USDT paid in full and confirmed
+    When the settlement runs and the payout is sent
+    And the merchant refunds 40 USDT to the customer's address, funded from its next settlements
+    Then the refund is waiting to be sent and the merchant owes KES 5,226
+    When the customer pays another invoice for 100 USDT
+    And the settlement runs and the payout is sent
+    Then the merchant owes nothing and was paid KES 7,580 this time
+    And the books balance
+
+  Scenario: A refund after payout larger than the merchant was recently paid is refused
+    Given an invoice for 100 USDT paid in full and confirmed
+    When the settlement runs and the payout is sent
+    And the merchant asks to refund 100 USDT, funded from its next settlements
+    Then the refund is refused because the merchant would owe more than it was paid in the last 30 days
+    And the merchant owes nothing
+
   Scenario: A merchant cancels an invoice nobody paid, and a late payment is kept
     Given an invoice for 100 USDT
     When the merchant cancels the invoice

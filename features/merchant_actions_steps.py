@@ -22,9 +22,11 @@ from features.merchant_journey_steps import MERCHANT, number
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 
 
-def _refund(stack: Any, journey: dict[str, Any], amount: Money) -> None:
+def _refund(stack: Any, journey: dict[str, Any], amount: Money, *, fund: bool = False) -> None:
     try:
-        refund = stack.refunds.refund(journey["invoice"], address=CUSTOMER, requested_by="user:owner", amount=amount)
+        refund = stack.refunds.refund(
+            journey["invoice"], address=CUSTOMER, requested_by="user:owner", amount=amount, fund_after_settlement=fund
+        )
     except CryptopayError as error:
         journey["refused"] = error
         return
@@ -35,6 +37,53 @@ def _refund(stack: Any, journey: dict[str, Any], amount: Money) -> None:
 def refunds_usdt(stack, journey, value):
     _refund(stack, journey, Money.of(number(value), USDT))
     assert "refused" not in journey, journey.get("refused")
+
+
+@when(parsers.parse("the merchant refunds {value} USDT to the customer's address, funded from its next settlements"))
+def refunds_funded(stack, journey, value):
+    _refund(stack, journey, Money.of(number(value), USDT), fund=True)
+    assert "refused" not in journey, journey.get("refused")
+
+
+@when(parsers.parse("the merchant asks to refund {value} USDT, funded from its next settlements"))
+def refunds_funded_refused(stack, journey, value):
+    _refund(stack, journey, Money.of(number(value), USDT), fund=True)
+
+
+@when(parsers.parse("the customer pays another invoice for {price} USDT"))
+def another_paid_invoice(stack, journey, price):
+    invoice = stack.invoicing.create_invoice(MERCHANT, Money.of(number(price), USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+
+
+def _owed(stack: Any) -> Money:
+    receivable = flows.merchant_receivable(MERCHANT)
+    found = stack.ledger.balances([receivable]).get(receivable)
+    return found.posted if found is not None else Money.zero(KES)
+
+
+@then(parsers.parse("the refund is waiting to be sent and the merchant owes KES {owed}"))
+def refund_waiting_owed(stack, journey, owed):
+    assert stack.refunds.get_refund(journey["refund"]).state is RefundState.REQUESTED
+    assert _owed(stack) == Money.of(number(owed), KES)
+
+
+@then(parsers.parse("the merchant owes nothing and was paid KES {paid} this time"))
+def owes_nothing_paid(stack, journey, paid):
+    assert _owed(stack) == Money.zero(KES)
+    assert stack.payouts.get_payout(journey["payout"]).amount == Money.of(number(paid), KES)
+
+
+@then("the merchant owes nothing")
+def owes_nothing(stack):
+    assert _owed(stack) == Money.zero(KES)
+
+
+@then("the refund is refused because the merchant would owe more than it was paid in the last 30 days")
+def refused_beyond_volume(journey):
+    assert journey["refused"].code == "beyond_recent_volume", journey["refused"]
+    assert "last 30 days" in journey["refused"].message
 
 
 @when(parsers.parse("the merchant refunds KES {value} to the customer's address"))

@@ -64,7 +64,7 @@ def _person(api: WalletApi, phone: str, *, kes: str | None = None) -> dict[str, 
     api.tier_1(user)
     if kes is not None:
         api.fund(user, kes)
-    return api.login(phone)
+    return api.login(phone, stepped_up=True)  # large sends need a step-up (review5 S4)
 
 
 def _deprecated_count(api: WalletApi, route: str, shape: str) -> float:

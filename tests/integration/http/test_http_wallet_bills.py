@@ -155,7 +155,7 @@ def test_a_bill_from_usdt_needs_a_quote_the_payer_locked_and_is_paid_at_its_bid_
     amina = api.sign_up("0712000001")["user"]["id"]
     api.tier_1(amina)
     _give_usdt(api, amina, "20")
-    headers = api.login("0712000001")
+    headers = api.login("0712000001", stepped_up=True)  # KES 1,300: past the step-up allowance (review5 S4)
     body = {"biller": "DSTV", "account": "7012345678", "amount": "1300", "currency": "KES", "pay_with": "USDT"}
     missing = api.client.post("/v1/wallet/bills", json=body, headers={**headers, "Idempotency-Key": "u0"})
     assert missing.status_code == 422 and missing.content_type == "application/problem+json"
@@ -222,3 +222,37 @@ def test_a_bill_from_usdt_at_a_quote_past_its_window_is_a_quote_expired_problem_
         "/v1/wallet/bills", json={**body, "quote_id": fresh["id"]}, headers={**headers, "Idempotency-Key": "t2"}
     )
     assert paid.status_code == 201, paid.get_json()
+
+
+def test_sends_and_bills_past_the_days_allowance_need_a_step_up_audited_when_missing(api: WalletApi):
+    """Review5 S4: a stolen access token alone moves at most the day's allowance (KES 1,000) by P2P and bills. KES
+    600 goes without a step-up; another KES 600 (1,200 today) is a 403 ``step_up_required``, audited
+    ``access.refused``, nothing moved; a bill of KES 500 likewise; with a fresh ``X-Step-Up-Token`` both go."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "5000")
+    plain = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "600", "asset": "KES"}}
+    first = api.client.post("/v1/wallet/transfers", json=body, headers={**plain, "Idempotency-Key": "s4-1"})
+    assert first.status_code == 201, first.get_json()
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers={**plain, "Idempotency-Key": "s4-2"})
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "step_up_required")
+    bill = {"biller": "KPLC_PREPAID", "account": "01234567890", "amount": "500"}
+    unpaid = api.client.post("/v1/wallet/bills", json=bill, headers={**plain, "Idempotency-Key": "s4-b1"})
+    assert (unpaid.status_code, unpaid.get_json()["code"]) == (403, "step_up_required")
+    assert api.services.wallets.balances(amina)["KES"].amount == 4400  # only the first send moved
+    with api.services.uow() as uow:
+        reasons = [dict(r.details) for r in uow.audit.records() if r.action == "access.refused"]
+    assert [r["reason"] for r in reasons].count("step_up_required") == 2, reasons
+    stepped = api.login("0712000001", stepped_up=True)
+    # the refused key is not used up: the same key with a step-up sends
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**stepped, "Idempotency-Key": "s4-2"})
+    assert sent.status_code == 201, sent.get_json()
+    paid = api.client.post("/v1/wallet/bills", json=bill, headers={**stepped, "Idempotency-Key": "s4-b2"})
+    assert paid.status_code == 201, paid.get_json()
+    spec = api.client.get("/openapi.json").get_json()
+    for path in ("/v1/wallet/transfers", "/v1/wallet/bills"):
+        post = spec["paths"][path]["post"]
+        assert "403" in post["responses"], path
+        assert any(p["name"] == "X-Step-Up-Token" and not p["required"] for p in post["parameters"]), path

@@ -177,3 +177,26 @@ def test_a_refund_to_an_address_the_platform_controls_is_refused_and_holds_nothi
     assert (refused.json["code"], refused.json["errors"][0]["field"]) == ("internal_address", "address")
     assert client.get(path, headers=shop.headers).json["data"] == []
     assert stack.senders["tron"].requests == []
+
+
+def test_a_refund_after_the_merchant_was_paid_out_is_funded_by_it_or_refused_beyond_its_volume(client, stack, shop):
+    """Outside review R25: the shop's USDT was settled (instantly) and paid out; a refund of part of it is a 201,
+    the shortfall owed by the merchant (``refund.fund`` audited); the whole invoice back is more than its
+    settlements paid it (the fee and the spread): a 422 ``beyond_recent_volume`` naming the 30 days, nothing held."""
+    from cryptopay.core import flows
+
+    invoice = _settled(shop, stack)
+    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    path = f"/v1/invoices/{invoice['id']}/refunds"
+    received = invoice["payment_options"][0]["amount"]
+    whole = client.post(
+        path, json={"address": CUSTOMER, "amount": received, "currency": "USDT"}, headers=idem(shop.stepped)
+    )
+    assert whole.status_code == 422 and whole.json["code"] == "beyond_recent_volume", whole.json
+    assert "last 30 days" in whole.json["detail"]
+    part = client.post(path, json={"address": CUSTOMER, "amount": "5", "currency": "USDT"}, headers=idem(shop.stepped))
+    assert part.status_code == 201, part.json
+    owed = stack.ledger.balances([flows.merchant_receivable(shop.id)])[flows.merchant_receivable(shop.id)].posted
+    assert owed.is_positive() and owed.asset.code == "KES"
+    assert [r.action for r in stack.storage.audit_records() if r.action == "refund.fund"] == ["refund.fund"]
+    assert len(client.get(path, headers=shop.headers).json["data"]) == 1

@@ -44,6 +44,12 @@ def _hidden(html: str) -> dict[str, str]:
     return dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
+def _confirmation(html: str) -> dict[str, str]:
+    """A send's or a bill's confirmation form as the person fills it: its hidden fields, and the password when the
+    form asks for one (a send or bill past the day's step-up allowance, review5 S4)."""
+    return _hidden(html) | ({"password": PASSWORD} if 'name="password"' in html else {})
+
+
 def _post(client: FlaskClient, form_path: str, action: str, **data: str):
     html = client.get(form_path).get_data(as_text=True)
     return client.post(action, data={**_hidden(html), "csrf_token": _csrf(html), **data})
@@ -58,7 +64,7 @@ def _send(client: FlaskClient, **data: str):
     """Check a send, then confirm it with the confirmation form's fields (its idempotency key among them)."""
     checked = _check_send(client, **data)
     assert checked.status_code == 200, checked.get_data(as_text=True)
-    return client.post("/app/send", data=_hidden(checked.get_data(as_text=True)))
+    return client.post("/app/send", data=_confirmation(checked.get_data(as_text=True)))
 
 
 def _sign_up(api: WalletApi, phone: str = "0712 000 001", **extra: str) -> FlaskClient:
@@ -197,7 +203,8 @@ def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
     key is 400."""
     client, _ = _tier_1_with_kes_5000(api)
     html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
-    body = _hidden(html)
+    assert 'name="password"' not in html  # within the day's step-up allowance: no password asked (review5 S4)
+    body = _confirmation(html)
     assert body["idempotency_key"] and body["to"] == "0712999999" and body["amount"] == "700", body
     first, second = client.post("/app/send", data=body), client.post("/app/send", data=body)
     assert first.status_code == second.status_code == 303
@@ -230,7 +237,12 @@ def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and
     assert 'action="/app/send"' in html and "Confirm and send" in html and "autofocus" in html
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)  # nothing moved
     assert api.services.wallets.transfers(user_id) == []
-    sent = client.post("/app/send", data=_hidden(html))
+    # past the day's KES 1,000 step-up allowance (review5 S4): the confirmation asks for the password, and
+    # without it nothing moves
+    assert 'name="password"' in html and 'name="code"' in html
+    unconfirmed = client.post("/app/send", data=_hidden(html))
+    assert unconfirmed.status_code == 422 and api.services.wallets.transfers(user_id) == []
+    sent = client.post("/app/send", data=_confirmation(html))
     assert sent.status_code == 303 and sent.headers["Location"].startswith("/app/sent/")
     assert "KES 3,800.00" in client.get("/app/").get_data(as_text=True)
 
@@ -244,7 +256,7 @@ def test_a_fee_raised_between_the_check_and_the_confirm_is_refused_and_moves_not
     since = datetime(2020, 1, 1, tzinfo=UTC)
     raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
     api.services.wallets.fees = FeeBook((raised,))
-    refused = client.post("/app/send", data=_hidden(html))
+    refused = client.post("/app/send", data=_confirmation(html))
     assert refused.status_code == 409 and "5.00 KES now" in refused.get_data(as_text=True)
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
     assert api.services.wallets.transfers(user_id) == []
@@ -259,14 +271,14 @@ def test_a_confirm_without_the_fee_it_showed_moves_nothing_and_goes_back_to_the_
     since = datetime(2020, 1, 1, tzinfo=UTC)
     raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
     api.services.wallets.fees = FeeBook((raised,))
-    confirm = {k: v for k, v in _hidden(html).items() if k != "fee"} | ({} if fee is None else {"fee": fee})
+    confirm = {k: v for k, v in _confirmation(html).items() if k != "fee"} | ({} if fee is None else {"fee": fee})
     refused = client.post("/app/send", data=confirm)
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "does not carry the fee you were shown" in page, page
     assert 'action="/app/send/check"' in page and 'value="700"' in page and 'action="/app/send"' not in page
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
     assert api.services.wallets.transfers(user_id) == []
-    checked = _hidden(_check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True))
+    checked = _confirmation(_check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True))
     assert checked["fee"] == "5.00" and client.post("/app/send", data=checked).status_code == 303  # checked again
 
 
@@ -288,7 +300,7 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
-    sent = client.post("/app/send", data=_hidden(shown))  # the receipt masks the number too
+    sent = client.post("/app/send", data=_confirmation(shown))  # the receipt masks the number too
     receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert sent.status_code == 303 and "2547******02" in receipt and "712000002" not in receipt, receipt
 
@@ -409,7 +421,7 @@ def test_pay_a_prepaid_bill_check_the_meter_pay_and_see_the_token(bills_api: Wal
     ).get_data(as_text=True)
     assert "01234567890" in html and "888880" in html, html
     assert "We charge no fee" in html and '<a href="/app/bills">Change the bill</a>' in html  # no dead end
-    fields = _hidden(html)
+    fields = _confirmation(html)
     first, again = client.post("/app/bills", data=fields), client.post("/app/bills", data=fields)
     assert first.status_code == again.status_code == 303 and first.headers["Location"] == again.headers["Location"]
     assert api.services.wallets.balances(user_id)["KES"].amount == 1000
@@ -470,7 +482,7 @@ def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
     shown = _check_bill(client, "USDT")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200, html
-    return html, _hidden(html)
+    return html, _confirmation(html)
 
 
 def test_a_bill_paid_from_usdt_shows_the_usdt_of_a_locked_quote_and_debits_exactly_that(usdt_bills):

@@ -90,6 +90,7 @@ class SettlementRefundsWallets(RuleBasedStateMachine):
         self.received: dict[Asset, Money] = {a: Money.zero(a) for a in ASSETS}  # custody: paid in, less refunds paid
         self.traded: dict[str, Money] = defaultdict(lambda: Money.zero(USDT))  # trading:<ASSET>, credit side
         self.refunds: list[Refund] = []  # held and not yet failed or confirmed
+        self.owed = Money.zero(KES)  # what m1 owes for refunds funded after settlement, less what settlements netted
 
     # --- merchants ------------------------------------------------------------------------------------------------
     @rule(target=invoices, asset=st.sampled_from(ASSETS), units=st.integers(min_value=10, max_value=120))
@@ -125,6 +126,38 @@ class SettlementRefundsWallets(RuleBasedStateMachine):
         self.refunds.append(refund)
         event("refund held")
 
+    @rule(invoice=invoices, percent=st.integers(min_value=1, max_value=100))
+    def refund_funded_after_settlement(self, invoice: tuple[Asset, str], percent: int) -> None:
+        """Outside review R25: what the merchant's balance lacks is sold to it on credit (Dr trading:<ASSET>, Cr its
+        balance) and owed in shillings; refused (nothing moved) beyond the invoice or its recent settlements."""
+        asset, invoice_id = invoice
+        most = self.stack.refunds.refundable(invoice_id, RAILS[asset])
+        amount = Money.of((self.stack.invoice(invoice_id).price.amount * percent / 100).quantize(UNITS[asset]), asset)
+        before = self._balances()
+        try:
+            refund = self.stack.refunds.refund(
+                invoice_id, address=CUSTOMERS[asset], requested_by="user:u1", amount=amount, fund_after_settlement=True
+            )
+        except CryptopayError as error:
+            assert amount.is_zero() or amount > most or error.code == "beyond_recent_volume", (error, amount, most)
+            assert self._balances() == before, "a refused refund moved money"
+            event(f"funded refund refused ({error.code})")
+            return
+        assert amount <= most, (amount, most)
+        funded = amount - self.merchant[asset] if amount > self.merchant[asset] else Money.zero(asset)
+        fund = [
+            r for r in self.stack.storage.audit_records() if r.action == "refund.fund" and r.subject.endswith(refund.id)
+        ]
+        assert len(fund) == (1 if funded.is_positive() else 0), (funded, fund)
+        if funded.is_positive():
+            self.owed += Money.of(dict(fund[0].details)["owed"].split()[0], KES)
+            self.traded[asset.code] = self.traded.get(asset.code, Money.zero(asset)) - funded
+            event("refund funded by the merchant")
+        else:
+            event("refund covered by the merchant's balance")
+        self.merchant[asset] -= amount - funded
+        self.refunds.append(refund)
+
     @rule(confirmed=st.booleans())
     def refunds_sent_and_answered(self, confirmed: bool) -> None:
         for sent in self.stack.refunds.send_refunds():
@@ -147,6 +180,11 @@ class SettlementRefundsWallets(RuleBasedStateMachine):
         [run] = self.stack.settling.run_settlements(merchant_id="m1")
         assert run.settlement is not None, run  # what an invoice credits is always worth more than M-Pesa's minimum
         event(f"settlement sold {len(run.settlement.conversions)} assets")
+        ran = [r for r in self.stack.storage.audit_records() if r.subject == f"settlement:{run.settlement.id}"]
+        netted = [dict(r.details).get("netted", "0 KES") for r in ran if r.action == "settlement.run"]
+        if netted and Money.of(netted[0].split()[0], KES).is_positive():
+            self.owed -= Money.of(netted[0].split()[0], KES)
+            event("settlement netted what the merchant owes")
         for conversion in run.settlement.conversions:
             sold = conversion.converted
             assert sold == self.merchant[sold.asset], (sold, self.merchant)  # all of it, and only what is left
@@ -219,6 +257,13 @@ class SettlementRefundsWallets(RuleBasedStateMachine):
             custody = self.stack.ledger.balances([flows.custody(NETWORKS[asset], asset)])
             paid_in = next(iter(custody.values())).posted if custody else Money.zero(asset)
             assert paid_in == self.received[asset], (asset, paid_in, self.received[asset])
+
+    @invariant()
+    def the_merchant_owes_what_funded_refunds_left_after_netting(self) -> None:
+        if not hasattr(self, "stack"):
+            return
+        assert self._available(flows.merchant_receivable("m1"), KES) == self.owed, self.owed
+        assert not self.owed.is_negative()
 
     @invariant()
     def the_trading_accounts_hold_what_was_sold_into_them(self) -> None:

@@ -118,9 +118,14 @@ class WalletDemo(Demo):
         found = self._call("GET", path, token=token)
         return found if found["state"] in ("credited", "failed", "completed") else None
 
+    def _wallet_step_up(self, token: str) -> str:
+        """A fresh step-up (the password again): sends and bills past the day's allowance need one (review5 S4)."""
+        return str(self._call("POST", "/v1/auth/step-up", token=token, body={"password": PASSWORD})["step_up_token"])
+
     def send(self, token: str, to: str, usdt: str) -> dict[str, Any]:
         body = {"to": to, "amount": usdt, "currency": "USDT", "note": "for the school fees"}
-        transfer = self._call("POST", "/v1/wallet/transfers", token=token, key="demo-p2p-1", body=body)
+        step_up = self._wallet_step_up(token)
+        transfer = self._call("POST", "/v1/wallet/transfers", token=token, key="demo-p2p-1", body=body, step_up=step_up)
         self.step(f"sent {usdt} USDT to {to}: {transfer['state']}")
         return dict(transfer)
 
@@ -153,7 +158,8 @@ class WalletDemo(Demo):
             "pay_with": "USDT",
             "quote_id": quote["id"],
         }
-        bill = self._call("POST", "/v1/wallet/bills", token=token, key="demo-bill-1", body=body)
+        step_up = self._wallet_step_up(token)
+        bill = self._call("POST", "/v1/wallet/bills", token=token, key="demo-bill-1", body=body, step_up=step_up)
         self.step(
             f"bill {bill['id']}: KES {kes} to {bill['biller_name']} (paybill {bill['paybill']}, meter {METER}), "
             f"paid with {bill['paid_with']['amount']} USDT at the bid {quote['bid']}; B2B planned"

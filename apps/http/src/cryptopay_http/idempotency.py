@@ -39,6 +39,7 @@ from cryptopay.core import fencing
 from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict, InvalidInput
 from cryptopay.core.fencing import ClaimLost
 from cryptopay.core.identity import IdempotencyEntry, Principal, StoredResponse
+from cryptopay.core.identity.model import StepUpRequired
 from cryptopay.core.ports.identity import IdempotencyRepository
 from cryptopay.core.ports.system import Clock
 from flask import Response, current_app, make_response, request
@@ -222,11 +223,13 @@ def _replay(stored: StoredResponse) -> Response:
 
 
 def _run(view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwargs) -> tuple[Response, bool]:
-    """The view's response, and whether it is a result to keep (a refused invalid input is not)."""
+    """The view's response, and whether it is a result to keep (a refused invalid input is not, nor a missing or stale
+    step-up a view checks itself, e.g. a send past the day's allowance: the retry with the step-up may use the key)."""
     try:
         return make_response(view(*args, **kwargs)), True
     except CryptopayError as error:  # a business refusal is a result too: store it like a success
-        return make_response(current_app.handle_user_exception(error)), not isinstance(error, InvalidInput)
+        kept = not isinstance(error, (InvalidInput, StepUpRequired))
+        return make_response(current_app.handle_user_exception(error)), kept
 
 
 @attrs.define

@@ -56,6 +56,11 @@ def create(
     quote_id: str | None = typer.Option(
         None, "--quote", help="A live quote from `fx quote --merchant` (the invoice's merchant), used once."
     ),
+    fund: bool = typer.Option(
+        False,
+        "--fund-after-settlement",
+        help="What the merchant's balance no longer covers (settled) is owed by it, netted from its next settlements.",
+    ),
     actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
     closed_merchant: str | None = typer.Option(
         None,
@@ -75,6 +80,7 @@ def create(
             amount=_amount(amount, currency),
             quote_id=quote_id,
             closed_merchant=closed_merchant,
+            fund_after_settlement=fund,
         )
     view = refund_view(refund)
     if as_json:

@@ -22,7 +22,7 @@ from cryptopay.core.identity import PrincipalKind
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import Refund, RefundState
-from cryptopay.core.payments.refunds import KeptAsRevenue
+from cryptopay.core.payments.refunds import BeyondRecentVolume, KeptAsRevenue
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_when, not_found, require
@@ -171,7 +171,9 @@ def _refund(refund_id: str) -> Refund:
         "payment); with `amount` and `currency` (the rail's asset, or KES converted at a quote: "
         "`quote_id` from GET /v1/fx/quote, else the current rate) at most what was received less earlier "
         "refunds. The refund is sent by the rail's hot wallet and followed to `sent`/`confirmed` (webhook "
-        "`refund.*`). Its URL is in `Location`."
+        "`refund.*`). Its URL is in `Location`. What the merchant's balance in the rail's asset no longer covers "
+        "(already settled) is sold to the merchant at a locked quote's ask and netted from its next settlements, "
+        "up to what its settlements paid it in the last 30 days."
     ),
     problems=(
         (
@@ -186,8 +188,7 @@ def _refund(refund_id: str) -> Refund:
             Refused,
             (
                 "the invoice is not yet settled or expired, the amount is more than can be "
-                "refunded, the merchant's balance no longer covers it, or the rail's network has "
-                "no hot wallet"
+                "refunded, or the rail's network has no hot wallet"
             ),
         ),
         (
@@ -195,6 +196,13 @@ def _refund(refund_id: str) -> Refund:
             (
                 "a remittance order's invoice (admins): the amount includes what the desk kept as revenue "
                 "(dust below the refund floor, excess refunds' network fees), named in the detail"
+            ),
+        ),
+        (
+            BeyondRecentVolume,
+            (
+                "funding the part the merchant's settled balance no longer covers would leave it owing more than "
+                "its settlements paid it in the last 30 days"
             ),
         ),
         (InternalAddress, INTERNAL),
@@ -216,6 +224,7 @@ def create_refund(invoice_id: str) -> Response:
         rail=body.rail,
         amount=amount,
         quote_id=body.quote_id,
+        fund_after_settlement=True,
     )
     return json_response(RefundView.of(refund), 201, headers={"Location": f"/v1/refunds/{refund.id}"})
 

@@ -37,7 +37,7 @@ from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
 from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay.core.mobile_money.phones import NotMpesaNumber, mask_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
-from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.pricing import Depegged
 from cryptopay.core.reports.periods import MONTH_PATTERN
@@ -52,13 +52,23 @@ from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 from cryptopay.core.wallets.sms_budget import SignupAddressLimit, SmsBudgetExhausted, SmsRangeRefused
+from cryptopay.core.wallets.step_up import needs_step_up
 from cryptopay.core.wallets.usernames import ReservedUsername
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import client_address, current_principal, limit_by_client, limit_caller, rate_limits, require
+from cryptopay_http.auth import (
+    check_step_up_audited,
+    client_address,
+    current_principal,
+    documents_step_up_if,
+    limit_by_client,
+    limit_caller,
+    rate_limits,
+    require,
+)
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
@@ -69,7 +79,7 @@ from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
-__all__ = ["MOVEMENT_PROBLEMS", "NO_WALLET", "QUOTE_PROBLEMS", "bp"]
+__all__ = ["MOVEMENT_PROBLEMS", "NO_WALLET", "QUOTE_PROBLEMS", "STEP_UP_WHEN", "bp", "step_up_past_allowance"]
 
 bp = Blueprint("wallet", __name__)
 
@@ -100,6 +110,21 @@ QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (QuoteUsed, "the quote was used already: lock a new one"),
     (QuotePurposeMismatch, "the quote was locked for the other side (buy or sell)"),
 )
+
+
+STEP_UP_WHEN = (
+    "when the wallet's sends and bill payments today (Nairobi), this one included, are worth more than the step-up "
+    "allowance (`CRYPTOPAY_WALLET_STEP_UP_KES`, KES 1,000 by default); a refusal is audited"
+)
+
+
+def step_up_past_allowance(amount: Money) -> None:
+    """A fresh step-up (``X-Step-Up-Token``) for a send or a bill past the day's allowance (``wallets.step_up``,
+    review5 S4): a missing or stale one is 403 ``step_up_required``, audited ``access.refused``. Asked in a read of
+    its own before the movement; the use case's send is unchanged."""
+    allowance = Money.of(runtime().settings.wallet_step_up_kes, KES)
+    if needs_step_up(runtime().services.wallets, current_principal().id, amount, allowance):
+        check_step_up_audited()
 
 
 @attrs.frozen
@@ -390,11 +415,14 @@ def my_balances() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
+@documents_step_up_if(STEP_UP_WHEN)
 @idempotent
 def send_transfer() -> Response:
     body = read_body(TransferRequest)
     user_id = current_principal().id
-    transfer = runtime().services.wallets.send(user_id, body.to, TRANSFER_AMOUNT.money(body), note=body.note)
+    amount = TRANSFER_AMOUNT.money(body)
+    step_up_past_allowance(amount)
+    transfer = runtime().services.wallets.send(user_id, body.to, amount, note=body.note)
     view = TransferView.of(transfer, user_id)
     return json_response(view, 201, headers={"Location": f"/v1/wallet/transfers/{transfer.id}"})
 

@@ -25,9 +25,15 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, require
+from cryptopay_http.auth import current_principal, documents_step_up_if, require
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
-from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, QUOTE_PROBLEMS
+from cryptopay_http.blueprints.wallet import (
+    MOVEMENT_PROBLEMS,
+    NO_WALLET,
+    QUOTE_PROBLEMS,
+    STEP_UP_WHEN,
+    step_up_past_allowance,
+)
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
@@ -240,14 +246,17 @@ def validate_bill() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
+@documents_step_up_if(STEP_UP_WHEN)
 @idempotent
 def pay_bill() -> Response:
     body = read_body(BillRequest)
+    amount = BILL_AMOUNT.money(body)
+    step_up_past_allowance(amount)
     bill = runtime().services.wallet_bills.pay(
         current_principal().id,
         body.biller,
         body.account,
-        BILL_AMOUNT.money(body),
+        amount,
         pay_with=body.pay_with,
         quote_id=body.quote_id,
     )

@@ -336,7 +336,12 @@ def _refund(invoice_id: str) -> Response:
     amount = _refund_amount(text, form.get("currency", "")) if text else None
     step_up_from_form(g.principal)
     refund = runtime().services.refunds.refund(
-        invoice.id, address=address, requested_by=_actor(), rail=form.get("rail") or None, amount=amount
+        invoice.id,
+        address=address,
+        requested_by=_actor(),
+        rail=form.get("rail") or None,
+        amount=amount,
+        fund_after_settlement=True,
     )
     return redirect(f"/dashboard/invoices/{invoice.id}?refunded={refund.id}", 303)
 

@@ -30,6 +30,7 @@ from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.history import statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
+from cryptopay.core.wallets.step_up import needs_step_up
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
@@ -38,7 +39,14 @@ from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, gettext, language
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pages.refusals import refusal
-from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.session import (
+    PORTAL,
+    check_form_csrf,
+    end_page_session,
+    page_login,
+    start_page_session,
+    step_up_from_form,
+)
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
 
@@ -255,6 +263,20 @@ def statement() -> Response:
 # --- send -------------------------------------------------------------------------------------------------------
 
 
+def _past_allowance(amount: Money) -> bool:
+    """Whether this send or bill needs the password or a one-time code on its confirmation form: the wallet's sends
+    and bills today, this one included, worth more than the step-up allowance (``wallets.step_up``, review5 S4)."""
+    allowance = Money.of(runtime().settings.wallet_step_up_kes, KES)
+    return needs_step_up(runtime().services.wallets, _user_id(), amount, allowance)
+
+
+def _step_up_past_allowance(amount: Money) -> None:
+    """The confirmation form's step-up (``session.step_up_from_form``: a wrong one is audited
+    ``auth.step_up_failed``) when the movement is past the allowance, as the API's ``X-Step-Up-Token``."""
+    if _past_allowance(amount):
+        step_up_from_form(g.principal)
+
+
 _key = new_form_key  # a fresh idempotency key for a money form (``idempotency.idempotent_form``)
 
 
@@ -283,12 +305,11 @@ def send_check() -> Response:
     confirmation form that follows sends, as ``/app/bills/check`` does for a bill."""
     form = {k: request.form.get(k, "").strip() for k in _SEND_FIELDS}
     try:
-        checked = runtime().services.wallets.check_send(
-            _user_id(), form["to"], _send_money(form), note=form["note"] or None
-        )
+        money = _send_money(form)
+        checked = runtime().services.wallets.check_send(_user_id(), form["to"], money, note=form["note"] or None)
     except CryptopayError as error:
         return _send_show(error.http_status, form=form, **_refusal(error))
-    return _send_show(form=form, checked=checked, key=_key())
+    return _send_show(form=form, checked=checked, key=_key(), step_up=_past_allowance(money))
 
 
 @bp.post("/send")
@@ -303,6 +324,7 @@ def send() -> Response:
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
     money = _send_money(form)
+    _step_up_past_allowance(money)  # under the form's key: a double press replays, never asks again
     max_fee = _shown_fee("fee", money.asset)  # the fee the check showed: a higher one now is refused
     transfer = runtime().services.wallets.send(
         _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee
@@ -474,7 +496,17 @@ def bill_check() -> Response:
     except CryptopayError as error:
         context = {"billers": _billers(), "form": form, **_refusal(error)}
         return page("portal/bills.html", error.http_status, nav="bills", **context)
-    return page("portal/bills.html", nav="bills", form=form, checked=checked, quote=quote_, usdt=usdt, key=_key())
+    step_up = _past_allowance(amount)
+    return page(
+        "portal/bills.html",
+        nav="bills",
+        form=form,
+        checked=checked,
+        quote=quote_,
+        usdt=usdt,
+        key=_key(),
+        step_up=step_up,
+    )
 
 
 @bp.post("/bills")
@@ -490,6 +522,7 @@ def pay_bill() -> Response:
 @idempotent_form
 def _pay_bill(form: dict[str, str]) -> Response:
     amount = Money.of(_amount(form["amount"]), KES)
+    _step_up_past_allowance(amount)  # under the form's key: a double press replays, never asks again
     pay_with, quote_id = _pay_with(form), None
     if pay_with == "USDT":  # at the quote the check showed: never a fresh price the user did not see
         quote_id = request.form.get("quote_id", "").strip()

@@ -12,7 +12,9 @@ below the refund floor, refunds' network fees): ``revenue:remittance_dust:<ASSET
 ``assets:bank:KES`` (the company's bank account, funded outside the books), ``revenue:fx_spread:<ASSET>`` (a
 stablecoin conversion's spread, in the wallet's stablecoin), ``assets:gas:<network>:<COIN>`` (the
 hot wallet's coin that pays network fees), ``expenses:network_fees:<network>:<COIN>``,
-``expenses:conversion_fees:KES``, ``revenue:fx_gain:KES`` and ``expenses:fx_loss:KES``.
+``expenses:conversion_fees:KES``, ``revenue:fx_gain:KES`` and ``expenses:fx_loss:KES``. What a merchant owes the
+platform for a refund it funded after the merchant's crypto was settled (outside review R25):
+``assets:merchant_receivable:<id>:KES``, netted from the merchant's next settlements.
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ __all__ = [
     "custody",
     "deposits_held",
     "fail_payout",
+    "fund_refund",
     "fx_spread",
     "gas",
     "hold_withdrawal",
     "keep_remittance_excess",
     "lock_wallet_sale",
     "merchant_liability",
+    "merchant_receivable",
+    "net_receivable",
     "network_fees",
     "open_platform_accounts",
     "open_treasury_accounts",
@@ -103,6 +108,71 @@ def network_fees(network: str, coin: Asset) -> str:
 
 def merchant_liability(merchant_id: str, asset: Asset) -> str:
     return f"liabilities:merchant:{merchant_id}:{asset.code}"
+
+
+def merchant_receivable(merchant_id: str) -> str:
+    """What the merchant owes the platform: refunds funded after its crypto was settled, netted from its next
+    settlements (``net_receivable``).
+
+    >>> merchant_receivable("mer_1")
+    'assets:merchant_receivable:mer_1:KES'
+    """
+    return f"assets:merchant_receivable:{merchant_id}:KES"
+
+
+def fund_refund(
+    ledger: Ledger,
+    *,
+    refund_id: str,
+    merchant_id: str,
+    amount: Money,
+    quote: Quote,
+    at: datetime,
+    session: LedgerSession | None = None,
+) -> tuple[Entry, Money]:
+    """Sell the merchant ``amount`` of crypto on credit at the quote's ask, so that a refund whose crypto was already
+    settled can be held from the merchant's balance as any other: the merchant owes the shillings.
+
+    Dr receivable:KES (ask value, rounded up) / Cr trading:KES (mid value) / Cr revenue:fx_spread:KES (the
+    difference), then Dr trading:<ASSET> / Cr merchant:<ASSET>. Keyed ``refund:<id>:fund``. Returns the entry and
+    the shillings owed.
+    """
+    if quote.pair.quote != KES or quote.pair.base != amount.asset:
+        raise InvalidInput(f"funding a refund needs a {amount.asset.code}/KES quote, got {quote.pair}")
+    if not amount.is_positive():
+        raise InvalidInput(f"a refund is funded with a positive amount, not {amount}")
+    quote.check_valid(at)
+    owed = Money.rounded(amount.amount * quote.ask, KES, Rounding.UP)
+    at_mid = Money.rounded(amount.amount * quote.mid, KES, Rounding.DOWN)
+    spread = owed - at_mid
+    ledger.open_accounts([Account(merchant_receivable(merchant_id), AccountKind.ASSET, KES)], session=session)
+    postings = [
+        Posting.debit(merchant_receivable(merchant_id), owed),
+        Posting.credit(trading_account(KES.code), at_mid),
+        Posting.debit(trading_account(amount.asset.code), amount),
+        Posting.credit(merchant_liability(merchant_id, amount.asset), amount),
+    ]
+    if spread.is_positive():
+        postings.append(Posting.credit(FX_SPREAD, spread))
+    request = EntryRequest(
+        f"refund:{refund_id}:fund", postings, f"refund {refund_id} funded by the merchant at quote {quote.id}", quote.id
+    )
+    return ledger.post(request, session=session), owed
+
+
+def net_receivable(
+    ledger: Ledger, *, settlement_id: str, merchant_id: str, amount: Money, session: LedgerSession | None = None
+) -> Entry:
+    """Take ``amount`` of what the merchant owes from the shillings a settlement would pay it: Dr merchant:KES /
+    Cr receivable:KES, keyed ``settlement:<id>:net``."""
+    if amount.asset != KES or not amount.is_positive():
+        raise InvalidInput(f"a settlement nets a positive KES amount, not {amount}")
+    postings = [
+        Posting.debit(merchant_liability(merchant_id, KES), amount),
+        Posting.credit(merchant_receivable(merchant_id), amount),
+    ]
+    request = EntryRequest(f"settlement:{settlement_id}:net", postings, f"settlement {settlement_id} nets refunds owed")
+    return ledger.post(request, session=session)
 
 
 def merchant_fee(asset: Asset) -> str:

@@ -36,6 +36,8 @@ class ApiSettings:
     proxy_count: int = 0  # how many reverse proxies set X-Forwarded-For in front of us
     max_body_bytes: int = 1_000_000
     step_up_ttl_seconds: int = 5 * 60  # how long a step-up (fresh password or code) lasts
+    # a wallet's sends and bills today past this many KES (this one included) need a step-up (review5 S4)
+    wallet_step_up_kes: int = 1000
     session_cache_seconds: int = 2  # other processes honour a logout or role change within this
     destination_cool_off_seconds: int = 24 * 3600  # a new payout destination receives nothing before this
     login_account_limit: int = 10  # login and step-up attempts per account per window, whatever the address
@@ -70,7 +72,8 @@ class ApiSettings:
         """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
         ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
         ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
-        ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``; numbers
+        ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``,
+        ``CRYPTOPAY_WALLET_STEP_UP_KES`` (0: every send and bill steps up); numbers
         and switches through the typed reader (``adapters._env``): a bad one is refused naming the variable."""
         env = os.environ if environ is None else environ
         secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
@@ -98,4 +101,5 @@ class ApiSettings:
             production=deployment_is_production(env),
             metrics_token=metrics_token,
             metrics_textfile_max_age_seconds=read.integer("METRICS_TEXTFILE_MAX_AGE_SECONDS", 3600),
+            wallet_step_up_kes=read.integer("WALLET_STEP_UP_KES", 1000),
         )

@@ -40,6 +40,15 @@ Invariants:
 - a refund never goes to an address the platform controls (a hot wallet, or a wallet's, an invoice's or a
   remittance order's deposit address, on any network sharing its key): ``InternalAddress`` (422
   ``internal_address``), checked in the transaction that holds the coins (``cryptopay.core.payments.internal``);
+- a merchant's refund after its crypto was settled (outside review R25; ``fund_after_settlement``, what the API,
+  the dashboard and the CLI ask, never the remittance desk's) is funded by the merchant: the shortfall of its
+  balance in the rail's asset is sold to it on credit at a locked ``<ASSET>/KES`` quote's ask (the refund's own
+  quote when it converted shillings), booked as ``assets:merchant_receivable:<id>:KES`` (``flows.fund_refund``,
+  audited ``refund.fund``), and the refund is then held from the merchant's balance as any other. The merchant
+  repays it from its next settlements (``Settling`` nets it, never below zero; the rest carries over). It is refused
+  (``BeyondRecentVolume``, 422) when what the merchant would then owe is more than its settlements credited it in
+  the last 30 days (``RECEIVABLE_WINDOW``): more than it could be expected to repay. A funded refund that fails
+  leaves the crypto on the merchant's balance, settled back at the next run;
 - every state is an outbox message (``refund.requested|sent|confirmed|failed``, a merchant webhook) and an audit
   record, in the same transaction as the change.
 """
@@ -48,7 +57,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from functools import partial
@@ -72,9 +81,9 @@ from cryptopay.core.errors import (
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, TransferKey, is_confirmed
-from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
-from cryptopay.core.money import KES, Asset, Money
-from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
+from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting, trading_account
+from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.payments._support import audit, available, load_invoice, publish, transaction
 from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit, Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
@@ -98,7 +107,9 @@ if TYPE_CHECKING:
     from cryptopay.core.remittances.model import RemittanceOrder
 
 __all__ = [
+    "RECEIVABLE_WINDOW",
     "AddressValidator",
+    "BeyondRecentVolume",
     "KeptAsRevenue",
     "RefundRequest",
     "Refunds",
@@ -134,6 +145,15 @@ class KeptAsRevenue(Refused):
     revenue): the message names the amount kept and the most a refund may take."""
 
     code = "kept_as_revenue"
+
+
+class BeyondRecentVolume(Refused):
+    """A refund funded by the merchant after settlement would leave it owing more than it was recently paid."""
+
+    code = "beyond_recent_volume"
+
+
+RECEIVABLE_WINDOW = timedelta(days=30)  # what a merchant may owe for refunds: at most its settlements' in this window
 
 
 def withdrawals_in_flight(asset: Asset) -> str:
@@ -213,11 +233,13 @@ class Refunds:
         amount: Money | None = None,
         quote_id: str | None = None,
         closed_merchant: str | None = None,
+        fund_after_settlement: bool = False,
     ) -> Refund:
         """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
 
         ``amount`` is in the rail's asset, or in KES (or the invoice's currency), converted at the quote ``quote_id``
-        or at one locked now.
+        or at one locked now. ``fund_after_settlement``: what the merchant's balance in the rail's asset no longer
+        covers (already settled) is sold to it on credit and netted from its next settlements (module docstring).
 
         A closed merchant's invoice (``close_merchant``: its own logins and keys may no longer refund) is refunded
         only by an operator who says so: ``closed_merchant`` is why (kept on the ``refund.request`` audit record as
@@ -233,9 +255,65 @@ class Refunds:
         network = option.rail.network.name
         self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
         wanted = self._convert(invoice, option, amount, quote_id)
-        return transaction(
-            self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted, because)
+        funding = None
+        if fund_after_settlement and because is None and invoice.merchant_id != flows.REMITTANCE_DESK:
+            funding = self._funding_quote(invoice, wanted)  # locked outside the transaction (the pricer's own writes)
+        work = partial(self._request, invoice_id=invoice_id, address=address, requested_by=requested_by)
+        return transaction(self._uow, partial(work, wanted=wanted, closed_merchant=because, funding=funding))
+
+    def _funding_quote(self, invoice: Invoice, wanted: RefundRequest) -> Quote | None:
+        """The ``<ASSET>/KES`` quote a refund the merchant's balance does not cover is funded at (its own quote when
+        it converted shillings), or None when the balance covers it now."""
+        asset = invoice.option(wanted.rail_key).rail.asset
+
+        def short(uow: PaymentsUnitOfWork) -> bool:
+            amount = wanted.amount or _owed(uow, load_invoice(uow, invoice.id), wanted.rail_key)
+            return amount > available(uow, flows.merchant_liability(invoice.merchant_id, asset), Money.zero(asset))
+
+        if not transaction(self._uow, short):
+            return None
+        if wanted.quote is not None and wanted.quote.pair == Pair(asset, KES):
+            return wanted.quote
+        if self._pricer is None:
+            raise Unavailable("no FX rates are configured to fund a refund after settlement")
+        return self._pricer.quote(Pair(asset, KES))
+
+    def _fund(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money, quote: Quote, by: str
+    ) -> None:
+        """Sell the merchant what its balance lacks of ``amount`` on credit (``flows.fund_refund``), within what it
+        could repay (``BeyondRecentVolume``); nothing when its balance covers it."""
+        merchant, now = invoice.merchant_id, self._clock.now()
+        receivable = flows.merchant_receivable(merchant)
+        self._ledger.open_accounts([Account(receivable, AccountKind.ASSET, KES)], session=uow.ledger)
+        # Every balance the funding moves, locked at once in code order, as a settlement locks its books: one of the
+        # merchant's refunds on another invoice waits here (one cap for all), and neither deadlocks with a settlement.
+        liability = flows.merchant_liability(merchant, amount.asset)
+        books = [receivable, liability, trading_account(amount.asset.code), trading_account(KES.code), flows.FX_SPREAD]
+        uow.ledger.lock_balances(sorted(books))
+        short = amount - available(uow, liability, Money.zero(amount.asset))
+        if not short.is_positive():
+            return
+        owing = available(uow, receivable, Money.zero(KES))
+        owed = Money.rounded(short.amount * quote.ask, KES, Rounding.UP)
+        credited = _credited_since(uow, merchant, now - RECEIVABLE_WINDOW)
+        if owing + owed > credited:
+            raise BeyondRecentVolume(
+                f"the merchant's {amount.asset.code} balance covers {amount - short} of this {amount} refund (the "
+                f"rest was settled); funding the rest would bring what it owes to {owing + owed}, more than the "
+                f"{credited} its settlements paid it in the last {RECEIVABLE_WINDOW.days} days"
+            )
+        entry, owed = flows.fund_refund(
+            self._ledger,
+            refund_id=refund_id,
+            merchant_id=merchant,
+            amount=short,
+            quote=quote,
+            at=now,
+            session=uow.ledger,
         )
+        details = {"invoice": invoice.id, "funded": short, "owed": owed, "quote": quote.id, "ask": quote.ask}
+        audit(uow, by, "refund.fund", f"refund:{refund_id}", now, **details, entry=entry.id, owing=owing + owed)
 
     def _closed_merchant(self, merchant_id: str, reason: str | None) -> str | None:
         """The reason to record for refunding a closed merchant's invoice (see ``refund``), or None for an open one."""
@@ -528,6 +606,7 @@ class Refunds:
         requested_by: str,
         wanted: RefundRequest,
         closed_merchant: str | None = None,
+        funding: Quote | None = None,
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         option = invoice.option(wanted.rail_key)
@@ -560,6 +639,8 @@ class Refunds:
         quote = wanted.quote
         if quote is not None and wanted.named:  # under the invoice's lock, in the refund's transaction
             use_claim(uow.wallet_quotes, invoice.merchant_id, quote.id, used_by=refund_id, now=now)
+        if funding is not None:
+            self._fund(uow, invoice, refund_id, amount, funding, requested_by)
         hold_id = self._hold(uow, invoice, refund_id, amount)
         refund = Refund(
             id=refund_id,
@@ -611,7 +692,7 @@ class Refunds:
         except InsufficientFunds:
             raise Refused(
                 f"the merchant's {amount.asset.code} balance no longer covers {amount} (already settled): "
-                "refund it from the merchant's side"
+                "the merchant may refund it funded from its next settlements (the API, the dashboard or the CLI)"
             ) from None
 
     def _hold_from(self, uow: PaymentsUnitOfWork, source: str, refund_id: str, amount: Money) -> str:
@@ -739,6 +820,13 @@ def _kept_words(kept: Money) -> str:
         "or below the refund floor or the network's fee, or the network fee an excess refund deducted) and is not "
         "refunded"
     )
+
+
+def _credited_since(uow: PaymentsUnitOfWork, merchant_id: str, since: datetime) -> Money:
+    """The shillings the merchant's settlements since ``since`` credited it (its latest 100 settlements: an
+    instant schedule's older ones do not count, which only makes the cap stricter)."""
+    recent = uow.settlements.list_for_merchant(merchant_id, before=None, limit=100)
+    return sum((s.credited for s in recent if s.created_at >= since), Money.zero(KES))
 
 
 def _owed(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:

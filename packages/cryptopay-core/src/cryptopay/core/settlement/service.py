@@ -18,6 +18,13 @@ Bank settlements (#13.7): a bank account whose bank has a paybill in the bank ca
 (``BusinessPayBill`` to the paybill, the account number as AccountReference), planned in B2B's sizes and sent by the
 same payout machinery as B2C; any other bank account becomes one bank transfer awaiting an operator (the bank file,
 then ``Payouts.confirm_bank_transfer``).
+
+Refunds the merchant funded after settlement (outside review R25, ``Refunds.refund(fund_after_settlement=True)``) are
+netted: what the merchant owes (``flows.merchant_receivable``) is taken from the shillings a settlement would pay,
+never more than they are (a settlement never goes negative; the rest carries over to the next), before the payouts
+are planned (``flows.net_receivable``, in the settlement's transaction, audited in ``settlement.run`` as ``netted``
+and named in the settlement's reason). A run whose shillings all go to what the merchant owes is recorded complete,
+with no payout.
 """
 
 from __future__ import annotations
@@ -86,6 +93,11 @@ SETTLE_ASSETS = (USDT, USDC, BTC)
 class _Funds:
     crypto: tuple[Money, ...]  # the positive balances of the assets to convert
     shillings: Money
+    owed: Money = attrs.Factory(lambda: Money.zero(KES))  # refunds funded after settlement
+
+    def netted(self, shillings: Money) -> Money:
+        """What a settlement of ``shillings`` takes for what the merchant owes: never more than either."""
+        return min(self.owed, shillings) if self.owed.is_positive() and shillings.is_positive() else Money.zero(KES)
 
     def quotes(self, quotes: _RunQuotes) -> list[Quote]:
         """A locked quote per asset held (asking the pricer: outside any transaction)."""
@@ -97,7 +109,7 @@ class _Funds:
         lock would block (on SQLite the worker hung). An asset credited since the page was read waits for the next
         run (its trading account is not among those the settlement locked)."""
         held = [(m, q) for m in self.crypto if m.asset in selling and (q := quotes.cached(m.asset)) is not None]
-        return _Funds(tuple(m for m, _ in held), self.shillings), [q for _, q in held]
+        return _Funds(tuple(m for m, _ in held), self.shillings, self.owed), [q for _, q in held]
 
 
 class Settling:
@@ -244,6 +256,7 @@ class Settling:
         merchants = self._merchants_of(ids, after)
         last = transaction(self._uow, lambda uow: uow.settlements.last_for_each(ids))
         codes = [flows.merchant_liability(m, asset) for m in ids for asset in (*self._assets, KES)]
+        codes += [flows.merchant_receivable(m) for m in ids]
         balances = self._ledger.balances(codes)
         paid: list[Payout] = []
         if dry_run:
@@ -301,10 +314,18 @@ class Settling:
             reason=plan.reason,
             remainder=plan.remainder,
         )
-        if not plan.parts:
+        netted = funds.netted(self._shillings(funds, locked))
+        if not plan.parts and not netted.is_positive():
             return self._skip(uow, settlement, plan, policy)
         for amount, quote in zip(funds.crypto, locked, strict=True):
             self._convert(uow, settlement, amount, quote)
+        if netted.is_positive():  # the same shillings the plan counted: the conversions round as quote.convert does
+            flows.net_receivable(
+                self._ledger, settlement_id=settlement.id, merchant_id=merchant_id, amount=netted, session=uow.ledger
+            )
+            settlement.reason = f"{plan.reason}; {netted} netted for refunds funded after settlement"
+        if not plan.parts:  # it only netted what the merchant owes: nothing in flight
+            settlement.state, settlement.completed_at = SettlementState.COMPLETED, now
         payouts = [self._hold(uow, settlement, part.amount, part.fee, policy) for part in plan.parts]
         settlement.payout_ids = tuple(p.id for p in payouts)
         uow.settlements.add(settlement)
@@ -320,8 +341,9 @@ class Settling:
             fees=plan.total_fees,
             parts=len(payouts),
             remainder=plan.remainder,
+            netted=netted,
         )
-        return SettlementRun(merchant_id, plan.reason, settlement, tuple(payouts), plan)
+        return SettlementRun(merchant_id, settlement.reason, settlement, tuple(payouts), plan)
 
     def _skip(
         self, uow: PaymentsUnitOfWork, settlement: Settlement, plan: PayoutPlan, policy: SettlementPolicy
@@ -406,10 +428,16 @@ class Settling:
         return payout
 
     def _plan(self, funds: _Funds, policy: SettlementPolicy, quotes: Sequence[Quote], paid_today: Money) -> PayoutPlan:
+        shillings = self._shillings(funds, quotes)
+        now = self._clock.now()
+        return plan_payouts(shillings - funds.netted(shillings), policy=policy, now=now, paid_today=paid_today)
+
+    def _shillings(self, funds: _Funds, quotes: Sequence[Quote]) -> Money:
+        """The merchant's shillings once its crypto is sold at ``quotes`` (what a settlement pays before netting)."""
         shillings, now = funds.shillings, self._clock.now()
         for amount, quote in zip(funds.crypto, quotes, strict=True):
             shillings += quote.convert(amount, at=now)
-        return plan_payouts(shillings, policy=policy, now=now, paid_today=paid_today)
+        return shillings
 
     def _lock_books(self, uow: PaymentsUnitOfWork, merchant_id: str, selling: Sequence[Asset]) -> None:
         """Lock every balance the settlement may move, in one statement and in code order: the merchant's, and when
@@ -417,6 +445,7 @@ class Settling:
         they came in another order (the merchant's before the trading accounts, one asset's trading account after
         another's and after the spread): two merchants settling USDT and BTC and BTC alone deadlocked."""
         codes = [flows.merchant_liability(merchant_id, asset) for asset in (*self._assets, KES)]
+        codes.append(flows.merchant_receivable(merchant_id))
         if selling:
             codes += [trading_account(asset.code) for asset in (*selling, KES)] + [flows.FX_SPREAD, flows.IN_FLIGHT]
         uow.ledger.lock_balances(sorted(set(codes)))
@@ -424,7 +453,8 @@ class Settling:
     def _funds(self, uow: PaymentsUnitOfWork, merchant_id: str) -> _Funds:
         held = (available(uow, flows.merchant_liability(merchant_id, a), Money.zero(a)) for a in self._assets)
         shillings = available(uow, flows.merchant_liability(merchant_id, KES), Money.zero(KES))
-        return _Funds(tuple(m for m in held if m.is_positive()), shillings)
+        owed = available(uow, flows.merchant_receivable(merchant_id), Money.zero(KES))
+        return _Funds(tuple(m for m in held if m.is_positive()), shillings, owed)
 
     def _store(self, merchant_id: str) -> StoreSettings:
         if merchant_id == flows.REMITTANCE_DESK:
@@ -503,9 +533,11 @@ class _Page:
     def funds(self, merchant_id: str, assets: Sequence[Asset]) -> _Funds:
         held = [self.balances.get(flows.merchant_liability(merchant_id, asset)) for asset in assets]
         shillings = self.balances.get(flows.merchant_liability(merchant_id, KES))
+        owed = self.balances.get(flows.merchant_receivable(merchant_id))
         return _Funds(
             tuple(b.available for b in held if b is not None and b.available.is_positive()),
             shillings.available if shillings is not None else Money.zero(KES),
+            owed.available if owed is not None else Money.zero(KES),
         )
 
     def paid_today(self, destination: str) -> Money:
