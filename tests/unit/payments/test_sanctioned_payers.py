@@ -271,3 +271,41 @@ def test_a_released_payment_reorganised_away_is_taken_back_from_the_merchant(sta
     assert stack.balance(flows.payments_held(USDT)).is_zero() and stack.books_balanced()
     with pytest.raises(InvalidState):
         stack.held_payments.keep(credit.id, officer=OFFICER, note="gone")
+
+
+def test_a_return_whose_payment_left_the_chain_before_it_was_sent_fails_and_sends_nothing(
+    stack: PaymentsStack,
+) -> None:
+    """A held payment's return holds ``payments_held``, not the invoice's receipts: when the payment is reorganised
+    away before the worker sends the return, the coins it would send are not in custody, so it fails (hold voided)."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    stack.chains["tron"].reorg(4)  # the payment's block and the three after it
+    stack.chains["tron"].mine()
+    stack.sync()
+    [refund] = stack.refunds.send_refunds()
+    assert refund.id == returned.refund_id and refund.state is RefundState.FAILED
+    assert "left the chain" in (refund.failure or "")
+    # the hold voided (nothing pending out of payments_held); the hold's reversal stays owed (as any clawback)
+    assert stack.ledger.balance(flows.payments_held(USDT)).available == credit.received
+    assert _held(stack, invoice_id).clawback_pending and stack.books_balanced()
+
+
+def test_a_released_payment_is_the_merchants_to_refund_a_held_one_never(stack: PaymentsStack) -> None:
+    """Released, a held payment is credited to the merchant as it would have been: its customer may be refunded from
+    the merchant's balance as any payment's. Until then (or kept) it is not the merchant's to refund."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit, option = _held(stack, invoice_id), stack.invoice(invoice_id).options[0]
+    stack.tick(minutes=20)  # the invoice expires: refunds may be asked
+    assert stack.refunds.refundable(invoice_id, option.rail.key).is_zero()
+    stack.held_payments.release(credit.id, officer=OFFICER, note="false positive")
+    assert stack.refunds.refundable(invoice_id, option.rail.key) == credit.received
+    stack.screening = None  # the payer, delisted, asks for its money back
+    stack.wire_use_cases()
+    refund = stack.refunds.refund(invoice_id, address=LISTED, requested_by="user:u1", amount=Money.of("1", USDT))
+    assert refund.amount == Money.of("1", USDT) and stack.books_balanced()
+    net = credit.received - stack.merchant_fee("USDT", "1").quote(credit.received).fee
+    assert stack.ledger.balance(flows.merchant_liability("m1", USDT)).available == net - Money.of("1", USDT)
