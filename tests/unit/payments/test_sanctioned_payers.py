@@ -20,7 +20,7 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState
@@ -309,3 +309,21 @@ def test_a_released_payment_is_the_merchants_to_refund_a_held_one_never(stack: P
     assert refund.amount == Money.of("1", USDT) and stack.books_balanced()
     net = credit.received - stack.merchant_fee("USDT", "1").quote(credit.received).fee
     assert stack.ledger.balance(flows.merchant_liability("m1", USDT)).available == net - Money.of("1", USDT)
+
+
+def test_a_return_refused_for_want_of_a_hot_wallet_leaves_the_alerts_open_for_another_decision(
+    stack: PaymentsStack,
+) -> None:
+    """Refused before anything is written: the alerts are not concluded ``closed_no_action`` for a return that never
+    happened (the payment still held, an officer may keep it for the authorities)."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.senders.pop("tron")  # no hot wallet on the payment's network
+    stack.wire_use_cases()
+    with pytest.raises(Refused):
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
+    assert stack.monitoring is not None
+    assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
+    kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC instead")
+    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED

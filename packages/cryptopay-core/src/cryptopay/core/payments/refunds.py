@@ -330,6 +330,11 @@ class Refunds:
             )
         return reason.strip() if reason is not None else None
 
+    def check_sender(self, network: str) -> None:
+        """``Refused`` when no hot wallet sends refunds on ``network``."""
+        if network not in self._senders:
+            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+
     def screening(self) -> ScreeningPort | None:
         """The sanctions screening refunds ask (None: not configured)."""
         return self._screening()
@@ -448,8 +453,7 @@ class Refunds:
         the caller's unit of work: held from ``payments_held``, never the merchant's balance. The caller screened
         the address first (``refuse_listed``). ``Refused`` without a hot wallet on its network."""
         network = credit.transfer[0]
-        if network not in self._senders:
-            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+        self.check_sender(network)
         option = next(
             o for o in invoice.options if o.rail.network.name == network and o.due.asset == credit.received.asset
         )
@@ -483,8 +487,7 @@ class Refunds:
                 raise InvalidState(f"wrong-network payment {payment.id} is being refunded by {payment.refund_id}")
         elif payment.state is not WrongNetworkState.PENDING:
             raise InvalidState(f"wrong-network payment {payment.id} is {payment.state.value}: only a pending one")
-        if payment.network not in self._senders:
-            raise Refused(f"refunds on {payment.network} are not configured (no hot wallet)")
+        self.check_sender(payment.network)
         if not payment.booked and payment.confirmations < rail.confirmations:
             raise Refused(
                 f"wrong-network payment {payment.id} has {payment.confirmations} of the {rail.confirmations} "
@@ -610,8 +613,7 @@ class Refunds:
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         option = invoice.option(wanted.rail_key)
-        if option.rail.network.name not in self._senders:
-            raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
+        self.check_sender(option.rail.network.name)
         target = self._check_address(uow, option, address)
         rail_key = option.rail.key
         kept, price = kept_on(uow, invoice, rail_key), _desk_price_on(uow, invoice, rail_key)
