@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from importlib import resources
 
 from cryptopay.core.errors import Conflict, InvalidInput
@@ -33,6 +34,7 @@ __all__ = [
     "ReservedUsername",
     "UsernameLookalike",
     "bank_brands",
+    "business_name_impersonates",
     "choosable_username",
     "folded_name",
     "reserved",
@@ -117,3 +119,37 @@ def choosable_username(text: str) -> str:
             field="username",
         )
     return name
+
+
+_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_USERNAME_ONLY = frozenset({"admin"})  # a brand for usernames only: "Badminton Club" is an honest business name
+
+
+def _scripts(word: str) -> set[str]:
+    found = set()
+    for char in word:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in _SCRIPTS:
+                found.add(script)
+    return found
+
+
+def business_name_impersonates(name: str) -> str | None:
+    """Why a merchant's business name reads as the platform's, M-Pesa's, a biller's or another brand of the reserved
+    list (review5 S5), or ``None``: a word mixing Latin with Cyrillic or Greek letters (``Sаfaricom`` with a
+    Cyrillic ``а``), or a reserved brand (the ``*`` lines, folded as usernames are: ``M-PESA``, ``KPLC Prepaid``,
+    ``Crypt0pay Support``). The customer reads it on the checkout ("Pay ...") and in emails.
+
+    >>> [business_name_impersonates(n) for n in ("Mama Mboga Ltd", "Badminton Club", "Safaricom M-PESA")]
+    [None, None, 'a reserved brand']
+    >>> business_name_impersonates("S\u0430faricom")
+    'letters of two scripts in one word'
+    """
+    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
+        return "letters of two scripts in one word"
+    folded = folded_name(name)
+    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
+    if any(brand in folded for brand in brands):
+        return "a reserved brand"
+    return None
