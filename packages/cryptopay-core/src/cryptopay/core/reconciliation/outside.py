@@ -33,6 +33,7 @@ from cryptopay.core.wallets.buys import Buy, BuyState
 __all__ = [
     "ANSWER_GRACE",
     "answers_matched",
+    "chains_unread",
     "custody_on_chain",
     "float_matches_balance",
     "needs_balance",
@@ -55,6 +56,11 @@ def needs_balance(records: Records) -> str:
 
 def needs_chains(records: Records) -> str:
     return "" if records.on_chain is not None else "no chain balance reader is configured"
+
+
+def chains_unread(records: Records) -> str:
+    """Why custody on the networks whose node failed was not compared (the other networks' still was)."""
+    return "; ".join(f"{network} not read: {why}" for network, why in sorted(records.chains_unread.items()))
 
 
 # --- M-Pesa ----------------------------------------------------------------------------------------------------
