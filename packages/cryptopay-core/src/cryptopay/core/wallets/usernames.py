@@ -135,20 +135,31 @@ def _scripts(word: str) -> set[str]:
     return found
 
 
+# Cyrillic and Greek letters drawn as Latin ones: a brand spelt wholly in them (``МРЕЅА``, one script, so not a
+# mixed word) reads as the brand; folded to Latin before the brands are looked for.
+_LATIN_LOOKALIKES = str.maketrans(
+    "АВЕКМНОРСТХЅІЈаеорсухѕіјԁһԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνρυχ",
+    "ABEKMHOPCTXSIJaeopcyxsijdhqwABEZHIKMNOPTYXoikvpux",
+)
+
+
 def business_name_impersonates(name: str) -> str | None:
     """Why a merchant's business name reads as the platform's, M-Pesa's, a biller's or another brand of the reserved
     list (review5 S5), or ``None``: a word mixing Latin with Cyrillic or Greek letters (``Sаfaricom`` with a
     Cyrillic ``а``), or a reserved brand (the ``*`` lines, folded as usernames are: ``M-PESA``, ``KPLC Prepaid``,
-    ``Crypt0pay Support``). The customer reads it on the checkout ("Pay ...") and in emails.
+    ``Crypt0pay Support``; also spelt wholly in Cyrillic or Greek letters drawn as Latin ones: ``МРЕЅА``).
+    The customer reads it on the checkout ("Pay ...") and in emails.
 
     >>> [business_name_impersonates(n) for n in ("Mama Mboga Ltd", "Badminton Club", "Safaricom M-PESA")]
     [None, None, 'a reserved brand']
     >>> business_name_impersonates("S\u0430faricom")
     'letters of two scripts in one word'
+    >>> business_name_impersonates("\u041c\u0420\u0415\u0405\u0410 Agent")  # МРЕЅА: Cyrillic letters drawn as Latin
+    'a reserved brand'
     """
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
         return "letters of two scripts in one word"
-    folded = folded_name(name)
+    folded = folded_name(name.translate(_LATIN_LOOKALIKES))
     brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
     if any(brand in folded for brand in brands):
         return "a reserved brand"
