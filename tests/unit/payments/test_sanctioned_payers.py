@@ -327,3 +327,19 @@ def test_a_return_refused_for_want_of_a_hot_wallet_leaves_the_alerts_open_for_an
     assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
     kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC instead")
     assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED
+
+
+def test_a_return_whose_refund_failed_is_back_in_the_officers_queue(stack: PaymentsStack) -> None:
+    """A return that failed leaves the payment held and undecided: listed again for a decision, not dropped from the
+    queue while its coins sit in payments_held."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    assert stack.held_payments.waiting() == []
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(returned.refund_id or "", TxState.FAILED)
+    stack.refunds.check_refunds()
+    assert [c.id for c in stack.held_payments.waiting()] == [credit.id]
+    assert _held(stack, invoice_id).refund_id == returned.refund_id  # the failed return stays named on it

@@ -729,6 +729,8 @@ class Refunds:
             self._ledger.void_hold(refund.hold_id, session=uow.ledger)
             refund.state, refund.failure = RefundState.FAILED, error or f"transaction {sent and sent.tx_hash} failed"
             action = "refund.failed"
+            if refund.reason.startswith(HELD_RETURN):
+                _undecide_held(uow, refund)
         elif sent.state is TxState.CONFIRMED:
             self._pay_out(uow, refund)
             refund.state, action = RefundState.CONFIRMED, "refund.confirmed"
@@ -753,6 +755,16 @@ class Refunds:
         ]
         request = EntryRequest(f"refund:{refund.id}:send", postings, f"refund {refund.id} sent from custody")
         self._ledger.post_hold_and_pay(refund.hold_id, f"refund:{refund.id}:post", [request], session=uow.ledger)
+
+
+def _undecide_held(uow: PaymentsUnitOfWork, refund: Refund) -> None:
+    """A held payment's return failed: the payment is held still, so it waits for an officer's decision again
+    (``HeldPayments.waiting``), the failed refund still named on it (the decision's audit record keeps the rest)."""
+    credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN))
+    if credit is None or credit.decision is not HoldDecision.RETURNED or credit.refund_id != refund.id:
+        return
+    credit.decision = credit.decided_by = credit.decided_at = credit.decision_note = None
+    uow.payment_credits.update(credit)
 
 
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
