@@ -409,6 +409,15 @@ def test_a_wallets_sale_bill_and_remittance_payouts_are_listed_under_their_owner
         assert [p.id for p in uow.payouts.list_for_merchant("m1", before=None, limit=9)] == ["po_1"]
         desk = uow.payouts.list_for_merchant("remittances", before=None, limit=9, state=PayoutState.PLANNED)
         assert [(p.id, p.remark) for p in desk] == [("po_4", "Remittance rem_1")]
+    listings = Listings(uow=storage.unit_of_work)  # review5 S6: ``cryptopay payouts list`` lists them all
+    assert [(p.id, p.kind) for p in listings.every_payout()] == [
+        ("po_4", PayoutKind.REMITTANCE),
+        ("po_3", PayoutKind.BILL),
+        ("po_2", PayoutKind.SALE),
+        ("po_1", PayoutKind.SETTLEMENT),
+    ]
+    assert [p.id for p in listings.every_payout(PayoutState.PLANNED)] == ["po_4", "po_3", "po_2", "po_1"]
+    assert list(listings.every_payout(PayoutState.COMPLETED)) == []
 
 
 def test_invoices_are_listed_per_merchant_in_a_state(engine):

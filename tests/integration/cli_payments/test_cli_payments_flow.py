@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.payouts.model import PayoutKind
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 
@@ -119,3 +121,39 @@ def test_cli_payouts_query_stale_asks_mpesa_about_a_silent_payout(stack):
 def test_cli_payouts_list_rejects_an_unknown_state(stack):
     """`payouts list --state` accepts only payout states (exit 2 otherwise)."""
     assert cli("payouts", "list", "--state", "paid").exit_code == 2
+
+
+def test_cli_payouts_list_shows_every_payout_with_whose_it_is(stack):
+    """review5 S6: a wallet's sale and bill payouts and a remittance's are listed beside the merchants' (``whose``),
+    by state; ``--merchant`` still lists one merchant's."""
+    merchant_id = create_merchant()
+    paid_invoice(stack, merchant_id)
+    (settled,) = settle(stack, merchant_id)["payout_ids"]
+    with stack.uow() as uow:
+        merchants = uow.payouts.get(settled)
+        for n, (kind, owner) in enumerate(
+            [(PayoutKind.SALE, "usr_pat"), (PayoutKind.BILL, "usr_pat"), (PayoutKind.REMITTANCE, "remittances")]
+        ):
+            uow.payouts.add(
+                attrs.evolve(
+                    merchants,
+                    id=f"po_z{n}",
+                    originator_id=f"po_z{n}",
+                    settlement_id=f"x_{n}",
+                    merchant_id=owner,
+                    kind=kind,
+                )
+            )
+    listed = {p["id"]: (p["kind"], p["merchant_id"]) for p in cli_json("payouts", "list")["payouts"]}
+    assert listed == {
+        settled: ("settlement", merchant_id),
+        "po_z0": ("sale", "usr_pat"),
+        "po_z1": ("bill", "usr_pat"),
+        "po_z2": ("remittance", "remittances"),
+    }
+    state = merchants.state.value
+    assert len(cli_json("payouts", "list", "--state", state)["payouts"]) == 4
+    assert [p["id"] for p in cli_json("payouts", "list", "--merchant", merchant_id)["payouts"]] == [settled]
+    table = cli("payouts", "list")
+    assert table.exit_code == 0 and "wallet sale" in table.stdout and "wallet bill" in table.stdout
+    assert "WHOSE" in table.stdout and "remittance" in table.stdout

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 
 import attrs
-from cryptopay.core.reconciliation import CHECKS, render_statement
+import pytest
+from cryptopay.adapters.bootstrap.lazy import ready
+from cryptopay.adapters.evm.rpc import connect
+from cryptopay.adapters.evm.watcher import EvmWatcher
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.reconciliation import CHECKS, Reconciliation, render_statement
+from cryptopay.core.retry import Backoff
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay_cli.context import use_services
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
+from tests.integration.cli_payments.conftest import installed_stack
 
 
 def busy_day(stack):
@@ -155,3 +164,43 @@ def test_cli_reconcile_refuses_an_unreadable_statement(stack, tmp_path):
     result = cli("reconcile", "--mpesa-statement", str(bad))
     assert result.exit_code == 2 and "Receipt No." in result.stderr
     assert cli("reconcile", "--mpesa-balance", "ten").exit_code == 2
+
+
+@pytest.fixture
+def ethereum_stack():
+    """The CLI's in-memory deployment on Ethereum (its addresses are Ethereum addresses an EVM reader accepts)."""
+    yield from installed_stack(("ethereum",))
+
+
+def test_cli_reconcile_with_a_chain_node_down_reports_every_other_check_and_exits_7(ethereum_stack, tmp_path):
+    """review5 S10/S11: Ethereum's node on a closed port makes ``custody-on-chain`` skipped, saying why, while every
+    other check runs, the statement given on the command line included; with no difference the run exits 7, not 0
+    and not 6; ``--require-outside`` exits 7 whenever an outside check is skipped."""
+    stack = ethereum_stack
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdt-ethereum",))
+    stack.invoicing.create_invoice("m1", Money.of("40", USDT))  # its deposit address is read
+    statement = tmp_path / "statement.csv"
+    statement.write_text(render_statement(statement_of(stack.mpesa)))
+    fast = Backoff(initial=0.01, factor=2, maximum=0.05, attempts=3)
+    dead = EvmWatcher(connect("http://127.0.0.1:1", timeout=2.0), list(stack.rails.values()), backoff=fast)
+    reconciliation = Reconciliation(uow=stack.uow, ledger=stack.ledger, clock=stack.clock, chains={"ethereum": dead})
+    previous = use_services(attrs.evolve(stack.services, reconciliation=ready(reconciliation)))
+    try:
+        result = cli("reconcile", "--json", "--mpesa-statement", str(statement))
+        assert result.stdout, (result.exit_code, result.output, result.exception)
+        report = json.loads(result.stdout)
+        skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
+        assert result.exit_code == 7, result.output
+        assert skipped["custody-on-chain"].startswith("ethereum not read: ethereum node failed 3 times"), skipped
+        assert "127.0.0.1" not in result.stdout + result.stderr
+        assert "could not be read, its check skipped: chain:ethereum: ethereum node failed" in result.stderr
+        ran = {c["name"] for c in report["checks"] if not c["skipped"]}
+        assert {"custody", "receipts", "payout-holds", "trial-balance", "mpesa-statement"} <= ran
+        table = cli("reconcile")
+        assert table.exit_code == 7 and "skipped: ethereum not read" in table.stdout
+    finally:
+        use_services(previous)
+    assert cli("reconcile").exit_code == 0  # the stack's own reconciliation reads no chain: skipped, not failed
+    required = cli("reconcile", "--require-outside")
+    assert required.exit_code == 7 and "mpesa-statement" in required.stderr

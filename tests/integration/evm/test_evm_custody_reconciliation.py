@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from cryptopay.adapters.evm.addresses import derive_address
+from cryptopay.adapters.evm.rpc import connect
 from cryptopay.adapters.evm.watcher import EvmWatcher
 from cryptopay.core import flows
 from cryptopay.core.fees import FeeProduct, FeeSchedule
@@ -14,7 +15,9 @@ from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments import DepositAddress
 from cryptopay.core.reconciliation import Reconciliation, Report
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.reconciliation import InMemoryReconciliationRuns
 from eth_account import Account
 
 from .conftest import FAST, EvmEnv
@@ -75,3 +78,51 @@ def test_custody_is_reconciled_with_the_chain_and_a_mismatch_is_reported(evm: Ev
     [(subject, actual, detail)] = custody_differences(reconciliation.reconcile())
     assert subject == "assets:custody:ethereum:USDT" and actual == "125.500000 USDT on chain"
     assert detail == "off by -40.000000 USDT"
+
+
+CLOSED_PORT = "http://127.0.0.1:1"  # nothing listens there: every RPC call is refused
+
+
+def test_a_chain_whose_node_is_down_skips_its_custody_and_every_other_check_runs_and_is_kept(
+    evm: EvmEnv, fresh_index: int
+) -> None:
+    """review5 S10: ethereum's node refusing every call makes ``custody-on-chain`` skipped, saying why, while the
+    other checks (here ``custody``, finding a stray entry) run, are kept by the run store and set the gauges; the
+    scheduled form (``reconcile_and_alert``, the worker's ``reconciliation.run``) raises nothing."""
+    stack = PaymentsStack(networks=("ethereum",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdt-ethereum",))
+    deposit = derive_address(evm.xpub, fresh_index)
+    with stack.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("ethereum", deposit, fresh_index, "inv_1", "m1", stack.clock.now()))
+    book_credit(stack, "inv_1", "100")
+    stack.ledger.transfer(  # an entry no payment explains: the books' own check must still find it
+        "stray-1",
+        debit="assets:custody:ethereum:USDT",
+        credit="liabilities:merchant:m1:USDT",
+        amount=Money.of("5", USDT),
+    )
+    dead = EvmWatcher(connect(CLOSED_PORT, timeout=2.0), evm.rails()[:1], backoff=FAST)
+    runs = InMemoryReconciliationRuns()
+    metrics = RecordingMetrics()
+    reconciliation = Reconciliation(
+        uow=stack.uow,
+        ledger=stack.ledger,
+        clock=stack.clock,
+        chains={"ethereum": dead},
+        metrics=metrics,
+        runs=runs,
+        ids=stack.ids,
+    )
+    report = reconciliation.reconcile_and_alert()
+    (on_chain,) = [r for r in report.results if r.check.name == "custody-on-chain"]
+    assert on_chain.skipped.startswith("ethereum not read: ethereum node failed 3 times"), on_chain.skipped
+    assert "127.0.0.1" not in on_chain.skipped  # no node URL (hosted ones carry API keys)
+    assert on_chain.differences == ()
+    assert report.skipped.count("custody-on-chain") == 1 and set(report.unread) == {"chain:ethereum"}
+    assert report.by_check()["custody"] == 1  # every other check ran
+    kept = {r.name: r for r in runs.latest_per_check()}
+    assert kept["custody"].found == 1 and kept["custody-on-chain"].skipped == on_chain.skipped
+    labels = {"check": "custody-on-chain", "area": "chains"}
+    assert metrics.get("cryptopay_reconciliation_skipped", **labels) == 1
+    assert metrics.get("cryptopay_reconciliation_differences", check="custody", area="credits") == 1

@@ -183,3 +183,23 @@ def test_a_merchant_reads_only_its_own_facts_about_itself(client, auth):
     assert set(one) == set(listed[0]) == set(patched) == expected
     schema = client.get("/openapi.json").json["components"]["schemas"]["MerchantView"]
     assert set(schema["properties"]) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Safaricom M-PESA", "S\u0430faricom", "KPLC Prepaid", "Cryptopay Support", "M-Pesa Agent 24", "\u039cpesa Shop"],
+)
+def test_a_business_name_that_reads_as_a_reserved_brand_or_mixes_scripts_is_a_422(client, auth, name: str):
+    """Review5 S5: the checkout says "Pay <business name>": the reserved brands (folded as usernames are) and a
+    word mixing Latin with Cyrillic or Greek letters are a 422 on business_name, on create and on update; nothing
+    changes. An ordinary name (and "Badminton Club": admin is a brand for usernames only) is taken."""
+    headers, merchant_id = auth.merchant("Duka Ltd")
+    refused = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": name}, headers=headers)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["code"] == "reserved_business_name" and refused.json["errors"][0]["field"] == "business_name"
+    assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).json["business_name"] == "Duka Ltd"
+    other = auth.user("merchant")
+    created = client.post("/v1/merchants", json={"business_name": name, "settlement": SETTLEMENT}, headers=other)
+    assert created.status_code == 422, created.json
+    good = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "Badminton Club"}, headers=headers)
+    assert good.status_code == 200 and good.json["business_name"] == "Badminton Club"

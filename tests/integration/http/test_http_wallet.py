@@ -23,6 +23,7 @@ from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
 from cryptopay.adapters.sms.file import FileSms
+from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.kyc import PartyKind, Requirement
 from cryptopay.core.ledger import Account, AccountKind
@@ -33,6 +34,7 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.history import MONTH_PATTERN
+from cryptopay.core.wallets.model import Wallet
 from cryptopay.core.wallets.sells import Sells
 from flask.testing import FlaskClient
 
@@ -608,3 +610,31 @@ def test_a_history_with_a_debit_is_valid_under_the_documented_schema(api: Wallet
     assert [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(lines)] == []
     money = {"$ref": "#/components/schemas/Money", "components": document["components"]}
     assert not jsonschema_rs.validator_for(money).is_valid({"amount": "-300.00", "asset": "KES"})
+
+
+def test_a_username_that_reads_as_a_taken_one_is_a_409_and_creates_nothing(api: WalletApi):
+    """Review5 S1: beside ``bob_k``, ``b0b_k``, ``bob__k`` and ``B0B_K`` read the same (one skeleton): each is a 409
+    ``username_lookalike`` naming no other username, and the same code then signs up with a name that looks
+    different. ``admin_kenya`` (admin folds as a brand) and ``equity_bank`` (a settlement bank) are reserved (422).
+    A look-alike written past the check is refused by the stored skeleton's unique index (two sign-ups racing)."""
+    api.sign_up("0712000001", username="bob_k")
+    started = api.client.post("/v1/wallet/signup", json={"phone": "0712000002"}).get_json()
+    path = f"/v1/wallet/signup/{started['verification_id']}/complete"
+    code = api.code(started["phone"])
+    for name, status, problem_code in (
+        ("b0b_k", 409, "username_lookalike"),
+        ("bob__k", 409, "username_lookalike"),
+        ("B0B_K", 409, "username_lookalike"),
+        ("admin_kenya", 422, "reserved_username"),
+        ("equity_bank", 422, "reserved_username"),
+    ):
+        refused = api.client.post(path, json={"code": code, "password": PASSWORD, "username": name})
+        problem = refused.get_json()
+        assert (refused.status_code, problem["code"]) == (status, problem_code), (name, problem)
+        assert "bob_k" not in refused.get_data(as_text=True)
+    assert api.services.users.by_phone("254712000002") is None  # nothing created
+    done = api.client.post(path, json={"code": code, "password": PASSWORD, "username": "carol_k"})
+    assert done.status_code == 201, done.get_json()
+    racer = Wallet(user_id="usr_racer", phone="254712000003", created_at=api.services.clock.now(), username="bo8_k")
+    with pytest.raises(Conflict), api.services.uow() as uow:
+        uow.wallets.add(racer)

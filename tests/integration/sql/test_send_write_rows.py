@@ -50,3 +50,16 @@ def test_the_server_reads_the_rows_bound(
     assert _read(cursor, "cryptopay_test_entry_rows_v1", "cryptopay_entry_row", rows_literal(entry_rows)) == entry_rows
     found = _read(cursor, "cryptopay_test_line_rows_v1", "cryptopay_line_row", rows_literal(line_rows))
     assert found == [tuple(Decimal(v) if isinstance(v, Decimal) else v for v in row) for row in line_rows]
+
+
+def test_bound_by_psycopg_too(sql_pg_url: str) -> None:
+    """Inside a transaction already under way the write goes through psycopg (server-side binding, in the commit's
+    pipeline): the literal, bound as a string, is cast to the row array the same way."""
+    rows = [("p2p:trf_1:send", "ab" * 32, "entry", "ent_1"), ('a "quoted", (odd) key', "x", "y", "")]
+    url = sql_pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        query = "SELECT * FROM unnest(CAST(%(rows)s AS cryptopay_key_row[]))"
+        assert conn.execute(query, {"rows": rows_literal(rows)}).fetchall() == rows
+        with conn.pipeline():
+            cursor = conn.execute(query, {"rows": rows_literal([])})
+        assert cursor.fetchall() == []

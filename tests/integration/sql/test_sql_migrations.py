@@ -298,3 +298,35 @@ def test_disabled_accounts_get_the_time_the_audit_log_gives(empty_url: str) -> N
         upgrade(empty_url, "0072")  # down and up again
     finally:
         engine.dispose()
+
+
+def test_usernames_get_their_skeleton_and_older_look_alikes_keep_it(empty_url: str) -> None:
+    """0138 (review5 S1) stores each username's look-alike skeleton under a unique index: of look-alikes taken
+    before the rule the older wallet keeps it (the younger keeps its username, with no skeleton, and is reported);
+    a new look-alike is then refused by the index."""
+    upgrade(empty_url, "0110")
+    engine = make_engine(empty_url)
+    wallet = text("INSERT INTO wallets (id, phone, username, doc) VALUES (:id, :phone, :username, :doc)")
+    rows = [
+        ("usr_new", "h2", "b0b_k", '{"created_at": "2026-03-01T10:00:00+00:00"}'),
+        ("usr_old", "h1", "bob_k", '{"created_at": "2026-01-01T10:00:00+00:00"}'),
+        ("usr_carol", "h3", "carol", '{"created_at": "2026-02-01T10:00:00+00:00"}'),
+        ("usr_none", "h4", None, '{"created_at": "2026-02-01T10:00:00+00:00"}'),
+    ]
+    try:
+        with engine.begin() as conn:
+            for user_id, phone, username, doc in rows:
+                conn.execute(wallet, {"id": user_id, "phone": phone, "username": username, "doc": doc})
+        upgrade(empty_url, "0138")
+        with engine.begin() as conn:
+            found = dict(conn.execute(text("SELECT id, username_skeleton FROM wallets")).all())
+        assert found == {"usr_old": "bobk", "usr_new": None, "usr_carol": "caroi", "usr_none": None}
+        with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO wallets (id, phone, username, username_skeleton, doc) "
+                    "VALUES ('usr_x', 'h5', 'bo8_k', 'bobk', '{}')"
+                )
+            )
+    finally:
+        engine.dispose()

@@ -20,7 +20,7 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState
@@ -271,3 +271,75 @@ def test_a_released_payment_reorganised_away_is_taken_back_from_the_merchant(sta
     assert stack.balance(flows.payments_held(USDT)).is_zero() and stack.books_balanced()
     with pytest.raises(InvalidState):
         stack.held_payments.keep(credit.id, officer=OFFICER, note="gone")
+
+
+def test_a_return_whose_payment_left_the_chain_before_it_was_sent_fails_and_sends_nothing(
+    stack: PaymentsStack,
+) -> None:
+    """A held payment's return holds ``payments_held``, not the invoice's receipts: when the payment is reorganised
+    away before the worker sends the return, the coins it would send are not in custody, so it fails (hold voided)."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    stack.chains["tron"].reorg(4)  # the payment's block and the three after it
+    stack.chains["tron"].mine()
+    stack.sync()
+    [refund] = stack.refunds.send_refunds()
+    assert refund.id == returned.refund_id and refund.state is RefundState.FAILED
+    assert "left the chain" in (refund.failure or "")
+    # the hold voided (nothing pending out of payments_held); the hold's reversal stays owed (as any clawback)
+    assert stack.ledger.balance(flows.payments_held(USDT)).available == credit.received
+    assert _held(stack, invoice_id).clawback_pending and stack.books_balanced()
+
+
+def test_a_released_payment_is_the_merchants_to_refund_a_held_one_never(stack: PaymentsStack) -> None:
+    """Released, a held payment is credited to the merchant as it would have been: its customer may be refunded from
+    the merchant's balance as any payment's. Until then (or kept) it is not the merchant's to refund."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit, option = _held(stack, invoice_id), stack.invoice(invoice_id).options[0]
+    stack.tick(minutes=20)  # the invoice expires: refunds may be asked
+    assert stack.refunds.refundable(invoice_id, option.rail.key).is_zero()
+    stack.held_payments.release(credit.id, officer=OFFICER, note="false positive")
+    assert stack.refunds.refundable(invoice_id, option.rail.key) == credit.received
+    stack.screening = None  # the payer, delisted, asks for its money back
+    stack.wire_use_cases()
+    refund = stack.refunds.refund(invoice_id, address=LISTED, requested_by="user:u1", amount=Money.of("1", USDT))
+    assert refund.amount == Money.of("1", USDT) and stack.books_balanced()
+    net = credit.received - stack.merchant_fee("USDT", "1").quote(credit.received).fee
+    assert stack.ledger.balance(flows.merchant_liability("m1", USDT)).available == net - Money.of("1", USDT)
+
+
+def test_a_return_refused_for_want_of_a_hot_wallet_leaves_the_alerts_open_for_another_decision(
+    stack: PaymentsStack,
+) -> None:
+    """Refused before anything is written: the alerts are not concluded ``closed_no_action`` for a return that never
+    happened (the payment still held, an officer may keep it for the authorities)."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.senders.pop("tron")  # no hot wallet on the payment's network
+    stack.wire_use_cases()
+    with pytest.raises(Refused):
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
+    assert stack.monitoring is not None
+    assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
+    kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC instead")
+    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED
+
+
+def test_a_return_whose_refund_failed_is_back_in_the_officers_queue(stack: PaymentsStack) -> None:
+    """A return that failed leaves the payment held and undecided: listed again for a decision, not dropped from the
+    queue while its coins sit in payments_held."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    assert stack.held_payments.waiting() == []
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(returned.refund_id or "", TxState.FAILED)
+    stack.refunds.check_refunds()
+    assert [c.id for c in stack.held_payments.waiting()] == [credit.id]
+    assert _held(stack, invoice_id).refund_id == returned.refund_id  # the failed return stays named on it

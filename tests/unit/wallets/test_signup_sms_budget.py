@@ -15,7 +15,13 @@ from cryptopay.core.wallets.sms_budget import (
     SmsBudgetExhausted,
     SmsRangeRefused,
 )
-from cryptopay.core.wallets.usernames import ReservedUsername, choosable_username, reserved, skeleton
+from cryptopay.core.wallets.usernames import (
+    ReservedUsername,
+    UsernameLookalike,
+    choosable_username,
+    reserved,
+    skeleton,
+)
 
 from tests.support.wallet_stack import PASSWORD, WalletStack, wallet_stack
 
@@ -145,6 +151,9 @@ def test_the_rules_refuse_a_bound_below_one():
         "crypt0pay_help",
         "CryptoPay1",
         "rnpesa",
+        "admin_kenya",  # review5 S1: admin is a brand
+        "equity_bank",  # review5 S1: a settlement bank's name (banks.json)
+        "kcb_bank_ke",
     ],
 )
 def test_reserved_names_and_their_look_alikes_cannot_be_taken(name: str):
@@ -169,3 +178,17 @@ def test_a_reserved_username_creates_nothing(stack: WalletStack):
         stack.signup.complete(verification.id, code, password=PASSWORD, username="support")
     assert stack.signup.complete(verification.id, code, password=PASSWORD, username="amina").wallet.username == "amina"
     assert skeleton("amina") == "amina"
+
+
+def test_a_look_alike_of_a_taken_username_is_refused_and_creates_nothing(stack: WalletStack):
+    """Review5 S1: beside ``bob_k``, ``b0b_k`` and ``bob__k`` read the same: 409 ``username_lookalike``; the same
+    code then completes with a name that looks different."""
+    first = stack.signup.start("0712000001")
+    stack.signup.complete(first.id, stack.last_code("0712000001"), password=PASSWORD, username="bob_k")
+    verification = stack.signup.start("0712000002")
+    code = stack.last_code("0712000002")
+    for name in ("b0b_k", "bob__k"):
+        with pytest.raises(UsernameLookalike) as refused:
+            stack.signup.complete(verification.id, code, password=PASSWORD, username=name)
+        assert refused.value.http_status == 409 and "bob_k" not in refused.value.message
+    assert stack.signup.complete(verification.id, code, password=PASSWORD, username="rob_k").wallet.username == "rob_k"

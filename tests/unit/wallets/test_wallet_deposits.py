@@ -291,6 +291,32 @@ def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
     assert {"custody", "deposits-held"} <= differences
 
 
+def test_custody_on_chain_counts_a_wallet_deposit_mined_but_short_of_its_depth(stack):
+    """review5 S9: a deposit in a block, not yet deep enough to be booked, is on the chain and not in the books:
+    custody-on-chain expects it there and reports nothing, before and after it is credited."""
+    from cryptopay.core.reconciliation.service import Reconciliation
+    from cryptopay.core.testing.treasury import FakeBalances
+
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    stack.mine("polygon", 1)
+    chains = {"polygon": FakeBalances(stack.chains["polygon"])}
+    reconciliation = Reconciliation(
+        uow=stack.uow,
+        ledger=stack.wallet.ledger,
+        clock=stack.clock,
+        wallets=stack.uow,
+        deposits=stack.uow,
+        chains=chains,
+    )
+    assert stack.balance(user, "USDT") == usdt("0")  # seen, mined, not booked
+    (on_chain,) = [r for r in reconciliation.reconcile().results if r.check.name == "custody-on-chain"]
+    assert not on_chain.skipped and on_chain.differences == ()
+    stack.mine("polygon", 200)
+    assert stack.balance(user, "USDT") == usdt("25")
+    assert [(r.check.name, r.differences) for r in reconciliation.reconcile().results if r.differences] == []
+
+
 def test_the_workers_chain_scan_watches_wallet_addresses_beside_invoices(stack):
     """``chains.scan`` (``bootstrap.chains.scan_chains``) scans wallet addresses too and hands what pays no invoice
     to the deposits: the transfer is recorded as the wallet's deposit."""

@@ -1,7 +1,7 @@
 """The ``cryptopay`` command: one Typer sub-app per command group, each imported only when it is used.
 
 Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 not found, 4 conflict, 5 refused by a business
-rule, 6 a dependency unavailable (see ``cryptopay.core.errors``).
+rule, 6 a dependency unavailable (see ``cryptopay.core.errors``); ``reconcile`` also exits 7 when a check was skipped.
 
 ``cryptopay --help`` lists the groups from ``GROUPS`` (name, module, one-line help) without importing any of them;
 ``cryptopay invoices ...`` imports ``cryptopay_cli.commands.invoices`` alone, and the composition root only when
@@ -109,7 +109,7 @@ GROUPS = (
 
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 unexpected, 2 invalid input, 3 not found, 4 conflict, 5 refused by a business rule, "
-    "6 a dependency unavailable (or not configured)."
+    "6 a dependency unavailable (or not configured); reconcile: 7 a check skipped (an outside source unread)."
 )
 
 

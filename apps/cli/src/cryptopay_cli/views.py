@@ -110,7 +110,8 @@ def payout_view(payout: Payout) -> dict[str, Any]:
     return {
         "id": payout.id,
         "settlement_id": payout.settlement_id,
-        "merchant_id": payout.merchant_id,
+        "merchant_id": payout.merchant_id,  # a wallet's sale or bill: the wallet's user id
+        "kind": payout.kind.value,  # whose: settlement (a merchant's), sale or bill (a wallet's), remittance
         "state": payout.state.value,
         "method": payout.method.value,
         "destination": payout.destination,

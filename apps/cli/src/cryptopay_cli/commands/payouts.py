@@ -28,6 +28,8 @@ app = typer.Typer(
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
+_LIST_COLUMNS = ["id", "whose", "merchant_id", *_COLUMNS[2:]]
+_WHOSE = {"settlement": "merchant", "sale": "wallet sale", "bill": "wallet bill", "remittance": "remittance"}
 
 
 @app.command("list")
@@ -36,13 +38,16 @@ def list_payouts(
     merchant: str | None = typer.Option(None, "--merchant", help="Only this merchant's payouts."),
     as_json: bool = _JSON,
 ) -> None:
-    """Payouts of one merchant or of all (by merchant, then id), in one state or in every state."""
+    """Every payout, whoever it pays (by state, newest first; ``whose``: a merchant's settlement, a wallet's sale
+    or bill, a remittance), or one merchant's (newest first), in one state or in every state."""
     with errors_to_exit_codes():
-        views = [payout_view(p) for p in services().listings.each_payout(merchant, state)]
+        listings = services().listings
+        found = listings.each_payout(merchant, state) if merchant is not None else listings.every_payout(state)
+        views = [payout_view(p) for p in found]
     if as_json:
         emit_json({"payouts": views})
     else:
-        emit_table([flat(v) for v in views], _COLUMNS)
+        emit_table([flat(v) | {"whose": _WHOSE.get(v["kind"], v["kind"])} for v in views], _LIST_COLUMNS)
 
 
 @app.command("show")

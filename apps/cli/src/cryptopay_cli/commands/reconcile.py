@@ -9,8 +9,14 @@ the float against an Account Balance answer (``--mpesa-balance`` with ``--float-
 the chains' balances of our addresses (when the deployment reads them). A check whose outside source was not given
 is shown as skipped.
 
-Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); 2 for an
-unreadable statement or amount; 6 when the database or a chain is unavailable.
+A chain whose node cannot be read does not stop the run: ``custody-on-chain`` is shown as skipped for that network
+(``skipped: ethereum not read: ...``, with the other networks still compared) and every other check runs and is kept.
+
+Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); 7 when none is
+found but a check was skipped because its outside source failed (a chain's node down), or, with
+``--require-outside``, because any outside source was not given or configured (no statement, no Account Balance
+answer or float baseline, no chain reader); 2 for an unreadable statement or amount; 6 when the database is
+unavailable.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fa
 app = typer.Typer(help="Reconcile the ledger with our records, M-Pesa and the chains.", subcommand_metavar="")
 
 DIFFERENCES_EXIT_CODE = 5
+SKIPPED_EXIT_CODE = 7  # no difference, but a check did not compare (an outside source failed, or was required)
 
 
 def _result_view(result: CheckResult) -> dict[str, Any]:
@@ -104,8 +111,13 @@ def run(
     baseline: str | None = typer.Option(
         None, "--float-baseline", help="Float funded outside the books: opening balance and unbooked top-ups (KES)."
     ),
+    require_outside: bool = typer.Option(
+        False, "--require-outside", help="Exit 7 when any check is skipped (an outside source not given or read)."
+    ),
 ) -> None:
-    """Compare the records now; exit 0 when they agree, 5 listing every difference when they do not."""
+    """Compare the records now; exit 0 when they agree, 5 listing every difference when they do not, 7 when none
+    is found but a check was skipped as a chain's node could not be read (or any was skipped, with
+    --require-outside)."""
     with errors_to_exit_codes():
         report = services().reconciliation.reconcile(_outside(statement, balance, baseline), by="cli")
     view = _report_view(report)
@@ -115,3 +127,12 @@ def run(
         _print(view["checks"])
     if not report.clean:
         raise fail(f"{_count(report.differences)} found: the books do not reconcile", DIFFERENCES_EXIT_CODE)
+    if report.unread:
+        why = "; ".join(f"{source}: {reason}" for source, reason in sorted(report.unread.items()))
+        raise fail(
+            f"no difference found, but an outside source could not be read, its check skipped: {why}", SKIPPED_EXIT_CODE
+        )
+    if require_outside and report.skipped:
+        raise fail(
+            f"no difference found, but skipped (--require-outside): {', '.join(report.skipped)}", SKIPPED_EXIT_CODE
+        )

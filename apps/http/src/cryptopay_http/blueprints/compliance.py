@@ -16,7 +16,7 @@ import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.model import PaymentCredit
@@ -547,7 +547,11 @@ def release_held_payment(credit_id: str) -> Response:
         "balance), refused while a sanctions list still names that address. The alerts are closed with no "
         "action and the note. Audited; needs a step-up."
     ),
-    problems=(*_DECIDED, (Blocked, "a sanctions list still names the paying address")),
+    problems=(
+        *_DECIDED,
+        (Blocked, "a sanctions list still names the paying address"),
+        (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
+    ),
 )
 @require(roles=_OFFICERS)
 @audited_step_up

@@ -14,6 +14,7 @@ development vault key.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 __all__ = ["create_private", "data_dir", "private_dir", "private_file"]
@@ -25,8 +26,20 @@ def data_dir() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) and make it 0700."""
+    """Create ``path`` (and missing parents) and make it 0700, unless it is a shared directory: one with the
+    sticky bit (``/tmp``, ``/var/tmp``) or another user's is left as it is (a SQLite database given as
+    ``sqlite:////tmp/x.db`` once made ``/tmp`` 0700, locking every other user out of it); the file in it is still
+    made 0600 by ``private_file``.
+
+    >>> import tempfile
+    >>> shared = Path(tempfile.mkdtemp()); shared.chmod(0o1777)
+    >>> oct(private_dir(shared).stat().st_mode & 0o7777), oct(private_dir(shared / "data").stat().st_mode & 0o777)
+    ('0o1777', '0o700')
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    status = path.stat()
+    if status.st_mode & stat.S_ISVTX or status.st_uid != os.geteuid():
+        return path
     path.chmod(0o700)
     return path
 

@@ -139,6 +139,15 @@ class Listings:
         for merchant in self.merchant_ids(merchant_id):
             yield from each(partial(self._payouts, merchant, state), _id)
 
+    def every_payout(self, state: PayoutState | None = None) -> Iterator[Payout]:
+        """Every payout whoever it pays (a merchant's settlement, a wallet's sale or bill, a remittance: its
+        ``kind``), in ``state`` or in each state in turn, newest first within a state."""
+        for each_state in (state,) if state is not None else tuple(PayoutState):
+            yield from each(partial(self._in_state, each_state), _id)
+
+    def _in_state(self, state: PayoutState, before: str | None, limit: int) -> list[Payout]:
+        return self.payouts(None, before=before, limit=limit, state=state)
+
     def _invoices(self, merchant_id: str, state: InvoiceState | None, before: str | None, limit: int) -> list[Invoice]:
         return self.invoices(merchant_id, before=before, limit=limit, state=state)
 

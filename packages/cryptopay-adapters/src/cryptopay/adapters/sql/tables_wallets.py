@@ -30,7 +30,11 @@ wallets = sa.Table(
     sa.Column("id", sa.String(ID), primary_key=True),  # the user id: one wallet per user
     sa.Column("phone", sa.String(PHONE), nullable=False, unique=True),
     sa.Column("username", sa.String(32), unique=True),
+    # its look-alike skeleton (wallets.usernames.skeleton, review5 S1): unique, so look-alikes cannot race in; NULL on
+    # the younger of look-alikes taken before the rule (migration 0138 keeps the older)
+    sa.Column("username_skeleton", sa.String(32)),
     sa.Column("doc", JsonText, nullable=False),
+    sa.Index("uq_wallets_username_skeleton", "username_skeleton", unique=True),
     keep_existing=True,
 )
 

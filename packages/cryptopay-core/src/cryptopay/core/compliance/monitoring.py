@@ -387,28 +387,7 @@ class Monitoring:
             taken = [a.id for a in alerts if a.status is not AlertStatus.OPEN]
             if taken:
                 raise Conflict(f"already in a case: {', '.join(taken)}")
-            case = Case(
-                id=self.ids.new_id("cas"),
-                party_id=parties.pop(),
-                alert_ids=tuple(a.id for a in alerts),
-                created_at=now,
-                deadline=now + self.case_deadline,
-                assignee=assignee or officer,
-            )
-            uow.cases.add(case)
-            for alert in alerts:
-                alert.status, alert.case_id = AlertStatus.IN_CASE, case.id
-                uow.alerts.update(alert)
-            _audit(
-                uow,
-                f"user:{officer}",
-                "compliance.case_opened",
-                f"case:{case.id}",
-                now,
-                alerts=",".join(case.alert_ids),
-                assignee=case.assignee,
-            )
-            return case
+            return self._new_case(uow, officer, alerts, assignee or officer, now)
 
         opened = in_transaction(self.uow, work)
         if isinstance(opened, str):
@@ -451,27 +430,7 @@ class Monitoring:
                 raise Conflict(f"case {', '.join(clash)} is concluded otherwise: the decision would contradict it")
             fresh = [a for a in alerts if a.status is AlertStatus.OPEN]
             if fresh:
-                case = Case(
-                    id=self.ids.new_id("cas"),
-                    party_id=fresh[0].party_id,
-                    alert_ids=tuple(a.id for a in fresh),
-                    created_at=now,
-                    deadline=now + self.case_deadline,
-                    assignee=officer,
-                )
-                uow.cases.add(case)
-                for alert in fresh:
-                    alert.status, alert.case_id = AlertStatus.IN_CASE, case.id
-                    uow.alerts.update(alert)
-                _audit(
-                    uow,
-                    f"user:{officer}",
-                    "compliance.case_opened",
-                    f"case:{case.id}",
-                    now,
-                    alerts=",".join(case.alert_ids),
-                    assignee=officer,
-                )
+                case = self._new_case(uow, officer, fresh, officer, now)
                 cases[case.id] = case
             for case in cases.values():
                 if case.status is status:
@@ -482,6 +441,33 @@ class Monitoring:
             return sorted(cases)
 
         return in_transaction(self.uow, work)
+
+    def _new_case(
+        self, uow: MonitoringUnitOfWork, officer: str, alerts: Sequence[Alert], assignee: str, now: datetime
+    ) -> Case:
+        """A new case of the (one party's, open) ``alerts``, due within ``case_deadline``, audited ``case_opened``."""
+        case = Case(
+            id=self.ids.new_id("cas"),
+            party_id=alerts[0].party_id,
+            alert_ids=tuple(a.id for a in alerts),
+            created_at=now,
+            deadline=now + self.case_deadline,
+            assignee=assignee,
+        )
+        uow.cases.add(case)
+        for alert in alerts:
+            alert.status, alert.case_id = AlertStatus.IN_CASE, case.id
+            uow.alerts.update(alert)
+        _audit(
+            uow,
+            f"user:{officer}",
+            "compliance.case_opened",
+            f"case:{case.id}",
+            now,
+            alerts=",".join(case.alert_ids),
+            assignee=case.assignee,
+        )
+        return case
 
     def overdue(self) -> list[Case]:
         """Open cases past their deadline (the worker's daily reminder)."""

@@ -30,6 +30,7 @@ from cryptopay.core.settlement.model import (
     SettlementSchedule,
 )
 from cryptopay.core.text import TextKind, checked_text
+from cryptopay.core.wallets.usernames import business_name_impersonates
 
 __all__ = ["Merchants", "changes_destination", "check_settlement", "masked_destination"]
 
@@ -163,4 +164,18 @@ def _name(business_name: str) -> str:
     name = business_name.strip()
     if not 2 <= len(name) <= 120:
         raise InvalidInput("business_name must be 2 to 120 characters", field="business_name")
-    return checked_text(name, field="business_name", kind=TextKind.NAME)
+    checked = checked_text(name, field="business_name", kind=TextKind.NAME)
+    why = business_name_impersonates(checked)
+    if why is not None:  # review5 S5: the checkout says "Pay <name>"
+        raise ReservedBusinessName(
+            f"business_name reads as the platform's, M-Pesa's, a biller's or another reserved brand ({why}): "
+            "use the business's own name",
+            field="business_name",
+        )
+    return checked
+
+
+class ReservedBusinessName(InvalidInput):
+    """A business name that reads as a reserved brand or mixes scripts in a word (review5 S5)."""
+
+    code = "reserved_business_name"

@@ -107,7 +107,8 @@ class HeldPayments:
         )
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         payer = ""
-        if decision is HoldDecision.RETURNED:
+        if decision is HoldDecision.RETURNED:  # refused before the alerts are concluded: nothing is written
+            self.refunds.check_sender(credit.transfer[0])
             payer = transaction(self.uow, lambda uow: _payer(uow, credit))
             self.refunds.refuse_listed(
                 subject, credit.merchant_id, credit.transfer[0], payer, requested_by=f"user:{officer}"

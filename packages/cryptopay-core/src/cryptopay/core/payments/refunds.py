@@ -80,12 +80,12 @@ from cryptopay.core.errors import (
 )
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open
-from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, TransferKey, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting, trading_account
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments._support import audit, available, load_invoice, publish, transaction
 from cryptopay.core.payments.internal import PlatformAddresses
-from cryptopay.core.payments.model import PaymentCredit, Refund, RefundState, address_key
+from cryptopay.core.payments.model import HoldDecision, PaymentCredit, Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
     NotThePayer,
     WrongNetworkPayment,
@@ -330,6 +330,11 @@ class Refunds:
             )
         return reason.strip() if reason is not None else None
 
+    def check_sender(self, network: str) -> None:
+        """``Refused`` when no hot wallet sends refunds on ``network``."""
+        if network not in self._senders:
+            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+
     def screening(self) -> ScreeningPort | None:
         """The sanctions screening refunds ask (None: not configured)."""
         return self._screening()
@@ -448,8 +453,7 @@ class Refunds:
         the caller's unit of work: held from ``payments_held``, never the merchant's balance. The caller screened
         the address first (``refuse_listed``). ``Refused`` without a hot wallet on its network."""
         network = credit.transfer[0]
-        if network not in self._senders:
-            raise Refused(f"refunds on {network} are not configured (no hot wallet)")
+        self.check_sender(network)
         option = next(
             o for o in invoice.options if o.rail.network.name == network and o.due.asset == credit.received.asset
         )
@@ -483,8 +487,7 @@ class Refunds:
                 raise InvalidState(f"wrong-network payment {payment.id} is being refunded by {payment.refund_id}")
         elif payment.state is not WrongNetworkState.PENDING:
             raise InvalidState(f"wrong-network payment {payment.id} is {payment.state.value}: only a pending one")
-        if payment.network not in self._senders:
-            raise Refused(f"refunds on {payment.network} are not configured (no hot wallet)")
+        self.check_sender(payment.network)
         if not payment.booked and payment.confirmations < rail.confirmations:
             raise Refused(
                 f"wrong-network payment {payment.id} has {payment.confirmations} of the {rail.confirmations} "
@@ -520,17 +523,42 @@ class Refunds:
         no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
-        A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
-        if refund.reason.startswith((_WRONG_NETWORK, HELD_RETURN)):
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts; a held payment's
+        return (``return_held``) by its payment, while that is still confirmed and its hold not reversed."""
+        if refund.reason.startswith(_WRONG_NETWORK):
             return refund
+        if refund.reason.startswith(HELD_RETURN):
+            return self._check_held_return(uow, refund)
         invoice = load_invoice(uow, refund.invoice_id)
         option = invoice.option(refund.rail_key)
-        confirmed = [p.amount for p in invoice.payments if p.rail_key == refund.rail_key and is_confirmed(p, option)]
+        held = _held_transfers(uow, invoice)  # a held payment covers only its own return
+        confirmed = [
+            p.amount
+            for p in invoice.payments
+            if p.rail_key == refund.rail_key and is_confirmed(p, option) and p.key not in held
+        ]
         received = sum(confirmed, Money.zero(refund.amount.asset))
         if received >= _refunded(uow, invoice, refund.rail_key, refund.amount.asset):
             return refund
         why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
         return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
+
+    def _check_held_return(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a held payment's return whose payment left the chain (its credit reversed, or owed a clawback, or the
+        payment no longer confirmed): the coins it would send are not in custody. Under the invoice's lock."""
+        invoice = load_invoice(uow, refund.invoice_id)
+        credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN))
+        payment = next((p for p in invoice.payments if credit is not None and p.key == credit.transfer), None)
+        if (
+            credit is not None
+            and credit.reversal_entry_id is None
+            and not credit.clawback_pending
+            and payment is not None
+            and is_confirmed(payment, invoice.option(payment.rail_key))
+        ):
+            return refund
+        why = f"the held payment it returns ({refund.reason.removeprefix(HELD_RETURN)}) left the chain"
+        return self._settle(uow, refund.id, None, f"{why} (reorganisation)")
 
     def check_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Follow every sent refund to its end: post the hold when confirmed, void it when failed."""
@@ -585,8 +613,7 @@ class Refunds:
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         option = invoice.option(wanted.rail_key)
-        if option.rail.network.name not in self._senders:
-            raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
+        self.check_sender(option.rail.network.name)
         target = self._check_address(uow, option, address)
         rail_key = option.rail.key
         kept, price = kept_on(uow, invoice, rail_key), _desk_price_on(uow, invoice, rail_key)
@@ -702,6 +729,8 @@ class Refunds:
             self._ledger.void_hold(refund.hold_id, session=uow.ledger)
             refund.state, refund.failure = RefundState.FAILED, error or f"transaction {sent and sent.tx_hash} failed"
             action = "refund.failed"
+            if refund.reason.startswith(HELD_RETURN):
+                _undecide_held(uow, refund)
         elif sent.state is TxState.CONFIRMED:
             self._pay_out(uow, refund)
             refund.state, action = RefundState.CONFIRMED, "refund.confirmed"
@@ -728,16 +757,36 @@ class Refunds:
         self._ledger.post_hold_and_pay(refund.hold_id, f"refund:{refund.id}:post", [request], session=uow.ledger)
 
 
+def _undecide_held(uow: PaymentsUnitOfWork, refund: Refund) -> None:
+    """A held payment's return failed: the payment is held still, so it waits for an officer's decision again
+    (``HeldPayments.waiting``), the failed refund still named on it (the decision's audit record keeps the rest)."""
+    credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN))
+    if credit is None or credit.decision is not HoldDecision.RETURNED or credit.refund_id != refund.id:
+        return
+    credit.decision = credit.decided_by = credit.decided_at = credit.decision_note = None
+    uow.payment_credits.update(credit)
+
+
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
     """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included) and what
     the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own). A payment
-    compliance holds (a listed payer: ``crediting``) is not the merchant's to refund."""
+    compliance holds (a listed payer: ``crediting``) is not the merchant's to refund until an officer releases it
+    (``payments.held``: then credited to the merchant as it would have been)."""
     option = _closed_option(invoice, rail_key)
-    held = {c.transfer for c in uow.payment_credits.for_invoice(invoice.id) if c.held and c.reversal_entry_id is None}
+    held = _held_transfers(uow, invoice)
     mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option) and p.key not in held]
     received = sum((p.amount for p in mine), Money.zero(option.due.asset))
     taken = _refunded(uow, invoice, rail_key, option.due.asset) + kept_on(uow, invoice, rail_key)
     return max(received - taken, Money.zero(option.due.asset))
+
+
+def _held_transfers(uow: PaymentsUnitOfWork, invoice: Invoice) -> set[TransferKey]:
+    """The invoice's payments compliance holds and no officer released: never the merchant's receipts."""
+    return {
+        c.transfer
+        for c in uow.payment_credits.for_invoice(invoice.id)
+        if c.held and c.reversal_entry_id is None and c.decision is not HoldDecision.RELEASED
+    }
 
 
 def kept_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:

@@ -58,6 +58,10 @@ class WalletRepository(Protocol):
 
     def by_username(self, username: str) -> Wallet | None: ...
 
+    def username_lookalike_taken(self, username: str) -> bool:
+        """Whether a wallet's username reads as ``username`` (the same ``usernames.skeleton``, review5 S1)."""
+        ...
+
     def update(self, wallet: Wallet) -> None: ...
 
     def list(self, *, after: str | None, limit: int) -> list[Wallet]:

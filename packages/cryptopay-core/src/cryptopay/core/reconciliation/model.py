@@ -131,6 +131,8 @@ class Records:
     books_float: Money | None = None  # the books' float when that answer came (None: compare with the books now)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups
     on_chain: Mapping[str, OnChain] | None = None  # custody account -> what the chain holds at our addresses
+    # network -> why its balances could not be read (node down): its custody accounts are absent from on_chain
+    chains_unread: Mapping[str, str] = attrs.field(factory=dict)
     sweeps: tuple[Sweep, ...] | None = None  # the treasury's sweeps (None: no treasury store)
     network_fees: Mapping[str, Money] = attrs.Factory(dict)  # network-fee expense account -> posted
     float_reading: FloatReading | None = None  # the float the latest B2C result reported
@@ -174,12 +176,15 @@ class WithdrawalBooks:
 
 @attrs.frozen
 class Check:
-    """One named check of an area; ``about`` is its rule; ``needs`` says why it cannot run on a snapshot."""
+    """One named check of an area; ``about`` is its rule; ``needs`` says why it cannot run on a snapshot;
+    ``partly`` why it ran on part of its outside source only (a chain of several could not be read): the check runs
+    on the rest, and its result is skipped, saying why, with whatever differences the rest showed."""
 
     name: str
     area: str
     run: Callable[[Records], list[Difference]]
     needs: Callable[[Records], str] = lambda _records: ""
+    partly: Callable[[Records], str] = lambda _records: ""
 
     @property
     def about(self) -> str:
@@ -205,6 +210,12 @@ class Report:
 
     at: datetime
     results: tuple[CheckResult, ...]
+    unread: Mapping[str, str] = attrs.field(factory=dict)  # an outside source configured but unreadable -> why
+
+    @property
+    def skipped(self) -> list[str]:
+        """The checks skipped (wholly or in part), by name."""
+        return [r.check.name for r in self.results if r.skipped]
 
     @property
     def differences(self) -> int:

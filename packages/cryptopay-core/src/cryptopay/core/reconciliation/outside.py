@@ -29,10 +29,13 @@ from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
+from cryptopay.core.wallets.deposit import DepositState
+from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
     "ANSWER_GRACE",
     "answers_matched",
+    "chains_unread",
     "custody_on_chain",
     "float_matches_balance",
     "needs_balance",
@@ -55,6 +58,11 @@ def needs_balance(records: Records) -> str:
 
 def needs_chains(records: Records) -> str:
     return "" if records.on_chain is not None else "no chain balance reader is configured"
+
+
+def chains_unread(records: Records) -> str:
+    """Why custody on the networks whose node failed was not compared (the other networks' still was)."""
+    return "; ".join(f"{network} not read: {why}" for network, why in sorted(records.chains_unread.items()))
 
 
 # --- M-Pesa ----------------------------------------------------------------------------------------------------
@@ -352,6 +360,29 @@ def _refunds_sent(records: Records, code: str, zero: Money) -> Money:
     return sum((r.amount for r in sent if flows.custody(r.network, r.amount.asset) == code), zero)
 
 
+def _wallet_deposits_mined(records: Records, code: str, zero: Money) -> Money:
+    """Wallet deposits in a block but short of their depth: on the chain, booked only at their depth (review5 S9)."""
+    mined = (
+        d.amount
+        for d in (records.deposits.deposits if records.deposits else ())
+        if d.state is DepositState.SEEN
+        and d.block_number is not None
+        and flows.custody(d.network, d.amount.asset) == code
+    )
+    return sum(mined, zero)
+
+
+def _wallet_withdrawals_sent(records: Records, code: str, zero: Money) -> Money:
+    """Wallet withdrawals broadcast but not yet confirmed: gone from the chain, paid out of custody only at their
+    confirmation (as refunds sent; review5 S9)."""
+    sent = (
+        w.amount
+        for w in (records.withdrawals.withdrawals if records.withdrawals else ())
+        if w.state is WithdrawalState.SENT and flows.custody(w.network, w.amount.asset) == code
+    )
+    return sum(sent, zero)
+
+
 def custody_on_chain(records: Records) -> list[Difference]:
     """Each custody account equals what the chain holds at our deposit and hot-wallet addresses, counting the
     payments mined but not yet confirmed, the refunds sent but not yet confirmed and the wrong-network or
@@ -360,9 +391,12 @@ def custody_on_chain(records: Records) -> list[Difference]:
     for code, chain in sorted((records.on_chain or {}).items()):
         zero = Money.zero(chain.balance.asset)
         books, owed = records.custody.get(code, zero), chain.owed_to_payers or zero
-        want = books + _uncredited(records, code, zero) - _refunds_sent(records, code, zero) + owed
+        seen, sent = _wallet_deposits_mined(records, code, zero), _wallet_withdrawals_sent(records, code, zero)
+        want = books + _uncredited(records, code, zero) - _refunds_sent(records, code, zero) + owed + seen - sent
         if chain.balance != want:
             pending = f", {owed} owed to payers of wrong payments" if owed else ""
+            pending += f", {seen} of wallet deposits mined, not yet booked" if seen else ""
+            pending += f", {sent} of wallet withdrawals sent, not yet confirmed" if sent else ""
             expected = f"{want} at our {chain.addresses} addresses (books {books}{pending})"
             found.append(Difference(code, expected, f"{chain.balance} on chain", f"off by {chain.balance - want}"))
     return found

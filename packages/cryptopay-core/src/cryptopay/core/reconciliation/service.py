@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound
+from cryptopay.core.errors import NotFound, Unavailable
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
@@ -116,7 +116,7 @@ def run_checks(records: Records, checks: Sequence[Check] = CHECKS) -> tuple[Chec
     for check in checks:
         missing = check.needs(records)
         found = () if missing else tuple(check.run(records))
-        results.append(CheckResult(check, found, missing))
+        results.append(CheckResult(check, found, missing or check.partly(records)))
     return tuple(results)
 
 
@@ -169,7 +169,8 @@ class Reconciliation:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
         ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
         records = self.snapshot(self._with_defaults(outside or Outside()))
-        report = Report(records.at, run_checks(records, self._checks))
+        unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
+        report = Report(records.at, run_checks(records, self._checks), unread)
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
         return report
@@ -200,6 +201,8 @@ class Reconciliation:
         """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
         report = self.reconcile(outside, by="schedule")
         self._measure(report)
+        for source, why in sorted(report.unread.items()):
+            log.warning("reconciliation could not read %s, its checks skipped: %s", source, why)
         if not report.clean:
             counts = {name: n for name, n in report.by_check().items() if n}
             in_transaction(self._uow, lambda uow: self._audit(uow, report, counts))
@@ -238,6 +241,8 @@ class Reconciliation:
         strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.REFUNDED))
         pending_strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.PENDING))
         custody = self._custody(credits, deposit_books, withdrawal_books, conversions, strays)
+        unread: dict[str, str] = {}
+        on_chain = self._on_chain(custody, pending_strays, unread) if self._chains else None
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -255,7 +260,8 @@ class Reconciliation:
             mpesa_balance=outside.mpesa_balance,
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,
-            on_chain=self._on_chain(custody, pending_strays) if self._chains else None,
+            on_chain=on_chain,
+            chains_unread=unread,
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             deposits=deposit_books,
             withdrawals=withdrawal_books,
@@ -393,30 +399,48 @@ class Reconciliation:
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 
     def _on_chain(
-        self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment] = ()
+        self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment], unread: dict[str, str]
     ) -> dict[str, OnChain]:
         """Each custody account's balance on chain at our addresses, with what the ``pending`` wrong payments hold
-        at the addresses read (expected on chain though not booked)."""
+        at the addresses read (expected on chain though not booked). A network whose node fails (``Unavailable``
+        after its reader's retries) is left out, saying why in ``unread``: the other networks and every other
+        check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
             addresses = in_transaction(self._uow, partial(_addresses, network=network))
             if hot := self._hot.get(network):
                 addresses = [*addresses, hot]
-            read = {a.lower() for a in addresses}
-            for code, held in custody.items():
-                if code.startswith(f"assets:custody:{network}:"):
-                    total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
-                    owed = sum(
-                        (
-                            p.transfer.amount
-                            for p in pending
-                            if p.transfer.to_address.lower() in read
-                            and flows.custody(p.network, p.transfer.amount.asset) == code
-                        ),
-                        Money.zero(held.asset),
-                    )
-                    found[code] = OnChain(balance=total, addresses=len(addresses), owed_to_payers=owed)
+            try:
+                found |= _network_on_chain(network, reader, addresses, custody, pending)
+            except Unavailable as error:
+                log.warning("reconciliation could not read %s balances: %s", network, error.message)
+                unread[network] = error.message
         return found
+
+
+def _network_on_chain(
+    network: str,
+    reader: BalanceReader,
+    addresses: Sequence[str],
+    custody: Mapping[str, Money],
+    pending: Sequence[WrongNetworkPayment],
+) -> dict[str, OnChain]:
+    found: dict[str, OnChain] = {}
+    read = {a.lower() for a in addresses}
+    for code, held in custody.items():
+        if code.startswith(f"assets:custody:{network}:"):
+            total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
+            owed = sum(
+                (
+                    p.transfer.amount
+                    for p in pending
+                    if p.transfer.to_address.lower() in read
+                    and flows.custody(p.network, p.transfer.amount.asset) == code
+                ),
+                Money.zero(held.asset),
+            )
+            found[code] = OnChain(balance=total, addresses=len(addresses), owed_to_payers=owed)
+    return found
 
 
 _SWEEPS = 100_000  # every sweep (one per deposit address and sweep run that found it due)

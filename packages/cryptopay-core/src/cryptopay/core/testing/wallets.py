@@ -27,6 +27,7 @@ from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendPar
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import WalletQuote
+from cryptopay.core.wallets.usernames import skeleton
 
 __all__ = [
     "InMemoryBuys",
@@ -48,6 +49,8 @@ class InMemoryWallets:
             raise Conflict("this user or phone number already has a wallet", field="phone")
         if wallet.username is not None and self.by_username(wallet.username) is not None:
             raise Conflict("this username is taken", field="username")
+        if wallet.username is not None and self.username_lookalike_taken(wallet.username):
+            raise Conflict("this user, phone number or username already has a wallet")  # the SQL index's answer
         self._rows[wallet.user_id] = attrs.evolve(wallet)
 
     def get(self, user_id: str, *, lock: bool = False) -> Wallet | None:
@@ -59,6 +62,10 @@ class InMemoryWallets:
 
     def by_username(self, username: str) -> Wallet | None:
         return next((attrs.evolve(w) for w in self._rows.values() if w.username == username), None)
+
+    def username_lookalike_taken(self, username: str) -> bool:
+        folded = skeleton(username)
+        return any(w.username is not None and skeleton(w.username) == folded for w in self._rows.values())
 
     def update(self, wallet: Wallet) -> None:
         if wallet.user_id not in self._rows:

@@ -38,7 +38,7 @@ from cryptopay.core.wallets import codes
 from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet
 from cryptopay.core.wallets.sms_budget import SignupSmsBudget, SignupSmsRules
-from cryptopay.core.wallets.usernames import choosable_username
+from cryptopay.core.wallets.usernames import UsernameLookalike, choosable_username
 
 __all__ = ["SignUp", "WalletSignup"]
 
@@ -196,6 +196,12 @@ class WalletSignup:
             raise Conflict("this number already has an account: log in instead", field="phone")
         if username is not None and uow.wallets.by_username(username) is not None:
             raise Conflict("this username is taken", field="username")
+        if username is not None and uow.wallets.username_lookalike_taken(username):
+            # review5 S1: a look-alike of a taken username (its skeleton); which one it resembles is not said
+            raise UsernameLookalike(
+                f"{username!r} reads like a username someone has already: choose one that looks different",
+                field="username",
+            )
         user = User(self.ids.new_id("usr"), email, password_hash, Role.PERSONAL, now, display_name, phone=phone)
         uow.users.add(user)
         wallet = Wallet(user_id=user.id, phone=phone, created_at=now, username=username)

@@ -6,21 +6,41 @@ cheap look-alike *skeleton*: lower case, ``_`` dropped, the digits people swap f
 (``0`` o, ``1`` and ``l`` i, ``3`` e, ``4`` a, ``5`` s, ``7`` t, ``8`` b) and ``rn`` read as ``m``, ``vv`` as ``w``.
 Usernames are ASCII only (``valid_username``), so no Unicode confusables reach this rule.
 
+The same skeleton keeps look-alikes of *each other* apart (review5 S1): a username whose skeleton is an existing
+username's (``b0b_k``, ``bob__k`` beside ``bob_k``) is refused (``UsernameLookalike``, 409 ``username_lookalike``,
+which names neither the other username nor whose it is); the wallet stores its skeleton under a unique index, so two
+sign-ups racing for look-alikes cannot both win. The banks a merchant may be settled to (``settlement/data/
+banks.json``) are brands too: their names folded (``equity_bank``).
+
 >>> skeleton("Adm1n"), skeleton("s_u_p_p_0_r_t"), skeleton("cryptopay")
 ('admin', 'support', 'cryptopay')
 >>> reserved("supp0rt"), reserved("cryptopay_help"), reserved("m_pesa_agent"), reserved("wanjiku")
 (True, True, True, False)
+>>> reserved("admin_kenya"), reserved("equity_bank"), skeleton("b0b_k") == skeleton("bob__k") == skeleton("bob_k")
+(True, True, True)
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
+import unicodedata
 from importlib import resources
 
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import Conflict, InvalidInput
 
-__all__ = ["ReservedUsername", "choosable_username", "reserved", "skeleton", "valid_username"]
+__all__ = [
+    "ReservedUsername",
+    "UsernameLookalike",
+    "bank_brands",
+    "business_name_impersonates",
+    "choosable_username",
+    "folded_name",
+    "reserved",
+    "skeleton",
+    "valid_username",
+]
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
 _DIGITS = str.maketrans({"0": "o", "1": "i", "l": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "_": None})
@@ -32,17 +52,40 @@ class ReservedUsername(InvalidInput):
     code = "reserved_username"
 
 
+class UsernameLookalike(Conflict):
+    """The username reads as one a wallet has already (its skeleton is taken): people would send to the wrong one."""
+
+    code = "username_lookalike"
+
+
 def skeleton(name: str) -> str:
     """``name`` as it reads (look-alike characters folded), for comparing with the reserved names."""
     return name.lower().replace("rn", "m").replace("vv", "w").translate(_DIGITS)
 
 
+def folded_name(text: str) -> str:
+    """Any name (a bank's, a business's) as a username reads: letters and digits only, then ``skeleton``.
+
+    >>> folded_name("Co-operative Bank"), folded_name("I&M Bank")
+    ('cooperativebank', 'imbank')
+    """
+    return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalnum()))
+
+
+@functools.cache
+def bank_brands() -> tuple[str, ...]:
+    """The folded names of the banks a merchant may be settled to (``settlement/data/banks.json``): brands."""
+    text = resources.files("cryptopay.core.settlement").joinpath("data/banks.json").read_text("utf-8")
+    return tuple(folded_name(str(bank["name"])) for bank in json.loads(text)["banks"])
+
+
 @functools.cache
 def _reserved() -> tuple[frozenset[str], tuple[str, ...]]:
-    """The reserved names' skeletons: those refused as they are, and the brands refused anywhere in a username."""
+    """The reserved names' skeletons: those refused as they are, and the brands refused anywhere in a username (the
+    ``*`` lines and the banks)."""
     text = resources.files("cryptopay.core.wallets").joinpath("data/reserved_usernames.txt").read_text("utf-8")
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    brands = tuple(skeleton(line[1:]) for line in lines if line.startswith("*"))
+    brands = tuple(skeleton(line[1:]) for line in lines if line.startswith("*")) + bank_brands()
     return frozenset(skeleton(line.lstrip("*")) for line in lines), brands
 
 
@@ -76,3 +119,48 @@ def choosable_username(text: str) -> str:
             field="username",
         )
     return name
+
+
+_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_USERNAME_ONLY = frozenset({"admin"})  # a brand for usernames only: "Badminton Club" is an honest business name
+
+
+def _scripts(word: str) -> set[str]:
+    found = set()
+    for char in word:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in _SCRIPTS:
+                found.add(script)
+    return found
+
+
+# Cyrillic and Greek letters drawn as Latin ones: a brand spelt wholly in them (``МРЕЅА``, one script, so not a
+# mixed word) reads as the brand; folded to Latin before the brands are looked for.
+_LATIN_LOOKALIKES = str.maketrans(
+    "АВЕКМНОРСТХЅІЈаеорсухѕіјԁһԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνρυχ",
+    "ABEKMHOPCTXSIJaeopcyxsijdhqwABEZHIKMNOPTYXoikvpux",
+)
+
+
+def business_name_impersonates(name: str) -> str | None:
+    """Why a merchant's business name reads as the platform's, M-Pesa's, a biller's or another brand of the reserved
+    list (review5 S5), or ``None``: a word mixing Latin with Cyrillic or Greek letters (``Sаfaricom`` with a
+    Cyrillic ``а``), or a reserved brand (the ``*`` lines, folded as usernames are: ``M-PESA``, ``KPLC Prepaid``,
+    ``Crypt0pay Support``; also spelt wholly in Cyrillic or Greek letters drawn as Latin ones: ``МРЕЅА``).
+    The customer reads it on the checkout ("Pay ...") and in emails.
+
+    >>> [business_name_impersonates(n) for n in ("Mama Mboga Ltd", "Badminton Club", "Safaricom M-PESA")]
+    [None, None, 'a reserved brand']
+    >>> business_name_impersonates("S\u0430faricom")
+    'letters of two scripts in one word'
+    >>> business_name_impersonates("\u041c\u0420\u0415\u0405\u0410 Agent")  # МРЕЅА: Cyrillic letters drawn as Latin
+    'a reserved brand'
+    """
+    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
+        return "letters of two scripts in one word"
+    folded = folded_name(name.translate(_LATIN_LOOKALIKES))
+    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
+    if any(brand in folded for brand in brands):
+        return "a reserved brand"
+    return None

@@ -45,7 +45,7 @@ from cryptopay.adapters.sql.tables_wallets import (
 )
 from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.errors import Conflict, TransientConflict
+from cryptopay.core.errors import Conflict, NotFound, TransientConflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
@@ -53,6 +53,7 @@ from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendPar
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
+from cryptopay.core.wallets.usernames import skeleton
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection
 
@@ -79,7 +80,13 @@ class SqlWallets(_Documents[Wallet]):
         return opened
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
-        return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
+        folded = skeleton(item.username) if item.username else None
+        return {
+            "id": item.user_id,
+            "phone": self._personal.lookup(item.phone),
+            "username": item.username,
+            "username_skeleton": folded,
+        }
 
     def add(self, wallet: Wallet) -> None:
         self._insert(wallet, "this user, phone number or username already has a wallet")
@@ -97,8 +104,18 @@ class SqlWallets(_Documents[Wallet]):
     def by_username(self, username: str) -> Wallet | None:
         return self._one(wallets.c.username == username)
 
+    def username_lookalike_taken(self, username: str) -> bool:
+        found = self._conn.execute(
+            sa.select(wallets.c.id).where(wallets.c.username_skeleton == skeleton(username)).limit(1)
+        ).first()
+        return found is not None
+
     def update(self, wallet: Wallet) -> None:
-        self._update(wallet)
+        # the username's skeleton is written at sign-up only (a username never changes): a younger look-alike kept
+        # by migration 0138 has none and keeps none, so updating it never trips the unique index
+        row = {k: v for k, v in self._row(wallet).items() if k != "username_skeleton"}
+        if self._conn.execute(wallets.update().where(wallets.c.id == row["id"]).values(**row)).rowcount != 1:
+            raise NotFound(f"no wallet {row['id']} to update")
 
     def list(self, *, after: str | None, limit: int) -> list[Wallet]:
         where = () if after is None else (wallets.c.id > after,)
