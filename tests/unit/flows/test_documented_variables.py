@@ -184,6 +184,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_PREVIOUS_TOKEN_KEYS": Probe("k0=" + "p" * 32, _api("previous_token_keys"), SECRET),
     "CRYPTOPAY_COOKIE_SECURE": Probe("false", _api("cookie_secure"), SECRET),
     "CRYPTOPAY_RATE_LIMIT": Probe("60", _api("rate_limit"), SECRET),
+    "CRYPTOPAY_WALLET_STEP_UP_KES": Probe("250", _api("wallet_step_up_kes"), SECRET),
     "CRYPTOPAY_VAULT_KEKS": Probe(
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]
