@@ -5,7 +5,7 @@ strings, NULLs, amounts, times), PostgreSQL reads back the very rows, bound as `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,23 @@ def test_the_server_reads_the_rows_bound(
     assert _read(cursor, "cryptopay_test_entry_rows_v1", "cryptopay_entry_row", rows_literal(entry_rows)) == entry_rows
     found = _read(cursor, "cryptopay_test_line_rows_v1", "cryptopay_line_row", rows_literal(line_rows))
     assert found == [tuple(Decimal(v) if isinstance(v, Decimal) else v for v in row) for row in line_rows]
+
+
+_EDGE_TEXTS = ["1E+3", "-0", "", " ", "  lead and trail  ", "\t\n\r", "a(b", "a)b", "(", ")", ",", "{x}", "NULL", "'", "é ✓"]
+
+
+@pytest.mark.parametrize("text", _EDGE_TEXTS)
+def test_bare_and_quoted_fields_read_back(cursor: psycopg.ClientCursor[Any], text: str) -> None:
+    """The fast paths' edges: a text that looks like a number or is all whitespace goes bare or quoted and reads
+    back the same; an empty text is not NULL; Decimals with an exponent or a negative zero, ints and times go bare."""
+    at = datetime(2026, 12, 7, 6, 59, 1, 250, tzinfo=timezone(-timedelta(hours=5, minutes=30)))
+    entry_rows = [(text, None, "", at, text, None, "x", text), (None, text, text, None, "", "", None, None)]
+    assert _read(cursor, "cryptopay_test_entry_rows_v1", "cryptopay_entry_row", rows_literal(entry_rows)) == entry_rows
+    amounts = [Decimal("1E+3"), Decimal("-0"), Decimal("-0.00000000"), Decimal("1.5E-7"), Decimal("-12345678901.5")]
+    line_rows = [(text, -1, text, "", *amounts[:3]), ("", 0, None, text, *amounts[2:])]
+    found = _read(cursor, "cryptopay_test_line_rows_v1", "cryptopay_line_row", rows_literal(line_rows))
+    assert found == line_rows
+    assert [str(v) for v in found[0][4:] + found[1][4:]] == ["1000", "0", "0E-8", "0E-8", "1.5E-7", "-12345678901.5"]
 
 
 def test_bound_by_psycopg_too(sql_pg_url: str) -> None:

@@ -328,34 +328,52 @@ def write_arrays(
     }
 
 
-# A field written as it is in a row literal (anything else is quoted): what record_in reads back unchanged.
-_BARE_FIELD = re.compile(r"[0-9A-Za-z_:.@+-]+")
+# A text field is written bare in its row unless it is empty (NULL's spelling) or holds one of the characters
+# record_in reads as syntax (``record_in`` keeps whitespace and reads anything else as it is); every row is then an
+# array element in double quotes, so a quoted field's quotes and the backslashes and quotes escaped in it are escaped
+# once more: a field's ``"`` is ``\\\"``, its ``\`` is ``\\\\`` in the array literal.
+_ROW_SYNTAX = re.compile(r'[",()\\]').search
+_ARRAY_QUOTE = '\\"'  # a field's double quote inside the element's: ``\"``
+
+
+def _text(text: str) -> str:
+    """A text field as it is written inside its (quoted) array element: bare, or quoted and escaped twice."""
+    if not text:
+        return '\\"\\"'
+    if _ROW_SYNTAX(text) is None:
+        return text
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\\\\\").replace('"', '\\\\\\"')
+    return _ARRAY_QUOTE + text + _ARRAY_QUOTE
 
 
 def _field(value: Any) -> str:
-    """One field of a row literal: nothing for NULL; a string, Decimal, int or datetime as its text, quoted (its
-    backslashes and double quotes escaped) unless it is a plain word."""
+    """One field of a row literal as it is written inside its array element: nothing for NULL; a Decimal or int as
+    its text (digits, sign, point, exponent: never quoted); a datetime in ISO form (a space, digits and ``-:.+``);
+    a string (or anything else, as ``str`` gives it) by ``_text``."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
     if value is None:
         return ""
-    text = value if type(value) is str else (value.isoformat(" ") if isinstance(value, datetime) else str(value))
-    if _BARE_FIELD.fullmatch(text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if kind is decimal.Decimal or kind is int:
+        return str(value)
+    if kind is datetime:
+        return value.isoformat(" ")
+    return _text(str(value))
 
 
 def rows_literal(rows: Sequence[Sequence[Any]]) -> str:
-    r"""An array of rows as PostgreSQL's array and record input read it: each row ``(field,...)`` (``_field``),
-    quoted as an array element (its backslashes and double quotes escaped again). The caller binds it as a string
-    (``prepared.literal`` quotes it for SQL) and casts it to the array type of a composite type with those fields.
+    r"""An array of rows as PostgreSQL's array and record input read it: each row ``(field,...)`` (``_field``)
+    as a quoted array element, built with one join. The caller binds it as a string (``prepared.literal`` quotes it
+    for SQL) and casts it to the array type of a composite type with those fields.
 
     >>> rows_literal([("ent_1", 0, decimal.Decimal("-1.50"), None), ('say "hi"', 1, 2, "")])
     '{"(ent_1,0,-1.50,)","(\\"say \\\\\\"hi\\\\\\"\\",1,2,\\"\\")"}'
     """
-    elements = []
-    for row in rows:
-        record = "(" + ",".join(map(_field, row)) + ")"
-        elements.append('"' + record.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(elements) + "}"
+    if not rows:
+        return "{}"
+    return '{"(' + ')","('.join([",".join(map(_field, row)) for row in rows]) + ')"}'
 
 
 def flush_postgres(
