@@ -52,7 +52,23 @@ def test_the_server_reads_the_rows_bound(
     assert found == [tuple(Decimal(v) if isinstance(v, Decimal) else v for v in row) for row in line_rows]
 
 
-_EDGE_TEXTS = ["1E+3", "-0", "", " ", "  lead and trail  ", "\t\n\r", "a(b", "a)b", "(", ")", ",", "{x}", "NULL", "'", "é ✓"]
+_EDGE_TEXTS = [
+    "1E+3",
+    "-0",
+    "",
+    " ",
+    "  lead and trail  ",
+    "\t\n\r",
+    "a(b",
+    "a)b",
+    "(",
+    ")",
+    ",",
+    "{x}",
+    "NULL",
+    "'",
+    "é ✓",
+]
 
 
 @pytest.mark.parametrize("text", _EDGE_TEXTS)
