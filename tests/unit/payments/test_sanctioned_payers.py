@@ -23,7 +23,8 @@ from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState
+from cryptopay.core.payments.internal import InternalAddress
+from cryptopay.core.payments.model import DepositAddress, HoldDecision, PaymentCredit, RefundState
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.compliance import monitoring_repositories
@@ -343,3 +344,49 @@ def test_a_return_whose_refund_failed_is_back_in_the_officers_queue(stack: Payme
     stack.refunds.check_refunds()
     assert [c.id for c in stack.held_payments.waiting()] == [credit.id]
     assert _held(stack, invoice_id).refund_id == returned.refund_id  # the failed return stays named on it
+
+
+def _refused_return_leaves_everything(stack: PaymentsStack, invoice_id: str, credit: PaymentCredit) -> None:
+    """Nothing concluded, held, refunded or decided: the alerts still open for another decision."""
+    assert stack.monitoring is not None
+    assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
+    assert _held(stack, invoice_id).decision is None and [c.id for c in stack.held_payments.waiting()] == [credit.id]
+    assert stack.balance(flows.payments_held(USDT)) == credit.received and stack.books_balanced()
+    assert stack.refunds.list_refunds(invoice_id) == [] and _decisions(stack, invoice_id) == []
+
+
+def test_a_return_to_one_of_the_platforms_addresses_is_refused_before_the_alerts_are_concluded(
+    stack: PaymentsStack,
+) -> None:
+    """The payer is another invoice's deposit address (``InternalAddress``): refused with the alerts left open."""
+    ours = "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8"  # Tron-shaped, as a deriver's are (the fake chain's are not)
+    with stack.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("tron", ours, 98, "inv_other", "m2", stack.clock.now()))
+    assert stack.screening is not None
+    entry = ListEntry(ref="ofac:39", kind="individual", names=("OTHER, Crypto",), addresses=(("tron", ours),))
+    stack.screening.import_list("ofac_sdn", "test2", [entry], actor="operator:test")
+    invoice_id = _paid_from(stack, ours)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    with pytest.raises(InternalAddress):
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
+    _refused_return_leaves_everything(stack, invoice_id, credit)
+
+
+def test_a_return_through_no_option_of_the_invoice_is_a_clear_refusal_before_the_alerts_are_concluded(
+    stack: PaymentsStack,
+) -> None:
+    """The invoice offers no option on the payment's rail any more: a 422 ``Refused``, never a StopIteration."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.screening = None  # delisted
+    stack.wire_use_cases()
+    with stack.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        assert invoice is not None
+        uow.invoices.update(attrs.evolve(invoice, options=()))
+    with pytest.raises(Refused, match="offers no option") as refused:
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
+    assert refused.value.http_status == 422
+    _refused_return_leaves_everything(stack, invoice_id, credit)

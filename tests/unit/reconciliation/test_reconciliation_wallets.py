@@ -122,6 +122,10 @@ def test_a_claim_left_past_its_window_is_reported_until_it_is_returned(stack):
     stack.clock.advance(days=7, hours=2)
     [(subject, _expected, actual)] = differences(reconcile(stack), "claims-returned")
     assert subject == f"transfer {waiting.id} (awaiting_claim)" and actual == "still awaiting a claim"
+    [result] = [r for r in reconcile(stack).results if r.check.name == "claims-returned"]
+    [detail] = [d.detail for d in result.differences]
+    phone = waiting.recipient_phone
+    assert detail == f"{waiting.amount} to {phone[:4]}******{phone[-2:]}" and phone not in detail  # masked
     assert return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now()) == 1
     report = reconcile(stack)
     assert report.clean, unclean(report)

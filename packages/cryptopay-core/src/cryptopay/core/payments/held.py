@@ -12,8 +12,10 @@ and a held remittance is released or refunded:
 - ``return``: sent back whole to the address that paid it by the refund machinery (``Refunds.return_held``: held from
   ``payments_held``, never the merchant's balance), screened as every refund is: while a list still names the
   address it is ``Blocked`` (422 ``blocked_by_compliance``, audited ``refund.blocked``) and nothing changes, so in
-  practice a return follows a delisting. The alerts are closed ``closed_no_action``. A return whose refund failed
-  may be decided again;
+  practice a return follows a delisting. Whatever else refuses it is asked before the alerts are concluded too
+  (``Refunds.check_held_return``: no hot wallet on the network, no option of the invoice on the payment's rail, an
+  address no refund may go to such as one of the platform's), so a refused return leaves them open. The alerts are
+  closed ``closed_no_action``. A return whose refund failed may be decided again;
 - ``keep``: kept frozen in ``payments_held`` for the authorities; the alerts' case is ``reported`` with the note
   (the STR is exported from it as from any case). Nothing moves.
 
@@ -113,6 +115,7 @@ class HeldPayments:
             self.refunds.refuse_listed(
                 subject, credit.merchant_id, credit.transfer[0], payer, requested_by=f"user:{officer}"
             )
+            transaction(self.uow, lambda uow: self.refunds.check_held_return(uow, _invoice(uow, credit), credit, payer))
         monitoring = self.monitoring()
         cases: list[str] = []
         if monitoring is not None and credit.alerts:
@@ -167,6 +170,10 @@ class HeldPayments:
             cases=",".join(cases),
         )
         return credit
+
+
+def _invoice(uow: PaymentsUnitOfWork, credit: PaymentCredit) -> Invoice:
+    return load_invoice(uow, credit.invoice_id)
 
 
 def _credit(uow: PaymentsUnitOfWork, credit_id: str, *, lock: bool = False) -> PaymentCredit:

@@ -453,11 +453,8 @@ class Refunds:
         the caller's unit of work: held from ``payments_held``, never the merchant's balance. The caller screened
         the address first (``refuse_listed``). ``Refused`` without a hot wallet on its network."""
         network = credit.transfer[0]
-        self.check_sender(network)
-        option = next(
-            o for o in invoice.options if o.rail.network.name == network and o.due.asset == credit.received.asset
-        )
-        target, now = self._check_address(uow, option, address), self._clock.now()
+        option, target = self.check_held_return(uow, invoice, credit, address)
+        now = self._clock.now()
         refund_id = self._ids.new_id("rfd")
         hold_id = self._hold_from(uow, flows.payments_held(credit.received.asset), refund_id, credit.received)
         refund = Refund(
@@ -479,6 +476,23 @@ class Refunds:
         details = {"invoice": invoice.id, "amount": credit.received, "address": target, "hold": hold_id}
         audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, credit=credit.id)
         return refund
+
+    def check_held_return(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, credit: PaymentCredit, address: str
+    ) -> tuple[PaymentOption, str]:
+        """Everything that refuses a held payment's return, asked before anything is concluded or written (the
+        caller's ``payments.held`` closes the alerts only after it): ``Refused`` without a hot wallet on its network
+        or without an option of the invoice on its rail, ``InvalidInput``/``InternalAddress`` for an address no
+        refund may go to. The option it is returned through and the address, as sent."""
+        network, asset = credit.transfer[0], credit.received.asset
+        self.check_sender(network)
+        option = next((o for o in invoice.options if o.rail.network.name == network and o.due.asset == asset), None)
+        if option is None:
+            raise Refused(
+                f"held payment {credit.id} came on {network} in {asset.code}, which invoice {invoice.id} offers no "
+                "option for: it cannot be returned through the invoice's refunds (keep it, or release it)"
+            )
+        return option, self._check_address(uow, option, address)
 
     def _check_refundable_stray(self, uow: PaymentsUnitOfWork, payment: WrongNetworkPayment, rail: Rail) -> None:
         if payment.state is WrongNetworkState.REFUNDED:

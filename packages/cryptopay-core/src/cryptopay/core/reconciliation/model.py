@@ -15,6 +15,7 @@ as clean.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,6 +23,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
+from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment
@@ -73,6 +75,25 @@ class BalanceQuery:
     def answered(self, now: datetime, *, available: Money | None, books: Money, code: str | None, desc: str) -> None:
         self.answered_at, self.available, self.books = now, available, books
         self.result_code, self.result_desc = code, desc
+
+
+_PHONE = re.compile(r"\+?(?:254|0)[17][0-9*]{8}")
+
+
+def shown_number(number: str) -> str:
+    """A party number as a difference shows it: a phone (ours, or a statement's, whole or as the portal masked it)
+    masked as phones are everywhere else (``mask_msisdn``: ``2547******49``, which still finds its statement row,
+    ``2547*****149``, with the receipt and amount); a paybill, a till or a bank account whole."""
+    compact = number.strip()
+    if not _PHONE.fullmatch(compact):
+        return number
+    return mask_msisdn(try_normalize_msisdn(compact) or compact.lstrip("+"))
+
+
+def shown_destination(destination: str) -> str:
+    """A payout's destination (``party`` or ``paybill#account``) with its party shown as ``shown_number``."""
+    party, sep, rest = destination.partition("#")
+    return shown_number(party) + sep + rest
 
 
 @attrs.frozen

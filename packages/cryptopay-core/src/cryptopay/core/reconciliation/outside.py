@@ -26,7 +26,7 @@ from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts.model import Payout, PayoutState
-from cryptopay.core.reconciliation.model import Difference, Records
+from cryptopay.core.reconciliation.model import Difference, Records, shown_destination, shown_number
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.deposit import DepositState
@@ -81,8 +81,16 @@ def _same_party(payout: Payout, line: StatementLine) -> bool:
     return not line.party_number or _digits_match(line.party_number, _party(payout))
 
 
+def _other(line: StatementLine) -> str:
+    """The statement's Other Party Info as a difference shows it: its number as ``shown_number``, the name kept."""
+    if not line.other_party:
+        return "?"
+    number, sep, name = line.other_party.partition(" - ")
+    return shown_number(number) + sep + name
+
+
 def _paid(line: StatementLine) -> str:
-    return f"M-Pesa paid {line.withdrawn} to {line.other_party or '?'} (receipt {line.receipt})"
+    return f"M-Pesa paid {line.withdrawn} to {_other(line)} (receipt {line.receipt})"
 
 
 def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: set[str]) -> Payout | None:
@@ -105,7 +113,14 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
     if payout.amount != line.withdrawn:
         found.append(Difference(subject, f"{payout.amount} paid", f"{line.withdrawn} paid", _paid(line)))
     if not _same_party(payout, line):
-        found.append(Difference(subject, f"paid to {_party(payout)}", f"paid to {line.party_number}", _paid(line)))
+        found.append(
+            Difference(
+                subject,
+                f"paid to {shown_number(_party(payout))}",
+                f"paid to {shown_number(line.party_number)}",
+                _paid(line),
+            )
+        )
     return found
 
 
@@ -137,7 +152,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
     ]
     for payout in ours:
         if payout.id not in matched:
-            detail = f"{payout.amount} to {payout.destination}, completed {payout.finished_at}"
+            detail = f"{payout.amount} to {shown_destination(payout.destination)}, completed {payout.finished_at}"
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
     return found + _totals(paid, ours)
@@ -145,7 +160,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
 
 def _reversal(line: StatementLine) -> str:
     moved = f"put {line.paid_in} back" if line.paid_in.is_positive() else f"took {line.withdrawn} out"
-    return f"M-Pesa {moved} reversing {line.linked_receipt or '?'} (receipt {line.receipt}, {line.other_party or '?'})"
+    return f"M-Pesa {moved} reversing {line.linked_receipt or '?'} (receipt {line.receipt}, {_other(line)})"
 
 
 def _payouts_reversed(statement: Statement, by_receipt: dict[str, Payout]) -> list[Difference]:
@@ -159,7 +174,7 @@ def _payouts_reversed(statement: Statement, by_receipt: dict[str, Payout]) -> li
         payout = by_receipt.get(line.linked_receipt)
         if payout is not None:
             subject = f"payout {payout.id} ({payout.state.value})"
-            expected = f"{payout.state.value} in our books, {payout.amount} to {payout.party}"
+            expected = f"{payout.state.value} in our books, {payout.amount} to {shown_number(payout.party)}"
             found.append(Difference(subject, expected, "reversed by M-Pesa", _reversal(line)))
         elif line.linked_receipt not in on_statement:
             expected = "the reversal of a payout of ours"
@@ -175,7 +190,7 @@ def _unrecognised_withdrawals(statement: Statement) -> list[Difference]:
             f"receipt {line.receipt}",
             "a payout, a charge or a reversal",
             f"a withdrawal of Reason Type {line.reason_type or '(none)'!r}",
-            f"{line.withdrawn} to {line.other_party or '?'}; {line.details}".rstrip("; "),
+            f"{line.withdrawn} to {_other(line)}; {line.details}".rstrip("; "),
         )
         for line in statement.lines
         if line.completed
@@ -188,7 +203,7 @@ def _unrecognised_withdrawals(statement: Statement) -> list[Difference]:
 
 
 def _collected(line: StatementLine) -> str:
-    return f"M-Pesa collected {line.paid_in} from {line.other_party or '?'} (receipt {line.receipt})"
+    return f"M-Pesa collected {line.paid_in} from {_other(line)} (receipt {line.receipt})"
 
 
 def _buy_against(buy: Buy, line: StatementLine) -> list[Difference]:
@@ -199,7 +214,14 @@ def _buy_against(buy: Buy, line: StatementLine) -> list[Difference]:
     if buy.kes != line.paid_in:
         found.append(Difference(subject, f"{buy.kes} collected", f"{line.paid_in} collected", _collected(line)))
     if line.party_number and not _digits_match(line.party_number, buy.phone):
-        found.append(Difference(subject, f"paid by {buy.phone}", f"paid by {line.party_number}", _collected(line)))
+        found.append(
+            Difference(
+                subject,
+                f"paid by {shown_number(buy.phone)}",
+                f"paid by {shown_number(line.party_number)}",
+                _collected(line),
+            )
+        )
     return found
 
 
@@ -249,7 +271,7 @@ def statement_matches_collections(records: Records) -> list[Difference]:
     ours = [b for b in buys if b.state is BuyState.CREDITED and (b.id in matched or _buy_within(b, covers))]
     for buy in ours:
         if buy.id not in matched:
-            detail = f"{buy.kes} from {buy.phone}, credited {buy.finished_at}"
+            detail = f"{buy.kes} from {shown_number(buy.phone)}, credited {buy.finished_at}"
             expected = f"receipt {buy.receipt} on M-Pesa's statement"
             found.append(Difference(f"buy {buy.id} (credited)", expected, "not on it", detail))
     return found + _collection_totals(collected, ours, reversed_receipts)
@@ -266,7 +288,7 @@ def _collections_reversed(statement: Statement, by_receipt: dict[str, Buy]) -> l
         buy = by_receipt.get(line.linked_receipt)
         if buy is not None:
             subject = f"buy {buy.id} ({buy.state.value})"
-            expected = f"{buy.state.value} in our books, {buy.kes} from {buy.phone}"
+            expected = f"{buy.state.value} in our books, {buy.kes} from {shown_number(buy.phone)}"
             found.append(Difference(subject, expected, "reversed by M-Pesa", _reversal(line)))
         elif line.linked_receipt not in collections:
             expected = "the reversal of a collection"

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.money import KES, Money
-from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks
+from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks, shown_number
 from cryptopay.core.wallets.buys import BuyState
 
 __all__ = [
@@ -119,7 +119,7 @@ def claims_returned(records: Records) -> list[Difference]:
             f"transfer {t.id} (awaiting_claim)",
             f"returned to {t.sender_id} by {t.claim_expires_at.isoformat(timespec='seconds')}",
             "still awaiting a claim",
-            f"{t.amount} to {t.recipient_phone}",
+            f"{t.amount} to {shown_number(t.recipient_phone)}",
         )
         for t in (books.overdue if books else ())
         if t.claim_expires_at is not None
