@@ -356,10 +356,8 @@ def _field(value: Any) -> str:
         return _text(value)
     if value is None:
         return ""
-    if kind is decimal.Decimal or kind is int:
-        return str(value)
-    if kind is datetime:
-        return value.isoformat(" ")
+    if kind is decimal.Decimal or kind is int or kind is datetime:
+        return str(value)  # a datetime's is its ``isoformat(" ")``
     return _text(str(value))
 
 
