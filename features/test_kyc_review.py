@@ -243,7 +243,7 @@ def exports(watch, name):
     rig = watch["rig"]
     reporter = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
     report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
-        watch["case"].id, reporter, party_name="Otieno Odhiambo"
+        watch["case"].id, reporter, party_name="Otieno Odhiambo", officer=OFFICERS[name]
     )
     watch["xml"] = goaml_xml(report)
 
