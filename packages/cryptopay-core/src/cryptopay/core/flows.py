@@ -236,6 +236,16 @@ def payments_held(asset: Asset) -> str:
     return f"liabilities:payments_held:{asset.code}"
 
 
+def _merchant_share(merchant_id: str, fee: FeeQuote) -> list[Posting]:
+    """A payment's credit side once the fee is taken: Cr merchant liability (net), Cr merchant fee revenue (the fee,
+    when there is one); shared by a payment's credit and an officer's release of a held one."""
+    asset = fee.net.asset
+    share = [Posting.credit(merchant_liability(merchant_id, asset), fee.net)]
+    if fee.fee.is_positive():
+        share.append(Posting.credit(merchant_fee(asset), fee.fee))
+    return share
+
+
 def credit_invoice_payment(
     ledger: Ledger,
     *,
@@ -262,9 +272,7 @@ def credit_invoice_payment(
         )
         postings.append(Posting.credit(payments_held(received.asset), received))
     else:
-        postings.append(Posting.credit(merchant_liability(merchant_id, received.asset), fee.net))
-    if fee.fee.is_positive():
-        postings.append(Posting.credit(merchant_fee(received.asset), fee.fee))
+        postings.extend(_merchant_share(merchant_id, fee))
     request = EntryRequest(
         f"invoice:{reference or f'{invoice_id}:{network}'}:credit",
         postings,
@@ -288,12 +296,7 @@ def release_held_payment(
     (``credit_invoice_payment``), from the suspense account: Dr ``payments_held`` (gross) / Cr merchant liability
     (net) / Cr merchant fee revenue, keyed ``held:<credit>:release``; custody is untouched (the coins are there)."""
     fee = fees.quote(received)
-    postings = [
-        Posting.debit(payments_held(received.asset), received),
-        Posting.credit(merchant_liability(merchant_id, received.asset), fee.net),
-    ]
-    if fee.fee.is_positive():
-        postings.append(Posting.credit(merchant_fee(received.asset), fee.fee))
+    postings = [Posting.debit(payments_held(received.asset), received), *_merchant_share(merchant_id, fee)]
     request = EntryRequest(
         f"held:{credit_id}:release",
         postings,
