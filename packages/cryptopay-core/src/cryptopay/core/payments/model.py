@@ -330,7 +330,9 @@ class PaymentCredit:
     no fee taken; a re-mining of a held transfer is held again. ``alerts``: the blocking alerts raised on the payer.
     An officer's ``decision`` on a held credit (``payments.held``): ``released`` to the merchant (``release_entry_id``:
     Dr payments_held / Cr merchant, net, / Cr fee revenue, as the payment would have been booked; ``fee`` is then
-    the fee taken), ``returned`` to the paying address (``refund_id``), or ``kept`` for the authorities.
+    the fee taken), ``returned`` to the paying address (``refund_id``), or ``kept`` for the authorities. A release or
+    a return is first a ``proposal`` of one officer (``proposed_by``, ``proposed_at``, ``proposal_note``), carried out
+    only when a second officer approves it (four-eyes); the decision clears it.
     """
 
     id: str
@@ -353,6 +355,10 @@ class PaymentCredit:
     decision_note: str | None = None
     release_entry_id: str | None = None
     refund_id: str | None = None
+    proposal: HoldDecision | None = None
+    proposed_by: str | None = None
+    proposed_at: datetime | None = None
+    proposal_note: str | None = None
 
     @property
     def awaiting_decision(self) -> bool:
