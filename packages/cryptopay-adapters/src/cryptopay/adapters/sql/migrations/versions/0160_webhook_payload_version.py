@@ -2,7 +2,7 @@
 shape its body was written in.
 
 Revision ID: 0160
-Revises: 0138
+Revises: 0155
 Create Date: 2026-12-07
 
 Every existing endpoint and delivery is version 1 (flat amount strings, as they always were): an integration that
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0160"
-down_revision = "0138"
+down_revision = "0155"
 branch_labels = None
 depends_on = None
 
