@@ -575,17 +575,25 @@ class Parts:
     def daraja_pacing(self) -> Pacing:
         """Payouts and status queries towards one shortcode share one token bucket: in Redis when configured (every
         worker), else in this process. Daraja's limit is per shortcode, so more workers add resilience, not speed."""
+        shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
+        return self.daraja_pacing_for(shortcode)
+
+    def daraja_pacing_for(self, shortcode: str) -> Pacing:
+        """The pacing of every request towards ``shortcode`` (payouts' PartyA, STK Push's BusinessShortCode): one
+        bucket per shortcode, so two shortcodes never slow each other and one is never asked faster than its limit."""
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(self._daraja_buckets, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
+
+    @functools.cached_property
+    def _daraja_buckets(self) -> TokenBucket:
         from cryptopay.adapters.ratelimit import ProcessTokenBucket, RedisTokenBucket
 
-        bucket: TokenBucket = ProcessTokenBucket()
-        if self.settings.redis_url:
-            import redis
+        if not self.settings.redis_url:
+            return ProcessTokenBucket()
+        import redis
 
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-            bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
-        shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
-        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -664,6 +672,8 @@ class Parts:
             self.ids,
             monitor=self.monitoring_feed,
             quote_window=timedelta(seconds=self.settings.wallet_quote_seconds),
+            # STK Query asks the STK shortcode (BusinessShortCode), which may not be the payouts' PartyA
+            pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode if self.settings.mpesa else "unconfigured"),
         )
 
     @functools.cached_property

@@ -90,6 +90,29 @@ def shown_number(number: str) -> str:
     return mask_msisdn(try_normalize_msisdn(compact) or compact.lstrip("+"))
 
 
+def shown_name(name: str) -> str:
+    """A statement's name (Other Party Info after the number) as a difference shows it: each word's first letter
+    and a star for each other one (``John Doe`` as ``J*** D**``), masked like a phone (personal data; the receipt,
+    amount and masked number still find the row)."""
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+def shown_party(other_party: str) -> str:
+    """A statement's Other Party Info (``<number> - <name>``) with its number as ``shown_number`` and its name as
+    ``shown_name``; ``?`` when the row has none."""
+    if not other_party.strip():
+        return "?"
+    number, sep, name = other_party.partition(" - ")
+    return shown_number(number) + sep + shown_name(name)
+
+
+def shown_details(details: str) -> str:
+    """A statement's free-text Details (``Business Payment to 254708374149 - John Doe``) with every phone in it as
+    ``shown_number`` and the name after its `` - `` as ``shown_name``."""
+    head, sep, name = details.partition(" - ")
+    return _PHONE.sub(lambda m: shown_number(m.group(0)), head) + sep + shown_name(name)
+
+
 def shown_destination(destination: str) -> str:
     """A payout's destination (``party`` or ``paybill#account``) with its party shown as ``shown_number``."""
     party, sep, rest = destination.partition("#")

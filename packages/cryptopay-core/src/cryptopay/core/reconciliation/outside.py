@@ -26,7 +26,14 @@ from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts.model import Payout, PayoutState
-from cryptopay.core.reconciliation.model import Difference, Records, shown_destination, shown_number
+from cryptopay.core.reconciliation.model import (
+    Difference,
+    Records,
+    shown_destination,
+    shown_details,
+    shown_number,
+    shown_party,
+)
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.deposit import DepositState
@@ -82,11 +89,8 @@ def _same_party(payout: Payout, line: StatementLine) -> bool:
 
 
 def _other(line: StatementLine) -> str:
-    """The statement's Other Party Info as a difference shows it: its number as ``shown_number``, the name kept."""
-    if not line.other_party:
-        return "?"
-    number, sep, name = line.other_party.partition(" - ")
-    return shown_number(number) + sep + name
+    """The statement's Other Party Info as a difference shows it (``shown_party``: number and name masked)."""
+    return shown_party(line.other_party)
 
 
 def _paid(line: StatementLine) -> str:
@@ -190,7 +194,7 @@ def _unrecognised_withdrawals(statement: Statement) -> list[Difference]:
             f"receipt {line.receipt}",
             "a payout, a charge or a reversal",
             f"a withdrawal of Reason Type {line.reason_type or '(none)'!r}",
-            f"{line.withdrawn} to {_other(line)}; {line.details}".rstrip("; "),
+            f"{line.withdrawn} to {_other(line)}; {shown_details(line.details)}".rstrip("; "),
         )
         for line in statement.lines
         if line.completed
