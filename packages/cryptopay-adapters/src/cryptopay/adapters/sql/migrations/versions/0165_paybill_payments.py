@@ -1,7 +1,7 @@
 """Payments to our paybill outside an STK prompt (Daraja C2B) and the registrations of the URLs they come to.
 
 Revision ID: 0165
-Revises: 0160
+Revises: 0161
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
 revision = "0165"
-down_revision = "0160"
+down_revision = "0161"
 branch_labels = None
 depends_on = None
 
