@@ -406,6 +406,11 @@ class Refund:
     tx_hash: str | None = None
     updated_at: datetime | None = None
     failure: str | None = None  # the operators' own words (custody balances, node errors): never the merchant's
+    # R25: a refund after settlement the merchant's balance did not cover is funded by the merchant. ``funded`` is the
+    # part of ``amount`` sold to it on credit (in the refunded asset), ``owed`` the shillings it owes for that part
+    # at the funding quote's ask (``flows.fund_refund``); both None when its balance covered the whole refund.
+    funded: Money | None = None
+    owed: Money | None = None
 
     @property
     def is_open(self) -> bool:
