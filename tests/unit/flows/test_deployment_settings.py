@@ -1,5 +1,7 @@
 """Deployment settings of the faults work: the Redis namespace and the fault points, checked at start-up."""
 
+import os
+
 import pytest
 from cryptopay.adapters.bootstrap import ApiSettings, Settings
 from cryptopay.adapters.fx import FxSettings
@@ -149,3 +151,26 @@ def test_a_local_database_and_redis_do_not_need_allow_sandbox() -> None:
     }
     settings = Settings.from_env(local)
     assert settings.production and not settings.allow_sandbox
+
+
+def test_production_without_a_float_baseline_is_cautioned_not_refused(tmp_path) -> None:
+    """review5 S11: production starts without CRYPTOPAY_MPESA_FLOAT_BASELINE (refusing would stop payments for a
+    check's input), but is cautioned that the float checks are skipped; with a baseline, or in development, not."""
+    (caution,) = Settings.from_env(PRODUCTION).cautions()
+    assert caution.startswith("CRYPTOPAY_MPESA_FLOAT_BASELINE is not set") and "mpesa-float" in caution
+    assert Settings.from_env({**PRODUCTION, "CRYPTOPAY_MPESA_FLOAT_BASELINE": "0"}).cautions() == []
+    assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).cautions() == []
+
+
+def test_the_worker_preflight_logs_the_cautions(monkeypatch, caplog) -> None:
+    """review5 S11: ``cryptopay-worker``'s pre-flight passes production settings without a baseline and warns."""
+    from cryptopay_worker.main import _preflight
+
+    for name in [n for n in os.environ if n.startswith("CRYPTOPAY_")]:
+        monkeypatch.delenv(name)
+    keys = {"CRYPTOPAY_VAULT_KEKS": "k1:" + "A" * 43 + "=", "CRYPTOPAY_PII_LOOKUP_KEY": "QUFB" * 11}
+    for name, value in {**PRODUCTION, **keys}.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level("WARNING", logger="cryptopay.worker"):
+        assert _preflight() is None
+    assert "CRYPTOPAY_MPESA_FLOAT_BASELINE is not set" in caplog.text

@@ -16,6 +16,7 @@ from cryptopay.core.mobile_money import ReversalRequest
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.reconciliation import Outside, Reconciliation, Report, Statement, parse_statement, render_statement
+from cryptopay.core.reconciliation.model import shown_details, shown_party
 from cryptopay.core.reconciliation.statement import StatementLine
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.testing.mobile_money import Scenario
@@ -45,6 +46,7 @@ def reconcile(stack: WalletStack, statement: Statement) -> Report:
 
 
 WHOLE_PHONE = re.compile(r"(?<![\d*])(?:254|0)[17]\d{8}(?![\d*])")
+NAMED = re.compile(r" - [^|;()]*?[A-Za-z]{2}")  # a statement's Other Party name with two letters unmasked
 
 
 def differences(report: Report, name: str) -> list[tuple[str, str, str]]:
@@ -52,6 +54,7 @@ def differences(report: Report, name: str) -> list[tuple[str, str, str]]:
     assert not result.skipped, result.skipped
     texts = " | ".join(f"{d.subject} {d.expected} {d.actual} {d.detail}" for d in result.differences)
     assert not WHOLE_PHONE.search(texts), texts  # phones masked as everywhere else (personal data)
+    assert not NAMED.search(texts), texts  # and the statement's names (Other Party Info, Details)
     return [(d.subject, d.expected, d.actual) for d in result.differences]
 
 
@@ -278,3 +281,12 @@ def test_the_statement_line_kinds() -> None:
     assert attrs.evolve(line, reason_type="Reversal").is_reversal
     assert attrs.evolve(line, reason_type="Pay Bill Charge", paid_in=Money.zero(KES)).is_charge
     assert not attrs.evolve(line, status="Failed").is_collection
+
+
+def test_a_statement_s_names_and_phones_are_masked_in_what_a_difference_shows() -> None:
+    """Other Party Info and Details show a phone as mask_msisdn does and a name by its words' first letters."""
+    assert shown_party("254708374149 - John Doe") == "2547******49 - J*** D**"
+    assert shown_party("888880 - KPLC PREPAID") == "888880 - K*** P******"
+    assert shown_party("") == "?"
+    assert shown_details("Business Payment to 254708374149 - John Doe") == "Business Payment to 2547******49 - J*** D**"
+    assert shown_details("Withdrawal to bank") == "Withdrawal to bank"

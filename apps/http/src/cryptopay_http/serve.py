@@ -109,6 +109,8 @@ def checked_settings(workers: int | None, threads: int | None) -> tuple[Settings
         settings.check_keys()  # what each worker's wiring reads first: a bad key is refused here, not crash-looped
     except CryptopayError as error:
         _refuse(error.message)
+    for caution in settings.cautions():
+        _log.warning("%s", caution)
     if settings.api is None:
         _refuse(
             "CRYPTOPAY_TOKEN_SECRET is not set: export a random string of at least 32 characters "

@@ -14,6 +14,7 @@ The queue, its name and the routes come from the composition root (``CRYPTOPAY_R
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -90,13 +91,17 @@ def run_inline(*, fast_schedule: bool = False, stop: threading.Event | None = No
 
 def _preflight() -> str | None:
     """The settings, the vault's KEKs and the PII lookup key checked before any job runs (what the wiring reads
-    first): a refusal is one line naming the variable and exit 2, not a traceback per job. ``None``: all good."""
+    first): a refusal is one line naming the variable and exit 2, not a traceback per job. ``None``: all good;
+    what production runs without but should not (``Settings.cautions``) is logged as a warning."""
     from cryptopay.adapters.bootstrap import Settings
 
     try:
-        Settings.from_env().check_keys()
+        settings = Settings.from_env()
+        settings.check_keys()
     except CryptopayError as refused:
         return refused.message
+    for caution in settings.cautions():
+        logging.getLogger("cryptopay.worker").warning("%s", caution)
     return None
 
 

@@ -267,6 +267,25 @@ class Settings:
         elif self.production:
             raise InvalidInput(f"production needs {_LOOKUP_KEY} (base64, 32 bytes): phones and emails are keyed by it")
 
+    def cautions(self) -> list[str]:
+        """What production runs without but should not, logged as warnings by ``cryptopay serve``'s and
+        ``cryptopay-worker``'s pre-flight (a refusal would stop payments for a check's input).
+
+        Without ``CRYPTOPAY_MPESA_FLOAT_BASELINE`` (the float funded outside the books) reconciliation cannot compare
+        the float with M-Pesa's Account Balance: ``mpesa-float`` and ``float-b2c`` are reported skipped (``cryptopay
+        reconcile --require-outside`` exits 7; ``CryptopayReconciliationSkipped`` fires after a day), never clean.
+
+        >>> production = Settings(data_dir=Path("."), database_url="postgresql://db/cryptopay", production=True)
+        >>> production.cautions()[0].split(":")[0]
+        'CRYPTOPAY_MPESA_FLOAT_BASELINE is not set'
+        """
+        if not self.production or self.mpesa_float_baseline is not None:
+            return []
+        return [
+            "CRYPTOPAY_MPESA_FLOAT_BASELINE is not set: reconciliation skips the M-Pesa float checks "
+            "(mpesa-float, float-b2c) until it is (the float's opening balance plus top-ups not booked)"
+        ]
+
 
 def lookup_key(encoded: str) -> bytes:
     """``CRYPTOPAY_PII_LOOKUP_KEY`` decoded: base64 of at least 32 bytes (errors never show the key).

@@ -103,6 +103,7 @@ from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import WaitingClaims
 from cryptopay.core.wallets.deposits import Deposits
+from cryptopay.core.wallets.paybill import Paybill
 from cryptopay.core.wallets.quotes import prune_claims
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
@@ -575,17 +576,25 @@ class Parts:
     def daraja_pacing(self) -> Pacing:
         """Payouts and status queries towards one shortcode share one token bucket: in Redis when configured (every
         worker), else in this process. Daraja's limit is per shortcode, so more workers add resilience, not speed."""
+        shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
+        return self.daraja_pacing_for(shortcode)
+
+    def daraja_pacing_for(self, shortcode: str) -> Pacing:
+        """The pacing of every request towards ``shortcode`` (payouts' PartyA, STK Push's BusinessShortCode): one
+        bucket per shortcode, so two shortcodes never slow each other and one is never asked faster than its limit."""
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(self._daraja_buckets, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
+
+    @functools.cached_property
+    def _daraja_buckets(self) -> TokenBucket:
         from cryptopay.adapters.ratelimit import ProcessTokenBucket, RedisTokenBucket
 
-        bucket: TokenBucket = ProcessTokenBucket()
-        if self.settings.redis_url:
-            import redis
+        if not self.settings.redis_url:
+            return ProcessTokenBucket()
+        import redis
 
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-            bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
-        shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
-        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -664,6 +673,25 @@ class Parts:
             self.ids,
             monitor=self.monitoring_feed,
             quote_window=timedelta(seconds=self.settings.wallet_quote_seconds),
+            # STK Query asks the STK shortcode (BusinessShortCode), which may not be the payouts' PartyA
+            pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode if self.settings.mpesa else "unconfigured"),
+        )
+
+    @functools.cached_property
+    def paybill(self) -> Paybill:
+        """Payments to our paybill outside an STK prompt (C2B): Daraja posts them to
+        ``<public URL>/hooks/daraja/paybill/confirmation/<token>`` (and asks ``.../validation/<token>``)."""
+        if self.settings.mpesa is None:
+            raise InvalidInput("payments to the paybill need the Daraja settings (CRYPTOPAY_MPESA_SHORTCODE ...)")
+        return Paybill(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.mobile_money,
+            self.settings.public_url.rstrip("/") + HOOKS_PREFIX + "/paybill",
+            self.settings.mpesa.shortcode,
+            self.clock,
+            self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -878,6 +906,7 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            paybill=self.storage.unit_of_work,  # payments to the paybill outside STK (C2B)
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)

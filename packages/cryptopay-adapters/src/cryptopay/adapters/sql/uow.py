@@ -52,6 +52,7 @@ from cryptopay.adapters.sql.repositories.identity import (
     SqlUsers,
 )
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlFeeSchedules, SqlKycProfiles
+from cryptopay.adapters.sql.repositories.paybill import SqlPaybillPayments, SqlUrlRegistrations
 from cryptopay.adapters.sql.repositories.payments import (
     SqlDepositAddresses,
     SqlInvoices,
@@ -169,7 +170,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def payment_links(self) -> SqlPaymentLinks:
-        return SqlPaymentLinks(self.connection)
+        return SqlPaymentLinks(self.connection, personal=self.personal)
 
     @functools.cached_property
     def wrong_network_payments(self) -> SqlWrongNetworkPayments:
@@ -280,6 +281,14 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
         return SqlBuys(self.connection, personal=self.personal)
+
+    @functools.cached_property
+    def paybill_payments(self) -> SqlPaybillPayments:
+        return SqlPaybillPayments(self.connection, personal=self.personal)
+
+    @functools.cached_property
+    def paybill_urls(self) -> SqlUrlRegistrations:
+        return SqlUrlRegistrations(self.connection)
 
     @functools.cached_property
     def wallet_quotes(self) -> SqlWalletQuotes:

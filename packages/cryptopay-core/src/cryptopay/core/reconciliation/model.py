@@ -24,7 +24,7 @@ import attrs
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
@@ -35,6 +35,7 @@ from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import Transfer
+from cryptopay.core.wallets.paybill import PaybillPayment
 from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 __all__ = [
@@ -90,6 +91,29 @@ def shown_number(number: str) -> str:
     return mask_msisdn(try_normalize_msisdn(compact) or compact.lstrip("+"))
 
 
+def shown_name(name: str) -> str:
+    """A statement's name (Other Party Info after the number) as a difference shows it: each word's first letter
+    and a star for each other one (``John Doe`` as ``J*** D**``), masked like a phone (personal data; the receipt,
+    amount and masked number still find the row)."""
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in name.split())
+
+
+def shown_party(other_party: str) -> str:
+    """A statement's Other Party Info (``<number> - <name>``) with its number as ``shown_number`` and its name as
+    ``shown_name``; ``?`` when the row has none."""
+    if not other_party.strip():
+        return "?"
+    number, sep, name = other_party.partition(" - ")
+    return shown_number(number) + sep + shown_name(name)
+
+
+def shown_details(details: str) -> str:
+    """A statement's free-text Details (``Business Payment to 254708374149 - John Doe``) with every phone in it as
+    ``shown_number`` and the name after its `` - `` as ``shown_name``."""
+    head, sep, name = details.partition(" - ")
+    return _PHONE.sub(lambda m: shown_number(m.group(0)), head) + sep + shown_name(name)
+
+
 def shown_destination(destination: str) -> str:
     """A payout's destination (``party`` or ``paybill#account``) with its party shown as ``shown_number``."""
     party, sep, rest = destination.partition("#")
@@ -129,6 +153,8 @@ class WalletBooks:
     buys: tuple[Buy, ...]
     buy_entries: Mapping[str, bool]  # a buy's id -> its credit entry exists in the ledger
     collections: Money  # posted balance of assets:mpesa_collections:KES (zero when never opened)
+    paybill: tuple[PaybillPayment, ...] = ()  # every payment to the paybill outside an STK prompt (C2B)
+    suspense: Money = attrs.field(factory=lambda: Money.zero(KES))  # posted liabilities:paybill_suspense:KES
 
 
 @attrs.frozen(kw_only=True)

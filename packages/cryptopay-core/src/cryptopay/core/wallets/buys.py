@@ -14,10 +14,12 @@ Order of events, each committed before the next (nothing is lost to a crash in b
 3. The token answers once, like a payout's: a second callback on it is kept and compared (audited as
    ``wallet.buy_answer_repeated`` or ``wallet.buy_result_conflict``), never applied; an open buy is then asked about.
 4. A buy with no answer after ``query_after`` is asked by STK Query (``follow_up``, the worker's
-   ``wallets.stk_query`` job); a success credits, a definite failure fails. Daraja's query has been seen to report a
-   failure for a payment that succeeded, and callbacks are unsigned: a success callback for a buy already settled
-   as failed credits only once STK Query, asked then (recorded first, ``wallet.buy_confirming``), says it was paid;
-   otherwise it is held for an operator (``wallet.buy_result_conflict``).
+   ``wallets.stk_query`` job), paced by the STK shortcode's token bucket (``pacing``: Daraja's limits are per
+   shortcode, shared with the payouts when they use the same one); a success credits, a definite failure fails.
+   Daraja's query has been seen to report a failure for a payment that succeeded, and callbacks are unsigned: a
+   success callback for a buy already settled as failed credits only once STK Query, asked then (recorded first,
+   ``wallet.buy_confirming``), says it was paid; otherwise it is held for an operator
+   (``wallet.buy_result_conflict``).
 
 In the ledger (``flows.credit_buy``): Dr ``assets:mpesa_collections:KES`` / Cr ``equity:trading:KES`` (the USDT's
 value at the mid) / Cr ``revenue:fx_spread:KES`` (the rest), and Dr ``equity:trading:USDT`` / Cr the wallet's USDT.
@@ -46,6 +48,7 @@ from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.wording import STK_WORDING, stk_wording
 from cryptopay.core.money import Money
+from cryptopay.core.payouts.service import Pacing
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.payments import Quoter
@@ -128,6 +131,7 @@ class Buys:
     give_up_after: timedelta = timedelta(hours=24)
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once credited
     quote_window: timedelta = DEFAULT_WALLET_QUOTE_WINDOW  # how long a wallet quote may be traded at
+    pacing: Pacing | None = None  # the STK shortcode's bucket: Daraja limits each shortcode, so queries share it
 
     @property
     def wallet_quotes(self) -> WalletQuotes:
@@ -320,6 +324,8 @@ class Buys:
                 else:
                     self._settle(buy_id, lambda _, b: self._later(b, now))
                 continue
+            if self.pacing is not None and not self.pacing.admit():
+                break  # the shortcode's bucket is empty for longer than a short wait: the rest stay due, next run
             try:
                 answer = self.mpesa().stk_query(buy.checkout_request_id)
             except MpesaError:
