@@ -7,8 +7,8 @@ admins'; the audit log, account search and transaction search are for both. Deny
 is named in ``ROLES`` with its roles, and one that is not (a page added without its roles) is refused to everyone
 (403, audited as ``console.unlisted``); a page of another staff role is refused and audited as ``access.refused``; a
 test walks the app's console routes and fails on any not named. A staff login without a second factor is an
-enrolment-only session and is refused. The same page session as the dashboard (``/dashboard/login``); every form carries a CSRF token,
-checked before anything runs.
+enrolment-only session and is refused. The same page session as the dashboard (``/dashboard/login``); every form
+carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
