@@ -373,6 +373,36 @@ def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
     assert teams.invitations_to("other@duka.co.ke", since=NOW) == 1 and teams.invitations_to("x@y.ke", since=NOW) == 0
 
 
+def test_invitations_racing_to_one_address_from_many_merchants_never_pass_its_cap(repos):
+    """Review R15's race: eight teams invite one address at once under a cap of five: exactly five are stored, the
+    rest refused with nothing stored; another address is not held up by the cap."""
+    _team(repos)
+    teams = repos["teams"]
+    invitation = Invitation(
+        id="inv_0",
+        merchant_id="mer_1",
+        email="amina@duka.co.ke",
+        role=TeamRole.STAFF,
+        token_hash="0" * 64,
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+        invited_by="usr_1",
+    )
+
+    def invite(n: int) -> bool:
+        mine = attrs.evolve(invitation, id=f"inv_r{n}", merchant_id=f"mer_{n % 2 + 1}", token_hash=f"{n:064d}")
+        return teams.add_invitation_within(mine, per_address=5, since=NOW - timedelta(days=1))
+
+    assert sorted(race(8, invite)) == [False] * 3 + [True] * 5
+    assert teams.invitations_to("amina@duka.co.ke", since=NOW - timedelta(days=1)) == 5
+    other = attrs.evolve(invitation, id="inv_o", email="other@duka.co.ke", token_hash="f" * 64)
+    assert teams.add_invitation_within(other, per_address=5, since=NOW - timedelta(days=1))
+    assert not teams.add_invitation_within(
+        attrs.evolve(invitation, id="inv_late", token_hash="e" * 64), per_address=5, since=NOW - timedelta(days=1)
+    )
+    assert teams.invitation("inv_late") is None
+
+
 def test_an_email_proof_token_is_kept_and_a_released_address_can_register_again(repos):
     """The pending proof link's hash and expiry come back as stored; an account whose email was released (set to
     None) is no longer found by it, keeps when it was disabled (``disabled_at``, migration 0072), and the address can

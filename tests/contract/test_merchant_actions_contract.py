@@ -10,7 +10,7 @@ from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import PaymentLink, Refund, RefundState
+from cryptopay.core.payments.model import LinkReservation, PaymentLink, PaymentLinkBusy, Refund, RefundState
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
@@ -229,3 +229,62 @@ def test_a_refund_quote_claim_is_the_merchants_and_converts_one_refund(storage):
     with storage.unit_of_work() as uow:
         used = uow.wallet_quotes.get("fxq_r")
     assert used.used_by is not None and used.used_by.startswith("rfd_") and used.used_at == NOW
+
+
+def reserved(client: str, *, per_link: int = 50, per_client: int = 2, until: datetime = NOW + timedelta(minutes=5)):
+    return LinkReservation(until=until, client=client, per_link=per_link, per_client=per_client)
+
+
+def test_concurrent_checkouts_from_one_client_hold_at_most_its_share_of_a_capped_link(storage):
+    """Eight claims from one address at once on a link of ten: two reservations stand, six are refused busy (429);
+    eight from eight addresses on a link letting three stand: three stand (review5 S7)."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=10))
+        uow.payment_links.add(link(2, max_uses=10))
+
+    def claim(link_id: str, client: str, n: int) -> str:
+        try:
+            with storage.unit_of_work() as uow:
+                per_link = 3 if link_id == "lnk_02" else 50
+                return str(
+                    uow.payment_links.claim_use(
+                        link_id, f"inv_{link_id}_{n}", NOW, reservation=reserved(client, per_link=per_link)
+                    )
+                )
+        except PaymentLinkBusy as busy:
+            return str(busy.details["limit"])
+
+    one = race(8, lambda n: claim("lnk_01", "198.51.100.7", n))
+    assert sorted(one) == ["True"] * 2 + ["payment_link.open_checkouts_per_client"] * 6
+    many = race(8, lambda n: claim("lnk_02", f"198.51.100.{n}", n))
+    assert sorted(many) == ["True"] * 3 + ["payment_link.open_checkouts"] * 5
+    with storage.unit_of_work() as uow:
+        assert (uow.payment_links.get("lnk_01").uses, uow.payment_links.get("lnk_02").uses) == (2, 3)
+
+
+def test_a_lapsed_reservation_is_freed_once_and_a_kept_one_never(storage):
+    """Two uses reserved until 09:05 of a link of two, one of them paid (kept): at 09:06 eight customers race to free
+    the lapsed one and claim it: one wins, the use is freed once, the paid one still counts."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=2))
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.claim_use("lnk_01", "inv_paid", NOW, reservation=reserved("a"))
+        assert uow.payment_links.claim_use("lnk_01", "inv_gone", NOW, reservation=reserved("b"))
+        assert uow.payment_links.retake_use("inv_paid", NOW) is None  # kept for good: still held, no move
+    later = NOW + timedelta(minutes=6)
+
+    def free_and_claim(n: int) -> tuple[list[str], bool]:
+        with storage.unit_of_work() as uow:
+            freed = uow.payment_links.release_lapsed("lnk_01", later)
+            return freed, uow.payment_links.claim_use(
+                "lnk_01", f"inv_c{n}", later, reservation=reserved(f"c{n}", until=later + timedelta(minutes=5))
+            )
+
+    results = race(8, free_and_claim)
+    assert sorted(len(freed) for freed, _ in results) == [0] * 7 + [1]
+    assert [freed for freed, _ in results if freed] == [["inv_gone"]]
+    assert sorted(won for _, won in results) == [False] * 7 + [True]
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.get("lnk_01").uses == 2
+        assert uow.payment_links.release_lapsed("lnk_01", later) == []
+        assert uow.payment_links.retake_use("inv_gone", later) is not None  # its money after all: taken again

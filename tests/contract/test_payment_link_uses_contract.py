@@ -8,7 +8,7 @@ import pytest
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments.links import PaymentLinkClosed
+from cryptopay.core.payments.links import PaymentLinkBusy, PaymentLinkClosed
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -89,3 +89,57 @@ def test_a_late_payment_to_an_expired_invoice_of_a_full_link_takes_its_use_again
     )
     with pytest.raises(PaymentLinkClosed, match="limit"):
         stack.payment_links.create_invoice(link.public_id)
+
+
+STRANGER, CUSTOMER = "198.51.100.7", "203.0.113.9"
+
+
+def test_an_unpaid_checkout_holds_a_capped_link_only_for_its_reservation(stack):
+    """Review5 S7: a stranger's unpaid invoice holds the last ticket five minutes, not its whole window; then the
+    link opens to the next customer (the freed use audited), and the stranger's money, if it comes, still counts."""
+    link = _capped(stack, 1)
+    held = stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(link.public_id, client=CUSTOMER)
+    stack.tick(minutes=6)
+    assert stack.invoice(held.id).state is InvoiceState.NEW  # its own window is 15 minutes
+    assert stack.payment_links.load_public(link.public_id).closed_reason(stack.clock.now()) is None
+    assert stack.payment_links.get_link(link.id).uses == 0
+    [freed] = _audit(stack, "payment_link.use_released")
+    assert freed == {"invoice": held.id, "reason": "reservation_lapsed"}
+    stack.payment_links.create_invoice(link.public_id, client=CUSTOMER)
+    stack.pay(held.id)
+    stack.confirm(3)
+    assert stack.payment_links.get_link(link.id).uses == 2  # money is never refused: over the cap, audited
+    [retaken] = _audit(stack, "payment_link.use_retaken")
+    assert (retaken["invoice"], retaken["over_cap"]) == (held.id, "true")
+
+
+def test_a_payment_inside_the_reservation_keeps_the_use_for_good(stack):
+    """A checkout paid a minute in keeps its use past its reservation: the link stays sold out."""
+    link = _capped(stack, 1)
+    paid = stack.payment_links.create_invoice(link.public_id, client=CUSTOMER)
+    stack.pay(paid.id)
+    stack.tick(minutes=1)
+    stack.tick(minutes=6)
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    assert stack.payment_links.get_link(link.id).uses == 1
+    assert _audit(stack, "payment_link.use_released") == []
+
+
+def test_one_client_holds_at_most_two_open_checkouts_of_a_capped_link(stack):
+    """A third unpaid checkout from one address is a 429 with Retry-After (nothing made); others still buy, and the
+    same address may again once its reservations lapse."""
+    link = _capped(stack, 5)
+    for _ in range(2):
+        stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    with pytest.raises(PaymentLinkBusy) as refused:
+        stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    assert refused.value.http_status == 429 and 0 < refused.value.retry_after <= 300
+    assert refused.value.details["limit"] == "payment_link.open_checkouts_per_client"
+    assert stack.payment_links.get_link(link.id).uses == 2
+    stack.payment_links.create_invoice(link.public_id, client=CUSTOMER)
+    stack.tick(minutes=6)
+    stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    assert stack.payment_links.get_link(link.id).uses == 1

@@ -721,7 +721,10 @@ def test_a_held_payment_released_and_one_kept_on_sql(sql_engine):
     waiting = stack.held_payments.waiting()
     assert sorted(c.invoice_id for c in waiting) == sorted([first, second]) and all(c.alerts for c in waiting)
     by_invoice = {c.invoice_id: c for c in waiting}
-    released = stack.held_payments.release(by_invoice[first].id, officer="usr_ann", note="false positive")
+    proposed = stack.held_payments.release(by_invoice[first].id, officer="usr_ann", note="false positive")
+    with stack.uow() as uow:  # the four-eyes proposal is stored with the credit
+        assert uow.payment_credits.get(proposed.id) == proposed and proposed.proposed_by == "usr_ann"
+    released = stack.held_payments.approve(by_invoice[first].id, officer="usr_ben")
     kept = stack.held_payments.keep(by_invoice[second].id, officer="usr_ann", note="for the FRC")
     assert (released.decision, kept.decision) == (HoldDecision.RELEASED, HoldDecision.KEPT)
     assert stack.held_payments.waiting() == [] and stack.books_balanced()

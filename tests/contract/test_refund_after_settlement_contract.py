@@ -71,6 +71,9 @@ def test_a_settled_merchants_refund_is_owed_and_netted_across_settlements(stack:
         _refund(stack, invoice_id, "100")
     refund = _refund(stack, invoice_id, "60")
     assert refund.state is RefundState.REQUESTED and _owed(stack) == Money.of("7839", KES)
+    with stack.uow() as uow:
+        stored = uow.refunds.get(refund.id)
+    assert stored is not None and (stored.funded, stored.owed) == (Money.of("60", USDT), Money.of("7839", KES))
     _paid(stack, "50")
     netted = _settle(stack, 1)
     with stack.uow() as uow:

@@ -299,3 +299,24 @@ def test_a_rotated_endpoint_keeps_its_previous_secret_sealed(storage, engine):
         with engine.connect() as conn:
             row = conn.execute(sa.select(webhook_endpoints)).one()._mapping
         assert SECRET.encode() not in bytes(row["previous_secret"]) and new_secret.encode() not in bytes(row["secret"])
+
+
+def test_payload_versions_round_trip_and_fan_out_writes_each_endpoints_version(storage):
+    """An endpoint's payload version and a delivery's come back as stored; fan-out writes each endpoint's body in its
+    own version (v2 with money objects), and the stored row refuses a version outside 1 and 2."""
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        uow.webhook_endpoints.add(endpoint(2, payload_version=2))
+        payload = {"merchant_id": "m1", "invoice_id": "inv_1", "shortfall": "4.00", "shortfall_asset": "KES"}
+        message = OutboxMessage.new("out_1", "invoice.settled", payload, at=NOW)
+        fanned = fan_out(uow, message, ids=SequentialIds(), now=NOW)
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_endpoints.get("whe_2").payload_version == 2
+        stored = {d.endpoint_id: uow.webhook_deliveries.get(d.id) for d in fanned}
+    assert (stored["whe_1"].payload_version, stored["whe_2"].payload_version) == (1, 2)
+    assert '"shortfall":"4.00"' in stored["whe_1"].body
+    assert (
+        '"shortfall":{"amount":"4.00","asset":"KES"}' in stored["whe_2"].body and '"version":2' in stored["whe_2"].body
+    )
+    with pytest.raises(InvalidInput):
+        endpoint(3, payload_version=3)

@@ -272,8 +272,10 @@ def test_a_malformed_month_is_a_usage_error_before_any_report_is_read(rig, month
 
 
 def test_held_payments_are_listed_and_decided_from_the_shell(rig):
-    """``compliance held-payments``: the waiting list (an audited read), a release and a keep by a named officer
+    """``compliance held-payments``: the waiting list (an audited read), a release proposed by a named officer (the
+    operator audited; approving it from the shell exits 5: four-eyes is given on the console) and a keep
     (exit 2 without a note, 3 for an unknown id, 4 for a decided one, 5 for someone who is not an officer)."""
+    from cryptopay.core.payments.model import HoldDecision
     from cryptopay.core.testing.payments_stack import PaymentsStack
 
     from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
@@ -296,8 +298,17 @@ def test_held_payments_are_listed_and_decided_from_the_shell(rig):
     assert cli("held-payments", "release", "crd_nope", *ann, "--note", "x").exit_code == 3
     not_officer = ("--officer", "pat@example.co.ke", "--note", "x")
     assert cli("held-payments", "release", rows[first]["id"], *not_officer).exit_code == 5
-    released = cli("held-payments", "release", rows[first]["id"], *ann, "--note", "false positive")
-    assert released.exit_code == 0 and json.loads(released.stdout)["decision"] == "released", released.output
+    proposed = cli("held-payments", "release", rows[first]["id"], *ann, "--note", "false positive")
+    assert proposed.exit_code == 0, proposed.output
+    assert (json.loads(proposed.stdout)["decision"], json.loads(proposed.stdout)["proposal"]) == (None, "released")
+    proposals = stack.storage.audit_records()
+    [record] = [r for r in proposals if r.action == "compliance.held_payment_release_proposed"]
+    assert record.actor == "user:usr_ann" and dict(record.details)["operator"].startswith("ops:")
+    shell = cli("held-payments", "approve", rows[first]["id"], "--officer", "bob@example.co.ke")
+    assert shell.exit_code == 5 and "console" in shell.output, shell.output  # four-eyes is not proven from a shell
+    assert stack.held_payments.get(rows[first]["id"]).decision is None
+    released = stack.held_payments.approve(rows[first]["id"], officer="usr_bob")  # as the console does
+    assert released.decision is HoldDecision.RELEASED
     assert cli("held-payments", "keep", rows[first]["id"], *ann, "--note", "again").exit_code == 4
     kept = cli("held-payments", "keep", rows[second]["id"], *ann, "--note", "for the FRC")
     assert kept.exit_code == 0 and json.loads(kept.stdout)["decision"] == "kept"
@@ -308,6 +319,7 @@ def _officers() -> InMemoryUsers:
     users = InMemoryUsers()
     for user_id, email, role in [
         ("usr_ann", "ann@example.co.ke", Role.COMPLIANCE),
+        ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
         ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
     ]:
         users.add(User(user_id, email, "unused-hash", role, START))

@@ -46,3 +46,19 @@ def test_cli_webhooks_redeliver_refuses_unknown_other_merchants_and_pending_deli
     pending = cli("webhooks", "redeliver", delivery.id)
     assert pending.exit_code == 4 and "still pending" in pending.stderr
     assert len(stack.queue.pending) == 1
+
+
+def test_cli_webhooks_payload_version_sets_the_version_for_later_events_and_is_audited(stack, delivery):
+    """`webhooks payload-version` sets 2 for the merchant's endpoint (audited by the operator); a bad version exits 2,
+    another merchant's or an unknown endpoint 3, and nothing changes."""
+    endpoint_id = delivery.endpoint_id
+    assert cli("webhooks", "payload-version", endpoint_id, "3", "--merchant", delivery.merchant_id).exit_code == 2
+    assert cli("webhooks", "payload-version", endpoint_id, "2", "--merchant", "mer_other").exit_code == 3
+    assert cli("webhooks", "payload-version", "whe_nope", "2", "--merchant", delivery.merchant_id).exit_code == 3
+    with stack.webhooks_uow() as uow:
+        assert uow.webhook_endpoints.get(endpoint_id).payload_version == 1
+    view = cli_json("webhooks", "payload-version", endpoint_id, "2", "--merchant", delivery.merchant_id)
+    assert view == {"id": endpoint_id, "merchant_id": delivery.merchant_id, "payload_version": 2}
+    with stack.webhooks_uow() as uow:
+        assert uow.webhook_endpoints.get(endpoint_id).payload_version == 2
+    assert deliveries_of(stack.webhook_storage).get(delivery.id).payload_version == 1  # a sent body stays as sent

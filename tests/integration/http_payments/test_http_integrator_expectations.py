@@ -57,17 +57,22 @@ def test_the_openapi_document_has_an_event_catalogue_with_a_schema_per_event(cli
 
     catalogue = client.get("/openapi.json").json["webhooks"]
     assert set(catalogue) == {*WEBHOOK_EVENTS, PING_EVENT}
-    body = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["type"] == {"const": "invoice.settled"}
-    assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])
+    versions = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [body["title"] for body in versions] == ["payload version 1", "payload version 2"]
+    for body in versions:
+        assert body["properties"]["type"] == {"const": "invoice.settled"}
+        assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])
 
 
 def test_every_event_sent_matches_its_schema_in_the_catalogue(client, auth, stack, hooks, shop):
     """The bodies actually delivered (invoice, payout completed and failed, settlement completed) validate against
-    the catalogue's schema of their type: the document describes what endpoints receive, every member required."""
+    the catalogue's schema of their type in the endpoint's payload version (1 and 2), named by their header: the
+    document describes what endpoints receive, every member required."""
 
     catalogue = client.get("/openapi.json").json["webhooks"]
     client.post("/v1/webhook-endpoints", json={"url": "https://duka.example/hooks"}, headers=shop.stepped)
+    v2 = {"url": "https://duka.example/hooks2", "payload_version": 2}
+    assert client.post("/v1/webhook-endpoints", json=v2, headers=shop.stepped).json["endpoint"]["payload_version"] == 2
     scopes = ["invoices:write", "settlements:write"]
     shop.headers = key_headers(auth.api_key(shop.headers, shop.id, scopes))  # a key outlives the day's login
     for scenario in (None, Scenario.INSUFFICIENT_FUNDS):
@@ -82,10 +87,21 @@ def test_every_event_sent_matches_its_schema_in_the_catalogue(client, auth, stac
         stack.deliver_callbacks()
     hooks.relay()
     hooks.run_jobs()
-    bodies = [json.loads(sent.body) for sent in hooks.sender.sent]
-    types = {body["type"] for body in bodies}
-    assert {"invoice.created", "invoice.settled", "payout.completed", "payout.failed", "settlement.completed"} <= types
-    for body in bodies:
-        schema = catalogue[body["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        errors = [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(body)]
-        assert errors == [], (body["type"], errors)
+    sent = [
+        (s.url.endswith("hooks2"), s.headers["cryptopay-payload-version"], json.loads(s.body))
+        for s in hooks.sender.sent
+    ]
+    kinds = {"invoice.created", "invoice.settled", "payout.completed", "payout.failed", "settlement.completed"}
+    for version in (1, 2):
+        bodies = [body for second, header, body in sent if second == (version == 2) and header == str(version)]
+        assert kinds <= {body["type"] for body in bodies}
+        assert len(bodies) == len(sent) // 2
+        for body in bodies:
+            schema = catalogue[body["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            branch = schema["oneOf"][version - 1]
+            errors = [e.message for e in jsonschema_rs.validator_for(branch).iter_errors(body)]
+            assert errors == [], (version, body["type"], errors)
+            assert jsonschema_rs.validator_for(schema).is_valid(body)  # exactly one branch
+    (settlement,) = [b for second, _, b in sent if second and b["type"] == "settlement.completed"][:1]
+    assert settlement["version"] == 2 and settlement["data"]["paid"]["asset"] == "KES"
+    assert isinstance(settlement["data"]["payouts"], int) and "currency" not in settlement["data"]

@@ -246,3 +246,22 @@ def test_a_link_invoice_s_qr_link_opens_for_its_customer_without_credentials(cli
     assert image.status_code == 200 and image.mimetype == "image/svg+xml"
     merchant_view = client.get(f"/v1/invoices/{invoice['id']}", headers=shop.headers).json
     assert merchant_view["payment_options"][0]["qr_svg_url"].startswith(f"/v1/invoices/{invoice['id']}/qr.svg")
+
+
+def test_one_address_holds_at_most_two_unpaid_checkouts_of_a_capped_link(client, auth, stack, shop):
+    """Review5 S7: a third unpaid checkout from one address is a 429 problem with Retry-After, nothing made; another
+    address still buys; five minutes on, the reservations have lapsed and the link is whole again."""
+    key = key_headers(auth.api_key(shop.headers, shop.id, ["payment_links:write", "payment_links:read"]))
+    link = _link(client, key, amount="500", currency="KES", max_uses=5, rails=["usdt-tron"])
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    stranger = {"REMOTE_ADDR": "198.51.100.7"}
+    assert [client.post(path, json={}, environ_overrides=stranger).status_code for _ in range(2)] == [201, 201]
+    busy = client.post(path, json={}, environ_overrides=stranger)
+    assert busy.status_code == 429 and busy.mimetype == "application/problem+json", busy.json
+    assert busy.json["code"] == "payment_link_busy" and 0 < int(busy.headers["Retry-After"]) <= 300
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=key).json["uses"] == 2
+    other = client.post(path, json={}, environ_overrides={"REMOTE_ADDR": "203.0.113.9"})
+    assert other.status_code == 201
+    stack.tick(minutes=6)
+    assert client.post(path, json={}, environ_overrides=stranger).status_code == 201
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=key).json["uses"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import jsonschema_rs
 from cryptopay.core.payments.model import DepositAddress
@@ -199,4 +200,11 @@ def test_a_refund_after_the_merchant_was_paid_out_is_funded_by_it_or_refused_bey
     owed = stack.ledger.balances([flows.merchant_receivable(shop.id)])[flows.merchant_receivable(shop.id)].posted
     assert owed.is_positive() and owed.asset.code == "KES"
     assert [r.action for r in stack.storage.audit_records() if r.action == "refund.fund"] == ["refund.fund"]
-    assert len(client.get(path, headers=shop.headers).json["data"]) == 1
+    listed = client.get(path, headers=shop.headers).json["data"]
+    assert len(listed) == 1
+    # the refund record says what the merchant funded and owes for it, in its own view and in the list
+    shown = client.get(f"/v1/refunds/{part.json['id']}", headers=shop.headers).json
+    for view in (part.json, shown, listed[0]):
+        assert view["owed_by_merchant"] == {"amount": format(owed.amount, "f"), "asset": "KES"}, view
+        funded = view["funded_by_merchant"]
+        assert funded["asset"] == "USDT" and Decimal("0") < Decimal(funded["amount"]) <= Decimal("5")

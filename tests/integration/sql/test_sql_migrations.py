@@ -330,3 +330,35 @@ def test_usernames_get_their_skeleton_and_older_look_alikes_keep_it(empty_url: s
             )
     finally:
         engine.dispose()
+
+
+def test_refunds_funded_before_0161_get_what_was_funded_and_owed_from_their_funding_entry(empty_url: str) -> None:
+    """0161 fills a funded refund's ``funded`` and ``owed`` from its ``refund:<id>:fund`` entry (the downgrade
+    removes them, the upgrade puts them back the same); an unfunded refund is left without them."""
+    from cryptopay.adapters.sql.uow import SqlStorage
+    from cryptopay.core.money import USDT
+    from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+
+    from tests.contract.test_payments_repository_contract import SqlPaymentsStack
+    from tests.contract.test_refund_after_settlement_contract import _paid, _refund, _settle
+
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        payments = SqlPaymentsStack(SqlStorage(engine))
+        profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+        payments.add_merchant("m1", settlement=profile)
+        invoice_id = _paid(payments, "100")
+        covered = _refund(payments, _paid(payments, "10"), "1")  # its balance covers it: nothing funded
+        _settle(payments, 0)
+        funded = _refund(payments, invoice_id, "60")
+        downgrade(empty_url, "0160")
+        with payments.uow() as uow:
+            assert (uow.refunds.get(funded.id).funded, uow.refunds.get(funded.id).owed) == (None, None)
+        upgrade(empty_url)
+        with payments.uow() as uow:
+            after, plain = uow.refunds.get(funded.id), uow.refunds.get(covered.id)
+        assert (after.funded, after.owed) == (Money.of("60", USDT), Money.of("7839", KES))
+        assert (plain.funded, plain.owed) == (None, None)
+    finally:
+        engine.dispose()

@@ -208,6 +208,28 @@ def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     assert attempts == [2] and len(hooks.sender.sent) >= 2
 
 
+def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner, auth, hooks):
+    """The add-endpoint form's payload version 2 makes the endpoint's bodies v2 (shown in the list); a version other
+    than 1 or 2 is refused and adds nothing."""
+    _log_in(client)
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    assert 'name="payload_version"' in page
+    bad = {"csrf_token": _csrf(page), "url": "https://duka.example/bad", "password": PASSWORD, "payload_version": "7"}
+    assert client.post("/dashboard/developers/webhooks", data=bad).status_code == 422
+    assert client.get("/v1/webhook-endpoints", headers=headers).json["data"] == []
+    body = {
+        "csrf_token": _csrf(page),
+        "url": "https://duka.example/hooks",
+        "password": PASSWORD,
+        "payload_version": "2",
+    }
+    assert client.post("/dashboard/developers/webhooks", data=body).status_code == 201
+    (endpoint,) = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
+    assert endpoint["payload_version"] == 2
+    assert "payload version 2" in client.get("/dashboard/developers").get_data(as_text=True)
+
+
 def test_a_password_with_invisible_characters_logs_in_on_the_page(client, auth):
     """The login form takes the password exactly as the API does: any character but a control (text class SECRET),
     so a zero-width space or soft hyphen pasted into it at registration still logs in."""

@@ -112,3 +112,17 @@ def test_a_double_press_of_the_pay_button_makes_one_invoice(client, shop):
     again = client.post(f"/link/{public_id}", data=_keyed(client.get(f"/link/{public_id}").get_data(as_text=True)))
     assert again.status_code == 303 and again.headers["Location"] != first.headers["Location"]
     assert "This payment link is closed." in client.get(f"/link/{public_id}").get_data(as_text=True)  # two uses
+
+
+def test_a_third_unpaid_checkout_from_one_address_is_a_429_page_in_the_payer_s_language(client, shop):
+    """Review5 S7: the page refuses a third open checkout of a capped link from one address (429, nothing made),
+    in Swahili with the English reason below."""
+    public_id = _link(client, shop, amount="500", rails=["usdt-tron"], max_uses=5)
+    sw = {"Accept-Language": "sw"}
+    for _ in range(2):
+        html = client.get(f"/link/{public_id}").get_data(as_text=True)
+        assert client.post(f"/link/{public_id}", data={**_keyed(html)}).status_code == 303
+    html = client.get(f"/link/{public_id}", headers=sw).get_data(as_text=True)
+    busy = client.post(f"/link/{public_id}", data={**_keyed(html)}, headers=sw)
+    shown = busy.get_data(as_text=True)
+    assert busy.status_code == 429 and "Kiungo hiki kina shughuli nyingi" in shown and "unpaid checkouts" in shown

@@ -23,6 +23,7 @@ from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import DepositAddress, HoldDecision, PaymentCredit, RefundState
 from cryptopay.core.ports.chains import TxState
@@ -135,6 +136,19 @@ def test_a_held_payment_mined_again_after_a_reorg_is_held_again(stack: PaymentsS
 
 
 OFFICER = "usr_ann"
+SECOND = "usr_ben"  # four-eyes: the officer approving what OFFICER proposed
+
+
+def _release(stack: PaymentsStack, credit_id: str, *, note: str) -> PaymentCredit:
+    """A release proposed by OFFICER and approved by SECOND (four-eyes)."""
+    stack.held_payments.release(credit_id, officer=OFFICER, note=note)
+    return stack.held_payments.approve(credit_id, officer=SECOND)
+
+
+def _return(stack: PaymentsStack, credit_id: str, *, note: str) -> PaymentCredit:
+    """A return proposed by OFFICER and approved by SECOND (four-eyes)."""
+    stack.held_payments.return_to_payer(credit_id, officer=OFFICER, note=note)
+    return stack.held_payments.approve(credit_id, officer=SECOND)
 
 
 def _held(stack: PaymentsStack, invoice_id: str) -> PaymentCredit:
@@ -147,7 +161,9 @@ def _decisions(stack: PaymentsStack, invoice_id: str) -> list[dict[str, str]]:
     return [
         {"action": r.action, "actor": r.actor, **dict(r.details)}
         for r in stack.storage.audit_records()
-        if r.subject == f"invoice:{invoice_id}" and r.action.startswith("compliance.held_payment_")
+        if r.subject == f"invoice:{invoice_id}"
+        and r.action.startswith("compliance.held_payment_")
+        and not r.action.endswith("_proposed")  # the decisions, not the four-eyes proposals before them
     ]
 
 
@@ -163,11 +179,12 @@ def test_a_released_payment_is_credited_as_it_would_have_been_and_settled(stack:
     invoice_id = _paid_from(stack, LISTED)
     credit = _held(stack, invoice_id)
     assert [c.id for c in stack.held_payments.waiting()] == [credit.id] and credit.alerts
-    released = stack.held_payments.release(credit.id, officer=OFFICER, note="the list's entry was removed on 3 March")
+    released = _release(stack, credit.id, note="the list's entry was removed on 3 March")
     gross = credit.received
     fee = stack.merchant_fee("USDT", "1").quote(gross).fee  # the store's 1 % merchant fee, as a credit takes it
     assert fee.is_positive()
-    assert (released.decision, released.decided_by, released.fee) == (HoldDecision.RELEASED, OFFICER, fee)
+    assert (released.decision, released.decided_by, released.fee) == (HoldDecision.RELEASED, SECOND, fee)
+    assert released.proposal is None  # carried out: the proposal cleared
     assert stack.balance(flows.payments_held(USDT)).is_zero()
     assert stack.balance(flows.merchant_liability("m1", USDT)) == gross - fee
     assert stack.balance(flows.merchant_fee(USDT)) == fee
@@ -179,11 +196,12 @@ def test_a_released_payment_is_credited_as_it_would_have_been_and_settled(stack:
     [decision] = _decisions(stack, invoice_id)
     assert (decision["action"], decision["actor"], decision["credit"], decision["case" + "s"]) == (
         "compliance.held_payment_released",
-        f"user:{OFFICER}",
+        f"user:{SECOND}",
         credit.id,
         case.id,
     )
     assert decision["entry"] == released.release_entry_id and decision["fee"] == str(fee)
+    assert decision["proposed_by"] == OFFICER and decision["note"] == "the list's entry was removed on 3 March"
     runs = stack.settling.run_settlements(merchant_id="m1")  # settlement then takes it as any credit
     assert [r.settlement is not None for r in runs] == [True]
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
@@ -222,7 +240,7 @@ def test_a_delisted_payer_is_returned_the_whole_payment_from_the_hold(stack: Pay
     credit = _held(stack, invoice_id)
     stack.screening = None  # the list no longer names the address (delisted)
     stack.wire_use_cases()
-    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    returned = _return(stack, credit.id, note="delisted: returned")
     [refund] = stack.refunds.list_refunds(invoice_id)
     assert (returned.decision, returned.refund_id) == (HoldDecision.RETURNED, refund.id)
     assert (refund.address, refund.amount) == (LISTED, credit.received)
@@ -232,7 +250,7 @@ def test_a_delisted_payer_is_returned_the_whole_payment_from_the_hold(stack: Pay
     stack.refunds.check_refunds()
     assert stack.refunds.get_refund(refund.id).state is RefundState.FAILED
     assert stack.balance(flows.payments_held(USDT)) == credit.received and stack.books_balanced()
-    again = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="the first return failed")
+    again = _return(stack, credit.id, note="the first return failed")
     assert again.refund_id != refund.id
     stack.refunds.send_refunds()
     stack.senders["tron"].finish(again.refund_id or "", TxState.CONFIRMED)
@@ -264,7 +282,7 @@ def test_no_decision_without_a_note_by_the_merchants_own_officer_or_on_another_c
 def test_a_released_payment_reorganised_away_is_taken_back_from_the_merchant(stack: PaymentsStack) -> None:
     invoice_id = _paid_from(stack, LISTED)
     credit = _held(stack, invoice_id)
-    stack.held_payments.release(credit.id, officer=OFFICER, note="false positive")
+    _release(stack, credit.id, note="false positive")
     stack.chains["tron"].reorg(4)
     stack.chains["tron"].mine()
     stack.sync()
@@ -283,7 +301,7 @@ def test_a_return_whose_payment_left_the_chain_before_it_was_sent_fails_and_send
     credit = _held(stack, invoice_id)
     stack.screening = None  # delisted
     stack.wire_use_cases()
-    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    returned = _return(stack, credit.id, note="delisted: returned")
     stack.chains["tron"].reorg(4)  # the payment's block and the three after it
     stack.chains["tron"].mine()
     stack.sync()
@@ -302,7 +320,7 @@ def test_a_released_payment_is_the_merchants_to_refund_a_held_one_never(stack: P
     credit, option = _held(stack, invoice_id), stack.invoice(invoice_id).options[0]
     stack.tick(minutes=20)  # the invoice expires: refunds may be asked
     assert stack.refunds.refundable(invoice_id, option.rail.key).is_zero()
-    stack.held_payments.release(credit.id, officer=OFFICER, note="false positive")
+    _release(stack, credit.id, note="false positive")
     assert stack.refunds.refundable(invoice_id, option.rail.key) == credit.received
     stack.screening = None  # the payer, delisted, asks for its money back
     stack.wire_use_cases()
@@ -337,7 +355,7 @@ def test_a_return_whose_refund_failed_is_back_in_the_officers_queue(stack: Payme
     credit = _held(stack, invoice_id)
     stack.screening = None  # delisted
     stack.wire_use_cases()
-    returned = stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted: returned")
+    returned = _return(stack, credit.id, note="delisted: returned")
     assert stack.held_payments.waiting() == []
     stack.refunds.send_refunds()
     stack.senders["tron"].finish(returned.refund_id or "", TxState.FAILED)
@@ -390,3 +408,59 @@ def test_a_return_through_no_option_of_the_invoice_is_a_clear_refusal_before_the
         stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="send it back")
     assert refused.value.http_status == 422
     _refused_return_leaves_everything(stack, invoice_id, credit)
+
+
+def test_a_release_is_carried_out_only_when_a_second_officer_approves_it(stack: PaymentsStack) -> None:
+    """Four-eyes: a proposed release moves nothing and leaves the alerts open; its proposer cannot approve it (409
+    ``same_officer``, audited), nor can a second proposal be made while it waits; a second officer carries it out."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    proposed = stack.held_payments.release(credit.id, officer=OFFICER, note="false positive: a namesake")
+    assert (proposed.proposal, proposed.proposed_by, proposed.decision) == (HoldDecision.RELEASED, OFFICER, None)
+    assert stack.balance(flows.payments_held(USDT)) == credit.received
+    assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
+    assert [c.proposal for c in stack.held_payments.waiting()] == [HoldDecision.RELEASED]  # still waiting
+    assert stack.monitoring is not None
+    assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
+    with pytest.raises(SameOfficer) as same:
+        stack.held_payments.approve(credit.id, officer=OFFICER)
+    assert (same.value.http_status, same.value.code) == (409, "same_officer")
+    [refused] = [r for r in stack.storage.audit_records() if r.action.endswith("same_officer_refused")]
+    assert (refused.actor, dict(refused.details)["credit"]) == (f"user:{OFFICER}", credit.id)
+    with pytest.raises(Conflict):
+        stack.held_payments.release(credit.id, officer=SECOND, note="a second proposal")
+    assert _held(stack, invoice_id).decision is None
+    released = stack.held_payments.approve(credit.id, officer=SECOND)
+    assert (released.decision, released.decided_by, released.proposal) == (HoldDecision.RELEASED, SECOND, None)
+    assert released.decision_note == "false positive: a namesake"
+    assert stack.balance(flows.payments_held(USDT)).is_zero() and stack.books_balanced()
+    actions = [r.action for r in stack.storage.audit_records() if r.subject == f"invoice:{invoice_id}"]
+    assert actions[-3:] == [
+        "compliance.held_payment_release_proposed",
+        "compliance.held_payment_same_officer_refused",
+        "compliance.held_payment_released",
+    ]
+
+
+def test_a_declined_proposal_moves_nothing_and_an_own_party_approver_is_refused(stack: PaymentsStack) -> None:
+    """A second officer may decline a proposal (audited, nothing moves, another may then be proposed); nothing is
+    approved without a proposal, nor by an officer of the merchant's own (``OwnParty``)."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    with pytest.raises(InvalidState):
+        stack.held_payments.approve(credit.id, officer=SECOND)
+    stack.held_payments.release(credit.id, officer=OFFICER, note="a namesake")
+    with pytest.raises(InvalidInput):
+        stack.held_payments.decline(credit.id, officer=SECOND, note=" ")
+    declined = stack.held_payments.decline(credit.id, officer=SECOND, note="the match is strong: not a namesake")
+    assert declined.proposal is None and declined.decision is None
+    [record] = [r for r in stack.storage.audit_records() if r.action == "compliance.held_payment_proposal_declined"]
+    assert (record.actor, dict(record.details)["proposed_by"]) == (f"user:{SECOND}", OFFICER)
+    with pytest.raises(InvalidState):
+        stack.held_payments.approve(credit.id, officer=SECOND)
+    stack.held_payments.release(credit.id, officer=OFFICER, note="asked the list's publisher: delisted")
+    stack.held_payments = attrs.evolve(stack.held_payments, parties_of=lambda who: frozenset({who, "m1"}))
+    with pytest.raises(OwnParty):
+        stack.held_payments.approve(credit.id, officer="usr_amina")
+    assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
+    assert stack.books_balanced()

@@ -190,6 +190,8 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "failure": refund.failure,
         "requested_by": refund.requested_by,
         "created_at": refund.created_at,
+        "funded_by_merchant": money(refund.funded),
+        "owed_by_merchant": money(refund.owed),
     }
 
 

@@ -586,27 +586,44 @@ HTTP_DESCRIPTIONS = {
 _EVENTS: dict[str, dict[str, Any]] = {}
 
 
-def register_event(name: str, data: dict[str, Any], summary: str) -> None:
-    """Add a webhook event type to the document's ``webhooks`` catalogue, with the schema of its ``data``."""
-    _EVENTS[name] = {"summary": summary, "data": data}
+def register_event(name: str, data: dict[str, Any], summary: str, *, data_v2: dict[str, Any] | None = None) -> None:
+    """Add a webhook event type to the document's ``webhooks`` catalogue, with the schema of its ``data`` in payload
+    version 1 and, when it differs, version 2 (``cryptopay.core.webhooks.payloads``)."""
+    _EVENTS[name] = {"summary": summary, "data": data, "data_v2": data if data_v2 is None else data_v2}
+
+
+def _envelope(name: str, data: dict[str, Any], version: int) -> dict[str, Any]:
+    """The signed body of payload ``version``: version 2 says ``"version": 2``, version 1 has no such member."""
+    properties: dict[str, Any] = {
+        "type": {"const": name},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "data": data,
+        "version": {"const": version} if version != 1 else False,
+    }
+    required = ["type", "timestamp", "data"] + (["version"] if version != 1 else [])
+    title = f"payload version {version}"
+    return {"title": title, "type": "object", "properties": properties, "required": required}
+
+
+_VERSION_HEADER = {
+    "name": "cryptopay-payload-version",
+    "in": "header",
+    "required": True,
+    "description": "the body's payload version, the endpoint's `payload_version` when the event was sent",
+    "schema": {"type": "string", "enum": ["1", "2"]},
+}
 
 
 def _event_operations() -> dict[str, Any]:
-    """OpenAPI 3.1 ``webhooks``: one POST per event type, its body the signed envelope around the event's data."""
+    """OpenAPI 3.1 ``webhooks``: one POST per event type, its body the signed envelope around the event's data, in
+    the endpoint's payload version (1 or 2, also named by the ``cryptopay-payload-version`` header)."""
     operations: dict[str, Any] = {}
     for name, event in sorted(_EVENTS.items()):
-        envelope = {
-            "type": "object",
-            "properties": {
-                "type": {"const": name},
-                "timestamp": {"type": "string", "format": "date-time"},
-                "data": event["data"],
-            },
-            "required": ["type", "timestamp", "data"],
-        }
-        body = {"required": True, "content": {"application/json": {"schema": envelope}}}
+        versions = [_envelope(name, event["data"], 1), _envelope(name, event["data_v2"], 2)]
+        body = {"required": True, "content": {"application/json": {"schema": {"oneOf": versions}}}}
         answer = {"2XX": {"description": "Received (any other answer is retried for about three days)"}}
-        operations[name] = {"post": {"summary": event["summary"], "requestBody": body, "responses": answer}}
+        post = {"summary": event["summary"], "parameters": [_VERSION_HEADER], "requestBody": body}
+        operations[name] = {"post": post | {"responses": answer}}
     return operations
 
 

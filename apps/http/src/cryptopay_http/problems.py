@@ -18,6 +18,7 @@ from typing import Any
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.kyc.applications import DocumentsNotReviewed, IdInUse
+from cryptopay.core.payments.model import PaymentLinkBusy
 from cryptopay.core.redaction import redact
 from cryptopay.core.wallets.buys import PromptOpen
 from flask import Flask, Response, request
@@ -60,7 +61,7 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["errors"] = [{"field": e.field, "detail": e.detail} for e in error.errors]
     elif "field" in error.details:
         extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | PaymentLinkBusy):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, TransientConflict):  # races lost beyond the retries: nothing written, the key not used up
         headers["Retry-After"] = "1"

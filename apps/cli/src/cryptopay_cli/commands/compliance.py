@@ -395,7 +395,10 @@ def assign_case(
 
 # -- merchant payments held for a listed payer (``payments.held``) ----------------------------------------------
 held_app = typer.Typer(
-    help="Merchant payments held for a listed payer: list, release, return to the payer, keep for the authorities.",
+    help=(
+        "Merchant payments held for a listed payer: list; propose a release or a return to the payer, which a second "
+        "officer approves on the console or the API (four-eyes), or declines; keep for the authorities."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(held_app, name="held-payments")
@@ -415,6 +418,8 @@ def _held_row(c: PaymentCredit) -> dict[str, Any]:
         "decision": c.decision.value if c.decision is not None else None,
         "fee": str(c.fee),
         "refund": c.refund_id,
+        "proposal": c.proposal.value if c.proposal is not None else None,
+        "proposed_by": c.proposed_by,
     }
 
 
@@ -428,22 +433,45 @@ def list_held(
         found = services().held_payments.waiting(limit=limit)
         _audit_read("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
         rows = [_held_row(c) for c in found]
-    _emit(rows, ["id", "invoice", "merchant", "tx", "amount", "alerts", "credited_at"], as_json)
+    _emit(rows, ["id", "invoice", "merchant", "tx", "amount", "alerts", "credited_at", "proposal"], as_json)
 
 
 @held_app.command("release")
 def release_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Credit a held payment to its merchant as it would have been (fee taken); its alerts closed with no action."""
+    """Propose crediting a held payment to its merchant as it would have been (fee taken); carried out, its alerts
+    closed with no action, when a second officer approves it (``approve``)."""
     with errors_to_exit_codes():
-        emit_json(_held_row(services().held_payments.release(credit_id, officer=_officer(officer), note=note)))
+        proposed = services().held_payments.release(
+            credit_id, officer=_officer(officer), note=note, operator=operator()
+        )
+        emit_json(_held_row(proposed))
 
 
 @held_app.command("return")
 def return_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Send a held payment back whole to the address that paid it (refused while a list names it)."""
+    """Propose sending a held payment back whole to the address that paid it (refused while a list names it);
+    carried out when a second officer approves it (``approve``)."""
     with errors_to_exit_codes():
-        returned = services().held_payments.return_to_payer(credit_id, officer=_officer(officer), note=note)
+        held = services().held_payments
+        returned = held.return_to_payer(credit_id, officer=_officer(officer), note=note, operator=operator())
         emit_json(_held_row(returned))
+
+
+@held_app.command("approve")
+def approve_held(credit_id: str, officer: str = OFFICER) -> None:
+    """Refused (exit 5): a proposed release or return is approved by a second officer on the console or the API,
+    signed in with their second factor; the shell cannot prove which officer is at the keyboard (as KYC's, I9)."""
+    with errors_to_exit_codes():
+        emit_json(
+            _held_row(services().held_payments.approve(credit_id, officer=_officer(officer), operator=operator()))
+        )
+
+
+@held_app.command("decline")
+def decline_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Decline (or, its proposer, withdraw) the release or return proposed; nothing moves."""
+    with errors_to_exit_codes():
+        emit_json(_held_row(services().held_payments.decline(credit_id, officer=_officer(officer), note=note)))
 
 
 @held_app.command("keep")

@@ -4,8 +4,9 @@
 ``POST .../cases`` groups open alerts of one party into a case; a case takes notes, a status
 (open, investigating, escalated, closed_no_action, reported: the last three need a note) and an assignee.
 Every change is audited. ``GET .../held-payments`` lists merchant payments held for a listed payer awaiting a
-decision; ``POST .../held-payments/<id>/release|return`` (a step-up: money moves) and ``.../keep`` decide one, with a
-note, closing its alerts (``payments.held``).
+decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
+officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
+a note, closing its alerts (``payments.held``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
-from cryptopay.core.payments.held import HeldPayments
+from cryptopay.core.payments.held import HeldPayments, SameOfficer
 from cryptopay.core.payments.model import PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
@@ -452,6 +453,10 @@ class HeldPaymentView:
     decided_at: datetime | None
     fee: str
     refund_id: str | None
+    proposal: str | None  # four-eyes: a release or return proposed, awaiting a second officer
+    proposed_by: str | None
+    proposed_at: datetime | None
+    proposal_note: str | None
 
     @classmethod
     def of(cls, c: PaymentCredit) -> HeldPaymentView:
@@ -472,6 +477,10 @@ class HeldPaymentView:
             c.decided_at,
             str(c.fee.amount),
             c.refund_id,
+            c.proposal.value if c.proposal is not None else None,
+            c.proposed_by,
+            c.proposed_at,
+            c.proposal_note,
         )
 
 
@@ -491,6 +500,12 @@ def _held() -> HeldPayments:
 _DECIDED = (
     (NotFound, "no held payment with this id"),
     (Conflict, "decided already, or the alerts' case was concluded otherwise"),
+    (InvalidState, "the payment left the chain: nothing is held"),
+    (OwnParty, "the payment is of a merchant you belong to"),
+)
+_PROPOSED = (
+    (NotFound, "no held payment with this id"),
+    (Conflict, "decided already, or a release or return is proposed already"),
     (InvalidState, "the payment left the chain: nothing is held"),
     (OwnParty, "the payment is of a merchant you belong to"),
 )
@@ -519,15 +534,16 @@ def held_payments() -> Response:
 
 @bp.post("/v1/admin/compliance/held-payments/<credit_id>/release")
 @operation(
-    "Release a held payment to its merchant (officers)",
+    "Propose releasing a held payment to its merchant (officers; four-eyes)",
     request=HoldDecisionRequest,
     response=HeldPaymentView,
     tags=_TAGS,
     description=(
-        "Credits the held payment to the merchant as it would have been, the merchant fee taken; settlement then "
-        "pays it as any other. The alerts are closed with no action and the note. Audited; needs a step-up."
+        "Proposes crediting the held payment to the merchant as it would have been, the merchant fee taken. Nothing "
+        "moves until a second officer approves it (`.../approve`); settlement then pays it as any other, and the "
+        "alerts are closed with no action and the note. Audited; needs a step-up."
     ),
-    problems=_DECIDED,
+    problems=_PROPOSED,
 )
 @require(roles=_OFFICERS)
 @audited_step_up
@@ -538,17 +554,18 @@ def release_held_payment(credit_id: str) -> Response:
 
 @bp.post("/v1/admin/compliance/held-payments/<credit_id>/return")
 @operation(
-    "Return a held payment to the address that paid it (officers)",
+    "Propose returning a held payment to the address that paid it (officers; four-eyes)",
     request=HoldDecisionRequest,
     response=HeldPaymentView,
     tags=_TAGS,
     description=(
-        "Sends the held payment back whole to the paying address as a refund (never from the merchant's "
-        "balance), refused while a sanctions list still names that address. The alerts are closed with no "
-        "action and the note. Audited; needs a step-up."
+        "Proposes sending the held payment back whole to the paying address as a refund (never from the merchant's "
+        "balance), refused while a sanctions list still names that address. Nothing moves until a second officer "
+        "approves it (`.../approve`); the alerts are then closed with no action and the note. Audited; needs a "
+        "step-up."
     ),
     problems=(
-        *_DECIDED,
+        *_PROPOSED,
         (Blocked, "a sanctions list still names the paying address"),
         (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
     ),
@@ -559,6 +576,43 @@ def return_held_payment(credit_id: str) -> Response:
     note = read_body(HoldDecisionRequest).note
     returned = _held().return_to_payer(credit_id, officer=current_principal().id, note=note)
     return json_response(HeldPaymentView.of(returned))
+
+
+@bp.post("/v1/admin/compliance/held-payments/<credit_id>/approve")
+@operation(
+    "Approve the release or return another officer proposed (officers; four-eyes)",
+    response=HeldPaymentView,
+    tags=_TAGS,
+    description=(
+        "Carries out the proposed release or return of the held payment, in the approver's name with the "
+        "proposal's note; the proposer cannot approve it (409 `same_officer`, audited). Audited; needs a step-up."
+    ),
+    problems=(
+        *_DECIDED,
+        (SameOfficer, "you proposed it: a second officer approves it"),
+        (Blocked, "a sanctions list still names the paying address (a return)"),
+        (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
+    ),
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def approve_held_payment(credit_id: str) -> Response:
+    return json_response(HeldPaymentView.of(_held().approve(credit_id, officer=current_principal().id)))
+
+
+@bp.post("/v1/admin/compliance/held-payments/<credit_id>/decline")
+@operation(
+    "Decline (or withdraw) the release or return proposed (officers)",
+    request=HoldDecisionRequest,
+    response=HeldPaymentView,
+    tags=_TAGS,
+    description="Clears the proposal, saying why; nothing moves and the payment waits for a decision. Audited.",
+    problems=_DECIDED,
+)
+@require(roles=_OFFICERS)
+def decline_held_payment(credit_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    return json_response(HeldPaymentView.of(_held().decline(credit_id, officer=current_principal().id, note=note)))
 
 
 @bp.post("/v1/admin/compliance/held-payments/<credit_id>/keep")

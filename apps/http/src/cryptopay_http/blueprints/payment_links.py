@@ -28,6 +28,7 @@ from cryptopay.core.payments.model import (
     AboveStoreMaximum,
     BelowStoreMinimum,
     PaymentLink,
+    PaymentLinkBusy,
     PaymentLinkClosed,
     PaymentLinkCurrency,
     PaymentLinkTerms,
@@ -37,7 +38,7 @@ from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from cryptopay_http.auth import limit_by_client, not_found, require
+from cryptopay_http.auth import client_address, limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
 from cryptopay_http.convert import (
@@ -351,17 +352,19 @@ def _add_converter(state: BlueprintSetupState) -> None:
     response=InvoiceView,
     status=201,
     tags=_TAGS,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     description=(
         "What a customer's checkout calls, without credentials, by the link's public id: makes an invoice "
         "for the link's fixed price, or for the `amount` entered (in the link's currency, within its "
         "bounds; `currency`, optional, is the link's), on the `rail` chosen (default: every rail of the link). "
         "A retry with the same `Idempotency-Key` returns the same invoice. A capped link counts paid invoices plus "
-        "open ones: an invoice that expires or is cancelled unpaid gives its use back. The answer's `qr_svg_url`s "
-        "are the checkout page's public QR route."
+        "open ones: an invoice that expires or is cancelled unpaid gives its use back, and an unpaid one holds its "
+        "use only for a short reservation (a few minutes); one client may hold only a couple at once. The "
+        "answer's `qr_svg_url`s are the checkout page's public QR route."
     ),
     problems=(
         (PaymentLinkClosed, "the link is deactivated, expired or used up"),
+        (PaymentLinkBusy, "a capped link with as many unpaid checkouts open as it lets stand (Retry-After)"),
         (
             PaymentLinkTerms,
             ("an amount for a fixed-price link, none for an open one, or a rail the link does not take"),
@@ -385,5 +388,7 @@ def use_payment_link(public_id: str) -> Response:
         raise not_found("payment link", public_id) from None
     body = read_body(UseLink)
     currency = asset_by_code(body.currency.value) if body.currency is not None else None
-    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail, currency=currency)
+    invoice = links.create_invoice(
+        link.public_id, amount=body.amount, rail=body.rail, currency=currency, client=client_address()
+    )
     return json_response(InvoiceView.of(invoice, public=True), 201)  # the customer's QR: the checkout page's

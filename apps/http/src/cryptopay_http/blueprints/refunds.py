@@ -71,7 +71,10 @@ class CreateRefund:
 
 @attrs.frozen
 class RefundView:
-    """A refund: what goes where, its state, the transaction, and the quote that converted it (if any)."""
+    """A refund: what goes where, its state, the transaction, and the quote that converted it (if any).
+    ``funded_by_merchant``: the part of ``amount`` its balance lacked after settlement, sold to the merchant on credit;
+    ``owed_by_merchant``: the shillings it owes for that part, netted from its next settlements (both null when its
+    balance covered the refund)."""
 
     id: str
     invoice_id: str
@@ -89,6 +92,8 @@ class RefundView:
     reason: str
     created_at: datetime
     updated_at: datetime | None
+    funded_by_merchant: Money | None
+    owed_by_merchant: Money | None
 
     @classmethod
     def of(cls, r: Refund) -> RefundView:
@@ -109,6 +114,8 @@ class RefundView:
             reason=r.reason,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            funded_by_merchant=r.funded,
+            owed_by_merchant=r.owed,
         )
 
 

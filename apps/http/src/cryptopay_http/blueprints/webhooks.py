@@ -19,6 +19,7 @@ from cryptopay.core.identity.email_proof import EmailUnverified
 from cryptopay.core.invoices import InvoiceException
 from cryptopay.core.text import TextKind
 from cryptopay.core.webhooks import (
+    DEFAULT_PAYLOAD_VERSION,
     DEFAULT_ROTATION_OVERLAP,
     PING_EVENT,
     WEBHOOK_EVENTS,
@@ -28,6 +29,8 @@ from cryptopay.core.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
     create_endpoint,
+    integer_fields,
+    money_fields,
     rotate_secret,
     send_test_event,
     update_endpoint,
@@ -65,6 +68,13 @@ _STAFF = (Role.MERCHANT, Role.ADMIN)
 _TAGS = ("webhooks",)
 
 
+_PAYLOAD_VERSION = limits(
+    "the body's shape: 1 (amounts as flat strings, the default) or 2 (the API's money objects, counts as numbers)",
+    minimum=1,
+    maximum=2,
+)
+
+
 @attrs.frozen
 class CreateEndpoint:
     """Where to send events; ``events`` empty or left out means every event."""
@@ -75,6 +85,7 @@ class CreateEndpoint:
     )
     description: str = attrs.field(default="", metadata=limits(max_length=200, text=TextKind.PROSE))
     merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
+    payload_version: int = attrs.field(default=DEFAULT_PAYLOAD_VERSION, metadata=_PAYLOAD_VERSION)
 
 
 @attrs.frozen
@@ -89,6 +100,7 @@ class UpdateEndpoint:
     )
     description: str | None = attrs.field(default=None, metadata=limits(max_length=200, text=TextKind.PROSE))
     enabled: bool | None = attrs.field(default=None, metadata=limits("false deletes the endpoint"))
+    payload_version: int | None = attrs.field(default=None, metadata=_PAYLOAD_VERSION)
 
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
@@ -105,7 +117,7 @@ class RotateSecret:
 
 @attrs.frozen
 class WebhookEndpointView:
-    """A webhook endpoint, without its secret."""
+    """A webhook endpoint, without its secret; ``payload_version`` is the shape of the bodies it receives."""
 
     id: str
     merchant_id: str
@@ -113,10 +125,11 @@ class WebhookEndpointView:
     events: list[str]
     description: str
     created_at: datetime
+    payload_version: int
 
     @classmethod
     def of(cls, e: WebhookEndpoint) -> WebhookEndpointView:
-        return cls(e.id, e.merchant_id, e.url, sorted(e.events), e.description, e.created_at)
+        return cls(e.id, e.merchant_id, e.url, sorted(e.events), e.description, e.created_at, e.payload_version)
 
 
 @attrs.frozen
@@ -269,12 +282,52 @@ def _event_data(name: str) -> dict[str, Any]:
         },
         "shortfall_asset": {**_TEXT, "description": "the price's currency (with shortfall)"},
         "due": {**strings, "description": "invoice.created: the amount due per rail key"},
+        "price": {**_DECIMAL, "description": "invoice.created: the price, in currency"},
+        "currency": {**_TEXT, "description": "invoice.created: the price's currency"},
+        "amount": {**_DECIMAL, "description": "wrong_network_payment events: the transfer's amount, in asset"},
+        "asset": {**_TEXT, "description": "wrong_network_payment events: the transfer's asset"},
+        "index": {**_TEXT, "description": "wrong_network_payment events: the transfer's log index"},
     }
     return {"type": "object", "properties": properties, "required": ["invoice_id", "at", "order_id", "metadata"]}
 
 
+_MONEY = {
+    "type": "object",
+    "description": "an amount as the API writes it",
+    "properties": {"amount": _DECIMAL, "asset": _TEXT},
+    "required": ["amount", "asset"],
+}
+
+
+def _event_data_v2(name: str, v1: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of an event in payload version 2, from its version 1 by the rules that write the bodies
+    (``cryptopay.core.webhooks.payloads``): amounts become money objects (their asset field gone; an amount with no
+    asset, such as a settlement that converted nothing, is null), counts integers, ``due`` money by rail key."""
+    properties, required = dict(v1.get("properties", {})), list(v1.get("required", []))
+    for amount_key, asset_key in money_fields(name):
+        if amount_key in properties:
+            said = properties[amount_key].get("description")
+            money = {**_MONEY, "description": said} if said else _MONEY
+            nullable = asset_key in {"converted_asset"}
+            properties[amount_key] = {"anyOf": [money, {"type": "null"}]} if nullable else money
+            properties.pop(asset_key, None)
+            required = [key for key in required if key != asset_key]
+    for key in integer_fields(name):
+        if key in properties:
+            properties[key] = {"type": "integer", "minimum": 0}
+    if "due" in properties:
+        properties["due"] = {"type": "object", "additionalProperties": _MONEY, "description": "by rail key"}
+    return {**v1, "properties": properties, "required": required}
+
+
 for _name in WEBHOOK_EVENTS:
-    register_event(_name, _event_data(_name), f"The {_name} event, signed with the endpoint's secret")
+    _data = _event_data(_name)
+    register_event(
+        _name,
+        _data,
+        f"The {_name} event, signed with the endpoint's secret",
+        data_v2=_event_data_v2(_name, _data),
+    )
 _PING_DATA = {"type": "object", "properties": {"merchant_id": {"type": "string"}, "endpoint_id": {"type": "string"}}}
 register_event(PING_EVENT, _PING_DATA, "A test event sent to one endpoint on request (POST .../test)")
 
@@ -308,7 +361,10 @@ def _status() -> DeliveryStatus | None:
     errors=(404,),
     description=(
         "Registers a URL to receive the merchant's events (all, or the `events` listed) as signed POSTs "
-        "(`webhooks` in this document lists each event's body). The response shows the endpoint's signing "
+        "(`webhooks` in this document lists each event's body in both payload versions). `payload_version` 1 "
+        "(the default) sends amounts as flat strings beside a `currency`/`asset`; 2 sends the API's money objects "
+        'and counts as numbers, and says `"version": 2` in the body; every delivery names its version in the '
+        "`cryptopay-payload-version` header. The response shows the endpoint's signing "
         "`secret` once (`Cache-Control: no-store`); keep it to verify each delivery's signature. Audited."
     ),
     problems=(
@@ -341,9 +397,16 @@ def create_webhook_endpoint() -> Response:
         allow_insecure=hooks.allow_insecure_urls,
         max_endpoints=hooks.max_endpoints,
         created_by=current_principal().id,  # a user (the step-up refuses API keys)
+        payload_version=body.payload_version,
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
-    audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
+    audit_security(
+        "webhook_endpoint.created",
+        f"webhook_endpoint:{endpoint.id}",
+        merchant=merchant_id,
+        host=host,
+        payload_version=str(endpoint.payload_version),
+    )
     view = NewEndpointView(WebhookEndpointView.of(endpoint), endpoint.secret)
     headers = {"Cache-Control": "no-store", "Location": f"/v1/webhook-endpoints/{endpoint.id}"}
     return json_response(view, 201, headers=headers)
@@ -419,8 +482,9 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
     response=WebhookEndpointView,
     tags=_TAGS,
     description=(
-        "Changes the fields sent (`url`, `events`, `description`) or disables the endpoint (`enabled: "
-        "false`); the others stay. A new URL needs a proven email, as adding an endpoint does. Audited with "
+        "Changes the fields sent (`url`, `events`, `description`, `payload_version`) or disables the endpoint "
+        "(`enabled: false`); the others stay. A new `payload_version` applies to events from then on: deliveries "
+        "already made keep their body. A new URL needs a proven email, as adding an endpoint does. Audited with "
         "the URL's host only."
     ),
     problems=(
@@ -444,13 +508,23 @@ def update_webhook_endpoint(endpoint_id: str) -> Response:
         check_proven_email()
     check_step_up()
     hooks = webhooks()
-    changes = EndpointChanges(url=body.url, events=body.events, description=body.description, enabled=body.enabled)
+    changes = EndpointChanges(
+        url=body.url,
+        events=body.events,
+        description=body.description,
+        enabled=body.enabled,
+        payload_version=body.payload_version,
+    )
     updated = update_endpoint(
         endpoint.id, endpoint.merchant_id, changes, uow_factory=hooks.uow, allow_insecure=hooks.allow_insecure_urls
     )
     host = urlsplit(updated.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security(
-        "webhook_endpoint.updated", f"webhook_endpoint:{endpoint.id}", merchant=endpoint.merchant_id, host=host
+        "webhook_endpoint.updated",
+        f"webhook_endpoint:{endpoint.id}",
+        merchant=endpoint.merchant_id,
+        host=host,
+        payload_version=str(updated.payload_version),
     )
     return json_response(WebhookEndpointView.of(updated))
 

@@ -24,7 +24,7 @@ from cryptopay.core.identity.model import MERCHANT_SCOPES, RateLimited, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.summary import OPEN, summarise
-from cryptopay.core.webhooks import DeliveryStatus, create_endpoint
+from cryptopay.core.webhooks import DEFAULT_PAYLOAD_VERSION, DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
@@ -634,14 +634,28 @@ def create_webhook_endpoint() -> Response:
             allow_insecure=hooks.allow_insecure_urls,
             max_endpoints=hooks.max_endpoints,
             created_by=g.principal.id,
+            payload_version=_payload_version(request.form.get("payload_version")),
         )
         host = urlsplit(endpoint.url).hostname or "?"
         audit_security(
-            "webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=_merchant_id(), host=host
+            "webhook_endpoint.created",
+            f"webhook_endpoint:{endpoint.id}",
+            merchant=_merchant_id(),
+            host=host,
+            payload_version=str(endpoint.payload_version),
         )
         return _developers(201, secret=endpoint.secret, secret_for=endpoint.url)
 
     return _stepped_up(create)
+
+
+def _payload_version(text: str | None) -> int:
+    """The form's payload version (1 when the form has none), refused unless it is 1 or 2."""
+    if text is None or text == "":
+        return DEFAULT_PAYLOAD_VERSION
+    if text.strip() not in ("1", "2"):
+        raise InvalidInput("a webhook payload version is 1 or 2", field="payload_version")
+    return int(text)
 
 
 @bp.post("/developers/deliveries/<delivery_id>/redeliver")

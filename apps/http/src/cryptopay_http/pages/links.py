@@ -16,7 +16,7 @@ from cryptopay.core.payments.model import PaymentLink, PaymentLinkTerms
 from flask import Response, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import limit_by_client
+from cryptopay_http.auth import client_address, limit_by_client
 from cryptopay_http.idempotency import idempotent_form_in, new_form_key
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
@@ -70,5 +70,5 @@ def _pay(public_id: str) -> Response:
     links = runtime().services.payment_links
     link = links.load_public(public_id)
     amount = _amount(request.form.get("amount")) if link.amount is None else None
-    invoice = links.create_invoice(link.public_id, amount=amount)
+    invoice = links.create_invoice(link.public_id, amount=amount, client=client_address())
     return redirect(f"/pay/{invoice.public_id}")

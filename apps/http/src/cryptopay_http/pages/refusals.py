@@ -57,6 +57,7 @@ BY_CODE = {
     "registration_in_use": N_("This is already in use by another account."),
     "id_in_use": N_("This is already in use by another account."),
     "rate_limited": N_("Too many tries: wait a little and try again."),
+    "payment_link_busy": N_("This link is busy: pay the checkout you opened, or wait a few minutes and try again."),
     "wallet_frozen": N_("This wallet is frozen: contact support."),
     "blocked_by_compliance": N_("This needs a review by our compliance team: we will contact you."),
     "under_compliance_review": N_("This needs a review by our compliance team: we will contact you."),

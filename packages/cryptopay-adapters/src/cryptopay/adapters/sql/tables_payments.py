@@ -219,6 +219,10 @@ payment_link_uses = sa.Table(
     sa.Column("held", sa.Boolean, nullable=False),
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.Column("changed_at", UtcDateTime, nullable=True),  # when it was last given back or taken again
+    # an unpaid invoice's reservation of a capped link's use (0155): until then, and the client's keyed hash;
+    # both cleared once it is paid, given back or freed
+    sa.Column("reserved_until", UtcDateTime, nullable=True),
+    sa.Column("client_key", sa.Text, nullable=True),
     sa.Index("ix_payment_link_uses_link", "link_id", "held"),
     keep_existing=True,
 )

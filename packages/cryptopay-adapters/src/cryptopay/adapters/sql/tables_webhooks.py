@@ -29,6 +29,8 @@ webhook_endpoints = sa.Table(
     sa.Column("previous_secret", sa.LargeBinary),  # the rotated-out secret, sealed like ``secret``
     sa.Column("previous_secret_until", UtcDateTime),  # when it stops signing
     sa.Column("created_by", sa.String(ID)),  # the user who added it (0043); none for older ones and API keys
+    sa.Column("payload_version", sa.Integer, nullable=False, server_default="1"),  # 1 or 2 (0160, webhooks.payloads)
+    sa.CheckConstraint("payload_version IN (1, 2)", name="ck_webhook_endpoints_payload_version"),
     sa.Index("ix_webhook_endpoints_merchant", "merchant_id", "created_at", "id"),
     keep_existing=True,
 )
@@ -51,6 +53,8 @@ webhook_deliveries = sa.Table(
     sa.Column("last_status_code", sa.Integer),
     sa.Column("last_error", sa.Text),
     sa.Column("delivered_at", UtcDateTime),
+    sa.Column("payload_version", sa.Integer, nullable=False, server_default="1"),  # its body's version (0160)
+    sa.CheckConstraint("payload_version IN (1, 2)", name="ck_webhook_deliveries_payload_version"),
     sa.UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
     sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_merchant", "merchant_id", "created_at"),

@@ -169,7 +169,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def payment_links(self) -> SqlPaymentLinks:
-        return SqlPaymentLinks(self.connection)
+        return SqlPaymentLinks(self.connection, personal=self.personal)
 
     @functools.cached_property
     def wrong_network_payments(self) -> SqlWrongNetworkPayments:

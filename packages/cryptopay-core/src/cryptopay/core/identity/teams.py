@@ -37,6 +37,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 import attrs
 from cryptopay.core import faults
@@ -212,7 +213,6 @@ class Teams:
             raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
         address, now = _email(email), self._clock.now()
         self._check_caps(merchant.id, address, now)
-        self._check_address_cap(merchant.id, address, now, actor=actor, via=via)
         token = self._tokens()
         invitation = Invitation(
             # "invite_", not invoices' "inv_": the two are told apart at a glance (in the audit log, a support
@@ -226,7 +226,10 @@ class Teams:
             expires_at=now + self._ttl,
             invited_by=actor,
         )
-        self._teams.add_invitation(invitation)
+        if not self._teams.add_invitation_within(
+            invitation, per_address=INVITATIONS_PER_ADDRESS, since=now - timedelta(days=1)
+        ):
+            self._refuse_past_address_cap(merchant.id, actor=actor, via=via)
         # The invitation names the invitee; the audit record names the invitation (personal data stays sealed in it).
         details = {"invitation": invitation.id, "role": role.value, "via": via}
         self._record(actor, "team.invite", merchant.id, **details)
@@ -261,12 +264,11 @@ class Teams:
                 limit="team.invitations_per_day",
             )
 
-    def _check_address_cap(self, merchant_id: str, address: str, now: datetime, *, actor: str, via: str) -> None:
+    def _refuse_past_address_cap(self, merchant_id: str, *, actor: str, via: str) -> NoReturn:
         """Refuse an invitation to an address every team together sent ``INVITATIONS_PER_ADDRESS`` in the last day
-        (revoked ones count): ``LimitExceeded`` as the team's caps, nothing stored or mailed, the refusal audited
-        ``team.invite_capped`` on the merchant (the limit, never the address)."""
-        if self._teams.invitations_to(address, since=now - timedelta(days=1)) < INVITATIONS_PER_ADDRESS:
-            return
+        (revoked ones count; counted and stored atomically by ``add_invitation_within``, so merchants inviting one
+        address at once never pass it, review R15): ``LimitExceeded`` as the team's caps, nothing stored or mailed,
+        the refusal audited ``team.invite_capped`` on the merchant (the limit, never the address)."""
         self._record(actor, "team.invite_capped", merchant_id, limit="team.invitations_per_address", via=via)
         raise LimitExceeded(
             f"one address is sent at most {INVITATIONS_PER_ADDRESS} team invitations a day: try again tomorrow",

@@ -25,13 +25,25 @@ meanwhile (``Conflict``); a decision that contradicts a case concluded otherwise
 moves. No officer decides a payment of a merchant they belong to (``OwnParty``, 403, audited
 ``compliance.own_party_refused``: outside review R12). Every decision is audited ``compliance.held_payment_<decision>``
 on the invoice (credit, amount, fee, entry or refund, cases, note). The HTTP API asks a step-up of a release and a
-return (money moves). Four-eyes: none, as for the deposit and remittance releases this mirrors (one officer's
-decision, audited, and the case's own record).
+return (money moves).
+
+Four-eyes: a release or a return (money moves) is first *proposed* by one officer (``release``/``return_to_payer``:
+with its note, checked as the decision will be, audited ``compliance.held_payment_<release|return>_proposed``;
+nothing moves and the alerts stay open) and carried out only when a second officer ``approve``s it: the decision is
+then made as above in the approver's name, with the proposal's note, the audit naming both officers. The proposer
+approving their own proposal is refused (``SameOfficer``, 409, audited ``compliance.held_payment_same_officer_
+refused``), as is an approver who belongs to the merchant (``OwnParty``). Any officer may ``decline`` a proposal
+(the proposer withdrawing it too), with a note, audited; a second proposal while one waits is a ``Conflict``. The
+shell (``cryptopay compliance held-payments``) may propose, decline and keep, never approve: it cannot prove which
+officer is at the keyboard (one operator could name any two), so approvals are given on the console or the API
+(outside review I9, as KYC's two-officer approvals).
+``keep`` moves nothing and stays one officer's decision (the case's own record).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 
 import attrs
@@ -48,7 +60,14 @@ from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.system import Clock
 
-__all__ = ["HeldPayments"]
+__all__ = ["HeldPayments", "SameOfficer"]
+
+
+class SameOfficer(Conflict):
+    """Four-eyes: the officer who proposed a held payment's release or return cannot approve it too."""
+
+    code = "same_officer"
+
 
 _CASE_STATUS = {
     HoldDecision.RELEASED: CaseStatus.CLOSED_NO_ACTION,
@@ -77,51 +96,146 @@ class HeldPayments:
             raise NotFound(f"no held payment {credit_id!r}")
         return found
 
-    def release(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
-        """Credit a held payment to its merchant as it would have been, fee included (see the module)."""
-        return self._decide(credit_id, HoldDecision.RELEASED, officer, note)
+    def release(self, credit_id: str, *, officer: str, note: str, operator: str | None = None) -> PaymentCredit:
+        """Propose crediting a held payment to its merchant as it would have been, fee included; a second officer
+        ``approve``s it (see the module). ``operator``: who ran the shell command for the officer (audited)."""
+        return self._propose(credit_id, HoldDecision.RELEASED, officer, note, operator)
 
-    def return_to_payer(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
-        """Send a held payment back whole to the address that paid it (``Blocked`` while a list names it)."""
-        return self._decide(credit_id, HoldDecision.RETURNED, officer, note)
+    def return_to_payer(self, credit_id: str, *, officer: str, note: str, operator: str | None = None) -> PaymentCredit:
+        """Propose sending a held payment back whole to the address that paid it (``Blocked`` while a list names
+        it); a second officer ``approve``s it."""
+        return self._propose(credit_id, HoldDecision.RETURNED, officer, note, operator)
+
+    def approve(self, credit_id: str, *, officer: str, operator: str | None = None) -> PaymentCredit:
+        """Carry out the release or return another officer proposed, with its note (``SameOfficer`` for its
+        proposer). Never from a shell (``operator`` given): one operator can name any two officers there, so the
+        second officer approves on the console or the API, signed in with their second factor (as KYC's, I9)."""
+        if operator is not None:
+            raise Refused(
+                f"held payment {credit_id} is released or returned when a second officer approves it: approve it on "
+                "the console or the API (signed in with your second factor), not from the shell"
+            )
+        credit = self.get(credit_id)
+        if credit.proposal is None or credit.proposed_by is None:
+            raise InvalidState(f"no release or return of held payment {credit.id} is proposed")
+        if credit.proposed_by == officer:
+            self._refused(credit, officer, "compliance.held_payment_same_officer_refused", credit.proposal)
+            raise SameOfficer(f"you proposed this {_NOUN[credit.proposal]}: a second officer approves it")
+        return self._decide(credit_id, credit.proposal, officer, credit.proposal_note or "", proposal=credit)
+
+    def decline(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
+        """Decline (or, its proposer, withdraw) the release or return proposed: nothing moves, audited."""
+        why = _note(note, "a proposal is declined")
+        credit = self.get(credit_id)
+        self._own_party(credit, officer, "compliance.held_payment_proposal_declined")
+        return transaction(self.uow, partial(self._decline, credit_id=credit_id, officer=officer, note=why))
 
     def keep(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
         """Keep a held payment frozen for the authorities: its alerts' case reported."""
         return self._decide(credit_id, HoldDecision.KEPT, officer, note)
 
-    # -- the decision ----------------------------------------------------------------------------------------------
-    def _decide(self, credit_id: str, decision: HoldDecision, officer: str, note: str) -> PaymentCredit:
-        if not note.strip():
-            raise InvalidInput(f"a held payment is {decision.value} with a note saying why", field="note")
-        why = note.strip()
+    # -- four-eyes: the proposal -----------------------------------------------------------------------------------
+    def _propose(
+        self, credit_id: str, decision: HoldDecision, officer: str, note: str, operator: str | None
+    ) -> PaymentCredit:
+        why = _note(note, f"a held payment is {decision.value}")
         credit = self.get(credit_id)
-        subject = f"invoice:{credit.invoice_id}"
+        self._own_party(credit, officer, f"compliance.held_payment_{_NOUN[decision]}_proposed")
+        transaction(self.uow, lambda uow: _decidable(uow, credit))
+        if decision is HoldDecision.RETURNED:  # a return that would be refused is not proposed either
+            self._returnable(credit, officer)
+        work = partial(self._proposed, credit_id=credit_id, decision=decision, officer=officer, note=why)
+        return transaction(self.uow, partial(work, operator=operator))
+
+    def _proposed(
+        self,
+        uow: PaymentsUnitOfWork,
+        credit_id: str,
+        decision: HoldDecision,
+        officer: str,
+        note: str,
+        operator: str | None,
+    ) -> PaymentCredit:
+        credit, now = _credit(uow, credit_id, lock=True), self.clock.now()
+        _decidable(uow, credit)
+        if credit.proposal is not None:
+            waiting = _NOUN[credit.proposal]
+            raise Conflict(f"a {waiting} of held payment {credit.id} is proposed already: approve or decline it")
+        credit.proposal, credit.proposed_by, credit.proposed_at, credit.proposal_note = decision, officer, now, note
+        uow.payment_credits.update(credit)
+        action = f"compliance.held_payment_{_NOUN[decision]}_proposed"
+        shell = {} if operator is None else {"operator": operator}  # who ran the command for the officer
+        audit(uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", now, credit=credit.id, note=note, **shell)
+        return credit
+
+    def _decline(self, uow: PaymentsUnitOfWork, credit_id: str, officer: str, note: str) -> PaymentCredit:
+        credit, now = _credit(uow, credit_id, lock=True), self.clock.now()
+        if credit.proposal is None:
+            raise InvalidState(f"no release or return of held payment {credit.id} is proposed")
+        details = {"credit": credit.id, "proposal": credit.proposal.value, "proposed_by": credit.proposed_by}
+        _clear_proposal(credit)
+        uow.payment_credits.update(credit)
+        action = "compliance.held_payment_proposal_declined"
+        audit(uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", now, **details, note=note)
+        return credit
+
+    def _refused(self, credit: PaymentCredit, officer: str, action: str, proposal: HoldDecision) -> None:
+        event = {"credit": credit.id, "proposal": proposal.value}
+        transaction(
+            self.uow,
+            lambda uow: audit(
+                uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", self.clock.now(), **event
+            ),
+        )
+
+    def _own_party(self, credit: PaymentCredit, officer: str, action: str) -> None:
         refuse_own_party(
             self.uow,
             self.parties_of,
             officer,
             credit.merchant_id,
             scope="compliance",
-            action=f"compliance.held_payment_{decision.value}",
-            subject=subject,
+            action=action,
+            subject=f"invoice:{credit.invoice_id}",
             at=self.clock.now(),
             details={"credit": credit.id},
         )
+
+    def _returnable(self, credit: PaymentCredit, officer: str) -> str:
+        """The paying address, once every refusal of a return was asked (before anything is written)."""
+        subject = f"invoice:{credit.invoice_id}"
+        self.refunds.check_sender(credit.transfer[0])
+        payer = transaction(self.uow, lambda uow: _payer(uow, credit))
+        self.refunds.refuse_listed(
+            subject, credit.merchant_id, credit.transfer[0], payer, requested_by=f"user:{officer}"
+        )
+        transaction(self.uow, lambda uow: self.refunds.check_held_return(uow, _invoice(uow, credit), credit, payer))
+        return payer
+
+    # -- the decision ----------------------------------------------------------------------------------------------
+    def _decide(
+        self,
+        credit_id: str,
+        decision: HoldDecision,
+        officer: str,
+        note: str,
+        *,
+        proposal: PaymentCredit | None = None,
+    ) -> PaymentCredit:
+        why = _note(note, f"a held payment is {decision.value}")
+        credit = self.get(credit_id)
+        self._own_party(credit, officer, f"compliance.held_payment_{decision.value}")
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         payer = ""
         if decision is HoldDecision.RETURNED:  # refused before the alerts are concluded: nothing is written
-            self.refunds.check_sender(credit.transfer[0])
-            payer = transaction(self.uow, lambda uow: _payer(uow, credit))
-            self.refunds.refuse_listed(
-                subject, credit.merchant_id, credit.transfer[0], payer, requested_by=f"user:{officer}"
-            )
-            transaction(self.uow, lambda uow: self.refunds.check_held_return(uow, _invoice(uow, credit), credit, payer))
+            payer = self._returnable(credit, officer)
         monitoring = self.monitoring()
         cases: list[str] = []
         if monitoring is not None and credit.alerts:
             cases = monitoring.conclude(officer, credit.alerts, _CASE_STATUS[decision], f"held payment: {why}")
+        proposed = (proposal.proposed_by, proposal.proposed_at) if proposal is not None else None
         work = partial(self._book, credit_id=credit_id, decision=decision, officer=officer, note=why)
-        return transaction(self.uow, partial(work, payer=payer, cases=cases))
+        return transaction(self.uow, partial(work, payer=payer, cases=cases, proposed=proposed))
 
     def _book(
         self,
@@ -132,13 +246,18 @@ class HeldPayments:
         note: str,
         payer: str,
         cases: list[str],
+        proposed: tuple[str | None, datetime | None] | None,
     ) -> PaymentCredit:
         invoice = load_invoice(
             uow, _credit(uow, credit_id).invoice_id
         )  # the invoice, then its credit: crediting's order
         credit, now = _credit(uow, credit_id, lock=True), self.clock.now()
         _decidable(uow, credit)
+        if proposed is not None and (credit.proposed_by, credit.proposed_at) != proposed:
+            raise Conflict(f"the proposal on held payment {credit.id} changed meanwhile: read it again")
         details: dict[str, object] = {"credit": credit.id, "amount": credit.received, "note": note}
+        if proposed is not None:
+            details["proposed_by"] = proposed[0]
         if decision is HoldDecision.RELEASED:
             store = uow.stores.get(invoice.merchant_id)
             asset = credit.received.asset
@@ -159,6 +278,7 @@ class HeldPayments:
             credit.refund_id = refund.id
             details |= {"refund": refund.id, "address": refund.address}
         credit.decision, credit.decided_by, credit.decided_at, credit.decision_note = decision, officer, now, note
+        _clear_proposal(credit)
         uow.payment_credits.update(credit)
         audit(
             uow,
@@ -170,6 +290,19 @@ class HeldPayments:
             cases=",".join(cases),
         )
         return credit
+
+
+_NOUN = {HoldDecision.RELEASED: "release", HoldDecision.RETURNED: "return", HoldDecision.KEPT: "keep"}
+
+
+def _note(note: str, what: str) -> str:
+    if not note.strip():
+        raise InvalidInput(f"{what} with a note saying why", field="note")
+    return note.strip()
+
+
+def _clear_proposal(credit: PaymentCredit) -> None:
+    credit.proposal, credit.proposed_by, credit.proposed_at, credit.proposal_note = None, None, None, None
 
 
 def _invoice(uow: PaymentsUnitOfWork, credit: PaymentCredit) -> Invoice:

@@ -10,6 +10,8 @@ its uses. Invariants:
 - the cap counts paid invoices plus open reservations (``link_uses``): an invoice that ends unpaid (expired,
   cancelled) gives its use back in the transaction that ends it; a payment that arrives after all takes it again,
   past the cap if need be (money is never refused; audited ``over_cap``);
+- on a capped link an unpaid invoice's use is a short reservation, and open reservations are capped per link and
+  per client (``link_uses.reservation_for``): a stranger cannot hold a link sold out (``PaymentLinkBusy``, 429);
 - a link is found publicly by ``public_id`` only (unguessable; the internal ``id`` is the merchant's handle);
 - a deactivated link never opens again.
 
@@ -39,8 +41,14 @@ from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds
-from cryptopay.core.payments.link_uses import LINK_METADATA_KEY
-from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkCurrency, PaymentLinkTerms
+from cryptopay.core.payments.link_uses import LINK_METADATA_KEY, free_lapsed_reservations, reservation_for
+from cryptopay.core.payments.model import (
+    PaymentLink,
+    PaymentLinkBusy,
+    PaymentLinkClosed,
+    PaymentLinkCurrency,
+    PaymentLinkTerms,
+)
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.text import TextKind, checked_text
 
@@ -50,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PUBLIC_ID_PATTERN",
     "PaymentLink",
+    "PaymentLinkBusy",
     "PaymentLinkClosed",
     "PaymentLinkCurrency",
     "PaymentLinkTerms",
@@ -125,6 +134,8 @@ class PaymentLinks:
         """The link a customer opened (hosted pages, the public API), open or not; ``NotFound`` if none. A closed
         merchant's links answer as deactivated (``active`` false: they make no invoice), whatever is stored."""
         link = transaction(self._uow, lambda uow: _found(uow.payment_links.by_public_id(public_id), public_id))
+        if link.active and link.max_uses is not None and link.uses >= link.max_uses:
+            link = transaction(self._uow, lambda uow: self._freed(uow, link.id))  # reservations lapsed give uses back
         return attrs.evolve(link, active=False) if link.active and self._invoicing.closed(link.merchant_id) else link
 
     def list_links(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[PaymentLink]:
@@ -144,6 +155,7 @@ class PaymentLinks:
         amount: Money | Decimal | None = None,
         rail: str | None = None,
         currency: Asset | None = None,
+        client: str = "",
     ) -> Invoice:
         """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically.
 
@@ -170,14 +182,22 @@ class PaymentLinks:
             rails=rails,
             actor=f"payment_link:{link.id}",
             metadata={LINK_METADATA_KEY: link.id},
-            then=lambda uow, invoice: self._claim(uow, link.id, invoice.id),
+            then=lambda uow, invoice: self._claim(uow, link, invoice, client),
         )
 
-    def _claim(self, uow: PaymentsUnitOfWork, link_id: str, invoice_id: str) -> None:
+    def _claim(self, uow: PaymentsUnitOfWork, link: PaymentLink, invoice: Invoice, client: str) -> None:
         now = self._clock.now()
-        if not uow.payment_links.claim_use(link_id, invoice_id, now):
-            link = _found(uow.payment_links.get(link_id), link_id)
-            raise PaymentLinkClosed(f"payment link {link.public_id} is closed: {link.closed_reason(now) or 'in use'}")
+        reservation = reservation_for(link, invoice, client, now)
+        if reservation is not None:
+            free_lapsed_reservations(uow, link.id, now)  # and the link's row stays locked until the claim commits
+        if not uow.payment_links.claim_use(link.id, invoice.id, now, reservation=reservation):
+            stored = _found(uow.payment_links.get(link.id), link.id)
+            reason = stored.closed_reason(now) or "in use"
+            raise PaymentLinkClosed(f"payment link {stored.public_id} is closed: {reason}")
+
+    def _freed(self, uow: PaymentsUnitOfWork, link_id: str) -> PaymentLink:
+        free_lapsed_reservations(uow, link_id, self._clock.now())
+        return _found(uow.payment_links.get(link_id), link_id)
 
     def _create(
         self,

@@ -25,8 +25,10 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "HoldDecision",
+    "LinkReservation",
     "PaymentCredit",
     "PaymentLink",
+    "PaymentLinkBusy",
     "PaymentLinkClosed",
     "PaymentLinkTerms",
     "Refund",
@@ -330,7 +332,9 @@ class PaymentCredit:
     no fee taken; a re-mining of a held transfer is held again. ``alerts``: the blocking alerts raised on the payer.
     An officer's ``decision`` on a held credit (``payments.held``): ``released`` to the merchant (``release_entry_id``:
     Dr payments_held / Cr merchant, net, / Cr fee revenue, as the payment would have been booked; ``fee`` is then
-    the fee taken), ``returned`` to the paying address (``refund_id``), or ``kept`` for the authorities.
+    the fee taken), ``returned`` to the paying address (``refund_id``), or ``kept`` for the authorities. A release or
+    a return is first a ``proposal`` of one officer (``proposed_by``, ``proposed_at``, ``proposal_note``), carried out
+    only when a second officer approves it (four-eyes); the decision clears it.
     """
 
     id: str
@@ -353,6 +357,10 @@ class PaymentCredit:
     decision_note: str | None = None
     release_entry_id: str | None = None
     refund_id: str | None = None
+    proposal: HoldDecision | None = None
+    proposed_by: str | None = None
+    proposed_at: datetime | None = None
+    proposal_note: str | None = None
 
     @property
     def awaiting_decision(self) -> bool:
@@ -398,6 +406,11 @@ class Refund:
     tx_hash: str | None = None
     updated_at: datetime | None = None
     failure: str | None = None  # the operators' own words (custody balances, node errors): never the merchant's
+    # R25: a refund after settlement the merchant's balance did not cover is funded by the merchant. ``funded`` is the
+    # part of ``amount`` sold to it on credit (in the refunded asset), ``owed`` the shillings it owes for that part
+    # at the funding quote's ask (``flows.fund_refund``); both None when its balance covered the whole refund.
+    funded: Money | None = None
+    owed: Money | None = None
 
     @property
     def is_open(self) -> bool:
@@ -423,6 +436,54 @@ class PaymentLinkClosed(Conflict):
     """The link is deactivated, expired or used up: it makes no more invoices (a 409: the link's state decides)."""
 
     code = "payment_link_closed"
+
+
+class PaymentLinkBusy(Conflict):
+    """A capped link has as many unpaid checkouts open as it lets stand at once, in all or from this client: a 429
+    with ``Retry-After`` (the longest a reservation stands); nothing was made."""
+
+    code = "payment_link_busy"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, limit: str) -> None:
+        super().__init__(message, retry_after=retry_after, limit=limit)
+        self.retry_after = retry_after
+
+
+@attrs.frozen(kw_only=True)
+class LinkReservation:
+    """What an unpaid invoice of a capped link holds of it: its use ``until`` then (then the use is free for others,
+    unless it was paid meanwhile), counted against ``per_link`` open reservations of the link and ``per_client``
+    of the same ``client`` (an opaque key of the visitor: its address; "" when unknown, counted per link only)."""
+
+    until: datetime
+    client: str
+    per_link: int
+    per_client: int
+
+    def refusal(self, *, of_link: int, of_client: int, now: datetime) -> PaymentLinkBusy | None:
+        """Why a claim is refused, with ``of_link`` reservations of the link and ``of_client`` of this client
+        standing at ``now``; None when it may be taken.
+
+        >>> held = LinkReservation(until=datetime(2026, 1, 5, 9, 5, tzinfo=UTC), client="c", per_link=3, per_client=2)
+        >>> now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        >>> held.refusal(of_link=2, of_client=1, now=now), held.refusal(of_link=3, of_client=0, now=now).details
+        (None, {'retry_after': 300, 'limit': 'payment_link.open_checkouts'})
+        """
+        retry_after = max(1, int((self.until - now).total_seconds()))
+        if of_link >= self.per_link:
+            return PaymentLinkBusy(
+                f"this link has {of_link} unpaid checkouts open, as many as it lets stand: retry in a few minutes",
+                retry_after=retry_after,
+                limit="payment_link.open_checkouts",
+            )
+        if self.client and of_client >= self.per_client:
+            return PaymentLinkBusy(
+                f"you have {of_client} unpaid checkouts of this link open: pay one, or retry in a few minutes",
+                retry_after=retry_after,
+                limit="payment_link.open_checkouts_per_client",
+            )
+        return None
 
 
 class PaymentLinkTerms(Conflict):

@@ -280,9 +280,10 @@ class Refunds:
 
     def _fund(
         self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money, quote: Quote, by: str
-    ) -> None:
+    ) -> tuple[Money, Money] | None:
         """Sell the merchant what its balance lacks of ``amount`` on credit (``flows.fund_refund``), within what it
-        could repay (``BeyondRecentVolume``); nothing when its balance covers it."""
+        could repay (``BeyondRecentVolume``): the crypto sold and the shillings owed for it; None when its balance
+        covers it."""
         merchant, now = invoice.merchant_id, self._clock.now()
         receivable = flows.merchant_receivable(merchant)
         self._ledger.open_accounts([Account(receivable, AccountKind.ASSET, KES)], session=uow.ledger)
@@ -293,7 +294,7 @@ class Refunds:
         uow.ledger.lock_balances(sorted(books))
         short = amount - available(uow, liability, Money.zero(amount.asset))
         if not short.is_positive():
-            return
+            return None
         owing = available(uow, receivable, Money.zero(KES))
         owed = Money.rounded(short.amount * quote.ask, KES, Rounding.UP)
         credited = _credited_since(uow, merchant, now - RECEIVABLE_WINDOW)
@@ -314,6 +315,7 @@ class Refunds:
         )
         details = {"invoice": invoice.id, "funded": short, "owed": owed, "quote": quote.id, "ask": quote.ask}
         audit(uow, by, "refund.fund", f"refund:{refund_id}", now, **details, entry=entry.id, owing=owing + owed)
+        return short, owed
 
     def _closed_merchant(self, merchant_id: str, reason: str | None) -> str | None:
         """The reason to record for refunding a closed merchant's invoice (see ``refund``), or None for an open one."""
@@ -655,8 +657,7 @@ class Refunds:
         quote = wanted.quote
         if quote is not None and wanted.named:  # under the invoice's lock, in the refund's transaction
             use_claim(uow.wallet_quotes, invoice.merchant_id, quote.id, used_by=refund_id, now=now)
-        if funding is not None:
-            self._fund(uow, invoice, refund_id, amount, funding, requested_by)
+        funded = None if funding is None else self._fund(uow, invoice, refund_id, amount, funding, requested_by)
         hold_id = self._hold(uow, invoice, refund_id, amount)
         refund = Refund(
             id=refund_id,
@@ -674,6 +675,8 @@ class Refunds:
             requested=wanted.requested,
             quote_id=quote.id if quote else None,
             rate=quote.ask if quote else None,
+            funded=funded[0] if funded else None,
+            owed=funded[1] if funded else None,
         )
         uow.refunds.add(refund)
         _publish(uow, self._ids, refund, now)

@@ -138,6 +138,13 @@ class TeamRepository(Protocol):
         """How many invitations every team made to ``email`` (normalised) since ``since``, revoked ones included."""
         ...
 
+    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
+        """Store ``invitation`` unless every team together made ``per_address`` invitations to its address since
+        ``since`` (then False, nothing stored). Counted and stored under a lock on the address (PostgreSQL: an
+        advisory lock on its keyed hash until the transaction ends), so invitations racing from several merchants
+        never pass the cap."""
+        ...
+
     def update_invitation(self, invitation: Invitation) -> None: ...
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:

@@ -31,6 +31,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
+    LinkReservation,
     PaymentCredit,
     PaymentLink,
     Refund,
@@ -390,13 +391,24 @@ class PaymentLinkRepository(Protocol):
         """The merchant's links newest first (by id, descending), strictly before the link id ``before``."""
         ...
 
-    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
+    def claim_use(
+        self, link_id: str, invoice_id: str, now: datetime, *, reservation: LinkReservation | None = None
+    ) -> bool:
         """Count one use, held by ``invoice_id``, if the link is active, not expired at ``now`` and under its cap;
-        False otherwise.
+        False otherwise. With a ``reservation`` the use is held only until ``reservation.until`` unless paid, and
+        ``PaymentLinkBusy`` is raised (nothing claimed) when the link already has ``per_link`` open reservations,
+        or ``per_client`` from ``reservation.client`` (counted under the link's row lock: concurrent claims never
+        pass either; a client key is kept only as a keyed hash, and only while its reservation stands).
 
         Atomic (one conditional ``UPDATE``): concurrent claims never take a link past its cap. The claim commits
         or rolls back with the caller's transaction (the invoice the use makes).
         """
+        ...
+
+    def release_lapsed(self, link_id: str, now: datetime) -> list[str]:
+        """Lock the link's row until the transaction ends, then give back every use whose reservation lapsed by
+        ``now`` (its invoice still unpaid): the count one less for each; the invoices' ids. Atomic: a use freed
+        here is not freed again, and a payment that kept it first (``retake_use``) keeps it."""
         ...
 
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
@@ -406,7 +418,8 @@ class PaymentLinkRepository(Protocol):
 
     def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         """Take again the use ``invoice_id`` gave back (money arrived after all), past the cap if need be: the
-        link, its count one more; None when the invoice had given none back. Atomic: it is taken once."""
+        link, its count one more; None when the invoice had given none back (a use it still holds is kept for good:
+        its reservation, if any, cleared). Atomic: it is taken once."""
         ...
 
 

@@ -232,6 +232,13 @@ class InMemoryTeams:
     def invitations_to(self, email: str, *, since: datetime) -> int:
         return sum(1 for i in self._invitations.values() if i.email == email and i.created_at >= since)
 
+    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
+        with self._lock:
+            if self.invitations_to(invitation.email, since=since) >= per_address:
+                return False
+            self._invitations[invitation.id] = _copy(invitation)
+            return True
+
     def update_invitation(self, invitation: Invitation) -> None:
         with self._lock:
             self._invitations[invitation.id] = _copy(invitation)

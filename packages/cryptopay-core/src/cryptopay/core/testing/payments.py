@@ -27,6 +27,7 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
+    LinkReservation,
     PaymentCredit,
     PaymentLink,
     Refund,
@@ -426,6 +427,7 @@ class InMemoryPaymentLinks(_ById):
     def __init__(self) -> None:
         super().__init__()
         self.held: dict[str, tuple[str, bool]] = {}
+        self.reserved: dict[str, tuple[datetime, str]] = {}  # an unpaid invoice's reservation: until, client
 
     def _all(self) -> list[PaymentLink]:
         return [cast(PaymentLink, link) for link in self._items.values()]
@@ -450,20 +452,48 @@ class InMemoryPaymentLinks(_ById):
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return _newest([link for link in self._all() if link.merchant_id == merchant_id], lambda i: i.id, before, limit)
 
-    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
+    def claim_use(
+        self, link_id: str, invoice_id: str, now: datetime, *, reservation: LinkReservation | None = None
+    ) -> bool:
         link = self._items.get(link_id)
         if link is None or cast(PaymentLink, link).closed_reason(now) is not None:
             return False
         if invoice_id in self.held:
             raise Conflict(f"invoice {invoice_id} already holds a payment link's use")
+        if reservation is not None:
+            self._check_reservations(link_id, reservation, now)
+            self.reserved[invoice_id] = (reservation.until, reservation.client)
         cast(PaymentLink, link).uses += 1
         self.held[invoice_id] = (link_id, True)
         return True
 
+    def _check_reservations(self, link_id: str, reservation: LinkReservation, now: datetime) -> None:
+        standing = [
+            client
+            for invoice_id, (until, client) in self.reserved.items()
+            if self.held[invoice_id] == (link_id, True) and until > now
+        ]
+        busy = reservation.refusal(of_link=len(standing), of_client=standing.count(reservation.client), now=now)
+        if busy is not None:
+            raise busy
+
+    def release_lapsed(self, link_id: str, now: datetime) -> list[str]:
+        lapsed = [
+            invoice_id
+            for invoice_id, (until, _) in self.reserved.items()
+            if self.held[invoice_id] == (link_id, True) and until <= now
+        ]
+        for invoice_id in sorted(lapsed):
+            del self.reserved[invoice_id]
+            self._move_use(invoice_id, held=False)
+        return sorted(lapsed)
+
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        self.reserved.pop(invoice_id, None)
         return self._move_use(invoice_id, held=False)
 
     def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        self.reserved.pop(invoice_id, None)  # a paid invoice keeps its use for good
         return self._move_use(invoice_id, held=True)
 
     def _move_use(self, invoice_id: str, *, held: bool) -> PaymentLink | None:

@@ -18,9 +18,19 @@ from cryptopay.core.webhooks.model import (
     WebhookEndpoint,
     check_endpoint_url,
 )
+from cryptopay.core.webhooks.payloads import (
+    DEFAULT_PAYLOAD_VERSION,
+    PAYLOAD_VERSIONS,
+    check_payload_version,
+    envelope,
+    integer_fields,
+    money_fields,
+    versioned_data,
+)
 from cryptopay.core.webhooks.service import (
     DELIVER_JOB,
     MAX_ENDPOINTS,
+    PAYLOAD_VERSION_HEADER,
     SWEEP_JOB,
     EndpointChanges,
     UowFactory,
@@ -48,10 +58,13 @@ from cryptopay.core.webhooks.signing import (
 
 __all__ = [
     "DEFAULT_LEASE",
+    "DEFAULT_PAYLOAD_VERSION",
     "DEFAULT_ROTATION_OVERLAP",
     "DEFAULT_TOLERANCE",
     "DELIVER_JOB",
     "MAX_ENDPOINTS",
+    "PAYLOAD_VERSIONS",
+    "PAYLOAD_VERSION_HEADER",
     "PING_EVENT",
     "PING_RETRY_SCHEDULE",
     "RETRY_SCHEDULE",
@@ -66,11 +79,15 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "check_endpoint_url",
+    "check_payload_version",
     "create_endpoint",
     "deliver_webhook",
+    "envelope",
     "event_body",
     "fan_out",
     "generate_secret",
+    "integer_fields",
+    "money_fields",
     "nudge",
     "redeliver_webhook",
     "rotate_secret",
@@ -81,4 +98,5 @@ __all__ = [
     "sweep_webhooks",
     "update_endpoint",
     "verify",
+    "versioned_data",
 ]

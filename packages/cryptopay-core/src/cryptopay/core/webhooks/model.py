@@ -24,6 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, check_payload_version
 from cryptopay.core.webhooks.targets import host_problem
 
 __all__ = [
@@ -153,6 +154,8 @@ class WebhookEndpoint:
     previous_secret: str | None = attrs.field(default=None, repr=False)  # still signs until previous_secret_until
     previous_secret_until: datetime | None = None
     created_by: str | None = None  # the user who added it (None: before 0043, or an API key): removing them disables it
+    # the shape of the bodies it receives (``webhooks.payloads``): 1 flat strings, 2 the API's money objects (0160)
+    payload_version: int = attrs.field(default=DEFAULT_PAYLOAD_VERSION, converter=check_payload_version)
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (not self.events or event_type in self.events)
@@ -201,6 +204,7 @@ class WebhookDelivery:
     last_status_code: int | None = None
     last_error: str | None = None
     delivered_at: datetime | None = None
+    payload_version: int = DEFAULT_PAYLOAD_VERSION  # the version ``body`` was written in (its header says so)
 
     @classmethod
     def new(
@@ -213,8 +217,11 @@ class WebhookDelivery:
         body: str,
         *,
         at: datetime,
+        payload_version: int = DEFAULT_PAYLOAD_VERSION,
     ) -> WebhookDelivery:
-        return cls(delivery_id, endpoint_id, merchant_id, event_id, event_type, body, at, at)
+        return cls(
+            delivery_id, endpoint_id, merchant_id, event_id, event_type, body, at, at, payload_version=payload_version
+        )
 
     def is_due(self, now: datetime) -> bool:
         """Waiting, its time has come, and no live claim holds it."""

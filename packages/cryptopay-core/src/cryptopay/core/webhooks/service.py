@@ -7,7 +7,6 @@ doubles a delivery, because an attempt must first claim the row, and ``sweep_web
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -32,6 +31,7 @@ from cryptopay.core.webhooks.model import (
     WebhookResponse,
     check_endpoint_url,
 )
+from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, check_payload_version, envelope
 from cryptopay.core.webhooks.signing import generate_secret, signature_headers
 
 if TYPE_CHECKING:  # the port imports this package's model; a run-time import here would be circular
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the port imports this package's model; a run-time import he
 __all__ = [
     "DELIVER_JOB",
     "MAX_ENDPOINTS",
+    "PAYLOAD_VERSION_HEADER",
     "SWEEP_JOB",
     "UowFactory",
     "attempt_duration",
@@ -58,14 +59,16 @@ __all__ = [
 MAX_ENDPOINTS = 10  # enabled webhook endpoints per merchant (CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS)
 DELIVER_JOB = "webhooks.deliver"
 SWEEP_JOB = "webhooks.sweep"
+# names the payload version of the body on every delivery (the body says it too from v2: ``"version": 2``)
+PAYLOAD_VERSION_HEADER = "cryptopay-payload-version"
 
 UowFactory = Callable[[], AbstractContextManager["WebhookUnitOfWork"]]
 
 
-def event_body(message: OutboxMessage) -> str:
-    """The JSON a merchant receives: ``{"type", "timestamp", "data"}`` (compact, keys sorted, amounts as strings)."""
-    document = {"type": message.topic, "timestamp": message.created_at.isoformat(), "data": message.payload}
-    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+def event_body(message: OutboxMessage, version: int = DEFAULT_PAYLOAD_VERSION) -> str:
+    """The JSON a merchant receives: ``{"type", "timestamp", "data"}`` (compact, keys sorted), ``data`` in payload
+    ``version`` (``webhooks.payloads``: 1 amounts as strings, 2 the API's money objects)."""
+    return envelope(message.topic, message.created_at.isoformat(), message.payload, version)
 
 
 def fan_out(
@@ -75,12 +78,21 @@ def fan_out(
     merchant_id = message.payload.get("merchant_id")
     if message.topic not in WEBHOOK_EVENTS or not isinstance(merchant_id, str):
         return []
-    body = event_body(message)
+    bodies: dict[int, str] = {}
     deliveries = []
     for endpoint in uow.webhook_endpoints.for_merchant(merchant_id):
         if endpoint.wants(message.topic):
+            version = endpoint.payload_version
+            body = bodies.setdefault(version, event_body(message, version))
             delivery = WebhookDelivery.new(
-                ids.new_id("whd"), endpoint.id, merchant_id, message.id, message.topic, body, at=now
+                ids.new_id("whd"),
+                endpoint.id,
+                merchant_id,
+                message.id,
+                message.topic,
+                body,
+                at=now,
+                payload_version=version,
             )
             uow.webhook_deliveries.add(delivery)
             deliveries.append(delivery)
@@ -118,7 +130,7 @@ def _post(
     body = delivery.body.encode()
     current, *previous = endpoint.signing_secrets(at)
     signed = signature_headers(current, delivery.event_id, at, body, also=previous)
-    headers = {"content-type": "application/json", **signed}
+    headers = {"content-type": "application/json", PAYLOAD_VERSION_HEADER: str(delivery.payload_version), **signed}
     started = time.monotonic()
     try:
         response, error = sender.send(endpoint.url, headers, body), None
@@ -215,9 +227,11 @@ def create_endpoint(
     allow_insecure: bool = False,
     max_endpoints: int = MAX_ENDPOINTS,
     created_by: str | None = None,
+    payload_version: int = DEFAULT_PAYLOAD_VERSION,
 ) -> WebhookEndpoint:
     """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation);
-    ``created_by`` is the user adding it (a member's endpoints are disabled when they leave the team).
+    ``created_by`` is the user adding it (a member's endpoints are disabled when they leave the team);
+    ``payload_version`` the shape of its bodies (``webhooks.payloads``; 1 unless asked).
 
     A merchant has at most ``max_endpoints`` enabled endpoints: each one is retried for days, so an unbounded
     number would let one merchant multiply our outgoing traffic.
@@ -232,6 +246,7 @@ def create_endpoint(
         frozenset(events),
         description=description,
         created_by=created_by,
+        payload_version=check_payload_version(payload_version),
     )
     with uow_factory() as uow:
         enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)
@@ -256,6 +271,7 @@ class EndpointChanges:
     events: Sequence[str] | None = None
     description: str | None = None
     enabled: bool | None = None
+    payload_version: int | None = None  # deliveries already made keep the body they were written with
 
 
 def update_endpoint(
@@ -266,8 +282,8 @@ def update_endpoint(
     uow_factory: UowFactory,
     allow_insecure: bool = False,
 ) -> WebhookEndpoint:
-    """Change an enabled endpoint's URL (checked as at creation), event types or description, or disable it, in one
-    transaction; the secret stays."""
+    """Change an enabled endpoint's URL (checked as at creation), event types, description or payload version, or
+    disable it, in one transaction; the secret stays."""
     if changes.description is not None:
         _check_description(changes.description)
     url = None if changes.url is None else check_endpoint_url(changes.url, allow_insecure=allow_insecure)
@@ -279,6 +295,7 @@ def update_endpoint(
             events=endpoint.events if changes.events is None else frozenset(changes.events),
             description=endpoint.description if changes.description is None else changes.description,
             enabled=changes.enabled is not False,
+            payload_version=endpoint.payload_version if changes.payload_version is None else changes.payload_version,
         )
         uow.webhook_endpoints.save(updated)
     return updated
@@ -307,15 +324,13 @@ def send_test_event(
     now = clock.now()
     event_id = ids.new_id("evt")
     data = {"merchant_id": merchant_id, "endpoint_id": endpoint_id}
-    body = json.dumps(
-        {"type": PING_EVENT, "timestamp": now.isoformat(), "data": data},
-        separators=(",", ":"),
-        sort_keys=True,
-        ensure_ascii=False,
-    )
     with uow_factory() as uow:
         endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
-        delivery = WebhookDelivery.new(ids.new_id("whd"), endpoint.id, merchant_id, event_id, PING_EVENT, body, at=now)
+        version = endpoint.payload_version
+        body = envelope(PING_EVENT, now.isoformat(), data, version)
+        delivery = WebhookDelivery.new(
+            ids.new_id("whd"), endpoint.id, merchant_id, event_id, PING_EVENT, body, at=now, payload_version=version
+        )
         uow.webhook_deliveries.add(delivery)
     nudge(queue, delivery, now)
     return delivery

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories.payments import _lock_key
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import (
@@ -559,6 +560,20 @@ class SqlTeams:
         with reading(self._bind) as conn:
             return int(conn.execute(sa.select(sa.func.count()).where(*mine)).scalar_one())
 
+    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
+        """Counted and stored in one transaction under an advisory lock on the address's keyed hash (PostgreSQL;
+        released at commit or rollback). SQLite needs none: a writer's ``BEGIN IMMEDIATE`` serialises writers."""
+        i, lookup = merchant_invitations.c, self._personal.lookup(invitation.email)
+        with writing(self._bind) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(_INVITEE_LOCK, {"space": _INVITEE_LOCKS, "key": _lock_key(lookup)})
+            made = sa.select(sa.func.count()).where(i.email_lookup == lookup, i.created_at >= since)
+            if int(conn.execute(made).scalar_one()) >= per_address:
+                return False
+            if not insert_new(conn, merchant_invitations, _invitation_row(invitation, self._personal)):
+                raise Conflict(f"invitation {invitation.id} exists")
+            return True
+
     def update_invitation(self, invitation: Invitation) -> None:
         row = _invitation_row(invitation, self._personal)
         _update(self._bind, merchant_invitations, invitation.id, row, "invitation")
@@ -572,6 +587,12 @@ class SqlTeams:
 
     def _invitation(self, row: Any) -> Invitation:
         return _invitation(row, self._personal)
+
+
+# pg_advisory_xact_lock(int, int): a namespace of its own for invitees, then 32 bits of the address's keyed hash
+# (two addresses sharing them only wait for each other; an address never reaches the server's lock table).
+_INVITEE_LOCKS = 0x494E5654  # "INVT"
+_INVITEE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
 
 
 def _member_row(member: Member) -> dict[str, Any]:

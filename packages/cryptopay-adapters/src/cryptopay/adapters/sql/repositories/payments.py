@@ -40,6 +40,7 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
+    LinkReservation,
     PaymentCredit,
     PaymentLink,
     Refund,
@@ -651,8 +652,9 @@ class SqlRefunds(_Documents[Refund]):
 class SqlPaymentLinks:
     """``PaymentLinkRepository``: the use count lives in its own column, bumped by one conditional ``UPDATE``."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, personal: PersonalData | None = None) -> None:
         self._conn = conn
+        self._personal = personal or PersonalData.plaintext()  # keys a reservation's client (never stored as sent)
 
     def _read(
         self, *where: sa.ColumnElement[bool], before: str | None = None, limit: int | None = None
@@ -690,7 +692,9 @@ class SqlPaymentLinks:
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)
 
-    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
+    def claim_use(
+        self, link_id: str, invoice_id: str, now: datetime, *, reservation: LinkReservation | None = None
+    ) -> bool:
         c = payment_links.c
         open_now = (
             c.id == link_id,
@@ -699,17 +703,53 @@ class SqlPaymentLinks:
             sa.or_(c.max_uses.is_(None), c.uses < c.max_uses),
         )
         statement = payment_links.update().where(*open_now).values(uses=c.uses + 1).returning(c.id)
-        if self._conn.execute(statement).first() is None:
+        if self._conn.execute(statement).first() is None:  # the link's row is locked from here to the commit
             return False
-        row = {"invoice_id": invoice_id, "link_id": link_id, "held": True, "claimed_at": now, "changed_at": None}
-        if not insert_new(self._conn, payment_link_uses, row):
+        row: dict[str, Any] = {"invoice_id": invoice_id, "link_id": link_id, "held": True, "claimed_at": now}
+        if reservation is not None:
+            client = self._personal.lookup(reservation.client) if reservation.client else None
+            self._check_reservations(link_id, reservation, client, now)
+            row |= {"reserved_until": reservation.until, "client_key": client}
+        if not insert_new(self._conn, payment_link_uses, {"changed_at": None, **row}):
             raise Conflict(f"invoice {invoice_id} already holds a payment link's use")
         return True
+
+    def _check_reservations(
+        self, link_id: str, reservation: LinkReservation, client: str | None, now: datetime
+    ) -> None:
+        """Count the link's standing reservations (all, and this client's) under the row lock the claim took."""
+        u = payment_link_uses.c
+        mine = sa.func.count().filter(u.client_key == client) if client is not None else sa.literal(0)
+        standing = sa.select(sa.func.count(), mine).where(
+            u.link_id == link_id, u.held.is_(True), u.reserved_until > now
+        )
+        of_link, of_client = self._conn.execute(standing).one()
+        busy = reservation.refusal(of_link=int(of_link), of_client=int(of_client), now=now)
+        if busy is not None:
+            raise busy
+
+    def release_lapsed(self, link_id: str, now: datetime) -> list[str]:
+        c, u = payment_links.c, payment_link_uses.c
+        self._conn.execute(sa.select(c.id).where(c.id == link_id).with_for_update())
+        lapsed = (u.link_id == link_id, u.held.is_(True), u.reserved_until <= now)
+        freed = (
+            payment_link_uses.update()
+            .where(*lapsed)
+            .values(held=False, changed_at=now, reserved_until=None, client_key=None)
+            .returning(u.invoice_id)
+        )
+        invoice_ids = sorted(self._conn.execute(freed).scalars())
+        if invoice_ids:
+            self._conn.execute(payment_links.update().where(c.id == link_id).values(uses=c.uses - len(invoice_ids)))
+        return invoice_ids
 
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         return self._move_use(invoice_id, now, held=False)
 
     def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        u = payment_link_uses.c
+        kept = (u.invoice_id == invoice_id, u.held.is_(True), u.reserved_until.is_not(None))
+        self._conn.execute(payment_link_uses.update().where(*kept).values(reserved_until=None, client_key=None))
         return self._move_use(invoice_id, now, held=True)
 
     def _move_use(self, invoice_id: str, now: datetime, *, held: bool) -> PaymentLink | None:
@@ -719,7 +759,7 @@ class SqlPaymentLinks:
         flip = (
             payment_link_uses.update()
             .where(u.invoice_id == invoice_id, u.held.is_(not held))
-            .values(held=held, changed_at=now)
+            .values(held=held, changed_at=now, reserved_until=None, client_key=None)
             .returning(u.link_id)
         )
         link_id = self._conn.execute(flip).scalar_one_or_none()

@@ -126,6 +126,7 @@ class SqlWebhookEndpoints:
             "description": endpoint.description,
             "created_at": endpoint.created_at,
             "created_by": endpoint.created_by,
+            "payload_version": endpoint.payload_version,
         }
 
     def _endpoint(self, row: Any) -> WebhookEndpoint:
@@ -149,6 +150,7 @@ class SqlWebhookEndpoints:
             previous_secret=None if previous is None else self._unseal(previous, context + ":previous"),
             previous_secret_until=m["previous_secret_until"],
             created_by=m["created_by"],
+            payload_version=m["payload_version"],
         )
 
 

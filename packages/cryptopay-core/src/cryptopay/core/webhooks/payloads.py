@@ -1,0 +1,117 @@
+"""Webhook payload versions: what an event's ``data`` looks like to an endpoint (review5 S8).
+
+Version 1 (every endpoint made before 0160, and the default) is the outbox payload as it always was: amounts flat, a
+``currency`` or ``asset`` string beside them, counts and indexes as strings. Version 2 speaks as the API does:
+each amount is a money object ``{"amount": "12.50", "asset": "KES"}`` (the asset folded in, its flat sibling gone),
+counts and indexes are JSON integers, and the envelope names its version (``"version": 2``, inside the signed body).
+Everything else (ids, states, texts, times) is the same in both. The signature scheme does not change.
+
+v1 stays the default: changing what an existing integration receives would break it, and a new endpoint asks for
+v2 (``payload_version: 2``) when it is written against this shape.
+
+>>> data = {"merchant_id": "m1", "paid": "1500", "currency": "KES", "payouts": "2", "failed_payouts": "0",
+...         "converted": "0", "converted_asset": ""}
+>>> sorted(versioned_data("settlement.completed", data, 2).items())  # doctest: +NORMALIZE_WHITESPACE
+[('converted', None), ('failed_payouts', 0), ('merchant_id', 'm1'), ('paid', {'amount': '1500', 'asset': 'KES'}),
+ ('payouts', 2)]
+>>> versioned_data("settlement.completed", data, 1) == data
+True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptopay.core.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_PAYLOAD_VERSION",
+    "PAYLOAD_VERSIONS",
+    "check_payload_version",
+    "envelope",
+    "integer_fields",
+    "money_fields",
+    "versioned_data",
+]
+
+PAYLOAD_VERSIONS = (1, 2)
+DEFAULT_PAYLOAD_VERSION = 1
+
+# amount field -> the field naming its asset (removed in v2), or a fixed asset code
+_MONEY: dict[str, tuple[tuple[str, str], ...]] = {
+    "invoice.": (("price", "currency"), ("shortfall", "shortfall_asset"), ("amount", "asset")),
+    "payout.": (("amount", "currency"), ("charge", "=KES")),
+    "settlement.": (("paid", "currency"), ("converted", "converted_asset")),
+    "refund.": (("amount", "asset"),),
+}
+_INTEGERS: dict[str, tuple[str, ...]] = {
+    "invoice.": ("index",),
+    "payout.": ("attempt",),
+    "settlement.": ("payouts", "failed_payouts"),
+}
+
+
+def check_payload_version(version: int) -> int:
+    """``version`` if it is one we send (1 or 2), else ``InvalidInput``."""
+    if isinstance(version, bool) or version not in PAYLOAD_VERSIONS:
+        known = " or ".join(str(v) for v in PAYLOAD_VERSIONS)
+        raise InvalidInput(f"a webhook payload version is {known}", field="payload_version")
+    return version
+
+
+def _family(topic: str) -> str:
+    return topic.split(".", 1)[0] + "."
+
+
+def money_fields(topic: str) -> tuple[tuple[str, str], ...]:
+    """The v2 money objects of ``topic``'s data: (amount field, the v1 field naming its asset, or ``=CODE``).
+
+    >>> money_fields("payout.completed")
+    (('amount', 'currency'), ('charge', '=KES'))
+    """
+    return _MONEY.get(_family(topic), ())
+
+
+def integer_fields(topic: str) -> tuple[str, ...]:
+    """The fields of ``topic``'s data that are strings of digits in v1 and integers in v2."""
+    return _INTEGERS.get(_family(topic), ())
+
+
+def _money(data: dict[str, Any], amount_key: str, asset_key: str) -> None:
+    if amount_key not in data:
+        return
+    fixed = asset_key.startswith("=")
+    asset = asset_key[1:] if fixed else data.pop(asset_key, "")
+    # an empty asset is "nothing": a settlement that converted nothing says "converted": null
+    data[amount_key] = {"amount": data[amount_key], "asset": asset} if asset else None
+
+
+def _due(due: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``invoice.created``'s amounts by rail key (``usdt-tron``), each as money in the rail's asset."""
+    return {rail: {"amount": amount, "asset": rail.split("-", 1)[0].upper()} for rail, amount in due.items()}
+
+
+def versioned_data(topic: str, payload: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """The event's ``data`` in payload ``version``: the outbox payload itself for 1, the API's shapes for 2."""
+    data = dict(payload)
+    if check_payload_version(version) == 1:
+        return data
+    for amount_key, asset_key in money_fields(topic):
+        _money(data, amount_key, asset_key)
+    for key in integer_fields(topic):
+        if isinstance(data.get(key), str) and data[key].isdigit():
+            data[key] = int(data[key])
+    if isinstance(data.get("due"), Mapping):
+        data["due"] = _due(data["due"])
+    return data
+
+
+def envelope(topic: str, timestamp: str, data: Mapping[str, Any], version: int) -> str:
+    """The exact JSON text sent and signed: ``{"type", "timestamp", "data"}`` (v2 adds ``"version": 2``), compact,
+    keys sorted."""
+    document: dict[str, Any] = {"type": topic, "timestamp": timestamp, "data": versioned_data(topic, data, version)}
+    if version != 1:
+        document["version"] = version
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
