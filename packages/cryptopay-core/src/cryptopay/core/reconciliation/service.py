@@ -85,6 +85,7 @@ from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.deposits import DepositUowFactory
+    from cryptopay.core.ports.paybill import PaybillUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.remittances import RemittanceReadUowFactory
     from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
@@ -139,6 +140,7 @@ class Reconciliation:
         treasury: TreasuryStore | None = None,
         checks: Sequence[Check] = CHECKS,
         wallets: WalletUowFactory | None = None,
+        paybill: PaybillUowFactory | None = None,
         deposits: DepositUowFactory | None = None,
         withdrawals: WithdrawalUowFactory | None = None,
         remittances: RemittanceReadUowFactory | None = None,
@@ -157,6 +159,7 @@ class Reconciliation:
         self._answers, self._baseline = balance_answers, float_baseline
         self._treasury = treasury
         self._wallets = wallets
+        self._paybill = paybill
         self._deposits = deposits
         self._withdrawals = withdrawals
         self._remittances = remittances
@@ -348,6 +351,8 @@ class Reconciliation:
         codes = [flows.wallet_account(user, asset) for user in user_ids for asset in HOLDINGS]
         claims = {a.code: b.posted for a in HOLDINGS if (b := self._balance(flows.wallet_claims(a))) is not None}
         collections = self._balance(flows.MPESA_COLLECTIONS)
+        paybill = in_transaction(self._paybill, lambda uow: uow.paybill_payments.all()) if self._paybill else []
+        suspense = self._balance(flows.PAYBILL_SUSPENSE)
         return WalletBooks(
             wallets=len(user_ids),
             balances=self._ledger.balances(codes),
@@ -357,6 +362,8 @@ class Reconciliation:
             buys=tuple(buys.values()),
             buy_entries=entries,
             collections=collections.posted if collections is not None else Money.zero(KES),
+            paybill=tuple(paybill),
+            suspense=suspense.posted if suspense is not None else Money.zero(KES),
         )
 
     def _deposit_books(self) -> DepositBooks:

@@ -392,9 +392,20 @@ class FakeMobileMoney:
                 return None
             self._customers[msisdn] = self.balance(msisdn) - money
             self.float_balance += money
-            self._by_receipt[receipt] = SimTransaction(
-                "c2b", receipt, receipt, money, Scenario.SUCCESS, msisdn, state="succeeded", receipt=receipt
+            payload["OrgAccountBalance"] = str(self.float_balance.amount)  # the account's balance after it, as Daraja's
+            tx = SimTransaction(
+                "c2b",
+                receipt,
+                receipt,
+                money,
+                Scenario.SUCCESS,
+                msisdn,
+                account_reference=bill_ref,
+                state="succeeded",
+                receipt=receipt,
+                completed_at=self._now(),
             )
+            self._by_receipt[receipt] = self._tx[receipt] = tx  # on its record (the statement), as any payment
             self._emit(Delivery(self._c2b_urls.confirmation_url, payload))
             return receipt
 

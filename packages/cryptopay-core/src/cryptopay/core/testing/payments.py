@@ -111,6 +111,9 @@ class InMemoryStores:
     def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
         return self.get(merchant_id), self._closing(merchant_id) if self._closing is not None else None
 
+    def closed_at(self, merchant_id: str) -> datetime | None:
+        return self._closing(merchant_id) if self._closing is not None else None
+
     def put(self, settings: StoreSettings) -> None:
         self._stores[settings.merchant_id] = settings
 

@@ -195,6 +195,11 @@ class SqlStores(_Documents[StoreSettings]):
         closed_at, doc = row if row is not None else (None, None)
         return (self._item(merchant_id, doc) if doc is not None else None), closed_at
 
+    def closed_at(self, merchant_id: str) -> datetime | None:
+        query = sa.select(merchants.c.closed_at).where(merchants.c.id == merchant_id).with_for_update(read=True)
+        found: datetime | None = self._conn.execute(query).scalar_one_or_none()
+        return found
+
     def put(self, settings: StoreSettings) -> None:
         upsert(self._conn, stores, self._row(settings), ["merchant_id"])
 
