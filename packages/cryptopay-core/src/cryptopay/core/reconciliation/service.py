@@ -436,7 +436,9 @@ class Reconciliation:
         check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
-            addresses = in_transaction(self._uow, partial(_addresses, network=network))
+            now = self._clock.now()
+            addresses = in_transaction(self._uow, partial(_addresses, network=network, now=now))
+            addresses = sorted({*addresses, *(p.transfer.to_address for p in pending if p.network == network)})
             if hot := self._hot.get(network):
                 addresses = [*addresses, hot]
             try:
@@ -458,7 +460,7 @@ def _network_on_chain(
     read = {a.lower() for a in addresses}
     for code, held in custody.items():
         if code.startswith(f"assets:custody:{network}:"):
-            total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
+            total = reader.total(addresses, held.asset)
             owed = sum(
                 (
                     p.transfer.amount
@@ -515,8 +517,9 @@ def _buy_entries(uow: WalletUnitOfWork, buy_ids: Sequence[str]) -> dict[str, boo
     return {b: flows.buy_key(b) in found for b in buy_ids}
 
 
-def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
-    return uow.deposit_addresses.addresses_for(network)
+def _addresses(uow: PaymentsUnitOfWork, *, network: str, now: datetime) -> list[str]:
+    """The deposit addresses that can hold something (review5 S10): not an idle expired invoice's."""
+    return uow.deposit_addresses.may_hold(network, now)
 
 
 def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetworkPayment]:
