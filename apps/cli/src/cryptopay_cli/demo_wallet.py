@@ -29,10 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 from cryptopay.adapters._paths import private_file
-from cryptopay.core.reconciliation import parse_statement, render_statement
+from cryptopay.core.reconciliation import parse_statement
 
 from cryptopay_cli.demo_e2e import Demo
 
@@ -253,16 +252,15 @@ class WalletDemo(Demo):
 
     def mpesa_statement(self, since: datetime) -> Path:
         """The Daraja sandbox's statement (``GET /sandbox/statement``: what it collected by STK Push and paid by B2C
-        and B2B, as the org portal exports it), its rows from ``since`` on (a sandbox kept running may hold other
-        runs'), saved where ``cryptopay reconcile --mpesa-statement`` reads it."""
-        answer = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/statement", timeout=30)
+        and B2B, as the org portal exports it) of the period from ``since`` to now (a sandbox kept running may hold
+        other runs'), its ``Time Period`` line saying so, saved where ``cryptopay reconcile --mpesa-statement``
+        reads it."""
+        period = {"from": since.isoformat(), "to": datetime.now(UTC).isoformat()}
+        answer = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/statement", params=period, timeout=30)
         answer.raise_for_status()
-        whole = parse_statement(answer.text)
-        until = datetime.now(UTC) + timedelta(minutes=1)
-        lines = tuple(line for line in whole.lines if since <= line.completed_at <= until)
-        statement = attrs.evolve(whole, lines=lines, period=(since, until))
+        lines = parse_statement(answer.text).lines
         path = private_file(self.workdir / "mpesa-statement.csv")
-        path.write_text(render_statement(statement, holder="Sandbox Ltd"), encoding="utf-8")
+        path.write_text(answer.text, encoding="utf-8")
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(line.reason_type for line in lines).items()))
         self.step(f"M-Pesa's statement (the sandbox's export): {len(lines)} rows ({kinds})")
         return path
