@@ -230,6 +230,11 @@ class DepositAddressRepository(Protocol):
         """A wallet user's deposit addresses, by network."""
         ...
 
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        """The deposit addresses on ``network`` that can hold coins the books know of: every wallet's, and an
+        invoice's unless ``Invoice.may_hold_coins`` says no (expired or cancelled, nothing seen paid, not watched)."""
+        ...
+
     def wallet_addresses(self, network: str) -> list[str]:
         """Every wallet deposit address on ``network`` (always watched: a wallet address never expires)."""
         ...
