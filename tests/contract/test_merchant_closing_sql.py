@@ -81,3 +81,21 @@ def test_closing_revokes_the_keys_and_cancels_the_unpaid_invoices_on_sql(sql_eng
     again = closing.close("m1", actor="ops:achieng", reason="again")  # the first date stands; nothing left to do
     assert again.merchant.closed_at == done.merchant.closed_at
     assert again.keys_revoked == 0 and again.invoices_cancelled == ()
+
+
+def test_a_refund_s_look_at_the_merchant_holds_a_close_off_until_it_commits(sql_engine):
+    """``stores.closed_at`` reads the closing under a share lock (PostgreSQL): a close's update of the merchant waits
+    for the transaction that looked (here it gives up after its lock timeout), and goes through once it ends."""
+    import sqlalchemy as sa
+
+    stack = _stack(sql_engine)
+    with stack.uow() as uow:
+        assert uow.stores.closed_at("m1") is None and uow.stores.closed_at("nobody") is None
+        if sql_engine.dialect.name == "postgresql":
+            with sql_engine.connect() as other, pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                other.execute(sa.text("UPDATE merchants SET closed_at = now() WHERE id = 'm1'"))
+    retention = RetentionPurge(stack.uow, stack.ledger, stack.clock)
+    closed = retention.close_merchant("m1", actor="ops:achieng", reason="wound up")
+    with stack.uow() as uow:
+        assert uow.stores.closed_at("m1") == closed.closed_at is not None

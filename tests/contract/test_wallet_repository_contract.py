@@ -761,3 +761,88 @@ def test_two_bills_paid_at_once_from_one_wallet_never_pass_its_balance_or_daily_
     assert usage["bill"][0] == spent
     assert sum((p.amount for p in bill_payouts), Money.zero(KES)) == spent
     assert set(stack.ledger.trial_balance().values()) <= {0}
+
+
+def _step_up(fresh: bool = False):
+    from cryptopay.core.wallets.allowance import StepUp
+
+    return StepUp(Money.of(1000, KES), fresh=fresh)
+
+
+def test_concurrent_sends_each_under_the_step_up_allowance_pass_only_within_it_on_this_backend(backend: Backend):
+    """Review5 S4: six sends of KES 300 at once (threads released together) from one wallet, none stepped up, with a
+    KES 1,000 allowance: each alone is under it, so the shells' early read (before the transaction) lets all six
+    through. The use case's own check, with the day's usage read under the sender's wallet lock, lets three pass
+    (KES 900) and refuses three ``step_up_required``, never a database error; nothing moves for those."""
+    from tests.support.sql_engines import race
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "5000", "KES")
+    outcomes = race(
+        6,
+        lambda i: _attempt(
+            lambda: stack.wallets.send(amina.id, "0712000002", Money.of("300", KES), step_up=_step_up())
+        ),
+    )
+    refused = [o for o in outcomes if not isinstance(o, Transfer)]
+    assert len(outcomes) - len(refused) == 3, outcomes
+    assert {o.code for o in refused} == {"step_up_required"}, refused
+    assert {o.http_status for o in refused} == {403}
+    assert stack.balance(amina, "KES").amount == 4100
+    assert stack.balance(baraka, "KES").amount == 900
+    assert set(stack.ledger.trial_balance().values()) <= {0}
+
+
+def test_sends_and_bills_share_the_step_up_allowance_checked_in_the_movement_on_this_backend(backend: Backend):
+    """The allowance counts today's sends and bills together, this one included; past it only a fresh step-up
+    passes; no ``step_up`` (operators, other use cases) checks none. A bill and a send racing each other past it:
+    one passes, the other is refused ``step_up_required``."""
+    from cryptopay.core.identity.model import StepUpRequired
+    from cryptopay.core.wallets.bills import Bill, Bills
+
+    from tests.support.sql_engines import race
+
+    stack = wallet_stack(backend)
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "10000", "KES")
+    stack.wallets.send(amina.id, "0712000002", Money.of("400", KES), step_up=_step_up())
+    bills.pay(amina.id, "KPLC_PREPAID", "01234567890", Money.of(500, KES), step_up=_step_up())  # KES 900 today
+    with pytest.raises(StepUpRequired):
+        stack.wallets.send(amina.id, "0712000002", Money.of("100.01", KES), step_up=_step_up())
+    with pytest.raises(StepUpRequired):
+        bills.pay(amina.id, "KPLC_PREPAID", "01234567890", Money.of(101, KES), step_up=_step_up())
+    assert stack.balance(amina, "KES").amount == 9100  # the refusals moved nothing
+    stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), step_up=_step_up())  # exactly the allowance
+    stack.wallets.send(amina.id, "0712000002", Money.of("50", KES), step_up=_step_up(fresh=True))
+    stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))  # no allowance asked
+    outcomes = race(
+        2,
+        lambda i: _attempt(
+            (lambda: stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), step_up=_step_up(fresh=True)))
+            if i == 0
+            else (lambda: bills.pay(amina.id, "KPLC_PREPAID", "01234567890", Money.of(100, KES), step_up=_step_up()))
+        ),
+    )
+    assert isinstance(outcomes[0], Transfer), outcomes
+    assert isinstance(outcomes[1], StepUpRequired) and not isinstance(outcomes[1], Bill), outcomes
+
+
+def test_concurrent_sends_never_pass_the_senders_daily_p2p_limit_on_this_backend(backend: Backend):
+    """Four sends of KES 40,000 at once from one tier-1 wallet (KES 100,000 of P2P a day): two pass, two are refused
+    ``limit_exceeded``. On PostgreSQL the send's one read used to wait for the sender's wallet lock inside the
+    statement that also read the day's usage, with the snapshot taken before the wait: all four passed."""
+    from tests.support.sql_engines import race
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "200000", "KES")
+    outcomes = race(4, lambda i: _attempt(lambda: stack.wallets.send(amina.id, "0712000002", Money.of(40000, KES))))
+    refused = [o for o in outcomes if not isinstance(o, Transfer)]
+    assert len(outcomes) - len(refused) == 2, outcomes
+    assert {o.code for o in refused} == {"limit_exceeded"}, refused
+    assert stack.balance(amina, "KES").amount == 120000

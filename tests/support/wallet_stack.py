@@ -28,6 +28,7 @@ from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
+from cryptopay.core.testing.paybill import InMemoryPaybillPayments, InMemoryUrlRegistrations
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.sms import InMemorySms
@@ -74,6 +75,8 @@ def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
         wallet_transfers=InMemoryTransfers(wallets),
         wallet_usage=InMemoryUsage(),
         wallet_buys=InMemoryBuys(),
+        paybill_payments=InMemoryPaybillPayments(),
+        paybill_urls=InMemoryUrlRegistrations(),
         **extra,
     )
 

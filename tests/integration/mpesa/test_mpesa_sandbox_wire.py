@@ -24,6 +24,7 @@ from cryptopay.core.mobile_money import (
     parse_payload,
 )
 from cryptopay.core.money import KES, Money
+from cryptopay.core.reconciliation import parse_statement
 from cryptopay.sandbox.daraja import DarajaSandbox
 from cryptopay.sandbox.sink import CallbackSink
 
@@ -134,6 +135,9 @@ def test_c2b_payment_goes_through_validation_then_confirmation(
             assert sink.at("/c2b/confirm") == []
     paid = Money.of(250, KES) if accept else Money.zero(KES)
     assert sandbox.balance("254708374149") == Money.of(100_000, KES) - paid
+    statement = parse_statement(httpx.get(f"{sandbox.url}/sandbox/statement", timeout=5.0).text)
+    rows = [(line.reason_type, line.paid_in, line.account_no) for line in statement.lines if line.is_collection]
+    assert rows == ([("Pay Bill", paid, "ACC-42")] if accept else [])  # on M-Pesa's record as the portal writes it
 
 
 def test_callback_sources_can_be_checked_against_an_allowlist(gateway: DarajaGateway, sink: CallbackSink) -> None:

@@ -1,7 +1,8 @@
 """What a P2P send costs on PostgreSQL, counted on the wire (#14, Performance): two round trips, whatever the load.
 
-``BEGIN`` (and the ``SET LOCAL`` that gives the transaction cached generic plans) with the one read (the sender's
-wallet locked, the recipient, the KYC profile, the month's usage, the ledger balances locked and the entry's
+``BEGIN`` (and the ``SET LOCAL`` that gives the transaction cached generic plans) with the sender's wallet locked
+(a statement of its own, so that the read's snapshot comes after the lock: review5 S4) and the one read (the
+recipient, the KYC profile, the month's usage, the ledger balances locked and the entry's
 idempotency key), then the ledger's writes and the transfer and usage rows, one statement, with the ``COMMIT``: each
 a simple query of prepared statements (``EXECUTE``). The same send before this was nine round trips. A refused send (frozen wallet, limit) still reads once and writes nothing; a
 number without a wallet costs one more (the claims account is locked by the ledger itself).
@@ -36,7 +37,7 @@ from tests.support.sql_backends import Backend, empty_postgres
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 AMINA, BARAKA, NEWCOMER = "254712000001", "254712000002", "254712000099"
-READ = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE cryptopay_send_r"  # (first 80 characters)
+READ = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE cryptopay_send_lo"  # (first 80 characters)
 
 
 @pytest.fixture
@@ -187,6 +188,7 @@ def test_a_read_inside_a_transaction_under_way_takes_the_generic_plans(
         )
         assert [s for s in relay.statements if s != "Sync"] == [
             "SET LOCAL plan_cache_mode = force_generic_plan",
+            "SELECT FROM wallets WHERE id = $1 FOR UPDATE",
             "WITH sender AS MATERIALIZED (",
         ]
         assert relay.turns == 1, relay.statements

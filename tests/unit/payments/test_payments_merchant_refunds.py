@@ -226,3 +226,40 @@ def test_a_refund_whose_payment_left_the_chain_fails_instead_of_being_sent(stack
     balance = stack.ledger.balance(MERCHANT)
     assert balance.available == balance.posted and stack.books_balanced()  # the clawback waits for the next settlement
     assert [m.payload["state"] for m in stack.outbox("refund.failed")] == ["failed"]
+
+
+class _ClosingWhileScreened:
+    """Sanctions screening that lists nothing, while an operator closes the merchant as the refund is screened: the
+    close lands between the refund's first look at the merchant and its transaction."""
+
+    threshold = 90.0
+
+    def __init__(self, stack: PaymentsStack) -> None:
+        self._stack = stack
+
+    def screen_address(self, network: str, address: str) -> list:
+        merchant = self._stack.merchants.get("m1")
+        assert merchant is not None
+        merchant.closed_at = self._stack.clock.now()
+        self._stack.merchants.update(merchant)
+        return []
+
+    def screen_name(self, name: str, *, threshold: float | None = None) -> list:
+        return []
+
+
+def test_a_merchant_closed_while_its_refund_is_prepared_is_checked_again_in_the_refunds_transaction(
+    stack: PaymentsStack,
+) -> None:
+    """The close that lands after the refund's first check still refuses it (403 ``merchant_closed``), inside the
+    refund's own transaction: nothing is held, recorded or audited."""
+    from cryptopay.core.identity.model import MerchantClosed
+
+    invoice_id = paid_in_kes(stack)
+    balance = stack.balance(MERCHANT)
+    stack.screening = _ClosingWhileScreened(stack)
+    with pytest.raises(MerchantClosed):
+        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("5"))
+    assert stack.balance(MERCHANT) == balance and stack.refunds.list_refunds(invoice_id) == []
+    with stack.uow() as uow:
+        assert [r for r in uow.audit.records() if r.action == "refund.request"] == []

@@ -21,6 +21,8 @@ INWARD = [
     "[::ffff:127.0.0.1]",  # IPv4-mapped
     "[::ffff:a9fe:a9fe]",  # IPv4-mapped metadata address
     "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+    "[64:ff9b:1::a9fe:a9fe]",  # the local-use NAT64 prefix (RFC 8215), review6 F4
+    "[64:ff9b:1:7f00:1::]",  # the same prefix, IPv4 embedded as a /48 translator places it
     "[2002:7f00:1::]",  # 6to4 of loopback
     "[fd00::1]",
     "[fe80::1]",

@@ -11,9 +11,10 @@ bound to the caller's login. A staff login without a second factor may only enro
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import ParamSpec, TypeVar
 
 import attrs
@@ -67,6 +68,8 @@ __all__ = [
     "refused_if_closed",
     "require",
     "step_up",
+    "step_up_refusal_audited",
+    "stepped_up",
 ]
 
 STEP_UP_HEADER = "X-Step-Up-Token"
@@ -311,11 +314,30 @@ def check_step_up() -> None:
 def check_step_up_audited() -> None:
     """``check_step_up``, and a refusal is also an audit record (``access.refused``, reason ``step_up_required``):
     for the actions a stolen session would try first (giving team roles, freezing and unfreezing accounts)."""
-    try:
+    with step_up_refusal_audited():
         check_step_up()
+
+
+@contextlib.contextmanager
+def step_up_refusal_audited() -> Iterator[None]:
+    """A ``StepUpRequired`` raised inside (by ``check_step_up``, or by a use case that decides it under its own
+    locks, as a wallet send past the day's allowance) is audited ``access.refused``, reason ``step_up_required``."""
+    try:
+        yield
     except StepUpRequired:
         _audit_refusal("step_up_required")
         raise
+
+
+def stepped_up() -> bool:
+    """Whether the request carries a fresh step-up token of the caller's own login (nothing raised or audited)."""
+    if not request.headers.get(STEP_UP_HEADER):
+        return False
+    try:
+        check_step_up()
+    except StepUpRequired:
+        return False
+    return True
 
 
 def _requiring(check: Callable[[], None]) -> Callable[[Callable[P, R]], Callable[P, R]]:

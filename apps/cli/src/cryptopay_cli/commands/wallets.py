@@ -11,7 +11,7 @@ import typer
 from cryptopay.core.money import asset_by_code
 from cryptopay.core.wallets.history import statement_period
 
-from cryptopay_cli.commands import wallet_deposits
+from cryptopay_cli.commands import wallet_deposits, wallet_paybill
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 
 wallet_deposits.register(app)  # deposits, deposit-addresses, release-deposit
+wallet_paybill.register(app)  # paybill-register, paybill-payments, paybill-release, paybill-return
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")

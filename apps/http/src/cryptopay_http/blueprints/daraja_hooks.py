@@ -29,7 +29,14 @@ from typing import TypeVar
 import attrs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.identity import Forbidden, RateLimited
-from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
+from cryptopay.core.mobile_money import (
+    SAFARICOM_CALLBACK_NETWORKS,
+    MpesaResult,
+    PayloadKind,
+    SourceAllowlist,
+    load_json,
+    parse_payload,
+)
 from cryptopay.core.payouts.service import CallbackPurpose, PayoutUrls
 from flask import Blueprint, Response, request
 
@@ -61,6 +68,14 @@ class DarajaAck:
 
 
 ACCEPTED = DarajaAck(0, "Accepted")
+
+
+@attrs.frozen
+class DarajaValidation:
+    """The answer to a C2B validation: ``0`` lets the payment through, ``C2B000xx`` refuses it."""
+
+    ResultCode: str  # Daraja's field names; a string here (``C2B00012``)
+    ResultDesc: str
 
 
 def payout_urls(public_base_url: str) -> PayoutUrls:
@@ -222,3 +237,55 @@ def stk_callback(token: str) -> Response:
         raise
     _log.info("STK callback %s for buy %s", result.result_code, buy.id)
     return json_response(ACCEPTED)
+
+
+def _paybill_callback() -> MpesaResult:
+    """A C2B callback's checks before its token: the source, the rate, the body (a C2B payload or a 422)."""
+    if not _vouched_source():
+        _limit_unvouched()
+    result = parse_payload(load_json(request.get_data(cache=True)))
+    if result.kind is not PayloadKind.C2B:
+        raise InvalidInput("not a C2B payment", field="TransID")
+    return result
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/confirmation/<token>")
+@operation(
+    "Daraja: a completed payment to our paybill (C2B confirmation)",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_confirmation(token: str) -> Response:
+    """Booked once per TransID: to the wallet its account number names, or to the suspense account."""
+    result = _paybill_callback()
+    paybill = _configured(lambda: runtime().services.paybill)
+    try:
+        payment = paybill.confirm(result, token=token)
+    except Forbidden:
+        _log.warning("refused a C2B confirmation from %s: unknown token", request.remote_addr)
+        raise
+    _log.info("C2B confirmation: paybill payment %s %s", payment.id, payment.state.value)
+    return json_response(ACCEPTED)
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/validation/<token>")
+@operation(
+    "Daraja: may a payment to our paybill go through (C2B validation)",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_validation(token: str) -> Response:
+    """``ResultCode`` ``0`` accepts; ``C2B000xx`` refuses (not our shortcode, no amount). An unknown account number
+    is accepted: the payment is then held in the suspense account for an operator."""
+    result = _paybill_callback()
+    paybill = _configured(lambda: runtime().services.paybill)
+    try:
+        answer = paybill.validate(result, token=token)
+    except Forbidden:
+        _log.warning("refused a C2B validation from %s: unknown token", request.remote_addr)
+        raise
+    return json_response(DarajaValidation(str(answer["ResultCode"]), str(answer["ResultDesc"])))

@@ -52,7 +52,7 @@ from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 from cryptopay.core.wallets.sms_budget import SignupAddressLimit, SmsBudgetExhausted, SmsRangeRefused
-from cryptopay.core.wallets.step_up import needs_step_up
+from cryptopay.core.wallets.step_up import StepUp, needs_step_up
 from cryptopay.core.wallets.usernames import ReservedUsername
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
@@ -68,6 +68,8 @@ from cryptopay_http.auth import (
     limit_caller,
     rate_limits,
     require,
+    step_up_refusal_audited,
+    stepped_up,
 )
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
@@ -118,13 +120,16 @@ STEP_UP_WHEN = (
 )
 
 
-def step_up_past_allowance(amount: Money) -> None:
+def step_up_past_allowance(amount: Money) -> StepUp:
     """A fresh step-up (``X-Step-Up-Token``) for a send or a bill past the day's allowance (``wallets.step_up``,
-    review5 S4): a missing or stale one is 403 ``step_up_required``, audited ``access.refused``. Asked in a read of
-    its own before the movement; the use case's send is unchanged."""
+    review5 S4): a missing or stale one is 403 ``step_up_required``, audited ``access.refused``. This early read
+    refuses at once; the ``StepUp`` it returns goes to the use case, which checks again with the usage read under
+    the sender's wallet lock (the check that counts: concurrent sends), called in ``step_up_refusal_audited``."""
     allowance = Money.of(runtime().settings.wallet_step_up_kes, KES)
     if needs_step_up(runtime().services.wallets, current_principal().id, amount, allowance):
         check_step_up_audited()
+        return StepUp(allowance, fresh=True)
+    return StepUp(allowance, fresh=stepped_up())
 
 
 @attrs.frozen
@@ -321,7 +326,8 @@ def resend_code(verification_id: str) -> Response:
         "Finishes signing up with the code received and a password (optionally an email, a username "
         "others can send to, and a display name): creates the personal login and its wallet, and credits "
         "any money sent to the number while it had no wallet (`claimed`). Log in afterwards with the "
-        "phone number or email."
+        "phone number or email. An email given here is emailed a link to prove it; until proven it cannot reset "
+        "the password (the phone is the wallet's identity)."
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
@@ -347,6 +353,8 @@ def complete_signup(verification_id: str) -> Response:
         username=body.username,
         display_name=body.display_name,
     )
+    if done.user.email is not None:  # a contact until proven from inside: the link to prove it (review6 F7)
+        runtime().proofs.send(done.user)
     wallet = WalletView.of(done.wallet, services.wallets.balances(done.user.id))
     return json_response(SignupView(UserView.of(done.user), wallet, done.claimed), 201)
 
@@ -421,8 +429,9 @@ def send_transfer() -> Response:
     body = read_body(TransferRequest)
     user_id = current_principal().id
     amount = TRANSFER_AMOUNT.money(body)
-    step_up_past_allowance(amount)
-    transfer = runtime().services.wallets.send(user_id, body.to, amount, note=body.note)
+    step_up = step_up_past_allowance(amount)
+    with step_up_refusal_audited():
+        transfer = runtime().services.wallets.send(user_id, body.to, amount, note=body.note, step_up=step_up)
     view = TransferView.of(transfer, user_id)
     return json_response(view, 201, headers={"Location": f"/v1/wallet/transfers/{transfer.id}"})
 

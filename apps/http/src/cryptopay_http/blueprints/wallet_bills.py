@@ -25,7 +25,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, documents_step_up_if, require
+from cryptopay_http.auth import current_principal, documents_step_up_if, require, step_up_refusal_audited
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.blueprints.wallet import (
     MOVEMENT_PROBLEMS,
@@ -251,15 +251,17 @@ def validate_bill() -> Response:
 def pay_bill() -> Response:
     body = read_body(BillRequest)
     amount = BILL_AMOUNT.money(body)
-    step_up_past_allowance(amount)
-    bill = runtime().services.wallet_bills.pay(
-        current_principal().id,
-        body.biller,
-        body.account,
-        amount,
-        pay_with=body.pay_with,
-        quote_id=body.quote_id,
-    )
+    step_up = step_up_past_allowance(amount)
+    with step_up_refusal_audited():
+        bill = runtime().services.wallet_bills.pay(
+            current_principal().id,
+            body.biller,
+            body.account,
+            amount,
+            pay_with=body.pay_with,
+            quote_id=body.quote_id,
+            step_up=step_up,
+        )
     return json_response(BillView.of(bill), 201, headers={"Location": f"/v1/wallet/bills/{bill.id}"})
 
 

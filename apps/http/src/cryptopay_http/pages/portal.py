@@ -30,11 +30,18 @@ from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.history import statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
-from cryptopay.core.wallets.step_up import needs_step_up
+from cryptopay.core.wallets.step_up import StepUp, needs_step_up
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import client_address, limit_by_client, limit_caller, limit_login, passed_account_check
+from cryptopay_http.auth import (
+    client_address,
+    limit_by_client,
+    limit_caller,
+    limit_login,
+    passed_account_check,
+    step_up_refusal_audited,
+)
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, gettext, language
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -266,15 +273,22 @@ def statement() -> Response:
 def _past_allowance(amount: Money) -> bool:
     """Whether this send or bill needs the password or a one-time code on its confirmation form: the wallet's sends
     and bills today, this one included, worth more than the step-up allowance (``wallets.step_up``, review5 S4)."""
-    allowance = Money.of(runtime().settings.wallet_step_up_kes, KES)
-    return needs_step_up(runtime().services.wallets, _user_id(), amount, allowance)
+    return needs_step_up(runtime().services.wallets, _user_id(), amount, _allowance())
 
 
-def _step_up_past_allowance(amount: Money) -> None:
+def _allowance() -> Money:
+    return Money.of(runtime().settings.wallet_step_up_kes, KES)
+
+
+def _step_up_past_allowance(amount: Money) -> StepUp:
     """The confirmation form's step-up (``session.step_up_from_form``: a wrong one is audited
-    ``auth.step_up_failed``) when the movement is past the allowance, as the API's ``X-Step-Up-Token``."""
+    ``auth.step_up_failed``) when the movement is past the allowance, as the API's ``X-Step-Up-Token``. The
+    ``StepUp`` goes to the use case, which checks again under the wallet's lock (concurrent sends): its refusal is
+    audited (``step_up_refusal_audited``) and the form asks again."""
     if _past_allowance(amount):
         step_up_from_form(g.principal)
+        return StepUp(_allowance(), fresh=True)
+    return StepUp(_allowance())
 
 
 _key = new_form_key  # a fresh idempotency key for a money form (``idempotency.idempotent_form``)
@@ -324,11 +338,12 @@ def send() -> Response:
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
     money = _send_money(form)
-    _step_up_past_allowance(money)  # under the form's key: a double press replays, never asks again
+    step_up = _step_up_past_allowance(money)  # under the form's key: a double press replays, never asks again
     max_fee = _shown_fee("fee", money.asset)  # the fee the check showed: a higher one now is refused
-    transfer = runtime().services.wallets.send(
-        _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee
-    )
+    with step_up_refusal_audited():
+        transfer = runtime().services.wallets.send(
+            _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee, step_up=step_up
+        )
     return redirect(f"/app/sent/{transfer.id}", 303)
 
 
@@ -522,7 +537,7 @@ def pay_bill() -> Response:
 @idempotent_form
 def _pay_bill(form: dict[str, str]) -> Response:
     amount = Money.of(_amount(form["amount"]), KES)
-    _step_up_past_allowance(amount)  # under the form's key: a double press replays, never asks again
+    step_up = _step_up_past_allowance(amount)  # under the form's key: a double press replays, never asks again
     pay_with, quote_id = _pay_with(form), None
     if pay_with == "USDT":  # at the quote the check showed: never a fresh price the user did not see
         quote_id = request.form.get("quote_id", "").strip()
@@ -531,9 +546,10 @@ def _pay_bill(form: dict[str, str]) -> Response:
                 "this confirmation does not carry the quote you were shown: check again, then confirm",
                 field="quote_id",
             )
-    bill = runtime().services.wallet_bills.pay(
-        _user_id(), form["biller"], form["account"], amount, pay_with=pay_with, quote_id=quote_id
-    )
+    with step_up_refusal_audited():
+        bill = runtime().services.wallet_bills.pay(
+            _user_id(), form["biller"], form["account"], amount, pay_with=pay_with, quote_id=quote_id, step_up=step_up
+        )
     return redirect(f"/app/bills/{bill.id}", 303)
 
 

@@ -36,9 +36,11 @@ __all__ = [
     "FX_SPREAD",
     "IN_FLIGHT",
     "MPESA_COLLECTIONS",
+    "PAYBILL_SUSPENSE",
     "PAYOUT_FEE",
     "REMITTANCE_DESK",
     "book_deposit",
+    "book_paybill_payment",
     "book_wrong_network_payment",
     "buy_key",
     "complete_payout",
@@ -66,10 +68,13 @@ __all__ = [
     "open_wallet_accounts",
     "p2p_fee",
     "p2p_send_key",
+    "paybill_key",
     "payments_held",
     "release_deposit",
     "release_held_payment",
+    "release_paybill_payment",
     "remittance_dust",
+    "return_paybill_payment",
     "reverse_deposit",
     "sale_key",
     "sell_for_kes",
@@ -633,6 +638,63 @@ def credit_buy(
         postings.append(Posting.credit(FX_SPREAD, kes - at_mid))
     metadata = {"kind": "buy", "buy_id": buy_id, "user": user_id}
     request = EntryRequest(buy_key(buy_id), postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+PAYBILL_SUSPENSE = "liabilities:paybill_suspense:KES"  # paybill (C2B) payments no wallet may take yet
+
+
+def paybill_key(payment_id: str, step: str) -> str:
+    """The idempotency key of a paybill payment's entry (``book``, ``release``, ``return``): reconciliation and a
+    repeated confirmation find it by this."""
+    return f"paybill:{payment_id}:{step}"
+
+
+def book_paybill_payment(
+    ledger: Ledger, *, payment_id: str, kes: Money, user_id: str | None, session: LedgerSession | None = None
+) -> Entry:
+    """A customer paid our paybill from the SIM menu or the app (C2B, no STK prompt of ours): Dr mpesa_collections /
+    Cr ``wallet:<user>:KES`` when the payment's account number names a wallet that may take it, else Cr
+    ``paybill_suspense`` for an operator to resolve. Keyed ``paybill:<id>:book``: a repeated confirmation books
+    nothing."""
+    credit = wallet_account(user_id, KES) if user_id is not None else PAYBILL_SUSPENSE
+    for account in (
+        Account(MPESA_COLLECTIONS, AccountKind.ASSET, KES),
+        Account(credit, AccountKind.LIABILITY, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [Posting.debit(MPESA_COLLECTIONS, kes), Posting.credit(credit, kes)]
+    metadata = {"kind": "paybill", "payment_id": payment_id, "user": user_id or ""}
+    where = f"to wallet {user_id}" if user_id is not None else "held in suspense"
+    request = EntryRequest(
+        paybill_key(payment_id, "book"), postings, f"paybill payment {payment_id} {where}", None, metadata
+    )
+    return ledger.post(request, session=session)
+
+
+def release_paybill_payment(
+    ledger: Ledger, *, payment_id: str, kes: Money, user_id: str, session: LedgerSession | None = None
+) -> Entry:
+    """An operator credits a suspended paybill payment to a wallet: Dr paybill_suspense / Cr ``wallet:<user>:KES``."""
+    ledger.open_account(Account(wallet_account(user_id, KES), AccountKind.LIABILITY, KES), session=session)
+    postings = [Posting.debit(PAYBILL_SUSPENSE, kes), Posting.credit(wallet_account(user_id, KES), kes)]
+    metadata = {"kind": "paybill_release", "payment_id": payment_id, "user": user_id}
+    request = EntryRequest(
+        paybill_key(payment_id, "release"), postings, f"paybill payment {payment_id} released", None, metadata
+    )
+    return ledger.post(request, session=session)
+
+
+def return_paybill_payment(
+    ledger: Ledger, *, payment_id: str, kes: Money, session: LedgerSession | None = None
+) -> Entry:
+    """An operator gives a suspended paybill payment back (M-Pesa reverses it to the payer): Dr paybill_suspense /
+    Cr mpesa_collections, so the collections account holds only what we kept."""
+    postings = [Posting.debit(PAYBILL_SUSPENSE, kes), Posting.credit(MPESA_COLLECTIONS, kes)]
+    metadata = {"kind": "paybill_return", "payment_id": payment_id}
+    request = EntryRequest(
+        paybill_key(payment_id, "return"), postings, f"paybill payment {payment_id} returned", None, metadata
+    )
     return ledger.post(request, session=session)
 
 

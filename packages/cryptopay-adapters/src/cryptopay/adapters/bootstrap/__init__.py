@@ -106,6 +106,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),
         wallet_buys=Lazy(lambda: parts.wallet_buys),
+        paybill=Lazy(lambda: parts.paybill),
         wallet_sells=Lazy(lambda: parts.wallet_sells),
         wallet_bills=Lazy(lambda: parts.wallet_bills),
         remittances=Lazy(lambda: parts.remittances),

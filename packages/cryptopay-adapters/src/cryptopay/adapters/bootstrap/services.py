@@ -68,6 +68,7 @@ from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.deposits import Deposits
+from cryptopay.core.wallets.paybill import Paybill
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -150,6 +151,7 @@ class Services:
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
+    _paybill: Lazy[Paybill] = attrs.field(factory=lambda: missing("payments to the paybill (C2B)"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
     _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
@@ -360,6 +362,11 @@ class Services:
     @property
     def wallet_buys(self) -> Buys:
         return self._wallet_buys.get()
+
+    @property
+    def paybill(self) -> Paybill:
+        """Top-ups of wallets by payments to our paybill (Daraja C2B) and the operators' decisions on the rest."""
+        return self._paybill.get()
 
     @property
     def wallet_sells(self) -> Sells:

@@ -103,6 +103,7 @@ from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import WaitingClaims
 from cryptopay.core.wallets.deposits import Deposits
+from cryptopay.core.wallets.paybill import Paybill
 from cryptopay.core.wallets.quotes import prune_claims
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
@@ -677,6 +678,23 @@ class Parts:
         )
 
     @functools.cached_property
+    def paybill(self) -> Paybill:
+        """Payments to our paybill outside an STK prompt (C2B): Daraja posts them to
+        ``<public URL>/hooks/daraja/paybill/confirmation/<token>`` (and asks ``.../validation/<token>``)."""
+        if self.settings.mpesa is None:
+            raise InvalidInput("payments to the paybill need the Daraja settings (CRYPTOPAY_MPESA_SHORTCODE ...)")
+        return Paybill(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.mobile_money,
+            self.settings.public_url.rstrip("/") + HOOKS_PREFIX + "/paybill",
+            self.settings.mpesa.shortcode,
+            self.clock,
+            self.ids,
+            monitor=self.monitoring_feed,
+        )
+
+    @functools.cached_property
     def wallet_sells(self) -> Sells:
         """USDT sold for KES: the B2C payout is planned here and sent by ``payouts`` (the same machinery)."""
         return Sells(
@@ -888,11 +906,14 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            paybill=self.storage.unit_of_work,  # payments to the paybill outside STK (C2B)
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
             ids=self.ids,
+            # the statement must be of one of ours (review6 F3); none configured: every statement is refused
+            shortcodes=(m.shortcode, m.party_a) if (m := self.settings.mpesa) is not None else (),
             retention=RunRetention(
                 clean=timedelta(days=self.settings.reconciliation_keep_days),
                 with_differences=timedelta(days=self.settings.reconciliation_keep_differences_days),

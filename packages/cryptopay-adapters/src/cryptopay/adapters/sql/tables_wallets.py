@@ -11,6 +11,8 @@ from cryptopay.adapters.sql.tables import ASSET, ID, metadata
 from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
 
 __all__ = [
+    "paybill_payments",
+    "paybill_url_registrations",
     "phone_verifications",
     "wallet_buys",
     "wallet_deposits",
@@ -125,5 +127,30 @@ wallet_deposits = sa.Table(
     sa.UniqueConstraint("network", "tx_key", "log_index", name="uq_wallet_deposits_transfer"),
     sa.Index("ix_wallet_deposits_user", "user_id", "id"),
     sa.Index("ix_wallet_deposits_watching", "network", "watching", "id"),
+    keep_existing=True,
+)
+
+# Payments to our paybill outside an STK prompt (C2B) and the URL registrations whose token their callbacks carry:
+# one row per M-Pesa TransID (unique: a repeated confirmation finds the first).
+paybill_payments = sa.Table(
+    "paybill_payments",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("trans_id", sa.String(ID), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_paybill_payments_state", "state", "id"),
+    keep_existing=True,
+)
+
+paybill_url_registrations = sa.Table(
+    "paybill_url_registrations",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("shortcode", sa.String(16), nullable=False),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_paybill_url_registrations_shortcode", "shortcode", "registered_at"),
     keep_existing=True,
 )

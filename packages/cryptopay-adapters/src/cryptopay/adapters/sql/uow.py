@@ -52,6 +52,7 @@ from cryptopay.adapters.sql.repositories.identity import (
     SqlUsers,
 )
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlFeeSchedules, SqlKycProfiles
+from cryptopay.adapters.sql.repositories.paybill import SqlPaybillPayments, SqlUrlRegistrations
 from cryptopay.adapters.sql.repositories.payments import (
     SqlDepositAddresses,
     SqlInvoices,
@@ -282,6 +283,14 @@ class SqlUnitOfWork:
         return SqlBuys(self.connection, personal=self.personal)
 
     @functools.cached_property
+    def paybill_payments(self) -> SqlPaybillPayments:
+        return SqlPaybillPayments(self.connection, personal=self.personal)
+
+    @functools.cached_property
+    def paybill_urls(self) -> SqlUrlRegistrations:
+        return SqlUrlRegistrations(self.connection)
+
+    @functools.cached_property
     def wallet_quotes(self) -> SqlWalletQuotes:
         return SqlWalletQuotes(self.connection)
 
@@ -304,9 +313,10 @@ class SqlUnitOfWork:
         self._deferred.append((statement, params))
 
     def begin_prepared(
-        self, call: prepared.Call, *, setup: str = "", later: Sequence[prepared.Statement] = ()
+        self, *calls: prepared.Call, setup: str = "", later: Sequence[prepared.Statement] = ()
     ) -> list[dict[str, Any]] | None:
-        """Begin the transaction with ``[setup;] EXECUTE call`` in one round trip and let the driver own it (its
+        """Begin the transaction with ``[setup;] EXECUTE call; ...`` in one round trip (the rows of the last call;
+        each statement with its own snapshot) and let the driver own it (its
         writes then go with the ``COMMIT``, see ``commit``): only on PostgreSQL with psycopg, in a locking unit
         that has sent nothing yet; ``None`` otherwise (the caller runs its statement its own way). ``later``: the
         statements the unit will defer (prepared beforehand, with the ledger's flush, when the connection lacks
@@ -323,7 +333,7 @@ class SqlUnitOfWork:
         driver.autocommit = True  # psycopg sends no BEGIN of its own: ours goes with the statement
         self._owned = driver
         later = (FLUSH_STATEMENT, *later)
-        return prepared.run(driver, self.connection.connection.info, [call], begin=True, setup=setup, prepare=later)
+        return prepared.run(driver, self.connection.connection.info, calls, begin=True, setup=setup, prepare=later)
 
     def flush(self) -> None:
         """Send the deferred statements and write what the ledger session buffered (done automatically before

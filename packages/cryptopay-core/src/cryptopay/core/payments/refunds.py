@@ -79,7 +79,7 @@ from cryptopay.core.errors import (
     Unavailable,
 )
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.identity.model import check_merchant_open
+from cryptopay.core.identity.model import check_merchant_open, check_not_closed
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, TransferKey, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting, trading_account
 from cryptopay.core.money import KES, Asset, Money, Rounding
@@ -628,6 +628,10 @@ class Refunds:
         funding: Quote | None = None,
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
+        if closed_merchant is None and self._merchants is not None:
+            # again in the refund's own transaction, the merchant's row share-locked to the commit: a close that
+            # committed since ``refund``'s first look refuses it, and one still running waits for it
+            check_not_closed(invoice.merchant_id, uow.stores.closed_at(invoice.merchant_id))
         option = invoice.option(wanted.rail_key)
         self.check_sender(option.rail.network.name)
         target = self._check_address(uow, option, address)

@@ -86,6 +86,12 @@ class StoreSettingsRepository(Protocol):
         creation learns both in the read it makes anyway (``Invoicing.open_store``, outside review R22)."""
         ...
 
+    def closed_at(self, merchant_id: str) -> datetime | None:
+        """When an operator closed the merchant (None while open, or for no merchant row), read under a share lock
+        on its row until the transaction ends (PostgreSQL ``FOR SHARE``): a close waits for the transaction that
+        asked, so a refund checked here never commits for a merchant closed after the check."""
+        ...
+
     def put(self, settings: StoreSettings) -> None:
         """Create or replace the store settings of ``settings.merchant_id``."""
         ...
@@ -222,6 +228,11 @@ class DepositAddressRepository(Protocol):
 
     def owned_by(self, user_id: str) -> list[DepositAddress]:
         """A wallet user's deposit addresses, by network."""
+        ...
+
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        """The deposit addresses on ``network`` that can hold coins the books know of: every wallet's, and an
+        invoice's unless ``Invoice.may_hold_coins`` says no (expired or cancelled, nothing seen paid, not watched)."""
         ...
 
     def wallet_addresses(self, network: str) -> list[str]:

@@ -24,7 +24,7 @@ import attrs
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
@@ -35,6 +35,7 @@ from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import Transfer
+from cryptopay.core.wallets.paybill import PaybillPayment
 from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 __all__ = [
@@ -152,6 +153,8 @@ class WalletBooks:
     buys: tuple[Buy, ...]
     buy_entries: Mapping[str, bool]  # a buy's id -> its credit entry exists in the ledger
     collections: Money  # posted balance of assets:mpesa_collections:KES (zero when never opened)
+    paybill: tuple[PaybillPayment, ...] = ()  # every payment to the paybill outside an STK prompt (C2B)
+    suspense: Money = attrs.field(factory=lambda: Money.zero(KES))  # posted liabilities:paybill_suspense:KES
 
 
 @attrs.frozen(kw_only=True)

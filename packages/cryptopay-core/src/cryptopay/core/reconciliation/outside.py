@@ -10,7 +10,14 @@ withdrawal of a Reason Type the check does not know are differences too, never s
 The collections (``Paid In`` rows of STK Push and C2B reason types) are matched with the wallets' buys the same way:
 each buy credited within the statement's period must be one collection row with its receipt, amount and phone; a
 collection no buy carries (a second collection, or one for a buy that failed in our books) and a reversal of a
-credited buy's receipt are differences.
+credited buy's receipt are differences. A payment to the paybill outside an STK prompt (C2B: credited to a wallet,
+held in suspense, released or returned) is matched by its TransID: one row for its amount, reversed on the statement
+exactly when an operator returned it, and every one received within the period is on it.
+
+The statement's period is what its ``Time Period`` line (or the operator, ``--from``/``--to``) says, never its first
+to its last row (review6 F3): without one both checks are skipped, the source counted unread (``cryptopay
+reconcile`` exits 7); an empty statement of a period in which we completed payouts or credited buys shows each of
+them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``).
 
 The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
 hot-wallet addresses.
@@ -37,6 +44,7 @@ from cryptopay.core.reconciliation.model import (
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.deposit import DepositState
+from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
 from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
@@ -50,11 +58,22 @@ __all__ = [
     "needs_statement",
     "statement_matches_collections",
     "statement_matches_payouts",
+    "statement_unread",
 ]
 
 
 def needs_statement(records: Records) -> str:
-    return "" if records.statement is not None else "no M-Pesa statement was imported"
+    if records.statement is None:
+        return "no M-Pesa statement was imported"
+    return statement_unread(records.statement)
+
+
+def statement_unread(statement: Statement) -> str:
+    """Why a statement given cannot be compared: its period is unknown (no ``Time Period`` line and none given).
+    Never inferred from its rows (review6 F3): a record missing from it could lie outside its first..last row."""
+    if statement.covers is None:
+        return "statement period unknown: it has no Time Period line; say which period it is of (--from, --to)"
+    return ""
 
 
 def needs_balance(records: Records) -> str:
@@ -258,7 +277,11 @@ def statement_matches_collections(records: Records) -> list[Difference]:
     found: list[Difference] = []
     matched: set[str] = set()
     collected = [line for line in statement.lines if line.is_collection]
+    paybill = {p.trans_id: p for p in (records.wallets.paybill if records.wallets is not None else ())}
     for line in collected:
+        if (payment := paybill.get(line.receipt)) is not None:  # a payment to the paybill outside STK (C2B)
+            found += _paybill_against(payment, line, matched, reversed_receipts)
+            continue
         buy = by_receipt.get(line.receipt) or _match_buy(line, buys, matched)
         if buy is not None and buy.id in matched:  # its receipt twice on the statement: collected twice
             subject = f"buy {buy.id} ({buy.state.value})"
@@ -278,7 +301,46 @@ def statement_matches_collections(records: Records) -> list[Difference]:
             detail = f"{buy.kes} from {shown_number(buy.phone)}, credited {buy.finished_at}"
             expected = f"receipt {buy.receipt} on M-Pesa's statement"
             found.append(Difference(f"buy {buy.id} (credited)", expected, "not on it", detail))
-    return found + _collection_totals(collected, ours, reversed_receipts)
+    kept = [p for p in paybill.values() if p.id in matched or _paid_within(p, covers)]
+    found += [_paybill_missing(p) for p in kept if p.id not in matched]
+    return found + _collection_totals(collected, ours, reversed_receipts, kept)
+
+
+def _paybill_subject(payment: PaybillPayment) -> str:
+    return f"paybill payment {payment.id} ({payment.state.value})"
+
+
+def _paybill_against(
+    payment: PaybillPayment, line: StatementLine, matched: set[str], reversed_receipts: set[str]
+) -> list[Difference]:
+    """A collection row of a payment to the paybill (C2B, by its TransID): once, for its amount, reversed on the
+    statement exactly when we returned it to the payer."""
+    subject = _paybill_subject(payment)
+    if payment.id in matched:
+        return [Difference(subject, "collected once", "a second collection row", _collected(line))]
+    matched.add(payment.id)
+    found = []
+    if payment.kes != line.paid_in:
+        found.append(Difference(subject, f"{payment.kes} collected", f"{line.paid_in} collected", _collected(line)))
+    returned, reversed_ = payment.state is PaybillState.RETURNED, line.receipt in reversed_receipts
+    if returned and not reversed_:
+        found.append(
+            Difference(subject, "reversed by M-Pesa (returned to its payer)", "not reversed", _collected(line))
+        )
+    elif reversed_ and not returned:
+        found.append(Difference(subject, f"{payment.state.value} in our books", "reversed by M-Pesa", _collected(line)))
+    return found
+
+
+def _paybill_missing(payment: PaybillPayment) -> Difference:
+    detail = f"{payment.kes} received {payment.received_at}"
+    expected = f"receipt {payment.trans_id} on M-Pesa's statement"
+    return Difference(_paybill_subject(payment), expected, "not on it", detail)
+
+
+def _paid_within(payment: PaybillPayment, covers: tuple[datetime, datetime]) -> bool:
+    start, end = covers
+    return start <= payment.received_at <= end
 
 
 def _collections_reversed(statement: Statement, by_receipt: dict[str, Buy]) -> list[Difference]:
@@ -301,15 +363,25 @@ def _collections_reversed(statement: Statement, by_receipt: dict[str, Buy]) -> l
 
 
 def _buy_within(buy: Buy, covers: tuple[datetime, datetime]) -> bool:
+    return _in_period(buy.finished_at, covers)
+
+
+def _in_period(moment: datetime | None, covers: tuple[datetime, datetime]) -> bool:
+    """Whether ``moment`` lies in a statement's period, to the second (the statement's times have no fraction: a
+    period ending ``23:59:59`` takes a payout finished at ``23:59:59.4``)."""
     start, end = covers
-    return buy.finished_at is not None and start <= buy.finished_at <= end
+    return moment is not None and start <= moment.replace(microsecond=0) <= end
 
 
 def _collection_totals(
-    collected: list[StatementLine], ours: list[Buy], reversed_receipts: set[str]
+    collected: list[StatementLine],
+    ours: list[Buy],
+    reversed_receipts: set[str],
+    paybill: list[PaybillPayment],
 ) -> list[Difference]:
     theirs = sum((line.paid_in for line in collected if line.receipt not in reversed_receipts), Money.zero(KES))
     books = sum((b.kes for b in ours), Money.zero(KES))
+    books += sum((p.kes for p in paybill if p.state is not PaybillState.RETURNED), Money.zero(KES))
     if theirs == books:
         return []
     subject = f"{flows.MPESA_COLLECTIONS} collected in the statement's period"
@@ -317,8 +389,7 @@ def _collection_totals(
 
 
 def _within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:
-    start, end = covers
-    return payout.finished_at is not None and start <= payout.finished_at <= end
+    return _in_period(payout.finished_at, covers)
 
 
 def _totals(paid: list[StatementLine], ours: list[Payout]) -> list[Difference]:

@@ -34,7 +34,7 @@ says by how much (checks needing an outside source not given, such as M-Pesa's s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
@@ -72,6 +72,7 @@ from cryptopay.core.reconciliation.model import (
     WalletBooks,
     WithdrawalBooks,
 )
+from cryptopay.core.reconciliation.outside import statement_unread
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
 from cryptopay.core.remittances.model import RemittanceOrder, remittance_unconvert_key
@@ -84,6 +85,7 @@ from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.deposits import DepositUowFactory
+    from cryptopay.core.ports.paybill import PaybillUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.remittances import RemittanceReadUowFactory
     from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
@@ -138,12 +140,14 @@ class Reconciliation:
         treasury: TreasuryStore | None = None,
         checks: Sequence[Check] = CHECKS,
         wallets: WalletUowFactory | None = None,
+        paybill: PaybillUowFactory | None = None,
         deposits: DepositUowFactory | None = None,
         withdrawals: WithdrawalUowFactory | None = None,
         remittances: RemittanceReadUowFactory | None = None,
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
+        shortcodes: Collection[str] | None = None,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -155,11 +159,13 @@ class Reconciliation:
         self._answers, self._baseline = balance_answers, float_baseline
         self._treasury = treasury
         self._wallets = wallets
+        self._paybill = paybill
         self._deposits = deposits
         self._withdrawals = withdrawals
         self._remittances = remittances
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
+        self._shortcodes = None if shortcodes is None else frozenset(shortcodes)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -168,12 +174,31 @@ class Reconciliation:
     def reconcile(self, outside: Outside | None = None, *, by: str = "api") -> Report:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
         ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
-        records = self.snapshot(self._with_defaults(outside or Outside()))
+        outside = outside or Outside()
+        self._statement_ours(outside.statement)
+        records = self.snapshot(self._with_defaults(outside))
         unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
+        if records.statement is not None and (why := statement_unread(records.statement)):
+            unread["mpesa:statement"] = why  # given, but not comparable: never a clean run (review6 F3)
         report = Report(records.at, run_checks(records, self._checks), unread)
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
         return report
+
+    def _statement_ours(self, statement: Statement | None) -> None:
+        """``InvalidInput`` for a statement of a Short Code that is not one of ours (STK Push paybill, payout
+        shortcode), or naming none: another account's statement is never read as ours (review6 F3). Not checked
+        when this reconciliation was given no shortcodes (``None``: an in-memory stack without M-Pesa)."""
+        if statement is None or self._shortcodes is None:
+            return
+        if not self._shortcodes:
+            raise InvalidInput(
+                "no M-Pesa shortcode is configured: no statement can be told to be ours", field="statement"
+            )
+        if statement.shortcode.strip() not in self._shortcodes:
+            said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
+            ours = ", ".join(sorted(self._shortcodes))
+            raise InvalidInput(f"the statement is of {said}, not of ours ({ours})", field="statement")
 
     def latest_results(self) -> list[CheckRecord]:
         """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
@@ -326,6 +351,8 @@ class Reconciliation:
         codes = [flows.wallet_account(user, asset) for user in user_ids for asset in HOLDINGS]
         claims = {a.code: b.posted for a in HOLDINGS if (b := self._balance(flows.wallet_claims(a))) is not None}
         collections = self._balance(flows.MPESA_COLLECTIONS)
+        paybill = in_transaction(self._paybill, lambda uow: uow.paybill_payments.all()) if self._paybill else []
+        suspense = self._balance(flows.PAYBILL_SUSPENSE)
         return WalletBooks(
             wallets=len(user_ids),
             balances=self._ledger.balances(codes),
@@ -335,6 +362,8 @@ class Reconciliation:
             buys=tuple(buys.values()),
             buy_entries=entries,
             collections=collections.posted if collections is not None else Money.zero(KES),
+            paybill=tuple(paybill),
+            suspense=suspense.posted if suspense is not None else Money.zero(KES),
         )
 
     def _deposit_books(self) -> DepositBooks:
@@ -407,7 +436,9 @@ class Reconciliation:
         check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
-            addresses = in_transaction(self._uow, partial(_addresses, network=network))
+            now = self._clock.now()
+            addresses = in_transaction(self._uow, partial(_addresses, network=network, now=now))
+            addresses = sorted({*addresses, *(p.transfer.to_address for p in pending if p.network == network)})
             if hot := self._hot.get(network):
                 addresses = [*addresses, hot]
             try:
@@ -429,7 +460,7 @@ def _network_on_chain(
     read = {a.lower() for a in addresses}
     for code, held in custody.items():
         if code.startswith(f"assets:custody:{network}:"):
-            total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
+            total = reader.total(addresses, held.asset)
             owed = sum(
                 (
                     p.transfer.amount
@@ -486,8 +517,9 @@ def _buy_entries(uow: WalletUnitOfWork, buy_ids: Sequence[str]) -> dict[str, boo
     return {b: flows.buy_key(b) in found for b in buy_ids}
 
 
-def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
-    return uow.deposit_addresses.addresses_for(network)
+def _addresses(uow: PaymentsUnitOfWork, *, network: str, now: datetime) -> list[str]:
+    """The deposit addresses that can hold something (review5 S10): not an idle expired invoice's."""
+    return uow.deposit_addresses.may_hold(network, now)
 
 
 def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetworkPayment]:

@@ -3,7 +3,9 @@
 A wallet's balances are ledger accounts (``liabilities:wallet:<user>:<ASSET>``): what we owe the person, never
 negative, and never less than what its pending holds (a sale or a bill on its way to M-Pesa) take out. A buy paid by
 STK Push brings shillings into ``assets:mpesa_collections:KES``: the account must hold exactly the shillings of the
-credited buys, each of which names its ledger entry (``buy:<id>:credit``), while a failed or open buy books nothing.
+credited buys and of the payments to the paybill outside an STK prompt (C2B) not returned to their payers, each buy
+naming its ledger entry (``buy:<id>:credit``), while a failed or open buy books nothing; the paybill suspense account
+holds exactly the payments waiting there for an operator.
 A transfer to a number with no wallet waits in ``liabilities:wallet_claims:<ASSET>``: the account must hold exactly
 the transfers awaiting a claim, and none may wait past its window for longer than ``CLAIM_GRACE`` (the worker
 returns expired claims every ten minutes). A wallet's sales and bills are payouts like a merchant's: the snapshot
@@ -21,6 +23,7 @@ from cryptopay.core import flows
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks, shown_number
 from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.paybill import PaybillState
 
 __all__ = [
     "CLAIM_GRACE",
@@ -72,17 +75,30 @@ def buys_collected(records: Records) -> list[Difference]:
         elif buy.state is not BuyState.CREDITED and booked:
             expected = "nothing booked"
             found.append(Difference(f"buy {buy.id} ({buy.state.value})", expected, f"entry {buy_entry_key(buy.id)}"))
-    want = sum((b.kes for b in credited), Money.zero(KES))
+    kept = [p for p in books.paybill if p.state is not PaybillState.RETURNED]
+    want = sum((b.kes for b in credited), Money.zero(KES)) + sum((p.kes for p in kept), Money.zero(KES))
     if books.collections != want:
+        also = f" and {len(kept)} paybill payments" if kept else ""
         found.append(
             Difference(
                 flows.MPESA_COLLECTIONS,
-                f"{want} from {len(credited)} credited buys",
+                f"{want} from {len(credited)} credited buys{also}",
                 f"{books.collections} in the books",
                 f"off by {books.collections - want}",
             )
         )
-    return found
+    return found + _suspense_holds(books)
+
+
+def _suspense_holds(books: WalletBooks) -> list[Difference]:
+    """The paybill suspense account holds exactly the payments waiting there for an operator."""
+    waiting = [p for p in books.paybill if p.state is PaybillState.SUSPENDED]
+    want = sum((p.kes for p in waiting), Money.zero(KES))
+    if books.suspense == want:
+        return []
+    expected = f"{want} from {len(waiting)} paybill payments in suspense"
+    detail = f"off by {books.suspense - want}"
+    return [Difference(flows.PAYBILL_SUSPENSE, expected, f"{books.suspense} in the books", detail)]
 
 
 def claims_match_transfers(records: Records) -> list[Difference]:

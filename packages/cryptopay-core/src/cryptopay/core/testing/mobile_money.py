@@ -178,6 +178,7 @@ class FakeMobileMoney:
         self._customers: dict[str, Money] = {}
         self._businesses: dict[str, Money] = {}
         self._clock = clock or SystemClock()
+        self.opened_at = self._clock.now()  # the float's account opened: its statements' earliest start
         self._auto = auto_complete
         self._deliver = deliver or self._keep
         self._scenarios: dict[str, Scenario] = dict(MAGIC_NUMBERS)
@@ -189,6 +190,10 @@ class FakeMobileMoney:
         self._lock = threading.RLock()
         self.outbox: list[Delivery] = []
         self.held: list[Delivery] = []
+
+    def now(self) -> datetime:
+        """The simulated M-Pesa's time now (its clock)."""
+        return self._now()
 
     # ---- controls -------------------------------------------------------------------------------------------
     def set_scenario(self, key: str, scenario: Scenario | str) -> None:
@@ -387,9 +392,20 @@ class FakeMobileMoney:
                 return None
             self._customers[msisdn] = self.balance(msisdn) - money
             self.float_balance += money
-            self._by_receipt[receipt] = SimTransaction(
-                "c2b", receipt, receipt, money, Scenario.SUCCESS, msisdn, state="succeeded", receipt=receipt
+            payload["OrgAccountBalance"] = str(self.float_balance.amount)  # the account's balance after it, as Daraja's
+            tx = SimTransaction(
+                "c2b",
+                receipt,
+                receipt,
+                money,
+                Scenario.SUCCESS,
+                msisdn,
+                account_reference=bill_ref,
+                state="succeeded",
+                receipt=receipt,
+                completed_at=self._now(),
             )
+            self._by_receipt[receipt] = self._tx[receipt] = tx  # on its record (the statement), as any payment
             self._emit(Delivery(self._c2b_urls.confirmation_url, payload))
             return receipt
 

@@ -111,6 +111,9 @@ class InMemoryStores:
     def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
         return self.get(merchant_id), self._closing(merchant_id) if self._closing is not None else None
 
+    def closed_at(self, merchant_id: str) -> datetime | None:
+        return self._closing(merchant_id) if self._closing is not None else None
+
     def put(self, settings: StoreSettings) -> None:
         self._stores[settings.merchant_id] = settings
 
@@ -205,9 +208,10 @@ class InMemoryInvoices(_ById):
 
 
 class InMemoryDepositAddresses:
-    def __init__(self) -> None:
+    def __init__(self, invoices: InMemoryInvoices | None = None) -> None:
         self._addresses: dict[tuple[str, str], DepositAddress] = {}
         self._next: dict[str, int] = {}
+        self._invoices = invoices  # for ``may_hold`` (None: every address may hold)
 
     def allocate_index(self, network: str) -> int:
         index = self._next.get(network, 0)
@@ -238,6 +242,13 @@ class InMemoryDepositAddresses:
 
     def owned_by(self, user_id: str) -> list[DepositAddress]:
         return sorted((a for a in self._addresses.values() if a.user_id == user_id), key=lambda a: a.network)
+
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        def holds(a: DepositAddress) -> bool:
+            invoice = self._invoices.get(a.invoice_id) if self._invoices and a.invoice_id else None
+            return invoice is None or invoice.may_hold_coins(now)
+
+        return sorted(a.address for a in self._addresses.values() if a.network == network and holds(a))
 
     def wallet_addresses(self, network: str) -> list[str]:
         found = self._addresses.values()
@@ -601,10 +612,11 @@ class InMemoryWrongNetworkPayments(_ById):
 def payments_storage(closing: Callable[[str], datetime | None] | None = None, **extra: Any) -> InMemoryStorage:
     """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks); ``closing``:
     when a merchant was closed (``InMemoryStores``)."""
+    invoices = InMemoryInvoices()
     return InMemoryStorage(
         stores=InMemoryStores(closing),
-        invoices=InMemoryInvoices(),
-        deposit_addresses=InMemoryDepositAddresses(),
+        invoices=invoices,
+        deposit_addresses=InMemoryDepositAddresses(invoices),
         payment_credits=InMemoryPaymentCredits(),
         settlements=InMemorySettlements(),
         payouts=InMemoryPayouts(),

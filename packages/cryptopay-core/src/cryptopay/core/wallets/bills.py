@@ -48,6 +48,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.treasury.cover import Cover
+from cryptopay.core.wallets.allowance import StepUp
 from cryptopay.core.wallets.billers import Biller, BillerCatalogue, biller_catalogue
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuotes
@@ -136,9 +137,11 @@ class Bills:
         *,
         pay_with: str = "KES",
         quote_id: str | None = None,
+        step_up: StepUp | None = None,
     ) -> Bill:
         """Pay ``amount`` (whole KES) to ``biller`` for ``account`` from the wallet's KES, or from its USDT sold at
-        the bid of the user's locked quote ``quote_id`` (required then: ``QuoteRequired``; ignored for KES)."""
+        the bid of the user's locked quote ``quote_id`` (required then: ``QuoteRequired``; ignored for KES).
+        ``step_up``: the step-up allowance, checked under the wallet's lock as ``Wallets.send`` does."""
         checked = self.check(biller, account, amount)
         if pay_with.upper() not in _PAYABLE_FROM:
             raise InvalidInput("a bill is paid from KES or USDT", field="pay_with")
@@ -153,7 +156,7 @@ class Bills:
             bill_id, user_id, "bill", Direction.OUT, checked.amount, now, counterparty=to_whom, asset=asset
         )
         self.monitor.before(paying)
-        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote))
+        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote, step_up))
         self.monitor.after(paying)
         return bill
 
@@ -178,14 +181,16 @@ class Bills:
         user_id: str,
         checked: BillCheck,
         quote: Quote | None,
+        step_up: StepUp | None = None,
     ) -> Bill:
         now = self.clock.now()
         if quote is not None:  # the user's quote: used by this bill, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote.id, used_by=bill_id)
         _, profile = _sender(uow, user_id)
-        check_wallet_movement(
-            profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now
-        ).enforce()
+        spent = spending(uow, user_id, now)  # under the wallet's lock: concurrent bills and sends queue
+        if step_up is not None:
+            step_up.enforce(spent, checked.amount)
+        check_wallet_movement(profile, Product.BILL, checked.amount, spent=spent, at=now).enforce()
         payout_id = self.ids.new_id("po")
         paid_with = checked.amount
         if quote is not None:

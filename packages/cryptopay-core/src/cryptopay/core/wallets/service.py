@@ -74,6 +74,7 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
+from cryptopay.core.wallets.allowance import StepUp
 from cryptopay.core.wallets.history import (
     HistoryLine,
     history,
@@ -292,11 +293,20 @@ class Wallets:
         return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, fee)
 
     def send(
-        self, sender_id: str, to: str, amount: Money, *, note: str | None = None, max_fee: Money | None = None
+        self,
+        sender_id: str,
+        to: str,
+        amount: Money,
+        *,
+        note: str | None = None,
+        max_fee: Money | None = None,
+        step_up: StepUp | None = None,
     ) -> Transfer:
         """Send ``amount`` (KES or USDT) to a phone number or username; free unless a P2P fee schedule says so.
         ``max_fee``: the fee the sender was shown (``check_send``); ``FeeChanged`` (409 ``fee_changed``), nothing
-        moved, if the schedule now asks more."""
+        moved, if the schedule now asks more. ``step_up``: the shell's step-up allowance and whether the caller
+        stepped up; past it without one, ``StepUpRequired`` (403), nothing moved (``allowance``: checked with the
+        day's usage read under the sender's lock). None (operators, tests of other rules): no allowance."""
         phone, username, value = self._valid_send(to, amount, note)
         note = _note(note)
         transfer_id = self.ids.new_id("trf")
@@ -308,7 +318,17 @@ class Wallets:
             transfer = in_transaction(
                 self.uow,
                 lambda uow: self._send(
-                    uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal, max_fee=max_fee
+                    uow,
+                    transfer_id,
+                    sender_id,
+                    phone,
+                    username,
+                    amount,
+                    value,
+                    note,
+                    journal=journal,
+                    max_fee=max_fee,
+                    step_up=step_up,
                 ),
             )
         except InviteLimit as refused:  # audited in its own transaction: the send's rolled back
@@ -376,6 +396,7 @@ class Wallets:
         value: Money,
         now: datetime,
         max_fee: Money | None = None,
+        step_up: StepUp | None = None,
     ) -> tuple[Money, SendParties]:
         """Every refusal of a send before its posting (the fee against the one shown, a frozen wallet, the
         recipient, an invitation's rules, the sender's KYC limits, the recipient's receiving limit), with the fee and
@@ -413,6 +434,8 @@ class Wallets:
         if parties.profile is None:
             raise NotFound(f"{sender_id} has no KYC profile")
         spent = spending_of(parties.usage)
+        if step_up is not None:  # the day's usage read under the sender's wallet lock: concurrent sends queue
+            step_up.enforce(spent, value)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
         receiving = _may_receive(parties, value, now)
         if receiving.limited and recipient is not None:
@@ -448,9 +471,10 @@ class Wallets:
         *,
         journal: bool,
         max_fee: Money | None = None,
+        step_up: StepUp | None = None,
     ) -> Transfer:
         now = self.clock.now()
-        fee, parties = self._cleared(uow, transfer_id, sender_id, phone, username, amount, value, now, max_fee)
+        fee, parties = self._cleared(uow, transfer_id, sender_id, phone, username, amount, value, now, max_fee, step_up)
         recipient = parties.recipient
         transfer = Transfer(
             id=transfer_id,

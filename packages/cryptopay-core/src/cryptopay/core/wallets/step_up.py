@@ -6,31 +6,26 @@ wallet or through bills, where a crypto withdrawal already needs a step-up. The 
 needs a fresh step-up (password, or a one-time code with two-factor) when what the wallet sent and paid in bills
 today (Nairobi), plus this one, is worth more than ``allowance`` (``CRYPTOPAY_WALLET_STEP_UP_KES``, KES 1,000 by
 default). Everyday small sends never ask; a thief without the password takes at most the allowance a day, however
-they split it. Read from the limits' own usage totals, in a read of its own before the send: the send itself
-(``Wallets.send``, ``WalletBills.pay``) is unchanged. The HTTP and portal shells ask it and check the step-up.
+they split it. The check that counts is the use case's own (``Wallets.send(..., step_up=StepUp(...))``,
+``WalletBills.pay``; ``cryptopay.core.wallets.allowance``), with the usage read under the sender's wallet lock, so
+concurrent sends each under the allowance cannot all pass. ``needs_step_up`` here is the shells' early read, before
+the movement: it shows the password field on a confirmation form and refuses at once when the step-up is missing.
 """
 
 from __future__ import annotations
 
 from cryptopay.core.errors import CryptopayError
-from cryptopay.core.kyc import Product
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import Money
+from cryptopay.core.wallets.allowance import LEAVING, StepUp, leaving
 from cryptopay.core.wallets.service import Wallets, kes_value, spending
 
-__all__ = ["LEAVING", "leaving_today", "needs_step_up"]
-
-LEAVING = (Product.P2P, Product.BILL)
-"""The products whose day's total counts against the step-up allowance."""
+__all__ = ["LEAVING", "StepUp", "leaving_today", "needs_step_up"]
 
 
 def leaving_today(wallets: Wallets, user_id: str) -> Money:
     """What the wallet sent by P2P and paid in bills today (Nairobi), in KES at the limits' values."""
     with wallets.uow() as uow:
-        spent = spending(uow, user_id, wallets.clock.now())
-    total = Money.zero(KES)
-    for product in LEAVING:
-        total = total + spent.of(product)[0]
-    return total
+        return leaving(spending(uow, user_id, wallets.clock.now()))
 
 
 def needs_step_up(wallets: Wallets, user_id: str, amount: Money, allowance: Money) -> bool:

@@ -5,13 +5,15 @@ A resolver (glibc's ``inet_aton``, which ``getaddrinfo`` and so httpx use) reads
 completed by the host's search domains. A check that only recognises dotted quads therefore lets a merchant aim
 our sender inward. This module reads every numeric form as the resolver would, refuses the names that only mean
 something inside a network, and admits an address only when ``is_global`` holds for it and for any IPv4 address
-embedded in it (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64). Loopback is admitted only when the caller
-says so (the sandbox, outside production); private ranges, CGNAT (100.64.0.0/10), link-local (cloud metadata)
-and multicast never are.
+embedded in it (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64; the local-use NAT64 prefix never). Loopback is
+admitted only when the caller says so (the sandbox, outside production); private ranges, CGNAT (100.64.0.0/10),
+link-local (cloud metadata) and multicast never are.
 
 >>> str(numeric_ipv4("0x7f.1")), str(numeric_ipv4("2130706433")), numeric_ipv4("example.com")
 ('127.0.0.1', '127.0.0.1', None)
 >>> admits(ipaddress.ip_address("100.64.0.1")), admits(ipaddress.ip_address("::ffff:127.0.0.1"))
+(False, False)
+>>> admits(ipaddress.ip_address("64:ff9b::a9fe:a9fe")), admits(ipaddress.ip_address("64:ff9b:1::a9fe:a9fe"))
 (False, False)
 >>> host_problem("metadata.google.internal"), host_problem("hooks.example.com")
 ('a webhook host must be a public name, not an internal one', None)
@@ -43,6 +45,9 @@ _INTERNAL_SUFFIXES = (
 _METADATA_NAMES = frozenset({"metadata", "instance-data", "metadata.google.internal", "metadata.azure.com"})
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: a network's own translator, with an IPv4 address embedded at a position its
+# prefix length (RFC 6052: /48 to /96) decides, which the address alone does not tell; never a public target.
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
@@ -105,6 +110,8 @@ def admits(address: IPAddress, *, allow_loopback: bool = False) -> bool:
     if not address.is_global or address.is_multicast:
         return False
     if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return False
         inner = _embedded_ipv4(address)
         return inner is None or admits(inner)
     return True

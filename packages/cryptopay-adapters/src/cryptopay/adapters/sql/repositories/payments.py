@@ -195,6 +195,11 @@ class SqlStores(_Documents[StoreSettings]):
         closed_at, doc = row if row is not None else (None, None)
         return (self._item(merchant_id, doc) if doc is not None else None), closed_at
 
+    def closed_at(self, merchant_id: str) -> datetime | None:
+        query = sa.select(merchants.c.closed_at).where(merchants.c.id == merchant_id).with_for_update(read=True)
+        found: datetime | None = self._conn.execute(query).scalar_one_or_none()
+        return found
+
     def put(self, settings: StoreSettings) -> None:
         upsert(self._conn, stores, self._row(settings), ["merchant_id"])
 
@@ -402,6 +407,19 @@ class SqlDepositAddresses:
         query = sa.select(deposit_addresses).where(deposit_addresses.c.user_id == user_id)
         rows = self._conn.execute(query.order_by(deposit_addresses.c.network))
         return [_deposit_address(row._mapping) for row in rows]
+
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        """As ``Invoice.may_hold_coins`` on the invoice's columns (``exception`` NULL: nothing seen paid)."""
+        d, i = deposit_addresses.c, invoices.c
+        idle = sa.and_(
+            i.state.in_([InvoiceState.EXPIRED.value, InvoiceState.CANCELLED.value]),
+            i.exception.is_(None),
+            i.monitoring_until <= now,
+            i.unconfirmed.is_(False),
+        )
+        joined = deposit_addresses.outerjoin(invoices, i.id == d.invoice_id)
+        query = sa.select(d.address).select_from(joined).where(d.network == network, sa.or_(i.id.is_(None), ~idle))
+        return sorted(self._conn.scalars(query))
 
     def wallet_addresses(self, network: str) -> list[str]:
         d = deposit_addresses.c

@@ -1,0 +1,69 @@
+"""Paybill (C2B) repositories on SQL (``uow.paybill_payments``, ``uow.paybill_urls``): JSON documents plus the columns
+they are found by. A payment's payer (number as sent, names, the account number typed) is sealed personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.personal import PersonalFields
+from cryptopay.adapters.sql.repositories.payments import _Documents
+from cryptopay.adapters.sql.tables_wallets import paybill_payments, paybill_url_registrations
+from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegistration
+
+__all__ = ["SqlPaybillPayments", "SqlUrlRegistrations"]
+
+
+class SqlPaybillPayments(_Documents[PaybillPayment]):
+    cls, table, what = PaybillPayment, paybill_payments, "paybill payment"
+    fields = PersonalFields("paybill_payments", ("msisdn", "payer", "bill_ref"))
+
+    def _columns(self, item: PaybillPayment) -> dict[str, Any]:
+        return {"id": item.id, "trans_id": item.trans_id, "state": item.state.value}
+
+    def add(self, payment: PaybillPayment) -> None:
+        self._insert(payment, conflict=f"paybill payment {payment.trans_id} exists")
+
+    def get(self, payment_id: str, *, lock: bool = False) -> PaybillPayment | None:
+        return self._one(paybill_payments.c.id == payment_id, lock=lock)
+
+    def by_trans_id(self, trans_id: str, *, lock: bool = False) -> PaybillPayment | None:
+        return self._one(paybill_payments.c.trans_id == trans_id, lock=lock)
+
+    def update(self, payment: PaybillPayment) -> None:
+        self._update(payment)
+
+    def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
+        c = paybill_payments.c
+        where = [c.state == state.value] if state is not None else []
+        if after is not None:
+            where.append(c.id < after)
+        return self._select(*where, limit=limit, newest_first=True)
+
+    def all(self) -> list[PaybillPayment]:
+        return self._select(sa.true())
+
+
+class SqlUrlRegistrations(_Documents[UrlRegistration]):
+    cls, table, what = UrlRegistration, paybill_url_registrations, "URL registration"
+
+    def _columns(self, item: UrlRegistration) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "shortcode": item.shortcode,
+            "token_digest": item.token_digest,
+            "registered_at": item.registered_at,
+        }
+
+    def add(self, registration: UrlRegistration) -> None:
+        self._insert(registration)
+
+    def update(self, registration: UrlRegistration) -> None:
+        self._update(registration)
+
+    def by_token(self, token_digest: str) -> UrlRegistration | None:
+        return self._one(paybill_url_registrations.c.token_digest == token_digest)
+
+    def for_shortcode(self, shortcode: str) -> list[UrlRegistration]:
+        c = paybill_url_registrations.c
+        return self._select(c.shortcode == shortcode, order=("registered_at", "id"))

@@ -1,0 +1,62 @@
+"""In-memory paybill (C2B) repositories: the payments and the registered URLs (``cryptopay.core.ports.paybill``)."""
+
+from __future__ import annotations
+
+import attrs
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegistration
+
+__all__ = ["InMemoryPaybillPayments", "InMemoryUrlRegistrations"]
+
+
+class InMemoryPaybillPayments:
+    def __init__(self) -> None:
+        self._rows: dict[str, PaybillPayment] = {}
+
+    def add(self, payment: PaybillPayment) -> None:
+        if payment.id in self._rows or self.by_trans_id(payment.trans_id) is not None:
+            raise Conflict(f"paybill payment {payment.trans_id} exists")
+        self._rows[payment.id] = attrs.evolve(payment)
+
+    def get(self, payment_id: str, *, lock: bool = False) -> PaybillPayment | None:
+        row = self._rows.get(payment_id)
+        return attrs.evolve(row) if row else None
+
+    def by_trans_id(self, trans_id: str, *, lock: bool = False) -> PaybillPayment | None:
+        return next((attrs.evolve(p) for p in self._rows.values() if p.trans_id == trans_id), None)
+
+    def update(self, payment: PaybillPayment) -> None:
+        if payment.id not in self._rows:
+            raise NotFound(f"no paybill payment {payment.id}")
+        self._rows[payment.id] = attrs.evolve(payment)
+
+    def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
+        rows = [
+            p for p in self._rows.values() if (state is None or p.state is state) and (after is None or p.id < after)
+        ]
+        return [attrs.evolve(p) for p in sorted(rows, key=lambda p: p.id, reverse=True)[:limit]]
+
+    def all(self) -> list[PaybillPayment]:
+        return [attrs.evolve(p) for p in sorted(self._rows.values(), key=lambda p: p.id)]
+
+
+class InMemoryUrlRegistrations:
+    def __init__(self) -> None:
+        self._rows: dict[str, UrlRegistration] = {}
+
+    def add(self, registration: UrlRegistration) -> None:
+        if registration.id in self._rows:
+            raise Conflict(f"registration {registration.id} exists")
+        self._rows[registration.id] = attrs.evolve(registration)
+
+    def update(self, registration: UrlRegistration) -> None:
+        if registration.id not in self._rows:
+            raise NotFound(f"no registration {registration.id}")
+        self._rows[registration.id] = attrs.evolve(registration)
+
+    def by_token(self, token_digest: str) -> UrlRegistration | None:
+        return next((attrs.evolve(r) for r in self._rows.values() if r.token_digest == token_digest), None)
+
+    def for_shortcode(self, shortcode: str) -> list[UrlRegistration]:
+        mine = (r for r in self._rows.values() if r.shortcode == shortcode)
+        return [attrs.evolve(r) for r in sorted(mine, key=lambda r: (r.registered_at, r.id))]

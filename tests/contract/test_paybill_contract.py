@@ -1,0 +1,102 @@
+"""Paybill (C2B) payments: the same booking, idempotency and decisions on the in-memory fakes, SQLite and
+PostgreSQL, and one payment however many confirmations of a TransID arrive at once."""
+
+from __future__ import annotations
+
+import threading
+
+import attrs
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, RegistrationState
+
+from tests.support.paybill import pay, registered
+from tests.support.sql_backends import Backend
+from tests.support.threads import joined
+from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
+
+
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
+
+
+def test_paybill_payments_are_booked_decided_and_listed_on_this_backend(backend: Backend) -> None:
+    """A payment naming a wallet credits it; an unknown one waits in suspense, is released by an operator; one over
+    the limit is returned; a repeated TransID books nothing; the payer's details come back as stored."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", username="amina")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 1500, "@amina")
+    confirmation = parse_payload(stack.mpesa.outbox.pop().payload)
+    credited = desk.confirm(confirmation, token=token)
+    stranger = pay(stack, desk, "0799000002", 300, "acc 17")
+    big = pay(stack, desk, "0799000003", 6000, "0712000001")
+    again = desk.confirm(confirmation, token=token)  # Daraja repeats itself
+    assert again.id == credited.id and again.repeats == 1
+    desk.release(stranger.id, "amina", actor="usr_ops", note="the payer called")
+    desk.send_back(big.id, actor="usr_ops", note="over the limit")
+    states = {p.trans_id: (p.state, p.user_id) for p in desk.listed()}
+    assert states == {
+        credited.trans_id: (PaybillState.CREDITED, amina.id),
+        stranger.trans_id: (PaybillState.RELEASED, amina.id),
+        big.trans_id: (PaybillState.RETURNED, None),
+    }
+    found = desk.get(stranger.id)
+    assert (found.bill_ref, found.msisdn, found.payer, found.kes) == ("acc 17", "254799000002", "SANDBOX", stranger.kes)
+    assert found.note == "the payer called" and found.decided_by == "usr_ops"
+    assert stack.balance(amina, "KES") == Money.of(1800, KES)
+    assert stack.ledger.balance(flows.MPESA_COLLECTIONS).posted == Money.of(1800, KES)
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    with backend.uow() as uow:
+        assert [p.trans_id for p in uow.paybill_payments.all()] == [credited.trans_id, stranger.trans_id, big.trans_id]
+        with pytest.raises(Conflict):
+            uow.paybill_payments.add(attrs.evolve(credited, id="pbl_other"))  # the same TransID again
+
+
+def test_a_newer_registration_supersedes_the_older_token_on_this_backend(backend: Backend) -> None:
+    """Registering again makes the older registration superseded: its token is refused, the new one taken."""
+    stack = wallet_stack(backend)
+    stack.sign_up("0712000001")
+    desk, old = registered(stack)
+    desk.register_urls(actor="usr_ops")
+    new = (stack.mpesa.c2b_validation_url() or "").rsplit("/", 1)[-1]
+    stack.mpesa.simulate_c2b("0799000001", 100, "0712000001")
+    result = parse_payload(stack.mpesa.outbox[-1].payload)
+    with pytest.raises(Forbidden):
+        desk.confirm(result, token=old)
+    assert desk.confirm(result, token=new).state is PaybillState.CREDITED
+    with backend.uow() as uow:
+        states = [r.state for r in uow.paybill_urls.for_shortcode(stack.mpesa.shortcode)]
+    assert states == [RegistrationState.SUPERSEDED, RegistrationState.ACTIVE]
+
+
+def test_confirmations_of_one_trans_id_at_once_book_one_payment(backend: Backend) -> None:
+    """Four threads confirm the same TransID together: one payment, one credit, the others see it as a repeat."""
+    if backend.name == "memory":
+        pytest.skip("the in-memory fakes are not shared between threads")
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 400, "0712000001")
+    result = parse_payload(stack.mpesa.outbox[-1].payload)
+    seen: list[PaybillPayment] = []
+    start = threading.Barrier(4)
+
+    def confirm() -> None:
+        start.wait()
+        seen.append(desk.confirm(result, token=token))
+
+    threads = [threading.Thread(target=confirm, name=f"confirm-{n}") for n in range(4)]
+    for thread in threads:
+        thread.start()
+    joined(*threads)
+    assert len(seen) == 4 and len({p.id for p in seen}) == 1
+    assert stack.balance(amina, "KES") == Money.of(400, KES)
+    assert len(desk.listed()) == 1

@@ -1,0 +1,60 @@
+"""``cryptopay wallets paybill-register|paybill-payments|paybill-release|paybill-return`` over the paybill use case
+(in memory, as the shell sees it): operators decide what waits in the suspense account, audited."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.money import KES, Money
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from typer.testing import CliRunner
+
+from tests.support.paybill import pay, paybill
+from tests.support.services import in_memory_services, with_wallets
+from tests.support.wallet_stack import WalletStack, wallet_stack
+
+app = build_app()
+runner = CliRunner()
+
+
+@pytest.fixture
+def stack():
+    wallets = wallet_stack()
+    services = attrs.evolve(
+        with_wallets(in_memory_services(clock=wallets.clock), wallets), paybill=ready(paybill(wallets))
+    )
+    previous = use_services(services)
+    yield wallets
+    use_services(previous)
+
+
+def _wallets(*args: str):
+    return runner.invoke(app, ["wallets", *args])
+
+
+def test_operators_register_list_release_and_return_paybill_payments(stack: WalletStack) -> None:
+    """Register the URLs; two payments naming no wallet wait in suspense; one is released to a wallet, the other
+    returned, each with a note (none: exit 2; an unknown state: exit 2; a decided payment: exit 4)."""
+    amina = stack.sign_up("0712000001")
+    registered = _wallets("paybill-register")
+    assert registered.exit_code == 0 and json.loads(registered.stdout)["state"] == "active"
+    desk = paybill(stack)
+    first = pay(stack, desk, "0799000001", 300, "acc 17")
+    second = pay(stack, desk, "0799000002", 200, "acc 18")
+    listed = json.loads(_wallets("paybill-payments", "--state", "suspended", "--json").stdout)["payments"]
+    assert [(p["id"], p["payer"]) for p in listed] == [(second.id, "2547******02"), (first.id, "2547******01")]
+    assert _wallets("paybill-payments", "--state", "lost").exit_code == 2
+    assert _wallets("paybill-release", first.id, "0712000001").exit_code == 2  # no note
+    released = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")
+    assert released.exit_code == 0 and json.loads(released.stdout)["state"] == "released"
+    returned = _wallets("paybill-return", second.id, "--note", "nobody claims it")
+    assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned"
+    assert _wallets("paybill-return", second.id, "--note", "again").exit_code == 4
+    assert _wallets("paybill-return", "pbl_nope", "--note", "x").exit_code == 3
+    assert stack.balance(amina, "KES") == Money.of(300, KES)
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert actions.count("paybill.released") == 1 and actions.count("paybill.returned") == 1

@@ -1,0 +1,92 @@
+"""Daraja's C2B hooks: a payment to our paybill comes to the registered URL's token, is booked once, and a forged
+one (any other token) is a 403 problem that writes nothing; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Services, build, ready
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.core.money import KES, Money
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.wallets.paybill import Paybill, PaybillState
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import database_env, fast_hasher, make_app
+from tests.integration.http.test_http_wallet import WalletApi
+
+BASE = "https://pay.example.com"
+
+
+@attrs.define
+class PaybillApi:
+    client: FlaskClient
+    services: Services
+    mpesa: FakeMobileMoney
+    paybill: Paybill
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PaybillApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": BASE}
+    with database_env(request, env, "cryptopay_http_paybill") as settings:
+        root = build(RootSettings.from_env(settings))
+        try:
+            mpesa = FakeMobileMoney(clock=root.clock)  # the shell cannot reach Safaricom here
+            desk = Paybill(
+                root.uow,
+                root.ledger,
+                lambda: mpesa,
+                f"{BASE}/hooks/daraja/paybill",
+                mpesa.shortcode,
+                root.clock,
+                root.ids,
+            )
+            services = attrs.evolve(root, password_hasher=ready(fast_hasher()), paybill=ready(desk))
+            yield PaybillApi(make_app(services).test_client(), services, mpesa, desk)
+        finally:
+            root.close()
+
+
+def signed_up(api: PaybillApi, phone: str) -> str:
+    """A wallet for ``phone`` made through the API; its user id."""
+    wallets = WalletApi(api.client, api.services, Path(api.services.settings.data_dir) / "sms.jsonl", api.mpesa)
+    return str(wallets.sign_up(phone)["user"]["id"])
+
+
+def test_a_paybill_payment_posted_to_its_token_url_credits_the_wallet_once(api: PaybillApi) -> None:
+    """Registered URLs, a customer pays with the wallet's number as the account: validation accepts, the
+    confirmation (twice, as Daraja does) credits KES 250 once; the books balance."""
+    user_id = signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    validation = api.mpesa.c2b_validation_url() or ""
+    api.mpesa.simulate_c2b("0799000001", 250, "0712000001")
+    (delivery,) = api.mpesa.outbox
+    asked = api.client.post(validation.removeprefix(BASE), json=delivery.payload)
+    assert asked.status_code == 200 and asked.get_json() == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    path = delivery.url.removeprefix(BASE)
+    assert path.startswith("/hooks/daraja/paybill/confirmation/")
+    for _ in range(2):
+        answer = api.client.post(path, json=delivery.payload)
+        assert answer.status_code == 200 and answer.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    (payment,) = api.paybill.listed()
+    assert payment.state is PaybillState.CREDITED and payment.user_id == user_id and payment.repeats == 1
+    assert api.services.wallets.balances(user_id)["KES"] == Money.of(250, KES)
+    assert set(api.services.ledger.trial_balance().values()) == {0}
+
+
+def test_a_forged_confirmation_is_refused_and_writes_nothing(api: PaybillApi) -> None:
+    """Any token but the registration's (or a body that is no C2B payment) is refused; nothing is booked."""
+    signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    api.mpesa.simulate_c2b("0799000001", 250, "0712000001")
+    (delivery,) = api.mpesa.outbox
+    for kind in ("confirmation", "validation"):
+        forged = api.client.post(f"/hooks/daraja/paybill/{kind}/not-our-token", json=delivery.payload)
+        assert forged.status_code == 403 and forged.content_type == "application/problem+json"
+    stk = {"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": "2", "ResultCode": 1032}}}
+    assert api.client.post(delivery.url.removeprefix(BASE), json=stk).status_code == 422
+    assert api.paybill.listed() == []

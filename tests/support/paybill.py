@@ -1,0 +1,37 @@
+"""The paybill (C2B) desk of a wallet stack, and a customer's payment to it through the fake M-Pesa's wire format."""
+
+from __future__ import annotations
+
+from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.system import RandomIds
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, RegistrationState
+
+from tests.support.wallet_stack import WalletStack
+
+__all__ = ["HOOKS", "pay", "paybill", "registered"]
+
+HOOKS = "https://pay.example.com/hooks/daraja/paybill"
+
+
+def paybill(stack: WalletStack, shortcode: str | None = None) -> Paybill:
+    """The paybill desk of the stack's wallets, on the fake M-Pesa (its shortcode unless told another)."""
+    code = shortcode or stack.mpesa.shortcode
+    return Paybill(stack.backend.uow, stack.ledger, lambda: stack.mpesa, HOOKS, code, stack.clock, RandomIds())
+
+
+def registered(stack: WalletStack) -> tuple[Paybill, str]:
+    """Our URLs registered with the fake M-Pesa; the token they end in."""
+    desk = paybill(stack)
+    assert desk.register_urls(actor="usr_ops").state is RegistrationState.ACTIVE
+    url = stack.mpesa.c2b_validation_url()
+    assert url is not None and url.startswith(f"{HOOKS}/validation/")
+    return desk, url.rsplit("/", 1)[-1]
+
+
+def pay(stack: WalletStack, desk: Paybill, phone: str, amount: int, reference: str) -> PaybillPayment:
+    """A customer pays the paybill from the SIM menu; M-Pesa's confirmation is posted to our URL."""
+    receipt = stack.mpesa.simulate_c2b(phone, amount, reference)
+    assert receipt is not None
+    (delivery,) = stack.mpesa.outbox
+    stack.mpesa.outbox.clear()
+    return desk.confirm(parse_payload(delivery.payload), token=delivery.url.rsplit("/", 1)[-1])

@@ -1,0 +1,96 @@
+"""``mpesa-collections`` and ``wallet-buys`` account for payments to our paybill outside an STK prompt (C2B):
+a booked one matches its statement row by TransID; one M-Pesa collected that our books lack, one we returned that
+M-Pesa did not reverse, and a suspense account that does not hold the waiting payments are differences."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.ledger import Account, AccountKind
+from cryptopay.core.mobile_money import ReversalRequest
+from cryptopay.core.money import KES, Money
+from cryptopay.core.reconciliation import Outside, Reconciliation, Report, parse_statement, render_statement
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.core.wallets.paybill import PaybillState
+
+from tests.support.paybill import pay, registered
+from tests.support.wallet_stack import WalletStack, wallet_stack
+from tests.unit.reconciliation.test_reconciliation_statement_rows import differences
+
+
+@pytest.fixture
+def stack() -> WalletStack:
+    return wallet_stack()
+
+
+def reconcile(stack: WalletStack) -> Report:
+    """Our books against the fake M-Pesa's statement, as an operator downloads it."""
+    books = stack.backend.uow
+    reconciliation = Reconciliation(uow=books, ledger=stack.ledger, clock=stack.clock, wallets=books, paybill=books)
+    statement = parse_statement(render_statement(statement_of(stack.mpesa)))
+    return reconciliation.reconcile(Outside(statement=statement))
+
+
+def checked(report: Report) -> list[tuple[str, str, str]]:
+    return differences(report, "mpesa-collections") + differences(report, "wallet-buys")
+
+
+def test_paybill_payments_credited_held_released_and_returned_reconcile_clean(stack: WalletStack) -> None:
+    """One credited, one released from suspense, one waiting there: each is its statement row; a returned one
+    reconciles once M-Pesa's reversal of it is on the statement too."""
+    amina = stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    pay(stack, desk, "0799000001", 1500, "0712000001")
+    stranger = pay(stack, desk, "0799000002", 300, "acc 17")
+    pay(stack, desk, "0799000003", 200, "acc 18")
+    big = pay(stack, desk, "0799000004", 6000, "0712000001")
+    desk.release(stranger.id, amina.id, actor="usr_ops", note="the payer called")
+    assert checked(reconcile(stack)) == []
+    desk.send_back(big.id, actor="usr_ops", note="over the limit")
+    found = checked(reconcile(stack))
+    subject = f"paybill payment {big.id} (returned)"
+    assert (subject, "reversed by M-Pesa (returned to its payer)", "not reversed") in found
+    urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
+    stack.mpesa.reversal(ReversalRequest(transaction_id=big.trans_id, amount=big.kes, **urls))  # as the portal does
+    stack.mpesa.complete_open()
+    assert checked(reconcile(stack)) == []
+
+
+def test_a_paybill_payment_mpesa_collected_and_our_books_lack_is_reported(stack: WalletStack) -> None:
+    """The confirmation never reached us: the statement's C2B row is a collection none of ours carries."""
+    stack.sign_up("0712000001")
+    registered(stack)
+    receipt = stack.mpesa.simulate_c2b("0799000001", 700, "0712000001")
+    stack.mpesa.outbox.clear()  # lost on its way
+    found = checked(reconcile(stack))
+    assert (f"receipt {receipt}", "a buy of ours", "none in our books") in found
+
+
+def test_a_booked_paybill_payment_missing_from_the_statement_and_a_short_suspense_are_reported(
+    stack: WalletStack,
+) -> None:
+    """A payment our books hold that M-Pesa's statement lacks, and a suspense account the ledger moved behind the
+    payments' backs, are differences."""
+    desk, _ = registered(stack)
+    held = pay(stack, desk, "0799000001", 300, "nobody")
+    assert held.state is PaybillState.SUSPENDED
+    stack.ledger.open_account(Account("assets:elsewhere:KES", AccountKind.ASSET, KES, allow_negative=True))
+    stack.ledger.transfer(
+        "test:suspense", debit=flows.PAYBILL_SUSPENSE, credit="assets:elsewhere:KES", amount=Money.of(100, KES)
+    )
+    found = checked(reconcile(stack))
+    expected = f"{Money.of(300, KES)} from 1 paybill payments in suspense"
+    assert (flows.PAYBILL_SUSPENSE, expected, f"{Money.of(200, KES)} in the books") in found
+    statement = statement_of(stack.mpesa)
+    lines = tuple(line for line in statement.lines if line.receipt != held.trans_id)
+    without = attrs.evolve(statement, lines=lines, period=statement.covers)
+    books = stack.backend.uow
+    report = Reconciliation(uow=books, ledger=stack.ledger, clock=stack.clock, wallets=books, paybill=books).reconcile(
+        Outside(statement=without)
+    )
+    assert (
+        f"paybill payment {held.id} (suspended)",
+        f"receipt {held.trans_id} on M-Pesa's statement",
+        "not on it",
+    ) in (differences(report, "mpesa-collections"))
