@@ -877,7 +877,7 @@ class Parts:
     @functools.cached_property
     def reports(self) -> Reports:
         """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
-        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock, ledger=self.ledger)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
