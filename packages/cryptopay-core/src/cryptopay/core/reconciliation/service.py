@@ -34,7 +34,7 @@ says by how much (checks needing an outside source not given, such as M-Pesa's s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
@@ -72,6 +72,7 @@ from cryptopay.core.reconciliation.model import (
     WalletBooks,
     WithdrawalBooks,
 )
+from cryptopay.core.reconciliation.outside import statement_unread
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
 from cryptopay.core.remittances.model import RemittanceOrder, remittance_unconvert_key
@@ -146,6 +147,7 @@ class Reconciliation:
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
+        shortcodes: Collection[str] | None = None,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -163,6 +165,7 @@ class Reconciliation:
         self._remittances = remittances
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
+        self._shortcodes = None if shortcodes is None else frozenset(shortcodes)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -171,12 +174,31 @@ class Reconciliation:
     def reconcile(self, outside: Outside | None = None, *, by: str = "api") -> Report:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
         ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
-        records = self.snapshot(self._with_defaults(outside or Outside()))
+        outside = outside or Outside()
+        self._statement_ours(outside.statement)
+        records = self.snapshot(self._with_defaults(outside))
         unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
+        if records.statement is not None and (why := statement_unread(records.statement)):
+            unread["mpesa:statement"] = why  # given, but not comparable: never a clean run (review6 F3)
         report = Report(records.at, run_checks(records, self._checks), unread)
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
         return report
+
+    def _statement_ours(self, statement: Statement | None) -> None:
+        """``InvalidInput`` for a statement of a Short Code that is not one of ours (STK Push paybill, payout
+        shortcode), or naming none: another account's statement is never read as ours (review6 F3). Not checked
+        when this reconciliation was given no shortcodes (``None``: an in-memory stack without M-Pesa)."""
+        if statement is None or self._shortcodes is None:
+            return
+        if not self._shortcodes:
+            raise InvalidInput(
+                "no M-Pesa shortcode is configured: no statement can be told to be ours", field="statement"
+            )
+        if statement.shortcode.strip() not in self._shortcodes:
+            said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
+            ours = ", ".join(sorted(self._shortcodes))
+            raise InvalidInput(f"the statement is of {said}, not of ours ({ours})", field="statement")
 
     def latest_results(self) -> list[CheckRecord]:
         """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
@@ -408,10 +430,11 @@ class Reconciliation:
     def _on_chain(
         self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment], unread: dict[str, str]
     ) -> dict[str, OnChain]:
-        """Each custody account's balance on chain at our addresses, with what the ``pending`` wrong payments hold
-        at the addresses read (expected on chain though not booked). A network whose node fails (``Unavailable``
-        after its reader's retries) is left out, saying why in ``unread``: the other networks and every other
-        check still run (review5 S10)."""
+        """Each custody account's balance on chain at our addresses that may hold coins (``may_hold``; the pending
+        wrong payments' too) and the hot wallet, read with ``BalanceReader.total`` (review5 S10), with what the
+        ``pending`` wrong payments hold at the addresses read (expected on chain though not booked). A network
+        whose node fails (``Unavailable`` after its reader's retries) is left out, saying why in ``unread``: the
+        other networks and every other check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
             now = self._clock.now()
