@@ -35,7 +35,7 @@ from cryptopay.core.wallets.model import Transfer, TransferState, Usage
 
 __all__ = ["HeldSends"]
 
-_MAX_NOTE = 1000
+_MAX_NOTE = 4000  # as the API's decision body (HoldDecisionRequest)
 
 
 @attrs.define(kw_only=True)
