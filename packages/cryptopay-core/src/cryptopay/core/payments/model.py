@@ -15,6 +15,7 @@ from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
+from cryptopay.core.payments.charges import PayoutCharging, charge_schedule
 from cryptopay.core.payments.speed import SpeedTier, check_speed_policy, speed_for
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
@@ -313,6 +314,12 @@ class StoreSettings:
                 FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=version, effective_from=at, percent=rate)
             )
         return attrs.evolve(self, fees=fees)
+
+    def with_payout_charges(self, charging: PayoutCharging, at: datetime) -> StoreSettings:
+        """This store with a new payout charge version (``payments.charges``) in force from ``at``."""
+        versions = [s.version for s in self.fees if s.product is FeeProduct.MPESA_PAYOUT and s.name == "standard"]
+        schedule = charge_schedule(charging, version=max(versions, default=0) + 1, effective_from=at)
+        return attrs.evolve(self, fees=(*self.fees, schedule))
 
     def payout_charges(self, at: datetime) -> FeeSchedule | None:
         """The M-Pesa payout charge in force at ``at``, if the store pays one."""
