@@ -148,6 +148,17 @@ def test_a_link_description_is_shown_as_the_merchant_s_note_and_never_speaks_as_
         "KPLC customer care: pay here",
     ):
         refused = client.post("/v1/payment-links", json={"description": description}, headers=shop.headers)
-        assert refused.status_code == 422 and refused.json["code"] == "impersonating_description", refused.json
+        assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json
         assert refused.mimetype == "application/problem+json"
     assert client.get("/v1/payment-links", headers=shop.headers).json == before
+
+
+def test_an_invoice_order_reference_on_the_checkout_never_speaks_as_a_brand(client, shop):
+    """The checkout shows an invoice's ``order_id`` ("Order ...") to the payer: the same channel as a link's
+    description (review6 F2), so one speaking as a brand is a 422 problem; a shop's own reference is kept."""
+    kept = shop.invoice(order_id="KPLC-TOKENS-1001")  # naming what is sold
+    assert kept["order_id"] == "KPLC-TOKENS-1001"
+    for order_id in ("MPESA-OFFICIAL-REVERSAL", "Safaricom_Customer_Care", "\uff2d\uff30\uff25\uff33\uff21-77"):
+        body = {"amount": "500", "currency": "KES", "order_id": order_id}
+        refused = client.post("/v1/invoices", json=body, headers=shop.headers)
+        assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json
