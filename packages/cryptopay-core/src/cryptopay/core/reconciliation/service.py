@@ -429,10 +429,11 @@ class Reconciliation:
     def _on_chain(
         self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment], unread: dict[str, str]
     ) -> dict[str, OnChain]:
-        """Each custody account's balance on chain at our addresses, with what the ``pending`` wrong payments hold
-        at the addresses read (expected on chain though not booked). A network whose node fails (``Unavailable``
-        after its reader's retries) is left out, saying why in ``unread``: the other networks and every other
-        check still run (review5 S10)."""
+        """Each custody account's balance on chain at our addresses that may hold coins (``may_hold``; the pending
+        wrong payments' too) and the hot wallet, read with ``BalanceReader.total`` (review5 S10), with what the
+        ``pending`` wrong payments hold at the addresses read (expected on chain though not booked). A network
+        whose node fails (``Unavailable`` after its reader's retries) is left out, saying why in ``unread``: the
+        other networks and every other check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
             now = self._clock.now()
