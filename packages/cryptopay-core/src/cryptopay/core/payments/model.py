@@ -26,6 +26,7 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "HoldDecision",
+    "ImpersonatingDescription",
     "LinkReservation",
     "PaymentCredit",
     "PaymentLink",
@@ -437,6 +438,13 @@ class Refund:
         if self.state is RefundState.FAILED:
             return "the refund could not be sent: its amount is refundable again"
         return "the network has not confirmed it yet: we are following it up" if self.failure else None
+
+
+class ImpersonatingDescription(InvalidInput):
+    """A link description that speaks as a reserved brand (``usernames.payer_text_impersonates``, review6 F2): the
+    payers who read it on the checkout would believe it."""
+
+    code = "impersonating_description"
 
 
 class PaymentLinkClosed(Conflict):
