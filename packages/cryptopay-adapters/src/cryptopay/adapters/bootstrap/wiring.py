@@ -623,6 +623,7 @@ class Parts:
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
             merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+            gate=self.payout_gate,  # a frozen merchant's refunds are refused, and wait if recorded before the freeze
         )
 
     @functools.cached_property
@@ -884,7 +885,7 @@ class Parts:
     @functools.cached_property
     def reports(self) -> Reports:
         """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
-        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock, ledger=self.ledger)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
