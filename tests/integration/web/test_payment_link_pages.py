@@ -146,3 +146,39 @@ def test_a_link_held_full_by_unpaid_checkouts_says_busy_and_when_never_closed(cl
     assert other.status_code == 429 and other.json["code"] == "payment_link_busy", other.json
     assert 0 < int(other.headers["Retry-After"]) <= 300
     assert "checkout in progress" in other.json["detail"] and "used" not in other.json["detail"]
+
+
+def test_a_link_description_is_shown_as_the_merchant_s_note_and_never_speaks_as_a_brand(client, shop):
+    """Review6 F2: the payer reads the description as the merchant's words ("Note from Duka Ltd:"), never as the
+    page's heading; one that speaks as M-Pesa, Safaricom or another reserved brand is refused (422), nothing made,
+    while naming a brand honestly is fine."""
+    public_id = _link(client, shop, description="Airtel airtime top-up")
+    html = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert "Note from Duka Ltd:</span> Airtel airtime top-up" in html
+    assert re.search(r"<h1>\s*Pay Duka Ltd\s*</h1>", html), html
+    sw = client.get(f"/link/{public_id}", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "Ujumbe kutoka kwa Duka Ltd:" in sw
+    before = client.get("/v1/payment-links", headers=shop.headers).json
+    for description in (
+        "Safaricom M-PESA official top-up",  # the reviewer's
+        "M-PESA Agent float",
+        "\uff2d\uff30\uff25\uff33\uff21 top-up",  # ＭＰＥＳＡ, fullwidth
+        "M-PE$A reversal",
+        "S\u0430faricom bundles",  # a Cyrillic а
+        "KPLC customer care: pay here",
+    ):
+        refused = client.post("/v1/payment-links", json={"description": description}, headers=shop.headers)
+        assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json
+        assert refused.mimetype == "application/problem+json"
+    assert client.get("/v1/payment-links", headers=shop.headers).json == before
+
+
+def test_an_invoice_order_reference_on_the_checkout_never_speaks_as_a_brand(client, shop):
+    """The checkout shows an invoice's ``order_id`` ("Order ...") to the payer: the same channel as a link's
+    description (review6 F2), so one speaking as a brand is a 422 problem; a shop's own reference is kept."""
+    kept = shop.invoice(order_id="KPLC-TOKENS-1001")  # naming what is sold
+    assert kept["order_id"] == "KPLC-TOKENS-1001"
+    for order_id in ("MPESA-OFFICIAL-REVERSAL", "Safaricom_Customer_Care", "\uff2d\uff30\uff25\uff33\uff21-77"):
+        body = {"amount": "500", "currency": "KES", "order_id": order_id}
+        refused = client.post("/v1/invoices", json=body, headers=shop.headers)
+        assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json

@@ -27,6 +27,7 @@ from cryptopay.core.payments.links import PUBLIC_ID_PATTERN
 from cryptopay.core.payments.model import (
     AboveStoreMaximum,
     BelowStoreMinimum,
+    ImpersonatingText,
     PaymentLink,
     PaymentLinkBusy,
     PaymentLinkClosed,
@@ -250,6 +251,7 @@ def _link(link_id: str) -> PaymentLink:
                 "max_uses below 1, or an amount with too many places"
             ),
         ),
+        (ImpersonatingText, "a description speaking as a reserved brand (M-PESA official, KPLC agent ...)"),
         (NotFound, "the merchant has no store settings yet: it cannot take payments"),
         (AmountNotWhole, "an amount in cents where the currency's links take whole amounts"),
         (AmountBelowMinimum, "below the links' minimum amount"),

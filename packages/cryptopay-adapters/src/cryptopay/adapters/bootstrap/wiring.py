@@ -618,6 +618,7 @@ class Parts:
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
             merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+            gate=self.payout_gate,  # a frozen merchant's refunds are refused, and wait if recorded before the freeze
         )
 
     @functools.cached_property

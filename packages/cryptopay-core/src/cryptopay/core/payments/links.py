@@ -13,7 +13,11 @@ its uses. Invariants:
 - on a capped link an unpaid invoice's use is a short reservation, and open reservations are capped per link and
   per client (``link_uses.reservation_for``): a stranger cannot hold a link sold out (``PaymentLinkBusy``, 429);
 - a link is found publicly by ``public_id`` only (unguessable; the internal ``id`` is the merchant's handle);
-- a deactivated link never opens again.
+- a deactivated link never opens again;
+- its description, which payers read on the hosted page and the till poster (under the merchant's name), never speaks
+  as the platform, M-Pesa, a biller or another reserved brand (``usernames.payer_text_impersonates``: a mixed-script
+  word, a brand in look-alike letters, a brand beside "official", "agent", "support" ...; ``ImpersonatingText``,
+  422, review6 F2).
 
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.money import KES
@@ -49,6 +53,7 @@ from cryptopay.core.payments.model import (
     PaymentLinkClosed,
     PaymentLinkCurrency,
     PaymentLinkTerms,
+    check_payer_text,
 )
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.text import TextKind, checked_text
@@ -289,6 +294,7 @@ def _check_terms(
     if not description.strip() or len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"a link's description is 1 to {MAX_DESCRIPTION} characters, not blank", field="description")
     checked_text(description, field="description", kind=TextKind.PROSE)
+    check_payer_text(description, field="description")  # review6 F2: payers read it on the checkout
     if amount is not None and not amount.is_positive():
         raise InvalidInput("a link's amount must be positive", field="amount")
     if rails is not None and not rails:
