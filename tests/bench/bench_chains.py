@@ -11,6 +11,9 @@ Run: ``.venv/bin/python tests/bench/bench_chains.py`` (``make bench-chains``). I
   of the log filter (``address_batch`` 500 per request) and once reading every ``Transfer`` log of the range and
   matching ``to`` against the set here (``EvmWatcher(match_locally_from=...)``): seconds and requests of each, the
   ratio, and that both found the same transfers.
+* custody reads (``--only-custody``): reconciliation's custody-on-chain read of 1,000 and 10,000 addresses' USDT
+  balances, one ``balanceOf`` a call (as before review5 S10) against ``EvmWatcher.total`` (JSON-RPC batches of
+  ``BALANCE_BATCH``): seconds and HTTP round trips of each, and that both totals agree.
 """
 
 from __future__ import annotations
@@ -22,17 +25,20 @@ import statistics
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.evm.rpc import connect
 from cryptopay.adapters.evm.watcher import EvmWatcher
-from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.money import USDT
+from cryptopay.core.ports.chains import ObservedTransfer, one_by_one
 from cryptopay.core.rails import rail_for
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.sandbox.anvil import AnvilNode, compile_contracts, deploy_token
-from web3 import Web3
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint, RPCResponse
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
@@ -191,6 +197,55 @@ class _CountingLogs:
         provider.make_request = make_request  # type: ignore[method-assign, assignment]
 
 
+class _CountingProvider(HTTPProvider):
+    """The node's HTTP transport, counting round trips."""
+
+    posts = 0
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        self.posts += 1
+        return super().make_request(method, params)
+
+    def make_batch_request(self, requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        self.posts += 1
+        return super().make_batch_request(requests)
+
+
+def bench_custody(counts: Sequence[int], paid: int) -> list[dict[str, float]]:
+    """Read ``count`` addresses' USDT (``paid`` of them holding some) one a call and in batches."""
+    rows = []
+    with AnvilNode.start() as node:
+        w3 = connect(node.url)
+        token = deploy_token(node.url, decimals=6)
+        rng = random.Random(7)
+        everyone = _random_addresses(max(counts), rng)
+        for address in everyone[:paid]:
+            _pay(w3, token, address, rng.randint(1, 10**9))
+        rail = rail_for("ethereum", "USDT", contract=token, chain_id=node.chain_id)
+        for count in counts:
+            addresses = everyone[:count]
+            transport = _CountingProvider(node.url, exception_retry_configuration=None)
+            reader = EvmWatcher(Web3(transport), [rail])
+            began = time.perf_counter()
+            one = one_by_one(reader.balance, addresses, USDT)
+            one_s, one_posts = time.perf_counter() - began, transport.posts
+            transport.posts = 0
+            began = time.perf_counter()
+            batched = reader.total(addresses, USDT)
+            batch_s, batch_posts = time.perf_counter() - began, transport.posts
+            rows.append(
+                {
+                    "addresses": count,
+                    "one_s": one_s,
+                    "one_posts": one_posts,
+                    "batch_s": batch_s,
+                    "batch_posts": batch_posts,
+                    "same": float(one == batched),
+                }
+            )
+    return rows
+
+
 def bench_backlog(addresses: list[str], backlog: int, payments: int, block_range: int) -> dict[str, float]:
     """Scan a cold ``backlog``-block range with ``payments`` transfers spread through it."""
     with AnvilNode.start(prune_history=True) as node:
@@ -232,9 +287,18 @@ def main() -> None:
     parser.add_argument("--match-blocks", type=int, default=300, help="blocks of the matching bench")
     parser.add_argument("--background", type=int, default=20, help="strangers' transfers per block (matching)")
     parser.add_argument("--only-matching", action="store_true", help="run the matching bench alone")
+    parser.add_argument("--only-custody", action="store_true", help="run the custody read bench alone")
     args = parser.parse_args()
     random.seed(7)
     compile_contracts()
+    for row in bench_custody((1_000, 10_000), paid=args.payments):
+        print(
+            f"custody read of {row['addresses']:.0f} addresses' USDT: one a call {row['one_s']:.2f} s in "
+            f"{row['one_posts']:.0f} round trips; batched {row['batch_s']:.2f} s in {row['batch_posts']:.0f} "
+            f"round trips = {row['one_s'] / row['batch_s']:.1f}x faster; same total: {bool(row['same'])}"
+        )
+    if args.only_custody:
+        return
     matching = bench_matching(
         (100, 1_000, 3_000, 10_000), args.match_blocks, args.background, args.payments * 5, args.block_range
     )

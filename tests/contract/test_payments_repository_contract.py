@@ -733,3 +733,32 @@ def test_a_held_payment_released_and_one_kept_on_sql(sql_engine):
     assert stack.balance(flows.payments_held(USDT)) == by_invoice[second].received
     with stack.uow() as uow:
         assert uow.payment_credits.get(released.id) == released
+
+
+def test_custody_reads_only_the_addresses_that_may_hold_coins(engine):
+    """review5 S10: ``may_hold`` leaves out an invoice's address once it expired with nothing seen paid and its
+    monitoring window is over; a paid invoice's, a watched one's and a wallet's stay; alike on memory and SQL."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    unpaid, paid = (stack.invoicing.create_invoice("m1", Money.of(100, KES)) for _ in range(2))
+    stack.pay(paid.id)
+    stack.confirm(3)
+    network = unpaid.options[0].rail.network.name
+    addresses = {i.id: i.options[0].address for i in (unpaid, paid)}
+    with stack.uow() as uow:
+        uow.deposit_addresses.add(
+            DepositAddress(network, "TWalletUserAddressXXXXXXXXXXXXXXXX", 9_000, None, None, NOW, "usr_1")
+        )
+    stack.tick(hours=1)  # expired unpaid, but still watched for a late payment
+    assert stack.invoice(unpaid.id).state is InvoiceState.EXPIRED
+    with stack.uow() as uow:
+        assert addresses[unpaid.id] in uow.deposit_addresses.may_hold(network, stack.clock.now())
+    stack.tick(hours=24)  # its monitoring window is over: nothing the books know of can be there
+    watched = stack.invoicing.create_invoice("m1", Money.of(100, KES))
+    with stack.uow() as uow:
+        held = uow.deposit_addresses.may_hold(network, stack.clock.now())
+        every = uow.deposit_addresses.addresses_for(network)
+    assert addresses[unpaid.id] not in held and addresses[unpaid.id] in every
+    expected = {addresses[paid.id], watched.options[0].address, "TWalletUserAddressXXXXXXXXXXXXXXXX"}
+    assert set(held) == expected and held == sorted(held)

@@ -846,3 +846,72 @@ def test_concurrent_sends_never_pass_the_senders_daily_p2p_limit_on_this_backend
     assert len(outcomes) - len(refused) == 2, outcomes
     assert {o.code for o in refused} == {"limit_exceeded"}, refused
     assert stack.balance(amina, "KES").amount == 120000
+
+
+def _stack_with_quotes_as_wired(backend: Backend):
+    """A wallet stack whose pricer stores its quotes as wired: the database's own table, each quote in a transaction
+    of its own (in memory: the fakes)."""
+    from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+    from cryptopay.core.testing.fx import InMemoryQuoteRepository
+
+    quotes = InMemoryQuoteRepository() if backend.engine is None else SqlQuoteRepository(backend.engine)
+    return wallet_stack(backend, quotes=quotes)
+
+
+def _freeze(stack, user_id: str) -> None:
+    """A compliance officer's freeze of the user's profile (``KycReview.freeze``'s change)."""
+    with stack.backend.uow() as uow:
+        profile = uow.kyc.get(user_id)
+        profile.freeze("usr_officer", "STR filed: structuring", at=stack.clock.now())
+        uow.kyc.update(profile)
+
+
+def _unfreeze(stack, user_id: str) -> None:
+    with stack.backend.uow() as uow:
+        profile = uow.kyc.get(user_id)
+        profile.unfreeze("usr_officer2", at=stack.clock.now())
+        uow.kyc.update(profile)
+
+
+def test_a_sign_up_claims_a_usdt_invitation_valued_before_its_transaction(backend: Backend):
+    """review6 F5: the invitee of a USDT send signs up and claims it. Valued inside the sign-up's transaction, the
+    quote's own transaction was a nested write on SQLite (every such sign-up a 500) and, on PostgreSQL, the rate
+    sources were asked while the transfers' rows were locked. The worker's retry values likewise."""
+    stack = _stack_with_quotes_as_wired(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "30", "USDT")
+    sent = stack.wallets.send(amina.id, "0733000003", Money.of("0.45", USDT))
+    other = stack.wallets.send(amina.id, "0733000004", Money.of("0.45", USDT))
+    assert sent.state is TransferState.AWAITING_CLAIM
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "USDT") == Money.of("0.45", USDT)
+    assert stack.wallets.transfer(chebet.id, sent.id).state is TransferState.CLAIMED
+    daudi = stack.sign_up("0733000004")
+    stack.wallets.freeze(daudi.id, reason="lost phone", actor="usr_officer")  # the worker's retry, below
+    assert stack.waiting_claims.claim(daudi.id) == []
+    stack.wallets.unfreeze(daudi.id, actor="usr_officer")
+    assert stack.wallets.transfer(daudi.id, other.id).state is TransferState.CLAIMED
+
+
+def test_a_frozen_senders_invitation_waits_until_the_freeze_is_lifted(backend: Backend):
+    """review6 F8: Amina sends to a number with no wallet, then compliance freezes her; the number signs up and
+    claims nothing (audited ``wallet.claim_held``), nor does the worker's retry; once unfrozen the worker delivers
+    it. Another sender's invitation to the same number is claimed at the sign-up."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "500", "KES")
+    stack.fund(baraka, "500", "KES")
+    held = stack.wallets.send(amina.id, "0733000003", Money.of("100", KES))
+    free = stack.wallets.send(baraka.id, "0733000003", Money.of("100", KES))
+    _freeze(stack, amina.id)
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES") == Money.of("100", KES)
+    assert stack.wallets.transfer(chebet.id, free.id).state is TransferState.CLAIMED
+    assert stack.wallets.transfer(amina.id, held.id).state is TransferState.AWAITING_CLAIM
+    with backend.uow() as uow:
+        assert [r.subject for r in uow.audit.records() if r.action == "wallet.claim_held"] == [f"transfer:{held.id}"]
+    assert stack.waiting_claims.settle() == (0, 0)
+    assert stack.waiting_claims.claim(chebet.id) == []
+    _unfreeze(stack, amina.id)
+    assert stack.waiting_claims.settle() == (1, 0)
+    assert stack.balance(chebet, "KES") == Money.of("200", KES)

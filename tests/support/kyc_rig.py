@@ -18,6 +18,7 @@ from cryptopay.core.kyc.documents import DocumentKind
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -178,6 +179,17 @@ class GatedStack:
             ledger=stack.ledger,
             gateway=stack.mpesa,
             urls=stack.urls,
+            gate=self.gate,
+        )
+        stack.refunds = Refunds(  # the stack's refunds, asking the gate (review6 F9)
+            uow=stack.uow,
+            clock=stack.clock,
+            ids=stack.ids,
+            ledger=stack.ledger,
+            senders=stack.senders,
+            pricer=stack.pricer,
+            quotes=stack.quotes,
+            merchants=stack.merchants,
             gate=self.gate,
         )
         profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")

@@ -210,7 +210,7 @@ def with_stack(
         refunds=ready(stack.refunds),
         payment_links=ready(stack.payment_links),
         listings=ready(stack.listings),
-        reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
+        reports=ready(Reports(uow=stack.uow, clock=stack.clock, ledger=stack.ledger)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
         retention=ready(retention := RetentionPurge(_closings(stack.merchants, trail), stack.ledger, stack.clock)),

@@ -21,6 +21,7 @@ from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
+from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.compliance import monitoring_repositories
@@ -170,7 +171,11 @@ class WalletStack:
         return user, sale
 
 
-def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = None) -> WalletStack:
+def wallet_stack(
+    backend: Backend | None = None, *, clock: ManualClock | None = None, quotes: QuoteRepository | None = None
+) -> WalletStack:
+    """``quotes``: where the pricer stores the quotes it locks (as wired: the database's own table, each in a
+    transaction of its own; default in memory)."""
     the_backend = backend or memory_wallet_backend()
     the_clock = clock or ManualClock()
     ids = RandomIds()
@@ -189,7 +194,7 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
         quoter=lambda: pricer,
     )
     rates = FixedRateSource("market", the_clock, {"USDT/KES": "130", "USDT/USD": "1"})
-    quotes = InMemoryQuoteRepository()
+    quotes = quotes if quotes is not None else InMemoryQuoteRepository()
     pricer = Pricer([rates], clock=the_clock, ids=ids, quotes=quotes)
     wallets = Wallets(the_backend.uow, ledger, the_clock, ids, sms=lambda: sms, quoter=lambda: pricer)
     mpesa = FakeMobileMoney(clock=the_clock)

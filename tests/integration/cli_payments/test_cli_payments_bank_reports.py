@@ -97,6 +97,10 @@ def test_cli_reports_sales_fees_and_settlements(stack):
     assert "excise_duty" in fees["columns"] and fees["tax_version"] == 1
     settled = cli_json("reports", "settlements", "--merchant", merchant_id)
     assert settled["rows"][0]["settlements"] == "1" and settled["rows"][0]["in_flight"] == "0.00"
+    assert settled["owed_by_merchant"] == {"amount": "0.00", "asset": "KES"}  # no refund after settlement
+    assert cli("reports", "settlements", "--merchant", merchant_id, "--csv").stdout.splitlines()[-1] == (
+        "owed_by_merchant,,,,,,,,KES,0.00"
+    )
     assert cli("reports", "sales", "--merchant", merchant_id, "--period", "week").exit_code == 2
     assert cli("reports", "sales", "--merchant", "mer_nope").exit_code == 3
     table = cli("reports", "settlements", "--merchant", merchant_id)

@@ -204,3 +204,23 @@ def test_cli_reconcile_with_a_chain_node_down_reports_every_other_check_and_exit
     assert cli("reconcile").exit_code == 0  # the stack's own reconciliation reads no chain: skipped, not failed
     required = cli("reconcile", "--require-outside")
     assert required.exit_code == 7 and "mpesa-statement" in required.stderr
+
+
+def test_cli_reconcile_without_a_float_baseline_skips_the_float_check_and_require_outside_exits_7(stack):
+    """review5 S11: a deployment without ``CRYPTOPAY_MPESA_FLOAT_BASELINE`` (production starts without one, warned)
+    reports ``mpesa-float`` skipped, never clean, even with an Account Balance answer; ``--require-outside`` exits
+    7 naming it; with ``--float-baseline`` the float is compared."""
+    busy_day(stack)
+    bare = Reconciliation(uow=stack.uow, ledger=stack.ledger, clock=stack.clock)  # no baseline configured
+    previous = use_services(attrs.evolve(stack.services, reconciliation=ready(bare)))
+    try:
+        balance = ("--mpesa-balance", str(stack.ledger.balance("assets:mpesa_float:KES").posted.amount))
+        report = json.loads(cli("reconcile", "--json", *balance).stdout)
+        skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
+        assert skipped["mpesa-float"].startswith("no float baseline"), skipped
+        required = cli("reconcile", "--require-outside", *balance)
+        assert required.exit_code == 7 and "mpesa-float" in required.stderr, required.output
+        given = json.loads(cli("reconcile", "--json", *balance, "--float-baseline", "0").stdout)
+        assert not next(c for c in given["checks"] if c["name"] == "mpesa-float")["skipped"]
+    finally:
+        use_services(previous)

@@ -55,7 +55,13 @@ def test_an_officer_lists_releases_and_keeps_held_payments(client, auth, stack: 
     assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
     second_officer, second_codes = auth.staff("compliance")
     assert client.post(approve, headers=second_officer).status_code == 403  # money moves: a step-up
-    done = client.post(approve, headers=auth.stepped_up(second_officer, code=second_codes[0]))
+    stale = client.post(
+        approve, json={"proposal": "returned"}, headers=auth.stepped_up(second_officer, code=second_codes[0])
+    )
+    assert stale.status_code == 409, stale.json  # not the proposal the approver read
+    done = client.post(
+        approve, json={"proposal": "released"}, headers=auth.stepped_up(second_officer, code=second_codes[1])
+    )
     assert done.status_code == 200, done.json
     assert done.json["decision"] == "released" and done.json["fee"] != "0" and done.json["proposal"] is None
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_positive() and stack.books_balanced()

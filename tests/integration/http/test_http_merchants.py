@@ -187,7 +187,17 @@ def test_a_merchant_reads_only_its_own_facts_about_itself(client, auth):
 
 @pytest.mark.parametrize(
     "name",
-    ["Safaricom M-PESA", "S\u0430faricom", "KPLC Prepaid", "Cryptopay Support", "M-Pesa Agent 24", "\u039cpesa Shop"],
+    [
+        "Safaricom M-PESA",
+        "S\u0430faricom",
+        "KPLC Prepaid",
+        "Cryptopay Support",
+        "M-Pesa Agent 24",
+        "\u039cpesa Shop",
+        "\uff2d\uff30\uff25\uff33\uff21 Agent",  # review6 F1: fullwidth ＭＰＥＳＡ
+        "\u216f-PESA Agent",  # Ⅿ, the Roman numeral
+        "M-PE$A Agent",
+    ],
 )
 def test_a_business_name_that_reads_as_a_reserved_brand_or_mixes_scripts_is_a_422(client, auth, name: str):
     """Review5 S5: the checkout says "Pay <business name>": the reserved brands (folded as usernames are) and a

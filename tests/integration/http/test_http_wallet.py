@@ -21,6 +21,7 @@ import pypdf
 import pytest
 from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.notify.file import FileNotifier
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
 from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.errors import Conflict
@@ -28,6 +29,7 @@ from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.kyc import PartyKind, Requirement
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.ports.notifications import Notification
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
@@ -638,3 +640,36 @@ def test_a_username_that_reads_as_a_taken_one_is_a_409_and_creates_nothing(api: 
     racer = Wallet(user_id="usr_racer", phone="254712000003", created_at=api.services.clock.now(), username="bo8_k")
     with pytest.raises(Conflict), api.services.uow() as uow:
         uow.wallets.add(racer)
+
+
+def test_an_unproven_email_never_resets_a_wallet_password_and_the_phone_hears_of_every_reset(api: WalletApi):
+    """Review6 F7: the email typed at sign-up (a typo, a "helper"'s own) is a contact, not the wallet's identity.
+    Its holder asking for a reset gets no link (the same 202), and a reset only works once the owner proved the
+    address from inside the account (the link emailed at sign-up); the phone is told of every reset by SMS."""
+    address, phone = "typo7@example.co.ke", "254712000077"
+    api.sign_up("0712000077", username="ezra_f7", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+
+    def mails() -> list[Notification]:
+        return [n for n in notifier.read() if n.to == address]
+
+    proof = mails()[-1]
+    assert proof.subject == "Confirm your cryptopay email"
+    assert api.client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
+    refused = mails()[-1]
+    assert "no link was made" in refused.body and "token=" not in refused.body
+    headers = api.login(phone)  # the owner's password still works
+    proven = api.client.post(
+        "/v1/auth/email/verify",
+        json={"token": re.search(r"token=(\S+)", proof.body).group(1), "password": PASSWORD},
+        headers=headers,
+    )
+    assert proven.status_code == 204, proven.get_json()
+    assert api.client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
+    token = re.search(r"token=(\S+)", mails()[-1].body).group(1)
+    new = "a new long passphrase 7"
+    assert api.client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": new}).status_code == 204
+    texts = [m.text for m in FileSms(api.sms_file).read() if m.to == phone]
+    assert "password was just reset" in texts[-1]
+    assert api.client.post("/v1/auth/login", json={"email": phone, "password": new}).status_code == 200

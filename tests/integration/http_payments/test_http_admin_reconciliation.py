@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from cryptopay.core.mobile_money import token_from_url
 from cryptopay.core.reconciliation import CHECKS, render_statement
 from cryptopay.core.testing.mobile_money import Scenario
@@ -116,3 +117,32 @@ def test_an_admin_reconciles_against_mpesa_s_statement_and_balance(client, auth,
         refused = client.post(ROUTE, json=bad, headers=admin)
         assert refused.status_code == 422 and refused.mimetype == "application/problem+json", (bad, refused.json)
     assert client.post(ROUTE, json={}, headers=shop.headers).status_code == 403
+
+
+def test_a_statement_of_no_known_period_or_another_shortcode_is_not_compared(client, auth, stack, shop):
+    """Review6 F3 over the API: without a Time Period line the statement checks are skipped, saying so, unless
+    ``statement_from``/``statement_to`` say its period (then an empty statement shows the payout missing); a
+    statement of another Short Code is a 422 problem."""
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    admin = auth.user("admin")
+    client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin))
+    [payout] = stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    record = statement_of(stack.mpesa)
+    assert record.period is not None
+    empty = render_statement(attrs.evolve(record, lines=(), period=None)).splitlines()
+    report = client.post(ROUTE, json={"statement": empty}, headers=admin).json
+    checks = {c["name"]: c for c in report["checks"]}
+    assert report["clean"] and checks["mpesa-statement"]["skipped"].startswith("statement period unknown")
+    period = {"statement_from": record.period[0].isoformat(), "statement_to": record.period[1].isoformat()}
+    report = client.post(ROUTE, json={"statement": empty, **period}, headers=admin).json
+    checks = {c["name"]: c for c in report["checks"]}
+    missing = [d["subject"] for d in checks["mpesa-statement"]["differences"] if d["actual"] == "not on it"]
+    assert missing == [f"payout {payout.id} (completed)"]
+    other = render_statement(attrs.evolve(record, shortcode="999999")).splitlines()
+    refused = client.post(ROUTE, json={"statement": other}, headers=admin)
+    assert refused.status_code == 422 and "not of ours" in refused.json["detail"], refused.json
+    half = client.post(ROUTE, json={"statement": empty, "statement_from": period["statement_from"]}, headers=admin)
+    assert half.status_code == 422, half.json

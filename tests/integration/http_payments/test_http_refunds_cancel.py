@@ -208,3 +208,9 @@ def test_a_refund_after_the_merchant_was_paid_out_is_funded_by_it_or_refused_bey
         assert view["owed_by_merchant"] == {"amount": format(owed.amount, "f"), "asset": "KES"}, view
         funded = view["funded_by_merchant"]
         assert funded["asset"] == "USDT" and Decimal("0") < Decimal(funded["amount"]) <= Decimal("5")
+    # what it owes is on its settlement summary: the settlements report's owed_by_merchant and its CSV's last row
+    report = client.get("/v1/reports/settlements", headers=shop.headers)
+    assert report.status_code == 200 and report.json["owed_by_merchant"] == part.json["owed_by_merchant"]
+    csv_lines = client.get("/v1/reports/settlements?format=csv", headers=shop.headers).text.splitlines()
+    assert csv_lines[-1].startswith("owed_by_merchant,") and csv_lines[-1].endswith(f",KES,{owed.amount:f}")
+    assert client.get("/v1/reports/sales", headers=shop.headers).json["owed_by_merchant"] is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from cryptopay.adapters.mpesa import DarajaGateway
 from cryptopay.core.mobile_money import StkPushRequest, parse_payload
@@ -85,3 +87,24 @@ def test_the_sandbox_s_statement_carries_its_stk_collections_as_the_portal_write
     assert (line.reason_type, line.paid_in, line.withdrawn) == ("Pay Bill Online", Money.of(120, KES), Money.zero(KES))
     assert (line.party_number, line.account_no) == ("2547*****149", "B0000000042")
     assert line.details.startswith("Pay Bill Online from 2547*****149 - ")
+
+
+def test_the_sandbox_s_statement_says_its_period_as_the_portal_s_does(
+    sandbox: DarajaSandbox, gateway: DarajaGateway, sink: CallbackSink
+) -> None:
+    """Every export has a ``Time Period`` line (review6 F3: reconciliation never guesses it from the rows): since the
+    sandbox started by default, else the ``from``..``to`` asked for, with only that period's rows."""
+    request = StkPushRequest(phone="0708374149", amount=130, account_reference="B1", callback_url=sink.url_for("/cb"))
+    gateway.stk_push(request)
+    receipt = parse_payload(sink.wait("/cb")[0]).receipt
+    text = httpx.get(f"{sandbox.url}/sandbox/statement", timeout=5.0).text
+    assert "Time Period:," in text
+    whole = parse_statement(text)
+    assert whole.covers is not None and receipt in whole.by_receipt()
+    [line] = [line for line in whole.lines if line.receipt == receipt]
+    after = (line.completed_at + timedelta(seconds=1)).isoformat()
+    later = httpx.get(f"{sandbox.url}/sandbox/statement", params={"from": after}, timeout=5.0).text
+    statement = parse_statement(later)
+    assert statement.covers is not None and statement.covers[0] > line.completed_at
+    assert receipt not in statement.by_receipt()
+    assert httpx.get(f"{sandbox.url}/sandbox/statement", params={"from": "soon"}, timeout=5.0).status_code == 400

@@ -362,3 +362,40 @@ def test_refunds_funded_before_0161_get_what_was_funded_and_owed_from_their_fund
         assert (plain.funded, plain.owed) == (None, None)
     finally:
         engine.dispose()
+
+
+def test_a_batch_migration_upgrades_a_database_whose_rows_reference_the_recreated_table(empty_url: str) -> None:
+    """Review6 F10: 0160 recreates ``webhook_deliveries`` on SQLite (a batch migration), which
+    ``webhook_attempts`` references; with the engine's foreign keys on, an existing database holding an attempt
+    could not be upgraded (``DROP TABLE``: FOREIGN KEY constraint failed) and ``serve`` did not start. Migrations run
+    with them off and checked before the commit, and the rows survive."""
+    upgrade(empty_url, "0155")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries (id, endpoint_id, merchant_id, event_id, event_type, body, "
+                    "created_at, next_attempt_at, status, attempts, failures) VALUES ('whd_1', 'whe_1', 'm1', "
+                    "'evt_1', 'invoice.paid', '{}', '2026-01-05 09:00:00', '2026-01-05 09:00:00', 'delivered', 1, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_attempts (delivery_id, number, at, status_code, response_snippet, "
+                    "duration_ms) VALUES ('whd_1', 1, '2026-01-05 09:00:01', 200, 'ok', 12)"
+                )
+            )
+        assert upgrade(empty_url) == head()
+        with engine.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT d.id, d.payload_version, a.number FROM webhook_deliveries d "
+                    "JOIN webhook_attempts a ON a.delivery_id = d.id"
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [("whd_1", 1, 1)]
+            if empty_url.startswith("sqlite"):  # the engine's connections keep their foreign keys on
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        engine.dispose()

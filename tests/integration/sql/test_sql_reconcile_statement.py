@@ -1,7 +1,11 @@
 """``cryptopay reconcile --mpesa-statement FILE`` over wallet books on SQLite and PostgreSQL (review 5, S2 and S3):
 a credited STK buy missing from M-Pesa's statement, a collection no buy carries, a reversal of a completed payout,
 and a withdrawal of a Reason Type the check does not know: each a difference, exit 5; the statement M-Pesa itself
-keeps (the fake's, as the sandbox exports it) reconciles clean, exit 0."""
+keeps (the fake's, as the sandbox exports it) reconciles clean, exit 0.
+
+Review 6, F3: the statement's period is its Time Period line or ``--from``/``--to``, never its first to its last row:
+a buy or a payout missing at either end, or an empty statement, is a difference; a statement of no known period is
+not compared (exit 7); one of another shortcode, or of another period than ``--from``/``--to`` say, is refused."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from cryptopay.adapters.bootstrap import ready
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.reconciliation import Reconciliation, parse_statement, render_statement
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay_cli.context import use_services
@@ -43,7 +48,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletStac
         backend = Backend("postgresql", SqlStorage(engine, personal=TEST_PERSONAL), engine)
     wallets = wallet_stack(backend)
     books = backend.uow
-    reconciliation = Reconciliation(uow=books, ledger=wallets.ledger, clock=wallets.clock, wallets=books)
+    reconciliation = Reconciliation(
+        uow=books, ledger=wallets.ledger, clock=wallets.clock, wallets=books, shortcodes=(wallets.mpesa.shortcode,)
+    )
     services = attrs.evolve(in_memory_services(clock=wallets.clock), reconciliation=ready(reconciliation))
     previous = use_services(services)
     yield wallets
@@ -65,8 +72,8 @@ def a_day_of_wallets(stack: WalletStack):
     return buy, payout
 
 
-def reconcile(path: Path) -> tuple[int, dict[str, list[dict[str, str]]]]:
-    result = runner.invoke(app, ["reconcile", "--json", "--mpesa-statement", str(path)])
+def reconcile(path: Path, *period: str) -> tuple[int, dict[str, list[dict[str, str]]]]:
+    result = runner.invoke(app, ["reconcile", "--json", "--mpesa-statement", str(path), *period])
     assert result.exit_code in (0, 5), result.output
     report = json.loads(result.stdout)
     mpesa = {c["name"]: c["differences"] for c in report["checks"] if c["area"] == "mpesa"}
@@ -119,3 +126,69 @@ def test_mpesa_s_own_statement_reconciles_and_each_broken_row_is_a_difference(st
         (f"payout {payout.id} (completed)", "reversed by M-Pesa"),
         ("receipt SBX0000993", "a withdrawal of Reason Type 'Organization Withdrawal'"),
     ]
+
+
+def missing(code: int, mpesa: dict[str, list[dict[str, str]]]) -> tuple[int, list[str], list[str]]:
+    subjects = {name: [d["subject"] for d in found if d["actual"] == "not on it"] for name, found in mpesa.items()}
+    return code, subjects["mpesa-collections"], subjects["mpesa-statement"]
+
+
+def test_a_buy_or_payout_missing_before_the_first_or_after_the_last_row_is_a_difference(stack, tmp_path):
+    """The reviewer's repro: M-Pesa's statement of the day without its first row (the buy), without its last (the
+    payout), and with no rows at all: each missing record is reported (the period is the statement's own)."""
+    buy, payout = a_day_of_wallets(stack)
+    record = statement_of(stack.mpesa)
+    assert [line.receipt for line in record.lines] == [buy.receipt, payout.receipt]  # the first row, the last row
+    buy_gone, payout_gone, empty = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    buy_gone.write_text(render_statement(attrs.evolve(record, lines=record.lines[1:])))
+    payout_gone.write_text(render_statement(attrs.evolve(record, lines=record.lines[:1])))
+    empty.write_text(render_statement(attrs.evolve(record, lines=())))
+    credited, completed = f"buy {buy.id} (credited)", f"payout {payout.id} (completed)"
+    assert missing(*reconcile(buy_gone)) == (5, [credited], [])
+    assert missing(*reconcile(payout_gone)) == (5, [], [completed])
+    assert missing(*reconcile(empty)) == (5, [credited], [completed])
+
+
+def test_a_statement_of_no_known_period_is_not_compared_unless_from_and_to_say_it(stack, tmp_path):
+    """Without a Time Period line the statement checks are skipped, saying so, and the run exits 7 (never clean);
+    ``--from``/``--to`` give the period: the same file then reconciles, and one missing the payout does not."""
+    _, payout = a_day_of_wallets(stack)
+    record = statement_of(stack.mpesa)
+    assert record.period is not None
+    bare, short = tmp_path / "bare.csv", tmp_path / "short.csv"
+    bare.write_text(render_statement(attrs.evolve(record, period=None)))
+    short.write_text(render_statement(attrs.evolve(record, period=None, lines=record.lines[:1])))
+    assert "Time Period" not in bare.read_text()
+    for path in (bare, short):
+        result = runner.invoke(app, ["reconcile", "--json", "--mpesa-statement", str(path)])
+        assert result.exit_code == 7, result.output
+        checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+        for name in ("mpesa-statement", "mpesa-collections"):
+            assert checks[name]["skipped"].startswith("statement period unknown"), checks[name]
+        assert "statement period unknown" in result.stderr
+    day = [d.astimezone(NAIROBI).strftime("%Y-%m-%d") for d in record.period]
+    period = ("--from", day[0], "--to", day[1])
+    code, mpesa = reconcile(bare, *period)
+    assert (code, mpesa["mpesa-statement"], mpesa["mpesa-collections"]) == (0, [], [])
+    assert missing(*reconcile(short, *period)) == (5, [], [f"payout {payout.id} (completed)"])
+
+
+def test_a_statement_of_another_shortcode_or_period_is_refused(stack, tmp_path):
+    """A statement whose Short Code is not ours, or naming none, and one whose Time Period is not the period
+    ``--from``/``--to`` say, are refused (exit 2): nothing is compared against another account's record."""
+    a_day_of_wallets(stack)
+    record = statement_of(stack.mpesa)
+    assert record.period is not None
+    for shortcode in ("999999", ""):
+        other = tmp_path / f"other{shortcode}.csv"
+        other.write_text(render_statement(attrs.evolve(record, shortcode=shortcode)))
+        result = runner.invoke(app, ["reconcile", "--json", "--mpesa-statement", str(other)])
+        assert result.exit_code == 2 and "not of ours" in result.stderr, result.output
+    dated = tmp_path / "dated.csv"
+    dated.write_text(render_statement(record))
+    result = runner.invoke(
+        app, ["reconcile", "--mpesa-statement", str(dated), "--from", "2020-01-01", "--to", "2020-01-01"]
+    )
+    assert result.exit_code == 2 and "the statement says it covers" in result.stderr, result.output
+    result = runner.invoke(app, ["reconcile", "--from", "2020-01-01", "--to", "2020-01-01"])
+    assert result.exit_code == 2 and "give the statement" in result.stderr, result.output

@@ -64,13 +64,15 @@ def test_a_release_proposed_by_one_officer_is_carried_out_when_a_second_approves
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     status, html = ann.get(detail)
     assert "A second officer must approve your proposal" in html and "/approve" not in html
-    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code())
+    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code(), proposal="released")
     assert status == 409 and 'role="alert"' in html
     assert _records(stack, "compliance.held_payment_same_officer_refused")
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero()
     status, html = bob.get(detail)
     assert "/approve" in html and "a namesake" in html
-    assert bob.post(f"{detail}/approve", detail, code=bob.code())[2] == detail
+    status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="returned")
+    assert status == 409 and 'role="alert"' in html  # a page showing another proposal approves nothing
+    assert bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="released")[2] == detail
     done = stack.held_payments.get(credit.id)
     assert (done.decision, done.decided_by) == (HoldDecision.RELEASED, bob.id)
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_positive() and stack.books_balanced()

@@ -533,3 +533,36 @@ def test_an_officer_sees_when_an_account_was_disabled(client, auth, services, an
     assert status == 200 and "<dt>Disabled</dt>" in page and str(disabled_at.year) in page
     status, found = ann.get(f"/console/accounts?q={user.id}")
     assert status == 200 and "<strong>Disabled</strong>" in found
+
+
+def test_an_admin_passes_mpesa_charges_on_to_a_merchant_with_a_code_and_officers_cannot(auth, services, ann, chief):
+    """R13: the merchant's page shows who bears M-Pesa's charge; an admin sets the B2C bands with a fresh code
+    (audited), after which the page lists them; without a code, with a value staff may not set, or as a compliance
+    officer, nothing changes."""
+    from cryptopay.core.payments import StoreSettings
+    from cryptopay.core.payments.charges import PayoutCharging, charging_of
+    from cryptopay.core.rails import rail_for
+
+    _owner, merchant_id = auth.merchant()
+    with services.uow() as uow:
+        uow.stores.put(StoreSettings(merchant_id=merchant_id, rails=[rail_for("tron", "USDT")]))
+    page = f"/console/accounts/{merchant_id}"
+    status, html = chief.get(page)
+    assert status == 200 and "The platform bears M-Pesa" in html and f'action="{page}/payout-charges"' in html
+    assert f'action="{page}/payout-charges"' not in ann.get(page)[1]
+    assert chief.post(f"{page}/payout-charges", page, charging="mpesa_b2c", code="000000")[0] == 403
+    assert chief.post(f"{page}/payout-charges", page, charging="custom", code=chief.code())[0] == 422
+    assert ann.post(f"{page}/payout-charges", page, charging="mpesa_b2c", code=ann.code())[0] == 403
+
+    def changes() -> list[str]:
+        with services.uow() as uow:
+            return [r.actor for r in uow.audit.about([f"merchant:{merchant_id}"]) if r.action == "store.payout_charges"]
+
+    assert changes() == []
+    assert chief.post(f"{page}/payout-charges", page, charging="mpesa_b2c", code=chief.code())[0] == 303
+    with services.uow() as uow:
+        store = uow.stores.get(merchant_id)
+    assert store is not None and charging_of(store.payout_charges(services.clock.now())) is PayoutCharging.MPESA_B2C
+    assert changes() == [f"user:{chief.id}"]
+    status, html = chief.get(page)
+    assert status == 200 and "passed on to the merchant" in html and "20001.00" in html

@@ -76,6 +76,35 @@ def test_monthly_statement_and_tax_report_download_as_csv_and_pdf(client, owner,
     assert client.get("/dashboard/reports/ledger.csv").status_code == 404
 
 
+def test_what_the_merchant_owes_for_refunds_after_settlement_is_on_its_home_and_statement(client, owner, stack):
+    """R25: after a refund its settled balance did not cover, the dashboard's home shows what the merchant owes and
+    the monthly statement (PDF, English and Swahili; its settlements CSV's last row) says it too; nothing owed, no
+    line on the home page."""
+    from cryptopay.core.money import USDT, Money
+
+    from tests.integration.web.test_dashboard_refund_cancel import CUSTOMER
+
+    _log_in(client)
+    invoice_id = _paid(client, stack)
+    assert "You owe" not in client.get("/dashboard/").text
+    stack.settling.run_settlements()
+    refund = stack.refunds.refund(
+        invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("1", USDT), fund_after_settlement=True
+    )
+    assert refund.owed is not None and refund.owed.is_positive()
+    shown = f"KES {refund.owed.amount:,.2f}"
+    home = client.get("/dashboard/").text
+    assert "You owe" in home and shown in home and "netted from your next settlements" in home
+    month = stack.clock.now().strftime("%Y-%m")
+    text = _pdf_text(client.get(f"/dashboard/reports/statement.pdf?month={month}").data)
+    assert "You owe for refunds after settlement" in text and shown in text
+    settlements = client.get(f"/dashboard/reports/settlements.csv?month={month}").text.splitlines()
+    assert settlements[-1] == f"owed_by_merchant,,,,,,,,KES,{refund.owed.amount:f}"
+    client.get("/lang/sw?next=/dashboard/")
+    assert "Unadaiwa" in client.get("/dashboard/").text
+    assert "Unadaiwa kwa marejesho" in _pdf_text(client.get(f"/dashboard/reports/statement.pdf?month={month}").data)
+
+
 def test_a_till_poster_is_a_pdf_with_the_link_s_qr_code(client, owner, app):
     """A payment link's poster names the merchant and what it is for, and prints the link under its QR code; the
     store poster takes the newest link without a fixed amount."""

@@ -12,6 +12,7 @@ from cryptopay.core.errors import Conflict, InvalidInput, MovementUnavailable
 from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.kyc.limits import check_movement, check_payout
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.storage import InMemoryStorage
@@ -156,3 +157,66 @@ def test_a_blocking_rule_holds_a_settlement_and_settled_payouts_are_journaled():
             [moved] = journal
             assert (moved.id, moved.product, moved.counterparty) == (payout.id, "settlement_payout", "254712345678")
             assert moved.amount == payout.amount and monitoring.alerts() == []
+
+
+CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+
+
+def _paid_invoice(gated: GatedStack, usdt: str = "100") -> str:
+    invoice = gated.stack.invoicing.create_invoice("mer_duka", Money.of(usdt, USDT))
+    gated.stack.pay(invoice.id)
+    gated.stack.confirm(3)
+    return invoice.id
+
+
+def _stack_audit(gated: GatedStack) -> list[str]:
+    with gated.stack.uow() as uow:
+        return [r.action for r in uow.audit.records()]
+
+
+def test_a_frozen_merchant_cannot_refund_and_nothing_is_held_or_funded():
+    """review6 F9: after a freeze a refund (funded on credit after settlement, or from the balance) is refused with the
+    neutral ``movement_unavailable``, audited; no refund, no hold, no quote, nothing owed."""
+    gated = GatedStack(require_kyb=False)
+    settled = _paid_invoice(gated)
+    [run] = gated.stack.settling.run_settlements()
+    assert run.settlement is not None
+    unsettled = _paid_invoice(gated, "10")
+    gated.kyc.review.freeze("usr_ann", "mer_duka", PartyKind.MERCHANT, "sanctions match under review")
+    quotes_before = len(gated.stack.quotes)
+    for invoice_id, funded in ((settled, True), (unsettled, False)):
+        with pytest.raises(MovementUnavailable):
+            gated.stack.refunds.refund(
+                invoice_id,
+                address=CUSTOMER,
+                requested_by="user:usr_owner",
+                amount=Money.of("7", USDT),
+                fund_after_settlement=funded,
+            )
+        assert gated.stack.refunds.list_refunds(invoice_id) == []
+    assert _stack_audit(gated).count("refund.refused") == 2
+    assert "refund.fund" not in _stack_audit(gated) and "refund.request" not in _stack_audit(gated)
+    owed = gated.stack.ledger.balances(["assets:merchant_receivable:mer_duka:KES"])
+    assert all(not b.posted.is_positive() for b in owed.values())
+    assert gated.stack.ledger.balance("liabilities:merchant:mer_duka:USDT").posted == Money.of("9.9", USDT)
+    assert len(gated.stack.quotes) == quotes_before  # refused before any quote was locked
+    gated.kyc.review.unfreeze("usr_bob", "mer_duka", PartyKind.MERCHANT)
+    refund = gated.stack.refunds.refund(
+        unsettled, address=CUSTOMER, requested_by="user:usr_owner", amount=Money.of("7", USDT)
+    )
+    assert refund.state is RefundState.REQUESTED
+
+
+def test_a_refund_recorded_before_a_freeze_is_not_sent_until_unfrozen():
+    """review6 F9: the worker asks the gate again before sending; the refund stays requested, its coins held."""
+    gated = GatedStack(require_kyb=False)
+    invoice_id = _paid_invoice(gated)
+    refund = gated.stack.refunds.refund(
+        invoice_id, address=CUSTOMER, requested_by="user:usr_owner", amount=Money.of("7", USDT)
+    )
+    gated.kyc.review.freeze("usr_ann", "mer_duka", PartyKind.MERCHANT, "sanctions match under review")
+    assert gated.stack.refunds.send_refunds() == []
+    assert gated.stack.refunds.get_refund(refund.id).state is RefundState.REQUESTED
+    gated.kyc.review.unfreeze("usr_bob", "mer_duka", PartyKind.MERCHANT)
+    [sent] = gated.stack.refunds.send_refunds()
+    assert sent.id == refund.id and sent.state is RefundState.SENT

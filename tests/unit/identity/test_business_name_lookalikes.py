@@ -1,11 +1,14 @@
 """A merchant's business name written wholly in Cyrillic or Greek letters that look Latin (``МРЕЅА``) reads as the
 brand it imitates on the checkout ("Pay ..."): refused as a mixed-script one is (review5 S5). A name honestly in
-another script, whose letters read differently, is not."""
+another script, whose letters read differently, is not.
+
+Review6 F1: nor in fullwidth or other compatibility letters (``ＭＰＥＳＡ``, the Roman numeral ``Ⅿ``, mathematical
+bold), nor with symbols written for letters (``M-PE$A``, ``S@faricom``): read as the letters they show."""
 
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.wallets.usernames import business_name_impersonates
+from cryptopay.core.wallets.usernames import business_name_impersonates, payer_text_impersonates
 
 
 @pytest.mark.parametrize(
@@ -14,11 +17,65 @@ from cryptopay.core.wallets.usernames import business_name_impersonates
         "\u041c\u0420\u0415\u0405\u0410 Agent",  # МРЕЅА: every letter Cyrillic
         "\u039c\u03a1\u0395\u0405\u0391",  # Greek М Р Е, Cyrillic Ѕ, Greek А: no Latin letter at all
         "\u0405\u0430f\u0430ri\u0441\u043em",  # Ѕаfаriсоm: Latin too (the mixed-script rule refuses it already)
+        "\uff2d\uff30\uff25\uff33\uff21 Agent",  # ＭＰＥＳＡ: fullwidth letters (review6 F1)
+        "\uff33\uff41\uff46\uff41\uff52\uff49\uff43\uff4f\uff4d",  # Ｓａｆａｒｉｃｏｍ
+        "\u216f-PESA Agent",  # Ⅿ: ROMAN NUMERAL ONE THOUSAND
+        "\U0001d40c\U0001d40f\U0001d404\U0001d412\U0001d400 Shop",  # 𝐌𝐏𝐄𝐒𝐀: mathematical bold
+        "M-PE$A Agent",  # $ for S
+        "S@faricom Care",  # @ for a
+        "KP|C Tokens",  # | for L
+        "Crypt0p@y Support",
+        "\uff2b\uff30\uff2c\uff23 Prepaid",  # ＫＰＬＣ
     ],
 )
 def test_a_brand_spelt_in_look_alike_letters_is_refused(name: str) -> None:
     assert business_name_impersonates(name) is not None
 
 
-def test_a_name_in_another_script_that_reads_differently_is_kept() -> None:
-    assert business_name_impersonates("\u041c\u0430\u0433\u0430\u0437\u0438\u043d \u0418\u0432\u0430\u043d") is None
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u041c\u0430\u0433\u0430\u0437\u0438\u043d \u0418\u0432\u0430\u043d",  # Магазин Иван: reads differently
+        "Mama's Duka @ Westlands",  # symbols that spell no brand
+        "Caf\u00e9 Ol\u00e9 $5 Lunches!",
+        "\uff2a\uff41\uff4d\uff42\uff4f \uff33\uff48\uff4f\uff50",  # Ｊａｍｂｏ Ｓｈｏｐ: fullwidth, no brand
+        "Badminton Club",
+    ],
+)
+def test_a_name_that_reads_as_no_brand_is_kept(name: str) -> None:
+    assert business_name_impersonates(name) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Safaricom M-PESA official top-up",  # review6 F2: the reviewer's
+        "M-PESA agent float",
+        "Official KPLC tokens",
+        "KPLC customer care",
+        "M-Pesa reversal: pay KES 1 to get your money back",
+        "Cryptopay support fee",
+        "\uff2d\uff30\uff25\uff33\uff21 top-up",  # ＭＰＥＳＡ: look-alike letters, no claim needed
+        "Saf4ricom bundles",
+        "M-PE$A top-up",
+        "S\u0430faricom bundles",  # a Cyrillic а
+    ],
+)
+def test_payer_text_speaking_as_a_brand_is_refused(text: str) -> None:
+    assert payer_text_impersonates(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Airtel airtime top-up",  # naming a brand is honest
+        "Safaricom bundles 1GB",
+        "50 USDT",
+        "Agent commission, March",  # a claim word without a brand
+        "Management fee",
+        "Mandazi na chai",
+        "\u041c\u0430\u0433\u0430\u0437\u0438\u043d \u0418\u0432\u0430\u043d",  # Магазин Иван
+    ],
+)
+def test_payer_text_naming_no_brand_or_a_brand_honestly_is_kept(text: str) -> None:
+    assert payer_text_impersonates(text) is None

@@ -248,3 +248,28 @@ def test_an_owed_clawback_is_audited_once_not_at_every_settlement_run() -> None:
         assert uow.payment_credits.pending_clawbacks("m5") == []
         [reversed_] = [c for c in uow.payment_credits.for_invoice(owed.invoice_id) if c.id == owed.id]
     assert reversed_.reversal_entry_id is not None and not reversed_.clawback_pending
+
+
+def test_an_owed_clawback_is_taken_back_by_the_next_payment_credited_not_only_at_settlement() -> None:
+    """A settled payment reorganised away leaves a clawback owed; the merchant's next confirmed payment reverses it
+    as it is credited (no settlement run between), so that money cannot be refunded or paid out first."""
+    stack = PaymentsStack()
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m5", settlement=profile)
+    paid(stack, "100", "m5")
+    stack.settling.run_settlements(merchant_id="m5")
+    stack.chains["tron"].reorg(4)
+    stack.sync()
+    with stack.uow() as uow:
+        [owed] = uow.payment_credits.pending_clawbacks("m5")
+    later = stack.invoicing.create_invoice("m5", Money.of("200", USDT))
+    stack.chains["tron"].pay(later.options[0].address, Money.of("200", USDT))
+    stack.confirm(3)
+    with stack.uow() as uow:
+        assert uow.payment_credits.pending_clawbacks("m5") == []
+        [taken] = [c for c in uow.payment_credits.for_invoice(owed.invoice_id) if c.id == owed.id]
+    assert taken.reversal_entry_id is not None
+    reversed_ = [r for r in stack.storage.audit_records() if r.action == "invoice.credit_reversed"]
+    assert [dict(r.details)["credit"] for r in reversed_] == [owed.id]
+    assert stack.balance(flows.merchant_liability("m5", USDT)) == Money.of("198", USDT) - owed.received + owed.fee
+    assert stack.books_balanced()

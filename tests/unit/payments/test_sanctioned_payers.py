@@ -464,3 +464,16 @@ def test_a_declined_proposal_moves_nothing_and_an_own_party_approver_is_refused(
         stack.held_payments.approve(credit.id, officer="usr_amina")
     assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
     assert stack.books_balanced()
+
+
+def test_an_approval_of_a_proposal_that_changed_meanwhile_is_refused(stack: PaymentsStack) -> None:
+    """The approver approves what they read: an approval expecting a return while a release is proposed (the
+    proposal withdrawn and made again meanwhile) is a 409 and nothing moves; expecting the release carries it out."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.held_payments.release(credit.id, officer=OFFICER, note="a namesake")
+    with pytest.raises(Conflict, match="read it again"):
+        stack.held_payments.approve(credit.id, officer=SECOND, expected=HoldDecision.RETURNED)
+    assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
+    done = stack.held_payments.approve(credit.id, officer=SECOND, expected=HoldDecision.RELEASED)
+    assert done.decision is HoldDecision.RELEASED

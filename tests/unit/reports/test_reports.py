@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.money import USDT, Money
+from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.reports import Reports
 from cryptopay.core.reports.taxes import parse_fee_taxes
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -142,3 +142,34 @@ def test_a_long_span_comes_a_page_at_a_time_and_from_after_to_is_refused() -> No
     assert rest.next_first is None and rest.last.isoformat() == "2026-01-05" and len(rest.rows) == 1
     with pytest.raises(InvalidInput, match=r"from \(2026-01-06\) is after to \(2026-01-05\)"):  # review R18
         reports.report("sales", "m1", period="day", first="2026-01-06", last="2026-01-05")
+
+
+def test_the_settlements_report_says_what_the_merchant_owes_for_refunds_after_settlement() -> None:
+    """A 60 USDT refund after the 100 USDT was settled leaves the merchant owing KES 7,839 (R25): the settlements
+    report carries it (JSON ``owed``, and the CSV's last row ``owed_by_merchant`` in its own column); a report read
+    without a ledger leaves it out, and the other reports never carry it."""
+    stack = PaymentsStack()
+    shop(stack)
+    reports = Reports(uow=stack.uow, clock=stack.clock, ledger=stack.ledger)
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    stack.settling.run_settlements()
+    before = reports.report("settlements", "m1", period="day", first="2026-01-05", last="2026-01-05")
+    assert before.owed == Money.zero(KES)
+    customer = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    stack.refunds.refund(
+        invoice.id, address=customer, requested_by="user:u1", amount=Money.of("60", USDT), fund_after_settlement=True
+    )
+    report = reports.report("settlements", "m1", period="day", first="2026-01-05", last="2026-01-05")
+    assert report.owed == Money.of("7839", KES)
+    lines = report.as_csv().splitlines()
+    assert lines[0].endswith(",currency,owed") and lines[-1] == "owed_by_merchant,,,,,,,,KES,7839.00"
+    assert lines[-2].startswith("total,")
+    assert (
+        Reports(uow=stack.uow, clock=stack.clock).report("settlements", "m1", period="day", first=None, last=None).owed
+        is None
+    )
+    assert reports.report("sales", "m1", period="day", first=None, last=None).owed is None
+    assert "owed" not in reports.report("sales", "m1", period="day", first=None, last=None).as_csv()

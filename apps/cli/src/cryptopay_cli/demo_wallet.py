@@ -5,7 +5,9 @@ national ID (a compliance officer approves it from the shell), buys USDT by STK 
 she pays, its callback credits her at the locked ask), sends some to Baraka by phone number, pays a KPLC prepaid
 bill from her USDT at a locked bid (M-Pesa B2B to the simulated KPLC biller on paybill 888880, sent by the worker; the
 simulator returns a prepaid token, shown), and sells the rest to her own M-Pesa number (B2C through the payout
-machinery, sent by the worker). Then Grace, in London with no account, sends KES 3,000 to Chebet (no wallet either):
+machinery, sent by the worker). Baraka tops his wallet up with KES 1,000 paid to our paybill from the SIM menu, his
+username as the account number (Daraja C2B: the simulator posts the confirmation to the URLs ``cryptopay wallets
+paybill-register`` gave it). Then Grace, in London with no account, sends KES 3,000 to Chebet (no wallet either):
 she opens a remittance order (public REST), pays the USDT it asks on anvil to its one-time address, and once it is
 confirmed the worker pays Chebet by M-Pesa B2C and tells her by SMS. Everything goes through the REST API except
 the officer's approval (``cryptopay compliance approve``), the remittance's receipt (``cryptopay remittances``),
@@ -27,10 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 from cryptopay.adapters._paths import private_file
-from cryptopay.core.reconciliation import parse_statement, render_statement
+from cryptopay.core.reconciliation import parse_statement
 
 from cryptopay_cli.demo_e2e import Demo
 
@@ -171,6 +172,29 @@ class WalletDemo(Demo):
         self.step(f"KPLC paid, receipt {done['receipt']}; prepaid token: {shown}")
         return dict(done)
 
+    def paybill_top_up(self, token: str, username: str, phone: str, kes: str) -> str:
+        """Register our C2B URLs (``cryptopay wallets paybill-register``), then pay the paybill from ``phone``'s SIM
+        menu with ``username`` as the account number (the simulator's C2B); the wallet's KES once confirmed."""
+        self._cli("wallets", "paybill-register")
+        daraja = self.manifest["daraja"]
+        base, keys = daraja["base_url"], (str(daraja["consumer_key"]), str(daraja["consumer_secret"]))
+        grant = httpx.get(
+            f"{base}/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=keys, timeout=10
+        )
+        grant.raise_for_status()
+        body = {
+            "ShortCode": daraja["shortcode"],
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": kes,
+            "Msisdn": phone,
+            "BillRefNumber": username,
+        }
+        headers = {"Authorization": f"Bearer {grant.json()['access_token']}"}
+        httpx.post(f"{base}/mpesa/c2b/v1/simulate", json=body, headers=headers, timeout=10).raise_for_status()
+        balance = self._wait("the C2B confirmation", lambda: (b := self.balance(token, "KES")) != "0.00" and b)
+        self.step(f"paid KES {kes} to our paybill with account {username!r} from the SIM menu: KES {balance} credited")
+        return str(balance)
+
     def remittance(self, kes: str) -> dict[str, Any]:
         """A sender abroad opens an order (no account), pays USDT on anvil, and Chebet is paid by M-Pesa; the state
         is ``paid_out`` only once M-Pesa's result said so, and the SMS to Chebet is read from the simulator."""
@@ -228,16 +252,15 @@ class WalletDemo(Demo):
 
     def mpesa_statement(self, since: datetime) -> Path:
         """The Daraja sandbox's statement (``GET /sandbox/statement``: what it collected by STK Push and paid by B2C
-        and B2B, as the org portal exports it), its rows from ``since`` on (a sandbox kept running may hold other
-        runs'), saved where ``cryptopay reconcile --mpesa-statement`` reads it."""
-        answer = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/statement", timeout=30)
+        and B2B, as the org portal exports it) of the period from ``since`` to now (a sandbox kept running may hold
+        other runs'), its ``Time Period`` line saying so, saved where ``cryptopay reconcile --mpesa-statement``
+        reads it."""
+        period = {"from": since.isoformat(), "to": datetime.now(UTC).isoformat()}
+        answer = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/statement", params=period, timeout=30)
         answer.raise_for_status()
-        whole = parse_statement(answer.text)
-        until = datetime.now(UTC) + timedelta(minutes=1)
-        lines = tuple(line for line in whole.lines if since <= line.completed_at <= until)
-        statement = attrs.evolve(whole, lines=lines, period=(since, until))
+        lines = parse_statement(answer.text).lines
         path = private_file(self.workdir / "mpesa-statement.csv")
-        path.write_text(render_statement(statement, holder="Sandbox Ltd"), encoding="utf-8")
+        path.write_text(answer.text, encoding="utf-8")
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(line.reason_type for line in lines).items()))
         self.step(f"M-Pesa's statement (the sandbox's export): {len(lines)} rows ({kinds})")
         return path
@@ -277,6 +300,7 @@ class WalletDemo(Demo):
             gift = (Decimal(bought["usdt"]["amount"]) / 4).quantize(Decimal("0.000001"))
             transfer = self.send(amina_token, "@baraka", str(gift))
             self.step(f"Baraka's USDT balance: {self.balance(baraka_token, 'USDT')}")
+            topped_up = self.paybill_top_up(baraka_token, "baraka", BARAKA, "1000")
             bill = self.pay_bill(amina_token, "500")
             rest = self.balance(amina_token, "USDT")
             sold = self.sell(amina_token, rest)
@@ -289,6 +313,7 @@ class WalletDemo(Demo):
             "wallet": "ok",
             "bought_usdt": bought["usdt"]["amount"],
             "p2p": transfer["state"],
+            "paybill_kes": topped_up,
             "bill": "paid" if bill["state"] == "completed" else bill["state"],
             "bill_token": bill["token"],
             "sold_kes": sold["paid_out"]["amount"],

@@ -149,6 +149,7 @@ def settlement_view(settlement: Settlement) -> dict[str, Any]:
         ],
         "payout_ids": list(settlement.payout_ids),
         "remainder": money(settlement.remainder),
+        "payout_charges": money(settlement.charges),
         "reason": settlement.reason,
     }
 
@@ -169,6 +170,7 @@ def run_view(run: SettlementRun) -> dict[str, Any]:
         "to_pay": money(plan.converted if plan else None),
         "parts": parts,
         "payout_ids": [p.id for p in run.payouts],
+        "charges": money(plan.total_fees if plan else None),
         "remainder": money(plan.remainder if plan else None),
         "reason": run.reason,
     }

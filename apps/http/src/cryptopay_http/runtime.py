@@ -91,6 +91,7 @@ class Runtime:
             link=f"{settings.public_url}/reset-password#token=",
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
             reclaim=reclaim,
+            sms=services.sms,
         )
         proofs = EmailProofs(accounts, services.notifier, page=f"{settings.public_url}/verify-email", reclaim=reclaim)
         user_admin = UserAdmin(

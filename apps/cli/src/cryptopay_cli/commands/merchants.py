@@ -20,6 +20,7 @@ from cryptopay.core.identity.model import Merchant, TeamRole
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments.charges import PayoutCharging, set_payout_charges
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
 from cryptopay.core.payments.model import check_tolerance
 from cryptopay.core.payments.speed import parse_tier, set_speed_policy
@@ -272,6 +273,35 @@ def speed(
         emit_json({"merchant_id": merchant_id, "speed_policy": rows})
     else:
         emit_table(rows, ["rail", "up_to_kes", "confirmations", "finality"])
+
+
+@app.command("payout-charges")
+def payout_charges(
+    merchant_id: str = typer.Argument(..., help="The merchant whose payout charge is set."),
+    charging: PayoutCharging = typer.Option(
+        ...,
+        "--charging",
+        help="none: the platform bears M-Pesa's charge; mpesa_b2c: M-Pesa's B2C tariff is passed on, band by band, "
+        "on top of each payout part (custom is set through the SDK only).",
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Set who bears M-Pesa's charge for the merchant's payouts, from now (a new version; audited). Prints the bands
+    charged; `settlements run --dry-run` shows each part's charge before a settlement is made. Exit 2 for custom,
+    3 for a merchant without a store."""
+    svc = services()
+    with errors_to_exit_codes():
+        now = svc.clock.now()
+        store = set_payout_charges(svc.uow, merchant_id, charging, actor=operator(), now=now)
+    schedule = store.payout_charges(now)
+    assert schedule is not None  # just set, in force from now
+    bands = [{"from_kes": str(t.from_amount.amount), "charge_kes": str(t.fixed.amount)} for t in schedule.tiers]
+    if as_json:
+        emit_json({"merchant_id": merchant_id, "charging": charging.value, "schedule_id": schedule.id, "bands": bands})
+    else:
+        typer.echo(f"{merchant_id}: payout charge {charging.value} from {now.isoformat()} ({schedule.id})")
+        if bands:
+            emit_table(bands, ["from_kes", "charge_kes"])
 
 
 def _value(finality: Finality | None) -> str | None:

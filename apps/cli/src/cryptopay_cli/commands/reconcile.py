@@ -9,6 +9,11 @@ the float against an Account Balance answer (``--mpesa-balance`` with ``--float-
 the chains' balances of our addresses (when the deployment reads them). A check whose outside source was not given
 is shown as skipped.
 
+The statement's period is its ``Time Period:`` line, or ``--from``/``--to`` (Nairobi time, as the portal writes it;
+a day alone is the whole day) for an export without one; it is never guessed from the rows (review6 F3). A
+statement of neither is not compared (``skipped: statement period unknown``, exit 7); one whose Short Code is not
+ours is refused (exit 2).
+
 A chain whose node cannot be read does not stop the run: ``custody-on-chain`` is shown as skipped for that network
 (``skipped: ethereum not read: ...``, with the other networks still compared) and every other check runs and is kept.
 
@@ -27,7 +32,7 @@ from typing import Any
 import typer
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money, to_decimal
-from cryptopay.core.reconciliation import CheckResult, Outside, Report, parse_statement
+from cryptopay.core.reconciliation import CheckResult, Outside, Report, Statement, parse_statement, period_of
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
@@ -83,14 +88,27 @@ def _shillings(text: str | None, option: str) -> Money | None:
         raise InvalidInput(f"{option} must be an amount in shillings, e.g. 150000.00", field=option) from None
 
 
-def _outside(statement: Path | None, balance: str | None, baseline: str | None) -> Outside:
-    if statement is not None:
-        try:
-            text = statement.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InvalidInput(f"cannot read {statement}: {error}", field="--mpesa-statement") from None
+def _statement(path: Path | None, first: str | None, last: str | None) -> Statement | None:
+    """The statement file read, as of ``--from``/``--to`` when given (both, and only with a statement)."""
+    if (first is None) != (last is None):
+        raise InvalidInput("give both --from and --to (the statement's period), or neither", field="--from")
+    if path is None:
+        if first is not None:
+            raise InvalidInput(
+                "--from and --to are the period of --mpesa-statement: give the statement", field="--from"
+            )
+        return None
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"cannot read {path}: {error}", field="--mpesa-statement") from None
+    statement = parse_statement(text)
+    return statement.with_period(period_of(first, last)) if first is not None and last is not None else statement
+
+
+def _outside(statement: Statement | None, balance: str | None, baseline: str | None) -> Outside:
     return Outside(
-        statement=parse_statement(text) if statement is not None else None,
+        statement=statement,
         mpesa_balance=_shillings(balance, "--mpesa-balance"),
         float_baseline=_shillings(baseline, "--float-baseline"),
     )
@@ -111,6 +129,12 @@ def run(
     baseline: str | None = typer.Option(
         None, "--float-baseline", help="Float funded outside the books: opening balance and unbooked top-ups (KES)."
     ),
+    first: str | None = typer.Option(
+        None, "--from", help="The statement's first moment (Nairobi time, or a day) when it has no Time Period line."
+    ),
+    last: str | None = typer.Option(
+        None, "--to", help="The statement's last moment (Nairobi time, or a day: its end) when it has no Time Period."
+    ),
     require_outside: bool = typer.Option(
         False, "--require-outside", help="Exit 7 when any check is skipped (an outside source not given or read)."
     ),
@@ -119,7 +143,8 @@ def run(
     is found but a check was skipped as a chain's node could not be read (or any was skipped, with
     --require-outside)."""
     with errors_to_exit_codes():
-        report = services().reconciliation.reconcile(_outside(statement, balance, baseline), by="cli")
+        outside = _outside(_statement(statement, first, last), balance, baseline)
+        report = services().reconciliation.reconcile(outside, by="cli")
     view = _report_view(report)
     if as_json:
         emit_json(view)

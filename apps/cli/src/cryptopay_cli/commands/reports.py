@@ -13,6 +13,7 @@ from cryptopay.core.reports import Report
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.views import money
 
 app = typer.Typer(help="Merchant reports: sales, fees and taxes, settlements per day or month.", no_args_is_help=True)
 
@@ -37,6 +38,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": list(report.totals),
         "tax_version": report.tax_version,
         "next_from": report.next_first.isoformat() if report.next_first else None,
+        "owed_by_merchant": money(report.owed),
     }
 
 
@@ -52,6 +54,8 @@ def _show(
         emit_json(report_json(report))
     else:
         emit_table([*report.rows, *report.totals], report.columns)
+        if report.owed is not None:
+            typer.echo(f"owed by the merchant for refunds after settlement: {report.owed}")
 
 
 @app.command("sales")

@@ -38,7 +38,7 @@ def run(
         emit_json({"dry_run": dry_run, "runs": views})
         return
     rows = [{**flat(v), "parts": _parts(v)} for v in views]
-    emit_table(rows, ["merchant_id", "settlement_id", "converted", "to_pay", "parts", "remainder", "reason"])
+    emit_table(rows, ["merchant_id", "settlement_id", "converted", "to_pay", "parts", "charges", "remainder", "reason"])
     if dry_run:
         typer.echo("dry run: nothing was written")
 

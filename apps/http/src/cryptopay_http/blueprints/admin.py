@@ -2,7 +2,9 @@
 
 The report says, for each check, what it compares and every difference it found (or why it was skipped: an
 outside source was not given). ``POST`` runs it with what M-Pesa says: its statement export (the org portal's CSV,
-one string per line) and an Account Balance figure; an unreadable statement is a 422 problem naming the line.
+one string per line) and an Account Balance figure; an unreadable statement is a 422 problem naming the line, and so
+is one whose Short Code is not ours. Its period is its ``Time Period`` line, else ``statement_from``/``statement_to``
+(review6 F3: never guessed from the rows); without either its checks are skipped, saying so.
 A report with differences is still a 200: finding them is the endpoint's job. Admins only (403 for anyone else).
 """
 
@@ -15,7 +17,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money
-from cryptopay.core.reconciliation import CheckResult, Difference, Outside, Report, parse_statement
+from cryptopay.core.reconciliation import CheckResult, Difference, Outside, Report, Statement, parse_statement
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
@@ -85,13 +87,31 @@ class ReconcileWith:
     float_baseline: Decimal | None = attrs.field(
         default=None, metadata=limits("float funded outside the books (opening balance, unbooked top-ups), KES")
     )
+    statement_from: datetime | None = attrs.field(
+        default=None, metadata=limits("the statement's first moment, when it has no Time Period line")
+    )
+    statement_to: datetime | None = attrs.field(
+        default=None, metadata=limits("the statement's last moment, when it has no Time Period line")
+    )
 
     def outside(self) -> Outside:
         return Outside(
-            statement=parse_statement("\n".join(self.statement)) if self.statement is not None else None,
+            statement=self._statement(),
             mpesa_balance=_kes(self.mpesa_balance),
             float_baseline=_kes(self.float_baseline),
         )
+
+    def _statement(self) -> Statement | None:
+        if (self.statement_from is None) != (self.statement_to is None):
+            raise InvalidInput("give both statement_from and statement_to, or neither", field="statement_from")
+        if self.statement is None:
+            return None
+        statement = parse_statement("\n".join(self.statement))
+        if self.statement_from is None or self.statement_to is None:
+            return statement
+        if self.statement_from > self.statement_to:
+            raise InvalidInput("statement_from is after statement_to", field="statement_from")
+        return statement.with_period((self.statement_from, self.statement_to))
 
 
 def _kes(amount: Decimal | None) -> Money | None:
@@ -130,12 +150,17 @@ def reconciliation() -> Response:
     description=(
         "Runs the reconciliation with what M-Pesa says for this run: its statement export (the CSV as "
         "downloaded, in `statement`) and the float per an Account Balance answer (KES). Returns the same "
-        "report as GET, with the M-Pesa checks run. Nothing is written but the run's record."
+        "report as GET, with the M-Pesa checks run. The statement's period is its `Time Period` line, else "
+        "`statement_from`..`statement_to`; with neither its checks are skipped (`statement period unknown`), never "
+        "compared over its first to its last row. Nothing is written but the run's record."
     ),
     problems=(
         (
             InvalidInput,
-            ("the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column missing)"),
+            (
+                "the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column "
+                "missing), is of a Short Code not ours, or of another period than statement_from/statement_to say"
+            ),
         ),
     ),
 )

@@ -20,7 +20,7 @@ from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
-from cryptopay.core.payments.model import PaymentCredit
+from cryptopay.core.payments.model import HoldDecision, PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
@@ -493,6 +493,14 @@ class HoldDecisionRequest:
     )
 
 
+@attrs.frozen
+class HoldApprovalRequest:
+    proposal: HoldDecision | None = attrs.field(
+        default=None,
+        metadata=limits("the proposal read (`released` or `returned`): another one proposed meanwhile is a 409"),
+    )
+
+
 def _held() -> HeldPayments:
     return runtime().services.held_payments
 
@@ -581,6 +589,7 @@ def return_held_payment(credit_id: str) -> Response:
 @bp.post("/v1/admin/compliance/held-payments/<credit_id>/approve")
 @operation(
     "Approve the release or return another officer proposed (officers; four-eyes)",
+    request=HoldApprovalRequest,
     response=HeldPaymentView,
     tags=_TAGS,
     description=(
@@ -597,7 +606,9 @@ def return_held_payment(credit_id: str) -> Response:
 @require(roles=_OFFICERS)
 @audited_step_up
 def approve_held_payment(credit_id: str) -> Response:
-    return json_response(HeldPaymentView.of(_held().approve(credit_id, officer=current_principal().id)))
+    expected = read_body(HoldApprovalRequest, optional=True).proposal
+    approved = _held().approve(credit_id, officer=current_principal().id, expected=expected)
+    return json_response(HeldPaymentView.of(approved))
 
 
 @bp.post("/v1/admin/compliance/held-payments/<credit_id>/decline")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import Money
 from cryptopay.core.reports import Report
 from cryptopay.core.reports.periods import DATE_PATTERN
 from flask import Blueprint, Response, request
@@ -59,6 +60,16 @@ class ReportView:
     next_from: str | None = attrs.field(
         default=None, metadata={"description": "more periods than one report holds: ask again with from= this day"}
     )
+    owed_by_merchant: Money | None = attrs.field(
+        default=None,
+        metadata={
+            "description": (
+                "settlements: what the merchant owes now (KES) for refunds after settlement it funded, netted from its "
+                "next settlements (zero when nothing); null on other reports. The CSV says it in its last row "
+                "(`owed_by_merchant`)."
+            )
+        },
+    )
 
     @classmethod
     def of(cls, r: Report) -> ReportView:
@@ -73,6 +84,7 @@ class ReportView:
             [dict(row) for row in r.totals],
             r.tax_version,
             r.next_first.isoformat() if r.next_first else None,
+            r.owed,
         )
 
 
@@ -151,7 +163,8 @@ def fees_report() -> Response:
     tags=_TAGS,
     description=(
         "For each day or month: the shillings credited by settlements, the FX spread, what was paid out "
-        "and its M-Pesa charges, what is in flight and what failed; then totals. "
+        "and its M-Pesa charges, what is in flight and what failed; then totals; then what the merchant owes now "
+        "for refunds after settlement (`owed_by_merchant`; in the CSV a last row of that name, column `owed`). "
     )
     + _ABOUT,
     errors=(404,),

@@ -69,6 +69,10 @@ class SettlementView:
     conversions: list[SettlementConversionView] = attrs.field(
         factory=list, metadata={"description": "every asset sold (USDT, USDC, BTC), each at its own quote"}
     )
+    payout_charges: Money | None = attrs.field(
+        default=None,
+        metadata={"description": "the payout charges taken on top of the parts (the store's payout charge, KES)"},
+    )
 
     @classmethod
     def of(cls, s: Settlement) -> SettlementView:
@@ -90,6 +94,7 @@ class SettlementView:
             s.complete_by,
             s.completed_at,
             [SettlementConversionView(c.quote_id, c.converted, c.credited, c.fx_spread) for c in s.conversions],
+            s.charges,
         )
 
 
@@ -103,11 +108,15 @@ class PlanView:
     total_paid: Money
     total_fees: Money
     remainder: Money
+    charges: list[Money] = attrs.field(
+        factory=list, metadata={"description": "each part's payout charge (in the order of `parts`), taken on top"}
+    )
 
     @classmethod
     def of(cls, plan: PayoutPlan) -> PlanView:
         parts = [p.amount for p in plan.parts]
-        return cls(plan.converted, plan.quote_id, parts, plan.total_paid, plan.total_fees, plan.remainder)
+        charges = [p.fee for p in plan.parts]
+        return cls(plan.converted, plan.quote_id, parts, plan.total_paid, plan.total_fees, plan.remainder, charges)
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments.charges import PayoutCharging, charging_of, charging_text, set_payout_charges
 from cryptopay.core.payments.invoicing import UnpricedRail, refuse_unpriced_rails
 from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, check_tolerance
 from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
@@ -30,7 +31,7 @@ from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
 from cryptopay_http.convert import amount_pattern, json_response, limits, read_body
 from cryptopay_http.openapi import operation, register_schema
-from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
+from cryptopay_http.payments_edge import actor, audit, payments, rail_catalogue, resolve_rail
 
 __all__ = ["NO_PAIRS", "NO_RAILS", "StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
 
@@ -216,6 +217,48 @@ class FeeView:
 
 
 @attrs.frozen
+class ChargeBandView:
+    """One band of a payout charge: a part of ``from_amount`` or more (up to the next band) is charged ``charge``."""
+
+    from_amount: Decimal
+    charge: Decimal
+    percent: Decimal
+
+
+@attrs.frozen
+class PayoutChargesView:
+    """Who bears M-Pesa's charge for the merchant's payouts, and the bands charged on top of each part (KES)."""
+
+    charging: str = attrs.field(
+        metadata={
+            "description": "none: the platform bears M-Pesa's charge; mpesa_b2c: M-Pesa's B2C tariff is passed on, "
+            "band by band; custom: a schedule set through the SDK"
+        }
+    )
+    schedule_id: str | None
+    effective_from: datetime | None
+    bands: list[ChargeBandView]
+
+    @classmethod
+    def of(cls, store: StoreSettings, at: datetime) -> PayoutChargesView:
+        schedule = store.payout_charges(at)
+        if schedule is None:
+            return cls(PayoutCharging.NONE.value, None, None, [])
+        bands = [ChargeBandView(t.from_amount.amount, t.fixed.amount, t.percent) for t in schedule.tiers]
+        if not bands and charging_of(schedule) is not PayoutCharging.NONE:
+            fixed = schedule.fixed.amount if schedule.fixed else Decimal(0)
+            bands = [ChargeBandView(Decimal(0), fixed, schedule.percent)]
+        return cls(charging_text(schedule), schedule.id, schedule.effective_from, bands)
+
+
+@attrs.frozen
+class PayoutChargesBody:
+    """The payout charge to set from now: ``none`` or ``mpesa_b2c``."""
+
+    charging: PayoutCharging
+
+
+@attrs.frozen
 class SpeedTierView:
     """One tier of a store's speed policy."""
 
@@ -239,6 +282,9 @@ class StoreView:
     speed_policy: list[SpeedTierView] = attrs.field(
         factory=list, metadata={"description": "per rail, tiers by invoice worth; rails not named wait their default"}
     )
+    payout_charges: PayoutChargesView | None = attrs.field(
+        default=None, metadata={"description": "the payout charge in force, taken on top of each payout's part"}
+    )
 
     @classmethod
     def of(cls, store: StoreSettings) -> StoreView:
@@ -251,7 +297,8 @@ class StoreView:
         rails = [r.key for r in store.rails]
         bounds = store.min_invoice, store.max_invoice
         speed = [SpeedTierView(t.rail, t.up_to_kes, t.confirmations, t.finality) for t in store.speed]
-        return cls(store.merchant_id, rails, minutes, store.tolerance_percent, fees, *bounds, speed)
+        charges = PayoutChargesView.of(store, payments().clock.now())
+        return cls(store.merchant_id, rails, minutes, store.tolerance_percent, fees, *bounds, speed, charges)
 
 
 def _check(body: StoreBody) -> list[Rail]:
@@ -350,6 +397,32 @@ def put_store(merchant_id: str) -> Response:
             max_invoice=body.max_invoice_amount if body.max_invoice_amount is not None else "none",
             speed_policy=describe(store.speed),
         )
+    return json_response(StoreView.of(store))
+
+
+@bp.put("/v1/merchants/<merchant_id>/store/payout-charges")
+@operation(
+    "Set who bears M-Pesa's charge for the merchant's payouts",
+    request=PayoutChargesBody,
+    example={"charging": "mpesa_b2c"},
+    response=StoreView,
+    tags=_TAGS,
+    description=(
+        "An admin sets the merchant's payout charge from now (a new schedule version; earlier ones stay): `none` "
+        "(the platform bears M-Pesa's charge) or `mpesa_b2c` (M-Pesa's B2C tariff passed on band by band: each "
+        "payout part is charged what M-Pesa charges for it, on top, from the merchant's shillings; a settlement's "
+        "dry run shows it before the settlement is made). Audited `store.payout_charges`."
+    ),
+    problems=(
+        (InvalidInput, "a charging other than none or mpesa_b2c"),
+        (NotFound, "the merchant has no store settings yet"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+def put_payout_charges(merchant_id: str) -> Response:
+    body = read_body(PayoutChargesBody)
+    merchant = load_merchant(merchant_id)
+    store = set_payout_charges(payments().uow, merchant.id, body.charging, actor=actor(), now=payments().clock.now())
     return json_response(StoreView.of(store))
 
 

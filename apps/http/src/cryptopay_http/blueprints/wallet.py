@@ -326,7 +326,8 @@ def resend_code(verification_id: str) -> Response:
         "Finishes signing up with the code received and a password (optionally an email, a username "
         "others can send to, and a display name): creates the personal login and its wallet, and credits "
         "any money sent to the number while it had no wallet (`claimed`). Log in afterwards with the "
-        "phone number or email."
+        "phone number or email. An email given here is emailed a link to prove it; until proven it cannot reset "
+        "the password (the phone is the wallet's identity)."
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
@@ -352,6 +353,8 @@ def complete_signup(verification_id: str) -> Response:
         username=body.username,
         display_name=body.display_name,
     )
+    if done.user.email is not None:  # a contact until proven from inside: the link to prove it (review6 F7)
+        runtime().proofs.send(done.user)
     wallet = WalletView.of(done.wallet, services.wallets.balances(done.user.id))
     return json_response(SignupView(UserView.of(done.user), wallet, done.claimed), 201)
 

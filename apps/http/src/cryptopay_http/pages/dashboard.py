@@ -22,8 +22,8 @@ from cryptopay.core.identity import Forbidden, Principal, Role, TwoFactorRequire
 from cryptopay.core.identity.email_proof import needs_proven_email
 from cryptopay.core.identity.model import MERCHANT_SCOPES, RateLimited, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.money import Money, asset_by_code
-from cryptopay.core.payments.summary import OPEN, summarise
+from cryptopay.core.money import KES, Money, asset_by_code
+from cryptopay.core.payments.summary import OPEN, owed_by_merchant, summarise
 from cryptopay.core.webhooks import DEFAULT_PAYLOAD_VERSION, DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
@@ -206,7 +206,8 @@ def home() -> Response:
     # page decide (outside review R10: a staff member reads invoices, not the merchant's money)
     money = g.principal.has_scope("payouts:read") and g.principal.has_scope("settlements:read")
     balances = services.ledger.balances(codes) if money else {}
-    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), balances)
+    owes = owed_by_merchant(services.ledger, merchant_id) if money else Money.zero(KES)
+    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), balances, owes=owes)
     merchant = services.merchants.get(merchant_id)
     recent = services.listings.payouts(merchant_id, before=None, limit=5) if money else []
     return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, money=money, nav="home")

@@ -23,6 +23,7 @@ from cryptopay.core.wallets.history import HistoryLine
 from flask import Response
 
 from cryptopay_http.pages.i18n import gettext as _
+from cryptopay_http.pages.i18n import money
 from cryptopay_http.runtime import runtime
 
 __all__ = ["merchant_statement", "pdf_filename", "pdf_response", "tax_report", "till_poster", "wallet_statement"]
@@ -133,8 +134,19 @@ def merchant_statement(merchant: str, month: str, sales: Report, fees: Report, s
         report_table(fees) if fees.rows else Paragraph(_("No fees this month.")),
         Heading(_("Settlements and payouts")),
         report_table(settled) if settled.rows else Paragraph(_("No settlement this month.")),
+        *_owed(settled),
     )
     return Printable(_("Monthly statement"), month, blocks, _footer(), Layout.LANDSCAPE)
+
+
+def _owed(settled: Report) -> tuple[Facts, Paragraph] | tuple[()]:
+    """What the merchant owes for refunds after settlement (R25) as the statement is drawn, and how it is repaid."""
+    if settled.owed is None:
+        return ()
+    today = runtime().services.clock.now().astimezone(NAIROBI).date().isoformat()
+    label = _("You owe for refunds after settlement (on %(day)s)") % {"day": today}
+    about = _("Refunds you made after your crypto was settled, funded on credit: netted from your next settlements.")
+    return Facts(((label, money(settled.owed)),)), Paragraph(about)
 
 
 def tax_report(merchant: str, year: str, fees: Report) -> Printable:

@@ -7,6 +7,7 @@ import hmac
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -390,7 +391,20 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
 
     @app.get("/sandbox/statement")
     def statement() -> Response:
-        """What this M-Pesa really paid, whatever its callbacks said: the org portal's statement export (CSV)."""
-        text = render_statement(statement_of(sandbox.engine), holder="Sandbox Ltd")
+        """What this M-Pesa really paid, whatever its callbacks said: the org portal's statement export (CSV) of the
+        period ``from`` .. ``to`` (ISO times; default: since the sandbox started, to now), which its ``Time Period``
+        line says, as the portal's does."""
+        try:
+            first, last = (request.args.get(name) for name in ("from", "to"))
+            start = datetime.fromisoformat(first) if first else sandbox.engine.opened_at
+            end = datetime.fromisoformat(last) if last else sandbox.engine.now()
+            period = (_utc(start), _utc(end))
+        except ValueError:
+            return Response("from and to are ISO times (UTC unless an offset is given)\n", 400, mimetype="text/plain")
+        text = render_statement(statement_of(sandbox.engine, period), holder="Sandbox Ltd")
         headers = {"Content-Disposition": 'attachment; filename="statement.csv"'}
         return Response(text, mimetype="text/csv", headers=headers)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

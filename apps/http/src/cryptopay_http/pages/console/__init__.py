@@ -2,13 +2,13 @@
 
 Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant
 payments and account freezes are the compliance officers' (``/v1/admin/kyc``, ``/v1/admin/compliance``,
-``/v1/admin/accounts``); reconciliation, treasury, system health and role changes are the admins'; the audit log,
-account search and transaction search are for both. Deny by default: every console endpoint is named in ``ROLES``
-with its roles, and one that is not (a page added without its roles) is refused to everyone (403, audited as
-``console.unlisted``); a page of another staff role is refused and audited as ``access.refused``; a test walks the
-app's console routes and fails on any not named. A staff login without a second factor is an enrolment-only session
-and is refused. The same page session as the dashboard (``/dashboard/login``); every form carries a CSRF token,
-checked before anything runs.
+``/v1/admin/accounts``); reconciliation, treasury, system health, role changes and merchants' payout charges are the
+admins'; the audit log, account search and transaction search are for both. Deny by default: every console endpoint
+is named in ``ROLES`` with its roles, and one that is not (a page added without its roles) is refused to everyone
+(403, audited as ``console.unlisted``); a page of another staff role is refused and audited as ``access.refused``; a
+test walks the app's console routes and fails on any not named. A staff login without a second factor is an
+enrolment-only session and is refused. The same page session as the dashboard (``/dashboard/login``); every form
+carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
@@ -62,6 +62,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "account_freeze": _COMPLIANCE,
     "account_unfreeze": _COMPLIANCE,
     "account_role": _ADMIN,
+    "account_payout_charges": _ADMIN,
     "kyc_queue": _COMPLIANCE,
     "kyc_application": _COMPLIANCE,
     "kyc_claim": _COMPLIANCE,

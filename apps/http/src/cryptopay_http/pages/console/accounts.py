@@ -1,5 +1,6 @@
 """Users and merchants for staff (``/console/accounts``): find an account, read it, freeze or unfreeze it
-(compliance officers), change a user's role (admins), close a merchant (both).
+(compliance officers), change a user's role (admins), close a merchant (both),
+set who bears M-Pesa's charge for a merchant's payouts (admins).
 
 Search is by exact key (a user id, a merchant id, an email, a phone) or lists the merchants; the detail shows the
 account and its verification (``KycReview.standing``: states and tiers, no particulars: those are read through the
@@ -21,9 +22,11 @@ from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import Merchant, User
 from cryptopay.core.mobile_money.phones import normalize_msisdn
+from cryptopay.core.payments.charges import PayoutCharging, set_payout_charges
 from flask import Response, request
 
 from cryptopay_http.blueprints.kyc import party_kind
+from cryptopay_http.blueprints.stores import PayoutChargesView
 from cryptopay_http.pages.console import acting, bp, officer, refused
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
@@ -34,6 +37,7 @@ __all__ = ["accounts"]
 _PAGE = 50
 _MAX_REASON = 1000
 _ROLES = tuple(r.value for r in Role)
+_CHARGINGS = (PayoutCharging.NONE.value, PayoutCharging.MPESA_B2C.value)  # what staff may set (custom: the SDK's)
 
 
 def _person(who: str) -> User | None:
@@ -96,12 +100,16 @@ def _detail(party_id: str, status: int = 200, **context: Any) -> Response:
     services = runtime().services
     standing = services.kyc_review.standing(party_id)
     tier = standing.profile.tier_at(services.clock.now()) if standing.profile else None
+    shown = merchant if merchant is not None and merchant.id == party_id else None
+    store = services.listings.store(shown.id) if shown is not None else None
     return page(
         "console/account.html",
         status,
         party_id=party_id,
         user=user,
-        merchant=merchant if merchant is not None and merchant.id == party_id else None,
+        merchant=shown,
+        charges=PayoutChargesView.of(store, services.clock.now()) if store is not None else None,
+        chargings=_CHARGINGS,
         owns=merchant if merchant is not None and merchant.id != party_id else None,
         standing=standing,
         tier=tier,
@@ -165,6 +173,21 @@ def account_role(party_id: str) -> Response:
         if user.id == officer().id:
             raise InvalidInput("ask another admin to change your own role", field="role")
         runtime().user_admin.set_role(user.email, Role(text), actor=acting())
+
+    return _stepped_up(party_id, change)
+
+
+@bp.post("/accounts/<party_id>/payout-charges")
+def account_payout_charges(party_id: str) -> Response:
+    """Set who bears M-Pesa's charge for the merchant's payouts (an admin, with a fresh code; audited), as
+    ``PUT /v1/merchants/<id>/store/payout-charges`` and ``cryptopay merchants payout-charges``."""
+
+    def change() -> None:
+        text = request.form.get("charging") or ""
+        if text not in _CHARGINGS:
+            raise InvalidInput(f"no such payout charge: {text}", field="charging")
+        services = runtime().services
+        set_payout_charges(services.uow, party_id, PayoutCharging(text), actor=acting(), now=services.clock.now())
 
     return _stepped_up(party_id, change)
 

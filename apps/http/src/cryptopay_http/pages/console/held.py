@@ -91,8 +91,15 @@ def held_propose(credit_id: str) -> Response:
 
 @bp.post("/held-payments/<credit_id>/approve")
 def held_approve(credit_id: str) -> Response:
-    """Carry out another officer's proposal (a fresh code: money moves)."""
-    return _acted(credit_id, lambda: _held().approve(credit_id, officer=officer().id), step_up=True)
+    """Carry out another officer's proposal, the one the page showed (a fresh code: money moves)."""
+
+    def approve() -> None:
+        shown = request.form.get("proposal") or ""
+        if shown not in (HoldDecision.RELEASED.value, HoldDecision.RETURNED.value):
+            raise InvalidInput("the proposal the page showed", field="proposal")
+        _held().approve(credit_id, officer=officer().id, expected=HoldDecision(shown))
+
+    return _acted(credit_id, approve, step_up=True)
 
 
 @bp.post("/held-payments/<credit_id>/decline")

@@ -15,7 +15,7 @@ from typing import Any
 from cryptopay.adapters.bitcoin.esplora import EsploraClient
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
-from cryptopay.core.ports.chains import ObservedTransfer, TxState
+from cryptopay.core.ports.chains import ObservedTransfer, TxState, one_by_one
 from cryptopay.core.rails import BITCOIN, Finality, Token
 
 __all__ = ["BitcoinWatcher"]
@@ -36,6 +36,10 @@ class BitcoinWatcher:
             raise InvalidInput(f"bitcoin holds no {asset.code}")
         mined = (u for u in self._api.utxos(address) if u.get("status", {}).get("confirmed"))
         return self._token.to_money(sum(int(u["value"]) for u in mined))
+
+    def total(self, addresses: Sequence[str], asset: Asset) -> Money:
+        """Esplora has no batch call: one ``/address/<a>/utxo`` an address (``one_by_one``)."""
+        return one_by_one(self.balance, addresses, asset)
 
     def head(self) -> int:
         return self._api.tip_height()

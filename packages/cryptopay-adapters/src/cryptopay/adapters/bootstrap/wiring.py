@@ -618,6 +618,7 @@ class Parts:
             screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
             monitoring=lambda: self.monitoring_feed,
             merchants=self.merchants,  # a closed merchant's invoice is refunded only when an operator says why
+            gate=self.payout_gate,  # a frozen merchant's refunds are refused, and wait if recorded before the freeze
         )
 
     @functools.cached_property
@@ -877,7 +878,7 @@ class Parts:
     @functools.cached_property
     def reports(self) -> Reports:
         """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
-        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock, ledger=self.ledger)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -912,6 +913,8 @@ class Parts:
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
             ids=self.ids,
+            # the statement must be of one of ours (review6 F3); none configured: every statement is refused
+            shortcodes=(m.shortcode, m.party_a) if (m := self.settings.mpesa) is not None else (),
             retention=RunRetention(
                 clean=timedelta(days=self.settings.reconciliation_keep_days),
                 with_differences=timedelta(days=self.settings.reconciliation_keep_differences_days),

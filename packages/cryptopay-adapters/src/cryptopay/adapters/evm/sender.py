@@ -40,10 +40,16 @@ def erc20_transfer_call(token_contract: str, to: str, base_units: int) -> Unsign
     return UnsignedCall(to=token_contract, data=data)
 
 
+def balance_of_call(token_contract: str, holder: str) -> dict[str, str]:
+    """The ``eth_call`` transaction of ``token.balanceOf(holder)``."""
+    data = "0x" + _BALANCE_OF_SELECTOR + encode(["address"], [holder]).hex()
+    return {"to": Web3.to_checksum_address(token_contract), "data": data}
+
+
 def erc20_balance(w3: Web3, token_contract: str, holder: str) -> int:
     """``token.balanceOf(holder)`` in on-chain units."""
-    data = "0x" + _BALANCE_OF_SELECTOR + encode(["address"], [holder]).hex()
-    result = w3.eth.call({"to": Web3.to_checksum_address(token_contract), "data": HexStr(data)})
+    call = balance_of_call(token_contract, holder)
+    result = w3.eth.call({"to": Web3.to_checksum_address(call["to"]), "data": HexStr(call["data"])})
     return int.from_bytes(bytes(result), "big")
 
 

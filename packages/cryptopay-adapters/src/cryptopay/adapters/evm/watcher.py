@@ -13,10 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from cryptopay.adapters.evm.rpc import Backoff, call_with_backoff, connect
-from cryptopay.adapters.evm.sender import erc20_balance
+from cryptopay.adapters.evm.sender import balance_of_call, erc20_balance
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
@@ -25,10 +26,12 @@ from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import BlockNotFound, Web3RPCError
+from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint
 
-__all__ = ["MATCH_LOCALLY_FROM", "TRANSFER_TOPIC", "EvmWatcher", "address_topic"]
+__all__ = ["BALANCE_BATCH", "MATCH_LOCALLY_FROM", "TRANSFER_TOPIC", "EvmWatcher", "address_topic"]
 
+BALANCE_BATCH = 100  # balance reads a JSON-RPC batch carries (hosted nodes cap batches at 100 to 1,000 calls)
 MATCH_LOCALLY_FROM = 5_000  # watched addresses from which reading every Transfer log is cheaper (bench-chains)
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 
@@ -53,6 +56,14 @@ def _to_topic(log: Any) -> str | None:
     return _hex(topics[2]).lower() if len(topics) == 3 else None
 
 
+def _balance_request(address: str, token_contract: str | None) -> tuple[RPCEndpoint, Any]:
+    """The JSON-RPC read of ``address``'s coin balance (no contract) or its ``balanceOf`` on ``token_contract``."""
+    holder = to_checksum_address(address)
+    if token_contract is None:
+        return RPCEndpoint("eth_getBalance"), [holder, "latest"]
+    return RPCEndpoint("eth_call"), [balance_of_call(token_contract, holder), "latest"]
+
+
 def _chunks(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
     while start <= end:
         yield start, min(end, start + size - 1)
@@ -69,6 +80,7 @@ class EvmWatcher:
         *,
         block_range: int = 2_000,
         address_batch: int = 500,
+        balance_batch: int = BALANCE_BATCH,
         match_locally_from: int = MATCH_LOCALLY_FROM,
         backoff: Backoff = Backoff(),
         sleep: Callable[[float], None] = time.sleep,
@@ -76,8 +88,8 @@ class EvmWatcher:
         tokens = [rail for rail in rails if rail.token.contract]
         if not tokens or len({rail.network.name for rail in rails}) != 1:
             raise InvalidInput("an EVM watcher needs token rails of exactly one network")
-        if block_range < 1 or address_batch < 1 or match_locally_from < 1:
-            raise InvalidInput("block_range, address_batch and match_locally_from must be at least 1")
+        if block_range < 1 or address_batch < 1 or match_locally_from < 1 or balance_batch < 1:
+            raise InvalidInput("block_range, address_batch, balance_batch and match_locally_from must be at least 1")
         self.network = tokens[0].network.name
         self._native = tokens[0].network.native  # the coin that pays gas (its balance: the treasury's gas)
         self._w3 = connect(rpc) if isinstance(rpc, str) else rpc
@@ -85,6 +97,7 @@ class EvmWatcher:
         self._depth = {r.token.asset.code: r.confirmations for r in tokens}
         self._block_range = block_range
         self._address_batch = address_batch
+        self._balance_batch = balance_batch
         self._match_locally_from = match_locally_from
         self._backoff = backoff
         self._sleep = sleep
@@ -217,6 +230,37 @@ class EvmWatcher:
             f"reading the {asset.code} balance of {address}", lambda: erc20_balance(self._w3, contract, address)
         )
         return token.to_money(int(units))
+
+    def total(self, addresses: Sequence[str], asset: Asset) -> Money:
+        """What ``addresses`` hold of ``asset`` together: ``eth_getBalance`` or ``balanceOf`` calls sent as JSON-RPC
+        batches of ``balance_batch`` (one HTTP round trip each, retried whole: they only read)."""
+        native = self._native is not None and asset == self._native.asset
+        token = None if native else next((t for t in self._tokens.values() if t.asset == asset), None)
+        if not native and token is None:
+            raise InvalidInput(f"{self.network} has no {asset.code} token rail")
+        units = 0
+        for start in range(0, len(addresses), self._balance_batch):
+            chunk = addresses[start : start + self._balance_batch]
+            requests = [_balance_request(a, None if token is None else str(token.contract)) for a in chunk]
+            what = f"reading {len(chunk)} {asset.code} balances"
+            units += sum(self._call(what, partial(self._batch, requests)))
+        scale = self._native if native else token
+        assert scale is not None
+        return scale.to_money(units)
+
+    def _batch(self, requests: list[tuple[RPCEndpoint, Any]]) -> list[int]:
+        """One JSON-RPC batch of quantity-answering reads; a refused batch or any failed entry raises (retried)."""
+        provider = self._w3.provider
+        if not isinstance(provider, JSONBaseProvider):
+            raise InvalidInput(f"{self.network}'s web3 provider cannot send JSON-RPC batches")
+        answers = provider.make_batch_request(requests)
+        if not isinstance(answers, list) or len(answers) != len(requests):
+            error = answers.get("error") if isinstance(answers, dict) else None
+            raise Web3RPCError(f"{self.network} node refused a batch of {len(requests)} reads: {str(error)[:200]}")
+        failed = next((a for a in answers if a.get("error") is not None or a.get("result") is None), None)
+        if failed is not None:
+            raise Web3RPCError(f"{self.network} balance read failed in a batch: {str(failed.get('error'))[:200]}")
+        return [int(str(a["result"]), 16) if str(a["result"]) != "0x" else 0 for a in answers]
 
     def confirmations(self, transfer: ObservedTransfer) -> int:
         """0 if unmined or its block is no longer canonical (reorganised away), else head - block + 1."""

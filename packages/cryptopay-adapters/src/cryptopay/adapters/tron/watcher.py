@@ -14,7 +14,7 @@ from typing import Any
 from cryptopay.adapters.tron.client import TronApi, trc20_balance
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
-from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.ports.chains import ObservedTransfer, one_by_one
 from cryptopay.core.rails import Finality, Rail, Token
 from tronpy.keys import to_base58check_address
 
@@ -56,6 +56,10 @@ class TronWatcher:
             raise InvalidInput(f"tron has no {asset.code} token rail")
         contract, token = found
         return token.to_money(trc20_balance(self._api, contract, address))
+
+    def total(self, addresses: Sequence[str], asset: Asset) -> Money:
+        """TronGrid has no batch call: one ``balanceOf`` an address (``one_by_one``)."""
+        return one_by_one(self.balance, addresses, asset)
 
     def head(self) -> int:
         """The latest block number."""

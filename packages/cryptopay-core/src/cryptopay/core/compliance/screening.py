@@ -57,6 +57,7 @@ __all__ = [
     "address_key",
     "address_network",
     "fold_name",
+    "latin_lookalikes",
     "normalize_name",
 ]
 
@@ -112,6 +113,21 @@ def normalize_name(name: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", _plain(name).casefold()).split())
 
 
+def latin_lookalikes(text: str) -> str:
+    """``text`` as it reads in lower-case Latin: each character as its look-alike prototype (UTS #39: Cyrillic
+    "С" is "c", fullwidth "Ｓ" is "s", the ligature "ﬁ" is "fi", the Roman numeral "Ⅿ" is "rn"), compatibility forms
+    and accents removed, case folded; characters with no Latin look-alike stay (case folded). Every look-alike
+    comparison folds through here (sanctions names, reserved brands in business names and payer-facing text).
+
+    >>> latin_lookalikes("\uff2d\uff30\uff25\uff33\uff21 \u0420\u0415\u0405\u0410 Caf\u00e9 \ufb01ne")
+    'mpesa pesa cafe fine'
+    """
+    folded = text
+    for _ in range(2):  # the raw letters first (a compatibility form may lose one), then their decompositions
+        folded = _plain("".join(_fold_letter(c) for c in folded))
+    return folded.casefold()
+
+
 def fold_name(name: str) -> str:
     """``normalize_name`` with look-alike letters of any script as their Latin prototype and spelling variants merged.
 
@@ -120,10 +136,7 @@ def fold_name(name: str) -> str:
     >>> fold_name("Mohammed Youssef Philip")
     'mohamed iusef filip'
     """
-    folded = name
-    for _ in range(2):  # the raw letters first (a compatibility form may lose one), then their decompositions
-        folded = _plain("".join(_fold_letter(c) for c in folded))
-    words = _PUNCTUATION.sub(" ", folded.casefold()).split()
+    words = _PUNCTUATION.sub(" ", latin_lookalikes(name)).split()
     for pattern, replacement in _VARIANTS:
         words = [pattern.sub(replacement, w) for w in words]
     return " ".join(words)

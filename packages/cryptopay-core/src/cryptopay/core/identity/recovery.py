@@ -8,6 +8,13 @@ gets its link, an unknown one an email saying it has no account (as registration
 the caller), each after signing a token and auditing the request.
 The first reset of an account is also the first proof that its email is the caller's: ``User.email_verified_at``
 is set, and ``reclaim`` (when given) distrusts what the account set up before (``identity.reclaim``).
+
+A personal wallet is different (review6 F7): its identity is the phone its sign-up verified by SMS, and the email it
+may give is only a contact until proven from inside the account (the proof link sent at sign-up, or
+``/v1/auth/email/resend``). Whoever holds an unproven address (a typo, a "helper" who typed their own) must not own
+the wallet by resetting its password, so an unproven address of a personal account gets an email saying no link
+was made (the same work as any other request: a token signed, one email, one audit record), a reset token for such
+an account is refused, and every reset of an account with a phone is told to that phone by SMS (``sms``).
 """
 
 from __future__ import annotations
@@ -21,12 +28,25 @@ from cryptopay.core.identity.model import Unauthenticated, User
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
 
 __all__ = ["PasswordResets"]
 
 
 def _fingerprint(user: User) -> str:
     return hash_secret(f"{user.password_hash}:{user.session_version}")[:32]
+
+
+def _unproven_wallet_email(user: User) -> bool:
+    """The email of an account signed up by its phone (a wallet), not yet proven from inside it: a contact, never a
+    way in (review6 F7). An account registered by its email is that email's, proven by its first reset as before."""
+    return user.phone is not None and user.email_verified_at is None
+
+
+_RESET_SMS = (
+    "Your cryptopay password was just reset and every login ended. If it was not you, contact support at once. / "
+    "Nenosiri lako la cryptopay limebadilishwa sasa hivi. Kama si wewe, wasiliana na huduma kwa wateja mara moja."
+)
 
 
 @attrs.define
@@ -38,6 +58,7 @@ class PasswordResets:
     link: str = "http://127.0.0.1:8000/reset-password#token="  # the reset page; the token is appended
     ttl: timedelta = timedelta(minutes=30)
     reclaim: Reclaim | None = None  # run at the account's first proof of its email
+    sms: SmsSender | None = None  # tells an account's phone of a reset; None: the skip is audited
 
     def request(self, email: str) -> None:
         """Email the address a reset link if it has an account, else a note that it has none: the same steps
@@ -54,6 +75,10 @@ class PasswordResets:
                 AuditEvent("anonymous", "auth.password_reset_of_no_account", "user:none", self.accounts.clock.now())
             )
             return
+        if _unproven_wallet_email(user):
+            self.notifier.send(Notification(address, "About resetting a cryptopay password", self._unproven()))
+            self._record(user, "auth.password_reset_of_unproven_email")
+            return
         minutes = int(self.ttl.total_seconds() // 60)
         body = (
             f"Someone asked to reset the password of this account.\n\nReset it within {minutes} minutes: "
@@ -69,12 +94,19 @@ class PasswordResets:
             "need do nothing."
         )
 
+    def _unproven(self) -> str:
+        return (
+            "Someone asked to reset the password of a cryptopay wallet with this email, but its owner has not "
+            "confirmed the address, so no link was made.\n\nIf it is your wallet, log in and confirm your email from "
+            "the link we sent (or ask for a new one), or contact support. If not, you need do nothing."
+        )
+
     def reset(self, token: str, new_password: str) -> User:
         """Set a new password with a reset token, and end every session of the account; at the account's first
         proof of its email, also secure what it set up before (``reclaim``)."""
         subject, fingerprint = self.accounts.signer.verify_reset(token, now=self.accounts.clock.now())
         user = self.accounts.users.get(subject)
-        if user is None or not secrets_equal(fingerprint, _fingerprint(user)):
+        if user is None or not secrets_equal(fingerprint, _fingerprint(user)) or _unproven_wallet_email(user):
             raise Unauthenticated("the reset link is invalid or was used; ask for a new one")
         check_password(new_password, user.email or "")
         user.password_hash = self.accounts.hasher.hash(new_password)
@@ -88,8 +120,23 @@ class PasswordResets:
         self.accounts.end_all_sessions(user, actor=f"user:{user.id}", reason="password reset")
         if first_proof and self.reclaim is not None:
             self.reclaim.secure(user)
+        self._tell_phone(user)
         return user
 
-    def _record(self, user: User, action: str) -> None:
+    def _tell_phone(self, user: User) -> None:
+        """SMS the account's phone that its password was reset (a wallet's owner learns of a takeover at once)."""
+        if user.phone is None:
+            return
+        if self.sms is None:
+            self._record(user, "auth.password_reset_sms_skipped")
+            return
+        try:
+            self.sms.send(SmsMessage(user.phone, _RESET_SMS))
+        except Exception as error:
+            self._record(user, "auth.password_reset_sms_failed", reason=type(error).__name__)
+            return
+        self._record(user, "auth.password_reset_sms_sent")
+
+    def _record(self, user: User, action: str, **details: str) -> None:
         at = self.accounts.clock.now()
-        self.accounts.audit.append(AuditEvent(f"user:{user.id}", action, f"user:{user.id}", at))
+        self.accounts.audit.append(AuditEvent(f"user:{user.id}", action, f"user:{user.id}", at, details))

@@ -326,6 +326,12 @@ class Invoice:
         )
         return Money(amount, whole.asset)
 
+    def may_hold_coins(self, now: datetime) -> bool:
+        """Whether its addresses can hold anything the books know of: not an invoice that expired (or was cancelled)
+        with nothing ever seen paid and is no longer watched (custody on chain reads only those: review5 S10)."""
+        idle = self.state in (InvoiceState.EXPIRED, InvoiceState.CANCELLED) and self.exception is InvoiceException.NONE
+        return not idle or self.needs_watching(now)
+
     def needs_watching(self, now: datetime) -> bool:
         """Whether the watchers should still look at this invoice's addresses (monitoring window, unconfirmed)."""
         return now < self.monitoring_until or any(not self._is_confirmed(p) for p in self._counted())

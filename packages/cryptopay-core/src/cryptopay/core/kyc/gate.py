@@ -66,6 +66,17 @@ class PayoutGate:
             for m in merchant_ids
         }
 
+    def frozen(self, party_ids: Sequence[str]) -> set[str]:
+        """The parties among ``party_ids`` that compliance froze, in one read of their profiles: what holds every
+        outgoing movement of a party whatever its KYB (a refund to a payer, the claim of a wallet's invitation).
+
+        A KYB not yet approved holds a merchant's settlement (``held``), never the return of a payer's coins."""
+        if not party_ids:
+            return set()
+        with self.uow() as uow:
+            profiles = uow.kyc.find(party_ids)
+        return {party for party, profile in profiles.items() if profile.frozen}
+
     def settlement(
         self,
         merchant_id: str,

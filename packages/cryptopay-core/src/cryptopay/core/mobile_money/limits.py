@@ -10,10 +10,12 @@ cryptopay.core.errors.LimitExceeded: B2C moves KES 10 to 250,000 a transaction; 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import attrs
 from cryptopay.core.errors import InvalidAmount, LimitExceeded
+from cryptopay.core.fees import FeeProduct, FeeSchedule, FeeTier, TierBasis
 from cryptopay.core.money import KES, Money
 
 __all__ = [
@@ -118,6 +120,30 @@ class Tariff:
             raise LimitExceeded(f"{self.product} sends at most KES {top:,} a transaction")
         fits = (min(high, int((total.amount - fee) // 1)) for low, high, fee in self.bands if total.amount - fee >= low)
         return Money.of(max(fits, default=0), KES)
+
+    def fee_schedule(self, *, version: int, effective_from: datetime) -> FeeSchedule:
+        """These bands as a merchant's M-Pesa payout charge: each part of a settlement is charged what M-Pesa
+        charges for sending it (a tier per band, chosen by the part's own amount), so the charge is passed on.
+
+        >>> from datetime import timezone
+        >>> charges = B2C_TARIFF.fee_schedule(version=1, effective_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        >>> [str(charges.quote(Money.of(sent, KES)).fee) for sent in (100, 101, 1500, 1501, 250000)]
+        ['0.00 KES', '5.00 KES', '5.00 KES', '9.00 KES', '13.00 KES']
+        """
+        tiers = tuple(FeeTier(Money.of(low, KES), Decimal(0), Money.of(fee, KES)) for low, _, fee in self.bands)
+        return FeeSchedule(
+            product=FeeProduct.MPESA_PAYOUT,
+            asset=KES,
+            version=version,
+            effective_from=effective_from,
+            tiers=tiers,
+            tier_basis=TierBasis.AMOUNT,
+        )
+
+    def passed_on_by(self, schedule: FeeSchedule) -> bool:
+        """Whether ``schedule`` charges exactly these bands (``fee_schedule``, whatever its version)."""
+        bands = self.fee_schedule(version=schedule.version, effective_from=schedule.effective_from)
+        return attrs.evolve(schedule, name=bands.name) == bands
 
 
 # Safaricom's B2C charges to registered customers as published for bulk disbursements (review when Safaricom

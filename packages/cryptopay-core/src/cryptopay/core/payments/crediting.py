@@ -4,8 +4,10 @@ The credits are derived from the invoice's state, not from its events, so record
 in any order (or twice) books each confirmed payment exactly once. A transfer reorganised away has its credit
 reversed; if it is mined again it is credited again under a new ledger key (its ``generation``). A reversal the
 merchant's balance cannot cover (the money was already settled) is kept as a pending clawback and retried before
-the merchant's next settlement (audited ``invoice.clawback_owed`` once, when it becomes owed, and
-``invoice.credit_reversed`` when a retry reverses it); it never blocks detection.
+the merchant's next settlement and by every sync that credits the merchant a payment (or finds the invoice's own
+clawback still owed), so a new payment pays it back at once rather than being refunded or settled first (audited
+``invoice.clawback_owed`` once, when it becomes owed, and ``invoice.credit_reversed`` when a retry reverses it); it
+never blocks detection.
 
 A payment from an address a sanctions list names (``listed``: screened by ``Detection`` before the transaction, as
 the remittance desk screens its payers) is **held**: booked Dr custody / Cr ``payments_held`` (never the merchant's
@@ -54,6 +56,7 @@ def sync_credits(
     confirmed = {p.key: p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))}
     credits = uow.payment_credits.for_invoice(invoice.id)
     live = {c.transfer: c for c in credits if c.reversal_entry_id is None}
+    deferred = any(c.clawback_pending and key not in confirmed for key, c in live.items())
     for key, credit in live.items():
         if key not in confirmed and not credit.clawback_pending:
             _reverse(uow, ledger, credit, now)
@@ -74,6 +77,8 @@ def sync_credits(
                 _audit_hold(uow, invoice, payment, payer, now)
             else:
                 credited.append(payment)
+    if deferred or credited:  # the merchant's balance may cover what it owes now: not only at its next settlement
+        retry_clawbacks(uow, ledger, invoice.merchant_id, now=now)
     return credited
 
 

@@ -106,10 +106,19 @@ class HeldPayments:
         it); a second officer ``approve``s it."""
         return self._propose(credit_id, HoldDecision.RETURNED, officer, note, operator)
 
-    def approve(self, credit_id: str, *, officer: str, operator: str | None = None) -> PaymentCredit:
+    def approve(
+        self,
+        credit_id: str,
+        *,
+        officer: str,
+        expected: HoldDecision | None = None,
+        operator: str | None = None,
+    ) -> PaymentCredit:
         """Carry out the release or return another officer proposed, with its note (``SameOfficer`` for its
-        proposer). Never from a shell (``operator`` given): one operator can name any two officers there, so the
-        second officer approves on the console or the API, signed in with their second factor (as KYC's, I9)."""
+        proposer); ``expected``: the proposal the approver read (another one now, withdrawn and proposed again
+        meanwhile, is a ``Conflict``: nobody approves what they did not read). Never from a shell (``operator``
+        given): one operator can name any two officers there, so the second officer approves on the console or the
+        API, signed in with their second factor (as KYC's, I9)."""
         if operator is not None:
             raise Refused(
                 f"held payment {credit_id} is released or returned when a second officer approves it: approve it on "
@@ -118,6 +127,8 @@ class HeldPayments:
         credit = self.get(credit_id)
         if credit.proposal is None or credit.proposed_by is None:
             raise InvalidState(f"no release or return of held payment {credit.id} is proposed")
+        if expected is not None and credit.proposal is not expected:
+            raise Conflict(f"held payment {credit.id} now has a {_NOUN[credit.proposal]} proposed: read it again")
         if credit.proposed_by == officer:
             self._refused(credit, officer, "compliance.held_payment_same_officer_refused", credit.proposal)
             raise SameOfficer(f"you proposed this {_NOUN[credit.proposal]}: a second officer approves it")

@@ -15,9 +15,11 @@ from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
+from cryptopay.core.payments.charges import PayoutCharging, charge_schedule
 from cryptopay.core.payments.speed import SpeedTier, check_speed_policy, speed_for
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
+from cryptopay.core.wallets.usernames import payer_text_impersonates
 
 __all__ = [
     "MAX_TOLERANCE_PERCENT",
@@ -25,6 +27,7 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "HoldDecision",
+    "ImpersonatingText",
     "LinkReservation",
     "PaymentCredit",
     "PaymentLink",
@@ -36,6 +39,7 @@ __all__ = [
     "StoreSettings",
     "address_family",
     "address_key",
+    "check_payer_text",
     "check_tolerance",
     "index_families",
     "no_merchant_fee",
@@ -313,6 +317,12 @@ class StoreSettings:
             )
         return attrs.evolve(self, fees=fees)
 
+    def with_payout_charges(self, charging: PayoutCharging, at: datetime) -> StoreSettings:
+        """This store with a new payout charge version (``payments.charges``) in force from ``at``."""
+        versions = [s.version for s in self.fees if s.product is FeeProduct.MPESA_PAYOUT and s.name == "standard"]
+        schedule = charge_schedule(charging, version=max(versions, default=0) + 1, effective_from=at)
+        return attrs.evolve(self, fees=(*self.fees, schedule))
+
     def payout_charges(self, at: datetime) -> FeeSchedule | None:
         """The M-Pesa payout charge in force at ``at``, if the store pays one."""
         try:
@@ -430,6 +440,29 @@ class Refund:
         if self.state is RefundState.FAILED:
             return "the refund could not be sent: its amount is refundable again"
         return "the network has not confirmed it yet: we are following it up" if self.failure else None
+
+
+class ImpersonatingText(InvalidInput):
+    """Text a payer reads as the merchant's (a payment link's description, an invoice's order reference) that speaks
+    as a reserved brand (``usernames.payer_text_impersonates``, review6 F2): the payers would believe it."""
+
+    code = "impersonating_text"
+
+
+def check_payer_text(text: str, *, field: str) -> str:
+    """``text`` unless it speaks as the platform, M-Pesa, a biller or another reserved brand (``ImpersonatingText``,
+    422, naming ``field``). Every merchant-written text shown to payers passes here.
+
+    >>> check_payer_text("Airtel airtime top-up", field="description")
+    'Airtel airtime top-up'
+    """
+    if (why := payer_text_impersonates(text)) is not None:
+        raise ImpersonatingText(
+            f"{field} speaks as the platform, M-Pesa, a biller or another reserved brand ({why}): use the "
+            "business's own words",
+            field=field,
+        )
+    return text
 
 
 class PaymentLinkClosed(Conflict):

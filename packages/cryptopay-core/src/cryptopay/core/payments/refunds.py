@@ -49,6 +49,12 @@ Invariants:
   (``BeyondRecentVolume``, 422) when what the merchant would then owe is more than its settlements credited it in
   the last 30 days (``RECEIVABLE_WINDOW``): more than it could be expected to repay. A funded refund that fails
   leaves the crypto on the merchant's balance, settled back at the next run;
+- a refund never leaves a party compliance froze (``PayoutGate.frozen``, the gate payouts ask; review6 F9): a frozen
+  merchant's request is refused with the neutral ``MovementUnavailable`` (422 ``movement_unavailable``, audited
+  ``refund.refused`` with the reason for officers) before any quote is locked or anything held or funded, and
+  ``send_refunds`` asks again before each send, so a refund recorded before the freeze stays requested (its coins
+  held) until the freeze is lifted, as a planned payout does. A wrong-network refund is held alike; a held
+  payment's return (``return_held``) is itself an officer's decision and is not;
 - every state is an outbox message (``refund.requested|sent|confirmed|failed``, a merchant webhook) and an audit
   record, in the same transaction as the change.
 """
@@ -70,10 +76,12 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import (
+    MOVEMENT_UNAVAILABLE,
     CryptopayError,
     InsufficientFunds,
     InvalidInput,
     InvalidState,
+    MovementUnavailable,
     NotFound,
     Refused,
     Unavailable,
@@ -81,6 +89,7 @@ from cryptopay.core.errors import (
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import check_merchant_open, check_not_closed
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, TransferKey, is_confirmed
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting, trading_account
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments._support import audit, available, load_invoice, publish, transaction
@@ -190,9 +199,11 @@ class Refunds:
         screening: Callable[[], ScreeningPort | None] = lambda: None,
         monitoring: Callable[[], MonitoringFeed] = MonitoringFeed,
         merchants: MerchantRepository | None = None,
+        gate: PayoutGate | None = None,
     ) -> None:
-        """``merchants``: where ``refund`` reads whether the invoice's merchant was closed (None: never asked)."""
-        self._merchants = merchants
+        """``merchants``: where ``refund`` reads whether the invoice's merchant was closed (None: never asked);
+        ``gate``: compliance's freezes, asked before a refund is recorded and again before it is sent (None: none)."""
+        self._merchants, self._gate = merchants, gate
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
         self._screening, self._monitoring = screening, monitoring  # a listed destination is refused (and alerted)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
@@ -251,6 +262,7 @@ class Refunds:
         """
         invoice = self.get_invoice(invoice_id)
         because = self._closed_merchant(invoice.merchant_id, closed_merchant)
+        self.refuse_frozen(invoice, requested_by=requested_by)
         option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
         network = option.rail.network.name
         self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
@@ -260,6 +272,18 @@ class Refunds:
             funding = self._funding_quote(invoice, wanted)  # locked outside the transaction (the pricer's own writes)
         work = partial(self._request, invoice_id=invoice_id, address=address, requested_by=requested_by)
         return transaction(self._uow, partial(work, wanted=wanted, closed_merchant=because, funding=funding))
+
+    def refuse_frozen(self, invoice: Invoice, *, requested_by: str) -> None:
+        """``MovementUnavailable`` (its neutral words: no tipping off) when compliance froze the invoice's merchant,
+        the refusal audited ``refund.refused`` with the reason in its own transaction; nothing is held or funded."""
+        if self._gate is None or invoice.merchant_id not in self._gate.frozen([invoice.merchant_id]):
+            return
+        now = self._clock.now()
+        details = {"invoice": invoice.id, "merchant": invoice.merchant_id, "reason": "compliance freeze"}
+        transaction(
+            self._uow, lambda uow: audit(uow, requested_by, "refund.refused", f"invoice:{invoice.id}", now, **details)
+        )
+        raise MovementUnavailable(MOVEMENT_UNAVAILABLE)
 
     def _funding_quote(self, invoice: Invoice, wanted: RefundRequest) -> Quote | None:
         """The ``<ASSET>/KES`` quote a refund the merchant's balance does not cover is funded at (its own quote when
@@ -395,7 +419,9 @@ class Refunds:
         if target is None:
             raise NotThePayer(f"the address that paid {payment.id} is not known: an operator must name one")
         invoice_id = payment.invoice_id
-        merchant = self.get_invoice(invoice_id).merchant_id
+        invoice = self.get_invoice(invoice_id)
+        merchant = invoice.merchant_id
+        self.refuse_frozen(invoice, requested_by=requested_by)
         self.refuse_listed(f"invoice:{invoice_id}", merchant, payment.network, target, requested_by=requested_by)
         work = partial(self._refund_stray, invoice_id=invoice_id, payment_id=payment_id)
         redirect = redirect_reason.strip() if redirected else ""
@@ -529,8 +555,13 @@ class Refunds:
 
     def send_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Broadcast every requested refund (the sender is idempotent on the refund id); one whose invoice no longer
-        holds the confirmed payments it refunds fails instead (``_check_received``)."""
+        holds the confirmed payments it refunds fails instead (``_check_received``). One of a merchant compliance
+        froze since it was asked stays requested, its coins held, until the freeze is lifted (a held payment's
+        return, an officer's decision, excepted)."""
         requested = transaction(self._uow, lambda uow: uow.refunds.by_state(RefundState.REQUESTED, limit=limit))
+        if self._gate is not None:
+            frozen = self._gate.frozen(sorted({r.merchant_id for r in requested}))
+            requested = [r for r in requested if r.merchant_id not in frozen or r.reason.startswith(HELD_RETURN)]
         checked = [transaction(self._uow, partial(self._check_received, refund=r)) for r in requested]
         return [self._follow(r, send=True) if r.is_open else r for r in checked]
 
@@ -539,10 +570,11 @@ class Refunds:
         no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
-        A wrong-network refund is covered by its own booking, never by the invoice's receipts; a held payment's
-        return (``return_held``) by its payment, while that is still confirmed and its hold not reversed."""
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts, while the payment it
+        refunds still stands (``_check_stray_refund``); a held payment's return (``return_held``) by its payment,
+        while that is still confirmed and its hold not reversed."""
         if refund.reason.startswith(_WRONG_NETWORK):
-            return refund
+            return self._check_stray_refund(uow, refund)
         if refund.reason.startswith(HELD_RETURN):
             return self._check_held_return(uow, refund)
         invoice = load_invoice(uow, refund.invoice_id)
@@ -558,6 +590,17 @@ class Refunds:
             return refund
         why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
         return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
+
+    def _check_stray_refund(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a wrong-network refund whose payment's transfer left the chain since it was asked (detection follows
+        a refunded payment for reorgs and withdraws it): its coins are not in custody. Found by revpass5: it was
+        sent unchecked. Under the invoice's lock, then the payment's (the scan's order)."""
+        load_invoice(uow, refund.invoice_id)
+        payment = load_wrong_network_payment(uow, refund.reason.removeprefix(_WRONG_NETWORK))
+        if payment.refunded_by(refund.id):
+            return refund
+        why = f"the wrong-network payment it refunds ({payment.id}) is {payment.state.value}"
+        return self._settle(uow, refund.id, None, f"{why}: its transfer left the chain (reorganisation)")
 
     def _check_held_return(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
         """Fail a held payment's return whose payment left the chain (its credit reversed, or owed a clawback, or the

@@ -8,6 +8,9 @@ A read model over invoices and ledger balances; it decides nothing and writes no
   (``Listings.invoices_created``), never from a walk over every invoice.
 - ``due``: what the platform owes the merchant and has not paid out yet: the available balance of each of its
   liability accounts (``flows.merchant_liability``), in crypto before settlement and in KES before payout.
+- ``owes`` (``owed_by_merchant``): what the merchant owes the platform, the other way round: refunds after its
+  crypto was settled that it funded on credit (R25, ``flows.merchant_receivable``), netted from its next
+  settlements. Shown beside ``due`` on the dashboard, in the settlements report and on the monthly statement.
 
 >>> summary = summarise([], 0, {})
 >>> summary.paid, summary.paid_count, summary.open_count, summary.due
@@ -17,13 +20,18 @@ A read model over invoices and ledger balances; it decides nothing and writes no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
+from cryptopay.core import flows
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.ledger.model import AccountBalance
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 
-__all__ = ["OPEN", "MerchantSummary", "summarise"]
+if TYPE_CHECKING:
+    from cryptopay.core.ledger.service import Ledger
+
+__all__ = ["OPEN", "MerchantSummary", "owed_by_merchant", "summarise"]
 
 OPEN = (InvoiceState.NEW, InvoiceState.PROCESSING)
 
@@ -35,10 +43,27 @@ class MerchantSummary:
     created_count: int
     open_count: int
     due: list[Money]  # positive available balances owed to the merchant, by asset
+    # what the merchant owes for refunds after settlement (``owed_by_merchant``)
+    owes: Money = attrs.Factory(lambda: Money.zero(KES))
 
 
-def summarise(todays: Iterable[Invoice], open_count: int, balances: Mapping[str, AccountBalance]) -> MerchantSummary:
-    """Sum the day's invoices (``todays``: those created today), with the open count and the liability balances."""
+def owed_by_merchant(ledger: Ledger, merchant_id: str) -> Money:
+    """What ``merchant_id`` owes the platform now, in KES: its receivable's posted balance (refunds it funded after
+    settlement, less what its settlements netted); zero when it owes nothing."""
+    receivable = flows.merchant_receivable(merchant_id)
+    found = ledger.balances([receivable]).get(receivable)
+    return found.posted if found is not None and found.posted.is_positive() else Money.zero(KES)
+
+
+def summarise(
+    todays: Iterable[Invoice],
+    open_count: int,
+    balances: Mapping[str, AccountBalance],
+    *,
+    owes: Money = Money.zero(KES),
+) -> MerchantSummary:
+    """Sum the day's invoices (``todays``: those created today), with the open count, the liability balances and
+    what the merchant owes (``owed_by_merchant``)."""
     paid: dict[str, Money] = {}
     paid_count = created = 0
     for invoice in todays:
@@ -48,4 +73,4 @@ def summarise(todays: Iterable[Invoice], open_count: int, balances: Mapping[str,
             code = invoice.price.asset.code
             paid[code] = paid.get(code, Money.zero(invoice.price.asset)) + invoice.price
     due = [b.available for b in balances.values() if b.available.is_positive()]
-    return MerchantSummary(paid, paid_count, created, open_count, sorted(due, key=lambda m: m.asset.code))
+    return MerchantSummary(paid, paid_count, created, open_count, sorted(due, key=lambda m: m.asset.code), owes)

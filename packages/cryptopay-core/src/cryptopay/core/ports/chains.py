@@ -8,7 +8,7 @@ Bitcoin) and are matched to invoices only by the receiving address, never by sen
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -32,6 +32,7 @@ __all__ = [
     "WithdrawalRecord",
     "WithdrawalRequest",
     "WithdrawalStore",
+    "one_by_one",
 ]
 
 
@@ -129,6 +130,16 @@ class BalanceReader(Protocol):
     def balance(self, address: str, asset: Asset) -> Money:
         """The address's balance of ``asset`` (a token by its rail's contract, or the network's coin)."""
         ...
+
+    def total(self, addresses: Sequence[str], asset: Asset) -> Money:
+        """What ``addresses`` hold of ``asset`` together, in as few node calls as the node allows (EVM: JSON-RPC
+        batches; a node with no batch reads one address a call: ``one_by_one``)."""
+        ...
+
+
+def one_by_one(balance: Callable[[str, Asset], Money], addresses: Sequence[str], asset: Asset) -> Money:
+    """``BalanceReader.total`` for a node that answers one address a call (TronGrid, Esplora): the sum of each."""
+    return sum((balance(a, asset) for a in addresses), Money.zero(asset))
 
 
 class ChainSender(Protocol):

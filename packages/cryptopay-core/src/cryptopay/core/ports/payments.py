@@ -230,6 +230,11 @@ class DepositAddressRepository(Protocol):
         """A wallet user's deposit addresses, by network."""
         ...
 
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        """The deposit addresses on ``network`` that can hold coins the books know of: every wallet's, and an
+        invoice's unless ``Invoice.may_hold_coins`` says no (expired or cancelled, nothing seen paid, not watched)."""
+        ...
+
     def wallet_addresses(self, network: str) -> list[str]:
         """Every wallet deposit address on ``network`` (always watched: a wallet address never expires)."""
         ...
@@ -415,6 +420,11 @@ class PaymentLinkRepository(Protocol):
         """Lock the link's row until the transaction ends, then give back every use whose reservation lapsed by
         ``now`` (its invoice still unpaid): the count one less for each; the invoices' ids. Atomic: a use freed
         here is not freed again, and a payment that kept it first (``retake_use``) keeps it."""
+        ...
+
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        """When each of the link's reservations standing at ``now`` lapses (its use then freed unless paid),
+        earliest first; empty when none stands."""
         ...
 
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:

@@ -19,7 +19,13 @@ from cryptopay.core.reconciliation.model import (
     RunRetention,
 )
 from cryptopay.core.reconciliation.service import Outside, Reconciliation, run_checks
-from cryptopay.core.reconciliation.statement import Statement, StatementLine, parse_statement, render_statement
+from cryptopay.core.reconciliation.statement import (
+    Statement,
+    StatementLine,
+    parse_statement,
+    period_of,
+    render_statement,
+)
 
 __all__ = [
     "CHECKS",
@@ -41,6 +47,7 @@ __all__ = [
     "Statement",
     "StatementLine",
     "parse_statement",
+    "period_of",
     "render_statement",
     "run_checks",
 ]

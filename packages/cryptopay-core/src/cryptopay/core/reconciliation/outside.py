@@ -14,6 +14,11 @@ credited buy's receipt are differences. A payment to the paybill outside an STK 
 held in suspense, released or returned) is matched by its TransID: one row for its amount, reversed on the statement
 exactly when an operator returned it, and every one received within the period is on it.
 
+The statement's period is what its ``Time Period`` line (or the operator, ``--from``/``--to``) says, never its first
+to its last row (review6 F3): without one both checks are skipped, the source counted unread (``cryptopay
+reconcile`` exits 7); an empty statement of a period in which we completed payouts or credited buys shows each of
+them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``).
+
 The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
 hot-wallet addresses.
 """
@@ -53,11 +58,22 @@ __all__ = [
     "needs_statement",
     "statement_matches_collections",
     "statement_matches_payouts",
+    "statement_unread",
 ]
 
 
 def needs_statement(records: Records) -> str:
-    return "" if records.statement is not None else "no M-Pesa statement was imported"
+    if records.statement is None:
+        return "no M-Pesa statement was imported"
+    return statement_unread(records.statement)
+
+
+def statement_unread(statement: Statement) -> str:
+    """Why a statement given cannot be compared: its period is unknown (no ``Time Period`` line and none given).
+    Never inferred from its rows (review6 F3): a record missing from it could lie outside its first..last row."""
+    if statement.covers is None:
+        return "statement period unknown: it has no Time Period line; say which period it is of (--from, --to)"
+    return ""
 
 
 def needs_balance(records: Records) -> str:
@@ -347,8 +363,14 @@ def _collections_reversed(statement: Statement, by_receipt: dict[str, Buy]) -> l
 
 
 def _buy_within(buy: Buy, covers: tuple[datetime, datetime]) -> bool:
+    return _in_period(buy.finished_at, covers)
+
+
+def _in_period(moment: datetime | None, covers: tuple[datetime, datetime]) -> bool:
+    """Whether ``moment`` lies in a statement's period, to the second (the statement's times have no fraction: a
+    period ending ``23:59:59`` takes a payout finished at ``23:59:59.4``)."""
     start, end = covers
-    return buy.finished_at is not None and start <= buy.finished_at <= end
+    return moment is not None and start <= moment.replace(microsecond=0) <= end
 
 
 def _collection_totals(
@@ -367,8 +389,7 @@ def _collection_totals(
 
 
 def _within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:
-    start, end = covers
-    return payout.finished_at is not None and start <= payout.finished_at <= end
+    return _in_period(payout.finished_at, covers)
 
 
 def _totals(paid: list[StatementLine], ours: list[Payout]) -> list[Difference]:

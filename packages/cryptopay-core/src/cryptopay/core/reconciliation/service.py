@@ -34,7 +34,7 @@ says by how much (checks needing an outside source not given, such as M-Pesa's s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
@@ -72,6 +72,7 @@ from cryptopay.core.reconciliation.model import (
     WalletBooks,
     WithdrawalBooks,
 )
+from cryptopay.core.reconciliation.outside import statement_unread
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
 from cryptopay.core.remittances.model import RemittanceOrder, remittance_unconvert_key
@@ -146,6 +147,7 @@ class Reconciliation:
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
+        shortcodes: Collection[str] | None = None,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -163,6 +165,7 @@ class Reconciliation:
         self._remittances = remittances
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
+        self._shortcodes = None if shortcodes is None else frozenset(shortcodes)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -171,12 +174,31 @@ class Reconciliation:
     def reconcile(self, outside: Outside | None = None, *, by: str = "api") -> Report:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
         ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
-        records = self.snapshot(self._with_defaults(outside or Outside()))
+        outside = outside or Outside()
+        self._statement_ours(outside.statement)
+        records = self.snapshot(self._with_defaults(outside))
         unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
+        if records.statement is not None and (why := statement_unread(records.statement)):
+            unread["mpesa:statement"] = why  # given, but not comparable: never a clean run (review6 F3)
         report = Report(records.at, run_checks(records, self._checks), unread)
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
         return report
+
+    def _statement_ours(self, statement: Statement | None) -> None:
+        """``InvalidInput`` for a statement of a Short Code that is not one of ours (STK Push paybill, payout
+        shortcode), or naming none: another account's statement is never read as ours (review6 F3). Not checked
+        when this reconciliation was given no shortcodes (``None``: an in-memory stack without M-Pesa)."""
+        if statement is None or self._shortcodes is None:
+            return
+        if not self._shortcodes:
+            raise InvalidInput(
+                "no M-Pesa shortcode is configured: no statement can be told to be ours", field="statement"
+            )
+        if statement.shortcode.strip() not in self._shortcodes:
+            said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
+            ours = ", ".join(sorted(self._shortcodes))
+            raise InvalidInput(f"the statement is of {said}, not of ours ({ours})", field="statement")
 
     def latest_results(self) -> list[CheckRecord]:
         """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
@@ -241,8 +263,7 @@ class Reconciliation:
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
         conversions = self._conversions()
-        strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.REFUNDED))
-        pending_strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.PENDING))
+        strays, pending_strays = in_transaction(self._uow, _booked_and_pending_strays)
         custody = self._custody(credits, deposit_books, withdrawal_books, conversions, strays)
         unread: dict[str, str] = {}
         on_chain = self._on_chain(custody, pending_strays, unread) if self._chains else None
@@ -408,13 +429,16 @@ class Reconciliation:
     def _on_chain(
         self, custody: Mapping[str, Money], pending: Sequence[WrongNetworkPayment], unread: dict[str, str]
     ) -> dict[str, OnChain]:
-        """Each custody account's balance on chain at our addresses, with what the ``pending`` wrong payments hold
-        at the addresses read (expected on chain though not booked). A network whose node fails (``Unavailable``
-        after its reader's retries) is left out, saying why in ``unread``: the other networks and every other
-        check still run (review5 S10)."""
+        """Each custody account's balance on chain at our addresses that may hold coins (``may_hold``; the pending
+        wrong payments' too) and the hot wallet, read with ``BalanceReader.total`` (review5 S10), with what the
+        ``pending`` wrong payments hold at the addresses read (expected on chain though not booked). A network
+        whose node fails (``Unavailable`` after its reader's retries) is left out, saying why in ``unread``: the
+        other networks and every other check still run (review5 S10)."""
         found: dict[str, OnChain] = {}
         for network, reader in sorted(self._chains.items()):
-            addresses = in_transaction(self._uow, partial(_addresses, network=network))
+            now = self._clock.now()
+            addresses = in_transaction(self._uow, partial(_addresses, network=network, now=now))
+            addresses = sorted({*addresses, *(p.transfer.to_address for p in pending if p.network == network)})
             if hot := self._hot.get(network):
                 addresses = [*addresses, hot]
             try:
@@ -436,7 +460,7 @@ def _network_on_chain(
     read = {a.lower() for a in addresses}
     for code, held in custody.items():
         if code.startswith(f"assets:custody:{network}:"):
-            total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
+            total = reader.total(addresses, held.asset)
             owed = sum(
                 (
                     p.transfer.amount
@@ -493,8 +517,9 @@ def _buy_entries(uow: WalletUnitOfWork, buy_ids: Sequence[str]) -> dict[str, boo
     return {b: flows.buy_key(b) in found for b in buy_ids}
 
 
-def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
-    return uow.deposit_addresses.addresses_for(network)
+def _addresses(uow: PaymentsUnitOfWork, *, network: str, now: datetime) -> list[str]:
+    """The deposit addresses that can hold something (review5 S10): not an idle expired invoice's."""
+    return uow.deposit_addresses.may_hold(network, now)
 
 
 def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetworkPayment]:
@@ -504,6 +529,17 @@ def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetw
     while page := uow.wrong_network_payments.list(state=state, before=found[-1].id if found else None, limit=500):
         found += page
     return found
+
+
+def _booked_and_pending_strays(
+    uow: PaymentsUnitOfWork,
+) -> tuple[list[WrongNetworkPayment], list[WrongNetworkPayment]]:
+    """The wrong payments booked into custody (refunded; or booked for a refund, then withdrawn by a reorg or mined
+    again: the booking stands) and those owed to their payer unbooked until someone decides (pending)."""
+    pending = _strays(uow, WrongNetworkState.PENDING)
+    again = [*_strays(uow, WrongNetworkState.WITHDRAWN), *pending]
+    booked = [*_strays(uow, WrongNetworkState.REFUNDED), *(p for p in again if p.booked)]
+    return booked, [p for p in pending if not p.booked]
 
 
 def _per_invoice(uow: PaymentsUnitOfWork, invoices: Sequence[Invoice]) -> tuple[list[PaymentCredit], list[Refund]]:

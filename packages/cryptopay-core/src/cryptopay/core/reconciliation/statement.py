@@ -27,6 +27,11 @@ A/C No.                no        the account number of a pay-bill payment
 Amounts are Kenya shillings with two decimals (thousands separators allowed), read as ``Decimal`` (never float).
 A row that cannot be read is an ``InvalidInput`` naming its line; nothing is half-read.
 
+The period a statement covers is what its ``Time Period`` line says, or what the operator says it is
+(``with_period``: ``cryptopay reconcile --from --to``); it is never inferred from the rows (review6 F3: a payout or
+a buy missing from a statement lay outside its first..last row, and an empty statement covered nothing, so neither was
+ever compared). Without one the statement checks are skipped, saying so.
+
 >>> text = render_statement(Statement(shortcode="600992", lines=(StatementLine(
 ...     receipt="SBX1", completed_at=datetime(2026, 1, 5, 11, 0, tzinfo=UTC), status="Completed",
 ...     withdrawn=Money.of(5000, KES), reason_type="Business Payment", other_party="254708374149 - John"),)))
@@ -57,6 +62,7 @@ __all__ = [
     "Statement",
     "StatementLine",
     "parse_statement",
+    "period_of",
     "render_statement",
 ]
 
@@ -169,11 +175,26 @@ class Statement:
 
     @property
     def covers(self) -> tuple[datetime, datetime] | None:
-        """The period the statement covers: as its header says, else from its first to its last row."""
-        if self.period is not None:
-            return self.period
-        times = [line.completed_at for line in self.lines]
-        return (min(times), max(times)) if times else None
+        """The period the statement covers, as its ``Time Period`` line (or the operator) says; None when unknown.
+        Never inferred from its rows: a record missing from the statement may lie before its first row or after its
+        last one (review6 F3)."""
+        return self.period
+
+    def with_period(self, period: tuple[datetime, datetime]) -> Statement:
+        """The statement as of ``period`` (the operator's ``--from``/``--to``): its own ``Time Period``, when it has
+        one, must be that period (``InvalidInput`` otherwise: the file is not the statement said).
+
+        >>> day = period_of("2026-01-05", "2026-01-05")
+        >>> Statement(lines=()).with_period(day).covers == day
+        True
+        """
+        if self.period is not None and self.period != period:
+            said = f"{_stamp(self.period[0])} - {_stamp(self.period[1])}"
+            raise InvalidInput(
+                f"the statement says it covers {said}, not {_stamp(period[0])} - {_stamp(period[1])}",
+                field="statement",
+            )
+        return attrs.evolve(self, period=period)
 
     def by_receipt(self) -> dict[str, StatementLine]:
         return {line.receipt: line for line in self.lines}
@@ -255,11 +276,44 @@ def _amount(text: str) -> Money:
     return Money.of(value, KES)
 
 
+_DAY_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
+
+
+def period_of(start: str, end: str) -> tuple[datetime, datetime]:
+    """A statement period from its first and last moments as an operator writes them (Nairobi time, as the portal
+    writes times; a day alone is that whole day): ``InvalidInput`` unless both read and the start is not after the end.
+
+    >>> [t.isoformat() for t in period_of("2026-01-05", "05-01-2026 23:00:00")]
+    ['2026-01-04T21:00:00+00:00', '2026-01-05T20:00:00+00:00']
+    """
+    first, last = _moment(start, field="from"), _moment(end, field="to", end_of_day=True)
+    if first > last:
+        raise InvalidInput("the statement period's start is after its end", field="from")
+    return first, last
+
+
+def _moment(text: str, *, field: str, end_of_day: bool = False) -> datetime:
+    for layout in _DAY_FORMATS:
+        try:
+            day = datetime.strptime(text.strip(), layout)
+        except ValueError:
+            continue
+        moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
+        return moment.replace(tzinfo=NAIROBI).astimezone(UTC)
+    try:
+        return _time(text)
+    except InvalidInput as error:
+        raise InvalidInput(f"{field}: {error.message}", field=field) from None
+
+
 def _period(text: str) -> tuple[datetime, datetime] | None:
     start, separator, end = text.partition(" - ")
     if not separator:
         return None
-    return _time(start), _time(end)
+    try:
+        return period_of(start, end)
+    except InvalidInput as error:
+        raise InvalidInput(f"Time Period: {error.message}", field="statement") from None
 
 
 def _stamp(moment: datetime | None) -> str:

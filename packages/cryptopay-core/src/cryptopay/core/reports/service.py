@@ -11,7 +11,9 @@ same report is JSON for a dashboard and CSV for a monthly statement (``as_csv``)
   the fee, each tax on it from the fee-tax data in force on the period's first day (``reports.taxes``), and the fee
   net of the inclusive taxes.
 - **settlements**: per period (by when the settlement ran), settlements, shillings ``credited`` by conversions,
-  ``fx_spread``, payouts ``paid_out`` (completed), their ``payout_charges``, ``in_flight`` and ``failed`` counts.
+  ``fx_spread``, payouts ``paid_out`` (completed), their ``payout_charges``, ``in_flight`` and ``failed`` counts;
+  and ``owed``: what the merchant owes now for refunds after settlement (R25, ``payments.summary.owed_by_merchant``),
+  netted from its next settlements: the CSV's last row (period ``owed_by_merchant``, column ``owed``).
 
 Known limits: refunds are not deducted from sales yet; a month's report reads the merchant's settlements and
 payouts by listing (a few hundred rows a year), its credits by one indexed range query a page at a time.
@@ -33,6 +35,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit
+from cryptopay.core.payments.summary import owed_by_merchant
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
@@ -44,6 +47,7 @@ from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_cell
 
 if TYPE_CHECKING:
+    from cryptopay.core.ledger.service import Ledger
     from cryptopay.core.ports.payments import PaymentsUowFactory
 
 __all__ = ["REPORT_KINDS", "Report", "Reports"]
@@ -66,22 +70,33 @@ class Report:
     totals: tuple[dict[str, str], ...]
     tax_version: int | None = None
     next_first: date | None = None  # the span was longer than one report: ask again from this day
+    owed: Money | None = None  # settlements: what the merchant owes now for refunds after settlement (KES)
 
     def as_csv(self) -> str:
-        """The rows, then the totals (period ``total``), as CSV with a header row."""
+        """The rows, then the totals (period ``total``), as CSV with a header row; a settlements report then says
+        what the merchant owes (period ``owed_by_merchant``, in its own ``owed`` column)."""
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.columns, lineterminator="\n")
+        columns = (*self.columns, "owed") if self.owed is not None else self.columns
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        for row in (*self.rows, *self.totals):
+        owed = [] if self.owed is None else [_owed_row(self.owed)]
+        for row in (*self.rows, *self.totals, *owed):
             writer.writerow({key: spreadsheet_cell(value) for key, value in row.items()})
         return out.getvalue()
+
+
+def _owed_row(owed: Money) -> dict[str, str]:
+    return {"period": "owed_by_merchant", "owed": format(owed.amount, "f"), "currency": owed.asset.code}
 
 
 class Reports:
     """The merchant report use cases (every shell renders the same ``Report``)."""
 
-    def __init__(self, *, uow: PaymentsUowFactory, clock: Clock, taxes: FeeTaxBook | None = None) -> None:
-        self._uow, self._clock, self._taxes = uow, clock, taxes or fee_tax_book()
+    def __init__(
+        self, *, uow: PaymentsUowFactory, clock: Clock, taxes: FeeTaxBook | None = None, ledger: Ledger | None = None
+    ) -> None:
+        """``ledger``: where a settlements report reads what the merchant owes (none: the report leaves it out)."""
+        self._uow, self._clock, self._taxes, self._ledger = uow, clock, taxes or fee_tax_book(), ledger
 
     def report(self, kind: str, merchant_id: str, *, period: str, first: str | None, last: str | None) -> Report:
         """``kind`` is sales, fees or settlements; ``period`` day or month; dates ``YYYY-MM-DD`` (inclusive)."""
@@ -167,7 +182,9 @@ class Reports:
         total = _Settled()
         for s in sums.values():
             total.merge(s)
-        return self._report("settlements", merchant_id, span, columns, rows, [total.row("total")])
+        report = self._report("settlements", merchant_id, span, columns, rows, [total.row("total")])
+        owed = None if self._ledger is None else owed_by_merchant(self._ledger, merchant_id)
+        return attrs.evolve(report, owed=owed)
 
     # --- analytics ------------------------------------------------------------------------------------------------
 

@@ -90,6 +90,7 @@ class Settlement:
     conversions: tuple[SettlementConversion, ...] = ()  # one per asset sold (USDT, USDC, BTC), in that order
     payout_ids: tuple[str, ...] = ()
     remainder: Money = attrs.Factory(lambda: Money.zero(KES))
+    charges: Money = attrs.Factory(lambda: Money.zero(KES))  # the payout charges planned on top of the parts (R13)
     reason: str = ""
     state: SettlementState = SettlementState.PAYING
     completed_at: datetime | None = None

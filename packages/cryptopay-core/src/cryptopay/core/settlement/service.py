@@ -313,6 +313,7 @@ class Settling:
             destination=policy.destination,
             reason=plan.reason,
             remainder=plan.remainder,
+            charges=plan.total_fees,
         )
         netted = funds.netted(self._shillings(funds, locked))
         if not plan.parts and not netted.is_positive():

@@ -178,6 +178,7 @@ class FakeMobileMoney:
         self._customers: dict[str, Money] = {}
         self._businesses: dict[str, Money] = {}
         self._clock = clock or SystemClock()
+        self.opened_at = self._clock.now()  # the float's account opened: its statements' earliest start
         self._auto = auto_complete
         self._deliver = deliver or self._keep
         self._scenarios: dict[str, Scenario] = dict(MAGIC_NUMBERS)
@@ -189,6 +190,10 @@ class FakeMobileMoney:
         self._lock = threading.RLock()
         self.outbox: list[Delivery] = []
         self.held: list[Delivery] = []
+
+    def now(self) -> datetime:
+        """The simulated M-Pesa's time now (its clock)."""
+        return self._now()
 
     # ---- controls -------------------------------------------------------------------------------------------
     def set_scenario(self, key: str, scenario: Scenario | str) -> None:

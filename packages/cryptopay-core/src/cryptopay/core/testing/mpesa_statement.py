@@ -8,9 +8,14 @@ Rows are written as the portal writes them: a B2C payment ``Business Payment`` (
 portal masks it, ``2547*****678 - SANDBOX CUSTOMER``, with the push's AccountReference as ``A/C No.``), a reversal
 ``Reversal`` with the receipt it reverses as ``Linked Transaction ID``, a payment to the paybill from the SIM menu or
 the app (C2B) ``Pay Bill`` (paid in, the payer masked as above, its BillRefNumber as ``A/C No.``).
+
+Like the portal's, every export is of a period and says so (``Time Period``): the one asked for, else from when the
+simulated account opened to now (review6 F3: reconciliation never infers the period from the rows).
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
@@ -50,16 +55,22 @@ def _details(tx: SimTransaction, reason: str, party: str) -> str:
     return f"{reason} {tx.reference}"
 
 
-def statement_of(engine: FakeMobileMoney) -> Statement:
-    """Every completed transaction of the simulated float, in completion order, with the running balance."""
+def statement_of(engine: FakeMobileMoney, period: tuple[datetime, datetime] | None = None) -> Statement:
+    """Every transaction of the simulated float completed in ``period`` (default: since the account opened, to now),
+    in completion order, with the running balance; the statement says its period, to the second."""
+    start, end = period or (engine.opened_at, engine.now())
+    start = start.replace(microsecond=0)
+    end = end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta())
     done = sorted((t for t in engine.transactions() if t.state == "succeeded" and t.receipt), key=_order)
     signed = [(tx, tx.amount if _moves_in(tx, engine) else -tx.amount) for tx in done]
     balance = engine.float_balance - sum((amount for _, amount in signed), Money.zero(KES))
     lines = []
     for tx, amount in signed:
         balance += amount
-        lines.append(_line(tx, amount, balance, engine))
-    return Statement(lines=tuple(lines), shortcode=engine.shortcode, account="Utility Account")
+        assert tx.completed_at is not None
+        if start <= tx.completed_at.replace(microsecond=0) <= end:
+            lines.append(_line(tx, amount, balance, engine))
+    return Statement(lines=tuple(lines), shortcode=engine.shortcode, account="Utility Account", period=(start, end))
 
 
 def _order(tx: SimTransaction) -> int:

@@ -208,9 +208,10 @@ class InMemoryInvoices(_ById):
 
 
 class InMemoryDepositAddresses:
-    def __init__(self) -> None:
+    def __init__(self, invoices: InMemoryInvoices | None = None) -> None:
         self._addresses: dict[tuple[str, str], DepositAddress] = {}
         self._next: dict[str, int] = {}
+        self._invoices = invoices  # for ``may_hold`` (None: every address may hold)
 
     def allocate_index(self, network: str) -> int:
         index = self._next.get(network, 0)
@@ -241,6 +242,13 @@ class InMemoryDepositAddresses:
 
     def owned_by(self, user_id: str) -> list[DepositAddress]:
         return sorted((a for a in self._addresses.values() if a.user_id == user_id), key=lambda a: a.network)
+
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        def holds(a: DepositAddress) -> bool:
+            invoice = self._invoices.get(a.invoice_id) if self._invoices and a.invoice_id else None
+            return invoice is None or invoice.may_hold_coins(now)
+
+        return sorted(a.address for a in self._addresses.values() if a.network == network and holds(a))
 
     def wallet_addresses(self, network: str) -> list[str]:
         found = self._addresses.values()
@@ -491,6 +499,13 @@ class InMemoryPaymentLinks(_ById):
             self._move_use(invoice_id, held=False)
         return sorted(lapsed)
 
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        return sorted(
+            until
+            for invoice_id, (until, _) in self.reserved.items()
+            if self.held[invoice_id] == (link_id, True) and until > now
+        )
+
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         self.reserved.pop(invoice_id, None)
         return self._move_use(invoice_id, held=False)
@@ -604,10 +619,11 @@ class InMemoryWrongNetworkPayments(_ById):
 def payments_storage(closing: Callable[[str], datetime | None] | None = None, **extra: Any) -> InMemoryStorage:
     """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks); ``closing``:
     when a merchant was closed (``InMemoryStores``)."""
+    invoices = InMemoryInvoices()
     return InMemoryStorage(
         stores=InMemoryStores(closing),
-        invoices=InMemoryInvoices(),
-        deposit_addresses=InMemoryDepositAddresses(),
+        invoices=invoices,
+        deposit_addresses=InMemoryDepositAddresses(invoices),
         payment_credits=InMemoryPaymentCredits(),
         settlements=InMemorySettlements(),
         payouts=InMemoryPayouts(),

@@ -389,6 +389,8 @@ class PaymentsStack:
             metrics=self.metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
+            # the fake's statement (``statement_of``) is of its shortcode; another gateway's is not checked here
+            shortcodes=(self.mpesa.shortcode,) if gateway is None else None,
             runs=self.reconciliation_runs,
             ids=ids,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.ledger import EntryRequest, Ledger, Posting
 from cryptopay.core.ledger.service import trading_account
 from cryptopay.core.money import KES, USDT, Asset, Money
-from cryptopay.core.ports.chains import SentTransaction, TxState
+from cryptopay.core.ports.chains import SentTransaction, TxState, one_by_one
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.treasury import SweepProgress, SweepStage, TreasuryStore
 from cryptopay.core.testing.payments import payments_storage, payments_uow
@@ -101,6 +102,9 @@ class FakeBalances:
             Decimal(0),
         )
         return Money.of(paid + self._moved[(address.lower(), asset.code)], asset)
+
+    def total(self, addresses: Sequence[str], asset: Asset) -> Money:
+        return one_by_one(self.balance, addresses, asset)
 
     def move(self, amount: Money, *, source: str | None, to: str | None) -> None:
         """Move ``amount`` between addresses (None: in from or out to the outside world)."""

@@ -179,7 +179,7 @@ class Treasury:
             return Holding(network=network, asset=asset, books=books, reserve=reserve, open_sweeps=open_sweeps)
         try:
             addresses = transaction(self._uow, partial(_addresses, network=network))
-            deposits = sum((reader.balance(a, asset) for a in addresses), Money.zero(asset))
+            deposits = reader.total(addresses, asset)  # EVM: JSON-RPC batches, not one call an address
             hot = reader.balance(self._hot[network], asset) if network in self._hot else None
         except CryptopayError as error:
             log.warning("could not read %s balances on %s: %s", asset.code, network, error.message)

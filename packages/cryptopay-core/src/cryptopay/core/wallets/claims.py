@@ -16,8 +16,9 @@ the ledger balances: the order in ``cryptopay.core.wallets.service``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import attrs
 from cryptopay.core.audit import AuditEvent
@@ -25,17 +26,48 @@ from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.flows import settle_claim
+from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement, day_bounds, month_bounds, product_limited
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Transfer, TransferState, Usage, Wallet
-from cryptopay.core.wallets.service import P2P, kes_value, spending_of
+from cryptopay.core.wallets.service import P2P, at_mid, kes_value, spending_of
 
-__all__ = ["WaitingClaims", "claimed_movements", "deliver_waiting", "return_expired_claims"]
+__all__ = ["WaitingClaims", "claim_prices", "claimed_movements", "deliver_waiting", "return_expired_claims"]
+
+
+def claim_prices(
+    uow: WalletUowFactory, quoter: Quoter | None, *, phone: str | None = None, user_id: str | None = None
+) -> dict[Asset, Decimal]:
+    """The KES mids ``deliver_waiting`` values the transfers waiting for ``phone`` (or ``user_id``'s wallet) at,
+    asked before the claim's transaction opens (review6 F5): a quote is locked and stored in a transaction of its
+    own, which inside the claim's was a nested write on SQLite (every sign-up with a USDT invitation waiting failed)
+    and, on PostgreSQL, asked the rate sources while the transfers' rows were locked. The waiting transfers' assets
+    are read in a short transaction first (a sign-up with nothing waiting asks no price); an asset with no price now
+    is left out (its transfers wait, as ``deliver_waiting`` says)."""
+
+    def assets(u: WalletUnitOfWork) -> set[Asset]:
+        number = phone
+        if number is None:
+            wallet = u.wallets.get(user_id or "")
+            if wallet is None:
+                return set()
+            number = wallet.phone
+        return {t.amount.asset for t in u.wallet_transfers.awaiting_claim(number)}
+
+    mids: dict[Asset, Decimal] = {}
+    if quoter is None:
+        return mids
+    for asset in sorted(in_transaction(uow, assets) - {KES}, key=lambda a: a.code):
+        try:
+            mids[asset] = quoter.quote(Pair(asset, KES)).mid
+        except CryptopayError:
+            continue
+    return mids
 
 
 def deliver_waiting(
@@ -45,21 +77,26 @@ def deliver_waiting(
     *,
     at: datetime,
     ids: IdGenerator,
-    quoter: Quoter | None = None,
+    prices: Mapping[Asset, Decimal],
     audit_refusals: bool = True,
 ) -> list[Transfer]:
     """Credit ``wallet`` with every transfer waiting for its phone that its tier may receive (inside the caller's
     unit of work, which holds the wallet's row), oldest first; the transfers claimed (their recipient's side is
     journaled for AML monitoring once the caller's transaction commits: ``claimed_movements``).
 
-    Each claim is checked against the wallet's receiving limits (``Product.RECEIVE``, valued in KES at ``quoter``'s
-    mid, read under the wallet's receive lock when its tier limits receiving) and counted in its usage. A transfer
-    the wallet cannot take stays waiting (audited ``wallet.claim_refused`` when ``audit_refusals``: the sign-up's
-    try, not each retry), to be tried again (``WaitingClaims``) or returned to its sender when its claim window
-    ends (``return_expired_claims``); one that cannot be valued now (no price) waits likewise. They are locked
-    before anything is read or moved (``awaiting_claim(lock=True)``, the state matched again under the lock), so a
-    return the worker commits meanwhile is never followed by a claim of the same money, and no ledger balance is
-    held while a transfer's row is waited for."""
+    A transfer whose sender compliance froze (the freeze came after the send) is not claimed: it waits (audited
+    ``wallet.claim_held`` when ``audit_refusals``), claimed once the freeze is lifted or returned to its sender when
+    its window ends (money back into the frozen account is not outgoing), as a frozen merchant's planned payout waits.
+
+    Each claim is checked against the wallet's receiving limits (``Product.RECEIVE``, valued in KES at ``prices``,
+    the mids ``claim_prices`` asked before the transaction; read under the wallet's receive lock when its tier
+    limits receiving) and counted in its usage. A transfer the wallet cannot take stays waiting (audited
+    ``wallet.claim_refused`` when ``audit_refusals``: the sign-up's try, not each retry), to be tried again
+    (``WaitingClaims``) or returned to its sender when its claim window ends (``return_expired_claims``); one that
+    cannot be valued now (no price) waits likewise. They are locked before anything is read or moved
+    (``awaiting_claim(lock=True)``, the state matched again under the lock), so a return the worker commits
+    meanwhile is never followed by a claim of the same money, and no ledger balance is held while a transfer's row
+    is waited for."""
     waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone, lock=True), key=lambda t: (t.created_at, t.id))
     if not waiting:
         return []
@@ -68,12 +105,20 @@ def deliver_waiting(
         uow.wallet_usage.lock_receiving(wallet.user_id)
     day_start, month_start = day_bounds(at)[0], month_bounds(at)[0]
     totals = dict(uow.wallet_usage.totals(wallet.user_id, day_start=day_start, month_start=month_start))
+    held = {p for p, sender in uow.kyc.find(sorted({t.sender_id for t in waiting})).items() if sender.frozen}
     claimed = []
     for transfer in waiting:
-        try:
-            value = kes_value(transfer.amount, quoter)
-        except CryptopayError:
+        if transfer.sender_id in held:  # compliance froze its sender since: it waits (review6 F8)
+            if audit_refusals:
+                event = AuditEvent(
+                    "system", "wallet.claim_held", f"transfer:{transfer.id}", at, {"user": wallet.user_id}
+                )
+                uow.audit.append(event)
             continue
+        asset = transfer.amount.asset
+        if asset != KES and asset not in prices:  # no price now (or it arrived since the prices were asked)
+            continue
+        value = transfer.amount if asset == KES else at_mid(transfer.amount, prices[asset])
         received = spending_of({k: v for k, v in totals.items() if k == Product.RECEIVE.value})
         if profile is None or not check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=at).allowed:
             if audit_refusals:
@@ -108,7 +153,8 @@ class WaitingClaims:
     def claim(self, user_id: str) -> list[Transfer]:
         """Deliver to ``user_id``'s wallet the transfers waiting for its phone that it may receive now, oldest first,
         while they fit (none when it has no wallet or its wallet is frozen); the transfers claimed."""
-        claimed = in_transaction(self.uow, functools.partial(self._claim, user_id=user_id))
+        prices = claim_prices(self.uow, self.quoter(), user_id=user_id)  # before the claim's transaction
+        claimed = in_transaction(self.uow, functools.partial(self._claim, user_id=user_id, prices=prices))
         if claimed:
             self.monitor.after_valued(f"claims of {user_id}", lambda: claimed_movements(claimed, self.quoter()))
         return claimed
@@ -137,13 +183,12 @@ class WaitingClaims:
             after = users[-1]
         return claimed, return_expired_claims(self.uow, self.ledger, now=self.clock.now(), batch=self.batch)
 
-    def _claim(self, uow: WalletUnitOfWork, *, user_id: str) -> list[Transfer]:
+    def _claim(self, uow: WalletUnitOfWork, *, user_id: str, prices: Mapping[Asset, Decimal]) -> list[Transfer]:
         wallet = uow.wallets.get(user_id, lock=True)
         if wallet is None or wallet.frozen:
             return []
-        quoter = self.quoter()
         return deliver_waiting(
-            uow, self.ledger, wallet, at=self.clock.now(), ids=self.ids, quoter=quoter, audit_refusals=False
+            uow, self.ledger, wallet, at=self.clock.now(), ids=self.ids, prices=prices, audit_refusals=False
         )
 
 

@@ -95,6 +95,7 @@ __all__ = [
     "SendCheck",
     "WalletFrozen",
     "Wallets",
+    "at_mid",
     "kes_value",
     "new_wallet_profile",
     "spending",
@@ -156,8 +157,16 @@ def kes_value(money: Money, quoter: Quoter | None) -> Money:
         return money
     if quoter is None:
         raise InvalidInput(f"{money.asset.code} cannot be valued in KES here (no price source)")
-    quote = quoter.quote(Pair(money.asset, KES))
-    return Money.rounded(money.amount * quote.mid, KES, Rounding.HALF_EVEN)
+    return at_mid(money, quoter.quote(Pair(money.asset, KES)).mid)
+
+
+def at_mid(money: Money, mid: Decimal) -> Money:
+    """``money`` in KES at ``mid`` (its asset's KES mid), as ``kes_value`` values it.
+
+    >>> str(at_mid(Money.of("2", "USDT"), Decimal("129.995")))
+    'KES 259.99'
+    """
+    return Money.rounded(money.amount * mid, KES, Rounding.HALF_EVEN)
 
 
 def _below_a_cent(amount: Money, quoter: Quoter | None) -> InvalidAmount:

@@ -15,7 +15,8 @@ journaled for AML monitoring on the recipient's side (``p2p``, in) once that tra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 import attrs
 from cryptopay.core.audit import AuditEvent
@@ -27,6 +28,7 @@ from cryptopay.core.identity.service import check_password, valid_email
 from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.money import Asset
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, RateLimiter
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -35,7 +37,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.text import TextKind, checked_text
 from cryptopay.core.wallets import codes
-from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
+from cryptopay.core.wallets.claims import claim_prices, claimed_movements, deliver_waiting
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet
 from cryptopay.core.wallets.sms_budget import SignupSmsBudget, SignupSmsRules
 from cryptopay.core.wallets.usernames import UsernameLookalike, choosable_username
@@ -148,9 +150,12 @@ class WalletSignup:
         if outcome != "ok":
             raise WrongCode(_WHY[outcome], field="code")
         password_hash = self.hasher.hash(password)
+        phone = in_transaction(self.uow, lambda uow: self._verification(uow, verification_id).phone)
+        prices = claim_prices(self.uow, self.quoter(), phone=phone)  # before the sign-up's transaction (review6 F5)
         try:
             done = in_transaction(
-                self.uow, lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name)
+                self.uow,
+                lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name, prices),
             )
         except Conflict as refused:
             if refused.details.get("field") != "email":
@@ -187,6 +192,7 @@ class WalletSignup:
         email: str | None,
         username: str | None,
         display_name: str | None,
+        prices: Mapping[Asset, Decimal],
     ) -> SignUp:
         verification = self._verification(uow, verification_id)
         if verification.used_at is not None or verification.verified_at is None:
@@ -212,7 +218,7 @@ class WalletSignup:
         open_wallet_accounts(self.ledger, user.id, session=uow.ledger)
         verification.used_at = now
         uow.phone_verifications.update(verification)
-        claimed = deliver_waiting(uow, self.ledger, wallet, at=now, ids=self.ids, quoter=self.quoter())
+        claimed = deliver_waiting(uow, self.ledger, wallet, at=now, ids=self.ids, prices=prices)
         self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(len(claimed)))
         return SignUp(user, wallet, tuple(claimed))
 

@@ -4,7 +4,8 @@ A username is sent to (``@wanjiku_k``), so it is trusted: ``@support`` or ``@mpe
 platform's or a partner's. The reserved names are data (``data/reserved_usernames.txt``) and are compared by a
 cheap look-alike *skeleton*: lower case, ``_`` dropped, the digits people swap for letters read as those letters
 (``0`` o, ``1`` and ``l`` i, ``3`` e, ``4`` a, ``5`` s, ``7`` t, ``8`` b) and ``rn`` read as ``m``, ``vv`` as ``w``.
-Usernames are ASCII only (``valid_username``), so no Unicode confusables reach this rule.
+Usernames are ASCII only (``valid_username``), so no Unicode confusables reach this rule; other names compared with
+the brands (``folded_name``: business names) are first read as Latin look-alikes (review6 F1).
 
 The same skeleton keeps look-alikes of *each other* apart (review5 S1): a username whose skeleton is an existing
 username's (``b0b_k``, ``bob__k`` beside ``bob_k``) is refused (``UsernameLookalike``, 409 ``username_lookalike``,
@@ -28,6 +29,7 @@ import re
 import unicodedata
 from importlib import resources
 
+from cryptopay.core.compliance.screening import latin_lookalikes
 from cryptopay.core.errors import Conflict, InvalidInput
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "business_name_impersonates",
     "choosable_username",
     "folded_name",
+    "payer_text_impersonates",
     "reserved",
     "skeleton",
     "valid_username",
@@ -63,13 +66,21 @@ def skeleton(name: str) -> str:
     return name.lower().replace("rn", "m").replace("vv", "w").translate(_DIGITS)
 
 
-def folded_name(text: str) -> str:
-    """Any name (a bank's, a business's) as a username reads: letters and digits only, then ``skeleton``.
+# Symbols people write for letters in a name (``M-PE$A``, ``S@faricom``, ``Cryptop@y``, ``KP|C``, ``L!pa``)
+_SYMBOL_LETTERS = str.maketrans({"$": "s", "@": "a", "|": "l", "!": "i", "€": "e", "£": "l"})
 
-    >>> folded_name("Co-operative Bank"), folded_name("I&M Bank")
-    ('cooperativebank', 'imbank')
+
+def folded_name(text: str) -> str:
+    """Any name (a bank's, a business's) as a username reads: every character as its Latin look-alike
+    (``latin_lookalikes``: Cyrillic, Greek, fullwidth and compatibility letters such as ``ＭＰＥＳＡ`` or the Roman
+    numeral ``Ⅿ``; review6 F1), symbols written for letters as those letters (``$`` s, ``@`` a, ``|`` l, ``!`` i),
+    letters and digits only, then ``skeleton``.
+
+    >>> folded_name("Co-operative Bank"), folded_name("I&M Bank"), folded_name("ＭＰＥＳＡ"), folded_name("M-PE$A")
+    ('cooperativebank', 'imbank', 'mpesa', 'mpesa')
     """
-    return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalnum()))
+    read = latin_lookalikes(unicodedata.normalize("NFKC", text)).translate(_SYMBOL_LETTERS)
+    return skeleton("".join(c for c in read if c.isascii() and c.isalnum()))
 
 
 @functools.cache
@@ -135,20 +146,13 @@ def _scripts(word: str) -> set[str]:
     return found
 
 
-# Cyrillic and Greek letters drawn as Latin ones: a brand spelt wholly in them (``МРЕЅА``, one script, so not a
-# mixed word) reads as the brand; folded to Latin before the brands are looked for.
-_LATIN_LOOKALIKES = str.maketrans(
-    "АВЕКМНОРСТХЅІЈаеорсухѕіјԁһԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνρυχ",
-    "ABEKMHOPCTXSIJaeopcyxsijdhqwABEZHIKMNOPTYXoikvpux",
-)
-
-
 def business_name_impersonates(name: str) -> str | None:
     """Why a merchant's business name reads as the platform's, M-Pesa's, a biller's or another brand of the reserved
     list (review5 S5), or ``None``: a word mixing Latin with Cyrillic or Greek letters (``Sаfaricom`` with a
     Cyrillic ``а``), or a reserved brand (the ``*`` lines, folded as usernames are: ``M-PESA``, ``KPLC Prepaid``,
-    ``Crypt0pay Support``; also spelt wholly in Cyrillic or Greek letters drawn as Latin ones: ``МРЕЅА``).
-    The customer reads it on the checkout ("Pay ...") and in emails.
+    ``Crypt0pay Support``; also spelt wholly in Cyrillic or Greek letters drawn as Latin ones, ``МРЕЅА``, in
+    fullwidth or other compatibility letters, ``ＭＰＥＳＡ``, ``Ⅿ-PESA``, or with symbols for letters, ``M-PE$A``:
+    ``folded_name``, review6 F1). The customer reads it on the checkout ("Pay ...") and in emails.
 
     >>> [business_name_impersonates(n) for n in ("Mama Mboga Ltd", "Badminton Club", "Safaricom M-PESA")]
     [None, None, 'a reserved brand']
@@ -156,11 +160,71 @@ def business_name_impersonates(name: str) -> str | None:
     'letters of two scripts in one word'
     >>> business_name_impersonates("\u041c\u0420\u0415\u0405\u0410 Agent")  # МРЕЅА: Cyrillic letters drawn as Latin
     'a reserved brand'
+    >>> [business_name_impersonates(n) for n in ("\uff2d\uff30\uff25\uff33\uff21 Agent", "\u216f-PESA", "M-PE$A")]
+    ['a reserved brand', 'a reserved brand', 'a reserved brand']
     """
+    name = unicodedata.normalize("NFKC", name)  # fullwidth and compatibility letters as the letters they show
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
         return "letters of two scripts in one word"
-    folded = folded_name(name.translate(_LATIN_LOOKALIKES))
+    folded = folded_name(name)
     brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
     if any(brand in folded for brand in brands):
         return "a reserved brand"
+    return None
+
+
+# Words that make free text speak *as* a brand rather than about it ("Safaricom M-PESA official top-up", "M-PESA
+# agent", "KPLC customer care", "M-PESA reversal: pay to get your money back"), each as ``folded_name`` reads it.
+_CLAIMS = frozenset(
+    folded_name(word)
+    for word in (
+        "official",
+        "officially",
+        "authorised",
+        "authorized",
+        "agent",
+        "agents",
+        "support",
+        "care",
+        "helpline",
+        "helpdesk",
+        "verify",
+        "verification",
+        "reversal",
+        "reversals",
+    )
+)
+_WORDS = re.compile(r"[^\W_]+")  # "customer-care", "MPESA_OFFICIAL": each part a word
+
+
+def _ascii_letters(text: str) -> str:
+    """A text's ASCII letters only, as ``skeleton`` reads them: a brand found here is spelt plainly."""
+    return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalpha()))
+
+
+def payer_text_impersonates(text: str) -> str | None:
+    """Why free text a merchant writes for its payers (a payment link's description, on the hosted checkout and the
+    till poster) speaks as the platform, M-Pesa, a biller or another reserved brand (review6 F2), or ``None``.
+
+    Naming a brand is honest ("Airtel airtime 100", "50 USDT"); speaking as one is not: a word mixing scripts, a brand
+    spelt in look-alike letters or symbols (``ＭＰＥＳＡ``, ``M-PE$A``, ``Saf4ricom``: no honest text needs them), or a
+    brand beside a word that claims to be it (``official``, ``agent``, ``support``, ``care``, ``reversal`` ...).
+
+    >>> [payer_text_impersonates(t) for t in ("Airtel airtime 100", "Safaricom M-PESA official top-up", "Agent fee")]
+    [None, 'a reserved brand beside a word that claims to be it', None]
+    >>> payer_text_impersonates("M-PE$A top-up"), payer_text_impersonates("S\u0430faricom bundles")
+    ('a reserved brand in look-alike letters', 'letters of two scripts in one word')
+    """
+    text = text.strip()
+    normal = unicodedata.normalize("NFKC", text)
+    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
+        return "letters of two scripts in one word"
+    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY and brand in folded_name(text)]
+    if not brands:
+        return None
+    plain = _ascii_letters(text)
+    if not all(brand in plain for brand in brands):
+        return "a reserved brand in look-alike letters"
+    if any(folded_name(word) in _CLAIMS for word in _WORDS.findall(normal)):
+        return "a reserved brand beside a word that claims to be it"
     return None

@@ -408,6 +408,19 @@ class SqlDepositAddresses:
         rows = self._conn.execute(query.order_by(deposit_addresses.c.network))
         return [_deposit_address(row._mapping) for row in rows]
 
+    def may_hold(self, network: str, now: datetime) -> list[str]:
+        """As ``Invoice.may_hold_coins`` on the invoice's columns (``exception`` NULL: nothing seen paid)."""
+        d, i = deposit_addresses.c, invoices.c
+        idle = sa.and_(
+            i.state.in_([InvoiceState.EXPIRED.value, InvoiceState.CANCELLED.value]),
+            i.exception.is_(None),
+            i.monitoring_until <= now,
+            i.unconfirmed.is_(False),
+        )
+        joined = deposit_addresses.outerjoin(invoices, i.id == d.invoice_id)
+        query = sa.select(d.address).select_from(joined).where(d.network == network, sa.or_(i.id.is_(None), ~idle))
+        return sorted(self._conn.scalars(query))
+
     def wallet_addresses(self, network: str) -> list[str]:
         d = deposit_addresses.c
         query = sa.select(d.address).where(d.network == network, d.user_id.is_not(None))
@@ -747,6 +760,13 @@ class SqlPaymentLinks:
         if invoice_ids:
             self._conn.execute(payment_links.update().where(c.id == link_id).values(uses=c.uses - len(invoice_ids)))
         return invoice_ids
+
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        u = payment_link_uses.c
+        standing = (u.link_id == link_id, u.held.is_(True), u.reserved_until > now)
+        return list(
+            self._conn.execute(sa.select(u.reserved_until).where(*standing).order_by(u.reserved_until)).scalars()
+        )
 
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         return self._move_use(invoice_id, now, held=False)
