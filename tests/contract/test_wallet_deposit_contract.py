@@ -270,3 +270,28 @@ def test_an_officers_release_is_valued_before_its_transaction_with_quotes_stored
     with stack.uow() as uow:
         totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
     assert totals["receive"][0] == Money.of("5200", KES)
+
+
+def test_a_deposit_without_monitoring_is_valued_before_its_transaction_with_quotes_stored_as_wired(backend: Backend):
+    """review6 F5's class: without transaction monitoring no movement values a deposit before its booking, and the
+    tier's receive limit valued it inside the booking's transaction (``_receivable``): the quote's own transaction was
+    a nested write on SQLite (the confirm step failed, the deposit never credited) and, on PostgreSQL, the rate
+    sources were asked under the wallet's lock. Valued with the verdict, before: credited and counted."""
+    from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+    from cryptopay.core.kyc import day_bounds, month_bounds
+    from cryptopay.core.ports.fx import QuoteRepository
+    from cryptopay.core.testing.fx import InMemoryQuoteRepository
+
+    quotes: QuoteRepository = (
+        InMemoryQuoteRepository() if backend.engine is None else SqlQuoteRepository(backend.engine)
+    )
+    stack = deposit_stack(backend, quotes=quotes, monitored=False)
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "10")  # KES 1,300: within tier 0's receive limits
+    stack.mine("polygon", 3)
+    deposit = stack.deposit_of(user)
+    assert deposit.state is DepositState.CREDITED and stack.balance(user, "USDT") == Money.of("10", "USDT")
+    now = stack.clock.now()
+    with stack.uow() as uow:
+        totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    assert totals["receive"][0] == Money.of("1300", KES)

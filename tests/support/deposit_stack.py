@@ -134,10 +134,12 @@ def deposit_stack(
     watchers: dict[str, Any] | None = None,
     rails: list[Rail] | None = None,
     quotes: QuoteRepository | None = None,
+    monitored: bool = True,
 ) -> DepositStack:
     """Over fake chains on every network by default; ``watchers`` (with their ``derivers`` and ``rails``) replace
     them with real ones (anvil, the TronGrid and Esplora simulators) on the networks they name. ``quotes``: where
-    the deposits' pricer stores the quotes it locks (as wired: the database's own table; default the wallets')."""
+    the deposits' pricer stores the quotes it locks (as wired: the database's own table; default the wallets').
+    ``monitored``: False for a deployment without transaction monitoring (the deposits' ``monitoring`` is None)."""
     the_backend = backend or memory_deposit_backend()
     wallets = wallet_stack(the_backend)
     clock, ids = wallets.clock, RandomIds()
@@ -167,7 +169,7 @@ def deposit_stack(
         rails=the_rails,
         speed=WalletSpeed.parse(speed),
         screening=lambda: screening,
-        monitoring=lambda: monitoring,
+        monitoring=(lambda: monitoring) if monitored else (lambda: None),
         quoter=wallets.wallets.quoter if quotes is None else _pricer(wallets, quotes),
     )
     cursors = InMemoryScanCursorStore()

@@ -8,7 +8,7 @@ bold), nor with symbols written for letters (``M-PE$A``, ``S@faricom``): read as
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.wallets.usernames import business_name_impersonates
+from cryptopay.core.wallets.usernames import business_name_impersonates, payer_text_impersonates
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,38 @@ def test_a_brand_spelt_in_look_alike_letters_is_refused(name: str) -> None:
 )
 def test_a_name_that_reads_as_no_brand_is_kept(name: str) -> None:
     assert business_name_impersonates(name) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Safaricom M-PESA official top-up",  # review6 F2: the reviewer's
+        "M-PESA agent float",
+        "Official KPLC tokens",
+        "KPLC customer care",
+        "M-Pesa reversal: pay KES 1 to get your money back",
+        "Cryptopay support fee",
+        "\uff2d\uff30\uff25\uff33\uff21 top-up",  # ＭＰＥＳＡ: look-alike letters, no claim needed
+        "Saf4ricom bundles",
+        "M-PE$A top-up",
+        "S\u0430faricom bundles",  # a Cyrillic а
+    ],
+)
+def test_payer_text_speaking_as_a_brand_is_refused(text: str) -> None:
+    assert payer_text_impersonates(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Airtel airtime top-up",  # naming a brand is honest
+        "Safaricom bundles 1GB",
+        "50 USDT",
+        "Agent commission, March",  # a claim word without a brand
+        "Management fee",
+        "Mandazi na chai",
+        "\u041c\u0430\u0433\u0430\u0437\u0438\u043d \u0418\u0432\u0430\u043d",  # Магазин Иван
+    ],
+)
+def test_payer_text_naming_no_brand_or_a_brand_honestly_is_kept(text: str) -> None:
+    assert payer_text_impersonates(text) is None

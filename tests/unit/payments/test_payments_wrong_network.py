@@ -373,3 +373,36 @@ def test_a_wrong_payment_goes_back_only_to_the_address_that_paid_it_unless_an_op
         PAYER,
         "payer's exchange: ticket 42",
     )
+
+
+def test_a_refund_whose_payment_left_the_chain_before_it_was_sent_fails_and_sends_nothing(
+    stack: PaymentsStack,
+) -> None:
+    """Found by revpass5: a wrong-network refund skipped the worker's still-covered check. Its payment is followed
+    for reorgs while refunded: withdrawn, the refund fails before it is sent (hold voided, nothing broadcast); mined
+    again, it is refunded from the same booking (never booked twice)."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    first = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    polygon = stack.chains["polygon"]
+    [dropped] = polygon.reorg(4)
+    for _ in range(5):
+        polygon.mine()
+    stack.sync()
+    assert stack.detection.wrong_network_payment(record_id).state is WrongNetworkState.WITHDRAWN
+    [failed] = stack.refunds.send_refunds()
+    assert failed.state is RefundState.FAILED and "left the chain" in (failed.failure or "")
+    assert failed.id == first.id and stack.senders["polygon"].requests == []  # nothing broadcast
+    suspense = flows.wrong_network_suspense(USDT)
+    assert stack.ledger.balance(suspense).available == usdt("100")  # the hold voided, the booking kept
+    with pytest.raises(InvalidState):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    assert not any(stack.reconciliation.reconcile().by_check().values())  # the books count the standing booking
+    polygon.include(dropped)
+    stack.confirm(3)
+    assert stack.detection.wrong_network_payment(record_id).state is WrongNetworkState.PENDING
+    assert not any(stack.reconciliation.reconcile().by_check().values())  # booked once, on the chain again
+    second = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    [sent] = stack.refunds.send_refunds()
+    assert sent.id == second.id and sent.state is RefundState.SENT
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.books_balanced()

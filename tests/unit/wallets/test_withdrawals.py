@@ -162,3 +162,24 @@ def test_resolve_does_not_broadcast_again_to_an_address_listed_since():
     with pytest.raises(Refused, match="listed now"):
         stack.withdrawals.resolve(w.id, actor="ops:a")
     assert len(stack.senders["polygon"].requests) == before
+
+
+def test_a_withdrawal_cooling_off_when_compliance_freezes_its_owner_is_not_sent_until_unfrozen():
+    """review6 F8/F9's class: the freeze is checked when the money leaves, not only when it is asked. A withdrawal to a
+    new address waits 24 hours; a freeze placed meanwhile keeps it requested (its coins held), then it is sent."""
+    stack, user = ready()
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    with stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(user.id)
+        profile.freeze("usr_officer", "STR filed: structuring", at=stack.clock.now())
+        uow.kyc.update(profile)
+    stack.clock.advance(hours=25)
+    assert stack.withdrawals.send_due() == []
+    assert stack.senders["polygon"].requests == []
+    assert stack.wallet.balance(user, "USDT") == Money.of("199", "USDT")
+    with stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(user.id)
+        profile.unfreeze("usr_officer2", at=stack.clock.now())
+        uow.kyc.update(profile)
+    [sent] = stack.withdrawals.send_due()
+    assert sent.id == w.id and sent.state is WithdrawalState.SENT

@@ -27,6 +27,7 @@ from cryptopay.core.payments.links import PUBLIC_ID_PATTERN
 from cryptopay.core.payments.model import (
     AboveStoreMaximum,
     BelowStoreMinimum,
+    ImpersonatingText,
     PaymentLink,
     PaymentLinkBusy,
     PaymentLinkClosed,
@@ -250,6 +251,7 @@ def _link(link_id: str) -> PaymentLink:
                 "max_uses below 1, or an amount with too many places"
             ),
         ),
+        (ImpersonatingText, "a description speaking as a reserved brand (M-PESA official, KPLC agent ...)"),
         (NotFound, "the merchant has no store settings yet: it cannot take payments"),
         (AmountNotWhole, "an amount in cents where the currency's links take whole amounts"),
         (AmountBelowMinimum, "below the links' minimum amount"),
@@ -363,8 +365,14 @@ def _add_converter(state: BlueprintSetupState) -> None:
         "answer's `qr_svg_url`s are the checkout page's public QR route."
     ),
     problems=(
-        (PaymentLinkClosed, "the link is deactivated, expired or used up"),
-        (PaymentLinkBusy, "a capped link with as many unpaid checkouts open as it lets stand (Retry-After)"),
+        (PaymentLinkClosed, "the link is deactivated, expired or its paid uses reached its cap"),
+        (
+            PaymentLinkBusy,
+            (
+                "a capped link with as many unpaid checkouts open as it lets stand, or whose cap they fill "
+                "(Retry-After: when one may free up)"
+            ),
+        ),
         (
             PaymentLinkTerms,
             ("an amount for a fixed-price link, none for an open one, or a rail the link does not take"),

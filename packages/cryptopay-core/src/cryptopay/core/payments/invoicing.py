@@ -32,7 +32,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds, check_invoice_defaults
-from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
+from cryptopay.core.payments.model import DepositAddress, StoreSettings, check_payer_text, index_families
 from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -474,7 +474,8 @@ ORDER_ID_MOST = 100  # an invoice's order_id, the shop's reference: 1 to 100 cha
 def check_order_id(order_id: str) -> str:
     """``order_id`` if it is a shop's reference every shell accepts alike (review3 I17: the dashboard stored what the
     API refuses): 1 to 100 characters of identifier text (``TextKind.IDENTIFIER``: no control, bidi override or
-    invisible character), else ``InvalidInput`` naming ``order_id``.
+    invisible character) that does not speak as a reserved brand (``check_payer_text``: the checkout shows it, "Order
+    ...", to the payer; review6 F2), else ``InvalidInput`` naming ``order_id``.
 
     >>> check_order_id("ORD-1001")
     'ORD-1001'
@@ -486,4 +487,5 @@ def check_order_id(order_id: str) -> str:
     """
     if not 0 < len(order_id) <= ORDER_ID_MOST:
         raise InvalidInput(f"must be 1 to {ORDER_ID_MOST} characters", field="order_id")
-    return checked_text(order_id, field="order_id")
+    checked = checked_text(order_id, field="order_id")
+    return check_payer_text(checked, field="order_id")  # the checkout shows it: "Order ..." (review6 F2)

@@ -19,6 +19,7 @@ from cryptopay.core.payments.charges import PayoutCharging, charge_schedule
 from cryptopay.core.payments.speed import SpeedTier, check_speed_policy, speed_for
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
+from cryptopay.core.wallets.usernames import payer_text_impersonates
 
 __all__ = [
     "MAX_TOLERANCE_PERCENT",
@@ -26,6 +27,7 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "HoldDecision",
+    "ImpersonatingText",
     "LinkReservation",
     "PaymentCredit",
     "PaymentLink",
@@ -37,6 +39,7 @@ __all__ = [
     "StoreSettings",
     "address_family",
     "address_key",
+    "check_payer_text",
     "check_tolerance",
     "index_families",
     "no_merchant_fee",
@@ -437,6 +440,29 @@ class Refund:
         if self.state is RefundState.FAILED:
             return "the refund could not be sent: its amount is refundable again"
         return "the network has not confirmed it yet: we are following it up" if self.failure else None
+
+
+class ImpersonatingText(InvalidInput):
+    """Text a payer reads as the merchant's (a payment link's description, an invoice's order reference) that speaks
+    as a reserved brand (``usernames.payer_text_impersonates``, review6 F2): the payers would believe it."""
+
+    code = "impersonating_text"
+
+
+def check_payer_text(text: str, *, field: str) -> str:
+    """``text`` unless it speaks as the platform, M-Pesa, a biller or another reserved brand (``ImpersonatingText``,
+    422, naming ``field``). Every merchant-written text shown to payers passes here.
+
+    >>> check_payer_text("Airtel airtime top-up", field="description")
+    'Airtel airtime top-up'
+    """
+    if (why := payer_text_impersonates(text)) is not None:
+        raise ImpersonatingText(
+            f"{field} speaks as the platform, M-Pesa, a biller or another reserved brand ({why}): use the "
+            "business's own words",
+            field=field,
+        )
+    return text
 
 
 class PaymentLinkClosed(Conflict):

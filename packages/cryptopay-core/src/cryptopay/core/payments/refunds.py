@@ -570,10 +570,11 @@ class Refunds:
         no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
         since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
         customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
-        A wrong-network refund is covered by its own booking, never by the invoice's receipts; a held payment's
-        return (``return_held``) by its payment, while that is still confirmed and its hold not reversed."""
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts, while the payment it
+        refunds still stands (``_check_stray_refund``); a held payment's return (``return_held``) by its payment,
+        while that is still confirmed and its hold not reversed."""
         if refund.reason.startswith(_WRONG_NETWORK):
-            return refund
+            return self._check_stray_refund(uow, refund)
         if refund.reason.startswith(HELD_RETURN):
             return self._check_held_return(uow, refund)
         invoice = load_invoice(uow, refund.invoice_id)
@@ -589,6 +590,17 @@ class Refunds:
             return refund
         why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
         return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
+
+    def _check_stray_refund(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a wrong-network refund whose payment's transfer left the chain since it was asked (detection follows
+        a refunded payment for reorgs and withdraws it): its coins are not in custody. Found by revpass5: it was
+        sent unchecked. Under the invoice's lock, then the payment's (the scan's order)."""
+        load_invoice(uow, refund.invoice_id)
+        payment = load_wrong_network_payment(uow, refund.reason.removeprefix(_WRONG_NETWORK))
+        if payment.refunded_by(refund.id):
+            return refund
+        why = f"the wrong-network payment it refunds ({payment.id}) is {payment.state.value}"
+        return self._settle(uow, refund.id, None, f"{why}: its transfer left the chain (reorganisation)")
 
     def _check_held_return(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
         """Fail a held payment's return whose payment left the chain (its credit reversed, or owed a clawback, or the

@@ -166,8 +166,10 @@ class WrongNetworkPayment:
 
     @property
     def followed(self) -> bool:
-        """Whether a confirmation step still checks its block (pending, not yet beyond any reorg)."""
-        return self.state is WrongNetworkState.PENDING and self.confirmations < FOLLOW_DEPTH
+        """Whether a confirmation step still checks its block (pending, or booked for a refund: not yet beyond any
+        reorg), so a refund's worker never sends back coins whose transfer left the chain (``Refunds``)."""
+        followed = (WrongNetworkState.PENDING, WrongNetworkState.REFUNDED)
+        return self.state in followed and self.confirmations < FOLLOW_DEPTH
 
     def seen_again(self, transfer: ObservedTransfer, *, now: datetime) -> WrongNetworkPayment | None:
         """The record after ``transfer`` (the same key) was scanned again: None when nothing changed; pending again
@@ -183,14 +185,21 @@ class WrongNetworkPayment:
         return attrs.evolve(self, confirmations=max(self.confirmations, confirmations), updated_at=now)
 
     def withdraw(self, reason: str, *, now: datetime) -> WrongNetworkPayment:
-        if self.state is not WrongNetworkState.PENDING:
+        """Its block left the chain: withdrawn (a refunded one too: its refund, not yet sent, is failed by the
+        worker; it stays booked, and is refunded from that booking if it is mined again)."""
+        if self.state not in (WrongNetworkState.PENDING, WrongNetworkState.REFUNDED):
             raise InvalidState(f"wrong-network payment {self.id} is {self.state.value}, not pending")
         return attrs.evolve(self, state=WrongNetworkState.WITHDRAWN, confirmations=0, updated_at=now, reason=reason)
 
     @property
     def booked(self) -> bool:
-        """Whether its amount is in the books (custody against ``liabilities:wrong_network``): once refunded."""
-        return self.state is WrongNetworkState.REFUNDED
+        """Whether its amount is in the books (custody against ``liabilities:wrong_network``): once a refund was
+        asked (``refund_id``), whatever happened to it since."""
+        return self.refund_id is not None
+
+    def refunded_by(self, refund_id: str) -> bool:
+        """Whether ``refund_id`` refunds it and its transfer still stands (not withdrawn, not refunded again)."""
+        return self.state is WrongNetworkState.REFUNDED and self.refund_id == refund_id
 
     def refunding(self, refund_id: str, *, by: str, now: datetime) -> WrongNetworkPayment:
         """Refunded by ``refund_id`` (a pending one, or a refunded one whose refund failed: the caller checks)."""
@@ -202,6 +211,8 @@ class WrongNetworkPayment:
     def accept(self, *, by: str, now: datetime) -> WrongNetworkPayment:
         if self.state is not WrongNetworkState.PENDING:
             raise InvalidState(f"wrong-network payment {self.id} is {self.state.value}: only a pending one is accepted")
+        if self.booked:  # booked for a refund before a reorg: its coins are the suspense account's, refund it
+            raise InvalidState(f"wrong-network payment {self.id} was booked for a refund: refund it again")
         return attrs.evolve(self, state=WrongNetworkState.ACCEPTED, updated_at=now, decided_by=by)
 
 

@@ -263,8 +263,7 @@ class Reconciliation:
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
         conversions = self._conversions()
-        strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.REFUNDED))
-        pending_strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.PENDING))
+        strays, pending_strays = in_transaction(self._uow, _booked_and_pending_strays)
         custody = self._custody(credits, deposit_books, withdrawal_books, conversions, strays)
         unread: dict[str, str] = {}
         on_chain = self._on_chain(custody, pending_strays, unread) if self._chains else None
@@ -530,6 +529,17 @@ def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetw
     while page := uow.wrong_network_payments.list(state=state, before=found[-1].id if found else None, limit=500):
         found += page
     return found
+
+
+def _booked_and_pending_strays(
+    uow: PaymentsUnitOfWork,
+) -> tuple[list[WrongNetworkPayment], list[WrongNetworkPayment]]:
+    """The wrong payments booked into custody (refunded; or booked for a refund, then withdrawn by a reorg or mined
+    again: the booking stands) and those owed to their payer unbooked until someone decides (pending)."""
+    pending = _strays(uow, WrongNetworkState.PENDING)
+    again = [*_strays(uow, WrongNetworkState.WITHDRAWN), *pending]
+    booked = [*_strays(uow, WrongNetworkState.REFUNDED), *(p for p in again if p.booked)]
+    return booked, [p for p in pending if not p.booked]
 
 
 def _per_invoice(uow: PaymentsUnitOfWork, invoices: Sequence[Invoice]) -> tuple[list[PaymentCredit], list[Refund]]:

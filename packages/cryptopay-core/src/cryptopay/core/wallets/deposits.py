@@ -140,6 +140,9 @@ class _Verdict:
     movement: Movement | None = None
     alert: Alert | None = None
     conversion: Conversion | None = None  # a converted asset's conversion, when it is credited
+    # Its KES value for the tier's receive limits, or why it cannot be valued now: asked with the verdict, before the
+    # booking's transaction (``_valued``: a quote is locked in a transaction of its own), when no movement valued it
+    valued: Money | str | None = None
 
 
 class Deposits:
@@ -384,7 +387,8 @@ class Deposits:
                 monitoring.check(movement)
             except Blocked as blocked:
                 return _Verdict(HoldReason.COMPLIANCE, blocked.message, movement)
-        return _Verdict(movement=movement, conversion=conversion)
+        valued = movement.amount if movement is not None else self._valued(deposit, conversion)
+        return _Verdict(movement=movement, conversion=conversion, valued=valued)
 
     def _movement(self, deposit: Deposit, credited: Money | None = None) -> Movement | None:
         """The deposit as the monitoring journal's movement, valued in KES (a converted one by the USDT it is
@@ -583,13 +587,12 @@ class Deposits:
         profile = uow.kyc.get(deposit.user_id)
         if profile is None:
             return HoldReason.TIER_LIMIT, "the wallet's owner has no KYC tier", None
-        credited = verdict.conversion.into if verdict.conversion is not None else deposit.amount
-        try:
-            value = verdict.movement.amount if verdict.movement is not None else kes_value(credited, self._quoter())
-        except CryptopayError as error:
+        value = verdict.valued  # valued before the transaction (``_verdict``), never a quote locked under its locks
+        if not isinstance(value, Money):
             if not product_limited(profile, Product.RECEIVE, at=now):
                 return None, None, None
-            return HoldReason.TIER_LIMIT, f"cannot be valued in KES now ({error.message}) for the tier's limits", None
+            why = value or "not valued"
+            return HoldReason.TIER_LIMIT, f"cannot be valued in KES now ({why}) for the tier's limits", None
         if product_limited(profile, Product.RECEIVE, at=now):  # after the wallet's row, before any balance
             uow.wallet_usage.lock_receiving(deposit.user_id)  # the lock order in ``cryptopay.core.wallets.service``
         decision = check_wallet_movement(

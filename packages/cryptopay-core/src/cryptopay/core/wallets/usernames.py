@@ -39,6 +39,7 @@ __all__ = [
     "business_name_impersonates",
     "choosable_username",
     "folded_name",
+    "payer_text_impersonates",
     "reserved",
     "skeleton",
     "valid_username",
@@ -169,4 +170,61 @@ def business_name_impersonates(name: str) -> str | None:
     brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
     if any(brand in folded for brand in brands):
         return "a reserved brand"
+    return None
+
+
+# Words that make free text speak *as* a brand rather than about it ("Safaricom M-PESA official top-up", "M-PESA
+# agent", "KPLC customer care", "M-PESA reversal: pay to get your money back"), each as ``folded_name`` reads it.
+_CLAIMS = frozenset(
+    folded_name(word)
+    for word in (
+        "official",
+        "officially",
+        "authorised",
+        "authorized",
+        "agent",
+        "agents",
+        "support",
+        "care",
+        "helpline",
+        "helpdesk",
+        "verify",
+        "verification",
+        "reversal",
+        "reversals",
+    )
+)
+_WORDS = re.compile(r"[^\W_]+")  # "customer-care", "MPESA_OFFICIAL": each part a word
+
+
+def _ascii_letters(text: str) -> str:
+    """A text's ASCII letters only, as ``skeleton`` reads them: a brand found here is spelt plainly."""
+    return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalpha()))
+
+
+def payer_text_impersonates(text: str) -> str | None:
+    """Why free text a merchant writes for its payers (a payment link's description, on the hosted checkout and the
+    till poster) speaks as the platform, M-Pesa, a biller or another reserved brand (review6 F2), or ``None``.
+
+    Naming a brand is honest ("Airtel airtime 100", "50 USDT"); speaking as one is not: a word mixing scripts, a brand
+    spelt in look-alike letters or symbols (``ＭＰＥＳＡ``, ``M-PE$A``, ``Saf4ricom``: no honest text needs them), or a
+    brand beside a word that claims to be it (``official``, ``agent``, ``support``, ``care``, ``reversal`` ...).
+
+    >>> [payer_text_impersonates(t) for t in ("Airtel airtime 100", "Safaricom M-PESA official top-up", "Agent fee")]
+    [None, 'a reserved brand beside a word that claims to be it', None]
+    >>> payer_text_impersonates("M-PE$A top-up"), payer_text_impersonates("S\u0430faricom bundles")
+    ('a reserved brand in look-alike letters', 'letters of two scripts in one word')
+    """
+    text = text.strip()
+    normal = unicodedata.normalize("NFKC", text)
+    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
+        return "letters of two scripts in one word"
+    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY and brand in folded_name(text)]
+    if not brands:
+        return None
+    plain = _ascii_letters(text)
+    if not all(brand in plain for brand in brands):
+        return "a reserved brand in look-alike letters"
+    if any(folded_name(word) in _CLAIMS for word in _WORDS.findall(normal)):
+        return "a reserved brand beside a word that claims to be it"
     return None

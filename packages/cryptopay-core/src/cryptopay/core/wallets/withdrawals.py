@@ -459,8 +459,10 @@ class Withdrawals:
 
     # -- the worker ----------------------------------------------------------------------------------------------
     def send_due(self, *, limit: int = 100) -> list[Withdrawal]:
-        """Screen again and send every requested withdrawal whose ``send_after`` has passed."""
-        due = in_transaction(self.uow, lambda uow: uow.withdrawals.due(self.clock.now(), limit=limit))
+        """Screen again and send every requested withdrawal whose ``send_after`` has passed; one whose owner
+        compliance froze since it was asked (a first-time address's cool-off) stays requested, its coins held, until
+        the freeze is lifted, as a frozen merchant's planned payout does (review6 F8/F9: checked when money leaves)."""
+        due = in_transaction(self.uow, lambda uow: _not_frozen(uow, uow.withdrawals.due(self.clock.now(), limit=limit)))
         return [self._send_one(w) for w in due]
 
     def check_sent(self, *, limit: int = 100) -> list[Withdrawal]:
@@ -735,6 +737,12 @@ def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
     return WithdrawalRequest(
         withdrawal.id, withdrawal.network, withdrawal.address, withdrawal.amount, withdrawal.token_contract
     )
+
+
+def _not_frozen(uow: WithdrawalUnitOfWork, due: list[Withdrawal]) -> list[Withdrawal]:
+    """``due`` without the withdrawals of users compliance froze (their profiles read once)."""
+    frozen = {party for party, p in uow.kyc.find(sorted({w.user_id for w in due})).items() if p.frozen}
+    return [w for w in due if w.user_id not in frozen]
 
 
 def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
