@@ -1,7 +1,7 @@
 """Sends held for a frozen recipient are the officers' queue (review4 R6, second path).
 
 Revision ID: 0175
-Revises: 0165
+Revises: 0186
 Create Date: 2026-12-07
 
 A send to a frozen recipient is accepted as any other and held (``TransferState.HELD``, the amount in
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0175"
-down_revision = "0165"
+down_revision = "0186"
 branch_labels = None
 depends_on = None
 
