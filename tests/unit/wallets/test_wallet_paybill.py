@@ -188,6 +188,9 @@ def test_a_genuine_payment_with_a_masked_number_is_credited_once_transaction_sta
         ({"TransAmount": "8000.00"}, "amount"),  # a real TransID, a bigger amount
         ({"MSISDN": _masked("254711999888")}, "payer"),  # a real TransID, another payer
         ({"MSISDN": "254711999888"}, "payer"),
+        ({"MSISDN": ""}, "payer"),  # no number shown: nothing to compare, never a pass (revpass6 P2)
+        ({"MSISDN": "*"}, "payer"),
+        ({"MSISDN": "2547 ***** 1"}, "payer"),
         ({"BusinessShortCode": "654321"}, "not our shortcode"),
     ],
 )
@@ -239,3 +242,27 @@ def test_a_trans_id_that_is_no_receipt_is_refused_before_anything_is_written(sta
     with pytest.raises(InvalidInput):
         desk.confirm(parse_payload({**confirmation, "TransID": "../../x"}), token=token)
     assert desk.listed() == []
+
+
+def test_a_second_confirmation_of_a_trans_id_naming_another_account_holds_it_for_an_operator(
+    stack: WalletStack,
+) -> None:
+    """revpass6 P2: someone with the token confirms a genuine TransID first, naming their own wallet; M-Pesa's own
+    confirmation then names another account. Transaction Status cannot say which account number is M-Pesa's, so the
+    payment is never booked to either wallet: it waits in suspense with the reason, the repeat audited with what
+    differs."""
+    amina = stack.sign_up("0712000001")
+    mallory = stack.sign_up("0712000066", username="mallory")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 900, "0712000001")
+    genuine = stack.mpesa.outbox.pop().payload
+    forged = desk.confirm(parse_payload({**genuine, "BillRefNumber": "mallory"}), token=token)
+    repeat = desk.confirm(parse_payload(genuine), token=token)
+    assert repeat.id == forged.id and repeat.repeats == 1 and "account number" in repeat.reason
+    (payment,) = verified(stack, desk)
+    assert payment.state is PaybillState.SUSPENDED and "disagree" in payment.reason and payment.user_id is None
+    assert stack.balance(mallory, "KES") == stack.balance(amina, "KES") == Money.zero(KES)
+    [repeated] = [r for r in stack.backend.storage.audit_records() if r.action == "paybill.confirmation_repeated"]
+    assert dict(repeated.details)["differs"] == "account number" and dict(repeated.details)["same"] == "false"
+    assert desk.release(payment.id, "0712000001", actor="usr_ops", note="M-Pesa's statement names Amina").user_id
+    assert stack.balance(amina, "KES") == Money.of(900, KES)

@@ -264,11 +264,17 @@ class Paybill:
         known = uow.paybill_payments.by_trans_id(trans_id, lock=True)
         if known is not None:
             known.repeats += 1
+            differs = _differences(known, result, kes)
+            if differs and known.state is PaybillState.VERIFYING and not known.reason:
+                # Transaction Status cannot tell which account number is M-Pesa's: an operator decides (revpass6 P2)
+                known.reason = f"{_DISAGREE}: {differs}"
             uow.paybill_payments.update(known)
-            details = {"trans_id": trans_id, "same": str(known.kes == kes)}
+            details = {"trans_id": trans_id, "same": str(not differs).lower(), "differs": differs}
             uow.audit.append(
                 AuditEvent("mpesa:callback", "paybill.confirmation_repeated", _subject(known), now, details)
             )
+            if differs:
+                _log.warning("paybill payment %s: confirmations of TransID %s differ (%s)", known.id, trans_id, differs)
             return known
         payment = PaybillPayment(
             id=self.ids.new_id("pbl"),
@@ -403,6 +409,8 @@ class Paybill:
         """A verified payment: to the wallet its account number names, or held in the suspense account."""
         kes = payment.kes
         wallet, why = self._taker(uow, payment.bill_ref, kes, now)
+        if payment.reason.startswith(_DISAGREE):  # two confirmations named different accounts: never a guess
+            wallet, why = None, payment.reason
         if wallet is not None:
             payment.state, payment.user_id = PaybillState.CREDITED, wallet.user_id
             uow.wallet_usage.add(
@@ -529,15 +537,37 @@ def _party(result: MpesaResult, key: str) -> str:
 
 def _same_payer(sent: str, number: str) -> bool:
     """Whether the MSISDN a confirmation sent (whole, masked ``2547 ***** 126`` or Daraja's SHA-256 of it) is
-    ``number``, the debit party M-Pesa's record names; as far as it can tell (nothing readable: True)."""
+    ``number``, the debit party M-Pesa's record names. Fails closed (revpass6 P2): a confirmation showing no
+    number, or a mask showing fewer than 3 digits at either end, names no payer to compare, so it is not the same.
+
+    >>> sent = ("2547 ***** 001", "254799000001", "", "*", "2547*1", "2547 ***** 002")
+    >>> [_same_payer(s, "254799000001") for s in sent]
+    [True, True, False, False, False, False]
+    """
     text = sent.replace(" ", "")
     if re.fullmatch(r"[0-9a-fA-F]{64}", text):
         return hashlib.sha256(number.encode()).hexdigest() == text.lower()
     if "*" in text:
         head, tail = text.split("*", 1)[0], text.rsplit("*", 1)[-1]
-        return bool(number) and number.startswith(head) and number.endswith(tail)
+        shown = len(head) >= 3 and len(tail) >= 3 and (head + tail).isdigit()
+        return shown and bool(number) and number.startswith(head) and number.endswith(tail)
     whole, theirs = try_normalize_msisdn(text), try_normalize_msisdn(number)
-    return whole is None or whole == theirs
+    return whole is not None and whole == theirs
+
+
+_DISAGREE = "confirmations of this TransID disagree"
+
+
+def _differences(known: PaybillPayment, result: MpesaResult, kes: Money) -> str:
+    """What a repeated confirmation of ``known``'s TransID says otherwise (amount, account number, payer, shortcode);
+    empty when it is the same."""
+    said = {
+        "amount": (str(known.kes.amount), str(kes.amount)),
+        "account number": (known.bill_ref, (result.account_reference or "").strip()[:64]),
+        "payer": (known.msisdn, (result.param("MSISDN") or "")[:80]),
+        "shortcode": (known.shortcode, result.param("BusinessShortCode") or ""),
+    }
+    return ", ".join(name for name, (first, again) in said.items() if first != again)
 
 
 def _subject(payment: PaybillPayment) -> str:

@@ -69,6 +69,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.book import check_can_take
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.payments.model import check_payer_text
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
@@ -800,9 +801,12 @@ def _recipient(to: str) -> tuple[str | None, str | None]:
 
 
 def _note(note: str | None) -> str | None:
+    """A transfer's note as its recipient will read it: prose, at most ``MAX_NOTE`` characters, never speaking as
+    the platform, M-Pesa or another reserved brand (``check_payer_text``, 422 ``impersonating_text``)."""
     if note is None or not note.strip():
         return None
     problem = text_problem(note, TextKind.PROSE)
     if problem is not None or len(note.strip()) > MAX_NOTE:
         raise InvalidInput(problem or f"a note is at most {MAX_NOTE} characters", field="note")
-    return note.strip()
+    # the recipient reads it beside the money: "M-PESA reversal: send it back" is the oldest trick (review6 F2 class)
+    return check_payer_text(note.strip(), field="note")
