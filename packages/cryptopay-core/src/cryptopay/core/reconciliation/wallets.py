@@ -10,7 +10,8 @@ A transfer to a number with no wallet waits in ``liabilities:wallet_claims:<ASSE
 the transfers awaiting a claim, and none may wait past its window for longer than ``CLAIM_GRACE`` (the worker
 returns expired claims every ten minutes); a send held for a frozen recipient waits in
 ``liabilities:p2p_held:<ASSET>``, which must hold exactly the held sends (review4 R6). A wallet's sales and bills are
-payouts like a merchant's: the snapshot lists them with the rest, so the payout checks (holds, in flight, receipts, M-Pesa's statement) cover them too.
+payouts like a merchant's: the snapshot lists them with the rest, so the payout checks (holds, in flight, receipts,
+M-Pesa's statement) cover them too.
 
 >>> buy_entry_key("buy_1")
 'buy:buy_1:credit'
