@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from cryptopay.core import flows
+from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
 from cryptopay.core.money import KES, Money
 from cryptopay.core.wallets import TransferState
@@ -85,6 +86,10 @@ def test_a_send_to_a_wallet_an_operator_froze_is_held_and_returned_to_its_sender
     stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
     sent = stack.wallets.send(amina.id, "0712000002", Money.of("250", KES))
     assert sent.state is TransferState.HELD and stack.balance(amina, "KES").amount == 750
+    with pytest.raises(OwnParty):  # the sender, were they an officer, decides nothing on their own send
+        stack.wallets.held_sends().return_to_sender(sent.id, officer=amina.id, note="mine")
+    [refused] = _records(stack, "compliance.own_party_refused")
+    assert refused.subject == f"transfer:{sent.id}" and stack.balance(amina, "KES").amount == 750
     returned = stack.wallets.held_sends().return_to_sender(sent.id, officer=OFFICER, note="the phone was stolen")
     assert returned.state is TransferState.RETURNED
     assert stack.wallets.transfer(amina.id, sent.id).shown_state is TransferState.RETURNED

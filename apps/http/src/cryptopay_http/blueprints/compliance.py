@@ -679,6 +679,7 @@ _SEND_DECIDED = (
     (NotFound, "no held transfer with this id"),
     (InvalidState, "an officer decided it already"),
     (InvalidInput, "no note saying why"),
+    (OwnParty, "you made the send or would receive it"),
 )
 
 

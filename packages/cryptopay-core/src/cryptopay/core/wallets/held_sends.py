@@ -15,6 +15,7 @@ meanwhile (``InvalidState``):
   stays earned (the send was made).
 
 Each decision is audited ``wallet.held_send_released`` / ``wallet.held_send_returned`` with the officer and the note.
+No officer decides a send they made or would receive (``OwnParty``, 403, audited ``compliance.own_party_refused``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.own_party import refuse_own_party
 from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
 from cryptopay.core.kyc import Product
 from cryptopay.core.ledger import Ledger
@@ -62,14 +64,33 @@ class HeldSends:
     def release(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
         """Credit a held send to its recipient (audited ``wallet.held_send_released``)."""
         text = _note(note)
-        held = self.get(transfer_id)
+        held = self._not_own(transfer_id, officer, "release")
         value = self.value_of(held.amount)  # before the transaction: a quote is locked in one of its own
         return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=value))
 
     def return_to_sender(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
         """Give a held send back to its sender (audited ``wallet.held_send_returned``)."""
         text = _note(note)
+        self._not_own(transfer_id, officer, "return")
         return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=None))
+
+    def _not_own(self, transfer_id: str, officer: str, action: str) -> Transfer:
+        """The held send, unless the officer sent or would receive it (``OwnParty``, audited: outside review R12)."""
+        held = self.get(transfer_id)
+        for party in (held.sender_id, held.recipient_id):
+            if party is not None:
+                subject, at = f"transfer:{transfer_id}", self.clock.now()
+                refuse_own_party(
+                    self.uow,
+                    None,
+                    officer,
+                    party,
+                    scope="compliance",
+                    action=f"held_send_{action}",
+                    subject=subject,
+                    at=at,
+                )
+        return held
 
     def _decide(
         self, uow: WalletUnitOfWork, transfer_id: str, officer: str, note: str, *, value: Money | None
