@@ -175,13 +175,14 @@ def test_more_than_the_balance_is_refused_and_changes_nothing(stack):
 
 
 def test_a_frozen_wallet_neither_sends_nor_receives(stack):
-    """Frozen by an operator (audited with the reason): its sends and transfers to it are refused."""
+    """Frozen by an operator (audited with the reason): its sends are refused; transfers to it are accepted and held,
+    never credited (review4 R6: a refusal told the sender about the freeze)."""
     amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
     stack.fund(amina, "100", "KES")
     stack.fund(baraka, "100", "KES")
     stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
-    with pytest.raises(WalletFrozen):
-        stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
+    held = stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
+    assert held.state is TransferState.HELD and stack.balance(baraka, "KES").amount == 100
     with pytest.raises(WalletFrozen):
         stack.wallets.send(baraka.id, "0712000001", Money.of("50", KES))
     stack.wallets.unfreeze(baraka.id, actor="admin:ops")

@@ -68,6 +68,13 @@ wallet_transfers = sa.Table(
         postgresql_where=sa.text("state = 'awaiting_claim'"),
         sqlite_where=sa.text("state = 'awaiting_claim'"),
     ),
+    # sends held for a frozen recipient (migration 0175): the officers' queue
+    sa.Index(
+        "ix_wallet_transfers_held",
+        "id",
+        postgresql_where=sa.text("state = 'held'"),
+        sqlite_where=sa.text("state = 'held'"),
+    ),
     keep_existing=True,
 )
 
