@@ -273,6 +273,12 @@ def told_closed(journey):
     assert journey["refusals"][-1].code == "payment_link_closed"
 
 
+@then("the second customer is told the link is busy with a checkout in progress")
+def told_busy(journey):
+    refused = journey["refusals"][-1]
+    assert refused.code == "payment_link_busy" and "checkout in progress" in refused.message
+
+
 @then("the customer is told the amount is below the shop's minimum")
 def told_below(journey):
     assert journey["refusals"][-1].code == "below_store_minimum"

@@ -21,6 +21,9 @@ Feature: A merchant takes payments through a reusable payment link
     Given a payment link for KES 500 that may be used once
     When a customer opens the link
     And another customer opens the link
+    Then the second customer is told the link is busy with a checkout in progress
+    When the first customer pays the invoice and the chain confirms it
+    And another customer opens the link
     Then the second customer is told the link is closed
     And the link has been used 1 times
 

@@ -20,7 +20,14 @@ METHODS = [
     ("templates/**.html", "jinja2"),
     *(
         (name, "python")
-        for name in ("printables.py", "dashboard_business.py", "portal.py", "portal_account.py", "refusals.py")
+        for name in (
+            "printables.py",
+            "dashboard_business.py",
+            "portal.py",
+            "portal_account.py",
+            "refusals.py",
+            "remittance_notice.py",
+        )
     ),
 ]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}

@@ -9,6 +9,11 @@ each function's share of the samples, on its own (with the C code it calls) and 
 a time: the figure depends far less on how busy the machine is than throughput does (still, compare runs made one
 after the other, alternated).
 
+``PROFILE_OP=check``: ``Wallets.check_send`` instead (the send's read round trip and every rule, then a read-only
+``COMMIT``), for the ceiling of a one-round-trip send: what a send costs beyond its read (``send`` less ``check``)
+is about what a send whose read went with its write would cost at least. Both print the server's CPU per send too
+(``bench_wallet.ServerCpu``, ``/proc`` of the database's backends, when the server is local).
+
 Run: ``scripts/with-services.sh .venv/bin/python tests/bench/profile_send.py``.
 """
 
@@ -33,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cryptopay.core.money import KES, Money
 
 from tests.bench.bench_ledger import _admin_url, _create_db, _drop_db
-from tests.bench.bench_wallet import WALLETS, _phone, _Wiring, setup_wallets
+from tests.bench.bench_wallet import WALLETS, ServerCpu, _phone, _Wiring, setup_wallets
 
 
 class _Sampler:
@@ -103,11 +108,12 @@ def main() -> None:
             setup_wallets(url, data_dir, kind)
             wiring = _Wiring(url, data_dir, kind)
             rng = random.Random(1)
+            operation = wiring.wallets.check_send if os.environ.get("PROFILE_OP") == "check" else wiring.wallets.send
 
             def send() -> None:
                 sender, recipient = rng.sample(range(WALLETS), 2)
                 amount = Money.from_minor(rng.randint(5_000, 10_000), KES)
-                wiring.wallets.send(f"usr_bench_{sender:05d}", _phone(recipient), amount, note="bench")
+                operation(f"usr_bench_{sender:05d}", _phone(recipient), amount, note="bench")
 
             for _ in range(50):  # warm: connections open, statements prepared
                 send()
@@ -115,32 +121,37 @@ def main() -> None:
             profiler = cProfile.Profile(time.process_time) if mode == "cprofile" else None
             sampler = _Sampler() if mode == "sample" else None
             per_round, figures, kernel, collections_ = sends // rounds, [], [], _Collections()
-            collections_.on = True
-            for _ in range(rounds):
-                if profiler:
-                    profiler.enable()
-                if sampler:
-                    sampler.start()
-                cpu, times = time.process_time(), os.times()
-                for _ in range(per_round):
-                    send()
-                figures.append(1000 * (time.process_time() - cpu) / per_round)
-                kernel.append(1000 * (os.times().system - times.system) / per_round)
-                if profiler:
-                    profiler.disable()
-                if sampler:
-                    sampler.stop()
-            collections_.on = False
+            server = ServerCpu(admin, name)
+            with server.measuring():  # the server's CPU over every round
+                collections_.on = True
+                for _ in range(rounds):
+                    if profiler:
+                        profiler.enable()
+                    if sampler:
+                        sampler.start()
+                    cpu, times = time.process_time(), os.times()
+                    for _ in range(per_round):
+                        send()
+                    figures.append(1000 * (time.process_time() - cpu) / per_round)
+                    kernel.append(1000 * (os.times().system - times.system) / per_round)
+                    if profiler:
+                        profiler.disable()
+                    if sampler:
+                        sampler.stop()
+                collections_.on = False
             wiring.close()
     finally:
         _drop_db(admin, name)
     print(
-        f"client CPU per send ({kind}, {per_round * rounds} sends in {rounds} rounds): "
+        f"client CPU per {os.environ.get('PROFILE_OP') or 'send'} ({kind}, {per_round * rounds} in {rounds} rounds): "
         f"best {min(figures):.3f} ms, median {statistics.median(figures):.3f} ms "
         f"(of which in the kernel: median {statistics.median(kernel):.3f} ms)"
         + (" (under cProfile)" if profiler else "")
         + (" (sampled)" if sampler else "")
     )
+    server_seconds = server.seconds()
+    if server_seconds is not None:
+        print(f"server CPU per send: {1000 * server_seconds / (per_round * rounds):.3f} ms (all rounds)")
     runs = ", ".join(f"{collections_.runs[g]} of generation {g}" for g in sorted(collections_.runs)) or "none"
     print(f"garbage collections: {runs}; {1000 * collections_.seconds / (per_round * rounds):.3f} ms per send")
     top = int(os.environ.get("PROFILE_TOP", "30"))

@@ -14,7 +14,7 @@ from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import pay, registered
+from tests.support.paybill import answer_status, confirmed, pay, registered, verified
 from tests.support.sql_backends import Backend
 from tests.support.threads import joined
 from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
@@ -71,7 +71,8 @@ def test_a_newer_registration_supersedes_the_older_token_on_this_backend(backend
     result = parse_payload(stack.mpesa.outbox[-1].payload)
     with pytest.raises(Forbidden):
         desk.confirm(result, token=old)
-    assert desk.confirm(result, token=new).state is PaybillState.CREDITED
+    assert desk.confirm(result, token=new).state is PaybillState.VERIFYING
+    assert [p.state for p in verified(stack, desk)] == [PaybillState.CREDITED]
     with backend.uow() as uow:
         states = [r.state for r in uow.paybill_urls.for_shortcode(stack.mpesa.shortcode)]
     assert states == [RegistrationState.SUPERSEDED, RegistrationState.ACTIVE]
@@ -98,5 +99,38 @@ def test_confirmations_of_one_trans_id_at_once_book_one_payment(backend: Backend
         thread.start()
     joined(*threads)
     assert len(seen) == 4 and len({p.id for p in seen}) == 1
+    verified(stack, desk)
     assert stack.balance(amina, "KES") == Money.of(400, KES)
     assert len(desk.listed()) == 1
+
+
+def test_only_what_transaction_status_confirms_is_booked_on_this_backend(backend: Backend) -> None:
+    """A genuine payment waits (verifying, nothing booked) until Transaction Status answers, then is credited; a
+    confirmation on the valid token of a TransID M-Pesa does not know is never booked; a repeated answer changes
+    nothing; the status tokens are found by their digests, each on its own URL."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    genuine = confirmed(stack, desk, "0799000001", 1200, "0712000001")
+    stack.mpesa.simulate_c2b("0799000002", 100, "0712000001")
+    forged_payload = {**stack.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001", "TransAmount": "50000"}
+    forged = desk.confirm(parse_payload(forged_payload), token=token)
+    assert (genuine.state, forged.state) == (PaybillState.VERIFYING, PaybillState.VERIFYING)
+    assert stack.balance(amina, "KES") == Money.zero(KES)
+    asked = desk.verify_due()
+    assert {p.id for p in asked} == {genuine.id, forged.id}
+    answers = list(stack.mpesa.outbox)
+    assert len(answer_status(stack, desk)) == 2
+    assert desk.get(forged.id).state is PaybillState.UNVERIFIED
+    assert desk.get(genuine.id).state is PaybillState.CREDITED
+    for delivery in answers:  # Daraja repeats its answers: nothing more
+        desk.on_status(parse_payload(delivery.payload), token=delivery.url.rsplit("/", 1)[-1])
+    assert stack.balance(amina, "KES") == Money.of(1200, KES)
+    assert stack.ledger.balance(flows.MPESA_COLLECTIONS).posted == Money.of(1200, KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    with backend.uow() as uow:
+        assert uow.paybill_payments.due_for_status(stack.clock.now(), limit=10) == []
+        found = uow.paybill_payments.get(genuine.id)
+        assert found is not None and found.status_digest is not None
+        assert uow.paybill_payments.by_status_token(found.status_digest, timeout=False) == found
+        assert uow.paybill_payments.by_status_token(found.status_digest, timeout=True) is None

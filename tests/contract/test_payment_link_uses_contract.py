@@ -8,6 +8,7 @@ import pytest
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.link_uses import RESERVATION
 from cryptopay.core.payments.links import PaymentLinkBusy, PaymentLinkClosed
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -38,7 +39,7 @@ def test_abandoned_checkouts_give_their_uses_back_when_they_expire(stack):
     again with both uses back, each given back audited."""
     link = _capped(stack, 2)
     first, second = (stack.payment_links.create_invoice(link.public_id) for _ in range(2))
-    with pytest.raises(PaymentLinkClosed, match="limit"):
+    with pytest.raises(PaymentLinkBusy, match="checkout in progress"):  # not "used up": nothing paid (F11)
         stack.payment_links.create_invoice(link.public_id)
     stack.tick(minutes=20)
     assert {stack.invoice(i.id).state for i in (first, second)} == {InvoiceState.EXPIRED}
@@ -99,7 +100,7 @@ def test_an_unpaid_checkout_holds_a_capped_link_only_for_its_reservation(stack):
     link opens to the next customer (the freed use audited), and the stranger's money, if it comes, still counts."""
     link = _capped(stack, 1)
     held = stack.payment_links.create_invoice(link.public_id, client=STRANGER)
-    with pytest.raises(PaymentLinkClosed, match="limit"):
+    with pytest.raises(PaymentLinkBusy, match="checkout in progress"):  # busy, not "used up" (review6 F11)
         stack.payment_links.create_invoice(link.public_id, client=CUSTOMER)
     stack.tick(minutes=6)
     assert stack.invoice(held.id).state is InvoiceState.NEW  # its own window is 15 minutes
@@ -143,3 +144,29 @@ def test_one_client_holds_at_most_two_open_checkouts_of_a_capped_link(stack):
     stack.tick(minutes=6)
     stack.payment_links.create_invoice(link.public_id, client=STRANGER)
     assert stack.payment_links.get_link(link.id).uses == 1
+
+
+def test_a_cap_filled_by_unpaid_checkouts_is_busy_with_when_to_retry_never_used_up(stack):
+    """Review6 F11: two addresses holding a 4-use link with unpaid checkouts make it busy for the others (429
+    ``payment_link.uses_reserved``, Retry-After the first reservation's lapse), never "used 4 times": nothing was
+    paid. Once every use is paid for it is closed for good, with the old reason."""
+    link = _capped(stack, 4)
+    first = stack.payment_links.create_invoice(link.public_id, client=STRANGER)
+    stack.tick(minutes=2)
+    for client in (STRANGER, CUSTOMER, CUSTOMER):
+        stack.payment_links.create_invoice(link.public_id, client=client)
+    assert stack.payment_links.busy_until(stack.payment_links.load_public(link.public_id)) == first.created_at + (
+        RESERVATION
+    )
+    with pytest.raises(PaymentLinkBusy, match="one may free up in 3 minutes") as refused:
+        stack.payment_links.create_invoice(link.public_id, client="192.0.2.1")
+    assert refused.value.retry_after == 180 and refused.value.details["limit"] == "payment_link.uses_reserved"
+    assert stack.payment_links.get_link(link.id).uses == 4  # nothing made, nothing claimed
+    stack.pay(first.id)
+    stack.tick(minutes=6)  # the other three lapse; the paid one keeps its use
+    for client in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        stack.pay(stack.payment_links.create_invoice(link.public_id, client=client).id)
+    stack.tick(minutes=1)  # the payments seen
+    assert stack.payment_links.busy_until(stack.payment_links.load_public(link.public_id)) is None
+    with pytest.raises(PaymentLinkClosed, match="used 4 times"):
+        stack.payment_links.create_invoice(link.public_id, client="192.0.2.4")

@@ -8,7 +8,7 @@ from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, Registration
 
 from tests.support.wallet_stack import WalletStack
 
-__all__ = ["HOOKS", "pay", "paybill", "registered"]
+__all__ = ["HOOKS", "answer_status", "confirmed", "pay", "paybill", "registered", "verified"]
 
 HOOKS = "https://pay.example.com/hooks/daraja/paybill"
 
@@ -28,10 +28,35 @@ def registered(stack: WalletStack) -> tuple[Paybill, str]:
     return desk, url.rsplit("/", 1)[-1]
 
 
-def pay(stack: WalletStack, desk: Paybill, phone: str, amount: int, reference: str) -> PaybillPayment:
-    """A customer pays the paybill from the SIM menu; M-Pesa's confirmation is posted to our URL."""
+def confirmed(stack: WalletStack, desk: Paybill, phone: str, amount: int, reference: str) -> PaybillPayment:
+    """A customer pays the paybill from the SIM menu; M-Pesa's confirmation is posted to our URL (not verified)."""
     receipt = stack.mpesa.simulate_c2b(phone, amount, reference)
     assert receipt is not None
     (delivery,) = stack.mpesa.outbox
     stack.mpesa.outbox.clear()
     return desk.confirm(parse_payload(delivery.payload), token=delivery.url.rsplit("/", 1)[-1])
+
+
+def answer_status(stack: WalletStack, desk: Paybill) -> list[PaybillPayment]:
+    """Post the fake M-Pesa's pending Transaction Status answers to our paybill status URLs, as Daraja would."""
+    answered = []
+    for delivery in list(stack.mpesa.outbox):
+        if f"{HOOKS}/status/" not in delivery.url:
+            continue
+        stack.mpesa.outbox.remove(delivery)
+        token, timed_out = delivery.url.rsplit("/", 1)[-1], "/status/timeout/" in delivery.url
+        answered.append(desk.on_status(parse_payload(delivery.payload), token=token, timed_out=timed_out))
+    return answered
+
+
+def verified(stack: WalletStack, desk: Paybill) -> list[PaybillPayment]:
+    """The worker's turn: Transaction Status asked about every payment due, and M-Pesa's answers posted back."""
+    desk.verify_due()
+    return answer_status(stack, desk)
+
+
+def pay(stack: WalletStack, desk: Paybill, phone: str, amount: int, reference: str) -> PaybillPayment:
+    """A customer pays the paybill, M-Pesa confirms it, and Transaction Status verifies it: as it was booked."""
+    payment = confirmed(stack, desk, phone, amount, reference)
+    verified(stack, desk)
+    return desk.get(payment.id)

@@ -324,3 +324,32 @@ def _officers() -> InMemoryUsers:
     ]:
         users.add(User(user_id, email, "unused-hash", role, START))
     return users
+
+
+def test_held_sends_are_listed_and_decided_from_the_shell(rig):
+    """``compliance held-transfers`` (review4 R6): a send to a frozen recipient waits in the list (an audited read);
+    a named officer returns it to its sender with a note (exit 2 without one, 3 for an unknown id, 4 once decided, 5
+    for someone who is not an officer)."""
+    from cryptopay.core.money import KES, Money
+
+    from tests.support.services import with_wallets
+    from tests.support.wallet_stack import wallet_stack
+
+    wallets = wallet_stack()
+    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
+    wallets.fund(amina, "500", "KES")
+    wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    sent = wallets.wallets.send(amina.id, "0712000002", Money.of("200", KES))
+    services = with_wallets(attrs.evolve(in_memory_services(clock=rig.clock), users=ready(_officers())), wallets)
+    use_services(services)
+    [row] = [json.loads(line) for line in cli("held-transfers", "list", "--json").stdout.splitlines()]
+    assert (row["id"], row["recipient"], row["amount"]) == (sent.id, baraka.id, "200.00 KES")
+    assert any(r.action == "compliance.held_transfers_viewed" for r in services.audit.records())
+    ann = ("--officer", "ann@example.co.ke")
+    assert cli("held-transfers", "return", sent.id, *ann).exit_code == 2
+    assert cli("held-transfers", "return", "trf_nope", *ann, "--note", "x").exit_code == 3
+    assert cli("held-transfers", "return", sent.id, "--officer", "pat@example.co.ke", "--note", "x").exit_code == 5
+    returned = cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
+    assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned", returned.output
+    assert wallets.balance(amina, "KES").amount == 500
+    assert cli("held-transfers", "release", sent.id, *ann, "--note", "again").exit_code == 4

@@ -57,9 +57,19 @@ def signed_up(api: PaybillApi, phone: str) -> str:
     return str(wallets.sign_up(phone)["user"]["id"])
 
 
+def status_answers(api: PaybillApi) -> list[tuple[str, object]]:
+    """The worker's turn: Transaction Status asked about the payments due; M-Pesa's answers (path, body) to post."""
+    api.paybill.verify_due()
+    answers = [(d.url.removeprefix(BASE), d.payload) for d in api.mpesa.outbox if "/paybill/status/" in d.url]
+    api.mpesa.outbox.clear()
+    return answers
+
+
 def test_a_paybill_payment_posted_to_its_token_url_credits_the_wallet_once(api: PaybillApi) -> None:
     """Registered URLs, a customer pays with the wallet's number as the account: validation accepts, the
-    confirmation (twice, as Daraja does) credits KES 250 once; the books balance."""
+    confirmation (twice, as Daraja does) is recorded once and books nothing until Transaction Status, asked by the
+    worker, answers on its own URL that M-Pesa completed it: then KES 250 is credited once (the answer twice too);
+    the books balance."""
     user_id = signed_up(api, "0712000001")
     api.paybill.register_urls(actor="usr_ops")
     validation = api.mpesa.c2b_validation_url() or ""
@@ -71,6 +81,15 @@ def test_a_paybill_payment_posted_to_its_token_url_credits_the_wallet_once(api: 
     assert path.startswith("/hooks/daraja/paybill/confirmation/")
     for _ in range(2):
         answer = api.client.post(path, json=delivery.payload)
+        assert answer.status_code == 200 and answer.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    (waiting,) = api.paybill.listed()
+    assert waiting.state is PaybillState.VERIFYING and api.services.wallets.balances(user_id)["KES"].is_zero()
+    api.mpesa.outbox.clear()
+    ((status_path, body),) = status_answers(api)
+    assert status_path.startswith("/hooks/daraja/paybill/status/result/")
+    assert api.client.post(status_path.rsplit("/", 1)[0] + "/not-our-token", json=body).status_code == 403
+    for _ in range(2):  # Daraja repeats itself here too
+        answer = api.client.post(status_path, json=body)
         assert answer.status_code == 200 and answer.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     (payment,) = api.paybill.listed()
     assert payment.state is PaybillState.CREDITED and payment.user_id == user_id and payment.repeats == 1
@@ -90,3 +109,23 @@ def test_a_forged_confirmation_is_refused_and_writes_nothing(api: PaybillApi) ->
     stk = {"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": "2", "ResultCode": 1032}}}
     assert api.client.post(delivery.url.removeprefix(BASE), json=stk).status_code == 422
     assert api.paybill.listed() == []
+
+
+def test_a_confirmation_m_pesa_never_made_on_a_valid_token_credits_nothing(api: PaybillApi) -> None:
+    """Whoever learnt the registration's token posts a confirmation of a TransID M-Pesa does not know: it is
+    recorded and verified, Transaction Status answers "not found", and it ends unverified: nothing booked, audited."""
+    user_id = signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    api.mpesa.simulate_c2b("0799000001", 250, "0712000001")
+    (delivery,) = api.mpesa.outbox
+    api.mpesa.outbox.clear()
+    forged = {**delivery.payload, "TransID": "FORGED0001", "TransAmount": "90000.00"}
+    assert api.client.post(delivery.url.removeprefix(BASE), json=forged).status_code == 200
+    ((status_path, body),) = status_answers(api)
+    assert api.client.post(status_path, json=body).status_code == 200
+    payment = next(p for p in api.paybill.listed() if p.trans_id == "FORGED0001")
+    assert payment.state is PaybillState.UNVERIFIED and "does not know" in payment.reason
+    assert api.services.wallets.balances(user_id)["KES"].is_zero()
+    assert set(api.services.ledger.trial_balance().values()) <= {0}
+    with api.services.uow() as uow:
+        assert "paybill.unverified" in {r.action for r in uow.audit.records()}

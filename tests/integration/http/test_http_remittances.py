@@ -13,13 +13,13 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
-from cryptopay.core.money import USDT, Money
+from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.payments.model import DepositAddress
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
 from tests.support.customer_keys import customer_key
-from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
+from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import sql_backend
 
 
@@ -398,3 +398,40 @@ def test_an_order_paid_after_it_expired_shows_what_arrived_as_excess_and_its_ref
     api.stack.confirm_refunds()
     api.stack.run()
     assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"
+
+
+def test_usdc_sent_to_the_order_s_usdt_address_shows_on_the_status_in_english_and_swahili(api: Api):
+    """Review6: USDC to the order's USDT address is recorded as a wrong-asset payment, and the public status used to
+    show a bare ``awaiting_payment``: it now lists the USDC under ``wrong_payments`` and says, in English and
+    Swahili, that it does not pay the order, goes back whole to the refund address, and what the order still
+    awaits; once refunded, that it was sent back."""
+    body = {**BODY, "refund_address": EVM_REFUND}
+    opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("usdc")})
+    public_id = opened.get_json()["public_id"]
+    assert opened.get_json()["wrong_payments"] == [] and opened.get_json()["notice"] is None
+    found = api.stack.remittances.get_public(public_id)
+    address = next(o.address for o in api.stack.remittances.invoice(found).options if o.rail.network.name == "ethereum")
+    api.stack.chains["ethereum"].pay(address, Money.of(found.usdt.amount, USDC))
+    api.stack.confirm(1)  # seen, not yet as deep as a refund needs
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "awaiting_payment"
+    [wrong] = status["wrong_payments"]
+    assert (wrong["amount"], wrong["network"], wrong["wrong"], wrong["state"]) == (
+        {"amount": str(found.usdt.amount), "asset": "USDC"},
+        "ethereum",
+        "asset",
+        "pending",
+    )
+    usdc, usdt = f"{found.usdt.amount} USDC", f"{found.usdt.amount} USDT"
+    assert status["notice"]["en"] == (
+        f"{usdc} reached this order's address on Ethereum. This order takes only the USDT payments it lists, so this "
+        f"does not pay it: it will be sent back whole to your refund address. The order still awaits {usdt}."
+    )
+    assert status["notice"]["sw"].startswith(f"{usdc} zimefika kwenye anwani ya agizo hili kupitia Ethereum.")
+    assert status["notice"]["sw"].endswith(f"Agizo bado linasubiri {usdt}.")
+    api.stack.confirm(12)
+    api.stack.run(rounds=1)
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["wrong_payments"][0]["state"] == "refunded" and status["excess_refund"] in ("requested", "sent")
+    assert "it was sent back whole to your refund address" in status["notice"]["en"]
+    assert "yamerudishwa yote" in status["notice"]["sw"]

@@ -673,3 +673,44 @@ def test_an_unproven_email_never_resets_a_wallet_password_and_the_phone_hears_of
     texts = [m.text for m in FileSms(api.sms_file).read() if m.to == phone]
     assert "password was just reset" in texts[-1]
     assert api.client.post("/v1/auth/login", json={"email": phone, "password": new}).status_code == 200
+
+
+def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api: WalletApi):
+    """Review4 R6, second path: a send to a holder compliance froze is a 201 delivered, as any other (it was a
+    ``recipient_limit`` refusal: tipping-off); the amount is held, the officers list it and one releases it (a
+    step-up, a note); the recipient then has it."""
+    from tests.integration.http.http_support import AuthActions
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    baraka = api.sign_up("0712000002")["user"]["id"]
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    api.services.kyc_review.freeze("usr_officer", baraka, PartyKind.PERSONAL, "STR 18 filed")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-held"})
+    assert sent.status_code == 201, sent.get_json()
+    assert sent.get_json()["state"] == "delivered" and "held" not in sent.get_data(as_text=True)
+    shown = api.client.get(f"/v1/wallet/transfers/{sent.get_json()['id']}", headers=headers).get_json()
+    assert shown["state"] == "delivered" and shown["finished_at"] is not None
+    balances = api.services.wallets.balances
+    assert balances(amina)["KES"].amount == 700 and balances(baraka)["KES"].amount == 0
+
+    auth = AuthActions(api.client.application, api.client)
+    officer, codes = auth.staff("compliance")
+    path = "/v1/admin/compliance/held-transfers"
+    assert api.client.get(path, headers=headers).status_code == 403
+    [row] = api.client.get(path, headers=officer).get_json()["data"]
+    assert (row["id"], row["recipient_id"], row["state"]) == (sent.get_json()["id"], baraka, "held")
+    release = f"{path}/{row['id']}/release"
+    assert api.client.post(release, json={"note": "cleared"}, headers=officer).status_code == 403  # no step-up
+    stepped = auth.stepped_up(officer, code=codes[0])
+    assert api.client.post(release, json={"note": ""}, headers=stepped).status_code == 422
+    done = api.client.post(release, json={"note": "the order allows it"}, headers=stepped)
+    assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
+    assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
+    again = api.client.post(
+        f"{path}/{row['id']}/return", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
+    )
+    assert again.status_code in (409, 422) and again.mimetype == "application/problem+json"
+    assert balances(amina)["KES"].amount == 700

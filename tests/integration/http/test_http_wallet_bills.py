@@ -256,3 +256,33 @@ def test_sends_and_bills_past_the_days_allowance_need_a_step_up_audited_when_mis
         post = spec["paths"][path]["post"]
         assert "403" in post["responses"], path
         assert any(p["name"] == "X-Step-Up-Token" and not p["required"] for p in post["parameters"]), path
+
+
+def test_concurrent_sends_each_under_the_allowance_pass_only_within_it_and_the_rest_is_audited(api: WalletApi):
+    """Review5 S4 under concurrency: four KES 300 sends at once (threads released together), no step-up, against the
+    KES 1,000 allowance. Each alone is under it, so the early read lets them all by; the send's own check, under the
+    sender's wallet lock, lets three through (KES 900) and refuses the fourth 403 ``step_up_required``, audited
+    ``access.refused`` like the early refusal, its key not used up."""
+    from tests.support.sql_engines import race
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "5000")
+    plain = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+
+    def send(i: int) -> tuple[int, str | None]:
+        response = api.client.post("/v1/wallet/transfers", json=body, headers={**plain, "Idempotency-Key": f"c{i}"})
+        return response.status_code, response.get_json().get("code")
+
+    outcomes = race(4, send)
+    assert sorted(outcomes, key=str) == sorted([(201, None)] * 3 + [(403, "step_up_required")], key=str), outcomes
+    assert api.services.wallets.balances(amina)["KES"].amount == 4100
+    with api.services.uow() as uow:
+        reasons = [dict(r.details)["reason"] for r in uow.audit.records() if r.action == "access.refused"]
+    assert reasons == ["step_up_required"], reasons
+    refused = next(i for i, (status, _) in enumerate(outcomes) if status == 403)
+    stepped = api.login("0712000001", stepped_up=True)
+    again = api.client.post("/v1/wallet/transfers", json=body, headers={**stepped, "Idempotency-Key": f"c{refused}"})
+    assert again.status_code == 201, again.get_json()

@@ -16,7 +16,8 @@ def _link(client, headers, **body):
 
 
 def test_a_customer_uses_a_fixed_link_without_credentials_until_its_cap(client, auth, stack, shop):
-    """Each use is an invoice for the link's price; past the cap a 422 payment_link_closed; uses are counted."""
+    """Each use is an invoice for the link's price; past the cap, while unpaid checkouts hold it, a 429
+    payment_link_busy, once they are paid a 409 payment_link_closed; uses are counted."""
     key = key_headers(auth.api_key(shop.headers, shop.id, ["payment_links:write", "payment_links:read"]))
     link = _link(client, key, amount="500", currency="KES", max_uses=2, rails=["usdt-tron"])
     assert link["open"] and link["uses"] == 0 and link["amount"] == {"amount": "500.00", "asset": "KES"}
@@ -26,6 +27,11 @@ def test_a_customer_uses_a_fixed_link_without_credentials_until_its_cap(client, 
     assert {i.json["price"]["amount"] for i in invoices} == {"500.00"}
     assert invoices[0].json["metadata"] == {"payment_link": link["id"]}
     assert [o["rail"] for o in invoices[0].json["payment_options"]] == ["usdt-tron"]
+    busy = client.post(path, json={})  # both uses held by unpaid checkouts: busy, not used up (review6 F11)
+    assert busy.status_code == 429 and busy.json["code"] == "payment_link_busy"
+    for invoice in invoices:
+        stack.pay(invoice.json["id"])
+    stack.tick(minutes=1)
     closed = client.post(path, json={})
     assert closed.status_code == 409 and closed.json["code"] == "payment_link_closed"
     assert client.post(path, json={"amount": "501"}).json["code"] in ("payment_link_closed", "payment_link_terms")
@@ -203,7 +209,7 @@ def test_checkouts_left_unpaid_give_their_uses_back_so_a_stranger_cannot_close_a
     link = _link(client, key, amount="500", currency="KES", max_uses=2, rails=["usdt-tron"])
     path = f"/v1/payment-links/{link['public_id']}/invoices"
     assert [client.post(path, json={"amount": "500"}).status_code for _ in range(2)] == [201, 201]
-    assert client.post(path, json={}).json["code"] == "payment_link_closed"
+    assert client.post(path, json={}).json["code"] == "payment_link_busy"  # not closed: nothing paid (F11)
     stack.tick(minutes=20)
     shown = client.get(f"/v1/payment-links/{link['id']}", headers=key).json
     assert (shown["uses"], shown["open"]) == (0, True), shown

@@ -17,7 +17,14 @@ def _charges(client, shop, headers, charging: str):
 def test_an_admin_passes_the_b2c_tariff_on_and_every_view_shows_the_charge(client, auth, stack, shop):
     before = client.get(f"/v1/merchants/{shop.id}/store", headers=shop.headers).json
     assert before["payout_charges"] == {"charging": "none", "schedule_id": None, "effective_from": None, "bands": []}
-    set_ = _charges(client, shop, auth.user("admin"), "mpesa_b2c")
+    admin, codes = auth.staff("admin")
+    unstepped = _charges(client, shop, admin, "mpesa_b2c")  # a step-up, as the console's fresh code (revpass6 P3)
+    assert unstepped.status_code == 403 and unstepped.json["code"] == "step_up_required", unstepped.json
+    assert (
+        client.get(f"/v1/merchants/{shop.id}/store", headers=shop.headers).json["payout_charges"]
+        == before["payout_charges"]
+    )
+    set_ = _charges(client, shop, auth.stepped_up(admin, code=codes[0]), "mpesa_b2c")
     assert set_.status_code == 200, set_.json
     charges = set_.json["payout_charges"]
     assert charges["charging"] == "mpesa_b2c" and charges["schedule_id"] == "mpesa_payout:KES:standard:v1"
@@ -52,8 +59,10 @@ def test_an_admin_passes_the_b2c_tariff_on_and_every_view_shows_the_charge(clien
 def test_a_merchant_may_not_set_its_payout_charge_and_bad_input_is_a_422(client, auth, stack, shop):
     refused = _charges(client, shop, shop.headers, "none")
     assert refused.status_code == 403
+    admin, codes = auth.staff("admin")
+    stepped = auth.stepped_up(admin, code=codes[0])
     for charging in ("custom", "mpesa", ""):
-        bad = _charges(client, shop, auth.user("admin"), charging)
+        bad = _charges(client, shop, stepped, charging)
         assert bad.status_code == 422 and bad.content_type == "application/problem+json", bad.json
     store = client.get(f"/v1/merchants/{shop.id}/store", headers=shop.headers).json
     assert store["payout_charges"]["charging"] == "none" and store["payout_charges"]["schedule_id"] is None

@@ -145,4 +145,5 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "hold_detail",
         "failure",
         "travel_rule_id",
+        "held_at",
     }

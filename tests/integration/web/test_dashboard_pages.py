@@ -208,7 +208,7 @@ def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     assert attempts == [2] and len(hooks.sender.sent) >= 2
 
 
-def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner, auth, hooks):
+def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner, auth, hooks, services):
     """The add-endpoint form's payload version 2 makes the endpoint's bodies v2 (shown in the list); a version other
     than 1 or 2 is refused and adds nothing."""
     _log_in(client)
@@ -227,7 +227,31 @@ def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner,
     assert client.post("/dashboard/developers/webhooks", data=body).status_code == 201
     (endpoint,) = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
     assert endpoint["payload_version"] == 2
-    assert "payload version 2" in client.get("/dashboard/developers").get_data(as_text=True)
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    assert "payload version 2" in page
+    # switching back needs the password, and then applies (audited) to the endpoint's events from now on
+    action = f"/dashboard/developers/webhooks/{endpoint['id']}/payload-version"
+    refused = client.post(action, data={"csrf_token": _csrf(page), "payload_version": "1", "password": "wrong"})
+    assert refused.status_code == 403
+    assert client.get("/v1/webhook-endpoints", headers=headers).json["data"][0]["payload_version"] == 2
+    switched = client.post(action, data={"csrf_token": _csrf(page), "payload_version": "1", "password": PASSWORD})
+    assert switched.status_code == 200 and "payload version 1" in switched.get_data(as_text=True)
+    assert client.get("/v1/webhook-endpoints", headers=headers).json["data"][0]["payload_version"] == 1
+    audited = [
+        dict(r.details).get("payload_version")
+        for r in services.audit.records()
+        if r.action.startswith("webhook_endpoint.")
+    ]
+    assert audited == ["2", "1"]  # created as 2, switched to 1
+    assert (
+        client.post(action, data={"csrf_token": _csrf(page), "payload_version": "5", "password": PASSWORD}).status_code
+        == 422
+    )
+    other = client.post(
+        "/dashboard/developers/webhooks/whe_nope/payload-version",
+        data={"csrf_token": _csrf(page), "payload_version": "2", "password": PASSWORD},
+    )
+    assert other.status_code == 404
 
 
 def test_a_password_with_invisible_characters_logs_in_on_the_page(client, auth):

@@ -23,8 +23,9 @@ def test_a_fixed_price_link_opens_a_checkout_page(client, shop):
     used = client.post(f"/link/{public_id}", data={**_keyed(html)})
     assert used.status_code == 303 and re.fullmatch(r"/pay/[A-Za-z0-9_-]{22}", used.headers["Location"])
     assert "KES 500.00" in client.get(used.headers["Location"]).get_data(as_text=True)
-    closed = client.get(f"/link/{public_id}").get_data(as_text=True)
-    assert "This payment link is closed." in closed and 'name="csrf_token"' not in closed
+    busy = client.get(f"/link/{public_id}").get_data(as_text=True)  # its one use held by that unpaid checkout
+    assert "taken by a checkout in progress" in busy and "free up within 5 min" in busy
+    assert "This payment link is closed." not in busy and 'name="csrf_token"' not in busy
 
 
 def test_an_open_amount_link_asks_for_the_amount(client, shop):
@@ -111,7 +112,7 @@ def test_a_double_press_of_the_pay_button_makes_one_invoice(client, shop):
     assert missing.status_code == 400 and weak.status_code == 422
     again = client.post(f"/link/{public_id}", data=_keyed(client.get(f"/link/{public_id}").get_data(as_text=True)))
     assert again.status_code == 303 and again.headers["Location"] != first.headers["Location"]
-    assert "This payment link is closed." in client.get(f"/link/{public_id}").get_data(as_text=True)  # two uses
+    assert "taken by a checkout in progress" in client.get(f"/link/{public_id}").get_data(as_text=True)  # two uses
 
 
 def test_a_third_unpaid_checkout_from_one_address_is_a_429_page_in_the_payer_s_language(client, shop):
@@ -126,6 +127,25 @@ def test_a_third_unpaid_checkout_from_one_address_is_a_429_page_in_the_payer_s_l
     busy = client.post(f"/link/{public_id}", data={**_keyed(html)}, headers=sw)
     shown = busy.get_data(as_text=True)
     assert busy.status_code == 429 and "Kiungo hiki kina shughuli nyingi" in shown and "unpaid checkouts" in shown
+
+
+def test_a_link_held_full_by_unpaid_checkouts_says_busy_and_when_never_closed(client, shop):
+    """Review6 F11: checkouts in progress (nothing paid) fill a 2-use link: its page says so and in how many minutes
+    a place may free up, in English and Swahili; another payer's API use is a 429 with Retry-After, not
+    payment_link_closed "used 2 times"."""
+    public_id = _link(client, shop, amount="500", rails=["usdt-tron"], max_uses=2)
+    for _ in range(2):
+        html = client.get(f"/link/{public_id}").get_data(as_text=True)
+        assert client.post(f"/link/{public_id}", data={**_keyed(html)}).status_code == 303
+    english = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert "Every place on this link is taken by a checkout in progress" in english
+    assert "A place may free up within 5 min" in english and "closed" not in english
+    swahili = client.get(f"/link/{public_id}", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "Nafasi zote za kiungo hiki zimechukuliwa" in swahili and "ndani ya dakika 5" in swahili
+    other = client.post(f"/v1/payment-links/{public_id}/invoices", json={}, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.status_code == 429 and other.json["code"] == "payment_link_busy", other.json
+    assert 0 < int(other.headers["Retry-After"]) <= 300
+    assert "checkout in progress" in other.json["detail"] and "used" not in other.json["detail"]
 
 
 def test_a_link_description_is_shown_as_the_merchant_s_note_and_never_speaks_as_a_brand(client, shop):

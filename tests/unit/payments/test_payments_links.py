@@ -69,7 +69,8 @@ def test_an_entered_amount_must_fit_the_store_bounds(stack: PaymentsStack) -> No
 def test_a_capped_expiring_link_closes_and_a_deactivated_one_never_reopens(stack: PaymentsStack) -> None:
     """The cap is the number of invoices; after the expiry or a deactivation, no more."""
     capped = stack.payment_links.create_link("m1", actor="u", description="One seat", amount=kes("500"), max_uses=1)
-    stack.payment_links.create_invoice(capped.public_id)
+    stack.pay(stack.payment_links.create_invoice(capped.public_id).id)
+    stack.tick(minutes=1)
     with pytest.raises(PaymentLinkClosed, match="limit"):
         stack.payment_links.create_invoice(capped.public_id)
     soon = stack.clock.now() + timedelta(hours=1)

@@ -8,13 +8,13 @@ import attrs
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.ledger import Account, AccountKind
-from cryptopay.core.mobile_money import ReversalRequest
+from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation import Outside, Reconciliation, Report, parse_statement, render_statement
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.paybill import PaybillState
 
-from tests.support.paybill import pay, registered
+from tests.support.paybill import pay, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 from tests.unit.reconciliation.test_reconciliation_statement_rows import differences
 
@@ -94,3 +94,28 @@ def test_a_booked_paybill_payment_missing_from_the_statement_and_a_short_suspens
         f"receipt {held.trans_id} on M-Pesa's statement",
         "not on it",
     ) in (differences(report, "mpesa-collections"))
+
+
+def test_a_forged_confirmation_never_verified_is_not_in_the_books_reconciliation_expects(stack: WalletStack) -> None:
+    """A confirmation of a TransID M-Pesa does not know ends unverified with nothing booked: reconciliation neither
+    expects it on the statement nor counts it in the collections; the genuine one beside it reconciles."""
+    stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    pay(stack, desk, "0799000001", 1500, "0712000001")
+    stack.mpesa.simulate_c2b("0799000002", 100, "0712000001")
+    delivery = stack.mpesa.outbox.pop()
+    stack.mpesa.outbox.clear()
+    forged = desk.confirm(parse_payload({**delivery.payload, "TransID": "FORGED0002"}), token=token)
+    stack.clock.advance(seconds=1)
+    verified(stack, desk)
+    assert desk.get(forged.id).state is PaybillState.UNVERIFIED
+    # the genuine KES 100's own confirmation was taken by the forger (never posted): M-Pesa collected it, our books
+    # lack it; the forged one is nowhere
+    assert checked(reconcile(stack)) == [
+        (f"receipt {delivery.payload['TransID']}", "a buy of ours", "none in our books"),
+        (
+            "assets:mpesa_collections:KES collected in the statement's period",
+            "1500.00 KES in our books",
+            "1600.00 KES per M-Pesa",
+        ),
+    ]

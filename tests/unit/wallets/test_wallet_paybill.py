@@ -5,17 +5,18 @@ wire format (and Safaricom's own published sample), through ``parse_payload``.""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, InvalidState, LimitExceeded
+from cryptopay.core.errors import InvalidInput, InvalidState, LimitExceeded, NotFound
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.wallets.paybill import PaybillState, RegistrationState
 
-from tests.support.paybill import pay, paybill, registered
+from tests.support.paybill import answer_status, confirmed, pay, paybill, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "daraja" / "c2b_v2_confirmation_masked_official.json"
@@ -55,6 +56,7 @@ def test_a_repeated_confirmation_books_nothing_more(stack: WalletStack) -> None:
     result = parse_payload(delivery.payload)
     one, two = desk.confirm(result, token=token), desk.confirm(result, token=token)
     assert one.id == two.id and two.repeats == 1 and one.trans_id == receipt
+    verified(stack, desk)
     assert stack.balance(amina, "KES") == Money.of(700, KES)
 
 
@@ -135,12 +137,132 @@ def test_validation_accepts_our_shortcode_s_payments_unknown_references_included
     assert desk.validate(parse_payload(payload), token=token)["ResultCode"] == "C2B00015"
 
 
-def test_safaricom_s_published_confirmation_is_booked_with_its_masked_number(stack: WalletStack) -> None:
-    """Daraja v2's own sample (MSISDN masked, a free-text reference, shortcode 600966) parses and, naming no
-    wallet, is held in suspense with the number as sent."""
+def test_safaricom_s_published_confirmation_is_recorded_with_its_masked_number(stack: WalletStack) -> None:
+    """Daraja v2's own sample (MSISDN masked, a free-text reference, shortcode 600966) parses and is recorded, with
+    the number as sent, to be verified by Transaction Status before anything is booked."""
     desk = paybill(stack, "600966")
     assert desk.register_urls(actor="usr_ops").state is RegistrationState.ACTIVE
     token = (stack.mpesa.c2b_validation_url() or "").rsplit("/", 1)[-1]
     payment = desk.confirm(parse_payload(json.loads(SAMPLE.read_text())), token=token)
     assert payment.trans_id == "RKL51ZDR4F" and payment.kes == Money.of("5.00", KES)
-    assert payment.state is PaybillState.SUSPENDED and payment.msisdn == "2547 ***** 126"
+    assert payment.state is PaybillState.VERIFYING and payment.msisdn == "2547 ***** 126"
+
+
+def _collected(stack: WalletStack) -> Money:
+    """What the collections account holds (nothing was ever posted to it: zero)."""
+    try:
+        return stack.ledger.balance(flows.MPESA_COLLECTIONS).posted
+    except NotFound:
+        return Money.zero(KES)
+
+
+def _masked(phone: str) -> str:
+    return f"{phone[:4]} ***** {phone[-3:]}"  # as Daraja v2 sends it
+
+
+def test_a_genuine_payment_with_a_masked_number_is_credited_once_transaction_status_agrees(stack: WalletStack) -> None:
+    """Daraja v2 masks the payer's number: the digits it shows are compared with Transaction Status's debit party;
+    the payment is credited only after the answer, once however many times the answer comes."""
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 800, "0712000001")
+    confirmation = stack.mpesa.outbox.pop().payload
+    waiting = desk.confirm(parse_payload({**confirmation, "MSISDN": _masked("254799000001")}), token=token)
+    assert waiting.state is PaybillState.VERIFYING and stack.balance(amina, "KES") == Money.zero(KES)
+    assert _collected(stack) == Money.zero(KES)
+    desk.verify_due()
+    (answer,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    token_of = answer.url.rsplit("/", 1)[-1]
+    first = desk.on_status(parse_payload(answer.payload), token=token_of)
+    again = desk.on_status(parse_payload(answer.payload), token=token_of)
+    assert first.state is again.state is PaybillState.CREDITED and first.user_id == amina.id
+    assert stack.balance(amina, "KES") == Money.of(800, KES)
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert actions.count("paybill.credited") == 1 and "paybill.status_repeated" in actions
+    assert desk.verify_due() == []  # nothing left to ask
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"TransAmount": "8000.00"}, "amount"),  # a real TransID, a bigger amount
+        ({"MSISDN": _masked("254711999888")}, "payer"),  # a real TransID, another payer
+        ({"MSISDN": "254711999888"}, "payer"),
+        ({"MSISDN": ""}, "payer"),  # no number shown: nothing to compare, never a pass (revpass6 P2)
+        ({"MSISDN": "*"}, "payer"),
+        ({"MSISDN": "2547 ***** 1"}, "payer"),
+        ({"BusinessShortCode": "654321"}, "not our shortcode"),
+    ],
+)
+def test_a_confirmation_m_pesa_records_otherwise_is_never_booked(
+    stack: WalletStack, change: dict[str, str], why: str
+) -> None:
+    """Someone with the token replays a genuine TransID with another amount, payer or shortcode: Transaction
+    Status's record differs, so it ends unverified with the reason, nothing booked, audited for an operator."""
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 800, "0712000001")
+    confirmation = stack.mpesa.outbox.pop().payload
+    desk.confirm(parse_payload({**confirmation, **change}), token=token)
+    (payment,) = verified(stack, desk)
+    assert payment.state is PaybillState.UNVERIFIED and why in payment.reason
+    assert stack.balance(amina, "KES") == Money.zero(KES)
+    assert set(stack.ledger.trial_balance().values()) <= {0} and _collected(stack) == Money.zero(KES)
+    assert "paybill.unverified" in [r.action for r in stack.backend.storage.audit_records()]
+
+
+def test_a_status_answer_on_a_token_of_no_query_is_refused_and_a_timeout_asks_again_later(stack: WalletStack) -> None:
+    """Only the tokens recorded for the query work (each on its own URL); a queue timeout is no answer: the payment
+    stays verifying and is asked about again after the wait, which doubles."""
+    stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    payment = confirmed(stack, desk, "0799000001", 300, "0712000001")
+    stack.mpesa.outbox.clear()
+    (asked,) = desk.verify_due()
+    (answer,) = stack.mpesa.outbox
+    result, result_token = parse_payload(answer.payload), answer.url.rsplit("/", 1)[-1]
+    with pytest.raises(Forbidden):
+        desk.on_status(result, token=token)  # the confirmation's token is not a status token
+    with pytest.raises(Forbidden):
+        desk.on_status(result, token=result_token, timed_out=True)  # a result token on the timeout URL
+    assert desk.get(payment.id).state is PaybillState.VERIFYING
+    stack.mpesa.outbox.clear()
+    assert asked.queries == 1 and asked.check_at is not None
+    assert desk.verify_due() == []  # not due yet
+    stack.clock.advance(minutes=1)
+    (again,) = desk.verify_due()
+    assert again.queries == 2 and again.check_at == stack.clock.now() + timedelta(minutes=2)
+    assert answer_status(stack, desk)[0].state is PaybillState.CREDITED
+
+
+def test_a_trans_id_that_is_no_receipt_is_refused_before_anything_is_written(stack: WalletStack) -> None:
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 300, "x")
+    confirmation = stack.mpesa.outbox.pop().payload
+    with pytest.raises(InvalidInput):
+        desk.confirm(parse_payload({**confirmation, "TransID": "../../x"}), token=token)
+    assert desk.listed() == []
+
+
+def test_a_second_confirmation_of_a_trans_id_naming_another_account_holds_it_for_an_operator(
+    stack: WalletStack,
+) -> None:
+    """revpass6 P2: someone with the token confirms a genuine TransID first, naming their own wallet; M-Pesa's own
+    confirmation then names another account. Transaction Status cannot say which account number is M-Pesa's, so the
+    payment is never booked to either wallet: it waits in suspense with the reason, the repeat audited with what
+    differs."""
+    amina = stack.sign_up("0712000001")
+    mallory = stack.sign_up("0712000066", username="mallory")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 900, "0712000001")
+    genuine = stack.mpesa.outbox.pop().payload
+    forged = desk.confirm(parse_payload({**genuine, "BillRefNumber": "mallory"}), token=token)
+    repeat = desk.confirm(parse_payload(genuine), token=token)
+    assert repeat.id == forged.id and repeat.repeats == 1 and "account number" in repeat.reason
+    (payment,) = verified(stack, desk)
+    assert payment.state is PaybillState.SUSPENDED and "disagree" in payment.reason and payment.user_id is None
+    assert stack.balance(mallory, "KES") == stack.balance(amina, "KES") == Money.zero(KES)
+    [repeated] = [r for r in stack.backend.storage.audit_records() if r.action == "paybill.confirmation_repeated"]
+    assert dict(repeated.details)["differs"] == "account number" and dict(repeated.details)["same"] == "false"
+    assert desk.release(payment.id, "0712000001", actor="usr_ops", note="M-Pesa's statement names Amina").user_id
+    assert stack.balance(amina, "KES") == Money.of(900, KES)

@@ -175,13 +175,14 @@ def test_more_than_the_balance_is_refused_and_changes_nothing(stack):
 
 
 def test_a_frozen_wallet_neither_sends_nor_receives(stack):
-    """Frozen by an operator (audited with the reason): its sends and transfers to it are refused."""
+    """Frozen by an operator (audited with the reason): its sends are refused; transfers to it are accepted and held,
+    never credited (review4 R6: a refusal told the sender about the freeze)."""
     amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
     stack.fund(amina, "100", "KES")
     stack.fund(baraka, "100", "KES")
     stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
-    with pytest.raises(WalletFrozen):
-        stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
+    held = stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
+    assert held.state is TransferState.HELD and stack.balance(baraka, "KES").amount == 100
     with pytest.raises(WalletFrozen):
         stack.wallets.send(baraka.id, "0712000001", Money.of("50", KES))
     stack.wallets.unfreeze(baraka.id, actor="admin:ops")
@@ -356,3 +357,22 @@ def test_the_job_leaves_a_frozen_wallets_transfers_to_go_back(stack):
     assert stack.waiting_claims.settle() == (0, 1)
     assert stack.wallets.transfer(amina.id, waiting.id).state is TransferState.RETURNED
     assert stack.balance(amina, "KES").amount == 5000
+
+
+def test_a_note_that_speaks_as_m_pesa_is_refused_and_moves_nothing(stack):
+    """The recipient reads a transfer's note beside the money (review6 F2 class): "M-PESA reversal" or a brand in
+    look-alike letters is a 422 ``impersonating_text``, nothing sent; an ordinary note goes with the money."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002")
+    stack.fund(amina, "1000", "KES")
+    for note in (
+        "M-PESA reversal: send it back to 0712000001",
+        "Safaricom official refund",
+        "\uff2d\uff30\uff25\uff33\uff21",
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), note=note)
+        assert refused.value.code == "impersonating_text" and refused.value.details["field"] == "note"
+    assert stack.balance(amina, "KES").amount == 1000 and stack.wallets.transfers(amina.id) == []
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), note="M-Pesa ilikataa, hii ni ya chai")
+    assert sent.note == "M-Pesa ilikataa, hii ni ya chai"

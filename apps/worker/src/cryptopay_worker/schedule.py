@@ -95,6 +95,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.WALLET_CLAIMS_EXPIRE, timedelta(minutes=10)),
     Every(jobs.WALLET_QUOTES_PRUNE, timedelta(hours=1)),  # quote claims a week past their window, in batches
     Every(jobs.WALLET_STK_QUERY, timedelta(seconds=30)),  # ask STK Query about open wallet buys past their callback
+    Every(jobs.WALLET_PAYBILL_VERIFY, timedelta(seconds=15)),  # Transaction Status about paybill confirmations
     Every(jobs.REMITTANCE_ADVANCE, timedelta(seconds=15)),  # paid orders paid out, recipients told, retries, refunds
     Every(jobs.WALLET_WITHDRAWALS, timedelta(seconds=30)),  # send withdrawals past their cool-off; follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),

@@ -31,6 +31,7 @@ from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.payments.model import PaymentCredit
 from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
+from cryptopay.core.wallets.model import Transfer
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
@@ -479,6 +480,54 @@ def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE)
     """Keep a held payment frozen for the authorities; its alerts' case is reported."""
     with errors_to_exit_codes():
         emit_json(_held_row(services().held_payments.keep(credit_id, officer=_officer(officer), note=note)))
+
+
+# -- wallet sends held for a frozen recipient (``wallets.held_sends``, review4 R6) -----------------------------------
+sends_app = typer.Typer(
+    help="Wallet sends held for a frozen recipient: list; release one to its recipient or return it to its sender.",
+    no_args_is_help=True,
+)
+app.add_typer(sends_app, name="held-transfers")
+
+
+def _send_row(t: Transfer) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "sender": t.sender_id,
+        "recipient": t.recipient_id,
+        "amount": str(t.amount),
+        "state": t.state.value,
+        "held_at": t.held_at,
+    }
+
+
+@sends_app.command("list")
+def list_held_sends(
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
+    as_json: bool = JSON,
+) -> None:
+    """Held sends awaiting a decision, by id (the read is audited)."""
+    with errors_to_exit_codes():
+        found = services().wallets.held_sends().waiting(limit=limit)
+        _audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
+        rows = [_send_row(t) for t in found]
+    _emit(rows, ["id", "sender", "recipient", "amount", "held_at"], as_json)
+
+
+@sends_app.command("release")
+def release_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Credit a held send to its recipient (audited; the freeze itself stays)."""
+    with errors_to_exit_codes():
+        held = services().wallets.held_sends()
+        emit_json(_send_row(held.release(transfer_id, officer=_officer(officer), note=note)))
+
+
+@sends_app.command("return")
+def return_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Give a held send back to its sender (audited; its fee stays earned)."""
+    with errors_to_exit_codes():
+        held = services().wallets.held_sends()
+        emit_json(_send_row(held.return_to_sender(transfer_id, officer=_officer(officer), note=note)))
 
 
 # -- sanctions lists and screening ----------------------------------------------------------------------------

@@ -50,7 +50,9 @@ def paybill_register() -> None:
 
 
 def paybill_payments(
-    state: str = typer.Option("", "--state", help="Only these: credited, suspended, released or returned."),
+    state: str = typer.Option(
+        "", "--state", help="Only these: verifying, credited, suspended, released, returned or unverified."
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Payments to the paybill outside an STK prompt, newest first (``--state suspended``: those to decide)."""

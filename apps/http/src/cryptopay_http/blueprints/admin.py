@@ -150,12 +150,17 @@ def reconciliation() -> Response:
     description=(
         "Runs the reconciliation with what M-Pesa says for this run: its statement export (the CSV as "
         "downloaded, in `statement`) and the float per an Account Balance answer (KES). Returns the same "
-        "report as GET, with the M-Pesa checks run. Nothing is written but the run's record."
+        "report as GET, with the M-Pesa checks run. The statement's period is its `Time Period` line, else "
+        "`statement_from`..`statement_to`; with neither its checks are skipped (`statement period unknown`), never "
+        "compared over its first to its last row. Nothing is written but the run's record."
     ),
     problems=(
         (
             InvalidInput,
-            ("the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column missing)"),
+            (
+                "the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column "
+                "missing), is of a Short Code not ours, or of another period than statement_from/statement_to say"
+            ),
         ),
     ),
 )

@@ -6,7 +6,9 @@
 Every change is audited. ``GET .../held-payments`` lists merchant payments held for a listed payer awaiting a
 decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
 officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
-a note, closing its alerts (``payments.held``).
+a note, closing its alerts (``payments.held``). ``GET .../held-transfers`` lists wallet sends held for a frozen
+recipient; ``POST .../held-transfers/<id>/release|return`` decide one with a note (a step-up: money moves;
+``wallets.held_sends``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
+from cryptopay.core.wallets.held_sends import HeldSends
+from cryptopay.core.wallets.model import Transfer
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
@@ -642,3 +647,97 @@ def decline_held_payment(credit_id: str) -> Response:
 def keep_held_payment(credit_id: str) -> Response:
     note = read_body(HoldDecisionRequest).note
     return json_response(HeldPaymentView.of(_held().keep(credit_id, officer=current_principal().id, note=note)))
+
+
+# --- sends held for a frozen recipient (review4 R6: ``cryptopay.core.wallets.held_sends``) -------------------------
+
+
+@attrs.frozen
+class HeldTransferView:
+    """A wallet send held for a frozen recipient (``held``), or one an officer decided (``delivered``: released,
+    ``returned``: back with its sender)."""
+
+    id: str
+    sender_id: str
+    recipient_id: str | None
+    amount: Money
+    fee: Money
+    state: str = attrs.field(metadata={"description": "held (waiting for an officer), delivered or returned"})
+    created_at: datetime
+    held_at: datetime | None
+
+    @classmethod
+    def of(cls, t: Transfer) -> HeldTransferView:
+        return cls(t.id, t.sender_id, t.recipient_id, t.amount, t.fee, t.state.value, t.created_at, t.held_at)
+
+
+def _held_sends() -> HeldSends:
+    return runtime().services.wallets.held_sends()
+
+
+_SEND_DECIDED = (
+    (NotFound, "no held transfer with this id"),
+    (InvalidState, "an officer decided it already"),
+    (InvalidInput, "no note saying why"),
+)
+
+
+@bp.get("/v1/admin/compliance/held-transfers")
+@operation(
+    "Wallet sends held for a frozen recipient, awaiting a decision (officers)",
+    response=PageOf(HeldTransferView),
+    tags=_TAGS,
+    description=(
+        "Sends to a wallet that compliance or an operator froze: accepted as any send (the sender is told nothing), "
+        "the amount held until an officer releases it to the recipient or returns it to the sender; by id. Audited."
+    ),
+)
+@require(roles=_OFFICERS)
+@paginated("trf")
+def held_transfers() -> Response:
+    def fetch(after: str | None, limit: int) -> list[Transfer]:
+        found = _held_sends().waiting(after=after, limit=limit)
+        audit_security("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
+        return found
+
+    return json_response(paginate(fetch, HeldTransferView.of))
+
+
+@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/release")
+@operation(
+    "Release a held send to its recipient (officers)",
+    request=HoldDecisionRequest,
+    response=HeldTransferView,
+    tags=_TAGS,
+    description=(
+        "Credits the held send to the recipient's wallet (counted in what it received); the freeze itself stays "
+        "as it is. Audited `wallet.held_send_released` with the note; needs a step-up."
+    ),
+    problems=_SEND_DECIDED,
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def release_held_transfer(transfer_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    released = _held_sends().release(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(released))
+
+
+@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/return")
+@operation(
+    "Return a held send to its sender (officers)",
+    request=HoldDecisionRequest,
+    response=HeldTransferView,
+    tags=_TAGS,
+    description=(
+        "Gives the held amount back to the sender's wallet (the send then reads as returned; its fee stays "
+        "earned). Audited `wallet.held_send_returned` with the note; needs a step-up."
+    ),
+    problems=_SEND_DECIDED,
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def return_held_transfer(transfer_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    returned = _held_sends().return_to_sender(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(returned))

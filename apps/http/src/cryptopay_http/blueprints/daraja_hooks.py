@@ -258,7 +258,7 @@ def _paybill_callback() -> MpesaResult:
     errors=_ERRORS,
 )
 def paybill_confirmation(token: str) -> Response:
-    """Booked once per TransID: to the wallet its account number names, or to the suspense account."""
+    """Recorded once per TransID, booked only once Transaction Status confirms it (``Paybill.verify_due``)."""
     result = _paybill_callback()
     paybill = _configured(lambda: runtime().services.paybill)
     try:
@@ -268,6 +268,47 @@ def paybill_confirmation(token: str) -> Response:
         raise
     _log.info("C2B confirmation: paybill payment %s %s", payment.id, payment.state.value)
     return json_response(ACCEPTED)
+
+
+def _paybill_status(token: str, *, timed_out: bool) -> Response:
+    """A Transaction Status answer about a paybill payment: the same source and rate checks, then the token of the
+    query recorded on the payment before it was sent (any other token: a 403 that writes nothing)."""
+    if not _vouched_source():
+        _limit_unvouched()
+    result = parse_payload(load_json(request.get_data(cache=True)))
+    paybill = _configured(lambda: runtime().services.paybill)
+    try:
+        payment = paybill.on_status(result, token=token, timed_out=timed_out)
+    except Forbidden:
+        _log.warning("refused a paybill status answer from %s: unknown token", request.remote_addr)
+        raise
+    _log.info("paybill status answer %s: payment %s %s", result.result_code, payment.id, payment.state.value)
+    return json_response(ACCEPTED)
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/status/result/<token>")
+@operation(
+    "Daraja: a Transaction Status answer about a paybill payment",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_status_result(token: str) -> Response:
+    """A completed transaction that matches the confirmation books it; not found or different: never booked."""
+    return _paybill_status(token, timed_out=False)
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/status/timeout/<token>")
+@operation(
+    "Daraja: a paybill payment's Transaction Status queue timeout",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_status_timeout(token: str) -> Response:
+    return _paybill_status(token, timed_out=True)
 
 
 @bp.post(f"{HOOKS_PREFIX}/paybill/validation/<token>")

@@ -365,8 +365,14 @@ def _add_converter(state: BlueprintSetupState) -> None:
         "answer's `qr_svg_url`s are the checkout page's public QR route."
     ),
     problems=(
-        (PaymentLinkClosed, "the link is deactivated, expired or used up"),
-        (PaymentLinkBusy, "a capped link with as many unpaid checkouts open as it lets stand (Retry-After)"),
+        (PaymentLinkClosed, "the link is deactivated, expired or its paid uses reached its cap"),
+        (
+            PaymentLinkBusy,
+            (
+                "a capped link with as many unpaid checkouts open as it lets stand, or whose cap they fill "
+                "(Retry-After: when one may free up)"
+            ),
+        ),
         (
             PaymentLinkTerms,
             ("an amount for a fixed-price link, none for an open one, or a rail the link does not take"),

@@ -28,6 +28,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import RefundState
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.model import ImplausibleSender
 from cryptopay.core.remittances.service import OrderRequest, RecipientNotMpesa
@@ -50,6 +51,7 @@ from cryptopay_http.convert import (
 )
 from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
 from cryptopay_http.openapi import annotate, operation
+from cryptopay_http.pages.remittance_notice import wrong_payment_notice
 from cryptopay_http.query import Param, query
 from cryptopay_http.runtime import runtime
 
@@ -137,11 +139,26 @@ REMITTANCE_AMOUNT.document(RemittanceRequest)
 
 
 @attrs.frozen
+class WrongPaymentView:
+    """Coins that reached the order's address but cannot pay it: another asset (USDC to its USDT address) or a
+    network it does not list. They are sent back whole to the refund address."""
+
+    amount: Money
+    network: str
+    wrong: str = attrs.field(metadata={"description": "asset (another token) or network (one the order does not list)"})
+    state: str = attrs.field(
+        metadata={"description": "pending (seen; sent back once as deep as the network asks), refunded, or accepted"}
+    )
+    tx_hash: str
+
+
+@attrs.frozen
 class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
     recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out, paid_out, refunding,
     refunded, expired, held (an operator decides), refused (a sanctions list names a party: do not pay).
-    ``excess``/``excess_refund``: what arrived beyond the order, and its refund."""
+    ``excess``/``excess_refund``: what arrived beyond the order, and its refund; ``wrong_payments`` and ``notice``:
+    coins that reached its address but cannot pay it (USDC to a USDT address), said in English and Swahili."""
 
     public_id: str
     state: RemittanceState
@@ -179,6 +196,21 @@ class RemittanceView:
             "an excess deducts, and an excess too small to refund (at most 1 USDT by default, or the network's fee)"
         },
     )
+    wrong_payments: list[WrongPaymentView] = attrs.field(
+        factory=list,
+        metadata={
+            "description": "coins that reached the order's address in an asset or on a network it does not take "
+            "(USDC sent to its USDT address): they do not pay it, so its state stays as it was (awaiting_payment "
+            "until USDT arrives), and are sent back whole to the refund address (their refund is `excess_refund`)"
+        },
+    )
+    notice: dict[str, str] | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "for the sender, when `wrong_payments` has any: what arrived, why it does not pay the "
+            "order, where it goes and what the order still awaits; by language (`en`, `sw`)"
+        },
+    )
 
     @classmethod
     def of(cls, order: RemittanceOrder) -> RemittanceView:
@@ -191,7 +223,13 @@ class RemittanceView:
         ]  # a stray USDC refund is not summed in USDT
         excess = sum(kept[1:], kept[0]) if kept else None
         state = refunds[-1].state.value if refunds else None
+        wrong = remittances.wrong_payments(order)
         return cls(
+            wrong_payments=[
+                WrongPaymentView(p.transfer.amount, p.network, p.wrong, p.state.value, p.transfer.tx_hash)
+                for p in wrong
+            ],
+            notice=_notice(order, wrong[-1]) if wrong else None,
             excess=excess,
             excess_refund="needs_operator" if order.excess_note else state,
             excess_kept=order.kept() if order.excess_kept else None,
@@ -213,6 +251,17 @@ class RemittanceView:
             paid_out_at=order.paid_out_at,
             finished_at=order.finished_at,
         )
+
+
+def _notice(order: RemittanceOrder, latest: WrongNetworkPayment) -> dict[str, str]:
+    """The sender's explanation of the latest wrong payment, in English and Swahili."""
+    waiting = order.state is RemittanceState.AWAITING_PAYMENT
+    return wrong_payment_notice(
+        latest.transfer.amount,
+        latest.network,
+        sent_back=latest.state is WrongNetworkState.REFUNDED,
+        still_due=order.usdt if waiting else None,
+    )
 
 
 def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:

@@ -27,7 +27,7 @@ from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
 from cryptopay.core.rails import NETWORKS, Finality, Rail, rail_for
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
 from cryptopay_http.convert import amount_pattern, json_response, limits, read_body
 from cryptopay_http.openapi import operation, register_schema
@@ -411,7 +411,8 @@ def put_store(merchant_id: str) -> Response:
         "An admin sets the merchant's payout charge from now (a new schedule version; earlier ones stay): `none` "
         "(the platform bears M-Pesa's charge) or `mpesa_b2c` (M-Pesa's B2C tariff passed on band by band: each "
         "payout part is charged what M-Pesa charges for it, on top, from the merchant's shillings; a settlement's "
-        "dry run shows it before the settlement is made). Audited `store.payout_charges`."
+        "dry run shows it before the settlement is made). Audited `store.payout_charges`. Asks a step-up, as the "
+        "console's form asks a fresh code: it changes what every later payout of the merchant pays."
     ),
     problems=(
         (InvalidInput, "a charging other than none or mpesa_b2c"),
@@ -419,6 +420,7 @@ def put_store(merchant_id: str) -> Response:
     ),
 )
 @require(roles=[Role.ADMIN])
+@audited_step_up
 def put_payout_charges(merchant_id: str) -> Response:
     body = read_body(PayoutChargesBody)
     merchant = load_merchant(merchant_id)

@@ -239,7 +239,7 @@ class TransferView:
             direction,
             t.amount,
             t.fee,
-            t.state,
+            t.shown_state,  # a send held for a frozen recipient reads as delivered (review4 R6: no tipping-off)
             mask_msisdn(t.recipient_phone),
             t.note,
             t.created_at,

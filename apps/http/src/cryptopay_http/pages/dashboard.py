@@ -24,7 +24,13 @@ from cryptopay.core.identity.model import MERCHANT_SCOPES, RateLimited, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.payments.summary import OPEN, owed_by_merchant, summarise
-from cryptopay.core.webhooks import DEFAULT_PAYLOAD_VERSION, DeliveryStatus, create_endpoint
+from cryptopay.core.webhooks import (
+    DEFAULT_PAYLOAD_VERSION,
+    DeliveryStatus,
+    EndpointChanges,
+    create_endpoint,
+    update_endpoint,
+)
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
@@ -88,6 +94,7 @@ _DEVELOPERS = {
     "dashboard.create_api_key",
     "dashboard.revoke_api_key",
     "dashboard.create_webhook_endpoint",
+    "dashboard.set_webhook_payload_version",
     "dashboard.resend_email_proof",
     "dashboard.redeliver",
 }
@@ -648,6 +655,25 @@ def create_webhook_endpoint() -> Response:
         return _developers(201, secret=endpoint.secret, secret_for=endpoint.url)
 
     return _stepped_up(create)
+
+
+@bp.post("/developers/webhooks/<endpoint_id>/payload-version")
+def set_webhook_payload_version(endpoint_id: str) -> Response:
+    """Switch an endpoint's payload version (events from now on), with the password as the API's PATCH asks."""
+
+    def switch() -> Response:
+        hooks = webhooks()
+        changes = EndpointChanges(payload_version=_payload_version(request.form.get("payload_version")))
+        updated = update_endpoint(endpoint_id, _merchant_id(), changes, uow_factory=hooks.uow)
+        audit_security(
+            "webhook_endpoint.updated",
+            f"webhook_endpoint:{updated.id}",
+            merchant=_merchant_id(),
+            payload_version=str(updated.payload_version),
+        )
+        return _developers(200, payload_version_set=updated.id)
+
+    return _stepped_up(switch)
 
 
 def _payload_version(text: str | None) -> int:

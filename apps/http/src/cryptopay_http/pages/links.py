@@ -4,11 +4,13 @@ checkout page (``core.payments.links.PaymentLinks``).
 
 The form carries a CSRF token bound to the browser's anonymous cookie and a fresh form key (a double press makes one
 invoice: ``idempotency.idempotent_form_in``, in the link's scope), and is rate-limited per client like the public
-API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why.
+API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why; one whose
+cap only checkouts in progress (unpaid reservations) fill says it is busy and in how many minutes to try again.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from cryptopay.core.errors import InvalidInput
@@ -32,11 +34,16 @@ bp = page_blueprint("links", __name__)
 def _show(link: PaymentLink, status: int = 200, **refused: str | None) -> Response:
     services = runtime().services
     merchant = services.merchants.get(link.merchant_id)
-    closed = link.closed_reason(services.clock.now())
+    now = services.clock.now()
+    closed = link.closed_reason(now)
+    # a cap reached by checkouts in progress is busy for a few minutes, not closed (review6 F11)
+    busy_until = services.payment_links.busy_until(link) if closed else None
+    busy_minutes = None if busy_until is None else max(1, math.ceil((busy_until - now).total_seconds() / 60))
     name = merchant.business_name if merchant else ""
     bounds = services.payment_links.amount_bounds(link)
     # a fresh form key per rendering: a double press of the pay button makes one invoice (``idempotent_form_in``)
     context = {"link": link, "merchant_name": name, "closed": closed, "bounds": bounds, "key": new_form_key()}
+    context |= {"busy_minutes": busy_minutes}
     return page("link.html", status, **context, **refused)
 
 

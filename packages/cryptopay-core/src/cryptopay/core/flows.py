@@ -51,6 +51,7 @@ __all__ = [
     "credit_invoice_payment",
     "credit_remittance",
     "custody",
+    "decide_held_send",
     "deposits_held",
     "fail_payout",
     "fund_refund",
@@ -67,6 +68,7 @@ __all__ = [
     "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
+    "p2p_held",
     "p2p_send_key",
     "paybill_key",
     "payments_held",
@@ -448,6 +450,15 @@ def p2p_fee(asset: Asset) -> str:
     return f"revenue:p2p_fee:{asset.code}"
 
 
+def p2p_held(asset: Asset) -> str:
+    """Sends to a frozen recipient, held for an officer (``wallets.held_sends``: released or returned).
+
+    >>> p2p_held(KES)
+    'liabilities:p2p_held:KES'
+    """
+    return f"liabilities:p2p_held:{asset.code}"
+
+
 def open_wallet_accounts(ledger: Ledger, user_id: str, *, session: LedgerSession | None = None) -> None:
     """Open (idempotently) a user's wallet balances and the platform accounts its movements touch (transfers
     between people; a sale's payout: in flight, the float, the payout charge)."""
@@ -461,6 +472,7 @@ def open_wallet_accounts(ledger: Ledger, user_id: str, *, session: LedgerSession
         ledger.open_account(Account(wallet_account(user_id, asset), AccountKind.LIABILITY, asset), session=session)
         ledger.open_account(Account(wallet_claims(asset), AccountKind.LIABILITY, asset), session=session)
         ledger.open_account(Account(p2p_fee(asset), AccountKind.REVENUE, asset), session=session)
+        ledger.open_account(Account(p2p_held(asset), AccountKind.LIABILITY, asset), session=session)
 
 
 def send_p2p(
@@ -472,12 +484,17 @@ def send_p2p(
     amount: Money,
     fee: Money,
     session: LedgerSession | None = None,
+    held: bool = False,
 ) -> Entry:
     """Move money between people: Dr wallet:sender (amount + fee) / Cr wallet:recipient (amount) / Cr p2p fee.
 
-    With no ``recipient_id`` (a number that has no wallet yet) the amount goes to ``wallet_claims`` instead.
+    With no ``recipient_id`` (a number that has no wallet yet) the amount goes to ``wallet_claims`` instead; ``held``
+    (the recipient is frozen) to ``p2p_held``, until an officer releases or returns it (``decide_held_send``).
     """
-    credit = wallet_account(recipient_id, amount.asset) if recipient_id else wallet_claims(amount.asset)
+    if held:
+        credit = p2p_held(amount.asset)
+    else:
+        credit = wallet_account(recipient_id, amount.asset) if recipient_id else wallet_claims(amount.asset)
     postings = [Posting.debit(wallet_account(sender_id, amount.asset), amount + fee), Posting.credit(credit, amount)]
     if fee.is_positive():
         postings.append(Posting.credit(p2p_fee(amount.asset), fee))
@@ -513,6 +530,30 @@ def settle_claim(
             Posting.credit(wallet_account(user_id, amount.asset), amount),
         ],
         f"transfer {transfer_id} {'returned to its sender' if returned else 'claimed'}",
+        metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
+    )
+    return ledger.post(request, session=session)
+
+
+def decide_held_send(
+    ledger: Ledger,
+    *,
+    transfer_id: str,
+    user_id: str,
+    amount: Money,
+    returned: bool,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """An officer's decision on a send held for a frozen recipient: Dr p2p_held / Cr wallet:user (the recipient,
+    released, or the sender, ``returned``; the fee stays earned, as for any send)."""
+    step = "held_return" if returned else "held_release"
+    request = EntryRequest(
+        f"p2p:{transfer_id}:{step}",
+        [
+            Posting.debit(p2p_held(amount.asset), amount),
+            Posting.credit(wallet_account(user_id, amount.asset), amount),
+        ],
+        f"held transfer {transfer_id} {'returned to its sender' if returned else 'released to its recipient'}",
         metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
     )
     return ledger.post(request, session=session)

@@ -120,7 +120,12 @@ if TYPE_CHECKING:
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
-PAYOUT_JOBS = ("payouts.start", "payouts.query_status", "wallets.stk_query")  # the jobs that call Daraja
+PAYOUT_JOBS = (  # the jobs that call Daraja
+    "payouts.start",
+    "payouts.query_status",
+    "wallets.stk_query",
+    "wallets.paybill_verify",
+)
 HOOKS_PREFIX = "/hooks/daraja"
 
 
@@ -693,6 +698,8 @@ class Parts:
             self.clock,
             self.ids,
             monitor=self.monitoring_feed,
+            # Transaction Status about a C2B payment asks the paybill (PartyA), so it shares that shortcode's bucket
+            pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode),
         )
 
     @functools.cached_property
@@ -1286,6 +1293,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: self.waiting_claims.settle(),
             "wallets.prune_quotes": lambda _payload: prune_claims(self.storage.unit_of_work, self.clock),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "wallets.paybill_verify": lambda _payload: self.paybill.verify_due() if self.settings.mpesa else [],
             "remittances.advance": lambda _payload: self.remittances.advance(),
             "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),

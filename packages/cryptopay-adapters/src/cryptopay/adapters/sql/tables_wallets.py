@@ -68,6 +68,13 @@ wallet_transfers = sa.Table(
         postgresql_where=sa.text("state = 'awaiting_claim'"),
         sqlite_where=sa.text("state = 'awaiting_claim'"),
     ),
+    # sends held for a frozen recipient (migration 0175): the officers' queue
+    sa.Index(
+        "ix_wallet_transfers_held",
+        "id",
+        postgresql_where=sa.text("state = 'held'"),
+        sqlite_where=sa.text("state = 'held'"),
+    ),
     keep_existing=True,
 )
 
@@ -138,8 +145,15 @@ paybill_payments = sa.Table(
     sa.Column("id", sa.String(ID), primary_key=True),
     sa.Column("trans_id", sa.String(ID), nullable=False, unique=True),
     sa.Column("state", sa.String(16), nullable=False),
+    # while verifying (migration 0186): when to ask Transaction Status, and the open query's URL token digests
+    sa.Column("check_at", UtcDateTime),
+    sa.Column("status_digest", sa.String(64)),
+    sa.Column("timeout_digest", sa.String(64)),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_paybill_payments_state", "state", "id"),
+    sa.Index("ix_paybill_payments_check_at", "check_at"),
+    sa.Index("uq_paybill_payments_status_digest", "status_digest", unique=True),
+    sa.Index("uq_paybill_payments_timeout_digest", "timeout_digest", unique=True),
     keep_existing=True,
 )
 

@@ -32,6 +32,7 @@ its uses. Invariants:
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -131,6 +132,19 @@ class PaymentLinks:
             return None
         return bounds.for_store(transaction(self._uow, lambda uow: uow.stores.get(link.merchant_id)))
 
+    def busy_until(self, link: PaymentLink) -> datetime | None:
+        """When a capped link that unpaid checkouts hold full (its cap reached counting their reservations) frees a
+        use as they lapse; None when it is open, or closed for good (deactivated, expired, paid uses alone reach the
+        cap). Review6 F11: such a link is busy, not "used up"."""
+        now = self._clock.now()
+        if not _full_by_uses(link, now):
+            return None
+        lapses = transaction(self._uow, lambda uow: uow.payment_links.reservation_lapses(link.id, now))
+        return _frees_a_use(link, lapses)
+
+    def _busy(self, link: PaymentLink, now: datetime) -> PaymentLinkBusy | None:
+        return _held_by_checkouts(link, self.busy_until(link), now)
+
     def get_link(self, link_id: str) -> PaymentLink:
         """The link by its id, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _found(uow.payment_links.get(link_id), link_id))
@@ -171,6 +185,8 @@ class PaymentLinks:
         bounds ``AmountBelowMinimum``, ``AmountAboveMaximum`` or ``AmountNotWhole`` (422, field ``amount``).
         """
         link, now = self.load_public(public_id), self._clock.now()
+        if (busy := self._busy(link, now)) is not None:
+            raise busy
         link.check_open(now)
         for named in (currency, amount.asset if isinstance(amount, Money) else None):
             if named is not None and named != link.currency:
@@ -197,6 +213,9 @@ class PaymentLinks:
             free_lapsed_reservations(uow, link.id, now)  # and the link's row stays locked until the claim commits
         if not uow.payment_links.claim_use(link.id, invoice.id, now, reservation=reservation):
             stored = _found(uow.payment_links.get(link.id), link.id)
+            lapses = uow.payment_links.reservation_lapses(link.id, now)
+            if (busy := _held_by_checkouts(stored, _frees_a_use(stored, lapses), now)) is not None:
+                raise busy
             reason = stored.closed_reason(now) or "in use"
             raise PaymentLinkClosed(f"payment link {stored.public_id} is closed: {reason}")
 
@@ -284,6 +303,43 @@ def _check_terms(
         raise InvalidInput("a link's expiry must be in the future", field="expires_at")
     if max_uses is not None and max_uses < 1:
         raise InvalidInput("a link's use limit is at least 1", field="max_uses")
+
+
+def _full_by_uses(link: PaymentLink, now: datetime) -> bool:
+    """Whether ``link`` is closed only because its uses reached its cap (active, not expired)."""
+    reason = link.closed_reason(now)
+    return reason is not None and attrs.evolve(link, max_uses=None).closed_reason(now) is None
+
+
+def _frees_a_use(link: PaymentLink, lapses: list[datetime]) -> datetime | None:
+    """When the reservations lapsing at ``lapses`` (earliest first) bring ``link``'s uses under its cap, if ever.
+
+    >>> from datetime import timezone
+    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=timezone.utc) for minute in (3, 4)]
+    >>> link = PaymentLink(id="lnk_1", public_id="pl_x", merchant_id="m_1", currency=KES, description="Tickets",
+    ...                    created_at=at[0], created_by="user:u1", max_uses=4, uses=4)
+    >>> _frees_a_use(link, at).minute, _frees_a_use(attrs.evolve(link, uses=5), at).minute, _frees_a_use(link, [])
+    (3, 4, None)
+    """
+    if link.max_uses is None:
+        return None
+    needed = link.uses - link.max_uses  # lapses before the one that brings the count under the cap
+    return lapses[needed] if 0 <= needed < len(lapses) else None
+
+
+def _held_by_checkouts(link: PaymentLink, lapse: datetime | None, now: datetime) -> PaymentLinkBusy | None:
+    """The refusal of a link whose cap is reached while some of its uses are only reserved by unpaid checkouts
+    (the first lapsing at ``lapse``): busy, retry then (429), never "used up" (review6 F11); None otherwise."""
+    if lapse is None or not _full_by_uses(link, now):
+        return None
+    retry_after = max(1, math.ceil((lapse - now).total_seconds()))
+    minutes = math.ceil(retry_after / 60)
+    return PaymentLinkBusy(
+        f"every use of payment link {link.public_id} is held by a checkout in progress, not yet paid: one may free "
+        f"up in {minutes} minute{'s' if minutes != 1 else ''}; retry then",
+        retry_after=retry_after,
+        limit="payment_link.uses_reserved",
+    )
 
 
 def _found(link: PaymentLink | None, key: str) -> PaymentLink:

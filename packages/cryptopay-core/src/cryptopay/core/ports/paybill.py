@@ -4,6 +4,7 @@ the unit of work that holds them with the wallets (``cryptopay.core.wallets.payb
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from cryptopay.core.ports.wallets import WalletUnitOfWork
@@ -26,6 +27,15 @@ class PaybillPaymentRepository(Protocol):
         ...
 
     def update(self, payment: PaybillPayment) -> None: ...
+
+    def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
+        """Payments still verifying whose ``check_at`` has come, the longest due first."""
+        ...
+
+    def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        """The payment whose open Transaction Status query's result URL (``timeout``: QueueTimeOutURL) ends in the
+        token with this digest."""
+        ...
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
         """Payments newest first (by id, descending), strictly before ``after``, in ``state`` when given."""

@@ -422,6 +422,11 @@ class PaymentLinkRepository(Protocol):
         here is not freed again, and a payment that kept it first (``retake_use``) keeps it."""
         ...
 
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        """When each of the link's reservations standing at ``now`` lapses (its use then freed unless paid),
+        earliest first; empty when none stands."""
+        ...
+
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         """Give back the use ``invoice_id`` holds (its invoice ended unpaid): the link, its count one less; None
         when the invoice holds none (no link's, or given back before). Atomic: it is given back once."""

@@ -102,6 +102,10 @@ class TransferRepository(Protocol):
         """Transfers the user sent or received, newest first (by id, descending), strictly before ``after``."""
         ...
 
+    def held(self, *, after: str | None, limit: int) -> list[Transfer]:
+        """Transfers held for a frozen recipient that no officer decided yet, by id, strictly after ``after``."""
+        ...
+
 
 class BuyRepository(Protocol):
     def add(self, buy: Buy) -> None: ...

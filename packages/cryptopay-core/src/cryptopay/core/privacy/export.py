@@ -136,8 +136,10 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
     HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id"),
+    # ``held_at``: held for a frozen recipient (compliance's: the state is exported as its parties see it)
     Transfer: _classified(
-        "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at"
+        "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at",
+        withheld="held_at",
     ),
     Buy: _classified(
         "id user_id phone kes usdt quote_id ask mid state created_at next_query_at checkout_request_id "
@@ -308,7 +310,9 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
     transfer does not keep which the sender typed). An invitation (a number with no wallet, claimed or not) was sent
     to the number the sender typed: whole; so is the person's own number on a transfer they received."""
     data: dict[str, Any] = _clean(transfer)
-    if transfer.sender_id == uid and transfer.state is TransferState.DELIVERED and "recipient_phone" in data:
+    if "state" in data:  # a send held for a frozen recipient reads as delivered (tipping-off)
+        data["state"] = transfer.shown_state.value
+    if transfer.sender_id == uid and transfer.shown_state is TransferState.DELIVERED and "recipient_phone" in data:
         data["recipient_phone"] = mask_msisdn(transfer.recipient_phone)
     return data
 

@@ -277,7 +277,8 @@ def statement_matches_collections(records: Records) -> list[Difference]:
     found: list[Difference] = []
     matched: set[str] = set()
     collected = [line for line in statement.lines if line.is_collection]
-    paybill = {p.trans_id: p for p in (records.wallets.paybill if records.wallets is not None else ())}
+    # only what was booked: a payment still verifying (or never verified) on the statement is money not in our books
+    paybill = {p.trans_id: p for p in (records.wallets.paybill if records.wallets is not None else ()) if p.booked}
     for line in collected:
         if (payment := paybill.get(line.receipt)) is not None:  # a payment to the paybill outside STK (C2B)
             found += _paybill_against(payment, line, matched, reversed_receipts)

@@ -75,7 +75,7 @@ def buys_collected(records: Records) -> list[Difference]:
         elif buy.state is not BuyState.CREDITED and booked:
             expected = "nothing booked"
             found.append(Difference(f"buy {buy.id} ({buy.state.value})", expected, f"entry {buy_entry_key(buy.id)}"))
-    kept = [p for p in books.paybill if p.state is not PaybillState.RETURNED]
+    kept = [p for p in books.paybill if p.booked and p.state is not PaybillState.RETURNED]
     want = sum((b.kes for b in credited), Money.zero(KES)) + sum((p.kes for p in kept), Money.zero(KES))
     if books.collections != want:
         also = f" and {len(kept)} paybill payments" if kept else ""

@@ -954,6 +954,12 @@ class Remittances:
         """The refunds of what ``order`` received beyond itself, oldest first."""
         return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
+    def wrong_payments(self, order: RemittanceOrder) -> list[WrongNetworkPayment]:
+        """What reached the order's addresses in an asset or on a network it does not ask for (USDC to its USDT
+        address), oldest first, withdrawn ones (a reorg took them) left out: none of it pays the order."""
+        found = in_transaction(self.uow, lambda uow: uow.wrong_network_payments.for_invoice(order.invoice_id))
+        return [p for p in found if p.state is not WrongNetworkState.WITHDRAWN]
+
     def _advance(self, order_id: str) -> RemittanceOrder:
         before = self.get(order_id)
         payer = self._listed_payer(before)  # read before the step's transaction, as deposits screen theirs

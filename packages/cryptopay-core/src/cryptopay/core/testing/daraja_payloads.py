@@ -195,16 +195,22 @@ def status_result(
     at: datetime,
     business: str | None = None,
     name: str = SANDBOX_CUSTOMER,
+    paid_to: str | None = None,
 ) -> Any:
     """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state.
 
     ``business`` (a paybill or till) makes it the answer about a B2B payment: that shortcode is the credit party;
+    ``paid_to`` (our paybill) the answer about a customer's payment to it (C2B): the customer is the debit party;
     ``name``: who the customer's number is registered to."""
     credit: str | None = f"{phone} - {name}" if phone else None
+    debit: str | None = None
     reason = "Business Payment to Customer via API"
     if business is not None:
         credit, reason = f"{business} - SANDBOX BUSINESS", "Business Pay Bill"
+    if paid_to is not None:
+        debit, credit, reason = credit, f"{paid_to} - SANDBOX BUSINESS", "Pay Bill"
     params = _params(
+        *((("DebitPartyName", debit),) if debit is not None else ()),
         ("ReceiptNo", receipt),
         ("Amount", str(int(amount.amount))),
         ("TransactionStatus", status),

@@ -545,6 +545,7 @@ class FakeMobileMoney:
             at=tx.completed_at or self._now(),
             business=tx.counterparty if tx.product == "b2b" else None,
             name=self.registered_name(tx.phone),
+            paid_to=self.shortcode if tx.product == "c2b" else None,
         )
 
     # ---- plumbing -------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegistration
@@ -29,6 +31,20 @@ class InMemoryPaybillPayments:
         if payment.id not in self._rows:
             raise NotFound(f"no paybill payment {payment.id}")
         self._rows[payment.id] = attrs.evolve(payment)
+
+    def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
+        due = [
+            p
+            for p in self._rows.values()
+            if p.state is PaybillState.VERIFYING and p.check_at is not None and p.check_at <= now
+        ]
+        return [attrs.evolve(p) for p in sorted(due, key=lambda p: (p.check_at, p.id))[:limit]]
+
+    def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        rows = self._rows.values()
+        return next(
+            (attrs.evolve(p) for p in rows if (p.timeout_digest if timeout else p.status_digest) == digest), None
+        )
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
         rows = [

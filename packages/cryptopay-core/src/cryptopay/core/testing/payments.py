@@ -499,6 +499,13 @@ class InMemoryPaymentLinks(_ById):
             self._move_use(invoice_id, held=False)
         return sorted(lapsed)
 
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        return sorted(
+            until
+            for invoice_id, (until, _) in self.reserved.items()
+            if self.held[invoice_id] == (link_id, True) and until > now
+        )
+
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         self.reserved.pop(invoice_id, None)
         return self._move_use(invoice_id, held=False)

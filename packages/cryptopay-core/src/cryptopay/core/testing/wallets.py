@@ -145,6 +145,10 @@ class InMemoryTransfers:
         ordered = sorted((t for t in mine if after is None or t.id < after), key=lambda t: t.id, reverse=True)
         return [attrs.evolve(t) for t in ordered[:limit]]
 
+    def held(self, *, after: str | None, limit: int) -> list[Transfer]:
+        held = [t for t in self._rows.values() if t.state is TransferState.HELD and (after is None or t.id > after)]
+        return [attrs.evolve(t) for t in sorted(held, key=lambda t: t.id)[:limit]]
+
 
 class InMemoryUsage:
     def __init__(self) -> None:

@@ -83,7 +83,11 @@ class TransferState(enum.Enum):
     DELIVERED = "delivered"  # in the recipient's wallet
     AWAITING_CLAIM = "awaiting_claim"  # the number has no wallet yet: held until it signs up or the claim expires
     CLAIMED = "claimed"  # the recipient signed up and received it
-    RETURNED = "returned"  # nobody claimed it in time: back in the sender's wallet
+    RETURNED = "returned"  # nobody claimed it in time, or an officer returned a held one: back in the sender's wallet
+    # The recipient is frozen (review4 R6): accepted as any send, the amount in ``p2p_held`` until an officer releases
+    # it (delivered) or returns it (returned). Its sender sees it as delivered: a refusal or a state of its own would
+    # tell the sender about the freeze (tipping-off); ``shown_state`` is what the parties read.
+    HELD = "held"
 
 
 @attrs.define(kw_only=True)
@@ -101,10 +105,24 @@ class Transfer:
     note: str | None = None
     claim_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    held_at: datetime | None = None  # held for a frozen recipient (``held_sends``), whatever an officer decided since
 
     @property
     def asset(self) -> Asset:
         return self.amount.asset
+
+    @property
+    def shown_state(self) -> TransferState:
+        """The state its sender and recipient see: a held send reads as delivered (no tipping-off).
+
+        >>> from cryptopay.core.money import KES, Money
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> Transfer(id="t", sender_id="u", recipient_phone="254700000000", amount=Money.of(10, KES),
+        ...          fee=Money.zero(KES), state=TransferState.HELD, created_at=at).shown_state.value
+        'delivered'
+        """
+        return TransferState.DELIVERED if self.state is TransferState.HELD else self.state
 
 
 @attrs.frozen

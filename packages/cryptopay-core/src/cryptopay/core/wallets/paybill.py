@@ -20,6 +20,18 @@ held in ``liabilities:paybill_suspense:KES`` with the reason, for an operator wh
 Dr suspense / Cr mpesa_collections; reconciliation then expects that reversal on the statement). Each decision
 needs a note and is audited.
 
+Verified with M-Pesa before anything is booked (decision, fix6c). The confirmation URL's token lives as long as
+the registration, so whoever learns it could post confirmations of money M-Pesa never received. A confirmation is
+therefore only *recorded* (``verifying``, nothing booked); ``verify_due`` (the worker's ``wallets.paybill_verify``
+job, paced by the shortcode's bucket as STK queries are) asks Daraja's Transaction Status about its TransID, the
+query's result and timeout URLs each ending in a fresh token whose digest is committed on the payment before the
+query leaves (as the payouts' status queries). Only a result on such a token counts: a completed transaction whose
+amount, debit party (the payer's number, compared with the digits the masked MSISDN shows) and credit party (our
+shortcode) match books the payment as described above; "not found", a failed or reversed transaction, or any
+mismatch makes it ``unverified``: nothing booked (no money came, so nothing is held in suspense either), the reason
+kept, audited ``paybill.unverified`` and logged as a warning for an operator. No answer, a queue timeout or a query
+that failed asks again later, less often each time. A repeated result changes nothing.
+
 Validation answers accept unless the payment is not to our shortcode or has no positive amount: an unknown
 reference is accepted and held rather than refused, because the payer cannot be told why at the till.
 """
@@ -27,8 +39,13 @@ reference is accepted and held rather than refused, because the payer cannot be 
 from __future__ import annotations
 
 import enum
+import hashlib
+import logging
+import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import attrs
@@ -41,10 +58,21 @@ from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money import C2BRegistration, MpesaResult, PayloadKind, c2b_accept, c2b_reject
+from cryptopay.core.mobile_money import (
+    C2BRegistration,
+    MpesaResult,
+    Outcome,
+    PayloadKind,
+    TransactionStatusRequest,
+    c2b_accept,
+    c2b_reject,
+)
+from cryptopay.core.mobile_money.callbacks import callback_url, new_callback_token, token_digest
 from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
+from cryptopay.core.mobile_money.interpret import status_outcome
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payouts.service import Pacing
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.paybill import PaybillUnitOfWork, PaybillUowFactory
 from cryptopay.core.ports.storage import in_transaction
@@ -56,9 +84,14 @@ __all__ = ["PAYBILL", "Paybill", "PaybillPayment", "PaybillState", "Registration
 
 PAYBILL = "wallet_paybill"  # the monitoring product of a paybill top-up
 MAX_NOTE = 500
+STATUS_WAIT = timedelta(minutes=1)  # ask Transaction Status again when no answer came by then (doubling, capped)
+STATUS_WAIT_CAP = timedelta(hours=1)
+_log = logging.getLogger("cryptopay.wallets.paybill")
 
 
 class PaybillState(enum.Enum):
+    VERIFYING = "verifying"  # confirmed by a callback only: nothing booked until Transaction Status agrees
+    UNVERIFIED = "unverified"  # M-Pesa does not know it, or knows it otherwise (``reason``): nothing booked
     CREDITED = "credited"  # its account number named a wallet that took it
     SUSPENDED = "suspended"  # in the suspense account, waiting for an operator (``reason`` says why)
     RELEASED = "released"  # an operator credited it to a wallet out of the suspense account
@@ -85,6 +118,16 @@ class PaybillPayment:
     decided_at: datetime | None = None
     note: str = ""
     repeats: int = 0  # confirmations of the same TransID after the first
+    check_at: datetime | None = None  # when to ask Transaction Status (while verifying)
+    queries: int = 0  # Transaction Status queries sent about it
+    status_digest: str | None = attrs.field(default=None, repr=False)  # the open query's result URL token
+    timeout_digest: str | None = attrs.field(default=None, repr=False)  # and its QueueTimeOutURL token
+    answers: tuple[str, ...] = ()  # what the status answers said (code and state), in order
+
+    @property
+    def booked(self) -> bool:
+        """Whether it ever reached the books (verified by Transaction Status); returned ones included."""
+        return self.state not in (PaybillState.VERIFYING, PaybillState.UNVERIFIED)
 
     @property
     def booked_to_wallet(self) -> bool:
@@ -129,6 +172,8 @@ class Paybill:
     clock: Clock
     ids: IdGenerator
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: the journal of what was credited
+    pacing: Pacing | None = None  # the shortcode's bucket: status queries share it with every other request
+    tokens: Callable[[], str] = new_callback_token
 
     # -- URLs -------------------------------------------------------------------------------------------------
     def register_urls(self, *, actor: str) -> UrlRegistration:
@@ -193,25 +238,25 @@ class Paybill:
         return c2b_accept()
 
     def confirm(self, result: MpesaResult, *, token: str) -> PaybillPayment:
-        """A completed payment to our paybill: credited to the wallet its account number names, or held in the
-        suspense account; once per TransID. ``Forbidden`` for a token we never issued (nothing written)."""
+        """A payment to our paybill as a confirmation tells it: recorded ``verifying`` (nothing booked until
+        Transaction Status agrees, see ``verify_due``); once per TransID. ``Forbidden`` for a token we never issued
+        (nothing written)."""
         trans_id, kes = self._checked(result)
         try:
-            payment = in_transaction(self.uow, lambda uow: self._book(uow, result, trans_id, kes, token))
-        except Conflict:  # the same TransID confirmed at the same moment: the first one booked it
-            payment = in_transaction(self.uow, lambda uow: self._book(uow, result, trans_id, kes, token))
-        if payment.state is PaybillState.CREDITED and payment.user_id is not None and not payment.repeats:
-            self._observed(payment, payment.user_id)
-        return payment
+            return in_transaction(self.uow, lambda uow: self._record(uow, result, trans_id, kes, token))
+        except Conflict:  # the same TransID confirmed at the same moment: the first one recorded it
+            return in_transaction(self.uow, lambda uow: self._record(uow, result, trans_id, kes, token))
 
     def _checked(self, result: MpesaResult) -> tuple[str, Money]:
         if result.kind is not PayloadKind.C2B or not result.receipt:
             raise InvalidInput("not a C2B confirmation: no TransID", field="TransID")
+        if not _TRANS_ID.fullmatch(result.receipt):
+            raise InvalidInput("a TransID is 6 to 32 letters and digits", field="TransID")
         if result.amount is None or not result.amount.is_positive():
             raise InvalidInput("a C2B confirmation needs a positive TransAmount", field="TransAmount")
         return result.receipt, result.amount
 
-    def _book(
+    def _record(
         self, uow: PaybillUnitOfWork, result: MpesaResult, trans_id: str, kes: Money, token: str
     ) -> PaybillPayment:
         self._registration(uow, token)
@@ -219,11 +264,17 @@ class Paybill:
         known = uow.paybill_payments.by_trans_id(trans_id, lock=True)
         if known is not None:
             known.repeats += 1
+            differs = _differences(known, result, kes)
+            if differs and known.state is PaybillState.VERIFYING and not known.reason:
+                # Transaction Status cannot tell which account number is M-Pesa's: an operator decides (revpass6 P2)
+                known.reason = f"{_DISAGREE}: {differs}"
             uow.paybill_payments.update(known)
-            details = {"trans_id": trans_id, "same": str(known.kes == kes)}
+            details = {"trans_id": trans_id, "same": str(not differs).lower(), "differs": differs}
             uow.audit.append(
                 AuditEvent("mpesa:callback", "paybill.confirmation_repeated", _subject(known), now, details)
             )
+            if differs:
+                _log.warning("paybill payment %s: confirmations of TransID %s differ (%s)", known.id, trans_id, differs)
             return known
         payment = PaybillPayment(
             id=self.ids.new_id("pbl"),
@@ -231,27 +282,149 @@ class Paybill:
             kes=kes,
             shortcode=result.param("BusinessShortCode") or "",
             bill_ref=(result.account_reference or "").strip()[:64],
-            msisdn=(result.param("MSISDN") or "")[:32],
+            msisdn=(result.param("MSISDN") or "")[:80],
             payer=" ".join(p for k in ("FirstName", "MiddleName", "LastName") if (p := result.param(k))).strip()[:120],
             paid_at=result.occurred_at or now,
             received_at=now,
-            state=PaybillState.SUSPENDED,
+            state=PaybillState.VERIFYING,
+            check_at=now,
         )
+        uow.paybill_payments.add(payment)  # a TransID kept already is a Conflict: this transaction writes nothing
+        details = {"trans_id": trans_id, "amount": str(kes.amount)}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.verifying", _subject(payment), now, details))
+        return payment
+
+    # -- verification by Transaction Status --------------------------------------------------------------------
+    def verify_due(self, *, limit: int = 50) -> list[PaybillPayment]:
+        """Ask Transaction Status about every payment still verifying whose time has come (the worker's job), paced
+        by the shortcode's bucket; the query and its tokens are committed before it leaves. Those asked about."""
+        now = self.clock.now()
+        due = in_transaction(
+            self.uow, lambda uow: [p.id for p in uow.paybill_payments.due_for_status(now, limit=limit)]
+        )
+        asked: list[PaybillPayment] = []
+        for payment_id in due:
+            if self.pacing is not None and not self.pacing.admit():
+                break  # the bucket is empty for longer than a short wait: the rest stay due for the next run
+            result_token, timeout_token = self.tokens(), self.tokens()
+            recorded = in_transaction(
+                self.uow, partial(self._record_query, payment_id=payment_id, tokens=(result_token, timeout_token))
+            )
+            if recorded is None:
+                continue
+            request = TransactionStatusRequest(
+                result_url=callback_url(f"{self.hooks}/status/result", result_token),
+                timeout_url=callback_url(f"{self.hooks}/status/timeout", timeout_token),
+                transaction_id=recorded.trans_id,
+                shortcode=self.shortcode,
+                remarks=f"Paybill payment {recorded.trans_id}",
+            )
+            try:
+                self.mpesa().transaction_status(request)
+            except MpesaError as error:  # asked again at its (later) check_at
+                _log.warning("Transaction Status about paybill payment %s failed: %s", recorded.id, error.code)
+            asked.append(recorded)
+        return asked
+
+    def _record_query(
+        self, uow: PaybillUnitOfWork, *, payment_id: str, tokens: tuple[str, str]
+    ) -> PaybillPayment | None:
+        result_token, timeout_token = tokens
+        payment, now = uow.paybill_payments.get(payment_id, lock=True), self.clock.now()
+        if payment is None or payment.state is not PaybillState.VERIFYING:
+            return None
+        if payment.check_at is None or payment.check_at > now:
+            return None  # asked about by another worker meanwhile
+        wait = min(STATUS_WAIT * 2 ** min(payment.queries, 8), STATUS_WAIT_CAP)  # ask less often, never stop
+        payment.queries += 1
+        payment.status_digest, payment.timeout_digest = token_digest(result_token), token_digest(timeout_token)
+        payment.check_at = now + wait
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "query": str(payment.queries)}
+        uow.audit.append(AuditEvent("system:paybill", "paybill.status_query", _subject(payment), now, details))
+        return payment
+
+    def on_status(self, result: MpesaResult, *, token: str, timed_out: bool = False) -> PaybillPayment:
+        """A Transaction Status answer (or its queue timeout) on the URL of a query we recorded: a completed
+        transaction that matches books the payment; not found, failed or different leaves it ``unverified`` with
+        nothing booked; anything else asks again later. ``Forbidden`` for a token of no recorded query (nothing
+        written); a repeat changes nothing."""
+        digest = token_digest(token)
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = uow.paybill_payments.by_status_token(digest, timeout=timed_out, lock=True)
+            if payment is None:
+                raise Forbidden("unknown callback token")
+            now = self.clock.now()
+            answer = "timeout" if timed_out else f"{result.result_code} {result.param('TransactionStatus') or ''}"
+            if payment.state is not PaybillState.VERIFYING:
+                details = {"trans_id": payment.trans_id, "answer": answer.strip()}
+                uow.audit.append(
+                    AuditEvent("mpesa:callback", "paybill.status_repeated", _subject(payment), now, details)
+                )
+                return payment
+            payment.answers = (*payment.answers, answer.strip())[-20:]
+            outcome = Outcome.PENDING if timed_out else status_outcome(result)
+            if outcome is Outcome.SUCCEEDED and (mismatch := self._mismatch(payment, result)) is None:
+                payment.check_at = None
+                return self._book(uow, payment, now)
+            if outcome is Outcome.PENDING:  # we learnt nothing: asked again at its check_at
+                uow.paybill_payments.update(payment)
+                return payment
+            if outcome is Outcome.NOT_FOUND:
+                why = "M-Pesa does not know this TransID"
+            elif outcome is Outcome.FAILED:
+                why = f"M-Pesa says the transaction is {(result.param('TransactionStatus') or 'failed').lower()}"
+            else:
+                why = f"M-Pesa's record of this TransID differs: {mismatch}"
+            return self._unverified(uow, payment, why, now)
+
+        payment = in_transaction(self.uow, work)
+        if payment.state is PaybillState.CREDITED and payment.user_id is not None and payment.decided_at is None:
+            self._observed(payment, payment.user_id)
+        return payment
+
+    def _mismatch(self, payment: PaybillPayment, result: MpesaResult) -> str | None:
+        """Why M-Pesa's record (a Transaction Status result) is not the payment the confirmation told; None: it is."""
+        amount = _decimal(result.param("Amount"))
+        if amount is None or amount != payment.kes.amount:
+            return f"amount {result.param('Amount') or '?'}, confirmed {payment.kes.amount}"
+        credit = _party(result, "CreditPartyName")
+        if credit != self.shortcode or payment.shortcode != self.shortcode:
+            return f"paid to {credit or '?'}, not our shortcode"
+        debit = _party(result, "DebitPartyName")
+        if not _same_payer(payment.msisdn, debit):
+            return "the payer's number differs"
+        return None
+
+    def _unverified(self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime) -> PaybillPayment:
+        payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, why, None
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "reason": why}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.unverified", _subject(payment), now, details))
+        _log.warning("paybill payment %s (TransID %s) not verified: %s", payment.id, payment.trans_id, why)
+        return payment
+
+    def _book(self, uow: PaybillUnitOfWork, payment: PaybillPayment, now: datetime) -> PaybillPayment:
+        """A verified payment: to the wallet its account number names, or held in the suspense account."""
+        kes = payment.kes
         wallet, why = self._taker(uow, payment.bill_ref, kes, now)
-        if payment.shortcode != self.shortcode:
-            wallet, why = None, f"paid to shortcode {payment.shortcode or '?'}, not ours"
+        if payment.reason.startswith(_DISAGREE):  # two confirmations named different accounts: never a guess
+            wallet, why = None, payment.reason
         if wallet is not None:
             payment.state, payment.user_id = PaybillState.CREDITED, wallet.user_id
             uow.wallet_usage.add(
                 Usage(self.ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, kes, now, payment.id)
             )
+        else:
+            payment.state = PaybillState.SUSPENDED
         payment.reason = why
-        uow.paybill_payments.add(payment)  # a TransID kept already is a Conflict: this transaction books nothing
+        uow.paybill_payments.update(payment)
         flows.book_paybill_payment(
             self.ledger, payment_id=payment.id, kes=kes, user_id=payment.user_id, session=uow.ledger
         )
         action = "paybill.credited" if wallet is not None else "paybill.suspended"
-        details = {"trans_id": trans_id, "amount": str(kes.amount), "reason": why}
+        details = {"trans_id": payment.trans_id, "amount": str(kes.amount), "reason": why}
         uow.audit.append(AuditEvent("mpesa:callback", action, _subject(payment), now, details))
         return payment
 
@@ -345,6 +518,56 @@ class Paybill:
     ) -> list[PaybillPayment]:
         """Payments newest first (``state``: only those, e.g. the suspended ones an operator must decide)."""
         return in_transaction(self.uow, lambda uow: uow.paybill_payments.listed(state=state, after=after, limit=limit))
+
+
+_TRANS_ID = re.compile(r"[A-Za-z0-9]{6,32}")
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return Decimal((text or "").replace(",", "").strip())
+    except InvalidOperation:
+        return None
+
+
+def _party(result: MpesaResult, key: str) -> str:
+    """The number or shortcode a Transaction Status party names (``254708374149 - John Doe`` -> its digits)."""
+    return (result.param(key) or "").split(" - ", 1)[0].strip()
+
+
+def _same_payer(sent: str, number: str) -> bool:
+    """Whether the MSISDN a confirmation sent (whole, masked ``2547 ***** 126`` or Daraja's SHA-256 of it) is
+    ``number``, the debit party M-Pesa's record names. Fails closed (revpass6 P2): a confirmation showing no
+    number, or a mask showing fewer than 3 digits at either end, names no payer to compare, so it is not the same.
+
+    >>> sent = ("2547 ***** 001", "254799000001", "", "*", "2547*1", "2547 ***** 002")
+    >>> [_same_payer(s, "254799000001") for s in sent]
+    [True, True, False, False, False, False]
+    """
+    text = sent.replace(" ", "")
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        return hashlib.sha256(number.encode()).hexdigest() == text.lower()
+    if "*" in text:
+        head, tail = text.split("*", 1)[0], text.rsplit("*", 1)[-1]
+        shown = len(head) >= 3 and len(tail) >= 3 and (head + tail).isdigit()
+        return shown and bool(number) and number.startswith(head) and number.endswith(tail)
+    whole, theirs = try_normalize_msisdn(text), try_normalize_msisdn(number)
+    return whole is not None and whole == theirs
+
+
+_DISAGREE = "confirmations of this TransID disagree"
+
+
+def _differences(known: PaybillPayment, result: MpesaResult, kes: Money) -> str:
+    """What a repeated confirmation of ``known``'s TransID says otherwise (amount, account number, payer, shortcode);
+    empty when it is the same."""
+    said = {
+        "amount": (str(known.kes.amount), str(kes.amount)),
+        "account number": (known.bill_ref, (result.account_reference or "").strip()[:64]),
+        "payer": (known.msisdn, (result.param("MSISDN") or "")[:80]),
+        "shortcode": (known.shortcode, result.param("BusinessShortCode") or ""),
+    }
+    return ", ".join(name for name, (first, again) in said.items() if first != again)
 
 
 def _subject(payment: PaybillPayment) -> str:

@@ -63,11 +63,13 @@ from cryptopay.core.kyc import (
     day_bounds,
     month_bounds,
 )
+from cryptopay.core.kyc.limits import FROZEN
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.book import check_can_take
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.payments.model import check_payer_text
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
@@ -75,6 +77,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.allowance import StepUp
+from cryptopay.core.wallets.held_sends import HeldSends
 from cryptopay.core.wallets.history import (
     HistoryLine,
     history,
@@ -107,6 +110,7 @@ P2P_MINIMUM = Money.of(10, KES)  # the least any send is worth (data; CRYPTOPAY_
 P2P = "p2p"  # the monitoring product of a send
 IN, OUT = Direction.IN, Direction.OUT
 MAX_NOTE = 140
+_HELD_ACTOR = "system:wallets"  # who records a send held for a frozen recipient
 
 
 class WalletFrozen(Refused):
@@ -281,9 +285,9 @@ class Wallets:
         Every refusal ``send`` would give, from the same code (``_cleared``), in its order: the amount, the note and
         the recipient's form, a username nobody has, the sender's own wallet, a frozen wallet, the sender's KYC
         limits (``LimitExceeded`` with the limit's name and what remains) and a balance short of the amount and the
-        fee (``InsufficientFunds``, as the posting says it), and only then what depends on who holds a number (a
-        frozen recipient, an invitation's rules, the recipient's receiving limit), so a wallet that cannot pay
-        learns nothing of a number (review6 F6). Those last refusals are audited as a send's are (``check`` true);
+        fee (``InsufficientFunds``, as the posting says it), and only then what depends on who holds a number (an
+        invitation's rules, the recipient's receiving limit; a frozen recipient's send is held, never refused), so a
+        wallet that cannot pay learns nothing of a number (review6 F6). Those last refusals are audited as a send's are (``check`` true);
         nothing else is (nothing was attempted), and a phone number's wallet is not named (the receipt of ``send``
         tells that, once the money has moved). The fee from the P2P schedule.
 
@@ -294,7 +298,7 @@ class Wallets:
         now = self.clock.now()
 
         def work(uow: WalletUnitOfWork) -> Money:
-            fee, _parties = self._cleared(uow, None, sender_id, phone, username, amount, value, now)
+            fee, _parties, _held = self._cleared(uow, None, sender_id, phone, username, amount, value, now)
             return fee
 
         try:
@@ -417,10 +421,11 @@ class Wallets:
         now: datetime,
         max_fee: Money | None = None,
         step_up: StepUp | None = None,
-    ) -> tuple[Money, SendParties]:
+    ) -> tuple[Money, SendParties, bool]:
         """Every refusal of a send before its posting (the fee against the one shown, a frozen wallet, the
-        recipient, an invitation's rules, the sender's KYC limits, the recipient's receiving limit), with the fee and
-        the parties read; ``transfer_id`` None for ``check_send`` (no posting follows, so no ledger key to read)."""
+        recipient, an invitation's rules, the sender's KYC limits, the recipient's receiving limit), with the fee,
+        the parties read and whether the send is held (the recipient is frozen: never a refusal, review4 R6);
+        ``transfer_id`` None for ``check_send`` (no posting follows, so no ledger key to read)."""
         fee = self._fee(amount, now)
         if max_fee is not None and (max_fee.asset != fee.asset or fee > max_fee):
             raise FeeChanged(
@@ -459,11 +464,13 @@ class Wallets:
         balance = uow.ledger.lock_balances([codes[0]]).get(codes[0])
         if balance is not None:
             check_can_take(balance, amount + fee)
-        if recipient is not None and recipient.frozen:
-            raise WalletFrozen("the recipient's wallet cannot receive money at the moment")
         if recipient is None:  # an invitation: its limits read under the sender's wallet lock taken above
             _within_invite_rules(uow, self.invites, sender_id, str(phone), value, now)
         receiving = _may_receive(parties, value, now)
+        if recipient is not None and (recipient.frozen or receiving.limit == FROZEN):
+            # Accepted as any send and held for an officer (``held_sends``): a refusal, however worded, told the
+            # sender about the freeze (tipping-off). Its receiving limits are not the point: nothing reaches it.
+            return fee, parties, True
         if receiving.limited and recipient is not None:
             # What it received counts: read under the recipient's receive lock (concurrent sends to one tier-0
             # wallet, module text), and checked with it.
@@ -482,7 +489,7 @@ class Wallets:
                 "limit": str(receiving.limit),
             }
             raise refused
-        return fee, parties
+        return fee, parties, False
 
     def _send(
         self,
@@ -500,8 +507,11 @@ class Wallets:
         step_up: StepUp | None = None,
     ) -> Transfer:
         now = self.clock.now()
-        fee, parties = self._cleared(uow, transfer_id, sender_id, phone, username, amount, value, now, max_fee, step_up)
+        fee, parties, held = self._cleared(
+            uow, transfer_id, sender_id, phone, username, amount, value, now, max_fee, step_up
+        )
         recipient = parties.recipient
+        delivered = TransferState.HELD if held else TransferState.DELIVERED
         transfer = Transfer(
             id=transfer_id,
             sender_id=sender_id,
@@ -509,15 +519,19 @@ class Wallets:
             recipient_id=recipient.user_id if recipient else None,
             amount=amount,
             fee=fee,
-            state=TransferState.DELIVERED if recipient else TransferState.AWAITING_CLAIM,
+            state=delivered if recipient else TransferState.AWAITING_CLAIM,
             created_at=now,
             note=note,
             claim_expires_at=None if recipient else now + self.claim_window,
             finished_at=now if recipient else None,
+            held_at=now if held else None,
         )
         usage = Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id)
         received = None
-        if recipient is not None:
+        if held:  # the officers' record (no alert rule reads a freeze): ``held_sends`` lists what waits for them
+            details = {"recipient": transfer.recipient_id or "", "amount": str(amount), "sender": sender_id}
+            uow.audit.append(self._event(_HELD_ACTOR, "wallet.frozen_recipient", f"transfer:{transfer_id}", **details))
+        elif recipient is not None:
             received = Usage(self.ids.new_id("use"), recipient.user_id, Product.RECEIVE.value, value, now, transfer.id)
         movements = _p2p_movements(transfer, value) if journal else ()
         uow.wallet_sends.record(transfer, usage, movements, received=received)
@@ -529,6 +543,7 @@ class Wallets:
             amount=amount,
             fee=transfer.fee,
             session=uow.ledger,
+            held=held,
         )
         return transfer
 
@@ -558,14 +573,17 @@ class Wallets:
         self._audit(f"user:{transfer.sender_id}", "wallet.invitation", f"transfer:{transfer.id}", outcome=outcome)
 
     def transfer(self, user_id: str, transfer_id: str) -> Transfer:
-        """A transfer the user sent or received (``NotFound`` for anyone else's)."""
+        """A transfer the user sent or received (``NotFound`` for anyone else's, and for a send held for the user
+        while it is held: nothing reached them)."""
         found = in_transaction(self.uow, lambda uow: _transfer(uow, transfer_id))
-        if found is None or user_id not in (found.sender_id, found.recipient_id):
+        if found is None or not _shown_to(found, user_id):
             raise NotFound(f"no transfer {transfer_id!r}")
         return found
 
     def transfers(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
-        return in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
+        """The user's transfers, newest first; a send held for the user is not among them while it is held."""
+        found = in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
+        return [t for t in found if _shown_to(t, user_id)]
 
     def history(
         self,
@@ -644,6 +662,13 @@ class Wallets:
             return wallet
 
         return in_transaction(self.uow, work)
+
+    def held_sends(self) -> HeldSends:
+        """The officers' queue of sends held for a frozen recipient, and their decisions (``held_sends``)."""
+        return HeldSends(uow=self.uow, ledger=self.ledger, clock=self.clock, ids=self.ids, value_of=self._kes_value)
+
+    def _kes_value(self, money: Money) -> Money:
+        return kes_value(money, self.quoter())
 
     def _event(self, actor: str, action: str, subject: str, **details: str) -> AuditEvent:
         return AuditEvent(actor, action, subject, self.clock.now(), details)
@@ -735,6 +760,14 @@ def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfi
     return profile
 
 
+def _shown_to(transfer: Transfer, user_id: str) -> bool:
+    """Whether ``user_id`` sees the transfer: its sender always (a held send as delivered), its recipient once it is
+    no longer held."""
+    if transfer.sender_id == user_id:
+        return True
+    return transfer.recipient_id == user_id and transfer.state is not TransferState.HELD
+
+
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:
     """The sender's side of a transfer and, once delivered, the recipient's (a claim is journaled when claimed)."""
     at, code, sender, recipient = (
@@ -785,9 +818,12 @@ def _recipient(to: str) -> tuple[str | None, str | None]:
 
 
 def _note(note: str | None) -> str | None:
+    """A transfer's note as its recipient will read it: prose, at most ``MAX_NOTE`` characters, never speaking as
+    the platform, M-Pesa or another reserved brand (``check_payer_text``, 422 ``impersonating_text``)."""
     if note is None or not note.strip():
         return None
     problem = text_problem(note, TextKind.PROSE)
     if problem is not None or len(note.strip()) > MAX_NOTE:
         raise InvalidInput(problem or f"a note is at most {MAX_NOTE} characters", field="note")
-    return note.strip()
+    # the recipient reads it beside the money: "M-PESA reversal: send it back" is the oldest trick (review6 F2 class)
+    return check_payer_text(note.strip(), field="note")

@@ -3,6 +3,7 @@ they are found by. A payment's payer (number as sent, names, the account number 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,14 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
     fields = PersonalFields("paybill_payments", ("msisdn", "payer", "bill_ref"))
 
     def _columns(self, item: PaybillPayment) -> dict[str, Any]:
-        return {"id": item.id, "trans_id": item.trans_id, "state": item.state.value}
+        return {
+            "id": item.id,
+            "trans_id": item.trans_id,
+            "state": item.state.value,
+            "check_at": item.check_at if item.state is PaybillState.VERIFYING else None,
+            "status_digest": item.status_digest,
+            "timeout_digest": item.timeout_digest,
+        }
 
     def add(self, payment: PaybillPayment) -> None:
         self._insert(payment, conflict=f"paybill payment {payment.trans_id} exists")
@@ -32,6 +40,14 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
 
     def update(self, payment: PaybillPayment) -> None:
         self._update(payment)
+
+    def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
+        c = paybill_payments.c  # check_at is kept only while verifying: the partial index holds just those
+        return self._select(c.check_at <= now, order=("check_at", "id"), limit=limit)
+
+    def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        c = paybill_payments.c
+        return self._one((c.timeout_digest if timeout else c.status_digest) == digest, lock=lock)
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
         c = paybill_payments.c

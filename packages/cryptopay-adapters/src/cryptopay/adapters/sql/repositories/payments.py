@@ -761,6 +761,13 @@ class SqlPaymentLinks:
             self._conn.execute(payment_links.update().where(c.id == link_id).values(uses=c.uses - len(invoice_ids)))
         return invoice_ids
 
+    def reservation_lapses(self, link_id: str, now: datetime) -> list[datetime]:
+        u = payment_link_uses.c
+        standing = (u.link_id == link_id, u.held.is_(True), u.reserved_until > now)
+        return list(
+            self._conn.execute(sa.select(u.reserved_until).where(*standing).order_by(u.reserved_until)).scalars()
+        )
+
     def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
         return self._move_use(invoice_id, now, held=False)
 

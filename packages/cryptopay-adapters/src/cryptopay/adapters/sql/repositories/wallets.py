@@ -208,6 +208,11 @@ class SqlTransfers(_Documents[Transfer]):
         where = (mine,) if after is None else (mine, t.id < after)
         return self._items(sa.select(t.id, t.doc).where(*where).order_by(t.id.desc()).limit(limit))
 
+    def held(self, *, after: str | None, limit: int) -> list[Transfer]:
+        t = wallet_transfers.c  # the partial index of held rows (migration 0175): the state as a literal
+        where = [t.state == sa.literal_column(f"'{TransferState.HELD.value}'")] + ([t.id > after] if after else [])
+        return self._select(*where, order=("id",), limit=limit)
+
 
 class SqlBuys(_Documents[Buy]):
     cls, table, what = Buy, wallet_buys, "buy"

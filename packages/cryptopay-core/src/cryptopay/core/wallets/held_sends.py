@@ -1,0 +1,113 @@
+"""Sends held for a frozen recipient, and an officer's decision on each (review4 R6, the second path).
+
+A send to a wallet an operator or compliance froze is accepted as any other (``Wallets.send``): a refusal, however
+neutral, told the sender about the freeze. It is held: its amount credited to ``liabilities:p2p_held:<ASSET>``
+instead of the wallet (``flows.send_p2p(held=True)``), the transfer ``held``, audited ``wallet.frozen_recipient``
+for the officers, who list what waits for them here (``waiting``). Its sender sees it as delivered
+(``Transfer.shown_state``); the recipient sees nothing until it is released. An officer (role ``compliance``)
+decides each one, with a note saying why, in one unit of work that locks the transfer and refuses one decided
+meanwhile (``InvalidState``):
+
+- ``release``: Dr p2p_held / Cr the recipient's wallet (``flows.decide_held_send``); the transfer is delivered and
+  what the recipient received counts it, as a send's credit (``Product.RECEIVE``). The freeze itself is not lifted
+  here (``KycReview.unfreeze`` and the wallet's own freeze are separate decisions);
+- ``return``: Dr p2p_held / Cr the sender's wallet; the transfer is returned, as an unclaimed send is. The fee
+  stays earned (the send was made).
+
+Each decision is audited ``wallet.held_send_released`` / ``wallet.held_send_returned`` with the officer and the note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.kyc import Product
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Money
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.wallets.model import Transfer, TransferState, Usage
+
+__all__ = ["HeldSends"]
+
+_MAX_NOTE = 4000  # as the API's decision body (HoldDecisionRequest)
+
+
+@attrs.define(kw_only=True)
+class HeldSends:
+    """The officers' queue of sends held for a frozen recipient, and their decisions."""
+
+    uow: WalletUowFactory
+    ledger: Ledger
+    clock: Clock
+    ids: IdGenerator
+    value_of: Callable[[Money], Money]  # what an amount is worth in KES now (``kes_value``): the recipient's usage
+
+    def waiting(self, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
+        """Held sends no officer decided yet, by id."""
+        return in_transaction(self.uow, lambda uow: uow.wallet_transfers.held(after=after, limit=limit))
+
+    def get(self, transfer_id: str) -> Transfer:
+        """A held (or decided) send by id, for an officer; ``NotFound`` for any transfer that was never held."""
+        found: Transfer | None = in_transaction(self.uow, lambda uow: uow.wallet_transfers.get(transfer_id))
+        if found is None or not _was_held(found):
+            raise NotFound(f"no held transfer {transfer_id!r}")
+        return found
+
+    def release(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
+        """Credit a held send to its recipient (audited ``wallet.held_send_released``)."""
+        text = _note(note)
+        held = self.get(transfer_id)
+        value = self.value_of(held.amount)  # before the transaction: a quote is locked in one of its own
+        return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=value))
+
+    def return_to_sender(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
+        """Give a held send back to its sender (audited ``wallet.held_send_returned``)."""
+        text = _note(note)
+        return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=None))
+
+    def _decide(
+        self, uow: WalletUnitOfWork, transfer_id: str, officer: str, note: str, *, value: Money | None
+    ) -> Transfer:
+        """``value`` None: returned; else released, the recipient's usage counting ``value``."""
+        transfer = uow.wallet_transfers.get(transfer_id, lock=True)
+        if transfer is None or not _was_held(transfer):
+            raise NotFound(f"no held transfer {transfer_id!r}")
+        if transfer.state is not TransferState.HELD:
+            raise InvalidState(f"transfer {transfer_id} was decided already: {transfer.state.value}")
+        returned = value is None
+        user_id = transfer.sender_id if returned else transfer.recipient_id
+        assert user_id is not None  # a held send has a recipient wallet
+        now = self.clock.now()
+        entry = flows.decide_held_send(
+            self.ledger,
+            transfer_id=transfer.id,
+            user_id=user_id,
+            amount=transfer.amount,
+            returned=returned,
+            session=uow.ledger,
+        )
+        transfer.state = TransferState.RETURNED if returned else TransferState.DELIVERED
+        uow.wallet_transfers.update(transfer)
+        if value is not None:
+            uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.RECEIVE.value, value, now, transfer.id))
+        action = "wallet.held_send_returned" if returned else "wallet.held_send_released"
+        details = {"officer": officer, "note": note, "to": user_id, "amount": str(transfer.amount), "entry": entry.id}
+        uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
+        return transfer
+
+
+def _was_held(transfer: Transfer) -> bool:
+    return transfer.held_at is not None
+
+
+def _note(note: str) -> str:
+    text = note.strip()
+    if not text or len(text) > _MAX_NOTE:
+        raise InvalidInput(f"a decision on a held send needs a note saying why (1 to {_MAX_NOTE} characters)")
+    return text

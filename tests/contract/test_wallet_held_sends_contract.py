@@ -1,0 +1,95 @@
+"""A send to a frozen recipient is accepted and held (review4 R6, the second path): in memory, SQLite and PostgreSQL.
+
+The sender is told nothing (no ``recipient_limit``, no ``wallet_frozen``: the send reads as delivered), the amount
+waits in ``p2p_held``, the officers have the record (``wallet.frozen_recipient``) and the queue, and an officer
+releases it to the recipient or returns it to the sender; the trial balance is zero throughout."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets import TransferState
+
+from tests.support.sql_backends import Backend
+from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
+
+OFFICER = "usr_officer"
+
+
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
+
+
+def _freeze_by_compliance(stack: WalletStack, user_id: str) -> None:
+    with stack.backend.uow() as uow:
+        profile = uow.kyc.get(user_id)
+        profile.freeze(OFFICER, "a court order about this person", at=stack.clock.now())
+        uow.kyc.update(profile)
+
+
+def _held_balance(stack: WalletStack) -> Money:
+    return stack.ledger.balance(flows.p2p_held(KES)).posted
+
+
+def _records(stack: WalletStack, action: str) -> list:
+    with stack.backend.uow() as uow:
+        return [r for r in uow.audit.records() if r.action == action]
+
+
+def test_a_send_to_a_recipient_compliance_froze_is_held_unseen_and_released_by_an_officer(backend: Backend):
+    """Frozen by compliance: the check and the send pass as for anyone; the sender sees it delivered, the recipient
+    sees nothing, the officers see it waiting; released, it reaches the recipient once."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    assert stack.wallets.check_send(amina.id, "0712000002", Money.of("300", KES)).total == Money.of("300", KES)
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES))
+    assert sent.state is TransferState.HELD and sent.shown_state is TransferState.DELIVERED
+    assert stack.wallets.transfer(amina.id, sent.id).shown_state is TransferState.DELIVERED
+    assert stack.balance(amina, "KES").amount == 700 and stack.balance(baraka, "KES").amount == 0
+    assert _held_balance(stack) == Money.of("300", KES)
+    assert [t.id for t in stack.wallets.transfers(baraka.id)] == []
+    with pytest.raises(NotFound):
+        stack.wallets.transfer(baraka.id, sent.id)
+    [told] = _records(stack, "wallet.frozen_recipient")
+    assert told.subject == f"transfer:{sent.id}" and dict(told.details)["recipient"] == baraka.id
+    assert _records(stack, "wallet.send_refused_recipient") == []
+    held = stack.wallets.held_sends()
+    assert [t.id for t in held.waiting()] == [sent.id]
+
+    with pytest.raises(InvalidInput):
+        held.release(sent.id, officer=OFFICER, note="  ")
+    released = held.release(sent.id, officer=OFFICER, note="the court order allows family support")
+    assert released.state is TransferState.DELIVERED and held.waiting() == []
+    assert stack.balance(baraka, "KES").amount == 300 and _held_balance(stack) == Money.zero(KES)
+    assert [t.id for t in stack.wallets.transfers(baraka.id)] == [sent.id]
+    [decided] = _records(stack, "wallet.held_send_released")
+    assert decided.actor == f"user:{OFFICER}" and dict(decided.details)["to"] == baraka.id
+    with pytest.raises(InvalidState):
+        held.return_to_sender(sent.id, officer=OFFICER, note="too late")
+    assert stack.balance(amina, "KES").amount == 700 and stack.balance(baraka, "KES").amount == 300
+    assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_a_send_to_a_wallet_an_operator_froze_is_held_and_returned_to_its_sender(backend: Backend):
+    """Frozen by an operator: accepted and held as well (it was a ``wallet_frozen`` refusal naming the recipient);
+    returned by an officer, the sender has the amount back and sees the send returned."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("250", KES))
+    assert sent.state is TransferState.HELD and stack.balance(amina, "KES").amount == 750
+    returned = stack.wallets.held_sends().return_to_sender(sent.id, officer=OFFICER, note="the phone was stolen")
+    assert returned.state is TransferState.RETURNED
+    assert stack.wallets.transfer(amina.id, sent.id).shown_state is TransferState.RETURNED
+    assert stack.balance(amina, "KES").amount == 1000 and stack.balance(baraka, "KES").amount == 0
+    assert _held_balance(stack) == Money.zero(KES) and len(_records(stack, "wallet.held_send_returned")) == 1
+    with pytest.raises(NotFound):
+        stack.wallets.held_sends().release("trf_nope", officer=OFFICER, note="no such send")
+    assert set(stack.ledger.trial_balance().values()) == {0}
