@@ -287,9 +287,9 @@ class Wallets:
         limits (``LimitExceeded`` with the limit's name and what remains) and a balance short of the amount and the
         fee (``InsufficientFunds``, as the posting says it), and only then what depends on who holds a number (an
         invitation's rules, the recipient's receiving limit; a frozen recipient's send is held, never refused), so a
-        wallet that cannot pay learns nothing of a number (review6 F6). Those last refusals are audited as a send's are (``check`` true);
-        nothing else is (nothing was attempted), and a phone number's wallet is not named (the receipt of ``send``
-        tells that, once the money has moved). The fee from the P2P schedule.
+        wallet that cannot pay learns nothing of a number (review6 F6). Those last refusals are audited as a send's
+        are (``check`` true); nothing else is (nothing was attempted), and a phone number's wallet is not named (the
+        receipt of ``send`` tells that, once the money has moved). The fee from the P2P schedule.
 
         Example: ``wallets.check_send("u_1", "@baraka", Money.of("100", KES)).total`` is ``KES 100.00`` on a free
         schedule, or raises ``InsufficientFunds`` when the wallet holds less.
