@@ -182,3 +182,26 @@ def test_an_invoice_order_reference_on_the_checkout_never_speaks_as_a_brand(clie
         body = {"amount": "500", "currency": "KES", "order_id": order_id}
         refused = client.post("/v1/invoices", json=body, headers=shop.headers)
         assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json
+
+
+def test_a_merchant_sees_a_link_its_checkouts_fill_as_busy_and_may_still_deactivate_it(client, owner, services):
+    """Review6 F11, the merchant's side: two unpaid checkouts fill a 2-use link; the dashboard says busy (English and
+    Swahili) and still offers Deactivate, and the API's closed_reason says checkouts in progress, not "used 2 times"."""
+    from tests.integration.web.test_dashboard_pages import _log_in
+
+    _log_in(client)
+    html = client.get("/dashboard/links").get_data(as_text=True)
+    body = {"csrf_token": _csrf(html), "description": "Tickets", "amount": "500", "currency": "KES", "max_uses": "2"}
+    assert client.post("/dashboard/links", data=body).status_code == 303
+    public_id = re.search(r'href="/link/([^"]+)"', client.get("/dashboard/links").get_data(as_text=True))
+    assert public_id
+    for address in ("192.0.2.1", "192.0.2.2"):
+        services.payment_links.create_invoice(public_id.group(1), client=address)
+    listed = client.get("/dashboard/links").get_data(as_text=True)
+    assert "busy: every use is held by a checkout in progress" in listed and "2 / 2" in listed
+    assert "/deactivate" in listed and ">closed<" not in listed
+    swahili = client.get("/dashboard/links", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "ina shughuli: kila matumizi yameshikiliwa" in swahili
+    link = services.payment_links.load_public(public_id.group(1))
+    reason = services.payment_links.closed_reason(link)
+    assert reason is not None and "checkouts in progress" in reason and "used" not in reason

@@ -197,3 +197,21 @@ def test_shilling_balance_names_no_quote():
     )
     plan = plan_payouts(kes(5000), policy=policy(), now=NOW, quote=quote)
     assert (plan.quote_id, plan.fx_spread, plan.converted) == (None, kes(0), kes(5000))
+
+
+@pytest.mark.parametrize(
+    ("budget", "sent", "charge"),
+    [("1503.40", "1498", "5"), ("5008", "4999", "9"), ("20012", "20000", "11"), ("20014", "20001", "13")],
+)
+def test_the_b2c_tariff_passed_on_sends_the_most_its_bands_allow(budget, sent, charge):
+    """Just above a band's edge the next band's charge would not fit, but the lower band's does with more sent than
+    the first step down gave (1,498 + 5, not 1,494 + 5): the part is the most the budget pays, as ``Tariff.most_sent``
+    computes it for a wallet sale (R13)."""
+    from cryptopay.core.mobile_money.limits import B2C_TARIFF
+
+    tariff = B2C_TARIFF.fee_schedule(version=1, effective_from=NOW - timedelta(days=1))
+    plan = plan_payouts(kes(budget), policy=policy(charges=tariff, minimum=kes(0)), now=NOW)
+    [part] = plan.parts
+    assert (part.amount, part.fee) == (kes(sent), kes(charge))
+    assert part.amount == B2C_TARIFF.most_sent(kes(budget))
+    assert plan.remainder == kes(budget) - kes(sent) - kes(charge)

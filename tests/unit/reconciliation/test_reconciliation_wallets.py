@@ -191,3 +191,23 @@ def test_reconciliation_reads_every_wallet(stack):
     books = reconciliation.snapshot(Outside()).wallets
     assert books is not None and books.wallets == len(users)
     assert all(wallet_account(u.id, asset) in books.balances for u in users for asset in (KES, USDT))
+
+
+def test_the_held_sends_account_holds_exactly_the_sends_held_for_a_frozen_recipient(stack):
+    """Review4 R6: a send to a frozen recipient waits in ``p2p_held``: clean while it holds the held send, reported
+    when it holds more, clean again once an officer returned the send."""
+    from cryptopay.core.flows import p2p_held
+
+    amina, *_ = journey(stack)
+    baraka = stack.sign_up("0712000002", tier=1)
+    stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    held = stack.wallets.send(amina.id, "0712000002", Money.of(60, KES))
+    assert differences(reconcile(stack), "wallet-claims") == []
+    stack.ledger.transfer(
+        "stray-held", debit=wallet_account(amina.id, KES), credit=p2p_held(KES), amount=Money.of(5, KES)
+    )
+    [found] = differences(reconcile(stack), "wallet-claims")
+    assert found == ("liabilities:p2p_held:KES", "60.00 KES held in 1 sends", "65.00 KES in the books")
+    stack.wallets.held_sends().return_to_sender(held.id, officer="usr_officer", note="stolen phone")
+    [found] = differences(reconcile(stack), "wallet-claims")
+    assert found == ("liabilities:p2p_held:KES", "nothing held in 0 sends", "5.00 KES in the books")

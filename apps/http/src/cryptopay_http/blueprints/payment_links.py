@@ -186,7 +186,7 @@ class PaymentLinkView:
 
     @classmethod
     def of(cls, link: PaymentLink) -> PaymentLinkView:
-        reason = link.closed_reason(payments().clock.now())
+        reason = payments().payment_links.closed_reason(link)  # busy with checkouts in progress, or why closed
         return cls(
             id=link.id,
             public_id=link.public_id,

@@ -467,9 +467,14 @@ def _create_invoice() -> Response:
 
 
 def _links_page(status: int = 200, **context: Any) -> Response:
-    links = runtime().services.payment_links.list_links(_merchant_id(), limit=_PAGE)
+    service = runtime().services.payment_links
+    links = service.list_links(_merchant_id(), limit=_PAGE)
     now = runtime().services.clock.now()
-    rows = [(link, link.closed_reason(now)) for link in links]
+    rows = []
+    for link in links:
+        closed = link.closed_reason(now)
+        # a link that unpaid checkouts fill is busy, not closed: it may still be deactivated (review6 F11)
+        rows.append((link, closed, closed is not None and service.busy_until(link) is not None))
     return page("dashboard/links.html", status, rows=rows, form=request.form, nav="links", **context)
 
 

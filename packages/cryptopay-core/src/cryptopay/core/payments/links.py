@@ -142,6 +142,16 @@ class PaymentLinks:
         lapses = transaction(self._uow, lambda uow: uow.payment_links.reservation_lapses(link.id, now))
         return _frees_a_use(link, lapses)
 
+    def closed_reason(self, link: PaymentLink) -> str | None:
+        """Why ``link`` makes no invoice now, as its merchant reads it (API, dashboard): ``PaymentLink.closed_reason``,
+        but a cap that unpaid checkouts fill says so and when a use may free up, never "used N times" (review6 F11:
+        the merchant sold nothing yet, and may still deactivate it)."""
+        reason = link.closed_reason(self._clock.now())
+        until = self.busy_until(link) if reason is not None else None
+        if until is None:
+            return reason
+        return f"its uses are held by checkouts in progress, not paid yet: one may free up at {until.isoformat()}"
+
     def _busy(self, link: PaymentLink, now: datetime) -> PaymentLinkBusy | None:
         return _held_by_checkouts(link, self.busy_until(link), now)
 

@@ -155,6 +155,8 @@ class WalletBooks:
     collections: Money  # posted balance of assets:mpesa_collections:KES (zero when never opened)
     paybill: tuple[PaybillPayment, ...] = ()  # every payment to the paybill outside an STK prompt (C2B)
     suspense: Money = attrs.field(factory=lambda: Money.zero(KES))  # posted liabilities:paybill_suspense:KES
+    held: tuple[Transfer, ...] = ()  # every send held for a frozen recipient (review4 R6)
+    held_balances: Mapping[str, Money] = attrs.field(factory=dict)  # asset code -> posted liabilities:p2p_held:<ASSET>
 
 
 @attrs.frozen(kw_only=True)

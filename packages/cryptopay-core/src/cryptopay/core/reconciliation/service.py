@@ -349,6 +349,7 @@ class Reconciliation:
         )
         codes = [flows.wallet_account(user, asset) for user in user_ids for asset in HOLDINGS]
         claims = {a.code: b.posted for a in HOLDINGS if (b := self._balance(flows.wallet_claims(a))) is not None}
+        held = {a.code: b.posted for a in HOLDINGS if (b := self._balance(flows.p2p_held(a))) is not None}
         collections = self._balance(flows.MPESA_COLLECTIONS)
         paybill = in_transaction(self._paybill, lambda uow: uow.paybill_payments.all()) if self._paybill else []
         suspense = self._balance(flows.PAYBILL_SUSPENSE)
@@ -363,6 +364,8 @@ class Reconciliation:
             collections=collections.posted if collections is not None else Money.zero(KES),
             paybill=tuple(paybill),
             suspense=suspense.posted if suspense is not None else Money.zero(KES),
+            held=tuple(t for t in transfers.values() if t.state is TransferState.HELD),
+            held_balances=held,
         )
 
     def _deposit_books(self) -> DepositBooks:

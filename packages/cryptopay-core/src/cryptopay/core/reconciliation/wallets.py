@@ -8,8 +8,10 @@ naming its ledger entry (``buy:<id>:credit``), while a failed or open buy books 
 holds exactly the payments waiting there for an operator.
 A transfer to a number with no wallet waits in ``liabilities:wallet_claims:<ASSET>``: the account must hold exactly
 the transfers awaiting a claim, and none may wait past its window for longer than ``CLAIM_GRACE`` (the worker
-returns expired claims every ten minutes). A wallet's sales and bills are payouts like a merchant's: the snapshot
-lists them with the rest, so the payout checks (holds, in flight, receipts, M-Pesa's statement) cover them too.
+returns expired claims every ten minutes); a send held for a frozen recipient waits in
+``liabilities:p2p_held:<ASSET>``, which must hold exactly the held sends (review4 R6). A wallet's sales and bills are
+payouts like a merchant's: the snapshot lists them with the rest, so the payout checks (holds, in flight, receipts,
+M-Pesa's statement) cover them too.
 
 >>> buy_entry_key("buy_1")
 'buy:buy_1:credit'
@@ -17,12 +19,14 @@ lists them with the rest, so the payout checks (holds, in flight, receipts, M-Pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks, shown_number
 from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.model import Transfer
 from cryptopay.core.wallets.paybill import PaybillState
 
 __all__ = [
@@ -102,25 +106,32 @@ def _suspense_holds(books: WalletBooks) -> list[Difference]:
 
 
 def claims_match_transfers(records: Records) -> list[Difference]:
-    """Each asset's wallet-claims account holds exactly the transfers awaiting a claim."""
+    """Each asset's wallet-claims account holds exactly the transfers awaiting a claim, and its held-sends account
+    exactly the sends held for a frozen recipient (review4 R6)."""
     books = records.wallets
     if books is None:
         return []
+    claims = _holds("liabilities:wallet_claims:{}", books.waiting, books.claims, "awaiting {} claims")
+    return claims + _holds("liabilities:p2p_held:{}", books.held, books.held_balances, "held in {} sends")
+
+
+def _holds(account: str, transfers: Sequence[Transfer], balances: Mapping[str, Money], what: str) -> list[Difference]:
+    """Each asset's ``account`` (a format of the asset code) against the sum of ``transfers`` in that asset."""
     want: dict[str, Money] = {}
-    for transfer in books.waiting:
+    for transfer in transfers:
         code = transfer.asset.code
         want[code] = want[code] + transfer.amount if code in want else transfer.amount
     found: list[Difference] = []
-    for code in sorted(set(want) | set(books.claims)):
-        expected, actual = want.get(code), books.claims.get(code)
+    for code in sorted(set(want) | set(balances)):
+        expected, actual = want.get(code), balances.get(code)
         if (expected is None or expected.is_zero()) and (actual is None or actual.is_zero()):
             continue
         if expected != actual:
-            count = sum(1 for t in books.waiting if t.asset.code == code)
+            count = sum(1 for t in transfers if t.asset.code == code)
             found.append(
                 Difference(
-                    f"liabilities:wallet_claims:{code}",
-                    f"{expected or 'nothing'} awaiting {count} claims",
+                    account.format(code),
+                    f"{expected or 'nothing'} {what.format(count)}",
                     f"{actual or 'nothing'} in the books",
                 )
             )

@@ -287,9 +287,24 @@ def _fit(cap: int, budget: int, smallest: int, charges: FeeSchedule | None) -> t
         charge = charges.quote(Money.from_minor(amount, KES)) if charges else None
         fee = charge.fee.minor_units if charge else 0
         if amount + fee <= budget:
-            return amount, charge
+            return _climb(amount, charge, cap, budget, charges) if charges and amount < cap else (amount, charge)
         amount = min(amount - _SHILLING, budget - fee - (budget - fee) % _SHILLING)
     return None
+
+
+def _climb(
+    amount: int, charge: FeeQuote | None, cap: int, budget: int, charges: FeeSchedule
+) -> tuple[int, FeeQuote | None]:
+    """Up from a fit found by stepping down: under a charge by bands (M-Pesa's B2C tariff passed on, R13) the step
+    down was sized by the higher band's charge, and the lower band's smaller one leaves room for a few shillings more
+    (1,503.40: 1,498 + 5, not 1,494 + 5). At most the leftover's shillings, a handful: the charges are small."""
+    for _ in range((budget - amount - (charge.fee.minor_units if charge else 0)) // _SHILLING):
+        more = amount + _SHILLING
+        quoted = charges.quote(Money.from_minor(more, KES))
+        if more > cap or more + quoted.fee.minor_units > budget:
+            break
+        amount, charge = more, quoted
+    return amount, charge
 
 
 def _reason(parts: list[PayoutPart], left: Money, limits: PayoutLimits, room: Money | None) -> str:
