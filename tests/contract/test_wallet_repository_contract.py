@@ -916,3 +916,29 @@ def test_a_frozen_senders_invitation_waits_until_the_freeze_is_lifted(backend: B
     _unfreeze(stack, amina.id)
     assert stack.waiting_claims.settle() == (1, 0)
     assert stack.balance(chebet, "KES") == Money.of("200", KES)
+
+
+def test_an_empty_wallet_learns_nothing_about_a_number_from_a_send_or_its_check(backend: Backend):
+    """review6 F6: the sender's own balance (amount and fee) is checked before any rule that depends on the
+    recipient, so a wallet that cannot pay gets the same refusal (``insufficient_funds``) for a verified customer's
+    number, a tier-0 customer's, a frozen wallet's and a number with no wallet; a check's recipient refusal is
+    audited as a send's is (``wallet.send_refused_recipient``, ``check`` true)."""
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "0.37", "KES")
+    stack.sign_up("0712000604", tier=1)
+    stack.sign_up("0712000603")
+    frozen = stack.sign_up("0712000605")
+    stack.wallets.freeze(frozen.id, reason="fraud report", actor="usr_officer")
+    for number in ("0712000604", "0712000603", "0712000605", "0712000798"):
+        for attempt in (stack.wallets.check_send, stack.wallets.send):
+            with pytest.raises(InsufficientFunds):
+                attempt(amina.id, number, Money.of("6000", KES))
+    stack.fund(amina, "6000", "KES")
+    with pytest.raises(RecipientLimit):
+        stack.wallets.check_send(amina.id, "0712000603", Money.of("6000", KES))
+    with backend.uow() as uow:
+        records = [r for r in uow.audit.records() if r.action == "wallet.send_refused_recipient"]
+    assert [dict(r.details).get("check") for r in records] == ["true"]

@@ -20,6 +20,9 @@ def test_cli_links_create_list_show_and_deactivate(stack):
     assert [x["id"] for x in listed] == [entered["id"], fixed["id"]]
     stack.payment_links.create_invoice(fixed["public_id"])
     assert cli_json("links", "show", fixed["id"])["uses"] == 1
+    stack.payment_links.create_invoice(fixed["public_id"], client="192.0.2.1")  # both uses held, nothing paid
+    busy = cli_json("links", "show", fixed["id"])
+    assert not busy["open"] and "checkouts in progress" in busy["closed_reason"]  # review6 F11: not "used 2 times"
     off = cli_json("links", "deactivate", fixed["id"])
     assert not off["active"] and off["closed_reason"] == "it was deactivated"
     assert "payment link" in cli("links", "create", "--merchant", merchant_id, "--description", "x").stdout

@@ -163,10 +163,11 @@ def test_the_send_check_refuses_what_the_confirm_would_a_short_balance_and_a_lim
     """A send that cannot happen gets no confirmation: over what the recipient may receive, more than the wallet
     holds (the posting's own words: what is available, what it needs), over the sender's limit (its name and
     figure; before the balance, as in the send), each refused at the check on the amount field; nothing moves, and
-    what can happen is still shown for confirming."""
+    what can happen is still shown for confirming. The balance comes before the recipient's rules (review6 F6): a
+    wallet that cannot pay is told so whoever holds the number."""
     client, user_id = _tier_1_with_kes_5000(api)
     unverified = _check_send(client, to="0712999999", amount="6,000", asset="KES")  # no wallet: an invitation's cap
-    assert unverified.status_code == 422 and "Limit reached: recipient" in unverified.get_data(as_text=True)
+    assert unverified.status_code == 422 and "not enough KES" in unverified.get_data(as_text=True)
     api.sign_up("0712000002")
     api.tier_1(api.services.users.by_phone("254712000002").id)
     short = _check_send(client, to="0712000002", amount="6,000", asset="KES")
@@ -180,6 +181,9 @@ def test_the_send_check_refuses_what_the_confirm_would_a_short_balance_and_a_lim
     page = over.get_data(as_text=True)
     assert over.status_code == 422 and "Limit reached: single" in page and "KES 70,000.00" in page, page
     assert re.search(r'<input[^>]*id="amount"[^>]*aria-invalid="true"', page)
+    api.fund(user_id, "1000", key=":more")  # now it can pay: the invitation's cap refuses it
+    unverified = _check_send(client, to="0712999999", amount="6,000", asset="KES")
+    assert unverified.status_code == 422 and "Limit reached: recipient" in unverified.get_data(as_text=True)
     assert api.services.wallets.transfers(user_id) == []
     assert _check_send(client, to="0712000002", amount="5,000", asset="KES").status_code == 200
 

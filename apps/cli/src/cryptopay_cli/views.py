@@ -6,7 +6,6 @@ Table rows are the same dicts flattened to short strings.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from cryptopay.core.identity.model import Merchant
@@ -197,8 +196,9 @@ def refund_view(refund: Refund) -> dict[str, Any]:
     }
 
 
-def link_view(link: PaymentLink, now: datetime) -> dict[str, Any]:
-    reason = link.closed_reason(now)
+def link_view(link: PaymentLink, reason: str | None) -> dict[str, Any]:
+    """A link as the CLI prints it; ``reason``: why it makes no invoice now (``PaymentLinks.closed_reason``: busy
+    with checkouts in progress, or closed), None while it is open."""
     return {
         "id": link.id,
         "public_id": link.public_id,

@@ -71,7 +71,7 @@ def create(
             expires_at=svc.clock.now() + timedelta(minutes=expires_in) if expires_in else None,
             max_uses=max_uses,
         )
-        view = link_view(link, svc.clock.now())
+        view = link_view(link, svc.payment_links.closed_reason(link))
     if as_json:
         emit_json(view)
     else:
@@ -91,7 +91,7 @@ def list_links(
         while page := svc.payment_links.list_links(merchant, before=before, limit=200):
             found += page
             before = page[-1].id
-        views = [link_view(link, svc.clock.now()) for link in found]
+        views = [link_view(link, svc.payment_links.closed_reason(link)) for link in found]
     if as_json:
         emit_json({"links": views})
     else:
@@ -103,7 +103,8 @@ def show(link_id: str = typer.Argument(..., help="The link id."), as_json: bool 
     """One payment link, with its uses and whether it is open (exit 3 if unknown)."""
     with errors_to_exit_codes():
         svc = services()
-        view = link_view(svc.payment_links.get_link(link_id), svc.clock.now())
+        found = svc.payment_links.get_link(link_id)
+        view = link_view(found, svc.payment_links.closed_reason(found))
     if as_json:
         emit_json(view)
     else:
@@ -120,7 +121,7 @@ def deactivate(
     with errors_to_exit_codes():
         svc = services()
         link = svc.payment_links.deactivate_link(link_id, actor=operator(actor))
-        view = link_view(link, svc.clock.now())
+        view = link_view(link, svc.payment_links.closed_reason(link))
     if as_json:
         emit_json(view)
     else:

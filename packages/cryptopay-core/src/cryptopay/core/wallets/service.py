@@ -282,27 +282,30 @@ class Wallets:
     def check_send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> SendCheck:
         """What ``send`` would do, before the sender confirms it; nothing moves and nothing is recorded.
 
-        Every refusal ``send`` would give, from the same code (``_cleared``): the amount, the note and the
-        recipient's form, a username nobody has, the sender's own wallet, a frozen wallet, an invitation's rules, the
-        sender's KYC limits (``LimitExceeded`` with the limit's name and what remains), the recipient's receiving
-        limit, and a balance short of the amount and the fee (``InsufficientFunds``, as the posting says it). The
-        check is not audited (nothing was attempted; ``send`` audits its own refusals) and a phone number's wallet
-        is not named (the receipt of ``send`` tells that, once the money has moved). The fee from the P2P schedule.
+        Every refusal ``send`` would give, from the same code (``_cleared``), in its order: the amount, the note and
+        the recipient's form, a username nobody has, the sender's own wallet, a frozen wallet, the sender's KYC
+        limits (``LimitExceeded`` with the limit's name and what remains) and a balance short of the amount and the
+        fee (``InsufficientFunds``, as the posting says it), and only then what depends on who holds a number (an
+        invitation's rules, the recipient's receiving limit; a frozen recipient's send is held, never refused), so a
+        wallet that cannot pay learns nothing of a number (review6 F6). Those last refusals are audited as a send's
+        are (``check`` true); nothing else is (nothing was attempted), and a phone number's wallet is not named (the
+        receipt of ``send`` tells that, once the money has moved). The fee from the P2P schedule.
 
         Example: ``wallets.check_send("u_1", "@baraka", Money.of("100", KES)).total`` is ``KES 100.00`` on a free
         schedule, or raises ``InsufficientFunds`` when the wallet holds less.
         """
         phone, username, value = self._valid_send(to, amount, note)
-        now, code = self.clock.now(), wallet_account(sender_id, amount.asset)
+        now = self.clock.now()
 
         def work(uow: WalletUnitOfWork) -> Money:
             fee, _parties, _held = self._cleared(uow, None, sender_id, phone, username, amount, value, now)
-            balance = uow.ledger.lock_balances([code]).get(code)  # locked already by the parties' read
-            if balance is not None:
-                check_can_take(balance, amount + fee)
             return fee
 
-        fee = in_transaction(self.uow, work)
+        try:
+            fee = in_transaction(self.uow, work)
+        except (InviteLimit, RecipientLimit) as refused:  # audited as a send's refusal (review6 F6)
+            self._audit_refusal(sender_id, refused, check=True)
+            raise
         return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, fee)
 
     def send(
@@ -344,18 +347,26 @@ class Wallets:
                     step_up=step_up,
                 ),
             )
-        except InviteLimit as refused:  # audited in its own transaction: the send's rolled back
-            details = {k: str(v) for k, v in refused.details.items()}
-            self._audit(f"user:{sender_id}", "wallet.invite_refused", f"user:{sender_id}", **details)
-            raise
-        except RecipientLimit as refused:  # the officers' record of whose receiving limit refused it
-            self._audit(f"user:{sender_id}", "wallet.send_refused_recipient", f"user:{sender_id}", **refused.audit)
+        except (InviteLimit, RecipientLimit) as refused:  # audited in its own transaction: the send's rolled back
+            self._audit_refusal(sender_id, refused)
             raise
         if not journal:
             self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
             self._invite(transfer)
         return transfer
+
+    def _audit_refusal(self, sender_id: str, refused: InviteLimit | RecipientLimit, *, check: bool = False) -> None:
+        """A send's (or its check's, ``check``) refusal by an invitation's rules (``wallet.invite_refused``) or the
+        recipient's receiving limit (``wallet.send_refused_recipient``: the officers' record of whose limit)."""
+        extra = {"check": "true"} if check else {}
+        if isinstance(refused, InviteLimit):
+            details = {k: str(v) for k, v in refused.details.items()}
+            self._audit(f"user:{sender_id}", "wallet.invite_refused", f"user:{sender_id}", **details, **extra)
+        else:
+            self._audit(
+                f"user:{sender_id}", "wallet.send_refused_recipient", f"user:{sender_id}", **refused.audit, **extra
+            )
 
     def _valid_send(self, to: str, amount: Money, note: str | None) -> tuple[str | None, str | None, Money]:
         """A send's amount, note and recipient checked: the phone or username, and the amount's KES value."""
@@ -441,14 +452,20 @@ class Wallets:
             raise NotFound(f"nobody has the username {username!r}", field="to")
         if recipient is not None and recipient.user_id == sender_id:
             raise InvalidInput("you cannot send to yourself", field="to")
-        if recipient is None:  # an invitation: its limits read under the sender's wallet lock taken above
-            _within_invite_rules(uow, self.invites, sender_id, str(phone), value, now)
+        # The sender's own rules (its limits, then its balance: amount and fee) before any that depends on who holds
+        # the number (review6 F6): a wallet that cannot pay learns nothing of whether a number has a wallet, a
+        # verified one or a frozen one. The balance was locked by the parties' read (no round trip).
         if parties.profile is None:
             raise NotFound(f"{sender_id} has no KYC profile")
         spent = spending_of(parties.usage)
         if step_up is not None:  # the day's usage read under the sender's wallet lock: concurrent sends queue
             step_up.enforce(spent, value)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
+        balance = uow.ledger.lock_balances([codes[0]]).get(codes[0])
+        if balance is not None:
+            check_can_take(balance, amount + fee)
+        if recipient is None:  # an invitation: its limits read under the sender's wallet lock taken above
+            _within_invite_rules(uow, self.invites, sender_id, str(phone), value, now)
         receiving = _may_receive(parties, value, now)
         if recipient is not None and (recipient.frozen or receiving.limit == FROZEN):
             # Accepted as any send and held for an officer (``held_sends``): a refusal, however worded, told the
