@@ -16,13 +16,16 @@ from cryptopay.core.mobile_money import (
     C2BRegistration,
     MpesaAuthFailed,
     MpesaBadRequest,
+    Outcome,
     PayloadKind,
     SourceAllowlist,
     StkPushRequest,
+    TransactionStatusRequest,
     c2b_accept,
     c2b_reject,
     parse_payload,
 )
+from cryptopay.core.mobile_money.interpret import status_outcome
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation import parse_statement
 from cryptopay.sandbox.daraja import DarajaSandbox
@@ -163,3 +166,41 @@ def test_control_endpoint_refuses_an_unknown_scenario(sandbox: DarajaSandbox) ->
     """Choosing a scenario that does not exist is a 400 naming the known ones."""
     answer = httpx.post(sandbox.url + "/sandbox/scenarios", json={"phone": "0708374149", "scenario": "explode"})
     assert answer.status_code == 400 and "cancelled" in answer.json()["errorMessage"]
+
+
+def test_transaction_status_about_a_c2b_trans_id_answers_in_daraja_s_format(
+    gateway: DarajaGateway, sandbox: DarajaSandbox
+) -> None:
+    """What the paybill's verification asks (``Paybill.verify_due``): Transaction Status by the confirmation's
+    TransID, over the wire; the answer is Daraja's Result with the payer as DebitPartyName, our paybill as
+    CreditPartyName and the amount; a TransID the sandbox never made is not found."""
+    with CallbackSink.start(lambda path, payload: c2b_accept()) as sink:
+        gateway.register_c2b_urls(
+            C2BRegistration(confirmation_url=sink.url_for("/c2b/confirm"), validation_url=sink.url_for("/c2b/validate"))
+        )
+        body = {
+            "ShortCode": sandbox.config.shortcode,
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": "300",
+            "Msisdn": "254708374149",
+            "BillRefNumber": "ACC-43",
+        }
+        assert post(sandbox, "/mpesa/c2b/v1/simulate", body, token(sandbox)).json()["ResponseCode"] == "0"
+        receipt = parse_payload(sink.wait("/c2b/confirm")[0]).receipt
+        assert receipt
+        for trans_id, path in ((receipt, "/status/known"), ("NOSUCH0001", "/status/unknown")):
+            gateway.transaction_status(
+                TransactionStatusRequest(
+                    result_url=sink.url_for(path),
+                    timeout_url=sink.url_for(path + "/timeout"),
+                    transaction_id=trans_id,
+                    shortcode=sandbox.config.shortcode,
+                )
+            )
+        known = parse_payload(sink.wait("/status/known")[0])
+        unknown = parse_payload(sink.wait("/status/unknown")[0])
+    assert status_outcome(known) is Outcome.SUCCEEDED and known.param("Amount") == "300"
+    assert (known.param("DebitPartyName") or "").startswith("254708374149 - ")
+    assert known.param("CreditPartyName") == f"{sandbox.config.shortcode} - SANDBOX BUSINESS"
+    assert known.param("ReceiptNo") == receipt
+    assert status_outcome(unknown) is Outcome.NOT_FOUND

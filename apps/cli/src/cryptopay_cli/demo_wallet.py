@@ -174,7 +174,8 @@ class WalletDemo(Demo):
 
     def paybill_top_up(self, token: str, username: str, phone: str, kes: str) -> str:
         """Register our C2B URLs (``cryptopay wallets paybill-register``), then pay the paybill from ``phone``'s SIM
-        menu with ``username`` as the account number (the simulator's C2B); the wallet's KES once confirmed."""
+        menu with ``username`` as the account number (the simulator's C2B); the wallet's KES once the worker's
+        Transaction Status query confirmed the TransID (a confirmation alone books nothing)."""
         self._cli("wallets", "paybill-register")
         daraja = self.manifest["daraja"]
         base, keys = daraja["base_url"], (str(daraja["consumer_key"]), str(daraja["consumer_secret"]))
@@ -191,8 +192,11 @@ class WalletDemo(Demo):
         }
         headers = {"Authorization": f"Bearer {grant.json()['access_token']}"}
         httpx.post(f"{base}/mpesa/c2b/v1/simulate", json=body, headers=headers, timeout=10).raise_for_status()
-        balance = self._wait("the C2B confirmation", lambda: (b := self.balance(token, "KES")) != "0.00" and b)
-        self.step(f"paid KES {kes} to our paybill with account {username!r} from the SIM menu: KES {balance} credited")
+        balance = self._wait("the verified C2B payment", lambda: (b := self.balance(token, "KES")) != "0.00" and b)
+        self.step(
+            f"paid KES {kes} to our paybill with account {username!r} from the SIM menu: KES {balance} credited once "
+            "M-Pesa's Transaction Status confirmed the TransID"
+        )
         return str(balance)
 
     def remittance(self, kes: str) -> dict[str, Any]:
