@@ -714,3 +714,36 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     )
     assert again.status_code in (409, 422) and again.mimetype == "application/problem+json"
     assert balances(amina)["KES"].amount == 700
+
+
+def test_one_wallet_checks_at_most_send_rate_limit_recipients_a_minute(api: WalletApi):
+    """Review6 F6: each send answers whether a number or username has a wallet (404, an invitation, the recipient's
+    tier), so a wallet may not probe recipients at the general 600 a minute: past ``send_rate_limit`` sends a minute,
+    refused or not, a 429 problem with Retry-After before anything is looked up; the next minute it may send again."""
+    from cryptopay_http import ApiSettings
+
+    api.sign_up("0712000095")
+    headers = api.login("0712000095")
+    api, window = in_one_window(api)
+    limit = ApiSettings(token_secret="x" * 32).send_rate_limit
+    assert 0 < limit < ApiSettings(token_secret="x" * 32).rate_limit
+
+    def probe(n: int) -> Any:
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        return api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f6-{n}"})
+
+    codes = [probe(n).status_code for n in range(limit)]
+    assert codes == [404] * limit, codes
+    refused = probe(limit)
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json", refused.get_data()
+    assert int(refused.headers["Retry-After"]) > 0
+    window.advance(minutes=1)
+    assert probe(limit + 1).status_code == 404
+
+
+def test_the_send_limit_is_documented_on_the_send_operation(api: WalletApi):
+    """F6's limit is in the send's OpenAPI description with its default and setting, and its 429 problem listed."""
+    spec = api.client.get("/openapi.json").get_json()
+    send = spec["paths"]["/v1/wallet/transfers"]["post"]
+    assert "30 per minute per wallet" in send["description"] and "`send_rate_limit`" in send["description"]
+    assert "429" in send["responses"]

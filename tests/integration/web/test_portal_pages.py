@@ -632,3 +632,30 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
     refused = client.post("/app/buy", data=_hidden(shown.get_data(as_text=True)))
     assert refused.status_code == 429, refused.get_data(as_text=True)
     assert len(api.mpesa.outbox) == prompts
+
+
+def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: WalletApi):
+    """Review6 F6: the send form's check tells whether a number has a wallet, so it is held to the wallet's pace of
+    checks and sends (``send_rate_limit`` a minute) together with the API's sends: past it the check is refused 429,
+    in English and in Swahili, with nothing looked up."""
+    from cryptopay_http import ApiSettings
+
+    api, _ = in_one_window(api)
+    client = _sign_up(api, "0712 000 096")
+    headers = api.login("0712000096")
+    limit = ApiSettings(token_secret="x" * 32).send_rate_limit
+    for n in range(limit - 1):
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        sent = client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f6-{n}"})
+        assert sent.status_code == 404, sent.get_data(as_text=True)
+    last = _check_send(client, to="0712000097", amount="100", asset="KES", note="")
+    assert last.status_code != 429, last.get_data(as_text=True)
+    refused = _check_send(client, to="0712000098", amount="100", asset="KES", note="")
+    assert refused.status_code == 429 and "too many requests; retry in" in refused.get_data(as_text=True)
+    html = client.get("/app/send", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    swahili = client.post(
+        "/app/send/check",
+        data={"csrf_token": _csrf(html), "to": "0712000099", "amount": "100", "asset": "KES", "note": ""},
+        headers={"Accept-Language": "sw"},
+    )
+    assert swahili.status_code == 429 and "Majaribio mengi mno" in swahili.get_data(as_text=True)

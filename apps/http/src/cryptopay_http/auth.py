@@ -60,6 +60,7 @@ __all__ = [
     "limit_caller",
     "limit_login",
     "limit_merchant",
+    "limit_sends",
     "not_found",
     "passed_account_check",
     "rate_limits",
@@ -261,10 +262,14 @@ def _per_window(limit: int, window: int) -> str:
     return f"{limit} per minute" if window == 60 else f"{limit} per {window // 60} minutes"
 
 
-def rate_limits(*, per_client: bool, per_account: bool) -> str:
-    """The rate limits of an auth operation, for its OpenAPI description (the same defaults the limiter uses)."""
+def rate_limits(*, per_client: bool = False, per_account: bool = False, wallet_sends: bool = False) -> str:
+    """The rate limits of an operation, for its OpenAPI description (the same defaults the limiter uses):
+    ``wallet_sends`` is ``limit_sends``'s count."""
     defaults = ApiSettings(token_secret="")
     parts = []
+    if wallet_sends:
+        pace = _per_window(defaults.send_rate_limit, defaults.rate_window_seconds)
+        parts.append(f"{pace} per wallet, checks and sends together, the API's and the portal's (`send_rate_limit`)")
     if per_client:
         parts.append(f"{_per_window(defaults.auth_rate_limit, defaults.rate_window_seconds)} per client address")
     if per_account:
@@ -281,6 +286,13 @@ def limit_caller(limit: int, *, purpose: str | None = None) -> None:
         _rate_limit(f"strict:{scope}", limit)
     else:
         _rate_limit(f"strict:{purpose}:{scope}", limit, per_route=False)
+
+
+def limit_sends() -> None:
+    """A wallet's pace of send checks and sends (``send_rate_limit`` a window): one count whichever route asks (the
+    API's send, the portal's check and its confirmation), since each tells whether a number or username has a
+    wallet and what it may receive; without it a wallet could probe numbers at the general rate (review6 F6)."""
+    limit_caller(runtime().settings.send_rate_limit, purpose="send")
 
 
 def limit_merchant(merchant_id: str, purpose: str, limit: int, window: int) -> None:

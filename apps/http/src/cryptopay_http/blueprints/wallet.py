@@ -66,6 +66,7 @@ from cryptopay_http.auth import (
     documents_step_up_if,
     limit_by_client,
     limit_caller,
+    limit_sends,
     rate_limits,
     require,
     step_up_refusal_audited,
@@ -409,8 +410,9 @@ def my_balances() -> Response:
         "at once, with an optional note; the fee (if any) comes on top. A number without a wallet is "
         "invited by SMS: the money waits for it 7 days, then comes back. The recipient's KYC tier limits what "
         "it may receive (a phone-only wallet small amounts): a send beyond it is refused, telling the sender "
-        "only that. The transfer's URL is in `Location`."
-    ),
+        "only that. The transfer's URL is in `Location`. "
+    )
+    + rate_limits(wallet_sends=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -420,12 +422,14 @@ def my_balances() -> Response:
         (SendBelowMinimum, "worth less than KES 10, or, to a phone number, less than an invitation (KES 50)"),
         (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
         (RecipientLimit, "the recipient cannot receive this amount now (its KYC tier; nothing more is said)"),
+        (RateLimited, "the wallet's checks and sends this minute are used up (Retry-After says when)"),
     ),
 )
 @require(roles=_PERSONAL)
 @documents_step_up_if(STEP_UP_WHEN)
 @idempotent
 def send_transfer() -> Response:
+    limit_sends()  # each tells whether the recipient has a wallet: one count with the portal's checks (F6)
     body = read_body(TransferRequest)
     user_id = current_principal().id
     amount = TRANSFER_AMOUNT.money(body)

@@ -39,6 +39,7 @@ from cryptopay_http.auth import (
     limit_by_client,
     limit_caller,
     limit_login,
+    limit_sends,
     passed_account_check,
     step_up_refusal_audited,
 )
@@ -319,6 +320,7 @@ def send_check() -> Response:
     confirmation form that follows sends, as ``/app/bills/check`` does for a bill."""
     form = {k: request.form.get(k, "").strip() for k in _SEND_FIELDS}
     try:
+        limit_sends()  # each check tells whether the number has a wallet: the wallet's pace, with the API's sends
         money = _send_money(form)
         checked = runtime().services.wallets.check_send(_user_id(), form["to"], money, note=form["note"] or None)
     except CryptopayError as error:
@@ -337,6 +339,7 @@ def send() -> Response:
 
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
+    limit_sends()  # under the form's key: a double press replays, never counts twice
     money = _send_money(form)
     step_up = _step_up_past_allowance(money)  # under the form's key: a double press replays, never asks again
     max_fee = _shown_fee("fee", money.asset)  # the fee the check showed: a higher one now is refused

@@ -44,6 +44,9 @@ class ApiSettings:
     login_account_window_seconds: int = 15 * 60
     quote_rate_limit: int = 30  # FX quotes locked (and stored) per principal per window
     buy_rate_limit: int = 10  # wallet buys (each an STK Push to Daraja, a prompt on the phone) per wallet per window
+    # a wallet's send checks and sends per window, API and portal together: each one tells whether a number or
+    # username has a wallet and what it may receive, so a wallet may not probe numbers at the general rate (F6)
+    send_rate_limit: int = 30
     webhook_ping_limit: int = 5  # webhook test pings (and redeliveries of one) per merchant per ping window
     webhook_ping_window_seconds: int = 60
     reset_ttl_seconds: int = 30 * 60
@@ -73,7 +76,7 @@ class ApiSettings:
         ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
         ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
         ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``,
-        ``CRYPTOPAY_WALLET_STEP_UP_KES`` (0: every send and bill steps up); numbers
+        ``CRYPTOPAY_WALLET_STEP_UP_KES`` (0: every send and bill steps up), ``CRYPTOPAY_SEND_RATE_LIMIT``; numbers
         and switches through the typed reader (``adapters._env``): a bad one is refused naming the variable."""
         env = os.environ if environ is None else environ
         secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
@@ -102,4 +105,5 @@ class ApiSettings:
             metrics_token=metrics_token,
             metrics_textfile_max_age_seconds=read.integer("METRICS_TEXTFILE_MAX_AGE_SECONDS", 3600),
             wallet_step_up_kes=read.integer("WALLET_STEP_UP_KES", 1000),
+            send_rate_limit=read.integer("SEND_RATE_LIMIT", 30, minimum=1),
         )
