@@ -10,7 +10,7 @@ from cryptopay.adapters.sql.repositories.identity import SqlIdempotency, sql_ide
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import ApiKey, Merchant, RefreshToken, Role, StoredResponse, TeamRole, User
-from cryptopay.core.identity.teams import Invitation, Member
+from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
@@ -391,16 +391,81 @@ def test_invitations_racing_to_one_address_from_many_merchants_never_pass_its_ca
 
     def invite(n: int) -> bool:
         mine = attrs.evolve(invitation, id=f"inv_r{n}", merchant_id=f"mer_{n % 2 + 1}", token_hash=f"{n:064d}")
-        return teams.add_invitation_within(mine, per_address=5, since=NOW - timedelta(days=1))
+        return teams.add_invitation_within(mine, per_address=5, since=NOW - timedelta(days=1)) is None
 
     assert sorted(race(8, invite)) == [False] * 3 + [True] * 5
     assert teams.invitations_to("amina@duka.co.ke", since=NOW - timedelta(days=1)) == 5
     other = attrs.evolve(invitation, id="inv_o", email="other@duka.co.ke", token_hash="f" * 64)
-    assert teams.add_invitation_within(other, per_address=5, since=NOW - timedelta(days=1))
-    assert not teams.add_invitation_within(
-        attrs.evolve(invitation, id="inv_late", token_hash="e" * 64), per_address=5, since=NOW - timedelta(days=1)
-    )
+    assert teams.add_invitation_within(other, per_address=5, since=NOW - timedelta(days=1)) is None
+    late = attrs.evolve(invitation, id="inv_late", token_hash="e" * 64)
+    assert teams.add_invitation_within(late, per_address=5, since=NOW - timedelta(days=1)) is InviteCap.ADDRESS_DAY
     assert teams.invitation("inv_late") is None
+
+
+def _invitation(n: int, **changes: object) -> Invitation:
+    made = Invitation(
+        id=f"inv_t{n}",
+        merchant_id="mer_1",
+        email=f"staff{n}@duka.co.ke",
+        role=TeamRole.STAFF,
+        token_hash=f"{n:064d}",
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+        invited_by="usr_1",
+    )
+    return attrs.evolve(made, **changes)
+
+
+def test_a_teams_invitation_caps_are_counted_with_the_insert(repos):
+    """The team caps ``add_invitation_within`` counts with ``team``: a second open invitation to one address
+    (a revoked or expired one does not count), ``open`` open ones, ``per_day`` made since ``since`` (revoked ones
+    count); each refusal names its cap and stores nothing; another team is not held up; without ``team`` only the
+    address's cap is counted."""
+    teams, since, caps = _team(repos), NOW - timedelta(days=1), TeamCaps(open=2, per_day=3)
+    assert teams.add_invitation_within(_invitation(1), per_address=5, since=since, team=caps) is None
+    again = _invitation(2, email="staff1@duka.co.ke")
+    assert teams.add_invitation_within(again, per_address=5, since=since, team=caps) is InviteCap.ADDRESS_OPEN
+    assert teams.add_invitation_within(_invitation(3), per_address=5, since=since, team=caps) is None
+    assert teams.add_invitation_within(_invitation(4), per_address=5, since=since, team=caps) is InviteCap.TEAM_OPEN
+    revoked = teams.invitation("inv_t1")
+    revoked.revoked_at = NOW
+    teams.update_invitation(revoked)
+    assert teams.add_invitation_within(again, per_address=5, since=since, team=caps) is None  # staff1 again
+    assert teams.add_invitation_within(_invitation(5), per_address=5, since=since, team=caps) is InviteCap.TEAM_OPEN
+    for open_one in (teams.invitation("inv_t2"), teams.invitation("inv_t3")):
+        open_one.revoked_at = NOW
+        teams.update_invitation(open_one)
+    assert teams.add_invitation_within(_invitation(6), per_address=5, since=since, team=caps) is InviteCap.TEAM_DAY
+    assert len(teams.invitations("mer_1")) == 3  # nothing stored by a refusal
+    theirs = _invitation(7, merchant_id="mer_2")
+    assert teams.add_invitation_within(theirs, per_address=5, since=since, team=caps) is None
+    expired = _invitation(8, merchant_id="mer_2", email="staff7@duka.co.ke", created_at=NOW + timedelta(days=8))
+    assert teams.add_invitation_within(expired, per_address=5, since=since, team=caps) is None  # the first expired
+    unlimited = _invitation(9, merchant_id="mer_1")
+    assert teams.add_invitation_within(unlimited, per_address=5, since=since) is None
+
+
+def test_managers_inviting_at_once_never_pass_their_teams_caps(repos):
+    """Review6's race on the team caps: eight invitations to one team at once, under an open cap of three, store
+    exactly three; eight to one address of one team store one (the rest ``ADDRESS_OPEN``); nothing deadlocks while
+    other teams invite the same addresses (the team's lock is always taken before the address's)."""
+    teams, since, caps = _team(repos), NOW - timedelta(days=1), TeamCaps(open=3, per_day=50)
+
+    def invite(n: int) -> InviteCap | None:
+        return teams.add_invitation_within(_invitation(n), per_address=5, since=since, team=caps)
+
+    refusals = race(8, invite)
+    assert sorted(r is None for r in refusals) == [False] * 5 + [True] * 3
+    assert {r for r in refusals if r is not None} == {InviteCap.TEAM_OPEN}
+    assert len(teams.invitations("mer_1")) == 3
+
+    def same_address(n: int) -> InviteCap | None:
+        mine = _invitation(100 + n, merchant_id=f"mer_{n % 2 + 1}", email="amina@duka.co.ke")
+        return teams.add_invitation_within(mine, per_address=5, since=since, team=TeamCaps())
+
+    refusals = race(8, same_address)
+    assert sorted(r is None for r in refusals) == [False] * 6 + [True] * 2  # one per team
+    assert {r for r in refusals if r is not None} == {InviteCap.ADDRESS_OPEN}
 
 
 def test_an_email_proof_token_is_kept_and_a_released_address_can_register_again(repos):

@@ -33,6 +33,7 @@ changes nothing; without a password the acceptance joins the team as before and 
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -68,7 +69,9 @@ __all__ = [
     "INVITATION_TTL",
     "OPEN_INVITATIONS",
     "Invitation",
+    "InviteCap",
     "Member",
+    "TeamCaps",
     "Teams",
     "acts_for",
     "invitation_digest",
@@ -114,6 +117,23 @@ class Invitation:
 
     def open(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class InviteCap(enum.Enum):
+    """The cap an invitation would pass, as ``TeamRepository.add_invitation_within`` reports it (nothing stored)."""
+
+    ADDRESS_OPEN = "address_open"  # the address has an open invitation to this team already
+    TEAM_OPEN = "team.invitations"  # the team has its ``TeamCaps.open`` open invitations
+    TEAM_DAY = "team.invitations_per_day"  # the team made its ``TeamCaps.per_day`` invitations since ``since``
+    ADDRESS_DAY = "team.invitations_per_address"  # every team together invited the address ``per_address`` times
+
+
+@attrs.frozen
+class TeamCaps:
+    """One team's invitation caps, counted with the address's under the same locks (``add_invitation_within``)."""
+
+    open: int = OPEN_INVITATIONS
+    per_day: int = INVITATIONS_PER_DAY
 
 
 def acts_for(merchants: MerchantRepository, teams: TeamRepository, user_id: str) -> str | None:
@@ -212,7 +232,6 @@ class Teams:
         if role is TeamRole.OWNER:
             raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
         address, now = _email(email), self._clock.now()
-        self._check_caps(merchant.id, address, now)
         token = self._tokens()
         invitation = Invitation(
             # "invite_", not invoices' "inv_": the two are told apart at a glance (in the audit log, a support
@@ -226,10 +245,13 @@ class Teams:
             expires_at=now + self._ttl,
             invited_by=actor,
         )
-        if not self._teams.add_invitation_within(
-            invitation, per_address=INVITATIONS_PER_ADDRESS, since=now - timedelta(days=1)
-        ):
-            self._refuse_past_address_cap(merchant.id, actor=actor, via=via)
+        # the caps counted and the invitation stored under locks on the team and the address (two managers inviting
+        # at once never pass a cap); nothing stored or mailed when one is reached
+        refused = self._teams.add_invitation_within(
+            invitation, per_address=INVITATIONS_PER_ADDRESS, since=now - timedelta(days=1), team=TeamCaps()
+        )
+        if refused is not None:
+            self._refuse_past_cap(refused, merchant.id, actor=actor, via=via)
         # The invitation names the invitee; the audit record names the invitation (personal data stays sealed in it).
         details = {"invitation": invitation.id, "role": role.value, "via": via}
         self._record(actor, "team.invite", merchant.id, **details)
@@ -244,25 +266,23 @@ class Teams:
         self._notifier.send(Notification(address, "An invitation to a merchant team on cryptopay", body))
         return invitation, token
 
-    def _check_caps(self, merchant_id: str, address: str, now: datetime) -> None:
-        """Refuse an invitation past the caps (``OPEN_INVITATIONS``, ``INVITATIONS_PER_DAY``; ``Conflict`` for a
-        second open one to the same address): nothing is stored or mailed."""
-        made = self._teams.invitations(merchant_id)
-        open_ = [i for i in made if i.open(now)]
-        if any(i.email == address for i in open_):
+    def _refuse_past_cap(self, cap: InviteCap, merchant_id: str, *, actor: str, via: str) -> NoReturn:
+        """Refuse an invitation past a cap (``Conflict`` for a second open one to the same address, else
+        ``LimitExceeded`` naming the cap): nothing is stored or mailed."""
+        if cap is InviteCap.ADDRESS_OPEN:
             raise Conflict(
                 "this address has an open invitation to this team already: revoke it first to send a new one",
                 field="email",
             )
-        if len(open_) >= OPEN_INVITATIONS:
+        if cap is InviteCap.TEAM_OPEN:
             raise LimitExceeded(
-                f"a team has at most {OPEN_INVITATIONS} open invitations: revoke some first", limit="team.invitations"
+                f"a team has at most {OPEN_INVITATIONS} open invitations: revoke some first", limit=cap.value
             )
-        if sum(1 for i in made if i.created_at > now - timedelta(days=1)) >= INVITATIONS_PER_DAY:
+        if cap is InviteCap.TEAM_DAY:
             raise LimitExceeded(
-                f"a team sends at most {INVITATIONS_PER_DAY} invitations a day: try again tomorrow",
-                limit="team.invitations_per_day",
+                f"a team sends at most {INVITATIONS_PER_DAY} invitations a day: try again tomorrow", limit=cap.value
             )
+        self._refuse_past_address_cap(merchant_id, actor=actor, via=via)
 
     def _refuse_past_address_cap(self, merchant_id: str, *, actor: str, via: str) -> NoReturn:
         """Refuse an invitation to an address every team together sent ``INVITATIONS_PER_ADDRESS`` in the last day

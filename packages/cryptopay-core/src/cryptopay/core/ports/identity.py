@@ -17,7 +17,7 @@ from cryptopay.core.audit import AuditEvent, AuditRecord
 from cryptopay.core.ports.storage import UnitOfWork
 
 if TYPE_CHECKING:
-    from cryptopay.core.identity.teams import Invitation, Member
+    from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
 from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
@@ -138,11 +138,15 @@ class TeamRepository(Protocol):
         """How many invitations every team made to ``email`` (normalised) since ``since``, revoked ones included."""
         ...
 
-    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
-        """Store ``invitation`` unless every team together made ``per_address`` invitations to its address since
-        ``since`` (then False, nothing stored). Counted and stored under a lock on the address (PostgreSQL: an
-        advisory lock on its keyed hash until the transaction ends), so invitations racing from several merchants
-        never pass the cap."""
+    def add_invitation_within(
+        self, invitation: Invitation, *, per_address: int, since: datetime, team: TeamCaps | None = None
+    ) -> InviteCap | None:
+        """Store ``invitation`` (None) unless it would pass a cap (the cap, nothing stored): with ``team``, an open
+        invitation of its team to its address already (``ADDRESS_OPEN``), ``team.open`` open invitations of its team
+        (``TEAM_OPEN``), ``team.per_day`` made by its team since ``since`` (``TEAM_DAY``); then ``per_address``
+        made to its address by every team together since ``since`` (``ADDRESS_DAY``). Counted and stored under a
+        lock on the team, then one on the address, always in that order (PostgreSQL: advisory locks until the
+        transaction ends), so invitations racing from one team's managers or from several teams never pass a cap."""
         ...
 
     def update_invitation(self, invitation: Invitation) -> None: ...

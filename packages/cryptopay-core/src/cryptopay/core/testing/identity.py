@@ -29,7 +29,7 @@ from cryptopay.core.identity.model import (
     StoredResponse,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, Member, Teams
+from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps, Teams
 from cryptopay.core.ports.identity import PasswordHasher
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.storage import InMemoryAuditLog
@@ -232,12 +232,17 @@ class InMemoryTeams:
     def invitations_to(self, email: str, *, since: datetime) -> int:
         return sum(1 for i in self._invitations.values() if i.email == email and i.created_at >= since)
 
-    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
+    def add_invitation_within(
+        self, invitation: Invitation, *, per_address: int, since: datetime, team: TeamCaps | None = None
+    ) -> InviteCap | None:
         with self._lock:
+            refused = _team_cap(self.invitations(invitation.merchant_id), invitation, team, since)
+            if refused is not None:
+                return refused
             if self.invitations_to(invitation.email, since=since) >= per_address:
-                return False
+                return InviteCap.ADDRESS_DAY
             self._invitations[invitation.id] = _copy(invitation)
-            return True
+            return None
 
     def update_invitation(self, invitation: Invitation) -> None:
         with self._lock:
@@ -250,6 +255,22 @@ class InMemoryTeams:
                 return False
             found.accepted_at, found.accepted_by = at, user_id
             return True
+
+
+def _team_cap(
+    made: list[Invitation], invitation: Invitation, team: TeamCaps | None, since: datetime
+) -> InviteCap | None:
+    """The team cap ``invitation`` would pass, given its team's invitations ``made``."""
+    if team is None:
+        return None
+    open_ = [i for i in made if i.open(invitation.created_at)]
+    if any(i.email == invitation.email for i in open_):
+        return InviteCap.ADDRESS_OPEN
+    if len(open_) >= team.open:
+        return InviteCap.TEAM_OPEN
+    if sum(1 for i in made if i.created_at >= since) >= team.per_day:
+        return InviteCap.TEAM_DAY
+    return None
 
 
 @attrs.frozen

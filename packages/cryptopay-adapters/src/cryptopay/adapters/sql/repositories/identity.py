@@ -52,7 +52,7 @@ from cryptopay.core.identity.model import (
     TeamRole,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, Member
+from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
@@ -560,19 +560,28 @@ class SqlTeams:
         with reading(self._bind) as conn:
             return int(conn.execute(sa.select(sa.func.count()).where(*mine)).scalar_one())
 
-    def add_invitation_within(self, invitation: Invitation, *, per_address: int, since: datetime) -> bool:
-        """Counted and stored in one transaction under an advisory lock on the address's keyed hash (PostgreSQL;
-        released at commit or rollback). SQLite needs none: a writer's ``BEGIN IMMEDIATE`` serialises writers."""
+    def add_invitation_within(
+        self, invitation: Invitation, *, per_address: int, since: datetime, team: TeamCaps | None = None
+    ) -> InviteCap | None:
+        """Counted and stored in one transaction under advisory locks (PostgreSQL; released at commit or rollback):
+        the team's (with ``team``), then the address's keyed hash, always in that order, so two inviters never wait
+        for each other in a cycle. SQLite needs none: a writer's ``BEGIN IMMEDIATE`` serialises writers."""
         i, lookup = merchant_invitations.c, self._personal.lookup(invitation.email)
         with writing(self._bind) as conn:
             if conn.dialect.name == "postgresql":
+                if team is not None:
+                    conn.execute(_INVITEE_LOCK, {"space": _TEAM_LOCKS, "key": _lock_key(invitation.merchant_id)})
                 conn.execute(_INVITEE_LOCK, {"space": _INVITEE_LOCKS, "key": _lock_key(lookup)})
+            if team is not None:
+                refused = _team_cap(conn, invitation, lookup, team, since)
+                if refused is not None:
+                    return refused
             made = sa.select(sa.func.count()).where(i.email_lookup == lookup, i.created_at >= since)
             if int(conn.execute(made).scalar_one()) >= per_address:
-                return False
+                return InviteCap.ADDRESS_DAY
             if not insert_new(conn, merchant_invitations, _invitation_row(invitation, self._personal)):
                 raise Conflict(f"invitation {invitation.id} exists")
-            return True
+            return None
 
     def update_invitation(self, invitation: Invitation) -> None:
         row = _invitation_row(invitation, self._personal)
@@ -593,6 +602,25 @@ class SqlTeams:
 # (two addresses sharing them only wait for each other; an address never reaches the server's lock table).
 _INVITEE_LOCKS = 0x494E5654  # "INVT"
 _INVITEE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+
+
+_TEAM_LOCKS = 0x5445414D  # "TEAM": a team's invitation caps, taken before the invitee's lock
+
+
+def _team_cap(
+    conn: sa.Connection, invitation: Invitation, lookup: str, team: TeamCaps, since: datetime
+) -> InviteCap | None:
+    """The team cap ``invitation`` would pass, counted in ``conn``'s transaction (under the team's lock)."""
+    i, now = merchant_invitations.c, invitation.created_at
+    mine = i.merchant_id == invitation.merchant_id
+    open_ = (mine, i.accepted_at.is_(None), i.revoked_at.is_(None), i.expires_at > now)
+    if conn.execute(sa.select(sa.func.count()).where(*open_, i.email_lookup == lookup)).scalar_one():
+        return InviteCap.ADDRESS_OPEN
+    if int(conn.execute(sa.select(sa.func.count()).where(*open_)).scalar_one()) >= team.open:
+        return InviteCap.TEAM_OPEN
+    if int(conn.execute(sa.select(sa.func.count()).where(mine, i.created_at >= since)).scalar_one()) >= team.per_day:
+        return InviteCap.TEAM_DAY
+    return None
 
 
 def _member_row(member: Member) -> dict[str, Any]:
