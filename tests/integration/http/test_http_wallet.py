@@ -746,3 +746,22 @@ def test_this_wasn_t_me_removes_a_typed_email_from_a_wallet_and_never_disables_i
     assert [dict(r.details) for r in records] == [{"account": "kept"}]
     assert api.client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
     assert not any("token=" in n.body for n in notifier.read() if n.to == address and n.subject != proof.subject)
+
+
+def test_registering_an_address_a_wallet_typed_offers_to_remove_it_and_the_wallet_stays(api: WalletApi):
+    """revpass6 P5, the registration's mail: a merchant registering an address a wallet gave unproven is told a
+    wallet holds it as its contact and may remove it (not "the account is disabled"); after the removal the wallet
+    still logs in by phone and the merchant registers the address."""
+    address = "shop5@example.co.ke"
+    api.sign_up("0712000056", username="wanjiru_p5", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+    body = {"email": address, "password": PASSWORD, "role": "merchant"}
+    assert api.client.post("/v1/auth/register", json=body).status_code == 202
+    taken = [n for n in notifier.read() if n.to == address][-1]
+    assert "A cryptopay wallet gave this email as its contact" in taken.body and "is disabled" not in taken.body
+    token = re.search(r"release#token=(\S+)", taken.body).group(1)
+    assert api.client.post("/v1/auth/email/release", json={"token": token}).status_code == 204
+    assert api.client.post("/v1/auth/login", json={"email": "254712000056", "password": PASSWORD}).status_code == 200
+    assert api.client.post("/v1/auth/register", json=body).status_code == 202
+    assert api.client.post("/v1/auth/login", json={"email": address, "password": PASSWORD}).status_code == 200
