@@ -157,7 +157,8 @@ class Observing:
     def _paybill_unverified(self) -> int | None:
         if self._paybill is None:
             return None
-        return in_transaction(self._paybill, lambda uow: uow.paybill_payments.count(PaybillState.UNVERIFIED))
+        unverified: int = in_transaction(self._paybill, lambda uow: uow.paybill_payments.count(PaybillState.UNVERIFIED))
+        return unverified
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:
