@@ -765,3 +765,31 @@ def test_registering_an_address_a_wallet_typed_offers_to_remove_it_and_the_walle
     assert api.client.post("/v1/auth/login", json={"email": "254712000056", "password": PASSWORD}).status_code == 200
     assert api.client.post("/v1/auth/register", json=body).status_code == 202
     assert api.client.post("/v1/auth/login", json={"email": address, "password": PASSWORD}).status_code == 200
+
+
+def test_a_wallet_s_proof_link_opens_the_portal_where_its_own_login_confirms_the_email(api: WalletApi):
+    """revpass6 P6: the proof link of a wallet's email opened /verify-email, which reads only the dashboard's login
+    (the portal's cookie never reaches it) and spoke of API keys; it now opens /app/verify-email, where the wallet's
+    own portal login and its password confirm it (English and Swahili), and a reset then works."""
+    address, phone = "amani6@example.co.ke", "254712000066"
+    api.sign_up("0712000066", username="amani_p6", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+    proof = [n for n in notifier.read() if n.to == address][-1]
+    token = re.search(r"/app/verify-email#token=(\S+)", proof.body).group(1)
+    client = api.client
+    assert client.get("/app/verify-email").status_code == 303  # the portal's login first
+    login = client.get("/app/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    logged = client.post("/app/login", data={"csrf_token": csrf, "phone": "0712000066", "password": PASSWORD})
+    assert logged.status_code == 303, logged.get_data(as_text=True)
+    form = client.get("/app/verify-email", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "Andika nenosiri la pochi yako" in form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    wrong = client.post("/app/verify-email", data={"csrf_token": csrf, "token": token, "password": "not it at all"})
+    assert wrong.status_code == 403
+    done = client.post("/app/verify-email", data={"csrf_token": csrf, "token": token, "password": PASSWORD})
+    assert done.status_code == 200 and "a forgotten password can now be reset" in done.get_data(as_text=True)
+    assert client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
+    assert "reset-password#token=" in [n for n in notifier.read() if n.to == address][-1].body
+    assert api.client.post("/v1/auth/login", json={"email": phone, "password": PASSWORD}).status_code == 200

@@ -117,6 +117,7 @@ class EmailProofs:
     accounts: Accounts
     notifier: Notifier
     page: str = "http://127.0.0.1:8000/verify-email"  # the page the links open; the token follows in the fragment
+    wallet_page: str | None = None  # where a wallet's proof link opens (the portal's login; None: ``page``)
     ttl: timedelta = timedelta(hours=24)
     resend_after: timedelta = timedelta(seconds=60)  # one link a minute at most, whatever the shell's limits
     reclaim: Reclaim | None = None  # what a release revokes and holds; None: the account is only disabled
@@ -211,10 +212,11 @@ class EmailProofs:
     def _body(self, token: str, user: User) -> str:
         hours = int(self.ttl.total_seconds() // 3600)
         if signed_up_by_phone(user):  # a wallet's contact address: releasing it removes it, the wallet stays
+            confirm = self.wallet_page or self.page  # the portal's page: its login is the wallet's (revpass6 P6)
             return (
                 "This email was given as the contact address of a cryptopay wallet.\n\n"
-                f"If it was you, log in and confirm this email within {hours} hours (you will be asked for your "
-                f"password): {self.page}#token={token}\n\n"
+                f"If it was you, log in to your wallet and confirm this email within {hours} hours (you will be "
+                f"asked for your password): {confirm}#token={token}\n\n"
                 "If it was not you, remove your address from that wallet (the wallet stays its owner's). No login "
                 f"needed: {self.page}/release#token={token}"
             )
