@@ -107,7 +107,7 @@ def test_confirmations_of_one_trans_id_at_once_book_one_payment(backend: Backend
 def test_only_what_transaction_status_confirms_is_booked_on_this_backend(backend: Backend) -> None:
     """A genuine payment waits (verifying, nothing booked) until Transaction Status answers, then is credited; a
     confirmation on the valid token of a TransID M-Pesa does not know is never booked; a repeated answer changes
-    nothing; the status tokens are found by their digests, each on its own URL."""
+    nothing; the status tokens are found by their digests, each on its own URL; the payments are counted by state."""
     stack = wallet_stack(backend)
     amina = stack.sign_up("0712000001")
     desk, token = registered(stack)
@@ -130,6 +130,10 @@ def test_only_what_transaction_status_confirms_is_booked_on_this_backend(backend
     assert set(stack.ledger.trial_balance().values()) == {0}
     with backend.uow() as uow:
         assert uow.paybill_payments.due_for_status(stack.clock.now(), limit=10) == []
+        counted = {state: uow.paybill_payments.count(state) for state in PaybillState}  # the gauges' count
+        assert counted == {
+            state: int(state in (PaybillState.UNVERIFIED, PaybillState.CREDITED)) for state in PaybillState
+        }
         found = uow.paybill_payments.get(genuine.id)
         assert found is not None and found.status_digest is not None
         assert uow.paybill_payments.by_status_token(found.status_digest, timeout=False) == found

@@ -747,3 +747,82 @@ def test_the_send_limit_is_documented_on_the_send_operation(api: WalletApi):
     send = spec["paths"]["/v1/wallet/transfers"]["post"]
     assert "30 per minute per wallet" in send["description"] and "`send_rate_limit`" in send["description"]
     assert "429" in send["responses"]
+
+
+def test_this_wasn_t_me_removes_a_typed_email_from_a_wallet_and_never_disables_it(api: WalletApi):
+    """revpass6 P5: the sign-up mail (review6 F7) goes to whatever address was typed; its holder pressing "this
+    wasn't me", as the mail asks, disabled the phone's wallet (its owner locked out of the money). Now the address is
+    only removed from the wallet (audited account=kept; the mail and the page say so, English and Swahili); the owner
+    still logs in by phone, and the removed address never resets the password."""
+    address, phone = "typo5@example.co.ke", "254712000055"
+    api.sign_up("0712000055", username="ezra_p5", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+    proof = [n for n in notifier.read() if n.to == address][-1]
+    assert "contact address of a cryptopay wallet" in proof.body and "the wallet stays its owner's" in proof.body
+    token = re.search(r"release#token=(\S+)", proof.body).group(1)
+    form = api.client.get("/verify-email/release", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    released = api.client.post(
+        "/verify-email/release", data={"csrf_token": csrf, "token": token}, headers={"Accept-Language": "sw"}
+    )
+    assert released.status_code == 200 and "Anwani yako imeondolewa kwenye pochi hiyo" in released.get_data(
+        as_text=True
+    )
+    assert [n for n in notifier.read() if n.to == address][-1].subject == "Your email was removed"
+    login = api.client.post("/v1/auth/login", json={"email": phone, "password": PASSWORD})
+    assert login.status_code == 200, login.get_json()
+    me = api.client.get("/v1/me", headers={"Authorization": f"Bearer {login.get_json()['access_token']}"})
+    assert me.status_code == 200 and me.get_json().get("email") is None, me.get_json()
+    with api.services.uow() as uow:
+        records = [r for r in uow.audit.records() if r.action == "auth.email_released"]
+    assert [dict(r.details) for r in records] == [{"account": "kept"}]
+    assert api.client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
+    assert not any("token=" in n.body for n in notifier.read() if n.to == address and n.subject != proof.subject)
+
+
+def test_registering_an_address_a_wallet_typed_offers_to_remove_it_and_the_wallet_stays(api: WalletApi):
+    """revpass6 P5, the registration's mail: a merchant registering an address a wallet gave unproven is told a
+    wallet holds it as its contact and may remove it (not "the account is disabled"); after the removal the wallet
+    still logs in by phone and the merchant registers the address."""
+    address = "shop5@example.co.ke"
+    api.sign_up("0712000056", username="wanjiru_p5", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+    body = {"email": address, "password": PASSWORD, "role": "merchant"}
+    assert api.client.post("/v1/auth/register", json=body).status_code == 202
+    taken = [n for n in notifier.read() if n.to == address][-1]
+    assert "A cryptopay wallet gave this email as its contact" in taken.body and "is disabled" not in taken.body
+    token = re.search(r"release#token=(\S+)", taken.body).group(1)
+    assert api.client.post("/v1/auth/email/release", json={"token": token}).status_code == 204
+    assert api.client.post("/v1/auth/login", json={"email": "254712000056", "password": PASSWORD}).status_code == 200
+    assert api.client.post("/v1/auth/register", json=body).status_code == 202
+    assert api.client.post("/v1/auth/login", json={"email": address, "password": PASSWORD}).status_code == 200
+
+
+def test_a_wallet_s_proof_link_opens_the_portal_where_its_own_login_confirms_the_email(api: WalletApi):
+    """revpass6 P6: the proof link of a wallet's email opened /verify-email, which reads only the dashboard's login
+    (the portal's cookie never reaches it) and spoke of API keys; it now opens /app/verify-email, where the wallet's
+    own portal login and its password confirm it (English and Swahili), and a reset then works."""
+    address, phone = "amani6@example.co.ke", "254712000066"
+    api.sign_up("0712000066", username="amani_p6", email=address)
+    notifier = api.services.notifier
+    assert isinstance(notifier, FileNotifier)
+    proof = [n for n in notifier.read() if n.to == address][-1]
+    token = re.search(r"/app/verify-email#token=(\S+)", proof.body).group(1)
+    client = api.client
+    assert client.get("/app/verify-email").status_code == 303  # the portal's login first
+    login = client.get("/app/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    logged = client.post("/app/login", data={"csrf_token": csrf, "phone": "0712000066", "password": PASSWORD})
+    assert logged.status_code == 303, logged.get_data(as_text=True)
+    form = client.get("/app/verify-email", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "Andika nenosiri la pochi yako" in form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    wrong = client.post("/app/verify-email", data={"csrf_token": csrf, "token": token, "password": "not it at all"})
+    assert wrong.status_code == 403
+    done = client.post("/app/verify-email", data={"csrf_token": csrf, "token": token, "password": PASSWORD})
+    assert done.status_code == 200 and "a forgotten password can now be reset" in done.get_data(as_text=True)
+    assert client.post("/v1/auth/password-reset", json={"email": address}).status_code == 202
+    assert "reset-password#token=" in [n for n in notifier.read() if n.to == address][-1].body
+    assert api.client.post("/v1/auth/login", json={"email": phone, "password": PASSWORD}).status_code == 200

@@ -152,3 +152,11 @@ def test_increase_and_rate_apply_only_to_counters() -> None:
     for rule in rules():
         for metric in re.findall(r"\b(?:increase|rate)\((cryptopay_[a-z_]+)", rule["expr"]):
             assert kinds.get(metric) == "counter", (rule["alert"], metric)
+
+
+def test_an_unverified_paybill_payment_alerts_on_the_increase_of_its_counter() -> None:
+    """Nothing is booked for a paybill payment Transaction Status did not confirm, so its alert is all an operator
+    sees besides the audit and a log line: the last hour's increase of the counter the measure sets."""
+    expr = {rule["alert"]: rule["expr"] for rule in rules()}["CryptopayPaybillUnverified"].replace(" ", "")
+    assert expr == "increase(cryptopay_paybill_unverified_total[1h])>0"
+    assert working_day()["cryptopay_paybill_unverified_total"] == "counter"

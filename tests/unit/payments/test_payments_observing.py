@@ -1,14 +1,20 @@
 """Business gauges: invoices by state, payments seen and confirmed, payouts by state and age, settlements past
-their promise, queue backlog, dead letters, scanner lag."""
+their promise, queue backlog, dead letters, scanner lag, paybill payments M-Pesa did not confirm."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.observing import Observing
 from cryptopay.core.remittances import RemittanceOrder, Sender
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.wallets.paybill import PaybillState
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookDelivery
+
+from tests.support.paybill import pay, registered, verified
+from tests.support.wallet_stack import wallet_stack
 
 AFTER_CUTOFF = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # Monday 17:30 in Nairobi; the cut-off was 14:00 UTC
 
@@ -152,3 +158,32 @@ def test_remittances_are_measured_by_state_and_age(stack: PaymentsStack) -> None
     assert stack.metrics.get("cryptopay_remittances", state="held") == 0
     assert stack.metrics.get("cryptopay_remittances_awaiting_status") == 0
     assert stack.metrics.get("cryptopay_remittance_awaiting_status_oldest_seconds") == 0
+
+
+def test_paybill_payments_m_pesa_did_not_confirm_are_counted_and_stay_counted(stack: PaymentsStack) -> None:
+    """A confirmation replayed with another amount ends unverified (nothing booked): the unverified counter reads 1,
+    a genuine payment booked beside it is not counted, and a later measure still reads 1 (the alert's increase())."""
+    wallets = wallet_stack()
+    wallets.sign_up("0712000001")
+    desk, token = registered(wallets)
+    observing = Observing(
+        uow=stack.uow,
+        clock=stack.clock,
+        ledger=stack.ledger,
+        settling=stack.settling,
+        webhooks=stack.storage.unit_of_work,
+        metrics=stack.metrics,
+        paybill=wallets.backend.uow,
+    )
+    assert observing.measure().paybill_unverified == 0
+    assert stack.metrics.get("cryptopay_paybill_unverified_total") == 0
+    assert pay(wallets, desk, "0799000002", 500, "0712000001").state is PaybillState.CREDITED
+    wallets.mpesa.simulate_c2b("0799000001", 800, "0712000001")
+    forged = {**wallets.mpesa.outbox.pop().payload, "TransAmount": "8000.00"}
+    desk.confirm(parse_payload(forged), token=token)
+    (payment,) = verified(wallets, desk)
+    assert payment.state is PaybillState.UNVERIFIED
+    assert observing.measure().paybill_unverified == 1
+    assert stack.metrics.get("cryptopay_paybill_unverified_total") == 1
+    assert "cryptopay_paybill_unverified_total" in stack.metrics.counters
+    assert observing.measure().paybill_unverified == 1

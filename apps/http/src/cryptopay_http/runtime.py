@@ -93,7 +93,13 @@ class Runtime:
             reclaim=reclaim,
             sms=services.sms,
         )
-        proofs = EmailProofs(accounts, services.notifier, page=f"{settings.public_url}/verify-email", reclaim=reclaim)
+        proofs = EmailProofs(
+            accounts,
+            services.notifier,
+            page=f"{settings.public_url}/verify-email",
+            wallet_page=f"{settings.public_url}/app/verify-email",  # a wallet logs in to the portal (revpass6 P6)
+            reclaim=reclaim,
+        )
         user_admin = UserAdmin(
             services.users,
             services.password_hasher,

@@ -246,7 +246,9 @@ def resend_email_proof() -> Response:
     description=(
         "The account's email is removed (the address can register again), every session ends, its merchant's API "
         "keys are revoked, its webhook endpoints disabled and its payout destination held; audited "
-        "auth.email_released. A proven account cannot be released. " + rate_limits(per_client=True, per_account=False)
+        "auth.email_released. A personal wallet signed up by its phone only loses the address (its contact): the "
+        "wallet, its logins and its money stay its owner's (audited with account=kept). A proven account cannot be "
+        "released. " + rate_limits(per_client=True, per_account=False)
     ),
     request=EmailRelease,
     status=204,

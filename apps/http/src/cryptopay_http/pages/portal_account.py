@@ -212,3 +212,26 @@ def change_password() -> Response:
     response = redirect("/app/login?changed=1", 303)
     end_page_session(response, PORTAL)
     return response
+
+
+# --- the email a wallet gave at sign-up (revpass6 P6) -------------------------------------------------------------
+
+
+@bp.get("/verify-email")
+def verify_email_form() -> Response:
+    """Where a wallet's proof link lands (``EmailProofs.wallet_page``): the portal's own login, not the dashboard's."""
+    return page("portal/verify_email.html", nav="settings")
+
+
+@bp.post("/verify-email")
+def verify_email() -> Response:
+    """Prove the wallet's email with the emailed token and the password typed again (``EmailProofs.verify``)."""
+    token = request.form.get("token", "").strip()[:2000]
+    try:
+        limit_account(_user_id())
+        runtime().proofs.verify(_user_id(), token, request.form.get("password", ""))
+    except CryptopayError as error:
+        if error.http_status >= 500:
+            raise
+        return page("portal/verify_email.html", error.http_status, nav="settings", token=token, **_refusal(error))
+    return page("portal/verify_email.html", nav="settings", done=True)

@@ -8,7 +8,8 @@ the password changes and every session of the account ends.
 
 The email-proof pages (``identity.email_proof``) work the same way: ``/verify-email#token=...`` proves the email
 of the account logged in to the dashboard on this browser with the token and its password typed again;
-``/verify-email/release#token=...`` ("this wasn't me") releases the address with the token alone, no login.
+``/verify-email/release#token=...`` ("this wasn't me") releases the address with the token alone, no login (from a
+wallet signed up by its phone it is only removed: the wallet stays its owner's).
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ def release_email() -> Response:
     check_form_csrf()
     token = _form_token()
     try:
-        runtime().proofs.release(token)
+        disabled = runtime().proofs.release(token)
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
         return page(_RELEASE, error.http_status, **refusal(error, language()), token=token)
-    return page(_RELEASE, done=True)
+    return page(_RELEASE, done=True, kept=not disabled)  # a wallet keeps its owner: only the address is removed

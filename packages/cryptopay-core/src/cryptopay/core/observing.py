@@ -2,7 +2,10 @@
 settlements past their promise, float, queue backlog, dead letters and failed jobs, remittances by state and those
 waiting on M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``), and on PostgreSQL how full its
 ``NOTIFY`` queue is (``cryptopay_pg_notification_queue_usage_ratio``: the invoice read cache's feed,
-docs/operations.md).
+docs/operations.md), and paybill payments M-Pesa's Transaction Status did not confirm
+(``cryptopay_paybill_unverified_total``: nothing was booked for them, so only this, their ``paybill.unverified``
+audit record and a log warning tell an operator; a payment stays unverified, so the count only grows: a counter, its
+alert ``CryptopayPaybillUnverified`` reads ``increase()``).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -42,10 +45,12 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.remittances.watch import RemittanceWatch, watch_remittances
 from cryptopay.core.settlement.model import SettlementState
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.paybill import PaybillState
 from cryptopay.core.webhooks.model import DeliveryStatus
 from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
 
 if TYPE_CHECKING:
+    from cryptopay.core.ports.paybill import PaybillUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.reconciliation import BalanceQueryStore
     from cryptopay.core.ports.remittances import RemittanceReadUowFactory
@@ -77,6 +82,7 @@ class Measures:
     remittances: RemittanceWatch | None = None  # None: no remittance store given
     notification_queue_usage: float | None = None  # None: the database has no notification queue (SQLite)
     webhook_dead_lettered: int = 0  # times a delivery became dead, ever (redeliveries do not lower it)
+    paybill_unverified: int | None = None  # paybill payments Transaction Status did not confirm; None: no paybill
 
 
 class Observing:
@@ -96,11 +102,12 @@ class Observing:
         backlog: Backlog | None = None,
         remittances: RemittanceReadUowFactory | None = None,
         notifications: NotificationQueue | None = None,
+        paybill: PaybillUowFactory | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
         self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
-        self._notifications = notifications
+        self._notifications, self._paybill = notifications, paybill
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
 
     def measure(self) -> Measures:
@@ -127,6 +134,7 @@ class Observing:
             wrong_network_pending=transaction(self._uow, lambda uow: uow.wrong_network_payments.count_pending()),
             remittances=self._watch_remittances(now),
             notification_queue_usage=self._notifications.usage() if self._notifications is not None else None,
+            paybill_unverified=self._paybill_unverified(),
         )
         self._export(measures)
         return measures
@@ -145,6 +153,12 @@ class Observing:
         overdue = self._settling.overdue(now)
         lag = max(((now - s.complete_by).total_seconds() for s in overdue), default=0.0)
         return len(paying), len(overdue), lag
+
+    def _paybill_unverified(self) -> int | None:
+        if self._paybill is None:
+            return None
+        unverified: int = in_transaction(self._paybill, lambda uow: uow.paybill_payments.count(PaybillState.UNVERIFIED))
+        return unverified
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:
@@ -200,6 +214,9 @@ class Observing:
         if m.notification_queue_usage is not None:
             usage = m.notification_queue_usage
             gauge("cryptopay_pg_notification_queue_usage_ratio", usage, about=_ABOUT_NOTIFICATIONS)
+        if m.paybill_unverified is not None:
+            unverified = m.paybill_unverified
+            self._metrics.counter("cryptopay_paybill_unverified_total", unverified, about=_ABOUT_PAYBILL_UNVERIFIED)
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
 
     def _export_remittances(self, watch: RemittanceWatch) -> None:
@@ -228,6 +245,9 @@ _ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its o
 _ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
 _ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"
 _ABOUT_NOTIFICATIONS = "PostgreSQL's LISTEN/NOTIFY queue in use, 0 to 1 (at 1 invoice updates fail at commit)"
+_ABOUT_PAYBILL_UNVERIFIED = (
+    "paybill payments M-Pesa's Transaction Status did not confirm, nothing booked, ever; use increase()"
+)
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 

@@ -1,14 +1,14 @@
 """The admin console ``/console``: staff (admin or compliance) with a second factor.
 
 Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant
-payments and account freezes are the compliance officers' (``/v1/admin/kyc``, ``/v1/admin/compliance``,
-``/v1/admin/accounts``); reconciliation, treasury, system health, role changes and merchants' payout charges are the
-admins'; the audit log, account search and transaction search are for both. Deny by default: every console endpoint
-is named in ``ROLES`` with its roles, and one that is not (a page added without its roles) is refused to everyone
-(403, audited as ``console.unlisted``); a page of another staff role is refused and audited as ``access.refused``; a
-test walks the app's console routes and fails on any not named. A staff login without a second factor is an
-enrolment-only session and is refused. The same page session as the dashboard (``/dashboard/login``); every form
-carries a CSRF token, checked before anything runs.
+payments, held wallet sends and account freezes are the compliance officers' (``/v1/admin/kyc``,
+``/v1/admin/compliance``, ``/v1/admin/accounts``); reconciliation, treasury, system health, role changes and
+merchants' payout charges are the admins'; the audit log, account search and transaction search are for both. Deny
+by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not (a page added without
+its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff role is refused
+and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A staff login
+without a second factor is an enrolment-only session and is refused. The same page session as the dashboard
+(``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
@@ -40,6 +40,7 @@ __all__ = [
     "audit",
     "bp",
     "held",
+    "held_transfers",
     "kyc",
     "officer",
     "operations",
@@ -87,6 +88,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "held_approve": _COMPLIANCE,
     "held_decline": _COMPLIANCE,
     "held_keep": _COMPLIANCE,
+    "held_transfers": _COMPLIANCE,
+    "held_transfer": _COMPLIANCE,
+    "held_transfer_decide": _COMPLIANCE,
     "ops_reconciliation": _ADMIN,
     "ops_reconcile_now": _ADMIN,
     "ops_treasury": _ADMIN,
@@ -151,4 +155,4 @@ def home() -> Response:
     return redirect("/console/kyc" if officer().role is Role.COMPLIANCE else "/console/health")
 
 
-from cryptopay_http.pages.console import accounts, aml, audit, held, kyc, operations, search  # noqa: E402  the routes
+from cryptopay_http.pages.console import accounts, aml, audit, held, held_transfers, kyc, operations, search  # noqa: E402  the routes

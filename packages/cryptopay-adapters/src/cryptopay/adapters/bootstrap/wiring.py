@@ -945,6 +945,7 @@ class Parts:
             backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
             remittances=self.storage.unit_of_work,  # orders by state, and those awaiting Transaction Status
             notifications=self.notification_queue,
+            paybill=self.storage.unit_of_work,  # paybill payments Transaction Status did not confirm
         )
 
     @functools.cached_property

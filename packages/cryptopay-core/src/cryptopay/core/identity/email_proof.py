@@ -13,7 +13,11 @@ The same email carries a "this wasn't me" link (``release``) that needs the toke
 cannot log in, disables the unproven account and frees the address (the email is removed from it, every session
 ends, what its merchant set up is revoked and its destination held as at a reclaim; ``User.disabled_at`` records when),
 audited ``auth.email_released``.
-A proven account cannot be released: whoever proved it held both the password and the mailbox.
+A proven account cannot be released: whoever proved it held both the password and the mailbox. An account signed up
+by its phone (a personal wallet, ``signed_up_by_phone``) is the phone's, its email only a contact typed at sign-up: a
+release removes the address from it and nothing else (the wallet, its sessions and its money stay its owner's),
+audited ``auth.email_released`` with ``account=kept`` (revpass6 P5: a typo'd address's holder, pressing "this wasn't
+me" as the mail asked, disabled the wallet and locked its owner out of their money).
 
 Until its email is proven, a merchant user may not set a payout destination (create its merchant, change the
 destination), create API keys or add webhook endpoints (``require_proven_email``: 403 ``email_unverified``).
@@ -44,6 +48,7 @@ __all__ = [
     "needs_proven_email",
     "prove_email",
     "require_proven_email",
+    "signed_up_by_phone",
 ]
 
 
@@ -73,6 +78,19 @@ def needs_proven_email(user: User) -> bool:
     return user.role is Role.MERCHANT and user.email is not None and user.email_verified_at is None
 
 
+def signed_up_by_phone(user: User) -> bool:
+    """Whether ``user`` signed up by its phone (a personal wallet): the phone is its identity, an email it gave only
+    a contact (never a way in, review6 F7; never a way to disable it, revpass6 P5).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    >>> wallet = User("usr_2", "typo@example.co.ke", "h", Role.PERSONAL, at, phone="254712345678")
+    >>> signed_up_by_phone(wallet), signed_up_by_phone(User("usr_1", "a@duka.co.ke", "h", Role.MERCHANT, at))
+    (True, False)
+    """
+    return user.phone is not None
+
+
 def require_proven_email(user: User) -> None:
     """``EmailUnverified`` (403 ``email_unverified``) unless ``user`` may redirect money or credentials."""
     if needs_proven_email(user):
@@ -99,6 +117,7 @@ class EmailProofs:
     accounts: Accounts
     notifier: Notifier
     page: str = "http://127.0.0.1:8000/verify-email"  # the page the links open; the token follows in the fragment
+    wallet_page: str | None = None  # where a wallet's proof link opens (the portal's login; None: ``page``)
     ttl: timedelta = timedelta(hours=24)
     resend_after: timedelta = timedelta(seconds=60)  # one link a minute at most, whatever the shell's limits
     reclaim: Reclaim | None = None  # what a release revokes and holds; None: the account is only disabled
@@ -108,7 +127,7 @@ class EmailProofs:
         if user.email is None or user.email_verified_at is not None:
             return
         token = self._issue(user)
-        self.notifier.send(Notification(user.email, "Confirm your cryptopay email", self._body(token)))
+        self.notifier.send(Notification(user.email, "Confirm your cryptopay email", self._body(token, user)))
 
     def release_link(self, user: User) -> str | None:
         """A new "this wasn't me" link for an unproven ``user`` (its previous link stops working), for an email that
@@ -149,14 +168,24 @@ class EmailProofs:
         prove_email(user, self.accounts.users, self.accounts.audit, self.accounts.clock.now(), via="link")
         return user
 
-    def release(self, token: str) -> None:
-        """The "this wasn't me" link: disable the unproven account the token names and free its address."""
+    def release(self, token: str) -> bool:
+        """The "this wasn't me" link: disable the unproven account the token names and free its address; for an
+        account signed up by its phone, only remove the address from it. Whether the account was disabled."""
         user = self.accounts.users.get(token.partition(".")[0]) if "." in token else None
         now = self.accounts.clock.now()
         proven = user is not None and user.email_verified_at is not None
         if user is None or user.email is None or proven or not self._holds(user, token, now):
             raise EmailLinkInvalid("this link is invalid, expired or used; the account may already be released")
         address = user.email
+        if signed_up_by_phone(user):  # a wallet's contact address: the wallet stays its owner's (revpass6 P5)
+            user.email = user.email_token_hash = user.email_token_expires_at = None
+            self.accounts.users.update(user)
+            details = {"account": "kept"}
+            self.accounts.audit.append(
+                AuditEvent("anonymous:email_owner", "auth.email_released", f"user:{user.id}", now, details)
+            )
+            self.notifier.send(Notification(address, "Your email was removed", _removed_contact()))
+            return False
         user.email, user.disabled_at = None, now
         user.email_token_hash = user.email_token_expires_at = None
         self.accounts.users.update(user)
@@ -166,6 +195,7 @@ class EmailProofs:
             self.reclaim.release(user, actor=actor)
         self.accounts.audit.append(AuditEvent(actor, "auth.email_released", f"user:{user.id}", now, {}))
         self.notifier.send(Notification(address, "Your email was released", _released()))
+        return True
 
     def _holds(self, user: User, token: str, now: datetime) -> bool:
         expires_at, stored = user.email_token_expires_at, user.email_token_hash
@@ -179,8 +209,17 @@ class EmailProofs:
             raise Unauthenticated("log in again")
         return user
 
-    def _body(self, token: str) -> str:
+    def _body(self, token: str, user: User) -> str:
         hours = int(self.ttl.total_seconds() // 3600)
+        if signed_up_by_phone(user):  # a wallet's contact address: releasing it removes it, the wallet stays
+            confirm = self.wallet_page or self.page  # the portal's page: its login is the wallet's (revpass6 P6)
+            return (
+                "This email was given as the contact address of a cryptopay wallet.\n\n"
+                f"If it was you, log in to your wallet and confirm this email within {hours} hours (you will be "
+                f"asked for your password): {confirm}#token={token}\n\n"
+                "If it was not you, remove your address from that wallet (the wallet stays its owner's). No login "
+                f"needed: {self.page}/release#token={token}"
+            )
         return (
             "A cryptopay account was created with this email.\n\n"
             f"If it was you, log in and confirm this email within {hours} hours (you will be asked for your "
@@ -199,4 +238,11 @@ def _released() -> str:
         "You told us that you did not create the cryptopay account registered with this email. We disabled it and "
         "removed your address from it: you can register with it yourself. If someone keeps doing this, contact "
         "support."
+    )
+
+
+def _removed_contact() -> str:
+    return (
+        "You told us that this email is not yours. We removed it from the cryptopay wallet it was typed into: it gets "
+        "nothing more from us about that wallet, which stays its owner's. If it keeps happening, contact support."
     )

@@ -24,6 +24,7 @@ from datetime import timedelta
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.identity.credentials import hash_secret, secrets_equal
+from cryptopay.core.identity.email_proof import signed_up_by_phone
 from cryptopay.core.identity.model import Unauthenticated, User
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
@@ -40,7 +41,7 @@ def _fingerprint(user: User) -> str:
 def _unproven_wallet_email(user: User) -> bool:
     """The email of an account signed up by its phone (a wallet), not yet proven from inside it: a contact, never a
     way in (review6 F7). An account registered by its email is that email's, proven by its first reset as before."""
-    return user.phone is not None and user.email_verified_at is None
+    return signed_up_by_phone(user) and user.email_verified_at is None
 
 
 _RESET_SMS = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.email_proof import EmailProofs
+from cryptopay.core.identity.email_proof import EmailProofs, signed_up_by_phone
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
 from cryptopay.core.ports.identity import RateLimiter
@@ -93,6 +93,11 @@ class EmailRegistrations:
         link = self.proofs.release_link(existing)
         if link is None:
             return ""
+        if signed_up_by_phone(existing):  # a wallet's contact address: releasing it leaves the wallet (revpass6 P5)
+            return (
+                "\n\nA cryptopay wallet gave this email as its contact and never confirmed it. If it is not yours, "
+                f"remove it from that wallet (no login needed; the wallet stays its owner's), then register: {link}"
+            )
         return (
             "\n\nThat account never confirmed this email. If you did not create it, release your address (no login "
             f"needed): the account is disabled and you can register: {link}"

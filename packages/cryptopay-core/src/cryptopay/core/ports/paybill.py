@@ -45,6 +45,10 @@ class PaybillPaymentRepository(Protocol):
         """Every payment, oldest first (reconciliation's snapshot)."""
         ...
 
+    def count(self, state: PaybillState) -> int:
+        """How many payments are in ``state`` (the gauges: ``unverified`` ones, which stay so, only grow)."""
+        ...
+
 
 class UrlRegistrationRepository(Protocol):
     def add(self, registration: UrlRegistration) -> None: ...

@@ -55,6 +55,9 @@ class InMemoryPaybillPayments:
     def all(self) -> list[PaybillPayment]:
         return [attrs.evolve(p) for p in sorted(self._rows.values(), key=lambda p: p.id)]
 
+    def count(self, state: PaybillState) -> int:
+        return sum(1 for p in self._rows.values() if p.state is state)
+
 
 class InMemoryUrlRegistrations:
     def __init__(self) -> None:

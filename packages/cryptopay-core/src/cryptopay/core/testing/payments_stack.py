@@ -51,6 +51,7 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.paybill import PaybillUowFactory
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.ports.remittances import RemittanceReadUowFactory
 from cryptopay.core.pricing import Pricer
@@ -64,6 +65,7 @@ from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
 from cryptopay.core.testing.metrics import RecordingMetrics, SetNotificationQueue
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.paybill import InMemoryPaybillPayments
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
@@ -287,6 +289,7 @@ class PaymentsStack:
             webhook_endpoints=InMemoryWebhookEndpoints(),
             webhook_deliveries=InMemoryWebhookDeliveries(),
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
+            paybill_payments=InMemoryPaybillPayments(),  # the paybill gauges read it (payments come elsewhere)
         )
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
@@ -405,6 +408,7 @@ class PaymentsStack:
             dead_letters=self.jobs,
             backlog=self.jobs,
             remittances=cast(RemittanceReadUowFactory, self.storage.unit_of_work),
+            paybill=cast(PaybillUowFactory, self.storage.unit_of_work),
             notifications=self.notification_queue,
         )
         self._scanners = {

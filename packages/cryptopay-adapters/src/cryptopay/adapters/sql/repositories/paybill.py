@@ -59,6 +59,10 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
     def all(self) -> list[PaybillPayment]:
         return self._select(sa.true())
 
+    def count(self, state: PaybillState) -> int:
+        query = sa.select(sa.func.count()).where(paybill_payments.c.state == state.value)  # ix_paybill_payments_state
+        return int(self._conn.execute(query).scalar_one())
+
 
 class SqlUrlRegistrations(_Documents[UrlRegistration]):
     cls, table, what = UrlRegistration, paybill_url_registrations, "URL registration"
