@@ -81,7 +81,7 @@ GROUPS = (
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("treasury", "treasury", "The treasury: float and inventory, sweeps, top-ups and conversions."),
-    Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
+    Group("webhooks", "webhooks", "Merchant webhooks: redeliver one, set an endpoint's payload version."),
     Group("jobs", "jobs", "Background jobs: list the dead ones, requeue one or all (audited)."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),

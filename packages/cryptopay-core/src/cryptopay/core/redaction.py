@@ -11,6 +11,8 @@ whatever handler or formatter prints it later. The shells call it at start-up.
 '"POST /hooks/daraja/stk/<redacted> HTTP/1.1" 200'
 >>> redact("https://pay.example.com/hooks/daraja/status/timeout/abc?x=1")
 'https://pay.example.com/hooks/daraja/status/timeout/<redacted>?x=1'
+>>> redact('"POST /hooks/daraja/paybill/status/result/Zm9vYmFy HTTP/1.1" 200')
+'"POST /hooks/daraja/paybill/status/result/<redacted> HTTP/1.1" 200'
 >>> redact("GET https://api.example.com/rates?access_key=abc123&pair=USDKES")
 'GET https://api.example.com/rates?access_key=<redacted>&pair=USDKES'
 >>> redact("Authorization: Bearer eyJhbGciOi.x.y and redis://:hunter2@cache:6379/0")
@@ -34,8 +36,9 @@ __all__ = ["REDACTED", "install", "redact"]
 
 REDACTED = "<redacted>"
 _PATTERNS = (
-    # a Daraja callback URL's last segment is its secret token, after one (stk) or two (payouts/result) words
-    (re.compile(r"(/hooks/daraja/(?:[A-Za-z_]+/){1,2})[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
+    # a Daraja callback URL's last segment is its secret token, after one (stk), two (payouts/result) or three
+    # (paybill/status/result) words
+    (re.compile(r"(/hooks/daraja/(?:[A-Za-z_]+/){1,3})[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
     # secrets passed as query parameters
     (
         re.compile(r"([?&](?:[A-Za-z_]*token|[A-Za-z_]*key|secret|password|passkey|signature|sig)=)[^&\s\"'#]+", re.I),

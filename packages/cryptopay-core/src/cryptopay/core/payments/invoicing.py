@@ -488,4 +488,5 @@ def check_order_id(order_id: str) -> str:
     if not 0 < len(order_id) <= ORDER_ID_MOST:
         raise InvalidInput(f"must be 1 to {ORDER_ID_MOST} characters", field="order_id")
     checked = checked_text(order_id, field="order_id")
-    return check_payer_text(checked, field="order_id")  # the checkout shows it: "Order ..." (review6 F2)
+    # the checkout shows it, "Order ..." (review6 F2); a reference's digits are not read as letters
+    return check_payer_text(checked, field="order_id", digits_as_letters=False)

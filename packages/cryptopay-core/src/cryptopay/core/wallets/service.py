@@ -168,7 +168,7 @@ def at_mid(money: Money, mid: Decimal) -> Money:
     """``money`` in KES at ``mid`` (its asset's KES mid), as ``kes_value`` values it.
 
     >>> str(at_mid(Money.of("2", "USDT"), Decimal("129.995")))
-    'KES 259.99'
+    '259.99 KES'
     """
     return Money.rounded(money.amount * mid, KES, Rounding.HALF_EVEN)
 

@@ -202,7 +202,7 @@ def _ascii_letters(text: str) -> str:
     return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalpha()))
 
 
-def payer_text_impersonates(text: str) -> str | None:
+def payer_text_impersonates(text: str, *, digits_as_letters: bool = True) -> str | None:
     """Why free text a merchant writes for its payers (a payment link's description, on the hosted checkout and the
     till poster) speaks as the platform, M-Pesa, a biller or another reserved brand (review6 F2), or ``None``.
 
@@ -214,8 +214,17 @@ def payer_text_impersonates(text: str) -> str | None:
     [None, 'a reserved brand beside a word that claims to be it', None]
     >>> payer_text_impersonates("M-PE$A top-up"), payer_text_impersonates("S\u0430faricom bundles")
     ('a reserved brand in look-alike letters', 'letters of two scripts in one word')
+
+    ``digits_as_letters=False`` for a machine reference (an invoice's order id, a remittance's: random letters and
+    digits fold into a brand's look-alike by chance, ``5H1F`` as ``SHIF``): its digits separate letters instead of
+    standing for them; fullwidth or other-script letters and symbols for letters are still look-alikes.
+
+    >>> payer_text_impersonates("ORD-5H1F-KC8", digits_as_letters=False), payer_text_impersonates("ORD-5H1F-KC8")
+    (None, 'a reserved brand in look-alike letters')
+    >>> payer_text_impersonates("M-PE$A-77", digits_as_letters=False)
+    'a reserved brand in look-alike letters'
     """
-    text = text.strip()
+    text = (text if digits_as_letters else re.sub(r"\d", " ", text)).strip()  # \d: any script's digits
     normal = unicodedata.normalize("NFKC", text)
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
         return "letters of two scripts in one word"
