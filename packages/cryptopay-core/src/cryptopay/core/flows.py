@@ -522,17 +522,9 @@ def settle_claim(
     session: LedgerSession | None = None,
 ) -> Entry:
     """A waiting transfer reaches a wallet: Dr wallet_claims / Cr wallet:user (the recipient, or the sender back)."""
-    step = "return" if returned else "claim"
-    request = EntryRequest(
-        f"p2p:{transfer_id}:{step}",
-        [
-            Posting.debit(wallet_claims(amount.asset), amount),
-            Posting.credit(wallet_account(user_id, amount.asset), amount),
-        ],
-        f"transfer {transfer_id} {'returned to its sender' if returned else 'claimed'}",
-        metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
-    )
-    return ledger.post(request, session=session)
+    step, memo = ("return", "returned to its sender") if returned else ("claim", "claimed")
+    described = f"transfer {transfer_id} {memo}"
+    return _p2p_to_wallet(ledger, wallet_claims(amount.asset), transfer_id, step, described, user_id, amount, session)
 
 
 def decide_held_send(
@@ -546,14 +538,28 @@ def decide_held_send(
 ) -> Entry:
     """An officer's decision on a send held for a frozen recipient: Dr p2p_held / Cr wallet:user (the recipient,
     released, or the sender, ``returned``; the fee stays earned, as for any send)."""
-    step = "held_return" if returned else "held_release"
+    step, memo = (
+        ("held_return", "returned to its sender") if returned else ("held_release", "released to its recipient")
+    )
+    described = f"held transfer {transfer_id} {memo}"
+    return _p2p_to_wallet(ledger, p2p_held(amount.asset), transfer_id, step, described, user_id, amount, session)
+
+
+def _p2p_to_wallet(
+    ledger: Ledger,
+    source: str,
+    transfer_id: str,
+    step: str,
+    described: str,
+    user_id: str,
+    amount: Money,
+    session: LedgerSession | None,
+) -> Entry:
+    """Dr ``source`` / Cr wallet:user for a transfer's ``step`` (key ``p2p:<id>:<step>``, kind ``p2p_<step>``)."""
     request = EntryRequest(
         f"p2p:{transfer_id}:{step}",
-        [
-            Posting.debit(p2p_held(amount.asset), amount),
-            Posting.credit(wallet_account(user_id, amount.asset), amount),
-        ],
-        f"held transfer {transfer_id} {'returned to its sender' if returned else 'released to its recipient'}",
+        [Posting.debit(source, amount), Posting.credit(wallet_account(user_id, amount.asset), amount)],
+        described,
         metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
     )
     return ledger.post(request, session=session)
