@@ -141,6 +141,13 @@ def _limit_unvouched() -> None:
         )
 
 
+def _checked_payload() -> MpesaResult:
+    """The callback's body read after the source and rate checks every hook makes before its token."""
+    if not _vouched_source():
+        _limit_unvouched()
+    return parse_payload(load_json(request.get_data(cache=True)))
+
+
 def _handle(token: str, purpose: CallbackPurpose) -> Response:
     vouched = _vouched_source()
     if not vouched:
@@ -193,9 +200,7 @@ def status_timeout(token: str) -> Response:
 
 def _balance_answer(token: str, *, timed_out: bool) -> Response:
     """An Account Balance answer: the same source and rate checks, then the token of a recorded query."""
-    if not _vouched_source():
-        _limit_unvouched()
-    result = parse_payload(load_json(request.get_data(cache=True)))
+    result = _checked_payload()
     balances = _configured(lambda: payments().float_balance)
     try:
         query = balances.answer(result, token=token, timed_out=timed_out)
@@ -226,9 +231,7 @@ def balance_timeout(token: str) -> Response:
 )
 def stk_callback(token: str) -> Response:
     """The same source and rate checks as the payout hooks; the buy is found by its token alone."""
-    if not _vouched_source():
-        _limit_unvouched()
-    result = parse_payload(load_json(request.get_data(cache=True)))
+    result = _checked_payload()
     buys = _configured(lambda: runtime().services.wallet_buys)
     try:
         buy = buys.on_callback(result, token=token)
@@ -241,9 +244,7 @@ def stk_callback(token: str) -> Response:
 
 def _paybill_callback() -> MpesaResult:
     """A C2B callback's checks before its token: the source, the rate, the body (a C2B payload or a 422)."""
-    if not _vouched_source():
-        _limit_unvouched()
-    result = parse_payload(load_json(request.get_data(cache=True)))
+    result = _checked_payload()
     if result.kind is not PayloadKind.C2B:
         raise InvalidInput("not a C2B payment", field="TransID")
     return result
@@ -273,9 +274,7 @@ def paybill_confirmation(token: str) -> Response:
 def _paybill_status(token: str, *, timed_out: bool) -> Response:
     """A Transaction Status answer about a paybill payment: the same source and rate checks, then the token of the
     query recorded on the payment before it was sent (any other token: a 403 that writes nothing)."""
-    if not _vouched_source():
-        _limit_unvouched()
-    result = parse_payload(load_json(request.get_data(cache=True)))
+    result = _checked_payload()
     paybill = _configured(lambda: runtime().services.paybill)
     try:
         payment = paybill.on_status(result, token=token, timed_out=timed_out)

@@ -19,9 +19,10 @@ audit every officer action; reading personal data goes through their audited rea
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote
 
-from cryptopay.core.errors import CryptopayError
+from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.identity import EnrolmentRequired, Forbidden, Principal, Role
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
@@ -39,16 +40,21 @@ __all__ = [
     "aml",
     "audit",
     "bp",
+    "form_note",
     "held",
     "held_transfers",
     "kyc",
     "officer",
     "operations",
+    "page_of",
     "refused",
     "search",
 ]
 
 bp = page_blueprint("console", __name__, url_prefix="/console")
+PAGE = 50  # rows a console list shows; a query asks one more to know there is a next page
+MAX_NOTE = 4000  # an officer's note, as the API's decision bodies allow
+T = TypeVar("T")
 _STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
 _COMPLIANCE, _ADMIN = frozenset({Role.COMPLIANCE}), frozenset({Role.ADMIN})
 # Every console endpoint (after "console.") -> the roles that may use it. Deny by default: an endpoint not named here
@@ -147,6 +153,19 @@ def refused(action: Callable[[], Response], again: Callable[[int, str], Response
         shown = refusal(error, language())  # in the page's language, the core's English words after it
         message = f"{shown['error']} ({shown['error_detail']})" if shown["error_detail"] else str(shown["error"])
         return again(403 if error.http_status == 401 else error.http_status, message)
+
+
+def page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """A page of ``rows`` (asked for ``PAGE + 1``) and the ``after`` cursor of the next one, if any."""
+    return rows[:PAGE], (key(rows[PAGE - 1]) if len(rows) > PAGE else None)
+
+
+def form_note(field: str, *, required: bool) -> str | None:
+    """An officer's note from the form: stripped, at most ``MAX_NOTE`` characters (and some, when ``required``)."""
+    text = (request.form.get(field) or "").strip()
+    if len(text) > MAX_NOTE or (required and not text):
+        raise InvalidInput(f"write 1 to {MAX_NOTE} characters", field=field)
+    return text or None
 
 
 @bp.get("/")

@@ -8,7 +8,6 @@ or CSV). Each of these is audited by the use case (``compliance.case_*``, ``comp
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from cryptopay.core.compliance.cases import AlertStatus, CaseStatus, read_details
@@ -19,17 +18,14 @@ from cryptopay.core.identity import Role
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import bp, officer, refused
+from cryptopay_http.pages.console import PAGE, bp, form_note, officer, page_of, refused
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["aml_alerts", "aml_cases"]
 
-_PAGE = 50
-_MAX_NOTE = 4000
 _RENTITY = 64
 S = TypeVar("S", AlertStatus, CaseStatus)
-T = TypeVar("T")
 
 
 def _monitoring() -> Monitoring:
@@ -44,14 +40,10 @@ def _status(kind: type[S]) -> S | None:
         raise InvalidInput(f"no such status: {text}", field="status") from None
 
 
-def _page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:
-    return rows[:_PAGE], (key(rows[_PAGE - 1]) if len(rows) > _PAGE else None)
-
-
 def _alerts_page(status: int = 200, **context: Any) -> Response:
     wanted, after = _status(AlertStatus), request.args.get("after") or None
-    rows, more = _page_of(
-        _monitoring().alerts(status=wanted, after=after, limit=_PAGE + 1),
+    rows, more = page_of(
+        _monitoring().alerts(status=wanted, after=after, limit=PAGE + 1),
         lambda a: a.id,
     )
     audit_security("compliance.alerts_viewed", "compliance:alerts", **read_details(wanted, rows, after=after))
@@ -81,8 +73,8 @@ def aml_open_case() -> Response:
 @bp.get("/cases")
 def aml_cases() -> Response:
     wanted, after = _status(CaseStatus), request.args.get("after") or None
-    rows, more = _page_of(
-        _monitoring().cases(status=wanted, after=after, limit=_PAGE + 1),
+    rows, more = page_of(
+        _monitoring().cases(status=wanted, after=after, limit=PAGE + 1),
         lambda c: c.id,
     )
     audit_security("compliance.cases_viewed", "compliance:cases", **read_details(wanted, rows, after=after))
@@ -122,16 +114,9 @@ def _changed(case_id: str, change: Any) -> Response:
     return refused(act, lambda status, message: _case_page(case_id, status, error=message))
 
 
-def _note(field: str, *, required: bool) -> str | None:
-    text = (request.form.get(field) or "").strip()
-    if len(text) > _MAX_NOTE or (required and not text):
-        raise InvalidInput(f"write 1 to {_MAX_NOTE} characters", field=field)
-    return text or None
-
-
 @bp.post("/cases/<case_id>/notes")
 def aml_note(case_id: str) -> Response:
-    return _changed(case_id, lambda: _monitoring().note(officer().id, case_id, _note("text", required=True) or ""))
+    return _changed(case_id, lambda: _monitoring().note(officer().id, case_id, form_note("text", required=True) or ""))
 
 
 @bp.post("/cases/<case_id>/status")
@@ -142,7 +127,7 @@ def aml_move(case_id: str) -> Response:
             status = CaseStatus(text)
         except ValueError:
             raise InvalidInput(f"no such status: {text}", field="status") from None
-        _monitoring().move(officer().id, case_id, status, _note("note", required=False))
+        _monitoring().move(officer().id, case_id, status, form_note("note", required=False))
 
     return _changed(case_id, move)
 

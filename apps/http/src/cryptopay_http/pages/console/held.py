@@ -17,15 +17,13 @@ from cryptopay.core.payments.model import HoldDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import bp, officer, refused
+from cryptopay_http.pages.console import PAGE, bp, form_note, officer, page_of, refused
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["held_payment", "held_payments"]
 
-_PAGE = 50
-_MAX_NOTE = 4000
 _PROPOSALS = {"release": HoldDecision.RELEASED, "return": HoldDecision.RETURNED}
 
 
@@ -37,8 +35,7 @@ def _held() -> HeldPayments:
 def held_payments() -> Response:
     """Held payments awaiting a decision, by id, each with the release or return proposed on it."""
     after = request.args.get("after") or None
-    found = _held().waiting(after=after, limit=_PAGE + 1)
-    rows, more = found[:_PAGE], (found[_PAGE - 1].id if len(found) > _PAGE else None)
+    rows, more = page_of(_held().waiting(after=after, limit=PAGE + 1), lambda row: row.id)
     audit_security("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(rows)))
     return page("console/held_payments.html", rows=rows, more=more, nav="held")
 
@@ -56,10 +53,7 @@ def held_payment(credit_id: str) -> Response:
 
 
 def _note() -> str:
-    text = (request.form.get("note") or "").strip()
-    if not text or len(text) > _MAX_NOTE:
-        raise InvalidInput(f"write 1 to {_MAX_NOTE} characters", field="note")
-    return text
+    return form_note("note", required=True) or ""
 
 
 def _acted(credit_id: str, action: Any, *, step_up: bool) -> Response:

@@ -15,15 +15,13 @@ from cryptopay.core.wallets.held_sends import HeldSends
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import bp, officer, refused
+from cryptopay_http.pages.console import PAGE, bp, form_note, officer, page_of, refused
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["held_transfer", "held_transfer_decide", "held_transfers"]
 
-_PAGE = 50
-_MAX_NOTE = 4000
 _DECISIONS = ("release", "return")
 
 
@@ -35,8 +33,7 @@ def _held() -> HeldSends:
 def held_transfers() -> Response:
     """Held sends awaiting a decision, by id."""
     after = request.args.get("after") or None
-    found = _held().waiting(after=after, limit=_PAGE + 1)
-    rows, more = found[:_PAGE], (found[_PAGE - 1].id if len(found) > _PAGE else None)
+    rows, more = page_of(_held().waiting(after=after, limit=PAGE + 1), lambda row: row.id)
     audit_security("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(rows)))
     return page("console/held_transfers.html", rows=rows, more=more, nav="held_transfers")
 
@@ -61,9 +58,7 @@ def held_transfer_decide(transfer_id: str) -> Response:
         wanted = request.form.get("decision") or ""
         if wanted not in _DECISIONS:
             raise InvalidInput("release or return", field="decision")
-        note = (request.form.get("note") or "").strip()
-        if not note or len(note) > _MAX_NOTE:
-            raise InvalidInput(f"write 1 to {_MAX_NOTE} characters", field="note")
+        note = form_note("note", required=True) or ""
         step_up_from_form(officer())
         if wanted == "release":
             _held().release(transfer_id, officer=officer().id, note=note)

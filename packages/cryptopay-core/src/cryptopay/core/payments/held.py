@@ -234,7 +234,7 @@ class HeldPayments:
         proposal: PaymentCredit | None = None,
     ) -> PaymentCredit:
         why = _note(note, f"a held payment is {decision.value}")
-        credit = self.get(credit_id)
+        credit = proposal if proposal is not None else self.get(credit_id)  # an approval read it already
         self._own_party(credit, officer, f"compliance.held_payment_{decision.value}")
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         payer = ""

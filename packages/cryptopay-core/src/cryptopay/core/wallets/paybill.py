@@ -408,9 +408,10 @@ class Paybill:
     def _book(self, uow: PaybillUnitOfWork, payment: PaybillPayment, now: datetime) -> PaybillPayment:
         """A verified payment: to the wallet its account number names, or held in the suspense account."""
         kes = payment.kes
-        wallet, why = self._taker(uow, payment.bill_ref, kes, now)
         if payment.reason.startswith(_DISAGREE):  # two confirmations named different accounts: never a guess
             wallet, why = None, payment.reason
+        else:
+            wallet, why = self._taker(uow, payment.bill_ref, kes, now)
         if wallet is not None:
             payment.state, payment.user_id = PaybillState.CREDITED, wallet.user_id
             uow.wallet_usage.add(

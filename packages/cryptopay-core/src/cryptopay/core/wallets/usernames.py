@@ -100,6 +100,12 @@ def _reserved() -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(skeleton(line.lstrip("*")) for line in lines), brands
 
 
+@functools.cache
+def _text_brands() -> tuple[str, ...]:
+    """The brands a business name or a payer-facing text may not speak as (the usernames' own, not these)."""
+    return tuple(brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY)
+
+
 def reserved(name: str) -> bool:
     """True when ``name`` (a valid username) reads as a reserved name, or contains a reserved brand."""
     exact, brands = _reserved()
@@ -167,8 +173,7 @@ def business_name_impersonates(name: str) -> str | None:
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
         return "letters of two scripts in one word"
     folded = folded_name(name)
-    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY]
-    if any(brand in folded for brand in brands):
+    if any(brand in folded for brand in _text_brands()):
         return "a reserved brand"
     return None
 
@@ -228,7 +233,8 @@ def payer_text_impersonates(text: str, *, digits_as_letters: bool = True) -> str
     normal = unicodedata.normalize("NFKC", text)
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
         return "letters of two scripts in one word"
-    brands = [brand for brand in _reserved()[1] if brand not in _USERNAME_ONLY and brand in folded_name(text)]
+    folded = folded_name(text)
+    brands = [brand for brand in _text_brands() if brand in folded]
     if not brands:
         return None
     plain = _ascii_letters(text)

@@ -31,7 +31,7 @@ from cryptopay.core.webhooks.model import (
     WebhookResponse,
     check_endpoint_url,
 )
-from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, check_payload_version, envelope
+from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, envelope
 from cryptopay.core.webhooks.signing import generate_secret, signature_headers
 
 if TYPE_CHECKING:  # the port imports this package's model; a run-time import here would be circular
@@ -83,7 +83,9 @@ def fan_out(
     for endpoint in uow.webhook_endpoints.for_merchant(merchant_id):
         if endpoint.wants(message.topic):
             version = endpoint.payload_version
-            body = bodies.setdefault(version, event_body(message, version))
+            body = bodies.get(version)
+            if body is None:  # one body per payload version, whatever the number of endpoints wanting it
+                body = bodies[version] = event_body(message, version)
             delivery = WebhookDelivery.new(
                 ids.new_id("whd"),
                 endpoint.id,
@@ -246,7 +248,7 @@ def create_endpoint(
         frozenset(events),
         description=description,
         created_by=created_by,
-        payload_version=check_payload_version(payload_version),
+        payload_version=payload_version,  # checked by WebhookEndpoint's converter
     )
     with uow_factory() as uow:
         enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)
