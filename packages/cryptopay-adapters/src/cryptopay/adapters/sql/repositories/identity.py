@@ -28,8 +28,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalData
-from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, insert_new, reading, writing
-from cryptopay.adapters.sql.repositories.payments import _lock_key
+from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, advisory_locks, insert_new, reading, writing
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import (
@@ -570,8 +569,8 @@ class SqlTeams:
         with writing(self._bind) as conn:
             if conn.dialect.name == "postgresql":
                 if team is not None:
-                    conn.execute(_INVITEE_LOCK, {"space": _TEAM_LOCKS, "key": _lock_key(invitation.merchant_id)})
-                conn.execute(_INVITEE_LOCK, {"space": _INVITEE_LOCKS, "key": _lock_key(lookup)})
+                    advisory_locks(conn, _TEAM_LOCKS, invitation.merchant_id)
+                advisory_locks(conn, _INVITEE_LOCKS, lookup)
             if team is not None:
                 refused = _team_cap(conn, invitation, lookup, team, since)
                 if refused is not None:
@@ -598,10 +597,7 @@ class SqlTeams:
         return _invitation(row, self._personal)
 
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for invitees, then 32 bits of the address's keyed hash
-# (two addresses sharing them only wait for each other; an address never reaches the server's lock table).
-_INVITEE_LOCKS = 0x494E5654  # "INVT"
-_INVITEE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+_INVITEE_LOCKS = 0x494E5654  # "INVT": invitees' addresses' keyed hashes (advisory_locks)
 
 
 _TEAM_LOCKS = 0x5445414D  # "TEAM": a team's invitation caps, taken before the invitee's lock
