@@ -17,7 +17,14 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import DriverRead, advisory_locks, increment, insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import (
+    DriverRead,
+    advisory_locks,
+    increment,
+    insert_new,
+    update_one,
+    upsert,
+)
 from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -35,7 +42,7 @@ from cryptopay.adapters.sql.tables_payments import (
     stores,
     unmatched_answers,
 )
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
@@ -108,9 +115,9 @@ class _Documents(Generic[T]):
 
     def _update(self, item: T) -> None:
         row = self._row(item)
-        statement = self.table.update().where(self.table.c.id == row["id"]).values(**row)
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no {self.what} {row['id']} to update")
+        update_one(
+            self._conn, self.table, self.table.c.id == row["id"], row, missing=f"no {self.what} {row['id']} to update"
+        )
 
     def _select(
         self,
@@ -688,9 +695,8 @@ class SqlPaymentLinks:
         return next(iter(self._read(payment_links.c.public_id == public_id)), None)
 
     def update(self, link: PaymentLink) -> None:
-        statement = payment_links.update().where(payment_links.c.id == link.id).values(**self._columns(link))
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no payment link {link.id} to update")
+        where, missing = payment_links.c.id == link.id, f"no payment link {link.id} to update"
+        update_one(self._conn, payment_links, where, self._columns(link), missing=missing)
 
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)

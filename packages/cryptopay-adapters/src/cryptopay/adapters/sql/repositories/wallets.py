@@ -30,7 +30,7 @@ from cryptopay.adapters.sql.ledger_flush import NO_WRITES, WRITE_ARRAY_TYPES, WR
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.prepared import Statement
-from cryptopay.adapters.sql.repositories._base import advisory_locks, insert_new, lock_key
+from cryptopay.adapters.sql.repositories._base import advisory_locks, insert_new, lock_key, update_one
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
@@ -44,7 +44,7 @@ from cryptopay.adapters.sql.tables_wallets import (
 )
 from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.errors import Conflict, NotFound, TransientConflict
+from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
@@ -113,8 +113,7 @@ class SqlWallets(_Documents[Wallet]):
         # the username's skeleton is written at sign-up only (a username never changes): a younger look-alike kept
         # by migration 0138 has none and keeps none, so updating it never trips the unique index
         row = {k: v for k, v in self._row(wallet).items() if k != "username_skeleton"}
-        if self._conn.execute(wallets.update().where(wallets.c.id == row["id"]).values(**row)).rowcount != 1:
-            raise NotFound(f"no wallet {row['id']} to update")
+        update_one(self._conn, wallets, wallets.c.id == row["id"], row, missing=f"no wallet {row['id']} to update")
 
     def list(self, *, after: str | None, limit: int) -> list[Wallet]:
         where = () if after is None else (wallets.c.id > after,)
