@@ -125,6 +125,7 @@ __all__ = [
     "Refunds",
     "check_address_shape",
     "kept_on",
+    "may_be_signed",
     "refundable_on",
     "refuse_burn_address",
     "valid_address",
@@ -789,7 +790,7 @@ class Refunds:
         except Unavailable:
             return refund  # try again on the next run
         except CryptopayError as error:
-            if send and _signed(sender, refund.id):
+            if send and may_be_signed(sender, refund.id):
                 return refund  # its transaction exists and may still land: keep the hold, resend the same one later
             return transaction(self._uow, partial(self._settle, refund_id=refund.id, sent=None, error=error.message))
         return transaction(self._uow, lambda uow: self._settle(uow, refund.id, sent, None))
@@ -1058,8 +1059,9 @@ def _reason(invoice: Invoice) -> str:
     return f"{invoice.state.value}/{invoice.exception.value}"
 
 
-def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
-    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not)."""
+def may_be_signed(sender: ChainSender, withdrawal_id: str) -> bool:
+    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not): a
+    refund's or a wallet withdrawal's send that failed keeps its hold while it may."""
     try:
         sender.status(withdrawal_id)
     except NotFound:

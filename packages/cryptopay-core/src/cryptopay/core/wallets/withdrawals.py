@@ -92,7 +92,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.internal import INTERNAL_ADDRESS, PlatformAddresses
 from cryptopay.core.payments.model import address_key
-from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, refuse_burn_address
+from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, may_be_signed, refuse_burn_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.payments import Quoter
@@ -492,7 +492,7 @@ class Withdrawals:
         ours = in_transaction(
             self.uow, lambda uow: self.platform.owner(uow.deposit_addresses, withdrawal.network, withdrawal.address)
         )
-        if ours is not None and not _signed(sender, withdrawal.id):
+        if ours is not None and not may_be_signed(sender, withdrawal.id):
             why = "the address belongs to cryptopay now: it was not sent (send by phone or username instead)"
             return self._settle_later(withdrawal.id, None, why, code=INTERNAL_ADDRESS)
         try:
@@ -500,14 +500,14 @@ class Withdrawals:
         except CryptopayError:
             log.warning("withdrawal %s waits: its network fee cannot be valued now", withdrawal.id, exc_info=True)
             return withdrawal  # the prices cannot say now: the next run asks again
-        if risen is not None and not _signed(sender, withdrawal.id):
+        if risen is not None and not may_be_signed(sender, withdrawal.id):
             return self._settle_later(withdrawal.id, None, risen, code=FEE_CHANGED)
         try:
             sent = sender.send(_request(withdrawal))
         except Unavailable:
             return withdrawal  # the next run tries again (the sender is idempotent on the withdrawal id)
         except CryptopayError as error:
-            if _signed(sender, withdrawal.id):
+            if may_be_signed(sender, withdrawal.id):
                 return withdrawal  # a signed transaction exists and may land: keep the hold, send the same later
             return self._settle_later(withdrawal.id, None, error.message)
         return self._settle_later(withdrawal.id, sent, None)
@@ -748,17 +748,6 @@ def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
     return WithdrawalRequest(
         withdrawal.id, withdrawal.network, withdrawal.address, withdrawal.amount, withdrawal.token_contract
     )
-
-
-def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
-    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not)."""
-    try:
-        sender.status(withdrawal_id)
-    except NotFound:
-        return False
-    except CryptopayError:
-        return True
-    return True
 
 
 def _load(uow: WithdrawalUnitOfWork, withdrawal_id: str, *, lock: bool = False) -> Withdrawal:

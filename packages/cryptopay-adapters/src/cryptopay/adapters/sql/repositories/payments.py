@@ -8,7 +8,6 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -18,7 +17,14 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import (
+    DriverRead,
+    advisory_locks,
+    increment,
+    insert_new,
+    update_one,
+    upsert,
+)
 from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -36,7 +42,7 @@ from cryptopay.adapters.sql.tables_payments import (
     stores,
     unmatched_answers,
 )
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
@@ -109,9 +115,9 @@ class _Documents(Generic[T]):
 
     def _update(self, item: T) -> None:
         row = self._row(item)
-        statement = self.table.update().where(self.table.c.id == row["id"]).values(**row)
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no {self.what} {row['id']} to update")
+        update_one(
+            self._conn, self.table, self.table.c.id == row["id"], row, missing=f"no {self.what} {row['id']} to update"
+        )
 
     def _select(
         self,
@@ -623,24 +629,10 @@ class SqlPayouts(_Documents[Payout]):
         """A transaction-level advisory lock on the destination's keyed hash (PostgreSQL; released at commit or
         rollback). SQLite needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
         if self._conn.dialect.name == "postgresql" and self._locking:
-            self._conn.execute(
-                _DESTINATION_LOCK, {"space": _DESTINATION_LOCKS, "key": _lock_key(self._personal.lookup(destination))}
-            )
+            advisory_locks(self._conn, _DESTINATION_LOCKS, self._personal.lookup(destination))
 
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for payout destinations, then 32 bits of the keyed hash
-# (two numbers sharing them only wait for each other; a phone number never reaches the server's lock table).
-_DESTINATION_LOCKS = 0x50415944  # "PAYD"
-_DESTINATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
-
-
-def _lock_key(lookup: str) -> int:
-    """A signed 32-bit key for a destination's keyed hash.
-
-    >>> _lock_key("254712345678") == _lock_key("254712345678"), -(2**31) <= _lock_key("x") < 2**31
-    (True, True)
-    """
-    return int.from_bytes(hashlib.sha256(lookup.encode()).digest()[:4], "big", signed=True)
+_DESTINATION_LOCKS = 0x50415944  # "PAYD": payout destinations' keyed hashes (advisory_locks)
 
 
 class SqlRefunds(_Documents[Refund]):
@@ -713,9 +705,8 @@ class SqlPaymentLinks:
         return next(iter(self._read(payment_links.c.public_id == public_id)), None)
 
     def update(self, link: PaymentLink) -> None:
-        statement = payment_links.update().where(payment_links.c.id == link.id).values(**self._columns(link))
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no payment link {link.id} to update")
+        where, missing = payment_links.c.id == link.id, f"no payment link {link.id} to update"
+        update_one(self._conn, payment_links, where, self._columns(link), missing=missing)
 
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)
