@@ -131,6 +131,8 @@ def test_a_sanctions_alert_becomes_a_case(browser, live, officers, sanctions_lis
     _checked(page)
     page.goto(f"{live.api}/console/held-payments")  # the held payments' four-eyes page (axe on it too)
     _checked(page)
+    page.goto(f"{live.api}/console/held-transfers")  # the held sends' four-eyes page likewise
+    _checked(page)
     context.close()
 
 

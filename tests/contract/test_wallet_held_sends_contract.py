@@ -1,22 +1,28 @@
 """A send to a frozen recipient is accepted and held (review4 R6, the second path): in memory, SQLite and PostgreSQL.
 
 The sender is told nothing (no ``recipient_limit``, no ``wallet_frozen``: the send reads as delivered), the amount
-waits in ``p2p_held``, the officers have the record (``wallet.frozen_recipient``) and the queue, and an officer
-releases it to the recipient or returns it to the sender; the trial balance is zero throughout."""
+waits in ``p2p_held``, the officers have the record (``wallet.frozen_recipient``) and the queue, and an officer's
+release to the recipient or return to the sender, once a second officer approves it (four-eyes), moves it; the trial
+balance is zero throughout."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.compliance.own_party import OwnParty
-from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets import TransferState
+from cryptopay.core.wallets.held_sends import HeldSends
+from cryptopay.core.wallets.model import HeldSendDecision
 
 from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
 
 OFFICER = "usr_officer"
+SECOND = "usr_second"  # four-eyes: the officer approving what OFFICER proposed
 
 
 @pytest.fixture
@@ -34,6 +40,13 @@ def _freeze_by_compliance(stack: WalletStack, user_id: str) -> None:
 
 def _held_balance(stack: WalletStack) -> Money:
     return stack.ledger.balance(flows.p2p_held(KES)).posted
+
+
+def _approved(held: HeldSends, transfer_id: str, decision: HeldSendDecision, note: str):
+    """``decision`` proposed by OFFICER with ``note``, approved by SECOND."""
+    propose = held.release if decision is HeldSendDecision.RELEASE else held.return_to_sender
+    propose(transfer_id, officer=OFFICER, note=note)
+    return held.approve(transfer_id, officer=SECOND)
 
 
 def _records(stack: WalletStack, action: str) -> list:
@@ -65,12 +78,13 @@ def test_a_send_to_a_recipient_compliance_froze_is_held_unseen_and_released_by_a
 
     with pytest.raises(InvalidInput):
         held.release(sent.id, officer=OFFICER, note="  ")
-    released = held.release(sent.id, officer=OFFICER, note="the court order allows family support")
+    released = _approved(held, sent.id, HeldSendDecision.RELEASE, "the court order allows family support")
     assert released.state is TransferState.DELIVERED and held.waiting() == []
     assert stack.balance(baraka, "KES").amount == 300 and _held_balance(stack) == Money.zero(KES)
     assert [t.id for t in stack.wallets.transfers(baraka.id)] == [sent.id]
     [decided] = _records(stack, "wallet.held_send_released")
-    assert decided.actor == f"user:{OFFICER}" and dict(decided.details)["to"] == baraka.id
+    assert decided.actor == f"user:{SECOND}" and dict(decided.details)["to"] == baraka.id
+    assert dict(decided.details)["proposed_by"] == OFFICER and "family support" in dict(decided.details)["note"]
     with pytest.raises(InvalidState):
         held.return_to_sender(sent.id, officer=OFFICER, note="too late")
     assert stack.balance(amina, "KES").amount == 700 and stack.balance(baraka, "KES").amount == 300
@@ -90,7 +104,7 @@ def test_a_send_to_a_wallet_an_operator_froze_is_held_and_returned_to_its_sender
         stack.wallets.held_sends().return_to_sender(sent.id, officer=amina.id, note="mine")
     [refused] = _records(stack, "compliance.own_party_refused")
     assert refused.subject == f"transfer:{sent.id}" and stack.balance(amina, "KES").amount == 750
-    returned = stack.wallets.held_sends().return_to_sender(sent.id, officer=OFFICER, note="the phone was stolen")
+    returned = _approved(stack.wallets.held_sends(), sent.id, HeldSendDecision.RETURN, "the phone was stolen")
     assert returned.state is TransferState.RETURNED
     assert stack.wallets.transfer(amina.id, sent.id).shown_state is TransferState.RETURNED
     assert stack.balance(amina, "KES").amount == 1000 and stack.balance(baraka, "KES").amount == 0
@@ -98,3 +112,96 @@ def test_a_send_to_a_wallet_an_operator_froze_is_held_and_returned_to_its_sender
     with pytest.raises(NotFound):
         stack.wallets.held_sends().release("trf_nope", officer=OFFICER, note="no such send")
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def _held_send(stack: WalletStack):
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    return stack.wallets.send(amina.id, "0712000002", Money.of("300", KES), note="school fees"), amina, baraka
+
+
+def test_a_held_send_moves_only_when_a_second_officer_approves_what_was_proposed(backend: Backend):
+    """Four-eyes: a proposed release moves nothing (audited, the proposal stored with the send); its proposer cannot
+    approve it (409 ``same_officer``, audited), nor can a second proposal be made, nor can a shell approve; an
+    approval expecting a return is a 409; a second officer carries out the release with the proposal's note."""
+    stack = wallet_stack(backend)
+    sent, _amina, baraka = _held_send(stack)
+    held = stack.wallets.held_sends()
+    with pytest.raises(InvalidState):  # nothing proposed yet
+        held.approve(sent.id, officer=SECOND)
+    proposed = held.release(sent.id, officer=OFFICER, note="a namesake", operator="ops:ann")
+    assert proposed.state is TransferState.HELD and proposed.proposal is not None
+    assert (proposed.proposal.decision, proposed.proposal.by) == (HeldSendDecision.RELEASE, OFFICER)
+    assert held.get(sent.id).proposal == proposed.proposal and held.get(sent.id).note == "school fees"
+    assert [t.proposal for t in held.waiting()] == [proposed.proposal]
+    assert _held_balance(stack) == Money.of("300", KES) and stack.balance(baraka, "KES").is_zero()
+    [record] = _records(stack, "wallet.held_send_release_proposed")
+    assert record.actor == f"user:{OFFICER}" and dict(record.details)["operator"] == "ops:ann"
+    with pytest.raises(SameOfficer) as same:
+        held.approve(sent.id, officer=OFFICER)
+    assert (same.value.http_status, same.value.code) == (409, "same_officer")
+    assert len(_records(stack, "wallet.held_send_same_officer_refused")) == 1
+    with pytest.raises(Conflict):
+        held.return_to_sender(sent.id, officer=SECOND, note="a second proposal")
+    with pytest.raises(Refused):
+        held.approve(sent.id, officer=SECOND, operator="ops:ben")
+    with pytest.raises(Conflict, match="read it again"):
+        held.approve(sent.id, officer=SECOND, expected=HeldSendDecision.RETURN)
+    assert stack.balance(baraka, "KES").is_zero() and _records(stack, "wallet.held_send_released") == []
+    released = held.approve(sent.id, officer=SECOND, expected=HeldSendDecision.RELEASE)
+    assert (released.state, released.proposal) == (TransferState.DELIVERED, None)
+    assert stack.balance(baraka, "KES").amount == 300 and _held_balance(stack) == Money.zero(KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_a_declined_proposal_moves_nothing_and_a_changed_one_is_not_approved(backend: Backend):
+    """A second officer declines a proposal (audited, nothing moves, another may be proposed); an approval of a
+    proposal withdrawn and proposed again since the approver read it is a 409 (compared under the send's lock) and
+    nothing moves."""
+    stack = wallet_stack(backend)
+    sent, amina, _baraka = _held_send(stack)
+    held = stack.wallets.held_sends()
+    held.return_to_sender(sent.id, officer=OFFICER, note="the phone was stolen")
+    with pytest.raises(InvalidInput):
+        held.decline(sent.id, officer=SECOND, note=" ")
+    declined = held.decline(sent.id, officer=SECOND, note="the police say otherwise")
+    assert declined.proposal is None and declined.state is TransferState.HELD
+    [record] = _records(stack, "wallet.held_send_proposal_declined")
+    assert (record.actor, dict(record.details)["proposed_by"]) == (f"user:{SECOND}", OFFICER)
+    with pytest.raises(InvalidState):
+        held.decline(sent.id, officer=SECOND, note="nothing to decline")
+    held.release(sent.id, officer=OFFICER, note="released: a namesake")
+
+    def proposed_again_meanwhile(amount: Money) -> Money:  # another officer's requests land mid-approval
+        held.decline(sent.id, officer=OFFICER, note="withdrawn")
+        held.return_to_sender(sent.id, officer="usr_third", note="returned on the court's word")
+        return held.value_of(amount)
+
+    racing = attrs.evolve(held, value_of=proposed_again_meanwhile)  # valued before the approval's transaction
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        racing.approve(sent.id, officer=SECOND, expected=HeldSendDecision.RELEASE)
+    assert stack.balance(amina, "KES").amount == 700 and _held_balance(stack) == Money.of("300", KES)
+    returned = held.approve(sent.id, officer=SECOND, expected=HeldSendDecision.RETURN)
+    assert returned.state is TransferState.RETURNED and stack.balance(amina, "KES").amount == 1000
+    [done] = _records(stack, "wallet.held_send_returned")
+    assert dict(done.details)["proposed_by"] == "usr_third" and "court" in dict(done.details)["note"]
+
+
+def test_a_page_of_transfers_is_never_short_for_the_sends_held_for_its_reader(backend: Backend):
+    """``Wallets.transfers`` reads past the sends held for the reader (unseen while held): with three held sends
+    newer than their two others, a page of two is those two, and the page after them is empty."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    carol = stack.sign_up("0712000003", tier=1)
+    stack.fund(amina, "1000", "KES")
+    stack.fund(carol, "1000", "KES")
+    received = stack.wallets.send(carol.id, "0712000002", Money.of("80", KES))
+    sent = stack.wallets.send(baraka.id, "0712000003", Money.of("50", KES))
+    _freeze_by_compliance(stack, baraka.id)
+    for _ in range(3):
+        assert stack.wallets.send(amina.id, "0712000002", Money.of("60", KES)).state is TransferState.HELD
+    page = stack.wallets.transfers(baraka.id, limit=2)
+    assert [t.id for t in page] == [sent.id, received.id]
+    assert stack.wallets.transfers(baraka.id, after=page[-1].id, limit=2) == []
+    assert len(stack.wallets.transfers(amina.id, limit=2)) == 2  # the sender sees them (as delivered)

@@ -327,9 +327,11 @@ def _officers() -> InMemoryUsers:
 
 
 def test_held_sends_are_listed_and_decided_from_the_shell(rig):
-    """``compliance held-transfers`` (review4 R6): a send to a frozen recipient waits in the list (an audited read);
-    a named officer returns it to its sender with a note (exit 2 without one, 3 for an unknown id, 4 once decided, 5
-    for someone who is not an officer)."""
+    """``compliance held-transfers`` (review4 R6): a send to a frozen recipient waits in the list with the sender's
+    note (an audited read); a named officer proposes returning it to its sender with a note (exit 2 without one, 3 for
+    an unknown id, 5 for someone who is not an officer), audited with the operator; nothing moves; the shell never
+    approves (exit 5: four-eyes, a second officer on the console or the API); a proposal is declined from the shell,
+    and once decided elsewhere a proposal is exit 4."""
     from cryptopay.core.money import KES, Money
 
     from tests.support.services import with_wallets
@@ -339,17 +341,26 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
     wallets.fund(amina, "500", "KES")
     wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
-    sent = wallets.wallets.send(amina.id, "0712000002", Money.of("200", KES))
+    sent = wallets.wallets.send(amina.id, "0712000002", Money.of("200", KES), note="rent")
     services = with_wallets(attrs.evolve(in_memory_services(clock=rig.clock), users=ready(_officers())), wallets)
     use_services(services)
     [row] = [json.loads(line) for line in cli("held-transfers", "list", "--json").stdout.splitlines()]
-    assert (row["id"], row["recipient"], row["amount"]) == (sent.id, baraka.id, "200.00 KES")
+    assert (row["id"], row["recipient"], row["amount"], row["note"]) == (sent.id, baraka.id, "200.00 KES", "rent")
     assert any(r.action == "compliance.held_transfers_viewed" for r in services.audit.records())
     ann = ("--officer", "ann@example.co.ke")
     assert cli("held-transfers", "return", sent.id, *ann).exit_code == 2
     assert cli("held-transfers", "return", "trf_nope", *ann, "--note", "x").exit_code == 3
     assert cli("held-transfers", "return", sent.id, "--officer", "pat@example.co.ke", "--note", "x").exit_code == 5
-    returned = cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
-    assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned", returned.output
+    proposed = cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
+    assert proposed.exit_code == 0 and json.loads(proposed.stdout)["proposal"] == "return", proposed.output
+    assert json.loads(proposed.stdout)["state"] == "held" and wallets.balance(amina, "KES").amount == 300
+    with wallets.wallets.uow() as uow:
+        [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_return_proposed"]
+    assert dict(record.details)["operator"].startswith("ops:")
+    assert cli("held-transfers", "approve", sent.id, "--officer", "bob@example.co.ke").exit_code == 5
+    declined = cli("held-transfers", "decline", sent.id, "--officer", "bob@example.co.ke", "--note", "not yet")
+    assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] is None, declined.output
+    cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
+    wallets.wallets.held_sends().approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
     assert wallets.balance(amina, "KES").amount == 500
     assert cli("held-transfers", "release", sent.id, *ann, "--note", "again").exit_code == 4

@@ -677,8 +677,9 @@ def test_an_unproven_email_never_resets_a_wallet_password_and_the_phone_hears_of
 
 def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api: WalletApi):
     """Review4 R6, second path: a send to a holder compliance froze is a 201 delivered, as any other (it was a
-    ``recipient_limit`` refusal: tipping-off); the amount is held, the officers list it and one releases it (a
-    step-up, a note); the recipient then has it."""
+    ``recipient_limit`` refusal: tipping-off); the amount is held, the officers list it with the sender's note, one
+    proposes its release (a step-up, a note) and a second approves it (four-eyes: the proposer is a 409
+    ``same_officer``); the recipient then has it."""
     from tests.integration.http.http_support import AuthActions
 
     amina = api.sign_up("0712000001")["user"]["id"]
@@ -687,7 +688,7 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     api.tier_1(amina)
     api.services.kyc_review.freeze("usr_officer", baraka, PartyKind.PERSONAL, "STR 18 filed")
     headers = api.login("0712000001")
-    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}, "note": "school fees"}
     sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-held"})
     assert sent.status_code == 201, sent.get_json()
     assert sent.get_json()["state"] == "delivered" and "held" not in sent.get_data(as_text=True)
@@ -702,15 +703,27 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     assert api.client.get(path, headers=headers).status_code == 403
     [row] = api.client.get(path, headers=officer).get_json()["data"]
     assert (row["id"], row["recipient_id"], row["state"]) == (sent.get_json()["id"], baraka, "held")
+    assert (row["note"], row["proposal"]) == ("school fees", None)
     release = f"{path}/{row['id']}/release"
     assert api.client.post(release, json={"note": "cleared"}, headers=officer).status_code == 403  # no step-up
     stepped = auth.stepped_up(officer, code=codes[0])
     assert api.client.post(release, json={"note": ""}, headers=stepped).status_code == 422
-    done = api.client.post(release, json={"note": "the order allows it"}, headers=stepped)
+    proposed = api.client.post(release, json={"note": "the order allows it"}, headers=stepped)
+    assert proposed.status_code == 200 and proposed.get_json()["state"] == "held", proposed.get_json()
+    assert (proposed.get_json()["proposal"], proposed.get_json()["proposal_note"]) == ("release", "the order allows it")
+    assert balances(baraka)["KES"].amount == 0
+    approve = f"{path}/{row['id']}/approve"
+    same = api.client.post(approve, headers=auth.stepped_up(officer, code=codes[1]))
+    assert (same.status_code, same.get_json()["code"]) == (409, "same_officer")
+    second, second_codes = auth.staff("compliance")
+    assert api.client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    stale = api.client.post(approve, json={"proposal": "return"}, headers=auth.stepped_up(second, code=second_codes[0]))
+    assert stale.status_code == 409 and balances(baraka)["KES"].amount == 0  # not the proposal the approver read
+    done = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(second, code=second_codes[1]))
     assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
     assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
     again = api.client.post(
-        f"{path}/{row['id']}/return", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
+        f"{path}/{row['id']}/return", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[2])
     )
     assert again.status_code in (409, 422) and again.mimetype == "application/problem+json"
     assert balances(amina)["KES"].amount == 700

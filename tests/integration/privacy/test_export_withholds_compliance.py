@@ -146,4 +146,5 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "failure",
         "travel_rule_id",
         "held_at",
+        "proposal",  # an officer's proposed decision on a send held for a frozen recipient
     }

@@ -1,6 +1,8 @@
-"""The console's held wallet sends (``/console/held-transfers``, review4 R6): the compliance officers' list and page,
-a release or a return by one officer with a note and a fresh code (a wrong code or no note refused, nothing moves), an
-officer who would receive the send refused (403, audited), a decided send read-only; in English and Swahili."""
+"""The console's held wallet sends (``/console/held-transfers``, review4 R6): the compliance officers' list and page
+with the sender's note, a release or a return proposed by one officer with a note and a fresh code (a wrong code or no
+note refused, nothing moves) and carried out when a second officer approves it (four-eyes: the proposer cannot), a
+proposal declined, an officer who would receive the send refused (403, audited), a decided send read-only; in English
+and Swahili."""
 
 from __future__ import annotations
 
@@ -34,12 +36,17 @@ def ann(app, auth) -> Staff:
     return Staff(app, auth, "ann@cryptopay.example", Role.COMPLIANCE)
 
 
+@pytest.fixture
+def bob(app, auth) -> Staff:
+    return Staff(app, auth, "bob@cryptopay.example", Role.COMPLIANCE)
+
+
 def _held_send(wallets: WalletStack, amount: str = "200") -> tuple[str, object, object]:
     """Amina sends ``amount`` KES to Baraka, whose wallet is frozen: the send is held."""
     amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
     wallets.fund(amina, "500", "KES")
     wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
-    sent = wallets.wallets.send(amina.id, "0712000002", Money.of(amount, KES))
+    sent = wallets.wallets.send(amina.id, "0712000002", Money.of(amount, KES), note="for the school fees")
     return sent.id, amina, baraka
 
 
@@ -56,46 +63,65 @@ def _records(wallets: WalletStack, services: Services, action: str) -> list:
     return [r for r in [*stored, *services.audit.records()] if r.action == action]
 
 
-def test_an_officer_releases_a_held_send_with_a_note_and_a_fresh_code(wallets, services, ann):
-    """The send is listed and shown (audited reads); a wrong code or no note is refused and nothing moves; with both
-    the recipient is credited, the decision audited, and the send leaves the list and reads as released."""
+def test_a_release_proposed_by_one_officer_is_carried_out_when_a_second_approves(wallets, services, ann, bob):
+    """The send is listed and shown with the sender's note (audited reads); a wrong code or no note is refused and
+    nothing moves; Ann's proposal moves nothing and she cannot approve it; Bob approves it with a fresh code: the
+    recipient is credited, the decision audited naming both, and the send leaves the list and reads as released."""
     sent_id, _amina, baraka = _held_send(wallets)
     status, html = ann.get(PAGE)
-    assert status == 200 and sent_id in html and 'aria-current="page"' in html and 'scope="col"' in html
+    assert status == 200 and sent_id in html and "for the school fees" in html
+    assert 'aria-current="page"' in html and 'scope="col"' in html
     detail = f"{PAGE}/{sent_id}"
     status, html = ann.get(detail)
-    assert status == 200 and baraka.id in html and 'for="decide-note"' in html and 'for="decide-code"' in html
+    assert status == 200 and baraka.id in html and "for the school fees" in html
+    assert 'for="propose-note"' in html and 'for="propose-code"' in html
     form = {"decision": "release", "note": "the police closed the report"}
-    status, html, _ = ann.post(f"{detail}/decide", detail, **form, code="000000")
+    status, html, _ = ann.post(f"{detail}/propose", detail, **form, code="000000")
     assert status == 403 and 'role="alert"' in html
-    status, html, _ = ann.post(f"{detail}/decide", detail, decision="release", note=" ", code=ann.code())
+    status, html, _ = ann.post(f"{detail}/propose", detail, decision="release", note=" ", code=ann.code())
     assert status == 422 and 'role="alert"' in html
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     assert wallets.balance(baraka, "KES").is_zero()
-    assert ann.post(f"{detail}/decide", detail, **form, code=ann.code())[2] == detail
+    status, html = ann.get(detail)
+    assert "A second officer must approve your proposal" in html and f"{detail}/approve" not in html
+    status, html, _ = ann.post(f"{detail}/approve", detail, proposal="release", code=ann.code())
+    assert status == 409 and 'role="alert"' in html and wallets.balance(baraka, "KES").is_zero()
+    status, html = bob.get(detail)
+    assert f"{detail}/approve" in html and "the police closed the report" in html
+    assert bob.post(f"{detail}/approve", detail, proposal="release", code=bob.code())[2] == detail
     assert wallets.balance(baraka, "KES").amount == 200
     [released] = _records(wallets, services, "wallet.held_send_released")
-    assert dict(released.details)["officer"] == ann.id and "police" in dict(released.details)["note"]
+    details = dict(released.details)
+    assert (details["officer"], details["proposed_by"]) == (bob.id, ann.id) and "police" in details["note"]
     status, html = ann.get(detail)
-    assert "released to the recipient" in html and f"{detail}/decide" not in html
+    assert "released to the recipient" in html and f"{detail}/propose" not in html and f"{detail}/approve" not in html
     assert sent_id not in ann.get(PAGE)[1]
     assert _records(wallets, services, "compliance.held_transfers_viewed")
     assert _records(wallets, services, "compliance.held_transfer_viewed")
 
 
-def test_a_held_send_is_returned_and_one_the_officer_would_receive_is_refused(wallets, services, ann):
-    """A return gives the amount back to the sender; an officer who is the recipient is refused (403, audited) and
-    nothing moves."""
+def test_a_proposal_is_declined_a_return_approved_and_an_officer_who_would_receive_it_refused(
+    wallets, services, ann, bob
+):
+    """An officer who is the recipient is refused (403, audited) and nothing moves; a proposal declined with a note
+    moves nothing; a return proposed again and approved gives the amount back to the sender."""
     sent_id, amina, baraka = _held_send(wallets)
     _recipient(wallets, sent_id, ann.id)  # the officer is the one the send would reach
     detail = f"{PAGE}/{sent_id}"
     form = {"decision": "release", "note": "mine"}
-    status, html, _ = ann.post(f"{detail}/decide", detail, **form, code=ann.code())
+    status, html, _ = ann.post(f"{detail}/propose", detail, **form, code=ann.code())
     assert status == 403 and 'role="alert"' in html
     assert _records(wallets, services, "compliance.own_party_refused")
     _recipient(wallets, sent_id, baraka.id)
     before = wallets.balance(amina, "KES").amount
     form = {"decision": "return", "note": "the phone was stolen"}
-    assert ann.post(f"{detail}/decide", detail, **form, code=ann.code())[2] == detail
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    assert bob.post(f"{detail}/decline", detail, note=" ")[0] == 422
+    assert bob.post(f"{detail}/decline", detail, note="the police say otherwise")[2] == detail
+    assert _records(wallets, services, "wallet.held_send_proposal_declined")
+    assert 'for="propose-note"' in ann.get(detail)[1] and wallets.balance(amina, "KES").amount == before
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    assert bob.post(f"{detail}/approve", detail, proposal="return", code=bob.code())[2] == detail
     assert wallets.balance(amina, "KES").amount == before + 200 and wallets.balance(baraka, "KES").is_zero()
     assert "returned to the sender" in ann.get(detail)[1]
 
@@ -108,3 +134,4 @@ def test_the_held_sends_pages_are_the_compliance_officers_and_speak_swahili(app,
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Wallet sends held" not in html and "Malipo ya pochi" in html
+    assert "Ujumbe wa mtumaji" in html and "Sender's note" not in html

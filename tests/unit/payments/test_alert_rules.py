@@ -160,3 +160,12 @@ def test_an_unverified_paybill_payment_alerts_on_the_increase_of_its_counter() -
     expr = {rule["alert"]: rule["expr"] for rule in rules()}["CryptopayPaybillUnverified"].replace(" ", "")
     assert expr == "increase(cryptopay_paybill_unverified_total[1h])>0"
     assert working_day()["cryptopay_paybill_unverified_total"] == "counter"
+
+
+def test_a_held_send_left_undecided_a_day_alerts_on_its_age() -> None:
+    """A send held for a frozen recipient is seen by no one else (its sender was told it was delivered): the alert
+    fires once the oldest undecided one has waited a day, on the gauge the measure sets every working day."""
+    expr = {rule["alert"]: rule["expr"] for rule in rules()}["CryptopayHeldSendUndecided"].replace(" ", "")
+    assert expr == "cryptopay_held_send_oldest_age_seconds>86400"
+    kinds = working_day()
+    assert kinds["cryptopay_held_send_oldest_age_seconds"] == kinds["cryptopay_held_sends_waiting"] == "gauge"

@@ -187,3 +187,39 @@ def test_paybill_payments_m_pesa_did_not_confirm_are_counted_and_stay_counted(st
     assert stack.metrics.get("cryptopay_paybill_unverified_total") == 1
     assert "cryptopay_paybill_unverified_total" in stack.metrics.counters
     assert observing.measure().paybill_unverified == 1
+
+
+def test_sends_held_for_a_frozen_recipient_left_undecided_are_counted_with_the_oldest_ones_age(
+    stack: PaymentsStack,
+) -> None:
+    """The officers' queue of held sends is measured: how many wait and how long the oldest has (from when it was
+    held); once an officer's decision is approved the send leaves the count (the alert reads the age)."""
+    wallets = wallet_stack()
+    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
+    wallets.fund(amina, "1000", "KES")
+    wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    observing = Observing(
+        uow=stack.uow,
+        clock=wallets.clock,
+        ledger=stack.ledger,
+        settling=stack.settling,
+        webhooks=stack.storage.unit_of_work,
+        metrics=stack.metrics,
+        wallets=wallets.backend.uow,
+    )
+    measured = observing.measure()
+    assert (measured.held_sends, measured.held_send_oldest_seconds) == (0, 0)
+    first = wallets.wallets.send(amina.id, "0712000002", Money.of("100", KES))
+    wallets.clock.advance(hours=20)
+    wallets.wallets.send(amina.id, "0712000002", Money.of("50", KES))
+    wallets.clock.advance(hours=5)
+    measured = observing.measure()
+    assert (measured.held_sends, measured.held_send_oldest_seconds) == (2, 25 * 3600)
+    assert stack.metrics.get("cryptopay_held_sends_waiting") == 2
+    assert stack.metrics.get("cryptopay_held_send_oldest_age_seconds") == 25 * 3600
+    held = wallets.wallets.held_sends()
+    held.return_to_sender(first.id, officer="usr_ann", note="the phone was stolen")
+    assert observing.measure().held_sends == 2  # proposed only: still undecided
+    held.approve(first.id, officer="usr_ben")
+    measured = observing.measure()
+    assert (measured.held_sends, measured.held_send_oldest_seconds) == (1, 5 * 3600)

@@ -484,7 +484,10 @@ def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE)
 
 # -- wallet sends held for a frozen recipient (``wallets.held_sends``, review4 R6) -----------------------------------
 sends_app = typer.Typer(
-    help="Wallet sends held for a frozen recipient: list; release one to its recipient or return it to its sender.",
+    help=(
+        "Wallet sends held for a frozen recipient: list; propose a release to the recipient or a return to the "
+        "sender, which a second officer approves on the console or the API (four-eyes), or declines."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(sends_app, name="held-transfers")
@@ -498,6 +501,9 @@ def _send_row(t: Transfer) -> dict[str, Any]:
         "amount": str(t.amount),
         "state": t.state.value,
         "held_at": t.held_at,
+        "note": t.note,
+        "proposal": t.proposal.decision.value if t.proposal is not None else None,
+        "proposed_by": t.proposal.by if t.proposal is not None else None,
     }
 
 
@@ -506,28 +512,48 @@ def list_held_sends(
     limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
-    """Held sends awaiting a decision, by id (the read is audited)."""
+    """Held sends awaiting a decision, by id, with the sender's note (the read is audited)."""
     with errors_to_exit_codes():
         found = services().wallets.held_sends().waiting(limit=limit)
         _audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
         rows = [_send_row(t) for t in found]
-    _emit(rows, ["id", "sender", "recipient", "amount", "held_at"], as_json)
+    _emit(rows, ["id", "sender", "recipient", "amount", "held_at", "proposal", "note"], as_json)
 
 
 @sends_app.command("release")
 def release_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Credit a held send to its recipient (audited; the freeze itself stays)."""
+    """Propose crediting a held send to its recipient (the freeze itself stays); carried out when a second officer
+    approves it on the console or the API."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        emit_json(_send_row(held.release(transfer_id, officer=_officer(officer), note=note)))
+        emit_json(_send_row(held.release(transfer_id, officer=_officer(officer), note=note, operator=operator())))
 
 
 @sends_app.command("return")
 def return_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Give a held send back to its sender (audited; its fee stays earned)."""
+    """Propose giving a held send back to its sender (its fee stays earned); carried out when a second officer
+    approves it on the console or the API."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        emit_json(_send_row(held.return_to_sender(transfer_id, officer=_officer(officer), note=note)))
+        returned = held.return_to_sender(transfer_id, officer=_officer(officer), note=note, operator=operator())
+        emit_json(_send_row(returned))
+
+
+@sends_app.command("approve")
+def approve_held_send(transfer_id: str, officer: str = OFFICER) -> None:
+    """Refused (exit 5): a proposed release or return is approved by a second officer on the console or the API,
+    signed in with their second factor; the shell cannot prove which officer is at the keyboard."""
+    with errors_to_exit_codes():
+        held = services().wallets.held_sends()
+        emit_json(_send_row(held.approve(transfer_id, officer=_officer(officer), operator=operator())))
+
+
+@sends_app.command("decline")
+def decline_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Decline (or, its proposer, withdraw) the release or return proposed; nothing moves."""
+    with errors_to_exit_codes():
+        held = services().wallets.held_sends()
+        emit_json(_send_row(held.decline(transfer_id, officer=_officer(officer), note=note)))
 
 
 # -- sanctions lists and screening ----------------------------------------------------------------------------

@@ -7,8 +7,8 @@ Every change is audited. ``GET .../held-payments`` lists merchant payments held 
 decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
 officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
 a note, closing its alerts (``payments.held``). ``GET .../held-transfers`` lists wallet sends held for a frozen
-recipient; ``POST .../held-transfers/<id>/release|return`` decide one with a note (a step-up: money moves;
-``wallets.held_sends``).
+recipient; ``POST .../held-transfers/<id>/release|return`` propose one with a note (four-eyes, a step-up),
+``.../approve`` (a second officer, a step-up: money moves) and ``.../decline`` (``wallets.held_sends``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from cryptopay.core.payments.model import HoldDecision, PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets.held_sends import HeldSends
-from cryptopay.core.wallets.model import Transfer
+from cryptopay.core.wallets.model import HeldSendDecision, Transfer
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
@@ -665,10 +665,40 @@ class HeldTransferView:
     state: str = attrs.field(metadata={"description": "held (waiting for an officer), delivered or returned"})
     created_at: datetime
     held_at: datetime | None
+    note: str | None = attrs.field(metadata={"description": "the sender's note to the recipient"})
+    proposal: str | None = attrs.field(
+        metadata={"description": "four-eyes: `release` or `return` proposed, awaiting a second officer"}
+    )
+    proposed_by: str | None
+    proposed_at: datetime | None
+    proposal_note: str | None
 
     @classmethod
     def of(cls, t: Transfer) -> HeldTransferView:
-        return cls(t.id, t.sender_id, t.recipient_id, t.amount, t.fee, t.state.value, t.created_at, t.held_at)
+        p = t.proposal
+        return cls(
+            t.id,
+            t.sender_id,
+            t.recipient_id,
+            t.amount,
+            t.fee,
+            t.state.value,
+            t.created_at,
+            t.held_at,
+            t.note,
+            None if p is None else p.decision.value,
+            None if p is None else p.by,
+            None if p is None else p.at,
+            None if p is None else p.note,
+        )
+
+
+@attrs.frozen
+class HeldSendApprovalRequest:
+    proposal: HeldSendDecision | None = attrs.field(
+        default=None,
+        metadata=limits("the proposal read (`release` or `return`): another one proposed meanwhile is a 409"),
+    )
 
 
 def _held_sends() -> HeldSends:
@@ -677,9 +707,10 @@ def _held_sends() -> HeldSends:
 
 _SEND_DECIDED = (
     (NotFound, "no held transfer with this id"),
-    (InvalidState, "an officer decided it already"),
+    (InvalidState, "an officer decided it already, or (approve, decline) nothing is proposed"),
     (InvalidInput, "no note saying why"),
     (OwnParty, "you made the send or would receive it"),
+    (Conflict, "a proposal waits already (propose), or it changed since you read it (approve)"),
 )
 
 
@@ -706,13 +737,14 @@ def held_transfers() -> Response:
 
 @bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/release")
 @operation(
-    "Release a held send to its recipient (officers)",
+    "Propose releasing a held send to its recipient (officers; four-eyes)",
     request=HoldDecisionRequest,
     response=HeldTransferView,
     tags=_TAGS,
     description=(
-        "Credits the held send to the recipient's wallet (counted in what it received); the freeze itself stays "
-        "as it is. Audited `wallet.held_send_released` with the note; needs a step-up."
+        "Proposes crediting the held send to the recipient's wallet (counted in what it received; the freeze "
+        "itself stays as it is). Nothing moves until a second officer approves it (`.../approve`). Audited "
+        "`wallet.held_send_release_proposed` with the note; needs a step-up."
     ),
     problems=_SEND_DECIDED,
 )
@@ -720,19 +752,20 @@ def held_transfers() -> Response:
 @audited_step_up
 def release_held_transfer(transfer_id: str) -> Response:
     note = read_body(HoldDecisionRequest).note
-    released = _held_sends().release(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(released))
+    proposed = _held_sends().release(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(proposed))
 
 
 @bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/return")
 @operation(
-    "Return a held send to its sender (officers)",
+    "Propose returning a held send to its sender (officers; four-eyes)",
     request=HoldDecisionRequest,
     response=HeldTransferView,
     tags=_TAGS,
     description=(
-        "Gives the held amount back to the sender's wallet (the send then reads as returned; its fee stays "
-        "earned). Audited `wallet.held_send_returned` with the note; needs a step-up."
+        "Proposes giving the held amount back to the sender's wallet (the send then reads as returned; its fee "
+        "stays earned). Nothing moves until a second officer approves it. Audited "
+        "`wallet.held_send_return_proposed` with the note; needs a step-up."
     ),
     problems=_SEND_DECIDED,
 )
@@ -740,5 +773,42 @@ def release_held_transfer(transfer_id: str) -> Response:
 @audited_step_up
 def return_held_transfer(transfer_id: str) -> Response:
     note = read_body(HoldDecisionRequest).note
-    returned = _held_sends().return_to_sender(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(returned))
+    proposed = _held_sends().return_to_sender(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(proposed))
+
+
+@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/approve")
+@operation(
+    "Approve the release or return another officer proposed on a held send (officers; four-eyes)",
+    request=HeldSendApprovalRequest,
+    response=HeldTransferView,
+    tags=_TAGS,
+    description=(
+        "Carries out the proposed release or return in the approver's name with the proposal's note; the proposer "
+        "cannot approve it (409 `same_officer`, audited). Audited `wallet.held_send_released` / "
+        "`wallet.held_send_returned` naming both officers; needs a step-up."
+    ),
+    problems=(*_SEND_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def approve_held_transfer(transfer_id: str) -> Response:
+    expected = read_body(HeldSendApprovalRequest, optional=True).proposal
+    approved = _held_sends().approve(transfer_id, officer=current_principal().id, expected=expected)
+    return json_response(HeldTransferView.of(approved))
+
+
+@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/decline")
+@operation(
+    "Decline (or withdraw) the release or return proposed on a held send (officers)",
+    request=HoldDecisionRequest,
+    response=HeldTransferView,
+    tags=_TAGS,
+    description="Clears the proposal, saying why; nothing moves and the send waits for a decision. Audited.",
+    problems=_SEND_DECIDED,
+)
+@require(roles=_OFFICERS)
+def decline_held_transfer(transfer_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    declined = _held_sends().decline(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(declined))

@@ -6,7 +6,10 @@ docs/operations.md), and paybill payments M-Pesa's Transaction Status did not co
 (``cryptopay_paybill_unverified_total``: nothing was booked for them, so only this, their ``paybill.unverified``
 audit record and a log warning tell an operator; a payment counts once it was unverified, whatever an operator did
 with it since (re-verified, credited, reversed), so the count only grows: a counter, its alert
-``CryptopayPaybillUnverified`` reads ``increase()``).
+``CryptopayPaybillUnverified`` reads ``increase()``), and wallet sends held for a frozen recipient that no officer
+decided yet (``cryptopay_held_sends_waiting`` and the oldest one's age, ``cryptopay_held_send_oldest_age_seconds``:
+the sender was told nothing and the money sits in ``p2p_held``, so a send left undecided is seen only by this; its
+alert ``CryptopayHeldSendUndecided`` fires once one waits a day).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.reconciliation import BalanceQueryStore
     from cryptopay.core.ports.remittances import RemittanceReadUowFactory
+    from cryptopay.core.ports.wallets import WalletUowFactory
     from cryptopay.core.ports.webhooks import WebhookUnitOfWork
 
 __all__ = ["PENDING_PAYOUTS", "Measures", "Observing"]
@@ -83,6 +87,8 @@ class Measures:
     notification_queue_usage: float | None = None  # None: the database has no notification queue (SQLite)
     webhook_dead_lettered: int = 0  # times a delivery became dead, ever (redeliveries do not lower it)
     paybill_unverified: int | None = None  # paybill payments Transaction Status did not confirm; None: no paybill
+    held_sends: int | None = None  # wallet sends held for a frozen recipient, undecided; None: no wallets given
+    held_send_oldest_seconds: float = 0.0  # how long the oldest of those has waited since it was held (0: none)
 
 
 class Observing:
@@ -103,17 +109,19 @@ class Observing:
         remittances: RemittanceReadUowFactory | None = None,
         notifications: NotificationQueue | None = None,
         paybill: PaybillUowFactory | None = None,
+        wallets: WalletUowFactory | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
         self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
-        self._notifications, self._paybill = notifications, paybill
+        self._notifications, self._paybill, self._wallets = notifications, paybill, wallets
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
 
     def measure(self) -> Measures:
         """Read every measure once and set its gauge."""
         now = self._clock.now()
         counts, ages = self._payouts(now)
+        held_sends, held_oldest = self._held_sends(now)
         paying, overdue, lag = self._settlements(now)
         invoices, unconfirmed, confirmed = transaction(self._uow, _invoice_counts)
         measures = Measures(
@@ -135,6 +143,8 @@ class Observing:
             remittances=self._watch_remittances(now),
             notification_queue_usage=self._notifications.usage() if self._notifications is not None else None,
             paybill_unverified=self._paybill_unverified(),
+            held_sends=held_sends,
+            held_send_oldest_seconds=held_oldest,
         )
         self._export(measures)
         return measures
@@ -160,6 +170,12 @@ class Observing:
         # ever unverified: re-verifying, crediting or reversing one must not lower a counter the alert reads
         unverified: int = in_transaction(self._paybill, lambda uow: uow.paybill_payments.unverified_ever())
         return unverified
+
+    def _held_sends(self, now: datetime) -> tuple[int | None, float]:
+        if self._wallets is None:
+            return None, 0.0
+        held = in_transaction(self._wallets, lambda uow: uow.wallet_transfers.held(after=None, limit=self._limit))
+        return len(held), _oldest([t.held_at or t.created_at for t in held], now)
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:
@@ -218,6 +234,9 @@ class Observing:
         if m.paybill_unverified is not None:
             unverified = m.paybill_unverified
             self._metrics.counter("cryptopay_paybill_unverified_total", unverified, about=_ABOUT_PAYBILL_UNVERIFIED)
+        if m.held_sends is not None:
+            gauge("cryptopay_held_sends_waiting", m.held_sends, about=_ABOUT_HELD_SENDS)
+            gauge("cryptopay_held_send_oldest_age_seconds", m.held_send_oldest_seconds, about=_ABOUT_HELD_SEND_AGE)
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
 
     def _export_remittances(self, watch: RemittanceWatch) -> None:
@@ -246,6 +265,8 @@ _ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its o
 _ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
 _ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"
 _ABOUT_NOTIFICATIONS = "PostgreSQL's LISTEN/NOTIFY queue in use, 0 to 1 (at 1 invoice updates fail at commit)"
+_ABOUT_HELD_SENDS = "wallet sends held for a frozen recipient that no officer decided yet"
+_ABOUT_HELD_SEND_AGE = "how long the oldest undecided held send has waited since it was held (0 when none)"
 _ABOUT_PAYBILL_UNVERIFIED = (
     "paybill payments M-Pesa's Transaction Status did not confirm, nothing booked, ever; use increase()"
 )

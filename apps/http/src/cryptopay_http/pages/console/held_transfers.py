@@ -1,17 +1,21 @@
 """Wallet sends held for a frozen recipient, for compliance officers (``/console/held-transfers``, review4 R6).
 
 The same ``HeldSends`` use case as ``/v1/admin/compliance/held-transfers`` and ``cryptopay compliance
-held-transfers``: the waiting list and each send (audited reads ``compliance.held_transfers_viewed`` /
-``compliance.held_transfer_viewed``), released to its recipient or returned to its sender by one officer with a note
-and a fresh one-time code (money moves; audited ``wallet.held_send_released`` / ``wallet.held_send_returned`` by the
-use case). An officer who made the send or would receive it is refused (``OwnParty``, 403, audited
-``compliance.own_party_refused``). Unlike a held merchant payment, one officer decides (as the API and the shell).
+held-transfers``: the waiting list and each send with the sender's note (audited reads
+``compliance.held_transfers_viewed`` / ``compliance.held_transfer_viewed``), a release to the recipient or a return
+to the sender *proposed* by one officer (a note and a fresh one-time code), carried out only when a second officer
+approves it (a fresh code too: money moves; its proposer is refused, 409 ``same_officer``, audited), or declined with
+a note; as held merchant payments (``/console/held-payments``). An officer who made the send or would receive it is
+refused (``OwnParty``, 403, audited ``compliance.own_party_refused``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.wallets.held_sends import HeldSends
+from cryptopay.core.wallets.model import HeldSendDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
@@ -20,9 +24,7 @@ from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
-__all__ = ["held_transfer", "held_transfer_decide", "held_transfers"]
-
-_DECISIONS = ("release", "return")
+__all__ = ["held_transfer", "held_transfers"]
 
 
 def _held() -> HeldSends:
@@ -38,32 +40,66 @@ def held_transfers() -> Response:
     return page("console/held_transfers.html", rows=rows, more=more, nav="held_transfers")
 
 
-def _detail(transfer_id: str, status: int = 200, **context: object) -> Response:
+def _detail(transfer_id: str, status: int = 200, **context: Any) -> Response:
     transfer = _held().get(transfer_id)
     audit_security("compliance.held_transfer_viewed", f"transfer:{transfer.id}")
-    return page("console/held_transfer.html", status, t=transfer, nav="held_transfers", **context)
+    return page("console/held_transfer.html", status, t=transfer, me=officer().id, nav="held_transfers", **context)
 
 
 @bp.get("/held-transfers/<transfer_id>")
 def held_transfer(transfer_id: str) -> Response:
-    """A held send: who sent what to whom, when it was held, and (while it waits) the decision form."""
+    """A held send: who sent what to whom with which note, when it was held, the proposal waiting on it and what
+    this officer can do."""
     return _detail(transfer_id)
 
 
-@bp.post("/held-transfers/<transfer_id>/decide")
-def held_transfer_decide(transfer_id: str) -> Response:
-    """Release the send to its recipient or return it to its sender (a note and a fresh code: money moves)."""
+def _note() -> str:
+    return form_note("note", required=True) or ""
 
-    def decide() -> Response:
-        wanted = request.form.get("decision") or ""
-        if wanted not in _DECISIONS:
-            raise InvalidInput("release or return", field="decision")
-        note = form_note("note", required=True) or ""
-        step_up_from_form(officer())
-        if wanted == "release":
+
+def _acted(transfer_id: str, action: Any, *, step_up: bool) -> Response:
+    def act() -> Response:
+        if step_up:
+            step_up_from_form(officer())
+        action()
+        return redirect(f"/console/held-transfers/{transfer_id}")
+
+    return refused(act, lambda status, message: _detail(transfer_id, status, error=message))
+
+
+def _decision(field: str, what: str) -> HeldSendDecision:
+    try:
+        return HeldSendDecision(request.form.get(field) or "")
+    except ValueError:
+        raise InvalidInput(what, field=field) from None
+
+
+@bp.post("/held-transfers/<transfer_id>/propose")
+def held_transfer_propose(transfer_id: str) -> Response:
+    """Propose a release or a return (a note and a fresh code; a second officer carries it out)."""
+
+    def propose() -> None:
+        wanted, note = _decision("decision", "release or return"), _note()
+        if wanted is HeldSendDecision.RELEASE:
             _held().release(transfer_id, officer=officer().id, note=note)
         else:
             _held().return_to_sender(transfer_id, officer=officer().id, note=note)
-        return redirect(f"/console/held-transfers/{transfer_id}")
 
-    return refused(decide, lambda status, message: _detail(transfer_id, status, error=message))
+    return _acted(transfer_id, propose, step_up=True)
+
+
+@bp.post("/held-transfers/<transfer_id>/approve")
+def held_transfer_approve(transfer_id: str) -> Response:
+    """Carry out another officer's proposal, the one the page showed (a fresh code: money moves)."""
+
+    def approve() -> None:
+        shown = _decision("proposal", "the proposal the page showed")
+        _held().approve(transfer_id, officer=officer().id, expected=shown)
+
+    return _acted(transfer_id, approve, step_up=True)
+
+
+@bp.post("/held-transfers/<transfer_id>/decline")
+def held_transfer_decline(transfer_id: str) -> Response:
+    """Decline (or withdraw) the proposal, saying why; nothing moves."""
+    return _acted(transfer_id, lambda: _held().decline(transfer_id, officer=officer().id, note=_note()), step_up=False)

@@ -946,6 +946,7 @@ class Parts:
             remittances=self.storage.unit_of_work,  # orders by state, and those awaiting Transaction Status
             notifications=self.notification_queue,
             paybill=self.storage.unit_of_work,  # paybill payments Transaction Status did not confirm
+            wallets=self.storage.unit_of_work,  # wallet sends held for a frozen recipient, undecided
         )
 
     @functools.cached_property

@@ -131,11 +131,13 @@ def page_past(
     key: Callable[[T], K],
     *,
     limit: int,
+    start: K | None = None,
 ) -> list[T]:
-    """Up to ``limit`` items of a worker's queue that ``admit`` lets through, in the queue's order: ``read(after)``
-    gives the page of ``limit`` items after the one whose ``key`` is ``after`` (the first page for None), and pages
-    are read until enough are admitted or the queue ends, so the items held back (a frozen party's payouts,
-    refunds, withdrawals) never crowd the others out of a run, however many they are.
+    """Up to ``limit`` items of a worker's queue (or a listing) that ``admit`` lets through, in its order:
+    ``read(after)`` gives the page of ``limit`` items after the one whose ``key`` is ``after`` (the first page for
+    None; ``start``: a caller's cursor), and pages are read until enough are admitted or the queue ends, so the
+    items held back (a frozen party's payouts, refunds, withdrawals; a send held for its recipient) never crowd the
+    others out of a run or leave a page short, however many they are.
 
     >>> queue = ["held1", "held2", "held3", "ok1", "ok2"]
     >>> page_past(lambda after: [q for q in queue if after is None or q > after][:2],
@@ -143,7 +145,7 @@ def page_past(
     ['ok1', 'ok2']
     """
     found: list[T] = []
-    after: K | None = None
+    after = start
     while len(found) < limit:
         page = read(after)
         found += admit(page)

@@ -136,10 +136,11 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
     HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id"),
-    # ``held_at``: held for a frozen recipient (compliance's: the state is exported as its parties see it)
+    # ``held_at``, ``proposal``: held for a frozen recipient and an officer's proposed decision on it (compliance's:
+    # the state is exported as its parties see it)
     Transfer: _classified(
         "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at",
-        withheld="held_at",
+        withheld="held_at proposal",
     ),
     Buy: _classified(
         "id user_id phone kes usdt quote_id ask mid state created_at next_query_at checkout_request_id "

@@ -55,6 +55,7 @@ from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.paybill import PaybillUowFactory
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.ports.remittances import RemittanceReadUowFactory
+from cryptopay.core.ports.wallets import WalletUowFactory
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, Rail, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
@@ -73,6 +74,7 @@ from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
 from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.system import ManualClock, SequentialIds
+from cryptopay.core.testing.wallets import InMemoryTransfers
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
 __all__ = ["FakeChain", "FakeChainSender", "FakeMempool", "PaymentsStack", "SequentialDeriver"]
@@ -294,6 +296,7 @@ class PaymentsStack:
             webhook_deliveries=InMemoryWebhookDeliveries(),
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
             paybill_payments=InMemoryPaybillPayments(),  # the paybill gauges read it (payments come elsewhere)
+            wallet_transfers=InMemoryTransfers(),  # the held-send gauges read it (sends are made elsewhere)
             **monitoring_repositories(),  # the alerts and cases a held payment's decision concludes
         )
         self.uow = payments_uow(self.storage)
@@ -416,6 +419,7 @@ class PaymentsStack:
             backlog=self.jobs,
             remittances=cast(RemittanceReadUowFactory, self.storage.unit_of_work),
             paybill=cast(PaybillUowFactory, self.storage.unit_of_work),
+            wallets=cast(WalletUowFactory, self.storage.unit_of_work),
             notifications=self.notification_queue,
         )
         self._scanners = {

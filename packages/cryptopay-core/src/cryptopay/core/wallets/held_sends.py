@@ -14,8 +14,17 @@ meanwhile (``InvalidState``):
 - ``return``: Dr p2p_held / Cr the sender's wallet; the transfer is returned, as an unclaimed send is. The fee
   stays earned (the send was made).
 
-Each decision is audited ``wallet.held_send_released`` / ``wallet.held_send_returned`` with the officer and the note.
-No officer decides a send they made or would receive (``OwnParty``, 403, audited ``compliance.own_party_refused``).
+Four-eyes (money moves), as held merchant payments: ``release`` and ``return_to_sender`` only *propose* (the
+transfer's ``proposal``: the decision, the officer, when and the note; audited ``wallet.held_send_<release|return>_
+proposed``; nothing moves, and a second proposal while one waits is a ``Conflict``); a second officer's ``approve``
+carries it out in one unit of work that locks the transfer and refuses one decided meanwhile (``InvalidState``) or a
+proposal changed since the approver read it (``Conflict``), audited ``wallet.held_send_released`` /
+``wallet.held_send_returned`` naming the approver, the proposer (``proposed_by``) and the proposal's note. The
+proposer approving is refused (``SameOfficer``, 409, audited ``wallet.held_send_same_officer_refused``); any officer
+may ``decline`` a proposal (its proposer withdrawing it too) with a note, audited ``wallet.held_send_proposal_
+declined``. A shell proposes and declines but never approves (``operator`` given: ``Refused``): it cannot prove which
+officer is at the keyboard (outside review I9). No officer proposes, approves or declines on a send they made or
+would receive (``OwnParty``, 403, audited ``compliance.own_party_refused``).
 """
 
 from __future__ import annotations
@@ -26,14 +35,15 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.own_party import refuse_own_party
-from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.kyc import Product
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.wallets.model import Transfer, TransferState, Usage
+from cryptopay.core.wallets.model import HeldSendDecision, HeldSendProposal, Transfer, TransferState, Usage
 
 __all__ = ["HeldSends"]
 
@@ -61,18 +71,83 @@ class HeldSends:
             raise NotFound(f"no held transfer {transfer_id!r}")
         return found
 
-    def release(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
-        """Credit a held send to its recipient (audited ``wallet.held_send_released``)."""
-        text = _note(note)
-        held = self._not_own(transfer_id, officer, "release")
-        value = self.value_of(held.amount)  # before the transaction: a quote is locked in one of its own
-        return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=value))
+    def release(self, transfer_id: str, *, officer: str, note: str, operator: str | None = None) -> Transfer:
+        """Propose crediting a held send to its recipient; a second officer ``approve``s it. ``operator``: who ran
+        the shell command for the officer (audited)."""
+        return self._propose(transfer_id, HeldSendDecision.RELEASE, officer, note, operator)
 
-    def return_to_sender(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
-        """Give a held send back to its sender (audited ``wallet.held_send_returned``)."""
+    def return_to_sender(self, transfer_id: str, *, officer: str, note: str, operator: str | None = None) -> Transfer:
+        """Propose giving a held send back to its sender; a second officer ``approve``s it."""
+        return self._propose(transfer_id, HeldSendDecision.RETURN, officer, note, operator)
+
+    def approve(
+        self,
+        transfer_id: str,
+        *,
+        officer: str,
+        expected: HeldSendDecision | None = None,
+        operator: str | None = None,
+    ) -> Transfer:
+        """Carry out the release or return another officer proposed, with its note (``SameOfficer`` for its
+        proposer); ``expected``: the proposal the approver read (another one now is a ``Conflict``). Never from a
+        shell (``operator`` given): the second officer approves on the console or the API."""
+        if operator is not None:
+            raise Refused(
+                f"held transfer {transfer_id} is released or returned when a second officer approves it: approve it "
+                "on the console or the API (signed in with your second factor), not from the shell"
+            )
+        held = self._not_own(transfer_id, officer, "approve")
+        proposal = _proposal(held)
+        if expected is not None and proposal.decision is not expected:
+            raise Conflict(f"held transfer {transfer_id} now has a {proposal.decision.value} proposed: read it again")
+        if proposal.by == officer:
+            event = {"proposal": proposal.decision.value}
+            action = "wallet.held_send_same_officer_refused"
+            self._audit(AuditEvent(f"user:{officer}", action, f"transfer:{transfer_id}", self.clock.now(), event))
+            raise SameOfficer(f"you proposed this {proposal.decision.value}: a second officer approves it")
+        released = proposal.decision is HeldSendDecision.RELEASE
+        value = self.value_of(held.amount) if released else None  # before the transaction: a quote has its own
+        return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, proposal, value=value))
+
+    def decline(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
+        """Decline (or, its proposer, withdraw) the release or return proposed: nothing moves, audited."""
         text = _note(note)
-        self._not_own(transfer_id, officer, "return")
-        return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, text, value=None))
+        self._not_own(transfer_id, officer, "decline")
+
+        def work(uow: WalletUnitOfWork) -> Transfer:
+            transfer, now = _locked(uow, transfer_id), self.clock.now()
+            proposal = _proposal(transfer)
+            transfer.proposal = None
+            uow.wallet_transfers.update(transfer)
+            details = {"proposal": proposal.decision.value, "proposed_by": proposal.by, "note": text}
+            action = "wallet.held_send_proposal_declined"
+            uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
+            return transfer
+
+        return in_transaction(self.uow, work)
+
+    def _propose(
+        self, transfer_id: str, decision: HeldSendDecision, officer: str, note: str, operator: str | None
+    ) -> Transfer:
+        text = _note(note)
+        self._not_own(transfer_id, officer, decision.value)
+
+        def work(uow: WalletUnitOfWork) -> Transfer:
+            transfer, now = _locked(uow, transfer_id), self.clock.now()
+            if transfer.proposal is not None:
+                waiting = transfer.proposal.decision.value
+                raise Conflict(f"a {waiting} of held transfer {transfer_id} is proposed already: approve or decline it")
+            transfer.proposal = HeldSendProposal(decision=decision, by=officer, at=now, note=text)
+            uow.wallet_transfers.update(transfer)
+            details = {"note": text} | ({} if operator is None else {"operator": operator})
+            action = f"wallet.held_send_{decision.value}_proposed"
+            uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
+            return transfer
+
+        return in_transaction(self.uow, work)
+
+    def _audit(self, event: AuditEvent) -> None:
+        in_transaction(self.uow, lambda uow: uow.audit.append(event))
 
     def _not_own(self, transfer_id: str, officer: str, action: str) -> Transfer:
         """The held send, unless the officer sent or would receive it (``OwnParty``, audited: outside review R12)."""
@@ -93,15 +168,14 @@ class HeldSends:
         return held
 
     def _decide(
-        self, uow: WalletUnitOfWork, transfer_id: str, officer: str, note: str, *, value: Money | None
+        self, uow: WalletUnitOfWork, transfer_id: str, officer: str, proposal: HeldSendProposal, *, value: Money | None
     ) -> Transfer:
-        """``value`` None: returned; else released, the recipient's usage counting ``value``."""
-        transfer = uow.wallet_transfers.get(transfer_id, lock=True)
-        if transfer is None or not _was_held(transfer):
-            raise NotFound(f"no held transfer {transfer_id!r}")
-        if transfer.state is not TransferState.HELD:
-            raise InvalidState(f"transfer {transfer_id} was decided already: {transfer.state.value}")
-        returned = value is None
+        """Carry out ``proposal`` (the one the approver read) in the approver's name; ``value`` None: returned, else
+        released, the recipient's usage counting ``value``."""
+        transfer = _locked(uow, transfer_id)
+        if transfer.proposal != proposal:
+            raise Conflict(f"the proposal on held transfer {transfer_id} changed meanwhile: read it again")
+        returned = proposal.decision is HeldSendDecision.RETURN
         user_id = transfer.sender_id if returned else transfer.recipient_id
         assert user_id is not None  # a held send has a recipient wallet
         now = self.clock.now()
@@ -114,13 +188,39 @@ class HeldSends:
             session=uow.ledger,
         )
         transfer.state = TransferState.RETURNED if returned else TransferState.DELIVERED
+        transfer.proposal = None
         uow.wallet_transfers.update(transfer)
         if value is not None:
             uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.RECEIVE.value, value, now, transfer.id))
         action = "wallet.held_send_returned" if returned else "wallet.held_send_released"
-        details = {"officer": officer, "note": note, "to": user_id, "amount": str(transfer.amount), "entry": entry.id}
+        details = {
+            "officer": officer,
+            "note": proposal.note,
+            "proposed_by": proposal.by,
+            "to": user_id,
+            "amount": str(transfer.amount),
+            "entry": entry.id,
+        }
         uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
         return transfer
+
+
+def _locked(uow: WalletUnitOfWork, transfer_id: str) -> Transfer:
+    """The held send, locked, still waiting for a decision (``InvalidState`` once decided)."""
+    transfer = uow.wallet_transfers.get(transfer_id, lock=True)
+    if transfer is None or not _was_held(transfer):
+        raise NotFound(f"no held transfer {transfer_id!r}")
+    if transfer.state is not TransferState.HELD:
+        raise InvalidState(f"transfer {transfer_id} was decided already: {transfer.state.value}")
+    return transfer
+
+
+def _proposal(transfer: Transfer) -> HeldSendProposal:
+    if transfer.state is not TransferState.HELD:
+        raise InvalidState(f"transfer {transfer.id} was decided already: {transfer.state.value}")
+    if transfer.proposal is None:
+        raise InvalidState(f"no release or return of held transfer {transfer.id} is proposed")
+    return transfer.proposal
 
 
 def _was_held(transfer: Transfer) -> bool:

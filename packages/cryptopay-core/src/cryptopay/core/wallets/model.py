@@ -26,6 +26,8 @@ __all__ = [
     "HOLDINGS",
     "SENDABLE",
     "FeeChanged",
+    "HeldSendDecision",
+    "HeldSendProposal",
     "PhoneVerification",
     "Transfer",
     "TransferState",
@@ -90,6 +92,24 @@ class TransferState(enum.Enum):
     HELD = "held"
 
 
+class HeldSendDecision(enum.Enum):
+    """What an officer does with a send held for a frozen recipient (``wallets.held_sends``)."""
+
+    RELEASE = "release"  # credited to the recipient
+    RETURN = "return"  # given back to the sender
+
+
+@attrs.frozen(kw_only=True)
+class HeldSendProposal:
+    """Four-eyes on a held send: a release or return one officer proposed (with why), carried out only when a second
+    officer approves it (``HeldSends.approve``)."""
+
+    decision: HeldSendDecision
+    by: str
+    at: datetime
+    note: str
+
+
 @attrs.define(kw_only=True)
 class Transfer:
     """Money sent from one wallet to a person, by phone number or username, with a note."""
@@ -106,6 +126,7 @@ class Transfer:
     claim_expires_at: datetime | None = None
     finished_at: datetime | None = None
     held_at: datetime | None = None  # held for a frozen recipient (``held_sends``), whatever an officer decided since
+    proposal: HeldSendProposal | None = None  # a held send's release or return awaiting a second officer
 
     @property
     def asset(self) -> Asset:

@@ -72,7 +72,7 @@ from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.model import check_payer_text
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
-from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.storage import in_transaction, page_past
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
@@ -581,9 +581,18 @@ class Wallets:
         return found
 
     def transfers(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
-        """The user's transfers, newest first; a send held for the user is not among them while it is held."""
-        found = in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
-        return [t for t in found if _shown_to(t, user_id)]
+        """The user's transfers, newest first, up to ``limit`` of them; a send held for the user is not among them
+        while it is held (read past, ``page_past``: a page is never short for the sends left out)."""
+
+        def page(before: str | None) -> list[Transfer]:
+            return in_transaction(
+                self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=before, limit=limit)
+            )
+
+        def shown(found: list[Transfer]) -> list[Transfer]:
+            return [t for t in found if _shown_to(t, user_id)]
+
+        return page_past(page, shown, lambda t: t.id, limit=limit, start=after)
 
     def history(
         self,
