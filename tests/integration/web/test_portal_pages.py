@@ -652,6 +652,7 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: Walle
     assert last.status_code != 429, last.get_data(as_text=True)
     refused = _check_send(client, to="0712000098", amount="100", asset="KES", note="")
     assert refused.status_code == 429 and "too many requests; retry in" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 60  # as the API's 429 says when to retry
     html = client.get("/app/send", headers={"Accept-Language": "sw"}).get_data(as_text=True)
     swahili = client.post(
         "/app/send/check",
@@ -659,3 +660,39 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: Walle
         headers={"Accept-Language": "sw"},
     )
     assert swahili.status_code == 429 and "Majaribio mengi mno" in swahili.get_data(as_text=True)
+    assert int(swahili.headers["Retry-After"]) > 0
+
+
+def test_bill_checks_count_in_the_wallets_pace_of_checks_and_sends(api: WalletApi):
+    """A bill check (the API's ``bills/validate``, the portal's ``/app/bills/check``) is a free probe of a biller's
+    accounts, so it shares the wallet's ``send_rate_limit`` with send checks and sends: past it the API's check and
+    send and the portal's bill check are 429 with Retry-After (the page too), nothing checked; a page refusal that
+    says no wait (a bad account) carries no Retry-After."""
+    from cryptopay_http import ApiSettings
+
+    api, window = in_one_window(api)
+    client = _sign_up(api, "0712 000 094")
+    headers = api.login("0712000094")
+    limit = ApiSettings(token_secret="x" * 32).send_rate_limit
+    body = {"biller": "kplc_prepaid", "account": "0123 4567 890", "amount": "1000", "currency": "KES"}
+    bad = _post(client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="123", amount="1000")
+    assert bad.status_code == 422 and "Retry-After" not in bad.headers
+    for _ in range(limit - 2):
+        checked = client.post("/v1/wallet/bills/validate", json=body, headers=headers)
+        assert checked.status_code == 200, checked.get_data(as_text=True)
+    shown = _post(
+        client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="0123 4567 890", amount="1000"
+    )
+    assert shown.status_code == 200, shown.get_data(as_text=True)
+    refused = client.post("/v1/wallet/bills/validate", json=body, headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0, refused.get_data(as_text=True)
+    send = {"to": "nobody", "amount": {"amount": "100", "asset": "KES"}}
+    sent = client.post("/v1/wallet/transfers", json=send, headers={**headers, "Idempotency-Key": "bills-then-send"})
+    assert sent.status_code == 429
+    page = _post(
+        client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="0123 4567 890", amount="1000"
+    )
+    assert page.status_code == 429 and 'role="alert"' in page.get_data(as_text=True)
+    assert 0 < int(page.headers["Retry-After"]) <= 60
+    window.advance(minutes=1)
+    assert client.post("/v1/wallet/bills/validate", json=body, headers=headers).status_code == 200

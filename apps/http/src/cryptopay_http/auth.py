@@ -269,7 +269,8 @@ def rate_limits(*, per_client: bool = False, per_account: bool = False, wallet_s
     parts = []
     if wallet_sends:
         pace = _per_window(defaults.send_rate_limit, defaults.rate_window_seconds)
-        parts.append(f"{pace} per wallet, checks and sends together, the API's and the portal's (`send_rate_limit`)")
+        together = "send and bill checks and sends together, the API's and the portal's"
+        parts.append(f"{pace} per wallet, {together} (`send_rate_limit`)")
     if per_client:
         parts.append(f"{_per_window(defaults.auth_rate_limit, defaults.rate_window_seconds)} per client address")
     if per_account:
@@ -291,7 +292,9 @@ def limit_caller(limit: int, *, purpose: str | None = None) -> None:
 def limit_sends() -> None:
     """A wallet's pace of send checks and sends (``send_rate_limit`` a window): one count whichever route asks (the
     API's send, the portal's check and its confirmation), since each tells whether a number or username has a
-    wallet and what it may receive; without it a wallet could probe numbers at the general rate (review6 F6)."""
+    wallet and what it may receive; without it a wallet could probe numbers at the general rate (review6 F6). Bill
+    checks (the API's ``bills/validate``, the portal's ``/app/bills/check``) share the count: each is a free probe
+    of a biller's account format and limits."""
     limit_caller(runtime().settings.send_rate_limit, purpose="send")
 
 

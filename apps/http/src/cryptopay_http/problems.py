@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from cryptopay_http.convert import ValidationFailed
 from cryptopay_http.runtime import runtime
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem", "retry_after"]
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 11.6.1: a 401 names the scheme to use (access tokens and API keys are both Bearer credentials).
@@ -54,6 +54,17 @@ def problem(
     return Response(json.dumps(body), status=status, headers=headers, mimetype=PROBLEM_JSON)
 
 
+def retry_after(error: CryptopayError) -> str | None:
+    """The ``Retry-After`` of a refusal that says when to try again (seconds), on the API's problem and a page's 429
+    alike: a rate limit's or a busy payment link's wait, and 1 for a race lost beyond the retries (nothing written,
+    the key not used up); None for any other refusal."""
+    if isinstance(error, RateLimited | PaymentLinkBusy):
+        return str(error.retry_after)
+    if isinstance(error, TransientConflict):
+        return "1"
+    return None
+
+
 def _domain_error(error: CryptopayError) -> Response:
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
@@ -61,10 +72,9 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["errors"] = [{"field": e.field, "detail": e.detail} for e in error.errors]
     elif "field" in error.details:
         extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
-    if isinstance(error, RateLimited | PaymentLinkBusy):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, TransientConflict):  # races lost beyond the retries: nothing written, the key not used up
-        headers["Retry-After"] = "1"
+    wait = retry_after(error)
+    if wait is not None:
+        headers["Retry-After"] = wait
     if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
         # possible_from: the Nairobi day the limit allows it again; minimum, open_remaining and
         # new_numbers_remaining_today: an invite_limit's (a send to a number with no wallet)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteRequired, Refused
-from cryptopay.core.identity import Role
+from cryptopay.core.identity import RateLimited, Role
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import PayoutState
@@ -25,7 +25,14 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, documents_step_up_if, require, step_up_refusal_audited
+from cryptopay_http.auth import (
+    current_principal,
+    documents_step_up_if,
+    limit_sends,
+    rate_limits,
+    require,
+    step_up_refusal_audited,
+)
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.blueprints.wallet import (
     MOVEMENT_PROBLEMS,
@@ -194,9 +201,11 @@ def bill_catalogue() -> Response:
     errors=(422,),
     description=(
         "Checks a bill the way paying it would (the biller exists, the account fits its format, the "
-        "amount is within its limits) and shows what would be paid, without paying or holding anything."
-    ),
+        "amount is within its limits) and shows what would be paid, without paying or holding anything. "
+    )
+    + rate_limits(wallet_sends=True),
     problems=(
+        (RateLimited, "the wallet's checks and sends this minute are used up (Retry-After says when)"),
         (
             InvalidInput,
             (
@@ -209,6 +218,7 @@ def bill_catalogue() -> Response:
 )
 @require(roles=_PERSONAL)
 def validate_bill() -> Response:
+    limit_sends()  # a check is a free probe of billers' accounts: the wallet's pace of checks and sends
     body = read_body(BillCheckRequest)
     checked = runtime().services.wallet_bills.check(body.biller, body.account, BILL_AMOUNT.money(body))
     return json_response(BillCheckView.of(checked))

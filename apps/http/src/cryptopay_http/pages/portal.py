@@ -504,6 +504,7 @@ def bill_check() -> Response:
     form = {k: request.form.get(k, "").strip() for k in ("biller", "account", "amount", "pay_with")}
     bills = runtime().services.wallet_bills
     try:
+        limit_sends()  # as the API's bills/validate: the wallet's pace of checks and sends, one count
         amount = Money.of(_amount(form["amount"]), KES)
         form["pay_with"] = _pay_with(form)
         checked = bills.check(form["biller"], form["account"], amount)

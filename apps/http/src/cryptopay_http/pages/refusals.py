@@ -25,6 +25,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from cryptopay_http.pages.i18n import translate
+from cryptopay_http.problems import retry_after
 
 __all__ = ["N_", "install_refusals", "refusal"]
 
@@ -107,7 +108,8 @@ LIMITS = {
 def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
     """What a form shows for ``error`` in ``lang``: ``error`` (the message to read), ``error_detail`` (the core's
     English message when ``error`` is another language's sentence), ``error_field`` (the input it is about),
-    ``error_code`` and ``limit`` (a KYC limit's name, translated)."""
+    ``error_code``, ``limit`` (a KYC limit's name, translated) and ``retry_after`` (when to try again, seconds, as
+    the API's ``Retry-After``: ``page`` sends the header when a page shows the refusal)."""
     limit = error.details.get("limit") if isinstance(error, LimitExceeded) else None
     # a limit or a lack of funds is about the amount, though the core names no field for it
     field = error.details.get("field") or ("amount" if isinstance(error, LimitExceeded | InsufficientFunds) else None)
@@ -128,6 +130,7 @@ def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
         "error_field": str(field) if field else None,
         "error_code": error.code,
         "limit": _limit_name(str(limit), lang) if limit else None,
+        "retry_after": retry_after(error),
     }
 
 

@@ -32,17 +32,20 @@ _YEAR = 31_536_000
 
 
 def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
-    """Render a page template in the request's language (``http_status``: the answer's status)."""
-    return Response(render_template(template, **context), status=http_status, mimetype="text/html")
+    """Render a page template in the request's language (``http_status``: the answer's status). A refusal that says
+    when to try again (``refusal``'s ``retry_after``: a rate limit's 429) sends ``Retry-After`` too, as the API does."""
+    headers = {"Retry-After": context["retry_after"]} if context.get("retry_after") else None
+    return Response(render_template(template, **context), status=http_status, mimetype="text/html", headers=headers)
 
 
-def _error_page(status: int, message: str, detail: str | None = None) -> Response:
-    return page("error.html", status, status=status, message=message, detail=detail)
+def _error_page(status: int, message: str, detail: str | None = None, *, retry_after: str | None = None) -> Response:
+    return page("error.html", status, status=status, message=message, detail=detail, retry_after=retry_after)
 
 
 def _domain_error(error: CryptopayError) -> Response:
     shown = refusal(error, language())  # in the page's language, the core's English words below
-    return _error_page(error.http_status, shown["error"] or error.message, shown["error_detail"])
+    wait = shown["retry_after"]
+    return _error_page(error.http_status, shown["error"] or error.message, shown["error_detail"], retry_after=wait)
 
 
 def _http_error(error: HTTPException) -> Response:
