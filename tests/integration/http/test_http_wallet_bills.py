@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -41,7 +42,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
         yield from _api(settings, tmp_path)
 
 
-def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Iterator[WalletApi]:
+def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None, **settings: Any) -> Iterator[WalletApi]:
     """The root's services with bills priced at a fixed 130 KES per USDT; ``clock`` (the root's if None) prices
     and pays the bills, so a test can let a bill's quote expire, and counts the rate limits' windows (on the
     system clock, a test's run of calls could straddle a window's end and find its count started again)."""
@@ -75,7 +76,7 @@ def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Ite
         )
         if clock is not None:
             services = attrs.evolve(services, rate_limiter=ready(ProcessRateLimiter(clock)))
-        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
+        yield WalletApi(make_app(services, **settings).test_client(), services, data_dir / "sms.jsonl", mpesa)
     finally:
         root.close()
 
