@@ -369,3 +369,34 @@ def _reversal_token(stack: WalletStack, sent: PaybillPayment) -> str:
     ]
     assert tx.result_url is not None
     return tx.result_url.rsplit("/", 1)[-1]
+
+
+def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
+    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
+    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
+    ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
+    token = _reversal_token(stack, sent)
+    not_found = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "TransactionNotFound",
+            "ResultDesc": "The transaction is not found.",
+            "OriginatorConversationID": "x",
+            "ConversationID": "y",
+            "TransactionID": "Z000000000",
+        }
+    }
+    stack.clock.advance(minutes=10)
+    stack.mpesa.outbox.clear()
+    (asked,) = desk.verify_due()
+    assert asked.state is PaybillState.REVERSING
+    (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    failed = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
+    assert failed.state is PaybillState.SUSPENDED and "no record of the reversal" in failed.reason
+    done = desk.on_reversal(parse_payload({"Result": {**success["Result"], **ours}}), token=token)
+    assert done.state is PaybillState.REVERSED
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)

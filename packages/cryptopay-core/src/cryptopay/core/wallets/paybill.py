@@ -740,8 +740,9 @@ class Paybill:
         """A Reversal's result (or its queue timeout) on the URL of a reversal we recorded, matched by its token and
         the OriginatorConversationID / ConversationID Daraja acknowledged: success marks the payment ``reversed``
         (a suspended one out of the suspense account); a failure puts it back where it waited, with the reason; a
-        timeout asks Transaction Status. ``Forbidden`` for a token of no recorded reversal or an answer naming
-        another request (nothing written); a repeat changes nothing."""
+        timeout asks Transaction Status. A success after the reversal was taken as failed still reverses a payment
+        that waits undecided (M-Pesa's result is the word that counts). ``Forbidden`` for a token of no recorded
+        reversal or an answer naming another request (nothing written); a repeat changes nothing."""
         digest = token_digest(token)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
@@ -752,7 +753,14 @@ class Paybill:
                 raise Forbidden("the answer names another reversal request")
             now = self.clock.now()
             answer = "timeout" if timed_out else f"{result.result_code} {result.result_desc}".strip()
+            late = payment.state is not PaybillState.REVERSING and result.outcome is Outcome.SUCCEEDED
+            if late and not timed_out and payment.actionable and payment.proposed_by is None:
+                # Transaction Status had found no reversal, yet M-Pesa did it: its own result is the word that counts
+                _log.warning("paybill payment %s: M-Pesa reversed it after we took the reversal as failed", payment.id)
+                return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
             if payment.state is not PaybillState.REVERSING:
+                if late and not timed_out and payment.state is not PaybillState.REVERSED:
+                    _log.error("paybill payment %s is %s but M-Pesa reversed it", payment.id, payment.state.value)
                 details = {"trans_id": payment.trans_id, "answer": answer[:200]}
                 uow.audit.append(
                     AuditEvent("mpesa:callback", "paybill.reversal_repeated", _subject(payment), now, details)
@@ -813,8 +821,7 @@ class Paybill:
         self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime
     ) -> PaybillPayment:
         payment.state = payment.reversal_from or PaybillState.UNVERIFIED
-        payment.reason, payment.check_at = why[:300], None
-        payment.reversal_digest = payment.reversal_timeout_digest = None
+        payment.reason, payment.check_at = why[:300], None  # its tokens stay: a late success still reverses it
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "reason": why[:300], "state": payment.state.value}
         uow.audit.append(AuditEvent("mpesa:callback", "paybill.reversal_failed", _subject(payment), now, details))
