@@ -65,6 +65,31 @@ def test_the_b2c_tariff_is_passed_on_band_by_band_and_booked_as_payout_fee_reven
     assert stack.books_balanced()
 
 
+def test_b2c_s_tariff_is_not_passed_on_to_a_till_settlement_and_m_pesa_s_b2b_charge_is_not_booked(stack):
+    """mpesa_b2c on a till: B2C's bands are not B2B's, and M-Pesa's B2B tariff is not in our data (B2B_TARIFF), so
+    the part carries no charge (it was charged 11 before) and no M-Pesa charge is booked: the float pays the amount,
+    the merchant keeps the 0.65 below a shilling."""
+    till = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_TILL, "123456")
+    stack.add_merchant("m1", settlement=till)
+    _charging(stack, PayoutCharging.MPESA_B2C)
+    _paid_100_usdt(stack)
+    [run] = stack.settling.run_settlements()
+    [payout] = run.payouts
+    assert (payout.amount, payout.charge, payout.mpesa_charge) == (
+        Money.of(12805, KES),
+        Money.zero(KES),
+        Money.zero(KES),
+    )
+    stack.payouts.submit_payouts()
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED
+    assert stack.balance(flows.FLOAT) == -Money.of(12805, KES)
+    assert stack.balance(flows.PAYOUT_FEE) == Money.zero(KES)
+    with pytest.raises(NotFound):  # never opened: nothing was charged
+        stack.ledger.balance(flows.MPESA_CHARGES)
+    assert stack.books_balanced()
+
+
 def test_setting_the_charge_is_a_new_version_audited_and_none_charges_nothing(stack):
     """mpesa_b2c then none: two versions stored and read back, the one in force charges nothing, each change
     audited with what it replaced; a payout then carries no charge and books no fee."""
