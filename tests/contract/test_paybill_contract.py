@@ -12,12 +12,13 @@ from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
-from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, RegistrationState
+from cryptopay.core.payments.held import SameOfficer
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_status, confirmed, pay, registered, verified
+from tests.support.paybill import answer_reversal, answer_status, confirmed, pay, registered, verified
 from tests.support.sql_backends import Backend
 from tests.support.threads import joined
-from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
+from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
 
 
 @pytest.fixture
@@ -138,3 +139,61 @@ def test_only_what_transaction_status_confirms_is_booked_on_this_backend(backend
         assert found is not None and found.status_digest is not None
         assert uow.paybill_payments.by_status_token(found.status_digest, timeout=False) == found
         assert uow.paybill_payments.by_status_token(found.status_digest, timeout=True) is None
+
+
+def _unverified(stack: WalletStack, desk: Paybill, token: str, phone: str, amount: int) -> PaybillPayment:
+    """A genuine payment whose confirmation shows another payer: Transaction Status does not confirm it."""
+    stack.mpesa.simulate_c2b(phone, amount, "acc 9")
+    payload = {**stack.mpesa.outbox.pop().payload, "MSISDN": "254799999999"}
+    payment = desk.confirm(parse_payload(payload), token=token)
+    verified(stack, desk)
+    found = desk.get(payment.id)
+    assert found.state is PaybillState.UNVERIFIED and "payer" in found.reason
+    return found
+
+
+def test_operators_reverify_credit_with_four_eyes_and_reverse_on_this_backend(backend: Backend) -> None:
+    """An unverified payment is asked about again (unverified again), then credited to a wallet only when a second
+    officer approves (its proposer refused, audited); a suspended one is returned by M-Pesa's Reversal (out of the
+    suspense account); a reversal M-Pesa refuses (R000002) leaves the payment waiting with the reason; the
+    reversal's tokens are found by their digests; the unverified counter never drops."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", username="amina")
+    desk, token = registered(stack)
+    odd = _unverified(stack, desk, token, "0799000001", 500)
+    assert desk.reverify(odd.id, actor="usr_a", note="the payer sent a screenshot").state is PaybillState.VERIFYING
+    assert [p.state for p in verified(stack, desk)] == [PaybillState.UNVERIFIED]
+    desk.propose_credit(odd.id, "@amina", officer="usr_a", note="the payer asked for Amina's wallet")
+    with pytest.raises(SameOfficer):
+        desk.approve_credit(odd.id, officer="usr_a")
+    with pytest.raises(Conflict):
+        desk.approve_credit(odd.id, officer="usr_b", expected_to="usr_other")
+    credited = desk.approve_credit(odd.id, officer="usr_b", expected_to=amina.id)
+    assert (credited.state, credited.user_id, credited.decided_by) == (PaybillState.RELEASED, amina.id, "user:usr_b")
+    assert stack.balance(amina, "KES") == Money.of(500, KES)
+
+    before = stack.mpesa.balance("0799000002")
+    stranger = pay(stack, desk, "0799000002", 300, "acc 17")  # names no wallet: in suspense
+    assert stranger.state is PaybillState.SUSPENDED
+    sending = desk.reverse(stranger.id, actor="usr_a", note="the payer asked for it back")
+    assert sending.state is PaybillState.REVERSING and sending.reversal_originator is not None
+    with backend.uow() as uow:
+        assert sending.reversal_digest is not None
+        assert uow.paybill_payments.by_reversal_token(sending.reversal_digest, timeout=False) == sending
+        assert uow.paybill_payments.by_reversal_token(sending.reversal_digest, timeout=True) is None
+    (reversed_,) = answer_reversal(stack, desk)
+    assert reversed_.state is PaybillState.REVERSED and reversed_.reversal_from is PaybillState.SUSPENDED
+    assert stack.mpesa.balance("0799000002") == before  # the payer has it back
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+    assert stack.ledger.balance(flows.MPESA_COLLECTIONS).posted == Money.of(500, KES)
+
+    stack.mpesa.simulate_c2b("0799000003", 100, "acc 1")
+    forged = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
+    verified(stack, desk)
+    desk.reverse(forged.id, actor="usr_a", note="give it back")
+    (failed,) = answer_reversal(stack, desk)
+    assert failed.state is PaybillState.UNVERIFIED and "R000002" in failed.reason
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    with backend.uow() as uow:
+        assert uow.paybill_payments.unverified_ever() == 2  # odd (credited since) and forged
+        assert uow.paybill_payments.count(PaybillState.UNVERIFIED) == 1

@@ -8,7 +8,7 @@ from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, Registration
 
 from tests.support.wallet_stack import WalletStack
 
-__all__ = ["HOOKS", "answer_status", "confirmed", "pay", "paybill", "registered", "verified"]
+__all__ = ["HOOKS", "answer_reversal", "answer_status", "confirmed", "pay", "paybill", "registered", "verified"]
 
 HOOKS = "https://pay.example.com/hooks/daraja/paybill"
 
@@ -46,6 +46,18 @@ def answer_status(stack: WalletStack, desk: Paybill) -> list[PaybillPayment]:
         stack.mpesa.outbox.remove(delivery)
         token, timed_out = delivery.url.rsplit("/", 1)[-1], "/status/timeout/" in delivery.url
         answered.append(desk.on_status(parse_payload(delivery.payload), token=token, timed_out=timed_out))
+    return answered
+
+
+def answer_reversal(stack: WalletStack, desk: Paybill) -> list[PaybillPayment]:
+    """Post the fake M-Pesa's pending Reversal results (and queue timeouts) to our paybill reversal URLs."""
+    answered = []
+    for delivery in list(stack.mpesa.outbox):
+        if f"{HOOKS}/reversal/" not in delivery.url:
+            continue
+        stack.mpesa.outbox.remove(delivery)
+        token, timed_out = delivery.url.rsplit("/", 1)[-1], "/reversal/timeout/" in delivery.url
+        answered.append(desk.on_reversal(parse_payload(delivery.payload), token=token, timed_out=timed_out))
     return answered
 
 

@@ -8,12 +8,15 @@ import json
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.identity.model import Role, User
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
+from cryptopay.core.testing.identity import InMemoryUsers
 from cryptopay_cli.context import use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
-from tests.support.paybill import pay, paybill
+from tests.support.paybill import pay, paybill, registered, verified
 from tests.support.services import in_memory_services, with_wallets
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
@@ -24,8 +27,16 @@ runner = CliRunner()
 @pytest.fixture
 def stack():
     wallets = wallet_stack()
+    users = InMemoryUsers()
+    for user_id, email, role in [
+        ("usr_ann", "ann@example.co.ke", Role.ADMIN),
+        ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
+    ]:
+        users.add(User(user_id, email, "unused-hash", role, wallets.clock.now()))
     services = attrs.evolve(
-        with_wallets(in_memory_services(clock=wallets.clock), wallets), paybill=ready(paybill(wallets))
+        with_wallets(in_memory_services(clock=wallets.clock), wallets),
+        paybill=ready(paybill(wallets)),
+        users=ready(users),
     )
     previous = use_services(services)
     yield wallets
@@ -58,3 +69,39 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert stack.balance(amina, "KES") == Money.of(300, KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert actions.count("paybill.released") == 1 and actions.count("paybill.returned") == 1
+
+
+def test_operators_reverify_and_propose_credits_but_never_approve_or_reverse_from_the_shell(stack: WalletStack) -> None:
+    """An unverified payment is asked about again; a credit is proposed for a named staff officer and declined (exit 5
+    for an officer who is not staff, 3 for an unknown one); the shell has no approve or reverse command: the console
+    does those, with a second officer and a fresh code."""
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 400, "acc 9")
+    odd = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "MSISDN": "254799999999"}), token=token)
+    verified(stack, desk)
+    listed = json.loads(_wallets("paybill-payments", "--state", "unverified", "--json").stdout)["payments"]
+    assert [p["id"] for p in listed] == [odd.id]
+    asked = _wallets("paybill-reverify", odd.id, "--note", "the payer sent a screenshot")
+    assert asked.exit_code == 0 and json.loads(asked.stdout)["state"] == "verifying"
+    verified(stack, desk)
+    assert (
+        _wallets("paybill-propose", odd.id, "0712000001", "--officer", "pat@example.co.ke", "--note", "x").exit_code
+        == 5
+    )
+    assert (
+        _wallets("paybill-propose", odd.id, "0712000001", "--officer", "no@example.co.ke", "--note", "x").exit_code == 3
+    )
+    proposed = _wallets(
+        "paybill-propose", odd.id, "0712000001", "--officer", "ann@example.co.ke", "--note", "payer asked"
+    )
+    assert proposed.exit_code == 0 and json.loads(proposed.stdout)["proposed_to"] == amina.id
+    declined = _wallets("paybill-decline", odd.id, "--officer", "ann@example.co.ke", "--note", "wrong wallet")
+    assert declined.exit_code == 0 and json.loads(declined.stdout)["proposed_to"] == ""
+    for missing in ("paybill-approve", "paybill-reverse"):
+        assert _wallets(missing, odd.id).exit_code == 2  # no such command
+    assert stack.balance(amina, "KES") == Money.zero(KES)
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert {"paybill.reverify_requested", "paybill.credit_proposed", "paybill.credit_declined"} <= set(actions)
+    proposal = next(r for r in stack.backend.storage.audit_records() if r.action == "paybill.credit_proposed")
+    assert proposal.actor == "user:usr_ann" and dict(proposal.details)["operator"].startswith("ops:")

@@ -129,3 +129,31 @@ def test_a_confirmation_m_pesa_never_made_on_a_valid_token_credits_nothing(api: 
     assert set(api.services.ledger.trial_balance().values()) <= {0}
     with api.services.uow() as uow:
         assert "paybill.unverified" in {r.action for r in uow.audit.records()}
+
+
+def test_a_reversal_result_comes_to_its_own_token_url_and_names_its_request(api: PaybillApi) -> None:
+    """An operator returns a payment held in suspense: M-Pesa's Reversal result posted to another token, or on the
+    timeout URL, is a 403 that changes nothing; on its own URL (twice, as Daraja repeats) it marks it reversed."""
+    signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    api.mpesa.simulate_c2b("0799000001", 250, "nobody")
+    (delivery,) = api.mpesa.outbox
+    api.mpesa.outbox.clear()
+    assert api.client.post(delivery.url.removeprefix(BASE), json=delivery.payload).status_code == 200
+    for path, body in status_answers(api):
+        assert api.client.post(path, json=body).status_code == 200
+    (held,) = api.paybill.listed()
+    assert held.state is PaybillState.SUSPENDED
+    api.paybill.reverse(held.id, actor="usr_ops", note="the payer asked for it back")
+    (result,) = [d for d in api.mpesa.outbox if "/paybill/reversal/" in d.url]
+    path = result.url.removeprefix(BASE)
+    assert path.startswith("/hooks/daraja/paybill/reversal/result/")
+    for forged in (path.rsplit("/", 1)[0] + "/not-our-token", path.replace("/result/", "/timeout/")):
+        answer = api.client.post(forged, json=result.payload)
+        assert answer.status_code == 403 and answer.content_type == "application/problem+json"
+    assert api.paybill.get(held.id).state is PaybillState.REVERSING
+    for _ in range(2):
+        answer = api.client.post(path, json=result.payload)
+        assert answer.status_code == 200 and answer.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    assert api.paybill.get(held.id).state is PaybillState.REVERSED
+    assert set(api.services.ledger.trial_balance().values()) <= {0}

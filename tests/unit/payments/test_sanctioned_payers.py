@@ -52,7 +52,7 @@ def with_lists(stack: PaymentsStack) -> PaymentsStack:
     entry = ListEntry(ref="ofac:38", kind="individual", names=("BADGUY, Crypto",), addresses=(("tron", LISTED),))
     screening.import_list("ofac_sdn", "test", [entry], actor="operator:test")
     stack.monitoring = Monitoring(
-        uow=lists.unit_of_work,
+        uow=stack.storage.unit_of_work,  # as wired: a held payment's decision concludes its alerts in its own work
         rules=default_rules(),
         clock=stack.clock,
         ids=stack.ids,
@@ -477,3 +477,29 @@ def test_an_approval_of_a_proposal_that_changed_meanwhile_is_refused(stack: Paym
     assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
     done = stack.held_payments.approve(credit.id, officer=SECOND, expected=HoldDecision.RELEASED)
     assert done.decision is HoldDecision.RELEASED
+
+
+def test_an_approval_refused_because_the_proposal_changed_concludes_nothing(stack: PaymentsStack) -> None:
+    """revpass6 P4: the proposal withdrawn and proposed again between the approver's read and the booking is a 409
+    and nothing is concluded with it (the alerts stay open, no case, nothing audited), so ``keep`` is still open
+    to an officer afterwards; the decision and its conclusion are one unit of work."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    stack.held_payments.release(credit.id, officer=OFFICER, note="a namesake")
+    held, monitoring = stack.held_payments, stack.held_payments.monitoring
+
+    def proposed_again_meanwhile() -> Monitoring | None:  # as another officer's requests land mid-approval
+        held.decline(credit.id, officer=OFFICER, note="withdrawn: wrong evidence attached")
+        held.release(credit.id, officer="usr_third", note="a namesake, with the right evidence")
+        return monitoring()
+
+    stack.held_payments = attrs.evolve(held, monitoring=proposed_again_meanwhile)
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        stack.held_payments.approve(credit.id, officer=SECOND, expected=HoldDecision.RELEASED)
+    assert stack.monitoring is not None
+    assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
+    assert stack.monitoring.cases() == []
+    assert not [r for r in stack.storage.audit_records() if r.action.startswith("compliance.case_")]
+    assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
+    kept = held.keep(credit.id, officer=SECOND, note="the FRC asked us to hold it")
+    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED

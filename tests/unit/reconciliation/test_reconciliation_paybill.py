@@ -11,10 +11,11 @@ from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation import Outside, Reconciliation, Report, parse_statement, render_statement
+from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.paybill import PaybillState
 
-from tests.support.paybill import pay, registered, verified
+from tests.support.paybill import answer_reversal, pay, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 from tests.unit.reconciliation.test_reconciliation_statement_rows import differences
 
@@ -119,3 +120,23 @@ def test_a_forged_confirmation_never_verified_is_not_in_the_books_reconciliation
             "1600.00 KES per M-Pesa",
         ),
     ]
+
+
+def test_payments_reversed_by_the_reversal_api_are_neither_credited_nor_differences(stack: WalletStack) -> None:
+    """A suspended payment and an unverified one returned by M-Pesa's Reversal: their collection and reversal rows
+    are on the statement, neither counts as collected, the suspense holds nothing; one still reversing from suspense
+    is still held there."""
+    desk, token = registered(stack)
+    held = pay(stack, desk, "0799000001", 300, "nobody")
+    stack.mpesa.simulate_c2b("0799000002", 400, "acc 9")
+    odd = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "MSISDN": "254799999999"}), token=token)
+    verified(stack, desk)
+    assert desk.get(odd.id).state is PaybillState.UNVERIFIED
+    waiting = pay(stack, desk, "0799000003", 200, "nobody either")
+    stack.mpesa.set_scenario(waiting.trans_id, Scenario.SLOW)  # M-Pesa has not done it yet
+    for payment in (held, odd, waiting):
+        desk.reverse(payment.id, actor="usr_ops", note="the payer asked for it back")
+    assert [p.state for p in answer_reversal(stack, desk)] == [PaybillState.REVERSED, PaybillState.REVERSED]
+    assert desk.get(waiting.id).state is PaybillState.REVERSING
+    assert checked(reconcile(stack)) == []
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(200, KES)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, InvalidState, LimitExceeded, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
-from cryptopay.core.wallets.paybill import PaybillState, RegistrationState
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_status, confirmed, pay, paybill, registered, verified
+from tests.support.paybill import answer_reversal, answer_status, confirmed, pay, paybill, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "daraja" / "c2b_v2_confirmation_masked_official.json"
@@ -266,3 +267,136 @@ def test_a_second_confirmation_of_a_trans_id_naming_another_account_holds_it_for
     assert dict(repeated.details)["differs"] == "account number" and dict(repeated.details)["same"] == "false"
     assert desk.release(payment.id, "0712000001", actor="usr_ops", note="M-Pesa's statement names Amina").user_id
     assert stack.balance(amina, "KES") == Money.of(900, KES)
+
+
+def _suspended(stack: WalletStack) -> tuple[Paybill, PaybillPayment]:
+    stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    payment = pay(stack, desk, "0799000001", 300, "acc 17")
+    assert payment.state is PaybillState.SUSPENDED
+    stack.mpesa.outbox.clear()
+    return desk, payment
+
+
+def test_a_reversal_s_queue_timeout_is_settled_by_transaction_status_about_it(stack: WalletStack) -> None:
+    """No result but a queue timeout: Transaction Status is asked about the reversal by the OriginatorConversationID
+    Daraja acknowledged (tokens recorded first); its Completed answer marks the payment reversed."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.QUEUE_TIMEOUT)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    (waiting,) = answer_reversal(stack, desk)
+    assert waiting.state is PaybillState.REVERSING and waiting.check_at == stack.clock.now()
+    (asked,) = desk.verify_due()
+    assert asked.status_digest is not None and asked.queries == 1
+    (done,) = answer_status(stack, desk)
+    assert done.state is PaybillState.REVERSED and sent.reversal_originator == done.reversal_originator
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+    assert _collected(stack) == Money.zero(KES)
+    assert "paybill.reversed" in [r.action for r in stack.backend.storage.audit_records()]
+
+
+def test_a_reversal_whose_acknowledgement_was_lost_is_asked_about_by_its_trans_id(stack: WalletStack) -> None:
+    """The answer to the Reversal request was lost: nothing is known but the tokens; after the wait Transaction
+    Status about the original TransID says Reversed, so it is."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.RESPONSE_LOST)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    assert sent.state is PaybillState.REVERSING and sent.reversal_originator is None
+    stack.mpesa.outbox.clear()  # the result never came
+    assert desk.verify_due() == []  # not before the deadline
+    stack.clock.advance(minutes=10)
+    (asked,) = desk.verify_due()
+    assert asked.state is PaybillState.REVERSING and asked.queries == 1
+    (done,) = answer_status(stack, desk)
+    assert done.state is PaybillState.REVERSED
+
+
+def test_reversal_answers_in_safaricom_s_wire_format_match_only_their_request(stack: WalletStack) -> None:
+    """Safaricom's published success and R000002 results, with our request's ids: success reverses; an answer on a
+    token of no reversal, or naming another request, is refused and writes nothing; R000002 leaves it waiting."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
+    success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
+    failure = json.loads((SAMPLE.parent / "reversal_result_failure_R000002_official.json").read_text())
+    with pytest.raises(Forbidden):
+        desk.on_reversal(parse_payload(success), token="forged")
+    result_token = _reversal_token(stack, sent)
+    with pytest.raises(Forbidden):  # Safaricom's own ids: another request's answer
+        desk.on_reversal(parse_payload(success), token=result_token)
+    assert desk.get(payment.id).state is PaybillState.REVERSING
+    refused = desk.on_reversal(parse_payload({"Result": {**failure["Result"], **ours}}), token=result_token)
+    assert refused.state is PaybillState.SUSPENDED and "R000002" in refused.reason
+    again = desk.reverse(payment.id, actor="usr_ops", note="try again")
+    done = desk.on_reversal(
+        parse_payload(
+            {
+                "Result": {
+                    **success["Result"],
+                    "OriginatorConversationID": again.reversal_originator,
+                    "ConversationID": again.reversal_conversation,
+                }
+            }
+        ),
+        token=_reversal_token(stack, again),
+    )
+    assert done.state is PaybillState.REVERSED and done.reversal_receipt == "SKE52PAWR9"
+
+
+def test_operator_actions_refuse_the_wrong_state_and_the_shell_approving(stack: WalletStack) -> None:
+    desk, payment = _suspended(stack)
+    with pytest.raises(InvalidState):
+        desk.reverify(payment.id, actor="usr_ops", note="only unverified ones are asked about again")
+    with pytest.raises(InvalidInput):
+        desk.reverse(payment.id, actor="usr_ops", note=" ")
+    desk.propose_credit(payment.id, "0712000001", officer="usr_a", note="the payer called")
+    with pytest.raises(Refused):
+        desk.approve_credit(payment.id, officer="usr_b", operator="ops@host")
+    with pytest.raises(Conflict):
+        desk.reverse(payment.id, actor="usr_ops", note="while a credit is proposed")
+    assert desk.decline_credit(payment.id, officer="usr_b", note="not the payer's").proposed_by is None
+    with pytest.raises(NotFound):
+        desk.propose_credit(payment.id, "nobody", officer="usr_a", note="no such wallet")
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert {"paybill.credit_proposed", "paybill.credit_declined"} <= set(actions)
+
+
+def _reversal_token(stack: WalletStack, sent: PaybillPayment) -> str:
+    """The token our Reversal request's ResultURL ended in, as the fake M-Pesa received it."""
+    (tx,) = [
+        t for t in stack.mpesa.transactions() if t.product == "reversal" and t.reference == sent.reversal_originator
+    ]
+    assert tx.result_url is not None
+    return tx.result_url.rsplit("/", 1)[-1]
+
+
+def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
+    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
+    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
+    ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
+    token = _reversal_token(stack, sent)
+    not_found = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "TransactionNotFound",
+            "ResultDesc": "The transaction is not found.",
+            "OriginatorConversationID": "x",
+            "ConversationID": "y",
+            "TransactionID": "Z000000000",
+        }
+    }
+    stack.clock.advance(minutes=10)
+    stack.mpesa.outbox.clear()
+    (asked,) = desk.verify_due()
+    assert asked.state is PaybillState.REVERSING
+    (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    failed = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
+    assert failed.state is PaybillState.SUSPENDED and "no record of the reversal" in failed.reason
+    done = desk.on_reversal(parse_payload({"Result": {**success["Result"], **ours}}), token=token)
+    assert done.state is PaybillState.REVERSED
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)

@@ -1,5 +1,6 @@
-"""``cryptopay wallets paybill-register|paybill-payments|paybill-release|paybill-return``: payments customers make
-to our paybill outside an STK prompt (Daraja C2B), for operators.
+"""``cryptopay wallets paybill-register|paybill-payments|paybill-release|paybill-return|paybill-reverify|
+paybill-propose|paybill-decline``: payments customers make to our paybill outside an STK prompt (Daraja C2B), for
+operators.
 
 Registered on the ``wallets`` group (``commands/wallets.py``). ``paybill-register`` gives Daraja fresh confirmation
 and validation URLs (the token they end in is new; the older one stops working). A payment whose account number
@@ -8,12 +9,20 @@ limits checked again), ``paybill-return`` gives it back to the payer (reverse it
 reconciliation then expects that reversal on the statement). Both are audited with the operator's name and note;
 exit 3 for an unknown payment or wallet, 4 for one not in suspense, 2 for a decision without a note, 5 over the
 wallet's limits.
+
+A payment M-Pesa's Transaction Status did not confirm (``unverified``) is asked about again with
+``paybill-reverify``. Crediting an unverified or suspended payment to a wallet is four-eyes: ``paybill-propose``
+names the wallet for an officer (``--officer EMAIL``, a staff account), ``paybill-decline`` declines or withdraws the
+proposal; the second officer approves on the console (``/console/paybill``, with a fresh one-time code), never here:
+the shell cannot prove which officer is at the keyboard. Returning the money by M-Pesa's Reversal API moves money
+too, so it is the console's (step-up), not the shell's.
 """
 
 from __future__ import annotations
 
 import typer
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
 
@@ -23,6 +32,7 @@ from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _ID = typer.Argument(..., help="The paybill payment's id (pbl_...).")
 _NOTE = typer.Option(..., "--note", help="Why (kept in the audit log).")
+_OFFICER = typer.Option(..., "--officer", help="The officer's email (an account with the admin or compliance role).")
 _COLUMNS = ["id", "trans_id", "kes", "state", "user_id", "reason", "bill_ref", "received_at"]
 
 
@@ -39,6 +49,8 @@ def _row(p: PaybillPayment) -> dict[str, object]:
         "received_at": p.received_at.isoformat(timespec="seconds"),
         "decided_by": p.decided_by or "",
         "note": p.note,
+        "proposed_to": p.proposed_to or "",
+        "proposed_by": p.proposed_by or "",
     }
 
 
@@ -51,7 +63,9 @@ def paybill_register() -> None:
 
 def paybill_payments(
     state: str = typer.Option(
-        "", "--state", help="Only these: verifying, credited, suspended, released, returned or unverified."
+        "",
+        "--state",
+        help="Only these: verifying, unverified, credited, suspended, released, returned, reversing or reversed.",
     ),
     as_json: bool = _JSON,
 ) -> None:
@@ -91,9 +105,50 @@ def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:
     emit_json(_row(returned))
 
 
+def _officer(email: str) -> str:
+    """The user id of the staff account ``email`` names (exit 3 for none, 5 for an account that is not staff)."""
+    user = services().users.by_email(email.strip().lower())
+    if user is None:
+        raise NotFound(f"no account with the email {email.strip()}")
+    if user.role not in (Role.ADMIN, Role.COMPLIANCE):
+        raise Refused(f"{user.email} is not staff (admin or compliance)")
+    return user.id
+
+
+def paybill_reverify(payment_id: str = _ID, note: str = _NOTE) -> None:
+    """Ask M-Pesa's Transaction Status again about an unverified payment (the worker sends it; audited)."""
+    with errors_to_exit_codes():
+        asked = services().paybill.reverify(payment_id, actor=operator(), note=note)
+    emit_json(_row(asked))
+
+
+def paybill_propose(
+    payment_id: str = _ID,
+    to: str = typer.Argument(..., help="The wallet to credit: user id, phone number or username."),
+    officer: str = _OFFICER,
+    note: str = _NOTE,
+) -> None:
+    """Propose crediting an unverified or suspended payment to a wallet; a second officer approves it on the
+    console (audited with the operator who ran this)."""
+    with errors_to_exit_codes():
+        desk = services().paybill
+        proposed = desk.propose_credit(payment_id, to, officer=_officer(officer), note=note, operator=operator())
+    emit_json(_row(proposed))
+
+
+def paybill_decline(payment_id: str = _ID, officer: str = _OFFICER, note: str = _NOTE) -> None:
+    """Decline (or withdraw) the credit proposed on a payment: nothing moves (audited)."""
+    with errors_to_exit_codes():
+        declined = services().paybill.decline_credit(payment_id, officer=_officer(officer), note=note)
+    emit_json(_row(declined))
+
+
 def register(app: typer.Typer) -> None:
     """Add the paybill commands to the ``wallets`` group."""
     app.command("paybill-register")(paybill_register)
     app.command("paybill-payments")(paybill_payments)
     app.command("paybill-release")(paybill_release)
     app.command("paybill-return")(paybill_return)
+    app.command("paybill-reverify")(paybill_reverify)
+    app.command("paybill-propose")(paybill_propose)
+    app.command("paybill-decline")(paybill_decline)

@@ -310,6 +310,47 @@ def paybill_status_timeout(token: str) -> Response:
     return _paybill_status(token, timed_out=True)
 
 
+def _paybill_reversal(token: str, *, timed_out: bool) -> Response:
+    """A Reversal's result about a paybill payment we return to its payer: the same source and rate checks, then the
+    token of the reversal recorded on the payment before it was sent and the ids Daraja acknowledged (any other: a
+    403 that writes nothing)."""
+    result = _checked_payload()
+    paybill = _configured(lambda: runtime().services.paybill)
+    try:
+        payment = paybill.on_reversal(result, token=token, timed_out=timed_out)
+    except Forbidden:
+        _log.warning("refused a paybill reversal answer from %s: unknown token or request", request.remote_addr)
+        raise
+    _log.info("paybill reversal answer %s: payment %s %s", result.result_code, payment.id, payment.state.value)
+    return json_response(ACCEPTED)
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/reversal/result/<token>")
+@operation(
+    "Daraja: a Reversal result about a paybill payment returned to its payer",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_reversal_result(token: str) -> Response:
+    """Success marks the payment reversed; a failure (``R000002`` ...) puts it back where it waited, with the reason."""
+    return _paybill_reversal(token, timed_out=False)
+
+
+@bp.post(f"{HOOKS_PREFIX}/paybill/reversal/timeout/<token>")
+@operation(
+    "Daraja: a paybill payment's Reversal queue timeout",
+    response=DarajaAck,
+    tags=_TAGS,
+    description=_ABOUT,
+    errors=_ERRORS,
+)
+def paybill_reversal_timeout(token: str) -> Response:
+    """Not a failure: Transaction Status is asked what became of the reversal."""
+    return _paybill_reversal(token, timed_out=True)
+
+
 @bp.post(f"{HOOKS_PREFIX}/paybill/validation/<token>")
 @operation(
     "Daraja: may a payment to our paybill go through (C2B validation)",

@@ -21,6 +21,7 @@ from cryptopay.core.text import TextKind
 from cryptopay.core.webhooks import (
     DEFAULT_PAYLOAD_VERSION,
     DEFAULT_ROTATION_OVERLAP,
+    PAYLOAD_VERSIONS,
     PING_EVENT,
     WEBHOOK_EVENTS,
     DeliveryStatus,
@@ -70,8 +71,8 @@ _TAGS = ("webhooks",)
 
 _PAYLOAD_VERSION = limits(
     "the body's shape: 1 (amounts as flat strings, the default) or 2 (the API's money objects, counts as numbers)",
-    minimum=1,
-    maximum=2,
+    minimum=min(PAYLOAD_VERSIONS),
+    maximum=max(PAYLOAD_VERSIONS),
 )
 
 

@@ -26,8 +26,10 @@ from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.payments.summary import OPEN, owed_by_merchant, summarise
 from cryptopay.core.webhooks import (
     DEFAULT_PAYLOAD_VERSION,
+    PAYLOAD_VERSIONS,
     DeliveryStatus,
     EndpointChanges,
+    check_payload_version,
     create_endpoint,
     update_endpoint,
 )
@@ -682,12 +684,11 @@ def set_webhook_payload_version(endpoint_id: str) -> Response:
 
 
 def _payload_version(text: str | None) -> int:
-    """The form's payload version (1 when the form has none), refused unless it is 1 or 2."""
+    """The form's payload version (1 when the form has none), refused as the API and the CLI refuse one we do not
+    send (``check_payload_version``; anything but a version's digits as 0)."""
     if text is None or text == "":
         return DEFAULT_PAYLOAD_VERSION
-    if text.strip() not in ("1", "2"):
-        raise InvalidInput("a webhook payload version is 1 or 2", field="payload_version")
-    return int(text)
+    return check_payload_version({str(v): v for v in PAYLOAD_VERSIONS}.get(text.strip(), 0))
 
 
 @bp.post("/developers/deliveries/<delivery_id>/redeliver")

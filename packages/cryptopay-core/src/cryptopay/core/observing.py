@@ -4,8 +4,9 @@ waiting on M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``), a
 ``NOTIFY`` queue is (``cryptopay_pg_notification_queue_usage_ratio``: the invoice read cache's feed,
 docs/operations.md), and paybill payments M-Pesa's Transaction Status did not confirm
 (``cryptopay_paybill_unverified_total``: nothing was booked for them, so only this, their ``paybill.unverified``
-audit record and a log warning tell an operator; a payment stays unverified, so the count only grows: a counter, its
-alert ``CryptopayPaybillUnverified`` reads ``increase()``).
+audit record and a log warning tell an operator; a payment counts once it was unverified, whatever an operator did
+with it since (re-verified, credited, reversed), so the count only grows: a counter, its alert
+``CryptopayPaybillUnverified`` reads ``increase()``).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -45,7 +46,6 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.remittances.watch import RemittanceWatch, watch_remittances
 from cryptopay.core.settlement.model import SettlementState
 from cryptopay.core.settlement.service import Settling
-from cryptopay.core.wallets.paybill import PaybillState
 from cryptopay.core.webhooks.model import DeliveryStatus
 from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
 
@@ -157,7 +157,8 @@ class Observing:
     def _paybill_unverified(self) -> int | None:
         if self._paybill is None:
             return None
-        unverified: int = in_transaction(self._paybill, lambda uow: uow.paybill_payments.count(PaybillState.UNVERIFIED))
+        # ever unverified: re-verifying, crediting or reversing one must not lower a counter the alert reads
+        unverified: int = in_transaction(self._paybill, lambda uow: uow.paybill_payments.unverified_ever())
         return unverified
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:

@@ -2,13 +2,14 @@
 
 Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant
 payments, held wallet sends and account freezes are the compliance officers' (``/v1/admin/kyc``,
-``/v1/admin/compliance``, ``/v1/admin/accounts``); reconciliation, treasury, system health, role changes and
-merchants' payout charges are the admins'; the audit log, account search and transaction search are for both. Deny
-by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not (a page added without
-its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff role is refused
-and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A staff login
-without a second factor is an enrolment-only session and is refused. The same page session as the dashboard
-(``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
+``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any
+staff member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation,
+treasury, system health, role changes and merchants' payout charges are the admins'; the audit log, account search
+and transaction search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles,
+and one that is not (a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``);
+a page of another staff role is refused and audited as ``access.refused``; a test walks the app's console routes and
+fails on any not named. A staff login without a second factor is an enrolment-only session and is refused. The same
+page session as the dashboard (``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
@@ -47,6 +48,7 @@ __all__ = [
     "officer",
     "operations",
     "page_of",
+    "paybill",
     "refused",
     "search",
 ]
@@ -97,6 +99,13 @@ ROLES: dict[str, frozenset[Role]] = {
     "held_transfers": _COMPLIANCE,
     "held_transfer": _COMPLIANCE,
     "held_transfer_decide": _COMPLIANCE,
+    "paybill_payments": _STAFF,
+    "paybill_payment": _STAFF,
+    "paybill_reverify": _STAFF,
+    "paybill_propose": _STAFF,
+    "paybill_approve": _STAFF,
+    "paybill_decline": _STAFF,
+    "paybill_reverse": _STAFF,
     "ops_reconciliation": _ADMIN,
     "ops_reconcile_now": _ADMIN,
     "ops_treasury": _ADMIN,
@@ -174,4 +183,14 @@ def home() -> Response:
     return redirect("/console/kyc" if officer().role is Role.COMPLIANCE else "/console/health")
 
 
-from cryptopay_http.pages.console import accounts, aml, audit, held, held_transfers, kyc, operations, search  # noqa: E402  the routes
+from cryptopay_http.pages.console import (  # noqa: E402  the routes
+    accounts,
+    aml,
+    audit,
+    held,
+    held_transfers,
+    kyc,
+    operations,
+    paybill,
+    search,
+)

@@ -216,15 +216,13 @@ class EvmWatcher:
 
     def balance(self, address: str, asset: Asset) -> Money:
         """``asset``'s token balance at ``address`` (``balanceOf`` on the rail's contract), or the network's coin."""
-        if self._native is not None and asset == self._native.asset:
+        token = self._token_of(asset)
+        if token.contract is None:
             checksummed = Web3.to_checksum_address(address)
             wei = self._call(
                 f"reading the {asset.code} balance of {address}", lambda: self._w3.eth.get_balance(checksummed)
             )
-            return self._native.to_money(int(wei))
-        token = next((t for t in self._tokens.values() if t.asset == asset), None)
-        if token is None:
-            raise InvalidInput(f"{self.network} has no {asset.code} token rail")
+            return token.to_money(int(wei))
         contract = str(token.contract)
         units = self._call(
             f"reading the {asset.code} balance of {address}", lambda: erc20_balance(self._w3, contract, address)
@@ -234,19 +232,23 @@ class EvmWatcher:
     def total(self, addresses: Sequence[str], asset: Asset) -> Money:
         """What ``addresses`` hold of ``asset`` together: ``eth_getBalance`` or ``balanceOf`` calls sent as JSON-RPC
         batches of ``balance_batch`` (one HTTP round trip each, retried whole: they only read)."""
-        native = self._native is not None and asset == self._native.asset
-        token = None if native else next((t for t in self._tokens.values() if t.asset == asset), None)
-        if not native and token is None:
-            raise InvalidInput(f"{self.network} has no {asset.code} token rail")
+        token = self._token_of(asset)
         units = 0
         for start in range(0, len(addresses), self._balance_batch):
             chunk = addresses[start : start + self._balance_batch]
-            requests = [_balance_request(a, None if token is None else str(token.contract)) for a in chunk]
+            requests = [_balance_request(a, None if token.contract is None else str(token.contract)) for a in chunk]
             what = f"reading {len(chunk)} {asset.code} balances"
             units += sum(self._call(what, partial(self._batch, requests)))
-        scale = self._native if native else token
-        assert scale is not None
-        return scale.to_money(units)
+        return token.to_money(units)
+
+    def _token_of(self, asset: Asset) -> Token:
+        """``asset`` on this network: its own coin (no contract) or a token rail's; ``InvalidInput`` when neither."""
+        if self._native is not None and asset == self._native.asset:
+            return self._native
+        token = next((t for t in self._tokens.values() if t.asset == asset), None)
+        if token is None:
+            raise InvalidInput(f"{self.network} has no {asset.code} token rail")
+        return token
 
     def _batch(self, requests: list[tuple[RPCEndpoint, Any]]) -> list[int]:
         """One JSON-RPC batch of quantity-answering reads; a refused batch or any failed entry raises (retried)."""

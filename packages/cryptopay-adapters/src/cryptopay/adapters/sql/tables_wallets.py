@@ -149,11 +149,19 @@ paybill_payments = sa.Table(
     sa.Column("check_at", UtcDateTime),
     sa.Column("status_digest", sa.String(64)),
     sa.Column("timeout_digest", sa.String(64)),
+    # a Reversal sent to return it (migration 0200): its result and timeout URL token digests; whether Transaction
+    # Status ever did not confirm it (the unverified counter, which operators' actions must not lower)
+    sa.Column("reversal_digest", sa.String(64)),
+    sa.Column("reversal_timeout_digest", sa.String(64)),
+    sa.Column("was_unverified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_paybill_payments_state", "state", "id"),
     sa.Index("ix_paybill_payments_check_at", "check_at"),
     sa.Index("uq_paybill_payments_status_digest", "status_digest", unique=True),
     sa.Index("uq_paybill_payments_timeout_digest", "timeout_digest", unique=True),
+    sa.Index("uq_paybill_payments_reversal_digest", "reversal_digest", unique=True),
+    sa.Index("uq_paybill_payments_reversal_timeout_digest", "reversal_timeout_digest", unique=True),
+    sa.Index("ix_paybill_payments_was_unverified", "was_unverified"),
     keep_existing=True,
 )
 

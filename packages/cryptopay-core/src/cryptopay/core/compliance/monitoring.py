@@ -412,35 +412,34 @@ class Monitoring:
             status=status.value,
         )
 
-    def conclude(self, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str) -> list[str]:
-        """Close the alerts with an officer's decision on the money held on them (``payments.held``): the open ones
-        grouped into a case of their own (audited ``compliance.case_opened``), every case they are in moved to the
-        final ``status`` with ``note`` (audited ``compliance.case_status``); a case already at ``status`` is left
-        as it is (a decision retried), one concluded otherwise is a ``Conflict`` (nothing changes). The cases' ids.
-        Missing alerts are skipped (none raised: no rule watched the payer)."""
+    def conclude(
+        self, uow: MonitoringUnitOfWork, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str
+    ) -> list[str]:
+        """Close the alerts with an officer's decision on the money held on them (``payments.held``), in the
+        decision's own unit of work ``uow`` (so nothing is concluded unless the money moves): the open ones grouped
+        into a case of their own (audited ``compliance.case_opened``), every case they are in moved to the final
+        ``status`` with ``note`` (audited ``compliance.case_status``); a case already at ``status`` is left as it is
+        (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's work rolls back). The cases'
+        ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
         if not status.final:
             raise InvalidInput("a decision closes or reports the case", field="status")
         now = self.clock.now()
-
-        def work(uow: MonitoringUnitOfWork) -> list[str]:
-            alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
-            cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
-            clash = [c.id for c in cases.values() if c.status.final and c.status is not status]
-            if clash:
-                raise Conflict(f"case {', '.join(clash)} is concluded otherwise: the decision would contradict it")
-            fresh = [a for a in alerts if a.status is AlertStatus.OPEN]
-            if fresh:
-                case = self._new_case(uow, officer, fresh, officer, now)
-                cases[case.id] = case
-            for case in cases.values():
-                if case.status is status:
-                    continue
-                case.move(status, officer, at=now, note=note)
-                uow.cases.update(case)
-                _audit(uow, f"user:{officer}", "compliance.case_status", f"case:{case.id}", now, status=status.value)
-            return sorted(cases)
-
-        return in_transaction(self.uow, work)
+        alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
+        cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
+        clash = [c.id for c in cases.values() if c.status.final and c.status is not status]
+        if clash:
+            raise Conflict(f"case {', '.join(clash)} is concluded otherwise: the decision would contradict it")
+        fresh = [a for a in alerts if a.status is AlertStatus.OPEN]
+        if fresh:
+            case = self._new_case(uow, officer, fresh, officer, now)
+            cases[case.id] = case
+        for case in cases.values():
+            if case.status is status:
+                continue
+            case.move(status, officer, at=now, note=note)
+            uow.cases.update(case)
+            _audit(uow, f"user:{officer}", "compliance.case_status", f"case:{case.id}", now, status=status.value)
+        return sorted(cases)
 
     def _new_case(
         self, uow: MonitoringUnitOfWork, officer: str, alerts: Sequence[Alert], assignee: str, now: datetime

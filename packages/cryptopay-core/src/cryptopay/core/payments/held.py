@@ -19,10 +19,12 @@ and a held remittance is released or refunded:
 - ``keep``: kept frozen in ``payments_held`` for the authorities; the alerts' case is ``reported`` with the note
   (the STR is exported from it as from any case). Nothing moves.
 
-The alerts are concluded first (``Monitoring.conclude``: the open ones grouped into a case, every case moved to the
-decision's status), then the money moves in one unit of work that locks the credit and refuses a payment decided
-meanwhile (``Conflict``); a decision that contradicts a case concluded otherwise is a ``Conflict`` before anything
-moves. No officer decides a payment of a merchant they belong to (``OwnParty``, 403, audited
+The decision is one unit of work: it locks the credit and refuses a payment decided meanwhile or a proposal changed
+since the approver read it (``Conflict``), moves the money, and concludes the alerts (``Monitoring.conclude``: the open
+ones grouped into a case, every case moved to the decision's status) in the same transaction, so nothing is
+concluded unless the money moves (revpass6 P4: concluded first, a refused booking left the cases closed and the
+payment held, and ``keep`` was then refused); a decision that contradicts a case concluded otherwise is a
+``Conflict`` and nothing moves. No officer decides a payment of a merchant they belong to (``OwnParty``, 403, audited
 ``compliance.own_party_refused``: outside review R12). Every decision is audited ``compliance.held_payment_<decision>``
 on the invoice (credit, amount, fee, entry or refund, cases, note). The HTTP API asks a step-up of a release and a
 return (money moves).
@@ -43,8 +45,10 @@ officer is at the keyboard (one operator could name any two), so approvals are g
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
+from typing import Protocol
 
 import attrs
 from cryptopay.core import flows
@@ -57,16 +61,22 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import audit, load_invoice, transaction
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState, no_merchant_fee
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+from cryptopay.core.ports.payments import PaymentsUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 
-__all__ = ["HeldPayments", "SameOfficer"]
+__all__ = ["HeldPayments", "HeldPaymentsUnitOfWork", "SameOfficer"]
 
 
 class SameOfficer(Conflict):
     """Four-eyes: the officer who proposed a held payment's release or return cannot approve it too."""
 
     code = "same_officer"
+
+
+class HeldPaymentsUnitOfWork(PaymentsUnitOfWork, MonitoringUnitOfWork, Protocol):
+    """One transaction over the payments and the alerts' cases: a decision and its conclusion commit together."""
 
 
 _CASE_STATUS = {
@@ -78,7 +88,7 @@ _CASE_STATUS = {
 
 @attrs.define(kw_only=True)
 class HeldPayments:
-    uow: PaymentsUowFactory
+    uow: Callable[[], AbstractContextManager[HeldPaymentsUnitOfWork]]
     ledger: Ledger
     clock: Clock
     refunds: Refunds
@@ -241,22 +251,19 @@ class HeldPayments:
         if decision is HoldDecision.RETURNED:  # refused before the alerts are concluded: nothing is written
             payer = self._returnable(credit, officer)
         monitoring = self.monitoring()
-        cases: list[str] = []
-        if monitoring is not None and credit.alerts:
-            cases = monitoring.conclude(officer, credit.alerts, _CASE_STATUS[decision], f"held payment: {why}")
         proposed = (proposal.proposed_by, proposal.proposed_at) if proposal is not None else None
         work = partial(self._book, credit_id=credit_id, decision=decision, officer=officer, note=why)
-        return transaction(self.uow, partial(work, payer=payer, cases=cases, proposed=proposed))
+        return in_transaction(self.uow, partial(work, payer=payer, monitoring=monitoring, proposed=proposed))
 
     def _book(
         self,
-        uow: PaymentsUnitOfWork,
+        uow: HeldPaymentsUnitOfWork,
         credit_id: str,
         decision: HoldDecision,
         officer: str,
         note: str,
         payer: str,
-        cases: list[str],
+        monitoring: Monitoring | None,
         proposed: tuple[str | None, datetime | None] | None,
     ) -> PaymentCredit:
         invoice = load_invoice(
@@ -266,6 +273,9 @@ class HeldPayments:
         _decidable(uow, credit)
         if proposed is not None and (credit.proposed_by, credit.proposed_at) != proposed:
             raise Conflict(f"the proposal on held payment {credit.id} changed meanwhile: read it again")
+        cases: list[str] = []
+        if monitoring is not None and credit.alerts:  # concluded with the booking below, or not at all
+            cases = monitoring.conclude(uow, officer, credit.alerts, _CASE_STATUS[decision], f"held payment: {note}")
         details: dict[str, object] = {"credit": credit.id, "amount": credit.received, "note": note}
         if proposed is not None:
             details["proposed_by"] = proposed[0]

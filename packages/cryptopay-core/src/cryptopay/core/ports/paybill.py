@@ -29,12 +29,18 @@ class PaybillPaymentRepository(Protocol):
     def update(self, payment: PaybillPayment) -> None: ...
 
     def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
-        """Payments still verifying whose ``check_at`` has come, the longest due first."""
+        """Payments still verifying (or reversing with no result yet) whose ``check_at`` has come, the longest due
+        first."""
         ...
 
     def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
         """The payment whose open Transaction Status query's result URL (``timeout``: QueueTimeOutURL) ends in the
         token with this digest."""
+        ...
+
+    def by_reversal_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        """The payment whose Reversal's result URL (``timeout``: QueueTimeOutURL) ends in the token with this
+        digest."""
         ...
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
@@ -46,7 +52,12 @@ class PaybillPaymentRepository(Protocol):
         ...
 
     def count(self, state: PaybillState) -> int:
-        """How many payments are in ``state`` (the gauges: ``unverified`` ones, which stay so, only grow)."""
+        """How many payments are in ``state``."""
+        ...
+
+    def unverified_ever(self) -> int:
+        """How many payments Transaction Status did not confirm at least once, whatever operators did since (a
+        counter: it only grows)."""
         ...
 
 

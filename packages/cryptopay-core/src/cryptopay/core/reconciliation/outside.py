@@ -11,8 +11,9 @@ The collections (``Paid In`` rows of STK Push and C2B reason types) are matched 
 each buy credited within the statement's period must be one collection row with its receipt, amount and phone; a
 collection no buy carries (a second collection, or one for a buy that failed in our books) and a reversal of a
 credited buy's receipt are differences. A payment to the paybill outside an STK prompt (C2B: credited to a wallet,
-held in suspense, released or returned) is matched by its TransID: one row for its amount, reversed on the statement
-exactly when an operator returned it, and every one received within the period is on it.
+held in suspense, released, returned or reversed) is matched by its TransID: one row for its amount, reversed on the
+statement exactly when an operator returned it or M-Pesa's Reversal gave it back (an unverified payment reversed
+too: the money came and went), and every one received within the period is on it.
 
 The statement's period is what its ``Time Period`` line (or the operator, ``--from``/``--to``) says, never its first
 to its last row (review6 F3): without one both checks are skipped, the source counted unread (``cryptopay
@@ -47,7 +48,7 @@ from cryptopay.core.reconciliation.model import (
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.deposit import DepositState
-from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
+from cryptopay.core.wallets.paybill import PaybillPayment
 from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
@@ -295,8 +296,10 @@ def statement_matches_collections(records: Records) -> list[Difference]:
     found: list[Difference] = []
     matched: set[str] = set()
     collected = [line for line in statement.lines if line.is_collection]
-    # only what was booked: a payment still verifying (or never verified) on the statement is money not in our books
-    paybill = {p.trans_id: p for p in (records.wallets.paybill if records.wallets is not None else ()) if p.booked}
+    # only what was booked or given back: a payment still verifying (or never verified) on the statement is money not
+    # in our books; one reversed (even unverified) must be on it with its reversal
+    every = records.wallets.paybill if records.wallets is not None else ()
+    paybill = {p.trans_id: p for p in every if p.booked or p.given_back}
     for line in collected:
         if (payment := paybill.get(line.receipt)) is not None:  # a payment to the paybill outside STK (C2B)
             found += _paybill_against(payment, line, matched, reversed_receipts)
@@ -341,7 +344,7 @@ def _paybill_against(
     found = []
     if payment.kes != line.paid_in:
         found.append(Difference(subject, f"{payment.kes} collected", f"{line.paid_in} collected", _collected(line)))
-    returned, reversed_ = payment.state is PaybillState.RETURNED, line.receipt in reversed_receipts
+    returned, reversed_ = payment.given_back, line.receipt in reversed_receipts
     if returned and not reversed_:
         found.append(
             Difference(subject, "reversed by M-Pesa (returned to its payer)", "not reversed", _collected(line))
@@ -400,7 +403,7 @@ def _collection_totals(
 ) -> list[Difference]:
     theirs = sum((line.paid_in for line in collected if line.receipt not in reversed_receipts), Money.zero(KES))
     books = sum((b.kes for b in ours), Money.zero(KES))
-    books += sum((p.kes for p in paybill if p.state is not PaybillState.RETURNED), Money.zero(KES))
+    books += sum((p.kes for p in paybill if not p.given_back), Money.zero(KES))
     if theirs == books:
         return []
     subject = f"{flows.MPESA_COLLECTIONS} collected in the statement's period"

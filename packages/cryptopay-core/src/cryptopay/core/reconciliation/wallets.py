@@ -3,7 +3,7 @@
 A wallet's balances are ledger accounts (``liabilities:wallet:<user>:<ASSET>``): what we owe the person, never
 negative, and never less than what its pending holds (a sale or a bill on its way to M-Pesa) take out. A buy paid by
 STK Push brings shillings into ``assets:mpesa_collections:KES``: the account must hold exactly the shillings of the
-credited buys and of the payments to the paybill outside an STK prompt (C2B) not returned to their payers, each buy
+credited buys and of the payments to the paybill outside an STK prompt (C2B) not returned or reversed, each buy
 naming its ledger entry (``buy:<id>:credit``), while a failed or open buy books nothing; the paybill suspense account
 holds exactly the payments waiting there for an operator.
 A transfer to a number with no wallet waits in ``liabilities:wallet_claims:<ASSET>``: the account must hold exactly
@@ -27,7 +27,6 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks, shown_number
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.model import Transfer
-from cryptopay.core.wallets.paybill import PaybillState
 
 __all__ = [
     "CLAIM_GRACE",
@@ -79,7 +78,7 @@ def buys_collected(records: Records) -> list[Difference]:
         elif buy.state is not BuyState.CREDITED and booked:
             expected = "nothing booked"
             found.append(Difference(f"buy {buy.id} ({buy.state.value})", expected, f"entry {buy_entry_key(buy.id)}"))
-    kept = [p for p in books.paybill if p.booked and p.state is not PaybillState.RETURNED]
+    kept = [p for p in books.paybill if p.booked and not p.given_back]
     want = sum((b.kes for b in credited), Money.zero(KES)) + sum((p.kes for p in kept), Money.zero(KES))
     if books.collections != want:
         also = f" and {len(kept)} paybill payments" if kept else ""
@@ -96,7 +95,7 @@ def buys_collected(records: Records) -> list[Difference]:
 
 def _suspense_holds(books: WalletBooks) -> list[Difference]:
     """The paybill suspense account holds exactly the payments waiting there for an operator."""
-    waiting = [p for p in books.paybill if p.state is PaybillState.SUSPENDED]
+    waiting = [p for p in books.paybill if p.in_suspense]  # a reversal of one in flight keeps it there
     want = sum((p.kes for p in waiting), Money.zero(KES))
     if books.suspense == want:
         return []

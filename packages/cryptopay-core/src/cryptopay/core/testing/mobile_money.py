@@ -342,7 +342,7 @@ class FakeMobileMoney:
                 f"{self._next()}-{self._next()}-1",
                 self._conversation(),
                 request.amount,
-                scenario or Scenario.SUCCESS,
+                scenario or self._scenarios.get(request.transaction_id, Scenario.SUCCESS),  # set_scenario(TransID)
                 phone=original.phone if original else None,
                 counterparty=request.transaction_id,
                 result_url=request.result_url,
@@ -545,6 +545,8 @@ class FakeMobileMoney:
         if tx is None:
             return payloads.not_found_status_result(originator, conversation)
         status = {"open": "Pending", "succeeded": "Completed", "failed": "Failed"}[tx.state]
+        if tx.reversed:  # a transaction M-Pesa reversed says so when asked about by its receipt
+            status = "Reversed"
         return payloads.status_result(
             originator,
             conversation,

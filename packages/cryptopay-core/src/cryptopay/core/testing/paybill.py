@@ -10,6 +10,8 @@ from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegi
 
 __all__ = ["InMemoryPaybillPayments", "InMemoryUrlRegistrations"]
 
+_ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING)  # states asked about by Transaction Status
+
 
 class InMemoryPaybillPayments:
     def __init__(self) -> None:
@@ -33,17 +35,20 @@ class InMemoryPaybillPayments:
         self._rows[payment.id] = attrs.evolve(payment)
 
     def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
-        due = [
-            p
-            for p in self._rows.values()
-            if p.state is PaybillState.VERIFYING and p.check_at is not None and p.check_at <= now
-        ]
+        due = [p for p in self._rows.values() if p.state in _ASKED and p.check_at is not None and p.check_at <= now]
         return [attrs.evolve(p) for p in sorted(due, key=lambda p: (p.check_at, p.id))[:limit]]
 
     def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
         rows = self._rows.values()
         return next(
             (attrs.evolve(p) for p in rows if (p.timeout_digest if timeout else p.status_digest) == digest), None
+        )
+
+    def by_reversal_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        rows = self._rows.values()
+        return next(
+            (attrs.evolve(p) for p in rows if (p.reversal_timeout_digest if timeout else p.reversal_digest) == digest),
+            None,
         )
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
@@ -57,6 +62,9 @@ class InMemoryPaybillPayments:
 
     def count(self, state: PaybillState) -> int:
         return sum(1 for p in self._rows.values() if p.state is state)
+
+    def unverified_ever(self) -> int:
+        return sum(1 for p in self._rows.values() if p.was_unverified)
 
 
 class InMemoryUrlRegistrations:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -40,7 +41,7 @@ from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
-from cryptopay.core.payments.held import HeldPayments
+from cryptopay.core.payments.held import HeldPayments, HeldPaymentsUnitOfWork
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.model import StoreSettings, address_key
@@ -61,6 +62,7 @@ from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
+from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
 from cryptopay.core.testing.metrics import RecordingMetrics, SetNotificationQueue
@@ -74,6 +76,8 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
 __all__ = ["FakeChain", "FakeChainSender", "FakeMempool", "PaymentsStack", "SequentialDeriver"]
+
+HeldUowFactory = Callable[[], AbstractContextManager[HeldPaymentsUnitOfWork]]
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -290,6 +294,7 @@ class PaymentsStack:
             webhook_deliveries=InMemoryWebhookDeliveries(),
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
             paybill_payments=InMemoryPaybillPayments(),  # the paybill gauges read it (payments come elsewhere)
+            **monitoring_repositories(),  # the alerts and cases a held payment's decision concludes
         )
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
@@ -315,7 +320,9 @@ class PaymentsStack:
             status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )
         self.monitor = MonitoringFeed()  # what detection feeds AML monitoring (a test sets one, then rewires)
-        self.monitoring: Monitoring | None = None  # the alerts' cases officers conclude (a test sets one, likewise)
+        # the alerts' cases officers conclude (a test sets one, likewise, over ``self.storage``: a held payment's
+        # decision concludes them in its own unit of work, so they must live in the same storage)
+        self.monitoring: Monitoring | None = None
         self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
@@ -369,7 +376,7 @@ class PaymentsStack:
             monitoring=lambda: self.monitor,
         )
         self.held_payments = HeldPayments(
-            uow=uow,
+            uow=cast("HeldUowFactory", self.storage.unit_of_work),  # the payments' and the alerts' repositories
             ledger=ledger,
             clock=clock,
             refunds=self.refunds,

@@ -32,6 +32,23 @@ mismatch makes it ``unverified``: nothing booked (no money came, so nothing is h
 kept, audited ``paybill.unverified`` and logged as a warning for an operator. No answer, a queue timeout or a query
 that failed asks again later, less often each time. A repeated result changes nothing.
 
+Operators on what could not be verified or matched (decision, paybillops). An ``unverified`` payment (or one in
+suspense) stays so until an operator acts; each action needs a note and is audited:
+- ``reverify``: back to ``verifying``, due at once; the worker records a new Transaction Status query (its tokens
+  committed before it leaves) and its answer is kept and matched as the first one's;
+- ``propose_credit`` / ``approve_credit`` / ``decline_credit``: four-eyes, as held payments and KYC: one officer
+  proposes the wallet, a second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits
+  are checked at the approval; a suspended payment leaves the suspense account, an unverified one is booked as the
+  officers vouch M-Pesa has it (Dr collections / Cr wallet). Shells may propose and decline, never approve;
+- ``reverse``: M-Pesa's Reversal of the TransID (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
+  ``reversing`` with the tokens of its result and timeout URLs before it is sent; its result is matched by the token
+  and the OriginatorConversationID / ConversationID Daraja acknowledged. Success: ``reversed`` (a suspended one out
+  of the suspense account, Dr suspense / Cr collections; an unverified one was never booked). A failure (``R000002``
+  ...) or a synchronous refusal: back where it waited, the reason kept. A queue timeout, or no result within
+  ``REVERSAL_WAIT``, asks Transaction Status (the worker's same job): about the reversal by its
+  OriginatorConversationID, or, when the acknowledgement was lost, about the original TransID (``Reversed``).
+The unverified counter counts payments ever unverified, so none of this lowers it.
+
 Validation answers accept unless the payment is not to our shortcode or has no positive amount: an unknown
 reference is accepted and held rather than refused, because the payer cannot be told why at the till.
 """
@@ -53,16 +70,18 @@ from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
+    Acknowledgement,
     C2BRegistration,
     MpesaResult,
     Outcome,
     PayloadKind,
+    ReversalRequest,
     TransactionStatusRequest,
     c2b_accept,
     c2b_reject,
@@ -72,6 +91,7 @@ from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.interpret import status_outcome
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payouts.service import Pacing
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.paybill import PaybillUnitOfWork, PaybillUowFactory
@@ -86,6 +106,7 @@ PAYBILL = "wallet_paybill"  # the monitoring product of a paybill top-up
 MAX_NOTE = 500
 STATUS_WAIT = timedelta(minutes=1)  # ask Transaction Status again when no answer came by then (doubling, capped)
 STATUS_WAIT_CAP = timedelta(hours=1)
+REVERSAL_WAIT = timedelta(minutes=10)  # a reversal with no result by then is asked about by Transaction Status
 _log = logging.getLogger("cryptopay.wallets.paybill")
 
 
@@ -96,6 +117,8 @@ class PaybillState(enum.Enum):
     SUSPENDED = "suspended"  # in the suspense account, waiting for an operator (``reason`` says why)
     RELEASED = "released"  # an operator credited it to a wallet out of the suspense account
     RETURNED = "returned"  # an operator gave it back to the payer (an M-Pesa reversal of its TransID)
+    REVERSING = "reversing"  # an M-Pesa Reversal of its TransID was sent: waiting for its result
+    REVERSED = "reversed"  # M-Pesa reversed it: the payer has the money back, nothing of it is ours
 
 
 @attrs.define(kw_only=True)
@@ -123,11 +146,51 @@ class PaybillPayment:
     status_digest: str | None = attrs.field(default=None, repr=False)  # the open query's result URL token
     timeout_digest: str | None = attrs.field(default=None, repr=False)  # and its QueueTimeOutURL token
     answers: tuple[str, ...] = ()  # what the status answers said (code and state), in order
+    unverified_at: datetime | None = None  # when Transaction Status first did not confirm it (the metric counts these)
+    # four-eyes: a credit to a wallet proposed by one officer, carried out when another approves it
+    proposed_to: str | None = None  # the wallet's user id
+    proposed_by: str | None = None
+    proposed_at: datetime | None = None
+    proposal_note: str = ""
+    # a Reversal (returning the money to the payer through M-Pesa), recorded before it is sent
+    reversal_from: PaybillState | None = None  # the state it waits in again if the reversal fails
+    reversal_by: str | None = None
+    reversal_note: str = ""
+    reversal_digest: str | None = attrs.field(default=None, repr=False)  # its ResultURL's token
+    reversal_timeout_digest: str | None = attrs.field(default=None, repr=False)  # and its QueueTimeOutURL's
+    reversal_originator: str | None = None  # OriginatorConversationID of Daraja's acknowledgement
+    reversal_conversation: str | None = None  # ConversationID of Daraja's acknowledgement
+    reversal_receipt: str | None = None  # the reversal's own TransactionID, once M-Pesa did it
 
     @property
     def booked(self) -> bool:
-        """Whether it ever reached the books (verified by Transaction Status); returned ones included."""
-        return self.state not in (PaybillState.VERIFYING, PaybillState.UNVERIFIED)
+        """Whether it ever reached the books (verified by Transaction Status, or credited by two officers);
+        returned and reversed ones included, unless reversed while unverified (then nothing was ever booked)."""
+        if self.state in (PaybillState.VERIFYING, PaybillState.UNVERIFIED):
+            return False
+        return not (self.state in _REVERSAL_STATES and self.reversal_from is PaybillState.UNVERIFIED)
+
+    @property
+    def given_back(self) -> bool:
+        """Returned to its payer (by hand or by an M-Pesa Reversal): nothing of it stays in our books."""
+        return self.state in (PaybillState.RETURNED, PaybillState.REVERSED)
+
+    @property
+    def in_suspense(self) -> bool:
+        """Held in the suspense account (a reversal of a suspended payment keeps it there until M-Pesa did it)."""
+        return self.state is PaybillState.SUSPENDED or (
+            self.state is PaybillState.REVERSING and self.reversal_from is PaybillState.SUSPENDED
+        )
+
+    @property
+    def was_unverified(self) -> bool:
+        """Transaction Status did not confirm it at least once (whatever an operator did since)."""
+        return self.state is PaybillState.UNVERIFIED or self.unverified_at is not None
+
+    @property
+    def actionable(self) -> bool:
+        """An operator may re-verify it, credit it (four-eyes) or reverse it: unverified, or in suspense."""
+        return self.state in (PaybillState.UNVERIFIED, PaybillState.SUSPENDED)
 
     @property
     def booked_to_wallet(self) -> bool:
@@ -312,10 +375,14 @@ class Paybill:
             )
             if recorded is None:
                 continue
+            # a reversal with no result by its deadline: asked about by its OriginatorConversationID (or, when the
+            # acknowledgement was lost, the original TransID, whose status then says whether it was reversed)
+            about_reversal = recorded.state is PaybillState.REVERSING and recorded.reversal_originator is not None
             request = TransactionStatusRequest(
                 result_url=callback_url(f"{self.hooks}/status/result", result_token),
                 timeout_url=callback_url(f"{self.hooks}/status/timeout", timeout_token),
-                transaction_id=recorded.trans_id,
+                transaction_id=None if about_reversal else recorded.trans_id,
+                originator_conversation_id=recorded.reversal_originator if about_reversal else None,
                 shortcode=self.shortcode,
                 remarks=f"Paybill payment {recorded.trans_id}",
             )
@@ -331,7 +398,7 @@ class Paybill:
     ) -> PaybillPayment | None:
         result_token, timeout_token = tokens
         payment, now = uow.paybill_payments.get(payment_id, lock=True), self.clock.now()
-        if payment is None or payment.state is not PaybillState.VERIFYING:
+        if payment is None or payment.state not in (PaybillState.VERIFYING, PaybillState.REVERSING):
             return None
         if payment.check_at is None or payment.check_at > now:
             return None  # asked about by another worker meanwhile
@@ -357,6 +424,8 @@ class Paybill:
                 raise Forbidden("unknown callback token")
             now = self.clock.now()
             answer = "timeout" if timed_out else f"{result.result_code} {result.param('TransactionStatus') or ''}"
+            if payment.state is PaybillState.REVERSING:
+                return self._reversal_status(uow, payment, result, answer.strip(), timed_out, now)
             if payment.state is not PaybillState.VERIFYING:
                 details = {"trans_id": payment.trans_id, "answer": answer.strip()}
                 uow.audit.append(
@@ -399,6 +468,7 @@ class Paybill:
 
     def _unverified(self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime) -> PaybillPayment:
         payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, why, None
+        payment.unverified_at = payment.unverified_at or now
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "reason": why}
         uow.audit.append(AuditEvent("mpesa:callback", "paybill.unverified", _subject(payment), now, details))
@@ -449,19 +519,8 @@ class Paybill:
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._suspended(uow, payment_id)
-            wallet = _named(uow, to) or uow.wallets.get(to)
-            if wallet is None:
-                raise NotFound(f"no wallet for {to!r}")
-            wallet = uow.wallets.get(wallet.user_id, lock=True) or wallet
-            now = self.clock.now()
-            if wallet.frozen:
-                raise InvalidState("that wallet is frozen: unfreeze it first or return the payment")
-            profile = uow.kyc.get(wallet.user_id)
-            if profile is None:
-                raise InvalidState("that wallet has no KYC profile")
-            spent = spending(uow, wallet.user_id, now)
-            check_wallet_movement(profile, Product.RECEIVE, payment.kes, spent=spent, at=now).enforce()
-            kes = payment.kes
+            wallet = self._receiving(uow, _wallet(uow, to).user_id, payment.kes)
+            now, kes = self.clock.now(), payment.kes
             uow.wallet_usage.add(
                 Usage(self.ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, kes, now, payment.id)
             )
@@ -488,6 +547,310 @@ class Paybill:
             return self._decided(uow, payment, actor, text, "paybill.returned", trans_id=payment.trans_id)
 
         return in_transaction(self.uow, work)
+
+    # -- operators: unverified and suspended payments (re-verify, credit with four-eyes, reverse) ----------------
+    def reverify(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
+        """Ask M-Pesa again about an unverified payment: back to ``verifying``, due at once (``verify_due`` records
+        the new Transaction Status query and its tokens before it leaves; its answer books it or makes it
+        ``unverified`` again). Moves no money; audited with the note."""
+        text = _note(note)
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = self._actionable(uow, payment_id, PaybillState.UNVERIFIED)
+            if payment.proposed_by is not None:
+                raise Conflict(f"a credit of paybill payment {payment.id} is proposed: decline it before re-verifying")
+            now = self.clock.now()
+            payment.unverified_at = payment.unverified_at or now
+            payment.state, payment.check_at, payment.queries = PaybillState.VERIFYING, now, 0
+            payment.status_digest = payment.timeout_digest = None  # answers to the older queries count no more
+            uow.paybill_payments.update(payment)
+            details = {"trans_id": payment.trans_id, "note": text, "reason": payment.reason}
+            uow.audit.append(AuditEvent(actor, "paybill.reverify_requested", _subject(payment), now, details))
+            return payment
+
+        return in_transaction(self.uow, work)
+
+    def propose_credit(
+        self, payment_id: str, to: str, *, officer: str, note: str, operator: str | None = None
+    ) -> PaybillPayment:
+        """Propose crediting an unverified or suspended payment to the wallet ``to`` names (phone, username or user
+        id); a second officer ``approve_credit``s it. ``Conflict`` while another proposal waits. ``operator``: who
+        ran the shell command for the officer (audited)."""
+        text = _note(note)
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = self._actionable(uow, payment_id)
+            if payment.proposed_by is not None:
+                raise Conflict(f"a credit of paybill payment {payment.id} is proposed already: approve or decline it")
+            wallet = _wallet(uow, to)
+            now = self.clock.now()
+            payment.proposed_to, payment.proposed_by, payment.proposed_at = wallet.user_id, officer, now
+            payment.proposal_note = text
+            uow.paybill_payments.update(payment)
+            details = {"trans_id": payment.trans_id, "user": wallet.user_id, "note": text}
+            if operator is not None:
+                details["operator"] = operator
+            uow.audit.append(AuditEvent(f"user:{officer}", "paybill.credit_proposed", _subject(payment), now, details))
+            return payment
+
+        return in_transaction(self.uow, work)
+
+    def approve_credit(
+        self, payment_id: str, *, officer: str, expected_to: str | None = None, operator: str | None = None
+    ) -> PaybillPayment:
+        """Carry out the credit another officer proposed (``SameOfficer`` for its proposer, audited); the wallet's
+        limits checked now. ``expected_to``: the wallet the approver read (another one now is a ``Conflict``). Never
+        from a shell (``operator`` given): one operator could name any two officers there."""
+        if operator is not None:
+            raise Refused(
+                f"paybill payment {payment_id} is credited when a second officer approves it: approve it on the "
+                "console (signed in with your second factor), not from the shell"
+            )
+        payment = self.get(payment_id)
+        if payment.proposed_by is None or payment.proposed_to is None:
+            raise InvalidState(f"no credit of paybill payment {payment_id} is proposed")
+        if expected_to is not None and payment.proposed_to != expected_to:
+            raise Conflict(f"paybill payment {payment_id} now has a credit to another wallet proposed: read it again")
+        if payment.proposed_by == officer:
+            details = {"trans_id": payment.trans_id, "user": payment.proposed_to}
+            event = AuditEvent(
+                f"user:{officer}", "paybill.credit_same_officer_refused", _subject(payment), self.clock.now(), details
+            )
+            in_transaction(self.uow, lambda uow: uow.audit.append(event))
+            raise SameOfficer("you proposed this credit: a second officer approves it")
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            locked = self._actionable(uow, payment_id)
+            if locked.proposed_by != payment.proposed_by or locked.proposed_to != payment.proposed_to:
+                raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
+            assert locked.proposed_to is not None
+            wallet, now = self._receiving(uow, locked.proposed_to, locked.kes), self.clock.now()
+            uow.wallet_usage.add(
+                Usage(self.ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, locked.kes, now, locked.id)
+            )
+            if locked.state is PaybillState.SUSPENDED:  # out of the suspense account
+                flows.release_paybill_payment(
+                    self.ledger, payment_id=locked.id, kes=locked.kes, user_id=wallet.user_id, session=uow.ledger
+                )
+            else:  # never booked (unverified): the officers vouch M-Pesa has it
+                flows.book_paybill_payment(
+                    self.ledger, payment_id=locked.id, kes=locked.kes, user_id=wallet.user_id, session=uow.ledger
+                )
+            locked.unverified_at = locked.unverified_at or (now if locked.state is PaybillState.UNVERIFIED else None)
+            locked.state, locked.user_id = PaybillState.RELEASED, wallet.user_id
+            proposer = locked.proposed_by or ""
+            return self._decided(
+                uow,
+                locked,
+                f"user:{officer}",
+                locked.proposal_note,
+                "paybill.credit_approved",
+                user=wallet.user_id,
+                proposed_by=proposer,
+            )
+
+        credited = in_transaction(self.uow, work)
+        assert credited.user_id is not None
+        self._observed(credited, credited.user_id)
+        return credited
+
+    def decline_credit(self, payment_id: str, *, officer: str, note: str) -> PaybillPayment:
+        """Decline (or, its proposer, withdraw) the credit proposed: nothing moves, audited with the note."""
+        text = _note(note)
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = self._actionable(uow, payment_id)
+            if payment.proposed_by is None:
+                raise InvalidState(f"no credit of paybill payment {payment_id} is proposed")
+            now = self.clock.now()
+            details = {
+                "trans_id": payment.trans_id,
+                "user": payment.proposed_to or "",
+                "proposed_by": payment.proposed_by,
+                "note": text,
+            }
+            payment.proposed_to = payment.proposed_by = payment.proposed_at = None
+            payment.proposal_note = ""
+            uow.paybill_payments.update(payment)
+            uow.audit.append(AuditEvent(f"user:{officer}", "paybill.credit_declined", _subject(payment), now, details))
+            return payment
+
+        return in_transaction(self.uow, work)
+
+    def reverse(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
+        """Give an unverified or suspended payment back to its payer by M-Pesa's Reversal of its TransID: recorded
+        ``reversing`` (the tokens of its result and timeout URLs committed) before the request leaves; its result
+        (``on_reversal``) or, with none by the deadline, a Transaction Status answer settles it. Refused by M-Pesa
+        at once: back where it waited, with the reason. Audited with the note."""
+        text = _note(note)
+        result_token, timeout_token = self.tokens(), self.tokens()
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = self._actionable(uow, payment_id)
+            if payment.proposed_by is not None:
+                raise Conflict(f"a credit of paybill payment {payment.id} is proposed: decline it before reversing")
+            now = self.clock.now()
+            payment.reversal_from, payment.state = payment.state, PaybillState.REVERSING
+            payment.reversal_by, payment.reversal_note = actor, text
+            payment.reversal_digest = token_digest(result_token)
+            payment.reversal_timeout_digest = token_digest(timeout_token)
+            payment.reversal_originator = payment.reversal_conversation = payment.reversal_receipt = None
+            payment.check_at, payment.queries = now + REVERSAL_WAIT, 0  # no result by then: Transaction Status
+            payment.status_digest = payment.timeout_digest = None
+            uow.paybill_payments.update(payment)
+            details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "note": text}
+            uow.audit.append(AuditEvent(actor, "paybill.reversal_requested", _subject(payment), now, details))
+            return payment
+
+        recorded = in_transaction(self.uow, work)
+        request = ReversalRequest(
+            transaction_id=recorded.trans_id,
+            amount=recorded.kes,
+            result_url=callback_url(f"{self.hooks}/reversal/result", result_token),
+            timeout_url=callback_url(f"{self.hooks}/reversal/timeout", timeout_token),
+            remarks=f"Return of paybill payment {recorded.trans_id}"[:100],
+        )
+        try:
+            ack = self.mpesa().reversal(request)
+        except OutcomeUnknown:
+            _log.warning("the Reversal of paybill payment %s may have reached M-Pesa: asked about later", recorded.id)
+            return recorded
+        except MpesaError as error:  # refused before it started: nothing was reversed
+            why = f"M-Pesa refused the reversal: {error.code}"
+            return in_transaction(self.uow, partial(self._refused_reversal, payment_id=recorded.id, why=why))
+        return in_transaction(self.uow, partial(self._acknowledged, payment_id=recorded.id, ack=ack))
+
+    def _acknowledged(self, uow: PaybillUnitOfWork, *, payment_id: str, ack: Acknowledgement) -> PaybillPayment:
+        payment = uow.paybill_payments.get(payment_id, lock=True)
+        assert payment is not None
+        if payment.state is PaybillState.REVERSING and payment.reversal_originator is None:
+            payment.reversal_originator = ack.originator_conversation_id
+            payment.reversal_conversation = ack.conversation_id
+            uow.paybill_payments.update(payment)
+        return payment
+
+    def _refused_reversal(self, uow: PaybillUnitOfWork, *, payment_id: str, why: str) -> PaybillPayment:
+        payment = uow.paybill_payments.get(payment_id, lock=True)
+        assert payment is not None
+        if payment.state is not PaybillState.REVERSING:
+            return payment
+        return self._reversal_failed(uow, payment, why, self.clock.now())
+
+    def on_reversal(self, result: MpesaResult, *, token: str, timed_out: bool = False) -> PaybillPayment:
+        """A Reversal's result (or its queue timeout) on the URL of a reversal we recorded, matched by its token and
+        the OriginatorConversationID / ConversationID Daraja acknowledged: success marks the payment ``reversed``
+        (a suspended one out of the suspense account); a failure puts it back where it waited, with the reason; a
+        timeout asks Transaction Status. A success after the reversal was taken as failed still reverses a payment
+        that waits undecided (M-Pesa's result is the word that counts). ``Forbidden`` for a token of no recorded
+        reversal or an answer naming another request (nothing written); a repeat changes nothing."""
+        digest = token_digest(token)
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = uow.paybill_payments.by_reversal_token(digest, timeout=timed_out, lock=True)
+            if payment is None:
+                raise Forbidden("unknown callback token")
+            if not _same_request(payment, result):
+                raise Forbidden("the answer names another reversal request")
+            now = self.clock.now()
+            answer = "timeout" if timed_out else f"{result.result_code} {result.result_desc}".strip()
+            late = payment.state is not PaybillState.REVERSING and result.outcome is Outcome.SUCCEEDED
+            if late and not timed_out and payment.actionable and payment.proposed_by is None:
+                # Transaction Status had found no reversal, yet M-Pesa did it: its own result is the word that counts
+                _log.warning("paybill payment %s: M-Pesa reversed it after we took the reversal as failed", payment.id)
+                return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
+            if payment.state is not PaybillState.REVERSING:
+                if late and not timed_out and payment.state is not PaybillState.REVERSED:
+                    _log.error("paybill payment %s is %s but M-Pesa reversed it", payment.id, payment.state.value)
+                details = {"trans_id": payment.trans_id, "answer": answer[:200]}
+                uow.audit.append(
+                    AuditEvent("mpesa:callback", "paybill.reversal_repeated", _subject(payment), now, details)
+                )
+                return payment
+            payment.answers = (*payment.answers, f"reversal {answer}"[:200])[-20:]
+            if timed_out or result.outcome is Outcome.PENDING:
+                payment.check_at = now  # Transaction Status settles it
+                uow.paybill_payments.update(payment)
+                return payment
+            if result.outcome is Outcome.SUCCEEDED:
+                return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
+            why = f"M-Pesa did not reverse it: {result.result_code} {result.result_desc}".strip()
+            return self._reversal_failed(uow, payment, why, now)
+
+        return in_transaction(self.uow, work)
+
+    def _reversal_status(
+        self,
+        uow: PaybillUnitOfWork,
+        payment: PaybillPayment,
+        result: MpesaResult,
+        answer: str,
+        timed_out: bool,
+        now: datetime,
+    ) -> PaybillPayment:
+        """A Transaction Status answer about a reversal that sent no result by its deadline."""
+        payment.answers = (*payment.answers, f"reversal status {answer}"[:200])[-20:]
+        outcome = Outcome.PENDING if timed_out else status_outcome(result)
+        state = (result.param("TransactionStatus") or "").strip().lower()
+        if payment.reversal_originator is None:  # asked about the original TransID: reversed, or not (yet)
+            if state == "reversed":
+                return self._reversed(uow, payment, None, now)
+            outcome = Outcome.FAILED if outcome is Outcome.SUCCEEDED else outcome  # completed: not reversed
+        if outcome is Outcome.SUCCEEDED:
+            return self._reversed(uow, payment, result.param("ReceiptNo") or None, now)
+        if outcome in (Outcome.FAILED, Outcome.NOT_FOUND):
+            seen = f"the reversal is {state or 'failed'}"
+            if outcome is Outcome.NOT_FOUND:
+                seen = "no record of the reversal"
+            return self._reversal_failed(uow, payment, f"M-Pesa's Transaction Status: {seen}", now)
+        uow.paybill_payments.update(payment)  # asked again at its check_at
+        return payment
+
+    def _reversed(
+        self, uow: PaybillUnitOfWork, payment: PaybillPayment, receipt: str | None, now: datetime
+    ) -> PaybillPayment:
+        if payment.reversal_from is PaybillState.SUSPENDED:  # it was booked: out of the suspense account
+            flows.return_paybill_payment(self.ledger, payment_id=payment.id, kes=payment.kes, session=uow.ledger)
+        payment.state, payment.check_at, payment.reversal_receipt = PaybillState.REVERSED, None, receipt
+        payment.decided_by, payment.decided_at, payment.note = payment.reversal_by, now, payment.reversal_note
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "receipt": receipt or ""}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.reversed", _subject(payment), now, details))
+        return payment
+
+    def _reversal_failed(
+        self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime
+    ) -> PaybillPayment:
+        payment.state = payment.reversal_from or PaybillState.UNVERIFIED
+        payment.reason, payment.check_at = why[:300], None  # its tokens stay: a late success still reverses it
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "reason": why[:300], "state": payment.state.value}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.reversal_failed", _subject(payment), now, details))
+        _log.warning("the reversal of paybill payment %s failed: %s", payment.id, why)
+        return payment
+
+    def _actionable(self, uow: PaybillUnitOfWork, payment_id: str, only: PaybillState | None = None) -> PaybillPayment:
+        payment = uow.paybill_payments.get(payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"no paybill payment {payment_id}")
+        if not payment.actionable or (only is not None and payment.state is not only):
+            wanted = only.value if only is not None else "unverified or in suspense"
+            raise InvalidState(f"paybill payment {payment_id} is {payment.state.value}, not {wanted}")
+        return payment
+
+    def _receiving(self, uow: PaybillUnitOfWork, user_id: str, kes: Money) -> Wallet:
+        """The wallet ``user_id``, locked, if it may take ``kes`` now (a frozen one ``InvalidState``, over its
+        limits ``LimitExceeded``)."""
+        wallet = uow.wallets.get(user_id, lock=True)
+        if wallet is None:
+            raise NotFound(f"no wallet for {user_id!r}")
+        if wallet.frozen:
+            raise InvalidState("that wallet is frozen: unfreeze it first or return the payment")
+        profile = uow.kyc.get(wallet.user_id)
+        if profile is None:
+            raise InvalidState("that wallet has no KYC profile")
+        now = self.clock.now()
+        check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now).enforce()
+        return wallet
 
     def _suspended(self, uow: PaybillUnitOfWork, payment_id: str) -> PaybillPayment:
         payment = uow.paybill_payments.get(payment_id, lock=True)
@@ -522,6 +885,7 @@ class Paybill:
 
 
 _TRANS_ID = re.compile(r"[A-Za-z0-9]{6,32}")
+_REVERSAL_STATES = (PaybillState.REVERSING, PaybillState.REVERSED)
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -584,6 +948,24 @@ def _named(uow: PaybillUnitOfWork, reference: str) -> Wallet | None:
     if phone is not None:
         return uow.wallets.by_phone(phone)
     return uow.wallets.by_username(text.removeprefix("@").lower())
+
+
+def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
+    """The wallet an officer names (phone, username or user id), ``NotFound`` for none."""
+    wallet = _named(uow, to) or uow.wallets.get(to.strip())
+    if wallet is None:
+        raise NotFound(f"no wallet for {to!r}")
+    return wallet
+
+
+def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:
+    """Whether a Reversal's answer is about the request Daraja acknowledged (its OriginatorConversationID and
+    ConversationID); an answer that came before the acknowledgement was kept is judged by its token alone."""
+    pairs = (
+        (payment.reversal_originator, result.originator_conversation_id or result.reference),
+        (payment.reversal_conversation, result.conversation_id),
+    )
+    return all(ours is None or theirs is None or ours == theirs for ours, theirs in pairs)
 
 
 def _refusal(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) -> str:

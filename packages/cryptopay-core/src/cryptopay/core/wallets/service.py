@@ -294,7 +294,7 @@ class Wallets:
         Example: ``wallets.check_send("u_1", "@baraka", Money.of("100", KES)).total`` is ``KES 100.00`` on a free
         schedule, or raises ``InsufficientFunds`` when the wallet holds less.
         """
-        phone, username, value = self._valid_send(to, amount, note)
+        phone, username, value, _cleaned = self._valid_send(to, amount, note)
         now = self.clock.now()
 
         def work(uow: WalletUnitOfWork) -> Money:
@@ -323,8 +323,7 @@ class Wallets:
         moved, if the schedule now asks more. ``step_up``: the shell's step-up allowance and whether the caller
         stepped up; past it without one, ``StepUpRequired`` (403), nothing moved (``allowance``: checked with the
         day's usage read under the sender's lock). None (operators, tests of other rules): no allowance."""
-        phone, username, value = self._valid_send(to, amount, note)
-        note = _note(note)
+        phone, username, value, note = self._valid_send(to, amount, note)
         transfer_id = self.ids.new_id("trf")
         to_whom = phone or f"@{username}"
         now, code = self.clock.now(), amount.asset.code
@@ -368,13 +367,14 @@ class Wallets:
                 f"user:{sender_id}", "wallet.send_refused_recipient", f"user:{sender_id}", **refused.audit, **extra
             )
 
-    def _valid_send(self, to: str, amount: Money, note: str | None) -> tuple[str | None, str | None, Money]:
-        """A send's amount, note and recipient checked: the phone or username, and the amount's KES value."""
+    def _valid_send(self, to: str, amount: Money, note: str | None) -> tuple[str | None, str | None, Money, str | None]:
+        """A send's amount, note and recipient checked: the phone or username, the amount's KES value and the note
+        as the recipient will read it (``_note``: checked once, the brand check being the costliest rule here)."""
         if amount.asset not in SENDABLE:
             raise InvalidAmount(f"people send KES or USDT to each other, not {amount.asset.code}", field="amount")
         if not amount.is_positive():
             raise InvalidAmount("the amount must be positive", field="amount")
-        _note(note)
+        cleaned = _note(note)
         phone, username = _recipient(to)
         value = kes_value(amount, self.quoter())
         # The P2P minimum first (review3 I7): a send worth under a cent is under the minimum too, and naming the
@@ -383,7 +383,7 @@ class Wallets:
         self._at_least_the_minimum(amount, value, by_phone=phone is not None)
         if not value.is_positive():
             raise _below_a_cent(amount, self.quoter())
-        return phone, username, value
+        return phone, username, value, cleaned
 
     def _at_least_the_minimum(self, amount: Money, value: Money, *, by_phone: bool) -> None:
         """Refuse dust (``minimum``); to a phone number, anything an invitation could not be (review H19).

@@ -87,15 +87,16 @@ from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.kyc.gate import frozen_among
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.internal import INTERNAL_ADDRESS, PlatformAddresses
 from cryptopay.core.payments.model import address_key
-from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, refuse_burn_address
+from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, may_be_signed, refuse_burn_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.payments import Quoter
-from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.storage import in_transaction, page_past
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.withdrawals import NetworkFeeEstimator, WithdrawalUnitOfWork, WithdrawalUowFactory
 from cryptopay.core.rails import Rail
@@ -459,11 +460,21 @@ class Withdrawals:
 
     # -- the worker ----------------------------------------------------------------------------------------------
     def send_due(self, *, limit: int = 100) -> list[Withdrawal]:
-        """Screen again and send every requested withdrawal whose ``send_after`` has passed; one whose owner
-        compliance froze since it was asked (a first-time address's cool-off) stays requested, its coins held, until
-        the freeze is lifted, as a frozen merchant's planned payout does (review6 F8/F9: checked when money leaves)."""
-        due = in_transaction(self.uow, lambda uow: _not_frozen(uow, uow.withdrawals.due(self.clock.now(), limit=limit)))
-        return [self._send_one(w) for w in due]
+        """Screen again and send up to ``limit`` requested withdrawals whose ``send_after`` has passed; one whose
+        owner compliance froze since it was asked (a first-time address's cool-off) stays requested, its coins held,
+        until the freeze is lifted, as a frozen merchant's planned payout does (review6 F8/F9: checked when money
+        leaves), and the run reads past it (``page_past``: a frozen user's many never hold up the others')."""
+        now = self.clock.now()
+
+        def due(after: tuple[datetime, str] | None) -> list[Withdrawal]:
+            return in_transaction(self.uow, lambda uow: uow.withdrawals.due(now, limit=limit, after=after))
+
+        def not_frozen(page: list[Withdrawal]) -> list[Withdrawal]:
+            frozen = in_transaction(self.uow, lambda uow: frozen_among(uow.kyc, (w.user_id for w in page)))
+            return [w for w in page if w.user_id not in frozen]
+
+        ready = page_past(due, not_frozen, lambda w: (w.send_after, w.id), limit=limit)
+        return [self._send_one(w) for w in ready]
 
     def check_sent(self, *, limit: int = 100) -> list[Withdrawal]:
         """Follow every sent withdrawal: post on confirmation, refund on failure."""
@@ -481,7 +492,7 @@ class Withdrawals:
         ours = in_transaction(
             self.uow, lambda uow: self.platform.owner(uow.deposit_addresses, withdrawal.network, withdrawal.address)
         )
-        if ours is not None and not _signed(sender, withdrawal.id):
+        if ours is not None and not may_be_signed(sender, withdrawal.id):
             why = "the address belongs to cryptopay now: it was not sent (send by phone or username instead)"
             return self._settle_later(withdrawal.id, None, why, code=INTERNAL_ADDRESS)
         try:
@@ -489,14 +500,14 @@ class Withdrawals:
         except CryptopayError:
             log.warning("withdrawal %s waits: its network fee cannot be valued now", withdrawal.id, exc_info=True)
             return withdrawal  # the prices cannot say now: the next run asks again
-        if risen is not None and not _signed(sender, withdrawal.id):
+        if risen is not None and not may_be_signed(sender, withdrawal.id):
             return self._settle_later(withdrawal.id, None, risen, code=FEE_CHANGED)
         try:
             sent = sender.send(_request(withdrawal))
         except Unavailable:
             return withdrawal  # the next run tries again (the sender is idempotent on the withdrawal id)
         except CryptopayError as error:
-            if _signed(sender, withdrawal.id):
+            if may_be_signed(sender, withdrawal.id):
                 return withdrawal  # a signed transaction exists and may land: keep the hold, send the same later
             return self._settle_later(withdrawal.id, None, error.message)
         return self._settle_later(withdrawal.id, sent, None)
@@ -737,23 +748,6 @@ def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
     return WithdrawalRequest(
         withdrawal.id, withdrawal.network, withdrawal.address, withdrawal.amount, withdrawal.token_contract
     )
-
-
-def _not_frozen(uow: WithdrawalUnitOfWork, due: list[Withdrawal]) -> list[Withdrawal]:
-    """``due`` without the withdrawals of users compliance froze (their profiles read once)."""
-    frozen = {party for party, p in uow.kyc.find(sorted({w.user_id for w in due})).items() if p.frozen}
-    return [w for w in due if w.user_id not in frozen]
-
-
-def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
-    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not)."""
-    try:
-        sender.status(withdrawal_id)
-    except NotFound:
-        return False
-    except CryptopayError:
-        return True
-    return True
 
 
 def _load(uow: WithdrawalUnitOfWork, withdrawal_id: str, *, lock: bool = False) -> Withdrawal:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_compliance import (
     compliance_alerts,
     compliance_cases,
@@ -25,7 +25,7 @@ from cryptopay.adapters.sql.tables_compliance import (
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 from cryptopay.core.kyc.tiers import PartyKind
 
@@ -97,11 +97,9 @@ class SqlKycApplications:
         return found[0] if found else None
 
     def update(self, application: KycApplication) -> None:
-        c = kyc_applications.c
-        statement = kyc_applications.update().where(c.id == application.id).values(**self._row(application))
+        where, missing = kyc_applications.c.id == application.id, f"no application {application.id} to update"
         with writing(self._bind) as conn:
-            if conn.execute(statement).rowcount != 1:
-                raise NotFound(f"no application {application.id} to update")
+            update_one(conn, kyc_applications, where, self._row(application), missing=missing)
             self._write_directors(conn, application, fresh=False)
 
     def for_party(self, party_id: str) -> list[KycApplication]:
@@ -243,10 +241,9 @@ class SqlAlerts:
 
     def update(self, alert: Alert) -> None:
         row = _alert_row(alert, self._personal)
-        statement = compliance_alerts.update().where(compliance_alerts.c.id == alert.id).values(**row)
-        with writing(self._bind) as conn:
-            if conn.execute(statement).rowcount != 1:
-                raise NotFound(f"no alert {alert.id}")
+        update_one(
+            self._bind, compliance_alerts, compliance_alerts.c.id == alert.id, row, missing=f"no alert {alert.id}"
+        )
 
     def list(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:
         c = compliance_alerts.c
@@ -276,10 +273,8 @@ class SqlCases:
         return found[0] if found else None
 
     def update(self, case: Case) -> None:
-        statement = compliance_cases.update().where(compliance_cases.c.id == case.id).values(**self._row(case))
-        with writing(self._bind) as conn:
-            if conn.execute(statement).rowcount != 1:
-                raise NotFound(f"no case {case.id}")
+        where = compliance_cases.c.id == case.id
+        update_one(self._bind, compliance_cases, where, self._row(case), missing=f"no case {case.id}")
 
     def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]:
         c = compliance_cases.c

@@ -28,8 +28,15 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalData
-from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, insert_new, reading, writing
-from cryptopay.adapters.sql.repositories.payments import _lock_key
+from cryptopay.adapters.sql.repositories._base import (
+    Bind,
+    DriverRead,
+    advisory_locks,
+    insert_new,
+    reading,
+    update_one,
+    writing,
+)
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import (
@@ -41,7 +48,7 @@ from cryptopay.adapters.sql.tables_identity import (
     refresh_tokens,
     users,
 )
-from cryptopay.core.errors import Conflict, InvalidState, NotFound
+from cryptopay.core.errors import Conflict, InvalidState
 from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
@@ -70,9 +77,7 @@ T = TypeVar("T")
 
 
 def _update(bind: Bind, table: sa.Table, key: Any, values: dict[str, Any], what: str) -> None:
-    with writing(bind) as conn:
-        if conn.execute(table.update().where(table.c.id == key).values(**values)).rowcount != 1:
-            raise NotFound(f"{what} {key} does not exist")
+    update_one(bind, table, table.c.id == key, values, missing=f"{what} {key} does not exist")
 
 
 def _one(bind: Bind, query: sa.Select[Any], into: Callable[[Any], T]) -> T | None:
@@ -525,10 +530,9 @@ class SqlTeams:
 
     def update_member(self, member: Member) -> None:
         m = merchant_members.c
-        with writing(self._bind) as conn:
-            where = (m.merchant_id == member.merchant_id, m.user_id == member.user_id)
-            if conn.execute(merchant_members.update().where(*where).values(role=member.role.value)).rowcount != 1:
-                raise NotFound(f"{member.user_id} is not a member of {member.merchant_id}")
+        where = sa.and_(m.merchant_id == member.merchant_id, m.user_id == member.user_id)
+        missing = f"{member.user_id} is not a member of {member.merchant_id}"
+        update_one(self._bind, merchant_members, where, {"role": member.role.value}, missing=missing)
 
     def remove_member(self, merchant_id: str, user_id: str) -> None:
         m = merchant_members.c
@@ -570,8 +574,8 @@ class SqlTeams:
         with writing(self._bind) as conn:
             if conn.dialect.name == "postgresql":
                 if team is not None:
-                    conn.execute(_INVITEE_LOCK, {"space": _TEAM_LOCKS, "key": _lock_key(invitation.merchant_id)})
-                conn.execute(_INVITEE_LOCK, {"space": _INVITEE_LOCKS, "key": _lock_key(lookup)})
+                    advisory_locks(conn, _TEAM_LOCKS, invitation.merchant_id)
+                advisory_locks(conn, _INVITEE_LOCKS, lookup)
             if team is not None:
                 refused = _team_cap(conn, invitation, lookup, team, since)
                 if refused is not None:
@@ -598,10 +602,7 @@ class SqlTeams:
         return _invitation(row, self._personal)
 
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for invitees, then 32 bits of the address's keyed hash
-# (two addresses sharing them only wait for each other; an address never reaches the server's lock table).
-_INVITEE_LOCKS = 0x494E5654  # "INVT"
-_INVITEE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+_INVITEE_LOCKS = 0x494E5654  # "INVT": invitees' addresses' keyed hashes (advisory_locks)
 
 
 _TEAM_LOCKS = 0x5445414D  # "TEAM": a team's invitation caps, taken before the invitee's lock

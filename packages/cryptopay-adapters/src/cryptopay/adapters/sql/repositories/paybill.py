@@ -14,6 +14,8 @@ from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegi
 
 __all__ = ["SqlPaybillPayments", "SqlUrlRegistrations"]
 
+_ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING)  # check_at is kept only while asked about (the index)
+
 
 class SqlPaybillPayments(_Documents[PaybillPayment]):
     cls, table, what = PaybillPayment, paybill_payments, "paybill payment"
@@ -24,9 +26,12 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
             "id": item.id,
             "trans_id": item.trans_id,
             "state": item.state.value,
-            "check_at": item.check_at if item.state is PaybillState.VERIFYING else None,
+            "check_at": item.check_at if item.state in _ASKED else None,
             "status_digest": item.status_digest,
             "timeout_digest": item.timeout_digest,
+            "reversal_digest": item.reversal_digest,
+            "reversal_timeout_digest": item.reversal_timeout_digest,
+            "was_unverified": item.was_unverified,
         }
 
     def add(self, payment: PaybillPayment) -> None:
@@ -42,12 +47,16 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
         self._update(payment)
 
     def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
-        c = paybill_payments.c  # check_at is kept only while verifying: the partial index holds just those
+        c = paybill_payments.c  # check_at is kept only while verifying or reversing
         return self._select(c.check_at <= now, order=("check_at", "id"), limit=limit)
 
     def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
         c = paybill_payments.c
         return self._one((c.timeout_digest if timeout else c.status_digest) == digest, lock=lock)
+
+    def by_reversal_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
+        c = paybill_payments.c
+        return self._one((c.reversal_timeout_digest if timeout else c.reversal_digest) == digest, lock=lock)
 
     def listed(self, *, state: PaybillState | None, after: str | None, limit: int) -> list[PaybillPayment]:
         c = paybill_payments.c
@@ -61,6 +70,10 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
 
     def count(self, state: PaybillState) -> int:
         query = sa.select(sa.func.count()).where(paybill_payments.c.state == state.value)  # ix_paybill_payments_state
+        return int(self._conn.execute(query).scalar_one())
+
+    def unverified_ever(self) -> int:
+        query = sa.select(sa.func.count()).where(paybill_payments.c.was_unverified.is_(True))
         return int(self._conn.execute(query).scalar_one())
 
 

@@ -8,7 +8,6 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -18,7 +17,14 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import (
+    DriverRead,
+    advisory_locks,
+    increment,
+    insert_new,
+    update_one,
+    upsert,
+)
 from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -36,7 +42,7 @@ from cryptopay.adapters.sql.tables_payments import (
     stores,
     unmatched_answers,
 )
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
@@ -109,9 +115,9 @@ class _Documents(Generic[T]):
 
     def _update(self, item: T) -> None:
         row = self._row(item)
-        statement = self.table.update().where(self.table.c.id == row["id"]).values(**row)
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no {self.what} {row['id']} to update")
+        update_one(
+            self._conn, self.table, self.table.c.id == row["id"], row, missing=f"no {self.what} {row['id']} to update"
+        )
 
     def _select(
         self,
@@ -120,9 +126,15 @@ class _Documents(Generic[T]):
         limit: int | None = None,
         newest_first: bool = False,
         lock: bool = False,
+        after: tuple[Any, ...] | None = None,
     ) -> list[T]:
+        """The rows ``where`` holds in ``order``; ``after``: a keyset page, the rows past these values of the
+        ``order`` columns (ascending orders only)."""
         columns = [self.table.c[name] for name in order]
         ordering = [c.desc() for c in columns] if newest_first else columns
+        if after is not None:
+            past = sa.tuple_(*(sa.literal(value, c.type) for value, c in zip(after, columns, strict=True)))
+            where = (*where, sa.tuple_(*columns) > past)
         query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering).limit(limit)
         return self._items(query.with_for_update() if lock and self._locking else query)
 
@@ -571,8 +583,10 @@ class SqlPayouts(_Documents[Payout]):
         owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == key)
         return self._one(payouts.c.id == owner.scalar_subquery())
 
-    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
-        return self._select(payouts.c.state == state.value, order=_BY_AGE, limit=limit)
+    def by_state(
+        self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, order=_BY_AGE, limit=limit, after=after)
 
     def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
         due = (payouts.c.state.in_(_OPEN_PAYOUTS), payouts.c.check_at <= now)
@@ -615,24 +629,10 @@ class SqlPayouts(_Documents[Payout]):
         """A transaction-level advisory lock on the destination's keyed hash (PostgreSQL; released at commit or
         rollback). SQLite needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
         if self._conn.dialect.name == "postgresql" and self._locking:
-            self._conn.execute(
-                _DESTINATION_LOCK, {"space": _DESTINATION_LOCKS, "key": _lock_key(self._personal.lookup(destination))}
-            )
+            advisory_locks(self._conn, _DESTINATION_LOCKS, self._personal.lookup(destination))
 
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for payout destinations, then 32 bits of the keyed hash
-# (two numbers sharing them only wait for each other; a phone number never reaches the server's lock table).
-_DESTINATION_LOCKS = 0x50415944  # "PAYD"
-_DESTINATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
-
-
-def _lock_key(lookup: str) -> int:
-    """A signed 32-bit key for a destination's keyed hash.
-
-    >>> _lock_key("254712345678") == _lock_key("254712345678"), -(2**31) <= _lock_key("x") < 2**31
-    (True, True)
-    """
-    return int.from_bytes(hashlib.sha256(lookup.encode()).digest()[:4], "big", signed=True)
+_DESTINATION_LOCKS = 0x50415944  # "PAYD": payout destinations' keyed hashes (advisory_locks)
 
 
 class SqlRefunds(_Documents[Refund]):
@@ -663,8 +663,10 @@ class SqlRefunds(_Documents[Refund]):
         mine = (refunds.c.invoice_id.in_(owned), *_older(refunds, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
-    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
-        return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
+    def by_state(
+        self, state: RefundState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Refund]:
+        return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit, after=after)
 
 
 class SqlPaymentLinks:
@@ -703,9 +705,8 @@ class SqlPaymentLinks:
         return next(iter(self._read(payment_links.c.public_id == public_id)), None)
 
     def update(self, link: PaymentLink) -> None:
-        statement = payment_links.update().where(payment_links.c.id == link.id).values(**self._columns(link))
-        if self._conn.execute(statement).rowcount != 1:
-            raise NotFound(f"no payment link {link.id} to update")
+        where, missing = payment_links.c.id == link.id, f"no payment link {link.id} to update"
+        update_one(self._conn, payment_links, where, self._columns(link), missing=missing)
 
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)

@@ -8,15 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalFields
-from cryptopay.adapters.sql.repositories.payments import _Documents, _lock_key, _older
+from cryptopay.adapters.sql.repositories._base import advisory_locks
+from cryptopay.adapters.sql.repositories.payments import _Documents, _older
 from cryptopay.adapters.sql.tables_remittances import remittance_orders
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
 
 __all__ = ["SqlRemittances"]
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for remittance originators, then 32 bits of the keyed hash
-_ORIGINATOR_LOCKS = 0x524D544F  # "RMTO"
-_ORIGINATOR_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+_ORIGINATOR_LOCKS = 0x524D544F  # "RMTO": remittance originators' keyed hashes (advisory_locks)
 
 
 class SqlRemittances(_Documents[RemittanceOrder]):
@@ -76,8 +75,7 @@ class SqlRemittances(_Documents[RemittanceOrder]):
         none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
         if self._conn.dialect.name != "postgresql" or not self._locking:
             return
-        for key in sorted({_lock_key(self._personal.lookup(address)), _lock_key(self._personal.lookup(name))}):
-            self._conn.execute(_ORIGINATOR_LOCK, {"space": _ORIGINATOR_LOCKS, "key": key})
+        advisory_locks(self._conn, _ORIGINATOR_LOCKS, self._personal.lookup(address), self._personal.lookup(name))
 
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         in_state = () if state is None else (remittance_orders.c.state == state.value,)

@@ -18,7 +18,6 @@ inside a transaction already under way the read is pipelined and the write goes 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +30,7 @@ from cryptopay.adapters.sql.ledger_flush import NO_WRITES, WRITE_ARRAY_TYPES, WR
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.prepared import Statement
-from cryptopay.adapters.sql.repositories._base import insert_new
+from cryptopay.adapters.sql.repositories._base import advisory_locks, insert_new, lock_key, update_one
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
@@ -45,7 +44,7 @@ from cryptopay.adapters.sql.tables_wallets import (
 )
 from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.errors import Conflict, NotFound, TransientConflict
+from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
@@ -114,8 +113,7 @@ class SqlWallets(_Documents[Wallet]):
         # the username's skeleton is written at sign-up only (a username never changes): a younger look-alike kept
         # by migration 0138 has none and keeps none, so updating it never trips the unique index
         row = {k: v for k, v in self._row(wallet).items() if k != "username_skeleton"}
-        if self._conn.execute(wallets.update().where(wallets.c.id == row["id"]).values(**row)).rowcount != 1:
-            raise NotFound(f"no wallet {row['id']} to update")
+        update_one(self._conn, wallets, wallets.c.id == row["id"], row, missing=f"no wallet {row['id']} to update")
 
     def list(self, *, after: str | None, limit: int) -> list[Wallet]:
         where = () if after is None else (wallets.c.id > after,)
@@ -355,23 +353,13 @@ class SqlUsage:
         """A transaction-level advisory lock on the user id (PostgreSQL; released at commit or rollback). SQLite
         needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
         if self._conn.dialect.name == "postgresql":
-            self._conn.execute(_RECEIVE_LOCK, {"space": _RECEIVE_LOCKS, "key": _receive_key(user_id)})
+            advisory_locks(self._conn, _RECEIVE_LOCKS, user_id)
 
 
-# pg_advisory_xact_lock(int, int): a namespace of its own for what wallets receive, then 32 bits of the user id's
-# hash (two users sharing them only wait for each other; each transaction takes at most one receive lock).
+# What wallets receive, by user id (advisory_locks; each transaction takes at most one receive lock). A send tries
+# the same lock (lock_key) and is a transient conflict when it is held.
 _RECEIVE_LOCKS = 0x52454356  # "RECV"
-_RECEIVE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
 _TRY_RECEIVE_LOCK = "SELECT pg_try_advisory_xact_lock(%(space)s, %(key)s)"
-
-
-def _receive_key(user_id: str) -> int:
-    """A signed 32-bit key for a user's receive lock.
-
-    >>> _receive_key("usr_1") == _receive_key("usr_1"), -(2**31) <= _receive_key("usr_2") < 2**31
-    (True, True)
-    """
-    return int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:4], "big", signed=True)
 
 
 def _kes(value: Any) -> Money:
@@ -658,7 +646,7 @@ class SqlSends:
         # COMMITTED a statement sees what committed before it began, so only a read after the lock sees the
         # usage of the transaction that held it. SQLite: ``BEGIN IMMEDIATE`` serialised the writers already.
         if self._conn.dialect.name == "postgresql":
-            params = {"space": _RECEIVE_LOCKS, "key": _receive_key(recipient_id)}
+            params = {"space": _RECEIVE_LOCKS, "key": lock_key(recipient_id)}
             if not self._conn.exec_driver_sql(_TRY_RECEIVE_LOCK, params).scalar_one():
                 raise TransientConflict("another payment to this wallet is being made: try again")
         totals = SqlUsage(self._conn).totals(recipient_id, day_start=day_start, month_start=month_start)

@@ -1,0 +1,132 @@
+"""The console's paybill payments (``/console/paybill``): staff see those M-Pesa did not verify (and those in
+suspense), ask M-Pesa again, credit a wallet only when a second officer approves (a fresh code each; the proposer's
+own approval refused with 409, audited), and return the money to the payer by M-Pesa's Reversal (a fresh code); in
+English and Swahili."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.identity import Role
+from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState
+from cryptopay_http import Services
+
+from tests.integration.http.http_support import fast_hasher
+from tests.integration.web.test_console_officer_pages import Staff
+from tests.support.paybill import answer_reversal, paybill, registered, verified
+from tests.support.services import in_memory_services, with_wallets
+from tests.support.wallet_stack import WalletStack, wallet_stack
+
+PAGE = "/console/paybill"
+
+
+@pytest.fixture
+def wallets() -> WalletStack:
+    return wallet_stack()
+
+
+@pytest.fixture
+def desk(wallets: WalletStack) -> Paybill:
+    return paybill(wallets)
+
+
+@pytest.fixture
+def services(wallets: WalletStack, desk: Paybill) -> Services:
+    found = with_wallets(in_memory_services(clock=wallets.clock, hasher=fast_hasher()), wallets)
+    return attrs.evolve(found, paybill=ready(desk))
+
+
+@pytest.fixture
+def ann(app, auth) -> Staff:
+    return Staff(app, auth, "ann@cryptopay.example", Role.ADMIN)
+
+
+@pytest.fixture
+def bob(app, auth) -> Staff:
+    return Staff(app, auth, "bob@cryptopay.example", Role.COMPLIANCE)
+
+
+def _unverified(wallets: WalletStack, desk: Paybill, amount: int = 400, token: str | None = None) -> PaybillPayment:
+    """A genuine payment whose confirmation shows another payer: M-Pesa's Transaction Status does not confirm it."""
+    token = token or registered(wallets)[1]
+    wallets.mpesa.simulate_c2b("0799000001", amount, "acc 9")
+    payload = {**wallets.mpesa.outbox.pop().payload, "MSISDN": "254799999999"}
+    payment = desk.confirm(parse_payload(payload), token=token)
+    verified(wallets, desk)
+    assert desk.get(payment.id).state is PaybillState.UNVERIFIED
+    return payment
+
+
+def _actions(wallets: WalletStack) -> list[str]:
+    return [r.action for r in wallets.backend.storage.audit_records()]
+
+
+def test_an_unverified_payment_is_credited_when_a_second_officer_approves(wallets, desk, ann, bob):
+    """Ann sees it in the list, asks M-Pesa again (still unverified), proposes Amina's wallet (a wrong code refused,
+    nothing proposed), cannot approve her own proposal (409, audited, nothing moves); Bob approves with his code."""
+    amina = wallets.sign_up("0712000001", username="amina")
+    payment = _unverified(wallets, desk)
+    status, html = ann.get(PAGE)
+    assert status == 200 and payment.id in html and 'aria-current="page"' in html
+    detail = f"{PAGE}/{payment.id}"
+    status, html = ann.get(detail)
+    assert status == 200 and payment.trans_id in html and "the payer&#39;s number differs" in html
+    assert "254799999999" not in html  # never a whole phone
+    assert ann.post(f"{detail}/reverify", detail, note="the payer sent a screenshot")[2] == detail
+    assert desk.get(payment.id).state is PaybillState.VERIFYING
+    verified(wallets, desk)
+    form = {"wallet": "@amina", "note": "the payer asked for Amina's wallet"}
+    status, html, _ = ann.post(f"{detail}/propose", detail, **form, code="000000")
+    assert status == 403 and 'role="alert"' in html and desk.get(payment.id).proposed_to is None
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    status, html = ann.get(detail)
+    assert "A second officer must approve your proposal" in html and "/approve" not in html
+    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code(), proposed_to=amina.id)
+    assert status == 409 and 'role="alert"' in html and "paybill.credit_same_officer_refused" in _actions(wallets)
+    assert wallets.balance(amina, "KES").is_zero()
+    status, html = bob.get(detail)
+    assert "/approve" in html and "Amina&#39;s wallet" in html
+    status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code(), proposed_to="usr_other")
+    assert status == 409  # a page showing another wallet approves nothing
+    assert bob.post(f"{detail}/approve", detail, code=bob.code(), proposed_to=amina.id)[2] == detail
+    assert desk.get(payment.id).state is PaybillState.RELEASED
+    assert wallets.balance(amina, "KES") == Money.of(400, KES)
+    assert {"paybill.reverify_requested", "paybill.credit_proposed", "paybill.credit_approved"} <= set(
+        _actions(wallets)
+    )
+
+
+def test_a_payment_is_returned_to_the_payer_by_m_pesa_s_reversal(wallets, desk, ann):
+    """A code is needed; the Reversal's result marks it reversed; one M-Pesa refuses (R000002) waits again with the
+    reason shown on its page."""
+    wallets.sign_up("0712000001")
+    _, token = registered(wallets)
+    payment = _unverified(wallets, desk, 300, token)
+    detail = f"{PAGE}/{payment.id}"
+    status, html, _ = ann.post(f"{detail}/reverse", detail, note="the payer asked for it back")
+    assert status == 422 and desk.get(payment.id).state is PaybillState.UNVERIFIED  # no code: nothing sent
+    assert ann.post(f"{detail}/reverse", detail, note="the payer asked for it back", code=ann.code())[2] == detail
+    assert desk.get(payment.id).state is PaybillState.REVERSING
+    (done,) = answer_reversal(wallets, desk)
+    assert done.state is PaybillState.REVERSED and "paybill.reversal_requested" in _actions(wallets)
+    wallets.mpesa.simulate_c2b("0799000003", 100, "acc 1")
+    forged = desk.confirm(parse_payload({**wallets.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
+    verified(wallets, desk)
+    forged_page = f"{PAGE}/{forged.id}"
+    assert ann.post(f"{forged_page}/reverse", forged_page, note="give it back", code=ann.code())[2] == forged_page
+    answer_reversal(wallets, desk)
+    status, html = ann.get(forged_page)
+    assert status == 200 and "R000002" in html and desk.get(forged.id).state is PaybillState.UNVERIFIED
+    assert set(wallets.ledger.trial_balance().values()) <= {0}  # unverified, reversed: nothing was ever booked
+
+
+def test_the_paybill_pages_speak_swahili_and_refuse_a_wrong_list(wallets, desk, ann):
+    _unverified(wallets, desk)
+    assert ann.get(f"{PAGE}?state=lost")[0] == 422
+    assert ann.get(f"{PAGE}?state=suspended")[0] == 200
+    ann.client.set_cookie("cp_lang", "sw")
+    status, html = ann.get(PAGE)
+    assert status == 200 and "Paybill payments waiting for staff" not in html
