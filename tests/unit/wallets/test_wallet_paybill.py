@@ -436,3 +436,33 @@ def _b2c_to(phone: str) -> B2CRequest:
         result_url="https://example.test/r",
         timeout_url="https://example.test/t",
     )
+
+
+def test_confirmations_that_disagreed_still_go_to_suspense_after_being_asked_about_again(stack: WalletStack) -> None:
+    """Two confirmations of a TransID named different accounts; M-Pesa did not know it yet (unverified); asked about
+    again it is verified: held in suspense, never credited to the account either confirmation named."""
+    mallory = stack.sign_up("0712000009", username="mallory")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 500, "0712000001")
+    genuine = stack.mpesa.outbox.pop().payload
+    desk.confirm(parse_payload({**genuine, "BillRefNumber": "mallory"}), token=token)
+    payment = desk.confirm(parse_payload(genuine), token=token)
+    assert "disagree" in payment.reason
+    desk.verify_due()
+    (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    stack.mpesa.outbox.clear()
+    not_found = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "TransactionNotFound",
+            "ResultDesc": "The transaction is not found.",
+            "OriginatorConversationID": "x",
+            "ConversationID": "y",
+            "TransactionID": "Z000000000",
+        }
+    }
+    unverified = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
+    assert unverified.state is PaybillState.UNVERIFIED and unverified.reason.startswith("confirmations of this")
+    desk.reverify(payment.id, actor="usr_ops", note="M-Pesa was slow")
+    (booked,) = verified(stack, desk)
+    assert booked.state is PaybillState.SUSPENDED and stack.balance(mallory, "KES").is_zero()

@@ -490,7 +490,7 @@ class Paybill:
         return None
 
     def _unverified(self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime) -> PaybillPayment:
-        payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, why, None
+        payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, _kept(payment, why), None
         payment.unverified_at = payment.unverified_at or now
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "reason": why}
@@ -849,7 +849,7 @@ class Paybill:
         self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime
     ) -> PaybillPayment:
         payment.state = payment.reversal_from or PaybillState.UNVERIFIED
-        payment.reason, payment.check_at = why[:300], None  # its tokens stay: a late success still reverses it
+        payment.reason, payment.check_at = _kept(payment, why[:300]), None  # its tokens stay: a late success counts
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "reason": why[:300], "state": payment.state.value}
         uow.audit.append(AuditEvent("mpesa:callback", "paybill.reversal_failed", _subject(payment), now, details))
@@ -949,6 +949,14 @@ def _same_payer(sent: str, number: str) -> bool:
 
 
 _DISAGREE = "confirmations of this TransID disagree"
+
+
+def _kept(payment: PaybillPayment, why: str) -> str:
+    """``why`` as a payment's new reason, after the disagreement of its confirmations if they disagreed: a payment
+    asked about again and then verified must still go to suspense, never to the account a confirmation named."""
+    if payment.reason.startswith(_DISAGREE):
+        return f"{payment.reason.split('; ', 1)[0]}; {why}"
+    return why
 
 
 def _differences(known: PaybillPayment, result: MpesaResult, kes: Money) -> str:
