@@ -219,6 +219,32 @@ def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
     assert "KES 4,300.00" in client.get("/app/").get_data(as_text=True)
 
 
+def test_the_send_check_answers_a_frozen_tier_0_recipient_as_an_unfrozen_one(api: WalletApi):
+    """Review7 F1: ``/app/send/check`` (moves nothing) showed "Check before you confirm" for KES 6,000 to a frozen
+    tier-0 wallet and "Limit reached" once it was unfrozen: a free freeze probe. Now the page is the same frozen or
+    not (a 422 for KES 6,000, the confirmation for KES 3,000), whoever froze it."""
+    from cryptopay.core.kyc import PartyKind
+
+    dedan = api.sign_up("0712000004")["user"]["id"]
+    client = _sign_up(api)
+    amina = api.services.users.by_phone("254712000001").id
+    api.fund(amina, "10000")
+    api.tier_1(amina)
+
+    def checked() -> list[tuple[int, str]]:
+        pages = [_check_send(client, to="0712000004", amount=amount, asset="KES") for amount in ("6000", "3000")]
+        return [(p.status_code, re.sub(r'value="[^"]*"', "", p.get_data(as_text=True))) for p in pages]
+
+    unfrozen = checked()
+    assert [status for status, _ in unfrozen] == [422, 200]
+    assert "cannot receive this amount now" in unfrozen[0][1] and "Check before you confirm" in unfrozen[1][1]
+    api.services.kyc_review.freeze("usr_officer", dedan, PartyKind.PERSONAL, "STR 20 filed")
+    assert checked() == unfrozen
+    api.services.wallets.freeze(dedan, reason="reported stolen phone", actor="admin:ops")
+    assert checked() == unfrozen
+    assert api.services.wallets.transfers(amina) == []
+
+
 def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
     """An amount that is not a number is refused on the form, which keeps what was typed."""
     client = _sign_up(api)
