@@ -6,14 +6,18 @@ releases it to the recipient or returns it to the sender; the trial balance is z
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import InvalidInput, InvalidState, LimitExceeded, NotFound
 from cryptopay.core.money import KES, Money
+from cryptopay.core.privacy.export import subject_export
 from cryptopay.core.wallets import TransferState
 from cryptopay.core.wallets.service import RecipientLimit
 
+from tests.support.privacy_stack import privacy_storage
 from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
 
@@ -22,8 +26,11 @@ OFFICER = "usr_officer"
 
 @pytest.fixture
 def in_memory_backend() -> Backend:
-    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
-    return memory_wallet_backend()
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py), with the repositories a data
+    subject's export reads too."""
+    extra = privacy_storage().repositories
+    names = ("refresh_tokens", "merchants", "teams", "wallet_deposits", "withdrawals")
+    return memory_wallet_backend(**{name: extra[name] for name in names})
 
 
 def _freeze_by_compliance(stack: WalletStack, user_id: str) -> None:
@@ -99,6 +106,40 @@ def test_a_send_to_a_wallet_an_operator_froze_is_held_and_returned_to_its_sender
     with pytest.raises(NotFound):
         stack.wallets.held_sends().release("trf_nope", officer=OFFICER, note="no such send")
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def _export_text(stack: WalletStack, user_id: str) -> str:
+    with stack.backend.uow() as uow:
+        user = uow.users.get(user_id)
+        assert user is not None
+        return json.dumps(subject_export(uow, stack.ledger, user, at=stack.clock.now()))
+
+
+def test_neither_partys_data_export_tells_of_the_freeze_or_the_officers_decisions(backend: Backend):
+    """review7 F8, F9: the held send's records are audited on the transfer, which is its sender's too; exported whole
+    they named the recipient as frozen and carried the officers' notes. Neither party's export says held or frozen,
+    names an officer's note, or (the recipient's, while it is held) shows the send at all."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    chebet = stack.sign_up("0712000003", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    _freeze_by_compliance(stack, chebet.id)
+    kept = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES), note="rent")
+    returned = stack.wallets.send(amina.id, "0712000003", Money.of("200", KES))
+    assert kept.id not in _export_text(stack, baraka.id)  # held for him: nothing reached him yet
+    held = stack.wallets.held_sends()
+    held.release(kept.id, officer=OFFICER, note="the court order allows family support")
+    held.return_to_sender(returned.id, officer=OFFICER, note="structuring suspected")
+    for user in (amina, baraka, chebet):
+        text = _export_text(stack, user.id).replace('"frozen_at": null', "")  # the wallet's own (operator) flag
+        for told in ("frozen", "held_send", "court order", "structuring", "a court order about"):
+            assert told not in text, (user.phone, told, text[max(0, text.find(told) - 200) : text.find(told) + 80])
+    assert kept.id in _export_text(stack, baraka.id)  # released: his, as any send received
+    assert returned.id not in _export_text(stack, chebet.id)
+    with stack.backend.uow() as uow:  # the officers still have every record
+        actions = {r.action for r in uow.audit.records()}
+    assert {"wallet.frozen_recipient", "wallet.held_send_released", "wallet.held_send_returned"} <= actions
 
 
 def _outcome(stack: WalletStack, sender_id: str, to: str, amount: str) -> tuple[str, str]:

@@ -576,14 +576,14 @@ class Wallets:
         """A transfer the user sent or received (``NotFound`` for anyone else's, and for a send held for the user
         while it is held: nothing reached them)."""
         found = in_transaction(self.uow, lambda uow: _transfer(uow, transfer_id))
-        if found is None or not _shown_to(found, user_id):
+        if found is None or not found.shown_to(user_id):
             raise NotFound(f"no transfer {transfer_id!r}")
         return found
 
     def transfers(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
         """The user's transfers, newest first; a send held for the user is not among them while it is held."""
         found = in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
-        return [t for t in found if _shown_to(t, user_id)]
+        return [t for t in found if t.shown_to(user_id)]
 
     def history(
         self,
@@ -755,14 +755,6 @@ def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfi
     profile = KycProfile(party_id=party_id, kind=PartyKind.PERSONAL)
     profile.submit(0, {Requirement.PHONE}, at=at)
     return profile
-
-
-def _shown_to(transfer: Transfer, user_id: str) -> bool:
-    """Whether ``user_id`` sees the transfer: its sender always (a held send as delivered), its recipient once it is
-    no longer held."""
-    if transfer.sender_id == user_id:
-        return True
-    return transfer.recipient_id == user_id and transfer.state is not TransferState.HELD
 
 
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:
