@@ -15,10 +15,10 @@ Booking (decision: nothing is lost, nothing credited at a guess). ``confirm`` is
 a wallet (a phone number in any form people write it, or a username) that may receive it now (not frozen, a KYC
 profile, its tier's ``Product.RECEIVE`` limits) credits the wallet's KES: Dr ``assets:mpesa_collections:KES`` / Cr
 ``liabilities:wallet:<user>:KES``. Anything else (no wallet by that reference, over the limit, a frozen wallet) is
-held in ``liabilities:paybill_suspense:KES`` with the reason, for an operator who either ``release``s it to a wallet
-(the limits checked again) or ``send_back``s it (the payer gets it back by an M-Pesa reversal of the TransID:
-Dr suspense / Cr mpesa_collections; reconciliation then expects that reversal on the statement). Each decision
-needs a note and is audited.
+held in ``liabilities:paybill_suspense:KES`` with the reason, for staff who either credit it to a wallet
+(four-eyes, below; the limits checked again), ``reverse`` it, or ``send_back`` it (the payer gets it back by an
+M-Pesa reversal of the TransID done in the portal: Dr suspense / Cr mpesa_collections; reconciliation then expects
+that reversal on the statement). Each decision needs a note and is audited.
 
 Verified with M-Pesa before anything is booked (decision, fix6c). The confirmation URL's token lives as long as
 the registration, so whoever learns it could post confirmations of money M-Pesa never received. A confirmation is
@@ -537,7 +537,8 @@ class Paybill:
     # -- operators --------------------------------------------------------------------------------------------
     def release(self, payment_id: str, to: str, *, actor: str, note: str) -> PaybillPayment:
         """Credit a suspended payment to the wallet ``to`` names (phone, username or user id), its limits checked
-        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note."""
+        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note. One officer's decision:
+        no shell offers it (they use the four-eyes ``propose_credit`` / ``approve_credit``)."""
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
