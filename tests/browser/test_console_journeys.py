@@ -154,4 +154,7 @@ def test_an_admin_reconciles_now_and_sees_each_checks_latest_run(browser, live, 
             break
     assert by_console in row.inner_text()
     _checked(page)
+    page.goto(f"{live.api}/console/paybill")  # the paybill payments staff act on (axe on it too)
+    assert page.locator('nav a[href="/console/paybill"][aria-current="page"]').count() == 1
+    _checked(page)
     context.close()

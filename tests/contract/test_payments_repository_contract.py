@@ -72,6 +72,45 @@ def payout(n: int, *, originator: str | None = None, at: datetime = NOW, destina
     )
 
 
+def test_waiting_payouts_and_refunds_are_read_a_keyset_page_at_a_time(storage):
+    """``by_state(after=(created_at, id))`` gives the queue past that item, oldest first, ties by id: how a worker's
+    run reads past the items compliance holds (``page_past``); alike on memory, SQLite and PostgreSQL."""
+    from cryptopay.core.payments.model import Refund, RefundState
+
+    later = NOW + timedelta(seconds=1)
+    made = [payout(3, at=later), payout(1), payout(2), payout(4, at=later)]
+    refunds = [
+        Refund(
+            id=f"rf_{n}",
+            invoice_id="inv_1",
+            merchant_id="m1",
+            rail_key="tron-usdt",
+            network="tron",
+            address="TAddr",
+            amount=Money.of(1, USDT),
+            hold_id=f"hld_r{n}",
+            requested_by="user:u",
+            created_at=at,
+            reason="customer",
+        )
+        for n, at in ((2, later), (1, NOW), (3, NOW), (4, later))
+    ]
+    with storage.unit_of_work() as uow:
+        for p in made:
+            uow.payouts.add(p)
+        for r in refunds:
+            uow.refunds.add(r)
+    with storage.unit_of_work() as uow:
+        planned = uow.payouts.by_state
+        assert [p.id for p in planned(PayoutState.PLANNED, limit=2)] == ["po_1", "po_2"]
+        assert [p.id for p in planned(PayoutState.PLANNED, limit=2, after=(NOW, "po_2"))] == ["po_3", "po_4"]
+        assert [p.id for p in planned(PayoutState.PLANNED, limit=9, after=(later, "po_3"))] == ["po_4"]
+        assert planned(PayoutState.PLANNED, after=(later, "po_4")) == []
+        requested = uow.refunds.by_state
+        assert [r.id for r in requested(RefundState.REQUESTED, after=(NOW, "rf_1"))] == ["rf_3", "rf_2", "rf_4"]
+        assert [r.id for r in requested(RefundState.REQUESTED, limit=1, after=(later, "rf_2"))] == ["rf_4"]
+
+
 def test_deposit_indexes_are_never_handed_out_twice(storage):
     """Eight concurrent transactions each allocate an index: eight distinct ones, per network, from zero."""
 

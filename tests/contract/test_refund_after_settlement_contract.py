@@ -12,6 +12,7 @@ from cryptopay.core.errors import Refused
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import RefundState
 from cryptopay.core.payments.refunds import BeyondRecentVolume
+from cryptopay.core.payments.summary import owed_by_merchant
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -88,3 +89,7 @@ def test_a_settled_merchants_refund_is_owed_and_netted_across_settlements(stack:
     assert _owed(stack) == Money.zero(KES)
     assert sum((p.amount for p in payouts), Money.zero(KES)) == Money.of("4967", KES)  # 6,402.82 - 1,435.53, whole
     assert stack.books_balanced()
+    # as of a past moment (a monthly statement's end): what was owed then, read from the ledger's history
+    as_of = [owed_by_merchant(stack.ledger, "m1", as_of=AFTER_CUTOFF + timedelta(days=d, hours=1)) for d in range(3)]
+    assert as_of == [Money.of("7839", KES), Money.of("1435.53", KES), Money.zero(KES)]
+    assert owed_by_merchant(stack.ledger, "m1", as_of=AFTER_CUTOFF - timedelta(days=1)) == Money.zero(KES)

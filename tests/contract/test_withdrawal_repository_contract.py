@@ -84,6 +84,21 @@ def test_listings_by_user_address_state_and_due_time(backend):
         assert repo.list(state=WithdrawalState.SENT) == []
 
 
+def test_due_withdrawals_are_read_a_keyset_page_at_a_time(backend):
+    """``due(after=(send_after, id))`` gives the due ones past that one, ties by id (a run reads past the withdrawals
+    of frozen users: ``page_past``)."""
+    with backend.uow() as uow:
+        for wid, minutes in (("wdr_3", 0), ("wdr_1", 0), ("wdr_2", 10)):
+            uow.withdrawals.add(withdrawal(wid, minutes=minutes))
+    due_at, first = AT + timedelta(hours=25), AT + timedelta(hours=24)
+    with backend.uow() as uow:
+        repo = uow.withdrawals
+        assert [w.id for w in repo.due(due_at, limit=2)] == ["wdr_1", "wdr_3"]
+        assert [w.id for w in repo.due(due_at, limit=2, after=(first, "wdr_1"))] == ["wdr_3", "wdr_2"]
+        assert [w.id for w in repo.due(due_at, limit=2, after=(first, "wdr_3"))] == ["wdr_2"]
+        assert repo.due(due_at, limit=2, after=(first + timedelta(minutes=10), "wdr_2")) == []
+
+
 def test_a_whole_withdrawal_on_each_backend(backend):
     """Request, cool-off, send, confirm: the books show the coins left custody and our fee earned."""
     stack = withdraw_stack(backend)

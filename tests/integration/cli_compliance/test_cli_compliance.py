@@ -353,3 +353,29 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned", returned.output
     assert wallets.balance(amina, "KES").amount == 500
     assert cli("held-transfers", "release", sent.id, *ann, "--note", "again").exit_code == 4
+
+
+def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_the_shell(rig):
+    """Review7 F2: ``held-transfers release`` credited KES 8,000 to a tier-0 wallet (KES 5,000 at a time). Baraka's
+    tier 1 lapsed while the send waited: the release is refused (exit 5, the limit named), nothing moves, the send
+    still waits; the officer returns it instead."""
+    from cryptopay.core.money import KES, Money
+
+    from tests.support.services import with_wallets
+    from tests.support.wallet_stack import wallet_stack
+
+    wallets = wallet_stack()
+    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
+    wallets.fund(amina, "8000", "KES")
+    wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    sent = wallets.wallets.send(amina.id, "0712000002", Money.of("8000", KES))
+    wallets.clock.advance(days=731)  # tier 1 lasts 730 days
+    services = with_wallets(attrs.evolve(in_memory_services(clock=rig.clock), users=ready(_officers())), wallets)
+    use_services(services)
+    ann = ("--officer", "ann@example.co.ke")
+    refused = cli("held-transfers", "release", sent.id, *ann, "--note", "the order allows it")
+    assert refused.exit_code == 5 and "receive single limit" in refused.output, refused.output
+    assert wallets.balance(baraka, "KES").amount == 0
+    assert [t.id for t in wallets.wallets.held_sends().waiting()] == [sent.id]
+    returned = cli("held-transfers", "return", sent.id, *ann, "--note", "over his tier")
+    assert returned.exit_code == 0 and wallets.balance(amina, "KES").amount == 8000, returned.output

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
@@ -220,3 +221,49 @@ def test_a_refund_recorded_before_a_freeze_is_not_sent_until_unfrozen():
     gated.kyc.review.unfreeze("usr_bob", "mer_duka", PartyKind.MERCHANT)
     [sent] = gated.stack.refunds.send_refunds()
     assert sent.id == refund.id and sent.state is RefundState.SENT
+
+
+CROWD = 101  # one more than a run's page (``limit=100``): the frozen party's items fill it and spill over
+
+
+def test_a_frozen_merchants_many_planned_payouts_never_hold_up_another_merchants():
+    """A run reads past the payouts compliance holds (``page_past``): 101 planned payouts of a frozen merchant, all
+    older, stay planned and another merchant's payout is sent in the same run (it waited behind them before)."""
+    gated = GatedStack(require_kyb=False)
+    gated.paid()
+    [run] = gated.stack.settling.run_settlements()
+    [payout] = run.payouts
+    gated.kyc.review.freeze("usr_ann", "mer_held", PartyKind.MERCHANT, "court order 12/2026")
+    earlier = payout.created_at - timedelta(minutes=5)
+    with gated.stack.uow() as uow:
+        for n in range(CROWD):
+            held = f"po_held{n:03}"
+            uow.payouts.add(
+                attrs.evolve(payout, id=held, merchant_id="mer_held", originator_id=held, created_at=earlier)
+            )
+    [sent] = gated.stack.payouts.submit_payouts()
+    assert (sent.id, sent.state) == (payout.id, PayoutState.SUBMITTED)
+    with gated.stack.uow() as uow:
+        waiting = uow.payouts.by_state(PayoutState.PLANNED, limit=500)
+    assert len(waiting) == CROWD and {p.merchant_id for p in waiting} == {"mer_held"}
+
+
+def test_a_frozen_merchants_many_requested_refunds_never_hold_up_another_merchants():
+    """101 requested refunds of a frozen merchant, all older, stay requested; another merchant's refund is sent in
+    the same run."""
+    gated = GatedStack(require_kyb=False)
+    invoice_id = _paid_invoice(gated)
+    refund = gated.stack.refunds.refund(
+        invoice_id, address=CUSTOMER, requested_by="user:usr_owner", amount=Money.of("7", USDT)
+    )
+    gated.kyc.review.freeze("usr_ann", "mer_held", PartyKind.MERCHANT, "court order 12/2026")
+    earlier = refund.created_at - timedelta(minutes=5)
+    with gated.stack.uow() as uow:
+        for n in range(CROWD):
+            held = attrs.evolve(refund, id=f"rf_held{n:03}", invoice_id=f"inv_held{n:03}", merchant_id="mer_held")
+            uow.refunds.add(attrs.evolve(held, created_at=earlier))
+    [sent] = gated.stack.refunds.send_refunds()
+    assert (sent.id, sent.state) == (refund.id, RefundState.SENT)
+    with gated.stack.uow() as uow:
+        waiting = uow.refunds.by_state(RefundState.REQUESTED, limit=500)
+    assert len(waiting) == CROWD and {r.merchant_id for r in waiting} == {"mer_held"}

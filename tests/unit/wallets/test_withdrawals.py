@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.screening import ListEntry
@@ -183,3 +184,26 @@ def test_a_withdrawal_cooling_off_when_compliance_freezes_its_owner_is_not_sent_
         uow.kyc.update(profile)
     [sent] = stack.withdrawals.send_due()
     assert sent.id == w.id and sent.state is WithdrawalState.SENT
+
+
+def test_a_frozen_users_many_due_withdrawals_never_hold_up_another_users():
+    """A run reads past the withdrawals of frozen users (``page_past``): 101 due withdrawals of a frozen user, all
+    due earlier, stay requested and another user's withdrawal is sent in the same run (it waited behind them)."""
+    stack, user = ready()
+    frozen = stack.wallet.sign_up("0712000002", tier=1)
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    with stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(frozen.id)
+        profile.freeze("usr_officer", "STR filed: structuring", at=stack.clock.now())
+        uow.kyc.update(profile)
+        for n in range(101):
+            held = f"wd_held{n:03}"
+            uow.withdrawals.add(
+                attrs.evolve(w, id=held, user_id=frozen.id, send_after=w.send_after - timedelta(hours=1))
+            )
+    stack.clock.advance(hours=25)
+    [sent] = stack.withdrawals.send_due()
+    assert (sent.id, sent.state) == (w.id, WithdrawalState.SENT)
+    with stack.wallet.backend.uow() as uow:
+        waiting = uow.withdrawals.due(stack.clock.now(), limit=500)
+    assert len(waiting) == 101 and {x.user_id for x in waiting} == {frozen.id}

@@ -73,7 +73,7 @@ TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books again
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # claim waiting transfers that now fit; after 7 days, return
 WALLET_QUOTES_PRUNE = "wallets.prune_quotes"  # quote claims a week past their window (wallet trades, refunds)
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
-WALLET_PAYBILL_VERIFY = "wallets.paybill_verify"  # paybill confirmations: ask Transaction Status before booking
+WALLET_PAYBILL_VERIFY = "wallets.paybill_verify"  # Transaction Status: paybill confirmations, late reversals
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
 WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
 

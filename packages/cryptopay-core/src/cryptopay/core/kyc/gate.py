@@ -12,7 +12,7 @@ Merchants may *receive* payments whatever their verification; only money leaving
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -21,10 +21,19 @@ from cryptopay.core.kyc.limits import Decision, check_payout
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy
 from cryptopay.core.money import KES, Money
-from cryptopay.core.ports.kyc import KycUnitOfWork
+from cryptopay.core.ports.kyc import KycRepository, KycUnitOfWork
 from cryptopay.core.ports.system import Clock
 
-__all__ = ["PayoutGate"]
+__all__ = ["PayoutGate", "frozen_among"]
+
+
+def frozen_among(kyc: KycRepository, party_ids: Iterable[str]) -> set[str]:
+    """The parties among ``party_ids`` that compliance froze, in one read of their profiles (in the caller's unit of
+    work): what holds a party's payouts, refunds, withdrawals and the claims of its invitations."""
+    wanted = sorted(set(party_ids))
+    if not wanted:
+        return set()
+    return {party for party, profile in kyc.find(wanted).items() if profile.frozen}
 
 
 class _Unread:
@@ -71,11 +80,8 @@ class PayoutGate:
         outgoing movement of a party whatever its KYB (a refund to a payer, the claim of a wallet's invitation).
 
         A KYB not yet approved holds a merchant's settlement (``held``), never the return of a payer's coins."""
-        if not party_ids:
-            return set()
         with self.uow() as uow:
-            profiles = uow.kyc.find(party_ids)
-        return {party for party, profile in profiles.items() if profile.frozen}
+            return frozen_among(uow.kyc, party_ids)
 
     def settlement(
         self,

@@ -26,6 +26,7 @@ __all__ = [
     "mobile_operator",
     "mpesa_can_pay",
     "normalize_msisdn",
+    "off_mpesa",
     "try_normalize_msisdn",
 ]
 
@@ -106,3 +107,17 @@ def mpesa_can_pay(msisdn: str) -> bool:
     Kenya has number portability, so a prefix is strong evidence, not proof: a number ported away from Safaricom
     still fails at Daraja (B2C 2040, which the payout paths handle); one ported to Safaricom is refused here."""
     return mobile_operator(msisdn) == MPESA_OPERATOR
+
+
+def off_mpesa(msisdn: str) -> str | None:
+    """None when M-Pesa can pay ``msisdn`` (``mpesa_can_pay``), else what a refusal says of it: the number masked
+    and whose range it is in.
+
+    >>> off_mpesa("254712345678"), off_mpesa("254733123456"), off_mpesa("254747123456")
+    (None, "2547******56 is on Airtel's network", '2547******56 is not in a Safaricom range')
+    """
+    network = mobile_operator(msisdn)
+    if network == MPESA_OPERATOR:
+        return None
+    where = f"is on {network}'s network" if network else "is not in a Safaricom range"
+    return f"{mask_msisdn(msisdn)} {where}"

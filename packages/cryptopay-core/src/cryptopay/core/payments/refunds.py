@@ -105,6 +105,7 @@ from cryptopay.core.payments.wrong_network import (
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import MerchantRepository
+from cryptopay.core.ports.storage import page_past
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
 from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote, owned_quote, use_claim
@@ -555,16 +556,27 @@ class Refunds:
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
 
     def send_refunds(self, *, limit: int = 100) -> list[Refund]:
-        """Broadcast every requested refund (the sender is idempotent on the refund id); one whose invoice no longer
-        holds the confirmed payments it refunds fails instead (``_check_received``). One of a merchant compliance
-        froze since it was asked stays requested, its coins held, until the freeze is lifted (a held payment's
-        return, an officer's decision, excepted)."""
-        requested = transaction(self._uow, lambda uow: uow.refunds.by_state(RefundState.REQUESTED, limit=limit))
-        if self._gate is not None:
-            frozen = self._gate.frozen(sorted({r.merchant_id for r in requested}))
-            requested = [r for r in requested if r.merchant_id not in frozen or r.reason.startswith(HELD_RETURN)]
+        """Broadcast up to ``limit`` requested refunds, oldest first (the sender is idempotent on the refund id); one
+        whose invoice no longer holds the confirmed payments it refunds fails instead (``_check_received``). One of a
+        merchant compliance froze since it was asked stays requested, its coins held, until the freeze is lifted (a
+        held payment's return, an officer's decision, excepted), and the run reads past it (``page_past``: a frozen
+        merchant's many never hold up the others')."""
+
+        def requested_after(after: tuple[datetime, str] | None) -> list[Refund]:
+            return transaction(
+                self._uow, lambda uow: uow.refunds.by_state(RefundState.REQUESTED, limit=limit, after=after)
+            )
+
+        requested = page_past(requested_after, self._not_frozen, lambda r: (r.created_at, r.id), limit=limit)
         checked = [transaction(self._uow, partial(self._check_received, refund=r)) for r in requested]
         return [self._follow(r, send=True) if r.is_open else r for r in checked]
+
+    def _not_frozen(self, page: list[Refund]) -> list[Refund]:
+        """``page`` without the refunds of merchants compliance froze (a held payment's return excepted)."""
+        if self._gate is None:
+            return page
+        frozen = self._gate.frozen([r.merchant_id for r in page])
+        return [r for r in page if r.merchant_id not in frozen or r.reason.startswith(HELD_RETURN)]
 
     def _check_received(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
         """Fail a requested refund (its hold voided, nothing sent) when the invoice's confirmed receipts on its rail

@@ -102,6 +102,7 @@ from cryptopay.core.payouts.model import (
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.storage import page_past
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.settlement.model import SettlementMethod
@@ -210,12 +211,18 @@ class Payouts:
     # --- sending ------------------------------------------------------------------------------------------------
 
     def submit_payouts(self, *, limit: int = 100) -> list[Payout]:
-        """Send every planned payout once, oldest first, as fast as the shortcode's bucket allows (``Pacing``);
-        returns those sent as they stand afterwards. When the bucket would make it wait too long, it stops: the
-        rest stay planned, in order, for the next run (nothing is lost or sent out of turn)."""
-        planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
-        if self._gate is not None:  # held by compliance (frozen): it stays planned, its shillings stay held
-            planned = [payout for payout in planned if self._held_by_owner(payout)]
+        """Send up to ``limit`` planned payouts once, oldest first, as fast as the shortcode's bucket allows
+        (``Pacing``); returns those sent as they stand afterwards. When the bucket would make it wait too long, it
+        stops: the rest stay planned, in order, for the next run (nothing is lost or sent out of turn). A payout
+        whose owner compliance holds (frozen) stays planned, its shillings held, and the run reads past it
+        (``page_past``: a frozen merchant's many never hold up the others')."""
+
+        def planned_after(after: tuple[datetime, str] | None) -> list[Payout]:
+            return transaction(
+                self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit, after=after)
+            )
+
+        planned = page_past(planned_after, self._not_held, lambda p: (p.created_at, p.id), limit=limit)
         if self._guard is not None:
             planned = self._guard.admit(planned)  # the rest are held with a reason until the float covers them
         sent = []
@@ -225,12 +232,15 @@ class Payouts:
             sent.append(self._submit(payout))
         return sent
 
-    def _held_by_owner(self, payout: Payout) -> bool:
-        """False while compliance holds the payout's owner (a merchant, a wallet's user). A remittance's owner is the
-        desk, not a party with a profile: its compliance is the order's (monitoring, the Travel Rule)."""
-        if self._gate is None or payout.kind is PayoutKind.REMITTANCE:
-            return True
-        return self._gate.held(payout.merchant_id).allowed
+    def _not_held(self, page: list[Payout]) -> list[Payout]:
+        """``page`` without the payouts whose owner (a merchant, a wallet's user) compliance holds, their profiles
+        read once. A remittance's owner is the desk, not a party with a profile: its compliance is the order's
+        (monitoring, the Travel Rule)."""
+        if self._gate is None:
+            return page
+        owners = sorted({p.merchant_id for p in page if p.kind is not PayoutKind.REMITTANCE})
+        decisions = self._gate.held_many(owners)
+        return [p for p in page if p.kind is PayoutKind.REMITTANCE or decisions[p.merchant_id].allowed]
 
     def _submit(self, planned: Payout) -> Payout:
         payout_id = planned.id

@@ -321,8 +321,10 @@ class PayoutRepository(Protocol):
         """
         ...
 
-    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
-        """Payouts in ``state``, oldest first."""
+    def by_state(
+        self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Payout]:
+        """Payouts in ``state``, oldest first (by ``created_at``, then id), after ``after`` (a keyset page)."""
         ...
 
     def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
@@ -382,7 +384,11 @@ class RefundRepository(Protocol):
         (a refund id): one keyset query (on SQL through the invoices the merchant owns)."""
         ...
 
-    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...
+    def by_state(
+        self, state: RefundState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Refund]:
+        """Refunds in ``state``, oldest first (by ``created_at``, then id), after ``after`` (a keyset page)."""
+        ...
 
 
 class PaymentLinkRepository(Protocol):

@@ -33,9 +33,11 @@ __all__ = [
     "UnitOfWorkFactory",
     "about_all",
     "in_transaction",
+    "page_past",
     "retrying",
 ]
 
+K = TypeVar("K")
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -121,6 +123,34 @@ def in_transaction(
             return work(uow)
 
     return retrying(attempt, max_attempts=max_attempts, sleep=sleep)
+
+
+def page_past(
+    read: Callable[[K | None], list[T]],
+    admit: Callable[[list[T]], list[T]],
+    key: Callable[[T], K],
+    *,
+    limit: int,
+) -> list[T]:
+    """Up to ``limit`` items of a worker's queue that ``admit`` lets through, in the queue's order: ``read(after)``
+    gives the page of ``limit`` items after the one whose ``key`` is ``after`` (the first page for None), and pages
+    are read until enough are admitted or the queue ends, so the items held back (a frozen party's payouts,
+    refunds, withdrawals) never crowd the others out of a run, however many they are.
+
+    >>> queue = ["held1", "held2", "held3", "ok1", "ok2"]
+    >>> page_past(lambda after: [q for q in queue if after is None or q > after][:2],
+    ...           lambda page: [q for q in page if q.startswith("ok")], lambda q: q, limit=2)
+    ['ok1', 'ok2']
+    """
+    found: list[T] = []
+    after: K | None = None
+    while len(found) < limit:
+        page = read(after)
+        found += admit(page)
+        if len(page) < limit:
+            break
+        after = key(page[-1])
+    return found[:limit]
 
 
 def about_all(

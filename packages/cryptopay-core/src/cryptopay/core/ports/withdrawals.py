@@ -47,8 +47,9 @@ class WithdrawalRepository(Protocol):
         """The user's withdrawals to ``address`` (its normal form) on ``network``, oldest first."""
         ...
 
-    def due(self, now: datetime, *, limit: int) -> list[Withdrawal]:
-        """Requested withdrawals whose ``send_after`` is at or before ``now``, oldest first."""
+    def due(self, now: datetime, *, limit: int, after: tuple[datetime, str] | None = None) -> list[Withdrawal]:
+        """Requested withdrawals whose ``send_after`` is at or before ``now``, oldest first (by ``send_after``, then
+        id), after ``after`` (a keyset page)."""
         ...
 
     def list(

@@ -18,7 +18,10 @@ too: the money came and went), and every one received within the period is on it
 The statement's period is what its ``Time Period`` line (or the operator, ``--from``/``--to``) says, never its first
 to its last row (review6 F3): without one both checks are skipped, the source counted unread (``cryptopay
 reconcile`` exits 7); an empty statement of a period in which we completed payouts or credited buys shows each of
-them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``).
+them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``). A
+statement belongs to one Short Code: the payouts are matched with the statement of the payouts' Short Code (the
+B2C/B2B PartyA), the collections with the statement of the collections' (the STK Push and C2B paybill), the same
+statement when one Short Code is both (``Shortcodes``); a check with no statement of its Short Code is skipped.
 
 The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
 hot-wallet addresses.
@@ -56,6 +59,7 @@ __all__ = [
     "float_matches_balance",
     "needs_balance",
     "needs_chains",
+    "needs_collection_statement",
     "needs_statement",
     "statement_matches_collections",
     "statement_matches_payouts",
@@ -64,9 +68,23 @@ __all__ = [
 
 
 def needs_statement(records: Records) -> str:
-    if records.statement is None:
-        return "no M-Pesa statement was imported"
-    return statement_unread(records.statement)
+    """Why the payouts cannot be matched with a statement: none of their Short Code given, or its period unknown."""
+    return _needs(records, records.payout_statement, "payouts")
+
+
+def needs_collection_statement(records: Records) -> str:
+    """Why the collections cannot be matched with a statement: none of their Short Code given, or its period
+    unknown."""
+    return _needs(records, records.collection_statement, "collections")
+
+
+def _needs(records: Records, statement: Statement | None, role: str) -> str:
+    if statement is not None:
+        return statement_unread(statement)
+    if records.statement_shortcodes:  # a statement of our other Short Code only: never read for these records
+        given = ", ".join(records.statement_shortcodes)
+        return f"no M-Pesa statement of the {role} Short Code was imported (given: Short Code {given})"
+    return "no M-Pesa statement was imported"
 
 
 def statement_unread(statement: Statement) -> str:
@@ -151,8 +169,8 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
 def statement_matches_payouts(records: Records) -> list[Difference]:
     """Every payment on M-Pesa's statement is one completed payout (receipt, amount, party), and every payout we
     completed within the statement's period is on it, the totals agreeing; no payout of ours was reversed by M-Pesa,
-    and no withdrawal is of a kind this check does not know."""
-    statement = records.statement
+    and no withdrawal is of a kind this check does not know. The statement is the payouts' Short Code's."""
+    statement = records.payout_statement
     if statement is None or (covers := statement.covers) is None:
         return []
     by_receipt = {p.receipt: p for p in records.payouts if p.receipt}
@@ -268,8 +286,8 @@ def _match_buy(line: StatementLine, buys: Iterable[Buy], taken: set[str]) -> Buy
 def statement_matches_collections(records: Records) -> list[Difference]:
     """Every collection on M-Pesa's statement (STK Push, C2B: ``Paid In``) is one credited buy (receipt, amount,
     phone), every buy credited within the statement's period is on it, the totals agreeing; no credited buy was
-    reversed by M-Pesa."""
-    statement = records.statement
+    reversed by M-Pesa. The statement is the collections' Short Code's (STK Push and C2B paybill)."""
+    statement = records.collection_statement
     if statement is None or (covers := statement.covers) is None:
         return []
     buys = records.wallets.buys if records.wallets is not None else ()

@@ -119,9 +119,8 @@ from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import (
     NotMpesaNumber,
     mask_msisdn,
-    mobile_operator,
-    mpesa_can_pay,
     normalize_msisdn,
+    off_mpesa,
 )
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
@@ -379,6 +378,7 @@ class Remittances:
             within=linked,
             then=record,
             default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
+            generated_order_id=True,  # ours: its random letters and digits may fold into a brand by chance
         )
         return created[-1]
 
@@ -519,12 +519,11 @@ class Remittances:
         wallet", and the amount at which it turned into a refusal told its KYC tier. The smallest change keeping the
         order's promise (one order, one payment, decided before the sender pays): every non-Safaricom number is
         refused alike; its wallet still receives from inside (P2P, deposits)."""
-        if mpesa_can_pay(phone):
+        off = off_mpesa(phone)
+        if off is None:
             return
-        network = mobile_operator(phone)
-        where = f"is on {network}'s network" if network else "is not in a Safaricom range"
         raise RecipientNotMpesa(
-            f"{mask_msisdn(phone)} {where}: remittances are paid out by M-Pesa, which pays only "
+            f"{off}: remittances are paid out by M-Pesa, which pays only "
             "Safaricom numbers; send to the recipient's M-Pesa number",
             field="recipient_phone",
         )

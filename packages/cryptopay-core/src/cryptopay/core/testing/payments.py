@@ -362,8 +362,11 @@ class InMemoryPayouts(_ById):
     def by_answer_key(self, key: str) -> Payout | None:
         return self._first(lambda p: key in p.answer_keys)
 
-    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
-        return self._sorted((p for p in self._all() if p.state is state), limit)
+    def by_state(
+        self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Payout]:
+        found = (p for p in self._all() if p.state is state and (after is None or (p.created_at, p.id) > after))
+        return self._sorted(found, limit)
 
     def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
         due = (p for p in self._all() if p.state in _OPEN_PAYOUTS and p.check_at is not None and p.check_at <= now)
@@ -426,9 +429,11 @@ class InMemoryRefunds(_ById):
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Refund]:
         return _newest([r for r in self._all() if r.merchant_id == merchant_id], lambda r: r.id, before, limit)
 
-    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
+    def by_state(
+        self, state: RefundState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))
-        return [_copy(r) for r in found[:limit]]
+        return [_copy(r) for r in found if after is None or (r.created_at, r.id) > after][:limit]
 
 
 class InMemoryPaymentLinks(_ById):

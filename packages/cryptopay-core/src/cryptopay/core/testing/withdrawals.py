@@ -61,8 +61,14 @@ class InMemoryWithdrawals:
         ]
         return [copy.deepcopy(w) for w in sorted(found, key=lambda w: (w.created_at, w.id))]
 
-    def due(self, now: datetime, *, limit: int) -> list[Withdrawal]:
-        found = [w for w in self._rows.values() if w.state is WithdrawalState.REQUESTED and w.send_after <= now]
+    def due(self, now: datetime, *, limit: int, after: tuple[datetime, str] | None = None) -> list[Withdrawal]:
+        found = [
+            w
+            for w in self._rows.values()
+            if w.state is WithdrawalState.REQUESTED
+            and w.send_after <= now
+            and (after is None or (w.send_after, w.id) > after)
+        ]
         return [copy.deepcopy(w) for w in sorted(found, key=lambda w: (w.send_after, w.id))[:limit]]
 
     def list(

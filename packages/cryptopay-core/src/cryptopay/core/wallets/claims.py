@@ -28,6 +28,7 @@ from cryptopay.core.errors import CryptopayError
 from cryptopay.core.flows import settle_claim
 from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement, day_bounds, month_bounds, product_limited
+from cryptopay.core.kyc.gate import frozen_among
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.payments import Quoter
@@ -105,7 +106,7 @@ def deliver_waiting(
         uow.wallet_usage.lock_receiving(wallet.user_id)
     day_start, month_start = day_bounds(at)[0], month_bounds(at)[0]
     totals = dict(uow.wallet_usage.totals(wallet.user_id, day_start=day_start, month_start=month_start))
-    held = {p for p, sender in uow.kyc.find(sorted({t.sender_id for t in waiting})).items() if sender.frozen}
+    held = frozen_among(uow.kyc, (t.sender_id for t in waiting))
     claimed = []
     for transfer in waiting:
         if transfer.sender_id in held:  # compliance froze its sender since: it waits (review6 F8)

@@ -511,13 +511,7 @@ class Deposits:
         return deposit if verdict is not None or not deposit.watching else None
 
     def _book(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
-        wallet = uow.wallets.get(deposit.user_id, lock=True)
-        reason, detail = verdict.reason, verdict.detail
-        if reason is None and (wallet is None or wallet.frozen):
-            reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
-        received = None
-        if reason is None:
-            reason, detail, received = self._receivable(uow, deposit, verdict, now)
+        reason, detail, received = self._receivable(uow, deposit, verdict, now)
         deposit.conversion = verdict.conversion if reason is None else None
         entry = flows.book_deposit(
             self._ledger,
@@ -545,13 +539,7 @@ class Deposits:
         suspense account (converted, for USDC) once the checks pass and its tier may receive it (released: the
         holder's KYC was approved, or a new day or month left room), else held for the reason found (quietly when it
         is the same as before: it stays in the suspense account)."""
-        wallet = uow.wallets.get(deposit.user_id, lock=True)
-        reason, detail = verdict.reason, verdict.detail
-        if reason is None and (wallet is None or wallet.frozen):
-            reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
-        received = None
-        if reason is None:
-            reason, detail, received = self._receivable(uow, deposit, verdict, now)
+        reason, detail, received = self._receivable(uow, deposit, verdict, now)
         if reason is None and verdict.conversion is None and deposit.asset in CONVERTED:
             reason, detail = HoldReason.AWAITING_CONVERSION, deposit.hold_detail
         if reason is not None:
@@ -580,10 +568,16 @@ class Deposits:
     def _receivable(
         self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime
     ) -> tuple[HoldReason | None, str | None, Money | None]:
-        """Whether the wallet's KYC tier may receive the deposit now (``Product.RECEIVE``: tier 0 only small amounts,
-        counted with what it received today and this month, read under its receive lock when the tier limits
-        receiving): no hold and its KES value, or the hold. A deposit that cannot be valued now is held only when
-        the tier limits receiving; a wallet frozen by compliance is held for compliance."""
+        """Whether the wallet may receive the deposit now: no hold and its KES value, or the hold. The wallet is read
+        and locked first; then the verdict's hold, a missing or frozen wallet's (``wallet_frozen``), and whether its
+        KYC tier may receive it (``Product.RECEIVE``: tier 0 only small amounts, counted with what it received today
+        and this month, read under its receive lock when the tier limits receiving). A deposit that cannot be valued
+        now is held only when the tier limits receiving; a wallet frozen by compliance is held for compliance."""
+        wallet = uow.wallets.get(deposit.user_id, lock=True)
+        if verdict.reason is not None:
+            return verdict.reason, verdict.detail, None
+        if wallet is None or wallet.frozen:
+            return HoldReason.WALLET_FROZEN, "the wallet is frozen", None
         profile = uow.kyc.get(deposit.user_id)
         if profile is None:
             return HoldReason.TIER_LIMIT, "the wallet's owner has no KYC tier", None

@@ -33,7 +33,7 @@ from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
-from cryptopay.core.mobile_money.phones import NotMpesaNumber, mask_msisdn, mobile_operator, mpesa_can_pay
+from cryptopay.core.mobile_money.phones import NotMpesaNumber, off_mpesa
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutKind, paid_to
 from cryptopay.core.ports.fx import QuoteRepository
@@ -280,12 +280,11 @@ def refuse_unless_mpesa(phone: str, what: str) -> None:
     ...
     cryptopay.core.mobile_money.phones.NotMpesaNumber: 2547******56 is on Airtel's network: M-Pesa serves only ...
     """
-    if mpesa_can_pay(phone):
+    off = off_mpesa(phone)
+    if off is None:
         return
-    network = mobile_operator(phone)
-    where = f"is on {network}'s network" if network else "is not in a Safaricom range"
     raise NotMpesaNumber(
-        f"{mask_msisdn(phone)} {where}: M-Pesa serves only Safaricom numbers, so this wallet cannot {what}; it can "
+        f"{off}: M-Pesa serves only Safaricom numbers, so this wallet cannot {what}; it can "
         "still send and receive (P2P, remittances), and deposit or withdraw USDT on chain",
         field="phone",
     )

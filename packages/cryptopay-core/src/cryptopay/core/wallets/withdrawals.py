@@ -87,6 +87,7 @@ from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.kyc.gate import frozen_among
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.internal import INTERNAL_ADDRESS, PlatformAddresses
@@ -95,7 +96,7 @@ from cryptopay.core.payments.refunds import AddressValidator, check_address_shap
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.payments import Quoter
-from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.storage import in_transaction, page_past
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.withdrawals import NetworkFeeEstimator, WithdrawalUnitOfWork, WithdrawalUowFactory
 from cryptopay.core.rails import Rail
@@ -459,11 +460,21 @@ class Withdrawals:
 
     # -- the worker ----------------------------------------------------------------------------------------------
     def send_due(self, *, limit: int = 100) -> list[Withdrawal]:
-        """Screen again and send every requested withdrawal whose ``send_after`` has passed; one whose owner
-        compliance froze since it was asked (a first-time address's cool-off) stays requested, its coins held, until
-        the freeze is lifted, as a frozen merchant's planned payout does (review6 F8/F9: checked when money leaves)."""
-        due = in_transaction(self.uow, lambda uow: _not_frozen(uow, uow.withdrawals.due(self.clock.now(), limit=limit)))
-        return [self._send_one(w) for w in due]
+        """Screen again and send up to ``limit`` requested withdrawals whose ``send_after`` has passed; one whose
+        owner compliance froze since it was asked (a first-time address's cool-off) stays requested, its coins held,
+        until the freeze is lifted, as a frozen merchant's planned payout does (review6 F8/F9: checked when money
+        leaves), and the run reads past it (``page_past``: a frozen user's many never hold up the others')."""
+        now = self.clock.now()
+
+        def due(after: tuple[datetime, str] | None) -> list[Withdrawal]:
+            return in_transaction(self.uow, lambda uow: uow.withdrawals.due(now, limit=limit, after=after))
+
+        def not_frozen(page: list[Withdrawal]) -> list[Withdrawal]:
+            frozen = in_transaction(self.uow, lambda uow: frozen_among(uow.kyc, (w.user_id for w in page)))
+            return [w for w in page if w.user_id not in frozen]
+
+        ready = page_past(due, not_frozen, lambda w: (w.send_after, w.id), limit=limit)
+        return [self._send_one(w) for w in ready]
 
     def check_sent(self, *, limit: int = 100) -> list[Withdrawal]:
         """Follow every sent withdrawal: post on confirmation, refund on failure."""
@@ -737,12 +748,6 @@ def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
     return WithdrawalRequest(
         withdrawal.id, withdrawal.network, withdrawal.address, withdrawal.amount, withdrawal.token_contract
     )
-
-
-def _not_frozen(uow: WithdrawalUnitOfWork, due: list[Withdrawal]) -> list[Withdrawal]:
-    """``due`` without the withdrawals of users compliance froze (their profiles read once)."""
-    frozen = {party for party, p in uow.kyc.find(sorted({w.user_id for w in due})).items() if p.frozen}
-    return [w for w in due if w.user_id not in frozen]
 
 
 def _load(uow: WithdrawalUnitOfWork, withdrawal_id: str, *, lock: bool = False) -> Withdrawal:

@@ -126,9 +126,15 @@ class _Documents(Generic[T]):
         limit: int | None = None,
         newest_first: bool = False,
         lock: bool = False,
+        after: tuple[Any, ...] | None = None,
     ) -> list[T]:
+        """The rows ``where`` holds in ``order``; ``after``: a keyset page, the rows past these values of the
+        ``order`` columns (ascending orders only)."""
         columns = [self.table.c[name] for name in order]
         ordering = [c.desc() for c in columns] if newest_first else columns
+        if after is not None:
+            past = sa.tuple_(*(sa.literal(value, c.type) for value, c in zip(after, columns, strict=True)))
+            where = (*where, sa.tuple_(*columns) > past)
         query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering).limit(limit)
         return self._items(query.with_for_update() if lock and self._locking else query)
 
@@ -577,8 +583,10 @@ class SqlPayouts(_Documents[Payout]):
         owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == key)
         return self._one(payouts.c.id == owner.scalar_subquery())
 
-    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
-        return self._select(payouts.c.state == state.value, order=_BY_AGE, limit=limit)
+    def by_state(
+        self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, order=_BY_AGE, limit=limit, after=after)
 
     def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
         due = (payouts.c.state.in_(_OPEN_PAYOUTS), payouts.c.check_at <= now)
@@ -655,8 +663,10 @@ class SqlRefunds(_Documents[Refund]):
         mine = (refunds.c.invoice_id.in_(owned), *_older(refunds, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
-    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
-        return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
+    def by_state(
+        self, state: RefundState, *, limit: int = 100, after: tuple[datetime, str] | None = None
+    ) -> list[Refund]:
+        return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit, after=after)
 
 
 class SqlPaymentLinks:

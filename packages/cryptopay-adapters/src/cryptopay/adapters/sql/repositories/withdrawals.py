@@ -45,9 +45,9 @@ class SqlWithdrawals(_Documents[Withdrawal]):
         where = (_C.user_id == user_id, _C.network == network, _C.address_key == address)
         return sorted(self._select(*where), key=lambda w: (w.created_at, w.id))
 
-    def due(self, now: datetime, *, limit: int) -> list[Withdrawal]:
+    def due(self, now: datetime, *, limit: int, after: tuple[datetime, str] | None = None) -> list[Withdrawal]:
         where = (_C.state == WithdrawalState.REQUESTED.value, _C.send_after <= now)
-        return self._select(*where, order=("send_after", "id"), limit=limit)
+        return self._select(*where, order=("send_after", "id"), limit=limit, after=after)
 
     def list(
         self, *, state: WithdrawalState | None = None, after: str | None = None, limit: int = 100
