@@ -75,6 +75,12 @@ def test_a_settled_merchants_refund_is_owed_and_netted_across_settlements(stack:
     with stack.uow() as uow:
         stored = uow.refunds.get(refund.id)
     assert stored is not None and (stored.funded, stored.owed) == (Money.of("60", USDT), Money.of("7839", KES))
+    with stack.uow() as uow:  # the webhook's message (its funding sent in payload v2 only)
+        [requested] = [
+            m.payload for m in uow.outbox.due(stack.clock.now(), limit=1000) if m.topic == "refund.requested"
+        ]
+    funding = ("funded_by_merchant", "funded_by_merchant_asset", "owed_by_merchant")
+    assert tuple(requested[k] for k in funding) == ("60.000000", "USDT", "7839.00")
     _paid(stack, "50")
     netted = _settle(stack, 1)
     with stack.uow() as uow:

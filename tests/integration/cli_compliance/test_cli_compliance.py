@@ -112,6 +112,28 @@ def test_freeze_and_unfreeze_from_the_cli(rig):
     assert cli("freeze", "usr_nobody", "--officer", "ann@example.co.ke", "--reason", "x").exit_code == 3
 
 
+def test_every_shell_decision_in_an_officers_name_records_the_os_operator(rig, monkeypatch):
+    """review7 F11: ``--officer EMAIL`` is typed, not proven; a freeze and an unfreeze from the shell were recorded as
+    the officer's alone. Now the freeze's own records name the operator (``ops:<login>``, as KYC approvals do), and
+    every command that names an officer is audited first by the operator (``compliance.shell_as_officer``)."""
+    from cryptopay_cli.context import services as current
+
+    monkeypatch.setenv("LOGNAME", "kamau")
+    monkeypatch.setenv("USER", "kamau")
+    assert cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "court order").exit_code == 0
+    assert cli("unfreeze", "usr_pat", "--officer", "bob@example.co.ke").exit_code == 0
+    changed = {r.action: r for r in rig.audit_records() if r.action in ("kyc.frozen", "kyc.unfrozen")}
+    assert {a: (r.actor, dict(r.details)["operator"]) for a, r in changed.items()} == {
+        "kyc.frozen": ("user:usr_ann", "ops:kamau"),
+        "kyc.unfrozen": ("user:usr_bob", "ops:kamau"),
+    }
+    acted = [r for r in current().audit.records() if r.action == "compliance.shell_as_officer"]
+    assert [(r.actor, dict(r.details)["officer"], dict(r.details)["command"].split()[-1]) for r in acted] == [
+        ("ops:kamau", "usr_ann", "freeze"),
+        ("ops:kamau", "usr_bob", "unfreeze"),
+    ]
+
+
 def test_alerts_and_cases_from_the_cli(rig):
     """A structuring alert is listed, grouped into a case, moved and closed by named officers."""
     from tests.support.monitoring_rig import MonitoringRig

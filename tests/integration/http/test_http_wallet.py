@@ -770,6 +770,35 @@ def test_one_wallet_checks_at_most_send_rate_limit_recipients_a_minute(api: Wall
     assert probe(limit + 1).status_code == 404
 
 
+def test_a_send_refused_for_its_pace_runs_again_under_the_same_key_after_retry_after(api: WalletApi):
+    """Review7 F4: a 429 was stored as the key's answer, so the integrator's documented habit (wait Retry-After,
+    resend the same request with the same Idempotency-Key) got the stale 429 forever. Now a 429 does not use up its
+    key: after the window the same key sends (201, not a replay), and a third post replays that 201."""
+    from cryptopay_http import ApiSettings
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "1000")
+    headers = api.login("0712000001")
+    api, window = in_one_window(api)
+    limit = ApiSettings(token_secret="x" * 32).send_rate_limit
+    for n in range(limit):
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f4-{n}"})
+    keyed = {**headers, "Idempotency-Key": "retry-after-429"}
+    body = {"to": "0712000002", "amount": {"amount": "100", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0, refused.get_json()
+    window.advance(seconds=int(refused.headers["Retry-After"]) + 1)
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert sent.status_code == 201 and "Idempotent-Replayed" not in sent.headers, sent.get_json()
+    again = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == sent.get_json()["id"]
+    assert api.services.wallets.balances(amina)["KES"].amount == 900
+
+
 def test_the_send_limit_is_documented_on_the_send_operation(api: WalletApi):
     """F6's limit is in the send's OpenAPI description with its default and setting, and its 429 problem listed."""
     spec = api.client.get("/openapi.json").get_json()

@@ -62,6 +62,7 @@ def test_whole_shillings_are_cashed_out_to_my_own_number_once(api: WalletApi):
         ({"kes": "128.50"}, 422, "validation_failed"),  # whole shillings only
         ({"kes": "9"}, 422, "limit_exceeded"),  # below M-Pesa's KES 10
         ({"kes": "129"}, 422, "insufficient_funds"),  # beyond the balance
+        ({"amount": "103", "currency": "KES"}, 422, "amount_not_payable"),  # review7 F10: 100 free or 106 and 5
         ({}, 422, "validation_failed"),
     ],
 )
@@ -106,3 +107,28 @@ def test_my_sales_and_cash_outs_are_listed_newest_first_a_page_at_a_time(api: Wa
     ]
     wrong = api.client.get("/v1/wallet/sells?cursor=buy_1", headers=headers)
     assert wrong.status_code == 422 and wrong.content_type == "application/problem+json"
+
+
+def test_a_cash_out_m_pesa_cannot_pay_whole_is_refused_naming_what_can_be(api: WalletApi):
+    """Review7 F10: KES 103 took 100 (sent free) while the 201 said ``kes`` 103 and the sale read back said 100. Now a
+    422 naming KES 100 and 106; each of those cashes out exactly, the 201 and the sale read back alike."""
+    user = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(user)
+    _shillings(api, user, "300")
+    headers = api.login("0712000001")
+    asked = {"amount": "103", "currency": "KES"}
+    refused = api.client.post("/v1/wallet/cashouts", json=asked, headers={**headers, "Idempotency-Key": "c-103"})
+    problem = refused.get_json()
+    assert refused.status_code == 422 and problem["code"] == "amount_not_payable", problem
+    assert "cash out KES 100 or KES 106" in problem["detail"], problem
+    assert _balance(api, headers) == "300.00"
+    for amount in ("100", "106"):
+        body = {"amount": amount, "currency": "KES"}
+        made = api.client.post("/v1/wallet/cashouts", json=body, headers={**headers, "Idempotency-Key": f"c-{amount}"})
+        view = made.get_json()
+        assert made.status_code == 201, view
+        paid = Money.of(view["paid_out"]["amount"], KES) + Money.of(view["charge"]["amount"], KES)
+        assert view["kes"]["amount"] == f"{amount}.00" and paid == Money.of(amount, KES)
+        shown = api.client.get(f"/v1/wallet/sells/{view['id']}", headers=headers).get_json()
+        assert shown["kes"] == view["kes"]
+    assert _balance(api, headers) == "94.00"

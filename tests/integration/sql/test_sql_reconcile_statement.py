@@ -257,3 +257,40 @@ def test_with_two_shortcodes_each_statement_is_checked_only_against_its_own_reco
 
     code, _, stderr = run(payouts_csv, no_payout)
     assert code == 2 and f"two statements of Short Code {PAYOUT_SHORTCODE}" in stderr
+
+
+def test_a_paybill_payment_the_statement_records_for_another_account_is_a_difference(stack, tmp_path):
+    """Review7 F3, as the reviewer ran it: Amina's KES 3,000 paybill top-up (credited to her) on M-Pesa's statement
+    with its ``A/C No.`` (and Details' ``Acc.``) changed to ``dedan7`` read clean (exit 0). Now it is a difference in
+    ``mpesa-collections`` (exit 5); the statement as M-Pesa keeps it still reconciles clean."""
+    from tests.support.paybill import pay, registered
+
+    stack.sign_up("0712000001")
+    stack.sign_up("0712000004", username="dedan7")
+    desk, _ = registered(stack)
+    payment = pay(stack, desk, "0799000001", 3000, "0712000001")
+    books = stack.backend.uow
+    reconciliation = Reconciliation(
+        uow=books,
+        ledger=stack.ledger,
+        clock=stack.clock,
+        wallets=books,
+        paybill=books,
+        shortcodes=Shortcodes(stack.mpesa.shortcode, stack.mpesa.payout_shortcode),
+    )
+    use_services(attrs.evolve(in_memory_services(clock=stack.clock), reconciliation=ready(reconciliation)))
+    record = statement_of(stack.mpesa)
+    clean = tmp_path / "clean.csv"
+    clean.write_text(render_statement(record))
+    code, mpesa = reconcile(clean)
+    assert (code, mpesa["mpesa-collections"]) == (0, [])
+    [line] = record.lines
+    forged = attrs.evolve(line, account_no="dedan7", details=line.details.replace("Acc. 0712000001", "Acc. dedan7"))
+    changed = tmp_path / "changed.csv"
+    changed.write_text(render_statement(attrs.evolve(record, lines=(forged,))))
+    code, mpesa = reconcile(changed)
+    found = [(d["subject"], d["expected"], d["actual"]) for d in mpesa["mpesa-collections"]]
+    assert (code, found) == (
+        5,
+        [(f"paybill payment {payment.id} (credited)", "for account 2547******01", "for account 'dedan7'")],
+    )

@@ -685,3 +685,27 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: Walle
         headers={"Accept-Language": "sw"},
     )
     assert swahili.status_code == 429 and "Majaribio mengi mno" in swahili.get_data(as_text=True)
+
+
+def test_a_send_confirmation_refused_for_its_pace_goes_through_when_pressed_again_after_the_wait(api: WalletApi):
+    """Review7 F4 on the portal: the confirmation form's key is not used up by a 429 (the wallet's pace of sends),
+    so the same form posted again once the minute passed sends the money (a 303), and a third press replays it."""
+    from cryptopay_http import ApiSettings
+
+    api, window = in_one_window(api)
+    client = _sign_up(api, "0712 000 091")
+    user_id = api.services.users.by_phone("254712000091").id
+    api.fund(user_id, "1000")
+    api.tier_1(user_id)
+    api.sign_up("0712000092")
+    confirm = _confirmation(_check_send(client, to="0712000092", amount="100", asset="KES").get_data(as_text=True))
+    headers = api.login("0712000091")
+    for n in range(ApiSettings(token_secret="x" * 32).send_rate_limit - 1):
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f4p-{n}"})
+    refused = client.post("/app/send", data=confirm)
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    window.advance(minutes=1)
+    sent, again = client.post("/app/send", data=confirm), client.post("/app/send", data=confirm)
+    assert sent.status_code == again.status_code == 303 and sent.headers["Location"] == again.headers["Location"]
+    assert api.services.wallets.balances(user_id)["KES"].amount == 900

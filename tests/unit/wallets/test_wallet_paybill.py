@@ -411,6 +411,8 @@ def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: W
     inflated = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransAmount": "9000"}), token=token)
     verified(stack, desk)
     assert desk.get(inflated.id).paid_to_us == Money.of(800, KES)
+    with pytest.raises(InvalidState):  # crediting the 9,000 the confirmation claimed would credit money never paid
+        desk.propose_credit(inflated.id, "0799000001", officer="usr_a", note="credit it")
     desk.reverse(inflated.id, actor="usr_ops", note="the payer asked")
     (done,) = answer_reversal(stack, desk)
     assert done.state is PaybillState.REVERSED

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.wallets.sells import AmountNotPayable
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
@@ -59,7 +60,10 @@ CASHOUT_AMOUNT.document(CashOutRequest)
     description=(
         "Pays whole shillings of the caller's KES balance (what a failed sale or a transfer left there) "
         "by M-Pesa B2C to the caller's own verified number; M-Pesa's charge comes out of them (KES 10 or "
-        "more). Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
+        "more). It takes exactly the amount asked: one M-Pesa cannot pay whole with its charge (between two "
+        "charge bands, e.g. KES 101-105: KES 100 goes free, KES 101 costs 5) is a 422 `amount_not_payable` "
+        "naming the nearest amounts that can be cashed out (`payable_below`, `payable_above`), and nothing "
+        "moves. Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
         "a Safaricom number (422 `not_mpesa_number` otherwise)."
     ),
     problems=(
@@ -67,6 +71,7 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         NO_WALLET,
         NOT_MPESA,
         (InvalidInput, "not a positive whole number of shillings"),
+        (AmountNotPayable, "M-Pesa cannot pay exactly this amount with its charge: the nearest that can be"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
     ),
 )

@@ -336,6 +336,14 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
     return data
 
 
+def _deposit(deposit: Deposit) -> dict[str, Any]:
+    """A deposit as exported: a hold for compliance reads as its holder is shown it (``review``, review7 F8)."""
+    data: dict[str, Any] = _clean(deposit)
+    if data.get("hold_reason") is not None and deposit.shown_hold_reason is not None:
+        data["hold_reason"] = deposit.shown_hold_reason.value
+    return data
+
+
 def _profile(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -445,7 +453,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "movements": [_clean(line) for line in movements],
         "transfers": [_transfer(t, uid) for t in transfers],
         "buys": [_clean(b) for b in buys],
-        "deposits": [_clean(d) for d in deposits],
+        "deposits": [_deposit(d) for d in deposits],
         "withdrawals": [_clean(w) for w in withdrawals],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],

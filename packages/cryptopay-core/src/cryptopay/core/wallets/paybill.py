@@ -39,7 +39,8 @@ suspense) stays so until an operator acts; each action needs a note and is audit
 - ``propose_credit`` / ``approve_credit`` / ``decline_credit``: four-eyes, as held payments and KYC: one officer
   proposes the wallet, a second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits
   are checked at the approval; a suspended payment leaves the suspense account, an unverified one is booked as the
-  officers vouch M-Pesa has it (Dr collections / Cr wallet). Shells may propose and decline, never approve;
+  officers vouch M-Pesa has it (Dr collections / Cr wallet; refused when M-Pesa's record shows another amount).
+  Shells may propose and decline, never approve;
 - ``reverse``: M-Pesa's Reversal of the TransID (of an unverified one only when M-Pesa's record shows it paid into
   our shortcode, for the amount it shows: a TransID of one of our payouts, or of nothing, is not the payer's
   money) (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
@@ -606,6 +607,7 @@ class Paybill:
             payment = self._actionable(uow, payment_id)
             if payment.proposed_by is not None:
                 raise Conflict(f"a credit of paybill payment {payment.id} is proposed already: approve or decline it")
+            _creditable(payment)
             wallet = _wallet(uow, to)
             now = self.clock.now()
             payment.proposed_to, payment.proposed_by, payment.proposed_at = wallet.user_id, officer, now
@@ -647,6 +649,7 @@ class Paybill:
             locked = self._actionable(uow, payment_id)
             if locked.proposed_by != payment.proposed_by or locked.proposed_to != payment.proposed_to:
                 raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
+            _creditable(locked)
             assert locked.proposed_to is not None
             wallet, now = self._receiving(uow, locked.proposed_to, locked.kes), self.clock.now()
             uow.wallet_usage.add(
@@ -993,6 +996,16 @@ def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
     if wallet is None:
         raise NotFound(f"no wallet for {to!r}")
     return wallet
+
+
+def _creditable(payment: PaybillPayment) -> None:
+    """Refuse crediting an unverified payment M-Pesa's record shows with another amount (a confirmation that claimed
+    more than was paid would credit money that never came): it is returned, or asked about again."""
+    if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us not in (None, payment.kes):
+        raise InvalidState(
+            f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
+            "the payer or ask M-Pesa again"
+        )
 
 
 def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:
