@@ -203,3 +203,30 @@ def test_releasing_a_held_send_checks_the_recipients_receiving_limits_again(back
     assert held.return_to_sender(big.id, officer=OFFICER, note="over his tier").state is TransferState.RETURNED
     assert stack.balance(baraka, "KES").amount == 900 and stack.balance(amina, "KES").amount == 8100
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_a_held_send_s_release_and_return_read_as_any_send_s_in_both_parties_history(backend: Backend):
+    """Review7 F6: the release read "held transfer … released to its recipient" (kind ``p2p_held_release``) in the
+    frozen recipient's history and statement, the return "held transfer … returned" in the sender's. Now the release
+    is an ordinary receipt (``p2p``, "transfer trf_…") and the return reads as an unclaimed send's (``p2p_return``);
+    no line of either party's history or statement says held."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    kept = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES))
+    back = stack.wallets.send(amina.id, "0712000002", Money.of("200", KES))
+    stack.wallets.held_sends().release(kept.id, officer=OFFICER, note="the order allows it")
+    stack.wallets.held_sends().return_to_sender(back.id, officer=OFFICER, note="not this one")
+    [received] = stack.wallets.history(baraka.id)
+    assert (received.kind, received.description, received.amount) == (
+        "p2p",
+        f"transfer {kept.id}",
+        Money.of("300", KES),
+    )
+    returned = [h for h in stack.wallets.history(amina.id) if h.amount.is_positive() and h.transfer_id == back.id]
+    assert [(h.kind, h.description) for h in returned] == [("p2p_return", f"transfer {back.id} returned to its sender")]
+    month = stack.clock.now().strftime("%Y-%m")
+    for user in (amina, baraka):
+        shown = stack.wallets.statement(user.id, month) + repr(stack.wallets.history(user.id))
+        assert "held" not in shown and "frozen" not in shown, shown

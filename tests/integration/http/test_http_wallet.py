@@ -709,6 +709,10 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     done = api.client.post(release, json={"note": "the order allows it"}, headers=stepped)
     assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
     assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
+    mine = api.client.get("/v1/wallet/history", headers=api.login("0712000002"))  # review7 F6: an ordinary receipt
+    [line] = mine.get_json()
+    assert (line["kind"], line["description"]) == ("p2p", f"transfer {row['id']}"), line
+    assert "held" not in mine.get_data(as_text=True)
     again = api.client.post(
         f"{path}/{row['id']}/return", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
     )

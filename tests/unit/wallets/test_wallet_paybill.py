@@ -468,3 +468,23 @@ def test_confirmations_that_disagreed_still_go_to_suspense_after_being_asked_abo
     desk.reverify(payment.id, actor="usr_ops", note="M-Pesa was slow")
     (booked,) = verified(stack, desk)
     assert booked.state is PaybillState.SUSPENDED and stack.balance(mallory, "KES").is_zero()
+
+
+def test_a_trans_id_m_pesa_records_paid_to_another_party_is_never_credited(stack: WalletStack) -> None:
+    """revpass7 P1: a confirmation naming the receipt of a payout of ours (M-Pesa's completed record: paid to a
+    customer, not into our paybill) ends unverified; two officers may not credit it to a wallet either (it would book
+    money that never came into the paybill), as it may not be reversed: proposal and approval refused, nothing moves."""
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    payout = stack.mpesa.b2c(_b2c_to("254799000002"))
+    receipt = stack.mpesa.transaction(str(payout.originator_conversation_id)).receipt
+    stack.mpesa.outbox.clear()
+    stack.mpesa.simulate_c2b("0799000003", 500, "0712000001")
+    claimed = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": receipt}), token=token)
+    (unverified,) = verified(stack, desk)
+    assert unverified.id == claimed.id and unverified.state is PaybillState.UNVERIFIED
+    assert unverified.paid_to_us is None and "no payment into our paybill" in unverified.reason
+    with pytest.raises(InvalidState, match="no payment into our paybill"):
+        desk.propose_credit(claimed.id, "0712000001", officer="usr_a", note="the customer insists")
+    assert desk.get(claimed.id).proposed_by is None
+    assert stack.balance(amina, "KES") == Money.zero(KES) and _collected(stack) == Money.zero(KES)

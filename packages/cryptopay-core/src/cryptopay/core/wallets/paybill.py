@@ -459,6 +459,8 @@ class Paybill:
                 why = f"M-Pesa says the transaction is {(result.param('TransactionStatus') or 'failed').lower()}"
             else:
                 why = f"M-Pesa's record of this TransID differs: {mismatch}"
+                if payment.paid_to_us is None:  # a payout of ours, another business's: never to be credited
+                    why = f"{why}; {_NOT_OURS}"
             return self._unverified(uow, payment, why, now)
 
         payment = in_transaction(self.uow, work)
@@ -953,6 +955,8 @@ def _same_payer(sent: str, number: str) -> bool:
 
 
 _DISAGREE = "confirmations of this TransID disagree"
+# in an unverified payment's reason: M-Pesa's completed record is not a payment into our paybill (``_creditable``)
+_NOT_OURS = "it shows no payment into our paybill"
 
 
 def _kept(payment: PaybillPayment, why: str) -> str:
@@ -1000,7 +1004,14 @@ def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
 
 def _creditable(payment: PaybillPayment) -> None:
     """Refuse crediting an unverified payment M-Pesa's record shows with another amount (a confirmation that claimed
-    more than was paid would credit money that never came): it is returned, or asked about again."""
+    more than was paid would credit money that never came): it is returned, or asked about again. Nor one whose
+    completed record shows no payment into our paybill at all (the receipt of a payout of ours, another business's
+    payment; revpass7 P1): that money never came, and is not a payer's to return either."""
+    if payment.state is PaybillState.UNVERIFIED and _NOT_OURS in payment.reason:
+        raise InvalidState(
+            f"M-Pesa's record of TransID {payment.trans_id} shows {_NOT_OURS.removeprefix('it shows ')}: nothing came "
+            "in to credit (ask M-Pesa again if the record was wrong)"
+        )
     if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us not in (None, payment.kes):
         raise InvalidState(
             f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
