@@ -244,7 +244,9 @@ def own_records_reconcile(stack):
 
 @when("the books are reconciled with M-Pesa's statement")
 def reconcile_with_statement(stack, journey):
-    statement = parse_statement(render_statement(statement_of(stack.mpesa)))  # as an operator downloads it
+    # the payout Short Code's statement (it holds the payouts), as an operator downloads it
+    record = statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode)
+    statement = parse_statement(render_statement(record))
     journey["report"] = stack.reconciliation.reconcile(Outside(statement=statement))
 
 

@@ -26,7 +26,12 @@ Feature: Paybill payments M-Pesa did not verify
     And Amina has KES 0 in her wallet
     And the books show nothing of it
 
-  Scenario: M-Pesa refuses to reverse a payment it does not know
+  Scenario: A payment already reversed in the M-Pesa portal cannot be reversed twice
+    Given someone already reversed the payment by hand in the M-Pesa portal
+    When Ann returns the payment to the payer
+    Then M-Pesa refuses with R000002 and the payment waits again with the reason
+
+  Scenario: Nothing is returned for a receipt M-Pesa never made
     Given a confirmation of a receipt M-Pesa never made was posted with our token
-    When Ann returns that payment to the payer
-    Then M-Pesa refuses with R000002 and that payment waits again with the reason
+    When Ann tries to return that payment to the payer
+    Then she is told M-Pesa shows no payment to our paybill and nothing is sent

@@ -3,7 +3,8 @@
 from typing import Any
 
 import pytest
-from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.errors import InvalidState
+from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets.paybill import Paybill, PaybillState
@@ -122,7 +123,29 @@ def forged(context):
     verified(stack, desk)
 
 
-@then("M-Pesa refuses with R000002 and that payment waits again with the reason")
+@given("someone already reversed the payment by hand in the M-Pesa portal")
+def reversed_in_portal(context):
+    stack, payment = _stack(context), _desk(context).get(context["payment"])
+    urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
+    stack.mpesa.reversal(ReversalRequest(transaction_id=payment.trans_id, amount=payment.kes, **urls))
+    stack.mpesa.outbox.clear()
+
+
+@then("M-Pesa refuses with R000002 and the payment waits again with the reason")
 def refused_r000002(context):
     (answered,) = context["answered"]
     assert answered.state is PaybillState.UNVERIFIED and "R000002" in answered.reason
+
+
+@when(parsers.re(r"(?P<officer>\w+) tries to return that payment to the payer"))
+def tries_to_return(context, officer):
+    with pytest.raises(InvalidState) as refused:
+        _desk(context).reverse(context["payment"], actor=f"user:{officer}", note="give it back")
+    context["refusal"] = refused.value
+
+
+@then("she is told M-Pesa shows no payment to our paybill and nothing is sent")
+def nothing_sent(context):
+    assert "no payment to our paybill" in context["refusal"].message
+    assert _desk(context).get(context["payment"]).state is PaybillState.UNVERIFIED
+    assert not [t for t in _stack(context).mpesa.transactions() if t.product == "reversal"]

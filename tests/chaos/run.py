@@ -446,23 +446,23 @@ class ChaosRun:
                 lost += sum(missing.values())
                 self.findings.append(f"{scenario}: completed in our books {ours}, paid by M-Pesa {theirs}")
         sandbox_paid = sum((sum(v, Decimal(0)) for v in paid_by_phone.values()), Decimal(0))
-        float_ok = self._float_matches(sandbox_paid)
+        float_ok = self._float_matches(sandbox_paid - Decimal(daraja["charges_paid"]))  # and M-Pesa's own charges
         for invoice_id, scenario in self.invoices.items():
             invoice = client.call("GET", f"/v1/invoices/{invoice_id}", token=self.merchants[scenario][1])
             if invoice["state"] != "settled":
                 self.findings.append(f"invoice {invoice_id} ended {invoice['state']}")
         trial = self.stack.cli("ledger", "trial-balance", "--json", check=False)
         # Reconcile against M-Pesa's own record: the sandbox's statement export and its float (opening 10,000,000).
-        base = self.stack.manifest["daraja"]["base_url"]
-        statement = self.stack.workdir / "mpesa-statement.csv"
-        statement.write_text(httpx.get(f"{base}/sandbox/statement", timeout=30).text)
+        base, payouts = self.stack.manifest["daraja"]["base_url"], self.stack.manifest["daraja"]["payout_shortcode"]
+        statement = self.stack.workdir / "mpesa-statement.csv"  # the payout Short Code's: the payouts
+        statement.write_text(httpx.get(f"{base}/sandbox/statement", params={"shortcode": payouts}, timeout=30).text)
         reconcile = self.stack.cli(
             "reconcile",
             "--json",
             "--mpesa-statement",
             str(statement),
             "--mpesa-balance",
-            daraja["float"],
+            str(Decimal(daraja["float"]) + Decimal(daraja["charges_paid"])),  # Utility and Charges Paid
             "--float-baseline",
             "10000000",
             check=False,
@@ -501,7 +501,9 @@ class ChaosRun:
             if row["account"] == "assets:mpesa_float:KES":
                 books = Decimal(str(row["posted"]))
         if -books != sandbox_paid:
-            self.findings.append(f"the books' M-Pesa float moved {books}, the sandbox paid out {sandbox_paid}")
+            self.findings.append(
+                f"the books' M-Pesa float moved {books}, the sandbox paid out {sandbox_paid} (charges in)"
+            )
             return False
         return True
 

@@ -8,9 +8,9 @@ import threading
 import attrs
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, InvalidState
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
@@ -190,10 +190,21 @@ def test_operators_reverify_credit_with_four_eyes_and_reverse_on_this_backend(ba
     stack.mpesa.simulate_c2b("0799000003", 100, "acc 1")
     forged = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
     verified(stack, desk)
-    desk.reverse(forged.id, actor="usr_a", note="give it back")
+    with pytest.raises(InvalidState):  # M-Pesa has no payment to us by that TransID: nothing of a payer's to return
+        desk.reverse(forged.id, actor="usr_a", note="give it back")
+    twice = _unverified(stack, desk, token, "0799000004", 200)
+    _reversed_in_the_portal(stack, twice)
+    desk.reverse(twice.id, actor="usr_a", note="give it back")
     (failed,) = answer_reversal(stack, desk)
     assert failed.state is PaybillState.UNVERIFIED and "R000002" in failed.reason
     assert set(stack.ledger.trial_balance().values()) == {0}
     with backend.uow() as uow:
-        assert uow.paybill_payments.unverified_ever() == 2  # odd (credited since) and forged
-        assert uow.paybill_payments.count(PaybillState.UNVERIFIED) == 1
+        assert uow.paybill_payments.unverified_ever() == 3  # odd (credited since), forged and twice
+        assert uow.paybill_payments.count(PaybillState.UNVERIFIED) == 2
+
+
+def _reversed_in_the_portal(stack: WalletStack, payment: PaybillPayment) -> None:
+    """Someone reverses the payment by hand in the M-Pesa portal: M-Pesa will refuse a second reversal (R000002)."""
+    urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
+    stack.mpesa.reversal(ReversalRequest(transaction_id=payment.trans_id, amount=payment.kes, **urls))
+    stack.mpesa.outbox.clear()

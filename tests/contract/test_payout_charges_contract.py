@@ -39,7 +39,8 @@ def _paid_100_usdt(stack: PaymentsStack) -> None:
 
 def test_the_b2c_tariff_is_passed_on_band_by_band_and_booked_as_payout_fee_revenue(stack):
     """KES 12,805.65 to pay: 12,794 sent and 11 charged (the 5,001-20,000 band), on the plan, the settlement and the
-    payout; once paid the merchant keeps 0.65, the float paid 12,794, payout fee revenue is 11, books balance."""
+    payout; once paid the merchant keeps 0.65, the float paid 12,794 and M-Pesa's 11, payout fee revenue is 11 and
+    the M-Pesa charges expense 11, books balance."""
     stack.add_merchant("m1", settlement=INSTANT)
     _charging(stack, PayoutCharging.MPESA_B2C)
     _paid_100_usdt(stack)
@@ -53,11 +54,39 @@ def test_the_b2c_tariff_is_passed_on_band_by_band_and_booked_as_payout_fee_reven
     [done] = stack.deliver_callbacks()
     assert done is not None and done.state is PayoutState.COMPLETED
     assert stack.balance(flows.PAYOUT_FEE) == Money.of(11, KES)
-    assert stack.balance(flows.FLOAT) == -Money.of(12794, KES)
+    # the float also pays M-Pesa's own charge for the payment (B2C's band: 11), the platform's expense: the merchant's
+    # charge passed on covers it exactly
+    assert stack.balance(flows.FLOAT) == -Money.of(12794 + 11, KES)
+    assert stack.balance(flows.MPESA_CHARGES) == Money.of(11, KES)
     assert stack.ledger.balance(flows.merchant_liability("m1", KES)).posted == Money.of("0.65", KES)
     with stack.uow() as uow:
         stored = uow.settlements.get(payout.settlement_id)
     assert stored is not None and stored.charges == Money.of(11, KES)
+    assert stack.books_balanced()
+
+
+def test_b2c_s_tariff_is_not_passed_on_to_a_till_settlement_and_m_pesa_s_b2b_charge_is_not_booked(stack):
+    """mpesa_b2c on a till: B2C's bands are not B2B's, and M-Pesa's B2B tariff is not in our data (B2B_TARIFF), so
+    the part carries no charge (it was charged 11 before) and no M-Pesa charge is booked: the float pays the amount,
+    the merchant keeps the 0.65 below a shilling."""
+    till = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_TILL, "123456")
+    stack.add_merchant("m1", settlement=till)
+    _charging(stack, PayoutCharging.MPESA_B2C)
+    _paid_100_usdt(stack)
+    [run] = stack.settling.run_settlements()
+    [payout] = run.payouts
+    assert (payout.amount, payout.charge, payout.mpesa_charge) == (
+        Money.of(12805, KES),
+        Money.zero(KES),
+        Money.zero(KES),
+    )
+    stack.payouts.submit_payouts()
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED
+    assert stack.balance(flows.FLOAT) == -Money.of(12805, KES)
+    assert stack.balance(flows.PAYOUT_FEE) == Money.zero(KES)
+    with pytest.raises(NotFound):  # never opened: nothing was charged
+        stack.ledger.balance(flows.MPESA_CHARGES)
     assert stack.books_balanced()
 
 

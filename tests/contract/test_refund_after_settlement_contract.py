@@ -12,6 +12,7 @@ from cryptopay.core.errors import Refused
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import RefundState
 from cryptopay.core.payments.refunds import BeyondRecentVolume
+from cryptopay.core.payments.summary import owed_by_merchant
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -74,6 +75,12 @@ def test_a_settled_merchants_refund_is_owed_and_netted_across_settlements(stack:
     with stack.uow() as uow:
         stored = uow.refunds.get(refund.id)
     assert stored is not None and (stored.funded, stored.owed) == (Money.of("60", USDT), Money.of("7839", KES))
+    with stack.uow() as uow:  # the webhook's message (its funding sent in payload v2 only)
+        [requested] = [
+            m.payload for m in uow.outbox.due(stack.clock.now(), limit=1000) if m.topic == "refund.requested"
+        ]
+    funding = ("funded_by_merchant", "funded_by_merchant_asset", "owed_by_merchant")
+    assert tuple(requested[k] for k in funding) == ("60.000000", "USDT", "7839.00")
     _paid(stack, "50")
     netted = _settle(stack, 1)
     with stack.uow() as uow:
@@ -88,3 +95,7 @@ def test_a_settled_merchants_refund_is_owed_and_netted_across_settlements(stack:
     assert _owed(stack) == Money.zero(KES)
     assert sum((p.amount for p in payouts), Money.zero(KES)) == Money.of("4967", KES)  # 6,402.82 - 1,435.53, whole
     assert stack.books_balanced()
+    # as of a past moment (a monthly statement's end): what was owed then, read from the ledger's history
+    as_of = [owed_by_merchant(stack.ledger, "m1", as_of=AFTER_CUTOFF + timedelta(days=d, hours=1)) for d in range(3)]
+    assert as_of == [Money.of("7839", KES), Money.of("1435.53", KES), Money.zero(KES)]
+    assert owed_by_merchant(stack.ledger, "m1", as_of=AFTER_CUTOFF - timedelta(days=1)) == Money.zero(KES)

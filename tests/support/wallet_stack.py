@@ -82,8 +82,9 @@ def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
     )
 
 
-def memory_wallet_backend() -> Backend:
-    """In memory, with every payment repository too (a sale's payout goes through the payout machinery)."""
+def memory_wallet_backend(**extra: Any) -> Backend:
+    """In memory, with every payment repository too (a sale's payout goes through the payout machinery), and any
+    ``extra`` repositories."""
     return Backend(
         "memory",
         memory_wallet_storage(
@@ -91,6 +92,7 @@ def memory_wallet_backend() -> Backend:
             travel_rule=InMemoryTravelRule(),
             kyc_applications=InMemoryKycApplications(),  # a remittance reads a wallet holder's verified name
             **monitoring_repositories(),
+            **extra,
         ),
     )
 

@@ -112,6 +112,28 @@ def test_freeze_and_unfreeze_from_the_cli(rig):
     assert cli("freeze", "usr_nobody", "--officer", "ann@example.co.ke", "--reason", "x").exit_code == 3
 
 
+def test_every_shell_decision_in_an_officers_name_records_the_os_operator(rig, monkeypatch):
+    """review7 F11: ``--officer EMAIL`` is typed, not proven; a freeze and an unfreeze from the shell were recorded as
+    the officer's alone. Now the freeze's own records name the operator (``ops:<login>``, as KYC approvals do), and
+    every command that names an officer is audited first by the operator (``compliance.shell_as_officer``)."""
+    from cryptopay_cli.context import services as current
+
+    monkeypatch.setenv("LOGNAME", "kamau")
+    monkeypatch.setenv("USER", "kamau")
+    assert cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "court order").exit_code == 0
+    assert cli("unfreeze", "usr_pat", "--officer", "bob@example.co.ke").exit_code == 0
+    changed = {r.action: r for r in rig.audit_records() if r.action in ("kyc.frozen", "kyc.unfrozen")}
+    assert {a: (r.actor, dict(r.details)["operator"]) for a, r in changed.items()} == {
+        "kyc.frozen": ("user:usr_ann", "ops:kamau"),
+        "kyc.unfrozen": ("user:usr_bob", "ops:kamau"),
+    }
+    acted = [r for r in current().audit.records() if r.action == "compliance.shell_as_officer"]
+    assert [(r.actor, dict(r.details)["officer"], dict(r.details)["command"].split()[-1]) for r in acted] == [
+        ("ops:kamau", "usr_ann", "freeze"),
+        ("ops:kamau", "usr_bob", "unfreeze"),
+    ]
+
+
 def test_alerts_and_cases_from_the_cli(rig):
     """A structuring alert is listed, grouped into a case, moved and closed by named officers."""
     from tests.support.monitoring_rig import MonitoringRig
@@ -364,3 +386,29 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     wallets.wallets.held_sends().approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
     assert wallets.balance(amina, "KES").amount == 500
     assert cli("held-transfers", "release", sent.id, *ann, "--note", "again").exit_code == 4
+
+
+def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_the_shell(rig):
+    """Review7 F2: ``held-transfers release`` credited KES 8,000 to a tier-0 wallet (KES 5,000 at a time). Baraka's
+    tier 1 lapsed while the send waited: the release is refused (exit 5, the limit named), nothing moves, the send
+    still waits; the officer returns it instead."""
+    from cryptopay.core.money import KES, Money
+
+    from tests.support.services import with_wallets
+    from tests.support.wallet_stack import wallet_stack
+
+    wallets = wallet_stack()
+    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
+    wallets.fund(amina, "8000", "KES")
+    wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    sent = wallets.wallets.send(amina.id, "0712000002", Money.of("8000", KES))
+    wallets.clock.advance(days=731)  # tier 1 lasts 730 days
+    services = with_wallets(attrs.evolve(in_memory_services(clock=rig.clock), users=ready(_officers())), wallets)
+    use_services(services)
+    ann = ("--officer", "ann@example.co.ke")
+    refused = cli("held-transfers", "release", sent.id, *ann, "--note", "the order allows it")
+    assert refused.exit_code == 5 and "receive single limit" in refused.output, refused.output
+    assert wallets.balance(baraka, "KES").amount == 0
+    assert [t.id for t in wallets.wallets.held_sends().waiting()] == [sent.id]
+    returned = cli("held-transfers", "return", sent.id, *ann, "--note", "over his tier")
+    assert returned.exit_code == 0 and wallets.balance(amina, "KES").amount == 8000, returned.output

@@ -48,8 +48,9 @@ def _wallets(*args: str):
 
 
 def test_operators_register_list_release_and_return_paybill_payments(stack: WalletStack) -> None:
-    """Register the URLs; two payments naming no wallet wait in suspense; one is released to a wallet, the other
-    returned, each with a note (none: exit 2; an unknown state: exit 2; a decided payment: exit 4)."""
+    """Register the URLs; two payments naming no wallet wait in suspense; one operator may not release one to a
+    wallet (exit 5: four-eyes), the other is returned with a note (none: exit 2; an unknown state: exit 2; a decided
+    payment: exit 4)."""
     amina = stack.sign_up("0712000001")
     registered = _wallets("paybill-register")
     assert registered.exit_code == 0 and json.loads(registered.stdout)["state"] == "active"
@@ -60,8 +61,9 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert [(p["id"], p["payer"]) for p in listed] == [(second.id, "2547******02"), (first.id, "2547******01")]
     assert _wallets("paybill-payments", "--state", "lost").exit_code == 2
     assert _wallets("paybill-release", first.id, "0712000001").exit_code == 2  # no note
-    released = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")
-    assert released.exit_code == 0 and json.loads(released.stdout)["state"] == "released"
+    refused = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")
+    assert refused.exit_code == 5 and "paybill-propose" in refused.stderr  # one operator never credits a wallet
+    desk.release(first.id, "0712000001", actor="usr_ops", note="the payer called")  # as two officers would
     returned = _wallets("paybill-return", second.id, "--note", "nobody claims it")
     assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned"
     assert _wallets("paybill-return", second.id, "--note", "again").exit_code == 4

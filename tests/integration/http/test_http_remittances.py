@@ -15,6 +15,7 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.remittances.model import RemittanceState
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
@@ -227,7 +228,8 @@ def test_a_listed_refund_address_is_refused_and_a_listed_payer_is_held(api: Api)
     api.stack.confirm()
     api.stack.run()
     status = api.client.get(f"/v1/wallet/remittances/{order.public_id}").get_json()
-    assert status["state"] == "held" and api.stack.remittances.payout_of(api.stack.get(order)) is None, status
+    assert api.stack.get(order).state is RemittanceState.HELD  # the payer is not told (review7 F5): paying out
+    assert status["state"] == "paying_out" and api.stack.remittances.payout_of(api.stack.get(order)) is None, status
 
 
 def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
@@ -375,6 +377,28 @@ def test_an_order_to_someone_compliance_froze_is_answered_as_any_other_number(ap
     with api.stack.wallet.backend.uow() as uow:
         told = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.frozen_recipient"]
     assert told == [{"recipient": achieng.id, "limit": "frozen"}]
+
+
+def test_a_paid_order_held_for_a_frozen_recipient_reads_as_paying_out_to_the_public(api: Api):
+    """Review7 F5: once paid, an order to a holder compliance froze is held, and the public status said ``held``
+    (``paying_out`` then ``paid_out`` for anyone else): a freeze probe for the price of the smallest order. Now it
+    reads ``paying_out`` with M-Pesa's route, as a payout under way; officers still see it held."""
+    achieng = api.stack.wallet.sign_up("0712345678", tier=1)
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("f5")})
+    assert opened.status_code == 201, opened.get_json()
+    with api.stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(achieng.id)
+        profile.freeze("adm_1", "case 8", at=api.stack.clock.now())
+        uow.kyc.update(profile)
+    [order] = api.stack.remittances.orders()
+    api.stack.pay(order)
+    api.stack.confirm()
+    api.stack.run()
+    assert api.stack.get(order).state is RemittanceState.HELD
+    status = api.client.get(f"/v1/wallet/remittances/{order.public_id}")
+    shown = status.get_json()
+    assert (shown["state"], shown["route"], shown["paid_out_at"]) == ("paying_out", "mpesa", None), shown
+    assert "held" not in status.get_data(as_text=True) and "frozen" not in status.get_data(as_text=True)
 
 
 def test_an_order_paid_after_it_expired_shows_what_arrived_as_excess_and_its_refund(api: Api):

@@ -722,11 +722,44 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     done = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(second, code=second_codes[1]))
     assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
     assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
+    mine = api.client.get("/v1/wallet/history", headers=api.login("0712000002"))  # review7 F6: an ordinary receipt
+    [line] = mine.get_json()
+    assert (line["kind"], line["description"]) == ("p2p", f"transfer {row['id']}"), line
+    assert "held" not in mine.get_data(as_text=True)
     again = api.client.post(
         f"{path}/{row['id']}/return", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[2])
     )
     assert again.status_code in (409, 422) and again.mimetype == "application/problem+json"
     assert balances(amina)["KES"].amount == 700
+
+
+def test_a_frozen_tier_0_recipient_is_answered_as_if_it_were_not_frozen(api: WalletApi):
+    """Review7 F1: a tier-0 wallet refuses a KES 6,000 send (``recipient_limit``) but, frozen by compliance, took it
+    (201, held), so any sender learned of the freeze. Now the answers are the same frozen or not: 422
+    ``recipient_limit`` for KES 6,000 with the same problem body, 201 delivered for KES 3,000 (held while frozen)."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    dedan = api.sign_up("0712000004")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "20000")
+    headers = api.login("0712000001", stepped_up=True)
+
+    def send(amount: str, key: str) -> tuple[int, dict[str, Any]]:
+        body = {"to": "0712000004", "amount": {"amount": amount, "asset": "KES"}}
+        answer = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": key})
+        shown = answer.get_json()
+        return answer.status_code, {
+            k: v for k, v in shown.items() if k not in ("id", "instance", "created_at", "finished_at")
+        }
+
+    unfrozen = [send("6000", "f1-a"), send("3000", "f1-b")]
+    api.services.kyc_review.freeze("usr_officer", dedan, PartyKind.PERSONAL, "STR 19 filed")
+    frozen = [send("6000", "f1-c"), send("3000", "f1-d")]
+    assert frozen == unfrozen, (frozen, unfrozen)
+    assert unfrozen[0][0] == 422 and unfrozen[0][1]["code"] == "recipient_limit"
+    assert unfrozen[1][0] == 201 and unfrozen[1][1]["state"] == "delivered"
+    balances = api.services.wallets.balances
+    assert balances(dedan)["KES"].amount == 3000 and balances(amina)["KES"].amount == 14000
+    assert [t.amount for t in api.services.wallets.held_sends().waiting()] == [Money.of("3000", KES)]
 
 
 def test_one_wallet_checks_at_most_send_rate_limit_recipients_a_minute(api: WalletApi):
@@ -752,6 +785,35 @@ def test_one_wallet_checks_at_most_send_rate_limit_recipients_a_minute(api: Wall
     assert int(refused.headers["Retry-After"]) > 0
     window.advance(minutes=1)
     assert probe(limit + 1).status_code == 404
+
+
+def test_a_send_refused_for_its_pace_runs_again_under_the_same_key_after_retry_after(api: WalletApi):
+    """Review7 F4: a 429 was stored as the key's answer, so the integrator's documented habit (wait Retry-After,
+    resend the same request with the same Idempotency-Key) got the stale 429 forever. Now a 429 does not use up its
+    key: after the window the same key sends (201, not a replay), and a third post replays that 201."""
+    from cryptopay_http import ApiSettings
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "1000")
+    headers = api.login("0712000001")
+    api, window = in_one_window(api)
+    limit = ApiSettings(token_secret="x" * 32).send_rate_limit
+    for n in range(limit):
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f4-{n}"})
+    keyed = {**headers, "Idempotency-Key": "retry-after-429"}
+    body = {"to": "0712000002", "amount": {"amount": "100", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0, refused.get_json()
+    window.advance(seconds=int(refused.headers["Retry-After"]) + 1)
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert sent.status_code == 201 and "Idempotent-Replayed" not in sent.headers, sent.get_json()
+    again = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == sent.get_json()["id"]
+    assert api.services.wallets.balances(amina)["KES"].amount == 900
 
 
 def test_the_send_limit_is_documented_on_the_send_operation(api: WalletApi):

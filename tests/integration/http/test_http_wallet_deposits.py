@@ -13,13 +13,14 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.adapters.bootstrap.chains import deriver_map
 from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments_stack import FakeChain
-from cryptopay.core.wallets.deposit import WalletSpeed
+from cryptopay.core.wallets.deposit import HoldReason, WalletSpeed
 from cryptopay.core.wallets.deposits import Deposits
 
 from tests.integration.http.http_support import database_env, fast_hasher, make_app
@@ -164,3 +165,24 @@ def test_a_deposit_beyond_what_tier_0_may_receive_is_held_until_kyc_is_approved(
 
 def deposit_time(api: DepositApi):
     return api.api.services.clock.now().replace(year=2000)
+
+
+def test_a_deposit_held_for_a_compliance_freeze_is_shown_to_its_holder_as_under_review(api: DepositApi):
+    """review7 F8: a deposit to a wallet compliance froze is held ``compliance`` (officers see why); its holder read
+    ``hold_reason: compliance``, while their other movements say only "unavailable, contact support". The holder now
+    reads ``review`` (its data export too); the stored reason and the officers' views are unchanged."""
+    client, wallets = api.api.client, api.api
+    user = wallets.sign_up("0712000001")["user"]["id"]
+    wallets.tier_1(user)
+    headers = wallets.login("0712000001")
+    api.api.services.kyc_review.freeze("usr_officer", user, PartyKind.PERSONAL, "a court order about this person")
+    address = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()["address"]
+    _pay(api, address, "10")
+    api.chain.mine()
+    api.chain.mine()
+    _confirm(api)
+    deposit = client.get("/v1/wallet/deposits", headers=headers).get_json()["data"][0]
+    assert (deposit["state"], deposit["hold_reason"]) == ("held", "review"), deposit
+    with wallets.services.uow() as uow:
+        stored = uow.wallet_deposits.get(deposit["id"])
+    assert stored is not None and stored.hold_reason is HoldReason.COMPLIANCE

@@ -221,6 +221,24 @@ def test_checkouts_left_unpaid_give_their_uses_back_so_a_stranger_cannot_close_a
     assert client.get(f"/v1/payment-links/{link['id']}", headers=key).json["uses"] == 1
 
 
+def test_a_busy_link_s_429_does_not_use_up_the_customer_s_key(client, auth, stack, shop):
+    """Review7 F4, the class: ``payment_link_busy`` is a 429 with Retry-After, and was kept as the key's answer, so a
+    customer resending the same request with the same key once the checkouts lapsed got the stale 429. Now the same
+    key makes the invoice (201, not a replay); resent again, it replays that invoice."""
+    key = key_headers(auth.api_key(shop.headers, shop.id, ["payment_links:write", "payment_links:read"]))
+    link = _link(client, key, amount="500", currency="KES", max_uses=1, rails=["usdt-tron"])
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    assert client.post(path, json={}).status_code == 201
+    keyed = {"Idempotency-Key": customer_key("f4-busy-link")}
+    busy = client.post(path, json={}, headers=keyed)
+    assert busy.status_code == 429 and busy.json["code"] == "payment_link_busy" and busy.headers["Retry-After"]
+    stack.tick(minutes=20)  # the unpaid checkout lapsed: its use is given back
+    made = client.post(path, json={}, headers=keyed)
+    assert made.status_code == 201 and "Idempotent-Replayed" not in made.headers, made.json
+    again = client.post(path, json={}, headers=keyed)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json["id"] == made.json["id"]
+
+
 def test_a_customer_may_name_the_link_s_currency_and_another_one_is_a_specific_422(client, shop):
     """Review H16: ``{"amount", "currency"}`` as on every money route; a currency other than the link's is 422
     ``payment_link_currency`` naming ``currency``, and makes no invoice (the link's uses stay)."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import jsonschema_rs
 import pytest
 from cryptopay.core.outbox import OutboxMessage
-from cryptopay.core.webhooks import PING_EVENT, WEBHOOK_EVENTS, event_body
+from cryptopay.core.webhooks import PING_EVENT, WEBHOOK_EVENTS, event_body, v2_only_fields
 
 AT = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 _INVOICE = {"merchant_id": "m1", "invoice_id": "inv_1", "at": AT.isoformat(), "order_id": "o-1", "metadata": {}}
@@ -66,6 +66,10 @@ _REFUND = {  # core.payments.refunds._publish
     "tx_hash": "",
     "quote_id": "",
     "failure": "",
+    # payload v2 only: funded by the merchant after settlement (R25), and the shillings it owes for that
+    "funded_by_merchant": "2.000000",
+    "funded_by_merchant_asset": "USDT",
+    "owed_by_merchant": "261.30",
 }
 
 
@@ -104,7 +108,8 @@ def test_every_event_kind_has_a_body_in_each_version_that_matches_only_its_own_s
     catalogue = client.get("/openapi.json").json["webhooks"]
     message = OutboxMessage.new("out_1", kind, _sample(kind), at=AT)
     v1, v2 = json.loads(event_body(message, 1)), json.loads(event_body(message, 2))
-    assert v1 == {"type": kind, "timestamp": AT.isoformat(), "data": message.payload}
+    v1_data = {key: value for key, value in message.payload.items() if key not in v2_only_fields(kind)}
+    assert v1 == {"type": kind, "timestamp": AT.isoformat(), "data": v1_data}
     assert v2["version"] == 2 and "version" not in v1
     branches = _schema(catalogue, kind)["oneOf"]
     for body, own, other in ((v1, branches[0], branches[1]), (v2, branches[1], branches[0])):
@@ -112,11 +117,20 @@ def test_every_event_kind_has_a_body_in_each_version_that_matches_only_its_own_s
         assert not jsonschema_rs.validator_for(other).is_valid(body)
     # v2 carries no amount as a bare string and no count as a string
     for key, value in v2["data"].items():
-        if key in {"amount", "charge", "paid", "converted", "price", "shortfall"}:
+        if key in {
+            "amount",
+            "charge",
+            "paid",
+            "converted",
+            "price",
+            "shortfall",
+            "funded_by_merchant",
+            "owed_by_merchant",
+        }:
             assert isinstance(value, dict) and set(value) == {"amount", "asset"}, (key, value)
         if key in {"attempt", "payouts", "failed_payouts", "index"}:
             assert isinstance(value, int), (key, value)
-    assert not {"currency", "shortfall_asset", "converted_asset"} & set(v2["data"])
+    assert not {"currency", "shortfall_asset", "converted_asset", "funded_by_merchant_asset"} & set(v2["data"])
 
 
 def test_v2_bodies_use_the_api_money_shape(client):
@@ -133,6 +147,14 @@ def test_v2_bodies_use_the_api_money_shape(client):
     )
     refund = json.loads(event_body(OutboxMessage.new("o", "refund.sent", _REFUND, at=AT), 2))["data"]
     assert refund["amount"] == {"amount": "2.000000", "asset": "USDT"} and "asset" not in refund
+    assert refund["funded_by_merchant"] == {"amount": "2.000000", "asset": "USDT"}
+    assert refund["owed_by_merchant"] == {"amount": "261.30", "asset": "KES"}
+    unfunded = {**_REFUND, "funded_by_merchant": "", "funded_by_merchant_asset": "", "owed_by_merchant": ""}
+    plain = json.loads(event_body(OutboxMessage.new("o", "refund.sent", unfunded, at=AT), 2))["data"]
+    assert (plain["funded_by_merchant"], plain["owed_by_merchant"]) == (None, None)
+    # v1 is as it always was: no funding fields (an existing integration's body does not change)
+    v1 = json.loads(event_body(OutboxMessage.new("o", "refund.sent", _REFUND, at=AT), 1))["data"]
+    assert set(v1) == set(_REFUND) - {"funded_by_merchant", "funded_by_merchant_asset", "owed_by_merchant"}
     created = json.loads(event_body(OutboxMessage.new("o", "invoice.created", _sample("invoice.created"), at=AT), 2))
     assert created["data"]["due"]["btc-bitcoin"] == {"amount": "0.00012000", "asset": "BTC"}
     assert created["data"]["price"] == {"amount": "1500.00", "asset": "KES"}

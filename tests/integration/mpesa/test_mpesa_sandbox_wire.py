@@ -18,6 +18,7 @@ from cryptopay.core.mobile_money import (
     MpesaBadRequest,
     Outcome,
     PayloadKind,
+    ReversalRequest,
     SourceAllowlist,
     StkPushRequest,
     TransactionStatusRequest,
@@ -204,3 +205,53 @@ def test_transaction_status_about_a_c2b_trans_id_answers_in_daraja_s_format(
     assert known.param("CreditPartyName") == f"{sandbox.config.shortcode} - SANDBOX BUSINESS"
     assert known.param("ReceiptNo") == receipt
     assert status_outcome(unknown) is Outcome.NOT_FOUND
+
+
+def test_a_reversal_of_a_c2b_payment_answers_in_daraja_s_format(gateway: DarajaGateway, sandbox: DarajaSandbox) -> None:
+    """What a paybill payment's return sends (``Paybill.reverse``): Reversal of the TransID over the wire; the result
+    is Daraja's (the keys of Safaricom's published success: OriginalTransactionID, Amount, CreditPartyPublicName, the
+    acknowledged ids), Transaction Status about the TransID then says Reversed; a second reversal, and one of a
+    TransID the sandbox never made, fail with R000002 as Safaricom's published failure."""
+    with CallbackSink.start(lambda path, payload: c2b_accept()) as sink:
+        gateway.register_c2b_urls(
+            C2BRegistration(confirmation_url=sink.url_for("/c2b/confirm"), validation_url=sink.url_for("/c2b/validate"))
+        )
+        body = {
+            "ShortCode": sandbox.config.shortcode,
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": "300",
+            "Msisdn": "254708374149",
+            "BillRefNumber": "nobody",
+        }
+        assert post(sandbox, "/mpesa/c2b/v1/simulate", body, token(sandbox)).json()["ResponseCode"] == "0"
+        receipt = parse_payload(sink.wait("/c2b/confirm")[0]).receipt
+        assert receipt
+        acks = []
+        for trans_id, path in ((receipt, "/rev/first"), (receipt, "/rev/again"), ("NOSUCH0001", "/rev/unknown")):
+            request = ReversalRequest(
+                transaction_id=trans_id,
+                amount=Money.of(300, KES),
+                result_url=sink.url_for(path),
+                timeout_url=sink.url_for(path + "/timeout"),
+            )
+            acks.append(gateway.reversal(request))
+            sink.wait(path)
+        raw = sink.wait("/rev/first")[0]
+        first, again, unknown = (parse_payload(sink.wait(p)[0]) for p in ("/rev/first", "/rev/again", "/rev/unknown"))
+        gateway.transaction_status(
+            TransactionStatusRequest(
+                result_url=sink.url_for("/status"),
+                timeout_url=sink.url_for("/status/timeout"),
+                transaction_id=receipt,
+                shortcode=sandbox.config.shortcode,
+            )
+        )
+        status = parse_payload(sink.wait("/status")[0])
+    params = {p["Key"] for p in raw["Result"]["ResultParameters"]["ResultParameter"]}
+    assert {"Amount", "OriginalTransactionID", "TransCompletedTime", "CreditPartyPublicName"} <= params
+    assert first.outcome is Outcome.SUCCEEDED and first.param("OriginalTransactionID") == receipt
+    assert first.originator_conversation_id == acks[0].originator_conversation_id
+    assert first.conversation_id == acks[0].conversation_id
+    assert (again.result_code, unknown.result_code) == ("R000002", "R000002")
+    assert again.outcome is Outcome.FAILED and "OriginalTransactionID is invalid" in unknown.result_desc
+    assert status.param("TransactionStatus") == "Reversed"

@@ -19,7 +19,7 @@ import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.reconciliation import Reconciliation, parse_statement, render_statement
+from cryptopay.core.reconciliation import Reconciliation, Shortcodes, parse_statement, render_statement
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.buys import BuyState
@@ -49,7 +49,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletStac
     wallets = wallet_stack(backend)
     books = backend.uow
     reconciliation = Reconciliation(
-        uow=books, ledger=wallets.ledger, clock=wallets.clock, wallets=books, shortcodes=(wallets.mpesa.shortcode,)
+        uow=books,
+        ledger=wallets.ledger,
+        clock=wallets.clock,
+        wallets=books,
+        shortcodes=Shortcodes(wallets.mpesa.shortcode, wallets.mpesa.payout_shortcode),
     )
     services = attrs.evolve(in_memory_services(clock=wallets.clock), reconciliation=ready(reconciliation))
     previous = use_services(services)
@@ -192,3 +196,101 @@ def test_a_statement_of_another_shortcode_or_period_is_refused(stack, tmp_path):
     assert result.exit_code == 2 and "the statement says it covers" in result.stderr, result.output
     result = runner.invoke(app, ["reconcile", "--from", "2020-01-01", "--to", "2020-01-01"])
     assert result.exit_code == 2 and "give the statement" in result.stderr, result.output
+
+
+PAYOUT_SHORTCODE = "600992"  # the B2C/B2B PartyA, apart from the paybill's (the fake's shortcode)
+
+
+def run(*paths: Path) -> tuple[int, dict[str, dict[str, object]], str]:
+    options = [item for path in paths for item in ("--mpesa-statement", str(path))]
+    result = runner.invoke(app, ["reconcile", "--json", *options])
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]} if result.stdout.strip() else {}
+    return result.exit_code, checks, result.stderr
+
+
+def test_with_two_shortcodes_each_statement_is_checked_only_against_its_own_records(stack, tmp_path):
+    """A paybill for STK Push and another Short Code paying out: M-Pesa's portal exports a statement per Short Code,
+    so the paybill's holds the buy alone and the payout Short Code's the payout alone. Each is read only for the
+    records of its own Short Code: either alone reconciles (the other side's check skipped, saying which Short Code
+    was given), never reports the other side's records missing; both together reconcile with both checks run; a row
+    gone from either is still a difference; two statements of one Short Code are refused."""
+    stack.mpesa.payout_shortcode = PAYOUT_SHORTCODE
+    books = stack.backend.uow
+    shortcodes = Shortcodes(stack.mpesa.shortcode, PAYOUT_SHORTCODE)
+    reconciliation = Reconciliation(
+        uow=books, ledger=stack.ledger, clock=stack.clock, wallets=books, shortcodes=shortcodes
+    )
+    use_services(attrs.evolve(in_memory_services(clock=stack.clock), reconciliation=ready(reconciliation)))
+    buy, payout = a_day_of_wallets(stack)
+    paybill, payouts = statement_of(stack.mpesa), statement_of(stack.mpesa, shortcode=PAYOUT_SHORTCODE)
+    assert [(s.shortcode, [line.receipt for line in s.lines]) for s in (paybill, payouts)] == [
+        (stack.mpesa.shortcode, [buy.receipt]),
+        (PAYOUT_SHORTCODE, [payout.receipt]),
+    ]
+    collections_csv, payouts_csv = tmp_path / "paybill.csv", tmp_path / "payouts.csv"
+    collections_csv.write_text(render_statement(paybill))
+    payouts_csv.write_text(render_statement(payouts))
+
+    code, checks, _ = run(payouts_csv)  # before: the buy was reported missing from the payouts' statement
+    assert (code, checks["mpesa-statement"]["differences"], checks["mpesa-statement"]["skipped"]) == (0, [], None)
+    assert checks["mpesa-collections"]["skipped"] == (
+        f"no M-Pesa statement of the collections Short Code was imported (given: Short Code {PAYOUT_SHORTCODE})"
+    )
+    code, checks, _ = run(collections_csv)  # before: the payout was reported missing from the paybill's
+    assert (code, checks["mpesa-collections"]["differences"], checks["mpesa-collections"]["skipped"]) == (0, [], None)
+    assert checks["mpesa-statement"]["skipped"].startswith("no M-Pesa statement of the payouts Short Code")
+
+    code, checks, _ = run(collections_csv, payouts_csv)
+    for name in ("mpesa-statement", "mpesa-collections"):
+        assert (checks[name]["differences"], checks[name]["skipped"]) == ([], None), checks[name]
+    assert code == 0
+
+    no_payout = tmp_path / "no-payout.csv"
+    no_payout.write_text(render_statement(attrs.evolve(payouts, lines=())))
+    code, checks, _ = run(collections_csv, no_payout)
+    missing_payout = [d["subject"] for d in checks["mpesa-statement"]["differences"] if d["actual"] == "not on it"]
+    assert (code, missing_payout, checks["mpesa-collections"]["differences"]) == (
+        5,
+        [f"payout {payout.id} (completed)"],
+        [],
+    )
+
+    code, _, stderr = run(payouts_csv, no_payout)
+    assert code == 2 and f"two statements of Short Code {PAYOUT_SHORTCODE}" in stderr
+
+
+def test_a_paybill_payment_the_statement_records_for_another_account_is_a_difference(stack, tmp_path):
+    """Review7 F3, as the reviewer ran it: Amina's KES 3,000 paybill top-up (credited to her) on M-Pesa's statement
+    with its ``A/C No.`` (and Details' ``Acc.``) changed to ``dedan7`` read clean (exit 0). Now it is a difference in
+    ``mpesa-collections`` (exit 5); the statement as M-Pesa keeps it still reconciles clean."""
+    from tests.support.paybill import pay, registered
+
+    stack.sign_up("0712000001")
+    stack.sign_up("0712000004", username="dedan7")
+    desk, _ = registered(stack)
+    payment = pay(stack, desk, "0799000001", 3000, "0712000001")
+    books = stack.backend.uow
+    reconciliation = Reconciliation(
+        uow=books,
+        ledger=stack.ledger,
+        clock=stack.clock,
+        wallets=books,
+        paybill=books,
+        shortcodes=Shortcodes(stack.mpesa.shortcode, stack.mpesa.payout_shortcode),
+    )
+    use_services(attrs.evolve(in_memory_services(clock=stack.clock), reconciliation=ready(reconciliation)))
+    record = statement_of(stack.mpesa)
+    clean = tmp_path / "clean.csv"
+    clean.write_text(render_statement(record))
+    code, mpesa = reconcile(clean)
+    assert (code, mpesa["mpesa-collections"]) == (0, [])
+    [line] = record.lines
+    forged = attrs.evolve(line, account_no="dedan7", details=line.details.replace("Acc. 0712000001", "Acc. dedan7"))
+    changed = tmp_path / "changed.csv"
+    changed.write_text(render_statement(attrs.evolve(record, lines=(forged,))))
+    code, mpesa = reconcile(changed)
+    found = [(d["subject"], d["expected"], d["actual"]) for d in mpesa["mpesa-collections"]]
+    assert (code, found) == (
+        5,
+        [(f"paybill payment {payment.id} (credited)", "for account 2547******01", "for account 'dedan7'")],
+    )

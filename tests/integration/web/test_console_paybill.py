@@ -9,7 +9,7 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.identity import Role
-from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState
 from cryptopay_http import Services
@@ -116,10 +116,18 @@ def test_a_payment_is_returned_to_the_payer_by_m_pesa_s_reversal(wallets, desk, 
     forged = desk.confirm(parse_payload({**wallets.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
     verified(wallets, desk)
     forged_page = f"{PAGE}/{forged.id}"
-    assert ann.post(f"{forged_page}/reverse", forged_page, note="give it back", code=ann.code())[2] == forged_page
+    status, html, _ = ann.post(f"{forged_page}/reverse", forged_page, note="give it back", code=ann.code())
+    assert status == 409 and "no payment to our paybill" in html  # M-Pesa has nothing of a payer's: nothing sent
+    assert "nothing paid to our paybill: there is nothing to return" in html
+    twice = _unverified(wallets, desk, 200, token)
+    urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
+    wallets.mpesa.reversal(ReversalRequest(transaction_id=twice.trans_id, amount=twice.kes, **urls))  # the portal
+    wallets.mpesa.outbox.clear()
+    twice_page = f"{PAGE}/{twice.id}"
+    assert ann.post(f"{twice_page}/reverse", twice_page, note="give it back", code=ann.code())[2] == twice_page
     answer_reversal(wallets, desk)
-    status, html = ann.get(forged_page)
-    assert status == 200 and "R000002" in html and desk.get(forged.id).state is PaybillState.UNVERIFIED
+    status, html = ann.get(twice_page)
+    assert status == 200 and "R000002" in html and desk.get(twice.id).state is PaybillState.UNVERIFIED
     assert set(wallets.ledger.trial_balance().values()) <= {0}  # unverified, reversed: nothing was ever booked
 
 

@@ -178,10 +178,20 @@ def test_an_invoice_order_reference_on_the_checkout_never_speaks_as_a_brand(clie
     description (review6 F2), so one speaking as a brand is a 422 problem; a shop's own reference is kept."""
     kept = shop.invoice(order_id="KPLC-TOKENS-1001")  # naming what is sold
     assert kept["order_id"] == "KPLC-TOKENS-1001"
-    for order_id in ("MPESA-OFFICIAL-REVERSAL", "Safaricom_Customer_Care", "\uff2d\uff30\uff25\uff33\uff21-77"):
+    listed = client.get("/v1/invoices", headers=shop.headers).json
+    refusals = ("MPESA-OFFICIAL-REVERSAL", "Safaricom_Customer_Care", "\uff2d\uff30\uff25\uff33\uff21-77")
+    # review7 F7: digits for letters too, as in a link's description ("Order M-PE5A-REVERSAL" on the checkout)
+    for order_id in (*refusals, "M-PE5A-REVERSAL", "5AFARICOM-REFUND", "SAFAR1COM", "MPE5AREVERSAL"):
         body = {"amount": "500", "currency": "KES", "order_id": order_id}
         refused = client.post("/v1/invoices", json=body, headers=shop.headers)
         assert refused.status_code == 422 and refused.json["code"] == "impersonating_text", refused.json
+        assert refused.mimetype == "application/problem+json" and "order_id" in str(refused.json), refused.json
+    assert client.get("/v1/invoices", headers=shop.headers).json == listed  # nothing stored
+    # a shop's random reference (a ULID) whose digits spell a brand inside its run by chance is kept and found
+    ulid = "BHSN75P2WXGJ2K5TGPR5H1FYM6"
+    assert shop.invoice(order_id=ulid)["order_id"] == ulid
+    found = client.get(f"/v1/invoices?order_id={ulid}", headers=shop.headers)
+    assert found.status_code == 200 and [i["order_id"] for i in found.json["data"]] == [ulid], found.json
 
 
 def test_a_merchant_sees_a_link_its_checkouts_fill_as_busy_and_may_still_deactivate_it(client, owner, services):

@@ -219,6 +219,32 @@ def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
     assert "KES 4,300.00" in client.get("/app/").get_data(as_text=True)
 
 
+def test_the_send_check_answers_a_frozen_tier_0_recipient_as_an_unfrozen_one(api: WalletApi):
+    """Review7 F1: ``/app/send/check`` (moves nothing) showed "Check before you confirm" for KES 6,000 to a frozen
+    tier-0 wallet and "Limit reached" once it was unfrozen: a free freeze probe. Now the page is the same frozen or
+    not (a 422 for KES 6,000, the confirmation for KES 3,000), whoever froze it."""
+    from cryptopay.core.kyc import PartyKind
+
+    dedan = api.sign_up("0712000004")["user"]["id"]
+    client = _sign_up(api)
+    amina = api.services.users.by_phone("254712000001").id
+    api.fund(amina, "10000")
+    api.tier_1(amina)
+
+    def checked() -> list[tuple[int, str]]:
+        pages = [_check_send(client, to="0712000004", amount=amount, asset="KES") for amount in ("6000", "3000")]
+        return [(p.status_code, re.sub(r'value="[^"]*"', "", p.get_data(as_text=True))) for p in pages]
+
+    unfrozen = checked()
+    assert [status for status, _ in unfrozen] == [422, 200]
+    assert "cannot receive this amount now" in unfrozen[0][1] and "Check before you confirm" in unfrozen[1][1]
+    api.services.kyc_review.freeze("usr_officer", dedan, PartyKind.PERSONAL, "STR 20 filed")
+    assert checked() == unfrozen
+    api.services.wallets.freeze(dedan, reason="reported stolen phone", actor="admin:ops")
+    assert checked() == unfrozen
+    assert api.services.wallets.transfers(amina) == []
+
+
 def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
     """An amount that is not a number is refused on the form, which keeps what was typed."""
     client = _sign_up(api)
@@ -636,6 +662,37 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
     assert len(api.mpesa.outbox) == prompts
 
 
+def test_the_portal_and_the_api_share_one_wallets_pace_of_sales_and_cash_outs(api: WalletApi):
+    """Review7 F12: each sale or cash-out is a B2C payout from the shortcode; after ``sell_rate_limit`` cash-outs
+    over the API the portal's sell form is refused 429 too (one count per wallet), nothing sold or planned."""
+    from cryptopay.core.flows import wallet_account
+    from cryptopay.core.ledger import Account, AccountKind
+    from cryptopay_http import ApiSettings
+
+    api, _ = in_one_window(api)
+    client = _sign_up(api, "0712 000 094")
+    user_id = api.services.users.by_phone("254712000094").id
+    api.tier_1(user_id)
+    api.fund(user_id, "1000")
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(10, USDT)
+    )
+    headers = api.login("0712000094")
+    limit = ApiSettings(token_secret="x" * 32).sell_rate_limit
+    for n in range(limit):
+        body = {"amount": "10", "currency": "KES"}
+        made = client.post("/v1/wallet/cashouts", json=body, headers={**headers, "Idempotency-Key": f"c{n}"})
+        assert made.status_code == 201, made.get_data(as_text=True)
+    shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
+    assert shown.status_code == 200, shown.get_data(as_text=True)
+    refused = client.post("/app/sell", data=_hidden(shown.get_data(as_text=True)))
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert len(client.get("/v1/wallet/sells", headers=headers).get_json()["data"]) == limit
+    assert api.services.ledger.balance(wallet_account(user_id, USDT)).available == Money.of(10, USDT)
+
+
 def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: WalletApi):
     """Review6 F6: the send form's check tells whether a number has a wallet, so it is held to the wallet's pace of
     checks and sends (``send_rate_limit`` a minute) together with the API's sends: past it the check is refused 429,
@@ -698,3 +755,27 @@ def test_bill_checks_count_in_the_wallets_pace_of_checks_and_sends(api: WalletAp
     assert 0 < int(page.headers["Retry-After"]) <= 60
     window.advance(minutes=1)
     assert client.post("/v1/wallet/bills/validate", json=body, headers=headers).status_code == 200
+
+
+def test_a_send_confirmation_refused_for_its_pace_goes_through_when_pressed_again_after_the_wait(api: WalletApi):
+    """Review7 F4 on the portal: the confirmation form's key is not used up by a 429 (the wallet's pace of sends),
+    so the same form posted again once the minute passed sends the money (a 303), and a third press replays it."""
+    from cryptopay_http import ApiSettings
+
+    api, window = in_one_window(api)
+    client = _sign_up(api, "0712 000 091")
+    user_id = api.services.users.by_phone("254712000091").id
+    api.fund(user_id, "1000")
+    api.tier_1(user_id)
+    api.sign_up("0712000092")
+    confirm = _confirmation(_check_send(client, to="0712000092", amount="100", asset="KES").get_data(as_text=True))
+    headers = api.login("0712000091")
+    for n in range(ApiSettings(token_secret="x" * 32).send_rate_limit - 1):
+        body = {"to": f"nobody{n}", "amount": {"amount": "100", "asset": "KES"}}
+        client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": f"f4p-{n}"})
+    refused = client.post("/app/send", data=confirm)
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    window.advance(minutes=1)
+    sent, again = client.post("/app/send", data=confirm), client.post("/app/send", data=confirm)
+    assert sent.status_code == again.status_code == 303 and sent.headers["Location"] == again.headers["Location"]
+    assert api.services.wallets.balances(user_id)["KES"].amount == 900

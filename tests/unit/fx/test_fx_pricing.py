@@ -285,6 +285,75 @@ def test_a_broken_cache_is_bypassed(clock):
     assert cached.name == "m"
 
 
+def _refreshing(clock, source, *, cache=None):
+    """A cached source that refreshes ahead, its refreshes kept in a list to run when the test says."""
+    spawned: list[Callable[[], None]] = []
+    cache = cache or ProcessRateCache(clock)
+    return CachedRateSource(source, cache, timedelta(seconds=30), clock=clock, spawn=spawned.append), spawned
+
+
+def test_an_answer_is_refreshed_ahead_of_its_expiry(clock):
+    """The first hit in the last fifth of the TTL starts one refresh and is answered from the cache at once; the new
+    answer then lives its own TTL (every answer expired at once before, and the quotes of that moment waited for
+    the sources one after another)."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached, spawned = _refreshing(clock, source)
+    first = cached.fetch(USD_KES)
+    clock.advance(seconds=23)
+    assert cached.fetch(USD_KES) == first and spawned == []  # not due yet (24 s)
+    clock.advance(seconds=2)
+    source.set("USD/KES", "130.00")
+    assert cached.fetch(USD_KES) == first and cached.fetch(USD_KES) == first
+    assert len(spawned) == 1 and len(source.calls) == 1  # one refresh, not run yet: nobody waited for it
+    spawned.pop()()
+    assert cached.fetch(USD_KES).mid == Decimal("130.00") and len(source.calls) == 2
+    clock.advance(seconds=23)  # 48 s after the first fetch: the refreshed answer (kept at 25 s) still lives
+    assert cached.fetch(USD_KES).mid == Decimal("130.00") and spawned == [] and len(source.calls) == 2
+
+
+def test_a_failed_refresh_keeps_the_old_answer_until_it_expires(clock):
+    """A refresh that fails keeps nothing and starts no other: the old answer lives out its TTL, then a miss asks
+    the source as before (and its failure is the caller's)."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached, spawned = _refreshing(clock, source)
+    first = cached.fetch(USD_KES)
+    clock.advance(seconds=25)
+    source.fail()
+    assert cached.fetch(USD_KES) == first
+    spawned.pop()()  # logs, raises nothing
+    clock.advance(seconds=4)
+    assert cached.fetch(USD_KES) == first and spawned == []
+    clock.advance(seconds=1)
+    with pytest.raises(Unavailable):
+        cached.fetch(USD_KES)
+    assert len(source.calls) == 3
+
+
+def test_an_answer_another_process_fetched_is_refreshed_by_that_process(clock):
+    """A hit on an answer this process did not fetch (another process's, read from the shared cache) starts no
+    refresh here: the process that fetched it refreshes it."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    shared = ProcessRateCache(clock)
+    fetching, _ = _refreshing(clock, source, cache=shared)
+    other, spawned = _refreshing(clock, source, cache=shared)
+    fetching.fetch(USD_KES)
+    clock.advance(seconds=28)
+    assert other.fetch(USD_KES).mid == Decimal("129.00") and spawned == []
+
+
+def test_a_pair_a_source_does_not_quote_is_refreshed_ahead_too(clock):
+    """An answer that a source does not quote the pair is refreshed ahead like a rate; the refresh raises nothing."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached, spawned = _refreshing(clock, source)
+    with pytest.raises(UnsupportedPair):
+        cached.fetch(USDT_KES)
+    clock.advance(seconds=25)
+    with pytest.raises(UnsupportedPair):
+        cached.fetch(USDT_KES)
+    spawned.pop()()
+    assert len(source.calls) == 2
+
+
 def test_a_cached_stale_rate_is_still_refused(clock, quotes):
     """Caching never makes a rate fresher: staleness is judged on the source's own time."""
     source = FixedRateSource("m", clock, {"USD/KES": "129.00"})

@@ -17,7 +17,7 @@ from cryptopay.core.settlement import SettlementMethod
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 
-from tests.unit.payments.test_payments_payouts import AMOUNT, OK_PHONE, planned_payout
+from tests.unit.payments.test_payments_payouts import AMOUNT, OK_PHONE, PAID, planned_payout
 
 LOST = "254711000008"  # the fake M-Pesa pays, but posts no result callback
 
@@ -52,7 +52,7 @@ def test_a_status_answer_arriving_before_the_query_is_stored_still_completes_the
     stack.payouts.query_stale_payouts()
     done = stack.payouts.get_payout(payout.id)
     assert done.state is PayoutState.COMPLETED and done.receipt
-    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
+    assert stack.balance(flows.FLOAT) == -PAID and stack.books_balanced()
     assert "payout.result_unmatched" not in {r.action for r in stack.storage.audit_records()}
 
 
@@ -293,7 +293,7 @@ def test_a_failure_naming_no_request_fails_nothing_and_the_genuine_answer_after_
     assert kept[0] is not None and '"OAK0000000"' in kept[0].body
     stack.payouts.query_stale_payouts()
     [done] = stack.deliver_callbacks()
-    assert done is not None and done.state is PayoutState.COMPLETED and stack.balance(flows.FLOAT) == -AMOUNT
+    assert done is not None and done.state is PayoutState.COMPLETED and stack.balance(flows.FLOAT) == -PAID
 
 
 def test_an_answer_contradicting_a_final_payout_on_its_used_token_is_audited_as_a_conflict() -> None:

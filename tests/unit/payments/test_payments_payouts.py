@@ -8,6 +8,7 @@ from cryptopay.core import flows
 from cryptopay.core.errors import Refused
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload
+from cryptopay.core.mobile_money.limits import B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.service import AwaitingStatus, CallbackPurpose, Payouts
@@ -18,6 +19,8 @@ from cryptopay.core.testing.payments_stack import PaymentsStack
 
 OK_PHONE = "254712345678"
 AMOUNT = Money.of("12805", KES)  # 99 USDT at bid 129.35, whole shillings
+MPESA_CHARGE = B2C_TARIFF.charge(AMOUNT)  # what M-Pesa takes from the float for paying it (KES 11)
+PAID = AMOUNT + MPESA_CHARGE  # what leaves the float
 
 
 class FlakyMpesa(FakeMobileMoney):
@@ -76,7 +79,9 @@ def test_a_success_result_posts_the_hold_and_completes_the_settlement() -> None:
     assert sent.state is PayoutState.SUBMITTED and sent.conversation_id
     [done] = stack.deliver_callbacks()
     assert done is not None and done.state is PayoutState.COMPLETED and done.receipt
-    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.balance(flows.IN_FLIGHT) == Money.zero(KES)
+    assert stack.balance(flows.FLOAT) == -PAID and stack.balance(flows.IN_FLIGHT) == Money.zero(KES)
+    assert stack.balance(flows.MPESA_CHARGES) == MPESA_CHARGE == Money.of(11, KES)  # the platform bears it
+    assert stack.mpesa.float_balance + stack.mpesa.charges_paid == Money.of("10000000", KES) - PAID
     assert stack.ledger.balance(flows.merchant_liability("m1", KES)).posted == Money.of("0.65", KES)
     assert settlement_state(stack, payout) is SettlementState.COMPLETED
     completed = stack.outbox("payout.completed")
@@ -127,7 +132,8 @@ def test_a_duplicate_callback_changes_nothing_the_second_time() -> None:
     first, second = stack.deliver_callbacks()
     assert first is not None and second is not None and second.state is PayoutState.COMPLETED
     assert len(stack.outbox("payout.completed")) == 1
-    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
+    assert stack.balance(flows.FLOAT) == -PAID and stack.books_balanced()
+    assert stack.balance(flows.MPESA_CHARGES) == MPESA_CHARGE  # M-Pesa's charge booked once too
 
 
 def test_an_unknown_outcome_is_settled_by_a_status_query_never_by_a_second_send() -> None:
@@ -228,7 +234,7 @@ def test_a_failed_payout_is_retried_by_an_operator_as_a_new_attempt() -> None:
     assert stack.payouts.get_payout(retry.id).state is PayoutState.COMPLETED
     with pytest.raises(Refused, match="only a definitively failed"):
         stack.payouts.retry_failed_payout(retry.id, actor="ops:alice")
-    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
+    assert stack.balance(flows.FLOAT) == -PAID and stack.books_balanced()
     assert any(r.action == "payout.retry" and r.actor == "ops:alice" for r in stack.storage.audit_records())
 
 
@@ -261,7 +267,7 @@ def test_a_retry_asks_transaction_status_first_and_a_payout_found_paid_is_comple
     with pytest.raises(Refused, match="only a definitively failed"):
         stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
     assert b2c_requests(stack, payout) == 1
-    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
+    assert stack.balance(flows.FLOAT) == -PAID and stack.books_balanced()
     assert stack.balance(flows.merchant_liability("m1", KES)) == Money.of("0.65", KES)
 
 

@@ -8,7 +8,8 @@ each asset, refunds of part of one (more than is left is refused), the refund wo
 settlement runs, sales, purchases, and M-Pesa's answers to the payouts. After every step: the trial balance is zero
 per asset, no account that may not go negative is, every pending hold is counted once, the merchant holds what was
 credited less what refunds hold or paid and what settlements sold, the trading accounts hold what settlements and
-sales sold into them less what purchases took, and what is in flight (refunds, payouts) is what is still open. The
+sales sold into them less what purchases took, what is in flight (refunds, payouts) is what is still open, and M-Pesa's
+own charge is booked once for each completed payout, as much as the fake M-Pesa took. The
 PostgreSQL races of the same operations are in tests/integration/sql/test_settlement_cross_races.py.
 """
 
@@ -290,6 +291,11 @@ class SettlementRefundsWallets(RuleBasedStateMachine):
         in_flight = self.stack.ledger.balances([flows.IN_FLIGHT]).get(flows.IN_FLIGHT)
         expected = sum(((p.amount + p.charge).amount for p in open_payouts), Decimal(0))
         assert (in_flight.credits_pending if in_flight else Decimal(0)) == expected, (in_flight, open_payouts)
+        # M-Pesa's own charge: booked once for each payout completed, as much as M-Pesa took for them
+        charged = sum((p.mpesa_charge for p in payouts if p.state is PayoutState.COMPLETED), Money.zero(KES))
+        event("M-Pesa charged for a payout" if charged.is_positive() else "no payout completed yet")
+        booked = self.stack.ledger.balances([flows.MPESA_CHARGES]).get(flows.MPESA_CHARGES)
+        assert (booked.posted if booked else Money.zero(KES)) == charged == -self.stack.mpesa.charges_paid, charged
 
 
 TestSettlementRefundsWallets = SettlementRefundsWallets.TestCase

@@ -46,7 +46,8 @@ def paid_out(phone: str = PHONE) -> tuple[PaymentsStack, Payout]:
 def mpesa_says(stack: PaymentsStack) -> Outside:
     """What M-Pesa says: its statement (through the CSV an operator downloads) and its Account Balance."""
     statement = parse_statement(render_statement(statement_of(stack.mpesa)))
-    return Outside(statement=statement, mpesa_balance=stack.mpesa.float_balance, float_baseline=FLOAT)
+    balance = stack.mpesa.float_balance + stack.mpesa.charges_paid  # Utility and Charges Paid, as an answer reads
+    return Outside(statement=statement, mpesa_balance=balance, float_baseline=FLOAT)
 
 
 WHOLE_PHONE = re.compile(r"(?<![\d*])(?:254|0)[17]\d{8}(?![\d*])")
@@ -84,7 +85,7 @@ def test_a_payout_mpesa_paid_while_our_books_do_not_know_is_reported() -> None:
     assert paid == (f"payout {payout.id} (unknown)", "unknown as in our books", "paid by M-Pesa")
     assert total[1:] == ("0.00 KES in our books", f"{payout.amount} per M-Pesa")
     [(_, _, float_actual)] = differences(report, "mpesa-float")
-    assert float_actual == f"{FLOAT - payout.amount} per Account Balance"
+    assert float_actual == f"{FLOAT - payout.amount - payout.mpesa_charge} per Account Balance"  # M-Pesa's charge too
 
 
 def test_a_payout_whose_result_reached_us_after_the_statement_period_still_counts_in_it() -> None:
@@ -240,12 +241,14 @@ def test_an_account_balance_answer_is_compared_with_the_books_float_of_its_momen
     stack.deliver_callbacks()
     assert stack.reconciliation.reconcile().clean
     answer = stack.float_balance.latest()
-    assert answer is not None and answer.available == FLOAT - payout.amount and answer.books == -payout.amount
+    paid = payout.amount + payout.mpesa_charge  # the payment and M-Pesa's own charge for it
+    assert payout.mpesa_charge.is_positive()
+    assert answer is not None and answer.available == FLOAT - paid and answer.books == -paid
     later, _ = paid_out(LOST)  # a second deployment: M-Pesa pays, no callback reaches us
     later.float_balance.ask()
     later.deliver_callbacks()
     [(subject, _, actual)] = differences(later.reconciliation.reconcile(), "mpesa-float")
-    assert subject == "assets:mpesa_float:KES" and actual == f"{FLOAT - payout.amount} per Account Balance"
+    assert subject == "assets:mpesa_float:KES" and actual == f"{FLOAT - paid} per Account Balance"
 
 
 def test_an_account_balance_answer_needs_the_token_of_its_request_and_counts_once() -> None:

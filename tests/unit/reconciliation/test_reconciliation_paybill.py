@@ -140,3 +140,39 @@ def test_payments_reversed_by_the_reversal_api_are_neither_credited_nor_differen
     assert desk.get(waiting.id).state is PaybillState.REVERSING
     assert checked(reconcile(stack)) == []
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(200, KES)
+
+
+def _reconciled_with(stack: WalletStack, change) -> list[tuple[str, str, str]]:
+    """``checked`` against the fake M-Pesa's statement with ``change`` applied to each of its rows."""
+    books = stack.backend.uow
+    reconciliation = Reconciliation(uow=books, ledger=stack.ledger, clock=stack.clock, wallets=books, paybill=books)
+    record = statement_of(stack.mpesa)
+    rows = tuple(change(line) for line in record.lines)
+    statement = parse_statement(render_statement(attrs.evolve(record, lines=rows)))
+    return checked(reconciliation.reconcile(Outside(statement=statement)))
+
+
+def test_a_paybill_payment_mpesa_recorded_for_another_account_or_payer_is_a_difference(stack: WalletStack) -> None:
+    """Review7 F3: the statement's ``A/C No.`` is the only outside record of which wallet a paybill payment was for,
+    and it was never compared: Amina's KES 3,000, credited to her, read clean with the statement saying ``dedan7``.
+    Now another account (however the same one is written: ``+254 712…`` for ``0712…``), or another payer than the
+    confirmation named, is a difference; payments held in suspense are checked the same way."""
+    stack.sign_up("0712000001")
+    stack.sign_up("0712000004", username="dedan7")
+    desk, _ = registered(stack)
+    amina = pay(stack, desk, "0799000001", 3000, "0712000001")
+    held = pay(stack, desk, "0799000002", 200, "acc 18")
+    assert (amina.state, held.state) == (PaybillState.CREDITED, PaybillState.SUSPENDED)
+    assert _reconciled_with(stack, lambda line: line) == []
+    written = {amina.trans_id: "+254 712 000 001", held.trans_id: "ACC18"}
+    assert _reconciled_with(stack, lambda line: attrs.evolve(line, account_no=written[line.receipt])) == []
+
+    forged = {amina.trans_id: "dedan7", held.trans_id: "acc 19"}
+    found = _reconciled_with(stack, lambda line: attrs.evolve(line, account_no=forged[line.receipt]))
+    assert found == [
+        (f"paybill payment {amina.id} (credited)", "for account 2547******01", "for account 'dedan7'"),
+        (f"paybill payment {held.id} (suspended)", "for account 'acc 18'", "for account 'acc 19'"),
+    ]
+    payer = {amina.trans_id: "2547*****009 - SANDBOX CUSTOMER", held.trans_id: "2547*****002 - SANDBOX CUSTOMER"}
+    found = _reconciled_with(stack, lambda line: attrs.evolve(line, other_party=payer[line.receipt]))
+    assert found == [(f"paybill payment {amina.id} (credited)", "paid by 2547******01", "paid by 2547******09")]

@@ -11,7 +11,7 @@ import pytest
 from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, UnderReview
 from cryptopay.core.errors import InvalidInput, LimitExceeded
-from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
+from cryptopay.core.flows import FLOAT, IN_FLIGHT, MPESA_CHARGES, merchant_liability
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
@@ -68,7 +68,8 @@ def test_a_confirmed_order_is_paid_by_b2c_and_the_recipient_gets_an_sms(stack):
     assert stack.ledger.balance(merchant_liability(DESK, KES)).posted.is_zero()
     assert stack.ledger.balance(merchant_liability(DESK, USDT)).posted.is_zero()
     assert stack.ledger.balance(IN_FLIGHT).posted.is_zero()
-    assert stack.ledger.balance(FLOAT).posted == Money.of(-10000, KES)
+    assert stack.ledger.balance(FLOAT).posted == Money.of(-10000 - 11, KES)  # with M-Pesa's charge (B2C's band)
+    assert stack.ledger.balance(MPESA_CHARGES).posted == Money.of(11, KES)
     assert stack.books_balanced()
 
 

@@ -1,6 +1,6 @@
 """Merchant reports over the in-memory stack: sales, fees with taxes from data, settlements, per day and month."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptopay.core.errors import InvalidInput
@@ -173,3 +173,12 @@ def test_the_settlements_report_says_what_the_merchant_owes_for_refunds_after_se
     )
     assert reports.report("sales", "m1", period="day", first=None, last=None).owed is None
     assert "owed" not in reports.report("sales", "m1", period="day", first=None, last=None).as_csv()
+    # the next day's settlement nets part of it: the 5th's report still says what was owed at its end, today's now
+    second = stack.invoicing.create_invoice("m1", Money.of("50", USDT))
+    stack.pay(second.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF + timedelta(days=1))
+    stack.settling.run_settlements()
+    fifth = reports.report("settlements", "m1", period="day", first="2026-01-05", last="2026-01-05")
+    sixth = reports.report("settlements", "m1", period="day", first="2026-01-06", last="2026-01-06")
+    assert (fifth.owed, sixth.owed) == (Money.of("7839", KES), Money.of("1435.53", KES))

@@ -74,7 +74,9 @@ def test_a_b2c_result_reports_the_float_and_the_working_account():
     stack.payments.deliver_callbacks()
     position = stack.guard.position()
     assert position.source.startswith("a B2C result") and position.working == Money.zero(KES)
-    assert position.known == stack.payments.mpesa.float_balance
+    mpesa = stack.payments.mpesa
+    assert mpesa.charges_paid.is_negative()  # M-Pesa's B2C charge, in its Charges Paid Account
+    assert position.known == mpesa.float_balance + mpesa.charges_paid  # the float net of M-Pesa's charges
     assert stack.store.latest_reading().reference.startswith("po_")
 
 

@@ -8,6 +8,7 @@ from cryptopay.core.errors import InsufficientFunds, InvalidInput, LimitExceeded
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutKind
 from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.wallets.sells import AmountNotPayable
 
 from tests.support.wallet_stack import wallet_stack
 
@@ -82,11 +83,8 @@ def test_a_cash_out_is_a_sale_to_the_kyc_limits():
     [
         (10, 10, 0),  # B2C's least, in the free band
         (100, 100, 0),  # the free band's top
-        (101, 100, 0),  # past it: 96 + 5 would pay less than 100 free
-        (105, 100, 0),
         (106, 101, 5),  # the 5-shilling band's first amount
         (1505, 1500, 5),  # that band's top
-        (1506, 1500, 5),  # 1,497 + 9 would pay less
         (1510, 1501, 9),
         (5009, 5000, 9),
         (5016, 5005, 11),
@@ -103,7 +101,29 @@ def test_a_cash_out_at_the_tariffs_band_edges_pays_what_a_sale_of_the_same_shill
     out = stack.sells.cash_out(amina.id, Money.of(asked, KES))
     assert (out.payout.amount, out.payout.charge) == (Money.of(paid, KES), Money.of(charge, KES))
     assert (out.payout.charge, out.payout.amount) == stack.sells.payout_of(Money.of(asked, KES))
-    assert stack.balance(amina, "KES") == Money.of(asked - paid - charge, KES)
+    assert out.kes == Money.of(asked, KES) == out.payout.amount + out.payout.charge
+    assert stack.balance(amina, "KES") == Money.zero(KES)
+
+
+@pytest.mark.parametrize(
+    ("asked", "below", "above"),
+    [(101, 100, 106), (103, 100, 106), (105, 100, 106), (1506, 1505, 1510), (1509, 1505, 1510)],
+)
+def test_a_cash_out_between_two_bands_is_refused_naming_what_can_be_paid(asked, below, above):
+    """Review7 F10: KES 101-105 cannot be paid whole (KES 100 goes free, KES 101 costs 5): the cash-out took 100 and
+    answered KES 103, and the ``sell`` limits counted 103. Now refused before anything moves, naming the nearest
+    amounts M-Pesa pays whole, each of which then cashes out exactly."""
+    stack = wallet_stack()
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "5000", "KES")
+    with pytest.raises(AmountNotPayable) as refused:
+        stack.sells.cash_out(amina.id, Money.of(asked, KES))
+    assert refused.value.details == {"field": "amount", "payable_below": f"{below}.00", "payable_above": f"{above}.00"}
+    assert f"cash out KES {below:,} or KES {above:,}" in refused.value.message
+    assert stack.balance(amina, "KES") == Money.of(5000, KES) and stack.sells.list(amina.id) == []
+    for payable in (below, above):
+        out = stack.sells.cash_out(amina.id, Money.of(payable, KES))
+        assert out.kes == out.payout.amount + out.payout.charge == Money.of(payable, KES)
 
 
 def test_a_cash_out_past_the_top_band_is_refused_and_changes_nothing():

@@ -209,6 +209,7 @@ def test_a_blocking_monitoring_rule_holds_a_deposit_and_others_are_journaled(sta
     deposit = stack.deposit_of(user)
     assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.COMPLIANCE)
     assert "huge-deposit" in (deposit.hold_detail or "")
+    assert deposit.shown_hold_reason is HoldReason.REVIEW  # its holder is not told of compliance (review7 F8)
 
 
 def test_a_frozen_wallet_receives_nothing(stack):

@@ -12,7 +12,7 @@ import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.mobile_money import B2CCommand, B2CRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
@@ -369,3 +369,122 @@ def _reversal_token(stack: WalletStack, sent: PaybillPayment) -> str:
     ]
     assert tx.result_url is not None
     return tx.result_url.rsplit("/", 1)[-1]
+
+
+def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
+    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
+    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+    desk, payment = _suspended(stack)
+    stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
+    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
+    ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
+    token = _reversal_token(stack, sent)
+    not_found = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "TransactionNotFound",
+            "ResultDesc": "The transaction is not found.",
+            "OriginatorConversationID": "x",
+            "ConversationID": "y",
+            "TransactionID": "Z000000000",
+        }
+    }
+    stack.clock.advance(minutes=10)
+    stack.mpesa.outbox.clear()
+    (asked,) = desk.verify_due()
+    assert asked.state is PaybillState.REVERSING
+    (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    failed = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
+    assert failed.state is PaybillState.SUSPENDED and "no record of the reversal" in failed.reason
+    done = desk.on_reversal(parse_payload({"Result": {**success["Result"], **ours}}), token=token)
+    assert done.state is PaybillState.REVERSED
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+
+
+def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: WalletStack) -> None:
+    """A confirmation claimed KES 9,000 of a genuine KES 800 payment: the reversal returns the 800 M-Pesa shows;
+    a confirmation naming the receipt of a payout of ours (M-Pesa's record: paid to a customer, not to our paybill)
+    is refused before anything is sent: that money is not a payer's to return."""
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 800, "acc 1")
+    inflated = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransAmount": "9000"}), token=token)
+    verified(stack, desk)
+    assert desk.get(inflated.id).paid_to_us == Money.of(800, KES)
+    with pytest.raises(InvalidState):  # crediting the 9,000 the confirmation claimed would credit money never paid
+        desk.propose_credit(inflated.id, "0799000001", officer="usr_a", note="credit it")
+    desk.reverse(inflated.id, actor="usr_ops", note="the payer asked")
+    (done,) = answer_reversal(stack, desk)
+    assert done.state is PaybillState.REVERSED
+    payout = stack.mpesa.b2c(_b2c_to("254799000002"))
+    receipt = stack.mpesa.transaction(str(payout.originator_conversation_id)).receipt
+    stack.mpesa.outbox.clear()
+    stack.mpesa.simulate_c2b("0799000003", 100, "acc 2")
+    claimed = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": receipt}), token=token)
+    (unverified,) = verified(stack, desk)
+    assert unverified.id == claimed.id and unverified.state is PaybillState.UNVERIFIED
+    assert unverified.paid_to_us is None
+    with pytest.raises(InvalidState):
+        desk.reverse(claimed.id, actor="usr_ops", note="give it back")
+
+
+def _b2c_to(phone: str) -> B2CRequest:
+    return B2CRequest(
+        originator_conversation_id="payout-1",
+        command=B2CCommand.BUSINESS_PAYMENT,
+        amount=Money.of(500, KES),
+        phone=phone,
+        remarks="A payout of ours",
+        result_url="https://example.test/r",
+        timeout_url="https://example.test/t",
+    )
+
+
+def test_confirmations_that_disagreed_still_go_to_suspense_after_being_asked_about_again(stack: WalletStack) -> None:
+    """Two confirmations of a TransID named different accounts; M-Pesa did not know it yet (unverified); asked about
+    again it is verified: held in suspense, never credited to the account either confirmation named."""
+    mallory = stack.sign_up("0712000009", username="mallory")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 500, "0712000001")
+    genuine = stack.mpesa.outbox.pop().payload
+    desk.confirm(parse_payload({**genuine, "BillRefNumber": "mallory"}), token=token)
+    payment = desk.confirm(parse_payload(genuine), token=token)
+    assert "disagree" in payment.reason
+    desk.verify_due()
+    (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
+    stack.mpesa.outbox.clear()
+    not_found = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": "TransactionNotFound",
+            "ResultDesc": "The transaction is not found.",
+            "OriginatorConversationID": "x",
+            "ConversationID": "y",
+            "TransactionID": "Z000000000",
+        }
+    }
+    unverified = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
+    assert unverified.state is PaybillState.UNVERIFIED and unverified.reason.startswith("confirmations of this")
+    desk.reverify(payment.id, actor="usr_ops", note="M-Pesa was slow")
+    (booked,) = verified(stack, desk)
+    assert booked.state is PaybillState.SUSPENDED and stack.balance(mallory, "KES").is_zero()
+
+
+def test_a_trans_id_m_pesa_records_paid_to_another_party_is_never_credited(stack: WalletStack) -> None:
+    """revpass7 P1: a confirmation naming the receipt of a payout of ours (M-Pesa's completed record: paid to a
+    customer, not into our paybill) ends unverified; two officers may not credit it to a wallet either (it would book
+    money that never came into the paybill), as it may not be reversed: proposal and approval refused, nothing moves."""
+    amina = stack.sign_up("0712000001")
+    desk, token = registered(stack)
+    payout = stack.mpesa.b2c(_b2c_to("254799000002"))
+    receipt = stack.mpesa.transaction(str(payout.originator_conversation_id)).receipt
+    stack.mpesa.outbox.clear()
+    stack.mpesa.simulate_c2b("0799000003", 500, "0712000001")
+    claimed = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": receipt}), token=token)
+    (unverified,) = verified(stack, desk)
+    assert unverified.id == claimed.id and unverified.state is PaybillState.UNVERIFIED
+    assert unverified.paid_to_us is None and "no payment into our paybill" in unverified.reason
+    with pytest.raises(InvalidState, match="no payment into our paybill"):
+        desk.propose_credit(claimed.id, "0712000001", officer="usr_a", note="the customer insists")
+    assert desk.get(claimed.id).proposed_by is None
+    assert stack.balance(amina, "KES") == Money.zero(KES) and _collected(stack) == Money.zero(KES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptopay.core.errors import LimitExceeded, Refused
-from cryptopay.core.flows import FLOAT, IN_FLIGHT
+from cryptopay.core.flows import FLOAT, IN_FLIGHT, MPESA_CHARGES, PAYOUT_FEE
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutState
 
@@ -31,7 +31,9 @@ def test_a_sale_pays_whole_shillings_at_the_bid_to_the_wallets_own_phone(stack):
     assert done.state == "completed" and done.payout.receipt
     assert stack.mpesa.balance("0712000001") == Money.of(100000 + 1288, KES)
     assert stack.ledger.balance(IN_FLIGHT).posted.is_zero()
-    assert stack.ledger.balance(FLOAT).posted == Money.of(-1288, KES)
+    # the float also pays M-Pesa's own charge (KES 5, B2C's band), which the seller was charged: revenue meets expense
+    assert stack.ledger.balance(FLOAT).posted == Money.of(-1288 - 5, KES)
+    assert stack.ledger.balance(MPESA_CHARGES).posted == stack.ledger.balance(PAYOUT_FEE).posted == Money.of(5, KES)
     assert set(stack.ledger.trial_balance().values()) == {0}
 
 

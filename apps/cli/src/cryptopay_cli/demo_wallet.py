@@ -254,34 +254,37 @@ class WalletDemo(Demo):
             return None
         return str(messages[-1].get("message") or messages[-1].get("text") or "")
 
-    def mpesa_statement(self, since: datetime) -> Path:
-        """The Daraja sandbox's statement (``GET /sandbox/statement``: what it collected by STK Push and paid by B2C
-        and B2B, as the org portal exports it) of the period from ``since`` to now (a sandbox kept running may hold
-        other runs'), its ``Time Period`` line saying so, saved where ``cryptopay reconcile --mpesa-statement``
-        reads it."""
+    def mpesa_statements(self, since: datetime) -> list[Path]:
+        """The Daraja sandbox's statements (``GET /sandbox/statement``: what it collected by STK Push and paybill,
+        and paid by B2C and B2B, as the org portal exports it), one per Short Code (the paybill's: the collections;
+        the payout Short Code's: the payouts), of the period from ``since`` to now (a sandbox kept running may hold
+        other runs'), each's ``Time Period`` line saying so, saved where ``cryptopay reconcile --mpesa-statement``
+        reads them."""
         period = {"from": since.isoformat(), "to": datetime.now(UTC).isoformat()}
-        answer = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/statement", params=period, timeout=30)
-        answer.raise_for_status()
-        lines = parse_statement(answer.text).lines
-        path = private_file(self.workdir / "mpesa-statement.csv")
-        path.write_text(answer.text, encoding="utf-8")
-        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(line.reason_type for line in lines).items()))
-        self.step(f"M-Pesa's statement (the sandbox's export): {len(lines)} rows ({kinds})")
-        return path
+        daraja = self.manifest["daraja"]
+        paths = []
+        for shortcode in dict.fromkeys((daraja["shortcode"], daraja["payout_shortcode"])):
+            params = period | {"shortcode": shortcode}
+            answer = httpx.get(f"{daraja['base_url']}/sandbox/statement", params=params, timeout=30)
+            answer.raise_for_status()
+            lines = parse_statement(answer.text).lines
+            path = private_file(self.workdir / f"mpesa-statement-{shortcode}.csv")
+            path.write_text(answer.text, encoding="utf-8")
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(line.reason_type for line in lines).items()))
+            self.step(
+                f"M-Pesa's statement of Short Code {shortcode} (the sandbox's export): {len(lines)} rows ({kinds})"
+            )
+            paths.append(path)
+        return paths
 
-    def wallets_reconcile(self, statement: Path) -> bool:
-        """``cryptopay reconcile --json --mpesa-statement`` on the demo's books: True when every ``wallets`` check
-        and M-Pesa's statement against our payouts and our STK buys (``mpesa-statement``, ``mpesa-collections``) ran
-        and agreed (the other areas are printed, not judged here: the merchant demo judges its own)."""
-        command = [
-            sys.executable,
-            "-m",
-            "cryptopay_cli.main",
-            "reconcile",
-            "--json",
-            "--mpesa-statement",
-            str(statement),
-        ]
+    def wallets_reconcile(self, statements: list[Path]) -> bool:
+        """``cryptopay reconcile --json --mpesa-statement ...`` (one per Short Code) on the demo's books: True when
+        every ``wallets`` check and M-Pesa's statements against our payouts and our STK buys (``mpesa-statement``,
+        ``mpesa-collections``) ran and agreed (the other areas are printed, not judged here: the merchant demo judges
+        its own)."""
+        command = [sys.executable, "-m", "cryptopay_cli.main", "reconcile", "--json"]
+        for statement in statements:
+            command += ["--mpesa-statement", str(statement)]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=180)  # noqa: S603
         if done.returncode not in (0, 5):  # 5: a difference somewhere, shown below
             raise RuntimeError(f"`cryptopay reconcile` failed: {done.stderr.strip()[-500:]}")
@@ -312,7 +315,7 @@ class WalletDemo(Demo):
             seconds = time.monotonic() - began
             balanced = self.trial_balance_zero()
             self.step(f"trial balance zero per asset: {balanced}")
-            reconciled = self.wallets_reconcile(self.mpesa_statement(since))
+            reconciled = self.wallets_reconcile(self.mpesa_statements(since))
         return {
             "wallet": "ok",
             "bought_usdt": bought["usdt"]["amount"],

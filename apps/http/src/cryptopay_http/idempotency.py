@@ -7,8 +7,11 @@ headers of the first answer that describe it, ``REPLAYED_HEADERS``: e.g. ``Locat
 shape's ``Deprecation``, ``Sunset`` and ``Link``; a request id and rate limit are the retry's own); with a
 different request it is a 409 ``idempotency_conflict``; while the first request is still running a duplicate gets a
 409 ``idempotency_in_flight``. A request refused as malformed or invalid (400, 415, 422 ``InvalidInput``) does not
-consume its key, nor do responses with status >= 500 and crashes, so the client may fix or retry them; business
-refusals are results and are replayed. Do not use it on views whose response carries a secret.
+consume its key, nor do responses with status >= 500 and crashes, so the client may fix or retry them, nor an answer
+that says to come back later (``_retry_later``: a 429 or any refusal with ``Retry-After``, e.g. a wallet's send pace
+or a busy payment link; review7 F4): the documented habit, waiting ``Retry-After`` and resending the same request
+with the same key, then gets the real answer instead of the stale 429 forever. Other business refusals are results
+and are replayed. Do not use it on views whose response carries a secret.
 
 A route without credentials (``idempotent_in``: a payment link's invoices, a remittance order) has no caller to
 scope keys to: every customer of a link shares its scope, so a key is only as private as it is unguessable. There a
@@ -279,7 +282,8 @@ IDEMPOTENT_NOTE = (
     f"required: send an `{HEADER}` (1 to 255 printable ASCII characters, unique per intended operation; the "
     "merchant's login and API keys share them). A retry with the same key and body gets the first answer again "
     "(`Idempotent-Replayed: true`, with the first answer's `Location` and deprecation headers) and changes nothing; "
-    "a refused invalid request does not use up its key."
+    "a refused invalid request does not use up its key, nor does an answer to retry later (a 429 or a 503, with "
+    "`Retry-After`): after it, resend the same request with the same key."
 )
 KEY_PROBLEMS: tuple[tuple[type[CryptopayError] | str, str], ...] = (
     ("bad_request", f"no {HEADER}, or not 1 to 255 printable ASCII characters"),
@@ -407,8 +411,16 @@ def _once(key: str, scope: str, view: Callable[P, ResponseReturnValue], *args: P
     except BaseException:
         claim.release()
         raise
-    if response.status_code >= 500 or not keep:
+    if not keep or _retry_later(response):
         claim.release()
     else:
         claim.complete(response)
     return response
+
+
+def _retry_later(response: Response) -> bool:
+    """Whether an answer is not the key's result: a failure (>= 500) or a refusal telling the client to come back
+    (a 429, or any 4xx with ``Retry-After``), raised or returned by the view. Its retry with the same key must run the
+    request again: a stored 429 would be replayed forever (without its ``Retry-After``, which is never replayed)."""
+    status = response.status_code
+    return status >= 500 or status == 429 or (status >= 400 and "Retry-After" in response.headers)

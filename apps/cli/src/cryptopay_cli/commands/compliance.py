@@ -52,7 +52,8 @@ def _review() -> KycReview:
     return services().kyc_review
 
 
-def _officer(email: str) -> str:
+def _officer_id(email: str) -> str:
+    """A compliance officer's user id by email (exit 3 for no account, 5 for one without the role)."""
     user = services().users.by_email(email.strip().lower())
     if user is None:
         raise NotFound(f"no account with the email {email.strip()}")
@@ -61,9 +62,24 @@ def _officer(email: str) -> str:
     return user.id
 
 
-def _deciding(officer: str, application_id: str, claim_first: bool) -> str:
+def _officer(email: str, command: str) -> str:
+    """The officer's user id, having recorded who at the shell acts as them (review7 F11).
+
+    The shell cannot prove which officer is at the keyboard: any operator can type any officer's email. So every
+    command that names an officer is audited first, by the OS operator (``compliance.shell_as_officer``, actor
+    ``ops:<login>``, the command and the officer), before it reads or decides anything: the trail shows who ran it
+    in the officer's name, whatever the decision's own record says."""
+    officer_id, svc = _officer_id(email), services()
+    details = {"command": f"compliance {command}", "officer": officer_id}
+    svc.audit.append(
+        AuditEvent(operator(), "compliance.shell_as_officer", f"user:{officer_id}", svc.clock.now(), details)
+    )
+    return officer_id
+
+
+def _deciding(officer: str, application_id: str, claim_first: bool, command: str) -> str:
     """The officer's user id (``_officer``), having claimed the application for them first when ``claim_first``."""
-    officer_id = _officer(officer)
+    officer_id = _officer(officer, command)
     if claim_first:
         _review().claim(officer_id, application_id)
     return officer_id
@@ -111,7 +127,7 @@ def queue(
 def show(application_id: str, officer: str = OFFICER) -> None:
     """An application with its particulars and documents' metadata (the read is audited)."""
     with errors_to_exit_codes():
-        application = _review().application(_officer(officer), application_id)
+        application = _review().application(_officer(officer, "show"), application_id)
         person = application.person
         business = application.business
         emit_json(
@@ -143,7 +159,7 @@ def show(application_id: str, officer: str = OFFICER) -> None:
 def claim(application_id: str, officer: str = OFFICER) -> None:
     """Take an application off the queue to review it (exit 4 if another officer has it)."""
     with errors_to_exit_codes():
-        _show(_review().claim(_officer(officer), application_id))
+        _show(_review().claim(_officer(officer, "claim"), application_id))
 
 
 @app.command("approve")
@@ -157,10 +173,9 @@ def approve(
     (tier 2, every KYB) is refused with exit 5, nothing claimed: the shell cannot prove which officer is at the
     keyboard, so those are approved on the console. The audit record names the operator too (``ops:<login>``)."""
     with errors_to_exit_codes():
-        officer_id = _officer(officer)
         if _review().approvals_needed(application_id) > 1:  # refused before anything is claimed
-            _show(_review().approve(officer_id, application_id, operator=operator()))
-        officer_id = _deciding(officer, application_id, claim_first)
+            _show(_review().approve(_officer(officer, "approve"), application_id, operator=operator()))
+        officer_id = _deciding(officer, application_id, claim_first, "approve")
         _show(_review().approve(officer_id, application_id, operator=operator()))
 
 
@@ -176,7 +191,7 @@ def link_id(
     registration number (``id_shared_with``), to the application you claimed, with a reason (audited), so its
     approval may go on (approving before is exit 4, ``id_in_use`` / ``registration_in_use``)."""
     with errors_to_exit_codes():
-        _show(_review().link_id(_officer(officer), application_id, reason))
+        _show(_review().link_id(_officer(officer, "link-id"), application_id, reason))
 
 
 @app.command("verify-director")
@@ -188,7 +203,7 @@ def verify_director(
     """Record that a KYB director's particulars match their ID photos and selfie (you must hold the claim); a KYB
     is approved only once every director is verified."""
     with errors_to_exit_codes():
-        _show(_review().verify_director(_officer(officer), application_id, director_id))
+        _show(_review().verify_director(_officer(officer, "verify-director"), application_id, director_id))
 
 
 @app.command("reject")
@@ -200,7 +215,7 @@ def reject(
 ) -> None:
     """Reject with a reason; the applicant is told it."""
     with errors_to_exit_codes():
-        officer_id = _deciding(officer, application_id, claim_first)
+        officer_id = _deciding(officer, application_id, claim_first, "reject")
         _show(_review().reject(officer_id, application_id, reason))
 
 
@@ -213,7 +228,7 @@ def request_info(
 ) -> None:
     """Send the application back to the applicant saying what is needed."""
     with errors_to_exit_codes():
-        officer_id = _deciding(officer, application_id, claim_first)
+        officer_id = _deciding(officer, application_id, claim_first, "request-info")
         _show(_review().request_information(officer_id, application_id, message))
 
 
@@ -247,14 +262,14 @@ def freeze(
 ) -> None:
     """Hold every outgoing movement of an account (exit 4 if it is already frozen)."""
     with errors_to_exit_codes():
-        _state(_review().freeze(_officer(officer), party_id, _kind(party_id), reason))
+        _state(_review().freeze(_officer(officer, "freeze"), party_id, _kind(party_id), reason, operator=operator()))
 
 
 @app.command("unfreeze")
 def unfreeze(party_id: str, officer: str = OFFICER) -> None:
     """Release a freeze (exit 4 if the account is not frozen)."""
     with errors_to_exit_codes():
-        _state(_review().unfreeze(_officer(officer), party_id, _kind(party_id)))
+        _state(_review().unfreeze(_officer(officer, "unfreeze"), party_id, _kind(party_id), operator=operator()))
 
 
 # -- monitoring: alerts and cases -----------------------------------------------------------------------------
@@ -351,7 +366,7 @@ def open_case(
 ) -> None:
     """Group alerts into a new case assigned to the officer."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.open_case(_officer(officer), alert_ids)))
+        emit_json(_case_row(services().monitoring.open_case(_officer(officer, "cases open"), alert_ids)))
 
 
 @cases_app.command("show")
@@ -370,7 +385,7 @@ def note_case(
 ) -> None:
     """Add a note."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.note(_officer(officer), case_id, text)))
+        emit_json(_case_row(services().monitoring.note(_officer(officer, "cases note"), case_id, text)))
 
 
 @cases_app.command("move")
@@ -382,7 +397,7 @@ def move_case(
 ) -> None:
     """Move a case to another status (a closed or reported case is final: exit 4)."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.move(_officer(officer), case_id, status, note)))
+        emit_json(_case_row(services().monitoring.move(_officer(officer, "cases move"), case_id, status, note)))
 
 
 @cases_app.command("assign")
@@ -391,7 +406,7 @@ def assign_case(
 ) -> None:
     """Give a case to another officer."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.assign(_officer(officer), case_id, _officer(to))))
+        emit_json(_case_row(services().monitoring.assign(_officer(officer, "cases assign"), case_id, _officer_id(to))))
 
 
 # -- merchant payments held for a listed payer (``payments.held``) ----------------------------------------------
@@ -443,7 +458,7 @@ def release_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NO
     closed with no action, when a second officer approves it (``approve``)."""
     with errors_to_exit_codes():
         proposed = services().held_payments.release(
-            credit_id, officer=_officer(officer), note=note, operator=operator()
+            credit_id, officer=_officer(officer, "held-payments release"), note=note, operator=operator()
         )
         emit_json(_held_row(proposed))
 
@@ -454,7 +469,9 @@ def return_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOT
     carried out when a second officer approves it (``approve``)."""
     with errors_to_exit_codes():
         held = services().held_payments
-        returned = held.return_to_payer(credit_id, officer=_officer(officer), note=note, operator=operator())
+        returned = held.return_to_payer(
+            credit_id, officer=_officer(officer, "held-payments return"), note=note, operator=operator()
+        )
         emit_json(_held_row(returned))
 
 
@@ -464,7 +481,11 @@ def approve_held(credit_id: str, officer: str = OFFICER) -> None:
     signed in with their second factor; the shell cannot prove which officer is at the keyboard (as KYC's, I9)."""
     with errors_to_exit_codes():
         emit_json(
-            _held_row(services().held_payments.approve(credit_id, officer=_officer(officer), operator=operator()))
+            _held_row(
+                services().held_payments.approve(
+                    credit_id, officer=_officer(officer, "held-payments approve"), operator=operator()
+                )
+            )
         )
 
 
@@ -472,14 +493,24 @@ def approve_held(credit_id: str, officer: str = OFFICER) -> None:
 def decline_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
     """Decline (or, its proposer, withdraw) the release or return proposed; nothing moves."""
     with errors_to_exit_codes():
-        emit_json(_held_row(services().held_payments.decline(credit_id, officer=_officer(officer), note=note)))
+        emit_json(
+            _held_row(
+                services().held_payments.decline(
+                    credit_id, officer=_officer(officer, "held-payments decline"), note=note
+                )
+            )
+        )
 
 
 @held_app.command("keep")
 def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
     """Keep a held payment frozen for the authorities; its alerts' case is reported."""
     with errors_to_exit_codes():
-        emit_json(_held_row(services().held_payments.keep(credit_id, officer=_officer(officer), note=note)))
+        emit_json(
+            _held_row(
+                services().held_payments.keep(credit_id, officer=_officer(officer, "held-payments keep"), note=note)
+            )
+        )
 
 
 # -- wallet sends held for a frozen recipient (``wallets.held_sends``, review4 R6) -----------------------------------
@@ -526,7 +557,13 @@ def release_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECI
     approves it on the console or the API."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        emit_json(_send_row(held.release(transfer_id, officer=_officer(officer), note=note, operator=operator())))
+        emit_json(
+            _send_row(
+                held.release(
+                    transfer_id, officer=_officer(officer, "held-transfers release"), note=note, operator=operator()
+                )
+            )
+        )
 
 
 @sends_app.command("return")
@@ -535,7 +572,9 @@ def return_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECIS
     approves it on the console or the API."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        returned = held.return_to_sender(transfer_id, officer=_officer(officer), note=note, operator=operator())
+        returned = held.return_to_sender(
+            transfer_id, officer=_officer(officer, "held-transfers return"), note=note, operator=operator()
+        )
         emit_json(_send_row(returned))
 
 
@@ -545,7 +584,11 @@ def approve_held_send(transfer_id: str, officer: str = OFFICER) -> None:
     signed in with their second factor; the shell cannot prove which officer is at the keyboard."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        emit_json(_send_row(held.approve(transfer_id, officer=_officer(officer), operator=operator())))
+        emit_json(
+            _send_row(
+                held.approve(transfer_id, officer=_officer(officer, "held-transfers approve"), operator=operator())
+            )
+        )
 
 
 @sends_app.command("decline")
@@ -553,7 +596,7 @@ def decline_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECI
     """Decline (or, its proposer, withdraw) the release or return proposed; nothing moves."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
-        emit_json(_send_row(held.decline(transfer_id, officer=_officer(officer), note=note)))
+        emit_json(_send_row(held.decline(transfer_id, officer=_officer(officer, "held-transfers decline"), note=note)))
 
 
 # -- sanctions lists and screening ----------------------------------------------------------------------------
@@ -687,7 +730,7 @@ def report_str(
 def _str_report(case_id: str, officer: str, rentity_id: str, fmt: str) -> tuple[StrReport, str]:
     """The case's STR and its text in ``fmt`` (the export is audited)."""
     with errors_to_exit_codes():
-        officer_id = _officer(officer)
+        officer_id = _officer(officer, "report str")
         user = services().users.get(officer_id)
         assert user is not None
         email = user.email or officer.strip().lower()

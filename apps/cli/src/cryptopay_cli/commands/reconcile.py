@@ -3,8 +3,10 @@
 The checks are the core's (``cryptopay.core.reconciliation.CHECKS``): custody against the standing invoice
 credits, confirmed payments against credits, credit entries, completed payouts against M-Pesa receipts, payout
 holds, the in-flight account, the trial balance; then the outside world: M-Pesa's statement export
-(``--mpesa-statement FILE``, the org portal's CSV) against our payouts (a reversal of one of them, or a withdrawal
-of an unknown Reason Type, is a difference) and its collections against the wallets' STK buys (``mpesa-collections``),
+(``--mpesa-statement FILE``, the org portal's CSV, repeated for one file per Short Code: the payout Short Code's
+against our payouts (a reversal of one of them, or a withdrawal of an unknown Reason Type, is a difference), the
+paybill's collections against the wallets' STK buys and paybill payments (``mpesa-collections``); each statement is
+read only for the records of its own Short Code, the same file for both when one Short Code is both),
 the float against an Account Balance answer (``--mpesa-balance`` with ``--float-baseline``), and custody against
 the chains' balances of our addresses (when the deployment reads them). A check whose outside source was not given
 is shown as skipped.
@@ -88,16 +90,21 @@ def _shillings(text: str | None, option: str) -> Money | None:
         raise InvalidInput(f"{option} must be an amount in shillings, e.g. 150000.00", field=option) from None
 
 
-def _statement(path: Path | None, first: str | None, last: str | None) -> Statement | None:
-    """The statement file read, as of ``--from``/``--to`` when given (both, and only with a statement)."""
+def _statements(paths: list[Path] | None, first: str | None, last: str | None) -> tuple[Statement, ...]:
+    """The statement files read (one per Short Code), each as of ``--from``/``--to`` when given (both, and only with
+    a statement)."""
     if (first is None) != (last is None):
         raise InvalidInput("give both --from and --to (the statement's period), or neither", field="--from")
-    if path is None:
+    if not paths:
         if first is not None:
             raise InvalidInput(
                 "--from and --to are the period of --mpesa-statement: give the statement", field="--from"
             )
-        return None
+        return ()
+    return tuple(_statement(path, first, last) for path in paths)
+
+
+def _statement(path: Path, first: str | None, last: str | None) -> Statement:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -106,9 +113,9 @@ def _statement(path: Path | None, first: str | None, last: str | None) -> Statem
     return statement.with_period(period_of(first, last)) if first is not None and last is not None else statement
 
 
-def _outside(statement: Statement | None, balance: str | None, baseline: str | None) -> Outside:
+def _outside(statements: tuple[Statement, ...], balance: str | None, baseline: str | None) -> Outside:
     return Outside(
-        statement=statement,
+        statements=statements,
         mpesa_balance=_shillings(balance, "--mpesa-balance"),
         float_baseline=_shillings(baseline, "--float-baseline"),
     )
@@ -122,8 +129,11 @@ def _report_view(report: Report) -> dict[str, Any]:
 @app.callback(invoke_without_command=True)
 def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    statement: Path | None = typer.Option(
-        None, "--mpesa-statement", help="M-Pesa org portal statement export (CSV) to match payouts against."
+    statement: list[Path] | None = typer.Option(
+        None,
+        "--mpesa-statement",
+        help="M-Pesa org portal statement export (CSV), one per Short Code (repeat it): the payout Short Code's is "
+        "matched against our payouts, the paybill's against our collections.",
     ),
     balance: str | None = typer.Option(None, "--mpesa-balance", help="The float per an Account Balance answer (KES)."),
     baseline: str | None = typer.Option(
@@ -143,7 +153,7 @@ def run(
     is found but a check was skipped as a chain's node could not be read (or any was skipped, with
     --require-outside)."""
     with errors_to_exit_codes():
-        outside = _outside(_statement(statement, first, last), balance, baseline)
+        outside = _outside(_statements(statement, first, last), balance, baseline)
         report = services().reconciliation.reconcile(outside, by="cli")
     view = _report_view(report)
     if as_json:

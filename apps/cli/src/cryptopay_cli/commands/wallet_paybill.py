@@ -4,11 +4,10 @@ operators.
 
 Registered on the ``wallets`` group (``commands/wallets.py``). ``paybill-register`` gives Daraja fresh confirmation
 and validation URLs (the token they end in is new; the older one stops working). A payment whose account number
-named no wallet that could take it waits in the suspense account: ``paybill-release`` credits it to a wallet (its
-limits checked again), ``paybill-return`` gives it back to the payer (reverse its TransID in the M-Pesa portal: the
-reconciliation then expects that reversal on the statement). Both are audited with the operator's name and note;
-exit 3 for an unknown payment or wallet, 4 for one not in suspense, 2 for a decision without a note, 5 over the
-wallet's limits.
+named no wallet that could take it waits in the suspense account: ``paybill-return`` gives it back to the payer
+(reverse its TransID in the M-Pesa portal: the reconciliation then expects that reversal on the statement), audited
+with the operator's name and note; exit 3 for an unknown payment, 4 for one not in suspense, 2 without a note.
+``paybill-release`` (one operator crediting a wallet) is refused with exit 5 since crediting became four-eyes.
 
 A payment M-Pesa's Transaction Status did not confirm (``unverified``) is asked about again with
 ``paybill-reverify``. Crediting an unverified or suspended payment to a wallet is four-eyes: ``paybill-propose``
@@ -92,10 +91,14 @@ def paybill_release(
     to: str = typer.Argument(..., help="The wallet to credit: user id, phone number or username."),
     note: str = _NOTE,
 ) -> None:
-    """Credit a payment waiting in the suspense account to a wallet (its limits checked again; audited)."""
+    """Refused (exit 5): crediting a payment to a wallet is four-eyes; ``paybill-propose`` it here for an officer
+    and a second officer approves it on the console."""
     with errors_to_exit_codes():
-        released = services().paybill.release(payment_id, to, actor=operator(), note=note)
-    emit_json(_row(released))
+        raise Refused(
+            f"crediting paybill payment {payment_id} to {to!r} needs two officers: propose it with "
+            "`cryptopay wallets paybill-propose ID WALLET --officer EMAIL --note ...`; a second officer approves it on "
+            "/console/paybill"
+        )
 
 
 def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:

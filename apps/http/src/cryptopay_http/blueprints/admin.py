@@ -75,13 +75,29 @@ class ReconciliationView:
         return cls(report.clean, report.differences, report.at, [CheckView.of(r) for r in report.results])
 
 
+_LINES = limits("the M-Pesa org portal's statement CSV, one string per line", min_items=1, max_items=100_000)
+
+
+@attrs.frozen
+class StatementBody:
+    """One Short Code's statement export: the CSV as downloaded, one string per line."""
+
+    lines: list[str] = attrs.field(metadata=_LINES)
+
+
 @attrs.frozen
 class ReconcileWith:
-    """What M-Pesa says, for this run: its statement export and the float per an Account Balance answer (KES)."""
+    """What M-Pesa says, for this run: its statement exports (one per Short Code) and the float per an Account
+    Balance answer (KES)."""
 
-    statement: list[str] | None = attrs.field(
+    statement: list[str] | None = attrs.field(default=None, metadata=_LINES)
+    statements: list[StatementBody] | None = attrs.field(
         default=None,
-        metadata=limits("the M-Pesa org portal's statement CSV, one string per line", min_items=1, max_items=100_000),
+        metadata=limits(
+            "more statements, one per Short Code of ours (the payout Short Code's and the paybill's): each is read "
+            "only for the records of its own Short Code",
+            max_items=4,
+        ),
     )
     mpesa_balance: Decimal | None = attrs.field(default=None, metadata=limits("the float's available funds, KES"))
     float_baseline: Decimal | None = attrs.field(
@@ -96,22 +112,22 @@ class ReconcileWith:
 
     def outside(self) -> Outside:
         return Outside(
-            statement=self._statement(),
+            statements=self._statements(),
             mpesa_balance=_kes(self.mpesa_balance),
             float_baseline=_kes(self.float_baseline),
         )
 
-    def _statement(self) -> Statement | None:
+    def _statements(self) -> tuple[Statement, ...]:
+        """Every statement given, each as of ``statement_from``..``statement_to`` when given."""
         if (self.statement_from is None) != (self.statement_to is None):
             raise InvalidInput("give both statement_from and statement_to, or neither", field="statement_from")
-        if self.statement is None:
-            return None
-        statement = parse_statement("\n".join(self.statement))
+        texts = ([self.statement] if self.statement is not None else []) + [s.lines for s in self.statements or ()]
+        statements = tuple(parse_statement("\n".join(lines)) for lines in texts)
         if self.statement_from is None or self.statement_to is None:
-            return statement
+            return statements
         if self.statement_from > self.statement_to:
             raise InvalidInput("statement_from is after statement_to", field="statement_from")
-        return statement.with_period((self.statement_from, self.statement_to))
+        return tuple(s.with_period((self.statement_from, self.statement_to)) for s in statements)
 
 
 def _kes(amount: Decimal | None) -> Money | None:
@@ -149,7 +165,9 @@ def reconciliation() -> Response:
     errors=(403,),
     description=(
         "Runs the reconciliation with what M-Pesa says for this run: its statement export (the CSV as "
-        "downloaded, in `statement`) and the float per an Account Balance answer (KES). Returns the same "
+        "downloaded, in `statement`; one per Short Code of ours in `statements` too: the payout Short Code's is "
+        "matched with our payouts, the paybill's with our collections) and the float per an Account Balance "
+        "answer (KES). Returns the same "
         "report as GET, with the M-Pesa checks run. The statement's period is its `Time Period` line, else "
         "`statement_from`..`statement_to`; with neither its checks are skipped (`statement period unknown`), never "
         "compared over its first to its last row. Nothing is written but the run's record."
@@ -159,7 +177,8 @@ def reconciliation() -> Response:
             InvalidInput,
             (
                 "the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column "
-                "missing), is of a Short Code not ours, or of another period than statement_from/statement_to say"
+                "missing), is of a Short Code not ours, is a second statement of one Short Code, or of another "
+                "period than statement_from/statement_to say"
             ),
         ),
     ),

@@ -155,8 +155,8 @@ class WrongPaymentView:
 @attrs.frozen
 class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
-    recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out, paid_out, refunding,
-    refunded, expired, held (an operator decides), refused (a sanctions list names a party: do not pay).
+    recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out (also while an operator
+    decides: the sender is never told an order is held), paid_out, refunding, refunded, expired, refused.
     ``excess``/``excess_refund``: what arrived beyond the order, and its refund; ``wrong_payments`` and ``notice``:
     coins that reached its address but cannot pay it (USDC to a USDT address), said in English and Swahili."""
 
@@ -234,7 +234,7 @@ class RemittanceView:
             excess_refund="needs_operator" if order.excess_note else state,
             excess_kept=order.kept() if order.excess_kept else None,
             public_id=order.public_id,
-            state=order.state,
+            state=order.shown_state,  # a hold is never shown (review7 F5: tipping-off)
             recipient_phone=mask_msisdn(order.recipient_phone),
             recipient_name=order.recipient_name,
             usdt=order.usdt,
@@ -246,7 +246,7 @@ class RemittanceView:
                 for option in invoice.options
             ],
             expires_at=invoice.expires_at,
-            route=order.route,
+            route=order.shown_route,
             created_at=order.created_at,
             paid_out_at=order.paid_out_at,
             finished_at=order.finished_at,
@@ -360,7 +360,7 @@ def create_remittance() -> Response:
     response=RemittanceView,
     tags=_TAGS,
     description=(
-        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired, held, "
+        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired, "
         "refused), what is due and where, the locked rate, and any excess and its refund, by the public "
         "id given when it was opened. The recipient's phone is masked."
     ),

@@ -64,8 +64,9 @@ class ReportView:
         default=None,
         metadata={
             "description": (
-                "settlements: what the merchant owes now (KES) for refunds after settlement it funded, netted from its "
-                "next settlements (zero when nothing); null on other reports. The CSV says it in its last row "
+                "settlements: what the merchant owed (KES) at the report's end (now, for a period not over yet) for "
+                "refunds after settlement it funded, netted from its next settlements (zero when nothing); null on "
+                "other reports. The CSV says it in its last row "
                 "(`owed_by_merchant`)."
             )
         },
@@ -163,8 +164,9 @@ def fees_report() -> Response:
     tags=_TAGS,
     description=(
         "For each day or month: the shillings credited by settlements, the FX spread, what was paid out "
-        "and its M-Pesa charges, what is in flight and what failed; then totals; then what the merchant owes now "
-        "for refunds after settlement (`owed_by_merchant`; in the CSV a last row of that name, column `owed`). "
+        "and its M-Pesa charges, what is in flight and what failed; then totals; then what the merchant owed at the "
+        "report's end (now, for a period not over yet) for refunds after settlement (`owed_by_merchant`; in the "
+        "CSV a last row of that name, column `owed`). "
     )
     + _ABOUT,
     errors=(404,),

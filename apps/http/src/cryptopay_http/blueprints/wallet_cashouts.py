@@ -14,11 +14,12 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.wallets.sells import AmountNotPayable
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, require
-from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SellView
+from cryptopay_http.auth import current_principal, limit_sales, rate_limits, require
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SALES_PACED, SellView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -59,20 +60,27 @@ CASHOUT_AMOUNT.document(CashOutRequest)
     description=(
         "Pays whole shillings of the caller's KES balance (what a failed sale or a transfer left there) "
         "by M-Pesa B2C to the caller's own verified number; M-Pesa's charge comes out of them (KES 10 or "
-        "more). Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
-        "a Safaricom number (422 `not_mpesa_number` otherwise)."
-    ),
+        "more). It takes exactly the amount asked: one M-Pesa cannot pay whole with its charge (between two "
+        "charge bands, e.g. KES 101-105: KES 100 goes free, KES 101 costs 5) is a 422 `amount_not_payable` "
+        "naming the nearest amounts that can be cashed out (`payable_below`, `payable_above`), and nothing "
+        "moves. Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
+        "a Safaricom number (422 `not_mpesa_number` otherwise). "
+    )
+    + rate_limits(wallet_sales=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
         NOT_MPESA,
         (InvalidInput, "not a positive whole number of shillings"),
+        (AmountNotPayable, "M-Pesa cannot pay exactly this amount with its charge: the nearest that can be"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
+        SALES_PACED,
     ),
 )
 @require(roles=[Role.PERSONAL])
 @idempotent
 def cash_out() -> Response:
+    limit_sales()  # each is a B2C payout from the shortcode: one count with sales, API and portal (review7 F12)
     body = read_body(CashOutRequest)
     sale = runtime().services.wallet_sells.cash_out(current_principal().id, CASHOUT_AMOUNT.money(body))
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})

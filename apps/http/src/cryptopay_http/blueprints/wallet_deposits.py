@@ -82,7 +82,7 @@ class DepositView:
             d.requirement.describe(),
             d.tx_hash,
             d.from_address,
-            d.hold_reason,
+            d.shown_hold_reason,
             d.seen_at,
             d.credited_at,
             d.withdrawn_at,
@@ -162,7 +162,7 @@ def list_deposits() -> Response:
     response=DepositView,
     tags=_TAGS,
     errors=(404,),
-    description="One of the caller's deposits; `hold_reason` says why a held one waits.",
+    description="One of the caller's deposits; `hold_reason` says why a held one waits (`review`: ask support).",
     problems=((NotFound, "no such deposit of the caller's"),),
 )
 @require(roles=_PERSONAL)

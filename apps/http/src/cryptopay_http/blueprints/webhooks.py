@@ -35,6 +35,7 @@ from cryptopay.core.webhooks import (
     rotate_secret,
     send_test_event,
     update_endpoint,
+    v2_only_fields,
 )
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
@@ -254,6 +255,21 @@ _REFUND_DATA = {  # core.payments.refunds._publish
 }
 
 
+_V2_ONLY_DATA = {  # payload version 2 alone (``v2_only_fields``), as v1 would write them: the money rules make them
+    "funded_by_merchant": {
+        **_DECIMAL,
+        "description": "what of the refund the merchant funded after its crypto was settled, in the refunded asset "
+        "(null when it funded none)",
+    },
+    "funded_by_merchant_asset": _TEXT,
+    "owed_by_merchant": {
+        **_DECIMAL,
+        "description": "the shillings the merchant owes for that part, netted from its next settlements (null when "
+        "it funded none)",
+    },
+}
+
+
 def _strict(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": sorted(properties)}
 
@@ -303,13 +319,17 @@ _MONEY = {
 def _event_data_v2(name: str, v1: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` of an event in payload version 2, from its version 1 by the rules that write the bodies
     (``cryptopay.core.webhooks.payloads``): amounts become money objects (their asset field gone; an amount with no
-    asset, such as a settlement that converted nothing, is null), counts integers, ``due`` money by rail key."""
+    asset, such as a settlement that converted nothing, is null), counts integers, ``due`` money by rail key; the
+    fields of version 2 alone (``v2_only_fields``: a refund's funding by the merchant) are added, nullable."""
     properties, required = dict(v1.get("properties", {})), list(v1.get("required", []))
+    added = {key: _V2_ONLY_DATA[key] for key in v2_only_fields(name)}
+    properties.update(added)
+    required = sorted({*required, *added}) if added else required
     for amount_key, asset_key in money_fields(name):
         if amount_key in properties:
             said = properties[amount_key].get("description")
             money = {**_MONEY, "description": said} if said else _MONEY
-            nullable = asset_key in {"converted_asset"}
+            nullable = asset_key in {"converted_asset"} or amount_key in added
             properties[amount_key] = {"anyOf": [money, {"type": "null"}]} if nullable else money
             properties.pop(asset_key, None)
             required = [key for key in required if key != asset_key]

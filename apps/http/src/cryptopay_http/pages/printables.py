@@ -140,11 +140,12 @@ def merchant_statement(merchant: str, month: str, sales: Report, fees: Report, s
 
 
 def _owed(settled: Report) -> tuple[Facts, Paragraph] | tuple[()]:
-    """What the merchant owes for refunds after settlement (R25) as the statement is drawn, and how it is repaid."""
+    """What the merchant owed for refunds after settlement (R25) at the statement's end (as it is drawn, for a month
+    not over yet), and how it is repaid."""
     if settled.owed is None:
         return ()
-    today = runtime().services.clock.now().astimezone(NAIROBI).date().isoformat()
-    label = _("You owe for refunds after settlement (on %(day)s)") % {"day": today}
+    day = min(runtime().services.clock.now().astimezone(NAIROBI).date(), settled.last).isoformat()
+    label = _("You owe for refunds after settlement (on %(day)s)") % {"day": day}
     about = _("Refunds you made after your crypto was settled, funded on credit: netted from your next settlements.")
     return Facts(((label, money(settled.owed)),)), Paragraph(about)
 

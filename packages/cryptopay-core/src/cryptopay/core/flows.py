@@ -5,7 +5,8 @@ retried job never books twice. Pass ``session=`` to join a caller's unit of work
 
 Account names: ``assets:custody:<network>:<ASSET>``, ``liabilities:merchant:<id>:<ASSET>``,
 ``revenue:merchant_fee:<ASSET>``, ``revenue:fx_spread:KES``, ``liabilities:payouts_in_flight:KES``,
-``assets:mpesa_float:KES``, and the trading accounts ``equity:trading:<ASSET>``.
+``assets:mpesa_float:KES``, ``expenses:mpesa_charges:KES`` (what M-Pesa itself takes from the float for each payout,
+by its tariff), and the trading accounts ``equity:trading:<ASSET>``.
 Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liabilities:wallet_claims:<ASSET>``
 (transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``. Remittances' kept excess (dust
 below the refund floor, refunds' network fees): ``revenue:remittance_dust:<ASSET>``. The treasury's own:
@@ -35,6 +36,7 @@ __all__ = [
     "FLOAT",
     "FX_SPREAD",
     "IN_FLIGHT",
+    "MPESA_CHARGES",
     "MPESA_COLLECTIONS",
     "PAYBILL_SUSPENSE",
     "PAYOUT_FEE",
@@ -62,6 +64,7 @@ __all__ = [
     "lock_wallet_sale",
     "merchant_liability",
     "merchant_receivable",
+    "mpesa_charge_entry",
     "net_receivable",
     "network_fees",
     "open_platform_accounts",
@@ -94,6 +97,7 @@ FLOAT = "assets:mpesa_float:KES"
 IN_FLIGHT = "liabilities:payouts_in_flight:KES"
 FX_SPREAD = "revenue:fx_spread:KES"
 PAYOUT_FEE = "revenue:payout_fee:KES"
+MPESA_CHARGES = "expenses:mpesa_charges:KES"  # M-Pesa's own tariff on our payouts, taken from the float
 BANK = "assets:bank:KES"  # our bank account, which operators' bank transfers to merchants are paid from
 CONVERSION_FEES = "expenses:conversion_fees:KES"
 FX_GAIN = "revenue:fx_gain:KES"
@@ -384,11 +388,15 @@ def complete_payout(
     charge: Money | None = None,
     session: LedgerSession | None = None,
     paid_from: str = FLOAT,
-) -> tuple[Entry, Entry]:
+    mpesa_charge: Money | None = None,
+) -> tuple[Entry, list[Entry]]:
     """On M-Pesa's success result: post the hold, then pay the float out and book the charge as revenue.
 
     Dr ``liabilities:payouts_in_flight:KES`` amount + charge / Cr ``paid_from`` amount / Cr ``revenue:payout_fee:KES``
-    charge. ``paid_from`` is the M-Pesa float, or ``BANK`` for a bank transfer an operator confirmed.
+    charge. ``paid_from`` is the M-Pesa float, or ``BANK`` for a bank transfer an operator confirmed. ``charge`` is
+    what the payer was charged; ``mpesa_charge`` is what M-Pesa itself takes from the float for the payment (its
+    tariff, ``Payout.mpesa_charge``), booked with it: Dr ``expenses:mpesa_charges:KES`` / Cr the float
+    (``mpesa_charge_entry``). Returns the hold's posting and the payment's entries (the payment, then the charge).
     """
     fee = charge or Money.zero(KES)
     if paid_from == BANK:
@@ -396,9 +404,31 @@ def complete_payout(
     postings = _payout_postings(IN_FLIGHT, paid_from, amount, fee)
     source = "the M-Pesa float" if paid_from == FLOAT else paid_from
     key = f"payout:{payout_id}:float" if paid_from == FLOAT else f"payout:{payout_id}:paid"
-    paid = EntryRequest(key, postings, f"payout {payout_id} paid from {source}")
-    posted, [entry] = ledger.post_hold_and_pay(hold_id, f"payout:{payout_id}:post", [paid], session=session)
-    return posted, entry
+    paid = [EntryRequest(key, postings, f"payout {payout_id} paid from {source}")]
+    if paid_from == FLOAT:
+        paid += _mpesa_charge(ledger, payout_id, mpesa_charge, session)
+    return ledger.post_hold_and_pay(hold_id, f"payout:{payout_id}:post", paid, session=session)
+
+
+def mpesa_charge_entry(payout_id: str, charge: Money) -> EntryRequest:
+    """M-Pesa's own charge for paying payout ``payout_id``: Dr ``expenses:mpesa_charges:KES`` / Cr the float, once
+    per payout (key ``payout:<id>:mpesa_charge``), so the books' float falls by what M-Pesa's does.
+
+    >>> [(p.account, str(p.amount)) for p in mpesa_charge_entry("po_1", Money.of(9, KES)).postings]
+    [('expenses:mpesa_charges:KES', '9.00 KES'), ('assets:mpesa_float:KES', '-9.00 KES')]
+    """
+    postings = [Posting.debit(MPESA_CHARGES, charge), Posting.credit(FLOAT, charge)]
+    return EntryRequest(f"payout:{payout_id}:mpesa_charge", postings, f"M-Pesa's charge for payout {payout_id}")
+
+
+def _mpesa_charge(
+    ledger: Ledger, payout_id: str, charge: Money | None, session: LedgerSession | None
+) -> list[EntryRequest]:
+    """The charge's entry (its expense account opened first), or none when M-Pesa charges nothing."""
+    if charge is None or not charge.is_positive():
+        return []
+    ledger.open_account(Account(MPESA_CHARGES, AccountKind.EXPENSE, KES), session=session)
+    return [mpesa_charge_entry(payout_id, charge)]
 
 
 def pay_failed_payout(
@@ -410,15 +440,16 @@ def pay_failed_payout(
     charge: Money | None = None,
     session: LedgerSession | None = None,
     source: str | None = None,
-) -> Entry:
+    mpesa_charge: Money | None = None,
+) -> list[Entry]:
     """A payout failed (its hold voided) that M-Pesa paid after all (Transaction Status): book the payment itself.
 
     Dr ``source`` (the merchant's KES, or a wallet's) amount + charge / Cr ``assets:mpesa_float:KES`` amount /
-    Cr ``revenue:payout_fee:KES`` charge."""
+    Cr ``revenue:payout_fee:KES`` charge; and M-Pesa's own charge as ``complete_payout`` books it."""
     debit = source or merchant_liability(merchant_id, KES)
     postings = _payout_postings(debit, FLOAT, amount, charge or Money.zero(KES))
     request = EntryRequest(f"payout:{payout_id}:paid_after_failure", postings, f"payout {payout_id} paid after all")
-    return ledger.post(request, session=session)
+    return ledger.post_many([request, *_mpesa_charge(ledger, payout_id, mpesa_charge, session)], session=session)
 
 
 def _payout_postings(debit: str, paid_from: str, amount: Money, fee: Money) -> list[Posting]:

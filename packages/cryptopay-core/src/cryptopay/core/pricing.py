@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import statistics
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -308,6 +308,10 @@ class _Flight:
     error: Exception | None = None
 
 
+def _in_thread(refresh: Callable[[], None]) -> None:
+    threading.Thread(target=refresh, name="fx-refresh", daemon=True).start()
+
+
 @attrs.frozen
 class CachedRateSource:
     """A rate source whose answers are reused for ``ttl``; a failing cache is bypassed, never fatal.
@@ -319,12 +323,23 @@ class CachedRateSource:
     When an answer expires, the threads of a process that miss it together share one fetch (the first asks the
     source, the others wait for its answer or its failure): without that, every invoice created in the moment
     after the expiry asked every source itself, and under load they queued behind each other for seconds.
+
+    With a ``clock``, an answer this process fetched is refreshed ahead of its expiry: the first hit in the last
+    ``ahead`` of its ``ttl`` starts one fetch in the background (``spawn``: a daemon thread) and is answered from
+    the cache at once, as are the hits after it, until the new answer is kept (a refresh that fails keeps nothing;
+    the old answer lives out its ``ttl``). Without it every answer expired at once, ``ttl`` after the first quote,
+    and the quotes of that moment waited for the sources one after another (every 30 s; ``docs/operations.md``,
+    "Creation's tail"). An answer another process fetched (read from Redis) is refreshed by that process.
     """
 
     source: RateSource
     cache: RateCache
     ttl: timedelta
+    clock: Clock | None = None
+    ahead: float = 0.2
+    spawn: Callable[[Callable[[], None]], None] = _in_thread
     _flights: dict[str, _Flight] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _kept: dict[str, datetime] = attrs.field(factory=dict, init=False, eq=False, repr=False)  # when, by this process
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, eq=False, repr=False)
 
     @property
@@ -338,11 +353,35 @@ class CachedRateSource:
         except Unavailable as error:
             log.warning("rate cache unavailable, asking %s directly: %s", self.source.name, error.message)
             return self.source.fetch(pair)
+        if hit is not None:
+            self._refresh_if_due(key, pair)
         if isinstance(hit, Unquoted):
             raise UnsupportedPair(hit.reason)
         if hit is not None:
             return hit
         return self._shared_fetch(key, pair)
+
+    def _refresh_if_due(self, key: str, pair: Pair) -> None:
+        if self.clock is None:
+            return
+        kept = self._kept.get(key)
+        if kept is None or self.clock.now() < kept + self.ttl * (1 - self.ahead):
+            return
+        with self._lock:
+            if key in self._flights:
+                return  # a fetch of it is under way
+            flight = self._flights[key] = _Flight()
+            self._kept.pop(key, None)  # one refresh per answer
+
+        def refresh() -> None:
+            try:
+                self._fly(key, pair, flight)
+            except UnsupportedPair:
+                pass  # kept: "does not quote this pair" is an answer too
+            except Exception as error:  # the old answer lives out its ttl; the next miss asks again
+                log.warning("refreshing %s ahead of its expiry failed: %s", key, type(error).__name__)
+
+        self.spawn(refresh)
 
     def _shared_fetch(self, key: str, pair: Pair) -> Rate:
         with self._lock:
@@ -356,6 +395,10 @@ class CachedRateSource:
                 raise flight.error
             assert flight.rate is not None
             return flight.rate
+        return self._fly(key, pair, flight)
+
+    def _fly(self, key: str, pair: Pair, flight: _Flight) -> Rate:
+        """Fetch for ``flight`` (registered under ``key``), share the answer or the failure, then end it."""
         try:
             flight.rate = self._fetch(key, pair)
         except Exception as error:
@@ -381,6 +424,9 @@ class CachedRateSource:
             self.cache.put(key, answer, self.ttl)
         except Unavailable as error:
             log.warning("rate cache unavailable, not caching %s: %s", key, error.message)
+            return
+        if self.clock is not None:
+            self._kept[key] = self.clock.now()
 
 
 def _reasons(survey: Survey) -> str:

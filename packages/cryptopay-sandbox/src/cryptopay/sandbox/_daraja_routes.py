@@ -393,7 +393,8 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
     def statement() -> Response:
         """What this M-Pesa really paid, whatever its callbacks said: the org portal's statement export (CSV) of the
         period ``from`` .. ``to`` (ISO times; default: since the sandbox started, to now), which its ``Time Period``
-        line says, as the portal's does."""
+        line says, as the portal's does, of one Short Code (``shortcode``: the paybill's by default, whose statement
+        holds the collections; the payout Short Code's holds the payouts)."""
         try:
             first, last = (request.args.get(name) for name in ("from", "to"))
             start = datetime.fromisoformat(first) if first else sandbox.engine.opened_at
@@ -401,7 +402,11 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
             period = (_utc(start), _utc(end))
         except ValueError:
             return Response("from and to are ISO times (UTC unless an offset is given)\n", 400, mimetype="text/plain")
-        text = render_statement(statement_of(sandbox.engine, period), holder="Sandbox Ltd")
+        code = request.args.get("shortcode") or sandbox.config.shortcode
+        if code not in (sandbox.config.shortcode, sandbox.config.payout_shortcode):
+            ours = f"{sandbox.config.shortcode} or {sandbox.config.payout_shortcode}"
+            return Response(f"shortcode is {ours}\n", 400, mimetype="text/plain")
+        text = render_statement(statement_of(sandbox.engine, period, shortcode=code), holder="Sandbox Ltd")
         headers = {"Content-Disposition": 'attachment; filename="statement.csv"'}
         return Response(text, mimetype="text/csv", headers=headers)
 

@@ -38,6 +38,9 @@ a fast Daraja can: the caller's record of the query must already be committed), 
 M-Pesa org portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads: B2C ``Business Payment`` and
 B2B ``Business Pay Bill`` rows withdrawn, STK Push ``Pay Bill Online`` rows paid in (the payer's phone masked,
 ``2547*****149 - NAME``, the push's AccountReference as ``A/C No.``), ``Reversal`` rows linked to the receipt.
+A statement is of one Short Code (``?shortcode=``, default the paybill's): the paybill's (``shortcode``) holds the
+collections, the payout Short Code's (``payout_shortcode``) the B2C/B2B payments, as M-Pesa's portal exports each
+account's own; one float serves both here.
 Its Account Balance product answers with its float as the ``Utility Account``.
 """
 
@@ -91,6 +94,7 @@ class DarajaSandbox:
         self.config = config or DarajaSandboxConfig()
         self.engine = FakeMobileMoney(
             shortcode=self.config.shortcode,
+            payout_shortcode=self.config.payout_shortcode,
             float_balance=self.config.float_balance,
             customer_balance=self.config.customer_balance,
             auto_complete=False,
@@ -255,7 +259,8 @@ class DarajaSandbox:
             for t in self.engine.transactions()
         ]
         return {
-            "float": str(self.engine.float_balance.amount),
+            "float": str(self.engine.float_balance.amount),  # the Utility Account
+            "charges_paid": str(self.engine.charges_paid.amount),  # M-Pesa's own B2C charges so far (negative)
             "transactions": transactions,
             "deliveries": list(self.deliveries),
         }

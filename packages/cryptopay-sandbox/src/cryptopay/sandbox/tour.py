@@ -18,6 +18,7 @@ from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.fx import Pair, Rate, lock_quote
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.limits import B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import rail_for
@@ -113,7 +114,10 @@ def run_tour(say: Callable[[str, str], None]) -> dict[str, object]:
         hold = flows.start_payout(
             ledger, payout_id=payout_id, merchant_id="m_duka", amount=part.amount, charge=part.fee
         )
-        flows.complete_payout(ledger, payout_id=payout_id, hold_id=hold.id, amount=part.amount, charge=part.fee)
+        mpesa = B2C_TARIFF.charge(part.amount)  # what M-Pesa itself takes from the float: the platform's expense
+        flows.complete_payout(
+            ledger, payout_id=payout_id, hold_id=hold.id, amount=part.amount, charge=part.fee, mpesa_charge=mpesa
+        )
         say("payout", f"{payout_id}: B2C {part.amount} held, sent, result 0 -> hold posted")
 
     trial = ledger.trial_balance()

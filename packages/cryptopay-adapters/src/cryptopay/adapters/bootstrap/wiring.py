@@ -92,7 +92,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
-from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention, Shortcodes
 from cryptopay.core.remittances.service import RemittanceRules, Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
@@ -920,8 +920,11 @@ class Parts:
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
             ids=self.ids,
-            # the statement must be of one of ours (review6 F3); none configured: every statement is refused
-            shortcodes=(m.shortcode, m.party_a) if (m := self.settings.mpesa) is not None else (),
+            # the statement must be of one of ours (review6 F3); none configured: every statement is refused. Each
+            # statement is read for its own Short Code's records: the paybill's collections, the PartyA's payouts
+            shortcodes=Shortcodes(m.shortcode, m.party_a)
+            if (m := self.settings.mpesa) is not None
+            else Shortcodes("", ""),
             retention=RunRetention(
                 clean=timedelta(days=self.settings.reconciliation_keep_days),
                 with_differences=timedelta(days=self.settings.reconciliation_keep_differences_days),

@@ -51,7 +51,7 @@ def build_pricer(
     sources = build_sources(settings)
     if settings.cache_ttl:
         the_cache = cache or build_cache(settings, clock=clock)
-        sources = [CachedRateSource(s, the_cache, settings.cache_ttl) for s in sources]
+        sources = [CachedRateSource(s, the_cache, settings.cache_ttl, clock=clock) for s in sources]  # refreshed ahead
     return Pricer(sources, clock=clock, ids=ids, quotes=quotes, policy=settings.policy())
 
 

@@ -39,10 +39,7 @@ class TronSender:
                 raise InvalidInput(f"{request.amount.asset.code} is not sendable as native TRX")
             sun = self._native.to_base_units(request.amount)
             return self._txs.send_trx(request.withdrawal_id, owner=self._hot, to=to, sun=sun)
-        contract = tron_address(request.token_contract)
-        token = self._tokens.get(contract)
-        if token is None:
-            raise InvalidInput(f"token contract {contract} is not a configured Tron rail")
+        contract, token = self._rail_token(request.token_contract)
         units = token.to_base_units(request.amount)
         if units <= 0:
             raise InvalidInput("a withdrawal amount must be positive")
@@ -53,12 +50,17 @@ class TronSender:
         to = validate_address(request.to_address)
         if request.token_contract is None:
             return Money.of("1.1", TRX)  # a TRX transfer to a new account costs 1 TRX plus bandwidth
-        contract = tron_address(request.token_contract)
+        contract, token = self._rail_token(request.token_contract)
+        sun = self._txs.estimate_fee_limit(self._hot, contract, to, token.to_base_units(request.amount))
+        return Money.of(Decimal(sun) / 1_000_000, TRX)
+
+    def _rail_token(self, token_contract: str) -> tuple[str, Token]:
+        """The contract (base58) and its configured rail's token; ``InvalidInput`` when no rail has it."""
+        contract = tron_address(token_contract)
         token = self._tokens.get(contract)
         if token is None:
             raise InvalidInput(f"token contract {contract} is not a configured Tron rail")
-        sun = self._txs.estimate_fee_limit(self._hot, contract, to, token.to_base_units(request.amount))
-        return Money.of(Decimal(sun) / 1_000_000, TRX)
+        return contract, token
 
     def status(self, withdrawal_id: str) -> SentTransaction:
         return self._txs.status(withdrawal_id)

@@ -448,16 +448,21 @@ class KycReview:
         return document, self.vault.decrypt(blob, context=document_context(application_id, document_id))
 
     # -- freezes ---------------------------------------------------------------------------------------------
-    def freeze(self, officer: str, party_id: str, kind: PartyKind, reason: str) -> KycProfile:
+    def freeze(
+        self, officer: str, party_id: str, kind: PartyKind, reason: str, *, operator: str | None = None
+    ) -> KycProfile:
         """Hold every outgoing movement of the party (settlements, payouts, wallet movements) until unfrozen.
 
         The party is not told: telling someone under suspicion could tip them off (an officer decides what to say).
+        ``operator`` (``ops:<login>``): who ran the command for the officer, when it came from the shell (review7
+        F11: the shell cannot prove which officer is at the keyboard), kept in the audit record.
         """
-        return self._set_freeze(officer, party_id, kind, lambda p, at: p.freeze(officer, reason, at=at))
+        change = lambda p, at: p.freeze(officer, reason, at=at)  # noqa: E731
+        return self._set_freeze(officer, party_id, kind, change, operator)
 
-    def unfreeze(self, officer: str, party_id: str, kind: PartyKind) -> KycProfile:
-        """Release the party's freeze; what was held moves at the next run."""
-        return self._set_freeze(officer, party_id, kind, lambda p, at: p.unfreeze(officer, at=at))
+    def unfreeze(self, officer: str, party_id: str, kind: PartyKind, *, operator: str | None = None) -> KycProfile:
+        """Release the party's freeze; what was held moves at the next run (``operator`` as for ``freeze``)."""
+        return self._set_freeze(officer, party_id, kind, lambda p, at: p.unfreeze(officer, at=at), operator)
 
     def _set_freeze(
         self,
@@ -465,6 +470,7 @@ class KycReview:
         party_id: str,
         kind: PartyKind,
         change: Callable[[KycProfile, datetime], list[KycEvent]],
+        operator: str | None,
     ) -> KycProfile:
         self._refuse_own(officer, "kyc.freeze_changed", party_id=party_id)
         now = self.clock.now()
@@ -477,7 +483,9 @@ class KycReview:
             events = change(profile, now)
             uow.kyc.update(profile)
             for event in events:
-                details = {k: str(v) for k, v in event.data.items()}
+                details = {k: str(v) for k, v in event.data.items()} | (
+                    {} if operator is None else {"operator": operator}
+                )
                 uow.audit.append(AuditEvent(f"user:{officer}", event.name, f"kyc:{party_id}", now, details))
             _publish(uow, self.ids, events)
             return profile

@@ -38,6 +38,7 @@ from cryptopay.core.mobile_money.errors import (
 )
 from cryptopay.core.mobile_money.interpret import (
     NOT_FOUND_CODE,
+    net_of_charges,
     parse_account_balance,
     reconcile_stk,
     status_outcome,
@@ -110,6 +111,7 @@ __all__ = [
     "error_for_envelope",
     "load_json",
     "mask_msisdn",
+    "net_of_charges",
     "new_callback_token",
     "normalize_msisdn",
     "parse_account_balance",

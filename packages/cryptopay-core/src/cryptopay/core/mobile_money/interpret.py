@@ -11,7 +11,7 @@ from __future__ import annotations
 from cryptopay.core.mobile_money.results import MpesaResult, Outcome
 from cryptopay.core.money import Money
 
-__all__ = ["NOT_FOUND_CODE", "parse_account_balance", "reconcile_stk", "status_outcome"]
+__all__ = ["NOT_FOUND_CODE", "net_of_charges", "parse_account_balance", "reconcile_stk", "status_outcome"]
 
 # The sandbox's answer for a status query about a transaction it never saw (Daraja's own text varies).
 NOT_FOUND_CODE = "TransactionNotFound"
@@ -53,3 +53,16 @@ def parse_account_balance(value: str) -> dict[str, Money]:
         if len(fields) >= 3:
             balances[fields[0]] = Money.of(fields[2], fields[1])
     return balances
+
+
+def net_of_charges(utility: Money, charges_paid: Money | None) -> Money:
+    """What M-Pesa holds for our payouts: the Utility Account plus the Charges Paid Account (its own charges so far,
+    negative), the figure the books' float (which pays each charge: ``flows.mpesa_charge_entry``) is compared with.
+    Safaricom's sample answers show the B2C charges taken there (``Charges Paid Account|KES|-1540.00``, a B2C
+    result's ``B2CChargesPaidAccountAvailableFunds`` -1980.00), not from the Utility Account; taken from either,
+    the sum is the same.
+
+    >>> str(net_of_charges(Money.of("228037.00", "KES"), Money.of("-1540.00", "KES")))
+    '226497.00 KES'
+    """
+    return utility + charges_paid if charges_paid is not None else utility

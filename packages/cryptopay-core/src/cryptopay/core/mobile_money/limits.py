@@ -20,6 +20,7 @@ from cryptopay.core.money import KES, Money
 
 __all__ = [
     "B2B_LIMITS",
+    "B2B_TARIFF",
     "B2C_LIMITS",
     "B2C_TARIFF",
     "DAILY_CUSTOMER_LIMIT",
@@ -158,3 +159,9 @@ B2C_TARIFF = Tariff(
         (20001, 250000, 13),
     ),
 )
+
+# Safaricom's charge on a B2B payment (BusinessPayBill, BusinessBuyGoods: a merchant's paybill, till or bank by
+# paybill, a wallet's bill) is not in our data: Safaricom publishes no B2B band table in our notes, and the B2B
+# result's ``DebitPartyCharges`` (where Daraja names the charge it took) comes empty from the sandbox. Until the
+# bands are known, a B2B payment books no M-Pesa charge and passes none on (``Payout.mpesa_tariff``).
+B2B_TARIFF: Tariff | None = None

@@ -191,13 +191,16 @@ class Invoicing:
         then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
         store: OpenStore | None = None,
         default_bounds: bool = True,
+        generated_order_id: bool = False,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
 
         Its price is within the store's minimum and maximum (``below_store_minimum`` / ``above_store_maximum``) and,
         for each bound the store does not set, within the deployment's default for its currency (``amounts``: 422
         ``amount_below_minimum`` / ``amount_above_maximum``). ``default_bounds=False``: a caller whose amounts have
-        bounds of their own (the remittance desk's ``RemittanceRules``) skips the defaults.
+        bounds of their own (the remittance desk's ``RemittanceRules``) skips the defaults. ``order_id`` is the shop's
+        reference, checked as the merchant's words (``check_order_id``); ``generated_order_id=True`` when the platform
+        made it (the remittance desk's order id), which is not checked for brands.
 
         ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
         ``within`` runs in the invoice's own transaction before it is stored: if it raises, nothing is stored. ``then``
@@ -212,7 +215,7 @@ class Invoicing:
         if opened is None:
             opened = self.open_store(merchant_id)  # a closed merchant is refused first, then one with no store
         if order_id is not None:
-            check_order_id(order_id)
+            check_order_id(order_id, ours=generated_order_id)
         if opened is None:
             raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
         settings = opened.settings
@@ -346,7 +349,7 @@ class Invoicing:
         """A page of the merchant's invoices, newest first, older than the invoice id ``before`` (only those in
         ``state``, and of the order ``order_id`` compared without case, when given)."""
         if order_id is not None:
-            check_order_id(order_id)
+            check_order_id(order_id, ours=True)  # a search, shown to no payer: any stored order id is found
         return transaction(
             self._reader,
             lambda uow: uow.invoices.list_for_merchant(
@@ -471,11 +474,14 @@ def _choose(store: StoreSettings, keys: Sequence[str] | None) -> list[Rail]:
 ORDER_ID_MOST = 100  # an invoice's order_id, the shop's reference: 1 to 100 characters of identifier text
 
 
-def check_order_id(order_id: str) -> str:
+def check_order_id(order_id: str, *, ours: bool = False) -> str:
     """``order_id`` if it is a shop's reference every shell accepts alike (review3 I17: the dashboard stored what the
     API refuses): 1 to 100 characters of identifier text (``TextKind.IDENTIFIER``: no control, bidi override or
-    invisible character) that does not speak as a reserved brand (``check_payer_text``: the checkout shows it, "Order
-    ...", to the payer; review6 F2), else ``InvalidInput`` naming ``order_id``.
+    invisible character) that does not speak as a reserved brand (``check_payer_text(reference=True)``: the checkout
+    shows it, "Order ...", to the payer; review6 F2, review7 F7), else ``InvalidInput`` naming ``order_id``.
+
+    ``ours=True`` for an id the platform generated itself (a remittance order's) or a search for one: no merchant
+    speaks through it, so it is not checked for brands (its random letters and digits fold into one by chance).
 
     >>> check_order_id("ORD-1001")
     'ORD-1001'
@@ -488,5 +494,4 @@ def check_order_id(order_id: str) -> str:
     if not 0 < len(order_id) <= ORDER_ID_MOST:
         raise InvalidInput(f"must be 1 to {ORDER_ID_MOST} characters", field="order_id")
     checked = checked_text(order_id, field="order_id")
-    # the checkout shows it, "Order ..." (review6 F2); a reference's digits are not read as letters
-    return check_payer_text(checked, field="order_id", digits_as_letters=False)
+    return checked if ours else check_payer_text(checked, field="order_id", reference=True)

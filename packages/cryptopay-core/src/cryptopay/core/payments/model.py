@@ -449,15 +449,15 @@ class ImpersonatingText(InvalidInput):
     code = "impersonating_text"
 
 
-def check_payer_text(text: str, *, field: str, digits_as_letters: bool = True) -> str:
+def check_payer_text(text: str, *, field: str, reference: bool = False) -> str:
     """``text`` unless it speaks as the platform, M-Pesa, a biller or another reserved brand (``ImpersonatingText``,
-    422, naming ``field``). Every merchant-written text shown to payers passes here; ``digits_as_letters=False`` for a
-    machine reference (``payer_text_impersonates``).
+    422, naming ``field``). Every merchant-written text shown to payers passes here; ``reference=True`` for a shop's
+    own reference, an order id (``payer_text_impersonates``).
 
     >>> check_payer_text("Airtel airtime top-up", field="description")
     'Airtel airtime top-up'
     """
-    if (why := payer_text_impersonates(text, digits_as_letters=digits_as_letters)) is not None:
+    if (why := payer_text_impersonates(text, reference=reference)) is not None:
         raise ImpersonatingText(
             f"{field} speaks as the platform, M-Pesa, a biller or another reserved brand ({why}): use the "
             "business's own words",

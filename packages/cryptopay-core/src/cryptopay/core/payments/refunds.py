@@ -969,6 +969,11 @@ def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: dat
         "tx_hash": refund.tx_hash or "",
         "quote_id": refund.quote_id or "",
         "failure": refund.outward_failure or "",
+        # payload version 2 only (``webhooks.payloads.v2_only_fields``): what the merchant funded after settlement
+        # and owes for it (R25), empty when it funded nothing
+        "funded_by_merchant": str(refund.funded.amount) if refund.funded else "",
+        "funded_by_merchant_asset": refund.funded.asset.code if refund.funded else "",
+        "owed_by_merchant": str(refund.owed.amount) if refund.owed else "",
     }
     publish(uow, ids, _EVENTS[refund.state], payload, at=now, key=refund.id)
 

@@ -20,6 +20,7 @@ A read model over invoices and ledger balances; it decides nothing and writes no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
@@ -47,12 +48,19 @@ class MerchantSummary:
     owes: Money = attrs.Factory(lambda: Money.zero(KES))
 
 
-def owed_by_merchant(ledger: Ledger, merchant_id: str) -> Money:
+def owed_by_merchant(ledger: Ledger, merchant_id: str, *, as_of: datetime | None = None) -> Money:
     """What ``merchant_id`` owes the platform now, in KES: its receivable's posted balance (refunds it funded after
-    settlement, less what its settlements netted); zero when it owes nothing."""
+    settlement, less what its settlements netted); zero when it owes nothing. With ``as_of``, what it owed at that
+    moment (a monthly statement's end): the receivable's balance after its last entry made before then."""
     receivable = flows.merchant_receivable(merchant_id)
-    found = ledger.balances([receivable]).get(receivable)
-    return found.posted if found is not None and found.posted.is_positive() else Money.zero(KES)
+    if as_of is None:
+        found = ledger.balances([receivable]).get(receivable)
+        owed = found.posted if found is not None else Money.zero(KES)
+    else:
+        last = ledger.entries(account=receivable, limit=1, until=as_of)
+        after = [line.balance_after for entry in last for line in entry.lines if line.account == receivable]
+        owed = Money.of(after[-1], KES) if after else Money.zero(KES)
+    return owed if owed.is_positive() else Money.zero(KES)
 
 
 def summarise(

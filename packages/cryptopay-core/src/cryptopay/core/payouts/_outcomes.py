@@ -48,7 +48,8 @@ def payout_payload(payout: Payout) -> dict[str, str]:
 def complete(
     uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, payout: Payout, now: datetime, **result: str | None
 ) -> None:
-    """M-Pesa paid: post the hold, pay the float out, book the charge; ``payout.completed``."""
+    """M-Pesa paid: post the hold, pay the float out, book the payer's charge and M-Pesa's own (its tariff, from the
+    float); ``payout.completed``."""
     payout.completed(
         now,
         receipt=result.get("receipt"),
@@ -65,8 +66,10 @@ def complete(
         charge=payout.charge,
         session=uow.ledger,
         paid_from=flows.BANK if payout.is_bank_transfer else flows.FLOAT,
+        mpesa_charge=payout.mpesa_charge,
     )
-    _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
+    entries = ",".join(e.id for e in (posted, *paid))
+    _finish(uow, ids, payout, now, "payout.completed", entries=entries, mpesa_charge=payout.mpesa_charge)
 
 
 def paid_after_all(
@@ -80,7 +83,7 @@ def paid_after_all(
 ) -> None:
     """Transaction Status found a failed payout paid: book the payment from the balance its voided hold released;
     ``payout.completed``."""
-    entry = flows.pay_failed_payout(
+    entries = flows.pay_failed_payout(
         ledger,
         payout_id=payout.id,
         merchant_id=payout.merchant_id,
@@ -88,6 +91,7 @@ def paid_after_all(
         charge=payout.charge,
         session=uow.ledger,
         source=source,
+        mpesa_charge=payout.mpesa_charge,
     )
     payout.paid_after_all(
         now,
@@ -96,7 +100,10 @@ def paid_after_all(
         desc=result.get("desc") or "",
         name=result.get("name"),
     )
-    _finish(uow, ids, payout, now, "payout.completed", entries=entry.id, after_failure="true")
+    done = ",".join(e.id for e in entries)
+    _finish(
+        uow, ids, payout, now, "payout.completed", entries=done, after_failure="true", mpesa_charge=payout.mpesa_charge
+    )
 
 
 def fail(
@@ -109,7 +116,7 @@ def fail(
 
 
 def _finish(
-    uow: PaymentsUnitOfWork, ids: IdGenerator, payout: Payout, now: datetime, topic: str, **details: str
+    uow: PaymentsUnitOfWork, ids: IdGenerator, payout: Payout, now: datetime, topic: str, **details: object
 ) -> None:
     uow.payouts.update(payout)
     if payout.kind.is_merchants:  # a wallet's sale or bill, a remittance: no merchant to tell

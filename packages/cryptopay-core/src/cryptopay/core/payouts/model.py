@@ -32,8 +32,9 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.mobile_money.limits import B2B_TARIFF, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.requests import B2BCommand
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.settlement.model import SettlementMethod
 
 __all__ = [
@@ -247,6 +248,31 @@ class Payout:
     @property
     def is_b2c(self) -> bool:
         return self.method is SettlementMethod.MPESA_B2C
+
+    @property
+    def mpesa_tariff(self) -> Tariff | None:
+        """M-Pesa's own charge table for this payout's rail: B2C's bands (``B2C_TARIFF``) for a payment to a phone;
+        ``B2B_TARIFF`` for a paybill, a till, a bank by paybill or a bill (not in our data yet: None); None for a
+        bank transfer (paid from the bank, not M-Pesa)."""
+        if self.is_b2c:
+            return B2C_TARIFF
+        return None if self.is_bank_transfer else B2B_TARIFF
+
+    @property
+    def mpesa_charge(self) -> Money:
+        """What M-Pesa takes from our float for paying this payout, on top of its amount (its tariff's band of the
+        amount sent), whoever bears it: the platform's expense, whatever the merchant or the wallet was charged.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> payout = Payout(id="po_1", settlement_id="stl_1", merchant_id="m1", originator_id="po_1-1",
+        ...                 method=SettlementMethod.MPESA_B2C, destination="254712345678",
+        ...                 amount=Money.of(3000, "KES"), charge=Money.zero("KES"), hold_id="hld_1", created_at=at)
+        >>> str(payout.mpesa_charge), str(attrs.evolve(payout, method=SettlementMethod.MPESA_TILL).mpesa_charge)
+        ('9.00 KES', '0.00 KES')
+        """
+        tariff = self.mpesa_tariff
+        return tariff.charge(self.amount) if tariff is not None else Money.zero(KES)
 
     @property
     def submissions(self) -> int:

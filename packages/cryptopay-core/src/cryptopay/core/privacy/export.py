@@ -121,8 +121,9 @@ def _classified(subject: str, *, others: str = "", withheld: str = "", secret: s
 # added to one of these records stays out of the export until it is classified here (a test checks that every field
 # is). Compliance-internal (WITHHELD): what screening found (``sanctions_matches``), why an officer linked accounts
 # sharing an ID (``id_link_reason``) or froze the party (``freeze_reason``, a wallet's ``frozen_reason``): the API
-# hides each of these from the person too. That a freeze happened, and when, the person knows already (their
-# movements are held): it stays in.
+# hides each of these from the person too. A compliance freeze (the KYC profile's ``frozen_at``/``frozen_by``) is
+# not told to the party at all (its ``GET /v1/wallet`` keeps ``frozen: false``; its movements are refused as
+# "unavailable", never as frozen: review7 F8); an operator's wallet freeze (``Wallet.frozen_at``) is shown to it.
 DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     KycApplication: _classified(
         "id party_id kind level created_at submitted_by notify_to person business documents state claimed_by "
@@ -131,8 +132,8 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         withheld="sanctions_matches id_link_reason",
     ),
     KycProfile: _classified(
-        "party_id kind status level requested_level evidence approvals reason expires_at frozen_at frozen_by",
-        withheld="freeze_reason",
+        "party_id kind status level requested_level evidence approvals reason expires_at",
+        withheld="freeze_reason frozen_at frozen_by",
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
     HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id"),
@@ -188,8 +189,11 @@ OPERATOR_LABEL = "operator"
 _OPERATORS = ("ops:", "operator:")
 _USER_ID = re.compile(r"(?:user:)?(usr_[A-Za-z0-9]+)")
 # Audit records about the person that are compliance's own work, withheld whole (an action equal to one of these,
-# or starting with one ending in "."): screening hits, alerts, cases and reports, the Travel Rule's records, the
-# officers' findings that accounts share an ID document or a director and their linking of them.
+# or starting with one ending in "." or "_", or ending with one starting with "."): screening hits, alerts, cases and
+# reports, the Travel Rule's records, the officers' findings that accounts share an ID document or a director and their
+# linking of them, a compliance freeze and everything it held (review7 F8, F9: a send held for a frozen recipient is
+# audited on the transfer, which is its sender's too, so its records would tell the sender about the freeze and carry
+# the officers' notes), and an officer's refusal to act on their own party.
 WITHHELD_ACTIONS = (
     "compliance.",
     "sanctions.",
@@ -199,11 +203,18 @@ WITHHELD_ACTIONS = (
     "kyc.director_shared",
     "kyc.id_linked",
     "kyc.approval_refused",  # refused only while accounts sharing the ID are not linked (``IdInUse``)
+    "kyc.frozen",
+    "kyc.unfrozen",
+    "wallet.frozen_recipient",
+    "wallet.held_send_",  # released, returned, and any decision step on a held send
+    "wallet.claim_held",
+    "remittance.frozen_recipient",
+    "remittance.held",
+    ".own_party_refused",
 )
 # Details withheld from audit records otherwise shown: why an officer froze the party, which sanctions list entries
 # a withdrawal's address matched (the person is told the address is listed, never which entry).
 WITHHELD_DETAILS: dict[str, frozenset[str]] = {
-    "kyc.frozen": frozenset({"reason"}),
     "wallet.frozen": frozenset({"reason"}),
     "wallet.withdrawal_blocked": frozenset({"lists"}),
     # the officers' record of whose receiving limit refused a send, and which: another person's KYC state (a
@@ -247,7 +258,15 @@ def _clean(value: Any) -> Any:
 
 
 def _withheld(action: str) -> bool:
-    return any(action == w or (w.endswith(".") and action.startswith(w)) for w in WITHHELD_ACTIONS)
+    """Whether ``action``'s records are compliance's own (``WITHHELD_ACTIONS``).
+
+    >>> [_withheld(a) for a in ("kyc.frozen", "wallet.held_send_released", "aml.own_party_refused", "wallet.frozen")]
+    [True, True, True, False]
+    """
+    return any(
+        action == w or (w.endswith((".", "_")) and action.startswith(w)) or (w.startswith(".") and action.endswith(w))
+        for w in WITHHELD_ACTIONS
+    )
 
 
 def _audit_shown(record: AuditRecord) -> AuditRecord:
@@ -315,6 +334,14 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
         data["state"] = transfer.shown_state.value
     if transfer.sender_id == uid and transfer.shown_state is TransferState.DELIVERED and "recipient_phone" in data:
         data["recipient_phone"] = mask_msisdn(transfer.recipient_phone)
+    return data
+
+
+def _deposit(deposit: Deposit) -> dict[str, Any]:
+    """A deposit as exported: a hold for compliance reads as its holder is shown it (``review``, review7 F8)."""
+    data: dict[str, Any] = _clean(deposit)
+    if data.get("hold_reason") is not None and deposit.shown_hold_reason is not None:
+        data["hold_reason"] = deposit.shown_hold_reason.value
     return data
 
 
@@ -396,6 +423,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     """Everything stored about ``user``, read in one transaction (see the module docstring)."""
     uid = user.id
     transfers = _paged(lambda after: uow.wallet_transfers.for_user(uid, after=after, limit=_PAGE), lambda t: t.id)
+    transfers = [t for t in transfers if t.shown_to(uid)]  # a send held for the person: nothing reached them
     buys = _paged(lambda after: uow.wallet_buys.for_user(uid, after=after, limit=_PAGE), lambda b: b.id)
     payouts = _paged(lambda before: uow.payouts.list_for_merchant(uid, before=before, limit=_PAGE), lambda p: p.id)
     deposits = _paged(lambda before: uow.wallet_deposits.for_user(uid, before=before, limit=_PAGE), lambda d: d.id)
@@ -426,7 +454,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "movements": [_clean(line) for line in movements],
         "transfers": [_transfer(t, uid) for t in transfers],
         "buys": [_clean(b) for b in buys],
-        "deposits": [_clean(d) for d in deposits],
+        "deposits": [_deposit(d) for d in deposits],
         "withdrawals": [_clean(w) for w in withdrawals],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],

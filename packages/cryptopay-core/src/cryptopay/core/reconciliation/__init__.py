@@ -17,6 +17,7 @@ from cryptopay.core.reconciliation.model import (
     Records,
     Report,
     RunRetention,
+    Shortcodes,
 )
 from cryptopay.core.reconciliation.service import Outside, Reconciliation, run_checks
 from cryptopay.core.reconciliation.statement import (
@@ -44,6 +45,7 @@ __all__ = [
     "Records",
     "Report",
     "RunRetention",
+    "Shortcodes",
     "Statement",
     "StatementLine",
     "parse_statement",

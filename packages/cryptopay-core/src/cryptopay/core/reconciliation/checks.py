@@ -25,7 +25,7 @@ CHECKS: tuple[Check, ...] = (
     Check("wrong-payments-owed", "credits", books.wrong_payments_owed),
     Check("mpesa-answers", "mpesa", outside.answers_matched),
     Check("mpesa-statement", "mpesa", outside.statement_matches_payouts, outside.needs_statement),
-    Check("mpesa-collections", "mpesa", outside.statement_matches_collections, outside.needs_statement),
+    Check("mpesa-collections", "mpesa", outside.statement_matches_collections, outside.needs_collection_statement),
     Check("mpesa-float", "mpesa", outside.float_matches_balance, outside.needs_balance),
     Check("custody-on-chain", "chains", outside.custody_on_chain, outside.needs_chains, outside.chains_unread),
     Check("sweep-fees", "treasury", treasury.sweep_fees_booked, treasury.needs_sweeps),

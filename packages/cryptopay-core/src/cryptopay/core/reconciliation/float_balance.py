@@ -20,6 +20,7 @@ from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
     MpesaResult,
     callback_url,
+    net_of_charges,
     new_callback_token,
     parse_account_balance,
     token_digest,
@@ -30,9 +31,12 @@ from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.reconciliation.model import BalanceQuery
 
-__all__ = ["FLOAT_ACCOUNT", "BalanceUrls", "FloatBalance"]
+__all__ = ["CHARGES_ACCOUNT", "FLOAT_ACCOUNT", "BalanceUrls", "FloatBalance"]
 
 FLOAT_ACCOUNT = "Utility Account"  # the M-Pesa account B2C and B2B payments are paid from
+# Where M-Pesa takes its own charges (negative: what it took so far, as in Safaricom's sample answer). The books'
+# float pays each charge (``flows.mpesa_charge_entry``), so it is compared with the two accounts together.
+CHARGES_ACCOUNT = "Charges Paid Account"
 log = logging.getLogger(__name__)
 
 
@@ -110,8 +114,9 @@ class FloatBalance:
 
 
 def _utility(result: MpesaResult) -> Money:
+    """The float an Account Balance answer gives: the Utility Account net of the Charges Paid Account."""
     text = result.param("AccountBalance")
     balances = parse_account_balance(text or "")
     if FLOAT_ACCOUNT not in balances:
         raise InvalidInput(f"the Account Balance answer names no {FLOAT_ACCOUNT}", field="AccountBalance")
-    return balances[FLOAT_ACCOUNT]
+    return net_of_charges(balances[FLOAT_ACCOUNT], balances.get(CHARGES_ACCOUNT))

@@ -50,9 +50,38 @@ __all__ = [
     "Records",
     "RemittanceBooks",
     "Report",
+    "Shortcodes",
     "WalletBooks",
     "WithdrawalBooks",
 ]
+
+
+@attrs.frozen
+class Shortcodes:
+    """Our M-Pesa Short Codes by what their statements hold: ``collections`` (the STK Push and C2B paybill: buys and
+    paybill payments, ``Paid In``) and ``payouts`` (the B2C/B2B PartyA: payouts, ``Withdrawn``). One Short Code may
+    be both; an empty one is not configured. A statement belongs to one Short Code, so each is checked only against
+    the records of its own (``Reconciliation``): with separate Short Codes the payouts' statement holds no
+    collections, and reading it for them would report every buy missing.
+
+    >>> codes = Shortcodes(collections="174379", payouts="600992")
+    >>> sorted(codes.all), codes.roles_of("600992"), Shortcodes("174379", "174379").roles_of("174379")
+    (['174379', '600992'], ('payouts',), ('collections', 'payouts'))
+    """
+
+    collections: str
+    payouts: str
+
+    @property
+    def all(self) -> frozenset[str]:
+        return frozenset(code for code in (self.collections, self.payouts) if code)
+
+    def roles_of(self, shortcode: str) -> tuple[str, ...]:
+        """Which records a statement of ``shortcode`` is checked against: ``collections``, ``payouts``, both, none."""
+        code = shortcode.strip()
+        return tuple(
+            role for role, ours in (("collections", self.collections), ("payouts", self.payouts)) if ours == code
+        )
 
 
 @attrs.define(kw_only=True)
@@ -175,7 +204,11 @@ class Records:
     trial_balance: Mapping[str, Decimal]
     at: datetime  # when the snapshot was read
     answers: tuple[UnmatchedAnswer, ...] = ()  # M-Pesa answers kept because no request of ours named them yet
-    statement: Statement | None = None  # M-Pesa's own record of what moved (the org portal's statement export)
+    # M-Pesa's own record of what moved (the org portal's statement export), one per Short Code: the payouts'
+    # (B2C/B2B PartyA) and the collections' (STK Push, C2B paybill); the same statement when one Short Code is both
+    payout_statement: Statement | None = None
+    collection_statement: Statement | None = None
+    statement_shortcodes: tuple[str, ...] = ()  # the Short Codes of every statement given (to say why one is missing)
     mpesa_balance: Money | None = None  # M-Pesa's Account Balance answer (the float's available funds)
     books_float: Money | None = None  # the books' float when that answer came (None: compare with the books now)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups

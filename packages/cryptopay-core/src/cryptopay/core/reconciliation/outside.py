@@ -11,14 +11,18 @@ The collections (``Paid In`` rows of STK Push and C2B reason types) are matched 
 each buy credited within the statement's period must be one collection row with its receipt, amount and phone; a
 collection no buy carries (a second collection, or one for a buy that failed in our books) and a reversal of a
 credited buy's receipt are differences. A payment to the paybill outside an STK prompt (C2B: credited to a wallet,
-held in suspense, released, returned or reversed) is matched by its TransID: one row for its amount, reversed on the
-statement exactly when an operator returned it or M-Pesa's Reversal gave it back (an unverified payment reversed
-too: the money came and went), and every one received within the period is on it.
+held in suspense, released, returned or reversed) is matched by its TransID: one row for its amount, once booked for
+the account number (``A/C No.``) and payer its confirmation named (review7 F3: credited to another wallet than M-Pesa
+recorded it for), reversed on the statement exactly when an operator returned it or M-Pesa's Reversal gave it back
+(an unverified payment reversed too: the money came and went), and every one received within the period is on it.
 
 The statement's period is what its ``Time Period`` line (or the operator, ``--from``/``--to``) says, never its first
 to its last row (review6 F3): without one both checks are skipped, the source counted unread (``cryptopay
 reconcile`` exits 7); an empty statement of a period in which we completed payouts or credited buys shows each of
-them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``).
+them missing. A statement of a Short Code that is not ours is refused before any check (``Reconciliation``). A
+statement belongs to one Short Code: the payouts are matched with the statement of the payouts' Short Code (the
+B2C/B2B PartyA), the collections with the statement of the collections' (the STK Push and C2B paybill), the same
+statement when one Short Code is both (``Shortcodes``); a check with no statement of its Short Code is skipped.
 
 The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
 hot-wallet addresses.
@@ -26,11 +30,14 @@ hot-wallet addresses.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.invoices import is_confirmed
+from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -56,6 +63,7 @@ __all__ = [
     "float_matches_balance",
     "needs_balance",
     "needs_chains",
+    "needs_collection_statement",
     "needs_statement",
     "statement_matches_collections",
     "statement_matches_payouts",
@@ -64,9 +72,23 @@ __all__ = [
 
 
 def needs_statement(records: Records) -> str:
-    if records.statement is None:
-        return "no M-Pesa statement was imported"
-    return statement_unread(records.statement)
+    """Why the payouts cannot be matched with a statement: none of their Short Code given, or its period unknown."""
+    return _needs(records, records.payout_statement, "payouts")
+
+
+def needs_collection_statement(records: Records) -> str:
+    """Why the collections cannot be matched with a statement: none of their Short Code given, or its period
+    unknown."""
+    return _needs(records, records.collection_statement, "collections")
+
+
+def _needs(records: Records, statement: Statement | None, role: str) -> str:
+    if statement is not None:
+        return statement_unread(statement)
+    if records.statement_shortcodes:  # a statement of our other Short Code only: never read for these records
+        given = ", ".join(records.statement_shortcodes)
+        return f"no M-Pesa statement of the {role} Short Code was imported (given: Short Code {given})"
+    return "no M-Pesa statement was imported"
 
 
 def statement_unread(statement: Statement) -> str:
@@ -151,8 +173,8 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
 def statement_matches_payouts(records: Records) -> list[Difference]:
     """Every payment on M-Pesa's statement is one completed payout (receipt, amount, party), and every payout we
     completed within the statement's period is on it, the totals agreeing; no payout of ours was reversed by M-Pesa,
-    and no withdrawal is of a kind this check does not know."""
-    statement = records.statement
+    and no withdrawal is of a kind this check does not know. The statement is the payouts' Short Code's."""
+    statement = records.payout_statement
     if statement is None or (covers := statement.covers) is None:
         return []
     by_receipt = {p.receipt: p for p in records.payouts if p.receipt}
@@ -268,8 +290,8 @@ def _match_buy(line: StatementLine, buys: Iterable[Buy], taken: set[str]) -> Buy
 def statement_matches_collections(records: Records) -> list[Difference]:
     """Every collection on M-Pesa's statement (STK Push, C2B: ``Paid In``) is one credited buy (receipt, amount,
     phone), every buy credited within the statement's period is on it, the totals agreeing; no credited buy was
-    reversed by M-Pesa."""
-    statement = records.statement
+    reversed by M-Pesa. The statement is the collections' Short Code's (STK Push and C2B paybill)."""
+    statement = records.collection_statement
     if statement is None or (covers := statement.covers) is None:
         return []
     buys = records.wallets.buys if records.wallets is not None else ()
@@ -317,8 +339,10 @@ def _paybill_subject(payment: PaybillPayment) -> str:
 def _paybill_against(
     payment: PaybillPayment, line: StatementLine, matched: set[str], reversed_receipts: set[str]
 ) -> list[Difference]:
-    """A collection row of a payment to the paybill (C2B, by its TransID): once, for its amount, reversed on the
-    statement exactly when we returned it to the payer."""
+    """A collection row of a payment to the paybill (C2B, by its TransID): once, for its amount, for the account
+    number and from the payer its confirmation named, when it reached our books (review7 F3: the statement's
+    ``A/C No.`` is the only outside record of which wallet it was for, Transaction Status does not return it),
+    reversed on the statement exactly when we returned it to the payer."""
     subject = _paybill_subject(payment)
     if payment.id in matched:
         return [Difference(subject, "collected once", "a second collection row", _collected(line))]
@@ -326,6 +350,13 @@ def _paybill_against(
     found = []
     if payment.kes != line.paid_in:
         found.append(Difference(subject, f"{payment.kes} collected", f"{line.paid_in} collected", _collected(line)))
+    booked = payment.booked  # one never booked and given back: M-Pesa returned it to whoever really paid it
+    if booked and line.account_no and _account(line.account_no) != _account(payment.bill_ref):
+        expected = f"for account {_shown_account(payment.bill_ref)}"
+        found.append(Difference(subject, expected, f"for account {_shown_account(line.account_no)}", _collected(line)))
+    if booked and not _payer_agrees(payment.msisdn, line.party_number):
+        expected, actual = f"paid by {shown_number(payment.msisdn)}", f"paid by {shown_number(line.party_number)}"
+        found.append(Difference(subject, expected, actual, _collected(line)))
     returned, reversed_ = payment.given_back, line.receipt in reversed_receipts
     if returned and not reversed_:
         found.append(
@@ -334,6 +365,40 @@ def _paybill_against(
     elif reversed_ and not returned:
         found.append(Difference(subject, f"{payment.state.value} in our books", "reversed by M-Pesa", _collected(line)))
     return found
+
+
+def _account(text: str) -> str:
+    """An account number as the booking read it (``paybill._named``): a phone in any form people write it, else the
+    text without spaces, a leading ``@`` or case.
+
+    >>> _account(" 0712 000 001 ") == _account("+254712000001"), _account("@Amina7") == _account("amina7")
+    (True, True)
+    """
+    compact = "".join(text.split())
+    return try_normalize_msisdn(compact) or compact.removeprefix("@").casefold()
+
+
+def _shown_account(text: str) -> str:
+    """An account number in a difference: a phone masked (``shown_number``), a username or reference whole."""
+    phone = try_normalize_msisdn("".join(text.split()))
+    return shown_number(phone) if phone is not None else repr(text.strip())
+
+
+def _payer_agrees(sent: str, party: str) -> bool:
+    """Whether the payer a confirmation sent (whole, masked ``2547 ***** 126`` or Daraja's SHA-256 of it) can be
+    the statement's party number (the portal masks it, ``2547*****126``): every digit both show is the same, or the
+    hash is the party's. Nothing to compare (either side empty, a hash against a masked number) agrees.
+
+    >>> [_payer_agrees(s, "2547*****001") for s in ("254799000001", "2547 ***** 001", "254799000002", "0799000001")]
+    [True, True, False, True]
+    """
+    ours, theirs = "".join(sent.split()), "".join(party.split())
+    if not ours or not theirs:
+        return True
+    if re.fullmatch(r"[0-9a-fA-F]{64}", ours):
+        return "*" in theirs or hashlib.sha256(theirs.encode()).hexdigest() == ours.lower()
+    ours = try_normalize_msisdn(ours) or ours
+    return len(ours) == len(theirs) and all(a == b or "*" in (a, b) for a, b in zip(ours, theirs, strict=True))
 
 
 def _paybill_missing(payment: PaybillPayment) -> Difference:

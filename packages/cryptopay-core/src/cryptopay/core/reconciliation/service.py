@@ -34,7 +34,7 @@ says by how much (checks needing an outside source not given, such as M-Pesa's s
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,7 @@ from cryptopay.core.reconciliation.model import (
     RemittanceBooks,
     Report,
     RunRetention,
+    Shortcodes,
     WalletBooks,
     WithdrawalBooks,
 )
@@ -103,13 +104,20 @@ class Outside:
 
     ``statement``: the org portal's statement export; ``mpesa_balance``: the float's available funds from an
     Account Balance answer, and ``books_float`` the books' float when it was taken (None: the books now);
-    ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups).
+    ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups). ``statements``: one
+    statement per Short Code of ours (``Shortcodes``), each read only for the records of its own Short Code.
     """
 
     statement: Statement | None = None
     mpesa_balance: Money | None = None
     books_float: Money | None = None
     float_baseline: Money | None = None
+    statements: tuple[Statement, ...] = ()  # more statements, one per Short Code (``statement`` may be one of them)
+
+    @property
+    def every_statement(self) -> tuple[Statement, ...]:
+        """``statement`` and ``statements`` together."""
+        return (*((self.statement,) if self.statement is not None else ()), *self.statements)
 
 
 def run_checks(records: Records, checks: Sequence[Check] = CHECKS) -> tuple[CheckResult, ...]:
@@ -147,7 +155,7 @@ class Reconciliation:
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
-        shortcodes: Collection[str] | None = None,
+        shortcodes: Shortcodes | None = None,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -165,7 +173,7 @@ class Reconciliation:
         self._remittances = remittances
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
-        self._shortcodes = None if shortcodes is None else frozenset(shortcodes)
+        self._shortcodes = shortcodes
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -175,11 +183,17 @@ class Reconciliation:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
         ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
         outside = outside or Outside()
-        self._statement_ours(outside.statement)
+        given = outside.every_statement
+        for statement in given:
+            self._statement_ours(statement)
         records = self.snapshot(self._with_defaults(outside))
         unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
-        if records.statement is not None and (why := statement_unread(records.statement)):
-            unread["mpesa:statement"] = why  # given, but not comparable: never a clean run (review6 F3)
+        unreadable = [(s.shortcode.strip(), why) for s in given if (why := statement_unread(s))]
+        if unreadable:  # given, but not comparable: never a clean run (review6 F3)
+            many = len(given) > 1
+            unread["mpesa:statement"] = "; ".join(
+                f"Short Code {code}: {why}" if many else why for code, why in unreadable
+            )
         report = Report(records.at, run_checks(records, self._checks), unread)
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
@@ -191,14 +205,33 @@ class Reconciliation:
         when this reconciliation was given no shortcodes (``None``: an in-memory stack without M-Pesa)."""
         if statement is None or self._shortcodes is None:
             return
-        if not self._shortcodes:
+        ours = self._shortcodes.all
+        if not ours:
             raise InvalidInput(
                 "no M-Pesa shortcode is configured: no statement can be told to be ours", field="statement"
             )
-        if statement.shortcode.strip() not in self._shortcodes:
+        if statement.shortcode.strip() not in ours:
             said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
-            ours = ", ".join(sorted(self._shortcodes))
-            raise InvalidInput(f"the statement is of {said}, not of ours ({ours})", field="statement")
+            raise InvalidInput(
+                f"the statement is of {said}, not of ours ({', '.join(sorted(ours))})", field="statement"
+            )
+
+    def _by_shortcode(self, given: Sequence[Statement]) -> tuple[Statement | None, Statement | None]:
+        """The payouts' statement and the collections' (``Shortcodes``): each statement is read only for the records
+        of its own Short Code. ``InvalidInput`` for two statements of one Short Code (one per Short Code), or for
+        several when this reconciliation knows no Short Codes (``None``: one statement, read for both)."""
+        if self._shortcodes is None:
+            if len(given) > 1:
+                raise InvalidInput("no M-Pesa shortcodes are known here: give one statement", field="statement")
+            return (given[0], given[0]) if given else (None, None)
+        found: dict[str, Statement] = {}
+        for statement in given:
+            code = statement.shortcode.strip()
+            if any(s.shortcode.strip() == code for s in found.values()):
+                raise InvalidInput(f"two statements of Short Code {code}: give one per Short Code", field="statement")
+            for role in self._shortcodes.roles_of(code):
+                found[role] = statement
+        return found.get("payouts"), found.get("collections")
 
     def latest_results(self) -> list[CheckRecord]:
         """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
@@ -254,6 +287,7 @@ class Reconciliation:
     def snapshot(self, outside: Outside) -> Records:
         """Read the records the checks compare, from the repositories, the ledger and the chains."""
         at = self._clock.now()
+        payouts_statement, collections_statement = self._by_shortcode(outside.every_statement)
         invoices = list(self._listings.each_invoice())
         credits, refunds = in_transaction(self._uow, lambda uow: _per_invoice(uow, invoices))
         wallet_ids = self._wallet_ids()
@@ -280,7 +314,9 @@ class Reconciliation:
             trial_balance=self._ledger.trial_balance(),
             at=at,
             answers=tuple(in_transaction(self._uow, lambda uow: uow.unmatched_answers.pending(limit=_ANSWERS))),
-            statement=outside.statement,
+            payout_statement=payouts_statement,
+            collection_statement=collections_statement,
+            statement_shortcodes=tuple(s.shortcode.strip() for s in outside.every_statement),
             mpesa_balance=outside.mpesa_balance,
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,

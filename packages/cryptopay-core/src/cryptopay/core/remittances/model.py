@@ -237,6 +237,24 @@ class RemittanceOrder:
         whole refund decides it), so no manual refund may take it meanwhile."""
         return self.took_price or self.state in (RemittanceState.AWAITING_PAYMENT, RemittanceState.HELD)
 
+    @property
+    def shown_state(self) -> RemittanceState:
+        """The state its sender (anyone with the public id) is shown (review7 F5): a hold reads as the payout under
+        way (``paying_out``), or the refund under way once one was asked (``refunding``), whatever held it. ``held``
+        told a stranger that compliance froze the recipient or that a sanctions list matched a party, for the price
+        of the smallest order (tipping-off); operators, the console and the CLI read ``state``."""
+        if self.state is not RemittanceState.HELD:
+            return self.state
+        return RemittanceState.REFUNDING if self.refund_id is not None else RemittanceState.PAYING_OUT
+
+    @property
+    def shown_route(self) -> RemittanceRoute | None:
+        """The route its sender is shown: a held order's is M-Pesa's, as every order shown ``paying_out`` has (one
+        credited to a wallet is paid out at once), so the route does not tell a hold either."""
+        if self.state is RemittanceState.HELD and self.route is None:
+            return RemittanceRoute.MPESA
+        return self.route
+
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""
         kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]

@@ -378,6 +378,7 @@ class Remittances:
             within=linked,
             then=record,
             default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
+            generated_order_id=True,  # ours: its random letters and digits may fold into a brand by chance
         )
         return created[-1]
 

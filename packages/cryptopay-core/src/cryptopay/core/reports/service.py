@@ -12,8 +12,9 @@ same report is JSON for a dashboard and CSV for a monthly statement (``as_csv``)
   net of the inclusive taxes.
 - **settlements**: per period (by when the settlement ran), settlements, shillings ``credited`` by conversions,
   ``fx_spread``, payouts ``paid_out`` (completed), their ``payout_charges``, ``in_flight`` and ``failed`` counts;
-  and ``owed``: what the merchant owes now for refunds after settlement (R25, ``payments.summary.owed_by_merchant``),
-  netted from its next settlements: the CSV's last row (period ``owed_by_merchant``, column ``owed``).
+  and ``owed``: what the merchant owed for refunds after settlement at the period's end (now, for a period not
+  over yet; R25, ``payments.summary.owed_by_merchant``, an as-of read of the ledger), netted from its next
+  settlements: the CSV's last row (period ``owed_by_merchant``, column ``owed``).
 
 Known limits: refunds are not deducted from sales yet; a month's report reads the merchant's settlements and
 payouts by listing (a few hundred rows a year), its credits by one indexed range query a page at a time.
@@ -70,7 +71,7 @@ class Report:
     totals: tuple[dict[str, str], ...]
     tax_version: int | None = None
     next_first: date | None = None  # the span was longer than one report: ask again from this day
-    owed: Money | None = None  # settlements: what the merchant owes now for refunds after settlement (KES)
+    owed: Money | None = None  # settlements: what the merchant owed for refunds after settlement at the end (KES)
 
     def as_csv(self) -> str:
         """The rows, then the totals (period ``total``), as CSV with a header row; a settlements report then says
@@ -183,7 +184,8 @@ class Reports:
         for s in sums.values():
             total.merge(s)
         report = self._report("settlements", merchant_id, span, columns, rows, [total.row("total")])
-        owed = None if self._ledger is None else owed_by_merchant(self._ledger, merchant_id)
+        as_of = span.end if span.end < self._clock.now() else None  # a past period: what was owed at its end
+        owed = None if self._ledger is None else owed_by_merchant(self._ledger, merchant_id, as_of=as_of)
         return attrs.evolve(report, owed=owed)
 
     # --- analytics ------------------------------------------------------------------------------------------------

@@ -29,7 +29,13 @@ from cryptopay.core.errors import AssetMismatch, InvalidAmount, InvalidInput
 from cryptopay.core.fees import FeeQuote, FeeSchedule, fx_spread
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity.merchants import check_settlement
-from cryptopay.core.mobile_money.limits import B2B_LIMITS, B2C_LIMITS, DAILY_CUSTOMER_LIMIT, AmountLimits
+from cryptopay.core.mobile_money.limits import (
+    B2B_LIMITS,
+    B2C_LIMITS,
+    B2C_TARIFF,
+    DAILY_CUSTOMER_LIMIT,
+    AmountLimits,
+)
 from cryptopay.core.money import KES, Money
 from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import (
@@ -130,6 +136,26 @@ class SettlementPolicy:
         if profile.schedule is SettlementSchedule.INSTANT and minimum < DEFAULT_MINIMUM_PAYOUT:
             minimum = DEFAULT_MINIMUM_PAYOUT  # a profile saved before the floor (outside review R13)
         return attrs.evolve(policy, minimum=minimum)
+
+    @property
+    def part_charges(self) -> FeeSchedule | None:
+        """The charge each part carries: the store's, except that M-Pesa's B2C tariff passed on (``mpesa_b2c``) is
+        B2C's alone: a paybill, till or bank payout is not charged B2C's bands (M-Pesa's B2B tariff is not in our
+        data, ``B2B_TARIFF``; a bank transfer pays M-Pesa nothing), so it carries none. A custom schedule applies to
+        every method.
+
+        >>> from datetime import timezone
+        >>> bands = B2C_TARIFF.fee_schedule(version=1, effective_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        >>> till = SettlementPolicy(schedule=SettlementSchedule.DAILY, method=SettlementMethod.MPESA_TILL,
+        ...                         destination="123456", charges=bands)
+        >>> till.part_charges is None, attrs.evolve(till, method=SettlementMethod.MPESA_B2C,
+        ...                                         destination="0712345678").part_charges is bands
+        (True, True)
+        """
+        charges = self.charges
+        if charges is None or self.method is SettlementMethod.MPESA_B2C or not B2C_TARIFF.passed_on_by(charges):
+            return charges
+        return None
 
     @property
     def payout_limits(self) -> PayoutLimits:
@@ -248,7 +274,7 @@ def _split(budget: Money, policy: SettlementPolicy, paid_today: Money) -> tuple[
     Sized in integer cents (exact, and about ten times quicker than ``Money`` arithmetic for a 10,000-merchant
     run); only the parts, charges and what is left become ``Money`` again.
     """
-    limits = policy.payout_limits
+    limits, charges = policy.payout_limits, policy.part_charges
     left = budget.minor_units
     room = None if limits.per_day is None else max(limits.per_day.minor_units - paid_today.minor_units, 0)
     largest = limits.largest.minor_units if limits.largest is not None else None
@@ -256,7 +282,7 @@ def _split(budget: Money, policy: SettlementPolicy, paid_today: Money) -> tuple[
     while not (limits.one_part and parts):
         previous = parts[-1].amount.minor_units if parts and limits.distinct_amounts else None
         cap = min(c for c in (_whole(left), _whole(largest), _whole(room), _less_a_shilling(previous)) if c is not None)
-        sized = _fit(cap, left, limits.smallest.minor_units, policy.charges)
+        sized = _fit(cap, left, limits.smallest.minor_units, charges)
         if sized is None:
             break
         amount, charge = sized

@@ -121,9 +121,11 @@ def b2c_result(
     at: datetime,
     utility: Money,
     name: str = SANDBOX_CUSTOMER,
+    charges_paid: Money | None = None,
 ) -> Any:
     """A successful B2C Result with the date as ``dd.MM.yyyy HH:mm:ss``; ``name``: who the number is registered
-    to, as ``ReceiverPartyPublicName`` names it after the number."""
+    to, as ``ReceiverPartyPublicName`` names it after the number; ``charges_paid``: the Charges Paid Account's
+    balance (M-Pesa's charges taken so far, negative, as in Safaricom's sample: -1980.00)."""
     when = at.astimezone(NAIROBI).strftime("%d.%m.%Y %H:%M:%S")
     params = _params(
         ("TransactionAmount", int(amount.amount)),
@@ -133,7 +135,7 @@ def b2c_result(
         ("B2CUtilityAccountAvailableFunds", utility.amount),
         ("B2CWorkingAccountAvailableFunds", Decimal("0.00")),
         ("B2CRecipientIsRegisteredCustomer", "Y"),
-        ("B2CChargesPaidAccountAvailableFunds", Decimal("0.00")),
+        ("B2CChargesPaidAccountAvailableFunds", charges_paid.amount if charges_paid else Decimal("0.00")),
     )
     return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
 
@@ -243,9 +245,14 @@ def queue_timeout_result(originator: str, conversation: str) -> Any:
     )
 
 
-def account_balance_result(originator: str, conversation: str, utility: Money, at: datetime) -> Any:
-    """An Account Balance Result; the float is the Utility Account."""
+def account_balance_result(
+    originator: str, conversation: str, utility: Money, at: datetime, charges_paid: Money | None = None
+) -> Any:
+    """An Account Balance Result; the float is the Utility Account, less the charges M-Pesa took into the Charges
+    Paid Account (named when ``charges_paid`` is given, negative as in Safaricom's sample)."""
     value = f"Working Account|KES|0.00|0.00|0.00|0.00&Utility Account|KES|{utility.amount}|{utility.amount}|0.00|0.00"
+    if charges_paid is not None:
+        value += f"&Charges Paid Account|KES|{charges_paid.amount}|{charges_paid.amount}|0.00|0.00"
     params = _params(("AccountBalance", value), ("BOCompletedTime", _stamp(at)))
     return _result(
         "0", "The service request is processed successfully", originator, conversation, "SBX0000000", **params

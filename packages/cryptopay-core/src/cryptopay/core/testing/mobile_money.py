@@ -67,6 +67,7 @@ from cryptopay.core.mobile_money import (
     stk_query_still_processing,
 )
 from cryptopay.core.mobile_money.errors import OutcomeUnknown
+from cryptopay.core.mobile_money.limits import B2C_TARIFF
 from cryptopay.core.money import KES, Money
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import SystemClock
@@ -166,14 +167,20 @@ class FakeMobileMoney:
         self,
         *,
         shortcode: str = "600000",
+        payout_shortcode: str | None = None,
         float_balance: object = "10000000",
         customer_balance: object = "100000",
         clock: Clock | None = None,
         auto_complete: bool = True,
         deliver: Callable[[Delivery], None] | None = None,
     ) -> None:
-        self.shortcode = shortcode
+        self.shortcode = shortcode  # the paybill: STK Push and C2B collections
+        # the B2C/B2B PartyA (``shortcode`` when None): its statement holds the payouts. One float serves both here.
+        self.payout_shortcode = payout_shortcode or shortcode
         self.float_balance = Money.of(float_balance, KES)
+        # M-Pesa's own B2C charges (``B2C_TARIFF``), taken into the Charges Paid Account as Safaricom's sample B2C
+        # result and Account Balance answer show it (negative): the float net of charges is the two together.
+        self.charges_paid = Money.zero(KES)
         self._default_balance = Money.of(customer_balance, KES)
         self._customers: dict[str, Money] = {}
         self._businesses: dict[str, Money] = {}
@@ -359,7 +366,9 @@ class FakeMobileMoney:
     def account_balance(self, request: AccountBalanceRequest, **_: object) -> Acknowledgement:
         with self._lock:
             originator, conversation = f"{self._next()}-{self._next()}-1", self._conversation()
-            payload = payloads.account_balance_result(originator, conversation, self.float_balance, self._now())
+            payload = payloads.account_balance_result(
+                originator, conversation, self.float_balance, self._now(), charges_paid=self.charges_paid
+            )
             self._emit(Delivery(request.result_url, payload))
             return Acknowledgement(
                 originator_conversation_id=originator,
@@ -437,6 +446,8 @@ class FakeMobileMoney:
             self.float_balance += tx.amount
         else:
             self.float_balance -= tx.amount
+            if tx.product == "b2c":
+                self.charges_paid -= B2C_TARIFF.charge(tx.amount)
             self._credit(tx)
         tx.receipt = self._receipt()
         self._by_receipt[tx.receipt] = tx
@@ -512,6 +523,7 @@ class FakeMobileMoney:
                 at,
                 self.float_balance,
                 name=self.registered_name(tx.phone),
+                charges_paid=self.charges_paid,
             )
         if tx.product == "b2b":
             token = _prepaid_token(tx.receipt) if tx.counterparty == PREPAID_BILLER else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, SimTransaction
@@ -55,9 +56,19 @@ def _details(tx: SimTransaction, reason: str, party: str) -> str:
     return f"{reason} {tx.reference}"
 
 
-def statement_of(engine: FakeMobileMoney, period: tuple[datetime, datetime] | None = None) -> Statement:
+def statement_of(
+    engine: FakeMobileMoney, period: tuple[datetime, datetime] | None = None, *, shortcode: str | None = None
+) -> Statement:
     """Every transaction of the simulated float completed in ``period`` (default: since the account opened, to now),
-    in completion order, with the running balance; the statement says its period, to the second."""
+    in completion order, with the running balance; the statement says its period, to the second.
+
+    ``shortcode`` (default: the paybill's, ``engine.shortcode``) is the Short Code whose statement this is: the
+    paybill's holds the collections (STK Push, C2B and their reversals), the payout Short Code's
+    (``engine.payout_shortcode``) the payouts (B2C, B2B and theirs); one Short Code that is both holds them all, as
+    the portal's statement of one account does. The running balance is of the one simulated float both share."""
+    code = shortcode or engine.shortcode
+    if code not in (engine.shortcode, engine.payout_shortcode):
+        raise InvalidInput(f"Short Code {code} is not this M-Pesa's ({engine.shortcode}, {engine.payout_shortcode})")
     start, end = period or (engine.opened_at, engine.now())
     start = start.replace(microsecond=0)
     end = end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta())
@@ -68,9 +79,20 @@ def statement_of(engine: FakeMobileMoney, period: tuple[datetime, datetime] | No
     for tx, amount in signed:
         balance += amount
         assert tx.completed_at is not None
-        if start <= tx.completed_at.replace(microsecond=0) <= end:
+        if start <= tx.completed_at.replace(microsecond=0) <= end and code in _shortcodes_of(tx, engine):
             lines.append(_line(tx, amount, balance, engine))
-    return Statement(lines=tuple(lines), shortcode=engine.shortcode, account="Utility Account", period=(start, end))
+    return Statement(lines=tuple(lines), shortcode=code, account="Utility Account", period=(start, end))
+
+
+def _shortcodes_of(tx: SimTransaction, engine: FakeMobileMoney) -> tuple[str, ...]:
+    """The Short Code whose statement shows ``tx``: the paybill's for money paid in by customers (and the reversal of
+    it), the payout Short Code's for money paid out (and its reversal)."""
+    if tx.product == "reversal":
+        original = next((t for t in engine.transactions() if t.receipt == tx.counterparty), None)
+        collected = original is not None and original.product in ("stk", "c2b")
+    else:
+        collected = tx.product in ("stk", "c2b")
+    return (engine.shortcode,) if collected else (engine.payout_shortcode,)
 
 
 def _order(tx: SimTransaction) -> int:

@@ -58,7 +58,7 @@ from cryptopay.core.ports.remittances import RemittanceReadUowFactory
 from cryptopay.core.ports.wallets import WalletUowFactory
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, Rail, rail_for
-from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, Shortcodes
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
 from cryptopay.core.settlement.service import Settling
@@ -403,7 +403,7 @@ class PaymentsStack:
             balance_answers=self.balance_queries,
             float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
             # the fake's statement (``statement_of``) is of its shortcode; another gateway's is not checked here
-            shortcodes=(self.mpesa.shortcode,) if gateway is None else None,
+            shortcodes=Shortcodes(self.mpesa.shortcode, self.mpesa.payout_shortcode) if gateway is None else None,
             runs=self.reconciliation_runs,
             ids=ids,
         )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money import MpesaResult
+from cryptopay.core.mobile_money import MpesaResult, net_of_charges
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -139,10 +139,12 @@ class FloatGuard:
         return [p for p in admitted if p.held is None]
 
     def reported(self, payout: Payout, result: MpesaResult) -> None:
-        """Keep the utility and working balances a B2C result carries, with the books' float now."""
+        """Keep the utility (net of M-Pesa's charges so far: ``net_of_charges``) and working balances a B2C result
+        carries, with the books' float now."""
         utility = _shillings(result.param("B2CUtilityAccountAvailableFunds"))
         if utility is None:
             return
+        utility = net_of_charges(utility, _shillings(result.param("B2CChargesPaidAccountAvailableFunds")))
         reading = FloatReading(
             id=f"b2c:{payout.id}",
             source="b2c_result",

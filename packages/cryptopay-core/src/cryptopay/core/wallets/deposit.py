@@ -78,6 +78,10 @@ class HoldReason(enum.Enum):
     WALLET_FROZEN = "wallet_frozen"  # an operator froze the wallet: it receives nothing
     AWAITING_CONVERSION = "awaiting_conversion"  # USDC with no USDC/USDT price now: converted when one is had
     TIER_LIMIT = "tier_limit"  # beyond what the wallet's KYC tier may receive: credited when the tier takes it
+    # What the wallet's holder is shown for ``COMPLIANCE`` (``Deposit.shown_hold_reason``): a compliance freeze or a
+    # blocking monitoring rule is never told to the party (tipping-off, review7 F8), as its other movements read
+    # "unavailable, contact support"; never stored
+    REVIEW = "review"
 
 
 @attrs.frozen
@@ -265,6 +269,16 @@ class Deposit:
     @property
     def asset(self) -> Asset:
         return self.amount.asset
+
+    @property
+    def shown_hold_reason(self) -> HoldReason | None:
+        """Why a held deposit waits, as its wallet's holder reads it: ``REVIEW`` for ``COMPLIANCE`` (a compliance
+        freeze or a blocking monitoring rule is not told to the party), else the reason itself.
+
+        >>> HoldReason.REVIEW.value
+        'review'
+        """
+        return HoldReason.REVIEW if self.hold_reason is HoldReason.COMPLIANCE else self.hold_reason
 
     @property
     def credited(self) -> Money:

@@ -8,11 +8,18 @@ for the officers, who list what waits for them here (``waiting``). Its sender se
 decides each one, with a note saying why, in one unit of work that locks the transfer and refuses one decided
 meanwhile (``InvalidState``):
 
-- ``release``: Dr p2p_held / Cr the recipient's wallet (``flows.decide_held_send``); the transfer is delivered and
-  what the recipient received counts it, as a send's credit (``Product.RECEIVE``). The freeze itself is not lifted
-  here (``KycReview.unfreeze`` and the wallet's own freeze are separate decisions);
+- ``release``: Dr p2p_held / Cr the recipient's wallet (``flows.decide_held_send``); the transfer is delivered. The
+  freeze itself is not lifted here (``KycReview.unfreeze`` and the wallet's own freeze are separate decisions);
 - ``return``: Dr p2p_held / Cr the sender's wallet; the transfer is returned, as an unclaimed send is. The fee
   stays earned (the send was made).
+
+Receiving limits (review7 F1, F2). A freeze changes nothing the sender can see: the send is checked against the
+recipient's receiving limits (``Product.RECEIVE``: its tier, what it received today and this month) as if it were
+not frozen (``receivable``), refused exactly when an unfrozen wallet refuses it (``recipient_limit``), and counted in
+what the recipient received when it is held, as a delivered send is; so sends to a frozen tier-0 wallet are bounded
+by the same per-receipt, day and month limits. A release is checked again against the recipient's standing now (a
+tier that lapsed since, a send held before these checks): past its tier or its single-receipt limit it is
+``LimitExceeded`` (422) and the officer returns it instead.
 
 Four-eyes (money moves), as held merchant payments: ``release`` and ``return_to_sender`` only *propose* (the
 transfer's ``proposal``: the decision, the officer, when and the note; audited ``wallet.held_send_<release|return>_
@@ -29,7 +36,8 @@ would receive (``OwnParty``, 403, audited ``compliance.own_party_refused``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import attrs
 from cryptopay.core import flows
@@ -37,15 +45,17 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.own_party import refuse_own_party
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.kyc import Product
+from cryptopay.core.kyc.limits import Decision, Spending, check_wallet_movement
+from cryptopay.core.kyc.profile import KycStanding
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.wallets.model import HeldSendDecision, HeldSendProposal, Transfer, TransferState, Usage
+from cryptopay.core.wallets.model import HeldSendDecision, HeldSendProposal, Transfer, TransferState
 
-__all__ = ["HeldSends"]
+__all__ = ["HeldSends", "receivable"]
 
 _MAX_NOTE = 4000  # as the API's decision body (HoldDecisionRequest)
 
@@ -171,7 +181,7 @@ class HeldSends:
         self, uow: WalletUnitOfWork, transfer_id: str, officer: str, proposal: HeldSendProposal, *, value: Money | None
     ) -> Transfer:
         """Carry out ``proposal`` (the one the approver read) in the approver's name; ``value`` None: returned, else
-        released, the recipient's usage counting ``value``."""
+        released, ``value`` checked against the recipient's standing now (its usage counted it when it was held)."""
         transfer = _locked(uow, transfer_id)
         if transfer.proposal != proposal:
             raise Conflict(f"the proposal on held transfer {transfer_id} changed meanwhile: read it again")
@@ -179,6 +189,11 @@ class HeldSends:
         user_id = transfer.sender_id if returned else transfer.recipient_id
         assert user_id is not None  # a held send has a recipient wallet
         now = self.clock.now()
+        if value is not None:  # counted in what it received when it was held: its standing now, not its usage again
+            profile = uow.kyc.get(user_id)
+            if profile is None:
+                raise InvalidState(f"{user_id} has no KYC profile: return the send instead")
+            receivable(profile.standing(), value, None, now).enforce()
         entry = flows.decide_held_send(
             self.ledger,
             transfer_id=transfer.id,
@@ -190,8 +205,6 @@ class HeldSends:
         transfer.state = TransferState.RETURNED if returned else TransferState.DELIVERED
         transfer.proposal = None
         uow.wallet_transfers.update(transfer)
-        if value is not None:
-            uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.RECEIVE.value, value, now, transfer.id))
         action = "wallet.held_send_returned" if returned else "wallet.held_send_released"
         details = {
             "officer": officer,
@@ -221,6 +234,30 @@ def _proposal(transfer: Transfer) -> HeldSendProposal:
     if transfer.proposal is None:
         raise InvalidState(f"no release or return of held transfer {transfer.id} is proposed")
     return transfer.proposal
+
+
+def receivable(
+    standing: KycStanding, value: Money, received: Mapping[str, tuple[Money, Money]] | None, at: datetime
+) -> Decision:
+    """Whether a wallet may receive ``value`` (KES) now by its receiving limits (``Product.RECEIVE``), counted from
+    what it ``received`` (``UsageRepository.totals``' ``receive`` sums; None: nothing yet), a compliance freeze set
+    aside: a frozen recipient is refused exactly when it would be unfrozen (review7 F1), what passes is held.
+
+    >>> from cryptopay.core.kyc import PartyKind, Requirement
+    >>> now = datetime(2026, 3, 2, 8, 0)
+    >>> dedan = KycStanding(party_id="usr_4", kind=PartyKind.PERSONAL, level=0, expires_at=None,
+    ...                     evidence=frozenset({Requirement.PHONE}), frozen=True)
+    >>> receivable(dedan, Money.of("6000", KES), None, now).limit
+    'receive.single'
+    >>> receivable(dedan, Money.of("3000", KES), {"receive": (Money.of("8000", KES),) * 2}, now).limit
+    'receive.daily'
+    """
+    if standing.frozen:
+        standing = attrs.evolve(standing, frozen=False)
+    zero = Money.zero(KES)
+    day, month = (received or {}).get(Product.RECEIVE.value, (zero, zero))
+    spent = Spending(zero, zero, {Product.RECEIVE: day}, {Product.RECEIVE: month})
+    return check_wallet_movement(standing, Product.RECEIVE, value, spent=spent, at=at)
 
 
 def _was_held(transfer: Transfer) -> bool:

@@ -56,6 +56,14 @@ KINDS = (
 """The kinds of movement a wallet's history shows (``?kind=`` takes each): the ledger entries' own ``kind``, and for
 a payout from the wallet (a sale's or cash-out's B2C, a bill's B2B) the payout's purpose: ``sell`` or ``bill``."""
 
+# An officer's decision on a send held for a frozen recipient reads as any send's does (review7 F6: neither party is
+# told of the freeze): released, the recipient's ordinary receipt; returned, the sender's, as an unclaimed send's
+# return. The ledger keeps its own kind and wording (``flows.decide_held_send``) for staff.
+_AS_ANY_SEND = {
+    "p2p_held_release": ("p2p", "transfer {}"),
+    "p2p_held_return": ("p2p_return", "transfer {} returned to its sender"),
+}
+
 # The entries that take a payout out of a wallet: its hold posted on success, or a failed one M-Pesa paid after all.
 _PAYOUT_ENTRY = re.compile(r"^payout:([^:]+):(?:post|paid_after_failure)$")
 
@@ -172,6 +180,8 @@ def _account_lines(
         named = payouts(paid.group(1)) if paid is not None and payouts is not None else None
         if named is not None:
             what, description = named
+        if (shown := _AS_ANY_SEND.get(what)) is not None:
+            what, description = shown[0], shown[1].format(meta.get("transfer_id", ""))
         for line in entry.lines:
             if line.account == code:
                 yield HistoryLine(

@@ -145,6 +145,16 @@ class Transfer:
         """
         return TransferState.DELIVERED if self.state is TransferState.HELD else self.state
 
+    def shown_to(self, user_id: str) -> bool:
+        """Whether ``user_id`` sees the transfer: its sender always (a held send as delivered), its recipient once it
+        reached them: never while it is held, nor once an officer returned it (nothing reached them, and a send
+        returned unseen would tell them of the freeze: review7 F9)."""
+        if self.sender_id == user_id:
+            return True
+        if self.recipient_id != user_id or self.state is TransferState.HELD:
+            return False
+        return not (self.held_at is not None and self.state is TransferState.RETURNED)
+
 
 @attrs.frozen
 class Usage:

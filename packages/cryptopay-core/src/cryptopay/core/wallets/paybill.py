@@ -15,10 +15,10 @@ Booking (decision: nothing is lost, nothing credited at a guess). ``confirm`` is
 a wallet (a phone number in any form people write it, or a username) that may receive it now (not frozen, a KYC
 profile, its tier's ``Product.RECEIVE`` limits) credits the wallet's KES: Dr ``assets:mpesa_collections:KES`` / Cr
 ``liabilities:wallet:<user>:KES``. Anything else (no wallet by that reference, over the limit, a frozen wallet) is
-held in ``liabilities:paybill_suspense:KES`` with the reason, for an operator who either ``release``s it to a wallet
-(the limits checked again) or ``send_back``s it (the payer gets it back by an M-Pesa reversal of the TransID:
-Dr suspense / Cr mpesa_collections; reconciliation then expects that reversal on the statement). Each decision
-needs a note and is audited.
+held in ``liabilities:paybill_suspense:KES`` with the reason, for staff who either credit it to a wallet
+(four-eyes, below; the limits checked again), ``reverse`` it, or ``send_back`` it (the payer gets it back by an
+M-Pesa reversal of the TransID done in the portal: Dr suspense / Cr mpesa_collections; reconciliation then expects
+that reversal on the statement). Each decision needs a note and is audited.
 
 Verified with M-Pesa before anything is booked (decision, fix6c). The confirmation URL's token lives as long as
 the registration, so whoever learns it could post confirmations of money M-Pesa never received. A confirmation is
@@ -39,8 +39,11 @@ suspense) stays so until an operator acts; each action needs a note and is audit
 - ``propose_credit`` / ``approve_credit`` / ``decline_credit``: four-eyes, as held payments and KYC: one officer
   proposes the wallet, a second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits
   are checked at the approval; a suspended payment leaves the suspense account, an unverified one is booked as the
-  officers vouch M-Pesa has it (Dr collections / Cr wallet). Shells may propose and decline, never approve;
-- ``reverse``: M-Pesa's Reversal of the TransID (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
+  officers vouch M-Pesa has it (Dr collections / Cr wallet; refused when M-Pesa's record shows another amount).
+  Shells may propose and decline, never approve;
+- ``reverse``: M-Pesa's Reversal of the TransID (of an unverified one only when M-Pesa's record shows it paid into
+  our shortcode, for the amount it shows: a TransID of one of our payouts, or of nothing, is not the payer's
+  money) (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
   ``reversing`` with the tokens of its result and timeout URLs before it is sent; its result is matched by the token
   and the OriginatorConversationID / ConversationID Daraja acknowledged. Success: ``reversed`` (a suspended one out
   of the suspense account, Dr suspense / Cr collections; an unverified one was never booked). A failure (``R000002``
@@ -147,6 +150,9 @@ class PaybillPayment:
     timeout_digest: str | None = attrs.field(default=None, repr=False)  # and its QueueTimeOutURL token
     answers: tuple[str, ...] = ()  # what the status answers said (code and state), in order
     unverified_at: datetime | None = None  # when Transaction Status first did not confirm it (the metric counts these)
+    # what M-Pesa's record (the last conclusive Transaction Status answer) shows paid into our shortcode, if anything:
+    # only that may be returned by a Reversal (a TransID of a payout of ours, or of nothing, is not the payer's money)
+    paid_to_us: Money | None = None
     # four-eyes: a credit to a wallet proposed by one officer, carried out when another approves it
     proposed_to: str | None = None  # the wallet's user id
     proposed_by: str | None = None
@@ -169,6 +175,11 @@ class PaybillPayment:
         if self.state in (PaybillState.VERIFYING, PaybillState.UNVERIFIED):
             return False
         return not (self.state in _REVERSAL_STATES and self.reversal_from is PaybillState.UNVERIFIED)
+
+    @property
+    def returned_kes(self) -> Money:
+        """What a Reversal gives back: what M-Pesa's record shows we received (the confirmation may have said else)."""
+        return self.paid_to_us if self.state is not PaybillState.SUSPENDED and self.paid_to_us else self.kes
 
     @property
     def given_back(self) -> bool:
@@ -434,6 +445,8 @@ class Paybill:
                 return payment
             payment.answers = (*payment.answers, answer.strip())[-20:]
             outcome = Outcome.PENDING if timed_out else status_outcome(result)
+            if outcome is not Outcome.PENDING:
+                payment.paid_to_us = self._paid_to_us(result) if outcome is Outcome.SUCCEEDED else None
             if outcome is Outcome.SUCCEEDED and (mismatch := self._mismatch(payment, result)) is None:
                 payment.check_at = None
                 return self._book(uow, payment, now)
@@ -446,12 +459,25 @@ class Paybill:
                 why = f"M-Pesa says the transaction is {(result.param('TransactionStatus') or 'failed').lower()}"
             else:
                 why = f"M-Pesa's record of this TransID differs: {mismatch}"
+                if payment.paid_to_us is None:  # a payout of ours, another business's: never to be credited
+                    why = f"{why}; {_NOT_OURS}"
             return self._unverified(uow, payment, why, now)
 
         payment = in_transaction(self.uow, work)
         if payment.state is PaybillState.CREDITED and payment.user_id is not None and payment.decided_at is None:
             self._observed(payment, payment.user_id)
         return payment
+
+    def _paid_to_us(self, result: MpesaResult) -> Money | None:
+        """What M-Pesa's record (a completed transaction's Transaction Status) shows paid into our shortcode; None
+        when it is no payment to us (a payout of ours, another business's): nothing of ours to return."""
+        amount = _decimal(result.param("Amount"))
+        if _party(result, "CreditPartyName") != self.shortcode or amount is None or amount <= 0:
+            return None
+        try:
+            return Money.of(amount, KES)
+        except (InvalidInput, ValueError):
+            return None
 
     def _mismatch(self, payment: PaybillPayment, result: MpesaResult) -> str | None:
         """Why M-Pesa's record (a Transaction Status result) is not the payment the confirmation told; None: it is."""
@@ -467,7 +493,7 @@ class Paybill:
         return None
 
     def _unverified(self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime) -> PaybillPayment:
-        payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, why, None
+        payment.state, payment.reason, payment.check_at = PaybillState.UNVERIFIED, _kept(payment, why), None
         payment.unverified_at = payment.unverified_at or now
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "reason": why}
@@ -514,7 +540,8 @@ class Paybill:
     # -- operators --------------------------------------------------------------------------------------------
     def release(self, payment_id: str, to: str, *, actor: str, note: str) -> PaybillPayment:
         """Credit a suspended payment to the wallet ``to`` names (phone, username or user id), its limits checked
-        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note."""
+        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note. One officer's decision:
+        no shell offers it (they use the four-eyes ``propose_credit`` / ``approve_credit``)."""
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
@@ -582,6 +609,7 @@ class Paybill:
             payment = self._actionable(uow, payment_id)
             if payment.proposed_by is not None:
                 raise Conflict(f"a credit of paybill payment {payment.id} is proposed already: approve or decline it")
+            _creditable(payment)
             wallet = _wallet(uow, to)
             now = self.clock.now()
             payment.proposed_to, payment.proposed_by, payment.proposed_at = wallet.user_id, officer, now
@@ -623,6 +651,7 @@ class Paybill:
             locked = self._actionable(uow, payment_id)
             if locked.proposed_by != payment.proposed_by or locked.proposed_to != payment.proposed_to:
                 raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
+            _creditable(locked)
             assert locked.proposed_to is not None
             wallet, now = self._receiving(uow, locked.proposed_to, locked.kes), self.clock.now()
             uow.wallet_usage.add(
@@ -689,6 +718,11 @@ class Paybill:
             payment = self._actionable(uow, payment_id)
             if payment.proposed_by is not None:
                 raise Conflict(f"a credit of paybill payment {payment.id} is proposed: decline it before reversing")
+            if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us is None:
+                raise InvalidState(
+                    f"M-Pesa's record of TransID {payment.trans_id} shows no payment to our paybill: nothing of the "
+                    "payer's to return (ask M-Pesa again first)"
+                )
             now = self.clock.now()
             payment.reversal_from, payment.state = payment.state, PaybillState.REVERSING
             payment.reversal_by, payment.reversal_note = actor, text
@@ -705,7 +739,7 @@ class Paybill:
         recorded = in_transaction(self.uow, work)
         request = ReversalRequest(
             transaction_id=recorded.trans_id,
-            amount=recorded.kes,
+            amount=recorded.returned_kes,
             result_url=callback_url(f"{self.hooks}/reversal/result", result_token),
             timeout_url=callback_url(f"{self.hooks}/reversal/timeout", timeout_token),
             remarks=f"Return of paybill payment {recorded.trans_id}"[:100],
@@ -740,8 +774,9 @@ class Paybill:
         """A Reversal's result (or its queue timeout) on the URL of a reversal we recorded, matched by its token and
         the OriginatorConversationID / ConversationID Daraja acknowledged: success marks the payment ``reversed``
         (a suspended one out of the suspense account); a failure puts it back where it waited, with the reason; a
-        timeout asks Transaction Status. ``Forbidden`` for a token of no recorded reversal or an answer naming
-        another request (nothing written); a repeat changes nothing."""
+        timeout asks Transaction Status. A success after the reversal was taken as failed still reverses a payment
+        that waits undecided (M-Pesa's result is the word that counts). ``Forbidden`` for a token of no recorded
+        reversal or an answer naming another request (nothing written); a repeat changes nothing."""
         digest = token_digest(token)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
@@ -752,7 +787,14 @@ class Paybill:
                 raise Forbidden("the answer names another reversal request")
             now = self.clock.now()
             answer = "timeout" if timed_out else f"{result.result_code} {result.result_desc}".strip()
+            late = payment.state is not PaybillState.REVERSING and result.outcome is Outcome.SUCCEEDED
+            if late and not timed_out and payment.actionable and payment.proposed_by is None:
+                # Transaction Status had found no reversal, yet M-Pesa did it: its own result is the word that counts
+                _log.warning("paybill payment %s: M-Pesa reversed it after we took the reversal as failed", payment.id)
+                return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
             if payment.state is not PaybillState.REVERSING:
+                if late and not timed_out and payment.state is not PaybillState.REVERSED:
+                    _log.error("paybill payment %s is %s but M-Pesa reversed it", payment.id, payment.state.value)
                 details = {"trans_id": payment.trans_id, "answer": answer[:200]}
                 uow.audit.append(
                     AuditEvent("mpesa:callback", "paybill.reversal_repeated", _subject(payment), now, details)
@@ -813,8 +855,7 @@ class Paybill:
         self, uow: PaybillUnitOfWork, payment: PaybillPayment, why: str, now: datetime
     ) -> PaybillPayment:
         payment.state = payment.reversal_from or PaybillState.UNVERIFIED
-        payment.reason, payment.check_at = why[:300], None
-        payment.reversal_digest = payment.reversal_timeout_digest = None
+        payment.reason, payment.check_at = _kept(payment, why[:300]), None  # its tokens stay: a late success counts
         uow.paybill_payments.update(payment)
         details = {"trans_id": payment.trans_id, "reason": why[:300], "state": payment.state.value}
         uow.audit.append(AuditEvent("mpesa:callback", "paybill.reversal_failed", _subject(payment), now, details))
@@ -914,6 +955,16 @@ def _same_payer(sent: str, number: str) -> bool:
 
 
 _DISAGREE = "confirmations of this TransID disagree"
+# in an unverified payment's reason: M-Pesa's completed record is not a payment into our paybill (``_creditable``)
+_NOT_OURS = "it shows no payment into our paybill"
+
+
+def _kept(payment: PaybillPayment, why: str) -> str:
+    """``why`` as a payment's new reason, after the disagreement of its confirmations if they disagreed: a payment
+    asked about again and then verified must still go to suspense, never to the account a confirmation named."""
+    if payment.reason.startswith(_DISAGREE):
+        return f"{payment.reason.split('; ', 1)[0]}; {why}"
+    return why
 
 
 def _differences(known: PaybillPayment, result: MpesaResult, kes: Money) -> str:
@@ -949,6 +1000,23 @@ def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
     if wallet is None:
         raise NotFound(f"no wallet for {to!r}")
     return wallet
+
+
+def _creditable(payment: PaybillPayment) -> None:
+    """Refuse crediting an unverified payment M-Pesa's record shows with another amount (a confirmation that claimed
+    more than was paid would credit money that never came): it is returned, or asked about again. Nor one whose
+    completed record shows no payment into our paybill at all (the receipt of a payout of ours, another business's
+    payment; revpass7 P1): that money never came, and is not a payer's to return either."""
+    if payment.state is PaybillState.UNVERIFIED and _NOT_OURS in payment.reason:
+        raise InvalidState(
+            f"M-Pesa's record of TransID {payment.trans_id} shows {_NOT_OURS.removeprefix('it shows ')}: nothing came "
+            "in to credit (ask M-Pesa again if the record was wrong)"
+        )
+    if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us not in (None, payment.kes):
+        raise InvalidState(
+            f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
+            "the payer or ask M-Pesa again"
+        )
 
 
 def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:

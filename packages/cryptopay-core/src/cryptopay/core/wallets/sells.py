@@ -16,6 +16,9 @@ becomes uncoverable between planning and sending is held by the same guard insid
 
 ``cash_out`` pays whole shillings of the wallet's KES balance (what a failed sale left there) to the same number the
 same way: a sale of no USDT (``Sale.usdt`` is zero), with the same charge, limits, float check, monitoring and audit.
+It takes exactly what is asked: an amount M-Pesa cannot pay whole with its charge (KES 101-105 with the sandbox's
+bands: KES 100 is sent free, KES 101 costs 5) is refused naming the nearest amounts that can be (``AmountNotPayable``,
+review7 F10: the 201 said KES 103 while 100 left the wallet, and the limits counted 103).
 """
 
 from __future__ import annotations
@@ -47,7 +50,14 @@ from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.quotes import USDT_KES, QuotePurpose, WalletQuotes
 from cryptopay.core.wallets.service import _sender, _wallet, spending
 
-__all__ = ["USDT_KES", "Sale", "Sells", "locked_quote"]
+__all__ = ["USDT_KES", "AmountNotPayable", "Sale", "Sells", "locked_quote"]
+
+
+class AmountNotPayable(InvalidInput):
+    """A cash-out M-Pesa cannot pay whole: no amount sent plus its charge makes it (422 ``amount_not_payable``,
+    ``payable_below``/``payable_above``: the nearest amounts that can be cashed out)."""
+
+    code = "amount_not_payable"
 
 
 @attrs.frozen
@@ -157,6 +167,8 @@ class Sells:
             raise InvalidInput("cash out a positive whole number of shillings", field="kes")
         charge, sent = self.payout_of(kes)  # as a sale's: the charge at the band of what is sent, out of ``kes``
         amount = B2C_LIMITS.check(sent if sent.is_positive() else kes)  # too small: refused naming what was asked
+        if amount + charge != kes:  # between two bands: what is sent and its charge never add up to it
+            raise self._not_payable(kes, amount + charge)
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")
@@ -172,6 +184,26 @@ class Sells:
         sale = in_transaction(self.uow, work)
         self.monitor.after(attrs.evolve(out, counterparty=sale.payout.destination))
         return sale
+
+    def _not_payable(self, kes: Money, below: Money) -> AmountNotPayable:
+        """``kes`` refused, naming ``below`` (the most that can be cashed out under it) and the least above it."""
+        above = kes
+        while above - kes < Money.of(100, KES):  # a few steps: the gap between bands is a charge's difference
+            above = above + Money.of(1, KES)
+            try:
+                charge, sent = self.payout_of(above)
+            except LimitExceeded:  # past the top band: nothing above is payable
+                above = kes
+                break
+            if sent + charge == above:
+                break
+        payable = f"KES {below.amount:,.0f}" + (f" or KES {above.amount:,.0f}" if above != kes else "")
+        details = {"payable_below": str(below.amount)} | ({"payable_above": str(above.amount)} if above != kes else {})
+        return AmountNotPayable(
+            f"M-Pesa cannot pay out exactly KES {kes.amount:,.0f} with its charge: cash out {payable}",
+            field="amount",
+            **details,
+        )
 
     def _checked(self, uow: SellUnitOfWork, user_id: str, kes: Money, amount: Money) -> str:
         """The wallet's phone, once the KYC ``sell`` limits and M-Pesa's daily limit for the number take ``kes``."""

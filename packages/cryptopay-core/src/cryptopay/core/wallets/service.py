@@ -58,12 +58,10 @@ from cryptopay.core.kyc import (
     Product,
     Requirement,
     Spending,
-    Standing,
     check_wallet_movement,
     day_bounds,
     month_bounds,
 )
-from cryptopay.core.kyc.limits import FROZEN
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.book import check_can_take
@@ -77,7 +75,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.allowance import StepUp
-from cryptopay.core.wallets.held_sends import HeldSends
+from cryptopay.core.wallets.held_sends import HeldSends, receivable
 from cryptopay.core.wallets.history import (
     HistoryLine,
     history,
@@ -466,11 +464,10 @@ class Wallets:
             check_can_take(balance, amount + fee)
         if recipient is None:  # an invitation: its limits read under the sender's wallet lock taken above
             _within_invite_rules(uow, self.invites, sender_id, str(phone), value, now)
+        # A frozen recipient's receiving limits are checked as if it were not frozen (``held_sends.receivable``):
+        # the send is refused exactly when an unfrozen wallet refuses it, so neither answer tells of the freeze
+        # (tipping-off, review7 F1); what passes is held for an officer (``held_sends``), never refused.
         receiving = _may_receive(parties, value, now)
-        if recipient is not None and (recipient.frozen or receiving.limit == FROZEN):
-            # Accepted as any send and held for an officer (``held_sends``): a refusal, however worded, told the
-            # sender about the freeze (tipping-off). Its receiving limits are not the point: nothing reaches it.
-            return fee, parties, True
         if receiving.limited and recipient is not None:
             # What it received counts: read under the recipient's receive lock (concurrent sends to one tier-0
             # wallet, module text), and checked with it.
@@ -489,7 +486,10 @@ class Wallets:
                 "limit": str(receiving.limit),
             }
             raise refused
-        return fee, parties, False
+        frozen = recipient is not None and (
+            recipient.frozen or (parties.recipient_profile is not None and parties.recipient_profile.frozen)
+        )
+        return fee, parties, frozen
 
     def _send(
         self,
@@ -531,7 +531,7 @@ class Wallets:
         if held:  # the officers' record (no alert rule reads a freeze): ``held_sends`` lists what waits for them
             details = {"recipient": transfer.recipient_id or "", "amount": str(amount), "sender": sender_id}
             uow.audit.append(self._event(_HELD_ACTOR, "wallet.frozen_recipient", f"transfer:{transfer_id}", **details))
-        elif recipient is not None:
+        if recipient is not None:  # held too: counted as a delivered send is, so the next send sees the same room
             received = Usage(self.ids.new_id("use"), recipient.user_id, Product.RECEIVE.value, value, now, transfer.id)
         movements = _p2p_movements(transfer, value) if journal else ()
         uow.wallet_sends.record(transfer, usage, movements, received=received)
@@ -576,7 +576,7 @@ class Wallets:
         """A transfer the user sent or received (``NotFound`` for anyone else's, and for a send held for the user
         while it is held: nothing reached them)."""
         found = in_transaction(self.uow, lambda uow: _transfer(uow, transfer_id))
-        if found is None or not _shown_to(found, user_id):
+        if found is None or not found.shown_to(user_id):
             raise NotFound(f"no transfer {transfer_id!r}")
         return found
 
@@ -590,7 +590,7 @@ class Wallets:
             )
 
         def shown(found: list[Transfer]) -> list[Transfer]:
-            return [t for t in found if _shown_to(t, user_id)]
+            return [t for t in found if t.shown_to(user_id)]
 
         return page_past(page, shown, lambda t: t.id, limit=limit, start=after)
 
@@ -752,14 +752,11 @@ def _may_receive(
     from what it ``received`` today and this month, as ``UsageRepository.totals`` gives it; nothing when not given:
     a decision that is ``limited`` then is made again with it). A number with no wallet gets a tier-0 wallet when it
     signs up and claims: the send must fit what a new tier-0 wallet may receive (the claim is checked again then)."""
-    profile: Standing
     if parties.recipient is None:
-        profile, spent = new_wallet_profile(now), Spending.nothing()
-    elif parties.recipient_profile is None:  # a wallet with no KYC profile has no tier: it receives nothing
+        return check_wallet_movement(new_wallet_profile(now), Product.RECEIVE, value, spent=Spending.nothing(), at=now)
+    if parties.recipient_profile is None:  # a wallet with no KYC profile has no tier: it receives nothing
         return Decision(False, "the recipient has no KYC profile", "tier")
-    else:
-        profile, spent = parties.recipient_profile, spending_of(received or {})
-    return check_wallet_movement(profile, Product.RECEIVE, value, spent=spent, at=now)
+    return receivable(parties.recipient_profile, value, received, now)  # a freeze set aside (review7 F1)
 
 
 def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfile:
@@ -767,14 +764,6 @@ def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfi
     profile = KycProfile(party_id=party_id, kind=PartyKind.PERSONAL)
     profile.submit(0, {Requirement.PHONE}, at=at)
     return profile
-
-
-def _shown_to(transfer: Transfer, user_id: str) -> bool:
-    """Whether ``user_id`` sees the transfer: its sender always (a held send as delivered), its recipient once it is
-    no longer held."""
-    if transfer.sender_id == user_id:
-        return True
-    return transfer.recipient_id == user_id and transfer.state is not TransferState.HELD
 
 
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:

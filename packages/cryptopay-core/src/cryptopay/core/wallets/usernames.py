@@ -207,7 +207,17 @@ def _ascii_letters(text: str) -> str:
     return skeleton("".join(c for c in text.lower() if c.isascii() and c.isalpha()))
 
 
-def payer_text_impersonates(text: str, *, digits_as_letters: bool = True) -> str | None:
+def _spoken_with_digits(text: str) -> bool:
+    """Whether a reference's brand, its digits read as letters, fills whole words (``M-PE5A``, ``5AFARICOM-REFUND``)
+    or stands with a claim word anywhere in it (``MPE5AREVERSAL``), rather than lying inside a random run."""
+    words = "|".join(folded_name(word) for word in _WORDS.findall(unicodedata.normalize("NFKC", text)))
+    if any(claim in words for claim in _CLAIMS):
+        return True
+    spelt = (r"\|?".join(brand) for brand in _text_brands())  # a brand across words: "m|pesa" for M-PE5A
+    return any(re.search(rf"(?:^|\|){letters}(?:\||$)", words) for letters in spelt)
+
+
+def payer_text_impersonates(text: str, *, reference: bool = False) -> str | None:
     """Why free text a merchant writes for its payers (a payment link's description, on the hosted checkout and the
     till poster) speaks as the platform, M-Pesa, a biller or another reserved brand (review6 F2), or ``None``.
 
@@ -220,16 +230,22 @@ def payer_text_impersonates(text: str, *, digits_as_letters: bool = True) -> str
     >>> payer_text_impersonates("M-PE$A top-up"), payer_text_impersonates("S\u0430faricom bundles")
     ('a reserved brand in look-alike letters', 'letters of two scripts in one word')
 
-    ``digits_as_letters=False`` for a machine reference (an invoice's order id, a remittance's: random letters and
-    digits fold into a brand's look-alike by chance, ``5H1F`` as ``SHIF``): its digits separate letters instead of
-    standing for them; fullwidth or other-script letters and symbols for letters are still look-alikes.
+    ``reference=True`` for a shop's own reference (an invoice's order id): random letters and digits fold into a
+    brand's look-alike by chance inside a run (``5H1F`` as ``SHIF`` in one ULID of 20,000), so there a brand spelt
+    with digits is a look-alike only when it fills whole words (``M-PE5A-REVERSAL``, ``5AFARICOM``, ``SAFAR1COM``)
+    or stands with a claim word (``MPE5AREVERSAL``; review7 F7). Other look-alike letters and symbols always count.
 
-    >>> payer_text_impersonates("ORD-5H1F-KC8", digits_as_letters=False), payer_text_impersonates("ORD-5H1F-KC8")
-    (None, 'a reserved brand in look-alike letters')
-    >>> payer_text_impersonates("M-PE$A-77", digits_as_letters=False)
+    >>> [payer_text_impersonates(order, reference=True) for order in ("M-PE5A-REVERSAL", "ORD-X5H1FY")]
+    ['a reserved brand in look-alike letters', None]
+    >>> payer_text_impersonates("M-PE$A-77", reference=True)
     'a reserved brand in look-alike letters'
     """
-    text = (text if digits_as_letters else re.sub(r"\d", " ", text)).strip()  # \d: any script's digits
+    if reference and (why := payer_text_impersonates(re.sub(r"\d", " ", text))) is not None:  # \d: any script's
+        return why
+    if reference:
+        why = payer_text_impersonates(text)
+        return why if why is not None and _spoken_with_digits(text) else None
+    text = text.strip()
     normal = unicodedata.normalize("NFKC", text)
     if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
         return "letters of two scripts in one word"

@@ -25,6 +25,7 @@ from cryptopay.core.webhooks.payloads import (
     envelope,
     integer_fields,
     money_fields,
+    v2_only_fields,
     versioned_data,
 )
 from cryptopay.core.webhooks.service import (
@@ -97,6 +98,7 @@ __all__ = [
     "signature_headers",
     "sweep_webhooks",
     "update_endpoint",
+    "v2_only_fields",
     "verify",
     "versioned_data",
 ]

@@ -4,7 +4,9 @@ Version 1 (every endpoint made before 0160, and the default) is the outbox paylo
 ``currency`` or ``asset`` string beside them, counts and indexes as strings. Version 2 speaks as the API does:
 each amount is a money object ``{"amount": "12.50", "asset": "KES"}`` (the asset folded in, its flat sibling gone),
 counts and indexes are JSON integers, and the envelope names its version (``"version": 2``, inside the signed body).
-Everything else (ids, states, texts, times) is the same in both. The signature scheme does not change.
+Everything else (ids, states, texts, times) is the same in both, but for fields new in version 2 alone
+(``v2_only_fields``: a refund's ``funded_by_merchant`` and ``owed_by_merchant``, null when the merchant funded none).
+The signature scheme does not change.
 
 v1 stays the default: changing what an existing integration receives would break it, and a new endpoint asks for
 v2 (``payload_version: 2``) when it is written against this shape.
@@ -33,6 +35,7 @@ __all__ = [
     "envelope",
     "integer_fields",
     "money_fields",
+    "v2_only_fields",
     "versioned_data",
 ]
 
@@ -44,7 +47,15 @@ _MONEY: dict[str, tuple[tuple[str, str], ...]] = {
     "invoice.": (("price", "currency"), ("shortfall", "shortfall_asset"), ("amount", "asset")),
     "payout.": (("amount", "currency"), ("charge", "=KES")),
     "settlement.": (("paid", "currency"), ("converted", "converted_asset")),
-    "refund.": (("amount", "asset"),),
+    "refund.": (
+        ("amount", "asset"),
+        ("funded_by_merchant", "funded_by_merchant_asset"),
+        ("owed_by_merchant", "=KES"),
+    ),
+}
+# fields written for version 2 alone: version 1 stays byte-identical to what its endpoints always received
+_V2_ONLY: dict[str, tuple[str, ...]] = {
+    "refund.": ("funded_by_merchant", "funded_by_merchant_asset", "owed_by_merchant"),
 }
 _INTEGERS: dict[str, tuple[str, ...]] = {
     "invoice.": ("index",),
@@ -74,6 +85,15 @@ def money_fields(topic: str) -> tuple[tuple[str, str], ...]:
     return _MONEY.get(_family(topic), ())
 
 
+def v2_only_fields(topic: str) -> tuple[str, ...]:
+    """The fields of ``topic``'s outbox payload sent in version 2 only (a refund's funding by the merchant, R25).
+
+    >>> v2_only_fields("refund.requested")
+    ('funded_by_merchant', 'funded_by_merchant_asset', 'owed_by_merchant')
+    """
+    return _V2_ONLY.get(_family(topic), ())
+
+
 def integer_fields(topic: str) -> tuple[str, ...]:
     """The fields of ``topic``'s data that are strings of digits in v1 and integers in v2."""
     return _INTEGERS.get(_family(topic), ())
@@ -84,8 +104,9 @@ def _money(data: dict[str, Any], amount_key: str, asset_key: str) -> None:
         return
     fixed = asset_key.startswith("=")
     asset = asset_key[1:] if fixed else data.pop(asset_key, "")
-    # an empty asset is "nothing": a settlement that converted nothing says "converted": null
-    data[amount_key] = {"amount": data[amount_key], "asset": asset} if asset else None
+    # an empty asset or amount is "nothing": a settlement that converted nothing says "converted": null, a refund the
+    # merchant did not fund "owed_by_merchant": null
+    data[amount_key] = {"amount": data[amount_key], "asset": asset} if asset and data[amount_key] != "" else None
 
 
 def _due(due: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -97,6 +118,8 @@ def versioned_data(topic: str, payload: Mapping[str, Any], version: int) -> dict
     """The event's ``data`` in payload ``version``: the outbox payload itself for 1, the API's shapes for 2."""
     data = dict(payload)
     if check_payload_version(version) == 1:
+        for key in v2_only_fields(topic):
+            data.pop(key, None)
         return data
     for amount_key, asset_key in money_fields(topic):
         _money(data, amount_key, asset_key)
