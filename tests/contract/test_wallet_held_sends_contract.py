@@ -292,7 +292,8 @@ def test_a_frozen_tier_0_recipient_answers_every_send_as_it_would_unfrozen(backe
 def test_releasing_a_held_send_checks_the_recipients_receiving_limits_again(backend: Backend):
     """Review7 F2: a release credited any amount whatever the recipient's tier. Baraka (tier 1, frozen) is sent
     KES 8,000 (held); his approval lapses before an officer decides, so he is tier 0 again (KES 5,000 at once): the
-    release is a ``LimitExceeded`` and moves nothing; the officer returns it. A send within the limits is released."""
+    release proposed before the lapse is a ``LimitExceeded`` at its approval and moves nothing, and one proposed after
+    it is refused at once; the officer returns it. A send within the limits is released."""
     stack = wallet_stack(backend)
     amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
     stack.fund(amina, "9000", "KES")
@@ -300,17 +301,19 @@ def test_releasing_a_held_send_checks_the_recipients_receiving_limits_again(back
     big = stack.wallets.send(amina.id, "0712000002", Money.of("8000", KES))
     small = stack.wallets.send(amina.id, "0712000002", Money.of("900", KES))
     assert big.state is TransferState.HELD and small.state is TransferState.HELD
-    stack.clock.advance(days=731)  # tier 1 is valid 730 days: back to what his phone holds
     held = stack.wallets.held_sends()
     held.release(big.id, officer=OFFICER, note="the order allows it")
+    stack.clock.advance(days=731)  # tier 1 is valid 730 days: back to what his phone holds
     with pytest.raises(LimitExceeded) as refused:
         held.approve(big.id, officer=SECOND)
     assert refused.value.details["limit"] == "receive.single" and not isinstance(refused.value, RecipientLimit)
+    held.decline(big.id, officer=SECOND, note="over his tier now")
+    with pytest.raises(LimitExceeded):
+        held.release(big.id, officer=OFFICER, note="the order allows it")
     assert stack.balance(baraka, "KES").amount == 0 and _held_balance(stack) == Money.of("8900", KES)
     assert sorted(t.id for t in held.waiting()) == sorted([big.id, small.id])
     assert _records(stack, "wallet.held_send_released") == []
     released = _approved(held, small.id, HeldSendDecision.RELEASE, "family support")
-    held.decline(big.id, officer=SECOND, note="over his tier: return it")
     returned = _approved(held, big.id, HeldSendDecision.RETURN, "over his tier")
     assert (released.state, returned.state) == (TransferState.DELIVERED, TransferState.RETURNED)
     assert stack.balance(baraka, "KES").amount == 900 and stack.balance(amina, "KES").amount == 8100

@@ -390,8 +390,8 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
 
 def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_the_shell(rig):
     """Review7 F2: ``held-transfers release`` credited KES 8,000 to a tier-0 wallet (KES 5,000 at a time). Baraka's
-    tier 1 lapsed while the send waited: the release is refused (exit 5, the limit named), nothing moves, the send
-    still waits; the officer returns it instead."""
+    tier 1 lapsed while the send waited: the release is refused when proposed (exit 5, the limit named), nothing
+    moves, the send still waits; the officer proposes its return instead, which a second officer approves."""
     from cryptopay.core.money import KES, Money
 
     from tests.support.services import with_wallets
@@ -411,4 +411,6 @@ def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_t
     assert wallets.balance(baraka, "KES").amount == 0
     assert [t.id for t in wallets.wallets.held_sends().waiting()] == [sent.id]
     returned = cli("held-transfers", "return", sent.id, *ann, "--note", "over his tier")
-    assert returned.exit_code == 0 and wallets.balance(amina, "KES").amount == 8000, returned.output
+    assert returned.exit_code == 0 and json.loads(returned.stdout)["proposal"] == "return", returned.output
+    wallets.wallets.held_sends().approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
+    assert wallets.balance(amina, "KES").amount == 8000

@@ -18,8 +18,8 @@ recipient's receiving limits (``Product.RECEIVE``: its tier, what it received to
 not frozen (``receivable``), refused exactly when an unfrozen wallet refuses it (``recipient_limit``), and counted in
 what the recipient received when it is held, as a delivered send is; so sends to a frozen tier-0 wallet are bounded
 by the same per-receipt, day and month limits. A release is checked again against the recipient's standing now (a
-tier that lapsed since, a send held before these checks): past its tier or its single-receipt limit it is
-``LimitExceeded`` (422) and the officer returns it instead.
+tier that lapsed since, a send held before these checks), when it is proposed and when it is approved: past its tier
+or its single-receipt limit it is ``LimitExceeded`` (422) and the officer returns it instead.
 
 Four-eyes (money moves), as held merchant payments: ``release`` and ``return_to_sender`` only *propose* (the
 transfer's ``proposal``: the decision, the officer, when and the note; audited ``wallet.held_send_<release|return>_
@@ -140,13 +140,17 @@ class HeldSends:
         self, transfer_id: str, decision: HeldSendDecision, officer: str, note: str, operator: str | None
     ) -> Transfer:
         text = _note(note)
-        self._not_own(transfer_id, officer, decision.value)
+        held = self._not_own(transfer_id, officer, decision.value)
+        # a release the recipient's standing refuses now is not proposed either (checked again at the approval)
+        value = self.value_of(held.amount) if decision is HeldSendDecision.RELEASE else None
 
         def work(uow: WalletUnitOfWork) -> Transfer:
             transfer, now = _locked(uow, transfer_id), self.clock.now()
             if transfer.proposal is not None:
                 waiting = transfer.proposal.decision.value
                 raise Conflict(f"a {waiting} of held transfer {transfer_id} is proposed already: approve or decline it")
+            if value is not None and transfer.recipient_id is not None:
+                _may_receive(uow, transfer.recipient_id, value, now)
             transfer.proposal = HeldSendProposal(decision=decision, by=officer, at=now, note=text)
             uow.wallet_transfers.update(transfer)
             details = {"note": text} | ({} if operator is None else {"operator": operator})
@@ -189,11 +193,8 @@ class HeldSends:
         user_id = transfer.sender_id if returned else transfer.recipient_id
         assert user_id is not None  # a held send has a recipient wallet
         now = self.clock.now()
-        if value is not None:  # counted in what it received when it was held: its standing now, not its usage again
-            profile = uow.kyc.get(user_id)
-            if profile is None:
-                raise InvalidState(f"{user_id} has no KYC profile: return the send instead")
-            receivable(profile.standing(), value, None, now).enforce()
+        if value is not None:
+            _may_receive(uow, user_id, value, now)
         entry = flows.decide_held_send(
             self.ledger,
             transfer_id=transfer.id,
@@ -216,6 +217,15 @@ class HeldSends:
         }
         uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
         return transfer
+
+
+def _may_receive(uow: WalletUnitOfWork, user_id: str, value: Money, at: datetime) -> None:
+    """``LimitExceeded`` when the recipient's standing now refuses ``value`` (a tier that lapsed since, review7 F2):
+    counted in what it received when it was held, so its standing, not its usage again."""
+    profile = uow.kyc.get(user_id)
+    if profile is None:
+        raise InvalidState(f"{user_id} has no KYC profile: return the send instead")
+    receivable(profile.standing(), value, None, at).enforce()
 
 
 def _locked(uow: WalletUnitOfWork, transfer_id: str) -> Transfer:
