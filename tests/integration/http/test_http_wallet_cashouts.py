@@ -132,3 +132,44 @@ def test_a_cash_out_m_pesa_cannot_pay_whole_is_refused_naming_what_can_be(api: W
         shown = api.client.get(f"/v1/wallet/sells/{view['id']}", headers=headers).get_json()
         assert shown["kes"] == view["kes"]
     assert _balance(api, headers) == "94.00"
+
+
+def test_one_wallet_cashes_out_and_sells_at_most_sell_rate_limit_times_a_minute(api: WalletApi):
+    """Review7 F12: each cash-out is a B2C payout from the shortcode (a KES 10 one is free), and one wallet queued 60
+    in 4.5 s. Now sales and cash-outs are paced per wallet, one count (``sell_rate_limit`` a minute): past it a 429
+    with Retry-After, nothing planned. The 429 does not use up the Idempotency-Key (review7 F4): after the window the
+    same request and key are cashed out."""
+    from cryptopay_http import ApiSettings
+
+    from tests.integration.http.test_http_wallet import in_one_window
+
+    api, window = in_one_window(api)
+    user = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(user)
+    _shillings(api, user, "1000")
+    headers = api.login("0712000001")
+    limit = ApiSettings(token_secret="x" * 32).sell_rate_limit
+    ten = {"amount": "10", "currency": "KES"}
+    for n in range(limit):
+        made = api.client.post("/v1/wallet/cashouts", json=ten, headers={**headers, "Idempotency-Key": f"p{n}"})
+        assert made.status_code == 201, made.get_json()
+    replay = api.client.post("/v1/wallet/cashouts", json=ten, headers={**headers, "Idempotency-Key": "p0"})
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"  # a replay is not counted
+    keyed = {**headers, "Idempotency-Key": "p-over"}
+    for _ in range(2):  # the same key again: refused afresh (Retry-After), never replayed as a stored 429
+        refused = api.client.post("/v1/wallet/cashouts", json=ten, headers=keyed)
+        assert refused.status_code == 429 and refused.get_json()["code"] == "rate_limited", refused.get_json()
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+        assert int(refused.headers["Retry-After"]) > 0 and "Idempotent-Replayed" not in refused.headers
+    sell = api.client.post(
+        "/v1/wallet/sells", json={"amount": "1", "currency": "USDT"}, headers={**headers, "Idempotency-Key": "s-1"}
+    )
+    assert sell.status_code == 429, sell.get_json()  # sales and cash-outs: one count
+    listed = api.client.get("/v1/wallet/sells", headers=headers).get_json()["data"]
+    assert len(listed) == limit and _balance(api, headers) == f"{1000 - 10 * limit}.00"
+    window.advance(minutes=1)  # the next minute: the same request and key go through
+    later = api.client.post("/v1/wallet/cashouts", json=ten, headers=keyed)
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers, later.get_json()
+    operations = api.client.get("/openapi.json").get_json()["paths"]
+    for path in ("/v1/wallet/cashouts", "/v1/wallet/sells"):
+        assert "`sell_rate_limit`" in operations[path]["post"]["description"], path

@@ -660,6 +660,37 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
     assert len(api.mpesa.outbox) == prompts
 
 
+def test_the_portal_and_the_api_share_one_wallets_pace_of_sales_and_cash_outs(api: WalletApi):
+    """Review7 F12: each sale or cash-out is a B2C payout from the shortcode; after ``sell_rate_limit`` cash-outs
+    over the API the portal's sell form is refused 429 too (one count per wallet), nothing sold or planned."""
+    from cryptopay.core.flows import wallet_account
+    from cryptopay.core.ledger import Account, AccountKind
+    from cryptopay_http import ApiSettings
+
+    api, _ = in_one_window(api)
+    client = _sign_up(api, "0712 000 094")
+    user_id = api.services.users.by_phone("254712000094").id
+    api.tier_1(user_id)
+    api.fund(user_id, "1000")
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(10, USDT)
+    )
+    headers = api.login("0712000094")
+    limit = ApiSettings(token_secret="x" * 32).sell_rate_limit
+    for n in range(limit):
+        body = {"amount": "10", "currency": "KES"}
+        made = client.post("/v1/wallet/cashouts", json=body, headers={**headers, "Idempotency-Key": f"c{n}"})
+        assert made.status_code == 201, made.get_data(as_text=True)
+    shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
+    assert shown.status_code == 200, shown.get_data(as_text=True)
+    refused = client.post("/app/sell", data=_hidden(shown.get_data(as_text=True)))
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert len(client.get("/v1/wallet/sells", headers=headers).get_json()["data"]) == limit
+    assert api.services.ledger.balance(wallet_account(user_id, USDT)).available == Money.of(10, USDT)
+
+
 def test_the_portal_and_the_api_share_one_wallets_pace_of_send_checks(api: WalletApi):
     """Review6 F6: the send form's check tells whether a number has a wallet, so it is held to the wallet's pace of
     checks and sends (``send_rate_limit`` a minute) together with the API's sends: past it the check is refused 429,

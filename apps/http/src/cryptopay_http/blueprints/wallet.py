@@ -66,6 +66,7 @@ from cryptopay_http.auth import (
     documents_step_up_if,
     limit_by_client,
     limit_caller,
+    limit_sales,
     limit_sends,
     rate_limits,
     require,
@@ -829,6 +830,9 @@ class SellView:
         )
 
 
+SALES_PACED = (RateLimited, "the wallet's sales and cash-outs this minute are used up (Retry-After says when)")
+
+
 @bp.post("/v1/wallet/sells")
 @operation(
     "Sell USDT at the locked bid for shillings paid by M-Pesa to my own verified number",
@@ -841,8 +845,9 @@ class SellView:
         "Sells USDT at the locked quote's bid (or the current one) and pays the shillings by M-Pesa B2C "
         "to the caller's own verified number: whole shillings after M-Pesa's charge (KES 10 to 250,000); "
         "the rest under a shilling stays in the KES balance. The sale's URL is in `Location`. M-Pesa pays "
-        "only Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`)."
-    ),
+        "only Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`). "
+    )
+    + rate_limits(wallet_sales=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -850,11 +855,13 @@ class SellView:
         NOT_MPESA,
         (LimitExceeded, "the sale pays out less than M-Pesa's minimum (the problem says the least USDT)"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
+        SALES_PACED,
     ),
 )
 @require(roles=_PERSONAL)
 @idempotent
 def start_sell() -> Response:
+    limit_sales()  # each is a B2C payout from the shortcode: one count with cash-outs and the portal's sales (F12)
     body = read_body(SellRequest)
     sale = runtime().services.wallet_sells.start(
         current_principal().id, SELL_AMOUNT.money(body), quote_id=body.quote_id

@@ -18,8 +18,8 @@ from cryptopay.core.wallets.sells import AmountNotPayable
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, require
-from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SellView
+from cryptopay_http.auth import current_principal, limit_sales, rate_limits, require
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SALES_PACED, SellView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -64,8 +64,9 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         "charge bands, e.g. KES 101-105: KES 100 goes free, KES 101 costs 5) is a 422 `amount_not_payable` "
         "naming the nearest amounts that can be cashed out (`payable_below`, `payable_above`), and nothing "
         "moves. Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
-        "a Safaricom number (422 `not_mpesa_number` otherwise)."
-    ),
+        "a Safaricom number (422 `not_mpesa_number` otherwise). "
+    )
+    + rate_limits(wallet_sales=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -73,11 +74,13 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         (InvalidInput, "not a positive whole number of shillings"),
         (AmountNotPayable, "M-Pesa cannot pay exactly this amount with its charge: the nearest that can be"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
+        SALES_PACED,
     ),
 )
 @require(roles=[Role.PERSONAL])
 @idempotent
 def cash_out() -> Response:
+    limit_sales()  # each is a B2C payout from the shortcode: one count with sales, API and portal (review7 F12)
     body = read_body(CashOutRequest)
     sale = runtime().services.wallet_sells.cash_out(current_principal().id, CASHOUT_AMOUNT.money(body))
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})

@@ -39,6 +39,7 @@ from cryptopay_http.auth import (
     limit_by_client,
     limit_caller,
     limit_login,
+    limit_sales,
     limit_sends,
     passed_account_check,
     step_up_refusal_audited,
@@ -448,6 +449,7 @@ def sell() -> Response:
 
 @idempotent_form
 def _sell(text: str, quote_id: str | None) -> Response:
+    limit_sales()  # each is a B2C payout: one count with the API's sales and cash-outs (review7 F12)
     usdt = Money.of(_amount(text, "usdt"), USDT)
     sale = runtime().services.wallet_sells.start(_user_id(), usdt, quote_id=quote_id)
     return redirect(f"/app/sell/{sale.id}", 303)
