@@ -76,7 +76,7 @@ from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.kyc import KycProfile, Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -883,6 +883,7 @@ class Paybill:
         if profile is None:
             raise InvalidState("that wallet has no KYC profile")
         now = self.clock.now()
+        _lock_receiving(uow, wallet.user_id, profile, now)
         check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now).enforce()
         return wallet
 
@@ -1036,8 +1037,17 @@ def _refusal(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) 
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         return "the wallet has no KYC profile"
+    _lock_receiving(uow, wallet.user_id, profile, now)
     decision = check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
     return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+
+
+def _lock_receiving(uow: PaybillUnitOfWork, user_id: str, profile: KycProfile, now: datetime) -> None:
+    """Before reading what a wallet whose tier limits receiving received: its receive lock, as a send to it, a claim
+    and a deposit take it (after the wallet's row, before any balance: the lock order in ``wallets.service``), so a
+    paybill credit and a send at the same moment cannot both pass a limit only one fits (revpass7 P2)."""
+    if product_limited(profile, Product.RECEIVE, at=now):
+        uow.wallet_usage.lock_receiving(user_id)
 
 
 def _note(note: str) -> str:
