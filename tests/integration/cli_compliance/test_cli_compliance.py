@@ -294,8 +294,9 @@ def test_a_malformed_month_is_a_usage_error_before_any_report_is_read(rig, month
 
 
 def test_held_payments_are_listed_and_decided_from_the_shell(rig):
-    """``compliance held-payments``: the waiting list (an audited read), a release proposed by a named officer (the
-    operator audited; approving it from the shell exits 5: four-eyes is given on the console) and a keep
+    """``compliance held-payments``: the waiting list (an audited read); a release or a return is neither proposed
+    nor approved from the shell (exit 5, the proposal's refusal audited by the operator, nothing proposed: revpass7
+    P4; four-eyes is given on the console or the API), a proposal made there is declined from the shell, and a keep
     (exit 2 without a note, 3 for an unknown id, 4 for a decided one, 5 for someone who is not an officer)."""
     from cryptopay.core.payments.model import HoldDecision
     from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -320,12 +321,19 @@ def test_held_payments_are_listed_and_decided_from_the_shell(rig):
     assert cli("held-payments", "release", "crd_nope", *ann, "--note", "x").exit_code == 3
     not_officer = ("--officer", "pat@example.co.ke", "--note", "x")
     assert cli("held-payments", "release", rows[first]["id"], *not_officer).exit_code == 5
-    proposed = cli("held-payments", "release", rows[first]["id"], *ann, "--note", "false positive")
-    assert proposed.exit_code == 0, proposed.output
-    assert (json.loads(proposed.stdout)["decision"], json.loads(proposed.stdout)["proposal"]) == (None, "released")
-    proposals = stack.storage.audit_records()
-    [record] = [r for r in proposals if r.action == "compliance.held_payment_release_proposed"]
-    assert record.actor == "user:usr_ann" and dict(record.details)["operator"].startswith("ops:")
+    for command in ("release", "return"):
+        refused = cli("held-payments", command, rows[first]["id"], *ann, "--note", "false positive")
+        assert refused.exit_code == 5 and "/console/held-payments" in refused.output, refused.output
+        assert f"/v1/admin/compliance/held-payments/{rows[first]['id']}/{command}" in refused.output
+    assert stack.held_payments.get(rows[first]["id"]).proposal is None  # nothing proposed
+    records = stack.storage.audit_records()
+    refusals = [r for r in records if r.action == "compliance.held_payment_shell_proposal_refused"]
+    assert [r.actor.startswith("ops:") and dict(r.details)["officer"] == "usr_ann" for r in refusals] == [True, True]
+    assert not any(r.action.endswith("_proposed") for r in records)
+    stack.held_payments.release(rows[first]["id"], officer="usr_ann", note="false positive")  # as the console does
+    declined = cli("held-payments", "decline", rows[first]["id"], "--officer", "bob@example.co.ke", "--note", "no")
+    assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] is None, declined.output
+    stack.held_payments.release(rows[first]["id"], officer="usr_ann", note="false positive")
     shell = cli("held-payments", "approve", rows[first]["id"], "--officer", "bob@example.co.ke")
     assert shell.exit_code == 5 and "console" in shell.output, shell.output  # four-eyes is not proven from a shell
     assert stack.held_payments.get(rows[first]["id"]).decision is None
