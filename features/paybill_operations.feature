@@ -19,6 +19,12 @@ Feature: Paybill payments M-Pesa did not verify
     When Bob approves Ann's proposal
     Then Amina has KES 400 in her wallet
 
+  Scenario: Nobody proposes a credit from the server's shell
+    When an operator at the server's shell proposes crediting the payment to the wallet "amina" in Ann's name
+    Then they are told to propose it on the console, where the officer signs in with a fresh code
+    And nothing is proposed and Amina has KES 0 in her wallet
+    And the refusal is recorded under the operator's name
+
   Scenario: The payment goes back to the payer
     When Ann returns the payment to the payer
     Then M-Pesa reverses it and the payment is marked reversed

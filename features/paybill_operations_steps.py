@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from cryptopay.core.errors import InvalidState
+from cryptopay.core.errors import InvalidState, Refused
 from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
@@ -68,6 +68,39 @@ def still_unverified(context):
 @when(parsers.re(r'(?P<officer>\w+) proposes crediting the payment to the wallet "(?P<to>\w+)"'))
 def proposes(context, officer, to):
     _desk(context).propose_credit(context["payment"], to, officer=officer, note="the payer asked for this wallet")
+
+
+@when(
+    parsers.re(
+        r'an operator at the server\'s shell proposes crediting the payment to the wallet "(?P<to>\w+)" in '
+        r"(?P<officer>\w+)'s name"
+    )
+)
+def shell_proposes(context, to, officer):
+    with pytest.raises(Refused) as refused:
+        desk = _desk(context)
+        desk.propose_credit(context["payment"], to, officer=officer, note="the payer asked", operator="ops:kim")
+    context["refusal"] = refused.value
+
+
+@then("they are told to propose it on the console, where the officer signs in with a fresh code")
+def told_console(context):
+    message = context["refusal"].message
+    assert "/console/paybill" in message and "fresh one-time code" in message
+
+
+@then(parsers.re(r"nothing is proposed and (?P<name>\w+) has KES 0 in her wallet"))
+def nothing_proposed(context, name):
+    assert _desk(context).get(context["payment"]).proposed_by is None
+    assert _stack(context).balance(context["people"][name], "KES").is_zero()
+
+
+@then("the refusal is recorded under the operator's name")
+def refusal_recorded(context):
+    records = _stack(context).backend.storage.audit_records()
+    [refusal] = [r for r in records if r.action == "paybill.shell_proposal_refused"]
+    assert refusal.actor == "ops:kim" and dict(refusal.details)["officer"] == "Ann"
+    assert not any(r.action == "paybill.credit_proposed" for r in records)
 
 
 @when(parsers.re(r"(?P<officer>\w+) tries to approve her own proposal"))

@@ -13,6 +13,7 @@ from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
+from cryptopay.core.wallets import Usage
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
 from tests.support.paybill import answer_reversal, answer_status, confirmed, pay, registered, verified
@@ -208,3 +209,42 @@ def _reversed_in_the_portal(stack: WalletStack, payment: PaybillPayment) -> None
     urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
     stack.mpesa.reversal(ReversalRequest(transaction_id=payment.trans_id, amount=payment.kes, **urls))
     stack.mpesa.outbox.clear()
+
+
+def test_a_paybill_credit_waits_for_what_a_send_to_the_wallet_is_recording_on_this_backend(backend: Backend) -> None:
+    """revpass7 P2: a send to a tier-0 wallet records its receipt under the wallet's receive lock (not its row lock,
+    which a send *from* it takes); a paybill payment booked meanwhile waits for that lock before it reads what the
+    wallet received, so the two cannot both pass the day's KES 10,000 (6,000 sent + 4,500 paid: the payment goes to
+    suspense, refused by the limits). PostgreSQL only: SQLite and the fakes run one writer at a time."""
+    if backend.name != "postgres":
+        pytest.skip("one writer at a time: a second transaction cannot be open while the first holds the lock")
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    confirmed(stack, desk, "0799000001", 4500, "0712000001")
+    desk.verify_due()  # the Transaction Status query left; its answer books the payment
+    now = stack.clock.now()
+    held, release = threading.Event(), threading.Event()
+
+    def sending() -> None:  # what a send to Amina does, its receipt recorded and not yet committed
+        with backend.uow() as uow:
+            uow.wallet_usage.lock_receiving(amina.id)
+            uow.wallet_usage.add(Usage("use_sent", amina.id, "receive", Money.of(6000, KES), now, "trf_sent"))
+            held.set()
+            release.wait(timeout=60)
+
+    answered: list[PaybillPayment] = []
+    sender = threading.Thread(target=sending, name="send")
+    sender.start()
+    try:
+        assert held.wait(timeout=60)
+        booker = threading.Thread(target=lambda: answered.extend(answer_status(stack, desk)), name="book")
+        booker.start()
+        booker.join(timeout=3)  # unfixed, it booked at once, reading none of the send
+    finally:
+        release.set()
+        joined(sender)
+    joined(booker)
+    (done,) = answered
+    assert done.state is PaybillState.SUSPENDED and "limits" in done.reason, done.reason
+    assert stack.balance(amina, "KES") == Money.zero(KES)

@@ -131,21 +131,25 @@ def _held_send(stack: WalletStack):
 
 def test_a_held_send_moves_only_when_a_second_officer_approves_what_was_proposed(backend: Backend):
     """Four-eyes: a proposed release moves nothing (audited, the proposal stored with the send); its proposer cannot
-    approve it (409 ``same_officer``, audited), nor can a second proposal be made, nor can a shell approve; an
+    approve it (409 ``same_officer``, audited), nor can a second proposal be made, nor can a shell propose or approve; an
     approval expecting a return is a 409; a second officer carries out the release with the proposal's note."""
     stack = wallet_stack(backend)
     sent, _amina, baraka = _held_send(stack)
     held = stack.wallets.held_sends()
     with pytest.raises(InvalidState):  # nothing proposed yet
         held.approve(sent.id, officer=SECOND)
-    proposed = held.release(sent.id, officer=OFFICER, note="a namesake", operator="ops:ann")
+    with pytest.raises(Refused):  # revpass7 P4: never proposed from a shell (one person as two officers)
+        held.release(sent.id, officer=OFFICER, note="a namesake", operator="ops:ann")
+    [shell] = _records(stack, "wallet.held_send_shell_proposal_refused")
+    assert shell.actor == "ops:ann" and held.get(sent.id).proposal is None
+    proposed = held.release(sent.id, officer=OFFICER, note="a namesake")
     assert proposed.state is TransferState.HELD and proposed.proposal is not None
     assert (proposed.proposal.decision, proposed.proposal.by) == (HeldSendDecision.RELEASE, OFFICER)
     assert held.get(sent.id).proposal == proposed.proposal and held.get(sent.id).note == "school fees"
     assert [t.proposal for t in held.waiting()] == [proposed.proposal]
     assert _held_balance(stack) == Money.of("300", KES) and stack.balance(baraka, "KES").is_zero()
     [record] = _records(stack, "wallet.held_send_release_proposed")
-    assert record.actor == f"user:{OFFICER}" and dict(record.details)["operator"] == "ops:ann"
+    assert record.actor == f"user:{OFFICER}" and dict(record.details)["note"] == "a namesake"
     with pytest.raises(SameOfficer) as same:
         held.approve(sent.id, officer=OFFICER)
     assert (same.value.http_status, same.value.code) == (409, "same_officer")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.errors import LimitExceeded
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.testing.identity import InMemoryUsers
 from cryptopay_cli.context import use_services
@@ -294,8 +295,9 @@ def test_a_malformed_month_is_a_usage_error_before_any_report_is_read(rig, month
 
 
 def test_held_payments_are_listed_and_decided_from_the_shell(rig):
-    """``compliance held-payments``: the waiting list (an audited read), a release proposed by a named officer (the
-    operator audited; approving it from the shell exits 5: four-eyes is given on the console) and a keep
+    """``compliance held-payments``: the waiting list (an audited read); a release or a return is neither proposed
+    nor approved from the shell (exit 5, the proposal's refusal audited by the operator, nothing proposed: revpass7
+    P4; four-eyes is given on the console or the API), a proposal made there is declined from the shell, and a keep
     (exit 2 without a note, 3 for an unknown id, 4 for a decided one, 5 for someone who is not an officer)."""
     from cryptopay.core.payments.model import HoldDecision
     from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -320,12 +322,19 @@ def test_held_payments_are_listed_and_decided_from_the_shell(rig):
     assert cli("held-payments", "release", "crd_nope", *ann, "--note", "x").exit_code == 3
     not_officer = ("--officer", "pat@example.co.ke", "--note", "x")
     assert cli("held-payments", "release", rows[first]["id"], *not_officer).exit_code == 5
-    proposed = cli("held-payments", "release", rows[first]["id"], *ann, "--note", "false positive")
-    assert proposed.exit_code == 0, proposed.output
-    assert (json.loads(proposed.stdout)["decision"], json.loads(proposed.stdout)["proposal"]) == (None, "released")
-    proposals = stack.storage.audit_records()
-    [record] = [r for r in proposals if r.action == "compliance.held_payment_release_proposed"]
-    assert record.actor == "user:usr_ann" and dict(record.details)["operator"].startswith("ops:")
+    for command in ("release", "return"):
+        refused = cli("held-payments", command, rows[first]["id"], *ann, "--note", "false positive")
+        assert refused.exit_code == 5 and "/console/held-payments" in refused.output, refused.output
+        assert f"/v1/admin/compliance/held-payments/{rows[first]['id']}/{command}" in refused.output
+    assert stack.held_payments.get(rows[first]["id"]).proposal is None  # nothing proposed
+    records = stack.storage.audit_records()
+    refusals = [r for r in records if r.action == "compliance.held_payment_shell_proposal_refused"]
+    assert [r.actor.startswith("ops:") and dict(r.details)["officer"] == "usr_ann" for r in refusals] == [True, True]
+    assert not any(r.action.endswith("_proposed") for r in records)
+    stack.held_payments.release(rows[first]["id"], officer="usr_ann", note="false positive")  # as the console does
+    declined = cli("held-payments", "decline", rows[first]["id"], "--officer", "bob@example.co.ke", "--note", "no")
+    assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] is None, declined.output
+    stack.held_payments.release(rows[first]["id"], officer="usr_ann", note="false positive")
     shell = cli("held-payments", "approve", rows[first]["id"], "--officer", "bob@example.co.ke")
     assert shell.exit_code == 5 and "console" in shell.output, shell.output  # four-eyes is not proven from a shell
     assert stack.held_payments.get(rows[first]["id"]).decision is None
@@ -350,10 +359,10 @@ def _officers() -> InMemoryUsers:
 
 def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     """``compliance held-transfers`` (review4 R6): a send to a frozen recipient waits in the list with the sender's
-    note (an audited read); a named officer proposes returning it to its sender with a note (exit 2 without one, 3 for
-    an unknown id, 5 for someone who is not an officer), audited with the operator; nothing moves; the shell never
-    approves (exit 5: four-eyes, a second officer on the console or the API); a proposal is declined from the shell,
-    and once decided elsewhere a proposal is exit 4."""
+    note (an audited read); from the shell a release or return is never proposed nor approved (exit 5, revpass7 P4:
+    the shell cannot prove who is at the keyboard; the refusal audited by the operator, nothing proposed; exit 2
+    without a note, 3 for an unknown id, 5 for someone who is not an officer); a proposal made on the console or the
+    API is declined from the shell (exit 4 once the send is decided)."""
     from cryptopay.core.money import KES, Money
 
     from tests.support.services import with_wallets
@@ -373,25 +382,28 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     assert cli("held-transfers", "return", sent.id, *ann).exit_code == 2
     assert cli("held-transfers", "return", "trf_nope", *ann, "--note", "x").exit_code == 3
     assert cli("held-transfers", "return", sent.id, "--officer", "pat@example.co.ke", "--note", "x").exit_code == 5
-    proposed = cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
-    assert proposed.exit_code == 0 and json.loads(proposed.stdout)["proposal"] == "return", proposed.output
-    assert json.loads(proposed.stdout)["state"] == "held" and wallets.balance(amina, "KES").amount == 300
+    refused = cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
+    assert refused.exit_code == 5 and "/console/held-transfers/" in refused.output, refused.output
+    held = wallets.wallets.held_sends()
+    assert held.get(sent.id).proposal is None and wallets.balance(amina, "KES").amount == 300
     with wallets.wallets.uow() as uow:
-        [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_return_proposed"]
-    assert dict(record.details)["operator"].startswith("ops:")
+        [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_shell_proposal_refused"]
+    assert record.actor.startswith("ops:")
+    held.return_to_sender(sent.id, officer="usr_ann", note="the phone was stolen")  # on the console or the API
     assert cli("held-transfers", "approve", sent.id, "--officer", "bob@example.co.ke").exit_code == 5
     declined = cli("held-transfers", "decline", sent.id, "--officer", "bob@example.co.ke", "--note", "not yet")
     assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] is None, declined.output
-    cli("held-transfers", "return", sent.id, *ann, "--note", "the phone was stolen")
-    wallets.wallets.held_sends().approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
+    held.return_to_sender(sent.id, officer="usr_ann", note="the phone was stolen")
+    held.approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
     assert wallets.balance(amina, "KES").amount == 500
-    assert cli("held-transfers", "release", sent.id, *ann, "--note", "again").exit_code == 4
+    assert cli("held-transfers", "decline", sent.id, *ann, "--note", "again").exit_code == 4
 
 
 def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_the_shell(rig):
     """Review7 F2: ``held-transfers release`` credited KES 8,000 to a tier-0 wallet (KES 5,000 at a time). Baraka's
-    tier 1 lapsed while the send waited: the release is refused when proposed (exit 5, the limit named), nothing
-    moves, the send still waits; the officer proposes its return instead, which a second officer approves."""
+    tier 1 lapsed while the send waited: the shell proposes nothing (exit 5, revpass7 P4), and a release proposed on
+    the console or the API is refused (the limit named), nothing moves, the send still waits; the officer proposes its
+    return instead, which a second officer approves."""
     from cryptopay.core.money import KES, Money
 
     from tests.support.services import with_wallets
@@ -406,11 +418,13 @@ def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_t
     services = with_wallets(attrs.evolve(in_memory_services(clock=rig.clock), users=ready(_officers())), wallets)
     use_services(services)
     ann = ("--officer", "ann@example.co.ke")
-    refused = cli("held-transfers", "release", sent.id, *ann, "--note", "the order allows it")
-    assert refused.exit_code == 5 and "receive single limit" in refused.output, refused.output
+    assert cli("held-transfers", "release", sent.id, *ann, "--note", "the order allows it").exit_code == 5  # P4
+    held = wallets.wallets.held_sends()
+    with pytest.raises(LimitExceeded) as refused:  # proposed on the console or the API: refused, the limit named
+        held.release(sent.id, officer="usr_ann", note="the order allows it")
+    assert refused.value.details["limit"] == "receive.single"
     assert wallets.balance(baraka, "KES").amount == 0
-    assert [t.id for t in wallets.wallets.held_sends().waiting()] == [sent.id]
-    returned = cli("held-transfers", "return", sent.id, *ann, "--note", "over his tier")
-    assert returned.exit_code == 0 and json.loads(returned.stdout)["proposal"] == "return", returned.output
-    wallets.wallets.held_sends().approve(sent.id, officer="usr_bob")  # the second officer, on the console or the API
+    assert [t.id for t in held.waiting()] == [sent.id]
+    held.return_to_sender(sent.id, officer="usr_ann", note="over his tier")
+    held.approve(sent.id, officer="usr_bob")  # the second officer
     assert wallets.balance(amina, "KES").amount == 8000

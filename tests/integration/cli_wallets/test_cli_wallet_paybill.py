@@ -62,7 +62,7 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert _wallets("paybill-payments", "--state", "lost").exit_code == 2
     assert _wallets("paybill-release", first.id, "0712000001").exit_code == 2  # no note
     refused = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")
-    assert refused.exit_code == 5 and "paybill-propose" in refused.stderr  # one operator never credits a wallet
+    assert refused.exit_code == 5 and "/console/paybill" in refused.stderr  # one operator never credits a wallet
     desk.release(first.id, "0712000001", actor="usr_ops", note="the payer called")  # as two officers would
     returned = _wallets("paybill-return", second.id, "--note", "nobody claims it")
     assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned"
@@ -73,10 +73,13 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert actions.count("paybill.released") == 1 and actions.count("paybill.returned") == 1
 
 
-def test_operators_reverify_and_propose_credits_but_never_approve_or_reverse_from_the_shell(stack: WalletStack) -> None:
-    """An unverified payment is asked about again; a credit is proposed for a named staff officer and declined (exit 5
-    for an officer who is not staff, 3 for an unknown one); the shell has no approve or reverse command: the console
-    does those, with a second officer and a fresh code."""
+def test_operators_reverify_and_decline_credits_but_never_propose_approve_or_reverse_from_the_shell(
+    stack: WalletStack,
+) -> None:
+    """An unverified payment is asked about again; a credit is never proposed from the shell (exit 5, the refusal
+    audited by the operator, nothing proposed: revpass7 P4), only on the console, and a proposal made there is
+    declined from the shell (exit 5 for an officer who is not staff, 3 for an unknown one); the shell has no approve
+    or reverse command: the console does those, with a second officer and a fresh code."""
     amina = stack.sign_up("0712000001")
     desk, token = registered(stack)
     stack.mpesa.simulate_c2b("0799000001", 400, "acc 9")
@@ -87,17 +90,19 @@ def test_operators_reverify_and_propose_credits_but_never_approve_or_reverse_fro
     asked = _wallets("paybill-reverify", odd.id, "--note", "the payer sent a screenshot")
     assert asked.exit_code == 0 and json.loads(asked.stdout)["state"] == "verifying"
     verified(stack, desk)
-    assert (
-        _wallets("paybill-propose", odd.id, "0712000001", "--officer", "pat@example.co.ke", "--note", "x").exit_code
-        == 5
-    )
-    assert (
-        _wallets("paybill-propose", odd.id, "0712000001", "--officer", "no@example.co.ke", "--note", "x").exit_code == 3
-    )
-    proposed = _wallets(
+    refused = _wallets(
         "paybill-propose", odd.id, "0712000001", "--officer", "ann@example.co.ke", "--note", "payer asked"
     )
-    assert proposed.exit_code == 0 and json.loads(proposed.stdout)["proposed_to"] == amina.id
+    assert refused.exit_code == 5 and f"/console/paybill/{odd.id}" in refused.stderr, refused.output
+    assert desk.get(odd.id).proposed_by is None  # nothing proposed
+    [shell] = [r for r in stack.backend.storage.audit_records() if r.action == "paybill.shell_proposal_refused"]
+    assert shell.actor.startswith("ops:") and dict(shell.details)["officer"] == "usr_ann"
+    assert not any(r.action == "paybill.credit_proposed" for r in stack.backend.storage.audit_records())
+    proposed = desk.propose_credit(odd.id, "0712000001", officer="usr_ann", note="payer asked")  # as the console does
+    assert proposed.proposed_to == amina.id
+    decline = ("paybill-decline", odd.id, "--note", "x", "--officer")
+    assert _wallets(*decline, "pat@example.co.ke").exit_code == 5
+    assert _wallets(*decline, "no@example.co.ke").exit_code == 3
     declined = _wallets("paybill-decline", odd.id, "--officer", "ann@example.co.ke", "--note", "wrong wallet")
     assert declined.exit_code == 0 and json.loads(declined.stdout)["proposed_to"] == ""
     for missing in ("paybill-approve", "paybill-reverse"):
@@ -105,5 +110,3 @@ def test_operators_reverify_and_propose_credits_but_never_approve_or_reverse_fro
     assert stack.balance(amina, "KES") == Money.zero(KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert {"paybill.reverify_requested", "paybill.credit_proposed", "paybill.credit_declined"} <= set(actions)
-    proposal = next(r for r in stack.backend.storage.audit_records() if r.action == "paybill.credit_proposed")
-    assert proposal.actor == "user:usr_ann" and dict(proposal.details)["operator"].startswith("ops:")

@@ -15,7 +15,7 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.payments.model import DepositAddress
-from cryptopay.core.remittances.model import RemittanceState
+from cryptopay.core.remittances.model import RemittanceRoute, RemittanceState
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
@@ -79,7 +79,7 @@ def test_a_keyed_order_is_opened_once_and_its_status_follows_the_money(api: Api)
     api.stack.run()
     answer = api.client.get(f"/v1/wallet/remittances/{order['public_id']}")
     status = answer.get_json()
-    assert (status["state"], status["route"]) == ("paid_out", "mpesa")
+    assert (status["state"], status["route"]) == ("paid_out", None)  # the route is never told (review7 F13)
     assert answer.headers["Cache-Control"] == "no-store"  # review3 I23: a name and amounts, no credential
 
 
@@ -397,8 +397,35 @@ def test_a_paid_order_held_for_a_frozen_recipient_reads_as_paying_out_to_the_pub
     assert api.stack.get(order).state is RemittanceState.HELD
     status = api.client.get(f"/v1/wallet/remittances/{order.public_id}")
     shown = status.get_json()
-    assert (shown["state"], shown["route"], shown["paid_out_at"]) == ("paying_out", "mpesa", None), shown
+    assert (shown["state"], shown["route"], shown["paid_out_at"]) == ("paying_out", None, None), shown
     assert "held" not in status.get_data(as_text=True) and "frozen" not in status.get_data(as_text=True)
+
+
+def test_the_public_status_does_not_tell_whether_the_name_matched_the_wallet_holders_verified_name(api: Api):
+    """Review7 F13: an order goes to the recipient's wallet only when its verified legal name is ``recipient_name``,
+    else by M-Pesa, and the unauthenticated status said ``route: wallet`` or ``mpesa``: a stranger could test "is the
+    verified holder of 07... called N?" per order. Both orders now read alike (``route`` null), while the money and
+    the operators' view still take the two routes."""
+    from tests.contract.test_remittance_repository_contract import _verified
+
+    _verified(api.stack, "0712345678", "Achieng Otieno")
+    shown = {}
+    for name in ("Achieng Otieno", "Kamau Wekesa Kiprotich"):
+        body = {**BODY, "recipient_name": name}
+        opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key(name)})
+        assert opened.status_code == 201, opened.get_json()
+        order = api.stack.remittances.get_public(opened.get_json()["public_id"])
+        api.stack.pay(order)
+        api.stack.confirm()
+        api.stack.run()
+        shown[api.stack.get(order).route] = api.client.get(f"/v1/wallet/remittances/{order.public_id}").get_json()
+    assert set(shown) == {RemittanceRoute.WALLET, RemittanceRoute.MPESA}  # the two routes were taken
+    told = [
+        {k: v for k, v in answer.items() if k in ("state", "route", "excess", "notice")} for answer in shown.values()
+    ]
+    assert told == [{"state": "paid_out", "route": None, "excess": None, "notice": None}] * 2, shown
+    assert shown[RemittanceRoute.WALLET].keys() == shown[RemittanceRoute.MPESA].keys()
+    assert all(answer["paid_out_at"] and answer["finished_at"] for answer in shown.values())
 
 
 def test_an_order_paid_after_it_expired_shows_what_arrived_as_excess_and_its_refund(api: Api):

@@ -134,9 +134,9 @@ def test_a_cash_out_m_pesa_cannot_pay_whole_is_refused_naming_what_can_be(api: W
     assert _balance(api, headers) == "94.00"
 
 
-def test_one_wallet_cashes_out_and_sells_at_most_sell_rate_limit_times_a_minute(api: WalletApi):
+def test_one_wallet_cashes_out_and_sells_at_most_payout_rate_limit_times_a_minute(api: WalletApi):
     """Review7 F12: each cash-out is a B2C payout from the shortcode (a KES 10 one is free), and one wallet queued 60
-    in 4.5 s. Now sales and cash-outs are paced per wallet, one count (``sell_rate_limit`` a minute): past it a 429
+    in 4.5 s. Now sales and cash-outs are paced per wallet, one count (``payout_rate_limit`` a minute): past it a 429
     with Retry-After, nothing planned. The 429 does not use up the Idempotency-Key (review7 F4): after the window the
     same request and key are cashed out."""
     from cryptopay_http import ApiSettings
@@ -148,7 +148,7 @@ def test_one_wallet_cashes_out_and_sells_at_most_sell_rate_limit_times_a_minute(
     api.tier_1(user)
     _shillings(api, user, "1000")
     headers = api.login("0712000001")
-    limit = ApiSettings(token_secret="x" * 32).sell_rate_limit
+    limit = ApiSettings(token_secret="x" * 32).payout_rate_limit
     ten = {"amount": "10", "currency": "KES"}
     for n in range(limit):
         made = api.client.post("/v1/wallet/cashouts", json=ten, headers={**headers, "Idempotency-Key": f"p{n}"})
@@ -164,12 +164,15 @@ def test_one_wallet_cashes_out_and_sells_at_most_sell_rate_limit_times_a_minute(
     sell = api.client.post(
         "/v1/wallet/sells", json={"amount": "1", "currency": "USDT"}, headers={**headers, "Idempotency-Key": "s-1"}
     )
-    assert sell.status_code == 429, sell.get_json()  # sales and cash-outs: one count
+    assert sell.status_code == 429, sell.get_json()  # sales, cash-outs and bills: one count
+    bill = {"biller": "kplc-prepaid", "account": "37192837465", "amount": "100", "currency": "KES"}
+    paid = api.client.post("/v1/wallet/bills", json=bill, headers={**headers, "Idempotency-Key": "b-1"})
+    assert paid.status_code == 429, paid.get_json()
     listed = api.client.get("/v1/wallet/sells", headers=headers).get_json()["data"]
     assert len(listed) == limit and _balance(api, headers) == f"{1000 - 10 * limit}.00"
     window.advance(minutes=1)  # the next minute: the same request and key go through
     later = api.client.post("/v1/wallet/cashouts", json=ten, headers=keyed)
     assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers, later.get_json()
     operations = api.client.get("/openapi.json").get_json()["paths"]
-    for path in ("/v1/wallet/cashouts", "/v1/wallet/sells"):
-        assert "`sell_rate_limit`" in operations[path]["post"]["description"], path
+    for path in ("/v1/wallet/cashouts", "/v1/wallet/sells", "/v1/wallet/bills"):
+        assert "`payout_rate_limit`" in operations[path]["post"]["description"], path

@@ -663,7 +663,7 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_buys(api: WalletApi):
 
 
 def test_the_portal_and_the_api_share_one_wallets_pace_of_sales_and_cash_outs(api: WalletApi):
-    """Review7 F12: each sale or cash-out is a B2C payout from the shortcode; after ``sell_rate_limit`` cash-outs
+    """Review7 F12: each sale or cash-out is a B2C payout from the shortcode; after ``payout_rate_limit`` cash-outs
     over the API the portal's sell form is refused 429 too (one count per wallet), nothing sold or planned."""
     from cryptopay.core.flows import wallet_account
     from cryptopay.core.ledger import Account, AccountKind
@@ -680,7 +680,7 @@ def test_the_portal_and_the_api_share_one_wallets_pace_of_sales_and_cash_outs(ap
         "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(10, USDT)
     )
     headers = api.login("0712000094")
-    limit = ApiSettings(token_secret="x" * 32).sell_rate_limit
+    limit = ApiSettings(token_secret="x" * 32).payout_rate_limit
     for n in range(limit):
         body = {"amount": "10", "currency": "KES"}
         made = client.post("/v1/wallet/cashouts", json=body, headers={**headers, "Idempotency-Key": f"c{n}"})

@@ -186,7 +186,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_RATE_LIMIT": Probe("60", _api("rate_limit"), SECRET),
     "CRYPTOPAY_WALLET_STEP_UP_KES": Probe("250", _api("wallet_step_up_kes"), SECRET),
     "CRYPTOPAY_SEND_RATE_LIMIT": Probe("5", _api("send_rate_limit"), SECRET),
-    "CRYPTOPAY_SELL_RATE_LIMIT": Probe("4", _api("sell_rate_limit"), SECRET),
+    "CRYPTOPAY_PAYOUT_RATE_LIMIT": Probe("4", _api("payout_rate_limit"), SECRET),
     "CRYPTOPAY_VAULT_KEKS": Probe(
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]

@@ -279,6 +279,28 @@ def test_no_decision_without_a_note_by_the_merchants_own_officer_or_on_another_c
     assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
 
 
+def test_no_release_or_return_is_proposed_from_a_shell(stack: PaymentsStack) -> None:
+    """revpass7 P4: a shell's ``--officer`` is typed, not proven, so one person could propose there in officer A's
+    name and approve on the console as B. A proposal naming a shell operator is refused before anything is checked
+    (a return to a listed address too), audited by the operator; nothing is proposed or moved."""
+    invoice_id = _paid_from(stack, LISTED)
+    credit = _held(stack, invoice_id)
+    with pytest.raises(Refused, match="/console/held-payments"):
+        stack.held_payments.release(credit.id, officer=OFFICER, note="false positive", operator="ops:kim")
+    with pytest.raises(Refused, match=f"/v1/admin/compliance/held-payments/{credit.id}/return"):
+        stack.held_payments.return_to_payer(credit.id, officer=OFFICER, note="delisted", operator="ops:kim")
+    records = stack.storage.audit_records()
+    refusals = [r for r in records if r.action == "compliance.held_payment_shell_proposal_refused"]
+    assert [(r.actor, r.subject, dict(r.details)["proposal"], dict(r.details)["officer"]) for r in refusals] == [
+        ("ops:kim", f"invoice:{invoice_id}", "released", OFFICER),
+        ("ops:kim", f"invoice:{invoice_id}", "returned", OFFICER),
+    ]
+    assert not any(r.action.endswith("_proposed") or r.action == "refund.blocked" for r in records)
+    held = _held(stack, invoice_id)
+    assert (held.proposal, held.decision) == (None, None)
+    assert stack.balance(flows.payments_held(USDT)) == credit.received
+
+
 def test_a_released_payment_reorganised_away_is_taken_back_from_the_merchant(stack: PaymentsStack) -> None:
     invoice_id = _paid_from(stack, LISTED)
     credit = _held(stack, invoice_id)

@@ -176,3 +176,20 @@ def test_a_paybill_payment_mpesa_recorded_for_another_account_or_payer_is_a_diff
     payer = {amina.trans_id: "2547*****009 - SANDBOX CUSTOMER", held.trans_id: "2547*****002 - SANDBOX CUSTOMER"}
     found = _reconciled_with(stack, lambda line: attrs.evolve(line, other_party=payer[line.receipt]))
     assert found == [(f"paybill payment {amina.id} (credited)", "paid by 2547******01", "paid by 2547******09")]
+
+
+def test_a_payment_reversed_for_what_m_pesa_received_not_what_its_confirmation_claimed_reconciles_clean(
+    stack: WalletStack,
+) -> None:
+    """revpass7 P3: a confirmation claimed KES 9,000 of a genuine KES 800 payment (unverified, never booked); the
+    Reversal returned the 800 M-Pesa's record shows. The statement's collection and reversal rows are 800: nothing is
+    left to report (it used to say 'KES 9,000 collected' against 800 in every reconciliation of that period)."""
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 800, "acc 1")
+    inflated = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransAmount": "9000"}), token=token)
+    verified(stack, desk)
+    assert checked(reconcile(stack)) != []  # unverified, claiming 9,000: a difference while it waits
+    desk.reverse(inflated.id, actor="usr_ops", note="the payer asked")
+    (done,) = answer_reversal(stack, desk)
+    assert done.state is PaybillState.REVERSED and done.returned_kes == Money.of(800, KES)
+    assert checked(reconcile(stack)) == []

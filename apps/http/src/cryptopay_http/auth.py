@@ -60,7 +60,7 @@ __all__ = [
     "limit_caller",
     "limit_login",
     "limit_merchant",
-    "limit_sales",
+    "limit_payouts",
     "limit_sends",
     "not_found",
     "passed_account_check",
@@ -264,19 +264,19 @@ def _per_window(limit: int, window: int) -> str:
 
 
 def rate_limits(
-    *, per_client: bool = False, per_account: bool = False, wallet_sends: bool = False, wallet_sales: bool = False
+    *, per_client: bool = False, per_account: bool = False, wallet_sends: bool = False, wallet_payouts: bool = False
 ) -> str:
     """The rate limits of an operation, for its OpenAPI description (the same defaults the limiter uses):
-    ``wallet_sends`` is ``limit_sends``'s count, ``wallet_sales`` ``limit_sales``'s."""
+    ``wallet_sends`` is ``limit_sends``'s count, ``wallet_payouts`` ``limit_payouts``'s."""
     defaults = ApiSettings(token_secret="")
     parts = []
     if wallet_sends:
         pace = _per_window(defaults.send_rate_limit, defaults.rate_window_seconds)
         together = "send and bill checks and sends together, the API's and the portal's"
         parts.append(f"{pace} per wallet, {together} (`send_rate_limit`)")
-    if wallet_sales:
-        pace = _per_window(defaults.sell_rate_limit, defaults.rate_window_seconds)
-        parts.append(f"{pace} per wallet, sales and cash-outs together, the API's and the portal's (`sell_rate_limit`)")
+    if wallet_payouts:
+        pace = _per_window(defaults.payout_rate_limit, defaults.rate_window_seconds)
+        parts.append(f"{pace} per wallet, sales, cash-outs and bills together, API and portal (`payout_rate_limit`)")
     if per_client:
         parts.append(f"{_per_window(defaults.auth_rate_limit, defaults.rate_window_seconds)} per client address")
     if per_account:
@@ -304,13 +304,13 @@ def limit_sends() -> None:
     limit_caller(runtime().settings.send_rate_limit, purpose="send")
 
 
-def limit_sales() -> None:
-    """A wallet's pace of sales and cash-outs (``sell_rate_limit`` a window): one count whichever route asks (the
-    API's sells and cash-outs, the portal's sell form). Each is a B2C payout from the platform's shortcode, whose Daraja
-    throughput merchants' settlements, remittances and bills share: without it one wallet queued 60 free KES 10
+def limit_payouts() -> None:
+    """A wallet's pace of M-Pesa payouts (``payout_rate_limit`` a window): one count for sales, cash-outs and bills,
+    whichever route asks (the API's, the portal's forms). Each is a B2C or B2B payment from the platform's shortcode,
+    whose Daraja throughput merchants' settlements and remittances share: without it one wallet queued 60 free KES 10
     cash-outs in 4.5 s (review7 F12). Inside ``@idempotent`` views: a 429 does not use up the key (review7 F4) and
     a replay of a completed key never reaches it, so it never counts."""
-    limit_caller(runtime().settings.sell_rate_limit, purpose="sell")
+    limit_caller(runtime().settings.payout_rate_limit, purpose="payout")
 
 
 def limit_merchant(merchant_id: str, purpose: str, limit: int, window: int) -> None:

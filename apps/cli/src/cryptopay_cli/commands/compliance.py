@@ -412,8 +412,8 @@ def assign_case(
 # -- merchant payments held for a listed payer (``payments.held``) ----------------------------------------------
 held_app = typer.Typer(
     help=(
-        "Merchant payments held for a listed payer: list; propose a release or a return to the payer, which a second "
-        "officer approves on the console or the API (four-eyes), or declines; keep for the authorities."
+        "Merchant payments held for a listed payer: list; decline a proposed release or return (proposals and "
+        "approvals are made on the console or the API: four-eyes); keep for the authorities."
     ),
     no_args_is_help=True,
 )
@@ -454,8 +454,9 @@ def list_held(
 
 @held_app.command("release")
 def release_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Propose crediting a held payment to its merchant as it would have been (fee taken); carried out, its alerts
-    closed with no action, when a second officer approves it (``approve``)."""
+    """Refused (exit 5, audited by the operator): a release moves money, so it is proposed on the console
+    (``/console/held-payments``) or the API (``POST /v1/admin/compliance/held-payments/ID/release``) by an officer
+    signed in with their second factor; the shell cannot prove which officer is at the keyboard (revpass7 P4)."""
     with errors_to_exit_codes():
         proposed = services().held_payments.release(
             credit_id, officer=_officer(officer, "held-payments release"), note=note, operator=operator()
@@ -465,8 +466,8 @@ def release_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NO
 
 @held_app.command("return")
 def return_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Propose sending a held payment back whole to the address that paid it (refused while a list names it);
-    carried out when a second officer approves it (``approve``)."""
+    """Refused (exit 5, audited by the operator): a return moves money, so it is proposed on the console or the API
+    (``POST /v1/admin/compliance/held-payments/ID/return``) by an officer signed in with their second factor."""
     with errors_to_exit_codes():
         held = services().held_payments
         returned = held.return_to_payer(
@@ -516,8 +517,9 @@ def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE)
 # -- wallet sends held for a frozen recipient (``wallets.held_sends``, review4 R6) -----------------------------------
 sends_app = typer.Typer(
     help=(
-        "Wallet sends held for a frozen recipient: list; propose a release to the recipient or a return to the "
-        "sender, which a second officer approves on the console or the API (four-eyes), or declines."
+        "Wallet sends held for a frozen recipient: list; decline a proposal. A release to the recipient or a return "
+        "to the sender is proposed and approved by two officers on the console or the API (four-eyes): from the "
+        "shell, which cannot prove who is at the keyboard, release, return and approve exit 5."
     ),
     no_args_is_help=True,
 )
@@ -553,8 +555,8 @@ def list_held_sends(
 
 @sends_app.command("release")
 def release_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Propose crediting a held send to its recipient (the freeze itself stays); carried out when a second officer
-    approves it on the console or the API."""
+    """Refused (exit 5, audited): a release is proposed on the console or the API by an officer signed in with their
+    second factor, and approved there by a second one."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
         emit_json(
@@ -568,8 +570,8 @@ def release_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECI
 
 @sends_app.command("return")
 def return_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Propose giving a held send back to its sender (its fee stays earned); carried out when a second officer
-    approves it on the console or the API."""
+    """Refused (exit 5, audited): a return is proposed on the console or the API by an officer signed in with their
+    second factor, and approved there by a second one."""
     with errors_to_exit_codes():
         held = services().wallets.held_sends()
         returned = held.return_to_sender(

@@ -10,11 +10,12 @@ with the operator's name and note; exit 3 for an unknown payment, 4 for one not 
 ``paybill-release`` (one operator crediting a wallet) is refused with exit 5 since crediting became four-eyes.
 
 A payment M-Pesa's Transaction Status did not confirm (``unverified``) is asked about again with
-``paybill-reverify``. Crediting an unverified or suspended payment to a wallet is four-eyes: ``paybill-propose``
-names the wallet for an officer (``--officer EMAIL``, a staff account), ``paybill-decline`` declines or withdraws the
-proposal; the second officer approves on the console (``/console/paybill``, with a fresh one-time code), never here:
-the shell cannot prove which officer is at the keyboard. Returning the money by M-Pesa's Reversal API moves money
-too, so it is the console's (step-up), not the shell's.
+``paybill-reverify``. Crediting an unverified or suspended payment to a wallet is four-eyes: one officer proposes the
+wallet and a second approves, both on the console (``/console/paybill``, each with a fresh one-time code), never
+here: the shell cannot prove which officer is at the keyboard, so one person could propose in officer A's name here
+and approve as B there (revpass7 P4). ``paybill-propose`` is refused with exit 5 (audited by the operator,
+``paybill.shell_proposal_refused``); ``paybill-decline`` (nothing moves) declines or withdraws a proposal.
+Returning the money by M-Pesa's Reversal API moves money too, so it is the console's (step-up), not the shell's.
 """
 
 from __future__ import annotations
@@ -91,13 +92,11 @@ def paybill_release(
     to: str = typer.Argument(..., help="The wallet to credit: user id, phone number or username."),
     note: str = _NOTE,
 ) -> None:
-    """Refused (exit 5): crediting a payment to a wallet is four-eyes; ``paybill-propose`` it here for an officer
-    and a second officer approves it on the console."""
+    """Refused (exit 5): crediting a payment to a wallet is four-eyes, proposed and approved on the console."""
     with errors_to_exit_codes():
         raise Refused(
-            f"crediting paybill payment {payment_id} to {to!r} needs two officers: propose it with "
-            "`cryptopay wallets paybill-propose ID WALLET --officer EMAIL --note ...`; a second officer approves it on "
-            "/console/paybill"
+            f"crediting paybill payment {payment_id} to {to!r} needs two officers: one proposes it on "
+            f"/console/paybill/{payment_id} and a second approves it there (each with a fresh one-time code)"
         )
 
 
@@ -131,8 +130,8 @@ def paybill_propose(
     officer: str = _OFFICER,
     note: str = _NOTE,
 ) -> None:
-    """Propose crediting an unverified or suspended payment to a wallet; a second officer approves it on the
-    console (audited with the operator who ran this)."""
+    """Refused (exit 5, audited by the operator): a credit is proposed on the console (``/console/paybill``) by an
+    officer signed in with a fresh one-time code; the shell cannot prove which officer is at the keyboard."""
     with errors_to_exit_codes():
         desk = services().paybill
         proposed = desk.propose_credit(payment_id, to, officer=_officer(officer), note=note, operator=operator())

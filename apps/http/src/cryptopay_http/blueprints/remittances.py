@@ -170,7 +170,13 @@ class RemittanceView:
     rate: str = attrs.field(metadata={"description": "the locked USDT/KES bid"})
     payment_options: list[PaymentOptionView]
     expires_at: datetime
-    route: RemittanceRoute | None
+    route: RemittanceRoute | None = attrs.field(
+        metadata={
+            "description": "deprecated: always null. Whether the shillings went to M-Pesa or to the recipient's "
+            "wallet is not told: a wallet is credited only when its verified legal name is the order's "
+            "`recipient_name`, so the route confirmed a stranger's verified name to anyone with the public id"
+        }
+    )
     created_at: datetime
     paid_out_at: datetime | None
     finished_at: datetime | None
@@ -246,7 +252,7 @@ class RemittanceView:
                 for option in invoice.options
             ],
             expires_at=invoice.expires_at,
-            route=order.shown_route,
+            route=None,  # never told (review7 F13): the wallet route means the verified legal name matched
             created_at=order.created_at,
             paid_out_at=order.paid_out_at,
             finished_at=order.finished_at,

@@ -66,7 +66,7 @@ from cryptopay_http.auth import (
     documents_step_up_if,
     limit_by_client,
     limit_caller,
-    limit_sales,
+    limit_payouts,
     limit_sends,
     rate_limits,
     require,
@@ -830,7 +830,7 @@ class SellView:
         )
 
 
-SALES_PACED = (RateLimited, "the wallet's sales and cash-outs this minute are used up (Retry-After says when)")
+PAYOUTS_PACED = (RateLimited, "the wallet's sales, cash-outs and bills this minute are used up (Retry-After says when)")
 
 
 @bp.post("/v1/wallet/sells")
@@ -847,7 +847,7 @@ SALES_PACED = (RateLimited, "the wallet's sales and cash-outs this minute are us
         "the rest under a shilling stays in the KES balance. The sale's URL is in `Location`. M-Pesa pays "
         "only Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`). "
     )
-    + rate_limits(wallet_sales=True),
+    + rate_limits(wallet_payouts=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -855,13 +855,13 @@ SALES_PACED = (RateLimited, "the wallet's sales and cash-outs this minute are us
         NOT_MPESA,
         (LimitExceeded, "the sale pays out less than M-Pesa's minimum (the problem says the least USDT)"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
-        SALES_PACED,
+        PAYOUTS_PACED,
     ),
 )
 @require(roles=_PERSONAL)
 @idempotent
 def start_sell() -> Response:
-    limit_sales()  # each is a B2C payout from the shortcode: one count with cash-outs and the portal's sales (F12)
+    limit_payouts()  # each is a B2C payout from the shortcode: one count with cash-outs and bills (review7 F12)
     body = read_body(SellRequest)
     sale = runtime().services.wallet_sells.start(
         current_principal().id, SELL_AMOUNT.money(body), quote_id=body.quote_id

@@ -28,6 +28,7 @@ from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import (
     current_principal,
     documents_step_up_if,
+    limit_payouts,
     limit_sends,
     rate_limits,
     require,
@@ -37,6 +38,7 @@ from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.blueprints.wallet import (
     MOVEMENT_PROBLEMS,
     NO_WALLET,
+    PAYOUTS_PACED,
     QUOTE_PROBLEMS,
     STEP_UP_WHEN,
     step_up_past_allowance,
@@ -237,8 +239,9 @@ def validate_bill() -> Response:
         "or from its USDT sold at the bid of a quote it locked first (`pay_with` USDT needs `quote_id`, from "
         "`POST /v1/wallet/quotes` with side `sell`: the USDT debited is the bill's shillings at that bid, "
         "never a fresh price). The payment is followed to M-Pesa's result (a prepaid token, e.g. KPLC's, "
-        "shows once paid); its URL is in `Location`."
-    ),
+        "shows once paid); its URL is in `Location`. "
+    )
+    + rate_limits(wallet_payouts=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -253,12 +256,14 @@ def validate_bill() -> Response:
         ),
         (LimitExceeded, "the amount is outside the biller's minimum and maximum"),
         (Refused, "M-Pesa cannot pay it right now (float short)"),
+        PAYOUTS_PACED,
     ),
 )
 @require(roles=_PERSONAL)
 @documents_step_up_if(STEP_UP_WHEN)
 @idempotent
 def pay_bill() -> Response:
+    limit_payouts()  # each is a B2B payment from the shortcode: one count with sales and cash-outs (review7 F12)
     body = read_body(BillRequest)
     amount = BILL_AMOUNT.money(body)
     step_up = step_up_past_allowance(amount)

@@ -18,8 +18,8 @@ from cryptopay.core.wallets.sells import AmountNotPayable
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, limit_sales, rate_limits, require
-from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SALES_PACED, SellView
+from cryptopay_http.auth import current_principal, limit_payouts, rate_limits, require
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, PAYOUTS_PACED, SellView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -66,7 +66,7 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         "moves. Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
         "a Safaricom number (422 `not_mpesa_number` otherwise). "
     )
-    + rate_limits(wallet_sales=True),
+    + rate_limits(wallet_payouts=True),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
@@ -74,13 +74,13 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         (InvalidInput, "not a positive whole number of shillings"),
         (AmountNotPayable, "M-Pesa cannot pay exactly this amount with its charge: the nearest that can be"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
-        SALES_PACED,
+        PAYOUTS_PACED,
     ),
 )
 @require(roles=[Role.PERSONAL])
 @idempotent
 def cash_out() -> Response:
-    limit_sales()  # each is a B2C payout from the shortcode: one count with sales, API and portal (review7 F12)
+    limit_payouts()  # each is a B2C payout from the shortcode: one count with sales and bills (review7 F12)
     body = read_body(CashOutRequest)
     sale = runtime().services.wallet_sells.cash_out(current_principal().id, CASHOUT_AMOUNT.money(body))
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})

@@ -39,7 +39,7 @@ from cryptopay_http.auth import (
     limit_by_client,
     limit_caller,
     limit_login,
-    limit_sales,
+    limit_payouts,
     limit_sends,
     passed_account_check,
     step_up_refusal_audited,
@@ -449,7 +449,7 @@ def sell() -> Response:
 
 @idempotent_form
 def _sell(text: str, quote_id: str | None) -> Response:
-    limit_sales()  # each is a B2C payout: one count with the API's sales and cash-outs (review7 F12)
+    limit_payouts()  # each is a B2C payout: one count with sales, cash-outs and bills (review7 F12)
     usdt = Money.of(_amount(text, "usdt"), USDT)
     sale = runtime().services.wallet_sells.start(_user_id(), usdt, quote_id=quote_id)
     return redirect(f"/app/sell/{sale.id}", 303)
@@ -542,6 +542,7 @@ def pay_bill() -> Response:
 
 @idempotent_form
 def _pay_bill(form: dict[str, str]) -> Response:
+    limit_payouts()  # each is a B2B payment: one count with sales and cash-outs, API and portal (review7 F12)
     amount = Money.of(_amount(form["amount"]), KES)
     step_up = _step_up_past_allowance(amount)  # under the form's key: a double press replays, never asks again
     pay_with, quote_id = _pay_with(form), None

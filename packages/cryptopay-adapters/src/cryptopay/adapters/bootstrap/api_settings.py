@@ -49,7 +49,7 @@ class ApiSettings:
     send_rate_limit: int = 30
     # a wallet's sales and cash-outs per window, API and portal together: each is a B2C payout from the platform's
     # shortcode, whose Daraja throughput merchants' settlements, remittances and bills share (review7 F12)
-    sell_rate_limit: int = 10
+    payout_rate_limit: int = 10
     webhook_ping_limit: int = 5  # webhook test pings (and redeliveries of one) per merchant per ping window
     webhook_ping_window_seconds: int = 60
     reset_ttl_seconds: int = 30 * 60
@@ -109,5 +109,5 @@ class ApiSettings:
             metrics_textfile_max_age_seconds=read.integer("METRICS_TEXTFILE_MAX_AGE_SECONDS", 3600),
             wallet_step_up_kes=read.integer("WALLET_STEP_UP_KES", 1000),
             send_rate_limit=read.integer("SEND_RATE_LIMIT", 30, minimum=1),
-            sell_rate_limit=read.integer("SELL_RATE_LIMIT", 10, minimum=1),
+            payout_rate_limit=read.integer("PAYOUT_RATE_LIMIT", 10, minimum=1),
         )

@@ -36,9 +36,11 @@ then made as above in the approver's name, with the proposal's note, the audit n
 approving their own proposal is refused (``SameOfficer``, 409, audited ``compliance.held_payment_same_officer_
 refused``), as is an approver who belongs to the merchant (``OwnParty``). Any officer may ``decline`` a proposal
 (the proposer withdrawing it too), with a note, audited; a second proposal while one waits is a ``Conflict``. The
-shell (``cryptopay compliance held-payments``) may propose, decline and keep, never approve: it cannot prove which
+shell (``cryptopay compliance held-payments``) may decline and keep, never propose or approve: it cannot prove which
 officer is at the keyboard (one operator could name any two), so approvals are given on the console or the API
-(outside review I9, as KYC's two-officer approvals).
+(outside review I9, as KYC's two-officer approvals), and so are proposals (revpass7 P4: one person proposed from the
+shell in officer A's name and approved on the console as B). A proposal from the shell (``operator`` given) is
+``Refused`` and audited ``compliance.held_payment_shell_proposal_refused`` by the operator; nothing changes.
 ``keep`` moves nothing and stays one officer's decision (the case's own record).
 """
 
@@ -108,7 +110,8 @@ class HeldPayments:
 
     def release(self, credit_id: str, *, officer: str, note: str, operator: str | None = None) -> PaymentCredit:
         """Propose crediting a held payment to its merchant as it would have been, fee included; a second officer
-        ``approve``s it (see the module). ``operator``: who ran the shell command for the officer (audited)."""
+        ``approve``s it (see the module). Never from a shell (``operator`` given: ``Refused``, audited by the
+        operator)."""
         return self._propose(credit_id, HoldDecision.RELEASED, officer, note, operator)
 
     def return_to_payer(self, credit_id: str, *, officer: str, note: str, operator: str | None = None) -> PaymentCredit:
@@ -159,14 +162,28 @@ class HeldPayments:
     def _propose(
         self, credit_id: str, decision: HoldDecision, officer: str, note: str, operator: str | None
     ) -> PaymentCredit:
-        why = _note(note, f"a held payment is {decision.value}")
         credit = self.get(credit_id)
+        if operator is not None:  # revpass7 P4: one person would propose as one officer and approve as another
+            event = {"credit": credit.id, "proposal": decision.value, "officer": officer, "note": note}
+            action = "compliance.held_payment_shell_proposal_refused"
+            transaction(
+                self.uow,
+                lambda uow: audit(uow, operator, action, f"invoice:{credit.invoice_id}", self.clock.now(), **event),
+            )
+            raise Refused(
+                f"a {_NOUN[decision]} of held payment {credit.id} moves money, so it is proposed only by an officer "
+                f"signed in with their second factor: on the console (/console/held-payments/{credit.id}) or the API "
+                f"(POST /v1/admin/compliance/held-payments/{credit.id}/{_NOUN[decision]}), not from the shell: the "
+                "shell cannot prove which officer is at the keyboard"
+            )
+        why = _note(note, f"a held payment is {decision.value}")
         self._own_party(credit, officer, f"compliance.held_payment_{_NOUN[decision]}_proposed")
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         if decision is HoldDecision.RETURNED:  # a return that would be refused is not proposed either
             self._returnable(credit, officer)
-        work = partial(self._proposed, credit_id=credit_id, decision=decision, officer=officer, note=why)
-        return transaction(self.uow, partial(work, operator=operator))
+        return transaction(
+            self.uow, partial(self._proposed, credit_id=credit_id, decision=decision, officer=officer, note=why)
+        )
 
     def _proposed(
         self,
@@ -175,7 +192,6 @@ class HeldPayments:
         decision: HoldDecision,
         officer: str,
         note: str,
-        operator: str | None,
     ) -> PaymentCredit:
         credit, now = _credit(uow, credit_id, lock=True), self.clock.now()
         _decidable(uow, credit)
@@ -185,8 +201,7 @@ class HeldPayments:
         credit.proposal, credit.proposed_by, credit.proposed_at, credit.proposal_note = decision, officer, now, note
         uow.payment_credits.update(credit)
         action = f"compliance.held_payment_{_NOUN[decision]}_proposed"
-        shell = {} if operator is None else {"operator": operator}  # who ran the command for the officer
-        audit(uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", now, credit=credit.id, note=note, **shell)
+        audit(uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", now, credit=credit.id, note=note)
         return credit
 
     def _decline(self, uow: PaymentsUnitOfWork, credit_id: str, officer: str, note: str) -> PaymentCredit:

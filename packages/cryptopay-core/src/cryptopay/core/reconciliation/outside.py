@@ -52,7 +52,7 @@ from cryptopay.core.reconciliation.model import (
 from cryptopay.core.reconciliation.statement import Statement, StatementLine
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.deposit import DepositState
-from cryptopay.core.wallets.paybill import PaybillPayment
+from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
 from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
@@ -348,8 +348,11 @@ def _paybill_against(
         return [Difference(subject, "collected once", "a second collection row", _collected(line))]
     matched.add(payment.id)
     found = []
-    if payment.kes != line.paid_in:
-        found.append(Difference(subject, f"{payment.kes} collected", f"{line.paid_in} collected", _collected(line)))
+    # one returned by a Reversal: what M-Pesa's record showed and the Reversal gave back, not what its confirmation
+    # claimed (an unverified one may have claimed more; revpass7 P3)
+    kes = payment.returned_kes if payment.state in (PaybillState.REVERSING, PaybillState.REVERSED) else payment.kes
+    if kes != line.paid_in:
+        found.append(Difference(subject, f"{kes} collected", f"{line.paid_in} collected", _collected(line)))
     booked = payment.booked  # one never booked and given back: M-Pesa returned it to whoever really paid it
     if booked and line.account_no and _account(line.account_no) != _account(payment.bill_ref):
         expected = f"for account {_shown_account(payment.bill_ref)}"

@@ -247,14 +247,6 @@ class RemittanceOrder:
             return self.state
         return RemittanceState.REFUNDING if self.refund_id is not None else RemittanceState.PAYING_OUT
 
-    @property
-    def shown_route(self) -> RemittanceRoute | None:
-        """The route its sender is shown: a held order's is M-Pesa's, as every order shown ``paying_out`` has (one
-        credited to a wallet is paid out at once), so the route does not tell a hold either."""
-        if self.state is RemittanceState.HELD and self.route is None:
-            return RemittanceRoute.MPESA
-        return self.route
-
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""
         kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]

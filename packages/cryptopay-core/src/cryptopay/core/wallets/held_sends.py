@@ -29,9 +29,11 @@ proposal changed since the approver read it (``Conflict``), audited ``wallet.hel
 ``wallet.held_send_returned`` naming the approver, the proposer (``proposed_by``) and the proposal's note. The
 proposer approving is refused (``SameOfficer``, 409, audited ``wallet.held_send_same_officer_refused``); any officer
 may ``decline`` a proposal (its proposer withdrawing it too) with a note, audited ``wallet.held_send_proposal_
-declined``. A shell proposes and declines but never approves (``operator`` given: ``Refused``): it cannot prove which
-officer is at the keyboard (outside review I9). No officer proposes, approves or declines on a send they made or
-would receive (``OwnParty``, 403, audited ``compliance.own_party_refused``).
+declined``. A shell declines but never proposes or approves (``operator`` given: ``Refused``, a proposal's refusal
+audited ``wallet.held_send_shell_proposal_refused`` by the operator): it cannot prove which officer is at the keyboard
+(outside review I9; revpass7 P4: one person proposed from the shell as officer A and approved on the console as B).
+No officer proposes, approves or declines on a send they made or would receive (``OwnParty``, 403, audited
+``compliance.own_party_refused``).
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ class HeldSends:
         return found
 
     def release(self, transfer_id: str, *, officer: str, note: str, operator: str | None = None) -> Transfer:
-        """Propose crediting a held send to its recipient; a second officer ``approve``s it. ``operator``: who ran
-        the shell command for the officer (audited)."""
+        """Propose crediting a held send to its recipient; a second officer ``approve``s it. Never from a shell
+        (``operator`` given: ``Refused``, audited by the operator)."""
         return self._propose(transfer_id, HeldSendDecision.RELEASE, officer, note, operator)
 
     def return_to_sender(self, transfer_id: str, *, officer: str, note: str, operator: str | None = None) -> Transfer:
@@ -139,6 +141,24 @@ class HeldSends:
     def _propose(
         self, transfer_id: str, decision: HeldSendDecision, officer: str, note: str, operator: str | None
     ) -> Transfer:
+        self.get(transfer_id)  # NotFound first, as any decision
+        if operator is not None:  # revpass7 P4: one person would propose as one officer and approve as another
+            event = {"proposal": decision.value, "officer": officer, "note": note}
+            self._audit(
+                AuditEvent(
+                    operator,
+                    "wallet.held_send_shell_proposal_refused",
+                    f"transfer:{transfer_id}",
+                    self.clock.now(),
+                    event,
+                )
+            )
+            raise Refused(
+                f"a {decision.value} of held transfer {transfer_id} moves money, so it is proposed only by an officer "
+                f"signed in with their second factor: on the console (/console/held-transfers/{transfer_id}) or the "
+                f"API (POST /v1/admin/compliance/held-transfers/{transfer_id}/{decision.value}), not from the shell: "
+                "the shell cannot prove which officer is at the keyboard"
+            )
         text = _note(note)
         held = self._not_own(transfer_id, officer, decision.value)
         # a release the recipient's standing refuses now is not proposed either (checked again at the approval)
@@ -153,7 +173,7 @@ class HeldSends:
                 _may_receive(uow, transfer.recipient_id, value, now)
             transfer.proposal = HeldSendProposal(decision=decision, by=officer, at=now, note=text)
             uow.wallet_transfers.update(transfer)
-            details = {"note": text} | ({} if operator is None else {"operator": operator})
+            details = {"note": text}
             action = f"wallet.held_send_{decision.value}_proposed"
             uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
             return transfer

@@ -40,7 +40,8 @@ suspense) stays so until an operator acts; each action needs a note and is audit
   proposes the wallet, a second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits
   are checked at the approval; a suspended payment leaves the suspense account, an unverified one is booked as the
   officers vouch M-Pesa has it (Dr collections / Cr wallet; refused when M-Pesa's record shows another amount).
-  Shells may propose and decline, never approve;
+  Shells may decline, never propose or approve (they cannot prove which officer is at the keyboard; a shell's
+  proposal is refused, audited ``paybill.shell_proposal_refused``);
 - ``reverse``: M-Pesa's Reversal of the TransID (of an unverified one only when M-Pesa's record shows it paid into
   our shortcode, for the amount it shows: a TransID of one of our payouts, or of nothing, is not the payer's
   money) (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
@@ -76,7 +77,7 @@ from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.kyc import KycProfile, Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -601,8 +602,20 @@ class Paybill:
         self, payment_id: str, to: str, *, officer: str, note: str, operator: str | None = None
     ) -> PaybillPayment:
         """Propose crediting an unverified or suspended payment to the wallet ``to`` names (phone, username or user
-        id); a second officer ``approve_credit``s it. ``Conflict`` while another proposal waits. ``operator``: who
-        ran the shell command for the officer (audited)."""
+        id); a second officer ``approve_credit``s it. ``Conflict`` while another proposal waits. Never from a shell
+        (``operator`` given): ``Refused``, audited ``paybill.shell_proposal_refused`` by the operator, nothing else
+        changes (revpass7 P4: one person proposed from the shell in officer A's name and approved on the console as
+        B), so proposals are made on the console, by an officer signed in with a fresh one-time code."""
+        if operator is not None:
+            payment = self.get(payment_id)
+            details = {"trans_id": payment.trans_id, "officer": officer, "to": to, "note": note}
+            event = AuditEvent(operator, "paybill.shell_proposal_refused", _subject(payment), self.clock.now(), details)
+            in_transaction(self.uow, lambda uow: uow.audit.append(event))
+            raise Refused(
+                f"crediting paybill payment {payment.id} moves money, so it is proposed only by an officer signed in "
+                f"with a fresh one-time code: on the console (/console/paybill/{payment.id}), not from the shell: the "
+                "shell cannot prove which officer is at the keyboard"
+            )
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
@@ -616,8 +629,6 @@ class Paybill:
             payment.proposal_note = text
             uow.paybill_payments.update(payment)
             details = {"trans_id": payment.trans_id, "user": wallet.user_id, "note": text}
-            if operator is not None:
-                details["operator"] = operator
             uow.audit.append(AuditEvent(f"user:{officer}", "paybill.credit_proposed", _subject(payment), now, details))
             return payment
 
@@ -883,6 +894,7 @@ class Paybill:
         if profile is None:
             raise InvalidState("that wallet has no KYC profile")
         now = self.clock.now()
+        _lock_receiving(uow, wallet.user_id, profile, now)
         check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now).enforce()
         return wallet
 
@@ -1036,8 +1048,17 @@ def _refusal(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) 
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         return "the wallet has no KYC profile"
+    _lock_receiving(uow, wallet.user_id, profile, now)
     decision = check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
     return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+
+
+def _lock_receiving(uow: PaybillUnitOfWork, user_id: str, profile: KycProfile, now: datetime) -> None:
+    """Before reading what a wallet whose tier limits receiving received: its receive lock, as a send to it, a claim
+    and a deposit take it (after the wallet's row, before any balance: the lock order in ``wallets.service``), so a
+    paybill credit and a send at the same moment cannot both pass a limit only one fits (revpass7 P2)."""
+    if product_limited(profile, Product.RECEIVE, at=now):
+        uow.wallet_usage.lock_receiving(user_id)
 
 
 def _note(note: str) -> str:
