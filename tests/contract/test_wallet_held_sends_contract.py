@@ -349,3 +349,25 @@ def test_a_held_send_s_release_and_return_read_as_any_send_s_in_both_parties_his
     for user in (amina, baraka):
         shown = stack.wallets.statement(user.id, month) + repr(stack.wallets.history(user.id))
         assert "held" not in shown and "frozen" not in shown, shown
+
+
+def test_a_returned_held_send_no_longer_counts_in_what_its_recipient_received(backend: Backend):
+    """The last read of review7's fixes: a send held for a frozen recipient counts as received from when it is held
+    (F1: the next send sees the same room as an unfrozen wallet's), so one an officer returns must stop counting, or
+    the recipient, unfrozen, is refused its day's room for money that never reached it."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "20000", "KES")
+    dedan = stack.sign_up("0712000004")  # tier 0: KES 5,000 at once, 10,000 a day
+    _freeze_by_compliance(stack, dedan.id)
+    sent = [stack.wallets.send(amina.id, "0712000004", Money.of("5000", KES)) for _ in range(2)]
+    assert _outcome(stack, amina.id, "0712000004", "1000")[0] == "RecipientLimit"  # the day's room is used
+    for transfer in sent:
+        _approved(stack.wallets.held_sends(), transfer.id, HeldSendDecision.RETURN, "not for this person")
+    with stack.backend.uow() as uow:
+        profile = uow.kyc.get(dedan.id)
+        profile.unfreeze(OFFICER, at=stack.clock.now())
+        uow.kyc.update(profile)
+    delivered = stack.wallets.send(amina.id, "0712000004", Money.of("5000", KES))
+    assert delivered.state is TransferState.DELIVERED and stack.balance(dedan, "KES").amount == 5000
+    assert set(stack.ledger.trial_balance().values()) == {0}

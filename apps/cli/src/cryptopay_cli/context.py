@@ -15,8 +15,9 @@ import typer
 
 if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, not when the CLI starts
     from cryptopay.adapters.bootstrap import Services
+    from cryptopay.core.identity import Role
 
-__all__ = ["begin_invocation", "services", "use_services"]
+__all__ = ["acting_as", "begin_invocation", "services", "staff_id", "use_services"]
 
 _installed: Services | None = None
 _built: Services | None = None
@@ -71,3 +72,33 @@ def operator(actor: str | None = None) -> str:
         return f"ops:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name in some containers
         return "ops:cli"
+
+
+def staff_id(email: str, roles: frozenset[Role]) -> str:
+    """The user id of the staff account ``email`` names, whose role is one of ``roles`` (exit 3 for no account, 5 for
+    one without such a role)."""
+    from cryptopay.core.errors import NotFound, Refused
+
+    user = services().users.by_email(email.strip().lower())
+    if user is None:
+        raise NotFound(f"no account with the email {email.strip()}")
+    if user.role not in roles:
+        raise Refused(f"{user.email} is not {' or '.join(sorted(r.value for r in roles))} staff")
+    return user.id
+
+
+def acting_as(email: str, command: str, roles: frozenset[Role]) -> str:
+    """``staff_id``, having recorded who at the shell acts as that staff member (review7 F11).
+
+    The shell cannot prove which officer is at the keyboard: any operator can type any officer's email. So every
+    command that names one is audited first, by the OS operator (``compliance.shell_as_officer``, actor
+    ``ops:<login>``, the command and the officer), before it reads or decides anything: the trail shows who ran it
+    in the officer's name, whatever the decision's own record says."""
+    from cryptopay.core.audit import AuditEvent
+
+    officer_id, svc = staff_id(email, roles), services()
+    details = {"command": command, "officer": officer_id}
+    svc.audit.append(
+        AuditEvent(operator(), "compliance.shell_as_officer", f"user:{officer_id}", svc.clock.now(), details)
+    )
+    return officer_id

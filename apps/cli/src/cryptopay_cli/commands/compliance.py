@@ -23,7 +23,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.reports import Reporter, StrReport, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
-from cryptopay.core.errors import NotFound, Refused, Unavailable
+from cryptopay.core.errors import NotFound, Unavailable
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
@@ -33,7 +33,7 @@ from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.wallets.model import Transfer
 
-from cryptopay_cli.context import operator, services
+from cryptopay_cli.context import acting_as, operator, services, staff_id
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 
 if TYPE_CHECKING:  # the composition root loads when a command runs
@@ -52,29 +52,17 @@ def _review() -> KycReview:
     return services().kyc_review
 
 
+_OFFICERS = frozenset({Role.COMPLIANCE})
+
+
 def _officer_id(email: str) -> str:
     """A compliance officer's user id by email (exit 3 for no account, 5 for one without the role)."""
-    user = services().users.by_email(email.strip().lower())
-    if user is None:
-        raise NotFound(f"no account with the email {email.strip()}")
-    if user.role is not Role.COMPLIANCE:
-        raise Refused(f"{user.email} is not a compliance officer")
-    return user.id
+    return staff_id(email, _OFFICERS)
 
 
 def _officer(email: str, command: str) -> str:
-    """The officer's user id, having recorded who at the shell acts as them (review7 F11).
-
-    The shell cannot prove which officer is at the keyboard: any operator can type any officer's email. So every
-    command that names an officer is audited first, by the OS operator (``compliance.shell_as_officer``, actor
-    ``ops:<login>``, the command and the officer), before it reads or decides anything: the trail shows who ran it
-    in the officer's name, whatever the decision's own record says."""
-    officer_id, svc = _officer_id(email), services()
-    details = {"command": f"compliance {command}", "officer": officer_id}
-    svc.audit.append(
-        AuditEvent(operator(), "compliance.shell_as_officer", f"user:{officer_id}", svc.clock.now(), details)
-    )
-    return officer_id
+    """The officer's user id, the operator's acting in their name audited first (``acting_as``, review7 F11)."""
+    return acting_as(email, f"compliance {command}", _OFFICERS)
 
 
 def _deciding(officer: str, application_id: str, claim_first: bool, command: str) -> str:

@@ -21,17 +21,18 @@ Returning the money by M-Pesa's Reversal API moves money too, so it is the conso
 from __future__ import annotations
 
 import typer
-from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
 
-from cryptopay_cli.context import operator, services
+from cryptopay_cli.context import acting_as, operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _ID = typer.Argument(..., help="The paybill payment's id (pbl_...).")
 _NOTE = typer.Option(..., "--note", help="Why (kept in the audit log).")
+_STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
 _OFFICER = typer.Option(..., "--officer", help="The officer's email (an account with the admin or compliance role).")
 _COLUMNS = ["id", "trans_id", "kes", "state", "user_id", "reason", "bill_ref", "received_at"]
 
@@ -107,16 +108,6 @@ def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:
     emit_json(_row(returned))
 
 
-def _officer(email: str) -> str:
-    """The user id of the staff account ``email`` names (exit 3 for none, 5 for an account that is not staff)."""
-    user = services().users.by_email(email.strip().lower())
-    if user is None:
-        raise NotFound(f"no account with the email {email.strip()}")
-    if user.role not in (Role.ADMIN, Role.COMPLIANCE):
-        raise Refused(f"{user.email} is not staff (admin or compliance)")
-    return user.id
-
-
 def paybill_reverify(payment_id: str = _ID, note: str = _NOTE) -> None:
     """Ask M-Pesa's Transaction Status again about an unverified payment (the worker sends it; audited)."""
     with errors_to_exit_codes():
@@ -134,14 +125,22 @@ def paybill_propose(
     officer signed in with a fresh one-time code; the shell cannot prove which officer is at the keyboard."""
     with errors_to_exit_codes():
         desk = services().paybill
-        proposed = desk.propose_credit(payment_id, to, officer=_officer(officer), note=note, operator=operator())
+        proposed = desk.propose_credit(
+            payment_id,
+            to,
+            officer=acting_as(officer, "wallets paybill-propose", _STAFF),
+            note=note,
+            operator=operator(),
+        )
     emit_json(_row(proposed))
 
 
 def paybill_decline(payment_id: str = _ID, officer: str = _OFFICER, note: str = _NOTE) -> None:
     """Decline (or withdraw) the credit proposed on a payment: nothing moves (audited)."""
     with errors_to_exit_codes():
-        declined = services().paybill.decline_credit(payment_id, officer=_officer(officer), note=note)
+        declined = services().paybill.decline_credit(
+            payment_id, officer=acting_as(officer, "wallets paybill-decline", _STAFF), note=note
+        )
     emit_json(_row(declined))
 
 

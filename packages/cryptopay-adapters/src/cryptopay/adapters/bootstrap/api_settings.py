@@ -47,8 +47,8 @@ class ApiSettings:
     # a wallet's send checks and sends per window, API and portal together: each one tells whether a number or
     # username has a wallet and what it may receive, so a wallet may not probe numbers at the general rate (F6)
     send_rate_limit: int = 30
-    # a wallet's sales and cash-outs per window, API and portal together: each is a B2C payout from the platform's
-    # shortcode, whose Daraja throughput merchants' settlements, remittances and bills share (review7 F12)
+    # a wallet's sales, cash-outs and bills per window, API and portal together: each is a B2C or B2B payment from the
+    # platform's shortcode, whose Daraja throughput merchants' settlements and remittances share (review7 F12)
     payout_rate_limit: int = 10
     webhook_ping_limit: int = 5  # webhook test pings (and redeliveries of one) per merchant per ping window
     webhook_ping_window_seconds: int = 60

@@ -165,6 +165,11 @@ class UsageRepository(Protocol):
         reference first: ids are time-ordered), those below ``after`` when it is given."""
         ...
 
+    def remove(self, user_id: str, product: str, reference: str) -> int:
+        """Delete the user's uses of ``product`` recorded for ``reference`` (a held send an officer returned: it never
+        reached its recipient, review7's last read); how many went."""
+        ...
+
     def lock_receiving(self, user_id: str) -> None:
         """Hold ``user_id``'s receive lock until the transaction ends, waiting for it: whatever credits a wallet
         whose tier limits receiving (a claim, a crypto deposit) takes it before it reads what the wallet received,

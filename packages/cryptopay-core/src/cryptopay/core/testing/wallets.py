@@ -172,6 +172,14 @@ class InMemoryUsage:
         mine = {u.reference for u in self._rows.values() if (u.user_id, u.product) == (user_id, product)}
         return sorted((r for r in mine if after is None or r < after), reverse=True)[:limit]
 
+    def remove(self, user_id: str, product: str, reference: str) -> int:
+        gone = [
+            k for k, u in self._rows.items() if (u.user_id, u.product, u.reference) == (user_id, product, reference)
+        ]
+        for key in gone:
+            del self._rows[key]
+        return len(gone)
+
     def lock_receiving(self, user_id: str) -> None:
         """Nothing to take: the storage's lock already runs one unit of work at a time."""
 

@@ -215,6 +215,8 @@ class HeldSends:
         now = self.clock.now()
         if value is not None:
             _may_receive(uow, user_id, value, now)
+        elif transfer.recipient_id is not None:  # counted as received when held: it never reached them
+            uow.wallet_usage.remove(transfer.recipient_id, Product.RECEIVE.value, transfer.id)
         entry = flows.decide_held_send(
             self.ledger,
             transfer_id=transfer.id,

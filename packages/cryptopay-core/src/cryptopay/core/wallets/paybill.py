@@ -735,6 +735,8 @@ class Paybill:
                     "payer's to return (ask M-Pesa again first)"
                 )
             now = self.clock.now()
+            # an unverified one stays counted (the metric's counter never goes down), also one stored before 0200
+            payment.unverified_at = payment.unverified_at or (now if payment.state is PaybillState.UNVERIFIED else None)
             payment.reversal_from, payment.state = payment.state, PaybillState.REVERSING
             payment.reversal_by, payment.reversal_note = actor, text
             payment.reversal_digest = token_digest(result_token)

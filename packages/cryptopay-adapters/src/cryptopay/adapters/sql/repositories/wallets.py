@@ -349,6 +349,11 @@ class SqlUsage:
             query = query.where(u.reference < after)
         return list(self._conn.scalars(query.order_by(u.reference.desc()).limit(limit)))
 
+    def remove(self, user_id: str, product: str, reference: str) -> int:
+        u = wallet_usage.c
+        gone = sa.delete(wallet_usage).where(u.user_id == user_id, u.product == product, u.reference == reference)
+        return int(self._conn.execute(gone).rowcount)
+
     def lock_receiving(self, user_id: str) -> None:
         """A transaction-level advisory lock on the user id (PostgreSQL; released at commit or rollback). SQLite
         needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
