@@ -121,6 +121,7 @@ def test_a_cash_out_m_pesa_cannot_pay_whole_is_refused_naming_what_can_be(api: W
     problem = refused.get_json()
     assert refused.status_code == 422 and problem["code"] == "amount_not_payable", problem
     assert "cash out KES 100 or KES 106" in problem["detail"], problem
+    assert (problem["payable_below"], problem["payable_above"]) == ("100.00", "106.00"), problem  # the OpenAPI says
     assert _balance(api, headers) == "300.00"
     for amount in ("100", "106"):
         body = {"amount": amount, "currency": "KES"}

@@ -82,6 +82,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
     if isinstance(error, InvalidAmount) and error.details.get("minimum") is not None:  # the least it takes (KES)
         extra["minimum"] = error.details["minimum"]
+    if error.code == "amount_not_payable":  # the nearest amounts M-Pesa can pay whole with its charge (KES)
+        extra.update({k: error.details[k] for k in ("payable_below", "payable_above") if k in error.details})
     if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
     if isinstance(error, PromptOpen):  # the buy whose STK prompt is still open on the phone

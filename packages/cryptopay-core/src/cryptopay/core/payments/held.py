@@ -163,8 +163,9 @@ class HeldPayments:
         self, credit_id: str, decision: HoldDecision, officer: str, note: str, operator: str | None
     ) -> PaymentCredit:
         credit = self.get(credit_id)
+        why = _note(note, f"a held payment is {decision.value}")  # before the refusal's record: a valid note only
         if operator is not None:  # revpass7 P4: one person would propose as one officer and approve as another
-            event = {"credit": credit.id, "proposal": decision.value, "officer": officer, "note": note}
+            event = {"credit": credit.id, "proposal": decision.value, "officer": officer, "note": why}
             action = "compliance.held_payment_shell_proposal_refused"
             transaction(
                 self.uow,
@@ -176,7 +177,6 @@ class HeldPayments:
                 f"(POST /v1/admin/compliance/held-payments/{credit.id}/{_NOUN[decision]}), not from the shell: the "
                 "shell cannot prove which officer is at the keyboard"
             )
-        why = _note(note, f"a held payment is {decision.value}")
         self._own_party(credit, officer, f"compliance.held_payment_{_NOUN[decision]}_proposed")
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         if decision is HoldDecision.RETURNED:  # a return that would be refused is not proposed either
@@ -263,7 +263,9 @@ class HeldPayments:
         self._own_party(credit, officer, f"compliance.held_payment_{decision.value}")
         transaction(self.uow, lambda uow: _decidable(uow, credit))
         payer = ""
-        if decision is HoldDecision.RETURNED:  # refused before the alerts are concluded: nothing is written
+        if (
+            decision is HoldDecision.RETURNED
+        ):  # refused before the booking (which concludes the alerts): nothing written
             payer = self._returnable(credit, officer)
         monitoring = self.monitoring()
         proposed = (proposal.proposed_by, proposal.proposed_at) if proposal is not None else None

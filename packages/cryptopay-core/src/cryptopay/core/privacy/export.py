@@ -212,8 +212,9 @@ WITHHELD_ACTIONS = (
     "remittance.held",
     ".own_party_refused",
 )
-# Details withheld from audit records otherwise shown: why an officer froze the party, which sanctions list entries
-# a withdrawal's address matched (the person is told the address is listed, never which entry).
+# Details withheld from audit records otherwise shown: why an operator froze the wallet (a compliance freeze is
+# withheld whole, above), which sanctions list entries a withdrawal's address matched (the person is told the address
+# is listed, never which entry).
 WITHHELD_DETAILS: dict[str, frozenset[str]] = {
     "wallet.frozen": frozenset({"reason"}),
     "wallet.withdrawal_blocked": frozenset({"lists"}),

@@ -394,14 +394,24 @@ def _payer_agrees(sent: str, party: str) -> bool:
 
     >>> [_payer_agrees(s, "2547*****001") for s in ("254799000001", "2547 ***** 001", "254799000002", "0799000001")]
     [True, True, False, True]
+    >>> [_payer_agrees("254799000001", p) for p in ("0799000001", "0799****01", "+254799000001", "0799000002")]
+    [True, True, True, False]
     """
-    ours, theirs = "".join(sent.split()), "".join(party.split())
+    ours, theirs = "".join(sent.split()), _international("".join(party.split()))
     if not ours or not theirs:
         return True
     if re.fullmatch(r"[0-9a-fA-F]{64}", ours):
         return "*" in theirs or hashlib.sha256(theirs.encode()).hexdigest() == ours.lower()
     ours = try_normalize_msisdn(ours) or ours
     return len(ours) == len(theirs) and all(a == b or "*" in (a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+def _international(number: str) -> str:
+    """A statement's party number in the ``2547...`` form ours are in, masked digits kept (``0712****01`` ->
+    ``254712****01``); anything else as it is."""
+    if re.fullmatch(r"0[17][0-9*]{8}", number):
+        return "254" + number[1:]
+    return number.removeprefix("+")
 
 
 def _paybill_missing(payment: PaybillPayment) -> Difference:

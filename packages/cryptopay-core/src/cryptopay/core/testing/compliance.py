@@ -92,7 +92,7 @@ class InMemoryCases:
 
 
 def monitoring_repositories() -> dict[str, object]:
-    """The three repositories by their unit-of-work names, for ``InMemoryStorage(**monitoring_repositories())``."""
+    """The four repositories by their unit-of-work names, for ``InMemoryStorage(**monitoring_repositories())``."""
     return {
         "movements": InMemoryMovements(),
         "alerts": InMemoryAlerts(),

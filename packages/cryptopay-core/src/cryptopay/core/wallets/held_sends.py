@@ -142,8 +142,9 @@ class HeldSends:
         self, transfer_id: str, decision: HeldSendDecision, officer: str, note: str, operator: str | None
     ) -> Transfer:
         self.get(transfer_id)  # NotFound first, as any decision
+        text = _note(note)  # checked before the refusal's record, which keeps only a valid note
         if operator is not None:  # revpass7 P4: one person would propose as one officer and approve as another
-            event = {"proposal": decision.value, "officer": officer, "note": note}
+            event = {"proposal": decision.value, "officer": officer, "note": text}
             self._audit(
                 AuditEvent(
                     operator,
@@ -159,7 +160,6 @@ class HeldSends:
                 f"API (POST /v1/admin/compliance/held-transfers/{transfer_id}/{decision.value}), not from the shell: "
                 "the shell cannot prove which officer is at the keyboard"
             )
-        text = _note(note)
         held = self._not_own(transfer_id, officer, decision.value)
         # a release the recipient's standing refuses now is not proposed either (checked again at the approval)
         value = self.value_of(held.amount) if decision is HeldSendDecision.RELEASE else None

@@ -546,7 +546,7 @@ class Paybill:
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = self._suspended(uow, payment_id)
+            payment = _unproposed(self._suspended(uow, payment_id))
             wallet = self._receiving(uow, _wallet(uow, to).user_id, payment.kes)
             now, kes = self.clock.now(), payment.kes
             uow.wallet_usage.add(
@@ -569,7 +569,7 @@ class Paybill:
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = self._suspended(uow, payment_id)
+            payment = _unproposed(self._suspended(uow, payment_id))
             flows.return_paybill_payment(self.ledger, payment_id=payment.id, kes=payment.kes, session=uow.ledger)
             payment.state = PaybillState.RETURNED
             return self._decided(uow, payment, actor, text, "paybill.returned", trans_id=payment.trans_id)
@@ -606,9 +606,10 @@ class Paybill:
         (``operator`` given): ``Refused``, audited ``paybill.shell_proposal_refused`` by the operator, nothing else
         changes (revpass7 P4: one person proposed from the shell in officer A's name and approved on the console as
         B), so proposals are made on the console, by an officer signed in with a fresh one-time code."""
+        text = _note(note)  # checked first: the refusal's record keeps only a valid note
         if operator is not None:
             payment = self.get(payment_id)
-            details = {"trans_id": payment.trans_id, "officer": officer, "to": to, "note": note}
+            details = {"trans_id": payment.trans_id, "officer": officer, "to": to[:64], "note": text}
             event = AuditEvent(operator, "paybill.shell_proposal_refused", _subject(payment), self.clock.now(), details)
             in_transaction(self.uow, lambda uow: uow.audit.append(event))
             raise Refused(
@@ -616,7 +617,6 @@ class Paybill:
                 f"with a fresh one-time code: on the console (/console/paybill/{payment.id}), not from the shell: the "
                 "shell cannot prove which officer is at the keyboard"
             )
-        text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._actionable(uow, payment_id)
@@ -660,7 +660,8 @@ class Paybill:
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             locked = self._actionable(uow, payment_id)
-            if locked.proposed_by != payment.proposed_by or locked.proposed_to != payment.proposed_to:
+            read = (payment.proposed_by, payment.proposed_to, payment.proposed_at)
+            if (locked.proposed_by, locked.proposed_to, locked.proposed_at) != read:
                 raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
             _creditable(locked)
             assert locked.proposed_to is not None
@@ -995,6 +996,14 @@ def _differences(known: PaybillPayment, result: MpesaResult, kes: Money) -> str:
 
 def _subject(payment: PaybillPayment) -> str:
     return f"paybill:{payment.id}"
+
+
+def _unproposed(payment: PaybillPayment) -> PaybillPayment:
+    """``payment``, unless a credit of it is proposed and waits for a second officer (``Conflict``: decline it
+    first; a one-operator decision would leave the proposal standing on a decided payment)."""
+    if payment.proposed_by is not None:
+        raise Conflict(f"paybill payment {payment.id} has a credit proposed: decline it first")
+    return payment
 
 
 def _named(uow: PaybillUnitOfWork, reference: str) -> Wallet | None:
