@@ -31,7 +31,7 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
-from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
+from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login, step_up_from_form
 from cryptopay_http.pages.web import page_blueprint, redirect
 
 __all__ = [
@@ -164,6 +164,24 @@ def refused(action: Callable[[], Response], again: Callable[[int, str], Response
         shown = refusal(error, language())  # in the page's language, the core's English words after it
         message = f"{shown['error']} ({shown['error_detail']})" if shown["error_detail"] else str(shown["error"])
         return again(403 if error.http_status == 401 else error.http_status, message)
+
+
+def acted(back: str, action: Callable[[], object], again: Callable[[int, str], Response], *, step_up: bool) -> Response:
+    """A decision form's work: the officer's fresh one-time code first when ``step_up`` (what moves money), then
+    ``action``, then back to the page ``back``; a refusal shows the page again (``refused``), nothing changed."""
+
+    def act() -> Response:
+        if step_up:
+            step_up_from_form(officer())
+        action()
+        return redirect(back)
+
+    return refused(act, again)
+
+
+def required_note() -> str:
+    """The decision's note from the form's ``note`` field, which it must have (``form_note``)."""
+    return form_note("note", required=True) or ""
 
 
 def page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:

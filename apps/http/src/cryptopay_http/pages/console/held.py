@@ -9,6 +9,7 @@ authorities. Each of these is audited by the use case (``compliance.held_payment
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
@@ -17,9 +18,8 @@ from cryptopay.core.payments.model import HoldDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, bp, form_note, officer, page_of, refused
-from cryptopay_http.pages.session import step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.console import PAGE, acted, bp, officer, page_of, required_note
+from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
 __all__ = ["held_payment", "held_payments"]
@@ -52,18 +52,9 @@ def held_payment(credit_id: str) -> Response:
     return _detail(credit_id)
 
 
-def _note() -> str:
-    return form_note("note", required=True) or ""
-
-
-def _acted(credit_id: str, action: Any, *, step_up: bool) -> Response:
-    def act() -> Response:
-        if step_up:
-            step_up_from_form(officer())
-        action()
-        return redirect(f"/console/held-payments/{credit_id}")
-
-    return refused(act, lambda status, message: _detail(credit_id, status, error=message))
+def _acted(credit_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
+    again = lambda status, message: _detail(credit_id, status, error=message)  # noqa: E731
+    return acted(f"/console/held-payments/{credit_id}", action, again, step_up=step_up)
 
 
 @bp.post("/held-payments/<credit_id>/propose")
@@ -74,7 +65,7 @@ def held_propose(credit_id: str) -> Response:
         wanted = _PROPOSALS.get(request.form.get("decision") or "")
         if wanted is None:
             raise InvalidInput("release or return", field="decision")
-        note = _note()
+        note = required_note()
         if wanted is HoldDecision.RELEASED:
             _held().release(credit_id, officer=officer().id, note=note)
         else:
@@ -99,10 +90,12 @@ def held_approve(credit_id: str) -> Response:
 @bp.post("/held-payments/<credit_id>/decline")
 def held_decline(credit_id: str) -> Response:
     """Decline (or withdraw) the proposal, saying why; nothing moves."""
-    return _acted(credit_id, lambda: _held().decline(credit_id, officer=officer().id, note=_note()), step_up=False)
+    return _acted(
+        credit_id, lambda: _held().decline(credit_id, officer=officer().id, note=required_note()), step_up=False
+    )
 
 
 @bp.post("/held-payments/<credit_id>/keep")
 def held_keep(credit_id: str) -> Response:
     """Keep the payment frozen for the authorities (its alerts' case reported); nothing moves."""
-    return _acted(credit_id, lambda: _held().keep(credit_id, officer=officer().id, note=_note()), step_up=False)
+    return _acted(credit_id, lambda: _held().keep(credit_id, officer=officer().id, note=required_note()), step_up=False)

@@ -11,6 +11,7 @@ refused (``OwnParty``, 403, audited ``compliance.own_party_refused``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
@@ -19,9 +20,8 @@ from cryptopay.core.wallets.model import HeldSendDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, bp, form_note, officer, page_of, refused
-from cryptopay_http.pages.session import step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.console import PAGE, acted, bp, officer, page_of, required_note
+from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
 __all__ = ["held_transfer", "held_transfers"]
@@ -53,18 +53,9 @@ def held_transfer(transfer_id: str) -> Response:
     return _detail(transfer_id)
 
 
-def _note() -> str:
-    return form_note("note", required=True) or ""
-
-
-def _acted(transfer_id: str, action: Any, *, step_up: bool) -> Response:
-    def act() -> Response:
-        if step_up:
-            step_up_from_form(officer())
-        action()
-        return redirect(f"/console/held-transfers/{transfer_id}")
-
-    return refused(act, lambda status, message: _detail(transfer_id, status, error=message))
+def _acted(transfer_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
+    again = lambda status, message: _detail(transfer_id, status, error=message)  # noqa: E731
+    return acted(f"/console/held-transfers/{transfer_id}", action, again, step_up=step_up)
 
 
 def _decision(field: str, what: str) -> HeldSendDecision:
@@ -79,7 +70,7 @@ def held_transfer_propose(transfer_id: str) -> Response:
     """Propose a release or a return (a note and a fresh code; a second officer carries it out)."""
 
     def propose() -> None:
-        wanted, note = _decision("decision", "release or return"), _note()
+        wanted, note = _decision("decision", "release or return"), required_note()
         if wanted is HeldSendDecision.RELEASE:
             _held().release(transfer_id, officer=officer().id, note=note)
         else:
@@ -102,4 +93,6 @@ def held_transfer_approve(transfer_id: str) -> Response:
 @bp.post("/held-transfers/<transfer_id>/decline")
 def held_transfer_decline(transfer_id: str) -> Response:
     """Decline (or withdraw) the proposal, saying why; nothing moves."""
-    return _acted(transfer_id, lambda: _held().decline(transfer_id, officer=officer().id, note=_note()), step_up=False)
+    return _acted(
+        transfer_id, lambda: _held().decline(transfer_id, officer=officer().id, note=required_note()), step_up=False
+    )

@@ -20,9 +20,8 @@ from cryptopay.core.wallets.paybill import Paybill, PaybillState
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, acting, bp, form_note, officer, page_of, refused
-from cryptopay_http.pages.session import step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.console import PAGE, acted, acting, bp, officer, page_of, required_note
+from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
 __all__ = ["paybill_payment", "paybill_payments"]
@@ -64,23 +63,14 @@ def paybill_payment(payment_id: str) -> Response:
 
 
 def _acted(payment_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
-    def act() -> Response:
-        if step_up:
-            step_up_from_form(officer())
-        action()
-        return redirect(f"{BASE}/{payment_id}")
-
-    return refused(act, lambda status, message: _detail(payment_id, status, error=message))
-
-
-def _note() -> str:
-    return form_note("note", required=True) or ""
+    again = lambda status, message: _detail(payment_id, status, error=message)  # noqa: E731
+    return acted(f"{BASE}/{payment_id}", action, again, step_up=step_up)
 
 
 @bp.post("/paybill/<payment_id>/reverify")
 def paybill_reverify(payment_id: str) -> Response:
     """Ask M-Pesa's Transaction Status again (the worker sends the query); nothing moves."""
-    return _acted(payment_id, lambda: _desk().reverify(payment_id, actor=acting(), note=_note()), step_up=False)
+    return _acted(payment_id, lambda: _desk().reverify(payment_id, actor=acting(), note=required_note()), step_up=False)
 
 
 @bp.post("/paybill/<payment_id>/propose")
@@ -91,7 +81,7 @@ def paybill_propose(payment_id: str) -> Response:
         to = (request.form.get("wallet") or "").strip()
         if not to or len(to) > 64:
             raise InvalidInput("the wallet's phone number, username or user id", field="wallet")
-        _desk().propose_credit(payment_id, to, officer=officer().id, note=_note())
+        _desk().propose_credit(payment_id, to, officer=officer().id, note=required_note())
 
     return _acted(payment_id, propose, step_up=True)
 
@@ -113,11 +103,13 @@ def paybill_approve(payment_id: str) -> Response:
 def paybill_decline(payment_id: str) -> Response:
     """Decline (or withdraw) the proposal, saying why; nothing moves."""
     return _acted(
-        payment_id, lambda: _desk().decline_credit(payment_id, officer=officer().id, note=_note()), step_up=False
+        payment_id,
+        lambda: _desk().decline_credit(payment_id, officer=officer().id, note=required_note()),
+        step_up=False,
     )
 
 
 @bp.post("/paybill/<payment_id>/reverse")
 def paybill_reverse(payment_id: str) -> Response:
     """Return the money to the payer by M-Pesa's Reversal (a fresh code: money moves)."""
-    return _acted(payment_id, lambda: _desk().reverse(payment_id, actor=acting(), note=_note()), step_up=True)
+    return _acted(payment_id, lambda: _desk().reverse(payment_id, actor=acting(), note=required_note()), step_up=True)
