@@ -704,6 +704,13 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     [row] = api.client.get(path, headers=officer).get_json()["data"]
     assert (row["id"], row["recipient_id"], row["state"]) == (sent.get_json()["id"], baraka, "held")
     assert (row["note"], row["proposal"]) == ("school fees", None)
+    kes = lambda amount: {"amount": amount, "asset": "KES"}  # noqa: E731
+    room = {"single": kes("5000.00"), "today": kes("9700.00"), "this_month": kes("29700.00")}  # this send counted
+    assert (row["recipient_tier"], row["recipient_may_receive"]) == ("tier 0 (phone verified)", room), row
+    one = api.client.get(f"{path}/{row['id']}", headers=officer)
+    assert one.status_code == 200 and one.get_json() == row
+    assert api.client.get(f"{path}/{row['id']}", headers=headers).status_code == 403
+    assert api.client.get(f"{path}/trf_nothing", headers=officer).status_code == 404
     release = f"{path}/{row['id']}/release"
     assert api.client.post(release, json={"note": "cleared"}, headers=officer).status_code == 403  # no step-up
     stepped = auth.stepped_up(officer, code=codes[0])

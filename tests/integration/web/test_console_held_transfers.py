@@ -41,10 +41,10 @@ def bob(app, auth) -> Staff:
     return Staff(app, auth, "bob@cryptopay.example", Role.COMPLIANCE)
 
 
-def _held_send(wallets: WalletStack, amount: str = "200") -> tuple[str, object, object]:
-    """Amina sends ``amount`` KES to Baraka, whose wallet is frozen: the send is held."""
-    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
-    wallets.fund(amina, "500", "KES")
+def _held_send(wallets: WalletStack, amount: str = "200", tier: int = 1) -> tuple[str, object, object]:
+    """Amina sends ``amount`` KES to Baraka (at ``tier``), whose wallet is frozen: the send is held."""
+    amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=tier)
+    wallets.fund(amina, "5000", "KES")
     wallets.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
     sent = wallets.wallets.send(amina.id, "0712000002", Money.of(amount, KES), note="for the school fees")
     return sent.id, amina, baraka
@@ -74,6 +74,7 @@ def test_a_release_proposed_by_one_officer_is_carried_out_when_a_second_approves
     detail = f"{PAGE}/{sent_id}"
     status, html = ann.get(detail)
     assert status == 200 and baraka.id in html and "for the school fees" in html
+    assert "tier 1" in html and html.count("no limit") == 3  # a tier-1 wallet receives without a limit
     assert 'for="propose-note"' in html and 'for="propose-code"' in html
     form = {"decision": "release", "note": "the police closed the report"}
     status, html, _ = ann.post(f"{detail}/propose", detail, **form, code="000000")
@@ -135,3 +136,18 @@ def test_the_held_sends_pages_are_the_compliance_officers_and_speak_swahili(app,
     status, html = ann.get(PAGE)
     assert status == 200 and "Wallet sends held" not in html and "Malipo ya pochi" in html
     assert "Ujumbe wa mtumaji" in html and "Sender's note" not in html
+
+
+def test_the_page_shows_the_recipient_s_tier_and_what_it_may_still_receive(wallets, ann):
+    """Review7 F2's note: the officer decides a release knowing the recipient's tier and what it may still receive,
+    by its receiving limits with the freeze set aside and this send counted: a tier-0 wallet held KES 3,000 may take
+    KES 5,000 at once, 7,000 more today and 27,000 more this month; in Swahili too."""
+    sent_id, _amina, _baraka = _held_send(wallets, amount="3000", tier=0)
+    status, html = ann.get(f"{PAGE}/{sent_id}")
+    assert status == 200 and "tier 0" in html, html
+    facts = html[html.index("KYC tier") :]
+    assert "5,000" in facts and "7,000" in facts and "27,000" in facts and "no limit" not in facts
+    ann.client.set_cookie("cp_lang", "sw")
+    status, html = ann.get(f"{PAGE}/{sent_id}")
+    assert status == 200 and "May still receive today" not in html and "KYC tier<" not in html
+    assert "Anaweza kupokea leo" in html and "7,000" in html

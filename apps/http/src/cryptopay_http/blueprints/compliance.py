@@ -7,7 +7,8 @@ Every change is audited. ``GET .../held-payments`` lists merchant payments held 
 decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
 officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
 a note, closing its alerts (``payments.held``). ``GET .../held-transfers`` lists wallet sends held for a frozen
-recipient; ``POST .../held-transfers/<id>/release|return`` propose one with a note (four-eyes, a step-up),
+recipient (``GET .../held-transfers/<id>`` one, with its recipient's tier and what it may still receive);
+``POST .../held-transfers/<id>/release|return`` propose one with a note (four-eyes, a step-up),
 ``.../approve`` (a second officer, a step-up: money moves) and ``.../decline`` (``wallets.held_sends``).
 """
 
@@ -26,7 +27,7 @@ from cryptopay.core.payments.held import HeldPayments, SameOfficer
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
-from cryptopay.core.wallets.held_sends import HeldSends
+from cryptopay.core.wallets.held_sends import HeldSends, RecipientRoom
 from cryptopay.core.wallets.model import HeldSendDecision, Transfer
 from flask import Blueprint, Response, request
 
@@ -653,6 +654,15 @@ def keep_held_payment(credit_id: str) -> Response:
 
 
 @attrs.frozen
+class RoomView:
+    """KES amounts; null: no such limit for the recipient's tier."""
+
+    single: Money | None = attrs.field(metadata={"description": "in one receipt"})
+    today: Money | None = attrs.field(metadata={"description": "what is left of today's limit (Nairobi)"})
+    this_month: Money | None = attrs.field(metadata={"description": "what is left of this month's limit"})
+
+
+@attrs.frozen
 class HeldTransferView:
     """A wallet send held for a frozen recipient (``held``), or one an officer decided (``delivered``: released,
     ``returned``: back with its sender)."""
@@ -672,10 +682,22 @@ class HeldTransferView:
     proposed_by: str | None
     proposed_at: datetime | None
     proposal_note: str | None
+    recipient_tier: str | None = attrs.field(
+        default=None,
+        metadata={"description": "the recipient's KYC tier in force now (null: none, so a release is refused)"},
+    )
+    recipient_may_receive: RoomView | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "what the recipient may still receive by its receiving limits, its freeze set aside as "
+            "the release check sets it aside; this send already counts in what it received (null: no tier)"
+        },
+    )
 
     @classmethod
-    def of(cls, t: Transfer) -> HeldTransferView:
+    def of(cls, t: Transfer, room: RecipientRoom | None = None) -> HeldTransferView:
         p = t.proposal
+        room = room if room is not None else _held_sends().recipient_room(t)
         return cls(
             t.id,
             t.sender_id,
@@ -690,6 +712,8 @@ class HeldTransferView:
             None if p is None else p.by,
             None if p is None else p.at,
             None if p is None else p.note,
+            room.tier,
+            None if room.tier is None else RoomView(room.single, room.today, room.this_month),
         )
 
 
@@ -733,6 +757,25 @@ def held_transfers() -> Response:
         return found
 
     return json_response(paginate(fetch, HeldTransferView.of))
+
+
+@bp.get("/v1/admin/compliance/held-transfers/<transfer_id>")
+@operation(
+    "A held send, with its recipient's tier and what it may still receive (officers)",
+    response=HeldTransferView,
+    tags=_TAGS,
+    description=(
+        "A send held for a frozen recipient (or one decided since): its proposal, and the recipient's KYC tier "
+        "now and what it may still receive in one receipt, today and this month (read before a release, which is "
+        "refused past them). Audited `compliance.held_transfer_viewed`."
+    ),
+    problems=((NotFound, "no held transfer with this id"),),
+)
+@require(roles=_OFFICERS)
+def held_transfer(transfer_id: str) -> Response:
+    found = _held_sends().get(transfer_id)
+    audit_security("compliance.held_transfer_viewed", f"transfer:{found.id}")
+    return json_response(HeldTransferView.of(found))
 
 
 @bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/release")

@@ -41,15 +41,19 @@ def held_transfers() -> Response:
 
 
 def _detail(transfer_id: str, status: int = 200, **context: Any) -> Response:
-    transfer = _held().get(transfer_id)
+    held = _held()
+    transfer = held.get(transfer_id)
+    room = held.recipient_room(transfer)  # the recipient's tier and what it may still receive (review7 F2's note)
     audit_security("compliance.held_transfer_viewed", f"transfer:{transfer.id}")
-    return page("console/held_transfer.html", status, t=transfer, me=officer().id, nav="held_transfers", **context)
+    return page(
+        "console/held_transfer.html", status, t=transfer, room=room, me=officer().id, nav="held_transfers", **context
+    )
 
 
 @bp.get("/held-transfers/<transfer_id>")
 def held_transfer(transfer_id: str) -> Response:
-    """A held send: who sent what to whom with which note, when it was held, the proposal waiting on it and what
-    this officer can do."""
+    """A held send: who sent what to whom with which note, when it was held, the recipient's tier and what it may
+    still receive today and this month, the proposal waiting on it and what this officer can do."""
     return _detail(transfer_id)
 
 

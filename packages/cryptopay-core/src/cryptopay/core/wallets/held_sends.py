@@ -47,7 +47,14 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.own_party import refuse_own_party
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.kyc import Product
-from cryptopay.core.kyc.limits import Decision, Spending, check_wallet_movement
+from cryptopay.core.kyc.limits import (
+    PRODUCT_LIMITS,
+    Decision,
+    Spending,
+    check_wallet_movement,
+    day_bounds,
+    month_bounds,
+)
 from cryptopay.core.kyc.profile import KycStanding
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money
@@ -57,9 +64,30 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import HeldSendDecision, HeldSendProposal, Transfer, TransferState
 
-__all__ = ["HeldSends", "receivable"]
+__all__ = ["HeldSends", "RecipientRoom", "receivable"]
 
 _MAX_NOTE = 4000  # as the API's decision body (HoldDecisionRequest)
+
+
+@attrs.frozen(kw_only=True)
+class RecipientRoom:
+    """What an officer reads before deciding a release (review7 F2's note): the recipient's tier in force now
+    (``tier`` its label, None: none, so a release is refused) and what it may still receive by its receiving limits
+    (``Product.RECEIVE``), a freeze set aside as the release check sets it aside: one receipt (``single``), today and
+    this month, counted from what it received (``UsageRepository.totals``, in which a held send counts from when it
+    was held, so this send is inside them). None: no such limit for its tier."""
+
+    tier: str | None
+    single: Money | None = None
+    today: Money | None = None
+    this_month: Money | None = None
+
+
+def _left(limit: Money | None, used: Money) -> Money | None:
+    if limit is None:
+        return None
+    left = limit - used
+    return left if left.is_positive() else Money.zero(KES)
 
 
 @attrs.define(kw_only=True)
@@ -82,6 +110,32 @@ class HeldSends:
         if found is None or not _was_held(found):
             raise NotFound(f"no held transfer {transfer_id!r}")
         return found
+
+    def recipient_room(self, transfer: Transfer) -> RecipientRoom:
+        """The recipient's tier now and what it may still receive today and this month (read-only; ``RecipientRoom``):
+        the standing the release check reads, and the receiving totals the send's check read."""
+
+        def read(uow: WalletUnitOfWork) -> RecipientRoom:
+            profile = None if transfer.recipient_id is None else uow.kyc.get(transfer.recipient_id)
+            if profile is None:
+                return RecipientRoom(tier=None)
+            now, standing = self.clock.now(), profile.standing()
+            tier = standing.tier_at(now)
+            if tier is None:
+                return RecipientRoom(tier=None)
+            row = PRODUCT_LIMITS.find(standing.kind, tier.level, Product.RECEIVE)
+            if row is None:
+                return RecipientRoom(tier=tier.label)
+            totals = uow.wallet_usage.totals(
+                profile.party_id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0]
+            )
+            zero = Money.zero(KES)
+            day, month = totals.get(Product.RECEIVE.value, (zero, zero))
+            return RecipientRoom(
+                tier=tier.label, single=row.single, today=_left(row.daily, day), this_month=_left(row.monthly, month)
+            )
+
+        return in_transaction(self.uow, read)
 
     def release(self, transfer_id: str, *, officer: str, note: str, operator: str | None = None) -> Transfer:
         """Propose crediting a held send to its recipient; a second officer ``approve``s it. Never from a shell
