@@ -539,30 +539,6 @@ class Paybill:
         self.monitor.after(movement(payment.id, user_id, PAYBILL, Direction.IN, kes, at, asset=KES.code))
 
     # -- operators --------------------------------------------------------------------------------------------
-    def release(self, payment_id: str, to: str, *, actor: str, note: str) -> PaybillPayment:
-        """Credit a suspended payment to the wallet ``to`` names (phone, username or user id), its limits checked
-        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note. One officer's decision:
-        no shell offers it (they use the four-eyes ``propose_credit`` / ``approve_credit``)."""
-        text = _note(note)
-
-        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = _unproposed(self._suspended(uow, payment_id))
-            wallet = self._receiving(uow, _wallet(uow, to).user_id, payment.kes)
-            now, kes = self.clock.now(), payment.kes
-            uow.wallet_usage.add(
-                Usage(self.ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, kes, now, payment.id)
-            )
-            flows.release_paybill_payment(
-                self.ledger, payment_id=payment.id, kes=kes, user_id=wallet.user_id, session=uow.ledger
-            )
-            payment.state, payment.user_id = PaybillState.RELEASED, wallet.user_id
-            return self._decided(uow, payment, actor, text, "paybill.released", user=wallet.user_id)
-
-        payment = in_transaction(self.uow, work)
-        assert payment.user_id is not None
-        self._observed(payment, payment.user_id)
-        return payment
-
     def send_back(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
         """Give a suspended payment back to its payer: out of the suspense account and the collections (the TransID is
         reversed at M-Pesa, which reconciliation then expects on the statement); audited with the note."""
