@@ -77,7 +77,7 @@ from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.kyc import KycProfile, Product, check_wallet_movement, product_limited
+from cryptopay.core.kyc import Decision, KycProfile, Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -867,14 +867,10 @@ class Paybill:
         wallet = uow.wallets.get(user_id, lock=True)
         if wallet is None:
             raise NotFound(f"no wallet for {user_id!r}")
-        if wallet.frozen:
-            raise InvalidState("that wallet is frozen: unfreeze it first or return the payment")
-        profile = uow.kyc.get(wallet.user_id)
-        if profile is None:
-            raise InvalidState("that wallet has no KYC profile")
-        now = self.clock.now()
-        _lock_receiving(uow, wallet.user_id, profile, now)
-        check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now).enforce()
+        decision = _receivable(uow, wallet, kes, self.clock.now())
+        if isinstance(decision, str):
+            raise InvalidState(f"{decision}: unfreeze it first or return the payment" if wallet.frozen else decision)
+        decision.enforce()
         return wallet
 
     def _suspended(self, uow: PaybillUnitOfWork, payment_id: str) -> PaybillPayment:
@@ -1030,14 +1026,22 @@ def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:
 
 def _refusal(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) -> str:
     """Why ``wallet`` may not take ``kes`` now (empty: it may)."""
+    decision = _receivable(uow, wallet, kes, now)
+    if isinstance(decision, str):
+        return decision
+    return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+
+
+def _receivable(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) -> Decision | str:
+    """Why ``wallet`` may take nothing (frozen, no KYC profile), else its limits' decision on ``kes`` now (its receive
+    lock taken first): the one check of the booking (``_refusal``) and of an officers' credit (``_receiving``)."""
     if wallet.frozen:
         return "the wallet is frozen"
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         return "the wallet has no KYC profile"
     _lock_receiving(uow, wallet.user_id, profile, now)
-    decision = check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
-    return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+    return check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
 
 
 def _lock_receiving(uow: PaybillUnitOfWork, user_id: str, profile: KycProfile, now: datetime) -> None:
