@@ -374,7 +374,7 @@ def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored
 
 def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per_version(backend: Backend):
     """A list imported after the orders opened: ``rescreen`` refuses an unpaid order whose sender it now names (its
-    invoice cancelled: the sender sees ``refused``), holds a paid order whose payout failed and waits for a retry
+    invoice cancelled: ``refused``, which its sender reads as ``expired``), holds a paid order whose payout failed and waits for a retry
     (no payout in flight) for an operator, leaves a clean order alone; running it again changes nothing."""
     stack = remittance_stack(backend, policy=RetryPolicy(attempts=3))
     stack.list_sanctioned("Mujahidin Youth Movement")

@@ -401,6 +401,35 @@ def test_a_paid_order_held_for_a_frozen_recipient_reads_as_paying_out_to_the_pub
     assert "held" not in status.get_data(as_text=True) and "frozen" not in status.get_data(as_text=True)
 
 
+def test_an_order_a_sanctions_list_refused_reads_as_one_that_closed_unpaid(api: Api):
+    """Tipping-off: a list imported after an order opened names its sender, the rescreen refuses the unpaid order
+    (its invoice cancelled) and the public status said ``refused``: anyone with the public id learnt a list matched
+    a party. It now reads ``expired``, the same fields as an order whose invoice closed unpaid; officers and the CLI
+    still read ``refused``."""
+    opened = {}
+    for name, sender in (("listed", "Dmitri Ivanovich Petrov"), ("ordinary", "Grace Otieno")):
+        body = {**BODY, "sender": {**BODY["sender"], "name": sender}}
+        answer = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key(name)})
+        assert answer.status_code == 201, answer.get_json()
+        opened[name] = api.stack.remittances.get_public(answer.get_json()["public_id"])
+    api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    assert [o.id for o in api.stack.remittances.rescreen()] == [opened["listed"].id]
+    api.stack.clock.advance(minutes=31)  # the ordinary order's invoice closes unpaid
+    api.stack.confirm(2)
+    api.stack.run()
+    listed, ordinary = api.stack.get(opened["listed"]), api.stack.get(opened["ordinary"])
+    assert (listed.state, ordinary.state) == (RemittanceState.REFUSED, RemittanceState.EXPIRED)
+    shown = {k: api.client.get(f"/v1/wallet/remittances/{o.public_id}") for k, o in opened.items()}
+    told = {k: answer.get_json() for k, answer in shown.items()}
+    assert told["listed"]["state"] == told["ordinary"]["state"] == "expired", told
+    own = ("public_id", "recipient_phone", "payment_options", "expires_at", "created_at", "finished_at")
+    assert {k: v for k, v in told["listed"].items() if k not in own} == {
+        k: v for k, v in told["ordinary"].items() if k not in own
+    }
+    assert "refused" not in shown["listed"].get_data(as_text=True)
+    assert "sanction" not in shown["listed"].get_data(as_text=True).lower()
+
+
 def test_the_public_status_does_not_tell_whether_the_name_matched_the_wallet_holders_verified_name(api: Api):
     """Review7 F13: an order goes to the recipient's wallet only when its verified legal name is ``recipient_name``,
     else by M-Pesa, and the unauthenticated status said ``route: wallet`` or ``mpesa``: a stranger could test "is the

@@ -156,7 +156,8 @@ class WrongPaymentView:
 class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
     recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out (also while an operator
-    decides: the sender is never told an order is held), paid_out, refunding, refunded, expired, refused.
+    decides: the sender is never told an order is held), paid_out, refunding, refunded, expired (also an order a
+    sanctions list refused: the sender is never told a list matched).
     ``excess``/``excess_refund``: what arrived beyond the order, and its refund; ``wrong_payments`` and ``notice``:
     coins that reached its address but cannot pay it (USDC to a USDT address), said in English and Swahili."""
 
@@ -366,9 +367,11 @@ def create_remittance() -> Response:
     response=RemittanceView,
     tags=_TAGS,
     description=(
-        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired, "
-        "refused), what is due and where, the locked rate, and any excess and its refund, by the public "
-        "id given when it was opened. The recipient's phone is masked."
+        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired), what is due "
+        "and where, the locked rate, and any excess and its refund, by the public id given when it was opened. "
+        "An order a compliance rule stopped reads as any other: one held reads paying_out (or refunding), one "
+        "refused before it was paid reads expired (its invoice closed: do not pay it). The recipient's phone is "
+        "masked."
     ),
     problems=(
         (NotFound, "no such order"),

@@ -4,7 +4,8 @@ The order's states follow the money: ``awaiting_payment`` (its invoice is open) 
 confirmed, converted at the order's locked quote; a B2C payout in flight) -> ``paid_out`` (the recipient has the
 shillings, by M-Pesa or in their wallet). A payout that keeps failing ends in ``refunding`` -> ``refunded`` (the USDT
 goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time), ``refused`` (a sanctions
-list updated while it awaited payment names its sender or recipient: its invoice is cancelled, do not pay) and
+list updated while it awaited payment names its sender or recipient: its invoice is cancelled, do not pay; its
+sender is shown ``expired``, ``shown_state``) and
 ``held`` (an operator must decide: a frozen wallet, a refund that failed, a compliance review) stop the automatic
 path.
 
@@ -240,9 +241,14 @@ class RemittanceOrder:
     @property
     def shown_state(self) -> RemittanceState:
         """The state its sender (anyone with the public id) is shown (review7 F5): a hold reads as the payout under
-        way (``paying_out``), or the refund under way once one was asked (``refunding``), whatever held it. ``held``
-        told a stranger that compliance froze the recipient or that a sanctions list matched a party, for the price
-        of the smallest order (tipping-off); operators, the console and the CLI read ``state``."""
+        way (``paying_out``), or the refund under way once one was asked (``refunding``), whatever held it; a
+        refusal reads ``expired``, as any order whose invoice closed unpaid (the sanctions rescreen refuses only
+        unpaid orders and cancels their invoice, and a cancelled invoice otherwise ends the order ``expired``).
+        ``held`` or ``refused`` told a stranger that compliance froze the recipient or that a sanctions list matched
+        a party, for the price of the smallest order (tipping-off); operators, the console and the CLI read
+        ``state``."""
+        if self.state is RemittanceState.REFUSED:
+            return RemittanceState.EXPIRED
         if self.state is not RemittanceState.HELD:
             return self.state
         return RemittanceState.REFUNDING if self.refund_id is not None else RemittanceState.PAYING_OUT

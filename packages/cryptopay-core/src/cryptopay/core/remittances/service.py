@@ -673,7 +673,7 @@ class Remittances:
         one).
 
         A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
-        cancelled and the order is ``refused``, which is what the sender sees (audited ``remittance.refused``); a
+        cancelled and the order is ``refused`` (audited ``remittance.refused``; its sender reads ``expired``); a
         payment already on its way cannot be cancelled, so then, as for a possible match, the order keeps the alerts
         and is held once paid. A new match on a paid order not yet paid out holds it for an operator (``held``,
         audited ``remittance.held``, reason ``sanctions_rescreen``), released only once compliance cleared every
