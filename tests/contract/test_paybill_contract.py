@@ -16,7 +16,7 @@ from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets import Usage
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_reversal, answer_status, confirmed, pay, registered, verified
+from tests.support.paybill import answer_reversal, answer_status, confirmed, credit, pay, registered, verified
 from tests.support.sql_backends import Backend
 from tests.support.threads import joined
 from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
@@ -29,7 +29,7 @@ def in_memory_backend() -> Backend:
 
 
 def test_paybill_payments_are_booked_decided_and_listed_on_this_backend(backend: Backend) -> None:
-    """A payment naming a wallet credits it; an unknown one waits in suspense, is released by an operator; one over
+    """A payment naming a wallet credits it; an unknown one waits in suspense, is credited by two officers; one over
     the limit is returned; a repeated TransID books nothing; the payer's details come back as stored."""
     stack = wallet_stack(backend)
     amina = stack.sign_up("0712000001", username="amina")
@@ -41,7 +41,7 @@ def test_paybill_payments_are_booked_decided_and_listed_on_this_backend(backend:
     big = pay(stack, desk, "0799000003", 6000, "0712000001")
     again = desk.confirm(confirmation, token=token)  # Daraja repeats itself
     assert again.id == credited.id and again.repeats == 1
-    desk.release(stranger.id, "amina", actor="usr_ops", note="the payer called")
+    credit(desk, stranger.id, "amina", note="the payer called")
     desk.send_back(big.id, actor="usr_ops", note="over the limit")
     states = {p.trans_id: (p.state, p.user_id) for p in desk.listed()}
     assert states == {
@@ -51,7 +51,7 @@ def test_paybill_payments_are_booked_decided_and_listed_on_this_backend(backend:
     }
     found = desk.get(stranger.id)
     assert (found.bill_ref, found.msisdn, found.payer, found.kes) == ("acc 17", "254799000002", "SANDBOX", stranger.kes)
-    assert found.note == "the payer called" and found.decided_by == "usr_ops"
+    assert found.note == "the payer called" and found.decided_by == "user:usr_b"
     assert stack.balance(amina, "KES") == Money.of(1800, KES)
     assert stack.ledger.balance(flows.MPESA_COLLECTIONS).posted == Money.of(1800, KES)
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)

@@ -8,7 +8,17 @@ from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, Registration
 
 from tests.support.wallet_stack import WalletStack
 
-__all__ = ["HOOKS", "answer_reversal", "answer_status", "confirmed", "pay", "paybill", "registered", "verified"]
+__all__ = [
+    "HOOKS",
+    "answer_reversal",
+    "answer_status",
+    "confirmed",
+    "credit",
+    "pay",
+    "paybill",
+    "registered",
+    "verified",
+]
 
 HOOKS = "https://pay.example.com/hooks/daraja/paybill"
 
@@ -72,3 +82,9 @@ def pay(stack: WalletStack, desk: Paybill, phone: str, amount: int, reference: s
     payment = confirmed(stack, desk, phone, amount, reference)
     verified(stack, desk)
     return desk.get(payment.id)
+
+
+def credit(desk: Paybill, payment_id: str, to: str, *, note: str) -> PaybillPayment:
+    """Credit a payment to the wallet ``to`` names as the console does: officer usr_a proposes, usr_b approves."""
+    desk.propose_credit(payment_id, to, officer="usr_a", note=note)
+    return desk.approve_credit(payment_id, officer="usr_b")

@@ -399,7 +399,7 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     assert cli("held-transfers", "decline", sent.id, *ann, "--note", "again").exit_code == 4
 
 
-def test_a_held_send_past_the_recipients_receiving_limits_is_not_released_from_the_shell(rig):
+def test_a_held_send_over_the_recipients_receiving_limits_cannot_be_proposed_for_release_and_is_returned(rig):
     """Review7 F2: ``held-transfers release`` credited KES 8,000 to a tier-0 wallet (KES 5,000 at a time). Baraka's
     tier 1 lapsed while the send waited: the shell proposes nothing (exit 5, revpass7 P4), and a release proposed on
     the console or the API is refused (the limit named), nothing moves, the send still waits; the officer proposes its

@@ -16,7 +16,7 @@ from cryptopay_cli.context import use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
-from tests.support.paybill import pay, paybill, registered, verified
+from tests.support.paybill import credit, pay, paybill, registered, verified
 from tests.support.services import in_memory_services, with_wallets
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
@@ -63,14 +63,14 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert _wallets("paybill-release", first.id, "0712000001").exit_code == 2  # no note
     refused = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")
     assert refused.exit_code == 5 and "/console/paybill" in refused.stderr  # one operator never credits a wallet
-    desk.release(first.id, "0712000001", actor="usr_ops", note="the payer called")  # as two officers would
+    credit(desk, first.id, "0712000001", note="the payer called")  # two officers, as on the console
     returned = _wallets("paybill-return", second.id, "--note", "nobody claims it")
     assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned"
     assert _wallets("paybill-return", second.id, "--note", "again").exit_code == 4
     assert _wallets("paybill-return", "pbl_nope", "--note", "x").exit_code == 3
     assert stack.balance(amina, "KES") == Money.of(300, KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
-    assert actions.count("paybill.released") == 1 and actions.count("paybill.returned") == 1
+    assert actions.count("paybill.credit_approved") == 1 and actions.count("paybill.returned") == 1
 
 
 def test_operators_reverify_and_decline_credits_but_never_propose_approve_or_reverse_from_the_shell(

@@ -15,7 +15,7 @@ from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.paybill import PaybillState
 
-from tests.support.paybill import answer_reversal, pay, registered, verified
+from tests.support.paybill import answer_reversal, credit, pay, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 from tests.unit.reconciliation.test_reconciliation_statement_rows import differences
 
@@ -46,7 +46,7 @@ def test_paybill_payments_credited_held_released_and_returned_reconcile_clean(st
     stranger = pay(stack, desk, "0799000002", 300, "acc 17")
     pay(stack, desk, "0799000003", 200, "acc 18")
     big = pay(stack, desk, "0799000004", 6000, "0712000001")
-    desk.release(stranger.id, amina.id, actor="usr_ops", note="the payer called")
+    credit(desk, stranger.id, amina.id, note="the payer called")
     assert checked(reconcile(stack)) == []
     desk.send_back(big.id, actor="usr_ops", note="over the limit")
     found = checked(reconcile(stack))

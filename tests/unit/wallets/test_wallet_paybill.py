@@ -17,7 +17,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_reversal, answer_status, confirmed, pay, paybill, registered, verified
+from tests.support.paybill import answer_reversal, answer_status, confirmed, credit, pay, paybill, registered, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "daraja" / "c2b_v2_confirmation_masked_official.json"
@@ -75,21 +75,23 @@ def test_an_unknown_reference_or_a_payment_over_the_limit_waits_in_suspense_for_
     assert [p.id for p in desk.listed(state=PaybillState.SUSPENDED)] == [big.id, stranger.id]
 
 
-def test_an_operator_releases_a_suspended_payment_to_a_wallet_within_its_limits_or_returns_it(
+def test_officers_credit_a_suspended_payment_to_a_wallet_within_its_limits_or_an_operator_returns_it(
     stack: WalletStack,
 ) -> None:
-    """Release to a wallet checks its limits again (6,000 stays refused for tier 0, 300 goes); return takes the
-    payment out of suspense and the collections; each needs a note; a decided payment is not decided again."""
+    """A credit two officers agree on checks the wallet's limits again at the approval (6,000 stays refused for tier
+    0, 300 goes); return takes the payment out of suspense and the collections; each needs a note; a decided payment
+    is not decided again."""
     amina = stack.sign_up("0712000001")
     desk, _ = registered(stack)
     stranger = pay(stack, desk, "0799000001", 300, "acc 17")
     big = pay(stack, desk, "0799000002", 6000, "0712000001")
     with pytest.raises(InvalidInput):
-        desk.release(stranger.id, "@nobody", actor="usr_ops", note="  ")
+        desk.propose_credit(stranger.id, "@nobody", officer="usr_a", note="  ")
     with pytest.raises(LimitExceeded):
-        desk.release(big.id, "0712000001", actor="usr_ops", note="the payer called")
-    released = desk.release(stranger.id, amina.id, actor="usr_ops", note="the payer called: Amina's top-up")
-    assert released.state is PaybillState.RELEASED and released.decided_by == "usr_ops"
+        credit(desk, big.id, "0712000001", note="the payer called")
+    desk.decline_credit(big.id, officer="usr_b", note="over Amina's limits")
+    released = credit(desk, stranger.id, amina.id, note="the payer called: Amina's top-up")
+    assert released.state is PaybillState.RELEASED and released.decided_by == "user:usr_b"
     assert stack.balance(amina, "KES") == Money.of(300, KES)
     returned = desk.send_back(big.id, actor="usr_ops", note="over the limit; reversed in the portal")
     assert returned.state is PaybillState.RETURNED
@@ -101,14 +103,14 @@ def test_an_operator_releases_a_suspended_payment_to_a_wallet_within_its_limits_
 
 
 def test_a_frozen_wallet_s_payment_is_held(stack: WalletStack) -> None:
-    """A payment to a frozen wallet is held in suspense, and an operator cannot release it there either."""
+    """A payment to a frozen wallet is held in suspense, and officers cannot credit it there either."""
     amina = stack.sign_up("0712000001")
     stack.wallets.freeze(amina.id, actor="usr_ops", reason="case 12")
     desk, _ = registered(stack)
     held = pay(stack, desk, "0799000001", 100, "0712000001")
     assert held.state is PaybillState.SUSPENDED and "frozen" in held.reason
     with pytest.raises(InvalidState):
-        desk.release(held.id, "0712000001", actor="usr_ops", note="checked")
+        credit(desk, held.id, "0712000001", note="checked")
 
 
 def test_forged_callbacks_are_refused_and_write_nothing(stack: WalletStack) -> None:
@@ -265,7 +267,7 @@ def test_a_second_confirmation_of_a_trans_id_naming_another_account_holds_it_for
     assert stack.balance(mallory, "KES") == stack.balance(amina, "KES") == Money.zero(KES)
     [repeated] = [r for r in stack.backend.storage.audit_records() if r.action == "paybill.confirmation_repeated"]
     assert dict(repeated.details)["differs"] == "account number" and dict(repeated.details)["same"] == "false"
-    assert desk.release(payment.id, "0712000001", actor="usr_ops", note="M-Pesa's statement names Amina").user_id
+    assert credit(desk, payment.id, "0712000001", note="M-Pesa's statement names Amina").user_id
     assert stack.balance(amina, "KES") == Money.of(900, KES)
 
 

@@ -83,7 +83,16 @@ from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
-__all__ = ["MOVEMENT_PROBLEMS", "NO_WALLET", "QUOTE_PROBLEMS", "STEP_UP_WHEN", "bp", "step_up_past_allowance"]
+__all__ = [
+    "MOVEMENT_PROBLEMS",
+    "NO_WALLET",
+    "PAYOUTS_PACED",
+    "QUOTE_PROBLEMS",
+    "SENDS_PACED",
+    "STEP_UP_WHEN",
+    "bp",
+    "step_up_past_allowance",
+]
 
 bp = Blueprint("wallet", __name__)
 
@@ -105,6 +114,8 @@ MOVEMENT_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (InsufficientFunds, "the balance does not cover it (the problem says what is available)"),
 )
 NO_WALLET = (NotFound, "the caller has no wallet")
+# The 429 of what counts against the wallet's sends per minute (a send, its check, a bill's check: ``wallet_sends``)
+SENDS_PACED = (RateLimited, "the wallet's checks and sends this minute are used up (Retry-After says when)")
 # M-Pesa prompts and pays only Safaricom numbers; a wallet on Airtel or Telkom uses P2P and on-chain USDT instead
 NOT_MPESA = (NotMpesaNumber, "the wallet's number is not Safaricom's (Airtel, Telkom): M-Pesa cannot prompt or pay it")
 # A locked quote named by ``quote_id`` (``wallets.quotes``).
@@ -423,7 +434,7 @@ def my_balances() -> Response:
         (SendBelowMinimum, "worth less than KES 10, or, to a phone number, less than an invitation (KES 50)"),
         (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
         (RecipientLimit, "the recipient cannot receive this amount now (its KYC tier; nothing more is said)"),
-        (RateLimited, "the wallet's checks and sends this minute are used up (Retry-After says when)"),
+        SENDS_PACED,
     ),
 )
 @require(roles=_PERSONAL)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteRequired, Refused
-from cryptopay.core.identity import RateLimited, Role
+from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import PayoutState
@@ -40,6 +40,7 @@ from cryptopay_http.blueprints.wallet import (
     NO_WALLET,
     PAYOUTS_PACED,
     QUOTE_PROBLEMS,
+    SENDS_PACED,
     STEP_UP_WHEN,
     step_up_past_allowance,
 )
@@ -207,7 +208,7 @@ def bill_catalogue() -> Response:
     )
     + rate_limits(wallet_sends=True),
     problems=(
-        (RateLimited, "the wallet's checks and sends this minute are used up (Retry-After says when)"),
+        SENDS_PACED,
         (
             InvalidInput,
             (

@@ -59,8 +59,9 @@ def net_of_charges(utility: Money, charges_paid: Money | None) -> Money:
     """What M-Pesa holds for our payouts: the Utility Account plus the Charges Paid Account (its own charges so far,
     negative), the figure the books' float (which pays each charge: ``flows.mpesa_charge_entry``) is compared with.
     Safaricom's sample answers show the B2C charges taken there (``Charges Paid Account|KES|-1540.00``, a B2C
-    result's ``B2CChargesPaidAccountAvailableFunds`` -1980.00), not from the Utility Account; taken from either,
-    the sum is the same.
+    result's ``B2CChargesPaidAccountAvailableFunds`` -1980.00), not from the Utility Account. The sum assumes a
+    charge is in the Charges Paid Account only, never also taken from the Utility Account (Safaricom's sample; to
+    verify on the first live float check, docs/operations.md "Float low"): otherwise it counts each charge twice.
 
     >>> str(net_of_charges(Money.of("228037.00", "KES"), Money.of("-1540.00", "KES")))
     '226497.00 KES'

@@ -371,8 +371,11 @@ def _paybill_against(
 
 
 def _account(text: str) -> str:
-    """An account number as the booking read it (``paybill._named``): a phone in any form people write it, else the
-    text without spaces, a leading ``@`` or case.
+    """An account number compared: a phone in any form people write it, else the text without spaces, a leading
+    ``@`` or case. Looser than the booking's reading (``paybill._named`` keeps inner spaces and uses ``lower``), on
+    purpose: a statement may write ``acc 18`` as ``ACC18``, and a text that reads the same only here (``ami na7``,
+    ``straße`` beside ``strasse``) names no wallet to the booking on one side (usernames are ``[a-z0-9_]``), so the
+    two never name two different wallets: the difference this check exists to find (another wallet) is still found.
 
     >>> _account(" 0712 000 001 ") == _account("+254712000001"), _account("@Amina7") == _account("amina7")
     (True, True)

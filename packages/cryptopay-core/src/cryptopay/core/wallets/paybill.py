@@ -77,7 +77,7 @@ from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
-from cryptopay.core.kyc import KycProfile, Product, check_wallet_movement, product_limited
+from cryptopay.core.kyc import Decision, KycProfile, Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -539,30 +539,6 @@ class Paybill:
         self.monitor.after(movement(payment.id, user_id, PAYBILL, Direction.IN, kes, at, asset=KES.code))
 
     # -- operators --------------------------------------------------------------------------------------------
-    def release(self, payment_id: str, to: str, *, actor: str, note: str) -> PaybillPayment:
-        """Credit a suspended payment to the wallet ``to`` names (phone, username or user id), its limits checked
-        again (``LimitExceeded``, a frozen wallet ``InvalidState``); audited with the note. One officer's decision:
-        no shell offers it (they use the four-eyes ``propose_credit`` / ``approve_credit``)."""
-        text = _note(note)
-
-        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = _unproposed(self._suspended(uow, payment_id))
-            wallet = self._receiving(uow, _wallet(uow, to).user_id, payment.kes)
-            now, kes = self.clock.now(), payment.kes
-            uow.wallet_usage.add(
-                Usage(self.ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, kes, now, payment.id)
-            )
-            flows.release_paybill_payment(
-                self.ledger, payment_id=payment.id, kes=kes, user_id=wallet.user_id, session=uow.ledger
-            )
-            payment.state, payment.user_id = PaybillState.RELEASED, wallet.user_id
-            return self._decided(uow, payment, actor, text, "paybill.released", user=wallet.user_id)
-
-        payment = in_transaction(self.uow, work)
-        assert payment.user_id is not None
-        self._observed(payment, payment.user_id)
-        return payment
-
     def send_back(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
         """Give a suspended payment back to its payer: out of the suspense account and the collections (the TransID is
         reversed at M-Pesa, which reconciliation then expects on the statement); audited with the note."""
@@ -891,14 +867,10 @@ class Paybill:
         wallet = uow.wallets.get(user_id, lock=True)
         if wallet is None:
             raise NotFound(f"no wallet for {user_id!r}")
-        if wallet.frozen:
-            raise InvalidState("that wallet is frozen: unfreeze it first or return the payment")
-        profile = uow.kyc.get(wallet.user_id)
-        if profile is None:
-            raise InvalidState("that wallet has no KYC profile")
-        now = self.clock.now()
-        _lock_receiving(uow, wallet.user_id, profile, now)
-        check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now).enforce()
+        decision = _receivable(uow, wallet, kes, self.clock.now())
+        if isinstance(decision, str):
+            raise InvalidState(f"{decision}: unfreeze it first or return the payment" if wallet.frozen else decision)
+        decision.enforce()
         return wallet
 
     def _suspended(self, uow: PaybillUnitOfWork, payment_id: str) -> PaybillPayment:
@@ -1054,14 +1026,22 @@ def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:
 
 def _refusal(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) -> str:
     """Why ``wallet`` may not take ``kes`` now (empty: it may)."""
+    decision = _receivable(uow, wallet, kes, now)
+    if isinstance(decision, str):
+        return decision
+    return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+
+
+def _receivable(uow: PaybillUnitOfWork, wallet: Wallet, kes: Money, now: datetime) -> Decision | str:
+    """Why ``wallet`` may take nothing (frozen, no KYC profile), else its limits' decision on ``kes`` now (its receive
+    lock taken first): the one check of the booking (``_refusal``) and of an officers' credit (``_receiving``)."""
     if wallet.frozen:
         return "the wallet is frozen"
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         return "the wallet has no KYC profile"
     _lock_receiving(uow, wallet.user_id, profile, now)
-    decision = check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
-    return "" if decision.allowed else f"refused by the wallet's limits: {decision.reason}"
+    return check_wallet_movement(profile, Product.RECEIVE, kes, spent=spending(uow, wallet.user_id, now), at=now)
 
 
 def _lock_receiving(uow: PaybillUnitOfWork, user_id: str, profile: KycProfile, now: datetime) -> None:
