@@ -203,8 +203,9 @@ def wait(what: str, check: Callable[[], Any], *, timeout: float) -> Any:
 class Client:
     """A merchant's client: retries through outages with the same Idempotency-Key, as integrators are told to."""
 
-    def __init__(self, api: str) -> None:
+    def __init__(self, api: str, workdir: Path) -> None:
         self.api = api
+        self.workdir = workdir  # the stack's: the API's data dir (its emails) is under it
 
     def call(self, method: str, path: str, *, token: str, body: Any = None, key: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
@@ -352,7 +353,7 @@ class ChaosRun:
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
         self.stack.start()
-        client = Client(self.stack.api)
+        client = Client(self.stack.api, self.stack.workdir)
         for scenario, phone in SCENARIO_PHONES.items():
             email, password = f"{scenario}@chaos.example", secrets.token_urlsafe(16)
             merchant_id, token = client.register(email, password, phone, f"Chaos {scenario}")
