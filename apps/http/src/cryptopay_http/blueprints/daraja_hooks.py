@@ -271,17 +271,19 @@ def paybill_confirmation(token: str) -> Response:
     return json_response(ACCEPTED)
 
 
-def _paybill_status(token: str, *, timed_out: bool) -> Response:
-    """A Transaction Status answer about a paybill payment: the same source and rate checks, then the token of the
-    query recorded on the payment before it was sent (any other token: a 403 that writes nothing)."""
+def _paybill_answer(token: str, *, timed_out: bool, kind: str) -> Response:
+    """A Transaction Status answer (``kind`` "status") or a Reversal's result ("reversal") about a paybill payment:
+    the same source and rate checks, then the token recorded on the payment before the request was sent (and, for a
+    reversal, the ids Daraja acknowledged); any other: a 403 that writes nothing."""
     result = _checked_payload()
     paybill = _configured(lambda: runtime().services.paybill)
+    answered = paybill.on_status if kind == "status" else paybill.on_reversal
     try:
-        payment = paybill.on_status(result, token=token, timed_out=timed_out)
+        payment = answered(result, token=token, timed_out=timed_out)
     except Forbidden:
-        _log.warning("refused a paybill status answer from %s: unknown token", request.remote_addr)
+        _log.warning("refused a paybill %s answer from %s: unknown token or request", kind, request.remote_addr)
         raise
-    _log.info("paybill status answer %s: payment %s %s", result.result_code, payment.id, payment.state.value)
+    _log.info("paybill %s answer %s: payment %s %s", kind, result.result_code, payment.id, payment.state.value)
     return json_response(ACCEPTED)
 
 
@@ -295,7 +297,7 @@ def _paybill_status(token: str, *, timed_out: bool) -> Response:
 )
 def paybill_status_result(token: str) -> Response:
     """A completed transaction that matches the confirmation books it; not found or different: never booked."""
-    return _paybill_status(token, timed_out=False)
+    return _paybill_answer(token, timed_out=False, kind="status")
 
 
 @bp.post(f"{HOOKS_PREFIX}/paybill/status/timeout/<token>")
@@ -307,22 +309,7 @@ def paybill_status_result(token: str) -> Response:
     errors=_ERRORS,
 )
 def paybill_status_timeout(token: str) -> Response:
-    return _paybill_status(token, timed_out=True)
-
-
-def _paybill_reversal(token: str, *, timed_out: bool) -> Response:
-    """A Reversal's result about a paybill payment we return to its payer: the same source and rate checks, then the
-    token of the reversal recorded on the payment before it was sent and the ids Daraja acknowledged (any other: a
-    403 that writes nothing)."""
-    result = _checked_payload()
-    paybill = _configured(lambda: runtime().services.paybill)
-    try:
-        payment = paybill.on_reversal(result, token=token, timed_out=timed_out)
-    except Forbidden:
-        _log.warning("refused a paybill reversal answer from %s: unknown token or request", request.remote_addr)
-        raise
-    _log.info("paybill reversal answer %s: payment %s %s", result.result_code, payment.id, payment.state.value)
-    return json_response(ACCEPTED)
+    return _paybill_answer(token, timed_out=True, kind="status")
 
 
 @bp.post(f"{HOOKS_PREFIX}/paybill/reversal/result/<token>")
@@ -335,7 +322,7 @@ def _paybill_reversal(token: str, *, timed_out: bool) -> Response:
 )
 def paybill_reversal_result(token: str) -> Response:
     """Success marks the payment reversed; a failure (``R000002`` ...) puts it back where it waited, with the reason."""
-    return _paybill_reversal(token, timed_out=False)
+    return _paybill_answer(token, timed_out=False, kind="reversal")
 
 
 @bp.post(f"{HOOKS_PREFIX}/paybill/reversal/timeout/<token>")
@@ -348,7 +335,7 @@ def paybill_reversal_result(token: str) -> Response:
 )
 def paybill_reversal_timeout(token: str) -> Response:
     """Not a failure: Transaction Status is asked what became of the reversal."""
-    return _paybill_reversal(token, timed_out=True)
+    return _paybill_answer(token, timed_out=True, kind="reversal")
 
 
 @bp.post(f"{HOOKS_PREFIX}/paybill/validation/<token>")
