@@ -339,7 +339,8 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
 
 
 def _deposit(deposit: Deposit) -> dict[str, Any]:
-    """A deposit as exported: a hold for compliance reads as its holder is shown it (``review``, review7 F8)."""
+    """A deposit as exported: a hold for compliance or a sanctions list reads as its holder is shown it (``review``,
+    review7 F8, P6)."""
     data: dict[str, Any] = _clean(deposit)
     if data.get("hold_reason") is not None and deposit.shown_hold_reason is not None:
         data["hold_reason"] = deposit.shown_hold_reason.value
