@@ -210,6 +210,9 @@ WITHHELD_ACTIONS = (
     "wallet.claim_held",
     "remittance.frozen_recipient",
     "remittance.held",
+    "remittance.rescreened",  # a sanctions match kept on an order under way (tipoff3)
+    "remittance.refused",
+    "remittance.released",  # names the alerts and the cases that cleared them
     ".own_party_refused",
 )
 # Details withheld from audit records otherwise shown: why an operator froze the wallet (a compliance freeze is
