@@ -210,6 +210,9 @@ WITHHELD_ACTIONS = (
     "wallet.claim_held",
     "remittance.frozen_recipient",
     "remittance.held",
+    "remittance.rescreened",  # a sanctions match kept on an order under way (tipoff3)
+    "remittance.refused",
+    "remittance.released",  # names the alerts and the cases that cleared them
     ".own_party_refused",
 )
 # Details withheld from audit records otherwise shown: why an operator froze the wallet (a compliance freeze is
@@ -339,7 +342,8 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
 
 
 def _deposit(deposit: Deposit) -> dict[str, Any]:
-    """A deposit as exported: a hold for compliance reads as its holder is shown it (``review``, review7 F8)."""
+    """A deposit as exported: a hold for compliance or a sanctions list reads as its holder is shown it (``review``,
+    review7 F8, P6)."""
     data: dict[str, Any] = _clean(deposit)
     if data.get("hold_reason") is not None and deposit.shown_hold_reason is not None:
         data["hold_reason"] = deposit.shown_hold_reason.value
