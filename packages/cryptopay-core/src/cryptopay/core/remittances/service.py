@@ -114,7 +114,7 @@ from cryptopay.core.invoices import (
 )
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.applications import ApplicationState
-from cryptopay.core.kyc.limits import day_bounds
+from cryptopay.core.kyc.limits import day_bounds, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import (
@@ -1056,6 +1056,7 @@ class Remittances:
             if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
                 uow.payouts.lock_destination(order.recipient_phone)
             short = self._linked_at_funding(uow, order, invoice, valued)
+            _lock_receiving(uow, order.recipient_phone, now)  # before the conversion locks the desk's balances
             self._fund(uow, order, invoice, now)
             if payer is not None:
                 self._hold_listed_payer(uow, order, payer, now)
@@ -1705,8 +1706,24 @@ _FUNDED = (
 )
 
 
+def _lock_receiving(uow: RemittanceUnitOfWork, phone: str, now: datetime) -> None:
+    """Before a paid order's credit reads what the recipient's wallet took (``_pay_out`` -> ``_credit_check``): the
+    wallet's receive lock when its tier limits remittances (tier 0), as a send to it, a claim, a deposit and a
+    paybill credit take it (``UsageRepository.lock_receiving``; after the order's row, the number's lock and the
+    originator's, before any ledger balance: the lock order in ``cryptopay.core.wallets.service``). Two runners
+    crediting two orders to one wallet at once (the worker's tick, an operator's ``remittances advance``) read its
+    usage one after the other, so both cannot pass a limit only one fits: the second goes by B2C (review8 R2)."""
+    wallet = uow.wallets.by_phone(phone)
+    if wallet is None or wallet.frozen:
+        return
+    profile = uow.kyc.get(wallet.user_id)
+    if profile is not None and product_limited(profile, Product.REMITTANCE, at=now):
+        uow.wallet_usage.lock_receiving(wallet.user_id)
+
+
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:
-    """Whether the recipient's wallet may take ``value`` now (its KYC limits for receiving remittances)."""
+    """Whether the recipient's wallet may take ``value`` now (its KYC limits for receiving remittances); a paid
+    order's credit takes the wallet's receive lock first (``_lock_receiving``)."""
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         raise NotFound(f"{wallet.user_id} has no KYC profile")
