@@ -1163,3 +1163,37 @@ def test_a_remittance_credit_waits_for_what_another_is_crediting_to_the_same_tie
     done = stack.get(late)
     assert (done.route, done.recipient_id) == (RemittanceRoute.MPESA, None), done
     assert stack.wallet.wallets.balances(zawadi.id)["KES"] == Money.of(4000, KES)
+
+
+def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chain(backend: Backend):
+    """review8 R1: three transfers of 0.000001 USDC to an order's Ethereum address (it asks for USDT there), and one
+    of 1.5 USDC while the hot wallet's fee estimate is 2 USDC (2.5 with the margin): each back on chain would cost
+    the platform a network fee, so none is sent (the excess rule's floor, ``RemittanceRules.excess_floor``, and the
+    network's fee apply to strays too). They stay pending for an operator (``cryptopay refunds wrong-network``), the
+    order notes it once (``excess_note``, audited ``remittance.stray_held`` with the floor and the fee), however
+    many runs; a stray worth more than both still goes back whole. Unfixed, each dust transfer was its own refund."""
+    stack = remittance_stack(backend)
+    estimator = FakeFeeEstimator(Money.of("2", USDC))
+    stack.remittances.estimators = lambda: {"ethereum": estimator}
+    order = stack.order(refund_address=EVM_REFUND)
+    invoice = stack.remittances.invoice(order)
+    address = next(o.address for o in invoice.options if o.rail.network.name == "ethereum")
+    for amount in ("0.000001", "0.000001", "0.000001", "1.5"):
+        stack.chains["ethereum"].pay(address, Money.of(amount, USDC))
+    stack.confirm(12)  # as deep as an Ethereum rail asks
+    stack.run(rounds=3)
+    held = stack.get(order)
+    assert held.excess_refund_ids == () and stack.senders["ethereum"].sent == {}
+    strays = stack.remittances.wrong_payments(held)
+    assert [p.state.value for p in strays] == ["pending"] * 4
+    assert held.excess_note is not None and "operator" in held.excess_note
+    [audited] = _audited(backend, "remittance.stray_held")
+    assert audited["floor"] == str(Money.of(1, USDC)) and audited["network_fee"] == str(Money.of("2.5", USDC))
+    assert audited["payment"] in {p.id for p in strays}
+    stack.chains["ethereum"].pay(address, Money.of(10, USDC))
+    stack.confirm(12)
+    stack.run(rounds=1)
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert (refund.amount, refund.address) == (Money.of(10, USDC), EVM_REFUND)
+    assert [p.state.value for p in stack.remittances.wrong_payments(stack.get(order))].count("pending") == 4
+    assert stack.books_balanced()
