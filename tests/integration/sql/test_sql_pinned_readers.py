@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 import sqlalchemy as sa
+from cryptopay.adapters.sql import prepared
 from cryptopay.adapters.sql.tables_payments import deposit_address_counters, deposit_addresses, invoices
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
 from cryptopay.core.errors import CryptopayError, Unavailable
@@ -341,5 +342,38 @@ def test_an_index_is_never_taken_on_a_reader_reconnected_in_its_block(pg_engine:
     with storage.reading() as uow:
         assert uow.deposit_addresses.allocate_shared_index(["tron"]) == 2
     assert _counter(pg_engine, "tron") == 3
+    storage.close()
+    assert _checked_out(pg_engine) == 0
+
+
+_WHO = prepared.Statement("cryptopay_test_who", "SELECT pg_backend_pid() + %(n)s AS pid", (("n", "int"),))
+
+
+def _prepared_unit(storage: SqlStorage) -> int:
+    """A unit of work the driver owns, its statement prepared on the connection (as the P2P send's): the backend."""
+    with storage.unit_of_work() as uow:
+        rows = uow.begin_prepared((_WHO, {"n": 0}))
+        assert rows is not None
+        return int(rows[0]["pid"])
+
+
+def test_a_writer_pinned_again_after_its_session_died_prepares_its_statements_anew(pg_engine: Engine) -> None:
+    """What a pinned writer's session held (its prepared statements, its mode) is not assumed of the next session:
+    after every session was dropped, one unit may fail; the next ones prepare their statements again, on another
+    backend, in a connection back in its usual mode (no autocommit) between units."""
+    storage = SqlStorage(pg_engine, pinned_writers=1)
+    first = _prepared_unit(storage)
+    assert _prepared_unit(storage) == first  # prepared once, called again on the same session
+    _kill_sessions(pg_engine)
+    with suppress(CryptopayError):
+        _prepared_unit(storage)
+    again = _prepared_unit(storage)
+    assert again != first
+    assert _prepared_unit(storage) == again
+    with storage.unit_of_work() as uow:
+        driver = uow.connection.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection) and not driver.autocommit
+        held = uow.connection.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars().all()
+        assert "cryptopay_test_who" in held
     storage.close()
     assert _checked_out(pg_engine) == 0
