@@ -280,7 +280,7 @@ class HeldSends:
             session=uow.ledger,
         )
         transfer.state = TransferState.RETURNED if returned else TransferState.DELIVERED
-        transfer.proposal = None
+        transfer.proposal, transfer.decided_at = None, now
         uow.wallet_transfers.update(transfer)
         action = "wallet.held_send_returned" if returned else "wallet.held_send_released"
         details = {
