@@ -108,7 +108,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "paybill_propose": _STAFF,
     "paybill_approve": _STAFF,
     "paybill_decline": _STAFF,
-    "paybill_reverse": _STAFF,
+    "paybill_propose_return": _STAFF,
     "ops_reconciliation": _ADMIN,
     "ops_reconcile_now": _ADMIN,
     "ops_treasury": _ADMIN,
