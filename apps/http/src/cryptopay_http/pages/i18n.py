@@ -88,6 +88,15 @@ def money(value: Money) -> str:
     return f"{value.asset.code} {amount(value.amount, language(), places=places)}"
 
 
+def shillings(value: Money) -> str:
+    """A KES payout as M-Pesa pays it, in whole shillings: ``KES 638`` (a fraction, which no payout has, keeps its
+    cents rather than hide them); any other asset as ``money`` shows it."""
+    if value.asset.code != "KES":
+        return money(value)
+    places = 0 if value.amount == value.amount.to_integral_value() else 2
+    return f"KES {amount(value.amount, language(), places=places)}"
+
+
 def crypto(value: Money) -> str:
     """A crypto amount's digits, exactly (``38.75969``), without the asset code."""
     return amount(value.amount, language())
@@ -103,6 +112,11 @@ def amount(value: Decimal, lang: str, *, places: int | None = None) -> str:
     return ("-" if value < 0 else "") + (f"{grouped}.{fraction}" if fraction else grouped)
 
 
+def number(value: Decimal | str) -> str:
+    """A rate or a report's total (a decimal, or its text as reports keep it) grouped for people: ``1,293.5``."""
+    return amount(Decimal(value), language())
+
+
 def when(moment: datetime, lang: str) -> str:
     """A date and time in Nairobi's time zone (EAT), in the page's language."""
     return format_datetime(moment, "d MMM y, HH:mm", tzinfo=NAIROBI, locale=lang)
@@ -116,7 +130,9 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.filters["when"] = lambda moment: when(moment, language())
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["shillings"] = shillings
     app.jinja_env.filters["crypto"] = crypto
+    app.jinja_env.filters["number"] = number
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
     app.jinja_env.globals["payout_result"] = payout_result
     app.jinja_env.filters["network"] = network_name
