@@ -8,6 +8,10 @@ from its ``.po`` (a fresh checkout still shows Swahili).
 >>> from decimal import Decimal
 >>> amount(Decimal("12500.5"), "en", places=2), amount(Decimal("0.00150000"), "sw")
 ('12,500.50', '0.0015')
+>>> from cryptopay.core.money import BTC, USDT, Money
+>>> with Flask(__name__).test_request_context():
+...     crypto(Money.of("5", USDT)), crypto(Money.of("11.117501", USDT)), crypto(Money.of("0.5", BTC))
+('5.00', '11.117501', '0.5')
 """
 
 from __future__ import annotations
@@ -82,10 +86,16 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue(language()).ngettext(singular, plural, n)
 
 
+# Dollar stablecoins read like dollars: at least their cents (USDT 5.00), at most their own 6 places (11.117501).
+CENTS = frozenset({"USDT", "USDC"})
+
+
 def money(value: Money) -> str:
-    """``KES 5,000.00``: shillings with their two places, crypto with every significant digit."""
-    places = value.asset.decimals if value.asset.code == "KES" else None
-    return f"{value.asset.code} {amount(value.amount, language(), places=places)}"
+    """``KES 5,000.00``: shillings with their two places, a stablecoin with at least its cents (``USDT 5.00``), other
+    crypto with every significant digit."""
+    if value.asset.code == "KES":
+        return f"KES {amount(value.amount, language(), places=value.asset.decimals)}"
+    return f"{value.asset.code} {crypto(value)}"
 
 
 def shillings(value: Money) -> str:
@@ -98,8 +108,13 @@ def shillings(value: Money) -> str:
 
 
 def crypto(value: Money) -> str:
-    """A crypto amount's digits, exactly (``38.75969``), without the asset code."""
-    return amount(value.amount, language())
+    """A crypto amount's digits, exactly (``38.75969``; a stablecoin's at least to the cent: ``5.00``), without the
+    asset code."""
+    shown = amount(value.amount, language())
+    if value.asset.code not in CENTS:
+        return shown
+    whole, _, fraction = shown.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def amount(value: Decimal, lang: str, *, places: int | None = None) -> str:
