@@ -57,7 +57,10 @@ def test_deposit_usdt_on_a_phone_copy_the_address_and_see_it_credited(browser, l
     amount = page.get_by_role("region", name="Table").locator("tbody tr").first.locator("td").nth(2)
     box = amount.bounding_box()
     assert (
-        amount.inner_text().endswith("USDT 25.00") and box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        amount.inner_text().endswith("USDT 25.00")
+        and box
+        and box["x"] >= 0
+        and box["x"] + box["width"] <= PHONE["width"]
     )
     assert axe_violations(page) == []
     context.close()
