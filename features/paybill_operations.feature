@@ -1,8 +1,8 @@
 Feature: Paybill payments M-Pesa did not verify
   A customer pays our paybill from the SIM menu. We book it only when M-Pesa's Transaction Status agrees with the
   confirmation we were sent. When it does not, nothing is credited and the payment waits for staff: they can ask
-  M-Pesa again, credit it to a wallet when a second officer agrees, or give the money back to the payer through
-  M-Pesa's Reversal.
+  M-Pesa again, credit it to a wallet or give the money back to the payer through M-Pesa's Reversal, each only when
+  a second officer agrees, and only when M-Pesa's own record shows the payment.
 
   Background:
     Given Amina has a wallet with the phone number 0712 000 001 and the username amina
@@ -25,8 +25,12 @@ Feature: Paybill payments M-Pesa did not verify
     And nothing is proposed and Amina has KES 0 in her wallet
     And the refusal is recorded under the operator's name
 
-  Scenario: The payment goes back to the payer
-    When Ann returns the payment to the payer
+  Scenario: Two officers give the payment back to the payer
+    When Ann proposes returning the payment to the payer
+    And Ann tries to approve her own proposal
+    Then she is told a second officer must approve it
+    And nothing is sent to M-Pesa
+    When Bob approves Ann's proposal
     Then M-Pesa reverses it and the payment is marked reversed
     And the customer with the number 0799 000 001 has the KES 400 back
     And Amina has KES 0 in her wallet
@@ -34,10 +38,17 @@ Feature: Paybill payments M-Pesa did not verify
 
   Scenario: A payment already reversed in the M-Pesa portal cannot be reversed twice
     Given someone already reversed the payment by hand in the M-Pesa portal
-    When Ann returns the payment to the payer
+    When Ann proposes returning the payment to the payer
+    And Bob approves Ann's proposal
     Then M-Pesa refuses with R000002 and the payment waits again with the reason
 
   Scenario: Nothing is returned for a receipt M-Pesa never made
     Given a confirmation of a receipt M-Pesa never made was posted with our token
     When Ann tries to return that payment to the payer
-    Then she is told M-Pesa shows no payment to our paybill and nothing is sent
+    Then she is told to ask M-Pesa again first and nothing is sent
+
+  Scenario: Nothing is credited for a receipt M-Pesa never made
+    Given a confirmation of a receipt M-Pesa never made was posted with our token
+    When Ann tries to credit that payment to the wallet "amina"
+    Then she is told to ask M-Pesa again first and nothing is sent
+    And nothing is proposed and Amina has KES 0 in her wallet

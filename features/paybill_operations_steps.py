@@ -7,7 +7,7 @@ from cryptopay.core.errors import InvalidState, Refused
 from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
-from cryptopay.core.wallets.paybill import Paybill, PaybillState
+from cryptopay.core.wallets.paybill import Paybill, PaybillProposal, PaybillState
 from pytest_bdd import given, parsers, then, when
 
 from tests.support.paybill import answer_reversal, registered, verified
@@ -106,7 +106,7 @@ def refusal_recorded(context):
 @when(parsers.re(r"(?P<officer>\w+) tries to approve her own proposal"))
 def approves_own(context, officer):
     with pytest.raises(SameOfficer) as refused:
-        _desk(context).approve_credit(context["payment"], officer=officer)
+        _desk(context).approve(context["payment"], officer=officer)
     context["refusal"] = refused.value
 
 
@@ -117,8 +117,14 @@ def told_second_officer(context):
 
 @when(parsers.re(r"(?P<officer>\w+) approves (?P<proposer>\w+)'s proposal"))
 def approves(context, officer, proposer):
-    credited = _desk(context).approve_credit(context["payment"], officer=officer)
-    assert credited.state is PaybillState.RELEASED and credited.proposed_by == proposer
+    desk = _desk(context)
+    proposal = desk.get(context["payment"]).proposal
+    assert proposal is not None and desk.get(context["payment"]).proposed_by == proposer
+    done = desk.approve(context["payment"], officer=officer, expected=proposal)
+    if proposal is PaybillProposal.CREDIT:
+        assert done.state is PaybillState.RELEASED and done.decided_by == f"user:{officer}"
+    else:
+        context["answered"] = answer_reversal(_stack(context), desk)
 
 
 @then(parsers.re(r"(?P<name>\w+) has KES (?P<value>[\d,.]+) in her wallet"))
@@ -126,10 +132,14 @@ def has_kes(context, name, value):
     assert _stack(context).balance(context["people"][name], "KES") == Money.of(context.amount(value), KES)
 
 
-@when(parsers.re(r"(?P<officer>\w+) returns (the|that) payment to the payer"))
-def returns(context, officer):
-    _desk(context).reverse(context["payment"], actor=f"user:{officer}", note="the payer asked for it back")
-    context["answered"] = answer_reversal(_stack(context), _desk(context))
+@when(parsers.re(r"(?P<officer>\w+) proposes returning the payment to the payer"))
+def proposes_return(context, officer):
+    _desk(context).propose_return(context["payment"], officer=officer, note="the payer asked for it back")
+
+
+@then("nothing is sent to M-Pesa")
+def nothing_to_mpesa(context):
+    assert not [t for t in _stack(context).mpesa.transactions() if t.product == "reversal"]
 
 
 @then("M-Pesa reverses it and the payment is marked reversed")
@@ -173,12 +183,21 @@ def refused_r000002(context):
 @when(parsers.re(r"(?P<officer>\w+) tries to return that payment to the payer"))
 def tries_to_return(context, officer):
     with pytest.raises(InvalidState) as refused:
-        _desk(context).reverse(context["payment"], actor=f"user:{officer}", note="give it back")
+        _desk(context).propose_return(context["payment"], officer=officer, note="give it back")
     context["refusal"] = refused.value
 
 
-@then("she is told M-Pesa shows no payment to our paybill and nothing is sent")
+@when(parsers.re(r'(?P<officer>\w+) tries to credit that payment to the wallet "(?P<to>\w+)"'))
+def tries_to_credit(context, officer, to):
+    with pytest.raises(InvalidState) as refused:
+        _desk(context).propose_credit(context["payment"], to, officer=officer, note="the payer insists")
+    context["refusal"] = refused.value
+
+
+@then("she is told to ask M-Pesa again first and nothing is sent")
 def nothing_sent(context):
-    assert "no payment to our paybill" in context["refusal"].message
+    assert "re-verify it first" in context["refusal"].message
+    assert _desk(context).get(context["payment"]).state is PaybillState.UNVERIFIED
+    assert not [t for t in _stack(context).mpesa.transactions() if t.product == "reversal"]
     assert _desk(context).get(context["payment"]).state is PaybillState.UNVERIFIED
     assert not [t for t in _stack(context).mpesa.transactions() if t.product == "reversal"]

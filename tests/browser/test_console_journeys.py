@@ -193,7 +193,7 @@ def _paid_to_no_wallet(live, account: str) -> str:
 
 @pytest.mark.parametrize(("viewport", "locale"), CASES)
 def test_staff_see_a_paybill_payment_waiting_in_suspense_with_its_actions(browser, live, admin, viewport, locale):
-    """A payment naming no wallet waits in suspense: its page shows the four-eyes credit and the Reversal forms, each
+    """A payment naming no wallet waits in suspense: its page shows the four-eyes credit and return forms, each
     with a fresh-code field; axe finds nothing and the page does not scroll sideways."""
     payment_id = _paid_to_no_wallet(live, f"nobody-{secrets.token_hex(3)}")
     context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport is PHONE)
@@ -201,7 +201,7 @@ def test_staff_see_a_paybill_payment_waiting_in_suspense_with_its_actions(browse
     admin.login(page, live.api, "/console/paybill?state=suspended")
     page.locator(f'a[href="/console/paybill/{payment_id}"]').click()
     page.wait_for_url(f"**/console/paybill/{payment_id}")
-    for form in ("propose", "reverse"):
+    for form in ("propose", "propose-return"):
         assert page.locator(f'form[action$="/{form}"] input[name="code"]').count() == 1
     _checked(page)
     context.close()

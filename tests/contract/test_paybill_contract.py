@@ -16,7 +16,17 @@ from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets import Usage
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_reversal, answer_status, confirmed, credit, pay, registered, verified
+from tests.support.paybill import (
+    answer_reversal,
+    answer_status,
+    confirmed,
+    credit,
+    give_back,
+    pay,
+    registered,
+    returned_by_hand,
+    verified,
+)
 from tests.support.sql_backends import Backend
 from tests.support.threads import joined
 from tests.support.wallet_stack import WalletStack, memory_wallet_backend, wallet_stack
@@ -42,7 +52,7 @@ def test_paybill_payments_are_booked_decided_and_listed_on_this_backend(backend:
     again = desk.confirm(confirmation, token=token)  # Daraja repeats itself
     assert again.id == credited.id and again.repeats == 1
     credit(desk, stranger.id, "amina", note="the payer called")
-    desk.send_back(big.id, actor="usr_ops", note="over the limit")
+    returned_by_hand(stack, big.id, note="over the limit")  # before returns were four-eyes: still read back
     states = {p.trans_id: (p.state, p.user_id) for p in desk.listed()}
     assert states == {
         credited.trans_id: (PaybillState.CREDITED, amina.id),
@@ -176,7 +186,7 @@ def test_operators_reverify_credit_with_four_eyes_and_reverse_on_this_backend(ba
     before = stack.mpesa.balance("0799000002")
     stranger = pay(stack, desk, "0799000002", 300, "acc 17")  # names no wallet: in suspense
     assert stranger.state is PaybillState.SUSPENDED
-    sending = desk.reverse(stranger.id, actor="usr_a", note="the payer asked for it back")
+    sending = give_back(desk, stranger.id, note="the payer asked for it back")
     assert sending.state is PaybillState.REVERSING and sending.reversal_originator is not None
     with backend.uow() as uow:
         assert sending.reversal_digest is not None
@@ -192,10 +202,10 @@ def test_operators_reverify_credit_with_four_eyes_and_reverse_on_this_backend(ba
     forged = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
     verified(stack, desk)
     with pytest.raises(InvalidState):  # M-Pesa has no payment to us by that TransID: nothing of a payer's to return
-        desk.reverse(forged.id, actor="usr_a", note="give it back")
+        give_back(desk, forged.id, note="give it back")
     twice = _unverified(stack, desk, token, "0799000004", 200)
     _reversed_in_the_portal(stack, twice)
-    desk.reverse(twice.id, actor="usr_a", note="give it back")
+    give_back(desk, twice.id, note="give it back")
     (failed,) = answer_reversal(stack, desk)
     assert failed.state is PaybillState.UNVERIFIED and "R000002" in failed.reason
     assert set(stack.ledger.trial_balance().values()) == {0}

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from cryptopay.adapters.queue import InlineQueue, RqQueue
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.ports.queue import JobRegistry
 
-from tests.support.queue_harness import Harness, harness
+from tests.support.queue_harness import Harness, RqHarness, harness
 
 
 @pytest.fixture(params=["fake", "inline", pytest.param("rq", marks=pytest.mark.redis)])
@@ -220,6 +221,38 @@ def test_a_running_coalescing_job_lets_the_next_copy_wait_behind_it(queue_harnes
     queue_harness.run()
     queue_harness.run()
     assert answers == [True, True]
+
+
+@pytest.mark.parametrize("kind", ["inline", pytest.param("rq", marks=pytest.mark.redis)])
+def test_a_coalescing_job_waiting_for_its_retry_holds_nothing_back(kind: str, request: pytest.FixtureRequest) -> None:
+    """A repeating job that ran and failed (or whose worker was killed under it) waits a minute for its retry; the
+    next period's copy is queued and runs meanwhile. Before, the retry held every later copy back: ``payouts.start``
+    killed at a fault point left the planned payouts unsent for minutes (``make chaos``). The fake retries at once."""
+    registry, runs = JobRegistry(), []
+
+    def tick(payload: dict) -> None:
+        runs.append(payload["n"])
+        if len(runs) == 1:
+            raise RuntimeError("the work-horse died")
+
+    registry.register("tick", tick)
+    redis_url = request.getfixturevalue("redis_url") if kind == "rq" else None
+    with harness(kind, registry, redis_url) as h:
+        a_minute = [timedelta(minutes=1)]
+        if isinstance(h, RqHarness):
+            h.queue = RqQueue(h.connection, queue_name=h.queue_name, retries=a_minute)
+        else:
+            h.queue = InlineQueue(registry, retries=a_minute)
+        assert h.queue.enqueue("tick", {"n": 1}, job_id=h.jid("p1"), coalesce=True).created
+        h.run()
+        assert runs == [1]  # failed: its retry waits a minute
+        again = h.queue.enqueue("tick", {"n": 2}, job_id=h.jid("p2"), coalesce=True)
+        assert (again.job_id, again.created) == (h.jid("p2"), True)
+        h.run()
+        assert runs == [1, 2]
+        later = h.queue.enqueue("tick", {"n": 3}, job_id=h.jid("p3"), delay=timedelta(minutes=1), coalesce=True)
+        held = h.queue.enqueue("tick", {"n": 4}, job_id=h.jid("p4"), coalesce=True)
+        assert later.created and (held.job_id, held.created) == (h.jid("p3"), False)  # one never run still holds
 
 
 def test_coalescing_is_per_job_name_and_leaves_other_enqueues_alone(queue_harness: Harness) -> None:

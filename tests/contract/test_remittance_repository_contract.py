@@ -329,16 +329,17 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_with_a_stored_aud
     assert stack.order(sender=Sender(name="Grace Otieno", country="GB")).state is RemittanceState.AWAITING_PAYMENT
 
 
-def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored_audited_alerts(backend: Backend):
-    """Names screened when the order opens, over the backend's lists: a listed sender is refused before paying, its
-    blocking alert (entry, score) and audit record stored, no order; a possible match opens an order that keeps its
-    alert id and, once paid, is held (no payout) until an operator pays it out."""
+def test_a_sanctioned_sender_and_a_possible_match_open_orders_held_with_stored_audited_alerts(backend: Backend):
+    """Names screened when the order opens, over the backend's lists: a listed sender's order opens as any other
+    (tipoff3: it was refused, telling anyone a name is listed), its blocking alert (entry, score) and audit record
+    stored and its id kept on the order (``remittance.create`` names it for officers); a possible match opens an
+    order that keeps its alert id; once paid, each is held (no payout) until an operator pays it out."""
     stack = remittance_stack(backend)
     stack.list_sanctioned("Dmitri Ivanovich Petrov")
-    with pytest.raises(Blocked) as refused:
-        stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
-    assert "ofac" not in refused.value.message
+    listed = stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
     [blocking] = stack.monitoring.alerts()
+    assert stack.get(listed).review_alerts == (blocking.id,)
+    assert stack.get(listed).state is RemittanceState.AWAITING_PAYMENT
     assert (blocking.rule_id, blocking.blocking, blocking.evidence["ref"]) == (
         "sanctioned-remittance-party",
         True,
@@ -348,7 +349,12 @@ def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored
     with backend.uow() as uow:
         raised = [r for r in uow.audit.records() if r.action == "compliance.alert_raised"]
         assert [(r.subject, dict(r.details)["blocking"]) for r in raised] == [(f"alert:{blocking.id}", "True")]
-        assert uow.remittances.list(state=None, before=None, limit=10) == []
+        [created] = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.create"]
+        assert created["review_alerts"] == blocking.id
+    stack.pay(listed)
+    stack.confirm()
+    stack.run()
+    assert (stack.get(listed).state, stack.get(listed).payout_id) == (RemittanceState.HELD, None)
     order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="1 Strand, London"))
     possible = next(a for a in stack.monitoring.alerts() if a.id != blocking.id)
     assert not possible.blocking and stack.get(order).review_alerts == (possible.id,)
@@ -372,10 +378,11 @@ def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored
     assert released == [("ops:payments", {"held": held.note, "alerts": possible.id, "cases": case.id})]
 
 
-def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per_version(backend: Backend):
-    """A list imported after the orders opened: ``rescreen`` refuses an unpaid order whose sender it now names (its
-    invoice cancelled: ``refused``, which its sender reads as ``expired``), holds a paid order whose payout failed and waits for a retry
-    (no payout in flight) for an operator, leaves a clean order alone; running it again changes nothing."""
+def test_a_new_sanctions_list_marks_unpaid_orders_and_holds_paid_ones_once_per_version(backend: Backend):
+    """A list imported after the orders opened: ``rescreen`` keeps the alert on an unpaid order whose sender it now
+    names, which goes on as any other (tipoff3: it was refused and its invoice cancelled, so its sender saw it expire
+    early), holds a paid order whose payout failed and waits for a retry (no payout in flight) for an operator,
+    leaves a clean order alone; running it again changes nothing."""
     stack = remittance_stack(backend, policy=RetryPolicy(attempts=3))
     stack.list_sanctioned("Mujahidin Youth Movement")
     unpaid = stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
@@ -390,10 +397,10 @@ def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per
     stack.list_sanctioned("Dmitri Ivanovich Petrov", "Viktor Anatolyevich Bout")
     changed = {o.id: o for o in stack.remittances.rescreen()}
     assert set(changed) == {unpaid.id, paid.id}
-    refused, held = stack.get(unpaid), stack.get(paid)
-    assert refused.state is RemittanceState.REFUSED and refused.finished_at is not None
-    assert stack.remittances.invoice(refused).state is InvoiceState.CANCELLED
-    assert "sanctioned-remittance-party" in (refused.note or "") and "ofac" not in (refused.note or "")
+    marked, held = stack.get(unpaid), stack.get(paid)
+    assert (marked.state, marked.finished_at, len(marked.review_alerts)) == (RemittanceState.AWAITING_PAYMENT, None, 1)
+    assert stack.remittances.invoice(marked).state is InvoiceState.NEW
+    assert "strong match" in (marked.note or "") and "ofac" not in (marked.note or "")
     assert held.state is RemittanceState.HELD and len(held.review_alerts) == 1
     assert stack.get(clean).state is RemittanceState.AWAITING_PAYMENT and stack.get(clean).review_alerts == ()
     alerts = stack.monitoring.alerts()
@@ -402,10 +409,8 @@ def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per
     with backend.uow() as uow:
         records = [(r.action, r.subject, dict(r.details)) for r in uow.audit.records() if r.actor == "system:screening"]
     actions = {(action, subject) for action, subject, _ in records}
-    assert (("remittance.refused", f"remittance:{unpaid.id}") in actions) and (
-        "invoice.cancel",
-        f"invoice:{unpaid.invoice_id}",
-    ) in actions
+    assert ("remittance.rescreened", f"remittance:{unpaid.id}") in actions
+    assert not any(action in ("remittance.refused", "invoice.cancel") for action, _ in actions)
     [hold] = [d for a, subject, d in records if a == "remittance.held"]
     assert (hold["reason"], hold["match"], hold["alerts"]) == ("sanctions_rescreen", "strong", held.review_alerts[0])
     stack.clock.advance(hours=2)

@@ -8,6 +8,7 @@ balance is zero throughout."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import attrs
 import pytest
@@ -371,3 +372,72 @@ def test_a_returned_held_send_no_longer_counts_in_what_its_recipient_received(ba
     delivered = stack.wallets.send(amina.id, "0712000004", Money.of("5000", KES))
     assert delivered.state is TransferState.DELIVERED and stack.balance(dedan, "KES").amount == 5000
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def _export_of(stack: WalletStack, user_id: str) -> dict:
+    return json.loads(_export_text(stack, user_id))
+
+
+def test_a_held_send_s_times_read_as_an_ordinary_send_s_for_each_party(backend: Backend):
+    """tipoff3: a send held for hours and then released read, to its recipient, ``created_at`` and ``finished_at``
+    hours before its line in their history (an ordinary send's three times are one), so the delay told them it had
+    waited; a returned one read returned at the moment it was sent. Now each party reads an ordinary send's times:
+    the recipient a send made and delivered when it reached them, the sender one delivered when sent, or returned
+    when the money came back; their data exports say the same. The stored times, the officers', are unchanged."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    kept = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES))
+    back = stack.wallets.send(amina.id, "0712000002", Money.of("200", KES))
+    sent_at = kept.created_at
+    stack.clock.advance(hours=5)
+    _approved(stack.wallets.held_sends(), kept.id, HeldSendDecision.RELEASE, "the order allows it")
+    _approved(stack.wallets.held_sends(), back.id, HeldSendDecision.RETURN, "not this one")
+    [received] = stack.wallets.history(baraka.id)
+    [came_back] = [h for h in stack.wallets.history(amina.id) if h.amount.is_positive() and h.transfer_id == back.id]
+    assert received.at > sent_at + timedelta(hours=4)
+    assert stack.wallets.transfer(baraka.id, kept.id).shown_times(baraka.id) == (received.at, received.at)
+    assert stack.wallets.transfer(amina.id, kept.id).shown_times(amina.id) == (kept.created_at, kept.finished_at)
+    assert stack.wallets.transfer(amina.id, back.id).shown_times(amina.id) == (back.created_at, came_back.at)
+    exported = {t["id"]: t for t in _export_of(stack, baraka.id)["transfers"]}
+    assert (exported[kept.id]["created_at"], exported[kept.id]["finished_at"]) == (received.at.isoformat(),) * 2
+    mine = {t["id"]: t for t in _export_of(stack, amina.id)["transfers"]}
+    assert (mine[kept.id]["created_at"], mine[kept.id]["finished_at"]) == (sent_at.isoformat(),) * 2
+    assert mine[back.id]["finished_at"] == came_back.at.isoformat()
+    stored = stack.wallets.transfer(baraka.id, kept.id)
+    assert (stored.created_at, stored.finished_at) == (sent_at, sent_at)  # the officers read the truth
+
+
+def test_an_officer_keeps_a_held_send_held_with_a_note_and_nothing_moves(backend: Backend):
+    """tipoff3, as held merchant payments: ``keep`` records one officer's decision to keep a held send held (a note,
+    nothing moves, no second officer); it is audited ``wallet.held_send_kept``, the send stays ``held`` with who, when
+    and why, and may still be released later; a keep while a release is proposed is a ``Conflict``, one without a
+    note ``InvalidInput``, an unknown send ``NotFound``. Neither party's data export tells of it."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES))
+    held = stack.wallets.held_sends()
+    with pytest.raises(InvalidInput):
+        held.keep(sent.id, officer=OFFICER, note="  ")
+    with pytest.raises(NotFound):
+        held.keep("trf_nothing", officer=OFFICER, note="the police asked")
+    kept = held.keep(sent.id, officer=OFFICER, note="the police asked us to keep it")
+    assert kept.state is TransferState.HELD and kept.kept is not None
+    assert (kept.kept.by, kept.kept.note) == (OFFICER, "the police asked us to keep it")
+    assert held.get(sent.id).kept == kept.kept and [t.id for t in held.waiting()] == [sent.id]
+    assert _held_balance(stack) == Money.of("300", KES) and stack.wallets.balances(baraka.id)["KES"].is_zero()
+    [record] = _records(stack, "wallet.held_send_kept")
+    assert (record.actor, dict(record.details)) == (f"user:{OFFICER}", {"note": "the police asked us to keep it"})
+    held.release(sent.id, officer=OFFICER, note="the court order allows it")
+    with pytest.raises(Conflict):
+        held.keep(sent.id, officer=SECOND, note="keep it after all")
+    for user in (amina, baraka):
+        text = _export_text(stack, user.id)
+        assert "police" not in text and "held_send" not in text and '"kept"' not in text, user.phone
+    held.approve(sent.id, officer=SECOND)
+    assert stack.wallets.balances(baraka.id)["KES"] == Money.of("300", KES) and _held_balance(stack).is_zero()
+    with pytest.raises(InvalidState):
+        held.keep(sent.id, officer=OFFICER, note="too late")

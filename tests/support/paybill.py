@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from cryptopay.core import flows
 from cryptopay.core.mobile_money import parse_payload
+from cryptopay.core.ports.paybill import PaybillUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.system import RandomIds
-from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, RegistrationState
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
 
 from tests.support.wallet_stack import WalletStack
 
@@ -14,9 +17,11 @@ __all__ = [
     "answer_status",
     "confirmed",
     "credit",
+    "give_back",
     "pay",
     "paybill",
     "registered",
+    "returned_by_hand",
     "verified",
 ]
 
@@ -88,3 +93,29 @@ def credit(desk: Paybill, payment_id: str, to: str, *, note: str) -> PaybillPaym
     """Credit a payment to the wallet ``to`` names as the console does: officer usr_a proposes, usr_b approves."""
     desk.propose_credit(payment_id, to, officer="usr_a", note=note)
     return desk.approve_credit(payment_id, officer="usr_b")
+
+
+def give_back(desk: Paybill, payment_id: str, *, note: str) -> PaybillPayment:
+    """Return a payment to its payer as the console does: officer usr_a proposes it, usr_b approves (the Reversal)."""
+    desk.propose_return(payment_id, officer="usr_a", note=note)
+    return desk.approve_return(payment_id, officer="usr_b")
+
+
+def returned_by_hand(stack: WalletStack, payment_id: str, *, note: str) -> PaybillPayment:
+    """A suspended payment one operator returned before returns were four-eyes (reversed by hand in the M-Pesa
+    portal): out of the suspense account and the collections, ``returned``. Such data stays valid."""
+
+    def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+        payment = uow.paybill_payments.get(payment_id, lock=True)
+        assert payment is not None and payment.state is PaybillState.SUSPENDED
+        flows.return_paybill_payment(stack.ledger, payment_id=payment.id, kes=payment.kes, session=uow.ledger)
+        payment.state, payment.decided_by, payment.decided_at, payment.note = (
+            PaybillState.RETURNED,
+            "usr_ops",
+            stack.clock.now(),
+            note,
+        )
+        uow.paybill_payments.update(payment)
+        return payment
+
+    return in_transaction(stack.backend.uow, work)

@@ -111,10 +111,11 @@ def test_listing_orders_needs_no_mpesa_settings(tmp_path):
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "no remittance order", "")
 
 
-def test_compliance_rescreen_refuses_an_unpaid_order_a_new_list_names_and_its_release_waits_for_compliance(stack):
+def test_compliance_rescreen_marks_an_unpaid_order_a_new_list_names_and_its_release_waits_for_compliance(stack):
     """``cryptopay compliance rescreen`` rescreens the remittances under way too: an unpaid order whose recipient a
-    new list names is refused (one JSON line per order changed); a paid order held for compliance is not released
-    by ``retry`` while its alert is in no case (exit 5, ``under_compliance_review``)."""
+    new list names keeps the alert and goes on (one JSON line per order changed; it was refused, which its sender
+    could see: tipoff3); a paid order held for compliance is not released by ``retry`` while its alert is in no case
+    (exit 5, ``under_compliance_review``)."""
     stack.list_sanctioned("Mujahidin Youth Movement")
     order = stack.order(amount="1500", name="Viktor Anatolyevich Bout")
     held = stack.order(amount="1600", phone="254711000009", sender=Sender(name="Dmitri Ivanovich", country="GB"))
@@ -122,7 +123,10 @@ def test_compliance_rescreen_refuses_an_unpaid_order_a_new_list_names_and_its_re
     done = runner.invoke(app, ["compliance", "rescreen"])
     assert done.exit_code == 0, done.output
     rows = [json.loads(line) for line in done.stdout.splitlines() if '"remittance"' in line]
-    assert {(r["remittance"], r["state"]) for r in rows} == {(order.id, "refused"), (held.id, "awaiting_payment")}
+    assert {(r["remittance"], r["state"]) for r in rows} == {
+        (order.id, "awaiting_payment"),
+        (held.id, "awaiting_payment"),
+    }
     assert runner.invoke(app, ["compliance", "rescreen"]).stdout.count('"remittance"') == 0  # once per version
     stack.pay(held)
     stack.confirm()

@@ -12,6 +12,7 @@ from cryptopay.core.identity.model import Role, User
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.identity import InMemoryUsers
+from cryptopay.core.wallets.paybill import PaybillState
 from cryptopay_cli.context import use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
@@ -49,8 +50,8 @@ def _wallets(*args: str):
 
 def test_operators_register_list_release_and_return_paybill_payments(stack: WalletStack) -> None:
     """Register the URLs; two payments naming no wallet wait in suspense; one operator may not release one to a
-    wallet (exit 5: four-eyes), the other is returned with a note (none: exit 2; an unknown state: exit 2; a decided
-    payment: exit 4)."""
+    wallet nor return one to its payer (exit 5: each is four-eyes, on the console or the admin API; nothing moves;
+    no note: exit 2; an unknown state: exit 2)."""
     amina = stack.sign_up("0712000001")
     registered = _wallets("paybill-register")
     assert registered.exit_code == 0 and json.loads(registered.stdout)["state"] == "active"
@@ -65,12 +66,11 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert refused.exit_code == 5 and "/console/paybill" in refused.stderr  # one operator never credits a wallet
     credit(desk, first.id, "0712000001", note="the payer called")  # two officers, as on the console
     returned = _wallets("paybill-return", second.id, "--note", "nobody claims it")
-    assert returned.exit_code == 0 and json.loads(returned.stdout)["state"] == "returned"
-    assert _wallets("paybill-return", second.id, "--note", "again").exit_code == 4
-    assert _wallets("paybill-return", "pbl_nope", "--note", "x").exit_code == 3
+    assert returned.exit_code == 5 and f"/console/paybill/{second.id}" in returned.stderr, returned.output
+    assert desk.get(second.id).state is PaybillState.SUSPENDED and not stack.mpesa.outbox  # nothing sent
     assert stack.balance(amina, "KES") == Money.of(300, KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
-    assert actions.count("paybill.credit_approved") == 1 and actions.count("paybill.returned") == 1
+    assert actions.count("paybill.credit_approved") == 1 and "paybill.reversal_requested" not in actions
 
 
 def test_operators_reverify_and_decline_credits_but_never_propose_approve_or_reverse_from_the_shell(
@@ -105,8 +105,12 @@ def test_operators_reverify_and_decline_credits_but_never_propose_approve_or_rev
     assert _wallets(*decline, "no@example.co.ke").exit_code == 3
     declined = _wallets("paybill-decline", odd.id, "--officer", "ann@example.co.ke", "--note", "wrong wallet")
     assert declined.exit_code == 0 and json.loads(declined.stdout)["proposed_to"] == ""
-    for missing in ("paybill-approve", "paybill-reverse"):
+    proposed = desk.propose_return(odd.id, officer="usr_ann", note="the payer asked")  # as the console does
+    declined = _wallets("paybill-decline", odd.id, "--officer", "ann@example.co.ke", "--note", "not yet")
+    assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] == ""
+    for missing in ("paybill-approve", "paybill-reverse", "paybill-propose-return"):
         assert _wallets(missing, odd.id).exit_code == 2  # no such command
     assert stack.balance(amina, "KES") == Money.zero(KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert {"paybill.reverify_requested", "paybill.credit_proposed", "paybill.credit_declined"} <= set(actions)
+    assert {"paybill.return_proposed", "paybill.return_declined"} <= set(actions)

@@ -15,8 +15,9 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.wallets.paybill import Paybill, PaybillState
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import database_env, fast_hasher, make_app
+from tests.integration.http.http_support import AuthActions, database_env, fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
+from tests.support.paybill import give_back
 
 BASE = "https://pay.example.com"
 
@@ -144,7 +145,7 @@ def test_a_reversal_result_comes_to_its_own_token_url_and_names_its_request(api:
         assert api.client.post(path, json=body).status_code == 200
     (held,) = api.paybill.listed()
     assert held.state is PaybillState.SUSPENDED
-    api.paybill.reverse(held.id, actor="usr_ops", note="the payer asked for it back")
+    give_back(api.paybill, held.id, note="the payer asked for it back")
     (result,) = [d for d in api.mpesa.outbox if "/paybill/reversal/" in d.url]
     path = result.url.removeprefix(BASE)
     assert path.startswith("/hooks/daraja/paybill/reversal/result/")
@@ -157,3 +158,114 @@ def test_a_reversal_result_comes_to_its_own_token_url_and_names_its_request(api:
         assert answer.status_code == 200 and answer.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     assert api.paybill.get(held.id).state is PaybillState.REVERSED
     assert set(api.services.ledger.trial_balance().values()) <= {0}
+
+
+def _paid(api: PaybillApi, phone: str, amount: int, reference: str, **forged: str) -> str:
+    """A customer pays our paybill; the confirmation (``forged``: fields changed on its way) and Transaction Status's
+    answer are posted to their URLs, as Daraja does; the payment's id."""
+    api.mpesa.simulate_c2b(phone, amount, reference)
+    (delivery,) = api.mpesa.outbox
+    api.mpesa.outbox.clear()
+    assert api.client.post(delivery.url.removeprefix(BASE), json={**delivery.payload, **forged}).status_code == 200
+    for path, body in status_answers(api):
+        assert api.client.post(path, json=body).status_code == 200
+    trans_id = forged.get("TransID") or str(delivery.payload["TransID"])
+    return next(p.id for p in api.paybill.listed() if p.trans_id == trans_id)
+
+
+PAYBILL = "/v1/admin/paybill-payments"
+
+
+def test_staff_list_credit_and_return_paybill_payments_through_the_api_with_four_eyes(api: PaybillApi) -> None:
+    """Integrators' tooling: staff list (by state, paged) and read payments (payer masked, audited); a credit and a
+    return are each proposed by one officer (a step-up, a note) and carried out only when a second approves (a
+    step-up and an Idempotency-Key; the proposer is a 409 ``same_officer``); a return is M-Pesa's Reversal."""
+    amina = signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    first = _paid(api, "0799000001", 300, "acc 17")
+    second = _paid(api, "0799000002", 250, "nobody")
+    auth = AuthActions(api.client.application, api.client)
+    ann, ann_codes = auth.staff("compliance")
+    bob, bob_codes = auth.staff("admin")
+    personal = WalletApi(api.client, api.services, Path(api.services.settings.data_dir) / "sms.jsonl", api.mpesa)
+    assert api.client.get(PAYBILL, headers=personal.login("0712000001")).status_code == 403
+    listed = api.client.get(f"{PAYBILL}?state=suspended&limit=1", headers=ann).get_json()
+    assert [row["id"] for row in listed["data"]] == [second] and listed["next_cursor"]
+    rest = api.client.get(f"{PAYBILL}?state=suspended&limit=1&cursor={listed['next_cursor']}", headers=ann)
+    [row] = rest.get_json()["data"]
+    assert (row["id"], row["state"], row["amount"], row["proposal"]) == (first, "suspended", _kes("300.00"), None)
+    assert row["mpesa_record"] == _kes("300.00") and "0799000001" not in rest.get_data(as_text=True)
+    assert api.client.get(f"{PAYBILL}?state=lost", headers=ann).status_code == 422
+    assert api.client.get(f"{PAYBILL}/{first}", headers=ann).get_json() == row
+    assert api.client.get(f"{PAYBILL}/pbl_nothing", headers=ann).status_code == 404
+
+    credit = f"{PAYBILL}/{first}/credit"
+    assert api.client.post(credit, json={"to": "amina", "note": "x"}, headers=ann).status_code == 403  # no step-up
+    stepped = auth.stepped_up(ann, code=ann_codes[0])
+    assert api.client.post(credit, json={"to": "0712000001", "note": ""}, headers=stepped).status_code == 422
+    proposed = api.client.post(credit, json={"to": "0712000001", "note": "the payer called"}, headers=stepped)
+    assert proposed.status_code == 200, proposed.get_json()
+    assert (proposed.get_json()["proposal"], proposed.get_json()["proposed_to"]) == ("credit", amina)
+    approve = f"{PAYBILL}/{first}/approve"
+    keyed = lambda headers, key: {**headers, "Idempotency-Key": key}  # noqa: E731
+    same = api.client.post(approve, headers=keyed(auth.stepped_up(ann, code=ann_codes[1]), "ann-1"))
+    assert (same.status_code, same.get_json()["code"]) == (409, "same_officer")
+    bob_up = auth.stepped_up(bob, code=bob_codes[0])
+    assert api.client.post(approve, headers=keyed(bob, "bob-1")).status_code == 403  # money moves: a step-up
+    stale = api.client.post(approve, json={"proposal": "return"}, headers=keyed(bob_up, "bob-2"))
+    assert stale.status_code == 409 and api.services.wallets.balances(amina)["KES"].is_zero()
+    body = {"proposal": "credit", "proposed_to": amina}
+    done = api.client.post(approve, json=body, headers=keyed(auth.stepped_up(bob, code=bob_codes[1]), "bob-3"))
+    assert done.status_code == 200 and done.get_json()["state"] == "released", done.get_json()
+    again = api.client.post(approve, json=body, headers=keyed(bob, "bob-3"))  # a retry: the first answer
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    assert api.services.wallets.balances(amina)["KES"] == Money.of(300, KES)
+
+    give = f"{PAYBILL}/{second}/return"
+    proposed = api.client.post(give, json={"note": "the payer asked"}, headers=auth.stepped_up(ann, code=ann_codes[2]))
+    assert proposed.status_code == 200 and proposed.get_json()["proposal"] == "return"
+    assert not [d for d in api.mpesa.outbox if "/paybill/reversal/" in d.url]  # one officer sent nothing
+    declined = api.client.post(f"{PAYBILL}/{second}/decline", json={"note": "wrong one"}, headers=bob)
+    assert declined.status_code == 200 and declined.get_json()["proposal"] is None
+    proposed = api.client.post(give, json={"note": "the payer asked"}, headers=auth.stepped_up(ann, code=ann_codes[3]))
+    assert proposed.status_code == 200
+    approve = f"{PAYBILL}/{second}/approve"
+    sent = api.client.post(
+        approve, json={"proposal": "return"}, headers=keyed(auth.stepped_up(bob, code=bob_codes[2]), "b4")
+    )
+    assert sent.status_code == 200 and sent.get_json()["state"] == "reversing", sent.get_json()
+    (result,) = [d for d in api.mpesa.outbox if "/paybill/reversal/result/" in d.url]
+    assert api.client.post(result.url.removeprefix(BASE), json=result.payload).status_code == 200
+    shown = api.client.get(f"{PAYBILL}/{second}", headers=ann).get_json()
+    assert (shown["state"], shown["reversal_by"]) == ("reversed", sent.get_json()["reversal_by"])
+    assert set(api.services.ledger.trial_balance().values()) <= {0}
+    with api.services.uow() as uow:
+        actions = {r.action for r in uow.audit.records()}
+    assert {"paybill.credit_proposed", "paybill.credit_same_officer_refused", "paybill.credit_approved"} <= actions
+    assert {"paybill.return_proposed", "paybill.return_declined", "paybill.reversal_requested"} <= actions
+    assert {"paybill.payments_viewed", "paybill.payment_viewed"} <= actions
+
+
+def test_a_payment_m_pesa_has_no_record_of_is_neither_credited_nor_returned_through_the_api(api: PaybillApi) -> None:
+    """A confirmation of a TransID M-Pesa does not know (its token leaked) ends unverified; two officers may not
+    credit it (409 ``invalid_state``, saying to re-verify first) nor return it: nothing is proposed, nothing moves."""
+    amina = signed_up(api, "0712000001")
+    api.paybill.register_urls(actor="usr_ops")
+    forged = _paid(api, "0799000001", 400, "0712000001", TransID="FORGED0002")
+    auth = AuthActions(api.client.application, api.client)
+    ann, codes = auth.staff("compliance")
+    for action, body in (("credit", {"to": "amina", "note": "the payer insists"}), ("return", {"note": "give it"})):
+        refused = api.client.post(
+            f"{PAYBILL}/{forged}/{action}", json=body, headers=auth.stepped_up(ann, code=codes.pop())
+        )
+        assert (refused.status_code, refused.get_json()["code"]) == (409, "invalid_state"), refused.get_json()
+        assert "re-verify" in refused.get_json()["detail"]
+    shown = api.client.get(f"{PAYBILL}/{forged}", headers=ann).get_json()
+    assert (shown["state"], shown["proposal"], shown["mpesa_record"]) == ("unverified", None, None)
+    assert api.services.wallets.balances(amina)["KES"].is_zero()
+    asked = api.client.post(f"{PAYBILL}/{forged}/reverify", json={"note": "ask again"}, headers=ann)
+    assert asked.status_code == 200 and asked.get_json()["state"] == "verifying"
+
+
+def _kes(amount: str) -> dict[str, str]:
+    return {"amount": amount, "asset": "KES"}

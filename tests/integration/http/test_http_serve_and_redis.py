@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import urllib.response
@@ -81,6 +83,76 @@ def test_app_rate_limits_through_redis(services, redis_url):
     client = app.test_client()
     headers = AuthActions(app, client).user("personal")
     assert [client.get("/v1/me", headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+
+
+class StallingProxy:
+    """A TCP proxy to the real Redis that can stop passing bytes on (``stall``/``go``): the server as a client sees
+    it when its process is stopped (SIGSTOP, as ``make chaos`` pauses it), connections open and nothing answered."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("redis://").split("/")[0].split(":")
+        self.upstream = (host, int(port))
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.upstream)
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                self.flowing.wait()
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def close(self) -> None:
+        self.flowing.set()
+        self.listener.close()
+
+
+@pytest.mark.redis
+def test_a_stalled_redis_makes_the_limited_routes_503_with_retry_after_and_a_money_post_starts_nothing(
+    services, redis_url
+):
+    """Redis stops answering: a limited request is a 503 ``unavailable`` problem with Retry-After (not a 500, and
+    never let through unlimited); a money POST's view has not run and its Idempotency-Key is not used up, so the
+    same request sent again once Redis is back runs once. Before, the limiter's TimeoutError was a bare 500."""
+    proxy = StallingProxy(redis_url)
+    try:
+        limiter = RedisRateLimiter.from_url(proxy.url, prefix=f"test:{uuid.uuid4().hex}:")
+        app = make_app(attrs.evolve(services, rate_limiter=ready(limiter)), rate_limit=100)  # a hit per request
+        client = app.test_client()
+        headers, _ = AuthActions(app, client).merchant()
+        payment = {"amount": {"amount": "1500.50", "asset": "KES"}, "reference": "order-1"}
+        money = {**headers, "Idempotency-Key": "stalled-1"}
+        proxy.flowing.clear()
+        refused = [
+            client.post("/v1/probe/payments", json=payment, headers=money),
+            client.get("/v1/me", headers=headers),
+        ]
+        for answer in refused:
+            assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+            assert answer.json["code"] == "unavailable" and int(answer.headers["Retry-After"]) > 0
+            assert "error_id" not in answer.json
+        assert app.config.get("PROBE_CALLS", []) == []
+        proxy.flowing.set()
+        again = client.post("/v1/probe/payments", json=payment, headers=money)
+        assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+        assert len(app.config["PROBE_CALLS"]) == 1
+    finally:
+        proxy.close()
 
 
 def _free_port() -> int:

@@ -43,8 +43,9 @@ def _export(stack, user: User) -> dict:
 
 
 def test_the_export_holds_the_persons_deposits_without_the_sanctions_entry_that_held_one() -> None:
-    """A deposit held for a listed sender is in the export (amount, transaction, sending address, held and why in
-    a word) and so are the audit records about it; the list and entry that matched are compliance's own."""
+    """A deposit held for a listed sender is in the export (amount, transaction, sending address, held ``review``,
+    as the API shows its holder: P6) and so are the audit records about it; that a list matched, and which entry,
+    are compliance's own."""
     stack = _stack()
     user = stack.sign_up("0712345678")
     stack.list_address("polygon", LISTED, ref="ofac:99001")
@@ -53,7 +54,7 @@ def test_the_export_holds_the_persons_deposits_without_the_sanctions_entry_that_
     deposit = stack.deposit_of(user)
     exported = _export(stack, user)
     [shown] = exported["deposits"]
-    assert (shown["id"], shown["state"], shown["hold_reason"]) == (deposit.id, "held", "sanctioned_sender")
+    assert (shown["id"], shown["state"], shown["hold_reason"]) == (deposit.id, "held", "review")
     assert (shown["tx_hash"], shown["from_address"], shown["amount"]) == (
         deposit.tx_hash,
         LISTED,
@@ -61,6 +62,7 @@ def test_the_export_holds_the_persons_deposits_without_the_sanctions_entry_that_
     )
     assert {"wallet.deposit_seen", "wallet.deposit_held"} <= {r["action"] for r in exported["audit"]}
     assert "hold_detail" not in shown and "ofac" not in json.dumps(exported)
+    assert "sanction" not in json.dumps(exported["deposits"]) + json.dumps(exported["audit"])
 
 
 def test_the_export_holds_the_persons_withdrawals_without_the_operators_account_of_a_failure() -> None:

@@ -1,7 +1,6 @@
 """The console's paybill payments (``/console/paybill``): staff see those M-Pesa did not verify (and those in
-suspense), ask M-Pesa again, credit a wallet only when a second officer approves (a fresh code each; the proposer's
-own approval refused with 409, audited), and return the money to the payer by M-Pesa's Reversal (a fresh code); in
-English and Swahili."""
+suspense), ask M-Pesa again, credit a wallet or return the money to the payer by M-Pesa's Reversal, each only when a second officer approves (a
+fresh code each; the proposer's own approval refused with 409, audited); in English and Swahili."""
 
 from __future__ import annotations
 
@@ -84,14 +83,14 @@ def test_an_unverified_payment_is_credited_when_a_second_officer_approves(wallet
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     status, html = ann.get(detail)
     assert "A second officer must approve your proposal" in html and "/approve" not in html
-    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code(), proposed_to=amina.id)
+    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code(), proposal="credit", proposed_to=amina.id)
     assert status == 409 and 'role="alert"' in html and "paybill.credit_same_officer_refused" in _actions(wallets)
     assert wallets.balance(amina, "KES").is_zero()
     status, html = bob.get(detail)
     assert "/approve" in html and "Amina&#39;s wallet" in html
-    status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code(), proposed_to="usr_other")
+    status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="credit", proposed_to="usr_other")
     assert status == 409  # a page showing another wallet approves nothing
-    assert bob.post(f"{detail}/approve", detail, code=bob.code(), proposed_to=amina.id)[2] == detail
+    assert bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="credit", proposed_to=amina.id)[2] == detail
     assert desk.get(payment.id).state is PaybillState.RELEASED
     assert wallets.balance(amina, "KES") == Money.of(400, KES)
     assert {"paybill.reverify_requested", "paybill.credit_proposed", "paybill.credit_approved"} <= set(
@@ -99,16 +98,28 @@ def test_an_unverified_payment_is_credited_when_a_second_officer_approves(wallet
     )
 
 
-def test_a_payment_is_returned_to_the_payer_by_m_pesa_s_reversal(wallets, desk, ann):
-    """A code is needed; the Reversal's result marks it reversed; one M-Pesa refuses (R000002) waits again with the
-    reason shown on its page."""
+def test_a_payment_is_returned_to_the_payer_when_a_second_officer_approves(wallets, desk, ann, bob):
+    """Ann proposes the return (a code is needed), cannot approve it herself (409, audited, nothing sent); Bob
+    approves (his code): M-Pesa's Reversal is sent and its result marks it reversed; a payment M-Pesa has no record
+    of is not proposed (409, re-verify first); one M-Pesa refuses (R000002) waits again with the reason shown."""
     wallets.sign_up("0712000001")
     _, token = registered(wallets)
     payment = _unverified(wallets, desk, 300, token)
     detail = f"{PAGE}/{payment.id}"
-    status, html, _ = ann.post(f"{detail}/reverse", detail, note="the payer asked for it back")
-    assert status == 422 and desk.get(payment.id).state is PaybillState.UNVERIFIED  # no code: nothing sent
-    assert ann.post(f"{detail}/reverse", detail, note="the payer asked for it back", code=ann.code())[2] == detail
+    status, html, _ = ann.post(f"{detail}/propose-return", detail, note="the payer asked for it back")
+    assert status == 422 and desk.get(payment.id).proposed_by is None  # no code: nothing proposed
+    proposing = {"note": "the payer asked for it back", "code": ann.code()}
+    assert ann.post(f"{detail}/propose-return", detail, **proposing)[2] == detail
+    status, html = ann.get(detail)
+    assert "A second officer must approve your proposal" in html and "/approve" not in html
+    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code(), proposal="return")
+    assert status == 409 and "paybill.return_same_officer_refused" in _actions(wallets)
+    assert desk.get(payment.id).state is PaybillState.UNVERIFIED and not wallets.mpesa.outbox  # nothing sent
+    status, html = bob.get(detail)
+    assert "Approve and return it to the payer" in html
+    status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="credit", proposed_to="usr_x")
+    assert status == 409 and desk.get(payment.id).state is PaybillState.UNVERIFIED  # another proposal was shown
+    assert bob.post(f"{detail}/approve", detail, code=bob.code(), proposal="return")[2] == detail
     assert desk.get(payment.id).state is PaybillState.REVERSING
     (done,) = answer_reversal(wallets, desk)
     assert done.state is PaybillState.REVERSED and "paybill.reversal_requested" in _actions(wallets)
@@ -116,15 +127,16 @@ def test_a_payment_is_returned_to_the_payer_by_m_pesa_s_reversal(wallets, desk, 
     forged = desk.confirm(parse_payload({**wallets.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
     verified(wallets, desk)
     forged_page = f"{PAGE}/{forged.id}"
-    status, html, _ = ann.post(f"{forged_page}/reverse", forged_page, note="give it back", code=ann.code())
-    assert status == 409 and "no payment to our paybill" in html  # M-Pesa has nothing of a payer's: nothing sent
+    status, html, _ = ann.post(f"{forged_page}/propose-return", forged_page, note="give it back", code=ann.code())
+    assert status == 409 and "re-verify it first" in html  # M-Pesa has nothing of a payer's: nothing proposed
     assert "nothing paid to our paybill: there is nothing to return" in html
     twice = _unverified(wallets, desk, 200, token)
     urls = {"result_url": "https://example.test/r", "timeout_url": "https://example.test/t"}
     wallets.mpesa.reversal(ReversalRequest(transaction_id=twice.trans_id, amount=twice.kes, **urls))  # the portal
     wallets.mpesa.outbox.clear()
     twice_page = f"{PAGE}/{twice.id}"
-    assert ann.post(f"{twice_page}/reverse", twice_page, note="give it back", code=ann.code())[2] == twice_page
+    assert ann.post(f"{twice_page}/propose-return", twice_page, note="give it back", code=ann.code())[2] == twice_page
+    assert bob.post(f"{twice_page}/approve", twice_page, code=bob.code(), proposal="return")[2] == twice_page
     answer_reversal(wallets, desk)
     status, html = ann.get(twice_page)
     assert status == 200 and "R000002" in html and desk.get(twice.id).state is PaybillState.UNVERIFIED

@@ -168,6 +168,9 @@ def test_names_are_screened_per_the_rules_scope_strong_matches_refused_possible_
     [flagged] = monitoring.screen_names(bill, listed)
     assert not flagged.blocking and flagged.evidence["match"] == "strong"
     assert attrs.evolve(monitoring, screening=None).screen_names(remittance, listed) == []
+    quiet = rig.movement("5000", direction=Direction.IN, product="remittance")  # a product that must not tell
+    [kept] = monitoring.screen_names(quiet, listed, refuse=False)
+    assert kept.blocking and kept.evidence["match"] == "strong" and kept.movement_id == quiet.id
     assert monitoring.check(remittance) == []  # the name rule is not the movement's: ``check`` leaves it alone
 
 

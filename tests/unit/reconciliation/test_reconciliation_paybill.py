@@ -15,7 +15,7 @@ from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.wallets.paybill import PaybillState
 
-from tests.support.paybill import answer_reversal, credit, pay, registered, verified
+from tests.support.paybill import answer_reversal, credit, give_back, pay, registered, returned_by_hand, verified
 from tests.support.wallet_stack import WalletStack, wallet_stack
 from tests.unit.reconciliation.test_reconciliation_statement_rows import differences
 
@@ -48,7 +48,7 @@ def test_paybill_payments_credited_held_released_and_returned_reconcile_clean(st
     big = pay(stack, desk, "0799000004", 6000, "0712000001")
     credit(desk, stranger.id, amina.id, note="the payer called")
     assert checked(reconcile(stack)) == []
-    desk.send_back(big.id, actor="usr_ops", note="over the limit")
+    returned_by_hand(stack, big.id, note="over the limit")  # before returns were four-eyes
     found = checked(reconcile(stack))
     subject = f"paybill payment {big.id} (returned)"
     assert (subject, "reversed by M-Pesa (returned to its payer)", "not reversed") in found
@@ -135,7 +135,7 @@ def test_payments_reversed_by_the_reversal_api_are_neither_credited_nor_differen
     waiting = pay(stack, desk, "0799000003", 200, "nobody either")
     stack.mpesa.set_scenario(waiting.trans_id, Scenario.SLOW)  # M-Pesa has not done it yet
     for payment in (held, odd, waiting):
-        desk.reverse(payment.id, actor="usr_ops", note="the payer asked for it back")
+        give_back(desk, payment.id, note="the payer asked for it back")
     assert [p.state for p in answer_reversal(stack, desk)] == [PaybillState.REVERSED, PaybillState.REVERSED]
     assert desk.get(waiting.id).state is PaybillState.REVERSING
     assert checked(reconcile(stack)) == []
@@ -189,7 +189,7 @@ def test_a_payment_reversed_for_what_m_pesa_received_not_what_its_confirmation_c
     inflated = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransAmount": "9000"}), token=token)
     verified(stack, desk)
     assert checked(reconcile(stack)) != []  # unverified, claiming 9,000: a difference while it waits
-    desk.reverse(inflated.id, actor="usr_ops", note="the payer asked")
+    give_back(desk, inflated.id, note="the payer asked")
     (done,) = answer_reversal(stack, desk)
     assert done.state is PaybillState.REVERSED and done.returned_kes == Money.of(800, KES)
     assert checked(reconcile(stack)) == []

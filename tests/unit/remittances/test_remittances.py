@@ -277,18 +277,25 @@ LISTED = "Dmitri Ivanovich Petrov"
     ("sender", "recipient", "role"),
     [("PETROV Dmitri Ivanovich", "Achieng Otieno", "sender"), ("Grace Otieno", "Dmitry Ivanovich Petrov", "recipient")],
 )
-def test_a_sender_or_recipient_on_a_sanctions_list_is_refused_before_paying(stack, sender, recipient, role):
+def test_a_sender_or_recipient_on_a_sanctions_list_opens_an_order_held_once_paid(stack, sender, recipient, role):
     """The originator's and the recipient's names screened when the order opens (the default rule set's blocking
-    ``sanctioned-remittance-party``, the screening's threshold): a match is refused (``blocked_by_compliance``, naming
-    the rule and never the list entry), nothing is stored; compliance has a blocking alert with the evidence."""
+    ``sanctioned-remittance-party``, the screening's threshold). tipoff3: a match was refused
+    (``blocked_by_compliance``), so anyone could probe names against our lists; the order now opens as any other,
+    keeps the blocking alert (compliance has it with the evidence; the officers' note says so), reads as any order
+    to its sender, and once paid is held (its sender reads ``paying_out``), no payout, until compliance clears it."""
     stack.list_sanctioned(LISTED, "Mujahidin Youth Movement")
-    with pytest.raises(Blocked) as refused:
-        stack.order(sender=Sender(name=sender, country="GB", address="12 Acacia Road"), name=recipient)
-    assert refused.value.code == "blocked_by_compliance" and "sanctioned-remittance-party" in refused.value.message
-    assert "ofac" not in refused.value.message and "Petrov" not in refused.value.message
-    assert "Petrov" not in str(refused.value.details)
-    assert stack.remittances.orders() == []
+    order = stack.order(sender=Sender(name=sender, country="GB", address="12 Acacia Road"), name=recipient)
+    assert (order.state, order.shown_state) == (RemittanceState.AWAITING_PAYMENT, RemittanceState.AWAITING_PAYMENT)
+    assert "strong sanctions match" in (order.note or "")
     [alert] = stack.monitoring.alerts()
+    assert order.review_alerts == (alert.id,)
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    assert (held.state, held.shown_state, held.payout_id) == (RemittanceState.HELD, RemittanceState.PAYING_OUT, None)
+    with pytest.raises(UnderReview):
+        stack.remittances.retry(order.id, actor="ops:payments")
     assert (alert.rule_id, alert.kind, alert.blocking) == ("sanctioned-remittance-party", "sanctioned_name", True)
     evidence = alert.evidence
     assert (evidence["role"], evidence["listed_name"], evidence["list"], evidence["ref"]) == (

@@ -163,3 +163,41 @@ def test_a_float_below_its_alert_level_is_alerted_once_until_it_recovers():
     stack.float_reported()
     stack.treasury.measure()
     assert len(stack.notifier.sent_to(TreasuryStack.ALERT_TO)) == 2
+
+
+def test_a_b2c_result_read_while_another_payout_is_in_flight_is_not_the_floats_word():
+    """Two payouts sent, M-Pesa pays both; the first's result is lost (Transaction Status settles it later), the
+    second's arrives while the first is still in flight: its utility counts both, the books only one, so it is not
+    kept. Before, it was M-Pesa's latest word for good: a float-b2c difference in every reconciliation afterwards
+    and a float position off by the first payout (``make chaos``). A result read with nothing else in flight is kept
+    and matches the books."""
+    stack = TreasuryStack(baseline="10000000")  # the fake M-Pesa's opening float
+    p = stack.payments
+    p.add_merchant("m1", settlement=INSTANT, fee_percent="0")
+    p.add_merchant("m2", settlement=INSTANT, fee_percent="0")
+    for merchant, kes in (("m1", "5000"), ("m2", "12000")):
+        p.pay(p.invoicing.create_invoice(merchant, Money.of(kes, KES)).id)
+    p.confirm()
+    p.settling.run_settlements()
+    first, second = p.payouts.submit_payouts()
+    lost = [d for d in p.mpesa.outbox if first.originator_id in str(d.payload)]
+    assert len(lost) == 1 and len(p.mpesa.outbox) == 2
+    p.mpesa.outbox.remove(lost[0])  # the first payout's result never comes
+    p.deliver_callbacks()
+    assert p.payouts.get_payout(second.id).state is PayoutState.COMPLETED
+    assert stack.store.latest_reading() is None  # read while the first was in flight: not kept
+    p.clock.advance(minutes=3)
+    p.payouts.query_stale_payouts()  # Transaction Status: the first was paid
+    p.deliver_callbacks()
+    assert p.payouts.get_payout(first.id).state is PayoutState.COMPLETED
+    assert stack.reconcile().by_check()["float-b2c"] == 0
+    p.pay(p.invoicing.create_invoice("m1", Money.of("1500", KES)).id)  # a third payout, alone in flight
+    p.confirm()
+    p.settling.run_settlements()
+    (third,) = p.payouts.submit_payouts()
+    p.deliver_callbacks()
+    reading = stack.store.latest_reading()
+    assert reading is not None and reading.reference == third.id
+    assert reading.utility == reading.books + Money.of("10000000", KES)
+    report = stack.reconcile()
+    assert report.by_check()["float-b2c"] == 0 and "float-b2c" not in report.skipped  # compared, and clean

@@ -177,6 +177,7 @@ def test_a_deposit_from_a_sanctioned_address_is_held_with_a_blocking_alert(stack
     stack.mine("polygon", 2)
     deposit = stack.deposit_of(user)
     assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER)
+    assert deposit.shown_hold_reason is HoldReason.REVIEW  # its holder is not told a list matched (P6)
     assert stack.balance(user, "USDT") == usdt("0")
     alerts = stack.monitoring.alerts(status=AlertStatus.OPEN)
     assert [(a.rule_id, a.party_id, a.blocking) for a in alerts] == [("sanctioned-deposit", user.id, True)]

@@ -8,16 +8,28 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import B2CCommand, B2CRequest, parse_payload
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.testing.mobile_money import Scenario
-from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState, RegistrationState
+from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillProposal, PaybillState, RegistrationState
 
-from tests.support.paybill import answer_reversal, answer_status, confirmed, credit, pay, paybill, registered, verified
+from tests.support.paybill import (
+    answer_reversal,
+    answer_status,
+    confirmed,
+    credit,
+    give_back,
+    pay,
+    paybill,
+    registered,
+    verified,
+)
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "daraja" / "c2b_v2_confirmation_masked_official.json"
@@ -75,12 +87,12 @@ def test_an_unknown_reference_or_a_payment_over_the_limit_waits_in_suspense_for_
     assert [p.id for p in desk.listed(state=PaybillState.SUSPENDED)] == [big.id, stranger.id]
 
 
-def test_officers_credit_a_suspended_payment_to_a_wallet_within_its_limits_or_an_operator_returns_it(
+def test_officers_credit_a_suspended_payment_to_a_wallet_within_its_limits_or_two_return_it(
     stack: WalletStack,
 ) -> None:
     """A credit two officers agree on checks the wallet's limits again at the approval (6,000 stays refused for tier
-    0, 300 goes); return takes the payment out of suspense and the collections; each needs a note; a decided payment
-    is not decided again."""
+    0, 300 goes); a return two officers agree on is M-Pesa's Reversal, out of suspense and the collections; each
+    needs a note; a decided payment is not decided again."""
     amina = stack.sign_up("0712000001")
     desk, _ = registered(stack)
     stranger = pay(stack, desk, "0799000001", 300, "acc 17")
@@ -89,16 +101,17 @@ def test_officers_credit_a_suspended_payment_to_a_wallet_within_its_limits_or_an
         desk.propose_credit(stranger.id, "@nobody", officer="usr_a", note="  ")
     with pytest.raises(LimitExceeded):
         credit(desk, big.id, "0712000001", note="the payer called")
-    desk.decline_credit(big.id, officer="usr_b", note="over Amina's limits")
+    desk.decline(big.id, officer="usr_b", note="over Amina's limits")
     released = credit(desk, stranger.id, amina.id, note="the payer called: Amina's top-up")
     assert released.state is PaybillState.RELEASED and released.decided_by == "user:usr_b"
     assert stack.balance(amina, "KES") == Money.of(300, KES)
-    returned = desk.send_back(big.id, actor="usr_ops", note="over the limit; reversed in the portal")
-    assert returned.state is PaybillState.RETURNED
+    give_back(desk, big.id, note="over the limit")
+    (returned,) = answer_reversal(stack, desk)
+    assert returned.state is PaybillState.REVERSED and returned.decided_by == "user:usr_b"
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
     assert stack.ledger.balance(flows.MPESA_COLLECTIONS).posted == Money.of(300, KES)
     with pytest.raises(InvalidState):
-        desk.send_back(stranger.id, actor="usr_ops", note="again")
+        desk.propose_return(stranger.id, officer="usr_a", note="again")
     assert set(stack.ledger.trial_balance().values()) == {0}
 
 
@@ -285,7 +298,7 @@ def test_a_reversal_s_queue_timeout_is_settled_by_transaction_status_about_it(st
     Daraja acknowledged (tokens recorded first); its Completed answer marks the payment reversed."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.QUEUE_TIMEOUT)
-    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    sent = give_back(desk, payment.id, note="the payer asked")
     (waiting,) = answer_reversal(stack, desk)
     assert waiting.state is PaybillState.REVERSING and waiting.check_at == stack.clock.now()
     (asked,) = desk.verify_due()
@@ -302,7 +315,7 @@ def test_a_reversal_whose_acknowledgement_was_lost_is_asked_about_by_its_trans_i
     Status about the original TransID says Reversed, so it is."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.RESPONSE_LOST)
-    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    sent = give_back(desk, payment.id, note="the payer asked")
     assert sent.state is PaybillState.REVERSING and sent.reversal_originator is None
     stack.mpesa.outbox.clear()  # the result never came
     assert desk.verify_due() == []  # not before the deadline
@@ -318,7 +331,7 @@ def test_reversal_answers_in_safaricom_s_wire_format_match_only_their_request(st
     token of no reversal, or naming another request, is refused and writes nothing; R000002 leaves it waiting."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
-    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    sent = give_back(desk, payment.id, note="the payer asked")
     ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
     success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
     failure = json.loads((SAMPLE.parent / "reversal_result_failure_R000002_official.json").read_text())
@@ -330,7 +343,7 @@ def test_reversal_answers_in_safaricom_s_wire_format_match_only_their_request(st
     assert desk.get(payment.id).state is PaybillState.REVERSING
     refused = desk.on_reversal(parse_payload({"Result": {**failure["Result"], **ours}}), token=result_token)
     assert refused.state is PaybillState.SUSPENDED and "R000002" in refused.reason
-    again = desk.reverse(payment.id, actor="usr_ops", note="try again")
+    again = give_back(desk, payment.id, note="try again")
     done = desk.on_reversal(
         parse_payload(
             {
@@ -351,13 +364,13 @@ def test_operator_actions_refuse_the_wrong_state_and_the_shell_approving(stack: 
     with pytest.raises(InvalidState):
         desk.reverify(payment.id, actor="usr_ops", note="only unverified ones are asked about again")
     with pytest.raises(InvalidInput):
-        desk.reverse(payment.id, actor="usr_ops", note=" ")
+        give_back(desk, payment.id, note=" ")
     desk.propose_credit(payment.id, "0712000001", officer="usr_a", note="the payer called")
     with pytest.raises(Refused):
         desk.approve_credit(payment.id, officer="usr_b", operator="ops@host")
     with pytest.raises(Conflict):
-        desk.reverse(payment.id, actor="usr_ops", note="while a credit is proposed")
-    assert desk.decline_credit(payment.id, officer="usr_b", note="not the payer's").proposed_by is None
+        give_back(desk, payment.id, note="while a credit is proposed")
+    assert desk.decline(payment.id, officer="usr_b", note="not the payer's").proposed_by is None
     with pytest.raises(NotFound):
         desk.propose_credit(payment.id, "nobody", officer="usr_a", note="no such wallet")
     actions = [r.action for r in stack.backend.storage.audit_records()]
@@ -378,7 +391,7 @@ def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(s
     then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
-    sent = desk.reverse(payment.id, actor="usr_ops", note="the payer asked")
+    sent = give_back(desk, payment.id, note="the payer asked")
     success = json.loads((SAMPLE.parent / "reversal_result_success_official.json").read_text())
     ours = {"OriginatorConversationID": sent.reversal_originator, "ConversationID": sent.reversal_conversation}
     token = _reversal_token(stack, sent)
@@ -415,7 +428,7 @@ def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: W
     assert desk.get(inflated.id).paid_to_us == Money.of(800, KES)
     with pytest.raises(InvalidState):  # crediting the 9,000 the confirmation claimed would credit money never paid
         desk.propose_credit(inflated.id, "0799000001", officer="usr_a", note="credit it")
-    desk.reverse(inflated.id, actor="usr_ops", note="the payer asked")
+    give_back(desk, inflated.id, note="the payer asked")
     (done,) = answer_reversal(stack, desk)
     assert done.state is PaybillState.REVERSED
     payout = stack.mpesa.b2c(_b2c_to("254799000002"))
@@ -427,7 +440,7 @@ def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: W
     assert unverified.id == claimed.id and unverified.state is PaybillState.UNVERIFIED
     assert unverified.paid_to_us is None
     with pytest.raises(InvalidState):
-        desk.reverse(claimed.id, actor="usr_ops", note="give it back")
+        give_back(desk, claimed.id, note="give it back")
 
 
 def _b2c_to(phone: str) -> B2CRequest:
@@ -490,3 +503,72 @@ def test_a_trans_id_m_pesa_records_paid_to_another_party_is_never_credited(stack
         desk.propose_credit(claimed.id, "0712000001", officer="usr_a", note="the customer insists")
     assert desk.get(claimed.id).proposed_by is None
     assert stack.balance(amina, "KES") == Money.zero(KES) and _collected(stack) == Money.zero(KES)
+
+
+def test_a_payment_m_pesa_has_no_record_of_is_neither_credited_nor_returned_by_two_officers(stack: WalletStack) -> None:
+    """Whoever learnt the confirmation URL's token posts a TransID M-Pesa does not know: it ends unverified, and two
+    officers vouching for it credit nothing (refused at the proposal, saying to re-verify first); it is not returned
+    either (no money of a payer's came); nothing is proposed, nothing moves, and re-verifying stays open."""
+    amina = stack.sign_up("0712000001", username="amina")
+    desk, token = registered(stack)
+    stack.mpesa.simulate_c2b("0799000001", 400, "amina")
+    forged = desk.confirm(parse_payload({**stack.mpesa.outbox.pop().payload, "TransID": "NOSUCH0001"}), token=token)
+    (unverified,) = verified(stack, desk)
+    assert unverified.state is PaybillState.UNVERIFIED and unverified.paid_to_us is None
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_credit(forged.id, "amina", officer="usr_a", note="the payer sent a screenshot")
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_return(forged.id, officer="usr_a", note="give it back")
+    assert desk.get(forged.id).proposal is None
+    assert stack.balance(amina, "KES").is_zero() and _collected(stack) == Money.zero(KES)
+    assert not [t for t in stack.mpesa.transactions() if t.product == "reversal"]
+    assert desk.reverify(forged.id, actor="usr_ops", note="ask again").state is PaybillState.VERIFYING
+
+
+def test_a_return_is_proposed_by_one_officer_and_sent_only_when_a_second_approves(stack: WalletStack) -> None:
+    """A return sends money out of our paybill, so it is four-eyes as a credit is: the proposal sends nothing; its
+    proposer is refused (``SameOfficer``, audited); a shell neither proposes (audited by its operator) nor approves;
+    an approval of another proposal than the one read is a ``Conflict``; the second officer's approval sends M-Pesa's
+    Reversal, audited naming both."""
+    desk, payment = _suspended(stack)
+    with pytest.raises(Refused):
+        desk.propose_return(payment.id, officer="usr_a", note="the payer asked", operator="ops:kim")
+    proposed = desk.propose_return(payment.id, officer="usr_a", note="the payer asked")
+    assert (proposed.proposal, proposed.proposed_by, proposed.state) == (
+        PaybillProposal.RETURN,
+        "usr_a",
+        PaybillState.SUSPENDED,
+    )
+    assert not stack.mpesa.outbox and not [t for t in stack.mpesa.transactions() if t.product == "reversal"]
+    with pytest.raises(SameOfficer):
+        desk.approve_return(payment.id, officer="usr_a")
+    with pytest.raises(SameOfficer):
+        desk.approve(payment.id, officer="usr_a")
+    with pytest.raises(Refused):
+        desk.approve_return(payment.id, officer="usr_b", operator="ops:kim")
+    with pytest.raises(InvalidState):
+        desk.approve_credit(payment.id, officer="usr_b")  # no credit is proposed
+    with pytest.raises(Conflict):
+        desk.approve(payment.id, officer="usr_b", expected=PaybillProposal.CREDIT)
+    with pytest.raises(Conflict):
+        desk.propose_credit(payment.id, "0712000001", officer="usr_b", note="rather credit it")
+    assert desk.get(payment.id).state is PaybillState.SUSPENDED and not stack.mpesa.outbox
+    sent = desk.approve(payment.id, officer="usr_b", expected=PaybillProposal.RETURN)
+    assert sent.state is PaybillState.REVERSING and sent.proposal is None and sent.reversal_by == "user:usr_b"
+    (done,) = answer_reversal(stack, desk)
+    assert done.state is PaybillState.REVERSED and stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted.is_zero()
+    records = stack.backend.storage.audit_records()
+    [requested] = [r for r in records if r.action == "paybill.reversal_requested"]
+    assert requested.actor == "user:usr_b" and dict(requested.details)["proposed_by"] == "usr_a"
+    actions = [r.action for r in records]
+    assert {"paybill.return_proposed", "paybill.return_same_officer_refused", "paybill.shell_proposal_refused"} <= set(
+        actions
+    )
+
+
+def test_a_proposal_stored_before_returns_were_four_eyes_reads_as_a_credit(stack: WalletStack) -> None:
+    """A proposal kept without its kind (before ``proposal_kind``) is the credit it was; none proposed reads as none."""
+    _, payment = _suspended(stack)
+    assert payment.proposal is None
+    old = attrs.evolve(payment, proposed_by="usr_a", proposed_to="usr_amina", proposal_kind=None)
+    assert old.proposal is PaybillProposal.CREDIT

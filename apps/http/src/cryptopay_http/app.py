@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
     admin,
+    admin_paybill,
     api_keys,
     compliance,
     daraja_hooks,
@@ -67,6 +68,7 @@ BLUEPRINTS += [
     fx.bp,
     daraja_hooks.bp,
     admin.bp,
+    admin_paybill.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, wallet_cashouts.bp, remittances.bp]

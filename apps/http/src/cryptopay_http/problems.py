@@ -15,7 +15,14 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
-from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
+from cryptopay.core.errors import (
+    CryptopayError,
+    InsufficientFunds,
+    InvalidAmount,
+    LimitExceeded,
+    TransientConflict,
+    Unavailable,
+)
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.kyc.applications import DocumentsNotReviewed, IdInUse
 from cryptopay.core.payments.model import PaymentLinkBusy
@@ -33,6 +40,7 @@ PROBLEM_JSON = "application/problem+json"
 # RFC 9110 11.6.1: a 401 names the scheme to use (access tokens and API keys are both Bearer credentials).
 CHALLENGE = 'Bearer realm="cryptopay"'
 _log = logging.getLogger("cryptopay.http")
+UNAVAILABLE_RETRY_AFTER = "5"  # seconds: a dependency that failed (a Redis or database restart) is back in a few
 
 
 def problem(
@@ -56,12 +64,15 @@ def problem(
 
 def retry_after(error: CryptopayError) -> str | None:
     """The ``Retry-After`` of a refusal that says when to try again (seconds), on the API's problem and a page's 429
-    alike: a rate limit's or a busy payment link's wait, and 1 for a race lost beyond the retries (nothing written,
-    the key not used up); None for any other refusal."""
+    alike: a rate limit's or a busy payment link's wait, 1 for a race lost beyond the retries (nothing written,
+    the key not used up), and ``UNAVAILABLE_RETRY_AFTER`` for any other 503 (a dependency down: the rate limiter's
+    Redis, the database); None for any other refusal."""
     if isinstance(error, RateLimited | PaymentLinkBusy):
         return str(error.retry_after)
     if isinstance(error, TransientConflict):
         return "1"
+    if isinstance(error, Unavailable):
+        return UNAVAILABLE_RETRY_AFTER
     return None
 
 

@@ -4,18 +4,18 @@ operators.
 
 Registered on the ``wallets`` group (``commands/wallets.py``). ``paybill-register`` gives Daraja fresh confirmation
 and validation URLs (the token they end in is new; the older one stops working). A payment whose account number
-named no wallet that could take it waits in the suspense account: ``paybill-return`` gives it back to the payer
-(reverse its TransID in the M-Pesa portal: the reconciliation then expects that reversal on the statement), audited
-with the operator's name and note; exit 3 for an unknown payment, 4 for one not in suspense, 2 without a note.
-``paybill-release`` (one operator crediting a wallet) is refused with exit 5 since crediting became four-eyes.
+named no wallet that could take it waits in the suspense account. ``paybill-release`` (one operator crediting a
+wallet) is refused with exit 5 since crediting became four-eyes, and so is ``paybill-return`` (one operator giving
+it back) since returning became four-eyes too (paybillapi): it sends money out of our paybill.
 
 A payment M-Pesa's Transaction Status did not confirm (``unverified``) is asked about again with
 ``paybill-reverify``. Crediting an unverified or suspended payment to a wallet is four-eyes: one officer proposes the
 wallet and a second approves, both on the console (``/console/paybill``, each with a fresh one-time code), never
 here: the shell cannot prove which officer is at the keyboard, so one person could propose in officer A's name here
 and approve as B there (revpass7 P4). ``paybill-propose`` is refused with exit 5 (audited by the operator,
-``paybill.shell_proposal_refused``); ``paybill-decline`` (nothing moves) declines or withdraws a proposal.
-Returning the money by M-Pesa's Reversal API moves money too, so it is the console's (step-up), not the shell's.
+``paybill.shell_proposal_refused``); ``paybill-decline`` (nothing moves) declines or withdraws a proposal, a credit's
+or a return's. Returning the money by M-Pesa's Reversal API is proposed and approved the same way, on the console or
+through ``/v1/admin/paybill-payments`` (step-up), never here.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def _row(p: PaybillPayment) -> dict[str, object]:
         "received_at": p.received_at.isoformat(timespec="seconds"),
         "decided_by": p.decided_by or "",
         "note": p.note,
+        "proposal": p.proposal.value if p.proposal is not None else "",
         "proposed_to": p.proposed_to or "",
         "proposed_by": p.proposed_by or "",
     }
@@ -102,10 +103,13 @@ def paybill_release(
 
 
 def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:
-    """Give a payment waiting in the suspense account back to its payer (reverse its TransID at M-Pesa; audited)."""
+    """Refused (exit 5): returning a payment to its payer is four-eyes, proposed and approved on the console."""
     with errors_to_exit_codes():
-        returned = services().paybill.send_back(payment_id, actor=operator(), note=note)
-    emit_json(_row(returned))
+        raise Refused(
+            f"returning paybill payment {payment_id} sends money out of our paybill, so it needs two officers: one "
+            f"proposes it on /console/paybill/{payment_id} (or POST /v1/admin/paybill-payments/{payment_id}/return) "
+            "and a second approves it there (each with a fresh one-time code)"
+        )
 
 
 def paybill_reverify(payment_id: str = _ID, note: str = _NOTE) -> None:
@@ -136,9 +140,9 @@ def paybill_propose(
 
 
 def paybill_decline(payment_id: str = _ID, officer: str = _OFFICER, note: str = _NOTE) -> None:
-    """Decline (or withdraw) the credit proposed on a payment: nothing moves (audited)."""
+    """Decline (or withdraw) the credit or return proposed on a payment: nothing moves (audited)."""
     with errors_to_exit_codes():
-        declined = services().paybill.decline_credit(
+        declined = services().paybill.decline(
             payment_id, officer=acting_as(officer, "wallets paybill-decline", _STAFF), note=note
         )
     emit_json(_row(declined))

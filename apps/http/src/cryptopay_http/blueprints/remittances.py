@@ -157,7 +157,8 @@ class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
     recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out (also while an operator
     decides: the sender is never told an order is held), paid_out, refunding, refunded, expired (also an order a
-    sanctions list refused: the sender is never told a list matched).
+    sanctions list refused before it was paid, as was done until tipoff3: the sender is never told a list
+    matched; a match now holds the order once paid, which reads paying_out).
     ``excess``/``excess_refund``: what arrived beyond the order, and its refund; ``wrong_payments`` and ``notice``:
     coins that reached its address but cannot pay it (USDC to a USDT address), said in English and Swahili."""
 
@@ -338,8 +339,9 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
         (
             Blocked,
-            "a compliance rule refused the order: the sender or recipient matches a sanctions list, or the sender's "
-            "country is under a FATF call for action; do not retry",
+            "a compliance rule refused the order: the sender's country is under a FATF call for action, or the "
+            "refund address is on a sanctions list; do not retry (a sender's or recipient's name is never refused "
+            "here: the order opens as any other)",
         ),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
@@ -370,8 +372,8 @@ def create_remittance() -> Response:
         "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired), what is due "
         "and where, the locked rate, and any excess and its refund, by the public id given when it was opened. "
         "An order a compliance rule stopped reads as any other: one held reads paying_out (or refunding), one "
-        "refused before it was paid reads expired (its invoice closed: do not pay it). The recipient's phone is "
-        "masked."
+        "refused before it was paid (orders opened before sanctions matches were held instead) reads expired (its "
+        "invoice closed: do not pay it). The recipient's phone is masked."
     ),
     problems=(
         (NotFound, "no such order"),

@@ -247,6 +247,7 @@ class TransferView:
     @classmethod
     def of(cls, t: Transfer, user_id: str) -> TransferView:
         direction = "sent" if t.sender_id == user_id else "received"
+        created_at, finished_at = t.shown_times(user_id)  # a held send's times read as an ordinary send's
         return cls(
             t.id,
             direction,
@@ -255,9 +256,9 @@ class TransferView:
             t.shown_state,  # a send held for a frozen recipient reads as delivered (review4 R6: no tipping-off)
             mask_msisdn(t.recipient_phone),
             t.note,
-            t.created_at,
+            created_at,
             t.claim_expires_at,
-            t.finished_at,
+            finished_at,
         )
 
 

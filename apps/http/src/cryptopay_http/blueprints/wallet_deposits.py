@@ -162,7 +162,8 @@ def list_deposits() -> Response:
     response=DepositView,
     tags=_TAGS,
     errors=(404,),
-    description="One of the caller's deposits; `hold_reason` says why a held one waits (`review`: ask support).",
+    description="One of the caller's deposits; `hold_reason` says why a held one waits (`review`: ask support; a "
+    "compliance hold of any kind reads so).",
     problems=((NotFound, "no such deposit of the caller's"),),
 )
 @require(roles=_PERSONAL)

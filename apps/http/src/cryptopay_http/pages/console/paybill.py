@@ -3,10 +3,10 @@
 The same ``Paybill`` use case as ``cryptopay wallets paybill-*``: the list (``unverified`` by default: M-Pesa's
 Transaction Status did not confirm them; ``suspended``: their account number named no wallet that could take them;
 ``reversing``: a Reversal on its way) and each payment (audited reads), and on one that waits: ask M-Pesa again
-(re-verify; nothing moves), a credit to a wallet *proposed* by one officer and carried out only when a second approves
-it (a fresh one-time code each: money moves; its proposer is refused, 409 ``same_officer``, audited), a proposal
-declined, or the money returned to the payer by M-Pesa's Reversal API (a fresh code). Each action is audited by the
-use case (``paybill.*``); the paging and the officers' notes are the held-payments pages' helpers.
+(re-verify; nothing moves), a credit to a wallet or a return of the money to the payer (M-Pesa's Reversal API)
+*proposed* by one officer and carried out only when a second approves it (a fresh one-time code each: money moves;
+its proposer is refused, 409 ``same_officer``, audited), or a proposal declined. Each action is audited by the use
+case (``paybill.*``); the paging and the officers' notes are the held-payments pages' helpers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
-from cryptopay.core.wallets.paybill import Paybill, PaybillState
+from cryptopay.core.wallets.paybill import Paybill, PaybillProposal, PaybillState
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
@@ -88,13 +88,17 @@ def paybill_propose(payment_id: str) -> Response:
 
 @bp.post("/paybill/<payment_id>/approve")
 def paybill_approve(payment_id: str) -> Response:
-    """Carry out another officer's proposal, to the wallet the page showed (a fresh code: money moves)."""
+    """Carry out another officer's proposal as the page showed it: a credit to that wallet, or a return (a fresh
+    code: money moves)."""
 
     def approve() -> None:
+        kind = next((k for k in PaybillProposal if k.value == request.form.get("proposal")), None)
+        if kind is None:
+            raise InvalidInput("the proposal the page showed: credit or return", field="proposal")
         shown = (request.form.get("proposed_to") or "").strip()
-        if not shown:
+        if kind is PaybillProposal.CREDIT and not shown:
             raise InvalidInput("the wallet the page showed", field="proposed_to")
-        _desk().approve_credit(payment_id, officer=officer().id, expected_to=shown)
+        _desk().approve(payment_id, officer=officer().id, expected=kind, expected_to=shown or None)
 
     return _acted(payment_id, approve, step_up=True)
 
@@ -104,12 +108,16 @@ def paybill_decline(payment_id: str) -> Response:
     """Decline (or withdraw) the proposal, saying why; nothing moves."""
     return _acted(
         payment_id,
-        lambda: _desk().decline_credit(payment_id, officer=officer().id, note=required_note()),
+        lambda: _desk().decline(payment_id, officer=officer().id, note=required_note()),
         step_up=False,
     )
 
 
-@bp.post("/paybill/<payment_id>/reverse")
-def paybill_reverse(payment_id: str) -> Response:
-    """Return the money to the payer by M-Pesa's Reversal (a fresh code: money moves)."""
-    return _acted(payment_id, lambda: _desk().reverse(payment_id, actor=acting(), note=required_note()), step_up=True)
+@bp.post("/paybill/<payment_id>/propose-return")
+def paybill_propose_return(payment_id: str) -> Response:
+    """Propose returning the money to the payer by M-Pesa's Reversal (a fresh code; a second officer approves it)."""
+    return _acted(
+        payment_id,
+        lambda: _desk().propose_return(payment_id, officer=officer().id, note=required_note()),
+        step_up=True,
+    )

@@ -82,7 +82,7 @@ class InlineQueue:
         with self._changed:
             the_id = check_job_id(job_id) if job_id is not None else f"inline-{next(self._seq)}-{time.time_ns()}"
             waiting = self._coalesced.get(job_name) if coalesce else None
-            if waiting is not None and any(job.job_id == waiting for job in self._heap):
+            if waiting is not None and any(job.job_id == waiting and not job.attempts for job in self._heap):
                 return EnqueuedJob(waiting, job_name, created=False)
             self._forget_expired(now)
             if self._seen.get(the_id, 0.0) > now:

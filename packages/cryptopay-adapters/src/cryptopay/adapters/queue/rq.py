@@ -20,7 +20,12 @@ job is kept at ``<namespace>:<queue>:waiting:<job name>``; an enqueue that finds
 status queued, scheduled, deferred: not started, finished, failed, stopped or cancelled, and not expired) does
 nothing. RQ's own ``unique=True`` drops only the same id, and each period has its own, so without this a worker
 slower than the schedule found a growing backlog of copies ahead of the event jobs (review 3, I5). The check and
-the enqueue are two steps: two schedulers racing across a period boundary may leave two copies, never more.
+the enqueue are two steps: two schedulers racing across a period boundary may leave two copies, never more. A job
+that has run once and waits for its *retry* (it raised, or its work-horse was killed) no longer counts as waiting:
+the next period's copy is queued beside it. Before, a repeating job killed mid-run (``payouts.start`` at a fault
+point) held every later period back until its retry ran, and the retry waits for RQ's scheduler, whose lock a
+killed worker keeps (a minute) and a new worker tries again only at its maintenance: planned payouts sat for
+minutes (``make chaos``).
 
 Several deployments may share one Redis: ``namespace`` (the deployment's name, ``CRYPTOPAY_DEPLOYMENT``) prefixes
 every queue name (``<namespace>:<queue>``) and every job id stored in Redis (``<namespace>-<job id>``: RQ allows
@@ -133,15 +138,17 @@ class _CountingSimpleWorker(_FailureCounting, SimpleWorker):
     """RQ's worker that runs jobs in its own process, counting each failed attempt like ``_CountingWorker``."""
 
 
-# The id of a name's last coalescing job if that job still waits: it exists and has not started or ended.
+# The id of a name's last coalescing job if that job still waits: it exists and has not started or ended, and it
+# never ran (one that ran and waits for a retry has a ``started_at``: it holds nothing back).
 _WAITING = """
 local last = redis.call('GET', KEYS[1])
 if not last then return false end
-local status = redis.call('HGET', ARGV[1] .. last, 'status')
+local status, started = unpack(redis.call('HMGET', ARGV[1] .. last, 'status', 'started_at'))
 if not status or status == 'started' or status == 'finished' or status == 'failed'
     or status == 'stopped' or status == 'canceled' then
   return false
 end
+if started and started ~= '' then return false end
 return last
 """
 

@@ -17,21 +17,32 @@ within it), so a key hammering past its limit costs no round trips either.
 ``take_back`` (one hit uncounted, e.g. a password check that passed) and ``clear`` (the window's count forgotten)
 are the exceptions: they change the counter in Redis and drop this process's lease of the key; another process
 that remembered a refusal of the key keeps refusing until the window ends (stricter, never looser).
+
+Redis unreachable (down, or stopped and not answering within the client's 2 s): a hit that needs Redis raises
+``Unavailable`` (a 503 problem with ``Retry-After``), it never allows. It fails closed because the limiter is what
+holds logins, codes and money requests to their pace, and a limit that lapses whenever Redis does is one an
+attacker need only wait for; a hit runs before the operation, so a refused request has started nothing (its
+Idempotency-Key is not used up). Hits the process has leased are still spent. ``take_back`` and ``clear`` that
+cannot reach Redis log a warning and return: the hit stays counted (stricter), and the request they end (a login
+that passed) is not failed for it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 import attrs
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity import RateDecision
-from redis import Redis
+from redis import Redis, RedisError
 
 __all__ = ["MAX_LEASE", "RedisRateLimiter", "lease_size"]
 
 MAX_LEASE = 32
+log = logging.getLogger(__name__)
 _MAX_KEYS = 10_000  # past this many leases, ended ones are dropped, then the oldest (see ``_pruned``)
 
 # KEYS[1] the window's counter; ARGV window seconds, limit, hits wanted. Takes min(wanted, an eighth of what is
@@ -127,7 +138,12 @@ class RedisRateLimiter:
                     return lease.decision(True, now)
                 if lease.count >= limit:  # refused until the window ends: its counter only grows
                     return lease.decision(False, now)
-        count, ttl, taken = self._lease(keys=[f"{self._prefix}{key}"], args=[window_seconds, limit, lease_size(limit)])
+        try:
+            count, ttl, taken = self._lease(
+                keys=[f"{self._prefix}{key}"], args=[window_seconds, limit, lease_size(limit)]
+            )
+        except RedisError as error:  # fail closed: see the module's docstring
+            raise Unavailable(f"the rate limiter is unreachable ({type(error).__name__}); retry later") from None
         lease = _Lease(limit, now + int(ttl) / 1000, int(count), max(0, int(taken) - 1))
         with self._lock:
             if len(self._leases) >= _MAX_KEYS:
@@ -141,11 +157,17 @@ class RedisRateLimiter:
         looser)."""
         with self._lock:
             self._leases.pop(key, None)
-        self._take_back(keys=[f"{self._prefix}{key}"])
+        try:
+            self._take_back(keys=[f"{self._prefix}{key}"])
+        except RedisError as error:  # the hit stays counted: stricter, never looser
+            log.warning("a rate-limit hit could not be taken back (%s)", type(error).__name__)
 
     def clear(self, key: str, *, window_seconds: int) -> None:
         """The window's counter deleted in Redis, and this process's lease of it dropped. Other processes may still
         hold a refused lease of the key until its window ends (stricter, never looser)."""
         with self._lock:
             self._leases.pop(key, None)
-        self._redis.delete(f"{self._prefix}{key}")
+        try:
+            self._redis.delete(f"{self._prefix}{key}")
+        except RedisError as error:  # the count stays until its window ends: stricter, never looser
+            log.warning("a rate-limit window could not be cleared (%s)", type(error).__name__)

@@ -421,7 +421,10 @@ class _Pins:
             return None
         pid = os.getpid()
         if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
-            return thread.conn
+            # its mode was checked at the end of its last block (``fit``), and nothing used it since
+            if not thread.conn.invalidated:
+                return thread.conn
+            self.drop(thread.conn, discard=True)  # it would reconnect out of its mode: pinned afresh below
         with self._lock:
             if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close
                 self._inherited.extend(self._pinned)
@@ -442,6 +445,16 @@ class _Pins:
         ended = weakref.finalize(threading.current_thread(), self._unpin, conn)  # back to the pool when it ends
         ended.atexit = False  # at exit the process's sockets close anyway
         return conn
+
+    def fit(self, conn: Connection) -> bool:
+        """Whether this pin's ``conn`` is still the session it was pinned as: not invalidated (SQLAlchemy would
+        reconnect it on its next use, on a fresh driver connection without the pin's autocommit, which a block of
+        reads and lone writes must never run on: the writes would be rolled back at its end) and, on psycopg, in the
+        pin's mode (autocommit for reading)."""
+        if conn.invalidated:
+            return False
+        driver = conn.connection.driver_connection
+        return not isinstance(driver, psycopg.Connection) or driver.autocommit == self._autocommit
 
     def drop(self, conn: Connection, *, discard: bool = False) -> None:
         """Unpin this thread's ``conn`` (broken, or left in a state the next block must not inherit): closed, it goes
@@ -484,8 +497,11 @@ class SqlStorage:
     was about a quarter of an invoice read's CPU in the process). ``pinned_writers``: likewise, up to this many
     threads each keep one connection for their units of work (the pool's checkout and checkin were about 3% of a
     P2P send's client instructions). Threads past those numbers, nested blocks and SQLite use a pooled connection
-    per block as before. A thread's connections go back to the pool when the thread ends, or at ``close()``; a broken
-    reading one reconnects on its next use (SQLAlchemy), and one that cannot be reset after a block is dropped; a
+    per block as before. A thread's connections go back to the pool when the thread ends, or at ``close()``; a
+    reading one that broke, or is no longer in autocommit, is dropped after its block (or when the next block takes
+    it) and the next read pins another, in autocommit: never reconnected in place, which SQLAlchemy would do on a
+    fresh session outside autocommit (the lone writes of a reading block, an invoice's address index, then rolled
+    back at its end; found by ``make chaos``'s database restart); a
     writing one is dropped after a block that left it invalidated, closed or not idle (a unit that failed on a
     healthy connection keeps it: its transaction was rolled back). After a fork the child pins its own (the
     parent's sockets are never used).
@@ -574,12 +590,15 @@ class SqlStorage:
 
     def _reset(self, conn: Connection) -> None:
         """End what SQLAlchemy began on the connection in the block (in autocommit: nothing on the server), so the
-        next block starts clean; a connection that cannot be reset is dropped."""
+        next block starts clean; a connection that cannot be reset, or is no longer the autocommit session it was
+        pinned as (it broke, or was reconnected in the block), is dropped."""
         try:
             if conn.in_transaction():
                 conn.rollback()
+            if not self._readers.fit(conn):
+                self._readers.drop(conn, discard=True)
         except Exception:  # a broken connection: the next read pins another
-            self._readers.drop(conn)
+            self._readers.drop(conn, discard=True)
 
     def close(self) -> None:
         """Return every pinned connection to the pool (the composition root calls it before disposing of the

@@ -75,14 +75,15 @@ class MonitoringFeed:
         if self.monitor is not None:
             self.monitor.check(planned, journal=False)
 
-    def screen_names(self, planned: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
-        """The parties ``planned`` names screened against the sanctions lists (``Blocked`` refuses); the possible
-        matches' alerts, which the product holds its payout on.
+    def screen_names(self, planned: Movement, names: Sequence[tuple[str, str]], *, refuse: bool = True) -> list[Alert]:
+        """The parties ``planned`` names screened against the sanctions lists (``Blocked`` refuses; ``refuse=False``:
+        never, every match's alert is returned); the possible matches' alerts, which the product holds its payout
+        on.
 
         >>> MonitoringFeed().screen_names(None, [("sender", "Grace")])  # not watched: nothing is screened
         []
         """
-        return [] if self.monitor is None else self.monitor.screen_names(planned, names)
+        return [] if self.monitor is None else self.monitor.screen_names(planned, names, refuse=refuse)
 
     def rescreen_names(self, planned: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """The parties of a movement under way screened again (the lists changed): every alert their matches hold,

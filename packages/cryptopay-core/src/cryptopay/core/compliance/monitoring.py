@@ -101,17 +101,21 @@ class Monitoring:
             raise blocked
         return alerts
 
-    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]], *, refuse: bool = True) -> list[Alert]:
         """Screen (role, name) pairs of a movement about to happen, per the ``sanctioned_name`` rules watching it.
 
         A match at the screening's threshold opens an alert (blocking when its rule is) and, when blocking, raises
         ``Blocked`` naming the rule once the alerts (and their audit records) committed; a possible match (from the
         rule's ``review_score``, below the threshold) opens a non-blocking alert. Returns the non-blocking alerts
-        raised (what the product holds its payout on). Each list is scanned once per name."""
+        raised (what the product holds its payout on). Each list is scanned once per name. ``refuse=False``: no
+        ``Blocked``; every alert raised is returned, blocking ones included, for a product that must not tell the
+        party a list matched (a remittance's sender: it opens, and is held once paid)."""
         alerts = self._name_alerts(movement, names)
         if not alerts:
             return []
         raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
+        if not refuse:
+            return raised
         blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
         if blocking:
             raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])

@@ -93,9 +93,11 @@ class MovementMonitor(Protocol):
 
     def observe(self, movement: Movement) -> bool: ...
 
-    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]], *, refuse: bool = True) -> list[Alert]:
         """Screen the parties a movement about to happen names ((role, name) pairs); ``Blocked`` on a match of a
-        blocking rule; the non-blocking alerts raised (possible matches) otherwise."""
+        blocking rule; the non-blocking alerts raised (possible matches) otherwise. ``refuse=False``: nothing is
+        refused, every alert raised is returned, blocking ones included (the product holds the money instead of
+        telling the party, whom a refusal would tip off)."""
         ...
 
     def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:

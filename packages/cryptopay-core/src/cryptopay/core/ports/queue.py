@@ -6,10 +6,12 @@ it again does nothing (ids are letters, digits, ``_`` and ``-``). Handlers must 
 may run a job twice after a crash.
 
 ``coalesce=True`` is for repeating jobs whose every run does all the work due (the schedule's): while a job of
-that name enqueued with ``coalesce`` still waits (not started: queued, delayed, or waiting for a retry), another
-coalescing enqueue of the name does nothing and answers the waiting job's id. A job already running does not
-count: the next one may wait behind it, so work arriving mid-run is not missed. So a worker that falls behind
-the schedule finds one copy of each repeating job, never a backlog of them.
+that name enqueued with ``coalesce`` still waits (never run yet: queued or delayed), another coalescing enqueue
+of the name does nothing and answers the waiting job's id. A job already running does not count: the next one may
+wait behind it, so work arriving mid-run is not missed; nor does one that ran and waits for a retry (it failed, or
+its worker died under it): its retry may be minutes away, and the next period's copy does the work due meanwhile.
+So a worker that falls behind the schedule finds one copy of each repeating job (two while one awaits a retry),
+never a backlog of them.
 
 >>> registry = JobRegistry()
 >>> @registry.handler("greet")

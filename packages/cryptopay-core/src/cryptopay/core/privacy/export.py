@@ -137,11 +137,11 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
     HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id"),
-    # ``held_at``, ``proposal``: held for a frozen recipient and an officer's proposed decision on it (compliance's:
-    # the state is exported as its parties see it)
+    # ``held_at``, ``proposal``, ``decided_at``: held for a frozen recipient, an officer's proposed decision on it and
+    # when officers decided (compliance's: the state and the times are exported as its parties see them)
     Transfer: _classified(
         "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at",
-        withheld="held_at proposal",
+        withheld="held_at proposal decided_at kept",
     ),
     Buy: _classified(
         "id user_id phone kes usdt quote_id ask mid state created_at next_query_at checkout_request_id "
@@ -210,6 +210,9 @@ WITHHELD_ACTIONS = (
     "wallet.claim_held",
     "remittance.frozen_recipient",
     "remittance.held",
+    "remittance.rescreened",  # a sanctions match kept on an order under way (tipoff3)
+    "remittance.refused",
+    "remittance.released",  # names the alerts and the cases that cleared them
     ".own_party_refused",
 )
 # Details withheld from audit records otherwise shown: why an operator froze the wallet (a compliance freeze is
@@ -333,13 +336,17 @@ def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
     data: dict[str, Any] = _clean(transfer)
     if "state" in data:  # a send held for a frozen recipient reads as delivered (tipping-off)
         data["state"] = transfer.shown_state.value
+    created_at, finished_at = transfer.shown_times(uid)  # and its times as an ordinary send's (tipoff3)
+    data["created_at"] = created_at.isoformat()
+    data["finished_at"] = finished_at.isoformat() if finished_at is not None else None
     if transfer.sender_id == uid and transfer.shown_state is TransferState.DELIVERED and "recipient_phone" in data:
         data["recipient_phone"] = mask_msisdn(transfer.recipient_phone)
     return data
 
 
 def _deposit(deposit: Deposit) -> dict[str, Any]:
-    """A deposit as exported: a hold for compliance reads as its holder is shown it (``review``, review7 F8)."""
+    """A deposit as exported: a hold for compliance or a sanctions list reads as its holder is shown it (``review``,
+    review7 F8, P6)."""
     data: dict[str, Any] = _clean(deposit)
     if data.get("hold_reason") is not None and deposit.shown_hold_reason is not None:
         data["hold_reason"] = deposit.shown_hold_reason.value

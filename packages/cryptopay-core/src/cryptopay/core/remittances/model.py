@@ -3,11 +3,11 @@
 The order's states follow the money: ``awaiting_payment`` (its invoice is open) -> ``paying_out`` (paid and
 confirmed, converted at the order's locked quote; a B2C payout in flight) -> ``paid_out`` (the recipient has the
 shillings, by M-Pesa or in their wallet). A payout that keeps failing ends in ``refunding`` -> ``refunded`` (the USDT
-goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time), ``refused`` (a sanctions
-list updated while it awaited payment names its sender or recipient: its invoice is cancelled, do not pay; its
-sender is shown ``expired``, ``shown_state``) and
-``held`` (an operator must decide: a frozen wallet, a refund that failed, a compliance review) stop the automatic
-path.
+goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time), ``refused`` (no longer
+set: a sanctions list updated while it awaited payment refused it and cancelled its invoice, which told its sender a
+list matched; such an order keeps the alerts now and is held once paid; one refused then is shown ``expired``,
+``shown_state``) and ``held`` (an operator must decide: a frozen wallet, a refund that failed, a compliance review)
+stop the automatic path.
 
 >>> from datetime import datetime, timezone
 >>> at = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
@@ -242,8 +242,8 @@ class RemittanceOrder:
     def shown_state(self) -> RemittanceState:
         """The state its sender (anyone with the public id) is shown (review7 F5): a hold reads as the payout under
         way (``paying_out``), or the refund under way once one was asked (``refunding``), whatever held it; a
-        refusal reads ``expired``, as any order whose invoice closed unpaid (the sanctions rescreen refuses only
-        unpaid orders and cancels their invoice, and a cancelled invoice otherwise ends the order ``expired``).
+        refusal (an unpaid order the sanctions rescreen refused and whose invoice it cancelled, before it kept the
+        alerts instead) reads ``expired``, as any order whose invoice closed unpaid.
         ``held`` or ``refused`` told a stranger that compliance froze the recipient or that a sanctions list matched
         a party, for the price of the smallest order (tipping-off); operators, the console and the CLI read
         ``state``."""

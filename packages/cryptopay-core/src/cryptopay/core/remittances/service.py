@@ -52,10 +52,12 @@ at the same moment cannot both see room under the daily limit.
 
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
-sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
-blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
-retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
-otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
+sanctions lists when the order opens (``Monitoring.screen_names``, never refusing: a match, strong (a blocking alert)
+or possible, opens the order as any other -- a refusal told anyone a name is on our lists, for nothing (tipping-off) --
+and keeps its alerts (``review_alerts``, audited on ``remittance.create`` for officers); once paid its payout is
+``held`` until an operator refunds it or retries it, which needs compliance to have cleared every alert in a case
+closed with no action: ``UnderReview`` otherwise; a release is audited ``remittance.released``; unpaid, it expires as
+any order does); the recipient's wallet credit is within its KYC limits
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze opens as any other (review4
 R6: a refusal, however neutral, was an oracle on someone's freeze, since nothing else refuses a Safaricom number),
 audited ``remittance.frozen_recipient`` for officers, and once paid it is held, as one frozen after it opened.
@@ -78,7 +80,7 @@ split orders to one recipient after the fact (across originators).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
@@ -107,7 +109,6 @@ from cryptopay.core.invoices import (
     Invoice,
     InvoiceException,
     InvoicePayment,
-    InvoiceReceivedPayment,
     InvoiceState,
     is_confirmed,
 )
@@ -298,7 +299,9 @@ class Remittances:
 
         ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
         the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``Blocked`` when a
-        blocking monitoring rule refuses it. Nothing is stored then (but the refusal's audit record).
+        blocking monitoring rule refuses it (a sender's country under a call for action, a listed refund address).
+        Nothing is stored then (but the refusal's audit record). A sanctions list naming the sender or the
+        recipient refuses nothing: the order opens with the alerts, held for compliance once paid.
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -326,7 +329,8 @@ class Remittances:
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
-        review = self.monitoring.screen_names(planned, (("sender", request.sender.name), ("recipient", name)))
+        names = (("sender", request.sender.name), ("recipient", name))
+        review = self.monitoring.screen_names(planned, names, refuse=False)  # never told: held once paid
         self._open_desk()
 
         created: list[RemittanceOrder] = []
@@ -357,6 +361,7 @@ class Remittances:
                 invoice_id=invoice.id,
                 assessment=assessment,
                 review_alerts=tuple(alert.id for alert in review),
+                note=_screened(review),
             )
             _remittance_uow(uow).remittances.add(order)
             details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
@@ -672,11 +677,11 @@ class Remittances:
         alerts it does not hold yet (idempotent per version, and a run that died half-way is finished by the next
         one).
 
-        A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
-        cancelled and the order is ``refused`` (audited ``remittance.refused``; its sender reads ``expired``); a
-        payment already on its way cannot be cancelled, so then, as for a possible match, the order keeps the alerts
-        and is held once paid. A new match on a paid order not yet paid out holds it for an operator (``held``,
-        audited ``remittance.held``, reason ``sanctions_rescreen``), released only once compliance cleared every
+        A new match on an order awaiting payment, strong or possible: the order keeps the alerts (audited
+        ``remittance.rescreened``) and goes on as any other, held once paid, expired if unpaid (it was refused, its
+        invoice cancelled, before: its sender saw an order expire before its time, tipping-off). A new match on a
+        paid order not yet paid out holds it for an operator (``held``, audited ``remittance.held``, reason
+        ``sanctions_rescreen``), released only once compliance cleared every
         alert (``retry``) or refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order
         and audited ``remittance.rescreened`` with the payout for compliance). Returns the orders changed."""
         changed = []
@@ -695,31 +700,7 @@ class Remittances:
         fresh = [a for a in self.monitoring.rescreen_names(movement, names) if a.id not in order.review_alerts]
         if not fresh:
             return None
-        if order.state is RemittanceState.AWAITING_PAYMENT and any(a.blocking for a in fresh):
-            refused: list[RemittanceOrder] = []
-            try:
-                self.invoicing.cancel_invoice(
-                    order.invoice_id,
-                    actor=_SCREENING,
-                    then=lambda uow, invoice: refused.append(self._refuse(_remittance_uow(uow), order.id, fresh)),
-                )
-                return refused[-1]
-            except (InvoiceReceivedPayment, InvalidState):  # its USDT is on the way (held once it arrives), or late
-                pass
         return in_transaction(self.uow, partial(self._hold_on, order_id=order.id, alerts=fresh))
-
-    def _refuse(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder:
-        """The order refused in the unit of work that cancels its invoice (nothing was paid)."""
-        order, now = _order(uow, order_id, lock=True), self.clock.now()
-        rule = next(a.rule_id for a in alerts if a.blocking)
-        order.review_alerts = (*order.review_alerts, *(a.id for a in alerts))
-        order.finish(
-            RemittanceState.REFUSED, now, f"refused by compliance rule {rule!r} after the sanctions lists changed"
-        )
-        uow.remittances.update(order)
-        details = {"rule": rule, "alerts": ",".join(a.id for a in alerts), "invoice": order.invoice_id}
-        uow.audit.append(_event(_SCREENING, "remittance.refused", order.id, now, details))
-        return order
 
     def _hold_on(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder | None:
         """Keep new alerts on the order; a paid order with no payout in flight is held for an operator."""
@@ -741,6 +722,9 @@ class Remittances:
             action, details["reason"] = "remittance.held", "sanctions_rescreen"
         elif current is not None:
             details["payout"] = current.id  # M-Pesa has it: compliance reviews the alert, the payment goes on
+        elif order.state is RemittanceState.AWAITING_PAYMENT:  # the officers' note; its sender is never told
+            order.note = f"the sanctions lists changed: a {match} match is under compliance review (alerts {ids}): "
+            order.note += "held once paid"
         uow.remittances.update(order)
         uow.audit.append(_event(_SCREENING, action, order.id, now, details))
         return order
@@ -1193,7 +1177,7 @@ class Remittances:
         if order.review_alerts:
             alerts = ",".join(order.review_alerts)
             order.hold(
-                f"a possible sanctions match is under compliance review (alerts {alerts}): an operator pays it "
+                f"a sanctions screening match is under compliance review (alerts {alerts}): an operator pays it "
                 "out (retry) once compliance cleared it, or refunds"
             )
             uow.remittances.update(order)
@@ -1761,6 +1745,18 @@ def _failed(order_id: str, step: str, error: Exception) -> None:
 
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
     return AuditEvent(actor, action, f"remittance:{order_id}", at, dict(details))
+
+
+def _screened(alerts: Sequence[Alert]) -> str | None:
+    """The officers' note on an order opened with sanctions screening alerts (its sender is never told).
+
+    >>> _screened([])
+    """
+    if not alerts:
+        return None
+    match = "strong" if any(a.blocking for a in alerts) else "possible"
+    ids = ",".join(a.id for a in alerts)
+    return f"opened with a {match} sanctions match under compliance review (alerts {ids}): held once paid"
 
 
 def _sender_name(name: str) -> str:

@@ -69,7 +69,7 @@ class FakeQueue:
         data = check_payload(payload)
         the_id = check_job_id(job_id) if job_id is not None else f"job_{next(self._ids):06d}"
         waiting = self._coalesced.get(job_name) if coalesce else None
-        if waiting is not None and any(job.job_id == waiting for job in self.pending):
+        if waiting is not None and any(job.job_id == waiting and not job.attempts for job in self.pending):
             return EnqueuedJob(waiting, job_name, created=False)
         if the_id in self._known:
             return EnqueuedJob(the_id, job_name, created=False)

@@ -140,11 +140,25 @@ class FloatGuard:
 
     def reported(self, payout: Payout, result: MpesaResult) -> None:
         """Keep the utility (net of M-Pesa's charges so far: ``net_of_charges``) and working balances a B2C result
-        carries, with the books' float now."""
+        carries, with the books' float now, when the two describe one moment: M-Pesa's float right after this
+        payout, and the books after exactly the payouts M-Pesa had made by then.
+
+        Not when another payout from the float is in flight (submitted or unknown: M-Pesa may have paid it, and
+        the books do not know yet), nor when the float moved in the books since this payout was sent (a payout
+        booked meanwhile may have been paid by M-Pesa after this one, whose result came late). Such a reading is
+        dropped (logged): kept, it was M-Pesa's latest word and off by the other payouts for good, a ``float-b2c``
+        difference in every reconciliation and a wrong float position for the guard (``make chaos``: a result
+        handled while two lost-callback payouts waited for Transaction Status). The latest settled reading, or an
+        Account Balance answer, stays M-Pesa's word."""
         utility = _shillings(result.param("B2CUtilityAccountAvailableFunds"))
         if utility is None:
             return
         utility = net_of_charges(utility, _shillings(result.param("B2CChargesPaidAccountAvailableFunds")))
+        books = self._books()  # before the look at what moved: a payout booked after it is seen below
+        unsettled = self._unsettled(payout)
+        if unsettled:
+            log.info("the float reading of payout %s is not kept: %s", payout.id, unsettled)
+            return
         reading = FloatReading(
             id=f"b2c:{payout.id}",
             source="b2c_result",
@@ -152,7 +166,7 @@ class FloatGuard:
             at=self._clock.now(),
             utility=utility,
             working=_shillings(result.param("B2CWorkingAccountAvailableFunds")),
-            books=self._books(),
+            books=books,
         )
         try:
             self._store.add_reading(reading)
@@ -219,6 +233,20 @@ class FloatGuard:
             self._metrics.gauge(
                 "cryptopay_payouts_held", held, about="planned payouts held: the float cannot cover them"
             )
+
+    def _unsettled(self, payout: Payout) -> str:
+        """Why the books' float may not match M-Pesa's after ``payout`` (``reported``); empty when it does."""
+        for state in _IN_FLIGHT:
+            for other in self._payouts(state):
+                if other.id != payout.id and not other.is_bank_transfer:
+                    return f"payout {other.id} is {state.value}"
+        if payout.submitted_at is None:
+            return "when it was sent is not known"
+        own = f"payout:{payout.id}:"
+        for entry in self._ledger.entries(account=flows.FLOAT, since=payout.submitted_at, limit=20):
+            if not entry.idempotency_key.startswith(own):
+                return f"the float moved since it was sent ({entry.idempotency_key})"
+        return ""
 
     def _payouts(self, state: PayoutState) -> list[Payout]:
         return transaction(self._uow, lambda uow: uow.payouts.by_state(state, limit=_LIMIT))

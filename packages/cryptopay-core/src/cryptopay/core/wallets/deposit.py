@@ -78,10 +78,14 @@ class HoldReason(enum.Enum):
     WALLET_FROZEN = "wallet_frozen"  # an operator froze the wallet: it receives nothing
     AWAITING_CONVERSION = "awaiting_conversion"  # USDC with no USDC/USDT price now: converted when one is had
     TIER_LIMIT = "tier_limit"  # beyond what the wallet's KYC tier may receive: credited when the tier takes it
-    # What the wallet's holder is shown for ``COMPLIANCE`` (``Deposit.shown_hold_reason``): a compliance freeze or a
-    # blocking monitoring rule is never told to the party (tipping-off, review7 F8), as its other movements read
-    # "unavailable, contact support"; never stored
+    # What the wallet's holder is shown for ``COMPLIANCE`` and ``SANCTIONED_SENDER`` (``Deposit.shown_hold_reason``):
+    # a compliance freeze, a blocking monitoring rule or a sanctions list's match is never told to the party
+    # (tipping-off, review7 F8, P6), as its other movements read "unavailable, contact support"; never stored
     REVIEW = "review"
+
+
+# Hold reasons compliance keeps to itself: the holder reads ``REVIEW`` (``Deposit.shown_hold_reason``)
+_TOLD_AS_REVIEW = frozenset({HoldReason.COMPLIANCE, HoldReason.SANCTIONED_SENDER})
 
 
 @attrs.frozen
@@ -272,13 +276,14 @@ class Deposit:
 
     @property
     def shown_hold_reason(self) -> HoldReason | None:
-        """Why a held deposit waits, as its wallet's holder reads it: ``REVIEW`` for ``COMPLIANCE`` (a compliance
-        freeze or a blocking monitoring rule is not told to the party), else the reason itself.
+        """Why a held deposit waits, as its wallet's holder reads it: ``REVIEW`` for ``COMPLIANCE`` and
+        ``SANCTIONED_SENDER`` (a compliance freeze, a blocking monitoring rule or a sending address on a sanctions
+        list is not told to the party: P6), else the reason itself (dust, an asset, the tier: the holder's to act on).
 
         >>> HoldReason.REVIEW.value
         'review'
         """
-        return HoldReason.REVIEW if self.hold_reason is HoldReason.COMPLIANCE else self.hold_reason
+        return HoldReason.REVIEW if self.hold_reason in _TOLD_AS_REVIEW else self.hold_reason
 
     @property
     def credited(self) -> Money:

@@ -110,6 +110,16 @@ class HeldSendProposal:
     note: str
 
 
+@attrs.frozen(kw_only=True)
+class HeldSendKept:
+    """An officer's decision to keep a held send held (for the authorities, a court order awaited), with why:
+    nothing moves, the send stays ``held`` and may still be released or returned later (``HeldSends.keep``)."""
+
+    by: str
+    at: datetime
+    note: str
+
+
 @attrs.define(kw_only=True)
 class Transfer:
     """Money sent from one wallet to a person, by phone number or username, with a note."""
@@ -127,6 +137,8 @@ class Transfer:
     finished_at: datetime | None = None
     held_at: datetime | None = None  # held for a frozen recipient (``held_sends``), whatever an officer decided since
     proposal: HeldSendProposal | None = None  # a held send's release or return awaiting a second officer
+    decided_at: datetime | None = None  # when officers released or returned a held send (``shown_times``)
+    kept: HeldSendKept | None = None  # an officer kept a held send held, with why (the latest such note)
 
     @property
     def asset(self) -> Asset:
@@ -144,6 +156,30 @@ class Transfer:
         'delivered'
         """
         return TransferState.DELIVERED if self.state is TransferState.HELD else self.state
+
+    def shown_times(self, user_id: str) -> tuple[datetime, datetime | None]:
+        """``(created_at, finished_at)`` as ``user_id`` reads them: an ordinary send's (tipoff3). A held send's
+        sender reads it delivered when sent (as stored); its recipient, once it was released, reads a send made and
+        delivered when it reached them (the officers' decision, when its line in their history is dated: the send's
+        own time told them it had waited); one returned reads returned when the money came back, as a claim
+        nobody took does (it read returned at the moment it was sent).
+
+        >>> from cryptopay.core.money import KES, Money
+        >>> from datetime import datetime, timezone
+        >>> sent, freed = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 3, tzinfo=timezone.utc)
+        >>> t = Transfer(id="t", sender_id="u", recipient_id="r", recipient_phone="254700000000",
+        ...              amount=Money.of(10, KES), fee=Money.zero(KES), state=TransferState.DELIVERED,
+        ...              created_at=sent, finished_at=sent, held_at=sent, decided_at=freed)
+        >>> [day.day for day in t.shown_times("r")], [day.day for day in t.shown_times("u")]
+        ([3, 3], [1, 1])
+        """
+        if self.decided_at is None:
+            return self.created_at, self.finished_at
+        if self.state is TransferState.RETURNED:
+            return self.created_at, self.decided_at
+        if self.recipient_id == user_id and self.sender_id != user_id:
+            return self.decided_at, self.decided_at
+        return self.created_at, self.finished_at
 
     def shown_to(self, user_id: str) -> bool:
         """Whether ``user_id`` sees the transfer: its sender always (a held send as delivered), its recipient once it

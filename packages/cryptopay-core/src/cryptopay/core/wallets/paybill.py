@@ -15,10 +15,10 @@ Booking (decision: nothing is lost, nothing credited at a guess). ``confirm`` is
 a wallet (a phone number in any form people write it, or a username) that may receive it now (not frozen, a KYC
 profile, its tier's ``Product.RECEIVE`` limits) credits the wallet's KES: Dr ``assets:mpesa_collections:KES`` / Cr
 ``liabilities:wallet:<user>:KES``. Anything else (no wallet by that reference, over the limit, a frozen wallet) is
-held in ``liabilities:paybill_suspense:KES`` with the reason, for staff who either credit it to a wallet
-(four-eyes, below; the limits checked again), ``reverse`` it, or ``send_back`` it (the payer gets it back by an
-M-Pesa reversal of the TransID done in the portal: Dr suspense / Cr mpesa_collections; reconciliation then expects
-that reversal on the statement). Each decision needs a note and is audited.
+held in ``liabilities:paybill_suspense:KES`` with the reason, for staff who either credit it to a wallet or return
+it to its payer by M-Pesa's Reversal, each four-eyes (below). Each decision needs a note and is audited. (A payment
+``returned`` by one operator before returns were four-eyes, reversed by hand in the M-Pesa portal, stays valid:
+Dr suspense / Cr mpesa_collections, and reconciliation expects that reversal on the statement.)
 
 Verified with M-Pesa before anything is booked (decision, fix6c). The confirmation URL's token lives as long as
 the registration, so whoever learns it could post confirmations of money M-Pesa never received. A confirmation is
@@ -36,15 +36,22 @@ Operators on what could not be verified or matched (decision, paybillops). An ``
 suspense) stays so until an operator acts; each action needs a note and is audited:
 - ``reverify``: back to ``verifying``, due at once; the worker records a new Transaction Status query (its tokens
   committed before it leaves) and its answer is kept and matched as the first one's;
-- ``propose_credit`` / ``approve_credit`` / ``decline_credit``: four-eyes, as held payments and KYC: one officer
-  proposes the wallet, a second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits
-  are checked at the approval; a suspended payment leaves the suspense account, an unverified one is booked as the
-  officers vouch M-Pesa has it (Dr collections / Cr wallet; refused when M-Pesa's record shows another amount).
-  Shells may decline, never propose or approve (they cannot prove which officer is at the keyboard; a shell's
-  proposal is refused, audited ``paybill.shell_proposal_refused``);
-- ``reverse``: M-Pesa's Reversal of the TransID (of an unverified one only when M-Pesa's record shows it paid into
-  our shortcode, for the amount it shows: a TransID of one of our payouts, or of nothing, is not the payer's
-  money) (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
+- ``propose_credit`` / ``approve_credit``: four-eyes, as held payments and KYC: one officer proposes the wallet, a
+  second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits are checked at the
+  approval; a suspended payment leaves the suspense account, an unverified one is booked (Dr collections / Cr
+  wallet). Both refused unless M-Pesa's own record (a Transaction Status answer, ``paid_to_us``) shows the payment
+  paid into our paybill for its amount (decision, paybillapi): two officers vouching for a payment M-Pesa has no
+  record of would credit money that may never have come (the confirmation URL's token may have leaked); the refusal
+  says to re-verify. The paybill's statement (``reconcile --mpesa-statement``) is compared, never kept, so it is
+  no proof here;
+- ``propose_return`` / ``approve_return`` (decision, paybillapi): a return sends money out of our paybill, so it is
+  four-eyes too: one officer proposes, a second approves (``SameOfficer`` for the proposer) and the approval sends
+  M-Pesa's Reversal of the TransID; refused unless M-Pesa's record shows the TransID paid into our shortcode (it
+  returns the amount that record shows: a TransID of one of our payouts, or of nothing, is not the payer's money).
+  ``approve`` carries out whichever is proposed; ``decline`` clears either. Shells may decline, never propose or
+  approve (they cannot prove which officer is at the keyboard; a shell's proposal is refused, audited
+  ``paybill.shell_proposal_refused``);
+- the Reversal (``TransactionReversal``, ``RecieverIdentifierType`` 11), recorded
   ``reversing`` with the tokens of its result and timeout URLs before it is sent; its result is matched by the token
   and the OriginatorConversationID / ConversationID Daraja acknowledged. Success: ``reversed`` (a suspended one out
   of the suspense account, Dr suspense / Cr collections; an unverified one was never booked). A failure (``R000002``
@@ -104,7 +111,15 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 
-__all__ = ["PAYBILL", "Paybill", "PaybillPayment", "PaybillState", "RegistrationState", "UrlRegistration"]
+__all__ = [
+    "PAYBILL",
+    "Paybill",
+    "PaybillPayment",
+    "PaybillProposal",
+    "PaybillState",
+    "RegistrationState",
+    "UrlRegistration",
+]
 
 PAYBILL = "wallet_paybill"  # the monitoring product of a paybill top-up
 MAX_NOTE = 500
@@ -112,6 +127,13 @@ STATUS_WAIT = timedelta(minutes=1)  # ask Transaction Status again when no answe
 STATUS_WAIT_CAP = timedelta(hours=1)
 REVERSAL_WAIT = timedelta(minutes=10)  # a reversal with no result by then is asked about by Transaction Status
 _log = logging.getLogger("cryptopay.wallets.paybill")
+
+
+class PaybillProposal(enum.Enum):
+    """What one officer proposed on a payment that waits, for a second officer to approve (four-eyes)."""
+
+    CREDIT = "credit"  # credit it to a wallet (``proposed_to``)
+    RETURN = "return"  # give it back to the payer by M-Pesa's Reversal of its TransID
 
 
 class PaybillState(enum.Enum):
@@ -154,8 +176,10 @@ class PaybillPayment:
     # what M-Pesa's record (the last conclusive Transaction Status answer) shows paid into our shortcode, if anything:
     # only that may be returned by a Reversal (a TransID of a payout of ours, or of nothing, is not the payer's money)
     paid_to_us: Money | None = None
-    # four-eyes: a credit to a wallet proposed by one officer, carried out when another approves it
-    proposed_to: str | None = None  # the wallet's user id
+    # four-eyes: a credit to a wallet, or a return to the payer, proposed by one officer, carried out when another
+    # approves it (a proposal stored before returns were four-eyes has no kind: it is a credit, see ``proposal``)
+    proposal_kind: PaybillProposal | None = None
+    proposed_to: str | None = None  # the wallet's user id (a credit)
     proposed_by: str | None = None
     proposed_at: datetime | None = None
     proposal_note: str = ""
@@ -168,6 +192,13 @@ class PaybillPayment:
     reversal_originator: str | None = None  # OriginatorConversationID of Daraja's acknowledgement
     reversal_conversation: str | None = None  # ConversationID of Daraja's acknowledgement
     reversal_receipt: str | None = None  # the reversal's own TransactionID, once M-Pesa did it
+
+    @property
+    def proposal(self) -> PaybillProposal | None:
+        """What is proposed and waits for a second officer, if anything."""
+        if self.proposed_by is None:
+            return None
+        return self.proposal_kind or PaybillProposal.CREDIT
 
     @property
     def booked(self) -> bool:
@@ -201,7 +232,7 @@ class PaybillPayment:
 
     @property
     def actionable(self) -> bool:
-        """An operator may re-verify it, credit it (four-eyes) or reverse it: unverified, or in suspense."""
+        """An operator may re-verify it, credit it or return it (each four-eyes): unverified, or in suspense."""
         return self.state in (PaybillState.UNVERIFIED, PaybillState.SUSPENDED)
 
     @property
@@ -538,21 +569,7 @@ class Paybill:
         at, kes = payment.decided_at or payment.received_at, payment.kes
         self.monitor.after(movement(payment.id, user_id, PAYBILL, Direction.IN, kes, at, asset=KES.code))
 
-    # -- operators --------------------------------------------------------------------------------------------
-    def send_back(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
-        """Give a suspended payment back to its payer: out of the suspense account and the collections (the TransID is
-        reversed at M-Pesa, which reconciliation then expects on the statement); audited with the note."""
-        text = _note(note)
-
-        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = _unproposed(self._suspended(uow, payment_id))
-            flows.return_paybill_payment(self.ledger, payment_id=payment.id, kes=payment.kes, session=uow.ledger)
-            payment.state = PaybillState.RETURNED
-            return self._decided(uow, payment, actor, text, "paybill.returned", trans_id=payment.trans_id)
-
-        return in_transaction(self.uow, work)
-
-    # -- operators: unverified and suspended payments (re-verify, credit with four-eyes, reverse) ----------------
+    # -- operators: unverified and suspended payments (re-verify; credit or return, each four-eyes) -------------
     def reverify(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
         """Ask M-Pesa again about an unverified payment: back to ``verifying``, due at once (``verify_due`` records
         the new Transaction Status query and its tokens before it leaves; its answer books it or makes it
@@ -561,8 +578,11 @@ class Paybill:
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._actionable(uow, payment_id, PaybillState.UNVERIFIED)
-            if payment.proposed_by is not None:
-                raise Conflict(f"a credit of paybill payment {payment.id} is proposed: decline it before re-verifying")
+            if payment.proposal is not None:
+                raise Conflict(
+                    f"a {payment.proposal.value} of paybill payment {payment.id} is proposed: decline it before "
+                    "re-verifying"
+                )
             now = self.clock.now()
             payment.unverified_at = payment.unverified_at or now
             payment.state, payment.check_at, payment.queries = PaybillState.VERIFYING, now, 0
@@ -574,71 +594,143 @@ class Paybill:
 
         return in_transaction(self.uow, work)
 
+    def _shell_refused(self, payment_id: str, operator: str, details: dict[str, str], what: str) -> Refused:
+        """A proposal from a shell: audited ``paybill.shell_proposal_refused`` by its operator, nothing else
+        written; the refusal to raise (revpass7 P4: the shell cannot prove which officer is at the keyboard)."""
+        payment = self.get(payment_id)
+        facts = {"trans_id": payment.trans_id, "proposal": what, **details}
+        event = AuditEvent(operator, "paybill.shell_proposal_refused", _subject(payment), self.clock.now(), facts)
+        in_transaction(self.uow, lambda uow: uow.audit.append(event))
+        return Refused(
+            f"{what}ing paybill payment {payment.id} moves money, so it is proposed only by an officer signed in "
+            f"with a fresh one-time code: on the console (/console/paybill/{payment.id}) or the admin API, not from "
+            "the shell: the shell cannot prove which officer is at the keyboard"
+        )
+
+    def _proposed(
+        self, uow: PaybillUnitOfWork, payment: PaybillPayment, kind: PaybillProposal, officer: str, note: str
+    ) -> None:
+        """Record ``officer``'s proposal on ``payment`` (``Conflict`` while another one waits), audited."""
+        if payment.proposal is not None:
+            raise Conflict(
+                f"a {payment.proposal.value} of paybill payment {payment.id} is proposed already: approve or decline it"
+            )
+        now = self.clock.now()
+        payment.proposal_kind, payment.proposed_by, payment.proposed_at = kind, officer, now
+        payment.proposal_note = note
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "user": payment.proposed_to or "", "note": note}
+        uow.audit.append(
+            AuditEvent(f"user:{officer}", f"paybill.{kind.value}_proposed", _subject(payment), now, details)
+        )
+
     def propose_credit(
         self, payment_id: str, to: str, *, officer: str, note: str, operator: str | None = None
     ) -> PaybillPayment:
         """Propose crediting an unverified or suspended payment to the wallet ``to`` names (phone, username or user
-        id); a second officer ``approve_credit``s it. ``Conflict`` while another proposal waits. Never from a shell
-        (``operator`` given): ``Refused``, audited ``paybill.shell_proposal_refused`` by the operator, nothing else
-        changes (revpass7 P4: one person proposed from the shell in officer A's name and approved on the console as
-        B), so proposals are made on the console, by an officer signed in with a fresh one-time code."""
+        id); a second officer ``approve_credit``s it. Refused unless M-Pesa's record (a Transaction Status answer)
+        shows the payment paid into our paybill for its amount (``_creditable``: re-verify first). ``Conflict``
+        while another proposal waits. Never from a shell (``operator`` given): ``Refused``, audited
+        ``paybill.shell_proposal_refused`` by the operator, nothing else changes, so proposals are made on the
+        console or the admin API, by an officer signed in with a fresh one-time code."""
         text = _note(note)  # checked first: the refusal's record keeps only a valid note
         if operator is not None:
-            payment = self.get(payment_id)
-            details = {"trans_id": payment.trans_id, "officer": officer, "to": to[:64], "note": text}
-            event = AuditEvent(operator, "paybill.shell_proposal_refused", _subject(payment), self.clock.now(), details)
-            in_transaction(self.uow, lambda uow: uow.audit.append(event))
-            raise Refused(
-                f"crediting paybill payment {payment.id} moves money, so it is proposed only by an officer signed in "
-                f"with a fresh one-time code: on the console (/console/paybill/{payment.id}), not from the shell: the "
-                "shell cannot prove which officer is at the keyboard"
-            )
+            raise self._shell_refused(payment_id, operator, {"officer": officer, "to": to[:64], "note": text}, "credit")
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._actionable(uow, payment_id)
-            if payment.proposed_by is not None:
-                raise Conflict(f"a credit of paybill payment {payment.id} is proposed already: approve or decline it")
-            _creditable(payment)
-            wallet = _wallet(uow, to)
-            now = self.clock.now()
-            payment.proposed_to, payment.proposed_by, payment.proposed_at = wallet.user_id, officer, now
-            payment.proposal_note = text
-            uow.paybill_payments.update(payment)
-            details = {"trans_id": payment.trans_id, "user": wallet.user_id, "note": text}
-            uow.audit.append(AuditEvent(f"user:{officer}", "paybill.credit_proposed", _subject(payment), now, details))
+            if payment.proposal is None:
+                _creditable(payment)
+                payment.proposed_to = _wallet(uow, to).user_id
+            self._proposed(uow, payment, PaybillProposal.CREDIT, officer, text)
             return payment
 
         return in_transaction(self.uow, work)
 
+    def propose_return(
+        self, payment_id: str, *, officer: str, note: str, operator: str | None = None
+    ) -> PaybillPayment:
+        """Propose giving an unverified or suspended payment back to its payer by M-Pesa's Reversal of its TransID;
+        a second officer ``approve_return``s it (then the Reversal is sent). Refused unless M-Pesa's record shows
+        the TransID paid into our paybill (``_returnable``: a TransID of a payout of ours, or of nothing, is not
+        the payer's money). ``Conflict`` while another proposal waits; never from a shell (as ``propose_credit``)."""
+        text = _note(note)
+        if operator is not None:
+            raise self._shell_refused(payment_id, operator, {"officer": officer, "note": text}, "return")
+
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+            payment = self._actionable(uow, payment_id)
+            if payment.proposal is None:
+                _returnable(payment)
+            self._proposed(uow, payment, PaybillProposal.RETURN, officer, text)
+            return payment
+
+        return in_transaction(self.uow, work)
+
+    def approve(
+        self,
+        payment_id: str,
+        *,
+        officer: str,
+        expected: PaybillProposal | None = None,
+        expected_to: str | None = None,
+        operator: str | None = None,
+    ) -> PaybillPayment:
+        """Carry out what another officer proposed, a credit or a return; ``expected``: the proposal the approver
+        read (another one now is a ``Conflict``), ``expected_to`` the wallet of a credit."""
+        if operator is not None:
+            raise Refused(
+                f"paybill payment {payment_id} is credited or returned when a second officer approves it: approve it "
+                "on the console or the admin API (signed in with your second factor), not from the shell"
+            )
+        proposal = self.get(payment_id).proposal
+        if proposal is None:
+            raise InvalidState(f"nothing is proposed on paybill payment {payment_id}")
+        if expected is not None and proposal is not expected:
+            raise Conflict(f"paybill payment {payment_id} now has a {proposal.value} proposed: read it again")
+        if proposal is PaybillProposal.RETURN:
+            return self.approve_return(payment_id, officer=officer)
+        return self.approve_credit(payment_id, officer=officer, expected_to=expected_to)
+
+    def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
+        """The payment with ``kind`` proposed, read before its approval; its proposer is refused ``SameOfficer``
+        (audited ``paybill.<kind>_same_officer_refused``)."""
+        payment = self.get(payment_id)
+        if payment.proposal is not kind:
+            raise InvalidState(f"no {kind.value} of paybill payment {payment_id} is proposed")
+        if payment.proposed_by == officer:
+            details = {"trans_id": payment.trans_id, "user": payment.proposed_to or ""}
+            action = f"paybill.{kind.value}_same_officer_refused"
+            event = AuditEvent(f"user:{officer}", action, _subject(payment), self.clock.now(), details)
+            in_transaction(self.uow, lambda uow: uow.audit.append(event))
+            raise SameOfficer(f"you proposed this {kind.value}: a second officer approves it")
+        return payment
+
+    def _still_proposed(self, uow: PaybillUnitOfWork, read: PaybillPayment, payment_id: str) -> PaybillPayment:
+        """The payment locked, its proposal unchanged since ``read`` (else ``Conflict``: read it again)."""
+        locked = self._actionable(uow, payment_id)
+        seen = (read.proposal, read.proposed_by, read.proposed_to, read.proposed_at)
+        if (locked.proposal, locked.proposed_by, locked.proposed_to, locked.proposed_at) != seen:
+            raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
+        return locked
+
     def approve_credit(
         self, payment_id: str, *, officer: str, expected_to: str | None = None, operator: str | None = None
     ) -> PaybillPayment:
-        """Carry out the credit another officer proposed (``SameOfficer`` for its proposer, audited); the wallet's
-        limits checked now. ``expected_to``: the wallet the approver read (another one now is a ``Conflict``). Never
-        from a shell (``operator`` given): one operator could name any two officers there."""
+        """Carry out the credit another officer proposed (``SameOfficer`` for its proposer, audited); M-Pesa's
+        record and the wallet's limits checked now. ``expected_to``: the wallet the approver read (another one now
+        is a ``Conflict``). Never from a shell (``operator`` given): one operator could name any two officers there."""
         if operator is not None:
             raise Refused(
                 f"paybill payment {payment_id} is credited when a second officer approves it: approve it on the "
-                "console (signed in with your second factor), not from the shell"
+                "console or the admin API (signed in with your second factor), not from the shell"
             )
-        payment = self.get(payment_id)
-        if payment.proposed_by is None or payment.proposed_to is None:
-            raise InvalidState(f"no credit of paybill payment {payment_id} is proposed")
+        payment = self._second_officer(payment_id, officer, PaybillProposal.CREDIT)
         if expected_to is not None and payment.proposed_to != expected_to:
             raise Conflict(f"paybill payment {payment_id} now has a credit to another wallet proposed: read it again")
-        if payment.proposed_by == officer:
-            details = {"trans_id": payment.trans_id, "user": payment.proposed_to}
-            event = AuditEvent(
-                f"user:{officer}", "paybill.credit_same_officer_refused", _subject(payment), self.clock.now(), details
-            )
-            in_transaction(self.uow, lambda uow: uow.audit.append(event))
-            raise SameOfficer("you proposed this credit: a second officer approves it")
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            locked = self._actionable(uow, payment_id)
-            read = (payment.proposed_by, payment.proposed_to, payment.proposed_at)
-            if (locked.proposed_by, locked.proposed_to, locked.proposed_at) != read:
-                raise Conflict(f"the proposal on paybill payment {payment_id} changed: read it again")
+            locked = self._still_proposed(uow, payment, payment_id)
             _creditable(locked)
             assert locked.proposed_to is not None
             wallet, now = self._receiving(uow, locked.proposed_to, locked.kes), self.clock.now()
@@ -649,7 +741,7 @@ class Paybill:
                 flows.release_paybill_payment(
                     self.ledger, payment_id=locked.id, kes=locked.kes, user_id=wallet.user_id, session=uow.ledger
                 )
-            else:  # never booked (unverified): the officers vouch M-Pesa has it
+            else:  # never booked (unverified, yet M-Pesa's record shows it paid into our paybill for its amount)
                 flows.book_paybill_payment(
                     self.ledger, payment_id=locked.id, kes=locked.kes, user_id=wallet.user_id, session=uow.ledger
                 )
@@ -671,59 +763,69 @@ class Paybill:
         self._observed(credited, credited.user_id)
         return credited
 
-    def decline_credit(self, payment_id: str, *, officer: str, note: str) -> PaybillPayment:
-        """Decline (or, its proposer, withdraw) the credit proposed: nothing moves, audited with the note."""
+    def decline(self, payment_id: str, *, officer: str, note: str) -> PaybillPayment:
+        """Decline (or, its proposer, withdraw) the credit or return proposed: nothing moves, audited with the
+        note (``paybill.credit_declined`` / ``paybill.return_declined``)."""
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._actionable(uow, payment_id)
-            if payment.proposed_by is None:
-                raise InvalidState(f"no credit of paybill payment {payment_id} is proposed")
+            kind = payment.proposal
+            if kind is None:
+                raise InvalidState(f"nothing is proposed on paybill payment {payment_id}")
             now = self.clock.now()
             details = {
                 "trans_id": payment.trans_id,
                 "user": payment.proposed_to or "",
-                "proposed_by": payment.proposed_by,
+                "proposed_by": payment.proposed_by or "",
                 "note": text,
             }
-            payment.proposed_to = payment.proposed_by = payment.proposed_at = None
-            payment.proposal_note = ""
+            _cleared(payment)
             uow.paybill_payments.update(payment)
-            uow.audit.append(AuditEvent(f"user:{officer}", "paybill.credit_declined", _subject(payment), now, details))
+            action = f"paybill.{kind.value}_declined"
+            uow.audit.append(AuditEvent(f"user:{officer}", action, _subject(payment), now, details))
             return payment
 
         return in_transaction(self.uow, work)
 
-    def reverse(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
-        """Give an unverified or suspended payment back to its payer by M-Pesa's Reversal of its TransID: recorded
-        ``reversing`` (the tokens of its result and timeout URLs committed) before the request leaves; its result
-        (``on_reversal``) or, with none by the deadline, a Transaction Status answer settles it. Refused by M-Pesa
-        at once: back where it waited, with the reason. Audited with the note."""
-        text = _note(note)
+    def approve_return(self, payment_id: str, *, officer: str, operator: str | None = None) -> PaybillPayment:
+        """Carry out the return another officer proposed (``SameOfficer`` for its proposer, audited): M-Pesa's
+        Reversal of the TransID, recorded ``reversing`` (the tokens of its result and timeout URLs committed, the
+        proposal cleared) before the request leaves; its result (``on_reversal``) or, with none by the deadline, a
+        Transaction Status answer settles it. Refused by M-Pesa at once: back where it waited, with the reason (a
+        new proposal then). Audited ``paybill.reversal_requested`` in the approver's name, naming the proposer."""
+        if operator is not None:
+            raise Refused(
+                f"paybill payment {payment_id} is returned when a second officer approves it: approve it on the "
+                "console or the admin API (signed in with your second factor), not from the shell"
+            )
+        read = self._second_officer(payment_id, officer, PaybillProposal.RETURN)
         result_token, timeout_token = self.tokens(), self.tokens()
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = self._actionable(uow, payment_id)
-            if payment.proposed_by is not None:
-                raise Conflict(f"a credit of paybill payment {payment.id} is proposed: decline it before reversing")
-            if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us is None:
-                raise InvalidState(
-                    f"M-Pesa's record of TransID {payment.trans_id} shows no payment to our paybill: nothing of the "
-                    "payer's to return (ask M-Pesa again first)"
-                )
-            now = self.clock.now()
+            payment = self._still_proposed(uow, read, payment_id)
+            _returnable(payment)
+            now, proposer, note = self.clock.now(), payment.proposed_by or "", payment.proposal_note
             # an unverified one stays counted (the metric's counter never goes down), also one stored before 0200
             payment.unverified_at = payment.unverified_at or (now if payment.state is PaybillState.UNVERIFIED else None)
             payment.reversal_from, payment.state = payment.state, PaybillState.REVERSING
-            payment.reversal_by, payment.reversal_note = actor, text
+            payment.reversal_by, payment.reversal_note = f"user:{officer}", note
             payment.reversal_digest = token_digest(result_token)
             payment.reversal_timeout_digest = token_digest(timeout_token)
             payment.reversal_originator = payment.reversal_conversation = payment.reversal_receipt = None
             payment.check_at, payment.queries = now + REVERSAL_WAIT, 0  # no result by then: Transaction Status
             payment.status_digest = payment.timeout_digest = None
+            _cleared(payment)
             uow.paybill_payments.update(payment)
-            details = {"trans_id": payment.trans_id, "amount": str(payment.kes.amount), "note": text}
-            uow.audit.append(AuditEvent(actor, "paybill.reversal_requested", _subject(payment), now, details))
+            details = {
+                "trans_id": payment.trans_id,
+                "amount": str(payment.returned_kes.amount),
+                "note": note,
+                "proposed_by": proposer,
+            }
+            uow.audit.append(
+                AuditEvent(f"user:{officer}", "paybill.reversal_requested", _subject(payment), now, details)
+            )
             return payment
 
         recorded = in_transaction(self.uow, work)
@@ -873,14 +975,6 @@ class Paybill:
         decision.enforce()
         return wallet
 
-    def _suspended(self, uow: PaybillUnitOfWork, payment_id: str) -> PaybillPayment:
-        payment = uow.paybill_payments.get(payment_id, lock=True)
-        if payment is None:
-            raise NotFound(f"no paybill payment {payment_id}")
-        if payment.state is not PaybillState.SUSPENDED:
-            raise InvalidState(f"paybill payment {payment_id} is {payment.state.value}, not in suspense")
-        return payment
-
     def _decided(
         self, uow: PaybillUnitOfWork, payment: PaybillPayment, actor: str, note: str, action: str, **details: str
     ) -> PaybillPayment:
@@ -970,14 +1064,6 @@ def _subject(payment: PaybillPayment) -> str:
     return f"paybill:{payment.id}"
 
 
-def _unproposed(payment: PaybillPayment) -> PaybillPayment:
-    """``payment``, unless a credit of it is proposed and waits for a second officer (``Conflict``: decline it
-    first; a one-operator decision would leave the proposal standing on a decided payment)."""
-    if payment.proposed_by is not None:
-        raise Conflict(f"paybill payment {payment.id} has a credit proposed: decline it first")
-    return payment
-
-
 def _named(uow: PaybillUnitOfWork, reference: str) -> Wallet | None:
     """The wallet an account number names: a phone number (``0712…``, ``+254 712…``, ``254712…``) or a username."""
     text = reference.strip()
@@ -998,20 +1084,43 @@ def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
 
 
 def _creditable(payment: PaybillPayment) -> None:
-    """Refuse crediting an unverified payment M-Pesa's record shows with another amount (a confirmation that claimed
-    more than was paid would credit money that never came): it is returned, or asked about again. Nor one whose
-    completed record shows no payment into our paybill at all (the receipt of a payout of ours, another business's
-    payment; revpass7 P1): that money never came, and is not a payer's to return either."""
+    """Refuse crediting a payment unless M-Pesa's own record (a Transaction Status answer, kept as ``paid_to_us``)
+    shows it paid into our paybill for the amount credited: not one M-Pesa has no record of (two officers vouching
+    is no proof: the confirmation URL's token may have leaked), nor one recorded with another amount (a confirmation
+    that claimed more than was paid would credit money that never came), nor one whose record is no payment into our
+    paybill at all (a payout of ours, another business's; revpass7 P1)."""
+    if payment.paid_to_us == payment.kes:
+        return
+    if payment.paid_to_us is not None:
+        raise InvalidState(
+            f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
+            "the payer or ask M-Pesa again (re-verify)"
+        )
     if payment.state is PaybillState.UNVERIFIED and _NOT_OURS in payment.reason:
         raise InvalidState(
             f"M-Pesa's record of TransID {payment.trans_id} shows {_NOT_OURS.removeprefix('it shows ')}: nothing came "
-            "in to credit (ask M-Pesa again if the record was wrong)"
+            "in to credit (re-verify: ask M-Pesa again if the record was wrong)"
         )
-    if payment.state is PaybillState.UNVERIFIED and payment.paid_to_us not in (None, payment.kes):
+    raise InvalidState(
+        f"no record of M-Pesa's shows TransID {payment.trans_id} paid into our paybill for {payment.kes}: re-verify "
+        "it first (ask M-Pesa's Transaction Status again); a credit needs M-Pesa's word, not the confirmation's"
+    )
+
+
+def _returnable(payment: PaybillPayment) -> None:
+    """Refuse returning a payment unless M-Pesa's record shows its TransID paid into our paybill (what a Reversal
+    gives back): a TransID of a payout of ours, or of nothing, is not the payer's money."""
+    if payment.paid_to_us is None:
         raise InvalidState(
-            f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
-            "the payer or ask M-Pesa again"
+            f"no record of M-Pesa's shows TransID {payment.trans_id} paid into our paybill: nothing of the payer's "
+            "to return; re-verify it first (ask M-Pesa's Transaction Status again)"
         )
+
+
+def _cleared(payment: PaybillPayment) -> None:
+    """The proposal waiting on ``payment`` gone (declined, or carried out)."""
+    payment.proposal_kind = payment.proposed_to = payment.proposed_by = payment.proposed_at = None
+    payment.proposal_note = ""
 
 
 def _same_request(payment: PaybillPayment, result: MpesaResult) -> bool:

@@ -42,7 +42,7 @@ from cryptopay.adapters.sql.tables_payments import (
     stores,
     unmatched_answers,
 )
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
@@ -375,6 +375,11 @@ def _take_shared_index(names: tuple[str, ...], *, lazy_commit: bool = False) -> 
     ).add_cte(locked)
 
 
+def _in_autocommit(conn: Connection) -> bool:
+    """Whether ``conn`` is valid and its driver connection in autocommit (each statement its own transaction)."""
+    return not conn.invalidated and bool(getattr(conn.connection.driver_connection, "autocommit", False))
+
+
 class SqlDepositAddresses:
     """``DepositAddressRepository``: unique (network, address key) and (network, index)."""
 
@@ -393,6 +398,11 @@ class SqlDepositAddresses:
         locks are held for that one statement and its commit does not wait for the disk (``_take_shared_index``):
         invoice creation does so, so the counters every creation and wallet shares are never held long."""
         names = tuple(sorted(set(networks)))
+        if self._lazy_commit and not _in_autocommit(self._conn):
+            # to be taken alone, yet the connection broke or was reconnected in the block (out of autocommit): the
+            # block's end would roll the index back while its invoice keeps it; a retry's block is in autocommit again
+            # (``SqlStorage.reading``)
+            raise TransientConflict("the reading connection was reconnected in the block; retry")
         moved = self._conn.execute(_take_shared_index(names, lazy_commit=self._lazy_commit)).all()
         index = int(moved[0].next_index) - 1 if moved else 0
         if len(moved) < len(names):
