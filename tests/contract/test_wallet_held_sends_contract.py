@@ -407,3 +407,37 @@ def test_a_held_send_s_times_read_as_an_ordinary_send_s_for_each_party(backend: 
     assert mine[back.id]["finished_at"] == came_back.at.isoformat()
     stored = stack.wallets.transfer(baraka.id, kept.id)
     assert (stored.created_at, stored.finished_at) == (sent_at, sent_at)  # the officers read the truth
+
+
+def test_an_officer_keeps_a_held_send_held_with_a_note_and_nothing_moves(backend: Backend):
+    """tipoff3, as held merchant payments: ``keep`` records one officer's decision to keep a held send held (a note,
+    nothing moves, no second officer); it is audited ``wallet.held_send_kept``, the send stays ``held`` with who, when
+    and why, and may still be released later; a keep while a release is proposed is a ``Conflict``, one without a
+    note ``InvalidInput``, an unknown send ``NotFound``. Neither party's data export tells of it."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    _freeze_by_compliance(stack, baraka.id)
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("300", KES))
+    held = stack.wallets.held_sends()
+    with pytest.raises(InvalidInput):
+        held.keep(sent.id, officer=OFFICER, note="  ")
+    with pytest.raises(NotFound):
+        held.keep("trf_nothing", officer=OFFICER, note="the police asked")
+    kept = held.keep(sent.id, officer=OFFICER, note="the police asked us to keep it")
+    assert kept.state is TransferState.HELD and kept.kept is not None
+    assert (kept.kept.by, kept.kept.note) == (OFFICER, "the police asked us to keep it")
+    assert held.get(sent.id).kept == kept.kept and [t.id for t in held.waiting()] == [sent.id]
+    assert _held_balance(stack) == Money.of("300", KES) and stack.wallets.balances(baraka.id)["KES"].is_zero()
+    [record] = _records(stack, "wallet.held_send_kept")
+    assert (record.actor, dict(record.details)) == (f"user:{OFFICER}", {"note": "the police asked us to keep it"})
+    held.release(sent.id, officer=OFFICER, note="the court order allows it")
+    with pytest.raises(Conflict):
+        held.keep(sent.id, officer=SECOND, note="keep it after all")
+    for user in (amina, baraka):
+        text = _export_text(stack, user.id)
+        assert "police" not in text and "held_send" not in text and '"kept"' not in text, user.phone
+    held.approve(sent.id, officer=SECOND)
+    assert stack.wallets.balances(baraka.id)["KES"] == Money.of("300", KES) and _held_balance(stack).is_zero()
+    with pytest.raises(InvalidState):
+        held.keep(sent.id, officer=OFFICER, note="too late")

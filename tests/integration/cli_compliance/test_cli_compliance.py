@@ -359,7 +359,8 @@ def _officers() -> InMemoryUsers:
 
 def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     """``compliance held-transfers`` (review4 R6): a send to a frozen recipient waits in the list with the sender's
-    note (an audited read); from the shell a release or return is never proposed nor approved (exit 5, revpass7 P4:
+    note (an audited read); it is kept held with a note from the shell (tipoff3: nothing moves, audited as the
+    officer; exit 2 without a note, 4 while a proposal waits); from the shell a release or return is never proposed nor approved (exit 5, revpass7 P4:
     the shell cannot prove who is at the keyboard; the refusal audited by the operator, nothing proposed; exit 2
     without a note, 3 for an unknown id, 5 for someone who is not an officer); a proposal made on the console or the
     API is declined from the shell (exit 4 once the send is decided)."""
@@ -389,7 +390,15 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     with wallets.wallets.uow() as uow:
         [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_shell_proposal_refused"]
     assert record.actor.startswith("ops:")
+    assert cli("held-transfers", "keep", sent.id, *ann).exit_code == 2  # no note
+    kept = cli("held-transfers", "keep", sent.id, *ann, "--note", "the police asked us to keep it")
+    assert kept.exit_code == 0 and json.loads(kept.stdout)["kept_note"] == "the police asked us to keep it", kept.output
+    assert held.get(sent.id).kept is not None and wallets.balance(amina, "KES").amount == 300  # nothing moved
+    with wallets.wallets.uow() as uow:
+        [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_kept"]
+    assert record.actor == "user:usr_ann"
     held.return_to_sender(sent.id, officer="usr_ann", note="the phone was stolen")  # on the console or the API
+    assert cli("held-transfers", "keep", sent.id, *ann, "--note", "again").exit_code == 4  # a proposal waits
     assert cli("held-transfers", "approve", sent.id, "--officer", "bob@example.co.ke").exit_code == 5
     declined = cli("held-transfers", "decline", sent.id, "--officer", "bob@example.co.ke", "--note", "not yet")
     assert declined.exit_code == 0 and json.loads(declined.stdout)["proposal"] is None, declined.output

@@ -708,9 +708,16 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     room = {"single": kes("5000.00"), "today": kes("9700.00"), "this_month": kes("29700.00")}  # this send counted
     assert (row["recipient_tier"], row["recipient_may_receive"]) == ("tier 0 (phone verified)", room), row
     one = api.client.get(f"{path}/{row['id']}", headers=officer)
-    assert one.status_code == 200 and one.get_json() == row
+    assert one.status_code == 200 and one.get_json() == row and row["kept_note"] is None
     assert api.client.get(f"{path}/{row['id']}", headers=headers).status_code == 403
     assert api.client.get(f"{path}/trf_nothing", headers=officer).status_code == 404
+    keep = f"{path}/{row['id']}/keep"  # tipoff3: an officer's note, nothing moves, no step-up
+    assert api.client.post(keep, json={"note": "x"}, headers=headers).status_code == 403
+    assert api.client.post(keep, json={"note": " "}, headers=officer).status_code == 422
+    kept = api.client.post(keep, json={"note": "the court order is due"}, headers=officer)
+    assert kept.status_code == 200 and kept.get_json()["state"] == "held", kept.get_json()
+    assert kept.get_json()["kept_note"] == "the court order is due" and kept.get_json()["kept_by"] is not None
+    assert balances(baraka)["KES"].amount == 0
     release = f"{path}/{row['id']}/release"
     assert api.client.post(release, json={"note": "cleared"}, headers=officer).status_code == 403  # no step-up
     stepped = auth.stepped_up(officer, code=codes[0])

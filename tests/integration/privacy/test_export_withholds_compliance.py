@@ -150,4 +150,6 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "travel_rule_id",
         "held_at",
         "proposal",  # an officer's proposed decision on a send held for a frozen recipient
+        "decided_at",  # when officers released or returned it (its parties read an ordinary send's times)
+        "kept",  # an officer's note keeping it held
     }

@@ -282,6 +282,8 @@ def test_a_reader_reconnected_after_its_backend_died_is_still_in_autocommit(pg_e
             assert driver.autocommit
             assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN was sent
             assert uow.deposit_addresses.allocate_shared_index(["tron"]) == expected
+            # its lazy commit was for that statement only: the session's next ones wait for the disk again
+            assert uow.connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
         assert again != backend
         assert _counter(pg_engine, "tron") == expected + 1  # committed: seen by another session
     storage.close()

@@ -1,8 +1,8 @@
 """The console's held wallet sends (``/console/held-transfers``, review4 R6): the compliance officers' list and page
 with the sender's note, a release or a return proposed by one officer with a note and a fresh code (a wrong code or no
 note refused, nothing moves) and carried out when a second officer approves it (four-eyes: the proposer cannot), a
-proposal declined, an officer who would receive the send refused (403, audited), a decided send read-only; in English
-and Swahili."""
+proposal declined, a send kept held with a note (nothing moves), an officer who would receive the send refused (403,
+audited), a decided send read-only; in English and Swahili."""
 
 from __future__ import annotations
 
@@ -117,10 +117,17 @@ def test_a_proposal_is_declined_a_return_approved_and_an_officer_who_would_recei
     before = wallets.balance(amina, "KES").amount
     form = {"decision": "return", "note": "the phone was stolen"}
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    status, html, _ = bob.post(f"{detail}/keep", detail, note="keep it after all")  # a proposal waits
+    assert status == 409 and 'role="alert"' in html
     assert bob.post(f"{detail}/decline", detail, note=" ")[0] == 422
     assert bob.post(f"{detail}/decline", detail, note="the police say otherwise")[2] == detail
     assert _records(wallets, services, "wallet.held_send_proposal_declined")
     assert 'for="propose-note"' in ann.get(detail)[1] and wallets.balance(amina, "KES").amount == before
+    assert 'for="keep-note"' in ann.get(detail)[1] and bob.post(f"{detail}/keep", detail, note=" ")[0] == 422
+    assert bob.post(f"{detail}/keep", detail, note="the police asked us to keep it")[2] == detail  # nothing moves
+    status, html = ann.get(detail)
+    assert "the police asked us to keep it" in html and wallets.balance(amina, "KES").amount == before
+    assert _records(wallets, services, "wallet.held_send_kept")
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     assert bob.post(f"{detail}/approve", detail, proposal="return", code=bob.code())[2] == detail
     assert wallets.balance(amina, "KES").amount == before + 200 and wallets.balance(baraka, "KES").is_zero()

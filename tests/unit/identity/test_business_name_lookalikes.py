@@ -125,6 +125,39 @@ def test_a_merchants_order_id_may_not_spell_a_brand_with_digits(order_id):
     assert check_order_id(order_id, ours=True) == order_id
 
 
+@pytest.mark.parametrize(
+    "order_id", ["PAY5AFARICOM", "ORD-PAY5AFARICOM-7", "LIPAMPE5A", "lipa-mpe5a", "TOPUP5HIF", "5AFARICOMREFUND"]
+)
+def test_a_brand_spelt_with_digits_glued_to_what_the_payer_should_do_is_refused(order_id):
+    """tipoff3: ``PAY5AFARICOM`` passed (the brand neither filled a word nor stood with a claim word); a brand spelt
+    with digits glued to a word telling the payer what to do with it (pay, lipa, top up, refund ...) speaks as it."""
+    with pytest.raises(InvalidInput) as caught:
+        check_order_id(order_id)
+    assert caught.value.code == "impersonating_text" and caught.value.details["field"] == "order_id"
+
+
+@pytest.mark.parametrize("order_id", ["PAYKPLC-2024", "BUYUSDT2024", "TOPUP-100", "PAY-77-INV", "REFUND-8812"])
+def test_a_reference_naming_a_brand_plainly_or_none_passes(order_id):
+    assert check_order_id(order_id) == order_id
+
+
+def test_random_references_are_not_refused_for_brands_their_digits_spell():
+    """The false-positive count (tipoff3 keeps it at zero): 20,000 random 26-character ids (ULIDs' alphabet), bare or
+    behind ``ORD-`` or ``order ``, drawn with a fixed seed: none is refused. A brand its digits spell by chance lies
+    inside the run (one in 20,000); with a glued word beside it, 6 letters or more in a row, about one in a billion."""
+    import random
+
+    draw = random.Random(20261207)
+    ids = [draw.choice(["", "ORD-", "order "]) + "".join(draw.choices(CROCKFORD, k=26)) for _ in range(20_000)]
+    refused = []
+    for order_id in ids:
+        try:
+            check_order_id(order_id)
+        except InvalidInput:
+            refused.append(order_id)
+    assert refused == []
+
+
 def test_a_machine_reference_still_refuses_look_alike_letters_and_symbols():
     for order_id in ("\uff2d\uff30\uff25\uff33\uff21-77", "M-PE$A-77", "S\u0430faricom-1"):
         with pytest.raises(InvalidInput):

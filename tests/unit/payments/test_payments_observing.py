@@ -193,7 +193,8 @@ def test_sends_held_for_a_frozen_recipient_left_undecided_are_counted_with_the_o
     stack: PaymentsStack,
 ) -> None:
     """The officers' queue of held sends is measured: how many wait and how long the oldest has (from when it was
-    held); once an officer's decision is approved the send leaves the count (the alert reads the age)."""
+    held); once an officer's decision is approved the send leaves the count (the alert reads the age); one an officer
+    kept held is counted but no longer ages the alert."""
     wallets = wallet_stack()
     amina, baraka = wallets.sign_up("0712000001", tier=1), wallets.sign_up("0712000002", tier=1)
     wallets.fund(amina, "1000", "KES")
@@ -223,3 +224,7 @@ def test_sends_held_for_a_frozen_recipient_left_undecided_are_counted_with_the_o
     held.approve(first.id, officer="usr_ben")
     measured = observing.measure()
     assert (measured.held_sends, measured.held_send_oldest_seconds) == (1, 5 * 3600)
+    [second] = held.waiting()
+    held.keep(second.id, officer="usr_ann", note="the police asked us to keep it")  # tipoff3: decided, kept
+    measured = observing.measure()
+    assert (measured.held_sends, measured.held_send_oldest_seconds) == (1, 0)  # counted, no longer ageing the alert

@@ -505,7 +505,8 @@ def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE)
 # -- wallet sends held for a frozen recipient (``wallets.held_sends``, review4 R6) -----------------------------------
 sends_app = typer.Typer(
     help=(
-        "Wallet sends held for a frozen recipient: list; decline a proposal. A release to the recipient or a return "
+        "Wallet sends held for a frozen recipient: list; keep one held (a note, nothing moves); decline a proposal. "
+        "A release to the recipient or a return "
         "to the sender is proposed and approved by two officers on the console or the API (four-eyes): from the "
         "shell, which cannot prove who is at the keyboard, release, return and approve exit 5."
     ),
@@ -525,6 +526,8 @@ def _send_row(t: Transfer) -> dict[str, Any]:
         "note": t.note,
         "proposal": t.proposal.decision.value if t.proposal is not None else None,
         "proposed_by": t.proposal.by if t.proposal is not None else None,
+        "kept_by": t.kept.by if t.kept is not None else None,
+        "kept_note": t.kept.note if t.kept is not None else None,
     }
 
 
@@ -539,6 +542,15 @@ def list_held_sends(
         _audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
         rows = [_send_row(t) for t in found]
     _emit(rows, ["id", "sender", "recipient", "amount", "held_at", "proposal", "note"], as_json)
+
+
+@sends_app.command("keep")
+def keep_held_send(transfer_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
+    """Keep a held send held, saying why: nothing moves (audited, the operator acting as the officer); it may still
+    be released or returned later."""
+    with errors_to_exit_codes():
+        held = services().wallets.held_sends()
+        emit_json(_send_row(held.keep(transfer_id, officer=_officer(officer, "held-transfers keep"), note=note)))
 
 
 @sends_app.command("release")

@@ -693,6 +693,11 @@ class HeldTransferView:
             "the release check sets it aside; this send already counts in what it received (null: no tier)"
         },
     )
+    kept_by: str | None = attrs.field(
+        default=None, metadata={"description": "the officer who last kept it held (`.../keep`), if any"}
+    )
+    kept_at: datetime | None = None
+    kept_note: str | None = attrs.field(default=None, metadata={"description": "why it was kept held"})
 
     @classmethod
     def of(cls, t: Transfer, room: RecipientRoom | None = None) -> HeldTransferView:
@@ -714,6 +719,9 @@ class HeldTransferView:
             None if p is None else p.note,
             room.tier,
             None if room.tier is None else RoomView(room.single, room.today, room.this_month),
+            None if t.kept is None else t.kept.by,
+            None if t.kept is None else t.kept.at,
+            None if t.kept is None else t.kept.note,
         )
 
 
@@ -839,6 +847,27 @@ def approve_held_transfer(transfer_id: str) -> Response:
     expected = read_body(HeldSendApprovalRequest, optional=True).proposal
     approved = _held_sends().approve(transfer_id, officer=current_principal().id, expected=expected)
     return json_response(HeldTransferView.of(approved))
+
+
+@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/keep")
+@operation(
+    "Keep a held send held, saying why (officers)",
+    request=HoldDecisionRequest,
+    response=HeldTransferView,
+    tags=_TAGS,
+    description=(
+        "Records an officer's decision to keep the send held (the authorities asked, a court order is awaited): "
+        "nothing moves, no second officer is needed, the send stays `held` (`kept_by`, `kept_at`, `kept_note`) and "
+        "may still be released or returned later; a 409 while a release or return is proposed (decline it first). "
+        "Audited `wallet.held_send_kept` with the note."
+    ),
+    problems=_SEND_DECIDED,
+)
+@require(roles=_OFFICERS)
+def keep_held_transfer(transfer_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    kept = _held_sends().keep(transfer_id, officer=current_principal().id, note=note)
+    return json_response(HeldTransferView.of(kept))
 
 
 @bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/decline")

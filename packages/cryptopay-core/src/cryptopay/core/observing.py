@@ -9,7 +9,7 @@ with it since (re-verified, credited, reversed), so the count only grows: a coun
 ``CryptopayPaybillUnverified`` reads ``increase()``), and wallet sends held for a frozen recipient that no officer
 decided yet (``cryptopay_held_sends_waiting`` and the oldest one's age, ``cryptopay_held_send_oldest_age_seconds``:
 the sender was told nothing and the money sits in ``p2p_held``, so a send left undecided is seen only by this; its
-alert ``CryptopayHeldSendUndecided`` fires once one waits a day).
+alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer kept held is counted, not aged).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -175,7 +175,8 @@ class Observing:
         if self._wallets is None:
             return None, 0.0
         held = in_transaction(self._wallets, lambda uow: uow.wallet_transfers.held(after=None, limit=self._limit))
-        return len(held), _oldest([t.held_at or t.created_at for t in held], now)
+        undecided = [t.held_at or t.created_at for t in held if t.kept is None]  # a kept one was decided: kept
+        return len(held), _oldest(undecided, now)
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:

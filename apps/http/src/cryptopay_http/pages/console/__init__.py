@@ -101,6 +101,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "held_transfer_propose": _COMPLIANCE,
     "held_transfer_approve": _COMPLIANCE,
     "held_transfer_decline": _COMPLIANCE,
+    "held_transfer_keep": _COMPLIANCE,
     "paybill_payments": _STAFF,
     "paybill_payment": _STAFF,
     "paybill_reverify": _STAFF,

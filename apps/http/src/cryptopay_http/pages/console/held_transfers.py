@@ -94,6 +94,14 @@ def held_transfer_approve(transfer_id: str) -> Response:
     return _acted(transfer_id, approve, step_up=True)
 
 
+@bp.post("/held-transfers/<transfer_id>/keep")
+def held_transfer_keep(transfer_id: str) -> Response:
+    """Keep the send held, saying why; nothing moves."""
+    return _acted(
+        transfer_id, lambda: _held().keep(transfer_id, officer=officer().id, note=required_note()), step_up=False
+    )
+
+
 @bp.post("/held-transfers/<transfer_id>/decline")
 def held_transfer_decline(transfer_id: str) -> Response:
     """Decline (or withdraw) the proposal, saying why; nothing moves."""

@@ -421,9 +421,10 @@ class _Pins:
             return None
         pid = os.getpid()
         if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
-            if self.fit(thread.conn):
+            # its mode was checked at the end of its last block (``fit``), and nothing used it since
+            if not thread.conn.invalidated:
                 return thread.conn
-            self.drop(thread.conn, discard=True)  # reconnected (or to be): pinned afresh below, in its mode
+            self.drop(thread.conn, discard=True)  # it would reconnect out of its mode: pinned afresh below
         with self._lock:
             if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close
                 self._inherited.extend(self._pinned)

@@ -141,7 +141,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     # when officers decided (compliance's: the state and the times are exported as its parties see them)
     Transfer: _classified(
         "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at",
-        withheld="held_at proposal decided_at",
+        withheld="held_at proposal decided_at kept",
     ),
     Buy: _classified(
         "id user_id phone kes usdt quote_id ask mid state created_at next_query_at checkout_request_id "

@@ -34,6 +34,12 @@ audited ``wallet.held_send_shell_proposal_refused`` by the operator): it cannot 
 (outside review I9; revpass7 P4: one person proposed from the shell as officer A and approved on the console as B).
 No officer proposes, approves or declines on a send they made or would receive (``OwnParty``, 403, audited
 ``compliance.own_party_refused``).
+
+``keep`` (tipoff3, as held merchant payments have it): an officer keeps a held send held, with a note saying why (the
+authorities asked, a court order is awaited): nothing moves, no second officer is needed, from the shell too
+(audited ``wallet.held_send_kept``, acting as the officer); the send stays ``held`` (``Transfer.kept``: who, when,
+why, the latest) and may be released or returned later; refused while a release or return is proposed (``Conflict``:
+decline it first). A kept send no longer ages the undecided queue's alert (``Observing``).
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.wallets.model import HeldSendDecision, HeldSendProposal, Transfer, TransferState
+from cryptopay.core.wallets.model import HeldSendDecision, HeldSendKept, HeldSendProposal, Transfer, TransferState
 
 __all__ = ["HeldSends", "RecipientRoom", "receivable"]
 
@@ -188,6 +194,27 @@ class HeldSends:
             details = {"proposal": proposal.decision.value, "proposed_by": proposal.by, "note": text}
             action = "wallet.held_send_proposal_declined"
             uow.audit.append(AuditEvent(f"user:{officer}", action, f"transfer:{transfer.id}", now, details))
+            return transfer
+
+        return in_transaction(self.uow, work)
+
+    def keep(self, transfer_id: str, *, officer: str, note: str) -> Transfer:
+        """Keep a held send held, saying why: nothing moves, audited ``wallet.held_send_kept`` (``Conflict`` while a
+        release or return is proposed: decline it first)."""
+        text = _note(note)
+        self._not_own(transfer_id, officer, "keep")
+
+        def work(uow: WalletUnitOfWork) -> Transfer:
+            transfer, now = _locked(uow, transfer_id), self.clock.now()
+            if transfer.proposal is not None:
+                waiting = transfer.proposal.decision.value
+                raise Conflict(f"a {waiting} of held transfer {transfer_id} is proposed: decline it before keeping it")
+            transfer.kept = HeldSendKept(by=officer, at=now, note=text)
+            uow.wallet_transfers.update(transfer)
+            event = AuditEvent(
+                f"user:{officer}", "wallet.held_send_kept", f"transfer:{transfer.id}", now, {"note": text}
+            )
+            uow.audit.append(event)
             return transfer
 
         return in_transaction(self.uow, work)

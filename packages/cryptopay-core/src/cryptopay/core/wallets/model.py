@@ -110,6 +110,16 @@ class HeldSendProposal:
     note: str
 
 
+@attrs.frozen(kw_only=True)
+class HeldSendKept:
+    """An officer's decision to keep a held send held (for the authorities, a court order awaited), with why:
+    nothing moves, the send stays ``held`` and may still be released or returned later (``HeldSends.keep``)."""
+
+    by: str
+    at: datetime
+    note: str
+
+
 @attrs.define(kw_only=True)
 class Transfer:
     """Money sent from one wallet to a person, by phone number or username, with a note."""
@@ -128,6 +138,7 @@ class Transfer:
     held_at: datetime | None = None  # held for a frozen recipient (``held_sends``), whatever an officer decided since
     proposal: HeldSendProposal | None = None  # a held send's release or return awaiting a second officer
     decided_at: datetime | None = None  # when officers released or returned a held send (``shown_times``)
+    kept: HeldSendKept | None = None  # an officer kept a held send held, with why (the latest such note)
 
     @property
     def asset(self) -> Asset:

@@ -200,6 +200,12 @@ _CLAIMS = frozenset(
     )
 )
 _WORDS = re.compile(r"[^\W_]+")  # "customer-care", "MPESA_OFFICIAL": each part a word
+# Words that tell a payer what to do with a brand, glued to one spelt with digits in a reference ("PAY5AFARICOM",
+# "LIPAMPE5A", "5AFARICOMREFUND"): speaking as it, as a claim word does (tipoff3); in English and Swahili
+_GLUED = tuple(
+    folded_name(word)
+    for word in ("pay", "lipa", "lipia", "paybill", "till", "topup", "refund", "send", "tuma", "buy", "nunua")
+)
 
 
 def _ascii_letters(text: str) -> str:
@@ -208,13 +214,22 @@ def _ascii_letters(text: str) -> str:
 
 
 def _spoken_with_digits(text: str) -> bool:
-    """Whether a reference's brand, its digits read as letters, fills whole words (``M-PE5A``, ``5AFARICOM-REFUND``)
-    or stands with a claim word anywhere in it (``MPE5AREVERSAL``), rather than lying inside a random run."""
+    """Whether a reference's brand, its digits read as letters, fills whole words (``M-PE5A``, ``5AFARICOM-REFUND``),
+    stands with a claim word anywhere in it (``MPE5AREVERSAL``) or is glued to a word telling the payer what to do
+    (``PAY5AFARICOM``, ``LIPAMPE5A``: ``_GLUED``), rather than lying inside a random run (where a brand and a
+    glued word together are 6 letters or more in a row: about one random 26-character id in a billion).
+
+    >>> [_spoken_with_digits(t) for t in ("PAY5AFARICOM", "LIPA-MPE5A", "5AFARICOMREFUND", "BHSN75P2WXGJ2K5TG")]
+    [True, True, True, False]
+    """
     words = "|".join(folded_name(word) for word in _WORDS.findall(unicodedata.normalize("NFKC", text)))
     if any(claim in words for claim in _CLAIMS):
         return True
-    spelt = (r"\|?".join(brand) for brand in _text_brands())  # a brand across words: "m|pesa" for M-PE5A
-    return any(re.search(rf"(?:^|\|){letters}(?:\||$)", words) for letters in spelt)
+    spelt = [r"\|?".join(brand) for brand in _text_brands()]  # a brand across words: "m|pesa" for M-PE5A
+    if any(re.search(rf"(?:^|\|){letters}(?:\||$)", words) for letters in spelt):
+        return True
+    glued = "|".join(_GLUED)
+    return any(re.search(rf"(?:{glued})\|?{letters}|{letters}\|?(?:{glued})", words) for letters in spelt)
 
 
 def payer_text_impersonates(text: str, *, reference: bool = False) -> str | None:
@@ -232,8 +247,9 @@ def payer_text_impersonates(text: str, *, reference: bool = False) -> str | None
 
     ``reference=True`` for a shop's own reference (an invoice's order id): random letters and digits fold into a
     brand's look-alike by chance inside a run (``5H1F`` as ``SHIF`` in one ULID of 20,000), so there a brand spelt
-    with digits is a look-alike only when it fills whole words (``M-PE5A-REVERSAL``, ``5AFARICOM``, ``SAFAR1COM``)
-    or stands with a claim word (``MPE5AREVERSAL``; review7 F7). Other look-alike letters and symbols always count.
+    with digits is a look-alike only when it fills whole words (``M-PE5A-REVERSAL``, ``5AFARICOM``, ``SAFAR1COM``),
+    stands with a claim word (``MPE5AREVERSAL``; review7 F7) or is glued to a word telling the payer what to do
+    (``PAY5AFARICOM``, ``LIPAMPE5A``; tipoff3). Other look-alike letters and symbols always count.
 
     >>> [payer_text_impersonates(order, reference=True) for order in ("M-PE5A-REVERSAL", "ORD-X5H1FY")]
     ['a reserved brand in look-alike letters', None]
