@@ -1109,3 +1109,91 @@ def test_a_payment_after_the_window_goes_back_whole_once(backend: Backend):
     stack.confirm_refunds()
     stack.run()
     assert _desk_usdt(stack).is_zero() and stack.books_balanced()
+
+
+def test_a_remittance_credit_waits_for_what_another_is_crediting_to_the_same_tier0_wallet(backend: Backend):
+    """review8 R2: a tier-0 wallet took KES 4,000 of remittances today (its REMITTANCE row: KES 10,000 a day); another
+    order's credit to it is being recorded, under the wallet's receive lock and not yet committed (KES 4,000 more).
+    An order of KES 3,000 advanced meanwhile (a second runner: the worker's tick and an operator's ``remittances
+    advance``) waits for that lock before it reads what the wallet took, so the two cannot both pass a day only one
+    fits: it is paid by B2C to the same phone, the wallet keeps KES 4,000. Unfixed, it read the usage without the lock,
+    saw KES 4,000 and credited the wallet at once (KES 11,000 taken that day). PostgreSQL only: SQLite and the fakes
+    run one writer at a time."""
+    import threading
+
+    from cryptopay.core.kyc import Product
+    from cryptopay.core.wallets import Usage
+
+    from tests.support.threads import joined
+
+    if backend.name != "postgres":
+        pytest.skip("one writer at a time: a second transaction cannot be open while the first holds the lock")
+    stack = remittance_stack(backend)
+    zawadi = stack.wallet.sign_up("0712300002")
+    first = stack.order(phone="0712300002", amount="4000", name="Zawadi Njeri")
+    stack.pay(first)
+    stack.confirm()
+    stack.run()
+    assert stack.get(first).route is RemittanceRoute.WALLET
+    late = stack.order(phone="0712300002", amount="3000", name="Zawadi Njeri")
+    stack.pay(late)
+    stack.confirm()
+    now = stack.clock.now()
+    held, release = threading.Event(), threading.Event()
+
+    def crediting() -> None:  # what another order's credit to Zawadi does, its usage recorded and not yet committed
+        with backend.uow() as uow:
+            uow.wallet_usage.lock_receiving(zawadi.id)
+            value = Money.of(4000, KES)
+            uow.wallet_usage.add(Usage("use_other", zawadi.id, Product.REMITTANCE.value, value, now, "rmt_other"))
+            held.set()
+            release.wait(timeout=60)
+
+    other = threading.Thread(target=crediting, name="credit")
+    other.start()
+    try:
+        assert held.wait(timeout=60)
+        runner = threading.Thread(target=lambda: stack.remittances._advance(late.id), name="advance")
+        runner.start()
+        runner.join(timeout=3)  # unfixed, it credited at once, reading none of the other credit
+    finally:
+        release.set()
+        joined(other)
+    joined(runner)
+    done = stack.get(late)
+    assert (done.route, done.recipient_id) == (RemittanceRoute.MPESA, None), done
+    assert stack.wallet.wallets.balances(zawadi.id)["KES"] == Money.of(4000, KES)
+
+
+def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chain(backend: Backend):
+    """review8 R1: three transfers of 0.000001 USDC to an order's Ethereum address (it asks for USDT there), and one
+    of 1.5 USDC while the hot wallet's fee estimate is 2 USDC (2.5 with the margin): each back on chain would cost
+    the platform a network fee, so none is sent (the excess rule's floor, ``RemittanceRules.excess_floor``, and the
+    network's fee apply to strays too). They stay pending for an operator (``cryptopay refunds wrong-network``), the
+    order notes it once (``excess_note``, audited ``remittance.stray_held`` with the floor and the fee), however
+    many runs; a stray worth more than both still goes back whole. Unfixed, each dust transfer was its own refund."""
+    stack = remittance_stack(backend)
+    estimator = FakeFeeEstimator(Money.of("2", USDC))
+    stack.remittances.estimators = lambda: {"ethereum": estimator}
+    order = stack.order(refund_address=EVM_REFUND)
+    invoice = stack.remittances.invoice(order)
+    address = next(o.address for o in invoice.options if o.rail.network.name == "ethereum")
+    for amount in ("0.000001", "0.000001", "0.000001", "1.5"):
+        stack.chains["ethereum"].pay(address, Money.of(amount, USDC))
+    stack.confirm(12)  # as deep as an Ethereum rail asks
+    stack.run(rounds=3)
+    held = stack.get(order)
+    assert held.excess_refund_ids == () and stack.senders["ethereum"].sent == {}
+    strays = stack.remittances.wrong_payments(held)
+    assert [p.state.value for p in strays] == ["pending"] * 4
+    assert held.excess_note is not None and "operator" in held.excess_note
+    [audited] = _audited(backend, "remittance.stray_held")
+    assert audited["floor"] == str(Money.of(1, USDC)) and audited["network_fee"] == str(Money.of("2.5", USDC))
+    assert audited["payment"] in {p.id for p in strays}
+    stack.chains["ethereum"].pay(address, Money.of(10, USDC))
+    stack.confirm(12)
+    stack.run(rounds=1)
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert (refund.amount, refund.address) == (Money.of(10, USDC), EVM_REFUND)
+    assert [p.state.value for p in stack.remittances.wrong_payments(stack.get(order))].count("pending") == 4
+    assert stack.books_balanced()

@@ -536,3 +536,23 @@ def test_usdc_sent_to_the_order_s_usdt_address_shows_on_the_status_in_english_an
     assert status["wrong_payments"][0]["state"] == "refunded" and status["excess_refund"] in ("requested", "sent")
     assert "it was sent back whole to your refund address" in status["notice"]["en"]
     assert "yamerudishwa yote" in status["notice"]["sw"]
+
+
+def test_dust_of_the_wrong_asset_is_not_promised_back_on_the_status(api: Api):
+    """review8 R1: 0.000001 USDC to the order's USDT address is no longer sent back on chain (the network's fee would
+    be the platform's): the status lists it, ``pending``, with ``excess_refund`` ``needs_operator``, and the notice
+    says, in English and Swahili, that it is too small to be sent back automatically (never that it will be)."""
+    body = {**BODY, "refund_address": EVM_REFUND}
+    opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("dust")})
+    public_id = opened.get_json()["public_id"]
+    found = api.stack.remittances.get_public(public_id)
+    address = next(o.address for o in api.stack.remittances.invoice(found).options if o.rail.network.name == "ethereum")
+    api.stack.chains["ethereum"].pay(address, Money.of("0.000001", USDC))
+    api.stack.confirm(12)
+    api.stack.run(rounds=2)
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert [w["state"] for w in status["wrong_payments"]] == ["pending"]
+    assert status["excess_refund"] == "needs_operator" and status["excess"] is None
+    assert "too small to be sent back automatically" in status["notice"]["en"]
+    assert "will be sent back" not in status["notice"]["en"]
+    assert "kidogo mno kurudishwa kiotomatiki" in status["notice"]["sw"]

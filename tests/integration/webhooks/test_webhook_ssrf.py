@@ -218,3 +218,31 @@ def test_a_failure_names_no_error_class_so_the_log_is_no_port_or_banner_scanner(
             sender.send(f"https://other.shop-merchant.co.ke:{server.port}/hook", {}, b"{}")
     assert closed.value.message == "could not reach http://127.0.0.1:9/closed (no HTTP answer)"
     assert tls.value.message == f"could not reach https://other.shop-merchant.co.ke:{server.port}/hook (no HTTP answer)"
+
+
+def test_a_send_logs_neither_the_query_string_nor_the_resolved_address(server: Server, capsys) -> None:
+    """review8 R4: with logging configured as the worker configures it (``logs.configure``, INFO), httpx's own request
+    line printed every webhook URL whole, query string included (``?auth=`` credentials a receiver that cannot check
+    signatures relies on) and the vetted address the request was pinned to. Only the sender's own line is left: the
+    merchant's host and path, the status and the time."""
+    import logging
+
+    from cryptopay.core import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    quiet = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    secret = "auth=SECRETQ7x9zz&t=Zx9Qw8Er7Ty6Ui5Op4"
+    try:
+        logs.configure(structured=True)
+        dns = Dns({MERCHANT: ["127.0.0.1"]})
+        with HttpxWebhookSender(resolver=dns, allow_loopback=True) as sender:
+            assert sender.send(f"http://{MERCHANT}:{server.port}/hook?{secret}", {}, b"{}").status_code == 500
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
+    printed = capsys.readouterr().err
+    assert f"webhook POST http://{MERCHANT}:{server.port}/hook answered 500" in printed
+    assert "SECRETQ7x9zz" not in printed and "Zx9Qw8Er7Ty6Ui5Op4" not in printed
+    assert "127.0.0.1" not in printed

@@ -264,11 +264,14 @@ class RemittanceView:
 def _notice(order: RemittanceOrder, latest: WrongNetworkPayment) -> dict[str, str]:
     """The sender's explanation of the latest wrong payment, in English and Swahili."""
     waiting = order.state is RemittanceState.AWAITING_PAYMENT
+    amount = latest.transfer.amount
+    floor = runtime().services.remittances.rules.stray_floor(amount.asset)
     return wrong_payment_notice(
-        latest.transfer.amount,
+        amount,
         latest.network,
         sent_back=latest.state is WrongNetworkState.REFUNDED,
         still_due=order.usdt if waiting else None,
+        too_small=latest.state is WrongNetworkState.PENDING and floor is not None and amount <= floor,
     )
 
 

@@ -81,13 +81,22 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(*, structured: bool, level: int = logging.INFO) -> None:
-    """Redact every record and print them on stderr: JSON lines when ``structured``, else plain text with ids."""
+    """Redact every record and print them on stderr: JSON lines when ``structured``, else plain text with ids;
+    the HTTP clients' per-request lines (``_QUIET``) only from WARNING."""
     redaction.install()
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if structured else _TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+# HTTP clients whose INFO lines print every outgoing request's URL whole: query string (a merchant's webhook
+# ``?auth=`` credential, any name redaction does not know) and the address a webhook was pinned to (review8 R4).
+# Our adapters log what they need in their own words (the webhook sender: host, path, status, time).
+_QUIET = ("httpx", "httpcore")
 
 
 class _TextFormatter(logging.Formatter):

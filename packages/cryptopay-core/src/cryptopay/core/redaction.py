@@ -15,6 +15,8 @@ whatever handler or formatter prints it later. The shells call it at start-up.
 '"POST /hooks/daraja/paybill/status/result/<redacted> HTTP/1.1" 200'
 >>> redact("GET https://api.example.com/rates?access_key=abc123&pair=USDKES")
 'GET https://api.example.com/rates?access_key=<redacted>&pair=USDKES'
+>>> redact("POST https://hooks.example.com/in?auth=s3cr3t&client_secret=x9&n=2")
+'POST https://hooks.example.com/in?auth=<redacted>&client_secret=<redacted>&n=2'
 >>> redact("Authorization: Bearer eyJhbGciOi.x.y and redis://:hunter2@cache:6379/0")
 'Authorization: Bearer <redacted> and redis://:<redacted>@cache:6379/0'
 >>> redact("401 Client Error: Unauthorized for url: https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef")
@@ -41,7 +43,11 @@ _PATTERNS = (
     (re.compile(r"(/hooks/daraja/(?:[A-Za-z_]+/){1,3})[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
     # secrets passed as query parameters
     (
-        re.compile(r"([?&](?:[A-Za-z_]*token|[A-Za-z_]*key|secret|password|passkey|signature|sig)=)[^&\s\"'#]+", re.I),
+        re.compile(
+            r"([?&](?:[A-Za-z_]*token|[A-Za-z_]*key|[A-Za-z_]*secret|password|passkey|signature|sig|auth[A-Za-z_]*|"
+            r"credentials?)=)[^&\s\"'#]+",
+            re.I,
+        ),
         rf"\g<1>{REDACTED}",
     ),
     # credentials in Authorization headers

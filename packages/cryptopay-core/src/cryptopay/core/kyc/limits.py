@@ -226,9 +226,12 @@ PRODUCT_LIMITS = ProductLimits(
         ProductLimit(kind=_P, level=1, product=Product.WITHDRAW, single="50000", daily="100000", monthly="500000"),
         ProductLimit(kind=_P, level=1, product=Product.P2P, daily="100000", monthly="700000"),
         # Receiving. Tier 0 holds small amounts only: what it may take from other people and from the chain is
-        # bounded like what it may buy (a single payment of KES 5,000; KES 10,000 a day; KES 30,000 a month), so a
-        # phone-only wallet holds at most about KES 60,000 a month it bought or received before its holder is
-        # identified. Tiers 1 and 2 receive without a product limit (no row): the holder is identified.
+        # bounded like what it may buy (a single payment of KES 5,000; KES 10,000 a day; KES 30,000 a month).
+        # Remittances are a budget of their own (the REMITTANCE row below, the same figures), so a phone-only
+        # wallet takes in at most about KES 90,000 a month before its holder is identified: 30,000 bought, 30,000
+        # received from people and the chain, 30,000 of remittances (review8 R3; whether remittances should share
+        # the RECEIVE budget at tier 0 is a policy question). Tiers 1 and 2 receive without a product limit (no
+        # row): the holder is identified.
         ProductLimit(kind=_P, level=0, product=Product.RECEIVE, single="5000", daily="10000", monthly="30000"),
         # Remittances from abroad into a wallet, counted on their own (``INCOMING``). Tier 0 takes what it takes from
         # anyone (its RECEIVE row): a phone-only wallet is "hold and buy small amounts only" (issue #14), and a

@@ -114,7 +114,7 @@ from cryptopay.core.invoices import (
 )
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.applications import ApplicationState
-from cryptopay.core.kyc.limits import day_bounds
+from cryptopay.core.kyc.limits import day_bounds, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import (
@@ -124,7 +124,7 @@ from cryptopay.core.mobile_money.phones import (
     off_mpesa,
 )
 from cryptopay.core.mobile_money.wording import payout_wording
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
 from cryptopay.core.payments.refunds import (
@@ -144,7 +144,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.withdrawals import NetworkFeeEstimator
-from cryptopay.core.rails import Rail
+from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import (
     DESK,
@@ -249,6 +249,15 @@ class RemittanceRules:
             raise InvalidInput("a remittance minimum is a positive KES amount and at least one SMS a day is sent")
         if self.excess_floor.asset != USDT or self.excess_floor.is_negative():
             raise InvalidInput("a remittance's excess refund floor is a USDT amount, zero or more")
+
+    def stray_floor(self, asset: Asset) -> Money | None:
+        """The excess floor in ``asset`` for a stray (a payment in an asset the order does not ask for): read as
+        dollars for a dollar stablecoin, None for any other asset (only the network's fee bounds its refund).
+
+        >>> str(RemittanceRules().stray_floor(USDC))
+        '1.000000 USDC'
+        """
+        return Money.of(self.excess_floor.amount, asset) if asset in _DOLLARS else None
 
 
 @attrs.frozen(kw_only=True)
@@ -799,7 +808,9 @@ class Remittances:
         rail asks (until then the next run tries again). Whatever the order's state: the sender's coins are not the
         order's. The refund is the order's (``excess_refund_ids``: the status shows it as ``excess`` /
         ``excess_refund`` in its asset), audited ``remittance.stray_refund``; one that cannot be sent is kept on the
-        order (``excess_note``, audited ``remittance.excess_held``) for an operator. Returns the orders changed."""
+        order (``excess_note``, audited ``remittance.excess_held``) for an operator, and so is one worth no more
+        than the excess floor or the network's fee (``_stray_held``: dust is never sent back on chain at the
+        platform's cost, review8 R1). Returns the orders changed."""
         changed: list[RemittanceOrder] = []
         before: str | None = None
         while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
@@ -818,6 +829,13 @@ class Remittances:
 
     def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
+        amount = stray.transfer.amount
+        floor = self.rules.stray_floor(amount.asset)
+        dust = floor is not None and amount <= floor  # not even worth the fee's estimate (a chain call)
+        fee = Money.zero(amount.asset) if dust else self._stray_fee(order, stray)
+        if amount <= max(floor or Money.zero(amount.asset), fee):
+            held = partial(self._stray_held, order_id=order_id, stray=stray, floor=floor, fee=fee)
+            return in_transaction(self.uow, held)
         try:
             refund = self.refunds.refund_wrong_network(
                 stray.id,
@@ -839,6 +857,48 @@ class Remittances:
             return found
 
         return in_transaction(self.uow, asked)
+
+    def _stray_fee(self, order: RemittanceOrder, stray: WrongNetworkPayment) -> Money:
+        """What sending ``stray`` back costs the platform (``_refund_fee``, in the stray's asset); zero where the
+        network cannot say or the stray is no token of a rail we know."""
+        try:
+            rail = rail_for(stray.network, stray.transfer.amount.asset)
+        except CryptopayError:
+            return Money.zero(stray.transfer.amount.asset)
+        return self._refund_fee(order, rail, stray.transfer.amount)
+
+    def _stray_held(
+        self,
+        uow: RemittanceUnitOfWork,
+        order_id: str,
+        stray: WrongNetworkPayment,
+        floor: Money | None,
+        fee: Money,
+    ) -> RemittanceOrder | None:
+        """A stray too small to send back on chain (at most the excess floor, in dollars for a stablecoin, or the
+        network's fee: review8 R1, anyone can aim dust at an order's address and each refund's fee is the
+        platform's) is not sent: it stays pending for an operator (``cryptopay refunds wrong-network``: refund it,
+        or leave it), the order noting it (``excess_note``; audited ``remittance.stray_held`` once per note, not
+        per stray nor per run). None when the note is there already."""
+        order = _order(uow, order_id, lock=True)
+        note = (
+            "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
+            "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
+        )
+        if order.excess_note == note:
+            return None
+        order.excess_note = note
+        uow.remittances.update(order)
+        zero = Money.zero(stray.transfer.amount.asset)
+        details = {
+            "payment": stray.id,
+            "amount": str(stray.transfer.amount),
+            "wrong": stray.wrong,
+            "floor": str(floor or zero),
+            "network_fee": str(fee),
+        }
+        uow.audit.append(_event(_ACTOR, "remittance.stray_held", order.id, self.clock.now(), details))
+        return order
 
     def _refund_excess_of(self, order_id: str, invoice_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
@@ -1056,6 +1116,7 @@ class Remittances:
             if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
                 uow.payouts.lock_destination(order.recipient_phone)
             short = self._linked_at_funding(uow, order, invoice, valued)
+            _lock_receiving(uow, order.recipient_phone, now)  # before the conversion locks the desk's balances
             self._fund(uow, order, invoice, now)
             if payer is not None:
                 self._hold_listed_payer(uow, order, payer, now)
@@ -1705,8 +1766,24 @@ _FUNDED = (
 )
 
 
+def _lock_receiving(uow: RemittanceUnitOfWork, phone: str, now: datetime) -> None:
+    """Before a paid order's credit reads what the recipient's wallet took (``_pay_out`` -> ``_credit_check``): the
+    wallet's receive lock when its tier limits remittances (tier 0), as a send to it, a claim, a deposit and a
+    paybill credit take it (``UsageRepository.lock_receiving``; after the order's row, the number's lock and the
+    originator's, before any ledger balance: the lock order in ``cryptopay.core.wallets.service``). Two runners
+    crediting two orders to one wallet at once (the worker's tick, an operator's ``remittances advance``) read its
+    usage one after the other, so both cannot pass a limit only one fits: the second goes by B2C (review8 R2)."""
+    wallet = uow.wallets.by_phone(phone)
+    if wallet is None or wallet.frozen:
+        return
+    profile = uow.kyc.get(wallet.user_id)
+    if profile is not None and product_limited(profile, Product.REMITTANCE, at=now):
+        uow.wallet_usage.lock_receiving(wallet.user_id)
+
+
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:
-    """Whether the recipient's wallet may take ``value`` now (its KYC limits for receiving remittances)."""
+    """Whether the recipient's wallet may take ``value`` now (its KYC limits for receiving remittances); a paid
+    order's credit takes the wallet's receive lock first (``_lock_receiving``)."""
     profile = uow.kyc.get(wallet.user_id)
     if profile is None:
         raise NotFound(f"{wallet.user_id} has no KYC profile")
@@ -1776,6 +1853,10 @@ def _recipient_name(name: str) -> str:
 
 
 _STRAY_PAGE = 100
+
+
+# Stablecoins the excess floor (a USDT amount) is read for as dollars: a stray of another asset is held by the fee.
+_DOLLARS = frozenset({USDT, USDC})
 
 
 def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple[WrongNetworkPayment, str | None]]:
