@@ -8,7 +8,9 @@ evaluated in the page through the DevTools protocol, so the pages' strict CSP st
 from __future__ import annotations
 
 import base64
+import json
 import secrets
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -208,3 +210,29 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         for v in found
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def paid_to_no_wallet(live: Demo, account: str) -> str:
+    """A customer pays our paybill from the SIM menu naming no wallet (the Daraja simulator's C2B); the payment's id
+    once the worker's Transaction Status query verified it and it waits in suspense for staff."""
+    cli(live, "wallets", "paybill-register")
+    daraja = live.manifest["daraja"]
+    base, keys = daraja["base_url"], (str(daraja["consumer_key"]), str(daraja["consumer_secret"]))
+    grant = httpx.get(f"{base}/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=keys, timeout=10)
+    body = {
+        "ShortCode": daraja["shortcode"],
+        "CommandID": "CustomerPayBillOnline",
+        "Amount": "150",
+        "Msisdn": "254708374149",
+        "BillRefNumber": account,
+    }
+    headers = {"Authorization": f"Bearer {grant.json()['access_token']}"}
+    httpx.post(f"{base}/mpesa/c2b/v1/simulate", json=body, headers=headers, timeout=10).raise_for_status()
+    deadline = time.monotonic() + 120  # the worker asks Transaction Status every 15 s
+    while time.monotonic() < deadline:
+        listed = json.loads(cli(live, "wallets", "paybill-payments", "--state", "suspended", "--json"))["payments"]
+        found = [p["id"] for p in listed if p["bill_ref"] == account]
+        if found:
+            return str(found[0])
+        time.sleep(2)
+    raise AssertionError(f"no suspended paybill payment for {account!r} within 120 s")

@@ -4,14 +4,11 @@ a desktop in Swahili, axe-core on every page."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
 
-import httpx
 import pytest
 
-from tests.browser.support import DESKTOP, PHONE, ROOT, axe_violations, cli, kyc_applicant
+from tests.browser.support import DESKTOP, PHONE, ROOT, axe_violations, cli, kyc_applicant, paid_to_no_wallet
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.browser]
 
@@ -165,37 +162,11 @@ def test_an_admin_reconciles_now_and_sees_each_checks_latest_run(browser, live, 
     context.close()
 
 
-def _paid_to_no_wallet(live, account: str) -> str:
-    """A customer pays our paybill from the SIM menu naming no wallet (the Daraja simulator's C2B); the payment's id
-    once the worker's Transaction Status query verified it and it waits in suspense for staff."""
-    cli(live, "wallets", "paybill-register")
-    daraja = live.manifest["daraja"]
-    base, keys = daraja["base_url"], (str(daraja["consumer_key"]), str(daraja["consumer_secret"]))
-    grant = httpx.get(f"{base}/oauth/v1/generate", params={"grant_type": "client_credentials"}, auth=keys, timeout=10)
-    body = {
-        "ShortCode": daraja["shortcode"],
-        "CommandID": "CustomerPayBillOnline",
-        "Amount": "150",
-        "Msisdn": "254708374149",
-        "BillRefNumber": account,
-    }
-    headers = {"Authorization": f"Bearer {grant.json()['access_token']}"}
-    httpx.post(f"{base}/mpesa/c2b/v1/simulate", json=body, headers=headers, timeout=10).raise_for_status()
-    deadline = time.monotonic() + 120  # the worker asks Transaction Status every 15 s
-    while time.monotonic() < deadline:
-        listed = json.loads(cli(live, "wallets", "paybill-payments", "--state", "suspended", "--json"))["payments"]
-        found = [p["id"] for p in listed if p["bill_ref"] == account]
-        if found:
-            return str(found[0])
-        time.sleep(2)
-    raise AssertionError(f"no suspended paybill payment for {account!r} within 120 s")
-
-
 @pytest.mark.parametrize(("viewport", "locale"), CASES)
 def test_staff_see_a_paybill_payment_waiting_in_suspense_with_its_actions(browser, live, admin, viewport, locale):
     """A payment naming no wallet waits in suspense: its page shows the four-eyes credit and return forms, each
     with a fresh-code field; axe finds nothing and the page does not scroll sideways."""
-    payment_id = _paid_to_no_wallet(live, f"nobody-{secrets.token_hex(3)}")
+    payment_id = paid_to_no_wallet(live, f"nobody-{secrets.token_hex(3)}")
     context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport is PHONE)
     page = context.new_page()
     admin.login(page, live.api, "/console/paybill?state=suspended")

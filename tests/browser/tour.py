@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 from cryptopay_cli.demo_e2e import Demo
+from cryptopay_cli.demo_wallet import PASSWORD as WALLET_PASSWORD
 from cryptopay_cli.demo_wallet import WalletDemo
 from cryptopay_http.pages.i18n import LANG_COOKIE
 
@@ -49,6 +50,7 @@ from tests.browser.support import (
     Staff,
     cli,
     kyc_applicant,
+    paid_to_no_wallet,
     sms_code,
 )
 
@@ -97,7 +99,7 @@ def _customer_cookie(api: str, demo: Demo, phone: str = CUSTOMER_PHONE) -> str:
 
         started = post("/app/signup", phone=phone)
         assert started.status_code == 303, started.text
-        done = post(started.headers["Location"], code=sms_code(demo, wire), password=PASSWORD)
+        done = post(started.headers["Location"], code=sms_code(demo, wire), password=WALLET_PASSWORD)
         assert done.status_code == 303, done.text
         return f"cp_app={client.cookies['cp_app']}"
 
@@ -107,7 +109,7 @@ def _sale_and_bill(demo: WalletDemo, phone: str = CUSTOMER_PHONE) -> dict[str, s
     bought by STK Push, a KPLC prepaid bill of KES 500 paid and 5 USDT sold to M-Pesa (the worker sends both): the
     routes of the sale's and the bill's status pages."""
     wire = "254" + re.sub(r"\D", "", phone)[-9:]
-    token = demo._login(wire, PASSWORD)
+    token = demo._login(wire, WALLET_PASSWORD)
     identity = {
         "level": 1,
         "legal_name": "Amina Wanjiru",
@@ -162,6 +164,7 @@ ADMIN_PAGES = {
     "health": "/console/health",
     "treasury": "/console/treasury",
     "reconciliation": "/console/reconciliation",
+    "paybill": "/console/paybill?state=suspended",
 }
 
 
@@ -171,7 +174,18 @@ def _officer(demo: Demo) -> tuple[Staff, str]:
 
 
 def _officer_pages(application: str) -> dict[str, str]:
-    return {"kyc-queue": "/console/kyc", "kyc-application": f"/console/kyc/{application}", "alerts": "/console/alerts"}
+    return {
+        "kyc-queue": "/console/kyc",
+        "kyc-application": f"/console/kyc/{application}",
+        "alerts": "/console/alerts",
+        "held-payments": "/console/held-payments",
+        "held-transfers": "/console/held-transfers",
+    }
+
+
+# A phone in English and in Swahili (the browser's Accept-Language, as a Swahili phone sends it: ``*-sw-phone.png``),
+# and a desktop in English.
+PASSES = (("phone", PHONE, "en-KE"), ("phone-sw", PHONE, "sw-KE"), ("desktop", DESKTOP, "en-KE"))
 
 
 def screenshots(folder: Path, demo: WalletDemo, merchant: Merchant, admin: Admin) -> list[Path]:
@@ -183,13 +197,17 @@ def screenshots(folder: Path, demo: WalletDemo, merchant: Merchant, admin: Admin
     officer_cookie = _session_cookie(demo.api, OFFICER_EMAIL, officer.codes.pop())
     customer = _customer_cookie(demo.api, demo)
     portal_pages = {**PORTAL_PAGES, **_sale_and_bill(demo)}
-    admin_pages = {**ADMIN_PAGES, "account": f"/console/accounts/{merchant.id}"}  # with the close-merchant form
+    admin_pages = {
+        **ADMIN_PAGES,
+        "account": f"/console/accounts/{merchant.id}",  # with the close-merchant form
+        "paybill-payment": f"/console/paybill/{paid_to_no_wallet(demo, 'nobody-tour')}",  # waiting in suspense
+    }
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        for device, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-            context = browser.new_context(viewport=viewport, locale="en-KE", is_mobile=device == "phone")
+        for device, viewport, locale in PASSES:
+            context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport is PHONE)
             name, _, value = cookie.partition("=")
             context.add_cookies([{"name": name, "value": value, "url": f"{demo.api}/dashboard/"}])
             page = context.new_page()

@@ -44,6 +44,7 @@ from typing import Any
 
 import httpx
 from cryptopay.adapters.notify import FileNotifier
+from cryptopay.core.payouts.service import DEFAULT_RESULT_DEADLINE
 
 from tests.chaos.services import ThrowawayPostgres, ThrowawayRedis, free_port
 from tests.support.mailbox import prove_email
@@ -60,6 +61,13 @@ SCENARIO_PHONES = {
     "response_lost": "254711000013",
 }
 FINAL_PAYOUT_STATES = {"completed", "failed"}
+# How long the money may take to come right once the faults stop: the product's own timing, not a guess. A payout
+# killed at payout.submitted (never sent) is asked about after one result deadline; that question lost to a kill at
+# status.recorded is asked again a deadline later; answered "not found", the payout is planned and sent again. Two
+# deadlines and the queue's latency on a loaded machine; five leave room for a third question (the wait doubles).
+# It was 300 s: seed 2 on postgres-rq had such a payout completed 10 s past it (findings from the check's reads
+# racing that completion followed).
+RECOVERY = 5 * DEFAULT_RESULT_DEADLINE
 FAULTS = ("kill_worker", "kill_api", "db_restart", "redis_pause")
 
 
@@ -397,8 +405,8 @@ class ChaosRun:
         log(f"paid invoice {number + 1}/{self.rounds} ({scenario}): {option['amount']} USDT")
 
     def _recover(self, client: Client) -> list[str]:
-        """Wait (bounded) until every invoice settled and every payout is final; what is not, is stuck."""
-        deadline = time.monotonic() + float(os.environ.get("CHAOS_RECOVERY_SECONDS", "300"))
+        """Wait (bounded, ``RECOVERY``) until every invoice settled and every payout is final; what is not, is stuck."""
+        deadline = time.monotonic() + float(os.environ.get("CHAOS_RECOVERY_SECONDS", RECOVERY.total_seconds()))
         while True:
             self.stack.ensure_running()
             pending = self._unfinished(client)

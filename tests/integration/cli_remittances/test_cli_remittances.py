@@ -134,3 +134,19 @@ def test_compliance_rescreen_marks_an_unpaid_order_a_new_list_names_and_its_rele
     assert _json("show", held.id)["state"] == "held"
     refused = runner.invoke(app, ["remittances", "retry", held.id])
     assert refused.exit_code == 5 and "held for compliance" in refused.output
+
+
+def test_reading_orders_is_audited_by_the_operator(stack):
+    """``list`` and ``show`` print phone numbers, senders' names and addresses and M-Pesa's registered names: each is
+    an audited read by ``ops:<login>`` (review8 R9), as ``wallets show`` is; an unknown order is no read."""
+    from cryptopay_cli.context import services
+
+    order = stack.order(amount="1500")
+    _json("list")
+    _json("show", order.id)
+    assert runner.invoke(app, ["remittances", "show", "rmt_nope"]).exit_code != 0
+    reads = [(r.actor[:4], r.action, r.subject, dict(r.details)) for r in services().audit.records()]
+    assert [r for r in reads if r[1].startswith("remittance")] == [
+        ("ops:", "remittances.viewed", "remittances", {"state": "", "count": "1"}),
+        ("ops:", "remittance.viewed", f"remittance:{order.id}", {}),
+    ]

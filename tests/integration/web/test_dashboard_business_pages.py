@@ -58,6 +58,7 @@ def test_monthly_statement_and_tax_report_download_as_csv_and_pdf(client, owner,
     year = month[:4]
     page = client.get("/dashboard/reports").text
     assert f"/dashboard/reports/statement.pdf?month={month}" in page and f"tax-{year}.pdf" in page
+    assert "(1 payment)" in page  # one payment, not "1 payments"
     statement = client.get(f"/dashboard/reports/statement.pdf?month={month}")
     assert statement.status_code == 200 and statement.mimetype == "application/pdf"
     text = _pdf_text(statement.data)
@@ -72,6 +73,7 @@ def test_monthly_statement_and_tax_report_download_as_csv_and_pdf(client, owner,
     client.get("/lang/sw?next=/dashboard/")
     swahili = _pdf_text(client.get(f"/dashboard/reports/statement.pdf?month={month}").data)
     assert "Taarifa ya mwezi" in swahili and "Mauzo" in swahili
+    assert "(malipo 1)" in client.get("/dashboard/reports").text  # the page too, its count in Swahili
     assert client.get("/dashboard/reports/statement.pdf?month=2026-13").status_code == 422
     assert client.get("/dashboard/reports/ledger.csv").status_code == 404
 

@@ -32,7 +32,7 @@ def test_the_team_page_names_roles_in_swahili_and_keeps_the_chosen_role(client: 
     _log_in(client)
     client.set_cookie(LANG_COOKIE, "sw")
     page = client.get("/dashboard/team").get_data(as_text=True)
-    assert "<td>mmiliki</td>" in page and ">fedha</option>" in page and ">mfanyakazi</option>" in page
+    assert ">mmiliki</td>" in page and ">fedha</option>" in page and ">mfanyakazi</option>" in page
     body = {"csrf_token": _csrf(page), "email": "not-an-email", "role": "staff"}
     refused = client.post("/dashboard/team/invitations", data=body)
     html = refused.get_data(as_text=True)

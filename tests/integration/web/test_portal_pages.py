@@ -412,7 +412,8 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "KES 1,293.50" in html, html
-    assert "KES 1,288.00" in html and "charge of KES 5.00" in html  # what arrives and M-Pesa's charge, before selling
+    # what arrives and M-Pesa's charge, before selling: whole shillings, as M-Pesa pays them
+    assert '<p class="figure">KES 1,288</p>' in html and "charge of KES 5:" in html
     assert '<a href="/app/sell">Change the amount</a>' in html
     refused = client.post("/app/sell", data=_hidden(html))
     assert refused.status_code == 422 and "Limit reached: sell.single" in refused.get_data(as_text=True)
@@ -421,7 +422,9 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     sold = client.post("/app/sell", data=_hidden(html))
     assert sold.status_code == 303, sold.get_data(as_text=True)
     page = client.get(sold.headers["Location"]).get_data(as_text=True)
-    assert "KES 1,288.00 to M-Pesa +254 712 000 001" in page and "Sending to your M-Pesa" in page
+    assert (
+        "KES 1,288 to M-Pesa +254 712 000 001" in page and "charge KES 5)" in page and "Sending to your M-Pesa" in page
+    )
     polled = client.get(f"{sold.headers['Location']}/status", headers={"HX-Request": "true"})
     assert polled.status_code == 200
     assert "USDT 0" in client.get("/app/").get_data(as_text=True)

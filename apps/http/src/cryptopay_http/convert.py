@@ -26,6 +26,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cryptopay.adapters.hooks import prepare_hooks
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.jsontext import MAX_JSON_DEPTH, JsonTooDeep, loads_untrusted
 from cryptopay.core.money import Money, asset_by_code
@@ -58,6 +59,7 @@ __all__ = [
     "parse_amount",
     "parse_json",
     "pattern_problem",
+    "prepare_converters",
     "read_body",
     "structure_request",
     "text_pattern",
@@ -534,6 +536,18 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request body is not valid JSON") from None
+
+
+def prepare_converters(request_bodies: Iterable[type], responses: Iterable[type]) -> int:
+    """Build the edge converter's hooks for views' request bodies (each field's type, both text checks) and their
+    responses now, and those of the types within them (``hooks.prepare_hooks``, all at once; cattrs builds a type's
+    on first use: milliseconds each, with the GIL held): a worker's warm-up (``openapi.prepare_views``). The number
+    of types met."""
+    fields = [
+        field.type for body in request_bodies if attrs.has(body) for field in attrs.fields(attrs.resolve_types(body))
+    ]
+    prepare_hooks(_texts_checked, fields)
+    return prepare_hooks(converter, fields) + prepare_hooks(converter, list(responses), structure=False)
 
 
 def read_body(cls: type[T], *, optional: bool = False) -> T:

@@ -26,7 +26,7 @@ from cryptopay.core.errors import CryptopayError, NotFound, TransientConflict, U
 from cryptopay.core.money import ASSETS, Money
 from flask import Flask
 
-from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern, text_pattern
+from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern, prepare_converters, text_pattern
 
 __all__ = [
     "EDGE_PROBLEMS",
@@ -40,6 +40,7 @@ __all__ = [
     "build_document",
     "object_schema",
     "operation",
+    "prepare_views",
     "register_schema",
     "schema_for",
     "signed_money",
@@ -629,6 +630,16 @@ def _event_operations() -> dict[str, Any]:
 
 # a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
 INTERNAL_TAG = _INTERNAL = "internal"
+
+
+def prepare_views(app: Flask) -> int:
+    """Build the converters of every documented view's request body and response now (``convert.prepare_converters``):
+    a worker's warm-up, so that a first request builds none. The number of views."""
+    views = [meta for view in app.view_functions.values() if (meta := getattr(view, "__openapi__", None))]
+    requests = [meta["request"] for meta in views if isinstance(meta.get("request"), type)]
+    responses = [r.item if isinstance(r, PageOf) else r for meta in views if (r := meta.get("response")) is not None]
+    prepare_converters(requests, [r for r in responses if isinstance(r, type)])
+    return len(views)
 
 
 def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "1") -> dict[str, Any]:

@@ -13,11 +13,13 @@ import threading
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, build
+from cryptopay.adapters.bootstrap.warmup import warm_up
 from cryptopay.core import logs
 from cryptopay.core.errors import Unavailable
 from flask import Flask
 
 from cryptopay_http.app import create_app
+from cryptopay_http.openapi import prepare_views
 
 __all__ = [
     "SCREENING_WARM_SECONDS",
@@ -40,10 +42,12 @@ def build_app(services: Services | None = None) -> Flask:
 
 def build_production_app() -> Flask:
     """``build_app`` in a production server's worker: JSON log lines with request ids (``cryptopay.core.logs``), the
-    heap settled once the app is built (``settle_heap``)."""
+    worker warmed up before it takes traffic (``warm_up``: the server calls this factory in each worker before it
+    serves), the heap settled once the app is built and warm (``settle_heap``)."""
     logs.configure(structured=True)
     services = build()
     app = build_app(services)
+    warm_up(services, also={"edge": lambda: prepare_views(app)})
     keep_screening_warm(services)
     settle_heap()
     return app

@@ -8,6 +8,10 @@ from its ``.po`` (a fresh checkout still shows Swahili).
 >>> from decimal import Decimal
 >>> amount(Decimal("12500.5"), "en", places=2), amount(Decimal("0.00150000"), "sw")
 ('12,500.50', '0.0015')
+>>> from cryptopay.core.money import BTC, USDT, Money
+>>> with Flask(__name__).test_request_context():
+...     crypto(Money.of("5", USDT)), crypto(Money.of("11.117501", USDT)), crypto(Money.of("0.5", BTC))
+('5.00', '11.117501', '0.5')
 """
 
 from __future__ import annotations
@@ -82,15 +86,35 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue(language()).ngettext(singular, plural, n)
 
 
+# Dollar stablecoins read like dollars: at least their cents (USDT 5.00), at most their own 6 places (11.117501).
+CENTS = frozenset({"USDT", "USDC"})
+
+
 def money(value: Money) -> str:
-    """``KES 5,000.00``: shillings with their two places, crypto with every significant digit."""
-    places = value.asset.decimals if value.asset.code == "KES" else None
-    return f"{value.asset.code} {amount(value.amount, language(), places=places)}"
+    """``KES 5,000.00``: shillings with their two places, a stablecoin with at least its cents (``USDT 5.00``), other
+    crypto with every significant digit."""
+    if value.asset.code == "KES":
+        return f"KES {amount(value.amount, language(), places=value.asset.decimals)}"
+    return f"{value.asset.code} {crypto(value)}"
+
+
+def shillings(value: Money) -> str:
+    """A KES payout as M-Pesa pays it, in whole shillings: ``KES 638`` (a fraction, which no payout has, keeps its
+    cents rather than hide them); any other asset as ``money`` shows it."""
+    if value.asset.code != "KES":
+        return money(value)
+    places = 0 if value.amount == value.amount.to_integral_value() else 2
+    return f"KES {amount(value.amount, language(), places=places)}"
 
 
 def crypto(value: Money) -> str:
-    """A crypto amount's digits, exactly (``38.75969``), without the asset code."""
-    return amount(value.amount, language())
+    """A crypto amount's digits, exactly (``38.75969``; a stablecoin's at least to the cent: ``5.00``), without the
+    asset code."""
+    shown = amount(value.amount, language())
+    if value.asset.code not in CENTS:
+        return shown
+    whole, _, fraction = shown.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def amount(value: Decimal, lang: str, *, places: int | None = None) -> str:
@@ -101,6 +125,11 @@ def amount(value: Decimal, lang: str, *, places: int | None = None) -> str:
     whole, _, fraction = format(abs(value).normalize(), "f").partition(".")
     grouped = format_decimal(Decimal(whole), format="#,##0", locale=lang)
     return ("-" if value < 0 else "") + (f"{grouped}.{fraction}" if fraction else grouped)
+
+
+def number(value: Decimal | str) -> str:
+    """A rate or a report's total (a decimal, or its text as reports keep it) grouped for people: ``1,293.5``."""
+    return amount(Decimal(value), language())
 
 
 def when(moment: datetime, lang: str) -> str:
@@ -116,7 +145,9 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.filters["when"] = lambda moment: when(moment, language())
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["shillings"] = shillings
     app.jinja_env.filters["crypto"] = crypto
+    app.jinja_env.filters["number"] = number
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
     app.jinja_env.globals["payout_result"] = payout_result
     app.jinja_env.filters["network"] = network_name

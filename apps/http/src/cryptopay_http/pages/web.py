@@ -38,8 +38,12 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
     return Response(render_template(template, **context), status=http_status, mimetype="text/html", headers=headers)
 
 
-def _error_page(status: int, message: str, detail: str | None = None, *, retry_after: str | None = None) -> Response:
-    return page("error.html", status, status=status, message=message, detail=detail, retry_after=retry_after)
+def _error_page(
+    status: int, message: str, detail: str | None = None, *, retry_after: str | None = None, ref: str | None = None
+) -> Response:
+    """``ref``: a crash's reference (its log line's id), which the page gives the reader for support."""
+    context = {"message": message, "detail": detail, "retry_after": retry_after, "reference": ref}
+    return page("error.html", status, status=status, **context)
 
 
 def _domain_error(error: CryptopayError) -> Response:
@@ -55,7 +59,7 @@ def _http_error(error: HTTPException) -> Response:
 def _crash(error: Exception) -> Response:
     error_id = secrets.token_hex(8)
     _log.error("unhandled error %s on page %s", error_id, request.path, exc_info=error)
-    return _error_page(500, f"error id {error_id}")
+    return _error_page(500, "", ref=error_id)  # the page says what to do in its language, with this reference
 
 
 def _page_headers(response: Response) -> Response:

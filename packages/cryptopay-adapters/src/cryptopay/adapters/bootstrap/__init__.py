@@ -121,6 +121,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         jobs=Lazy(lambda: parts.jobs),
         job_registry=Lazy(lambda: parts.job_registry),
         readiness_checks=parts.readiness_checks(),
+        warm_ups=parts.warm_ups(),
         daraja_callback_sources=the_settings.daraja_callback_sources,
         job_routes=parts.job_routes,
         allow_insecure_urls=the_settings.webhook_allow_loopback,

@@ -170,6 +170,8 @@ class Services:
     _pdf: Lazy[PdfRenderer] = attrs.Factory(lambda: Lazy(_fpdf_renderer))  # no settings: every PDF is drawn alike
     # -- plain values
     readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
+    # what a server's worker runs once at start, before traffic (``cryptopay.adapters.bootstrap.warmup``): none writes
+    warm_ups: Mapping[str, Callable[[], object]] = attrs.Factory(dict)
     daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address
     job_routes: Mapping[str, str] = attrs.Factory(dict)  # job name -> its own RQ queue (the Daraja queue)
     outbox_routes: Mapping[str, str] = attrs.Factory(dict)  # outbox topic -> the job that consumes it

@@ -7,6 +7,7 @@ so building ``Services`` costs nothing and a command pays only for the parts it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
-from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
+from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
@@ -1262,6 +1263,54 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
             checks["redis"] = client.ping
         return checks
+
+    def warm_ups(self) -> dict[str, Callable[[], object]]:
+        """What a server's worker does once at start, before it takes traffic (``bootstrap.warmup``), so that its first
+        invoice creation and reads do not pay for it with the GIL held (docs/operations.md, "The first creation per
+        worker"). Each step writes nothing: it builds parts, compiles, derives and reads rows that do not exist."""
+        return {
+            "storage": self._warm_storage,
+            "invoicing": lambda: self.invoicing,  # its derivers (the keys parsed), the ledger, the invoice reads
+            "fx": self._warm_rates,
+            "identity": self._warm_identity,
+            "addresses": self._warm_addresses,
+            "reads": self._warm_reads,
+        }
+
+    def _warm_storage(self) -> None:
+        """The storage built, its converters and prebuilt statements too (``sql.warming``: no round trip)."""
+        from cryptopay.adapters.sql.warming import prepare
+
+        self.storage  # noqa: B018  (built: its repositories' modules imported)
+        prepare(self.engine)
+
+    def _warm_rates(self) -> None:
+        """The FX sources built (their HTTP clients, TLS contexts) and asked once about each invoice rail's asset in
+        shillings (``Pricer.survey``: nothing locked or stored), so the first creation finds the answers cached."""
+        pricer = self.pricer
+        for asset in sorted({rail.asset for rail in self.invoice_rails.values()}, key=lambda a: a.code):
+            if asset != KES:
+                pricer.survey(Pair(asset, KES))
+
+    def _warm_identity(self) -> None:
+        """The parts an API-key or bearer request goes through, built (none is asked anything here)."""
+        for part in (lambda: self.api_keys, lambda: self.idempotency, lambda: self.audit, lambda: self.merchants):
+            part()
+        self.rate_limiter  # noqa: B018
+
+    def _warm_addresses(self) -> None:
+        """Derive each network's first address (index 0 of the deployment's own key): computed, stored nowhere; it
+        loads the keccak and curve backends once."""
+        for deriver in self.derivers.values():
+            deriver.derive(0)
+
+    def _warm_reads(self) -> None:
+        """A creation's and an invoice read's reads against the real database, for fresh random ids that match no
+        row: a connection opened (psycopg's first use, then back in the pool) and each read run once."""
+        self.api_keys.get(self.ids.new_id("key"))
+        with contextlib.suppress(NotFound):
+            self.invoicing.get_invoice(self.ids.new_id("inv"))
+        self.invoicing.open_store(self.ids.new_id("mer"))
 
     def _at_head(self) -> None:
         from cryptopay.adapters.sql import check_at_head

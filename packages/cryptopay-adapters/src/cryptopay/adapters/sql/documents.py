@@ -12,14 +12,16 @@ Money('12.50', 'KES')
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import cattrs
+from cryptopay.adapters.hooks import prepare_hooks
 from cryptopay.core.money import Asset, Money, asset_by_code
 
-__all__ = ["converter", "document", "from_document", "iso_datetime"]
+__all__ = ["converter", "document", "from_document", "iso_datetime", "prepare_converters"]
 
 T = TypeVar("T")
 _MICROSECOND = timedelta(microseconds=1)
@@ -72,3 +74,9 @@ def document(item: Any) -> Any:
 def from_document(cls: type[T], data: Any) -> T:
     """The ``cls`` instance ``data`` describes."""
     return converter.structure(data, cls)
+
+
+def prepare_converters(classes: Iterable[type]) -> int:
+    """Build the converters of ``classes`` both ways now, and those of every type within them
+    (``hooks.prepare_hooks``: all at once): a worker's warm-up. The number of types met."""
+    return prepare_hooks(converter, classes)

@@ -813,13 +813,14 @@ class Remittances:
         platform's cost, review8 R1). Returns the orders changed."""
         changed: list[RemittanceOrder] = []
         before: str | None = None
+        run = _StrayRun()  # dust left pending is paged again every run: each order read once, each fee asked once
         while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
             before = page[-1][0].id
             for stray, order_id in page:
                 if order_id is None:
                     continue
                 try:
-                    order = self._refund_stray(stray, order_id)
+                    order = self._refund_stray(stray, order_id, run)
                 except Exception as error:  # one bad order must not stop the others' refunds
                     _failed(order_id, "refund_stray", error)
                     continue
@@ -827,15 +828,26 @@ class Remittances:
                     changed.append(order)
         return changed
 
-    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
-        order = self.get(order_id)
+    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str, run: _StrayRun) -> RemittanceOrder | None:
+        order = run.orders[order_id] if order_id in run.orders else self.get(order_id)
+        run.orders[order_id] = order
         amount = stray.transfer.amount
         floor = self.rules.stray_floor(amount.asset)
         dust = floor is not None and amount <= floor  # not even worth the fee's estimate (a chain call)
-        fee = Money.zero(amount.asset) if dust else self._stray_fee(order, stray)
+        if dust:
+            fee = Money.zero(amount.asset)
+        elif stray.rail_key in run.fees:
+            fee = run.fees[stray.rail_key]
+        else:
+            fee = run.fees[stray.rail_key] = self._stray_fee(order, stray)
         if amount <= max(floor or Money.zero(amount.asset), fee):
+            if order.excess_note == _STRAY_NOTE:
+                return None  # noted already (this run or before): nothing to write
             held = partial(self._stray_held, order_id=order_id, stray=stray, floor=floor, fee=fee)
-            return in_transaction(self.uow, held)
+            noted = in_transaction(self.uow, held)
+            run.orders[order_id] = noted or attrs.evolve(order, excess_note=_STRAY_NOTE)
+            return noted
+        run.orders.pop(order_id, None)  # a refund or a note changes it: read again
         try:
             refund = self.refunds.refund_wrong_network(
                 stray.id,
@@ -881,13 +893,9 @@ class Remittances:
         or leave it), the order noting it (``excess_note``; audited ``remittance.stray_held`` once per note, not
         per stray nor per run). None when the note is there already."""
         order = _order(uow, order_id, lock=True)
-        note = (
-            "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
-            "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
-        )
-        if order.excess_note == note:
+        if order.excess_note == _STRAY_NOTE:
             return None
-        order.excess_note = note
+        order.excess_note = _STRAY_NOTE
         uow.remittances.update(order)
         zero = Money.zero(stray.transfer.amount.asset)
         details = {
@@ -1857,6 +1865,18 @@ _STRAY_PAGE = 100
 
 # Stablecoins the excess floor (a USDT amount) is read for as dollars: a stray of another asset is held by the fee.
 _DOLLARS = frozenset({USDT, USDC})
+_STRAY_NOTE = (
+    "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
+    "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
+)
+
+
+@attrs.define
+class _StrayRun:
+    """What one ``refund_strays`` run read already: orders by id, refund fees by rail key."""
+
+    orders: dict[str, RemittanceOrder] = attrs.field(factory=dict)
+    fees: dict[str, Money] = attrs.field(factory=dict)
 
 
 def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple[WrongNetworkPayment, str | None]]:
@@ -1864,4 +1884,9 @@ def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple
     page = uow.wrong_network_payments.list(
         state=WrongNetworkState.PENDING, before=before, limit=_STRAY_PAGE, merchant_id=DESK
     )
-    return [(stray, invoice.order_id if (invoice := uow.invoices.get(stray.invoice_id)) else None) for stray in page]
+    orders: dict[str, str | None] = {}  # many strays to one order (dust aimed at it): its invoice read once
+    for stray in page:
+        if stray.invoice_id not in orders:
+            invoice = uow.invoices.get(stray.invoice_id)
+            orders[stray.invoice_id] = invoice.order_id if invoice else None
+    return [(stray, orders[stray.invoice_id]) for stray in page]

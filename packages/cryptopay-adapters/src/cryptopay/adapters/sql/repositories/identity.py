@@ -461,6 +461,10 @@ def _set_claim(column: str, *, ours: bool) -> DriverRead:
     return DriverRead(idempotency_records.update().where(*where).values({column: new}).returning(c.scope))
 
 
+for _column, _ours in (("created_at", True), ("response", True), ("response", False)):
+    _set_claim(_column, ours=_ours)  # built at import, so a worker's warm-up compiles them (``prepare_statements``)
+
+
 _SCOPE_ROOM = CODE  # idempotency_records.scope's length
 
 

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.documents import document, from_document, prepare_converters
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import (
     DriverRead,
@@ -70,6 +70,8 @@ __all__ = [
     "SqlSettlements",
     "SqlStores",
     "SqlUnmatchedAnswers",
+    "document_kinds",
+    "prepare_documents",
 ]
 
 T = TypeVar("T")
@@ -138,9 +140,10 @@ class _Documents(Generic[T]):
         query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering).limit(limit)
         return self._items(query.with_for_update() if lock and self._locking else query)
 
-    def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], ...]:
+    @classmethod
+    def _keyed_doc(cls) -> tuple[sa.ColumnElement[Any], ...]:
         """The document, with its row id before it when personal fields are opened (bound to the row)."""
-        return (self.table.c.id, self.table.c.doc) if self.fields is not None else (self.table.c.doc,)
+        return (cls.table.c.id, cls.table.c.doc) if cls.fields is not None else (cls.table.c.doc,)
 
     def _items(self, query: sa.Select[Any]) -> list[T]:
         """The documents of a query selecting ``_keyed_doc()``."""
@@ -154,13 +157,41 @@ class _Documents(Generic[T]):
     def _by_id(self, row_id: str, *, lock: bool = False, column: str = "id") -> T | None:
         """``_one`` by primary key (or another unique ``column``) with a statement built once per class (a hot read:
         an invoice by id, a store by merchant, builds no query and computes no cache key per call)."""
-        key = (self.table.name, self.fields is not None, column)
+        row = self._by(column)[lock and self._locking].first(self._conn, {"row_id": row_id})
+        return self._item(row[0], row[-1]) if row is not None else None
+
+    @classmethod
+    def _by(cls, column: str) -> tuple[DriverRead, DriverRead]:
+        """``_by_id``'s statements (without and with the row lock), built once per class and column."""
+        key = (cls.table.name, cls.fields is not None, column)
         statements = _BY_ID.get(key)
         if statements is None:
-            query = sa.select(*self._keyed_doc()).where(self.table.c[column] == sa.bindparam("row_id"))
+            query = sa.select(*cls._keyed_doc()).where(cls.table.c[column] == sa.bindparam("row_id"))
             statements = _BY_ID[key] = (DriverRead(query), DriverRead(query.with_for_update()))
-        row = statements[lock and self._locking].first(self._conn, {"row_id": row_id})
-        return self._item(row[0], row[-1]) if row is not None else None
+        return statements
+
+
+def document_kinds() -> list[type[_Documents[Any]]]:
+    """Every repository of documents defined so far (``_Documents``' subclasses, those of modules imported)."""
+    found: list[type[_Documents[Any]]] = []
+    pending: list[type[_Documents[Any]]] = list(_Documents.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        found.append(kind)
+        pending.extend(kind.__subclasses__())
+    return [kind for kind in found if hasattr(kind, "cls") and hasattr(kind, "table")]
+
+
+def prepare_documents() -> int:
+    """A worker's warm-up: for every repository of documents, its documents' converters (both ways) and its
+    statements by primary key (``_by_id``'s), built now rather than in a first request. The number of document kinds."""
+    kinds = document_kinds()
+    prepare_converters([kind.cls for kind in kinds])
+    for kind in kinds:
+        keys = list(kind.table.primary_key.columns)
+        if len(keys) == 1:
+            kind._by(keys[0].name)
+    return len(kinds)
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
