@@ -635,6 +635,7 @@ class Parts:
             ledger=self.ledger,
             clock=self.clock,
             refunds=self.refunds,
+            ids=self.ids,
             monitoring=lambda: self.monitoring,
             parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
         )
