@@ -637,13 +637,31 @@ class Remittances:
             self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
 
-    def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
-        """Send the order's USDT back to the sender (``address``: another refund address on the same network).
+    def refund(
+        self, order_id: str, *, actor: str, address: str | None = None, reason: str | None = None
+    ) -> RemittanceOrder:
+        """An operator sends the order's USDT back to the sender (``address``: another refund address on the same
+        network, with a ``reason``: audited ``remittance.refund_address_changed`` from the old address to the new
+        one, in the unit of work that starts the refund).
 
         Refused once paid out, while a payout is in flight, when a refund is already under way, or when nothing
         confirmed arrived (nothing changes then); refused
-        (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid."""
+        (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid.
+        An order with compliance alerts not cleared (a sanctions match, a listed payer: each alert in a case closed
+        with no action clears it) is never an operator's to refund (review8 R8: one shell operator sent an order
+        paid from a listed address to an address of their choosing, its alert left open): ``UnderReview``, the
+        refusal audited ``remittance.refund_refused`` by the operator, nothing changes."""
         order = self.get(order_id)
+        self._refuse_under_review(order, actor, address)
+        if address is not None:
+            checked = self._refund_address(order, address)
+            if not _same_address(checked, order.refund_address) and not (reason or "").strip():
+                raise InvalidInput(
+                    "a refund to another address than the sender gave says why (who asked for it, and how they "
+                    "showed the order is theirs)",
+                    field="reason",
+                )
+            order.refund_address = checked
         current = self.payout_of(order)
         failed = current is not None and current.state is PayoutState.FAILED
         if current is not None and failed and not self.payouts().confirm_failure(current.id, actor=actor):
@@ -652,16 +670,37 @@ class Remittances:
                 "asked first whether it was paid; refund again once it has answered",
                 payout_id=current.id,
             )
-        if address is not None:
-            order.refund_address = self._refund_address(order, address)
         invoice = self.invoice(order)
         for network in sorted({p.transfer.network for p in invoice.payments}):  # refused before the order changes
             party = order.recipient_id or f"phone:{order.recipient_phone}"
             self.refunds.refuse_listed(
                 f"remittance:{order.id}", party, network, order.refund_address, requested_by=actor
             )
-        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
+        why = (reason or "").strip()
+        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address, why))
         return self._request_refund(order_id, actor)
+
+    def _refuse_under_review(self, order: RemittanceOrder, actor: str, address: str | None) -> None:
+        """``UnderReview`` (audited ``remittance.refund_refused`` by ``actor``) while any of the order's compliance
+        alerts is not cleared: its refund is the compliance officers' decision, not an operator's."""
+        if not order.review_alerts:
+            return
+        waiting = [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]
+        if not waiting:
+            return
+        details = {"alerts": ",".join(c.alert_id for c in waiting), "state": order.state.value}
+        if address is not None:
+            details["address"] = address
+        now = self.clock.now()
+        in_transaction(
+            self.uow, lambda uow: uow.audit.append(_event(actor, "remittance.refund_refused", order.id, now, details))
+        )
+        raise UnderReview(
+            f"remittance {order.id} is held for compliance ({'; '.join(c.why for c in waiting)}): its refund is "
+            "compliance's decision, not an operator's; it is refunded by an operator once compliance closed each "
+            "case with no action",
+            alerts=[c.alert_id for c in waiting],
+        )
 
     def _refund_address(self, order: RemittanceOrder, address: str) -> str:
         invoice = self.invoice(order)
@@ -1503,7 +1542,9 @@ class Remittances:
 
     # --- refunds -------------------------------------------------------------------------------------------------
 
-    def _start_refund(self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str) -> None:
+    def _start_refund(
+        self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str, reason: str = ""
+    ) -> None:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         payout = _current_payout(uow, order)
         if order.state in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.REFUNDING):
@@ -1514,6 +1555,9 @@ class Remittances:
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
         _paid_rail(invoice)  # nothing confirmed arrived: refused before the order leaves its state
+        if not _same_address(address, order.refund_address):  # who sent the sender's money elsewhere, and why
+            details = {"from": order.refund_address, "to": address, "reason": reason}
+            uow.audit.append(_event(actor, "remittance.refund_address_changed", order.id, now, details))
         order.refund_address = address
         self._unconvert(uow, order, now, f"refund asked by {actor}")
 
@@ -1826,6 +1870,15 @@ def _failed(order_id: str, step: str, error: Exception) -> None:
     text (it may carry a phone, a name or a URL with a key); the order waits, unchanged, for the next run."""
     code = error.code if isinstance(error, CryptopayError) else "unexpected"
     _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
+
+
+def _same_address(one: str, other: str) -> bool:
+    """Whether two refund addresses are one (an EVM address's checksum case is not part of it).
+
+    >>> _same_address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x70997970c51812dc3a010c7d01b50e0d17dc79c8")
+    True
+    """
+    return originator_keys(one, "")[0] == originator_keys(other, "")[0]
 
 
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
