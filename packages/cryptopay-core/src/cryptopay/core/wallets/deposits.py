@@ -333,8 +333,8 @@ class Deposits:
         or any compliance alert raised on it), or whose sender a sanctions list names now (dust from a listed address
         is held as dust: the lists are read after the minimum), is never released by one person: ``Refused``
         (the shell's exit 5), audited ``wallet.deposit_release_refused`` by ``actor``, nothing changes; two officers
-        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet frozen now receives nothing
-        (``Refused``)."""
+        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet (or a holder) frozen now
+        receives nothing (``Refused``)."""
         why = _note(note)
         found = self.deposit(deposit_id)
         alerts = in_transaction(self._uow, lambda uow: _alerts_of(uow, found))
@@ -876,6 +876,9 @@ class Deposits:
         wallet = uow.wallets.get(deposit.user_id, lock=True)  # the deposit's row, then the wallet's (``_confirm``)
         if wallet is None or wallet.frozen:
             raise Refused(f"the wallet of deposit {deposit_id} is frozen: it receives nothing until it is unfrozen")
+        holder = uow.kyc.get(deposit.user_id)
+        if holder is not None and holder.frozen:  # a compliance freeze of its holder: nothing reaches them
+            raise Refused(f"the holder of deposit {deposit_id} is frozen by compliance: it is released once unfrozen")
         now = self._clock.now()
         cases: list[str] = []
         alerts = _alerts_of(uow, deposit)
