@@ -520,6 +520,9 @@ def test_one_person_never_releases_a_deposit_held_for_a_sanctioned_sender(stack)
     stack.mine("polygon", 2)
     held = stack.deposit_of(user)
     assert held.hold_reason is HoldReason.SANCTIONED_SENDER and len(held.alerts) == 1
+    stack.pay(user, "polygon", "0.5")  # dust: an ordinary hold, not compliance's
+    stack.mine("polygon", 2)
+    assert [d.id for d in stack.deposits.waiting()] == [held.id]
     with pytest.raises(Refused):
         stack.deposits.release(held.id, actor="ops:root", note="looks fine to me")
     with pytest.raises(Refused):

@@ -324,6 +324,18 @@ class Deposits:
             raise NotFound(f"no deposit {deposit_id!r}")
         return found
 
+    def waiting(self, *, after: str | None = None, limit: int = 50) -> list[Deposit]:
+        """Deposits held for compliance (``Deposit.for_compliance``) awaiting two officers' release, by id: compliance's
+        queue (review8 R7); the held ones read a page at a time, the ordinary holds skipped."""
+        found: list[Deposit] = []
+        while len(found) < limit:
+            page = in_transaction(self._uow, partial(_held_page, after=after))
+            found += [d for d in page if d.for_compliance]
+            if len(page) < _PAGE:
+                break
+            after = page[-1].id
+        return found[:limit]
+
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
         """An operator's decision on an ordinary hold (dust, an asset, a price, the tier): credit a held deposit to
         its wallet (Dr deposits_held / Cr wallet; USDC converted into USDT at a price now, ``Unavailable`` without
@@ -960,6 +972,10 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
     depth = watcher.confirmations(_observed(deposit))
     reached = finals.reached(deposit.block_number) if deposit.requirement.finality is not None else None
     return _Reading(deposit, depth=depth, reached=reached)
+
+
+def _held_page(uow: DepositUnitOfWork, after: str | None) -> list[Deposit]:
+    return uow.wallet_deposits.held(after=after, limit=_PAGE)
 
 
 def _note(note: str) -> str:
