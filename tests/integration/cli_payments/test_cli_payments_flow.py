@@ -157,3 +157,20 @@ def test_cli_payouts_list_shows_every_payout_with_whose_it_is(stack):
     table = cli("payouts", "list")
     assert table.exit_code == 0 and "wallet sale" in table.stdout and "wallet bill" in table.stdout
     assert "WHOSE" in table.stdout and "remittance" in table.stdout
+
+
+def test_cli_payouts_reads_are_audited_by_the_operator(stack):
+    """``payouts list`` and ``payouts show`` print payees' numbers: each is an audited read by ``ops:<login>``
+    (review8 R9), as ``wallets show`` is; an unknown payout is no read."""
+    merchant_id = create_merchant(destination=UNREGISTERED)
+    paid_invoice(stack, merchant_id)
+    ran = settle(stack, merchant_id)
+    cli_json("payouts", "list", "--state", "planned")
+    cli_json("payouts", "show", ran["payout_ids"][0])
+    assert cli("payouts", "show", "po_nope").exit_code == 3
+    reads = [(r.actor[:4], r.action, r.subject, dict(r.details)) for r in stack.audit_trail.records()]
+    reads = [r for r in reads if r[1] in {"payouts.viewed", "payout.viewed"}]
+    assert reads == [
+        ("ops:", "payouts.viewed", "payouts", {"merchant": "", "state": "planned", "count": "0"}),
+        ("ops:", "payout.viewed", f"payout:{ran['payout_ids'][0]}", {}),
+    ]

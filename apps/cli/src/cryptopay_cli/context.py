@@ -87,6 +87,18 @@ def staff_id(email: str, roles: frozenset[Role]) -> str:
     return user.id
 
 
+def audit_read(action: str, subject: str, **details: str) -> None:
+    """An operator's read of people's data (names, phone numbers, addresses, amounts), audited as the console's and the
+    API's staff reads are (``compliance.alerts_viewed``, ``remittance.viewed``, ``payouts.viewed``, ...), by the OS
+    operator (``ops:<login>``): the shell's reads name no officer.
+
+    Example: ``audit_read("remittance.viewed", f"remittance:{order.id}")`` before printing the order."""
+    from cryptopay.core.audit import AuditEvent
+
+    svc = services()
+    svc.audit.append(AuditEvent(operator(), action, subject, svc.clock.now(), details))
+
+
 def acting_as(email: str, command: str, roles: frozenset[Role]) -> str:
     """``staff_id``, having recorded who at the shell acts as that staff member (review7 F11).
 

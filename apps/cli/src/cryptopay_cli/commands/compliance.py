@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import typer
-from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.reports import Reporter, StrReport, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
@@ -33,7 +32,7 @@ from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.wallets.model import Transfer
 
-from cryptopay_cli.context import acting_as, operator, services, staff_id
+from cryptopay_cli.context import acting_as, audit_read, operator, services, staff_id
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 
 if TYPE_CHECKING:  # the composition root loads when a command runs
@@ -291,14 +290,6 @@ def _case_row(c: Case) -> dict[str, Any]:
     }
 
 
-def _audit_read(action: str, subject: str, **details: str) -> None:
-    """An operator's read of alerts or cases (names, phone numbers, amounts), audited as the console's and the API's
-    officer reads are (``compliance.alerts_viewed``, ``cases_viewed``, ``case_viewed``), by the OS operator
-    (``ops:<login>``): the shell's reads name no officer."""
-    svc = services()
-    svc.audit.append(AuditEvent(operator(), action, subject, svc.clock.now(), details))
-
-
 def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
     if as_json:
         for row in rows:
@@ -316,7 +307,7 @@ def alerts(
     """Alerts raised by the monitoring rules, oldest first (the read is audited)."""
     with errors_to_exit_codes():
         found = services().monitoring.alerts(status=status, limit=limit)
-        _audit_read("compliance.alerts_viewed", "compliance:alerts", **read_details(status, found))
+        audit_read("compliance.alerts_viewed", "compliance:alerts", **read_details(status, found))
         rows = [_alert_row(a) for a in found]
     _emit(rows, ["id", "rule", "party", "movement", "status", "case", "created_at", "evidence"], as_json)
 
@@ -342,7 +333,7 @@ def list_cases(
     """Cases, oldest first (the read is audited)."""
     with errors_to_exit_codes():
         found = services().monitoring.cases(status=status, limit=limit)
-        _audit_read("compliance.cases_viewed", "compliance:cases", **read_details(status, found))
+        audit_read("compliance.cases_viewed", "compliance:cases", **read_details(status, found))
         rows = [_case_row(c) for c in found]
     _emit(rows, ["id", "party", "status", "assignee", "alerts", "deadline", "notes"], as_json)
 
@@ -362,7 +353,7 @@ def show_case(case_id: str) -> None:
     """A case with its notes (the read is audited)."""
     with errors_to_exit_codes():
         case = services().monitoring.case(case_id)
-        _audit_read("compliance.case_viewed", f"case:{case.id}")
+        audit_read("compliance.case_viewed", f"case:{case.id}")
         notes = [{"at": n.at, "author": n.author, "text": n.text} for n in case.notes]
         emit_json({**_case_row(case), "notes": notes, "closed_at": case.closed_at})
 
@@ -435,7 +426,7 @@ def list_held(
     """Held payments awaiting a decision, by id (the read is audited)."""
     with errors_to_exit_codes():
         found = services().held_payments.waiting(limit=limit)
-        _audit_read("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
+        audit_read("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
         rows = [_held_row(c) for c in found]
     _emit(rows, ["id", "invoice", "merchant", "tx", "amount", "alerts", "credited_at", "proposal"], as_json)
 
@@ -539,7 +530,7 @@ def list_held_sends(
     """Held sends awaiting a decision, by id, with the sender's note (the read is audited)."""
     with errors_to_exit_codes():
         found = services().wallets.held_sends().waiting(limit=limit)
-        _audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
+        audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
         rows = [_send_row(t) for t in found]
     _emit(rows, ["id", "sender", "recipient", "amount", "held_at", "proposal", "note"], as_json)
 

@@ -1,8 +1,9 @@
 """``cryptopay payouts``: list payouts, show one with its status queries, retry a definitively failed one, run the
 overdue status queries now, and pay bank transfers (``bank-file``, ``confirm-bank``).
 
-``show`` exits 3 for an unknown payout; it prints M-Pesa's own result text (``result_desc``), which only operators
-see (merchants and customers read fixed words for the result code).
+``list`` and ``show`` are audited reads by the operator (``payouts.viewed``, ``payout.viewed``: payees' numbers and
+accounts). ``show`` exits 3 for an unknown payout; it prints M-Pesa's own result text (``result_desc``), which only
+operators see (merchants and customers read fixed words for the result code).
 
 ``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried, or when M-Pesa's
 daily limit of the number cannot take it today (the message says what remains and on which day it can be retried);
@@ -17,7 +18,7 @@ import typer
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
 
-from cryptopay_cli.context import operator, services
+from cryptopay_cli.context import audit_read, operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 from cryptopay_cli.views import emit_fields, flat, payout_view
 
@@ -44,6 +45,14 @@ def list_payouts(
         listings = services().listings
         found = listings.each_payout(merchant, state) if merchant is not None else listings.every_payout(state)
         views = [payout_view(p) for p in found]
+        # every payee's phone number or bank account: an audited read by the operator
+        audit_read(
+            "payouts.viewed",
+            "payouts",
+            merchant=merchant or "",
+            state=state.value if state else "",
+            count=str(len(views)),
+        )
     if as_json:
         emit_json({"payouts": views})
     else:
@@ -56,6 +65,7 @@ def show(payout_id: str = typer.Argument(..., help="The payout's id (po_...)."),
     about it (exit 3 if unknown)."""
     with errors_to_exit_codes():
         payout = services().payouts.get_payout(payout_id)
+        audit_read("payout.viewed", f"payout:{payout.id}")  # the payee's number or account, M-Pesa's name for it
     view = {
         **payout_view(payout),
         "originator_id": payout.originator_id,

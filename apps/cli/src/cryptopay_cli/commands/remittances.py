@@ -1,9 +1,11 @@
 """``cryptopay remittances``: remittance orders from abroad, for operators.
 
-``list`` (newest first, by state), ``show`` (the order, its invoice, the addresses that paid it, its current payout
+``list`` (newest first, by state), ``show`` (each read audited by the operator: ``remittances.viewed``,
+``remittance.viewed``; the order, its invoice, the addresses that paid it, its current payout
 and the name M-Pesa's result gave for the number, its refund), ``retry`` (pay a
 held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
-sender, optionally to another address on the same network, audited), ``advance`` (what the worker's
+sender, optionally to another address on the same network with a reason, audited old -> new; an order held for
+compliance is refused, exit 5), ``advance`` (what the worker's
 ``remittances.advance`` job does, once).
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 import typer
 from cryptopay.core.remittances import RemittanceOrder, RemittanceState
 
-from cryptopay_cli.context import operator, services
+from cryptopay_cli.context import audit_read, operator, services
 from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes
 
 app = typer.Typer(help="Remittances from abroad: list, show, retry a payout, refund.", no_args_is_help=True)
@@ -76,6 +78,8 @@ def list_orders(
     """Remittance orders, newest first."""
     with errors_to_exit_codes():
         orders = services().remittances.orders(state=state, before=before, limit=limit)
+        # phone numbers, senders' names and countries: an audited read by the operator
+        audit_read("remittances.viewed", "remittances", state=state.value if state else "", count=str(len(orders)))
     emit_rows([_row(o) for o in orders], as_json, "no remittance order")
 
 
@@ -83,7 +87,9 @@ def list_orders(
 def show(order_id: str, as_json: bool = _JSON) -> None:
     """One order with its invoice, payout and refund."""
     with errors_to_exit_codes():
-        detail = _detail(services().remittances.get(order_id))
+        order = services().remittances.get(order_id)
+        audit_read("remittance.viewed", f"remittance:{order.id}")  # the Travel Rule's data, M-Pesa's registered name
+        detail = _detail(order)
     if as_json:
         emit_json(detail)
     else:
@@ -107,12 +113,17 @@ def retry(order_id: str, actor: str | None = _ACTOR, as_json: bool = _JSON) -> N
 def refund(
     order_id: str,
     address: str | None = typer.Option(None, "--address", help="Another refund address on the network paid on."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why the refund goes to another address (required with --address; audited)."
+    ),
     actor: str | None = _ACTOR,
     as_json: bool = _JSON,
 ) -> None:
-    """Send the order's USDT back to the sender (conversion reversed first); refused once paid out."""
+    """Send the order's USDT back to the sender (conversion reversed first); refused once paid out. Another address
+    needs --reason (audited from the old address to the new one). An order held for compliance (alerts not cleared)
+    is refused (exit 5, audited): its refund is compliance's decision."""
     with errors_to_exit_codes():
-        order = services().remittances.refund(order_id, actor=operator(actor), address=address)
+        order = services().remittances.refund(order_id, actor=operator(actor), address=address, reason=reason)
         detail = _detail(order)
     if as_json:
         emit_json(detail)

@@ -17,7 +17,8 @@ token is never logged: log lines name the URL rule, not the path (``cryptopay_ht
 
 The paths avoid the words Daraja refuses in callback URLs ("mpesa", "safaricom"). The composition root gives
 ``Payouts`` the URLs ``payout_urls(<public base URL>)`` returns: ``<base>/hooks/daraja/payouts/result`` and so on.
-These routes are for Daraja only: the OpenAPI document lists them under the ``internal`` tag.
+These routes are for Daraja only: they carry the ``internal`` tag, and the OpenAPI document leaves them out (no
+client of ours calls them; the payloads are Daraja's own, spoken by ``cryptopay.sandbox``'s simulator).
 """
 
 from __future__ import annotations
