@@ -88,12 +88,50 @@ def test_an_operator_refunds_an_expired_order_that_was_paid_late(stack):
     stack.confirm()
     assert _json("show", order.id)["state"] == "expired"
     other = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
-    refunded = _json("refund", order.id, "--address", other)
+    bare = runner.invoke(app, ["remittances", "refund", order.id, "--address", other])  # review8 R8: why, or nothing
+    assert bare.exit_code == 2 and "says why" in bare.output, bare.output
+    assert _json("show", order.id)["refund_address"] == TRON_REFUND and _actions(stack, order.id) == []
+    refunded = _json("refund", order.id, "--address", other, "--reason", "sender's email of 7 Dec, tx proof seen")
     assert refunded["state"] == "refunding" and refunded["refund_address"] == other
+    [changed] = [(actor, d) for a, actor, d in _actions(stack, order.id) if a == "remittance.refund_address_changed"]
+    assert changed[0].startswith("ops:") and (changed[1]["from"], changed[1]["to"]) == (TRON_REFUND, other)
+    assert changed[1]["reason"] == "sender's email of 7 Dec, tx proof seen"
     stack.run()
     stack.confirm_refunds()
     stack.run()
     assert _json("show", order.id)["state"] == "refunded" and stack.books_balanced()
+
+
+def _actions(stack, order_id: str, *, since: str = "remittance.refund") -> list[tuple[str, str, dict[str, str]]]:
+    with stack.wallet.backend.uow() as uow:
+        found = uow.audit.about([f"remittance:{order_id}"])
+    return [(r.action, r.actor, dict(r.details)) for r in found if r.action.startswith(since)]
+
+
+def test_the_shell_never_refunds_an_order_held_for_a_listed_payer(stack):
+    """review8 R8: an order paid from a listed address is held for compliance; ``refund`` from the shell (to the
+    sender's address or any other) exits 5, audited ``remittance.refund_refused`` by the operator, and nothing
+    changes: no refund, the refund address and the alert as they were."""
+    listed = "TLsanctionedTronAddressXXXXXXXXXXX"
+    stack.list_sanctioned("Nobody Listed", addresses=(("tron", listed),))
+    order = stack.order(amount="1500")
+    stack.pay(order, payer=listed)
+    stack.confirm()
+    stack.run()
+    assert _json("show", order.id)["state"] == "held"
+    other = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    for extra in ((), ("--address", other, "--reason", "the sender asked by email")):
+        refused = runner.invoke(app, ["remittances", "refund", order.id, *extra])
+        assert refused.exit_code == 5 and "held for compliance" in refused.output, refused.output
+    shown = _json("show", order.id)
+    assert (shown["state"], shown["refund"], shown["refund_address"]) == ("held", "", TRON_REFUND)
+    assert stack.refunds.list_refunds(order.invoice_id) == []
+    [alert] = stack.monitoring.alerts()
+    assert alert.status.value == "open"
+    refusals = [(actor, d) for a, actor, d in _actions(stack, order.id) if a == "remittance.refund_refused"]
+    assert [(actor.startswith("ops:"), d["alerts"]) for actor, d in refusals] == [(True, alert.id)] * 2
+    assert refusals[1][1]["address"] == other
+    assert [a for a, _, _ in _actions(stack, order.id, since="remittance.")].count("remittance.refunding") == 0
 
 
 def test_listing_orders_needs_no_mpesa_settings(tmp_path):

@@ -22,6 +22,7 @@ from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.invoices.checkout import Phase, checkout_status
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.internal import InternalAddress
@@ -103,12 +104,27 @@ def test_a_payment_from_a_listed_address_is_held_never_credited_settled_or_refun
     assert stack.books_balanced()
     checks = stack.reconciliation.reconcile().by_check()
     assert (checks["custody"], checks["payments-credited"]) == (0, 0)
-    # the invoice is not settled by it (nor the payment announced as confirmed): it expires unpaid
-    assert stack.invoice(invoice_id).state is InvoiceState.NEW and stack.invoice(invoice_id).payments[0].held
-    assert "invoice.settled" not in stack.topics() and "invoice.payment_confirmed" not in stack.topics()
+    # the invoice is not settled by it (nor the payment announced as confirmed), yet it reads as a payment still
+    # confirming: never back to new, never expired nor invalid under it, no event tells the payer or the merchant
+    # (review8 R5: it went processing -> new and expired unpaid)
+    assert stack.invoice(invoice_id).state is InvoiceState.PROCESSING and stack.invoice(invoice_id).payments[0].held
+    assert _invoice_topics(stack) == ["invoice.created", "invoice.payment_received", "invoice.processing"]
     stack.tick(minutes=20)
-    assert stack.invoice(invoice_id).state is InvoiceState.EXPIRED and stack.books_balanced()
-    assert stack.refunds.refundable(invoice_id, option.rail.key) == Money.zero(USDT)  # not the merchant's to refund
+    stack.tick(hours=25)  # past the expiry and the monitoring window
+    assert stack.invoice(invoice_id).state is InvoiceState.PROCESSING and stack.books_balanced()
+    status = checkout_status(stack.invoice(invoice_id), option.rail.key, now=stack.clock.now())
+    assert (status.phase, status.confirmations, status.required) == (
+        Phase.SEEN,
+        0,
+        3,
+    )  # as any payment not confirmed yet
+    assert _invoice_topics(stack) == ["invoice.created", "invoice.payment_received", "invoice.processing"]
+    with pytest.raises(Refused, match="refunds wait"):  # not the merchant's to refund: as any payment confirming
+        stack.refunds.refundable(invoice_id, option.rail.key)
+
+
+def _invoice_topics(stack: PaymentsStack) -> list[str]:
+    return [t for t in stack.topics() if t.startswith("invoice.")]
 
 
 def test_a_payment_from_an_address_not_listed_is_credited_as_before(stack: PaymentsStack) -> None:
@@ -202,6 +218,9 @@ def test_a_released_payment_is_credited_as_it_would_have_been_and_settled(stack:
     )
     assert decision["entry"] == released.release_entry_id and decision["fee"] == str(fee)
     assert decision["proposed_by"] == OFFICER and decision["note"] == "the list's entry was removed on 3 March"
+    # the invoice is settled by it as it would have been, announced as any payment's confirmation
+    assert stack.invoice(invoice_id).state is InvoiceState.SETTLED
+    assert _invoice_topics(stack)[-2:] == ["invoice.payment_confirmed", "invoice.settled"]
     runs = stack.settling.run_settlements(merchant_id="m1")  # settlement then takes it as any credit
     assert [r.settlement is not None for r in runs] == [True]
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
@@ -221,6 +240,11 @@ def test_a_kept_payment_stays_frozen_and_its_case_is_reported(stack: PaymentsSta
         with pytest.raises(Conflict):
             decide(credit.id, officer=OFFICER, note="changed my mind")
     assert stack.balance(flows.payments_held(USDT)) == credit.received
+    # decided, the payment no longer counts: the invoice reads what the rest pays (nothing), and expires unpaid
+    assert stack.invoice(invoice_id).state is InvoiceState.NEW
+    stack.tick(minutes=20)
+    assert stack.invoice(invoice_id).state is InvoiceState.EXPIRED and _invoice_topics(stack)[-1] == "invoice.expired"
+    assert stack.books_balanced()
 
 
 def test_a_return_to_a_listed_address_is_blocked_and_nothing_changes(stack: PaymentsStack) -> None:
@@ -340,8 +364,9 @@ def test_a_released_payment_is_the_merchants_to_refund_a_held_one_never(stack: P
     the merchant's balance as any payment's. Until then (or kept) it is not the merchant's to refund."""
     invoice_id = _paid_from(stack, LISTED)
     credit, option = _held(stack, invoice_id), stack.invoice(invoice_id).options[0]
-    stack.tick(minutes=20)  # the invoice expires: refunds may be asked
-    assert stack.refunds.refundable(invoice_id, option.rail.key).is_zero()
+    stack.tick(minutes=20)  # past the expiry: the invoice reads as confirming still, refunds wait as for any such
+    with pytest.raises(Refused, match="refunds wait"):
+        stack.refunds.refundable(invoice_id, option.rail.key)
     _release(stack, credit.id, note="false positive")
     assert stack.refunds.refundable(invoice_id, option.rail.key) == credit.received
     stack.screening = None  # the payer, delisted, asks for its money back

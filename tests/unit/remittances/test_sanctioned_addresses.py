@@ -87,7 +87,7 @@ def test_a_failed_payout_is_not_refunded_to_a_listed_address_and_an_operator_can
     assert held.state is RemittanceState.HELD and "blocked_by_compliance" not in held.note
     assert "sanctions list" in held.note and stack.refunds.list_refunds(order.invoice_id) == []
     with pytest.raises(Blocked):
-        stack.remittances.refund(order.id, actor="ops:a", address=LISTED_REFUND)
+        stack.remittances.refund(order.id, actor="ops:a", address=LISTED_REFUND, reason="the sender asked")
     assert stack.get(order).refund_address == TRON_REFUND and stack.get(order).state is RemittanceState.HELD
 
 

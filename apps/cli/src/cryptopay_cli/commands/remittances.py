@@ -4,7 +4,8 @@
 ``remittance.viewed``; the order, its invoice, the addresses that paid it, its current payout
 and the name M-Pesa's result gave for the number, its refund), ``retry`` (pay a
 held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
-sender, optionally to another address on the same network, audited), ``advance`` (what the worker's
+sender, optionally to another address on the same network with a reason, audited old -> new; an order held for
+compliance is refused, exit 5), ``advance`` (what the worker's
 ``remittances.advance`` job does, once).
 """
 
@@ -112,12 +113,17 @@ def retry(order_id: str, actor: str | None = _ACTOR, as_json: bool = _JSON) -> N
 def refund(
     order_id: str,
     address: str | None = typer.Option(None, "--address", help="Another refund address on the network paid on."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why the refund goes to another address (required with --address; audited)."
+    ),
     actor: str | None = _ACTOR,
     as_json: bool = _JSON,
 ) -> None:
-    """Send the order's USDT back to the sender (conversion reversed first); refused once paid out."""
+    """Send the order's USDT back to the sender (conversion reversed first); refused once paid out. Another address
+    needs --reason (audited from the old address to the new one). An order held for compliance (alerts not cleared)
+    is refused (exit 5, audited): its refund is compliance's decision."""
     with errors_to_exit_codes():
-        order = services().remittances.refund(order_id, actor=operator(actor), address=address)
+        order = services().remittances.refund(order_id, actor=operator(actor), address=address, reason=reason)
         detail = _detail(order)
     if as_json:
         emit_json(detail)

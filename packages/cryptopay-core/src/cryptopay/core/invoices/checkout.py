@@ -110,9 +110,10 @@ def _phase(invoice: Invoice, now: datetime) -> Phase:
 
 
 def _depth(invoice: Invoice) -> tuple[int, int]:
-    """(confirmations, required) of the counted payment furthest from its rail's depth."""
-    counted = [p for p in invoice.payments if not p.withdrawn]
+    """(confirmations, required) of the counted payment furthest from its rail's depth (a payment held for a
+    compliance officer shows the depth of any payment not confirmed yet: review8 R5)."""
+    counted = [p for p in invoice.payments if p.counted]
     if not counted:
         return 0, 0
-    gaps = [(p.confirmations, invoice.option(p.rail_key).rail.confirmations) for p in counted]
+    gaps = [(p.shown_confirmations, invoice.option(p.rail_key).rail.confirmations) for p in counted]
     return min(gaps, key=lambda gap: gap[0] - gap[1])

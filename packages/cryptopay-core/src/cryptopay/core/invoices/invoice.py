@@ -183,12 +183,15 @@ class Invoice:
         if moved and existing.transfer.block_hash is not None and not existing.withdrawn:
             # Seen in another block: the old sighting left the chain (and may have been credited), so withdraw it.
             events.append(self._withdrawal_event(existing, now, "moved to another block"))
+        again = moved or existing.withdrawn  # back on the chain: a hold on it is decided afresh (crediting's)
         self.payments[index] = attrs.evolve(
             existing,
             transfer=transfer,
             withdrawn=False,
             confirmations=0 if moved else existing.confirmations,
             mempool_seen_at=existing.mempool_seen_at or mempool,
+            released=existing.released and not again,
+            kept_out=existing.kept_out and not again,
         )
         if events or existing.withdrawn:
             events.append(self._payment_event("invoice.payment_received", self.payments[index], now))
@@ -214,13 +217,34 @@ class Invoice:
         return self._changes(before, now)
 
     def hold_transfer(self, key: TransferKey, *, now: datetime) -> list[InvoiceEvent]:
-        """Compliance holds a transfer (its payer is on a sanctions list): kept on record, never counted again, so
-        the invoice is not settled by it (the state moves back as for a withdrawal; no event names the payment)."""
+        """Compliance holds a transfer (its payer is on a sanctions list): kept on record and read as a payment
+        still confirming until an officer decides, so the invoice is not settled by it, nor expires or turns invalid
+        under it, and no event tells the payer or the merchant (review8 R5: it went back to ``new`` and expired)."""
         index, payment = self._get(key)
         if payment.held:
             return []
         before = self._snapshot()
-        self.payments[index] = attrs.evolve(payment, held=True)
+        self.payments[index] = attrs.evolve(payment, held=True, released=False, kept_out=False)
+        return self._changes(before, now)
+
+    def release_transfer(self, key: TransferKey, *, now: datetime) -> list[InvoiceEvent]:
+        """An officer released a held transfer to the merchant (``payments.held``): it counts as any payment, so
+        the invoice reads it confirmed (``invoice.payment_confirmed``) and is settled by it as it would have been."""
+        index, payment = self._get(key)
+        if not payment.held or payment.released:
+            return []
+        before = self._snapshot()
+        self.payments[index] = attrs.evolve(payment, released=True, kept_out=False)
+        return self._changes(before, now)
+
+    def keep_out_transfer(self, key: TransferKey, *, now: datetime) -> list[InvoiceEvent]:
+        """An officer returned a held transfer to its payer or kept it for the authorities (``payments.held``): it
+        no longer counts, so the invoice reads what the rest pays (new, or expired once past its expiry)."""
+        index, payment = self._get(key)
+        if not payment.held or payment.kept_out:
+            return []
+        before = self._snapshot()
+        self.payments[index] = attrs.evolve(payment, released=False, kept_out=True)
         return self._changes(before, now)
 
     def withdraw_transfer(self, key: TransferKey, *, now: datetime, reason: str = "reorg") -> list[InvoiceEvent]:
@@ -280,7 +304,7 @@ class Invoice:
         """
         if self.cancelled_at is not None:
             return []
-        if self._counted():
+        if any(p.counted for p in self.payments):  # a held payment too: it reads as received
             raise InvoiceReceivedPayment(f"invoice {self.id} has received a payment: it cannot be cancelled")
         if self.state is not InvoiceState.NEW or self.marked_state is not None:
             raise InvalidState(f"invoice {self.id} is {self.state.value}: only a new invoice can be cancelled")
@@ -368,7 +392,8 @@ class Invoice:
         return self.state, self.exception, confirmed
 
     def _counted(self) -> list[InvoicePayment]:
-        return [p for p in self.payments if not p.withdrawn and not p.held]
+        """The payments that are the merchant's: counted, and not held awaiting an officer."""
+        return [p for p in self.payments if p.counted and not p.awaiting_officer]
 
     def _is_confirmed(self, payment: InvoicePayment) -> bool:
         return is_confirmed(payment, self.option(payment.rail_key))

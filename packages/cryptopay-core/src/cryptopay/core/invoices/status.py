@@ -1,8 +1,10 @@
 """The rules that turn an invoice's recorded payments and the time into its state and exception.
 
 Only payments made by the expiry count towards the state, each as its amount over its rail's due, summed
-exactly (three payments of a third pay in full). A withdrawn payment does not count at all, nor does one compliance
-holds (a listed payer).
+exactly (three payments of a third pay in full). A withdrawn payment does not count at all. One compliance holds (a
+listed payer) counts as paid but never as confirmed while an officer decides, and keeps the invoice ``processing`` past
+its monitoring window (never ``invalid``): the payer and the merchant read an ordinary payment confirming (review8
+R5); an officer's release counts it as any payment, a return or keep stops counting it.
 """
 
 from __future__ import annotations
@@ -35,18 +37,20 @@ class Tally:
     seen: Fraction  # paid on time, confirmed or not
     confirmed: Fraction  # paid on time and confirmed
     late: bool  # some counted payment was made after the expiry
+    held: bool = False  # some on-time payment awaits a compliance officer's decision (read as confirming)
 
 
 def tally(payments: Sequence[InvoicePayment], options: Mapping[str, PaymentOption], expires_at: datetime) -> Tally:
     """Add up the counted payments as shares of what each rail asks."""
-    counted = [p for p in payments if not p.withdrawn and not p.held]
+    counted = [p for p in payments if p.counted]
     on_time = [p for p in counted if not p.is_late(expires_at)]
 
     def share(chosen: Sequence[InvoicePayment]) -> Fraction:
         return sum((Fraction(p.amount.amount) / Fraction(options[p.rail_key].due.amount) for p in chosen), Fraction(0))
 
-    confirmed = [p for p in on_time if is_confirmed(p, options[p.rail_key])]
-    return Tally(share(on_time), share(confirmed), len(on_time) < len(counted))
+    confirmed = [p for p in on_time if is_confirmed(p, options[p.rail_key]) and not p.awaiting_officer]
+    held = any(p.awaiting_officer for p in on_time)
+    return Tally(share(on_time), share(confirmed), len(on_time) < len(counted), held)
 
 
 def derive_status(
@@ -69,7 +73,8 @@ def derive_status(
     if paid.confirmed >= enough:
         state = InvoiceState.SETTLED
     elif paid.seen >= enough:
-        state = InvoiceState.INVALID if now >= monitoring_until else InvoiceState.PROCESSING
+        late_to_confirm = now >= monitoring_until and not paid.held  # a hold never reads as a failed payment
+        state = InvoiceState.INVALID if late_to_confirm else InvoiceState.PROCESSING
     else:
         state = InvoiceState.EXPIRED if now >= expires_at else InvoiceState.NEW
         if cancelled:  # even at an earlier ``now`` (a chain scanned behind the wall clock): it never reopens

@@ -124,8 +124,7 @@ def _quote_for(priced_in: Asset, paid_in: Asset, quotes: Sequence[Quote]) -> Quo
 
 @attrs.frozen
 class InvoicePayment:
-    """A transfer recorded against an invoice, with its confirmation depth; a withdrawn or held one is kept, not
-    counted."""
+    """A transfer recorded against an invoice, with its confirmation depth; a withdrawn one is kept, not counted."""
 
     transfer: ObservedTransfer
     rail_key: str
@@ -135,12 +134,33 @@ class InvoicePayment:
     withdrawn: bool = False
     finality: Finality | None = None  # the strongest finality signal its block carries (EVM safe/finalized, Tron)
     # Compliance holds it (its payer is on a sanctions list: ``payments.crediting``): kept on record and booked to a
-    # suspense account, never counted towards the invoice's state
+    # suspense account. While an officer decides it reads as a payment still confirming (never confirmed, never
+    # settling the invoice, which neither expires nor turns invalid under it: a hold is never told to the payer or
+    # the merchant, review8 R5); ``released`` by an officer it counts as any payment; ``kept_out`` (returned to the
+    # payer or kept for the authorities) it no longer counts at all. A re-mining after a reorg is held afresh.
     held: bool = False
+    released: bool = False
+    kept_out: bool = False
 
     def reached(self, finality: Finality) -> bool:
         """Whether its block carries ``finality`` (``finalized`` implies ``safe``)."""
         return self.finality is not None and self.finality.rank >= finality.rank
+
+    @property
+    def counted(self) -> bool:
+        """Whether it counts towards the invoice's state (held ones awaiting an officer as still confirming)."""
+        return not self.withdrawn and not self.kept_out
+
+    @property
+    def awaiting_officer(self) -> bool:
+        """Held, and no officer has decided it yet: shown as a payment still confirming."""
+        return self.held and not self.released and not self.kept_out
+
+    @property
+    def shown_confirmations(self) -> int:
+        """The depth the payer and the merchant are shown: a held payment awaiting an officer shows none, as an
+        ordinary payment's record does until it is confirmed (its depth is written when it confirms)."""
+        return 0 if self.awaiting_officer else self.confirmations
 
     @property
     def key(self) -> tuple[str, str, int]:

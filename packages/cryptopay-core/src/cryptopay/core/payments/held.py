@@ -42,6 +42,10 @@ officer is at the keyboard (one operator could name any two), so approvals are g
 shell in officer A's name and approved on the console as B). A proposal from the shell (``operator`` given) is
 ``Refused`` and audited ``compliance.held_payment_shell_proposal_refused`` by the operator; nothing changes.
 ``keep`` moves nothing and stays one officer's decision (the case's own record).
+
+Until decided, the invoice reads the held payment as any payment not confirmed yet (``processing``, never expiring
+under it: review8 R5); the decision moves the invoice in its own unit of work: released, the payment counts and
+settles it as it would have (``invoice.payment_confirmed``); returned or kept, it stops counting.
 """
 
 from __future__ import annotations
@@ -60,13 +64,13 @@ from cryptopay.core.compliance.own_party import PartiesOf, refuse_own_party
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import Invoice, InvoicePayment
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.payments._support import audit, load_invoice, transaction
+from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit, RefundState, no_merchant_fee
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.storage import in_transaction
-from cryptopay.core.ports.system import Clock
+from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["HeldPayments", "HeldPaymentsUnitOfWork", "SameOfficer"]
 
@@ -94,6 +98,7 @@ class HeldPayments:
     ledger: Ledger
     clock: Clock
     refunds: Refunds
+    ids: IdGenerator  # the outbox events of the invoice the decision moves
     monitoring: Callable[[], Monitoring | None] = lambda: None  # the alerts' cases (None: no monitoring wired)
     parties_of: PartiesOf | None = None  # the parties an officer belongs to (``identity.teams.parties_of``)
 
@@ -318,6 +323,7 @@ class HeldPayments:
         credit.decision, credit.decided_by, credit.decided_at, credit.decision_note = decision, officer, now, note
         _clear_proposal(credit)
         uow.payment_credits.update(credit)
+        _follow_decision(uow, self.ids, invoice, credit, now)
         audit(
             uow,
             f"user:{officer}",
@@ -331,6 +337,23 @@ class HeldPayments:
 
 
 _NOUN = {HoldDecision.RELEASED: "release", HoldDecision.RETURNED: "return", HoldDecision.KEPT: "keep"}
+
+
+def _follow_decision(
+    uow: PaymentsUnitOfWork, ids: IdGenerator, invoice: Invoice, credit: PaymentCredit, now: datetime
+) -> None:
+    """The invoice follows the decision in the same unit of work (while held it read as a payment confirming):
+    released, the payment counts as any (``invoice.payment_confirmed``, settled by it as it would have been);
+    returned or kept, it stops counting (the invoice new, or expired past its expiry). A payment whose transfer
+    is no longer the one held (mined again since) is left to crediting's next hold."""
+    if not any(p.key == credit.transfer and p.held and not p.withdrawn for p in invoice.payments):
+        return
+    if credit.decision is HoldDecision.RELEASED:
+        events = invoice.release_transfer(credit.transfer, now=now)
+    else:
+        events = invoice.keep_out_transfer(credit.transfer, now=now)
+    uow.invoices.update(invoice)
+    publish_invoice_events(uow, ids, invoice, events)
 
 
 def _note(note: str, what: str) -> str:

@@ -637,13 +637,31 @@ class Remittances:
             self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
 
-    def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
-        """Send the order's USDT back to the sender (``address``: another refund address on the same network).
+    def refund(
+        self, order_id: str, *, actor: str, address: str | None = None, reason: str | None = None
+    ) -> RemittanceOrder:
+        """An operator sends the order's USDT back to the sender (``address``: another refund address on the same
+        network, with a ``reason``: audited ``remittance.refund_address_changed`` from the old address to the new
+        one, in the unit of work that starts the refund).
 
         Refused once paid out, while a payout is in flight, when a refund is already under way, or when nothing
         confirmed arrived (nothing changes then); refused
-        (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid."""
+        (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid.
+        An order with compliance alerts not cleared (a sanctions match, a listed payer: each alert in a case closed
+        with no action clears it) is never an operator's to refund (review8 R8: one shell operator sent an order
+        paid from a listed address to an address of their choosing, its alert left open): ``UnderReview``, the
+        refusal audited ``remittance.refund_refused`` by the operator, nothing changes."""
         order = self.get(order_id)
+        self._refuse_under_review(order, actor, address)
+        if address is not None:
+            checked = self._refund_address(order, address)
+            if not _same_address(checked, order.refund_address) and not (reason or "").strip():
+                raise InvalidInput(
+                    "a refund to another address than the sender gave says why (who asked for it, and how they "
+                    "showed the order is theirs)",
+                    field="reason",
+                )
+            order.refund_address = checked
         current = self.payout_of(order)
         failed = current is not None and current.state is PayoutState.FAILED
         if current is not None and failed and not self.payouts().confirm_failure(current.id, actor=actor):
@@ -652,16 +670,37 @@ class Remittances:
                 "asked first whether it was paid; refund again once it has answered",
                 payout_id=current.id,
             )
-        if address is not None:
-            order.refund_address = self._refund_address(order, address)
         invoice = self.invoice(order)
         for network in sorted({p.transfer.network for p in invoice.payments}):  # refused before the order changes
             party = order.recipient_id or f"phone:{order.recipient_phone}"
             self.refunds.refuse_listed(
                 f"remittance:{order.id}", party, network, order.refund_address, requested_by=actor
             )
-        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
+        why = (reason or "").strip()
+        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address, why))
         return self._request_refund(order_id, actor)
+
+    def _refuse_under_review(self, order: RemittanceOrder, actor: str, address: str | None) -> None:
+        """``UnderReview`` (audited ``remittance.refund_refused`` by ``actor``) while any of the order's compliance
+        alerts is not cleared: its refund is the compliance officers' decision, not an operator's."""
+        if not order.review_alerts:
+            return
+        waiting = [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]
+        if not waiting:
+            return
+        details = {"alerts": ",".join(c.alert_id for c in waiting), "state": order.state.value}
+        if address is not None:
+            details["address"] = address
+        now = self.clock.now()
+        in_transaction(
+            self.uow, lambda uow: uow.audit.append(_event(actor, "remittance.refund_refused", order.id, now, details))
+        )
+        raise UnderReview(
+            f"remittance {order.id} is held for compliance ({'; '.join(c.why for c in waiting)}): its refund is "
+            "compliance's decision, not an operator's; it is refunded by an operator once compliance closed each "
+            "case with no action",
+            alerts=[c.alert_id for c in waiting],
+        )
 
     def _refund_address(self, order: RemittanceOrder, address: str) -> str:
         invoice = self.invoice(order)
@@ -813,13 +852,14 @@ class Remittances:
         platform's cost, review8 R1). Returns the orders changed."""
         changed: list[RemittanceOrder] = []
         before: str | None = None
+        run = _StrayRun()  # dust left pending is paged again every run: each order read once, each fee asked once
         while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
             before = page[-1][0].id
             for stray, order_id in page:
                 if order_id is None:
                     continue
                 try:
-                    order = self._refund_stray(stray, order_id)
+                    order = self._refund_stray(stray, order_id, run)
                 except Exception as error:  # one bad order must not stop the others' refunds
                     _failed(order_id, "refund_stray", error)
                     continue
@@ -827,15 +867,26 @@ class Remittances:
                     changed.append(order)
         return changed
 
-    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
-        order = self.get(order_id)
+    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str, run: _StrayRun) -> RemittanceOrder | None:
+        order = run.orders[order_id] if order_id in run.orders else self.get(order_id)
+        run.orders[order_id] = order
         amount = stray.transfer.amount
         floor = self.rules.stray_floor(amount.asset)
         dust = floor is not None and amount <= floor  # not even worth the fee's estimate (a chain call)
-        fee = Money.zero(amount.asset) if dust else self._stray_fee(order, stray)
+        if dust:
+            fee = Money.zero(amount.asset)
+        elif stray.rail_key in run.fees:
+            fee = run.fees[stray.rail_key]
+        else:
+            fee = run.fees[stray.rail_key] = self._stray_fee(order, stray)
         if amount <= max(floor or Money.zero(amount.asset), fee):
+            if order.excess_note == _STRAY_NOTE:
+                return None  # noted already (this run or before): nothing to write
             held = partial(self._stray_held, order_id=order_id, stray=stray, floor=floor, fee=fee)
-            return in_transaction(self.uow, held)
+            noted = in_transaction(self.uow, held)
+            run.orders[order_id] = noted or attrs.evolve(order, excess_note=_STRAY_NOTE)
+            return noted
+        run.orders.pop(order_id, None)  # a refund or a note changes it: read again
         try:
             refund = self.refunds.refund_wrong_network(
                 stray.id,
@@ -881,13 +932,9 @@ class Remittances:
         or leave it), the order noting it (``excess_note``; audited ``remittance.stray_held`` once per note, not
         per stray nor per run). None when the note is there already."""
         order = _order(uow, order_id, lock=True)
-        note = (
-            "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
-            "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
-        )
-        if order.excess_note == note:
+        if order.excess_note == _STRAY_NOTE:
             return None
-        order.excess_note = note
+        order.excess_note = _STRAY_NOTE
         uow.remittances.update(order)
         zero = Money.zero(stray.transfer.amount.asset)
         details = {
@@ -1495,7 +1542,9 @@ class Remittances:
 
     # --- refunds -------------------------------------------------------------------------------------------------
 
-    def _start_refund(self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str) -> None:
+    def _start_refund(
+        self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str, reason: str = ""
+    ) -> None:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         payout = _current_payout(uow, order)
         if order.state in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.REFUNDING):
@@ -1506,6 +1555,9 @@ class Remittances:
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
         _paid_rail(invoice)  # nothing confirmed arrived: refused before the order leaves its state
+        if not _same_address(address, order.refund_address):  # who sent the sender's money elsewhere, and why
+            details = {"from": order.refund_address, "to": address, "reason": reason}
+            uow.audit.append(_event(actor, "remittance.refund_address_changed", order.id, now, details))
         order.refund_address = address
         self._unconvert(uow, order, now, f"refund asked by {actor}")
 
@@ -1820,6 +1872,15 @@ def _failed(order_id: str, step: str, error: Exception) -> None:
     _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
 
 
+def _same_address(one: str, other: str) -> bool:
+    """Whether two refund addresses are one (an EVM address's checksum case is not part of it).
+
+    >>> _same_address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x70997970c51812dc3a010c7d01b50e0d17dc79c8")
+    True
+    """
+    return originator_keys(one, "")[0] == originator_keys(other, "")[0]
+
+
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
     return AuditEvent(actor, action, f"remittance:{order_id}", at, dict(details))
 
@@ -1857,6 +1918,18 @@ _STRAY_PAGE = 100
 
 # Stablecoins the excess floor (a USDT amount) is read for as dollars: a stray of another asset is held by the fee.
 _DOLLARS = frozenset({USDT, USDC})
+_STRAY_NOTE = (
+    "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
+    "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
+)
+
+
+@attrs.define
+class _StrayRun:
+    """What one ``refund_strays`` run read already: orders by id, refund fees by rail key."""
+
+    orders: dict[str, RemittanceOrder] = attrs.field(factory=dict)
+    fees: dict[str, Money] = attrs.field(factory=dict)
 
 
 def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple[WrongNetworkPayment, str | None]]:
@@ -1864,4 +1937,9 @@ def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple
     page = uow.wrong_network_payments.list(
         state=WrongNetworkState.PENDING, before=before, limit=_STRAY_PAGE, merchant_id=DESK
     )
-    return [(stray, invoice.order_id if (invoice := uow.invoices.get(stray.invoice_id)) else None) for stray in page]
+    orders: dict[str, str | None] = {}  # many strays to one order (dust aimed at it): its invoice read once
+    for stray in page:
+        if stray.invoice_id not in orders:
+            invoice = uow.invoices.get(stray.invoice_id)
+            orders[stray.invoice_id] = invoice.order_id if invoice else None
+    return [(stray, orders[stray.invoice_id]) for stray in page]

@@ -383,6 +383,7 @@ class PaymentsStack:
             ledger=ledger,
             clock=clock,
             refunds=self.refunds,
+            ids=ids,
             monitoring=lambda: self.monitoring,
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
