@@ -801,3 +801,21 @@ def test_custody_reads_only_the_addresses_that_may_hold_coins(engine):
     assert addresses[unpaid.id] not in held and addresses[unpaid.id] in every
     expected = {addresses[paid.id], watched.options[0].address, "TWalletUserAddressXXXXXXXXXXXXXXXX"}
     assert set(held) == expected and held == sorted(held)
+
+
+def test_a_held_payment_keeps_its_invoice_processing_and_its_release_settles_it(sql_engine):
+    """On SQL: a payment held for a listed payer round-trips on its invoice (``held``, then ``released``) and the
+    invoice reads ``processing`` past its expiry and monitoring window (review8 R5), then settles when released."""
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+
+    stack = with_lists(SqlPaymentsStack(SqlStorage(sql_engine)))
+    invoice_id = _paid_from(stack, LISTED)
+    stack.tick(hours=25)
+    invoice = stack.invoice(invoice_id)
+    assert invoice.state is InvoiceState.PROCESSING and [p.awaiting_officer for p in invoice.payments] == [True]
+    [credit] = stack.held_payments.waiting()
+    stack.held_payments.release(credit.id, officer="usr_ann", note="delisted")
+    stack.held_payments.approve(credit.id, officer="usr_ben")
+    invoice = stack.invoice(invoice_id)
+    assert invoice.state is InvoiceState.SETTLED and [(p.held, p.released) for p in invoice.payments] == [(True, True)]
+    assert stack.books_balanced()

@@ -295,3 +295,29 @@ def test_a_deposit_without_monitoring_is_valued_before_its_transaction_with_quot
     with stack.uow() as uow:
         totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
     assert totals["receive"][0] == Money.of("1300", KES)
+
+
+def test_two_officers_release_a_sanctioned_deposit_the_same_on_every_backend(backend: Backend):
+    """Review8 R7 on every backend: the deposit keeps its alert and the proposal across units of work; one person's
+    release is refused, the second officer's approval credits it once and closes its alert with no action."""
+    from cryptopay.core.compliance.cases import AlertStatus, CaseStatus
+    from cryptopay.core.errors import Refused
+
+    stack = deposit_stack(backend)
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "20", sender="0xbad0000000000000000000000000000000000bad")
+    stack.mine("polygon", 3)
+    held = stack.deposit_of(user)
+    assert held.hold_reason is HoldReason.SANCTIONED_SENDER and len(held.alerts) == 1
+    with pytest.raises(Refused):
+        stack.deposits.release(held.id, actor="ops:root", note="looks fine to me")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="the list named the wrong address")
+    proposal = stack.deposit_of(user).proposal
+    assert proposal is not None and (proposal.by, proposal.note) == ("usr_a", "the list named the wrong address")
+    released = stack.deposits.approve_release(held.id, officer="usr_b")
+    assert released.state is DepositState.CREDITED and stack.deposit_of(user).proposal is None
+    assert stack.balance(user, "USDT") == Money.of("20", "USDT")
+    (alert,) = stack.monitoring.alerts()
+    assert alert.status is AlertStatus.IN_CASE and alert.case_id is not None
+    assert stack.monitoring.case(alert.case_id).status is CaseStatus.CLOSED_NO_ACTION

@@ -50,8 +50,9 @@ def test_an_operator_sees_a_wallets_addresses_and_deposits(stack: DepositStack):
     assert _wallets("deposits", "0799999999").exit_code == 3
 
 
-def test_a_held_deposit_is_released_with_a_note_and_audited(stack: DepositStack):
-    """Held for a sanctioned sender; released with a note (exit 0), again (exit 4), unknown (exit 3)."""
+def test_the_shell_cannot_release_a_deposit_held_for_a_sanctioned_sender(stack: DepositStack):
+    """Review8 R7: held for a sanctioned sender, a release from the shell is refused (exit 5) and audited by the
+    operator; nothing is credited and the blocking alert stays open (two officers release it, on the API)."""
     user = stack.sign_up("0712000001")
     stack.list_address("polygon", SANCTIONED)
     stack.pay(user, "polygon", "40", sender=SANCTIONED)
@@ -59,14 +60,16 @@ def test_a_held_deposit_is_released_with_a_note_and_audited(stack: DepositStack)
     held = json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"][0]
     assert (held["state"], held["reason"]) == ("held", "sanctioned_sender")
     assert _wallets("release-deposit", held["id"]).exit_code == 2
-    released = _wallets("release-deposit", held["id"], "--note", "cleared by the officer on call")
-    assert released.exit_code == 0, released.output
-    assert json.loads(released.stdout)["state"] == "credited"
-    assert _wallets("release-deposit", held["id"], "--note", "again").exit_code == 4
-    assert _wallets("release-deposit", "dep_nothing", "--note", "x").exit_code == 3
-    assert str(stack.balance(user, "USDT").amount) == "40.000000"
-    actions = [r.action for r in stack.wallet.backend.storage.audit_records()]
-    assert "wallet.deposit_released" in actions
+    refused = _wallets("release-deposit", held["id"], "--note", "looks fine to me")
+    assert refused.exit_code == 5, refused.output
+    assert "/v1/admin/compliance/held-deposits/" in refused.output
+    assert json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"][0]["state"] == "held"
+    assert stack.balance(user, "USDT").is_zero()
+    records = stack.wallet.backend.storage.audit_records()
+    refusal = [r for r in records if r.action == "wallet.deposit_release_refused"]
+    assert len(refusal) == 1 and refusal[0].actor.startswith("ops:")
+    assert "wallet.deposit_released" not in [r.action for r in records]
+    assert [a.status.value for a in stack.monitoring.alerts()] == ["open"]
 
 
 def test_a_deposit_held_for_the_tier_is_released_by_an_officer_with_a_note(stack: DepositStack):
@@ -82,3 +85,5 @@ def test_a_deposit_held_for_the_tier_is_released_by_an_officer_with_a_note(stack
     assert json.loads(released.stdout)["state"] == "credited"
     with stack.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.deposit_released"
+    assert _wallets("release-deposit", held["id"], "--note", "again").exit_code == 4
+    assert _wallets("release-deposit", "dep_nothing", "--note", "x").exit_code == 3

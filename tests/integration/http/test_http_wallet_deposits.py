@@ -186,3 +186,57 @@ def test_a_deposit_held_for_a_compliance_freeze_is_shown_to_its_holder_as_under_
     with wallets.services.uow() as uow:
         stored = uow.wallet_deposits.get(deposit["id"])
     assert stored is not None and stored.hold_reason is HoldReason.COMPLIANCE
+
+
+def test_two_officers_release_a_deposit_held_for_a_sanctioned_sender_over_the_api(api: DepositApi):
+    """Review8 R7: a deposit from a listed address is held; one officer proposes its release (a step-up; nothing
+    moves), the proposer's approval is a 409 ``same_officer``, a second officer's (a step-up) credits it once and
+    closes its alert with no action. A customer is refused (403); every call needs a note where it takes one."""
+    from cryptopay.core.compliance.cases import AlertStatus
+    from cryptopay.core.compliance.screening import ListEntry
+
+    from tests.integration.http.http_support import AuthActions
+
+    client, wallets, services = api.api.client, api.api, api.api.services
+    listed = "0xbad0000000000000000000000000000000000bad"
+    entry = ListEntry(ref="ofac:99001", kind="entity", names=("Listed Exchange",), addresses=(("polygon", listed),))
+    services.screening.import_list("ofac_sdn", "v-1", [entry], actor="operator:test")
+    wallets.sign_up("0712000001")
+    headers = wallets.login("0712000001")
+    address = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()["address"]
+    amount = Money.of("20", "USDT")
+    transfer = ObservedTransfer("polygon", "0x" + "cd" * 32, 0, address, amount, None, None, None, listed)
+    services.wallet_deposits.record("polygon", api.chain.mine([transfer]))
+    api.chain.mine()
+    api.chain.mine()
+    _confirm(api)
+    deposit = client.get("/v1/wallet/deposits", headers=headers).get_json()["data"][0]
+    assert (deposit["state"], deposit["hold_reason"]) == ("held", "review"), deposit
+
+    auth = AuthActions(client.application, client)
+    officer, codes = auth.staff("compliance")
+    path = f"/v1/admin/compliance/held-deposits/{deposit['id']}"
+    assert client.get(path, headers=headers).status_code == 403
+    shown = client.get(path, headers=officer)
+    assert shown.status_code == 200 and shown.get_json()["hold_reason"] == "sanctioned_sender", shown.get_json()
+    assert len(shown.get_json()["alerts"]) == 1
+    assert client.post(f"{path}/release", json={"note": "x"}, headers=officer).status_code == 403  # no step-up
+    stepped = auth.stepped_up(officer, code=codes[0])
+    assert client.post(f"{path}/release", json={"note": " "}, headers=stepped).status_code == 422
+    proposed = client.post(f"{path}/release", json={"note": "the list named the wrong address"}, headers=stepped)
+    assert proposed.status_code == 200 and proposed.get_json()["state"] == "held", proposed.get_json()
+    assert proposed.get_json()["proposal_note"] == "the list named the wrong address"
+    same = client.post(f"{path}/approve", headers=auth.stepped_up(officer, code=codes[1]))
+    assert (same.status_code, same.get_json()["code"]) == (409, "same_officer")
+    second, second_codes = auth.staff("compliance")
+    assert client.post(f"{path}/approve", headers=second).status_code == 403  # money moves: a step-up
+    assert {"amount": "0.000000", "asset": "USDT"} in client.get("/v1/wallet/balances", headers=headers).get_json()
+    done = client.post(f"{path}/approve", headers=auth.stepped_up(second, code=second_codes[0]))
+    assert done.status_code == 200 and done.get_json()["state"] == "credited", done.get_json()
+    assert {"amount": "20.000000", "asset": "USDT"} in client.get("/v1/wallet/balances", headers=headers).get_json()
+    again = client.post(f"{path}/approve", headers=auth.stepped_up(second, code=second_codes[1]))
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    assert [a.status for a in services.monitoring.alerts()] == [AlertStatus.IN_CASE]
+    with services.uow() as uow:
+        released = [r for r in uow.audit.records() if r.action == "wallet.deposit_released"]
+    assert len(released) == 1 and dict(released[0].details)["proposed_by"] != released[0].actor.removeprefix("user:")

@@ -146,10 +146,11 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "frozen_by",
         "frozen_reason",
         "hold_detail",
+        "alerts",  # the compliance alerts a held deposit's release concludes (review8 R7)
         "failure",
         "travel_rule_id",
         "held_at",
-        "proposal",  # an officer's proposed decision on a send held for a frozen recipient
+        "proposal",  # an officer's proposed decision on a held send or a held deposit
         "decided_at",  # when officers released or returned it (its parties read an ordinary send's times)
         "kept",  # an officer's note keeping it held
     }

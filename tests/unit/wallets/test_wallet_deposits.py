@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.compliance.cases import AlertStatus
-from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.compliance.cases import AlertStatus, CaseStatus
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.flows import custody, deposits_held
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import USDC, USDT, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.rails import Finality
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -184,15 +185,17 @@ def test_a_deposit_from_a_sanctioned_address_is_held_with_a_blocking_alert(stack
 
 
 def test_an_officer_releases_a_held_deposit_to_the_wallet(stack):
-    """Release needs a note, credits the wallet once, and refuses a deposit that is not held."""
+    """Release needs a note, credits the wallet once, and refuses a deposit that is not held (two officers, since
+    it was held for a listed sender: review8 R7)."""
     user = stack.sign_up("0712345678")
     stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
     stack.pay(user, "polygon", "25", sender="0xbad0000000000000000000000000000000000bad")
     stack.mine("polygon", 2)
     deposit = stack.deposit_of(user)
     with pytest.raises(InvalidInput):
-        stack.deposits.release(deposit.id, actor="usr_officer", note=" ")
-    released = stack.deposits.release(deposit.id, actor="usr_officer", note="false positive: checked")
+        stack.deposits.propose_release(deposit.id, officer="usr_officer", note=" ")
+    stack.deposits.propose_release(deposit.id, officer="usr_officer", note="false positive: checked")
+    released = stack.deposits.approve_release(deposit.id, officer="usr_second")
     assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("25")
     with pytest.raises(InvalidState):
         stack.deposits.release(deposit.id, actor="usr_officer", note="again")
@@ -371,7 +374,8 @@ def test_an_officer_releases_a_held_usdc_deposit_as_usdt(stack):
     held = stack.deposit_of(user)
     assert (held.state, held.hold_reason, held.conversion) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER, None)
     assert stack.wallet.ledger.balance(deposits_held(USDC)).posted == Money.of("40", USDC)
-    released = stack.deposits.release(held.id, actor="usr_officer", note="the listing was a false positive")
+    stack.deposits.propose_release(held.id, officer="usr_officer", note="the listing was a false positive")
+    released = stack.deposits.approve_release(held.id, officer="usr_second")
     assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("39.8")
     assert stack.wallet.ledger.balance(deposits_held(USDC)).posted.is_zero()
     with pytest.raises(InvalidState):
@@ -499,3 +503,104 @@ def test_an_officers_release_counts_in_what_a_tier_0_wallet_received(stack):
         stack.wallet.wallets.send(friend.id, "0712345678", Money.of("5000", "KES"))
     stack.wallet.wallets.send(friend.id, "0712345678", Money.of("4800", "KES"))
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+def _audited(stack: DepositStack, action: str) -> list[tuple[str, dict[str, str]]]:
+    with stack.uow() as uow:
+        return [(r.actor, dict(r.details)) for r in uow.audit.records() if r.action == action]
+
+
+def test_one_person_never_releases_a_deposit_held_for_a_sanctioned_sender(stack):
+    """Review8 R7: a deposit held for a listed sender is not released by one person (the shell's operator, or an
+    officer alone): ``Refused``, audited by them, nothing credited, its blocking alert still open. Proposing from the
+    shell is refused too (audited by the OS operator)."""
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "20", sender="0xbad0000000000000000000000000000000000bad")
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert held.hold_reason is HoldReason.SANCTIONED_SENDER and len(held.alerts) == 1
+    with pytest.raises(Refused):
+        stack.deposits.release(held.id, actor="ops:root", note="looks fine to me")
+    with pytest.raises(Refused):
+        stack.deposits.propose_release(held.id, officer="usr_a", note="looks fine", operator="ops:root")
+    assert stack.deposit_of(user).state is DepositState.HELD and stack.balance(user, "USDT").is_zero()
+    assert [a for a, _ in _audited(stack, "wallet.deposit_release_refused")] == ["ops:root"]
+    assert [a for a, _ in _audited(stack, "wallet.deposit_shell_proposal_refused")] == ["ops:root"]
+    assert _audited(stack, "wallet.deposit_released") == []
+    assert [a.status for a in stack.monitoring.alerts()] == [AlertStatus.OPEN]
+
+
+def test_two_officers_release_a_sanctioned_deposit_once_and_conclude_its_alert(stack):
+    """Review8 R7, four-eyes: one officer proposes (nothing moves, the alert stays open), the proposer cannot
+    approve (``SameOfficer``, audited), a second officer's approval credits the wallet once and closes the alert in
+    a case closed with no action, in the same unit of work; the audit names both officers."""
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "20", sender="0xbad0000000000000000000000000000000000bad")
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    proposed = stack.deposits.propose_release(held.id, officer="usr_a", note="the list named the wrong address")
+    assert proposed.state is DepositState.HELD and proposed.proposal is not None
+    with pytest.raises(Conflict):
+        stack.deposits.propose_release(held.id, officer="usr_b", note="again")
+    assert stack.balance(user, "USDT").is_zero() and [a.status for a in stack.monitoring.alerts()] == [AlertStatus.OPEN]
+    with pytest.raises(SameOfficer):
+        stack.deposits.approve_release(held.id, officer="usr_a")
+    with pytest.raises(Refused):
+        stack.deposits.approve_release(held.id, officer="usr_b", operator="ops:root")
+    assert [a for a, _ in _audited(stack, "wallet.deposit_same_officer_refused")] == ["user:usr_a"]
+    released = stack.deposits.approve_release(held.id, officer="usr_b")
+    assert released.state is DepositState.CREDITED and released.proposal is None
+    assert stack.balance(user, "USDT") == usdt("20")
+    with pytest.raises(InvalidState):
+        stack.deposits.approve_release(held.id, officer="usr_c")
+    assert stack.balance(user, "USDT") == usdt("20")
+    (alert,) = stack.monitoring.alerts()
+    assert alert.status is AlertStatus.IN_CASE and alert.case_id is not None
+    assert stack.monitoring.case(alert.case_id).status is CaseStatus.CLOSED_NO_ACTION
+    ((actor, details),) = _audited(stack, "wallet.deposit_released")
+    assert (actor, details["proposed_by"], details["cases"]) == ("user:usr_b", "usr_a", alert.case_id)
+    assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+def test_a_declined_proposal_moves_nothing_and_a_frozen_wallet_receives_nothing(stack):
+    """A proposal declined leaves the deposit held (audited); a deposit held for a frozen wallet is released by two
+    officers only once the wallet is unfrozen (``Refused`` before, nothing written)."""
+    user = stack.sign_up("0712345678")
+    stack.wallet.wallets.freeze(user.id, reason="court order", actor="usr_admin")
+    stack.pay(user, "polygon", "20")
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert held.hold_reason is HoldReason.WALLET_FROZEN
+    with pytest.raises(Refused):
+        stack.deposits.release(held.id, actor="ops:root", note="the court order was lifted")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="first try")
+    declined = stack.deposits.decline_release(held.id, officer="usr_b", note="the order stands")
+    assert declined.proposal is None and declined.state is DepositState.HELD
+    stack.deposits.propose_release(held.id, officer="usr_a", note="the court order was lifted")
+    with pytest.raises(Refused):
+        stack.deposits.approve_release(held.id, officer="usr_b")
+    assert stack.balance(user, "USDT").is_zero() and stack.deposit_of(user).proposal is not None
+    stack.wallet.wallets.unfreeze(user.id, actor="usr_admin")
+    assert stack.deposits.approve_release(held.id, officer="usr_b").state is DepositState.CREDITED
+    assert stack.balance(user, "USDT") == usdt("20")
+
+
+def test_dust_from_a_listed_sender_is_not_one_persons_release_but_ordinary_dust_is(stack):
+    """Dust is held before the lists are read; an operator's release of dust from an address a list names is refused
+    all the same (the lists are read at the release), while ordinary dust stays the operator's call."""
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "0.5", sender="0xbad0000000000000000000000000000000000bad")
+    stack.mine("polygon", 2)
+    listed = stack.deposit_of(user)
+    assert listed.hold_reason is HoldReason.BELOW_MINIMUM
+    with pytest.raises(Refused):
+        stack.deposits.release(listed.id, actor="ops:root", note="small enough")
+    stack.pay(user, "polygon", "0.4")
+    stack.mine("polygon", 2)
+    ordinary = stack.deposit_of(user)
+    assert ordinary.id != listed.id and ordinary.hold_reason is HoldReason.BELOW_MINIMUM
+    released = stack.deposits.release(ordinary.id, actor="ops:root", note="the customer asked")
+    assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("0.4")

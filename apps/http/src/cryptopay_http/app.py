@@ -16,6 +16,7 @@ from cryptopay_http.blueprints import (
     admin_paybill,
     api_keys,
     compliance,
+    compliance_deposits,
     daraja_hooks,
     fx,
     identity,
@@ -73,7 +74,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, wallet_cashouts.bp, remittances.bp]
 BLUEPRINTS += [wallet_deposits.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, compliance_deposits.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 

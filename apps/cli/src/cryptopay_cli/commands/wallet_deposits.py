@@ -1,8 +1,11 @@
 """``cryptopay wallets deposits|deposit-addresses|release-deposit``: a wallet's crypto deposits, for operators.
 
 Registered on the ``wallets`` group (``commands/wallets.py``). A wallet is named by its user id, phone number or
-username. Releasing a held deposit credits it to the wallet and is audited with the operator's name; exit 3 for an
-unknown deposit, 4 for one that is not held, 2 for a release without a note.
+username. Releasing a deposit held for an ordinary reason (dust, an asset, a price, the tier) credits it to the
+wallet and is audited with the operator's name; exit 3 for an unknown deposit, 4 for one that is not held, 2 for a
+release without a note. A deposit held for compliance (a listed sender, a blocking rule, a frozen wallet, an alert
+raised on it) is refused with exit 5, audited ``wallet.deposit_release_refused`` by the operator: two officers release
+it on the API, signed in with their second factor (review8 R7).
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ def release_deposit(
     deposit_id: str = typer.Argument(..., help="The held deposit's id (dep_...)."),
     note: str = typer.Option(..., "--note", help="Why it is released (kept in the audit log)."),
 ) -> None:
-    """Credit a held deposit to its wallet (a compliance officer's decision, audited)."""
+    """Credit a deposit held for dust, an asset, a price or the tier to its wallet (audited); one held for compliance
+    is refused (exit 5): two officers release it on the API."""
     with errors_to_exit_codes():
         released = services().wallet_deposits.release(deposit_id, actor=operator(), note=note)
     emit_json(_row(released))

@@ -750,6 +750,7 @@ class Parts:
             screening=lambda: self.screening,
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
+            parties_of=self.officer_parties,  # no officer releases a deposit of their own (R12, review8 R7)
         )
 
     @functools.cached_property

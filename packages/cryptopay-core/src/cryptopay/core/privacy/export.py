@@ -157,13 +157,14 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
     # A deposit's ``hold_detail`` names the list entry a sanctioned sender matched (the API shows ``hold_reason``,
-    # never the detail); a withdrawal's ``failure`` is the operators' own account (``Withdrawal.outward_failure``)
-    # and ``travel_rule_id`` compliance's record.
+    # never the detail), and its ``alerts`` and officers' release ``proposal`` are compliance's (review8 R7); a
+    # withdrawal's ``failure`` is the operators' own account (``Withdrawal.outward_failure``) and ``travel_rule_id``
+    # compliance's record.
     Deposit: _classified(
         "id user_id network address tx_hash index amount requirement seen_at state from_address block_number "
         "block_hash confirmations generation watching hold_reason entries clawback_pending credited_at withdrawn_at "
         "withdrawn_why conversion",
-        withheld="hold_detail",
+        withheld="hold_detail alerts proposal",
     ),
     Withdrawal: _classified(
         "id user_id network address amount fee kes_value hold_id created_at send_after first_time_address "

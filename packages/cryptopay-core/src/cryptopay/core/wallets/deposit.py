@@ -52,6 +52,7 @@ __all__ = [
     "DepositRequirement",
     "DepositState",
     "HoldReason",
+    "ReleaseProposal",
     "StablecoinConversion",
     "WalletSpeed",
 ]
@@ -86,6 +87,9 @@ class HoldReason(enum.Enum):
 
 # Hold reasons compliance keeps to itself: the holder reads ``REVIEW`` (``Deposit.shown_hold_reason``)
 _TOLD_AS_REVIEW = frozenset({HoldReason.COMPLIANCE, HoldReason.SANCTIONED_SENDER})
+# Hold reasons whose release is compliance's four-eyes decision (``Deposit.for_compliance``); the others (dust, an
+# asset, a price, the tier) stay an operator's call
+_COMPLIANCE_HOLDS = frozenset({HoldReason.COMPLIANCE, HoldReason.SANCTIONED_SENDER, HoldReason.WALLET_FROZEN})
 
 
 @attrs.frozen
@@ -236,6 +240,15 @@ class DepositMinimums:
         return cls(found)
 
 
+@attrs.frozen
+class ReleaseProposal:
+    """One officer's proposal to release a deposit held for compliance (four-eyes: a second officer approves it)."""
+
+    by: str
+    at: datetime
+    note: str
+
+
 @attrs.define(kw_only=True)
 class Deposit:
     """A transfer to a wallet's deposit address, identified by ``(network, tx_hash, index)``.
@@ -269,6 +282,8 @@ class Deposit:
     withdrawn_at: datetime | None = None
     withdrawn_why: str | None = None
     conversion: Conversion | None = None  # how a converted asset (USDC) was credited as USDT, once it was
+    alerts: tuple[str, ...] = ()  # the compliance alerts raised on it (a listed sender, a blocking rule): review8 R7
+    proposal: ReleaseProposal | None = None  # an officer's release proposed, awaiting a second officer (R7)
 
     @property
     def asset(self) -> Asset:
@@ -284,6 +299,12 @@ class Deposit:
         'review'
         """
         return HoldReason.REVIEW if self.hold_reason in _TOLD_AS_REVIEW else self.hold_reason
+
+    @property
+    def for_compliance(self) -> bool:
+        """Held for compliance (a listed sender, a blocking rule, a frozen wallet or holder) or with a compliance
+        alert raised on it: its release is two proven officers' decision, never one person's (review8 R7)."""
+        return self.state is DepositState.HELD and (self.hold_reason in _COMPLIANCE_HOLDS or bool(self.alerts))
 
     @property
     def credited(self) -> Money:

@@ -54,22 +54,26 @@ from functools import partial
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert
+from cryptopay.core.compliance.cases import Alert, CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+from cryptopay.core.compliance.own_party import PartiesOf, refuse_own_party
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import AddressMatch
 from cryptopay.core.errors import (
+    Conflict,
     CryptopayError,
     InsufficientFunds,
     InvalidInput,
     InvalidState,
     NotFound,
+    Refused,
     Unavailable,
 )
 from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.money import USD, USDT, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.model import DepositAddress, index_families
 from cryptopay.core.ports.chains import (
     AddressDeriver,
@@ -93,6 +97,7 @@ from cryptopay.core.wallets.deposit import (
     DepositMinimums,
     DepositState,
     HoldReason,
+    ReleaseProposal,
     StablecoinConversion,
     WalletSpeed,
 )
@@ -139,6 +144,7 @@ class _Verdict:
     detail: str | None = None
     movement: Movement | None = None
     alert: Alert | None = None
+    alert_ids: tuple[str, ...] = ()  # the blocking alerts a monitoring rule raised when it refused the deposit
     conversion: Conversion | None = None  # a converted asset's conversion, when it is credited
     # Its KES value for the tier's receive limits, or why it cannot be valued now: asked with the verdict, before the
     # booking's transaction (``_valued``: a quote is locked in a transaction of its own), when no movement valued it
@@ -163,6 +169,7 @@ class Deposits:
         monitoring: Callable[[], Monitoring | None] = lambda: None,
         quoter: Callable[[], Quoter | None] = lambda: None,
         conversion: StablecoinConversion | None = None,
+        parties_of: PartiesOf | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock, self._ids = uow, ledger, clock, ids
         self._derivers = dict(derivers)
@@ -171,6 +178,7 @@ class Deposits:
         self._speed, self._minimums = speed or WalletSpeed(), minimums or DepositMinimums()
         self._screening, self._monitoring, self._quoter = screening, monitoring, quoter
         self._conversion = conversion or StablecoinConversion()
+        self._parties_of = parties_of  # the parties an officer belongs to: no officer releases their own deposit
 
     # -- addresses ---------------------------------------------------------------------------------------------
     @property
@@ -317,16 +325,158 @@ class Deposits:
         return found
 
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
-        """An officer's decision: credit a held deposit to its wallet (Dr deposits_held / Cr wallet; USDC converted
-        into USDT at a price now, ``Unavailable`` without one), counted in what the wallet received as a credited
-        deposit is (``_released_value``), audited."""
-        if not note.strip():
-            raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
+        """An operator's decision on an ordinary hold (dust, an asset, a price, the tier): credit a held deposit to
+        its wallet (Dr deposits_held / Cr wallet; USDC converted into USDT at a price now, ``Unavailable`` without
+        one), counted in what the wallet received as a credited deposit is (``_released_value``), audited.
+
+        A deposit held for compliance (``Deposit.for_compliance``: a listed sender, a blocking rule, a frozen wallet,
+        or any compliance alert raised on it), or whose sender a sanctions list names now (dust from a listed address
+        is held as dust: the lists are read after the minimum), is never released by one person: ``Refused``
+        (the shell's exit 5), audited ``wallet.deposit_release_refused`` by ``actor``, nothing changes; two officers
+        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet frozen now receives nothing
+        (``Refused``)."""
+        why = _note(note)
         found = self.deposit(deposit_id)
+        alerts = in_transaction(self._uow, lambda uow: _alerts_of(uow, found))
+        if found.state is DepositState.HELD and (found.for_compliance or alerts or self._sanctioned(found)):
+            reason = found.hold_reason.value if found.hold_reason else "hold"
+            details = _text(user=found.user_id, reason=reason, alerts=",".join(alerts), note=why)
+            event = AuditEvent(
+                actor, "wallet.deposit_release_refused", f"deposit:{found.id}", self._clock.now(), details
+            )
+            in_transaction(self._uow, lambda uow: uow.audit.append(event))
+            raise Refused(
+                f"deposit {found.id} is held for compliance: its release is proposed by one officer and approved by a "
+                "second, each signed in with their second factor, on the API (POST /v1/admin/compliance/"
+                f"held-deposits/{found.id}/release, then .../approve), never by one person or from the shell"
+            )
+        return self._credit_release(found, actor=actor, note=why)
+
+    def propose_release(self, deposit_id: str, *, officer: str, note: str, operator: str | None = None) -> Deposit:
+        """Propose releasing a held deposit to its wallet (four-eyes, as held payments: ``payments.held``); a second
+        officer ``approve_release``s it. Nothing moves and its alerts stay open; audited
+        ``wallet.deposit_release_proposed``; a second proposal while one waits is a ``Conflict``. Never from a shell
+        (``operator`` given: ``Refused``, audited ``wallet.deposit_shell_proposal_refused`` by the operator): the
+        shell cannot prove which officer is at the keyboard. No officer decides their own deposit (``OwnParty``)."""
+        why = _note(note)
+        found = self.deposit(deposit_id)
+        if operator is not None:
+            details = _text(user=found.user_id, officer=officer, note=why)
+            event = AuditEvent(
+                operator, "wallet.deposit_shell_proposal_refused", f"deposit:{found.id}", self._clock.now(), details
+            )
+            in_transaction(self._uow, lambda uow: uow.audit.append(event))
+            raise Refused(
+                f"a release of held deposit {found.id} moves money, so it is proposed only by an officer signed in "
+                f"with their second factor (POST /v1/admin/compliance/held-deposits/{found.id}/release), not from the "
+                "shell: the shell cannot prove which officer is at the keyboard"
+            )
+        self._own_party(found, officer, "wallet.deposit_release_proposed")
+        return in_transaction(self._uow, partial(self._proposed, deposit_id=deposit_id, officer=officer, note=why))
+
+    def approve_release(self, deposit_id: str, *, officer: str, operator: str | None = None) -> Deposit:
+        """Carry out the release another officer proposed, with its note, in the approver's name: the deposit is
+        credited as ``release`` credits it and its alerts concluded (closed with no action, ``Monitoring.conclude``)
+        in the same unit of work, so nothing is concluded unless the money moves. ``SameOfficer`` (409, audited
+        ``wallet.deposit_same_officer_refused``) for its proposer; ``Refused`` from a shell (``operator`` given)."""
+        if operator is not None:
+            raise Refused(
+                f"held deposit {deposit_id} is released when a second officer approves it: approve it on the API "
+                "(signed in with your second factor), not from the shell"
+            )
+        found = self.deposit(deposit_id)
+        if found.state is not DepositState.HELD or found.proposal is None:
+            raise InvalidState(f"no release of deposit {deposit_id} is proposed")
+        proposal = found.proposal
+        if proposal.by == officer:
+            details = _text(user=found.user_id, proposed_at=proposal.at.isoformat())
+            event = AuditEvent(
+                f"user:{officer}",
+                "wallet.deposit_same_officer_refused",
+                f"deposit:{found.id}",
+                self._clock.now(),
+                details,
+            )
+            in_transaction(self._uow, lambda uow: uow.audit.append(event))
+            raise SameOfficer("you proposed this release: a second officer approves it")
+        self._own_party(found, officer, "wallet.deposit_released")
+        return self._credit_release(found, actor=f"user:{officer}", note=proposal.note, approved=(officer, proposal))
+
+    def decline_release(self, deposit_id: str, *, officer: str, note: str) -> Deposit:
+        """Decline (or, its proposer, withdraw) the release proposed: nothing moves, audited
+        ``wallet.deposit_release_declined``; the deposit stays held."""
+        why = _note(note)
+        found = self.deposit(deposit_id)
+        self._own_party(found, officer, "wallet.deposit_release_declined")
+
+        def work(uow: DepositUnitOfWork) -> Deposit:
+            deposit = uow.wallet_deposits.get(deposit_id, lock=True)
+            if deposit is None or deposit.state is not DepositState.HELD or deposit.proposal is None:
+                raise InvalidState(f"no release of deposit {deposit_id} is proposed")
+            proposed_by, deposit.proposal = deposit.proposal.by, None
+            uow.wallet_deposits.update(deposit)
+            details = _text(user=deposit.user_id, proposed_by=proposed_by, note=why)
+            uow.audit.append(
+                AuditEvent(
+                    f"user:{officer}",
+                    "wallet.deposit_release_declined",
+                    f"deposit:{deposit.id}",
+                    self._clock.now(),
+                    details,
+                )
+            )
+            return deposit
+
+        return in_transaction(self._uow, work)
+
+    def _proposed(self, uow: DepositUnitOfWork, deposit_id: str, officer: str, note: str) -> Deposit:
+        deposit = uow.wallet_deposits.get(deposit_id, lock=True)
+        if deposit is None:
+            raise NotFound(f"no deposit {deposit_id!r}")
+        if deposit.state is not DepositState.HELD:
+            raise InvalidState(f"deposit {deposit_id} is {deposit.state.value}: only a held deposit can be released")
+        if deposit.proposal is not None:
+            raise Conflict(f"a release of deposit {deposit_id} is proposed already: approve or decline it")
+        now = self._clock.now()
+        deposit.proposal = ReleaseProposal(by=officer, at=now, note=note)
+        uow.wallet_deposits.update(deposit)
+        details = _text(user=deposit.user_id, note=note)
+        uow.audit.append(
+            AuditEvent(f"user:{officer}", "wallet.deposit_release_proposed", f"deposit:{deposit.id}", now, details)
+        )
+        return deposit
+
+    def _own_party(self, deposit: Deposit, officer: str, action: str) -> None:
+        refuse_own_party(
+            self._uow,
+            self._parties_of,
+            officer,
+            deposit.user_id,
+            scope="compliance",
+            action=action,
+            subject=f"deposit:{deposit.id}",
+            at=self._clock.now(),
+        )
+
+    def _credit_release(
+        self,
+        found: Deposit,
+        *,
+        actor: str,
+        note: str,
+        approved: tuple[str, ReleaseProposal] | None = None,
+    ) -> Deposit:
         conversion = self._convert(found) if found.asset in CONVERTED and found.state is DepositState.HELD else None
         valued = self._valued(found, conversion)  # before the transaction: a quote is locked in one of its own
         release = partial(
-            self._release, deposit_id=deposit_id, actor=actor, note=note.strip(), conversion=conversion, valued=valued
+            self._release,
+            deposit_id=found.id,
+            actor=actor,
+            note=note,
+            conversion=conversion,
+            valued=valued,
+            approved=approved,
+            monitoring=self._monitoring() if approved is not None else None,
         )
         return in_transaction(self._uow, release)
 
@@ -386,7 +536,7 @@ class Deposits:
             try:
                 monitoring.check(movement)
             except Blocked as blocked:
-                return _Verdict(HoldReason.COMPLIANCE, blocked.message, movement)
+                return _Verdict(HoldReason.COMPLIANCE, blocked.message, movement, alert_ids=blocked.alert_ids)
         valued = movement.amount if movement is not None else self._valued(deposit, conversion)
         return _Verdict(movement=movement, conversion=conversion, valued=valued)
 
@@ -483,7 +633,7 @@ class Deposits:
             deposit.generation += 1  # booked under new keys once confirmed again
             deposit.state, deposit.entries = DepositState.SEEN, ()
             deposit.hold_reason = deposit.hold_detail = deposit.credited_at = None
-            deposit.conversion = None
+            deposit.conversion, deposit.proposal = None, None
         deposit.block_number, deposit.block_hash = transfer.block_number, transfer.block_hash
         deposit.watching, deposit.confirmations = True, 0
         deposit.withdrawn_at = deposit.withdrawn_why = None
@@ -619,11 +769,20 @@ class Deposits:
         )
 
     def _journal(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
-        """The verdict's movement journaled and its alert raised, in the booking's transaction."""
+        """The verdict's movement journaled and its alert raised, in the booking's transaction; the alerts held on
+        (this one, or the blocking rule's) kept with the deposit: its release concludes them (review8 R7)."""
         if verdict.movement is not None:
             uow.movements.add(verdict.movement)  # journaled for the batch rules (``check`` may have already)
-        if verdict.alert is not None and uow.alerts.add(verdict.alert):
-            self._audit(uow, "compliance.alert_raised", deposit, now, alert=verdict.alert.id, rule="sanctioned-deposit")
+        raised = list(verdict.alert_ids)
+        if verdict.alert is not None:
+            if uow.alerts.add(verdict.alert):
+                self._audit(
+                    uow, "compliance.alert_raised", deposit, now, alert=verdict.alert.id, rule="sanctioned-deposit"
+                )
+                raised.append(verdict.alert.id)
+            elif (earlier := uow.alerts.by_key(verdict.alert.key)) is not None:
+                raised.append(earlier.id)
+        deposit.alerts = tuple(dict.fromkeys((*deposit.alerts, *raised)))
 
     def _withdraw(self, uow: DepositUnitOfWork, deposit: Deposit, why: str, now: datetime) -> Deposit:
         if deposit.booked and not self._unbook(uow, deposit, why):
@@ -700,6 +859,8 @@ class Deposits:
         note: str,
         conversion: Conversion | None,
         valued: Money | str,
+        approved: tuple[str, ReleaseProposal] | None = None,
+        monitoring: Monitoring | None = None,
     ) -> Deposit:
         deposit = uow.wallet_deposits.get(deposit_id, lock=True)
         if deposit is None:
@@ -708,7 +869,18 @@ class Deposits:
             raise InvalidState(f"deposit {deposit_id} is {deposit.state.value}: only a held deposit can be released")
         if deposit.asset not in WALLET_DEPOSIT_ASSETS and conversion is None:
             raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
+        if approved is not None and deposit.proposal != approved[1]:
+            raise Conflict(f"the proposal on held deposit {deposit_id} changed meanwhile: read it again")
+        if approved is None and (deposit.for_compliance or deposit.proposal is not None):
+            raise Conflict(f"deposit {deposit_id} is held for compliance now: two officers release it")
+        wallet = uow.wallets.get(deposit.user_id, lock=True)  # the deposit's row, then the wallet's (``_confirm``)
+        if wallet is None or wallet.frozen:
+            raise Refused(f"the wallet of deposit {deposit_id} is frozen: it receives nothing until it is unfrozen")
         now = self._clock.now()
+        cases: list[str] = []
+        alerts = _alerts_of(uow, deposit)
+        if approved is not None and monitoring is not None and alerts:  # concluded with the credit, or not at all
+            cases = monitoring.conclude(uow, approved[0], alerts, CaseStatus.CLOSED_NO_ACTION, f"held deposit: {note}")
         received = self._released_value(uow, deposit, valued, now)
         entry = self._credit_held(uow, deposit, "release", conversion)
         deposit.state, deposit.entries = DepositState.CREDITED, (*deposit.entries, entry.id)
@@ -717,8 +889,10 @@ class Deposits:
             None,
             f"released from {deposit.hold_reason.value if deposit.hold_reason else 'hold'} by {actor}: {note}",
         )
+        deposit.proposal = None
         uow.wallet_deposits.update(deposit)
-        self._audit(uow, "wallet.deposit_released", deposit, now, actor=actor, note=note, entry=entry.id)
+        four_eyes = {"proposed_by": approved[1].by, "cases": ",".join(cases)} if approved is not None else {}
+        self._audit(uow, "wallet.deposit_released", deposit, now, actor=actor, note=note, entry=entry.id, **four_eyes)
         return deposit
 
     def _released_value(
@@ -783,6 +957,22 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
     depth = watcher.confirmations(_observed(deposit))
     reached = finals.reached(deposit.block_number) if deposit.requirement.finality is not None else None
     return _Reading(deposit, depth=depth, reached=reached)
+
+
+def _note(note: str) -> str:
+    if not note.strip():
+        raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
+    return note.strip()
+
+
+def _alerts_of(uow: DepositUnitOfWork, deposit: Deposit) -> list[str]:
+    """The compliance alerts held on the deposit: those kept with it, and its listed sender's alert by its key (for a
+    deposit held before the alerts were kept with it)."""
+    found = dict.fromkeys(deposit.alerts)
+    listed = uow.alerts.by_key(f"sanctioned-deposit:1:{_movement_id(deposit)}")
+    if listed is not None:
+        found[listed.id] = None
+    return list(found)
 
 
 def _amounts(conversion: Conversion | None) -> tuple[Money, Money] | None:
