@@ -3,9 +3,10 @@
 ``python -m tests.browser.tour screenshots [DIR]`` starts the stack (sandbox with anvil, the API, the worker),
 makes a merchant with an open and a paid invoice, and a portal customer who (verified, approved from the shell) buys
 USDT by STK Push, pays a KPLC prepaid bill and sells USDT to M-Pesa, and saves a PNG of every page on a phone
-(360x740) and a desktop (1280x800) into DIR (default ``docs/screenshots``): the console's account page of the
-merchant (with its close form), the portal's sale and bill status pages and the emailed link's password-reset page
-(in English and in Swahili: ``reset_password_shots``) among them.
+(360x740) in English and in Swahili (``<page>-phone-sw.png``) and on a desktop (1280x800) into DIR (default
+``docs/screenshots``): the console's account page of the merchant (with its close form), the held payments, held
+sends and paybill lists and a paybill payment waiting in suspense, the portal's sale and bill status pages and the
+emailed link's password-reset page (in English and in Swahili: ``reset_password_shots``) among them.
 
 ``python -m tests.browser.tour lighthouse [PAGE ...]`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
 (``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's

@@ -24,8 +24,8 @@ the enqueue are two steps: two schedulers racing across a period boundary may le
 that has run once and waits for its *retry* (it raised, or its work-horse was killed) no longer counts as waiting:
 the next period's copy is queued beside it. Before, a repeating job killed mid-run (``payouts.start`` at a fault
 point) held every later period back until its retry ran, and the retry waits for RQ's scheduler, whose lock a
-killed worker keeps (a minute) and a new worker tries again only at its maintenance: planned payouts sat for
-minutes (``make chaos``).
+killed worker keeps (61 s): planned payouts sat for minutes (``make chaos``). The other workers try that lock every
+``SCHEDULER_CHECK`` (``_SchedulerTakeover``), not only at RQ's 10-minute maintenance.
 
 Several deployments may share one Redis: ``namespace`` (the deployment's name, ``CRYPTOPAY_DEPLOYMENT``) prefixes
 every queue name (``<namespace>:<queue>``) and every job id stored in Redis (``<namespace>-<job id>``: RQ allows
@@ -40,6 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 import attrs
 import redis
@@ -129,12 +130,68 @@ class _FailureCounting(BaseWorker):
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
 
-class _CountingWorker(_FailureCounting, Worker):
+SCHEDULER_CHECK = timedelta(seconds=15)
+"""How often an idle worker started ``with_scheduler`` tries to take over RQ's scheduler when it runs none."""
+
+
+class _SchedulerTakeover(BaseWorker):
+    """Takes over RQ's scheduler within a minute and a quarter of its owner's death, not ten minutes.
+
+    RQ's scheduler (delayed jobs, retry waits) runs in one worker per queue, the holder of a lock it refreshes each
+    second with a 61 s TTL. A worker that finds the lock taken runs none, and RQ has it try again only in its
+    maintenance (``maintenance_interval``, 10 minutes), which an idle worker reaches only when its blocking dequeue
+    times out (``worker_ttl`` - 15 s, 405 s). So after a SIGKILLed owner's lock expired, every delayed job (webhook
+    retries, a killed ``payouts.start``'s retry) waited up to 10 minutes (``make chaos``).
+
+    Here the dequeue wakes every ``SCHEDULER_CHECK`` (one ``BLPOP`` returning empty, a worker heartbeat), and then,
+    if this worker has no live scheduler process, tries the lock (one ``SET NX`` script per queue) and starts the
+    scheduler on success: delayed jobs run again at most 61 s + ``SCHEDULER_CHECK`` after the owner's last
+    heartbeat. RQ's own maintenance (registry cleaning) keeps its 10-minute interval. The Redis socket timeout is
+    left where RQ sets it (the long dequeue's), so a short Redis pause still does not stop the worker.
+    """
+
+    _scheduler_checked_at: float = 0.0
+    _takes_over = False  # a worker started with_scheduler, not in burst mode (a burst run ends before it matters)
+
+    def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
+        self._takes_over = not burst
+        super()._start_scheduler(burst, *args, **kwargs)
+
+    def _full_maintenance_due(self) -> bool:
+        return bool(super().should_run_maintenance_tasks)
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        due = time.monotonic() - self._scheduler_checked_at >= SCHEDULER_CHECK.total_seconds()
+        return self._full_maintenance_due() or (due and self._takes_over)
+
+    def run_maintenance_tasks(self) -> None:
+        self._scheduler_checked_at = time.monotonic()
+        if self._full_maintenance_due():
+            # RQ's: tries the scheduler too, except on the first run (work() just did); RQ leaves it unannotated
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            return
+        scheduler = self.scheduler
+        if not self._takes_over or scheduler is None:
+            return
+        if scheduler._process is None or not scheduler._process.is_alive():  # RQ's own test in its maintenance
+            scheduler.acquire_locks(auto_start=True)  # type: ignore[no-untyped-call]
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(int(super().dequeue_timeout), int(SCHEDULER_CHECK.total_seconds())))
+
+    @property
+    def connection_timeout(self) -> int:
+        return int(super().dequeue_timeout) + 10  # RQ's: the socket outlives its own longest dequeue
+
+
+class _CountingWorker(_FailureCounting, _SchedulerTakeover, Worker):
     """RQ's forking worker, counting each failed attempt it handles (in the work-horse or, for a killed or stopped
     horse, in the worker) before RQ retries or dead-letters the job."""
 
 
-class _CountingSimpleWorker(_FailureCounting, SimpleWorker):
+class _CountingSimpleWorker(_FailureCounting, _SchedulerTakeover, SimpleWorker):
     """RQ's worker that runs jobs in its own process, counting each failed attempt like ``_CountingWorker``."""
 
 
