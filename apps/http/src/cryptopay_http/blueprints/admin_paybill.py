@@ -136,8 +136,7 @@ class PaybillApproval:
     proposed_to: str | None = attrs.field(
         default=None,
         metadata=limits(
-            "the wallet (user id) of the credit read, required for a credit: another one proposed meanwhile is a "
-            "409",
+            "the wallet (user id) of the credit read, required for a credit: another one proposed meanwhile is a 409",
             max_length=64,
         ),
     )
