@@ -308,6 +308,56 @@ def test_a_sender_or_recipient_on_a_sanctions_list_opens_an_order_held_once_paid
     assert alert.party_id == "phone:254712345678" and alert.movement_id.startswith("remittance:rmt_")
 
 
+def test_a_matched_sender_paying_short_is_not_refunded_by_the_worker(stack):
+    """lastread A9: an order opened with a strong sanctions match (tipoff3: it opens as any other) that is paid short
+    expires; the worker must not send what arrived back to the sender's refund address while the alert waits (only
+    two officers decide that refund): no excess refund, the order noted once (``remittance.excess_held``, reason
+    ``under_compliance_review``); once compliance clears the alert the worker refunds it as any other."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="PETROV Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    [alert] = stack.monitoring.alerts()
+    assert alert.blocking and order.review_alerts == (alert.id,)
+    due = next(o for o in stack.remittances.invoice(order).options if o.rail.network.name == "tron").due
+    stack.pay(order, Money.of(due.amount / 2, due.asset))
+    stack.confirm()
+    stack.clock.advance(hours=3)
+    stack.confirm()
+    for _ in range(3):
+        stack.run()
+        stack.confirm()
+    kept = stack.get(order)
+    assert kept.state is RemittanceState.EXPIRED and kept.excess_refund_ids == ()
+    assert "compliance" in (kept.excess_note or "")
+    with stack.wallet.backend.uow() as uow:
+        held = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.excess_held"]
+    assert [h["reason"] for h in held] == ["under_compliance_review"]  # once, not every run
+    case = stack.monitoring.open_case("officer@example.com", [alert.id])
+    stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake")
+    stack.run()
+    assert len(stack.get(order).excess_refund_ids) == 1  # cleared: refunded as any short payment
+
+
+def test_a_matched_sender_s_wrong_asset_payment_is_not_refunded_by_the_worker(stack):
+    """lastread A9, the stray path: USDC sent to a strongly matched sender's order address (USDT) stays pending while
+    the alert waits, the order noted once; no refund leaves."""
+    from cryptopay.core.money import USDC
+
+    from tests.support.remittance_stack import EVM_REFUND
+
+    stack.list_sanctioned(LISTED)
+    order = stack.order(
+        sender=Sender(name="PETROV Dmitri Ivanovich", country="GB", address="12 Acacia Road"), refund_address=EVM_REFUND
+    )
+    address = next(o.address for o in stack.remittances.invoice(order).options if o.rail.network.name == "ethereum")
+    stack.chains["ethereum"].pay(address, Money.of(order.usdt.amount, USDC))
+    stack.confirm(12)
+    stack.run(rounds=2)
+    kept = stack.get(order)
+    assert kept.excess_refund_ids == () and "compliance" in (kept.excess_note or "")
+    [record] = stack.detection.wrong_network_payments(invoice_id=order.invoice_id)
+    assert record.state.value == "pending"
+
+
 def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_compliance(stack):
     """A name scoring from the rule's ``review_score`` (80) up to the threshold (90): the order opens, with a
     non-blocking alert; once paid its shillings are held (no payout, audited ``remittance.held``) until an operator,

@@ -1010,6 +1010,8 @@ class Remittances:
             noted = in_transaction(self.uow, held)
             run.orders[order_id] = noted or attrs.evolve(order, excess_note=_STRAY_NOTE)
             return noted
+        if self._kept_for_review(order):
+            return None
         run.orders.pop(order_id, None)  # a refund or a note changes it: read again
         try:
             refund = self.refunds.refund_wrong_network(
@@ -1076,6 +1078,8 @@ class Remittances:
         if order.invoice_id != invoice_id or order.state not in _EXCESS_STATES:
             return None
         if order.state is RemittanceState.REFUNDED and order.refund_id is None:
+            return None
+        if self._kept_for_review(order):
             return None
         invoice = self.invoicing.get_invoice(invoice_id)
         confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
@@ -1153,6 +1157,25 @@ class Remittances:
             self.ledger, order_id=order.id, rail_key=rail, amount=amount, key=key, session=uow.ledger
         )
         order.excess_kept = {**order.excess_kept, rail: order.kept(rail) + amount}
+
+    def _kept_for_review(self, order: RemittanceOrder) -> bool:
+        """Whether the worker must leave what ``order`` received where it is: any of its compliance alerts (a sanctions
+        or name match at creation, a list imported since, a listed payer) not cleared. Its money then goes back only
+        by two officers' decision (``propose_refund``/``approve_refund``), never by the worker's excess or stray
+        refund (lastread A9: a matched sender paying short, late or in the wrong asset was refunded automatically).
+        The order notes it once (``excess_note``; audited ``remittance.excess_held``, reason
+        ``under_compliance_review``) for the officers and reconciliation."""
+        if not order.review_alerts:
+            return False
+        waiting = [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]
+        if not waiting:
+            return False
+        error = UnderReview(
+            "held for compliance review: two compliance officers decide its refund (held remittances, admin API)",
+            alerts=[c.alert_id for c in waiting],
+        )
+        in_transaction(self.uow, partial(self._excess_held, order_id=order.id, error=error))
+        return True
 
     def _excess_held(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
         order = _order(uow, order_id, lock=True)
