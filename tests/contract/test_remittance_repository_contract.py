@@ -1197,3 +1197,39 @@ def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chai
     assert (refund.amount, refund.address) == (Money.of(10, USDC), EVM_REFUND)
     assert [p.state.value for p in stack.remittances.wrong_payments(stack.get(order))].count("pending") == 4
     assert stack.books_balanced()
+
+
+def test_a_held_orders_refund_is_proposed_and_approved_by_two_officers_on_every_backend(backend: Backend):
+    """review8 R8: the proposal is kept in the order's document (read back as written), the proposer cannot approve
+    it, and the approval concludes the alert and starts the refund in one unit of work."""
+    from cryptopay.core.payments.held import SameOfficer
+
+    stack = remittance_stack(backend, policy=RetryPolicy(attempts=1))
+    listed, other = "TLsanctionedTronAddressXXXXXXXXXXX", "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    stack.list_sanctioned("Nobody Listed", addresses=(("tron", listed),))
+    order = stack.order(amount="1500")
+    stack.pay(order, payer=listed)
+    stack.confirm()
+    stack.run()
+    with pytest.raises(UnderReview):
+        stack.remittances.refund(order.id, actor="ops:a")
+    stack.remittances.propose_refund(order.id, officer="usr_a", note="delisted", address=other)
+    proposal = stack.get(order).refund_proposal
+    assert proposal is not None and (proposal.officer, proposal.note, proposal.address) == ("usr_a", "delisted", other)
+    assert proposal.at == stack.clock.now()
+    with pytest.raises(SameOfficer):
+        stack.remittances.approve_refund(order.id, officer="usr_a")
+    with pytest.raises(Conflict):
+        stack.remittances.approve_refund(order.id, officer="usr_b", expected=TRON_REFUND)
+    approved = stack.remittances.approve_refund(order.id, officer="usr_b", expected=other)
+    assert (approved.state, approved.refund_address, approved.refund_proposal) == (
+        RemittanceState.REFUNDING,
+        other,
+        None,
+    )
+    [alert] = stack.monitoring.alerts()
+    assert stack.monitoring.clearance([alert.id])[0].state == CaseStatus.CLOSED_NO_ACTION.value
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()

@@ -321,3 +321,15 @@ def test_two_officers_release_a_sanctioned_deposit_the_same_on_every_backend(bac
     (alert,) = stack.monitoring.alerts()
     assert alert.status is AlertStatus.IN_CASE and alert.case_id is not None
     assert stack.monitoring.case(alert.case_id).status is CaseStatus.CLOSED_NO_ACTION
+
+
+def test_held_deposits_are_listed_by_id_after_a_cursor(backend: Backend):
+    """``held``: only the deposits held now, by id, after ``after``, at most ``limit``."""
+    with backend.uow() as uow:
+        for n, state in enumerate((DepositState.HELD, DepositState.CREDITED, DepositState.HELD, DepositState.HELD)):
+            deposit = _deposit(f"dep_{n}", tx=f"0x{n:02x}")
+            deposit.state = state
+            uow.wallet_deposits.add(deposit)
+    with backend.uow() as uow:
+        assert [d.id for d in uow.wallet_deposits.held(after=None, limit=10)] == ["dep_0", "dep_2", "dep_3"]
+        assert [d.id for d in uow.wallet_deposits.held(after="dep_0", limit=1)] == ["dep_2"]

@@ -227,6 +227,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         policy=policy or RetryPolicy(),
         travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
         matcher=screening.matcher,
+        cases=lambda: monitoring,  # as wired
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
     return RemittanceStack(

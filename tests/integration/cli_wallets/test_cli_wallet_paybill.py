@@ -71,6 +71,7 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     assert stack.balance(amina, "KES") == Money.of(300, KES)
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert actions.count("paybill.credit_approved") == 1 and "paybill.reversal_requested" not in actions
+    assert actions.count("paybill.shell_proposal_refused") == 2  # the shell's credit and return, by the operator
 
 
 def test_operators_reverify_and_decline_credits_but_never_propose_approve_or_reverse_from_the_shell(

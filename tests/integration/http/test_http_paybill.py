@@ -208,10 +208,16 @@ def test_staff_list_credit_and_return_paybill_payments_through_the_api_with_four
     assert (proposed.get_json()["proposal"], proposed.get_json()["proposed_to"]) == ("credit", amina)
     approve = f"{PAYBILL}/{first}/approve"
     keyed = lambda headers, key: {**headers, "Idempotency-Key": key}  # noqa: E731
-    same = api.client.post(approve, headers=keyed(auth.stepped_up(ann, code=ann_codes[1]), "ann-1"))
+    read = {"proposal": "credit", "proposed_to": amina}
+    same = api.client.post(approve, json=read, headers=keyed(auth.stepped_up(ann, code=ann_codes[1]), "ann-1"))
     assert (same.status_code, same.get_json()["code"]) == (409, "same_officer")
     bob_up = auth.stepped_up(bob, code=bob_codes[0])
-    assert api.client.post(approve, headers=keyed(bob, "bob-1")).status_code == 403  # money moves: a step-up
+    assert api.client.post(approve, json=read, headers=keyed(bob, "bob-1")).status_code == 403  # a step-up
+    # what the approver read is required: never "whatever is proposed now" (the proposer could re-aim it)
+    assert api.client.post(approve, headers=keyed(bob_up, "bob-0")).status_code == 415  # no body
+    assert api.client.post(approve, json={}, headers=keyed(bob_up, "bob-01")).status_code == 422
+    unaimed = api.client.post(approve, json={"proposal": "credit"}, headers=keyed(bob_up, "bob-00"))
+    assert (unaimed.status_code, unaimed.get_json()["code"]) == (422, "invalid_input")
     stale = api.client.post(approve, json={"proposal": "return"}, headers=keyed(bob_up, "bob-2"))
     assert stale.status_code == 409 and api.services.wallets.balances(amina)["KES"].is_zero()
     body = {"proposal": "credit", "proposed_to": amina}

@@ -215,6 +215,9 @@ def test_two_officers_release_a_deposit_held_for_a_sanctioned_sender_over_the_ap
 
     auth = AuthActions(client.application, client)
     officer, codes = auth.staff("compliance")
+    queue = client.get("/v1/admin/compliance/held-deposits", headers=officer)
+    assert queue.status_code == 200 and [d["id"] for d in queue.get_json()["data"]] == [deposit["id"]]
+    assert client.get("/v1/admin/compliance/held-deposits", headers=headers).status_code == 403
     path = f"/v1/admin/compliance/held-deposits/{deposit['id']}"
     assert client.get(path, headers=headers).status_code == 403
     shown = client.get(path, headers=officer)
@@ -237,6 +240,7 @@ def test_two_officers_release_a_deposit_held_for_a_sanctioned_sender_over_the_ap
     again = client.post(f"{path}/approve", headers=auth.stepped_up(second, code=second_codes[1]))
     assert again.status_code == 409 and again.mimetype == "application/problem+json"
     assert [a.status for a in services.monitoring.alerts()] == [AlertStatus.IN_CASE]
+    assert client.get("/v1/admin/compliance/held-deposits", headers=officer).get_json()["data"] == []
     with services.uow() as uow:
         released = [r for r in uow.audit.records() if r.action == "wallet.deposit_released"]
     assert len(released) == 1 and dict(released[0].details)["proposed_by"] != released[0].actor.removeprefix("user:")

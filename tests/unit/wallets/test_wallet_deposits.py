@@ -520,6 +520,9 @@ def test_one_person_never_releases_a_deposit_held_for_a_sanctioned_sender(stack)
     stack.mine("polygon", 2)
     held = stack.deposit_of(user)
     assert held.hold_reason is HoldReason.SANCTIONED_SENDER and len(held.alerts) == 1
+    stack.pay(user, "polygon", "0.5")  # dust: an ordinary hold, not compliance's
+    stack.mine("polygon", 2)
+    assert [d.id for d in stack.deposits.waiting()] == [held.id]
     with pytest.raises(Refused):
         stack.deposits.release(held.id, actor="ops:root", note="looks fine to me")
     with pytest.raises(Refused):
@@ -604,3 +607,29 @@ def test_dust_from_a_listed_sender_is_not_one_persons_release_but_ordinary_dust_
     assert ordinary.id != listed.id and ordinary.hold_reason is HoldReason.BELOW_MINIMUM
     released = stack.deposits.release(ordinary.id, actor="ops:root", note="the customer asked")
     assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("0.4")
+
+
+def test_a_deposit_held_for_a_frozen_holder_waits_for_the_freeze_to_end_even_with_two_officers(stack):
+    """Review8 R7: a deposit to a holder compliance froze is held ``compliance``; one person's release is refused,
+    and two officers' approval is refused too while the holder is frozen (nothing written); once unfrozen it goes."""
+    user = stack.sign_up("0712345678", tier=1)
+    with stack.uow() as uow:
+        profile = uow.kyc.get(user.id)
+        profile.freeze("usr_officer", "a court order about this person", at=stack.clock.now())
+        uow.kyc.update(profile)
+    stack.pay(user, "polygon", "20")
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert held.hold_reason is HoldReason.COMPLIANCE
+    with pytest.raises(Refused):
+        stack.deposits.release(held.id, actor="ops:root", note="the customer asked")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="the order was lifted")
+    with pytest.raises(Refused):
+        stack.deposits.approve_release(held.id, officer="usr_b")
+    assert stack.balance(user, "USDT").is_zero() and stack.deposit_of(user).state is DepositState.HELD
+    with stack.uow() as uow:
+        profile = uow.kyc.get(user.id)
+        profile.unfreeze("usr_officer", at=stack.clock.now())
+        uow.kyc.update(profile)
+    assert stack.deposits.approve_release(held.id, officer="usr_b").state is DepositState.CREDITED
+    assert stack.balance(user, "USDT") == usdt("20")

@@ -572,3 +572,29 @@ def test_a_proposal_stored_before_returns_were_four_eyes_reads_as_a_credit(stack
     assert payment.proposal is None
     old = attrs.evolve(payment, proposed_by="usr_a", proposed_to="usr_amina", proposal_kind=None)
     assert old.proposal is PaybillProposal.CREDIT
+
+
+def test_no_officer_proposes_or_approves_a_credit_into_their_own_wallet(stack: WalletStack) -> None:
+    """The wallet to credit is the officer's own: 403 ``own_party`` at proposal and at approval, each refusal
+    audited ``paybill.own_party_refused``; nothing is proposed or credited by them (lastread B9)."""
+    from cryptopay.core.compliance.own_party import OwnParty
+
+    desk, payment = _suspended(stack)
+    mine = stack.sign_up("0712000002")
+    with pytest.raises(OwnParty):
+        desk.propose_credit(payment.id, "0712000002", officer=mine.id, note="my own top-up")
+    assert desk.get(payment.id).proposal is None
+    desk.propose_credit(payment.id, "0712000002", officer="usr_a", note="the payer called")
+    with pytest.raises(OwnParty):
+        desk.approve_credit(payment.id, officer=mine.id)
+    assert desk.get(payment.id).state is PaybillState.SUSPENDED
+    refused = [r for r in stack.backend.storage.audit_records() if r.action == "paybill.own_party_refused"]
+    assert [(r.actor, dict(r.details)["action"]) for r in refused] == [
+        (f"user:{mine.id}", "credit_proposal"),
+        (f"user:{mine.id}", "credit_approval"),
+    ]
+    assert credit_approved(desk, payment.id, officer="usr_b").state is PaybillState.RELEASED
+
+
+def credit_approved(desk: Paybill, payment_id: str, *, officer: str) -> PaybillPayment:
+    return desk.approve_credit(payment_id, officer=officer)

@@ -21,7 +21,7 @@ through ``/v1/admin/paybill-payments`` (step-up), never here.
 from __future__ import annotations
 
 import typer
-from cryptopay.core.errors import InvalidInput, Refused
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState
@@ -94,22 +94,17 @@ def paybill_release(
     to: str = typer.Argument(..., help="The wallet to credit: user id, phone number or username."),
     note: str = _NOTE,
 ) -> None:
-    """Refused (exit 5): crediting a payment to a wallet is four-eyes, proposed and approved on the console."""
+    """Refused (exit 5, audited ``paybill.shell_proposal_refused`` by the operator): crediting a payment to a wallet
+    is four-eyes, proposed and approved on the console or the admin API."""
     with errors_to_exit_codes():
-        raise Refused(
-            f"crediting paybill payment {payment_id} to {to!r} needs two officers: one proposes it on "
-            f"/console/paybill/{payment_id} and a second approves it there (each with a fresh one-time code)"
-        )
+        services().paybill.propose_credit(payment_id, to, officer="", note=note, operator=operator())
 
 
 def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:
-    """Refused (exit 5): returning a payment to its payer is four-eyes, proposed and approved on the console."""
+    """Refused (exit 5, audited ``paybill.shell_proposal_refused`` by the operator): returning a payment to its payer
+    sends money out of our paybill, so it is four-eyes, proposed and approved on the console or the admin API."""
     with errors_to_exit_codes():
-        raise Refused(
-            f"returning paybill payment {payment_id} sends money out of our paybill, so it needs two officers: one "
-            f"proposes it on /console/paybill/{payment_id} (or POST /v1/admin/paybill-payments/{payment_id}/return) "
-            "and a second approves it there (each with a fresh one-time code)"
-        )
+        services().paybill.propose_return(payment_id, officer="", note=note, operator=operator())
 
 
 def paybill_reverify(payment_id: str = _ID, note: str = _NOTE) -> None:

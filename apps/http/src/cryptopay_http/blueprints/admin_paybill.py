@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import Conflict, InvalidState, LimitExceeded, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import Money
@@ -128,14 +128,16 @@ class PaybillCreditRequest:
 
 @attrs.frozen
 class PaybillApproval:
-    proposal: PaybillProposal | None = attrs.field(
-        default=None,
+    """What the approver read (required: an approval never carries out a proposal its approver did not see)."""
+
+    proposal: PaybillProposal = attrs.field(
         metadata=limits("the proposal read (`credit` or `return`): another one proposed meanwhile is a 409"),
     )
     proposed_to: str | None = attrs.field(
         default=None,
         metadata=limits(
-            "the wallet (user id) of the credit read: another one proposed meanwhile is a 409", max_length=64
+            "the wallet (user id) of the credit read, required for a credit: another one proposed meanwhile is a 409",
+            max_length=64,
         ),
     )
 
@@ -294,8 +296,10 @@ def propose_paybill_return(payment_id: str) -> Response:
 @idempotent
 @audited_step_up
 def approve_paybill_payment(payment_id: str) -> Response:
-    read = read_body(PaybillApproval, optional=True)
+    read = read_body(PaybillApproval)
     expected, expected_to = read.proposal, read.proposed_to
+    if expected is PaybillProposal.CREDIT and not expected_to:  # the wallet read, or the proposer could re-aim it
+        raise InvalidInput("proposed_to: the wallet of the credit you read is required", field="proposed_to")
     approved = _desk().approve(payment_id, officer=_officer(), expected=expected, expected_to=expected_to)
     return json_response(PaybillPaymentView.of(approved))
 

@@ -25,6 +25,8 @@ from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit
+from cryptopay.core.remittances import RemittanceOrder
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets.held_sends import HeldSends, RecipientRoom
@@ -884,3 +886,167 @@ def decline_held_transfer(transfer_id: str) -> Response:
     note = read_body(HoldDecisionRequest).note
     declined = _held_sends().decline(transfer_id, officer=current_principal().id, note=note)
     return json_response(HeldTransferView.of(declined))
+
+
+# -- remittance orders held for compliance: a refund is four-eyes (review8 R8) ------------------------------------
+@attrs.frozen
+class RefundProposalView:
+    officer: str
+    at: datetime
+    note: str
+    address: str = attrs.field(metadata={"description": "where the refund would go (the sender's or another)"})
+
+
+@attrs.frozen
+class HeldRemittanceView:
+    """A remittance order as compliance officers read it before deciding its refund (staff only: its sender reads
+    an ordinary payout or refund under way)."""
+
+    id: str
+    state: str = attrs.field(metadata={"description": "held (an officer decides), refunding once approved, ..."})
+    note: str | None = attrs.field(metadata={"description": "why it is held (for officers)"})
+    usdt: Money
+    network: str | None
+    paid_from: list[str] = attrs.field(metadata={"description": "the addresses that paid it"})
+    refund_address: str = attrs.field(metadata={"description": "the refund address the sender gave"})
+    review_alerts: list[str] = attrs.field(metadata={"description": "the compliance alerts holding it"})
+    refund_proposal: RefundProposalView | None = attrs.field(
+        metadata={"description": "four-eyes: a refund proposed, awaiting a second officer"}
+    )
+    refund_id: str | None
+
+    @classmethod
+    def of(cls, order: RemittanceOrder) -> HeldRemittanceView:
+        p = order.refund_proposal
+        proposal = None if p is None else RefundProposalView(p.officer, p.at, p.note, p.address)
+        return cls(
+            order.id,
+            order.state.value,
+            order.note,
+            order.usdt,
+            order.network,
+            list(order.paid_from),
+            order.refund_address,
+            list(order.review_alerts),
+            proposal,
+            order.refund_id,
+        )
+
+
+@attrs.frozen
+class RemittanceRefundRequest:
+    note: str = attrs.field(
+        metadata=limits(
+            "why (kept in the audit log and the alerts' case)", min_length=1, max_length=4000, text=TextKind.PROSE
+        )
+    )
+    address: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "another refund address on the network the order was paid on (audited old -> new); default: the sender's",
+            max_length=128,
+        ),
+    )
+
+
+@attrs.frozen
+class RemittanceApprovalRequest:
+    address: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the refund address the approver read: another one proposed meanwhile is a 409", max_length=128
+        ),
+    )
+
+
+_REMITTANCE_DECIDED = (
+    (NotFound, "no remittance order with this id"),
+    (InvalidState, "not held for compliance (an operator refunds it), or (approve, decline) nothing is proposed"),
+    (InvalidInput, "no note saying why, or not an address on the network it was paid on"),
+    (Refused, "paid out or refunding already, a payout in flight, or nothing confirmed arrived"),
+    (Blocked, "a sanctions list names the refund address"),
+    (Conflict, "a refund is proposed already (propose), or it changed since you read it (approve)"),
+)
+
+
+def _remittances() -> Remittances:
+    return runtime().services.remittances
+
+
+@bp.get("/v1/admin/compliance/held-remittances/<order_id>")
+@operation(
+    "A remittance order held for compliance, with its refund proposal (officers)",
+    response=HeldRemittanceView,
+    tags=_TAGS,
+    description=(
+        "The order as officers read it before deciding its refund. Audited `compliance.held_remittance_viewed`."
+    ),
+    problems=((NotFound, "no remittance order with this id"),),
+)
+@require(roles=_OFFICERS)
+def held_remittance(order_id: str) -> Response:
+    found = _remittances().get(order_id)
+    audit_security("compliance.held_remittance_viewed", f"remittance:{found.id}")
+    return json_response(HeldRemittanceView.of(found))
+
+
+@bp.post("/v1/admin/compliance/held-remittances/<order_id>/refund")
+@operation(
+    "Propose refunding a remittance order held for compliance (officers; four-eyes)",
+    request=RemittanceRefundRequest,
+    response=HeldRemittanceView,
+    tags=_TAGS,
+    description=(
+        "Proposes sending the order's USDT back to the sender's refund address, or to another address on the "
+        "network it was paid on (screened as the refund will be). Nothing moves and its alerts stay open until a "
+        "second officer approves it (`.../approve`). Audited `remittance.refund_proposed` with the note and the "
+        "address from and to; needs a step-up."
+    ),
+    problems=_REMITTANCE_DECIDED,
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def propose_remittance_refund(order_id: str) -> Response:
+    body = read_body(RemittanceRefundRequest)
+    proposed = _remittances().propose_refund(
+        order_id, officer=current_principal().id, note=body.note, address=body.address
+    )
+    return json_response(HeldRemittanceView.of(proposed))
+
+
+@bp.post("/v1/admin/compliance/held-remittances/<order_id>/approve")
+@operation(
+    "Approve the refund another officer proposed on a held remittance order (officers; four-eyes)",
+    request=RemittanceApprovalRequest,
+    response=HeldRemittanceView,
+    tags=_TAGS,
+    description=(
+        "Carries out the proposed refund in the approver's name: the order's alerts concluded in a case closed with "
+        "no action, the address change audited, the conversion reversed and the refund asked, in one unit of work; "
+        "the proposer cannot approve it (409 `same_officer`, audited). Audited `remittance.refund_approved` naming "
+        "both officers; needs a step-up."
+    ),
+    problems=(*_REMITTANCE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+)
+@require(roles=_OFFICERS)
+@audited_step_up
+def approve_remittance_refund(order_id: str) -> Response:
+    expected = read_body(RemittanceApprovalRequest, optional=True).address
+    approved = _remittances().approve_refund(order_id, officer=current_principal().id, expected=expected)
+    return json_response(HeldRemittanceView.of(approved))
+
+
+@bp.post("/v1/admin/compliance/held-remittances/<order_id>/decline")
+@operation(
+    "Decline (or withdraw) the refund proposed on a held remittance order (officers)",
+    request=HoldDecisionRequest,
+    response=HeldRemittanceView,
+    tags=_TAGS,
+    description="Clears the proposal, saying why; nothing moves. Audited `remittance.refund_proposal_declined`.",
+    problems=_REMITTANCE_DECIDED,
+)
+@require(roles=_OFFICERS)
+def decline_remittance_refund(order_id: str) -> Response:
+    note = read_body(HoldDecisionRequest).note
+    declined = _remittances().decline_refund(order_id, officer=current_principal().id, note=note)
+    return json_response(HeldRemittanceView.of(declined))

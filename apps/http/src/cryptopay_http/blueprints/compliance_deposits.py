@@ -2,10 +2,10 @@
 
 A deposit held for a listed sender, a blocking monitoring rule or a frozen wallet (or with a compliance alert raised
 on it) is released to its wallet by two officers, never by one person nor from the shell (``wallets.deposits``):
-``GET /v1/admin/compliance/held-deposits/<id>`` reads one (audited), ``POST .../release`` proposes its release with
-a note (a step-up), ``.../approve`` (a second officer, a step-up: money moves) credits it and closes its alerts with
-no action in the same unit of work, ``.../decline`` clears the proposal. The proposer approving is a 409
-``same_officer``; an officer who holds the wallet is refused (403).
+``GET /v1/admin/compliance/held-deposits`` lists those waiting (audited), ``GET .../held-deposits/<id>`` reads one,
+``POST .../release`` proposes its release with a note (a step-up), ``.../approve`` (a second officer, a step-up:
+money moves) credits it and closes its alerts with no action in the same unit of work, ``.../decline`` clears the
+proposal. The proposer approving is a 409 ``same_officer``; an officer who holds the wallet is refused (403).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from flask import Blueprint, Response
 from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
 from cryptopay_http.blueprints.compliance import HoldDecisionRequest
 from cryptopay_http.convert import json_response, read_body
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -90,6 +91,28 @@ _DECIDED = (
     (Conflict, "a release is proposed already (release), or it changed since it was proposed (approve)"),
     (Refused, "the wallet is frozen: it receives nothing until it is unfrozen"),
 )
+
+
+@bp.get("/v1/admin/compliance/held-deposits")
+@operation(
+    "Wallet deposits held for compliance, awaiting two officers' decision (officers)",
+    response=PageOf(HeldDepositView),
+    tags=_TAGS,
+    description=(
+        "Deposits held for a listed sender, a blocking monitoring rule or a frozen wallet or holder (or with a "
+        "compliance alert raised on them), by id; ordinary holds (dust, an asset, a price, the tier) are not "
+        "compliance's. Audited."
+    ),
+)
+@require(roles=_OFFICERS)
+@paginated("dep")
+def held_deposits() -> Response:
+    def fetch(after: str | None, limit: int) -> list[Deposit]:
+        found = _deposits().waiting(after=after, limit=limit)
+        audit_security("compliance.held_deposits_viewed", "compliance:held_deposits", count=str(len(found)))
+        return found
+
+    return json_response(paginate(fetch, HeldDepositView.of))
 
 
 @bp.get("/v1/admin/compliance/held-deposits/<deposit_id>")

@@ -784,6 +784,7 @@ class Parts:
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
             matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
             metrics=self._remittance_metrics,
+            cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
         )
 
     @functools.cached_property

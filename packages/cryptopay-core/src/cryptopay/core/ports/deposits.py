@@ -47,6 +47,10 @@ class WalletDepositRepository(Protocol):
         """Every deposit by id, ascending, strictly after ``after`` (reconciliation pages through them)."""
         ...
 
+    def held(self, *, after: str | None, limit: int) -> list[Deposit]:
+        """The deposits held now by id, ascending, strictly after ``after`` (compliance's queue, review8 R7)."""
+        ...
+
 
 class DepositUnitOfWork(WalletUnitOfWork, MonitoringUnitOfWork, Protocol):
     """One transaction over the wallets, the derived addresses, the deposits, the monitoring journal and alerts."""

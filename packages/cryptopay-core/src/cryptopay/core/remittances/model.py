@@ -36,6 +36,7 @@ from cryptopay.core.text import TextKind, text_problem
 __all__ = [
     "DESK",
     "ImplausibleSender",
+    "RefundProposal",
     "RemittanceOrder",
     "RemittanceRoute",
     "RemittanceState",
@@ -176,6 +177,17 @@ def _letters(text: str) -> int:
     return sum(c.isalpha() for c in text)
 
 
+@attrs.frozen(kw_only=True)
+class RefundProposal:
+    """A compliance officer's proposal to refund an order held for compliance (review8 R8): who, when, why, and the
+    address it would go to (the sender's, or another the officer names); a second officer approves it."""
+
+    officer: str
+    at: datetime
+    note: str
+    address: str
+
+
 @attrs.define(kw_only=True)
 class RemittanceOrder:
     """One order. ``usdt`` is what the sender pays (the invoice's price), ``kes`` what the recipient receives
@@ -221,6 +233,7 @@ class RemittanceOrder:
     # excess refund deducted (booked to ``revenue:remittance_dust:USDT``; not owed to the sender)
     excess_kept: dict[str, Money] = attrs.Factory(dict)
     finished_at: datetime | None = None
+    refund_proposal: RefundProposal | None = None  # an officer's refund of a held order, awaiting a second officer
 
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:

@@ -56,8 +56,9 @@ sanctions lists when the order opens (``Monitoring.screen_names``, never refusin
 or possible, opens the order as any other -- a refusal told anyone a name is on our lists, for nothing (tipping-off) --
 and keeps its alerts (``review_alerts``, audited on ``remittance.create`` for officers); once paid its payout is
 ``held`` until an operator refunds it or retries it, which needs compliance to have cleared every alert in a case
-closed with no action: ``UnderReview`` otherwise; a release is audited ``remittance.released``; unpaid, it expires as
-any order does); the recipient's wallet credit is within its KYC limits
+closed with no action: ``UnderReview`` otherwise, and so is an operator's refund, which two compliance officers decide
+instead (``propose_refund``, ``approve_refund``: review8 R8); a release is audited ``remittance.released``; unpaid,
+it expires as any order does); the recipient's wallet credit is within its KYC limits
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze opens as any other (review4
 R6: a refusal, however neutral, was an oracle on someone's freeze, since nothing else refuses a Safaricom number),
 audited ``remittance.frozen_recipient`` for officers, and once paid it is held, as one frozen after it opened.
@@ -89,13 +90,14 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
-from cryptopay.core.compliance.cases import Alert
+from cryptopay.core.compliance.cases import Alert, CaseStatus
 from cryptopay.core.compliance.feed import MonitoringFeed
-from cryptopay.core.compliance.monitoring import UnderReview
+from cryptopay.core.compliance.monitoring import Monitoring, UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import NameMatcher, normalize_name
 from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
+    Conflict,
     CryptopayError,
     InvalidInput,
     InvalidName,
@@ -125,6 +127,7 @@ from cryptopay.core.mobile_money.phones import (
 )
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDC, USDT, Asset, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
 from cryptopay.core.payments.refunds import (
@@ -137,6 +140,7 @@ from cryptopay.core.payments.refunds import (
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
@@ -148,6 +152,7 @@ from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import (
     DESK,
+    RefundProposal,
     RemittanceOrder,
     RemittanceRoute,
     RemittanceState,
@@ -300,6 +305,8 @@ class Remittances:
     matcher: NameMatcher | None = None
     name_match: float = 70.0
     metrics: Metrics | None = None  # how many orders the last run could not move (``cryptopay_remittances_failed``)
+    # The alerts' cases, concluded with an officers' refund of a held order (None: no monitoring wired)
+    cases: Callable[[], Monitoring | None] = lambda: None
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -662,6 +669,14 @@ class Remittances:
                     field="reason",
                 )
             order.refund_address = checked
+        self._confirm_not_paid(order, actor)
+        self._screen_refund(order, order.refund_address, actor)  # refused before the order changes
+        why = (reason or "").strip()
+        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address, why))
+        return self._request_refund(order_id, actor)
+
+    def _confirm_not_paid(self, order: RemittanceOrder, actor: str) -> None:
+        """``AwaitingStatus`` while Transaction Status, asked now, has not confirmed a failed payout was not paid."""
         current = self.payout_of(order)
         failed = current is not None and current.state is PayoutState.FAILED
         if current is not None and failed and not self.payouts().confirm_failure(current.id, actor=actor):
@@ -670,15 +685,14 @@ class Remittances:
                 "asked first whether it was paid; refund again once it has answered",
                 payout_id=current.id,
             )
+
+    def _screen_refund(self, order: RemittanceOrder, address: str, actor: str) -> None:
+        """``Blocked`` (audited, alerted) while a sanctions list names ``address`` on a network the order was paid
+        on."""
         invoice = self.invoice(order)
-        for network in sorted({p.transfer.network for p in invoice.payments}):  # refused before the order changes
+        for network in sorted({p.transfer.network for p in invoice.payments}):
             party = order.recipient_id or f"phone:{order.recipient_phone}"
-            self.refunds.refuse_listed(
-                f"remittance:{order.id}", party, network, order.refund_address, requested_by=actor
-            )
-        why = (reason or "").strip()
-        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address, why))
-        return self._request_refund(order_id, actor)
+            self.refunds.refuse_listed(f"remittance:{order.id}", party, network, address, requested_by=actor)
 
     def _refuse_under_review(self, order: RemittanceOrder, actor: str, address: str | None) -> None:
         """``UnderReview`` (audited ``remittance.refund_refused`` by ``actor``) while any of the order's compliance
@@ -697,10 +711,120 @@ class Remittances:
         )
         raise UnderReview(
             f"remittance {order.id} is held for compliance ({'; '.join(c.why for c in waiting)}): its refund is "
-            "compliance's decision, not an operator's; it is refunded by an operator once compliance closed each "
-            "case with no action",
+            "two compliance officers' decision, proposed and approved with their second factor on the admin API "
+            f"(POST /v1/admin/compliance/held-remittances/{order.id}/refund, then .../approve), not an "
+            "operator's; an operator refunds it once compliance closed each case with no action",
             alerts=[c.alert_id for c in waiting],
         )
+
+    # --- compliance officers: a held order's refund, four-eyes (review8 R8) ---------------------------------------
+
+    def propose_refund(self, order_id: str, *, officer: str, note: str, address: str | None = None) -> RemittanceOrder:
+        """An officer proposes refunding an order held for compliance (its alerts not all cleared) to the sender's
+        refund address, or to ``address`` on the network it was paid on; checked as the refund will be (screened,
+        refundable now), audited ``remittance.refund_proposed`` (the note, the address from and to); nothing moves
+        and the alerts stay open until a second officer ``approve_refund``s it; a second proposal while one waits
+        is a ``Conflict``. Only on the admin API, with a step-up: the shell has no door to it (its ``refund`` is
+        refused for such an order, ``UnderReview``), as it cannot prove which officer is at the keyboard. An order
+        not under review is an operator's ``refund`` (``InvalidState``)."""
+        order = self.get(order_id)
+        why = _officers_note(note)
+        if not [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]:
+            raise InvalidState(f"remittance {order.id} is not held for compliance: an operator refunds it")
+        target = order.refund_address if address is None else self._refund_address(order, address)
+        actor = f"user:{officer}"
+        self._screen_refund(order, target, actor)
+        in_transaction(self.uow, lambda uow: self._refundable(uow, _order(uow, order_id)))
+        proposal = RefundProposal(officer=officer, at=self.clock.now(), note=why, address=target)
+        return in_transaction(self.uow, partial(self._proposed, order_id=order_id, proposal=proposal))
+
+    def _proposed(self, uow: RemittanceUnitOfWork, order_id: str, proposal: RefundProposal) -> RemittanceOrder:
+        order = _order(uow, order_id, lock=True)
+        if order.refund_proposal is not None:
+            raise Conflict(f"a refund of remittance {order.id} is proposed already: approve or decline it")
+        self._refundable(uow, order)
+        order.refund_proposal = proposal
+        uow.remittances.update(order)
+        details = {"note": proposal.note, "from": order.refund_address, "to": proposal.address}
+        uow.audit.append(
+            _event(f"user:{proposal.officer}", "remittance.refund_proposed", order.id, proposal.at, details)
+        )
+        return order
+
+    def approve_refund(self, order_id: str, *, officer: str, expected: str | None = None) -> RemittanceOrder:
+        """A second officer carries out the refund another proposed (``SameOfficer`` for its proposer, audited
+        ``remittance.refund_same_officer_refused``; ``expected``: the address the approver read, another one now is a
+        ``Conflict``). In one unit of work: the order's alerts concluded (``Monitoring.conclude``: grouped into a
+        case closed with no action, with the proposal's note), the address change audited from the old to the new,
+        the conversion reversed, audited ``remittance.refund_approved`` naming both officers and the cases; then the
+        refund is asked as any order's (the admin API, with a step-up)."""
+        order = self.get(order_id)
+        proposal = order.refund_proposal
+        if proposal is None:
+            raise InvalidState(f"no refund of remittance {order.id} is proposed")
+        if expected is not None and not _same_address(expected, proposal.address):
+            raise Conflict(f"the refund proposed on remittance {order.id} goes elsewhere now: read it again")
+        actor = f"user:{officer}"
+        if proposal.officer == officer:
+            details = {"proposed_by": proposal.officer}
+            now = self.clock.now()
+            in_transaction(
+                self.uow,
+                lambda uow: uow.audit.append(
+                    _event(actor, "remittance.refund_same_officer_refused", order.id, now, details)
+                ),
+            )
+            raise SameOfficer("you proposed this refund: a second officer approves it")
+        self._confirm_not_paid(order, actor)
+        self._screen_refund(order, proposal.address, actor)
+        cases = self.cases()
+        in_transaction(
+            self.uow, partial(self._approved, order_id=order_id, officer=officer, proposal=proposal, cases=cases)
+        )
+        return self._request_refund(order_id, actor)
+
+    def _approved(
+        self,
+        uow: RemittanceUnitOfWork,
+        order_id: str,
+        officer: str,
+        proposal: RefundProposal,
+        cases: Monitoring | None,
+    ) -> None:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        if order.refund_proposal != proposal:
+            raise Conflict(f"the refund proposed on remittance {order.id} changed meanwhile: read it again")
+        self._refundable(uow, order)
+        concluded: list[str] = []
+        if cases is not None and order.review_alerts:  # concluded with the money's move below, or not at all
+            decided = cast(MonitoringUnitOfWork, uow)
+            note = f"remittance refund: {proposal.note}"
+            concluded = cases.conclude(decided, officer, order.review_alerts, CaseStatus.CLOSED_NO_ACTION, note)
+        order.refund_proposal = None
+        uow.remittances.update(order)
+        details = {"proposed_by": proposal.officer, "note": proposal.note, "address": proposal.address}
+        details |= {"alerts": ",".join(order.review_alerts), "cases": ",".join(concluded)}
+        uow.audit.append(_event(f"user:{officer}", "remittance.refund_approved", order.id, now, details))
+        self._start_refund(uow, order_id, f"user:{officer}", proposal.address, proposal.note)
+
+    def decline_refund(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+        """Any officer declines (its proposer withdraws) the refund proposed, with a note: nothing moves, audited
+        ``remittance.refund_proposal_declined``."""
+        why = _officers_note(note)
+
+        def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            order = _order(uow, order_id, lock=True)
+            proposal = order.refund_proposal
+            if proposal is None:
+                raise InvalidState(f"no refund of remittance {order.id} is proposed")
+            order.refund_proposal = None
+            uow.remittances.update(order)
+            details = {"proposed_by": proposal.officer, "address": proposal.address, "note": why}
+            action = "remittance.refund_proposal_declined"
+            uow.audit.append(_event(f"user:{officer}", action, order.id, self.clock.now(), details))
+            return order
+
+        return in_transaction(self.uow, decline)
 
     def _refund_address(self, order: RemittanceOrder, address: str) -> str:
         invoice = self.invoice(order)
@@ -1546,6 +1670,16 @@ class Remittances:
         self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str, reason: str = ""
     ) -> None:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
+        self._refundable(uow, order)
+        if not _same_address(address, order.refund_address):  # who sent the sender's money elsewhere, and why
+            details = {"from": order.refund_address, "to": address, "reason": reason}
+            uow.audit.append(_event(actor, "remittance.refund_address_changed", order.id, now, details))
+        order.refund_address = address
+        self._unconvert(uow, order, now, f"refund asked by {actor}")
+
+    def _refundable(self, uow: RemittanceUnitOfWork, order: RemittanceOrder) -> None:
+        """``Refused`` once paid out or refunding, or while a payout is in flight; refused when nothing confirmed
+        arrived (``_paid_rail``)."""
         payout = _current_payout(uow, order)
         if order.state in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.REFUNDING):
             raise Refused(f"remittance {order.id} is {order.state.value}: it cannot be refunded now")
@@ -1555,11 +1689,6 @@ class Remittances:
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
         _paid_rail(invoice)  # nothing confirmed arrived: refused before the order leaves its state
-        if not _same_address(address, order.refund_address):  # who sent the sender's money elsewhere, and why
-            details = {"from": order.refund_address, "to": address, "reason": reason}
-            uow.audit.append(_event(actor, "remittance.refund_address_changed", order.id, now, details))
-        order.refund_address = address
-        self._unconvert(uow, order, now, f"refund asked by {actor}")
 
     def _unconvert(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, note: str) -> None:
         """Back to USDT (the conversion reversed), to be refunded: ``refunding``."""
@@ -1870,6 +1999,13 @@ def _failed(order_id: str, step: str, error: Exception) -> None:
     text (it may carry a phone, a name or a URL with a key); the order waits, unchanged, for the next run."""
     code = error.code if isinstance(error, CryptopayError) else "unexpected"
     _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
+
+
+def _officers_note(note: str) -> str:
+    """An officer's decision says why (``InvalidInput`` naming ``note`` otherwise)."""
+    if not note.strip():
+        raise InvalidInput("a compliance decision on a held order says why", field="note")
+    return note.strip()
 
 
 def _same_address(one: str, other: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.wallets.deposit import Deposit
+from cryptopay.core.wallets.deposit import Deposit, DepositState
 
 __all__ = ["InMemoryWalletDeposits"]
 
@@ -55,4 +55,8 @@ class InMemoryWalletDeposits:
 
     def every(self, *, after: str | None, limit: int) -> list[Deposit]:
         found = [d for d in self._rows.values() if after is None or d.id > after]
+        return [attrs.evolve(d) for d in sorted(found, key=lambda d: d.id)[:limit]]
+
+    def held(self, *, after: str | None, limit: int) -> list[Deposit]:
+        found = [d for d in self._rows.values() if d.state is DepositState.HELD and (after is None or d.id > after)]
         return [attrs.evolve(d) for d in sorted(found, key=lambda d: d.id)[:limit]]

@@ -324,6 +324,18 @@ class Deposits:
             raise NotFound(f"no deposit {deposit_id!r}")
         return found
 
+    def waiting(self, *, after: str | None = None, limit: int = 50) -> list[Deposit]:
+        """Deposits held for compliance (``Deposit.for_compliance``) awaiting two officers' release, by id: compliance's
+        queue (review8 R7); the held ones read a page at a time, the ordinary holds skipped."""
+        found: list[Deposit] = []
+        while len(found) < limit:
+            page = in_transaction(self._uow, partial(_held_page, after=after))
+            found += [d for d in page if d.for_compliance]
+            if len(page) < _PAGE:
+                break
+            after = page[-1].id
+        return found[:limit]
+
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
         """An operator's decision on an ordinary hold (dust, an asset, a price, the tier): credit a held deposit to
         its wallet (Dr deposits_held / Cr wallet; USDC converted into USDT at a price now, ``Unavailable`` without
@@ -333,8 +345,8 @@ class Deposits:
         or any compliance alert raised on it), or whose sender a sanctions list names now (dust from a listed address
         is held as dust: the lists are read after the minimum), is never released by one person: ``Refused``
         (the shell's exit 5), audited ``wallet.deposit_release_refused`` by ``actor``, nothing changes; two officers
-        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet frozen now receives nothing
-        (``Refused``)."""
+        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet (or a holder) frozen now
+        receives nothing (``Refused``)."""
         why = _note(note)
         found = self.deposit(deposit_id)
         alerts = in_transaction(self._uow, lambda uow: _alerts_of(uow, found))
@@ -876,6 +888,9 @@ class Deposits:
         wallet = uow.wallets.get(deposit.user_id, lock=True)  # the deposit's row, then the wallet's (``_confirm``)
         if wallet is None or wallet.frozen:
             raise Refused(f"the wallet of deposit {deposit_id} is frozen: it receives nothing until it is unfrozen")
+        holder = uow.kyc.get(deposit.user_id)
+        if holder is not None and holder.frozen:  # a compliance freeze of its holder: nothing reaches them
+            raise Refused(f"the holder of deposit {deposit_id} is frozen by compliance: it is released once unfrozen")
         now = self._clock.now()
         cases: list[str] = []
         alerts = _alerts_of(uow, deposit)
@@ -957,6 +972,10 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
     depth = watcher.confirmations(_observed(deposit))
     reached = finals.reached(deposit.block_number) if deposit.requirement.finality is not None else None
     return _Reading(deposit, depth=depth, reached=reached)
+
+
+def _held_page(uow: DepositUnitOfWork, after: str | None) -> list[Deposit]:
+    return uow.wallet_deposits.held(after=after, limit=_PAGE)
 
 
 def _note(note: str) -> str:

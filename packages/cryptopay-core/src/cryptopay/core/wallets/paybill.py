@@ -80,6 +80,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.own_party import refuse_own_party
 from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
@@ -637,6 +638,10 @@ class Paybill:
         if operator is not None:
             raise self._shell_refused(payment_id, operator, {"officer": officer, "to": to[:64], "note": text}, "credit")
 
+        named = in_transaction(self.uow, lambda uow: _named(uow, to) or uow.wallets.get(to.strip()))
+        if named is not None:
+            self._not_own(payment_id, officer, named.user_id, "credit_proposal")
+
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             payment = self._actionable(uow, payment_id)
             if payment.proposal is None:
@@ -692,6 +697,13 @@ class Paybill:
             return self.approve_return(payment_id, officer=officer)
         return self.approve_credit(payment_id, officer=officer, expected_to=expected_to)
 
+    def _not_own(self, payment_id: str, officer: str, user_id: str, action: str) -> None:
+        """``OwnParty`` (403, audited ``paybill.own_party_refused``) when the wallet to credit is the officer's own:
+        nobody proposes or approves money into their own wallet (lastread B9; outside review R12's rule)."""
+        at = self.clock.now()
+        subject = f"paybill:{payment_id}"
+        refuse_own_party(self.uow, None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
+
     def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
         """The payment with ``kind`` proposed, read before its approval; its proposer is refused ``SameOfficer``
         (audited ``paybill.<kind>_same_officer_refused``)."""
@@ -728,6 +740,8 @@ class Paybill:
         payment = self._second_officer(payment_id, officer, PaybillProposal.CREDIT)
         if expected_to is not None and payment.proposed_to != expected_to:
             raise Conflict(f"paybill payment {payment_id} now has a credit to another wallet proposed: read it again")
+        if payment.proposed_to is not None:
+            self._not_own(payment_id, officer, payment.proposed_to, "credit_approval")
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
             locked = self._still_proposed(uow, payment, payment_id)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import wallet_deposits
-from cryptopay.core.wallets.deposit import Deposit
+from cryptopay.core.wallets.deposit import Deposit, DepositState
 
 __all__ = ["SqlWalletDeposits"]
 
@@ -57,3 +57,8 @@ class SqlWalletDeposits(_Documents[Deposit]):
     def every(self, *, after: str | None, limit: int) -> list[Deposit]:
         d = wallet_deposits.c
         return self._select(*(() if after is None else (d.id > after,)), limit=limit)
+
+    def held(self, *, after: str | None, limit: int) -> list[Deposit]:
+        d = wallet_deposits.c
+        held = d.state == DepositState.HELD.value
+        return self._select(held, *(() if after is None else (d.id > after,)), limit=limit)

@@ -1,0 +1,124 @@
+"""review8 R8: a remittance order held for compliance (paid from a listed address) is refunded only by two compliance
+officers over the admin API, each with a step-up: one proposes (to the sender's address or another, audited old ->
+new), a second approves (409 ``same_officer`` for the proposer), and the approval concludes the order's alert in the
+unit of work that starts the refund. Nobody else may act; the shell is refused (``test_cli_remittances``)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay_http import Services
+
+from tests.integration.http.http_support import fast_hasher
+from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
+from tests.support.services import in_memory_services
+
+PATH = "/v1/admin/compliance/held-remittances"
+LISTED = "TLsanctionedTronAddressXXXXXXXXXXX"
+OTHER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+
+
+@pytest.fixture
+def stack() -> RemittanceStack:
+    return remittance_stack(policy=RetryPolicy(attempts=1))
+
+
+@pytest.fixture
+def services(stack: RemittanceStack) -> Services:
+    found = in_memory_services(clock=stack.clock, hasher=fast_hasher())
+    return attrs.evolve(found, remittances=ready(stack.remittances))
+
+
+def _held(stack: RemittanceStack) -> str:
+    stack.list_sanctioned("Nobody Listed", addresses=(("tron", LISTED),))
+    order = stack.order(amount="1500")
+    stack.pay(order, payer=LISTED)
+    stack.confirm()
+    stack.run()
+    assert stack.remittances.get(order.id).state.value == "held"
+    return order.id
+
+
+def _actions(stack: RemittanceStack, order_id: str) -> dict[str, tuple[str, dict[str, str]]]:
+    with stack.wallet.backend.uow() as uow:
+        return {r.action: (r.actor, dict(r.details)) for r in uow.audit.about([f"remittance:{order_id}"])}
+
+
+def test_two_officers_refund_a_held_order_to_another_address_and_conclude_its_alert(client, auth, stack):
+    order_id = _held(stack)
+    officer, codes = auth.staff("compliance")
+    assert client.get(f"{PATH}/{order_id}", headers=auth.staff("admin")[0]).status_code == 403
+    shown = client.get(f"{PATH}/{order_id}", headers=officer)
+    assert shown.status_code == 200, shown.json
+    [alert] = stack.monitoring.alerts()
+    assert (shown.json["state"], shown.json["review_alerts"], shown.json["refund_proposal"]) == (
+        "held",
+        [alert.id],
+        None,
+    )
+    refund = f"{PATH}/{order_id}/refund"
+    body = {"note": "delisted on 6 Dec; the sender's new wallet, proof seen", "address": OTHER}
+    unstepped = client.post(refund, json=body, headers=officer)
+    assert unstepped.status_code == 403 and unstepped.json["code"] == "step_up_required", unstepped.json
+    stepped = auth.stepped_up(officer, code=codes[0])
+    assert client.post(refund, json={"note": ""}, headers=stepped).status_code == 422
+    assert client.post(refund, json={"note": "x", "address": "nope"}, headers=stepped).status_code == 422
+    assert client.post(f"{PATH}/rmt_nope/refund", json={"note": "x"}, headers=stepped).status_code == 404
+    proposed = client.post(refund, json=body, headers=stepped)
+    assert proposed.status_code == 200, proposed.json
+    assert proposed.json["state"] == "held" and proposed.json["refund_proposal"]["address"] == OTHER
+    assert stack.refunds.list_refunds(stack.remittances.get(order_id).invoice_id) == []  # four-eyes: nothing moved yet
+    assert stack.monitoring.alerts()[0].status.value == "open"
+    actor, details = _actions(stack, order_id)["remittance.refund_proposed"]
+    assert actor.startswith("user:") and (details["from"], details["to"]) == (TRON_REFUND, OTHER)
+    again = client.post(refund, json={"note": "twice"}, headers=auth.stepped_up(officer, code=codes[1]))
+    assert again.status_code == 409, again.json
+    approve = f"{PATH}/{order_id}/approve"
+    same = client.post(approve, headers=auth.stepped_up(officer, code=codes[2]))
+    assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
+    assert "remittance.refund_same_officer_refused" in _actions(stack, order_id)
+    second, second_codes = auth.staff("compliance")
+    assert client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    stale = client.post(approve, json={"address": TRON_REFUND}, headers=auth.stepped_up(second, code=second_codes[0]))
+    assert stale.status_code == 409, stale.json  # not the proposal the approver read
+    done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(second, code=second_codes[1]))
+    assert done.status_code == 200, done.json
+    assert (done.json["state"], done.json["refund_address"], done.json["refund_proposal"]) == ("refunding", OTHER, None)
+    assert done.json["refund_id"]
+    [concluded] = stack.monitoring.alerts()
+    assert concluded.status.value != "open" and stack.monitoring.clearance([concluded.id])[0].cleared
+    actions = _actions(stack, order_id)
+    approver, approved = actions["remittance.refund_approved"]
+    assert approver != actor and approved["proposed_by"] == actor.removeprefix("user:") and approved["cases"]
+    assert (actions["remittance.refund_address_changed"][1]["from"], approved["address"]) == (TRON_REFUND, OTHER)
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    assert stack.remittances.get(order_id).state.value == "refunded" and stack.books_balanced()
+
+
+def test_a_proposal_is_declined_and_an_order_not_under_review_is_the_operators(client, auth, stack):
+    ordinary = stack.order(amount="1500", phone="254711000009")  # expired, then paid late: no compliance alert
+    stack.clock.advance(minutes=31)
+    stack.confirm(2)
+    stack.run()
+    stack.pay(ordinary)
+    stack.confirm()
+    order_id = _held(stack)
+    officer, codes = auth.staff("compliance")
+    proposed = client.post(
+        f"{PATH}/{order_id}/refund", json={"note": "namesake"}, headers=auth.stepped_up(officer, code=codes[0])
+    )
+    assert proposed.status_code == 200 and proposed.json["refund_proposal"]["address"] == TRON_REFUND
+    second, _ = auth.staff("compliance")
+    decline = f"{PATH}/{order_id}/decline"
+    assert client.post(decline, json={"note": ""}, headers=second).status_code == 422
+    declined = client.post(decline, json={"note": "a strong match: keep it"}, headers=second)
+    assert declined.status_code == 200 and declined.json["refund_proposal"] is None, declined.json
+    assert client.post(decline, json={"note": "again"}, headers=second).status_code == 409  # nothing proposed
+    refused = client.post(
+        f"{PATH}/{ordinary.id}/refund", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
+    )
+    assert refused.status_code == 409 and "not held for compliance" in refused.json["detail"], refused.json
