@@ -50,6 +50,9 @@ def test_two_officers_refund_a_held_order_to_another_address_and_conclude_its_al
     order_id = _held(stack)
     officer, codes = auth.staff("compliance")
     assert client.get(f"{PATH}/{order_id}", headers=auth.staff("admin")[0]).status_code == 403
+    assert client.get(PATH, headers=auth.user("merchant")).status_code == 403
+    listed = client.get(PATH, headers=officer)
+    assert listed.status_code == 200 and [r["id"] for r in listed.json["data"]] == [order_id], listed.json
     shown = client.get(f"{PATH}/{order_id}", headers=officer)
     assert shown.status_code == 200, shown.json
     [alert] = stack.monitoring.alerts()

@@ -19,7 +19,13 @@ import pytest
 import redis
 from cryptopay.adapters.queue import RqQueue
 from cryptopay.adapters.queue.rq import SCHEDULER_CHECK
+from cryptopay.adapters.sql import make_engine
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.adapters.webhooks import HttpxWebhookSender
 from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.system import RandomIds, SystemClock
+from cryptopay_worker import WorkerServices, run_worker, use_services
+from cryptopay_worker.services import reset_services
 from rq.scheduler import RQScheduler
 
 from tests.support.queue_harness import cleanup_rq
@@ -72,3 +78,30 @@ def test_a_worker_takes_over_the_scheduler_a_dead_worker_left(redis_url: str, na
         if worker.is_alive() and worker.pid is not None:
             os.kill(worker.pid, signal.SIGKILL)
             worker.join(5)
+
+
+def test_a_worker_started_without_the_scheduler_still_runs_its_queues_delayed_jobs(
+    redis_url: str, names: tuple[str, str], tmp_path
+) -> None:
+    """The Daraja worker runs ``--no-scheduler``; RQ keeps a job's retry on the job's own queue, so that worker must
+    still move its queue's due delayed jobs (a ``payouts.start`` retry), or nobody does."""
+    queue_name, token = names
+    connection = redis.Redis.from_url(redis_url)
+    queue = RqQueue(connection, queue_name=queue_name)
+    queue.enqueue("test.mark", {}, delay=timedelta(seconds=1))  # as RQ schedules a retry after its wait
+    time.sleep(2.5)  # due now
+    use_services(
+        WorkerServices(
+            uow_factory=SqlStorage(make_engine(f"sqlite:///{tmp_path}/unused.db")).unit_of_work,
+            queue=queue,
+            webhook_sender=HttpxWebhookSender(),
+            clock=SystemClock(),
+            ids=RandomIds(),
+            jobs={"test.mark": lambda payload: connection.set(f"{token}-ran", "1", ex=600)},
+        )
+    )
+    try:
+        run_worker(redis_url, [queue_name], with_scheduler=False, burst=True, fork=False)
+    finally:
+        reset_services()
+    assert connection.get(f"{token}-ran") == b"1"

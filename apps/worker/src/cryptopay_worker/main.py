@@ -48,7 +48,10 @@ def run_worker(
     """Work the queues until stopped (or, with ``burst``, until they are empty); True if any job ran.
 
     The jobs' queue becomes an ``RqQueue`` on ``redis_url`` unless the services already hold one.
-    ``with_scheduler`` also runs RQ's scheduler (delayed jobs and retries) and our repeating-job scheduler.
+    ``with_scheduler`` also runs our repeating-job scheduler. RQ's scheduler (it moves the delayed jobs and retry
+    waits of these queues onto them when due; one worker per queue holds it) runs in every worker: RQ keeps a
+    retry on the queue the job ran on, so a queue whose workers all ran none (the Daraja worker, started
+    ``--no-scheduler``) kept its jobs' retries (``payouts.start``, ``payouts.query_status``) forever.
     """
     current = services()
     namespace = RedisKeys.from_env(os.environ).queue_namespace
@@ -65,7 +68,7 @@ def run_worker(
         scheduler.start()
     try:
         worker = queue.worker(registry, queue_names=queues or None, fork=fork)
-        return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO"))
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
     finally:
         if scheduler is not None:
             scheduler.stop()
@@ -115,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the Redis of the queues (default: $CRYPTOPAY_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379/0)",
     )
     parser.add_argument("--queue", action="append", dest="queues", help="a queue to work (repeatable)")
-    parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
+    parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not enqueue the repeating jobs in this worker (delayed jobs and retries still run)",
+    )
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     parser.add_argument("--inline", action="store_true", help="no Redis: run jobs in this process (embedded mode)")
     parser.add_argument("--fast", action="store_true", help="payment jobs each second (demo/sandbox)")

@@ -20,7 +20,9 @@ def worker(
         help="Redis (default: $CRYPTOPAY_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379/0).",
     ),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
-    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
+    no_scheduler: bool = typer.Option(
+        False, "--no-scheduler", help="Do not enqueue the repeating jobs here (delayed jobs and retries still run)."
+    ),
     inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),
     fast: bool = typer.Option(False, "--fast", help="Payment jobs each second, the rest less (demo, sandbox)."),
     dev: bool = typer.Option(

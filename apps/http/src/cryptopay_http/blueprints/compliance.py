@@ -25,7 +25,7 @@ from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit
-from cryptopay.core.remittances import RemittanceOrder
+from cryptopay.core.remittances import RemittanceOrder, RemittanceState
 from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
@@ -971,6 +971,27 @@ _REMITTANCE_DECIDED = (
 
 def _remittances() -> Remittances:
     return runtime().services.remittances
+
+
+@bp.get("/v1/admin/compliance/held-remittances")
+@operation(
+    "Remittance orders held, newest first (officers)",
+    response=PageOf(HeldRemittanceView),
+    tags=_TAGS,
+    description=(
+        "Every order an operator or compliance must decide (`held`); those with `review_alerts` are compliance's: "
+        "their refund is proposed and approved here (four-eyes). Audited `compliance.held_remittances_viewed`."
+    ),
+)
+@require(roles=_OFFICERS)
+@paginated("rmt")
+def held_remittances() -> Response:
+    def fetch(before: str | None, limit: int) -> list[RemittanceOrder]:
+        found = _remittances().orders(state=RemittanceState.HELD, before=before, limit=limit)
+        audit_security("compliance.held_remittances_viewed", "compliance:held_remittances", count=str(len(found)))
+        return found
+
+    return json_response(paginate(fetch, HeldRemittanceView.of))
 
 
 @bp.get("/v1/admin/compliance/held-remittances/<order_id>")

@@ -214,6 +214,7 @@ WITHHELD_ACTIONS = (
     "remittance.rescreened",  # a sanctions match kept on an order under way (tipoff3)
     "remittance.refused",
     "remittance.released",  # names the alerts and the cases that cleared them
+    "remittance.refund_",  # an operator refused on a held order, the officers' four-eyes on its refund (review8 R8)
     ".own_party_refused",
 )
 # Details withheld from audit records otherwise shown: why an operator froze the wallet (a compliance freeze is
@@ -267,6 +268,8 @@ def _withheld(action: str) -> bool:
 
     >>> [_withheld(a) for a in ("kyc.frozen", "wallet.held_send_released", "aml.own_party_refused", "wallet.frozen")]
     [True, True, True, False]
+    >>> [_withheld(a) for a in ("remittance.refund_proposed", "remittance.refund_refused", "remittance.refunding")]
+    [True, True, False]
     """
     return any(
         action == w or (w.endswith((".", "_")) and action.startswith(w)) or (w.startswith(".") and action.endswith(w))
