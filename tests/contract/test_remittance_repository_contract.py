@@ -1170,7 +1170,7 @@ def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chai
     of 1.5 USDC while the hot wallet's fee estimate is 2 USDC (2.5 with the margin): each back on chain would cost
     the platform a network fee, so none is sent (the excess rule's floor, ``RemittanceRules.excess_floor``, and the
     network's fee apply to strays too). They stay pending for an operator (``cryptopay refunds wrong-network``), the
-    order notes it once (``excess_note``, audited ``remittance.stray_held`` with the floor and the fee), however
+    order marks each once (``strays_held``, audited ``remittance.stray_held`` with the floor and the fee), however
     many runs; a stray worth more than both still goes back whole. Unfixed, each dust transfer was its own refund."""
     stack = remittance_stack(backend)
     estimator = FakeFeeEstimator(Money.of("2", USDC))
@@ -1186,10 +1186,11 @@ def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chai
     assert held.excess_refund_ids == () and stack.senders["ethereum"].sent == {}
     strays = stack.remittances.wrong_payments(held)
     assert [p.state.value for p in strays] == ["pending"] * 4
-    assert held.excess_note is not None and "operator" in held.excess_note
-    [audited] = _audited(backend, "remittance.stray_held")
-    assert audited["floor"] == str(Money.of(1, USDC)) and audited["network_fee"] == str(Money.of("2.5", USDC))
-    assert audited["payment"] in {p.id for p in strays}
+    assert sorted(held.strays_held) == sorted(p.id for p in strays) and held.excess_note is None
+    audited = _audited(backend, "remittance.stray_held")
+    assert sorted(a["payment"] for a in audited) == sorted(p.id for p in strays)  # once each, not per run
+    big = next(a for a in audited if a["amount"] == str(Money.of("1.5", USDC)))
+    assert big["floor"] == str(Money.of(1, USDC)) and big["network_fee"] == str(Money.of("2.5", USDC))
     stack.chains["ethereum"].pay(address, Money.of(10, USDC))
     stack.confirm(12)
     stack.run(rounds=1)
@@ -1197,6 +1198,33 @@ def test_dust_of_the_wrong_asset_is_left_for_an_operator_never_sent_back_on_chai
     assert (refund.amount, refund.address) == (Money.of(10, USDC), EVM_REFUND)
     assert [p.state.value for p in stack.remittances.wrong_payments(stack.get(order))].count("pending") == 4
     assert stack.books_balanced()
+
+
+def test_a_held_excess_and_a_dust_stray_on_one_order_are_each_noted_once_not_every_run(backend: Backend):
+    """lastread A2: an excess that cannot be refunded (no hot wallet on Ethereum) and a dust stray (USDC to the
+    order's Ethereum address) on one order. Each run used to write the excess's note, then overwrite it with the stray's
+    (two row updates and two audit records per order per tick, forever, and the excess's reason lost). Now the
+    stray is marked on the order apart (``strays_held``): after the first run, a second run writes nothing, and the
+    excess's note (what the operator must fix) stays."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500", refund_address=EVM_REFUND)
+    stack.pay(order, network="ethereum")
+    stack.pay(order, network="ethereum")
+    address = next(o.address for o in stack.remittances.invoice(order).options if o.rail.network.name == "ethereum")
+    stack.chains["ethereum"].pay(address, Money.of("0.000001", USDC))  # at most the floor: held, never refunded
+    stack.confirm()
+    stack.refunds._senders.pop("ethereum")
+    stack.run()
+    first = stack.get(order)
+    assert first.excess_note and "not configured" in first.excess_note
+    [stray] = stack.remittances.wrong_payments(first)
+    assert first.strays_held == (stray.id,) and stray.state.value == "pending"
+    audited = (len(_audited(backend, "remittance.excess_held")), len(_audited(backend, "remittance.stray_held")))
+    assert audited == (1, 1)
+    stack.run()
+    assert stack.get(order) == first
+    again = (len(_audited(backend, "remittance.excess_held")), len(_audited(backend, "remittance.stray_held")))
+    assert again == (1, 1)
 
 
 def test_a_held_orders_refund_is_proposed_and_approved_by_two_officers_on_every_backend(backend: Backend):

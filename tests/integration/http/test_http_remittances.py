@@ -556,3 +556,29 @@ def test_dust_of_the_wrong_asset_is_not_promised_back_on_the_status(api: Api):
     assert "too small to be sent back automatically" in status["notice"]["en"]
     assert "will be sent back" not in status["notice"]["en"]
     assert "kidogo mno kurudishwa kiotomatiki" in status["notice"]["sw"]
+
+
+def test_a_stray_above_the_floor_but_under_the_network_s_fee_is_not_promised_back(api: Api):
+    """lastread B1: 1.5 USDC to the order's Ethereum address while the network's fee is 2 USDC (2.5 with the margin):
+    above the floor, yet the worker holds it for an operator as it holds dust. The status used to promise it "sent
+    back whole to your refund address"; it now reads the core's marker (``strays_held``): too small to be sent back
+    automatically, in English and Swahili, ``excess_refund`` ``needs_operator``."""
+    from cryptopay.core.testing.withdrawals import FakeFeeEstimator
+
+    estimator = FakeFeeEstimator(Money.of("2", USDC))
+    api.stack.remittances.estimators = lambda: {"ethereum": estimator}
+    body = {**BODY, "refund_address": EVM_REFUND}
+    opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("fee")})
+    public_id = opened.get_json()["public_id"]
+    found = api.stack.remittances.get_public(public_id)
+    address = next(o.address for o in api.stack.remittances.invoice(found).options if o.rail.network.name == "ethereum")
+    api.stack.chains["ethereum"].pay(address, Money.of("1.5", USDC))
+    api.stack.confirm(12)
+    api.stack.run(rounds=2)
+    assert api.stack.remittances.get_public(public_id).strays_held != ()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert [w["state"] for w in status["wrong_payments"]] == ["pending"]
+    assert status["excess_refund"] == "needs_operator" and status["excess"] is None
+    assert "too small to be sent back automatically" in status["notice"]["en"]
+    assert "will be sent back" not in status["notice"]["en"]
+    assert "kidogo mno kurudishwa kiotomatiki" in status["notice"]["sw"]

@@ -187,14 +187,16 @@ class RemittanceView:
         metadata={
             "description": "USDT that arrived beyond the order (a second or late payment, an overpayment, or what an "
             "order that expired unpaid received), or another asset or network the order does not ask for (USDC sent "
-            "to a USDT order's address: refunded whole, in that asset), refunded automatically to the refund address"
+            "to a USDT order's address: refunded whole, in that asset), refunded automatically to the refund address "
+            "unless too small to send back (at most the floor or the network's fee: `excess_refund` then reads "
+            "`needs_operator`)"
         },
     )
     excess_refund: str | None = attrs.field(
         default=None,
         metadata={
             "description": "the state of that refund: requested, sent, confirmed, failed, or needs_operator (it "
-            "could not be sent automatically: support refunds it)"
+            "could not be sent automatically, or a wrong payment is too small to send back: support decides)"
         },
     )
     excess_kept: Money | None = attrs.field(
@@ -209,7 +211,9 @@ class RemittanceView:
         metadata={
             "description": "coins that reached the order's address in an asset or on a network it does not take "
             "(USDC sent to its USDT address): they do not pay it, so its state stays as it was (awaiting_payment "
-            "until USDT arrives), and are sent back whole to the refund address (their refund is `excess_refund`)"
+            "until USDT arrives), and are sent back whole to the refund address (their refund is `excess_refund`), "
+            "unless too small to send back (at most the floor, 1 USDT by default for a dollar stablecoin, or the "
+            "network's fee): then they stay `pending`, `excess_refund` reads `needs_operator` and `notice` says so"
         },
     )
     notice: dict[str, str] | None = attrs.field(
@@ -239,7 +243,7 @@ class RemittanceView:
             ],
             notice=_notice(order, wrong[-1]) if wrong else None,
             excess=excess,
-            excess_refund="needs_operator" if order.excess_note else state,
+            excess_refund="needs_operator" if order.excess_note or any(_held(order, p) for p in wrong) else state,
             excess_kept=order.kept() if order.excess_kept else None,
             public_id=order.public_id,
             state=order.shown_state,  # a hold is never shown (review7 F5: tipping-off)
@@ -261,17 +265,25 @@ class RemittanceView:
         )
 
 
+def _held(order: RemittanceOrder, stray: WrongNetworkPayment) -> bool:
+    """Whether ``stray`` waits for an operator as too small to send back on chain: the worker marked it so (at most
+    the floor or the network's fee, ``RemittanceOrder.strays_held``: lastread B1, the floor alone missed one under
+    the fee), or it is at most the floor (held whatever the fee: so before the worker's next run too)."""
+    if stray.state is not WrongNetworkState.PENDING:
+        return False
+    floor = runtime().services.remittances.rules.stray_floor(stray.transfer.amount.asset)
+    return stray.id in order.strays_held or (floor is not None and stray.transfer.amount <= floor)
+
+
 def _notice(order: RemittanceOrder, latest: WrongNetworkPayment) -> dict[str, str]:
     """The sender's explanation of the latest wrong payment, in English and Swahili."""
     waiting = order.state is RemittanceState.AWAITING_PAYMENT
-    amount = latest.transfer.amount
-    floor = runtime().services.remittances.rules.stray_floor(amount.asset)
     return wrong_payment_notice(
-        amount,
+        latest.transfer.amount,
         latest.network,
         sent_back=latest.state is WrongNetworkState.REFUNDED,
         still_due=order.usdt if waiting else None,
-        too_small=latest.state is WrongNetworkState.PENDING and floor is not None and amount <= floor,
+        too_small=_held(order, latest),
     )
 
 

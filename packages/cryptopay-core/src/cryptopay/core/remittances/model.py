@@ -229,6 +229,9 @@ class RemittanceOrder:
     notified_at: datetime | None = None  # when the recipient's SMS went
     excess_refund_ids: tuple[str, ...] = ()  # refunds of what arrived beyond the order (paid over, late, underpaid)
     excess_note: str | None = None  # why an excess could not be refunded automatically (an operator refunds it)
+    # The wrong-asset or wrong-network payments too small to send back on chain (at most the floor or the network's
+    # fee), left pending for an operator (``Remittances.refund_strays``): the public status says so (lastread A2/B1)
+    strays_held: tuple[str, ...] = ()
     # What arrived beyond the order and was kept, per rail: dust below the refund floor, and the network fee each
     # excess refund deducted (booked to ``revenue:remittance_dust:USDT``; not owed to the sender)
     excess_kept: dict[str, Money] = attrs.Factory(dict)

@@ -972,8 +972,8 @@ class Remittances:
         order's. The refund is the order's (``excess_refund_ids``: the status shows it as ``excess`` /
         ``excess_refund`` in its asset), audited ``remittance.stray_refund``; one that cannot be sent is kept on the
         order (``excess_note``, audited ``remittance.excess_held``) for an operator, and so is one worth no more
-        than the excess floor or the network's fee (``_stray_held``: dust is never sent back on chain at the
-        platform's cost, review8 R1). Returns the orders changed."""
+        than the excess floor or the network's fee (``_stray_held``, marked in ``strays_held``: dust is never sent
+        back on chain at the platform's cost, review8 R1). Returns the orders changed."""
         changed: list[RemittanceOrder] = []
         before: str | None = None
         run = _StrayRun()  # dust left pending is paged again every run: each order read once, each fee asked once
@@ -1004,11 +1004,11 @@ class Remittances:
         else:
             fee = run.fees[stray.rail_key] = self._stray_fee(order, stray)
         if amount <= max(floor or Money.zero(amount.asset), fee):
-            if order.excess_note == _STRAY_NOTE:
+            if stray.id in order.strays_held:
                 return None  # noted already (this run or before): nothing to write
             held = partial(self._stray_held, order_id=order_id, stray=stray, floor=floor, fee=fee)
             noted = in_transaction(self.uow, held)
-            run.orders[order_id] = noted or attrs.evolve(order, excess_note=_STRAY_NOTE)
+            run.orders[order_id] = noted or attrs.evolve(order, strays_held=(*order.strays_held, stray.id))
             return noted
         if self._kept_for_review(order):
             return None
@@ -1055,12 +1055,15 @@ class Remittances:
         """A stray too small to send back on chain (at most the excess floor, in dollars for a stablecoin, or the
         network's fee: review8 R1, anyone can aim dust at an order's address and each refund's fee is the
         platform's) is not sent: it stays pending for an operator (``cryptopay refunds wrong-network``: refund it,
-        or leave it), the order noting it (``excess_note``; audited ``remittance.stray_held`` once per note, not
-        per stray nor per run). None when the note is there already."""
+        or leave it), the order marking it (``strays_held``, its own field: ``excess_note`` is a held excess's reason,
+        lastread A2, and the two used to overwrite each other every run; audited ``remittance.stray_held`` once per
+        stray, never per run). None when it is marked already."""
         order = _order(uow, order_id, lock=True)
-        if order.excess_note == _STRAY_NOTE:
+        if stray.id in order.strays_held:
             return None
-        order.excess_note = _STRAY_NOTE
+        order.strays_held = (*order.strays_held, stray.id)
+        if order.excess_note == _STRAY_NOTE:  # written there before strays had their own marker
+            order.excess_note = None
         uow.remittances.update(order)
         zero = Money.zero(stray.transfer.amount.asset)
         details = {
@@ -2077,6 +2080,7 @@ _STRAY_PAGE = 100
 
 # Stablecoins the excess floor (a USDT amount) is read for as dollars: a stray of another asset is held by the fee.
 _DOLLARS = frozenset({USDT, USDC})
+# What ``_stray_held`` wrote in ``excess_note`` before strays had their own marker (``strays_held``): cleared.
 _STRAY_NOTE = (
     "a payment in an asset or on a network the order does not ask for is too small to send back on chain "
     "(at most the floor or the network's fee): an operator decides (refunds wrong-network)"
