@@ -278,3 +278,21 @@ def test_trivially_weak_passwords_are_refused_with_a_specific_problem(client, au
         client.post("/v1/auth/register", json={"email": "w@example.co.ke", "password": "8#3!9@27^5&1"}).status_code
         == 202
     )
+
+
+def test_registering_a_taken_address_while_the_limiter_s_redis_is_away_answers_as_a_new_one(app, auth, services):
+    """lastread A5: the "someone tried" mail cap is counted in the rate limiter; with its Redis away (the real
+    adapter, on a port nothing listens on) a taken address must not answer a 503 a new one never gets (an "account
+    exists" oracle): its owner is not mailed this time and the answer is a new address's (None from the core)."""
+    import attrs
+    from cryptopay.adapters.ratelimit.redis import RedisRateLimiter
+    from cryptopay.core.identity.model import Role
+    from cryptopay_http.runtime import runtime
+
+    auth.register("taken@example.co.ke")
+    before = len(services.notifier.sent_to("taken@example.co.ke"))
+    with app.app_context():
+        away = RedisRateLimiter.from_url("redis://127.0.0.1:9/0")  # the discard port: nothing answers
+        registrations = attrs.evolve(runtime().registrations, limiter=away)
+        assert registrations.register("taken@example.co.ke", PASSWORD + " again", role=Role.MERCHANT) is None
+    assert len(services.notifier.sent_to("taken@example.co.ke")) == before

@@ -44,6 +44,7 @@ log = logging.getLogger("cryptopay.treasury")
 _ACTOR = "system:treasury"
 _IN_FLIGHT = (PayoutState.SUBMITTED, PayoutState.UNKNOWN)
 _LIMIT = 10_000
+_LOOK = 50  # payouts read per state to learn whether another M-Pesa payout is in flight (lastread A3)
 
 
 class FloatGuard:
@@ -236,10 +237,13 @@ class FloatGuard:
 
     def _unsettled(self, payout: Payout) -> str:
         """Why the books' float may not match M-Pesa's after ``payout`` (``reported``); empty when it does."""
-        for state in _IN_FLIGHT:
-            for other in self._payouts(state):
+        for state in _IN_FLIGHT:  # a bounded look: this payout and one other M-Pesa one are all that matter
+            found = self._payouts(state, limit=_LOOK)
+            for other in found:
                 if other.id != payout.id and not other.is_bank_transfer:
                     return f"payout {other.id} is {state.value}"
+            if len(found) == _LOOK:  # only bank transfers (and this payout) in the look: more may be in flight
+                return f"more than {_LOOK - 1} payouts are {state.value}"
         if payout.submitted_at is None:
             return "when it was sent is not known"
         own = f"payout:{payout.id}:"
@@ -248,8 +252,8 @@ class FloatGuard:
                 return f"the float moved since it was sent ({entry.idempotency_key})"
         return ""
 
-    def _payouts(self, state: PayoutState) -> list[Payout]:
-        return transaction(self._uow, lambda uow: uow.payouts.by_state(state, limit=_LIMIT))
+    def _payouts(self, state: PayoutState, *, limit: int = 0) -> list[Payout]:
+        return transaction(self._uow, lambda uow: uow.payouts.by_state(state, limit=limit or _LIMIT))
 
     def _books(self) -> Money:
         try:
