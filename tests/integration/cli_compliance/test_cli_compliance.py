@@ -394,6 +394,8 @@ def test_held_sends_are_listed_and_decided_from_the_shell(rig):
     kept = cli("held-transfers", "keep", sent.id, *ann, "--note", "the police asked us to keep it")
     assert kept.exit_code == 0 and json.loads(kept.stdout)["kept_note"] == "the police asked us to keep it", kept.output
     assert held.get(sent.id).kept is not None and wallets.balance(amina, "KES").amount == 300  # nothing moved
+    listed = cli("held-transfers", "list").stdout  # the table tells a kept send from an undecided one
+    assert "KEPT_BY" in listed and "usr_ann" in listed, listed
     with wallets.wallets.uow() as uow:
         [record] = [r for r in uow.audit.records() if r.action == "wallet.held_send_kept"]
     assert record.actor == "user:usr_ann"

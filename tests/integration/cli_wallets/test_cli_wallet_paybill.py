@@ -60,6 +60,7 @@ def test_operators_register_list_release_and_return_paybill_payments(stack: Wall
     second = pay(stack, desk, "0799000002", 200, "acc 18")
     listed = json.loads(_wallets("paybill-payments", "--state", "suspended", "--json").stdout)["payments"]
     assert [(p["id"], p["payer"]) for p in listed] == [(second.id, "2547******02"), (first.id, "2547******01")]
+    assert [p["mpesa_record"] for p in listed] == ["200.00", "300.00"]  # what a credit or a return may move
     assert _wallets("paybill-payments", "--state", "lost").exit_code == 2
     assert _wallets("paybill-release", first.id, "0712000001").exit_code == 2  # no note
     refused = _wallets("paybill-release", first.id, "0712000001", "--note", "the payer called")

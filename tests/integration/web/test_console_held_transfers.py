@@ -127,6 +127,7 @@ def test_a_proposal_is_declined_a_return_approved_and_an_officer_who_would_recei
     assert bob.post(f"{detail}/keep", detail, note="the police asked us to keep it")[2] == detail  # nothing moves
     status, html = ann.get(detail)
     assert "the police asked us to keep it" in html and wallets.balance(amina, "KES").amount == before
+    assert f"<code>{bob.id}</code> · " in ann.get(PAGE)[1]  # the list shows it kept, and by whom
     assert _records(wallets, services, "wallet.held_send_kept")
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     assert bob.post(f"{detail}/approve", detail, proposal="return", code=bob.code())[2] == detail

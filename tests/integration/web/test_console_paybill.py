@@ -10,12 +10,14 @@ from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money import ReversalRequest, parse_payload
 from cryptopay.core.money import KES, Money
+from cryptopay.core.ports.paybill import PaybillUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillState
 from cryptopay_http import Services
 
 from tests.integration.http.http_support import fast_hasher
 from tests.integration.web.test_console_officer_pages import Staff
-from tests.support.paybill import answer_reversal, paybill, registered, verified
+from tests.support.paybill import answer_reversal, pay, paybill, registered, verified
 from tests.support.services import in_memory_services, with_wallets
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
@@ -150,3 +152,25 @@ def test_the_paybill_pages_speak_swahili_and_refuse_a_wrong_list(wallets, desk, 
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Paybill payments waiting for staff" not in html
+
+
+def test_the_list_shows_a_proposed_return_and_a_suspended_payment_shows_m_pesa_s_record(wallets, desk, ann):
+    """A return proposed on a suspended payment reads in the list (what and by whom), not "none yet"; its page shows
+    what M-Pesa's record shows we received, and one stored before payments were verified says that neither a credit
+    nor a return is possible before an officer spends a one-time code on a refusal."""
+    registered(wallets)
+    payment = pay(wallets, desk, "0799000001", 300, "acc 17")
+    old = pay(wallets, desk, "0799000002", 200, "acc 18")
+    assert payment.state is PaybillState.SUSPENDED and old.state is PaybillState.SUSPENDED
+
+    def unverified_era(uow: PaybillUnitOfWork) -> None:  # stored before migration 0186: no answer, no record
+        uow.paybill_payments.update(attrs.evolve(old, paid_to_us=None, answers=()))
+
+    in_transaction(wallets.backend.uow, unverified_era)
+    desk.propose_return(payment.id, officer="usr_a", note="the payer asked for it back")
+    status, html = ann.get(f"{PAGE}?state=suspended")
+    assert status == 200 and "return to the payer · <code>usr_a</code>" in html
+    status, html = ann.get(f"{PAGE}/{payment.id}")
+    assert status == 200 and "300" in html.split("record shows we received")[1].split("</dd>")[0]
+    status, html = ann.get(f"{PAGE}/{old.id}")
+    assert "no M-Pesa record kept" in html and "neither a credit nor a return is possible" in html

@@ -16,6 +16,8 @@ from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import B2CCommand, B2CRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.held import SameOfficer
+from cryptopay.core.ports.paybill import PaybillUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.paybill import Paybill, PaybillPayment, PaybillProposal, PaybillState, RegistrationState
 
@@ -598,3 +600,38 @@ def test_no_officer_proposes_or_approves_a_credit_into_their_own_wallet(stack: W
 
 def credit_approved(desk: Paybill, payment_id: str, *, officer: str) -> PaybillPayment:
     return desk.approve_credit(payment_id, officer=officer)
+
+
+def _as_stored_before_paid_to_us(stack: WalletStack, payment: PaybillPayment, *, answers: bool) -> None:
+    """The payment as a document written before ``paid_to_us`` was kept (and, without ``answers``, before payments
+    were verified at all: migration 0186)."""
+
+    def work(uow: PaybillUnitOfWork) -> None:
+        uow.paybill_payments.update(attrs.evolve(payment, paid_to_us=None, answers=payment.answers if answers else ()))
+
+    in_transaction(stack.backend.uow, work)
+
+
+def test_a_payment_suspended_before_m_pesa_s_record_was_kept_is_still_credited_or_returned(stack: WalletStack) -> None:
+    """A suspended payment reached suspense only after a Transaction Status answer matching it: stored before
+    ``paid_to_us`` was kept, that answer is M-Pesa's record (``mpesa_record``), so two officers credit it or return
+    it; one stored before payments were verified at all (no answer) is still refused, nothing proposed."""
+    amina = stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    first = pay(stack, desk, "0799000001", 300, "acc 17")
+    second = pay(stack, desk, "0799000002", 200, "acc 18")
+    unasked = pay(stack, desk, "0799000003", 100, "acc 19")
+    for payment, answered in ((first, True), (second, True), (unasked, False)):
+        _as_stored_before_paid_to_us(stack, payment, answers=answered)
+    assert desk.get(first.id).mpesa_record == Money.of(300, KES) and desk.get(unasked.id).mpesa_record is None
+    assert credit(desk, first.id, amina.id, note="Amina's top-up").state is PaybillState.RELEASED
+    assert stack.balance(amina, "KES") == Money.of(300, KES)
+    give_back(desk, second.id, note="the payer asked")
+    (reversed_,) = answer_reversal(stack, desk)
+    assert reversed_.state is PaybillState.REVERSED
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_credit(unasked.id, amina.id, officer="usr_a", note="old one")
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_return(unasked.id, officer="usr_a", note="old one")
+    assert desk.get(unasked.id).proposal is None
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(100, KES)

@@ -532,7 +532,7 @@ def list_held_sends(
         found = services().wallets.held_sends().waiting(limit=limit)
         audit_read("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
         rows = [_send_row(t) for t in found]
-    _emit(rows, ["id", "sender", "recipient", "amount", "held_at", "proposal", "note"], as_json)
+    _emit(rows, ["id", "sender", "recipient", "amount", "held_at", "proposal", "kept_by", "note"], as_json)
 
 
 @sends_app.command("keep")

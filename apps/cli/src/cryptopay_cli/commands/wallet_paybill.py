@@ -53,6 +53,8 @@ def _row(p: PaybillPayment) -> dict[str, object]:
         "proposal": p.proposal.value if p.proposal is not None else "",
         "proposed_to": p.proposed_to or "",
         "proposed_by": p.proposed_by or "",
+        # what M-Pesa's record shows we received: a credit or a return needs it (null: none kept)
+        "mpesa_record": format(p.mpesa_record.amount, "f") if p.mpesa_record is not None else None,
     }
 
 

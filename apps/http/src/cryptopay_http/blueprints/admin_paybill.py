@@ -94,7 +94,7 @@ class PaybillPaymentView:
             p.payer,
             p.paid_at,
             p.received_at,
-            p.paid_to_us,
+            p.mpesa_record,
             list(p.answers),
             p.user_id,
             p.decided_by,

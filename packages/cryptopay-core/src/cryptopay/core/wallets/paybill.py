@@ -42,8 +42,10 @@ suspense) stays so until an operator acts; each action needs a note and is audit
   wallet). Both refused unless M-Pesa's own record (a Transaction Status answer, ``paid_to_us``) shows the payment
   paid into our paybill for its amount (decision, paybillapi): two officers vouching for a payment M-Pesa has no
   record of would credit money that may never have come (the confirmation URL's token may have leaked); the refusal
-  says to re-verify. The paybill's statement (``reconcile --mpesa-statement``) is compared, never kept, so it is
-  no proof here;
+  says to re-verify. A suspended payment stored before ``paid_to_us`` was kept counts its matching Transaction Status
+  answer (it was booked into suspense only after one, ``mpesa_record``); one stored before payments were verified at
+  all (migration 0186) has none. The paybill's statement (``reconcile --mpesa-statement``) is compared, never kept,
+  so it is no proof here;
 - ``propose_return`` / ``approve_return`` (decision, paybillapi): a return sends money out of our paybill, so it is
   four-eyes too: one officer proposes, a second approves (``SameOfficer`` for the proposer) and the approval sends
   M-Pesa's Reversal of the TransID; refused unless M-Pesa's record shows the TransID paid into our shortcode (it
@@ -200,6 +202,17 @@ class PaybillPayment:
         if self.proposed_by is None:
             return None
         return self.proposal_kind or PaybillProposal.CREDIT
+
+    @property
+    def mpesa_record(self) -> Money | None:
+        """What M-Pesa's own record shows paid into our paybill for it (what a credit or a return may move): the last
+        conclusive Transaction Status answer's ``paid_to_us``; for a suspended payment stored before that was kept,
+        its amount when Transaction Status answered about it (``answers``): it reached suspense only after an answer
+        matching its amount, payer and our shortcode (``_book``). None: no record (one confirmed only, or stored
+        before payments were verified, migration 0186)."""
+        if self.paid_to_us is not None:
+            return self.paid_to_us
+        return self.kes if self.state is PaybillState.SUSPENDED and self.answers else None
 
     @property
     def booked(self) -> bool:
@@ -1103,11 +1116,11 @@ def _creditable(payment: PaybillPayment) -> None:
     is no proof: the confirmation URL's token may have leaked), nor one recorded with another amount (a confirmation
     that claimed more than was paid would credit money that never came), nor one whose record is no payment into our
     paybill at all (a payout of ours, another business's; revpass7 P1)."""
-    if payment.paid_to_us == payment.kes:
+    if payment.mpesa_record == payment.kes:
         return
-    if payment.paid_to_us is not None:
+    if payment.mpesa_record is not None:
         raise InvalidState(
-            f"M-Pesa's record shows {payment.paid_to_us} received, the confirmation said {payment.kes}: return it to "
+            f"M-Pesa's record shows {payment.mpesa_record} received, the confirmation said {payment.kes}: return it to "
             "the payer or ask M-Pesa again (re-verify)"
         )
     if payment.state is PaybillState.UNVERIFIED and _NOT_OURS in payment.reason:
@@ -1124,7 +1137,7 @@ def _creditable(payment: PaybillPayment) -> None:
 def _returnable(payment: PaybillPayment) -> None:
     """Refuse returning a payment unless M-Pesa's record shows its TransID paid into our paybill (what a Reversal
     gives back): a TransID of a payout of ours, or of nothing, is not the payer's money."""
-    if payment.paid_to_us is None:
+    if payment.mpesa_record is None:
         raise InvalidState(
             f"no record of M-Pesa's shows TransID {payment.trans_id} paid into our paybill: nothing of the payer's "
             "to return; re-verify it first (ask M-Pesa's Transaction Status again)"
