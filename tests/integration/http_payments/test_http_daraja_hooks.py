@@ -97,7 +97,8 @@ def served(app: Flask) -> Iterator[str]:
 
 
 def test_no_callback_token_reaches_any_log_line(served, stack, shop, client, caplog):
-    """werkzeug's access log, httpx's request lines and a logged traceback never show a callback token."""
+    """werkzeug's access log, any httpx/httpcore line and a logged traceback never show a callback token (httpx's
+    per-request lines are off where ``logs.configure`` ran: review8 R4)."""
     path, body = sent_payout(client, stack, shop)
     token = path.rsplit("/", 1)[1]
     caplog.set_level(logging.DEBUG)
@@ -111,7 +112,6 @@ def test_no_callback_token_reaches_any_log_line(served, stack, shop, client, cap
     lines = [caplog.handler.format(record) for record in caplog.records]
     assert any("/hooks/daraja/payouts/result/<redacted>" in line for line in lines)
     assert any(record.name == "werkzeug" for record in caplog.records)
-    assert any(record.name == "httpx" for record in caplog.records)
     assert not [line for line in lines if token in line]
 
 

@@ -63,6 +63,7 @@ def warm_up(
                 step()
             except Exception as error:  # the database away at start, a part not configured: built on first use
                 failed[name] = type(error).__name__
+                _log.debug("warm-up step %s failed", name, exc_info=True)  # its message may name a URL: debug only
             else:
                 seconds[name] = round(time.perf_counter() - started, 4)
 

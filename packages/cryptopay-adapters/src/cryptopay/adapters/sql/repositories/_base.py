@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from cryptopay.adapters.sql.errors import translating
 from cryptopay.core.errors import NotFound
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Bind",
@@ -176,10 +179,15 @@ def prepare_statements(dialect: sa.Dialect, tables: Iterable[sa.Table]) -> int:
     for table in tables:
         if table.primary_key.columns:
             _insert_new_statement(dialect.name, table)
-    statements = list(_STATEMENTS)
-    for statement in statements:
-        statement.prepare(dialect)
-    return len(statements)
+    prepared = 0
+    for statement in list(_STATEMENTS):  # one by one: one that cannot be compiled now is compiled on first use
+        try:
+            statement.prepare(dialect)
+        except Exception:
+            log.debug("warm-up: a statement not compiled: %s", statement.statement, exc_info=True)
+        else:
+            prepared += 1
+    return prepared
 
 
 def insert_new(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> bool:

@@ -8,6 +8,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -58,6 +59,8 @@ from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.settlement import Settlement, SettlementState
 from sqlalchemy.engine import Connection
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "PAYOUT_FIELDS",
@@ -186,12 +189,18 @@ def prepare_documents() -> int:
     """A worker's warm-up: for every repository of documents, its documents' converters (both ways) and its
     statements by primary key (``_by_id``'s), built now rather than in a first request. The number of document kinds."""
     kinds = document_kinds()
-    prepare_converters([kind.cls for kind in kinds])
-    for kind in kinds:
-        keys = list(kind.table.primary_key.columns)
-        if len(keys) == 1:
-            kind._by(keys[0].name)
-    return len(kinds)
+    prepare_converters([kind.cls for kind in kinds])  # all at once (see ``hooks.prepare_hooks``); never raises
+    prepared = 0
+    for kind in kinds:  # one by one: a kind that cannot be prepared (a subclass defined elsewhere, half-built) is
+        try:  # built on first use, as before, and never stops the others' warm-up
+            keys = list(kind.table.primary_key.columns)
+            if len(keys) == 1:
+                kind._by(keys[0].name)
+        except Exception:  # a warm-up is best effort: logged, never raised
+            log.debug("warm-up: documents of %s not prepared", kind.__qualname__, exc_info=True)
+        else:
+            prepared += 1
+    return prepared
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
