@@ -595,11 +595,7 @@ def test_no_officer_proposes_or_approves_a_credit_into_their_own_wallet(stack: W
         (f"user:{mine.id}", "credit_proposal"),
         (f"user:{mine.id}", "credit_approval"),
     ]
-    assert credit_approved(desk, payment.id, officer="usr_b").state is PaybillState.RELEASED
-
-
-def credit_approved(desk: Paybill, payment_id: str, *, officer: str) -> PaybillPayment:
-    return desk.approve_credit(payment_id, officer=officer)
+    assert desk.approve_credit(payment.id, officer="usr_b").state is PaybillState.RELEASED
 
 
 def _as_stored_before_paid_to_us(stack: WalletStack, payment: PaybillPayment, *, answers: bool) -> None:

@@ -1177,12 +1177,13 @@ class Remittances:
             "held for compliance review: two compliance officers decide its refund (held remittances, admin API)",
             alerts=[c.alert_id for c in waiting],
         )
-        in_transaction(self.uow, partial(self._excess_held, order_id=order.id, error=error))
+        if order.excess_note != _held_note(error):  # noted already: no locking transaction every 15 s
+            in_transaction(self.uow, partial(self._excess_held, order_id=order.id, error=error))
         return True
 
     def _excess_held(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
         order = _order(uow, order_id, lock=True)
-        note = f"what arrived beyond the order could not be refunded: {error.message}"
+        note = _held_note(error)
         if order.excess_note != note:  # audited once per reason, not every 15 seconds
             order.excess_note = note
             uow.remittances.update(order)
@@ -2106,3 +2107,8 @@ def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple
             invoice = uow.invoices.get(stray.invoice_id)
             orders[stray.invoice_id] = invoice.order_id if invoice else None
     return [(stray, orders[stray.invoice_id]) for stray in page]
+
+
+def _held_note(error: CryptopayError) -> str:
+    """The order's ``excess_note`` for what arrived beyond it that ``error`` kept from being refunded."""
+    return f"what arrived beyond the order could not be refunded: {error.message}"

@@ -713,8 +713,7 @@ class Paybill:
     def _not_own(self, payment_id: str, officer: str, user_id: str, action: str) -> None:
         """``OwnParty`` (403, audited ``paybill.own_party_refused``) when the wallet to credit is the officer's own:
         nobody proposes or approves money into their own wallet (lastread B9; outside review R12's rule)."""
-        at = self.clock.now()
-        subject = f"paybill:{payment_id}"
+        subject, at = f"paybill:{payment_id}", self.clock.now()
         refuse_own_party(self.uow, None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
 
     def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
