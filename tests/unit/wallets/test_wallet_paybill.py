@@ -388,9 +388,9 @@ def _reversal_token(stack: WalletStack, sent: PaybillPayment) -> str:
     return tx.result_url.rsplit("/", 1)[-1]
 
 
-def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
-    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
-    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+def _reversal_taken_as_failed(stack: WalletStack) -> tuple[Paybill, PaybillPayment, dict[str, object], str]:
+    """A suspended payment whose Reversal sent no result, and Transaction Status then found no record of it (taken
+    as failed: back in suspense); with M-Pesa's success result for it and the token it is to arrive on."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
     sent = give_back(desk, payment.id, note="the payer asked")
@@ -414,9 +414,41 @@ def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(s
     (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
     failed = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
     assert failed.state is PaybillState.SUSPENDED and "no record of the reversal" in failed.reason
-    done = desk.on_reversal(parse_payload({"Result": {**success["Result"], **ours}}), token=token)
+    return desk, payment, {"Result": {**success["Result"], **ours}}, token
+
+
+def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
+    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
+    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+    desk, _, success, token = _reversal_taken_as_failed(stack)
+    done = desk.on_reversal(parse_payload(success), token=token)
     assert done.state is PaybillState.REVERSED
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+
+
+@pytest.mark.parametrize("proposal", [PaybillProposal.CREDIT, PaybillProposal.RETURN])
+def test_a_reversal_s_late_success_is_booked_and_closes_the_proposal_made_since(
+    stack: WalletStack, proposal: PaybillProposal
+) -> None:
+    """Taken as failed, the payment waits in suspense and an officer proposes a credit (or a new return); M-Pesa's
+    late success still reverses it (out of the suspense: the payer has the money back) and the waiting proposal is
+    declined with the reason, audited in M-Pesa's callback's name, so nobody approves money that is gone (lastread
+    A10: the success was ignored while a proposal waited)."""
+    desk, payment, success, token = _reversal_taken_as_failed(stack)
+    if proposal is PaybillProposal.CREDIT:
+        desk.propose_credit(payment.id, "0712000001", officer="usr_a", note="the payer called")
+    else:
+        desk.propose_return(payment.id, officer="usr_a", note="try the return again")
+    done = desk.on_reversal(parse_payload(success), token=token)
+    assert (done.state, done.proposal, done.reversal_receipt) == (PaybillState.REVERSED, None, "SKE52PAWR9")
+    assert desk.get(payment.id).proposal is None
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    [declined] = [r for r in stack.backend.storage.audit_records() if r.action == f"paybill.{proposal.value}_declined"]
+    assert declined.actor == "mpesa:callback" and "reversed the payment" in dict(declined.details)["note"]
+    assert dict(declined.details)["proposed_by"] == "usr_a"
+    with pytest.raises(InvalidState):
+        desk.approve(payment.id, officer="usr_b")
 
 
 def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: WalletStack) -> None:

@@ -893,7 +893,8 @@ class Paybill:
         the OriginatorConversationID / ConversationID Daraja acknowledged: success marks the payment ``reversed``
         (a suspended one out of the suspense account); a failure puts it back where it waited, with the reason; a
         timeout asks Transaction Status. A success after the reversal was taken as failed still reverses a payment
-        that waits undecided (M-Pesa's result is the word that counts). ``Forbidden`` for a token of no recorded
+        that waits undecided (M-Pesa's result is the word that counts), closing a credit or return proposed since
+        (declined by the callback, with the reason). ``Forbidden`` for a token of no recorded
         reversal or an answer naming another request (nothing written); a repeat changes nothing."""
         digest = token_digest(token)
 
@@ -906,9 +907,11 @@ class Paybill:
             now = self.clock.now()
             answer = "timeout" if timed_out else f"{result.result_code} {result.result_desc}".strip()
             late = payment.state is not PaybillState.REVERSING and result.outcome is Outcome.SUCCEEDED
-            if late and not timed_out and payment.actionable and payment.proposed_by is None:
+            if late and not timed_out and payment.actionable:
                 # Transaction Status had found no reversal, yet M-Pesa did it: its own result is the word that counts
+                # (the payer has the money back), so a proposal made since is closed (lastread A10)
                 _log.warning("paybill payment %s: M-Pesa reversed it after we took the reversal as failed", payment.id)
+                self._closed_by_reversal(uow, payment, now)
                 return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
             if payment.state is not PaybillState.REVERSING:
                 if late and not timed_out and payment.state is not PaybillState.REVERSED:
@@ -929,6 +932,22 @@ class Paybill:
             return self._reversal_failed(uow, payment, why, now)
 
         return in_transaction(self.uow, work)
+
+    def _closed_by_reversal(self, uow: PaybillUnitOfWork, payment: PaybillPayment, now: datetime) -> None:
+        """The credit or return proposed on a payment M-Pesa turns out to have reversed: declined with the reason,
+        audited ``paybill.<kind>_declined`` by M-Pesa's callback (nothing of it is left to credit or return)."""
+        kind = payment.proposal
+        if kind is None:
+            return
+        details = {
+            "trans_id": payment.trans_id,
+            "user": payment.proposed_to or "",
+            "proposed_by": payment.proposed_by or "",
+            "note": _REVERSED_LATE,
+        }
+        _cleared(payment)
+        action = f"paybill.{kind.value}_declined"
+        uow.audit.append(AuditEvent("mpesa:callback", action, _subject(payment), now, details))
 
     def _reversal_status(
         self,
@@ -1027,6 +1046,7 @@ class Paybill:
 
 _TRANS_ID = re.compile(r"[A-Za-z0-9]{6,32}")
 _REVERSAL_STATES = (PaybillState.REVERSING, PaybillState.REVERSED)
+_REVERSED_LATE = "M-Pesa reversed the payment after its reversal was taken as failed: the payer has the money back"
 
 
 def _decimal(text: str | None) -> Decimal | None:
