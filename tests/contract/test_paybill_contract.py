@@ -258,3 +258,11 @@ def test_a_paybill_credit_waits_for_what_a_send_to_the_wallet_is_recording_on_th
     (done,) = answered
     assert done.state is PaybillState.SUSPENDED and "limits" in done.reason, done.reason
     assert stack.balance(amina, "KES") == Money.zero(KES)
+
+
+def test_a_payment_suspended_before_payments_were_verified_is_re_verified_on_this_backend(backend: Backend) -> None:
+    """A suspended payment with no M-Pesa record (stored before migration 0186) is asked about by the worker's
+    Transaction Status job while it stays in suspense (its ``check_at`` kept on this backend), booked once."""
+    from tests.unit.wallets.test_wallet_paybill import reverified_in_suspense
+
+    reverified_in_suspense(wallet_stack(backend))

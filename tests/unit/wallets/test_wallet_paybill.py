@@ -663,3 +663,48 @@ def test_a_payment_suspended_before_m_pesa_s_record_was_kept_is_still_credited_o
         desk.propose_return(unasked.id, officer="usr_a", note="old one")
     assert desk.get(unasked.id).proposal is None
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(100, KES)
+
+
+def test_a_payment_suspended_before_payments_were_verified_is_re_verified_without_booking_it_again(
+    stack: WalletStack,
+) -> None:
+    """A payment booked into suspense on its confirmation alone (before migration 0186: no M-Pesa answer) is asked
+    about again by Transaction Status and stays in suspense, booked once: a matching answer keeps M-Pesa's record,
+    so two officers credit it as any other; one M-Pesa does not know keeps none and is still refused (escalate it).
+    Before, re-verifying refused it (only unverified ones) and crediting asked to re-verify: no way out. Audited."""
+    reverified_in_suspense(stack)
+    reverified = [dict(r.details) for r in stack.backend.storage.audit_records() if r.action == "paybill.reverified"]
+    assert sorted(d["verified"] for d in reverified) == ["false", "true"]
+
+
+def reverified_in_suspense(stack: WalletStack) -> None:
+    """Two payments suspended before payments were verified, re-verified: one M-Pesa knows (then credited by two
+    officers), one it does not (still refused); nothing booked twice (the contract runs it on every backend)."""
+    amina = stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    genuine = pay(stack, desk, "0799000003", 100, "acc 19")
+    forged = pay(stack, desk, "0799000004", 50, "acc 20")
+    _as_stored_before_paid_to_us(stack, genuine, answers=False)
+    _as_stored_before_paid_to_us(stack, attrs.evolve(forged, trans_id="QZZ0000000"), answers=False)
+    suspense = stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted
+    assert suspense == Money.of(150, KES)
+    for payment in (genuine, forged):
+        asked = desk.reverify(payment.id, actor="user:usr_ops", note="stored before payments were verified")
+        assert asked.state is PaybillState.SUSPENDED and asked.check_at == stack.clock.now()
+    stack.mpesa.outbox.clear()
+    assert {p.id for p in desk.verify_due()} == {genuine.id, forged.id}
+    answered = {p.id: p for p in answer_status(stack, desk)}
+    assert answered[genuine.id].state is PaybillState.SUSPENDED and answered[genuine.id].check_at is None
+    assert answered[genuine.id].mpesa_record == Money.of(100, KES)
+    assert answered[forged.id].state is PaybillState.SUSPENDED and answered[forged.id].mpesa_record is None
+    assert "escalate" in answered[forged.id].reason
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == suspense  # nothing booked again
+    assert desk.verify_due() == []
+    with pytest.raises(InvalidState, match="M-Pesa's record kept"):
+        desk.reverify(genuine.id, actor="user:usr_ops", note="again")
+    assert credit(desk, genuine.id, amina.id, note="Amina's top-up").state is PaybillState.RELEASED
+    assert stack.balance(amina, "KES") == Money.of(100, KES)
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_credit(forged.id, amina.id, officer="usr_a", note="old one")
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(50, KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}

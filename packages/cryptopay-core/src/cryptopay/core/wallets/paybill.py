@@ -35,7 +35,9 @@ that failed asks again later, less often each time. A repeated result changes no
 Operators on what could not be verified or matched (decision, paybillops). An ``unverified`` payment (or one in
 suspense) stays so until an operator acts; each action needs a note and is audited:
 - ``reverify``: back to ``verifying``, due at once; the worker records a new Transaction Status query (its tokens
-  committed before it leaves) and its answer is kept and matched as the first one's;
+  committed before it leaves) and its answer is kept and matched as the first one's; a suspended payment with no
+  M-Pesa record (booked into suspense on its confirmation alone, before migration 0186) is asked about the same way
+  but stays in suspense, never booked again: a matching answer only keeps M-Pesa's record (``paid_to_us``);
 - ``propose_credit`` / ``approve_credit``: four-eyes, as held payments and KYC: one officer proposes the wallet, a
   second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits are checked at the
   approval; a suspended payment leaves the suspense account, an unverified one is booked (Dr collections / Cr
@@ -115,6 +117,7 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 
 __all__ = [
+    "ASKED",
     "PAYBILL",
     "Paybill",
     "PaybillPayment",
@@ -179,6 +182,9 @@ class PaybillPayment:
     # what M-Pesa's record (the last conclusive Transaction Status answer) shows paid into our shortcode, if anything:
     # only that may be returned by a Reversal (a TransID of a payout of ours, or of nothing, is not the payer's money)
     paid_to_us: Money | None = None
+    # suspended before payments were verified (migration 0186: booked on the confirmation alone) and asked about since
+    # (``reverify``): only ``paid_to_us`` is M-Pesa's record then, never the answers alone (``mpesa_record``)
+    reverified_in_suspense: bool = False
     # four-eyes: a credit to a wallet, or a return to the payer, proposed by one officer, carried out when another
     # approves it (a proposal stored before returns were four-eyes has no kind: it is a credit, see ``proposal``)
     proposal_kind: PaybillProposal | None = None
@@ -209,10 +215,11 @@ class PaybillPayment:
         conclusive Transaction Status answer's ``paid_to_us``; for a suspended payment stored before that was kept,
         its amount when Transaction Status answered about it (``answers``): it reached suspense only after an answer
         matching its amount, payer and our shortcode (``_book``). None: no record (one confirmed only, or stored
-        before payments were verified, migration 0186)."""
+        before payments were verified, migration 0186, until re-verified)."""
         if self.paid_to_us is not None:
             return self.paid_to_us
-        return self.kes if self.state is PaybillState.SUSPENDED and self.answers else None
+        legacy = self.state is PaybillState.SUSPENDED and not self.reverified_in_suspense
+        return self.kes if legacy and self.answers else None
 
     @property
     def booked(self) -> bool:
@@ -455,7 +462,7 @@ class Paybill:
     ) -> PaybillPayment | None:
         result_token, timeout_token = tokens
         payment, now = uow.paybill_payments.get(payment_id, lock=True), self.clock.now()
-        if payment is None or payment.state not in (PaybillState.VERIFYING, PaybillState.REVERSING):
+        if payment is None or payment.state not in ASKED:
             return None
         if payment.check_at is None or payment.check_at > now:
             return None  # asked about by another worker meanwhile
@@ -483,6 +490,8 @@ class Paybill:
             answer = "timeout" if timed_out else f"{result.result_code} {result.param('TransactionStatus') or ''}"
             if payment.state is PaybillState.REVERSING:
                 return self._reversal_status(uow, payment, result, answer.strip(), timed_out, now)
+            if payment.state is PaybillState.SUSPENDED and payment.check_at is not None:
+                return self._suspended_status(uow, payment, result, answer.strip(), timed_out, now)
             if payment.state is not PaybillState.VERIFYING:
                 details = {"trans_id": payment.trans_id, "answer": answer.strip()}
                 uow.audit.append(
@@ -512,6 +521,37 @@ class Paybill:
         payment = in_transaction(self.uow, work)
         if payment.state is PaybillState.CREDITED and payment.user_id is not None and payment.decided_at is None:
             self._observed(payment, payment.user_id)
+        return payment
+
+    def _suspended_status(
+        self,
+        uow: PaybillUnitOfWork,
+        payment: PaybillPayment,
+        result: MpesaResult,
+        answer: str,
+        timed_out: bool,
+        now: datetime,
+    ) -> PaybillPayment:
+        """A Transaction Status answer about a suspended payment re-verified (booked into suspense before payments
+        were verified): nothing is booked again. A completed transaction that matches keeps M-Pesa's record
+        (``paid_to_us``: a credit or a return may follow); anything conclusive else keeps none, with the reason
+        (escalate it); no answer asks again later. Audited ``paybill.reverified``."""
+        payment.answers = (*payment.answers, answer)[-20:]
+        outcome = Outcome.PENDING if timed_out else status_outcome(result)
+        if outcome is Outcome.PENDING:  # asked again at its check_at
+            uow.paybill_payments.update(payment)
+            return payment
+        mismatch = self._mismatch(payment, result) if outcome is Outcome.SUCCEEDED else "not completed"
+        payment.check_at, payment.paid_to_us = None, payment.kes if mismatch is None else None
+        if mismatch is not None:
+            why = f"M-Pesa's record does not show this payment ({answer}: {mismatch}): still in suspense, escalate it"
+            payment.reason = _kept(payment, why[:300])
+            _log.warning(
+                "suspended paybill payment %s (TransID %s) not verified: %s", payment.id, payment.trans_id, why
+            )
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "answer": answer[:200], "verified": str(mismatch is None).lower()}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.reverified", _subject(payment), now, details))
         return payment
 
     def _paid_to_us(self, result: MpesaResult) -> Money | None:
@@ -587,17 +627,31 @@ class Paybill:
     def reverify(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
         """Ask M-Pesa again about an unverified payment: back to ``verifying``, due at once (``verify_due`` records
         the new Transaction Status query and its tokens before it leaves; its answer books it or makes it
-        ``unverified`` again). Moves no money; audited with the note."""
+        ``unverified`` again). A suspended payment with no M-Pesa record (stored before payments were verified,
+        migration 0186: booked into suspense on the confirmation alone) is asked about the same way but stays in
+        suspense, booked once: a matching answer keeps M-Pesa's record (``paid_to_us``), so officers may credit or
+        return it as any other (``_suspended_status``). Moves no money; audited with the note."""
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = self._actionable(uow, payment_id, PaybillState.UNVERIFIED)
+            payment = self._actionable(uow, payment_id)
+            if payment.state is PaybillState.SUSPENDED and payment.mpesa_record is not None:
+                raise InvalidState(
+                    f"paybill payment {payment_id} is in suspense with M-Pesa's record kept: credit or return it"
+                )
             if payment.proposal is not None:
                 raise Conflict(
                     f"a {payment.proposal.value} of paybill payment {payment.id} is proposed: decline it before "
                     "re-verifying"
                 )
             now = self.clock.now()
+            if payment.state is PaybillState.SUSPENDED:  # stays in suspense: it was booked there once already
+                payment.reverified_in_suspense, payment.check_at, payment.queries = True, now, 0
+                payment.status_digest = payment.timeout_digest = None
+                uow.paybill_payments.update(payment)
+                details = {"trans_id": payment.trans_id, "note": text, "reason": payment.reason}
+                uow.audit.append(AuditEvent(actor, "paybill.reverify_requested", _subject(payment), now, details))
+                return payment
             payment.unverified_at = payment.unverified_at or now
             payment.state, payment.check_at, payment.queries = PaybillState.VERIFYING, now, 0
             payment.status_digest = payment.timeout_digest = None  # answers to the older queries count no more
@@ -1046,6 +1100,8 @@ class Paybill:
 
 _TRANS_ID = re.compile(r"[A-Za-z0-9]{6,32}")
 _REVERSAL_STATES = (PaybillState.REVERSING, PaybillState.REVERSED)
+# asked about by Transaction Status while ``check_at`` is set (a suspended one only when re-verified: ``reverify``)
+ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING, PaybillState.SUSPENDED)
 _REVERSED_LATE = "M-Pesa reversed the payment after its reversal was taken as failed: the payer has the money back"
 
 
