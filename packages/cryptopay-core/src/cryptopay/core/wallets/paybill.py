@@ -84,7 +84,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
-from cryptopay.core.compliance.own_party import refuse_own_party
+from cryptopay.core.compliance.own_party import OwnParty, own_party_refusal, refuse_own_party
 from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
@@ -705,19 +705,24 @@ class Paybill:
         if operator is not None:
             raise self._shell_refused(payment_id, operator, {"officer": officer, "to": to[:64], "note": text}, "credit")
 
-        named = in_transaction(self.uow, lambda uow: _named(uow, to) or uow.wallets.get(to.strip()))
-        if named is not None:
-            self._not_own(payment_id, officer, named.user_id, "credit_proposal")
-
-        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment | OwnParty:
+            named = _officer_named(uow, to)  # looked up once: the own-party check and the proposal read it
+            if named is not None and (refusal := self._own(payment_id, officer, named.user_id, "credit_proposal")):
+                uow.audit.append(refusal[0])  # committed alone (nothing else written): the refusal raised after
+                return refusal[1]
             payment = self._actionable(uow, payment_id)
             if payment.proposal is None:
                 _creditable(payment)
-                payment.proposed_to = _wallet(uow, to).user_id
+                if named is None:
+                    raise NotFound(f"no wallet for {to!r}")
+                payment.proposed_to = named.user_id
             self._proposed(uow, payment, PaybillProposal.CREDIT, officer, text)
             return payment
 
-        return in_transaction(self.uow, work)
+        proposed = in_transaction(self.uow, work)
+        if isinstance(proposed, OwnParty):
+            raise proposed
+        return proposed
 
     def propose_return(
         self, payment_id: str, *, officer: str, note: str, operator: str | None = None
@@ -769,6 +774,11 @@ class Paybill:
         nobody proposes or approves money into their own wallet (lastread B9; outside review R12's rule)."""
         subject, at = f"paybill:{payment_id}", self.clock.now()
         refuse_own_party(self.uow, None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
+
+    def _own(self, payment_id: str, officer: str, user_id: str, action: str) -> tuple[AuditEvent, OwnParty] | None:
+        """``_not_own``'s refusal (its audit record and error) for a caller committing the record in its own work."""
+        subject, at = f"paybill:{payment_id}", self.clock.now()
+        return own_party_refusal(None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
 
     def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
         """The payment with ``kind`` proposed, read before its approval; its proposer is refused ``SameOfficer``
@@ -1177,12 +1187,9 @@ def _named(uow: PaybillUnitOfWork, reference: str) -> Wallet | None:
     return uow.wallets.by_username(text.removeprefix("@").lower())
 
 
-def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
-    """The wallet an officer names (phone, username or user id), ``NotFound`` for none."""
-    wallet = _named(uow, to) or uow.wallets.get(to.strip())
-    if wallet is None:
-        raise NotFound(f"no wallet for {to!r}")
-    return wallet
+def _officer_named(uow: PaybillUnitOfWork, to: str) -> Wallet | None:
+    """The wallet an officer names (phone, username or user id), if any."""
+    return _named(uow, to) or uow.wallets.get(to.strip())
 
 
 def _creditable(payment: PaybillPayment) -> None:
