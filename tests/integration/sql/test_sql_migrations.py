@@ -399,3 +399,103 @@ def test_a_batch_migration_upgrades_a_database_whose_rows_reference_the_recreate
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def _as_before_r5(engine: sa.Engine, invoice_id: str) -> None:
+    """The invoice's row as review8 R5's change found it: its held payment without the decision's mark, and the
+    state it read while the held payment did not count (``new``)."""
+    import json
+
+    from cryptopay.adapters.sql.types import document_text
+
+    with engine.begin() as conn:
+        doc = json.loads(conn.execute(text("SELECT doc FROM invoices WHERE id = :id"), {"id": invoice_id}).scalar_one())
+        for payment in doc["payments"]:
+            del payment["released"], payment["kept_out"]
+        doc["state"] = "new"
+        conn.execute(
+            text("UPDATE invoices SET doc = :doc, state = 'new' WHERE id = :id"),
+            {"doc": document_text(doc), "id": invoice_id},
+        )
+
+
+def test_held_payments_decided_before_r5_get_their_decision_marked_on_the_invoice(empty_url: str) -> None:
+    """0270 (lastread A8): a held payment released, and one kept, before R5's change carry no mark on their invoice,
+    so a refresh read them awaiting an officer (``processing``); after it, from the credits' decisions, the released
+    one settles its invoice and the kept one counts no more (expired), while one still awaiting stays ``processing``."""
+    from cryptopay.adapters.sql.uow import SqlStorage
+    from cryptopay.core.invoices import InvoiceState
+
+    from tests.contract.test_payments_repository_contract import SqlPaymentsStack
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        stack = with_lists(SqlPaymentsStack(SqlStorage(engine)))
+        released, kept, waiting = (_paid_from(stack, LISTED) for _ in range(3))
+        credits = {c.invoice_id: c.id for c in stack.held_payments.waiting()}
+        stack.held_payments.release(credits[released], officer="usr_ann", note="delisted")
+        stack.held_payments.approve(credits[released], officer="usr_ben")
+        stack.held_payments.keep(credits[kept], officer="usr_ann", note="for the authorities")
+        for invoice_id in (released, kept, waiting):
+            _as_before_r5(engine, invoice_id)
+        downgrade(empty_url, "0200")
+        upgrade(empty_url)
+        stack.tick(hours=25)
+        marks = {i: [(p.released, p.kept_out) for p in stack.invoice(i).payments] for i in (released, kept, waiting)}
+        assert marks == {released: [(True, False)], kept: [(False, True)], waiting: [(False, False)]}
+        states = {i: stack.invoice(i).state for i in (released, kept, waiting)}
+        assert states == {
+            released: InvoiceState.SETTLED,
+            kept: InvoiceState.EXPIRED,
+            waiting: InvoiceState.PROCESSING,
+        }
+    finally:
+        engine.dispose()
+
+
+def test_held_sends_kept_then_decided_before_0271_no_longer_read_kept(empty_url: str) -> None:
+    """0271: a held send kept by an officer and then returned kept its keep mark (the console, the CLI and the API
+    read it kept too); the migration clears it from decided sends and leaves a send still held and kept as it is."""
+    import json
+
+    from cryptopay.adapters.sql.types import document_text
+    from cryptopay.core.wallets.model import HeldSendDecision, TransferState
+
+    from tests.contract.test_wallet_held_sends_contract import OFFICER, _approved
+    from tests.support.sql_backends import sql_backend
+    from tests.support.wallet_stack import wallet_stack
+
+    upgrade(empty_url)
+    backend = sql_backend("migrated", empty_url)
+    assert backend.engine is not None
+    try:
+        stack = wallet_stack(backend)
+        amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+        stack.fund(amina, "1000", "KES")
+        stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+        back, waiting = (stack.wallets.send(amina.id, "0712000002", Money.of("100", KES)) for _ in range(2))
+        held = stack.wallets.held_sends()
+        for sent in (back, waiting):
+            held.keep(sent.id, officer=OFFICER, note="the police asked us to keep it")
+        with backend.engine.connect() as conn:
+            found = conn.execute(text("SELECT doc FROM wallet_transfers WHERE id = :id"), {"id": back.id})
+            kept_doc = json.loads(found.scalar_one())["kept"]
+        _approved(held, back.id, HeldSendDecision.RETURN, "the phone was stolen")
+        with backend.engine.begin() as conn:  # as the code before 0271 left it: returned, still marked kept
+            doc = json.loads(
+                conn.execute(text("SELECT doc FROM wallet_transfers WHERE id = :id"), {"id": back.id}).scalar_one()
+            )
+            doc["kept"] = kept_doc
+            conn.execute(
+                text("UPDATE wallet_transfers SET doc = :doc WHERE id = :id"),
+                {"doc": document_text(doc), "id": back.id},
+            )
+        assert held.get(back.id).kept is not None
+        downgrade(empty_url, "0270")
+        upgrade(empty_url)
+        assert (held.get(back.id).state, held.get(back.id).kept) == (TransferState.RETURNED, None)
+        assert held.get(waiting.id).state is TransferState.HELD and held.get(waiting.id).kept is not None
+    finally:
+        backend.engine.dispose()

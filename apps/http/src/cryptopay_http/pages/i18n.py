@@ -98,6 +98,12 @@ def money(value: Money) -> str:
     return f"{value.asset.code} {crypto(value)}"
 
 
+def money_in(value: Decimal | str, code: str) -> str:
+    """A report's amount (its decimal text and asset code, as reports keep them) as ``money`` shows it:
+    ``USDT 25.00``, never ``USDT 25``."""
+    return money(Money.of(value, code))
+
+
 def shillings(value: Money) -> str:
     """A KES payout as M-Pesa pays it, in whole shillings: ``KES 638`` (a fraction, which no payout has, keeps its
     cents rather than hide them); any other asset as ``money`` shows it."""
@@ -145,6 +151,7 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.filters["when"] = lambda moment: when(moment, language())
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money_in"] = money_in
     app.jinja_env.filters["shillings"] = shillings
     app.jinja_env.filters["crypto"] = crypto
     app.jinja_env.filters["number"] = number

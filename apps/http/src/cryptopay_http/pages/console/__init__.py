@@ -1,15 +1,15 @@
 """The admin console ``/console``: staff (admin or compliance) with a second factor.
 
-Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant
-payments, held wallet sends and account freezes are the compliance officers' (``/v1/admin/kyc``,
-``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any
-staff member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation,
-treasury, system health, role changes and merchants' payout charges are the admins'; the audit log, account search
-and transaction search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles,
-and one that is not (a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``);
-a page of another staff role is refused and audited as ``access.refused``; a test walks the app's console routes and
-fails on any not named. A staff login without a second factor is an enrolment-only session and is refused. The same
-page session as the dashboard (``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
+Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant payments,
+held wallet sends, held deposits, held remittances and account freezes are the compliance officers' (``/v1/admin/kyc``,
+``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any staff
+member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation, treasury,
+system health, role changes and merchants' payout charges are the admins'; the audit log, account search and transaction
+search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not
+(a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff
+role is refused and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A
+staff login without a second factor is an enrolment-only session and is refused. The same page session as the dashboard
+(``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
@@ -20,7 +20,7 @@ audit every officer action; reading personal data goes through their audited rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from cryptopay.core.errors import CryptopayError, InvalidInput
@@ -32,7 +32,7 @@ from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login, step_up_from_form
-from cryptopay_http.pages.web import page_blueprint, redirect
+from cryptopay_http.pages.web import page, page_blueprint, redirect
 
 __all__ = [
     "ROLES",
@@ -44,6 +44,7 @@ __all__ = [
     "form_note",
     "held",
     "held_deposits",
+    "held_remittances",
     "held_transfers",
     "kyc",
     "officer",
@@ -52,6 +53,7 @@ __all__ = [
     "paybill",
     "refused",
     "search",
+    "waiting_page",
 ]
 
 bp = page_blueprint("console", __name__, url_prefix="/console")
@@ -108,6 +110,11 @@ ROLES: dict[str, frozenset[Role]] = {
     "held_deposit_propose": _COMPLIANCE,
     "held_deposit_approve": _COMPLIANCE,
     "held_deposit_decline": _COMPLIANCE,
+    "held_remittances": _COMPLIANCE,
+    "held_remittance": _COMPLIANCE,
+    "held_remittance_propose": _COMPLIANCE,
+    "held_remittance_approve": _COMPLIANCE,
+    "held_remittance_decline": _COMPLIANCE,
     "paybill_payments": _STAFF,
     "paybill_payment": _STAFF,
     "paybill_reverify": _STAFF,
@@ -196,6 +203,23 @@ def page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None
     return rows[:PAGE], (key(rows[PAGE - 1]) if len(rows) > PAGE else None)
 
 
+class _Held(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+H = TypeVar("H", bound=_Held)
+
+
+def waiting_page(template: str, nav: str, what: str, fetch: Callable[[str | None, int], list[H]]) -> Response:
+    """A held-money desk's waiting list: a page of ``fetch(after, limit)`` by id, its read audited
+    ``compliance.<what>_viewed`` (``what``: ``held_deposits``), as its REST twin audits it."""
+    after = request.args.get("after") or None
+    rows, more = page_of(fetch(after, PAGE + 1), lambda row: row.id)
+    audit_security(f"compliance.{what}_viewed", f"compliance:{what}", count=str(len(rows)))
+    return page(template, rows=rows, more=more, nav=nav)
+
+
 def form_note(field: str, *, required: bool) -> str | None:
     """An officer's note from the form: stripped, at most ``MAX_NOTE`` characters (and some, when ``required``)."""
     text = (request.form.get(field) or "").strip()
@@ -216,6 +240,7 @@ from cryptopay_http.pages.console import (  # noqa: E402  the routes
     audit,
     held,
     held_deposits,
+    held_remittances,
     held_transfers,
     kyc,
     operations,
