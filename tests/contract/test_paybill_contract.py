@@ -3,6 +3,7 @@ PostgreSQL, and one payment however many confirmations of a TransID arrive at on
 
 from __future__ import annotations
 
+import re
 import threading
 
 import attrs
@@ -258,3 +259,49 @@ def test_a_paybill_credit_waits_for_what_a_send_to_the_wallet_is_recording_on_th
     (done,) = answered
     assert done.state is PaybillState.SUSPENDED and "limits" in done.reason, done.reason
     assert stack.balance(amina, "KES") == Money.zero(KES)
+
+
+def test_a_payment_suspended_before_payments_were_verified_is_re_verified_on_this_backend(backend: Backend) -> None:
+    """A suspended payment with no M-Pesa record (stored before migration 0186) is asked about by the worker's
+    Transaction Status job while it stays in suspense (its ``check_at`` kept on this backend), booked once."""
+    from tests.unit.wallets.test_wallet_paybill import reverified_in_suspense
+
+    reverified_in_suspense(wallet_stack(backend))
+
+
+def test_a_credit_proposal_looks_the_wallet_up_once_and_keeps_the_own_party_refusal_s_record(
+    backend: Backend,
+) -> None:
+    """Proposing a credit reads the named wallet once (the own-party check and the proposal share one unit of work;
+    it was read twice, in two transactions); an officer naming their own wallet is still refused, the refusal
+    audited ``paybill.own_party_refused`` and nothing proposed."""
+    import sqlalchemy as sa
+    from cryptopay.core.compliance.own_party import OwnParty
+    from cryptopay.core.ports.storage import in_transaction
+
+    if backend.engine is None:
+        pytest.skip("counts the statements a database runs")
+    stack = wallet_stack(backend)
+    stack.sign_up("0712000001", username="amina")
+    mine = stack.sign_up("0712000002")
+    desk, _ = registered(stack)
+    payment = pay(stack, desk, "0799000009", 300, "acc 17")
+    reads: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if re.search(r"\bFROM wallets\b", statement):
+            reads.append(statement)
+
+    sa.event.listen(backend.engine, "before_cursor_execute", seen)
+    try:
+        proposed = desk.propose_credit(payment.id, "@amina", officer="usr_a", note="the payer called")
+        assert proposed.proposed_to is not None and len(reads) == 1, reads
+        desk.decline(payment.id, officer="usr_b", note="not yet")
+        with pytest.raises(OwnParty):
+            desk.propose_credit(payment.id, "0712000002", officer=mine.id, note="my own top-up")
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", seen)
+    assert desk.get(payment.id).proposal is None
+    records = in_transaction(backend.uow, lambda uow: uow.audit.records())
+    refused = [r for r in records if r.action == "paybill.own_party_refused"]
+    assert [(r.actor, dict(r.details)["action"]) for r in refused] == [(f"user:{mine.id}", "credit_proposal")]

@@ -399,3 +399,57 @@ def test_a_batch_migration_upgrades_a_database_whose_rows_reference_the_recreate
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def _as_before_r5(engine: sa.Engine, invoice_id: str) -> None:
+    """The invoice's row as review8 R5's change found it: its held payment without the decision's mark, and the
+    state it read while the held payment did not count (``new``)."""
+    import json
+
+    from cryptopay.adapters.sql.types import document_text
+
+    with engine.begin() as conn:
+        doc = json.loads(conn.execute(text("SELECT doc FROM invoices WHERE id = :id"), {"id": invoice_id}).scalar_one())
+        for payment in doc["payments"]:
+            del payment["released"], payment["kept_out"]
+        doc["state"] = "new"
+        conn.execute(
+            text("UPDATE invoices SET doc = :doc, state = 'new' WHERE id = :id"),
+            {"doc": document_text(doc), "id": invoice_id},
+        )
+
+
+def test_held_payments_decided_before_r5_get_their_decision_marked_on_the_invoice(empty_url: str) -> None:
+    """0270 (lastread A8): a held payment released, and one kept, before R5's change carry no mark on their invoice,
+    so a refresh read them awaiting an officer (``processing``); after it, from the credits' decisions, the released
+    one settles its invoice and the kept one counts no more (expired), while one still awaiting stays ``processing``."""
+    from cryptopay.adapters.sql.uow import SqlStorage
+    from cryptopay.core.invoices import InvoiceState
+
+    from tests.contract.test_payments_repository_contract import SqlPaymentsStack
+    from tests.unit.payments.test_sanctioned_payers import LISTED, _paid_from, with_lists
+
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        stack = with_lists(SqlPaymentsStack(SqlStorage(engine)))
+        released, kept, waiting = (_paid_from(stack, LISTED) for _ in range(3))
+        credits = {c.invoice_id: c.id for c in stack.held_payments.waiting()}
+        stack.held_payments.release(credits[released], officer="usr_ann", note="delisted")
+        stack.held_payments.approve(credits[released], officer="usr_ben")
+        stack.held_payments.keep(credits[kept], officer="usr_ann", note="for the authorities")
+        for invoice_id in (released, kept, waiting):
+            _as_before_r5(engine, invoice_id)
+        downgrade(empty_url, "0200")
+        upgrade(empty_url)
+        stack.tick(hours=25)
+        marks = {i: [(p.released, p.kept_out) for p in stack.invoice(i).payments] for i in (released, kept, waiting)}
+        assert marks == {released: [(True, False)], kept: [(False, True)], waiting: [(False, False)]}
+        states = {i: stack.invoice(i).state for i in (released, kept, waiting)}
+        assert states == {
+            released: InvoiceState.SETTLED,
+            kept: InvoiceState.EXPIRED,
+            waiting: InvoiceState.PROCESSING,
+        }
+    finally:
+        engine.dispose()

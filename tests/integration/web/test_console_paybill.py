@@ -156,8 +156,9 @@ def test_the_paybill_pages_speak_swahili_and_refuse_a_wrong_list(wallets, desk, 
 
 def test_the_list_shows_a_proposed_return_and_a_suspended_payment_shows_m_pesa_s_record(wallets, desk, ann):
     """A return proposed on a suspended payment reads in the list (what and by whom), not "none yet"; its page shows
-    what M-Pesa's record shows we received, and one stored before payments were verified says that neither a credit
-    nor a return is possible before an officer spends a one-time code on a refusal."""
+    what M-Pesa's record shows we received, and one stored before payments were verified says to ask M-Pesa again
+    before a credit or a return (before an officer spends a one-time code on a refusal) and offers it: asked, it
+    stays in suspense, due for the worker's Transaction Status query."""
     registered(wallets)
     payment = pay(wallets, desk, "0799000001", 300, "acc 17")
     old = pay(wallets, desk, "0799000002", 200, "acc 18")
@@ -173,4 +174,10 @@ def test_the_list_shows_a_proposed_return_and_a_suspended_payment_shows_m_pesa_s
     status, html = ann.get(f"{PAGE}/{payment.id}")
     assert status == 200 and "300" in html.split("record shows we received")[1].split("</dd>")[0]
     status, html = ann.get(f"{PAGE}/{old.id}")
-    assert "no M-Pesa record kept" in html and "neither a credit nor a return is possible" in html
+    assert "no M-Pesa record kept" in html and "ask M-Pesa again before a credit or a return" in html
+    assert f'action="{PAGE}/{old.id}/reverify"' in html and "the payment stays in suspense" in html
+    assert f'action="{PAGE}/{payment.id}/reverify"' not in ann.get(f"{PAGE}/{payment.id}")[1]  # its record is kept
+    detail = f"{PAGE}/{old.id}"
+    assert ann.post(f"{detail}/reverify", detail, note="stored before payments were verified")[2] == detail
+    asked = desk.get(old.id)
+    assert asked.state is PaybillState.SUSPENDED and asked.check_at is not None and asked.reverified_in_suspense

@@ -277,3 +277,14 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (800, 600), (200, 180, 160)).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_the_reports_page_shows_a_stablecoin_total_with_its_cents(client, owner, stack):
+    """A month's sales of USDT 25 read ``USDT 25.00`` on the reports page, as money reads everywhere else (B8: the
+    total dropped its cents, ``USDT 25``)."""
+    _log_in(client)
+    invoice_id = _invoice(client, "25", currency="USDT")
+    stack.pay(invoice_id)
+    stack.confirm(3)
+    page = client.get("/dashboard/reports").text
+    assert "USDT 25.00 (1 payment)" in page, re.findall(r"Sales in .*?</p>", page, re.S)

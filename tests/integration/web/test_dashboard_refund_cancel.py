@@ -23,9 +23,9 @@ def _hidden(html: str, form_action: str) -> dict[str, str]:
     return dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
 
 
-def _invoice(client: FlaskClient, amount: str = "1300") -> str:
+def _invoice(client: FlaskClient, amount: str = "1300", *, currency: str = "KES") -> str:
     form = client.get("/dashboard/invoices/new").text
-    body = {**_keyed(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"], "order_id": "R-1"}
+    body = {**_keyed(form), "amount": amount, "currency": currency, "rails": ["usdt-tron"], "order_id": "R-1"}
     made = client.post("/dashboard/invoices/new", data=body)
     assert made.status_code == 303, made.text
     return str(made.headers["Location"].rsplit("/", 1)[1])

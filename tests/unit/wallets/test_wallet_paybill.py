@@ -388,9 +388,9 @@ def _reversal_token(stack: WalletStack, sent: PaybillPayment) -> str:
     return tx.result_url.rsplit("/", 1)[-1]
 
 
-def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
-    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
-    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+def _reversal_taken_as_failed(stack: WalletStack) -> tuple[Paybill, PaybillPayment, dict[str, object], str]:
+    """A suspended payment whose Reversal sent no result, and Transaction Status then found no record of it (taken
+    as failed: back in suspense); with M-Pesa's success result for it and the token it is to arrive on."""
     desk, payment = _suspended(stack)
     stack.mpesa.set_scenario(payment.trans_id, Scenario.LOST_CALLBACK)
     sent = give_back(desk, payment.id, note="the payer asked")
@@ -414,9 +414,41 @@ def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(s
     (status,) = [d for d in stack.mpesa.outbox if "/status/result/" in d.url]
     failed = desk.on_status(parse_payload(not_found), token=status.url.rsplit("/", 1)[-1])
     assert failed.state is PaybillState.SUSPENDED and "no record of the reversal" in failed.reason
-    done = desk.on_reversal(parse_payload({"Result": {**success["Result"], **ours}}), token=token)
+    return desk, payment, {"Result": {**success["Result"], **ours}}, token
+
+
+def test_a_reversal_m_pesa_did_after_status_found_none_still_marks_it_reversed(stack: WalletStack) -> None:
+    """No result came and Transaction Status found no record of the reversal (taken as failed: back in suspense);
+    then M-Pesa's own success result arrives on its token: the payment is reversed after all, out of the suspense."""
+    desk, _, success, token = _reversal_taken_as_failed(stack)
+    done = desk.on_reversal(parse_payload(success), token=token)
     assert done.state is PaybillState.REVERSED
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+
+
+@pytest.mark.parametrize("proposal", [PaybillProposal.CREDIT, PaybillProposal.RETURN])
+def test_a_reversal_s_late_success_is_booked_and_closes_the_proposal_made_since(
+    stack: WalletStack, proposal: PaybillProposal
+) -> None:
+    """Taken as failed, the payment waits in suspense and an officer proposes a credit (or a new return); M-Pesa's
+    late success still reverses it (out of the suspense: the payer has the money back) and the waiting proposal is
+    declined with the reason, audited in M-Pesa's callback's name, so nobody approves money that is gone (lastread
+    A10: the success was ignored while a proposal waited)."""
+    desk, payment, success, token = _reversal_taken_as_failed(stack)
+    if proposal is PaybillProposal.CREDIT:
+        desk.propose_credit(payment.id, "0712000001", officer="usr_a", note="the payer called")
+    else:
+        desk.propose_return(payment.id, officer="usr_a", note="try the return again")
+    done = desk.on_reversal(parse_payload(success), token=token)
+    assert (done.state, done.proposal, done.reversal_receipt) == (PaybillState.REVERSED, None, "SKE52PAWR9")
+    assert desk.get(payment.id).proposal is None
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.zero(KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    [declined] = [r for r in stack.backend.storage.audit_records() if r.action == f"paybill.{proposal.value}_declined"]
+    assert declined.actor == "mpesa:callback" and "reversed the payment" in dict(declined.details)["note"]
+    assert dict(declined.details)["proposed_by"] == "usr_a"
+    with pytest.raises(InvalidState):
+        desk.approve(payment.id, officer="usr_b")
 
 
 def test_a_reversal_returns_what_m_pesa_received_never_a_payout_of_ours(stack: WalletStack) -> None:
@@ -631,3 +663,48 @@ def test_a_payment_suspended_before_m_pesa_s_record_was_kept_is_still_credited_o
         desk.propose_return(unasked.id, officer="usr_a", note="old one")
     assert desk.get(unasked.id).proposal is None
     assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(100, KES)
+
+
+def test_a_payment_suspended_before_payments_were_verified_is_re_verified_without_booking_it_again(
+    stack: WalletStack,
+) -> None:
+    """A payment booked into suspense on its confirmation alone (before migration 0186: no M-Pesa answer) is asked
+    about again by Transaction Status and stays in suspense, booked once: a matching answer keeps M-Pesa's record,
+    so two officers credit it as any other; one M-Pesa does not know keeps none and is still refused (escalate it).
+    Before, re-verifying refused it (only unverified ones) and crediting asked to re-verify: no way out. Audited."""
+    reverified_in_suspense(stack)
+    reverified = [dict(r.details) for r in stack.backend.storage.audit_records() if r.action == "paybill.reverified"]
+    assert sorted(d["verified"] for d in reverified) == ["false", "true"]
+
+
+def reverified_in_suspense(stack: WalletStack) -> None:
+    """Two payments suspended before payments were verified, re-verified: one M-Pesa knows (then credited by two
+    officers), one it does not (still refused); nothing booked twice (the contract runs it on every backend)."""
+    amina = stack.sign_up("0712000001")
+    desk, _ = registered(stack)
+    genuine = pay(stack, desk, "0799000003", 100, "acc 19")
+    forged = pay(stack, desk, "0799000004", 50, "acc 20")
+    _as_stored_before_paid_to_us(stack, genuine, answers=False)
+    _as_stored_before_paid_to_us(stack, attrs.evolve(forged, trans_id="QZZ0000000"), answers=False)
+    suspense = stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted
+    assert suspense == Money.of(150, KES)
+    for payment in (genuine, forged):
+        asked = desk.reverify(payment.id, actor="user:usr_ops", note="stored before payments were verified")
+        assert asked.state is PaybillState.SUSPENDED and asked.check_at == stack.clock.now()
+    stack.mpesa.outbox.clear()
+    assert {p.id for p in desk.verify_due()} == {genuine.id, forged.id}
+    answered = {p.id: p for p in answer_status(stack, desk)}
+    assert answered[genuine.id].state is PaybillState.SUSPENDED and answered[genuine.id].check_at is None
+    assert answered[genuine.id].mpesa_record == Money.of(100, KES)
+    assert answered[forged.id].state is PaybillState.SUSPENDED and answered[forged.id].mpesa_record is None
+    assert "escalate" in answered[forged.id].reason
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == suspense  # nothing booked again
+    assert desk.verify_due() == []
+    with pytest.raises(InvalidState, match="M-Pesa's record kept"):
+        desk.reverify(genuine.id, actor="user:usr_ops", note="again")
+    assert credit(desk, genuine.id, amina.id, note="Amina's top-up").state is PaybillState.RELEASED
+    assert stack.balance(amina, "KES") == Money.of(100, KES)
+    with pytest.raises(InvalidState, match="re-verify it first"):
+        desk.propose_credit(forged.id, amina.id, officer="usr_a", note="old one")
+    assert stack.ledger.balance(flows.PAYBILL_SUSPENSE).posted == Money.of(50, KES)
+    assert set(stack.ledger.trial_balance().values()) == {0}

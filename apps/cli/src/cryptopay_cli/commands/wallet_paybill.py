@@ -110,7 +110,8 @@ def paybill_return(payment_id: str = _ID, note: str = _NOTE) -> None:
 
 
 def paybill_reverify(payment_id: str = _ID, note: str = _NOTE) -> None:
-    """Ask M-Pesa's Transaction Status again about an unverified payment (the worker sends it; audited)."""
+    """Ask M-Pesa's Transaction Status again about an unverified payment, or a suspended one with no M-Pesa record
+    (it stays in suspense; the worker sends it; audited)."""
     with errors_to_exit_codes():
         asked = services().paybill.reverify(payment_id, actor=operator(), note=note)
     emit_json(_row(asked))

@@ -207,17 +207,20 @@ def paybill_payment(payment_id: str) -> Response:
 
 @bp.post(f"{_BASE}/<payment_id>/reverify")
 @operation(
-    "Ask M-Pesa's Transaction Status again about an unverified payment (staff)",
+    "Ask M-Pesa's Transaction Status again about an unverified payment, or a suspended one with no M-Pesa record "
+    "(staff)",
     request=PaybillNote,
     response=PaybillPaymentView,
     tags=_TAGS,
     description=(
         "Back to `verifying`: the worker sends a new Transaction Status query; if M-Pesa's record now matches, "
-        "the payment is booked as any other. Nothing moves now. Audited `paybill.reverify_requested`."
+        "the payment is booked as any other. A suspended payment with no M-Pesa record (`mpesa_record` null: stored "
+        "before payments were verified) stays `suspended`, booked once: a matching answer keeps M-Pesa's record, so "
+        "it can be credited or returned. Nothing moves now. Audited `paybill.reverify_requested`."
     ),
     problems=(
         (NotFound, "no paybill payment with this id"),
-        (InvalidState, "it is not unverified"),
+        (InvalidState, "it is neither unverified nor suspended without M-Pesa's record"),
         (Conflict, "a credit or return is proposed: decline it first"),
     ),
 )

@@ -33,8 +33,9 @@ from cryptopay.core.wallets.held_sends import HeldSends, RecipientRoom
 from cryptopay.core.wallets.model import HeldSendDecision, Transfer
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
+from cryptopay_http.auth import audit_security, current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.officer_desk import OfficerDesk
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -493,15 +494,6 @@ class HeldPaymentView:
 
 
 @attrs.frozen
-class HoldDecisionRequest:
-    note: str = attrs.field(
-        metadata=limits(
-            "why (kept in the audit log and the alerts' case)", min_length=1, max_length=4000, text=TextKind.PROSE
-        )
-    )
-
-
-@attrs.frozen
 class HoldApprovalRequest:
     proposal: HoldDecision | None = attrs.field(
         default=None,
@@ -525,35 +517,26 @@ _PROPOSED = (
     (InvalidState, "the payment left the chain: nothing is held"),
     (OwnParty, "the payment is of a merchant you belong to"),
 )
+_PAYMENTS = OfficerDesk(
+    bp, "/v1/admin/compliance/held-payments", "payment", "credit_id", HeldPaymentView, HeldPaymentView.of
+)
 
-
-@bp.get("/v1/admin/compliance/held-payments")
-@operation(
+_PAYMENTS.waiting(
+    "held_payments",
     "Merchant payments held for a listed payer, awaiting a decision (officers)",
-    response=PageOf(HeldPaymentView),
-    tags=_TAGS,
+    prefix="crd",
     description=(
         "Payments to merchants from an address a sanctions list names, held in custody (never the merchant's "
         "balance) until an officer releases, returns or keeps each one; by id. Audited."
     ),
+    fetch=lambda after, limit: _held().waiting(after=after, limit=limit),
 )
-@require(roles=_OFFICERS)
-@paginated("crd")
-def held_payments() -> Response:
-    def fetch(after: str | None, limit: int) -> list[PaymentCredit]:
-        found = _held().waiting(after=after, limit=limit)
-        audit_security("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(found)))
-        return found
-
-    return json_response(paginate(fetch, HeldPaymentView.of))
-
-
-@bp.post("/v1/admin/compliance/held-payments/<credit_id>/release")
-@operation(
+_PAYMENTS.noted(
+    "release",
+    "release_held_payment",
+    lambda: _held().release,
     "Propose releasing a held payment to its merchant (officers; four-eyes)",
-    request=HoldDecisionRequest,
-    response=HeldPaymentView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes crediting the held payment to the merchant as it would have been, the merchant fee taken. Nothing "
         "moves until a second officer approves it (`.../approve`); settlement then pays it as any other, and the "
@@ -561,19 +544,12 @@ def held_payments() -> Response:
     ),
     problems=_PROPOSED,
 )
-@require(roles=_OFFICERS)
-@audited_step_up
-def release_held_payment(credit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    return json_response(HeldPaymentView.of(_held().release(credit_id, officer=current_principal().id, note=note)))
-
-
-@bp.post("/v1/admin/compliance/held-payments/<credit_id>/return")
-@operation(
+_PAYMENTS.noted(
+    "return",
+    "return_held_payment",
+    lambda: _held().return_to_payer,
     "Propose returning a held payment to the address that paid it (officers; four-eyes)",
-    request=HoldDecisionRequest,
-    response=HeldPaymentView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes sending the held payment back whole to the paying address as a refund (never from the merchant's "
         "balance), refused while a sanctions list still names that address. Nothing moves until a second officer "
@@ -586,20 +562,13 @@ def release_held_payment(credit_id: str) -> Response:
         (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
     ),
 )
-@require(roles=_OFFICERS)
-@audited_step_up
-def return_held_payment(credit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    returned = _held().return_to_payer(credit_id, officer=current_principal().id, note=note)
-    return json_response(HeldPaymentView.of(returned))
 
 
-@bp.post("/v1/admin/compliance/held-payments/<credit_id>/approve")
-@operation(
+@_PAYMENTS.post(
+    "approve",
     "Approve the release or return another officer proposed (officers; four-eyes)",
     request=HoldApprovalRequest,
-    response=HeldPaymentView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Carries out the proposed release or return of the held payment, in the approver's name with the "
         "proposal's note; the proposer cannot approve it (409 `same_officer`, audited). Audited; needs a step-up."
@@ -611,45 +580,32 @@ def return_held_payment(credit_id: str) -> Response:
         (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
     ),
 )
-@require(roles=_OFFICERS)
-@audited_step_up
 def approve_held_payment(credit_id: str) -> Response:
     expected = read_body(HoldApprovalRequest, optional=True).proposal
-    approved = _held().approve(credit_id, officer=current_principal().id, expected=expected)
-    return json_response(HeldPaymentView.of(approved))
+    return _PAYMENTS.answer(_held().approve(credit_id, officer=current_principal().id, expected=expected))
 
 
-@bp.post("/v1/admin/compliance/held-payments/<credit_id>/decline")
-@operation(
+_PAYMENTS.noted(
+    "decline",
+    "decline_held_payment",
+    lambda: _held().decline,
     "Decline (or withdraw) the release or return proposed (officers)",
-    request=HoldDecisionRequest,
-    response=HeldPaymentView,
-    tags=_TAGS,
+    step_up=False,
     description="Clears the proposal, saying why; nothing moves and the payment waits for a decision. Audited.",
     problems=_DECIDED,
 )
-@require(roles=_OFFICERS)
-def decline_held_payment(credit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    return json_response(HeldPaymentView.of(_held().decline(credit_id, officer=current_principal().id, note=note)))
-
-
-@bp.post("/v1/admin/compliance/held-payments/<credit_id>/keep")
-@operation(
+_PAYMENTS.noted(
+    "keep",
+    "keep_held_payment",
+    lambda: _held().keep,
     "Keep a held payment frozen for the authorities (officers)",
-    request=HoldDecisionRequest,
-    response=HeldPaymentView,
-    tags=_TAGS,
+    step_up=False,
     description=(
         "Keeps the held payment frozen in custody for the authorities; the alerts' case is marked reported with "
         "the note (export its STR from the case). Nothing moves. Audited."
     ),
     problems=_DECIDED,
 )
-@require(roles=_OFFICERS)
-def keep_held_payment(credit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    return json_response(HeldPaymentView.of(_held().keep(credit_id, officer=current_principal().id, note=note)))
 
 
 # --- sends held for a frozen recipient (review4 R6: ``cryptopay.core.wallets.held_sends``) -------------------------
@@ -746,54 +702,37 @@ _SEND_DECIDED = (
     (OwnParty, "you made the send or would receive it"),
     (Conflict, "a proposal waits already (propose), or it changed since you read it (approve)"),
 )
+_SENDS = OfficerDesk(
+    bp, "/v1/admin/compliance/held-transfers", "transfer", "transfer_id", HeldTransferView, HeldTransferView.of
+)
 
-
-@bp.get("/v1/admin/compliance/held-transfers")
-@operation(
+_SENDS.waiting(
+    "held_transfers",
     "Wallet sends held for a frozen recipient, awaiting a decision (officers)",
-    response=PageOf(HeldTransferView),
-    tags=_TAGS,
+    prefix="trf",
     description=(
         "Sends to a wallet that compliance or an operator froze: accepted as any send (the sender is told nothing), "
         "the amount held until an officer releases it to the recipient or returns it to the sender; by id. Audited."
     ),
+    fetch=lambda after, limit: _held_sends().waiting(after=after, limit=limit),
 )
-@require(roles=_OFFICERS)
-@paginated("trf")
-def held_transfers() -> Response:
-    def fetch(after: str | None, limit: int) -> list[Transfer]:
-        found = _held_sends().waiting(after=after, limit=limit)
-        audit_security("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(found)))
-        return found
-
-    return json_response(paginate(fetch, HeldTransferView.of))
-
-
-@bp.get("/v1/admin/compliance/held-transfers/<transfer_id>")
-@operation(
+_SENDS.one(
+    "held_transfer",
     "A held send, with its recipient's tier and what it may still receive (officers)",
-    response=HeldTransferView,
-    tags=_TAGS,
     description=(
         "A send held for a frozen recipient (or one decided since): its proposal, and the recipient's KYC tier "
         "now and what it may still receive in one receipt, today and this month (read before a release, which is "
         "refused past them). Audited `compliance.held_transfer_viewed`."
     ),
     problems=((NotFound, "no held transfer with this id"),),
+    get=lambda transfer_id: _held_sends().get(transfer_id),
 )
-@require(roles=_OFFICERS)
-def held_transfer(transfer_id: str) -> Response:
-    found = _held_sends().get(transfer_id)
-    audit_security("compliance.held_transfer_viewed", f"transfer:{found.id}")
-    return json_response(HeldTransferView.of(found))
-
-
-@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/release")
-@operation(
+_SENDS.noted(
+    "release",
+    "release_held_transfer",
+    lambda: _held_sends().release,
     "Propose releasing a held send to its recipient (officers; four-eyes)",
-    request=HoldDecisionRequest,
-    response=HeldTransferView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes crediting the held send to the recipient's wallet (counted in what it received; the freeze "
         "itself stays as it is). Nothing moves until a second officer approves it (`.../approve`). Audited "
@@ -801,20 +740,12 @@ def held_transfer(transfer_id: str) -> Response:
     ),
     problems=_SEND_DECIDED,
 )
-@require(roles=_OFFICERS)
-@audited_step_up
-def release_held_transfer(transfer_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    proposed = _held_sends().release(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(proposed))
-
-
-@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/return")
-@operation(
+_SENDS.noted(
+    "return",
+    "return_held_transfer",
+    lambda: _held_sends().return_to_sender,
     "Propose returning a held send to its sender (officers; four-eyes)",
-    request=HoldDecisionRequest,
-    response=HeldTransferView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes giving the held amount back to the sender's wallet (the send then reads as returned; its fee "
         "stays earned). Nothing moves until a second officer approves it. Audited "
@@ -822,20 +753,13 @@ def release_held_transfer(transfer_id: str) -> Response:
     ),
     problems=_SEND_DECIDED,
 )
-@require(roles=_OFFICERS)
-@audited_step_up
-def return_held_transfer(transfer_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    proposed = _held_sends().return_to_sender(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(proposed))
 
 
-@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/approve")
-@operation(
+@_SENDS.post(
+    "approve",
     "Approve the release or return another officer proposed on a held send (officers; four-eyes)",
     request=HeldSendApprovalRequest,
-    response=HeldTransferView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Carries out the proposed release or return in the approver's name with the proposal's note; the proposer "
         "cannot approve it (409 `same_officer`, audited). Audited `wallet.held_send_released` / "
@@ -843,20 +767,17 @@ def return_held_transfer(transfer_id: str) -> Response:
     ),
     problems=(*_SEND_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
-@require(roles=_OFFICERS)
-@audited_step_up
 def approve_held_transfer(transfer_id: str) -> Response:
     expected = read_body(HeldSendApprovalRequest, optional=True).proposal
-    approved = _held_sends().approve(transfer_id, officer=current_principal().id, expected=expected)
-    return json_response(HeldTransferView.of(approved))
+    return _SENDS.answer(_held_sends().approve(transfer_id, officer=current_principal().id, expected=expected))
 
 
-@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/keep")
-@operation(
+_SENDS.noted(
+    "keep",
+    "keep_held_transfer",
+    lambda: _held_sends().keep,
     "Keep a held send held, saying why (officers)",
-    request=HoldDecisionRequest,
-    response=HeldTransferView,
-    tags=_TAGS,
+    step_up=False,
     description=(
         "Records an officer's decision to keep the send held (the authorities asked, a court order is awaited): "
         "nothing moves, no second officer is needed, the send stays `held` (`kept_by`, `kept_at`, `kept_note`) and "
@@ -865,27 +786,15 @@ def approve_held_transfer(transfer_id: str) -> Response:
     ),
     problems=_SEND_DECIDED,
 )
-@require(roles=_OFFICERS)
-def keep_held_transfer(transfer_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    kept = _held_sends().keep(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(kept))
-
-
-@bp.post("/v1/admin/compliance/held-transfers/<transfer_id>/decline")
-@operation(
+_SENDS.noted(
+    "decline",
+    "decline_held_transfer",
+    lambda: _held_sends().decline,
     "Decline (or withdraw) the release or return proposed on a held send (officers)",
-    request=HoldDecisionRequest,
-    response=HeldTransferView,
-    tags=_TAGS,
+    step_up=False,
     description="Clears the proposal, saying why; nothing moves and the send waits for a decision. Audited.",
     problems=_SEND_DECIDED,
 )
-@require(roles=_OFFICERS)
-def decline_held_transfer(transfer_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    declined = _held_sends().decline(transfer_id, officer=current_principal().id, note=note)
-    return json_response(HeldTransferView.of(declined))
 
 
 # -- remittance orders held for compliance: a refund is four-eyes (review8 R8) ------------------------------------
@@ -973,50 +882,36 @@ def _remittances() -> Remittances:
     return runtime().services.remittances
 
 
-@bp.get("/v1/admin/compliance/held-remittances")
-@operation(
+_REMITTANCES = OfficerDesk(
+    bp, "/v1/admin/compliance/held-remittances", "remittance", "order_id", HeldRemittanceView, HeldRemittanceView.of
+)
+
+_REMITTANCES.waiting(
+    "held_remittances",
     "Remittance orders held, newest first (officers)",
-    response=PageOf(HeldRemittanceView),
-    tags=_TAGS,
+    prefix="rmt",
     description=(
         "Every order an operator or compliance must decide (`held`); those with `review_alerts` are compliance's: "
         "their refund is proposed and approved here (four-eyes). Audited `compliance.held_remittances_viewed`."
     ),
+    fetch=lambda before, limit: _remittances().orders(state=RemittanceState.HELD, before=before, limit=limit),
 )
-@require(roles=_OFFICERS)
-@paginated("rmt")
-def held_remittances() -> Response:
-    def fetch(before: str | None, limit: int) -> list[RemittanceOrder]:
-        found = _remittances().orders(state=RemittanceState.HELD, before=before, limit=limit)
-        audit_security("compliance.held_remittances_viewed", "compliance:held_remittances", count=str(len(found)))
-        return found
-
-    return json_response(paginate(fetch, HeldRemittanceView.of))
-
-
-@bp.get("/v1/admin/compliance/held-remittances/<order_id>")
-@operation(
+_REMITTANCES.one(
+    "held_remittance",
     "A remittance order held for compliance, with its refund proposal (officers)",
-    response=HeldRemittanceView,
-    tags=_TAGS,
     description=(
         "The order as officers read it before deciding its refund. Audited `compliance.held_remittance_viewed`."
     ),
     problems=((NotFound, "no remittance order with this id"),),
+    get=lambda order_id: _remittances().get(order_id),
 )
-@require(roles=_OFFICERS)
-def held_remittance(order_id: str) -> Response:
-    found = _remittances().get(order_id)
-    audit_security("compliance.held_remittance_viewed", f"remittance:{found.id}")
-    return json_response(HeldRemittanceView.of(found))
 
 
-@bp.post("/v1/admin/compliance/held-remittances/<order_id>/refund")
-@operation(
+@_REMITTANCES.post(
+    "refund",
     "Propose refunding a remittance order held for compliance (officers; four-eyes)",
     request=RemittanceRefundRequest,
-    response=HeldRemittanceView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes sending the order's USDT back to the sender's refund address, or to another address on the "
         "network it was paid on (screened as the refund will be). Nothing moves and its alerts stay open until a "
@@ -1025,22 +920,18 @@ def held_remittance(order_id: str) -> Response:
     ),
     problems=_REMITTANCE_DECIDED,
 )
-@require(roles=_OFFICERS)
-@audited_step_up
 def propose_remittance_refund(order_id: str) -> Response:
     body = read_body(RemittanceRefundRequest)
-    proposed = _remittances().propose_refund(
-        order_id, officer=current_principal().id, note=body.note, address=body.address
+    return _REMITTANCES.answer(
+        _remittances().propose_refund(order_id, officer=current_principal().id, note=body.note, address=body.address)
     )
-    return json_response(HeldRemittanceView.of(proposed))
 
 
-@bp.post("/v1/admin/compliance/held-remittances/<order_id>/approve")
-@operation(
+@_REMITTANCES.post(
+    "approve",
     "Approve the refund another officer proposed on a held remittance order (officers; four-eyes)",
     request=RemittanceApprovalRequest,
-    response=HeldRemittanceView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Carries out the proposed refund in the approver's name: the order's alerts concluded in a case closed with "
         "no action, the address change audited, the conversion reversed and the refund asked, in one unit of work; "
@@ -1049,25 +940,19 @@ def propose_remittance_refund(order_id: str) -> Response:
     ),
     problems=(*_REMITTANCE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
-@require(roles=_OFFICERS)
-@audited_step_up
 def approve_remittance_refund(order_id: str) -> Response:
     expected = read_body(RemittanceApprovalRequest, optional=True).address
-    approved = _remittances().approve_refund(order_id, officer=current_principal().id, expected=expected)
-    return json_response(HeldRemittanceView.of(approved))
+    return _REMITTANCES.answer(
+        _remittances().approve_refund(order_id, officer=current_principal().id, expected=expected)
+    )
 
 
-@bp.post("/v1/admin/compliance/held-remittances/<order_id>/decline")
-@operation(
+_REMITTANCES.noted(
+    "decline",
+    "decline_remittance_refund",
+    lambda: _remittances().decline_refund,
     "Decline (or withdraw) the refund proposed on a held remittance order (officers)",
-    request=HoldDecisionRequest,
-    response=HeldRemittanceView,
-    tags=_TAGS,
+    step_up=False,
     description="Clears the proposal, saying why; nothing moves. Audited `remittance.refund_proposal_declined`.",
     problems=_REMITTANCE_DECIDED,
 )
-@require(roles=_OFFICERS)
-def decline_remittance_refund(order_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    declined = _remittances().decline_refund(order_id, officer=current_principal().id, note=note)
-    return json_response(HeldRemittanceView.of(declined))

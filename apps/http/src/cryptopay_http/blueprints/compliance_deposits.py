@@ -15,25 +15,19 @@ from datetime import datetime
 import attrs
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
-from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.deposits import Deposits
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
-from cryptopay_http.blueprints.compliance import HoldDecisionRequest
-from cryptopay_http.convert import json_response, read_body
-from cryptopay_http.openapi import PageOf, operation
-from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.auth import current_principal
+from cryptopay_http.officer_desk import OfficerDesk
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
 
 bp = Blueprint("compliance_deposits", __name__)
-_TAGS = ("admin", "compliance")
-_OFFICERS = [Role.COMPLIANCE]
 
 
 @attrs.frozen
@@ -93,49 +87,34 @@ _DECIDED = (
 )
 
 
-@bp.get("/v1/admin/compliance/held-deposits")
-@operation(
+_DEPOSITS = OfficerDesk(
+    bp, "/v1/admin/compliance/held-deposits", "deposit", "deposit_id", HeldDepositView, HeldDepositView.of
+)
+
+_DEPOSITS.waiting(
+    "held_deposits",
     "Wallet deposits held for compliance, awaiting two officers' decision (officers)",
-    response=PageOf(HeldDepositView),
-    tags=_TAGS,
+    prefix="dep",
     description=(
         "Deposits held for a listed sender, a blocking monitoring rule or a frozen wallet or holder (or with a "
         "compliance alert raised on them), by id; ordinary holds (dust, an asset, a price, the tier) are not "
         "compliance's. Audited."
     ),
+    fetch=lambda after, limit: _deposits().waiting(after=after, limit=limit),
 )
-@require(roles=_OFFICERS)
-@paginated("dep")
-def held_deposits() -> Response:
-    def fetch(after: str | None, limit: int) -> list[Deposit]:
-        found = _deposits().waiting(after=after, limit=limit)
-        audit_security("compliance.held_deposits_viewed", "compliance:held_deposits", count=str(len(found)))
-        return found
-
-    return json_response(paginate(fetch, HeldDepositView.of))
-
-
-@bp.get("/v1/admin/compliance/held-deposits/<deposit_id>")
-@operation(
+_DEPOSITS.one(
+    "held_deposit",
     "A wallet deposit, as compliance reads it (officers)",
-    response=HeldDepositView,
-    tags=_TAGS,
     description="Why it is held, its alerts and the release proposed, if any. The read is audited.",
     problems=((NotFound, "no deposit with this id"),),
+    get=lambda deposit_id: _deposits().deposit(deposit_id),
 )
-@require(roles=_OFFICERS)
-def held_deposit(deposit_id: str) -> Response:
-    found = _deposits().deposit(deposit_id)
-    audit_security("compliance.held_deposit_viewed", f"deposit:{found.id}")
-    return json_response(HeldDepositView.of(found))
-
-
-@bp.post("/v1/admin/compliance/held-deposits/<deposit_id>/release")
-@operation(
+_DEPOSITS.noted(
+    "release",
+    "propose_deposit_release",
+    lambda: _deposits().propose_release,
     "Propose releasing a held deposit to its wallet (officers; four-eyes)",
-    request=HoldDecisionRequest,
-    response=HeldDepositView,
-    tags=_TAGS,
+    step_up=True,
     description=(
         "Proposes crediting the held deposit to its wallet. Nothing moves and its alerts stay open until a second "
         "officer approves it (`.../approve`). Audited `wallet.deposit_release_proposed` with the note; needs a "
@@ -143,19 +122,13 @@ def held_deposit(deposit_id: str) -> Response:
     ),
     problems=_DECIDED,
 )
-@require(roles=_OFFICERS)
-@audited_step_up
-def propose_deposit_release(deposit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    proposed = _deposits().propose_release(deposit_id, officer=current_principal().id, note=note)
-    return json_response(HeldDepositView.of(proposed))
 
 
-@bp.post("/v1/admin/compliance/held-deposits/<deposit_id>/approve")
-@operation(
+@_DEPOSITS.post(
+    "approve",
     "Approve the release another officer proposed on a held deposit (officers; four-eyes)",
-    response=HeldDepositView,
-    tags=_TAGS,
+    request=None,
+    step_up=True,
     description=(
         "Credits the deposit to its wallet in the approver's name with the proposal's note, counted in what the "
         "wallet received, and closes its alerts in a case closed with no action, in one unit of work. The proposer "
@@ -164,24 +137,16 @@ def propose_deposit_release(deposit_id: str) -> Response:
     ),
     problems=(*_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
-@require(roles=_OFFICERS)
-@audited_step_up
 def approve_deposit_release(deposit_id: str) -> Response:
-    approved = _deposits().approve_release(deposit_id, officer=current_principal().id)
-    return json_response(HeldDepositView.of(approved))
+    return _DEPOSITS.answer(_deposits().approve_release(deposit_id, officer=current_principal().id))
 
 
-@bp.post("/v1/admin/compliance/held-deposits/<deposit_id>/decline")
-@operation(
+_DEPOSITS.noted(
+    "decline",
+    "decline_deposit_release",
+    lambda: _deposits().decline_release,
     "Decline (or withdraw) the release proposed on a held deposit (officers)",
-    request=HoldDecisionRequest,
-    response=HeldDepositView,
-    tags=_TAGS,
+    step_up=False,
     description="Clears the proposal, saying why; nothing moves and the deposit stays held. Audited.",
     problems=_DECIDED,
 )
-@require(roles=_OFFICERS)
-def decline_deposit_release(deposit_id: str) -> Response:
-    note = read_body(HoldDecisionRequest).note
-    declined = _deposits().decline_release(deposit_id, officer=current_principal().id, note=note)
-    return json_response(HeldDepositView.of(declined))

@@ -117,6 +117,12 @@ def figure(value: Money) -> str:
     return crypto(value)
 
 
+def money_in(value: Decimal | str, code: str) -> str:
+    """A report's amount (its decimal text and asset code, as reports keep them) as ``money`` shows it:
+    ``USDT 25.00``, never ``USDT 25``."""
+    return money(Money.of(value, code))
+
+
 def shillings(value: Money) -> str:
     """A KES payout as M-Pesa pays it, in whole shillings: ``KES 638`` (a fraction, which no payout has, keeps its
     cents rather than hide them); any other asset as ``money`` shows it."""
@@ -188,6 +194,7 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.filters["when"] = lambda moment: when(moment, language())
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["described"] = described
+    app.jinja_env.filters["money_in"] = money_in
     app.jinja_env.filters["shillings"] = shillings
     app.jinja_env.filters["crypto"] = crypto
     app.jinja_env.filters["number"] = number

@@ -20,7 +20,7 @@ audit every officer action; reading personal data goes through their audited rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from cryptopay.core.errors import CryptopayError, InvalidInput
@@ -32,7 +32,7 @@ from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login, step_up_from_form
-from cryptopay_http.pages.web import page_blueprint, redirect
+from cryptopay_http.pages.web import page, page_blueprint, redirect
 
 __all__ = [
     "ROLES",
@@ -52,6 +52,7 @@ __all__ = [
     "paybill",
     "refused",
     "search",
+    "waiting_page",
 ]
 
 bp = page_blueprint("console", __name__, url_prefix="/console")
@@ -194,6 +195,23 @@ def required_note() -> str:
 def page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:
     """A page of ``rows`` (asked for ``PAGE + 1``) and the ``after`` cursor of the next one, if any."""
     return rows[:PAGE], (key(rows[PAGE - 1]) if len(rows) > PAGE else None)
+
+
+class _Held(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+H = TypeVar("H", bound=_Held)
+
+
+def waiting_page(template: str, nav: str, what: str, fetch: Callable[[str | None, int], list[H]]) -> Response:
+    """A held-money desk's waiting list: a page of ``fetch(after, limit)`` by id, its read audited
+    ``compliance.<what>_viewed`` (``what``: ``held_deposits``), as its REST twin audits it."""
+    after = request.args.get("after") or None
+    rows, more = page_of(fetch(after, PAGE + 1), lambda row: row.id)
+    audit_security(f"compliance.{what}_viewed", f"compliance:{what}", count=str(len(rows)))
+    return page(template, rows=rows, more=more, nav=nav)
 
 
 def form_note(field: str, *, required: bool) -> str | None:

@@ -18,7 +18,7 @@ from cryptopay.core.payments.model import HoldDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, acted, bp, officer, page_of, required_note
+from cryptopay_http.pages.console import acted, bp, officer, required_note, waiting_page
 from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
@@ -34,10 +34,12 @@ def _held() -> HeldPayments:
 @bp.get("/held-payments")
 def held_payments() -> Response:
     """Held payments awaiting a decision, by id, each with the release or return proposed on it."""
-    after = request.args.get("after") or None
-    rows, more = page_of(_held().waiting(after=after, limit=PAGE + 1), lambda row: row.id)
-    audit_security("compliance.held_payments_viewed", "compliance:held_payments", count=str(len(rows)))
-    return page("console/held_payments.html", rows=rows, more=more, nav="held")
+    return waiting_page(
+        "console/held_payments.html",
+        "held",
+        "held_payments",
+        lambda after, limit: _held().waiting(after=after, limit=limit),
+    )
 
 
 def _detail(credit_id: str, status: int = 200, **context: Any) -> Response:

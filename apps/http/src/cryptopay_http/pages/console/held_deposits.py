@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from cryptopay.core.wallets.deposits import Deposits
-from flask import Response, request
+from flask import Response
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, acted, bp, officer, page_of, required_note
+from cryptopay_http.pages.console import acted, bp, officer, required_note, waiting_page
 from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
@@ -31,10 +31,12 @@ def _deposits() -> Deposits:
 @bp.get("/held-deposits")
 def held_deposits() -> Response:
     """Deposits held for compliance awaiting two officers' decision, by id."""
-    after = request.args.get("after") or None
-    rows, more = page_of(_deposits().waiting(after=after, limit=PAGE + 1), lambda row: row.id)
-    audit_security("compliance.held_deposits_viewed", "compliance:held_deposits", count=str(len(rows)))
-    return page("console/held_deposits.html", rows=rows, more=more, nav="held_deposits")
+    return waiting_page(
+        "console/held_deposits.html",
+        "held_deposits",
+        "held_deposits",
+        lambda after, limit: _deposits().waiting(after=after, limit=limit),
+    )
 
 
 def _detail(deposit_id: str, status: int = 200, **context: Any) -> Response:

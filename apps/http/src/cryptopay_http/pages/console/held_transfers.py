@@ -20,7 +20,7 @@ from cryptopay.core.wallets.model import HeldSendDecision
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import PAGE, acted, bp, officer, page_of, required_note
+from cryptopay_http.pages.console import acted, bp, officer, required_note, waiting_page
 from cryptopay_http.pages.web import page
 from cryptopay_http.runtime import runtime
 
@@ -34,10 +34,12 @@ def _held() -> HeldSends:
 @bp.get("/held-transfers")
 def held_transfers() -> Response:
     """Held sends awaiting a decision, by id."""
-    after = request.args.get("after") or None
-    rows, more = page_of(_held().waiting(after=after, limit=PAGE + 1), lambda row: row.id)
-    audit_security("compliance.held_transfers_viewed", "compliance:held_transfers", count=str(len(rows)))
-    return page("console/held_transfers.html", rows=rows, more=more, nav="held_transfers")
+    return waiting_page(
+        "console/held_transfers.html",
+        "held_transfers",
+        "held_transfers",
+        lambda after, limit: _held().waiting(after=after, limit=limit),
+    )
 
 
 def _detail(transfer_id: str, status: int = 200, **context: Any) -> Response:

@@ -23,7 +23,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Refused
 from cryptopay.core.ports.storage import AuditLog, in_transaction
 
-__all__ = ["OwnParty", "PartiesOf", "owns", "refuse_own_party"]
+__all__ = ["OwnParty", "PartiesOf", "own_party_refusal", "owns", "refuse_own_party"]
 
 PartiesOf = Callable[[str], frozenset[str]]  # an officer's user id -> the parties they belong to
 
@@ -63,10 +63,33 @@ def refuse_own_party(
 ) -> None:
     """``OwnParty`` when ``officer`` belongs to ``party``, the refusal audited ``<scope>.own_party_refused`` on
     ``subject`` (with ``action`` and ``details``) in a transaction of its own; otherwise nothing."""
-    if not owns(officer, party, parties_of):
+    refusal = own_party_refusal(
+        parties_of, officer, party, scope=scope, action=action, subject=subject, at=at, details=details
+    )
+    if refusal is None:
         return
+    event, error = refusal
+    in_transaction(uow, lambda u: u.audit.append(event))
+    raise error
+
+
+def own_party_refusal(
+    parties_of: PartiesOf | None,
+    officer: str,
+    party: str,
+    *,
+    scope: str,
+    action: str,
+    subject: str,
+    at: datetime,
+    details: Mapping[str, str] | None = None,
+) -> tuple[AuditEvent, OwnParty] | None:
+    """When ``officer`` belongs to ``party``: the refusal's audit record and the ``OwnParty`` to raise once it is
+    committed (for a caller that found the party in a transaction of its own and commits the record in it, then
+    raises); otherwise None."""
+    if not owns(officer, party, parties_of):
+        return None
     event = AuditEvent(
         f"user:{officer}", f"{scope}.own_party_refused", subject, at, {"action": action, **(details or {})}
     )
-    in_transaction(uow, lambda u: u.audit.append(event))
-    raise OwnParty(f"{party} is your own (you act for it): another officer acts on it", party_id=party)
+    return event, OwnParty(f"{party} is your own (you act for it): another officer acts on it", party_id=party)

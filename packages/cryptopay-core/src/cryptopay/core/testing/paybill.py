@@ -6,11 +6,9 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegistration
+from cryptopay.core.wallets.paybill import ASKED, PaybillPayment, PaybillState, UrlRegistration
 
 __all__ = ["InMemoryPaybillPayments", "InMemoryUrlRegistrations"]
-
-_ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING)  # states asked about by Transaction Status
 
 
 class InMemoryPaybillPayments:
@@ -35,7 +33,7 @@ class InMemoryPaybillPayments:
         self._rows[payment.id] = attrs.evolve(payment)
 
     def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
-        due = [p for p in self._rows.values() if p.state in _ASKED and p.check_at is not None and p.check_at <= now]
+        due = [p for p in self._rows.values() if p.state in ASKED and p.check_at is not None and p.check_at <= now]
         return [attrs.evolve(p) for p in sorted(due, key=lambda p: (p.check_at, p.id))[:limit]]
 
     def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:

@@ -35,7 +35,9 @@ that failed asks again later, less often each time. A repeated result changes no
 Operators on what could not be verified or matched (decision, paybillops). An ``unverified`` payment (or one in
 suspense) stays so until an operator acts; each action needs a note and is audited:
 - ``reverify``: back to ``verifying``, due at once; the worker records a new Transaction Status query (its tokens
-  committed before it leaves) and its answer is kept and matched as the first one's;
+  committed before it leaves) and its answer is kept and matched as the first one's; a suspended payment with no
+  M-Pesa record (booked into suspense on its confirmation alone, before migration 0186) is asked about the same way
+  but stays in suspense, never booked again: a matching answer only keeps M-Pesa's record (``paid_to_us``);
 - ``propose_credit`` / ``approve_credit``: four-eyes, as held payments and KYC: one officer proposes the wallet, a
   second one approves (the proposer is refused, ``SameOfficer``, audited); the wallet's limits are checked at the
   approval; a suspended payment leaves the suspense account, an unverified one is booked (Dr collections / Cr
@@ -82,7 +84,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
-from cryptopay.core.compliance.own_party import refuse_own_party
+from cryptopay.core.compliance.own_party import OwnParty, own_party_refusal, refuse_own_party
 from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.credentials import hash_secret, new_secret
@@ -115,6 +117,7 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 
 __all__ = [
+    "ASKED",
     "PAYBILL",
     "Paybill",
     "PaybillPayment",
@@ -179,6 +182,9 @@ class PaybillPayment:
     # what M-Pesa's record (the last conclusive Transaction Status answer) shows paid into our shortcode, if anything:
     # only that may be returned by a Reversal (a TransID of a payout of ours, or of nothing, is not the payer's money)
     paid_to_us: Money | None = None
+    # suspended before payments were verified (migration 0186: booked on the confirmation alone) and asked about since
+    # (``reverify``): only ``paid_to_us`` is M-Pesa's record then, never the answers alone (``mpesa_record``)
+    reverified_in_suspense: bool = False
     # four-eyes: a credit to a wallet, or a return to the payer, proposed by one officer, carried out when another
     # approves it (a proposal stored before returns were four-eyes has no kind: it is a credit, see ``proposal``)
     proposal_kind: PaybillProposal | None = None
@@ -209,10 +215,11 @@ class PaybillPayment:
         conclusive Transaction Status answer's ``paid_to_us``; for a suspended payment stored before that was kept,
         its amount when Transaction Status answered about it (``answers``): it reached suspense only after an answer
         matching its amount, payer and our shortcode (``_book``). None: no record (one confirmed only, or stored
-        before payments were verified, migration 0186)."""
+        before payments were verified, migration 0186, until re-verified)."""
         if self.paid_to_us is not None:
             return self.paid_to_us
-        return self.kes if self.state is PaybillState.SUSPENDED and self.answers else None
+        legacy = self.state is PaybillState.SUSPENDED and not self.reverified_in_suspense
+        return self.kes if legacy and self.answers else None
 
     @property
     def booked(self) -> bool:
@@ -455,7 +462,7 @@ class Paybill:
     ) -> PaybillPayment | None:
         result_token, timeout_token = tokens
         payment, now = uow.paybill_payments.get(payment_id, lock=True), self.clock.now()
-        if payment is None or payment.state not in (PaybillState.VERIFYING, PaybillState.REVERSING):
+        if payment is None or payment.state not in ASKED:
             return None
         if payment.check_at is None or payment.check_at > now:
             return None  # asked about by another worker meanwhile
@@ -483,6 +490,8 @@ class Paybill:
             answer = "timeout" if timed_out else f"{result.result_code} {result.param('TransactionStatus') or ''}"
             if payment.state is PaybillState.REVERSING:
                 return self._reversal_status(uow, payment, result, answer.strip(), timed_out, now)
+            if payment.state is PaybillState.SUSPENDED and payment.check_at is not None:
+                return self._suspended_status(uow, payment, result, answer.strip(), timed_out, now)
             if payment.state is not PaybillState.VERIFYING:
                 details = {"trans_id": payment.trans_id, "answer": answer.strip()}
                 uow.audit.append(
@@ -512,6 +521,37 @@ class Paybill:
         payment = in_transaction(self.uow, work)
         if payment.state is PaybillState.CREDITED and payment.user_id is not None and payment.decided_at is None:
             self._observed(payment, payment.user_id)
+        return payment
+
+    def _suspended_status(
+        self,
+        uow: PaybillUnitOfWork,
+        payment: PaybillPayment,
+        result: MpesaResult,
+        answer: str,
+        timed_out: bool,
+        now: datetime,
+    ) -> PaybillPayment:
+        """A Transaction Status answer about a suspended payment re-verified (booked into suspense before payments
+        were verified): nothing is booked again. A completed transaction that matches keeps M-Pesa's record
+        (``paid_to_us``: a credit or a return may follow); anything conclusive else keeps none, with the reason
+        (escalate it); no answer asks again later. Audited ``paybill.reverified``."""
+        payment.answers = (*payment.answers, answer)[-20:]
+        outcome = Outcome.PENDING if timed_out else status_outcome(result)
+        if outcome is Outcome.PENDING:  # asked again at its check_at
+            uow.paybill_payments.update(payment)
+            return payment
+        mismatch = self._mismatch(payment, result) if outcome is Outcome.SUCCEEDED else "not completed"
+        payment.check_at, payment.paid_to_us = None, payment.kes if mismatch is None else None
+        if mismatch is not None:
+            why = f"M-Pesa's record does not show this payment ({answer}: {mismatch}): still in suspense, escalate it"
+            payment.reason = _kept(payment, why[:300])
+            _log.warning(
+                "suspended paybill payment %s (TransID %s) not verified: %s", payment.id, payment.trans_id, why
+            )
+        uow.paybill_payments.update(payment)
+        details = {"trans_id": payment.trans_id, "answer": answer[:200], "verified": str(mismatch is None).lower()}
+        uow.audit.append(AuditEvent("mpesa:callback", "paybill.reverified", _subject(payment), now, details))
         return payment
 
     def _paid_to_us(self, result: MpesaResult) -> Money | None:
@@ -587,17 +627,31 @@ class Paybill:
     def reverify(self, payment_id: str, *, actor: str, note: str) -> PaybillPayment:
         """Ask M-Pesa again about an unverified payment: back to ``verifying``, due at once (``verify_due`` records
         the new Transaction Status query and its tokens before it leaves; its answer books it or makes it
-        ``unverified`` again). Moves no money; audited with the note."""
+        ``unverified`` again). A suspended payment with no M-Pesa record (stored before payments were verified,
+        migration 0186: booked into suspense on the confirmation alone) is asked about the same way but stays in
+        suspense, booked once: a matching answer keeps M-Pesa's record (``paid_to_us``), so officers may credit or
+        return it as any other (``_suspended_status``). Moves no money; audited with the note."""
         text = _note(note)
 
         def work(uow: PaybillUnitOfWork) -> PaybillPayment:
-            payment = self._actionable(uow, payment_id, PaybillState.UNVERIFIED)
+            payment = self._actionable(uow, payment_id)
+            if payment.state is PaybillState.SUSPENDED and payment.mpesa_record is not None:
+                raise InvalidState(
+                    f"paybill payment {payment_id} is in suspense with M-Pesa's record kept: credit or return it"
+                )
             if payment.proposal is not None:
                 raise Conflict(
                     f"a {payment.proposal.value} of paybill payment {payment.id} is proposed: decline it before "
                     "re-verifying"
                 )
             now = self.clock.now()
+            if payment.state is PaybillState.SUSPENDED:  # stays in suspense: it was booked there once already
+                payment.reverified_in_suspense, payment.check_at, payment.queries = True, now, 0
+                payment.status_digest = payment.timeout_digest = None
+                uow.paybill_payments.update(payment)
+                details = {"trans_id": payment.trans_id, "note": text, "reason": payment.reason}
+                uow.audit.append(AuditEvent(actor, "paybill.reverify_requested", _subject(payment), now, details))
+                return payment
             payment.unverified_at = payment.unverified_at or now
             payment.state, payment.check_at, payment.queries = PaybillState.VERIFYING, now, 0
             payment.status_digest = payment.timeout_digest = None  # answers to the older queries count no more
@@ -651,19 +705,24 @@ class Paybill:
         if operator is not None:
             raise self._shell_refused(payment_id, operator, {"officer": officer, "to": to[:64], "note": text}, "credit")
 
-        named = in_transaction(self.uow, lambda uow: _named(uow, to) or uow.wallets.get(to.strip()))
-        if named is not None:
-            self._not_own(payment_id, officer, named.user_id, "credit_proposal")
-
-        def work(uow: PaybillUnitOfWork) -> PaybillPayment:
+        def work(uow: PaybillUnitOfWork) -> PaybillPayment | OwnParty:
+            named = _officer_named(uow, to)  # looked up once: the own-party check and the proposal read it
+            if named is not None and (refusal := self._own(payment_id, officer, named.user_id, "credit_proposal")):
+                uow.audit.append(refusal[0])  # committed alone (nothing else written): the refusal raised after
+                return refusal[1]
             payment = self._actionable(uow, payment_id)
             if payment.proposal is None:
                 _creditable(payment)
-                payment.proposed_to = _wallet(uow, to).user_id
+                if named is None:
+                    raise NotFound(f"no wallet for {to!r}")
+                payment.proposed_to = named.user_id
             self._proposed(uow, payment, PaybillProposal.CREDIT, officer, text)
             return payment
 
-        return in_transaction(self.uow, work)
+        proposed = in_transaction(self.uow, work)
+        if isinstance(proposed, OwnParty):
+            raise proposed
+        return proposed
 
     def propose_return(
         self, payment_id: str, *, officer: str, note: str, operator: str | None = None
@@ -715,6 +774,11 @@ class Paybill:
         nobody proposes or approves money into their own wallet (lastread B9; outside review R12's rule)."""
         subject, at = f"paybill:{payment_id}", self.clock.now()
         refuse_own_party(self.uow, None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
+
+    def _own(self, payment_id: str, officer: str, user_id: str, action: str) -> tuple[AuditEvent, OwnParty] | None:
+        """``_not_own``'s refusal (its audit record and error) for a caller committing the record in its own work."""
+        subject, at = f"paybill:{payment_id}", self.clock.now()
+        return own_party_refusal(None, officer, user_id, scope="paybill", action=action, subject=subject, at=at)
 
     def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
         """The payment with ``kind`` proposed, read before its approval; its proposer is refused ``SameOfficer``
@@ -893,7 +957,8 @@ class Paybill:
         the OriginatorConversationID / ConversationID Daraja acknowledged: success marks the payment ``reversed``
         (a suspended one out of the suspense account); a failure puts it back where it waited, with the reason; a
         timeout asks Transaction Status. A success after the reversal was taken as failed still reverses a payment
-        that waits undecided (M-Pesa's result is the word that counts). ``Forbidden`` for a token of no recorded
+        that waits undecided (M-Pesa's result is the word that counts), closing a credit or return proposed since
+        (declined by the callback, with the reason). ``Forbidden`` for a token of no recorded
         reversal or an answer naming another request (nothing written); a repeat changes nothing."""
         digest = token_digest(token)
 
@@ -906,9 +971,11 @@ class Paybill:
             now = self.clock.now()
             answer = "timeout" if timed_out else f"{result.result_code} {result.result_desc}".strip()
             late = payment.state is not PaybillState.REVERSING and result.outcome is Outcome.SUCCEEDED
-            if late and not timed_out and payment.actionable and payment.proposed_by is None:
+            if late and not timed_out and payment.actionable:
                 # Transaction Status had found no reversal, yet M-Pesa did it: its own result is the word that counts
+                # (the payer has the money back), so a proposal made since is closed (lastread A10)
                 _log.warning("paybill payment %s: M-Pesa reversed it after we took the reversal as failed", payment.id)
+                self._closed_by_reversal(uow, payment, now)
                 return self._reversed(uow, payment, result.transaction_id or result.receipt, now)
             if payment.state is not PaybillState.REVERSING:
                 if late and not timed_out and payment.state is not PaybillState.REVERSED:
@@ -929,6 +996,22 @@ class Paybill:
             return self._reversal_failed(uow, payment, why, now)
 
         return in_transaction(self.uow, work)
+
+    def _closed_by_reversal(self, uow: PaybillUnitOfWork, payment: PaybillPayment, now: datetime) -> None:
+        """The credit or return proposed on a payment M-Pesa turns out to have reversed: declined with the reason,
+        audited ``paybill.<kind>_declined`` by M-Pesa's callback (nothing of it is left to credit or return)."""
+        kind = payment.proposal
+        if kind is None:
+            return
+        details = {
+            "trans_id": payment.trans_id,
+            "user": payment.proposed_to or "",
+            "proposed_by": payment.proposed_by or "",
+            "note": _REVERSED_LATE,
+        }
+        _cleared(payment)
+        action = f"paybill.{kind.value}_declined"
+        uow.audit.append(AuditEvent("mpesa:callback", action, _subject(payment), now, details))
 
     def _reversal_status(
         self,
@@ -1027,6 +1110,9 @@ class Paybill:
 
 _TRANS_ID = re.compile(r"[A-Za-z0-9]{6,32}")
 _REVERSAL_STATES = (PaybillState.REVERSING, PaybillState.REVERSED)
+# asked about by Transaction Status while ``check_at`` is set (a suspended one only when re-verified: ``reverify``)
+ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING, PaybillState.SUSPENDED)
+_REVERSED_LATE = "M-Pesa reversed the payment after its reversal was taken as failed: the payer has the money back"
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -1101,12 +1187,9 @@ def _named(uow: PaybillUnitOfWork, reference: str) -> Wallet | None:
     return uow.wallets.by_username(text.removeprefix("@").lower())
 
 
-def _wallet(uow: PaybillUnitOfWork, to: str) -> Wallet:
-    """The wallet an officer names (phone, username or user id), ``NotFound`` for none."""
-    wallet = _named(uow, to) or uow.wallets.get(to.strip())
-    if wallet is None:
-        raise NotFound(f"no wallet for {to!r}")
-    return wallet
+def _officer_named(uow: PaybillUnitOfWork, to: str) -> Wallet | None:
+    """The wallet an officer names (phone, username or user id), if any."""
+    return _named(uow, to) or uow.wallets.get(to.strip())
 
 
 def _creditable(payment: PaybillPayment) -> None:

@@ -10,11 +10,9 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalFields
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import paybill_payments, paybill_url_registrations
-from cryptopay.core.wallets.paybill import PaybillPayment, PaybillState, UrlRegistration
+from cryptopay.core.wallets.paybill import ASKED, PaybillPayment, PaybillState, UrlRegistration
 
 __all__ = ["SqlPaybillPayments", "SqlUrlRegistrations"]
-
-_ASKED = (PaybillState.VERIFYING, PaybillState.REVERSING)  # check_at is kept only while asked about (the index)
 
 
 class SqlPaybillPayments(_Documents[PaybillPayment]):
@@ -26,7 +24,7 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
             "id": item.id,
             "trans_id": item.trans_id,
             "state": item.state.value,
-            "check_at": item.check_at if item.state in _ASKED else None,
+            "check_at": item.check_at if item.state in ASKED else None,  # the index of what is asked about
             "status_digest": item.status_digest,
             "timeout_digest": item.timeout_digest,
             "reversal_digest": item.reversal_digest,
@@ -47,7 +45,7 @@ class SqlPaybillPayments(_Documents[PaybillPayment]):
         self._update(payment)
 
     def due_for_status(self, now: datetime, *, limit: int) -> list[PaybillPayment]:
-        c = paybill_payments.c  # check_at is kept only while verifying or reversing
+        c = paybill_payments.c  # check_at is kept only while asked about (``ASKED``)
         return self._select(c.check_at <= now, order=("check_at", "id"), limit=limit)
 
     def by_status_token(self, digest: str, *, timeout: bool, lock: bool = False) -> PaybillPayment | None:
