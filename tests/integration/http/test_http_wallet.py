@@ -735,6 +735,7 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     assert stale.status_code == 409 and balances(baraka)["KES"].amount == 0  # not the proposal the approver read
     done = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(second, code=second_codes[1]))
     assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
+    assert (done.get_json()["kept_by"], done.get_json()["kept_note"]) == (None, None)  # released: no longer kept
     assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
     mine = api.client.get("/v1/wallet/history", headers=api.login("0712000002"))  # review7 F6: an ordinary receipt
     [line] = mine.get_json()
