@@ -26,6 +26,8 @@ only once Transaction Status, asked by the retry itself, confirms the failure; f
 
 B2B (paybill/till) requests carry no originator id of ours: M-Pesa's is recorded from its answer. A B2B payout
 whose answer was lost without a reference cannot be queried; it stays ``unknown`` for an operator (never resent).
+Any payout ``unknown`` past the bound is a reconciliation difference (``payouts-unresolved``) until two people
+conclude it from M-Pesa's own record (``propose_conclusion`` by one, ``approve_conclusion`` by another: R10-4).
 
 A settlement's payout from planned to completed (the in-memory stack; the worker's ``payouts.start`` job calls
 ``submit_payouts``, and M-Pesa's result callback reaches ``handle_payout_result``):
