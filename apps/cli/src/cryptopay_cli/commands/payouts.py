@@ -223,7 +223,7 @@ def conclude(
     ),
     first: str | None = typer.Option(None, "--from", help="The statement's first moment, without a Time Period."),
     last: str | None = typer.Option(None, "--to", help="The statement's last moment, without a Time Period."),
-    actor: str | None = typer.Option(None, "--actor", help="Who proposes, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Propose concluding an unknown payout from M-Pesa's record; a second person approves it on the API."""
@@ -265,7 +265,7 @@ def approve_conclusion(payout_id: str = typer.Argument(..., help="The payout's i
 def decline_conclusion(
     payout_id: str = typer.Argument(..., help="The payout's id."),
     note: str = typer.Option(..., "--note", help="Why, for the audit log."),
-    actor: str | None = typer.Option(None, "--actor", help="Who declines, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
 ) -> None:
     """Clear the conclusion proposed for a payout (nothing moves; it stays unknown)."""
     with errors_to_exit_codes():
