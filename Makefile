@@ -48,8 +48,11 @@ $(WEB)/static/manifest.json: scripts/build_web_assets.py $(WEB_SOURCES) node_mod
 # Bytecode compiled ahead: with PYTHONDONTWRITEBYTECODE set (as CI shells often have it) no .pyc is ever written, so
 # every Python process (each CLI call, API and worker process of the demos and end-to-end tests) compiled every module
 # it imports from source again: ~3 s of CPU per process. compileall skips what is up to date (about a second).
+# pytest's own bytecode of the test modules (their asserts rewritten) likewise: each xdist worker rewrote them all
+# at collection, ~20 s of CPU of its 34 (scripts/rewrite_tests.py: written once, in parallel, when out of date).
 setup: $(VENV)/.synced $(VENV)/.bytecode node_modules/.installed $(WEB)/static/manifest.json
 	@$(BIN)/python -m compileall -q -j 0 packages apps tests features scripts
+	@$(BIN)/python scripts/rewrite_tests.py
 
 # The pages on the real stack: PNGs of every page (phone and desktop) / Lighthouse scores (mobile), Debian's Chromium.
 screenshots: setup

@@ -12,6 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 from cryptopay.core.mobile_money.wording import PAYOUT_FALLBACK, PAYOUT_WORDING
+from cryptopay.core.wallets.wording import MESSAGES as HISTORY_WORDING
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
@@ -40,6 +41,8 @@ def extract() -> Catalog:
         template.add(message, None, [], auto_comments=comments, context=context)
     for wording in (*PAYOUT_WORDING.values(), PAYOUT_FALLBACK):  # the pages' ``payout_result``: the core's words
         template.add(wording, None, [], auto_comments=["cryptopay.core.mobile_money.wording"])
+    for wording in HISTORY_WORDING:  # a wallet history line's words (the pages' ``described``): the core's
+        template.add(wording, None, [], auto_comments=["cryptopay.core.wallets.wording"])
     return template
 
 

@@ -133,6 +133,9 @@ def test_a_sanctions_alert_becomes_a_case(browser, live, officers, sanctions_lis
     _checked(page)
     page.goto(f"{live.api}/console/held-transfers")  # the held sends' four-eyes page likewise
     _checked(page)
+    page.goto(f"{live.api}/console/held-remittances")  # and the held remittances'
+    assert page.locator('nav a[href="/console/held-remittances"][aria-current="page"]').count() == 1
+    _checked(page)
     context.close()
 
 

@@ -253,6 +253,31 @@ def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
         assert uow.payouts.due_for_status(NOW + timedelta(days=1)) == []
 
 
+def test_a_payouts_conclusion_from_mpesas_record_survives_a_round_trip(storage):
+    """R10-4: the conclusion proposed for an unknown payout (outcome, receipt, evidence, who) and its approval."""
+    from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome
+
+    unknown = attrs.evolve(payout(7, originator="z"), state=PayoutState.UNKNOWN, unknown_since=NOW)
+    unknown.conclusion = Conclusion(
+        outcome=ConclusionOutcome.COMPLETED,
+        receipt="NLJ7RT61SV",
+        evidence="statement of 600000, 2026-01-05",
+        note="on the statement",
+        by="ops:ann",
+        at=NOW,
+    )
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(unknown)
+    approved = attrs.evolve(unknown.conclusion, approved_by="user:usr_bob", approved_at=NOW + timedelta(hours=1))
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_7") == unknown
+        found = uow.payouts.get("po_7")
+        found.conclusion = approved
+        uow.payouts.update(found)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_7").conclusion == approved
+
+
 def credit(n: int, at: datetime, merchant_id: str = "m1") -> PaymentCredit:
     return PaymentCredit(
         id=f"crd_{n}",

@@ -441,3 +441,20 @@ def test_an_officer_keeps_a_held_send_held_with_a_note_and_nothing_moves(backend
     assert stack.wallets.balances(baraka.id)["KES"] == Money.of("300", KES) and _held_balance(stack).is_zero()
     with pytest.raises(InvalidState):
         held.keep(sent.id, officer=OFFICER, note="too late")
+
+
+def test_a_kept_send_an_officer_returns_reads_returned_not_kept(backend: Backend):
+    """A held send kept (with why) and then returned by two officers reads returned, its keep cleared (the console,
+    the CLI and the API read ``kept`` from it); the keep stays in the audit log. Migration 0271 clears it from sends
+    decided before."""
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "1000", "KES")
+    stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("250", KES))
+    held = stack.wallets.held_sends()
+    assert held.keep(sent.id, officer=OFFICER, note="the police asked us to keep it").kept is not None
+    returned = _approved(held, sent.id, HeldSendDecision.RETURN, "the phone was stolen")
+    assert (returned.state, returned.kept) == (TransferState.RETURNED, None)
+    assert (held.get(sent.id).state, held.get(sent.id).kept) == (TransferState.RETURNED, None)
+    assert len(_records(stack, "wallet.held_send_kept")) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import attrs
 import pytest
@@ -13,6 +15,7 @@ from cryptopay.core.money import USDT, Money
 from cryptopay.core.reconciliation import CHECKS, Reconciliation, render_statement
 from cryptopay.core.retry import Backoff
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay_cli.context import use_services
 
@@ -224,3 +227,65 @@ def test_cli_reconcile_without_a_float_baseline_skips_the_float_check_and_requir
         assert not next(c for c in given["checks"] if c["name"] == "mpesa-float")["skipped"]
     finally:
         use_services(previous)
+
+
+def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_concluded(stack):
+    """R10-4: a B2C payout M-Pesa paid while every answer was lost stays unknown: ``reconcile`` exits 5 (it was 0
+    without a statement), ``payouts unresolved`` lists it, ``payouts conclude`` proposes from the statement, the
+    shell cannot approve (exit 5), a second person on the API does; then it reconciles."""
+    stack.mpesa.set_scenario("254712345678", Scenario.LOST_CALLBACK)
+    merchant_id = create_merchant()
+    paid_invoice(stack, merchant_id)
+    cli_json("settlements", "run")
+    stack.payouts.submit_payouts()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # its answer is never delivered
+    stack.clock.advance(hours=1)
+    code, report, _ = reconcile_json()
+    [late] = differences(report, "payouts-unresolved")
+    payout_id = late["subject"].split()[1]
+    assert code == 5 and not report["clean"] and late["actual"].startswith("unknown since")
+    listed = cli_json("payouts", "unresolved")["unresolved"]
+    assert [p["id"] for p in listed] == [payout_id]
+    [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
+    with tempfile.TemporaryDirectory() as folder:  # the statement file an operator downloads
+        path = Path(folder) / "statement.csv"
+        path.write_text(render_statement(statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode)))
+        wrong = cli(
+            "payouts",
+            "conclude",
+            payout_id,
+            "--failed",
+            "--evidence",
+            "statement",
+            "--note",
+            "x",
+            "--mpesa-statement",
+            str(path),
+        )
+        assert wrong.exit_code == 2 and "may be this payout's" in wrong.stderr  # the statement shows it paid
+        both = cli(
+            "payouts", "conclude", payout_id, "--failed", "--receipt", line.receipt, "--evidence", "e", "--note", "n"
+        )
+        assert both.exit_code == 2
+        proposed = cli(
+            "payouts",
+            "conclude",
+            payout_id,
+            "--receipt",
+            line.receipt,
+            "--evidence",
+            "statement",
+            "--note",
+            "paid",
+            "--mpesa-statement",
+            str(path),
+        )
+        assert proposed.exit_code == 0, proposed.stderr
+        assert "conclusion/approve" in proposed.stdout
+    assert cli("payouts", "approve-conclusion", payout_id).exit_code == 5
+    again = cli("payouts", "conclude", payout_id, "--failed", "--evidence", "e", "--note", "n")
+    assert again.exit_code != 0  # a conclusion is proposed already
+    stack.payouts.approve_conclusion(payout_id, by="user:usr_second")  # the API's approval (tested there)
+    code, report, _ = reconcile_json()
+    assert code == 0 and differences(report, "payouts-unresolved") == []

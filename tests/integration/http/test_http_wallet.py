@@ -259,7 +259,7 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
-    assert "Wallet statement" in text and "1000.00" in text
+    assert "Wallet statement" in text and "1,000.00" in text  # the pages' money formatter's figures
     accepted = api.client.get(f"/v1/wallet/statements/{month}", headers={**headers, "Accept": "application/pdf"})
     assert accepted.mimetype == "application/pdf"
     assert api.client.get(f"/v1/wallet/statements/{month}?format=doc", headers=headers).status_code == 422
@@ -300,7 +300,7 @@ def test_a_busy_month_s_statement_holds_every_movement(api: WalletApi):
     )
     pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
-    assert "1201" in text and format(balance, "f") in text
+    assert "1201" in text and f"{balance:,.2f}" in text
 
 
 def test_history_pages_by_its_link_header(api: WalletApi):
@@ -735,6 +735,7 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     assert stale.status_code == 409 and balances(baraka)["KES"].amount == 0  # not the proposal the approver read
     done = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(second, code=second_codes[1]))
     assert done.status_code == 200 and done.get_json()["state"] == "delivered", done.get_json()
+    assert (done.get_json()["kept_by"], done.get_json()["kept_note"]) == (None, None)  # released: no longer kept
     assert balances(baraka)["KES"].amount == 300 and api.client.get(path, headers=officer).get_json()["data"] == []
     mine = api.client.get("/v1/wallet/history", headers=api.login("0712000002"))  # review7 F6: an ordinary receipt
     [line] = mine.get_json()

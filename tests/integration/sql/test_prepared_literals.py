@@ -99,3 +99,25 @@ def test_asimple_query_reads_the_chosen_statement_s_rows_as_a_cursor_does(postgr
         assert simple_query(conn, b"SELECT 2 AS n", 0) == [{"n": 2}]
         with conn.pipeline(), pytest.raises(psycopg.OperationalError):
             simple_query(conn, b"SELECT 2 AS n", 0)  # libpq runs no simple query in a pipeline
+
+
+def test_simple_query_keeps_one_loader_and_a_statement_s_column_names_per_connection(postgres_admin_url: str) -> None:
+    """With the connection's ``info`` (as ``prepared.run`` passes it), the rows are loaded by one ``Transformer``
+    kept for the connection and a statement's column names are kept by its name: the same rows as without, a
+    cursor's loaders, and a result of another shape under a known name is read by its own names."""
+    from cryptopay.adapters.sql.prepared import forget, simple_query
+
+    query = b"SELECT 1 AS n, 1.50::numeric AS a, '{\"k\": 1}'::jsonb AS j, now() > '2000-01-01' AS t"
+    info: dict[str, object] = {}
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        plain = simple_query(conn, query, 0)
+        assert plain == [{"n": 1, "a": Decimal("1.50"), "j": {"k": 1}, "t": True}]
+        assert simple_query(conn, query, 0, info, "shape_1") == plain
+        loader = info["cryptopay_loader"]
+        assert simple_query(conn, query, 0, info, "shape_1") == plain and info["cryptopay_loader"] is loader
+        assert info["cryptopay_names"] == {"shape_1": ["n", "a", "j", "t"]}
+        assert simple_query(conn, b"SELECT 2 AS m", 0, info, "shape_1") == [{"m": 2}]  # another column count
+        forget(info)
+        assert "cryptopay_names" not in info and simple_query(conn, query, 0, info, "shape_1") == plain
+    with psycopg.connect(postgres_admin_url, autocommit=True) as other:  # the same info on another connection
+        assert simple_query(other, query, 0, info, "shape_1") == plain and info["cryptopay_loader"] is not loader

@@ -453,3 +453,49 @@ def test_held_payments_decided_before_r5_get_their_decision_marked_on_the_invoic
         }
     finally:
         engine.dispose()
+
+
+def test_held_sends_kept_then_decided_before_0271_no_longer_read_kept(empty_url: str) -> None:
+    """0271: a held send kept by an officer and then returned kept its keep mark (the console, the CLI and the API
+    read it kept too); the migration clears it from decided sends and leaves a send still held and kept as it is."""
+    import json
+
+    from cryptopay.adapters.sql.types import document_text
+    from cryptopay.core.wallets.model import HeldSendDecision, TransferState
+
+    from tests.contract.test_wallet_held_sends_contract import OFFICER, _approved
+    from tests.support.sql_backends import sql_backend
+    from tests.support.wallet_stack import wallet_stack
+
+    upgrade(empty_url)
+    backend = sql_backend("migrated", empty_url)
+    assert backend.engine is not None
+    try:
+        stack = wallet_stack(backend)
+        amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+        stack.fund(amina, "1000", "KES")
+        stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+        back, waiting = (stack.wallets.send(amina.id, "0712000002", Money.of("100", KES)) for _ in range(2))
+        held = stack.wallets.held_sends()
+        for sent in (back, waiting):
+            held.keep(sent.id, officer=OFFICER, note="the police asked us to keep it")
+        with backend.engine.connect() as conn:
+            found = conn.execute(text("SELECT doc FROM wallet_transfers WHERE id = :id"), {"id": back.id})
+            kept_doc = json.loads(found.scalar_one())["kept"]
+        _approved(held, back.id, HeldSendDecision.RETURN, "the phone was stolen")
+        with backend.engine.begin() as conn:  # as the code before 0271 left it: returned, still marked kept
+            doc = json.loads(
+                conn.execute(text("SELECT doc FROM wallet_transfers WHERE id = :id"), {"id": back.id}).scalar_one()
+            )
+            doc["kept"] = kept_doc
+            conn.execute(
+                text("UPDATE wallet_transfers SET doc = :doc WHERE id = :id"),
+                {"doc": document_text(doc), "id": back.id},
+            )
+        assert held.get(back.id).kept is not None
+        downgrade(empty_url, "0270")
+        upgrade(empty_url)
+        assert (held.get(back.id).state, held.get(back.id).kept) == (TransferState.RETURNED, None)
+        assert held.get(waiting.id).state is TransferState.HELD and held.get(waiting.id).kept is not None
+    finally:
+        backend.engine.dispose()

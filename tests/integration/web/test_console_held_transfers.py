@@ -132,7 +132,8 @@ def test_a_proposal_is_declined_a_return_approved_and_an_officer_who_would_recei
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     assert bob.post(f"{detail}/approve", detail, proposal="return", code=bob.code())[2] == detail
     assert wallets.balance(amina, "KES").amount == before + 200 and wallets.balance(baraka, "KES").is_zero()
-    assert "returned to the sender" in ann.get(detail)[1]
+    status, html = ann.get(detail)
+    assert "returned to the sender" in html and "the police asked us to keep it" not in html  # returned, not kept
 
 
 def test_the_held_sends_pages_are_the_compliance_officers_and_speak_swahili(app, auth, wallets, ann):

@@ -8,6 +8,15 @@ operators see (merchants and customers read fixed words for the result code).
 ``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried, or when M-Pesa's
 daily limit of the number cannot take it today (the message says what remains and on which day it can be retried);
 ``confirm-bank`` exits 2 for a bad reference, 3 for an unknown payout, 5 when it is not a bank transfer awaiting one.
+
+A payout whose outcome stayed ``unknown`` past the bound (R10-4: a B2B request lost before M-Pesa answered has no id
+to ask Transaction Status by) is a reconciliation difference until two people conclude it from M-Pesa's own record:
+``unresolved`` lists them (an audited read); ``conclude`` proposes ``--failed`` (M-Pesa shows no such payment) or
+``--receipt X`` (M-Pesa paid it), with ``--evidence`` naming the record and, with ``--mpesa-statement FILE``, the
+statement read to show it (exit 2 when it does not); a second person approves it on the API, signed in with their
+second factor (``POST /v1/admin/payouts/<id>/conclusion/approve``): ``approve-conclusion`` from the shell exits 5,
+since the shell cannot prove who is at the keyboard. ``decline-conclusion`` clears a proposal (nothing moves).
+``conclude`` exits 5 for a payout not unknown or still within the bound, or one with a conclusion proposed already.
 """
 
 from __future__ import annotations
@@ -15,15 +24,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
+from cryptopay.core.payouts.model import ConclusionOutcome
+from cryptopay.core.reconciliation import Statement, parse_statement, period_of
 
 from cryptopay_cli.context import audit_read, operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
 from cryptopay_cli.views import emit_fields, flat, payout_view
 
 app = typer.Typer(
-    help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations.",
+    help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
+    "conclude unknown ones from M-Pesa's record.",
     no_args_is_help=True,
 )
 
@@ -163,3 +176,98 @@ def confirm_bank(
         emit_json(payout_view(payout))
     else:
         typer.echo(f"payout {payout.id} completed: {payout.amount} to {payout.destination} (bank ref {payout.receipt})")
+
+
+@app.command("unresolved")
+def unresolved(as_json: bool = _JSON) -> None:
+    """Payouts unknown past the bound (each a reconciliation difference), with any conclusion proposed."""
+    with errors_to_exit_codes():
+        found = services().payouts.unresolved()
+        audit_read("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(found)))
+    views = [
+        payout_view(p)
+        | {
+            "unknown_since": p.unknown_since,
+            "proposed": p.conclusion.summary if p.conclusion is not None else "",
+            "evidence": p.conclusion.evidence if p.conclusion is not None else "",
+        }
+        for p in found
+    ]
+    if as_json:
+        emit_json({"unresolved": views})
+        return
+    columns = ["id", "kind", "method", "destination", "amount", "unknown_since", "note", "proposed"]
+    emit_table([flat(v) for v in views], columns)
+
+
+def _statement(path: Path, first: str | None, last: str | None) -> Statement:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}", field="--mpesa-statement") from None
+    statement = parse_statement(text)
+    return statement.with_period(period_of(first, last)) if first is not None and last is not None else statement
+
+
+@app.command("conclude")
+def conclude(
+    payout_id: str = typer.Argument(..., help="The unknown payout's id."),
+    failed: bool = typer.Option(False, "--failed", help="M-Pesa shows no such payment: conclude it failed."),
+    receipt: str | None = typer.Option(None, "--receipt", help="M-Pesa paid it: its receipt (conclude completed)."),
+    evidence: str = typer.Option(
+        ..., "--evidence", help="The M-Pesa record read: the statement (Short Code, period) or a status answer."
+    ),
+    note: str = typer.Option(..., "--note", help="Why, for the audit log."),
+    statement: Path | None = typer.Option(
+        None, "--mpesa-statement", help="The payout Short Code's statement (CSV) covering the send: read to show it."
+    ),
+    first: str | None = typer.Option(None, "--from", help="The statement's first moment, without a Time Period."),
+    last: str | None = typer.Option(None, "--to", help="The statement's last moment, without a Time Period."),
+    actor: str | None = typer.Option(None, "--actor", help="Who proposes, for the audit log (default: ops:<login>)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Propose concluding an unknown payout from M-Pesa's record; a second person approves it on the API."""
+    with errors_to_exit_codes():
+        if failed == (receipt is not None):
+            raise InvalidInput("say either --failed or --receipt RECEIPT", field="--failed")
+        outcome = ConclusionOutcome.FAILED if failed else ConclusionOutcome.COMPLETED
+        read = _statement(statement, first, last) if statement is not None else None
+        payout = services().payouts.propose_conclusion(
+            payout_id,
+            outcome=outcome,
+            receipt=receipt,
+            evidence=evidence,
+            note=note,
+            by=operator(actor),
+            statement=read,
+        )
+    if as_json:
+        emit_json(payout_view(payout) | {"proposed": payout.conclusion.summary if payout.conclusion else ""})
+        return
+    typer.echo(
+        f"payout {payout.id}: {outcome.value} proposed; a second person approves it on the API, signed in with "
+        f"their second factor (POST /v1/admin/payouts/{payout.id}/conclusion/approve)"
+    )
+
+
+@app.command("approve-conclusion")
+def approve_conclusion(payout_id: str = typer.Argument(..., help="The payout's id.")) -> None:
+    """Refused from the shell (exit 5): a second person approves a conclusion on the API."""
+    with errors_to_exit_codes():
+        raise Refused(
+            f"the conclusion of payout {payout_id} moves money, so a second person approves it on the API, signed in "
+            f"with their second factor (POST /v1/admin/payouts/{payout_id}/conclusion/approve), not from the shell: "
+            "the shell cannot prove who is at the keyboard"
+        )
+
+
+@app.command("decline-conclusion")
+def decline_conclusion(
+    payout_id: str = typer.Argument(..., help="The payout's id."),
+    note: str = typer.Option(..., "--note", help="Why, for the audit log."),
+    actor: str | None = typer.Option(None, "--actor", help="Who declines, for the audit log (default: ops:<login>)."),
+) -> None:
+    """Clear the conclusion proposed for a payout (nothing moves; it stays unknown)."""
+    with errors_to_exit_codes():
+        payout = services().payouts.decline_conclusion(payout_id, by=operator(actor), note=note)
+    typer.echo(f"payout {payout.id}: the conclusion proposed is declined; it stays {payout.state.value}")

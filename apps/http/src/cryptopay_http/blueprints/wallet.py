@@ -78,6 +78,7 @@ from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema, signed_money
+from cryptopay_http.pages.i18n import statement_describer
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -606,7 +607,7 @@ def my_statement(month: str) -> Response:
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
         return pdf_response(document, pdf_filename("cryptopay-statement", label))
-    chunks = wallets.statement_chunks(user_id, month)  # every movement of the month, written as it is sent
+    chunks = wallets.statement_chunks(user_id, month, describe=statement_describer())  # written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +31,22 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
+from cryptopay.core.wallets.history import HistoryLine
 from flask import Flask, g, request
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "translate", "when"]
+__all__ = [
+    "LANGUAGES",
+    "LANG_COOKIE",
+    "amount",
+    "described",
+    "figure",
+    "gettext",
+    "install_i18n",
+    "language",
+    "statement_describer",
+    "translate",
+    "when",
+]
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
 LANG_COOKIE = "cp_lang"
@@ -93,9 +107,14 @@ CENTS = frozenset({"USDT", "USDC"})
 def money(value: Money) -> str:
     """``KES 5,000.00``: shillings with their two places, a stablecoin with at least its cents (``USDT 5.00``), other
     crypto with every significant digit."""
+    return f"{value.asset.code} {figure(value)}"
+
+
+def figure(value: Money) -> str:
+    """``money`` without the asset's code, for a column that names the asset: ``5,000.00``, ``5.00``, ``0.5``."""
     if value.asset.code == "KES":
-        return f"KES {amount(value.amount, language(), places=value.asset.decimals)}"
-    return f"{value.asset.code} {crypto(value)}"
+        return amount(value.amount, language(), places=value.asset.decimals)
+    return crypto(value)
 
 
 def money_in(value: Decimal | str, code: str) -> str:
@@ -143,6 +162,29 @@ def when(moment: datetime, lang: str) -> str:
     return format_datetime(moment, "d MMM y, HH:mm", tzinfo=NAIROBI, locale=lang)
 
 
+def described(line: HistoryLine) -> str:
+    """A wallet history line's description in the request's language: its words (``core.wallets.wording``, derived
+    from the movement's kind and data) translated, amounts as ``money`` writes them; an entry no product wrote keeps
+    the ledger's English (a page marks it ``lang="en"``)."""
+    if line.wording is None:
+        return line.description
+    return line.wording.text(gettext, money)
+
+
+def statement_describer() -> Callable[[HistoryLine], str]:
+    """A statement's CSV descriptions in the request's language (the user's choice: the language switch's cookie,
+    else the browser's ``Accept-Language``), the language read now: a streamed CSV writes its rows after the
+    request. Amounts in the words stay as plain as the CSV's figures, so the English ones are the API's."""
+    lang = language()
+
+    def describe(line: HistoryLine) -> str:
+        if line.wording is None:
+            return line.description
+        return line.wording.text(lambda message: translate(message, lang))
+
+    return describe
+
+
 def install_i18n(app: Flask) -> None:
     """Add Jinja's i18n extension with request-bound callables and the formatting filters."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
@@ -151,6 +193,7 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.filters["when"] = lambda moment: when(moment, language())
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["described"] = described
     app.jinja_env.filters["money_in"] = money_in
     app.jinja_env.filters["shillings"] = shillings
     app.jinja_env.filters["crypto"] = crypto

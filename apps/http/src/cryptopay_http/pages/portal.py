@@ -45,7 +45,7 @@ from cryptopay_http.auth import (
     step_up_refusal_audited,
 )
 from cryptopay_http.idempotency import idempotent_form, new_form_key
-from cryptopay_http.pages.i18n import NAIROBI, gettext, language
+from cryptopay_http.pages.i18n import NAIROBI, gettext, language, statement_describer
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import (
@@ -264,7 +264,7 @@ def statement() -> Response:
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         label = f"{statement_period(month)[0]:%Y-%m}"
         return pdf_response(wallet_statement(lines, label, holder), pdf_filename("cryptopay-statement", label))
-    chunks = wallets.statement_chunks(user_id, month)  # every movement of the month, written as it is sent
+    chunks = wallets.statement_chunks(user_id, month, describe=statement_describer())  # written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})
 

@@ -22,8 +22,8 @@ from cryptopay.core.system import NAIROBI
 from cryptopay.core.wallets.history import HistoryLine
 from flask import Response
 
+from cryptopay_http.pages.i18n import described, figure, money
 from cryptopay_http.pages.i18n import gettext as _
-from cryptopay_http.pages.i18n import money
 from cryptopay_http.runtime import runtime
 
 __all__ = ["merchant_statement", "pdf_filename", "pdf_response", "tax_report", "till_poster", "wallet_statement"]
@@ -107,9 +107,9 @@ def wallet_statement(lines: Iterable[HistoryLine], month: str, holder: str) -> P
         (
             f"{h.at.astimezone(NAIROBI):%Y-%m-%d %H:%M}",
             h.amount.asset.code,
-            format(h.amount.amount, "f"),
-            format(h.balance_after.amount, "f"),
-            h.description or h.kind,
+            figure(h.amount),
+            figure(h.balance_after),
+            described(h) or h.kind,
             h.transfer_id or h.entry_id,
         )
         for h in ordered

@@ -1009,24 +1009,24 @@ def reverse_deposit(
     amount: Money,
     held: bool,
     why: str,
+    reason: str | None = None,
     converted: tuple[Money, Money] | None = None,
     session: LedgerSession | None = None,
 ) -> Entry:
     """Undo a booked deposit whose block left the chain: Dr the account holding it now (the wallet, or
     ``deposits_held`` while held) / Cr custody. Raises ``InsufficientFunds`` when the wallet no longer holds it.
     A converted one (``converted``, credited) is undone exactly: the mirror of its conversion from custody (whether
-    it was converted at once or after a hold, the two net to that)."""
+    it was converted at once or after a hold, the two net to that). ``reason``: the code of ``why``
+    (``wallets.wording.REVERSAL_REASONS``), kept in the metadata for the history's words."""
     debit = deposits_held(amount.asset) if held else wallet_account(user_id, amount.asset)
     postings = [Posting.debit(debit, amount), Posting.credit(custody(network, amount.asset), amount)]
     if converted is not None and not held:
         mirror = _converted(custody(network, amount.asset), user_id, amount, *converted)
         postings = [Posting(p.account, -p.amount) for p in mirror]
-    request = EntryRequest(
-        key,
-        postings,
-        f"deposit {deposit_id} on {network} reversed: {why}",
-        metadata={"kind": "deposit_reversed", "deposit_id": deposit_id, "user": user_id, "network": network},
-    )
+    metadata = {"kind": "deposit_reversed", "deposit_id": deposit_id, "user": user_id, "network": network}
+    if reason is not None:
+        metadata["reason"] = reason
+    request = EntryRequest(key, postings, f"deposit {deposit_id} on {network} reversed: {why}", metadata=metadata)
     return ledger.post(request, session=session)
 
 

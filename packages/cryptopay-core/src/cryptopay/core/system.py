@@ -47,9 +47,10 @@ class RandomIds:
         self._last = 0
 
     def new_id(self, prefix: str) -> str:
-        fresh = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        random = int.from_bytes(os.urandom(10), "big")  # one draw: a same-millisecond step takes 32 bits of it
+        fresh = (int(time.time() * 1000) << 80) | random
         with self._lock:
             if fresh >> 80 <= self._last >> 80:  # same millisecond, or the clock went back: count up from the last
-                fresh = self._last + 1 + int.from_bytes(os.urandom(4), "big")
+                fresh = self._last + 1 + (random & 0xFFFFFFFF)
             self._last = value = fresh
         return f"{prefix}_{''.join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])}"

@@ -1,15 +1,15 @@
 """The admin console ``/console``: staff (admin or compliance) with a second factor.
 
-Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant
-payments, held wallet sends and account freezes are the compliance officers' (``/v1/admin/kyc``,
-``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any
-staff member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation,
-treasury, system health, role changes and merchants' payout charges are the admins'; the audit log, account search
-and transaction search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles,
-and one that is not (a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``);
-a page of another staff role is refused and audited as ``access.refused``; a test walks the app's console routes and
-fails on any not named. A staff login without a second factor is an enrolment-only session and is refused. The same
-page session as the dashboard (``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
+Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases, held merchant payments,
+held wallet sends, held deposits, held remittances and account freezes are the compliance officers' (``/v1/admin/kyc``,
+``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any staff
+member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation, treasury,
+system health, role changes and merchants' payout charges are the admins'; the audit log, account search and transaction
+search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not
+(a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff
+role is refused and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A
+staff login without a second factor is an enrolment-only session and is refused. The same page session as the dashboard
+(``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
 (``kyc_review``, ``monitoring``, ``reporting``, ``reconciliation``, ``treasury``; ``Runtime.user_admin``), which
@@ -44,6 +44,7 @@ __all__ = [
     "form_note",
     "held",
     "held_deposits",
+    "held_remittances",
     "held_transfers",
     "kyc",
     "officer",
@@ -109,6 +110,11 @@ ROLES: dict[str, frozenset[Role]] = {
     "held_deposit_propose": _COMPLIANCE,
     "held_deposit_approve": _COMPLIANCE,
     "held_deposit_decline": _COMPLIANCE,
+    "held_remittances": _COMPLIANCE,
+    "held_remittance": _COMPLIANCE,
+    "held_remittance_propose": _COMPLIANCE,
+    "held_remittance_approve": _COMPLIANCE,
+    "held_remittance_decline": _COMPLIANCE,
     "paybill_payments": _STAFF,
     "paybill_payment": _STAFF,
     "paybill_reverify": _STAFF,
@@ -234,6 +240,7 @@ from cryptopay_http.pages.console import (  # noqa: E402  the routes
     audit,
     held,
     held_deposits,
+    held_remittances,
     held_transfers,
     kyc,
     operations,

@@ -63,7 +63,11 @@ def account_row(account: Account) -> dict[str, Any]:
 
 
 def account_from_row(row: Row) -> Account:
-    return Account(row["code"], AccountKind(row["kind"]), asset_by_code(row["asset"]), bool(row["allow_negative"]))
+    kind = _KINDS.get(row["kind"]) or AccountKind(row["kind"])  # a look-up; an unknown kind refused by the Enum
+    return Account(row["code"], kind, asset_by_code(row["asset"]), bool(row["allow_negative"]))
+
+
+_KINDS = {kind.value: kind for kind in AccountKind}
 
 
 def balance_from_row(row: Row) -> AccountBalance:

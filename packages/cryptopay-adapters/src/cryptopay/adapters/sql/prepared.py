@@ -29,13 +29,16 @@ from typing import Any
 
 import attrs
 import psycopg
-from psycopg import generators
+from psycopg import abc, generators
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 
 __all__ = ["Call", "Statement", "ensure", "forget", "literal", "run", "simple_query"]
 
 _KEY = "cryptopay_prepared"
+_LOADER = "cryptopay_loader"  # the connection's Transformer for simple_query
+_NAMES = "cryptopay_names"  # a prepared statement's column names, by its name
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
@@ -137,6 +140,7 @@ def ensure(driver: psycopg.Connection[Any], info: MutableMapping[str, Any], stat
 def forget(info: MutableMapping[str, Any]) -> None:
     """Forget which statements the connection holds (after a rollback: psycopg may have sent ``DEALLOCATE ALL``)."""
     info.pop(_KEY, None)
+    info.pop(_NAMES, None)
 
 
 def run(
@@ -161,8 +165,9 @@ def run(
     parts += [statement.execute(params, driver) for statement, params in calls]
     parts += ["COMMIT"] if commit else []
     query = "; ".join(parts).encode()
+    shape = calls[-1][0].name if calls else None
     try:
-        return simple_query(driver, query, max(last, 0))
+        return simple_query(driver, query, max(last, 0), info, shape)
     except psycopg.errors.InvalidSqlStatementName:
         forget(info)  # DEALLOCATE ALL took them all
         if not begin and driver.info.transaction_status != TransactionStatus.IDLE:
@@ -170,15 +175,26 @@ def run(
         if driver.info.transaction_status != TransactionStatus.IDLE:
             driver.execute(b"ROLLBACK")  # the BEGIN sent with it: nothing else ran in that transaction
         ensure(driver, info, statements)
-        return simple_query(driver, query, max(last, 0))
+        return simple_query(driver, query, max(last, 0), info, shape)
 
 
-def simple_query(driver: psycopg.Connection[Any], query: bytes, index: int) -> list[dict[str, Any]]:
+def simple_query(
+    driver: psycopg.Connection[Any],
+    query: bytes,
+    index: int,
+    info: MutableMapping[str, Any] | None = None,
+    shape: str | None = None,
+) -> list[dict[str, Any]]:
     """The rows of the ``index``-th statement of ``query``, as dictionaries: ``query`` sent as one simple query, as a
     ``ClientCursor`` sends it, and its results read without a cursor (whose per-statement result handling, row
     makers and prepared-statement bookkeeping cost about a tenth of a P2P send's client CPU). A failed statement
     raises what the cursor raises (``psycopg.errors``). Never in a psycopg pipeline (which runs one statement per
-    query): libpq refuses it there."""
+    query): libpq refuses it there.
+
+    With the connection's ``info``, its rows are loaded by one psycopg ``Transformer`` kept there for the
+    connection (as a cursor keeps one for its life: the loaders it found per column type are not looked up again
+    at every query), and ``shape`` (the chosen statement's name: its columns never change) keeps its column
+    names."""
     with driver.lock:
         driver.pgconn.send_query(query)
         results = driver.wait(generators.execute(driver.pgconn))
@@ -187,8 +203,22 @@ def simple_query(driver: psycopg.Connection[Any], query: bytes, index: int) -> l
             raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
     if index >= len(results) or results[index].status != ExecStatus.TUPLES_OK:
         return []
-    chosen, encoding = results[index], driver.info.encoding
-    names = [(chosen.fname(column) or b"").decode(encoding) for column in range(chosen.nfields)]
-    loader = Transformer.from_context(driver)
+    chosen = results[index]
+    loader: abc.Transformer | None = None if info is None else info.get(_LOADER)
+    if loader is None or loader.connection is not driver:
+        loader = Transformer.from_context(driver)
+        if info is not None:
+            info[_LOADER] = loader
+    known: dict[str, list[str]] = {} if info is None else info.setdefault(_NAMES, {})
+    names = known.get(shape) if shape else None
+    if names is None or len(names) != chosen.nfields:
+        names = _names(driver, chosen)
+        if shape:
+            known[shape] = names
     loader.set_pgresult(chosen)
-    return loader.load_rows(0, chosen.ntuples, lambda values: dict(zip(names, values, strict=True)))
+    return [dict(zip(names, row)) for row in loader.load_rows(0, chosen.ntuples, tuple)]  # noqa: B905  # as many
+
+
+def _names(driver: psycopg.Connection[Any], result: PGresult) -> list[str]:
+    encoding = driver.info.encoding
+    return [(result.fname(column) or b"").decode(encoding) for column in range(result.nfields)]

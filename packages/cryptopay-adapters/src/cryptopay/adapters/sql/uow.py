@@ -326,8 +326,8 @@ class SqlUnitOfWork:
             not self._locking
             or self._owned is not None
             or not isinstance(driver, psycopg.Connection)
-            or driver.info.transaction_status != TransactionStatus.IDLE
-            or driver.info.pipeline_status != PipelineStatus.OFF
+            or driver.pgconn.transaction_status != TransactionStatus.IDLE
+            or driver.pgconn.pipeline_status != PipelineStatus.OFF
         ):
             return None
         driver.autocommit = True  # psycopg sends no BEGIN of its own: ours goes with the statement
@@ -379,7 +379,7 @@ class SqlUnitOfWork:
         if driver is None:
             return
         try:
-            if driver.info.transaction_status != TransactionStatus.IDLE:
+            if driver.pgconn.transaction_status != TransactionStatus.IDLE:
                 driver.rollback()
             driver.autocommit = False
         except psycopg.Error:
@@ -621,5 +621,5 @@ def _reusable(conn: Connection) -> bool:
         return False
     driver = conn.connection.driver_connection
     if isinstance(driver, psycopg.Connection):
-        return not driver.closed and not driver.autocommit and driver.info.transaction_status == IDLE
+        return not driver.closed and not driver.autocommit and driver.pgconn.transaction_status == IDLE
     return True

@@ -40,10 +40,7 @@ class AccountKind(enum.Enum):
     @property
     def debit_normal(self) -> bool:
         """Assets and expenses grow with debits; liabilities, equity and revenue grow with credits."""
-        return self in _DEBIT_NORMAL
-
-
-_DEBIT_NORMAL = frozenset({AccountKind.ASSET, AccountKind.EXPENSE})
+        return self is AccountKind.ASSET or self is AccountKind.EXPENSE  # members are singletons: no hashing
 
 
 @attrs.frozen

@@ -38,15 +38,22 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.settlement.model import SettlementMethod
 
 __all__ = [
+    "DEFAULT_RESULT_DEADLINE",
+    "DEFAULT_UNKNOWN_BOUND",
     "B2BTarget",
     "CallbackPurpose",
     "CallbackToken",
+    "Conclusion",
+    "ConclusionOutcome",
     "Payout",
     "PayoutKind",
     "PayoutQuery",
     "PayoutState",
     "token_key",
 ]
+
+DEFAULT_RESULT_DEADLINE = timedelta(minutes=2)  # a result is awaited this long before Transaction Status is asked
+DEFAULT_UNKNOWN_BOUND = timedelta(minutes=30)  # unknown for longer: reported, and a reconciliation difference
 
 
 class PayoutState(enum.Enum):
@@ -154,6 +161,35 @@ class PayoutQuery:
     outcome: str | None = None  # what its answer said of the payout (an ``Outcome`` value), once it named the payout
 
 
+class ConclusionOutcome(enum.Enum):
+    """What M-Pesa's own record says of a payout whose outcome is unknown to us."""
+
+    FAILED = "failed"  # not on M-Pesa's statement covering its send, or Transaction Status: failed / not found
+    COMPLETED = "completed"  # on it (or Transaction Status: paid), with M-Pesa's receipt
+
+
+@attrs.frozen(kw_only=True)
+class Conclusion:
+    """One staff member's proposal to end a payout whose outcome is unknown from M-Pesa's own record (four-eyes:
+    a second staff member approves it, ``Payouts.approve_conclusion``). ``evidence``: the record read (the
+    statement's file and period, or a Transaction Status answer), kept with the payout and in the audit log."""
+
+    outcome: ConclusionOutcome
+    receipt: str | None  # M-Pesa's receipt of the payment, for a completion
+    evidence: str
+    note: str
+    by: str  # the proposer (``user:<id>`` on the API, ``ops:<login>`` from the shell)
+    at: datetime
+    approved_by: str | None = None  # the second person, once approved (the payout is then final)
+    approved_at: datetime | None = None
+
+    @property
+    def summary(self) -> str:
+        """``completed with receipt X by <who>`` or ``failed by <who>``."""
+        paid = f" with receipt {self.receipt}" if self.receipt else ""
+        return f"{self.outcome.value}{paid} by {self.by}"
+
+
 @attrs.define(kw_only=True)
 class Payout:
     """One M-Pesa payment to a merchant's destination, funded by a ledger hold."""
@@ -193,6 +229,7 @@ class Payout:
     # ``ReceiverPartyPublicName`` (``2547... - NAME``; personal data, sealed at rest), None when it gave none
     receiver_name: str | None = None
     kind: PayoutKind = PayoutKind.SETTLEMENT
+    conclusion: Conclusion | None = None  # an operator's conclusion from M-Pesa's record, awaiting a second person
 
     @property
     def remark(self) -> str:
@@ -327,6 +364,9 @@ class Payout:
         query asked since it failed said failed or not found."""
         if self.originator_id is None or self.is_bank_transfer:
             return True
+        concluded = self.conclusion
+        if concluded is not None and concluded.approved_by and concluded.outcome is ConclusionOutcome.FAILED:
+            return True  # M-Pesa's own record showed it unpaid, read by two people
         return any(q.outcome in ("failed", "not_found") for q in self._queries_since_failure())
 
     def asked_since_failure(self, now: datetime, wait: timedelta) -> bool:

@@ -26,6 +26,8 @@ only once Transaction Status, asked by the retry itself, confirms the failure; f
 
 B2B (paybill/till) requests carry no originator id of ours: M-Pesa's is recorded from its answer. A B2B payout
 whose answer was lost without a reference cannot be queried; it stays ``unknown`` for an operator (never resent).
+Any payout ``unknown`` past the bound is a reconciliation difference (``payouts-unresolved``) until two people
+conclude it from M-Pesa's own record (``propose_conclusion`` by one, ``approve_conclusion`` by another: R10-4).
 
 A settlement's payout from planned to completed (the in-memory stack; the worker's ``payouts.start`` job calls
 ``submit_payouts``, and M-Pesa's result callback reaches ``handle_payout_result``):
@@ -64,7 +66,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import faults, flows
-from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import (
+    Conflict,
+    CryptopayError,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    Refused,
+)
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc.gate import PayoutGate
@@ -90,11 +100,15 @@ from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payouts import _answers, _outcomes
+from cryptopay.core.payouts import _answers, _conclusions, _outcomes
 from cryptopay.core.payouts.model import (
+    DEFAULT_RESULT_DEADLINE,
+    DEFAULT_UNKNOWN_BOUND,
     B2BTarget,
     CallbackPurpose,
     CallbackToken,
+    Conclusion,
+    ConclusionOutcome,
     Payout,
     PayoutKind,
     PayoutQuery,
@@ -110,6 +124,7 @@ from cryptopay.core.settlement.model import SettlementMethod
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, PayoutRepository
     from cryptopay.core.ports.treasury import PayoutGuard
+    from cryptopay.core.reconciliation.statement import Statement
 
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
@@ -121,10 +136,9 @@ __all__ = [
     "Pacing",
     "PayoutUrls",
     "Payouts",
+    "SamePerson",
 ]
 
-DEFAULT_RESULT_DEADLINE = timedelta(minutes=2)
-DEFAULT_UNKNOWN_BOUND = timedelta(minutes=30)
 QUEUE_TIMEOUT_CODE = "QueueTimeout"
 _ACTOR = "system:payouts"
 _log = logging.getLogger("cryptopay.payouts")
@@ -711,6 +725,143 @@ class Payouts:
         )
         return payout
 
+    # --- concluding an unknown payout from M-Pesa's record (two people) -------------------------------------------
+
+    def unresolved(self, *, limit: int = 100) -> list[Payout]:
+        """Payouts ``unknown`` past the bound, oldest first: each one an operator concludes from M-Pesa's record
+        (the reconciliation's ``payouts-unresolved`` differences), with any conclusion proposed."""
+        now = self._clock.now()
+        unknown = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.UNKNOWN, limit=limit))
+        return [p for p in unknown if p.overdue(now, self._unknown_bound)]
+
+    def propose_conclusion(
+        self,
+        payout_id: str,
+        *,
+        outcome: ConclusionOutcome,
+        receipt: str | None,
+        evidence: str,
+        note: str,
+        by: str,
+        statement: Statement | None = None,
+    ) -> Payout:
+        """Propose ending a payout ``unknown`` past the bound from M-Pesa's own record (R10-4): ``failed`` (M-Pesa
+        shows no such payment: its hold is voided, the money is back where it came from and ``retry`` may send it
+        again) or ``completed`` with M-Pesa's ``receipt``. ``evidence`` names the record read (the statement's file
+        and period, a Transaction Status answer); with ``statement`` given it is read (``_conclusions``) and its
+        finding is added to the evidence. Nothing moves until a second person ``approve_conclusion``s it; audited
+        ``payout.conclusion_proposed``.
+
+        ``InvalidInput`` (no note or evidence, a receipt missing or malformed, a statement that does not show it),
+        ``NotFound``, ``Refused`` (not ``unknown``, or still within the bound: Transaction Status is still asked),
+        ``Conflict`` (a conclusion is proposed already)."""
+        why, seen = _text(note, "note"), _text(evidence, "evidence")
+        paid = (receipt or "").strip() or None
+        if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
+            raise InvalidInput("a completion names M-Pesa's receipt (6 to 20 letters and digits)", field="receipt")
+        if outcome is ConclusionOutcome.FAILED and paid is not None:
+            raise InvalidInput("a failure has no receipt: M-Pesa paid nothing", field="receipt")
+        if statement is not None:
+            found = _conclusions.from_statement(
+                self.get_payout(payout_id), outcome, paid, statement, self._unknown_bound
+            )
+            seen = f"{seen}; {found}"
+        conclusion = Conclusion(outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now())
+        return transaction(self._uow, lambda uow: self._propose(uow, payout_id, conclusion))
+
+    def _propose(self, uow: PaymentsUnitOfWork, payout_id: str, conclusion: Conclusion) -> Payout:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        if payout.state is not PayoutState.UNKNOWN:
+            raise Refused(
+                f"payout {payout.id} is {payout.state.value}: only a payout whose outcome is unknown is concluded"
+            )
+        if not payout.overdue(now, self._unknown_bound):
+            raise Refused(
+                f"payout {payout.id} is unknown for less than {self._unknown_bound}: Transaction Status is still "
+                "asked; conclude it after that"
+            )
+        if payout.conclusion is not None:
+            raise Conflict(f"payout {payout.id} has a conclusion proposed already ({payout.conclusion.summary})")
+        payout.conclusion = conclusion
+        uow.payouts.update(payout)
+        audit(
+            uow,
+            conclusion.by,
+            "payout.conclusion_proposed",
+            f"payout:{payout.id}",
+            now,
+            outcome=conclusion.outcome.value,
+            receipt=conclusion.receipt or "",
+            evidence=conclusion.evidence,
+            note=conclusion.note,
+            amount=payout.amount,
+        )
+        return payout
+
+    def approve_conclusion(self, payout_id: str, *, by: str) -> Payout:
+        """A second person carries out the conclusion another proposed, in one unit of work: ``failed`` voids the
+        hold (``payout.failed``; the failure counts as confirmed, so ``retry`` may send it again), ``completed``
+        posts it with the receipt (``payout.completed``); audited ``payout.concluded`` naming both. The proposer
+        is refused (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``); ``InvalidState`` when
+        none is proposed or M-Pesa's answer decided the payout meanwhile."""
+        found = self.get_payout(payout_id)
+        if found.conclusion is not None and found.conclusion.by == by:
+            at = self._clock.now()
+            transaction(
+                self._uow,
+                lambda uow: audit(uow, by, "payout.conclusion_same_person_refused", f"payout:{found.id}", at),
+            )
+            raise SamePerson("you proposed this conclusion: a second person approves it")
+        return transaction(self._uow, lambda uow: self._conclude(uow, payout_id, by))
+
+    def _conclude(self, uow: PaymentsUnitOfWork, payout_id: str, by: str) -> Payout:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        proposed = payout.conclusion
+        if proposed is None or proposed.approved_by is not None:
+            raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
+        if payout.state is not PayoutState.UNKNOWN:
+            raise InvalidState(f"payout {payout.id} is {payout.state.value} already: M-Pesa's answer decided it")
+        if proposed.by == by:
+            raise SamePerson("you proposed this conclusion: a second person approves it")
+        payout.conclusion = attrs.evolve(proposed, approved_by=by, approved_at=now)
+        desc = f"concluded from M-Pesa's record by {proposed.by} and {by}: {proposed.evidence}"
+        audit(
+            uow,
+            by,
+            "payout.concluded",
+            f"payout:{payout.id}",
+            now,
+            outcome=proposed.outcome.value,
+            receipt=proposed.receipt or "",
+            proposed_by=proposed.by,
+            evidence=proposed.evidence,
+            note=proposed.note,
+            amount=payout.amount,
+        )
+        if proposed.outcome is ConclusionOutcome.COMPLETED:
+            _outcomes.complete(
+                uow, self._ledger, self._ids, payout, now, receipt=proposed.receipt, code="0", desc=desc[:500]
+            )
+        else:
+            _outcomes.fail(uow, self._ledger, self._ids, payout, now, code="concluded", desc=desc[:500])
+        return payout
+
+    def decline_conclusion(self, payout_id: str, *, by: str, note: str) -> Payout:
+        """Decline (or, its proposer, withdraw) the conclusion proposed, saying why: nothing moves, the payout stays
+        ``unknown``; audited ``payout.conclusion_declined``."""
+        why = _text(note, "note")
+        return transaction(self._uow, lambda uow: self._decline(uow, payout_id, by, why))
+
+    def _decline(self, uow: PaymentsUnitOfWork, payout_id: str, by: str, note: str) -> Payout:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        proposed = payout.conclusion
+        if proposed is None or proposed.approved_by is not None:
+            raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
+        payout.conclusion = None
+        uow.payouts.update(payout)
+        audit(uow, by, "payout.conclusion_declined", f"payout:{payout.id}", now, proposed_by=proposed.by, note=note)
+        return payout
+
     # --- operator retry -----------------------------------------------------------------------------------------
 
     def retry_failed_payout(
@@ -869,6 +1020,19 @@ class Payouts:
             possible_from=day,
             amount=str(old.amount.amount),
         )
+
+
+class SamePerson(Conflict):
+    """Four-eyes: who proposed a payout's conclusion cannot approve it too."""
+
+    code = "same_officer"
+
+
+def _text(value: str, field: str) -> str:
+    text = value.strip()
+    if not text or len(text) > 500:
+        raise InvalidInput(f"say what M-Pesa's record shows ({field}: 1 to 500 characters)", field=field)
+    return text
 
 
 class AwaitingStatus(Refused):

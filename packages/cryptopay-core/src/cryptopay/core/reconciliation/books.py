@@ -19,7 +19,7 @@ from cryptopay.core.ledger import HoldState
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, RefundState
 from cryptopay.core.payouts.model import PayoutState
-from cryptopay.core.reconciliation.model import Difference, Records
+from cryptopay.core.reconciliation.model import Difference, Records, shown_destination
 from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "payout_holds_match",
     "payout_results_agree",
     "trial_balance_zero",
+    "unresolved_payouts",
     "wrong_payments_owed",
 ]
 
@@ -182,6 +183,43 @@ def in_flight_matches_payouts(records: Records) -> list[Difference]:
         )
     if not posted.is_zero():
         found.append(Difference(flows.IN_FLIGHT, f"0 {KES.code} posted", f"{posted} posted"))
+    return found
+
+
+def unresolved_payouts(records: Records) -> list[Difference]:
+    """Every payout sent over M-Pesa is final (completed or failed) within the unknown bound (``records.unknown_
+    bound``) of being sent: one still ``unknown`` past it, or still ``submitted`` past the result deadline and the
+    bound (no worker asked), is a difference whatever it pays (a settlement, a wallet's sale or bill, a remittance):
+    its money sits in ``liabilities:payouts_in_flight`` while its payee may have been paid or not (R10-4: a B2B
+    payout with no id to query by stayed ``unknown`` for good while every check said clean). The difference says
+    how to end it: from M-Pesa's own record (the statement or a Transaction Status answer), proposed by one staff
+    member and approved by another (``Payouts.propose_conclusion``). A bank transfer awaiting an operator is not
+    M-Pesa's to answer."""
+    found = []
+    bound = records.unknown_bound
+    for payout in records.payouts:
+        if payout.is_final or payout.is_bank_transfer or payout.state is PayoutState.PLANNED:
+            continue
+        sent = payout.submitted_at or payout.created_at
+        since = payout.unknown_since or sent
+        late = bound if payout.state is PayoutState.UNKNOWN else bound + records.result_deadline
+        if records.at - since <= late:
+            continue
+        state = payout.state.value
+        what = (
+            f"{payout.kind.value} {payout.amount} to {shown_destination(payout.destination)}, sent {sent.isoformat()}"
+        )
+        proposed = f"; conclusion proposed: {payout.conclusion.summary}" if payout.conclusion is not None else ""
+        found.append(
+            Difference(
+                f"payout {payout.id} ({state})",
+                f"completed or failed within {bound} of being sent",
+                f"{state} since {since.isoformat()}",
+                f"{what}; {payout.note or 'no result'}{proposed}; conclude it from M-Pesa's record (its statement "
+                f"or a Transaction Status answer): `cryptopay payouts conclude {payout.id} --failed|--receipt X "
+                "--evidence ...`, approved by a second person on the API",
+            )
+        )
     return found
 
 

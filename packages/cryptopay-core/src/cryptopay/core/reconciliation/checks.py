@@ -21,6 +21,7 @@ CHECKS: tuple[Check, ...] = (
     Check("results", "payouts", books.payout_results_agree),
     Check("payout-holds", "payouts", books.payout_holds_match),
     Check("in-flight", "payouts", books.in_flight_matches_payouts),
+    Check("payouts-unresolved", "payouts", books.unresolved_payouts),
     Check("trial-balance", "books", books.trial_balance_zero),
     Check("wrong-payments-owed", "credits", books.wrong_payments_owed),
     Check("mpesa-answers", "mpesa", outside.answers_matched),

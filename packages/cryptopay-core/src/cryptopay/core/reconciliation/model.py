@@ -28,7 +28,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
-from cryptopay.core.payouts.model import Payout
+from cryptopay.core.payouts.model import DEFAULT_RESULT_DEADLINE, DEFAULT_UNKNOWN_BOUND, Payout
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.remittances.model import RemittanceOrder
 from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
@@ -225,6 +225,10 @@ class Records:
     wrong_network: tuple[WrongNetworkPayment, ...] = ()  # wrong-network payments booked into custody to be refunded
     wrong_pending: tuple[WrongNetworkPayment, ...] = ()  # wrong-network or wrong-asset payments awaiting a decision
     remittances: RemittanceBooks | None = None  # the remittance desk's orders (None: no remittance store)
+    # how long a payout may stay without a final result before it is a difference (``payouts-unresolved``): the
+    # payouts' unknown bound, and their result deadline for one still ``submitted``
+    unknown_bound: timedelta = DEFAULT_UNKNOWN_BOUND
+    result_deadline: timedelta = DEFAULT_RESULT_DEADLINE
 
 
 @attrs.frozen(kw_only=True)

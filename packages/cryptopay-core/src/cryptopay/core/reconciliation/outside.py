@@ -155,7 +155,10 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
     subject = f"payout {payout.id} ({payout.state.value})"
     found = []
     if payout.state is not PayoutState.COMPLETED:
-        found.append(Difference(subject, f"{payout.state.value} as in our books", "paid by M-Pesa", _paid(line)))
+        advice = "" if payout.is_final else f"; M-Pesa paid it: conclude completed with receipt {line.receipt}"
+        found.append(
+            Difference(subject, f"{payout.state.value} as in our books", "paid by M-Pesa", _paid(line) + advice)
+        )
     if payout.amount != line.withdrawn:
         found.append(Difference(subject, f"{payout.amount} paid", f"{line.withdrawn} paid", _paid(line)))
     if not _same_party(payout, line):
@@ -201,7 +204,33 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             detail = f"{payout.amount} to {shown_destination(payout.destination)}, completed {payout.finished_at}"
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
+    found += _open_not_on_statement(records, covers, matched)
     return found + _totals(paid, ours)
+
+
+def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], matched: set[str]) -> list[Difference]:
+    """A payout sent over M-Pesa and not final in our books (``submitted``, ``unknown``) that M-Pesa's statement
+    does not show although its period covers the send and the unknown bound after it (a request M-Pesa took is
+    paid within it): M-Pesa shows no such payment, so it can be concluded failed (R10-4: an unknown B2B payout
+    absent from the statement reconciled clean). Its presence is ``_line_against``'s (paid by M-Pesa)."""
+    start, end = covers
+    found = []
+    for payout in records.payouts:
+        if payout.is_final or payout.is_bank_transfer or payout.state is PayoutState.PLANNED or payout.id in matched:
+            continue
+        sent = payout.submitted_at
+        if sent is None or sent.replace(microsecond=0) < start or sent + records.unknown_bound > end:
+            continue
+        found.append(
+            Difference(
+                f"payout {payout.id} ({payout.state.value})",
+                f"{payout.state.value} as in our books (paid or not: M-Pesa's record says)",
+                "not on M-Pesa's statement",
+                f"{payout.kind.value} {payout.amount} to {shown_destination(payout.destination)}, sent "
+                f"{sent.isoformat()}: M-Pesa shows no such payment: conclude failed",
+            )
+        )
+    return found
 
 
 def _reversal(line: StatementLine) -> str:

@@ -103,6 +103,7 @@ from cryptopay.core.wallets.deposit import (
 )
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.service import kes_value, spending
+from cryptopay.core.wallets.wording import REVERSAL_REASONS
 
 __all__ = ["DEPOSIT_PRODUCT", "Deposits", "WalletAddress"]
 
@@ -111,6 +112,8 @@ log = logging.getLogger(__name__)
 DEPOSIT_PRODUCT = "wallet_deposit"  # the monitoring journal's product name for these movements
 _ACTOR = "system:deposits"
 _PAGE = 500
+# A reversal's ``why`` by its code, kept in the reversing entry for the wallet's history (``wallets.wording``).
+_REASON_CODES = {why: code for code, why in REVERSAL_REASONS.items()}
 
 
 @attrs.frozen
@@ -133,7 +136,7 @@ class _Reading:
     gone: bool = False
     depth: int = 0
     reached: Finality | None = None
-    why: str = "its block was reorganised away"
+    why: str = REVERSAL_REASONS["reorg"]
 
 
 @attrs.frozen
@@ -826,6 +829,7 @@ class Deposits:
             amount=deposit.amount,
             held=held,
             why=why,
+            reason=_REASON_CODES.get(why),
             converted=_amounts(deposit.conversion),
             session=uow.ledger,
         )
@@ -964,7 +968,7 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
         return _Reading(deposit)  # only an owed reversal keeps it watched
     if deposit.block_number is None:
         if mempool is not None and mempool.transfer_state(_observed(deposit)) is TxState.DROPPED:
-            return _Reading(deposit, gone=True, why="dropped from the mempool (replaced, double-spent or evicted)")
+            return _Reading(deposit, gone=True, why=REVERSAL_REASONS["dropped"])
         return None
     canonical = watcher.block_hash(deposit.block_number)
     if canonical is None or deposit.block_hash is None or canonical.lower() != deposit.block_hash.lower():

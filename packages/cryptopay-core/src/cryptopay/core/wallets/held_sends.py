@@ -38,8 +38,10 @@ No officer proposes, approves or declines on a send they made or would receive (
 ``keep`` (tipoff3, as held merchant payments have it): an officer keeps a held send held, with a note saying why (the
 authorities asked, a court order is awaited): nothing moves, no second officer is needed, from the shell too
 (audited ``wallet.held_send_kept``, acting as the officer); the send stays ``held`` (``Transfer.kept``: who, when,
-why, the latest) and may be released or returned later; refused while a release or return is proposed (``Conflict``:
-decline it first). A kept send no longer ages the undecided queue's alert (``Observing``).
+why, the latest) and may be released or returned later, which clears it (the send then reads released or returned,
+never kept, on the console, the CLI and the API; ``wallet.held_send_kept`` keeps the record); refused while a release
+or return is proposed (``Conflict``: decline it first). A kept send no longer ages the undecided queue's alert
+(``Observing``).
 """
 
 from __future__ import annotations
@@ -308,6 +310,7 @@ class HeldSends:
         )
         transfer.state = TransferState.RETURNED if returned else TransferState.DELIVERED
         transfer.proposal, transfer.decided_at = None, now
+        transfer.kept = None  # decided: it reads released or returned, never kept (the keep is in the audit log)
         uow.wallet_transfers.update(transfer)
         action = "wallet.held_send_returned" if returned else "wallet.held_send_released"
         details = {

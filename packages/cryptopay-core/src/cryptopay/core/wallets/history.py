@@ -20,19 +20,20 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.flows import WALLET_ASSETS, wallet_account
 from cryptopay.core.kyc import month_bounds
-from cryptopay.core.ledger import Ledger
+from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.money import Asset, Money
-from cryptopay.core.payouts import Payout, PayoutKind
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
+from cryptopay.core.wallets.wording import Wording, entry_wording
 
 __all__ = [
     "KINDS",
     "MONTH_PATTERN",
+    "Describe",
     "HistoryLine",
+    "english",
     "history",
-    "payout_line",
     "statement_csv",
     "statement_period",
     "statement_rows",
@@ -49,6 +50,7 @@ KINDS = (
     "bill",
     "withdrawal",
     "remittance",
+    "paybill",
     "deposit",
     "deposit_reversed",
     "other",
@@ -59,10 +61,9 @@ a payout from the wallet (a sale's or cash-out's B2C, a bill's B2B) the payout's
 # An officer's decision on a send held for a frozen recipient reads as any send's does (review7 F6: neither party is
 # told of the freeze): released, the recipient's ordinary receipt; returned, the sender's, as an unclaimed send's
 # return. The ledger keeps its own kind and wording (``flows.decide_held_send``) for staff.
-_AS_ANY_SEND = {
-    "p2p_held_release": ("p2p", "transfer {}"),
-    "p2p_held_return": ("p2p_return", "transfer {} returned to its sender"),
-}
+_AS_ANY_SEND = {"p2p_held_release": "p2p", "p2p_held_return": "p2p_return"}
+# A paybill payment an operator credited from suspense reads as the customer's paybill payment it is.
+_AS_SHOWN = {**_AS_ANY_SEND, "paybill_release": "paybill"}
 
 # The entries that take a payout out of a wallet: its hold posted on success, or a failed one M-Pesa paid after all.
 _PAYOUT_ENTRY = re.compile(r"^payout:([^:]+):(?:post|paid_after_failure)$")
@@ -70,7 +71,9 @@ _PAYOUT_ENTRY = re.compile(r"^payout:([^:]+):(?:post|paid_after_failure)$")
 
 @attrs.frozen
 class HistoryLine:
-    """One movement of one balance: signed amount (+ in, - out), the balance after it, what it was."""
+    """One movement of one balance: signed amount (+ in, - out), the balance after it, what it was: ``description``
+    in English (the API's and the CSV's), ``wording`` the same words for a shell to translate (``wallets.wording``;
+    None for an entry no product wrote, whose ``description`` is the ledger's)."""
 
     entry_id: str
     at: datetime
@@ -79,6 +82,7 @@ class HistoryLine:
     kind: str
     description: str
     transfer_id: str | None
+    wording: Wording | None = None
 
 
 def history(
@@ -90,7 +94,7 @@ def history(
     until: datetime | None = None,
     kind: str | None = None,
     limit: int | None = 100,
-    payouts: Callable[[str], tuple[str, str] | None] | None = None,
+    payouts: Callable[[str], tuple[str, Wording] | None] | None = None,
     after: str | None = None,
     page: int = 500,
 ) -> list[HistoryLine]:
@@ -98,8 +102,8 @@ def history(
     ``limit`` (None: every one); with ``after`` (the ``entry_id`` of the last line of the previous page) the ones that
     follow that line (a page: ``InvalidInput`` on ``cursor`` when no line of this history has that id).
 
-    ``payouts`` names what a payout from the wallet was for (payout id -> kind and description, e.g. ``bill``,
-    "bill bil_1 to paybill 888880, account 01234567890", or None): a payout's line says so instead of ``other``.
+    ``payouts`` names what a payout from the wallet was for (payout id -> kind and words, e.g. ``bill``,
+    "bill bil_1 paid to paybill 888880, account 01234567890", or None): a payout's line says so, not ``other``.
     The ledger is read ``page`` entries at a time per asset, only as far as the answer needs."""
     return list(
         _lines(
@@ -126,7 +130,7 @@ def _lines(
     until: datetime | None,
     kind: str | None,
     limit: int | None,
-    payouts: Callable[[str], tuple[str, str] | None] | None,
+    payouts: Callable[[str], tuple[str, Wording] | None] | None,
     after: str | None,
     page: int,
 ) -> Iterator[HistoryLine]:
@@ -169,42 +173,40 @@ def _account_lines(
     since: datetime | None,
     until: datetime | None,
     before: tuple[datetime, str] | None,
-    payouts: Callable[[str], tuple[str, str] | None] | None,
+    payouts: Callable[[str], tuple[str, Wording] | None] | None,
     page: int,
 ) -> Iterator[HistoryLine]:
     """One account's lines, newest first, read a page of entries at a time."""
     for entry in ledger.walk(code, since=since, until=until, before=before, page=page):
-        meta = dict(entry.metadata)
-        what, description = meta.get("kind", "other"), entry.description
-        paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
-        named = payouts(paid.group(1)) if paid is not None and payouts is not None else None
-        if named is not None:
-            what, description = named
-        if (shown := _AS_ANY_SEND.get(what)) is not None:
-            what, description = shown[0], shown[1].format(meta.get("transfer_id", ""))
         for line in entry.lines:
             if line.account == code:
+                amount = Money(-line.amount.amount, held)
+                what, description, words = _described(entry, amount, payouts)
                 yield HistoryLine(
                     entry.id,
                     entry.created_at,
-                    Money(-line.amount.amount, held),
+                    amount,
                     Money.of(line.balance_after, held),
                     what,
                     description,
-                    meta.get("transfer_id"),
+                    dict(entry.metadata).get("transfer_id"),
+                    words,
                 )
 
 
-def payout_line(payout: Payout) -> tuple[str, str] | None:
-    """What a payout from a wallet was for, as its history line says it (kind, description); None for another kind:
-    a sale's or cash-out's B2C (``settlement_id`` is the ``sel_`` id) is ``sell`` "sale sel_1 paid to your M-Pesa
-    number", a bill's B2B (the ``bil_`` id) is ``bill`` "bill bil_1 paid to paybill 888880, account 01234567890"."""
-    if payout.kind is PayoutKind.SALE:
-        return "sell", f"sale {payout.settlement_id} paid to your M-Pesa number"
-    if payout.kind is PayoutKind.BILL:
-        to = f" paid to paybill {payout.b2b.party}, account {payout.b2b.account_reference}" if payout.b2b else ""
-        return "bill", f"bill {payout.settlement_id}{to}"
-    return None
+def _described(
+    entry: Entry, amount: Money, payouts: Callable[[str], tuple[str, Wording] | None] | None
+) -> tuple[str, str, Wording | None]:
+    """A line's kind, English description and words, derived from the entry's kind and data (``wallets.wording``;
+    a payout's from the payout); an entry no product wrote keeps the ledger's text and no words."""
+    meta = dict(entry.metadata)
+    paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
+    named = payouts(paid.group(1)) if paid is not None and payouts is not None else None
+    if named is None:
+        named = entry_wording(meta, entry.idempotency_key, amount)
+    if named is None:
+        return meta.get("kind", "other"), entry.description, None
+    return _AS_SHOWN.get(named[0], named[0]), str(named[1]), named[1]
 
 
 def statement_period(month: str) -> tuple[datetime, datetime]:
@@ -221,14 +223,26 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
     return month_bounds(datetime(int(month[:4]), int(month[5:]), 15, tzinfo=NAIROBI))
 
 
-def statement_csv(lines: Iterable[HistoryLine]) -> str:
+Describe = Callable[[HistoryLine], str]
+"""A line's description for its reader (``english``: the API's; a shell's: the line's words in the reader's
+language)."""
+
+
+def english(line: HistoryLine) -> str:
+    """A line's description in English, as the ledger and the API say it."""
+    return line.description
+
+
+def statement_csv(lines: Iterable[HistoryLine], *, describe: Describe = english) -> str:
     """A statement as CSV, oldest first (``lines`` newest first, as ``history`` gives them): date (Nairobi), asset,
-    amount, balance after, kind, description, reference."""
-    return "".join(statement_rows(lines))
+    amount, balance after, kind, description (``describe``: in the reader's language), reference."""
+    return "".join(statement_rows(lines, describe=describe))
 
 
-def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500) -> Iterator[str]:
+def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500, describe: Describe = english) -> Iterator[str]:
     """``statement_csv`` in pieces of ``chunk`` rows (the header first), for a response streamed as it is written.
+    The header, the kind and the figures are the API's whatever the language: a spreadsheet's formulas and a script
+    read them alike.
 
     >>> list(statement_rows([]))
     ['date,asset,amount,balance_after,kind,description,reference\\n']
@@ -250,7 +264,7 @@ def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500) -> Iterato
                     format(h.amount.amount, "f"),
                     format(h.balance_after.amount, "f"),
                     h.kind,
-                    h.description,
+                    describe(h),
                     h.transfer_id or h.entry_id,
                 ]
             )

@@ -138,7 +138,7 @@ class Transfer:
     held_at: datetime | None = None  # held for a frozen recipient (``held_sends``), whatever an officer decided since
     proposal: HeldSendProposal | None = None  # a held send's release or return awaiting a second officer
     decided_at: datetime | None = None  # when officers released or returned a held send (``shown_times``)
-    kept: HeldSendKept | None = None  # an officer kept a held send held, with why (the latest such note)
+    kept: HeldSendKept | None = None  # an officer kept a held send held, with why (the latest; cleared once decided)
 
     @property
     def asset(self) -> Asset:

@@ -77,14 +77,16 @@ from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.allowance import StepUp
 from cryptopay.core.wallets.held_sends import HeldSends, receivable
 from cryptopay.core.wallets.history import (
+    Describe,
     HistoryLine,
+    english,
     history,
-    payout_line,
     statement_csv,
     statement_period,
     statement_rows,
 )
 from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
+from cryptopay.core.wallets.wording import Wording, payout_wording
 
 __all__ = [
     "CLAIM_WINDOW",
@@ -609,14 +611,14 @@ class Wallets:
         ``after`` an ``entry_id`` of the previous page: the lines that follow it."""
         self.wallet(user_id)
         mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
-        known: dict[str, tuple[str, str] | None] = {p.id: payout_line(p) for p in mine}
+        known: dict[str, tuple[str, Wording] | None] = {p.id: payout_wording(p) for p in mine}
 
-        def named(payout_id: str) -> tuple[str, str] | None:
+        def named(payout_id: str) -> tuple[str, Wording] | None:
             """An older payout than the newest 1,000 read up front is read when its line comes up."""
             if payout_id not in known:
                 found = in_transaction(self.uow, lambda uow: uow.payouts.get(payout_id))
                 mine = found is not None and found.merchant_id == user_id
-                known[payout_id] = payout_line(found) if found is not None and mine else None
+                known[payout_id] = payout_wording(found) if found is not None and mine else None
             return known[payout_id]
 
         return history(
@@ -637,14 +639,15 @@ class Wallets:
         since, until = statement_period(month)
         return self.history(user_id, since=since, until=until, limit=None)
 
-    def statement(self, user_id: str, month: str) -> str:
-        """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first."""
-        return statement_csv(self.statement_lines(user_id, month))
+    def statement(self, user_id: str, month: str, *, describe: Describe = english) -> str:
+        """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first; ``describe``: each line's
+        description in the reader's language (``history.statement_rows``)."""
+        return statement_csv(self.statement_lines(user_id, month), describe=describe)
 
-    def statement_chunks(self, user_id: str, month: str) -> Iterator[str]:
+    def statement_chunks(self, user_id: str, month: str, *, describe: Describe = english) -> Iterator[str]:
         """``statement`` in pieces, for a response streamed as it is written: the lines are read (and any refusal
         raised) before the first piece."""
-        return statement_rows(self.statement_lines(user_id, month))
+        return statement_rows(self.statement_lines(user_id, month), describe=describe)
 
     def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
         """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""

@@ -1,0 +1,197 @@
+"""Payouts whose outcome stayed unknown, concluded from M-Pesa's own record by two people (admins; R10-4).
+
+A payout ``unknown`` past the bound (no result, no Transaction Status answer, or a B2B request with no id to ask
+by) is a reconciliation difference until it is concluded: ``GET /v1/admin/payouts/unresolved`` lists them with any
+conclusion proposed; ``POST /v1/admin/payouts/<id>/conclusion`` proposes one (``failed``: M-Pesa shows no such
+payment; ``completed`` with M-Pesa's receipt), naming the record read as its evidence (a step-up);
+``.../conclusion/approve`` carries it out in a second admin's name (a step-up: money moves back or out of the
+in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
+shell may propose (``cryptopay payouts conclude``) and list, never approve.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
+from cryptopay.core.identity import Role
+from cryptopay.core.payouts import Payout
+from cryptopay.core.payouts.model import ConclusionOutcome
+from cryptopay.core.payouts.service import SamePerson
+from cryptopay.core.text import TextKind
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
+from cryptopay_http.blueprints.payouts import PayoutView
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.openapi import operation
+from cryptopay_http.payments_edge import actor, payments
+
+__all__ = ["bp"]
+
+bp = Blueprint("payout_conclusions", __name__)
+_TAGS = ("admin", "payouts")
+
+
+@attrs.frozen
+class ConclusionView:
+    """A payout whose outcome is unknown, and the conclusion proposed for it (if any)."""
+
+    payout: PayoutView
+    unknown_since: datetime | None
+    kind: str = attrs.field(metadata={"description": "settlement, sale (a wallet's), bill (a wallet's), remittance"})
+    proposed_outcome: str | None = attrs.field(metadata={"description": "failed or completed, once proposed"})
+    proposed_receipt: str | None
+    evidence: str | None = attrs.field(metadata={"description": "the M-Pesa record the proposal rests on"})
+    proposed_by: str | None
+    proposed_at: datetime | None
+    approved_by: str | None
+
+    @classmethod
+    def of(cls, p: Payout) -> ConclusionView:
+        c = p.conclusion
+        return cls(
+            PayoutView.of(p),
+            p.unknown_since,
+            p.kind.value,
+            None if c is None else c.outcome.value,
+            None if c is None else c.receipt,
+            None if c is None else c.evidence,
+            None if c is None else c.by,
+            None if c is None else c.at,
+            None if c is None else c.approved_by,
+        )
+
+
+@attrs.frozen
+class ConclusionRequest:
+    outcome: ConclusionOutcome = attrs.field(
+        metadata={"description": "failed (M-Pesa shows no such payment) or completed (M-Pesa paid it)"}
+    )
+    evidence: str = attrs.field(
+        metadata=limits(
+            "the M-Pesa record read: the statement (Short Code, period) or a Transaction Status answer",
+            min_length=1,
+            max_length=500,
+            text=TextKind.PROSE,
+        )
+    )
+    note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
+    receipt: str | None = attrs.field(
+        default=None, metadata={"description": "M-Pesa's receipt of the payment, for completed (none for failed)"}
+    )
+
+
+@attrs.frozen
+class DeclineRequest:
+    note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
+
+
+@attrs.frozen
+class UnresolvedList:
+    """Payouts unknown past the bound, oldest first."""
+
+    items: list[ConclusionView]
+
+
+_PROBLEMS = (
+    (NotFound, "no payout with this id"),
+    (InvalidInput, "no evidence or note, a receipt missing or malformed, or a receipt given for a failure"),
+    (Refused, "the payout is not unknown, or is unknown for less than the bound (Transaction Status is still asked)"),
+    (Conflict, "a conclusion is proposed already"),
+)
+_DECIDED = (
+    (NotFound, "no payout with this id"),
+    (InvalidState, "no conclusion is proposed, or M-Pesa's answer decided the payout meanwhile"),
+)
+
+
+@bp.get("/v1/admin/payouts/unresolved")
+@operation(
+    "Payouts unknown past the bound, to conclude from M-Pesa's record (admins)",
+    response=UnresolvedList,
+    tags=_TAGS,
+    description=(
+        "Every payout (a merchant's settlement, a wallet's sale or bill, a remittance) whose outcome is unknown for "
+        "longer than the bound, with the conclusion proposed for it, if any: each is a reconciliation difference "
+        "(`payouts-unresolved`) until two admins conclude it. Audited."
+    ),
+)
+@require(roles=[Role.ADMIN])
+def unresolved() -> Response:
+    found = payments().payouts.unresolved()
+    audit_security("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(found)))
+    return json_response(UnresolvedList([ConclusionView.of(p) for p in found]))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/conclusion")
+@operation(
+    "Propose concluding an unknown payout from M-Pesa's record (admins; four-eyes)",
+    request=ConclusionRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Proposes ending a payout unknown past the bound: `failed` (M-Pesa's statement covering its send shows no "
+        "such payment, or Transaction Status said so) or `completed` with M-Pesa's `receipt`. Nothing moves until a "
+        "second admin approves it (`.../conclusion/approve`). Audited `payout.conclusion_proposed`; needs a step-up."
+    ),
+    problems=_PROBLEMS,
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def propose(payout_id: str) -> Response:
+    body = read_body(ConclusionRequest)
+    try:
+        proposed = payments().payouts.propose_conclusion(
+            payout_id,
+            outcome=body.outcome,
+            receipt=body.receipt,
+            evidence=body.evidence,
+            note=body.note,
+            by=actor(),
+        )
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(proposed))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/conclusion/approve")
+@operation(
+    "Approve the conclusion another admin proposed on an unknown payout (admins; four-eyes)",
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Carries out the conclusion in the approver's name: `failed` voids the payout's hold (the money is back "
+        "where it came from and the payout may be retried), `completed` posts it with the receipt. The proposer "
+        "cannot approve it (409 `same_officer`, audited). Audited `payout.concluded` naming both; needs a step-up."
+    ),
+    problems=(*_DECIDED, (SamePerson, "you proposed it: a second admin approves it")),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def approve(payout_id: str) -> Response:
+    try:
+        done = payments().payouts.approve_conclusion(payout_id, by=actor())
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(done))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/conclusion/decline")
+@operation(
+    "Decline (or withdraw) the conclusion proposed on an unknown payout (admins)",
+    request=DeclineRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description="Clears the proposal, saying why; nothing moves and the payout stays unknown. Audited.",
+    problems=(*_DECIDED, (InvalidInput, "no note")),
+)
+@require(roles=[Role.ADMIN])
+def decline(payout_id: str) -> Response:
+    note = read_body(DeclineRequest).note
+    try:
+        declined = payments().payouts.decline_conclusion(payout_id, by=actor(), note=note)
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(declined))

@@ -1,0 +1,104 @@
+"""Remittance orders held, for compliance officers (``/console/held-remittances``, review8 R8).
+
+The same ``Remittances`` use case as ``/v1/admin/compliance/held-remittances``: the held orders, newest first, and
+each order with why it is held, the addresses that paid it and its alerts (audited reads
+``compliance.held_remittances_viewed`` / ``compliance.held_remittance_viewed``). An order held for compliance (with
+``review_alerts``) is refunded only by two officers: one *proposes* the refund with a note and a fresh one-time code,
+to the sender's refund address or another on the network it was paid on; a second approves it with a fresh code
+(money moves: its alerts concluded, the conversion reversed and the refund asked in one unit of work; the proposer is
+refused, 409 ``same_officer``, audited), or it is declined with a note; as held deposits (``/console/held-deposits``).
+An order held for an operator (no alerts) is shown, and refused here as on the API (409, ``cryptopay remittances``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.remittances import RemittanceState
+from cryptopay.core.remittances.service import Remittances
+from flask import Response, request
+
+from cryptopay_http.auth import audit_security
+from cryptopay_http.pages.console import acted, bp, officer, required_note, waiting_page
+from cryptopay_http.pages.web import page
+from cryptopay_http.runtime import runtime
+
+__all__ = ["held_remittance", "held_remittances"]
+
+MAX_ADDRESS = 128  # as the API's refund body allows
+
+
+def _remittances() -> Remittances:
+    return runtime().services.remittances
+
+
+@bp.get("/held-remittances")
+def held_remittances() -> Response:
+    """Remittance orders held, newest first: those with alerts are compliance's to decide."""
+    return waiting_page(
+        "console/held_remittances.html",
+        "held_remittances",
+        "held_remittances",
+        lambda before, limit: _remittances().orders(state=RemittanceState.HELD, before=before, limit=limit),
+    )
+
+
+def _detail(order_id: str, status: int = 200, **context: Any) -> Response:
+    order = _remittances().get(order_id)
+    audit_security("compliance.held_remittance_viewed", f"remittance:{order.id}")
+    return page("console/held_remittance.html", status, o=order, me=officer().id, nav="held_remittances", **context)
+
+
+@bp.get("/held-remittances/<order_id>")
+def held_remittance(order_id: str) -> Response:
+    """A held order: what arrived from which addresses on which network, why it is held, its alerts, the refund
+    proposed on it and what this officer can do."""
+    return _detail(order_id)
+
+
+def _acted(order_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
+    again = lambda status, message: _detail(order_id, status, error=message)  # noqa: E731
+    return acted(f"/console/held-remittances/{order_id}", action, again, step_up=step_up)
+
+
+def _address(*, required: bool) -> str | None:
+    """The form's ``address``: stripped, at most ``MAX_ADDRESS`` characters (the core checks it is one on the
+    order's network); empty is none."""
+    text = (request.form.get("address") or "").strip()
+    if len(text) > MAX_ADDRESS or (required and not text):
+        raise InvalidInput(f"an address of 1 to {MAX_ADDRESS} characters", field="address")
+    return text or None
+
+
+@bp.post("/held-remittances/<order_id>/propose")
+def held_remittance_propose(order_id: str) -> Response:
+    """Propose the refund, to the sender's address or another (a note and a fresh code; a second officer approves)."""
+
+    def propose() -> None:
+        address, note = _address(required=False), required_note()
+        _remittances().propose_refund(order_id, officer=officer().id, note=note, address=address)
+
+    return _acted(order_id, propose, step_up=True)
+
+
+@bp.post("/held-remittances/<order_id>/approve")
+def held_remittance_approve(order_id: str) -> Response:
+    """Carry out another officer's proposed refund, to the address the page showed (a fresh code: money moves)."""
+
+    def approve() -> None:
+        shown = _address(required=True)
+        _remittances().approve_refund(order_id, officer=officer().id, expected=shown)
+
+    return _acted(order_id, approve, step_up=True)
+
+
+@bp.post("/held-remittances/<order_id>/decline")
+def held_remittance_decline(order_id: str) -> Response:
+    """Decline (or withdraw) the proposed refund, saying why; nothing moves."""
+    return _acted(
+        order_id,
+        lambda: _remittances().decline_refund(order_id, officer=officer().id, note=required_note()),
+        step_up=False,
+    )

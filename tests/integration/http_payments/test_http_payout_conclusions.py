@@ -1,0 +1,86 @@
+"""R10-4 over HTTP: an admin proposes concluding an unknown payout from M-Pesa's record, a second approves it."""
+
+from __future__ import annotations
+
+from cryptopay.core.mobile_money import normalize_msisdn
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.mpesa_statement import statement_of
+
+from tests.integration.http_payments.payments_support import idem
+
+
+def unknown_payout(client, stack, shop, admin) -> str:
+    """``shop``'s payout that M-Pesa paid while every answer was lost: unknown for an hour."""
+    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.LOST_CALLBACK)
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
+    payout_id: str = run["runs"][0]["payouts"][0]["id"]
+    stack.payouts.submit_payouts()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # its answer is never delivered
+    stack.clock.advance(hours=1)
+    return payout_id
+
+
+def test_two_admins_conclude_an_unknown_payout_from_mpesas_statement(client, auth, stack, shop):
+    payout_id = unknown_payout(client, stack, shop, auth.user("admin"))
+    ann, ann_codes = auth.staff("admin")  # signed in after the hour the payout stayed unknown
+    bob, bob_codes = auth.staff("admin")
+    listed = client.get("/v1/admin/payouts/unresolved", headers=ann)
+    assert listed.status_code == 200, listed.json
+    [item] = listed.json["items"]
+    assert item["payout"]["id"] == payout_id and item["payout"]["state"] == "unknown" and item["kind"] == "settlement"
+    merchant = auth.user("merchant")
+    assert client.get("/v1/admin/payouts/unresolved", headers=merchant).status_code == 403  # admins only
+
+    [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
+    path = f"/v1/admin/payouts/{payout_id}/conclusion"
+    body = {"outcome": "completed", "receipt": line.receipt, "evidence": "statement 600000, today", "note": "paid"}
+    assert client.post(path, json=body, headers=ann).status_code == 403  # a step-up first
+    for bad, field in (
+        ({**body, "receipt": None}, "receipt"),
+        ({**body, "receipt": "no such!"}, "receipt"),
+        ({**body, "outcome": "failed"}, "receipt"),  # a failure has no receipt
+        ({**body, "outcome": "maybe"}, "outcome"),
+        ({**body, "evidence": ""}, "evidence"),
+    ):
+        refused = client.post(path, json=bad, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == field, (bad, refused.json)
+        assert refused.content_type == "application/problem+json"
+    missing = client.post(
+        "/v1/admin/payouts/po_nope/conclusion", json=body, headers=auth.stepped_up(ann, code=ann_codes.pop())
+    )
+    assert missing.status_code == 404
+    proposed = client.post(path, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    assert proposed.json["proposed_outcome"] == "completed" and proposed.json["payout"]["state"] == "unknown"
+    again = client.post(path, json=body, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert again.status_code == 409  # one proposal at a time
+
+    approve = f"{path}/approve"
+    assert client.post(approve, headers=bob).status_code == 403  # a step-up first
+    same = client.post(approve, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert same.status_code == 409 and same.json["code"] == "same_officer"
+    done = client.post(approve, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert done.status_code == 200, done.json
+    assert done.json["payout"]["state"] == "completed" and done.json["payout"]["receipt"] == line.receipt
+    assert client.post(approve, headers=auth.stepped_up(bob, code=bob_codes.pop())).status_code == 409  # decided
+    assert client.get("/v1/admin/payouts/unresolved", headers=ann).json["items"] == []
+    actions = [r.event.action for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
+    assert {"payout.conclusion_proposed", "payout.conclusion_same_person_refused", "payout.concluded"} <= set(actions)
+    assert stack.books_balanced()
+
+
+def test_a_proposal_is_declined_with_a_note(client, auth, stack, shop):
+    payout_id = unknown_payout(client, stack, shop, auth.user("admin"))
+    ann, ann_codes = auth.staff("admin")
+    bob, _ = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/conclusion"
+    body = {"outcome": "failed", "evidence": "statement 600000, today", "note": "not on it"}
+    assert client.post(path, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop())).status_code == 200
+    assert client.post(f"{path}/decline", json={"note": ""}, headers=bob).status_code == 422
+    declined = client.post(f"{path}/decline", json={"note": "it is on the statement"}, headers=bob)
+    assert declined.status_code == 200 and declined.json["proposed_outcome"] is None
+    assert client.post(f"{path}/decline", json={"note": "x"}, headers=bob).status_code == 409  # none proposed

@@ -1,0 +1,273 @@
+"""R10-4: a payout M-Pesa may or may not have paid stays ``unknown``; reconciliation must say so, and two people
+conclude it from M-Pesa's own record (its statement, a Transaction Status answer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
+from cryptopay.core.mobile_money import OutcomeUnknown
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import Payout, PayoutKind, PayoutState
+from cryptopay.core.payouts.model import B2BTarget, ConclusionOutcome
+from cryptopay.core.payouts.service import SamePerson
+from cryptopay.core.reconciliation import Outside, Records, Report, Statement, parse_statement, render_statement
+from cryptopay.core.reconciliation.books import unresolved_payouts
+from cryptopay.core.reconciliation.outside import statement_matches_payouts
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+PAYBILL = "888880#12345"
+LOST = "254711000008"  # the fake M-Pesa pays, and posts no callback
+FLOAT = Money.of("10000000", KES)  # the fake M-Pesa's opening float
+
+
+def settled(method: SettlementMethod, destination: str) -> tuple[PaymentsStack, Payout]:
+    stack = PaymentsStack()
+    stack.add_merchant("m1", settlement=SettlementProfile(SettlementSchedule.INSTANT, method, destination))
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    [run] = stack.settling.run_settlements()
+    [payout] = run.payouts
+    return stack, payout
+
+
+def lost_b2b() -> tuple[PaymentsStack, Payout]:
+    """The reproduction: the B2B request's connection dropped before Daraja took it, then 30 h of worker rounds."""
+    stack, payout = settled(SettlementMethod.MPESA_PAYBILL, PAYBILL)
+    real_b2b = stack.mpesa.b2b
+
+    def lost(request: object, **kw: object) -> None:
+        raise OutcomeUnknown("read timeout")
+
+    stack.mpesa.b2b = lost  # type: ignore[method-assign,assignment]
+    stack.payouts.submit_payouts()
+    stack.mpesa.b2b = real_b2b  # type: ignore[method-assign]
+    for _ in range(5):
+        stack.clock.advance(hours=6)
+        stack.payouts.query_stale_payouts()
+        stack.deliver_callbacks()
+        stack.payouts.report_overdue_payouts()
+    return stack, stack.payouts.get_payout(payout.id)
+
+
+def payout_statement(stack: PaymentsStack) -> Statement:
+    return parse_statement(render_statement(statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode)))
+
+
+def mpesa_says(stack: PaymentsStack) -> Outside:
+    balance = stack.mpesa.float_balance + stack.mpesa.charges_paid
+    return Outside(statement=payout_statement(stack), mpesa_balance=balance, float_baseline=FLOAT)
+
+
+def found(report: Report, name: str) -> list[tuple[str, str, str, str]]:
+    (result,) = [r for r in report.results if r.check.name == name]
+    assert not result.skipped, result.skipped
+    return [(d.subject, d.expected, d.actual, d.detail) for d in result.differences]
+
+
+def test_an_unknown_b2b_payout_mpesa_never_got_is_a_difference_and_two_people_conclude_it_failed() -> None:
+    stack, payout = lost_b2b()
+    assert payout.state is PayoutState.UNKNOWN and payout.check_at is None  # parked: no id to query by
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert not report.clean  # R10-4: it was clean
+    [(subject, _, actual, detail)] = found(report, "payouts-unresolved")
+    assert subject == f"payout {payout.id} (unknown)" and actual.startswith("unknown since ")
+    assert "cryptopay payouts conclude" in detail
+    [(subject, _, actual, detail)] = found(report, "mpesa-statement")
+    assert (subject, actual) == (f"payout {payout.id} (unknown)", "not on M-Pesa's statement")
+    assert detail.endswith("M-Pesa shows no such payment: conclude failed")
+
+    statement = payout_statement(stack)
+    with pytest.raises(InvalidInput):  # a failure has no receipt
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=ConclusionOutcome.FAILED, receipt="ABC123XYZ", evidence="x", note="y", by="ops:ann"
+        )
+    proposed = stack.payouts.propose_conclusion(
+        payout.id,
+        outcome=ConclusionOutcome.FAILED,
+        receipt=None,
+        evidence="statement 2026-01-05.csv",
+        note="not on the statement",
+        by="ops:ann",
+        statement=statement,
+    )
+    assert proposed.state is PayoutState.UNKNOWN and proposed.conclusion is not None
+    assert "no payment of" in proposed.conclusion.evidence
+    with pytest.raises(Conflict):
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="user:usr_bob"
+        )
+    with pytest.raises(SamePerson):
+        stack.payouts.approve_conclusion(payout.id, by="ops:ann")
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    done = stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    assert done.state is PayoutState.FAILED and done.result_code == "concluded"
+    with pytest.raises(InvalidState):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_cat")
+    actions = [e.action for e in stack.storage.audit_records() if e.subject == f"payout:{payout.id}"]
+    assert "payout.conclusion_proposed" in actions and "payout.conclusion_same_person_refused" in actions
+    assert "payout.concluded" in actions
+    again = stack.payouts.retry_failed_payout(payout.id, actor="ops:ann")  # the money goes out again
+    assert again.state is PayoutState.PLANNED and again.retry_of == payout.id
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert found(report, "payouts-unresolved") == [] and found(report, "mpesa-statement") == []
+    assert stack.books_balanced()
+
+
+def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_completed() -> None:
+    stack, payout = settled(SettlementMethod.MPESA_B2C, LOST)
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # its status answers are lost too
+    stack.clock.advance(hours=1)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert [d[0] for d in found(report, "payouts-unresolved")] == [f"payout {payout.id} (unknown)"]
+    paid = [d for d in found(report, "mpesa-statement") if d[2] == "paid by M-Pesa"]
+    [line] = [x for x in payout_statement(stack).lines if x.is_payout]
+    assert paid[0][3].endswith(f"M-Pesa paid it: conclude completed with receipt {line.receipt}")
+
+    statement = payout_statement(stack)
+    with pytest.raises(InvalidInput):  # the statement shows it paid: not a failure
+        stack.payouts.propose_conclusion(
+            payout.id,
+            outcome=ConclusionOutcome.FAILED,
+            receipt=None,
+            evidence="e",
+            note="n",
+            by="ops:ann",
+            statement=statement,
+        )
+    with pytest.raises(InvalidInput):  # a receipt the statement does not have
+        stack.payouts.propose_conclusion(
+            payout.id,
+            outcome=ConclusionOutcome.COMPLETED,
+            receipt="NOSUCH1234",
+            evidence="e",
+            note="n",
+            by="ops:ann",
+            statement=statement,
+        )
+    stack.payouts.propose_conclusion(
+        payout.id,
+        outcome=ConclusionOutcome.COMPLETED,
+        receipt=line.receipt,
+        evidence="statement",
+        note="paid",
+        by="user:usr_ann",
+        statement=statement,
+    )
+    done = stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    assert (done.state, done.receipt, done.result_code) == (PayoutState.COMPLETED, line.receipt, "0")
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
+
+
+def test_a_payout_is_concluded_only_unknown_past_the_bound_and_a_proposal_can_be_declined() -> None:
+    stack, payout = settled(SettlementMethod.MPESA_B2C, LOST)
+    with pytest.raises(Refused):  # planned
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="ops:ann"
+        )
+    stack.payouts.submit_payouts()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    with pytest.raises(Refused):  # still within the bound: Transaction Status is still asked
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="ops:ann"
+        )
+    report = stack.reconciliation.reconcile()
+    assert found(report, "payouts-unresolved") == []  # within the bound: not yet a difference
+    stack.clock.advance(hours=1)
+    assert [p.id for p in stack.payouts.unresolved()] == [payout.id]
+    with pytest.raises(InvalidInput):
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence=" ", note="n", by="ops:ann"
+        )
+    stack.payouts.propose_conclusion(
+        payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="ops:ann"
+    )
+    declined = stack.payouts.decline_conclusion(payout.id, by="user:usr_bob", note="the statement shows it")
+    assert declined.conclusion is None and declined.state is PayoutState.UNKNOWN
+    with pytest.raises(InvalidState):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+
+
+AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+KINDS = [
+    (PayoutKind.SETTLEMENT, SettlementMethod.MPESA_B2C, "254712345678", None),
+    (PayoutKind.SETTLEMENT, SettlementMethod.MPESA_PAYBILL, PAYBILL, B2BTarget.paybill("888880", "12345")),
+    (PayoutKind.SETTLEMENT, SettlementMethod.MPESA_TILL, "5123456", B2BTarget.till("5123456")),
+    (PayoutKind.SALE, SettlementMethod.MPESA_B2C, "254712345678", None),
+    (PayoutKind.BILL, SettlementMethod.MPESA_PAYBILL, PAYBILL, B2BTarget.paybill("888880", "12345")),
+    (PayoutKind.REMITTANCE, SettlementMethod.MPESA_B2C, "254712345678", None),
+]
+
+
+def records_of(payout: Payout, at: datetime, statement: Statement | None = None) -> Records:
+    return Records(
+        invoices=(),
+        credits=(),
+        refunds=(),
+        payouts=(payout,),
+        custody={},
+        in_flight=None,
+        float_balance=None,
+        holds={},
+        credit_entries={},
+        trial_balance={},
+        at=at,
+        payout_statement=statement,
+    )
+
+
+@pytest.mark.parametrize(("kind", "method", "destination", "b2b"), KINDS)
+@pytest.mark.parametrize("state", [PayoutState.UNKNOWN, PayoutState.SUBMITTED])
+def test_every_payout_kind_not_final_past_the_bound_is_a_difference(kind, method, destination, b2b, state) -> None:
+    payout = Payout(
+        id="po_1",
+        settlement_id="x_1",
+        merchant_id="m1",
+        originator_id=None,
+        method=method,
+        destination=destination,
+        amount=Money.of("1000", KES),
+        charge=Money.zero(KES),
+        hold_id="hld_1",
+        created_at=AT,
+        b2b=b2b,
+        kind=kind,
+        state=state,
+        submitted_at=AT,
+        unknown_since=AT if state is PayoutState.UNKNOWN else None,
+    )
+    assert unresolved_payouts(records_of(payout, AT + timedelta(minutes=20))) == []
+    [late] = unresolved_payouts(records_of(payout, AT + timedelta(minutes=40)))
+    assert late.subject == f"payout po_1 ({state.value})" and kind.value in late.detail
+    assert "254712345678" not in late.detail  # a phone is masked
+    covering = Statement(lines=(), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(hours=1)))
+    [absent] = statement_matches_payouts(records_of(payout, AT + timedelta(hours=2), covering))
+    assert absent.actual == "not on M-Pesa's statement" and absent.detail.endswith("conclude failed")
+    short = Statement(lines=(), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(minutes=10)))
+    assert statement_matches_payouts(records_of(payout, AT + timedelta(hours=2), short)) == []  # too short to say
+    bank = Payout(
+        id="po_2",
+        settlement_id="x_2",
+        merchant_id="m1",
+        originator_id=None,
+        method=SettlementMethod.BANK,
+        destination="CITI:123",
+        amount=Money.of("1000", KES),
+        charge=Money.zero(KES),
+        hold_id="hld_2",
+        created_at=AT,
+        state=PayoutState.SUBMITTED,
+        submitted_at=AT,
+    )
+    assert unresolved_payouts(records_of(bank, AT + timedelta(days=1))) == []  # an operator's, not M-Pesa's
