@@ -16,7 +16,7 @@ from tests.integration.web.test_console_officer_pages import Staff, root  # noqa
 
 def _row(html: str, check: str) -> str:
     """The results table's row of ``check``, tags stripped."""
-    cell = rf'<td><span class="muted">[^<]*</span> (?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>'
+    cell = rf'<td class="first"><span class="muted">[^<]*</span> (?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>'
     row = re.search(rf"<tr>\s*{cell}.*?</tr>", html, re.S)
     assert row, check
     return " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())

@@ -156,3 +156,17 @@ def test_a_word_mixing_scripts_is_not_a_name(name):
 )
 def test_names_of_one_script_per_word_are_names(name):
     assert person_name_problem(name) is None
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_an_ascii_text_reads_as_its_own_lower_case_without_folding_each_character(text: str) -> None:
+    """``latin_lookalikes`` of ASCII text (a P2P send's note, nearly every name) is its lower case, what folding it
+    character by character twice gives (an ASCII character is its own case fold, with nothing to decompose), and
+    no character is looked up for it: a send's note check no longer folds it letter by letter."""
+    from cryptopay.core.compliance.screening import _fold_letter, latin_lookalikes
+
+    per_character = "".join(_fold_letter(_fold_letter(c)) for c in text)
+    before = _fold_letter.cache_info()
+    assert latin_lookalikes(text) == per_character == text.lower()
+    after = _fold_letter.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)

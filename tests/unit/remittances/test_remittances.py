@@ -815,3 +815,49 @@ def test_one_order_that_raises_does_not_stop_the_others_and_waits_unchanged_for_
     assert stack.get(bad).state is RemittanceState.PAID_OUT
     assert metrics.get("cryptopay_remittances_failed") == 0
     assert stack.books_balanced()
+
+
+def test_a_remittance_payout_unknown_past_the_bound_is_concluded_failed_by_two_people_and_paid_again(stack):
+    """R10-4 for a remittance: the B2C request never reached M-Pesa and Transaction Status cannot be reached either,
+    so the payout stays unknown; two people conclude it failed from M-Pesa's statement (no such payment), and the
+    remittance's own retry pays the recipient once."""
+    from cryptopay.core.mobile_money import OutcomeUnknown
+    from cryptopay.core.payouts import PayoutState
+    from cryptopay.core.payouts.model import ConclusionOutcome
+    from cryptopay.core.testing.mpesa_statement import statement_of
+
+    mpesa = stack.wallet.mpesa
+    real_b2c, real_status = mpesa.b2c, mpesa.transaction_status
+
+    def lost(request, **kw):
+        raise OutcomeUnknown("read timeout")
+
+    mpesa.b2c = mpesa.transaction_status = lost
+    order = stack.order(amount="1000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    for _ in range(4):
+        stack.clock.advance(minutes=15)
+        stack.wallet.payouts.query_stale_payouts()  # each status query fails: Daraja cannot be reached
+    payout = stack.remittances.payout_of(stack.get(order))
+    assert payout.state is PayoutState.UNKNOWN
+    assert [p.id for p in stack.wallet.payouts.unresolved()] == [payout.id]
+    mpesa.b2c, mpesa.transaction_status = real_b2c, real_status
+    stack.wallet.payouts.propose_conclusion(
+        payout.id,
+        outcome=ConclusionOutcome.FAILED,
+        receipt=None,
+        evidence="payout Short Code statement",
+        note="not on it",
+        by="ops:ann",
+        statement=statement_of(mpesa, shortcode=mpesa.payout_shortcode),
+    )
+    stack.wallet.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    stack.run()  # the order sees its payout failed: tried again after the policy's wait
+    stack.clock.advance(minutes=11)
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.attempts == 2
+    assert [tx.remarks for tx in mpesa.transactions() if tx.state == "succeeded"] == [f"Remittance {order.id}"]
+    assert stack.books_balanced()

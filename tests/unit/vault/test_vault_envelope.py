@@ -117,3 +117,27 @@ def test_vault_refuses_an_empty_context():
     """A secret must be bound to a record: an empty context is refused."""
     with pytest.raises(InvalidInput, match="context"):
         vault().encrypt(b"s", context="")
+
+
+def test_vault_seal_draws_its_data_key_and_nonces_in_one_draw_and_each_seal_its_own(monkeypatch):
+    """A seal takes its fresh data key and both nonces from one draw of the system's randomness (a P2P send seals
+    the recipient's phone: three draws were three calls); the blob is read as before, and two seals of one secret
+    share no key, nonce or byte past the header."""
+    import os
+
+    vault = EnvelopeVault.from_spec(f"k1:{generate_kek()}")
+    draws: list[int] = []
+    real = os.urandom
+
+    def counted(size: int) -> bytes:
+        draws.append(size)
+        return real(size)
+
+    monkeypatch.setattr(os, "urandom", counted)
+    first, second = (vault.encrypt(b"254712345678", context="wallet_transfers:trf_1") for _ in range(2))
+    assert draws == [56, 56]
+    assert vault.decrypt(first, context="wallet_transfers:trf_1") == b"254712345678"
+    header = len(b"CPV") + 2 + len(b"k1")
+    assert first[:header] == second[:header] and all(
+        first[n : n + 12] != second[n : n + 12] for n in range(header, len(first) - 12, 12)
+    )

@@ -67,7 +67,7 @@ class Statement:
         ``self.call()`` with ``params`` into, with the values of the types a hot path binds (see ``literal``)
         rendered here (the cursor only for anything else)."""
         literals = [literal(params[param]) for param, _ in self.types]
-        if any(value is None for value in literals):
+        if None in literals:
             with psycopg.ClientCursor(driver) as cursor:
                 return cursor.mogrify(self.call(), params)
         return f"EXECUTE {self.name}({', '.join(literals)})"  # type: ignore[arg-type]  # no None: checked above

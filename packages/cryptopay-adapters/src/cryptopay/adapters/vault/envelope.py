@@ -46,6 +46,7 @@ _VERSION = 1
 _NONCE = 12
 _WRAPPED = 32 + 16
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SECRET_AD = _MAGIC + bytes([_VERSION])  # the secret's associated data, before its context
 
 
 class VaultBlobRejected(InvalidInput):
@@ -157,6 +158,7 @@ class EnvelopeVault:
         if not keks:
             raise Unavailable(f"no key-encryption keys configured: set {ENV_VAR}")
         self._current = keks[0]
+        self._header = _header(self._current.key_id)
         self._keks: Mapping[str, KeyEncryptionKey] = {k.key_id: k for k in keks}
 
     @classmethod
@@ -183,17 +185,20 @@ class EnvelopeVault:
 
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
         ctx = _context_bytes(context)
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(_NONCE)
-        ciphertext = AESGCM(data_key).encrypt(nonce, bytes(plaintext), _MAGIC + bytes([_VERSION]) + ctx)
-        return self._wrap(data_key, ctx) + nonce + ciphertext
+        # One draw of the system's randomness for the fresh data key and both nonces (what three draws gave).
+        drawn = os.urandom(32 + _NONCE + _NONCE)
+        data_key, nonce, wrap_nonce = drawn[:32], drawn[32 : 32 + _NONCE], drawn[32 + _NONCE :]
+        ciphertext = AESGCM(data_key).encrypt(nonce, bytes(plaintext), _SECRET_AD + ctx)
+        header = self._header
+        wrapped = self._current.aead().encrypt(wrap_nonce, data_key, header + ctx)
+        return header + wrap_nonce + wrapped + nonce + ciphertext
 
     def decrypt(self, blob: bytes, *, context: str) -> bytes:
         ctx = _context_bytes(context)
         parsed = _parse(blob)
         data_key = self._unwrap(parsed, ctx)
         try:
-            return AESGCM(data_key).decrypt(parsed.nonce, parsed.ciphertext, _MAGIC + bytes([_VERSION]) + ctx)
+            return AESGCM(data_key).decrypt(parsed.nonce, parsed.ciphertext, _SECRET_AD + ctx)
         except InvalidTag:
             raise VaultBlobRejected("vault blob failed authentication (tampered)") from None
 
@@ -204,7 +209,7 @@ class EnvelopeVault:
         return self._wrap(data_key, ctx) + parsed.nonce + parsed.ciphertext
 
     def _wrap(self, data_key: bytes, ctx: bytes) -> bytes:
-        header = _header(self._current.key_id)
+        header = self._header
         wrap_nonce = os.urandom(_NONCE)
         return header + wrap_nonce + self._current.aead().encrypt(wrap_nonce, data_key, header + ctx)
 

@@ -122,6 +122,8 @@ def latin_lookalikes(text: str) -> str:
     >>> latin_lookalikes("\uff2d\uff30\uff25\uff33\uff21 \u0420\u0415\u0405\u0410 Caf\u00e9 \ufb01ne")
     'mpesa pesa cafe fine'
     """
+    if text.isascii():  # each character its own case fold (``_fold_letter``), no decomposition: the same text
+        return text.lower()
     folded = text
     for _ in range(2):  # the raw letters first (a compatibility form may lose one), then their decompositions
         folded = _plain("".join(_fold_letter(c) for c in folded))

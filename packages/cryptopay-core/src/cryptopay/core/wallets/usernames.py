@@ -170,7 +170,7 @@ def business_name_impersonates(name: str) -> str | None:
     ['a reserved brand', 'a reserved brand', 'a reserved brand']
     """
     name = unicodedata.normalize("NFKC", name)  # fullwidth and compatibility letters as the letters they show
-    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
+    if not name.isascii() and any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, name.split())):
         return "letters of two scripts in one word"
     folded = folded_name(name)
     if any(brand in folded for brand in _text_brands()):
@@ -263,7 +263,10 @@ def payer_text_impersonates(text: str, *, reference: bool = False) -> str | None
         return why if why is not None and _spoken_with_digits(text) else None
     text = text.strip()
     normal = unicodedata.normalize("NFKC", text)
-    if any(len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())):
+    # An ASCII word's letters are all Latin (one script): only a text with other characters can mix them.
+    if not normal.isascii() and any(
+        len(scripts) > 1 and "LATIN" in scripts for scripts in map(_scripts, normal.split())
+    ):
         return "letters of two scripts in one word"
     folded = folded_name(text)
     brands = [brand for brand in _text_brands() if brand in folded]
