@@ -64,3 +64,13 @@ def test_pending_stk_purchases_are_listed_and_queried(stack):
     stack.clock.advance(minutes=3)
     assert json.loads(_wallets("stk-query").stdout) == {"decided": 1}
     assert json.loads(_wallets("stk-pending", "--json").stdout)["pending"] == []
+
+
+def test_an_unanswered_stk_purchase_is_given_up_by_an_operator(stack):
+    """R10-12: `wallets stk-fail BUY --note` fails a buy M-Pesa keeps "still processing" (audited), so it can buy again."""
+    user = stack.sign_up("0711000011")  # M-Pesa keeps the prompt open
+    buy = stack.buys.start(user.id, Money.of(700, KES))
+    out = json.loads(_wallets("stk-fail", buy.id, "--note", "prompt never shown").stdout)
+    assert out["state"] == "failed" and "no final answer" in out["reason"]
+    assert "wallet.buy_unanswered" in [r.action for r in stack.backend.storage.audit_records()]
+    assert stack.buys.start(user.id, Money.of(500, KES)).state.value == "prompted"

@@ -251,3 +251,51 @@ def test_the_history_says_what_a_payout_from_the_wallet_was_for(stack, bills):
     sold = [line for line in lines if line.description == f"sale {sale.id} paid to your M-Pesa number"]
     assert len(sold) == 1 and sold[0].kind == "sell" and sold[0].amount.amount < 0
     assert not [line for line in lines if "po_" in line.description]  # only the test's own funding lines are other
+
+
+def test_a_bill_whose_b2b_send_got_no_answer_is_a_difference_until_two_people_conclude_it_failed(stack, bills):
+    """R10-4 for a wallet's bill: the B2B request's connection dropped (no id to ask Transaction Status by), so the
+    bill stays unknown; past the bound reconciliation reports it, and once two people conclude it failed from
+    M-Pesa's record the wallet has its shillings back and reconciliation no longer reports it."""
+    from cryptopay.core.mobile_money import OutcomeUnknown
+    from cryptopay.core.payouts.model import ConclusionOutcome
+    from cryptopay.core.reconciliation import Outside, Reconciliation
+
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "2000", "KES")
+    bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(1500, KES))
+    real_b2b = stack.mpesa.b2b
+
+    def lost(request, **kw):
+        raise OutcomeUnknown("read timeout")
+
+    stack.mpesa.b2b = lost
+    stack.payouts.submit_payouts()
+    stack.mpesa.b2b = real_b2b
+    stack.clock.advance(hours=1)
+    stack.payouts.query_stale_payouts()  # parked: no id to ask by
+    reconciliation = Reconciliation(
+        uow=stack.backend.uow, ledger=stack.ledger, clock=stack.clock, wallets=stack.backend.uow
+    )
+
+    def unresolved() -> list[str]:
+        report = reconciliation.reconcile(Outside())
+        (result,) = [r for r in report.results if r.check.name == "payouts-unresolved"]
+        return [d.subject for d in result.differences]
+
+    payout_id = bills.get(amina.id, bill.id).payout.id
+    assert unresolved() == [f"payout {payout_id} (unknown)"]
+    assert stack.balance(amina, "KES") == Money.of(500, KES)
+    stack.payouts.propose_conclusion(
+        payout_id,
+        outcome=ConclusionOutcome.FAILED,
+        receipt=None,
+        evidence="statement of 600000 for the day: no payment to 444900",
+        note="never reached M-Pesa",
+        by="ops:ann",
+    )
+    stack.payouts.approve_conclusion(payout_id, by="user:usr_bob")
+    assert bills.get(amina.id, bill.id).state == "failed"
+    assert stack.balance(amina, "KES") == Money.of(2000, KES)
+    assert stack.mpesa.business_balance("444900") == Money.zero(KES)
+    assert unresolved() == [] and set(stack.ledger.trial_balance().values()) == {0}

@@ -123,6 +123,18 @@ def stk_pending(as_json: bool = _JSON) -> None:
         emit_table(rows, ["id", "user_id", "state", "kes", "checkout_request_id", "queries", "next_query_at"])
 
 
+@app.command("stk-fail")
+def stk_fail(
+    buy_id: str = typer.Argument(..., help="The open buy (from stk-pending)."),
+    note: str = typer.Option(..., "--note", help="Why it is given up (audited)."),
+) -> None:
+    """Decide a purchase M-Pesa has not answered: STK Query is asked once more (paid credits it, a failure fails
+    it), else it is failed with the customer's reason so they can buy again; a later success is still credited."""
+    with errors_to_exit_codes():
+        buy = services().wallet_buys.give_up(buy_id, actor=operator(), note=note)
+    emit_json({"id": buy.id, "state": buy.state.value, "reason": buy.reason or "", "receipt": buy.receipt or ""})
+
+
 @app.command("stk-query")
 def stk_query() -> None:
     """Ask STK Query now about the purchases whose answer is due (what the worker's wallets.stk_query does)."""

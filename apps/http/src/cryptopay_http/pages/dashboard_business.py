@@ -25,7 +25,7 @@ from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.identity.service import EMAIL_PATTERN
 from cryptopay.core.kyc.applications import ApplicationState, BusinessDetails
 from cryptopay.core.kyc.checks import IdType
-from cryptopay.core.kyc.documents import DocumentKind
+from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_MB, DocumentKind, DocumentRejected
 from cryptopay.core.reports import Report
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
@@ -35,11 +35,11 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
 from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
-from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.i18n import language, network_name
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
 from cryptopay_http.pages.refusals import N_, refusal
 from cryptopay_http.pages.session import step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.web import page, redirect, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__: list[str] = []  # routes only, on the dashboard's blueprint (its guard holds their team-role rules)
@@ -48,7 +48,6 @@ _MONTH = re.compile(MONTH_PATTERN)
 _YEAR = re.compile(r"^[0-9]{4}$")
 _YEARS = range(2000, 10000)  # the years a tax report may ask for (a year outside them is a 422)
 _ROLES = ("admin", "finance", "staff")
-_UPLOAD = 10 * 1024 * 1024
 
 
 def _today() -> date:
@@ -75,7 +74,7 @@ def analytics() -> Response:
         asset: drawn(column_chart, [(label, per_day[d].amount) for label, d in zip(labels, found.days, strict=True)])
         for asset, per_day in sorted(found.volume.items())
     }
-    rails = drawn(row_chart, [(f"{r.asset} · {r.network}", r.received.amount) for r in found.rails])
+    rails = drawn(row_chart, [(f"{r.asset} · {network_name(r.network)}", r.received.amount) for r in found.rails])
     parts = [
         (label, (("paid", o.paid), ("expired", o.expired), ("cancelled", o.cancelled), ("open", o.open)))
         for label, o in ((label, found.outcome(d)) for label, d in zip(labels, found.days, strict=True))
@@ -295,6 +294,7 @@ def _kyb_page(status: int = 200, **context: Any) -> Response:
         can_apply=can_apply,
         kinds=kinds,
         names=names,
+        document_mb=MAX_DOCUMENT_MB,
         id_types=[t.value for t in IdType],
         form=request.form,
         **context,
@@ -360,6 +360,7 @@ def apply_kyb() -> Response:
 
 
 @bp.post("/kyb/<application_id>/documents")
+@takes_documents  # scans and photos are larger than the site's usual forms (web.UPLOAD_BODY, before the guard)
 def upload_kyb_document(application_id: str) -> Response:
     def upload() -> None:
         whose, _, kind_text = request.form.get("kind", "").rpartition(":")  # "d1:selfie": director d1's selfie
@@ -370,10 +371,12 @@ def upload_kyb_document(application_id: str) -> Response:
         file = request.files.get("file")
         if file is None or not file.filename:
             raise InvalidInput("choose the file to upload", field="file")
-        data = file.read(_UPLOAD + 1)
-        if len(data) > _UPLOAD:
-            raise InvalidInput("a document is at most 10 MB", field="file")
-        runtime().services.kyc_review.upload(merchant_id(), application_id, kind, data, director=whose or None)
+        data = file.read(MAX_DOCUMENT_BYTES + 1)  # one byte more than the core takes: its own refusal says so
+        try:
+            runtime().services.kyc_review.upload(merchant_id(), application_id, kind, data, director=whose or None)
+        except DocumentRejected as error:
+            error.details["field"] = "file"  # the core names the API's field; here, the form's file input
+            raise
 
     return _kyb_action(upload)
 

@@ -24,7 +24,7 @@ from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
 from cryptopay.core.kyc import PartyKind
 from cryptopay.core.kyc.applications import KycApplication, PersonDetails
 from cryptopay.core.kyc.checks import IdType, check_birth_date, check_id_number, check_name
-from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind
+from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind, DocumentRejected
 from cryptopay.core.kyc.tiers import KycTier
 from flask import Response, g, request
 
@@ -32,14 +32,13 @@ from cryptopay_http.auth import limit_account
 from cryptopay_http.pages.i18n import gettext
 from cryptopay_http.pages.portal import _refusal, bp
 from cryptopay_http.pages.session import PORTAL, end_page_session, step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.web import page, redirect, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__ = ["PHOTO_FIELDS"]
 
 PHOTO_FIELDS = (DocumentKind.ID_FRONT, DocumentKind.ID_BACK, DocumentKind.SELFIE)
 _LEVELS = (1, 2)
-_UPLOAD_BODY = len(PHOTO_FIELDS) * MAX_DOCUMENT_BYTES + 64 * 1024  # three photos and the form around them
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -125,8 +124,8 @@ def apply() -> Response:
 
 
 @bp.post("/verify/<application_id>/documents")
+@takes_documents  # phone photos are larger than the site's usual forms (web.UPLOAD_BODY, before the guard)
 def upload_documents(application_id: str) -> Response:
-    request.max_content_length = _UPLOAD_BODY  # photos are larger than the site's usual forms
     review, user_id = runtime().services.kyc_review, _user_id()
     chosen = [(kind, request.files.get(kind.value)) for kind in PHOTO_FIELDS]
     files = [(kind, item) for kind, item in chosen if item is not None and item.filename]
@@ -134,7 +133,11 @@ def upload_documents(application_id: str) -> Response:
         return _verify_page(422, error=gettext("choose at least one photo to upload"))
     try:
         for kind, item in files:
-            review.upload(user_id, application_id, kind, item.read(MAX_DOCUMENT_BYTES + 1))
+            try:
+                review.upload(user_id, application_id, kind, item.read(MAX_DOCUMENT_BYTES + 1))
+            except DocumentRejected as error:
+                error.details["field"] = kind.value  # the core names the API's field; here, this photo's input
+                raise
     except CryptopayError as error:
         return _verify_page(error.http_status, **_refusal(error))
     return redirect("/app/verify", 303)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, LimitExceeded
+from cryptopay.core.kyc import documents
 from flask import Flask, request
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -27,7 +28,7 @@ from markupsafe import Markup
 from cryptopay_http.pages.i18n import translate
 from cryptopay_http.problems import retry_after
 
-__all__ = ["N_", "install_refusals", "refusal"]
+__all__ = ["N_", "TOO_LARGE", "install_refusals", "refusal"]
 
 
 def N_(message: str) -> str:
@@ -94,6 +95,11 @@ BY_CODE = {
     "own_party": N_("You act for this account: another officer must do this."),
     "weak_idempotency_key": N_("This form has expired: reload the page and try again."),
 }
+# A document above the core's size (its ``TOO_LARGE`` refusal on the file's field, and the 413 page of a body larger
+# than even a page that takes documents reads): the core's one figure, in the page's language.
+TOO_LARGE = N_("A photo or document is at most %(size)s MB: choose a smaller one.")
+# Core messages with a sentence of their own (rather than their code's): {message: (sentence, its figures)}.
+BY_MESSAGE = {documents.TOO_LARGE: (TOO_LARGE, {"size": documents.MAX_DOCUMENT_MB})}
 _AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
 OUT_OF_RANGE = N_("The amount is outside what one payment may be.")
 # The limits' periods (the last part of ``details["limit"]``: ``single``, ``withdraw.daily``) for "Limit reached:
@@ -118,6 +124,9 @@ def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
         translated = translate(error.message, lang)
         if translated != error.message:
             shown = translated
+        elif error.message in BY_MESSAGE:
+            sentence, figures = BY_MESSAGE[error.message]
+            shown, detail = translate(sentence, lang) % figures, error.message
         elif error.code in BY_CODE:
             # a limit without a name is a range of the payment itself (M-Pesa's per-payment bounds), not the user's
             sentence = OUT_OF_RANGE if isinstance(error, LimitExceeded) and not limit else BY_CODE[error.code]

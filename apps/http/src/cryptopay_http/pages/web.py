@@ -11,24 +11,32 @@ import logging
 import re
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptopay.core.errors import CryptopayError, InvalidAmount
-from flask import Blueprint, Flask, Response, render_template, request
+from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_MB
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from cryptopay_http.headers import PAGE_CSP
 from cryptopay_http.pages.assets import asset_url
-from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, install_i18n, language
-from cryptopay_http.pages.refusals import install_refusals, refusal
+from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, gettext, install_i18n, language
+from cryptopay_http.pages.refusals import TOO_LARGE, install_refusals, refusal
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
-__all__ = ["bp", "install_web", "page", "page_blueprint", "redirect"]
+__all__ = ["UPLOAD_BODY", "bp", "install_web", "page", "page_blueprint", "redirect", "takes_documents"]
 
 _log = logging.getLogger("cryptopay.http.pages")
 _YEAR = 31_536_000
+F = TypeVar("F")
+# The body a page that takes documents may send: three of the core's largest (the portal's ID front, back and
+# selfie) and the form around them. Every other page keeps the site's ``max_body_bytes`` (1 MB). A file above the
+# core's ``MAX_DOCUMENT_BYTES`` is read that far and refused by the core on its field; only a body above this one
+# is the 413 page (``_http_error``, in the page's language).
+UPLOAD_BODY = 3 * MAX_DOCUMENT_BYTES + 64 * 1024
+_TAKES_DOCUMENTS = "__takes_documents__"
 
 
 def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
@@ -53,6 +61,8 @@ def _domain_error(error: CryptopayError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
+    if error.code == 413:  # werkzeug's sentence is English: say it in the page's language
+        return _error_page(413, gettext(TOO_LARGE) % {"size": MAX_DOCUMENT_MB})
     return _error_page(error.code or 500, error.description or "")
 
 
@@ -76,9 +86,26 @@ def redirect(location: str, status: int = 303) -> Response:
     return Response(status=status, headers={"Location": location}, mimetype="text/html")
 
 
+def takes_documents(view: F) -> F:
+    """Mark a page's view as one that takes document uploads (photos, scans): its body may be ``UPLOAD_BODY``."""
+    setattr(view, _TAKES_DOCUMENTS, True)
+    return view
+
+
+def _body_limit() -> None:
+    """The first hook of every page blueprint: a view that takes documents gets ``UPLOAD_BODY`` before anything
+    reads the form (the blueprint's guard checks its CSRF token), since the form is parsed once, under the limit in
+    force when it is first read (R9-4: raised in the view, it came too late)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, _TAKES_DOCUMENTS, False):
+        request.max_content_length = UPLOAD_BODY
+
+
 def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
-    """A blueprint of pages: HTML error pages and the pages' headers on every answer."""
+    """A blueprint of pages: HTML error pages and the pages' headers on every answer; a view marked
+    ``takes_documents`` reads a body up to ``UPLOAD_BODY`` (``_body_limit``, ahead of the blueprint's own hooks)."""
     blueprint = Blueprint(name, import_name, **options)
+    blueprint.before_request(_body_limit)
     blueprint.register_error_handler(CryptopayError, _domain_error)
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(Exception, _crash)

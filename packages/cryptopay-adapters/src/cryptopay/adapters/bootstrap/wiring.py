@@ -683,7 +683,14 @@ class Parts:
             quote_window=timedelta(seconds=self.settings.wallet_quote_seconds),
             # STK Query asks the STK shortcode (BusinessShortCode), which may not be the payouts' PartyA
             pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode if self.settings.mpesa else "unconfigured"),
+            metrics=self._buy_metrics,
         )
+
+    @functools.cached_property
+    def _buy_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "buys.prom")
 
     @functools.cached_property
     def paybill(self) -> Paybill:

@@ -21,7 +21,9 @@ from cryptopay.core.errors import InvalidInput
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_MB",
     "RULES",
+    "TOO_LARGE",
     "DocumentFacts",
     "DocumentKind",
     "DocumentRejected",
@@ -30,6 +32,8 @@ __all__ = [
 ]
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+MAX_DOCUMENT_MB = MAX_DOCUMENT_BYTES // 1024 // 1024
+TOO_LARGE = f"a document is at most {MAX_DOCUMENT_MB} MB"  # the refusal of a larger one (pages translate it)
 JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
 _IMAGES = frozenset({JPEG, PNG})
 
@@ -100,7 +104,7 @@ def inspect(kind: DocumentKind, data: bytes, *, dimensions: tuple[int, int] | No
     if not data:
         raise DocumentRejected("the document is empty", field="content")
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentRejected(f"a document is at most {MAX_DOCUMENT_BYTES // 1024 // 1024} MB", field="content")
+        raise DocumentRejected(TOO_LARGE, field="content")
     found = sniff(data)
     rule = RULES[kind]
     if found is None or not rule.accepts(found):

@@ -25,7 +25,7 @@ from datetime import timedelta
 from cryptopay.core import flows
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation.model import Difference, Records, WalletBooks, shown_number
-from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.buys import STK_ANSWER_BOUND, BuyState, overdue
 from cryptopay.core.wallets.model import Transfer
 
 __all__ = [
@@ -65,7 +65,7 @@ def wallet_balances_hold(records: Records) -> list[Difference]:
 
 def buys_collected(records: Records) -> list[Difference]:
     """M-Pesa collections hold exactly the shillings of the credited STK buys; each credited buy has its entry and
-    a failed or open one has none."""
+    a failed or open one has none; none stays open past the STK answer bound (R10-12)."""
     books = records.wallets
     if books is None:
         return []
@@ -78,6 +78,16 @@ def buys_collected(records: Records) -> list[Difference]:
         elif buy.state is not BuyState.CREDITED and booked:
             expected = "nothing booked"
             found.append(Difference(f"buy {buy.id} ({buy.state.value})", expected, f"entry {buy_entry_key(buy.id)}"))
+        if overdue(buy, records.at):  # R10-12: M-Pesa never gave a final answer and the worker has not failed it
+            found.append(
+                Difference(
+                    f"buy {buy.id} ({buy.state.value})",
+                    f"credited or failed within {STK_ANSWER_BOUND} of its prompt",
+                    f"open since {buy.created_at.isoformat()} after {buy.queries} STK queries",
+                    f"KES {buy.kes.amount} for wallet {buy.user_id}: the worker fails it at its next STK query, or "
+                    f"`cryptopay wallets stk-fail {buy.id} --note ...` (STK Query asked once more first)",
+                )
+            )
     kept = [p for p in books.paybill if p.booked and not p.given_back]
     want = sum((b.kes for b in credited), Money.zero(KES)) + sum((p.kes for p in kept), Money.zero(KES))
     if books.collections != want:

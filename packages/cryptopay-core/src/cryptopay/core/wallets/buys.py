@@ -20,6 +20,12 @@ Order of events, each committed before the next (nothing is lost to a crash in b
    success callback for a buy already settled as failed credits only once STK Query, asked then (recorded first,
    ``wallet.buy_confirming``), says it was paid; otherwise it is held for an operator
    (``wallet.buy_result_conflict``).
+5. A buy with no final answer ``answer_bound`` (24 h) after it was started (STK Query keeps answering "still
+   processing", or keeps failing: R10-12) is failed with a reason the customer reads (``wallet.buy_failed``, code
+   ``no_final_answer``, and ``wallet.buy_unanswered``), so the customer can buy again; a later success is still
+   credited at the locked quote once STK Query confirms it (step 4). ``follow_up`` sets the gauge
+   ``cryptopay_wallet_buys_open_overdue`` (open buys past the bound), ``wallet-buys`` reports each as a difference
+   while it is open, and an operator may decide one sooner (``give_up``: ``cryptopay wallets stk-fail``), audited.
 
 In the ledger (``flows.credit_buy``): Dr ``assets:mpesa_collections:KES`` / Cr ``equity:trading:KES`` (the USDT's
 value at the mid) / Cr ``revenue:fx_spread:KES`` (the rest), and Dr ``equity:trading:USDT`` / Cr the wallet's USDT.
@@ -51,6 +57,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.payouts.service import Pacing
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -62,12 +69,18 @@ from cryptopay.core.wallets.service import _sender, spending
 
 BUY = "wallet_buy"  # the monitoring product of a buy
 
-__all__ = ["STK_REASONS", "Buy", "BuyState", "Buys", "PromptOpen"]
+__all__ = ["STK_ANSWER_BOUND", "STK_REASONS", "Buy", "BuyState", "Buys", "PromptOpen", "overdue"]
 
 STK_REASONS: Mapping[str, str] = STK_WORDING  # the customer's words for each STK result code
 
 
 _NEVER_CONFIRMED = "M-Pesa never confirmed the prompt"
+_NO_FINAL_ANSWER = (
+    "M-Pesa gave no final answer to the prompt within a day: nothing was credited and you can buy again; if you "
+    "did pay, the USDT is credited at this buy's price as soon as M-Pesa confirms it"
+)
+STK_ANSWER_BOUND = timedelta(hours=24)  # an STK buy with no final answer past this is failed (R10-12)
+_ABOUT_OVERDUE = "STK buys open (no final answer from M-Pesa) past the answer bound"
 
 
 class BuyState(enum.Enum):
@@ -108,6 +121,11 @@ class Buy:
         return self.state in (BuyState.REQUESTED, BuyState.PROMPTED)
 
 
+def overdue(buy: Buy, now: datetime, bound: timedelta = STK_ANSWER_BOUND) -> bool:
+    """An open buy (requested or prompted) started longer than ``bound`` ago: it should have been decided."""
+    return buy.open and now - buy.created_at > bound
+
+
 class PromptOpen(Conflict):
     """The wallet's phone still shows an earlier buy's STK prompt (awaiting M-Pesa's answer): one prompt at a time
     per wallet (review4 R19), so a second never stacks on the first; the problem names the open buy."""
@@ -128,7 +146,9 @@ class Buys:
     clock: Clock
     ids: IdGenerator
     query_after: timedelta = timedelta(minutes=2)
-    give_up_after: timedelta = timedelta(hours=24)
+    give_up_after: timedelta = timedelta(hours=24)  # no CheckoutRequestID: Daraja never said it took the prompt
+    answer_bound: timedelta = STK_ANSWER_BOUND  # prompted, but STK Query never gave a final answer (R10-12)
+    metrics: Metrics | None = None  # cryptopay_wallet_buys_open_overdue
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once credited
     quote_window: timedelta = DEFAULT_WALLET_QUOTE_WINDOW  # how long a wallet quote may be traded at
     pacing: Pacing | None = None  # the STK shortcode's bucket: Daraja limits each shortcode, so queries share it
@@ -327,21 +347,73 @@ class Buys:
             if self.pacing is not None and not self.pacing.admit():
                 break  # the shortcode's bucket is empty for longer than a short wait: the rest stay due, next run
             try:
-                answer = self.mpesa().stk_query(buy.checkout_request_id)
+                answer: MpesaResult | None = self.mpesa().stk_query(buy.checkout_request_id)
             except MpesaError:
-                self._settle(buy_id, lambda _, b: self._later(b, now))
-                continue
+                answer = None
             decided += self._settle_with(buy_id, answer, now)
             self._observed(self.get(buy_id))
+        self._gauge(now)
         return decided
 
-    def _settle_with(self, buy_id: str, answer: MpesaResult, now: datetime) -> int:
+    def _gauge(self, now: datetime) -> None:
+        if self.metrics is None:
+            return
+        late = [b for b in self.pending(limit=1000) if overdue(b, now, self.answer_bound)]
+        self.metrics.gauge("cryptopay_wallet_buys_open_overdue", len(late), about=_ABOUT_OVERDUE)
+
+    def _unanswered(self, uow: WalletUnitOfWork, buy: Buy, now: datetime, actor: str, note: str) -> None:
+        """Fail an open buy that M-Pesa never answered for good, audited (who, since when, the queries asked)."""
+        self._fail(uow, buy, "no_final_answer", _NO_FINAL_ANSWER)
+        details = {"since": buy.created_at.isoformat(), "queries": str(buy.queries), "kes": str(buy.kes)}
+        uow.audit.append(
+            AuditEvent(actor, "wallet.buy_unanswered", f"buy:{buy.id}", now, details | ({"note": note} if note else {}))
+        )
+
+    def give_up(self, buy_id: str, *, actor: str, note: str) -> Buy:
+        """An operator decides an open buy M-Pesa has not answered: STK Query is asked once more (a success credits
+        it, a failure fails it); otherwise it is failed with the customer's reason (``wallet.buy_unanswered``, the
+        operator and note audited). A later success is still credited once STK Query confirms it."""
+        if not note.strip():
+            raise InvalidInput("say why the buy is given up (--note)", field="note")
+        buy = self.get(buy_id)
+        if not buy.open:
+            raise Conflict(f"buy {buy.id} is already {buy.state.value}")
+        answer: MpesaResult | None = None
+        if buy.checkout_request_id is not None:
+            try:
+                answer = self.mpesa().stk_query(buy.checkout_request_id)
+            except MpesaError:
+                answer = None
+
+        def work(uow: WalletUnitOfWork) -> Buy:
+            found = uow.wallet_buys.get(buy_id, lock=True)
+            if found is None:
+                raise NotFound(f"no buy {buy_id!r}")
+            now = self.clock.now()
+            if found.open and answer is not None:
+                found.queries += 1
+                self._apply(uow, found, answer, source="query")
+            if found.open:
+                self._unanswered(uow, found, now, actor, note.strip())
+            uow.wallet_buys.update(found)
+            return found
+
+        return self._observed(in_transaction(self.uow, work))
+
+    def _settle_with(self, buy_id: str, answer: MpesaResult | None, now: datetime) -> int:
+        """Apply STK Query's answer (None: the query failed); an open buy past the answer bound is failed."""
+
         def work(uow: WalletUnitOfWork) -> int:
             buy = uow.wallet_buys.get(buy_id, lock=True)
             if buy is None or not buy.open:
                 return 0
-            buy.queries += 1
-            self._apply(uow, buy, answer, source="query")
+            if answer is not None:
+                buy.queries += 1
+                self._apply(uow, buy, answer, source="query")
+            if buy.open and overdue(buy, now, self.answer_bound):
+                self._unanswered(uow, buy, now, "system:worker", "")
+                uow.wallet_buys.update(buy)
+                return 1
             if buy.open:
                 self._later(buy, now)
                 uow.wallet_buys.update(buy)
