@@ -79,11 +79,11 @@ def test_two_officers_refund_a_held_order_to_another_address_and_conclude_its_al
     again = client.post(refund, json={"note": "twice"}, headers=auth.stepped_up(officer, code=codes[1]))
     assert again.status_code == 409, again.json
     approve = f"{PATH}/{order_id}/approve"
-    same = client.post(approve, headers=auth.stepped_up(officer, code=codes[2]))
+    same = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(officer, code=codes[2]))
     assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
     assert "remittance.refund_same_officer_refused" in _actions(stack, order_id)
     second, second_codes = auth.staff("compliance")
-    assert client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    assert client.post(approve, json={"address": OTHER}, headers=second).status_code == 403  # money moves: a step-up
     stale = client.post(approve, json={"address": TRON_REFUND}, headers=auth.stepped_up(second, code=second_codes[0]))
     assert stale.status_code == 409, stale.json  # not the proposal the approver read
     done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(second, code=second_codes[1]))
@@ -125,3 +125,35 @@ def test_a_proposal_is_declined_and_an_order_not_under_review_is_the_operators(c
         f"{PATH}/{ordinary.id}/refund", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
     )
     assert refused.status_code == 409 and "not held for compliance" in refused.json["detail"], refused.json
+
+
+def test_a_refund_re_aimed_after_the_approver_read_it_is_not_carried_out(client, auth, stack):
+    """R9-1 (reviewer9's reproduction): officer A proposes the refund to the sender's address, B reads it, A
+    withdraws and proposes another address; B's approval must name the address B read: without it a 422 (nothing
+    moves), with the one read a 409 (the proposal changed), and only the address now proposed, read again, carries
+    it out."""
+    order_id = _held(stack)
+    a, a_codes = auth.staff("compliance")
+    b, b_codes = auth.staff("compliance")
+    refund, approve = f"{PATH}/{order_id}/refund", f"{PATH}/{order_id}/approve"
+    first = client.post(
+        refund, json={"note": "namesake: back to the sender"}, headers=auth.stepped_up(a, code=a_codes[0])
+    )
+    assert first.status_code == 200 and first.json["refund_proposal"]["address"] == TRON_REFUND, first.json
+    assert client.get(f"{PATH}/{order_id}", headers=b).json["refund_proposal"]["address"] == TRON_REFUND
+    assert client.post(f"{PATH}/{order_id}/decline", json={"note": "typo"}, headers=a).status_code == 200
+    again = client.post(
+        refund, json={"note": "namesake", "address": OTHER}, headers=auth.stepped_up(a, code=a_codes[1])
+    )
+    assert again.status_code == 200, again.json
+    stepped = auth.stepped_up(b, code=b_codes[0])
+    for unread in (None, {}, {"address": ""}):
+        blind = client.post(approve, json=unread, headers=stepped)
+        assert (blind.status_code, blind.json["code"]) == (422, "validation_failed"), blind.json
+        assert "address" in blind.json["detail"]
+    stale = client.post(approve, json={"address": TRON_REFUND}, headers=auth.stepped_up(b, code=b_codes[1]))
+    assert stale.status_code == 409, stale.json
+    held = stack.remittances.get(order_id)
+    assert held.state.value == "held" and stack.refunds.list_refunds(held.invoice_id) == []
+    done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(b, code=b_codes[2]))
+    assert done.status_code == 200 and done.json["refund_address"] == OTHER, done.json

@@ -22,7 +22,7 @@ from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes
 app = typer.Typer(help="Remittances from abroad: list, show, retry a payout, refund.", no_args_is_help=True)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-_ACTOR = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>).")
+_ACTOR = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login.")
 
 
 def _row(order: RemittanceOrder) -> dict[str, Any]:

@@ -495,8 +495,10 @@ class HeldPaymentView:
 
 @attrs.frozen
 class HoldApprovalRequest:
-    proposal: HoldDecision | None = attrs.field(
-        default=None,
+    """What the approver read (required, as the paybill desk's: an approval never carries out a proposal switched
+    after it was read)."""
+
+    proposal: HoldDecision = attrs.field(
         metadata=limits("the proposal read (`released` or `returned`): another one proposed meanwhile is a 409"),
     )
 
@@ -581,7 +583,7 @@ _PAYMENTS.noted(
     ),
 )
 def approve_held_payment(credit_id: str) -> Response:
-    expected = read_body(HoldApprovalRequest, optional=True).proposal
+    expected = read_body(HoldApprovalRequest, optional=True).proposal  # no body: the 422 naming what was read
     return _PAYMENTS.answer(_held().approve(credit_id, officer=current_principal().id, expected=expected))
 
 
@@ -685,8 +687,9 @@ class HeldTransferView:
 
 @attrs.frozen
 class HeldSendApprovalRequest:
-    proposal: HeldSendDecision | None = attrs.field(
-        default=None,
+    """What the approver read (required: a release switched to a return after it was read is a 409)."""
+
+    proposal: HeldSendDecision = attrs.field(
         metadata=limits("the proposal read (`release` or `return`): another one proposed meanwhile is a 409"),
     )
 
@@ -768,7 +771,7 @@ _SENDS.noted(
     problems=(*_SEND_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
 def approve_held_transfer(transfer_id: str) -> Response:
-    expected = read_body(HeldSendApprovalRequest, optional=True).proposal
+    expected = read_body(HeldSendApprovalRequest, optional=True).proposal  # no body: the 422 naming what was read
     return _SENDS.answer(_held_sends().approve(transfer_id, officer=current_principal().id, expected=expected))
 
 
@@ -860,10 +863,14 @@ class RemittanceRefundRequest:
 
 @attrs.frozen
 class RemittanceApprovalRequest:
-    address: str | None = attrs.field(
-        default=None,
+    """What the approver read (required, R9-1: the proposal carries a free address, so without it a proposer could
+    withdraw and re-aim the refund to an address of their own after the second officer read the sender's)."""
+
+    address: str = attrs.field(
         metadata=limits(
-            "the refund address the approver read: another one proposed meanwhile is a 409", max_length=128
+            "the refund address the approver read: another one proposed meanwhile is a 409",
+            min_length=1,
+            max_length=128,
         ),
     )
 
@@ -941,7 +948,7 @@ def propose_remittance_refund(order_id: str) -> Response:
     problems=(*_REMITTANCE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
 def approve_remittance_refund(order_id: str) -> Response:
-    expected = read_body(RemittanceApprovalRequest, optional=True).address
+    expected = read_body(RemittanceApprovalRequest, optional=True).address  # no body: the 422 naming what was read
     return _REMITTANCES.answer(
         _remittances().approve_refund(order_id, officer=current_principal().id, expected=expected)
     )
