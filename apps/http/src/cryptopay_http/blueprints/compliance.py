@@ -20,7 +20,7 @@ import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
@@ -810,9 +810,16 @@ class RefundProposalView:
 
 
 @attrs.frozen
+class ReleaseProposalView:
+    officer: str
+    at: datetime
+    note: str
+
+
+@attrs.frozen
 class HeldRemittanceView:
-    """A remittance order as compliance officers read it before deciding its refund (staff only: its sender reads
-    an ordinary payout or refund under way)."""
+    """A remittance order as compliance officers read it before deciding its release or refund (staff only: its
+    sender reads an ordinary payout or refund under way)."""
 
     id: str
     state: str = attrs.field(metadata={"description": "held (an officer decides), refunding once approved, ..."})
@@ -826,11 +833,19 @@ class HeldRemittanceView:
         metadata={"description": "four-eyes: a refund proposed, awaiting a second officer"}
     )
     refund_id: str | None
+    release_proposal: ReleaseProposalView | None = attrs.field(
+        default=None, metadata={"description": "four-eyes: a release (its payout) proposed, awaiting a second officer"}
+    )
+    cleared_alerts: list[str] = attrs.field(
+        factory=list,
+        metadata={"description": "the alerts two officers decided (a release or a refund approved): only these clear"},
+    )
 
     @classmethod
     def of(cls, order: RemittanceOrder) -> HeldRemittanceView:
-        p = order.refund_proposal
+        p, r = order.refund_proposal, order.release_proposal
         proposal = None if p is None else RefundProposalView(p.officer, p.at, p.note, p.address)
+        release = None if r is None else ReleaseProposalView(r.officer, r.at, r.note)
         return cls(
             order.id,
             order.state.value,
@@ -842,6 +857,8 @@ class HeldRemittanceView:
             list(order.review_alerts),
             proposal,
             order.refund_id,
+            release,
+            list(order.cleared_alerts),
         )
 
 
@@ -962,4 +979,56 @@ _REMITTANCES.noted(
     step_up=False,
     description="Clears the proposal, saying why; nothing moves. Audited `remittance.refund_proposal_declined`.",
     problems=_REMITTANCE_DECIDED,
+)
+
+
+_RELEASE_DECIDED = (
+    (NotFound, "no remittance order with this id"),
+    (InvalidState, "not held for compliance (an operator retries it), or (approve, decline) no release is proposed"),
+    (InvalidInput, "no note saying why"),
+    (Refused, "not paid, a payout in flight, no Travel Rule record, or its shillings went back to be refunded"),
+    (LimitExceeded, "the recipient's M-Pesa daily limit cannot take it today (approve): nothing is decided"),
+    (Conflict, "a release or a refund is proposed already (propose), or it changed since you read it (approve)"),
+)
+
+_REMITTANCES.noted(
+    "release",
+    "propose_remittance_release",
+    lambda: _remittances().propose_release,
+    "Propose releasing a remittance order held for compliance: its payout (officers; four-eyes)",
+    step_up=True,
+    description=(
+        "Proposes paying the held order out to its recipient (one not held whose alerts wait, such as an expired "
+        "order paid short, has what it received beyond itself refunded by the worker). Nothing moves and its alerts "
+        "stay open until a second officer approves it (`.../approve-release`); a case one officer closed with no "
+        "action is not a release. Audited `remittance.release_proposed` with the note; needs a step-up."
+    ),
+    problems=_RELEASE_DECIDED,
+)
+
+
+@_REMITTANCES.post(
+    "approve-release",
+    "Approve the release another officer proposed on a held remittance order (officers; four-eyes)",
+    request=None,
+    step_up=True,
+    description=(
+        "Carries out the proposed release in the approver's name: the order's alerts concluded in a case closed with "
+        "no action and its payout planned, in one unit of work; the proposer cannot approve it (409 "
+        "`same_officer`, audited). Audited `remittance.release_approved` naming both officers; needs a step-up."
+    ),
+    problems=(*_RELEASE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+)
+def approve_remittance_release(order_id: str) -> Response:
+    return _REMITTANCES.answer(_remittances().approve_release(order_id, officer=current_principal().id))
+
+
+_REMITTANCES.noted(
+    "decline-release",
+    "decline_remittance_release",
+    lambda: _remittances().decline_release,
+    "Decline (or withdraw) the release proposed on a held remittance order (officers)",
+    step_up=False,
+    description="Clears the proposal, saying why; nothing moves. Audited `remittance.release_proposal_declined`.",
+    problems=_RELEASE_DECIDED,
 )
