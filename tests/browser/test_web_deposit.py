@@ -54,7 +54,7 @@ def test_deposit_usdt_on_a_phone_copy_the_address_and_see_it_credited(browser, l
     page.get_by_role("link", name="Home", exact=True).click()
     assert page.get_by_role("region", name="Balances").get_by_text("USDT 25").is_visible()
     # the activity's amount on the 360 px screen itself, not behind a sideways scroll: each line is a block there
-    amount = page.get_by_role("region", name="Table").locator("tbody tr").first.locator("td").nth(2)
+    amount = page.get_by_role("region", name="Movements").locator("tbody tr").first.locator("td").nth(2)
     box = amount.bounding_box()
     assert (
         amount.inner_text().endswith("USDT 25.00")

@@ -15,6 +15,7 @@ from cryptopay.core.flows import merchant_liability, remittance_dust
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDC, USDT, Money
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payouts import AwaitingStatus, PayoutState
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.remittances import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
@@ -370,12 +371,37 @@ def test_a_sanctioned_sender_and_a_possible_match_open_orders_held_with_stored_a
     with pytest.raises(UnderReview):  # under investigation is not cleared either
         stack.remittances.retry(order.id, actor="ops:payments")
     stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake, not the listed man")
-    stack.remittances.retry(order.id, actor="ops:payments")
+    with pytest.raises(UnderReview) as one:  # reviewer10 R10-1: one officer's closed case releases nothing
+        stack.remittances.retry(order.id, actor="ops:payments")
+    assert "closed by one officer" in one.value.message and stack.get(order).state is RemittanceState.HELD
+    proposed = stack.remittances.propose_release(order.id, officer="usr_ann", note="a namesake, not the listed man")
+    assert stack.get(order).release_proposal == proposed.release_proposal  # stored as proposed
+    assert (stack.get(order).state, stack.get(order).payout_id) == (RemittanceState.HELD, None)
+    with pytest.raises(Conflict):
+        stack.remittances.propose_release(order.id, officer="usr_bob", note="again")
+    with pytest.raises(SameOfficer):
+        stack.remittances.approve_release(order.id, officer="usr_ann")
+    approved = stack.remittances.approve_release(order.id, officer="usr_bob")
+    assert approved.state is RemittanceState.PAYING_OUT and approved.payout_id is not None
+    stored = stack.get(order)
+    assert (stored.release_proposal, stored.cleared_alerts) == (None, (possible.id,))
     stack.run()
     assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
     with backend.uow() as uow:
-        released = [(r.actor, dict(r.details)) for r in uow.audit.records() if r.action == "remittance.released"]
-    assert released == [("ops:payments", {"held": held.note, "alerts": possible.id, "cases": case.id})]
+        records = [(r.actor, r.action, dict(r.details)) for r in uow.audit.about([f"remittance:{order.id}"])]
+    assert [(a, d["alerts"]) for a, action, d in records if action == "remittance.release_refused"] == [
+        ("ops:payments", possible.id)
+    ] * 3
+    [(actor, details)] = [(a, d) for a, action, d in records if action == "remittance.release_approved"]
+    assert (actor, details["proposed_by"], details["alerts"], details["cases"]) == (
+        "user:usr_bob",
+        "usr_ann",
+        possible.id,
+        case.id,
+    )
+    assert [a for a, action, _ in records if action == "remittance.release_same_officer_refused"] == ["user:usr_ann"]
+    assert [a for a, action, _ in records if action == "remittance.payout"] == ["user:usr_bob"]
+    assert not [r for r in records if r[1] == "remittance.released"]
 
 
 def test_a_new_sanctions_list_marks_unpaid_orders_and_holds_paid_ones_once_per_version(backend: Backend):

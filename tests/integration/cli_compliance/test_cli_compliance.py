@@ -13,12 +13,14 @@ from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.errors import LimitExceeded
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.testing.identity import InMemoryUsers
-from cryptopay_cli.context import use_services
+from cryptopay_cli.context import operator, use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
 from tests.support.kyc_rig import START, KycRig
 from tests.support.services import in_memory_services
+
+ME = operator()  # the OS account running the tests: $LOGNAME/$USER do not change it (R10-5)
 
 
 @pytest.fixture
@@ -125,13 +127,13 @@ def test_every_shell_decision_in_an_officers_name_records_the_os_operator(rig, m
     assert cli("unfreeze", "usr_pat", "--officer", "bob@example.co.ke").exit_code == 0
     changed = {r.action: r for r in rig.audit_records() if r.action in ("kyc.frozen", "kyc.unfrozen")}
     assert {a: (r.actor, dict(r.details)["operator"]) for a, r in changed.items()} == {
-        "kyc.frozen": ("user:usr_ann", "ops:kamau"),
-        "kyc.unfrozen": ("user:usr_bob", "ops:kamau"),
+        "kyc.frozen": ("user:usr_ann", ME),
+        "kyc.unfrozen": ("user:usr_bob", ME),
     }
     acted = [r for r in current().audit.records() if r.action == "compliance.shell_as_officer"]
     assert [(r.actor, dict(r.details)["officer"], dict(r.details)["command"].split()[-1]) for r in acted] == [
-        ("ops:kamau", "usr_ann", "freeze"),
-        ("ops:kamau", "usr_bob", "unfreeze"),
+        (ME, "usr_ann", "freeze"),
+        (ME, "usr_bob", "unfreeze"),
     ]
 
 
@@ -163,7 +165,7 @@ def test_alerts_and_cases_from_the_cli(rig):
 
 def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig, monkeypatch):
     """The console's and the API's reads of AML alerts and cases (names, numbers, amounts) are audited; the CLI's
-    ``alerts``, ``cases list`` and ``cases show`` were not. Each is now, by the OS operator, with the ids shown."""
+    ``alerts``, ``cases list`` and ``cases show`` were not. Each is now, by the OS operator (not $LOGNAME), with the ids shown."""
     from cryptopay_cli.context import services as current
 
     from tests.support.monitoring_rig import MonitoringRig
@@ -188,7 +190,7 @@ def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig
     assert cli("cases", "list", "--json").exit_code == 0
     assert cli("cases", "show", case["id"]).exit_code == 0
     alerts_read, cases_read, case_read = reads()
-    assert {r.actor for r in reads()} == {"ops:kamau"}
+    assert {r.actor for r in reads()} == {ME}
     assert (alerts_read.action, alerts_read.subject) == ("compliance.alerts_viewed", "compliance:alerts")
     assert dict(alerts_read.details) == {"status": "in_case", "after": "", "count": "1", "ids": alert["id"]}
     assert (cases_read.action, dict(cases_read.details)["ids"]) == ("compliance.cases_viewed", case["id"])

@@ -14,7 +14,7 @@ from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
-from cryptopay_cli.context import use_services
+from cryptopay_cli.context import operator, use_services
 
 from tests.integration.cli_payments.cli_payments_support import cli
 from tests.support.queue_harness import RqHarness, harness
@@ -34,6 +34,7 @@ class Deployment:
             settings=Settings.for_data_dir(data_dir),
             clock=clock,
             ids=RandomIds(),
+            audit=ready(self.audit),
             dead_jobs=ready(DeadJobs(queue.queue, self.audit, clock)),
         )
 
@@ -82,14 +83,16 @@ def test_jobs_dead_lists_id_name_time_and_error_never_the_payload(deployment: De
 
 
 def test_jobs_requeue_runs_a_dead_job_again_and_audits_the_operator(deployment: Deployment) -> None:
-    """A requeued job runs again (here it succeeds) and leaves the dead jobs; the audit log names the operator."""
+    """A requeued job runs again (here it succeeds) and leaves the dead jobs; the audit log names the operator (the OS
+    account; ``--actor`` is recorded apart, R10-5)."""
     job_id = deployment.dead_sms("sms")
     done = cli("jobs", "requeue", job_id, "--actor", "amina")
     assert done.exit_code == 0, done.output
     assert f"dead job {job_id} (sms.send) queued again" in done.stdout
-    (record,) = deployment.audit.records()
+    behalf, record = deployment.audit.records()
+    assert (behalf.actor, behalf.action, behalf.subject) == (operator(), "ops.on_behalf_of", "ops:amina")
     assert (record.actor, record.action, record.subject, record.details) == (
-        "ops:amina",
+        operator(),
         REQUEUED,
         job_id,
         (("job", "sms.send"),),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -158,6 +159,12 @@ def test_cli_reconcile_reports_a_payout_mpesa_paid_that_our_books_do_not_know(st
     assert paid["subject"] == f"payout {payout.id} (unknown)" and paid["actual"] == "paid by M-Pesa"
     (off,) = differences(report, "mpesa-float")
     assert off["detail"].startswith(f"off by -{payout.amount}")
+    # R10-13: the run names its operator and what it compared with: the typed balance, the statement's digest
+    assert report["operator"].startswith("ops:") and report["inputs"]["mpesa_balance_source"] == "typed"
+    digest = hashlib.sha256(statement.read_text().encode()).hexdigest()
+    assert report["inputs"]["statement_1"].endswith(f"sha256:{digest}")
+    shown = cli("reconcile", "--mpesa-balance", balance, "--float-baseline", "10000000")
+    assert "compared with a typed Account Balance" in shown.stdout and "run by ops:" in shown.stdout
 
 
 def test_cli_reconcile_refuses_an_unreadable_statement(stack, tmp_path):

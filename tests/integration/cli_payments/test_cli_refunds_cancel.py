@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cryptopay_cli.context import operator
+
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
@@ -31,7 +33,7 @@ def test_cli_refunds_create_list_and_show(stack):
     listed = cli_json("refunds", "list", invoice_id)["refunds"]
     assert {r["id"] for r in listed} == {first["id"], second["id"]}
     shown = cli_json("refunds", "show", second["id"])
-    assert shown["amount"] == {"amount": "1.000000", "asset": "USDT"} and shown["requested_by"] == "ops:amina"
+    assert shown["amount"] == {"amount": "1.000000", "asset": "USDT"} and shown["requested_by"] == operator()
     assert cli("refunds", "list", invoice_id).exit_code == 0
 
 

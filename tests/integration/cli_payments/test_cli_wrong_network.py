@@ -8,6 +8,7 @@ import pytest
 from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay_cli.context import operator
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json
 from tests.integration.cli_payments.conftest import installed_stack
@@ -44,7 +45,7 @@ def test_cli_lists_shows_and_accepts_a_wrong_network_payment(stack):
     table = cli("invoices", "wrong-network")
     assert table.exit_code == 0 and listed["id"] in table.stdout
     accepted = cli_json("invoices", "accept-wrong-network", listed["id"], "--actor", "amina")
-    assert (accepted["state"], accepted["decided_by"]) == ("accepted", "ops:amina")
+    assert (accepted["state"], accepted["decided_by"]) == ("accepted", operator())
     assert cli_json("invoices", "wrong-network", "--state", "pending")["wrong_network_payments"] == []
     assert stack.invoice(invoice_id).state.value == "processing"
     again = cli("invoices", "accept-wrong-network", listed["id"])
@@ -78,7 +79,7 @@ def test_cli_refunds_a_wrong_network_payment(stack):
     elsewhere = cli("refunds", "wrong-network", payment["id"], "--address", "0x" + "ee" * 20)
     assert elsewhere.exit_code == 5 and "address that paid" in elsewhere.stderr
     refund = cli_json("refunds", "wrong-network", payment["id"], "--actor", "amina")
-    assert (refund["rail"], refund["requested_by"], refund["state"]) == ("usdt-polygon", "ops:amina", "requested")
+    assert (refund["rail"], refund["requested_by"], refund["state"]) == ("usdt-polygon", operator(), "requested")
     assert refund["address"] == payer
     assert cli("refunds", "wrong-network", payment["id"], "--address", payer).exit_code == 4
     [listed] = cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"]

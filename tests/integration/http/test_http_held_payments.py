@@ -51,10 +51,16 @@ def test_an_officer_lists_releases_and_keeps_held_payments(client, auth, stack: 
     assert (proposed.json["decision"], proposed.json["proposal"]) == (None, "released")  # four-eyes: nothing moved
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero()
     approve = f"{PATH}/{rows[first]['id']}/approve"
-    same = client.post(approve, headers=auth.stepped_up(officer, code=codes[1]))
+    read = {"proposal": "released"}
+    same = client.post(approve, json=read, headers=auth.stepped_up(officer, code=codes[1]))
     assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
     second_officer, second_codes = auth.staff("compliance")
-    assert client.post(approve, headers=second_officer).status_code == 403  # money moves: a step-up
+    assert client.post(approve, json=read, headers=second_officer).status_code == 403  # money moves: a step-up
+    stepped = auth.stepped_up(second_officer, code=second_codes[2])
+    for unread in (None, {}):  # R9-1: what the approver read is required, as on the paybill desk
+        blind = client.post(approve, json=unread, headers=stepped)
+        assert (blind.status_code, blind.json["code"]) == (422, "validation_failed"), blind.json
+        assert "proposal" in blind.json["detail"] and stack.balance(flows.merchant_liability("m1", USDT)).is_zero()
     stale = client.post(
         approve, json={"proposal": "returned"}, headers=auth.stepped_up(second_officer, code=second_codes[0])
     )

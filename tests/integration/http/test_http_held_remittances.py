@@ -79,11 +79,11 @@ def test_two_officers_refund_a_held_order_to_another_address_and_conclude_its_al
     again = client.post(refund, json={"note": "twice"}, headers=auth.stepped_up(officer, code=codes[1]))
     assert again.status_code == 409, again.json
     approve = f"{PATH}/{order_id}/approve"
-    same = client.post(approve, headers=auth.stepped_up(officer, code=codes[2]))
+    same = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(officer, code=codes[2]))
     assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
     assert "remittance.refund_same_officer_refused" in _actions(stack, order_id)
     second, second_codes = auth.staff("compliance")
-    assert client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    assert client.post(approve, json={"address": OTHER}, headers=second).status_code == 403  # money moves: a step-up
     stale = client.post(approve, json={"address": TRON_REFUND}, headers=auth.stepped_up(second, code=second_codes[0]))
     assert stale.status_code == 409, stale.json  # not the proposal the approver read
     done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(second, code=second_codes[1]))
@@ -125,3 +125,94 @@ def test_a_proposal_is_declined_and_an_order_not_under_review_is_the_operators(c
         f"{PATH}/{ordinary.id}/refund", json={"note": "x"}, headers=auth.stepped_up(officer, code=codes[1])
     )
     assert refused.status_code == 409 and "not held for compliance" in refused.json["detail"], refused.json
+
+
+def _held_for_a_name(stack: RemittanceStack) -> str:
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    order = stack.order(amount="1600", name="Viktor Anatolyevich Bout")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.remittances.get(order.id).state.value == "held"
+    return order.id
+
+
+def test_two_officers_release_a_sanctions_held_order_and_its_payout_is_planned(client, auth, stack):
+    """reviewer10 R10-1: paying a held order out is as guarded as refunding it: proposed by one officer, approved by
+    a second (409 ``same_officer`` for the proposer, audited), each with a step-up; the approval concludes the alert
+    and plans the payout in one unit of work; a decline clears a proposal."""
+    order_id = _held_for_a_name(stack)
+    officer, codes = auth.staff("compliance")
+    release = f"{PATH}/{order_id}/release"
+    assert client.post(release, json={"note": "namesake"}, headers=auth.staff("admin")[0]).status_code == 403
+    unstepped = client.post(release, json={"note": "namesake"}, headers=officer)
+    assert unstepped.status_code == 403 and unstepped.json["code"] == "step_up_required", unstepped.json
+    stepped = auth.stepped_up(officer, code=codes[0])
+    assert client.post(release, json={"note": ""}, headers=stepped).status_code == 422
+    assert client.post(f"{PATH}/rmt_nope/release", json={"note": "x"}, headers=stepped).status_code == 404
+    proposed = client.post(release, json={"note": "first look"}, headers=stepped)
+    assert proposed.status_code == 200, proposed.json
+    assert proposed.json["state"] == "held" and proposed.json["release_proposal"]["note"] == "first look"
+    second, second_codes = auth.staff("compliance")
+    declined = client.post(f"{PATH}/{order_id}/decline-release", json={"note": "read it again"}, headers=second)
+    assert declined.status_code == 200 and declined.json["release_proposal"] is None, declined.json
+    proposed = client.post(release, json={"note": "born 1950: a namesake"}, headers=stepped)
+    assert proposed.status_code == 200, proposed.json
+    refund = client.post(f"{PATH}/{order_id}/refund", json={"note": "x"}, headers=stepped)
+    assert refund.status_code == 409, refund.json  # one decision at a time
+    approve = f"{PATH}/{order_id}/approve-release"
+    same = client.post(approve, headers=auth.stepped_up(officer, code=codes[1]))
+    assert (same.status_code, same.json["code"]) == (409, "same_officer"), same.json
+    assert client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    assert stack.remittances.get(order_id).state.value == "held"
+    done = client.post(approve, headers=auth.stepped_up(second, code=second_codes[0]))
+    assert done.status_code == 200, done.json
+    [alert] = stack.monitoring.alerts()
+    assert (done.json["state"], done.json["release_proposal"], done.json["cleared_alerts"]) == (
+        "paying_out",
+        None,
+        [alert.id],
+    )
+    assert stack.monitoring.clearance([alert.id])[0].cleared
+    actions = _actions(stack, order_id)
+    proposer, _ = actions["remittance.release_proposed"]
+    approver, approved = actions["remittance.release_approved"]
+    assert approver != proposer and approved["proposed_by"] == proposer.removeprefix("user:") and approved["cases"]
+    assert actions["remittance.release_same_officer_refused"][0] == proposer
+    assert actions["remittance.payout"][0] == approver
+    again = client.post(approve, headers=auth.stepped_up(second, code=second_codes[1]))
+    assert again.status_code == 409, again.json  # nothing proposed any more
+    stack.run()
+    assert stack.remittances.get(order_id).state.value == "paid_out" and stack.books_balanced()
+
+
+def test_a_refund_re_aimed_after_the_approver_read_it_is_not_carried_out(client, auth, stack):
+    """R9-1 (reviewer9's reproduction): officer A proposes the refund to the sender's address, B reads it, A
+    withdraws and proposes another address; B's approval must name the address B read: without it a 422 (nothing
+    moves), with the one read a 409 (the proposal changed), and only the address now proposed, read again, carries
+    it out."""
+    order_id = _held(stack)
+    a, a_codes = auth.staff("compliance")
+    b, b_codes = auth.staff("compliance")
+    refund, approve = f"{PATH}/{order_id}/refund", f"{PATH}/{order_id}/approve"
+    first = client.post(
+        refund, json={"note": "namesake: back to the sender"}, headers=auth.stepped_up(a, code=a_codes[0])
+    )
+    assert first.status_code == 200 and first.json["refund_proposal"]["address"] == TRON_REFUND, first.json
+    assert client.get(f"{PATH}/{order_id}", headers=b).json["refund_proposal"]["address"] == TRON_REFUND
+    assert client.post(f"{PATH}/{order_id}/decline", json={"note": "typo"}, headers=a).status_code == 200
+    again = client.post(
+        refund, json={"note": "namesake", "address": OTHER}, headers=auth.stepped_up(a, code=a_codes[1])
+    )
+    assert again.status_code == 200, again.json
+    stepped = auth.stepped_up(b, code=b_codes[0])
+    for unread in (None, {}, {"address": ""}):
+        blind = client.post(approve, json=unread, headers=stepped)
+        assert (blind.status_code, blind.json["code"]) == (422, "validation_failed"), blind.json
+        assert "address" in blind.json["detail"]
+    stale = client.post(approve, json={"address": TRON_REFUND}, headers=auth.stepped_up(b, code=b_codes[1]))
+    assert stale.status_code == 409, stale.json
+    held = stack.remittances.get(order_id)
+    assert held.state.value == "held" and stack.refunds.list_refunds(held.invoice_id) == []
+    done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(b, code=b_codes[2]))
+    assert done.status_code == 200 and done.json["refund_address"] == OTHER, done.json

@@ -727,10 +727,13 @@ def test_a_send_to_a_frozen_recipient_is_accepted_and_an_officer_releases_it(api
     assert (proposed.get_json()["proposal"], proposed.get_json()["proposal_note"]) == ("release", "the order allows it")
     assert balances(baraka)["KES"].amount == 0
     approve = f"{path}/{row['id']}/approve"
-    same = api.client.post(approve, headers=auth.stepped_up(officer, code=codes[1]))
+    same = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(officer, code=codes[1]))
     assert (same.status_code, same.get_json()["code"]) == (409, "same_officer")
     second, second_codes = auth.staff("compliance")
-    assert api.client.post(approve, headers=second).status_code == 403  # money moves: a step-up
+    assert api.client.post(approve, json={"proposal": "release"}, headers=second).status_code == 403  # a step-up
+    blind = api.client.post(approve, headers=auth.stepped_up(second, code=second_codes[2]))  # R9-1: what was read
+    assert (blind.status_code, blind.get_json()["code"]) == (422, "validation_failed") and "proposal" in blind.text
+    assert balances(baraka)["KES"].amount == 0
     stale = api.client.post(approve, json={"proposal": "return"}, headers=auth.stepped_up(second, code=second_codes[0]))
     assert stale.status_code == 409 and balances(baraka)["KES"].amount == 0  # not the proposal the approver read
     done = api.client.post(approve, json={"proposal": "release"}, headers=auth.stepped_up(second, code=second_codes[1]))

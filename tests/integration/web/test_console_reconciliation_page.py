@@ -16,7 +16,7 @@ from tests.integration.web.test_console_officer_pages import Staff, root  # noqa
 
 def _row(html: str, check: str) -> str:
     """The results table's row of ``check``, tags stripped."""
-    cell = rf'<td><span class="muted">[^<]*</span> (?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>'
+    cell = rf'<td class="first"><span class="muted">[^<]*</span> (?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>'
     row = re.search(rf"<tr>\s*{cell}.*?</tr>", html, re.S)
     assert row, check
     return " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())
@@ -49,8 +49,10 @@ def test_every_run_is_kept_and_each_check_shows_its_latest_with_its_differences(
     assert (status, location) == (303, "/console/reconciliation")
     status, html = chief.get("/console/reconciliation")
     assert status == 200 and "1 checks found differences." in html
-    assert "1 differences" in _row(html, "mpesa-float") and _row(html, "mpesa-float").endswith("by the command line")
-    assert _row(html, "trial-balance").endswith("by the console")  # the newest run that compared it
+    float_row = _row(html, "mpesa-float")
+    assert "1 differences" in float_row and re.search(r"by the command line \( ops:\S+ \)$", float_row)
+    assert "against a typed Account Balance (1234.00 KES" in float_row  # R10-13: not M-Pesa's own answer
+    assert re.search(r"by the console \( user:\S+ \)$", _row(html, "trial-balance"))  # the newest that compared it
     assert "skipped" in _row(html, "mpesa-statement")  # no run had the statement: its latest skip
     section = html[html.index('<section aria-labelledby="check-mpesa-float">') :]
     section = " ".join(re.sub(r"<[^>]+>", " ", section[: section.index("</section>")]).split())

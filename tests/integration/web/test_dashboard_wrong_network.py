@@ -37,7 +37,7 @@ def test_the_invoice_page_lists_a_payment_on_another_network_in_english_and_swah
     stack.sync()
     page = client.get(f"/dashboard/invoices/{invoice_id}").text
     assert "Sent on another network" in page and "polygon" in page and paid.tx_hash in page
-    assert "<td>waiting</td>" in page and "<td>USDT 25.00</td>" in page
+    assert '<td data-label="State">waiting</td>' in page and '<td data-label="Amount">USDT 25.00</td>' in page
     client.get(f"/lang/sw?next=/dashboard/invoices/{invoice_id}")
     swahili = client.get(f"/dashboard/invoices/{invoice_id}").text
     assert "Yametumwa kwenye mtandao mwingine" in swahili

@@ -10,12 +10,13 @@ import attrs
 import pytest
 from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, UnderReview
-from cryptopay.core.errors import InvalidInput, LimitExceeded
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, Refused
 from cryptopay.core.flows import FLOAT, IN_FLIGHT, MPESA_CHARGES, merchant_liability
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money, Rounding
+from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payouts import AwaitingStatus, PayoutKind
@@ -312,7 +313,8 @@ def test_a_matched_sender_paying_short_is_not_refunded_by_the_worker(stack):
     """lastread A9: an order opened with a strong sanctions match (tipoff3: it opens as any other) that is paid short
     expires; the worker must not send what arrived back to the sender's refund address while the alert waits (only
     two officers decide that refund): no excess refund, the order noted once (``remittance.excess_held``, reason
-    ``under_compliance_review``); once compliance clears the alert the worker refunds it as any other."""
+    ``under_compliance_review``); a case one officer closed changes nothing (reviewer10 R10-1); once two officers
+    released it the worker refunds it as any other."""
     stack.list_sanctioned(LISTED)
     order = stack.order(sender=Sender(name="PETROV Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
     [alert] = stack.monitoring.alerts()
@@ -334,7 +336,13 @@ def test_a_matched_sender_paying_short_is_not_refunded_by_the_worker(stack):
     case = stack.monitoring.open_case("officer@example.com", [alert.id])
     stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake")
     stack.run()
-    assert len(stack.get(order).excess_refund_ids) == 1  # cleared: refunded as any short payment
+    assert stack.get(order).excess_refund_ids == ()  # one officer's closed case is no release
+    stack.remittances.propose_release(order.id, officer="usr_ann", note="a namesake")
+    stack.run()
+    assert stack.get(order).excess_refund_ids == ()  # proposed is not approved
+    assert stack.remittances.approve_release(order.id, officer="usr_bob").state is RemittanceState.EXPIRED
+    stack.run()
+    assert len(stack.get(order).excess_refund_ids) == 1  # released by two officers: refunded as any short payment
 
 
 def test_a_matched_sender_s_wrong_asset_payment_is_not_refunded_by_the_worker(stack):
@@ -391,28 +399,140 @@ def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_com
         assert [r for r in uow.audit.records() if r.action == "remittance.released"] == []
 
 
-def test_a_held_order_is_released_once_compliance_closed_its_case_with_no_action(stack):
-    """The release of a held order checks that every alert holding it is cleared (its case closed with no action);
-    the release is audited with the operator, the alerts and the cases."""
-    stack.list_sanctioned(LISTED)
-    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
-    [alert] = stack.monitoring.alerts()
-    stack.pay(order)
+def test_one_officer_closing_the_case_does_not_release_a_sanctions_held_order(stack):
+    """reviewer10 R10-1: a listed recipient's order held once paid; ONE officer opened and closed its alert's case
+    with no action, then an operator retried: it was paid out (``paying_out``, then ``paid_out``) on one person's
+    say. A closed case is not a release: the retry is refused (``UnderReview``, audited
+    ``remittance.release_refused`` by the operator) and the order stays held, no payout."""
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    held = stack.order(amount="1600", name="Viktor Anatolyevich Bout")
+    stack.pay(held)
     stack.confirm()
     stack.run()
-    held = stack.get(order)
-    with pytest.raises(UnderReview):
-        stack.remittances.retry(order.id, actor="ops:compliance")
-    case = stack.monitoring.open_case("officer@example.com", [alert.id])
-    stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake")
-    stack.remittances.retry(order.id, actor="ops:compliance")
+    assert stack.get(held).state is RemittanceState.HELD
+    alerts = stack.monitoring.alerts()
+    case = stack.monitoring.open_case("usr_ann", [a.id for a in alerts])
+    stack.monitoring.move("usr_ann", case.id, CaseStatus.CLOSED_NO_ACTION, "looks fine to me")
+    with pytest.raises(UnderReview) as refused:
+        stack.remittances.retry(held.id, actor="ops:root")
+    assert refused.value.code == "under_compliance_review" and "release" in refused.value.message
+    stack.run()
+    assert (stack.get(held).state, stack.get(held).payout_id) == (RemittanceState.HELD, None)
+    with stack.wallet.backend.uow() as uow:
+        found = [(r.actor, r.action) for r in uow.audit.about([f"remittance:{held.id}"])]
+    assert ("ops:root", "remittance.release_refused") in found
+    assert not [a for _, a in found if a in ("remittance.released", "remittance.payout")]
+
+
+def test_a_held_order_is_paid_out_once_two_officers_released_it(stack):
+    """The four-eyes release: one officer proposes (audited ``remittance.release_proposed``; nothing moves, the
+    alert stays open), the proposer cannot approve (``SameOfficer``, audited), a second officer approves: the alert
+    concluded in a case closed with no action and the payout planned in one unit of work, audited
+    ``remittance.release_approved`` naming both; a decline withdraws a proposal; an order not held for compliance
+    has nothing to release."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    clean = stack.order(amount="5000")
+    [alert] = stack.monitoring.alerts()
+    for paid in (order, clean):
+        stack.pay(paid)
+    stack.confirm()
+    stack.run()
+    with pytest.raises(InvalidState):
+        stack.remittances.propose_release(clean.id, officer="usr_ann", note="nothing held")
+    with pytest.raises(InvalidInput):
+        stack.remittances.propose_release(order.id, officer="usr_ann", note="  ")
+    stack.remittances.propose_release(order.id, officer="usr_ann", note="first look")
+    assert stack.remittances.decline_release(order.id, officer="usr_ann", note="withdrawn").release_proposal is None
+    with pytest.raises(InvalidState):
+        stack.remittances.approve_release(order.id, officer="usr_bob")
+    proposed = stack.remittances.propose_release(order.id, officer="usr_ann", note="a namesake: born 1950")
+    assert proposed.state is RemittanceState.HELD and stack.monitoring.alerts()[0].case_id is None
+    with pytest.raises(Conflict):  # one decision at a time
+        stack.remittances.propose_refund(order.id, officer="usr_bob", note="send it back")
+    with pytest.raises(SameOfficer):
+        stack.remittances.approve_release(order.id, officer="usr_ann")
+    assert stack.get(order).state is RemittanceState.HELD
+    approved = stack.remittances.approve_release(order.id, officer="usr_bob")
+    assert approved.state is RemittanceState.PAYING_OUT and approved.cleared_alerts == (alert.id,)
+    [concluded] = stack.monitoring.alerts()
+    assert stack.monitoring.case(concluded.case_id or "").status is CaseStatus.CLOSED_NO_ACTION
     stack.run()
     assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
     with stack.wallet.backend.uow() as uow:
-        records = uow.audit.records()
-    released = [(r.actor, r.subject, dict(r.details)) for r in records if r.action == "remittance.released"]
-    details = {"held": held.note, "alerts": alert.id, "cases": case.id}
-    assert released == [("ops:compliance", f"remittance:{order.id}", details)]
+        records = [(r.actor, r.action, dict(r.details)) for r in uow.audit.about([f"remittance:{order.id}"])]
+    actions = [(actor, action) for actor, action, _ in records if "release" in action]
+    assert actions == [
+        ("user:usr_ann", "remittance.release_proposed"),
+        ("user:usr_ann", "remittance.release_proposal_declined"),
+        ("user:usr_ann", "remittance.release_proposed"),
+        ("user:usr_ann", "remittance.release_same_officer_refused"),
+        ("user:usr_bob", "remittance.release_approved"),
+    ]
+    [approval] = [d for _, action, d in records if action == "remittance.release_approved"]
+    assert (approval["proposed_by"], approval["alerts"], approval["cases"]) == ("usr_ann", alert.id, concluded.case_id)
+
+
+def test_a_release_past_the_recipients_daily_limit_concludes_nothing(stack):
+    """The approval checks the payout it plans first: refused (the recipient's M-Pesa daily limit), the alert stays
+    open, the proposal waits and the order stays held."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    stack.remittances.propose_release(order.id, officer="usr_ann", note="a namesake")
+    stack.remittances.limits = attrs.evolve(stack.remittances.limits, per_day=Money.of(500, KES))
+    with pytest.raises(LimitExceeded):
+        stack.remittances.approve_release(order.id, officer="usr_bob")
+    stored = stack.get(order)
+    assert (stored.state, stored.cleared_alerts, stored.payout_id) == (RemittanceState.HELD, (), None)
+    assert stored.release_proposal is not None and stack.monitoring.alerts()[0].case_id is None
+
+
+def test_a_held_orders_failed_payout_is_not_retried_as_a_plain_payout(stack):
+    """reviewer10 R10-1's side door: a paid order held by a new list match after its payout failed; an operator's
+    ``payouts retry`` of that payout (no order checked) is ``Refused``, pointing at ``remittances retry``; nothing
+    is paid."""
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1000", name="Dmitry Ivanovich Petrov")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    failed = stack.remittances.payout_of(stack.get(order))
+    assert failed is not None and failed.state.value == "failed"
+    stack.list_sanctioned(LISTED)
+    [held] = stack.remittances.rescreen()
+    assert held.state is RemittanceState.HELD
+    with pytest.raises(Refused) as refused:
+        stack.wallet.payouts.retry_failed_payout(failed.id, actor="ops:root")
+    assert "remittances retry" in refused.value.message
+    stack.run()
+    assert stack.remittances.payout_of(stack.get(order)).id == failed.id and stack.get(order).state is held.state
+
+
+def test_a_payout_failing_while_a_new_list_match_waits_is_held_not_retried(stack):
+    """A list imported while the payout was in flight keeps its alert on the order (M-Pesa had it); if that payout
+    fails, the worker holds the order (audited ``remittance.held``, ``sanctions_review``) instead of trying again
+    to pay a listed name."""
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1000", name="Dmitry Ivanovich Petrov")
+    stack.pay(order)
+    stack.confirm()
+    stack.remittances.advance()  # funded and its payout planned
+    stack.remittances.advance()
+    assert stack.get(order).payout_id is not None
+    stack.list_sanctioned(LISTED)
+    [kept] = stack.remittances.rescreen()
+    assert kept.state is RemittanceState.PAYING_OUT and kept.review_alerts
+    stack.run()
+    stack.clock.advance(minutes=11)
+    stack.run()
+    held = stack.get(order)
+    assert held.state is RemittanceState.HELD and held.attempts == 1
+    with stack.wallet.backend.uow() as uow:
+        reasons = [dict(r.details)["reason"] for r in uow.audit.records() if r.action == "remittance.held"]
+    assert reasons == ["sanctions_review"]
 
 
 def test_a_possible_match_on_a_new_list_holds_an_unpaid_order_once_it_is_paid(stack):
@@ -554,10 +674,11 @@ def test_two_workers_retrying_and_refunding_at_once_make_one_attempt_and_one_ref
     stack.confirm()
     stack.run(rounds=1)
     first = stack.remittances.payout_of(stack.get(order))
+    other_worker = {"actor": "system:remittances", "check": lambda _uow: None}  # as its ``Remittances._retry``
     with pytest.raises(AwaitingStatus):  # the failure came in a callback: Transaction Status confirms it first
-        stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")
+        stack.wallet.payouts.retry_failed_payout(first.id, **other_worker)
     stack.wallet.deliver_callbacks()
-    stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")  # the other worker's retry
+    stack.wallet.payouts.retry_failed_payout(first.id, **other_worker)  # the other worker's retry
     stack.run(rounds=1)
     assert stack.get(order).attempts == 2
     stack.run(rounds=2)

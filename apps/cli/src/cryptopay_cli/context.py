@@ -7,7 +7,8 @@ installed other ``Services``. ``begin_invocation()`` (the CLI's root callback) s
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import re
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, n
     from cryptopay.adapters.bootstrap import Services
     from cryptopay.core.identity import Role
 
-__all__ = ["acting_as", "begin_invocation", "services", "staff_id", "use_services"]
+__all__ = ["acting_as", "begin_invocation", "operator", "os_login", "services", "staff_id", "use_services"]
 
 _installed: Services | None = None
 _built: Services | None = None
@@ -38,6 +39,7 @@ def services() -> Services:
 def begin_invocation() -> None:
     """Forget (and close) the last invocation's services: each command reads the environment it runs in."""
     global _built
+    _on_behalf_recorded.clear()
     previous, _built = _built, None
     if previous is not None:
         previous.close()
@@ -53,25 +55,54 @@ def use_services(installed: Services | None) -> Services | None:
 _OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 
 
-def operator(actor: str | None = None) -> str:
-    """Who runs the command, as the audit log names an operator: ``ops:<login>``, or ``ops:<name>`` for ``--actor``.
+_on_behalf_recorded: set[str] = set()  # the ``--actor`` names this invocation has already recorded
 
-    ``--actor`` names an operator only (``amina`` or ``ops:amina``): the system, a customer (``user:...``) or an odd
-    name is refused with exit 2, so the audit log never records an operator's action as someone else's.
 
-    >>> operator("amina"), operator("ops:amina")
-    ('ops:amina', 'ops:amina')
-    """
-    if actor is not None:
-        name = actor.removeprefix("ops:")
-        if not _OPERATOR_NAME.fullmatch(name):
-            typer.echo("error: --actor names an operator: ops:<name> (letters, digits, . _ @ + -)", err=True)
-            raise typer.Exit(2)
-        return f"ops:{name}"
+def os_login() -> str:
+    """The operating system's name for the user running the shell: the account of the process's real uid, from the
+    password database (``pwd``), not ``$LOGNAME``/``$USER`` (``getpass.getuser()`` reads those first, so anyone could
+    type a colleague's name there); ``uid<N>`` for a uid with no account (some containers)."""
+    uid = os.getuid()
     try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid{uid}"
+
+
+def operator(actor: str | None = None) -> str:
+    """Who runs the command, as the audit log names an operator: always ``ops:<login>``, the OS account that runs it.
+
+    ``--actor`` is not who did it (R10-5: anyone can type a colleague's name): the shell's real operator stays the actor
+    of every record, and ``--actor`` is kept as a separate ``ops.on_behalf_of`` record (actor ``ops:<login>``, the
+    command and the name given), once per invocation. ``--actor`` names an operator only (``amina`` or
+    ``ops:amina``): the system, a customer (``user:...``) or an odd name is refused with exit 2.
+
+    >>> operator() == f"ops:{os_login()}"
+    True
+    """
+    me = f"ops:{os_login()}"
+    if actor is None:
+        return me
+    name = actor.removeprefix("ops:")
+    if not _OPERATOR_NAME.fullmatch(name):
+        typer.echo("error: --actor names an operator: ops:<name> (letters, digits, . _ @ + -)", err=True)
+        raise typer.Exit(2)
+    if f"ops:{name}" != me and name not in _on_behalf_recorded:
+        from cryptopay.core.audit import AuditEvent
+
+        svc = services()
+        details = {"command": _command_path(), "on_behalf_of": f"ops:{name}"}
+        svc.audit.append(AuditEvent(me, "ops.on_behalf_of", f"ops:{name}", svc.clock.now(), details))
+        _on_behalf_recorded.add(name)
+    return me
+
+
+def _command_path() -> str:
+    """The running command (``cryptopay payouts retry``), or ``cryptopay`` outside a command."""
+    from typer._click.globals import get_current_context  # Typer carries its own Click (0.28): its context stack
+
+    context = get_current_context(silent=True)
+    return context.command_path if context is not None else "cryptopay"
 
 
 def staff_id(email: str, roles: frozenset[Role]) -> str:

@@ -65,7 +65,7 @@ def show(invoice_id: str = typer.Argument(..., help="The invoice id."), as_json:
 @app.command("cancel")
 def cancel(
     invoice_id: str = typer.Argument(..., help="The invoice id."),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Cancel an invoice that has received nothing; a payment that still comes is credited late and refundable."""
@@ -128,7 +128,7 @@ def wrong_network(
 @app.command("accept-wrong-network")
 def accept_wrong_network(
     payment_id: str = typer.Argument(..., help="The wrong-network payment id (wnp_...)."),
-    actor: str | None = typer.Option(None, "--actor", help="Who decides, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Take a pending wrong-network payment into its invoice at the invoice's terms: the invoice offers that

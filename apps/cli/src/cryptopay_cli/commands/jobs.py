@@ -39,7 +39,7 @@ def dead(
 def requeue(
     job_id: str | None = typer.Argument(None, help="The dead job's id (from `cryptopay jobs dead`)."),
     every: bool = typer.Option(False, "--all", help="Requeue every dead job."),
-    actor: str | None = typer.Option(None, "--actor", help="The operator to record (default: your login)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Run a dead job (or all of them) again with a fresh set of retries; every job is idempotent."""

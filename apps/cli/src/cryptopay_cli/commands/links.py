@@ -54,7 +54,7 @@ def create(
     rails: list[str] | None = typer.Option(None, "--rail", help="A rail to offer (repeatable; default: every one)."),
     expires_in: int | None = typer.Option(None, "--expires-in-minutes", min=1, help="Close the link after this."),
     max_uses: int | None = typer.Option(None, "--max-uses", help="How many invoices it may make."),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """A new payment link; prints its public id. A fixed ``--amount`` is within its currency's bounds (KES: whole
@@ -114,7 +114,7 @@ def show(link_id: str = typer.Argument(..., help="The link id."), as_json: bool 
 @app.command("deactivate")
 def deactivate(
     link_id: str = typer.Argument(..., help="The link id."),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Close a payment link for good (audited)."""

@@ -109,7 +109,7 @@ def show(payout_id: str = typer.Argument(..., help="The payout's id (po_...)."),
 @app.command("retry")
 def retry(
     payout_id: str = typer.Argument(..., help="The failed payout's id."),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """A new attempt (new id, new hold) for a definitively failed payout; each failure is retried once."""
@@ -147,7 +147,7 @@ def bank_file(
         help="Write the CSV to this new file, mode 0600; a symbolic link is refused (default: standard output).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file (still 0600, no link)."),
-    actor: str | None = typer.Option(None, "--actor", help="Who exports, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
 ) -> None:
     """The bank transfers awaiting an operator, as CSV (payout id, bank, account, amount, narrative); audited."""
     if output is None:
@@ -166,7 +166,7 @@ def bank_file(
 def confirm_bank(
     payout_id: str = typer.Argument(..., help="The bank transfer's payout id (from the bank file)."),
     reference: str = typer.Option(..., "--reference", help="The bank's reference for the transfer."),
-    actor: str | None = typer.Option(None, "--actor", help="Who confirms, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Record that a bank transfer left our bank account: the payout completes (audited)."""
@@ -223,7 +223,7 @@ def conclude(
     ),
     first: str | None = typer.Option(None, "--from", help="The statement's first moment, without a Time Period."),
     last: str | None = typer.Option(None, "--to", help="The statement's last moment, without a Time Period."),
-    actor: str | None = typer.Option(None, "--actor", help="Who proposes, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Propose concluding an unknown payout from M-Pesa's record; a second person approves it on the API."""
@@ -265,7 +265,7 @@ def approve_conclusion(payout_id: str = typer.Argument(..., help="The payout's i
 def decline_conclusion(
     payout_id: str = typer.Argument(..., help="The payout's id."),
     note: str = typer.Option(..., "--note", help="Why, for the audit log."),
-    actor: str | None = typer.Option(None, "--actor", help="Who declines, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
 ) -> None:
     """Clear the conclusion proposed for a payout (nothing moves; it stays unknown)."""
     with errors_to_exit_codes():

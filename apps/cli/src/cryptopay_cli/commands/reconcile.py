@@ -36,7 +36,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.reconciliation import CheckResult, Outside, Report, Statement, parse_statement, period_of
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
 
 app = typer.Typer(help="Reconcile the ledger with our records, M-Pesa and the chains.", subcommand_metavar="")
@@ -81,6 +81,18 @@ def _print(views: list[dict[str, Any]]) -> None:
             emit_table(view["differences"], ["subject", "expected", "actual", "detail"])
 
 
+def _print_inputs(report: Report) -> None:
+    """What the run compared with, and a typed Account Balance said as such (R10-13)."""
+    inputs = report.inputs
+    if inputs.get("mpesa_balance_source") == "typed":
+        typer.echo(
+            f"\nmpesa-float compared with a typed Account Balance ({inputs['mpesa_balance']}, --mpesa-balance), not "
+            "M-Pesa's own answer: recorded and audited as typed"
+        )
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(inputs.items()) if v)
+    typer.echo(f"\nrun by {report.operator}; inputs: {shown or 'none'}")
+
+
 def _shillings(text: str | None, option: str) -> Money | None:
     if text is None:
         return None
@@ -123,7 +135,14 @@ def _outside(statements: tuple[Statement, ...], balance: str | None, baseline: s
 
 def _report_view(report: Report) -> dict[str, Any]:
     checks = [_result_view(r) for r in report.results]
-    return {"clean": report.clean, "differences": report.differences, "at": report.at, "checks": checks}
+    return {
+        "clean": report.clean,
+        "differences": report.differences,
+        "at": report.at,
+        "operator": report.operator,
+        "inputs": dict(report.inputs),
+        "checks": checks,
+    }
 
 
 @app.callback(invoke_without_command=True)
@@ -154,12 +173,13 @@ def run(
     --require-outside)."""
     with errors_to_exit_codes():
         outside = _outside(_statements(statement, first, last), balance, baseline)
-        report = services().reconciliation.reconcile(outside, by="cli")
+        report = services().reconciliation.reconcile(outside, by="cli", operator=operator())
     view = _report_view(report)
     if as_json:
         emit_json(view)
     else:
         _print(view["checks"])
+        _print_inputs(report)
     if not report.clean:
         raise fail(f"{_count(report.differences)} found: the books do not reconcile", DIFFERENCES_EXIT_CODE)
     if report.unread:

@@ -61,7 +61,7 @@ def create(
         "--fund-after-settlement",
         help="What the merchant's balance no longer covers (settled) is owed by it, netted from its next settlements.",
     ),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     closed_merchant: str | None = typer.Option(
         None,
         "--closed-merchant",
@@ -100,7 +100,7 @@ def wrong_network(
     reason: str = typer.Option(
         "", "--reason", help="Why it goes to another address than the one that paid (audited: the payer's proof)."
     ),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Send a payment made on the wrong EVM network (or of the wrong asset) back whole to the address that paid it,

@@ -5,7 +5,8 @@
 and the name M-Pesa's result gave for the number, its refund), ``retry`` (pay a
 held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
 sender, optionally to another address on the same network with a reason, audited old -> new; an order held for
-compliance is refused, exit 5), ``advance`` (what the worker's
+compliance is refused by both, exit 5, audited: two compliance officers release or refund it on the admin API,
+``/v1/admin/compliance/held-remittances``), ``advance`` (what the worker's
 ``remittances.advance`` job does, once).
 """
 
@@ -22,7 +23,7 @@ from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes
 app = typer.Typer(help="Remittances from abroad: list, show, retry a payout, refund.", no_args_is_help=True)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-_ACTOR = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>).")
+_ACTOR = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login.")
 
 
 def _row(order: RemittanceOrder) -> dict[str, Any]:
@@ -58,6 +59,8 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
         "payout_state": payout.state.value if payout else "",
         "receipt": (payout.receipt or "") if payout else "",
         "mpesa_name": (payout.receiver_name or "") if payout else "",  # who M-Pesa says the number is registered to
+        "review_alerts": " ".join(order.review_alerts),
+        "released_by_officers": " ".join(order.cleared_alerts),  # the alerts two officers decided
         "refund": order.refund_id or "",
         "excess_refunds": " ".join(order.excess_refund_ids),
         "excess_note": order.excess_note or "",
@@ -99,7 +102,9 @@ def show(order_id: str, as_json: bool = _JSON) -> None:
 
 @app.command("retry")
 def retry(order_id: str, actor: str | None = _ACTOR, as_json: bool = _JSON) -> None:
-    """Pay a held or failed order out again now (a new M-Pesa attempt); refused while one is in flight."""
+    """Pay a held or failed order out again now (a new M-Pesa attempt); refused while one is in flight. An order held
+    for compliance is refused (exit 5, audited) until two officers released it on the admin API: a case closed with
+    no action is not a release."""
     with errors_to_exit_codes():
         order = services().remittances.retry(order_id, actor=operator(actor))
         detail = _detail(order)

@@ -26,7 +26,7 @@ from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 app = typer.Typer(help="The treasury: float and inventory, sweeps, top-ups and conversions.", no_args_is_help=True)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
-_ACTOR = typer.Option(None, "--actor", help="Who records it, for the audit log (default: ops:<login>).")
+_ACTOR = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login.")
 
 
 def _money(value: Decimal | None) -> str | None:

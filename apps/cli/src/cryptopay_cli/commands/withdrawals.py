@@ -96,7 +96,7 @@ def resolve(
     withdrawal_id: str = typer.Argument(..., help="The withdrawal's id (wdr_...)."),
     fail: bool = typer.Option(False, "--fail", help="Return the coins: only once the chain shows it cannot be mined."),
     reason: str | None = typer.Option(None, "--reason", help="Why it is failed (with --fail), for the audit log."),
-    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     as_json: bool = _JSON,
 ) -> None:
     """Ask the chain about a sent withdrawal and settle it: confirmed, reverted, broadcast again, or (--fail) failed."""

@@ -23,7 +23,7 @@ from flask import Blueprint, Response
 from cryptopay_http.auth import require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
-from cryptopay_http.payments_edge import payments
+from cryptopay_http.payments_edge import actor, payments
 
 __all__ = ["ReconciliationView", "bp"]
 
@@ -152,7 +152,7 @@ _TAGS = ("admin",)
 )
 @require(roles=[Role.ADMIN])
 def reconciliation() -> Response:
-    report = payments().reconciliation.reconcile(by="api")
+    report = payments().reconciliation.reconcile(by="api", operator=actor())
     return json_response(ReconciliationView.of(report))
 
 
@@ -186,5 +186,5 @@ def reconciliation() -> Response:
 @require(roles=[Role.ADMIN])
 def reconciliation_with() -> Response:
     outside = read_body(ReconcileWith).outside()
-    report = payments().reconciliation.reconcile(outside, by="api")
+    report = payments().reconciliation.reconcile(outside, by="api", operator=actor())
     return json_response(ReconciliationView.of(report))

@@ -20,7 +20,7 @@ import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments, SameOfficer
@@ -495,8 +495,10 @@ class HeldPaymentView:
 
 @attrs.frozen
 class HoldApprovalRequest:
-    proposal: HoldDecision | None = attrs.field(
-        default=None,
+    """What the approver read (required, as the paybill desk's: an approval never carries out a proposal switched
+    after it was read)."""
+
+    proposal: HoldDecision = attrs.field(
         metadata=limits("the proposal read (`released` or `returned`): another one proposed meanwhile is a 409"),
     )
 
@@ -581,7 +583,7 @@ _PAYMENTS.noted(
     ),
 )
 def approve_held_payment(credit_id: str) -> Response:
-    expected = read_body(HoldApprovalRequest, optional=True).proposal
+    expected = read_body(HoldApprovalRequest, optional=True).proposal  # no body: the 422 naming what was read
     return _PAYMENTS.answer(_held().approve(credit_id, officer=current_principal().id, expected=expected))
 
 
@@ -685,8 +687,9 @@ class HeldTransferView:
 
 @attrs.frozen
 class HeldSendApprovalRequest:
-    proposal: HeldSendDecision | None = attrs.field(
-        default=None,
+    """What the approver read (required: a release switched to a return after it was read is a 409)."""
+
+    proposal: HeldSendDecision = attrs.field(
         metadata=limits("the proposal read (`release` or `return`): another one proposed meanwhile is a 409"),
     )
 
@@ -768,7 +771,7 @@ _SENDS.noted(
     problems=(*_SEND_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
 def approve_held_transfer(transfer_id: str) -> Response:
-    expected = read_body(HeldSendApprovalRequest, optional=True).proposal
+    expected = read_body(HeldSendApprovalRequest, optional=True).proposal  # no body: the 422 naming what was read
     return _SENDS.answer(_held_sends().approve(transfer_id, officer=current_principal().id, expected=expected))
 
 
@@ -807,9 +810,16 @@ class RefundProposalView:
 
 
 @attrs.frozen
+class ReleaseProposalView:
+    officer: str
+    at: datetime
+    note: str
+
+
+@attrs.frozen
 class HeldRemittanceView:
-    """A remittance order as compliance officers read it before deciding its refund (staff only: its sender reads
-    an ordinary payout or refund under way)."""
+    """A remittance order as compliance officers read it before deciding its release or refund (staff only: its
+    sender reads an ordinary payout or refund under way)."""
 
     id: str
     state: str = attrs.field(metadata={"description": "held (an officer decides), refunding once approved, ..."})
@@ -823,11 +833,19 @@ class HeldRemittanceView:
         metadata={"description": "four-eyes: a refund proposed, awaiting a second officer"}
     )
     refund_id: str | None
+    release_proposal: ReleaseProposalView | None = attrs.field(
+        default=None, metadata={"description": "four-eyes: a release (its payout) proposed, awaiting a second officer"}
+    )
+    cleared_alerts: list[str] = attrs.field(
+        factory=list,
+        metadata={"description": "the alerts two officers decided (a release or a refund approved): only these clear"},
+    )
 
     @classmethod
     def of(cls, order: RemittanceOrder) -> HeldRemittanceView:
-        p = order.refund_proposal
+        p, r = order.refund_proposal, order.release_proposal
         proposal = None if p is None else RefundProposalView(p.officer, p.at, p.note, p.address)
+        release = None if r is None else ReleaseProposalView(r.officer, r.at, r.note)
         return cls(
             order.id,
             order.state.value,
@@ -839,6 +857,8 @@ class HeldRemittanceView:
             list(order.review_alerts),
             proposal,
             order.refund_id,
+            release,
+            list(order.cleared_alerts),
         )
 
 
@@ -860,10 +880,14 @@ class RemittanceRefundRequest:
 
 @attrs.frozen
 class RemittanceApprovalRequest:
-    address: str | None = attrs.field(
-        default=None,
+    """What the approver read (required, R9-1: the proposal carries a free address, so without it a proposer could
+    withdraw and re-aim the refund to an address of their own after the second officer read the sender's)."""
+
+    address: str = attrs.field(
         metadata=limits(
-            "the refund address the approver read: another one proposed meanwhile is a 409", max_length=128
+            "the refund address the approver read: another one proposed meanwhile is a 409",
+            min_length=1,
+            max_length=128,
         ),
     )
 
@@ -941,7 +965,7 @@ def propose_remittance_refund(order_id: str) -> Response:
     problems=(*_REMITTANCE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
 )
 def approve_remittance_refund(order_id: str) -> Response:
-    expected = read_body(RemittanceApprovalRequest, optional=True).address
+    expected = read_body(RemittanceApprovalRequest, optional=True).address  # no body: the 422 naming what was read
     return _REMITTANCES.answer(
         _remittances().approve_refund(order_id, officer=current_principal().id, expected=expected)
     )
@@ -955,4 +979,56 @@ _REMITTANCES.noted(
     step_up=False,
     description="Clears the proposal, saying why; nothing moves. Audited `remittance.refund_proposal_declined`.",
     problems=_REMITTANCE_DECIDED,
+)
+
+
+_RELEASE_DECIDED = (
+    (NotFound, "no remittance order with this id"),
+    (InvalidState, "not held for compliance (an operator retries it), or (approve, decline) no release is proposed"),
+    (InvalidInput, "no note saying why"),
+    (Refused, "not paid, a payout in flight, no Travel Rule record, or its shillings went back to be refunded"),
+    (LimitExceeded, "the recipient's M-Pesa daily limit cannot take it today (approve): nothing is decided"),
+    (Conflict, "a release or a refund is proposed already (propose), or it changed since you read it (approve)"),
+)
+
+_REMITTANCES.noted(
+    "release",
+    "propose_remittance_release",
+    lambda: _remittances().propose_release,
+    "Propose releasing a remittance order held for compliance: its payout (officers; four-eyes)",
+    step_up=True,
+    description=(
+        "Proposes paying the held order out to its recipient (one not held whose alerts wait, such as an expired "
+        "order paid short, has what it received beyond itself refunded by the worker). Nothing moves and its alerts "
+        "stay open until a second officer approves it (`.../approve-release`); a case one officer closed with no "
+        "action is not a release. Audited `remittance.release_proposed` with the note; needs a step-up."
+    ),
+    problems=_RELEASE_DECIDED,
+)
+
+
+@_REMITTANCES.post(
+    "approve-release",
+    "Approve the release another officer proposed on a held remittance order (officers; four-eyes)",
+    request=None,
+    step_up=True,
+    description=(
+        "Carries out the proposed release in the approver's name: the order's alerts concluded in a case closed with "
+        "no action and its payout planned, in one unit of work; the proposer cannot approve it (409 "
+        "`same_officer`, audited). Audited `remittance.release_approved` naming both officers; needs a step-up."
+    ),
+    problems=(*_RELEASE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+)
+def approve_remittance_release(order_id: str) -> Response:
+    return _REMITTANCES.answer(_remittances().approve_release(order_id, officer=current_principal().id))
+
+
+_REMITTANCES.noted(
+    "decline-release",
+    "decline_remittance_release",
+    lambda: _remittances().decline_release,
+    "Decline (or withdraw) the release proposed on a held remittance order (officers)",
+    step_up=False,
+    description="Clears the proposal, saying why; nothing moves. Audited `remittance.release_proposal_declined`.",
+    problems=_RELEASE_DECIDED,
 )

@@ -35,7 +35,7 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
 from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
-from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.i18n import language, network_name
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
 from cryptopay_http.pages.refusals import N_, refusal
 from cryptopay_http.pages.session import step_up_from_form
@@ -74,7 +74,7 @@ def analytics() -> Response:
         asset: drawn(column_chart, [(label, per_day[d].amount) for label, d in zip(labels, found.days, strict=True)])
         for asset, per_day in sorted(found.volume.items())
     }
-    rails = drawn(row_chart, [(f"{r.asset} · {r.network}", r.received.amount) for r in found.rails])
+    rails = drawn(row_chart, [(f"{r.asset} · {network_name(r.network)}", r.received.amount) for r in found.rails])
     parts = [
         (label, (("paid", o.paid), ("expired", o.expired), ("cancelled", o.cancelled), ("open", o.open)))
         for label, o in ((label, found.outcome(d)) for label, d in zip(labels, found.days, strict=True))

@@ -21,7 +21,7 @@ from flask import Response
 from prometheus_client.parser import text_string_to_metric_families
 
 from cryptopay_http.blueprints.system import readiness, worker_metrics
-from cryptopay_http.pages.console import bp
+from cryptopay_http.pages.console import acting, bp
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
@@ -70,7 +70,7 @@ def ops_reconciliation() -> Response:
 @bp.post("/reconciliation")
 def ops_reconcile_now() -> Response:
     """Run the books' checks now (no outside files); the page then shows the run's results."""
-    runtime().services.reconciliation.reconcile(by="console")
+    runtime().services.reconciliation.reconcile(by="console", operator=acting())
     return redirect("/console/reconciliation")
 
 

@@ -874,7 +874,9 @@ class Payouts:
         has in flight since midnight in Nairobi (every payout to it, failed ones excluded) plus this one, read under
         the number's lock (``payouts.lock_destination``) held to the attempt's creation, as a settlement's planning
         and a remittance's retry hold it. Past the limit it is refused (``LimitExceeded``, ``mpesa.daily``, with what
-        remains today and the day it is possible again) and the refusal is audited (``payout.retry_refused``)."""
+        remains today and the day it is possible again) and the refusal is audited (``payout.retry_refused``). A
+        remittance's payout is retried only by its order (``Remittances.retry``, which passes ``check``): ``Refused``
+        otherwise, as its order may be held for compliance (reviewer10 R10-1)."""
         try:
             return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
         except _Unconfirmed:
@@ -888,6 +890,11 @@ class Payouts:
         self, uow: PaymentsUnitOfWork, payout_id: str, actor: str, check: Callable[[PaymentsUnitOfWork], None] | None
     ) -> Payout:
         old, now = _payout(uow, payout_id), self._clock.now()
+        if old.kind is PayoutKind.REMITTANCE and check is None:  # reviewer10 R10-1: its order's hold is checked there
+            raise Refused(
+                f"payout {old.id} pays a remittance: it is retried with its order (cryptopay remittances retry "
+                f"{old.settlement_id}), which checks what holds it (compliance, the daily limit)"
+            )
         if old.state is not PayoutState.FAILED:
             raise Refused(f"payout {old.id} is {old.state.value}: only a definitively failed payout can be retried")
         if old.retried_by is not None:

@@ -297,6 +297,10 @@ class Report:
     at: datetime
     results: tuple[CheckResult, ...]
     unread: Mapping[str, str] = attrs.field(factory=dict)  # an outside source configured but unreadable -> why
+    # what the run compared with (R10-13): the Account Balance and its source (M-Pesa's answer or typed), the float
+    # baseline and its source (typed or configured), each statement's Short Code, period and digest; and who ran it
+    inputs: Mapping[str, str] = attrs.field(factory=dict)
+    operator: str = ""
 
     @property
     def skipped(self) -> list[str]:
@@ -338,6 +342,8 @@ class Report:
                 skipped=r.skipped,
                 found=len(r.differences),
                 differences=r.differences[:KEPT_DIFFERENCES],
+                operator=self.operator,
+                inputs=dict(self.inputs),
             )
             for r in self.results
         )
@@ -385,6 +391,13 @@ class CheckRecord:
     skipped: str  # why it did not run (an outside source was not given); "" when it ran
     found: int  # how many differences it found
     differences: tuple[Difference, ...]  # the first KEPT_DIFFERENCES of them
+    operator: str = ""  # who ran it: ops:<login> from the CLI, user:<id> from the console or API ("" before R10-13)
+    inputs: Mapping[str, str] = attrs.field(factory=dict)  # what it compared with (``Report.inputs``)
+
+    @property
+    def typed_balance(self) -> bool:
+        """The float was compared with an Account Balance someone typed, not M-Pesa's own answer."""
+        return self.inputs.get("mpesa_balance_source") == "typed"
 
     @property
     def ok(self) -> bool:

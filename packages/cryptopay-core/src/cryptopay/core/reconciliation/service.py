@@ -60,6 +60,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.treasury import TreasuryStore
 from cryptopay.core.reconciliation.checks import CHECKS
 from cryptopay.core.reconciliation.model import (
+    BalanceQuery,
     Check,
     CheckRecord,
     CheckResult,
@@ -179,14 +180,19 @@ class Reconciliation:
     def checks(self) -> tuple[Check, ...]:
         return self._checks
 
-    def reconcile(self, outside: Outside | None = None, *, by: str = "api") -> Report:
+    def reconcile(self, outside: Outside | None = None, *, by: str = "api", operator: str = "") -> Report:
         """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
-        ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
+        ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``) by ``operator`` (``ops:<login>``, ``user:<id>``),
+        with what it compared with (``Report.inputs``: R10-13). A balance typed by the caller is marked ``typed``
+        and audited (``reconciliation.balance_typed``); a float baseline other than the last run's is audited
+        (``reconciliation.float_baseline_changed``)."""
         outside = outside or Outside()
         given = outside.every_statement
         for statement in given:
             self._statement_ours(statement)
-        records = self.snapshot(self._with_defaults(outside))
+        full, answer = self._with_defaults(outside)
+        inputs = _inputs(outside, full, answer)
+        records = self.snapshot(full)
         unread = {f"chain:{network}": why for network, why in records.chains_unread.items()}
         unreadable = [(s.shortcode.strip(), why) for s in given if (why := statement_unread(s))]
         if unreadable:  # given, but not comparable: never a clean run (review6 F3)
@@ -194,10 +200,21 @@ class Reconciliation:
             unread["mpesa:statement"] = "; ".join(
                 f"Short Code {code}: {why}" if many else why for code, why in unreadable
             )
-        report = Report(records.at, run_checks(records, self._checks), unread)
+        who = operator or f"system:{by}"
+        report = Report(records.at, run_checks(records, self._checks), unread, inputs, who)
+        events = _input_events(report, self._last_baseline())
+        if events:
+            in_transaction(self._uow, partial(_append, events=events))
         if self._runs is not None and self._ids is not None:
             self._runs.add(report.records(self._ids.new_id("rcn"), by))
         return report
+
+    def _last_baseline(self) -> str | None:
+        """The float baseline the last stored run compared with (None: no run kept one, or runs before R10-13)."""
+        for record in self.latest_results():
+            if record.name == "mpesa-float" and "float_baseline" in record.inputs:
+                return record.inputs["float_baseline"]
+        return None
 
     def _statement_ours(self, statement: Statement | None) -> None:
         """``InvalidInput`` for a statement of a Short Code that is not one of ours (STK Push paybill, payout
@@ -247,17 +264,19 @@ class Reconciliation:
         log.info("reconciliation results pruned: %d", pruned)
         return pruned
 
-    def _with_defaults(self, outside: Outside) -> Outside:
-        """The deployment's float baseline and latest Account Balance answer, unless the caller gave its own."""
+    def _with_defaults(self, outside: Outside) -> tuple[Outside, BalanceQuery | None]:
+        """The deployment's float baseline and latest Account Balance answer (returned too), unless the caller gave
+        its own."""
         if outside.float_baseline is None and self._baseline is not None:
             outside = attrs.evolve(outside, float_baseline=self._baseline)
+        answer = None
         if outside.mpesa_balance is None and self._answers is not None and (answer := self._answers.latest_answered()):
             outside = attrs.evolve(outside, mpesa_balance=answer.available, books_float=answer.books)
-        return outside
+        return outside, answer
 
     def reconcile_and_alert(self, outside: Outside | None = None) -> Report:
         """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
-        report = self.reconcile(outside, by="schedule")
+        report = self.reconcile(outside, by="schedule", operator="system:schedule")
         self._measure(report)
         for source, why in sorted(report.unread.items()):
             log.warning("reconciliation could not read %s, its checks skipped: %s", source, why)
@@ -596,3 +615,46 @@ def _ledger_records(
         for c in credits
     }
     return holds, entries
+
+
+def _inputs(given: Outside, used: Outside, answer: BalanceQuery | None) -> dict[str, str]:
+    """What a run compares with (R10-13): the Account Balance and its source (``typed`` by the caller, or M-Pesa's
+    answer by id and time), the books' float then, the float baseline and its source (``typed`` or ``configured``:
+    ``CRYPTOPAY_MPESA_FLOAT_BASELINE``), and each statement's Short Code, period and sha256."""
+    found: dict[str, str] = {}
+    if used.mpesa_balance is not None:
+        found["mpesa_balance"] = str(used.mpesa_balance)
+        if given.mpesa_balance is not None:
+            found["mpesa_balance_source"] = "typed"
+        elif answer is not None:
+            when = answer.answered_at.isoformat() if answer.answered_at else ""
+            found["mpesa_balance_source"] = f"mpesa answer {answer.id} at {when}"
+    if used.books_float is not None:
+        found["books_float"] = str(used.books_float)
+    found["float_baseline"] = str(used.float_baseline) if used.float_baseline is not None else ""
+    if used.float_baseline is not None:
+        found["float_baseline_source"] = "typed" if given.float_baseline is not None else "configured"
+    for n, statement in enumerate(used.every_statement, start=1):
+        period = statement.covers
+        span = f"{period[0].isoformat()}/{period[1].isoformat()}" if period else "period unknown"
+        code = statement.shortcode.strip() or "no Short Code"
+        found[f"statement_{n}"] = f"{code} {span} sha256:{statement.digest or 'unknown'}"
+    return found
+
+
+def _input_events(report: Report, last: str | None) -> list[AuditEvent]:
+    """Audit a typed Account Balance, and a float baseline that differs from the last run's (R10-13)."""
+    inputs, who, found = report.inputs, report.operator, []
+    if inputs.get("mpesa_balance_source") == "typed":
+        details = {"balance": inputs["mpesa_balance"], "baseline": inputs.get("float_baseline", "")}
+        found.append(AuditEvent(who, "reconciliation.balance_typed", "mpesa-float", report.at, details))
+    baseline = inputs.get("float_baseline", "")
+    if last is not None and baseline != last:
+        details = {"from": last, "to": baseline, "source": inputs.get("float_baseline_source", "")}
+        found.append(AuditEvent(who, "reconciliation.float_baseline_changed", "mpesa-float", report.at, details))
+    return found
+
+
+def _append(uow: PaymentsUnitOfWork, events: Sequence[AuditEvent]) -> None:
+    for event in events:
+        uow.audit.append(event)

@@ -44,6 +44,7 @@ ever compared). Without one the statement checks are skipped, saying so.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -172,6 +173,7 @@ class Statement:
     shortcode: str = ""
     account: str = ""
     period: tuple[datetime, datetime] | None = None
+    digest: str = ""  # sha256 of the file's text as read (a run keeps it among its inputs: R10-13)
 
     @property
     def covers(self) -> tuple[datetime, datetime] | None:
@@ -224,6 +226,7 @@ def parse_statement(text: str) -> Statement:
         shortcode=meta.get("Short Code", ""),
         account=meta.get("Account", ""),
         period=_period(meta.get("Time Period", "")),
+        digest=hashlib.sha256(text.lstrip("\ufeff").encode("utf-8")).hexdigest(),
     )
 
 

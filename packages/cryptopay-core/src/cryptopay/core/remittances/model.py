@@ -37,6 +37,7 @@ __all__ = [
     "DESK",
     "ImplausibleSender",
     "RefundProposal",
+    "ReleaseProposal",
     "RemittanceOrder",
     "RemittanceRoute",
     "RemittanceState",
@@ -188,6 +189,16 @@ class RefundProposal:
     address: str
 
 
+@attrs.frozen(kw_only=True)
+class ReleaseProposal:
+    """A compliance officer's proposal to release an order held for compliance (reviewer10 R10-1): who, when and
+    why; a second officer approves it, and only then is it paid out (or, not held, its held excess refunded)."""
+
+    officer: str
+    at: datetime
+    note: str
+
+
 @attrs.define(kw_only=True)
 class RemittanceOrder:
     """One order. ``usdt`` is what the sender pays (the invoice's price), ``kes`` what the recipient receives
@@ -237,6 +248,10 @@ class RemittanceOrder:
     excess_kept: dict[str, Money] = attrs.Factory(dict)
     finished_at: datetime | None = None
     refund_proposal: RefundProposal | None = None  # an officer's refund of a held order, awaiting a second officer
+    release_proposal: ReleaseProposal | None = None  # an officer's release of a held order, awaiting a second one
+    # The compliance alerts two officers decided (a release or a refund approved, reviewer10 R10-1): only these count
+    # as cleared; a case one officer closed with no action never releases money on its own
+    cleared_alerts: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:

@@ -90,7 +90,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
-from cryptopay.core.compliance.cases import Alert, CaseStatus
+from cryptopay.core.compliance.cases import Alert, CaseStatus, Clearance
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring, UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
@@ -153,6 +153,7 @@ from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import (
     DESK,
     RefundProposal,
+    ReleaseProposal,
     RemittanceOrder,
     RemittanceRoute,
     RemittanceState,
@@ -588,13 +589,25 @@ class Remittances:
     def retry(self, order_id: str, *, actor: str) -> RemittanceOrder:
         """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight).
 
-        An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
-        one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        An order with compliance alerts (a possible sanctions match) is released only once two compliance officers
+        decided every one of them (``propose_release``/``approve_release``, or a refund approved): a case one officer
+        closed with no action is not enough (reviewer10 R10-1: one person closed the case and retried, paying a
+        listed name); ``UnderReview`` otherwise, naming the alerts waiting, the refusal audited
+        ``remittance.release_refused`` by ``actor``;
         an order whose shillings went back into USDT to be refunded (its refund failed) is ``Refused``: it is refunded
         again, never paid from the desk's shillings, which are other orders';
         the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
         them)."""
         order = self.get(order_id)
+        current = self._retriable(order)
+        cleared = self._cleared(order, actor)
+        if current is None:
+            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor, cleared))
+        return self._retry(order_id, current.id, actor, refuse_over_limit=True, cleared=cleared)
+
+    def _retriable(self, order: RemittanceOrder) -> Payout | None:
+        """``Refused`` unless ``order`` may be paid out again now (paid, converted, no payout in flight, no Travel
+        Rule record missing); its current payout (failed), or None when it has none."""
         current = self.payout_of(order)
         if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
@@ -605,24 +618,34 @@ class Remittances:
             )
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
-        cleared = self._cleared(order)
-        if current is None:
-            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor, cleared))
-        return self._retry(order_id, current.id, actor, refuse_over_limit=True, cleared=cleared)
+        return current
 
-    def _cleared(self, order: RemittanceOrder) -> Mapping[str, str]:
+    def _cleared(self, order: RemittanceOrder, actor: str) -> Mapping[str, str]:
         """The cases that cleared each of the order's compliance alerts (alert id -> case id); ``UnderReview``
-        while any is not cleared."""
-        found = self.monitoring.clearance(order.review_alerts)
-        waiting = [c for c in found if not c.cleared]
+        (audited ``remittance.release_refused`` by ``actor``) while two officers have not decided any of them."""
+        found = self.monitoring.clearance(order.review_alerts) if order.review_alerts else []
+        waiting = [c for c in found if not _decided(order, c)]
         if waiting:
+            details = {"alerts": ",".join(c.alert_id for c in waiting), "state": order.state.value}
+            now = self.clock.now()
+            in_transaction(
+                self.uow,
+                lambda uow: uow.audit.append(_event(actor, "remittance.release_refused", order.id, now, details)),
+            )
             raise UnderReview(
-                f"remittance {order.id} is held for compliance: "
-                f"{'; '.join(c.why for c in waiting)}; it is released once compliance closed each case with no "
-                "action (or refunded)",
+                f"remittance {order.id} is held for compliance: {'; '.join(_why(c) for c in waiting)}; its release "
+                "is two compliance officers' decision, proposed and approved with their second factor on the admin "
+                f"API (POST /v1/admin/compliance/held-remittances/{order.id}/release, then .../approve-release), or "
+                "its refund (.../refund, then .../approve)",
                 alerts=[c.alert_id for c in waiting],
             )
         return {c.alert_id: c.case_id or "" for c in found}
+
+    def _waiting(self, order: RemittanceOrder) -> list[Clearance]:
+        """The order's compliance alerts two officers have not decided yet (``_decided``)."""
+        if not order.review_alerts:
+            return []
+        return [c for c in self.monitoring.clearance(order.review_alerts) if not _decided(order, c)]
 
     def _release(
         self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
@@ -697,9 +720,7 @@ class Remittances:
     def _refuse_under_review(self, order: RemittanceOrder, actor: str, address: str | None) -> None:
         """``UnderReview`` (audited ``remittance.refund_refused`` by ``actor``) while any of the order's compliance
         alerts is not cleared: its refund is the compliance officers' decision, not an operator's."""
-        if not order.review_alerts:
-            return
-        waiting = [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]
+        waiting = self._waiting(order)
         if not waiting:
             return
         details = {"alerts": ",".join(c.alert_id for c in waiting), "state": order.state.value}
@@ -710,10 +731,10 @@ class Remittances:
             self.uow, lambda uow: uow.audit.append(_event(actor, "remittance.refund_refused", order.id, now, details))
         )
         raise UnderReview(
-            f"remittance {order.id} is held for compliance ({'; '.join(c.why for c in waiting)}): its refund is "
+            f"remittance {order.id} is held for compliance ({'; '.join(_why(c) for c in waiting)}): its refund is "
             "two compliance officers' decision, proposed and approved with their second factor on the admin API "
             f"(POST /v1/admin/compliance/held-remittances/{order.id}/refund, then .../approve), not an "
-            "operator's; an operator refunds it once compliance closed each case with no action",
+            "operator's; an operator refunds it once two officers released it",
             alerts=[c.alert_id for c in waiting],
         )
 
@@ -729,7 +750,7 @@ class Remittances:
         not under review is an operator's ``refund`` (``InvalidState``)."""
         order = self.get(order_id)
         why = _officers_note(note)
-        if not [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]:
+        if not self._waiting(order):
             raise InvalidState(f"remittance {order.id} is not held for compliance: an operator refunds it")
         target = order.refund_address if address is None else self._refund_address(order, address)
         actor = f"user:{officer}"
@@ -742,6 +763,8 @@ class Remittances:
         order = _order(uow, order_id, lock=True)
         if order.refund_proposal is not None:
             raise Conflict(f"a refund of remittance {order.id} is proposed already: approve or decline it")
+        if order.release_proposal is not None:
+            raise Conflict(f"a release of remittance {order.id} is proposed: approve or decline it first")
         self._refundable(uow, order)
         order.refund_proposal = proposal
         uow.remittances.update(order)
@@ -801,6 +824,7 @@ class Remittances:
             note = f"remittance refund: {proposal.note}"
             concluded = cases.conclude(decided, officer, order.review_alerts, CaseStatus.CLOSED_NO_ACTION, note)
         order.refund_proposal = None
+        order.cleared_alerts = order.review_alerts  # two officers decided them
         uow.remittances.update(order)
         details = {"proposed_by": proposal.officer, "note": proposal.note, "address": proposal.address}
         details |= {"alerts": ",".join(order.review_alerts), "cases": ",".join(concluded)}
@@ -821,6 +845,121 @@ class Remittances:
             uow.remittances.update(order)
             details = {"proposed_by": proposal.officer, "address": proposal.address, "note": why}
             action = "remittance.refund_proposal_declined"
+            uow.audit.append(_event(f"user:{officer}", action, order.id, self.clock.now(), details))
+            return order
+
+        return in_transaction(self.uow, decline)
+
+    # --- compliance officers: a held order's release, four-eyes (reviewer10 R10-1) ---------------------------------
+
+    def propose_release(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+        """An officer proposes releasing an order whose compliance alerts two officers have not decided (a sanctions
+        match, a listed payer): a held order is then paid out (checked now as its payout will be: paid, no payout in
+        flight, the Travel Rule), one not held (expired, refunded) has what it holds beyond itself refunded by the
+        worker as any order's. Audited ``remittance.release_proposed`` with the note; nothing moves and the alerts
+        stay open until a second officer ``approve_release``s it; a second proposal, or one while a refund is
+        proposed, is a ``Conflict``. Only on the admin API, with a step-up (the shell cannot prove which officer is
+        at the keyboard: its ``retry`` of such an order is refused, ``UnderReview``). An order with nothing waiting
+        is ``InvalidState``: an operator retries it."""
+        order = self.get(order_id)
+        why = _officers_note(note)
+        waiting = self._waiting(order)
+        if not waiting:
+            raise InvalidState(f"remittance {order.id} is not held for compliance: an operator retries it")
+        if order.state is RemittanceState.HELD:
+            self._retriable(order)
+        proposal = ReleaseProposal(officer=officer, at=self.clock.now(), note=why)
+
+        def propose(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            order = _order(uow, order_id, lock=True)
+            if order.release_proposal is not None:
+                raise Conflict(f"a release of remittance {order.id} is proposed already: approve or decline it")
+            if order.refund_proposal is not None:
+                raise Conflict(f"a refund of remittance {order.id} is proposed: approve or decline it first")
+            order.release_proposal = proposal
+            uow.remittances.update(order)
+            details = {"note": why, "alerts": ",".join(c.alert_id for c in waiting), "state": order.state.value}
+            uow.audit.append(_event(f"user:{officer}", "remittance.release_proposed", order.id, proposal.at, details))
+            return order
+
+        return in_transaction(self.uow, propose)
+
+    def approve_release(self, order_id: str, *, officer: str) -> RemittanceOrder:
+        """A second officer carries out the release another proposed (``SameOfficer`` for its proposer, audited
+        ``remittance.release_same_officer_refused``). In one unit of work: the order's alerts concluded
+        (``Monitoring.conclude``: a case closed with no action, with the proposal's note), recorded as decided
+        (``cleared_alerts``), audited ``remittance.release_approved`` naming both officers and the cases, and a held
+        order's payout planned (the recipient's daily limit checked first: refused, nothing is concluded); a held
+        order whose last payout failed is retried just after. The admin API, with a step-up."""
+        order = self.get(order_id)
+        proposal = order.release_proposal
+        if proposal is None:
+            raise InvalidState(f"no release of remittance {order.id} is proposed")
+        actor = f"user:{officer}"
+        if proposal.officer == officer:
+            details = {"proposed_by": proposal.officer}
+            now = self.clock.now()
+            in_transaction(
+                self.uow,
+                lambda uow: uow.audit.append(
+                    _event(actor, "remittance.release_same_officer_refused", order.id, now, details)
+                ),
+            )
+            raise SameOfficer("you proposed this release: a second officer approves it")
+        held = order.state is RemittanceState.HELD
+        current = self._retriable(order) if held else None
+        cases = self.cases()
+        pay = held and current is None
+        decided = in_transaction(
+            self.uow,
+            partial(
+                self._release_approved, order_id=order_id, officer=officer, proposal=proposal, cases=cases, pay=pay
+            ),
+        )
+        if held and current is not None:
+            return self._retry(order_id, current.id, actor, refuse_over_limit=False)
+        return decided
+
+    def _release_approved(
+        self,
+        uow: RemittanceUnitOfWork,
+        order_id: str,
+        officer: str,
+        proposal: ReleaseProposal,
+        cases: Monitoring | None,
+        pay: bool,
+    ) -> RemittanceOrder:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        if order.release_proposal != proposal:
+            raise Conflict(f"the release proposed on remittance {order.id} changed meanwhile: read it again")
+        if pay:
+            self._payable(uow, order)  # the daily limit, an unconverted order: refused before anything is decided
+        concluded: list[str] = []
+        if cases is not None and order.review_alerts:  # concluded with the release below, or not at all
+            note = f"remittance release: {proposal.note}"
+            monitored = cast(MonitoringUnitOfWork, uow)
+            concluded = cases.conclude(monitored, officer, order.review_alerts, CaseStatus.CLOSED_NO_ACTION, note)
+        order.release_proposal, order.cleared_alerts = None, order.review_alerts
+        uow.remittances.update(order)
+        details = {"proposed_by": proposal.officer, "note": proposal.note, "state": order.state.value}
+        details |= {"alerts": ",".join(order.review_alerts), "cases": ",".join(concluded)}
+        uow.audit.append(_event(f"user:{officer}", "remittance.release_approved", order.id, now, details))
+        return self._plan_b2c(uow, order_id, f"user:{officer}") if pay else order
+
+    def decline_release(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+        """Any officer declines (its proposer withdraws) the release proposed, with a note: nothing moves, audited
+        ``remittance.release_proposal_declined``."""
+        why = _officers_note(note)
+
+        def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            order = _order(uow, order_id, lock=True)
+            proposal = order.release_proposal
+            if proposal is None:
+                raise InvalidState(f"no release of remittance {order.id} is proposed")
+            order.release_proposal = None
+            uow.remittances.update(order)
+            details = {"proposed_by": proposal.officer, "note": why}
+            action = "remittance.release_proposal_declined"
             uow.audit.append(_event(f"user:{officer}", action, order.id, self.clock.now(), details))
             return order
 
@@ -853,9 +992,10 @@ class Remittances:
         ``remittance.rescreened``) and goes on as any other, held once paid, expired if unpaid (it was refused, its
         invoice cancelled, before: its sender saw an order expire before its time, tipping-off). A new match on a
         paid order not yet paid out holds it for an operator (``held``, audited ``remittance.held``, reason
-        ``sanctions_rescreen``), released only once compliance cleared every
-        alert (``retry``) or refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order
-        and audited ``remittance.rescreened`` with the payout for compliance). Returns the orders changed."""
+        ``sanctions_rescreen``), released only once two officers decided every alert (``approve_release``) or
+        refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order and audited
+        ``remittance.rescreened`` with the payout for compliance; if it fails the worker holds the order instead of
+        trying again). Returns the orders changed."""
         changed = []
         for state in _UNDER_WAY:
             before: str | None = None
@@ -889,7 +1029,7 @@ class Remittances:
         if order.state is RemittanceState.PAYING_OUT and (current is None or current.state is PayoutState.FAILED):
             order.hold(
                 f"the sanctions lists changed: a {match} match is under compliance review (alerts {ids}): an operator "
-                "pays it out (retry) once compliance cleared it, or refunds"
+                "pays it out (retry) once two compliance officers released it, or they refund it"
             )
             action, details["reason"] = "remittance.held", "sanctions_rescreen"
         elif current is not None:
@@ -1168,9 +1308,7 @@ class Remittances:
         refund (lastread A9: a matched sender paying short, late or in the wrong asset was refunded automatically).
         The order notes it once (``excess_note``; audited ``remittance.excess_held``, reason
         ``under_compliance_review``) for the officers and reconciliation."""
-        if not order.review_alerts:
-            return False
-        waiting = [c for c in self.monitoring.clearance(order.review_alerts) if not c.cleared]
+        waiting = self._waiting(order)
         if not waiting:
             return False
         error = UnderReview(
@@ -1219,6 +1357,8 @@ class Remittances:
         if action == "waiting":
             return self._tell_waiting(order)
         if action == "retry" and order.payout_id is not None:
+            if undecided := self._waiting(order):  # a list named a party while its payout was in flight; it failed
+                return in_transaction(self.uow, partial(self._hold_for_review, order_id=order_id, waiting=undecided))
             current = self.payout_of(order)
             return self._retry(order_id, current.id if current else order.payout_id, _ACTOR)
         if action == "refund":
@@ -1231,6 +1371,24 @@ class Remittances:
             return order
         if action == "notify":
             return self._notify(order)
+        return order
+
+    def _hold_for_review(
+        self, uow: RemittanceUnitOfWork, order_id: str, waiting: Sequence[Clearance]
+    ) -> RemittanceOrder:
+        """An order whose payout failed while compliance alerts wait on it is not tried again by the worker: held
+        (audited ``remittance.held``, reason ``sanctions_review``) until two officers release or refund it."""
+        order = _order(uow, order_id, lock=True)
+        if order.state is not RemittanceState.PAYING_OUT:
+            return order
+        alerts = ",".join(c.alert_id for c in waiting)
+        order.hold(
+            f"its payout failed while a sanctions screening match is under compliance review (alerts {alerts}): paid "
+            "out again once two compliance officers released it (held remittances), or they refund it"
+        )
+        uow.remittances.update(order)
+        details = {"reason": "sanctions_review", "alerts": alerts}
+        uow.audit.append(_event(_ACTOR, "remittance.held", order.id, self.clock.now(), details))
         return order
 
     def _payee_name(self, order: RemittanceOrder) -> _PayeeName | None:
@@ -1390,7 +1548,7 @@ class Remittances:
         order.review_alerts = (*order.review_alerts, *(a for a in payer.alerts if a not in order.review_alerts))
         order.hold(
             f"the address that paid it is on a sanctions list ({payer.network}): held for compliance review; an "
-            "operator pays it out (retry) once compliance cleared it, or it stays with compliance"
+            "operator pays it out (retry) once two compliance officers released it, or it stays with compliance"
         )
         uow.remittances.update(order)
         details = {"reason": "sanctioned_payer", "network": payer.network, "address": payer.address}
@@ -1433,11 +1591,11 @@ class Remittances:
     def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
         """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day);
         held when a possible sanctions match is under review, or the recipient's wallet is frozen."""
-        if order.review_alerts:
+        if [a for a in order.review_alerts if a not in order.cleared_alerts]:  # two officers released none of them
             alerts = ",".join(order.review_alerts)
             order.hold(
-                f"a sanctions screening match is under compliance review (alerts {alerts}): an operator pays it "
-                "out (retry) once compliance cleared it, or refunds"
+                f"a sanctions screening match is under compliance review (alerts {alerts}): paid out once two "
+                "compliance officers released it (held remittances), or they refund it"
             )
             uow.remittances.update(order)
             details = {"reason": "sanctions_review", "alerts": alerts}
@@ -2026,6 +2184,19 @@ def _failed(order_id: str, step: str, error: Exception) -> None:
     text (it may carry a phone, a name or a URL with a key); the order waits, unchanged, for the next run."""
     code = error.code if isinstance(error, CryptopayError) else "unexpected"
     _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
+
+
+def _decided(order: RemittanceOrder, clearance: Clearance) -> bool:
+    """Whether two officers decided the alert (a release or a refund approved: ``cleared_alerts``) and its case stays
+    closed with no action; a case one officer closed (``Monitoring.move``) is not a decision on the money."""
+    return clearance.cleared and clearance.alert_id in order.cleared_alerts
+
+
+def _why(clearance: Clearance) -> str:
+    """What an alert still waits for, for people (``Clearance.why``; a case one officer closed says so)."""
+    if clearance.cleared:
+        return f"alert {clearance.alert_id}: case {clearance.case_id} was closed by one officer, not released by two"
+    return clearance.why
 
 
 def _officers_note(note: str) -> str:
