@@ -9,7 +9,7 @@ import pwd
 
 from cryptopay_cli.context import operator
 
-from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant
+from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 
 ME = f"ops:{pwd.getpwuid(os.getuid()).pw_name}"
 
@@ -36,3 +36,28 @@ def test_actor_is_recorded_on_whose_behalf_never_as_the_actor(stack):
     ]
     assert behalf == [(ME, "ops:alice", {"command": "cryptopay links create", "on_behalf_of": "ops:alice"})]
     assert cli("links", "create", "--merchant", merchant_id, "--description", "x", "--actor", "user:x").exit_code == 2
+
+
+def test_merchants_create_is_the_operators_with_the_owner_a_detail(stack, monkeypatch):
+    """reviewer10 R10-3: ``merchants create`` was audited as if the owner did it, and its store settings not at all.
+    Now ``merchant.created`` is the OS operator's, naming the owner; ``store.settings_created`` records what was set."""
+    monkeypatch.setenv("LOGNAME", "kamau")
+    merchant_id = create_merchant("--fee-percent", "0.1")
+    records = [(r.actor, r.action, dict(r.details)) for r in stack.audit_trail.records() if merchant_id in r.subject]
+    created = [(a, d) for a, action, d in records if action == "merchant.created"]
+    assert created == [(ME, {"destination": "mpesa_b2c ending 678", "owner": "user:usr_owner"})]
+    (settings,) = [(a, d) for a, action, d in records if action == "store.settings_created"]
+    assert settings[0] == ME and settings[1]["rails"] == "usdt-tron" and "0.1" in settings[1]["fees"]
+
+
+def test_a_settlement_run_from_the_shell_names_the_operator(stack):
+    """reviewer10 R10-3: a shell run was ``system:settlement``'s only, like the worker's; it now also leaves
+    ``settlements.run_triggered`` by the OS operator, naming the settlements it made (a dry run writes nothing)."""
+    merchant_id = create_merchant()
+    paid_invoice(stack, merchant_id)
+    cli_json("settlements", "run", "--merchant", merchant_id, "--dry-run")
+    assert not [r for r in stack.audit_trail.records() if r.action == "settlements.run_triggered"]
+    (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
+    (record,) = [r for r in stack.audit_trail.records() if r.action == "settlements.run_triggered"]
+    assert (record.actor, record.subject) == (ME, f"merchant:{merchant_id}")
+    assert dict(record.details) == {"merchant": merchant_id, "settlements": ran["settlement_id"], "count": "1"}

@@ -62,3 +62,17 @@ def test_cli_webhooks_payload_version_sets_the_version_for_later_events_and_is_a
     with stack.webhooks_uow() as uow:
         assert uow.webhook_endpoints.get(endpoint_id).payload_version == 2
     assert deliveries_of(stack.webhook_storage).get(delivery.id).payload_version == 1  # a sent body stays as sent
+
+
+def test_cli_webhooks_redeliver_is_audited_by_the_operator(stack, delivery):
+    """reviewer10 R10-3: a redelivery re-sends a merchant's event and left no record, unlike ``payload-version``."""
+    from cryptopay_cli.context import operator
+
+    cli_json("webhooks", "redeliver", delivery.id)
+    (record,) = [r for r in stack.audit_trail.records() if r.action == "webhook_delivery.redelivered"]
+    assert (record.actor, record.subject) == (operator(), f"webhook_delivery:{delivery.id}")
+    assert dict(record.details) == {
+        "merchant": delivery.merchant_id,
+        "event": delivery.event_id,
+        "event_type": "invoice.created",
+    }

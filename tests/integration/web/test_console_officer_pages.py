@@ -107,6 +107,7 @@ def test_two_officers_approve_a_kyc_and_the_same_officer_cannot_give_both(client
     detail = f"/console/kyc/{app_id}"
     status, html = ann.get(detail)
     assert status == 200 and "Wanjiku Kamau" in html and "23456789" in html
+    assert "<dd>+254 712 345 678</dd>" in html  # the applicant's phone as every page writes numbers
     assert ann.post(f"{detail}/claim", detail)[2] == detail
     assert _approve(ann, detail)[2] == detail
     status, html = ann.get(detail)
@@ -378,6 +379,10 @@ def test_staff_close_a_merchant_with_a_reason_and_a_fresh_code(request, auth, se
     page = f"/console/accounts/{merchant_id}"
     status, html = staff.get(page)
     assert status == 200 and f'action="{page}/close"' in html
+    assert "daily · M-Pesa to a phone · +254 712 345 678" in html  # the settlement in words, not its codes
+    staff.client.set_cookie("cp_lang", "sw")
+    assert "kila siku · M-Pesa kwa simu · +254 712 345 678" in staff.get(page)[1]
+    staff.client.delete_cookie("cp_lang")
     assert staff.post(f"{page}/close", page, reason="contract ended", code="000000")[0] == 403
     assert staff.post(f"{page}/close", page, reason=" ", code=staff.code())[0] == 422
     assert services.merchants.get(merchant_id).closed_at is None

@@ -74,3 +74,26 @@ def test_a_top_up_must_be_positive_shillings_with_a_plain_reference():
     for amount, reference in ((Money.of("-1", KES), "r1"), (usdt("1"), "r1"), (Money.of("1", KES), "a b")):
         with pytest.raises(InvalidInput):
             stack.rebalancing.record_topup(reference=reference, amount=amount, actor="ops")
+
+
+def test_a_reference_typed_in_another_case_is_the_same_top_up():
+    """R10-14: ' bank-1 ' after 'BANK-1' is the same bank transfer: replayed (the same entry, audited once), another
+    amount refused; the float is topped up once."""
+    stack = rebalancing_stack(bought="10", paid="1290")
+    first = stack.rebalancing.record_topup(reference="BANK-1", amount=Money.of("1000", KES), actor="ops")
+    again = stack.rebalancing.record_topup(reference=" bank-1 ", amount=Money.of("1000", KES), actor="ops")
+    assert again.entry.id == first.entry.id and again.reference == "BANK-1"
+    with pytest.raises(IdempotencyConflict):
+        stack.rebalancing.record_topup(reference="Bank-1", amount=Money.of("2000", KES), actor="ops")
+    assert [r.action for r in stack.storage.audit_records()].count("treasury.topup") == 1
+    assert stack.ledger.balance(flows.FLOAT).posted == Money.of("1000", KES)
+
+
+def test_a_top_up_booked_under_its_typed_case_before_r10_14_is_still_found():
+    """A top-up keyed with its reference as typed (before the key was case-folded) answers a retry in any case."""
+    stack = rebalancing_stack(bought="10", paid="1290")
+    legacy = flows.record_float_topup(stack.ledger, reference="BANK-7", amount=Money.of("700", KES))
+    assert legacy.idempotency_key == "treasury:topup:BANK-7"
+    again = stack.rebalancing.record_topup(reference="bank-7", amount=Money.of("700", KES), actor="ops")
+    assert again.entry.id == legacy.id
+    assert stack.ledger.balance(flows.FLOAT).posted == Money.of("700", KES)

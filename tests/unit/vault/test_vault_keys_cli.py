@@ -95,3 +95,38 @@ def test_keys_cli_creates_an_evm_hot_key_the_sender_can_unlock(tmp_path):
     provider = VaultKeyProvider(EnvelopeVault.from_spec(kek), FileKeyStore(tmp_path / "keys"))
     secret = provider.private_key_for(row["address"]).reveal()
     assert eth_keys.PrivateKey(secret).public_key.to_checksum_address() == row["address"]
+
+
+def test_keys_create_and_rotate_are_audited_by_the_os_operator(tmp_path, monkeypatch):
+    """reviewer10 R10-3: a new signing key and a re-wrap of every key left no record. Each is now audited by the OS
+    operator (``hot_key.created`` with its network, label, address and KEK; ``hot_keys.rotated`` with the count)."""
+    from cryptopay.adapters.sql import make_engine
+    from cryptopay.adapters.sql.audit import SqlAuditLog
+    from cryptopay_cli.context import operator
+
+    k1, k2 = f"k1:{generate_kek()}", f"k2:{generate_kek()}"
+    monkeypatch.setenv("CRYPTOPAY_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CRYPTOPAY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CRYPTOPAY_VAULT_KEKS", k1)
+    monkeypatch.setenv("LOGNAME", "somebody-else")
+    created = _run(["create", "--network", "tron", "--label", "payouts", "--key-id", "tron-1", "--json"], {})
+    assert created.exit_code == 0, created.output
+    monkeypatch.setenv("CRYPTOPAY_VAULT_KEKS", f"{k2},{k1}")
+    assert _run(["rotate", "--json"], {}).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cryptopay.db'}")  # the data dir's database (no DATABASE_URL)
+    try:
+        with engine.connect() as conn:
+            stored = SqlAuditLog(conn).records()
+    finally:
+        engine.dispose()
+    records = [(r.actor, r.action, r.subject, dict(r.details)) for r in stored]
+    address = json.loads(created.output)["address"]
+    assert records[-2:] == [
+        (
+            operator(),
+            "hot_key.created",
+            "hot_key:tron-1",
+            {"network": "tron", "label": "payouts", "address": address, "kek_id": "k1"},
+        ),
+        (operator(), "hot_keys.rotated", "hot_keys", {"rewrapped": "1", "kek_id": "k2"}),
+    ]

@@ -9,6 +9,7 @@ from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, generate_kek
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.hotkeys import VaultKeyProvider, rotate_hot_keys, store_hot_key, unlock_hot_key
 from cryptopay.core.ports.chains import PrivateKey
+from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.testing.vault import InMemoryKeyStore
 
@@ -27,6 +28,8 @@ def _store_one(vault, store, key_id="tron-hot-1", address="TAddressOne"):
         private_key=PrivateKey(SECRET),
         address=address,
         public_key="04abcd",
+        audit=InMemoryAuditLog(),
+        actor="ops:test",
     )
 
 
@@ -63,7 +66,7 @@ def test_keystore_rotation_rewraps_every_blob_and_old_key_can_be_retired(store):
     _store_one(EnvelopeVault.from_spec(f"k1:{K1}"), store)
     _store_one(EnvelopeVault.from_spec(f"k1:{K1}"), store, key_id="tron-hot-2", address="TAddressTwo")
     both = EnvelopeVault.from_spec(f"k2:{K2},k1:{K1}")
-    assert rotate_hot_keys(both, store) == 2
+    assert rotate_hot_keys(both, store, audit=InMemoryAuditLog(), clock=ManualClock(), actor="ops:test") == 2
     only_new = EnvelopeVault.from_spec(f"k2:{K2}")
     assert {only_new.key_id_of(k.blob) for k in store.list()} == {"k2"}
     assert VaultKeyProvider(only_new, store).private_key_for("TAddressTwo").reveal() == SECRET

@@ -16,7 +16,7 @@ from cryptopay.core.hotkeys import rotate_hot_keys, store_hot_key
 from cryptopay.core.ports.vault import StoredKey
 from cryptopay.core.system import RandomIds, SystemClock
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(help="Hot-wallet keys: create, rotate the vault's key-encryption key, show public parts.")
@@ -65,7 +65,8 @@ def create(
     testnet: bool = typer.Option(False, "--testnet", help="a Bitcoin testnet key"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Create a hot-wallet key, store it encrypted by the vault, and print its public parts."""
+    """Create a hot-wallet key, store it encrypted by the vault, and print its public parts (audited
+    ``hot_key.created`` by the operator)."""
     with errors_to_exit_codes():
         vault, store = services().vault, services().hot_key_store
         fresh = _new_key(network.strip().lower(), testnet)
@@ -79,6 +80,8 @@ def create(
             private_key=fresh.private_key,
             address=fresh.address,
             public_key=fresh.public_key,
+            audit=services().audit,
+            actor=operator(),
         )
         row = _public(stored)
     if as_json:
@@ -89,10 +92,13 @@ def create(
 
 @app.command()
 def rotate(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS)."""
+    """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS); audited
+    ``hot_keys.rotated`` by the operator."""
     with errors_to_exit_codes():
         vault = services().vault
-        count = rotate_hot_keys(vault, services().hot_key_store)
+        count = rotate_hot_keys(
+            vault, services().hot_key_store, audit=services().audit, clock=SystemClock(), actor=operator()
+        )
         kek_id = vault.current_key_id
     result = {"rewrapped": count, "kek_id": kek_id}
     if as_json:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 import typer
+from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity.email_proof import require_proven_email
 from cryptopay.core.identity.merchants import Merchants, check_settlement
@@ -94,9 +95,17 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
         audit=svc.audit,
         notifier=svc.notifier,
     )
-    merchant = merchants.create(user, business_name=name, settlement=profile)
+    who = operator()
+    merchant = merchants.create(user, business_name=name, settlement=profile, actor=who)
     with svc.uow() as uow:
         uow.stores.put(attrs.evolve(store, merchant_id=merchant.id))
+    details = {
+        "rails": ",".join(sorted(rail.key for rail in store.rails)),
+        "fees": ";".join(f"{f.product.value}:{f.percent}%" for f in store.fees),
+        "tolerance_percent": str(store.tolerance_percent),
+        "speed_tiers": str(len(store.speed)),
+    }
+    svc.audit.append(AuditEvent(who, "store.settings_created", f"merchant:{merchant.id}", svc.clock.now(), details))
     return merchant
 
 

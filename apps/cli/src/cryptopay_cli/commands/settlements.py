@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, run_view, settlement_view
 
@@ -30,9 +30,21 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and print, writing nothing."),
     as_json: bool = _JSON,
 ) -> None:
-    """Settle every merchant whose cut-off has passed: convert, plan payouts, hold the shillings."""
+    """Settle every merchant whose cut-off has passed: convert, plan payouts, hold the shillings.
+
+    The settlements' own records are ``system:settlement``'s, as the worker's; a run from the shell (not a dry run)
+    is audited ``settlements.run_triggered`` by the operator, naming the merchant asked for and the settlements made
+    (reviewer10 R10-3: the shell and the worker no longer look the same)."""
+    from cryptopay.core.audit import AuditEvent
+
     with errors_to_exit_codes():
-        runs = services().settling.run_settlements(merchant_id=merchant, dry_run=dry_run)
+        svc = services()
+        runs = svc.settling.run_settlements(merchant_id=merchant, dry_run=dry_run)
+        if not dry_run:
+            made = [r.settlement.id for r in runs if r.settlement is not None]
+            details = {"merchant": merchant or "", "settlements": ",".join(made)[:1000], "count": str(len(made))}
+            subject = f"merchant:{merchant}" if merchant else "settlements"
+            svc.audit.append(AuditEvent(operator(), "settlements.run_triggered", subject, svc.clock.now(), details))
     views = [run_view(r) for r in runs]
     if as_json:
         emit_json({"dry_run": dry_run, "runs": views})

@@ -45,7 +45,8 @@ def redeliver(
     merchant: str | None = typer.Option(None, "--merchant", help="Refuse unless the delivery is this merchant's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Queue the delivery again now with a fresh retry schedule."""
+    """Queue the delivery again now with a fresh retry schedule; audited ``webhook_delivery.redelivered`` by the
+    operator (the merchant, the event) as ``payload-version`` is (reviewer10 R10-3)."""
     svc = services()
     with errors_to_exit_codes():
         again = redeliver_webhook(
@@ -55,6 +56,9 @@ def redeliver(
             queue=svc.queue,
             clock=svc.clock,
         )
+        details = {"merchant": again.merchant_id, "event": again.event_id, "event_type": again.event_type}
+        subject = f"webhook_delivery:{again.id}"
+        svc.audit.append(AuditEvent(operator(), "webhook_delivery.redelivered", subject, svc.clock.now(), details))
     view = {
         "id": again.id,
         "merchant_id": again.merchant_id,

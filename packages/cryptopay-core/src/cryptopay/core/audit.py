@@ -14,12 +14,22 @@ True
 >>> tampered = attrs.evolve(first, subject="user:u9")
 >>> [problem.reason for problem in verify_chain([tampered, second])]
 ['hash does not match the record (edited)']
+
+The chain alone proves nothing against someone who can write the database: they can re-hash a rewritten suffix and
+move the head (R10-2). An ``Anchor`` is a (seq, hash) copied outside the database (the worker logs the head, and log
+shipping keeps the line); ``verify_chain(..., anchors=...)`` also checks the chain still passes through each one.
+
+>>> Anchor.parse(f"2:{second.hash}") == Anchor(2, second.hash)
+True
+>>> [p.reason for p in verify_chain([first, second], anchors=[Anchor(2, "f" * 64)])][0][:44]
+'hash differs from the anchor kept outside (r'
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -28,6 +38,7 @@ from cryptopay.core.errors import InvalidInput
 
 __all__ = [
     "GENESIS_HASH",
+    "Anchor",
     "AuditEvent",
     "AuditProblem",
     "AuditRecord",
@@ -91,6 +102,36 @@ class AuditProblem:
         return f"audit record #{self.seq} ({self.record_id}): {self.reason}"
 
 
+_ANCHOR = re.compile(r"(?:\bseq=)?(\d+)(?::|\s+hash=)([0-9a-f]{64})\b")
+
+
+@attrs.frozen
+class Anchor:
+    """A chain position kept outside the database: record ``seq`` had hash ``hash`` (``seq`` 0: the empty log)."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """``SEQ:HASH`` (or ``seq=SEQ hash=HASH``, as the worker logs it); ``InvalidInput`` otherwise."""
+        match = _ANCHOR.fullmatch(text.strip())
+        if match is None:
+            raise InvalidInput(
+                f"not an audit anchor (SEQ:HASH, the hash 64 lowercase hex digits): {text.strip()[:80]!r}"
+            )
+        return cls(int(match[1]), match[2])
+
+    @classmethod
+    def found_in(cls, text: str) -> list[Anchor]:
+        """Every anchor in ``text``: a file of ``SEQ:HASH`` lines, or the worker's log lines
+        (``audit head anchored: seq=SEQ hash=HASH``, plain or JSON), in the order found."""
+        return [cls(int(m[1]), m[2]) for m in _ANCHOR.finditer(text)]
+
+
 def record_hash(seq: int, record_id: str, event: AuditEvent, prev_hash: str) -> str:
     """SHA-256 over a canonical JSON form of the record's fields and the previous hash."""
     body = [
@@ -118,15 +159,32 @@ def chain_next(previous: AuditRecord | tuple[int, str] | None, event: AuditEvent
     )
 
 
-def verify_chain(records: Iterable[AuditRecord], *, head: tuple[int, str] | None = None) -> list[AuditProblem]:
+def verify_chain(
+    records: Iterable[AuditRecord], *, head: tuple[int, str] | None = None, anchors: Iterable[Anchor] = ()
+) -> list[AuditProblem]:
     """Every problem in a chain read in ``seq`` order: edits, deletions, reordering; [] when intact.
 
-    ``head`` is the stored (last seq, last hash) pointer, which also catches a deleted tail.
+    ``head`` is the stored (last seq, last hash) pointer, which also catches a deleted tail. Each of ``anchors``
+    (kept outside the database) must still be on the chain: the record at its seq carries its hash, so a rewritten
+    and re-hashed suffix, or a wiped log, that reaches back to an anchor is caught.
     """
     problems: list[AuditProblem] = []
+    wanted: dict[int, set[str]] = {}
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, set()).add(anchor.hash)
+    for hash_ in sorted(wanted.pop(0, set()) - {GENESIS_HASH}):
+        problems.append(AuditProblem(0, "-", f"anchor 0:{hash_[:12]}... is not the empty log's hash"))
     expected_seq, expected_prev = 1, GENESIS_HASH
     last: AuditRecord | None = None
     for record in records:
+        for hash_ in sorted(wanted.pop(record.seq, set()) - {record.hash}):
+            problems.append(
+                AuditProblem(
+                    record.seq,
+                    record.id,
+                    f"hash differs from the anchor kept outside (rewritten): {record.seq}:{hash_[:12]}...",
+                )
+            )
         if record.seq != expected_seq:
             problems.append(AuditProblem(record.seq, record.id, f"expected record #{expected_seq} here (deleted)"))
         elif record.prev_hash != expected_prev:
@@ -137,4 +195,7 @@ def verify_chain(records: Iterable[AuditRecord], *, head: tuple[int, str] | None
     if head is not None and (last is None or (last.seq, last.hash) != head):
         seq = head[0]
         problems.append(AuditProblem(seq, "-", f"the log ends before record #{seq} that the head names (deleted)"))
-    return problems
+    for seq in sorted(wanted):
+        reason = f"the log ends before record #{seq} that an anchor kept outside names (deleted)"
+        problems.append(AuditProblem(seq, "-", reason))
+    return sorted(problems, key=lambda p: p.seq)

@@ -1098,12 +1098,19 @@ def book_sweep_fees(
 
 
 def record_float_topup(
-    ledger: Ledger, *, reference: str, amount: Money, note: str = "", session: LedgerSession | None = None
+    ledger: Ledger,
+    *,
+    reference: str,
+    amount: Money,
+    note: str = "",
+    session: LedgerSession | None = None,
+    key: str | None = None,
 ) -> Entry:
-    """KES moved from the company's bank into the M-Pesa float: Dr assets:mpesa_float:KES / Cr assets:bank:KES."""
+    """KES moved from the company's bank into the M-Pesa float: Dr assets:mpesa_float:KES / Cr assets:bank:KES,
+    keyed ``key`` (default ``treasury:topup:<reference>``; ``Rebalancing.record_topup`` case-folds it)."""
     open_treasury_accounts(ledger, session=session)
     request = EntryRequest(
-        f"treasury:topup:{reference}",
+        key or f"treasury:topup:{reference}",
         [Posting.debit(FLOAT, amount), Posting.credit(BANK, amount)],
         f"float top-up {reference}",
         metadata={"reference": reference, "note": note},

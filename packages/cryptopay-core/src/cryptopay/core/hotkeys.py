@@ -1,20 +1,28 @@
 """Hot-wallet keys: stored encrypted by the key vault, rotated by re-wrapping, unlocked only to sign.
 
+Both changes are audited (``hot_key.created``, ``hot_keys.rotated``) by the operator who made them: a new key that
+refunds and withdrawals can sign with, and a re-wrap of every key, are security events (reviewer10 R10-3).
+
+>>> from cryptopay.core.testing.storage import InMemoryAuditLog
 >>> from cryptopay.core.testing.system import ManualClock
 >>> from cryptopay.core.testing.vault import FakeVault, InMemoryKeyStore
->>> vault, store = FakeVault(), InMemoryKeyStore()
->>> key = store_hot_key(vault, store, ManualClock(), key_id="tron-hot-1", network="tron", label="payouts",
-...     private_key=PrivateKey(b"\\x01" * 32), address="TAddr", public_key="04ab")
+>>> vault, store, audit, clock = FakeVault(), InMemoryKeyStore(), InMemoryAuditLog(), ManualClock()
+>>> key = store_hot_key(vault, store, clock, key_id="tron-hot-1", network="tron", label="payouts",
+...     private_key=PrivateKey(b"\\x01" * 32), address="TAddr", public_key="04ab", audit=audit, actor="ops:amina")
 >>> VaultKeyProvider(vault, store).private_key_for("TAddr").reveal() == b"\\x01" * 32
 True
->>> rotate_hot_keys(vault, store)
+>>> rotate_hot_keys(vault, store, audit=audit, clock=clock, actor="ops:amina")
 1
+>>> [(r.actor, r.action, r.subject) for r in audit.records()]
+[('ops:amina', 'hot_key.created', 'hot_key:tron-hot-1'), ('ops:amina', 'hot_keys.rotated', 'hot_keys')]
 """
 
 from __future__ import annotations
 
+from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.ports.chains import KeyProvider, PrivateKey
+from cryptopay.core.ports.identity import AuditTrail
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.ports.vault import KeyStore, KeyVault, StoredKey
 
@@ -32,14 +40,19 @@ def store_hot_key(
     private_key: PrivateKey,
     address: str,
     public_key: str,
+    audit: AuditTrail,
+    actor: str,
 ) -> StoredKey:
-    """Encrypt a new private key under the current key-encryption key and store it with its public parts."""
+    """Encrypt a new private key under the current key-encryption key and store it with its public parts; audited
+    ``hot_key.created`` by ``actor`` (its network, label, address and key-encryption key; never the key)."""
     if not key_id.strip():
         raise InvalidInput("a key id is required")
     draft = StoredKey(key_id, network, label, address, public_key, b"", clock.now())
     blob = vault.encrypt(private_key.reveal(), context=draft.vault_context)
     stored = StoredKey(key_id, network, label, address, public_key, blob, draft.created_at)
     store.add(stored)
+    details = {"network": network, "label": label, "address": address, "kek_id": vault.current_key_id}
+    audit.append(AuditEvent(actor, "hot_key.created", f"hot_key:{key_id}", stored.created_at, details))
     return stored
 
 
@@ -48,11 +61,15 @@ def unlock_hot_key(vault: KeyVault, key: StoredKey) -> PrivateKey:
     return PrivateKey(vault.decrypt(key.blob, context=key.vault_context))
 
 
-def rotate_hot_keys(vault: KeyVault, store: KeyStore) -> int:
-    """Re-wrap every stored blob under the vault's current key-encryption key; return how many were re-wrapped."""
+def rotate_hot_keys(vault: KeyVault, store: KeyStore, *, audit: AuditTrail, clock: Clock, actor: str) -> int:
+    """Re-wrap every stored blob under the vault's current key-encryption key; return how many were re-wrapped.
+
+    Audited ``hot_keys.rotated`` by ``actor`` with the count and the key-encryption key now wrapping them."""
     keys = store.list()
     for key in keys:
         store.replace_blob(key.key_id, vault.rewrap(key.blob, context=key.vault_context))
+    details = {"rewrapped": str(len(keys)), "kek_id": vault.current_key_id}
+    audit.append(AuditEvent(actor, "hot_keys.rotated", "hot_keys", clock.now(), details))
     return len(keys)
 
 

@@ -103,8 +103,13 @@ class Merchants:
     cool_off: timedelta = timedelta(hours=24)
     sms: SmsSender | None = None
 
-    def create(self, owner: User, *, business_name: str, settlement: SettlementProfile) -> Merchant:
-        """A merchant profile for a merchant user; ``Conflict`` if the user already has one."""
+    def create(
+        self, owner: User, *, business_name: str, settlement: SettlementProfile, actor: str | None = None
+    ) -> Merchant:
+        """A merchant profile for a merchant user; ``Conflict`` if the user already has one.
+
+        Audited ``merchant.created`` by ``actor``: the owner (``user:<id>``) signing up, or an operator creating it
+        for them (``ops:<login>``, the owner then a detail: reviewer10 R10-3)."""
         if owner.role is not Role.MERCHANT:
             raise Forbidden("only users with the merchant role can create a merchant profile")
         if self.merchants.by_owner(owner.id) is not None:
@@ -114,9 +119,11 @@ class Merchants:
             self.ids.new_id("mer"), owner.id, _name(business_name), check_settlement(settlement), now, now
         )
         self.merchants.add(merchant)
-        self._record(
-            f"user:{owner.id}", "merchant.created", merchant, destination=masked_destination(merchant.settlement)
-        )
+        destination = masked_destination(merchant.settlement)
+        if actor is None or actor == f"user:{owner.id}":
+            self._record(f"user:{owner.id}", "merchant.created", merchant, destination=destination)
+        else:
+            self._record(actor, "merchant.created", merchant, destination=destination, owner=f"user:{owner.id}")
         return merchant
 
     def update(

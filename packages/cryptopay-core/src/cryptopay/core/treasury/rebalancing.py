@@ -93,15 +93,21 @@ class Rebalancing:
         self._uow, self._ledger, self._clock, self._guard = uow, ledger, clock, guard
 
     def record_topup(self, *, reference: str, amount: Money, actor: str, note: str = "") -> TopUp:
-        """Book KES moved from the bank into the M-Pesa float, then release held payouts it now covers."""
-        reference = _reference(reference)
+        """Book KES moved from the bank into the M-Pesa float, then release held payouts it now covers.
+
+        A bank reference is one reference whatever its case and surrounding space (R10-14): the entry's idempotency
+        key is ``treasury:topup:<reference, case-folded>``; a reference equal ignoring case to one booked already (one
+        booked before R10-14 keeps its key as typed then, found among the bank account's entries) names that top-up:
+        the same amount and note replay it, another amount is an ``IdempotencyConflict``."""
+        typed = _reference(reference)
         if amount.asset != KES or not amount.is_positive():
             raise InvalidInput("a top-up is a positive amount of KES", field="amount")
+        key, reference = self._topup_key(typed)
 
         def work(uow: PaymentsUnitOfWork) -> Entry:
-            first = uow.ledger.find_idempotency(f"treasury:topup:{reference}") is None
+            first = uow.ledger.find_idempotency(key) is None
             entry = flows.record_float_topup(
-                self._ledger, reference=reference, amount=amount, note=note, session=uow.ledger
+                self._ledger, reference=reference, amount=amount, note=note, session=uow.ledger, key=key
             )
             if first:
                 audit(
@@ -119,6 +125,25 @@ class Rebalancing:
         entry = transaction(self._uow, work)
         released = tuple(self._guard.release_covered()) if self._guard is not None else ()
         return TopUp(reference=reference, amount=amount, entry=entry, released=released)
+
+    def _topup_key(self, typed: str) -> tuple[str, str]:
+        """The idempotency key and reference of a top-up of ``typed``: those of a top-up booked under the same
+        reference ignoring case, else the case-folded key and the reference as typed."""
+        folded = f"{_TOPUP}{typed.casefold()}"
+        if (found := self._ledger_entry(folded)) is not None:
+            return folded, dict(found.metadata).get("reference", typed)
+        for entry in self._ledger.walk(flows.BANK):  # before R10-14 the key kept the reference as typed
+            key = entry.idempotency_key
+            if key.startswith(_TOPUP) and key.casefold() == folded:
+                return key, dict(entry.metadata).get("reference", key.removeprefix(_TOPUP))
+        return folded, typed
+
+    def _ledger_entry(self, key: str) -> Entry | None:
+        def read(uow: PaymentsUnitOfWork) -> Entry | None:
+            record = uow.ledger.find_idempotency(key)
+            return uow.ledger.get_entry(record.result_id) if record is not None else None
+
+        return transaction(self._uow, read)
 
     def record_conversion(
         self,
@@ -205,6 +230,9 @@ class Rebalancing:
                 f"only {units} was bought at customers' quotes and is unsold: {sold} cannot be sold against them"
             )
         return Money.rounded(kes.amount * sold.amount / units.amount, KES, Rounding.HALF_EVEN)
+
+
+_TOPUP = "treasury:topup:"
 
 
 def _reference(reference: str) -> str:
