@@ -36,6 +36,8 @@ def test_the_audit_log_shows_the_latest_records_and_verifies_the_chain(app, clie
     assert seqs == sorted(seqs, reverse=True) and seqs
     verified = client.get("/console/audit?verify=1").get_data(as_text=True)
     assert "Intact" in verified
+    for before in ("9" * 999, "\u00b2", "-3"):  # not a record's number: the newest (R9-5: never int() of raw text)
+        assert client.get(f"/console/audit?before={before}").status_code == 200
 
 
 def test_merchants_and_visitors_cannot_open_the_console(client, owner):

@@ -237,9 +237,14 @@ def check_text(value: str, *, max_length: int = MAX_TEXT, kind: TextKind = TextK
     return value
 
 
+_INT_DIGITS = 18  # the most digits a JSON number written as a fraction or an exponent may have for an integer field
+
+
 def _strict(kind: type, label: str, *, checked: bool = True) -> Any:
     def structure(value: object, _: object) -> object:
         if kind is int and type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+            if value.adjusted() > _INT_DIGITS:  # 1e300000: int() of it is seconds of CPU (R9-5)
+                raise InvalidInput(f"must be {label}")
             value = int(value)  # 1.0 is an integer in JSON Schema; 1.5 is not
         if type(value) is not kind:
             raise InvalidInput(f"must be {label}")

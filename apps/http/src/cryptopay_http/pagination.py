@@ -22,7 +22,7 @@ from cryptopay.core.errors import InvalidInput
 from flask import request
 
 from cryptopay_http.openapi import Param
-from cryptopay_http.query import query
+from cryptopay_http.query import query, whole_number
 from cryptopay_http.runtime import runtime
 
 __all__ = [
@@ -84,9 +84,10 @@ def _limit() -> int:
     text = request.args.get("limit")
     if text is None:
         return settings.page_size
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= settings.max_page_size:
+    limit = whole_number(text)
+    if limit is None or not 1 <= limit <= settings.max_page_size:
         raise InvalidInput(f"limit must be an integer from 1 to {settings.max_page_size}", field="limit")
-    return int(text)
+    return limit
 
 
 def paginate(

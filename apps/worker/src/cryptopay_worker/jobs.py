@@ -16,6 +16,7 @@ from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, swe
 from cryptopay_worker.services import WorkerServices, services
 
 __all__ = [
+    "AUDIT_ANCHOR",
     "CHAIN_CONFIRM",
     "CHAIN_SCAN",
     "COMPLIANCE_MONITOR",
@@ -76,6 +77,7 @@ WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: 
 WALLET_PAYBILL_VERIFY = "wallets.paybill_verify"  # Transaction Status: paybill confirmations, late reversals
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
 WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
+AUDIT_ANCHOR = "audit.anchor"  # log the audit head (seq, hash) at INFO: the outside copy `audit verify --anchor` checks
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -102,6 +104,7 @@ LEAD_JOBS = (
     COMPLIANCE_RESCREEN,
     KYC_SWEEP_DOCUMENTS,
     PRIVACY_RETENTION,
+    AUDIT_ANCHOR,
 )
 
 

@@ -108,6 +108,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.PRIVACY_RETENTION, timedelta(days=1)),  # retention rules: anonymise relationships long ended
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
+    Every(jobs.AUDIT_ANCHOR, timedelta(minutes=5)),  # the audit head logged: a rewrite before it is caught (R10-2)
 )
 
 
@@ -125,6 +126,7 @@ HOUSEKEEPING = frozenset(
         jobs.KYC_SWEEP_DOCUMENTS,
         jobs.PRIVACY_RETENTION,
         jobs.WALLET_QUOTES_PRUNE,
+        jobs.AUDIT_ANCHOR,
     }
 )
 

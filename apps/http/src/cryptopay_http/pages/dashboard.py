@@ -50,6 +50,7 @@ from cryptopay_http.pages.session import (
 )
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.payments_edge import redeliver_for_merchant, webhooks
+from cryptopay_http.query import whole_number
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp", "merchant_id"]
@@ -488,9 +489,10 @@ def payment_links() -> Response:
 def _max_uses(text: str) -> int | None:
     if not text.strip():
         return None
-    if not (text.strip().isascii() and text.strip().isdigit()) or not 0 < int(text) <= 1_000_000:
+    uses = whole_number(text.strip())
+    if uses is None or not 0 < uses <= 1_000_000:
         raise InvalidInput("uses: a whole number from 1, or empty for no limit", field="max_uses")
-    return int(text)
+    return uses
 
 
 @bp.post("/links")

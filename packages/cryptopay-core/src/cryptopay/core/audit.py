@@ -14,12 +14,24 @@ True
 >>> tampered = attrs.evolve(first, subject="user:u9")
 >>> [problem.reason for problem in verify_chain([tampered, second])]
 ['hash does not match the record (edited)']
+
+The chain alone proves nothing against someone who can write the database: they can re-hash a rewritten suffix and
+move the head (R10-2). An ``Anchor`` is a (seq, hash) copied outside the database (the worker logs the head, and log
+shipping keeps the line); ``verify_chain(..., anchors=...)`` also checks the chain still passes through each one.
+
+>>> Anchor.parse(f"2:{second.hash}") == Anchor(2, second.hash) == Anchor.parse(f"seq=2 hash={second.hash}")
+True
+>>> Anchor.found_in(f"tx 7:{second.hash} seen\\n2:{second.hash}\\n") == [Anchor(2, second.hash)]  # whole lines only
+True
+>>> [p.reason for p in verify_chain([first, second], anchors=[Anchor(2, "f" * 64)])][0][:44]
+'hash differs from the anchor kept outside (r'
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -28,6 +40,7 @@ from cryptopay.core.errors import InvalidInput
 
 __all__ = [
     "GENESIS_HASH",
+    "Anchor",
     "AuditEvent",
     "AuditProblem",
     "AuditRecord",
@@ -91,6 +104,43 @@ class AuditProblem:
         return f"audit record #{self.seq} ({self.record_id}): {self.reason}"
 
 
+_ANCHOR = re.compile(r"(\d+):([0-9a-f]{64})|seq=(\d+) hash=([0-9a-f]{64})")
+# In a file: a line that is only SEQ:HASH, or the worker's logged words anywhere in a line (plain or JSON log).
+_IN_FILE = re.compile(r"^\s*(\d+):([0-9a-f]{64})\s*$|\baudit head anchored: seq=(\d+) hash=([0-9a-f]{64})\b", re.M)
+
+
+def _pair(match: re.Match[str]) -> tuple[int, str]:
+    seq, hash_ = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
+    return int(seq), hash_
+
+
+@attrs.frozen
+class Anchor:
+    """A chain position kept outside the database: record ``seq`` had hash ``hash`` (``seq`` 0: the empty log)."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """``SEQ:HASH`` (or ``seq=SEQ hash=HASH``, as the worker logs it); ``InvalidInput`` otherwise."""
+        match = _ANCHOR.fullmatch(text.strip())
+        if match is None:
+            raise InvalidInput(
+                f"not an audit anchor (SEQ:HASH, the hash 64 lowercase hex digits): {text.strip()[:80]!r}"
+            )
+        return cls(*_pair(match))
+
+    @classmethod
+    def found_in(cls, text: str) -> list[Anchor]:
+        """Every anchor in ``text``: a file of ``SEQ:HASH`` lines, or the worker's log lines
+        (``audit head anchored: seq=SEQ hash=HASH``, plain or JSON), in the order found."""
+        return [cls(*_pair(m)) for m in _IN_FILE.finditer(text)]
+
+
 def record_hash(seq: int, record_id: str, event: AuditEvent, prev_hash: str) -> str:
     """SHA-256 over a canonical JSON form of the record's fields and the previous hash."""
     body = [
@@ -118,15 +168,32 @@ def chain_next(previous: AuditRecord | tuple[int, str] | None, event: AuditEvent
     )
 
 
-def verify_chain(records: Iterable[AuditRecord], *, head: tuple[int, str] | None = None) -> list[AuditProblem]:
+def verify_chain(
+    records: Iterable[AuditRecord], *, head: tuple[int, str] | None = None, anchors: Iterable[Anchor] = ()
+) -> list[AuditProblem]:
     """Every problem in a chain read in ``seq`` order: edits, deletions, reordering; [] when intact.
 
-    ``head`` is the stored (last seq, last hash) pointer, which also catches a deleted tail.
+    ``head`` is the stored (last seq, last hash) pointer, which also catches a deleted tail. Each of ``anchors``
+    (kept outside the database) must still be on the chain: the record at its seq carries its hash, so a rewritten
+    and re-hashed suffix, or a wiped log, that reaches back to an anchor is caught.
     """
     problems: list[AuditProblem] = []
+    wanted: dict[int, set[str]] = {}
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, set()).add(anchor.hash)
+    for hash_ in sorted(wanted.pop(0, set()) - {GENESIS_HASH}):
+        problems.append(AuditProblem(0, "-", f"anchor 0:{hash_[:12]}... is not the empty log's hash"))
     expected_seq, expected_prev = 1, GENESIS_HASH
     last: AuditRecord | None = None
     for record in records:
+        for hash_ in sorted(wanted.pop(record.seq, set()) - {record.hash}):
+            problems.append(
+                AuditProblem(
+                    record.seq,
+                    record.id,
+                    f"hash differs from the anchor kept outside (rewritten): {record.seq}:{hash_[:12]}...",
+                )
+            )
         if record.seq != expected_seq:
             problems.append(AuditProblem(record.seq, record.id, f"expected record #{expected_seq} here (deleted)"))
         elif record.prev_hash != expected_prev:
@@ -137,4 +204,7 @@ def verify_chain(records: Iterable[AuditRecord], *, head: tuple[int, str] | None
     if head is not None and (last is None or (last.seq, last.hash) != head):
         seq = head[0]
         problems.append(AuditProblem(seq, "-", f"the log ends before record #{seq} that the head names (deleted)"))
-    return problems
+    for seq in sorted(wanted):
+        reason = f"the log ends before record #{seq} that an anchor kept outside names (deleted)"
+        problems.append(AuditProblem(seq, "-", reason))
+    return sorted(problems, key=lambda p: p.seq)

@@ -14,6 +14,7 @@ from flask import Response, request
 
 from cryptopay_http.pages.console import bp
 from cryptopay_http.pages.web import page
+from cryptopay_http.query import whole_number
 from cryptopay_http.runtime import runtime
 
 __all__ = ["audit_log"]
@@ -37,7 +38,8 @@ def audit_log() -> Response:
     with runtime().services.uow() as uow:
         head = uow.audit.head()
         last = head[0] if head else 0
-        upto = min(int(before), last + 1) if before.isascii() and before.isdigit() else last + 1
+        asked = whole_number(before)  # never int() of unchecked text (R9-5)
+        upto = min(asked, last + 1) if asked is not None else last + 1
         records = uow.audit.records(after_seq=max(0, upto - 1 - _PAGE), limit=_PAGE)
         records = [r for r in records if r.seq < upto][::-1]
         if verify:

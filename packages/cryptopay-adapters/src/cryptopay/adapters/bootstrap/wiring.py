@@ -1352,6 +1352,7 @@ class Parts:
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),
+            "audit.anchor": lambda _payload: self.anchor_audit(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: self.waiting_claims.settle(),
@@ -1388,6 +1389,12 @@ class Parts:
         for name, handler in self.jobs.items():
             registry.register(name, handler)
         return registry
+
+    def anchor_audit(self) -> None:
+        """Log the audit head (``audit head anchored: seq=N hash=H``), the outside copy R10-2 asks for."""
+        from cryptopay.adapters.sql.audit import anchor_audit_head
+
+        anchor_audit_head(self.engine)
 
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():

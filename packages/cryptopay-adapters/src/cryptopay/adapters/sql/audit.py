@@ -6,7 +6,12 @@ head, and defers its two writes (the record and the head, one statement) to the 
 the commit is one round trip more, not three (``SqlAuditLog(defer=...)``).
 
 ``verify_audit_log(engine)`` re-reads the whole chain in ``seq`` order and returns every problem
-(``cryptopay.core.audit.verify_chain``); an empty list means no record was edited or deleted.
+(``cryptopay.core.audit.verify_chain``); an empty list means no record was edited or deleted. Its ``anchors``
+(``SEQ:HASH`` pairs kept outside the database) must each still be on the chain.
+
+``anchor_audit_head(engine)`` (the worker's ``audit.anchor`` job) logs the head at INFO as
+``audit head anchored: seq=SEQ hash=HASH``: log shipping keeps the outside copy that ``cryptopay audit verify
+--anchor`` / ``--anchors-file`` checks, so a rewrite reaching back past a logged anchor is caught (R10-2).
 
 ``reanchor(conn, redact, ...)`` is the one sanctioned rewrite: personal data found in old records (``team.invite``
 records written before migration 0030 carry the invitee's email) is removed by a migration that verifies the whole
@@ -19,20 +24,23 @@ verifies the new chain. The append-only triggers must be lifted around it by the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import DriverRead, reading, writing
 from cryptopay.adapters.sql.tables import audit_head, audit_log
-from cryptopay.core.audit import GENESIS_HASH, AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
+from cryptopay.core.audit import GENESIS_HASH, Anchor, AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
 from cryptopay.core.errors import Conflict
 from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.system import RandomIds
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlAuditLog", "SqlAuditTrail", "reanchor", "verify_audit_log"]
+__all__ = ["SqlAuditLog", "SqlAuditTrail", "anchor_audit_head", "reanchor", "verify_audit_log"]
+
+log = logging.getLogger("cryptopay.audit.anchor")
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 _LOCK_HEAD = DriverRead(  # the head, locked; no parameter, so on PostgreSQL it runs on the driver (every creation)
@@ -161,11 +169,23 @@ def _all_records(conn: Connection, page: int = 5000) -> Iterator[AuditRecord]:
         after = batch[-1].seq
 
 
-def verify_audit_log(engine: Engine) -> list[AuditProblem]:
-    """Every break in the stored chain (edited, deleted or reordered records); [] when the log is intact."""
+def verify_audit_log(engine: Engine, anchors: Iterable[Anchor] = ()) -> list[AuditProblem]:
+    """Every break in the stored chain (edited, deleted or reordered records, or a record no longer carrying the
+    hash an outside ``anchor`` names); [] when the log is intact."""
     with reading(engine) as conn:
         head = SqlAuditLog(conn).head()
-        return verify_chain(_all_records(conn), head=head)
+        return verify_chain(_all_records(conn), head=head, anchors=anchors)
+
+
+def anchor_audit_head(engine: Engine) -> Anchor:
+    """Log the audit head at INFO (one line, ``seq=SEQ hash=HASH``; seq 0 is the empty log) and return it.
+
+    Reads the head only (one row, no lock): appends never wait for it."""
+    with reading(engine) as conn:
+        head = SqlAuditLog(conn).head()
+    anchor = Anchor(*head) if head else Anchor(0, GENESIS_HASH)
+    log.info("audit head anchored: seq=%d hash=%s", anchor.seq, anchor.hash)
+    return anchor
 
 
 def reanchor(
