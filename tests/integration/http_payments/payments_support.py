@@ -90,6 +90,15 @@ class Shop:
         assert response.status_code == 200, response.json
         return response.json
 
+    def set_fee(self, percent: str) -> dict[str, Any]:
+        """An admin sets the merchant fee through its own step-up operation (reviewer9 R9-9); the store's view."""
+        admin, codes = self.auth.staff("admin")
+        path = f"/v1/merchants/{self.id}/store/merchant-fee"
+        headers = self.auth.stepped_up(admin, code=codes[0])
+        response = self.client.put(path, json={"percent": percent}, headers=headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
     def invoice(self, amount: str = "5000", currency: str = "KES", **extra: Any) -> dict[str, Any]:
         body = {"amount": amount, "currency": currency, **extra}
         response = self.client.post("/v1/invoices", json=body, headers=self.headers)

@@ -22,8 +22,8 @@ from tests.support.services import allow_daraja_sources
 
 def test_a_merchant_is_paid_in_usdt_and_settled_in_shillings(client, auth, stack, shop):
     """KES 5,000 paid in USDT on Tron settles, is sold at a locked quote and paid out over B2C, all via the API."""
-    admin = auth.user("admin")
-    store = shop.store(["usdt-tron", "usdt-ethereum"], headers=admin, merchant_fee_percent="1")
+    shop.store(["usdt-tron", "usdt-ethereum"])
+    store = shop.set_fee("1")
     assert store["merchant_fees"][0]["percent"] == "1" and store["invoice_window_minutes"] == 15
     secret = auth.api_key(shop.headers, shop.id, ["invoices:write", "invoices:read", "payouts:read"])
     body = {"amount": "5000", "currency": "KES", "rails": ["usdt-tron"], "order_id": "ORD-1"}

@@ -31,8 +31,8 @@ def services(stack: PaymentsStack, hooks: WebhookRig) -> Services:
 
 
 def test_a_rail_the_merchant_adds_is_charged_the_fee_the_admin_set(client, auth, stack, shop):
-    admin = auth.user("admin")
-    set_by_admin = shop.store(["usdt-ethereum"], headers=admin, merchant_fee_percent="1.5")
+    shop.store(["usdt-ethereum"])
+    set_by_admin = shop.set_fee("1.5")
     assert [(f["asset"], f["percent"]) for f in set_by_admin["merchant_fees"]] == [("USDT", "1.5")]
 
     widened = shop.store(["usdt-ethereum", "usdc-ethereum"])  # the merchant's own login: no fee in the body
@@ -57,9 +57,10 @@ def test_a_rail_the_merchant_adds_is_charged_the_fee_the_admin_set(client, auth,
 
 def test_an_admin_fee_reaches_every_asset_the_merchant_was_charged_in(client, auth, shop):
     """A rail dropped and added again is charged the admin's latest fee, not the one it had before."""
-    admin = auth.user("admin")
-    shop.store(["usdt-ethereum", "usdc-ethereum"], headers=admin, merchant_fee_percent="1")
-    shop.store(["usdt-ethereum"], headers=admin, merchant_fee_percent="2")
+    shop.store(["usdt-ethereum", "usdc-ethereum"])
+    shop.set_fee("1")
+    shop.store(["usdt-ethereum"])
+    shop.set_fee("2")
     again = shop.store(["usdt-ethereum", "usdc-ethereum"])
     latest = {f["asset"]: (f["version"], f["percent"]) for f in again["merchant_fees"]}
     assert latest == {"USDC": (2, "2"), "USDT": (2, "2")}

@@ -43,6 +43,19 @@ def test_db_upgrade_current_downgrade(url: str) -> None:
     assert code == 0 and "base (empty)" in out
 
 
+def test_db_downgrade_to_an_unknown_revision_exits_2_in_one_line(url: str) -> None:
+    """R10-11: revisions are sparse (0175 -> 0186 -> 0200); a guessed one is the caller's error, exit 2, one line
+    naming it and how to list them (``db history``), not alembic's traceback; the database is unchanged."""
+    assert _run("db", "upgrade", "--url", url)[0] == 0
+    result = CliRunner().invoke(app, ["db", "downgrade", "0199", "--url", url, "--yes"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: no migration revision '0199': list them with `cryptopay db history`"
+    assert "Traceback" not in result.output
+    assert json.loads(_run("db", "current", "--url", url, "--json")[1])["revision"] == head()
+    listed = json.loads(_run("db", "history", "--json")[1])["revisions"]
+    assert listed[0]["revision"] == head() and "0186" in [r["revision"] for r in listed]
+
+
 _PRODUCTION_DB_ONLY = {
     "CRYPTOPAY_ENV": "production",
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "",

@@ -125,3 +125,41 @@ def test_the_held_remittances_pages_are_the_compliance_officers_and_speak_swahil
     assert status == 200 and "Remittance orders held" not in html and "Maagizo ya pesa za nje" in html
     status, html = ann.get(f"{PAGE}/{order_id}")
     assert status == 200 and "Propose refunding it" not in html
+
+
+def test_two_officers_release_a_sanctions_held_remittance_on_the_console(stack, ann, bob):
+    """reviewer10 R10-1 on the console: one officer proposes paying a sanctions-held order out (``release`` decision,
+    a fresh code; nothing moves), cannot approve it (409, audited), a second officer's approval with a fresh code
+    concludes the alert and plans the payout; a declined release moves nothing."""
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    order = stack.order(amount="1600", name="Viktor Anatolyevich Bout")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    detail = f"{PAGE}/{order.id}"
+    status, html = ann.get(detail)
+    assert status == 200 and 'id="propose-release"' in html and 'id="propose-refund"' in html
+    form = {"decision": "release", "note": "born 1950: a namesake"}
+    status, html, _ = ann.post(f"{detail}/propose", detail, **form, address=OTHER, code=ann.code())
+    assert status == 422 and stack.remittances.get(order.id).release_proposal is None  # no address with a release
+    status, html, _ = ann.post(f"{detail}/propose", detail, decision="pay", note="x", code=ann.code())
+    assert status == 422 and 'role="alert"' in html
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    assert stack.remittances.get(order.id).release_proposal is not None
+    assert bob.post(f"{detail}/decline", detail, note="read the file first")[2] == detail
+    assert stack.remittances.get(order.id).release_proposal is None
+    assert "remittance.release_proposal_declined" in _actions(stack, order.id)
+    assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
+    status, html = ann.get(PAGE)
+    assert "release by" in html
+    status, html, _ = ann.post(f"{detail}/approve", detail, decision="release", code=ann.code())
+    assert status == 409 and "remittance.release_same_officer_refused" in _actions(stack, order.id)
+    status, html = bob.get(detail)
+    assert "Proposed: paying it out to its recipient" in html and 'name="decision" value="release"' in html
+    status, html, _ = bob.post(f"{detail}/approve", detail, address=TRON_REFUND, code=bob.code())
+    assert status == 409 and stack.remittances.get(order.id).state.value == "held"  # not a refund: none proposed
+    assert bob.post(f"{detail}/approve", detail, decision="release", code=bob.code())[2] == detail
+    done = stack.remittances.get(order.id)
+    assert (done.state.value, done.release_proposal) == ("paying_out", None) and done.payout_id
+    assert "remittance.release_approved" in _actions(stack, order.id)
+    assert stack.monitoring.alerts()[0].status.value != "open"

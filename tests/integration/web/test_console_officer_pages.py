@@ -571,3 +571,34 @@ def test_an_admin_passes_mpesa_charges_on_to_a_merchant_with_a_code_and_officers
     assert changes() == [f"user:{chief.id}"]
     status, html = chief.get(page)
     assert status == 200 and "passed on to the merchant" in html and "20001.00" in html
+
+
+def test_an_admin_sets_a_merchant_fee_with_a_code_and_the_owner_is_told(auth, services, ann, chief):
+    """Reviewer9 R9-9: the merchant's page shows its fee and an admin's form sets it with a fresh code (audited,
+    the owner emailed); without a code, with a percent out of range, or as a compliance officer, nothing changes."""
+    from cryptopay.core.payments import StoreSettings
+    from cryptopay.core.rails import rail_for
+
+    _owner, merchant_id = auth.merchant()
+    with services.uow() as uow:
+        uow.stores.put(StoreSettings(merchant_id=merchant_id, rails=[rail_for("tron", "USDT")]))
+    page = f"/console/accounts/{merchant_id}"
+    status, html = chief.get(page)
+    assert status == 200 and "No merchant fee." in html and f'action="{page}/merchant-fee"' in html
+    assert f'action="{page}/merchant-fee"' not in ann.get(page)[1]
+    assert chief.post(f"{page}/merchant-fee", page, percent="2", code="000000")[0] == 403
+    assert chief.post(f"{page}/merchant-fee", page, percent="101", code=chief.code())[0] == 422
+    assert chief.post(f"{page}/merchant-fee", page, percent="abc", code=chief.code())[0] == 422
+    assert ann.post(f"{page}/merchant-fee", page, percent="2", code=ann.code())[0] == 403
+
+    def changes() -> list[str]:
+        with services.uow() as uow:
+            return [r.actor for r in uow.audit.about([f"merchant:{merchant_id}"]) if r.action == "store.merchant_fee"]
+
+    assert changes() == []
+    assert chief.post(f"{page}/merchant-fee", page, percent="2.5", code=chief.code())[0] == 303
+    assert changes() == [f"user:{chief.id}"]
+    status, html = chief.get(page)
+    assert status == 200 and "2.5% of each payment" in html
+    email = services.users.get(services.merchants.get(merchant_id).owner_user_id).email
+    assert [n.subject for n in services.notifier.sent_to(email)].count("Your cryptopay fee changed") == 1

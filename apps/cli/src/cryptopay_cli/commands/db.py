@@ -13,7 +13,7 @@ import typer
 
 from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
 
-app = typer.Typer(help="Database migrations: upgrade, current, downgrade.")
+app = typer.Typer(help="Database migrations: upgrade, current, downgrade, history.")
 
 URL = typer.Option(None, "--url", help="Database URL (default: $CRYPTOPAY_DATABASE_URL, else the SQLite file).")
 JSON = typer.Option(False, "--json", help="Print one JSON object.")
@@ -130,3 +130,16 @@ def downgrade(
     with errors_to_exit_codes():
         now = downgrade_to(resolved, revision)
     _report(resolved, now, as_json, "downgraded")
+
+
+@app.command()
+def history(as_json: bool = JSON) -> None:
+    """List the migration revisions the code knows, newest first (the targets of upgrade and downgrade)."""
+    from cryptopay.adapters.sql.migrate import revisions
+
+    found = revisions()
+    if as_json:
+        emit_json({"revisions": [{"revision": r, "message": m} for r, m in found]})
+    else:
+        for revision, message in found:
+            typer.echo(f"{revision}  {message}")

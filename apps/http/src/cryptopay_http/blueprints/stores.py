@@ -1,10 +1,12 @@
 """Store settings: the rails a merchant accepts, its invoice window and underpayment tolerance, its fee, and its
 speed policy (how long each rail waits, per invoice size: ``cryptopay.core.payments.speed``).
 
-The merchant (or an admin) sets rails, window and tolerance; only an admin sets the merchant fee, as a new fee
-schedule version effective now for each asset the store accepts or was charged in (earlier versions stay, so past
-payments keep the fee they were charged under). The fee is the merchant's, whatever asset it is paid in: a rail of
-an asset with no version yet gets one at the merchant's current fee (outside review R7). Every change is audited.
+The merchant (or an admin) sets rails, window and tolerance; only an admin sets the merchant fee, through its own
+step-up operation (``PUT .../store/merchant-fee``, reviewer9 R9-9), as a new fee schedule version effective now for
+each asset the store accepts or was charged in (earlier versions stay, so past payments keep the fee they were
+charged under); the merchant's owner is emailed the new fee. The fee is the merchant's, whatever asset it is paid
+in: a rail of an asset with no version yet gets one at the merchant's current fee (outside review R7). Every change
+is audited.
 """
 
 from __future__ import annotations
@@ -14,26 +16,44 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
 from cryptopay.core.fees import FeeProduct
-from cryptopay.core.identity import Forbidden, Role
+from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.charges import PayoutCharging, charging_of, charging_text, set_payout_charges
 from cryptopay.core.payments.invoicing import UnpricedRail, refuse_unpriced_rails
+from cryptopay.core.payments.merchant_fee import fee_notice, set_merchant_fee
 from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, check_tolerance
 from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
 from cryptopay.core.rails import NETWORKS, Finality, Rail, rail_for
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
+from cryptopay_http.auth import (
+    audited_step_up,
+    check_step_up_audited,
+    current_principal,
+    documents_step_up_if,
+    not_found,
+    require,
+)
 from cryptopay_http.blueprints.merchants import load_merchant
 from cryptopay_http.convert import amount_pattern, json_response, limits, read_body
 from cryptopay_http.openapi import operation, register_schema
 from cryptopay_http.payments_edge import actor, audit, payments, rail_catalogue, resolve_rail
 
-__all__ = ["NO_PAIRS", "NO_RAILS", "StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
+__all__ = [
+    "NO_PAIRS",
+    "NO_RAILS",
+    "StoreView",
+    "bp",
+    "change_merchant_fee",
+    "offered_rail_keys",
+    "offered_rails",
+    "quoted_pairs",
+]
 
 bp = Blueprint("stores", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
@@ -143,7 +163,8 @@ register_schema(SpeedTierBody, _speed_tier_schema)
 
 @attrs.frozen
 class StoreBody:
-    """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
+    """The store's settings (a PUT: the window, tolerance and bounds left out take their defaults; the speed policy
+    and monitoring left out are kept). The merchant fee is not set here (``PUT .../store/merchant-fee``)."""
 
     rails: list[str] = attrs.field(
         metadata=limits(
@@ -160,7 +181,12 @@ class StoreBody:
         metadata=limits(f"underpayment accepted, a percent from 0 to {_MAX_TOLERANCE}", pattern=_TOLERANCE),
     )
     merchant_fee_percent: Decimal | None = attrs.field(
-        default=None, metadata=limits("admins only: a percent from 0 to 100", pattern=_UP_TO_100)
+        default=None,
+        metadata=limits(
+            "not set here: an admin sets the fee with PUT /v1/merchants/{id}/store/merchant-fee (a step-up); "
+            "a value here is refused (422)",
+            pattern=_UP_TO_100,
+        ),
     )
     min_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
     max_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
@@ -305,11 +331,12 @@ def _check(body: StoreBody) -> list[Rail]:
     if not 1 <= body.invoice_window_minutes <= _MAX_WINDOW_MINUTES:
         raise InvalidInput(f"must be 1 to {_MAX_WINDOW_MINUTES} minutes", field="invoice_window_minutes")
     check_tolerance(body.tolerance_percent)
-    fee = body.merchant_fee_percent
-    if fee is not None and not Decimal(0) <= fee <= Decimal(100):
-        raise InvalidInput("must be a percent from 0 to 100", field="merchant_fee_percent")
-    if fee is not None and current_principal().role is not Role.ADMIN:
-        raise Forbidden("only an admin sets the merchant fee")
+    if body.merchant_fee_percent is not None:  # reviewer9 R9-9: a fee change is its own step-up action
+        raise InvalidInput(
+            "the merchant fee is not set with the store's settings: an admin sets it with "
+            "PUT /v1/merchants/{id}/store/merchant-fee (asks a step-up)",
+            field="merchant_fee_percent",
+        )
     if not body.rails:
         raise InvalidInput("a store accepts at least one rail", field="rails")
     rails = list({rail.key: rail for rail in (resolve_rail(key) for key in body.rails)}.values())
@@ -344,26 +371,31 @@ def _store(merchant_id: str) -> StoreSettings | None:
     description=(
         "Sets how the merchant takes payments: the rails it accepts, the invoice window (minutes an "
         "invoice stays open), the underpayment tolerance (percent), optional minimum and maximum invoice "
-        "worth (KES) and speed policy. What the body leaves out of the speed policy and monitoring is "
-        "kept. Only an admin sets `merchant_fee_percent` (a new fee version from now). Audited."
+        "worth (KES) and speed policy. A PUT replaces the settings: a window, tolerance or bound the body leaves "
+        "out takes its default (15 minutes, 0 %, none); what it leaves out of the speed policy and monitoring is "
+        "kept. The merchant fee is not set here: `merchant_fee_percent` is refused (422) with a pointer to "
+        "`PUT /v1/merchants/{id}/store/merchant-fee`, which asks a step-up. A platform admin setting a merchant's "
+        "store asks a step-up too (it changes the merchant's money terms). Audited."
     ),
     problems=(
         (
             InvalidInput,
             (
-                "no rail, an unknown rail, a window out of range, a tolerance or fee percent out "
-                "of range, or a minimum above the maximum"
+                "no rail, an unknown rail, a window out of range, a tolerance percent out of range, a "
+                "minimum above the maximum, or a merchant_fee_percent (set with PUT .../store/merchant-fee)"
             ),
         ),
         (UnpricedRail, "no rate source prices an accepted rail's asset in KES now"),
-        (Forbidden, "a merchant sets merchant_fee_percent (only an admin does)"),
     ),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
+@documents_step_up_if("when a platform admin (not the merchant's team) sets the store")
 def put_store(merchant_id: str) -> Response:
     body = read_body(StoreBody)
     merchant = load_merchant(merchant_id)
     rails = _check(body)
+    if current_principal().role is Role.ADMIN:  # staff changing a merchant's money terms: a step-up (R9-9)
+        check_step_up_audited()
     with payments().uow() as uow:
         existing = uow.stores.get(merchant.id)
         store = StoreSettings(
@@ -377,7 +409,7 @@ def put_store(merchant_id: str) -> Response:
             speed=_speed(body, existing),
         )
         # the fee is the merchant's: a rail of a new asset gets a version at its current fee (outside review R7)
-        store = store.with_merchant_fee({r.asset for r in rails}, payments().clock.now(), body.merchant_fee_percent)
+        store = store.with_merchant_fee({r.asset for r in rails}, payments().clock.now())
         if existing:  # what this body does not set is kept
             store = attrs.evolve(
                 store, monitoring=existing.monitoring, cutoff=existing.cutoff, weekday=existing.weekday
@@ -390,7 +422,6 @@ def put_store(merchant_id: str) -> Response:
             rails=",".join(r.key for r in rails),
             window_minutes=body.invoice_window_minutes,
             tolerance=body.tolerance_percent,
-            fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged",
             fee_versions_added=",".join(s.id for s in store.fees if s not in (existing.fees if existing else ()))
             or "none",
             min_invoice=body.min_invoice_amount if body.min_invoice_amount is not None else "none",
@@ -426,6 +457,62 @@ def put_payout_charges(merchant_id: str) -> Response:
     merchant = load_merchant(merchant_id)
     store = set_payout_charges(payments().uow, merchant.id, body.charging, actor=actor(), now=payments().clock.now())
     return json_response(StoreView.of(store))
+
+
+@attrs.frozen
+class MerchantFeeBody:
+    """The merchant fee to set from now: a percent of each payment, 0 to 100."""
+
+    percent: Decimal = attrs.field(metadata=limits("a percent from 0 to 100", pattern=_UP_TO_100))
+
+
+def change_merchant_fee(merchant_id: str, percent: Decimal, *, by: str) -> StoreSettings:
+    """Set the merchant's fee from now (``set_merchant_fee``: audited ``store.merchant_fee``) and tell its owner by
+    email its new fee and from when; the mail's outcome is audited ``store.merchant_fee_notified`` (the change
+    stands if the mail fails). The API's operation and the console's form both come here."""
+    services = payments()
+    merchant = load_merchant(merchant_id)
+    now = services.clock.now()
+    store, before = set_merchant_fee(services.uow, merchant.id, percent, actor=by, now=now)
+    owner = services.users.get(merchant.owner_user_id)
+    details: dict[str, str]
+    if owner is None or owner.email is None:
+        details = {"outcome": "skipped", "reason": "the owner has no email"}
+    else:
+        try:
+            services.notifier.send(fee_notice(percent, before, now, to=owner.email))
+            details = {"outcome": "sent"}
+        except CryptopayError as error:
+            details = {"outcome": "failed", "reason": error.message[:200]}
+    with services.uow() as uow:  # next to the change's own record
+        uow.audit.append(AuditEvent(by, "store.merchant_fee_notified", f"merchant:{merchant.id}", now, details))
+    return store
+
+
+@bp.put("/v1/merchants/<merchant_id>/store/merchant-fee")
+@operation(
+    "Set the merchant's fee",
+    request=MerchantFeeBody,
+    example={"percent": "1.5"},
+    response=StoreView,
+    tags=_TAGS,
+    description=(
+        "An admin sets the merchant fee (the percent of each payment the platform keeps) from now: a new fee "
+        "version for every asset the store accepts or was charged in; earlier versions stay, so past payments keep "
+        "theirs. Changes nothing else. Asks a step-up, as the console's form asks a fresh code: it changes what "
+        "every later payment pays the merchant. Audited `store.merchant_fee` (before and after); the merchant's "
+        "owner is emailed the new fee and from when (`store.merchant_fee_notified`)."
+    ),
+    problems=(
+        (InvalidInput, "a percent out of 0 to 100"),
+        (NotFound, "the merchant has no store settings yet"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def put_merchant_fee(merchant_id: str) -> Response:
+    body = read_body(MerchantFeeBody)
+    return json_response(StoreView.of(change_merchant_fee(merchant_id, body.percent, by=actor())))
 
 
 @bp.get("/v1/merchants/<merchant_id>/store")

@@ -19,7 +19,9 @@ The chain alone proves nothing against someone who can write the database: they 
 move the head (R10-2). An ``Anchor`` is a (seq, hash) copied outside the database (the worker logs the head, and log
 shipping keeps the line); ``verify_chain(..., anchors=...)`` also checks the chain still passes through each one.
 
->>> Anchor.parse(f"2:{second.hash}") == Anchor(2, second.hash)
+>>> Anchor.parse(f"2:{second.hash}") == Anchor(2, second.hash) == Anchor.parse(f"seq=2 hash={second.hash}")
+True
+>>> Anchor.found_in(f"tx 7:{second.hash} seen\\n2:{second.hash}\\n") == [Anchor(2, second.hash)]  # whole lines only
 True
 >>> [p.reason for p in verify_chain([first, second], anchors=[Anchor(2, "f" * 64)])][0][:44]
 'hash differs from the anchor kept outside (r'
@@ -102,7 +104,14 @@ class AuditProblem:
         return f"audit record #{self.seq} ({self.record_id}): {self.reason}"
 
 
-_ANCHOR = re.compile(r"(?:\bseq=)?(\d+)(?::|\s+hash=)([0-9a-f]{64})\b")
+_ANCHOR = re.compile(r"(\d+):([0-9a-f]{64})|seq=(\d+) hash=([0-9a-f]{64})")
+# In a file: a line that is only SEQ:HASH, or the worker's logged words anywhere in a line (plain or JSON log).
+_IN_FILE = re.compile(r"^\s*(\d+):([0-9a-f]{64})\s*$|\baudit head anchored: seq=(\d+) hash=([0-9a-f]{64})\b", re.M)
+
+
+def _pair(match: re.Match[str]) -> tuple[int, str]:
+    seq, hash_ = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
+    return int(seq), hash_
 
 
 @attrs.frozen
@@ -123,13 +132,13 @@ class Anchor:
             raise InvalidInput(
                 f"not an audit anchor (SEQ:HASH, the hash 64 lowercase hex digits): {text.strip()[:80]!r}"
             )
-        return cls(int(match[1]), match[2])
+        return cls(*_pair(match))
 
     @classmethod
     def found_in(cls, text: str) -> list[Anchor]:
         """Every anchor in ``text``: a file of ``SEQ:HASH`` lines, or the worker's log lines
         (``audit head anchored: seq=SEQ hash=HASH``, plain or JSON), in the order found."""
-        return [cls(int(m[1]), m[2]) for m in _ANCHOR.finditer(text)]
+        return [cls(*_pair(m)) for m in _IN_FILE.finditer(text)]
 
 
 def record_hash(seq: int, record_id: str, event: AuditEvent, prev_hash: str) -> str:

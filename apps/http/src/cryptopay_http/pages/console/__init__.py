@@ -75,6 +75,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "account_unfreeze": _COMPLIANCE,
     "account_role": _ADMIN,
     "account_payout_charges": _ADMIN,
+    "account_merchant_fee": _ADMIN,
     "kyc_queue": _COMPLIANCE,
     "kyc_application": _COMPLIANCE,
     "kyc_claim": _COMPLIANCE,

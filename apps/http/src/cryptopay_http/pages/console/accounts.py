@@ -16,6 +16,7 @@ in erasing its people's personal data starts then.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput, NotFound
@@ -26,7 +27,7 @@ from cryptopay.core.payments.charges import PayoutCharging, set_payout_charges
 from flask import Response, request
 
 from cryptopay_http.blueprints.kyc import party_kind
-from cryptopay_http.blueprints.stores import PayoutChargesView
+from cryptopay_http.blueprints.stores import FeeView, PayoutChargesView, change_merchant_fee
 from cryptopay_http.pages.console import acting, bp, officer, refused
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
@@ -110,6 +111,7 @@ def _detail(party_id: str, status: int = 200, **context: Any) -> Response:
         merchant=shown,
         charges=PayoutChargesView.of(store, services.clock.now()) if store is not None else None,
         chargings=_CHARGINGS,
+        fee=_fee(store, services.clock.now()) if store is not None else None,
         owns=merchant if merchant is not None and merchant.id != party_id else None,
         standing=standing,
         tier=tier,
@@ -188,6 +190,31 @@ def account_payout_charges(party_id: str) -> Response:
             raise InvalidInput(f"no such payout charge: {text}", field="charging")
         services = runtime().services
         set_payout_charges(services.uow, party_id, PayoutCharging(text), actor=acting(), now=services.clock.now())
+
+    return _stepped_up(party_id, change)
+
+
+def _fee(store: Any, at: Any) -> FeeView | None:
+    current = store.current_merchant_fee(at)
+    if current is None:
+        return None
+    return FeeView(current.asset.code, current.version, current.percent, current.effective_from)
+
+
+@bp.post("/accounts/<party_id>/merchant-fee")
+def account_merchant_fee(party_id: str) -> Response:
+    """Set the merchant's fee from now (an admin, with a fresh code; audited; the merchant's owner is emailed), as
+    ``PUT /v1/merchants/<id>/store/merchant-fee`` (reviewer9 R9-9)."""
+
+    def change() -> None:
+        text = (request.form.get("percent") or "").strip()
+        try:
+            percent = Decimal(text)
+        except InvalidOperation:
+            raise InvalidInput("must be a percent from 0 to 100", field="percent") from None
+        if not percent.is_finite() or not Decimal(0) <= percent <= Decimal(100) or len(text) > 24:
+            raise InvalidInput("must be a percent from 0 to 100", field="percent")
+        change_merchant_fee(party_id, percent, by=acting())
 
     return _stepped_up(party_id, change)
 

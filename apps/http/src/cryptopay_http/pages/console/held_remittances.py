@@ -7,6 +7,9 @@ each order with why it is held, the addresses that paid it and its alerts (audit
 to the sender's refund address or another on the network it was paid on; a second approves it with a fresh code
 (money moves: its alerts concluded, the conversion reversed and the refund asked in one unit of work; the proposer is
 refused, 409 ``same_officer``, audited), or it is declined with a note; as held deposits (``/console/held-deposits``).
+Its release (paying it out to its recipient) is decided the same way (reviewer10 R10-1: a case one officer closed with
+no action is no release): proposed with the ``release`` decision, approved by a second officer (its alerts concluded
+and its payout planned in one unit of work), or declined.
 An order held for an operator (no alerts) is shown, and refused here as on the API (409, ``cryptopay remittances``).
 """
 
@@ -72,22 +75,43 @@ def _address(*, required: bool) -> str | None:
     return text or None
 
 
+def _releasing() -> bool:
+    """The form's ``decision``: ``release`` (pay it out) or ``refund`` (the default: the refund form of before)."""
+    decision = (request.form.get("decision") or _REFUND).strip()
+    if decision not in (_RELEASE, _REFUND):
+        raise InvalidInput(f"the decision is {_RELEASE} or {_REFUND}", field="decision")
+    return decision == _RELEASE
+
+
+_RELEASE, _REFUND = "release", "refund"
+
+
 @bp.post("/held-remittances/<order_id>/propose")
 def held_remittance_propose(order_id: str) -> Response:
-    """Propose the refund, to the sender's address or another (a note and a fresh code; a second officer approves)."""
+    """Propose its release (paid out to its recipient) or its refund, to the sender's address or another (a note and
+    a fresh code; a second officer approves)."""
 
     def propose() -> None:
-        address, note = _address(required=False), required_note()
-        _remittances().propose_refund(order_id, officer=officer().id, note=note, address=address)
+        releasing, address, note = _releasing(), _address(required=False), required_note()
+        if releasing:
+            if address is not None:
+                raise InvalidInput("a release pays the recipient: no refund address goes with it", field="address")
+            _remittances().propose_release(order_id, officer=officer().id, note=note)
+        else:
+            _remittances().propose_refund(order_id, officer=officer().id, note=note, address=address)
 
     return _acted(order_id, propose, step_up=True)
 
 
 @bp.post("/held-remittances/<order_id>/approve")
 def held_remittance_approve(order_id: str) -> Response:
-    """Carry out another officer's proposed refund, to the address the page showed (a fresh code: money moves)."""
+    """Carry out another officer's proposal as the page showed it: the release (``decision``), or the refund to the
+    address shown (a fresh code: money moves); a proposal of the other kind now is refused (nothing proposed)."""
 
     def approve() -> None:
+        if _releasing():
+            _remittances().approve_release(order_id, officer=officer().id)
+            return
         shown = _address(required=True)
         _remittances().approve_refund(order_id, officer=officer().id, expected=shown)
 
@@ -96,9 +120,13 @@ def held_remittance_approve(order_id: str) -> Response:
 
 @bp.post("/held-remittances/<order_id>/decline")
 def held_remittance_decline(order_id: str) -> Response:
-    """Decline (or withdraw) the proposed refund, saying why; nothing moves."""
-    return _acted(
-        order_id,
-        lambda: _remittances().decline_refund(order_id, officer=officer().id, note=required_note()),
-        step_up=False,
-    )
+    """Decline (or withdraw) the proposed release or refund, saying why; nothing moves."""
+
+    def decline() -> None:
+        note = required_note()
+        if _remittances().get(order_id).release_proposal is not None:
+            _remittances().decline_release(order_id, officer=officer().id, note=note)
+        else:
+            _remittances().decline_refund(order_id, officer=officer().id, note=note)
+
+    return _acted(order_id, decline, step_up=False)

@@ -19,10 +19,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from cryptopay.adapters.sql.engine import make_engine, resolve_url
+from cryptopay.core.errors import InvalidInput
 from sqlalchemy.engine import Engine
 
-__all__ = ["NotMigrated", "check_at_head", "current", "downgrade", "head", "upgrade"]
+__all__ = ["NotMigrated", "check_at_head", "current", "downgrade", "head", "revisions", "upgrade"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -39,10 +41,40 @@ def _run(url: str | None, action: Callable[[Config, str], None], revision: str) 
         with engine.connect() as conn:
             config = _config()
             config.attributes["connection"] = conn
-            action(config, revision)
+            try:
+                action(config, revision)
+            except CommandError as refused:  # R10-11: an unknown or unreachable revision is the caller's input
+                raise _refused(revision, refused) from None
         return _current(engine)
     finally:
         engine.dispose()
+
+
+def _refused(revision: str, error: CommandError) -> InvalidInput:
+    """Alembic's refusal as the caller's error (exit 2), in one line naming the revision.
+
+    >>> print(_refused("0199", CommandError("Can't locate revision identified by '0199'")).message)
+    no migration revision '0199': list them with `cryptopay db history`
+    """
+    text = str(error)
+    if "Can't locate revision" in text or "No such revision" in text:
+        return InvalidInput(
+            f"no migration revision {revision!r}: list them with `cryptopay db history`", field="revision"
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    return InvalidInput(
+        f"cannot migrate to {revision!r}: {first} (`cryptopay db history` lists the revisions)", field="revision"
+    )
+
+
+def revisions() -> list[tuple[str, str]]:
+    """Every revision the code knows, newest first, with its message.
+
+    >>> revisions()[0][0] == head()
+    True
+    """
+    scripts = ScriptDirectory.from_config(_config())
+    return [(r.revision, (r.doc or "").strip().splitlines()[0] if r.doc else "") for r in scripts.walk_revisions()]
 
 
 def _current(engine: Engine) -> str | None:
