@@ -81,7 +81,19 @@ def working_day() -> dict[str, str]:
     stack.observing.measure()
     kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
     http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
-    return kinds | http | signup_sms() | dict.fromkeys(treasury_day(), "gauge")
+    return kinds | http | signup_sms() | dict.fromkeys(treasury_day(), "gauge") | dict.fromkeys(buys_day(), "gauge")
+
+
+def buys_day() -> set[str]:
+    """The STK buys' gauges on a run of the worker's STK Query job (buys.prom)."""
+    from cryptopay.core.testing.metrics import RecordingMetrics
+
+    from tests.support.wallet_stack import wallet_stack
+
+    stack = wallet_stack()
+    stack.buys.metrics = metrics = RecordingMetrics()
+    stack.buys.follow_up()
+    return {name for name, _labels in metrics.values}
 
 
 def signup_sms() -> dict[str, str]:

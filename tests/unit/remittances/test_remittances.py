@@ -89,6 +89,11 @@ def test_a_recipient_with_a_wallet_is_credited_instead(stack):
     assert [line.kind for line in stack.wallet.wallets.history(achieng.id)] == ["remittance"]
     assert "wallet" in stack.wallet.sms.sent_to("254712345678")[-1].text
     assert stack.books_balanced()
+    (credited,) = [r for r in stack.wallet.backend.storage.audit_records() if r.action == "remittance.credited"]
+    details = dict(credited.details)  # R10-10: what the sender paid and at which quote, with what the wallet got
+    assert (
+        details["usdt"] == str(done.usdt) and details["quote"] == done.quote_id and details["amount"] == str(done.kes)
+    )
 
 
 def test_a_tier_0_wallet_takes_small_remittances_and_the_rest_goes_to_the_same_phone_by_b2c(stack):

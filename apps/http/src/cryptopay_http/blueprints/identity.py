@@ -96,6 +96,14 @@ class StepUpView:
 
 
 @attrs.frozen
+class PasswordChangeRequest:
+    current_password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
+    new_password: str = attrs.field(
+        repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, text=TextKind.SECRET)
+    )
+
+
+@attrs.frozen
 class RefreshRequest:
     refresh_token: str | None = attrs.field(
         default=None, repr=False, metadata={"description": "omit to use the cookie"}
@@ -323,6 +331,69 @@ def refresh() -> Response:
 def logout() -> Response:
     token, _ = _refresh_token(read_body(RefreshRequest, optional=True))
     runtime().accounts.logout(token)
+    response = Response(status=204)
+    clear_session_cookies(response)
+    return response
+
+
+@bp.post("/v1/auth/password")
+@operation(
+    "Change the password (every login of the account ends)",
+    description=(
+        "Replaces the login's password after checking the current one. Every login of the account then ends, "
+        "this one included: its refresh tokens are revoked and its access tokens refused at once (log in again "
+        "with the new password). The new password meets the same rules as at registration. A wrong current "
+        "password and a change are audited (`auth.password_change_failed`, `auth.password_changed`, "
+        "`auth.sessions_ended`). "
+    )
+    + rate_limits(per_client=False, per_account=True),
+    request=PasswordChangeRequest,
+    example={"current_password": "a long passphrase", "new_password": "another long passphrase"},
+    status=204,
+    tags=("auth",),
+    errors=(401, 403, 429),
+    problems=(
+        (Unauthenticated, "the current password is wrong"),
+        (WeakPassword, "the new password is too short, contains the email or is trivially guessable"),
+        (InvalidInput, "the new password is the current one"),
+        (Forbidden, "an API key cannot change a password"),
+        (RateLimited, "too many failed attempts for this account (Retry-After says when)"),
+    ),
+)
+@require()
+def change_password() -> Response:
+    body = read_body(PasswordChangeRequest)
+    principal = current_principal()
+    if principal.kind is not PrincipalKind.USER:
+        raise Forbidden("only a logged-in user can change its password")
+    limit_account(principal.id)
+    runtime().accounts.change_password(principal.id, body.current_password, body.new_password)
+    passed_account_check(principal.id)
+    response = Response(status=204)
+    clear_session_cookies(response)
+    return response
+
+
+@bp.post("/v1/auth/logout-everywhere")
+@operation(
+    "Sign out everywhere: end every login of the account",
+    status=204,
+    tags=("auth",),
+    errors=(401, 403),
+    description=(
+        "Ends every login of the caller's account at once, this one included (a lost phone, a refresh token "
+        "that may have leaked): every refresh token is revoked and every access token refused (401) on its "
+        "next request. API keys are not touched (revoke them with DELETE /v1/merchants/{id}/api-keys/{key}). "
+        "Audited (`auth.sessions_ended`)."
+    ),
+    problems=((Forbidden, "an API key cannot sign a user out"),),
+)
+@require(enrolment=True)
+def logout_everywhere() -> Response:
+    principal = current_principal()
+    if principal.kind is not PrincipalKind.USER:
+        raise Forbidden("only a logged-in user can sign out everywhere")
+    runtime().accounts.sign_out_everywhere(principal.id)
     response = Response(status=204)
     clear_session_cookies(response)
     return response

@@ -222,6 +222,13 @@ class Accounts:
         self.end_all_sessions(user, actor=f"user:{user.id}", reason="password changed")
         return user
 
+    def sign_out_everywhere(self, user_id: str) -> None:
+        """The account's owner ends every login of the account (this one too): a lost phone, a suspected theft."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise Unauthenticated("log in again")
+        self.end_all_sessions(user, actor=f"user:{user.id}", reason="signed out everywhere")
+
     def end_all_sessions(self, user: User, *, actor: str, reason: str) -> None:
         """End every login of the account at once: bump its session version and revoke every refresh token."""
         user.session_version += 1

@@ -1720,7 +1720,14 @@ class Remittances:
         order.route, order.recipient_id, order.paid_out_at = RemittanceRoute.WALLET, wallet.user_id, now
         order.finish(RemittanceState.PAID_OUT, now, "credited to the recipient's wallet")
         uow.remittances.update(order)
-        details = {"entry": entry.id, "user": wallet.user_id, "amount": str(order.kes)}
+        details = {  # R10-10: what the sender paid, what the wallet got, at which quote
+            "entry": entry.id,
+            "user": wallet.user_id,
+            "amount": str(order.kes),
+            "charge": str(order.charge),
+            "usdt": str(order.usdt),
+            "quote": order.quote_id,
+        }
         uow.audit.append(_event(_ACTOR, "remittance.credited", order.id, now, details))
 
     def _plan_b2c(self, uow: RemittanceUnitOfWork, order_id: str, actor: str) -> RemittanceOrder:

@@ -235,7 +235,14 @@ class Bills:
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.BILL.value, checked.amount, now, bill_id))
-        details = {"payout": payout_id, "biller": biller.code, "paid_with": paid_with.asset.code}
+        details = {  # R10-10: the amount, the account, and what was sold for it at which rate
+            "payout": payout_id,
+            "biller": biller.code,
+            "account": checked.account,
+            "amount": str(checked.amount),
+            "paid_with": paid_with.asset.code,
+            "sold": str(paid_with),
+        } | ({"quote": quote.id, "bid": str(quote.bid)} if quote is not None else {})
         uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.bill", f"bill:{bill_id}", now, details))
         return Bill(id=bill_id, biller=biller, account=checked.account, paid_with=paid_with, payout=payout)
 

@@ -478,9 +478,15 @@ class Buys:
         buy.state, buy.finished_at = BuyState.CREDITED, now
         buy.checkout_request_id = buy.checkout_request_id or result.checkout_request_id
         buy.receipt, buy.result_code, buy.reason = result.receipt, result.result_code, None
-        uow.audit.append(
-            AuditEvent(f"user:{buy.user_id}", "wallet.buy_credited", f"buy:{buy.id}", now, {"late": str(late)})
-        )
+        details = {  # R10-10: the trail alone says what moved, at which quote, on which M-Pesa receipt
+            "late": str(late),
+            "kes": str(buy.kes),
+            "usdt": str(buy.usdt),
+            "quote": buy.quote_id,
+            "ask": str(buy.ask),
+            "receipt": buy.receipt or "",
+        }
+        uow.audit.append(AuditEvent(f"user:{buy.user_id}", "wallet.buy_credited", f"buy:{buy.id}", now, details))
 
     def _fail(self, uow: WalletUnitOfWork, buy: Buy, code: str, reason: str) -> None:
         """Nothing was paid: say why, and give the purchase's usage back to the limits."""

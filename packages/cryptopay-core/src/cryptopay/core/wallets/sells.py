@@ -23,7 +23,7 @@ review7 F10: the 201 said KES 103 while 100 left the wallet, and the limits coun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 from cryptopay.core import flows
@@ -156,7 +156,9 @@ class Sells:
             quote_id=quote.id,
             session=uow.ledger,
         )
-        return Sale(sale_id, usdt, kes, self._payout(uow, sale_id, user_id, phone, kes, amount, charge, "wallet.sell"))
+        sold = {"usdt": str(usdt), "quote": quote.id, "bid": str(quote.bid)}  # R10-10: what was sold, at which rate
+        payout = self._payout(uow, sale_id, user_id, phone, kes, amount, charge, "wallet.sell", sold)
+        return Sale(sale_id, usdt, kes, payout)
 
     def cash_out(self, user_id: str, kes: Money) -> Sale:
         """Pay ``kes`` (whole shillings) of the wallet's KES balance by B2C to its own number, M-Pesa's charge out of
@@ -229,6 +231,7 @@ class Sells:
         amount: Money,
         charge: Money,
         action: str,
+        sold: Mapping[str, str] | None = None,
     ) -> Payout:
         """Hold ``amount`` + ``charge`` from the wallet's KES and plan the B2C payout of the sale to ``phone``."""
         now, payout_id = self.clock.now(), self.ids.new_id("po")
@@ -256,7 +259,8 @@ class Sells:
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.SELL.value, kes, now, sale_id))
-        uow.audit.append(AuditEvent(f"user:{user_id}", action, f"sale:{sale_id}", now, {"payout": payout_id}))
+        details = {"payout": payout_id, "kes": str(kes), "paid": str(amount), "charge": str(charge), **(sold or {})}
+        uow.audit.append(AuditEvent(f"user:{user_id}", action, f"sale:{sale_id}", now, details))
         return payout
 
     def _mpesa_daily(self, paid_today: Money, amount: Money) -> None:

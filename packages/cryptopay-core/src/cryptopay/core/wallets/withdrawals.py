@@ -423,6 +423,7 @@ class Withdrawals:
         details = {
             "amount": str(withdrawal.amount),
             "fee": str(withdrawal.fee),
+            "kes_value": str(plan.kes),
             "network": withdrawal.network,
             "address": withdrawal.address,
             "send_after": send_after.isoformat(),
