@@ -57,6 +57,16 @@ __all__ = ["bp", "merchant_id"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
+# A login's own settings (``dashboard_account``): for every login of the dashboard session, merchant or staff, and
+# open when the merchant is closed (a password change closes no business).
+_ANY_LOGIN = {
+    "dashboard.account_settings",
+    "dashboard.account_password",
+    "dashboard.account_sign_out_everywhere",
+    "dashboard.account_enrol_two_factor",
+    "dashboard.account_confirm_two_factor",
+    "dashboard.account_remove_two_factor",
+}
 _OPEN_WHEN_CLOSED = {"dashboard.logout"}  # every other form of a closed merchant is refused (``refuse_if_closed``)
 # What each page needs of a team member's role: the scope its REST twin requires (``TEAM_SCOPES``); keys, webhooks
 # and deliveries belong to the owner and admins, as ``/v1/merchants/{id}/api-keys`` does.
@@ -122,6 +132,8 @@ def _guard() -> ResponseReturnValue | None:
         return None
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}", 303)
+    if request.endpoint in _ANY_LOGIN:
+        return None  # the login's own account (``dashboard_account``): every login, staff without 2FA yet too
     if principal.role is not Role.MERCHANT:
         raise Forbidden("the dashboard is for merchants")
     if principal.merchant_id is None:
