@@ -49,9 +49,12 @@ def create_merchant(*extra: str, owner: str = OWNER, destination: str = "0712345
     return str(view["id"])
 
 
+PAYER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"  # the Tron address the customer pays from
+
+
 def paid_invoice(stack: PaymentsStack, merchant_id: str, price: str = "1000") -> str:
-    """An invoice of ``price`` KES paid in full on Tron and confirmed; its id."""
+    """An invoice of ``price`` KES paid in full on Tron from ``PAYER`` and confirmed; its id."""
     invoice = stack.invoicing.create_invoice(merchant_id, stack.kes(price))
-    stack.pay(invoice.id)
+    stack.pay(invoice.id, sender=PAYER)
     stack.confirm(3)
     return invoice.id

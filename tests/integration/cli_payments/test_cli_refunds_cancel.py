@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from cryptopay_cli.context import operator
 
-from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
+from tests.integration.cli_payments.cli_payments_support import PAYER, cli, cli_json, create_merchant, paid_invoice
 
-CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+CUSTOMER = PAYER  # the address that paid (R10-9: a shell refund goes only there)
 
 
 def test_cli_refunds_create_list_and_show(stack):
     """A KES refund is converted at a locked quote, listed newest first and shown; each is audited by operator."""
     merchant_id = create_merchant()
     invoice_id = paid_invoice(stack, merchant_id)
-    first = cli_json("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "130", "--currency", "KES")
+    first = cli_json(
+        "refunds",
+        "create",
+        "--reason",
+        "the customer asked",
+        invoice_id,
+        "--address",
+        CUSTOMER,
+        "--amount",
+        "130",
+        "--currency",
+        "KES",
+    )
     assert first["state"] == "requested" and first["quote_id"] and first["requested"]["asset"] == "KES"
     assert first["requested_by"].startswith("ops:")
     second = cli_json(
         "refunds",
         "create",
+        "--reason",
+        "the customer asked",
         invoice_id,
         "--address",
         CUSTOMER,
@@ -43,18 +57,60 @@ def test_cli_refunds_exit_codes(stack):
     invoice_id = paid_invoice(stack, merchant_id)
     assert cli("refunds", "show", "rfd_nope").exit_code == 3
     assert cli("refunds", "list", "inv_nope").exit_code == 3
-    assert cli("refunds", "create", "inv_nope", "--address", CUSTOMER).exit_code == 3
+    assert cli("refunds", "create", "--reason", "the customer asked", "inv_nope", "--address", CUSTOMER).exit_code == 3
     assert (
-        cli("refunds", "create", invoice_id, "--address", "0x12", "--amount", "1", "--currency", "USDT").exit_code == 2
-    )
-    assert (
-        cli("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "ten", "--currency", "USDT").exit_code
+        cli(
+            "refunds",
+            "create",
+            "--reason",
+            "the customer asked",
+            invoice_id,
+            "--address",
+            "0x12",
+            "--amount",
+            "1",
+            "--currency",
+            "USDT",
+        ).exit_code
         == 2
     )
-    too_much = cli("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "1000", "--currency", "USDT")
+    assert (
+        cli(
+            "refunds",
+            "create",
+            "--reason",
+            "the customer asked",
+            invoice_id,
+            "--address",
+            CUSTOMER,
+            "--amount",
+            "ten",
+            "--currency",
+            "USDT",
+        ).exit_code
+        == 2
+    )
+    too_much = cli(
+        "refunds",
+        "create",
+        "--reason",
+        "the customer asked",
+        invoice_id,
+        "--address",
+        CUSTOMER,
+        "--amount",
+        "1000",
+        "--currency",
+        "USDT",
+    )
     assert too_much.exit_code == 5 and "at most" in too_much.stderr
     open_id = stack.invoicing.create_invoice(merchant_id, stack.kes("250")).id
-    assert cli("refunds", "create", open_id, "--address", CUSTOMER, "--rail", "usdt-tron").exit_code == 5
+    assert (
+        cli(
+            "refunds", "create", "--reason", "the customer asked", open_id, "--address", CUSTOMER, "--rail", "usdt-tron"
+        ).exit_code
+        == 5
+    )
 
 
 def test_cli_refunds_take_a_quote_locked_for_the_invoices_merchant_once(stack):
@@ -65,7 +121,19 @@ def test_cli_refunds_take_a_quote_locked_for_the_invoices_merchant_once(stack):
     mine = cli_json("fx", "quote", "USDT/KES", "--merchant", merchant_id)["id"]
     theirs = cli_json("fx", "quote", "USDT/KES", "--merchant", rival_id)["id"]
     bare = cli_json("fx", "quote", "USDT/KES")["id"]
-    kes = ("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "130", "--currency", "KES")
+    kes = (
+        "refunds",
+        "create",
+        "--reason",
+        "the customer asked",
+        invoice_id,
+        "--address",
+        CUSTOMER,
+        "--amount",
+        "130",
+        "--currency",
+        "KES",
+    )
     for other in (theirs, bare):
         refused = cli(*kes, "--quote", other)
         assert refused.exit_code == 3 and "no quote" in refused.stderr
@@ -100,13 +168,60 @@ def test_cli_refunds_of_a_closed_merchants_invoice_need_a_reason(stack):
     assert closed["invoices_cancelled"] == 1 and closed["invoices_kept"] == [] and closed["keys_revoked"] == 0
     assert stack.invoice(unpaid).cancelled_at is not None and stack.invoice(invoice_id).cancelled_at is None
 
-    bare = ("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "1", "--currency", "USDT")
+    bare = (
+        "refunds",
+        "create",
+        "--reason",
+        "the customer asked",
+        invoice_id,
+        "--address",
+        CUSTOMER,
+        "--amount",
+        "1",
+        "--currency",
+        "USDT",
+    )
     refused = cli(*bare)
     assert refused.exit_code == 5 and "closed" in refused.stderr
-    assert cli("refunds", "create", others, "--address", CUSTOMER, "--closed-merchant", "x").exit_code == 2
+    assert (
+        cli(
+            "refunds",
+            "create",
+            "--reason",
+            "the customer asked",
+            others,
+            "--address",
+            CUSTOMER,
+            "--closed-merchant",
+            "x",
+        ).exit_code
+        == 2
+    )
     assert cli(*bare, "--closed-merchant", " ").exit_code == 2
     made = cli_json(*bare, "--closed-merchant", "returning the customers' money")
     assert [r["id"] for r in cli_json("refunds", "list", invoice_id)["refunds"]] == [made["id"]]
     with stack.uow() as uow:
         [asked] = [r for r in uow.audit.records() if r.action == "refund.request"]
     assert dict(asked.details)["merchant_closed"] == "returning the customers' money"
+
+
+def test_a_shell_refund_goes_only_to_the_address_that_paid_and_says_why(stack):
+    """reviewer10 R10-9: one operator sent a merchant's crypto to any address, no reason. From the shell a refund now
+    goes only to an address that paid the invoice (another: exit 5, audited ``refund.shell_refused``, nothing held:
+    that is the merchant's decision, on its dashboard or API), and ``--reason`` is required and audited."""
+    merchant_id = create_merchant()
+    invoice_id = paid_invoice(stack, merchant_id)
+    elsewhere = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+    ask = ("refunds", "create", invoice_id, "--amount", "1", "--currency", "USDT", "--address")
+    refused = cli(*ask, elsewhere, "--reason", "merchant phoned", "--fund-after-settlement")
+    assert refused.exit_code == 5 and "POST /v1/invoices/" in refused.stderr and PAYER in refused.stderr
+    assert cli(*ask, PAYER).exit_code == 2  # no --reason
+    assert cli(*ask, PAYER, "--reason", "  ").exit_code == 2
+    assert stack.refunds.list_refunds(invoice_id) == []
+    (record,) = [r for r in stack.audit_trail.records() if r.action == "refund.shell_refused"]
+    assert (record.actor, record.subject) == (operator(), f"invoice:{invoice_id}")
+    assert dict(record.details) == {"address": elsewhere, "reason": "merchant phoned", "paid_from": PAYER}
+    done = cli_json(*ask, PAYER, "--reason", "customer returned the goods")
+    (asked,) = [r for r in stack.audit_trail.records() if r.action == "refund.shell_requested"]
+    assert asked.actor == operator() and dict(asked.details)["reason"] == "customer returned the goods"
+    assert dict(asked.details)["refund"] == done["id"] and done["address"] == PAYER

@@ -108,7 +108,9 @@ def test_refunds_create_on_a_desk_invoice_never_takes_back_the_kept_dust(stack: 
     assert desk == late.usdt
     assert stack.refunds.refundable(invoice, "usdt-tron") == order.usdt  # its price, which it took: not the dust
     for extra in ([], ["--amount", "0.4", "--currency", "USDT"], ["--amount", "0.1", "--currency", "USDT"]):
-        done = runner.invoke(build_app(), ["refunds", "create", invoice, "--address", OTHER, *extra])
+        done = runner.invoke(
+            build_app(), ["refunds", "create", "--reason", "late payment", invoice, "--address", TRON_REFUND, *extra]
+        )
         assert done.exit_code == 5, done.output
         assert "0.400000 USDT" in done.output and "kept" in done.output and "not refunded" in done.output, done.output
     with pytest.raises(KeptAsRevenue) as refused:
@@ -129,10 +131,25 @@ def test_a_manual_refund_of_a_late_payment_takes_only_what_was_not_kept(stack: R
     stack.confirm()
     assert stack.refunds.refundable(invoice, "usdt-tron") == order.usdt + Money.of("5", USDT)  # not the dust
     too_much = runner.invoke(
-        build_app(), ["refunds", "create", invoice, "--address", OTHER, "--amount", "5.4", "--currency", "USDT"]
+        build_app(),
+        [
+            "refunds",
+            "create",
+            "--reason",
+            "late payment",
+            invoice,
+            "--address",
+            TRON_REFUND,
+            "--amount",
+            "5.4",
+            "--currency",
+            "USDT",
+        ],
     )
     assert too_much.exit_code == 5 and "at most 5.000000 USDT" in too_much.output and "0.400000 USDT" in too_much.output
-    done = runner.invoke(build_app(), ["refunds", "create", invoice, "--address", OTHER, "--json"])
+    done = runner.invoke(
+        build_app(), ["refunds", "create", "--reason", "late payment", invoice, "--address", TRON_REFUND, "--json"]
+    )
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["amount"] == {"amount": "5.000000", "asset": "USDT"}
 

@@ -219,3 +219,25 @@ def test_logout_says_the_logins_access_tokens_are_refused_at_once(document):
     """Review R21: logout ends the login's access tokens at once (each request checks its login), not "shortly"."""
     text = document["paths"]["/v1/auth/logout"]["post"]["description"]
     assert "refused at once (401)" in text and "expire on their own" not in text
+
+
+def test_every_operation_with_a_path_parameter_lists_the_path_s_422(document):
+    """R9-3: a path value outside its pattern (a control character, 201 characters) is refused 422
+    ``validation_failed`` before the view: every operation with a path parameter says so, in its 422 response and
+    among the problems its description lists."""
+    missing = [
+        (path, method)
+        for path, method, op in _operations(document)
+        if any(p["in"] == "path" for p in op.get("parameters", ()))
+        and (
+            "`validation_failed`" not in op["responses"]["422"]["description"]
+            or "validation_failed" not in op["description"]
+        )
+    ]
+    assert missing == []
+
+
+def test_a_bad_path_value_is_the_validation_failed_the_document_lists(app):
+    """The refusal the document lists is the one answered (no credential needed to see it)."""
+    answer = app.test_client().get("/v1/invoices/%E2%80%AE")
+    assert (answer.status_code, answer.get_json()["code"]) == (422, "validation_failed"), answer.get_json()

@@ -255,7 +255,11 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     csv_answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
     assert csv_answer.status_code == 200 and csv_answer.mimetype == "text/csv"
     assert csv_answer.get_data(as_text=True).splitlines()[1].split(",")[1:4] == ["KES", "1000.00", "1000.00"]
-    assert api.client.get("/v1/wallet/statements/2026-13", headers=headers).status_code == 422
+    for odd in ("2026-13", "zz", "1999-12"):  # R9-3: the path's documented 422 code, not the core's invalid_input
+        refused = api.client.get(f"/v1/wallet/statements/{odd}", headers=headers)
+        assert (refused.status_code, refused.get_json()["code"]) == (422, "validation_failed"), refused.get_json()
+    later = api.client.get("/v1/wallet/statements/2999-12", headers=headers)  # one to come: a statement without lines
+    assert later.status_code == 200 and later.get_data(as_text=True).count("\n") == 1, later.get_data(as_text=True)
     pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)

@@ -413,6 +413,8 @@ def _implied_problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> lis
         found += [*_BODY_PROBLEMS, (ValidationFailed, "a field is missing, of the wrong type or out of bounds")]
     if any(p["in"] == "query" for p in params):
         found.append((ValidationFailed, "a query parameter is out of bounds or not one of its values"))
+    if any(p["in"] == "path" for p in params):  # R9-3: a path value outside its pattern (a control character)
+        found.append((ValidationFailed, "a path parameter is outside its pattern or length"))
     if any(p["in"] == "path" for p in params) or any(
         isinstance(p, Param) and p.names_an_object for p in meta.get("parameters", ())
     ):

@@ -9,6 +9,12 @@ A closed merchant's invoice (``merchants close``) is refunded only with ``--clos
 customers' money is often what closing needs, so an operator may, but says so (the reason is kept on the
 ``refund.request`` audit record); without it, exit 5 (``merchant_closed``); with it on an open merchant's, exit 2.
 A wrong-network payment (``wrong-network``) is the payer's money, never the merchant's: it goes back either way.
+
+From the shell a refund of a merchant's money goes only to an address that paid the invoice (or, on a remittance
+order's invoice, the refund address its sender gave), and says why (``--reason``, required): another address is the
+merchant's decision, made on its dashboard or API (``POST /v1/invoices/{id}/refunds``, signed in with step-up), not
+one operator's (reviewer10 R10-9). A refusal is exit 5, audited ``refund.shell_refused``; a refund asked is audited
+``refund.shell_requested`` with the reason, by the OS operator.
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import typer
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payments.model import address_key
+from cryptopay.core.payments.refunds import valid_address
+from cryptopay.core.remittances import DESK
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
@@ -46,6 +56,48 @@ def _amount(amount: str | None, currency: str | None) -> Money | None:
     return Money.of(value, asset_by_code(currency.strip().upper()))
 
 
+def _allowed_addresses(invoice_id: str) -> list[tuple[str, str]]:
+    """(network, address) a shell refund of ``invoice_id`` may go to: every address that paid it, and on a remittance
+    order's invoice the refund address its sender gave (``NotFound``, exit 3, for an unknown invoice)."""
+    svc = services()
+    invoice = svc.refunds.get_invoice(invoice_id)
+    networks = {option.rail.key: option.rail.network.name for option in invoice.options}
+    allowed = [
+        (networks.get(p.rail_key, ""), p.transfer.from_address) for p in invoice.payments if p.transfer.from_address
+    ]
+    if invoice.merchant_id == DESK and invoice.order_id:  # a remittance order's: its sender's refund address too
+        refund_address = svc.remittances.get(invoice.order_id).refund_address
+        allowed += [(network, refund_address) for network in dict.fromkeys(networks.values())]
+    return allowed
+
+
+def _shaped(network: str, address: str) -> bool:
+    try:
+        valid_address(network, address.strip(), {})
+    except InvalidInput:
+        return False
+    return True
+
+
+def _refuse_another_address(invoice_id: str, address: str, reason: str) -> None:
+    """Exit 5, audited ``refund.shell_refused``, unless ``address`` is one a shell refund may go to."""
+    allowed = _allowed_addresses(invoice_id)
+    networks = dict.fromkeys(net for net, _ in allowed) or {"": None}
+    shaped = [net for net in networks if _shaped(net, address)]
+    if not shaped:  # malformed on every network the invoice was paid on: bad input (exit 2), not a refusal
+        valid_address(next(iter(networks)), address.strip(), {})
+    if any(address_key(net, address.strip()) == address_key(net, paid) for net, paid in allowed):
+        return
+    svc = services()
+    details = {"address": address.strip(), "reason": reason, "paid_from": ",".join(a for _, a in allowed)[:500]}
+    svc.audit.append(AuditEvent(operator(), "refund.shell_refused", f"invoice:{invoice_id}", svc.clock.now(), details))
+    raise Refused(
+        f"from the shell a refund of invoice {invoice_id} goes only to an address that paid it "
+        f"({', '.join(a for _, a in allowed) or 'none known'}): another address is the merchant's decision, on its "
+        f"dashboard or API (POST /v1/invoices/{invoice_id}/refunds, signed in with step-up)"
+    )
+
+
 @app.command("create")
 def create(
     invoice_id: str = typer.Argument(..., help="The invoice to refund."),
@@ -61,6 +113,7 @@ def create(
         "--fund-after-settlement",
         help="What the merchant's balance no longer covers (settled) is owed by it, netted from its next settlements.",
     ),
+    reason: str = typer.Option(..., "--reason", help="Why the operator refunds it (audited)."),
     actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
     closed_merchant: str | None = typer.Option(
         None,
@@ -70,8 +123,12 @@ def create(
     as_json: bool = _JSON,
 ) -> None:
     """Hold and record a refund; the worker sends it (a KES amount is converted at a locked quote, kept on it).
-    A closed merchant's invoice needs --closed-merchant REASON (exit 5 without it, 2 with it on an open one)."""
+    A closed merchant's invoice needs --closed-merchant REASON (exit 5 without it, 2 with it on an open one).
+    Only to an address that paid the invoice (exit 5 otherwise, audited); --reason is required and audited."""
     with errors_to_exit_codes():
+        if not reason.strip():
+            raise InvalidInput("--reason says why the operator refunds it", field="--reason")
+        _refuse_another_address(invoice_id, address, reason.strip())
         refund = services().refunds.refund(
             invoice_id,
             address=address,
@@ -81,6 +138,16 @@ def create(
             quote_id=quote_id,
             closed_merchant=closed_merchant,
             fund_after_settlement=fund,
+        )
+        svc = services()
+        details = {
+            "refund": refund.id,
+            "address": refund.address,
+            "amount": str(refund.amount),
+            "reason": reason.strip(),
+        }
+        svc.audit.append(
+            AuditEvent(operator(), "refund.shell_requested", f"invoice:{invoice_id}", svc.clock.now(), details)
         )
     view = refund_view(refund)
     if as_json:

@@ -507,9 +507,10 @@ def _email() -> str | None:
     response=StandingView,
     tags=_TAGS,
     description=(
-        "The caller's verification standing: the KYC tier held (a personal user's, or for a merchant its "
-        "KYB), the limits it allows and what is used of them, whether the account is frozen, and its "
-        "applications with their state and what they still need."
+        "The caller's verification standing: its status, the KYC tier held (a personal user's, or for a merchant "
+        "its KYB) and the limits that tier allows (per payment, day and month, KES), and its applications with "
+        "their state and what they still need. What is used of the limits is not here (a refusal names the "
+        "limit reached), nor whether compliance holds the account (never told, R9-3)."
     ),
 )
 @require(roles=[Role.PERSONAL, Role.MERCHANT])

@@ -8,6 +8,7 @@ replays the first answer, so a lost response never sends twice).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -75,7 +76,15 @@ from cryptopay_http.auth import (
 )
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import (
+    TRIMMED_HINT,
+    TRIMMED_NAME_PATTERN,
+    FieldError,
+    ValidationFailed,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema, signed_money
 from cryptopay_http.pages.i18n import statement_describer
@@ -591,13 +600,17 @@ def _next_link(query: dict[str, str]) -> str:
     description=(
         "The caller's statement for one Nairobi calendar month: every movement of the month, oldest first, each "
         "with the asset's balance after it (the first line's balance less its amount is the opening balance, the "
-        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
+        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`. A month "
+        "without movements (one to come included) is a statement without lines; a month outside the path's "
+        "pattern (`2026-13`) is a 422 `validation_failed`."
     ),
     problems=(NO_WALLET,),
 )
 @require(roles=_PERSONAL)
 @query(Param("format", {"type": "string", "enum": ["csv", "pdf"]}, description="pdf: the statement as a PDF"))
 def my_statement(month: str) -> Response:
+    if re.fullmatch(MONTH_PATTERN, month) is None:  # R9-3: as documented, the path's 422, not the core's invalid_input
+        raise ValidationFailed([FieldError("path.month", "must be a month YYYY-MM, from 2000-01 to 2999-12")])
     wallets, user_id = runtime().services.wallets, current_principal().id
     wants = request.args.get("format")
     if wants is None and request.accept_mimetypes.best_match(["text/csv", _PDF]) == _PDF:

@@ -27,6 +27,7 @@ from cryptopay_http.pages import (
     checkout,
     console,
     dashboard,
+    dashboard_account,
     dashboard_business,
     links,
     portal,
@@ -44,7 +45,7 @@ __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa", "portal", "recovery"})
 
 
-assert dashboard_business  # its routes are on the dashboard's blueprint: imported before it is registered
+assert dashboard_account and dashboard_business  # their routes are on the dashboard's blueprint: imported first
 
 
 def install_pages(app: Flask) -> None:

@@ -57,6 +57,16 @@ __all__ = ["bp", "merchant_id"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
+# A login's own settings (``dashboard_account``): for every login of the dashboard session, merchant or staff, and
+# open when the merchant is closed (a password change closes no business).
+_ANY_LOGIN = {
+    "dashboard.account_settings",
+    "dashboard.account_password",
+    "dashboard.account_sign_out_everywhere",
+    "dashboard.account_enrol_two_factor",
+    "dashboard.account_confirm_two_factor",
+    "dashboard.account_remove_two_factor",
+}
 _OPEN_WHEN_CLOSED = {"dashboard.logout"}  # every other form of a closed merchant is refused (``refuse_if_closed``)
 # What each page needs of a team member's role: the scope its REST twin requires (``TEAM_SCOPES``); keys, webhooks
 # and deliveries belong to the owner and admins, as ``/v1/merchants/{id}/api-keys`` does.
@@ -122,6 +132,8 @@ def _guard() -> ResponseReturnValue | None:
         return None
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}", 303)
+    if request.endpoint in _ANY_LOGIN:
+        return None  # the login's own account (``dashboard_account``): every login, staff without 2FA yet too
     if principal.role is not Role.MERCHANT:
         raise Forbidden("the dashboard is for merchants")
     if principal.merchant_id is None:
@@ -564,6 +576,8 @@ def _developers(status: int = 200, **context: Any) -> Response:
         scopes=scopes,
         statuses=statuses,
         nav="developers",
+        key_form_key=new_form_key(),
+        hook_form_key=new_form_key(),
         **context,
     )
 
@@ -621,9 +635,9 @@ def create_api_key() -> Response:
             raise InvalidInput("give the key a name", field="name")
         scopes = request.form.getlist("scopes") or sorted(MERCHANT_SCOPES)
         key, secret = runtime().api_keys.create(_merchant_id(), name=name, scopes=scopes, created_by=g.principal.id)
-        return _developers(201, secret=secret, secret_for=key.name)
+        return _issued(secret, key.name)
 
-    return _stepped_up(create)
+    return _stepped_up(lambda: _shown_once(create))
 
 
 @bp.post("/developers/api-keys/<key_id>/revoke")
@@ -661,9 +675,28 @@ def create_webhook_endpoint() -> Response:
             host=host,
             payload_version=str(endpoint.payload_version),
         )
-        return _developers(201, secret=endpoint.secret, secret_for=endpoint.url)
+        return _issued(endpoint.secret, endpoint.url)
 
-    return _stepped_up(create)
+    return _stepped_up(lambda: _shown_once(create))
+
+
+def _issued(secret: str, secret_for: str) -> Response:
+    """A secret was issued: the answer kept under the form's key is a redirect to the developers page (never the
+    secret: kept answers are stored), and this request alone shows the secret (``_shown_once``)."""
+    g.issued_secret = (secret, secret_for)
+    return redirect("/dashboard/developers", 303)
+
+
+def _shown_once(create: Callable[[], Response]) -> Response:
+    """Run a secret-issuing form once per rendered form (reviewer9 R9-6): its form key (``idempotent_form``) makes a
+    double press or a reload's re-post replay the first answer's redirect to the developers page (the key or
+    endpoint listed, no second one, no secret again) instead of issuing a second live secret nobody holds; the
+    first answer shows the secret, once."""
+    answer = idempotent_form(create)()
+    issued = g.pop("issued_secret", None)
+    if issued is None:
+        return answer  # the replay of an earlier press: the page lists what that one made
+    return _developers(201, secret=issued[0], secret_for=issued[1])
 
 
 @bp.post("/developers/webhooks/<endpoint_id>/payload-version")

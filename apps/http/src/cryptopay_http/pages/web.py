@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptopay.core.errors import CryptopayError, InvalidAmount
+from cryptopay.core.identity.model import EnrolmentRequired
 from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_MB
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -47,17 +48,25 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
 
 
 def _error_page(
-    status: int, message: str, detail: str | None = None, *, retry_after: str | None = None, ref: str | None = None
+    status: int,
+    message: str,
+    detail: str | None = None,
+    *,
+    retry_after: str | None = None,
+    ref: str | None = None,
+    enrol: bool = False,
 ) -> Response:
-    """``ref``: a crash's reference (its log line's id), which the page gives the reader for support."""
-    context = {"message": message, "detail": detail, "retry_after": retry_after, "reference": ref}
+    """``ref``: a crash's reference (its log line's id), which the page gives the reader for support. ``enrol``: a
+    staff login without a second factor yet, sent to the page where it turns one on (R9-7)."""
+    context = {"message": message, "detail": detail, "retry_after": retry_after, "reference": ref, "enrol": enrol}
     return page("error.html", status, status=status, **context)
 
 
 def _domain_error(error: CryptopayError) -> Response:
     shown = refusal(error, language())  # in the page's language, the core's English words below
     wait = shown["retry_after"]
-    return _error_page(error.http_status, shown["error"] or error.message, shown["error_detail"], retry_after=wait)
+    message, enrol = shown["error"] or error.message, isinstance(error, EnrolmentRequired)
+    return _error_page(error.http_status, message, shown["error_detail"], retry_after=wait, enrol=enrol)
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -801,7 +801,7 @@ class Refunds:
         refund, now = _refund(uow, refund_id), self._clock.now()
         if not refund.is_open:
             return refund
-        before = refund.state
+        before = (refund.state, refund.tx_hash, refund.failure)
         if sent is None or sent.state is TxState.FAILED:
             self._ledger.void_hold(refund.hold_id, session=uow.ledger)
             refund.state, refund.failure = RefundState.FAILED, error or f"transaction {sent and sent.tx_hash} failed"
@@ -820,9 +820,12 @@ class Refunds:
             refund.state, action = RefundState.SENT, "refund.sent"
         refund.tx_hash, refund.updated_at = (sent.tx_hash if sent else refund.tx_hash), now
         uow.refunds.update(refund)
-        if refund.state is not before:
+        if refund.state is not before[0]:
             _publish(uow, self._ids, refund, now)
-        audit(uow, "system:refunds", action, f"refund:{refund.id}", now, tx=refund.tx_hash or "", amount=refund.amount)
+        if (refund.state, refund.tx_hash, refund.failure) != before:  # a check that changed nothing is no event
+            audit(
+                uow, "system:refunds", action, f"refund:{refund.id}", now, tx=refund.tx_hash or "", amount=refund.amount
+            )
         return refund
 
     def _pay_out(self, uow: PaymentsUnitOfWork, refund: Refund) -> None:

@@ -468,12 +468,19 @@ class PaymentsStack:
 
     # --- the world moves ----------------------------------------------------------------------------------------
     def pay(
-        self, invoice_id: str, amount: Money | None = None, *, rail: str | None = None, at: datetime | None = None
+        self,
+        invoice_id: str,
+        amount: Money | None = None,
+        *,
+        rail: str | None = None,
+        at: datetime | None = None,
+        sender: str = "0xcustomer",
     ) -> ObservedTransfer:
-        """The customer pays ``amount`` (default: what is due) to the invoice's address on ``rail``, in a new block."""
+        """The customer (``sender``) pays ``amount`` (default: what is due) to the invoice's address on ``rail``, in a
+        new block."""
         invoice = self.invoice(invoice_id)
         option = invoice.option(rail) if rail else invoice.options[0]
-        return self.chains[option.rail.network.name].pay(option.address, amount or option.due, at=at)
+        return self.chains[option.rail.network.name].pay(option.address, amount or option.due, at=at, sender=sender)
 
     def confirm(self, blocks: int = 3) -> None:
         """``blocks`` more blocks, a minute apart, each scanned."""

@@ -1,0 +1,101 @@
+"""``/dashboard/settings``: a dashboard or console login's own account (R9-7): change the password (the current one;
+every login of the account ends, as the portal's change and ``POST /v1/auth/password``), sign out everywhere
+(``POST /v1/auth/logout-everywhere``) and turn two-step sign-in on or off (the core's ``TwoFactor``, as
+``/v1/auth/2fa/*``). On the dashboard's blueprint and session, open to every login of it: merchants and their team,
+and staff, even a new staff login whose second factor is not enrolled yet (the console sends it here).
+"""
+
+from __future__ import annotations
+
+from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
+from flask import Response, g, request
+
+from cryptopay_http.auth import limit_account
+from cryptopay_http.pages.dashboard import bp
+from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.refusals import refusal
+from cryptopay_http.pages.session import DASHBOARD, end_page_session, step_up_from_form
+from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.runtime import runtime
+
+__all__ = ["account_settings"]  # every view here is in the dashboard guard's ``_ANY_LOGIN``
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _user_id() -> str:
+    found: str = g.principal.id
+    return found
+
+
+def _settings_page(status: int = 200, **context: object) -> Response:
+    user = runtime().services.users.get(_user_id())
+    if user is None:
+        raise NotFound("no such account")
+    staff = user.role.needs_two_factor
+    response = page(
+        "dashboard/settings.html", status, nav="settings", two_factor=user.two_factor, staff=staff, **context
+    )
+    if "secret" in context or "recovery_codes" in context:
+        response.headers.update(_NO_STORE)
+    return response
+
+
+@bp.get("/settings")
+def account_settings() -> Response:
+    return _settings_page(done=request.args.get("done"))
+
+
+@bp.post("/settings/password")
+def account_password() -> Response:
+    limit_account(_user_id())
+    new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
+    try:
+        if new != again:
+            raise InvalidInput("the two new passwords differ", field="new_password_again")
+        runtime().accounts.change_password(_user_id(), request.form.get("current_password", ""), new)
+    except CryptopayError as error:
+        return _settings_page(error.http_status, **refusal(error, language()))
+    response = redirect("/dashboard/login?changed=1", 303)
+    end_page_session(response, DASHBOARD)
+    return response
+
+
+@bp.post("/settings/sign-out-everywhere")
+def account_sign_out_everywhere() -> Response:
+    runtime().accounts.sign_out_everywhere(_user_id())
+    response = redirect("/dashboard/login?signed_out=1", 303)
+    end_page_session(response, DASHBOARD)
+    return response
+
+
+@bp.post("/settings/2fa/enrol")
+def account_enrol_two_factor() -> Response:
+    try:
+        step_up_from_form(g.principal)
+        enrolment = runtime().two_factor.begin(_user_id())
+    except CryptopayError as error:
+        return _settings_page(error.http_status, **refusal(error, language()))
+    return _settings_page(secret=enrolment.secret, uri=enrolment.uri)
+
+
+@bp.post("/settings/2fa/confirm")
+def account_confirm_two_factor() -> Response:
+    limit_account(_user_id())
+    try:
+        codes = runtime().two_factor.confirm(_user_id(), request.form.get("code", "").strip())
+    except CryptopayError as error:
+        return _settings_page(error.http_status, **refusal(error, language()), confirming=True)
+    response = _settings_page(recovery_codes=codes)  # this login ended with the enrolment: the next asks for a code
+    end_page_session(response, DASHBOARD)
+    return response
+
+
+@bp.post("/settings/2fa/remove")
+def account_remove_two_factor() -> Response:
+    try:
+        step_up_from_form(g.principal)
+        runtime().two_factor.remove(_user_id())
+    except CryptopayError as error:
+        return _settings_page(error.http_status, **refusal(error, language()))
+    return redirect("/dashboard/settings?done=2fa_off", 303)

@@ -1,0 +1,88 @@
+"""R9-7: the dashboard and console's own settings page: change the password, sign out everywhere, two-step sign-in
+(a new staff login without a second factor is sent there from the console's 403 and enrols on the page)."""
+
+from __future__ import annotations
+
+import re
+
+from cryptopay.core.identity import Role
+from cryptopay.core.testing.identity import StdlibTotp
+
+from tests.integration.http.http_support import PASSWORD, bearer
+from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
+from tests.integration.web.test_dashboard_pages import owner as owner
+
+NEW = "another long passphrase"
+
+
+def _actions(services) -> list[str]:
+    return [record.action for record in services.audit.records()]
+
+
+def test_a_merchant_changes_the_password_and_every_login_ends(client, owner, auth, services):
+    other = auth.login(EMAIL)  # another device's login
+    _log_in(client)
+    page = client.get("/dashboard/settings")
+    assert page.status_code == 200 and "/dashboard/settings/password" in page.get_data(as_text=True)
+    token = _csrf(page.get_data(as_text=True))
+    body = {"csrf_token": token, "current_password": "not it at all", "new_password": NEW, "new_password_again": NEW}
+    wrong = client.post("/dashboard/settings/password", data=body)
+    assert wrong.status_code == 401 and "auth.password_change_failed" in _actions(services)
+    assert client.get("/dashboard/").status_code == 200  # a refusal changes nothing
+    differ = client.post(
+        "/dashboard/settings/password", data={**body, "current_password": PASSWORD, "new_password_again": "x" * 20}
+    )
+    assert differ.status_code == 422
+    without_csrf = client.post(
+        "/dashboard/settings/password", data={**body, "csrf_token": "", "current_password": PASSWORD}
+    )
+    assert without_csrf.status_code in (400, 403)
+    auth.login(EMAIL)  # still the old password
+    changed = client.post("/dashboard/settings/password", data={**body, "current_password": PASSWORD})
+    assert changed.status_code == 303 and changed.headers["Location"] == "/dashboard/login?changed=1"
+    assert client.get("/dashboard/").status_code == 303  # this page session ended
+    assert client.get("/v1/me", headers=bearer(other["access_token"])).status_code == 401  # and the other login
+    assert client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}).status_code == 401
+    assert "auth.password_changed" in _actions(services)
+    _log_in(client, NEW)
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_login_and_is_in_swahili(client, owner, auth, services):
+    other = auth.login(EMAIL)
+    _log_in(client)
+    client.get("/lang/sw?next=/dashboard/settings")
+    page = client.get("/dashboard/settings").get_data(as_text=True)
+    assert 'lang="sw"' in page and "Sign out everywhere" not in page
+    ended = client.post("/dashboard/settings/sign-out-everywhere", data={"csrf_token": _csrf(page)})
+    assert ended.status_code == 303
+    assert client.get("/dashboard/settings").status_code == 303
+    assert client.get("/v1/me", headers=bearer(other["access_token"])).status_code == 401
+    assert dict([r for r in services.audit.records() if r.action == "auth.sessions_ended"][-1].details)["reason"] == (
+        "signed out everywhere"
+    )
+
+
+def test_a_new_admin_is_sent_from_the_console_to_enrol_on_the_settings_page(app, client, services):
+    app.extensions["cryptopay"].accounts.register("fresh@cryptopay.example", PASSWORD, role=Role.ADMIN)
+    form = client.get("/dashboard/login").get_data(as_text=True)
+    body = {"email": "fresh@cryptopay.example", "password": PASSWORD, "csrf_token": _csrf(form)}
+    assert client.post("/dashboard/login", data=body).status_code == 303
+    refused = client.get("/console/health")
+    assert refused.status_code == 403 and 'href="/dashboard/settings#two-factor"' in refused.get_data(as_text=True)
+    page = client.get("/dashboard/settings").get_data(as_text=True)
+    assert "/dashboard/settings/2fa/enrol" in page
+    started = client.post("/dashboard/settings/2fa/enrol", data={"csrf_token": _csrf(page), "password": PASSWORD})
+    shown = started.get_data(as_text=True)
+    assert started.status_code == 200 and started.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', shown).group(1)
+    code = StdlibTotp().code_at(secret, int(services.clock.now().timestamp()))
+    confirmed = client.post("/dashboard/settings/2fa/confirm", data={"csrf_token": _csrf(shown), "code": code})
+    assert confirmed.status_code == 200 and 'class="codes"' in confirmed.get_data(as_text=True)
+    recovery = re.findall(r"<li><code>([^<]+)</code></li>", confirmed.get_data(as_text=True))
+    form = client.get("/dashboard/login").get_data(as_text=True)
+    login = {**body, "csrf_token": _csrf(form), "code": recovery[0], "next": "/console/audit"}
+    assert client.post("/dashboard/login", data=login).status_code == 303
+    assert client.get("/console/audit").status_code == 200
+    staff_page = client.get("/dashboard/settings").get_data(as_text=True)
+    assert "/dashboard/settings/2fa/remove" not in staff_page and "/console/" in staff_page
