@@ -13,6 +13,7 @@ from cryptopay.adapters.bootstrap.lazy import ready
 from cryptopay.adapters.evm.rpc import connect
 from cryptopay.adapters.evm.watcher import EvmWatcher
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payouts.model import ConclusionOutcome
 from cryptopay.core.reconciliation import CHECKS, Reconciliation, render_statement
 from cryptopay.core.retry import Backoff
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -293,6 +294,8 @@ def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_c
     assert cli("payouts", "approve-conclusion", payout_id).exit_code == 5
     again = cli("payouts", "conclude", payout_id, "--failed", "--evidence", "e", "--note", "n")
     assert again.exit_code != 0  # a conclusion is proposed already
-    stack.payouts.approve_conclusion(payout_id, by="user:usr_second")  # the API's approval (tested there)
+    stack.payouts.approve_conclusion(  # the API's approval (tested there)
+        payout_id, by="user:usr_second", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt
+    )
     code, report, _ = reconcile_json()
     assert code == 0 and differences(report, "payouts-unresolved") == []

@@ -60,13 +60,22 @@ def test_two_admins_conclude_an_unknown_payout_from_mpesas_statement(client, aut
     assert again.status_code == 409  # one proposal at a time
 
     approve = f"{path}/approve"
-    assert client.post(approve, headers=bob).status_code == 403  # a step-up first
-    same = client.post(approve, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    read = {"outcome": "completed", "receipt": line.receipt}  # what bob read
+    assert client.post(approve, json=read, headers=bob).status_code == 403  # a step-up first
+    same = client.post(approve, json=read, headers=auth.stepped_up(ann, code=ann_codes.pop()))
     assert same.status_code == 409 and same.json["code"] == "same_officer"
-    done = client.post(approve, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    for bad, field in ((None, "outcome"), ({"outcome": "completed"}, "receipt")):  # R9-1: name what was read
+        refused = client.post(approve, json=bad, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == field, (bad, refused.json)
+    for other in ({"outcome": "failed"}, {"outcome": "completed", "receipt": "ZZZ999ZZZ"}):
+        changed = client.post(approve, json=other, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+        assert changed.status_code == 409, changed.json  # not what is proposed: nothing moves
+    assert stack.payouts.get_payout(payout_id).state.value == "unknown"
+    done = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
     assert done.status_code == 200, done.json
     assert done.json["payout"]["state"] == "completed" and done.json["payout"]["receipt"] == line.receipt
-    assert client.post(approve, headers=auth.stepped_up(bob, code=bob_codes.pop())).status_code == 409  # decided
+    decided = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert decided.status_code == 409
     assert client.get("/v1/admin/payouts/unresolved", headers=ann).json["items"] == []
     actions = [r.event.action for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
     assert {"payout.conclusion_proposed", "payout.conclusion_same_person_refused", "payout.concluded"} <= set(actions)
@@ -84,3 +93,24 @@ def test_a_proposal_is_declined_with_a_note(client, auth, stack, shop):
     declined = client.post(f"{path}/decline", json={"note": "it is on the statement"}, headers=bob)
     assert declined.status_code == 200 and declined.json["proposed_outcome"] is None
     assert client.post(f"{path}/decline", json={"note": "x"}, headers=bob).status_code == 409  # none proposed
+
+
+def test_an_approval_carries_out_only_the_conclusion_read(client, auth, stack, shop):
+    """LASTREAD L-1: the proposer withdraws 'completed' after the approver read it and proposes 'failed' (which
+    would void the hold and let retry pay it again): the approval naming 'completed' is a 409, nothing moves."""
+    payout_id = unknown_payout(client, stack, shop, auth.user("admin"))
+    ann, ann_codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
+    path = f"/v1/admin/payouts/{payout_id}/conclusion"
+    paid = {"outcome": "completed", "receipt": line.receipt, "evidence": "statement 600000", "note": "paid"}
+    assert client.post(path, json=paid, headers=auth.stepped_up(ann, code=ann_codes.pop())).status_code == 200
+    [seen] = client.get("/v1/admin/payouts/unresolved", headers=bob).json["items"]  # bob reads it
+    assert client.post(f"{path}/decline", json={"note": "withdrawn"}, headers=ann).status_code == 200
+    failed = {"outcome": "failed", "evidence": "trust me", "note": "failed"}
+    assert client.post(path, json=failed, headers=auth.stepped_up(ann, code=ann_codes.pop())).status_code == 200
+    read = {"outcome": seen["proposed_outcome"], "receipt": seen["proposed_receipt"]}
+    approved = client.post(f"{path}/approve", json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert approved.status_code == 409, approved.json
+    assert approved.content_type == "application/problem+json"
+    assert stack.payouts.get_payout(payout_id).state.value == "unknown"  # nothing voided, no retry possible

@@ -7,6 +7,7 @@ webhooks) log in to the dashboard: what their role cannot do over REST is a 403 
 from __future__ import annotations
 
 import re
+import secrets
 
 from flask.testing import FlaskClient
 
@@ -28,7 +29,13 @@ def _owner_key(app, owner: str) -> str:
         _log_in(other)
         page = other.get("/dashboard/developers").get_data(as_text=True)
         made = other.post(
-            "/dashboard/developers/api-keys", data={"csrf_token": _csrf(page), "name": "till", "password": PASSWORD}
+            "/dashboard/developers/api-keys",
+            data={
+                "csrf_token": _csrf(page),
+                "name": "till",
+                "password": PASSWORD,
+                "idempotency_key": secrets.token_urlsafe(18),
+            },
         )
         found = re.search(r"<code>(key_[^<]+)</code>", made.get_data(as_text=True))
         assert made.status_code == 201 and found

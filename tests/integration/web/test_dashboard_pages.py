@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from flask.testing import FlaskClient
@@ -147,7 +148,13 @@ def test_api_key_needs_the_password_and_is_shown_once(client, owner):
     )
     assert refused.status_code == 403
     made = client.post(
-        "/dashboard/developers/api-keys", data={"csrf_token": _csrf(page), "name": "till", "password": PASSWORD}
+        "/dashboard/developers/api-keys",
+        data={
+            "csrf_token": _csrf(page),
+            "name": "till",
+            "password": PASSWORD,
+            "idempotency_key": secrets.token_urlsafe(18),
+        },
     )
     html = made.get_data(as_text=True)
     assert made.status_code == 201 and "cp_" in html and "Copy this secret now" in html
@@ -172,7 +179,12 @@ def test_a_ping_sent_again_from_the_delivery_log_counts_against_the_pings_limit(
     _log_in(client)
     headers = bearer(auth.login(EMAIL)["access_token"])
     page = client.get("/dashboard/developers").get_data(as_text=True)
-    body = {"csrf_token": _csrf(page), "url": "https://duka.example/hooks", "password": PASSWORD}
+    body = {
+        "csrf_token": _csrf(page),
+        "url": "https://duka.example/hooks",
+        "password": PASSWORD,
+        "idempotency_key": secrets.token_urlsafe(18),
+    }
     assert client.post("/dashboard/developers/webhooks", data=body).status_code == 201
     (endpoint,) = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
     ping = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=headers)
@@ -191,7 +203,12 @@ def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     """Add an endpoint (with the password), see an invoice's event delivered in the log, and send it again."""
     _log_in(client)
     page = client.get("/dashboard/developers").get_data(as_text=True)
-    body = {"csrf_token": _csrf(page), "url": "https://duka.example/hooks", "password": PASSWORD}
+    body = {
+        "csrf_token": _csrf(page),
+        "url": "https://duka.example/hooks",
+        "password": PASSWORD,
+        "idempotency_key": secrets.token_urlsafe(18),
+    }
     added = client.post("/dashboard/developers/webhooks", data=body)
     assert added.status_code == 201 and "whsec_" in added.get_data(as_text=True)
     form = client.get("/dashboard/invoices/new").get_data(as_text=True)
@@ -215,7 +232,13 @@ def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner,
     headers = bearer(auth.login(EMAIL)["access_token"])
     page = client.get("/dashboard/developers").get_data(as_text=True)
     assert 'name="payload_version"' in page
-    bad = {"csrf_token": _csrf(page), "url": "https://duka.example/bad", "password": PASSWORD, "payload_version": "7"}
+    bad = {
+        "csrf_token": _csrf(page),
+        "url": "https://duka.example/bad",
+        "password": PASSWORD,
+        "payload_version": "7",
+        "idempotency_key": secrets.token_urlsafe(18),
+    }
     assert client.post("/dashboard/developers/webhooks", data=bad).status_code == 422
     assert client.get("/v1/webhook-endpoints", headers=headers).json["data"] == []
     body = {
@@ -223,6 +246,7 @@ def test_an_endpoint_added_on_the_page_asks_for_payload_version_2(client, owner,
         "url": "https://duka.example/hooks",
         "password": PASSWORD,
         "payload_version": "2",
+        "idempotency_key": secrets.token_urlsafe(18),
     }
     assert client.post("/dashboard/developers/webhooks", data=body).status_code == 201
     (endpoint,) = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
@@ -324,3 +348,53 @@ def test_every_dashboard_text_field_refuses_what_the_api_refuses(
     assert after.status_code == before.status_code
     if after.status_code == 200:
         assert after.json["data"] == before.json["data"]
+
+
+def _form_key(html: str, action: str) -> str:
+    """The form key of the rendered form posting to ``action``."""
+    form = html[html.index(f'action="{action}"') :]
+    found = re.search(r'name="idempotency_key" value="([^"]+)"', form[: form.index("</form>")])
+    assert found, form[:400]
+    return found.group(1)
+
+
+def test_a_double_press_or_reload_makes_one_key_and_one_endpoint(client, auth, owner):
+    """Reviewer9 R9-6: each secret-issuing form carries its own key; the same rendered form posted twice (a double
+    press, a reload of the answer) issues one key / one endpoint, the second answer a redirect to the page listing it
+    (no secret again); a second endpoint at a URL the merchant already has is refused (409) over the API too."""
+    _log_in(client)
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    key_form = {
+        "csrf_token": _csrf(page),
+        "name": "doublepress",
+        "password": PASSWORD,
+        "idempotency_key": _form_key(page, "/dashboard/developers/api-keys"),
+    }
+    first = client.post("/dashboard/developers/api-keys", data=key_form)
+    assert first.status_code == 201, first.get_data(as_text=True)[:300]
+    again = client.post("/dashboard/developers/api-keys", data=key_form)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/dashboard/developers")
+    keys = client.get(f"/v1/merchants/{owner}/api-keys", headers=headers).json["data"]
+    assert [k["name"] for k in keys].count("doublepress") == 1
+
+    hook_form = {
+        "csrf_token": _csrf(page),
+        "url": "https://duka.example/dp",
+        "password": PASSWORD,
+        "idempotency_key": _form_key(page, "/dashboard/developers/webhooks"),
+    }
+    added = client.post("/dashboard/developers/webhooks", data=hook_form)
+    assert added.status_code == 201 and "whsec_" in added.get_data(as_text=True)
+    replayed = client.post("/dashboard/developers/webhooks", data=hook_form)
+    assert replayed.status_code == 303 and "whsec_" not in replayed.get_data(as_text=True)
+    fresh = client.get("/dashboard/developers").get_data(as_text=True)
+    other_form = {**hook_form, "idempotency_key": _form_key(fresh, "/dashboard/developers/webhooks")}
+    duplicate = client.post("/dashboard/developers/webhooks", data=other_form)
+    assert duplicate.status_code == 409, duplicate.get_data(as_text=True)[:300]
+    endpoints = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
+    assert [e["url"] for e in endpoints].count("https://duka.example/dp") == 1
+    api = client.post(
+        "/v1/webhook-endpoints", json={"url": "https://duka.example/dp"}, headers=auth.stepped_up(headers)
+    )
+    assert api.status_code == 409 and api.json["code"] == "duplicate_endpoint", api.json

@@ -3,6 +3,8 @@ refusal of keys and webhooks while the email is unproven, in English and Swahili
 
 from __future__ import annotations
 
+import secrets
+
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
 from tests.integration.http.http_support import PASSWORD, bearer
@@ -66,7 +68,12 @@ def test_the_dashboard_refuses_keys_and_webhooks_until_the_email_is_proven(clien
     client.set_cookie("cp_lang", "sw")
     page = client.get("/dashboard/developers").get_data(as_text=True)
     assert "Thibitisha barua pepe yako kwanza" in page
-    key = {"csrf_token": _csrf(page), "name": "shop", "password": PASSWORD}
+    key = {
+        "csrf_token": _csrf(page),
+        "name": "shop",
+        "password": PASSWORD,
+        "idempotency_key": secrets.token_urlsafe(18),
+    }
     refused = client.post("/dashboard/developers/api-keys", data=key)
     assert refused.status_code == 403 and "Thibitisha barua pepe yako kwanza" in refused.get_data(as_text=True)
     hook = {"csrf_token": _csrf(page), "url": "https://duka.example/h", "password": PASSWORD}

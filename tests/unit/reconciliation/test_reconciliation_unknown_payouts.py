@@ -102,12 +102,14 @@ def test_an_unknown_b2b_payout_mpesa_never_got_is_a_difference_and_two_people_co
             payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="user:usr_bob"
         )
     with pytest.raises(SamePerson):
-        stack.payouts.approve_conclusion(payout.id, by="ops:ann")
+        stack.payouts.approve_conclusion(payout.id, by="ops:ann", outcome=ConclusionOutcome.FAILED, receipt=None)
     assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
-    done = stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    done = stack.payouts.approve_conclusion(
+        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.FAILED, receipt=None
+    )
     assert done.state is PayoutState.FAILED and done.result_code == "concluded"
     with pytest.raises(InvalidState):
-        stack.payouts.approve_conclusion(payout.id, by="user:usr_cat")
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_cat", outcome=ConclusionOutcome.FAILED, receipt=None)
     actions = [e.action for e in stack.storage.audit_records() if e.subject == f"payout:{payout.id}"]
     assert "payout.conclusion_proposed" in actions and "payout.conclusion_same_person_refused" in actions
     assert "payout.concluded" in actions
@@ -162,7 +164,9 @@ def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_comp
         by="user:usr_ann",
         statement=statement,
     )
-    done = stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    done = stack.payouts.approve_conclusion(
+        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt
+    )
     assert (done.state, done.receipt, done.result_code) == (PayoutState.COMPLETED, line.receipt, "0")
     report = stack.reconciliation.reconcile(mpesa_says(stack))
     assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
@@ -196,7 +200,56 @@ def test_a_payout_is_concluded_only_unknown_past_the_bound_and_a_proposal_can_be
     declined = stack.payouts.decline_conclusion(payout.id, by="user:usr_bob", note="the statement shows it")
     assert declined.conclusion is None and declined.state is PayoutState.UNKNOWN
     with pytest.raises(InvalidState):
-        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=ConclusionOutcome.FAILED, receipt=None)
+
+
+def paid_but_unknown() -> tuple[PaymentsStack, Payout]:
+    """A B2C payout M-Pesa paid whose every answer was lost: unknown for an hour."""
+    stack, payout = settled(SettlementMethod.MPESA_B2C, LOST)
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()
+    stack.clock.advance(hours=1)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    return stack, payout
+
+
+def test_an_approval_carries_out_only_the_conclusion_the_approver_read() -> None:
+    """LASTREAD L-1: ann proposes completed (receipt), bob reads it, ann withdraws it and proposes failed; bob's
+    approval of what he read must not void the hold (retry would pay M-Pesa's paid payout a second time)."""
+    stack, payout = paid_but_unknown()
+    [line] = [x for x in payout_statement(stack).lines if x.is_payout]
+    stack.payouts.propose_conclusion(
+        payout.id,
+        outcome=ConclusionOutcome.COMPLETED,
+        receipt=line.receipt,
+        evidence="statement",
+        note="paid",
+        by="user:usr_ann",
+    )
+    seen = stack.payouts.get_payout(payout.id).conclusion  # what bob reads
+    assert seen is not None and seen.outcome is ConclusionOutcome.COMPLETED
+    stack.payouts.decline_conclusion(payout.id, by="user:usr_ann", note="withdrawn")
+    stack.payouts.propose_conclusion(
+        payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="trust me", note="n", by="user:usr_ann"
+    )
+    with pytest.raises(Conflict):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=seen.outcome, receipt=seen.receipt)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN  # nothing voided, nothing to retry
+    stack.payouts.decline_conclusion(payout.id, by="user:usr_bob", note="not what I read")
+    stack.payouts.propose_conclusion(  # a receipt swapped after it was read is another conclusion too
+        payout.id,
+        outcome=ConclusionOutcome.COMPLETED,
+        receipt="OTHER12345",
+        evidence="statement",
+        note="paid",
+        by="user:usr_ann",
+    )
+    with pytest.raises(Conflict):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=seen.outcome, receipt=seen.receipt)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    assert stack.books_balanced()
 
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

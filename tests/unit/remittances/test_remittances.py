@@ -858,7 +858,9 @@ def test_a_remittance_payout_unknown_past_the_bound_is_concluded_failed_by_two_p
         by="ops:ann",
         statement=statement_of(mpesa, shortcode=mpesa.payout_shortcode),
     )
-    stack.wallet.payouts.approve_conclusion(payout.id, by="user:usr_bob")
+    stack.wallet.payouts.approve_conclusion(
+        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.FAILED, receipt=None
+    )
     stack.run()  # the order sees its payout failed: tried again after the policy's wait
     stack.clock.advance(minutes=11)
     stack.run()

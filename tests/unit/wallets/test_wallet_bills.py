@@ -294,7 +294,7 @@ def test_a_bill_whose_b2b_send_got_no_answer_is_a_difference_until_two_people_co
         note="never reached M-Pesa",
         by="ops:ann",
     )
-    stack.payouts.approve_conclusion(payout_id, by="user:usr_bob")
+    stack.payouts.approve_conclusion(payout_id, by="user:usr_bob", outcome=ConclusionOutcome.FAILED, receipt=None)
     assert bills.get(amina.id, bill.id).state == "failed"
     assert stack.balance(amina, "KES") == Money.of(2000, KES)
     assert stack.mpesa.business_balance("444900") == Money.zero(KES)

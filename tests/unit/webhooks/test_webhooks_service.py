@@ -18,6 +18,7 @@ from cryptopay.core.webhooks import (
     DELIVER_JOB,
     RETRY_SCHEDULE,
     DeliveryStatus,
+    DuplicateEndpoint,
     EndpointChanges,
     create_endpoint,
     deliver_webhook,
@@ -72,7 +73,7 @@ def test_an_event_reaches_each_subscribed_endpoint_signed_once() -> None:
     """A committed outbox event becomes one signed POST per endpoint that wants it, and nothing else."""
     world = World()
     wanted = world.endpoint(events=["invoice.settled"])
-    world.endpoint(events=["invoice.expired"])
+    world.endpoint(events=["invoice.expired"], url="https://shop.example/expired")
     other_merchant = world.endpoint(merchant="m2")
     message = world.emit("invoice.settled", invoice_id="inv_1", amount="100.000000")
     world.queue.enqueue(RELAY_JOB, {})
@@ -235,8 +236,10 @@ def test_the_relay_parks_a_message_the_queue_refuses_for_good() -> None:
 def test_create_endpoint_validates_and_keeps_a_fresh_secret() -> None:
     """A new endpoint has its own whsec_ secret; a bad URL or event changes nothing."""
     world = World()
-    first, second = world.endpoint(), world.endpoint()
+    first, second = world.endpoint(), world.endpoint(url="https://shop.example/second")
     assert first.secret.startswith("whsec_") and first.secret != second.secret
+    with pytest.raises(DuplicateEndpoint):  # reviewer9 R9-6: one merchant, one endpoint per URL
+        world.endpoint()
     with pytest.raises(InvalidInput):
         world.endpoint(url="http://shop.example/hook")
     with pytest.raises(InvalidInput):

@@ -84,6 +84,23 @@ class ConclusionRequest:
 
 
 @attrs.frozen
+class ApprovalRequest:
+    """What the approver read (required, R9-1): a conclusion withdrawn and proposed again with another outcome or
+    receipt after it was read is a 409, and nothing moves."""
+
+    outcome: ConclusionOutcome = attrs.field(
+        metadata={"description": "the outcome read (failed or completed): another one proposed meanwhile is a 409"}
+    )
+    receipt: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the receipt read, for completed (none for failed): another one proposed meanwhile is a 409",
+            max_length=20,
+        ),
+    )
+
+
+@attrs.frozen
 class DeclineRequest:
     note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
 
@@ -159,20 +176,31 @@ def propose(payout_id: str) -> Response:
 @bp.post("/v1/admin/payouts/<payout_id>/conclusion/approve")
 @operation(
     "Approve the conclusion another admin proposed on an unknown payout (admins; four-eyes)",
+    request=ApprovalRequest,
     response=ConclusionView,
     tags=_TAGS,
     description=(
         "Carries out the conclusion in the approver's name: `failed` voids the payout's hold (the money is back "
         "where it came from and the payout may be retried), `completed` posts it with the receipt. The proposer "
-        "cannot approve it (409 `same_officer`, audited). Audited `payout.concluded` naming both; needs a step-up."
+        "cannot approve it (409 `same_officer`, audited). The body names the `outcome` and `receipt` read: another "
+        "conclusion proposed since (withdrawn and proposed again) is a 409 and nothing moves. Audited "
+        "`payout.concluded` naming both; needs a step-up."
     ),
-    problems=(*_DECIDED, (SamePerson, "you proposed it: a second admin approves it")),
+    problems=(
+        *_DECIDED,
+        (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
+        (SamePerson, "you proposed it: a second admin approves it"),
+        (Conflict, "another conclusion (outcome or receipt) is proposed now: read it again"),
+    ),
 )
 @require(roles=[Role.ADMIN])
 @audited_step_up
 def approve(payout_id: str) -> Response:
+    read = read_body(ApprovalRequest, optional=True)  # no body: the 422 naming what was read
+    if read.outcome is ConclusionOutcome.COMPLETED and not (read.receipt or "").strip():
+        raise InvalidInput("approving a completion names the receipt read", field="receipt")
     try:
-        done = payments().payouts.approve_conclusion(payout_id, by=actor())
+        done = payments().payouts.approve_conclusion(payout_id, by=actor(), outcome=read.outcome, receipt=read.receipt)
     except NotFound:
         raise not_found("payout", payout_id) from None
     return json_response(ConclusionView.of(done))

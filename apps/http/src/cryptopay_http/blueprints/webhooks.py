@@ -25,6 +25,7 @@ from cryptopay.core.webhooks import (
     PING_EVENT,
     WEBHOOK_EVENTS,
     DeliveryStatus,
+    DuplicateEndpoint,
     EndpointChanges,
     WebhookAttempt,
     WebhookDelivery,
@@ -399,6 +400,7 @@ def _status() -> DeliveryStatus | None:
             ),
         ),
         (InvalidInput, "the merchant already has the most endpoints allowed: delete one first"),
+        (DuplicateEndpoint, "the merchant already has an enabled endpoint at this URL"),
     ),
 )
 @require(scope="webhooks:write", roles=_STAFF, proven_email=True)
@@ -509,6 +511,7 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
         "the URL's host only."
     ),
     problems=(
+        (DuplicateEndpoint, "another enabled endpoint of the merchant already has the new URL"),
         (EmailUnverified, "a new URL, by a merchant user whose email is not proven yet (audited)"),
         (
             InvalidInput,

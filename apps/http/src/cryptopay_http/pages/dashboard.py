@@ -576,6 +576,8 @@ def _developers(status: int = 200, **context: Any) -> Response:
         scopes=scopes,
         statuses=statuses,
         nav="developers",
+        key_form_key=new_form_key(),
+        hook_form_key=new_form_key(),
         **context,
     )
 
@@ -633,9 +635,9 @@ def create_api_key() -> Response:
             raise InvalidInput("give the key a name", field="name")
         scopes = request.form.getlist("scopes") or sorted(MERCHANT_SCOPES)
         key, secret = runtime().api_keys.create(_merchant_id(), name=name, scopes=scopes, created_by=g.principal.id)
-        return _developers(201, secret=secret, secret_for=key.name)
+        return _issued(secret, key.name)
 
-    return _stepped_up(create)
+    return _stepped_up(lambda: _shown_once(create))
 
 
 @bp.post("/developers/api-keys/<key_id>/revoke")
@@ -673,9 +675,28 @@ def create_webhook_endpoint() -> Response:
             host=host,
             payload_version=str(endpoint.payload_version),
         )
-        return _developers(201, secret=endpoint.secret, secret_for=endpoint.url)
+        return _issued(endpoint.secret, endpoint.url)
 
-    return _stepped_up(create)
+    return _stepped_up(lambda: _shown_once(create))
+
+
+def _issued(secret: str, secret_for: str) -> Response:
+    """A secret was issued: the answer kept under the form's key is a redirect to the developers page (never the
+    secret: kept answers are stored), and this request alone shows the secret (``_shown_once``)."""
+    g.issued_secret = (secret, secret_for)
+    return redirect("/dashboard/developers", 303)
+
+
+def _shown_once(create: Callable[[], Response]) -> Response:
+    """Run a secret-issuing form once per rendered form (reviewer9 R9-6): its form key (``idempotent_form``) makes a
+    double press or a reload's re-post replay the first answer's redirect to the developers page (the key or
+    endpoint listed, no second one, no secret again) instead of issuing a second live secret nobody holds; the
+    first answer shows the secret, once."""
+    answer = idempotent_form(create)()
+    issued = g.pop("issued_secret", None)
+    if issued is None:
+        return answer  # the replay of an earlier press: the page lists what that one made
+    return _developers(201, secret=issued[0], secret_for=issued[1])
 
 
 @bp.post("/developers/webhooks/<endpoint_id>/payload-version")

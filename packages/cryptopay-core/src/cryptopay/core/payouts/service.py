@@ -798,12 +798,15 @@ class Payouts:
         )
         return payout
 
-    def approve_conclusion(self, payout_id: str, *, by: str) -> Payout:
+    def approve_conclusion(self, payout_id: str, *, by: str, outcome: ConclusionOutcome, receipt: str | None) -> Payout:
         """A second person carries out the conclusion another proposed, in one unit of work: ``failed`` voids the
         hold (``payout.failed``; the failure counts as confirmed, so ``retry`` may send it again), ``completed``
-        posts it with the receipt (``payout.completed``); audited ``payout.concluded`` naming both. The proposer
-        is refused (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``); ``InvalidState`` when
-        none is proposed or M-Pesa's answer decided the payout meanwhile."""
+        posts it with the receipt (``payout.completed``); audited ``payout.concluded`` naming both. ``outcome`` and
+        ``receipt`` are what the approver read (R9-1): a conclusion withdrawn and proposed again otherwise since
+        (another outcome, another receipt) is a ``Conflict`` and nothing moves. The proposer is refused
+        (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``); ``InvalidState`` when none is
+        proposed or M-Pesa's answer decided the payout meanwhile."""
+        read = _Read(outcome, (receipt or "").strip() or None)
         found = self.get_payout(payout_id)
         if found.conclusion is not None and found.conclusion.by == by:
             at = self._clock.now()
@@ -812,13 +815,15 @@ class Payouts:
                 lambda uow: audit(uow, by, "payout.conclusion_same_person_refused", f"payout:{found.id}", at),
             )
             raise SamePerson("you proposed this conclusion: a second person approves it")
-        return transaction(self._uow, lambda uow: self._conclude(uow, payout_id, by))
+        return transaction(self._uow, lambda uow: self._conclude(uow, payout_id, by, read))
 
-    def _conclude(self, uow: PaymentsUnitOfWork, payout_id: str, by: str) -> Payout:
+    def _conclude(self, uow: PaymentsUnitOfWork, payout_id: str, by: str, read: _Read) -> Payout:
         payout, now = _payout(uow, payout_id), self._clock.now()
         proposed = payout.conclusion
         if proposed is None or proposed.approved_by is not None:
             raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
+        if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
+            raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
         if payout.state is not PayoutState.UNKNOWN:
             raise InvalidState(f"payout {payout.id} is {payout.state.value} already: M-Pesa's answer decided it")
         if proposed.by == by:
@@ -1020,6 +1025,14 @@ class Payouts:
             possible_from=day,
             amount=str(old.amount.amount),
         )
+
+
+@attrs.frozen
+class _Read:
+    """The conclusion the approver read: its outcome and receipt."""
+
+    outcome: ConclusionOutcome
+    receipt: str | None
 
 
 class SamePerson(Conflict):

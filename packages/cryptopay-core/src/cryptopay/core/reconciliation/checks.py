@@ -28,6 +28,7 @@ CHECKS: tuple[Check, ...] = (
     Check("mpesa-statement", "mpesa", outside.statement_matches_payouts, outside.needs_statement),
     Check("mpesa-collections", "mpesa", outside.statement_matches_collections, outside.needs_collection_statement),
     Check("mpesa-float", "mpesa", outside.float_matches_balance, outside.needs_balance),
+    Check("bank-transfers", "payouts", outside.bank_transfers_match_bank, outside.needs_bank),
     Check("custody-on-chain", "chains", outside.custody_on_chain, outside.needs_chains, outside.chains_unread),
     Check("sweep-fees", "treasury", treasury.sweep_fees_booked, treasury.needs_sweeps),
     Check("sweeps-settled", "treasury", treasury.sweeps_settle, treasury.needs_sweeps),

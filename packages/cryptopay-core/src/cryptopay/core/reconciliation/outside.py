@@ -58,10 +58,12 @@ from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 __all__ = [
     "ANSWER_GRACE",
     "answers_matched",
+    "bank_transfers_match_bank",
     "chains_unread",
     "custody_on_chain",
     "float_matches_balance",
     "needs_balance",
+    "needs_bank",
     "needs_chains",
     "needs_collection_statement",
     "needs_statement",
@@ -74,6 +76,25 @@ __all__ = [
 def needs_statement(records: Records) -> str:
     """Why the payouts cannot be matched with a statement: none of their Short Code given, or its period unknown."""
     return _needs(records, records.payout_statement, "payouts")
+
+
+def bank_transfers_match_bank(records: Records) -> list[Difference]:
+    """Every bank-transfer payout an operator confirmed (``payouts confirm-bank``) is on the bank's statement for its
+    amount and account. No bank statement is read yet: with such payouts the check is skipped (``needs_bank``), so
+    ``--require-outside`` exits 7 as for a missing M-Pesa statement (reviewer10 R10-7); with none, nothing to
+    compare."""
+    return []
+
+
+def needs_bank(records: Records) -> str:
+    """Why the confirmed bank transfers were not compared: the bank's statement is not read (none: nothing to)."""
+    confirmed = [p for p in records.payouts if p.is_bank_transfer and p.state is PayoutState.COMPLETED]
+    if not confirmed:
+        return ""
+    return (
+        f"bank not compared: {len(confirmed)} bank transfer(s) confirmed by an operator are not checked against the "
+        "bank's statement"
+    )
 
 
 def needs_collection_statement(records: Records) -> str:

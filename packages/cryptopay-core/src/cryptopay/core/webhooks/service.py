@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_ENDPOINTS",
     "PAYLOAD_VERSION_HEADER",
     "SWEEP_JOB",
+    "DuplicateEndpoint",
     "UowFactory",
     "attempt_duration",
     "create_endpoint",
@@ -254,8 +255,22 @@ def create_endpoint(
         enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)
         if enabled >= max_endpoints:
             raise InvalidInput(f"a merchant has at most {max_endpoints} webhook endpoints; delete one first")
+        _refuse_duplicate_url(uow, merchant_id, endpoint.url)
         uow.webhook_endpoints.add(endpoint)
     return endpoint
+
+
+class DuplicateEndpoint(Conflict):
+    """The merchant already has an enabled endpoint at this URL (two would get every event twice, signed with
+    different secrets: the shop could verify only one; reviewer9 R9-6)."""
+
+    code = "duplicate_endpoint"
+
+
+def _refuse_duplicate_url(uow: WebhookUnitOfWork, merchant_id: str, url: str) -> None:
+    for existing in uow.webhook_endpoints.for_merchant(merchant_id):
+        if existing.enabled and existing.url == url:
+            raise DuplicateEndpoint(f"webhook endpoint {existing.id} already has this URL: change or delete that one")
 
 
 def _enabled_endpoint(uow: WebhookUnitOfWork, endpoint_id: str, merchant_id: str) -> WebhookEndpoint:
@@ -291,6 +306,8 @@ def update_endpoint(
     url = None if changes.url is None else check_endpoint_url(changes.url, allow_insecure=allow_insecure)
     with uow_factory() as uow:
         endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
+        if url is not None and url != endpoint.url:
+            _refuse_duplicate_url(uow, merchant_id, url)
         updated = attrs.evolve(
             endpoint,
             url=endpoint.url if url is None else url,
