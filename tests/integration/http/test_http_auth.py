@@ -70,6 +70,29 @@ def test_registering_one_address_again_and_again_mails_it_at_most_the_cap_and_an
     assert len(capped) == 15 - len(mailed)
 
 
+def test_reset_requests_mail_one_address_at_most_the_cap_and_answer_alike(client, auth, services):
+    """Reviewer9 R9-8 (email bomb): reset requests for one address, with an account or without, answer the same
+    202 every time, but the address gets at most ``RESET_MAILS_PER_WINDOW`` emails a window (counted per address
+    through the rate limiter, whatever the client's address); the ones past it are audited, not mailed."""
+    from cryptopay.core.identity.recovery import RESET_MAILS_PER_WINDOW
+
+    auth.register("victim@example.co.ke")
+    for address in ("victim@example.co.ke", "nobody-here@example.co.ke"):
+        before = len(services.notifier.sent_to(address))
+        capped_before = [r for r in services.audit.records() if r.action == "auth.password_reset_mail_capped"]
+        answers = set()
+        for n in range(8):
+            answer = client.post(
+                "/v1/auth/password-reset", json={"email": address}, environ_base={"REMOTE_ADDR": f"10.8.{n}.1"}
+            )
+            answers.add((answer.status_code, answer.get_data(as_text=True)))
+        assert len(answers) == 1 and next(iter(answers))[0] == 202, answers
+        mailed = services.notifier.sent_to(address)[before:]
+        assert len(mailed) == RESET_MAILS_PER_WINDOW < 8
+        capped = [r for r in services.audit.records() if r.action == "auth.password_reset_mail_capped"]
+        assert len(capped) - len(capped_before) == 8 - RESET_MAILS_PER_WINDOW
+
+
 def test_every_refused_role_gets_one_message_naming_only_the_self_registered_roles(client):
     """Review F4: "Merchant", "admin", "compliance" and "root" are refused by one rule on the role field, whose
     message (and the document's enum) offer only personal and merchant, never the internal roles."""

@@ -92,6 +92,7 @@ class Runtime:
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
             reclaim=reclaim,
             sms=services.sms,
+            limiter=services.rate_limiter,  # the per-address mail cap (reviewer9 R9-8)
         )
         proofs = EmailProofs(
             accounts,

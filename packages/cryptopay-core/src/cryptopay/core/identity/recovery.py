@@ -19,19 +19,27 @@ an account is refused, and every reset of an account with a phone is told to tha
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity.credentials import hash_secret, secrets_equal
 from cryptopay.core.identity.email_proof import signed_up_by_phone
 from cryptopay.core.identity.model import Unauthenticated, User
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
+from cryptopay.core.ports.identity import RateLimiter
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 
-__all__ = ["PasswordResets"]
+__all__ = ["RESET_MAILS_PER_WINDOW", "RESET_MAIL_WINDOW_SECONDS", "PasswordResets"]
+
+log = logging.getLogger(__name__)
+
+RESET_MAILS_PER_WINDOW = 3  # reset emails (a link or a "no account" note) to one address per window (R9-8)
+RESET_MAIL_WINDOW_SECONDS = 3600
 
 
 def _fingerprint(user: User) -> str:
@@ -60,6 +68,9 @@ class PasswordResets:
     ttl: timedelta = timedelta(minutes=30)
     reclaim: Reclaim | None = None  # run at the account's first proof of its email
     sms: SmsSender | None = None  # tells an account's phone of a reset; None: the skip is audited
+    limiter: RateLimiter | None = None  # the per-address mail cap's count (None: uncapped, a test's or a shell's)
+    mails_per_window: int = RESET_MAILS_PER_WINDOW
+    mail_window_seconds: int = RESET_MAIL_WINDOW_SECONDS
 
     def request(self, email: str) -> None:
         """Email the address a reset link if it has an account, else a note that it has none: the same steps
@@ -70,6 +81,11 @@ class PasswordResets:
         subject = user.id if user is not None else "unknown"
         fingerprint = _fingerprint(user) if user is not None else hash_secret(address)[:32]
         token = self.accounts.signer.sign_reset(subject, fingerprint, expires_at=expires_at)
+        if not self._may_mail(address):  # reviewer9 R9-8: the same answer, no email past the cap, audited
+            self.accounts.audit.append(
+                AuditEvent("anonymous", "auth.password_reset_mail_capped", f"user:{subject}", self.accounts.clock.now())
+            )
+            return
         if user is None:
             self.notifier.send(Notification(address, "About resetting a cryptopay password", self._no_account()))
             self.accounts.audit.append(
@@ -87,6 +103,20 @@ class PasswordResets:
         )
         self.notifier.send(Notification(address, "Reset your cryptopay password", body))
         self._record(user, "auth.password_reset_requested")
+
+    def _may_mail(self, address: str) -> bool:
+        """Whether ``address`` may get one more reset email (a link or a note) this window, as registration's
+        "someone tried" mails are capped (``auth.register_mail_capped``): counted per address whether or not it has
+        an account, under its hash (no address in the limiter's store)."""
+        if self.limiter is None:
+            return True
+        key = f"reset-mail:{hash_secret(address)[:32]}"
+        try:
+            hit = self.limiter.hit(key, limit=self.mails_per_window, window_seconds=self.mail_window_seconds)
+        except Unavailable:  # the limiter's store is away: no mail (the stricter side), the same 202
+            log.warning("password reset: the mail cap's limiter is unavailable; no email this time")
+            return False
+        return hit.allowed
 
     def _no_account(self) -> str:
         return (
