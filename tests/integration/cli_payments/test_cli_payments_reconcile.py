@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
-from pathlib import Path
 
 import attrs
 import pytest
@@ -239,8 +237,8 @@ def test_cli_reconcile_without_a_float_baseline_skips_the_float_check_and_requir
 
 def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_concluded(stack):
     """R10-4: a B2C payout M-Pesa paid while every answer was lost stays unknown: ``reconcile`` exits 5 (it was 0
-    without a statement), ``payouts unresolved`` lists it, ``payouts conclude`` proposes from the statement, the
-    shell cannot approve (exit 5), a second person on the API does; then it reconciles."""
+    without a statement), ``payouts unresolved`` lists it, the shell can neither propose nor approve a conclusion
+    (exit 5, audited), two admins on the API do; then it reconciles."""
     stack.mpesa.set_scenario("254712345678", Scenario.LOST_CALLBACK)
     merchant_id = create_merchant()
     paid_invoice(stack, merchant_id)
@@ -256,44 +254,23 @@ def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_c
     listed = cli_json("payouts", "unresolved")["unresolved"]
     assert [p["id"] for p in listed] == [payout_id]
     [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
-    with tempfile.TemporaryDirectory() as folder:  # the statement file an operator downloads
-        path = Path(folder) / "statement.csv"
-        path.write_text(render_statement(statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode)))
-        wrong = cli(
-            "payouts",
-            "conclude",
-            payout_id,
-            "--failed",
-            "--evidence",
-            "statement",
-            "--note",
-            "x",
-            "--mpesa-statement",
-            str(path),
-        )
-        assert wrong.exit_code == 2 and "may be this payout's" in wrong.stderr  # the statement shows it paid
-        both = cli(
-            "payouts", "conclude", payout_id, "--failed", "--receipt", line.receipt, "--evidence", "e", "--note", "n"
-        )
-        assert both.exit_code == 2
-        proposed = cli(
-            "payouts",
-            "conclude",
-            payout_id,
-            "--receipt",
-            line.receipt,
-            "--evidence",
-            "statement",
-            "--note",
-            "paid",
-            "--mpesa-statement",
-            str(path),
-        )
-        assert proposed.exit_code == 0, proposed.stderr
-        assert "conclusion/approve" in proposed.stdout
+    # LASTREAD L-2: the shell proposes nothing (ops:<login> and the API's user:<id> could be one person)
+    proposed = cli(
+        "payouts", "conclude", payout_id, "--receipt", line.receipt, "--evidence", "statement", "--note", "paid"
+    )
+    assert proposed.exit_code == 5 and "/v1/admin/payouts/" in proposed.stderr, proposed.stderr
+    assert stack.payouts.get_payout(payout_id).conclusion is None  # nothing proposed
     assert cli("payouts", "approve-conclusion", payout_id).exit_code == 5
-    again = cli("payouts", "conclude", payout_id, "--failed", "--evidence", "e", "--note", "n")
-    assert again.exit_code != 0  # a conclusion is proposed already
+    refused = [r for r in stack.storage.audit_records() if r.action == "payout.conclusion_refused"]
+    assert [(e.subject, e.actor.startswith("ops:")) for e in refused] == [(f"payout:{payout_id}", True)] * 2
+    stack.payouts.propose_conclusion(  # the API's proposal and approval (tested there)
+        payout_id,
+        outcome=ConclusionOutcome.COMPLETED,
+        receipt=line.receipt,
+        evidence="statement",
+        note="paid",
+        by="user:usr_first",
+    )
     stack.payouts.approve_conclusion(  # the API's approval (tested there)
         payout_id, by="user:usr_second", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt
     )

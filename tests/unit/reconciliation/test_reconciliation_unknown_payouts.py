@@ -77,7 +77,7 @@ def test_an_unknown_b2b_payout_mpesa_never_got_is_a_difference_and_two_people_co
     assert not report.clean  # R10-4: it was clean
     [(subject, _, actual, detail)] = found(report, "payouts-unresolved")
     assert subject == f"payout {payout.id} (unknown)" and actual.startswith("unknown since ")
-    assert "cryptopay payouts conclude" in detail
+    assert f"/v1/admin/payouts/{payout.id}/conclusion" in detail  # the shell proposes nothing (LASTREAD L-2)
     [(subject, _, actual, detail)] = found(report, "mpesa-statement")
     assert (subject, actual) == (f"payout {payout.id} (unknown)", "not on M-Pesa's statement")
     assert detail.endswith("M-Pesa shows no such payment: conclude failed")
@@ -325,6 +325,10 @@ def test_every_payout_kind_not_final_past_the_bound_is_a_difference(kind, method
     [late] = unresolved_payouts(records_of(payout, AT + timedelta(minutes=40)))
     assert late.subject == f"payout po_1 ({state.value})" and kind.value in late.detail
     assert "254712345678" not in late.detail  # a phone is masked
+    if state is PayoutState.SUBMITTED:  # LASTREAD L-3: only an unknown payout is concluded; this one is asked first
+        assert "payouts query-stale" in late.detail and "/conclusion" not in late.detail
+    else:
+        assert "/v1/admin/payouts/po_1/conclusion" in late.detail
     covering = Statement(lines=(), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(hours=1)))
     [absent] = statement_matches_payouts(records_of(payout, AT + timedelta(hours=2), covering))
     assert absent.actual == "not on M-Pesa's statement" and absent.detail.endswith("conclude failed")

@@ -10,13 +10,12 @@ daily limit of the number cannot take it today (the message says what remains an
 ``confirm-bank`` exits 2 for a bad reference, 3 for an unknown payout, 5 when it is not a bank transfer awaiting one.
 
 A payout whose outcome stayed ``unknown`` past the bound (R10-4: a B2B request lost before M-Pesa answered has no id
-to ask Transaction Status by) is a reconciliation difference until two people conclude it from M-Pesa's own record:
-``unresolved`` lists them (an audited read); ``conclude`` proposes ``--failed`` (M-Pesa shows no such payment) or
-``--receipt X`` (M-Pesa paid it), with ``--evidence`` naming the record and, with ``--mpesa-statement FILE``, the
-statement read to show it (exit 2 when it does not); a second person approves it on the API, signed in with their
-second factor (``POST /v1/admin/payouts/<id>/conclusion/approve``): ``approve-conclusion`` from the shell exits 5,
-since the shell cannot prove who is at the keyboard. ``decline-conclusion`` clears a proposal (nothing moves).
-``conclude`` exits 5 for a payout not unknown or still within the bound, or one with a conclusion proposed already.
+to ask Transaction Status by) is a reconciliation difference until two admins conclude it from M-Pesa's own record on
+the API, each signed in with their second factor (``POST /v1/admin/payouts/<id>/conclusion``, then
+``.../conclusion/approve``): ``unresolved`` lists them (an audited read); ``conclude`` and ``approve-conclusion``
+exit 5 from the shell, audited ``payout.conclusion_refused`` (LASTREAD L-2: the shell cannot prove who is at the
+keyboard, so a shell proposer and an API approver could be one person). ``decline-conclusion`` clears a proposal
+(nothing moves).
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
-from cryptopay.core.payouts.model import ConclusionOutcome
-from cryptopay.core.reconciliation import Statement, parse_statement, period_of
 
 from cryptopay_cli.context import audit_read, operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
@@ -200,65 +196,27 @@ def unresolved(as_json: bool = _JSON) -> None:
     emit_table([flat(v) for v in views], columns)
 
 
-def _statement(path: Path, first: str | None, last: str | None) -> Statement:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}", field="--mpesa-statement") from None
-    statement = parse_statement(text)
-    return statement.with_period(period_of(first, last)) if first is not None and last is not None else statement
+_ANY_FLAGS = {"allow_extra_args": True, "ignore_unknown_options": True}  # the old flags still get the pointer
 
 
-@app.command("conclude")
+@app.command("conclude", context_settings=_ANY_FLAGS)
 def conclude(
     payout_id: str = typer.Argument(..., help="The unknown payout's id."),
-    failed: bool = typer.Option(False, "--failed", help="M-Pesa shows no such payment: conclude it failed."),
-    receipt: str | None = typer.Option(None, "--receipt", help="M-Pesa paid it: its receipt (conclude completed)."),
-    evidence: str = typer.Option(
-        ..., "--evidence", help="The M-Pesa record read: the statement (Short Code, period) or a status answer."
-    ),
-    note: str = typer.Option(..., "--note", help="Why, for the audit log."),
-    statement: Path | None = typer.Option(
-        None, "--mpesa-statement", help="The payout Short Code's statement (CSV) covering the send: read to show it."
-    ),
-    first: str | None = typer.Option(None, "--from", help="The statement's first moment, without a Time Period."),
-    last: str | None = typer.Option(None, "--to", help="The statement's last moment, without a Time Period."),
     actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
-    as_json: bool = _JSON,
 ) -> None:
-    """Propose concluding an unknown payout from M-Pesa's record; a second person approves it on the API."""
+    """Refused from the shell (exit 5, audited): two admins propose and approve a conclusion on the API."""
     with errors_to_exit_codes():
-        if failed == (receipt is not None):
-            raise InvalidInput("say either --failed or --receipt RECEIPT", field="--failed")
-        outcome = ConclusionOutcome.FAILED if failed else ConclusionOutcome.COMPLETED
-        read = _statement(statement, first, last) if statement is not None else None
-        payout = services().payouts.propose_conclusion(
-            payout_id,
-            outcome=outcome,
-            receipt=receipt,
-            evidence=evidence,
-            note=note,
-            by=operator(actor),
-            statement=read,
-        )
-    if as_json:
-        emit_json(payout_view(payout) | {"proposed": payout.conclusion.summary if payout.conclusion else ""})
-        return
-    typer.echo(
-        f"payout {payout.id}: {outcome.value} proposed; a second person approves it on the API, signed in with "
-        f"their second factor (POST /v1/admin/payouts/{payout.id}/conclusion/approve)"
-    )
+        services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="propose")
 
 
-@app.command("approve-conclusion")
-def approve_conclusion(payout_id: str = typer.Argument(..., help="The payout's id.")) -> None:
-    """Refused from the shell (exit 5): a second person approves a conclusion on the API."""
+@app.command("approve-conclusion", context_settings=_ANY_FLAGS)
+def approve_conclusion(
+    payout_id: str = typer.Argument(..., help="The payout's id."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
+) -> None:
+    """Refused from the shell (exit 5, audited): a second admin approves a conclusion on the API."""
     with errors_to_exit_codes():
-        raise Refused(
-            f"the conclusion of payout {payout_id} moves money, so a second person approves it on the API, signed in "
-            f"with their second factor (POST /v1/admin/payouts/{payout_id}/conclusion/approve), not from the shell: "
-            "the shell cannot prove who is at the keyboard"
-        )
+        services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="approve")
 
 
 @app.command("decline-conclusion")

@@ -6,7 +6,7 @@ conclusion proposed; ``POST /v1/admin/payouts/<id>/conclusion`` proposes one (``
 payment; ``completed`` with M-Pesa's receipt), naming the record read as its evidence (a step-up);
 ``.../conclusion/approve`` carries it out in a second admin's name (a step-up: money moves back or out of the
 in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
-shell may propose (``cryptopay payouts conclude``) and list, never approve.
+shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 from cryptopay.core import faults, flows
@@ -806,6 +806,23 @@ class Payouts:
             amount=payout.amount,
         )
         return payout
+
+    def refuse_from_shell(self, payout_id: str, *, by: str, step: str) -> NoReturn:
+        """``Refused`` (the shell's exit 5), audited ``payout.conclusion_refused`` by ``by`` naming the ``step``
+        (``propose`` or ``approve``): a conclusion voids a hold or posts a payment, so both people are proven on the
+        admin API with a step-up, as a remittance's release (LASTREAD L-2: a proposer in the shell, ``ops:<login>``,
+        and an approver on the API, ``user:<id>``, could be one person and four-eyes would never see it)."""
+        at = self._clock.now()
+        transaction(
+            self._uow,
+            lambda uow: audit(uow, by, "payout.conclusion_refused", f"payout:{payout_id}", at, step=step, via="shell"),
+        )
+        where, who = ("/conclusion", "propose and approve") if step == "propose" else ("/conclusion/approve", "approve")
+        raise Refused(
+            f"the conclusion of payout {payout_id} moves money, so two admins {who} it on the API, each signed in "
+            f"with their second factor (POST /v1/admin/payouts/{payout_id}{where}), not from the shell: the shell "
+            "cannot prove who is at the keyboard"
+        )
 
     def approve_conclusion(self, payout_id: str, *, by: str, outcome: ConclusionOutcome, receipt: str | None) -> Payout:
         """A second person carries out the conclusion another proposed, in one unit of work: ``failed`` voids the

@@ -193,7 +193,8 @@ def unresolved_payouts(records: Records) -> list[Difference]:
     its money sits in ``liabilities:payouts_in_flight`` while its payee may have been paid or not (R10-4: a B2B
     payout with no id to query by stayed ``unknown`` for good while every check said clean). The difference says
     how to end it: from M-Pesa's own record (the statement or a Transaction Status answer), proposed by one staff
-    member and approved by another (``Payouts.propose_conclusion``). A bank transfer awaiting an operator is not
+    member and approved by another (``Payouts.propose_conclusion``), once it is ``unknown``; a ``submitted`` one is
+    asked about first (Transaction Status: ``payouts query-stale``). A bank transfer awaiting an operator is not
     M-Pesa's to answer."""
     found = []
     bound = records.unknown_bound
@@ -210,14 +211,22 @@ def unresolved_payouts(records: Records) -> list[Difference]:
             f"{payout.kind.value} {payout.amount} to {shown_destination(payout.destination)}, sent {sent.isoformat()}"
         )
         proposed = f"; conclusion proposed: {payout.conclusion.summary}" if payout.conclusion is not None else ""
+        if payout.state is PayoutState.UNKNOWN:
+            end = (
+                "conclude it from M-Pesa's record (its statement or a Transaction Status answer): two admins on the "
+                f"API, each with a step-up (POST /v1/admin/payouts/{payout.id}/conclusion, then .../approve)"
+            )
+        else:  # only an unknown payout is concluded (LASTREAD L-3): Transaction Status is asked first
+            end = (
+                "no worker asked M-Pesa about it (is the worker running?): `cryptopay payouts query-stale` asks "
+                "Transaction Status now; a payout it leaves unknown past the bound is concluded from M-Pesa's record"
+            )
         found.append(
             Difference(
                 f"payout {payout.id} ({state})",
                 f"completed or failed within {bound} of being sent",
                 f"{state} since {since.isoformat()}",
-                f"{what}; {payout.note or 'no result'}{proposed}; conclude it from M-Pesa's record (its statement "
-                f"or a Transaction Status answer): `cryptopay payouts conclude {payout.id} --failed|--receipt X "
-                "--evidence ...`, approved by a second person on the API",
+                f"{what}; {payout.note or 'no result'}{proposed}; {end}",
             )
         )
     return found
