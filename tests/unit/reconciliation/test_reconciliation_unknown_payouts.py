@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.mobile_money import OutcomeUnknown
@@ -250,6 +251,26 @@ def test_an_approval_carries_out_only_the_conclusion_the_approver_read() -> None
         stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=seen.outcome, receipt=seen.receipt)
     assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
     assert stack.books_balanced()
+
+
+@pytest.mark.parametrize("shortcode", ["600999", ""])
+def test_a_failure_is_shown_only_by_our_payout_short_codes_statement(shortcode: str) -> None:
+    """LASTREAD L-4: another Short Code's statement (or one naming none) has no payout lines, so it would "show"
+    any payout absent: it is refused, as reconciliation refuses it (review6 F3), and nothing is proposed."""
+    stack, payout = paid_but_unknown()
+    mine = payout_statement(stack)
+    other = attrs.evolve(mine, shortcode=shortcode, lines=tuple(x for x in mine.lines if not x.is_payout))
+    with pytest.raises(InvalidInput, match="not of our payouts' Short Code"):
+        stack.payouts.propose_conclusion(
+            payout.id,
+            outcome=ConclusionOutcome.FAILED,
+            receipt=None,
+            evidence="statement",
+            note="absent",
+            by="user:usr_ann",
+            statement=other,
+        )
+    assert stack.payouts.get_payout(payout.id).conclusion is None
 
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

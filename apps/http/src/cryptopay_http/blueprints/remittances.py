@@ -236,6 +236,7 @@ class RemittanceView:
         excess = sum(kept[1:], kept[0]) if kept else None
         state = refunds[-1].state.value if refunds else None
         wrong = remittances.wrong_payments(order)
+        shown, paid_out_at, finished_at = order.public_status(runtime().services.clock.now())  # R9-2: no route
         return cls(
             wrong_payments=[
                 WrongPaymentView(p.transfer.amount, p.network, p.wrong, p.state.value, p.transfer.tx_hash)
@@ -246,7 +247,7 @@ class RemittanceView:
             excess_refund="needs_operator" if order.excess_note or any(_held(order, p) for p in wrong) else state,
             excess_kept=order.kept() if order.excess_kept else None,
             public_id=order.public_id,
-            state=order.shown_state,  # a hold is never shown (review7 F5: tipping-off)
+            state=shown,  # a hold is never shown (review7 F5: tipping-off), nor the route (R9-2)
             recipient_phone=mask_msisdn(order.recipient_phone),
             recipient_name=order.recipient_name,
             usdt=order.usdt,
@@ -260,8 +261,8 @@ class RemittanceView:
             expires_at=invoice.expires_at,
             route=None,  # never told (review7 F13): the wallet route means the verified legal name matched
             created_at=order.created_at,
-            paid_out_at=order.paid_out_at,
-            finished_at=order.finished_at,
+            paid_out_at=paid_out_at,
+            finished_at=finished_at,
         )
 
 

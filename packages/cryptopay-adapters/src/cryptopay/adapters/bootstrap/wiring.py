@@ -576,6 +576,8 @@ class Parts:
             pacing=self.daraja_pacing,
             guard=self.float_guard,  # refusal before overdraft: what the float cannot cover is held
             gate=self.payout_gate,
+            # a statement read as a conclusion's evidence must be of the payouts' PartyA (LASTREAD L-4)
+            payout_shortcode=self.settings.mpesa.party_a if self.settings.mpesa is not None else "",
         )
 
     @functools.cached_property

@@ -17,7 +17,7 @@ from cryptopay.core.payouts.model import ConclusionOutcome, Payout
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
     from cryptopay.core.reconciliation.statement import Statement, StatementLine
 
-__all__ = ["RECEIPT", "from_statement"]
+__all__ = ["RECEIPT", "from_statement", "ours"]
 
 RECEIPT = re.compile(r"[A-Za-z0-9]{6,20}", re.ASCII)  # M-Pesa's TransactionID (``NLJ7RT61SV``)
 
@@ -29,11 +29,37 @@ def _same_party(line: StatementLine, payout: Payout) -> bool:
     return len(pattern) == len(number) and all(p in ("*", n) for p, n in zip(pattern, number, strict=True))
 
 
+def ours(statement: Statement, shortcode: str | None) -> None:
+    """``InvalidInput`` unless ``statement`` is of ``shortcode``, our payouts' Short Code (the B2C/B2B PartyA), as
+    reconciliation's ``_statement_ours`` (review6 F3): another Short Code's statement (the paybill's C2B, a blank
+    one) has no payout lines, so it would "show" any payout absent (LASTREAD L-4). ``None``: not checked (an
+    in-memory stack without M-Pesa); ``""``: none configured, every statement refused."""
+    if shortcode is None:
+        return
+    if not shortcode:
+        raise InvalidInput(
+            "no M-Pesa payout Short Code is configured: no statement can be told to be ours", field="statement"
+        )
+    said = statement.shortcode.strip()
+    if said != shortcode:
+        named = f"Short Code {said!r}" if said else "no Short Code"
+        raise InvalidInput(
+            f"the statement is of {named}, not of our payouts' Short Code {shortcode}", field="statement"
+        )
+
+
 def from_statement(
-    payout: Payout, outcome: ConclusionOutcome, receipt: str | None, statement: Statement, bound: timedelta
+    payout: Payout,
+    outcome: ConclusionOutcome,
+    receipt: str | None,
+    statement: Statement,
+    bound: timedelta,
+    *,
+    shortcode: str | None,
 ) -> str:
     """The evidence ``statement`` gives for concluding ``payout`` as ``outcome`` (a line of text for the record);
-    ``InvalidInput`` (field ``statement``) when it does not show that."""
+    ``InvalidInput`` (field ``statement``) when it does not show that, or is not of our payouts' ``shortcode``."""
+    ours(statement, shortcode)
     covers = statement.covers
     if covers is None:
         raise InvalidInput("the statement's period is unknown: say which period it is of", field="statement")

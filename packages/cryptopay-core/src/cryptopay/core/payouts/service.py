@@ -191,8 +191,12 @@ class Payouts:
         guard: PayoutGuard | None = None,
         gate: PayoutGate | None = None,
         per_day: Money | None = DAILY_CUSTOMER_LIMIT,
+        payout_shortcode: str | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        # the Short Code payouts go out from: a statement read as a conclusion's evidence must be its (LASTREAD
+        # L-4); None: not checked (an in-memory stack without M-Pesa), "": none configured, every statement refused
+        self._payout_shortcode = payout_shortcode
         self._per_day = per_day  # M-Pesa's per-recipient daily limit, checked again by a B2C retry (None: not)
         self._guard = guard  # the treasury's refusal before overdraft: what the float cannot cover is held
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
@@ -763,7 +767,12 @@ class Payouts:
             raise InvalidInput("a failure has no receipt: M-Pesa paid nothing", field="receipt")
         if statement is not None:
             found = _conclusions.from_statement(
-                self.get_payout(payout_id), outcome, paid, statement, self._unknown_bound
+                self.get_payout(payout_id),
+                outcome,
+                paid,
+                statement,
+                self._unknown_bound,
+                shortcode=self._payout_shortcode,
             )
             seen = f"{seen}; {found}"
         conclusion = Conclusion(outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now())

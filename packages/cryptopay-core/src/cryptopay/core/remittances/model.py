@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -77,6 +77,12 @@ class RemittanceState(enum.Enum):
             RemittanceState.EXPIRED,
             RemittanceState.REFUSED,
         )
+
+
+# How long an order credited to a wallet is shown to its sender as ``paying_out`` (R9-2): as long as M-Pesa's B2C
+# result plausibly takes, so the public status does not tell which route paid (the wallet route means the recipient's
+# verified legal name matched the name the sender typed: a name-guess oracle otherwise).
+WALLET_ROUTE_SHOWN_AFTER = timedelta(minutes=3)
 
 
 class RemittanceRoute(enum.Enum):
@@ -283,6 +289,19 @@ class RemittanceOrder:
         if self.state is not RemittanceState.HELD:
             return self.state
         return RemittanceState.REFUNDING if self.refund_id is not None else RemittanceState.PAYING_OUT
+
+    def public_status(self, now: datetime) -> tuple[RemittanceState, datetime | None, datetime | None]:
+        """The state, ``paid_out_at`` and ``finished_at`` its sender is shown at ``now`` (``shown_state``, and R9-2):
+        an order credited to a wallet reads ``paying_out`` until ``WALLET_ROUTE_SHOWN_AFTER`` after the credit, then
+        ``paid_out`` as of then, so both routes show the same sequence (``paying_out``, then ``paid_out`` some time
+        later) and the route stays untold."""
+        state, paid_out_at, finished_at = self.shown_state, self.paid_out_at, self.finished_at
+        if self.route is RemittanceRoute.WALLET and paid_out_at is not None:
+            published = paid_out_at + WALLET_ROUTE_SHOWN_AFTER
+            if now < published:
+                return (RemittanceState.PAYING_OUT if state is RemittanceState.PAID_OUT else state), None, None
+            return state, published, (max(finished_at, published) if finished_at is not None else None)
+        return state, paid_out_at, finished_at
 
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""

@@ -364,6 +364,7 @@ class PaymentsStack:
             gateway=gateway or self.mpesa,
             urls=self.urls,
             metrics=self.metrics,
+            payout_shortcode=self.mpesa.payout_shortcode if gateway is None else None,
         )
         self.refunds = Refunds(
             uow=uow,
