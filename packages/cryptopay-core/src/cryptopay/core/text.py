@@ -60,9 +60,12 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
+from importlib import resources
 
 from cryptopay.core.errors import InvalidInput
 
@@ -324,6 +327,50 @@ _LINK_LIKE = re.compile(
 )
 
 
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+_NUMBER_RUN = re.compile(r"[0-9Oo][0-9OoIl| ().-]{5,}[0-9Oo]")
+
+
+@functools.cache
+def _confusable_prototypes() -> dict[str, str]:
+    """Unicode's confusables (UTS #39: ``compliance/data/confusables.json``, by scripts/generate_confusables.py)."""
+    data = resources.files("cryptopay.core.compliance").joinpath("data/confusables.json").read_text(encoding="utf-8")
+    prototypes: dict[str, str] = json.loads(data)["prototypes"]
+    return prototypes
+
+
+def _ascii_digit_of(ch: str) -> str:
+    """A digit of any script as its ASCII digit, another character as its one-character ASCII look-alike (the
+    confusables table) where it has one, else itself."""
+    if ch.isascii():
+        return ch
+    if unicodedata.category(ch) == "Nd":
+        return str(unicodedata.digit(ch))
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) == 1 and folded.isascii():
+        return folded
+    prototype = _confusable_prototypes().get(ch, ch)
+    return prototype if len(prototype) == 1 and prototype.isascii() else ch
+
+
+def digits_folded(text: str) -> str:
+    """``text`` as a phone-number test should read it (reviewer9 R9-10): digits of every script and confusable
+    look-alikes as ASCII, and in a run of at least three digits, letter O/o as 0 and I/l as 1.
+
+    >>> digits_folded("Call O722OOO111 Duka"), digits_folded("Duka \u0660\u0667\u0662\u0662\u0660\u0660")
+    ('Call 0722000111 Duka', 'Duka 072200')
+    >>> digits_folded("Good Looking Ltd")
+    'Good Looking Ltd'
+    """
+    ascii_text = "".join(_ascii_digit_of(ch) for ch in text)
+
+    def as_digits(run: re.Match[str]) -> str:
+        found = run.group(0)
+        return found.translate(_DIGIT_LOOKALIKES) if sum(c.isdigit() for c in found) >= 3 else found
+
+    return _NUMBER_RUN.sub(as_digits, ascii_text)
+
+
 def quoted_business_name(value: str, *, most: int = 60, fallback: str = "a merchant") -> str:
     """``value`` (a business name the merchant typed) as a platform email may quote it: in double quotes when it has
     no link, domain, email address or phone number in it and fits ``most`` characters on one line, else
@@ -331,9 +378,14 @@ def quoted_business_name(value: str, *, most: int = 60, fallback: str = "a merch
 
     >>> [quoted_business_name(n) for n in ("Duka Ltd", "Pay at https://x.example", "Call 0712 345 678")]
     ['"Duka Ltd"', 'a merchant', 'a merchant']
+    >>> arabic = "Duka \u0660\u0667\u0662\u0662\u0660\u0660\u0660\u0661\u0661\u0661"  # R9-10: not a way round
+    >>> [quoted_business_name(n) for n in ("Call O722OOO111 Duka", "Duka 0722 OOO 111", arabic)]
+    ['a merchant', 'a merchant', 'a merchant']
     """
     text = value.strip()
-    if not text or len(text) > most or _LINK_LIKE.search(text) or text_problem(text, TextKind.NAME) is not None:
+    if not text or len(text) > most or text_problem(text, TextKind.NAME) is not None:
+        return fallback
+    if _LINK_LIKE.search(text) or _LINK_LIKE.search(digits_folded(text)):  # O for 0, other scripts' digits too
         return fallback
     if any(ch in text for ch in '"\r\n<>'):
         return fallback
