@@ -397,7 +397,7 @@ def put_store(merchant_id: str) -> Response:
     if current_principal().role is Role.ADMIN:  # staff changing a merchant's money terms: a step-up (R9-9)
         check_step_up_audited()
     with payments().uow() as uow:
-        existing = uow.stores.get(merchant.id)
+        existing = uow.stores.get(merchant.id, lock=True)  # the whole document is put back (LASTREAD2 M-1)
         store = StoreSettings(
             merchant_id=merchant.id,
             rails=rails,

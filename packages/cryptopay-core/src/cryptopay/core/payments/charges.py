@@ -83,7 +83,7 @@ def set_payout_charges(
     from cryptopay.core.payments._support import audit, transaction
 
     def change(unit: PaymentsUnitOfWork) -> StoreSettings:
-        store = unit.stores.get(merchant_id)
+        store = unit.stores.get(merchant_id, lock=True)  # the whole document is put back
         if store is None:
             raise NotFound(f"merchant {merchant_id} has no store settings")
         before = charging_text(store.payout_charges(now))

@@ -64,7 +64,7 @@ def set_merchant_fee(
     check_fee_percent(percent)
 
     def change(unit: PaymentsUnitOfWork) -> tuple[StoreSettings, Decimal | None]:
-        store = unit.stores.get(merchant_id)
+        store = unit.stores.get(merchant_id, lock=True)  # the whole document is put back
         if store is None:
             raise NotFound(f"merchant {merchant_id} has no store settings")
         current = store.current_merchant_fee(now)

@@ -78,7 +78,10 @@ class Quoter(Protocol):
 
 
 class StoreSettingsRepository(Protocol):
-    def get(self, merchant_id: str) -> StoreSettings | None: ...
+    def get(self, merchant_id: str, *, lock: bool = False) -> StoreSettings | None:
+        """The merchant's store settings; ``lock``: the row locked to the end of the unit of work (``FOR UPDATE`` on
+        PostgreSQL), as every writer that reads the whole document and puts it back does (no lost update)."""
+        ...
 
     def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
         """The merchant's store settings (None before it has a store) and when an operator closed the merchant (None

@@ -554,7 +554,7 @@ class Remittances:
         """The desk's store: the order rails, no fee (the spread is the desk's margin), its window, no tolerance."""
 
         def work(uow: RemittanceUnitOfWork) -> None:
-            found = uow.stores.get(DESK)
+            found = uow.stores.get(DESK, lock=True)
             wanted = StoreSettings(merchant_id=DESK, rails=self.rails, window=self.window)
             if found is None or found.rails != wanted.rails or found.window != wanted.window:
                 uow.stores.put(wanted)

@@ -105,7 +105,7 @@ class InMemoryStores:
         self._stores: dict[str, StoreSettings] = {}
         self._closing = closing
 
-    def get(self, merchant_id: str) -> StoreSettings | None:
+    def get(self, merchant_id: str, *, lock: bool = False) -> StoreSettings | None:
         return self._stores.get(merchant_id)
 
     def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:

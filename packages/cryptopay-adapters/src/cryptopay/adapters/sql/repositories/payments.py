@@ -237,8 +237,8 @@ class SqlStores(_Documents[StoreSettings]):
     def _columns(self, item: StoreSettings) -> dict[str, Any]:
         return {"merchant_id": item.merchant_id}
 
-    def get(self, merchant_id: str) -> StoreSettings | None:
-        return self._by_id(merchant_id, column="merchant_id")
+    def get(self, merchant_id: str, *, lock: bool = False) -> StoreSettings | None:
+        return self._by_id(merchant_id, lock=lock, column="merchant_id")
 
     def with_closing(self, merchant_id: str) -> tuple[StoreSettings | None, datetime | None]:
         """One statement: the merchant's ``closed_at`` and its store's document, each a scalar subquery by primary
