@@ -406,7 +406,17 @@ def test_a_status_query_s_ids_learnt_later_find_its_payout_too(storage):
         assert uow.payouts.by_answer_key("query-conversation:AG_9").id == "po_1"
 
 
-def test_kept_answers_are_pending_until_matched(storage):
+def test_payouts_are_found_by_their_receipt(storage):
+    """LASTREAD L-6: the payouts booked with one M-Pesa receipt (a conclusion proposed naming it is not a booking)."""
+    paid = payout(1)
+    paid.completed(NOW, receipt="SBX1PAID", code="0", desc="ok")
+    other = payout(2)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(paid)
+        uow.payouts.add(other)
+    with storage.unit_of_work() as uow:
+        assert [p.id for p in uow.payouts.with_receipt("SBX1PAID")] == ["po_1"]
+        assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
     """A kept answer is pending, oldest first, until a matching attempt closes it."""
     first = UnmatchedAnswer(id="ans_1", received_at=NOW, purpose=CallbackPurpose.STATUS_RESULT, body='{"Result": {}}')
     second = UnmatchedAnswer(

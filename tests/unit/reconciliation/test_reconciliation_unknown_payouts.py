@@ -273,6 +273,36 @@ def test_a_failure_is_shown_only_by_our_payout_short_codes_statement(shortcode: 
     assert stack.payouts.get_payout(payout.id).conclusion is None
 
 
+def test_a_receipt_booked_on_another_payout_concludes_none() -> None:
+    """LASTREAD L-6: one M-Pesa receipt cannot close a second payout as paid (its payee would never be paid)."""
+    stack = PaymentsStack()
+    for merchant, to in (("m1", LOST), ("m2", "254712345678")):
+        profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, to)
+        stack.add_merchant(merchant, settlement=profile)
+        stack.pay(stack.invoicing.create_invoice(merchant, Money.of("100", USDT)).id)
+    stack.confirm(3)
+    payouts = {p.merchant_id: p for run in stack.settling.run_settlements() for p in run.payouts}
+    payout, paid = payouts["m1"], payouts["m2"]
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()  # m2's result comes; m1's never does
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # its status answer is lost too
+    stack.clock.advance(hours=1)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    booked = stack.payouts.get_payout(paid.id)
+    assert booked.state is PayoutState.COMPLETED and booked.receipt is not None
+    with pytest.raises(Conflict, match="one payment pays one payout"):
+        stack.payouts.propose_conclusion(
+            payout.id,
+            outcome=ConclusionOutcome.COMPLETED,
+            receipt=booked.receipt,
+            evidence="statement",
+            note="paid",
+            by="user:usr_ann",
+        )
+    assert stack.payouts.get_payout(payout.id).conclusion is None
+
+
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 KINDS = [
     (PayoutKind.SETTLEMENT, SettlementMethod.MPESA_B2C, "254712345678", None),

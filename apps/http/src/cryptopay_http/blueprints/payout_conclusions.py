@@ -116,7 +116,7 @@ _PROBLEMS = (
     (NotFound, "no payout with this id"),
     (InvalidInput, "no evidence or note, a receipt missing or malformed, or a receipt given for a failure"),
     (Refused, "the payout is not unknown, or is unknown for less than the bound (Transaction Status is still asked)"),
-    (Conflict, "a conclusion is proposed already"),
+    (Conflict, "a conclusion is proposed already, or the receipt is another payout's already"),
 )
 _DECIDED = (
     (NotFound, "no payout with this id"),
@@ -190,7 +190,10 @@ def propose(payout_id: str) -> Response:
         *_DECIDED,
         (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
         (SamePerson, "you proposed it: a second admin approves it"),
-        (Conflict, "another conclusion (outcome or receipt) is proposed now: read it again"),
+        (
+            Conflict,
+            "another conclusion (outcome or receipt) is proposed now, or its receipt was booked on another payout",
+        ),
     ),
 )
 @require(roles=[Role.ADMIN])

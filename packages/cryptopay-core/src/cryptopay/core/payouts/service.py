@@ -791,6 +791,7 @@ class Payouts:
             )
         if payout.conclusion is not None:
             raise Conflict(f"payout {payout.id} has a conclusion proposed already ({payout.conclusion.summary})")
+        _receipt_free(uow, payout, conclusion.receipt)
         payout.conclusion = conclusion
         uow.payouts.update(payout)
         audit(
@@ -854,6 +855,7 @@ class Payouts:
             raise InvalidState(f"payout {payout.id} is {payout.state.value} already: M-Pesa's answer decided it")
         if proposed.by == by:
             raise SamePerson("you proposed this conclusion: a second person approves it")
+        _receipt_free(uow, payout, proposed.receipt)  # booked on another payout since it was proposed
         payout.conclusion = attrs.evolve(proposed, approved_by=by, approved_at=now)
         desc = f"concluded from M-Pesa's record by {proposed.by} and {by}: {proposed.evidence}"
         audit(
@@ -1051,6 +1053,16 @@ class Payouts:
             possible_from=day,
             amount=str(old.amount.amount),
         )
+
+
+def _receipt_free(uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None) -> None:
+    """``Conflict`` when M-Pesa's ``receipt`` is booked on another payout already (LASTREAD L-6): one payment never
+    closes two payouts as paid (the other payee would never be paid while the books say both were)."""
+    if receipt is None:
+        return
+    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
+    if taken:
+        raise Conflict(f"M-Pesa's receipt {receipt} is payout {taken[0]}'s already: one payment pays one payout")
 
 
 @attrs.frozen

@@ -324,6 +324,11 @@ class PayoutRepository(Protocol):
         """
         ...
 
+    def with_receipt(self, receipt: str) -> list[Payout]:
+        """Payouts booked with M-Pesa's ``receipt`` (``Payout.receipt``), oldest first: one receipt is one payment
+        (LASTREAD L-6). Not indexed (no receipt column): asked only when a conclusion is proposed or approved."""
+        ...
+
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
     ) -> list[Payout]:

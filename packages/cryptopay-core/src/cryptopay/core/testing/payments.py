@@ -362,6 +362,9 @@ class InMemoryPayouts(_ById):
     def by_answer_key(self, key: str) -> Payout | None:
         return self._first(lambda p: key in p.answer_keys)
 
+    def with_receipt(self, receipt: str) -> list[Payout]:
+        return self._sorted(p for p in self._all() if p.receipt == receipt)
+
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
     ) -> list[Payout]:

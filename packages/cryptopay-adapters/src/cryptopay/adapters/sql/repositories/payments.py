@@ -633,6 +633,14 @@ class SqlPayouts(_Documents[Payout]):
         owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == key)
         return self._one(payouts.c.id == owner.scalar_subquery())
 
+    def with_receipt(self, receipt: str) -> list[Payout]:
+        # no receipt column: the documents naming it (a receipt is letters and digits, no LIKE wildcard), then
+        # exactly those whose receipt it is (a conclusion proposed elsewhere may name it too)
+        if not receipt.isalnum():
+            return []
+        named = sa.cast(payouts.c.doc, sa.Text).like(f"%{receipt}%")
+        return [p for p in self._select(named, order=_BY_AGE) if p.receipt == receipt]
+
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
     ) -> list[Payout]:
