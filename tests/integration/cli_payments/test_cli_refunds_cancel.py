@@ -220,7 +220,12 @@ def test_a_shell_refund_goes_only_to_the_address_that_paid_and_says_why(stack):
     assert stack.refunds.list_refunds(invoice_id) == []
     (record,) = [r for r in stack.audit_trail.records() if r.action == "refund.shell_refused"]
     assert (record.actor, record.subject) == (operator(), f"invoice:{invoice_id}")
-    assert dict(record.details) == {"address": elsewhere, "reason": "merchant phoned", "paid_from": PAYER}
+    assert dict(record.details) == {
+        "address": elsewhere,
+        "network": "tron",
+        "reason": "merchant phoned",
+        "paid_from": PAYER,
+    }
     done = cli_json(*ask, PAYER, "--reason", "customer returned the goods")
     (asked,) = [r for r in stack.audit_trail.records() if r.action == "refund.shell_requested"]
     assert asked.actor == operator() and dict(asked.details)["reason"] == "customer returned the goods"

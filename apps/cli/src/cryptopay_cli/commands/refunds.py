@@ -10,8 +10,9 @@ customers' money is often what closing needs, so an operator may, but says so (t
 ``refund.request`` audit record); without it, exit 5 (``merchant_closed``); with it on an open merchant's, exit 2.
 A wrong-network payment (``wrong-network``) is the payer's money, never the merchant's: it goes back either way.
 
-From the shell a refund of a merchant's money goes only to an address that paid the invoice (or, on a remittance
-order's invoice, the refund address its sender gave), and says why (``--reason``, required): another address is the
+From the shell a refund of a merchant's money goes only to an address that paid the invoice on the refund's own
+network (or, on a remittance order's invoice, the refund address its sender gave, on the network its USDT arrived on;
+the same EVM address on another chain is not it: LASTREAD2 M-8), and says why (``--reason``, required): another address is the
 merchant's decision, made on its dashboard or API (``POST /v1/invoices/{id}/refunds``, signed in with step-up), not
 one operator's (reviewer10 R10-9). A refusal is exit 5, audited ``refund.shell_refused``; a refund asked is audited
 ``refund.shell_requested`` with the reason, by the OS operator.
@@ -26,7 +27,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.model import address_key
-from cryptopay.core.payments.refunds import valid_address
+from cryptopay.core.payments.refunds import refund_rail, valid_address
 from cryptopay.core.remittances import DESK
 
 from cryptopay_cli.context import operator, services
@@ -56,19 +57,24 @@ def _amount(amount: str | None, currency: str | None) -> Money | None:
     return Money.of(value, asset_by_code(currency.strip().upper()))
 
 
-def _allowed_addresses(invoice_id: str) -> list[tuple[str, str]]:
-    """(network, address) a shell refund of ``invoice_id`` may go to: every address that paid it, and on a remittance
-    order's invoice the refund address its sender gave (``NotFound``, exit 3, for an unknown invoice)."""
+def _allowed_addresses(invoice_id: str, rail: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """The network the refund goes out on (``rail``, default as the refund's: the one rail the invoice was paid on)
+    and the (network, address) pairs a shell refund of ``invoice_id`` may go to: every address that paid it, on the
+    network it paid on, and on a remittance order's invoice the refund address its sender gave, on the network its
+    USDT arrived on (or was paid on) - never the same address on another chain (LASTREAD2 M-8). ``NotFound``
+    (exit 3) for an unknown invoice, ``InvalidInput`` (exit 2) for a rail it does not offer."""
     svc = services()
     invoice = svc.refunds.get_invoice(invoice_id)
     networks = {option.rail.key: option.rail.network.name for option in invoice.options}
+    target = networks[refund_rail(invoice, rail)]
     allowed = [
         (networks.get(p.rail_key, ""), p.transfer.from_address) for p in invoice.payments if p.transfer.from_address
     ]
     if invoice.merchant_id == DESK and invoice.order_id:  # a remittance order's: its sender's refund address too
-        refund_address = svc.remittances.get(invoice.order_id).refund_address
-        allowed += [(network, refund_address) for network in dict.fromkeys(networks.values())]
-    return allowed
+        order = svc.remittances.get(invoice.order_id)
+        arrived = [order.network] if order.network else [net for net, _ in allowed]
+        allowed += [(network, order.refund_address) for network in dict.fromkeys(arrived)]
+    return target, allowed
 
 
 def _shaped(network: str, address: str) -> bool:
@@ -79,21 +85,26 @@ def _shaped(network: str, address: str) -> bool:
     return True
 
 
-def _refuse_another_address(invoice_id: str, address: str, reason: str) -> None:
-    """Exit 5, audited ``refund.shell_refused``, unless ``address`` is one a shell refund may go to."""
-    allowed = _allowed_addresses(invoice_id)
-    networks = dict.fromkeys(net for net, _ in allowed) or {"": None}
-    shaped = [net for net in networks if _shaped(net, address)]
-    if not shaped:  # malformed on every network the invoice was paid on: bad input (exit 2), not a refusal
-        valid_address(next(iter(networks)), address.strip(), {})
-    if any(address_key(net, address.strip()) == address_key(net, paid) for net, paid in allowed):
+def _refuse_another_address(invoice_id: str, address: str, reason: str, rail: str | None) -> None:
+    """Exit 5, audited ``refund.shell_refused``, unless ``address`` is one a shell refund on ``rail`` may go to: an
+    address that paid the invoice on the refund's own network (the same EVM address on another chain is not it)."""
+    target, allowed = _allowed_addresses(invoice_id, rail)
+    if not _shaped(target, address):  # malformed on the refund's network: bad input (exit 2), not a refusal
+        valid_address(target, address.strip(), {})
+    if any(net == target and address_key(net, address.strip()) == address_key(net, paid) for net, paid in allowed):
         return
     svc = services()
-    details = {"address": address.strip(), "reason": reason, "paid_from": ",".join(a for _, a in allowed)[:500]}
+    details = {
+        "address": address.strip(),
+        "network": target,
+        "reason": reason,
+        "paid_from": ",".join(a for _, a in allowed)[:500],
+    }
     svc.audit.append(AuditEvent(operator(), "refund.shell_refused", f"invoice:{invoice_id}", svc.clock.now(), details))
+    there = ", ".join(a for net, a in allowed if net == target) or "none known"
     raise Refused(
-        f"from the shell a refund of invoice {invoice_id} goes only to an address that paid it "
-        f"({', '.join(a for _, a in allowed) or 'none known'}): another address is the merchant's decision, on its "
+        f"from the shell a refund of invoice {invoice_id} on {target} goes only to an address that paid it there "
+        f"({there}): another address is the merchant's decision, on its "
         f"dashboard or API (POST /v1/invoices/{invoice_id}/refunds, signed in with step-up)"
     )
 
@@ -128,7 +139,7 @@ def create(
     with errors_to_exit_codes():
         if not reason.strip():
             raise InvalidInput("--reason says why the operator refunds it", field="--reason")
-        _refuse_another_address(invoice_id, address, reason.strip())
+        _refuse_another_address(invoice_id, address, reason.strip(), rail)
         refund = services().refunds.refund(
             invoice_id,
             address=address,

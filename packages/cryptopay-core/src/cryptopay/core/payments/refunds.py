@@ -265,7 +265,7 @@ class Refunds:
         invoice = self.get_invoice(invoice_id)
         because = self._closed_merchant(invoice.merchant_id, closed_merchant)
         self.refuse_frozen(invoice, requested_by=requested_by)
-        option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
+        option = _closed_option(invoice, refund_rail(invoice, rail))  # refused before any quote is locked
         network = option.rail.network.name
         self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
         wanted = self._convert(invoice, option, amount, quote_id)
@@ -981,8 +981,9 @@ def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: dat
     publish(uow, ids, _EVENTS[refund.state], payload, at=now, key=refund.id)
 
 
-def _rail_of(invoice: Invoice, rail: str | None) -> str:
-    """The rail to refund on: the one named (an option of the invoice), else the only one the invoice was paid on."""
+def refund_rail(invoice: Invoice, rail: str | None) -> str:
+    """The rail to refund on: the one named (an option of the invoice), else the only one the invoice was paid on
+    (``InvalidInput`` otherwise); the shell's address check asks it before the refund does (LASTREAD2 M-8)."""
     if rail is not None:
         key = rail.strip().lower()
         if key not in {o.rail.key for o in invoice.options}:
