@@ -13,9 +13,9 @@ A wrong-network payment (``wrong-network``) is the payer's money, never the merc
 From the shell a refund of a merchant's money goes only to an address that paid the invoice on the refund's own
 network (or, on a remittance order's invoice, the refund address its sender gave, on the network its USDT arrived on;
 the same EVM address on another chain is not it: LASTREAD2 M-8), and says why (``--reason``, required): another
-address is the merchant's decision, made on its dashboard or API (``POST /v1/invoices/{id}/refunds``, signed in with step-up), not
-one operator's (reviewer10 R10-9). A refusal is exit 5, audited ``refund.shell_refused``; a refund asked is audited
-``refund.shell_requested`` with the reason, by the OS operator.
+address is the merchant's decision, made on its dashboard or API (``POST /v1/invoices/{id}/refunds``, signed in
+with step-up), not one operator's (reviewer10 R10-9). A refusal is exit 5, audited ``refund.shell_refused``; a refund
+asked is audited ``refund.shell_requested`` with the reason, by the OS operator.
 """
 
 from __future__ import annotations
