@@ -86,3 +86,38 @@ def test_a_new_admin_is_sent_from_the_console_to_enrol_on_the_settings_page(app,
     assert client.get("/console/audit").status_code == 200
     staff_page = client.get("/dashboard/settings").get_data(as_text=True)
     assert "/dashboard/settings/2fa/remove" not in staff_page and "/console/" in staff_page
+
+
+def test_a_refused_new_password_marks_its_input_and_a_change_is_not_a_failure(client, owner, auth, app):
+    """LASTREAD2 M-4: the core's refusal of the new password (``field="password"``) marks the page's new_password
+    input, a wrong current password the current_password one; a successful change takes its count back, so
+    ``limit - 1`` failures and a change leave room for the next login."""
+    _log_in(client)
+    token = _csrf(client.get("/dashboard/settings").get_data(as_text=True))
+    body = {"csrf_token": token, "current_password": PASSWORD, "new_password": "short", "new_password_again": "short"}
+    short = client.post("/dashboard/settings/password", data=body)
+    assert short.status_code == 422
+    marked = re.findall(r'<input id="(\w+)"[^>]*aria-invalid', short.get_data(as_text=True))
+    assert marked == ["new_password"], marked
+    limit = app.extensions["cryptopay"].settings.login_account_limit
+    for _ in range(limit - 2):  # with the short one: limit - 1 failures
+        wrong = client.post("/dashboard/settings/password", data={**body, "current_password": "not it at all"})
+        assert wrong.status_code == 401
+    marked = re.findall(r'<input id="(\w+)"[^>]*aria-invalid', wrong.get_data(as_text=True))
+    assert marked == ["current_password"], marked
+    changed = client.post("/dashboard/settings/password", data={**body, "new_password": NEW, "new_password_again": NEW})
+    assert changed.status_code == 303
+    assert auth.login(EMAIL, NEW)["access_token"]  # not 429: the change was not counted as a failure
+
+
+def test_page_and_api_agree_a_staff_login_without_a_second_factor_may_change_its_password(client, app):
+    """LASTREAD2 M-4: the settings page lets a new staff login (no second factor yet) change its password; so does
+    ``POST /v1/auth/password`` now (it refused with 403 before)."""
+    email = "new-admin@cryptopay.example"
+    app.extensions["cryptopay"].accounts.register(email, PASSWORD, role=Role.ADMIN)
+    login = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.json
+    body = {"current_password": PASSWORD, "new_password": NEW}
+    changed = client.post("/v1/auth/password", json=body, headers=bearer(login.json["access_token"]))
+    assert changed.status_code == 204, changed.json
+    assert client.post("/v1/auth/login", json={"email": email, "password": NEW}).status_code == 200

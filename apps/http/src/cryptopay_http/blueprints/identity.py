@@ -360,7 +360,7 @@ def logout() -> Response:
         (RateLimited, "too many failed attempts for this account (Retry-After says when)"),
     ),
 )
-@require()
+@require(enrolment=True)  # as /dashboard/settings: a staff login not yet enrolled may change it too (LASTREAD2 M-4)
 def change_password() -> Response:
     body = read_body(PasswordChangeRequest)
     principal = current_principal()

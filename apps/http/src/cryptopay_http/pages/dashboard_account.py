@@ -8,9 +8,10 @@ and staff, even a new staff login whose second factor is not enrolled yet (the c
 from __future__ import annotations
 
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
+from cryptopay.core.identity import Unauthenticated
 from flask import Response, g, request
 
-from cryptopay_http.auth import limit_account
+from cryptopay_http.auth import limit_account, passed_account_check
 from cryptopay_http.pages.dashboard import bp
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
@@ -41,6 +42,17 @@ def _settings_page(status: int = 200, **context: object) -> Response:
     return response
 
 
+def _password_refusal(error: CryptopayError) -> dict[str, str | None]:
+    """``refusal`` marking the page's input: the core names the new password ``password`` (its rules, "the same as
+    the current one") and no field for a wrong current one (LASTREAD2 M-4)."""
+    shown = refusal(error, language())
+    if shown["error_field"] == "password":
+        shown["error_field"] = "new_password"
+    elif isinstance(error, Unauthenticated):
+        shown["error_field"] = "current_password"
+    return shown
+
+
 @bp.get("/settings")
 def account_settings() -> Response:
     return _settings_page(done=request.args.get("done"))
@@ -55,7 +67,8 @@ def account_password() -> Response:
             raise InvalidInput("the two new passwords differ", field="new_password_again")
         runtime().accounts.change_password(_user_id(), request.form.get("current_password", ""), new)
     except CryptopayError as error:
-        return _settings_page(error.http_status, **refusal(error, language()))
+        return _settings_page(error.http_status, **_password_refusal(error))
+    passed_account_check(_user_id())  # the check passed: its hit is taken back, as POST /v1/auth/password does
     response = redirect("/dashboard/login?changed=1", 303)
     end_page_session(response, DASHBOARD)
     return response
@@ -86,6 +99,7 @@ def account_confirm_two_factor() -> Response:
         codes = runtime().two_factor.confirm(_user_id(), request.form.get("code", "").strip())
     except CryptopayError as error:
         return _settings_page(error.http_status, **refusal(error, language()), confirming=True)
+    passed_account_check(_user_id())  # a right code: its hit is taken back (only failures fill the count)
     response = _settings_page(recovery_codes=codes)  # this login ended with the enrolment: the next asks for a code
     end_page_session(response, DASHBOARD)
     return response
