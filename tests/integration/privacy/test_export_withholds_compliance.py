@@ -153,4 +153,5 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "proposal",  # an officer's proposed decision on a held send or a held deposit
         "decided_at",  # when officers released or returned it (its parties read an ordinary send's times)
         "kept",  # an officer's note keeping it held
+        "conclusion",  # staff's proposed conclusion of an unknown payout from M-Pesa's record (review10 R10-4)
     }

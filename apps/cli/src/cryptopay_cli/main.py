@@ -46,7 +46,7 @@ GROUPS = (
         "demo",
         "Demos on the sandbox: end to end (default), BTC and Tron, a personal wallet; the core tour without servers.",
     ),
-    Group("db", "db", "Database migrations: upgrade, current, downgrade."),
+    Group("db", "db", "Database migrations: upgrade, current, downgrade, history."),
     Group("ledger", "ledger", "Ledger reports: balances and the trial balance."),
     Group("audit", "audit", "The append-only, hash-chained audit log."),
     Group("addresses", "addresses", "Deposit addresses: derive from an account xpub, validate for a network."),
@@ -76,7 +76,8 @@ GROUPS = (
     Group(
         "payouts",
         "payouts",
-        "Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations.",
+        "Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
+        "unresolved ones.",
     ),
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),

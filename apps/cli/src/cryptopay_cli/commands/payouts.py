@@ -32,7 +32,7 @@ from cryptopay_cli.views import emit_fields, flat, payout_view
 
 app = typer.Typer(
     help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
-    "conclude unknown ones from M-Pesa's record.",
+    "unresolved ones.",
     no_args_is_help=True,
 )
 
