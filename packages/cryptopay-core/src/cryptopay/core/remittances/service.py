@@ -84,7 +84,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import cast
+from typing import NoReturn, cast
 
 import attrs
 from cryptopay.core import flows
@@ -774,6 +774,19 @@ class Remittances:
         )
         return order
 
+    def _refuse_same_officer(self, order_id: str, actor: str, proposed_by: str, kind: str) -> NoReturn:
+        """The proposer of a refund or release approving it: audited ``remittance.<kind>_same_officer_refused`` in a
+        unit of work of its own, then ``SameOfficer``."""
+        details = {"proposed_by": proposed_by}
+        now = self.clock.now()
+        in_transaction(
+            self.uow,
+            lambda uow: uow.audit.append(
+                _event(actor, f"remittance.{kind}_same_officer_refused", order_id, now, details)
+            ),
+        )
+        raise SameOfficer(f"you proposed this {kind}: a second officer approves it")
+
     def approve_refund(self, order_id: str, *, officer: str, expected: str | None = None) -> RemittanceOrder:
         """A second officer carries out the refund another proposed (``SameOfficer`` for its proposer, audited
         ``remittance.refund_same_officer_refused``; ``expected``: the address the approver read, another one now is a
@@ -789,15 +802,7 @@ class Remittances:
             raise Conflict(f"the refund proposed on remittance {order.id} goes elsewhere now: read it again")
         actor = f"user:{officer}"
         if proposal.officer == officer:
-            details = {"proposed_by": proposal.officer}
-            now = self.clock.now()
-            in_transaction(
-                self.uow,
-                lambda uow: uow.audit.append(
-                    _event(actor, "remittance.refund_same_officer_refused", order.id, now, details)
-                ),
-            )
-            raise SameOfficer("you proposed this refund: a second officer approves it")
+            self._refuse_same_officer(order.id, actor, proposal.officer, "refund")
         self._confirm_not_paid(order, actor)
         self._screen_refund(order, proposal.address, actor)
         cases = self.cases()
@@ -897,15 +902,7 @@ class Remittances:
             raise InvalidState(f"no release of remittance {order.id} is proposed")
         actor = f"user:{officer}"
         if proposal.officer == officer:
-            details = {"proposed_by": proposal.officer}
-            now = self.clock.now()
-            in_transaction(
-                self.uow,
-                lambda uow: uow.audit.append(
-                    _event(actor, "remittance.release_same_officer_refused", order.id, now, details)
-                ),
-            )
-            raise SameOfficer("you proposed this release: a second officer approves it")
+            self._refuse_same_officer(order.id, actor, proposal.officer, "release")
         held = order.state is RemittanceState.HELD
         current = self._retriable(order) if held else None
         cases = self.cases()
