@@ -13,6 +13,7 @@ from cryptopay.core.identity.model import (
     AccountChanged,
     ApiKey,
     Merchant,
+    MerchantChanged,
     RefreshToken,
     Role,
     StoredResponse,
@@ -185,6 +186,51 @@ def test_merchants_update_and_list_by_keyset(repos):
     assert [m.id for m in first] == ["mer_1", "mer_2"] and first[1] == renamed
     assert [m.id for m in repos["merchants"].list(after="mer_2", limit=5)] == ["mer_3", "mer_4"]
     assert repos["merchants"].list(after="mer_4", limit=5) == []
+
+
+def test_a_merchant_write_from_a_stale_read_is_refused_and_changes_nothing(repos):
+    """Review11 R11-3: an operator's close and an owner's rename read the merchant at once; the close is written
+    first, and the rename (from the older read, ``closed_at`` None) is ``MerchantChanged`` and leaves the close:
+    ``closed_at`` is never written back to NULL. Read again, and the rename goes through over the close."""
+    merchants = repos["merchants"]
+    repos["users"].add(user(1))
+    merchants.add(merchant(1))
+    operator, owner = merchants.get("mer_1"), merchants.get("mer_1")
+    operator.closed_at = NOW
+    merchants.update(operator)
+    assert operator.row_version == 1
+    owner.business_name = "Reopened Ltd"
+    with pytest.raises(MerchantChanged):
+        merchants.update(owner)
+    stored = merchants.get("mer_1")
+    assert (stored.closed_at, stored.business_name, stored.row_version) == (NOW, "Shop 1", 1)
+    again = merchants.get("mer_1")
+    again.business_name = "Renamed Ltd"
+    merchants.update(again)
+    assert (merchants.get("mer_1").closed_at, merchants.get("mer_1").business_name) == (NOW, "Renamed Ltd")
+    assert merchants.get("mer_1").row_version == 2 and merchants.get("mer_1") == again
+    with pytest.raises(NotFound):
+        merchants.update(merchant(9))
+
+
+def test_concurrent_merchant_writes_from_one_read_have_one_winner(repos):
+    """Of many writers that read the same version of a merchant, exactly one writes."""
+    merchants = repos["merchants"]
+    repos["users"].add(user(1))
+    merchants.add(merchant(1))
+    copies = [merchants.get("mer_1") for _ in range(6)]
+
+    def rename(i: int) -> bool:
+        copies[i].business_name = f"Shop {i} Ltd"
+        try:
+            merchants.update(copies[i])
+        except MerchantChanged:
+            return False
+        return True
+
+    wins = race(len(copies), rename)
+    assert sum(wins) == 1
+    assert merchants.get("mer_1").business_name == f"Shop {wins.index(True)} Ltd"
 
 
 def test_api_keys_by_merchant_with_scopes_and_revocation(repos):

@@ -72,6 +72,8 @@ merchants = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
     sa.Column("closed_at", UtcDateTime),  # the relationship ended; retention counts from here (0030)
+    # Bumped by every write: an update from a stale read is refused, not applied over another (0291, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )
 

@@ -46,7 +46,15 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.email_proof import prove_email
-from cryptopay.core.identity.model import Forbidden, Merchant, Role, StepUpRequired, TeamRole, User
+from cryptopay.core.identity.model import (
+    Forbidden,
+    Merchant,
+    Role,
+    StepUpRequired,
+    TeamRole,
+    User,
+    check_merchant_open,
+)
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.identity.service import valid_email
 from cryptopay.core.ports.identity import (
@@ -399,14 +407,19 @@ class Teams:
         self.take_back(merchant.id, user_id, actor=f"user:{actor}", reason="member_removed")
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
-        """The owner hands the merchant to a member; the old owner stays as an admin."""
+        """The owner hands the merchant to a member; the old owner stays as an admin.
+
+        The merchant is written first and only over the version read (``MerchantChanged``, 409, if another write
+        came first, and nothing changed): a hand-over never writes back a close or a reclaim's hold that landed
+        meanwhile (review11 R11-3)."""
         merchant, now = self._merchant(merchant_id), self._clock.now()
         if actor != merchant.owner_user_id:
             raise Forbidden("only the owner hands ownership over")
+        check_merchant_open(merchant)
         successor = self._member(merchant, to_user_id)
-        self._teams.remove_member(merchant.id, successor.user_id)
         merchant.owner_user_id, merchant.updated_at = successor.user_id, now
         self._merchants.update(merchant)
+        self._teams.remove_member(merchant.id, successor.user_id)
         self._teams.add_member(
             Member(merchant_id=merchant.id, user_id=actor, role=TeamRole.ADMIN, added_at=now, added_by=actor)
         )

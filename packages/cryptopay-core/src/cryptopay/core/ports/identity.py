@@ -102,7 +102,12 @@ class MerchantRepository(Protocol):
 
     def by_owner(self, user_id: str) -> Merchant | None: ...
 
-    def update(self, merchant: Merchant) -> None: ...
+    def update(self, merchant: Merchant) -> None:
+        """Write ``merchant`` over the stored row if nobody changed it since it was read (its ``row_version``), and
+        bump ``merchant.row_version``; ``MerchantChanged`` (a ``Conflict``) if another write came first: read it
+        again and decide again (review11 R11-3: an owner's rename in flight must not undo an operator's close).
+        ``NotFound`` if the merchant does not exist."""
+        ...
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]: ...
 

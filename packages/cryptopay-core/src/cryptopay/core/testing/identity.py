@@ -25,6 +25,7 @@ from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
     Merchant,
+    MerchantChanged,
     RefreshToken,
     Role,
     StoredResponse,
@@ -175,6 +176,12 @@ class InMemoryMerchants:
 
     def update(self, merchant: Merchant) -> None:
         with self._lock:
+            stored = self._rows.get(merchant.id)
+            if stored is None:
+                raise NotFound(f"merchant {merchant.id} does not exist")
+            if stored.row_version != merchant.row_version:
+                raise MerchantChanged(merchant.id)
+            merchant.row_version += 1
             self._rows[merchant.id] = _copy(merchant)
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
