@@ -20,7 +20,7 @@ from cryptopay.core.identity.model import (
     TeamRole,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
+from cryptopay.core.identity.teams import Invitation, InvitationChanged, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
@@ -467,6 +467,37 @@ def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
     assert teams.invitations_to("amina@duka.co.ke", since=NOW) == 3
     assert teams.invitations_to("amina@duka.co.ke", since=NOW + timedelta(seconds=1)) == 1
     assert teams.invitations_to("other@duka.co.ke", since=NOW) == 1 and teams.invitations_to("x@y.ke", since=NOW) == 0
+
+
+def test_an_invitation_write_from_a_read_before_its_acceptance_is_refused(repos):
+    """Review11 R11-3's class: a revocation read the invitation open, the invitee accepted it, then the revocation
+    writes: ``InvitationChanged``, and the acceptance stays (``accepted_at`` not written back to None). Read again,
+    and a write goes through over it."""
+    teams = _team(repos)
+    teams.add_invitation(
+        Invitation(
+            id="inv_1",
+            merchant_id="mer_1",
+            email="amina@duka.co.ke",
+            role=TeamRole.FINANCE,
+            token_hash="a" * 64,
+            created_at=NOW,
+            expires_at=NOW + timedelta(days=7),
+            invited_by="usr_1",
+        )
+    )
+    revoking = teams.invitation("inv_1")
+    assert teams.claim_invitation("inv_1", "usr_3", at=NOW)
+    revoking.revoked_at = NOW
+    with pytest.raises(InvitationChanged):
+        teams.update_invitation(revoking)
+    stored = teams.invitation("inv_1")
+    assert (stored.accepted_by, stored.revoked_at, stored.row_version) == ("usr_3", None, 1)
+    stored.email = "erased:inv_1"
+    teams.update_invitation(stored)
+    assert teams.invitation("inv_1").email == "erased:inv_1" and teams.invitation("inv_1").accepted_by == "usr_3"
+    with pytest.raises(NotFound):
+        teams.update_invitation(attrs.evolve(stored, id="inv_9"))
 
 
 def test_invitations_racing_to_one_address_from_many_merchants_never_pass_its_cap(repos):

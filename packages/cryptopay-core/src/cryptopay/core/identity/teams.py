@@ -67,6 +67,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.storage import retrying
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.text import quoted_business_name
 from cryptopay.core.webhooks import UowFactory
@@ -77,6 +78,7 @@ __all__ = [
     "INVITATION_TTL",
     "OPEN_INVITATIONS",
     "Invitation",
+    "InvitationChanged",
     "InviteCap",
     "Member",
     "TeamCaps",
@@ -107,6 +109,15 @@ class Member:
     added_by: str
 
 
+class InvitationChanged(Conflict):
+    """The invitation was written (accepted, revoked) by another request after this one read it: nothing was
+    written; read it again and decide again (``TeamRepository.update_invitation``, review11 R11-3)."""
+
+    def __init__(self, invitation_id: str) -> None:
+        super().__init__("the invitation was changed by another request meanwhile: nothing was changed; try again")
+        self.invitation_id = invitation_id
+
+
 @attrs.define(kw_only=True)
 class Invitation:
     """An invitation to join a merchant's team; only the SHA-256 of its token is kept."""
@@ -122,6 +133,10 @@ class Invitation:
     accepted_at: datetime | None = None
     accepted_by: str | None = None
     revoked_at: datetime | None = None
+    # The stored row's version as read: ``update_invitation`` writes only over that version (and an acceptance
+    # bumps it), so a revocation or an erasure read before an acceptance never writes ``accepted_at`` back to None
+    # (review11 R11-3, as ``User.row_version``). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     def open(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
@@ -306,12 +321,20 @@ class Teams:
     def revoke_invitation(self, merchant_id: str, invitation_id: str, *, actor: str) -> Invitation:
         merchant = self._merchant(merchant_id)
         self._require_manager(merchant, actor)
-        invitation = self._teams.invitation(invitation_id)
-        if invitation is None or invitation.merchant_id != merchant.id:
-            raise NotFound(f"no invitation {invitation_id}")
-        if invitation.revoked_at is None and invitation.accepted_at is None:
+
+        def revoke() -> tuple[Invitation, bool]:
+            invitation = self._teams.invitation(invitation_id)
+            if invitation is None or invitation.merchant_id != merchant.id:
+                raise NotFound(f"no invitation {invitation_id}")
+            if invitation.revoked_at is not None or invitation.accepted_at is not None:
+                return invitation, False
             invitation.revoked_at = self._clock.now()
             self._teams.update_invitation(invitation)
+            return invitation, True
+
+        # Accepted (or revoked) between the read and the write: read again, and an accepted one stays accepted.
+        invitation, revoked = retrying(revoke, on=(InvitationChanged,))
+        if revoked:
             self._record(actor, "team.invitation_revoked", merchant.id, invitation=invitation.id)
         return invitation
 

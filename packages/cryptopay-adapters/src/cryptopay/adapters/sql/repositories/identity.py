@@ -62,7 +62,7 @@ from cryptopay.core.identity.model import (
     TeamRole,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
+from cryptopay.core.identity.teams import Invitation, InvitationChanged, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
@@ -616,14 +616,19 @@ class SqlTeams:
             return None
 
     def update_invitation(self, invitation: Invitation) -> None:
-        row = _invitation_row(invitation, self._personal)
-        _update(self._bind, merchant_invitations, invitation.id, row, "invitation")
+        version = invitation.row_version
+        row = _invitation_row(invitation, self._personal) | {"row_version": version + 1}
+        with writing(self._bind) as conn:
+            if not _versioned_update(conn, merchant_invitations, invitation.id, version, row, "invitation"):
+                raise InvitationChanged(invitation.id)
+        invitation.row_version += 1
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
         i = merchant_invitations.c
         open_one = (i.id == invitation_id, i.accepted_at.is_(None), i.revoked_at.is_(None))
         with writing(self._bind) as conn:
-            statement = merchant_invitations.update().where(*open_one).values(accepted_at=at, accepted_by=user_id)
+            accepted = {"accepted_at": at, "accepted_by": user_id, "row_version": i.row_version + 1}
+            statement = merchant_invitations.update().where(*open_one).values(**accepted)
             return bool(conn.execute(statement).rowcount == 1)
 
     def _invitation(self, row: Any) -> Invitation:
@@ -702,4 +707,5 @@ def _invitation(row: Any, personal: PersonalData) -> Invitation:
         accepted_at=row.accepted_at,
         accepted_by=row.accepted_by,
         revoked_at=row.revoked_at,
+        row_version=row.row_version,
     )
