@@ -25,6 +25,7 @@ from flask import Blueprint, Response
 from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import actor, payments
 
@@ -190,6 +191,7 @@ def propose(payout_id: str) -> Response:
         *_DECIDED,
         (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (
             Conflict,
             "another conclusion (outcome or receipt) is proposed now, or its receipt was booked on another payout",
