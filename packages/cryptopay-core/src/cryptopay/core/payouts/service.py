@@ -204,6 +204,12 @@ class Payouts:
         self._pacing = pacing
         self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
 
+    @property
+    def unknown_bound(self) -> timedelta:
+        """How long a payout may stay ``unknown`` before it is reported and may be concluded (a deployment setting,
+        ``CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES``, the same one the ``payouts-unresolved`` check reads)."""
+        return self._unknown_bound
+
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _payout(uow, payout_id))
