@@ -417,6 +417,17 @@ def test_payouts_are_found_by_their_receipt(storage):
     with storage.unit_of_work() as uow:
         assert [p.id for p in uow.payouts.with_receipt("SBX1PAID")] == ["po_1"]
         assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
+
+
+def test_payouts_are_found_by_a_bank_reference(storage):
+    """R10-7: a bank transfer's reference (with '-', '/' or '.') finds the payout booked with it, and only it."""
+    paid = payout(1)
+    paid.completed(NOW, receipt="FT-26/337.A", code="bank", desc="confirmed")
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(paid)
+    with storage.unit_of_work() as uow:
+        assert [p.id for p in uow.payouts.with_receipt("FT-26/337.A")] == ["po_1"]
+        assert uow.payouts.with_receipt("FT-26/337") == [] and uow.payouts.with_receipt("FT_26%") == []
     """A kept answer is pending, oldest first, until a matching attempt closes it."""
     first = UnmatchedAnswer(id="ans_1", received_at=NOW, purpose=CallbackPurpose.STATUS_RESULT, body='{"Result": {}}')
     second = UnmatchedAnswer(

@@ -6,7 +6,7 @@ from cryptopay.core.mobile_money import normalize_msisdn
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 
-from tests.integration.http_payments.payments_support import idem
+from tests.integration.http_payments.payments_support import bank_transfer, idem
 
 
 def unknown_payout(client, stack, shop, admin) -> str:
@@ -114,3 +114,65 @@ def test_an_approval_carries_out_only_the_conclusion_read(client, auth, stack, s
     assert approved.status_code == 409, approved.json
     assert approved.content_type == "application/problem+json"
     assert stack.payouts.get_payout(payout_id).state.value == "unknown"  # nothing voided, no retry possible
+
+
+def test_two_admins_confirm_a_bank_transfer(client, auth, stack):
+    """R10-7: one admin proposes the bank's reference (step-up), the proposer approving it is a 409 same_officer, a
+    second admin approving it (step-up) completes the payout from the bank account; each step audited."""
+    payout_id = bank_transfer(client, stack, auth)
+    ann, ann_codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/bank-confirmation"
+    body = {"reference": "FT26005ABC", "note": "seen on the bank's portal"}
+    assert client.post(path, json=body, headers=ann).status_code == 403  # a step-up first
+    assert client.post(path, json=body, headers=auth.user("merchant")).status_code == 403  # admins only
+    for bad in ({"reference": "bad ref!"}, {"reference": ""}, {}):
+        refused = client.post(path, json=bad, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "reference", (bad, refused.json)
+        assert refused.content_type == "application/problem+json"
+    missing = "/v1/admin/payouts/po_nope/bank-confirmation"
+    assert client.post(missing, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop())).status_code == 404
+    proposed = client.post(path, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    assert proposed.json["proposed_receipt"] == "FT26005ABC" and proposed.json["payout"]["state"] == "submitted"
+    again = client.post(path, json=body, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert again.status_code == 409  # one proposal at a time
+
+    approve = f"{path}/approve"
+    read = {"reference": "FT26005ABC"}
+    assert client.post(approve, json=read, headers=bob).status_code == 403  # a step-up first
+    same = client.post(approve, json=read, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert same.status_code == 409 and same.json["code"] == "same_officer"
+    other = client.post(approve, json={"reference": "FT9"}, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert other.status_code == 409 and stack.payouts.get_payout(payout_id).state.value == "submitted"
+    done = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert done.status_code == 200, done.json
+    assert done.json["payout"]["state"] == "completed" and done.json["payout"]["receipt"] == "FT26005ABC"
+    decided = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert decided.status_code == 409
+    actions = [r.event.action for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
+    expected = {"payout.bank_confirmation_proposed", "payout.conclusion_same_person_refused", "payout.bank_confirmed"}
+    assert expected <= set(actions)
+    assert stack.books_balanced()
+
+
+def test_a_bank_confirmation_is_declined_and_an_mpesa_payout_is_refused(client, auth, stack, shop):
+    """A wrong reference proposed is declined (the transfer still awaits one); an M-Pesa payout has no bank
+    confirmation (422 problem+json: it is refused, nothing changes)."""
+    mpesa = unknown_payout(client, stack, shop, auth.user("admin"))  # an hour passes: the officers sign in after
+    payout_id = bank_transfer(client, stack, auth)
+    ann, ann_codes = auth.staff("admin")
+    bob, _ = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/bank-confirmation"
+    proposed = client.post(path, json={"reference": "FT1"}, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    declined = client.post(f"/v1/admin/payouts/{payout_id}/conclusion/decline", json={"note": "typo"}, headers=bob)
+    assert declined.status_code == 200 and declined.json["proposed_receipt"] is None
+    assert declined.json["payout"]["state"] == "submitted"
+    refused = client.post(
+        f"/v1/admin/payouts/{mpesa}/bank-confirmation",
+        json={"reference": "FT2"},
+        headers=auth.stepped_up(ann, code=ann_codes.pop()),
+    )
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.json
+    assert stack.payouts.get_payout(mpesa).conclusion is None

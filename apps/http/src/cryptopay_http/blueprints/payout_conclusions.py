@@ -7,6 +7,11 @@ payment; ``completed`` with M-Pesa's receipt), naming the record read as its evi
 ``.../conclusion/approve`` carries it out in a second admin's name (a step-up: money moves back or out of the
 in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
 shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
+
+A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``POST
+/v1/admin/payouts/<id>/bank-confirmation`` proposes it with the bank's reference, ``.../bank-confirmation/approve``
+carries it out in a second admin's name (each a step-up; the proposer approving is a 409 ``same_officer``),
+``.../conclusion/decline`` clears a wrong proposal; ``cryptopay payouts confirm-bank`` exits 5, audited.
 """
 
 from __future__ import annotations
@@ -103,6 +108,24 @@ class ApprovalRequest:
 @attrs.frozen
 class DeclineRequest:
     note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
+
+
+_REFERENCE = limits(
+    "the bank's reference of the transfer (letters, digits, '-', '/', '.')", min_length=1, max_length=64
+)
+
+
+@attrs.frozen
+class BankConfirmationRequest:
+    reference: str = attrs.field(metadata=_REFERENCE)
+    note: str = attrs.field(default="", metadata=limits("anything the approver should know (audited)", max_length=500))
+
+
+@attrs.frozen
+class BankApprovalRequest:
+    """The reference the approver read on the bank's record: another proposed meanwhile is a 409."""
+
+    reference: str = attrs.field(metadata=_REFERENCE)
 
 
 @attrs.frozen
@@ -211,11 +234,14 @@ def approve(payout_id: str) -> Response:
 
 @bp.post("/v1/admin/payouts/<payout_id>/conclusion/decline")
 @operation(
-    "Decline (or withdraw) the conclusion proposed on an unknown payout (admins)",
+    "Decline (or withdraw) the conclusion or bank confirmation proposed on a payout (admins)",
     request=DeclineRequest,
     response=ConclusionView,
     tags=_TAGS,
-    description="Clears the proposal, saying why; nothing moves and the payout stays unknown. Audited.",
+    description=(
+        "Clears the proposal (a conclusion, or a bank transfer's confirmation), saying why; nothing moves and the "
+        "payout stays as it is (unknown, or awaiting its transfer). Audited."
+    ),
     problems=(*_DECIDED, (InvalidInput, "no note")),
 )
 @require(roles=[Role.ADMIN])
@@ -226,3 +252,64 @@ def decline(payout_id: str) -> Response:
     except NotFound:
         raise not_found("payout", payout_id) from None
     return json_response(ConclusionView.of(declined))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation")
+@operation(
+    "Propose that a bank transfer left our bank account (admins; four-eyes)",
+    request=BankConfirmationRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Proposes completing a bank-transfer payout (from the bank file) with the bank's `reference`. Nothing moves "
+        "until a second admin approves it (`.../bank-confirmation/approve`); `.../conclusion/decline` clears it. "
+        "Audited `payout.bank_confirmation_proposed`; needs a step-up."
+    ),
+    problems=(
+        (NotFound, "no payout with this id"),
+        (InvalidInput, "a reference that is not 1 to 64 letters, digits, '-', '/' or '.'"),
+        (Refused, "the payout is paid over M-Pesa, or is not a bank transfer awaiting its confirmation"),
+        (Conflict, "a confirmation is proposed already, or the reference is another payout's already"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def propose_bank(payout_id: str) -> Response:
+    body = read_body(BankConfirmationRequest)
+    try:
+        proposed = payments().payouts.propose_bank_confirmation(
+            payout_id, reference=body.reference, note=body.note, by=actor()
+        )
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(proposed))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation/approve")
+@operation(
+    "Approve the bank transfer's confirmation another admin proposed (admins; four-eyes)",
+    request=BankApprovalRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Completes the bank transfer in the approver's name, paid from the bank account (`assets:bank:KES`) with "
+        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited). The body names the "
+        "`reference` read: another proposed since is a 409 and nothing moves. Audited `payout.bank_confirmed` "
+        "naming both; needs a step-up."
+    ),
+    problems=(
+        *_DECIDED,
+        (Refused, "the payout is paid over M-Pesa: its conclusion is approved at .../conclusion/approve"),
+        (SamePerson, "you proposed it: a second admin approves it"),
+        (Conflict, "another reference is proposed now, or the reference was booked on another payout"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def approve_bank(payout_id: str) -> Response:
+    read = read_body(BankApprovalRequest)
+    try:
+        done = payments().payouts.approve_bank_confirmation(payout_id, by=actor(), reference=read.reference)
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(done))

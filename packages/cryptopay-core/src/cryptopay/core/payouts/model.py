@@ -280,7 +280,7 @@ class Payout:
         if not self.is_bank_transfer:
             raise InvalidState(f"payout {self.id} is paid over M-Pesa, not by a bank transfer")
         self.state, self.submitted_at, self.check_at = PayoutState.SUBMITTED, now, None
-        self.note = "awaiting a bank transfer by an operator (cryptopay payouts bank-file, then confirm-bank)"
+        self.note = "awaiting a bank transfer (cryptopay payouts bank-file), then two admins confirming it on the API"
 
     @property
     def is_b2c(self) -> bool:
