@@ -14,6 +14,7 @@ from cryptopay.core.ledger.sealing import LedgerSealing
 from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.system import ManualClock
 
+from tests.support.ledger_seal import wait_sealable
 from tests.support.sql_backends import Backend
 
 
@@ -43,6 +44,7 @@ def _post(ledger: Ledger, key: str, amount: str = "10.50") -> str:
 
 
 def _sealing(backend: Backend, **bounds: int) -> LedgerSealing:
+    wait_sealable(backend.engine)  # PostgreSQL: no other test's open transaction holds the xmin back
     return LedgerSealing(_seals(backend), ManualClock(), **bounds)
 
 

@@ -23,6 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from tests.support.ledger_seal import wait_sealable
+
 runner = CliRunner()
 
 
@@ -57,6 +59,7 @@ def sealed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Eng
         url = request.getfixturevalue("sql_pg_url")
     ledger = _ledger(engine)
     ids = [_post(ledger, f"seal-{n}") for n in range(5)]
+    wait_sealable(engine)
     assert [b.count for b in _sealing(engine, batch=2).seal()] == [2, 2, 1]
     yield engine, url, ids
     if request.param == "sqlite":
@@ -136,6 +139,7 @@ def test_an_entry_slipped_into_a_sealed_range_is_named(pg_engine: Engine) -> Non
     inside a sealed batch."""
     ledger = _ledger(pg_engine)
     first = _post(ledger, "real")
+    wait_sealable(pg_engine)
     _sealing(pg_engine).seal()
     with pg_engine.begin() as conn:
         tx = conn.execute(text("SELECT commit_tx FROM ledger_entries WHERE id = :id"), {"id": first}).scalar_one()
@@ -162,6 +166,7 @@ def test_an_entry_of_a_transaction_under_way_is_not_passed_over(pg_engine: Engin
     later entry; once the open one commits its entry, the next seal takes both, in transaction order, and verifies."""
     ledger = _ledger(pg_engine)
     early = _post(ledger, "early")
+    wait_sealable(pg_engine)
     with pg_engine.connect() as open_conn:
         open_tx = open_conn.begin()
         open_conn.execute(text("SELECT pg_current_xact_id()"))  # a transaction id, older than the next entry's
@@ -183,6 +188,7 @@ def test_an_entry_of_a_transaction_under_way_is_not_passed_over(pg_engine: Engin
             )
         )
         open_tx.commit()
+    wait_sealable(pg_engine)
     [second] = _sealing(pg_engine).seal()
     assert (second.after, second.first.entry_id, second.last.entry_id, second.count) == (
         first.last,
@@ -202,6 +208,7 @@ def test_a_second_sealer_skips_while_the_first_holds_the_head(pg_engine: Engine)
     with pg_engine.connect() as other, other.begin():
         other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x6C65_6467_7365_616C})
         assert _sealing(pg_engine).seal() == []
+    wait_sealable(pg_engine)
     results: list[int] = []
 
     def run() -> None:
