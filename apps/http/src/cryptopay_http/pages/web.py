@@ -7,6 +7,7 @@ page shows is stored by a cache (``no-store``): an invoice's status or a merchan
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from cryptopay.adapters.evm.qr import qr_svg
 from cryptopay.core.errors import CryptopayError, InvalidAmount
 from cryptopay.core.identity.model import EnrolmentRequired
 from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_MB
@@ -27,7 +29,16 @@ from cryptopay_http.pages.refusals import TOO_LARGE, install_refusals, refusal
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
-__all__ = ["UPLOAD_BODY", "bp", "install_web", "page", "page_blueprint", "redirect", "takes_documents"]
+__all__ = [
+    "UPLOAD_BODY",
+    "bp",
+    "install_web",
+    "page",
+    "page_blueprint",
+    "qr_data_uri",
+    "redirect",
+    "takes_documents",
+]
 
 _log = logging.getLogger("cryptopay.http.pages")
 _YEAR = 31_536_000
@@ -45,6 +56,12 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
     when to try again (``refusal``'s ``retry_after``: a rate limit's 429) sends ``Retry-After`` too, as the API does."""
     headers = {"Retry-After": context["retry_after"]} if context.get("retry_after") else None
     return Response(render_template(template, **context), status=http_status, mimetype="text/html", headers=headers)
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG ``data:`` URI, drawn here and shown inside the page (``img-src`` allows
+    ``data:``): no second request, no other host. Not kept: a caller whose text is public may cache it."""
+    return f"data:image/svg+xml;base64,{base64.b64encode(qr_svg(text, scale=5)).decode()}"
 
 
 def _error_page(

@@ -15,12 +15,13 @@ import enum
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import CryptopayError, Refused
+from cryptopay.core.errors import Conflict, CryptopayError, Refused
 from cryptopay.core.settlement.model import SettlementProfile
 
 __all__ = [
     "MERCHANT_SCOPES",
     "TEAM_SCOPES",
+    "AccountChanged",
     "ApiKey",
     "EnrolmentRequired",
     "Forbidden",
@@ -67,6 +68,15 @@ class Unauthenticated(CryptopayError):
     code = "unauthenticated"
     http_status = 401
     exit_code = 7
+
+
+class AccountChanged(Conflict):
+    """The account was written by another request (or an operator) after this one read it: nothing was written;
+    read it again and decide again (``UserRepository.update``, review11 R11-1)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("the account was changed by another request meanwhile: nothing was changed; try again")
+        self.user_id = user_id
 
 
 class Forbidden(Refused):
@@ -226,6 +236,10 @@ class User:
     # profile erased (``privacy.retention``); nobody logs in to it again. None: usable (or disabled before 0072
     # where the audit log does not say when).
     disabled_at: datetime | None = None
+    # The stored row's version as read: ``UserRepository.update`` writes only over that version and bumps it, so a
+    # write from a stale copy (a password change hashing while an operator demoted the account) is refused instead
+    # of silently undoing the other (review11 R11-1). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     @property
     def login_name(self) -> str:

@@ -1,7 +1,7 @@
 """Ledger entries sealed into the audit chain by the worker (R10-6): a commit-order key and the seal's head.
 
 Revision ID: 0272
-Revises: 0271
+Revises: 0290 (landed before it; revisions are sparse, not ordered by number)
 Create Date: 2026-12-07
 
 - ``ledger_entries.commit_tx`` (PostgreSQL): the id of the transaction that wrote the entry, a column default
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0272"
-down_revision = "0271"
+down_revision = "0290"
 branch_labels = None
 depends_on = None
 
