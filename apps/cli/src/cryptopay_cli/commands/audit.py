@@ -4,9 +4,9 @@ Exit 0 when intact; exit 1 naming the first broken record otherwise. The chain a
 someone who can write the database can re-hash a rewritten suffix and move the head. ``--anchor SEQ:HASH``
 (repeatable) and ``--anchors-file`` (the worker's JSON log lines, by their ``audit_anchor`` field, or ``SEQ:HASH``
 lines) name positions kept outside the database; the chain must still pass through each (R10-2). Words in a log
-message are never taken for an anchor: any text can end up in a message (reader2 M-6). ``--ledger`` also re-computes every
-batch of ledger entries the worker sealed into the chain (``ledger.sealed``) from the stored rows and names the first
-batch whose entries were edited, deleted or inserted (R10-6).
+message are never taken for an anchor: any text can end up in a message (reader2 M-6). ``--ledger`` also
+re-computes every batch of ledger entries the worker sealed into the chain (``ledger.sealed``) from the stored rows
+and names the first batch whose entries were edited, deleted or inserted (R10-6).
 """
 
 from __future__ import annotations
