@@ -2,8 +2,9 @@
 
 Exit 0 when intact; exit 1 naming the first broken record otherwise. The chain alone is checked against itself:
 someone who can write the database can re-hash a rewritten suffix and move the head. ``--anchor SEQ:HASH``
-(repeatable) and ``--anchors-file`` (the worker's ``audit head anchored: seq=N hash=H`` log lines, or ``SEQ:HASH``
-lines) name positions kept outside the database; the chain must still pass through each (R10-2).
+(repeatable) and ``--anchors-file`` (the worker's JSON log lines, by their ``audit_anchor`` field, or ``SEQ:HASH``
+lines) name positions kept outside the database; the chain must still pass through each (R10-2). Words in a log
+message are never taken for an anchor: any text can end up in a message (reader2 M-6).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ ANCHOR = typer.Option(
 ANCHORS_FILE = typer.Option(
     None,
     "--anchors-file",
-    help="A file of logged anchors: the worker's 'audit head anchored: seq=N hash=H' lines, or SEQ:HASH lines.",
+    help="A file of logged anchors: the worker's JSON log lines (their audit_anchor field), or SEQ:HASH lines.",
     exists=True,
     dir_okay=False,
     readable=True,
@@ -46,7 +47,7 @@ def verify(
     if anchors_file is not None:
         found = Anchor.found_in(anchors_file.read_text(encoding="utf-8", errors="replace"))
         if not found:
-            raise fail(f"no audit anchor (seq=N hash=H, or SEQ:HASH) in {anchors_file}", 2)
+            raise fail(f"no audit anchor (a worker's JSON anchor line, or SEQ:HASH) in {anchors_file}", 2)
         anchors += found
 
     from cryptopay.adapters.sql import make_engine  # SQLAlchemy loads when the command runs, never for `--help`

@@ -86,6 +86,8 @@ BY_CODE = {
     "mpesa_throttled": N_("M-Pesa could not be reached: try again in a few minutes."),
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
+    "statement_contradicts": N_("M-Pesa's statement shows otherwise: check the payout against it."),
+    "same_officer": N_("You proposed this: a second person approves it."),
     "movement_unavailable": N_("This cannot be done on this account at the moment: contact support."),
     "not_mpesa_number": N_("M-Pesa cannot pay this number: use a Safaricom number."),
     "quote_purpose": N_("This price was for another kind of payment: ask for a new quote."),

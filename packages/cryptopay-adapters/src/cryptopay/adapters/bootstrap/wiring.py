@@ -578,6 +578,7 @@ class Parts:
             gate=self.payout_gate,
             # a statement read as a conclusion's evidence must be of the payouts' PartyA (LASTREAD L-4)
             payout_shortcode=self.settings.mpesa.party_a if self.settings.mpesa is not None else "",
+            unknown_bound=self.settings.payout_unknown_bound,  # the conclusion rule's and the check's one bound
         )
 
     @functools.cached_property
@@ -932,6 +933,7 @@ class Parts:
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
+            payout_bound=self.settings.payout_unknown_bound,  # payouts-unresolved: the payouts' own bound
             ids=self.ids,
             # the statement must be of one of ours (review6 F3); none configured: every statement is refused. Each
             # statement is read for its own Short Code's records: the paybill's collections, the PartyA's payouts
