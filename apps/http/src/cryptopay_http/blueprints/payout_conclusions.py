@@ -11,7 +11,8 @@ string per line), is read by the core: it must cover the payout's send, and a co
 in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
 shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
 
-A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``POST
+A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``GET
+/v1/admin/payouts/bank-transfers`` lists those awaiting it with any reference proposed, ``POST
 /v1/admin/payouts/<id>/bank-confirmation`` proposes it with the bank's reference, ``.../bank-confirmation/approve``
 carries it out in a second admin's name (each a step-up; the proposer approving is a 409 ``same_officer``),
 ``.../conclusion/decline`` clears a wrong proposal; ``cryptopay payouts confirm-bank`` exits 5, audited.
@@ -303,6 +304,31 @@ def decline(payout_id: str) -> Response:
     except NotFound:
         raise not_found("payout", payout_id) from None
     return json_response(ConclusionView.of(declined))
+
+
+@attrs.frozen
+class BankTransferList:
+    """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any)."""
+
+    items: list[ConclusionView]
+
+
+@bp.get("/v1/admin/payouts/bank-transfers")
+@operation(
+    "Bank transfers awaiting their confirmation by two admins (admins)",
+    response=BankTransferList,
+    tags=_TAGS,
+    description=(
+        "Every bank-transfer payout (from the bank file) not yet confirmed, with the bank reference proposed for it, "
+        "if any (`proposed_receipt`, `proposed_by`): each completes when a second admin approves it "
+        "(`.../bank-confirmation/approve`). Audited (payees' bank accounts)."
+    ),
+)
+@require(roles=[Role.ADMIN])
+def bank_transfers() -> Response:
+    found = payments().payouts.awaiting_bank_transfer()
+    audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
+    return json_response(BankTransferList([ConclusionView.of(p) for p in found]))
 
 
 @bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation")

@@ -753,6 +753,12 @@ class Payouts:
         )
         return payout
 
+    def awaiting_bank_transfer(self, *, limit: int = 1000) -> list[Payout]:
+        """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any): what a
+        second admin approves (as ``bank_file`` lists them, without marking them exported)."""
+        submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
+        return [p for p in submitted if p.is_bank_transfer]
+
     def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
         """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
         (``reference``: the one the approver read; another proposed since is a ``Conflict``); audited
