@@ -15,12 +15,13 @@ import enum
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import CryptopayError, Refused
+from cryptopay.core.errors import Conflict, CryptopayError, Refused
 from cryptopay.core.settlement.model import SettlementProfile
 
 __all__ = [
     "MERCHANT_SCOPES",
     "TEAM_SCOPES",
+    "AccountChanged",
     "ApiKey",
     "Appointment",
     "EnrolmentRequired",
@@ -68,6 +69,15 @@ class Unauthenticated(CryptopayError):
     code = "unauthenticated"
     http_status = 401
     exit_code = 7
+
+
+class AccountChanged(Conflict):
+    """The account was written by another request (or an operator) after this one read it: nothing was written;
+    read it again and decide again (``UserRepository.update``, review11 R11-1)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("the account was changed by another request meanwhile: nothing was changed; try again")
+        self.user_id = user_id
 
 
 class Forbidden(Refused):
@@ -239,6 +249,10 @@ class User:
     # audit trail names them, and when: four-eyes refuses two officers one person appointed (``compliance.four_eyes``)
     appointed_by: str | None = None
     appointed_at: datetime | None = None
+    # The stored row's version as read: ``UserRepository.update`` writes only over that version and bumps it, so a
+    # write from a stale copy (a password change hashing while an operator demoted the account) is refused instead
+    # of silently undoing the other (review11 R11-1). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     @property
     def appointment(self) -> Appointment | None:

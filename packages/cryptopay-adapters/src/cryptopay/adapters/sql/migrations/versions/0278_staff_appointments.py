@@ -6,7 +6,7 @@ get them from the audit trail: the last ``user.admin_created`` or ``user.role_ch
 A staff account with neither record keeps none (``compliance.four_eyes``: related to nobody, no cool-off).
 
 Revision ID: 0278
-Revises: 0271
+Revises: 0272
 Create Date: 2026-12-07
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from cryptopay.adapters.sql.types import UtcDateTime
 
 revision = "0278"
-down_revision = "0271"
+down_revision = "0272"
 branch_labels = None
 depends_on = None
 
