@@ -48,7 +48,7 @@ from cryptopay_http.pages.session import (
     start_page_session,
     step_up_from_form,
 )
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
+from cryptopay_http.pages.web import allow_documents, local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.payments_edge import redeliver_for_merchant, webhooks
 from cryptopay_http.query import whole_number
 from cryptopay_http.runtime import runtime
@@ -126,6 +126,7 @@ def _guard() -> ResponseReturnValue | None:
     principal = page_login(DASHBOARD)
     if principal is not None:
         g.principal = principal
+        allow_documents()  # a logged-in visitor's scans: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if request.endpoint in _PUBLIC:
@@ -174,13 +175,27 @@ def _local(target: str | None) -> str:
     return local_target(target, within=("/dashboard", "/console"), default="/dashboard")
 
 
+_STAFF = (Role.ADMIN, Role.COMPLIANCE)
+
+
+def _landing(target: str, role: Role, *, enrolment_only: bool) -> str:
+    """Where a login goes: a merchant (or a page named by ``next``) where it was going; staff bound for the merchants'
+    dashboard go to the console instead (its home answered them 403 "for merchants"), a staff login without a
+    second factor yet to its settings, where it enrols one (the console would refuse it)."""
+    if role not in _STAFF or target.startswith("/console") or target.startswith("/dashboard/settings"):
+        return target
+    return "/dashboard/settings" if enrolment_only else "/console/"
+
+
 # --- login ------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/login")
 def login_form() -> Response:
-    if g.get("principal") is not None:
-        return redirect(_local(request.args.get("next")), 303)
+    principal = g.get("principal")
+    if principal is not None:
+        target = _local(request.args.get("next"))
+        return redirect(_landing(target, principal.role, enrolment_only=principal.enrolment_only), 303)
     return page("dashboard/login.html", next=_local(request.args.get("next")))
 
 
@@ -198,7 +213,7 @@ def login() -> ResponseReturnValue:
     except Unauthenticated as error:
         return page("dashboard/login.html", 401, next=target, email=email, **_shown(error))
     passed_account_check(pair.user.id, login=True)
-    response = redirect(target, 303)
+    response = redirect(_landing(target, pair.user.role, enrolment_only=pair.enrolment_only), 303)
     start_page_session(response, pair, DASHBOARD)
     return response
 

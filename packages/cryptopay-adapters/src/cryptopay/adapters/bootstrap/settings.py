@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +39,7 @@ from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.mobile_money.limits import B2C_LIMITS
 from cryptopay.core.money import KES, USDT, Money, to_decimal
+from cryptopay.core.payouts.model import DEFAULT_UNKNOWN_BOUND
 from cryptopay.core.remittances.service import RemittanceRules
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
@@ -96,6 +98,9 @@ class Settings:
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
     daraja_throughput: int = 5  # Daraja requests per second towards one shortcode, all workers together (= burst)
+    # CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES: a payout unknown for longer is reported, a reconciliation difference
+    # (payouts-unresolved) and may be concluded from M-Pesa's record; the check and the conclusion rule read this one
+    payout_unknown_bound: timedelta = DEFAULT_UNKNOWN_BOUND
     daraja_callback_sources: SourceAllowlist | None = None  # None: callbacks accepted from any address
     chains: tuple[ChainSettings, ...] = ()
     evm_xpub: str | None = None
@@ -185,6 +190,7 @@ class Settings:
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
             daraja_throughput=_positive(get, "DARAJA_THROUGHPUT", 5),
+            payout_unknown_bound=_unknown_bound(get.number("PAYOUT_UNKNOWN_BOUND_MINUTES")),
             daraja_callback_sources=_allowlist(get.text("DARAJA_CALLBACK_SOURCES")),
             chains=_chains(get),
             evm_xpub=get.text("EVM_XPUB") or None,
@@ -402,6 +408,20 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
     names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _unknown_bound(minutes: int | None) -> timedelta:
+    """``CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES``: 5 to 1440 (a day); the core's 30 minutes when unset. Shorter
+    than M-Pesa's own time to pay would conclude payouts still in flight; longer leaves money in flight unseen.
+
+    >>> _unknown_bound(45), _unknown_bound(None)
+    (datetime.timedelta(seconds=2700), datetime.timedelta(seconds=1800))
+    """
+    if minutes is None:
+        return DEFAULT_UNKNOWN_BOUND
+    if not 5 <= minutes <= 1440:
+        raise InvalidInput(f"CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES must be from 5 to 1440, got {minutes}")
+    return timedelta(minutes=minutes)
 
 
 def _hours(value: int | None) -> int:

@@ -101,6 +101,7 @@ from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _conclusions, _outcomes
+from cryptopay.core.payouts._conclusions import StatementContradicts
 from cryptopay.core.payouts.model import (
     DEFAULT_RESULT_DEADLINE,
     DEFAULT_UNKNOWN_BOUND,
@@ -113,6 +114,7 @@ from cryptopay.core.payouts.model import (
     PayoutKind,
     PayoutQuery,
     PayoutState,
+    StatementEvidence,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
@@ -137,6 +139,7 @@ __all__ = [
     "PayoutUrls",
     "Payouts",
     "SamePerson",
+    "StatementContradicts",
 ]
 
 QUEUE_TIMEOUT_CODE = "QueueTimeout"
@@ -203,6 +206,12 @@ class Payouts:
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
         self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
+
+    @property
+    def unknown_bound(self) -> timedelta:
+        """How long a payout may stay ``unknown`` before it is reported and may be concluded (a deployment setting,
+        ``CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES``, the same one the ``payouts-unresolved`` check reads)."""
+        return self._unknown_bound
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -744,6 +753,12 @@ class Payouts:
         )
         return payout
 
+    def awaiting_bank_transfer(self, *, limit: int = 1000) -> list[Payout]:
+        """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any): what a
+        second admin approves (as ``bank_file`` lists them, without marking them exported)."""
+        submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
+        return [p for p in submitted if p.is_bank_transfer]
+
     def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
         """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
         (``reference``: the one the approver read; another proposed since is a ``Conflict``); audited
@@ -780,26 +795,35 @@ class Payouts:
         finding is added to the evidence. Nothing moves until a second person ``approve_conclusion``s it; audited
         ``payout.conclusion_proposed``.
 
-        ``InvalidInput`` (no note or evidence, a receipt missing or malformed, a statement that does not show it),
+        ``statement`` (M-Pesa's statement uploaded, R10-4) is read by ``_conclusions.from_statement`` and kept with the
+        proposal as what it shows of the payout (``Conclusion.statement``); ``evidence`` may then be empty.
+
+        ``InvalidInput`` (no note, no evidence nor statement, a receipt missing or malformed, a statement that cannot
+        speak of the payout: not ours, no period, not covering its send, or too short to show it absent),
         ``NotFound``, ``Refused`` (not ``unknown``, or still within the bound: Transaction Status is still asked),
-        ``Conflict`` (a conclusion is proposed already)."""
-        why, seen = _text(note, "note"), _text(evidence, "evidence")
+        ``StatementContradicts`` (409: the statement shows otherwise), ``Conflict`` (a conclusion is proposed
+        already, or the receipt is another payout's)."""
+        why = _text(note, "note")
         paid = (receipt or "").strip() or None
         if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
             raise InvalidInput("a completion names M-Pesa's receipt (6 to 20 letters and digits)", field="receipt")
         if outcome is ConclusionOutcome.FAILED and paid is not None:
             raise InvalidInput("a failure has no receipt: M-Pesa paid nothing", field="receipt")
+        shown = None
         if statement is not None:
-            found = _conclusions.from_statement(
+            shown = _conclusions.from_statement(
                 self.get_payout(payout_id),
                 outcome,
                 paid,
                 statement,
                 self._unknown_bound,
                 shortcode=self._payout_shortcode,
+                now=self._clock.now(),
             )
-            seen = f"{seen}; {found}"
-        conclusion = Conclusion(outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now())
+        seen = _evidence(evidence, shown)
+        conclusion = Conclusion(
+            outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now(), statement=shown
+        )
         return transaction(self._uow, lambda uow: self._propose(uow, payout_id, conclusion))
 
     def _propose(self, uow: PaymentsUnitOfWork, payout_id: str, conclusion: Conclusion) -> Payout:
@@ -1137,6 +1161,16 @@ class SamePerson(Conflict):
     """Four-eyes: who proposed a payout's conclusion cannot approve it too."""
 
     code = "same_officer"
+
+
+def _evidence(said: str, shown: StatementEvidence | None) -> str:
+    """The conclusion's evidence for the record: what the proposer says they read and, with a statement uploaded,
+    what it shows of the payout (then the words may be left out: the statement is the evidence)."""
+    if shown is None:
+        return _text(said, "evidence")
+    if not said.strip():
+        return shown.summary[:500]
+    return f"{_text(said, 'evidence')}; {shown.summary}"[:500]
 
 
 def _text(value: str, field: str) -> str:

@@ -46,7 +46,7 @@ from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
-from cryptopay.core.payouts.model import Conclusion, Payout, PayoutState
+from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, Payout, PayoutState
 from cryptopay.core.reconciliation.bank_statement import BankLine, BankStatement
 from cryptopay.core.reconciliation.model import (
     Difference,
@@ -253,11 +253,11 @@ def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: se
     return None
 
 
-def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
+def _line_against(payout: Payout, line: StatementLine, records: Records) -> list[Difference]:
     subject = f"payout {payout.id} ({payout.state.value})"
     found = []
     if payout.state is not PayoutState.COMPLETED:
-        advice = "" if payout.is_final else f"; M-Pesa paid it: conclude completed with receipt {line.receipt}"
+        advice = "" if payout.is_final else f"; {_paid_advice(payout, line.receipt, records)}"
         found.append(
             Difference(subject, f"{payout.state.value} as in our books", "paid by M-Pesa", _paid(line) + advice)
         )
@@ -273,6 +273,63 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
             )
         )
     return found
+
+
+def _two_admins(payout: Payout) -> str:
+    return (
+        f"two admins, each with a step-up (the console's unresolved payouts, or POST /v1/admin/payouts/{payout.id}/"
+        "conclusion then .../approve)"
+    )
+
+
+def _still_asked(payout: Payout, records: Records) -> str | None:
+    """What still decides a non-final payout before anyone may conclude it (None: only a conclusion will): its
+    result (``submitted``), or Transaction Status within the bound (``unknown``: ``Payouts.propose_conclusion``
+    refuses it until then)."""
+    if payout.state is PayoutState.SUBMITTED:
+        return (
+            "it is still awaiting M-Pesa's result: its result or a Transaction Status answer decides it "
+            "(`cryptopay payouts query-stale` asks now); only a payout left unknown past the bound is concluded"
+        )
+    since = payout.unknown_since
+    if since is not None and records.at - since <= records.unknown_bound:
+        return (
+            f"Transaction Status is still asked; if it stays unknown past {(since + records.unknown_bound).isoformat()}"
+            " it is concluded"
+        )
+    return None
+
+
+def _paid_advice(payout: Payout, receipt: str, records: Records) -> str:
+    """What to do about a non-final payout M-Pesa's statement shows paid with ``receipt``, for its state."""
+    first = _still_asked(payout, records)
+    if first is not None:
+        return f"M-Pesa paid it: {first} completed with receipt {receipt}"
+    proposed = payout.conclusion
+    if proposed is None:
+        return f"M-Pesa paid it: conclude completed with receipt {receipt}, {_two_admins(payout)}"
+    if (proposed.outcome, proposed.receipt) == (ConclusionOutcome.COMPLETED, receipt):
+        return f"M-Pesa paid it: the conclusion proposed ({proposed.summary}) awaits a second admin's approval"
+    return (
+        f"M-Pesa paid it with receipt {receipt}: the conclusion proposed ({proposed.summary}) is contradicted by the "
+        "statement: decline it and conclude completed with this receipt"
+    )
+
+
+def _absent_advice(payout: Payout, records: Records) -> str:
+    """What to do about a non-final payout M-Pesa's statement shows was never paid, for its state."""
+    first = _still_asked(payout, records)
+    if first is not None:
+        return f"M-Pesa shows no such payment so far: {first} failed"
+    proposed = payout.conclusion
+    if proposed is None:
+        return f"M-Pesa shows no such payment: conclude failed, {_two_admins(payout)}"
+    if proposed.outcome is ConclusionOutcome.FAILED:
+        return f"M-Pesa shows no such payment: the conclusion proposed ({proposed.summary}) awaits a second admin"
+    return (
+        f"M-Pesa shows no such payment: the conclusion proposed ({proposed.summary}) is contradicted by the "
+        "statement: decline it"
+    )
 
 
 def statement_matches_payouts(records: Records) -> list[Difference]:
@@ -292,7 +349,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             found.append(Difference(f"receipt {line.receipt}", "a payout of ours", "none in our books", _paid(line)))
             continue
         matched.add(payout.id)
-        found += _line_against(payout, line)
+        found += _line_against(payout, line, records)
     found += _payouts_reversed(statement, by_receipt) + _unrecognised_withdrawals(statement)
     # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
     # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
@@ -312,10 +369,12 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
 
 def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], matched: set[str]) -> list[Difference]:
     """A payout sent over M-Pesa and not final in our books (``submitted``, ``unknown``) that M-Pesa's statement
-    does not show although its period covers the send and the unknown bound after it (a request M-Pesa took is
-    paid within it): M-Pesa shows no such payment, so it can be concluded failed (R10-4: an unknown B2B payout
-    absent from the statement reconciled clean). Its presence is ``_line_against``'s (paid by M-Pesa)."""
-    start, end = covers
+    does not show although it covers the send and the unknown bound after it (a request M-Pesa took is paid within
+    it): M-Pesa shows no such payment (R10-4: an unknown B2B payout absent from the statement reconciled clean). A
+    statement shows nothing after it was read (``records.at``), whatever its period says (a day's statement read at
+    noon), so a payout sent within the bound of that proves nothing yet and is no difference here. What to do is
+    the payout's state's (``_absent_advice``). Its presence is ``_line_against``'s (paid by M-Pesa)."""
+    start, end = covers[0], min(covers[1], records.at)
     found = []
     for payout in records.payouts:
         if payout.is_final or payout.is_bank_transfer or payout.state is PayoutState.PLANNED or payout.id in matched:
@@ -329,7 +388,7 @@ def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], 
                 f"{payout.state.value} as in our books (paid or not: M-Pesa's record says)",
                 "not on M-Pesa's statement",
                 f"{payout.kind.value} {payout.amount} to {shown_destination(payout.destination)}, sent "
-                f"{sent.isoformat()}: M-Pesa shows no such payment: conclude failed",
+                f"{sent.isoformat()}: {_absent_advice(payout, records)}",
             )
         )
     return found

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import ASSETS, KES, USDT, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
-from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.payouts.model import DEFAULT_UNKNOWN_BOUND, Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.ledger import LedgerSession
 from cryptopay.core.ports.monitoring import Metrics
@@ -160,6 +160,7 @@ class Reconciliation:
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
         shortcodes: Shortcodes | None = None,
+        payout_bound: timedelta = DEFAULT_UNKNOWN_BOUND,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -178,6 +179,7 @@ class Reconciliation:
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
         self._shortcodes = shortcodes
+        self._payout_bound = payout_bound  # as Payouts' unknown_bound: a payout unknown longer is a difference
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -352,6 +354,7 @@ class Reconciliation:
             wrong_network=tuple(strays),
             wrong_pending=tuple(pending_strays),
             remittances=self._remittance_books() if self._remittances is not None else None,
+            unknown_bound=self._payout_bound,
             **self._treasury_records(),
         )
 

@@ -836,9 +836,12 @@ class Remittances:
         uow.audit.append(_event(f"user:{officer}", "remittance.refund_approved", order.id, now, details))
         self._start_refund(uow, order_id, f"user:{officer}", proposal.address, proposal.note)
 
-    def decline_refund(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+    def decline_refund(
+        self, order_id: str, *, officer: str, note: str, proposed_at: datetime | None = None
+    ) -> RemittanceOrder:
         """Any officer declines (its proposer withdraws) the refund proposed, with a note: nothing moves, audited
-        ``remittance.refund_proposal_declined``."""
+        ``remittance.refund_proposal_declined``. ``proposed_at``: when the proposal the officer read was made;
+        another one proposed since is a ``Conflict`` and stays (reader2 M-9, as approvals name what they read)."""
         why = _officers_note(note)
 
         def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
@@ -846,6 +849,7 @@ class Remittances:
             proposal = order.refund_proposal
             if proposal is None:
                 raise InvalidState(f"no refund of remittance {order.id} is proposed")
+            _refuse_another(order.id, "refund", proposal.at, proposed_at)
             order.refund_proposal = None
             uow.remittances.update(order)
             details = {"proposed_by": proposal.officer, "address": proposal.address, "note": why}
@@ -943,9 +947,11 @@ class Remittances:
         uow.audit.append(_event(f"user:{officer}", "remittance.release_approved", order.id, now, details))
         return self._plan_b2c(uow, order_id, f"user:{officer}") if pay else order
 
-    def decline_release(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+    def decline_release(
+        self, order_id: str, *, officer: str, note: str, proposed_at: datetime | None = None
+    ) -> RemittanceOrder:
         """Any officer declines (its proposer withdraws) the release proposed, with a note: nothing moves, audited
-        ``remittance.release_proposal_declined``."""
+        ``remittance.release_proposal_declined``. ``proposed_at`` as ``decline_refund``'s."""
         why = _officers_note(note)
 
         def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
@@ -953,6 +959,7 @@ class Remittances:
             proposal = order.release_proposal
             if proposal is None:
                 raise InvalidState(f"no release of remittance {order.id} is proposed")
+            _refuse_another(order.id, "release", proposal.at, proposed_at)
             order.release_proposal = None
             uow.remittances.update(order)
             details = {"proposed_by": proposal.officer, "note": why}
@@ -2215,6 +2222,12 @@ def _why(clearance: Clearance) -> str:
     if clearance.cleared:
         return f"alert {clearance.alert_id}: case {clearance.case_id} was closed by one officer, not released by two"
     return clearance.why
+
+
+def _refuse_another(order_id: str, kind: str, at: datetime, read: datetime | None) -> None:
+    """``Conflict`` when the officer read a proposal made at ``read`` and the one standing was made at ``at``."""
+    if read is not None and read != at:
+        raise Conflict(f"the {kind} proposed on remittance {order_id} is another one now: read it again")
 
 
 def _officers_note(note: str) -> str:
