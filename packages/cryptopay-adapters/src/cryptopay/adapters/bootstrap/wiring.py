@@ -35,6 +35,7 @@ from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.ledger.sealing import LedgerSealing
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money.requests import (
     AccountBalanceRequest,
@@ -253,6 +254,14 @@ class Parts:
         """An operator's close of a merchant (``cryptopay.core.privacy.closing``): its keys through the cached
         repository (every API process drops them at once), its unpaid invoices cancelled."""
         return MerchantClosing(self.retention, self.api_keys, self.audit, self.clock, self.invoicing)
+
+    @functools.cached_property
+    def ledger_sealing(self) -> LedgerSealing:
+        """Committed ledger entries sealed into the audit chain in batches (the worker's ``ledger.seal``, R10-6), and
+        the seals verified (``cryptopay audit verify --ledger``)."""
+        from cryptopay.adapters.sql.ledger_seal import SqlLedgerSeals
+
+        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -1358,6 +1367,7 @@ class Parts:
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),
             "audit.anchor": lambda _payload: self.anchor_audit(),
+            "ledger.seal": lambda _payload: self.ledger_sealing.seal(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: self.waiting_claims.settle(),
