@@ -48,7 +48,7 @@ from cryptopay_http.pages.session import (
     start_page_session,
     step_up_from_form,
 )
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
+from cryptopay_http.pages.web import allow_documents, local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.payments_edge import redeliver_for_merchant, webhooks
 from cryptopay_http.query import whole_number
 from cryptopay_http.runtime import runtime
@@ -126,6 +126,7 @@ def _guard() -> ResponseReturnValue | None:
     principal = page_login(DASHBOARD)
     if principal is not None:
         g.principal = principal
+        allow_documents()  # a logged-in visitor's scans: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if request.endpoint in _PUBLIC:
