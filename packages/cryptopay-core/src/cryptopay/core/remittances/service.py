@@ -2060,6 +2060,9 @@ def _texted_today(uow: RemittanceUnitOfWork, order: RemittanceOrder, now: dateti
     return texted
 
 
+_SENDER_ABROAD_SW = "mtumaji wa ng'ambo"  # quoted_name's "a sender abroad", in Swahili
+
+
 def notice_text(order: RemittanceOrder) -> str:
     """The recipient's SMS once the money arrived. The sender's name is quoted only as a valid person's name, cut
     to 40 characters (``quoted_name``): whatever else a sender typed never goes out under the platform's sender ID.
@@ -2071,12 +2074,23 @@ def notice_text(order: RemittanceOrder) -> str:
     ...     sender=Sender(name="M-PESA Reversal: call 0700111222", country="GB"), requested=Money.of(100, KES),
     ...     usdt=Money.of(1, USDT), kes=Money.of(100, KES), charge=Money.of(0, KES), quote_id="q", bid=Decimal(1),
     ...     mid=Decimal(1), invoice_id="inv_1", route=RemittanceRoute.MPESA)
-    >>> notice_text(order)
-    'You have received KES 100.00 from a sender abroad (GB), sent to your M-Pesa. Ref rmt_1.'
+    >>> for part in notice_text(order).split(" / "):
+    ...     print(part)
+    You have received KES 100.00 from a sender abroad (GB), sent to your M-Pesa. Ref rmt_1.
+    Umepokea KES 100.00 kutoka kwa mtumaji wa ng'ambo (GB), zimetumwa kwa M-Pesa yako. Ref rmt_1.
+
+    In English and then Swahili, as every SMS to a number that has told us no language (review12 R12-7).
     """
-    where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
-    who = f"{quoted_name(order.sender.name)} ({order.sender.country})"
-    return f"You have received KES {order.kes.amount:,} from {who}, {where}. Ref {order.id}."
+    wallet = order.route is RemittanceRoute.WALLET
+    where = "credited to your cryptopay wallet" if wallet else "sent to your M-Pesa"
+    mahali = "zimewekwa kwenye pochi yako ya cryptopay" if wallet else "zimetumwa kwa M-Pesa yako"
+    country, amount = order.sender.country, f"KES {order.kes.amount:,}"
+    who = f"{quoted_name(order.sender.name)} ({country})"
+    nani = f"{quoted_name(order.sender.name, fallback=_SENDER_ABROAD_SW)} ({country})"
+    return (
+        f"You have received {amount} from {who}, {where}. Ref {order.id}. / "
+        f"Umepokea {amount} kutoka kwa {nani}, {mahali}. Ref {order.id}."
+    )
 
 
 def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> str:
