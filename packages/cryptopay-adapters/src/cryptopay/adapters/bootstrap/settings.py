@@ -129,6 +129,8 @@ class Settings:
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
+    # the settlement bank account's number (digits): a bank statement of another account is refused ("" : any is read)
+    settlement_bank_account: str = ""
     reconciliation_keep_days: int = 30  # clean reconciliation results kept this long (comparing runs)
     reconciliation_keep_differences_days: int = 2557  # results with differences: the audit period (7 years)
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
@@ -223,6 +225,7 @@ class Settings:
             fx=FxSettings.from_env(source),
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
+            settlement_bank_account=_bank_account(get.text("SETTLEMENT_BANK_ACCOUNT")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
             sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
@@ -479,6 +482,14 @@ def _kes(name: str, text: str) -> Money | None:
         return Money.of(to_decimal(text), KES)
     except (InvalidInput, ArithmeticError):
         raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in KES, got {text!r}") from None
+
+
+def _bank_account(text: str) -> str:
+    """The settlement bank account's number: digits, spaces and dashes as banks print it, kept as its digits."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text and (not 6 <= len(digits) <= 20 or any(not (ch.isdigit() or ch in " -") for ch in text)):
+        raise InvalidInput(f"CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT must be a bank account number (digits), got {text!r}")
+    return digits
 
 
 _NARROWEST_SOURCE_PREFIX = {4: 16, 6: 32}  # Daraja calls from a few published addresses, never whole ranges

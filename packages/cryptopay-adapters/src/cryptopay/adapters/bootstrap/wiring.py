@@ -935,6 +935,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            bank_account=self.settings.settlement_bank_account,  # a bank statement must be of it (when set)
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             paybill=self.storage.unit_of_work,  # payments to the paybill outside STK (C2B)
