@@ -54,6 +54,9 @@ class InMemoryWebhookEndpoints:
     def get(self, endpoint_id: str) -> WebhookEndpoint | None:
         return self._endpoints.get(endpoint_id)
 
+    def lock_merchant(self, merchant_id: str) -> None:
+        """Nothing to do: the in-memory unit of work runs one at a time."""
+
     def save(self, endpoint: WebhookEndpoint) -> None:
         stored = self._endpoints.get(endpoint.id)
         if stored is not None and stored.row_version != endpoint.row_version:
