@@ -6,7 +6,7 @@ squatter's payout destination, or the retention erasure of that destination, the
 bumped by each write, and a write whose read version is no longer the stored one is refused (``MerchantChanged``).
 
 Revision ID: 0291
-Revises: 0290
+Revises: 0278
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0291"
-down_revision = "0290"
+down_revision = "0278"
 branch_labels = None
 depends_on = None
 
