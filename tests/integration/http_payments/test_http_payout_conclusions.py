@@ -165,7 +165,7 @@ def test_a_statement_uploaded_as_evidence_is_read_kept_and_refused_when_it_contr
     assert done.json["statement"] == shown and stack.books_balanced()
 
 
-def test_two_admins_confirm_a_bank_transfer(client, auth, stack):
+def test_two_admins_confirm_a_bank_transfer(client, auth, stack, services):
     """R10-7: one admin proposes the bank's reference (step-up), the proposer approving it is a 409 same_officer, a
     second admin approving it (step-up) completes the payout from the bank account; each step audited."""
     payout_id = bank_transfer(client, stack, auth)
@@ -184,6 +184,11 @@ def test_two_admins_confirm_a_bank_transfer(client, auth, stack):
     proposed = client.post(path, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop()))
     assert proposed.status_code == 200, proposed.json
     assert proposed.json["proposed_receipt"] == "FT26005ABC" and proposed.json["payout"]["state"] == "submitted"
+    listed = client.get("/v1/admin/payouts/bank-transfers", headers=bob)
+    assert listed.status_code == 200, listed.json
+    [item] = listed.json["items"]  # what the second admin approves, and who proposed it
+    assert item["payout"]["id"] == payout_id and item["proposed_by"] == proposed.json["proposed_by"]
+    assert client.get("/v1/admin/payouts/bank-transfers", headers=auth.user("merchant")).status_code == 403
     again = client.post(path, json=body, headers=auth.stepped_up(bob, code=bob_codes.pop()))
     assert again.status_code == 409  # one proposal at a time
 
@@ -199,6 +204,8 @@ def test_two_admins_confirm_a_bank_transfer(client, auth, stack):
     assert done.json["payout"]["state"] == "completed" and done.json["payout"]["receipt"] == "FT26005ABC"
     decided = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
     assert decided.status_code == 409
+    assert client.get("/v1/admin/payouts/bank-transfers", headers=bob).json["items"] == []
+    assert "payouts.bank_transfers_viewed" in [r.action for r in services.audit.records()]  # payees' accounts
     actions = [r.event.action for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
     expected = {"payout.bank_confirmation_proposed", "payout.conclusion_same_person_refused", "payout.bank_confirmed"}
     assert expected <= set(actions)

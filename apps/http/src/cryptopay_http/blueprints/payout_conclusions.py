@@ -11,7 +11,8 @@ string per line), is read by the core: it must cover the payout's send, and a co
 in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
 shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
 
-A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``POST
+A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``GET
+/v1/admin/payouts/bank-transfers`` lists those awaiting it with any reference proposed, ``POST
 /v1/admin/payouts/<id>/bank-confirmation`` proposes it with the bank's reference, ``.../bank-confirmation/approve``
 carries it out in a second admin's name (each a step-up; the proposer approving is a 409 ``same_officer``),
 ``.../conclusion/decline`` clears a wrong proposal; ``cryptopay payouts confirm-bank`` exits 5, audited.
@@ -35,6 +36,7 @@ from flask import Blueprint, Response
 from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import actor, payments
 
@@ -264,6 +266,7 @@ def propose(payout_id: str) -> Response:
         *_DECIDED,
         (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (
             Conflict,
             "another conclusion (outcome or receipt) is proposed now, or its receipt was booked on another payout",
@@ -305,6 +308,31 @@ def decline(payout_id: str) -> Response:
     return json_response(ConclusionView.of(declined))
 
 
+@attrs.frozen
+class BankTransferList:
+    """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any)."""
+
+    items: list[ConclusionView]
+
+
+@bp.get("/v1/admin/payouts/bank-transfers")
+@operation(
+    "Bank transfers awaiting their confirmation by two admins (admins)",
+    response=BankTransferList,
+    tags=_TAGS,
+    description=(
+        "Every bank-transfer payout (from the bank file) not yet confirmed, with the bank reference proposed for it, "
+        "if any (`proposed_receipt`, `proposed_by`): each completes when a second admin approves it "
+        "(`.../bank-confirmation/approve`). Audited (payees' bank accounts)."
+    ),
+)
+@require(roles=[Role.ADMIN])
+def bank_transfers() -> Response:
+    found = payments().payouts.awaiting_bank_transfer()
+    audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
+    return json_response(BankTransferList([ConclusionView.of(p) for p in found]))
+
+
 @bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation")
 @operation(
     "Propose that a bank transfer left our bank account (admins; four-eyes)",
@@ -344,14 +372,16 @@ def propose_bank(payout_id: str) -> Response:
     tags=_TAGS,
     description=(
         "Completes the bank transfer in the approver's name, paid from the bank account (`assets:bank:KES`) with "
-        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited). The body names the "
-        "`reference` read: another proposed since is a 409 and nothing moves. Audited `payout.bank_confirmed` "
-        "naming both; needs a step-up."
+        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited), nor an admin made "
+        "staff by the same person as the proposer, or by it (409 `related_officers`), or less than the cool-off ago "
+        "(409 `officer_cooling_off`). The body names the `reference` read: another proposed since is a 409 and "
+        "nothing moves. Audited `payout.bank_confirmed` naming both; needs a step-up."
     ),
     problems=(
         *_DECIDED,
         (Refused, "the payout is paid over M-Pesa: its conclusion is approved at .../conclusion/approve"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (Conflict, "another reference is proposed now, or the reference was booked on another payout"),
     ),
 )

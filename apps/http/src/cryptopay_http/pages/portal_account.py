@@ -124,7 +124,7 @@ def apply() -> Response:
 
 
 @bp.post("/verify/<application_id>/documents")
-@takes_documents  # phone photos are larger than the site's usual forms (web.UPLOAD_BODY, before the guard)
+@takes_documents  # phone photos are larger than the site's usual forms (web.UPLOAD_BODY, once logged in)
 def upload_documents(application_id: str) -> Response:
     review, user_id = runtime().services.kyc_review, _user_id()
     chosen = [(kind, request.files.get(kind.value)) for kind in PHOTO_FIELDS]

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from cryptopay_http.pages.i18n import translate
 from cryptopay_http.problems import retry_after
 
-__all__ = ["N_", "TOO_LARGE", "install_refusals", "refusal"]
+__all__ = ["FORM_TOO_LARGE", "N_", "TOO_LARGE", "install_refusals", "refusal"]
 
 
 def N_(message: str) -> str:
@@ -101,6 +101,8 @@ BY_CODE = {
 # than even a page that takes documents reads): the core's one figure, in the page's language.
 TOO_LARGE = N_("A photo or document is at most %(size)s MB: choose a smaller one.")
 # Core messages with a sentence of their own (rather than their code's): {message: (sentence, its figures)}.
+# The 413 page of any other page's form (the site's body limit, 1 MB by default), or of a visitor not logged in.
+FORM_TOO_LARGE = N_("What was sent is too large for this page: at most %(size)s MB.")
 BY_MESSAGE = {documents.TOO_LARGE: (TOO_LARGE, {"size": documents.MAX_DOCUMENT_MB})}
 _AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
 OUT_OF_RANGE = N_("The amount is outside what one payment may be.")

@@ -25,12 +25,13 @@ from werkzeug.exceptions import HTTPException
 from cryptopay_http.headers import PAGE_CSP
 from cryptopay_http.pages.assets import asset_url
 from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, gettext, install_i18n, language
-from cryptopay_http.pages.refusals import TOO_LARGE, install_refusals, refusal
+from cryptopay_http.pages.refusals import FORM_TOO_LARGE, TOO_LARGE, install_refusals, refusal
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
 __all__ = [
     "UPLOAD_BODY",
+    "allow_documents",
     "bp",
     "install_web",
     "page",
@@ -87,8 +88,11 @@ def _domain_error(error: CryptopayError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    if error.code == 413:  # werkzeug's sentence is English: say it in the page's language
-        return _error_page(413, gettext(TOO_LARGE) % {"size": MAX_DOCUMENT_MB})
+    if error.code == 413:  # werkzeug's sentence is English: say it in the page's language, with this page's limit
+        if request.max_content_length == UPLOAD_BODY:
+            return _error_page(413, gettext(TOO_LARGE) % {"size": MAX_DOCUMENT_MB})
+        limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _error_page(413, gettext(FORM_TOO_LARGE) % {"size": f"{limit / 10**6:.3g}"})  # max_body_bytes: 10^6
     return _error_page(error.code or 500, error.description or "")
 
 
@@ -113,15 +117,17 @@ def redirect(location: str, status: int = 303) -> Response:
 
 
 def takes_documents(view: F) -> F:
-    """Mark a page's view as one that takes document uploads (photos, scans): its body may be ``UPLOAD_BODY``."""
+    """Mark a page's view as one that takes document uploads (photos, scans): its body may be ``UPLOAD_BODY`` for a
+    logged-in visitor (``allow_documents``)."""
     setattr(view, _TAKES_DOCUMENTS, True)
     return view
 
 
-def _body_limit() -> None:
-    """The first hook of every page blueprint: a view that takes documents gets ``UPLOAD_BODY`` before anything
-    reads the form (the blueprint's guard checks its CSRF token), since the form is parsed once, under the limit in
-    force when it is first read (R9-4: raised in the view, it came too late)."""
+def allow_documents() -> None:
+    """Called by a blueprint's guard once the visitor is logged in, before it reads the form (its CSRF check): a view
+    that takes documents then reads a body up to ``UPLOAD_BODY``. The form is parsed once, under the limit in force
+    when it is first read (R9-4: raised in the view, it came too late); before the login is known it would let
+    anyone send 24 MB to be parsed (reader2 M-5): a visitor without a login keeps the site's limit."""
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, _TAKES_DOCUMENTS, False):
         request.max_content_length = UPLOAD_BODY
@@ -129,9 +135,8 @@ def _body_limit() -> None:
 
 def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
     """A blueprint of pages: HTML error pages and the pages' headers on every answer; a view marked
-    ``takes_documents`` reads a body up to ``UPLOAD_BODY`` (``_body_limit``, ahead of the blueprint's own hooks)."""
+    ``takes_documents`` reads a body up to ``UPLOAD_BODY`` once the blueprint's guard calls ``allow_documents``."""
     blueprint = Blueprint(name, import_name, **options)
-    blueprint.before_request(_body_limit)
     blueprint.register_error_handler(CryptopayError, _domain_error)
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(Exception, _crash)

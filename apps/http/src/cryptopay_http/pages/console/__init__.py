@@ -33,7 +33,7 @@ from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login, step_up_from_form
-from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.pages.web import allow_documents, page, page_blueprint, redirect
 
 __all__ = [
     "ROLES",
@@ -148,6 +148,7 @@ def _guard() -> ResponseReturnValue | None:
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}")
     g.principal = principal
+    allow_documents()  # a statement file: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if principal.role not in _STAFF:
