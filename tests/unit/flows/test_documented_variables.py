@@ -252,6 +252,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
+    "CRYPTOPAY_OFFICER_COOL_OFF_HOURS": Probe("2", lambda s, p: s.held_payments.four_eyes.cool_off),
     "CRYPTOPAY_WALLET_QUOTE_SECONDS": Probe("60", lambda s, p: s.wallet_buys.quote_window),
     "CRYPTOPAY_INVOICE_CACHE_SIZE": Probe("64", lambda s, p: s.settings.invoice_cache_size),
     **_chain_probes(),

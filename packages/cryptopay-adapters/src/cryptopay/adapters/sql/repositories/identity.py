@@ -197,6 +197,8 @@ def _user_row(user: User) -> dict[str, Any]:
         "email_token_hash": user.email_token_hash,
         "email_token_expires_at": user.email_token_expires_at,
         "disabled_at": user.disabled_at,
+        "appointed_by": user.appointed_by,
+        "appointed_at": user.appointed_at,
         "row_version": user.row_version,
     }
 
@@ -226,6 +228,8 @@ def _user(row: Any, personal: PersonalData) -> User:
         email_token_hash=m["email_token_hash"],
         email_token_expires_at=m["email_token_expires_at"],
         disabled_at=m["disabled_at"],
+        appointed_by=m["appointed_by"],
+        appointed_at=m["appointed_at"],
         row_version=m["row_version"],
     )
 
