@@ -93,6 +93,7 @@ class Settings:
     stablecoin_conversion: StablecoinConversion = attrs.Factory(StablecoinConversion)
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
+    officer_cool_off_hours: int = 24  # an account made staff approves no four-eyes decision for this long (R10-8)
     wallet_quote_seconds: int = _WALLET_QUOTE_SECONDS  # CRYPTOPAY_WALLET_QUOTE_SECONDS: how long one may be traded at
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
@@ -187,6 +188,7 @@ class Settings:
                 "TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD"), DEFAULT_THRESHOLD
             ),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
+            officer_cool_off_hours=_hours(get.number("OFFICER_COOL_OFF_HOURS"), "OFFICER_COOL_OFF_HOURS"),
             wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", _WALLET_QUOTE_SECONDS),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
@@ -427,12 +429,13 @@ def _unknown_bound(minutes: int | None) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def _hours(value: int | None) -> int:
-    """``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``: 0 (no cool-off) to 720 (30 days); 24 when unset."""
+def _hours(value: int | None, name: str = "WITHDRAWAL_COOL_OFF_HOURS") -> int:
+    """A cool-off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``, ``CRYPTOPAY_OFFICER_COOL_OFF_HOURS``): 0 (none) to 720
+    (30 days); 24 when unset."""
     if value is None:
         return 24
     if not 0 <= value <= 720:
-        raise InvalidInput(f"CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS must be from 0 to 720, got {value}")
+        raise InvalidInput(f"CRYPTOPAY_{name} must be from 0 to 720, got {value}")
     return value
 
 
