@@ -97,12 +97,21 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> AbstractContextManager[UnitOfWork]: ...
 
 
-def retrying(call: Callable[[], T], *, max_attempts: int = 8, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``call`` again, with backoff, while it raises ``TransientConflict`` (at most ``max_attempts`` calls)."""
+def retrying(
+    call: Callable[[], T],
+    *,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    on: tuple[type[Exception], ...] = (TransientConflict,),
+) -> T:
+    """Call ``call`` again, with backoff, while it raises ``TransientConflict`` (at most ``max_attempts`` calls).
+
+    ``on``: the errors that mean "another writer won, read again and decide again" for this call, e.g. a row's
+    ``…Changed`` conflict (``MerchantChanged``: a write over a version that is no longer the stored one)."""
     for attempt in range(max_attempts):
         try:
             return call()
-        except TransientConflict:
+        except on:
             if attempt == max_attempts - 1:
                 raise
             sleep(min(0.002 * 2**attempt, 0.2))
