@@ -1,8 +1,9 @@
 Feature: A merchant is settled to a bank account
   Kenyan businesses pay a bank account the way its owner would: M-Pesa "Pay Bill" to the bank's own paybill
   with the account number as the reference. Banks that cannot be paid that way get a transfer from our bank,
-  listed in a bank file an operator works through and confirms. Either way the same rules hold: the request is
-  recorded before it is sent, M-Pesa's answer must name our payment, and nobody is ever paid twice.
+  listed in a bank file an operator works through; one officer proposes its bank reference and a second confirms
+  it. Either way the same rules hold: the request is recorded before it is sent, M-Pesa's answer must name our
+  payment, and nobody is ever paid twice.
 
   Background:
     Given USDT sells at KES 130 less a 0.5% margin
@@ -31,7 +32,9 @@ Feature: A merchant is settled to a bank account
     When the day's settlement runs
     Then nothing is sent to M-Pesa
     And the bank file lists KES 12,805 to Citibank N.A. Kenya account 12345678
-    When the operator confirms the transfer with the bank reference FT26005ABC
+    When an officer proposes the transfer's bank reference FT26005ABC
+    Then the payout still awaits its transfer
+    When a second officer approves the bank reference FT26005ABC
     Then the payout is completed with the receipt FT26005ABC
     And the transfer is paid from our bank account, not the M-Pesa float
     And the books balance

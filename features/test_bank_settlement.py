@@ -108,9 +108,21 @@ def bank_file_lists(context, amount, bank, account):
     assert bank_catalogue().bank(code).name == bank and number == account and row.amount == _kes(context, amount)
 
 
-@when(parsers.parse("the operator confirms the transfer with the bank reference {reference}"))
-def confirm(context, reference):
-    context["stack"].payouts.confirm_bank_transfer(context["payout"].id, reference=reference, actor="ops:amina")
+@when(parsers.parse("an officer proposes the transfer's bank reference {reference}"))
+def propose(context, reference):
+    context["stack"].payouts.propose_bank_confirmation(
+        context["payout"].id, reference=reference, note="", by="user:amina"
+    )
+
+
+@then("the payout still awaits its transfer")
+def still_awaiting(context):
+    assert _payout(context).state is PayoutState.SUBMITTED
+
+
+@when(parsers.parse("a second officer approves the bank reference {reference}"))
+def approve(context, reference):
+    context["stack"].payouts.approve_bank_confirmation(context["payout"].id, by="user:baraka", reference=reference)
 
 
 @then(parsers.parse("the payout is completed with the receipt {reference}"))

@@ -8,8 +8,17 @@ import attrs
 import pytest
 from cryptopay.adapters.sql.repositories.identity import SqlIdempotency, sql_identity_repositories
 from cryptopay.adapters.sql.uow import SqlStorage
-from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import ApiKey, Merchant, RefreshToken, Role, StoredResponse, TeamRole, User
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.identity.model import (
+    AccountChanged,
+    ApiKey,
+    Merchant,
+    RefreshToken,
+    Role,
+    StoredResponse,
+    TeamRole,
+    User,
+)
 from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -81,6 +90,47 @@ def test_user_update_is_stored_and_copies_are_independent(repos):
     assert users.get("usr_1").display_name is None
     users.update(changed)
     assert users.get("usr_1") == changed
+
+
+def test_a_write_from_a_stale_read_is_refused_and_changes_nothing(repos):
+    """Review11 R11-1: two copies read at once; the first write wins and bumps the version, the second (from the
+    older read) is ``AccountChanged`` and leaves the first's values: an operator's demotion is not undone by a
+    password change that was hashing meanwhile. Read again, and the write goes through."""
+    users = repos["users"]
+    users.add(attrs.evolve(user(1), role=Role.ADMIN))
+    operator, owner = users.get("usr_1"), users.get("usr_1")
+    operator.role = Role.MERCHANT
+    users.update(operator)
+    assert operator.row_version == 1
+    owner.password_hash = "hash-new"
+    with pytest.raises(AccountChanged):
+        users.update(owner)
+    stored = users.get("usr_1")
+    assert (stored.role, stored.password_hash, stored.row_version) == (Role.MERCHANT, "hash-1", 1)
+    again = users.get("usr_1")
+    again.password_hash = "hash-new"
+    users.update(again)
+    assert (users.get("usr_1").role, users.get("usr_1").password_hash) == (Role.MERCHANT, "hash-new")
+    with pytest.raises(NotFound):
+        users.update(user(9))
+
+
+def test_concurrent_writes_from_one_read_have_one_winner(repos):
+    """Of many writers that read the same version, exactly one writes (a recovery code consumed once, R11-2)."""
+    users = repos["users"]
+    users.add(attrs.evolve(user(1), recovery_code_hashes=("a", "b")))
+    copies = [users.get("usr_1") for _ in range(6)]
+
+    def consume(i: int) -> bool:
+        copies[i].recovery_code_hashes = ("b",)
+        try:
+            users.update(copies[i])
+        except AccountChanged:
+            return False
+        return True
+
+    assert sum(race(len(copies), consume)) == 1
+    assert users.get("usr_1").recovery_code_hashes == ("b",)
 
 
 def test_refresh_tokens_rotate_once_and_families_revoke(repos):

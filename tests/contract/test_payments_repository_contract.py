@@ -254,8 +254,9 @@ def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
 
 
 def test_a_payouts_conclusion_from_mpesas_record_survives_a_round_trip(storage):
-    """R10-4: the conclusion proposed for an unknown payout (outcome, receipt, evidence, who) and its approval."""
-    from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome
+    """R10-4: the conclusion proposed for an unknown payout (outcome, receipt, evidence, who, what the statement
+    uploaded showed of it) and its approval."""
+    from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, StatementEvidence
 
     unknown = attrs.evolve(payout(7, originator="z"), state=PayoutState.UNKNOWN, unknown_since=NOW)
     unknown.conclusion = Conclusion(
@@ -265,6 +266,16 @@ def test_a_payouts_conclusion_from_mpesas_record_survives_a_round_trip(storage):
         note="on the statement",
         by="ops:ann",
         at=NOW,
+        statement=StatementEvidence(
+            digest="ab" * 32,
+            shortcode="600000",
+            covers_from=NOW - timedelta(days=1),
+            covers_to=NOW + timedelta(days=1),
+            payments=3,
+            receipt="NLJ7RT61SV",
+            paid_at=NOW + timedelta(seconds=20),
+            paid=Money.of("990", KES),
+        ),
     )
     with storage.unit_of_work() as uow:
         uow.payouts.add(unknown)
@@ -417,6 +428,17 @@ def test_payouts_are_found_by_their_receipt(storage):
     with storage.unit_of_work() as uow:
         assert [p.id for p in uow.payouts.with_receipt("SBX1PAID")] == ["po_1"]
         assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
+
+
+def test_payouts_are_found_by_a_bank_reference(storage):
+    """R10-7: a bank transfer's reference (with '-', '/' or '.') finds the payout booked with it, and only it."""
+    paid = payout(1)
+    paid.completed(NOW, receipt="FT-26/337.A", code="bank", desc="confirmed")
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(paid)
+    with storage.unit_of_work() as uow:
+        assert [p.id for p in uow.payouts.with_receipt("FT-26/337.A")] == ["po_1"]
+        assert uow.payouts.with_receipt("FT-26/337") == [] and uow.payouts.with_receipt("FT_26%") == []
     """A kept answer is pending, oldest first, until a matching attempt closes it."""
     first = UnmatchedAnswer(id="ans_1", received_at=NOW, purpose=CallbackPurpose.STATUS_RESULT, body='{"Result": {}}')
     second = UnmatchedAnswer(

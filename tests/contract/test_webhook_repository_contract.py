@@ -18,7 +18,13 @@ from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import RecordingSender, webhook_storage
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from cryptopay.core.webhooks.service import deliver_webhook, fan_out, redeliver_webhook
+from cryptopay.core.webhooks.service import (
+    DuplicateEndpoint,
+    create_endpoint,
+    deliver_webhook,
+    fan_out,
+    redeliver_webhook,
+)
 
 from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
@@ -320,3 +326,22 @@ def test_payload_versions_round_trip_and_fan_out_writes_each_endpoints_version(s
     )
     with pytest.raises(InvalidInput):
         endpoint(3, payload_version=3)
+
+
+def test_simultaneous_creations_at_one_url_make_one_endpoint(sql_engine):
+    """reader2 M-3: one endpoint per URL was checked, then added, unlocked: two simultaneous creations (two forms,
+    two API calls) both passed the check and made two endpoints at one URL. The merchant's endpoints are locked
+    first (``lock_merchant``): exactly one is made, the others are ``DuplicateEndpoint``."""
+    storage = SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))
+    ids, clock = SequentialIds(), ManualClock(NOW)
+
+    def create(_: int) -> bool:
+        try:
+            create_endpoint("m1", "https://duka.example/hook", uow_factory=storage.unit_of_work, ids=ids, clock=clock)
+        except DuplicateEndpoint:
+            return False
+        return True
+
+    assert sorted(race(6, create)) == [False] * 5 + [True]
+    with storage.unit_of_work() as uow:
+        assert [e.url for e in uow.webhook_endpoints.for_merchant("m1")] == ["https://duka.example/hook"]

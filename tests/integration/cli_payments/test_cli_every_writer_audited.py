@@ -26,9 +26,9 @@ READS = {
     *("compliance screen address", "compliance report str", "compliance report monthly"),
 }
 # The system's own periodic work, run now by hand: recorded as the system's (``system:*``), not the operator's.
-# Known and left (reported): the schema commands and these do not name who ran them.
+# Known and left (reported): these do not name who ran them.
 SYSTEM_WORK = {
-    *("db upgrade", "db downgrade", "payouts query-stale", "treasury sweep", "wallets stk-query"),
+    *("payouts query-stale", "treasury sweep", "wallets stk-query"),
     *("remittances advance", "privacy seal", "compliance monitor", "compliance rescreen", "fx quote"),
 }
 VIA_HELPER = {"merchants create": merchants._create}  # audits merchant.created and store.settings_created

@@ -1,9 +1,14 @@
-"""`cryptopay payouts bank-file / confirm-bank` and `cryptopay reports`, over a merchant's real journey."""
+"""`cryptopay payouts bank-file / confirm-bank`, `cryptopay reconcile --bank-statement` and `cryptopay reports`,
+over a merchant's real journey."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from datetime import date
+
+from cryptopay.core.reconciliation import BankLine, BankStatement, period_of, render_bank_statement
 
 from tests.integration.cli_payments.cli_payments_support import OWNER, cli, cli_json, paid_invoice
 
@@ -29,7 +34,8 @@ def bank_merchant(destination: str) -> str:
 
 
 def test_cli_bank_file_and_confirm_bank_pay_a_bank_transfer(stack, tmp_path):
-    """A Citibank account: the bank file names it; confirm-bank completes it once; a second reference exits 5."""
+    """A Citibank account: the bank file names it; ``confirm-bank`` exits 5 (audited) pointing to the two officers'
+    flow on the API (R10-7); once two officers confirmed it, the bank's statement reconciles it."""
     merchant_id = bank_merchant("CITI:12345678")
     paid_invoice(stack, merchant_id)
     (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
@@ -53,12 +59,58 @@ def test_cli_bank_file_and_confirm_bank_pay_a_bank_transfer(stack, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0].startswith("payout_id,merchant_id,bank_code,bank_name,account_number,amount")
     assert lines[1].startswith(f"{payout_id},{merchant_id},CITI,Citibank N.A. Kenya,12345678,")
-    done = cli_json("payouts", "confirm-bank", payout_id, "--reference", "FT26005ABC", "--actor", "ops:amina")
-    assert done["state"] == "completed" and done["receipt"] == "FT26005ABC" and done["route"] == "bank_transfer"
-    assert cli("payouts", "confirm-bank", payout_id, "--reference", "FT2").exit_code == 5
-    assert cli("payouts", "confirm-bank", payout_id, "--reference", "bad ref!").exit_code == 2
-    assert cli("payouts", "confirm-bank", "po_nope", "--reference", "FT3").exit_code == 3
+    refused = cli("payouts", "confirm-bank", payout_id, "--reference", "FT26005ABC", "--actor", "ops:amina")
+    assert refused.exit_code == 5 and "bank-confirmation" in refused.stderr, refused.output
+    assert stack.payouts.get_payout(payout_id).state.value == "submitted"
+    refusals = [r for r in stack.storage.audit_records() if r.action == "payout.conclusion_refused"]
+    assert [dict(r.details)["step"] for r in refusals] == ["confirm-bank"] and refusals[0].actor.startswith("ops:")
+    stack.payouts.propose_bank_confirmation(payout_id, reference="FT26005ABC", note="", by="user:amina")
+    done = stack.payouts.approve_bank_confirmation(payout_id, by="user:baraka", reference="FT26005ABC")
+    assert done.state.value == "completed" and done.receipt == "FT26005ABC"
     assert cli("payouts", "bank-file").stdout.splitlines()[1:] == []
+
+
+def _bank_statement(path, *lines: BankLine, day: date) -> str:
+    period = period_of(day.isoformat(), day.isoformat())
+    path.write_text(render_bank_statement(BankStatement(account="0100123456789", period=period, lines=lines)))
+    return str(path)
+
+
+def _bank_check(result):
+    assert result.stdout, result.output
+    return next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "bank-transfers")
+
+
+def test_cli_reconcile_compares_confirmed_bank_transfers_with_the_bank_statement(stack, tmp_path):
+    """R10-7: a confirmed bank transfer is skipped without ``--bank-statement`` (``--require-outside`` names it);
+    with a statement debiting its reference and amount it is compared and clean (and ``--require-outside`` no
+    longer names it); a statement without it exits 5; a bad row exits 2 naming its line, nothing recorded."""
+    merchant_id = bank_merchant("CITI:12345678")
+    paid_invoice(stack, merchant_id)
+    (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
+    (payout_id,) = ran["payout_ids"]
+    stack.payouts.propose_bank_confirmation(payout_id, reference="FT26005ABC", note="", by="user:amina")
+    payout = stack.payouts.approve_bank_confirmation(payout_id, by="user:baraka", reference="FT26005ABC")
+    assert _bank_check(cli("reconcile", "--json"))["skipped"].startswith("bank not compared")
+    assert "bank-transfers" in cli("reconcile", "--require-outside").stderr
+    day = stack.clock.now().date()
+    debit = BankLine(on=day, reference="FT26005ABC", narrative=f"cryptopay {payout_id}", debit=payout.amount)
+    good = _bank_statement(tmp_path / "good.csv", debit, day=day)
+    check = _bank_check(cli("reconcile", "--json", "--bank-statement", good))
+    assert check["ok"] and not check["skipped"], check
+    required = cli("reconcile", "--require-outside", "--bank-statement", good)
+    assert "bank-transfers" not in required.stderr, required.output
+    empty = _bank_statement(tmp_path / "empty.csv", day=day)
+    missing = cli("reconcile", "--json", "--bank-statement", empty)
+    assert missing.exit_code == 5 and _bank_check(missing)["differences"][0]["actual"] == "not on it"
+    kept = json.loads(cli("reconcile", "--json", "--bank-statement", good).stdout)
+    assert kept["inputs"]["bank_statement"].startswith("0100123456789 ")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "Period:,01-01-2026 - 02-01-2026\nDate,Reference,Narrative,Debit,Credit,Balance\n01-01-2026,FT1,x,twelve,,\n"
+    )
+    refused = cli("reconcile", "--bank-statement", str(bad))
+    assert refused.exit_code == 2 and "bank statement line 3" in refused.stderr, refused.output
 
 
 def test_cli_merchant_with_an_unknown_bank_is_refused(stack):

@@ -227,6 +227,26 @@ def test_a_shell_refund_goes_only_to_the_address_that_paid_and_says_why(stack):
         "paid_from": PAYER,
     }
     done = cli_json(*ask, PAYER, "--reason", "customer returned the goods")
-    (asked,) = [r for r in stack.audit_trail.records() if r.action == "refund.shell_requested"]
+    (asked,) = _shell_requested(stack)
     assert asked.actor == operator() and dict(asked.details)["reason"] == "customer returned the goods"
     assert dict(asked.details)["refund"] == done["id"] and done["address"] == PAYER
+
+
+def _shell_requested(stack) -> list:
+    with stack.uow() as uow:
+        return [r for r in uow.audit.records() if r.action == "refund.shell_requested"]
+
+
+def test_a_shell_refunds_reason_is_kept_in_the_refunds_own_transaction(stack):
+    """mendD: ``refund.shell_requested`` was appended in a transaction of its own after the refund committed, so a
+    refund could be kept without its operator's reason. It is now written in the refund's unit of work, next to its
+    ``refund.request``; a refund refused there (more than the invoice received) leaves neither."""
+    invoice_id = paid_invoice(stack, create_merchant())
+    ask = ("refunds", "create", invoice_id, "--currency", "USDT", "--address", PAYER, "--reason", "returned")
+    assert cli(*ask, "--amount", "1000000").exit_code == 5
+    assert stack.refunds.list_refunds(invoice_id) == [] and _shell_requested(stack) == []
+    done = cli_json(*ask, "--amount", "1")
+    with stack.uow() as uow:
+        records = [r for r in uow.audit.records() if done["id"] in (r.subject[len("refund:") :], r.details[-1][1])]
+    assert [r.action for r in records] == ["refund.request", "refund.shell_requested"]
+    assert not [r for r in stack.audit_trail.records() if r.action == "refund.shell_requested"]

@@ -151,3 +151,16 @@ def hook_path(url: str) -> str:
 def daraja_body(payload: Any) -> str:
     """The payload as Daraja writes it: amounts as exact JSON numbers (the sandbox's own encoder)."""
     return dumps(payload)
+
+
+def bank_transfer(client: FlaskClient, stack: PaymentsStack, auth: AuthActions) -> str:
+    """A merchant settled instantly to a Citibank account (no paybill): its payout awaits a bank transfer."""
+    shop = Shop(auth, client, "Benki Ltd", {"schedule": "instant", "method": "bank", "destination": "CITI:12345678"})
+    shop.store(["usdt-tron"])
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(auth.user("admin"))).json
+    payout_id: str = run["runs"][0]["payouts"][0]["id"]
+    assert stack.payouts.get_payout(payout_id).state.value == "submitted"
+    return payout_id

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.mobile_money import token_from_url
-from cryptopay.core.reconciliation import CHECKS, render_statement
+from cryptopay.core.reconciliation import (
+    CHECKS,
+    BankLine,
+    BankStatement,
+    period_of,
+    render_bank_statement,
+    render_statement,
+)
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.sandbox._wire import dumps
 
-from tests.integration.http_payments.payments_support import idem
+from tests.integration.http_payments.payments_support import bank_transfer, idem
 
 ROUTE = "/v1/admin/reconciliation"
 
@@ -146,3 +153,30 @@ def test_a_statement_of_no_known_period_or_another_shortcode_is_not_compared(cli
     assert refused.status_code == 422 and "not of ours" in refused.json["detail"], refused.json
     half = client.post(ROUTE, json={"statement": empty, "statement_from": period["statement_from"]}, headers=admin)
     assert half.status_code == 422, half.json
+
+
+def test_an_admin_reconciles_the_bank_transfers_against_the_bank_statement(client, auth, stack):
+    """R10-7: ``bank_statement`` (the CSV lines) is matched with the confirmed bank transfers: a debit of their
+    reference and amount is clean, its absence a difference; a bad row is a 422 naming its line."""
+    payout_id = bank_transfer(client, stack, auth)
+    stack.payouts.propose_bank_confirmation(payout_id, reference="FT26005ABC", note="", by="user:amina")
+    payout = stack.payouts.approve_bank_confirmation(payout_id, by="user:baraka", reference="FT26005ABC")
+    day = stack.clock.now().date()
+    debit = BankLine(on=day, reference="FT26005ABC", debit=payout.amount)
+    period = period_of(day.isoformat(), day.isoformat())
+    admin = auth.user("admin")
+
+    def bank_check(*lines: BankLine):
+        text = render_bank_statement(BankStatement(account="0100123456789", period=period, lines=lines))
+        response = client.post(ROUTE, json={"bank_statement": text.splitlines()}, headers=admin)
+        assert response.status_code == 200, response.json
+        return next(c for c in response.json["checks"] if c["name"] == "bank-transfers")
+
+    clean = bank_check(debit)
+    assert clean["ok"] and not clean["skipped"], clean
+    [missing] = bank_check()["differences"]
+    assert missing["subject"] == f"bank transfer {payout_id} (completed)" and missing["actual"] == "not on it"
+    bad = ["Period:,01-01-2026 - 02-01-2026", "Date,Reference,Narrative,Debit,Credit,Balance", "01-01-2026,,x,1,,"]
+    refused = client.post(ROUTE, json={"bank_statement": bad}, headers=admin)
+    assert refused.status_code == 422 and "bank statement line 3" in refused.json["detail"], refused.json
+    assert refused.content_type == "application/problem+json"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+
 from cryptopay.core.mobile_money import normalize_msisdn
+from cryptopay.core.reconciliation import parse_statement, render_statement
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 
-from tests.integration.http_payments.payments_support import idem
+from tests.integration.http_payments.payments_support import bank_transfer, idem
 
 
 def unknown_payout(client, stack, shop, admin) -> str:
@@ -114,3 +118,117 @@ def test_an_approval_carries_out_only_the_conclusion_read(client, auth, stack, s
     assert approved.status_code == 409, approved.json
     assert approved.content_type == "application/problem+json"
     assert stack.payouts.get_payout(payout_id).state.value == "unknown"  # nothing voided, no retry possible
+
+
+def statement_lines(stack, period=None) -> list[str]:
+    """The payout Short Code's statement CSV as the org portal gives it, one string per line (as the API takes it)."""
+    return render_statement(statement_of(stack.mpesa, period, shortcode=stack.mpesa.payout_shortcode)).splitlines()
+
+
+def test_a_statement_uploaded_as_evidence_is_read_kept_and_refused_when_it_contradicts(client, auth, stack, shop):
+    """R10-4: the statement itself is the evidence: a failure it shows paid is a 409 statement_contradicts; one not
+    covering the send, or unreadable, is a 422 on statement; a completion it shows is proposed with what it showed
+    kept (sha256, period, the payment), and nothing moves until a second admin approves."""
+    payout_id = unknown_payout(client, stack, shop, auth.user("admin"))
+    ann, codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/conclusion"
+    lines = statement_lines(stack)
+    [line] = [x for x in parse_statement("\n".join(lines)).lines if x.is_payout]
+    failed = {"outcome": "failed", "note": "not on it", "statement": lines}
+    contradicted = client.post(path, json=failed, headers=auth.stepped_up(ann, code=codes.pop()))
+    assert contradicted.status_code == 409 and contradicted.json["code"] == "statement_contradicts", contradicted.json
+    assert line.receipt in contradicted.json["detail"]
+    wrong = {"outcome": "completed", "receipt": "ZZZ999ZZZ9", "note": "paid", "statement": lines}
+    absent = client.post(path, json=wrong, headers=auth.stepped_up(ann, code=codes.pop()))
+    assert absent.status_code == 409 and absent.json["code"] == "statement_contradicts"
+    now = stack.clock.now()
+    late = statement_lines(stack, (now - timedelta(minutes=10), now))  # after the send: it cannot speak of it
+    paid = {"outcome": "completed", "receipt": line.receipt, "note": "paid"}
+    for bad in (late, ["Receipt No.,nothing else"], ["not a statement"]):
+        refused = client.post(path, json={**paid, "statement": bad}, headers=auth.stepped_up(ann, code=codes.pop()))
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "statement", refused.json
+    assert stack.payouts.get_payout(payout_id).conclusion is None  # every refusal changed nothing
+
+    proposed = client.post(path, json={**paid, "statement": lines}, headers=auth.stepped_up(ann, code=codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    shown = proposed.json["statement"]
+    assert shown["receipt"] == line.receipt and shown["paid"]["amount"] == str(line.withdrawn.amount)
+    assert shown["sha256"] == hashlib.sha256("\n".join(lines).encode()).hexdigest() and shown["payments"] == 1
+    assert shown["shortcode"] == stack.mpesa.payout_shortcode
+    assert f"receipt {line.receipt}" in proposed.json["evidence"]  # no words needed: the statement says it
+    [listed] = client.get("/v1/admin/payouts/unresolved", headers=bob).json["items"]
+    assert listed["statement"] == shown  # the approver reads what the statement showed
+    read = {"outcome": "completed", "receipt": line.receipt}
+    done = client.post(f"{path}/approve", json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert done.status_code == 200 and done.json["payout"]["state"] == "completed"
+    assert done.json["statement"] == shown and stack.books_balanced()
+
+
+def test_two_admins_confirm_a_bank_transfer(client, auth, stack, services):
+    """R10-7: one admin proposes the bank's reference (step-up), the proposer approving it is a 409 same_officer, a
+    second admin approving it (step-up) completes the payout from the bank account; each step audited."""
+    payout_id = bank_transfer(client, stack, auth)
+    ann, ann_codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/bank-confirmation"
+    body = {"reference": "FT26005ABC", "note": "seen on the bank's portal"}
+    assert client.post(path, json=body, headers=ann).status_code == 403  # a step-up first
+    assert client.post(path, json=body, headers=auth.user("merchant")).status_code == 403  # admins only
+    for bad in ({"reference": "bad ref!"}, {"reference": ""}, {}):
+        refused = client.post(path, json=bad, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "reference", (bad, refused.json)
+        assert refused.content_type == "application/problem+json"
+    missing = "/v1/admin/payouts/po_nope/bank-confirmation"
+    assert client.post(missing, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop())).status_code == 404
+    proposed = client.post(path, json=body, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    assert proposed.json["proposed_receipt"] == "FT26005ABC" and proposed.json["payout"]["state"] == "submitted"
+    listed = client.get("/v1/admin/payouts/bank-transfers", headers=bob)
+    assert listed.status_code == 200, listed.json
+    [item] = listed.json["items"]  # what the second admin approves, and who proposed it
+    assert item["payout"]["id"] == payout_id and item["proposed_by"] == proposed.json["proposed_by"]
+    assert client.get("/v1/admin/payouts/bank-transfers", headers=auth.user("merchant")).status_code == 403
+    again = client.post(path, json=body, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert again.status_code == 409  # one proposal at a time
+
+    approve = f"{path}/approve"
+    read = {"reference": "FT26005ABC"}
+    assert client.post(approve, json=read, headers=bob).status_code == 403  # a step-up first
+    same = client.post(approve, json=read, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert same.status_code == 409 and same.json["code"] == "same_officer"
+    other = client.post(approve, json={"reference": "FT9"}, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert other.status_code == 409 and stack.payouts.get_payout(payout_id).state.value == "submitted"
+    done = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert done.status_code == 200, done.json
+    assert done.json["payout"]["state"] == "completed" and done.json["payout"]["receipt"] == "FT26005ABC"
+    decided = client.post(approve, json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert decided.status_code == 409
+    assert client.get("/v1/admin/payouts/bank-transfers", headers=bob).json["items"] == []
+    assert "payouts.bank_transfers_viewed" in [r.action for r in services.audit.records()]  # payees' accounts
+    actions = [r.event.action for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
+    expected = {"payout.bank_confirmation_proposed", "payout.conclusion_same_person_refused", "payout.bank_confirmed"}
+    assert expected <= set(actions)
+    assert stack.books_balanced()
+
+
+def test_a_bank_confirmation_is_declined_and_an_mpesa_payout_is_refused(client, auth, stack, shop):
+    """A wrong reference proposed is declined (the transfer still awaits one); an M-Pesa payout has no bank
+    confirmation (422 problem+json: it is refused, nothing changes)."""
+    mpesa = unknown_payout(client, stack, shop, auth.user("admin"))  # an hour passes: the officers sign in after
+    payout_id = bank_transfer(client, stack, auth)
+    ann, ann_codes = auth.staff("admin")
+    bob, _ = auth.staff("admin")
+    path = f"/v1/admin/payouts/{payout_id}/bank-confirmation"
+    proposed = client.post(path, json={"reference": "FT1"}, headers=auth.stepped_up(ann, code=ann_codes.pop()))
+    assert proposed.status_code == 200, proposed.json
+    declined = client.post(f"/v1/admin/payouts/{payout_id}/conclusion/decline", json={"note": "typo"}, headers=bob)
+    assert declined.status_code == 200 and declined.json["proposed_receipt"] is None
+    assert declined.json["payout"]["state"] == "submitted"
+    refused = client.post(
+        f"/v1/admin/payouts/{mpesa}/bank-confirmation",
+        json={"reference": "FT2"},
+        headers=auth.stepped_up(ann, code=ann_codes.pop()),
+    )
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.json
+    assert stack.payouts.get_payout(mpesa).conclusion is None

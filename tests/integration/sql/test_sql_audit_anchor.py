@@ -127,21 +127,12 @@ def test_a_wiped_log_is_caught_by_an_anchor(audited: Engine) -> None:
     assert [(p.seq, "deleted" in p.reason) for p in problems] == [(6, True)]
 
 
-def test_the_cli_checks_anchors_and_anchor_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_cli_checks_anchors_and_anchor_files(tmp_path: Path) -> None:
     """``--anchor`` and ``--anchors-file`` (the worker's JSON log lines): exit 0 while the chain passes them, exit 1
     after a rewrite; a malformed anchor is exit 2 and reads nothing."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    storage = SqlStorage(engine)
-    for n in range(6):
-        with storage.unit_of_work() as uow:
-            uow.audit.append(AuditEvent(f"admin:a{n}", "settlement.run", f"mer:m{n}", NOW, {"paid": "5000.00 KES"}))
-    formatter = JsonFormatter()
-    with caplog.at_level(logging.INFO, logger="cryptopay.audit.anchor"):
-        first = anchor_audit_head(engine)
+    url, engine = _sqlite_with_records(tmp_path, 6)
     logs = tmp_path / "worker.log"
-    logs.write_text("\n".join(formatter.format(r) for r in caplog.records) + "\n", encoding="utf-8")
+    first = _logged_anchor(engine, logs)
     app = build_app()
 
     def run(*args: str) -> tuple[int, str]:
@@ -161,3 +152,60 @@ def test_the_cli_checks_anchors_and_anchor_files(tmp_path: Path, caplog: pytest.
     assert code == 1 and "#6" in out and "anchor kept outside" in out
     code, out = run("--anchor", str(first), "--json")
     assert code == 1 and json.loads(out.splitlines()[0])["problems"][0]["seq"] == 6
+
+
+def _sqlite_with_records(tmp_path: Path, count: int) -> tuple[str, Engine]:
+    """A migrated SQLite file whose audit log holds ``count`` records (each in its own unit of work)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    storage = SqlStorage(engine)
+    for n in range(count):
+        with storage.unit_of_work() as uow:
+            uow.audit.append(AuditEvent(f"admin:a{n}", "settlement.run", f"mer:m{n}", NOW, {"paid": "5000.00 KES"}))
+    return url, engine
+
+
+def _logged_anchor(engine: Engine, into: Path) -> Anchor:
+    """``anchor_audit_head`` with the worker's JSON log line written to ``into``, as the worker's stderr has it."""
+    handler = logging.FileHandler(into, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("cryptopay.audit.anchor")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        return anchor_audit_head(engine)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def test_only_the_workers_structured_anchor_counts_never_words_in_a_message(tmp_path: Path) -> None:
+    """reader2 M-6: any line holding ``audit head anchored: seq=N hash=H`` counted, so a message quoting such words
+    (a form field, a URL logged by another logger, a plain-text line) raised a false "rewritten" alarm. Only a
+    ``SEQ:HASH`` line or the worker's JSON line's ``audit_anchor`` field (logger ``cryptopay.audit.anchor``) counts;
+    a real rewrite is still caught by the real anchor."""
+    url, engine = _sqlite_with_records(tmp_path, 4)
+    logs = tmp_path / "worker.log"
+    real = _logged_anchor(engine, logs)
+    false = f"audit head anchored: seq=2 hash={'0' * 64}"
+    injected = [
+        json.dumps({"logger": "cryptopay.http", "level": "info", "message": f"GET /pay?note={false}"}),
+        json.dumps({"logger": "cryptopay.audit.anchor", "message": false}),  # the words without the field
+        f"2026-12-07 10:00:00 INFO cryptopay.http: {false}",
+    ]
+    with logs.open("a", encoding="utf-8") as out:
+        out.write("\n".join(injected) + "\n")
+    assert [str(a) for a in Anchor.found_in(logs.read_text(encoding="utf-8"))] == [str(real)]
+    app = build_app()
+    result = runner.invoke(app, ["audit", "verify", "--url", url, "--anchors-file", str(logs)])
+    assert (result.exit_code, result.output) == (0, "audit log intact (passes 1 anchor)\n")
+    only_false = tmp_path / "false.log"
+    only_false.write_text("\n".join(injected) + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["audit", "verify", "--url", url, "--anchors-file", str(only_false)]).exit_code == 2
+    _rewrite_from(engine, 2)
+    engine.dispose()
+    result = runner.invoke(app, ["audit", "verify", "--url", url, "--anchors-file", str(logs)])
+    assert result.exit_code == 1 and "#4" in result.output and "anchor kept outside" in result.output

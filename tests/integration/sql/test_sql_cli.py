@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cryptopay.adapters.sql import SqlLedgerStore, head, make_engine
+from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.ledger import Account, AccountKind, Ledger
@@ -41,6 +44,35 @@ def test_db_upgrade_current_downgrade(url: str) -> None:
     assert json.loads(out) == {"url": url, "revision": head(), "head": head()}
     code, out = _run("db", "downgrade", "base", "--url", url, "--yes")
     assert code == 0 and "base (empty)" in out
+
+
+def _schema_records(url: str) -> list[tuple[str, str, dict[str, str]]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            records = SqlAuditLog(conn).records()
+    finally:
+        engine.dispose()
+    return [(r.actor, r.action, dict(r.details)) for r in records if r.subject == "database:schema"]
+
+
+def test_db_upgrade_and_downgrade_name_the_operator_in_the_audit_trail(url: str, monkeypatch: pytest.MonkeyPatch):
+    """smallfix (review10 R10-5): a schema change from the shell is the OS operator's (``ops:<login>`` from the
+    password database, not ``$LOGNAME``), recorded in the migrated database's chain with the revisions it moved
+    between; a downgrade that keeps the audit log is recorded there too."""
+    monkeypatch.setenv("LOGNAME", "mallory")
+    me = f"ops:{pwd.getpwuid(os.getuid()).pw_name}"
+    assert _run("db", "upgrade", "--url", url, "--revision", "0186")[0] == 0
+    assert _run("db", "upgrade", "--url", url)[0] == 0
+    assert _run("db", "downgrade", "0186", "--url", url, "--yes")[0] == 0
+    assert _schema_records(url) == [
+        (me, "db.upgraded", {"from_revision": "base", "to_revision": "0186"}),
+        (me, "db.upgraded", {"from_revision": "0186", "to_revision": head()}),
+        (me, "db.downgraded", {"from_revision": head(), "to_revision": "0186"}),
+    ]
+    assert _run("audit", "verify", "--url", url)[0] == 0
+    result = CliRunner().invoke(app, ["db", "downgrade", "base", "--url", url, "--yes"])
+    assert result.exit_code == 0 and "audit log was dropped" in result.stderr
 
 
 def test_db_downgrade_to_an_unknown_revision_exits_2_in_one_line(url: str) -> None:

@@ -5,6 +5,8 @@ starts the refund and concludes its alert; a declined proposal moves nothing; an
 
 from __future__ import annotations
 
+import re
+
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
@@ -51,6 +53,16 @@ def _held(stack: RemittanceStack) -> str:
     stack.run()
     assert stack.remittances.get(order.id).state.value == "held"
     return order.id
+
+
+def _named(html: str) -> dict[str, str]:
+    """The hidden fields of the page's decline form: which proposal the officer read."""
+    form = html[html.index('/decline">') :]
+    return dict(
+        re.findall(
+            r'<input type="hidden" name="(decision|proposed_at)" value="([^"]+)">', form[: form.index("</form>")]
+        )
+    )
 
 
 def _actions(stack: RemittanceStack, order_id: str) -> list[str]:
@@ -105,13 +117,15 @@ def test_a_declined_refund_moves_nothing(stack, ann, bob):
     assert "Why you decline it, for the record" in html and f"{detail}/approve" in html
     status, html, _ = bob.post(f"{detail}/approve", detail, code=bob.code())
     assert status == 422 and stack.remittances.get(order_id).state.value == "held"  # which address: the page's
-    status, html, _ = bob.post(f"{detail}/decline", detail, note=" ")
+    status, html, _ = bob.post(f"{detail}/decline", detail, note=" ", **_named(html))
     assert status == 422 and stack.remittances.get(order_id).refund_proposal is not None
-    assert bob.post(f"{detail}/decline", detail, note="a strong match: keep it")[2] == detail
+    read = _named(bob.get(detail)[1])
+    assert read["decision"] == "refund" and read["proposed_at"]
+    assert bob.post(f"{detail}/decline", detail, note="a strong match: keep it", **read)[2] == detail
     order = stack.remittances.get(order_id)
     assert (order.state.value, order.refund_proposal, order.refund_id) == ("held", None, None)
     assert "remittance.refund_proposal_declined" in _actions(stack, order_id)
-    status, html, _ = bob.post(f"{detail}/decline", detail, note="again")
+    status, html, _ = bob.post(f"{detail}/decline", detail, note="again", **read)
     assert status == 409 and 'role="alert"' in html  # nothing proposed
 
 
@@ -146,7 +160,8 @@ def test_two_officers_release_a_sanctions_held_remittance_on_the_console(stack, 
     assert status == 422 and 'role="alert"' in html
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
     assert stack.remittances.get(order.id).release_proposal is not None
-    assert bob.post(f"{detail}/decline", detail, note="read the file first")[2] == detail
+    read = _named(bob.get(detail)[1])
+    assert bob.post(f"{detail}/decline", detail, note="read the file first", **read)[2] == detail
     assert stack.remittances.get(order.id).release_proposal is None
     assert "remittance.release_proposal_declined" in _actions(stack, order.id)
     assert ann.post(f"{detail}/propose", detail, **form, code=ann.code())[2] == detail
@@ -163,3 +178,28 @@ def test_two_officers_release_a_sanctions_held_remittance_on_the_console(stack, 
     assert (done.state.value, done.release_proposal) == ("paying_out", None) and done.payout_id
     assert "remittance.release_approved" in _actions(stack, order.id)
     assert stack.monitoring.alerts()[0].status.value != "open"
+
+
+def test_a_decline_names_the_proposal_the_officer_read(stack, ann, bob):
+    """reader2 M-9: the decline acted on whatever was proposed when it arrived. Bob reads a refund proposal; Ann
+    withdraws it and proposes a release (or proposes the refund again, later): Bob's decline of what he read is
+    refused (409) and the proposal standing stays; declining what the page now shows works."""
+    order_id = _held(stack)
+    detail = f"{PAGE}/{order_id}"
+    assert ann.post(f"{detail}/propose", detail, note="namesake", address="", code=ann.code())[2] == detail
+    read = _named(bob.get(detail)[1])
+    assert ann.post(f"{detail}/decline", detail, note="wrong form", **_named(ann.get(detail)[1]))[2] == detail
+    release = {"decision": "release", "note": "a namesake: pay it"}
+    assert ann.post(f"{detail}/propose", detail, **release, code=ann.code())[2] == detail
+    status, html, _ = bob.post(f"{detail}/decline", detail, note="keep it held", **read)
+    assert status == 409 and 'role="alert"' in html
+    assert stack.remittances.get(order_id).release_proposal is not None  # the release Bob never read stays
+    assert ann.post(f"{detail}/decline", detail, note="again", **_named(ann.get(detail)[1]))[2] == detail
+    stack.clock.advance(minutes=1)
+    assert ann.post(f"{detail}/propose", detail, note="namesake, again", address="", code=ann.code())[2] == detail
+    status, html, _ = bob.post(f"{detail}/decline", detail, note="keep it held", **read)
+    assert status == 409 and stack.remittances.get(order_id).refund_proposal.note == "namesake, again"
+    status, html, _ = bob.post(f"{detail}/decline", detail, note="no proposal named")
+    assert status == 422 and stack.remittances.get(order_id).refund_proposal is not None
+    assert bob.post(f"{detail}/decline", detail, note="keep it held", **_named(bob.get(detail)[1]))[2] == detail
+    assert stack.remittances.get(order_id).refund_proposal is None

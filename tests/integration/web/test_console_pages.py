@@ -7,7 +7,7 @@ import re
 from cryptopay.core.identity import Role
 
 from tests.integration.http.http_support import PASSWORD, bearer
-from tests.integration.web.test_dashboard_pages import _csrf, _log_in
+from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
 from tests.integration.web.test_dashboard_pages import owner as owner
 
 
@@ -55,3 +55,39 @@ def test_a_staff_login_without_a_second_factor_is_refused(app, client):
     body = {"email": "new@cryptopay.example", "password": PASSWORD, "csrf_token": _csrf(form), "next": "/console/audit"}
     assert client.post("/dashboard/login", data=body).status_code == 303
     assert client.get("/console/audit").status_code == 403
+
+
+def test_a_staff_login_lands_on_the_console_not_the_merchants_dashboard(app, client, auth):
+    """A staff login bound for the dashboard (no next, or a dashboard page) goes to the console, whose home answers
+    it, not to the dashboard's 403 "for merchants"; one without a second factor yet goes to its settings to enrol
+    one; a console page named by next is kept, and a merchant still lands on the dashboard."""
+    runtime = app.extensions["cryptopay"]
+    runtime.accounts.register("chief@cryptopay.example", PASSWORD, role=Role.ADMIN)
+    recovery = auth.enrol_totp(bearer(auth.login("chief@cryptopay.example")["access_token"]))
+
+    def signed_in(browser, target: str):
+        form = browser.get("/dashboard/login").get_data(as_text=True)
+        body = {"email": "chief@cryptopay.example", "password": PASSWORD, "csrf_token": _csrf(form)}
+        return browser.post("/dashboard/login", data={**body, "code": recovery.pop(), "next": target})
+
+    for target in ("", "/dashboard", "/dashboard/invoices"):
+        landed = signed_in(app.test_client(), target)
+        assert landed.status_code == 303 and landed.headers["Location"] == "/console/", target
+    assert signed_in(client, "/console/audit").headers["Location"] == "/console/audit"  # a console page is kept
+    assert client.get("/dashboard/login").headers["Location"] == "/console/"  # already signed in
+    assert client.get("/console/").status_code == 303  # the console's home: its first page for the role
+    newcomer = app.test_client()
+    runtime.accounts.register("new@cryptopay.example", PASSWORD, role=Role.COMPLIANCE)
+    form = newcomer.get("/dashboard/login").get_data(as_text=True)
+    fresh = {"email": "new@cryptopay.example", "password": PASSWORD, "csrf_token": _csrf(form)}
+    landed = newcomer.post("/dashboard/login", data=fresh)
+    assert landed.status_code == 303 and landed.headers["Location"] == "/dashboard/settings"
+    assert newcomer.get("/dashboard/settings").status_code == 200
+
+
+def test_a_merchant_login_still_lands_on_the_dashboard(client, owner):
+    """The landing rule is staff's alone."""
+    form = client.get("/dashboard/login").get_data(as_text=True)
+    body = {"email": EMAIL, "password": PASSWORD, "csrf_token": _csrf(form)}
+    landed = client.post("/dashboard/login", data=body)
+    assert landed.status_code == 303 and landed.headers["Location"] == "/dashboard"

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 
 from cryptopay.core.identity import Role
 from cryptopay.core.testing.identity import StdlibTotp
+from cryptopay_http.pages.web import qr_data_uri
 
 from tests.integration.http.http_support import PASSWORD, bearer
 from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
@@ -121,3 +124,22 @@ def test_page_and_api_agree_a_staff_login_without_a_second_factor_may_change_its
     changed = client.post("/v1/auth/password", json=body, headers=bearer(login.json["access_token"]))
     assert changed.status_code == 204, changed.json
     assert client.post("/v1/auth/login", json={"email": email, "password": NEW}).status_code == 200
+
+
+def test_enrolling_shows_the_key_as_a_qr_code_drawn_here_and_as_text(client, owner, auth, services):
+    """smallfix: the settings page's enrolment showed only the key and the otpauth link (nothing to scan from a
+    computer). It now shows a QR code of the otpauth URI, drawn server-side as an inline SVG (no other host), with
+    an alternative text in the page's language, and the key as text still beside it."""
+    _log_in(client)
+    client.get("/lang/sw?next=/dashboard/settings")
+    page = client.get("/dashboard/settings").get_data(as_text=True)
+    started = client.post("/dashboard/settings/2fa/enrol", data={"csrf_token": _csrf(page), "password": PASSWORD})
+    shown = started.get_data(as_text=True)
+    assert started.status_code == 200 and started.headers["Cache-Control"] == "no-store"
+    uri = html.unescape(re.search(r'<a href="(otpauth://[^"]+)"', shown).group(1))
+    image = re.search(r'<img class="qr" src="([^"]+)"[^>]* alt="([^"]+)"', shown)
+    assert image.group(1) == qr_data_uri(uri) and image.group(1).startswith("data:image/svg+xml;base64,")
+    assert "<svg" in base64.b64decode(image.group(1).split(",", 1)[1]).decode()
+    assert image.group(2).startswith("Msimbo wa QR")
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', shown).group(1)
+    assert f"secret={secret}" in uri

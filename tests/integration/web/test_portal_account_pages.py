@@ -96,6 +96,30 @@ def test_camera_photos_up_to_the_core_s_8_mb_are_taken_and_a_larger_one_is_refus
     assert {d.kind.value for d in application.documents} == {"id_front", "id_back"}
 
 
+def test_the_upload_limit_is_a_logged_in_visitors_and_the_413_page_names_the_limit_in_force(api: WalletApi):
+    """reader2 M-5: the documents page's 24 MB body was allowed before the login was known, so anyone could send
+    24 MB to be parsed; and every 413 page said a document is at most 8 MB. A visitor without a login now keeps the
+    site's limit (1 MB) on that page too, and a form beyond the site's limit is told that limit, in its language."""
+    client = _sign_up(api)
+    assert _post(client, "/app/verify", "/app/verify", **PARTICULARS).status_code == 303
+    [application_id] = re.findall(
+        r'action="/app/verify/(kya_\w+)/documents"', client.get("/app/verify").get_data(as_text=True)
+    )
+    back = camera_photo(1200, 900)
+    assert 1_100_000 < len(back) < 8 * 1024 * 1024
+    token = _csrf(client.get("/app/settings").get_data(as_text=True))
+    big_form = client.post("/app/settings/password", data={"csrf_token": token, "current_password": "x" * 1_100_000})
+    assert big_form.status_code == 413 and "at most 1 MB" in big_form.get_data(as_text=True)
+    assert "8 MB" not in big_form.get_data(as_text=True)
+    client.get("/lang/sw?next=/app/verify")
+    stranger = api.client.application.test_client()
+    stranger.set_cookie("cp_lang", "sw")
+    data = {"csrf_token": token, "id_back": (io.BytesIO(back), "id_back.jpg")}
+    sent = stranger.post(f"/app/verify/{application_id}/documents", data=data, content_type="multipart/form-data")
+    assert sent.status_code == 413 and "kisizidi MB 1" in sent.get_data(as_text=True)
+    assert _upload(client, application_id, id_back=back).status_code == 303  # logged in: the photo is taken
+
+
 def test_bad_particulars_are_refused_on_the_form_and_nothing_is_opened(api: WalletApi):
     """A minor, a bad ID number or a non-date: the form comes back with what was typed and no application exists."""
     client = _sign_up(api)

@@ -211,3 +211,43 @@ def test_check_journals_what_it_lets_through_unless_the_product_observes_it_late
         journaled = {m.id for m in uow.movements.for_party("usr_otieno", since=START)}
     assert journaled == {watched.id, unwatched.id}
     assert rig.monitoring.observe(later) and not rig.monitoring.observe(later)
+
+
+@pytest.mark.parametrize("parts", [["90000"], ["49000", "49000"], ["33000", "33000", "33000"]])
+def test_value_leaving_in_parts_raises_rapid_in_out_once(parts):
+    """Review12 R12-5: KES 100,000 in, then 80 % or more out within the window in one movement or several parts:
+    one alert, on the part that crosses, naming every part; splitting the cash-out no longer hides it."""
+    rig = MonitoringRig()
+    rig.monitoring.observe(rig.movement("100000", party="usr_mule"))
+    for i, kes in enumerate(parts, start=1):
+        rig.monitoring.observe(
+            rig.movement(kes, party="usr_mule", minutes=i, direction=Direction.OUT, product="withdraw")
+        )
+    alerts = [a for a in rig.monitoring.run_batch(START, START + timedelta(days=1)) if a.rule_id == "in-out"]
+    assert len(alerts) == 1
+    if len(parts) > 1:
+        assert len(alerts[0].evidence["movements"].split(",")) == len(parts)
+
+
+def test_value_leaving_below_the_share_in_parts_raises_nothing():
+    rig = MonitoringRig()
+    rig.monitoring.observe(rig.movement("100000", party="usr_saver"))
+    for i in (1, 2):
+        rig.monitoring.observe(
+            rig.movement("30000", party="usr_saver", minutes=i, direction=Direction.OUT, product="withdraw")
+        )
+    assert [a for a in rig.monitoring.run_batch(START, START + timedelta(days=1)) if a.rule_id == "in-out"] == []
+
+
+def test_a_round_trip_returned_in_parts_fires_once():
+    """Review12 R12-5's twin: 100,000 sent to a counterparty and 2 x 49,000 back within the day."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("100000", party="usr_rt", direction=Direction.OUT, product="withdraw", counterparty="TRound"),
+        rig.movement("49000", party="usr_rt", minutes=60, counterparty="TRound"),
+        rig.movement("49000", party="usr_rt", minutes=120, counterparty="TRound"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    [trip] = [a for a in rig.monitoring.run_batch(START, START + timedelta(days=1)) if a.rule_id == "round-trip"]
+    assert trip.evidence["returned"] == "98000.00" and len(trip.evidence["returning"].split(",")) == 2

@@ -62,6 +62,46 @@ def test_structuring_becomes_an_str_in_goaml_xml():
         assert uow.audit.records()[-1].action == "compliance.str_exported"
 
 
+def _transaction_xml(movement) -> ET.Element:
+    from cryptopay.core.compliance.reports import _transaction
+
+    root = ET.Element("report")
+    _transaction(root, movement, "Acme Traders Limited" if movement.party_id.startswith("mer_") else "Otieno Odhiambo")
+    return root.find("transaction")
+
+
+@pytest.mark.parametrize("direction", [Direction.IN, Direction.OUT])
+def test_an_str_transaction_follows_goamls_sequence_whichever_side_the_client_is(direction):
+    """The from-side precedes the to-side and an account's children are in ``t_account`` order (review12 R12-1):
+    the FRC's portal validates uploads against the XSD, which checks order, not only names."""
+    rig = MonitoringRig()
+    movement = attrs.evolve(
+        rig.movement("140000"), direction=direction, asset="USDT", network="tron", counterparty="TXa", country="gb"
+    )
+    tx = _transaction_xml(movement)
+    sides = [child.tag for child in tx if child.tag.startswith("t_")]
+    assert sides == (["t_from_my_client", "t_to"] if direction is Direction.OUT else ["t_from", "t_to_my_client"])
+    other = "to" if direction is Direction.OUT else "from"
+    counterparty = tx.find(f"t_{other}")
+    assert [c.tag for c in counterparty] == [f"{other}_funds_code", f"{other}_account", f"{other}_country"]
+    assert [c.tag for c in counterparty.find(f"{other}_account")] == [
+        "institution_name",
+        "institution_code",
+        "non_bank_institution",
+        "account",
+    ]
+    assert counterparty.findtext(f"{other}_country") == "GB"  # the remittance sender's country, when known
+
+
+def test_a_merchant_client_is_filed_as_an_entity_not_a_person():
+    rig = MonitoringRig()
+    movement = attrs.evolve(rig.movement("90000"), party_id="mer_1", direction=Direction.IN)
+    mine = _transaction_xml(movement).find("t_to_my_client")
+    assert [c.tag for c in mine] == ["to_funds_code", "to_entity", "to_country"]
+    assert mine.findtext("to_entity/name") == "Acme Traders Limited"
+    assert mine.find("to_person") is None
+
+
 def test_the_str_as_csv_has_one_row_per_transaction():
     """CSV: the report reference, the movement and the rules on each row."""
     rig, case_id = structuring_case()

@@ -1,12 +1,16 @@
 """Deployment settings of the faults work: the Redis namespace and the fault points, checked at start-up."""
 
 import os
+from datetime import timedelta
 
 import pytest
 from cryptopay.adapters.bootstrap import ApiSettings, Settings
+from cryptopay.adapters.bootstrap.wiring import Parts
 from cryptopay.adapters.fx import FxSettings
 from cryptopay.adapters.mpesa import DarajaSettings
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.reconciliation import Outside
+from cryptopay.core.system import RandomIds, SystemClock
 
 PRODUCTION = {
     "CRYPTOPAY_ENV": "production",
@@ -174,3 +178,21 @@ def test_the_worker_preflight_logs_the_cautions(monkeypatch, caplog) -> None:
     with caplog.at_level("WARNING", logger="cryptopay.worker"):
         assert _preflight() is None
     assert "CRYPTOPAY_MPESA_FLOAT_BASELINE is not set" in caplog.text
+
+
+@pytest.mark.parametrize("value", ["0", "4", "1441", "half an hour"])
+def test_a_payout_unknown_bound_outside_five_minutes_to_a_day_is_refused(tmp_path, value: str) -> None:
+    """CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES is a whole number of minutes from 5 to 1440; unset it is 30."""
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES"):
+        Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES": value})
+    assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).payout_unknown_bound == timedelta(minutes=30)
+
+
+def test_the_payout_unknown_bound_is_one_setting_for_the_conclusion_rule_and_the_reconciliation_check(
+    tmp_path,
+) -> None:
+    """The payouts (who may be concluded, reported overdue) and reconciliation's payouts-unresolved read one bound."""
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES": "45"}
+    parts = Parts(Settings.from_env(env), clock=SystemClock(), ids=RandomIds())
+    assert parts.payouts.unknown_bound == timedelta(minutes=45)
+    assert parts.reconciliation.snapshot(Outside()).unknown_bound == timedelta(minutes=45)

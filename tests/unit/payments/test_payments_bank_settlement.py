@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity.merchants import check_settlement
 from cryptopay.core.mobile_money import B2BCommand
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
+from cryptopay.core.payouts.service import SamePerson
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.settlement.banks import bank_catalogue, parse_bank_catalogue
 from cryptopay.core.testing import daraja_payloads
@@ -106,38 +107,101 @@ def test_a_bank_without_a_paybill_waits_for_an_operator_and_is_never_sent_to_mpe
     assert stack.payouts.follow_up_payouts() == [] and stack.mpesa.transactions() == []
 
 
-def test_the_bank_file_lists_transfers_and_confirming_one_completes_it_from_the_bank_account() -> None:
-    """The CSV names the bank and account; confirm-bank posts the hold and pays from assets:bank:KES, audited."""
+def confirm(stack: PaymentsStack, payout_id: str, reference: str) -> Payout:
+    """Two officers confirm a bank transfer: one proposes the bank's reference, a second approves it."""
+    stack.payouts.propose_bank_confirmation(payout_id, reference=reference, note="", by="user:amina")
+    return stack.payouts.approve_bank_confirmation(payout_id, by="user:baraka", reference=reference)
+
+
+def test_the_bank_file_lists_transfers_and_two_officers_confirming_one_complete_it_from_the_bank_account() -> None:
+    """The CSV names the bank and account; a proposed reference moves nothing; its approval by a second officer
+    posts the hold and pays from assets:bank:KES, audited naming both (R10-7)."""
     stack, [payout] = bank_merchant("CITI:12345678")
     rows = stack.payouts.bank_file(actor="ops:amina")
     assert [p.id for p in rows] == [payout.id] and rows[0].exported_at == AFTER_CUTOFF
     text = bank_file_csv(rows)
     assert f"{payout.id},m1,CITI,Citibank N.A. Kenya,12345678,12805.00,KES," in text
-    done = stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina")
+    proposed = stack.payouts.propose_bank_confirmation(payout.id, reference="FT26005ABC", note="seen", by="user:amina")
+    assert proposed.state is PayoutState.SUBMITTED and proposed.conclusion is not None
+    assert "payout.completed" not in stack.topics()  # nothing moves on one officer's word
+    done = stack.payouts.approve_bank_confirmation(payout.id, by="user:baraka", reference="FT26005ABC")
     assert done.state is PayoutState.COMPLETED and done.receipt == "FT26005ABC"
     assert stack.balance(flows.BANK) == Money.of("-12805", KES) and stack.balance(flows.FLOAT).is_zero()
-    assert stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina") == done
-    actions = [r.action for r in stack.storage.audit_records()]
-    assert actions.count("payout.bank_confirmed") == 1 and "payout.bank_file" in actions
+    with pytest.raises(InvalidState):  # confirmed once: nothing is proposed any more
+        stack.payouts.approve_bank_confirmation(payout.id, by="user:baraka", reference="FT26005ABC")
+    records = stack.storage.audit_records()
+    [confirmed] = [r for r in records if r.action == "payout.bank_confirmed"]
+    assert confirmed.actor == "user:baraka" and dict(confirmed.details)["proposed_by"] == "user:amina"
+    actions = [r.action for r in records]
+    assert "payout.bank_confirmation_proposed" in actions and "payout.bank_file" in actions
     assert "payout.completed" in stack.topics() and stack.books_balanced()
     assert stack.payouts.bank_file(actor="ops:amina") == []
 
 
+def test_the_proposer_cannot_approve_a_bank_confirmation() -> None:
+    """Four-eyes: the officer who proposed the reference is refused as approver (same_officer), audited; nothing
+    moves, and a declined proposal leaves the transfer awaiting a new one."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    stack.payouts.propose_bank_confirmation(payout.id, reference="FT1", note="", by="user:amina")
+    with pytest.raises(SamePerson) as refused:
+        stack.payouts.approve_bank_confirmation(payout.id, by="user:amina", reference="FT1")
+    assert refused.value.code == "same_officer"
+    assert "payout.conclusion_same_person_refused" in [r.action for r in stack.storage.audit_records()]
+    assert (
+        stack.payouts.get_payout(payout.id).state is PayoutState.SUBMITTED and "payout.completed" not in stack.topics()
+    )
+    stack.payouts.decline_conclusion(payout.id, by="user:baraka", note="wrong reference")
+    assert stack.payouts.get_payout(payout.id).conclusion is None
+    assert confirm(stack, payout.id, "FT2").receipt == "FT2"
+
+
 def test_confirming_wrongly_is_refused_and_changes_nothing() -> None:
-    """A bad reference, another reference after a confirmation, an M-Pesa payout, an unknown id: each refused."""
+    """A bad reference, a second proposal, another reference than proposed, a confirmed transfer, an M-Pesa payout,
+    an unknown id, a reference another payout was confirmed with: each refused."""
     stack, [payout] = bank_merchant("CITI:12345678")
     with pytest.raises(InvalidInput):
-        stack.payouts.confirm_bank_transfer(payout.id, reference=" ", actor="ops:a")
+        stack.payouts.propose_bank_confirmation(payout.id, reference=" ", note="", by="user:a")
+    with pytest.raises(InvalidInput):
+        stack.payouts.propose_bank_confirmation(payout.id, reference="bad ref!", note="", by="user:a")
     with pytest.raises(NotFound):
-        stack.payouts.confirm_bank_transfer("po_nope", reference="FT1", actor="ops:a")
-    stack.payouts.confirm_bank_transfer(payout.id, reference="FT1", actor="ops:a")
+        stack.payouts.propose_bank_confirmation("po_nope", reference="FT1", note="", by="user:a")
+    stack.payouts.propose_bank_confirmation(payout.id, reference="FT1", note="", by="user:a")
+    with pytest.raises(Conflict):
+        stack.payouts.propose_bank_confirmation(payout.id, reference="FT9", note="", by="user:b")
+    with pytest.raises(Conflict):  # the approver read another reference than is proposed
+        stack.payouts.approve_bank_confirmation(payout.id, by="user:b", reference="FT9")
+    stack.payouts.approve_bank_confirmation(payout.id, by="user:b", reference="FT1")
     with pytest.raises(Refused):
-        stack.payouts.confirm_bank_transfer(payout.id, reference="FT2", actor="ops:a")
+        stack.payouts.propose_bank_confirmation(payout.id, reference="FT2", note="", by="user:a")
     other, [b2b] = bank_merchant("EQUITY:0170123456789")
     with pytest.raises(Refused):
-        other.payouts.confirm_bank_transfer(b2b.id, reference="FT3", actor="ops:a")
+        other.payouts.propose_bank_confirmation(b2b.id, reference="FT3", note="", by="user:a")
     with other.uow() as uow:
         assert uow.payouts.get(b2b.id).state is PayoutState.PLANNED  # type: ignore[union-attr]
+
+
+def test_one_bank_reference_confirms_one_transfer() -> None:
+    """The reference another transfer was confirmed with is refused for a second one (one debit pays one payout)."""
+    stack, [first] = bank_merchant("CITI:12345678")
+    confirm(stack, first.id, "FT-26/005.A")
+    invoice = stack.invoicing.create_invoice("m1", Money.of("50", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.tick(hours=24)
+    [run] = stack.settling.run_settlements()
+    [second] = run.payouts
+    with pytest.raises(Conflict, match=r"bank reference FT-26/005\.A is payout"):
+        stack.payouts.propose_bank_confirmation(second.id, reference="FT-26/005.A", note="", by="user:a")
+
+
+def test_the_shell_cannot_confirm_a_bank_transfer() -> None:
+    """``payouts confirm-bank`` is refused (audited), pointing to the two-officer flow on the API."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    with pytest.raises(Refused, match="bank-confirmation"):
+        stack.payouts.refuse_from_shell(payout.id, by="ops:amina", step="confirm-bank")
+    [refused] = [r for r in stack.storage.audit_records() if r.action == "payout.conclusion_refused"]
+    assert dict(refused.details)["step"] == "confirm-bank"
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.SUBMITTED
 
 
 def test_an_account_too_long_for_account_reference_goes_to_the_bank_file() -> None:
@@ -172,6 +236,6 @@ def test_reconciliation_is_clean_after_b2b_and_bank_transfer_payouts() -> None:
         stack.payouts.submit_payouts()
         stack.deliver_callbacks()
         if payout.is_bank_transfer:
-            stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina")
+            confirm(stack, payout.id, "FT26005ABC")
         report = stack.reconciliation.reconcile()
         assert report.clean, report.by_check()

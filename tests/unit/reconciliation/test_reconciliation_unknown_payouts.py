@@ -12,7 +12,7 @@ from cryptopay.core.mobile_money import OutcomeUnknown
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutKind, PayoutState
 from cryptopay.core.payouts.model import B2BTarget, ConclusionOutcome
-from cryptopay.core.payouts.service import SamePerson
+from cryptopay.core.payouts.service import SamePerson, StatementContradicts
 from cryptopay.core.reconciliation import Outside, Records, Report, Statement, parse_statement, render_statement
 from cryptopay.core.reconciliation.books import unresolved_payouts
 from cryptopay.core.reconciliation.outside import statement_matches_payouts
@@ -80,7 +80,7 @@ def test_an_unknown_b2b_payout_mpesa_never_got_is_a_difference_and_two_people_co
     assert f"/v1/admin/payouts/{payout.id}/conclusion" in detail  # the shell proposes nothing (LASTREAD L-2)
     [(subject, _, actual, detail)] = found(report, "mpesa-statement")
     assert (subject, actual) == (f"payout {payout.id} (unknown)", "not on M-Pesa's statement")
-    assert detail.endswith("M-Pesa shows no such payment: conclude failed")
+    assert "M-Pesa shows no such payment: conclude failed, two admins" in detail
 
     statement = payout_statement(stack)
     with pytest.raises(InvalidInput):  # a failure has no receipt
@@ -97,7 +97,9 @@ def test_an_unknown_b2b_payout_mpesa_never_got_is_a_difference_and_two_people_co
         statement=statement,
     )
     assert proposed.state is PayoutState.UNKNOWN and proposed.conclusion is not None
-    assert "no payment of" in proposed.conclusion.evidence
+    assert "no payment that could be this payout's" in proposed.conclusion.evidence
+    kept = proposed.conclusion.statement  # what the statement showed, kept with the proposal
+    assert kept is not None and kept.digest == statement.digest and kept.receipt is None
     with pytest.raises(Conflict):
         stack.payouts.propose_conclusion(
             payout.id, outcome=ConclusionOutcome.FAILED, receipt=None, evidence="e", note="n", by="user:usr_bob"
@@ -133,10 +135,10 @@ def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_comp
     assert [d[0] for d in found(report, "payouts-unresolved")] == [f"payout {payout.id} (unknown)"]
     paid = [d for d in found(report, "mpesa-statement") if d[2] == "paid by M-Pesa"]
     [line] = [x for x in payout_statement(stack).lines if x.is_payout]
-    assert paid[0][3].endswith(f"M-Pesa paid it: conclude completed with receipt {line.receipt}")
+    assert f"M-Pesa paid it: conclude completed with receipt {line.receipt}, two admins" in paid[0][3]
 
     statement = payout_statement(stack)
-    with pytest.raises(InvalidInput):  # the statement shows it paid: not a failure
+    with pytest.raises(StatementContradicts):  # the statement shows it paid: not a failure
         stack.payouts.propose_conclusion(
             payout.id,
             outcome=ConclusionOutcome.FAILED,
@@ -146,7 +148,7 @@ def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_comp
             by="ops:ann",
             statement=statement,
         )
-    with pytest.raises(InvalidInput):  # a receipt the statement does not have
+    with pytest.raises(StatementContradicts):  # a receipt the statement covering the bound does not have
         stack.payouts.propose_conclusion(
             payout.id,
             outcome=ConclusionOutcome.COMPLETED,
@@ -361,7 +363,11 @@ def test_every_payout_kind_not_final_past_the_bound_is_a_difference(kind, method
         assert "/v1/admin/payouts/po_1/conclusion" in late.detail
     covering = Statement(lines=(), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(hours=1)))
     [absent] = statement_matches_payouts(records_of(payout, AT + timedelta(hours=2), covering))
-    assert absent.actual == "not on M-Pesa's statement" and absent.detail.endswith("conclude failed")
+    assert absent.actual == "not on M-Pesa's statement"
+    if state is PayoutState.SUBMITTED:  # asked about first, never concluded while submitted
+        assert "still awaiting M-Pesa's result" in absent.detail and "conclude failed" not in absent.detail
+    else:
+        assert "M-Pesa shows no such payment: conclude failed" in absent.detail
     short = Statement(lines=(), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(minutes=10)))
     assert statement_matches_payouts(records_of(payout, AT + timedelta(hours=2), short)) == []  # too short to say
     bank = Payout(

@@ -46,5 +46,18 @@ def test_a_bill_paid_with_usdt_names_the_amount_the_account_and_what_was_sold():
     quote = stack.buys.quote(amina.id, QuotePurpose.SELL)
     bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(1000, KES), pay_with="USDT", quote_id=quote.id)
     details = _details(stack, "wallet.bill")
-    assert details["amount"] == str(Money.of(1000, KES)) and details["account"] == "7012345678"
+    assert details["amount"] == str(Money.of(1000, KES)) and details["account"] == "7012****78"
     assert details["sold"] == str(bill.paid_with) and details["quote"] == quote.id and details["bid"] == str(quote.bid)
+
+
+def test_a_bills_account_is_masked_in_the_audit_chain_like_any_phone_number():
+    """smallfix: a bill's account can be a phone number (``0722000002`` is a valid DStv account): the chain, never
+    erased, kept it whole; ``wallet.bill`` now names it masked (``mask_msisdn``), as every number in the chain is."""
+    stack = wallet_stack()
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "5000", "KES")
+    bill = bills.pay(amina.id, "DSTV", "0722000002", Money.of(1000, KES))
+    assert bill.account == "0722000002" and _details(stack, "wallet.bill")["account"] == "0722****02"
+    chain = [(r.actor, r.subject, r.details) for r in stack.backend.storage.audit_records()]
+    assert "0722000002" not in repr(chain)

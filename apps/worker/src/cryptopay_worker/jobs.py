@@ -26,6 +26,7 @@ __all__ = [
     "INVOICE_EXPIRE",
     "KYC_SWEEP_DOCUMENTS",
     "LEAD_JOBS",
+    "LEDGER_SEAL",
     "METRICS_MEASURE",
     "OUTBOX_RELAY",
     "PAYOUT_START",
@@ -78,6 +79,7 @@ WALLET_PAYBILL_VERIFY = "wallets.paybill_verify"  # Transaction Status: paybill 
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
 WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
 AUDIT_ANCHOR = "audit.anchor"  # log the audit head (seq, hash) at INFO: the outside copy `audit verify --anchor` checks
+LEDGER_SEAL = "ledger.seal"  # committed ledger entries sealed into the audit chain, a record per batch (R10-6)
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -105,6 +107,7 @@ LEAD_JOBS = (
     KYC_SWEEP_DOCUMENTS,
     PRIVACY_RETENTION,
     AUDIT_ANCHOR,
+    LEDGER_SEAL,
 )
 
 

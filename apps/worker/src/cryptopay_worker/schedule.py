@@ -109,6 +109,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
     Every(jobs.AUDIT_ANCHOR, timedelta(minutes=5)),  # the audit head logged: a rewrite before it is caught (R10-2)
+    Every(jobs.LEDGER_SEAL, timedelta(minutes=1)),  # new ledger entries sealed into the audit chain (R10-6)
 )
 
 
@@ -127,6 +128,7 @@ HOUSEKEEPING = frozenset(
         jobs.PRIVACY_RETENTION,
         jobs.WALLET_QUOTES_PRUNE,
         jobs.AUDIT_ANCHOR,
+        jobs.LEDGER_SEAL,
     }
 )
 

@@ -2,8 +2,11 @@
 
 Exit 0 when intact; exit 1 naming the first broken record otherwise. The chain alone is checked against itself:
 someone who can write the database can re-hash a rewritten suffix and move the head. ``--anchor SEQ:HASH``
-(repeatable) and ``--anchors-file`` (the worker's ``audit head anchored: seq=N hash=H`` log lines, or ``SEQ:HASH``
-lines) name positions kept outside the database; the chain must still pass through each (R10-2).
+(repeatable) and ``--anchors-file`` (the worker's JSON log lines, by their ``audit_anchor`` field, or ``SEQ:HASH``
+lines) name positions kept outside the database; the chain must still pass through each (R10-2). Words in a log
+message are never taken for an anchor: any text can end up in a message (reader2 M-6). ``--ledger`` also
+re-computes every batch of ledger entries the worker sealed into the chain (``ledger.sealed``) from the stored rows
+and names the first batch whose entries were edited, deleted or inserted (R10-6).
 """
 
 from __future__ import annotations
@@ -23,10 +26,15 @@ ANCHOR = typer.Option(
 ANCHORS_FILE = typer.Option(
     None,
     "--anchors-file",
-    help="A file of logged anchors: the worker's 'audit head anchored: seq=N hash=H' lines, or SEQ:HASH lines.",
+    help="A file of logged anchors: the worker's JSON log lines (their audit_anchor field), or SEQ:HASH lines.",
     exists=True,
     dir_okay=False,
     readable=True,
+)
+
+
+LEDGER = typer.Option(
+    False, "--ledger", help="Also re-compute every sealed batch of ledger entries (the worker's ledger.seal)."
 )
 
 
@@ -35,10 +43,11 @@ def verify(
     url: str | None = URL,
     anchor: list[str] | None = ANCHOR,
     anchors_file: Path | None = ANCHORS_FILE,
+    ledger: bool = LEDGER,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Re-compute the audit log's hash chain (and check it passes every anchor given); exit non-zero naming the
-    first broken record."""
+    """Re-compute the audit log's hash chain (and check it passes every anchor given; with --ledger, that the sealed
+    ledger entries are as sealed); exit non-zero naming the first broken record or batch."""
     from cryptopay.core.audit import Anchor
 
     with errors_to_exit_codes():
@@ -46,30 +55,47 @@ def verify(
     if anchors_file is not None:
         found = Anchor.found_in(anchors_file.read_text(encoding="utf-8", errors="replace"))
         if not found:
-            raise fail(f"no audit anchor (seq=N hash=H, or SEQ:HASH) in {anchors_file}", 2)
+            raise fail(f"no audit anchor (a worker's JSON anchor line, or SEQ:HASH) in {anchors_file}", 2)
         anchors += found
 
     from cryptopay.adapters.sql import make_engine  # SQLAlchemy loads when the command runs, never for `--help`
     from cryptopay.adapters.sql.audit import verify_audit_log
+    from cryptopay.adapters.sql.ledger_seal import verify_ledger_seals
 
     engine = make_engine(url)
     try:
         with errors_to_exit_codes():
             problems = verify_audit_log(engine, anchors)
+            seals = verify_ledger_seals(engine) if ledger else None
     finally:
         engine.dispose()
     if as_json:
-        emit_json(
-            {
-                "intact": not problems,
-                "anchors_checked": len({(a.seq, a.hash) for a in anchors}),
-                "problems": [{"seq": p.seq, "record_id": p.record_id, "reason": p.reason} for p in problems],
+        report: dict[str, object] = {
+            "intact": not problems and not (seals and seals.problems),
+            "anchors_checked": len({(a.seq, a.hash) for a in anchors}),
+            "problems": [{"seq": p.seq, "record_id": p.record_id, "reason": p.reason} for p in problems],
+        }
+        if seals is not None:
+            report["ledger"] = {
+                "batches": seals.batches,
+                "sealed": seals.sealed,
+                "waiting": seals.waiting,
+                "problems": [{"seq": p.seq, "batch": p.batch, "reason": p.reason} for p in seals.problems],
             }
-        )
-    elif not problems:
-        checked = len({(a.seq, a.hash) for a in anchors})
-        typer.echo("audit log intact" + (f" (passes {checked} anchor{'s' * (checked != 1)})" if checked else ""))
+        emit_json(report)
+    else:
+        if not problems:
+            checked = len({(a.seq, a.hash) for a in anchors})
+            typer.echo("audit log intact" + (f" (passes {checked} anchor{'s' * (checked != 1)})" if checked else ""))
+        if seals is not None and not seals.problems:
+            typer.echo(
+                f"ledger seals intact: {seals.sealed} entries sealed in {seals.batches} batches, "
+                f"{seals.waiting} waiting for the next seal"
+            )
     if problems:
         raise fail(
             f"audit log broken at {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
         )
+    if seals is not None and seals.problems:
+        more = len(seals.problems) - 1
+        raise fail(f"ledger seal broken at {seals.problems[0]}" + (f" (and {more} more)" if more else ""))

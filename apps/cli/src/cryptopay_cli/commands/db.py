@@ -3,6 +3,9 @@
 The database is ``--url``, else ``$CRYPTOPAY_DATABASE_URL``, else the SQLite file under the data directory.
 ``upgrade`` to the newest revision also seals the personal data an older version stored in the clear (with the
 deployment's keys: ``CRYPTOPAY_VAULT_KEKS`` and ``CRYPTOPAY_PII_LOOKUP_KEY``).
+``upgrade`` and ``downgrade`` are recorded in the migrated database's audit chain (``db.upgraded``,
+``db.downgraded``: the revisions before and after) by the OS operator running them (``ops:<login>``), as every other
+shell command that changes something; a downgrade to ``base`` drops the audit log too, so nothing is left to record it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 
 import typer
 
+from cryptopay_cli.context import operator
 from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
 
 app = typer.Typer(help="Database migrations: upgrade, current, downgrade, history.")
@@ -49,7 +53,7 @@ def upgrade(
 
     resolved = resolve_url(url)
     with errors_to_exit_codes():
-        now = upgrade_to(resolved, revision)
+        now = upgrade_to(resolved, revision, actor=operator())
     sealed, skipped = _seal(resolved) if revision == "head" else (None, None)
     if as_json:
         _report(resolved, now, as_json, "upgraded", sealed=sealed, sealing_skipped=skipped)
@@ -128,8 +132,10 @@ def downgrade(
     ):
         raise fail("Nothing changed.", 1)
     with errors_to_exit_codes():
-        now = downgrade_to(resolved, revision)
+        now = downgrade_to(resolved, revision, actor=operator())
     _report(resolved, now, as_json, "downgraded")
+    if now is None:
+        typer.echo("not in the audit trail: the audit log was dropped with every other table", err=True)
 
 
 @app.command()

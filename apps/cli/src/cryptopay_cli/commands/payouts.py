@@ -1,5 +1,5 @@
 """``cryptopay payouts``: list payouts, show one with its status queries, retry a definitively failed one, run the
-overdue status queries now, and pay bank transfers (``bank-file``, ``confirm-bank``).
+overdue status queries now, and pay bank transfers (``bank-file``; their confirmation is the API's).
 
 ``list`` and ``show`` are audited reads by the operator (``payouts.viewed``, ``payout.viewed``: payees' numbers and
 accounts). ``show`` exits 3 for an unknown payout; it prints M-Pesa's own result text (``result_desc``), which only
@@ -7,7 +7,9 @@ operators see (merchants and customers read fixed words for the result code).
 
 ``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried, or when M-Pesa's
 daily limit of the number cannot take it today (the message says what remains and on which day it can be retried);
-``confirm-bank`` exits 2 for a bad reference, 3 for an unknown payout, 5 when it is not a bank transfer awaiting one.
+``confirm-bank`` exits 5, audited ``payout.conclusion_refused`` (R10-7: a bank transfer completes on two admins'
+word on the API, ``POST /v1/admin/payouts/<id>/bank-confirmation`` with the bank's reference, then
+``.../bank-confirmation/approve``; ``decline-conclusion`` clears a wrong proposal).
 
 A payout whose outcome stayed ``unknown`` past the bound (R10-4: a B2B request lost before M-Pesa answered has no id
 to ask Transaction Status by) is a reconciliation difference until two admins conclude it from M-Pesa's own record on
@@ -158,22 +160,6 @@ def bank_file(
     typer.echo(f"{len(waiting)} bank transfer{'' if len(waiting) == 1 else 's'} written to {output}", err=True)
 
 
-@app.command("confirm-bank")
-def confirm_bank(
-    payout_id: str = typer.Argument(..., help="The bank transfer's payout id (from the bank file)."),
-    reference: str = typer.Option(..., "--reference", help="The bank's reference for the transfer."),
-    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
-    as_json: bool = _JSON,
-) -> None:
-    """Record that a bank transfer left our bank account: the payout completes (audited)."""
-    with errors_to_exit_codes():
-        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=operator(actor))
-    if as_json:
-        emit_json(payout_view(payout))
-    else:
-        typer.echo(f"payout {payout.id} completed: {payout.amount} to {payout.destination} (bank ref {payout.receipt})")
-
-
 @app.command("unresolved")
 def unresolved(as_json: bool = _JSON) -> None:
     """Payouts unknown past the bound (each a reconciliation difference), with any conclusion proposed."""
@@ -197,6 +183,16 @@ def unresolved(as_json: bool = _JSON) -> None:
 
 
 _ANY_FLAGS = {"allow_extra_args": True, "ignore_unknown_options": True}  # the old flags still get the pointer
+
+
+@app.command("confirm-bank", context_settings=_ANY_FLAGS)
+def confirm_bank(
+    payout_id: str = typer.Argument(..., help="The bank transfer's payout id (from the bank file)."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
+) -> None:
+    """Refused from the shell (exit 5, audited): two admins propose and approve a bank confirmation on the API."""
+    with errors_to_exit_codes():
+        services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="confirm-bank")
 
 
 @app.command("conclude", context_settings=_ANY_FLAGS)
@@ -225,7 +221,7 @@ def decline_conclusion(
     note: str = typer.Option(..., "--note", help="Why, for the audit log."),
     actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
 ) -> None:
-    """Clear the conclusion proposed for a payout (nothing moves; it stays unknown)."""
+    """Clear the conclusion (or bank confirmation) proposed for a payout (nothing moves)."""
     with errors_to_exit_codes():
         payout = services().payouts.decline_conclusion(payout_id, by=operator(actor), note=note)
     typer.echo(f"payout {payout.id}: the conclusion proposed is declined; it stays {payout.state.value}")

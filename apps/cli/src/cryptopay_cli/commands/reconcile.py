@@ -11,6 +11,12 @@ the float against an Account Balance answer (``--mpesa-balance`` with ``--float-
 the chains' balances of our addresses (when the deployment reads them). A check whose outside source was not given
 is shown as skipped.
 
+The settlement bank account's statement (``--bank-statement FILE``, the CSV layout of
+``cryptopay.core.reconciliation.bank_statement``: a ``Period:`` line, then Date, Reference, Narrative, Debit, Credit,
+Balance) is matched against the bank-transfer payouts (``bank-transfers``): each one confirmed within its period is
+one debit by its bank reference and exact amount, and every debit is one of ours. Without it the check is skipped
+while any bank transfer was confirmed. A row that cannot be read exits 2 naming its line, before anything is read.
+
 The statement's period is its ``Time Period:`` line, or ``--from``/``--to`` (Nairobi time, as the portal writes it;
 a day alone is the whole day) for an export without one; it is never guessed from the rows (review6 F3). A
 statement of neither is not compared (``skipped: statement period unknown``, exit 7); one whose Short Code is not
@@ -22,8 +28,8 @@ A chain whose node cannot be read does not stop the run: ``custody-on-chain`` is
 Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); 7 when none is
 found but a check was skipped because its outside source failed (a chain's node down), or, with
 ``--require-outside``, because any outside source was not given or configured (no statement, no Account Balance
-answer or float baseline, no chain reader); 2 for an unreadable statement or amount; 6 when the database is
-unavailable.
+answer or float baseline, no chain reader, no bank statement); 2 for an unreadable statement (M-Pesa's or the
+bank's) or amount; 6 when the database is unavailable.
 """
 
 from __future__ import annotations
@@ -34,7 +40,16 @@ from typing import Any
 import typer
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money, to_decimal
-from cryptopay.core.reconciliation import CheckResult, Outside, Report, Statement, parse_statement, period_of
+from cryptopay.core.reconciliation import (
+    BankStatement,
+    CheckResult,
+    Outside,
+    Report,
+    Statement,
+    parse_bank_statement,
+    parse_statement,
+    period_of,
+)
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
@@ -116,18 +131,28 @@ def _statements(paths: list[Path] | None, first: str | None, last: str | None) -
     return tuple(_statement(path, first, last) for path in paths)
 
 
-def _statement(path: Path, first: str | None, last: str | None) -> Statement:
+def _read(path: Path, option: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"cannot read {path}: {error}", field="--mpesa-statement") from None
-    statement = parse_statement(text)
+        raise InvalidInput(f"cannot read {path}: {error}", field=option) from None
+
+
+def _statement(path: Path, first: str | None, last: str | None) -> Statement:
+    statement = parse_statement(_read(path, "--mpesa-statement"))
     return statement.with_period(period_of(first, last)) if first is not None and last is not None else statement
 
 
-def _outside(statements: tuple[Statement, ...], balance: str | None, baseline: str | None) -> Outside:
+def _bank_statement(path: Path | None) -> BankStatement | None:
+    return parse_bank_statement(_read(path, "--bank-statement")) if path is not None else None
+
+
+def _outside(
+    statements: tuple[Statement, ...], bank: BankStatement | None, balance: str | None, baseline: str | None
+) -> Outside:
     return Outside(
         statements=statements,
+        bank_statement=bank,
         mpesa_balance=_shillings(balance, "--mpesa-balance"),
         float_baseline=_shillings(baseline, "--float-baseline"),
     )
@@ -154,6 +179,12 @@ def run(
         help="M-Pesa org portal statement export (CSV), one per Short Code (repeat it): the payout Short Code's is "
         "matched against our payouts, the paybill's against our collections.",
     ),
+    bank: Path | None = typer.Option(
+        None,
+        "--bank-statement",
+        help="The settlement bank account's statement (CSV: Period line; Date, Reference, Narrative, Debit, Credit, "
+        "Balance), matched against the bank-transfer payouts by reference and amount.",
+    ),
     balance: str | None = typer.Option(None, "--mpesa-balance", help="The float per an Account Balance answer (KES)."),
     baseline: str | None = typer.Option(
         None, "--float-baseline", help="Float funded outside the books: opening balance and unbooked top-ups (KES)."
@@ -172,7 +203,7 @@ def run(
     is found but a check was skipped as a chain's node could not be read (or any was skipped, with
     --require-outside)."""
     with errors_to_exit_codes():
-        outside = _outside(_statements(statement, first, last), balance, baseline)
+        outside = _outside(_statements(statement, first, last), _bank_statement(bank), balance, baseline)
         report = services().reconciliation.reconcile(outside, by="cli", operator=operator())
     view = _report_view(report)
     if as_json:

@@ -15,7 +15,7 @@ network (or, on a remittance order's invoice, the refund address its sender gave
 the same EVM address on another chain is not it: LASTREAD2 M-8), and says why (``--reason``, required): another
 address is the merchant's decision, made on its dashboard or API (``POST /v1/invoices/{id}/refunds``, signed in
 with step-up), not one operator's (reviewer10 R10-9). A refusal is exit 5, audited ``refund.shell_refused``; a refund
-asked is audited ``refund.shell_requested`` with the reason, by the OS operator.
+asked is audited ``refund.shell_requested`` with the reason, by the OS operator, in the refund's own transaction.
 """
 
 from __future__ import annotations
@@ -149,16 +149,7 @@ def create(
             quote_id=quote_id,
             closed_merchant=closed_merchant,
             fund_after_settlement=fund,
-        )
-        svc = services()
-        details = {
-            "refund": refund.id,
-            "address": refund.address,
-            "amount": str(refund.amount),
-            "reason": reason.strip(),
-        }
-        svc.audit.append(
-            AuditEvent(operator(), "refund.shell_requested", f"invoice:{invoice_id}", svc.clock.now(), details)
+            operator_reason=reason.strip(),
         )
     view = refund_view(refund)
     if as_json:

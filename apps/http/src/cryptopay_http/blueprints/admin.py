@@ -17,7 +17,15 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money
-from cryptopay.core.reconciliation import CheckResult, Difference, Outside, Report, Statement, parse_statement
+from cryptopay.core.reconciliation import (
+    CheckResult,
+    Difference,
+    Outside,
+    Report,
+    Statement,
+    parse_bank_statement,
+    parse_statement,
+)
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
@@ -109,10 +117,21 @@ class ReconcileWith:
     statement_to: datetime | None = attrs.field(
         default=None, metadata=limits("the statement's last moment, when it has no Time Period line")
     )
+    bank_statement: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the settlement bank account's statement CSV (a Period line; Date, Reference, Narrative, Debit, Credit, "
+            "Balance), one string per line: matched with the bank-transfer payouts by reference and amount",
+            min_items=1,
+            max_items=100_000,
+        ),
+    )
 
     def outside(self) -> Outside:
+        bank = self.bank_statement
         return Outside(
             statements=self._statements(),
+            bank_statement=parse_bank_statement("\n".join(bank)) if bank is not None else None,
             mpesa_balance=_kes(self.mpesa_balance),
             float_baseline=_kes(self.float_baseline),
         )
@@ -170,7 +189,8 @@ def reconciliation() -> Response:
         "answer (KES). Returns the same "
         "report as GET, with the M-Pesa checks run. The statement's period is its `Time Period` line, else "
         "`statement_from`..`statement_to`; with neither its checks are skipped (`statement period unknown`), never "
-        "compared over its first to its last row. Nothing is written but the run's record."
+        "compared over its first to its last row. The settlement bank account's statement (`bank_statement`) is "
+        "matched with the bank-transfer payouts (`bank-transfers`). Nothing is written but the run's record."
     ),
     problems=(
         (
@@ -178,7 +198,8 @@ def reconciliation() -> Response:
             (
                 "the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column "
                 "missing), is of a Short Code not ours, is a second statement of one Short Code, or of another "
-                "period than statement_from/statement_to say"
+                "period than statement_from/statement_to say; or the bank statement has no Period line or a row "
+                "that cannot be read (named by its line)"
             ),
         ),
     ),

@@ -4,9 +4,18 @@ A payout ``unknown`` past the bound (no result, no Transaction Status answer, or
 by) is a reconciliation difference until it is concluded: ``GET /v1/admin/payouts/unresolved`` lists them with any
 conclusion proposed; ``POST /v1/admin/payouts/<id>/conclusion`` proposes one (``failed``: M-Pesa shows no such
 payment; ``completed`` with M-Pesa's receipt), naming the record read as its evidence (a step-up);
+``statement``, the payout Short Code's M-Pesa statement as downloaded (the CSV ``cryptopay reconcile`` reads, one
+string per line), is read by the core: it must cover the payout's send, and a conclusion it contradicts is a 409
+``statement_contradicts``; what it shows of the payout is kept with the proposal (``statement`` in the answer).
 ``.../conclusion/approve`` carries it out in a second admin's name (a step-up: money moves back or out of the
 in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
 shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
+
+A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``GET
+/v1/admin/payouts/bank-transfers`` lists those awaiting it with any reference proposed, ``POST
+/v1/admin/payouts/<id>/bank-confirmation`` proposes it with the bank's reference, ``.../bank-confirmation/approve``
+carries it out in a second admin's name (each a step-up; the proposer approving is a 409 ``same_officer``),
+``.../conclusion/decline`` clears a wrong proposal; ``cryptopay payouts confirm-bank`` exits 5, audited.
 """
 
 from __future__ import annotations
@@ -16,15 +25,18 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.money import Money
 from cryptopay.core.payouts import Payout
-from cryptopay.core.payouts.model import ConclusionOutcome
-from cryptopay.core.payouts.service import SamePerson
+from cryptopay.core.payouts.model import ConclusionOutcome, StatementEvidence
+from cryptopay.core.payouts.service import SamePerson, StatementContradicts
+from cryptopay.core.reconciliation import parse_statement
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import actor, payments
 
@@ -32,6 +44,27 @@ __all__ = ["bp"]
 
 bp = Blueprint("payout_conclusions", __name__)
 _TAGS = ("admin", "payouts")
+
+
+@attrs.frozen
+class StatementShown:
+    """What the statement uploaded with a proposal showed of its payout (the file itself is not kept: it names every
+    payee of its period; its sha256 identifies it)."""
+
+    sha256: str
+    shortcode: str
+    covers_from: datetime
+    covers_to: datetime
+    payments: int = attrs.field(metadata={"description": "payment rows (B2C, B2B) on the statement"})
+    receipt: str | None = attrs.field(metadata={"description": "the payment of a completion (none for a failure)"})
+    paid_at: datetime | None
+    paid: Money | None
+
+    @classmethod
+    def of(cls, e: StatementEvidence | None) -> StatementShown | None:
+        if e is None:
+            return None
+        return cls(e.digest, e.shortcode, e.covers_from, e.covers_to, e.payments, e.receipt, e.paid_at, e.paid)
 
 
 @attrs.frozen
@@ -47,6 +80,9 @@ class ConclusionView:
     proposed_by: str | None
     proposed_at: datetime | None
     approved_by: str | None
+    statement: StatementShown | None = attrs.field(
+        metadata={"description": "what the statement uploaded as evidence showed of the payout, if one was"}
+    )
 
     @classmethod
     def of(cls, p: Payout) -> ConclusionView:
@@ -61,6 +97,7 @@ class ConclusionView:
             None if c is None else c.by,
             None if c is None else c.at,
             None if c is None else c.approved_by,
+            None if c is None else StatementShown.of(c.statement),
         )
 
 
@@ -69,17 +106,27 @@ class ConclusionRequest:
     outcome: ConclusionOutcome = attrs.field(
         metadata={"description": "failed (M-Pesa shows no such payment) or completed (M-Pesa paid it)"}
     )
+    note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
     evidence: str = attrs.field(
+        default="",
         metadata=limits(
-            "the M-Pesa record read: the statement (Short Code, period) or a Transaction Status answer",
-            min_length=1,
+            "the M-Pesa record read: the statement (Short Code, period) or a Transaction Status answer; may be left "
+            "out when `statement` is given",
             max_length=500,
             text=TextKind.PROSE,
-        )
+        ),
     )
-    note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
     receipt: str | None = attrs.field(
         default=None, metadata={"description": "M-Pesa's receipt of the payment, for completed (none for failed)"}
+    )
+    statement: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "the payout Short Code's M-Pesa statement as downloaded from the org portal (CSV, one string per line, "
+            "with its Time Period line), covering the payout's send (and, for failed, the unknown bound after it)",
+            min_items=1,
+            max_items=100_000,
+        ),
     )
 
 
@@ -105,6 +152,24 @@ class DeclineRequest:
     note: str = attrs.field(metadata=limits("why (kept in the audit log)", min_length=1, max_length=500))
 
 
+_REFERENCE = limits(
+    "the bank's reference of the transfer (letters, digits, '-', '/', '.')", min_length=1, max_length=64
+)
+
+
+@attrs.frozen
+class BankConfirmationRequest:
+    reference: str = attrs.field(metadata=_REFERENCE)
+    note: str = attrs.field(default="", metadata=limits("anything the approver should know (audited)", max_length=500))
+
+
+@attrs.frozen
+class BankApprovalRequest:
+    """The reference the approver read on the bank's record: another proposed meanwhile is a 409."""
+
+    reference: str = attrs.field(metadata=_REFERENCE)
+
+
 @attrs.frozen
 class UnresolvedList:
     """Payouts unknown past the bound, oldest first."""
@@ -114,8 +179,14 @@ class UnresolvedList:
 
 _PROBLEMS = (
     (NotFound, "no payout with this id"),
-    (InvalidInput, "no evidence or note, a receipt missing or malformed, or a receipt given for a failure"),
+    (
+        InvalidInput,
+        "no note, no evidence nor statement, a receipt missing or malformed, a receipt given for a failure, or a "
+        "statement that cannot speak of the payout (unreadable, another Short Code's, no period, not covering its "
+        "send, or for a failure not the bound after it)",
+    ),
     (Refused, "the payout is not unknown, or is unknown for less than the bound (Transaction Status is still asked)"),
+    (StatementContradicts, "the statement shows otherwise: the payment present for a failure, or not as proposed"),
     (Conflict, "a conclusion is proposed already, or the receipt is another payout's already"),
 )
 _DECIDED = (
@@ -150,7 +221,10 @@ def unresolved() -> Response:
     tags=_TAGS,
     description=(
         "Proposes ending a payout unknown past the bound: `failed` (M-Pesa's statement covering its send shows no "
-        "such payment, or Transaction Status said so) or `completed` with M-Pesa's `receipt`. Nothing moves until a "
+        "such payment, or Transaction Status said so) or `completed` with M-Pesa's `receipt`. With `statement` (the "
+        "payout Short Code's statement CSV) the statement itself is checked: it must cover the send (and, for "
+        "`failed`, the bound after it up to now), one showing otherwise is a 409 `statement_contradicts`, and what "
+        "it shows of the payout is kept with the proposal. Nothing moves until a "
         "second admin approves it (`.../conclusion/approve`). Audited `payout.conclusion_proposed`; needs a step-up."
     ),
     problems=_PROBLEMS,
@@ -159,6 +233,7 @@ def unresolved() -> Response:
 @audited_step_up
 def propose(payout_id: str) -> Response:
     body = read_body(ConclusionRequest)
+    statement = parse_statement("\n".join(body.statement)) if body.statement is not None else None
     try:
         proposed = payments().payouts.propose_conclusion(
             payout_id,
@@ -167,6 +242,7 @@ def propose(payout_id: str) -> Response:
             evidence=body.evidence,
             note=body.note,
             by=actor(),
+            statement=statement,
         )
     except NotFound:
         raise not_found("payout", payout_id) from None
@@ -190,6 +266,7 @@ def propose(payout_id: str) -> Response:
         *_DECIDED,
         (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (
             Conflict,
             "another conclusion (outcome or receipt) is proposed now, or its receipt was booked on another payout",
@@ -211,11 +288,14 @@ def approve(payout_id: str) -> Response:
 
 @bp.post("/v1/admin/payouts/<payout_id>/conclusion/decline")
 @operation(
-    "Decline (or withdraw) the conclusion proposed on an unknown payout (admins)",
+    "Decline (or withdraw) the conclusion or bank confirmation proposed on a payout (admins)",
     request=DeclineRequest,
     response=ConclusionView,
     tags=_TAGS,
-    description="Clears the proposal, saying why; nothing moves and the payout stays unknown. Audited.",
+    description=(
+        "Clears the proposal (a conclusion, or a bank transfer's confirmation), saying why; nothing moves and the "
+        "payout stays as it is (unknown, or awaiting its transfer). Audited."
+    ),
     problems=(*_DECIDED, (InvalidInput, "no note")),
 )
 @require(roles=[Role.ADMIN])
@@ -226,3 +306,91 @@ def decline(payout_id: str) -> Response:
     except NotFound:
         raise not_found("payout", payout_id) from None
     return json_response(ConclusionView.of(declined))
+
+
+@attrs.frozen
+class BankTransferList:
+    """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any)."""
+
+    items: list[ConclusionView]
+
+
+@bp.get("/v1/admin/payouts/bank-transfers")
+@operation(
+    "Bank transfers awaiting their confirmation by two admins (admins)",
+    response=BankTransferList,
+    tags=_TAGS,
+    description=(
+        "Every bank-transfer payout (from the bank file) not yet confirmed, with the bank reference proposed for it, "
+        "if any (`proposed_receipt`, `proposed_by`): each completes when a second admin approves it "
+        "(`.../bank-confirmation/approve`). Audited (payees' bank accounts)."
+    ),
+)
+@require(roles=[Role.ADMIN])
+def bank_transfers() -> Response:
+    found = payments().payouts.awaiting_bank_transfer()
+    audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
+    return json_response(BankTransferList([ConclusionView.of(p) for p in found]))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation")
+@operation(
+    "Propose that a bank transfer left our bank account (admins; four-eyes)",
+    request=BankConfirmationRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Proposes completing a bank-transfer payout (from the bank file) with the bank's `reference`. Nothing moves "
+        "until a second admin approves it (`.../bank-confirmation/approve`); `.../conclusion/decline` clears it. "
+        "Audited `payout.bank_confirmation_proposed`; needs a step-up."
+    ),
+    problems=(
+        (NotFound, "no payout with this id"),
+        (InvalidInput, "a reference that is not 1 to 64 letters, digits, '-', '/' or '.'"),
+        (Refused, "the payout is paid over M-Pesa, or is not a bank transfer awaiting its confirmation"),
+        (Conflict, "a confirmation is proposed already, or the reference is another payout's already"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def propose_bank(payout_id: str) -> Response:
+    body = read_body(BankConfirmationRequest)
+    try:
+        proposed = payments().payouts.propose_bank_confirmation(
+            payout_id, reference=body.reference, note=body.note, by=actor()
+        )
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(proposed))
+
+
+@bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation/approve")
+@operation(
+    "Approve the bank transfer's confirmation another admin proposed (admins; four-eyes)",
+    request=BankApprovalRequest,
+    response=ConclusionView,
+    tags=_TAGS,
+    description=(
+        "Completes the bank transfer in the approver's name, paid from the bank account (`assets:bank:KES`) with "
+        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited), nor an admin made "
+        "staff by the same person as the proposer, or by it (409 `related_officers`), or less than the cool-off ago "
+        "(409 `officer_cooling_off`). The body names the `reference` read: another proposed since is a 409 and "
+        "nothing moves. Audited `payout.bank_confirmed` naming both; needs a step-up."
+    ),
+    problems=(
+        *_DECIDED,
+        (Refused, "the payout is paid over M-Pesa: its conclusion is approved at .../conclusion/approve"),
+        (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
+        (Conflict, "another reference is proposed now, or the reference was booked on another payout"),
+    ),
+)
+@require(roles=[Role.ADMIN])
+@audited_step_up
+def approve_bank(payout_id: str) -> Response:
+    read = read_body(BankApprovalRequest)
+    try:
+        done = payments().payouts.approve_bank_confirmation(payout_id, by=actor(), reference=read.reference)
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(ConclusionView.of(done))

@@ -9,7 +9,6 @@ Unknown ids get the same 404 as any missing page.
 
 from __future__ import annotations
 
-import base64
 import functools
 from typing import Any
 
@@ -21,7 +20,7 @@ from cryptopay.core.payment_uri import payment_uri
 from flask import Response, request
 
 from cryptopay_http.auth import limit_reads_by_client
-from cryptopay_http.pages.web import page, page_blueprint
+from cryptopay_http.pages.web import page, page_blueprint, qr_data_uri
 from cryptopay_http.runtime import runtime
 
 __all__ = ["POLL_SECONDS", "bp"]
@@ -73,7 +72,7 @@ def checkout(public_id: str) -> Response:
 def _qr_data_uri(uri: str) -> str:
     """The QR code inside the page: no second request before the payer can scan (img-src allows data: URIs). Kept
     per payment URI: drawing one costs tens of milliseconds, and a page without JavaScript reloads itself."""
-    return f"data:image/svg+xml;base64,{base64.b64encode(qr_svg(uri, scale=5)).decode()}"
+    return qr_data_uri(uri)
 
 
 @bp.get("/pay/<public_id>/status")

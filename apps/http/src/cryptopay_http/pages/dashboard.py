@@ -48,7 +48,7 @@ from cryptopay_http.pages.session import (
     start_page_session,
     step_up_from_form,
 )
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
+from cryptopay_http.pages.web import allow_documents, local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.payments_edge import redeliver_for_merchant, webhooks
 from cryptopay_http.query import whole_number
 from cryptopay_http.runtime import runtime
@@ -126,6 +126,7 @@ def _guard() -> ResponseReturnValue | None:
     principal = page_login(DASHBOARD)
     if principal is not None:
         g.principal = principal
+        allow_documents()  # a logged-in visitor's scans: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if request.endpoint in _PUBLIC:
@@ -174,13 +175,27 @@ def _local(target: str | None) -> str:
     return local_target(target, within=("/dashboard", "/console"), default="/dashboard")
 
 
+_STAFF = (Role.ADMIN, Role.COMPLIANCE)
+
+
+def _landing(target: str, role: Role, *, enrolment_only: bool) -> str:
+    """Where a login goes: a merchant (or a page named by ``next``) where it was going; staff bound for the merchants'
+    dashboard go to the console instead (its home answered them 403 "for merchants"), a staff login without a
+    second factor yet to its settings, where it enrols one (the console would refuse it)."""
+    if role not in _STAFF or target.startswith("/console") or target.startswith("/dashboard/settings"):
+        return target
+    return "/dashboard/settings" if enrolment_only else "/console/"
+
+
 # --- login ------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/login")
 def login_form() -> Response:
-    if g.get("principal") is not None:
-        return redirect(_local(request.args.get("next")), 303)
+    principal = g.get("principal")
+    if principal is not None:
+        target = _local(request.args.get("next"))
+        return redirect(_landing(target, principal.role, enrolment_only=principal.enrolment_only), 303)
     return page("dashboard/login.html", next=_local(request.args.get("next")))
 
 
@@ -198,7 +213,7 @@ def login() -> ResponseReturnValue:
     except Unauthenticated as error:
         return page("dashboard/login.html", 401, next=target, email=email, **_shown(error))
     passed_account_check(pair.user.id, login=True)
-    response = redirect(target, 303)
+    response = redirect(_landing(target, pair.user.role, enrolment_only=pair.enrolment_only), 303)
     start_page_session(response, pair, DASHBOARD)
     return response
 
@@ -599,14 +614,16 @@ def _email_unproven() -> bool:
     return user is not None and needs_proven_email(user)
 
 
-def _stepped_up(action: Callable[[], Response]) -> Response:
-    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does; an unproven
-    email refuses first (403, the page says what to do, audited ``access.refused`` as over the API)."""
+def _stepped_up(action: Callable[[], Response], *, checked_inside: bool = False) -> Response:
+    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does (``checked_inside``:
+    ``action`` checks it itself); an unproven email refuses first (403, the page says what to do, audited
+    ``access.refused`` as over the API)."""
     if _email_unproven():
         audit_security("access.refused", f"route:{request.path}", method="POST", reason="email_unverified")
         return _developers(403)
     try:
-        step_up_from_form(g.principal)
+        if not checked_inside:
+            step_up_from_form(g.principal)
         return action()
     except CryptopayError as error:
         if error.http_status >= 500:
@@ -637,7 +654,7 @@ def create_api_key() -> Response:
         key, secret = runtime().api_keys.create(_merchant_id(), name=name, scopes=scopes, created_by=g.principal.id)
         return _issued(secret, key.name)
 
-    return _stepped_up(lambda: _shown_once(create))
+    return _stepped_up(lambda: _shown_once(create), checked_inside=True)
 
 
 @bp.post("/developers/api-keys/<key_id>/revoke")
@@ -677,7 +694,7 @@ def create_webhook_endpoint() -> Response:
         )
         return _issued(endpoint.secret, endpoint.url)
 
-    return _stepped_up(lambda: _shown_once(create))
+    return _stepped_up(lambda: _shown_once(create), checked_inside=True)
 
 
 def _issued(secret: str, secret_for: str) -> Response:
@@ -691,8 +708,14 @@ def _shown_once(create: Callable[[], Response]) -> Response:
     """Run a secret-issuing form once per rendered form (reviewer9 R9-6): its form key (``idempotent_form``) makes a
     double press or a reload's re-post replay the first answer's redirect to the developers page (the key or
     endpoint listed, no second one, no secret again) instead of issuing a second live secret nobody holds; the
-    first answer shows the secret, once."""
-    answer = idempotent_form(create)()
+    first answer shows the secret, once. The step-up is checked inside the key's claim (reader2 M-3): a replay
+    needs none, since a one-time code the first press used cannot pass twice, and a refused one keeps no answer."""
+
+    def checked() -> Response:
+        step_up_from_form(g.principal)
+        return create()
+
+    answer = idempotent_form(checked)()
     issued = g.pop("issued_secret", None)
     if issued is None:
         return answer  # the replay of an earlier press: the page lists what that one made

@@ -16,7 +16,7 @@ from cryptopay_http.pages.dashboard import bp
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, end_page_session, step_up_from_form
-from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.pages.web import page, qr_data_uri, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["account_settings"]  # every view here is in the dashboard guard's ``_ANY_LOGIN``
@@ -89,7 +89,7 @@ def account_enrol_two_factor() -> Response:
         enrolment = runtime().two_factor.begin(_user_id())
     except CryptopayError as error:
         return _settings_page(error.http_status, **refusal(error, language()))
-    return _settings_page(secret=enrolment.secret, uri=enrolment.uri)
+    return _settings_page(secret=enrolment.secret, uri=enrolment.uri, qr=qr_data_uri(enrolment.uri))
 
 
 @bp.post("/settings/2fa/confirm")

@@ -360,7 +360,7 @@ def apply_kyb() -> Response:
 
 
 @bp.post("/kyb/<application_id>/documents")
-@takes_documents  # scans and photos are larger than the site's usual forms (web.UPLOAD_BODY, before the guard)
+@takes_documents  # scans and photos are larger than the site's usual forms (web.UPLOAD_BODY, once logged in)
 def upload_kyb_document(application_id: str) -> Response:
     def upload() -> None:
         whose, _, kind_text = request.form.get("kind", "").rpartition(":")  # "d1:selfie": director d1's selfie

@@ -56,7 +56,7 @@ from cryptopay_http.pages.session import (
     start_page_session,
     step_up_from_form,
 )
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
+from cryptopay_http.pages.web import allow_documents, local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -76,6 +76,7 @@ def _guard() -> ResponseReturnValue | None:
     principal = page_login(PORTAL)
     if principal is not None:
         g.principal = principal
+        allow_documents()  # a logged-in visitor's photos: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if request.endpoint in _PUBLIC:

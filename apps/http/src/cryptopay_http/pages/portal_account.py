@@ -32,7 +32,7 @@ from cryptopay_http.auth import limit_account
 from cryptopay_http.pages.i18n import gettext
 from cryptopay_http.pages.portal import _refusal, bp
 from cryptopay_http.pages.session import PORTAL, end_page_session, step_up_from_form
-from cryptopay_http.pages.web import page, redirect, takes_documents
+from cryptopay_http.pages.web import page, qr_data_uri, redirect, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__ = ["PHOTO_FIELDS"]
@@ -124,7 +124,7 @@ def apply() -> Response:
 
 
 @bp.post("/verify/<application_id>/documents")
-@takes_documents  # phone photos are larger than the site's usual forms (web.UPLOAD_BODY, before the guard)
+@takes_documents  # phone photos are larger than the site's usual forms (web.UPLOAD_BODY, once logged in)
 def upload_documents(application_id: str) -> Response:
     review, user_id = runtime().services.kyc_review, _user_id()
     chosen = [(kind, request.files.get(kind.value)) for kind in PHOTO_FIELDS]
@@ -177,7 +177,7 @@ def enrol_two_factor() -> Response:
         enrolment = runtime().two_factor.begin(_user_id())
     except CryptopayError as error:
         return _settings_page(error.http_status, **_refusal(error))
-    return _settings_page(secret=enrolment.secret, uri=enrolment.uri)
+    return _settings_page(secret=enrolment.secret, uri=enrolment.uri, qr=qr_data_uri(enrolment.uri))
 
 
 @bp.post("/settings/2fa/confirm")

@@ -11,13 +11,10 @@ Example: ``GET /app/deposit?network=polygon``.
 
 from __future__ import annotations
 
-import base64
-
-from cryptopay.adapters.evm.qr import qr_svg
 from flask import Response, request
 
 from cryptopay_http.pages.portal import _user_id, bp
-from cryptopay_http.pages.web import page
+from cryptopay_http.pages.web import page, qr_data_uri
 from cryptopay_http.runtime import runtime
 
 __all__ = ["PREFERRED"]
@@ -35,9 +32,8 @@ def deposit() -> Response:
         return page("portal/deposit.html", nav="deposit", addresses=[], chosen=None, qr=None, recent=[])
     wanted = (request.args.get("network") or "").strip().lower()
     chosen = next((a for a in found if a.network == wanted), found[0])
-    image = base64.b64encode(qr_svg(chosen.address, scale=5)).decode()
     recent = deposits.deposits(user_id, limit=_RECENT)
-    context = {"addresses": found, "chosen": chosen, "qr": f"data:image/svg+xml;base64,{image}", "recent": recent}
+    context = {"addresses": found, "chosen": chosen, "qr": qr_data_uri(chosen.address), "recent": recent}
     return page("portal/deposit.html", nav="deposit", **context)
 
 

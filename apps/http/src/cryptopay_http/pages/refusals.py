@@ -28,7 +28,7 @@ from markupsafe import Markup
 from cryptopay_http.pages.i18n import translate
 from cryptopay_http.problems import retry_after
 
-__all__ = ["N_", "TOO_LARGE", "install_refusals", "refusal"]
+__all__ = ["FORM_TOO_LARGE", "N_", "TOO_LARGE", "install_refusals", "refusal"]
 
 
 def N_(message: str) -> str:
@@ -86,6 +86,8 @@ BY_CODE = {
     "mpesa_throttled": N_("M-Pesa could not be reached: try again in a few minutes."),
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
+    "statement_contradicts": N_("M-Pesa's statement shows otherwise: check the payout against it."),
+    "same_officer": N_("You proposed this: a second person approves it."),
     "movement_unavailable": N_("This cannot be done on this account at the moment: contact support."),
     "not_mpesa_number": N_("M-Pesa cannot pay this number: use a Safaricom number."),
     "quote_purpose": N_("This price was for another kind of payment: ask for a new quote."),
@@ -99,6 +101,8 @@ BY_CODE = {
 # than even a page that takes documents reads): the core's one figure, in the page's language.
 TOO_LARGE = N_("A photo or document is at most %(size)s MB: choose a smaller one.")
 # Core messages with a sentence of their own (rather than their code's): {message: (sentence, its figures)}.
+# The 413 page of any other page's form (the site's body limit, 1 MB by default), or of a visitor not logged in.
+FORM_TOO_LARGE = N_("What was sent is too large for this page: at most %(size)s MB.")
 BY_MESSAGE = {documents.TOO_LARGE: (TOO_LARGE, {"size": documents.MAX_DOCUMENT_MB})}
 _AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
 OUT_OF_RANGE = N_("The amount is outside what one payment may be.")

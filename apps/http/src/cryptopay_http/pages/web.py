@@ -7,6 +7,7 @@ page shows is stored by a cache (``no-store``): an invoice's status or a merchan
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from cryptopay.adapters.evm.qr import qr_svg
 from cryptopay.core.errors import CryptopayError, InvalidAmount
 from cryptopay.core.identity.model import EnrolmentRequired
 from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_MB
@@ -23,11 +25,21 @@ from werkzeug.exceptions import HTTPException
 from cryptopay_http.headers import PAGE_CSP
 from cryptopay_http.pages.assets import asset_url
 from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, gettext, install_i18n, language
-from cryptopay_http.pages.refusals import TOO_LARGE, install_refusals, refusal
+from cryptopay_http.pages.refusals import FORM_TOO_LARGE, TOO_LARGE, install_refusals, refusal
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
-__all__ = ["UPLOAD_BODY", "bp", "install_web", "page", "page_blueprint", "redirect", "takes_documents"]
+__all__ = [
+    "UPLOAD_BODY",
+    "allow_documents",
+    "bp",
+    "install_web",
+    "page",
+    "page_blueprint",
+    "qr_data_uri",
+    "redirect",
+    "takes_documents",
+]
 
 _log = logging.getLogger("cryptopay.http.pages")
 _YEAR = 31_536_000
@@ -45,6 +57,12 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
     when to try again (``refusal``'s ``retry_after``: a rate limit's 429) sends ``Retry-After`` too, as the API does."""
     headers = {"Retry-After": context["retry_after"]} if context.get("retry_after") else None
     return Response(render_template(template, **context), status=http_status, mimetype="text/html", headers=headers)
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG ``data:`` URI, drawn here and shown inside the page (``img-src`` allows
+    ``data:``): no second request, no other host. Not kept: a caller whose text is public may cache it."""
+    return f"data:image/svg+xml;base64,{base64.b64encode(qr_svg(text, scale=5)).decode()}"
 
 
 def _error_page(
@@ -70,8 +88,11 @@ def _domain_error(error: CryptopayError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    if error.code == 413:  # werkzeug's sentence is English: say it in the page's language
-        return _error_page(413, gettext(TOO_LARGE) % {"size": MAX_DOCUMENT_MB})
+    if error.code == 413:  # werkzeug's sentence is English: say it in the page's language, with this page's limit
+        if request.max_content_length == UPLOAD_BODY:
+            return _error_page(413, gettext(TOO_LARGE) % {"size": MAX_DOCUMENT_MB})
+        limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _error_page(413, gettext(FORM_TOO_LARGE) % {"size": f"{limit / 10**6:.3g}"})  # max_body_bytes: 10^6
     return _error_page(error.code or 500, error.description or "")
 
 
@@ -96,15 +117,17 @@ def redirect(location: str, status: int = 303) -> Response:
 
 
 def takes_documents(view: F) -> F:
-    """Mark a page's view as one that takes document uploads (photos, scans): its body may be ``UPLOAD_BODY``."""
+    """Mark a page's view as one that takes document uploads (photos, scans): its body may be ``UPLOAD_BODY`` for a
+    logged-in visitor (``allow_documents``)."""
     setattr(view, _TAKES_DOCUMENTS, True)
     return view
 
 
-def _body_limit() -> None:
-    """The first hook of every page blueprint: a view that takes documents gets ``UPLOAD_BODY`` before anything
-    reads the form (the blueprint's guard checks its CSRF token), since the form is parsed once, under the limit in
-    force when it is first read (R9-4: raised in the view, it came too late)."""
+def allow_documents() -> None:
+    """Called by a blueprint's guard once the visitor is logged in, before it reads the form (its CSRF check): a view
+    that takes documents then reads a body up to ``UPLOAD_BODY``. The form is parsed once, under the limit in force
+    when it is first read (R9-4: raised in the view, it came too late); before the login is known it would let
+    anyone send 24 MB to be parsed (reader2 M-5): a visitor without a login keeps the site's limit."""
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, _TAKES_DOCUMENTS, False):
         request.max_content_length = UPLOAD_BODY
@@ -112,9 +135,8 @@ def _body_limit() -> None:
 
 def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
     """A blueprint of pages: HTML error pages and the pages' headers on every answer; a view marked
-    ``takes_documents`` reads a body up to ``UPLOAD_BODY`` (``_body_limit``, ahead of the blueprint's own hooks)."""
+    ``takes_documents`` reads a body up to ``UPLOAD_BODY`` once the blueprint's guard calls ``allow_documents``."""
     blueprint = Blueprint(name, import_name, **options)
-    blueprint.before_request(_body_limit)
     blueprint.register_error_handler(CryptopayError, _domain_error)
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(Exception, _crash)

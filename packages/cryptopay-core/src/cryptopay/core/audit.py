@@ -39,6 +39,8 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 
 __all__ = [
+    "ANCHOR_FIELD",
+    "ANCHOR_LOGGER",
     "GENESIS_HASH",
     "Anchor",
     "AuditEvent",
@@ -105,8 +107,11 @@ class AuditProblem:
 
 
 _ANCHOR = re.compile(r"(\d+):([0-9a-f]{64})|seq=(\d+) hash=([0-9a-f]{64})")
-# In a file: a line that is only SEQ:HASH, or the worker's logged words anywhere in a line (plain or JSON log).
-_IN_FILE = re.compile(r"^\s*(\d+):([0-9a-f]{64})\s*$|\baudit head anchored: seq=(\d+) hash=([0-9a-f]{64})\b", re.M)
+# The worker's anchor, as its JSON log line carries it: this field (``SEQ:HASH``) of a line by this logger. Only the
+# structured field counts, never words in a message, which other text can put in a log (reader2 M-6).
+ANCHOR_LOGGER = "cryptopay.audit.anchor"
+ANCHOR_FIELD = "audit_anchor"
+_LINE = re.compile(r"(\d+):([0-9a-f]{64})")
 
 
 def _pair(match: re.Match[str]) -> tuple[int, str]:
@@ -136,9 +141,37 @@ class Anchor:
 
     @classmethod
     def found_in(cls, text: str) -> list[Anchor]:
-        """Every anchor in ``text``: a file of ``SEQ:HASH`` lines, or the worker's log lines
-        (``audit head anchored: seq=SEQ hash=HASH``, plain or JSON), in the order found."""
-        return [cls(*_pair(m)) for m in _IN_FILE.finditer(text)]
+        """Every anchor in ``text``, in the order found: a line that is only ``SEQ:HASH``, or a JSON log line of the
+        worker's (``logger`` ``cryptopay.audit.anchor``) by its ``audit_anchor`` field. Any other line is ignored,
+        whatever its message says: a message can quote anything, so it could name a false anchor and raise a false
+        alarm (reader2 M-6).
+
+        >>> h = "ab" * 32
+        >>> logged = json.dumps({"logger": ANCHOR_LOGGER, "message": f"seq=9 hash={h}", ANCHOR_FIELD: f"9:{h}"})
+        >>> text = f"7:{h}\\nanything: audit head anchored: seq=8 hash={h}\\n{logged}"
+        >>> [a.seq for a in Anchor.found_in(text)]
+        [7, 9]
+        """
+        found = []
+        for line in text.splitlines():
+            pair = _LINE.fullmatch(line.strip()) or _LINE.fullmatch(_logged_anchor(line))
+            if pair is not None:
+                found.append(cls(int(pair[1]), pair[2]))
+        return found
+
+
+def _logged_anchor(line: str) -> str:
+    """The ``audit_anchor`` field of the worker's JSON log line ``line``; "" for any other line."""
+    if not line.lstrip().startswith("{"):
+        return ""
+    try:
+        logged = json.loads(line)
+    except ValueError:
+        return ""
+    if not isinstance(logged, dict) or logged.get("logger") != ANCHOR_LOGGER:
+        return ""
+    value = logged.get(ANCHOR_FIELD)
+    return value if isinstance(value, str) else ""
 
 
 def record_hash(seq: int, record_id: str, event: AuditEvent, prev_hash: str) -> str:

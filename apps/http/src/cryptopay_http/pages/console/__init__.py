@@ -4,7 +4,8 @@ Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML ale
 held wallet sends, held deposits, held remittances and account freezes are the compliance officers' (``/v1/admin/kyc``,
 ``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any staff
 member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation, treasury,
-system health, role changes and merchants' payout charges are the admins'; the audit log, account search and transaction
+system health, unresolved payouts (concluded by two admins from M-Pesa's statement), role changes and merchants' payout
+charges are the admins'; the audit log, account search and transaction
 search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not
 (a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff
 role is refused and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A
@@ -32,7 +33,7 @@ from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login, step_up_from_form
-from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.pages.web import allow_documents, page, page_blueprint, redirect
 
 __all__ = [
     "ROLES",
@@ -51,6 +52,7 @@ __all__ = [
     "operations",
     "page_of",
     "paybill",
+    "payouts",
     "refused",
     "search",
     "waiting_page",
@@ -123,6 +125,11 @@ ROLES: dict[str, frozenset[Role]] = {
     "paybill_approve": _STAFF,
     "paybill_decline": _STAFF,
     "paybill_propose_return": _STAFF,
+    "payouts_unresolved": _ADMIN,
+    "payout_unresolved": _ADMIN,
+    "payout_conclusion_propose": _ADMIN,
+    "payout_conclusion_approve": _ADMIN,
+    "payout_conclusion_decline": _ADMIN,
     "ops_reconciliation": _ADMIN,
     "ops_reconcile_now": _ADMIN,
     "ops_treasury": _ADMIN,
@@ -141,6 +148,7 @@ def _guard() -> ResponseReturnValue | None:
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}")
     g.principal = principal
+    allow_documents()  # a statement file: a larger body, before the form is read
     if request.method == "POST":
         check_form_csrf()
     if principal.role not in _STAFF:
@@ -246,5 +254,6 @@ from cryptopay_http.pages.console import (  # noqa: E402  the routes
     kyc,
     operations,
     paybill,
+    payouts,
     search,
 )

@@ -16,6 +16,7 @@ An order held for an operator (no alerts) is shown, and refused here as on the A
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
@@ -120,13 +121,25 @@ def held_remittance_approve(order_id: str) -> Response:
 
 @bp.post("/held-remittances/<order_id>/decline")
 def held_remittance_decline(order_id: str) -> Response:
-    """Decline (or withdraw) the proposed release or refund, saying why; nothing moves."""
+    """Decline (or withdraw) the proposal the page showed, saying why: its kind (``decision``) and when it was made
+    (``proposed_at``); another proposal now is refused (409) and stays (reader2 M-9). Nothing moves."""
 
     def decline() -> None:
-        note = required_note()
-        if _remittances().get(order_id).release_proposal is not None:
-            _remittances().decline_release(order_id, officer=officer().id, note=note)
+        note, read = required_note(), _proposed_at()
+        if _releasing():
+            _remittances().decline_release(order_id, officer=officer().id, note=note, proposed_at=read)
         else:
-            _remittances().decline_refund(order_id, officer=officer().id, note=note)
+            _remittances().decline_refund(order_id, officer=officer().id, note=note, proposed_at=read)
 
     return _acted(order_id, decline, step_up=False)
+
+
+def _proposed_at() -> datetime:
+    """The form's ``proposed_at``: when the proposal shown was made (ISO 8601, as the page wrote it)."""
+    try:
+        read = datetime.fromisoformat((request.form.get("proposed_at") or "").strip())
+    except ValueError:
+        raise InvalidInput("which proposal: reload the page and try again", field="proposed_at") from None
+    if read.tzinfo is None:
+        raise InvalidInput("which proposal: reload the page and try again", field="proposed_at")
+    return read

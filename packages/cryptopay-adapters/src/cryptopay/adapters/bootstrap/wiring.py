@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.chains import (
 )
 from cryptopay.adapters.bootstrap.settings import Settings, lookup_key
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
@@ -35,6 +36,7 @@ from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.ledger.sealing import LedgerSealing
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money.requests import (
     AccountBalanceRequest,
@@ -253,6 +255,14 @@ class Parts:
         """An operator's close of a merchant (``cryptopay.core.privacy.closing``): its keys through the cached
         repository (every API process drops them at once), its unpaid invoices cancelled."""
         return MerchantClosing(self.retention, self.api_keys, self.audit, self.clock, self.invoicing)
+
+    @functools.cached_property
+    def ledger_sealing(self) -> LedgerSealing:
+        """Committed ledger entries sealed into the audit chain in batches (the worker's ``ledger.seal``, R10-6), and
+        the seals verified (``cryptopay audit verify --ledger``)."""
+        from cryptopay.adapters.sql.ledger_seal import SqlLedgerSeals
+
+        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -578,7 +588,15 @@ class Parts:
             gate=self.payout_gate,
             # a statement read as a conclusion's evidence must be of the payouts' PartyA (LASTREAD L-4)
             payout_shortcode=self.settings.mpesa.party_a if self.settings.mpesa is not None else "",
+            four_eyes=self.four_eyes,  # a conclusion's approver: not its proposer, related to it, nor new to staff
+            unknown_bound=self.settings.payout_unknown_bound,  # the conclusion rule's and the check's one bound
         )
+
+    @functools.cached_property
+    def four_eyes(self) -> FourEyes:
+        """Every approval's check (review10 R10-8): not by the proposer, nor an officer related to it by their
+        appointments to staff, nor one appointed less than ``CRYPTOPAY_OFFICER_COOL_OFF_HOURS`` ago."""
+        return FourEyes.over(self.users.get, timedelta(hours=self.settings.officer_cool_off_hours))
 
     @functools.cached_property
     def daraja_pacing(self) -> Pacing:
@@ -640,6 +658,7 @@ class Parts:
             ids=self.ids,
             monitoring=lambda: self.monitoring,
             parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -666,6 +685,7 @@ class Parts:
             monitor=self.monitoring_feed,
             invites=self.settings.invites,
             minimum=self.settings.p2p_minimum,
+            four_eyes=self.four_eyes,  # held sends' approvals
         )
 
     @functools.cached_property
@@ -711,6 +731,7 @@ class Parts:
             monitor=self.monitoring_feed,
             # Transaction Status about a C2B payment asks the paybill (PartyA), so it shares that shortcode's bucket
             pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode),
+            four_eyes=self.four_eyes,  # a credit's or a return's approval
         )
 
     @functools.cached_property
@@ -760,6 +781,7 @@ class Parts:
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
             parties_of=self.officer_parties,  # no officer releases a deposit of their own (R12, review8 R7)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -794,6 +816,7 @@ class Parts:
             matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
             metrics=self._remittance_metrics,
             cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -867,6 +890,7 @@ class Parts:
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
             parties_of=self.officer_parties,  # no officer acts on its own
+            four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
 
     @functools.cached_property
@@ -925,6 +949,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            bank_account=self.settings.settlement_bank_account,  # a bank statement must be of it (when set)
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             paybill=self.storage.unit_of_work,  # payments to the paybill outside STK (C2B)
@@ -932,6 +957,7 @@ class Parts:
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
             remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
+            payout_bound=self.settings.payout_unknown_bound,  # payouts-unresolved: the payouts' own bound
             ids=self.ids,
             # the statement must be of one of ours (review6 F3); none configured: every statement is refused. Each
             # statement is read for its own Short Code's records: the paybill's collections, the PartyA's payouts
@@ -1355,6 +1381,7 @@ class Parts:
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),
             "audit.anchor": lambda _payload: self.anchor_audit(),
+            "ledger.seal": lambda _payload: self.ledger_sealing.seal(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: self.waiting_claims.settle(),

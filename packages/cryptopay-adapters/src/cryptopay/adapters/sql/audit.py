@@ -10,8 +10,9 @@ the commit is one round trip more, not three (``SqlAuditLog(defer=...)``).
 (``SEQ:HASH`` pairs kept outside the database) must each still be on the chain.
 
 ``anchor_audit_head(engine)`` (the worker's ``audit.anchor`` job) logs the head at INFO as
-``audit head anchored: seq=SEQ hash=HASH``: log shipping keeps the outside copy that ``cryptopay audit verify
---anchor`` / ``--anchors-file`` checks, so a rewrite reaching back past a logged anchor is caught (R10-2).
+``audit head anchored: seq=SEQ hash=HASH``, its JSON line's ``audit_anchor`` field ``SEQ:HASH``: log shipping keeps
+the outside copy that ``cryptopay audit verify --anchor`` / ``--anchors-file`` checks (the field only, never a
+message's words), so a rewrite reaching back past a logged anchor is caught (R10-2).
 
 ``reanchor(conn, redact, ...)`` is the one sanctioned rewrite: personal data found in old records (``team.invite``
 records written before migration 0030 carry the invitee's email) is removed by a migration that verifies the whole
@@ -32,7 +33,18 @@ from typing import Any
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import DriverRead, reading, writing
 from cryptopay.adapters.sql.tables import audit_head, audit_log
-from cryptopay.core.audit import GENESIS_HASH, Anchor, AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
+from cryptopay.core import logs
+from cryptopay.core.audit import (
+    ANCHOR_FIELD,
+    ANCHOR_LOGGER,
+    GENESIS_HASH,
+    Anchor,
+    AuditEvent,
+    AuditProblem,
+    AuditRecord,
+    chain_next,
+    verify_chain,
+)
 from cryptopay.core.errors import Conflict
 from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.system import RandomIds
@@ -40,7 +52,7 @@ from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["SqlAuditLog", "SqlAuditTrail", "anchor_audit_head", "reanchor", "verify_audit_log"]
 
-log = logging.getLogger("cryptopay.audit.anchor")
+log = logging.getLogger(ANCHOR_LOGGER)
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 _LOCK_HEAD = DriverRead(  # the head, locked; no parameter, so on PostgreSQL it runs on the driver (every creation)
@@ -184,7 +196,8 @@ def anchor_audit_head(engine: Engine) -> Anchor:
     with reading(engine) as conn:
         head = SqlAuditLog(conn).head()
     anchor = Anchor(*head) if head else Anchor(0, GENESIS_HASH)
-    log.info("audit head anchored: seq=%d hash=%s", anchor.seq, anchor.hash)
+    with logs.scope(**{ANCHOR_FIELD: str(anchor)}):  # the JSON line's field: what `audit verify` trusts (M-6)
+        log.info("audit head anchored: seq=%d hash=%s", anchor.seq, anchor.hash)
     return anchor
 
 

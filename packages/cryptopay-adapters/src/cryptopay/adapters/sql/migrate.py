@@ -8,6 +8,10 @@ True
 True
 >>> downgrade(url, "base") is None
 True
+
+An operator's run (``actor``, the CLI's ``ops:<login>``) is recorded in the migrated database's own audit chain,
+``db.upgraded`` / ``db.downgraded`` naming the revisions before and after, once the migrations are applied; a
+downgrade to ``base`` drops the audit log itself, so it leaves no record (the CLI says so).
 """
 
 from __future__ import annotations
@@ -35,9 +39,13 @@ def _config() -> Config:
     return config
 
 
-def _run(url: str | None, action: Callable[[Config, str], None], revision: str) -> str | None:
+def _run(
+    url: str | None, action: Callable[[Config, str], None], revision: str, recorded: tuple[str, str] | None
+) -> str | None:
+    """Run ``action`` to ``revision``; with ``recorded`` (the actor and the audit action), append that record."""
     engine = make_engine(url)
     try:
+        before = _current(engine)
         with engine.connect() as conn:
             config = _config()
             config.attributes["connection"] = conn
@@ -45,9 +53,22 @@ def _run(url: str | None, action: Callable[[Config, str], None], revision: str) 
                 action(config, revision)
             except CommandError as refused:  # R10-11: an unknown or unreachable revision is the caller's input
                 raise _refused(revision, refused) from None
-        return _current(engine)
+        after = _current(engine)
+        if recorded is not None and after is not None:
+            _record(engine, *recorded, before=before, after=after)
+        return after
     finally:
         engine.dispose()
+
+
+def _record(engine: Engine, actor: str, action: str, *, before: str | None, after: str) -> None:
+    """Append ``action`` by ``actor`` to the database's audit chain (its table is unchanged since 0001)."""
+    from cryptopay.adapters.sql.audit import SqlAuditTrail
+    from cryptopay.core.audit import AuditEvent
+    from cryptopay.core.system import SystemClock
+
+    details = {"from_revision": before or "base", "to_revision": after}
+    SqlAuditTrail(engine).append(AuditEvent(actor, action, "database:schema", SystemClock().now(), details))
 
 
 def _refused(revision: str, error: CommandError) -> InvalidInput:
@@ -89,14 +110,16 @@ def head() -> str:
     return revision
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> str | None:
-    """Migrate the database at ``url`` (see ``resolve_url``) up to ``revision``; returns the revision now applied."""
-    return _run(resolve_url(url), command.upgrade, revision)
+def upgrade(url: str | None = None, revision: str = "head", *, actor: str | None = None) -> str | None:
+    """Migrate the database at ``url`` (see ``resolve_url``) up to ``revision``; returns the revision now applied.
+    With ``actor``, audited ``db.upgraded`` by that actor."""
+    return _run(resolve_url(url), command.upgrade, revision, (actor, "db.upgraded") if actor else None)
 
 
-def downgrade(url: str | None, revision: str) -> str | None:
-    """Migrate down to ``revision`` (``"base"`` removes every table); returns the revision now applied."""
-    return _run(resolve_url(url), command.downgrade, revision)
+def downgrade(url: str | None, revision: str, *, actor: str | None = None) -> str | None:
+    """Migrate down to ``revision`` (``"base"`` removes every table); returns the revision now applied. With
+    ``actor``, audited ``db.downgraded`` by that actor (unless nothing is left to record it in)."""
+    return _run(resolve_url(url), command.downgrade, revision, (actor, "db.downgraded") if actor else None)
 
 
 def current(url: str | None = None) -> str | None:

@@ -16,6 +16,7 @@ __all__ = [
     "ledger_holds",
     "ledger_idempotency",
     "ledger_lines",
+    "ledger_seal_head",
     "metadata",
     "outbox",
 ]
@@ -123,6 +124,19 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The ledger seal's head (migration 0272): the last position sealed into the audit chain, per stream ("ledger").
+# PostgreSQL's ``ledger_entries.commit_tx`` (the writing transaction's id, a column default) is read by
+# ``ledger_seal`` only, by name: it is not declared on ``ledger_entries`` above, which SQLite shares.
+ledger_seal_head = sa.Table(
+    "ledger_seal_head",
+    metadata,
+    sa.Column("stream", sa.String(32), primary_key=True),
+    sa.Column("last_tx", sa.BigInteger, nullable=False),
+    sa.Column("last_id", sa.String(ID), nullable=False),
+    sa.Column("batches", sa.BigInteger, nullable=False),
+    sa.Column("sealed", sa.BigInteger, nullable=False),
 )
 
 outbox = sa.Table(

@@ -37,6 +37,10 @@ users = sa.Table(
     sa.Column("email_token_hash", sa.String(HASH)),  # SHA-256 of the pending email-proof link's token (0046)
     sa.Column("email_token_expires_at", UtcDateTime),
     sa.Column("disabled_at", UtcDateTime),  # the account was disabled: released, or its profile erased (0072)
+    sa.Column("appointed_by", sa.String(200)),  # who made the account staff, as the audit names them (0278)
+    sa.Column("appointed_at", UtcDateTime),
+    # Bumped by every write: an update from a stale read is refused, not applied over another (0290, R11-1).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )
 

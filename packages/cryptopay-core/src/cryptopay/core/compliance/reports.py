@@ -121,21 +121,49 @@ def _transaction(root: ET.Element, movement: Movement, party_name: str) -> None:
     _sub(tx, "date_transaction", _when(movement.at))
     _sub(tx, "transmode_code", "VA" if movement.asset else "MM")  # virtual asset / mobile money
     _sub(tx, "amount_local", str(movement.amount.amount))
-    client, other = ("from", "to") if movement.direction is Direction.OUT else ("to", "from")
-    mine = _sub(tx, f"t_{client}_my_client")
-    _sub(mine, f"{client}_funds_code", "K" if movement.asset else "E")
-    entity = _sub(mine, f"{client}_person")
-    first, _, last = party_name.partition(" ")
-    _sub(entity, "first_name", first)
-    _sub(entity, "last_name", last or first)
-    _sub(entity, "comments", f"client id {movement.party_id}")
-    _sub(mine, f"{client}_country", "KE")
-    theirs = _sub(tx, f"t_{other}")
-    _sub(theirs, f"{other}_funds_code", "K" if movement.asset else "E")
-    account = _sub(theirs, f"{other}_account")
+    # goAML's ``transaction`` is a sequence: the from-side (``t_from_my_client`` or ``t_from``) always comes before
+    # the to-side, whichever of the two is our client (review12 R12-1).
+    if movement.direction is Direction.OUT:
+        _client_side(tx, "from", movement, party_name)
+        _counterparty_side(tx, "to", movement)
+    else:
+        _counterparty_side(tx, "from", movement)
+        _client_side(tx, "to", movement, party_name)
+
+
+def _funds_code(movement: Movement) -> str:
+    return "K" if movement.asset else "E"
+
+
+def _client_side(tx: ET.Element, side: str, movement: Movement, party_name: str) -> None:
+    """``t_{side}_my_client``: funds code, then the client as a person, or as an entity for a merchant."""
+    mine = _sub(tx, f"t_{side}_my_client")
+    _sub(mine, f"{side}_funds_code", _funds_code(movement))
+    if movement.party_id.startswith("mer_"):
+        entity = _sub(mine, f"{side}_entity")
+        _sub(entity, "name", party_name)
+        _sub(entity, "comments", f"client id {movement.party_id}")
+    else:
+        person = _sub(mine, f"{side}_person")
+        first, _, last = party_name.partition(" ")
+        _sub(person, "first_name", first)
+        _sub(person, "last_name", last or first)
+        _sub(person, "comments", f"client id {movement.party_id}")
+    _sub(mine, f"{side}_country", "KE")  # our clients are Kenyan parties
+
+
+def _counterparty_side(tx: ET.Element, side: str, movement: Movement) -> None:
+    """``t_{side}``: the other side's account in ``t_account`` order (institution_name, institution_code,
+    non_bank_institution, account), its country when known (a remittance's sender), else Kenya."""
+    theirs = _sub(tx, f"t_{side}")
+    _sub(theirs, f"{side}_funds_code", _funds_code(movement))
+    account = _sub(theirs, f"{side}_account")
+    institution = movement.network or "M-Pesa"
+    _sub(account, "institution_name", institution)
+    _sub(account, "institution_code", institution.upper())
+    _sub(account, "non_bank_institution", "true")  # a blockchain network or M-Pesa, never a bank
     _sub(account, "account", movement.counterparty or "unknown")
-    _sub(account, "institution_name", movement.network or "unknown")
-    _sub(theirs, f"{other}_country", "KE")
+    _sub(theirs, f"{side}_country", (movement.country or "KE").upper())
 
 
 def str_csv(report: StrReport) -> str:

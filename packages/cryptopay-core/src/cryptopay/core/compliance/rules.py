@@ -326,17 +326,33 @@ def _structuring(rule: Rule, movement: Movement, history: list[Movement], _s: bo
     }
 
 
+def _crossed(before: Money, movement: Movement, base: Money, min_percent: Decimal) -> bool:
+    """Whether ``movement`` takes a running total from below ``min_percent`` of ``base`` to at least it: a series of
+    parts fires once, on the part that crosses (review12 R12-5: splitting must not hide the whole)."""
+    after = before.amount + movement.amount.amount
+    return base.is_positive() and after * 100 >= base.amount * min_percent > before.amount * 100
+
+
 def _rapid_in_out(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    """Value leaving within the window of arriving: what left since the first arrival in the window, this movement
+    included, reaches ``min_percent`` of what arrived (one movement or several parts)."""
     if movement.direction is not Direction.OUT:
         return None
     start = movement.at - rule.window()
     arrived = [m for m in history if m.direction is Direction.IN and start <= m.at]
-    received = sum((m.amount for m in arrived), Money.zero(KES))
-    if not received.is_positive() or movement.amount.amount * 100 < received.amount * Decimal(
-        rule.params["min_percent"]
-    ):
+    if not arrived:
         return None
-    return {"arrived": str(received.amount), "window_minutes": str(rule.params["window_minutes"])}
+    received = sum((m.amount for m in arrived), Money.zero(KES))
+    first_in = min(m.at for m in arrived)
+    left = [m for m in history if m.direction is Direction.OUT and first_in <= m.at and rule.watches(m)]
+    before = sum((m.amount for m in left), Money.zero(KES))
+    if not _crossed(before, movement, received, Decimal(rule.params["min_percent"])):
+        return None
+    evidence = {"arrived": str(received.amount), "window_minutes": str(rule.params["window_minutes"])}
+    if left:
+        evidence["left"] = str((before + movement.amount).amount)
+        evidence["movements"] = ",".join(m.id for m in [*left, movement])
+    return evidence
 
 
 def _new_account(rule: Rule, movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
@@ -353,26 +369,34 @@ def _sanctioned(_rule: Rule, movement: Movement, _history: list[Movement], sanct
 
 
 def _round_trip(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
-    """Value comes back from (or goes back to) the counterparty it just went to (came from)."""
+    """Value comes back from (or goes back to) the counterparty it just went to (came from): what came back since the
+    first movement out, this one included, reaches ``min_percent`` of what went (one movement or several parts)."""
     if not movement.counterparty:
         return None
     opposite = Direction.IN if movement.direction is Direction.OUT else Direction.OUT
     start = movement.at - rule.window()
-    earlier = [
-        m
-        for m in history
-        if m.direction is opposite and m.counterparty == movement.counterparty and start <= m.at and rule.watches(m)
-    ]
+
+    def with_counterparty(m: Movement) -> bool:
+        return m.counterparty == movement.counterparty and start <= m.at and rule.watches(m)
+
+    earlier = [m for m in history if m.direction is opposite and with_counterparty(m)]
     if not earlier:
         return None
     first = sum((m.amount for m in earlier), Money.zero(KES))
-    if movement.amount.amount * 100 < first.amount * Decimal(rule.params["min_percent"]):
+    went_at = min(m.at for m in earlier)
+    back = [m for m in history if m.direction is movement.direction and with_counterparty(m) and went_at <= m.at]
+    before = sum((m.amount for m in back), Money.zero(KES))
+    if not _crossed(before, movement, first, Decimal(rule.params["min_percent"])):
         return None
-    return {
+    evidence = {
         "counterparty": movement.counterparty,
         "earlier": str(first.amount),
         "movements": ",".join(m.id for m in earlier),
     }
+    if back:
+        evidence["returned"] = str((before + movement.amount).amount)
+        evidence["returning"] = ",".join(m.id for m in [*back, movement])
+    return evidence
 
 
 def _high_risk(rule: Rule, movement: Movement, _history: list[Movement], _s: bool) -> Evidence:

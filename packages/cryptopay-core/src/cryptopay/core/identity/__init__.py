@@ -15,6 +15,7 @@ from cryptopay.core.identity.credentials import (
 from cryptopay.core.identity.merchants import Merchants, changes_destination, check_settlement
 from cryptopay.core.identity.model import (
     MERCHANT_SCOPES,
+    AccountChanged,
     ApiKey,
     EnrolmentRequired,
     Forbidden,
@@ -43,6 +44,7 @@ __all__ = [
     "MERCHANT_SCOPES",
     "AccessClaims",
     "AccessTokenSigner",
+    "AccountChanged",
     "Accounts",
     "ApiKey",
     "ApiKeys",

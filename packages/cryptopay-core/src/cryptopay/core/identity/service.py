@@ -7,6 +7,7 @@ family is revoked and every session of that login must log in again.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import unicodedata
@@ -28,6 +29,7 @@ from cryptopay.core.identity.credentials import (
 )
 from cryptopay.core.identity.model import (
     MERCHANT_SCOPES,
+    AccountChanged,
     ApiKey,
     Forbidden,
     Principal,
@@ -137,7 +139,9 @@ class Accounts:
             self._second_factor(user, code)
         if self.hasher.needs_rehash(user.password_hash):
             user.password_hash = self.hasher.hash(password)
-            self.users.update(user)
+            # Another write may have come first (a password change?): then the next login rehashes.
+            with contextlib.suppress(AccountChanged):
+                self.users.update(user)
         pair = self._issue(user, family_id=self.ids.new_id("fam"), expires_at=self.clock.now() + self.refresh_ttl)
         self._record(user.id, "auth.login", family=pair.family_id, enrolment_only=str(pair.enrolment_only))
         return pair

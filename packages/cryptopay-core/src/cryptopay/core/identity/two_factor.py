@@ -29,7 +29,7 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.credentials import hash_secret, secrets_equal
-from cryptopay.core.identity.model import Forbidden, User
+from cryptopay.core.identity.model import AccountChanged, Forbidden, User
 from cryptopay.core.identity.sessions import SessionStates
 from cryptopay.core.ports.identity import AuditTrail, TotpEngine, UserRepository
 from cryptopay.core.ports.system import Clock
@@ -106,19 +106,30 @@ class TwoFactor:
         self._record(user, "auth.2fa_removed")
 
     def check(self, user: User, code: str) -> bool:
-        """True if ``code`` is a fresh TOTP code or an unused recovery code of an enrolled user (it is consumed)."""
+        """True if ``code`` is a fresh TOTP code or an unused recovery code of an enrolled user (it is consumed).
+
+        Consumed atomically: the write is made only over the account as it was read (``UserRepository.update``),
+        so of concurrent requests presenting one code only the first is accepted (review11 R11-2); a request that
+        lost the race is refused as a used code would be."""
         if not user.two_factor:
             return False
         if self._accept_totp(user, code):
-            self.users.update(user)
-            return True
+            return self._consumed(user)
         wanted = hash_secret(_normalise(code).replace("-", ""))
         left = tuple(h for h in user.recovery_code_hashes if not secrets_equal(h, wanted))
         if len(left) == len(user.recovery_code_hashes):
             return False
         user.recovery_code_hashes = left
-        self.users.update(user)
+        if not self._consumed(user):
+            return False
         self._record(user, "auth.recovery_code_used", left=str(len(left)))
+        return True
+
+    def _consumed(self, user: User) -> bool:
+        try:
+            self.users.update(user)
+        except AccountChanged:
+            return False
         return True
 
     def _accept_totp(self, user: User, code: str) -> bool:

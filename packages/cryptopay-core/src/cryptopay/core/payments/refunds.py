@@ -247,6 +247,7 @@ class Refunds:
         quote_id: str | None = None,
         closed_merchant: str | None = None,
         fund_after_settlement: bool = False,
+        operator_reason: str | None = None,
     ) -> Refund:
         """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
 
@@ -259,6 +260,9 @@ class Refunds:
         ``merchant_closed``); without it, ``MerchantClosed`` (403 ``merchant_closed``), and with it on an open
         merchant's invoice, ``InvalidInput``: returning a closed merchant's customers' money is often exactly what
         closing needs, but it is never done by accident.
+
+        ``operator_reason`` (an operator's refund from the shell says why) is audited ``refund.shell_requested`` in
+        the refund's own transaction: neither the refund nor the operator's reason for it is kept without the other.
 
         >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
         """
@@ -273,7 +277,19 @@ class Refunds:
         if fund_after_settlement and because is None and invoice.merchant_id != flows.REMITTANCE_DESK:
             funding = self._funding_quote(invoice, wanted)  # locked outside the transaction (the pricer's own writes)
         work = partial(self._request, invoice_id=invoice_id, address=address, requested_by=requested_by)
-        return transaction(self._uow, partial(work, wanted=wanted, closed_merchant=because, funding=funding))
+        work = partial(work, wanted=wanted, closed_merchant=because, funding=funding)
+        if operator_reason is None:
+            return transaction(self._uow, work)
+        return transaction(self._uow, partial(self._with_reason, work, requested_by, operator_reason))
+
+    def _with_reason(
+        self, work: Callable[[PaymentsUnitOfWork], Refund], by: str, reason: str, uow: PaymentsUnitOfWork
+    ) -> Refund:
+        """``work``'s refund, with the operator's ``reason`` for it audited in the same transaction."""
+        refund = work(uow)
+        details = {"refund": refund.id, "address": refund.address, "amount": refund.amount, "reason": reason}
+        audit(uow, by, "refund.shell_requested", f"invoice:{refund.invoice_id}", self._clock.now(), **details)
+        return refund
 
     def refuse_frozen(self, invoice: Invoice, *, requested_by: str) -> None:
         """``MovementUnavailable`` (its neutral words: no tipping off) when compliance froze the invoice's merchant,

@@ -1,7 +1,8 @@
 """The bank file: bank transfers awaiting an operator, as CSV for a bank's bulk-payment upload or a person.
 
-One row per payout; the narrative is the payout id, which the operator confirms with the bank's own reference
-(``cryptopay payouts confirm-bank PAYOUT_ID --reference REF``). Amounts are decimal strings in KES.
+One row per payout; the narrative is the payout id, which two admins confirm with the bank's own reference (one
+proposes it, ``POST /v1/admin/payouts/PAYOUT_ID/bank-confirmation``, a second approves it, ``.../approve``).
+Amounts are decimal strings in KES.
 
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.money import Money

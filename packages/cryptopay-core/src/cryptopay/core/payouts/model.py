@@ -49,6 +49,7 @@ __all__ = [
     "PayoutKind",
     "PayoutQuery",
     "PayoutState",
+    "StatementEvidence",
     "token_key",
 ]
 
@@ -169,6 +170,32 @@ class ConclusionOutcome(enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
+class StatementEvidence:
+    """What M-Pesa's statement (uploaded as a conclusion's evidence) showed of one payout, kept with the proposal: the
+    file by its sha256 (the finance team keeps the file; a statement names every other payee of the period, so each
+    proposal keeps only what bears on its payout), its Short Code and period, how many payments it lists, and the
+    payment with the proposed receipt (a completion; None for a failure: none could be the payout's)."""
+
+    digest: str  # sha256 of the file as read
+    shortcode: str
+    covers_from: datetime
+    covers_to: datetime
+    payments: int  # payment rows (B2C, B2B) on the statement
+    receipt: str | None = None  # the row of a completion: its receipt, time and amount
+    paid_at: datetime | None = None
+    paid: Money | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line for the record (``M-Pesa statement of Short Code 600000, ... sha256:ab12...``)."""
+        of = f"M-Pesa statement of Short Code {self.shortcode}, {self.covers_from.isoformat()} to "
+        shown = f"{of}{self.covers_to.isoformat()} (sha256:{self.digest[:12]}, {self.payments} payments)"
+        if self.receipt is None:
+            return f"{shown}: no payment that could be this payout's"
+        return f"{shown}: receipt {self.receipt}, {self.paid} at {self.paid_at.isoformat() if self.paid_at else '?'}"
+
+
+@attrs.frozen(kw_only=True)
 class Conclusion:
     """One staff member's proposal to end a payout whose outcome is unknown from M-Pesa's own record (four-eyes:
     a second staff member approves it, ``Payouts.approve_conclusion``). ``evidence``: the record read (the
@@ -182,6 +209,7 @@ class Conclusion:
     at: datetime
     approved_by: str | None = None  # the second person, once approved (the payout is then final)
     approved_at: datetime | None = None
+    statement: StatementEvidence | None = None  # the statement uploaded as evidence, as it bears on the payout
 
     @property
     def summary(self) -> str:
@@ -280,7 +308,7 @@ class Payout:
         if not self.is_bank_transfer:
             raise InvalidState(f"payout {self.id} is paid over M-Pesa, not by a bank transfer")
         self.state, self.submitted_at, self.check_at = PayoutState.SUBMITTED, now, None
-        self.note = "awaiting a bank transfer by an operator (cryptopay payouts bank-file, then confirm-bank)"
+        self.note = "awaiting a bank transfer (cryptopay payouts bank-file), then two admins confirming it on the API"
 
     @property
     def is_b2c(self) -> bool:

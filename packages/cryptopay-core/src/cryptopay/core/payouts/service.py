@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 from cryptopay.core import faults, flows
+from cryptopay.core.compliance.four_eyes import FourEyes, SameOfficer
 from cryptopay.core.errors import (
     Conflict,
     CryptopayError,
@@ -101,6 +102,7 @@ from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _conclusions, _outcomes
+from cryptopay.core.payouts._conclusions import StatementContradicts
 from cryptopay.core.payouts.model import (
     DEFAULT_RESULT_DEADLINE,
     DEFAULT_UNKNOWN_BOUND,
@@ -113,6 +115,7 @@ from cryptopay.core.payouts.model import (
     PayoutKind,
     PayoutQuery,
     PayoutState,
+    StatementEvidence,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
@@ -137,6 +140,7 @@ __all__ = [
     "PayoutUrls",
     "Payouts",
     "SamePerson",
+    "StatementContradicts",
 ]
 
 QUEUE_TIMEOUT_CODE = "QueueTimeout"
@@ -192,6 +196,7 @@ class Payouts:
         gate: PayoutGate | None = None,
         per_day: Money | None = DAILY_CUSTOMER_LIMIT,
         payout_shortcode: str | None = None,
+        four_eyes: FourEyes | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         # the Short Code payouts go out from: a statement read as a conclusion's evidence must be its (LASTREAD
@@ -203,6 +208,13 @@ class Payouts:
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
         self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
+        self.four_eyes = four_eyes or FourEyes()  # a conclusion's approval (``compliance.four_eyes``)
+
+    @property
+    def unknown_bound(self) -> timedelta:
+        """How long a payout may stay ``unknown`` before it is reported and may be concluded (a deployment setting,
+        ``CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES``, the same one the ``payouts-unresolved`` check reads)."""
+        return self._unknown_bound
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -702,32 +714,62 @@ class Payouts:
         audit(uow, actor, "payout.bank_file", "payouts:bank", now, payouts=len(waiting), total=total)
         return waiting
 
-    def confirm_bank_transfer(self, payout_id: str, *, reference: str, actor: str) -> Payout:
-        """An operator saw the bank transfer leave (``reference``: the bank's): complete the payout from the bank
-        account, audited. Confirming again with the same reference changes nothing; another reference is refused.
+    def propose_bank_confirmation(self, payout_id: str, *, reference: str, note: str, by: str) -> Payout:
+        """Propose that a bank transfer left our bank account under the bank's ``reference`` (R10-7): kept as the
+        payout's proposed conclusion (``completed`` with the reference as its receipt), nothing moves until a second
+        staff member approves it (``approve_bank_confirmation``); audited ``payout.bank_confirmation_proposed``.
 
-        ``InvalidInput`` for a bad reference, ``NotFound``, ``Refused`` for a payout that is not a bank transfer
-        awaiting confirmation."""
-        ref = reference.strip()
+        ``InvalidInput`` for a bad reference or note, ``NotFound``, ``Refused`` for a payout that is not a bank
+        transfer awaiting one, ``Conflict`` when a confirmation is proposed already or the reference is another
+        payout's."""
+        ref, why = reference.strip(), note.strip()
         if not _BANK_REFERENCE.fullmatch(ref):
             raise InvalidInput("a bank reference is 1 to 64 letters, digits, '-', '/' or '.'", field="reference")
-        return transaction(self._uow, lambda uow: self._confirm(uow, payout_id, ref, actor))
+        if len(why) > 500:
+            raise InvalidInput("a note is at most 500 characters", field="note")
+        at = self._clock.now()
+        conclusion = Conclusion(
+            outcome=ConclusionOutcome.COMPLETED, receipt=ref, evidence=f"bank reference {ref}", note=why, by=by, at=at
+        )
+        return transaction(self._uow, lambda uow: self._propose_bank(uow, payout_id, conclusion))
 
-    def _confirm(self, uow: PaymentsUnitOfWork, payout_id: str, reference: str, actor: str) -> Payout:
-        payout, now = _payout(uow, payout_id), self._clock.now()
+    def _propose_bank(self, uow: PaymentsUnitOfWork, payout_id: str, conclusion: Conclusion) -> Payout:
+        payout = _payout(uow, payout_id)
         if not payout.is_bank_transfer:
             raise Refused(f"payout {payout.id} is paid over M-Pesa: its result comes from M-Pesa, not an operator")
-        if payout.state is PayoutState.COMPLETED and payout.receipt == reference:
-            return payout  # the same confirmation again
         if payout.state is not PayoutState.SUBMITTED:
             raise Refused(f"payout {payout.id} is {payout.state.value}: only one awaiting a transfer is confirmed")
+        if payout.conclusion is not None:
+            raise Conflict(f"payout {payout.id} has a confirmation proposed already ({payout.conclusion.summary})")
+        _receipt_free(uow, payout, conclusion.receipt, what="the bank reference")
+        payout.conclusion = conclusion
+        uow.payouts.update(payout)
         audit(
-            uow, actor, "payout.bank_confirmed", f"payout:{payout.id}", now, reference=reference, amount=payout.amount
-        )
-        _outcomes.complete(
-            uow, self._ledger, self._ids, payout, now, receipt=reference, code="bank", desc=f"confirmed by {actor}"
+            uow,
+            conclusion.by,
+            "payout.bank_confirmation_proposed",
+            f"payout:{payout.id}",
+            conclusion.at,
+            reference=conclusion.receipt or "",
+            note=conclusion.note,
+            amount=payout.amount,
         )
         return payout
+
+    def awaiting_bank_transfer(self, *, limit: int = 1000) -> list[Payout]:
+        """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any): what a
+        second admin approves (as ``bank_file`` lists them, without marking them exported)."""
+        submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
+        return [p for p in submitted if p.is_bank_transfer]
+
+    def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
+        """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
+        (``reference``: the one the approver read; another proposed since is a ``Conflict``); audited
+        ``payout.bank_confirmed`` naming both. The proposer is refused (``SamePerson``, 409 ``same_officer``).
+        ``Refused`` for a payout that is not a bank transfer (its conclusion is ``approve_conclusion``'s)."""
+        if not self.get_payout(payout_id).is_bank_transfer:
+            raise Refused(f"payout {payout_id} is paid over M-Pesa: approve its conclusion instead")
+        return self.approve_conclusion(payout_id, by=by, outcome=ConclusionOutcome.COMPLETED, receipt=reference)
 
     # --- concluding an unknown payout from M-Pesa's record (two people) -------------------------------------------
 
@@ -756,26 +798,35 @@ class Payouts:
         finding is added to the evidence. Nothing moves until a second person ``approve_conclusion``s it; audited
         ``payout.conclusion_proposed``.
 
-        ``InvalidInput`` (no note or evidence, a receipt missing or malformed, a statement that does not show it),
+        ``statement`` (M-Pesa's statement uploaded, R10-4) is read by ``_conclusions.from_statement`` and kept with the
+        proposal as what it shows of the payout (``Conclusion.statement``); ``evidence`` may then be empty.
+
+        ``InvalidInput`` (no note, no evidence nor statement, a receipt missing or malformed, a statement that cannot
+        speak of the payout: not ours, no period, not covering its send, or too short to show it absent),
         ``NotFound``, ``Refused`` (not ``unknown``, or still within the bound: Transaction Status is still asked),
-        ``Conflict`` (a conclusion is proposed already)."""
-        why, seen = _text(note, "note"), _text(evidence, "evidence")
+        ``StatementContradicts`` (409: the statement shows otherwise), ``Conflict`` (a conclusion is proposed
+        already, or the receipt is another payout's)."""
+        why = _text(note, "note")
         paid = (receipt or "").strip() or None
         if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
             raise InvalidInput("a completion names M-Pesa's receipt (6 to 20 letters and digits)", field="receipt")
         if outcome is ConclusionOutcome.FAILED and paid is not None:
             raise InvalidInput("a failure has no receipt: M-Pesa paid nothing", field="receipt")
+        shown = None
         if statement is not None:
-            found = _conclusions.from_statement(
+            shown = _conclusions.from_statement(
                 self.get_payout(payout_id),
                 outcome,
                 paid,
                 statement,
                 self._unknown_bound,
                 shortcode=self._payout_shortcode,
+                now=self._clock.now(),
             )
-            seen = f"{seen}; {found}"
-        conclusion = Conclusion(outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now())
+        seen = _evidence(evidence, shown)
+        conclusion = Conclusion(
+            outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now(), statement=shown
+        )
         return transaction(self._uow, lambda uow: self._propose(uow, payout_id, conclusion))
 
     def _propose(self, uow: PaymentsUnitOfWork, payout_id: str, conclusion: Conclusion) -> Payout:
@@ -810,14 +861,22 @@ class Payouts:
 
     def refuse_from_shell(self, payout_id: str, *, by: str, step: str) -> NoReturn:
         """``Refused`` (the shell's exit 5), audited ``payout.conclusion_refused`` by ``by`` naming the ``step``
-        (``propose`` or ``approve``): a conclusion voids a hold or posts a payment, so both people are proven on the
-        admin API with a step-up, as a remittance's release (LASTREAD L-2: a proposer in the shell, ``ops:<login>``,
-        and an approver on the API, ``user:<id>``, could be one person and four-eyes would never see it)."""
+        (``propose``, ``approve`` or ``confirm-bank``): a conclusion voids a hold or posts a payment, so both people
+        are proven on the admin API with a step-up, as a remittance's release (LASTREAD L-2: a proposer in the shell,
+        ``ops:<login>``, and an approver on the API, ``user:<id>``, could be one person and four-eyes would never
+        see it). A bank transfer's confirmation is such a conclusion (R10-7)."""
         at = self._clock.now()
         transaction(
             self._uow,
             lambda uow: audit(uow, by, "payout.conclusion_refused", f"payout:{payout_id}", at, step=step, via="shell"),
         )
+        if step == "confirm-bank":
+            raise Refused(
+                f"a bank transfer's confirmation completes payout {payout_id} from the bank account, so one admin "
+                f"proposes it with the bank's reference (POST /v1/admin/payouts/{payout_id}/bank-confirmation) and "
+                "a second approves it (.../bank-confirmation/approve), each signed in with their second factor, not "
+                "from the shell: the shell cannot prove who is at the keyboard"
+            )
         where, who = ("/conclusion", "propose and approve") if step == "propose" else ("/conclusion/approve", "approve")
         raise Refused(
             f"the conclusion of payout {payout_id} moves money, so two admins {who} it on the API, each signed in "
@@ -831,17 +890,26 @@ class Payouts:
         posts it with the receipt (``payout.completed``); audited ``payout.concluded`` naming both. ``outcome`` and
         ``receipt`` are what the approver read (R9-1): a conclusion withdrawn and proposed again otherwise since
         (another outcome, another receipt) is a ``Conflict`` and nothing moves. The proposer is refused
-        (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``); ``InvalidState`` when none is
-        proposed or M-Pesa's answer decided the payout meanwhile."""
+        (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``), an admin related to it or appointed
+        too recently as ``compliance.four_eyes`` says (audited ``payout.conclusion_<code>_refused``); ``InvalidState``
+        when none is proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
+        (``propose_bank_confirmation``) is approved the same way and completes it from the bank account, audited
+        ``payout.bank_confirmed`` instead."""
         read = _Read(outcome, (receipt or "").strip() or None)
-        found = self.get_payout(payout_id)
-        if found.conclusion is not None and found.conclusion.by == by:
-            at = self._clock.now()
+        found, at = self.get_payout(payout_id), self._clock.now()
+        refused = None
+        if found.conclusion is not None:
+            refused = self.four_eyes.refusal(found.conclusion.by, by, now=at, what="conclusion")
+        if isinstance(refused, SameOfficer):
             transaction(
                 self._uow,
                 lambda uow: audit(uow, by, "payout.conclusion_same_person_refused", f"payout:{found.id}", at),
             )
             raise SamePerson("you proposed this conclusion: a second person approves it")
+        if refused is not None:
+            action, facts = refused.action("payout.conclusion"), refused.audit_details
+            transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{found.id}", at, **facts))
+            raise refused
         return transaction(self._uow, lambda uow: self._conclude(uow, payout_id, by, read))
 
     def _conclude(self, uow: PaymentsUnitOfWork, payout_id: str, by: str, read: _Read) -> Payout:
@@ -851,12 +919,17 @@ class Payouts:
             raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
         if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
             raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
-        if payout.state is not PayoutState.UNKNOWN:
-            raise InvalidState(f"payout {payout.id} is {payout.state.value} already: M-Pesa's answer decided it")
+        if payout.state is not (PayoutState.SUBMITTED if payout.is_bank_transfer else PayoutState.UNKNOWN):
+            decided = "" if payout.is_bank_transfer else ": M-Pesa's answer decided it"
+            raise InvalidState(f"payout {payout.id} is {payout.state.value} already{decided}")
         if proposed.by == by:
             raise SamePerson("you proposed this conclusion: a second person approves it")
-        _receipt_free(uow, payout, proposed.receipt)  # booked on another payout since it was proposed
+        what = "the bank reference" if payout.is_bank_transfer else "M-Pesa's receipt"
+        _receipt_free(uow, payout, proposed.receipt, what=what)  # booked on another payout since it was proposed
         payout.conclusion = attrs.evolve(proposed, approved_by=by, approved_at=now)
+        if payout.is_bank_transfer:
+            self._bank_confirmed(uow, payout, proposed, by, now)
+            return payout
         desc = f"concluded from M-Pesa's record by {proposed.by} and {by}: {proposed.evidence}"
         audit(
             uow,
@@ -878,6 +951,24 @@ class Payouts:
         else:
             _outcomes.fail(uow, self._ledger, self._ids, payout, now, code="concluded", desc=desc[:500])
         return payout
+
+    def _bank_confirmed(
+        self, uow: PaymentsUnitOfWork, payout: Payout, proposed: Conclusion, by: str, now: datetime
+    ) -> None:
+        """The approved bank transfer completes from the bank account (``flows``: Dr in-flight / Cr bank)."""
+        reference = proposed.receipt or ""
+        audit(
+            uow,
+            by,
+            "payout.bank_confirmed",
+            f"payout:{payout.id}",
+            now,
+            reference=reference,
+            proposed_by=proposed.by,
+            amount=payout.amount,
+        )
+        desc = f"bank transfer confirmed by {proposed.by} and {by}"
+        _outcomes.complete(uow, self._ledger, self._ids, payout, now, receipt=reference, code="bank", desc=desc)
 
     def decline_conclusion(self, payout_id: str, *, by: str, note: str) -> Payout:
         """Decline (or, its proposer, withdraw) the conclusion proposed, saying why: nothing moves, the payout stays
@@ -1055,14 +1146,17 @@ class Payouts:
         )
 
 
-def _receipt_free(uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None) -> None:
-    """``Conflict`` when M-Pesa's ``receipt`` is booked on another payout already (LASTREAD L-6): one payment never
-    closes two payouts as paid (the other payee would never be paid while the books say both were)."""
+def _receipt_free(
+    uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None, *, what: str = "M-Pesa's receipt"
+) -> None:
+    """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
+    (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
+    books say both were)."""
     if receipt is None:
         return
     taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
     if taken:
-        raise Conflict(f"M-Pesa's receipt {receipt} is payout {taken[0]}'s already: one payment pays one payout")
+        raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
 
 
 @attrs.frozen
@@ -1077,6 +1171,16 @@ class SamePerson(Conflict):
     """Four-eyes: who proposed a payout's conclusion cannot approve it too."""
 
     code = "same_officer"
+
+
+def _evidence(said: str, shown: StatementEvidence | None) -> str:
+    """The conclusion's evidence for the record: what the proposer says they read and, with a statement uploaded,
+    what it shows of the payout (then the words may be left out: the statement is the evidence)."""
+    if shown is None:
+        return _text(said, "evidence")
+    if not said.strip():
+        return shown.summary[:500]
+    return f"{_text(said, 'evidence')}; {shown.summary}"[:500]
 
 
 def _text(value: str, field: str) -> str:

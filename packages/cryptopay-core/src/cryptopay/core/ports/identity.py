@@ -60,7 +60,11 @@ class UserRepository(Protocol):
         """The user with this verified phone (wire form ``2547…``)."""
         ...
 
-    def update(self, user: User) -> None: ...
+    def update(self, user: User) -> None:
+        """Write ``user`` over the stored row if nobody changed it since it was read (its ``row_version``), and
+        bump ``user.row_version``; ``AccountChanged`` (a ``Conflict``) if another write came first: read it again
+        and decide again (review11 R11-1). ``NotFound`` if the user does not exist."""
+        ...
 
 
 class RefreshTokenRepository(Protocol):

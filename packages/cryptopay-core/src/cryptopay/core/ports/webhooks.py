@@ -49,6 +49,12 @@ class WebhookEndpoints(Protocol):
         """One page of the merchant's enabled endpoints, newest first (by id), strictly older than ``before``."""
         ...
 
+    def lock_merchant(self, merchant_id: str) -> None:
+        """Until the transaction ends, hold off any other that locks the same merchant's endpoints (one adding an
+        endpoint or changing a URL), so the checks made after it (one endpoint per URL, the cap) see each other's
+        writes (reader2 M-3: two simultaneous creations made two endpoints at one URL)."""
+        ...
+
 
 class WebhookDeliveries(Protocol):
     def add(self, delivery: WebhookDelivery) -> None:

@@ -213,8 +213,9 @@ def unresolved_payouts(records: Records) -> list[Difference]:
         proposed = f"; conclusion proposed: {payout.conclusion.summary}" if payout.conclusion is not None else ""
         if payout.state is PayoutState.UNKNOWN:
             end = (
-                "conclude it from M-Pesa's record (its statement or a Transaction Status answer): two admins on the "
-                f"API, each with a step-up (POST /v1/admin/payouts/{payout.id}/conclusion, then .../approve)"
+                "conclude it from M-Pesa's record (its statement or a Transaction Status answer): two admins, each "
+                "with a step-up, on the console's unresolved payouts or the API "
+                f"(POST /v1/admin/payouts/{payout.id}/conclusion, then .../approve)"
             )
         else:  # only an unknown payout is concluded (LASTREAD L-3): Transaction Status is asked first
             end = (

@@ -29,6 +29,7 @@ from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import DEFAULT_RESULT_DEADLINE, DEFAULT_UNKNOWN_BOUND, Payout
+from cryptopay.core.reconciliation.bank_statement import BankStatement
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.remittances.model import RemittanceOrder
 from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
@@ -209,6 +210,7 @@ class Records:
     payout_statement: Statement | None = None
     collection_statement: Statement | None = None
     statement_shortcodes: tuple[str, ...] = ()  # the Short Codes of every statement given (to say why one is missing)
+    bank_statement: BankStatement | None = None  # the settlement bank account's statement (the bank transfers')
     mpesa_balance: Money | None = None  # M-Pesa's Account Balance answer (the float's available funds)
     books_float: Money | None = None  # the books' float when that answer came (None: compare with the books now)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups

@@ -24,6 +24,12 @@ statement belongs to one Short Code: the payouts are matched with the statement 
 B2C/B2B PartyA), the collections with the statement of the collections' (the STK Push and C2B paybill), the same
 statement when one Short Code is both (``Shortcodes``); a check with no statement of its Short Code is skipped.
 
+A bank-transfer payout (paid by an operator from the bank file, its bank reference confirmed by two staff) is matched
+with the settlement bank account's statement (``bank_statement``) by that reference and its exact amount: a
+confirmed transfer within the statement's period and not debited on it, a debit no transfer of ours carries, an
+amount that differs, a transfer debited twice or returned by the bank are differences. Without a bank statement the
+check is skipped while any bank transfer was confirmed (``--require-outside`` exits 7; reviewer10 R10-7).
+
 The float is compared with Account Balance, and each custody account with what the chain holds at our deposit and
 hot-wallet addresses.
 """
@@ -40,7 +46,8 @@ from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
-from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, Payout, PayoutState
+from cryptopay.core.reconciliation.bank_statement import BankLine, BankStatement
 from cryptopay.core.reconciliation.model import (
     Difference,
     Records,
@@ -79,21 +86,95 @@ def needs_statement(records: Records) -> str:
 
 
 def bank_transfers_match_bank(records: Records) -> list[Difference]:
-    """Every bank-transfer payout an operator confirmed (``payouts confirm-bank``) is on the bank's statement for its
-    amount and account. No bank statement is read yet: with such payouts the check is skipped (``needs_bank``), so
-    ``--require-outside`` exits 7 as for a missing M-Pesa statement (reviewer10 R10-7); with none, nothing to
-    compare."""
-    return []
+    """Every bank-transfer payout completed (its bank reference confirmed by two staff) within the bank statement's
+    period is one debit on it, by its reference, for its exact amount; every debit is one of them; no transfer of
+    ours came back as a credit. A debit whose reference another bank transfer's proposed confirmation names is one
+    still awaiting its second person."""
+    statement = records.bank_statement
+    if statement is None:
+        return []
+    banked = [p for p in records.payouts if p.is_bank_transfer]
+    done = {_reference(p.receipt): p for p in banked if p.state is PayoutState.COMPLETED and p.receipt}
+    proposed = {_reference(c.receipt): p for p in banked if (c := _awaiting_approval(p)) is not None}
+    found: list[Difference] = []
+    matched: set[str] = set()
+    for number, line in statement.debits:
+        key = _reference(line.reference)
+        payout = done.get(key)
+        if payout is None:
+            found.append(_debit_unplaced(number, line, proposed.get(key)))
+        elif payout.id in matched:
+            found.append(Difference(_bank_subject(payout), "debited once", "a second debit", _debit(number, line)))
+        else:
+            matched.add(payout.id)
+            if payout.amount != line.debit:
+                paid = f"{payout.amount} paid"
+                found.append(Difference(_bank_subject(payout), paid, f"{line.debit} debited", _debit(number, line)))
+    for payout in done.values():
+        if payout.id not in matched and _in_period(payout.finished_at, statement.period):
+            detail = f"{payout.amount} to {payout.destination}, confirmed {payout.finished_at}"
+            expected = f"bank reference {payout.receipt} debited on the bank's statement"
+            found.append(Difference(_bank_subject(payout), expected, "not on it", detail))
+    return found + _bank_returns(statement, done)
+
+
+def _reference(text: str | None) -> str:
+    """A bank reference compared: without spaces or case (statements write ``FT 26337 ABC`` as often as not)."""
+    return "".join((text or "").split()).upper()
+
+
+def _awaiting_approval(payout: Payout) -> Conclusion | None:
+    """The bank confirmation proposed for a transfer still awaiting its second person, if any."""
+    proposal = payout.conclusion
+    if payout.state is PayoutState.SUBMITTED and proposal is not None and proposal.approved_by is None:
+        return proposal
+    return None
+
+
+def _bank_subject(payout: Payout) -> str:
+    return f"bank transfer {payout.id} ({payout.state.value})"
+
+
+def _debit(number: int, line: BankLine) -> str:
+    said = f"; {line.narrative}" if line.narrative else ""
+    return f"row {number}: {line.debit} debited {line.on.isoformat()}, reference {line.reference}{said}"
+
+
+def _debit_unplaced(number: int, line: BankLine, proposed: Payout | None) -> Difference:
+    if proposed is not None:
+        return Difference(
+            _bank_subject(proposed),
+            "completed with this reference (its confirmation approved)",
+            f"confirmation proposed by {proposed.conclusion.by if proposed.conclusion else '?'}, awaiting approval",
+            _debit(number, line),
+        )
+    return Difference(
+        f"bank reference {line.reference}", "a bank transfer of ours", "none in our books", _debit(number, line)
+    )
+
+
+def _bank_returns(statement: BankStatement, done: dict[str, Payout]) -> list[Difference]:
+    """A credit carrying a completed transfer's reference: the bank returned it (a closed or wrong account)."""
+    found = []
+    for number, line in enumerate(statement.lines, start=1):
+        payout = done.get(_reference(line.reference)) if line.credit.is_positive() else None
+        if payout is not None:
+            detail = f"row {number}: {line.credit} credited {line.on.isoformat()}, reference {line.reference}"
+            found.append(Difference(_bank_subject(payout), "paid in our books", "returned by the bank", detail))
+    return found
 
 
 def needs_bank(records: Records) -> str:
-    """Why the confirmed bank transfers were not compared: the bank's statement is not read (none: nothing to)."""
+    """Why the confirmed bank transfers were not compared: no bank statement was imported (none confirmed and no
+    statement: nothing to compare)."""
+    if records.bank_statement is not None:
+        return ""
     confirmed = [p for p in records.payouts if p.is_bank_transfer and p.state is PayoutState.COMPLETED]
     if not confirmed:
         return ""
     return (
-        f"bank not compared: {len(confirmed)} bank transfer(s) confirmed by an operator are not checked against the "
-        "bank's statement"
+        f"bank not compared: {len(confirmed)} confirmed bank transfer(s) and no bank statement was imported "
+        "(--bank-statement)"
     )
 
 
@@ -172,11 +253,11 @@ def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: se
     return None
 
 
-def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
+def _line_against(payout: Payout, line: StatementLine, records: Records) -> list[Difference]:
     subject = f"payout {payout.id} ({payout.state.value})"
     found = []
     if payout.state is not PayoutState.COMPLETED:
-        advice = "" if payout.is_final else f"; M-Pesa paid it: conclude completed with receipt {line.receipt}"
+        advice = "" if payout.is_final else f"; {_paid_advice(payout, line.receipt, records)}"
         found.append(
             Difference(subject, f"{payout.state.value} as in our books", "paid by M-Pesa", _paid(line) + advice)
         )
@@ -192,6 +273,63 @@ def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
             )
         )
     return found
+
+
+def _two_admins(payout: Payout) -> str:
+    return (
+        f"two admins, each with a step-up (the console's unresolved payouts, or POST /v1/admin/payouts/{payout.id}/"
+        "conclusion then .../approve)"
+    )
+
+
+def _still_asked(payout: Payout, records: Records) -> str | None:
+    """What still decides a non-final payout before anyone may conclude it (None: only a conclusion will): its
+    result (``submitted``), or Transaction Status within the bound (``unknown``: ``Payouts.propose_conclusion``
+    refuses it until then)."""
+    if payout.state is PayoutState.SUBMITTED:
+        return (
+            "it is still awaiting M-Pesa's result: its result or a Transaction Status answer decides it "
+            "(`cryptopay payouts query-stale` asks now); only a payout left unknown past the bound is concluded"
+        )
+    since = payout.unknown_since
+    if since is not None and records.at - since <= records.unknown_bound:
+        return (
+            f"Transaction Status is still asked; if it stays unknown past {(since + records.unknown_bound).isoformat()}"
+            " it is concluded"
+        )
+    return None
+
+
+def _paid_advice(payout: Payout, receipt: str, records: Records) -> str:
+    """What to do about a non-final payout M-Pesa's statement shows paid with ``receipt``, for its state."""
+    first = _still_asked(payout, records)
+    if first is not None:
+        return f"M-Pesa paid it: {first} completed with receipt {receipt}"
+    proposed = payout.conclusion
+    if proposed is None:
+        return f"M-Pesa paid it: conclude completed with receipt {receipt}, {_two_admins(payout)}"
+    if (proposed.outcome, proposed.receipt) == (ConclusionOutcome.COMPLETED, receipt):
+        return f"M-Pesa paid it: the conclusion proposed ({proposed.summary}) awaits a second admin's approval"
+    return (
+        f"M-Pesa paid it with receipt {receipt}: the conclusion proposed ({proposed.summary}) is contradicted by the "
+        "statement: decline it and conclude completed with this receipt"
+    )
+
+
+def _absent_advice(payout: Payout, records: Records) -> str:
+    """What to do about a non-final payout M-Pesa's statement shows was never paid, for its state."""
+    first = _still_asked(payout, records)
+    if first is not None:
+        return f"M-Pesa shows no such payment so far: {first} failed"
+    proposed = payout.conclusion
+    if proposed is None:
+        return f"M-Pesa shows no such payment: conclude failed, {_two_admins(payout)}"
+    if proposed.outcome is ConclusionOutcome.FAILED:
+        return f"M-Pesa shows no such payment: the conclusion proposed ({proposed.summary}) awaits a second admin"
+    return (
+        f"M-Pesa shows no such payment: the conclusion proposed ({proposed.summary}) is contradicted by the "
+        "statement: decline it"
+    )
 
 
 def statement_matches_payouts(records: Records) -> list[Difference]:
@@ -211,7 +349,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             found.append(Difference(f"receipt {line.receipt}", "a payout of ours", "none in our books", _paid(line)))
             continue
         matched.add(payout.id)
-        found += _line_against(payout, line)
+        found += _line_against(payout, line, records)
     found += _payouts_reversed(statement, by_receipt) + _unrecognised_withdrawals(statement)
     # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
     # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
@@ -231,10 +369,12 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
 
 def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], matched: set[str]) -> list[Difference]:
     """A payout sent over M-Pesa and not final in our books (``submitted``, ``unknown``) that M-Pesa's statement
-    does not show although its period covers the send and the unknown bound after it (a request M-Pesa took is
-    paid within it): M-Pesa shows no such payment, so it can be concluded failed (R10-4: an unknown B2B payout
-    absent from the statement reconciled clean). Its presence is ``_line_against``'s (paid by M-Pesa)."""
-    start, end = covers
+    does not show although it covers the send and the unknown bound after it (a request M-Pesa took is paid within
+    it): M-Pesa shows no such payment (R10-4: an unknown B2B payout absent from the statement reconciled clean). A
+    statement shows nothing after it was read (``records.at``), whatever its period says (a day's statement read at
+    noon), so a payout sent within the bound of that proves nothing yet and is no difference here. What to do is
+    the payout's state's (``_absent_advice``). Its presence is ``_line_against``'s (paid by M-Pesa)."""
+    start, end = covers[0], min(covers[1], records.at)
     found = []
     for payout in records.payouts:
         if payout.is_final or payout.is_bank_transfer or payout.state is PayoutState.PLANNED or payout.id in matched:
@@ -248,7 +388,7 @@ def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], 
                 f"{payout.state.value} as in our books (paid or not: M-Pesa's record says)",
                 "not on M-Pesa's statement",
                 f"{payout.kind.value} {payout.amount} to {shown_destination(payout.destination)}, sent "
-                f"{sent.isoformat()}: M-Pesa shows no such payment: conclude failed",
+                f"{sent.isoformat()}: {_absent_advice(payout, records)}",
             )
         )
     return found

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import ASSETS, KES, USDT, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
-from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.payouts.model import DEFAULT_UNKNOWN_BOUND, Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.ledger import LedgerSession
 from cryptopay.core.ports.monitoring import Metrics
@@ -58,6 +58,7 @@ from cryptopay.core.ports.reconciliation import BalanceQueryStore, Reconciliatio
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.treasury import TreasuryStore
+from cryptopay.core.reconciliation.bank_statement import BankStatement
 from cryptopay.core.reconciliation.checks import CHECKS
 from cryptopay.core.reconciliation.model import (
     BalanceQuery,
@@ -107,6 +108,7 @@ class Outside:
     Account Balance answer, and ``books_float`` the books' float when it was taken (None: the books now);
     ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups). ``statements``: one
     statement per Short Code of ours (``Shortcodes``), each read only for the records of its own Short Code.
+    ``bank_statement``: the settlement bank account's statement, matched with the bank-transfer payouts.
     """
 
     statement: Statement | None = None
@@ -114,6 +116,7 @@ class Outside:
     books_float: Money | None = None
     float_baseline: Money | None = None
     statements: tuple[Statement, ...] = ()  # more statements, one per Short Code (``statement`` may be one of them)
+    bank_statement: BankStatement | None = None  # the bank account's statement: the bank transfers' record
 
     @property
     def every_statement(self) -> tuple[Statement, ...]:
@@ -157,6 +160,8 @@ class Reconciliation:
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
         shortcodes: Shortcodes | None = None,
+        payout_bound: timedelta = DEFAULT_UNKNOWN_BOUND,
+        bank_account: str = "",
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -175,6 +180,8 @@ class Reconciliation:
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
         self._shortcodes = shortcodes
+        self._payout_bound = payout_bound  # as Payouts' unknown_bound: a payout unknown longer is a difference
+        self._bank_account = bank_account  # the settlement bank account's digits ("": a statement of any is read)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -190,6 +197,7 @@ class Reconciliation:
         given = outside.every_statement
         for statement in given:
             self._statement_ours(statement)
+        self._bank_statement_ours(outside.bank_statement)
         full, answer = self._with_defaults(outside)
         inputs = _inputs(outside, full, answer)
         records = self.snapshot(full)
@@ -231,6 +239,21 @@ class Reconciliation:
             said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
             raise InvalidInput(
                 f"the statement is of {said}, not of ours ({', '.join(sorted(ours))})", field="statement"
+            )
+
+    def _bank_statement_ours(self, statement: BankStatement | None) -> None:
+        """``InvalidInput`` for a bank statement of another account than the settlement bank account (compared by
+        its digits), when one is configured (``CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT``): another account's debits are
+        never read as our transfers."""
+        if statement is None or not self._bank_account:
+            return
+        digits = "".join(ch for ch in statement.account if ch.isdigit())
+        if digits != self._bank_account:
+            said = f"account {statement.account.strip()!r}" if statement.account.strip() else "no account number"
+            raise InvalidInput(
+                f"the bank statement is of {said}, not of the settlement bank account (ending "
+                f"{self._bank_account[-4:]})",
+                field="bank_statement",
             )
 
     def _by_shortcode(self, given: Sequence[Statement]) -> tuple[Statement | None, Statement | None]:
@@ -336,6 +359,7 @@ class Reconciliation:
             payout_statement=payouts_statement,
             collection_statement=collections_statement,
             statement_shortcodes=tuple(s.shortcode.strip() for s in outside.every_statement),
+            bank_statement=outside.bank_statement,
             mpesa_balance=outside.mpesa_balance,
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,
@@ -348,6 +372,7 @@ class Reconciliation:
             wrong_network=tuple(strays),
             wrong_pending=tuple(pending_strays),
             remittances=self._remittance_books() if self._remittances is not None else None,
+            unknown_bound=self._payout_bound,
             **self._treasury_records(),
         )
 
@@ -620,7 +645,8 @@ def _ledger_records(
 def _inputs(given: Outside, used: Outside, answer: BalanceQuery | None) -> dict[str, str]:
     """What a run compares with (R10-13): the Account Balance and its source (``typed`` by the caller, or M-Pesa's
     answer by id and time), the books' float then, the float baseline and its source (``typed`` or ``configured``:
-    ``CRYPTOPAY_MPESA_FLOAT_BASELINE``), and each statement's Short Code, period and sha256."""
+    ``CRYPTOPAY_MPESA_FLOAT_BASELINE``), each statement's Short Code, period and sha256, and the bank statement's
+    account, period and sha256."""
     found: dict[str, str] = {}
     if used.mpesa_balance is not None:
         found["mpesa_balance"] = str(used.mpesa_balance)
@@ -639,6 +665,9 @@ def _inputs(given: Outside, used: Outside, answer: BalanceQuery | None) -> dict[
         span = f"{period[0].isoformat()}/{period[1].isoformat()}" if period else "period unknown"
         code = statement.shortcode.strip() or "no Short Code"
         found[f"statement_{n}"] = f"{code} {span} sha256:{statement.digest or 'unknown'}"
+    if (bank := used.bank_statement) is not None:
+        span = f"{bank.period[0].isoformat()}/{bank.period[1].isoformat()}"
+        found["bank_statement"] = f"{bank.account.strip() or 'no account'} {span} sha256:{bank.digest or 'unknown'}"
     return found
 
 

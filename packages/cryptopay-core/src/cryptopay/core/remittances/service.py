@@ -84,7 +84,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import NoReturn, cast
+from typing import cast
 
 import attrs
 from cryptopay.core import flows
@@ -92,6 +92,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
 from cryptopay.core.compliance.cases import Alert, CaseStatus, Clearance
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring, UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import NameMatcher, normalize_name
@@ -127,7 +128,6 @@ from cryptopay.core.mobile_money.phones import (
 )
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDC, USDT, Asset, Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
 from cryptopay.core.payments.refunds import (
@@ -308,6 +308,8 @@ class Remittances:
     metrics: Metrics | None = None  # how many orders the last run could not move (``cryptopay_remittances_failed``)
     # The alerts' cases, concluded with an officers' refund of a held order (None: no monitoring wired)
     cases: Callable[[], Monitoring | None] = lambda: None
+    # approvals' check (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -774,18 +776,18 @@ class Remittances:
         )
         return order
 
-    def _refuse_same_officer(self, order_id: str, actor: str, proposed_by: str, kind: str) -> NoReturn:
-        """The proposer of a refund or release approving it: audited ``remittance.<kind>_same_officer_refused`` in a
-        unit of work of its own, then ``SameOfficer``."""
-        details = {"proposed_by": proposed_by}
+    def _second_officer(self, order_id: str, actor: str, proposed_by: str, kind: str) -> None:
+        """Four-eyes on a refund's or a release's approval (``compliance.four_eyes``): its proposer, an officer
+        related to it or appointed too recently is refused, audited ``remittance.<kind>_<code>_refused`` in a unit of
+        work of its own."""
         now = self.clock.now()
-        in_transaction(
-            self.uow,
-            lambda uow: uow.audit.append(
-                _event(actor, f"remittance.{kind}_same_officer_refused", order_id, now, details)
-            ),
-        )
-        raise SameOfficer(f"you proposed this {kind}: a second officer approves it")
+        refused = self.four_eyes.refusal(proposed_by, actor, now=now, what=kind)
+        if refused is None:
+            return
+        details = {"proposed_by": proposed_by, **refused.audit_details}
+        action = refused.action(f"remittance.{kind}")
+        in_transaction(self.uow, lambda uow: uow.audit.append(_event(actor, action, order_id, now, details)))
+        raise refused
 
     def approve_refund(self, order_id: str, *, officer: str, expected: str | None = None) -> RemittanceOrder:
         """A second officer carries out the refund another proposed (``SameOfficer`` for its proposer, audited
@@ -801,8 +803,7 @@ class Remittances:
         if expected is not None and not _same_address(expected, proposal.address):
             raise Conflict(f"the refund proposed on remittance {order.id} goes elsewhere now: read it again")
         actor = f"user:{officer}"
-        if proposal.officer == officer:
-            self._refuse_same_officer(order.id, actor, proposal.officer, "refund")
+        self._second_officer(order.id, actor, proposal.officer, "refund")
         self._confirm_not_paid(order, actor)
         self._screen_refund(order, proposal.address, actor)
         cases = self.cases()
@@ -836,9 +837,12 @@ class Remittances:
         uow.audit.append(_event(f"user:{officer}", "remittance.refund_approved", order.id, now, details))
         self._start_refund(uow, order_id, f"user:{officer}", proposal.address, proposal.note)
 
-    def decline_refund(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+    def decline_refund(
+        self, order_id: str, *, officer: str, note: str, proposed_at: datetime | None = None
+    ) -> RemittanceOrder:
         """Any officer declines (its proposer withdraws) the refund proposed, with a note: nothing moves, audited
-        ``remittance.refund_proposal_declined``."""
+        ``remittance.refund_proposal_declined``. ``proposed_at``: when the proposal the officer read was made;
+        another one proposed since is a ``Conflict`` and stays (reader2 M-9, as approvals name what they read)."""
         why = _officers_note(note)
 
         def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
@@ -846,6 +850,7 @@ class Remittances:
             proposal = order.refund_proposal
             if proposal is None:
                 raise InvalidState(f"no refund of remittance {order.id} is proposed")
+            _refuse_another(order.id, "refund", proposal.at, proposed_at)
             order.refund_proposal = None
             uow.remittances.update(order)
             details = {"proposed_by": proposal.officer, "address": proposal.address, "note": why}
@@ -901,8 +906,7 @@ class Remittances:
         if proposal is None:
             raise InvalidState(f"no release of remittance {order.id} is proposed")
         actor = f"user:{officer}"
-        if proposal.officer == officer:
-            self._refuse_same_officer(order.id, actor, proposal.officer, "release")
+        self._second_officer(order.id, actor, proposal.officer, "release")
         held = order.state is RemittanceState.HELD
         current = self._retriable(order) if held else None
         cases = self.cases()
@@ -943,9 +947,11 @@ class Remittances:
         uow.audit.append(_event(f"user:{officer}", "remittance.release_approved", order.id, now, details))
         return self._plan_b2c(uow, order_id, f"user:{officer}") if pay else order
 
-    def decline_release(self, order_id: str, *, officer: str, note: str) -> RemittanceOrder:
+    def decline_release(
+        self, order_id: str, *, officer: str, note: str, proposed_at: datetime | None = None
+    ) -> RemittanceOrder:
         """Any officer declines (its proposer withdraws) the release proposed, with a note: nothing moves, audited
-        ``remittance.release_proposal_declined``."""
+        ``remittance.release_proposal_declined``. ``proposed_at`` as ``decline_refund``'s."""
         why = _officers_note(note)
 
         def decline(uow: RemittanceUnitOfWork) -> RemittanceOrder:
@@ -953,6 +959,7 @@ class Remittances:
             proposal = order.release_proposal
             if proposal is None:
                 raise InvalidState(f"no release of remittance {order.id} is proposed")
+            _refuse_another(order.id, "release", proposal.at, proposed_at)
             order.release_proposal = None
             uow.remittances.update(order)
             details = {"proposed_by": proposal.officer, "note": why}
@@ -2053,6 +2060,9 @@ def _texted_today(uow: RemittanceUnitOfWork, order: RemittanceOrder, now: dateti
     return texted
 
 
+_SENDER_ABROAD_SW = "mtumaji wa ng'ambo"  # quoted_name's "a sender abroad", in Swahili
+
+
 def notice_text(order: RemittanceOrder) -> str:
     """The recipient's SMS once the money arrived. The sender's name is quoted only as a valid person's name, cut
     to 40 characters (``quoted_name``): whatever else a sender typed never goes out under the platform's sender ID.
@@ -2064,12 +2074,23 @@ def notice_text(order: RemittanceOrder) -> str:
     ...     sender=Sender(name="M-PESA Reversal: call 0700111222", country="GB"), requested=Money.of(100, KES),
     ...     usdt=Money.of(1, USDT), kes=Money.of(100, KES), charge=Money.of(0, KES), quote_id="q", bid=Decimal(1),
     ...     mid=Decimal(1), invoice_id="inv_1", route=RemittanceRoute.MPESA)
-    >>> notice_text(order)
-    'You have received KES 100.00 from a sender abroad (GB), sent to your M-Pesa. Ref rmt_1.'
+    >>> for part in notice_text(order).split(" / "):
+    ...     print(part)
+    You have received KES 100.00 from a sender abroad (GB), sent to your M-Pesa. Ref rmt_1.
+    Umepokea KES 100.00 kutoka kwa mtumaji wa ng'ambo (GB), zimetumwa kwa M-Pesa yako. Ref rmt_1.
+
+    In English and then Swahili, as every SMS to a number that has told us no language (review12 R12-7).
     """
-    where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
-    who = f"{quoted_name(order.sender.name)} ({order.sender.country})"
-    return f"You have received KES {order.kes.amount:,} from {who}, {where}. Ref {order.id}."
+    wallet = order.route is RemittanceRoute.WALLET
+    where = "credited to your cryptopay wallet" if wallet else "sent to your M-Pesa"
+    mahali = "zimewekwa kwenye pochi yako ya cryptopay" if wallet else "zimetumwa kwa M-Pesa yako"
+    country, amount = order.sender.country, f"KES {order.kes.amount:,}"
+    who = f"{quoted_name(order.sender.name)} ({country})"
+    nani = f"{quoted_name(order.sender.name, fallback=_SENDER_ABROAD_SW)} ({country})"
+    return (
+        f"You have received {amount} from {who}, {where}. Ref {order.id}. / "
+        f"Umepokea {amount} kutoka kwa {nani}, {mahali}. Ref {order.id}."
+    )
 
 
 def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> str:
@@ -2201,6 +2222,12 @@ def _why(clearance: Clearance) -> str:
     if clearance.cleared:
         return f"alert {clearance.alert_id}: case {clearance.case_id} was closed by one officer, not released by two"
     return clearance.why
+
+
+def _refuse_another(order_id: str, kind: str, at: datetime, read: datetime | None) -> None:
+    """``Conflict`` when the officer read a proposal made at ``read`` and the one standing was made at ``at``."""
+    if read is not None and read != at:
+        raise Conflict(f"the {kind} proposed on remittance {order_id} is another one now: read it again")
 
 
 def _officers_note(note: str) -> str:

@@ -6,7 +6,7 @@ schedule), not code: a bank's name, paybill and account-number format change wit
 
 A bank account is paid by B2B when its bank has a paybill and the account number fits Daraja's AccountReference
 (13 characters); otherwise an operator transfers it from the bank file (``Payouts.bank_file``) and confirms it
-(``Payouts.confirm_bank_transfer``).
+(``Payouts.propose_bank_confirmation``, approved by a second officer).
 
 >>> catalogue = bank_catalogue()
 >>> route = catalogue.route("EQUITY:0170123456789")

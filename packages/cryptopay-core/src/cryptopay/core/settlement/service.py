@@ -17,7 +17,7 @@ one conversion per settlement and asset. A merchant whose balance holds an asset
 Bank settlements (#13.7): a bank account whose bank has a paybill in the bank catalogue is paid by M-Pesa B2B
 (``BusinessPayBill`` to the paybill, the account number as AccountReference), planned in B2B's sizes and sent by the
 same payout machinery as B2C; any other bank account becomes one bank transfer awaiting an operator (the bank file,
-then ``Payouts.confirm_bank_transfer``).
+then two officers' ``Payouts.propose_bank_confirmation`` and ``approve_bank_confirmation``).
 
 Refunds the merchant funded after settlement (outside review R25, ``Refunds.refund(fund_after_settlement=True)``) are
 netted: what the merchant owes (``flows.merchant_receivable``) is taken from the shillings a settlement would pay,

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import attrs
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.identity.model import (
+    AccountChanged,
     ApiKey,
     IdempotencyEntry,
     Merchant,
@@ -92,6 +93,12 @@ class InMemoryUsers:
 
     def update(self, user: User) -> None:
         with self._lock:
+            stored = self._rows.get(user.id)
+            if stored is None:
+                raise NotFound(f"user {user.id} does not exist")
+            if stored.row_version != user.row_version:
+                raise AccountChanged(user.id)
+            user.row_version += 1
             self._rows[user.id] = _copy(user)
 
 

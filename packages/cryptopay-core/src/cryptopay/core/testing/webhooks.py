@@ -48,6 +48,9 @@ class InMemoryWebhookEndpoints:
     def get(self, endpoint_id: str) -> WebhookEndpoint | None:
         return self._endpoints.get(endpoint_id)
 
+    def lock_merchant(self, merchant_id: str) -> None:
+        """Nothing to do: the in-memory unit of work runs one at a time."""
+
     def save(self, endpoint: WebhookEndpoint) -> None:
         self._endpoints[endpoint.id] = endpoint
 

@@ -23,6 +23,9 @@ Prepaid tokens, honestly: Daraja's B2B result carries no token. KPLC sends the 2
 registered for the meter. A result that carries a ``PrepaidToken`` parameter (the sandbox's simulated prepaid
 biller) has it kept on the payout and shown here; otherwise ``token`` stays empty and ``token_note`` says where it
 comes from.
+
+The ``wallet.bill`` audit record names the account masked (``mask_msisdn``: an airtime or paybill account may be a
+phone number): the chain is never erased, so it keeps no personal data whole; the payout (sealed at rest) has it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from cryptopay.core.errors import InvalidInput, NotFound, QuoteRequired, Refused
 from cryptopay.core.fx import Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutKind, PayoutState
 from cryptopay.core.payouts.model import B2BTarget
@@ -235,10 +239,10 @@ class Bills:
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.BILL.value, checked.amount, now, bill_id))
-        details = {  # R10-10: the amount, the account, and what was sold for it at which rate
+        details = {  # R10-10: the amount, the account (masked), and what was sold for it at which rate
             "payout": payout_id,
             "biller": biller.code,
-            "account": checked.account,
+            "account": mask_msisdn(checked.account),  # may be a phone: masked like every number in the chain
             "amount": str(checked.amount),
             "paid_with": paid_with.asset.code,
             "sold": str(paid_with),

@@ -48,8 +48,9 @@ from cryptopay.adapters.sql.tables_identity import (
     refresh_tokens,
     users,
 )
-from cryptopay.core.errors import Conflict, InvalidState
+from cryptopay.core.errors import Conflict, InvalidState, NotFound
 from cryptopay.core.identity.model import (
+    AccountChanged,
     ApiKey,
     IdempotencyEntry,
     Merchant,
@@ -124,7 +125,15 @@ class SqlUsers:
                 raise Conflict("an account with this email already exists", field="email")
             if user.phone is not None and conn.execute(self._phone_taken(user)).first() is not None:
                 raise Conflict("an account with this phone number already exists", field="phone")
-            _update(conn, users, user.id, self._row(user), "user")
+            row = self._row(user) | {"row_version": user.row_version + 1}
+            changed = conn.execute(
+                users.update().where(users.c.id == user.id, users.c.row_version == user.row_version).values(**row)
+            ).rowcount
+            if changed != 1:
+                if conn.execute(sa.select(users.c.id).where(users.c.id == user.id)).first() is None:
+                    raise NotFound(f"user {user.id} does not exist")
+                raise AccountChanged(user.id)
+        user.row_version += 1
 
     def _row(self, user: User) -> dict[str, Any]:
         row = _user_row(user)
@@ -188,6 +197,9 @@ def _user_row(user: User) -> dict[str, Any]:
         "email_token_hash": user.email_token_hash,
         "email_token_expires_at": user.email_token_expires_at,
         "disabled_at": user.disabled_at,
+        "appointed_by": user.appointed_by,
+        "appointed_at": user.appointed_at,
+        "row_version": user.row_version,
     }
 
 
@@ -216,6 +228,9 @@ def _user(row: Any, personal: PersonalData) -> User:
         email_token_hash=m["email_token_hash"],
         email_token_expires_at=m["email_token_expires_at"],
         disabled_at=m["disabled_at"],
+        appointed_by=m["appointed_by"],
+        appointed_at=m["appointed_at"],
+        row_version=m["row_version"],
     )
 
 

@@ -579,6 +579,7 @@ class SqlSettlements(_Documents[Settlement]):
 
 
 _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
+_RECEIPT_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]*", re.ASCII)  # M-Pesa receipts and bank references
 _BY_AGE = ("created_at", "id")
 
 
@@ -634,9 +635,10 @@ class SqlPayouts(_Documents[Payout]):
         return self._one(payouts.c.id == owner.scalar_subquery())
 
     def with_receipt(self, receipt: str) -> list[Payout]:
-        # no receipt column: the documents naming it (a receipt is letters and digits, no LIKE wildcard), then
-        # exactly those whose receipt it is (a conclusion proposed elsewhere may name it too)
-        if not receipt.isalnum():
+        # no receipt column: the documents naming it (an M-Pesa receipt is letters and digits, a bank reference may
+        # add '-', '/' and '.': no LIKE wildcard), then exactly those whose receipt it is (a conclusion proposed
+        # elsewhere may name it too)
+        if not _RECEIPT_TEXT.fullmatch(receipt):
             return []
         named = sa.cast(payouts.c.doc, sa.Text).like(f"%{receipt}%")
         return [p for p in self._select(named, order=_BY_AGE) if p.receipt == receipt]

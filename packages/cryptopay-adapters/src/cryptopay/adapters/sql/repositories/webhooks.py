@@ -18,6 +18,7 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import (
     Bind,
+    advisory_locks,
     increment,
     insert_new,
     reading,
@@ -57,6 +58,9 @@ def _context(endpoint_id: str, merchant_id: str) -> str:
     return f"webhook-endpoint:{merchant_id}:{endpoint_id}"
 
 
+_ENDPOINT_LOCKS = 0x57484550  # "WHEP": a merchant's webhook endpoints, while one is added or its URL changed
+
+
 class SqlWebhookEndpoints:
     """``WebhookEndpoints``; the secret column holds a vault blob."""
 
@@ -73,6 +77,12 @@ class SqlWebhookEndpoints:
         with writing(self._bind) as conn:
             if not insert_new(conn, webhook_endpoints, self._row(endpoint)):
                 raise Conflict(f"webhook endpoint {endpoint.id} exists")
+
+    def lock_merchant(self, merchant_id: str) -> None:
+        """PostgreSQL: a transaction-level advisory lock on the merchant; SQLite serialises writers already."""
+        with writing(self._bind) as conn:
+            if conn.dialect.name == "postgresql":
+                advisory_locks(conn, _ENDPOINT_LOCKS, merchant_id)
 
     def get(self, endpoint_id: str) -> WebhookEndpoint | None:
         with reading(self._bind) as conn:

@@ -1,0 +1,152 @@
+"""Unresolved payouts, for admins (``/console/payouts/unresolved``, R10-4).
+
+The same ``Payouts`` use case as ``/v1/admin/payouts/unresolved``: every M-Pesa payout whose outcome stayed
+``unknown`` past the bound (``CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES``), oldest first, each a ``payouts-unresolved``
+reconciliation difference until two admins conclude it from M-Pesa's own record. One admin *proposes* ``failed`` or
+``completed`` with M-Pesa's receipt, with the payout Short Code's statement uploaded (the CSV the org portal gives;
+the core reads it: it must cover the payout's send, and one showing otherwise is refused, 409
+``statement_contradicts``) or the record read in words, a note and a fresh one-time code; a second admin approves the
+conclusion the page showed with a fresh code (money moves: the hold voided or posted; the proposer is refused, 409
+``same_officer``, audited), or it is declined with a note. Reads are audited ``payouts.unresolved_viewed`` as the
+API's; the decisions are audited by the use case. The held-money desks' forms (``console/desk.html``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.payouts import Payouts
+from cryptopay.core.payouts.model import ConclusionOutcome
+from cryptopay.core.reconciliation import Statement, parse_statement
+from flask import Response, request
+
+from cryptopay_http.auth import audit_security
+from cryptopay_http.pages.console import acted, acting, bp, required_note
+from cryptopay_http.pages.web import page, takes_documents
+from cryptopay_http.runtime import runtime
+
+__all__ = [
+    "payout_conclusion_approve",
+    "payout_conclusion_decline",
+    "payout_conclusion_propose",
+    "payout_unresolved",
+    "payouts_unresolved",
+]
+
+PAGE = "/console/payouts/unresolved"
+MAX_EVIDENCE = 500  # as the API's evidence
+MAX_STATEMENT = 10 * 1024 * 1024  # a statement file (a month of a busy Short Code is a few MB)
+
+
+def _payouts() -> Payouts:
+    return runtime().services.payouts
+
+
+@bp.get("/payouts/unresolved")
+def payouts_unresolved() -> Response:
+    """Payouts unknown past the bound, oldest first, with the conclusion proposed on each."""
+    rows = _payouts().unresolved()
+    audit_security("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(rows)))
+    return page("console/payouts_unresolved.html", rows=rows, bound=_payouts().unknown_bound, nav="payouts")
+
+
+def _detail(payout_id: str, status: int = 200, **context: Any) -> Response:
+    payout = _payouts().get_payout(payout_id)
+    audit_security("payouts.unresolved_viewed", f"payout:{payout.id}")
+    unresolved = payout.overdue(runtime().services.clock.now(), _payouts().unknown_bound)  # what may be concluded
+    return page(
+        "console/payout_unresolved.html",
+        status,
+        p=payout,
+        unresolved=unresolved,
+        bound=_payouts().unknown_bound,
+        me=acting(),
+        nav="payouts",
+        **context,
+    )
+
+
+@bp.get("/payouts/unresolved/<payout_id>")
+def payout_unresolved(payout_id: str) -> Response:
+    """One payout: what was sent to whom and when, why its outcome is unknown, the conclusion proposed (what the
+    statement uploaded showed of it) and what this admin can do."""
+    return _detail(payout_id)
+
+
+def _acted(payout_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
+    again = lambda status, message: _detail(payout_id, status, error=message)  # noqa: E731
+    return acted(f"{PAGE}/{payout_id}", action, again, step_up=step_up)
+
+
+def _outcome(field: str) -> ConclusionOutcome:
+    """The form's outcome (``failed`` or ``completed``)."""
+    try:
+        return ConclusionOutcome((request.form.get(field) or "").strip())
+    except ValueError:
+        raise InvalidInput("the outcome is failed or completed", field=field) from None
+
+
+def _statement() -> Statement | None:
+    """The statement file uploaded (``statement``), read by the core's parser; None when no file was chosen."""
+    upload = request.files.get("statement")
+    if upload is None or not upload.filename:
+        return None
+    data = upload.read(MAX_STATEMENT + 1)
+    if len(data) > MAX_STATEMENT:
+        raise InvalidInput(f"a statement file is at most {MAX_STATEMENT // (1024 * 1024)} MB", field="statement")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("the statement is not a CSV file (UTF-8 text)", field="statement") from None
+    return parse_statement(text)
+
+
+def _evidence() -> str:
+    text = (request.form.get("evidence") or "").strip()
+    if len(text) > MAX_EVIDENCE:
+        raise InvalidInput(f"at most {MAX_EVIDENCE} characters", field="evidence")
+    return text
+
+
+@bp.post("/payouts/unresolved/<payout_id>/propose")
+@takes_documents  # the statement file
+def payout_conclusion_propose(payout_id: str) -> Response:
+    """Propose concluding it failed or completed (with the receipt), from the statement uploaded or the record read
+    in words, with a note and a fresh code; a second admin approves."""
+
+    def propose() -> None:
+        outcome, note = _outcome("decision"), required_note()
+        _payouts().propose_conclusion(
+            payout_id,
+            outcome=outcome,
+            receipt=(request.form.get("receipt") or "").strip() or None,
+            evidence=_evidence(),
+            note=note,
+            by=acting(),
+            statement=_statement(),
+        )
+
+    return _acted(payout_id, propose, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/approve")
+def payout_conclusion_approve(payout_id: str) -> Response:
+    """Carry out another admin's conclusion as the page showed it (its outcome and receipt; another proposed since is
+    a 409), with a fresh code: the hold is voided (failed) or posted (completed)."""
+
+    def approve() -> None:
+        outcome = _outcome("outcome")
+        receipt = (request.form.get("receipt") or "").strip() or None
+        _payouts().approve_conclusion(payout_id, by=acting(), outcome=outcome, receipt=receipt)
+
+    return _acted(payout_id, approve, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/decline")
+def payout_conclusion_decline(payout_id: str) -> Response:
+    """Decline (or withdraw) the conclusion proposed, saying why; nothing moves."""
+    return _acted(
+        payout_id, lambda: _payouts().decline_conclusion(payout_id, by=acting(), note=required_note()), step_up=False
+    )

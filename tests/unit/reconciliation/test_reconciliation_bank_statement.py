@@ -1,0 +1,204 @@
+"""reviewer10 R10-7: bank-transfer payouts compared with the bank's own statement (``--bank-statement``).
+
+Before, a bank payout confirmed by one operator with any reference was compared with nothing. Now each confirmed
+transfer within the statement's period is one debit by its reference and exact amount, every debit is one of ours,
+and without a statement the ``bank-transfers`` check is skipped while any bank transfer was confirmed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import Payout
+from cryptopay.core.reconciliation import (
+    BankLine,
+    BankStatement,
+    Outside,
+    Reconciliation,
+    Report,
+    parse_bank_statement,
+    parse_statement,
+    period_of,
+    render_bank_statement,
+    render_statement,
+)
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+HEADER = (
+    "Account Number:,0100123456789\nPeriod:,01-01-2026 - 31-01-2026\nDate,Reference,Narrative,Debit,Credit,Balance\n"
+)
+
+
+def _reconcile(stack: PaymentsStack, bank: BankStatement | None = None) -> Report:
+    statement = parse_statement(render_statement(statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode)))
+    balance = stack.mpesa.float_balance + stack.mpesa.charges_paid
+    outside = Outside(
+        statement=statement, mpesa_balance=balance, float_baseline=stack.mpesa.float_balance, bank_statement=bank
+    )
+    return stack.reconciliation.reconcile(outside)
+
+
+def _bank_check(report: Report):
+    (result,) = [r for r in report.results if r.check.name == "bank-transfers"]
+    return result
+
+
+def _bank_payout(stack: PaymentsStack) -> Payout:
+    stack.add_merchant(
+        "m1", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.BANK, "CITI:1234567890")
+    )
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    [run] = stack.settling.run_settlements()
+    [payout] = run.payouts
+    return payout
+
+
+def _confirm(stack: PaymentsStack, payout: Payout, reference: str) -> Payout:
+    stack.payouts.propose_bank_confirmation(payout.id, reference=reference, note="", by="user:amina")
+    return stack.payouts.approve_bank_confirmation(payout.id, by="user:baraka", reference=reference)
+
+
+def _statement(stack: PaymentsStack, *lines: BankLine) -> BankStatement:
+    day = stack.clock.now().date().isoformat()
+    return parse_bank_statement(render_bank_statement(BankStatement(lines=lines, period=period_of(day, day))))
+
+
+def _debit(stack: PaymentsStack, reference: str, amount: Money) -> BankLine:
+    return BankLine(on=stack.clock.now().date(), reference=reference, narrative="cryptopay", debit=amount)
+
+
+def test_a_confirmed_bank_transfer_without_a_bank_statement_is_skipped_not_compared() -> None:
+    """Without ``--bank-statement`` a confirmed transfer is reported not compared (``--require-outside`` exits 7)."""
+    stack = PaymentsStack()
+    payout = _bank_payout(stack)
+    before = _reconcile(stack).skipped  # other outside sources this stack does not give (chains...)
+    assert "bank-transfers" not in before  # nothing confirmed: nothing to compare
+    _confirm(stack, payout, "MADE-UP-1")
+    report = _reconcile(stack)
+    assert sorted(report.skipped) == sorted([*before, "bank-transfers"])
+    assert _bank_check(report).skipped.startswith("bank not compared: 1 confirmed bank transfer(s)")
+
+
+def test_a_statement_debiting_the_transfer_by_its_reference_and_amount_reconciles() -> None:
+    """The debit of the confirmed reference (spaced and in lower case on the statement) for the exact amount: the
+    check is compared, clean, and the statement's account, period and digest are kept with the run."""
+    stack = PaymentsStack()
+    payout = _confirm(stack, _bank_payout(stack), "FT26005ABC")
+    bank = _statement(stack, _debit(stack, "ft 26005 abc", payout.amount))
+    report = _reconcile(stack, bank)
+    assert "bank-transfers" not in report.skipped and _bank_check(report).ok, _bank_check(report).differences
+    assert report.inputs["bank_statement"].endswith(f"sha256:{bank.digest}")
+
+
+def test_a_missing_transfer_an_unknown_debit_and_a_different_amount_are_differences() -> None:
+    """A statement without our debit reports the transfer missing and its one debit as none of ours; a debit of
+    the reference for another amount is reported with both amounts."""
+    stack = PaymentsStack()
+    payout = _confirm(stack, _bank_payout(stack), "FT26005ABC")
+    other = _reconcile(stack, _statement(stack, _debit(stack, "FT999", Money.of("500", KES))))
+    found = {(d.subject, d.actual) for d in _bank_check(other).differences}
+    assert found == {
+        (f"bank transfer {payout.id} (completed)", "not on it"),
+        ("bank reference FT999", "none in our books"),
+    }
+    short = payout.amount - Money.of("1", KES)
+    wrong = _bank_check(_reconcile(stack, _statement(stack, _debit(stack, "FT26005ABC", short))))
+    [difference] = wrong.differences
+    assert (difference.expected, difference.actual) == (f"{payout.amount} paid", f"{short} debited")
+
+
+def test_a_returned_transfer_a_second_debit_and_an_unapproved_confirmation_are_differences() -> None:
+    """The bank crediting our reference back, or debiting it twice, is a difference; a debit whose reference is
+    only proposed (no second officer yet) names the payout awaiting approval."""
+    stack = PaymentsStack()
+    payout = _confirm(stack, _bank_payout(stack), "FT1")
+    back = BankLine(on=stack.clock.now().date(), reference="FT1", credit=payout.amount)
+    twice = _statement(stack, _debit(stack, "FT1", payout.amount), _debit(stack, "FT1", payout.amount), back)
+    actual = [d.actual for d in _bank_check(_reconcile(stack, twice)).differences]
+    assert actual == ["a second debit", "returned by the bank"]
+    waiting = PaymentsStack()
+    pending = _bank_payout(waiting)
+    waiting.payouts.propose_bank_confirmation(pending.id, reference="FT7", note="", by="user:amina")
+    [difference] = _bank_check(
+        _reconcile(waiting, _statement(waiting, _debit(waiting, "FT7", pending.amount)))
+    ).differences
+    assert difference.subject == f"bank transfer {pending.id} (submitted)" and "awaiting approval" in difference.actual
+
+
+def test_a_transfer_confirmed_outside_the_statement_s_period_is_not_expected_on_it() -> None:
+    """The statement's period is its Period line: a transfer confirmed on another day is not looked for."""
+    stack = PaymentsStack()
+    _confirm(stack, _bank_payout(stack), "FT1")
+    bank = parse_bank_statement(
+        render_bank_statement(BankStatement(lines=(), period=period_of("2020-01-01", "2020-01-02")))
+    )
+    assert _bank_check(_reconcile(stack, bank)).ok
+
+
+def test_the_statement_layout_is_read_strictly_with_the_banks_column_names() -> None:
+    """Aliases (Transaction Date, Ref No., Description, Withdrawals, Deposits, Running Balance), thousands
+    separators, a negative debit and ``-`` for none are read; amounts are Decimal shillings."""
+    text = (
+        "Account:,0100123456789\nStatement Period:,01/01/2026 to 31/01/2026\n"
+        "Transaction Date,Ref No.,Description,Withdrawals,Deposits,Running Balance\n"
+        '05-Jan-2026,FT1,Payout,"-12,805.00",-,"1,000,000.50"\n06/01/2026,TOPUP,Float,,500.10,\n'
+    )
+    statement = parse_bank_statement(text)
+    first, second = statement.lines
+    assert (first.on, first.reference, first.debit, first.balance) == (
+        date(2026, 1, 5),
+        "FT1",
+        Money.of("12805", KES),
+        Money.of("1000000.50", KES),
+    )
+    assert second.credit == Money.of("500.10", KES) and second.debit.is_zero() and statement.account == "0100123456789"
+    assert [n for n, _ in statement.debits] == [1]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("03-01-2026,FT1,x,12.5x,,\n", "bank statement line 4: Debit '12.5x' is not an amount"),
+        ("03-01-2026,FT1,x,1.001,,\n", "line 4: Debit '1.001' is not an amount in shillings and cents"),
+        ("03-01-2026,FT1,x,1.00,\n", "line 4: 5 cells, the header has 6"),
+        ("32-01-2026,FT1,x,1.00,,\n", "line 4: '32-01-2026' is not a date"),
+        ("03-01-2026,,x,1.00,,\n", "line 4: Reference is empty"),
+        ("03-01-2026,FT1,x,1.00,2.00,\n", "line 4: a row is a debit or a credit"),
+        ("03-01-2026,FT1,x,1.00,,\n03-01-2026,FT2,x,,,\n", "line 5: a row is a debit or a credit"),
+        ("03-01-2026,FT1,x,NaN,,\n", "line 4: Debit 'NaN' is not an amount in shillings"),
+    ],
+)
+def test_a_bad_row_is_refused_naming_its_line(rows: str, message: str) -> None:
+    """Every unreadable row is an InvalidInput naming its line in the file; nothing is half-read."""
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(".", r"\.")):
+        parse_bank_statement(HEADER + rows)
+
+
+def test_a_statement_without_its_period_or_header_is_refused() -> None:
+    """The period is never guessed from the rows; a file with no Date/Reference/Debit/Credit header is no statement."""
+    with pytest.raises(InvalidInput, match="no Period line"):
+        parse_bank_statement("Date,Reference,Narrative,Debit,Credit,Balance\n03-01-2026,FT1,x,1.00,,\n")
+    with pytest.raises(InvalidInput, match="not a bank statement"):
+        parse_bank_statement("Receipt No.,Completion Time\nX,Y\n")
+    with pytest.raises(InvalidInput, match="Period: the statement period's start is after its end"):
+        parse_bank_statement("Period:,31-01-2026 - 01-01-2026\nDate,Reference,Debit,Credit\n")
+
+
+def test_a_statement_of_another_account_than_the_settlement_account_is_refused() -> None:
+    """With the settlement bank account configured, a statement of another account (or naming none) is refused
+    before any check; the account's own, written with spaces or dashes, is read."""
+    stack = PaymentsStack()
+    ours = Reconciliation(uow=stack.uow, ledger=stack.ledger, clock=stack.clock, bank_account="0100123456789")
+    period = period_of("2026-01-01", "2026-01-02")
+    for account in ("0100999999999", ""):
+        other = BankStatement(account=account, period=period, lines=())
+        with pytest.raises(InvalidInput, match="not of the settlement bank account"):
+            ours.reconcile(Outside(bank_statement=other))
+    own = BankStatement(account="0100-123 456789", period=period, lines=())
+    assert "bank-transfers" not in ours.reconcile(Outside(bank_statement=own)).skipped
