@@ -87,6 +87,9 @@ BY_CODE = {
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
     "statement_contradicts": N_("M-Pesa's statement shows otherwise: check the payout against it."),
+    "statement_ambiguous": N_(
+        "M-Pesa's statement does not show which payout this payment was: find out from M-Pesa or the payee."
+    ),
     "same_officer": N_("You proposed this: a second person approves it."),
     "movement_unavailable": N_("This cannot be done on this account at the moment: contact support."),
     "not_mpesa_number": N_("M-Pesa cannot pay this number: use a Safaricom number."),
