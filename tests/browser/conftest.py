@@ -34,9 +34,11 @@ def admin(live: Demo) -> Admin:
 
 
 @pytest.fixture(scope="package")
-def officers(live: Demo) -> tuple[Staff, Staff]:
-    """Two compliance officers (four-eyes needs two)."""
-    return Staff(live, "ann@cryptopay.example", "compliance"), Staff(live, "bob@cryptopay.example", "compliance")
+def officers(live: Demo, admin: Admin, browser: object) -> tuple[Staff, Staff]:
+    """Two compliance officers (four-eyes needs two), not made staff by the same person (review10 R10-8): Ann by
+    the operator's shell, Bob by the stack's admin on the console."""
+    ann = Staff(live, "ann@cryptopay.example", "compliance")
+    return ann, Staff(live, "bob@cryptopay.example", "compliance", made_by=(admin, browser))
 
 
 @pytest.fixture(scope="package")

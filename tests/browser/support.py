@@ -36,6 +36,8 @@ BROWSER_ENV = {
     "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8",
     "CRYPTOPAY_WALLET_CONFIRMATIONS": "ethereum=4",
     "CRYPTOPAY_ETHEREUM_HOT_WALLET": HOT_WALLET,
+    # the officers are made staff as the session starts: no day's wait before their first approval (review10 R10-8)
+    "CRYPTOPAY_OFFICER_COOL_OFF_HOURS": "0",
 }
 
 
@@ -115,15 +117,22 @@ def cli(demo: Demo, *args: str, stdin: str | None = None) -> str:
 
 class Staff:
     """A staff account made by the operator's CLI (``cryptopay users create-admin``, then ``set-role`` for another
-    staff role), enrolled in TOTP through the API; ``codes`` are its recovery codes, one per browser login."""
+    staff role), or, ``made_by`` an admin, registered and then given its role by that admin on the console (two
+    officers the same person made staff never approve each other's proposals: review10 R10-8); enrolled in TOTP
+    through the API; ``codes`` are its recovery codes, one per browser login, ``secret`` its TOTP secret."""
 
-    def __init__(self, demo: Demo, email: str = ADMIN_EMAIL, role: str = "admin") -> None:
+    def __init__(
+        self, demo: Demo, email: str = ADMIN_EMAIL, role: str = "admin", *, made_by: tuple[Staff, Any] | None = None
+    ) -> None:
         import pyotp
 
         self.email = email
-        cli(demo, "users", "create-admin", "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
-        if role != "admin":
-            cli(demo, "users", "set-role", email, role)
+        if made_by is None:
+            cli(demo, "users", "create-admin", "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
+            if role != "admin":
+                cli(demo, "users", "set-role", email, role)
+        else:
+            _made_staff_on_the_console(demo, email, role, *made_by)
         api = demo.api
         login = httpx.post(f"{api}/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -134,6 +143,7 @@ class Staff:
         confirmed = httpx.post(f"{api}/v1/auth/2fa/confirm", json=confirm, headers=headers, timeout=30)
         assert confirmed.status_code == 200, confirmed.text
         self.codes: list[str] = list(confirmed.json()["recovery_codes"])
+        self.secret = secret
 
     def login(self, page: Any, api: str, target: str = "/console/audit") -> None:
         """Log in on the page with the password and then a recovery code."""
@@ -145,6 +155,27 @@ class Staff:
         page.locator("#password").fill(PASSWORD)
         page.locator("button[type=submit]").click()
         page.wait_for_url(f"**{target}")
+
+
+def _made_staff_on_the_console(demo: Demo, email: str, role: str, admin: Staff, browser: Any) -> None:
+    """A merchant login registered on the API, given ``role`` by ``admin`` on the console's account page (its
+    one-time code from the authenticator)."""
+    import pyotp
+
+    api = demo.api
+    register = {"email": email, "password": PASSWORD, "role": "merchant"}
+    httpx.post(f"{api}/v1/auth/register", json=register, timeout=30).raise_for_status()
+    login = httpx.post(f"{api}/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    user_id = httpx.get(f"{api}/v1/me", headers=headers, timeout=30).json()["id"]
+    context = browser.new_context()
+    page = context.new_page()
+    admin.login(page, api, f"/console/accounts/{user_id}")
+    page.locator("#role-value").select_option(role)
+    page.locator("#role-code").fill(pyotp.TOTP(admin.secret).now())
+    with page.expect_navigation():
+        page.locator("form[action$='/role'] button[type=submit]").click()
+    context.close()
 
 
 class Admin(Staff):

@@ -242,10 +242,10 @@ def test_a_deposit_racing_sends_to_a_tier_0_wallet_never_passes_its_daily_limit(
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
 
 
-def test_an_officers_release_is_valued_before_its_transaction_with_quotes_stored_as_wired(backend: Backend):
-    """The deposits' pricer storing its quotes as wired (the database's table, each in a transaction of its own): an
-    officer releases a deposit held beyond tier 0's single limit, and it is credited and counted in what the wallet
-    received today. Valued inside the release's transaction (724e88cb), the quote's own transaction was a nested
+def test_two_officers_release_is_valued_before_its_transaction_with_quotes_stored_as_wired(backend: Backend):
+    """The deposits' pricer storing its quotes as wired (the database's table, each in a transaction of its own): two
+    officers release a deposit held beyond tier 0's single limit (proposed, approved: review10 R10-15), and it is
+    credited and counted in what the wallet received today. Valued inside the release's transaction (724e88cb), the quote's own transaction was a nested
     write on SQLite (``NestedWriteTransaction``: no release ever went through) and, on PostgreSQL, the rate sources
     were asked while the deposit's and the wallet's rows were locked."""
     from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
@@ -263,7 +263,8 @@ def test_an_officers_release_is_valued_before_its_transaction_with_quotes_stored
     held = stack.deposit_of(user)
     assert (held.state, held.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
 
-    released = stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="known customer, ID on file")
+    released = stack.deposits.approve_release(held.id, officer="usr_officer")
 
     assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == Money.of("40", "USDT")
     now = stack.clock.now()

@@ -72,18 +72,30 @@ def test_the_shell_cannot_release_a_deposit_held_for_a_sanctioned_sender(stack: 
     assert [a.status.value for a in stack.monitoring.alerts()] == ["open"]
 
 
-def test_a_deposit_held_for_the_tier_is_released_by_an_officer_with_a_note(stack: DepositStack):
-    """Review H14: 40 USDT (KES 5,200) to a phone-only wallet is held ``tier_limit``; an officer may release it
-    before the holder's KYC is approved, with a note (audited)."""
+def test_the_shell_releases_dust_but_never_a_deposit_held_for_the_tier(stack: DepositStack):
+    """Review10 R10-15: 40 USDT (KES 5,200) to a phone-only wallet is held ``tier_limit``; its release from the shell
+    is refused (exit 5), audited ``wallet.deposit_release_refused`` by the operator, nothing credited (two officers
+    release it, on the console or the API). Dust is still one operator's call, with a note (audited)."""
     user = stack.sign_up("0712000001")
     stack.pay(user, "polygon", "40")
     stack.mine("polygon", 2)
     held = json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"][0]
     assert (held["state"], held["reason"]) == ("held", "tier_limit")
-    released = _wallets("release-deposit", held["id"], "--note", "ID seen at the agent, KYC on its way")
+    refused = _wallets("release-deposit", held["id"], "--note", "ID seen at the agent, KYC on its way")
+    assert refused.exit_code == 5, refused.output
+    with stack.uow() as uow:
+        assert [r.action for r in uow.audit.records()][-1] == "wallet.deposit_release_refused"
+    assert stack.balance(user, "USDT").is_zero()
+    stack.pay(user, "polygon", "0.5")  # dust
+    stack.mine("polygon", 2)
+    dust = next(
+        d for d in json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"] if d["id"] != held["id"]
+    )
+    assert (dust["state"], dust["reason"]) == ("held", "below_minimum")
+    released = _wallets("release-deposit", dust["id"], "--note", "the customer asked")
     assert released.exit_code == 0, released.output
     assert json.loads(released.stdout)["state"] == "credited"
     with stack.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.deposit_released"
-    assert _wallets("release-deposit", held["id"], "--note", "again").exit_code == 4
+    assert _wallets("release-deposit", dust["id"], "--note", "again").exit_code == 4
     assert _wallets("release-deposit", "dep_nothing", "--note", "x").exit_code == 3

@@ -215,3 +215,18 @@ def test_patch_switches_the_version_for_later_events_and_is_audited(client, hook
     assert refused.status_code == 422
     listed = client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"]
     assert [e["url"] for e in listed] == ["https://duka.example/h"]
+
+
+def test_the_document_and_the_docs_page_say_how_a_delivery_is_signed(client):
+    """Review12 R12-4: an integrator working from /openapi.json or /docs alone learns the three Standard Webhooks
+    headers, the signed string and that webhook-id is the de-duplication key; every event declares the headers."""
+    document = client.get("/openapi.json").json
+    for name, operation in document["webhooks"].items():
+        headers = {p["name"]: p for p in operation["post"]["parameters"] if p["in"] == "header"}
+        assert {"webhook-id", "webhook-timestamp", "webhook-signature", "cryptopay-payload-version"} <= set(headers)
+        assert all(headers[h]["required"] for h in ("webhook-id", "webhook-timestamp", "webhook-signature")), name
+        assert "{webhook-id}.{webhook-timestamp}.{raw body}" in operation["post"]["description"]
+    assert "HMAC-SHA256" in document["info"]["description"] and "whsec_" in document["info"]["description"]
+    page = client.get("/docs").get_data(as_text=True)
+    assert "<h2 id='webhooks'>Webhooks</h2>" in page and "<code>webhook-signature</code>" in page
+    assert "<code>invoice.settled</code>" in page

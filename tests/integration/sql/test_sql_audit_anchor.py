@@ -130,13 +130,7 @@ def test_a_wiped_log_is_caught_by_an_anchor(audited: Engine) -> None:
 def test_the_cli_checks_anchors_and_anchor_files(tmp_path: Path) -> None:
     """``--anchor`` and ``--anchors-file`` (the worker's JSON log lines): exit 0 while the chain passes them, exit 1
     after a rewrite; a malformed anchor is exit 2 and reads nothing."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    storage = SqlStorage(engine)
-    for n in range(6):
-        with storage.unit_of_work() as uow:
-            uow.audit.append(AuditEvent(f"admin:a{n}", "settlement.run", f"mer:m{n}", NOW, {"paid": "5000.00 KES"}))
+    url, engine = _sqlite_with_records(tmp_path, 6)
     logs = tmp_path / "worker.log"
     first = _logged_anchor(engine, logs)
     app = build_app()
@@ -160,6 +154,18 @@ def test_the_cli_checks_anchors_and_anchor_files(tmp_path: Path) -> None:
     assert code == 1 and json.loads(out.splitlines()[0])["problems"][0]["seq"] == 6
 
 
+def _sqlite_with_records(tmp_path: Path, count: int) -> tuple[str, Engine]:
+    """A migrated SQLite file whose audit log holds ``count`` records (each in its own unit of work)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    storage = SqlStorage(engine)
+    for n in range(count):
+        with storage.unit_of_work() as uow:
+            uow.audit.append(AuditEvent(f"admin:a{n}", "settlement.run", f"mer:m{n}", NOW, {"paid": "5000.00 KES"}))
+    return url, engine
+
+
 def _logged_anchor(engine: Engine, into: Path) -> Anchor:
     """``anchor_audit_head`` with the worker's JSON log line written to ``into``, as the worker's stderr has it."""
     handler = logging.FileHandler(into, encoding="utf-8")
@@ -181,13 +187,7 @@ def test_only_the_workers_structured_anchor_counts_never_words_in_a_message(tmp_
     (a form field, a URL logged by another logger, a plain-text line) raised a false "rewritten" alarm. Only a
     ``SEQ:HASH`` line or the worker's JSON line's ``audit_anchor`` field (logger ``cryptopay.audit.anchor``) counts;
     a real rewrite is still caught by the real anchor."""
-    url = f"sqlite:///{tmp_path / 'm6.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    storage = SqlStorage(engine)
-    for n in range(4):
-        with storage.unit_of_work() as uow:
-            uow.audit.append(AuditEvent(f"admin:a{n}", "settlement.run", f"mer:m{n}", NOW, {"paid": "1.00 KES"}))
+    url, engine = _sqlite_with_records(tmp_path, 4)
     logs = tmp_path / "worker.log"
     real = _logged_anchor(engine, logs)
     false = f"audit head anchored: seq=2 hash={'0' * 64}"

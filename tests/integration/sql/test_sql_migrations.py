@@ -499,3 +499,52 @@ def test_held_sends_kept_then_decided_before_0271_no_longer_read_kept(empty_url:
         assert held.get(waiting.id).state is TransferState.HELD and held.get(waiting.id).kept is not None
     finally:
         backend.engine.dispose()
+
+
+def test_staff_made_before_0278_get_who_appointed_them_from_the_audit_trail(empty_url: str) -> None:
+    """Review10 R10-8: 0278 fills ``appointed_by``/``appointed_at`` of staff accounts from the audit trail's last
+    ``user.admin_created`` or ``user.role_changed`` to a staff role; a role change away from staff is not an
+    appointment, and a staff account without a record (or a personal one) keeps none."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptopay.adapters.sql.audit import SqlAuditTrail
+    from cryptopay.core.audit import AuditEvent
+
+    upgrade(empty_url, "0271")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            for user_id, role in (
+                ("usr_ann", "compliance"),
+                ("usr_bob", "admin"),
+                ("usr_old", "admin"),
+                ("usr_p", "personal"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, password_hash, role, created_at, session_version, totp_last_step) "
+                        "VALUES (:id, 'x', :role, :at, 0, 0)"
+                    ),
+                    {"id": user_id, "role": role, "at": at},
+                )
+        trail = SqlAuditTrail(engine)
+        for actor, action, subject, hours, details in (
+            ("ops:amina", "user.admin_created", "user:usr_ann", 0, {"role": "admin"}),
+            ("user:usr_chief", "user.role_changed", "user:usr_ann", 1, {"before": "admin", "after": "compliance"}),
+            ("ops:juma", "user.role_changed", "user:usr_p", 2, {"before": "admin", "after": "personal"}),
+            ("ops:juma", "user.admin_created", "user:usr_bob", 3, {"role": "admin"}),
+        ):
+            trail.append(AuditEvent(actor, action, subject, at + timedelta(hours=hours), details))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, appointed_by, appointed_at FROM users ORDER BY id")).all()
+        found = {r[0]: (r[1], r[2] is not None) for r in rows}
+        assert found == {
+            "usr_ann": ("user:usr_chief", True),
+            "usr_bob": ("ops:juma", True),
+            "usr_old": (None, False),
+            "usr_p": (None, False),
+        }
+    finally:
+        engine.dispose()

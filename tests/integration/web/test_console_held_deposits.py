@@ -85,3 +85,21 @@ def test_the_held_deposits_pages_are_the_compliance_officers_and_speak_swahili(a
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Wallet deposits held" not in html and "Amana za pochi" in html
+
+
+def test_a_deposit_beyond_the_wallets_tier_waits_for_two_officers_on_the_console(deposits, services, ann, bob):
+    """Review10 R10-15: 40 USDT (KES 5,200) to a tier-0 wallet is held ``tier_limit``: it is on the console's queue,
+    one officer proposes its release, the second's approval credits it (counted as received); no alert to close."""
+    user = deposits.sign_up("0712000002")
+    deposits.pay(user, "polygon", "40")
+    deposits.mine("polygon", 2)
+    held = deposits.deposit_of(user)
+    status, html = ann.get(PAGE)
+    assert status == 200 and held.id in html and "tier_limit" in html
+    detail = f"{PAGE}/{held.id}"
+    assert ann.post(f"{detail}/propose", detail, note="ID seen at the agent", code=ann.code())[2] == detail
+    status, html, _ = ann.post(f"{detail}/approve", detail, code=ann.code())
+    assert status == 409 and deposits.balance(user, "USDT").is_zero()
+    assert bob.post(f"{detail}/approve", detail, code=bob.code())[2] == detail
+    assert str(deposits.balance(user, "USDT").amount) == "40.000000"
+    assert held.id not in ann.get(PAGE)[1]

@@ -144,7 +144,8 @@ def test_api_key_needs_the_password_and_is_shown_once(client, owner):
     _log_in(client)
     page = client.get("/dashboard/developers").get_data(as_text=True)
     refused = client.post(
-        "/dashboard/developers/api-keys", data={"csrf_token": _csrf(page), "name": "till", "password": "nope"}
+        "/dashboard/developers/api-keys",
+        data={"csrf_token": _csrf(page), "name": "till", "password": "nope", "idempotency_key": "form-1"},
     )
     assert refused.status_code == 403
     made = client.post(
@@ -398,3 +399,31 @@ def test_a_double_press_or_reload_makes_one_key_and_one_endpoint(client, auth, o
         "/v1/webhook-endpoints", json={"url": "https://duka.example/dp"}, headers=auth.stepped_up(headers)
     )
     assert api.status_code == 409 and api.json["code"] == "duplicate_endpoint", api.json
+
+
+def test_a_double_press_with_a_one_time_code_replays_the_first_answer(client, auth, owner):
+    """reader2 M-3: the form's replay worked only with a password: a one-time code is used up by the first press,
+    so the second press's step-up was refused (403) before the form key was looked at. The step-up now runs inside
+    the form key's claim: the same press again replays the first answer (no second key, no secret again), and a
+    wrong code still refuses and leaves the form usable."""
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    codes = auth.enrol_totp(headers)
+    form = client.get("/dashboard/login").get_data(as_text=True)
+    body = {"email": EMAIL, "password": PASSWORD, "code": codes[0], "csrf_token": _csrf(form)}
+    assert client.post("/dashboard/login", data=body).status_code == 303
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    key_form = {
+        "csrf_token": _csrf(page),
+        "name": "coded",
+        "code": "000000",
+        "idempotency_key": _form_key(page, "/dashboard/developers/api-keys"),
+    }
+    assert client.post("/dashboard/developers/api-keys", data=key_form).status_code == 403
+    key_form["code"] = codes[1]
+    first = client.post("/dashboard/developers/api-keys", data=key_form)
+    assert first.status_code == 201 and "Copy this secret now" in first.get_data(as_text=True)
+    again = client.post("/dashboard/developers/api-keys", data=key_form)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/dashboard/developers")
+    fresh = bearer(auth.login(EMAIL, code=codes[2])["access_token"])
+    keys = client.get(f"/v1/merchants/{owner}/api-keys", headers=fresh).json["data"]
+    assert [k["name"] for k in keys].count("coded") == 1

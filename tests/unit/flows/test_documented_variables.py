@@ -19,6 +19,7 @@ from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.adapters.bootstrap.wiring import Parts
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.core.money import USDT
+from cryptopay.core.reconciliation import Outside
 from cryptopay.core.system import RandomIds, SystemClock
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -197,6 +198,7 @@ PROBES: dict[str, Probe] = {
     ),
     "CRYPTOPAY_FX_*": Probe("", lambda s, p: s.settings.fx.margin),
     "CRYPTOPAY_MPESA_FLOAT_BASELINE": Probe("250000", lambda s, p: s.settings.mpesa_float_baseline),
+    "CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT": Probe("0100-123 456789", lambda s, p: s.settings.settlement_bank_account),
     "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),
     "CRYPTOPAY_WEB_WORKERS": Probe("3", _web("workers")),
     "CRYPTOPAY_WEB_THREADS": Probe("3", _web("threads")),
@@ -211,6 +213,10 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
     "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
     "CRYPTOPAY_DARAJA_THROUGHPUT": Probe("12", lambda s, p: p.daraja_pacing.limit),
+    # the conclusion rule's and the reconciliation check's one bound
+    "CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES": Probe(
+        "45", lambda s, p: (s.payouts.unknown_bound, p.reconciliation.snapshot(Outside()).unknown_bound)
+    ),
     "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),
     "CRYPTOPAY_FAULT_POINTS": Probe("payout.submitted=kill", lambda s, p: type(s.settings.faults).__name__),
     "CRYPTOPAY_FAULT_RATE": Probe("0.5", lambda s, p: s.settings.faults, FAULTS),
@@ -251,6 +257,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
+    "CRYPTOPAY_OFFICER_COOL_OFF_HOURS": Probe("2", lambda s, p: s.held_payments.four_eyes.cool_off),
     "CRYPTOPAY_WALLET_QUOTE_SECONDS": Probe("60", lambda s, p: s.wallet_buys.quote_window),
     "CRYPTOPAY_INVOICE_CACHE_SIZE": Probe("64", lambda s, p: s.settings.invoice_cache_size),
     **_chain_probes(),
@@ -334,6 +341,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
         ("CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS", "0"),
         ("CRYPTOPAY_WALLET_QUOTE_SECONDS", "0"),
+        ("CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES", "4"),
         ("CRYPTOPAY_REMITTANCE_SMS_PER_DAY", "0"),
         ("CRYPTOPAY_REMITTANCE_SMS_PER_DAY", "three"),
         ("CRYPTOPAY_REMITTANCE_MINIMUM_KES", "0"),
@@ -355,6 +363,8 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_SIGNUP_SMS_PER_ADDRESS_PER_DAY", "0"),
         ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
+        ("CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT", "ACC-1"),
+        ("CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT", "12"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),
         ("CRYPTOPAY_DEPLOYMENT", "Shop A"),
         ("CRYPTOPAY_FAULT_POINTS", "payout.sent=explode"),

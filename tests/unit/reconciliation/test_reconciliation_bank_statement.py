@@ -16,6 +16,7 @@ from cryptopay.core.reconciliation import (
     BankLine,
     BankStatement,
     Outside,
+    Reconciliation,
     Report,
     parse_bank_statement,
     parse_statement,
@@ -187,3 +188,17 @@ def test_a_statement_without_its_period_or_header_is_refused() -> None:
         parse_bank_statement("Receipt No.,Completion Time\nX,Y\n")
     with pytest.raises(InvalidInput, match="Period: the statement period's start is after its end"):
         parse_bank_statement("Period:,31-01-2026 - 01-01-2026\nDate,Reference,Debit,Credit\n")
+
+
+def test_a_statement_of_another_account_than_the_settlement_account_is_refused() -> None:
+    """With the settlement bank account configured, a statement of another account (or naming none) is refused
+    before any check; the account's own, written with spaces or dashes, is read."""
+    stack = PaymentsStack()
+    ours = Reconciliation(uow=stack.uow, ledger=stack.ledger, clock=stack.clock, bank_account="0100123456789")
+    period = period_of("2026-01-01", "2026-01-02")
+    for account in ("0100999999999", ""):
+        other = BankStatement(account=account, period=period, lines=())
+        with pytest.raises(InvalidInput, match="not of the settlement bank account"):
+            ours.reconcile(Outside(bank_statement=other))
+    own = BankStatement(account="0100-123 456789", period=period, lines=())
+    assert "bank-transfers" not in ours.reconcile(Outside(bank_statement=own)).skipped

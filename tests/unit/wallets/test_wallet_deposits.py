@@ -442,7 +442,8 @@ def test_a_conversion_never_credits_more_than_the_mids_and_its_reversal_restores
 def test_tier_0_takes_small_deposits_and_holds_the_rest_counted_with_what_people_send_it(stack):
     """Review H14: tier 0 receives KES 5,000 at a time and 10,000 a day, deposits and P2P together. Deposits within
     are credited and counted; one above the single limit is held ``tier_limit`` (watched, checked again every step,
-    quietly) and an officer may release it (audited); one above the day's limit is credited the next day."""
+    quietly) and two officers may release it (proposed by one, approved by a second, audited: review10 R10-15); one
+    above the day's limit is credited the next day."""
     from cryptopay.core.wallets.service import RecipientLimit
 
     user = stack.sign_up("0712345678")
@@ -464,11 +465,12 @@ def test_tier_0_takes_small_deposits_and_holds_the_rest_counted_with_what_people
     with pytest.raises(RecipientLimit):  # 5,200 received today: a P2P of 5,000 would pass the day's 10,000
         stack.wallet.wallets.send(friend.id, "0712345678", Money.of("5000", "KES"))
     stack.wallet.wallets.send(friend.id, "0712345678", Money.of("4800", "KES"))
-    released = stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="known customer, ID on file")
+    released = stack.deposits.approve_release(held.id, officer="usr_officer")
     assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("80")
     with stack.uow() as uow:
         record = [r for r in uow.audit.records() if r.action == "wallet.deposit_released"][-1]
-    assert record.actor == "usr_officer"
+    assert (record.actor, dict(record.details)["proposed_by"]) == ("user:usr_officer", "usr_a")
     stack.pay(user, "polygon", "20")  # KES 2,600: today's 10,000 is used up
     stack.mine("polygon", 2)
     waiting = stack.deposit_of(user)
@@ -481,7 +483,7 @@ def test_tier_0_takes_small_deposits_and_holds_the_rest_counted_with_what_people
 
 
 def test_an_officers_release_counts_in_what_a_tier_0_wallet_received(stack):
-    """A deposit held beyond tier 0's single limit (KES 5,200) and released by an officer is a receive like a credited
+    """A deposit held beyond tier 0's single limit (KES 5,200) and released by two officers is a receive like a credited
     deposit: counted in the day's receive total, so a P2P of KES 5,000 to the wallet the same day would pass its KES
     10,000 and is refused, while one of KES 4,800 arrives. Before, the release was not counted and both arrived."""
     from cryptopay.core.kyc import day_bounds, month_bounds
@@ -494,7 +496,8 @@ def test_an_officers_release_counts_in_what_a_tier_0_wallet_received(stack):
     stack.mine("polygon", 2)
     held = stack.deposit_of(user)
     assert (held.state, held.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
-    stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+    stack.deposits.propose_release(held.id, officer="usr_a", note="known customer, ID on file")
+    stack.deposits.approve_release(held.id, officer="usr_officer")
     now = stack.clock.now()
     with stack.uow() as uow:
         totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
@@ -503,6 +506,48 @@ def test_an_officers_release_counts_in_what_a_tier_0_wallet_received(stack):
         stack.wallet.wallets.send(friend.id, "0712345678", Money.of("5000", "KES"))
     stack.wallet.wallets.send(friend.id, "0712345678", Money.of("4800", "KES"))
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+def test_one_operator_never_credits_a_deposit_held_beyond_the_wallets_tier(stack):
+    """Review10 R10-15: 40 USDT (KES 5,200) to a tier-0 wallet is held ``tier_limit``; one operator's release is
+    refused (``Refused``, the shell's exit 5), audited ``wallet.deposit_release_refused``, nothing credited; it is in
+    the officers' queue, and its proposer cannot approve it. Ordinary dust stays one operator's call."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "40")
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert held.hold_reason is HoldReason.TIER_LIMIT and held.by_two_officers and not held.for_compliance
+    with pytest.raises(Refused, match="beyond its wallet's KYC tier"):
+        stack.deposits.release(held.id, actor="ops:root", note="known customer")
+    assert _audited(stack, "wallet.deposit_release_refused")[0][0] == "ops:root"
+    assert stack.deposit_of(user).state is DepositState.HELD and stack.balance(user, "USDT").is_zero()
+    assert [d.id for d in stack.deposits.waiting()] == [held.id]
+    stack.deposits.propose_release(held.id, officer="usr_a", note="known customer, ID on file")
+    with pytest.raises(SameOfficer):
+        stack.deposits.approve_release(held.id, officer="usr_a")
+    assert stack.deposits.approve_release(held.id, officer="usr_b").state is DepositState.CREDITED
+    assert stack.balance(user, "USDT") == usdt("40") and stack.deposits.waiting() == []
+
+
+def test_a_release_proposed_while_the_tier_waits_is_cleared_when_the_tier_takes_the_deposit(stack):
+    """A deposit held ``tier_limit`` with a release proposed is credited by the deposit step once a new day leaves
+    room (as before R10-15), and the proposal is cleared with it: nothing is left to approve."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "30")  # KES 3,900
+    stack.mine("polygon", 2)
+    stack.pay(user, "polygon", "38")  # KES 4,940: 8,840 today
+    stack.mine("polygon", 2)
+    stack.pay(user, "polygon", "30")  # KES 3,900: 12,740 today, beyond the day's 10,000
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert (held.state, held.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
+    stack.deposits.propose_release(held.id, officer="usr_a", note="known customer")
+    stack.clock.advance(days=1)
+    stack.mine("polygon", 1)
+    credited = stack.deposit_of(user)
+    assert (credited.state, credited.proposal) == (DepositState.CREDITED, None)
+    with pytest.raises(InvalidState):
+        stack.deposits.approve_release(held.id, officer="usr_b")
 
 
 def _audited(stack: DepositStack, action: str) -> list[tuple[str, dict[str, str]]]:

@@ -5,8 +5,9 @@ remittance orders held for compliance (``held-remittances``), each under ``/v1/a
 A desk's routes are for compliance officers only, documented under ``admin``/``compliance``; a proposal or an approval
 (money moves, or is proposed to) needs the audited step-up first; each decision is one call of the desk's use case in
 the officer's name, answered with the item as officers read it. What may be decided, the four-eyes rule (409
-``same_officer``), the audit records and the problems are the use cases'; ``OfficerDesk`` only lays the routes out, so
-the desks cannot drift apart in who may call them or how.
+``same_officer``, ``related_officers``, ``officer_cooling_off``: ``FOUR_EYES``), the audit records and the problems
+are the use cases'; ``OfficerDesk`` only lays the routes out, so the desks cannot drift apart in who may call them or
+how.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 import attrs
+from cryptopay.core.compliance.four_eyes import OfficerCoolingOff, RelatedOfficers, SameOfficer
 from cryptopay.core.identity import Role
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
@@ -24,9 +26,15 @@ from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, ProblemNote, operation
 from cryptopay_http.pagination import paginate, paginated
 
-__all__ = ["OFFICERS", "TAGS", "HoldDecisionRequest", "Noted", "OfficerDesk"]
+__all__ = ["FOUR_EYES", "OFFICERS", "RELATED", "TAGS", "HoldDecisionRequest", "Noted", "OfficerDesk"]
 
 TAGS = ("admin", "compliance")
+# An approval's four-eyes problems (``compliance.four_eyes``), the same on every desk that approves a proposal
+RELATED: tuple[ProblemNote, ...] = (
+    (RelatedOfficers, "the approver and the proposer were made staff by the same person, or one made the other"),
+    (OfficerCoolingOff, "the approver was made staff less than CRYPTOPAY_OFFICER_COOL_OFF_HOURS ago"),
+)
+FOUR_EYES: tuple[ProblemNote, ...] = ((SameOfficer, "you proposed it: a second officer approves it"), *RELATED)
 OFFICERS = (Role.COMPLIANCE,)
 View = Callable[..., Response]
 

@@ -617,6 +617,42 @@ _VERSION_HEADER = {
 }
 
 
+# Standard Webhooks (review12 R12-4): what an integrator needs to verify and de-duplicate a delivery, in the document
+# itself and not only in the README.
+WEBHOOK_SIGNING = (
+    "Each delivery is signed as Standard Webhooks (standardwebhooks.com) says: `webhook-signature` "
+    "holds space-separated `v1,<base64>` values (two during a secret rotation), each the HMAC-SHA256 of "
+    "`{webhook-id}.{webhook-timestamp}.{raw body}` under the key that is the base64-decoded part of the endpoint's "
+    "secret after `whsec_`. Verify on the raw body before parsing it, refuse a `webhook-timestamp` more than 5 "
+    "minutes from your clock (a replay), compare in constant time against every offered signature, and handle each "
+    "`webhook-id` once: it is the same on every retry and redelivery of one event, the de-duplication key (the "
+    "body carries no event id). Answer 2xx; anything else is retried for about three days."
+)
+_SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "the event's delivery id, the same on every retry and redelivery: handle each once",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "when this attempt was signed, Unix seconds: refuse one more than 5 minutes from your clock",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "space-separated `v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.{raw body}>`",
+        "schema": {"type": "string", "pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
+    },
+]
+
+
 def _event_operations() -> dict[str, Any]:
     """OpenAPI 3.1 ``webhooks``: one POST per event type, its body the signed envelope around the event's data, in
     the endpoint's payload version (1 or 2, also named by the ``cryptopay-payload-version`` header)."""
@@ -625,7 +661,12 @@ def _event_operations() -> dict[str, Any]:
         versions = [_envelope(name, event["data"], 1), _envelope(name, event["data_v2"], 2)]
         body = {"required": True, "content": {"application/json": {"schema": {"oneOf": versions}}}}
         answer = {"2XX": {"description": "Received (any other answer is retried for about three days)"}}
-        post = {"summary": event["summary"], "parameters": [_VERSION_HEADER], "requestBody": body}
+        post = {
+            "summary": event["summary"],
+            "description": WEBHOOK_SIGNING,
+            "parameters": [*_SIGNATURE_HEADERS, _VERSION_HEADER],
+            "requestBody": body,
+        }
         operations[name] = {"post": post | {"responses": answer}}
     return operations
 
@@ -660,7 +701,11 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
     shared = [op.pop("x-problems") for operations in paths.values() for op in operations.values()]
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version, "description": _shared_problems(shared)},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": _shared_problems(shared) + "\n\nWebhooks: " + WEBHOOK_SIGNING,
+        },
         "paths": paths,
         "webhooks": _event_operations(),
         "components": {"schemas": dict(components), "securitySchemes": _SECURITY_SCHEMES},

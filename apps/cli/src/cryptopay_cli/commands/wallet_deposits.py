@@ -76,8 +76,8 @@ def release_deposit(
     deposit_id: str = typer.Argument(..., help="The held deposit's id (dep_...)."),
     note: str = typer.Option(..., "--note", help="Why it is released (kept in the audit log)."),
 ) -> None:
-    """Credit a deposit held for dust, an asset, a price or the tier to its wallet (audited); one held for compliance
-    is refused (exit 5): two officers release it on the API."""
+    """Credit a deposit held for dust, an asset or a price to its wallet (audited); one held for compliance or beyond
+    its wallet's KYC tier is refused (exit 5): two officers release it on the console or the API."""
     with errors_to_exit_codes():
         released = services().wallet_deposits.release(deposit_id, actor=operator(), note=note)
     emit_json(_row(released))

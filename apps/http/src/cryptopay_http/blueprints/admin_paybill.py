@@ -18,7 +18,6 @@ from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExc
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets.paybill import MAX_NOTE, Paybill, PaybillPayment, PaybillProposal, PaybillState
 from flask import Blueprint, Response, request
@@ -26,6 +25,7 @@ from flask import Blueprint, Response, request
 from cryptopay_http.auth import audit_security, audited_step_up, current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
+from cryptopay_http.officer_desk import FOUR_EYES
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.query import enum_param, query
@@ -291,7 +291,7 @@ def propose_paybill_return(payment_id: str) -> Response:
         (NotFound, "no paybill payment with this id"),
         _NO_RECORD,
         (Conflict, "the proposal changed since you read it"),
-        (SameOfficer, "you proposed it: a second officer approves it"),
+        *FOUR_EYES,
         (LimitExceeded, "the wallet's limits refuse the credit now"),
     ),
 )

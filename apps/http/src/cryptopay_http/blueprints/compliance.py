@@ -23,7 +23,7 @@ from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
-from cryptopay.core.payments.held import HeldPayments, SameOfficer
+from cryptopay.core.payments.held import HeldPayments
 from cryptopay.core.payments.model import HoldDecision, PaymentCredit
 from cryptopay.core.remittances import RemittanceOrder, RemittanceState
 from cryptopay.core.remittances.service import Remittances
@@ -35,7 +35,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.officer_desk import OfficerDesk
+from cryptopay_http.officer_desk import FOUR_EYES, OfficerDesk
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -577,7 +577,7 @@ _PAYMENTS.noted(
     ),
     problems=(
         *_DECIDED,
-        (SameOfficer, "you proposed it: a second officer approves it"),
+        *FOUR_EYES,
         (Blocked, "a sanctions list still names the paying address (a return)"),
         (Refused, "no hot wallet sends refunds on the payment's network, or the paying address is not known"),
     ),
@@ -768,7 +768,7 @@ _SENDS.noted(
         "cannot approve it (409 `same_officer`, audited). Audited `wallet.held_send_released` / "
         "`wallet.held_send_returned` naming both officers; needs a step-up."
     ),
-    problems=(*_SEND_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+    problems=(*_SEND_DECIDED, *FOUR_EYES),
 )
 def approve_held_transfer(transfer_id: str) -> Response:
     expected = read_body(HeldSendApprovalRequest, optional=True).proposal  # no body: the 422 naming what was read
@@ -962,7 +962,7 @@ def propose_remittance_refund(order_id: str) -> Response:
         "the proposer cannot approve it (409 `same_officer`, audited). Audited `remittance.refund_approved` naming "
         "both officers; needs a step-up."
     ),
-    problems=(*_REMITTANCE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+    problems=(*_REMITTANCE_DECIDED, *FOUR_EYES),
 )
 def approve_remittance_refund(order_id: str) -> Response:
     expected = read_body(RemittanceApprovalRequest, optional=True).address  # no body: the 422 naming what was read
@@ -1017,7 +1017,7 @@ _REMITTANCES.noted(
         "no action and its payout planned, in one unit of work; the proposer cannot approve it (409 "
         "`same_officer`, audited). Audited `remittance.release_approved` naming both officers; needs a step-up."
     ),
-    problems=(*_RELEASE_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+    problems=(*_RELEASE_DECIDED, *FOUR_EYES),
 )
 def approve_remittance_release(order_id: str) -> Response:
     return _REMITTANCES.answer(_remittances().approve_release(order_id, officer=current_principal().id))

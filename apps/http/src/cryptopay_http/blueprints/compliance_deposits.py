@@ -16,13 +16,12 @@ import attrs
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.money import Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.deposits import Deposits
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal
-from cryptopay_http.officer_desk import OfficerDesk
+from cryptopay_http.officer_desk import FOUR_EYES, OfficerDesk
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -135,7 +134,7 @@ _DEPOSITS.noted(
         "cannot approve it (409 `same_officer`, audited); a frozen wallet receives nothing (422). Audited "
         "`wallet.deposit_released` naming both officers; needs a step-up."
     ),
-    problems=(*_DECIDED, (SameOfficer, "you proposed it: a second officer approves it")),
+    problems=(*_DECIDED, *FOUR_EYES),
 )
 def approve_deposit_release(deposit_id: str) -> Response:
     return _DEPOSITS.answer(_deposits().approve_release(deposit_id, officer=current_principal().id))

@@ -48,6 +48,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
 from cryptopay_http.convert import converter, json_response, limits, read_body, structure_request
+from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -688,9 +689,12 @@ def read_application(application_id: str) -> Response:
     tags=_ADMIN_TAGS,
     errors=(409,),
     description=(
-        "Claims a submitted application for review by the calling officer, so no other officer decides it meanwhile."
+        "Claims a submitted application for review by the calling officer, so no other officer decides it meanwhile. "
+        "For its second approval, an officer related to the first's by their appointments to staff (409 "
+        "`related_officers`) or made staff less than the cool-off ago (409 `officer_cooling_off`) is refused, "
+        "audited: the application stays in the queue for another officer."
     ),
-    problems=(*_DECISION,),
+    problems=(*_DECISION, *RELATED),
 )
 @require(roles=_OFFICERS)
 def claim(application_id: str) -> Response:
@@ -711,7 +715,9 @@ def claim(application_id: str) -> Response:
         "director named on other businesses is only shown (`directors_elsewhere`), never a refusal. Four eyes "
         "need eyes: the approving officer must have read the application (`GET .../applications/{id}`) and "
         "each of its documents (`GET .../documents/{document_id}`) since its last submission, else "
-        "`documents_not_reviewed` names what is still unread (`unread`)."
+        "`documents_not_reviewed` names what is still unread (`unread`). A second approval is refused when its officer "
+        "and the first's were made staff by the same person, or one made the other (409 `related_officers`), or when "
+        "its officer was made staff less than the cool-off ago (409 `officer_cooling_off`), each audited."
     ),
     problems=(
         *_DECISION,
@@ -719,6 +725,7 @@ def claim(application_id: str) -> Response:
         (IdInUse, ("another account gave the same ID document and is not linked (the problem names the accounts)")),
         (RegistrationInUse, "a KYB: another merchant gave the same registration number and is not linked"),
         (InvalidState, "a KYB director is not verified yet"),
+        *RELATED,
     ),
 )
 @require(roles=_OFFICERS)

@@ -38,6 +38,7 @@ from flask import Blueprint, Response
 from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import actor, payments
 
@@ -273,6 +274,7 @@ def propose(payout_id: str) -> Response:
         *_DECIDED,
         (InvalidInput, "no outcome read, or a completion approved without the receipt read"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (
             Conflict,
             "another conclusion (outcome or receipt) is proposed now, or its receipt was booked on another payout",
@@ -378,14 +380,16 @@ def propose_bank(payout_id: str) -> Response:
     tags=_TAGS,
     description=(
         "Completes the bank transfer in the approver's name, paid from the bank account (`assets:bank:KES`) with "
-        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited). The body names the "
-        "`reference` read: another proposed since is a 409 and nothing moves. Audited `payout.bank_confirmed` "
-        "naming both; needs a step-up."
+        "the proposed reference. The proposer cannot approve it (409 `same_officer`, audited), nor an admin made "
+        "staff by the same person as the proposer, or by it (409 `related_officers`), or less than the cool-off ago "
+        "(409 `officer_cooling_off`). The body names the `reference` read: another proposed since is a 409 and "
+        "nothing moves. Audited `payout.bank_confirmed` naming both; needs a step-up."
     ),
     problems=(
         *_DECIDED,
         (Refused, "the payout is paid over M-Pesa: its conclusion is approved at .../conclusion/approve"),
         (SamePerson, "you proposed it: a second admin approves it"),
+        *RELATED,
         (Conflict, "another reference is proposed now, or the reference was booked on another payout"),
     ),
 )

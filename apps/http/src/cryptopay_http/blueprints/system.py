@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from email.utils import format_datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cryptopay_http.amounts import SUNSET
 from cryptopay_http.convert import ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
-from cryptopay_http.openapi import build_document, operation
+from cryptopay_http.openapi import WEBHOOK_SIGNING, build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.query import (
     after_credential,
@@ -201,6 +202,17 @@ def _details(op: dict[str, Any]) -> str:
     return f"<details><summary>Details</summary><div class='d'>{html.escape(text)}</div></details>" if text else ""
 
 
+def _webhooks_section(document: dict[str, Any]) -> str:
+    """The events a merchant's endpoint receives and how a delivery is signed (review12 R12-4)."""
+    text = html.escape(WEBHOOK_SIGNING)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    events = "".join(
+        f"<li><code>{html.escape(name)}</code>: {html.escape(ops['post']['summary'])}</li>"
+        for name, ops in document.get("webhooks", {}).items()
+    )
+    return f"<h2 id='webhooks'>Webhooks</h2><p>{text}</p><ul>{events}</ul>"
+
+
 def _docs_page(document: dict[str, Any]) -> str:
     rows = []
     for path, methods in document["paths"].items():
@@ -220,7 +232,7 @@ def _docs_page(document: dict[str, Any]) -> str:
         ".d{white-space:pre-wrap;max-width:60em}</style></head>"
         f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
         "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
-        f"{_AMOUNTS}"
+        f"{_AMOUNTS}{_webhooks_section(document)}"
         "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th><th>Example body</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></body></html>"
     )

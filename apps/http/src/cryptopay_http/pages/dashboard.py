@@ -614,14 +614,16 @@ def _email_unproven() -> bool:
     return user is not None and needs_proven_email(user)
 
 
-def _stepped_up(action: Callable[[], Response]) -> Response:
-    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does; an unproven
-    email refuses first (403, the page says what to do, audited ``access.refused`` as over the API)."""
+def _stepped_up(action: Callable[[], Response], *, checked_inside: bool = False) -> Response:
+    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does (``checked_inside``:
+    ``action`` checks it itself); an unproven email refuses first (403, the page says what to do, audited
+    ``access.refused`` as over the API)."""
     if _email_unproven():
         audit_security("access.refused", f"route:{request.path}", method="POST", reason="email_unverified")
         return _developers(403)
     try:
-        step_up_from_form(g.principal)
+        if not checked_inside:
+            step_up_from_form(g.principal)
         return action()
     except CryptopayError as error:
         if error.http_status >= 500:
@@ -652,7 +654,7 @@ def create_api_key() -> Response:
         key, secret = runtime().api_keys.create(_merchant_id(), name=name, scopes=scopes, created_by=g.principal.id)
         return _issued(secret, key.name)
 
-    return _stepped_up(lambda: _shown_once(create))
+    return _stepped_up(lambda: _shown_once(create), checked_inside=True)
 
 
 @bp.post("/developers/api-keys/<key_id>/revoke")
@@ -692,7 +694,7 @@ def create_webhook_endpoint() -> Response:
         )
         return _issued(endpoint.secret, endpoint.url)
 
-    return _stepped_up(lambda: _shown_once(create))
+    return _stepped_up(lambda: _shown_once(create), checked_inside=True)
 
 
 def _issued(secret: str, secret_for: str) -> Response:
@@ -706,8 +708,14 @@ def _shown_once(create: Callable[[], Response]) -> Response:
     """Run a secret-issuing form once per rendered form (reviewer9 R9-6): its form key (``idempotent_form``) makes a
     double press or a reload's re-post replay the first answer's redirect to the developers page (the key or
     endpoint listed, no second one, no secret again) instead of issuing a second live secret nobody holds; the
-    first answer shows the secret, once."""
-    answer = idempotent_form(create)()
+    first answer shows the secret, once. The step-up is checked inside the key's claim (reader2 M-3): a replay
+    needs none, since a one-time code the first press used cannot pass twice, and a refused one keeps no answer."""
+
+    def checked() -> Response:
+        step_up_from_form(g.principal)
+        return create()
+
+    answer = idempotent_form(checked)()
     issued = g.pop("issued_secret", None)
     if issued is None:
         return answer  # the replay of an earlier press: the page lists what that one made

@@ -1,9 +1,11 @@
-"""Wallet deposits held for compliance, for compliance officers (``/console/held-deposits``, review8 R7).
+"""Wallet deposits held for compliance (review8 R7) or beyond their wallet's KYC tier (review10 R10-15), for
+compliance officers (``/console/held-deposits``): those whose release is two officers' (``Deposit.by_two_officers``).
 
 The same ``Deposits`` use case as ``/v1/admin/compliance/held-deposits``: the waiting list and each deposit with why
 it is held and its alerts (audited reads ``compliance.held_deposits_viewed`` / ``compliance.held_deposit_viewed``), a
 release to its wallet *proposed* by one officer (a note and a fresh one-time code), carried out only when a second
-officer approves it (a fresh code too: money moves; its proposer is refused, 409 ``same_officer``, audited), its
+officer approves it (a fresh code too: money moves; its proposer, an officer related to it or new to staff is refused,
+409 ``same_officer`` / ``related_officers`` / ``officer_cooling_off``, audited), its
 alerts closed with no action in the same unit of work, or declined with a note; as held sends
 (``/console/held-transfers``). An officer who holds the wallet is refused (``OwnParty``, 403, audited).
 """

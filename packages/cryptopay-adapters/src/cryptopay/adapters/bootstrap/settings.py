@@ -93,6 +93,7 @@ class Settings:
     stablecoin_conversion: StablecoinConversion = attrs.Factory(StablecoinConversion)
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
+    officer_cool_off_hours: int = 24  # an account made staff approves no four-eyes decision for this long (R10-8)
     wallet_quote_seconds: int = _WALLET_QUOTE_SECONDS  # CRYPTOPAY_WALLET_QUOTE_SECONDS: how long one may be traded at
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
@@ -129,6 +130,8 @@ class Settings:
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
+    # the settlement bank account's number (digits): a bank statement of another account is refused ("" : any is read)
+    settlement_bank_account: str = ""
     reconciliation_keep_days: int = 30  # clean reconciliation results kept this long (comparing runs)
     reconciliation_keep_differences_days: int = 2557  # results with differences: the audit period (7 years)
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
@@ -185,6 +188,7 @@ class Settings:
                 "TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD"), DEFAULT_THRESHOLD
             ),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
+            officer_cool_off_hours=_hours(get.number("OFFICER_COOL_OFF_HOURS"), "OFFICER_COOL_OFF_HOURS"),
             wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", _WALLET_QUOTE_SECONDS),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
@@ -223,6 +227,7 @@ class Settings:
             fx=FxSettings.from_env(source),
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
+            settlement_bank_account=_bank_account(get.text("SETTLEMENT_BANK_ACCOUNT")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
             sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
@@ -424,12 +429,13 @@ def _unknown_bound(minutes: int | None) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def _hours(value: int | None) -> int:
-    """``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``: 0 (no cool-off) to 720 (30 days); 24 when unset."""
+def _hours(value: int | None, name: str = "WITHDRAWAL_COOL_OFF_HOURS") -> int:
+    """A cool-off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``, ``CRYPTOPAY_OFFICER_COOL_OFF_HOURS``): 0 (none) to 720
+    (30 days); 24 when unset."""
     if value is None:
         return 24
     if not 0 <= value <= 720:
-        raise InvalidInput(f"CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS must be from 0 to 720, got {value}")
+        raise InvalidInput(f"CRYPTOPAY_{name} must be from 0 to 720, got {value}")
     return value
 
 
@@ -479,6 +485,14 @@ def _kes(name: str, text: str) -> Money | None:
         return Money.of(to_decimal(text), KES)
     except (InvalidInput, ArithmeticError):
         raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in KES, got {text!r}") from None
+
+
+def _bank_account(text: str) -> str:
+    """The settlement bank account's number: digits, spaces and dashes as banks print it, kept as its digits."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text and (not 6 <= len(digits) <= 20 or any(not (ch.isdigit() or ch in " -") for ch in text)):
+        raise InvalidInput(f"CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT must be a bank account number (digits), got {text!r}")
+    return digits
 
 
 _NARROWEST_SOURCE_PREFIX = {4: 16, 6: 32}  # Daraja calls from a few published addresses, never whole ranges

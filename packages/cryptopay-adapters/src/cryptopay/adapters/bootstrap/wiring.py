@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.chains import (
 )
 from cryptopay.adapters.bootstrap.settings import Settings, lookup_key
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
@@ -587,8 +588,15 @@ class Parts:
             gate=self.payout_gate,
             # a statement read as a conclusion's evidence must be of the payouts' PartyA (LASTREAD L-4)
             payout_shortcode=self.settings.mpesa.party_a if self.settings.mpesa is not None else "",
+            four_eyes=self.four_eyes,  # a conclusion's approver: not its proposer, related to it, nor new to staff
             unknown_bound=self.settings.payout_unknown_bound,  # the conclusion rule's and the check's one bound
         )
+
+    @functools.cached_property
+    def four_eyes(self) -> FourEyes:
+        """Every approval's check (review10 R10-8): not by the proposer, nor an officer related to it by their
+        appointments to staff, nor one appointed less than ``CRYPTOPAY_OFFICER_COOL_OFF_HOURS`` ago."""
+        return FourEyes.over(self.users.get, timedelta(hours=self.settings.officer_cool_off_hours))
 
     @functools.cached_property
     def daraja_pacing(self) -> Pacing:
@@ -650,6 +658,7 @@ class Parts:
             ids=self.ids,
             monitoring=lambda: self.monitoring,
             parties_of=self.officer_parties,  # never the merchant an officer belongs to (R12)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -676,6 +685,7 @@ class Parts:
             monitor=self.monitoring_feed,
             invites=self.settings.invites,
             minimum=self.settings.p2p_minimum,
+            four_eyes=self.four_eyes,  # held sends' approvals
         )
 
     @functools.cached_property
@@ -721,6 +731,7 @@ class Parts:
             monitor=self.monitoring_feed,
             # Transaction Status about a C2B payment asks the paybill (PartyA), so it shares that shortcode's bucket
             pacing=self.daraja_pacing_for(self.settings.mpesa.shortcode),
+            four_eyes=self.four_eyes,  # a credit's or a return's approval
         )
 
     @functools.cached_property
@@ -770,6 +781,7 @@ class Parts:
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
             parties_of=self.officer_parties,  # no officer releases a deposit of their own (R12, review8 R7)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -804,6 +816,7 @@ class Parts:
             matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
             metrics=self._remittance_metrics,
             cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
+            four_eyes=self.four_eyes,
         )
 
     @functools.cached_property
@@ -877,6 +890,7 @@ class Parts:
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
             parties_of=self.officer_parties,  # no officer acts on its own
+            four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
 
     @functools.cached_property
@@ -935,6 +949,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            bank_account=self.settings.settlement_bank_account,  # a bank statement must be of it (when set)
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             paybill=self.storage.unit_of_work,  # payments to the paybill outside STK (C2B)

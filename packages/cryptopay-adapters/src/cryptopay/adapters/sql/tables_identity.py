@@ -37,6 +37,8 @@ users = sa.Table(
     sa.Column("email_token_hash", sa.String(HASH)),  # SHA-256 of the pending email-proof link's token (0046)
     sa.Column("email_token_expires_at", UtcDateTime),
     sa.Column("disabled_at", UtcDateTime),  # the account was disabled: released, or its profile erased (0072)
+    sa.Column("appointed_by", sa.String(200)),  # who made the account staff, as the audit names them (0278)
+    sa.Column("appointed_at", UtcDateTime),
     # Bumped by every write: an update from a stale read is refused, not applied over another (0290, R11-1).
     sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
@@ -72,6 +74,8 @@ merchants = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
     sa.Column("closed_at", UtcDateTime),  # the relationship ended; retention counts from here (0030)
+    # Bumped by every write: an update from a stale read is refused, not applied over another (0291, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )
 
@@ -131,5 +135,7 @@ merchant_invitations = sa.Table(
     # the email's keyed hash (``PersonalData.lookup``; the email itself without keys): the per-address cap (0126)
     sa.Column("email_lookup", sa.Text),
     sa.Index("ix_merchant_invitations_email_lookup", "email_lookup", "created_at"),
+    # Bumped by every write (and an acceptance): an update from a stale read is refused (0293, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )

@@ -1,5 +1,9 @@
 """Operator actions on accounts: appoint an admin, change a role. Each is audited with the operator as actor.
 
+An account made staff (created as an admin, or given a staff role) keeps who did it and when (``User.appointed_by``,
+``appointed_at``): four-eyes refuses an approval by two officers one person appointed, and by an officer appointed
+less than the cool-off ago (``compliance.four_eyes``, review10 R10-8).
+
 Roles are reloaded on every request, so a change applies to open sessions at once (in this process; other
 processes within the session cache's few seconds). Staff roles must then enrol a second factor before anything else.
 """
@@ -57,6 +61,7 @@ class UserAdmin:
             raise Conflict("an account with this email already exists", field="email")
         now = self.clock.now()
         user = User(self.ids.new_id("usr"), email, self.hasher.hash(password), Role.ADMIN, now, display_name)
+        user.appointed_by, user.appointed_at = actor, now  # four-eyes reads who made it staff
         self.users.add(user)
         self._record(actor, "user.admin_created", user, role=Role.ADMIN.value)
         return user
@@ -83,6 +88,8 @@ class UserAdmin:
                 "leave the team (or hand the merchant over) first"
             )
         user.role = role
+        if role.needs_two_factor:  # made staff (or given another staff role): four-eyes reads by whom, and when
+            user.appointed_by, user.appointed_at = actor, self.clock.now()
         self.users.update(user)
         if self.sessions is not None:
             self.sessions.forget_user(user.id)

@@ -23,10 +23,12 @@ __all__ = [
     "TEAM_SCOPES",
     "AccountChanged",
     "ApiKey",
+    "Appointment",
     "EnrolmentRequired",
     "Forbidden",
     "IdempotencyEntry",
     "Merchant",
+    "MerchantChanged",
     "Principal",
     "PrincipalKind",
     "RateDecision",
@@ -77,6 +79,15 @@ class AccountChanged(Conflict):
     def __init__(self, user_id: str) -> None:
         super().__init__("the account was changed by another request meanwhile: nothing was changed; try again")
         self.user_id = user_id
+
+
+class MerchantChanged(Conflict):
+    """The merchant was written by another request (or an operator: a close, a reclaim's hold) after this one read
+    it: nothing was written; read it again and decide again (``MerchantRepository.update``, review11 R11-3)."""
+
+    def __init__(self, merchant_id: str) -> None:
+        super().__init__("the merchant was changed by another request meanwhile: nothing was changed; try again")
+        self.merchant_id = merchant_id
 
 
 class Forbidden(Refused):
@@ -208,6 +219,14 @@ class PrincipalKind(enum.Enum):
     API_KEY = "api_key"
 
 
+@attrs.frozen
+class Appointment:
+    """Who made an account staff (created it as an admin, or last gave it a staff role) and when."""
+
+    by: str  # as the audit trail names them: ``ops:<login>``, ``user:<id>``
+    at: datetime
+
+
 @attrs.define
 class User:
     """A person who logs in; ``password_hash`` is an argon2 (or other PasswordHasher) hash, never the password.
@@ -236,10 +255,21 @@ class User:
     # profile erased (``privacy.retention``); nobody logs in to it again. None: usable (or disabled before 0072
     # where the audit log does not say when).
     disabled_at: datetime | None = None
+    # Who made the account staff (created it as an admin, or last gave it a staff role: ``identity.admin``), as the
+    # audit trail names them, and when: four-eyes refuses two officers one person appointed (``compliance.four_eyes``)
+    appointed_by: str | None = None
+    appointed_at: datetime | None = None
     # The stored row's version as read: ``UserRepository.update`` writes only over that version and bumps it, so a
     # write from a stale copy (a password change hashing while an operator demoted the account) is refused instead
     # of silently undoing the other (review11 R11-1). Not part of equality: it says when, not what.
     row_version: int = attrs.field(default=0, eq=False, repr=False)
+
+    @property
+    def appointment(self) -> Appointment | None:
+        """Its appointment to staff (None: none on file)."""
+        if self.appointed_by is None or self.appointed_at is None:
+            return None
+        return Appointment(self.appointed_by, self.appointed_at)
 
     @property
     def login_name(self) -> str:
@@ -281,6 +311,10 @@ class Merchant:
     updated_at: datetime
     destination_ready_at: datetime | None = None  # a changed payout destination cools off until then
     closed_at: datetime | None = None  # the relationship ended (an operator closed it); retention counts from here
+    # The stored row's version as read: ``MerchantRepository.update`` writes only over that version and bumps it, so
+    # a write from a stale copy (an owner's rename read before an operator's close) is refused instead of undoing the
+    # other (review11 R11-3, as ``User.row_version``). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     def destination_cooling(self, now: datetime) -> bool:
         """True while a newly set payout destination may not receive money yet."""

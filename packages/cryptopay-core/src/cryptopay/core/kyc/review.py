@@ -4,7 +4,9 @@ Every step is one transaction over the profile, the application, the audit log a
 the last approval is in force as soon as it commits (limits read the profile; ``on_granted`` is then told, for
 what waited on the tier). Four-eyes is the profile's rule
 (``KycTier.approvals_required``): a first approval sends the application back to the queue, and the officer who
-gave it can neither claim it again nor approve it twice. The applicant is told each outcome by the notifier, after
+gave it can neither claim it again nor approve it twice; the second officer is refused when related to the first by
+their appointments to staff, or appointed too recently (``compliance.four_eyes``: 409, audited
+``kyc.approval_<code>_refused``). The applicant is told each outcome by the notifier, after
 the commit; a notice that cannot be sent is audited (``kyc.notice_failed``), the decision stands.
 
 Documents are checked by content (``kyc.documents``), encrypted by the key vault with the application and document
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.four_eyes import FourEyes, FourEyesRefused
 from cryptopay.core.compliance.own_party import OwnParty, owns, refuse_own_party
 from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.kyc.applications import (
@@ -97,6 +100,8 @@ class KycReview:
     # The parties an officer belongs to (``identity.teams.parties_of``: their own user id and the merchant they act
     # for); None where no merchants are wired (the check then knows only the officer's own id)
     parties_of: Callable[[str], frozenset[str]] | None = None
+    # A second approval's check against the first's officer (``compliance.four_eyes``); unwired: different officers
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     # -- applicants --------------------------------------------------------------------------------------------
     def apply_personal(
@@ -286,9 +291,23 @@ class KycReview:
         return in_transaction(self.uow, work)
 
     def claim(self, officer: str, application_id: str) -> KycApplication:
-        return self._decide(
-            officer, application_id, "kyc.application_claimed", lambda a, p, at: a.claim(officer, at=at)
-        )
+        """Take the application to review it; for its second approval, not by an officer four-eyes refuses with the
+        first's (``compliance.four_eyes``: refused at the claim, so the application stays in the queue for another)."""
+
+        def before(uow: KycUnitOfWork, application: KycApplication, at: datetime) -> None:
+            self._second_officer(application, officer, at)
+
+        try:
+            return self._decide(
+                officer,
+                application_id,
+                "kyc.application_claimed",
+                lambda a, p, at: a.claim(officer, at=at),
+                before=before,
+            )
+        except FourEyesRefused as refused:  # audited in a transaction of its own: the claim's rolled back
+            self._four_eyes_refused(officer, application_id, refused)
+            raise
 
     def approve(self, officer: str, application_id: str, *, operator: str | None = None) -> KycApplication:
         """Approve; the tier is granted (at once) when this is the last approval the tier needs. The officer must
@@ -322,13 +341,33 @@ class KycReview:
             if operator is not None:
                 _shell_may_approve(self.policy, application)
             application._claimed_by(officer)  # not claimed by this officer: that refusal first
+            self._second_officer(application, officer, at)  # appointed too recently since the claim, say
             _require_read(uow, officer, application)
             self._find_id_shared(uow, application, at)
 
         shell = {} if operator is None else {"operator": operator}  # who ran the command for the officer
-        return self._decide(
-            officer, application_id, "kyc.application_approved", step, before=before, details=lambda: shell
-        )
+        try:
+            return self._decide(
+                officer, application_id, "kyc.application_approved", step, before=before, details=lambda: shell
+            )
+        except FourEyesRefused as refused:  # audited in a transaction of its own: the decision's rolled back
+            self._four_eyes_refused(officer, application_id, refused)
+            raise
+
+    def _second_officer(self, application: KycApplication, officer: str, at: datetime) -> None:
+        """A second approval's officer against the first's (``compliance.four_eyes``); the first's: nothing to check."""
+        for earlier in application.approvals:
+            refused = self.four_eyes.refusal(earlier, officer, now=at, what="application")
+            if refused is not None:
+                raise refused
+
+    def _four_eyes_refused(self, officer: str, application_id: str, refused: FourEyesRefused) -> None:
+        def work(uow: KycUnitOfWork) -> None:
+            application = _load(uow, application_id)
+            action = refused.action("kyc.approval")
+            _audit(uow.audit, f"user:{officer}", action, application, self.clock.now(), **refused.audit_details)
+
+        in_transaction(self.uow, work)
 
     def approvals_needed(self, application_id: str) -> int:
         """How many different officers the application's tier needs (2: a personal tier 2 and every KYB); no

@@ -34,7 +34,9 @@ with its note, checked as the decision will be, audited ``compliance.held_paymen
 nothing moves and the alerts stay open) and carried out only when a second officer ``approve``s it: the decision is
 then made as above in the approver's name, with the proposal's note, the audit naming both officers. The proposer
 approving their own proposal is refused (``SameOfficer``, 409, audited ``compliance.held_payment_same_officer_
-refused``), as is an approver who belongs to the merchant (``OwnParty``). Any officer may ``decline`` a proposal
+refused``), as is an approver who belongs to the merchant (``OwnParty``), one related to the proposer by their
+appointments or appointed to staff too recently (``compliance.four_eyes``: ``RelatedOfficers``, ``OfficerCoolingOff``,
+409, audited ``compliance.held_payment_<code>_refused``). Any officer may ``decline`` a proposal
 (the proposer withdrawing it too), with a note, audited; a second proposal while one waits is a ``Conflict``. The
 shell (``cryptopay compliance held-payments``) may decline and keep, never propose or approve: it cannot prove which
 officer is at the keyboard (one operator could name any two), so approvals are given on the console or the API
@@ -59,6 +61,7 @@ from typing import Protocol
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.compliance.cases import CaseStatus
+from cryptopay.core.compliance.four_eyes import FourEyes, SameOfficer
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.own_party import PartiesOf, refuse_own_party
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
@@ -73,12 +76,6 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["HeldPayments", "HeldPaymentsUnitOfWork", "SameOfficer"]
-
-
-class SameOfficer(Conflict):
-    """Four-eyes: the officer who proposed a held payment's release or return cannot approve it too."""
-
-    code = "same_officer"
 
 
 class HeldPaymentsUnitOfWork(PaymentsUnitOfWork, MonitoringUnitOfWork, Protocol):
@@ -101,6 +98,8 @@ class HeldPayments:
     ids: IdGenerator  # the outbox events of the invoice the decision moves
     monitoring: Callable[[], Monitoring | None] = lambda: None  # the alerts' cases (None: no monitoring wired)
     parties_of: PartiesOf | None = None  # the parties an officer belongs to (``identity.teams.parties_of``)
+    # the approval's check (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     def waiting(self, *, after: str | None = None, limit: int = 50) -> list[PaymentCredit]:
         """Held payments no officer decided yet, by id."""
@@ -147,9 +146,12 @@ class HeldPayments:
             raise InvalidState(f"no release or return of held payment {credit.id} is proposed")
         if expected is not None and credit.proposal is not expected:
             raise Conflict(f"held payment {credit.id} now has a {_NOUN[credit.proposal]} proposed: read it again")
-        if credit.proposed_by == officer:
-            self._refused(credit, officer, "compliance.held_payment_same_officer_refused", credit.proposal)
-            raise SameOfficer(f"you proposed this {_NOUN[credit.proposal]}: a second officer approves it")
+        now, noun = self.clock.now(), _NOUN[credit.proposal]
+        refused = self.four_eyes.refusal(credit.proposed_by, officer, now=now, what=noun)
+        if refused is not None:
+            action = refused.action("compliance.held_payment")
+            self._refused(credit, officer, action, credit.proposal, **refused.audit_details)
+            raise refused
         return self._decide(credit_id, credit.proposal, officer, credit.proposal_note or "", proposal=credit)
 
     def decline(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
@@ -220,8 +222,8 @@ class HeldPayments:
         audit(uow, f"user:{officer}", action, f"invoice:{credit.invoice_id}", now, **details, note=note)
         return credit
 
-    def _refused(self, credit: PaymentCredit, officer: str, action: str, proposal: HoldDecision) -> None:
-        event = {"credit": credit.id, "proposal": proposal.value}
+    def _refused(self, credit: PaymentCredit, officer: str, action: str, proposal: HoldDecision, **facts: str) -> None:
+        event = {"credit": credit.id, "proposal": proposal.value, **facts}
         transaction(
             self.uow,
             lambda uow: audit(

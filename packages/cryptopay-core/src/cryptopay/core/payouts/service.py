@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 from cryptopay.core import faults, flows
+from cryptopay.core.compliance.four_eyes import FourEyes, SameOfficer
 from cryptopay.core.errors import (
     Conflict,
     CryptopayError,
@@ -196,6 +197,7 @@ class Payouts:
         gate: PayoutGate | None = None,
         per_day: Money | None = DAILY_CUSTOMER_LIMIT,
         payout_shortcode: str | None = None,
+        four_eyes: FourEyes | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         # the Short Code payouts go out from: a statement read as a conclusion's evidence must be its (LASTREAD
@@ -207,6 +209,7 @@ class Payouts:
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
         self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
+        self.four_eyes = four_eyes or FourEyes()  # a conclusion's approval (``compliance.four_eyes``)
 
     @property
     def unknown_bound(self) -> timedelta:
@@ -892,19 +895,26 @@ class Payouts:
         posts it with the receipt (``payout.completed``); audited ``payout.concluded`` naming both. ``outcome`` and
         ``receipt`` are what the approver read (R9-1): a conclusion withdrawn and proposed again otherwise since
         (another outcome, another receipt) is a ``Conflict`` and nothing moves. The proposer is refused
-        (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``); ``InvalidState`` when none is
-        proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
+        (``SamePerson``, 409, audited ``payout.conclusion_same_person_refused``), an admin related to it or appointed
+        too recently as ``compliance.four_eyes`` says (audited ``payout.conclusion_<code>_refused``); ``InvalidState``
+        when none is proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
         (``propose_bank_confirmation``) is approved the same way and completes it from the bank account, audited
         ``payout.bank_confirmed`` instead."""
         read = _Read(outcome, (receipt or "").strip() or None)
-        found = self.get_payout(payout_id)
-        if found.conclusion is not None and found.conclusion.by == by:
-            at = self._clock.now()
+        found, at = self.get_payout(payout_id), self._clock.now()
+        refused = None
+        if found.conclusion is not None:
+            refused = self.four_eyes.refusal(found.conclusion.by, by, now=at, what="conclusion")
+        if isinstance(refused, SameOfficer):
             transaction(
                 self._uow,
                 lambda uow: audit(uow, by, "payout.conclusion_same_person_refused", f"payout:{found.id}", at),
             )
             raise SamePerson("you proposed this conclusion: a second person approves it")
+        if refused is not None:
+            action, facts = refused.action("payout.conclusion"), refused.audit_details
+            transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{found.id}", at, **facts))
+            raise refused
         return transaction(self._uow, lambda uow: self._conclude(uow, payout_id, by, read))
 
     def _conclude(self, uow: PaymentsUnitOfWork, payout_id: str, by: str, read: _Read) -> Payout:

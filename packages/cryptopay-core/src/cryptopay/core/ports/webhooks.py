@@ -39,7 +39,11 @@ class WebhookEndpoints(Protocol):
 
     def get(self, endpoint_id: str) -> WebhookEndpoint | None: ...
 
-    def save(self, endpoint: WebhookEndpoint) -> None: ...
+    def save(self, endpoint: WebhookEndpoint) -> None:
+        """Write ``endpoint`` over the stored row if nobody changed it since it was read (its ``row_version``; a
+        new id is inserted); ``EndpointChanged`` (a ``Conflict``) if another write came first, and nothing is
+        written: read it again to write again (review11 R11-3)."""
+        ...
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         """The merchant's endpoints, enabled or not, oldest first."""
@@ -47,6 +51,12 @@ class WebhookEndpoints(Protocol):
 
     def enabled_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[WebhookEndpoint]:
         """One page of the merchant's enabled endpoints, newest first (by id), strictly older than ``before``."""
+        ...
+
+    def lock_merchant(self, merchant_id: str) -> None:
+        """Until the transaction ends, hold off any other that locks the same merchant's endpoints (one adding an
+        endpoint or changing a URL), so the checks made after it (one endpoint per URL, the cap) see each other's
+        writes (reader2 M-3: two simultaneous creations made two endpoints at one URL)."""
         ...
 
 

@@ -161,6 +161,7 @@ class Reconciliation:
         retention: RunRetention | None = None,
         shortcodes: Shortcodes | None = None,
         payout_bound: timedelta = DEFAULT_UNKNOWN_BOUND,
+        bank_account: str = "",
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -180,6 +181,7 @@ class Reconciliation:
         self._retention = retention or RunRetention()
         self._shortcodes = shortcodes
         self._payout_bound = payout_bound  # as Payouts' unknown_bound: a payout unknown longer is a difference
+        self._bank_account = bank_account  # the settlement bank account's digits ("": a statement of any is read)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -195,6 +197,7 @@ class Reconciliation:
         given = outside.every_statement
         for statement in given:
             self._statement_ours(statement)
+        self._bank_statement_ours(outside.bank_statement)
         full, answer = self._with_defaults(outside)
         inputs = _inputs(outside, full, answer)
         records = self.snapshot(full)
@@ -236,6 +239,21 @@ class Reconciliation:
             said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"
             raise InvalidInput(
                 f"the statement is of {said}, not of ours ({', '.join(sorted(ours))})", field="statement"
+            )
+
+    def _bank_statement_ours(self, statement: BankStatement | None) -> None:
+        """``InvalidInput`` for a bank statement of another account than the settlement bank account (compared by
+        its digits), when one is configured (``CRYPTOPAY_SETTLEMENT_BANK_ACCOUNT``): another account's debits are
+        never read as our transfers."""
+        if statement is None or not self._bank_account:
+            return
+        digits = "".join(ch for ch in statement.account if ch.isdigit())
+        if digits != self._bank_account:
+            said = f"account {statement.account.strip()!r}" if statement.account.strip() else "no account number"
+            raise InvalidInput(
+                f"the bank statement is of {said}, not of the settlement bank account (ending "
+                f"{self._bank_account[-4:]})",
+                field="bank_statement",
             )
 
     def _by_shortcode(self, given: Sequence[Statement]) -> tuple[Statement | None, Statement | None]:

@@ -84,7 +84,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import NoReturn, cast
+from typing import cast
 
 import attrs
 from cryptopay.core import flows
@@ -92,6 +92,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
 from cryptopay.core.compliance.cases import Alert, CaseStatus, Clearance
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring, UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import NameMatcher, normalize_name
@@ -127,7 +128,6 @@ from cryptopay.core.mobile_money.phones import (
 )
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDC, USDT, Asset, Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
 from cryptopay.core.payments.refunds import (
@@ -308,6 +308,8 @@ class Remittances:
     metrics: Metrics | None = None  # how many orders the last run could not move (``cryptopay_remittances_failed``)
     # The alerts' cases, concluded with an officers' refund of a held order (None: no monitoring wired)
     cases: Callable[[], Monitoring | None] = lambda: None
+    # approvals' check (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -774,18 +776,18 @@ class Remittances:
         )
         return order
 
-    def _refuse_same_officer(self, order_id: str, actor: str, proposed_by: str, kind: str) -> NoReturn:
-        """The proposer of a refund or release approving it: audited ``remittance.<kind>_same_officer_refused`` in a
-        unit of work of its own, then ``SameOfficer``."""
-        details = {"proposed_by": proposed_by}
+    def _second_officer(self, order_id: str, actor: str, proposed_by: str, kind: str) -> None:
+        """Four-eyes on a refund's or a release's approval (``compliance.four_eyes``): its proposer, an officer
+        related to it or appointed too recently is refused, audited ``remittance.<kind>_<code>_refused`` in a unit of
+        work of its own."""
         now = self.clock.now()
-        in_transaction(
-            self.uow,
-            lambda uow: uow.audit.append(
-                _event(actor, f"remittance.{kind}_same_officer_refused", order_id, now, details)
-            ),
-        )
-        raise SameOfficer(f"you proposed this {kind}: a second officer approves it")
+        refused = self.four_eyes.refusal(proposed_by, actor, now=now, what=kind)
+        if refused is None:
+            return
+        details = {"proposed_by": proposed_by, **refused.audit_details}
+        action = refused.action(f"remittance.{kind}")
+        in_transaction(self.uow, lambda uow: uow.audit.append(_event(actor, action, order_id, now, details)))
+        raise refused
 
     def approve_refund(self, order_id: str, *, officer: str, expected: str | None = None) -> RemittanceOrder:
         """A second officer carries out the refund another proposed (``SameOfficer`` for its proposer, audited
@@ -801,8 +803,7 @@ class Remittances:
         if expected is not None and not _same_address(expected, proposal.address):
             raise Conflict(f"the refund proposed on remittance {order.id} goes elsewhere now: read it again")
         actor = f"user:{officer}"
-        if proposal.officer == officer:
-            self._refuse_same_officer(order.id, actor, proposal.officer, "refund")
+        self._second_officer(order.id, actor, proposal.officer, "refund")
         self._confirm_not_paid(order, actor)
         self._screen_refund(order, proposal.address, actor)
         cases = self.cases()
@@ -905,8 +906,7 @@ class Remittances:
         if proposal is None:
             raise InvalidState(f"no release of remittance {order.id} is proposed")
         actor = f"user:{officer}"
-        if proposal.officer == officer:
-            self._refuse_same_officer(order.id, actor, proposal.officer, "release")
+        self._second_officer(order.id, actor, proposal.officer, "release")
         held = order.state is RemittanceState.HELD
         current = self._retriable(order) if held else None
         cases = self.cases()

@@ -87,8 +87,9 @@ class HoldReason(enum.Enum):
 
 # Hold reasons compliance keeps to itself: the holder reads ``REVIEW`` (``Deposit.shown_hold_reason``)
 _TOLD_AS_REVIEW = frozenset({HoldReason.COMPLIANCE, HoldReason.SANCTIONED_SENDER})
-# Hold reasons whose release is compliance's four-eyes decision (``Deposit.for_compliance``); the others (dust, an
-# asset, a price, the tier) stay an operator's call
+# Hold reasons whose release is compliance's four-eyes decision (``Deposit.for_compliance``); with a deposit beyond
+# its wallet's KYC tier (``Deposit.by_two_officers``: review10 R10-15), the others (dust, an asset, a price) stay an
+# operator's call
 _COMPLIANCE_HOLDS = frozenset({HoldReason.COMPLIANCE, HoldReason.SANCTIONED_SENDER, HoldReason.WALLET_FROZEN})
 
 
@@ -305,6 +306,13 @@ class Deposit:
         """Held for compliance (a listed sender, a blocking rule, a frozen wallet or holder) or with a compliance
         alert raised on it: its release is two proven officers' decision, never one person's (review8 R7)."""
         return self.state is DepositState.HELD and (self.hold_reason in _COMPLIANCE_HOLDS or bool(self.alerts))
+
+    @property
+    def by_two_officers(self) -> bool:
+        """Its release is a proposal by one officer and an approval by a second (``Deposits.propose_release``): held
+        for compliance, or beyond what its wallet's KYC tier may receive (review10 R10-15: crediting past the tier's
+        limits is a decision on how much an unverified person may receive, so one operator does not make it)."""
+        return self.for_compliance or (self.state is DepositState.HELD and self.hold_reason is HoldReason.TIER_LIMIT)
 
     @property
     def credited(self) -> Money:

@@ -22,10 +22,12 @@ address against the sanctions lists
 (``ScreeningPort.screen_address``), and the monitoring's blocking rules (``Monitoring.check``, which journals the
 movement). A deposit failing one, or sent to a frozen wallet, is **held**: booked Dr custody / Cr
 ``liabilities:deposits_held:<ASSET>`` (the coins are ours to account for either way) and never credited silently;
-a sanctioned sender raises a blocking alert in the same transaction. An officer may ``release`` a held deposit to
-the wallet (audited). Otherwise it is **credited**: Dr ``assets:custody:<network>:<ASSET>`` / Cr
-``liabilities:wallet:<user>:<ASSET>``, keyed ``deposit:<id>:g<generation>:credit``, and it shows in the wallet's
-history (kind ``deposit``). Every booked deposit is journaled for the batch monitoring rules.
+a sanctioned sender raises a blocking alert in the same transaction. An operator may ``release`` a held deposit to
+the wallet (audited); one held for compliance or beyond its wallet's KYC tier (``Deposit.by_two_officers``) is
+released by two officers instead (``propose_release``, then ``approve_release`` by a second: four-eyes).
+Otherwise it is **credited**: Dr ``assets:custody:<network>:<ASSET>`` / Cr ``liabilities:wallet:<user>:<ASSET>``,
+keyed ``deposit:<id>:g<generation>:credit``, and it shows in the wallet's history (kind ``deposit``). Every booked
+deposit is journaled for the batch monitoring rules.
 
 USDC. The wallet keeps one USDT balance: a confirmed USDC deposit is converted at confirmation, at the mids of a
 USDC/USD and a USDT/USD quote from the pricer (its peg bands refuse a depegged coin) less the stablecoin conversion
@@ -55,6 +57,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, CaseStatus
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import PartiesOf, refuse_own_party
 from cryptopay.core.compliance.rules import Direction, Movement
@@ -73,7 +76,6 @@ from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.money import USD, USDT, Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payments.model import DepositAddress, index_families
 from cryptopay.core.ports.chains import (
     AddressDeriver,
@@ -173,6 +175,7 @@ class Deposits:
         quoter: Callable[[], Quoter | None] = lambda: None,
         conversion: StablecoinConversion | None = None,
         parties_of: PartiesOf | None = None,
+        four_eyes: FourEyes | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock, self._ids = uow, ledger, clock, ids
         self._derivers = dict(derivers)
@@ -182,6 +185,7 @@ class Deposits:
         self._screening, self._monitoring, self._quoter = screening, monitoring, quoter
         self._conversion = conversion or StablecoinConversion()
         self._parties_of = parties_of  # the parties an officer belongs to: no officer releases their own deposit
+        self.four_eyes = four_eyes or FourEyes()  # a release's approval (``compliance.four_eyes``)
 
     # -- addresses ---------------------------------------------------------------------------------------------
     @property
@@ -328,19 +332,20 @@ class Deposits:
         return found
 
     def waiting(self, *, after: str | None = None, limit: int = 50) -> list[Deposit]:
-        """Deposits held for compliance (``Deposit.for_compliance``) awaiting two officers' release, by id: compliance's
-        queue (review8 R7); the held ones read a page at a time, the ordinary holds skipped."""
+        """Deposits awaiting two officers' release (``Deposit.by_two_officers``: held for compliance, review8 R7, or
+        beyond the wallet's KYC tier, review10 R10-15), by id: compliance's queue; the held ones read a page at a time,
+        the ordinary holds skipped."""
         found: list[Deposit] = []
         while len(found) < limit:
             page = in_transaction(self._uow, partial(_held_page, after=after))
-            found += [d for d in page if d.for_compliance]
+            found += [d for d in page if d.by_two_officers]
             if len(page) < _PAGE:
                 break
             after = page[-1].id
         return found[:limit]
 
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
-        """An operator's decision on an ordinary hold (dust, an asset, a price, the tier): credit a held deposit to
+        """An operator's decision on an ordinary hold (dust, an asset, a price): credit a held deposit to
         its wallet (Dr deposits_held / Cr wallet; USDC converted into USDT at a price now, ``Unavailable`` without
         one), counted in what the wallet received as a credited deposit is (``_released_value``), audited.
 
@@ -348,20 +353,23 @@ class Deposits:
         or any compliance alert raised on it), or whose sender a sanctions list names now (dust from a listed address
         is held as dust: the lists are read after the minimum), is never released by one person: ``Refused``
         (the shell's exit 5), audited ``wallet.deposit_release_refused`` by ``actor``, nothing changes; two officers
-        release it (``propose_release`` and ``approve_release``, review8 R7). A wallet (or a holder) frozen now
-        receives nothing (``Refused``)."""
+        release it (``propose_release`` and ``approve_release``, review8 R7). So is a deposit held beyond its wallet's
+        KYC tier (``Deposit.by_two_officers``, review10 R10-15: what an unverified person may receive past the tier's
+        limits is two officers' decision), refused and audited alike. A wallet (or a holder) frozen now receives
+        nothing (``Refused``)."""
         why = _note(note)
         found = self.deposit(deposit_id)
         alerts = in_transaction(self._uow, lambda uow: _alerts_of(uow, found))
-        if found.state is DepositState.HELD and (found.for_compliance or alerts or self._sanctioned(found)):
+        if found.state is DepositState.HELD and (found.by_two_officers or alerts or self._sanctioned(found)):
             reason = found.hold_reason.value if found.hold_reason else "hold"
             details = _text(user=found.user_id, reason=reason, alerts=",".join(alerts), note=why)
             event = AuditEvent(
                 actor, "wallet.deposit_release_refused", f"deposit:{found.id}", self._clock.now(), details
             )
             in_transaction(self._uow, lambda uow: uow.audit.append(event))
+            why = "beyond its wallet's KYC tier" if found.hold_reason is HoldReason.TIER_LIMIT else "for compliance"
             raise Refused(
-                f"deposit {found.id} is held for compliance: its release is proposed by one officer and approved by a "
+                f"deposit {found.id} is held {why}: its release is proposed by one officer and approved by a "
                 "second, each signed in with their second factor, on the API (POST /v1/admin/compliance/"
                 f"held-deposits/{found.id}/release, then .../approve), never by one person or from the shell"
             )
@@ -393,7 +401,9 @@ class Deposits:
         """Carry out the release another officer proposed, with its note, in the approver's name: the deposit is
         credited as ``release`` credits it and its alerts concluded (closed with no action, ``Monitoring.conclude``)
         in the same unit of work, so nothing is concluded unless the money moves. ``SameOfficer`` (409, audited
-        ``wallet.deposit_same_officer_refused``) for its proposer; ``Refused`` from a shell (``operator`` given)."""
+        ``wallet.deposit_same_officer_refused``) for its proposer, ``RelatedOfficers`` / ``OfficerCoolingOff`` for an
+        officer four-eyes refuses (``compliance.four_eyes``, audited ``wallet.deposit_<code>_refused``); ``Refused``
+        from a shell (``operator`` given)."""
         if operator is not None:
             raise Refused(
                 f"held deposit {deposit_id} is released when a second officer approves it: approve it on the API "
@@ -403,17 +413,14 @@ class Deposits:
         if found.state is not DepositState.HELD or found.proposal is None:
             raise InvalidState(f"no release of deposit {deposit_id} is proposed")
         proposal = found.proposal
-        if proposal.by == officer:
-            details = _text(user=found.user_id, proposed_at=proposal.at.isoformat())
-            event = AuditEvent(
-                f"user:{officer}",
-                "wallet.deposit_same_officer_refused",
-                f"deposit:{found.id}",
-                self._clock.now(),
-                details,
-            )
+        now = self._clock.now()
+        refused = self.four_eyes.refusal(proposal.by, officer, now=now, what="release")
+        if refused is not None:
+            details = _text(user=found.user_id, proposed_at=proposal.at.isoformat(), **refused.audit_details)
+            action = refused.action("wallet.deposit")
+            event = AuditEvent(f"user:{officer}", action, f"deposit:{found.id}", now, details)
             in_transaction(self._uow, lambda uow: uow.audit.append(event))
-            raise SameOfficer("you proposed this release: a second officer approves it")
+            raise refused
         self._own_party(found, officer, "wallet.deposit_released")
         return self._credit_release(found, actor=f"user:{officer}", note=proposal.note, approved=(officer, proposal))
 
@@ -719,6 +726,7 @@ class Deposits:
         entry = self._credit_held(uow, deposit, "convert" if verdict.conversion else "release", verdict.conversion)
         deposit.state, deposit.hold_reason, deposit.hold_detail = DepositState.CREDITED, None, None
         deposit.entries, deposit.credited_at = (*deposit.entries, entry.id), now
+        deposit.proposal = None  # a release proposed while it waited for its tier: moot, the tier took it
         self._journal(uow, deposit, verdict, now)
         self._count(uow, deposit, received, now)
         if held_for is HoldReason.TIER_LIMIT:
@@ -887,8 +895,8 @@ class Deposits:
             raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
         if approved is not None and deposit.proposal != approved[1]:
             raise Conflict(f"the proposal on held deposit {deposit_id} changed meanwhile: read it again")
-        if approved is None and (deposit.for_compliance or deposit.proposal is not None):
-            raise Conflict(f"deposit {deposit_id} is held for compliance now: two officers release it")
+        if approved is None and (deposit.by_two_officers or deposit.proposal is not None):
+            raise Conflict(f"deposit {deposit_id} is held for compliance or its tier now: two officers release it")
         wallet = uow.wallets.get(deposit.user_id, lock=True)  # the deposit's row, then the wallet's (``_confirm``)
         if wallet is None or wallet.frozen:
             raise Refused(f"the wallet of deposit {deposit_id} is frozen: it receives nothing until it is unfrozen")

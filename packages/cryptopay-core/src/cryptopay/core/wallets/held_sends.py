@@ -27,7 +27,8 @@ proposed``; nothing moves, and a second proposal while one waits is a ``Conflict
 carries it out in one unit of work that locks the transfer and refuses one decided meanwhile (``InvalidState``) or a
 proposal changed since the approver read it (``Conflict``), audited ``wallet.held_send_released`` /
 ``wallet.held_send_returned`` naming the approver, the proposer (``proposed_by``) and the proposal's note. The
-proposer approving is refused (``SameOfficer``, 409, audited ``wallet.held_send_same_officer_refused``); any officer
+proposer approving is refused (``SameOfficer``, 409, audited ``wallet.held_send_same_officer_refused``; an officer
+related to the proposer, or appointed too recently, as ``compliance.four_eyes`` says); any officer
 may ``decline`` a proposal (its proposer withdrawing it too) with a note, audited ``wallet.held_send_proposal_
 declined``. A shell declines but never proposes or approves (``operator`` given: ``Refused``, a proposal's refusal
 audited ``wallet.held_send_shell_proposal_refused`` by the operator): it cannot prove which officer is at the keyboard
@@ -52,6 +53,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.own_party import refuse_own_party
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.kyc import Product
@@ -66,7 +68,6 @@ from cryptopay.core.kyc.limits import (
 from cryptopay.core.kyc.profile import KycStanding
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
@@ -107,6 +108,8 @@ class HeldSends:
     clock: Clock
     ids: IdGenerator
     value_of: Callable[[Money], Money]  # what an amount is worth in KES now (``kes_value``): the recipient's usage
+    # the approval's check (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     def waiting(self, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
         """Held sends no officer decided yet, by id."""
@@ -174,11 +177,13 @@ class HeldSends:
         proposal = _proposal(held)
         if expected is not None and proposal.decision is not expected:
             raise Conflict(f"held transfer {transfer_id} now has a {proposal.decision.value} proposed: read it again")
-        if proposal.by == officer:
-            event = {"proposal": proposal.decision.value}
-            action = "wallet.held_send_same_officer_refused"
-            self._audit(AuditEvent(f"user:{officer}", action, f"transfer:{transfer_id}", self.clock.now(), event))
-            raise SameOfficer(f"you proposed this {proposal.decision.value}: a second officer approves it")
+        now = self.clock.now()
+        refused = self.four_eyes.refusal(proposal.by, officer, now=now, what=proposal.decision.value)
+        if refused is not None:
+            event = {"proposal": proposal.decision.value, **refused.audit_details}
+            action = refused.action("wallet.held_send")
+            self._audit(AuditEvent(f"user:{officer}", action, f"transfer:{transfer_id}", now, event))
+            raise refused
         released = proposal.decision is HeldSendDecision.RELEASE
         value = self.value_of(held.amount) if released else None  # before the transaction: a quote has its own
         return in_transaction(self.uow, lambda uow: self._decide(uow, transfer_id, officer, proposal, value=value))

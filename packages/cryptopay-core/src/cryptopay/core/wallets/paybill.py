@@ -84,6 +84,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.own_party import OwnParty, own_party_refusal, refuse_own_party
 from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
@@ -107,7 +108,6 @@ from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.interpret import status_outcome
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments.held import SameOfficer
 from cryptopay.core.payouts.service import Pacing
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.paybill import PaybillUnitOfWork, PaybillUowFactory
@@ -301,6 +301,8 @@ class Paybill:
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: the journal of what was credited
     pacing: Pacing | None = None  # the shortcode's bucket: status queries share it with every other request
     tokens: Callable[[], str] = new_callback_token
+    # approvals' check (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     # -- URLs -------------------------------------------------------------------------------------------------
     def register_urls(self, *, actor: str) -> UrlRegistration:
@@ -782,16 +784,19 @@ class Paybill:
 
     def _second_officer(self, payment_id: str, officer: str, kind: PaybillProposal) -> PaybillPayment:
         """The payment with ``kind`` proposed, read before its approval; its proposer is refused ``SameOfficer``
-        (audited ``paybill.<kind>_same_officer_refused``)."""
+        (audited ``paybill.<kind>_same_officer_refused``), an officer related to it or appointed too recently as
+        ``compliance.four_eyes`` says (``paybill.<kind>_<code>_refused``)."""
         payment = self.get(payment_id)
         if payment.proposal is not kind:
             raise InvalidState(f"no {kind.value} of paybill payment {payment_id} is proposed")
-        if payment.proposed_by == officer:
-            details = {"trans_id": payment.trans_id, "user": payment.proposed_to or ""}
-            action = f"paybill.{kind.value}_same_officer_refused"
-            event = AuditEvent(f"user:{officer}", action, _subject(payment), self.clock.now(), details)
+        now = self.clock.now()
+        refused = self.four_eyes.refusal(payment.proposed_by or "", officer, now=now, what=kind.value)
+        if refused is not None:
+            details = {"trans_id": payment.trans_id, "user": payment.proposed_to or "", **refused.audit_details}
+            action = refused.action(f"paybill.{kind.value}")
+            event = AuditEvent(f"user:{officer}", action, _subject(payment), now, details)
             in_transaction(self.uow, lambda uow: uow.audit.append(event))
-            raise SameOfficer(f"you proposed this {kind.value}: a second officer approves it")
+            raise refused
         return payment
 
     def _still_proposed(self, uow: PaybillUnitOfWork, read: PaybillPayment, payment_id: str) -> PaybillPayment:

@@ -46,6 +46,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import InvalidAmount, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.fees import FeeBook, FeeProduct
@@ -244,6 +245,8 @@ class Wallets:
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
     invites: InviteRules = attrs.Factory(InviteRules)  # sends to numbers with no wallet: minimum, open, per day
     minimum: Money = P2P_MINIMUM  # the least any send is worth (KES at the mid); by phone, an invitation's at least
+    # held sends' approvals (``compliance.four_eyes``); unwired: the same officer only
+    four_eyes: FourEyes = attrs.Factory(FourEyes)
 
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
@@ -677,7 +680,14 @@ class Wallets:
 
     def held_sends(self) -> HeldSends:
         """The officers' queue of sends held for a frozen recipient, and their decisions (``held_sends``)."""
-        return HeldSends(uow=self.uow, ledger=self.ledger, clock=self.clock, ids=self.ids, value_of=self._kes_value)
+        return HeldSends(
+            uow=self.uow,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            value_of=self._kes_value,
+            four_eyes=self.four_eyes,
+        )
 
     def _kes_value(self, money: Money) -> Money:
         return kes_value(money, self.quoter())

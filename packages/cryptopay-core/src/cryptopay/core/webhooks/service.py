@@ -252,6 +252,7 @@ def create_endpoint(
         payload_version=payload_version,  # checked by WebhookEndpoint's converter
     )
     with uow_factory() as uow:
+        uow.webhook_endpoints.lock_merchant(merchant_id)  # a simultaneous creation waits, then sees this one
         enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)
         if enabled >= max_endpoints:
             raise InvalidInput(f"a merchant has at most {max_endpoints} webhook endpoints; delete one first")
@@ -307,6 +308,7 @@ def update_endpoint(
     with uow_factory() as uow:
         endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
         if url is not None and url != endpoint.url:
+            uow.webhook_endpoints.lock_merchant(merchant_id)
             _refuse_duplicate_url(uow, merchant_id, url)
         updated = attrs.evolve(
             endpoint,

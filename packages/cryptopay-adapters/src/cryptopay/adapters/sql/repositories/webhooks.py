@@ -18,10 +18,12 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import (
     Bind,
+    advisory_locks,
     increment,
     insert_new,
     reading,
     update_or_insert,
+    update_versioned,
     writing,
 )
 from cryptopay.adapters.sql.tables_webhooks import (
@@ -32,7 +34,13 @@ from cryptopay.adapters.sql.tables_webhooks import (
 )
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
-from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cryptopay.core.webhooks.model import (
+    DeliveryStatus,
+    EndpointChanged,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints"]
 
@@ -57,6 +65,9 @@ def _context(endpoint_id: str, merchant_id: str) -> str:
     return f"webhook-endpoint:{merchant_id}:{endpoint_id}"
 
 
+_ENDPOINT_LOCKS = 0x57484550  # "WHEP": a merchant's webhook endpoints, while one is added or its URL changed
+
+
 class SqlWebhookEndpoints:
     """``WebhookEndpoints``; the secret column holds a vault blob."""
 
@@ -74,15 +85,26 @@ class SqlWebhookEndpoints:
             if not insert_new(conn, webhook_endpoints, self._row(endpoint)):
                 raise Conflict(f"webhook endpoint {endpoint.id} exists")
 
+    def lock_merchant(self, merchant_id: str) -> None:
+        """PostgreSQL: a transaction-level advisory lock on the merchant; SQLite serialises writers already."""
+        with writing(self._bind) as conn:
+            if conn.dialect.name == "postgresql":
+                advisory_locks(conn, _ENDPOINT_LOCKS, merchant_id)
+
     def get(self, endpoint_id: str) -> WebhookEndpoint | None:
         with reading(self._bind) as conn:
             row = conn.execute(sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)).first()
         return self._endpoint(row) if row else None
 
     def save(self, endpoint: WebhookEndpoint) -> None:
-        values = self._row(endpoint)
+        version = endpoint.row_version
+        values = self._row(endpoint) | {"row_version": version + 1}
         with writing(self._bind) as conn:
-            update_or_insert(conn, webhook_endpoints, values)
+            if update_versioned(conn, webhook_endpoints, endpoint.id, version, values):
+                return
+            if conn.execute(sa.select(webhook_endpoints.c.id).where(webhook_endpoints.c.id == endpoint.id)).first():
+                raise EndpointChanged(endpoint.id)
+            insert_new(conn, webhook_endpoints, values)
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         query = (
@@ -151,6 +173,7 @@ class SqlWebhookEndpoints:
             previous_secret_until=m["previous_secret_until"],
             created_by=m["created_by"],
             payload_version=m["payload_version"],
+            row_version=m["row_version"],
         )
 
 
