@@ -13,13 +13,14 @@ from cryptopay.core.identity.model import (
     AccountChanged,
     ApiKey,
     Merchant,
+    MerchantChanged,
     RefreshToken,
     Role,
     StoredResponse,
     TeamRole,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
+from cryptopay.core.identity.teams import Invitation, InvitationChanged, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
@@ -185,6 +186,51 @@ def test_merchants_update_and_list_by_keyset(repos):
     assert [m.id for m in first] == ["mer_1", "mer_2"] and first[1] == renamed
     assert [m.id for m in repos["merchants"].list(after="mer_2", limit=5)] == ["mer_3", "mer_4"]
     assert repos["merchants"].list(after="mer_4", limit=5) == []
+
+
+def test_a_merchant_write_from_a_stale_read_is_refused_and_changes_nothing(repos):
+    """Review11 R11-3: an operator's close and an owner's rename read the merchant at once; the close is written
+    first, and the rename (from the older read, ``closed_at`` None) is ``MerchantChanged`` and leaves the close:
+    ``closed_at`` is never written back to NULL. Read again, and the rename goes through over the close."""
+    merchants = repos["merchants"]
+    repos["users"].add(user(1))
+    merchants.add(merchant(1))
+    operator, owner = merchants.get("mer_1"), merchants.get("mer_1")
+    operator.closed_at = NOW
+    merchants.update(operator)
+    assert operator.row_version == 1
+    owner.business_name = "Reopened Ltd"
+    with pytest.raises(MerchantChanged):
+        merchants.update(owner)
+    stored = merchants.get("mer_1")
+    assert (stored.closed_at, stored.business_name, stored.row_version) == (NOW, "Shop 1", 1)
+    again = merchants.get("mer_1")
+    again.business_name = "Renamed Ltd"
+    merchants.update(again)
+    assert (merchants.get("mer_1").closed_at, merchants.get("mer_1").business_name) == (NOW, "Renamed Ltd")
+    assert merchants.get("mer_1").row_version == 2 and merchants.get("mer_1") == again
+    with pytest.raises(NotFound):
+        merchants.update(merchant(9))
+
+
+def test_concurrent_merchant_writes_from_one_read_have_one_winner(repos):
+    """Of many writers that read the same version of a merchant, exactly one writes."""
+    merchants = repos["merchants"]
+    repos["users"].add(user(1))
+    merchants.add(merchant(1))
+    copies = [merchants.get("mer_1") for _ in range(6)]
+
+    def rename(i: int) -> bool:
+        copies[i].business_name = f"Shop {i} Ltd"
+        try:
+            merchants.update(copies[i])
+        except MerchantChanged:
+            return False
+        return True
+
+    wins = race(len(copies), rename)
+    assert sum(wins) == 1
+    assert merchants.get("mer_1").business_name == f"Shop {wins.index(True)} Ltd"
 
 
 def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
@@ -421,6 +467,37 @@ def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
     assert teams.invitations_to("amina@duka.co.ke", since=NOW) == 3
     assert teams.invitations_to("amina@duka.co.ke", since=NOW + timedelta(seconds=1)) == 1
     assert teams.invitations_to("other@duka.co.ke", since=NOW) == 1 and teams.invitations_to("x@y.ke", since=NOW) == 0
+
+
+def test_an_invitation_write_from_a_read_before_its_acceptance_is_refused(repos):
+    """Review11 R11-3's class: a revocation read the invitation open, the invitee accepted it, then the revocation
+    writes: ``InvitationChanged``, and the acceptance stays (``accepted_at`` not written back to None). Read again,
+    and a write goes through over it."""
+    teams = _team(repos)
+    teams.add_invitation(
+        Invitation(
+            id="inv_1",
+            merchant_id="mer_1",
+            email="amina@duka.co.ke",
+            role=TeamRole.FINANCE,
+            token_hash="a" * 64,
+            created_at=NOW,
+            expires_at=NOW + timedelta(days=7),
+            invited_by="usr_1",
+        )
+    )
+    revoking = teams.invitation("inv_1")
+    assert teams.claim_invitation("inv_1", "usr_3", at=NOW)
+    revoking.revoked_at = NOW
+    with pytest.raises(InvitationChanged):
+        teams.update_invitation(revoking)
+    stored = teams.invitation("inv_1")
+    assert (stored.accepted_by, stored.revoked_at, stored.row_version) == ("usr_3", None, 1)
+    stored.email = "erased:inv_1"
+    teams.update_invitation(stored)
+    assert teams.invitation("inv_1").email == "erased:inv_1" and teams.invitation("inv_1").accepted_by == "usr_3"
+    with pytest.raises(NotFound):
+        teams.update_invitation(attrs.evolve(stored, id="inv_9"))
 
 
 def test_invitations_racing_to_one_address_from_many_merchants_never_pass_its_cap(repos):

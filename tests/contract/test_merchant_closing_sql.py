@@ -4,23 +4,27 @@ the first date and winds down what was left. Everything through the SQL reposito
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from cryptopay.adapters.sql.audit import SqlAuditTrail
 from cryptopay.adapters.sql.repositories.identity import SqlApiKeys, SqlMerchants, SqlUsers
 from cryptopay.adapters.sql.uow import SqlStorage
-from cryptopay.core.identity.model import ApiKey, Role, User
+from cryptopay.core.identity.merchants import Merchants
+from cryptopay.core.identity.model import ApiKey, MerchantChanged, MerchantClosed, Role, User
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.privacy.closing import MerchantClosing
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from sqlalchemy.engine import Engine
 
 from tests.contract.test_payments_repository_contract import SqlPaymentsStack
 from tests.support.sql_backends import TEST_PERSONAL
-from tests.support.sql_engines import SQL_BACKENDS, backend_engine
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 PROFILE = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
 
@@ -99,3 +103,71 @@ def test_a_refund_s_look_at_the_merchant_holds_a_close_off_until_it_commits(sql_
     closed = retention.close_merchant("m1", actor="ops:achieng", reason="wound up")
     with stack.uow() as uow:
         assert uow.stores.closed_at("m1") == closed.closed_at is not None
+
+
+def _renames(stack: SqlPaymentsStack, engine: Engine) -> Merchants:
+    """The use case of ``PATCH /v1/merchants/{id}`` over the SQL repositories."""
+    users, audit = SqlUsers(engine, personal=TEST_PERSONAL), SqlAuditTrail(engine, stack.ids)
+    return Merchants(stack.merchants, stack.clock, stack.ids, users, audit, InMemoryNotifier())
+
+
+def _closing(stack: SqlPaymentsStack, engine: Engine) -> MerchantClosing:
+    retention = RetentionPurge(stack.uow, stack.ledger, stack.clock)
+    return MerchantClosing(
+        retention, SqlApiKeys(engine), SqlAuditTrail(engine, stack.ids), stack.clock, stack.invoicing
+    )
+
+
+def test_a_rename_read_before_a_close_is_refused_after_it_and_the_close_stays(sql_engine):
+    """Review11 R11-3: the owner's PATCH read the merchant open, the operator's close committed, then the PATCH
+    writes: it is 403 ``merchant_closed`` and nothing is written, so ``closed_at`` is not written back to NULL."""
+    stack = _stack(sql_engine)
+    renames = _renames(stack, sql_engine)
+    stale = stack.merchants.get("m1")
+    closed = _closing(stack, sql_engine).close("m1", actor="ops:achieng", reason="fraud").merchant.closed_at
+    assert closed is not None
+    with pytest.raises(MerchantClosed):
+        renames.update(stale, business_name="Still Open Ltd", actor="user:user-m1")
+    stored = stack.merchants.get("m1")
+    assert stored.closed_at == closed and stored.business_name != "Still Open Ltd"
+    with pytest.raises(MerchantClosed):  # and a PATCH read after the close is refused before it writes anything
+        renames.update(stack.merchants.get("m1"), business_name="Still Open Ltd", actor="user:user-m1")
+
+
+def test_a_close_while_the_owner_keeps_renaming_stays_closed_on_postgres(sql_engine):
+    """Review11 R11-3's reproduction, on PostgreSQL with threads: three renamers PATCH back to back (read, then
+    write) while an operator closes the merchant. The close is kept (re-read and re-decided if a rename lands
+    between its read and its write), every rename is written, 409 (another came first) or 403 ``merchant_closed``,
+    and a rename after the close is 403 ``merchant_closed``."""
+    if sql_engine.dialect.name != "postgresql":
+        pytest.skip("the race needs concurrent writers (PostgreSQL)")
+    stack = _stack(sql_engine)
+    renames, closing = _renames(stack, sql_engine), _closing(stack, sql_engine)
+    stop, outcomes = threading.Event(), []
+
+    def rename(n: int) -> None:
+        i = 0
+        while not stop.is_set() or i < 3:
+            i += 1
+            try:
+                renames.update(stack.merchants.get("m1"), business_name=f"Duka {n} {i}", actor="user:user-m1")
+                outcomes.append(200)
+            except MerchantChanged:
+                outcomes.append(409)
+            except MerchantClosed:
+                outcomes.append(403)
+
+    def close(n: int) -> None:
+        if n == 3:
+            time.sleep(0.3)
+            assert closing.close("m1", actor="ops:achieng", reason="fraud").merchant.closed_at is not None
+            time.sleep(0.2)
+            stop.set()
+        else:
+            rename(n)
+
+    race(4, close)
+    assert stack.merchants.get("m1").closed_at is not None
+    assert outcomes.count(200) > 0 and outcomes.count(403) > 0 and set(outcomes) <= {200, 403, 409}
+    with pytest.raises(MerchantClosed):
+        renames.update(stack.merchants.get("m1"), business_name="Still Open Ltd", actor="user:user-m1")

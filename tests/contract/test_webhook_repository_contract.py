@@ -17,7 +17,13 @@ from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import RecordingSender, webhook_storage
-from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cryptopay.core.webhooks.model import (
+    DeliveryStatus,
+    EndpointChanged,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from cryptopay.core.webhooks.service import (
     DuplicateEndpoint,
     create_endpoint,
@@ -67,6 +73,56 @@ def test_endpoints_round_trip_and_list_oldest_first(storage):
         assert uow.webhook_endpoints.get("whe_9") is None
         with pytest.raises(Conflict):
             uow.webhook_endpoints.add(first)
+
+
+def test_an_endpoint_save_from_a_stale_read_is_refused_and_changes_nothing(storage):
+    """Review11 R11-3: an owner's removal of an admin disables the endpoint the admin added while the admin's edit
+    (read before) is in flight: the disable is saved first, the edit (from the older read, enabled) is
+    ``EndpointChanged`` and leaves the endpoint disabled. Read again, and the edit goes through."""
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+    with storage.unit_of_work() as uow:
+        owner, admin = uow.webhook_endpoints.get("whe_1"), uow.webhook_endpoints.get("whe_1")
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.save(attrs.evolve(owner, enabled=False))
+    with pytest.raises(EndpointChanged), storage.unit_of_work() as uow:
+        uow.webhook_endpoints.save(attrs.evolve(admin, url="https://elsewhere.example.com/hook"))
+    with storage.unit_of_work() as uow:
+        stored = uow.webhook_endpoints.get("whe_1")
+        assert (stored.enabled, stored.url, stored.row_version) == (False, endpoint(1).url, 1)
+        uow.webhook_endpoints.save(attrs.evolve(stored, description="read again"))
+    with storage.unit_of_work() as uow:
+        again = uow.webhook_endpoints.get("whe_1")
+        assert (again.enabled, again.description, again.row_version) == (False, "read again", 2)
+        uow.webhook_endpoints.save(endpoint(5))  # a new id is inserted
+        assert uow.webhook_endpoints.get("whe_5") == endpoint(5)
+
+
+def test_concurrent_endpoint_saves_from_one_read_have_one_winner(sql_engine):
+    """Of many transactions that read one version of an endpoint, exactly one saves over it (PostgreSQL: the others
+    wait for its commit and then find the version gone)."""
+    storage = SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+
+    def edit(n: int) -> bool:
+        try:
+            with storage.unit_of_work() as uow:
+                found = uow.webhook_endpoints.get("whe_1")
+                uow.webhook_endpoints.save(attrs.evolve(found, description=f"edit {n}"))
+        except EndpointChanged:
+            return False
+        return True
+
+    with storage.unit_of_work() as uow:
+        stale = uow.webhook_endpoints.get("whe_1")
+    wins = race(4, edit)
+    assert sum(wins) >= 1
+    with pytest.raises(EndpointChanged), storage.unit_of_work() as uow:
+        uow.webhook_endpoints.save(attrs.evolve(stale, enabled=False))
+    with storage.unit_of_work() as uow:
+        stored = uow.webhook_endpoints.get("whe_1")
+    assert stored.enabled and stored.row_version == sum(wins)
 
 
 def test_one_delivery_per_event_and_endpoint(storage):

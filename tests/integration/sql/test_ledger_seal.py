@@ -243,3 +243,19 @@ def test_a_p2p_send_is_sealed_and_an_edit_of_it_is_named(pg_engine: Engine) -> N
     _owner_writes(pg_engine, f"UPDATE ledger_lines SET amount = -amount WHERE entry_id = '{entry.id}'")
     [problem] = verify_ledger_seals(pg_engine).problems
     assert "edited" in problem.reason
+
+
+def test_entries_from_before_the_migration_are_sealed_in_id_order(pg_engine: Engine) -> None:
+    """PostgreSQL: entries written before 0272 all read commit_tx 1; they are sealed first, by id, in batches, before
+    the entries written since, and verify."""
+    ledger = _ledger(pg_engine)
+    old = [_post(ledger, f"old-{n}") for n in range(5)]
+    _owner_writes(pg_engine, f"UPDATE ledger_entries SET commit_tx = 1 WHERE id IN ({', '.join(repr(i) for i in old)})")
+    new = _post(ledger, "new")
+    wait_sealable(pg_engine)
+    batches = _sealing(pg_engine, batch=2).seal()
+    assert [b.count for b in batches] == [2, 2, 2]
+    assert [(b.first.tx, b.first.entry_id) for b in batches[:2]] == [(1, sorted(old)[0]), (1, sorted(old)[2])]
+    assert (batches[2].first.tx, batches[2].first.entry_id, batches[2].last.entry_id) == (1, sorted(old)[4], new)
+    report = verify_ledger_seals(pg_engine)
+    assert (report.sealed, report.waiting, report.problems) == (6, 0, ())

@@ -19,6 +19,7 @@ from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.adapters.bootstrap.wiring import Parts
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.core.money import USDT
+from cryptopay.core.reconciliation import Outside
 from cryptopay.core.system import RandomIds, SystemClock
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -212,6 +213,10 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
     "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
     "CRYPTOPAY_DARAJA_THROUGHPUT": Probe("12", lambda s, p: p.daraja_pacing.limit),
+    # the conclusion rule's and the reconciliation check's one bound
+    "CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES": Probe(
+        "45", lambda s, p: (s.payouts.unknown_bound, p.reconciliation.snapshot(Outside()).unknown_bound)
+    ),
     "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),
     "CRYPTOPAY_FAULT_POINTS": Probe("payout.submitted=kill", lambda s, p: type(s.settings.faults).__name__),
     "CRYPTOPAY_FAULT_RATE": Probe("0.5", lambda s, p: s.settings.faults, FAULTS),
@@ -336,6 +341,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
         ("CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS", "0"),
         ("CRYPTOPAY_WALLET_QUOTE_SECONDS", "0"),
+        ("CRYPTOPAY_PAYOUT_UNKNOWN_BOUND_MINUTES", "4"),
         ("CRYPTOPAY_REMITTANCE_SMS_PER_DAY", "0"),
         ("CRYPTOPAY_REMITTANCE_SMS_PER_DAY", "three"),
         ("CRYPTOPAY_REMITTANCE_MINIMUM_KES", "0"),

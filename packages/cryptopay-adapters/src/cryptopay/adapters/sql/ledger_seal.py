@@ -43,13 +43,19 @@ def _tx(conn: Connection) -> sa.ColumnElement[Any]:
     return sa.literal_column("ledger_entries.commit_tx" if postgres else "ledger_entries.rowid", sa.BigInteger)
 
 
-def _after(tx: sa.ColumnElement[Any], after: SealPosition) -> sa.ColumnElement[bool]:
-    e = ledger_entries.c  # ``tx >= ...`` alone too: PostgreSQL's BRIN index skips the sealed pages by it
-    return sa.and_(tx >= after.tx, sa.or_(tx > after.tx, e.id > after.entry_id))
-
-
-def _up_to(tx: sa.ColumnElement[Any], last: SealPosition) -> sa.ColumnElement[bool]:
-    return sa.and_(tx <= last.tx, sa.or_(tx < last.tx, ledger_entries.c.id <= last.entry_id))
+def _slices(
+    tx: sa.ColumnElement[Any], after: SealPosition, last: SealPosition | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """The positions after ``after`` (up to ``last``, inclusive) as conditions each index can answer, in order: the
+    rest of ``after``'s transaction (by entry id: the primary key; entries from before 0272 all share one key), the
+    transactions between (PostgreSQL: the BRIN index), and the first part of ``last``'s."""
+    e = ledger_entries.c
+    if last is not None and last.tx == after.tx:
+        return [sa.and_(tx == after.tx, e.id > after.entry_id, e.id <= last.entry_id)]
+    rest = sa.and_(tx == after.tx, e.id > after.entry_id)
+    if last is None:
+        return [rest, tx > after.tx]
+    return [rest, sa.and_(tx > after.tx, tx < last.tx), sa.and_(tx == last.tx, e.id <= last.entry_id)]
 
 
 class _Session:
@@ -90,23 +96,29 @@ class _Session:
             self._stored = True
 
     def sealable(self, after: SealPosition | None, limit: int) -> list[SealedEntry]:
-        where = _after(self._tx, after or _START)
+        slices = _slices(self._tx, after or _START)
         if self._postgres:
-            where = sa.and_(where, self._tx < _FENCE)
-        return self._entries(where, limit)
+            slices = [sa.and_(where, self._tx < _FENCE) for where in slices]
+        return self._entries(slices, limit)
 
     def between(self, after: SealPosition | None, last: SealPosition) -> list[SealedEntry]:
-        return self._entries(sa.and_(_after(self._tx, after or _START), _up_to(self._tx, last)))
+        return self._entries(_slices(self._tx, after or _START, last))
 
     def count_after(self, after: SealPosition | None) -> int:
-        query = sa.select(sa.func.count()).select_from(ledger_entries).where(_after(self._tx, after or _START))
-        return int(self._conn.execute(query).scalar_one())
-
-    def _entries(self, where: sa.ColumnElement[bool], limit: int | None = None) -> list[SealedEntry]:
-        query = (
-            sa.select(self._tx.label("seal_tx"), ledger_entries).where(where).order_by(self._tx, ledger_entries.c.id)
+        count = sa.select(sa.func.count()).select_from(ledger_entries)
+        return sum(
+            int(self._conn.execute(count.where(where)).scalar_one()) for where in _slices(self._tx, after or _START)
         )
-        heads = [r._mapping for r in self._conn.execute(query.limit(limit) if limit is not None else query)]
+
+    def _entries(self, slices: Sequence[sa.ColumnElement[bool]], limit: int | None = None) -> list[SealedEntry]:
+        heads: list[Any] = []
+        for where in slices:
+            left = None if limit is None else limit - len(heads)
+            if left == 0:
+                break
+            query = sa.select(self._tx.label("seal_tx"), ledger_entries).where(where)
+            query = query.order_by(self._tx, ledger_entries.c.id)
+            heads += [r._mapping for r in self._conn.execute(query.limit(left) if left is not None else query)]
         lines = self._lines([h["id"] for h in heads])
         return [_sealed(h, lines.get(h["id"], [])) for h in heads]
 

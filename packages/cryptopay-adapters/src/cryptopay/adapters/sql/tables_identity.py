@@ -74,6 +74,8 @@ merchants = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
     sa.Column("closed_at", UtcDateTime),  # the relationship ended; retention counts from here (0030)
+    # Bumped by every write: an update from a stale read is refused, not applied over another (0291, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )
 
@@ -133,5 +135,7 @@ merchant_invitations = sa.Table(
     # the email's keyed hash (``PersonalData.lookup``; the email itself without keys): the per-address cap (0126)
     sa.Column("email_lookup", sa.Text),
     sa.Index("ix_merchant_invitations_email_lookup", "email_lookup", "created_at"),
+    # Bumped by every write (and an acceptance): an update from a stale read is refused (0293, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     keep_existing=True,
 )

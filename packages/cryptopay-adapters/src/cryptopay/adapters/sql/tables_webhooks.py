@@ -30,6 +30,8 @@ webhook_endpoints = sa.Table(
     sa.Column("previous_secret_until", UtcDateTime),  # when it stops signing
     sa.Column("created_by", sa.String(ID)),  # the user who added it (0043); none for older ones and API keys
     sa.Column("payload_version", sa.Integer, nullable=False, server_default="1"),  # 1 or 2 (0160, webhooks.payloads)
+    # Bumped by every write: a save from a stale read is refused, not applied over another (0292, R11-3).
+    sa.Column("row_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.CheckConstraint("payload_version IN (1, 2)", name="ck_webhook_endpoints_payload_version"),
     sa.Index("ix_webhook_endpoints_merchant", "merchant_id", "created_at", "id"),
     keep_existing=True,

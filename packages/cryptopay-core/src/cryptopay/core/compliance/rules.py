@@ -295,11 +295,15 @@ def _in_window(rule: Rule, movement: Movement, history: list[Movement]) -> list[
 
 
 def _velocity(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    """More movements, or more value, in the window than the rule allows: fired by the movement that goes past a
+    limit, once, not again by each later one of the same busy hour (review12 R12-12)."""
     window = [*_in_window(rule, movement, history), movement]
     total = sum((m.amount for m in window), Money.zero(KES))
+    prior = [m for m in window if _before(m, movement)]  # same-instant movements in a fixed order
+    before = sum((m.amount for m in prior), Money.zero(KES))
     count_limit, value_limit = rule.params.get("max_count"), rule.params.get("max_value_kes")
-    over_count = count_limit is not None and len(window) > int(count_limit)
-    over_value = value_limit is not None and total > Money.of(value_limit, KES)
+    over_count = count_limit is not None and len(prior) == int(count_limit)
+    over_value = value_limit is not None and before <= Money.of(value_limit, KES) < before + movement.amount
     if not (over_count or over_value):
         return None
     return {"count": str(len(window)), "total": str(total.amount), "window_minutes": str(rule.params["window_minutes"])}
@@ -326,6 +330,12 @@ def _structuring(rule: Rule, movement: Movement, history: list[Movement], _s: bo
     }
 
 
+def _before(m: Movement, movement: Movement) -> bool:
+    """``m`` came before ``movement``: earlier, or at the same instant with a smaller id (an order every evaluation
+    agrees on, so a series crosses a limit on exactly one of its movements)."""
+    return (m.at, m.id) < (movement.at, movement.id)
+
+
 def _crossed(before: Money, movement: Movement, base: Money, min_percent: Decimal) -> bool:
     """Whether ``movement`` takes a running total from below ``min_percent`` of ``base`` to at least it: a series of
     parts fires once, on the part that crosses (review12 R12-5: splitting must not hide the whole)."""
@@ -339,12 +349,16 @@ def _rapid_in_out(rule: Rule, movement: Movement, history: list[Movement], _s: b
     if movement.direction is not Direction.OUT:
         return None
     start = movement.at - rule.window()
-    arrived = [m for m in history if m.direction is Direction.IN and start <= m.at]
+    arrived = [m for m in history if m.direction is Direction.IN and start <= m.at and rule.watches(m)]
     if not arrived:
         return None
     received = sum((m.amount for m in arrived), Money.zero(KES))
     first_in = min(m.at for m in arrived)
-    left = [m for m in history if m.direction is Direction.OUT and first_in <= m.at and rule.watches(m)]
+    left = [
+        m
+        for m in history
+        if m.direction is Direction.OUT and first_in <= m.at and rule.watches(m) and _before(m, movement)
+    ]
     before = sum((m.amount for m in left), Money.zero(KES))
     if not _crossed(before, movement, received, Decimal(rule.params["min_percent"])):
         return None
@@ -384,7 +398,11 @@ def _round_trip(rule: Rule, movement: Movement, history: list[Movement], _s: boo
         return None
     first = sum((m.amount for m in earlier), Money.zero(KES))
     went_at = min(m.at for m in earlier)
-    back = [m for m in history if m.direction is movement.direction and with_counterparty(m) and went_at <= m.at]
+    back = [
+        m
+        for m in history
+        if m.direction is movement.direction and with_counterparty(m) and went_at <= m.at and _before(m, movement)
+    ]
     before = sum((m.amount for m in back), Money.zero(KES))
     if not _crossed(before, movement, first, Decimal(rule.params["min_percent"])):
         return None

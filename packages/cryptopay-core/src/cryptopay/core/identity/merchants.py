@@ -14,7 +14,7 @@ from datetime import timedelta
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity.model import Forbidden, Merchant, Role, User
+from cryptopay.core.identity.model import Forbidden, Merchant, MerchantChanged, Role, User, check_merchant_open
 from cryptopay.core.identity.old_destination import notify_old_destination
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES
@@ -134,7 +134,13 @@ class Merchants:
         settlement: SettlementProfile | None = None,
         actor: str,
     ) -> Merchant:
-        """Change the name and/or settlement profile; a new destination cools off for ``cool_off``."""
+        """Change the name and/or settlement profile; a new destination cools off for ``cool_off``.
+
+        Written only over the merchant as it was read (``MerchantRepository.update``): if another write came first
+        it is ``MerchantClosed`` (403) when that write closed it, else ``MerchantChanged`` (409, try again), and
+        nothing is written; an owner's rename in flight never reopens a merchant an operator closed (review11
+        R11-3)."""
+        check_merchant_open(merchant)
         before = merchant.settlement
         if business_name is not None:
             merchant.business_name = _name(business_name)
@@ -144,7 +150,11 @@ class Merchants:
         merchant.updated_at = now = self.clock.now()
         if moved:
             merchant.destination_ready_at = now + self.cool_off
-        self.merchants.update(merchant)
+        try:
+            self.merchants.update(merchant)
+        except MerchantChanged:
+            check_merchant_open(self.merchants.get(merchant.id))
+            raise
         if moved:
             self._destination_changed(merchant, before, actor)
         return merchant

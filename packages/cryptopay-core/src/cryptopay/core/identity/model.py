@@ -28,6 +28,7 @@ __all__ = [
     "Forbidden",
     "IdempotencyEntry",
     "Merchant",
+    "MerchantChanged",
     "Principal",
     "PrincipalKind",
     "RateDecision",
@@ -78,6 +79,15 @@ class AccountChanged(Conflict):
     def __init__(self, user_id: str) -> None:
         super().__init__("the account was changed by another request meanwhile: nothing was changed; try again")
         self.user_id = user_id
+
+
+class MerchantChanged(Conflict):
+    """The merchant was written by another request (or an operator: a close, a reclaim's hold) after this one read
+    it: nothing was written; read it again and decide again (``MerchantRepository.update``, review11 R11-3)."""
+
+    def __init__(self, merchant_id: str) -> None:
+        super().__init__("the merchant was changed by another request meanwhile: nothing was changed; try again")
+        self.merchant_id = merchant_id
 
 
 class Forbidden(Refused):
@@ -301,6 +311,10 @@ class Merchant:
     updated_at: datetime
     destination_ready_at: datetime | None = None  # a changed payout destination cools off until then
     closed_at: datetime | None = None  # the relationship ended (an operator closed it); retention counts from here
+    # The stored row's version as read: ``MerchantRepository.update`` writes only over that version and bumps it, so
+    # a write from a stale copy (an owner's rename read before an operator's close) is refused instead of undoing the
+    # other (review11 R11-3, as ``User.row_version``). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     def destination_cooling(self, now: datetime) -> bool:
         """True while a newly set payout destination may not receive money yet."""

@@ -24,11 +24,13 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import NotFound
 from cryptopay.core.identity.merchants import masked_destination
-from cryptopay.core.identity.model import ApiKey, Merchant, User
+from cryptopay.core.identity.model import ApiKey, Merchant, MerchantChanged, User
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.ports.identity import ApiKeyRepository, AuditTrail, MerchantRepository, TeamRepository
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.storage import retrying
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.webhooks import UowFactory
 
@@ -106,9 +108,27 @@ class Reclaim:
         )
 
     def _hold_destination(self, merchant: Merchant, actor: str, now: datetime) -> datetime:
-        held_until = max(now + self.cool_off, merchant.destination_ready_at or now)
-        merchant.destination_ready_at, merchant.updated_at = held_until, now
-        self.merchants.update(merchant)
+        """Hold the payout destination for ``cool_off``, over the merchant as last read: a squatter's rename or
+        destination change in flight neither undoes the hold nor slips past it (``MerchantChanged``: read it again
+        and hold again; review11 R11-3)."""
+
+        def hold() -> Merchant:
+            current = self.merchants.get(merchant.id)
+            if current is None:
+                raise NotFound(f"merchant {merchant.id} does not exist")
+            current.destination_ready_at = max(now + self.cool_off, current.destination_ready_at or now)
+            current.updated_at = now
+            self.merchants.update(current)
+            return current
+
+        held = retrying(hold, on=(MerchantChanged,))
+        merchant.settlement, merchant.destination_ready_at, merchant.row_version = (
+            held.settlement,
+            held.destination_ready_at,
+            held.row_version,
+        )
+        held_until = held.destination_ready_at
+        assert held_until is not None
         details = {"ready_at": held_until.isoformat(), "reason": RECLAIMED}
         self.audit.append(AuditEvent(actor, "merchant.destination_held", f"merchant:{merchant.id}", now, details))
         return held_until

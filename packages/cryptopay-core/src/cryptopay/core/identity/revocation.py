@@ -15,7 +15,8 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.identity.model import ApiKey
 from cryptopay.core.ports.identity import ApiKeyRepository, AuditTrail
-from cryptopay.core.webhooks import UowFactory, WebhookEndpoint
+from cryptopay.core.ports.storage import retrying
+from cryptopay.core.webhooks import EndpointChanged, UowFactory, WebhookEndpoint
 
 __all__ = ["disable_endpoints", "revoke_keys"]
 
@@ -57,10 +58,18 @@ def disable_endpoints(
     no webhook endpoints: ``storage`` None)."""
     if storage is None:
         return 0
-    with storage() as uow:
-        picked = [e for e in uow.webhook_endpoints.for_merchant(merchant_id) if e.enabled and which(e)]
-        for endpoint in picked:
-            uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+    unit_of_work = storage
+
+    def disable() -> list[WebhookEndpoint]:
+        with unit_of_work() as uow:
+            picked = [e for e in uow.webhook_endpoints.for_merchant(merchant_id) if e.enabled and which(e)]
+            for endpoint in picked:
+                uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+        return picked
+
+    # An edit of one of them landing between the read and the write (``EndpointChanged``: nothing was written) is
+    # read again and disabled again: it never re-enables what this disables (review11 R11-3).
+    picked = retrying(disable, on=(EndpointChanged,))
     at = now()
     for endpoint in picked:
         event = AuditEvent(actor, "webhook_endpoint.disabled", f"webhook_endpoint:{endpoint.id}", at, dict(details))

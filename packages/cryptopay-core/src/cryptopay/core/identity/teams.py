@@ -46,7 +46,15 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.email_proof import prove_email
-from cryptopay.core.identity.model import Forbidden, Merchant, Role, StepUpRequired, TeamRole, User
+from cryptopay.core.identity.model import (
+    Forbidden,
+    Merchant,
+    Role,
+    StepUpRequired,
+    TeamRole,
+    User,
+    check_merchant_open,
+)
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.identity.service import valid_email
 from cryptopay.core.ports.identity import (
@@ -59,6 +67,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.storage import retrying
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.text import quoted_business_name
 from cryptopay.core.webhooks import UowFactory
@@ -69,6 +78,7 @@ __all__ = [
     "INVITATION_TTL",
     "OPEN_INVITATIONS",
     "Invitation",
+    "InvitationChanged",
     "InviteCap",
     "Member",
     "TeamCaps",
@@ -99,6 +109,15 @@ class Member:
     added_by: str
 
 
+class InvitationChanged(Conflict):
+    """The invitation was written (accepted, revoked) by another request after this one read it: nothing was
+    written; read it again and decide again (``TeamRepository.update_invitation``, review11 R11-3)."""
+
+    def __init__(self, invitation_id: str) -> None:
+        super().__init__("the invitation was changed by another request meanwhile: nothing was changed; try again")
+        self.invitation_id = invitation_id
+
+
 @attrs.define(kw_only=True)
 class Invitation:
     """An invitation to join a merchant's team; only the SHA-256 of its token is kept."""
@@ -114,6 +133,10 @@ class Invitation:
     accepted_at: datetime | None = None
     accepted_by: str | None = None
     revoked_at: datetime | None = None
+    # The stored row's version as read: ``update_invitation`` writes only over that version (and an acceptance
+    # bumps it), so a revocation or an erasure read before an acceptance never writes ``accepted_at`` back to None
+    # (review11 R11-3, as ``User.row_version``). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     def open(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
@@ -298,12 +321,20 @@ class Teams:
     def revoke_invitation(self, merchant_id: str, invitation_id: str, *, actor: str) -> Invitation:
         merchant = self._merchant(merchant_id)
         self._require_manager(merchant, actor)
-        invitation = self._teams.invitation(invitation_id)
-        if invitation is None or invitation.merchant_id != merchant.id:
-            raise NotFound(f"no invitation {invitation_id}")
-        if invitation.revoked_at is None and invitation.accepted_at is None:
+
+        def revoke() -> tuple[Invitation, bool]:
+            invitation = self._teams.invitation(invitation_id)
+            if invitation is None or invitation.merchant_id != merchant.id:
+                raise NotFound(f"no invitation {invitation_id}")
+            if invitation.revoked_at is not None or invitation.accepted_at is not None:
+                return invitation, False
             invitation.revoked_at = self._clock.now()
             self._teams.update_invitation(invitation)
+            return invitation, True
+
+        # Accepted (or revoked) between the read and the write: read again, and an accepted one stays accepted.
+        invitation, revoked = retrying(revoke, on=(InvitationChanged,))
+        if revoked:
             self._record(actor, "team.invitation_revoked", merchant.id, invitation=invitation.id)
         return invitation
 
@@ -399,14 +430,19 @@ class Teams:
         self.take_back(merchant.id, user_id, actor=f"user:{actor}", reason="member_removed")
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
-        """The owner hands the merchant to a member; the old owner stays as an admin."""
+        """The owner hands the merchant to a member; the old owner stays as an admin.
+
+        The merchant is written first and only over the version read (``MerchantChanged``, 409, if another write
+        came first, and nothing changed): a hand-over never writes back a close or a reclaim's hold that landed
+        meanwhile (review11 R11-3)."""
         merchant, now = self._merchant(merchant_id), self._clock.now()
         if actor != merchant.owner_user_id:
             raise Forbidden("only the owner hands ownership over")
+        check_merchant_open(merchant)
         successor = self._member(merchant, to_user_id)
-        self._teams.remove_member(merchant.id, successor.user_id)
         merchant.owner_user_id, merchant.updated_at = successor.user_id, now
         self._merchants.update(merchant)
+        self._teams.remove_member(merchant.id, successor.user_id)
         self._teams.add_member(
             Member(merchant_id=merchant.id, user_id=actor, role=TeamRole.ADMIN, added_at=now, added_by=actor)
         )

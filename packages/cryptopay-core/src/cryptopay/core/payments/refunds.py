@@ -856,7 +856,8 @@ class Refunds:
 def _undecide_held(uow: PaymentsUnitOfWork, refund: Refund) -> None:
     """A held payment's return failed: the payment is held still, so it waits for an officer's decision again
     (``HeldPayments.waiting``), the failed refund still named on it (the decision's audit record keeps the rest)."""
-    credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN))
+    # Locked: the credit is written back whole, so a reversal or clawback landing meanwhile must wait, not be undone.
+    credit = uow.payment_credits.get(refund.reason.removeprefix(HELD_RETURN), lock=True)
     if credit is None or credit.decision is not HoldDecision.RETURNED or credit.refund_id != refund.id:
         return
     credit.decision = credit.decided_by = credit.decided_at = credit.decision_note = None

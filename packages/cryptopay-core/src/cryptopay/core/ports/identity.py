@@ -102,7 +102,12 @@ class MerchantRepository(Protocol):
 
     def by_owner(self, user_id: str) -> Merchant | None: ...
 
-    def update(self, merchant: Merchant) -> None: ...
+    def update(self, merchant: Merchant) -> None:
+        """Write ``merchant`` over the stored row if nobody changed it since it was read (its ``row_version``), and
+        bump ``merchant.row_version``; ``MerchantChanged`` (a ``Conflict``) if another write came first: read it
+        again and decide again (review11 R11-3: an owner's rename in flight must not undo an operator's close).
+        ``NotFound`` if the merchant does not exist."""
+        ...
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]: ...
 
@@ -153,10 +158,15 @@ class TeamRepository(Protocol):
         transaction ends), so invitations racing from one team's managers or from several teams never pass a cap."""
         ...
 
-    def update_invitation(self, invitation: Invitation) -> None: ...
+    def update_invitation(self, invitation: Invitation) -> None:
+        """Write ``invitation`` over the stored row if nobody changed it since it was read (its ``row_version``,
+        which ``claim_invitation`` bumps too), and bump it; ``InvitationChanged`` (a ``Conflict``) if another write
+        came first, and nothing is written (review11 R11-3). ``NotFound`` if there is no such invitation."""
+        ...
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
-        """Mark an open invitation accepted by ``user_id``; False if it was accepted or revoked meanwhile (atomic)."""
+        """Mark an open invitation accepted by ``user_id`` (bumping its ``row_version``); False if it was accepted or
+        revoked meanwhile (atomic)."""
         ...
 
 

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from cryptopay.core.audit import AuditEvent, AuditRecord
+from cryptopay.core.audit import AuditEvent, AuditQuery, AuditRecord
 from cryptopay.core.errors import TransientConflict
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.ledger import LedgerSession
@@ -63,6 +63,11 @@ class AuditLog(Protocol):
         subject's export reads them all with ``about_all``)."""
         ...
 
+    def search(self, query: AuditQuery, *, before_seq: int | None = None, limit: int = 50) -> list[AuditRecord]:
+        """At most ``limit`` records matching every criterion of ``query``, newest first (``seq`` descending),
+        those before ``before_seq`` when given (a keyset page: pass the last ``seq`` of the previous page)."""
+        ...
+
 
 class Outbox(Protocol):
     """Messages to publish after commit; written in the same transaction as the change they announce."""
@@ -97,12 +102,21 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> AbstractContextManager[UnitOfWork]: ...
 
 
-def retrying(call: Callable[[], T], *, max_attempts: int = 8, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``call`` again, with backoff, while it raises ``TransientConflict`` (at most ``max_attempts`` calls)."""
+def retrying(
+    call: Callable[[], T],
+    *,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    on: tuple[type[Exception], ...] = (TransientConflict,),
+) -> T:
+    """Call ``call`` again, with backoff, while it raises ``TransientConflict`` (at most ``max_attempts`` calls).
+
+    ``on``: the errors that mean "another writer won, read again and decide again" for this call, e.g. a row's
+    ``…Changed`` conflict (``MerchantChanged``: a write over a version that is no longer the stored one)."""
     for attempt in range(max_attempts):
         try:
             return call()
-        except TransientConflict:
+        except on:
             if attempt == max_attempts - 1:
                 raise
             sleep(min(0.002 * 2**attempt, 0.2))

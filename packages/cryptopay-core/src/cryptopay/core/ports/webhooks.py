@@ -39,7 +39,11 @@ class WebhookEndpoints(Protocol):
 
     def get(self, endpoint_id: str) -> WebhookEndpoint | None: ...
 
-    def save(self, endpoint: WebhookEndpoint) -> None: ...
+    def save(self, endpoint: WebhookEndpoint) -> None:
+        """Write ``endpoint`` over the stored row if nobody changed it since it was read (its ``row_version``; a
+        new id is inserted); ``EndpointChanged`` (a ``Conflict``) if another write came first, and nothing is
+        written: read it again to write again (review11 R11-3)."""
+        ...
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         """The merchant's endpoints, enabled or not, oldest first."""

@@ -53,10 +53,12 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.flows import WALLET_ASSETS, merchant_liability, wallet_account
-from cryptopay.core.identity.model import Merchant, User
+from cryptopay.core.identity.model import AccountChanged, Merchant, MerchantChanged, User
+from cryptopay.core.identity.teams import InvitationChanged
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import ASSETS
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
+from cryptopay.core.ports.storage import retrying
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.history import history
 from cryptopay.core.wallets.model import Wallet
@@ -178,6 +180,14 @@ class RetentionPurge:
         return max(moments)
 
     def _apply_merchant(self, merchant_id: str, now: datetime) -> bool:
+        """Anonymise what is due, over the merchant as read in this unit of work: if another write to the merchant
+        or one of its people lands first (``…Changed``: nothing was written), read it
+        again and decide again (review11 R11-3)."""
+        return retrying(
+            lambda: self._apply_merchant_once(merchant_id, now), on=(MerchantChanged, AccountChanged, InvitationChanged)
+        )
+
+    def _apply_merchant_once(self, merchant_id: str, now: datetime) -> bool:
         with self.uow() as uow:
             merchant = uow.merchants.get(merchant_id)
             ended = None if merchant is None else self.merchant_relationship_end(uow, merchant)
@@ -310,6 +320,12 @@ def close_merchant(uow: PrivacyUowFactory, merchant_id: str, *, actor: str, at: 
     """
     if not reason.strip():
         raise InvalidInput("closing a merchant needs a reason for the record", field="reason")
+    # An owner's rename (say) landing between the read and the write: read it again and decide again.
+    return retrying(lambda: _close(uow, merchant_id, actor=actor, at=at, reason=reason), on=(MerchantChanged,))
+
+
+def _close(uow: PrivacyUowFactory, merchant_id: str, *, actor: str, at: datetime, reason: str) -> Merchant:
+    """``close_merchant`` over the merchant as read in one unit of work (``MerchantChanged``: nothing written)."""
     with uow() as work:
         merchant = work.merchants.get(merchant_id)
         if merchant is None:

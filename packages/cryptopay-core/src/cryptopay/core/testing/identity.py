@@ -25,12 +25,13 @@ from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
     Merchant,
+    MerchantChanged,
     RefreshToken,
     Role,
     StoredResponse,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps, Teams
+from cryptopay.core.identity.teams import Invitation, InvitationChanged, InviteCap, Member, TeamCaps, Teams
 from cryptopay.core.ports.identity import PasswordHasher
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.storage import InMemoryAuditLog
@@ -175,6 +176,12 @@ class InMemoryMerchants:
 
     def update(self, merchant: Merchant) -> None:
         with self._lock:
+            stored = self._rows.get(merchant.id)
+            if stored is None:
+                raise NotFound(f"merchant {merchant.id} does not exist")
+            if stored.row_version != merchant.row_version:
+                raise MerchantChanged(merchant.id)
+            merchant.row_version += 1
             self._rows[merchant.id] = _copy(merchant)
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
@@ -253,6 +260,12 @@ class InMemoryTeams:
 
     def update_invitation(self, invitation: Invitation) -> None:
         with self._lock:
+            stored = self._invitations.get(invitation.id)
+            if stored is None:
+                raise NotFound(f"invitation {invitation.id} does not exist")
+            if stored.row_version != invitation.row_version:
+                raise InvitationChanged(invitation.id)
+            invitation.row_version += 1
             self._invitations[invitation.id] = _copy(invitation)
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
@@ -261,6 +274,7 @@ class InMemoryTeams:
             if found is None or found.accepted_at is not None or found.revoked_at is not None:
                 return False
             found.accepted_at, found.accepted_by = at, user_id
+            found.row_version += 1
             return True
 
 

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptopay.core import fencing
-from cryptopay.core.audit import AuditEvent, AuditRecord, chain_next
+from cryptopay.core.audit import AuditEvent, AuditQuery, AuditRecord, chain_next
 from cryptopay.core.errors import Conflict
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.ledger import LedgerSession
@@ -69,6 +69,10 @@ class InMemoryAuditLog:
             for r in self.records(after_seq=after_seq)
             if r.subject in wanted or (actor is not None and r.actor == actor)
         ]
+        return found[:limit]
+
+    def search(self, query: AuditQuery, *, before_seq: int | None = None, limit: int = 50) -> list[AuditRecord]:
+        found = [r for r in reversed(self._records) if (before_seq is None or r.seq < before_seq) and query.matches(r)]
         return found[:limit]
 
 

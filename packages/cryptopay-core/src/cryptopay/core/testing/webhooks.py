@@ -22,7 +22,13 @@ import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage fi
 from cryptopay.core.errors import Conflict, Unavailable
 from cryptopay.core.ports.webhooks import WebhookResponse
 from cryptopay.core.testing.storage import InMemoryStorage
-from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cryptopay.core.webhooks.model import (
+    DeliveryStatus,
+    EndpointChanged,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "InMemoryWebhookDeliveries",
@@ -52,7 +58,10 @@ class InMemoryWebhookEndpoints:
         """Nothing to do: the in-memory unit of work runs one at a time."""
 
     def save(self, endpoint: WebhookEndpoint) -> None:
-        self._endpoints[endpoint.id] = endpoint
+        stored = self._endpoints.get(endpoint.id)
+        if stored is not None and stored.row_version != endpoint.row_version:
+            raise EndpointChanged(endpoint.id)
+        self._endpoints[endpoint.id] = attrs.evolve(endpoint, row_version=endpoint.row_version + 1)
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         found = [e for e in self._endpoints.values() if e.merchant_id == merchant_id]

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from urllib.parse import SplitResult, urlsplit
 
 import attrs
-from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, check_payload_version
 from cryptopay.core.webhooks.targets import host_problem
 
@@ -36,6 +36,7 @@ __all__ = [
     "RETRY_SCHEDULE",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
+    "EndpointChanged",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -139,6 +140,17 @@ def _events(values: Iterable[str]) -> frozenset[str]:
     return events
 
 
+class EndpointChanged(Conflict):
+    """The webhook endpoint was written by another request after this one read it: nothing was written; read it
+    again and decide again (``WebhookEndpointRepository.save``, review11 R11-3)."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(
+            "the webhook endpoint was changed by another request meanwhile: nothing was changed; try again"
+        )
+        self.endpoint_id = endpoint_id
+
+
 @attrs.frozen
 class WebhookEndpoint:
     """Where a merchant wants events; ``events`` empty means every event. The secret never shows in a repr."""
@@ -156,6 +168,10 @@ class WebhookEndpoint:
     created_by: str | None = None  # the user who added it (None: before 0043, or an API key): removing them disables it
     # the shape of the bodies it receives (``webhooks.payloads``): 1 flat strings, 2 the API's money objects (0160)
     payload_version: int = attrs.field(default=DEFAULT_PAYLOAD_VERSION, converter=check_payload_version)
+    # The stored row's version as read: ``save`` writes only over that version (``EndpointChanged`` otherwise), so
+    # a change from a stale read (a removed admin's edit) never re-enables an endpoint an owner's removal disabled
+    # (review11 R11-3, as ``User.row_version``). Not part of equality: it says when, not what.
+    row_version: int = attrs.field(default=0, eq=False, repr=False)
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (not self.events or event_type in self.events)

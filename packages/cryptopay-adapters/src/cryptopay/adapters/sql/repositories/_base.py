@@ -33,6 +33,7 @@ __all__ = [
     "reading",
     "update_one",
     "update_or_insert",
+    "update_versioned",
     "upsert",
     "writing",
 ]
@@ -242,6 +243,16 @@ def update_one(bind: Bind, table: sa.Table, where: Any, values: Mapping[str, Any
     with writing(bind) as conn:
         if conn.execute(table.update().where(where).values(**values)).rowcount != 1:
             raise NotFound(missing)
+
+
+def update_versioned(conn: Connection, table: sa.Table, key: Any, version: int, values: Mapping[str, Any]) -> bool:
+    """Write ``values`` over row ``key`` of a table with a ``row_version`` column only if its version is still
+    ``version`` (the one the caller read), ``values`` bumping it: True if written, False if there is no such row or
+    another write came first (the caller tells which and raises its ``…Changed`` conflict). One compare-and-set
+    statement: no lock is held between a read and its write, and a write from a stale read never lands over
+    another (review11 R11-1, R11-3)."""
+    where = (table.c.id == key, table.c.row_version == version)
+    return bool(conn.execute(table.update().where(*where).values(**values)).rowcount == 1)
 
 
 # pg_advisory_xact_lock(int, int): a namespace of each kind's own, then 32 bits of a text's SHA-256 (a user id, or a

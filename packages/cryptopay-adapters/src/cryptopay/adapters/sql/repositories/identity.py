@@ -35,6 +35,7 @@ from cryptopay.adapters.sql.repositories._base import (
     insert_new,
     reading,
     update_one,
+    update_versioned,
     writing,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
@@ -54,13 +55,14 @@ from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
     Merchant,
+    MerchantChanged,
     RefreshToken,
     Role,
     StoredResponse,
     TeamRole,
     User,
 )
-from cryptopay.core.identity.teams import Invitation, InviteCap, Member, TeamCaps
+from cryptopay.core.identity.teams import Invitation, InvitationChanged, InviteCap, Member, TeamCaps
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
@@ -79,6 +81,17 @@ T = TypeVar("T")
 
 def _update(bind: Bind, table: sa.Table, key: Any, values: dict[str, Any], what: str) -> None:
     update_one(bind, table, table.c.id == key, values, missing=f"{what} {key} does not exist")
+
+
+def _versioned_update(
+    conn: sa.Connection, table: sa.Table, key: Any, version: int, values: dict[str, Any], what: str
+) -> bool:
+    """``update_versioned``: True if written, False if another write came first; ``NotFound`` if no such row."""
+    if update_versioned(conn, table, key, version, values):
+        return True
+    if conn.execute(sa.select(table.c.id).where(table.c.id == key)).first() is None:
+        raise NotFound(f"{what} {key} does not exist")
+    return False
 
 
 def _one(bind: Bind, query: sa.Select[Any], into: Callable[[Any], T]) -> T | None:
@@ -126,12 +139,7 @@ class SqlUsers:
             if user.phone is not None and conn.execute(self._phone_taken(user)).first() is not None:
                 raise Conflict("an account with this phone number already exists", field="phone")
             row = self._row(user) | {"row_version": user.row_version + 1}
-            changed = conn.execute(
-                users.update().where(users.c.id == user.id, users.c.row_version == user.row_version).values(**row)
-            ).rowcount
-            if changed != 1:
-                if conn.execute(sa.select(users.c.id).where(users.c.id == user.id)).first() is None:
-                    raise NotFound(f"user {user.id} does not exist")
+            if not _versioned_update(conn, users, user.id, user.row_version, row, "user"):
                 raise AccountChanged(user.id)
         user.row_version += 1
 
@@ -301,7 +309,11 @@ class SqlMerchants:
         return _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id), self._merchant)
 
     def update(self, merchant: Merchant) -> None:
-        _update(self._bind, merchants, merchant.id, _merchant_row(merchant, self._personal), "merchant")
+        row = _merchant_row(merchant, self._personal) | {"row_version": merchant.row_version + 1}
+        with writing(self._bind) as conn:
+            if not _versioned_update(conn, merchants, merchant.id, merchant.row_version, row, "merchant"):
+                raise MerchantChanged(merchant.id)
+        merchant.row_version += 1
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
         query = sa.select(merchants).order_by(merchants.c.id).limit(limit)
@@ -352,6 +364,7 @@ def _merchant(row: Any, personal: PersonalData) -> Merchant:
         m["updated_at"],
         m["destination_ready_at"],
         m["closed_at"],
+        row_version=m["row_version"],
     )
 
 
@@ -607,14 +620,19 @@ class SqlTeams:
             return None
 
     def update_invitation(self, invitation: Invitation) -> None:
-        row = _invitation_row(invitation, self._personal)
-        _update(self._bind, merchant_invitations, invitation.id, row, "invitation")
+        version = invitation.row_version
+        row = _invitation_row(invitation, self._personal) | {"row_version": version + 1}
+        with writing(self._bind) as conn:
+            if not _versioned_update(conn, merchant_invitations, invitation.id, version, row, "invitation"):
+                raise InvitationChanged(invitation.id)
+        invitation.row_version += 1
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
         i = merchant_invitations.c
         open_one = (i.id == invitation_id, i.accepted_at.is_(None), i.revoked_at.is_(None))
         with writing(self._bind) as conn:
-            statement = merchant_invitations.update().where(*open_one).values(accepted_at=at, accepted_by=user_id)
+            accepted = {"accepted_at": at, "accepted_by": user_id, "row_version": i.row_version + 1}
+            statement = merchant_invitations.update().where(*open_one).values(**accepted)
             return bool(conn.execute(statement).rowcount == 1)
 
     def _invitation(self, row: Any) -> Invitation:
@@ -693,4 +711,5 @@ def _invitation(row: Any, personal: PersonalData) -> Invitation:
         accepted_at=row.accepted_at,
         accepted_by=row.accepted_by,
         revoked_at=row.revoked_at,
+        row_version=row.row_version,
     )

@@ -23,6 +23,7 @@ from cryptopay.adapters.sql.repositories._base import (
     insert_new,
     reading,
     update_or_insert,
+    update_versioned,
     writing,
 )
 from cryptopay.adapters.sql.tables_webhooks import (
@@ -33,7 +34,13 @@ from cryptopay.adapters.sql.tables_webhooks import (
 )
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
-from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cryptopay.core.webhooks.model import (
+    DeliveryStatus,
+    EndpointChanged,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints"]
 
@@ -90,9 +97,14 @@ class SqlWebhookEndpoints:
         return self._endpoint(row) if row else None
 
     def save(self, endpoint: WebhookEndpoint) -> None:
-        values = self._row(endpoint)
+        version = endpoint.row_version
+        values = self._row(endpoint) | {"row_version": version + 1}
         with writing(self._bind) as conn:
-            update_or_insert(conn, webhook_endpoints, values)
+            if update_versioned(conn, webhook_endpoints, endpoint.id, version, values):
+                return
+            if conn.execute(sa.select(webhook_endpoints.c.id).where(webhook_endpoints.c.id == endpoint.id)).first():
+                raise EndpointChanged(endpoint.id)
+            insert_new(conn, webhook_endpoints, values)
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         query = (
@@ -161,6 +173,7 @@ class SqlWebhookEndpoints:
             previous_secret_until=m["previous_secret_until"],
             created_by=m["created_by"],
             payload_version=m["payload_version"],
+            row_version=m["row_version"],
         )
 
 
