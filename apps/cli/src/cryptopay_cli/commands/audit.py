@@ -121,20 +121,19 @@ def search(
     from cryptopay.core.audit_search import search_audit
 
     svc = services()
-    with errors_to_exit_codes():
-        with svc.uow() as uow:
-            records = search_audit(
-                uow.audit,
-                officer=operator(),
-                at=svc.clock.now(),
-                subject=subject,
-                actor=actor,
-                action=action,
-                since=since,
-                until=until,
-                before_seq=before,
-                limit=limit,
-            )
+    with errors_to_exit_codes(), svc.uow() as uow:
+        records = search_audit(
+            uow.audit,
+            officer=operator(),
+            at=svc.clock.now(),
+            subject=subject,
+            actor=actor,
+            action=action,
+            since=since,
+            until=until,
+            before_seq=before,
+            limit=limit,
+        )
     rows = [
         {
             "seq": r.seq,
@@ -153,7 +152,9 @@ def search(
     if not rows:
         typer.echo("no record matches")
         return
-    shown = [{**row, "details": ", ".join(f"{k}={v}" for k, v in row["details"].items())} for row in rows]
+    shown = [
+        {**row, "details": ", ".join(f"{k}={v}" for k, v in r.details)} for row, r in zip(rows, records, strict=True)
+    ]
     emit_table(shown, ["seq", "at", "actor", "action", "subject", "details"])
     if older:
         typer.echo(f"older records: --before {older}")
