@@ -16,6 +16,7 @@ from cryptopay.core.payouts.service import SamePerson, StatementAmbiguous, State
 from cryptopay.core.reconciliation import Outside, Records, Report, Statement, parse_statement, render_statement
 from cryptopay.core.reconciliation.books import unresolved_payouts
 from cryptopay.core.reconciliation.outside import statement_matches_payouts
+from cryptopay.core.reconciliation.statement import StatementLine
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -513,3 +514,56 @@ def test_a_row_two_open_payouts_could_equally_be_is_ambiguous_and_concludes_neit
     report = stack.reconciliation.reconcile(outside)
     assert found(report, "mpesa-statement") == [] and found(report, "payouts-unresolved") == []
     assert stack.books_balanced()
+
+
+def b2b_payout(pid: str, state: PayoutState, account: str, *, sent: datetime, receipt: str | None = None) -> Payout:
+    return Payout(
+        id=pid,
+        settlement_id=f"x_{pid}",
+        merchant_id="m1",
+        originator_id=None,
+        method=SettlementMethod.MPESA_PAYBILL,
+        destination=f"888880#{account}",
+        amount=Money.of("1000", KES),
+        charge=Money.zero(KES),
+        hold_id=f"hld_{pid}",
+        created_at=sent,
+        b2b=B2BTarget.paybill("888880", account),
+        state=state,
+        submitted_at=sent,
+        unknown_since=sent if state is PayoutState.UNKNOWN else None,
+        receipt=receipt,
+    )
+
+
+def pay_bill_row(receipt: str, at: datetime, account: str = "") -> StatementLine:
+    return StatementLine(
+        receipt=receipt,
+        completed_at=at,
+        status="Completed",
+        reason_type="Business Pay Bill",
+        other_party="888880 - KPLC PREPAID",
+        withdrawn=Money.of("1000", KES),
+        account_no=account,
+    )
+
+
+def test_a_row_is_the_open_payouts_before_a_failed_ones_and_a_paid_account_is_compared() -> None:
+    """R12-9: a failed payout and its retry (one amount, one paybill and account) are not "ambiguous" for a payment
+    after the retry's send: M-Pesa may still pay the open one, it said it did not pay the failed one; a payment
+    booked on a payout whose row names another account is a difference (M-Pesa paid another account)."""
+    failed = b2b_payout("po_1", PayoutState.FAILED, "12345", sent=AT)
+    retry = b2b_payout("po_2", PayoutState.UNKNOWN, "12345", sent=AT + timedelta(hours=1))
+    done = b2b_payout("po_3", PayoutState.COMPLETED, "555", sent=AT + timedelta(hours=1), receipt="SBXDONE01")
+    rows = (
+        pay_bill_row("SBXPAID01", AT + timedelta(hours=1)),
+        pay_bill_row("SBXDONE01", AT + timedelta(hours=1), "556"),
+    )
+    statement = Statement(lines=rows, shortcode="600000", period=(AT, AT + timedelta(hours=3)))
+    records = attrs.evolve(records_of(retry, AT + timedelta(hours=3), statement), payouts=(failed, retry, done))
+    found_ = {(d.subject, d.actual): d for d in statement_matches_payouts(records)}
+    assert ("payout po_2 (unknown)", "paid by M-Pesa") in found_  # the retry, not "the oldest" failed one
+    assert "conclude completed with receipt SBXPAID01" in found_["payout po_2 (unknown)", "paid by M-Pesa"].detail
+    assert not any("ambiguous" in actual for _, actual in found_)
+    other = found_["payout po_3 (completed)", "for account '556'"]
+    assert other.expected == "for account '555'"
