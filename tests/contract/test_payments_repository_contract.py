@@ -876,3 +876,25 @@ def test_a_held_payment_keeps_its_invoice_processing_and_its_release_settles_it(
     invoice = stack.invoice(invoice_id)
     assert invoice.state is InvoiceState.SETTLED and [(p.held, p.released) for p in invoice.payments] == [(True, True)]
     assert stack.books_balanced()
+
+
+def test_a_settlement_read_to_be_written_back_is_locked_until_commit(sql_engine):
+    """``settlements.get(lock=True)`` (a payout's conclusion finishing its settlement writes it back whole) holds
+    the row: another writer waits (PostgreSQL; here it gives up after its lock timeout) instead of being overwritten,
+    and goes through once the reader commits. The fake and SQLite accept ``lock`` (SQLite writers serialise)."""
+    import sqlalchemy as sa
+
+    storage = SqlStorage(sql_engine)
+    with storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+    with storage.unit_of_work() as uow:
+        assert uow.settlements.get("stl_1", lock=True) == settlement(1, NOW)
+        if sql_engine.dialect.name == "postgresql":
+            with sql_engine.connect() as other, pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                other.execute(sa.text("UPDATE settlements SET state = 'failed' WHERE id = 'stl_1'"))
+    with storage.unit_of_work() as uow:
+        assert uow.settlements.get("stl_1", lock=True) == settlement(1, NOW)
+    with payments_storage().unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+        assert uow.settlements.get("stl_1", lock=True) == settlement(1, NOW)

@@ -62,6 +62,19 @@ def test_an_address_has_one_open_sweep_and_a_closed_one_frees_it(store):
         store.update_sweep(sweep(9))
 
 
+def test_a_stale_copy_never_reopens_a_closed_sweep(store):
+    """Two workers advanced one sweep: the one that confirmed it wins; the other's stale SENT writes nothing (False)
+    instead of reopening a booked sweep; an open sweep is still updated."""
+    store.add_sweep(sweep(1))
+    stale, winner = store.get_sweep("swp_1"), store.get_sweep("swp_1")
+    winner.confirmed(NOW, swept=Money.of("75.5", "USDT"), fee=Money.of("1.25", "TRX"), entry_id="ent_1")
+    assert store.update_sweep(winner) is True
+    stale.moved(NOW, SweepState.SENT, sweep_tx="0xabc", swept=Money.of("75.5", "USDT"))
+    assert store.update_sweep(stale) is False
+    assert store.get_sweep("swp_1").state is SweepState.CONFIRMED
+    assert store.sweeps(open_only=True) == []
+
+
 def test_racing_planners_open_one_sweep_of_an_address(store):
     """Four workers planning the same address at once: exactly one sweep is recorded."""
 

@@ -10,7 +10,7 @@ import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity import Merchant, Role, changes_destination, check_settlement
 from cryptopay.core.identity.email_proof import EmailUnverified
-from cryptopay.core.identity.model import TeamRole
+from cryptopay.core.identity.model import MerchantChanged, MerchantClosed, TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
 from cryptopay.core.settlement.banks import bank_catalogue
@@ -263,6 +263,8 @@ def get_merchant(merchant_id: str) -> Response:
                 "name not 2 to 120 characters"
             ),
         ),
+        (MerchantClosed, "the merchant was closed, also by a close landing while this change was made"),
+        (MerchantChanged, "another change to the merchant landed while this one was made: nothing changed; retry"),
     ),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER,))

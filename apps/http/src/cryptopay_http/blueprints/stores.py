@@ -11,6 +11,7 @@ is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -431,27 +432,41 @@ def put_store(merchant_id: str) -> Response:
     return json_response(StoreView.of(store))
 
 
-@bp.put("/v1/merchants/<merchant_id>/store/payout-charges")
-@operation(
+def _admin_setting(
+    setting: str, summary: str, body: type, example: dict[str, str], description: str, invalid: str
+) -> Callable[[Callable[[str], Response]], Callable[..., Response]]:
+    """``PUT /v1/merchants/<merchant_id>/store/<setting>``: a store setting only an admin changes, with a step-up
+    (as the console's form asks a fresh code), answered with the store; ``invalid`` says what its 422 is for."""
+
+    def decorate(view: Callable[[str], Response]) -> Callable[..., Response]:
+        problems = ((InvalidInput, invalid), (NotFound, "the merchant has no store settings yet"))
+        described = operation(
+            summary,
+            request=body,
+            example=example,
+            response=StoreView,
+            tags=_TAGS,
+            description=description,
+            problems=problems,
+        )
+        routed: Callable[..., Response] = described(require(roles=[Role.ADMIN])(audited_step_up(view)))
+        return bp.put(f"/v1/merchants/<merchant_id>/store/{setting}")(routed)
+
+    return decorate
+
+
+@_admin_setting(
+    "payout-charges",
     "Set who bears M-Pesa's charge for the merchant's payouts",
-    request=PayoutChargesBody,
-    example={"charging": "mpesa_b2c"},
-    response=StoreView,
-    tags=_TAGS,
-    description=(
-        "An admin sets the merchant's payout charge from now (a new schedule version; earlier ones stay): `none` "
-        "(the platform bears M-Pesa's charge) or `mpesa_b2c` (M-Pesa's B2C tariff passed on band by band: each "
-        "payout part is charged what M-Pesa charges for it, on top, from the merchant's shillings; a settlement's "
-        "dry run shows it before the settlement is made). Audited `store.payout_charges`. Asks a step-up, as the "
-        "console's form asks a fresh code: it changes what every later payout of the merchant pays."
-    ),
-    problems=(
-        (InvalidInput, "a charging other than none or mpesa_b2c"),
-        (NotFound, "the merchant has no store settings yet"),
-    ),
+    PayoutChargesBody,
+    {"charging": "mpesa_b2c"},
+    "An admin sets the merchant's payout charge from now (a new schedule version; earlier ones stay): `none` "
+    "(the platform bears M-Pesa's charge) or `mpesa_b2c` (M-Pesa's B2C tariff passed on band by band: each "
+    "payout part is charged what M-Pesa charges for it, on top, from the merchant's shillings; a settlement's "
+    "dry run shows it before the settlement is made). Audited `store.payout_charges`. Asks a step-up, as the "
+    "console's form asks a fresh code: it changes what every later payout of the merchant pays.",
+    "a charging other than none or mpesa_b2c",
 )
-@require(roles=[Role.ADMIN])
-@audited_step_up
 def put_payout_charges(merchant_id: str) -> Response:
     body = read_body(PayoutChargesBody)
     merchant = load_merchant(merchant_id)
@@ -489,27 +504,18 @@ def change_merchant_fee(merchant_id: str, percent: Decimal, *, by: str) -> Store
     return store
 
 
-@bp.put("/v1/merchants/<merchant_id>/store/merchant-fee")
-@operation(
+@_admin_setting(
+    "merchant-fee",
     "Set the merchant's fee",
-    request=MerchantFeeBody,
-    example={"percent": "1.5"},
-    response=StoreView,
-    tags=_TAGS,
-    description=(
-        "An admin sets the merchant fee (the percent of each payment the platform keeps) from now: a new fee "
-        "version for every asset the store accepts or was charged in; earlier versions stay, so past payments keep "
-        "theirs. Changes nothing else. Asks a step-up, as the console's form asks a fresh code: it changes what "
-        "every later payment pays the merchant. Audited `store.merchant_fee` (before and after); the merchant's "
-        "owner is emailed the new fee and from when (`store.merchant_fee_notified`)."
-    ),
-    problems=(
-        (InvalidInput, "a percent out of 0 to 100"),
-        (NotFound, "the merchant has no store settings yet"),
-    ),
+    MerchantFeeBody,
+    {"percent": "1.5"},
+    "An admin sets the merchant fee (the percent of each payment the platform keeps) from now: a new fee "
+    "version for every asset the store accepts or was charged in; earlier versions stay, so past payments keep "
+    "theirs. Changes nothing else. Asks a step-up, as the console's form asks a fresh code: it changes what "
+    "every later payment pays the merchant. Audited `store.merchant_fee` (before and after); the merchant's "
+    "owner is emailed the new fee and from when (`store.merchant_fee_notified`).",
+    "a percent out of 0 to 100",
 )
-@require(roles=[Role.ADMIN])
-@audited_step_up
 def put_merchant_fee(merchant_id: str) -> Response:
     body = read_body(MerchantFeeBody)
     return json_response(StoreView.of(change_merchant_fee(merchant_id, body.percent, by=actor())))

@@ -7,16 +7,16 @@ and staff, even a new staff login whose second factor is not enrolled yet (the c
 
 from __future__ import annotations
 
-from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
+from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.identity import Unauthenticated
 from flask import Response, g, request
 
-from cryptopay_http.auth import limit_account, passed_account_check
+from cryptopay_http.pages.account_pages import AccountPages
 from cryptopay_http.pages.dashboard import bp
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
-from cryptopay_http.pages.session import DASHBOARD, end_page_session, step_up_from_form
-from cryptopay_http.pages.web import page, qr_data_uri, redirect
+from cryptopay_http.pages.session import DASHBOARD, end_page_session
+from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["account_settings"]  # every view here is in the dashboard guard's ``_ANY_LOGIN``
@@ -58,20 +58,19 @@ def account_settings() -> Response:
     return _settings_page(done=request.args.get("done"))
 
 
+_PAGES = AccountPages(
+    realm=DASHBOARD,
+    base="/dashboard",
+    page=_settings_page,
+    refused=lambda error: refusal(error, language()),
+    password_refused=_password_refusal,
+    takes_back=True,
+)
+
+
 @bp.post("/settings/password")
 def account_password() -> Response:
-    limit_account(_user_id())
-    new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
-    try:
-        if new != again:
-            raise InvalidInput("the two new passwords differ", field="new_password_again")
-        runtime().accounts.change_password(_user_id(), request.form.get("current_password", ""), new)
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **_password_refusal(error))
-    passed_account_check(_user_id())  # the check passed: its hit is taken back, as POST /v1/auth/password does
-    response = redirect("/dashboard/login?changed=1", 303)
-    end_page_session(response, DASHBOARD)
-    return response
+    return _PAGES.change_password()
 
 
 @bp.post("/settings/sign-out-everywhere")
@@ -84,32 +83,14 @@ def account_sign_out_everywhere() -> Response:
 
 @bp.post("/settings/2fa/enrol")
 def account_enrol_two_factor() -> Response:
-    try:
-        step_up_from_form(g.principal)
-        enrolment = runtime().two_factor.begin(_user_id())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **refusal(error, language()))
-    return _settings_page(secret=enrolment.secret, uri=enrolment.uri, qr=qr_data_uri(enrolment.uri))
+    return _PAGES.enrol_two_factor()
 
 
 @bp.post("/settings/2fa/confirm")
 def account_confirm_two_factor() -> Response:
-    limit_account(_user_id())
-    try:
-        codes = runtime().two_factor.confirm(_user_id(), request.form.get("code", "").strip())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **refusal(error, language()), confirming=True)
-    passed_account_check(_user_id())  # a right code: its hit is taken back (only failures fill the count)
-    response = _settings_page(recovery_codes=codes)  # this login ended with the enrolment: the next asks for a code
-    end_page_session(response, DASHBOARD)
-    return response
+    return _PAGES.confirm_two_factor()
 
 
 @bp.post("/settings/2fa/remove")
 def account_remove_two_factor() -> Response:
-    try:
-        step_up_from_form(g.principal)
-        runtime().two_factor.remove(_user_id())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **refusal(error, language()))
-    return redirect("/dashboard/settings?done=2fa_off", 303)
+    return _PAGES.remove_two_factor()

@@ -29,10 +29,11 @@ from cryptopay.core.kyc.tiers import KycTier
 from flask import Response, g, request
 
 from cryptopay_http.auth import limit_account
+from cryptopay_http.pages.account_pages import AccountPages
 from cryptopay_http.pages.i18n import gettext
 from cryptopay_http.pages.portal import _refusal, bp
-from cryptopay_http.pages.session import PORTAL, end_page_session, step_up_from_form
-from cryptopay_http.pages.web import page, qr_data_uri, redirect, takes_documents
+from cryptopay_http.pages.session import PORTAL
+from cryptopay_http.pages.web import page, redirect, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__ = ["PHOTO_FIELDS"]
@@ -170,51 +171,29 @@ def settings() -> Response:
     return _settings_page(done=request.args.get("done"))
 
 
+_PAGES = AccountPages(
+    realm=PORTAL, base="/app", page=_settings_page, refused=_refusal, password_refused=_refusal, takes_back=False
+)
+
+
 @bp.post("/settings/2fa/enrol")
 def enrol_two_factor() -> Response:
-    try:
-        step_up_from_form(g.principal)
-        enrolment = runtime().two_factor.begin(_user_id())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **_refusal(error))
-    return _settings_page(secret=enrolment.secret, uri=enrolment.uri, qr=qr_data_uri(enrolment.uri))
+    return _PAGES.enrol_two_factor()
 
 
 @bp.post("/settings/2fa/confirm")
 def confirm_two_factor() -> Response:
-    limit_account(_user_id())
-    try:
-        codes = runtime().two_factor.confirm(_user_id(), request.form.get("code", "").strip())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **_refusal(error), confirming=True)
-    response = _settings_page(recovery_codes=codes)  # this login ended with the enrolment: the next asks for a code
-    end_page_session(response, PORTAL)
-    return response
+    return _PAGES.confirm_two_factor()
 
 
 @bp.post("/settings/2fa/remove")
 def remove_two_factor() -> Response:
-    try:
-        step_up_from_form(g.principal)
-        runtime().two_factor.remove(_user_id())
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **_refusal(error))
-    return redirect("/app/settings?done=2fa_off", 303)
+    return _PAGES.remove_two_factor()
 
 
 @bp.post("/settings/password")
 def change_password() -> Response:
-    limit_account(_user_id())
-    new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
-    try:
-        if new != again:
-            raise InvalidInput("the two new passwords differ", field="new_password_again")
-        runtime().accounts.change_password(_user_id(), request.form.get("current_password", ""), new)
-    except CryptopayError as error:
-        return _settings_page(error.http_status, **_refusal(error))
-    response = redirect("/app/login?changed=1", 303)
-    end_page_session(response, PORTAL)
-    return response
+    return _PAGES.change_password()
 
 
 # --- the email a wallet gave at sign-up (revpass6 P6) -------------------------------------------------------------

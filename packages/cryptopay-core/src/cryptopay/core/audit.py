@@ -45,6 +45,7 @@ __all__ = [
     "Anchor",
     "AuditEvent",
     "AuditProblem",
+    "AuditQuery",
     "AuditRecord",
     "chain_next",
     "record_hash",
@@ -92,6 +93,39 @@ class AuditRecord:
     @property
     def event(self) -> AuditEvent:
         return AuditEvent(self.actor, self.action, self.subject, self.at, self.details)
+
+
+@attrs.frozen
+class AuditQuery:
+    """What an officer searches the log for; every given criterion must hold (an empty query matches everything).
+
+    ``subjects``: the record's subject is one of them; ``actor``: who acted, exactly; ``action``: the action begins
+    with it (``kyc.`` finds every KYC decision); ``since`` (inclusive) and ``until`` (exclusive): the record's time.
+    On SQL the subject and actor criteria use the ``(subject, seq)`` and ``(actor, seq)`` indexes."""
+
+    subjects: tuple[str, ...] = ()
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, record: AuditRecord) -> bool:
+        """Whether ``record`` meets every criterion (the in-memory log's filter; SQL asks the same in its query).
+
+        >>> at = datetime(2026, 3, 1, tzinfo=UTC)
+        >>> r = chain_next(None, AuditEvent("ops:ann", "kyc.approve", "user:u1", at), "aud_1")
+        >>> AuditQuery(("user:u1",), action="kyc.").matches(r), AuditQuery(actor="ops:bob").matches(r)
+        (True, False)
+        >>> AuditQuery(since=at).matches(r), AuditQuery(until=at).matches(r)
+        (True, False)
+        """
+        return (
+            (not self.subjects or record.subject in self.subjects)
+            and (self.actor is None or record.actor == self.actor)
+            and (self.action is None or record.action.startswith(self.action))
+            and (self.since is None or record.at >= self.since)
+            and (self.until is None or record.at < self.until)
+        )
 
 
 @attrs.frozen

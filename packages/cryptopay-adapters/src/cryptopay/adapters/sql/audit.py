@@ -41,6 +41,7 @@ from cryptopay.core.audit import (
     Anchor,
     AuditEvent,
     AuditProblem,
+    AuditQuery,
     AuditRecord,
     chain_next,
     verify_chain,
@@ -50,7 +51,7 @@ from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.system import RandomIds
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlAuditLog", "SqlAuditTrail", "anchor_audit_head", "reanchor", "verify_audit_log"]
+__all__ = ["SqlAuditLog", "SqlAuditTrail", "anchor_audit_head", "reanchor", "search_statement", "verify_audit_log"]
 
 log = logging.getLogger(ANCHOR_LOGGER)
 
@@ -157,6 +158,30 @@ class SqlAuditLog:
         matches = [c.subject.in_(list(subjects))] + ([c.actor == actor] if actor is not None else [])
         query = sa.select(audit_log).where(sa.or_(*matches), c.seq > after_seq).order_by(c.seq).limit(limit)
         return [_record(r) for r in self._conn.execute(query)]
+
+    def search(self, query: AuditQuery, *, before_seq: int | None = None, limit: int = 50) -> list[AuditRecord]:
+        self._written()
+        return [_record(r) for r in self._conn.execute(search_statement(query, before_seq=before_seq, limit=limit))]
+
+
+def search_statement(query: AuditQuery, *, before_seq: int | None = None, limit: int = 50) -> sa.Select[Any]:
+    """The SELECT behind ``SqlAuditLog.search``: newest first, so with a subject or an actor PostgreSQL walks the
+    ``(subject, seq)`` / ``(actor, seq)`` index backwards and stops after ``limit`` rows (a test EXPLAINs it)."""
+    c = audit_log.c
+    where: list[sa.ColumnElement[bool]] = []
+    if query.subjects:
+        where.append(c.subject.in_(list(query.subjects)))
+    if query.actor is not None:
+        where.append(c.actor == query.actor)
+    if query.action is not None:  # a prefix; LIKE's own wildcards in it are matched literally
+        where.append(c.action.startswith(query.action, autoescape=True))
+    if query.since is not None:
+        where.append(c.at >= query.since)
+    if query.until is not None:
+        where.append(c.at < query.until)
+    if before_seq is not None:
+        where.append(c.seq < before_seq)
+    return sa.select(audit_log).where(*where).order_by(c.seq.desc()).limit(limit)
 
 
 class SqlAuditTrail:

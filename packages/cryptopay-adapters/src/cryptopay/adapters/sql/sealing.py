@@ -46,6 +46,9 @@ from cryptopay.adapters.sql.tables_kyc_fees import kyc_profiles
 from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
+from cryptopay.core.identity.model import AccountChanged, MerchantChanged
+from cryptopay.core.identity.teams import InvitationChanged
+from cryptopay.core.ports.storage import retrying
 
 __all__ = ["seal_personal_data"]
 
@@ -84,6 +87,10 @@ def _document_step(
     return lambda uow, after: _documents(repository(uow), after, batch, all_rows)
 
 
+# The rows a rewrite writes only over the version it read (review11 R11-1, R11-3).
+_CHANGED = (AccountChanged, MerchantChanged, InvitationChanged)
+
+
 def _names() -> list[str]:
     return [*_ROW_TABLES, *(name for name, _ in _DOCUMENT_TABLES)]
 
@@ -91,9 +98,15 @@ def _names() -> list[str]:
 def _pass(storage: SqlStorage, batch: int, step: Callable[[SqlUnitOfWork, str], tuple[int, str | None]]) -> int:
     """Run ``step`` (rewrite one batch after an id; the count and the last id read) until the table is done."""
     total, after = 0, ""
-    while True:
+
+    def one_batch() -> tuple[int, str | None]:
         with storage.unit_of_work() as uow:
-            rewritten, last = step(uow, after)
+            return step(uow, after)
+
+    while True:
+        # A row written by a request between the batch's read and its rewrite (``…Changed``: the batch wrote
+        # nothing) was sealed by that write under the current keys: the batch is read and rewritten again.
+        rewritten, last = retrying(one_batch, on=_CHANGED)
         total += rewritten
         if last is None:
             return total

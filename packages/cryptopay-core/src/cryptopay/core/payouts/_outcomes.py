@@ -138,7 +138,9 @@ def _finish(
 
 
 def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_id: str, now: datetime) -> None:
-    settlement = uow.settlements.get(settlement_id)
+    # Locked: two of its payouts concluding at once take turns, so the second sees the first's payout final (and
+    # the settlement finished once), and neither writes the settlement back over the other (review11 R11-3's class).
+    settlement = uow.settlements.get(settlement_id, lock=True)
     if settlement is None:
         return
     payouts = [p for p in uow.payouts.for_settlement(settlement_id) if p.retried_by is None]

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from cryptopay.core.audit import AuditEvent, AuditRecord
+from cryptopay.core.audit import AuditEvent, AuditQuery, AuditRecord
 from cryptopay.core.errors import TransientConflict
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.ledger import LedgerSession
@@ -61,6 +61,11 @@ class AuditLog(Protocol):
         """At most ``limit`` records whose subject is one of ``subjects`` or whose actor is ``actor``, in ``seq``
         order, starting after ``after_seq`` (a keyset page: pass the last ``seq`` of the previous page; a data
         subject's export reads them all with ``about_all``)."""
+        ...
+
+    def search(self, query: AuditQuery, *, before_seq: int | None = None, limit: int = 50) -> list[AuditRecord]:
+        """At most ``limit`` records matching every criterion of ``query``, newest first (``seq`` descending),
+        those before ``before_seq`` when given (a keyset page: pass the last ``seq`` of the previous page)."""
         ...
 
 

@@ -31,8 +31,10 @@ class TreasuryStore(Protocol):
         """Record a new sweep; ``Conflict`` when its id is taken or its address already has an open sweep."""
         ...
 
-    def update_sweep(self, sweep: Sweep) -> None:
-        """Store the sweep as it stands now (``NotFound`` for an unknown id)."""
+    def update_sweep(self, sweep: Sweep) -> bool:
+        """Store the sweep as it stands now, while the stored one is still open; False (nothing written) when another
+        worker closed it meanwhile (confirmed, empty or failed: a stale copy never reopens it, rowversion's note on
+        R11-3); ``NotFound`` for an unknown id."""
         ...
 
     def get_sweep(self, sweep_id: str) -> Sweep | None: ...

@@ -308,7 +308,7 @@ class InMemorySettlements(_ById):
             raise Conflict(f"merchant {settlement.merchant_id} is already settled at {settlement.cutoff.isoformat()}")
         self._add(settlement, settlement.id, "settlement")
 
-    def get(self, settlement_id: str) -> Settlement | None:
+    def get(self, settlement_id: str, *, lock: bool = False) -> Settlement | None:
         found = self._items.get(settlement_id)
         return _copy(cast(Settlement, found)) if found is not None else None
 

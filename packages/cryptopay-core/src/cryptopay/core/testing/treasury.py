@@ -57,11 +57,14 @@ class InMemoryTreasuryStore:
                 raise Conflict(f"sweep {sweep.id} exists, or {sweep.deposit_address} is being swept")
             self._sweeps[sweep.id] = copy.deepcopy(sweep)
 
-    def update_sweep(self, sweep: Sweep) -> None:
+    def update_sweep(self, sweep: Sweep) -> bool:
         with self._lock:
             if sweep.id not in self._sweeps:
                 raise NotFound(f"no sweep {sweep.id}")
+            if not self._sweeps[sweep.id].state.is_open:
+                return False
             self._sweeps[sweep.id] = copy.deepcopy(sweep)
+            return True
 
     def get_sweep(self, sweep_id: str) -> Sweep | None:
         with self._lock:

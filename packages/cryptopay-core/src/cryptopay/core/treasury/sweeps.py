@@ -146,8 +146,13 @@ class Sweeps:
             sweep.moved(now, SweepState.SENT, top_up_tx=top_up, sweep_tx=sent, swept=progress.amount)
         else:
             return self._failed(sweep, sweeper, progress)
-        self._store.update_sweep(sweep)
+        self._stored(sweep)
         return sweep
+
+    def _stored(self, sweep: Sweep) -> None:
+        """Write the sweep's new state unless another worker closed it meanwhile (its state stands)."""
+        if not self._store.update_sweep(sweep):
+            log.info("sweep %s was closed by another worker meanwhile; its state stands", sweep.id)
 
     def _confirmed(self, sweep: Sweep, sweeper: Sweeper, progress: SweepProgress) -> Sweep:
         """Book the fees and audit in one unit of work (idempotent on the sweep id), then close the sweep."""
@@ -157,7 +162,7 @@ class Sweeps:
         entry_id = transaction(self._uow, lambda uow: self._book(uow, sweep, "sweep.confirmed", fee, tx, amount=swept))
         sweep.confirmed(now, swept=swept, fee=fee, entry_id=entry_id)
         sweep.sweep_tx = tx or sweep.sweep_tx
-        self._store.update_sweep(sweep)
+        self._stored(sweep)
         return sweep
 
     def _failed(self, sweep: Sweep, sweeper: Sweeper, progress: SweepProgress) -> Sweep:
@@ -169,7 +174,7 @@ class Sweeps:
         entry_id = transaction(self._uow, lambda uow: self._book(uow, sweep, "sweep.failed", fee, sent or top_up or ""))
         sweep.moved(now, SweepState.FAILED, top_up_tx=top_up, sweep_tx=sent, note=note)
         sweep.fee, sweep.entry_id = fee, entry_id
-        self._store.update_sweep(sweep)
+        self._stored(sweep)
         log.error("sweep %s of %s on %s failed: %s", sweep.id, sweep.deposit_address, sweep.network, note)
         return sweep
 

@@ -552,8 +552,8 @@ class SqlSettlements(_Documents[Settlement]):
         conflict = f"merchant {settlement.merchant_id} is already settled at {settlement.cutoff.isoformat()}"
         self._insert(settlement, conflict)
 
-    def get(self, settlement_id: str) -> Settlement | None:
-        return self._one(settlements.c.id == settlement_id)
+    def get(self, settlement_id: str, *, lock: bool = False) -> Settlement | None:
+        return self._one(settlements.c.id == settlement_id, lock=lock)
 
     def update(self, settlement: Settlement) -> None:
         self._update(settlement)

@@ -23,9 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, update_one, writing
+from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_treasury import float_readings, sweeps
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.treasury.model import FloatReading, Sweep, SweepState
 from sqlalchemy.engine import Engine
 
@@ -57,8 +57,14 @@ class SqlTreasuryStore:
             if not insert_new(conn, sweeps, _row(sweep)):
                 raise Conflict(f"sweep {sweep.id} exists, or {sweep.deposit_address} is being swept")
 
-    def update_sweep(self, sweep: Sweep) -> None:
-        update_one(self._engine, sweeps, sweeps.c.id == sweep.id, _row(sweep), missing=f"no sweep {sweep.id}")
+    def update_sweep(self, sweep: Sweep) -> bool:
+        with writing(self._engine) as conn:
+            update = sweeps.update().where(sweeps.c.id == sweep.id, sweeps.c.state.in_(_OPEN)).values(**_row(sweep))
+            if conn.execute(update).rowcount == 1:
+                return True
+            if conn.execute(sa.select(sweeps.c.id).where(sweeps.c.id == sweep.id)).first() is None:
+                raise NotFound(f"no sweep {sweep.id}")
+            return False
 
     def get_sweep(self, sweep_id: str) -> Sweep | None:
         return first_document(self._engine, sa.select(sweeps.c.doc).where(sweeps.c.id == sweep_id), Sweep)
