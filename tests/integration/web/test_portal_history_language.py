@@ -103,3 +103,10 @@ def test_a_sale_s_statement_line_says_what_m_pesa_sent_and_its_charge_in_each_la
     flat = " ".join(pdf.split())
     assert "1,425.00 sent to your M-Pesa number, M-Pesa charge" in flat and "5.00" in flat, pdf
     assert "paid to your M-Pesa number" not in flat
+    swahili_pdf = _pdf_text(
+        api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers={**headers, **SWAHILI}).data
+    )
+    flat = " ".join(swahili_pdf.split())
+    assert "1,425.00 yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa" in flat, swahili_pdf
+    page = api.client.get("/app/history", headers=SWAHILI).get_data(as_text=True)
+    assert "1,425.00 yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa KES" in " ".join(page.split()), page
