@@ -11,6 +11,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
+from cryptopay.core.audit_search import MESSAGES as AUDIT_SEARCH_WORDING
 from cryptopay.core.mobile_money.wording import PAYOUT_FALLBACK, PAYOUT_WORDING
 from cryptopay.core.wallets.wording import MESSAGES as HISTORY_WORDING
 
@@ -43,6 +44,8 @@ def extract() -> Catalog:
         template.add(wording, None, [], auto_comments=["cryptopay.core.mobile_money.wording"])
     for wording in HISTORY_WORDING:  # a wallet history line's words (the pages' ``described``): the core's
         template.add(wording, None, [], auto_comments=["cryptopay.core.wallets.wording"])
+    for wording in AUDIT_SEARCH_WORDING:  # the audit search's refusals (the console's audit page): the core's
+        template.add(wording, None, [], auto_comments=["cryptopay.core.audit_search"])
     return template
 
 

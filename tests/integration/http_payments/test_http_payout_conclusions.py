@@ -232,3 +232,48 @@ def test_a_bank_confirmation_is_declined_and_an_mpesa_payout_is_refused(client, 
     )
     assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.json
     assert stack.payouts.get_payout(mpesa).conclusion is None
+
+
+def test_a_payment_another_unknown_payout_could_equally_be_concludes_neither(client, auth, stack, shop):
+    """Review12 R12-9 over HTTP (PostgreSQL: the open payouts and booked receipts read by the use case): two payouts of
+    one amount to one number, both unknown. The later payment could be either's (the earlier was sent before it):
+    completing the later payout with it is a 409 statement_ambiguous, and nothing is proposed; the earlier payment
+    could only be the earlier payout's. Once that is concluded with it, the later payment is the later payout's."""
+    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.LOST_CALLBACK)
+    admin, sent = auth.user("admin"), []
+    for _ in range(2):  # two settlements of one amount, sent three minutes apart; every answer lost
+        stack.pay(shop.invoice()["id"])
+        stack.confirm(3)
+        run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
+        sent.append(run["runs"][0]["payouts"][0]["id"])
+        stack.payouts.submit_payouts()
+        stack.clock.advance(minutes=3)
+        stack.payouts.query_stale_payouts()
+    stack.clock.advance(hours=1)
+    first, second = sent
+    ann, codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    lines = statement_lines(stack)
+    early, late = [x for x in parse_statement("\n".join(lines)).lines if x.is_payout]
+    assert early.withdrawn == late.withdrawn and early.party_number == late.party_number
+    paid = {"outcome": "completed", "receipt": late.receipt, "note": "paid", "statement": lines}
+    refused = client.post(
+        f"/v1/admin/payouts/{second}/conclusion", json=paid, headers=auth.stepped_up(ann, code=codes.pop())
+    )
+    assert refused.status_code == 409 and refused.json["code"] == "statement_ambiguous", refused.json
+    assert refused.content_type == "application/problem+json" and first in refused.json["detail"]
+    assert stack.payouts.get_payout(second).conclusion is None
+    path = f"/v1/admin/payouts/{first}/conclusion"
+    proposed = client.post(
+        path, json={**paid, "receipt": early.receipt}, headers=auth.stepped_up(ann, code=codes.pop())
+    )
+    assert proposed.status_code == 200, proposed.json
+    read = {"outcome": "completed", "receipt": early.receipt}
+    assert (
+        client.post(f"{path}/approve", json=read, headers=auth.stepped_up(bob, code=bob_codes.pop())).status_code == 200
+    )
+    now = client.post(
+        f"/v1/admin/payouts/{second}/conclusion", json=paid, headers=auth.stepped_up(ann, code=codes.pop())
+    )
+    assert now.status_code == 200, now.json
+    assert now.json["statement"]["receipt"] == late.receipt

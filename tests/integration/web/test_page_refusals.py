@@ -133,3 +133,15 @@ def test_a_compliance_freeze_reads_in_swahili_without_naming_compliance():
     shown = refusal(MovementUnavailable(MOVEMENT_UNAVAILABLE), "sw")
     assert shown["error"] == "Hili haliwezi kufanyika kwenye akaunti hii kwa sasa: wasiliana na huduma kwa wateja."
     assert shown["error_detail"] == MOVEMENT_UNAVAILABLE and "complian" not in str(shown).lower()
+
+
+def test_every_four_eyes_refusal_has_a_swahili_sentence():
+    """Reader1 L-1: a four-eyes refusal's message names ids and times, so no catalogue entry matches it; each code
+    (same officer, related officers, cooling off) has its own sentence, shown in Swahili with the English below."""
+    from cryptopay.core.compliance.four_eyes import FourEyesRefused
+
+    kinds = [FourEyesRefused, *FourEyesRefused.__subclasses__()]
+    assert {k.code for k in kinds} >= {"same_officer", "related_officers", "officer_cooling_off"}
+    for kind in kinds:
+        shown = refusal(kind("you and user:usr_1 were made staff by user:usr_0 at 2026-12-07T10:00:00+00:00"), "sw")
+        assert shown["error_detail"] is not None and shown["error"] != shown["error_detail"], kind.code

@@ -12,10 +12,11 @@ from cryptopay.core.mobile_money import OutcomeUnknown
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutKind, PayoutState
 from cryptopay.core.payouts.model import B2BTarget, ConclusionOutcome
-from cryptopay.core.payouts.service import SamePerson, StatementContradicts
+from cryptopay.core.payouts.service import SamePerson, StatementAmbiguous, StatementContradicts
 from cryptopay.core.reconciliation import Outside, Records, Report, Statement, parse_statement, render_statement
 from cryptopay.core.reconciliation.books import unresolved_payouts
 from cryptopay.core.reconciliation.outside import statement_matches_payouts
+from cryptopay.core.reconciliation.statement import StatementLine
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -385,3 +386,184 @@ def test_every_payout_kind_not_final_past_the_bound_is_a_difference(kind, method
         submitted_at=AT,
     )
     assert unresolved_payouts(records_of(bank, AT + timedelta(days=1))) == []  # an operator's, not M-Pesa's
+
+
+# --- review12 R12-9: two unknown B2B payouts of one amount to one paybill, one of them paid ------------------------
+
+ACCOUNT_A, ACCOUNT_B = "888880#111111", "888880#222222"
+
+
+def two_b2b_one_paid() -> tuple[PaymentsStack, Payout, Payout]:
+    """The reproduction: two merchants settled to KPLC's paybill for two accounts, one amount each. A's request never
+    reaches M-Pesa; M-Pesa pays B's but its reply and its result are lost. 30 h of worker rounds: both unknown."""
+    stack = PaymentsStack()
+    for merchant, to in (("m1", ACCOUNT_A), ("m2", ACCOUNT_B)):
+        profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_PAYBILL, to)
+        stack.add_merchant(merchant, settlement=profile)
+        stack.pay(stack.invoicing.create_invoice(merchant, Money.of("100", USDT)).id)
+    stack.confirm(3)
+    payouts = {p.destination: p for run in stack.settling.run_settlements() for p in run.payouts}
+    a, b = payouts[ACCOUNT_A], payouts[ACCOUNT_B]
+    assert a.amount == b.amount and a.party == b.party == "888880"
+    real_b2b = stack.mpesa.b2b
+
+    def flaky(request: object, **kw: object) -> object:
+        if getattr(request, "account_reference", "") == "222222":  # M-Pesa takes and pays B's; the reply is lost
+            real_b2b(request, **kw)  # type: ignore[arg-type]
+        raise OutcomeUnknown("read timeout")
+
+    stack.mpesa.b2b = flaky  # type: ignore[method-assign,assignment]
+    stack.payouts.submit_payouts()
+    stack.mpesa.b2b = real_b2b  # type: ignore[method-assign]
+    stack.mpesa.outbox[:] = []  # B's result callback is lost too
+    for _ in range(5):
+        stack.clock.advance(hours=6)
+        stack.payouts.query_stale_payouts()
+        stack.payouts.report_overdue_payouts()
+    a, b = stack.payouts.get_payout(a.id), stack.payouts.get_payout(b.id)
+    assert a.state is b.state is PayoutState.UNKNOWN
+    return stack, a, b
+
+
+def without_accounts(statement: Statement) -> Statement:
+    """The statement as an export with no account number on its B2B rows (no ``A/C No.``, none in Details)."""
+    rows = tuple(attrs.evolve(line, account_no="") if line.is_payout else line for line in statement.lines)
+    return parse_statement(render_statement(attrs.evolve(statement, lines=rows)))
+
+
+def propose(stack: PaymentsStack, payout: Payout, statement: Statement | None, receipt: str | None) -> Payout:
+    outcome = ConclusionOutcome.COMPLETED if receipt else ConclusionOutcome.FAILED
+    return stack.payouts.propose_conclusion(
+        payout.id,
+        outcome=outcome,
+        receipt=receipt,
+        evidence="M-Pesa's record" if statement is None else "",
+        note="per reconcile",
+        by="user:usr_ann",
+        statement=statement,
+    )
+
+
+def approve(stack: PaymentsStack, payout: Payout, receipt: str | None) -> Payout:
+    outcome = ConclusionOutcome.COMPLETED if receipt else ConclusionOutcome.FAILED
+    return stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=outcome, receipt=receipt)
+
+
+@pytest.mark.parametrize("shown", ["A/C No.", "Details"])
+def test_two_b2b_payouts_of_one_amount_to_one_paybill_are_told_apart_by_the_rows_account(shown: str) -> None:
+    """R12-9: the row's account (``A/C No.``, as the simulators now write it, or ``Acc. <account>`` ending its
+    Details) names the payout M-Pesa paid: the advice is right for both, and following it pays no one twice."""
+    stack, a, b = two_b2b_one_paid()
+    statement = payout_statement(stack)
+    [row] = [line for line in statement.lines if line.is_payout]
+    assert row.account_no == "222222"  # the simulator writes the B2B row's account, as M-Pesa does
+    if shown == "Details":
+        moved = attrs.evolve(row, account_no="", details=f"Business Pay Bill to 888880 - KPLC PREPAID Acc. {222222}")
+        statement = parse_statement(render_statement(attrs.evolve(statement, lines=(moved,))))
+    outside = attrs.evolve(mpesa_says(stack), statement=statement)
+    diffs = found(stack.reconciliation.reconcile(outside), "mpesa-statement")
+    by_subject = {d[0]: d for d in diffs}
+    paid, absent = by_subject[f"payout {b.id} (unknown)"], by_subject[f"payout {a.id} (unknown)"]
+    assert paid[2] == "paid by M-Pesa" and f"conclude completed with receipt {row.receipt}" in paid[3]
+    assert absent[2] == "not on M-Pesa's statement" and "conclude failed" in absent[3]
+
+    with pytest.raises(StatementContradicts, match="account 222222"):  # the reviewer's wrong advice, refused
+        propose(stack, a, statement, row.receipt)
+    propose(stack, a, statement, None)
+    propose(stack, b, statement, row.receipt)
+    assert approve(stack, a, None).state is PayoutState.FAILED
+    done = approve(stack, b, row.receipt)
+    assert (done.state, done.receipt) == (PayoutState.COMPLETED, row.receipt)
+    report = stack.reconciliation.reconcile(outside)
+    assert found(report, "mpesa-statement") == [] and found(report, "payouts-unresolved") == []
+    assert stack.books_balanced()
+
+
+def test_a_row_two_open_payouts_could_equally_be_is_ambiguous_and_concludes_neither() -> None:
+    """R12-9: with no account number on its row, the payment could be either payout's: reconciliation names both
+    and advises no conclusion (it advised "the oldest" completed and the paid one failed), and a statement naming it
+    concludes neither completed (409 ``statement_ambiguous``) nor either failed. Concluded from M-Pesa's record of
+    the payment (its account), the row is then the paid one's and the other's absence shows."""
+    stack, a, b = two_b2b_one_paid()
+    statement = without_accounts(payout_statement(stack))
+    [row] = [line for line in statement.lines if line.is_payout]
+    outside = attrs.evolve(mpesa_says(stack), statement=statement)
+    [(subject, expected, actual, detail)] = [
+        d for d in found(stack.reconciliation.reconcile(outside), "mpesa-statement") if not d[0].startswith("assets:")
+    ]  # neither is shown absent ("conclude failed"), neither paid; the float's total is off by the payment
+    assert (subject, expected) == (f"receipt {row.receipt}", "one payout of ours")
+    assert actual == f"ambiguous: payouts {a.id} (unknown), {b.id} (unknown)"
+    assert "conclude none of them" in detail and "conclude completed" not in detail
+
+    for payout, rival in ((a, b), (b, a)):
+        with pytest.raises(StatementAmbiguous, match=rival.id) as refused:
+            propose(stack, payout, statement, row.receipt)
+        assert refused.value.code == "statement_ambiguous" and refused.value.http_status == 409
+        with pytest.raises(StatementContradicts, match=row.receipt):  # it may be this one's: not a failure either
+            propose(stack, payout, statement, None)
+        assert stack.payouts.get_payout(payout.id).conclusion is None
+
+    propose(stack, b, None, row.receipt)  # M-Pesa's record of the payment names account 222222
+    approve(stack, b, row.receipt)
+    diffs = found(stack.reconciliation.reconcile(outside), "mpesa-statement")
+    [(subject, _, actual, detail)] = [d for d in diffs if not d[0].startswith("assets:")]
+    assert (subject, actual) == (f"payout {a.id} (unknown)", "not on M-Pesa's statement")
+    assert "conclude failed" in detail
+    propose(stack, a, statement, None)  # the row is B's (its receipt booked): no sign A was paid
+    assert approve(stack, a, None).state is PayoutState.FAILED
+    report = stack.reconciliation.reconcile(outside)
+    assert found(report, "mpesa-statement") == [] and found(report, "payouts-unresolved") == []
+    assert stack.books_balanced()
+
+
+def b2b_payout(pid: str, state: PayoutState, account: str, *, sent: datetime, receipt: str | None = None) -> Payout:
+    return Payout(
+        id=pid,
+        settlement_id=f"x_{pid}",
+        merchant_id="m1",
+        originator_id=None,
+        method=SettlementMethod.MPESA_PAYBILL,
+        destination=f"888880#{account}",
+        amount=Money.of("1000", KES),
+        charge=Money.zero(KES),
+        hold_id=f"hld_{pid}",
+        created_at=sent,
+        b2b=B2BTarget.paybill("888880", account),
+        state=state,
+        submitted_at=sent,
+        unknown_since=sent if state is PayoutState.UNKNOWN else None,
+        receipt=receipt,
+    )
+
+
+def pay_bill_row(receipt: str, at: datetime, account: str = "") -> StatementLine:
+    return StatementLine(
+        receipt=receipt,
+        completed_at=at,
+        status="Completed",
+        reason_type="Business Pay Bill",
+        other_party="888880 - KPLC PREPAID",
+        withdrawn=Money.of("1000", KES),
+        account_no=account,
+    )
+
+
+def test_a_row_is_the_open_payouts_before_a_failed_ones_and_a_paid_account_is_compared() -> None:
+    """R12-9: a failed payout and its retry (one amount, one paybill and account) are not "ambiguous" for a payment
+    after the retry's send: M-Pesa may still pay the open one, it said it did not pay the failed one; a payment
+    booked on a payout whose row names another account is a difference (M-Pesa paid another account)."""
+    failed = b2b_payout("po_1", PayoutState.FAILED, "12345", sent=AT)
+    retry = b2b_payout("po_2", PayoutState.UNKNOWN, "12345", sent=AT + timedelta(hours=1))
+    done = b2b_payout("po_3", PayoutState.COMPLETED, "555", sent=AT + timedelta(hours=1), receipt="SBXDONE01")
+    rows = (
+        pay_bill_row("SBXPAID01", AT + timedelta(hours=1)),
+        pay_bill_row("SBXDONE01", AT + timedelta(hours=1), "556"),
+    )
+    statement = Statement(lines=rows, shortcode="600000", period=(AT, AT + timedelta(hours=3)))
+    records = attrs.evolve(records_of(retry, AT + timedelta(hours=3), statement), payouts=(failed, retry, done))
+    found_ = {(d.subject, d.actual): d for d in statement_matches_payouts(records)}
+    assert ("payout po_2 (unknown)", "paid by M-Pesa") in found_  # the retry, not "the oldest" failed one
+    assert "conclude completed with receipt SBXPAID01" in found_["payout po_2 (unknown)", "paid by M-Pesa"].detail
+    assert not any("ambiguous" in actual for _, actual in found_)
+    other = found_["payout po_3 (completed)", "for account '556'"]
+    assert other.expected == "for account '555'"

@@ -7,6 +7,10 @@ lines) name positions kept outside the database; the chain must still pass throu
 message are never taken for an anchor: any text can end up in a message (reader2 M-6). ``--ledger`` also
 re-computes every batch of ledger entries the worker sealed into the chain (``ledger.sealed``) from the stored rows
 and names the first batch whose entries were edited, deleted or inserted (R10-6).
+
+``search`` finds records by subject or party id, actor, action prefix and dates (UTC days), newest first, at most
+``--limit`` (1 to 500; ``--before SEQ`` pages on), and is itself audited (``audit.searched`` by ``ops:<login>``, a
+phone or email searched for masked): review12 R12-6. A bad date or limit exits 2, nothing searched.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pathlib import Path
 
 import typer
 
-from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
+from cryptopay_cli.context import operator, services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
 
 app = typer.Typer(help="The append-only, hash-chained audit log.")
 
@@ -99,3 +104,57 @@ def verify(
     if seals is not None and seals.problems:
         more = len(seals.problems) - 1
         raise fail(f"ledger seal broken at {seals.problems[0]}" + (f" (and {more} more)" if more else ""))
+
+
+@app.command()
+def search(
+    subject: str = typer.Option("", "--subject", help="A subject (user:usr_1, payout:po_1) or a party id (usr_1)."),
+    actor: str = typer.Option("", "--actor", help="Who acted, exactly (user:usr_9, ops:amina, api_key:key_1)."),
+    action: str = typer.Option("", "--action", help="The action begins with this (kyc. for every KYC decision)."),
+    since: str = typer.Option("", "--since", help="From this UTC day (YYYY-MM-DD) or ISO time with an offset."),
+    until: str = typer.Option("", "--until", help="To this UTC day, included (YYYY-MM-DD), or an ISO time (excluded)."),
+    limit: int = typer.Option(50, "--limit", help="At most this many records (1 to 500)."),
+    before: int | None = typer.Option(None, "--before", help="Only records before this seq (the next page)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Search the audit log, newest first (audited as audit.searched by the operator)."""
+    from cryptopay.core.audit_search import search_audit
+
+    svc = services()
+    with errors_to_exit_codes(), svc.uow() as uow:
+        records = search_audit(
+            uow.audit,
+            officer=operator(),
+            at=svc.clock.now(),
+            subject=subject,
+            actor=actor,
+            action=action,
+            since=since,
+            until=until,
+            before_seq=before,
+            limit=limit,
+        )
+    rows = [
+        {
+            "seq": r.seq,
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "subject": r.subject,
+            "details": dict(r.details),
+        }
+        for r in records
+    ]
+    older = records[-1].seq if len(records) == limit and records[-1].seq > 1 else None
+    if as_json:
+        emit_json({"records": rows, "before": older})
+        return
+    if not rows:
+        typer.echo("no record matches")
+        return
+    shown = [
+        {**row, "details": ", ".join(f"{k}={v}" for k, v in r.details)} for row, r in zip(rows, records, strict=True)
+    ]
+    emit_table(shown, ["seq", "at", "actor", "action", "subject", "details"])
+    if older:
+        typer.echo(f"older records: --before {older}")

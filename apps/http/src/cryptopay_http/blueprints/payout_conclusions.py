@@ -4,12 +4,14 @@ A payout ``unknown`` past the bound (no result, no Transaction Status answer, or
 by) is a reconciliation difference until it is concluded: ``GET /v1/admin/payouts/unresolved`` lists them with any
 conclusion proposed; ``POST /v1/admin/payouts/<id>/conclusion`` proposes one (``failed``: M-Pesa shows no such
 payment; ``completed`` with M-Pesa's receipt), naming the record read as its evidence (a step-up);
-``statement``, the payout Short Code's M-Pesa statement as downloaded (the CSV ``cryptopay reconcile`` reads, one
-string per line), is read by the core: it must cover the payout's send, and a conclusion it contradicts is a 409
-``statement_contradicts``; what it shows of the payout is kept with the proposal (``statement`` in the answer).
-``.../conclusion/approve`` carries it out in a second admin's name (a step-up: money moves back or out of the
-in-flight account); ``.../conclusion/decline`` clears it. The proposer approving is a 409 ``same_officer``. The
-shell lists and declines, never proposes nor approves (exit 5, audited: it cannot prove who is at the keyboard).
+``statement``, the payout Short Code's M-Pesa statement as downloaded (the CSV ``cryptopay reconcile`` reads, one string
+per line), is read by the core: it must cover the payout's send, a conclusion it contradicts is a 409
+``statement_contradicts``, a completion naming a payment another open payout could equally be (review12 R12-9: the same
+amount and paybill, no account number on its row) a 409 ``statement_ambiguous``; what it shows of the payout is kept
+with the proposal (``statement`` in the answer). ``.../conclusion/approve`` carries it out in a second admin's name (a
+step-up: money moves back or out of the in-flight account); ``.../conclusion/decline`` clears it. The proposer approving
+is a 409 ``same_officer``. The shell lists and declines, never proposes nor approves (exit 5, audited: it cannot
+prove who is at the keyboard).
 
 A bank transfer (paid by an operator from the bank file) completes the same way (R10-7): ``GET
 /v1/admin/payouts/bank-transfers`` lists those awaiting it with any reference proposed, ``POST
@@ -28,7 +30,7 @@ from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import Payout
 from cryptopay.core.payouts.model import ConclusionOutcome, StatementEvidence
-from cryptopay.core.payouts.service import SamePerson, StatementContradicts
+from cryptopay.core.payouts.service import SamePerson, StatementAmbiguous, StatementContradicts
 from cryptopay.core.reconciliation import parse_statement
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
@@ -187,6 +189,11 @@ _PROBLEMS = (
     ),
     (Refused, "the payout is not unknown, or is unknown for less than the bound (Transaction Status is still asked)"),
     (StatementContradicts, "the statement shows otherwise: the payment present for a failure, or not as proposed"),
+    (
+        StatementAmbiguous,
+        "the statement's payment named could equally be another open payout's (same amount and party, no account "
+        "number on its row tells them apart): it does not show which M-Pesa paid",
+    ),
     (Conflict, "a conclusion is proposed already, or the receipt is another payout's already"),
 )
 _DECIDED = (
@@ -223,8 +230,9 @@ def unresolved() -> Response:
         "Proposes ending a payout unknown past the bound: `failed` (M-Pesa's statement covering its send shows no "
         "such payment, or Transaction Status said so) or `completed` with M-Pesa's `receipt`. With `statement` (the "
         "payout Short Code's statement CSV) the statement itself is checked: it must cover the send (and, for "
-        "`failed`, the bound after it up to now), one showing otherwise is a 409 `statement_contradicts`, and what "
-        "it shows of the payout is kept with the proposal. Nothing moves until a "
+        "`failed`, the bound after it up to now), one showing otherwise is a 409 `statement_contradicts`, a payment "
+        "another open payout could equally be (no account number telling them apart) a 409 `statement_ambiguous`, "
+        "and what it shows of the payout is kept with the proposal. Nothing moves until a "
         "second admin approves it (`.../conclusion/approve`). Audited `payout.conclusion_proposed`; needs a step-up."
     ),
     problems=_PROBLEMS,

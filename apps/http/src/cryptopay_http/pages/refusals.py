@@ -87,7 +87,13 @@ BY_CODE = {
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
     "statement_contradicts": N_("M-Pesa's statement shows otherwise: check the payout against it."),
+    "statement_ambiguous": N_(
+        "M-Pesa's statement does not show which payout this payment was: find out from M-Pesa or the payee."
+    ),
     "same_officer": N_("You proposed this: a second person approves it."),
+    "related_officers": N_("You and the proposer were made staff by the same person: another officer approves this."),
+    "officer_cooling_off": N_("You are new to staff: you approve decisions once your appointment is a day old."),
+    "four_eyes_refused": N_("A second, independent officer approves this."),
     "movement_unavailable": N_("This cannot be done on this account at the moment: contact support."),
     "not_mpesa_number": N_("M-Pesa cannot pay this number: use a Safaricom number."),
     "quote_purpose": N_("This price was for another kind of payment: ask for a new quote."),

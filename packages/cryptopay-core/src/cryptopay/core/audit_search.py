@@ -56,7 +56,7 @@ MAX_LIMIT = 500
 MAX_TEXT = 64  # the columns' width (tables.CODE) is wider than any id, actor or action prefix
 PARTY_KINDS = ("user", "kyc", "wallet", "merchant")
 
-# Fixed sentences (no figures), so a page finds each in its catalogue (pages/console/audit.py marks them).
+# Fixed sentences (no figures): ``make translations`` puts them in the pages' catalogues (shown translated).
 BAD_DATE = "Give the date as YYYY-MM-DD."
 WRONG_ORDER = "The first date is after the last one."
 TOO_LONG = "That is too long to be an id, an actor or an action."

@@ -9,7 +9,11 @@ with it since (re-verified, credited, reversed), so the count only grows: a coun
 ``CryptopayPaybillUnverified`` reads ``increase()``), and wallet sends held for a frozen recipient that no officer
 decided yet (``cryptopay_held_sends_waiting`` and the oldest one's age, ``cryptopay_held_send_oldest_age_seconds``:
 the sender was told nothing and the money sits in ``p2p_held``, so a send left undecided is seen only by this; its
-alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer kept held is counted, not aged).
+alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer kept held is counted, not aged),
+and the sanctions lists screened against (``cryptopay_sanctions_lists_loaded``, how many sources have a snapshot,
+and ``cryptopay_sanctions_list_age_seconds{source}``, the age of each source's newest one: with none loaded every
+screening outside the officers' own refuses nothing, so ``CryptopaySanctionsListsMissing`` and
+``CryptopaySanctionsListOld``, older than 7 days, page).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -30,7 +34,7 @@ the transaction that dead-lettered it (``WebhookDeliveries.dead_lettered``), whi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -53,6 +57,7 @@ from cryptopay.core.webhooks.model import DeliveryStatus
 from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
 
 if TYPE_CHECKING:
+    from cryptopay.core.compliance.screening import Snapshot
     from cryptopay.core.ports.paybill import PaybillUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.reconciliation import BalanceQueryStore
@@ -89,6 +94,7 @@ class Measures:
     paybill_unverified: int | None = None  # paybill payments Transaction Status did not confirm; None: no paybill
     held_sends: int | None = None  # wallet sends held for a frozen recipient, undecided; None: no wallets given
     held_send_oldest_seconds: float = 0.0  # how long the oldest of those has waited since it was held (0: none)
+    sanctions_list_age_seconds: dict[str, float] | None = None  # by source, its newest snapshot's age; None: not given
 
 
 class Observing:
@@ -110,12 +116,14 @@ class Observing:
         notifications: NotificationQueue | None = None,
         paybill: PaybillUowFactory | None = None,
         wallets: WalletUowFactory | None = None,
+        sanctions: Callable[[], Sequence[Snapshot]] | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
         self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
         self._notifications, self._paybill, self._wallets = notifications, paybill, wallets
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
+        self._sanctions = sanctions  # every imported snapshot (``Screening.snapshots``)
 
     def measure(self) -> Measures:
         """Read every measure once and set its gauge."""
@@ -145,6 +153,7 @@ class Observing:
             paybill_unverified=self._paybill_unverified(),
             held_sends=held_sends,
             held_send_oldest_seconds=held_oldest,
+            sanctions_list_age_seconds=self._sanctions_ages(now),
         )
         self._export(measures)
         return measures
@@ -177,6 +186,14 @@ class Observing:
         held = in_transaction(self._wallets, lambda uow: uow.wallet_transfers.held(after=None, limit=self._limit))
         undecided = [t.held_at or t.created_at for t in held if t.kept is None]  # a kept one was decided: kept
         return len(held), _oldest(undecided, now)
+
+    def _sanctions_ages(self, now: datetime) -> dict[str, float] | None:
+        if self._sanctions is None:
+            return None
+        newest: dict[str, datetime] = {}
+        for snapshot in self._sanctions():
+            newest[snapshot.source] = max(snapshot.imported_at, newest.get(snapshot.source, snapshot.imported_at))
+        return {source: max(0.0, (now - at).total_seconds()) for source, at in newest.items()}
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:
@@ -238,6 +255,13 @@ class Observing:
         if m.held_sends is not None:
             gauge("cryptopay_held_sends_waiting", m.held_sends, about=_ABOUT_HELD_SENDS)
             gauge("cryptopay_held_send_oldest_age_seconds", m.held_send_oldest_seconds, about=_ABOUT_HELD_SEND_AGE)
+        if m.sanctions_list_age_seconds is not None:
+            ages = m.sanctions_list_age_seconds
+            gauge("cryptopay_sanctions_lists_loaded", len(ages), about=_ABOUT_SANCTIONS_LOADED)
+            for source, age in ages.items():
+                gauge(
+                    "cryptopay_sanctions_list_age_seconds", age, about=_ABOUT_SANCTIONS_AGE, labels={"source": source}
+                )
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
 
     def _export_remittances(self, watch: RemittanceWatch) -> None:
@@ -271,6 +295,8 @@ _ABOUT_HELD_SEND_AGE = "how long the oldest undecided held send has waited since
 _ABOUT_PAYBILL_UNVERIFIED = (
     "paybill payments M-Pesa's Transaction Status did not confirm, nothing booked, ever; use increase()"
 )
+_ABOUT_SANCTIONS_LOADED = "sanctions list sources with a snapshot imported (0: screening refuses nothing)"
+_ABOUT_SANCTIONS_AGE = "age of the newest imported snapshot of this sanctions list source"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 

@@ -35,9 +35,10 @@ Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scen
 ``POST /sandbox/answers-first {"on": true}`` (post a Transaction Status answer before replying to the request, as
 a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``, and
 ``GET /sandbox/statement``: what it really paid and collected (its own record, whatever callbacks were lost) as the
-M-Pesa org portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads: B2C ``Business Payment`` and
-B2B ``Business Pay Bill`` rows withdrawn, STK Push ``Pay Bill Online`` rows paid in (the payer's phone masked,
-``2547*****149 - NAME``, the push's AccountReference as ``A/C No.``), ``Reversal`` rows linked to the receipt.
+M-Pesa org portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads: B2C ``Business Payment`` and B2B
+``Business Pay Bill`` rows withdrawn (a pay-bill payment's AccountReference as ``A/C No.``), STK Push ``Pay Bill
+Online`` rows paid in (the payer's phone masked, ``2547*****149 - NAME``, the push's AccountReference as ``A/C No.``),
+``Reversal`` rows linked to the receipt.
 A statement is of one Short Code (``?shortcode=``, default the paybill's): the paybill's (``shortcode``) holds the
 collections, the payout Short Code's (``payout_shortcode``) the B2C/B2B payments, as M-Pesa's portal exports each
 account's own; one float serves both here.

@@ -989,6 +989,7 @@ class Parts:
             notifications=self.notification_queue,
             paybill=self.storage.unit_of_work,  # paybill payments Transaction Status did not confirm
             wallets=self.storage.unit_of_work,  # wallet sends held for a frozen recipient, undecided
+            sanctions=lambda: self.screening.snapshots(),  # each list's newest snapshot's age
         )
 
     @functools.cached_property

@@ -2,28 +2,34 @@
 
 The statement is of our payouts' Short Code and its period covers the payout's send (``InvalidInput``, field
 ``statement``, otherwise: it cannot speak of the payout). A completion must name a payment on it with the payout's
-amount and receiving party, completed after the send; a failure needs the statement to cover the send and the unknown
-bound after it, up to when it is read (a day's statement read at noon shows nothing of the afternoon; a request
-M-Pesa took is paid within the bound), and to show no payment that could be the payout's (its amount, its party,
-completed after the send). A statement that shows the opposite of the conclusion proposed (the payment present for a
-failure; for a completion, its receipt absent although the statement covers the bound, or present with another
-amount, party or time) is a ``StatementContradicts`` (409): the proposal, not the file, is wrong.
+amount and receiving party (and, for a paybill payment whose row shows one, its account number), completed after the
+send; a failure needs the statement to cover the send and the unknown bound after it, up to when it is read (a day's
+statement read at noon shows nothing of the afternoon; a request M-Pesa took is paid within the bound), and to show
+no payment that could be the payout's (``matching.could_pay``: its amount, party and account, completed after the
+send) other than one another payout carries the receipt of. A statement that shows the opposite of the conclusion
+proposed (the payment present for a failure; for a completion, its receipt absent although the statement covers the
+bound, or present with another amount, party, account or time) is a ``StatementContradicts`` (409): the proposal, not
+the file, is wrong. A completion naming a payment that another payout M-Pesa may still pay could equally be (review12
+R12-9: two payouts of one amount to one paybill, the row showing no account number) is a ``StatementAmbiguous``
+(409): the statement does not say which was paid, so it concludes neither, as reconciliation advises neither.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.payouts import matching
 from cryptopay.core.payouts.model import ConclusionOutcome, Payout, StatementEvidence
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
-    from cryptopay.core.reconciliation.statement import Statement, StatementLine
+    from cryptopay.core.reconciliation.statement import Statement
 
-__all__ = ["RECEIPT", "StatementContradicts", "from_statement", "ours"]
+__all__ = ["RECEIPT", "StatementAmbiguous", "StatementContradicts", "from_statement", "ours"]
 
 RECEIPT = re.compile(r"[A-Za-z0-9]{6,20}", re.ASCII)  # M-Pesa's TransactionID (``NLJ7RT61SV``)
 
@@ -34,11 +40,11 @@ class StatementContradicts(Conflict):
     code = "statement_contradicts"
 
 
-def _same_party(line: StatementLine, payout: Payout) -> bool:
-    pattern, number = line.party_number, payout.party
-    if not pattern:
-        return True
-    return len(pattern) == len(number) and all(p in ("*", n) for p, n in zip(pattern, number, strict=True))
+class StatementAmbiguous(Conflict):
+    """The statement's payment named for a completion could equally be another open payout's (review12 R12-9): it
+    does not say which M-Pesa paid."""
+
+    code = "statement_ambiguous"
 
 
 def ours(statement: Statement, shortcode: str | None) -> None:
@@ -88,10 +94,16 @@ def from_statement(
     *,
     shortcode: str | None,
     now: datetime,
+    others: Sequence[Payout] = (),
+    booked: Mapping[str, Payout] | None = None,
 ) -> StatementEvidence:
     """What ``statement`` shows of ``payout``, when it bears out concluding it ``outcome`` (``receipt``, for a
     completion): ``InvalidInput`` (field ``statement``) when it cannot speak of the payout (not ours, no period, not
-    covering the send, too short to show an absence), ``StatementContradicts`` (409) when it shows otherwise."""
+    covering the send, too short to show an absence), ``StatementContradicts`` (409) when it shows otherwise,
+    ``StatementAmbiguous`` (409) when the payment named could equally be another open payout's.
+
+    ``others``: the other payouts M-Pesa may still pay (``submitted``, ``unknown``); ``booked``: the payouts carrying
+    the receipts of the statement's rows that could be one of them (``matching.place``; review12 R12-9)."""
     ours(statement, shortcode)
     start, end, sent = _period(statement, payout)
     paid = [line for line in statement.lines if line.is_payout]
@@ -100,17 +112,36 @@ def from_statement(
     )
     read_until = min(end, now)  # nothing after the moment it is read is on it, whatever its period says
     proves_absence = sent + bound <= read_until
+    taken = {r: p for r, p in (booked or {}).items() if p.id != payout.id}  # this payout's own receipt is not
     if outcome is ConclusionOutcome.COMPLETED:
-        line = next((line for line in paid if line.receipt == receipt), None)
-        if line is None:
+        at = next((i for i, line in enumerate(paid) if line.receipt == receipt), None)
+        if at is None:
             said = f"receipt {receipt} is no payment on the statement"
             if proves_absence:
                 raise StatementContradicts(f"{said}, which covers the payout's send and the {bound} after it")
             raise InvalidInput(f"{said}: give one covering the payment", field="statement")
-        if line.withdrawn != payout.amount or not _same_party(line, payout) or line.completed_at < sent:
+        line = paid[at]
+        if (
+            line.withdrawn != payout.amount
+            or not matching.same_party(payout, line)
+            or not matching.accounts_agree(payout, line)
+            or line.completed_at < sent
+        ):
+            said, ref = matching.account_of(line), payout.b2b.account_reference if payout.b2b else ""
+            theirs = f", account {matching.shown_account(said)}" if said else ""
+            mine = f", account {matching.shown_account(ref)}" if ref else ""
             raise StatementContradicts(
-                f"the statement's payment {receipt} ({line.withdrawn}, completed {line.completed_at.isoformat()}) is "
-                f"not this payout's ({payout.amount} to its party, sent {sent.isoformat()})"
+                f"the statement's payment {receipt} ({line.withdrawn}{theirs}, completed "
+                f"{line.completed_at.isoformat()}) is not this payout's ({payout.amount} to its party{mine}, sent "
+                f"{sent.isoformat()})"
+            )
+        where = matching.place(paid, [payout, *(p for p in others if p.id != payout.id)], taken)[at]
+        if where.ambiguous:
+            rivals = ", ".join(p.id for p in where.could_be if p.id != payout.id)
+            raise StatementAmbiguous(
+                f"the statement's payment {receipt} could equally be payout {rivals}'s (the same amount and party, "
+                "and no account number on its row tells them apart): it does not show which M-Pesa paid; learn it "
+                "from M-Pesa's record of the payment (its A/C No. on the portal) or the payee"
             )
         return attrs.evolve(kept, receipt=line.receipt, paid_at=line.completed_at, paid=line.withdrawn)
     if not proves_absence:
@@ -119,8 +150,8 @@ def from_statement(
             "cannot show the payment is absent",
             field="statement",
         )
-    maybe = [line for line in paid if line.withdrawn == payout.amount and _same_party(line, payout)]
-    maybe = [line for line in maybe if line.completed_at >= sent]
+    # a payment another payout carries (its receipt booked) is that payout's, not a sign this one was paid
+    maybe = [line for line in paid if matching.could_pay(payout, line) and line.receipt not in taken]
     if maybe:
         receipts = ", ".join(line.receipt for line in maybe)
         raise StatementContradicts(

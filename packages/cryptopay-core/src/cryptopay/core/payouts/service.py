@@ -101,8 +101,8 @@ from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payouts import _answers, _conclusions, _outcomes
-from cryptopay.core.payouts._conclusions import StatementContradicts
+from cryptopay.core.payouts import _answers, _conclusions, _outcomes, matching
+from cryptopay.core.payouts._conclusions import StatementAmbiguous, StatementContradicts
 from cryptopay.core.payouts.model import (
     DEFAULT_RESULT_DEADLINE,
     DEFAULT_UNKNOWN_BOUND,
@@ -141,6 +141,7 @@ __all__ = [
     "PayoutUrls",
     "Payouts",
     "SamePerson",
+    "StatementAmbiguous",
     "StatementContradicts",
 ]
 
@@ -809,8 +810,9 @@ class Payouts:
         ``InvalidInput`` (no note, no evidence nor statement, a receipt missing or malformed, a statement that cannot
         speak of the payout: not ours, no period, not covering its send, or too short to show it absent),
         ``NotFound``, ``Refused`` (not ``unknown``, or still within the bound: Transaction Status is still asked),
-        ``StatementContradicts`` (409: the statement shows otherwise), ``Conflict`` (a conclusion is proposed
-        already, or the receipt is another payout's)."""
+        ``StatementContradicts`` (409: the statement shows otherwise), ``StatementAmbiguous`` (409: the payment named
+        could equally be another open payout's, review12 R12-9), ``Conflict`` (a conclusion is proposed already, or
+        the receipt is another payout's)."""
         why = _text(note, "note")
         paid = (receipt or "").strip() or None
         if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
@@ -819,14 +821,17 @@ class Payouts:
             raise InvalidInput("a failure has no receipt: M-Pesa paid nothing", field="receipt")
         shown = None
         if statement is not None:
+            payout, others, booked = transaction(self._uow, lambda uow: _statement_context(uow, payout_id, statement))
             shown = _conclusions.from_statement(
-                self.get_payout(payout_id),
+                payout,
                 outcome,
                 paid,
                 statement,
                 self._unknown_bound,
                 shortcode=self._payout_shortcode,
                 now=self._clock.now(),
+                others=others,
+                booked=booked,
             )
         seen = _evidence(evidence, shown)
         conclusion = Conclusion(
@@ -1152,6 +1157,30 @@ class Payouts:
             possible_from=day,
             amount=str(old.amount.amount),
         )
+
+
+_OPEN_PAGE = 500
+
+
+def _statement_context(
+    uow: PaymentsUnitOfWork, payout_id: str, statement: Statement
+) -> tuple[Payout, list[Payout], dict[str, Payout]]:
+    """What a statement read for a conclusion is compared with (review12 R12-9): the payout, the other payouts M-Pesa
+    may still pay (``submitted``, ``unknown``: over M-Pesa, every page), and the payouts carrying the receipt of a
+    payment row that could be one of them (asked only for those rows: ``with_receipt`` reads without an index)."""
+    payout = _payout(uow, payout_id)
+    others: list[Payout] = []
+    for state in (PayoutState.SUBMITTED, PayoutState.UNKNOWN):
+        after: tuple[datetime, str] | None = None
+        while page := uow.payouts.by_state(state, limit=_OPEN_PAGE, after=after):
+            others += [p for p in page if p.id != payout.id and not p.is_bank_transfer]
+            if len(page) < _OPEN_PAGE:
+                break
+            after = (page[-1].created_at, page[-1].id)
+    pool = [payout, *others]
+    rows = [line for line in statement.lines if line.is_payout and any(matching.could_pay(p, line) for p in pool)]
+    booked = {line.receipt: carried[0] for line in rows if (carried := uow.payouts.with_receipt(line.receipt))}
+    return payout, others, booked
 
 
 def _receipt_free(

@@ -2,10 +2,13 @@
 
 The database agreeing with itself proves little when a lost callback leaves a payout ``unknown`` that M-Pesa
 paid: only M-Pesa's own record can show it. So payouts are matched against the statement export by receipt
-(M-Pesa's TransactionID), and a paid row whose receipt no payout carries is matched by amount and receiving
-party among the payouts not completed in our books, which names the payout M-Pesa paid while we think it
-failed or do not know. A reversal row linked to one of our payouts' receipts (M-Pesa took the money back) and a
-withdrawal of a Reason Type the check does not know are differences too, never skipped.
+(M-Pesa's TransactionID), and a paid row whose receipt no payout carries is matched among the payouts not
+completed in our books by amount, receiving party and, for a paybill payment, the account number its row shows
+(``payouts.matching``), which names the payout M-Pesa paid while we think it failed or do not know; a row two or
+more payouts could equally be is reported ambiguous, naming them, with no advice to conclude any (review12 R12-9:
+"the oldest" of two payouts of one amount to one paybill was advised completed, the paid one failed). A reversal
+row linked to one of our payouts' receipts (M-Pesa took the money back) and a withdrawal of a Reason Type the check
+does not know are differences too, never skipped.
 
 The collections (``Paid In`` rows of STK Push and C2B reason types) are matched with the wallets' buys the same way:
 each buy credited within the statement's period must be one collection row with its receipt, amount and phone; a
@@ -46,6 +49,8 @@ from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
+from cryptopay.core.payouts import matching
+from cryptopay.core.payouts.matching import account_of
 from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, Payout, PayoutState, bank_reference
 from cryptopay.core.reconciliation.bank_statement import BankLine, BankStatement
 from cryptopay.core.reconciliation.model import (
@@ -258,10 +263,6 @@ def _party(payout: Payout) -> str:
     return payout.party
 
 
-def _same_party(payout: Payout, line: StatementLine) -> bool:
-    return not line.party_number or _digits_match(line.party_number, _party(payout))
-
-
 def _other(line: StatementLine) -> str:
     """The statement's Other Party Info as a difference shows it (``shown_party``: number and name masked)."""
     return shown_party(line.other_party)
@@ -269,18 +270,6 @@ def _other(line: StatementLine) -> str:
 
 def _paid(line: StatementLine) -> str:
     return f"M-Pesa paid {line.withdrawn} to {_other(line)} (receipt {line.receipt})"
-
-
-def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: set[str]) -> Payout | None:
-    """The oldest payout not completed in our books that this paid row could be: same amount, same party."""
-    for payout in sorted(payouts, key=lambda p: (p.created_at, p.id)):
-        if payout.id in taken or payout.state is PayoutState.COMPLETED or payout.state is PayoutState.PLANNED:
-            continue
-        if payout.is_bank_transfer:
-            continue  # paid from the bank, never by M-Pesa
-        if payout.amount == line.withdrawn and _same_party(payout, line) and payout.created_at <= line.completed_at:
-            return payout
-    return None
 
 
 def _line_against(payout: Payout, line: StatementLine, records: Records) -> list[Difference]:
@@ -293,7 +282,7 @@ def _line_against(payout: Payout, line: StatementLine, records: Records) -> list
         )
     if payout.amount != line.withdrawn:
         found.append(Difference(subject, f"{payout.amount} paid", f"{line.withdrawn} paid", _paid(line)))
-    if not _same_party(payout, line):
+    if not matching.same_party(payout, line):
         found.append(
             Difference(
                 subject,
@@ -302,7 +291,26 @@ def _line_against(payout: Payout, line: StatementLine, records: Records) -> list
                 _paid(line),
             )
         )
+    if not matching.accounts_agree(payout, line):  # R12-9: a paybill payment for another account than ours
+        ours = payout.b2b.account_reference if payout.b2b is not None else ""
+        expected, actual = f"for account {_shown_account(ours)}", f"for account {_shown_account(account_of(line))}"
+        found.append(Difference(subject, expected, actual, _paid(line)))
     return found
+
+
+def _ambiguous(line: StatementLine, could_be: tuple[Payout, ...]) -> Difference:
+    """A payment row two or more payouts could equally be (R12-9): which one M-Pesa paid is not on the statement,
+    so no conclusion is advised (the conclusion refuses it: ``statement_ambiguous``)."""
+    named = ", ".join(f"{p.id} ({p.state.value})" for p in could_be)
+    shown = f"for account {_shown_account(account_of(line))}" if account_of(line) else "no account number"
+    return Difference(
+        f"receipt {line.receipt}",
+        "one payout of ours",
+        f"ambiguous: payouts {named}",
+        f"{_paid(line)}, {shown}: the same amount and party as each of them, so the statement does not say which "
+        "M-Pesa paid: conclude none of them from it; learn which from M-Pesa (the payment's account on its portal, "
+        "A/C No.) or the payee",
+    )
 
 
 def _two_admins(payout: Payout) -> str:
@@ -372,14 +380,17 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
     by_receipt = {p.receipt: p for p in records.payouts if p.receipt}
     found: list[Difference] = []
     matched: set[str] = set()
+    ambiguous: set[str] = set()  # payouts a row could be, the statement not saying which: not shown absent either
     paid = [line for line in statement.lines if line.is_payout]
-    for line in paid:
-        payout = by_receipt.get(line.receipt) or _match_unreceipted(line, records.payouts, matched)
-        if payout is None:
+    for line, where in zip(paid, matching.place(paid, records.payouts, by_receipt), strict=True):
+        if where.payout is not None:
+            matched.add(where.payout.id)
+            found += _line_against(where.payout, line, records)
+        elif where.ambiguous:
+            ambiguous.update(p.id for p in where.could_be)
+            found.append(_ambiguous(line, where.could_be))
+        else:
             found.append(Difference(f"receipt {line.receipt}", "a payout of ours", "none in our books", _paid(line)))
-            continue
-        matched.add(payout.id)
-        found += _line_against(payout, line, records)
     found += _payouts_reversed(statement, by_receipt) + _unrecognised_withdrawals(statement)
     # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
     # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
@@ -393,7 +404,7 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             detail = f"{payout.amount} to {shown_destination(payout.destination)}, completed {payout.finished_at}"
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
-    found += _open_not_on_statement(records, covers, matched)
+    found += _open_not_on_statement(records, covers, matched | ambiguous)
     return found + _totals(paid, ours)
 
 

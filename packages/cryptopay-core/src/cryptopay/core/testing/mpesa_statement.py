@@ -4,10 +4,12 @@ The Daraja sandbox serves it at ``GET /sandbox/statement`` (CSV) and the in-memo
 reconciliation compares our books with M-Pesa's record the way an operator does with a downloaded statement.
 
 Rows are written as the portal writes them: a B2C payment ``Business Payment`` (withdrawn, to the phone), a B2B one
-``Business Pay Bill``, an STK Push collection ``Pay Bill Online`` (paid in, from the customer's phone masked as the
-portal masks it, ``2547*****678 - SANDBOX CUSTOMER``, with the push's AccountReference as ``A/C No.``), a reversal
-``Reversal`` with the receipt it reverses as ``Linked Transaction ID``, a payment to the paybill from the SIM menu or
-the app (C2B) ``Pay Bill`` (paid in, the payer masked as above, its BillRefNumber as ``A/C No.``).
+``Business Pay Bill`` (to the paybill, with the request's AccountReference as ``A/C No.``: what tells two payments of
+one amount to one paybill apart, review12 R12-9), an STK Push collection ``Pay Bill Online`` (paid in, from the
+customer's phone masked as the portal masks it, ``2547*****678 - SANDBOX CUSTOMER``, with the push's AccountReference as
+``A/C No.``), a reversal ``Reversal`` with the receipt it reverses as ``Linked Transaction ID``, a payment to the
+paybill from the SIM menu or the app (C2B) ``Pay Bill`` (paid in, the payer masked as above, its BillRefNumber as ``A/C
+No.``).
 
 Like the portal's, every export is of a period and says so (``Time Period``): the one asked for, else from when the
 simulated account opened to now (review6 F3: reconciliation never infers the period from the rows).
@@ -115,5 +117,5 @@ def _line(tx: SimTransaction, amount: Money, balance: Money, engine: FakeMobileM
         reason_type=reason,
         other_party=party,
         linked_receipt=tx.counterparty or "" if tx.product == "reversal" else "",
-        account_no=tx.account_reference if tx.product in ("stk", "c2b") else "",
+        account_no=tx.account_reference if tx.product in ("stk", "c2b", "b2b") else "",
     )

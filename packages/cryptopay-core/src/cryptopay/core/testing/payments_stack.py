@@ -30,6 +30,7 @@ from typing import Any, cast
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant
@@ -326,6 +327,7 @@ class PaymentsStack:
         # the alerts' cases officers conclude (a test sets one, likewise, over ``self.storage``: a held payment's
         # decision concludes them in its own unit of work, so they must live in the same storage)
         self.monitoring: Monitoring | None = None
+        self.sanctions_lists: list[Snapshot] = []  # the snapshots the gauges see (a test adds one)
         self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
@@ -423,6 +425,7 @@ class PaymentsStack:
             paybill=cast(PaybillUowFactory, self.storage.unit_of_work),
             wallets=cast(WalletUowFactory, self.storage.unit_of_work),
             notifications=self.notification_queue,
+            sanctions=lambda: self.sanctions_lists,
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)
