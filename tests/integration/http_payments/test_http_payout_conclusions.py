@@ -149,6 +149,11 @@ def test_a_statement_uploaded_as_evidence_is_read_kept_and_refused_when_it_contr
         refused = client.post(path, json={**paid, "statement": bad}, headers=auth.stepped_up(ann, code=codes.pop()))
         assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "statement", refused.json
     assert stack.payouts.get_payout(payout_id).conclusion is None  # every refusal changed nothing
+    # ... but the attempts a statement contradicts are kept, the one that could pay twice first (reader1 L-6)
+    kept = [r.event for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
+    contradicted_records = [e for e in kept if e.action == "payout.conclusion_statement_contradicts_refused"]
+    assert [dict(e.details)["outcome"] for e in contradicted_records] == ["failed", "completed"]
+    assert {dict(e.details)["statement"] for e in contradicted_records} == {parse_statement("\n".join(lines)).digest}
 
     proposed = client.post(path, json={**paid, "statement": lines}, headers=auth.stepped_up(ann, code=codes.pop()))
     assert proposed.status_code == 200, proposed.json
