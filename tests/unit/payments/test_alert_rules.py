@@ -204,3 +204,26 @@ def test_sanctions_lists_missing_or_old_alert_on_the_gauges_the_measure_sets() -
 
 def _snapshot(at: datetime) -> Snapshot:
     return Snapshot(id="snp_1", source="ofac", version="v1", digest="d" * 64, imported_at=at, entries=1, addresses=0)
+
+
+def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None:
+    """Held merchant payments, held deposits, held remittances and open AML alerts page once the oldest waited a
+    day; any case past its deadline pages: each on a gauge the measure sets every working day (review12 R12-10)."""
+    expr = {rule["alert"]: rule["expr"].replace(" ", "") for rule in rules()}
+    assert expr["CryptopayHeldPaymentUndecided"] == "cryptopay_held_payment_oldest_age_seconds>86400"
+    assert expr["CryptopayHeldDepositUndecided"] == "cryptopay_held_deposit_oldest_age_seconds>86400"
+    assert expr["CryptopayRemittanceHeld"] == 'cryptopay_remittance_oldest_age_seconds{state="held"}>86400'
+    assert expr["CryptopayAmlAlertUnreviewed"] == "cryptopay_aml_alert_oldest_age_seconds>86400"
+    assert expr["CryptopayComplianceCaseOverdue"] == "cryptopay_compliance_cases_overdue>0"
+    kinds = working_day()
+    for name in (
+        "cryptopay_held_payments_waiting",
+        "cryptopay_held_payment_oldest_age_seconds",
+        "cryptopay_held_deposits_waiting",
+        "cryptopay_held_deposit_oldest_age_seconds",
+        "cryptopay_aml_alerts_open",
+        "cryptopay_aml_alert_oldest_age_seconds",
+        "cryptopay_compliance_cases_overdue",
+        "cryptopay_compliance_case_overdue_seconds",
+    ):
+        assert kinds[name] == "gauge", name
