@@ -817,17 +817,25 @@ class Payouts:
         shown = None
         if statement is not None:
             payout, others, booked = transaction(self._uow, lambda uow: _statement_context(uow, payout_id, statement))
-            shown = _conclusions.from_statement(
-                payout,
-                outcome,
-                paid,
-                statement,
-                self._unknown_bound,
-                shortcode=self._payout_shortcode,
-                now=self._clock.now(),
-                others=others,
-                booked=booked,
-            )
+            try:
+                shown = _conclusions.from_statement(
+                    payout,
+                    outcome,
+                    paid,
+                    statement,
+                    self._unknown_bound,
+                    shortcode=self._payout_shortcode,
+                    now=self._clock.now(),
+                    others=others,
+                    booked=booked,
+                )
+            except (_conclusions.StatementContradicts, _conclusions.StatementAmbiguous) as refused:
+                # The attempt that could pay twice (failed while the statement shows it paid) is kept (reader1 L-6).
+                at, action = self._clock.now(), f"payout.conclusion_{refused.code}_refused"
+                details = {"outcome": outcome.value, "receipt": paid or "", "statement": statement.digest}
+                details["why"] = refused.message
+                transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{payout_id}", at, **details))
+                raise
         seen = _evidence(evidence, shown)
         conclusion = Conclusion(
             outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now(), statement=shown
