@@ -200,9 +200,13 @@ def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig
 
 
 def test_lists_import_and_screening_from_the_cli(rig):
-    """`lists import` reads the official files; `screen` exits 5 on a match and 0 when clean."""
+    """`lists import` reads the official files; `screen` exits 5 on a match, 0 when clean, and 6 with no list
+    loaded (no list is no answer, never "clean"); each screening names the snapshots it used on stderr."""
     from pathlib import Path
 
+    for unscreened in (cli("screen", "name", "Osama bin Laden"), cli("screen", "address", "tron", "TAbc")):
+        assert unscreened.exit_code == 6 and "no sanctions list is loaded" in unscreened.output
+        assert unscreened.stdout == ""
     fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions"
     imported = cli("lists", "import", str(fixtures / "sdn.xml"))
     assert imported.exit_code == 0, imported.output
@@ -211,7 +215,9 @@ def test_lists_import_and_screening_from_the_cli(rig):
     assert "ofac_sdn" in cli("lists", "show").stdout
     hit = cli("screen", "name", "Jose Ramon Nunez Garcia")
     assert hit.exit_code == 5 and json.loads(hit.stdout)["ref"] == "ofac:30001"
-    assert cli("screen", "name", "Wanjiku Kamau").exit_code == 0
+    clean = cli("screen", "name", "Wanjiku Kamau")
+    assert clean.exit_code == 0 and clean.stdout == ""
+    assert "screened against ofac_sdn " in clean.stderr and "screened against un_consolidated " in clean.stderr
     assert cli("screen", "address", "tron", "TGarantexTronAddressYYYYYYYYYYYYYY").exit_code == 5
     bad = fixtures.parent / "not-a-list.xml"
     assert cli("lists", "import", str(bad)).exit_code == 2

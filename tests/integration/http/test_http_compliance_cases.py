@@ -65,16 +65,23 @@ def test_officers_screen_names_and_addresses_and_read_the_monthly_flows(client, 
 
     from cryptopay.adapters.sanctions import parse_list
 
+    officer = auth.user("compliance")
+    for path, body in (
+        ("screen-name", {"name": "Osama bin Laden"}),
+        ("screen-address", {"network": "tron", "address": "TAbc"}),
+    ):
+        unscreened = client.post(f"/v1/admin/compliance/sanctions/{path}", json=body, headers=officer)
+        assert unscreened.status_code == 503 and unscreened.json["code"] == "screening_unavailable", unscreened.json
     fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions"
     parsed = parse_list((fixtures / "sdn.xml").read_bytes())
     services.screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
-    officer = auth.user("compliance")
     [snapshot] = client.get("/v1/admin/compliance/sanctions/lists", headers=officer).json["data"]
     assert (snapshot["source"], snapshot["entries"]) == ("ofac_sdn", 3)
     named = client.post(
         "/v1/admin/compliance/sanctions/screen-name", json={"name": "jose ramon nunez garcia"}, headers=officer
     )
     assert [m["ref"] for m in named.json["data"]] == ["ofac:30001"]
+    assert [(s["source"], s["id"]) for s in named.json["lists"]] == [("ofac_sdn", snapshot["id"])]
     body = {"network": "polygon", "address": "0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c"}
     assert client.post("/v1/admin/compliance/sanctions/screen-address", json=body, headers=officer).json["data"]
     services.monitoring.observe(

@@ -149,6 +149,11 @@ def test_a_statement_uploaded_as_evidence_is_read_kept_and_refused_when_it_contr
         refused = client.post(path, json={**paid, "statement": bad}, headers=auth.stepped_up(ann, code=codes.pop()))
         assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "statement", refused.json
     assert stack.payouts.get_payout(payout_id).conclusion is None  # every refusal changed nothing
+    # ... but the attempts a statement contradicts are kept, the one that could pay twice first (reader1 L-6)
+    kept = [r.event for r in stack.storage.audit_records() if r.event.subject == f"payout:{payout_id}"]
+    contradicted_records = [e for e in kept if e.action == "payout.conclusion_statement_contradicts_refused"]
+    assert [dict(e.details)["outcome"] for e in contradicted_records] == ["failed", "completed"]
+    assert {dict(e.details)["statement"] for e in contradicted_records} == {parse_statement("\n".join(lines)).digest}
 
     proposed = client.post(path, json={**paid, "statement": lines}, headers=auth.stepped_up(ann, code=codes.pop()))
     assert proposed.status_code == 200, proposed.json
@@ -277,3 +282,19 @@ def test_a_payment_another_unknown_payout_could_equally_be_concludes_neither(cli
     )
     assert now.status_code == 200, now.json
     assert now.json["statement"]["receipt"] == late.receipt
+
+
+def test_a_statement_larger_than_the_apis_usual_body_is_read(client, auth, stack, shop):
+    """Reader1 L-8: a statement of thousands of rows is over the API's 1 MB body; the routes taking a statement read
+    up to their documented 100,000 lines (this one, 1.2 MB, is refused for what it says, not for its size)."""
+    payout_id = unknown_payout(client, stack, shop, auth.user("admin"))
+    ann, codes = auth.staff("admin")
+    big = ["x" * 200] * 6_000
+    body = {"outcome": "failed", "note": "not on it", "statement": big}
+    answer = client.post(
+        f"/v1/admin/payouts/{payout_id}/conclusion", json=body, headers=auth.stepped_up(ann, code=codes.pop())
+    )
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "statement", answer.json
+    admin = auth.user("admin")
+    reconcile = client.post("/v1/admin/reconciliation", json={"bank_statement": big}, headers=admin)
+    assert reconcile.status_code == 422, reconcile.json

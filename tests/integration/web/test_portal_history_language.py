@@ -10,7 +10,7 @@ import pypdf
 from cryptopay.core.money import KES, Money
 
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.integration.web.test_portal_pages import _sign_up, api  # noqa: F401  (the fixture)
+from tests.integration.web.test_portal_pages import _sign_up, api, bills_api  # noqa: F401  (the fixtures)
 
 SWAHILI = {"Accept-Language": "sw-KE"}
 
@@ -71,3 +71,42 @@ def test_a_statement_is_in_the_language_the_user_chose(api: WalletApi) -> None: 
     assert f"uhamisho {transfer}" in through_api.get_data(as_text=True)
     history = api.client.get("/v1/wallet/history", headers={**headers, **SWAHILI}).get_json()
     assert [line["description"] for line in history if line["kind"] == "p2p"] == [f"transfer {transfer}"]
+
+
+def test_a_sale_s_statement_line_says_what_m_pesa_sent_and_its_charge_in_each_language(bills_api: WalletApi) -> None:  # noqa: F811
+    """Review12 R12-2 with the wallet demo's figures: KES 1,430.00 cashed out (the demo's sale after its cents);
+    M-Pesa sends 1,425.00 (its SMS's figure) and the wallet pays a KES 5.00 charge. The history, the CSV and the PDF
+    say both, in English (the API's words) and in Swahili; the line's amount stays the 1,430.00 that left the wallet."""
+    api = bills_api  # noqa: F811  (the stack whose M-Pesa answers payouts: the sandbox's fake)
+    _sign_up(api)
+    amina = api.services.users.by_phone("254712000001").id
+    api.tier_1(amina)
+    api.fund(amina, "1430.61")
+    sale = api.services.wallet_sells.cash_out(amina, Money.of("1430", KES))
+    api.services.payouts.submit_payouts()
+    delivered, api.mpesa.outbox[:] = list(api.mpesa.outbox), []
+    for delivery in delivered:
+        api.client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    english = f"sale {sale.id}: 1425.00 KES sent to your M-Pesa number, M-Pesa charge 5.00 KES"
+    headers = api.login("0712000001")
+    history = api.client.get("/v1/wallet/history?kind=sell&asset=KES", headers={**headers, **SWAHILI}).get_json()
+    paid = [line for line in history if line["amount"]["amount"] == "-1430.00"]
+    assert [line["description"] for line in paid] == [english], history
+    month = api.services.clock.now().strftime("%Y-%m")
+    csv_english = api.client.get(f"/v1/wallet/statements/{month}", headers=headers).get_data(as_text=True)
+    assert f',KES,-1430.00,0.61,sell,"{english}",' in csv_english, csv_english
+    csv_swahili = api.client.get(f"/v1/wallet/statements/{month}", headers={**headers, **SWAHILI})
+    told = csv_swahili.get_data(as_text=True)
+    # a CSV's amounts in words stay as plain as its figures, in any language
+    assert f"mauzo {sale.id}: 1425.00 KES yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa 5.00 KES" in told, told
+    pdf = _pdf_text(api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers).data)
+    flat = " ".join(pdf.split())
+    assert "1,425.00 sent to your M-Pesa number, M-Pesa charge" in flat and "5.00" in flat, pdf
+    assert "paid to your M-Pesa number" not in flat
+    swahili_pdf = _pdf_text(
+        api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers={**headers, **SWAHILI}).data
+    )
+    flat = " ".join(swahili_pdf.split())
+    assert "1,425.00 yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa" in flat, swahili_pdf
+    page = api.client.get("/app/history", headers=SWAHILI).get_data(as_text=True)
+    assert "1,425.00 yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa KES" in " ".join(page.split()), page

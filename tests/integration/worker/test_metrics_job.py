@@ -42,6 +42,11 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         'cryptopay_remittances{state="paying_out"} 0',
         "cryptopay_remittances_awaiting_status 0",
         "cryptopay_remittance_awaiting_status_oldest_seconds 0",
+        "cryptopay_sanctions_lists_loaded 0",  # none imported: CryptopaySanctionsListsMissing pages
+        "cryptopay_held_payments_waiting 0",
+        "cryptopay_held_deposits_waiting 0",
+        "cryptopay_aml_alerts_open 0",
+        "cryptopay_compliance_cases_overdue 0",
     ):
         assert line in text
     assert QUEUE_USAGE not in text  # SQLite has no NOTIFY queue: no gauge rather than a made-up 0

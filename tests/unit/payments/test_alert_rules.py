@@ -1,9 +1,11 @@
 """The Prometheus alerting rules file loads, is well formed, and alerts only on metrics the project exports."""
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import yaml
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -78,6 +80,7 @@ def working_day() -> dict[str, str]:
     stack.deliver_callbacks()
     stack.payouts.report_overdue_payouts()
     stack.reconciliation.reconcile_and_alert()
+    stack.sanctions_lists.append(_snapshot(stack.clock.now()))
     stack.observing.measure()
     kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
     http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
@@ -181,3 +184,46 @@ def test_a_held_send_left_undecided_a_day_alerts_on_its_age() -> None:
     assert expr == "cryptopay_held_send_oldest_age_seconds>86400"
     kinds = working_day()
     assert kinds["cryptopay_held_send_oldest_age_seconds"] == kinds["cryptopay_held_sends_waiting"] == "gauge"
+
+
+def test_sanctions_lists_missing_or_old_alert_on_the_gauges_the_measure_sets() -> None:
+    """With no list imported every automatic screening finds nothing: one alert pages when none is loaded, another
+    when a source's newest snapshot is over 7 days old, on the gauges the measure sets (business.prom)."""
+    expr = {rule["alert"]: rule["expr"].replace(" ", "") for rule in rules()}
+    assert expr["CryptopaySanctionsListsMissing"] == "cryptopay_sanctions_lists_loaded==0"
+    assert expr["CryptopaySanctionsListOld"] == "cryptopay_sanctions_list_age_seconds>604800"
+    stack = PaymentsStack()
+    stack.observing.measure()
+    assert stack.metrics.get("cryptopay_sanctions_lists_loaded") == 0
+    stack.sanctions_lists.append(_snapshot(stack.clock.now()))
+    stack.clock.advance(seconds=8 * 86400)
+    stack.observing.measure()
+    assert stack.metrics.get("cryptopay_sanctions_lists_loaded") == 1
+    assert stack.metrics.get("cryptopay_sanctions_list_age_seconds", source="ofac") == 8 * 86400
+
+
+def _snapshot(at: datetime) -> Snapshot:
+    return Snapshot(id="snp_1", source="ofac", version="v1", digest="d" * 64, imported_at=at, entries=1, addresses=0)
+
+
+def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None:
+    """Held merchant payments, held deposits, held remittances and open AML alerts page once the oldest waited a
+    day; any case past its deadline pages: each on a gauge the measure sets every working day (review12 R12-10)."""
+    expr = {rule["alert"]: rule["expr"].replace(" ", "") for rule in rules()}
+    assert expr["CryptopayHeldPaymentUndecided"] == "cryptopay_held_payment_oldest_age_seconds>86400"
+    assert expr["CryptopayHeldDepositUndecided"] == "cryptopay_held_deposit_oldest_age_seconds>86400"
+    assert expr["CryptopayRemittanceHeld"] == 'cryptopay_remittance_oldest_age_seconds{state="held"}>86400'
+    assert expr["CryptopayAmlAlertUnreviewed"] == "cryptopay_aml_alert_oldest_age_seconds>86400"
+    assert expr["CryptopayComplianceCaseOverdue"] == "cryptopay_compliance_cases_overdue>0"
+    kinds = working_day()
+    for name in (
+        "cryptopay_held_payments_waiting",
+        "cryptopay_held_payment_oldest_age_seconds",
+        "cryptopay_held_deposits_waiting",
+        "cryptopay_held_deposit_oldest_age_seconds",
+        "cryptopay_aml_alerts_open",
+        "cryptopay_aml_alert_oldest_age_seconds",
+        "cryptopay_compliance_cases_overdue",
+        "cryptopay_compliance_case_overdue_seconds",
+    ):
+        assert kinds[name] == "gauge", name

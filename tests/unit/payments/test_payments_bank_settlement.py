@@ -194,6 +194,41 @@ def test_one_bank_reference_confirms_one_transfer() -> None:
         stack.payouts.propose_bank_confirmation(second.id, reference="FT-26/005.A", note="", by="user:a")
 
 
+def test_a_reference_differing_only_in_case_or_spaces_is_the_same_reference() -> None:
+    """LASTREAD reader1 L-2: the bank (and the reconciliation) read ``FT26337ABC``, ``ft26337abc`` and
+    ``FT 26337 ABC`` as one debit, so the payouts do too: the reference is kept canonical, an approver typing it in
+    another case is reading the same one, and another transfer is refused it in any case or spacing."""
+    stack, [first] = bank_merchant("CITI:12345678")
+    proposed = stack.payouts.propose_bank_confirmation(first.id, reference="ft 26337abc", note="", by="user:amina")
+    assert proposed.conclusion is not None and proposed.conclusion.receipt == "FT26337ABC"
+    done = stack.payouts.approve_bank_confirmation(first.id, by="user:baraka", reference="FT26337abc")
+    assert done.state is PayoutState.COMPLETED and done.receipt == "FT26337ABC"
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.tick(hours=24)
+    [run] = stack.settling.run_settlements()
+    [second] = run.payouts
+    for typed in ("ft26337abc", "FT 26337 ABC", "Ft26337Abc"):
+        with pytest.raises(Conflict, match=f"bank reference FT26337ABC is payout {first.id}"):
+            stack.payouts.propose_bank_confirmation(second.id, reference=typed, note="", by="user:amina")
+    kept = stack.payouts.get_payout(second.id)
+    assert kept.state is PayoutState.SUBMITTED and kept.conclusion is None
+
+
+def test_a_transfer_with_a_confirmation_proposed_is_not_in_the_next_bank_file() -> None:
+    """LASTREAD reader1 L-3: an admin who proposes the bank's reference says the transfer left the bank already;
+    while a second admin has yet to approve it, the next bank file (a bank's bulk upload) must not pay it again.
+    Declined, it awaits a transfer again and is listed again."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    assert [p.id for p in stack.payouts.bank_file(actor="ops:amina")] == [payout.id]
+    stack.payouts.propose_bank_confirmation(payout.id, reference="FT1", note="paid", by="user:amina")
+    assert stack.payouts.bank_file(actor="ops:amina") == []
+    assert [p.id for p in stack.payouts.awaiting_bank_transfer()] == [payout.id]  # the second admin still sees it
+    stack.payouts.decline_conclusion(payout.id, by="user:baraka", note="no such debit")
+    assert [p.id for p in stack.payouts.bank_file(actor="ops:amina")] == [payout.id]
+
+
 def test_the_shell_cannot_confirm_a_bank_transfer() -> None:
     """``payouts confirm-bank`` is refused (audited), pointing to the two-officer flow on the API."""
     stack, [payout] = bank_merchant("CITI:12345678")

@@ -228,3 +228,39 @@ def test_sends_held_for_a_frozen_recipient_left_undecided_are_counted_with_the_o
     held.keep(second.id, officer="usr_ann", note="the police asked us to keep it")  # tipoff3: decided, kept
     measured = observing.measure()
     assert (measured.held_sends, measured.held_send_oldest_seconds) == (1, 0)  # counted, no longer ageing the alert
+
+
+def test_compliance_desks_count_open_alerts_and_cases_past_their_deadline() -> None:
+    """An open AML alert ages from when it was raised; a case counts once past its deadline, until concluded
+    (review12 R12-10: no officer opening the console must still page someone)."""
+    from cryptopay.core.compliance.cases import Alert, Case, CaseStatus
+
+    stack = PaymentsStack()
+    measured = stack.observing.measure()
+    assert measured.desks["aml_alert"] == measured.desks["compliance_case"] == (0, 0.0)
+    now = stack.clock.now()
+    alert = Alert(
+        id="alr_1",
+        key="r:1:mv_1",
+        rule_id="r",
+        rule_version=1,
+        kind="velocity",
+        party_id="usr_1",
+        movement_id="mv_1",
+        created_at=now,
+    )
+    case = Case(id="cas_1", party_id="usr_2", alert_ids=(), created_at=now, deadline=now + timedelta(days=7))
+    with stack.storage.unit_of_work() as uow:
+        uow.alerts.add(alert)
+        uow.cases.add(case)
+    stack.clock.advance(days=8)
+    measured = stack.observing.measure()
+    assert measured.desks["aml_alert"] == (1, 8 * 86400)
+    assert measured.desks["compliance_case"] == (1, 86400)
+    assert stack.metrics.get("cryptopay_compliance_cases_overdue") == 1
+    assert stack.metrics.get("cryptopay_aml_alert_oldest_age_seconds") == 8 * 86400
+    case.move(CaseStatus.CLOSED_NO_ACTION, "usr_ann", at=stack.clock.now(), note="explained")
+    with stack.storage.unit_of_work() as uow:
+        uow.cases.update(case)
+    assert stack.observing.measure().desks["compliance_case"] == (0, 0.0)
+    assert stack.metrics.get("cryptopay_held_payments_waiting") == 0

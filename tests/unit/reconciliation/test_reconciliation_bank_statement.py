@@ -141,6 +141,58 @@ def test_a_transfer_confirmed_outside_the_statement_s_period_is_not_expected_on_
     assert _bank_check(_reconcile(stack, bank)).ok
 
 
+def _second_bank_payout(stack: PaymentsStack) -> Payout:
+    stack.add_merchant(
+        "m2", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.BANK, "CITI:1234567891")
+    )
+    invoice = stack.invoicing.create_invoice("m2", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    [payout] = [p for run in stack.settling.run_settlements() for p in run.payouts if p.merchant_id == "m2"]
+    return payout
+
+
+def test_two_completed_transfers_carrying_one_reference_are_a_difference() -> None:
+    """LASTREAD reader1 L-2: one debit cannot pay two transfers. The payouts now refuse a reference another carries
+    in any case, but two confirmed before (kept as typed: ``FT26337ABC`` and ``ft26337abc``) are reported, not one
+    silently matched and the other forgotten."""
+    stack = PaymentsStack()
+    first = _confirm(stack, _bank_payout(stack), "FT26337ABC")
+    second = _confirm(stack, _second_bank_payout(stack), "FT26337ABD")
+    with stack.uow() as uow:  # a reference confirmed before references were kept canonical
+        legacy = uow.payouts.get(second.id)
+        assert legacy is not None
+        legacy.receipt = "ft26337abc"
+        uow.payouts.update(legacy)
+    found = _bank_check(_reconcile(stack, _statement(stack, _debit(stack, "FT26337ABC", first.amount)))).differences
+    assert [(d.subject, d.expected, d.actual) for d in found] == [
+        ("bank reference FT26337ABC", "one completed transfer", "2 completed transfers")
+    ]
+    assert first.id in found[0].detail and second.id in found[0].detail
+
+
+def test_a_transfer_approved_the_day_after_its_debit_is_expected_on_the_day_of_its_debit_only() -> None:
+    """LASTREAD reader1 L-5: the bank debits a transfer before any admin confirms it; the second admin approves it a
+    day later. The day of the debit matches it; the day of the approval, which cannot hold the debit, does not
+    report it missing (a difference nothing could clear)."""
+    stack = PaymentsStack()
+    payout = _bank_payout(stack)
+    paid_on = stack.clock.now().date()
+    stack.payouts.propose_bank_confirmation(payout.id, reference="FT26337ABC", note="", by="user:amina")
+    stack.clock.advance(days=1)
+    done = stack.payouts.approve_bank_confirmation(payout.id, by="user:baraka", reference="FT26337ABC")
+
+    def day(on: date, *lines: BankLine) -> BankStatement:
+        period = period_of(on.isoformat(), on.isoformat())
+        return parse_bank_statement(render_bank_statement(BankStatement(lines=lines, period=period)))
+
+    debit = BankLine(on=paid_on, reference="FT26337ABC", narrative="cryptopay", debit=done.amount)
+    assert _bank_check(_reconcile(stack, day(paid_on, debit))).differences == ()
+    assert _bank_check(_reconcile(stack, day(stack.clock.now().date()))).differences == ()
+    missing = _bank_check(_reconcile(stack, day(paid_on))).differences  # the day it left: it must be on it
+    assert [(d.subject, d.actual) for d in missing] == [(f"bank transfer {payout.id} (completed)", "not on it")]
+
+
 def test_the_statement_layout_is_read_strictly_with_the_banks_column_names() -> None:
     """Aliases (Transaction Date, Ref No., Description, Withdrawals, Deposits, Running Balance), thousands
     separators, a negative debit and ``-`` for none are read; amounts are Decimal shillings."""

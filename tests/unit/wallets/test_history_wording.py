@@ -3,13 +3,18 @@ say them in its reader's language; in English they read as the ledger's own desc
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.money import KES, USDC, USDT, Money
+from cryptopay.core.payouts import Payout, PayoutKind
 from cryptopay.core.ports.chains import TxState
+from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.claims import return_expired_claims
-from cryptopay.core.wallets.history import KINDS, HistoryLine
-from cryptopay.core.wallets.wording import REVERSAL_REASONS, Wording
+from cryptopay.core.wallets.history import KINDS, HistoryLine, statement_csv
+from cryptopay.core.wallets.quotes import QuotePurpose
+from cryptopay.core.wallets.wording import REVERSAL_REASONS, Wording, payout_wording
 
 from tests.support import paybill
 from tests.support.deposit_stack import deposit_stack
@@ -59,7 +64,10 @@ def test_every_movement_a_product_writes_has_words_that_read_as_the_ledger_s_eng
     told = [_as_told(line) for line in lines if line.kind != "other"]  # "other": the test's own funding
     assert told == [
         ("paybill", f"paybill payment {paid_in.id} to wallet {amina.id}"),
-        ("sell", f"sale {sale.id} paid to your M-Pesa number"),
+        (
+            "sell",
+            f"sale {sale.id}: {sale.payout.amount} sent to your M-Pesa number, M-Pesa charge {sale.payout.charge}",
+        ),
         ("bill", f"bill {bill.id} paid to paybill 888880, account 01234567890"),
         ("sell", f"sale {sale.id} at the bid"),
         ("sell", f"sale {sale.id} at the bid"),
@@ -83,6 +91,87 @@ def test_every_movement_a_product_writes_has_words_that_read_as_the_ledger_s_eng
         if line.wording is not None:
             told = line.wording.text(_quoted)
             assert told == f"«{line.description}»", told
+
+
+def test_the_demo_s_sale_says_what_m_pesa_sent_and_the_charge_as_the_sms_does() -> None:
+    """Review12 R12-2, the wallet demo's figures: a sale worth KES 1,430.61 at the bid takes 1,430.00 from the wallet;
+    M-Pesa's SMS (and its statement) says 1,425.00 was sent, and the line says so with the KES 5.00 charge, in English
+    and in Swahili, on the history, the CSV and the amounts' own formatter."""
+    stack = wallet_stack()
+    amina = stack.sign_up("0712000101", tier=1)
+    stack.fund(amina, "11.06", "USDT")  # at the stack's bid of 129.35: KES 1,430.61
+    sale = stack.sells.start(amina.id, Money.of("11.06", USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    assert (sale.payout.amount, sale.payout.charge) == (Money.of(1425, KES), Money.of(5, KES))
+    [line] = stack.wallets.history(amina.id, kind="sell", asset=KES, limit=1)
+    assert line.amount == Money.of(-1430, KES)
+    expected = f"sale {sale.id}: 1425.00 KES sent to your M-Pesa number, M-Pesa charge 5.00 KES"
+    assert _as_told(line) == ("sell", expected)
+    assert line.wording is not None
+    assert ("sent", Money.of(1425, KES)) in line.wording.values and ("charge", Money.of(5, KES)) in line.wording.values
+    assert line.wording.text(amount=lambda m: f"KES {m.amount:,}") == (
+        f"sale {sale.id}: KES 1,425.00 sent to your M-Pesa number, M-Pesa charge KES 5.00"
+    )
+    swahili = {
+        "sale %(sale)s: %(sent)s sent to your M-Pesa number, M-Pesa charge %(charge)s": (
+            "mauzo %(sale)s: %(sent)s yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa %(charge)s"
+        )
+    }
+    assert line.wording.text(swahili.__getitem__, lambda m: f"KES {m.amount:,}") == (
+        f"mauzo {sale.id}: KES 1,425.00 yametumwa kwa nambari yako ya M-Pesa, ada ya M-Pesa KES 5.00"
+    )
+    csv_row = statement_csv([line]).splitlines()[1]
+    assert csv_row.endswith(f',KES,-1430.00,{line.balance_after.amount},sell,"{expected}",{line.entry_id}'), csv_row
+
+
+def test_a_sale_with_no_charge_names_only_what_was_sent() -> None:
+    """A payout charged nothing says no charge (not "M-Pesa charge 0.00 KES")."""
+    payout = Payout(
+        id="po_1",
+        settlement_id="sel_1",
+        merchant_id="usr_1",
+        originator_id=None,
+        method=SettlementMethod.MPESA_B2C,
+        destination="254712000101",
+        amount=Money.of(100, KES),
+        charge=Money.zero(KES),
+        hold_id="hld_1",
+        created_at=datetime(2026, 12, 7, tzinfo=UTC),
+        kind=PayoutKind.SALE,
+    )
+    named = payout_wording(payout)
+    assert named is not None and (named[0], str(named[1])) == (
+        "sell",
+        "sale sel_1: 100.00 KES sent to your M-Pesa number",
+    )
+
+
+def test_a_bill_paid_from_usdt_shows_its_conversion_as_the_bill_s_not_a_sale() -> None:
+    """Review12 R12-2: the USDT sold to pay a bill is ``bill``, "converted for bill bil_..." on both of its lines (the
+    ledger's own words for it), not a ``sell`` "sale bil_... at the bid"; the bill's payment follows as before."""
+    stack = wallet_stack()
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "10", "USDT")
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    quote = stack.buys.quote(amina.id, QuotePurpose.SELL)
+    bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(1000, KES), pay_with="USDT", quote_id=quote.id)
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    lines = [line for line in stack.wallets.history(amina.id) if line.kind != "other"]
+    assert sorted(_as_told(line) for line in lines) == [
+        ("bill", f"bill {bill.id} paid to paybill 444900, account 7012345678"),
+        ("bill", f"converted for bill {bill.id}"),
+        ("bill", f"converted for bill {bill.id}"),
+    ]
+    assert {line.amount.asset.code for line in lines if "converted" in line.description} == {"USDT", "KES"}
+    for line in lines:
+        entry = stack.ledger.entry(line.entry_id)
+        assert entry is not None
+        if "kind" in dict(entry.metadata):
+            assert line.description == entry.description
+    assert not stack.wallets.history(amina.id, kind="sell")
+    assert len(stack.wallets.history(amina.id, kind="bill")) == 3
 
 
 def test_a_withdrawal_s_line_is_a_withdrawal_not_other() -> None:

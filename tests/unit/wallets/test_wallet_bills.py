@@ -248,7 +248,8 @@ def test_the_history_says_what_a_payout_from_the_wallet_was_for(stack, bills):
         (Money.of(-1000, KES), f"bill {bill.id} paid to paybill 888880, account {METER}")
     ]
     assert stack.wallets.history(amina.id, kind="bill") == paid_bill
-    sold = [line for line in lines if line.description == f"sale {sale.id} paid to your M-Pesa number"]
+    sent = f"sale {sale.id}: {sale.payout.amount} sent to your M-Pesa number, M-Pesa charge {sale.payout.charge}"
+    sold = [line for line in lines if line.description == sent]
     assert len(sold) == 1 and sold[0].kind == "sell" and sold[0].amount.amount < 0
     assert not [line for line in lines if "po_" in line.description]  # only the test's own funding lines are other
 

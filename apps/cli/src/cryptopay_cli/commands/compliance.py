@@ -484,7 +484,7 @@ def decline_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NO
 
 @held_app.command("keep")
 def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Keep a held payment frozen for the authorities; its alerts' case is reported."""
+    """Keep a held payment frozen for the authorities; its alerts' case is escalated, to be reported."""
     with errors_to_exit_codes():
         emit_json(
             _held_row(
@@ -665,13 +665,21 @@ def show_lists(as_json: bool = JSON) -> None:
     _emit(rows, ["id", "source", "version", "entries", "addresses", "imported_at", "digest"], as_json)
 
 
+def _screened_against(lists: list[Snapshot]) -> None:
+    """Name the snapshots a screening used, on stderr (stdout keeps one JSON line per match): the evidence of
+    which list version a customer was screened against."""
+    for s in lists:
+        typer.echo(f"screened against {s.source} {s.version} (imported {s.imported_at.isoformat()})", err=True)
+
+
 @screen_app.command("name")
 def screen_name(
     name: str,
     threshold: float | None = typer.Option(None, "--threshold", min=50, max=100, help="Override the score threshold."),
 ) -> None:
-    """Listed names matching ``name`` (one JSON line each); exit 5 if any match."""
+    """Listed names matching ``name`` (one JSON line each); exit 5 if any match, 6 if no list is loaded."""
     with errors_to_exit_codes():
+        _screened_against(services().screening.lists_in_use())
         matches = services().screening.screen_name(name, threshold=threshold)
     for m in matches:
         emit_json({"source": m.source, "ref": m.ref, "listed_name": m.listed_name, "score": m.score})
@@ -681,8 +689,9 @@ def screen_name(
 
 @screen_app.command("address")
 def screen_address(network: str, address: str) -> None:
-    """Entries listing ``address`` on ``network`` (exactly); exit 5 if any."""
+    """Entries listing ``address`` on ``network`` (exactly); exit 5 if any, 6 if no list is loaded."""
     with errors_to_exit_codes():
+        _screened_against(services().screening.lists_in_use())
         matches = services().screening.screen_address(network, address)
     for m in matches:
         emit_json({"source": m.source, "ref": m.ref, "network": m.network, "address": m.address})

@@ -20,7 +20,16 @@ import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, LimitExceeded, NotFound, Refused
+from cryptopay.core.compliance.screening import Snapshot
+from cryptopay.core.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    Refused,
+    ScreeningUnavailable,
+)
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.payments.held import HeldPayments
@@ -343,6 +352,7 @@ class MatchView:
 @attrs.frozen
 class MatchList:
     data: list[MatchView]
+    lists: list[SnapshotView]  # the newest snapshot of each source, the lists screened against
 
 
 @attrs.frozen
@@ -389,15 +399,21 @@ def sanctions_lists() -> Response:
     description=(
         "Screens a person's or business's name against the latest lists with fuzzy matching; each match "
         "has its list, reference, listed name and score out of 100 (at least the threshold, overridable "
-        "from 50). Nothing is recorded."
+        "from 50); `lists` names the snapshots screened against (source, version, imported_at). Nothing is "
+        "recorded. With no list loaded it answers 503 `screening_unavailable`, never an empty clean answer."
     ),
-    problems=((InvalidInput, "a name with no letter or digit"),),
+    problems=(
+        (InvalidInput, "a name with no letter or digit"),
+        (ScreeningUnavailable, "no sanctions list is loaded: nothing can be screened (import one)"),
+    ),
 )
 @require(roles=_OFFICERS)
 def screen_name() -> Response:
     body = read_body(NameScreen)
-    found = runtime().services.screening.screen_name(body.name, threshold=body.threshold)
-    return json_response(MatchList([MatchView(m.source, m.ref, m.listed_name, f"{m.score:g}") for m in found]))
+    screening = runtime().services.screening
+    used = _lists_used(screening.lists_in_use())
+    found = screening.screen_name(body.name, threshold=body.threshold)
+    return json_response(MatchList([MatchView(m.source, m.ref, m.listed_name, f"{m.score:g}") for m in found], used))
 
 
 @bp.post("/v1/admin/compliance/sanctions/screen-address")
@@ -407,14 +423,23 @@ def screen_name() -> Response:
     response=MatchList,
     tags=_TAGS,
     description=(
-        "Screens an on-chain address on a network against the latest lists (an exact match). Nothing is recorded."
+        "Screens an on-chain address on a network against the latest lists (an exact match); `lists` names the "
+        "snapshots screened against. Nothing is recorded. With no list loaded it answers 503 "
+        "`screening_unavailable`, never an empty clean answer."
     ),
+    problems=((ScreeningUnavailable, "no sanctions list is loaded: nothing can be screened (import one)"),),
 )
 @require(roles=_OFFICERS)
 def screen_address() -> Response:
     body = read_body(AddressScreen)
-    found = runtime().services.screening.screen_address(body.network, body.address)
-    return json_response(MatchList([MatchView(m.source, m.ref, m.address, None) for m in found]))
+    screening = runtime().services.screening
+    used = _lists_used(screening.lists_in_use())
+    found = screening.screen_address(body.network, body.address)
+    return json_response(MatchList([MatchView(m.source, m.ref, m.address, None) for m in found], used))
+
+
+def _lists_used(lists: list[Snapshot]) -> list[SnapshotView]:
+    return [SnapshotView(s.id, s.source, s.version, s.entries, s.addresses, s.imported_at) for s in lists]
 
 
 _MONTH = Param(
@@ -603,8 +628,9 @@ _PAYMENTS.noted(
     "Keep a held payment frozen for the authorities (officers)",
     step_up=False,
     description=(
-        "Keeps the held payment frozen in custody for the authorities; the alerts' case is marked reported with "
-        "the note (export its STR from the case). Nothing moves. Audited."
+        "Keeps the held payment frozen in custody for the authorities; the alerts' case is escalated (to be "
+        "reported) with the note: export its STR from the case, then move it to reported once filed. Nothing "
+        "moves. Audited."
     ),
     problems=_DECIDED,
 )

@@ -33,9 +33,10 @@ from cryptopay.core.payouts.model import ConclusionOutcome, StatementEvidence
 from cryptopay.core.payouts.service import SamePerson, StatementAmbiguous, StatementContradicts
 from cryptopay.core.reconciliation import parse_statement
 from cryptopay.core.text import TextKind
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, audited_step_up, not_found, require
+from cryptopay_http.blueprints.admin import STATEMENT_BODY_BYTES
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.officer_desk import RELATED
@@ -240,6 +241,7 @@ def unresolved() -> Response:
 @require(roles=[Role.ADMIN])
 @audited_step_up
 def propose(payout_id: str) -> Response:
+    request.max_content_length = STATEMENT_BODY_BYTES
     body = read_body(ConclusionRequest)
     statement = parse_statement("\n".join(body.statement)) if body.statement is not None else None
     try:

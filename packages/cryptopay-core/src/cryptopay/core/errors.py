@@ -24,6 +24,7 @@ __all__ = [
     "QuoteRequired",
     "QuoteUsed",
     "Refused",
+    "ScreeningUnavailable",
     "SmsUndeliverable",
     "TransientConflict",
     "Unavailable",
@@ -158,6 +159,12 @@ class Unavailable(CryptopayError):
     code = "unavailable"
     http_status = 503
     exit_code = 6
+
+
+class ScreeningUnavailable(Unavailable):
+    """No sanctions list is loaded: a screening would answer "no match" against nothing, so it refuses instead."""
+
+    code = "screening_unavailable"
 
 
 class TransientConflict(Unavailable):

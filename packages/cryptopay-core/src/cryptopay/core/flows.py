@@ -796,9 +796,11 @@ def sell_for_kes(
     mid: Decimal,
     quote_id: str,
     session: LedgerSession | None = None,
+    for_bill: bool = False,
 ) -> Entry:
     """A wallet sells USDT at the locked bid: Dr wallet:USDT / Cr trading:USDT, and Dr trading:KES (the mid value)
-    / Cr wallet:KES (``kes``, at the bid) / Cr fx_spread (the rest). The payout then holds from wallet:KES."""
+    / Cr wallet:KES (``kes``, at the bid) / Cr fx_spread (the rest). The payout then holds from wallet:KES.
+    ``for_bill``: the conversion of a bill paid from USDT (``sale_id`` the bill's id), said so, not as a sale."""
     at_mid = max(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
     for account in (
         Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
@@ -815,7 +817,8 @@ def sell_for_kes(
     if (at_mid - kes).is_positive():
         postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
     metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
-    request = EntryRequest(sale_key(sale_id), postings, f"sale {sale_id} at the bid", quote_id, metadata)
+    said = f"converted for bill {sale_id}" if for_bill else f"sale {sale_id} at the bid"
+    request = EntryRequest(sale_key(sale_id), postings, said, quote_id, metadata)
     return ledger.post(request, session=session)
 
 

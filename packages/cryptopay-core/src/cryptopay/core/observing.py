@@ -9,7 +9,19 @@ with it since (re-verified, credited, reversed), so the count only grows: a coun
 ``CryptopayPaybillUnverified`` reads ``increase()``), and wallet sends held for a frozen recipient that no officer
 decided yet (``cryptopay_held_sends_waiting`` and the oldest one's age, ``cryptopay_held_send_oldest_age_seconds``:
 the sender was told nothing and the money sits in ``p2p_held``, so a send left undecided is seen only by this; its
-alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer kept held is counted, not aged).
+alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer kept held is counted, not aged),
+and the sanctions lists screened against (``cryptopay_sanctions_lists_loaded``, how many sources have a snapshot,
+and ``cryptopay_sanctions_list_age_seconds{source}``, the age of each source's newest one: with none loaded every
+screening outside the officers' own refuses nothing, so ``CryptopaySanctionsListsMissing`` and
+``CryptopaySanctionsListOld``, older than 7 days, page).
+
+Compliance's desks (review12 R12-10), each a count and the oldest one's age, as the held sends: merchant payments
+held for a listed payer no officer decided (``cryptopay_held_payments_waiting``,
+``cryptopay_held_payment_oldest_age_seconds``, from its crediting), wallet deposits held
+(``cryptopay_held_deposits_waiting``, ``cryptopay_held_deposit_oldest_age_seconds``, from when it was seen), open
+AML alerts in no case (``cryptopay_aml_alerts_open``, ``cryptopay_aml_alert_oldest_age_seconds``) and cases past
+their deadline (``cryptopay_compliance_cases_overdue``, ``cryptopay_compliance_case_overdue_seconds``: how far the
+most overdue is past it); held remittances already have ``cryptopay_remittance_oldest_age_seconds{state="held"}``.
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -30,13 +42,14 @@ the transaction that dead-lettered it (``WebhookDeliveries.dead_lettered``), whi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
+from cryptopay.core.compliance.cases import AlertStatus, Case, CaseStatus
 from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
@@ -53,6 +66,11 @@ from cryptopay.core.webhooks.model import DeliveryStatus
 from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from cryptopay.core.compliance.screening import Snapshot
+    from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+    from cryptopay.core.ports.deposits import DepositUnitOfWork
     from cryptopay.core.ports.paybill import PaybillUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.reconciliation import BalanceQueryStore
@@ -89,6 +107,8 @@ class Measures:
     paybill_unverified: int | None = None  # paybill payments Transaction Status did not confirm; None: no paybill
     held_sends: int | None = None  # wallet sends held for a frozen recipient, undecided; None: no wallets given
     held_send_oldest_seconds: float = 0.0  # how long the oldest of those has waited since it was held (0: none)
+    sanctions_list_age_seconds: dict[str, float] | None = None  # by source, its newest snapshot's age; None: not given
+    desks: dict[str, tuple[int, float]] = attrs.field(factory=dict)  # compliance's desks: (count, oldest age s)
 
 
 class Observing:
@@ -110,12 +130,17 @@ class Observing:
         notifications: NotificationQueue | None = None,
         paybill: PaybillUowFactory | None = None,
         wallets: WalletUowFactory | None = None,
+        sanctions: Callable[[], Sequence[Snapshot]] | None = None,
+        monitoring: Callable[[], AbstractContextManager[MonitoringUnitOfWork]] | None = None,
+        deposits: Callable[[], AbstractContextManager[DepositUnitOfWork]] | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
         self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
         self._notifications, self._paybill, self._wallets = notifications, paybill, wallets
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
+        self._sanctions = sanctions  # every imported snapshot (``Screening.snapshots``)
+        self._monitoring, self._deposits = monitoring, deposits  # open alerts and cases; held wallet deposits
 
     def measure(self) -> Measures:
         """Read every measure once and set its gauge."""
@@ -145,6 +170,8 @@ class Observing:
             paybill_unverified=self._paybill_unverified(),
             held_sends=held_sends,
             held_send_oldest_seconds=held_oldest,
+            sanctions_list_age_seconds=self._sanctions_ages(now),
+            desks=self._desks(now),
         )
         self._export(measures)
         return measures
@@ -177,6 +204,36 @@ class Observing:
         held = in_transaction(self._wallets, lambda uow: uow.wallet_transfers.held(after=None, limit=self._limit))
         undecided = [t.held_at or t.created_at for t in held if t.kept is None]  # a kept one was decided: kept
         return len(held), _oldest(undecided, now)
+
+    def _desks(self, now: datetime) -> dict[str, tuple[int, float]]:
+        """Compliance's desks by gauge stem: how many wait on an officer and the oldest one's age (for cases: how
+        many are past their deadline and how far the most overdue is past it)."""
+        limit = self._limit
+        credits = transaction(self._uow, lambda uow: uow.payment_credits.awaiting_decision(after=None, limit=limit))
+        desks = {"held_payment": (len(credits), _oldest([c.credited_at for c in credits], now))}
+        if self._deposits is not None:
+            held = in_transaction(self._deposits, lambda uow: uow.wallet_deposits.held(after=None, limit=limit))
+            desks["held_deposit"] = (len(held), _oldest([d.seen_at for d in held], now))
+        if self._monitoring is not None:
+            alerts = in_transaction(self._monitoring, lambda uow: uow.alerts.list(status=AlertStatus.OPEN, limit=limit))
+            desks["aml_alert"] = (len(alerts), _oldest([a.created_at for a in alerts], now))
+            late = [
+                case.deadline
+                for status in CaseStatus
+                if not status.final
+                for case in in_transaction(self._monitoring, partial(_cases, status=status, limit=limit))
+                if case.overdue(now)
+            ]
+            desks["compliance_case"] = (len(late), _oldest(late, now))
+        return desks
+
+    def _sanctions_ages(self, now: datetime) -> dict[str, float] | None:
+        if self._sanctions is None:
+            return None
+        newest: dict[str, datetime] = {}
+        for snapshot in self._sanctions():
+            newest[snapshot.source] = max(snapshot.imported_at, newest.get(snapshot.source, snapshot.imported_at))
+        return {source: max(0.0, (now - at).total_seconds()) for source, at in newest.items()}
 
     def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
         if self._remittances is None:
@@ -238,6 +295,17 @@ class Observing:
         if m.held_sends is not None:
             gauge("cryptopay_held_sends_waiting", m.held_sends, about=_ABOUT_HELD_SENDS)
             gauge("cryptopay_held_send_oldest_age_seconds", m.held_send_oldest_seconds, about=_ABOUT_HELD_SEND_AGE)
+        if m.sanctions_list_age_seconds is not None:
+            ages = m.sanctions_list_age_seconds
+            gauge("cryptopay_sanctions_lists_loaded", len(ages), about=_ABOUT_SANCTIONS_LOADED)
+            for source, age in ages.items():
+                gauge(
+                    "cryptopay_sanctions_list_age_seconds", age, about=_ABOUT_SANCTIONS_AGE, labels={"source": source}
+                )
+        for stem, (desk_count, desk_age) in m.desks.items():
+            count_name, age_name, about_count, about_age = _DESKS[stem]
+            gauge(count_name, desk_count, about=about_count)
+            gauge(age_name, desk_age, about=about_age)
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
 
     def _export_remittances(self, watch: RemittanceWatch) -> None:
@@ -271,6 +339,34 @@ _ABOUT_HELD_SEND_AGE = "how long the oldest undecided held send has waited since
 _ABOUT_PAYBILL_UNVERIFIED = (
     "paybill payments M-Pesa's Transaction Status did not confirm, nothing booked, ever; use increase()"
 )
+_DESKS = {  # stem: (count gauge, age gauge, about the count, about the age)
+    "held_payment": (
+        "cryptopay_held_payments_waiting",
+        "cryptopay_held_payment_oldest_age_seconds",
+        "merchant payments held for a listed payer that no officer decided yet",
+        "how long the oldest undecided held merchant payment has waited since it was credited (0 when none)",
+    ),
+    "held_deposit": (
+        "cryptopay_held_deposits_waiting",
+        "cryptopay_held_deposit_oldest_age_seconds",
+        "wallet deposits held for compliance",
+        "how long the oldest held wallet deposit has waited since it was seen (0 when none)",
+    ),
+    "aml_alert": (
+        "cryptopay_aml_alerts_open",
+        "cryptopay_aml_alert_oldest_age_seconds",
+        "AML alerts open, in no case yet",
+        "age of the oldest open AML alert (0 when none)",
+    ),
+    "compliance_case": (
+        "cryptopay_compliance_cases_overdue",
+        "cryptopay_compliance_case_overdue_seconds",
+        "compliance cases not concluded and past their deadline",
+        "how far the most overdue compliance case is past its deadline (0 when none)",
+    ),
+}
+_ABOUT_SANCTIONS_LOADED = "sanctions list sources with a snapshot imported (0: screening refuses nothing)"
+_ABOUT_SANCTIONS_AGE = "age of the newest imported snapshot of this sanctions list source"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 
@@ -287,6 +383,10 @@ def _dead_letters(uow: WebhookUnitOfWork) -> int:
 
 def _payouts_in(uow: PaymentsUnitOfWork, *, state: PayoutState, limit: int) -> list[Payout]:
     return uow.payouts.by_state(state, limit=limit)
+
+
+def _cases(uow: MonitoringUnitOfWork, *, status: CaseStatus, limit: int) -> list[Case]:
+    return uow.cases.list(status=status, limit=limit)
 
 
 def _oldest(times: Sequence[datetime], now: datetime) -> float:

@@ -989,6 +989,9 @@ class Parts:
             notifications=self.notification_queue,
             paybill=self.storage.unit_of_work,  # paybill payments Transaction Status did not confirm
             wallets=self.storage.unit_of_work,  # wallet sends held for a frozen recipient, undecided
+            sanctions=lambda: self.screening.snapshots(),  # each list's newest snapshot's age
+            monitoring=self.storage.unit_of_work,  # open AML alerts, cases past their deadline
+            deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
         )
 
     @functools.cached_property

@@ -40,7 +40,7 @@ from typing import Protocol
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, NotFound, ScreeningUnavailable
 from cryptopay.core.ports.storage import UnitOfWork, in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -328,6 +328,18 @@ class Screening:
     def snapshots(self) -> list[Snapshot]:
         with self.uow() as uow:
             return uow.sanctions.snapshots()
+
+    def lists_in_use(self) -> list[Snapshot]:
+        """The newest snapshot of each source, the lists a screening runs against (by source), named in every
+        officer's screening answer; ``ScreeningUnavailable`` when none is loaded: "no match" against no list is no
+        answer (``cryptopay compliance lists import FILE``, docs/operations.md "Sanctions lists missing or old")."""
+        latest = self._latest()
+        if not latest:
+            raise ScreeningUnavailable(
+                "no sanctions list is loaded: nothing can be screened; import one with "
+                "`cryptopay compliance lists import FILE`"
+            )
+        return latest
 
     def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]:
         """Listed names scoring at least the threshold against ``name``, best first."""

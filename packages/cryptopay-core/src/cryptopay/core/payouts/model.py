@@ -50,6 +50,7 @@ __all__ = [
     "PayoutQuery",
     "PayoutState",
     "StatementEvidence",
+    "bank_reference",
     "token_key",
 ]
 
@@ -118,6 +119,14 @@ class CallbackToken:
     purpose: CallbackPurpose
     request: str
     used_at: datetime | None = None
+
+
+def bank_reference(text: str | None) -> str:
+    """A bank reference as kept and compared: without spaces or case (statements write ``FT 26337 ABC`` as often as
+    not, and an admin may type ``ft26337abc``). One function for the payouts, which refuse a reference booked on
+    another payout already, and the reconciliation, which matches a statement's debits: the two agree on what one
+    debit is (LASTREAD reader1 L-2)."""
+    return "".join((text or "").split()).upper()
 
 
 def token_key(digest: str) -> str:

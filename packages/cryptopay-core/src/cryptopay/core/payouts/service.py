@@ -116,6 +116,7 @@ from cryptopay.core.payouts.model import (
     PayoutQuery,
     PayoutState,
     StatementEvidence,
+    bank_reference,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
@@ -702,12 +703,15 @@ class Payouts:
 
     def bank_file(self, *, actor: str, limit: int = 1000) -> list[Payout]:
         """Bank transfers awaiting an operator, oldest first, each marked as exported (audited): the rows of the
-        bank file (``bank_file_csv``). A payout stays in later files until it is confirmed or failed."""
+        bank file (``bank_file_csv``). A payout stays in later files until it is confirmed or failed, except while a
+        confirmation of it is proposed: an admin has said it left the bank, and a bank's bulk upload of the next file
+        would pay it twice (LASTREAD reader1 L-3). Declined, it is listed again."""
         return transaction(self._uow, lambda uow: self._export(uow, actor, limit))
 
     def _export(self, uow: PaymentsUnitOfWork, actor: str, limit: int) -> list[Payout]:
         now = self._clock.now()
-        waiting = [p for p in uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit) if p.is_bank_transfer]
+        submitted = uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit)
+        waiting = [p for p in submitted if p.is_bank_transfer and p.conclusion is None]
         for payout in waiting:
             payout.exported_at = now
             uow.payouts.update(payout)
@@ -723,7 +727,7 @@ class Payouts:
         ``InvalidInput`` for a bad reference or note, ``NotFound``, ``Refused`` for a payout that is not a bank
         transfer awaiting one, ``Conflict`` when a confirmation is proposed already or the reference is another
         payout's."""
-        ref, why = reference.strip(), note.strip()
+        ref, why = bank_reference(reference), note.strip()  # kept as compared: one debit is one reference
         if not _BANK_REFERENCE.fullmatch(ref):
             raise InvalidInput("a bank reference is 1 to 64 letters, digits, '-', '/' or '.'", field="reference")
         if len(why) > 500:
@@ -770,7 +774,8 @@ class Payouts:
         ``Refused`` for a payout that is not a bank transfer (its conclusion is ``approve_conclusion``'s)."""
         if not self.get_payout(payout_id).is_bank_transfer:
             raise Refused(f"payout {payout_id} is paid over M-Pesa: approve its conclusion instead")
-        return self.approve_conclusion(payout_id, by=by, outcome=ConclusionOutcome.COMPLETED, receipt=reference)
+        read = bank_reference(reference) or None
+        return self.approve_conclusion(payout_id, by=by, outcome=ConclusionOutcome.COMPLETED, receipt=read)
 
     # --- concluding an unknown payout from M-Pesa's record (two people) -------------------------------------------
 
@@ -817,17 +822,25 @@ class Payouts:
         shown = None
         if statement is not None:
             payout, others, booked = transaction(self._uow, lambda uow: _statement_context(uow, payout_id, statement))
-            shown = _conclusions.from_statement(
-                payout,
-                outcome,
-                paid,
-                statement,
-                self._unknown_bound,
-                shortcode=self._payout_shortcode,
-                now=self._clock.now(),
-                others=others,
-                booked=booked,
-            )
+            try:
+                shown = _conclusions.from_statement(
+                    payout,
+                    outcome,
+                    paid,
+                    statement,
+                    self._unknown_bound,
+                    shortcode=self._payout_shortcode,
+                    now=self._clock.now(),
+                    others=others,
+                    booked=booked,
+                )
+            except (_conclusions.StatementContradicts, _conclusions.StatementAmbiguous) as refused:
+                # The attempt that could pay twice (failed while the statement shows it paid) is kept (reader1 L-6).
+                at, action = self._clock.now(), f"payout.conclusion_{refused.code}_refused"
+                details = {"outcome": outcome.value, "receipt": paid or "", "statement": statement.digest}
+                details["why"] = refused.message
+                transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{payout_id}", at, **details))
+                raise
         seen = _evidence(evidence, shown)
         conclusion = Conclusion(
             outcome=outcome, receipt=paid, evidence=seen, note=why, by=by, at=self._clock.now(), statement=shown
@@ -922,6 +935,9 @@ class Payouts:
         proposed = payout.conclusion
         if proposed is None or proposed.approved_by is not None:
             raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
+        if payout.is_bank_transfer:  # compared and booked canonical, whatever case or spacing was typed (L-2)
+            proposed = attrs.evolve(proposed, receipt=bank_reference(proposed.receipt) or None)
+            read = _Read(read.outcome, bank_reference(read.receipt) or None)
         if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
             raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
         if payout.state is not (PayoutState.SUBMITTED if payout.is_bank_transfer else PayoutState.UNKNOWN):

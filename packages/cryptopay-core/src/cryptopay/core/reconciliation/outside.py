@@ -51,7 +51,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payouts import matching
 from cryptopay.core.payouts.matching import account_of
-from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, Payout, PayoutState
+from cryptopay.core.payouts.model import Conclusion, ConclusionOutcome, Payout, PayoutState, bank_reference
 from cryptopay.core.reconciliation.bank_statement import BankLine, BankStatement
 from cryptopay.core.reconciliation.model import (
     Difference,
@@ -91,18 +91,27 @@ def needs_statement(records: Records) -> str:
 
 
 def bank_transfers_match_bank(records: Records) -> list[Difference]:
-    """Every bank-transfer payout completed (its bank reference confirmed by two staff) within the bank statement's
-    period is one debit on it, by its reference, for its exact amount; every debit is one of them; no transfer of
-    ours came back as a credit. A debit whose reference another bank transfer's proposed confirmation names is one
-    still awaiting its second person."""
+    """Every bank-transfer payout completed (its bank reference confirmed by two staff) whose debit must fall within
+    the bank statement's period (``_debited_within``) is one debit on it, by its reference, for its exact amount;
+    every debit is one of them; no transfer of ours came back as a credit; no reference is carried by two completed
+    transfers (one debit paid one of them: LASTREAD reader1 L-2). A debit whose reference another bank transfer's
+    proposed confirmation names is one still awaiting its second person."""
     statement = records.bank_statement
     if statement is None:
         return []
     banked = [p for p in records.payouts if p.is_bank_transfer]
-    done = {_reference(p.receipt): p for p in banked if p.state is PayoutState.COMPLETED and p.receipt}
+    carried: dict[str, list[Payout]] = {}
+    for transfer in banked:
+        if transfer.state is PayoutState.COMPLETED and transfer.receipt:
+            carried.setdefault(_reference(transfer.receipt), []).append(transfer)
+    done = {key: payouts[0] for key, payouts in carried.items()}
     proposed = {_reference(c.receipt): p for p in banked if (c := _awaiting_approval(p)) is not None}
     found: list[Difference] = []
     matched: set[str] = set()
+    debited = {_reference(line.reference) for _, line in statement.debits}
+    for key, sharing in carried.items():
+        if len(sharing) > 1 and (key in debited or any(_debited_within(p, statement.period) for p in sharing)):
+            found.append(_one_debit_two_payouts(key, sharing))
     for number, line in statement.debits:
         key = _reference(line.reference)
         payout = done.get(key)
@@ -115,17 +124,38 @@ def bank_transfers_match_bank(records: Records) -> list[Difference]:
             if payout.amount != line.debit:
                 paid = f"{payout.amount} paid"
                 found.append(Difference(_bank_subject(payout), paid, f"{line.debit} debited", _debit(number, line)))
-    for payout in done.values():
-        if payout.id not in matched and _in_period(payout.finished_at, statement.period):
+    for key, payout in done.items():
+        if payout.id not in matched and len(carried[key]) == 1 and _debited_within(payout, statement.period):
             detail = f"{payout.amount} to {payout.destination}, confirmed {payout.finished_at}"
             expected = f"bank reference {payout.receipt} debited on the bank's statement"
             found.append(Difference(_bank_subject(payout), expected, "not on it", detail))
     return found + _bank_returns(statement, done)
 
 
+def _one_debit_two_payouts(key: str, payouts: list[Payout]) -> Difference:
+    """Two completed transfers carrying one bank reference: one debit paid one of them, the other payee was not paid
+    while the books say both were (references confirmed before they were kept canonical, or written in by hand)."""
+    ids = ", ".join(p.id for p in payouts)
+    detail = f"{ids}: " + "; ".join(f"{p.amount} to {p.destination}" for p in payouts)
+    return Difference(f"bank reference {key}", "one completed transfer", f"{len(payouts)} completed transfers", detail)
+
+
+def _debited_within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:
+    """Whether a completed transfer's debit must lie within a statement's period (LASTREAD reader1 L-5): it left
+    our bank account after it was written to the bank file (``exported_at``; without one, after it was submitted)
+    and before an admin said it had left (the confirmation's proposal; without one, its completion). The second
+    admin's approval, often a day or more later, says nothing of when the bank debited it. A transfer whose window
+    straddles the period is left to a statement covering the whole window (a weekly one), not reported as missing
+    from a day's statement that may well not hold its debit."""
+    earliest = payout.exported_at or payout.submitted_at or payout.created_at
+    said = payout.conclusion.at if payout.conclusion is not None else None
+    latest = said or payout.finished_at
+    return _in_period(earliest, covers) and _in_period(latest, covers)
+
+
 def _reference(text: str | None) -> str:
-    """A bank reference compared: without spaces or case (statements write ``FT 26337 ABC`` as often as not)."""
-    return "".join((text or "").split()).upper()
+    """A bank reference compared: without spaces or case (the payouts keep it so too)."""
+    return bank_reference(text)
 
 
 def _awaiting_approval(payout: Payout) -> Conclusion | None:

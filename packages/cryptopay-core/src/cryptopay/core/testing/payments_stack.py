@@ -30,6 +30,7 @@ from typing import Any, cast
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant
@@ -64,6 +65,7 @@ from cryptopay.core.settlement.model import SettlementProfile
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.compliance import monitoring_repositories
+from cryptopay.core.testing.deposits import InMemoryWalletDeposits
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
 from cryptopay.core.testing.metrics import RecordingMetrics, SetNotificationQueue
@@ -297,6 +299,7 @@ class PaymentsStack:
             remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
             paybill_payments=InMemoryPaybillPayments(),  # the paybill gauges read it (payments come elsewhere)
             wallet_transfers=InMemoryTransfers(),  # the held-send gauges read it (sends are made elsewhere)
+            wallet_deposits=InMemoryWalletDeposits(),  # the held-deposit gauges read it (deposits come elsewhere)
             **monitoring_repositories(),  # the alerts and cases a held payment's decision concludes
         )
         self.uow = payments_uow(self.storage)
@@ -326,6 +329,7 @@ class PaymentsStack:
         # the alerts' cases officers conclude (a test sets one, likewise, over ``self.storage``: a held payment's
         # decision concludes them in its own unit of work, so they must live in the same storage)
         self.monitoring: Monitoring | None = None
+        self.sanctions_lists: list[Snapshot] = []  # the snapshots the gauges see (a test adds one)
         self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
@@ -423,6 +427,9 @@ class PaymentsStack:
             paybill=cast(PaybillUowFactory, self.storage.unit_of_work),
             wallets=cast(WalletUowFactory, self.storage.unit_of_work),
             notifications=self.notification_queue,
+            sanctions=lambda: self.sanctions_lists,
+            monitoring=cast(Any, self.storage.unit_of_work),
+            deposits=cast(Any, self.storage.unit_of_work),
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)

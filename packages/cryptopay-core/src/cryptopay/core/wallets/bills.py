@@ -212,6 +212,7 @@ class Bills:
                 mid=quote.mid,
                 quote_id=quote.id,
                 session=uow.ledger,
+                for_bill=True,
             )
         hold = flows.start_payout(
             self.ledger,

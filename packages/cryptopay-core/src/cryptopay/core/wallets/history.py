@@ -56,7 +56,8 @@ KINDS = (
     "other",
 )
 """The kinds of movement a wallet's history shows (``?kind=`` takes each): the ledger entries' own ``kind``, and for
-a payout from the wallet (a sale's or cash-out's B2C, a bill's B2B) the payout's purpose: ``sell`` or ``bill``."""
+a payout from the wallet (a sale's or cash-out's B2C, a bill's B2B) the payout's purpose: ``sell`` or ``bill``; a bill's
+conversion of USDT (a ``sell`` entry under the bill's id) is ``bill``."""
 
 # An officer's decision on a send held for a frozen recipient reads as any send's does (review7 F6: neither party is
 # told of the freeze): released, the recipient's ordinary receipt; returned, the sender's, as an unclaimed send's

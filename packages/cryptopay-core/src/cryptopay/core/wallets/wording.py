@@ -53,6 +53,10 @@ def _filled(value: str | Money | Wording, translate: Callable[[str], str], amoun
     return amount(value) if isinstance(value, Money) else value
 
 
+# A bill's id begins so (``wallets.bills.BILL_PREFIX``): a sale under such an id is a bill's conversion of USDT to its
+# shillings (``flows.sell_for_kes`` for a bill), whenever it was written.
+_BILL_ID = "bil_"
+
 # Why a deposit's block left the chain (``deposits``: the reading's ``why``), by the code its reversal keeps.
 REVERSAL_REASONS: Mapping[str, str] = {
     "reorg": "its block was reorganised away",
@@ -69,6 +73,8 @@ _WORDS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "p2p_held_return": ("transfer %(transfer)s returned to its sender", ("transfer_id",)),
     "buy": ("buy %(buy)s paid by M-Pesa", ("buy_id",)),
     "sell": ("sale %(sale)s at the bid", ("sale_id",)),
+    # a bill paid from USDT sells just enough under the bill's id (``flows.sell_for_kes``): its conversion, not a sale
+    "bill_converted": ("converted for bill %(bill)s", ("sale_id",)),
     "paybill": ("paybill payment %(payment)s to wallet %(user)s", ("payment_id", "user")),
     "paybill_release": ("paybill payment %(payment)s released", ("payment_id",)),
     "remittance": ("remittance %(order)s to a wallet", ("order_id",)),
@@ -78,14 +84,18 @@ _WORDS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "deposit_reversed": ("deposit %(deposit)s on %(network)s reversed: %(why)s", ("deposit_id", "network")),
     "withdrawal": ("withdrawal %(withdrawal)s", ()),
 }
-_SALE_PAID = "sale %(sale)s paid to your M-Pesa number"
+# A sale's or cash-out's payout takes what M-Pesa sent to the phone and the charge from the wallet, in one line that
+# names both (review12 R12-2: "paid to your M-Pesa number" for the sum of the two read as more than M-Pesa's SMS said)
+_SALE_SENT = "sale %(sale)s: %(sent)s sent to your M-Pesa number, M-Pesa charge %(charge)s"
+_SALE_SENT_FREE = "sale %(sale)s: %(sent)s sent to your M-Pesa number"
 _BILL = "bill %(bill)s"
 _BILL_PAID = "bill %(bill)s paid to paybill %(paybill)s, account %(account)s"
 
 MESSAGES: tuple[str, ...] = (
     *(words for words, _ in _WORDS.values()),
     *REVERSAL_REASONS.values(),
-    _SALE_PAID,
+    _SALE_SENT,
+    _SALE_SENT_FREE,
     _BILL,
     _BILL_PAID,
 )
@@ -114,6 +124,8 @@ def entry_wording(metadata: Mapping[str, str], key: str, credited: Money) -> tup
         return None
     message, names = _WORDS[words]
     values: list[tuple[str, str | Money | Wording]] = [(_name(n), metadata.get(n, "")) for n in names]
+    if words == "bill_converted":
+        return "bill", Wording(message, (("bill", metadata.get("sale_id", "")),))
     if words == "deposit_converted":
         values.append(("credited", credited))
     if words == "deposit_reversed":
@@ -124,6 +136,8 @@ def entry_wording(metadata: Mapping[str, str], key: str, credited: Money) -> tup
 def _variant(metadata: Mapping[str, str]) -> str:
     """Which words of a kind: a deposit credited, converted on its way in, or released after a hold."""
     kind = metadata["kind"]
+    if kind == "sell" and metadata.get("sale_id", "").startswith(_BILL_ID):
+        return "bill_converted"
     if kind == "deposit":
         if "network" not in metadata:
             return "deposit_released"
@@ -138,9 +152,13 @@ def _name(field: str) -> str:
 
 def payout_wording(payout: Payout) -> tuple[str, Wording] | None:
     """What a payout from a wallet was for (kind, words); None for another kind: a sale's or cash-out's B2C
-    (``settlement_id`` is the ``sel_`` id) is ``sell``, a bill's B2B (the ``bil_`` id) is ``bill``."""
+    (``settlement_id`` is the ``sel_`` id) is ``sell``, naming what M-Pesa sent and the charge the wallet paid on
+    it (the line's amount is their sum), a bill's B2B (the ``bil_`` id) is ``bill``."""
     if payout.kind is PayoutKind.SALE:
-        return "sell", Wording(_SALE_PAID, (("sale", payout.settlement_id),))
+        sent: tuple[tuple[str, str | Money | Wording], ...] = (("sale", payout.settlement_id), ("sent", payout.amount))
+        if payout.charge.is_zero():
+            return "sell", Wording(_SALE_SENT_FREE, sent)
+        return "sell", Wording(_SALE_SENT, (*sent, ("charge", payout.charge)))
     if payout.kind is PayoutKind.BILL:
         if payout.b2b is None:
             return "bill", Wording(_BILL, (("bill", payout.settlement_id),))
