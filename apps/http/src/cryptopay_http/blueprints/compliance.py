@@ -628,8 +628,9 @@ _PAYMENTS.noted(
     "Keep a held payment frozen for the authorities (officers)",
     step_up=False,
     description=(
-        "Keeps the held payment frozen in custody for the authorities; the alerts' case is marked reported with "
-        "the note (export its STR from the case). Nothing moves. Audited."
+        "Keeps the held payment frozen in custody for the authorities; the alerts' case is escalated (to be "
+        "reported) with the note: export its STR from the case, then move it to reported once filed. Nothing "
+        "moves. Audited."
     ),
     problems=_DECIDED,
 )
