@@ -178,6 +178,7 @@ def test_a_transfer_approved_the_day_after_its_debit_is_expected_on_the_day_of_i
     stack = PaymentsStack()
     payout = _bank_payout(stack)
     paid_on = stack.clock.now().date()
+    stack.payouts.bank_file(actor="ops:amina")
     stack.payouts.propose_bank_confirmation(payout.id, reference="FT26337ABC", note="", by="user:amina")
     stack.clock.advance(days=1)
     done = stack.payouts.approve_bank_confirmation(payout.id, by="user:baraka", reference="FT26337ABC")
@@ -191,6 +192,25 @@ def test_a_transfer_approved_the_day_after_its_debit_is_expected_on_the_day_of_i
     assert _bank_check(_reconcile(stack, day(stack.clock.now().date()))).differences == ()
     missing = _bank_check(_reconcile(stack, day(paid_on))).differences  # the day it left: it must be on it
     assert [(d.subject, d.actual) for d in missing] == [(f"bank transfer {payout.id} (completed)", "not on it")]
+
+
+def test_a_transfer_written_to_a_second_file_before_its_proposal_is_looked_for_from_the_first() -> None:
+    """The bank file lists a transfer until its confirmation is proposed; paid from the first file on day 1, listed
+    again on day 2 and proposed then, its debit may lie on day 1: the day-2 statement does not report it missing
+    (``exported_at`` is the first file's time), a statement of both days matches it."""
+    stack = PaymentsStack()
+    payout = _bank_payout(stack)
+    paid_on = stack.clock.now().date()
+    stack.payouts.bank_file(actor="ops:amina")
+    stack.clock.advance(days=1)
+    assert [p.exported_at for p in stack.payouts.bank_file(actor="ops:amina")] == [payout.submitted_at]
+    done = _confirm(stack, payout, "FT26337ABC")
+    today = stack.clock.now().date()
+    empty = BankStatement(lines=(), period=period_of(today.isoformat(), today.isoformat()))
+    assert _bank_check(_reconcile(stack, parse_bank_statement(render_bank_statement(empty)))).differences == ()
+    debit = BankLine(on=paid_on, reference="FT26337ABC", narrative="cryptopay", debit=done.amount)
+    both = BankStatement(lines=(debit,), period=period_of(paid_on.isoformat(), today.isoformat()))
+    assert _bank_check(_reconcile(stack, parse_bank_statement(render_bank_statement(both)))).differences == ()
 
 
 def test_the_statement_layout_is_read_strictly_with_the_banks_column_names() -> None:

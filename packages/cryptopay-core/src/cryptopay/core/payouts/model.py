@@ -258,7 +258,7 @@ class Payout:
     finished_at: datetime | None = None
     retried_by: str | None = None
     b2b: B2BTarget | None = None  # set for a B2B payment (bank by paybill, bill); None for B2C and bank transfers
-    exported_at: datetime | None = None  # a bank transfer: when it was last written to a bank file
+    exported_at: datetime | None = None  # a bank transfer: when it was first written to a bank file
     held: str | None = None  # why it waits, still planned: the float cannot cover it yet (None: free to send)
     held_since: datetime | None = None
     biller_token: str | None = None  # a prepaid biller's token, when its B2B result carried one (see wallets.bills)

@@ -712,9 +712,10 @@ class Payouts:
         now = self._clock.now()
         submitted = uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit)
         waiting = [p for p in submitted if p.is_bank_transfer and p.conclusion is None]
-        for payout in waiting:
-            payout.exported_at = now
-            uow.payouts.update(payout)
+        for payout in waiting:  # the first file it was in: it cannot have left the bank before (reconciliation)
+            if payout.exported_at is None:
+                payout.exported_at = now
+                uow.payouts.update(payout)
         total = sum((p.amount for p in waiting), Money.zero(KES))
         audit(uow, actor, "payout.bank_file", "payouts:bank", now, payouts=len(waiting), total=total)
         return waiting

@@ -142,7 +142,8 @@ def _one_debit_two_payouts(key: str, payouts: list[Payout]) -> Difference:
 
 def _debited_within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:
     """Whether a completed transfer's debit must lie within a statement's period (LASTREAD reader1 L-5): it left
-    our bank account after it was written to the bank file (``exported_at``; without one, after it was submitted)
+    our bank account after it was first written to the bank file (``exported_at``; without one, after it was
+    submitted)
     and before an admin said it had left (the confirmation's proposal; without one, its completion). The second
     admin's approval, often a day or more later, says nothing of when the bank debited it. A transfer whose window
     straddles the period is left to a statement covering the whole window (a weekly one), not reported as missing
