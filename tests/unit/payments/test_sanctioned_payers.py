@@ -228,13 +228,15 @@ def test_a_released_payment_is_credited_as_it_would_have_been_and_settled(stack:
         stack.held_payments.keep(credit.id, officer=OFFICER, note="again")
 
 
-def test_a_kept_payment_stays_frozen_and_its_case_is_reported(stack: PaymentsStack) -> None:
+def test_a_kept_payment_stays_frozen_and_its_case_is_escalated_to_be_reported(stack: PaymentsStack) -> None:
+    """Keeping money frozen is no STR filed: the case is escalated ("to be reported") and stays on the MLRO's list
+    until the filing moves it to reported (review12 R12-8)."""
     invoice_id = _paid_from(stack, LISTED)
     credit = _held(stack, invoice_id)
     kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC")
     assert kept.decision is HoldDecision.KEPT and stack.balance(flows.payments_held(USDT)) == credit.received
     assert stack.balance(flows.merchant_liability("m1", USDT)).is_zero() and stack.books_balanced()
-    assert _case_of(stack, credit).status is CaseStatus.REPORTED
+    assert _case_of(stack, credit).status is CaseStatus.ESCALATED
     assert [d["action"] for d in _decisions(stack, invoice_id)] == ["compliance.held_payment_kept"]
     for decide in (stack.held_payments.release, stack.held_payments.return_to_payer):
         with pytest.raises(Conflict):
@@ -392,7 +394,7 @@ def test_a_return_refused_for_want_of_a_hot_wallet_leaves_the_alerts_open_for_an
     assert stack.monitoring is not None
     assert [a.status for a in stack.monitoring.alerts() if a.id in credit.alerts] == [AlertStatus.OPEN]
     kept = stack.held_payments.keep(credit.id, officer=OFFICER, note="frozen for the FRC instead")
-    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED
+    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.ESCALATED
 
 
 def test_a_return_whose_refund_failed_is_back_in_the_officers_queue(stack: PaymentsStack) -> None:
@@ -549,4 +551,4 @@ def test_an_approval_refused_because_the_proposal_changed_concludes_nothing(stac
     assert not [r for r in stack.storage.audit_records() if r.action.startswith("compliance.case_")]
     assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
     kept = held.keep(credit.id, officer=SECOND, note="the FRC asked us to hold it")
-    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.REPORTED
+    assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.ESCALATED

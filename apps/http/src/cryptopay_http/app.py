@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
     admin,
+    admin_audit,
     admin_paybill,
     api_keys,
     compliance,
@@ -71,6 +72,7 @@ BLUEPRINTS += [
     fx.bp,
     daraja_hooks.bp,
     admin.bp,
+    admin_audit.bp,
     admin_paybill.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]

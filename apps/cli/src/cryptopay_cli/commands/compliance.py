@@ -484,7 +484,7 @@ def decline_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NO
 
 @held_app.command("keep")
 def keep_held(credit_id: str, officer: str = OFFICER, note: str = DECISION_NOTE) -> None:
-    """Keep a held payment frozen for the authorities; its alerts' case is reported."""
+    """Keep a held payment frozen for the authorities; its alerts' case is escalated, to be reported."""
     with errors_to_exit_codes():
         emit_json(
             _held_row(

@@ -42,6 +42,7 @@ __all__ = [
     "BAD_LIMIT",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "MAX_TEXT",
     "MESSAGES",
     "PARTY_KINDS",
     "TOO_LONG",

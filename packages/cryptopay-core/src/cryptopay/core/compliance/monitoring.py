@@ -419,18 +419,21 @@ class Monitoring:
     def conclude(
         self, uow: MonitoringUnitOfWork, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str
     ) -> list[str]:
-        """Close the alerts with an officer's decision on the money held on them (``payments.held``), in the
+        """Conclude the alerts with an officer's decision on the money held on them (``payments.held``), in the
         decision's own unit of work ``uow`` (so nothing is concluded unless the money moves): the open ones grouped
-        into a case of their own (audited ``compliance.case_opened``), every case they are in moved to the final
-        ``status`` with ``note`` (audited ``compliance.case_status``); a case already at ``status`` is left as it is
-        (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's work rolls back). The cases'
-        ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
-        if not status.final:
-            raise InvalidInput("a decision closes or reports the case", field="status")
+        into a case of their own (audited ``compliance.case_opened``), every case they are in moved to ``status``
+        (final, or ``escalated``: money kept, the case to be reported, which an STR filing then moves on; a case
+        already reported is left as it is) with ``note`` (audited ``compliance.case_status``); a case already at
+        ``status`` is left as it is (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's
+        work rolls back). The cases' ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
+        if not (status.final or status is CaseStatus.ESCALATED):
+            raise InvalidInput("a decision closes, escalates or reports the case", field="status")
         now = self.clock.now()
         alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
         cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
-        clash = [c.id for c in cases.values() if c.status.final and c.status is not status]
+        # escalated ("to be reported", a kept payment): a case already reported is further along, left as it is
+        further = (CaseStatus.REPORTED,) if status is CaseStatus.ESCALATED else ()
+        clash = [c.id for c in cases.values() if c.status.final and c.status is not status and c.status not in further]
         if clash:
             raise Conflict(f"case {', '.join(clash)} is concluded otherwise: the decision would contradict it")
         fresh = [a for a in alerts if a.status is AlertStatus.OPEN]
@@ -438,7 +441,7 @@ class Monitoring:
             case = self._new_case(uow, officer, fresh, officer, now)
             cases[case.id] = case
         for case in cases.values():
-            if case.status is status:
+            if case.status is status or case.status in further:
                 continue
             case.move(status, officer, at=now, note=note)
             uow.cases.update(case)

@@ -16,8 +16,9 @@ and a held remittance is released or refunded:
   (``Refunds.check_held_return``: no hot wallet on the network, no option of the invoice on the payment's rail, an
   address no refund may go to such as one of the platform's), so a refused return leaves them open. The alerts are
   closed ``closed_no_action``. A return whose refund failed may be decided again;
-- ``keep``: kept frozen in ``payments_held`` for the authorities; the alerts' case is ``reported`` with the note
-  (the STR is exported from it as from any case). Nothing moves.
+- ``keep``: kept frozen in ``payments_held`` for the authorities; the alerts' case is ``escalated`` (to be
+  reported: keeping money is no STR filed, review12 R12-8) with the note (the STR is exported from it as from any
+  case, and the case moved to ``reported`` once filed). Nothing moves.
 
 The decision is one unit of work: it locks the credit and refuses a payment decided meanwhile or a proposal changed
 since the approver read it (``Conflict``), moves the money, and concludes the alerts (``Monitoring.conclude``: the open
@@ -85,7 +86,7 @@ class HeldPaymentsUnitOfWork(PaymentsUnitOfWork, MonitoringUnitOfWork, Protocol)
 _CASE_STATUS = {
     HoldDecision.RELEASED: CaseStatus.CLOSED_NO_ACTION,
     HoldDecision.RETURNED: CaseStatus.CLOSED_NO_ACTION,
-    HoldDecision.KEPT: CaseStatus.REPORTED,
+    HoldDecision.KEPT: CaseStatus.ESCALATED,  # to be reported: keeping money asserts no STR was filed (R12-8)
 }
 
 
@@ -162,7 +163,7 @@ class HeldPayments:
         return transaction(self.uow, partial(self._decline, credit_id=credit_id, officer=officer, note=why))
 
     def keep(self, credit_id: str, *, officer: str, note: str) -> PaymentCredit:
-        """Keep a held payment frozen for the authorities: its alerts' case reported."""
+        """Keep a held payment frozen for the authorities: its alerts' case escalated, to be reported (R12-8)."""
         return self._decide(credit_id, HoldDecision.KEPT, officer, note)
 
     # -- four-eyes: the proposal -----------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""``GET /v1/admin/audit`` (review12 R12-6): an officer's search of the audit log over the API, newest first, paged
+with ``before``, audited; bad input a 422 problem naming the parameter; customers get a 403."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptopay.core.audit import AuditEvent
+
+AT = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def _searched(services) -> list:
+    with services.uow() as uow:
+        return [r for r in uow.audit.records() if r.action == "audit.searched"]
+
+
+def test_an_officer_searches_the_log_pages_back_and_the_search_is_audited(client, auth, services):
+    with services.uow() as uow:
+        for n in range(5):
+            uow.audit.append(AuditEvent("user:usr_off", "kyc.approve", "kyc:usr_c1", AT + timedelta(days=n)))
+        uow.audit.append(AuditEvent("user:usr_off", "alert.read", "user:usr_c2", AT))
+    officer = auth.user("compliance")
+    first = client.get("/v1/admin/audit?subject=usr_c1&action=kyc.&limit=3", headers=officer)
+    assert first.status_code == 200, first.json
+    assert [r["at"][:10] for r in first.json["records"]] == ["2026-03-06", "2026-03-05", "2026-03-04"]
+    assert first.json["records"][0]["subject"] == "kyc:usr_c1" and first.json["before"]
+    rest = client.get(f"/v1/admin/audit?subject=usr_c1&limit=3&before={first.json['before']}", headers=officer)
+    assert [r["at"][:10] for r in rest.json["records"]] == ["2026-03-03", "2026-03-02"] and rest.json["before"] is None
+    dated = client.get(
+        "/v1/admin/audit?actor=user:usr_off&since=2026-03-02&until=2026-03-02", headers=auth.user("admin")
+    )
+    assert {r["action"] for r in dated.json["records"]} == {"kyc.approve", "alert.read"}
+    assert len(_searched(services)) == 3
+
+
+def test_bad_input_is_a_422_naming_it_and_customers_are_refused(client, auth, services):
+    officer = auth.user("compliance")
+    bad = client.get("/v1/admin/audit?since=March", headers=officer)
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json" and "YYYY-MM-DD" in str(bad.json)
+    assert client.get("/v1/admin/audit?limit=0", headers=officer).status_code == 422
+    assert client.get("/v1/admin/audit?colour=red", headers=officer).status_code == 422
+    assert client.get("/v1/admin/audit?since=2026-03-05&until=2026-03-01", headers=officer).status_code == 422
+    assert _searched(services) == []
+    assert client.get("/v1/admin/audit", headers=auth.user("personal")).status_code == 403
