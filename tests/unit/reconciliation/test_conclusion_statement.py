@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
@@ -110,3 +111,20 @@ def test_a_completion_whose_receipt_is_absent_is_contradicted_only_by_a_statemen
     assert not isinstance(refused.value, StatementContradicts)
     with pytest.raises(InvalidInput, match="not the payout's send"):  # a completion too needs the send covered
         read(COMPLETED, "SC21ABCD9Z", line(), period=(SENT + timedelta(seconds=5), DAY[1]))
+
+
+def test_a_failure_whose_payment_is_booked_on_a_payout_it_does_not_match_is_contradicted() -> None:
+    """reader2 L2-3: a row booked on another payout it could be is that payout's (the failure stands); one booked on
+    a payout of another amount (a receipt named by a slip) may be this payout's: a 409 naming the other payout."""
+    statement = Statement(lines=(line(),), shortcode="600000", period=DAY, digest="ab" * 32)
+    twin = attrs.evolve(PAYOUT, id="po_2", originator_id="po_2", state=PayoutState.COMPLETED, receipt="SC21ABCD9Z")
+    kept = from_statement(
+        PAYOUT, FAILED, None, statement, BOUND, shortcode="600000", now=LATER, booked={"SC21ABCD9Z": twin}
+    )
+    assert kept.receipt is None
+    wrong = attrs.evolve(twin, amount=Money.of("2500", KES))
+    with pytest.raises(StatementContradicts, match="booked on payout po_2, which it does not match") as refused:
+        from_statement(
+            PAYOUT, FAILED, None, statement, BOUND, shortcode="600000", now=LATER, booked={"SC21ABCD9Z": wrong}
+        )
+    assert refused.value.code == "statement_contradicts"

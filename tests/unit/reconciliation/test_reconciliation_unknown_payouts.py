@@ -567,3 +567,38 @@ def test_a_row_is_the_open_payouts_before_a_failed_ones_and_a_paid_account_is_co
     assert not any("ambiguous" in actual for _, actual in found_)
     other = found_["payout po_3 (completed)", "for account '556'"]
     assert other.expected == "for account '555'"
+
+
+def test_a_failed_payout_paid_after_its_retrys_row_is_named() -> None:
+    """reader2 L2-1: the retry's row takes the open retry; a second row M-Pesa paid after (the failed original paid
+    after all) is the untaken failed payout's, named, not "none in our books"."""
+    failed = b2b_payout("po_1", PayoutState.FAILED, "12345", sent=AT)
+    retry = b2b_payout("po_2", PayoutState.UNKNOWN, "12345", sent=AT + timedelta(hours=1))
+    rows = (
+        pay_bill_row("SBXRETRY1", AT + timedelta(hours=1, minutes=1)),
+        pay_bill_row("SBXORIG01", AT + timedelta(hours=1, minutes=2)),
+    )
+    statement = Statement(lines=rows, shortcode="600000", period=(AT, AT + timedelta(hours=3)))
+    records = attrs.evolve(records_of(retry, AT + timedelta(hours=3), statement), payouts=(failed, retry))
+    found_ = {(d.subject, d.actual): d for d in statement_matches_payouts(records)}
+    assert "SBXRETRY1" in found_["payout po_2 (unknown)", "paid by M-Pesa"].detail
+    assert "SBXORIG01" in found_["payout po_1 (failed)", "paid by M-Pesa"].detail
+    assert not any(subject.startswith("receipt ") for subject, _ in found_)
+
+
+def test_a_row_booked_on_a_payout_it_does_not_match_advises_no_failure_of_the_payout_it_could_be() -> None:
+    """reader2 L2-3: a receipt booked by a slip on a payout of another amount and account: its row, showing another
+    open payout's amount and account, is reported as possibly that payout's, and "conclude failed" is not advised."""
+    open_ = b2b_payout("po_1", PayoutState.UNKNOWN, "12345", sent=AT)
+    wrong = attrs.evolve(
+        b2b_payout("po_9", PayoutState.COMPLETED, "99999", sent=AT - timedelta(minutes=5), receipt="SBXPAID01"),
+        amount=Money.of("2500", KES),
+    )
+    row = pay_bill_row("SBXPAID01", AT + timedelta(minutes=1), "12345")
+    statement = Statement(lines=(row,), shortcode="600000", period=(AT - timedelta(hours=1), AT + timedelta(hours=3)))
+    records = attrs.evolve(records_of(open_, AT + timedelta(hours=3), statement), payouts=(open_, wrong))
+    found_ = statement_matches_payouts(records)
+    mine = [d for d in found_ if d.subject == "payout po_1 (unknown)"]
+    assert [d.actual for d in mine] == ["receipt SBXPAID01 could be its payment, booked on payout po_9"]
+    assert "conclude failed" not in mine[0].detail and "do not conclude this payout failed" in mine[0].detail
+    assert any(d.subject == "payout po_9 (completed)" for d in found_)  # its own mismatch is still reported

@@ -6,12 +6,14 @@ amount and receiving party (and, for a paybill payment whose row shows one, its 
 send; a failure needs the statement to cover the send and the unknown bound after it, up to when it is read (a day's
 statement read at noon shows nothing of the afternoon; a request M-Pesa took is paid within the bound), and to show
 no payment that could be the payout's (``matching.could_pay``: its amount, party and account, completed after the
-send) other than one another payout carries the receipt of. A statement that shows the opposite of the conclusion
-proposed (the payment present for a failure; for a completion, its receipt absent although the statement covers the
-bound, or present with another amount, party, account or time) is a ``StatementContradicts`` (409): the proposal, not
-the file, is wrong. A completion naming a payment that another payout M-Pesa may still pay could equally be (review12
-R12-9: two payouts of one amount to one paybill, the row showing no account number) is a ``StatementAmbiguous``
-(409): the statement does not say which was paid, so it concludes neither, as reconciliation advises neither.
+send) other than one another payout carries the receipt of and could be (amount, party, account: a row booked on a
+payout it does not match, by a slip, contradicts the failure: reader2 L2-3). A statement that shows the opposite of
+the conclusion proposed (the payment present for a failure; for a completion, its receipt absent although the
+statement covers the bound, or present with another amount, party, account or time) is a ``StatementContradicts``
+(409): the proposal, not the file, is wrong. A completion naming a payment that another payout M-Pesa may still pay
+could equally be (review12 R12-9: two payouts of one amount to one paybill, the row showing no account number) is a
+``StatementAmbiguous`` (409): the statement does not say which was paid, so it concludes neither, as reconciliation
+advises neither.
 """
 
 from __future__ import annotations
@@ -150,8 +152,20 @@ def from_statement(
             "cannot show the payment is absent",
             field="statement",
         )
-    # a payment another payout carries (its receipt booked) is that payout's, not a sign this one was paid
-    maybe = [line for line in paid if matching.could_pay(payout, line) and line.receipt not in taken]
+    # a payment another payout carries (its receipt booked) is that payout's, not a sign this one was paid, when it
+    # could be that payout's payment; one booked on a payout it is not (a receipt named by a slip: reader2 L2-3)
+    # may be this payout's payment, so concluding it failed could pay it twice: M-Pesa's record of it says whose
+    maybe = [line for line in paid if matching.could_pay(payout, line)]
+    wrong = [(line, taken[line.receipt]) for line in maybe if line.receipt in taken]
+    wrong = [(line, carrier) for line, carrier in wrong if not matching.is_its(carrier, line)]
+    if wrong:
+        line, carrier = wrong[0]
+        raise StatementContradicts(
+            f"the statement's payment {line.receipt} ({line.withdrawn}, completed {line.completed_at.isoformat()}) "
+            f"may be this payout's, and it is booked on payout {carrier.id}, which it does not match ({carrier.amount}"
+            " to its party and account): a failure could pay it twice; check M-Pesa's record of the payment first"
+        )
+    maybe = [line for line in maybe if line.receipt not in taken]
     if maybe:
         receipts = ", ".join(line.receipt for line in maybe)
         raise StatementContradicts(

@@ -6,8 +6,8 @@ receiving party (paybill, till or phone), completed at or after the payout's sen
 its account number when the row shows one (``A/C No.``, else ``Acc. <account>`` at the end of its Details, as the
 portal writes a pay-bill payment; review12 R12-9: two payouts of one amount to one paybill, for two accounts, are
 told apart only by it). A payout M-Pesa may still pay (``submitted``, ``unknown``) is what a row could be before one
-failed in our books: a failed one is looked at only for a row no open payout could be (M-Pesa paid what we think
-failed).
+failed in our books: a failed one is looked at only for a row no open payout not already another row's could be
+(M-Pesa paid what we think failed, e.g. a failed original after its retry's row: reader2 L2-1).
 
 A row that only one payout could be is that payout's (the first such row, in the statement's order: a second one is
 none of ours). A row that two or more payouts could equally be is ``ambiguous``: the statement does not say which of
@@ -33,6 +33,7 @@ __all__ = [
     "account_of",
     "accounts_agree",
     "could_pay",
+    "is_its",
     "place",
     "same_account",
     "same_party",
@@ -98,17 +99,17 @@ def accounts_agree(payout: Payout, line: StatementLine) -> bool:
     return not ours.strip() or not theirs or same_account(ours, theirs)
 
 
+def is_its(payout: Payout, line: StatementLine) -> bool:
+    """Whether the row shows ``payout``'s payment by its amount, party and account (for a paybill payment whose row
+    shows one): a row booked on a payout it is not (reader2 L2-3: a receipt named by a slip) is not that payout's."""
+    return line.withdrawn == payout.amount and same_party(payout, line) and accounts_agree(payout, line)
+
+
 def could_pay(payout: Payout, line: StatementLine) -> bool:
     """Whether the payment row could be ``payout``'s, by what both show: its amount, its party, its account (for a
     paybill payment whose row shows one), completed at or after its send (to the second, as statements write)."""
     sent = payout.submitted_at
-    return (
-        sent is not None
-        and line.withdrawn == payout.amount
-        and same_party(payout, line)
-        and accounts_agree(payout, line)
-        and line.completed_at >= sent.replace(microsecond=0)
-    )
+    return sent is not None and is_its(payout, line) and line.completed_at >= sent.replace(microsecond=0)
 
 
 @attrs.frozen
@@ -141,10 +142,19 @@ def place(rows: Sequence[StatementLine], payouts: Sequence[Payout], booked: Mapp
             found.append(Placed(payout))
             continue
         fits = [p for p in pool if could_pay(p, line)]
-        fits = [p for p in fits if not p.is_final] or fits  # one M-Pesa may still pay before one failed in our books
-        if len(fits) == 1 and fits[0].id not in taken:
-            taken.add(fits[0].id)
-            found.append(Placed(fits[0]))
+        open_ = [p for p in fits if not p.is_final]  # one M-Pesa may still pay before one failed in our books
+        if len(open_) > 1:
+            found.append(Placed(could_be=tuple(open_)))
+            continue
+        if open_ and open_[0].id not in taken:
+            taken.add(open_[0].id)
+            found.append(Placed(open_[0]))
+            continue
+        # no untaken open payout could be it (reader2 L2-1: the retry's row came first): a failed one M-Pesa paid
+        failed = [p for p in fits if p.is_final and p.id not in taken]
+        if len(failed) == 1:
+            taken.add(failed[0].id)
+            found.append(Placed(failed[0]))
         else:
-            found.append(Placed(could_be=tuple(fits) if len(fits) > 1 else ()))
+            found.append(Placed(could_be=tuple(failed) if len(failed) > 1 else ()))
     return found

@@ -382,10 +382,15 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
     matched: set[str] = set()
     ambiguous: set[str] = set()  # payouts a row could be, the statement not saying which: not shown absent either
     paid = [line for line in statement.lines if line.is_payout]
+    misbooked: set[str] = set()  # payouts a row booked on another payout it does not match could be (L2-3)
     for line, where in zip(paid, matching.place(paid, records.payouts, by_receipt), strict=True):
         if where.payout is not None:
             matched.add(where.payout.id)
             found += _line_against(where.payout, line, records)
+            if not matching.is_its(where.payout, line):
+                mine = _misbooked(line, where.payout, records.payouts)
+                misbooked.update(p.id for p in mine)
+                found += [_booked_elsewhere(p, line, where.payout) for p in mine]
         elif where.ambiguous:
             ambiguous.update(p.id for p in where.could_be)
             found.append(_ambiguous(line, where.could_be))
@@ -404,8 +409,34 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             detail = f"{payout.amount} to {shown_destination(payout.destination)}, completed {payout.finished_at}"
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
-    found += _open_not_on_statement(records, covers, matched | ambiguous)
+    found += _open_not_on_statement(records, covers, matched | ambiguous | misbooked)
     return found + _totals(paid, ours)
+
+
+def _misbooked(line: StatementLine, carrier: Payout, payouts: Iterable[Payout]) -> list[Payout]:
+    """The payouts not completed in our books that a row booked on ``carrier``, which it does not match (a receipt
+    named by a slip: reader2 L2-3), could be: M-Pesa's statement shows one of them paid, so none is advised failed."""
+    return [
+        p
+        for p in payouts
+        if p.id != carrier.id
+        and p.state not in (PayoutState.COMPLETED, PayoutState.PLANNED)
+        and not p.is_bank_transfer
+        and matching.could_pay(p, line)
+    ]
+
+
+def _booked_elsewhere(payout: Payout, line: StatementLine, carrier: Payout) -> Difference:
+    """A payout a row could be whose receipt is booked on another payout the row does not match (reader2 L2-3):
+    concluding it failed could pay it twice, so no failure is advised."""
+    return Difference(
+        f"payout {payout.id} ({payout.state.value})",
+        f"{payout.state.value} as in our books (paid or not: M-Pesa's record says)",
+        f"receipt {line.receipt} could be its payment, booked on payout {carrier.id}",
+        f"{_paid(line)}: the row could be this payout's and is booked on payout {carrier.id}, which it does not "
+        f"match: check payout {carrier.id}'s receipt against M-Pesa's record of the payment (whose it is); do not "
+        "conclude this payout failed (it could be paid twice)",
+    )
 
 
 def _open_not_on_statement(records: Records, covers: tuple[datetime, datetime], matched: set[str]) -> list[Difference]:
