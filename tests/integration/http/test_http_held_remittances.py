@@ -216,3 +216,38 @@ def test_a_refund_re_aimed_after_the_approver_read_it_is_not_carried_out(client,
     assert held.state.value == "held" and stack.refunds.list_refunds(held.invoice_id) == []
     done = client.post(approve, json={"address": OTHER}, headers=auth.stepped_up(b, code=b_codes[2]))
     assert done.status_code == 200 and done.json["refund_address"] == OTHER, done.json
+
+
+def test_a_decline_naming_the_proposal_read_leaves_another_proposed_since_standing(client, auth, stack):
+    """LASTREAD reader1 L-4 (reader2 M-9 on the API): officer B reads refund proposal P1; A withdraws it and proposes
+    P2. B's decline naming P1's ``proposed_at`` is a 409 and P2 stands; naming P2's it clears P2. A ``proposed_at``
+    without a UTC offset is a 422. The release's decline takes it too."""
+    order_id = _held(stack)
+    a, a_codes = auth.staff("compliance")
+    b, _ = auth.staff("compliance")
+    refund, decline = f"{PATH}/{order_id}/refund", f"{PATH}/{order_id}/decline"
+    first = client.post(refund, json={"note": "namesake"}, headers=auth.stepped_up(a, code=a_codes[0]))
+    assert first.status_code == 200, first.json
+    read = client.get(f"{PATH}/{order_id}", headers=b).json["refund_proposal"]["at"]
+    assert client.post(decline, json={"note": "typo"}, headers=a).status_code == 200
+    stack.clock.advance(minutes=1)
+    second = client.post(refund, json={"note": "namesake, again"}, headers=auth.stepped_up(a, code=a_codes[1]))
+    assert second.status_code == 200, second.json
+    standing = second.json["refund_proposal"]["at"]
+    naive = client.post(decline, json={"note": "no", "proposed_at": "2026-01-05T09:00:00"}, headers=b)
+    assert (naive.status_code, naive.json["code"]) == (422, "validation_failed"), naive.json
+    stale = client.post(decline, json={"note": "a strong match", "proposed_at": read}, headers=b)
+    assert stale.status_code == 409 and "read it again" in stale.json["detail"], stale.json
+    held = stack.remittances.get(order_id).refund_proposal
+    assert held is not None and held.note == "namesake, again"
+    done = client.post(decline, json={"note": "a strong match", "proposed_at": standing}, headers=b)
+    assert done.status_code == 200 and done.json["refund_proposal"] is None, done.json
+    release = client.post(
+        f"{PATH}/{order_id}/release", json={"note": "namesake"}, headers=auth.stepped_up(a, code=a_codes[2])
+    )
+    assert release.status_code == 200, release.json
+    stale_release = client.post(
+        f"{PATH}/{order_id}/decline-release", json={"note": "no", "proposed_at": read}, headers=b
+    )
+    assert stale_release.status_code == 409, stale_release.json
+    assert stack.remittances.get(order_id).release_proposal is not None

@@ -918,13 +918,36 @@ class RemittanceApprovalRequest:
     )
 
 
+@attrs.frozen
+class RemittanceDeclineRequest:
+    """Why the officer declines (or withdraws) a held remittance order's proposal, and which proposal they read."""
+
+    note: str = attrs.field(
+        metadata=limits(
+            "why (kept in the audit log and the alerts' case)", min_length=1, max_length=4000, text=TextKind.PROSE
+        )
+    )
+    proposed_at: datetime | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "when the proposal the officer read was made (the order's `refund_proposal.at` or "
+            "`release_proposal.at`, as read): another one proposed since is a 409 and stands (reader2 M-9). "
+            "Without it, whichever proposal stands is cleared"
+        ),
+    )
+
+
 _REMITTANCE_DECIDED = (
     (NotFound, "no remittance order with this id"),
     (InvalidState, "not held for compliance (an operator refunds it), or (approve, decline) nothing is proposed"),
     (InvalidInput, "no note saying why, or not an address on the network it was paid on"),
     (Refused, "paid out or refunding already, a payout in flight, or nothing confirmed arrived"),
     (Blocked, "a sanctions list names the refund address"),
-    (Conflict, "a refund is proposed already (propose), or it changed since you read it (approve)"),
+    (
+        Conflict,
+        "a refund is proposed already (propose), or it changed since you read it (approve; decline with "
+        "`proposed_at`: another proposed since stands)",
+    ),
 )
 
 
@@ -997,15 +1020,25 @@ def approve_remittance_refund(order_id: str) -> Response:
     )
 
 
-_REMITTANCES.noted(
+@_REMITTANCES.post(
     "decline",
-    "decline_remittance_refund",
-    lambda: _remittances().decline_refund,
     "Decline (or withdraw) the refund proposed on a held remittance order (officers)",
+    request=RemittanceDeclineRequest,
     step_up=False,
-    description="Clears the proposal, saying why; nothing moves. Audited `remittance.refund_proposal_declined`.",
+    description=(
+        "Clears the proposal, saying why; nothing moves. With `proposed_at` (when the proposal read was made), "
+        "another proposed since is a 409 and stands, as the console's decline does (LASTREAD reader1 L-4). Audited "
+        "`remittance.refund_proposal_declined`."
+    ),
     problems=_REMITTANCE_DECIDED,
 )
+def decline_remittance_refund(order_id: str) -> Response:
+    body = read_body(RemittanceDeclineRequest)
+    return _REMITTANCES.answer(
+        _remittances().decline_refund(
+            order_id, officer=current_principal().id, note=body.note, proposed_at=body.proposed_at
+        )
+    )
 
 
 _RELEASE_DECIDED = (
@@ -1014,7 +1047,11 @@ _RELEASE_DECIDED = (
     (InvalidInput, "no note saying why"),
     (Refused, "not paid, a payout in flight, no Travel Rule record, or its shillings went back to be refunded"),
     (LimitExceeded, "the recipient's M-Pesa daily limit cannot take it today (approve): nothing is decided"),
-    (Conflict, "a release or a refund is proposed already (propose), or it changed since you read it (approve)"),
+    (
+        Conflict,
+        "a release or a refund is proposed already (propose), or it changed since you read it (approve; "
+        "decline with `proposed_at`: another proposed since stands)",
+    ),
 )
 
 _REMITTANCES.noted(
@@ -1049,12 +1086,22 @@ def approve_remittance_release(order_id: str) -> Response:
     return _REMITTANCES.answer(_remittances().approve_release(order_id, officer=current_principal().id))
 
 
-_REMITTANCES.noted(
+@_REMITTANCES.post(
     "decline-release",
-    "decline_remittance_release",
-    lambda: _remittances().decline_release,
     "Decline (or withdraw) the release proposed on a held remittance order (officers)",
+    request=RemittanceDeclineRequest,
     step_up=False,
-    description="Clears the proposal, saying why; nothing moves. Audited `remittance.release_proposal_declined`.",
+    description=(
+        "Clears the proposal, saying why; nothing moves. With `proposed_at` (when the proposal read was made), "
+        "another proposed since is a 409 and stands, as the console's decline does (LASTREAD reader1 L-4). Audited "
+        "`remittance.release_proposal_declined`."
+    ),
     problems=_RELEASE_DECIDED,
 )
+def decline_remittance_release(order_id: str) -> Response:
+    body = read_body(RemittanceDeclineRequest)
+    return _REMITTANCES.answer(
+        _remittances().decline_release(
+            order_id, officer=current_principal().id, note=body.note, proposed_at=body.proposed_at
+        )
+    )
