@@ -430,6 +430,26 @@ def test_payouts_are_found_by_their_receipt(storage):
         assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
 
 
+def test_payouts_are_found_by_many_receipts_at_once(storage):
+    """reader2 L2-4: a statement's receipts in one read, by receipt, oldest first; a receipt no payout is booked with
+    (a prefix of one, a LIKE wildcard, a conclusion's proposal) is absent."""
+    first, second, bank, other = payout(1), payout(2, at=NOW + timedelta(minutes=1)), payout(3), payout(4)
+    first.completed(NOW, receipt="SBX1PAID", code="0", desc="ok")
+    second.completed(NOW, receipt="SBX2PAID", code="0", desc="ok")
+    bank.completed(NOW, receipt="FT-26/337.A", code="bank", desc="confirmed")
+    with storage.unit_of_work() as uow:
+        for each in (first, second, bank, other):
+            uow.payouts.add(each)
+    with storage.unit_of_work() as uow:
+        found = uow.payouts.with_receipts(["SBX1PAID", "SBX2PAID", "FT-26/337.A", "SBX1", "%", "SBX9NONE"])
+        assert {r: [p.id for p in ps] for r, ps in found.items()} == {
+            "SBX1PAID": ["po_1"],
+            "SBX2PAID": ["po_2"],
+            "FT-26/337.A": ["po_3"],
+        }
+        assert uow.payouts.with_receipts([]) == {}
+
+
 def test_payouts_are_found_by_a_bank_reference(storage):
     """R10-7: a bank transfer's reference (with '-', '/' or '.') finds the payout booked with it, and only it."""
     paid = payout(1)

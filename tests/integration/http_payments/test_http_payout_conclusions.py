@@ -298,3 +298,41 @@ def test_a_statement_larger_than_the_apis_usual_body_is_read(client, auth, stack
     admin = auth.user("admin")
     reconcile = client.post("/v1/admin/reconciliation", json={"bank_statement": big}, headers=admin)
     assert reconcile.status_code == 422, reconcile.json
+
+
+def test_a_failure_is_refused_while_its_payment_is_booked_on_a_payout_it_does_not_match(client, auth, stack, shop):
+    """Reader2 L2-3 over HTTP (PostgreSQL: the receipts read by the use case): two unknown payouts of other amounts;
+    the first's payment is booked on the second by a slip (a completion from the record read in words). Concluding
+    the first failed from the statement is then a 409 statement_contradicts naming the second: it would pay twice."""
+    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.LOST_CALLBACK)
+    admin, sent = auth.user("admin"), []
+    for amount in ("5000", "7000"):
+        stack.pay(shop.invoice(amount)["id"])
+        stack.confirm(3)
+        run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
+        sent.append(run["runs"][0]["payouts"][0]["id"])
+        stack.payouts.submit_payouts()
+        stack.clock.advance(minutes=3)
+        stack.payouts.query_stale_payouts()
+    stack.clock.advance(hours=1)
+    first, second = sent
+    ann, codes = auth.staff("admin")
+    bob, bob_codes = auth.staff("admin")
+    lines = statement_lines(stack)
+    rows = [x for x in parse_statement("\n".join(lines)).lines if x.is_payout]
+    [mine] = [x for x in rows if x.withdrawn == stack.payouts.get_payout(first).amount]
+    slip = {"outcome": "completed", "receipt": mine.receipt, "evidence": "read out on the phone", "note": "paid"}
+    path = f"/v1/admin/payouts/{second}/conclusion"
+    assert client.post(path, json=slip, headers=auth.stepped_up(ann, code=codes.pop())).status_code == 200
+    read = {"outcome": "completed", "receipt": mine.receipt}
+    booked = client.post(f"{path}/approve", json=read, headers=auth.stepped_up(bob, code=bob_codes.pop()))
+    assert booked.status_code == 200, booked.json
+    failed = {"outcome": "failed", "note": "not on it", "statement": lines}
+    refused = client.post(
+        f"/v1/admin/payouts/{first}/conclusion", json=failed, headers=auth.stepped_up(ann, code=codes.pop())
+    )
+    assert refused.status_code == 409 and refused.json["code"] == "statement_contradicts", refused.json
+    assert f"booked on payout {second}, which it does not match" in refused.json["detail"]
+    assert (
+        stack.payouts.get_payout(first).conclusion is None and stack.payouts.get_payout(first).state.value == "unknown"
+    )

@@ -21,6 +21,7 @@ served (the hashes are recomputed from the sealed values).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -104,8 +105,9 @@ def _pass(storage: SqlStorage, batch: int, step: Callable[[SqlUnitOfWork, str], 
             return step(uow, after)
 
     while True:
-        # A row written by a request between the batch's read and its rewrite (``…Changed``: the batch wrote
-        # nothing) was sealed by that write under the current keys: the batch is read and rewritten again.
+        # A versioned row written by a request between the batch's read and its rewrite (``…Changed``: the batch
+        # wrote nothing; a backstop, the batch's rows are read ``FOR UPDATE``): the batch is read and rewritten again.
+        # Document tables retry a changed row in ``_documents`` itself.
         rewritten, last = retrying(one_batch, on=_CHANGED)
         total += rewritten
         if last is None:
@@ -124,12 +126,17 @@ def _row_step(
     batch: int,
 ) -> Callable[[SqlUnitOfWork, str], tuple[int, str | None]]:
     """One batch of a table read by ``query`` (its id first): each row that ``needs`` it read through its repository
-    and written back (``rewrite``), which seals it under the current keys."""
+    and written back (``rewrite``), which seals it under the current keys.
+
+    The batch is read ``FOR UPDATE`` (PostgreSQL; SQLite's one writer already keeps requests out until the batch
+    commits): most of these rewrites (a case, an application, a journal entry, an alert) have no version to write
+    over, so a request's write between the batch's read and its rewrite would be undone (reader2 L2-6); a request
+    instead commits before the batch reads its row or waits for the batch and then writes its own version."""
 
     def step(uow: SqlUnitOfWork, after: str) -> tuple[int, str | None]:
         select = query()
         key = select.selected_columns[0]
-        rows = uow.connection.execute(select.where(key > after).order_by(key).limit(batch)).all()
+        rows = uow.connection.execute(select.where(key > after).order_by(key).limit(batch).with_for_update()).all()
         wanted = [row for row in rows if needs(row)]
         for row in wanted:
             rewrite(uow, row)
@@ -241,14 +248,30 @@ test, and the rewrite."""
 
 
 def _documents(repository: _Documents[Any], after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:
+    """One batch of a document table: each document still in the clear (``all_rows``: each) written back sealed,
+    only over the stored text it was read from (reader2 L2-6: a request's write between the batch's read and the
+    rewrite, e.g. M-Pesa's callback completing a payout, is never undone): a document a request rewrote meanwhile
+    is read again and rewritten from that version, one that is gone is skipped. No row lock is held."""
     table, fields = repository.table, repository.fields
     assert isinstance(fields, PersonalFields)
-    conn = repository._conn
-    rows = conn.execute(sa.select(table.c.id, table.c.doc).where(table.c.id > after).order_by(table.c.id).limit(batch))
-    found = rows.all()
+    conn, stored = repository._conn, _stored(table)
+    found = conn.execute(sa.select(table.c.id, stored).where(table.c.id > after).order_by(table.c.id).limit(batch))
+    rows = found.all()
     rewritten = 0
-    for row_id, doc in found:
-        if all_rows or fields.unsealed(doc):
-            repository._update(repository._item(row_id, doc))
-            rewritten += 1
-    return rewritten, found[-1][0] if len(found) == batch else None
+    for row_id, text in rows:
+        current: str | None = text
+        while current is not None:
+            doc = json.loads(current)  # as ``JsonText`` reads it
+            if not (all_rows or fields.unsealed(doc)):
+                break
+            row = repository._row(repository._item(row_id, doc))
+            if conn.execute(table.update().where(table.c.id == row_id, stored == current).values(**row)).rowcount:
+                rewritten += 1
+                break
+            current = conn.execute(sa.select(stored).where(table.c.id == row_id)).scalar_one_or_none()
+    return rewritten, rows[-1][0] if len(rows) == batch else None
+
+
+def _stored(table: sa.Table) -> sa.ColumnElement[str]:
+    """A table's ``doc`` column as the text stored (what a rewrite compares against, not the parsed document)."""
+    return sa.type_coerce(table.c.doc, sa.Text)

@@ -1176,7 +1176,8 @@ def _statement_context(
 ) -> tuple[Payout, list[Payout], dict[str, Payout]]:
     """What a statement read for a conclusion is compared with (review12 R12-9): the payout, the other payouts M-Pesa
     may still pay (``submitted``, ``unknown``: over M-Pesa, every page), and the payouts carrying the receipt of a
-    payment row that could be one of them (asked only for those rows: ``with_receipt`` reads without an index)."""
+    payment row that could be one of them (asked only for those rows, in one ``with_receipts``: it reads without an
+    index)."""
     payout = _payout(uow, payout_id)
     others: list[Payout] = []
     for state in (PayoutState.SUBMITTED, PayoutState.UNKNOWN):
@@ -1188,7 +1189,8 @@ def _statement_context(
             after = (page[-1].created_at, page[-1].id)
     pool = [payout, *others]
     rows = [line for line in statement.lines if line.is_payout and any(matching.could_pay(p, line) for p in pool)]
-    booked = {line.receipt: carried[0] for line in rows if (carried := uow.payouts.with_receipt(line.receipt))}
+    carried = uow.payouts.with_receipts({line.receipt for line in rows})  # one read, not one per row (L2-4)
+    booked = {line.receipt: carried[line.receipt][0] for line in rows if line.receipt in carried}
     return payout, others, booked
 
 

@@ -331,6 +331,12 @@ class PayoutRepository(Protocol):
         (LASTREAD L-6). Not indexed (no receipt column): asked only when a conclusion is proposed or approved."""
         ...
 
+    def with_receipts(self, receipts: Collection[str]) -> dict[str, list[Payout]]:
+        """``with_receipt`` for each of ``receipts`` at once (a statement's rows: reader2 L2-4), by receipt; a receipt
+        no payout is booked with is absent. One read of the payouts (a few for thousands of receipts), not one per
+        receipt."""
+        ...
+
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
     ) -> list[Payout]:

@@ -365,6 +365,12 @@ class InMemoryPayouts(_ById):
     def with_receipt(self, receipt: str) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.receipt == receipt)
 
+    def with_receipts(self, receipts: Collection[str]) -> dict[str, list[Payout]]:
+        wanted, found = set(receipts), dict[str, list[Payout]]()
+        for payout in self._sorted(p for p in self._all() if p.receipt in wanted):
+            found.setdefault(cast(str, payout.receipt), []).append(payout)
+        return found
+
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
     ) -> list[Payout]:

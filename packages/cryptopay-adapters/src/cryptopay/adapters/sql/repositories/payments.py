@@ -580,6 +580,7 @@ class SqlSettlements(_Documents[Settlement]):
 
 _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
 _RECEIPT_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]*", re.ASCII)  # M-Pesa receipts and bank references
+_RECEIPTS_AT_ONCE = 500  # receipts asked in one statement by with_receipts
 _BY_AGE = ("created_at", "id")
 
 
@@ -642,6 +643,20 @@ class SqlPayouts(_Documents[Payout]):
             return []
         named = sa.cast(payouts.c.doc, sa.Text).like(f"%{receipt}%")
         return [p for p in self._select(named, order=_BY_AGE) if p.receipt == receipt]
+
+    def with_receipts(self, receipts: Collection[str]) -> dict[str, list[Payout]]:
+        # as with_receipt, the documents naming any of them in one scan (per _RECEIPTS_AT_ONCE receipts)
+        wanted = sorted({r for r in receipts if _RECEIPT_TEXT.fullmatch(r)})
+        found: dict[str, list[Payout]] = {}
+        text = sa.cast(payouts.c.doc, sa.Text)
+        for at in range(0, len(wanted), _RECEIPTS_AT_ONCE):
+            chunk = wanted[at : at + _RECEIPTS_AT_ONCE]
+            named = sa.or_(*(text.like(f"%{receipt}%") for receipt in chunk))
+            asked = set(chunk)
+            for payout in self._select(named, order=_BY_AGE):
+                if payout.receipt is not None and payout.receipt in asked:
+                    found.setdefault(payout.receipt, []).append(payout)
+        return found
 
     def by_state(
         self, state: PayoutState, *, limit: int = 100, after: tuple[datetime, str] | None = None
