@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,6 @@ class Staff:
     def __init__(
         self, demo: Demo, email: str = ADMIN_EMAIL, role: str = "admin", *, made_by: tuple[Staff, Any] | None = None
     ) -> None:
-        import pyotp
 
         self.email = email
         if made_by is None:
@@ -139,11 +139,25 @@ class Staff:
         step = httpx.post(f"{api}/v1/auth/step-up", json={"password": PASSWORD}, headers=headers, timeout=30)
         stepped = {**headers, "X-Step-Up-Token": step.json()["step_up_token"]}
         secret = httpx.post(f"{api}/v1/auth/2fa/enrol", headers=stepped, timeout=30).json()["secret"]
-        confirm = {"code": pyotp.TOTP(secret).now()}
+        self.secret, self.used_step = secret, -1
+        confirm = {"code": self.fresh_code()}
         confirmed = httpx.post(f"{api}/v1/auth/2fa/confirm", json=confirm, headers=headers, timeout=30)
         assert confirmed.status_code == 200, confirmed.text
         self.codes: list[str] = list(confirmed.json()["recovery_codes"])
-        self.secret = secret
+
+    def fresh_code(self) -> str:
+        """A TOTP code of a time step after the last one this account used: the server never takes a step twice
+        (a code seen over a shoulder is not replayed), so a second code within the same 30 s would be refused as
+        used. Waits for the next step when needed (at most one step)."""
+        import pyotp
+
+        totp = pyotp.TOTP(self.secret)
+        while True:
+            now = datetime.now(UTC)
+            if (step := totp.timecode(now)) > self.used_step:
+                self.used_step = step
+                return str(totp.at(now))
+            time.sleep(0.25)
 
     def login(self, page: Any, api: str, target: str = "/console/audit") -> None:
         """Log in on the page with the password and then a recovery code."""
@@ -160,7 +174,6 @@ class Staff:
 def _made_staff_on_the_console(demo: Demo, email: str, role: str, admin: Staff, browser: Any) -> None:
     """A merchant login registered on the API, given ``role`` by ``admin`` on the console's account page (its
     one-time code from the authenticator)."""
-    import pyotp
 
     api = demo.api
     register = {"email": email, "password": PASSWORD, "role": "merchant"}
@@ -172,7 +185,7 @@ def _made_staff_on_the_console(demo: Demo, email: str, role: str, admin: Staff, 
     page = context.new_page()
     admin.login(page, api, f"/console/accounts/{user_id}")
     page.locator("#role-value").select_option(role)
-    page.locator("#role-code").fill(pyotp.TOTP(admin.secret).now())
+    page.locator("#role-code").fill(admin.fresh_code())
     with page.expect_navigation():
         page.locator("form[action$='/role'] button[type=submit]").click()
     context.close()
