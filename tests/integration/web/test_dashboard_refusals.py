@@ -17,7 +17,10 @@ def test_a_refused_api_key_form_stays_open_with_its_name_and_scopes(client: Flas
     _log_in(client)
     client.set_cookie(LANG_COOKIE, "sw")
     page = client.get("/dashboard/developers").get_data(as_text=True)
-    body = {"csrf_token": _csrf(page), "name": "till 3", "scopes": ["invoices:write"], "password": "nope"}
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key, "the developers page renders each form's key (reader2 M-3: a form posted without it is a 400)"
+    body = {"csrf_token": _csrf(page), "idempotency_key": key.group(1)}
+    body |= {"name": "till 3", "scopes": ["invoices:write"], "password": "nope"}
     refused = client.post("/dashboard/developers/api-keys", data=body)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 403

@@ -32,6 +32,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -352,12 +353,24 @@ def _form_once(view: Callable[P, Response], scope: Callable[..., str], *, anonym
             raise BadRequest("the form has no idempotency key: reload the page and try again")
         if anonymous and guessable(key):
             raise WeakIdempotencyKey("the form's idempotency key is guessable: reload the page and try again")
-        try:
-            return _once(key, scope(**kwargs), successes_only, *args, **kwargs)
-        except _NotKept as refused:
-            raise refused.error from None
+        # A double press's second post usually arrives while the first is still running: wait for the first's
+        # answer (bounded) and give the same (its redirect), rather than a "still being processed" page where the
+        # person expected their invoice; if the first was refused (the key released), this post runs it itself.
+        deadline = time.monotonic() + FORM_IN_FLIGHT_WAIT
+        while True:
+            try:
+                return _once(key, scope(**kwargs), successes_only, *args, **kwargs)
+            except _NotKept as refused:
+                raise refused.error from None
+            except IdempotencyInFlight:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
 
     return wrapper
+
+
+FORM_IN_FLIGHT_WAIT = 5.0  # seconds a form's second post waits for the first's answer before saying "retry"
 
 
 def new_form_key() -> str:
