@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import attrs
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, NotFound, RowChanged
 from cryptopay.core.identity.model import (
     AccountChanged,
     ApiKey,
@@ -70,7 +70,7 @@ class _Versioned(Protocol):
 _V = TypeVar("_V", bound=_Versioned)
 
 
-def _update_versioned(rows: dict[str, _V], row: _V, *, kind: str, changed: Callable[[str], Conflict]) -> None:
+def _update_versioned(rows: dict[str, _V], row: _V, *, kind: str, changed: Callable[[str], RowChanged]) -> None:
     """Write ``row`` over its stored copy only if it was read at the stored ``row_version``, and bump it (the SQL
     ``UPDATE ... WHERE row_version = :read``); ``changed(row.id)`` is raised otherwise (call under the lock)."""
     stored = rows.get(row.id)
