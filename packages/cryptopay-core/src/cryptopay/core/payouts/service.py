@@ -1205,9 +1205,11 @@ def _receipt_free(
 ) -> None:
     """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
     (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
-    books say both were)."""
+    books say both were). The receipt's lock is claimed first (``claim_receipt_lock``, to the end of the unit of
+    work): a decision naming it on another payout at the same moment waits, then sees this one's booking (R13-8)."""
     if receipt is None:
         return
+    uow.payouts.claim_receipt_lock(receipt)
     taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
     if taken:
         raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
