@@ -21,12 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
+from cryptopay.core.compliance.cases import (
+    Alert,
+    AlertStatus,
+    Case,
+    CaseStatus,
+    Clearance,
+    StrReferenceInUse,
+    filing_reference,
+)
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
@@ -416,6 +424,27 @@ class Monitoring:
             status=status.value,
         )
 
+    def file(self, officer: str, case_id: str, reference: str, filed_on: date, note: str | None = None) -> Case:
+        """Record the case's STR filing with the FRC (goAML report id, filing date) and move it to reported: the one
+        use case the API, the CLI and the console run (``Case.file`` says what is refused), audited
+        ``compliance.str_filed`` with the report id, the date and the digest of the export filed."""
+        reference = filing_reference(reference)  # a malformed id is refused before anything is read
+        now = self.clock.now()
+        self.refuse_own(officer, self.case(case_id).party_id, "compliance.str_filed", f"case:{case_id}")
+
+        def work(uow: MonitoringUnitOfWork) -> Case:
+            case = _case(uow, case_id)
+            elsewhere = uow.cases.filed_as(reference)
+            if elsewhere is not None and elsewhere != case.id:
+                raise StrReferenceInUse(f"goAML report {reference} is recorded on case {elsewhere}", field="reference")
+            filing = case.file(officer, reference, filed_on, at=now, note=note)
+            uow.cases.update(case)
+            details = {"reference": reference, "filed_on": filed_on.isoformat(), "digest": filing.export_digest}
+            _audit(uow, f"user:{officer}", "compliance.str_filed", f"case:{case.id}", now, **details)
+            return case
+
+        return in_transaction(self.uow, work)
+
     def conclude(
         self, uow: MonitoringUnitOfWork, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str
     ) -> list[str]:
@@ -426,8 +455,8 @@ class Monitoring:
         already reported is left as it is) with ``note`` (audited ``compliance.case_status``); a case already at
         ``status`` is left as it is (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's
         work rolls back). The cases' ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
-        if not (status.final or status is CaseStatus.ESCALATED):
-            raise InvalidInput("a decision closes, escalates or reports the case", field="status")
+        if status not in (CaseStatus.CLOSED_NO_ACTION, CaseStatus.ESCALATED):  # reported: only by a filing
+            raise InvalidInput("a decision closes the case with no action or escalates it", field="status")
         now = self.clock.now()
         alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
         cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
