@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cryptopay.core.compliance.rules import Direction, Movement, default_rules
 from cryptopay.core.compliance.reports import Reporter
+from cryptopay.core.compliance.rules import Direction, Movement, default_rules
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
