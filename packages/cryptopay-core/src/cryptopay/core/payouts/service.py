@@ -1176,7 +1176,7 @@ def _statement_context(
 ) -> tuple[Payout, list[Payout], dict[str, Payout]]:
     """What a statement read for a conclusion is compared with (review12 R12-9): the payout, the other payouts M-Pesa
     may still pay (``submitted``, ``unknown``: over M-Pesa, every page), and the payouts carrying the receipt of a
-    payment row that could be one of them (asked only for those rows, in one ``with_receipts``: it reads without an
+    payment row that could be one of them (asked only for those rows, in one ``with_receipts``, by the receipt
     index)."""
     payout = _payout(uow, payout_id)
     others: list[Payout] = []
