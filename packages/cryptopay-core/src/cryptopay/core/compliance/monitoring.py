@@ -12,7 +12,8 @@ the sanctions lists before money moves, per the rule set's ``sanctioned_name`` r
 threshold opens a blocking alert (list, entry, listed name, score) and refuses (``Blocked``, naming the rule only:
 the caller never learns which entry matched); a possible match (from the rule's ``review_score``) opens a
 non-blocking alert the product holds its payout on. Officers group alerts into cases, assign them, add notes and
-move them to a conclusion; every step is audited. No officer reads or works a case of a party they belong to
+move them to a conclusion (``reported`` only by ``file``, recording the STR's filing with the FRC: R12-8); every
+step is audited. No officer reads or works a case of a party they belong to
 (outside review R12: ``parties_of``, the one check of ``compliance.own_party``): opening, reading, assigning, noting
 or moving it is refused (403 ``own_party``), the refusal audited ``compliance.own_party_refused``.
 """
@@ -451,10 +452,11 @@ class Monitoring:
         """Conclude the alerts with an officer's decision on the money held on them (``payments.held``), in the
         decision's own unit of work ``uow`` (so nothing is concluded unless the money moves): the open ones grouped
         into a case of their own (audited ``compliance.case_opened``), every case they are in moved to ``status``
-        (final, or ``escalated``: money kept, the case to be reported, which an STR filing then moves on; a case
-        already reported is left as it is) with ``note`` (audited ``compliance.case_status``); a case already at
-        ``status`` is left as it is (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's
-        work rolls back). The cases' ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
+        (``closed_no_action``, or ``escalated``: money kept, the case to be reported, which only a recorded STR
+        filing moves on, ``file``; a case already reported is left as it is) with ``note`` (audited
+        ``compliance.case_status``); a case already at ``status`` is left as it is (a decision retried), one
+        concluded otherwise is a ``Conflict`` (the caller's work rolls back). The cases' ids. Missing alerts are
+        skipped (none raised: no rule watched the payer)."""
         if status not in (CaseStatus.CLOSED_NO_ACTION, CaseStatus.ESCALATED):  # reported: only by a filing
             raise InvalidInput("a decision closes the case with no action or escalates it", field="status")
         now = self.clock.now()

@@ -5,7 +5,7 @@ document; ``str_reference`` repeats the report id under a unique index, so one g
 case and a filing names the case it belongs to.
 
 Revision ID: 0294
-Revises: 0293
+Revises: 0295
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0294"
-down_revision = "0293"
+down_revision = "0295"
 branch_labels = None
 depends_on = None
 
