@@ -768,6 +768,12 @@ class Payouts:
         submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
         return [p for p in submitted if p.is_bank_transfer]
 
+    def pending_bank_confirmations(self, *, limit: int = 1000) -> list[Payout]:
+        """The bank transfers whose confirmation one admin proposed and a second has yet to approve or refuse
+        (``awaiting_bank_transfer``'s with a proposal), oldest first: the CLI's ``bank-confirmations`` and the
+        console's list."""
+        return [p for p in self.awaiting_bank_transfer(limit=limit) if p.conclusion is not None]
+
     def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
         """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
         (``reference``: the one the approver read; another proposed since is a ``Conflict``); audited
