@@ -406,7 +406,11 @@ def test_an_admin_changes_a_role_with_a_code_and_officers_cannot(auth, services,
     assert chief.post(f"{page}/role", page, role="compliance", code=chief.code())[0] == 303
     assert services.users.get(user.id).role is Role.COMPLIANCE
     assert [dict(r.details)["after"] for r in _audited(services, "user.role_changed")] == ["compliance"]
-    token = _csrf(ann.get(page)[1])
+    html = ann.get(page)[1]  # who made it staff, linked to their account (four-eyes reads it)
+    assert (
+        "Made staff by" in html and f'<a href="/console/accounts/{chief.id}"><code>user:{chief.id}</code></a>' in html
+    )
+    token = _csrf(html)
     assert ann.client.post(f"{page}/role", data={"csrf_token": token, "role": "admin"}).status_code == 403
 
 

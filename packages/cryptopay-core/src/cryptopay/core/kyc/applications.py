@@ -7,6 +7,7 @@ States::
 
     draft --submit--> submitted --claim--> in_review --approve (last)--> approved
       ^                  ^                    |  |--approve (first of two): back to submitted, unclaimed
+      |                  |                    |  |--release (its approval refused by four-eyes): back, unclaimed
       |                  |                    |  '--reject--> rejected
       '-- information_requested <--request information--'   (the applicant adds or replaces, then submits again)
 
@@ -387,6 +388,12 @@ class KycApplication:
         else:
             self.state = ApplicationState.SUBMITTED
             self._step(at, f"user:{officer}", "approval_recorded", f"{len(self.approvals)} of {needed}")
+
+    def release(self, officer: str, why: str, *, at: datetime) -> None:
+        """Give the officer's claim back to the queue (another officer may take it), saying why."""
+        self._claimed_by(officer)
+        self.state, self.claimed_by = ApplicationState.SUBMITTED, None
+        self._step(at, f"user:{officer}", "released", why)
 
     def reject(self, officer: str, reason: str, *, at: datetime) -> None:
         self._claimed_by(officer)

@@ -351,7 +351,7 @@ class KycReview:
                 officer, application_id, "kyc.application_approved", step, before=before, details=lambda: shell
             )
         except FourEyesRefused as refused:  # audited in a transaction of its own: the decision's rolled back
-            self._four_eyes_refused(officer, application_id, refused)
+            self._four_eyes_refused(officer, application_id, refused, release=True)
             raise
 
     def _second_officer(self, application: KycApplication, officer: str, at: datetime) -> None:
@@ -361,11 +361,22 @@ class KycReview:
             if refused is not None:
                 raise refused
 
-    def _four_eyes_refused(self, officer: str, application_id: str, refused: FourEyesRefused) -> None:
+    def _four_eyes_refused(
+        self, officer: str, application_id: str, refused: FourEyesRefused, *, release: bool = False
+    ) -> None:
+        """Audit the refusal; ``release``: an approval refused after the officer's claim gives the claim back to the
+        queue (audited ``kyc.application_released``), or it would stay claimed by an officer who cannot decide it
+        and no other officer could take it."""
+
         def work(uow: KycUnitOfWork) -> None:
             application = _load(uow, application_id)
+            now = self.clock.now()
             action = refused.action("kyc.approval")
-            _audit(uow.audit, f"user:{officer}", action, application, self.clock.now(), **refused.audit_details)
+            _audit(uow.audit, f"user:{officer}", action, application, now, **refused.audit_details)
+            if release and application.state is ApplicationState.IN_REVIEW and application.claimed_by == officer:
+                application.release(officer, f"four-eyes: {refused.code}", at=now)
+                uow.kyc_applications.update(application)
+                _audit(uow.audit, f"user:{officer}", "kyc.application_released", application, now, reason=refused.code)
 
         in_transaction(self.uow, work)
 
