@@ -821,6 +821,7 @@ class Parts:
             metrics=self._remittance_metrics,
             cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
             four_eyes=self.four_eyes,
+            screening=self.screening,  # with no list loaded while screening is required, paid orders wait for one
         )
 
     @functools.cached_property
