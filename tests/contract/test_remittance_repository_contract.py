@@ -1287,3 +1287,32 @@ def test_a_held_orders_refund_is_proposed_and_approved_by_two_officers_on_every_
     stack.confirm_refunds()
     stack.run()
     assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()
+
+
+def test_with_no_sanctions_list_loaded_a_required_screening_holds_paid_orders_until_one_is(backend: Backend):
+    """R12-3: opened and paid while no list is loaded, an order is converted but not paid out (``paying_out``, no
+    route, waiting audited once, its sender shown it paying out); once a list is imported the next run screens its
+    parties: a clean one is paid out, one naming a listed party is held for compliance."""
+    stack = remittance_stack(backend, screening_required=True)
+    clean = stack.order(amount="1000")
+    listed = stack.order(amount="1000", phone="254712300011", name="Viktor Anatolyevich Bout")
+    assert clean.screening_pending and listed.screening_pending
+    for order in (clean, listed):
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    stack.clock.advance(minutes=11)
+    stack.run()
+    for order in (clean, listed):
+        waiting = stack.get(order)
+        assert (waiting.state, waiting.route, waiting.payout_id) == (RemittanceState.PAYING_OUT, None, None)
+        assert "waiting for sanctions screening" in (waiting.note or "") and waiting.conversion_entry_id
+    with backend.uow() as uow:
+        waits = [r.subject for r in uow.audit.records() if r.action == "remittance.waiting"]
+    assert sorted(waits) == sorted([f"remittance:{clean.id}", f"remittance:{listed.id}"])
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    stack.run()
+    paid, held = stack.get(clean), stack.get(listed)
+    assert (paid.state, paid.screening_pending) == (RemittanceState.PAID_OUT, False)
+    assert held.state is RemittanceState.HELD and held.review_alerts and held.payout_id is None
+    assert stack.books_balanced()

@@ -138,7 +138,8 @@ def test_every_shell_decision_in_an_officers_name_records_the_os_operator(rig, m
 
 
 def test_alerts_and_cases_from_the_cli(rig):
-    """A structuring alert is listed, grouped into a case, moved and closed by named officers."""
+    """A structuring alert is listed, grouped into a case, moved and closed by named officers; a move to reported
+    is refused (exit 5)."""
     from tests.support.monitoring_rig import MonitoringRig
 
     monitoring = MonitoringRig()
@@ -158,9 +159,11 @@ def test_alerts_and_cases_from_the_cli(rig):
     assert json.loads(moved.stdout)["status"] == "escalated"
     assert cli("cases", "move", opened["id"], "closed_no_action", "--officer", "bob@example.co.ke").exit_code == 2
     reported = cli("cases", "move", opened["id"], "reported", "--officer", "bob@example.co.ke", "--note", "STR filed")
-    assert json.loads(reported.stdout)["status"] == "reported"
+    assert reported.exit_code == 5 and "recording its STR's filing" in reported.output  # `cases file` reports (R12-8)
+    closed = cli("cases", "move", opened["id"], "closed_no_action", "--officer", "bob@example.co.ke", "--note", "ok")
+    assert json.loads(closed.stdout)["status"] == "closed_no_action"
     assert cli("cases", "move", opened["id"], "investigating", "--officer", "bob@example.co.ke").exit_code == 4
-    assert "reported" in cli("cases", "list").stdout
+    assert "closed_no_action" in cli("cases", "list").stdout
 
 
 def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig, monkeypatch):
@@ -240,7 +243,8 @@ def test_ofacs_csv_release_is_imported_from_the_cli(rig, tmp_path):
 
 
 def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
-    """`report str` writes goAML XML (or CSV) for a case; `report monthly` prints the month's flows."""
+    """`report str` writes goAML XML (or CSV) for a case, each XML export kept on it; `cases file` records its
+    filing; `report monthly` prints the month's flows."""
     from cryptopay.core.compliance.reports import Reporting
     from cryptopay_cli.context import services as current
 
@@ -279,6 +283,14 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     assert cli(*args, str(out), "--force").exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(written.stdout)["transactions"] == 3
     assert "<report_code>STR</report_code>" in out.read_text()
+    filing = ("cases", "file", case["id"], "--officer", "bob@example.co.ke", "--reference", "100234", "--filed-on")
+    assert cli(*filing, "2026-3-2").exit_code == 2 and cli(*filing, "2026-03-01").exit_code == 2  # before the export
+    filed = cli(*filing, "2026-03-02")
+    assert filed.exit_code == 0 and json.loads(filed.stdout)["status"] == "reported", filed.output
+    shown = json.loads(cli("cases", "show", case["id"]).stdout)
+    assert (shown["filing"]["reference"], shown["filing"]["filed_on"]) == ("100234", "2026-03-02")
+    assert len(shown["str_exports"]) == 2  # the two XML files written; a refused --out exported nothing
+    assert cli(*filing, "2026-03-02").exit_code == 4  # reported: final
     as_csv = cli(
         "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--format", "csv"
     )

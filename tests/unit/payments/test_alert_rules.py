@@ -84,7 +84,28 @@ def working_day() -> dict[str, str]:
     stack.observing.measure()
     kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
     http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
-    return kinds | http | signup_sms() | dict.fromkeys(treasury_day(), "gauge") | dict.fromkeys(buys_day(), "gauge")
+    seals = dict.fromkeys(seal_day(), "gauge")
+    return (
+        kinds
+        | http
+        | signup_sms()
+        | dict.fromkeys(treasury_day(), "gauge")
+        | dict.fromkeys(buys_day(), "gauge")
+        | seals
+    )
+
+
+def seal_day() -> set[str]:
+    """The ledger seal's gauge on a run of the worker's ``ledger.seal`` (ledger_seal.prom)."""
+    from cryptopay.core.ledger.sealing import LedgerSealing
+    from cryptopay.core.testing.ledger_seals import InMemoryLedgerSeals
+    from cryptopay.core.testing.metrics import RecordingMetrics
+    from cryptopay.core.testing.storage import InMemoryStorage
+    from cryptopay.core.testing.system import ManualClock
+
+    metrics = RecordingMetrics()
+    LedgerSealing(InMemoryLedgerSeals(InMemoryStorage()), ManualClock(), metrics=metrics).seal()
+    return {name for name, _labels in metrics.values}
 
 
 def buys_day() -> set[str]:

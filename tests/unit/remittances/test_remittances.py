@@ -25,6 +25,7 @@ from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.settlement.policy import PayoutLimits
 from cryptopay.core.testing.mobile_money import Scenario
 
+from tests.support.monitoring_rig import file_str
 from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, remittance_stack
 
 
@@ -395,7 +396,7 @@ def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_com
     stack.run()
     assert stack.get(order).state is RemittanceState.HELD  # the worker never pays it out on its own
     case = stack.monitoring.open_case("officer@example.com", [alert.id])
-    stack.monitoring.move("officer@example.com", case.id, CaseStatus.REPORTED, "filed with the FRC")
+    file_str(stack.monitoring, case.id, "officer@example.com")
     with pytest.raises(UnderReview) as refused:  # reported is not cleared: the operator refunds, never pays out
         stack.remittances.retry(order.id, actor="ops:compliance")
     assert refused.value.code == "under_compliance_review" and f"case {case.id} is reported" in refused.value.message

@@ -20,7 +20,7 @@ import enum
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -354,6 +354,7 @@ _texts_checked = _install(cattrs.Converter(detailed_validation=False), checked=F
 converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
+converter.register_unstructure_hook(date, date.isoformat)
 converter.register_unstructure_hook_func(
     lambda t: t in (set, frozenset) or _origin_in(t, (set, frozenset)),
     lambda items: sorted(converter.unstructure(i) for i in items),

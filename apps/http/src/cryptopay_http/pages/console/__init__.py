@@ -96,6 +96,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "aml_move": _COMPLIANCE,
     "aml_assign": _COMPLIANCE,
     "aml_str": _COMPLIANCE,
+    "aml_file": _COMPLIANCE,
     "held_payments": _COMPLIANCE,
     "held_payment": _COMPLIANCE,
     "held_propose": _COMPLIANCE,

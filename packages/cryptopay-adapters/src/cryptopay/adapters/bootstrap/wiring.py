@@ -260,9 +260,11 @@ class Parts:
     def ledger_sealing(self) -> LedgerSealing:
         """Committed ledger entries sealed into the audit chain in batches (the worker's ``ledger.seal``, R10-6), and
         the seals verified (``cryptopay audit verify --ledger``)."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
         from cryptopay.adapters.sql.ledger_seal import SqlLedgerSeals
 
-        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock)
+        metrics = PrometheusMetrics(textfile=self.settings.metrics_dir / "ledger_seal.prom")
+        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock, metrics=metrics)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -819,6 +821,7 @@ class Parts:
             metrics=self._remittance_metrics,
             cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
             four_eyes=self.four_eyes,
+            screening=self.screening,  # with no list loaded while screening is required, paid orders wait for one
         )
 
     @functools.cached_property

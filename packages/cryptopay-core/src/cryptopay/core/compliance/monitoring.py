@@ -12,7 +12,8 @@ the sanctions lists before money moves, per the rule set's ``sanctioned_name`` r
 threshold opens a blocking alert (list, entry, listed name, score) and refuses (``Blocked``, naming the rule only:
 the caller never learns which entry matched); a possible match (from the rule's ``review_score``) opens a
 non-blocking alert the product holds its payout on. Officers group alerts into cases, assign them, add notes and
-move them to a conclusion; every step is audited. No officer reads or works a case of a party they belong to
+move them to a conclusion (``reported`` only by ``file``, recording the STR's filing with the FRC: R12-8); every
+step is audited. No officer reads or works a case of a party they belong to
 (outside review R12: ``parties_of``, the one check of ``compliance.own_party``): opening, reading, assigning, noting
 or moving it is refused (403 ``own_party``), the refusal audited ``compliance.own_party_refused``.
 """
@@ -21,12 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
+from cryptopay.core.compliance.cases import (
+    Alert,
+    AlertStatus,
+    Case,
+    CaseStatus,
+    Clearance,
+    StrReferenceInUse,
+    filing_reference,
+)
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
@@ -416,18 +425,40 @@ class Monitoring:
             status=status.value,
         )
 
+    def file(self, officer: str, case_id: str, reference: str, filed_on: date, note: str | None = None) -> Case:
+        """Record the case's STR filing with the FRC (goAML report id, filing date) and move it to reported: the one
+        use case the API, the CLI and the console run (``Case.file`` says what is refused), audited
+        ``compliance.str_filed`` with the report id, the date and the digest of the export filed."""
+        reference = filing_reference(reference)  # a malformed id is refused before anything is read
+        now = self.clock.now()
+        self.refuse_own(officer, self.case(case_id).party_id, "compliance.str_filed", f"case:{case_id}")
+
+        def work(uow: MonitoringUnitOfWork) -> Case:
+            case = _case(uow, case_id)
+            elsewhere = uow.cases.filed_as(reference)
+            if elsewhere is not None and elsewhere != case.id:
+                raise StrReferenceInUse(f"goAML report {reference} is recorded on case {elsewhere}", field="reference")
+            filing = case.file(officer, reference, filed_on, at=now, note=note)
+            uow.cases.update(case)
+            details = {"reference": reference, "filed_on": filed_on.isoformat(), "digest": filing.export_digest}
+            _audit(uow, f"user:{officer}", "compliance.str_filed", f"case:{case.id}", now, **details)
+            return case
+
+        return in_transaction(self.uow, work)
+
     def conclude(
         self, uow: MonitoringUnitOfWork, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str
     ) -> list[str]:
         """Conclude the alerts with an officer's decision on the money held on them (``payments.held``), in the
         decision's own unit of work ``uow`` (so nothing is concluded unless the money moves): the open ones grouped
         into a case of their own (audited ``compliance.case_opened``), every case they are in moved to ``status``
-        (final, or ``escalated``: money kept, the case to be reported, which an STR filing then moves on; a case
-        already reported is left as it is) with ``note`` (audited ``compliance.case_status``); a case already at
-        ``status`` is left as it is (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's
-        work rolls back). The cases' ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
-        if not (status.final or status is CaseStatus.ESCALATED):
-            raise InvalidInput("a decision closes, escalates or reports the case", field="status")
+        (``closed_no_action``, or ``escalated``: money kept, the case to be reported, which only a recorded STR
+        filing moves on, ``file``; a case already reported is left as it is) with ``note`` (audited
+        ``compliance.case_status``); a case already at ``status`` is left as it is (a decision retried), one
+        concluded otherwise is a ``Conflict`` (the caller's work rolls back). The cases' ids. Missing alerts are
+        skipped (none raised: no rule watched the payer)."""
+        if status not in (CaseStatus.CLOSED_NO_ACTION, CaseStatus.ESCALATED):  # reported: only by a filing
+            raise InvalidInput("a decision closes the case with no action or escalates it", field="status")
         now = self.clock.now()
         alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
         cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}

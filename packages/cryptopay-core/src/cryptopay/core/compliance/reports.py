@@ -245,9 +245,23 @@ class Reporting:
     def suspicious_transaction_report(
         self, case_id: str, reporter: Reporter, *, party_name: str, officer: str
     ) -> StrReport:
-        """The STR of a case: its alerts and every movement they name. ``officer`` (the filing officer's user id)
-        never reports on a party they belong to (``OwnParty``, audited ``compliance.own_party_refused``: outside
-        review R12)."""
+        """The STR of a case: its alerts and every movement they name (for the CSV; ``goaml_export`` for the XML
+        that is filed). ``officer`` (the filing officer's user id) never reports on a party they belong to
+        (``OwnParty``, audited ``compliance.own_party_refused``: outside review R12)."""
+        return self._export(case_id, reporter, party_name=party_name, officer=officer, xml=False)[0]
+
+    def goaml_export(
+        self, case_id: str, reporter: Reporter, *, party_name: str, officer: str
+    ) -> tuple[StrReport, bytes]:
+        """The STR of a case as goAML XML, the export kept on the case (``Case.exported``: the officer, when, the
+        XML's SHA-256) in the transaction of its audit record: a filing can then be recorded (R12-8)."""
+        report, xml = self._export(case_id, reporter, party_name=party_name, officer=officer, xml=True)
+        assert xml is not None
+        return report, xml
+
+    def _export(
+        self, case_id: str, reporter: Reporter, *, party_name: str, officer: str, xml: bool
+    ) -> tuple[StrReport, bytes | None]:
         now = self.clock.now()
 
         def party(uow: MonitoringUnitOfWork) -> str:
@@ -267,7 +281,7 @@ class Reporting:
             at=now,
         )
 
-        def work(uow: MonitoringUnitOfWork) -> StrReport:
+        def work(uow: MonitoringUnitOfWork) -> tuple[StrReport, bytes | None]:
             case = uow.cases.get(case_id)
             if case is None:
                 raise NotFound(f"no case {case_id}")
@@ -278,17 +292,23 @@ class Reporting:
             since = min(a.created_at for a in alerts) - timedelta(days=62)
             found = [m for m in uow.movements.for_party(case.party_id, since=since) if m.id in named]
             details = {"case": case.id, "movements": str(len(found)), "rentity": reporter.rentity_id}
-            uow.audit.append(
-                AuditEvent(f"user:{reporter.officer_email}", "compliance.str_exported", f"case:{case.id}", now, details)
-            )
-            return StrReport(
+            report = StrReport(
                 reporter=reporter,
-                case=case,
+                case=attrs.evolve(case),
                 alerts=alerts,
                 movements=tuple(found),
                 party_name=party_name,
                 submitted_at=now,
             )
+            body = goaml_xml(report) if xml else None
+            details["format"] = "xml" if xml else "csv"
+            if body is not None:
+                details["digest"] = case.exported(officer, body, at=now).digest
+                uow.cases.update(case)
+            uow.audit.append(
+                AuditEvent(f"user:{reporter.officer_email}", "compliance.str_exported", f"case:{case.id}", now, details)
+            )
+            return report, body
 
         return in_transaction(self.uow, work)
 

@@ -58,6 +58,10 @@ class CaseRepository(Protocol):
 
     def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]: ...
 
+    def filed_as(self, reference: str) -> str | None:
+        """The id of the case whose STR filing has this FRC (goAML) report id, if any."""
+        ...
+
 
 class MonitoringUnitOfWork(UnitOfWork, Protocol):
     @property

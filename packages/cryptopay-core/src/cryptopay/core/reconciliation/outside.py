@@ -536,8 +536,10 @@ def _buy_against(buy: Buy, line: StatementLine) -> list[Difference]:
 
 def _match_buy(line: StatementLine, buys: Iterable[Buy], taken: set[str]) -> Buy | None:
     """The oldest buy not credited in our books that this collection could be (same amount and phone, prompted
-    before it completed, no receipt of its own): M-Pesa collected what our books think failed or still open."""
-    for buy in sorted(buys, key=lambda b: (b.created_at, b.id)):
+    before it completed, no receipt of its own): M-Pesa collected what our books think failed or still open. A
+    pending buy comes before a failed one (a cancelled prompt of the same amount collected nothing, while the
+    prompt still open is the one the customer answered), the oldest first within each."""
+    for buy in sorted(buys, key=lambda b: (b.state is BuyState.FAILED, b.created_at, b.id)):
         if buy.id in taken or buy.state is BuyState.CREDITED or buy.receipt:
             continue
         party = line.party_number
