@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.payments._support import audit
-from cryptopay.core.payouts._conclusions import RECEIPT
+from cryptopay.core.payouts._conclusions import RECEIPT, receipt_free
 from cryptopay.core.payouts.model import Payout, ReceiptCorrection
 
 if TYPE_CHECKING:
@@ -45,12 +45,6 @@ def reason_of(text: str, field: str = "reason") -> str:
     return why
 
 
-def _receipt_free(uow: PaymentsUnitOfWork, payout: Payout, receipt: str) -> None:
-    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
-    if taken:
-        raise Conflict(f"M-Pesa's receipt {receipt} is payout {taken[0]}'s already: one payment pays one payout")
-
-
 def propose(uow: PaymentsUnitOfWork, payout: Payout, correction: ReceiptCorrection) -> Payout:
     """Keep ``correction`` on ``payout`` for a second admin; audited ``payout.receipt_correction_proposed``."""
     if not payout.receipt_from_staff:
@@ -62,7 +56,7 @@ def propose(uow: PaymentsUnitOfWork, payout: Payout, correction: ReceiptCorrecti
         raise Conflict(f"payout {payout.id} has a receipt correction proposed already ({payout.correction.receipt})")
     if correction.receipt == payout.receipt:
         raise InvalidInput(f"{correction.receipt} is the payout's receipt already", field="receipt")
-    _receipt_free(uow, payout, correction.receipt)
+    receipt_free(uow, payout, correction.receipt)
     payout.correction = attrs.evolve(correction, before=payout.receipt)
     uow.payouts.update(payout)
     details = {"before": payout.receipt or "", "receipt": correction.receipt, "reason": correction.reason}
@@ -79,7 +73,7 @@ def approve(uow: PaymentsUnitOfWork, payout: Payout, *, by: str, read: str, now:
         raise InvalidState(f"no receipt correction of payout {payout.id} is proposed")
     if proposed.receipt != read:
         raise Conflict(f"payout {payout.id} now has receipt {proposed.receipt} proposed: read it again")
-    _receipt_free(uow, payout, proposed.receipt)  # booked on another payout since it was proposed
+    receipt_free(uow, payout, proposed.receipt)  # booked on another payout since it was proposed
     done = attrs.evolve(proposed, approved_by=by, approved_at=now)
     payout.receipt, payout.correction, payout.corrections = proposed.receipt, None, (*payout.corrections, done)
     uow.payouts.update(payout)

@@ -748,7 +748,7 @@ class Payouts:
             raise Refused(f"payout {payout.id} is {payout.state.value}: only one awaiting a transfer is confirmed")
         if payout.conclusion is not None:
             raise Conflict(f"payout {payout.id} has a confirmation proposed already ({payout.conclusion.summary})")
-        _receipt_free(uow, payout, conclusion.receipt, what="the bank reference")
+        _conclusions.receipt_free(uow, payout, conclusion.receipt, what="the bank reference")
         payout.conclusion = conclusion
         uow.payouts.update(payout)
         audit(
@@ -868,7 +868,7 @@ class Payouts:
             )
         if payout.conclusion is not None:
             raise Conflict(f"payout {payout.id} has a conclusion proposed already ({payout.conclusion.summary})")
-        _receipt_free(uow, payout, conclusion.receipt)
+        _conclusions.receipt_free(uow, payout, conclusion.receipt)
         payout.conclusion = conclusion
         uow.payouts.update(payout)
         audit(
@@ -962,7 +962,7 @@ class Payouts:
         if proposed.by == by:
             raise SamePerson("you proposed this conclusion: a second person approves it")
         what = "the bank reference" if payout.is_bank_transfer else "M-Pesa's receipt"
-        _receipt_free(uow, payout, proposed.receipt, what=what)  # booked on another payout since it was proposed
+        _conclusions.receipt_free(uow, payout, proposed.receipt, what=what)  # booked elsewhere since proposed?
         payout.conclusion = attrs.evolve(proposed, approved_by=by, approved_at=now)
         if payout.is_bank_transfer:
             self._bank_confirmed(uow, payout, proposed, by, now)
@@ -1253,19 +1253,6 @@ def _statement_context(
     carried = uow.payouts.with_receipts({line.receipt for line in rows})  # one read, not one per row (L2-4)
     booked = {line.receipt: carried[line.receipt][0] for line in rows if line.receipt in carried}
     return payout, others, booked
-
-
-def _receipt_free(
-    uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None, *, what: str = "M-Pesa's receipt"
-) -> None:
-    """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
-    (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
-    books say both were)."""
-    if receipt is None:
-        return
-    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
-    if taken:
-        raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
 
 
 @attrs.frozen
