@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
-from cryptopay.core.compliance.reports import Reporter
 from cryptopay.core.compliance.rules import Direction, Movement, default_rules
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
-
-REPORTER = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
 
 
 def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, services, clock):
@@ -50,7 +48,12 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     filing = {"reference": "100234", "filed_on": at.astimezone(NAIROBI).date().isoformat()}
     unexported = client.post(f"{path}/filing", json=filing, headers=officer)
     assert (unexported.status_code, unexported.json["code"]) == (422, "str_not_exported")
-    services.reporting.goaml_export(case_id, REPORTER, party_name="Otieno Odhiambo", officer=opened.json["assignee"])
+    assert client.post(f"{path}/str", json={"rentity_id": "a b"}, headers=officer).status_code == 422
+    exported = client.post(f"{path}/str", json={"rentity_id": "4711"}, headers=officer)
+    assert exported.status_code == 200 and exported.mimetype == "application/xml"
+    assert (
+        b"<report_code>STR</report_code>" in exported.data and "attachment" in exported.headers["Content-Disposition"]
+    )
     for bad, field in (({"reference": "1" * 65}, "reference"), ({"filed_on": "2099-01-01"}, "filed_on")):
         wrong = client.post(f"{path}/filing", json=filing | bad, headers=officer)
         assert (wrong.status_code, wrong.json["code"]) == (422, "invalid_str_filing"), wrong.json
@@ -61,6 +64,7 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     assert done.json["status"] == "reported" and len(done.json["notes"]) == 2
     assert done.json["filing"]["reference"] == "100234" and done.json["filing"]["filed_on"] == filing["filed_on"]
     assert done.json["filing"]["export_digest"] == done.json["str_exports"][0]["digest"]
+    assert done.json["str_exports"][0]["digest"] == hashlib.sha256(exported.data).hexdigest()
     assert client.post(f"{path}/status", json={"status": "open"}, headers=officer).status_code == 409
     listed = client.get("/v1/admin/compliance/cases?status=reported", headers=officer).json["data"]
     assert [c["id"] for c in listed] == [case_id]

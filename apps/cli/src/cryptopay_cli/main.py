@@ -77,7 +77,7 @@ GROUPS = (
         "payouts",
         "payouts",
         "Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
-        "unresolved ones.",
+        "unresolved ones, receipt corrections.",
     ),
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),

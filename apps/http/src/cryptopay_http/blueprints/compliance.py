@@ -3,7 +3,8 @@
 ``GET /v1/admin/compliance/alerts`` (``?status=open|in_case``) and ``.../cases`` (``?status=``) page by id;
 ``POST .../cases`` groups open alerts of one party into a case; a case takes notes, a status
 (open, investigating, escalated, closed_no_action: the last two need a note) and an assignee; ``POST
-.../cases/<id>/filing`` records its STR's filing with the FRC (goAML report id, date), the one way to ``reported``.
+.../cases/<id>/str`` exports its STR as goAML XML (kept on the case) and ``.../filing`` records the STR's filing
+with the FRC (goAML report id, date), the one way to ``reported``.
 Every change is audited. ``GET .../held-payments`` lists merchant payments held for a listed payer awaiting a
 decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
 officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
@@ -33,6 +34,7 @@ from cryptopay.core.compliance.cases import (
 )
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
+from cryptopay.core.compliance.reports import Reporter
 from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import (
     Conflict,
@@ -350,6 +352,47 @@ def move(case_id: str) -> Response:
     return json_response(CaseView.of(_monitoring().move(current_principal().id, case_id, body.status, body.note)))
 
 
+@attrs.frozen
+class StrExportRequest:
+    """Who reports: the reporting entity's goAML id at the FRC (the officer is the caller)."""
+
+    rentity_id: str = attrs.field(
+        metadata=limits("the reporting entity's goAML id at the FRC", pattern=r"^[A-Za-z0-9]{1,64}$")
+    )
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/str")
+@operation(
+    "Export a case's STR as goAML XML (officers)",
+    request=StrExportRequest,
+    tags=_TAGS,
+    media_type="application/xml",
+    description=(
+        "The case's suspicious transaction report in goAML's XML structure (report, reporting person: the caller, "
+        "reason, one transaction per movement, indicators), to validate and file in the FRC's goAML portal. The "
+        "export is kept on the case (the officer, the time, the XML's SHA-256: `str_exports`) so that its filing "
+        "can be recorded (`.../filing`). Audited (`compliance.str_exported`)."
+    ),
+)
+@require(roles=_OFFICERS)
+def export_str(case_id: str) -> Response:
+    body = read_body(StrExportRequest)
+    services = runtime().services
+    officer = current_principal().id
+    user = services.users.get(officer)
+    email = (user.email if user is not None else None) or officer
+    name = (user.display_name if user is not None else None) or email
+    reporter = Reporter(rentity_id=body.rentity_id, officer_name=name, officer_email=email)
+    party = _monitoring().case(case_id).party_id
+    report, xml = services.reporting.goaml_export(
+        case_id, reporter, party_name=services.kyc_review.party_name(party), officer=officer
+    )
+    disposition = f'attachment; filename="{report.reference}.xml"'
+    return Response(
+        xml, mimetype="application/xml", headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )
+
+
 @bp.post("/v1/admin/compliance/cases/<case_id>/filing")
 @operation(
     "Record a case's STR filing with the FRC (officers)",
@@ -360,8 +403,8 @@ def move(case_id: str) -> Response:
     description=(
         "Records that the case's suspicious transaction report was filed with the Financial Reporting Centre "
         "through goAML (the FRC's report id, the filing date) and moves the case to `reported`: the only way a "
-        "case is reported. The STR must have been exported as goAML XML first (the console's or the CLI's "
-        "`compliance reports str`); the filing names the last export made by its date. Audited "
+        "case is reported. The STR must have been exported as goAML XML first (`.../str`, the console's "
+        "download or `cryptopay compliance report str`); the filing names the last export made by its date. Audited "
         "(`compliance.str_filed`)."
     ),
     problems=(

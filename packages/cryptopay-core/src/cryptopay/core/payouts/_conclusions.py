@@ -29,11 +29,29 @@ from cryptopay.core.payouts import matching
 from cryptopay.core.payouts.model import ConclusionOutcome, Payout, StatementEvidence
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork
     from cryptopay.core.reconciliation.statement import Statement
 
-__all__ = ["RECEIPT", "StatementAmbiguous", "StatementContradicts", "from_statement", "ours"]
+__all__ = ["RECEIPT", "StatementAmbiguous", "StatementContradicts", "from_statement", "ours", "receipt_free"]
 
 RECEIPT = re.compile(r"[A-Za-z0-9]{6,20}", re.ASCII)  # M-Pesa's TransactionID (``NLJ7RT61SV``)
+
+
+def receipt_free(
+    uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None, *, what: str = "M-Pesa's receipt"
+) -> None:
+    """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
+    (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
+    books say both were). The receipt's lock is claimed first (``claim_receipt_lock``, to the end of the unit of
+    work): a decision naming it on another payout at the same moment waits, then sees this one's booking (R13-8).
+    Every decision claiming a receipt asks it (a conclusion proposed or approved, a bank confirmation, a receipt
+    correction), after locking its payout's row."""
+    if receipt is None:
+        return
+    uow.payouts.claim_receipt_lock(receipt)
+    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
+    if taken:
+        raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
 
 
 class StatementContradicts(Conflict):

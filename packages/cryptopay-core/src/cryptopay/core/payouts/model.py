@@ -49,6 +49,7 @@ __all__ = [
     "PayoutKind",
     "PayoutQuery",
     "PayoutState",
+    "ReceiptCorrection",
     "StatementEvidence",
     "bank_reference",
     "token_key",
@@ -227,6 +228,22 @@ class Conclusion:
         return f"{self.outcome.value}{paid} by {self.by}"
 
 
+@attrs.frozen(kw_only=True)
+class ReceiptCorrection:
+    """One admin's proposal to correct the M-Pesa receipt a concluded payout was booked with (a receipt mistyped from
+    the statement), approved by a second (``Payouts.approve_receipt_correction``). Only the reference changes: the
+    ledger is untouched (the money moved as booked). Approved, it is kept in ``Payout.corrections``, the old receipt
+    with it."""
+
+    before: str | None  # the receipt it was booked with
+    receipt: str  # the receipt proposed in its place
+    reason: str
+    by: str
+    at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+
 @attrs.define(kw_only=True)
 class Payout:
     """One M-Pesa payment to a merchant's destination, funded by a ledger hold."""
@@ -267,6 +284,8 @@ class Payout:
     receiver_name: str | None = None
     kind: PayoutKind = PayoutKind.SETTLEMENT
     conclusion: Conclusion | None = None  # an operator's conclusion from M-Pesa's record, awaiting a second person
+    correction: ReceiptCorrection | None = None  # a receipt correction proposed, awaiting a second admin
+    corrections: tuple[ReceiptCorrection, ...] = ()  # the receipt corrections approved, oldest first
 
     @property
     def remark(self) -> str:
@@ -276,6 +295,19 @@ class Payout:
     @property
     def is_final(self) -> bool:
         return self.state in (PayoutState.COMPLETED, PayoutState.FAILED)
+
+    @property
+    def receipt_from_staff(self) -> bool:
+        """Completed over M-Pesa on two admins' word (an approved conclusion), so its receipt is one staff typed from
+        M-Pesa's statement: what a receipt correction may change (``Payouts.propose_receipt_correction``)."""
+        concluded = self.conclusion
+        return (
+            self.state is PayoutState.COMPLETED
+            and not self.is_bank_transfer
+            and concluded is not None
+            and concluded.approved_by is not None
+            and concluded.outcome is ConclusionOutcome.COMPLETED
+        )
 
     def hold_back(self, now: datetime, reason: str) -> bool:
         """Keep a planned payout from being sent, saying why; True when it was not held already."""

@@ -695,8 +695,16 @@ class SqlPayouts(_Documents[Payout]):
         if self._conn.dialect.name == "postgresql" and self._locking:
             advisory_locks(self._conn, _DESTINATION_LOCKS, self._personal.lookup(destination))
 
+    def claim_receipt_lock(self, receipt: str) -> None:
+        """A transaction-level advisory lock on the receipt (PostgreSQL; released at commit or rollback): two
+        transactions booking one receipt on two payouts take turns (R13-8). A receipt is no personal data: its own
+        text is hashed. SQLite needs none (a writer's ``BEGIN IMMEDIATE`` serialises every writer)."""
+        if self._conn.dialect.name == "postgresql" and self._locking:
+            advisory_locks(self._conn, _RECEIPT_LOCKS, receipt)
+
 
 _DESTINATION_LOCKS = 0x50415944  # "PAYD": payout destinations' keyed hashes (advisory_locks)
+_RECEIPT_LOCKS = 0x50415952  # "PAYR": receipts and bank references claimed for a payout (advisory_locks)
 
 
 class SqlRefunds(_Documents[Refund]):
