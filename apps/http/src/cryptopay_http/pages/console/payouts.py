@@ -10,6 +10,11 @@ conclusion the page showed with a fresh code (money moves: the hold voided or po
 ``same_officer``, audited), or it is declined with a note. Reads are audited ``payouts.unresolved_viewed`` as the
 API's; the decisions are audited by the use case. The held-money desks' forms (``console/desk.html``).
 
+A payout concluded completed keeps its page, where a receipt mistyped from the statement is corrected by two admins
+(``.../receipt/propose`` with the right receipt, a reason and a fresh code; ``.../receipt/approve`` of the receipt
+shown, a fresh code; ``.../receipt/decline``): ``Payouts.propose_receipt_correction`` and the rest, as the API's;
+only the reference changes, the ledger untouched, the old receipt kept and shown.
+
 Bank confirmations (``/console/payouts/bank-confirmations``, R10-7): the bank transfers whose confirmation one admin
 proposed with the bank's reference (on the API), awaiting a second: who proposed it, the reference, the amount and
 how long it has waited (``Payouts.pending_bank_confirmations``, read audited ``payouts.bank_transfers_viewed`` as
@@ -43,6 +48,9 @@ __all__ = [
     "payout_conclusion_decline",
     "payout_conclusion_propose",
     "payout_conclusions_bank",
+    "payout_receipt_approve",
+    "payout_receipt_decline",
+    "payout_receipt_propose",
     "payout_unresolved",
     "payouts_unresolved",
 ]
@@ -163,6 +171,36 @@ def payout_conclusion_decline(payout_id: str) -> Response:
     return _acted(
         payout_id, lambda: _payouts().decline_conclusion(payout_id, by=acting(), note=required_note()), step_up=False
     )
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/propose")
+def payout_receipt_propose(payout_id: str) -> Response:
+    """Propose the right M-Pesa receipt for a concluded payout, with a reason and a fresh code; a second admin
+    approves it."""
+
+    def propose() -> None:
+        receipt = request.form.get("receipt") or ""
+        _payouts().propose_receipt_correction(payout_id, receipt=receipt, reason=required_note(), by=acting())
+
+    return _acted(payout_id, propose, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/approve")
+def payout_receipt_approve(payout_id: str) -> Response:
+    """Book the receipt correction another admin proposed, as the page showed it, with a fresh code."""
+
+    def approve() -> None:
+        receipt = request.form.get("receipt") or ""
+        _payouts().approve_receipt_correction(payout_id, by=acting(), receipt=receipt)
+
+    return _acted(payout_id, approve, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/decline")
+def payout_receipt_decline(payout_id: str) -> Response:
+    """Decline (or withdraw) the receipt correction proposed, saying why; the receipt stays as booked."""
+    decline = lambda: _payouts().decline_receipt_correction(payout_id, by=acting(), note=required_note())  # noqa: E731
+    return _acted(payout_id, decline, step_up=False)
 
 
 # --- bank transfers' confirmations awaiting a second admin (R10-7) ---------------------------------------------------

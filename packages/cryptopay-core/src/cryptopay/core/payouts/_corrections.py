@@ -19,12 +19,12 @@ import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.payments._support import audit
 from cryptopay.core.payouts._conclusions import RECEIPT, receipt_free
-from cryptopay.core.payouts.model import ConclusionOutcome, Payout, PayoutState, ReceiptCorrection, mpesa_receipt
+from cryptopay.core.payouts.model import Payout, ReceiptCorrection, mpesa_receipt
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
-__all__ = ["approve", "correctable", "decline", "propose", "reason_of", "receipt_of"]
+__all__ = ["approve", "decline", "propose", "reason_of", "receipt_of"]
 
 
 def receipt_of(text: str, field: str = "receipt") -> str:
@@ -45,21 +45,9 @@ def reason_of(text: str, field: str = "reason") -> str:
     return why
 
 
-def correctable(payout: Payout) -> bool:
-    """Completed over M-Pesa on two admins' word (an approved conclusion), so the receipt is one staff typed."""
-    concluded = payout.conclusion
-    return (
-        payout.state is PayoutState.COMPLETED
-        and not payout.is_bank_transfer
-        and concluded is not None
-        and concluded.approved_by is not None
-        and concluded.outcome is ConclusionOutcome.COMPLETED
-    )
-
-
 def propose(uow: PaymentsUnitOfWork, payout: Payout, correction: ReceiptCorrection) -> Payout:
     """Keep ``correction`` on ``payout`` for a second admin; audited ``payout.receipt_correction_proposed``."""
-    if not correctable(payout):
+    if not payout.receipt_from_staff:
         raise Refused(
             f"payout {payout.id} is {payout.state.value} and was not concluded completed by two admins: only a "
             "receipt staff typed from M-Pesa's statement is corrected (M-Pesa's own result is M-Pesa's word)"

@@ -309,6 +309,19 @@ class Payout:
     def is_final(self) -> bool:
         return self.state in (PayoutState.COMPLETED, PayoutState.FAILED)
 
+    @property
+    def receipt_from_staff(self) -> bool:
+        """Completed over M-Pesa on two admins' word (an approved conclusion), so its receipt is one staff typed from
+        M-Pesa's statement: what a receipt correction may change (``Payouts.propose_receipt_correction``)."""
+        concluded = self.conclusion
+        return (
+            self.state is PayoutState.COMPLETED
+            and not self.is_bank_transfer
+            and concluded is not None
+            and concluded.approved_by is not None
+            and concluded.outcome is ConclusionOutcome.COMPLETED
+        )
+
     def hold_back(self, now: datetime, reason: str) -> bool:
         """Keep a planned payout from being sent, saying why; True when it was not held already."""
         if self.state is not PayoutState.PLANNED:
