@@ -657,7 +657,9 @@ def import_list(
         alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
         orders = _rescreen_remittances(svc)  # remittances under way: refused unpaid, held paid (per list version)
         changed = None if orders is None else len(orders)
-        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed})
+        pending = svc.kyc_review.screen_pending()  # applications submitted while no list was loaded
+        row = {**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed}
+        emit_json({**row, "applications_screened": len(pending)})
 
 
 @app.command("rescreen")
@@ -670,6 +672,8 @@ def rescreen() -> None:
             emit_json(_alert_row(alert))
         for order in _rescreen_remittances(svc) or []:
             emit_json({"remittance": order.id, "state": order.state.value, "review_alerts": list(order.review_alerts)})
+        for application in svc.kyc_review.screen_pending():  # submitted while no list was loaded
+            emit_json({"application": application.id, "screened": True, "matches": len(application.sanctions_matches)})
 
 
 def _rescreen_remittances(svc: Services) -> list[RemittanceOrder] | None:

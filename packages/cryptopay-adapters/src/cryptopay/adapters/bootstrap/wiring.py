@@ -1385,6 +1385,7 @@ class Parts:
             "compliance.rescreen": lambda _payload: (
                 self.monitoring.rescreen(self.kyc_review.screened_names(), self.screening),
                 self.remittances.rescreen(),
+                self.kyc_review.screen_pending(),  # applications submitted while no list was loaded
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),

@@ -203,6 +203,9 @@ class KycApplication:
     decided_at: datetime | None = None
     history: tuple[ReviewStep, ...] = ()
     sanctions_matches: tuple[str, ...] = ()  # what screening found at submission ("source ref: name (score)")
+    # submitted while screening was required and no sanctions list was loaded (R12-3): accepted (and approvable), its
+    # names screened once a list is imported (``KycReview.screen_pending``); officers see it, the applicant does not
+    screening_pending: bool = False
     verified_directors: tuple[str, ...] = ()  # directors an officer checked in this review (every one, to approve)
     # Other accounts whose applications gave the same ID document (``id_key``), found at submission and at each
     # approval: the officers' warning. An approval is refused while one is not in ``id_linked``: the parties an

@@ -129,7 +129,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         "id party_id kind level created_at submitted_by notify_to person business documents state claimed_by "
         "approvals reason submitted_at decided_at history verified_directors",
         others="id_shared_with id_linked directors_elsewhere",
-        withheld="sanctions_matches id_link_reason",
+        withheld="sanctions_matches id_link_reason screening_pending",
     ),
     KycProfile: _classified(
         "party_id kind status level requested_level evidence approvals reason expires_at",
