@@ -135,7 +135,7 @@ def test_a_correction_proposed_again_while_its_approver_was_checked_is_not_appro
 
     propose("user:usr_cleo")
     stack.payouts.four_eyes = FourEyes(appointments=appointment)
-    with pytest.raises(Conflict, match="proposed again since you read it"):
+    with pytest.raises(Conflict, match="proposed again since"):
         stack.payouts.approve_receipt_correction(payout_id, by="user:usr_dan", receipt=right)
     after = stack.payouts.get_payout(payout_id)
     assert after.receipt == MISTYPED and after.correction is not None and after.correction.by == "user:usr_eve"

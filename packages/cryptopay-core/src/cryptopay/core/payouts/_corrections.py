@@ -64,26 +64,15 @@ def propose(uow: PaymentsUnitOfWork, payout: Payout, correction: ReceiptCorrecti
     return payout
 
 
-def approve(
-    uow: PaymentsUnitOfWork,
-    payout: Payout,
-    *,
-    by: str,
-    read: str,
-    seen: ReceiptCorrection | None,
-    now: datetime,
-) -> Payout:
+def approve(uow: PaymentsUnitOfWork, payout: Payout, *, by: str, read: str, now: datetime) -> Payout:
     """Book the receipt proposed (``read``: the one the approver read; another proposed since is a ``Conflict``),
     the old one kept in ``corrections``; audited ``payout.receipt_corrected`` naming both. Nothing else changes.
-    The caller has refused the proposer of ``seen`` (four-eyes), the proposal it read: one proposed again since,
-    by another or at another time, is a ``Conflict`` (review13 R13-3)."""
+    The caller has refused the proposer (four-eyes)."""
     proposed = payout.correction
     if proposed is None:
         raise InvalidState(f"no receipt correction of payout {payout.id} is proposed")
     if proposed.receipt != read:
         raise Conflict(f"payout {payout.id} now has receipt {proposed.receipt} proposed: read it again")
-    if seen is None or (proposed.by, proposed.at) != (seen.by, seen.at):
-        raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since you read it: read it again")
     receipt_free(uow, payout, proposed.receipt)  # booked on another payout since it was proposed
     done = attrs.evolve(proposed, approved_by=by, approved_at=now)
     payout.receipt, payout.correction, payout.corrections = proposed.receipt, None, (*payout.corrections, done)

@@ -1062,13 +1062,14 @@ class Payouts:
             transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{found.id}", at, **facts))
             raise refused
 
-        seen = found.correction  # the proposal four-eyes was checked against, compared under the lock (R13-3)
-
         def book(uow: PaymentsUnitOfWork) -> Payout:
             payout = _payout(uow, payout_id)
             if payout.correction is not None and payout.correction.by == by:  # proposed again by the approver since
                 raise SamePerson("you proposed this receipt correction: a second admin approves it")
-            return _corrections.approve(uow, payout, by=by, read=read, seen=seen, now=self._clock.now())
+            if payout.correction is not None and payout.correction != found.correction:
+                # withdrawn and proposed again since four-eyes looked (by someone it did not check: R13-3's class)
+                raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since: read it again")
+            return _corrections.approve(uow, payout, by=by, read=read, now=self._clock.now())
 
         return transaction(self._uow, book)
 
