@@ -159,17 +159,17 @@ def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_comp
             by="ops:ann",
             statement=statement,
         )
-    stack.payouts.propose_conclusion(
+    stack.payouts.propose_conclusion(  # typed in another case: M-Pesa's receipt all the same (R13-12)
         payout.id,
         outcome=ConclusionOutcome.COMPLETED,
-        receipt=line.receipt,
+        receipt=f" {line.receipt.lower()} ",
         evidence="statement",
         note="paid",
         by="user:usr_ann",
         statement=statement,
     )
     done = stack.payouts.approve_conclusion(
-        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt
+        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt.lower()
     )
     assert (done.state, done.receipt, done.result_code) == (PayoutState.COMPLETED, line.receipt, "0")
     report = stack.reconciliation.reconcile(mpesa_says(stack))
@@ -276,8 +276,10 @@ def test_a_failure_is_shown_only_by_our_payout_short_codes_statement(shortcode: 
     assert stack.payouts.get_payout(payout.id).conclusion is None
 
 
-def test_a_receipt_booked_on_another_payout_concludes_none() -> None:
-    """LASTREAD L-6: one M-Pesa receipt cannot close a second payout as paid (its payee would never be paid)."""
+@pytest.mark.parametrize("typed", [str, str.lower, lambda r: f" {r.lower()}\t"])
+def test_a_receipt_booked_on_another_payout_concludes_none(typed) -> None:
+    """LASTREAD L-6: one M-Pesa receipt cannot close a second payout as paid (its payee would never be paid), in
+    whatever case it is typed (review13 R13-12: ``sbx0000004`` completed a second payout)."""
     stack = PaymentsStack()
     for merchant, to in (("m1", LOST), ("m2", "254712345678")):
         profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, to)
@@ -298,8 +300,8 @@ def test_a_receipt_booked_on_another_payout_concludes_none() -> None:
         stack.payouts.propose_conclusion(
             payout.id,
             outcome=ConclusionOutcome.COMPLETED,
-            receipt=booked.receipt,
-            evidence="statement",
+            receipt=typed(booked.receipt),
+            evidence="Transaction Status said paid",
             note="paid",
             by="user:usr_ann",
         )

@@ -19,7 +19,7 @@ import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.payments._support import audit
 from cryptopay.core.payouts._conclusions import RECEIPT, receipt_free
-from cryptopay.core.payouts.model import Payout, ReceiptCorrection
+from cryptopay.core.payouts.model import Payout, ReceiptCorrection, mpesa_receipt
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork
@@ -30,7 +30,7 @@ __all__ = ["approve", "decline", "propose", "reason_of", "receipt_of"]
 def receipt_of(text: str, field: str = "receipt") -> str:
     """M-Pesa's receipt as typed, upper-cased (``nlj7rt61sv`` is ``NLJ7RT61SV``); ``InvalidInput`` unless 6 to 20
     letters and digits."""
-    receipt = text.strip().upper()
+    receipt = mpesa_receipt(text)
     if not RECEIPT.fullmatch(receipt):
         raise InvalidInput("M-Pesa's receipt is 6 to 20 letters and digits (as NLJ7RT61SV)", field=field)
     return receipt

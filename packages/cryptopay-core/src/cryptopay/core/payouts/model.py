@@ -52,6 +52,7 @@ __all__ = [
     "ReceiptCorrection",
     "StatementEvidence",
     "bank_reference",
+    "mpesa_receipt",
     "token_key",
 ]
 
@@ -128,6 +129,18 @@ def bank_reference(text: str | None) -> str:
     another payout already, and the reconciliation, which matches a statement's debits: the two agree on what one
     debit is (LASTREAD reader1 L-2)."""
     return "".join((text or "").split()).upper()
+
+
+def mpesa_receipt(text: str | None) -> str:
+    """M-Pesa's receipt (its TransactionID) as kept and compared: trimmed, upper case, as M-Pesa writes it
+    (``NLJ7RT61SV``). Every receipt entering is made so (a conclusion proposed or approved, a correction, M-Pesa's
+    results and status answers, a statement's rows), so ``sbx0000004`` typed by an admin is ``SBX0000004``'s payout
+    already, not a second payment (review13 R13-12).
+
+    >>> mpesa_receipt(" nlj7rt61sv "), mpesa_receipt(None)
+    ('NLJ7RT61SV', '')
+    """
+    return (text or "").strip().upper()
 
 
 def token_key(digest: str) -> str:
@@ -453,7 +466,8 @@ class Payout:
         ``name``: who M-Pesa says the receiving number is registered to, if it said."""
         self._require(PayoutState.FAILED)
         self.receiver_name = name or self.receiver_name
-        self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
+        self.state, self.result_code, self.result_desc = PayoutState.COMPLETED, code, desc
+        self.receipt = mpesa_receipt(receipt) or None
         self.finished_at, self.check_at, self.note = now, None, "paid after all: Transaction Status found it paid"
 
     def query(self, query_id: str) -> PayoutQuery | None:
@@ -512,7 +526,8 @@ class Payout:
             raise InvalidState(f"payout {self.id} is {self.state.value}; it cannot complete")
         self.biller_token = token or self.biller_token
         self.receiver_name = name or self.receiver_name
-        self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
+        self.state, self.result_code, self.result_desc = PayoutState.COMPLETED, code, desc
+        self.receipt = mpesa_receipt(receipt) or None  # as compared: one receipt is one payment (R13-12)
         self.finished_at, self.check_at = now, None
 
     def failed(self, now: datetime, *, code: str | None, desc: str) -> None:

@@ -118,6 +118,7 @@ from cryptopay.core.payouts.model import (
     ReceiptCorrection,
     StatementEvidence,
     bank_reference,
+    mpesa_receipt,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
@@ -822,7 +823,7 @@ class Payouts:
         could equally be another open payout's, review12 R12-9), ``Conflict`` (a conclusion is proposed already, or
         the receipt is another payout's)."""
         why = _text(note, "note")
-        paid = (receipt or "").strip() or None
+        paid = mpesa_receipt(receipt) or None  # as kept and compared: ``sbx0000004`` is SBX0000004 (R13-12)
         if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
             raise InvalidInput("a completion names M-Pesa's receipt (6 to 20 letters and digits)", field="receipt")
         if outcome is ConclusionOutcome.FAILED and paid is not None:
@@ -929,7 +930,7 @@ class Payouts:
         when none is proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
         (``propose_bank_confirmation``) is approved the same way and completes it from the bank account, audited
         ``payout.bank_confirmed`` instead."""
-        read = _Read(outcome, (receipt or "").strip() or None)
+        read = _Read(outcome, mpesa_receipt(receipt) or None)
         found, at = self.get_payout(payout_id), self._clock.now()
         refused = None
         if found.conclusion is not None:
@@ -954,6 +955,8 @@ class Payouts:
         if payout.is_bank_transfer:  # compared and booked canonical, whatever case or spacing was typed (L-2)
             proposed = attrs.evolve(proposed, receipt=bank_reference(proposed.receipt) or None)
             read = _Read(read.outcome, bank_reference(read.receipt) or None)
+        else:  # and M-Pesa's receipt in its case (a proposal kept before R13-12 may be in another)
+            proposed = attrs.evolve(proposed, receipt=mpesa_receipt(proposed.receipt) or None)
         if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
             raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
         if payout.state is not (PayoutState.SUBMITTED if payout.is_bank_transfer else PayoutState.UNKNOWN):
@@ -1057,6 +1060,9 @@ class Payouts:
             payout = _payout(uow, payout_id)
             if payout.correction is not None and payout.correction.by == by:  # proposed again by the approver since
                 raise SamePerson("you proposed this receipt correction: a second admin approves it")
+            if payout.correction is not None and payout.correction != found.correction:
+                # withdrawn and proposed again since four-eyes looked (by someone it did not check: R13-3's class)
+                raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since: read it again")
             return _corrections.approve(uow, payout, by=by, read=read, now=self._clock.now())
 
         return transaction(self._uow, book)

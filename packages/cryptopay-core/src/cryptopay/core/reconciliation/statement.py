@@ -53,6 +53,7 @@ from decimal import Decimal, InvalidOperation
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
+from cryptopay.core.payouts.model import mpesa_receipt
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
@@ -233,7 +234,7 @@ def parse_statement(text: str) -> Statement:
 def _line(cells: dict[str, str], number: int) -> StatementLine:
     try:
         return StatementLine(
-            receipt=_required(cells, "Receipt No."),
+            receipt=mpesa_receipt(_required(cells, "Receipt No.")),  # as our payouts keep it (R13-12)
             completed_at=_time(_required(cells, "Completion Time")),
             initiated_at=_time(cells["Initiation Time"]) if cells.get("Initiation Time", "").strip() else None,
             details=cells.get("Details", "").strip(),
@@ -243,7 +244,7 @@ def _line(cells: dict[str, str], number: int) -> StatementLine:
             balance=_amount(cells["Balance"]) if cells.get("Balance", "").strip() else None,
             reason_type=cells.get("Reason Type", "").strip(),
             other_party=cells.get("Other Party Info", "").strip(),
-            linked_receipt=cells.get("Linked Transaction ID", "").strip(),
+            linked_receipt=mpesa_receipt(cells.get("Linked Transaction ID")),
             account_no=cells.get("A/C No.", "").strip(),
         )
     except InvalidInput as error:
