@@ -39,6 +39,8 @@ def N_(message: str) -> str:
 BY_CODE = {
     "invalid_amount": N_("Check the amount: type a number such as 1500."),
     "invalid_input": N_("Check what you typed and try again."),
+    # the app-wide guard's refusal of an address's text (a NUL, a bidi override: R13-7), before any page's own check
+    "validation_failed": N_("Check what you typed and try again."),
     "invalid_phone_number": N_("That is not a Kenyan mobile number: use 07XXXXXXXX or 01XXXXXXXX."),
     "invalid_name": N_("A name has letters only, without digits or links."),
     "insufficient_funds": N_("Your wallet does not hold enough for this."),

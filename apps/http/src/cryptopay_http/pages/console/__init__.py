@@ -170,6 +170,10 @@ def _guard() -> ResponseReturnValue | None:
         raise Forbidden("this console page is not open to any role yet")
     if principal.role not in roles:
         raise refuse("this page is for another staff role")
+    if request.method == "GET" and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        # A link on another site (an email, a ticket): the session cookie is SameSite=Lax, so it would run an audited
+        # read (a search, an application viewed) in the officer's name. Nothing is read until they choose (R13-10).
+        return page("console/continue.html", target=request.full_path.removesuffix("?"))
     return None
 
 
