@@ -100,7 +100,7 @@ from cryptopay.core.mobile_money import (
 from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments._support import audit, transaction
+from cryptopay.core.payments._support import audit, publish, transaction
 from cryptopay.core.payouts import _answers, _conclusions, _corrections, _outcomes, matching
 from cryptopay.core.payouts._conclusions import StatementAmbiguous, StatementContradicts
 from cryptopay.core.payouts.model import (
@@ -1047,7 +1047,8 @@ class Payouts:
 
     def approve_receipt_correction(self, payout_id: str, *, by: str, receipt: str) -> Payout:
         """A second admin books the receipt another proposed (``receipt``: the one they read; another proposed since
-        is a ``Conflict``), the old one kept in the payout's ``corrections``; the ledger is untouched. The proposer is
+        is a ``Conflict``), the old one kept in the payout's ``corrections``; the ledger is untouched; a merchant's
+        payout is announced again (``payout.receipt_corrected``, the new receipt). The proposer is
         refused (``SamePerson``, audited ``payout.receipt_correction_same_person_refused``), an admin related to it
         or appointed too recently as ``compliance.four_eyes`` says; ``InvalidState`` when none is proposed."""
         read, found, at = _corrections.receipt_of(receipt), self.get_payout(payout_id), self._clock.now()
@@ -1069,7 +1070,12 @@ class Payouts:
             if payout.correction is not None and payout.correction != found.correction:
                 # withdrawn and proposed again since four-eyes looked (by someone it did not check: R13-3's class)
                 raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since: read it again")
-            return _corrections.approve(uow, payout, by=by, read=read, now=self._clock.now())
+            now = self._clock.now()
+            done = _corrections.approve(uow, payout, by=by, read=read, now=now)
+            if done.kind.is_merchants:  # the merchant was told the old receipt (``payout.completed``)
+                payload = _outcomes.payout_payload(done)
+                publish(uow, self._ids, "payout.receipt_corrected", payload, at=now, key=done.settlement_id)
+            return done
 
         return transaction(self._uow, book)
 
