@@ -28,6 +28,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
@@ -997,6 +998,11 @@ class Parts:
             sanctions=lambda: self.screening.snapshots(),  # each list's newest snapshot's age
             monitoring=self.storage.unit_of_work,  # open AML alerts, cases past their deadline
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
+            screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
+                withdrawals=self.storage.unit_of_work,
+                remittances=self.storage.unit_of_work,
+                applications=self.storage.unit_of_work,
+            ).count,
         )
 
     @functools.cached_property
