@@ -9,6 +9,7 @@ import attrs
 import pytest
 from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, UnderReview
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability, remittance_dust
@@ -1310,6 +1311,7 @@ def test_with_no_sanctions_list_loaded_a_required_screening_holds_paid_orders_un
     with backend.uow() as uow:
         waits = [r.subject for r in uow.audit.records() if r.action == "remittance.waiting"]
     assert sorted(waits) == sorted([f"remittance:{clean.id}", f"remittance:{listed.id}"])
+    assert ScreeningWaits(remittances=backend.uow).count() == {"remittance": 2}  # cryptopay_screening_waiting
     stack.list_sanctioned("Viktor Anatolyevich Bout")
     stack.run()
     paid, held = stack.get(clean), stack.get(listed)

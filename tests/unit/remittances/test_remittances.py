@@ -275,6 +275,12 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_before_paying(sta
     [alert] = stack.monitoring.alerts()
     assert (alert.rule_id, alert.blocking, alert.evidence["country"]) == ("call-for-action-remittance", True, country)
     assert alert.party_id == "phone:254712345678"
+    # The never-erased chain keeps the number masked (R13-5); the alert's own row keeps it whole for the desk.
+    with stack.monitoring.uow() as uow:
+        records = uow.audit.records()
+    [raised] = [r for r in records if r.action == "compliance.alert_raised"]
+    assert dict(raised.details)["party"] == "phone:2547******78"
+    assert not [r for r in records if "712345678" in repr(r)]
 
 
 LISTED = "Dmitri Ivanovich Petrov"

@@ -28,12 +28,14 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.holds import SanctionsHolds
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.sealing import LedgerSealing
@@ -524,6 +526,8 @@ class Parts:
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
             screening=self.screening,
             parties_of=self.officer_parties,  # no officer works a case of their own (R12)
+            # a party a newly imported list names is frozen at once, until an officer clears it (R14-7)
+            holds=SanctionsHolds(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids),
         )
 
     @functools.cached_property
@@ -997,6 +1001,11 @@ class Parts:
             sanctions=lambda: self.screening.snapshots(),  # each list's newest snapshot's age
             monitoring=self.storage.unit_of_work,  # open AML alerts, cases past their deadline
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
+            screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
+                withdrawals=self.storage.unit_of_work,
+                remittances=self.storage.unit_of_work,
+                applications=self.storage.unit_of_work,
+            ).count,
         )
 
     @functools.cached_property

@@ -39,6 +39,7 @@ from cryptopay.core.compliance.cases import (
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
+from cryptopay.core.mobile_money.phones import masked_party
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork, PartyHolds, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -333,7 +334,8 @@ class Monitoring:
             if not kept.blocking:  # raised before a match held its party
                 kept.blocking = True
                 uow.alerts.update(kept)
-                _audit(uow, "system:screening", "compliance.alert_blocking", f"alert:{kept.id}", self.clock.now())
+                now = self.clock.now()
+                _audit(uow, "system:screening", "compliance.alert_blocking", f"alert:{kept.id}", now, party=kept.party_id)
             return [], kept
         _audit(
             uow,
@@ -581,4 +583,6 @@ def _case(uow: MonitoringUnitOfWork, case_id: str) -> Case:
 
 
 def _audit(uow: MonitoringUnitOfWork, actor: str, action: str, subject: str, at: datetime, **details: object) -> None:
-    uow.audit.append(AuditEvent(actor, action, subject, at, {k: str(v) for k, v in details.items()}))
+    """Append to the chain; a party that is a phone number is kept masked there (``masked_party``: R13-5), the
+    alert's own row keeps it whole for the desk."""
+    uow.audit.append(AuditEvent(actor, action, subject, at, {k: masked_party(str(v)) for k, v in details.items()}))
