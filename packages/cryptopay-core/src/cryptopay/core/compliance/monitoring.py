@@ -319,24 +319,31 @@ class Monitoring:
                         "score": f"{match.score:g}",
                     },
                 )
-                new, holding = in_transaction(self.uow, partial(self._keep, alert=alert))
+                new, holding = in_transaction(self.uow, partial(self._keep_listed, alert=alert))
                 raised += new
                 if holding is not None and self.holds is not None:
                     self.holds.hold(holding.party_id, holding.id)
         return raised
 
-    def _keep(self, uow: MonitoringUnitOfWork, alert: Alert) -> tuple[list[Alert], Alert | None]:
-        """The alert kept (new ones, audited) and the one its party is to be held on (blocking, open in no case)."""
+    def _keep_listed(self, uow: MonitoringUnitOfWork, alert: Alert) -> tuple[list[Alert], Alert | None]:
+        """A rescreen's alert kept (``_keep``: new ones) and the one its party is to be held on: blocking, open in
+        no case (one raised non-blocking before matches held is made blocking, audited
+        ``compliance.alert_blocking``)."""
+        if raised := self._keep(uow, alert):
+            return raised, alert if alert.blocking else None
+        kept = uow.alerts.by_key(alert.key)
+        if kept is None or kept.status is not AlertStatus.OPEN or not alert.blocking:
+            return [], None
+        if not kept.blocking:
+            kept.blocking = True
+            uow.alerts.update(kept)
+            subject, now = f"alert:{kept.id}", self.clock.now()
+            _audit(uow, "system:screening", "compliance.alert_blocking", subject, now, party=kept.party_id)
+        return [], kept
+
+    def _keep(self, uow: MonitoringUnitOfWork, alert: Alert) -> list[Alert]:
         if not uow.alerts.add(alert):
-            kept = uow.alerts.by_key(alert.key)
-            if kept is None or kept.status is not AlertStatus.OPEN or not alert.blocking:
-                return [], None
-            if not kept.blocking:  # raised before a match held its party
-                kept.blocking = True
-                uow.alerts.update(kept)
-                now = self.clock.now()
-                _audit(uow, "system:screening", "compliance.alert_blocking", f"alert:{kept.id}", now, party=kept.party_id)
-            return [], kept
+            return []
         _audit(
             uow,
             "system:screening",
@@ -347,9 +354,9 @@ class Monitoring:
             party=alert.party_id,
             ref=alert.evidence["ref"],
             **({"movement": alert.movement_id} if alert.movement_id else {}),
-            blocking=alert.blocking,
+            **({"blocking": alert.blocking} if alert.movement_id or alert.blocking else {}),
         )
-        return [alert], alert if alert.blocking else None
+        return [alert]
 
     # -- alerts and cases ----------------------------------------------------------------------------------------
     def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
