@@ -374,6 +374,26 @@ def records_of(payout: Payout, at: datetime, statement: Statement | None = None)
     )
 
 
+def test_a_payment_the_statement_shows_reversed_is_advised_failed_and_a_failure_agrees() -> None:
+    """review13 R13-11: an unknown payout's payment and M-Pesa's reversal of it on one statement: reconciliation
+    advises concluding it failed (as the conclusion reads it), never completed; once failed, the pair is no
+    difference and the totals leave it out (the money is back in the account)."""
+    from tests.unit.reconciliation.test_conclusion_statement import PAYOUT, line, reversal
+
+    covering = Statement(
+        lines=(line(), reversal()),
+        shortcode="600000",
+        period=(PAYOUT.created_at - timedelta(hours=1), PAYOUT.created_at + timedelta(hours=2)),
+    )
+    at = PAYOUT.created_at + timedelta(hours=3)
+    [told] = statement_matches_payouts(records_of(PAYOUT, at, covering))
+    assert (told.subject, told.actual) == ("payout po_1 (unknown)", "paid by M-Pesa, then reversed")
+    assert "M-Pesa reversed its payment (SC21REV001), so it paid nothing: conclude failed" in told.detail
+    assert "conclude completed" not in told.detail
+    failed = attrs.evolve(PAYOUT, state=PayoutState.FAILED, finished_at=at)
+    assert statement_matches_payouts(records_of(failed, at, covering)) == []
+
+
 @pytest.mark.parametrize(("kind", "method", "destination", "b2b"), KINDS)
 @pytest.mark.parametrize("state", [PayoutState.UNKNOWN, PayoutState.SUBMITTED])
 def test_every_payout_kind_not_final_past_the_bound_is_a_difference(kind, method, destination, b2b, state) -> None:

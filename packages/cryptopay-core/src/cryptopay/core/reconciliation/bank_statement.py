@@ -20,9 +20,11 @@ Balance               no        the running balance; also ``Running Balance``, `
 ====================  ========  ==================================================================================
 
 Amounts are Kenya shillings (thousands separators allowed, at most two decimals), read as ``Decimal``, never
-float; a row with both a debit and a credit, or neither, is not a transaction. Every bad row is an ``InvalidInput``
-naming its line, and nothing is half-read. The period is the ``Period`` line's, never the first to the last row
-(review6 F3: a transfer missing from a statement could lie outside its rows).
+float, as the M-Pesa statement's (``shillings``: ASCII digits, ``,``, ``.``, ``-`` only, at most 15 digits before
+the point); dates are within the years 1000 to 9999; a row with both a debit and a credit, or neither, is not a
+transaction. Every bad row is an ``InvalidInput`` naming its line, and nothing is half-read. The period is the
+``Period`` line's, never the first to the last row (review6 F3: a transfer missing from a statement could lie
+outside its rows).
 
 >>> text = render_bank_statement(BankStatement(account="0123456789", period=period_of("2026-12-01", "2026-12-07"),
 ...     lines=(BankLine(on=date(2026, 12, 3), reference="FT26337ABC", narrative="cryptopay po_1",
@@ -40,12 +42,11 @@ import hashlib
 import io
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
-from cryptopay.core.reconciliation.statement import period_of
+from cryptopay.core.reconciliation.statement import period_of, shillings
 from cryptopay.core.system import NAIROBI
 
 __all__ = ["BANK_COLUMNS", "BankLine", "BankStatement", "parse_bank_statement", "render_bank_statement"]
@@ -168,25 +169,28 @@ def _reference(text: str) -> str:
 
 
 def _day(text: str) -> date:
-    for layout in _DAY_FORMATS:
+    for layout in _DAY_FORMATS if text.isascii() else ():  # strptime reads other scripts' digits too
         try:
-            return datetime.strptime(text, layout).date()
+            day = datetime.strptime(text, layout).date()
         except ValueError:
             continue
+        if not 1000 <= day.year <= 9999:  # as the period's days (R13-4)
+            raise InvalidInput(f"{text!r} is not a date within the years 1000 to 9999")
+        return day
     raise InvalidInput(f"{text!r} is not a date such as 03-12-2026")
 
 
 def _amount(text: str, column: str, *, signed: bool = False) -> Money:
-    """An amount cell in shillings: empty (or ``-``) is none; a debit written negative is read as its magnitude."""
-    cleaned = text.replace(",", "")
-    if cleaned in ("", "-"):
+    """An amount cell in shillings (``shillings``): empty (or ``-``) is none; a debit written negative is read as
+    its magnitude."""
+    if text == "-":
         return Money.zero(KES)
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise InvalidInput(f"{column} {text!r} is not an amount") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput(f"{column} {text!r} is not an amount in shillings and cents")
+        value = shillings(text)
+    except InvalidInput as error:
+        raise InvalidInput(f"{column} {error.message}") from None
+    if value is None:
+        return Money.zero(KES)
     return Money.of(value if signed else abs(value), KES)
 
 
