@@ -9,8 +9,9 @@ line / column         needed    meaning
 ====================  ========  ==================================================================================
 ``Account Number:``   no        the account the statement is of (kept with the run's inputs)
 ``Period:``           yes       the days it covers, ``01-12-2026 - 07-12-2026`` (``to`` also read), Nairobi days
-Date                  yes       the transaction (or value) date, ``DD-MM-YYYY`` (``DD/MM/YYYY``, ``YYYY-MM-DD``,
-                                ``07-Dec-2026`` also read); also named ``Transaction Date``, ``Value Date``
+Date                  yes       the transaction date, ``DD-MM-YYYY`` (``DD/MM/YYYY``, ``YYYY-MM-DD``, ``07-Dec-2026``
+                                also read); also named ``Transaction Date``, or ``Value Date`` when it is the only
+                                date: beside a ``Transaction Date`` the ``Value Date`` is not read (R14-9)
 Reference             yes       the bank's reference of the transfer (the one confirmed on the payout); also
                                 ``Ref No.``, ``Reference No.``, ``Transaction Reference``
 Narrative             no        free text; also ``Description``, ``Details``, ``Particulars``
@@ -76,6 +77,7 @@ _ALIASES = {
     "book balance": "Balance",
 }
 _REQUIRED = ("Date", "Reference", "Debit", "Credit")
+_IGNORED = ""  # a column not read (a Value Date beside the Transaction Date)
 _DAY_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y", "%d %b %Y")
 _FIELD = "bank_statement"
 
@@ -120,9 +122,7 @@ def parse_bank_statement(text: str) -> BankStatement:
         raise InvalidInput(
             "not a bank statement: no header row with Date, Reference, Debit and Credit columns", field=_FIELD
         )
-    header = [_ALIASES.get(name.strip().lower(), name.strip()) for name in rows[start]]
-    if len(set(header)) != len(header):
-        raise InvalidInput("bank statement: a column is named twice in its header row", field=_FIELD)
+    header = _header(rows[start])
     meta = {row[0].strip().rstrip(":").lower(): row[1].strip() for row in rows[:start] if len(row) >= 2}
     lines = tuple(
         _line(row, header, number)
@@ -135,6 +135,24 @@ def parse_bank_statement(text: str) -> BankStatement:
         account=meta.get("account number") or meta.get("account") or "",
         digest=hashlib.sha256(body.encode("utf-8")).hexdigest(),
     )
+
+
+def _header(row: Sequence[str]) -> list[str]:
+    """The header row's names as read (``_ALIASES``). A ``Value Date`` beside a ``Transaction Date`` (the usual Kenyan
+    export, R14-9) is not read: the transaction date is the debit's day. Two columns meaning one thing otherwise are
+    refused, naming both."""
+    written = [name.strip() for name in row]
+    names = [_ALIASES.get(name.lower(), name) for name in written]
+    if names.count("Date") > 1:
+        names = [_IGNORED if name.lower() == "value date" else read for name, read in zip(written, names, strict=True)]
+    for read in set(names) - {_IGNORED}:
+        both = [name for name, meaning in zip(written, names, strict=True) if meaning == read]
+        if len(both) > 1:
+            raise InvalidInput(
+                f"bank statement: the columns {' and '.join(repr(n) for n in both)} both mean {read}: remove one",
+                field=_FIELD,
+            )
+    return names
 
 
 def _is_header(row: Sequence[str]) -> bool:
