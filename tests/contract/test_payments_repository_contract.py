@@ -455,6 +455,20 @@ def test_a_payout_booked_after_it_was_added_is_found_by_its_receipt_and_by_its_c
         ]
 
 
+def test_a_result_with_an_overlong_receipt_is_still_booked(storage):
+    """A receipt longer than any M-Pesa's or bank's (a malformed answer) is kept on the payout, not indexed: its
+    result is written all the same, alike on memory, SQLite and PostgreSQL."""
+    sent = payout(1)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(sent)
+    with storage.unit_of_work() as uow:
+        booked = uow.payouts.get("po_1")
+        booked.completed(NOW, receipt="R" * 300, code="0", desc="ok")
+        uow.payouts.update(booked)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_1").receipt == "R" * 300
+
+
 def test_payouts_are_found_by_many_receipts_at_once(storage):
     """reader2 L2-4: a statement's receipts in one read, by receipt, oldest first; a receipt no payout is booked with
     (a prefix of one, a LIKE wildcard, a conclusion's proposal) is absent."""

@@ -132,11 +132,16 @@ def test_the_unresolved_payouts_pages_are_the_admins_and_speak_swahili(app, auth
     assert officer.get(PAGE)[0] == 403 and officer.get(f"{PAGE}/{payout_id}")[0] == 403
     assert "/console/payouts/unresolved" not in officer.get("/console/search")[1]  # not in their navigation
     assert ann.get(f"{PAGE}/po_nope")[0] == 404
+    english = ann.get(f"{PAGE}/{payout_id}")[1]
+    assert "outcome unknown" in english and "M-Pesa sent no result within 2 minutes;" in english, english
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Malipo yasiyotatuliwa" in html and "Unresolved payouts" not in html
     status, html = ann.get(f"{PAGE}/{payout_id}")
     assert status == 200 and "Pendekeza hitimisho" in html and "Propose a conclusion" not in html
+    # R13-9: the state and the reason in Swahili too, the wait in minutes (was "unknown", "no result within 0:02:00")
+    assert "matokeo hayajulikani" in html and "M-Pesa haikutuma matokeo ndani ya dakika 2;" in html, html
+    assert "<code>unknown</code>" not in html and "no result within" not in html and "0:02:00" not in html
 
 
 def test_two_admins_correct_a_mistyped_receipt_on_the_payout_page(paid, ann, bob):

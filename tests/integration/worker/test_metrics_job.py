@@ -49,6 +49,7 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_held_payments_waiting 0",
         "cryptopay_held_deposits_waiting 0",
         "cryptopay_aml_alerts_open 0",
+        "cryptopay_aml_blocking_alerts_open 0",
         "cryptopay_compliance_cases_overdue 0",
     ):
         assert line in text

@@ -4,9 +4,12 @@ ledger is untouched), the old one is kept, and reconciliation then agrees with M
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import attrs
 import pytest
 from cryptopay.core import flows
+from cryptopay.core.compliance.four_eyes import Appointment, FourEyes
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.money import KES
 from cryptopay.core.payouts.model import ConclusionOutcome, PayoutState
@@ -45,7 +48,7 @@ def concluded_with_a_typo() -> tuple[PaymentsStack, str, str]:
 
 def _money(stack: PaymentsStack, merchant_id: str) -> list[object]:
     accounts = (flows.FLOAT, flows.IN_FLIGHT, flows.merchant_liability(merchant_id, KES))
-    return [*(stack.balance(a) for a in accounts), stack.topics()]
+    return [stack.balance(a) for a in accounts]
 
 
 def test_two_admins_correct_a_mistyped_receipt_and_nothing_else_changes() -> None:
@@ -66,6 +69,8 @@ def test_two_admins_correct_a_mistyped_receipt_and_nothing_else_changes() -> Non
     [kept] = done.corrections
     assert (kept.before, kept.receipt, kept.by, kept.approved_by) == (MISTYPED, right, "user:usr_cleo", "user:usr_dan")
     assert _money(stack, done.merchant_id) == before and stack.books_balanced()  # the ledger untouched
+    [told] = stack.outbox("payout.receipt_corrected")  # the merchant heard the old receipt with payout.completed
+    assert (told.payload["payout_id"], told.payload["receipt"]) == (payout_id, right)
     with stack.uow() as uow:
         assert [p.id for p in uow.payouts.with_receipt(right)] == [payout_id]
         assert uow.payouts.with_receipt(MISTYPED) == []
@@ -109,3 +114,30 @@ def test_a_bad_or_taken_receipt_or_a_receipt_from_mpesa_is_refused_and_a_proposa
     assert (declined.receipt, declined.correction, declined.corrections) == (MISTYPED, None, ())
     with pytest.raises(InvalidState):
         stack.payouts.approve_receipt_correction(payout_id, by="user:usr_dan", receipt=right)
+
+
+def test_a_correction_proposed_again_while_its_approver_was_checked_is_not_approved() -> None:
+    """review13 R13-3, as for conclusions: four-eyes checks dan against cleo's proposal; before his unit of work cleo
+    withdraws it and eve, made staff by dan's own appointer, proposes the same receipt: a 409, nothing booked."""
+    stack, payout_id, right = concluded_with_a_typo()
+
+    def propose(by: str) -> None:
+        stack.payouts.propose_receipt_correction(payout_id, receipt=right, reason="one letter off", by=by)
+
+    long_ago, meanwhile = stack.clock.now() - timedelta(days=30), []
+    staff = {"usr_cleo": "ops:hr", "usr_dan": "ops:root", "usr_eve": "ops:root"}
+
+    def appointment(user_id: str) -> Appointment | None:  # read by dan's four-eyes check, before his unit of work
+        if not meanwhile:
+            meanwhile.append(user_id)
+            stack.payouts.decline_receipt_correction(payout_id, by="user:usr_cleo", note="withdrawn")
+            stack.clock.advance(seconds=1)
+            propose("user:usr_eve")
+        return Appointment(staff[user_id], long_ago) if user_id in staff else None
+
+    propose("user:usr_cleo")
+    stack.payouts.four_eyes = FourEyes(appointments=appointment)
+    with pytest.raises(Conflict, match="proposed again since"):
+        stack.payouts.approve_receipt_correction(payout_id, by="user:usr_dan", receipt=right)
+    after = stack.payouts.get_payout(payout_id)
+    assert after.receipt == MISTYPED and after.correction is not None and after.correction.by == "user:usr_eve"

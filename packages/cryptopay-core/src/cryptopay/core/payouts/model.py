@@ -197,7 +197,9 @@ class StatementEvidence:
     """What M-Pesa's statement (uploaded as a conclusion's evidence) showed of one payout, kept with the proposal: the
     file by its sha256 (the finance team keeps the file; a statement names every other payee of the period, so each
     proposal keeps only what bears on its payout), its Short Code and period, how many payments it lists, and the
-    payment with the proposed receipt (a completion; None for a failure: none could be the payout's)."""
+    payment with the proposed receipt (a completion; None for a failure: none could be the payout's). A failure
+    whose payment the statement shows reversed by M-Pesa (a ``Reversal`` row linked to it: the money back in the
+    account) keeps that payment and its reversal (``reversed_receipt``, ``reversal``, ``reversed_at``: R13-11)."""
 
     digest: str  # sha256 of the file as read
     shortcode: str
@@ -207,12 +209,18 @@ class StatementEvidence:
     receipt: str | None = None  # the row of a completion: its receipt, time and amount
     paid_at: datetime | None = None
     paid: Money | None = None
+    reversed_receipt: str | None = None  # a failure's payment the statement shows reversed, and its reversal
+    reversal: str | None = None
+    reversed_at: datetime | None = None
 
     @property
     def summary(self) -> str:
         """One line for the record (``M-Pesa statement of Short Code 600000, ... sha256:ab12...``)."""
         of = f"M-Pesa statement of Short Code {self.shortcode}, {self.covers_from.isoformat()} to "
         shown = f"{of}{self.covers_to.isoformat()} (sha256:{self.digest[:12]}, {self.payments} payments)"
+        if self.receipt is None and self.reversed_receipt is not None:
+            at = self.reversed_at.isoformat() if self.reversed_at else "?"
+            return f"{shown}: payment {self.reversed_receipt} reversed by M-Pesa ({self.reversal} at {at})"
         if self.receipt is None:
             return f"{shown}: no payment that could be this payout's"
         return f"{shown}: receipt {self.receipt}, {self.paid} at {self.paid_at.isoformat() if self.paid_at else '?'}"

@@ -100,7 +100,7 @@ from cryptopay.core.mobile_money import (
 from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments._support import audit, transaction
+from cryptopay.core.payments._support import audit, publish, transaction
 from cryptopay.core.payouts import _answers, _conclusions, _corrections, _outcomes, matching
 from cryptopay.core.payouts._conclusions import StatementAmbiguous, StatementContradicts
 from cryptopay.core.payouts.model import (
@@ -930,8 +930,9 @@ class Payouts:
         when none is proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
         (``propose_bank_confirmation``) is approved the same way and completes it from the bank account, audited
         ``payout.bank_confirmed`` instead."""
-        read = _Read(outcome, mpesa_receipt(receipt) or None)
         found, at = self.get_payout(payout_id), self._clock.now()
+        seen = None if found.conclusion is None else (found.conclusion.by, found.conclusion.at)
+        read = _Read(outcome, mpesa_receipt(receipt) or None, seen)
         refused = None
         if found.conclusion is not None:
             refused = self.four_eyes.refusal(found.conclusion.by, by, now=at, what="conclusion")
@@ -954,11 +955,16 @@ class Payouts:
             raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
         if payout.is_bank_transfer:  # compared and booked canonical, whatever case or spacing was typed (L-2)
             proposed = attrs.evolve(proposed, receipt=bank_reference(proposed.receipt) or None)
-            read = _Read(read.outcome, bank_reference(read.receipt) or None)
+            read = attrs.evolve(read, receipt=bank_reference(read.receipt) or None)
         else:  # and M-Pesa's receipt in its case (a proposal kept before R13-12 may be in another)
             proposed = attrs.evolve(proposed, receipt=mpesa_receipt(proposed.receipt) or None)
         if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
             raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
+        if (proposed.by, proposed.at) != read.proposed:  # four-eyes was checked against another proposal (R13-3)
+            raise Conflict(
+                f"payout {payout.id}'s conclusion was proposed again since you read it ({proposed.summary} at "
+                f"{proposed.at.isoformat()}): read it again"
+            )
         if payout.state is not (PayoutState.SUBMITTED if payout.is_bank_transfer else PayoutState.UNKNOWN):
             decided = "" if payout.is_bank_transfer else ": M-Pesa's answer decided it"
             raise InvalidState(f"payout {payout.id} is {payout.state.value} already{decided}")
@@ -1041,7 +1047,8 @@ class Payouts:
 
     def approve_receipt_correction(self, payout_id: str, *, by: str, receipt: str) -> Payout:
         """A second admin books the receipt another proposed (``receipt``: the one they read; another proposed since
-        is a ``Conflict``), the old one kept in the payout's ``corrections``; the ledger is untouched. The proposer is
+        is a ``Conflict``), the old one kept in the payout's ``corrections``; the ledger is untouched; a merchant's
+        payout is announced again (``payout.receipt_corrected``, the new receipt). The proposer is
         refused (``SamePerson``, audited ``payout.receipt_correction_same_person_refused``), an admin related to it
         or appointed too recently as ``compliance.four_eyes`` says; ``InvalidState`` when none is proposed."""
         read, found, at = _corrections.receipt_of(receipt), self.get_payout(payout_id), self._clock.now()
@@ -1063,7 +1070,12 @@ class Payouts:
             if payout.correction is not None and payout.correction != found.correction:
                 # withdrawn and proposed again since four-eyes looked (by someone it did not check: R13-3's class)
                 raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since: read it again")
-            return _corrections.approve(uow, payout, by=by, read=read, now=self._clock.now())
+            now = self._clock.now()
+            done = _corrections.approve(uow, payout, by=by, read=read, now=now)
+            if done.kind.is_merchants:  # the merchant was told the old receipt (``payout.completed``)
+                payload = _outcomes.payout_payload(done)
+                publish(uow, self._ids, "payout.receipt_corrected", payload, at=now, key=done.settlement_id)
+            return done
 
         return transaction(self._uow, book)
 
@@ -1263,10 +1275,12 @@ def _statement_context(
 
 @attrs.frozen
 class _Read:
-    """The conclusion the approver read: its outcome and receipt."""
+    """The conclusion the approver read: its outcome and receipt, and who proposed it when (the proposal four-eyes
+    was checked against: review13 R13-3)."""
 
     outcome: ConclusionOutcome
     receipt: str | None
+    proposed: tuple[str, datetime] | None = None
 
 
 class SamePerson(Conflict):

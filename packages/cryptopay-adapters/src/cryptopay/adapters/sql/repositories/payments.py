@@ -26,6 +26,7 @@ from cryptopay.adapters.sql.repositories._base import (
     update_one,
     upsert,
 )
+from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -606,7 +607,9 @@ class SqlPayouts(_Documents[Payout]):
             "check_at": item.check_at,
             "destination": self._personal.lookup(item.destination),
             "created_at": item.created_at,
-            "receipt": item.receipt,
+            # indexed for lookups by a receipt or bank reference (at most 64 characters); a longer text an answer
+            # carried is kept in the document only, never a failed write of the payout's result
+            "receipt": item.receipt if item.receipt is None or len(item.receipt) <= CODE else None,
         }
 
     def add(self, payout: Payout) -> None:
