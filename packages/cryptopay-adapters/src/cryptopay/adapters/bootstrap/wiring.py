@@ -898,6 +898,8 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            # an applicant a list matches is held at once, as a rescreen holds them (R14-7)
+            on_listed=lambda names: self.monitoring.rescreen(names, self.screening),
             parties_of=self.officer_parties,  # no officer acts on its own
             four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
