@@ -1,9 +1,10 @@
 """What waits for a sanctions list (R12-3): with screening required and no list loaded, money that is screened does
 not leave unscreened. ``ScreeningWaits.count`` reads, by kind, how much waits now: ``withdrawal`` and ``refund``
 (requested and ``held``), ``remittance`` (paid and converted, not paid out: ``screening_pending`` while
-``paying_out``) and ``kyc_application`` (accepted, its names screened against nothing yet). The gauge ``cryptopay_screening_waiting``
-(``cryptopay.core.observing``) exports it; docs/operations.md "Sanctions lists missing or old" is the runbook.
-Each kind reads at most ``limit`` rows (a backlog larger than that reads as ``limit``: the alert fired long before).
+``paying_out``) and ``kyc_application`` (accepted, its names screened against nothing yet). The gauge
+``cryptopay_screening_waiting`` (``cryptopay.core.observing``) exports it; docs/operations.md "Sanctions lists
+missing or old" is the runbook. Each kind reads at most ``limit`` rows (a backlog larger than that reads as
+``limit``: the alert fired long before).
 """
 
 from __future__ import annotations
