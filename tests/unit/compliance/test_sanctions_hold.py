@@ -30,7 +30,8 @@ def test_a_rescreen_match_holds_every_outgoing_movement_neutrally_until_an_offic
     withdrawals are refused with a compliance freeze's neutral wording (never the list or the match), audited
     ``kyc.frozen`` by the screening; a case under investigation keeps the hold; closed with no action (a false
     positive) lifts it (``kyc.unfrozen`` by the officer, the alert named) and every movement works again; the next
-    rescreen raises and holds nothing twice. Wanjiku, not listed, moves money throughout."""
+    rescreen raises and holds nothing twice, and the list's next version raises the cleared entry again for the
+    officers without holding him. Wanjiku, not listed, moves money throughout."""
     stack = withdraw_stack(lists=False)
     wallet = stack.wallet
     jose, wanjiku = wallet.sign_up("0712000001", tier=1), wallet.sign_up("0712000002", tier=1)
@@ -75,6 +76,11 @@ def test_a_rescreen_match_holds_every_outgoing_movement_neutrally_until_an_offic
     assert (lifted.actor, dict(lifted.details)["alerts"]) == ("user:usr_officer", alert.id)
     assert monitoring.rescreen(names(), stack.screening) == []
     wallet.wallets.send(jose.id, "0712000002", Money.of("50", "KES"))  # cleared: not held again
+    changed = [*parsed.entries[:-1], attrs.evolve(parsed.entries[-1], programs=("CYBER2",))]
+    stack.screening.import_list(parsed.source, "12/05/2026", changed, actor="operator:test")  # the list's next version
+    [again] = monitoring.rescreen(names(), stack.screening)  # raised for the officers, holding nothing
+    assert (again.blocking, again.evidence["cleared_in"]) == (False, case.id)
+    wallet.wallets.send(jose.id, "0712000002", Money.of("50", "KES"))
 
 
 def test_an_applicant_a_list_names_at_submission_is_held_at_once_as_a_rescreen_holds():

@@ -20,6 +20,7 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.invoices.checkout import Phase, checkout_status
@@ -572,6 +573,7 @@ def test_with_no_sanctions_list_loaded_a_required_screening_holds_refunds_until_
         held = stack.refunds.send_refunds()
         assert [(r.state, r.held) for r in held] == [(RefundState.REQUESTED, "screening_unavailable")] * 2
     assert stack.senders["tron"].sent == {}
+    assert ScreeningWaits(refunds=stack.uow).count() == {"refund": 2}  # cryptopay_screening_waiting
     stack.screening.import_list("ofac_sdn", "test", [ENTRY], actor="operator:test")
     after = {r.id: r for r in stack.refunds.send_refunds()}
     assert (after[clean.id].state, after[clean.id].held) == (RefundState.SENT, None)

@@ -1005,6 +1005,7 @@ class Parts:
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
             screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
                 withdrawals=self.storage.unit_of_work,
+                refunds=self.storage.unit_of_work,
                 remittances=self.storage.unit_of_work,
                 applications=self.storage.unit_of_work,
             ).count,
