@@ -1,7 +1,8 @@
 """Reports for the Financial Reporting Centre: a suspicious transaction report (STR) in goAML's XML structure and as
 CSV, and the monthly summary of virtual-asset flows by asset, network and product.
 
-The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name are the
+The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name (both
+halves of a pattern: what arrived and what left, what went and what came back: ``named_movements``) are the
 transactions, the party is the client (``t_from_my_client`` for money leaving, ``t_to_my_client`` for money arriving),
 and the counterparty the other side. Element names and order follow the goAML report schema as the FRC's goAML
 deployment uses it: ``report`` (``rentity_id``, ``submission_code``, ``report_code``, ``entity_reference``,
@@ -39,7 +40,17 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "person_name", "str_csv"]
+__all__ = [
+    "FlowRow",
+    "Reporter",
+    "Reporting",
+    "StrReport",
+    "goaml_xml",
+    "monthly_flows",
+    "named_movements",
+    "person_name",
+    "str_csv",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -262,6 +273,34 @@ def monthly_flows(movements: Iterable[Movement]) -> list[FlowRow]:
     return [FlowRow(*key, count, str(total.amount)) for key, (count, total) in sorted(groups.items())]
 
 
+# The evidence keys that list movements: a structuring's parts and what left in a rapid in-and-out (``movements``), what
+# arrived before it (``arrivals``), a round trip's way out (``movements``) and back (``returning``).
+_LISTING = ("movements", "arrivals", "returning")
+
+
+def named_movements(alerts: Sequence[Alert], journal: Iterable[Movement]) -> list[Movement]:
+    """The journal's movements the alerts name, in the journal's order: each alert's own movement and those its
+    evidence lists, both halves of a pattern (review14 R14-5: a rapid in-and-out's STR showed what left, not what
+    arrived). A ``rapid_in_out`` alert raised before its evidence listed ``arrivals`` names what arrived into the
+    party's account within its window before its own movement."""
+    named = {a.movement_id for a in alerts} | {
+        m for a in alerts for key in _LISTING for m in a.evidence.get(key, "").split(",") if m
+    }
+    movements = list(journal)
+    at = {m.id: m.at for m in movements}
+    windows = [
+        (at[a.movement_id] - timedelta(minutes=int(a.evidence["window_minutes"])), at[a.movement_id])
+        for a in alerts
+        if a.kind == "rapid_in_out" and "arrivals" not in a.evidence and a.movement_id in at
+        if a.evidence.get("window_minutes", "").isdigit()
+    ]
+
+    def arrived(m: Movement) -> bool:
+        return m.direction is Direction.IN and any(start <= m.at <= end for start, end in windows)
+
+    return [m for m in movements if m.id in named or arrived(m)]
+
+
 @attrs.define(kw_only=True)
 class Reporting:
     """Builds reports from the monitoring journal, alerts and cases; each export is audited."""
@@ -316,11 +355,8 @@ class Reporting:
             if case is None:
                 raise NotFound(f"no case {case_id}")
             alerts = tuple(a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None)
-            named = {a.movement_id for a in alerts} | {
-                m for a in alerts for m in a.evidence.get("movements", "").split(",") if m
-            }
             since = min(a.created_at for a in alerts) - timedelta(days=62)
-            found = [m for m in uow.movements.for_party(case.party_id, since=since) if m.id in named]
+            found = named_movements(alerts, uow.movements.for_party(case.party_id, since=since))
             details = {"case": case.id, "movements": str(len(found)), "rentity": reporter.rentity_id}
             report = StrReport(
                 reporter=reporter,
