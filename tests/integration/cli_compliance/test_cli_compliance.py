@@ -282,6 +282,9 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     assert refused.exit_code == 2 and target.read_text() == "keep me"
     assert cli(*args, str(out), "--force").exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(written.stdout)["transactions"] == 3
+    with monitoring.storage.unit_of_work() as uow:  # review14 R14-8: the officer's user id, as every officer action
+        exported = {r.actor for r in uow.audit.records() if r.action == "compliance.str_exported"}
+    assert exported == {"user:usr_ann"}
     assert "<report_code>STR</report_code>" in out.read_text()
     filing = ("cases", "file", case["id"], "--officer", "bob@example.co.ke", "--reference", "100234", "--filed-on")
     assert cli(*filing, "2026-3-2").exit_code == 2 and cli(*filing, "2026-03-01").exit_code == 2  # before the export

@@ -360,7 +360,7 @@ def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(se
     assert bob.get("/console/cases?status=reported")[1].count(case.rsplit("/", 1)[1]) >= 1
     for action in ("compliance.case_opened", "compliance.case_noted", "compliance.case_assigned"):
         assert _audited(services, action), action
-    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.email}"]
+    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.id}"]
     [filed] = _audited(services, "compliance.str_filed")
     assert filed.actor == f"user:{bob.id}" and dict(filed.details)["reference"] == "100234"
     # Finding I10: reading the alerts, the cases and a case is audited, by whoever read

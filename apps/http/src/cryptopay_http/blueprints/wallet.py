@@ -549,7 +549,10 @@ def _add_converter(state: BlueprintSetupState) -> None:
         "balance after it, its kind and description; filter by `asset`, `kind` or `month` (a Nairobi "
         "calendar month). The answer is a JSON array (not the `{data, next_cursor}` page of other lists: "
         'kept for existing clients); when more lines follow, a `Link: <...>; rel="next"` header (RFC 8288) '
-        "gives the next page's URL, the same query with `cursor` set (its last line's `entry_id`)."
+        "gives the next page's URL, the same query with `cursor` set (its last line's `entry_id`). A "
+        "conversion (a sale, a bill paid from USDT, USDC to USDT) is one entry with a line per asset, all with "
+        "its `entry_id`: a page never ends inside an entry, so it may hold up to two lines more than `limit`, "
+        "and following the links gives every line exactly once."
     ),
     problems=(NO_WALLET,),
 )
@@ -558,7 +561,11 @@ def _add_converter(state: BlueprintSetupState) -> None:
     enum_param("asset", lambda: [a.code for a in HOLDINGS], "one balance only"),
     enum_param("kind", lambda: HISTORY_KINDS, "one kind of movement only"),
     Param("month", _MONTH, description="one Nairobi calendar month"),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
+    Param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 500},
+        description="this many (100), and the rest of the last one's entry (up to two lines more)",
+    ),
     Param(
         "cursor",
         {"type": "string", "minLength": 4, "maxLength": 53, "pattern": CURSOR_PATTERN},
@@ -570,18 +577,18 @@ def my_history() -> Response:
     since, until = statement_period(args["month"]) if "month" in args else (None, None)
     asset = asset_by_code(args["asset"]) if "asset" in args else None
     limit = int(args.get("limit", "100"))
-    lines = runtime().services.wallets.history(
+    page = runtime().services.wallets.history_page(
         current_principal().id,
         asset=asset,
         since=since,
         until=until,
         kind=args.get("kind"),
-        limit=limit + 1,
+        limit=limit,
         after=args.get("cursor"),
     )
-    page, more = lines[:limit], len(lines) > limit
-    headers = {"Link": _next_link({**args.to_dict(), "cursor": page[-1].entry_id})} if more and page else None
-    return json_response([HistoryView.of(h) for h in page], headers=headers)
+    cursor = page.next_cursor
+    headers = {"Link": _next_link({**args.to_dict(), "cursor": cursor})} if cursor is not None else None
+    return json_response([HistoryView.of(h) for h in page.lines], headers=headers)
 
 
 def _next_link(query: dict[str, str]) -> str:

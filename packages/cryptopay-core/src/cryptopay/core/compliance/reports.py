@@ -305,9 +305,8 @@ class Reporting:
             if body is not None:
                 details["digest"] = case.exported(officer, body, at=now).digest
                 uow.cases.update(case)
-            uow.audit.append(
-                AuditEvent(f"user:{reporter.officer_email}", "compliance.str_exported", f"case:{case.id}", now, details)
-            )
+            # the officer by user id, as every other officer action is audited (review14 R14-8)
+            uow.audit.append(AuditEvent(f"user:{officer}", "compliance.str_exported", f"case:{case.id}", now, details))
             return report, body
 
         return in_transaction(self.uow, work)

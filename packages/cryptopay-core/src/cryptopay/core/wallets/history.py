@@ -5,6 +5,11 @@ A wallet account is a liability: a credit raises the user's balance, so the amou
 Reads the ledger's entries of each asset's account page by page (keyset pages on ``(created_at, id)``, the time
 bounds given to the store), merged newest first, until the page asked for is full: a month's statement holds every
 movement of the month however busy the wallet.
+
+A conversion (a sale, a bill paid from USDT, USDC to USDT) is one ledger entry with a line per asset, each carrying
+the entry's id; a page, and any listing cut at ``limit``, therefore never ends inside an entry: it holds the rest of
+its last entry's lines too (at most two more than ``limit``: a wallet has three assets), and the next page's cursor,
+that entry's id, starts at the entry after it (review R14-13: a page ending between a sale's two lines lost one).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ __all__ = [
     "MONTH_PATTERN",
     "Describe",
     "HistoryLine",
+    "HistoryPage",
     "english",
     "history",
+    "history_page",
     "statement_csv",
     "statement_period",
     "statement_rows",
@@ -86,6 +93,15 @@ class HistoryLine:
     wording: Wording | None = None
 
 
+@attrs.frozen
+class HistoryPage:
+    """A page of a history: its lines (whole entries) and, when more follow, the cursor of the next page (the
+    ``entry_id`` of its last line), else None."""
+
+    lines: list[HistoryLine]
+    next_cursor: str | None
+
+
 def history(
     ledger: Ledger,
     user_id: str,
@@ -99,27 +115,46 @@ def history(
     after: str | None = None,
     page: int = 500,
 ) -> list[HistoryLine]:
-    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given, at most
-    ``limit`` (None: every one); with ``after`` (the ``entry_id`` of the last line of the previous page) the ones that
-    follow that line (a page: ``InvalidInput`` on ``cursor`` when no line of this history has that id).
+    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given: the
+    first ``limit`` and the rest of the last one's entry (never part of an entry; None: every one); with ``after``
+    (the ``entry_id`` of the last line of the previous page) the ones that follow that entry (a page:
+    ``InvalidInput`` on ``cursor`` when no line of this history has that id). ``history_page`` says whether more follow.
 
     ``payouts`` names what a payout from the wallet was for (payout id -> kind and words, e.g. ``bill``,
     "bill bil_1 paid to paybill 888880, account 01234567890", or None): a payout's line says so, not ``other``.
     The ledger is read ``page`` entries at a time per asset, only as far as the answer needs."""
-    return list(
-        _lines(
-            ledger,
-            user_id,
-            asset,
-            since=since,
-            until=until,
-            kind=kind,
-            limit=limit,
-            payouts=payouts,
-            after=after,
-            page=page,
-        )
-    )
+    lines = _lines(ledger, user_id, asset, since=since, until=until, kind=kind, payouts=payouts, after=after, page=page)
+    return _taken(lines, limit).lines
+
+
+def history_page(
+    ledger: Ledger,
+    user_id: str,
+    *,
+    limit: int,
+    asset: Asset | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str | None = None,
+    payouts: Callable[[str], tuple[str, Wording] | None] | None = None,
+    after: str | None = None,
+    page: int = 500,
+) -> HistoryPage:
+    """``history``'s page of ``limit`` lines (and the rest of its last entry) after the cursor ``after``, with the
+    next page's cursor when more lines follow: paging by it gives every line of the history once, in order."""
+    lines = _lines(ledger, user_id, asset, since=since, until=until, kind=kind, payouts=payouts, after=after, page=page)
+    return _taken(lines, limit)
+
+
+def _taken(lines: Iterator[HistoryLine], limit: int | None) -> HistoryPage:
+    """The first ``limit`` of ``lines`` and the rest of the last one's entry (lines of one entry come together),
+    and the next page's cursor when a line follows (read one line further, no more)."""
+    taken: list[HistoryLine] = []
+    for h in lines:
+        if limit is not None and len(taken) >= limit and (not taken or h.entry_id != taken[-1].entry_id):
+            return HistoryPage(taken, taken[-1].entry_id if taken else None)
+        taken.append(h)
+    return HistoryPage(taken, None)
 
 
 def _lines(
@@ -130,7 +165,6 @@ def _lines(
     since: datetime | None,
     until: datetime | None,
     kind: str | None,
-    limit: int | None,
     payouts: Callable[[str], tuple[str, Wording] | None] | None,
     after: str | None,
     page: int,
@@ -157,13 +191,8 @@ def _lines(
         key=lambda h: (h.at, h.entry_id),
         reverse=True,
     )
-    shown = 0
-    for h in merged:
-        if limit is not None and shown >= limit:
-            return
-        if kind is None or h.kind == kind:
-            shown += 1
-            yield h
+    # One entry's lines share the key, so they come out together (in ``WALLET_ASSETS`` order).
+    return (h for h in merged if kind is None or h.kind == kind)
 
 
 def _account_lines(

@@ -80,8 +80,10 @@ from cryptopay.core.wallets.held_sends import HeldSends, receivable
 from cryptopay.core.wallets.history import (
     Describe,
     HistoryLine,
+    HistoryPage,
     english,
     history,
+    history_page,
     statement_csv,
     statement_period,
     statement_rows,
@@ -610,8 +612,48 @@ class Wallets:
         limit: int | None = 100,
         after: str | None = None,
     ) -> list[HistoryLine]:
-        """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``);
-        ``after`` an ``entry_id`` of the previous page: the lines that follow it."""
+        """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``): the
+        first ``limit`` and the rest of the last one's entry; ``after`` an ``entry_id`` of the previous page: the
+        lines that follow its entry."""
+        return history(
+            self.ledger,
+            user_id,
+            asset=asset,
+            since=since,
+            until=until,
+            kind=kind,
+            limit=limit,
+            payouts=self._payouts_named(user_id),
+            after=after,
+        )
+
+    def history_page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        asset: Asset | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: str | None = None,
+        after: str | None = None,
+    ) -> HistoryPage:
+        """``history``'s page after the cursor ``after`` with the next page's cursor (None on the last page): a
+        page never ends inside an entry, so paging gives every line once (``history.history_page``)."""
+        return history_page(
+            self.ledger,
+            user_id,
+            limit=limit,
+            asset=asset,
+            since=since,
+            until=until,
+            kind=kind,
+            payouts=self._payouts_named(user_id),
+            after=after,
+        )
+
+    def _payouts_named(self, user_id: str) -> Callable[[str], tuple[str, Wording] | None]:
+        """What each of the wallet's payouts was for, for its history's lines (the wallet must exist)."""
         self.wallet(user_id)
         mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
         known: dict[str, tuple[str, Wording] | None] = {p.id: payout_wording(p) for p in mine}
@@ -624,17 +666,7 @@ class Wallets:
                 known[payout_id] = payout_wording(found) if found is not None and mine else None
             return known[payout_id]
 
-        return history(
-            self.ledger,
-            user_id,
-            asset=asset,
-            since=since,
-            until=until,
-            kind=kind,
-            limit=limit,
-            payouts=named,
-            after=after,
-        )
+        return named
 
     def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
         """Every movement of the month (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or
