@@ -14,7 +14,7 @@ from cryptopay.core.compliance.rules import Direction
 
 from tests.support.monitoring_rig import START, MonitoringRig, file_str
 
-REPORTER = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
+REPORTER = Reporter(rentity_id="4711", officer_name="Ann Njeri  Wambui", officer_email="ann@example.co.ke")
 
 
 def structuring_case() -> tuple[MonitoringRig, str]:
@@ -50,6 +50,13 @@ def test_structuring_becomes_an_str_in_goaml_xml():
         "STR",
         "KES",
     )
+    person = root.find("reporting_person")  # R14-5: the last word is the last name
+    assert [(c.tag, c.text) for c in person] == [
+        ("first_name", "Ann Njeri"),
+        ("last_name", "Wambui"),
+        ("email", "ann@example.co.ke"),
+        ("occupation", "Compliance officer"),
+    ]
     assert "structuring (v3)" in root.findtext("reason") and "three agents" in root.findtext("reason")
     transactions = root.findall("transaction")
     assert [t.findtext("amount_local") for t in transactions] == ["140000.00", "145000.00", "139500.00"]
@@ -179,3 +186,24 @@ def test_an_officer_never_works_or_reports_a_case_of_a_party_they_belong_to():
     assert (after.status, after.notes, after.assignee) == (CaseStatus.OPEN, (), "usr_ann")
     file_str(rig.monitoring, case.id, "usr_ann")  # another officer works it
     assert reporting.suspicious_transaction_report(case.id, REPORTER, party_name="Duka", officer="usr_ann").alerts
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "Ann"])
+def test_an_officer_without_a_first_and_last_name_files_no_str(name):
+    """Review14 R14-5: the reporting person is a named person, never the officer's email: an officer whose account
+    has no first and last name is refused (422, naming how to set one) before anything is read, kept or audited."""
+    from cryptopay.core.errors import InvalidInput
+
+    rig, case_id = structuring_case()
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock)
+    nameless = attrs.evolve(REPORTER, officer_name=name)
+    with rig.storage.unit_of_work() as uow:
+        before = len(uow.audit.records())
+    with pytest.raises(InvalidInput) as refused:
+        reporting.goaml_export(case_id, nameless, party_name="Otieno Odhiambo", officer="usr_ann")
+    assert refused.value.details["field"] == "officer" and "cryptopay users set-name ann@example.co.ke" in str(
+        refused.value
+    )
+    with rig.storage.unit_of_work() as uow:
+        assert len(uow.audit.records()) == before
+    assert rig.monitoring.case(case_id).str_exports == ()

@@ -39,17 +39,46 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "str_csv"]
+__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "person_name", "str_csv"]
 
 
 @attrs.frozen(kw_only=True)
 class Reporter:
-    """The reporting entity (its goAML id at the FRC) and the officer filing."""
+    """The reporting entity (its goAML id at the FRC) and the officer filing: ``officer_name`` is the officer's
+    account name (``User.display_name``: ``cryptopay users set-name``); an STR is not made without one (R14-5)."""
 
     rentity_id: str
-    officer_name: str
+    officer_name: str | None
     officer_email: str
     branch: str | None = None
+
+    def person(self) -> tuple[str, str]:
+        """The officer's first and last name for ``reporting_person``; ``InvalidInput`` (422, exit 2, a form error)
+        naming how to set one when the account has no name of two words or more (the FRC's reporting person is a
+        named person, never an email)."""
+        words = (self.officer_name or "").split()
+        if len(words) < 2:
+            raise InvalidInput(
+                f"the reporting officer {self.officer_email} has no first and last name for the STR's reporting "
+                f'person: set one with `cryptopay users set-name {self.officer_email} "First Last"`, then export again',
+                field="officer",
+            )
+        return person_name(" ".join(words))
+
+
+def person_name(name: str) -> tuple[str, str]:
+    """A full name as goAML's ``first_name`` and ``last_name``: the last word is the last name, the words before it
+    the first name; a name of one word is both.
+
+    >>> person_name("Ann Njeri  Wambui")
+    ('Ann Njeri', 'Wambui')
+    >>> person_name("Duka")
+    ('Duka', 'Duka')
+    """
+    words = name.split()
+    if len(words) < 2:
+        return name.strip(), name.strip()
+    return " ".join(words[:-1]), words[-1]
 
 
 @attrs.frozen(kw_only=True)
@@ -94,9 +123,9 @@ def goaml_xml(report: StrReport) -> bytes:
     _sub(root, "submission_date", _when(report.submitted_at))
     _sub(root, "currency_code_local", "KES")
     person = _sub(root, "reporting_person")
-    first, _, last = report.reporter.officer_name.partition(" ")
+    first, last = report.reporter.person()
     _sub(person, "first_name", first)
-    _sub(person, "last_name", last or first)
+    _sub(person, "last_name", last)
     _sub(person, "email", report.reporter.officer_email)
     _sub(person, "occupation", "Compliance officer")
     _sub(root, "reason", report.reason())
@@ -145,9 +174,9 @@ def _client_side(tx: ET.Element, side: str, movement: Movement, party_name: str)
         _sub(entity, "comments", f"client id {movement.party_id}")
     else:
         person = _sub(mine, f"{side}_person")
-        first, _, last = party_name.partition(" ")
+        first, last = person_name(party_name)
         _sub(person, "first_name", first)
-        _sub(person, "last_name", last or first)
+        _sub(person, "last_name", last)
         _sub(person, "comments", f"client id {movement.party_id}")
     _sub(mine, f"{side}_country", "KE")  # our clients are Kenyan parties
 
@@ -263,6 +292,7 @@ class Reporting:
         self, case_id: str, reporter: Reporter, *, party_name: str, officer: str, xml: bool
     ) -> tuple[StrReport, bytes | None]:
         now = self.clock.now()
+        reporter.person()  # an officer without a name is refused before anything is read or audited (R14-5)
 
         def party(uow: MonitoringUnitOfWork) -> str:
             case = uow.cases.get(case_id)
