@@ -236,6 +236,7 @@ def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None
     assert expr["CryptopayRemittanceHeld"] == 'cryptopay_remittance_oldest_age_seconds{state="held"}>86400'
     assert expr["CryptopayAmlAlertUnreviewed"] == "cryptopay_aml_alert_oldest_age_seconds>86400"
     assert expr["CryptopayComplianceCaseOverdue"] == "cryptopay_compliance_cases_overdue>0"
+    assert expr["CryptopayAmlBlockingAlertOpen"] == "cryptopay_aml_blocking_alerts_open>0"  # pages at once (R14-7)
     kinds = working_day()
     for name in (
         "cryptopay_held_payments_waiting",
@@ -244,6 +245,8 @@ def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None
         "cryptopay_held_deposit_oldest_age_seconds",
         "cryptopay_aml_alerts_open",
         "cryptopay_aml_alert_oldest_age_seconds",
+        "cryptopay_aml_blocking_alerts_open",
+        "cryptopay_aml_blocking_alert_oldest_age_seconds",
         "cryptopay_compliance_cases_overdue",
         "cryptopay_compliance_case_overdue_seconds",
     ):

@@ -14,14 +14,16 @@ and the sanctions lists screened against (``cryptopay_sanctions_lists_loaded``, 
 and ``cryptopay_sanctions_list_age_seconds{source}``, the age of each source's newest one: with none loaded every
 screening outside the officers' own refuses nothing, so ``CryptopaySanctionsListsMissing`` and
 ``CryptopaySanctionsListOld``, older than 7 days, page), and what waits for a list while screening is required
-(``cryptopay_screening_waiting{kind}``: held withdrawals, paid remittances not paid out, KYC applications screened
-against nothing yet; ``compliance.screening_waits``).
+(``cryptopay_screening_waiting{kind}``: held withdrawals and refunds, paid remittances not paid out, KYC
+applications screened against nothing yet; ``compliance.screening_waits``).
 
 Compliance's desks (review12 R12-10), each a count and the oldest one's age, as the held sends: merchant payments
 held for a listed payer no officer decided (``cryptopay_held_payments_waiting``,
 ``cryptopay_held_payment_oldest_age_seconds``, from its crediting), wallet deposits held
 (``cryptopay_held_deposits_waiting``, ``cryptopay_held_deposit_oldest_age_seconds``, from when it was seen), open
-AML alerts in no case (``cryptopay_aml_alerts_open``, ``cryptopay_aml_alert_oldest_age_seconds``) and cases past
+AML alerts in no case (``cryptopay_aml_alerts_open``, ``cryptopay_aml_alert_oldest_age_seconds``; the blocking ones,
+money held or refused on a sanctions match, also as ``cryptopay_aml_blocking_alerts_open`` and
+``cryptopay_aml_blocking_alert_oldest_age_seconds``: paged at once, R14-7) and cases past
 their deadline (``cryptopay_compliance_cases_overdue``, ``cryptopay_compliance_case_overdue_seconds``: how far the
 most overdue is past it); held remittances already have ``cryptopay_remittance_oldest_age_seconds{state="held"}``.
 
@@ -223,6 +225,8 @@ class Observing:
         if self._monitoring is not None:
             alerts = in_transaction(self._monitoring, lambda uow: uow.alerts.list(status=AlertStatus.OPEN, limit=limit))
             desks["aml_alert"] = (len(alerts), _oldest([a.created_at for a in alerts], now))
+            blocking = [a.created_at for a in alerts if a.blocking]  # money held or refused on it (R14-7)
+            desks["aml_blocking_alert"] = (len(blocking), _oldest(blocking, now))
             late = [
                 case.deadline
                 for status in CaseStatus
@@ -365,6 +369,12 @@ _DESKS = {  # stem: (count gauge, age gauge, about the count, about the age)
         "cryptopay_aml_alert_oldest_age_seconds",
         "AML alerts open, in no case yet",
         "age of the oldest open AML alert (0 when none)",
+    ),
+    "aml_blocking_alert": (
+        "cryptopay_aml_blocking_alerts_open",
+        "cryptopay_aml_blocking_alert_oldest_age_seconds",
+        "blocking AML alerts (a sanctions match holding a party's money) open, in no case yet",
+        "age of the oldest open blocking AML alert (0 when none)",
     ),
     "compliance_case": (
         "cryptopay_compliance_cases_overdue",

@@ -35,6 +35,7 @@ from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavai
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.holds import SanctionsHolds
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.sealing import LedgerSealing
@@ -525,6 +526,8 @@ class Parts:
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
             screening=self.screening,
             parties_of=self.officer_parties,  # no officer works a case of their own (R12)
+            # a party a newly imported list names is frozen at once, until an officer clears it (R14-7)
+            holds=SanctionsHolds(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids),
         )
 
     @functools.cached_property
@@ -895,6 +898,8 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            # an applicant a list matches is held at once, as a rescreen holds them (R14-7)
+            on_listed=lambda names: self.monitoring.rescreen(names, self.screening),
             parties_of=self.officer_parties,  # no officer acts on its own
             four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
@@ -1000,6 +1005,7 @@ class Parts:
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
             screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
                 withdrawals=self.storage.unit_of_work,
+                refunds=self.storage.unit_of_work,
                 remittances=self.storage.unit_of_work,
                 applications=self.storage.unit_of_work,
             ).count,

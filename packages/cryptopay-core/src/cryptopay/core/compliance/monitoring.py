@@ -38,9 +38,10 @@ from cryptopay.core.compliance.cases import (
 )
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
 from cryptopay.core.mobile_money.phones import masked_party
-from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork, PartyHolds, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -79,6 +80,8 @@ class Monitoring:
     case_deadline: timedelta = CASE_DEADLINE
     # The parties an officer belongs to (``identity.teams.parties_of``); None: only their own user id.
     parties_of: PartiesOf | None = None
+    # Where a rescreen's blocking alert holds its party (``kyc.holds.SanctionsHolds``); None: nothing is held.
+    holds: PartyHolds | None = None
 
     # -- movements -----------------------------------------------------------------------------------------------
     def check(self, movement: Movement, *, journal: bool = True) -> list[Alert]:
@@ -290,10 +293,18 @@ class Monitoring:
 
     def rescreen(self, parties: Iterable[tuple[str, str]], screening: ScreeningPort) -> list[Alert]:
         """Screen every (party id, name) against the latest lists; a new match opens an alert (once per party, list
-        entry and snapshot), for a list update or the rescreening of everyone (the worker's, every 6 hours)."""
+        entry and snapshot), for a list update or the rescreening of everyone (the worker's, every 6 hours).
+
+        A match at the screening's threshold is a blocking alert, and its party is held at once (``holds``: the
+        compliance freeze, review14 R14-7) until an officer clears it (``move`` to closed with no action). An alert
+        open in no case is held again at every rescreen (a hold lost between the alert's commit and its own), and one
+        raised non-blocking before matches held is made blocking (audited ``compliance.alert_blocking``)."""
         raised: list[Alert] = []
+        snapshots: list[Snapshot] | None = None  # read once, at the first match
         for party_id, name in parties:
             for match in screening.screen_name(name):
+                snapshots = screening.snapshots() if snapshots is None else snapshots
+                earlier = [s.id for s in snapshots if s.source == match.source and s.id != match.snapshot_id]
                 alert = Alert(
                     id=self.ids.new_id("alr"),
                     key=f"sanctions:{match.snapshot_id}:{party_id}:{match.ref}",
@@ -303,6 +314,7 @@ class Monitoring:
                     party_id=party_id,
                     movement_id="",
                     created_at=self.clock.now(),
+                    blocking=match.score >= screening.threshold,
                     evidence={
                         "name": name,
                         "listed_name": match.listed_name,
@@ -311,8 +323,33 @@ class Monitoring:
                         "score": f"{match.score:g}",
                     },
                 )
-                raised += in_transaction(self.uow, partial(self._keep, alert=alert))
+                new, holding = in_transaction(self.uow, partial(self._keep_listed, alert=alert, earlier=earlier))
+                raised += new
+                if holding is not None and self.holds is not None:
+                    self.holds.hold(holding.party_id, holding.id)
         return raised
+
+    def _keep_listed(
+        self, uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]
+    ) -> tuple[list[Alert], Alert | None]:
+        """A rescreen's alert kept (``_keep``: new ones) and the one its party is to be held on: blocking, open in
+        no case (one raised non-blocking before matches held is made blocking, audited
+        ``compliance.alert_blocking``). A match of the same list entry an officer cleared under an ``earlier``
+        snapshot of its list (a namesake: its case closed with no action) is raised again for the officers but
+        holds nothing (non-blocking, ``cleared_in``: that case)."""
+        if alert.blocking and (cleared := _cleared_before(uow, alert, earlier)) is not None:
+            alert = attrs.evolve(alert, blocking=False, evidence={**alert.evidence, "cleared_in": cleared})
+        if raised := self._keep(uow, alert):
+            return raised, alert if alert.blocking else None
+        kept = uow.alerts.by_key(alert.key)
+        if kept is None or kept.status is not AlertStatus.OPEN or not alert.blocking:
+            return [], None
+        if not kept.blocking:
+            kept.blocking = True
+            uow.alerts.update(kept)
+            subject, now = f"alert:{kept.id}", self.clock.now()
+            _audit(uow, "system:screening", "compliance.alert_blocking", subject, now, party=kept.party_id)
+        return [], kept
 
     def _keep(self, uow: MonitoringUnitOfWork, alert: Alert) -> list[Alert]:
         if not uow.alerts.add(alert):
@@ -326,7 +363,8 @@ class Monitoring:
             rule=alert.rule_id,
             party=alert.party_id,
             ref=alert.evidence["ref"],
-            **({"movement": alert.movement_id, "blocking": alert.blocking} if alert.movement_id else {}),
+            **({"movement": alert.movement_id} if alert.movement_id else {}),
+            **({"blocking": alert.blocking} if alert.movement_id or alert.blocking else {}),
         )
         return [alert]
 
@@ -418,13 +456,18 @@ class Monitoring:
         return self._change(officer, case_id, "compliance.case_noted", lambda c, at: c.add_note(officer, text, at=at))
 
     def move(self, officer: str, case_id: str, status: CaseStatus, note: str | None = None) -> Case:
-        return self._change(
+        """Move a case on; closed with no action (its alerts false positives), the holds on its alerts go
+        (``holds.release``: a sanctions match's freeze is lifted once none of its alerts is left)."""
+        case = self._change(
             officer,
             case_id,
             "compliance.case_status",
             lambda c, at: c.move(status, officer, at=at, note=note),
             status=status.value,
         )
+        if status is CaseStatus.CLOSED_NO_ACTION and self.holds is not None:
+            self.holds.release(officer, case.party_id, case.alert_ids)
+        return case
 
     def file(self, officer: str, case_id: str, reference: str, filed_on: date, note: str | None = None) -> Case:
         """Record the case's STR filing with the FRC (goAML report id, filing date) and move it to reported: the one
@@ -530,6 +573,17 @@ class Monitoring:
             return case
 
         return in_transaction(self.uow, work)
+
+
+def _cleared_before(uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]) -> str | None:
+    """The case that cleared (closed with no action) the rescreen alert of ``alert``'s party and list entry under
+    one of the ``earlier`` snapshots of its list, if any."""
+    for snapshot_id in earlier:
+        before = uow.alerts.by_key(f"sanctions:{snapshot_id}:{alert.party_id}:{alert.evidence['ref']}")
+        case = uow.cases.get(before.case_id) if before is not None and before.case_id else None
+        if case is not None and case.status is CaseStatus.CLOSED_NO_ACTION:
+            return case.id
+    return None
 
 
 def _page(uow: MonitoringUnitOfWork, *, since: datetime, until: datetime, after: str | None) -> list[Movement]:
