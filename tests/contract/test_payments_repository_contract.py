@@ -430,6 +430,21 @@ def test_payouts_are_found_by_their_receipt(storage):
         assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
 
 
+def test_a_payout_booked_after_it_was_added_is_found_by_its_receipt(storage):
+    """The receipt is kept on every update (an indexed column on SQL): found once booked, by that receipt only."""
+    sent = payout(1)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(sent)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.with_receipt("SBX7LATE") == []
+        booked = uow.payouts.get("po_1")
+        booked.completed(NOW, receipt="SBX7LATE", code="0", desc="ok")
+        uow.payouts.update(booked)
+    with storage.unit_of_work() as uow:
+        assert [p.id for p in uow.payouts.with_receipt("SBX7LATE")] == ["po_1"]
+        assert list(uow.payouts.with_receipts(["SBX7LATE"])) == ["SBX7LATE"]
+
+
 def test_payouts_are_found_by_many_receipts_at_once(storage):
     """reader2 L2-4: a statement's receipts in one read, by receipt, oldest first; a receipt no payout is booked with
     (a prefix of one, a LIKE wildcard, a conclusion's proposal) is absent."""

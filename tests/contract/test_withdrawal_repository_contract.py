@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptopay.core.compliance.screening import ListEntry
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 
 from tests.contract.conftest import sql_backend_from_engine
-from tests.support.withdraw_stack import memory_withdraw_backend, withdraw_stack
+from tests.support.withdraw_stack import SANCTIONED, memory_withdraw_backend, withdraw_stack
 
 AT = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -114,3 +115,42 @@ def test_a_whole_withdrawal_on_each_backend(backend):
     assert stack.wallet.balance(user, "USDT") == Money.of("199", "USDT")
     assert stack.wallet.ledger.balance("assets:custody:polygon:USDT").posted == Money.of("900", "USDT")
     assert all(v == 0 for v in stack.wallet.ledger.trial_balance().values())
+
+
+def test_with_no_sanctions_list_loaded_a_required_screening_holds_withdrawals_until_one_is(backend):
+    """R12-3: screening required and no list loaded: the withdrawals are held (requested, coins held, ``held``
+    stored and audited once), never sent unscreened; once a list is imported the next run sends the clean one and
+    fails the one whose address it lists."""
+    stack = withdraw_stack(backend, screening_required=True, lists=False, cool_off=timedelta(0))
+    user = stack.wallet.sign_up("0712000001", tier=1)
+    stack.wallet.fund(user, "300", "USDT")
+    stack.fund_hot_wallet("polygon", "1000")
+    clean = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    listed = stack.withdrawals.request(user.id, "polygon", SANCTIONED, Money.of("10", "USDT"))
+    assert (clean.held, listed.held) == ("screening_unavailable", "screening_unavailable")
+    stack.clock.advance(minutes=5)
+    waiting = stack.withdrawals.send_due()
+    assert [(w.state, w.held) for w in waiting] == [(WithdrawalState.REQUESTED, "screening_unavailable")] * 2
+    assert stack.senders["polygon"].requests == [] and stack.withdrawals.send_due() == waiting
+    assert stack.wallet.balance(user, "USDT") == Money.of("188", "USDT")  # both held, with their fees
+    entry = ListEntry(ref="ofac:1", kind="entity", names=("Mixer",), addresses=(("polygon", SANCTIONED),))
+    stack.screening.import_list("ofac_sdn", "v-1", [entry], actor="operator:test")
+    after = {w.id: w for w in stack.withdrawals.send_due()}
+    assert (after[clean.id].state, after[clean.id].held) == (WithdrawalState.SENT, None)
+    assert (after[listed.id].state, after[listed.id].held) == (WithdrawalState.FAILED, None)
+    assert [r.withdrawal_id for r in stack.senders["polygon"].requests] == [clean.id]
+    with backend.uow() as uow:
+        actions = [r.action for r in uow.audit.records() if r.subject == f"withdrawal:{clean.id}"]
+    assert actions.count("wallet.withdrawal_held") == 1 and "wallet.withdrawal_released" in actions
+
+
+def test_with_screening_not_required_a_withdrawal_with_no_list_loaded_is_sent_as_before(backend):
+    """The demo and the sandbox (``CRYPTOPAY_SCREENING_REQUIRED`` off): no list, nothing waits."""
+    stack = withdraw_stack(backend, lists=False, cool_off=timedelta(0))
+    user = stack.wallet.sign_up("0712000001", tier=1)
+    stack.wallet.fund(user, "300", "USDT")
+    stack.fund_hot_wallet("polygon", "1000")
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    assert w.held is None
+    [sent] = stack.withdrawals.send_due()
+    assert sent.state is WithdrawalState.SENT

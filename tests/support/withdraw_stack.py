@@ -119,12 +119,16 @@ def withdraw_stack(
     estimators: Mapping[str, NetworkFeeEstimator] | None = None,
     fees: FeeBook = DEFAULT_WITHDRAWAL_FEES,
     hot_wallets: Mapping[str, str] | None = None,
+    screening_required: bool = False,
+    lists: bool = True,
 ) -> WithdrawStack:
+    """``lists=False``: no sanctions list is imported; ``screening_required``: ``CRYPTOPAY_SCREENING_REQUIRED``."""
     stack = wallet_stack(backend or memory_withdraw_backend())
     uow, clock, ids = stack.backend.uow, stack.clock, RandomIds()
-    screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
-    parsed = parse_list(SDN.read_bytes())
-    screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+    screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids, required=screening_required)
+    if lists:
+        parsed = parse_list(SDN.read_bytes())
+        screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
     monitoring = Monitoring(
         uow=uow,
         rules=default_rules(),

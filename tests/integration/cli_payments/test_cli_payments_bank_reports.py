@@ -64,9 +64,17 @@ def test_cli_bank_file_and_confirm_bank_pay_a_bank_transfer(stack, tmp_path):
     assert stack.payouts.get_payout(payout_id).state.value == "submitted"
     refusals = [r for r in stack.storage.audit_records() if r.action == "payout.conclusion_refused"]
     assert [dict(r.details)["step"] for r in refusals] == ["confirm-bank"] and refusals[0].actor.startswith("ops:")
-    stack.payouts.propose_bank_confirmation(payout_id, reference="FT26005ABC", note="", by="user:amina")
+    assert cli_json("payouts", "bank-confirmations")["bank_confirmations"] == []  # none proposed yet
+    stack.payouts.propose_bank_confirmation(payout_id, reference="ft 26005abc", note="paid", by="user:amina")
+    stack.clock.advance(minutes=90)
+    (pending,) = cli_json("payouts", "bank-confirmations")["bank_confirmations"]
+    assert (pending["id"], pending["reference"], pending["proposed_by"]) == (payout_id, "FT26005ABC", "user:amina")
+    assert pending["age_minutes"] == 90 and pending["amount"] == stack.payouts.get_payout(payout_id).amount.to_json()
+    assert "FT26005ABC" in cli("payouts", "bank-confirmations").stdout
+    assert [r for r in stack.audit_trail.records() if r.action == "payouts.bank_transfers_viewed"]
     done = stack.payouts.approve_bank_confirmation(payout_id, by="user:baraka", reference="FT26005ABC")
     assert done.state.value == "completed" and done.receipt == "FT26005ABC"
+    assert cli_json("payouts", "bank-confirmations")["bank_confirmations"] == []
     assert cli("payouts", "bank-file").stdout.splitlines()[1:] == []
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.ledger_seal import SqlLedgerSeals, verify_ledger_seals
 from cryptopay.adapters.sql.uow import SqlStorage
@@ -240,9 +243,34 @@ def test_a_p2p_send_is_sealed_and_an_edit_of_it_is_named(pg_engine: Engine) -> N
     with SqlLedgerSeals(pg_engine).reading() as session:
         entries = session.between(None, batches[-1].last)
     [entry] = [e for e in entries if dict(e.metadata).get("transfer_id") == transfer_id]
+    assert entry.transfer is not None and entry.transfer.amount == Decimal("50")
+    # R10-6 rest: the transfer's row is sealed too, its fixed fields only: a state change is no problem...
+    _transfer_writes(pg_engine, transfer_id, state="returned")
+    assert verify_ledger_seals(pg_engine).problems == ()
+    # ...its amount, or its sender, changed in SQL is named as an edit of the batch (no keys needed to verify)
+    for change in ({"amount": {"amount": "5000.00", "asset": "KES"}}, {"sender_id": "usr_mallory"}):
+        edited = _transfer_writes(pg_engine, transfer_id, **change)
+        [problem] = verify_ledger_seals(pg_engine).problems
+        assert "edited" in problem.reason
+        _transfer_writes(pg_engine, transfer_id, **edited)  # put back
+    assert verify_ledger_seals(pg_engine).problems == ()
     _owner_writes(pg_engine, f"UPDATE ledger_lines SET amount = -amount WHERE entry_id = '{entry.id}'")
     [problem] = verify_ledger_seals(pg_engine).problems
     assert "edited" in problem.reason
+
+
+def _transfer_writes(engine: Engine, transfer_id: str, **doc: Any) -> dict[str, Any]:
+    """Change a transfer's stored document (and its ``sender_id`` column with it), as a database writer could; what
+    was there before."""
+    from cryptopay.adapters.sql.tables_wallets import wallet_transfers
+
+    t = wallet_transfers.c
+    with engine.begin() as conn:
+        stored = conn.execute(sa.select(t.doc).where(t.id == transfer_id)).scalar_one()
+        before = {key: stored[key] for key in doc}
+        columns = {"sender_id": doc["sender_id"]} if "sender_id" in doc else {}
+        conn.execute(wallet_transfers.update().where(t.id == transfer_id).values(doc=stored | doc, **columns))
+    return before
 
 
 def test_entries_from_before_the_migration_are_sealed_in_id_order(pg_engine: Engine) -> None:

@@ -548,3 +548,25 @@ def test_staff_made_before_0278_get_who_appointed_them_from_the_audit_trail(empt
         }
     finally:
         engine.dispose()
+
+
+def test_payout_receipts_are_filled_from_the_documents(empty_url: str) -> None:
+    """0295 fills ``receipt`` of payouts stored before it from their documents (NULL for none), so they are found by
+    their receipt through the index."""
+    upgrade(empty_url, "0293")
+    engine = make_engine(empty_url)
+    insert = text(
+        "INSERT INTO payouts (id, settlement_id, merchant_id, state, destination, created_at, doc) "
+        "VALUES (:id, 'stl_1', 'm1', :state, 'h', '2026-01-05 10:00:00', :doc)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "po_1", "state": "completed", "doc": '{"id": "po_1", "receipt": "SBX1PAID"}'})
+            conn.execute(insert, {"id": "po_2", "state": "planned", "doc": '{"id": "po_2", "receipt": null}'})
+        upgrade(empty_url, "0295")
+        with engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT id, receipt FROM payouts ORDER BY id")).all())
+        assert found == {"po_1": "SBX1PAID", "po_2": None}
+        assert "ix_payouts_receipt" in {i["name"] for i in sa.inspect(engine).get_indexes("payouts")}
+    finally:
+        engine.dispose()

@@ -244,6 +244,7 @@ PROBES: dict[str, Probe] = {
     ),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
+    "CRYPTOPAY_SCREENING_REQUIRED": Probe("on", lambda s, p: p.screening.required),
     "CRYPTOPAY_WALLET_CONFIRMATIONS": Probe(
         "polygon=5", lambda s, p: p.wallet_deposits._speed.requirement("polygon").describe()
     ),

@@ -249,6 +249,9 @@ class _ClosingWhileScreened:
     def screen_name(self, name: str, *, threshold: float | None = None) -> list:
         return []
 
+    def must_wait(self) -> bool:
+        return False
+
 
 def test_a_merchant_closed_while_its_refund_is_prepared_is_checked_again_in_the_refunds_transaction(
     stack: PaymentsStack,

@@ -163,6 +163,22 @@ def test_a_buy_failed_in_our_books_that_mpesa_collected_is_named(stack):
     assert (f"buy {buy.id} (failed)", "failed as in our books", "collected by M-Pesa") in found
 
 
+def test_a_collection_two_pending_buys_could_be_is_matched_to_the_oldest(stack):
+    """Two buys of one amount from one phone, both still pending in our books, and one collection row after both
+    (its receipt neither's): the row is the oldest buy's; the newer one is not named."""
+    older = bought(stack)
+    stack.clock.advance(minutes=10)
+    stack.buys.start(older.user_id, older.kes)
+    stack.deliver_callbacks()
+    [newer] = [b for b in stack.buys.for_user(older.user_id) if b.id != older.id]
+    for buy in (older, newer):
+        _replace_buy(stack, attrs.evolve(buy, state=BuyState.PROMPTED, receipt=None, finished_at=None))
+    masked = older.phone[:4] + "*****" + older.phone[-3:]
+    row = stk_row("SBX0000990", stamp(newer, 1), "1000.00", f"{masked} - AMINA")
+    named = [d[0] for d in differences(reconcile(stack, csv_statement(newer, row)), "mpesa-collections")]
+    assert f"buy {older.id} (prompted)" in named and not [n for n in named if newer.id in n]
+
+
 def _replace_buy(stack: WalletStack, buy: Buy) -> None:
     """Put the books in the broken state under test (a buy record as a bug would leave it)."""
     in_transaction(stack.backend.uow, lambda uow: uow.wallet_buys.update(buy))

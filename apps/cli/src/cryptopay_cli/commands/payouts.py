@@ -1,5 +1,6 @@
 """``cryptopay payouts``: list payouts, show one with its status queries, retry a definitively failed one, run the
-overdue status queries now, and pay bank transfers (``bank-file``; their confirmation is the API's).
+overdue status queries now, and pay bank transfers (``bank-file``; their confirmation is the API's and the console's,
+``bank-confirmations`` lists the ones proposed and awaiting a second admin).
 
 ``list`` and ``show`` are audited reads by the operator (``payouts.viewed``, ``payout.viewed``: payees' numbers and
 accounts). ``show`` exits 3 for an unknown payout; it prints M-Pesa's own result text (``result_desc``), which only
@@ -179,6 +180,33 @@ def unresolved(as_json: bool = _JSON) -> None:
         emit_json({"unresolved": views})
         return
     columns = ["id", "kind", "method", "destination", "amount", "unknown_since", "note", "proposed"]
+    emit_table([flat(v) for v in views], columns)
+
+
+@app.command("bank-confirmations")
+def bank_confirmations(as_json: bool = _JSON) -> None:
+    """Bank transfers whose confirmation one admin proposed and a second has yet to approve or refuse (on the API or
+    the console's /console/payouts/bank-confirmations), oldest first: who proposed, the reference, the amount, the age
+    (an audited read: payees' bank accounts)."""
+    with errors_to_exit_codes():
+        svc = services()
+        found, now = svc.payouts.pending_bank_confirmations(), svc.clock.now()
+        audit_read("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
+    views = [
+        payout_view(p)
+        | {
+            "reference": p.conclusion.receipt if p.conclusion is not None else None,
+            "proposed_by": p.conclusion.by if p.conclusion is not None else None,
+            "proposed_at": p.conclusion.at if p.conclusion is not None else None,
+            "age_minutes": int((now - p.conclusion.at).total_seconds() // 60) if p.conclusion is not None else None,
+            "note": p.conclusion.note if p.conclusion is not None else None,
+        }
+        for p in found
+    ]
+    if as_json:
+        emit_json({"bank_confirmations": views})
+        return
+    columns = ["id", "reference", "amount", "proposed_by", "proposed_at", "age_minutes", "note"]
     emit_table([flat(v) for v in views], columns)
 
 

@@ -24,7 +24,7 @@ app = typer.Typer(
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _LIMIT = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many.")
-_COLUMNS = ["id", "user", "state", "network", "amount", "fee", "address", "send_after", "tx"]
+_COLUMNS = ["id", "user", "state", "held", "network", "amount", "fee", "address", "send_after", "tx"]
 
 
 def _row(w: Any) -> dict[str, Any]:
@@ -45,6 +45,7 @@ def _row(w: Any) -> dict[str, Any]:
         "failure": w.failure or "",
         "failure_code": w.failure_code or "",
         "stuck": "yes" if w.stuck else "",
+        "held": w.held or "",
         "travel_rule": w.travel_rule_id or "",
     }
 

@@ -14,6 +14,8 @@ when the fee is higher now. A withdrawal whose network fee rose above what its f
 An address the platform controls (a hot wallet, or a wallet's, an invoice's or a remittance order's deposit
 address) is refused by the quote and the withdrawal with 422 ``internal_address`` (pay a person here by phone or
 username); one that became ours during a cool-off is ``failed`` with ``failure_code`` ``internal_address``.
+While screening is required and no sanctions list is loaded, a withdrawal stays ``requested`` with ``held``
+``screening_unavailable`` (its coins held, nothing sent unscreened) and is sent once a list is imported.
 ``GET /v1/wallet/withdrawals[/{id}]`` lists them newest first.
 """
 
@@ -165,6 +167,14 @@ class WithdrawalView:
     )
     created_at: datetime
     updated_at: datetime | None
+    held: str | None = attrs.field(
+        metadata={
+            "description": (
+                "why a requested withdrawal waits past send_after: screening_unavailable (no sanctions list is loaded "
+                "to screen the address against); it is sent by itself once one is"
+            )
+        }
+    )
 
     @classmethod
     def of(cls, w: Withdrawal) -> WithdrawalView:
@@ -182,6 +192,7 @@ class WithdrawalView:
             w.failure_code,
             w.created_at,
             w.updated_at,
+            w.held,
         )
 
 

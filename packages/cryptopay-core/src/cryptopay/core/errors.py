@@ -24,6 +24,7 @@ __all__ = [
     "QuoteRequired",
     "QuoteUsed",
     "Refused",
+    "RowChanged",
     "ScreeningUnavailable",
     "SmsUndeliverable",
     "TransientConflict",
@@ -86,6 +87,16 @@ class Conflict(CryptopayError):
     code = "conflict"
     http_status = 409
     exit_code = 4
+
+
+class RowChanged(Conflict):
+    """A versioned row (an account, a merchant, an invitation, a webhook endpoint) was written by another request (or
+    an operator) after this one read it: nothing was written; read it again and decide again (review11 R11-1, R11-3).
+    Each repository writes only over the ``row_version`` it read; a use case retries on this family."""
+
+    def __init__(self, what: str, row_id: str) -> None:
+        super().__init__(f"the {what} was changed by another request meanwhile: nothing was changed; try again")
+        self.row_id = row_id
 
 
 class IdempotencyConflict(Conflict):

@@ -3,7 +3,8 @@
 ``search_term`` reads what was typed (a Kenyan phone number in any form becomes its wire form ``2547...``; a hash
 loses its ``0x`` and case), ``TransactionSearch.find`` asks the deployment's ``TransactionIndex`` and returns at
 most ``limit`` hits, newest first, each saying which field matched. The search is bounded: ids, phones and addresses
-are indexed lookups; hashes and receipts, which no index holds, are looked for among the latest ``SCAN`` records.
+and payouts' receipts are indexed lookups; hashes and wallet buys' receipts, which no index holds, are looked for
+among the latest ``SCAN`` records.
 
 >>> search_term("0712 345 678").phone
 '254712345678'

@@ -4,9 +4,9 @@ Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML ale
 held wallet sends, held deposits, held remittances and account freezes are the compliance officers' (``/v1/admin/kyc``,
 ``/v1/admin/compliance``, ``/v1/admin/accounts``); paybill payments that could not be verified or matched are any staff
 member's (four-eyes and a fresh code where money moves, ``cryptopay wallets paybill-*``); reconciliation, treasury,
-system health, unresolved payouts (concluded by two admins from M-Pesa's statement), role changes and merchants' payout
-charges are the admins'; the audit log, account search and transaction
-search are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not
+system health, unresolved payouts (concluded by two admins from M-Pesa's statement), bank confirmations, role changes
+and merchants' payout charges are the admins'; the audit log, account search and transaction search are for both.
+Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not
 (a page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff
 role is refused and audited as ``access.refused``; a test walks the app's console routes and fails on any not named. A
 staff login without a second factor is an enrolment-only session and is refused. The same page session as the dashboard
@@ -130,6 +130,10 @@ ROLES: dict[str, frozenset[Role]] = {
     "payout_conclusion_propose": _ADMIN,
     "payout_conclusion_approve": _ADMIN,
     "payout_conclusion_decline": _ADMIN,
+    "payout_conclusions_bank": _ADMIN,
+    "payout_bank_confirmation": _ADMIN,
+    "payout_bank_confirmation_approve": _ADMIN,
+    "payout_bank_confirmation_decline": _ADMIN,
     "ops_reconciliation": _ADMIN,
     "ops_reconcile_now": _ADMIN,
     "ops_treasury": _ADMIN,

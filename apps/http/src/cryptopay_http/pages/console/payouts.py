@@ -9,6 +9,14 @@ the core reads it: it must cover the payout's send, and one showing otherwise is
 conclusion the page showed with a fresh code (money moves: the hold voided or posted; the proposer is refused, 409
 ``same_officer``, audited), or it is declined with a note. Reads are audited ``payouts.unresolved_viewed`` as the
 API's; the decisions are audited by the use case. The held-money desks' forms (``console/desk.html``).
+
+Bank confirmations (``/console/payouts/bank-confirmations``, R10-7): the bank transfers whose confirmation one admin
+proposed with the bank's reference (on the API), awaiting a second: who proposed it, the reference, the amount and
+how long it has waited (``Payouts.pending_bank_confirmations``, read audited ``payouts.bank_transfers_viewed`` as
+``GET /v1/admin/payouts/bank-transfers``). A second admin approves the reference the page showed with a fresh code
+(``approve_bank_confirmation``: the payout completes from the bank account; the proposer is refused, 409
+``same_officer``) or refuses it with a note (``decline_conclusion``: nothing moves, the transfer is in the next bank
+file again).
 """
 
 from __future__ import annotations
@@ -28,14 +36,19 @@ from cryptopay_http.pages.web import page, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__ = [
+    "payout_bank_confirmation",
+    "payout_bank_confirmation_approve",
+    "payout_bank_confirmation_decline",
     "payout_conclusion_approve",
     "payout_conclusion_decline",
     "payout_conclusion_propose",
+    "payout_conclusions_bank",
     "payout_unresolved",
     "payouts_unresolved",
 ]
 
 PAGE = "/console/payouts/unresolved"
+BANK = "/console/payouts/bank-confirmations"
 MAX_EVIDENCE = 500  # as the API's evidence
 MAX_STATEMENT = 10 * 1024 * 1024  # a statement file (a month of a busy Short Code is a few MB)
 
@@ -150,3 +163,53 @@ def payout_conclusion_decline(payout_id: str) -> Response:
     return _acted(
         payout_id, lambda: _payouts().decline_conclusion(payout_id, by=acting(), note=required_note()), step_up=False
     )
+
+
+# --- bank transfers' confirmations awaiting a second admin (R10-7) ---------------------------------------------------
+
+
+@bp.get("/payouts/bank-confirmations")
+def payout_conclusions_bank() -> Response:
+    """The bank confirmations proposed and awaiting a second admin, oldest first: who, reference, amount, age."""
+    rows = _payouts().pending_bank_confirmations()
+    audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(rows)))
+    now = runtime().services.clock.now()
+    return page("console/payouts_bank_confirmations.html", rows=rows, now=now, nav="bank_confirmations")
+
+
+def _bank_detail(payout_id: str, status: int = 200, **context: Any) -> Response:
+    payout = _payouts().get_payout(payout_id)
+    audit_security("payouts.bank_transfers_viewed", f"payout:{payout.id}")
+    pending = payout.is_bank_transfer and payout.state.value == "submitted" and payout.conclusion is not None
+    now = runtime().services.clock.now()
+    template = "console/payout_bank_confirmation.html"
+    return page(template, status, p=payout, pending=pending, now=now, me=acting(), nav="bank_confirmations", **context)
+
+
+@bp.get("/payouts/bank-confirmations/<payout_id>")
+def payout_bank_confirmation(payout_id: str) -> Response:
+    """One bank transfer: where it went, the reference proposed by whom and when, and what this admin can do."""
+    return _bank_detail(payout_id)
+
+
+def _bank_acted(payout_id: str, action: Callable[[], object], *, step_up: bool) -> Response:
+    again = lambda status, message: _bank_detail(payout_id, status, error=message)  # noqa: E731
+    return acted(f"{BANK}/{payout_id}", action, again, step_up=step_up)
+
+
+@bp.post("/payouts/bank-confirmations/<payout_id>/approve")
+def payout_bank_confirmation_approve(payout_id: str) -> Response:
+    """Complete the transfer with the reference the page showed (another proposed since is a 409), a fresh code."""
+
+    def approve() -> None:
+        reference = (request.form.get("reference") or "").strip()
+        _payouts().approve_bank_confirmation(payout_id, by=acting(), reference=reference)
+
+    return _bank_acted(payout_id, approve, step_up=True)
+
+
+@bp.post("/payouts/bank-confirmations/<payout_id>/decline")
+def payout_bank_confirmation_decline(payout_id: str) -> Response:
+    """Refuse (or, its proposer, withdraw) the confirmation proposed, saying why; nothing moves."""
+    decline = lambda: _payouts().decline_conclusion(payout_id, by=acting(), note=required_note())  # noqa: E731
+    return _bank_acted(payout_id, decline, step_up=False)

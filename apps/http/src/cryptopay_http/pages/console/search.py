@@ -4,12 +4,14 @@ phone, a deposit address, a transaction hash or an M-Pesa receipt, across invoic
 ``Services.transactions`` (``core.search.TransactionSearch`` over the adapters' read model) does the finding; it is
 bounded (at most ``core.search.LIMIT`` hits; hashes and receipts among the latest ``SCAN`` records of each kind).
 The hits show ids, states, amounts and times, but a query by phone or email is a lookup of a named person's
-finances: every search is audited (``console.search``: the kind of query and the query masked, never whole, and how
-many hits), as opening an account's page is.
+finances: every search is audited (``console.search``: the kind of query, the query as the audit log keeps a
+searched-for value, ``core.audit_search.masked``: a phone or an email never whole, and how many hits), as opening an
+account's page is.
 """
 
 from __future__ import annotations
 
+from cryptopay.core.audit_search import masked
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from flask import Response, request
@@ -39,12 +41,3 @@ def _kind(text: str) -> str:
     if "@" in text:
         return "email"
     return "phone" if try_normalize_msisdn(text) is not None else "other"
-
-
-def masked(text: str) -> str:
-    """The query as the audit log keeps it: its first four and last two characters, the rest starred.
-
-    >>> masked("254712300001"), masked("0712")
-    ('2547******01', '****')
-    """
-    return text[:4] + "*" * (len(text) - 6) + text[-2:] if len(text) > 8 else "*" * len(text)

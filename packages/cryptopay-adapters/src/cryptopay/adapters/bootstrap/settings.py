@@ -85,6 +85,7 @@ class Settings:
     allow_sandbox: bool = False
     webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
+    screening_required: bool = False  # with no sanctions list loaded, money screened waits (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
     wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
@@ -173,6 +174,7 @@ class Settings:
             allow_sandbox=get.flag("ALLOW_SANDBOX"),
             webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
+            screening_required=get.switch("SCREENING_REQUIRED", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
             wallet_speed=_named("WALLET_CONFIRMATIONS", WalletSpeed.parse, get.text("WALLET_CONFIRMATIONS")),

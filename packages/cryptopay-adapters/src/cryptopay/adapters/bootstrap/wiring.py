@@ -532,7 +532,8 @@ class Parts:
 
     @functools.cached_property
     def screening(self) -> Screening:
-        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``);
+        ``CRYPTOPAY_SCREENING_REQUIRED`` (on in production): with no list loaded, money screened waits."""
         from cryptopay.adapters.sanctions import RapidfuzzMatcher
 
         return Screening(
@@ -541,6 +542,7 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             threshold=self.settings.sanctions_threshold,
+            required=self.settings.screening_required,
         )
 
     @functools.cached_property

@@ -7,19 +7,33 @@ has not (or has not begun) writes with a larger id, so nothing can commit into a
 the head is claimed with ``pg_try_advisory_xact_lock``, the second skips. SQLite: the row id (one writer at a time,
 and every seal transaction is a writer: ``BEGIN IMMEDIATE``). Verification reads in one snapshot (``REPEATABLE
 READ`` on PostgreSQL, a read transaction on SQLite), so a seal committing meanwhile is not seen half.
+
+A P2P send's (or claim's) entry is read with its transfer's fixed fields (``SealedTransfer``) from the
+``wallet_transfers`` row: the id columns and the document's plain fields, never its sealed personal ones, so
+``cryptopay audit verify --ledger`` needs no keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.tables import ledger_entries, ledger_lines, ledger_seal_head
-from cryptopay.core.ledger.seal import SealedEntry, SealedLine, SealPosition, SealReport
+from cryptopay.adapters.sql.tables_wallets import wallet_transfers
+from cryptopay.core.ledger.seal import (
+    SealedEntry,
+    SealedLine,
+    SealedTransfer,
+    SealPosition,
+    SealReport,
+    sealed_transfer_id,
+)
 from cryptopay.core.ledger.sealing import LedgerSealing
 from cryptopay.core.ports.ledger_seals import SealHead
 from cryptopay.core.ports.storage import AuditLog
@@ -120,7 +134,16 @@ class _Session:
             query = query.order_by(self._tx, ledger_entries.c.id)
             heads += [r._mapping for r in self._conn.execute(query.limit(left) if left is not None else query)]
         lines = self._lines([h["id"] for h in heads])
-        return [_sealed(h, lines.get(h["id"], [])) for h in heads]
+        transfers = self._transfers([t for h in heads if (t := sealed_transfer_id(_meta(h)))])
+        return [_sealed(h, lines.get(h["id"], []), transfers) for h in heads]
+
+    def _transfers(self, ids: Sequence[str]) -> dict[str, SealedTransfer]:
+        found: dict[str, SealedTransfer] = {}
+        c = wallet_transfers.c
+        for start in range(0, len(ids), 500):
+            query = sa.select(c.id, c.sender_id, c.recipient_id, c.doc).where(c.id.in_(ids[start : start + 500]))
+            found.update((r.id, _transfer(r)) for r in self._conn.execute(query))
+        return found
 
     def _lines(self, ids: Sequence[str]) -> dict[str, list[SealedLine]]:
         found: dict[str, list[tuple[int, SealedLine]]] = {}
@@ -133,7 +156,32 @@ class _Session:
         return {entry: [line for _, line in sorted(pairs, key=lambda p: p[0])] for entry, pairs in found.items()}
 
 
-def _sealed(row: Any, lines: list[SealedLine]) -> SealedEntry:
+def _meta(row: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in row["meta"])
+
+
+def _both(column: str | None, document: object) -> str | None:
+    """One party as the row's column and its document name it (``a|b`` when they differ)."""
+    return column if column == document else f"{column}|{document}"
+
+
+def _transfer(row: Any) -> SealedTransfer:
+    doc = row.doc
+    amount, fee = doc["amount"], doc["fee"]
+    return SealedTransfer(
+        row.id,
+        _both(row.sender_id, doc["sender_id"]) or "",
+        _both(row.recipient_id, doc.get("recipient_id")),
+        Decimal(amount["amount"]),
+        Decimal(fee["amount"]),
+        amount["asset"] if amount["asset"] == fee["asset"] else f"{amount['asset']}|{fee['asset']}",
+        datetime.fromisoformat(doc["created_at"]),
+    )
+
+
+def _sealed(row: Any, lines: list[SealedLine], transfers: Mapping[str, SealedTransfer]) -> SealedEntry:
+    meta = _meta(row)
+    transfer_id = sealed_transfer_id(meta)
     return SealedEntry(
         SealPosition(int(row["seal_tx"]), row["id"]),
         row["id"],
@@ -143,8 +191,9 @@ def _sealed(row: Any, lines: list[SealedLine]) -> SealedEntry:
         row["quote_id"],
         row["reverses"],
         row["hold_id"],
-        tuple((str(k), str(v)) for k, v in row["meta"]),
+        meta,
         tuple(lines),
+        transfers.get(transfer_id) if transfer_id else None,
     )
 
 

@@ -47,8 +47,7 @@ from cryptopay.adapters.sql.tables_kyc_fees import kyc_profiles
 from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
-from cryptopay.core.identity.model import AccountChanged, MerchantChanged
-from cryptopay.core.identity.teams import InvitationChanged
+from cryptopay.core.errors import RowChanged
 from cryptopay.core.ports.storage import retrying
 
 __all__ = ["seal_personal_data"]
@@ -89,7 +88,7 @@ def _document_step(
 
 
 # The rows a rewrite writes only over the version it read (review11 R11-1, R11-3).
-_CHANGED = (AccountChanged, MerchantChanged, InvitationChanged)
+_CHANGED = (RowChanged,)
 
 
 def _names() -> list[str]:

@@ -1,10 +1,11 @@
-"""The staff's transaction search on SQL (``TransactionIndex``): indexed lookups for ids, phones and addresses, a
-bounded look through the latest records for transaction hashes and M-Pesa receipts, which no column holds.
+"""The staff's transaction search on SQL (``TransactionIndex``): indexed lookups for ids, phones, addresses and
+payouts' receipts, a bounded look through the latest records for transaction hashes and wallet buys' M-Pesa receipts,
+which no column holds.
 
-Each table is read by its own columns (``invoices.id``/``public_id``, ``invoice_addresses``, ``payouts.destination``
-and its M-Pesa ids, ``wallets.phone``, ``wallet_transfers``, ``wallet_buys``); a hash or a receipt is matched as text in
-the documents of the latest ``core.search.SCAN`` rows of each table (newest by id), then checked on the decoded
-object, so a hash that merely appears in another field never matches. One read transaction, no locks.
+Each table is read by its own columns (``invoices.id``/``public_id``, ``invoice_addresses``, ``payouts.destination``,
+its M-Pesa ids and ``receipt``, ``wallets.phone``, ``wallet_transfers``, ``wallet_buys``); a hash or a buy's receipt is
+matched as text in the documents of the latest ``core.search.SCAN`` rows of each table (newest by id), then checked
+on the decoded object, so a hash that merely appears in another field never matches. One read transaction, no locks.
 
 Phones are found by the keyed hash their columns hold (``personal.lookup``, see ``cryptopay.adapters.sql.personal``),
 and the personal fields of what is found are opened before it is decoded.
@@ -104,11 +105,8 @@ class SqlTransactionIndex:
             found = docs(Invoice, _recent(invoices, term.hash))
             yield from (invoice_hit(i, "tx_hash") for i in found if paid_by(i, term.hash))
         if term.receipt is not None:
-            yield from (
-                payout_hit(p, "receipt")
-                for p in docs(Payout, _recent(payouts, term.receipt))
-                if p.receipt == term.receipt
-            )
+            booked = _docs(payouts, payouts.c.receipt == term.receipt)  # indexed (0295)
+            yield from (payout_hit(p, "receipt") for p in docs(Payout, booked))
             yield from (
                 buy_hit(b, "receipt")
                 for b in docs(Buy, _recent(wallet_buys, term.receipt))

@@ -152,7 +152,9 @@ payouts = sa.Table(
     sa.Column("destination", sa.String(CODE), nullable=False),  # the destination's keyed hash (personal.py, 0030)
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
+    sa.Column("receipt", sa.String(CODE)),  # M-Pesa's receipt or the bank reference it is booked with (0295)
     sa.Index("ix_payouts_state", "state", "created_at"),
+    sa.Index("ix_payouts_receipt", "receipt"),
     sa.Index("ix_payouts_destination", "destination", "created_at"),
     sa.Index("ix_payouts_merchant", "merchant_id", "id"),
     keep_existing=True,

@@ -46,6 +46,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "SCREENING_UNAVAILABLE",
     "AddressMatch",
     "ListEntry",
     "NameIndex",
@@ -270,6 +271,11 @@ def digest(entries: Iterable[ListEntry]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Why money waits (``Withdrawal.held``, a remittance's ``remittance.waiting`` reason, a KYC application's flag):
+# screening is required and no sanctions list is loaded (``Screening.must_wait``); it goes on once a list is imported.
+SCREENING_UNAVAILABLE = "screening_unavailable"
+
+
 @attrs.define(kw_only=True)
 class Screening:
     """The screening port's implementation: import lists, screen names and addresses against the latest snapshots."""
@@ -279,6 +285,7 @@ class Screening:
     clock: Clock
     ids: IdGenerator
     threshold: float = DEFAULT_THRESHOLD
+    required: bool = False  # CRYPTOPAY_SCREENING_REQUIRED: with no list loaded, money screened waits (``must_wait``)
     _cache: dict[str, _Listed] = attrs.field(factory=dict, init=False)  # by snapshot id: each source's last used
     _building: threading.Lock = attrs.field(factory=threading.Lock, init=False)  # one build at a time
 
@@ -340,6 +347,13 @@ class Screening:
                 "`cryptopay compliance lists import FILE`"
             )
         return latest
+
+    def must_wait(self) -> bool:
+        """Whether what the products screen must wait: screening is required (``CRYPTOPAY_SCREENING_REQUIRED``, on
+        in production) and no list is loaded, so a screening now would answer "no match" having checked nothing.
+        Withdrawals and remittance payouts are held, sign-ups and KYC approvals flagged "screening pending", until a
+        list is imported (docs/operations.md "Sanctions lists missing or old")."""
+        return self.required and not self._latest()
 
     def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]:
         """Listed names scoring at least the threshold against ``name``, best first."""

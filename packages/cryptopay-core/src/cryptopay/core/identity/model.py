@@ -15,7 +15,7 @@ import enum
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import Conflict, CryptopayError, Refused
+from cryptopay.core.errors import CryptopayError, Refused, RowChanged
 from cryptopay.core.settlement.model import SettlementProfile
 
 __all__ = [
@@ -72,21 +72,20 @@ class Unauthenticated(CryptopayError):
     exit_code = 7
 
 
-class AccountChanged(Conflict):
-    """The account was written by another request (or an operator) after this one read it: nothing was written;
-    read it again and decide again (``UserRepository.update``, review11 R11-1)."""
+class AccountChanged(RowChanged):
+    """The account changed since it was read (``UserRepository.update``, review11 R11-1)."""
 
     def __init__(self, user_id: str) -> None:
-        super().__init__("the account was changed by another request meanwhile: nothing was changed; try again")
+        super().__init__("account", user_id)
         self.user_id = user_id
 
 
-class MerchantChanged(Conflict):
-    """The merchant was written by another request (or an operator: a close, a reclaim's hold) after this one read
-    it: nothing was written; read it again and decide again (``MerchantRepository.update``, review11 R11-3)."""
+class MerchantChanged(RowChanged):
+    """The merchant changed since it was read (another request, or an operator: a close, a reclaim's hold;
+    ``MerchantRepository.update``, review11 R11-3)."""
 
     def __init__(self, merchant_id: str) -> None:
-        super().__init__("the merchant was changed by another request meanwhile: nothing was changed; try again")
+        super().__init__("merchant", merchant_id)
         self.merchant_id = merchant_id
 
 

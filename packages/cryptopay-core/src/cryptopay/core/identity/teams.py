@@ -43,7 +43,7 @@ from typing import NoReturn
 import attrs
 from cryptopay.core import faults
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound, RowChanged
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.email_proof import prove_email
 from cryptopay.core.identity.model import (
@@ -109,12 +109,11 @@ class Member:
     added_by: str
 
 
-class InvitationChanged(Conflict):
-    """The invitation was written (accepted, revoked) by another request after this one read it: nothing was
-    written; read it again and decide again (``TeamRepository.update_invitation``, review11 R11-3)."""
+class InvitationChanged(RowChanged):
+    """The invitation changed (accepted, revoked) since it was read (``TeamRepository.update_invitation``, R11-3)."""
 
     def __init__(self, invitation_id: str) -> None:
-        super().__init__("the invitation was changed by another request meanwhile: nothing was changed; try again")
+        super().__init__("invitation", invitation_id)
         self.invitation_id = invitation_id
 
 

@@ -768,6 +768,12 @@ class Payouts:
         submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
         return [p for p in submitted if p.is_bank_transfer]
 
+    def pending_bank_confirmations(self, *, limit: int = 1000) -> list[Payout]:
+        """The bank transfers whose confirmation one admin proposed and a second has yet to approve or refuse
+        (``awaiting_bank_transfer``'s with a proposal), oldest first: the CLI's ``bank-confirmations`` and the
+        console's list."""
+        return [p for p in self.awaiting_bank_transfer(limit=limit) if p.conclusion is not None]
+
     def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
         """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
         (``reference``: the one the approver read; another proposed since is a ``Conflict``); audited
@@ -1176,7 +1182,7 @@ def _statement_context(
 ) -> tuple[Payout, list[Payout], dict[str, Payout]]:
     """What a statement read for a conclusion is compared with (review12 R12-9): the payout, the other payouts M-Pesa
     may still pay (``submitted``, ``unknown``: over M-Pesa, every page), and the payouts carrying the receipt of a
-    payment row that could be one of them (asked only for those rows, in one ``with_receipts``: it reads without an
+    payment row that could be one of them (asked only for those rows, in one ``with_receipts``, by the receipt
     index)."""
     payout = _payout(uow, payout_id)
     others: list[Payout] = []

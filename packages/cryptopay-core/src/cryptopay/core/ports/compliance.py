@@ -84,6 +84,11 @@ class ScreeningPort(Protocol):
 
     def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]: ...
 
+    def must_wait(self) -> bool:
+        """Whether screening is required and no list is loaded: money screened now is held (never a clean "no
+        match" when nothing was checked) and screened again once a list is imported."""
+        ...
+
 
 class MovementMonitor(Protocol):
     """AML monitoring as the products see it (``compliance.monitoring.Monitoring`` implements it): ``check`` before

@@ -328,13 +328,12 @@ class PayoutRepository(Protocol):
 
     def with_receipt(self, receipt: str) -> list[Payout]:
         """Payouts booked with M-Pesa's ``receipt`` (``Payout.receipt``), oldest first: one receipt is one payment
-        (LASTREAD L-6). Not indexed (no receipt column): asked only when a conclusion is proposed or approved."""
+        (LASTREAD L-6). Indexed (the SQL ``payouts.receipt`` column, 0295), as every lookup by receipt is."""
         ...
 
     def with_receipts(self, receipts: Collection[str]) -> dict[str, list[Payout]]:
         """``with_receipt`` for each of ``receipts`` at once (a statement's rows: reader2 L2-4), by receipt; a receipt
-        no payout is booked with is absent. One read of the payouts (a few for thousands of receipts), not one per
-        receipt."""
+        no payout is booked with is absent. One indexed read (a few for thousands of receipts), not one per receipt."""
         ...
 
     def by_state(

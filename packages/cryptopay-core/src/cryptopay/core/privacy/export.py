@@ -170,7 +170,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     Withdrawal: _classified(
         "id user_id network address amount fee kes_value hold_id created_at send_after first_time_address "
-        "token_contract network_fee_estimate network_fee_cap state tx_hash network_fee failure_code updated_at",
+        "token_contract network_fee_estimate network_fee_cap state tx_hash network_fee failure_code updated_at held",
         withheld="failure travel_rule_id",
     ),
 }

@@ -51,10 +51,9 @@ from typing import Any
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, NotFound, RowChanged
 from cryptopay.core.flows import WALLET_ASSETS, merchant_liability, wallet_account
-from cryptopay.core.identity.model import AccountChanged, Merchant, MerchantChanged, User
-from cryptopay.core.identity.teams import InvitationChanged
+from cryptopay.core.identity.model import Merchant, MerchantChanged, User
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import ASSETS
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
@@ -183,9 +182,7 @@ class RetentionPurge:
         """Anonymise what is due, over the merchant as read in this unit of work: if another write to the merchant
         or one of its people lands first (``…Changed``: nothing was written), read it
         again and decide again (review11 R11-3)."""
-        return retrying(
-            lambda: self._apply_merchant_once(merchant_id, now), on=(MerchantChanged, AccountChanged, InvitationChanged)
-        )
+        return retrying(lambda: self._apply_merchant_once(merchant_id, now), on=(RowChanged,))
 
     def _apply_merchant_once(self, merchant_id: str, now: datetime) -> bool:
         with self.uow() as uow:

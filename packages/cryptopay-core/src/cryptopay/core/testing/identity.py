@@ -15,11 +15,11 @@ import struct
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import attrs
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, NotFound, RowChanged
 from cryptopay.core.identity.model import (
     AccountChanged,
     ApiKey,
@@ -62,6 +62,26 @@ def _copy(item: _T) -> _T:
     return copy.copy(item)
 
 
+class _Versioned(Protocol):
+    id: str
+    row_version: int
+
+
+_V = TypeVar("_V", bound=_Versioned)
+
+
+def _update_versioned(rows: dict[str, _V], row: _V, *, kind: str, changed: Callable[[str], RowChanged]) -> None:
+    """Write ``row`` over its stored copy only if it was read at the stored ``row_version``, and bump it (the SQL
+    ``UPDATE ... WHERE row_version = :read``); ``changed(row.id)`` is raised otherwise (call under the lock)."""
+    stored = rows.get(row.id)
+    if stored is None:
+        raise NotFound(f"{kind} {row.id} does not exist")
+    if stored.row_version != row.row_version:
+        raise changed(row.id)
+    row.row_version += 1
+    rows[row.id] = _copy(row)
+
+
 class InMemoryUsers:
     def __init__(self) -> None:
         self._rows: dict[str, User] = {}
@@ -94,13 +114,7 @@ class InMemoryUsers:
 
     def update(self, user: User) -> None:
         with self._lock:
-            stored = self._rows.get(user.id)
-            if stored is None:
-                raise NotFound(f"user {user.id} does not exist")
-            if stored.row_version != user.row_version:
-                raise AccountChanged(user.id)
-            user.row_version += 1
-            self._rows[user.id] = _copy(user)
+            _update_versioned(self._rows, user, kind="user", changed=AccountChanged)
 
 
 class InMemoryRefreshTokens:
@@ -176,13 +190,7 @@ class InMemoryMerchants:
 
     def update(self, merchant: Merchant) -> None:
         with self._lock:
-            stored = self._rows.get(merchant.id)
-            if stored is None:
-                raise NotFound(f"merchant {merchant.id} does not exist")
-            if stored.row_version != merchant.row_version:
-                raise MerchantChanged(merchant.id)
-            merchant.row_version += 1
-            self._rows[merchant.id] = _copy(merchant)
+            _update_versioned(self._rows, merchant, kind="merchant", changed=MerchantChanged)
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
         return [_copy(m) for m in _page(self._rows, after, limit)]
@@ -260,13 +268,7 @@ class InMemoryTeams:
 
     def update_invitation(self, invitation: Invitation) -> None:
         with self._lock:
-            stored = self._invitations.get(invitation.id)
-            if stored is None:
-                raise NotFound(f"invitation {invitation.id} does not exist")
-            if stored.row_version != invitation.row_version:
-                raise InvitationChanged(invitation.id)
-            invitation.row_version += 1
-            self._invitations[invitation.id] = _copy(invitation)
+            _update_versioned(self._invitations, invitation, kind="invitation", changed=InvitationChanged)
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
         with self._lock:

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cryptopay.core.ledger.seal import SEAL_ACTION, SealBatch, SealedEntry, SealPosition
+from cryptopay.core.ledger.seal import (
+    SEAL_ACTION,
+    SealBatch,
+    SealedEntry,
+    SealedTransfer,
+    SealPosition,
+    sealed_transfer_id,
+)
 from cryptopay.core.ports.ledger_seals import SealHead
 from cryptopay.core.ports.storage import AuditLog
 from cryptopay.core.testing.storage import InMemoryStorage
@@ -18,8 +25,17 @@ from cryptopay.core.testing.storage import InMemoryStorage
 __all__ = ["InMemoryLedgerSeals"]
 
 
+def _transfer(transfers: Any, metadata: tuple[tuple[str, str], ...]) -> SealedTransfer | None:
+    """The entry's transfer's fixed fields, from the storage's ``wallet_transfers`` (if it holds transfers)."""
+    transfer_id = sealed_transfer_id(metadata)
+    t = transfers.get(transfer_id) if transfer_id and transfers is not None else None
+    if t is None:
+        return None
+    return SealedTransfer(t.id, t.sender_id, t.recipient_id, t.amount.amount, t.fee.amount, t.asset.code, t.created_at)
+
+
 class _Session:
-    def __init__(self, uow: Any) -> None:
+    def __init__(self, uow: Any, transfers: Any) -> None:
         self._uow = uow
         self.stored = SealHead()
         for record in uow.audit.records():
@@ -27,7 +43,10 @@ class _Session:
                 batch = SealBatch.from_event(record.event)
                 self.stored = SealHead(batch.last, self.stored.batches + 1, self.stored.sealed + batch.count)
         entries = uow.ledger.state.entries  # the session's own copy of the ledger (testing.ledger._State)
-        self._entries = [SealedEntry.of(e, SealPosition(n, e.id)) for n, e in enumerate(entries.values(), 1)]
+        self._entries = [
+            SealedEntry.of(e, SealPosition(n, e.id), _transfer(transfers, e.metadata))
+            for n, e in enumerate(entries.values(), 1)
+        ]
 
     @property
     def audit(self) -> AuditLog:
@@ -64,7 +83,8 @@ class InMemoryLedgerSeals:
 
     @contextmanager
     def session(self) -> Iterator[_Session]:
+        transfers = self._storage.repositories.get("wallet_transfers")
         with self._storage.unit_of_work() as uow:
-            yield _Session(uow)
+            yield _Session(uow, transfers)
 
     reading = session

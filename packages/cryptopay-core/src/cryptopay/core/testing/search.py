@@ -62,7 +62,7 @@ class InMemoryTransactionIndex:
                 if any(p.transfer.tx_hash.lower().removeprefix("0x") == wanted for p in invoice.payments):
                     yield _invoice(invoice, "tx_hash")
         if term.receipt is not None:
-            yield from (_payout(p, "receipt") for p in payouts[:SCAN] if p.receipt == term.receipt)
+            yield from (_payout(p, "receipt") for p in payouts if p.receipt == term.receipt)  # indexed
             yield from (_buy(b, "receipt") for b in buys[:SCAN] if b.receipt == term.receipt)
 
 

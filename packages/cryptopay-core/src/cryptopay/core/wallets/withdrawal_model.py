@@ -147,6 +147,9 @@ class Withdrawal:
     # what the customer may act on: ``fee_changed`` (ask for a new quote), ``internal_address`` (pay by phone)
     failure_code: str | None = None
     updated_at: datetime | None = None
+    # why a requested withdrawal waits past its ``send_after``: ``screening_unavailable`` (screening is required and no
+    # sanctions list is loaded); it is sent by itself once a list is imported and the address screens clean
+    held: str | None = None
 
     @property
     def asset(self) -> Asset:

@@ -30,7 +30,12 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
    but failed with ``failure_code`` ``fee_changed``, the hold voided and audited, and the user asks a new quote;
    when the chain cannot estimate, the send's own verdict decides) and sent by the
    network's hot-wallet ``ChainSender``, idempotent on the withdrawal id, as refunds are sent. A refusal before
-   signing fails it at once (hold voided: the coins stay in the wallet).
+   signing fails it at once (hold voided: the coins stay in the wallet). While screening is required and no
+   sanctions list is loaded (``ScreeningPort.must_wait``, ``CRYPTOPAY_SCREENING_REQUIRED``) nothing is sent
+   unscreened: the withdrawal is held, not failed (it stays ``requested``, its coins held, ``held``
+   ``screening_unavailable``, audited ``wallet.withdrawal_held`` once), and the first run after a list is imported
+   screens it and sends it (audited ``wallet.withdrawal_released``) or fails it on a match. A request made then is
+   recorded held at once.
 4. ``check_sent`` (the worker): follows sent withdrawals; confirmed: the hold is posted, custody pays out and our
    fee is revenue (``flows.complete_withdrawal``, with the network's fee when the chain reports it); failed or
    reverted: the hold is voided. A dropped transaction is rebroadcast once (the same bytes) and then left to an
@@ -65,6 +70,7 @@ from cryptopay.core.compliance.ivms101 import (
 )
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.screening import SCREENING_UNAVAILABLE
 from cryptopay.core.compliance.travel_rule import (
     Assessment,
     IncompleteTravelRuleData,
@@ -284,7 +290,12 @@ class Withdrawals:
         in_transaction(self.uow, lambda uow: self._checks(uow, user_id, plan))  # refused by name before screening
         self._screen(user_id, withdrawal_id, plan)
         attested = self_hosted and plan.assessment is not None and plan.assessment.applies
-        return in_transaction(self.uow, lambda uow: self._record(uow, withdrawal_id, user_id, plan, attested))
+        held = SCREENING_UNAVAILABLE if self._must_wait() else None  # screened against no list: it waits for one
+        return in_transaction(self.uow, lambda uow: self._record(uow, withdrawal_id, user_id, plan, attested, held))
+
+    def _must_wait(self) -> bool:
+        """Whether money screened now must wait for a sanctions list (``ScreeningPort.must_wait``)."""
+        return self.screening is not None and self.screening.must_wait()
 
     def _plan(self, network: str, address: str, amount: Money) -> _Plan:
         network = network.strip().lower()
@@ -378,7 +389,13 @@ class Withdrawals:
         )
 
     def _record(
-        self, uow: WithdrawalUnitOfWork, withdrawal_id: str, user_id: str, plan: _Plan, attested: bool
+        self,
+        uow: WithdrawalUnitOfWork,
+        withdrawal_id: str,
+        user_id: str,
+        plan: _Plan,
+        attested: bool,
+        held: str | None = None,
     ) -> Withdrawal:
         now = self.clock.now()
         self._refuse_internal(uow, plan.network, plan.address)  # again, in the transaction that holds the coins
@@ -412,6 +429,7 @@ class Withdrawals:
             token_contract=plan.rail.token.contract,
             network_fee_estimate=plan.network_fee.estimate if plan.network_fee else None,
             network_fee_cap=plan.network_fee_cap,
+            held=held,
         )
         uow.withdrawals.add(withdrawal)
         uow.wallet_usage.add(
@@ -430,7 +448,13 @@ class Withdrawals:
             "network_fee_estimate": str(withdrawal.network_fee_estimate or ""),
             "network_fee_cap": str(withdrawal.network_fee_cap or ""),
         }
+        if held is not None:
+            details["held"] = held
         uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.withdraw", f"withdrawal:{withdrawal_id}", now, details))
+        if held is not None:
+            uow.audit.append(
+                AuditEvent(SYSTEM, "wallet.withdrawal_held", f"withdrawal:{withdrawal_id}", now, {"reason": held})
+            )
         return withdrawal
 
     def _travel_record(
@@ -483,6 +507,10 @@ class Withdrawals:
         return [self._follow(w) for w in sent]
 
     def _send_one(self, withdrawal: Withdrawal) -> Withdrawal:
+        if self._must_wait():  # no list to screen the address against: held, never sent unscreened
+            return in_transaction(self.uow, partial(self._hold, withdrawal_id=withdrawal.id))
+        if withdrawal.held is not None:  # a list is loaded now: screened below like any other
+            withdrawal = in_transaction(self.uow, partial(self._release, withdrawal_id=withdrawal.id))
         matches = self.screening.screen_address(withdrawal.network, withdrawal.address) if self.screening else []
         if matches:
             refs = ",".join(sorted({m.ref for m in matches}))
@@ -512,6 +540,28 @@ class Withdrawals:
                 return withdrawal  # a signed transaction exists and may land: keep the hold, send the same later
             return self._settle_later(withdrawal.id, None, error.message)
         return self._settle_later(withdrawal.id, sent, None)
+
+    def _hold(self, uow: WithdrawalUnitOfWork, withdrawal_id: str) -> Withdrawal:
+        """Hold a requested withdrawal until a sanctions list is loaded (audited ``wallet.withdrawal_held`` once)."""
+        withdrawal, now = _load(uow, withdrawal_id, lock=True), self.clock.now()
+        if withdrawal.state is not WithdrawalState.REQUESTED or withdrawal.held == SCREENING_UNAVAILABLE:
+            return withdrawal
+        withdrawal.held, withdrawal.updated_at = SCREENING_UNAVAILABLE, now
+        uow.withdrawals.update(withdrawal)
+        details = {"reason": SCREENING_UNAVAILABLE}
+        uow.audit.append(AuditEvent(SYSTEM, "wallet.withdrawal_held", f"withdrawal:{withdrawal.id}", now, details))
+        return withdrawal
+
+    def _release(self, uow: WithdrawalUnitOfWork, withdrawal_id: str) -> Withdrawal:
+        """A list is loaded: the hold's reason is gone (audited ``wallet.withdrawal_released``); screened next."""
+        withdrawal, now = _load(uow, withdrawal_id, lock=True), self.clock.now()
+        if withdrawal.held is None:
+            return withdrawal
+        details = {"reason": withdrawal.held}
+        withdrawal.held, withdrawal.updated_at = None, now
+        uow.withdrawals.update(withdrawal)
+        uow.audit.append(AuditEvent(SYSTEM, "wallet.withdrawal_released", f"withdrawal:{withdrawal.id}", now, details))
+        return withdrawal
 
     def _fee_risen(self, withdrawal: Withdrawal) -> str | None:
         """Why the withdrawal would be sent at a loss now (the network's estimate above its ``network_fee_cap``, or

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from urllib.parse import SplitResult, urlsplit
 
 import attrs
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
+from cryptopay.core.errors import InvalidInput, InvalidState, RowChanged
 from cryptopay.core.webhooks.payloads import DEFAULT_PAYLOAD_VERSION, check_payload_version
 from cryptopay.core.webhooks.targets import host_problem
 
@@ -140,14 +140,11 @@ def _events(values: Iterable[str]) -> frozenset[str]:
     return events
 
 
-class EndpointChanged(Conflict):
-    """The webhook endpoint was written by another request after this one read it: nothing was written; read it
-    again and decide again (``WebhookEndpointRepository.save``, review11 R11-3)."""
+class EndpointChanged(RowChanged):
+    """The webhook endpoint changed since it was read (``WebhookEndpointRepository.save``, review11 R11-3)."""
 
     def __init__(self, endpoint_id: str) -> None:
-        super().__init__(
-            "the webhook endpoint was changed by another request meanwhile: nothing was changed; try again"
-        )
+        super().__init__("webhook endpoint", endpoint_id)
         self.endpoint_id = endpoint_id
 
 
