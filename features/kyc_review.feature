@@ -79,3 +79,6 @@ Feature: A compliance officer reviews who our customers and merchants are
     When officer Ann opens a case from it and notes "three agents, one day"
     And officer Ann exports the suspicious transaction report
     Then the goAML report lists the three deposits under the structuring indicator
+    And the case is not reported until its filing is recorded
+    When officer Ann records the FRC's goAML report id "100234" filed today
+    Then the case is reported with that filing

@@ -238,14 +238,13 @@ def open_case(watch, name, text):
 
 @when(parsers.parse("officer {name} exports the suspicious transaction report"))
 def exports(watch, name):
-    from cryptopay.core.compliance.reports import Reporter, Reporting, goaml_xml
+    from cryptopay.core.compliance.reports import Reporter, Reporting
 
     rig = watch["rig"]
     reporter = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
-    report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
+    watch["xml"] = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).goaml_export(
         watch["case"].id, reporter, party_name="Otieno Odhiambo", officer=OFFICERS[name]
-    )
-    watch["xml"] = goaml_xml(report)
+    )[1]
 
 
 @then("the goAML report lists the three deposits under the structuring indicator")
@@ -255,6 +254,34 @@ def goaml(watch):
     root = ET.fromstring(watch["xml"])
     assert len(root.findall("transaction")) == 3
     assert [i.text for i in root.findall("report_indicators/indicator")] == ["STRUCTURING"]
+
+
+@then("the case is not reported until its filing is recorded")
+def not_reported(watch):
+    from cryptopay.core.compliance.cases import CaseStatus, StrNotFiled
+
+    monitoring = watch["rig"].monitoring
+    with pytest.raises(StrNotFiled):
+        monitoring.move(OFFICERS["Ann"], watch["case"].id, CaseStatus.REPORTED, "STR filed")
+    assert monitoring.case(watch["case"].id).status is CaseStatus.OPEN
+
+
+@when(parsers.parse('officer {name} records the FRC\'s goAML report id "{reference}" filed today'))
+def records_filing(watch, name, reference):
+    from cryptopay.core.system import NAIROBI
+
+    rig = watch["rig"]
+    today = rig.clock.now().astimezone(NAIROBI).date()
+    watch["case"] = rig.monitoring.file(OFFICERS[name], watch["case"].id, reference, today)
+
+
+@then("the case is reported with that filing")
+def reported(watch):
+    import hashlib
+
+    case = watch["case"]
+    assert case.status.value == "reported" and case.filing is not None and case.filing.reference == "100234"
+    assert case.filing.export_digest == hashlib.sha256(watch["xml"]).hexdigest()
 
 
 # -- one business, one verified merchant (G5 for businesses) --------------------------------------------------------

@@ -367,3 +367,38 @@ def test_a_director_of_two_businesses_is_shown_and_a_directors_own_wallet_is_no_
         shared = [dict(r.details) for r in uow.audit.records() if r.action == "kyc.director_shared"]
     assert [s["directors"] for s in shared] == ["d2:mer_duka"]
     assert "kyc.approval_refused" not in rig.audit_actions()
+
+
+def test_with_no_sanctions_list_loaded_an_application_is_accepted_flagged_and_screened_once_one_is(engine):
+    """R12-3: screening required and no list: the application is submitted and approved (never a clean no-match:
+    ``screening_pending``, audited); nothing is screened while there is still no list; the import's screening of
+    pending applications keeps the match for the officers and clears the flag."""
+    from cryptopay.adapters.sanctions import RapidfuzzMatcher
+    from cryptopay.core.compliance.screening import ListEntry, Screening
+    from cryptopay.core.testing.compliance import monitoring_repositories
+    from cryptopay.core.testing.storage import InMemoryStorage
+    from cryptopay.core.testing.system import ManualClock, SequentialIds
+
+    lists = InMemoryStorage(**monitoring_repositories())
+    screening = Screening(
+        uow=lists.unit_of_work, matcher=RapidfuzzMatcher(), clock=ManualClock(), ids=SequentialIds(), required=True
+    )
+    if engine is None:
+        rig = KycRig(screening=screening)
+    else:
+        from cryptopay.adapters.sql.uow import SqlStorage
+
+        rig = KycRig(SqlStorage(engine, personal=TEST_PERSONAL), screening=screening)
+    app_id = rig.personal(level=1)  # Wanjiku Kamau
+    rig.decide("usr_ann", app_id)
+    [approved] = rig.review.standing("usr_wanjiku").applications
+    assert approved.state.value == "approved" and approved.screening_pending and approved.sanctions_matches == ()
+    assert "kyc.screening_pending" in rig.audit_actions() and rig.review.screen_pending() == []
+    held: list[tuple[str, str]] = []
+    rig.review.on_listed = held.extend  # as wired: the party's names to Monitoring.rescreen, which holds it
+    entry = ListEntry(ref="ofac:1", kind="individual", names=("WANJIKU KAMAU",))
+    screening.import_list("ofac_sdn", "v-1", [entry], actor="operator:test")
+    [screened] = rig.review.screen_pending()
+    assert not screened.screening_pending and screened.sanctions_matches[0].startswith("ofac_sdn ofac:1")
+    assert held == [("usr_wanjiku", "Wanjiku Kamau")]
+    assert rig.review.screen_pending() == [] and {"kyc.sanctions_match", "kyc.screened"} <= set(rig.audit_actions())

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, NotFound, TransientConflict
 
 from tests.support.monitoring_rig import START, MonitoringRig
 
@@ -82,6 +82,27 @@ def test_cases_round_trip_with_notes_and_list_by_status(rig):
     with rig.storage.unit_of_work() as uow:
         assert [c.id for c in uow.cases.list(status=CaseStatus.ESCALATED)] == ["cas_1"]
         assert uow.cases.list(status=CaseStatus.OPEN) == []
+
+
+def test_a_case_keeps_its_str_exports_and_filing_and_one_report_id_is_one_case(rig):
+    """The exports and the filing round-trip; ``filed_as`` finds the case by the FRC's report id; a second case
+    stored with the same report id is refused as a lost race (the unique index)."""
+    case = Case(id="cas_1", party_id="usr_1", alert_ids=("alr_1",), created_at=START, deadline=START)
+    case.exported("usr_ann", b"<report/>", at=START)
+    case.file("usr_ann", "100234", START.date(), at=START)
+    other = Case(id="cas_2", party_id="usr_2", alert_ids=("alr_2",), created_at=START, deadline=START)
+    other.exported("usr_ann", b"<report/>", at=START)
+    with rig.storage.unit_of_work() as uow:
+        uow.cases.add(case)
+        uow.cases.add(other)
+    with rig.storage.unit_of_work() as uow:
+        assert uow.cases.get("cas_1") == case and uow.cases.get("cas_1").filing.reference == "100234"
+        assert (uow.cases.filed_as("100234"), uow.cases.filed_as("100235")) == ("cas_1", None)
+    other.file("usr_ann", "100234", START.date(), at=START)
+    with pytest.raises(TransientConflict), rig.storage.unit_of_work() as uow:
+        uow.cases.update(other)
+    with rig.storage.unit_of_work() as uow:
+        assert uow.cases.get("cas_2").filing is None
 
 
 def test_structuring_becomes_one_alert_and_a_case_on_each_backend(rig):

@@ -19,7 +19,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, HoldDecision, PaymentCredit, StoreSettings, index_families
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
-from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
+from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, ReceiptCorrection, token_key
 from cryptopay.core.rails import rail_for
 from cryptopay.core.settlement import (
     Settlement,
@@ -430,8 +430,9 @@ def test_payouts_are_found_by_their_receipt(storage):
         assert uow.payouts.with_receipt("SBX1") == [] and uow.payouts.with_receipt("%") == []
 
 
-def test_a_payout_booked_after_it_was_added_is_found_by_its_receipt(storage):
-    """The receipt is kept on every update (an indexed column on SQL): found once booked, by that receipt only."""
+def test_a_payout_booked_after_it_was_added_is_found_by_its_receipt_and_by_its_corrected_one_only(storage):
+    """The receipt is kept on every update (an indexed column on SQL): found once booked; once corrected, by the new
+    receipt only, the correction (the old receipt with it) kept with the payout."""
     sent = payout(1)
     with storage.unit_of_work() as uow:
         uow.payouts.add(sent)
@@ -442,7 +443,30 @@ def test_a_payout_booked_after_it_was_added_is_found_by_its_receipt(storage):
         uow.payouts.update(booked)
     with storage.unit_of_work() as uow:
         assert [p.id for p in uow.payouts.with_receipt("SBX7LATE")] == ["po_1"]
-        assert list(uow.payouts.with_receipts(["SBX7LATE"])) == ["SBX7LATE"]
+        corrected = uow.payouts.get("po_1")
+        fixed = ReceiptCorrection(before="SBX7LATE", receipt="SBX7RIGHT", reason="typo", by="user:a", at=NOW)
+        corrected.receipt, corrected.corrections = "SBX7RIGHT", (attrs.evolve(fixed, approved_by="user:b"),)
+        uow.payouts.update(corrected)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.with_receipt("SBX7LATE") == [] and list(uow.payouts.with_receipts(["SBX7LATE"])) == []
+        [found] = uow.payouts.with_receipt("SBX7RIGHT")
+        assert [(c.before, c.receipt, c.approved_by) for c in found.corrections] == [
+            ("SBX7LATE", "SBX7RIGHT", "user:b")
+        ]
+
+
+def test_a_result_with_an_overlong_receipt_is_still_booked(storage):
+    """A receipt longer than any M-Pesa's or bank's (a malformed answer) is kept on the payout, not indexed: its
+    result is written all the same, alike on memory, SQLite and PostgreSQL."""
+    sent = payout(1)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(sent)
+    with storage.unit_of_work() as uow:
+        booked = uow.payouts.get("po_1")
+        booked.completed(NOW, receipt="R" * 300, code="0", desc="ok")
+        uow.payouts.update(booked)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_1").receipt == "R" * 300
 
 
 def test_payouts_are_found_by_many_receipts_at_once(storage):

@@ -9,6 +9,7 @@ import attrs
 import pytest
 from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, UnderReview
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability, remittance_dust
@@ -1287,3 +1288,33 @@ def test_a_held_orders_refund_is_proposed_and_approved_by_two_officers_on_every_
     stack.confirm_refunds()
     stack.run()
     assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()
+
+
+def test_with_no_sanctions_list_loaded_a_required_screening_holds_paid_orders_until_one_is(backend: Backend):
+    """R12-3: opened and paid while no list is loaded, an order is converted but not paid out (``paying_out``, no
+    route, waiting audited once, its sender shown it paying out); once a list is imported the next run screens its
+    parties: a clean one is paid out, one naming a listed party is held for compliance."""
+    stack = remittance_stack(backend, screening_required=True)
+    clean = stack.order(amount="1000")
+    listed = stack.order(amount="1000", phone="254712300011", name="Viktor Anatolyevich Bout")
+    assert clean.screening_pending and listed.screening_pending
+    for order in (clean, listed):
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    stack.clock.advance(minutes=11)
+    stack.run()
+    for order in (clean, listed):
+        waiting = stack.get(order)
+        assert (waiting.state, waiting.route, waiting.payout_id) == (RemittanceState.PAYING_OUT, None, None)
+        assert "waiting for sanctions screening" in (waiting.note or "") and waiting.conversion_entry_id
+    with backend.uow() as uow:
+        waits = [r.subject for r in uow.audit.records() if r.action == "remittance.waiting"]
+    assert sorted(waits) == sorted([f"remittance:{clean.id}", f"remittance:{listed.id}"])
+    assert ScreeningWaits(remittances=backend.uow).count() == {"remittance": 2}  # cryptopay_screening_waiting
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    stack.run()
+    paid, held = stack.get(clean), stack.get(listed)
+    assert (paid.state, paid.screening_pending) == (RemittanceState.PAID_OUT, False)
+    assert held.state is RemittanceState.HELD and held.review_alerts and held.payout_id is None
+    assert stack.books_balanced()

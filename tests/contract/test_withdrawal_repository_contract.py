@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptopay.core.compliance.screening import ListEntry
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import TxState
@@ -133,12 +134,14 @@ def test_with_no_sanctions_list_loaded_a_required_screening_holds_withdrawals_un
     assert [(w.state, w.held) for w in waiting] == [(WithdrawalState.REQUESTED, "screening_unavailable")] * 2
     assert stack.senders["polygon"].requests == [] and stack.withdrawals.send_due() == waiting
     assert stack.wallet.balance(user, "USDT") == Money.of("188", "USDT")  # both held, with their fees
+    assert ScreeningWaits(withdrawals=backend.uow).count() == {"withdrawal": 2}  # cryptopay_screening_waiting
     entry = ListEntry(ref="ofac:1", kind="entity", names=("Mixer",), addresses=(("polygon", SANCTIONED),))
     stack.screening.import_list("ofac_sdn", "v-1", [entry], actor="operator:test")
     after = {w.id: w for w in stack.withdrawals.send_due()}
     assert (after[clean.id].state, after[clean.id].held) == (WithdrawalState.SENT, None)
     assert (after[listed.id].state, after[listed.id].held) == (WithdrawalState.FAILED, None)
     assert [r.withdrawal_id for r in stack.senders["polygon"].requests] == [clean.id]
+    assert ScreeningWaits(withdrawals=backend.uow).count() == {"withdrawal": 0}
     with backend.uow() as uow:
         actions = [r.action for r in uow.audit.records() if r.subject == f"withdrawal:{clean.id}"]
     assert actions.count("wallet.withdrawal_held") == 1 and "wallet.withdrawal_released" in actions

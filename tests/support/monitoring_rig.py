@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptopay.core.compliance.cases import Case
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.reports import Reporter, Reporting
 from cryptopay.core.compliance.rules import Direction, Movement, load_rules
 from cryptopay.core.money import KES, Money
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+REPORTER = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
 RULES = """{
   "version": 3,
   "rules": [
@@ -65,3 +69,11 @@ class MonitoringRig:
             counterparty=counterparty,
             party_since=at - timedelta(days=since_days),
         )
+
+
+def file_str(monitoring: Monitoring, case_id: str, officer: str, reference: str = "100234") -> Case:
+    """How a case becomes reported (R12-8): its STR exported as goAML XML, then its filing recorded, dated today."""
+    reporting = Reporting(uow=monitoring.uow, clock=monitoring.clock, parties_of=monitoring.parties_of)
+    reporting.goaml_export(case_id, REPORTER, party_name="Otieno Odhiambo", officer=officer)
+    today = monitoring.clock.now().astimezone(NAIROBI).date()
+    return monitoring.file(officer, case_id, reference, today)

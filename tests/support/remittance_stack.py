@@ -169,7 +169,10 @@ class RemittanceStack:
         return set(self.ledger.trial_balance().values()) <= {0}
 
 
-def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | None = None) -> RemittanceStack:
+def remittance_stack(
+    backend: Backend | None = None, *, policy: RetryPolicy | None = None, screening_required: bool = False
+) -> RemittanceStack:
+    """No sanctions list is loaded; ``screening_required``: ``CRYPTOPAY_SCREENING_REQUIRED``."""
     wallet = wallet_stack(backend)
     clock, ledger, uow = wallet.clock, wallet.ledger, wallet.backend.uow
     ids = RandomIds()
@@ -180,7 +183,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
     derivers = {n: SequentialDeriver(n) for n in NETWORKS}
     cursors = InMemoryScanCursorStore()
     invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=pricer, derivers=derivers)
-    screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
+    screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids, required=screening_required)
     monitoring = Monitoring(
         uow=uow,
         rules=default_rules(),
@@ -228,6 +231,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
         matcher=screening.matcher,
         cases=lambda: monitoring,  # as wired
+        screening=screening,
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
     return RemittanceStack(

@@ -32,7 +32,8 @@ def rig() -> Iterator[KycRig]:
         ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
         ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
     ]:
-        users.add(User(user_id, email, "unused-hash", role, START))
+        name = "Ann Njeri Wambui" if user_id == "usr_ann" else None  # bob has no name: no STR of his (R14-5)
+        users.add(User(user_id, email, "unused-hash", role, START, name))
     services = attrs.evolve(in_memory_services(clock=rig.clock), users=ready(users), kyc_review=ready(rig.review))
     use_services(services)
     yield rig
@@ -138,7 +139,8 @@ def test_every_shell_decision_in_an_officers_name_records_the_os_operator(rig, m
 
 
 def test_alerts_and_cases_from_the_cli(rig):
-    """A structuring alert is listed, grouped into a case, moved and closed by named officers."""
+    """A structuring alert is listed, grouped into a case, moved and closed by named officers; a move to reported
+    is refused (exit 5)."""
     from tests.support.monitoring_rig import MonitoringRig
 
     monitoring = MonitoringRig()
@@ -158,9 +160,11 @@ def test_alerts_and_cases_from_the_cli(rig):
     assert json.loads(moved.stdout)["status"] == "escalated"
     assert cli("cases", "move", opened["id"], "closed_no_action", "--officer", "bob@example.co.ke").exit_code == 2
     reported = cli("cases", "move", opened["id"], "reported", "--officer", "bob@example.co.ke", "--note", "STR filed")
-    assert json.loads(reported.stdout)["status"] == "reported"
+    assert reported.exit_code == 5 and "recording its STR's filing" in reported.output  # `cases file` reports (R12-8)
+    closed = cli("cases", "move", opened["id"], "closed_no_action", "--officer", "bob@example.co.ke", "--note", "ok")
+    assert json.loads(closed.stdout)["status"] == "closed_no_action"
     assert cli("cases", "move", opened["id"], "investigating", "--officer", "bob@example.co.ke").exit_code == 4
-    assert "reported" in cli("cases", "list").stdout
+    assert "closed_no_action" in cli("cases", "list").stdout
 
 
 def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig, monkeypatch):
@@ -240,7 +244,8 @@ def test_ofacs_csv_release_is_imported_from_the_cli(rig, tmp_path):
 
 
 def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
-    """`report str` writes goAML XML (or CSV) for a case; `report monthly` prints the month's flows."""
+    """`report str` writes goAML XML (or CSV) for a case, each XML export kept on it; `cases file` records its
+    filing; `report monthly` prints the month's flows."""
     from cryptopay.core.compliance.reports import Reporting
     from cryptopay_cli.context import services as current
 
@@ -268,6 +273,11 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     finally:
         os.umask(umask)
     assert written.exit_code == 0, written.output
+    assert (
+        "<first_name>Ann Njeri</first_name>" in out.read_text() and "<last_name>Wambui</last_name>" in out.read_text()
+    )
+    nameless = cli("report", "str", case["id"], "--officer", "bob@example.co.ke", "--rentity-id", "4711")
+    assert nameless.exit_code == 2 and "cryptopay users set-name bob@example.co.ke" in nameless.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # review4 R11: an STR is never readable by other accounts
     args = ("report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out")
     assert cli(*args, str(out)).exit_code == 2  # an existing file is kept unless --force
@@ -278,7 +288,18 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     assert refused.exit_code == 2 and target.read_text() == "keep me"
     assert cli(*args, str(out), "--force").exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(written.stdout)["transactions"] == 3
+    with monitoring.storage.unit_of_work() as uow:  # review14 R14-8: the officer's user id, as every officer action
+        exported = {r.actor for r in uow.audit.records() if r.action == "compliance.str_exported"}
+    assert exported == {"user:usr_ann"}
     assert "<report_code>STR</report_code>" in out.read_text()
+    filing = ("cases", "file", case["id"], "--officer", "bob@example.co.ke", "--reference", "100234", "--filed-on")
+    assert cli(*filing, "2026-3-2").exit_code == 2 and cli(*filing, "2026-03-01").exit_code == 2  # before the export
+    filed = cli(*filing, "2026-03-02")
+    assert filed.exit_code == 0 and json.loads(filed.stdout)["status"] == "reported", filed.output
+    shown = json.loads(cli("cases", "show", case["id"]).stdout)
+    assert (shown["filing"]["reference"], shown["filing"]["filed_on"]) == ("100234", "2026-03-02")
+    assert len(shown["str_exports"]) == 2  # the two XML files written; a refused --out exported nothing
+    assert cli(*filing, "2026-03-02").exit_code == 4  # reported: final
     as_csv = cli(
         "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--format", "csv"
     )
@@ -361,7 +382,8 @@ def _officers() -> InMemoryUsers:
         ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
         ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
     ]:
-        users.add(User(user_id, email, "unused-hash", role, START))
+        name = "Ann Njeri Wambui" if user_id == "usr_ann" else None  # bob has no name: no STR of his (R14-5)
+        users.add(User(user_id, email, "unused-hash", role, START, name))
     return users
 
 

@@ -114,11 +114,13 @@ def test_cli_reconcile_compares_confirmed_bank_transfers_with_the_bank_statement
     kept = json.loads(cli("reconcile", "--json", "--bank-statement", good).stdout)
     assert kept["inputs"]["bank_statement"].startswith("0100123456789 ")
     bad = tmp_path / "bad.csv"
-    bad.write_text(
-        "Period:,01-01-2026 - 02-01-2026\nDate,Reference,Narrative,Debit,Credit,Balance\n01-01-2026,FT1,x,twelve,,\n"
-    )
-    refused = cli("reconcile", "--bank-statement", str(bad))
-    assert refused.exit_code == 2 and "bank statement line 3" in refused.stderr, refused.output
+    for period, debit in (("01-01-2026", "twelve"), ("01-01-2026", "1e30"), ("01-01-0001", "1")):  # R13-4
+        bad.write_text(
+            f"Period:,{period} - 02-01-2026\nDate,Reference,Narrative,Debit,Credit,Balance\n01-01-2026,FT1,x,{debit},,\n"
+        )
+        refused = cli("reconcile", "--bank-statement", str(bad))
+        said = "bank statement line 3" if period == "01-01-2026" else "bank statement Period"
+        assert refused.exit_code == 2 and said in refused.stderr and "Traceback" not in refused.output, refused.output
 
 
 def test_cli_merchant_with_an_unknown_bank_is_refused(stack):

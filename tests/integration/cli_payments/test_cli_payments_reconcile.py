@@ -276,3 +276,14 @@ def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_c
     )
     code, report, _ = reconcile_json()
     assert code == 0 and differences(report, "payouts-unresolved") == []
+    # a receipt correction is two admins' too: the shell refuses both steps (exit 5, audited), declines one proposed
+    assert cli("payouts", "correct-receipt", payout_id, "--receipt", "NLJ7RT61SV").exit_code == 5
+    assert cli("payouts", "approve-receipt-correction", payout_id).exit_code == 5
+    steps = [dict(r.details)["step"] for r in stack.storage.audit_records() if r.action == "payout.conclusion_refused"]
+    assert steps[-2:] == ["correct-receipt", "approve-receipt-correction"]
+    stack.payouts.propose_receipt_correction(payout_id, receipt="NLJ7RT61SV", reason="typo?", by="user:usr_first")
+    assert cli_json("payouts", "show", payout_id)["receipt_correction_proposed"]["receipt"] == "NLJ7RT61SV"
+    declined = cli("payouts", "decline-receipt-correction", payout_id, "--note", "the statement agrees with us")
+    assert declined.exit_code == 0 and line.receipt in declined.stdout, declined.output
+    assert stack.payouts.get_payout(payout_id).correction is None
+    assert cli("payouts", "decline-receipt-correction", payout_id, "--note", "x").exit_code != 0  # none proposed

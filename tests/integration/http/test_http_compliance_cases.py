@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 from cryptopay.core.compliance.rules import Direction, Movement, default_rules
 from cryptopay.core.money import KES, Money
+from cryptopay.core.system import NAIROBI
 
 
 def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, services, clock):
@@ -41,10 +44,36 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     )
     path = f"/v1/admin/compliance/cases/{case_id}"
     assert client.post(f"{path}/notes", json={"text": "source of funds unclear"}, headers=officer).status_code == 200
-    refused = client.post(f"{path}/status", json={"status": "reported"}, headers=officer)
-    assert refused.status_code == 422
-    done = client.post(f"{path}/status", json={"status": "reported", "note": "STR filed"}, headers=officer)
+    refused = client.post(f"{path}/status", json={"status": "reported", "note": "STR filed"}, headers=officer)
+    assert (refused.status_code, refused.json["code"]) == (422, "str_not_filed")  # only a filing reports (R12-8)
+    filing = {"reference": "100234", "filed_on": at.astimezone(NAIROBI).date().isoformat()}
+    unexported = client.post(f"{path}/filing", json=filing, headers=officer)
+    assert (unexported.status_code, unexported.json["code"]) == (422, "str_not_exported")
+    assert client.post(f"{path}/str", json={"rentity_id": "a b"}, headers=officer).status_code == 422
+    nameless = client.post(f"{path}/str", json={"rentity_id": "4711"}, headers=officer)  # R14-5: no name, no STR
+    assert (nameless.status_code, nameless.json["errors"][0]["field"]) == (422, "officer")
+    assert "cryptopay users set-name" in nameless.json["detail"]
+    account = services.users.get(client.get("/v1/me", headers=officer).json["id"])
+    account.display_name = "Ann Njeri Wambui"
+    services.users.update(account)
+    exported = client.post(f"{path}/str", json={"rentity_id": "4711"}, headers=officer)
+    assert exported.status_code == 200 and exported.mimetype == "application/xml"
+    assert (
+        b"<report_code>STR</report_code>" in exported.data and "attachment" in exported.headers["Content-Disposition"]
+    )
+    person = ET.fromstring(exported.data).find("reporting_person")
+    assert (person.findtext("first_name"), person.findtext("last_name")) == ("Ann Njeri", "Wambui")
+    for bad, field in (({"reference": "1" * 65}, "reference"), ({"filed_on": "2099-01-01"}, "filed_on")):
+        wrong = client.post(f"{path}/filing", json=filing | bad, headers=officer)
+        assert (wrong.status_code, wrong.json["code"]) == (422, "invalid_str_filing"), wrong.json
+        assert wrong.json["errors"][0]["field"] == field
+    assert services.monitoring.case(case_id).status.value == "open"  # the refusals changed nothing
+    done = client.post(f"{path}/filing", json=filing | {"note": "by the MLRO"}, headers=officer)
+    assert done.status_code == 200, done.json
     assert done.json["status"] == "reported" and len(done.json["notes"]) == 2
+    assert done.json["filing"]["reference"] == "100234" and done.json["filing"]["filed_on"] == filing["filed_on"]
+    assert done.json["filing"]["export_digest"] == done.json["str_exports"][0]["digest"]
+    assert done.json["str_exports"][0]["digest"] == hashlib.sha256(exported.data).hexdigest()
     assert client.post(f"{path}/status", json={"status": "open"}, headers=officer).status_code == 409
     listed = client.get("/v1/admin/compliance/cases?status=reported", headers=officer).json["data"]
     assert [c["id"] for c in listed] == [case_id]

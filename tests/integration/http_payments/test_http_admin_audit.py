@@ -27,11 +27,36 @@ def test_an_officer_searches_the_log_pages_back_and_the_search_is_audited(client
     assert first.json["records"][0]["subject"] == "kyc:usr_c1" and first.json["before"]
     rest = client.get(f"/v1/admin/audit?subject=usr_c1&limit=3&before={first.json['before']}", headers=officer)
     assert [r["at"][:10] for r in rest.json["records"]] == ["2026-03-03", "2026-03-02"] and rest.json["before"] is None
-    dated = client.get(
-        "/v1/admin/audit?actor=user:usr_off&since=2026-03-02&until=2026-03-02", headers=auth.user("admin")
-    )
+    dated = client.get("/v1/admin/audit?actor=user:usr_off&since=2026-03-02&until=2026-03-02", headers=officer)
     assert {r["action"] for r in dated.json["records"]} == {"kyc.approve", "alert.read"}
     assert len(_searched(services)) == 3
+
+
+def test_an_admins_search_leaves_the_compliance_desks_records_out(client, auth, services):
+    """R13-2: which customer has an AML alert, a case or an STR is the desk's: an admin's search (whatever it asks
+    for) never returns those records, and its audit record says it searched the operations' part."""
+    with services.uow() as uow:
+        for action in ("compliance.alert_raised", "compliance.str_exported", "aml.own_party_refused", "kyc.approve"):
+            uow.audit.append(AuditEvent("system:monitoring", action, "user:usr_c3", AT))
+        uow.audit.append(AuditEvent("user:usr_c3", "wallet.send", "user:usr_c3", AT))
+    admin, officer = auth.user("admin"), auth.user("compliance")
+    for asked in ("subject=usr_c3", "action=compliance.", "action=kyc.", "subject=user:usr_c3&action=aml."):
+        found = client.get(f"/v1/admin/audit?{asked}", headers=admin).json["records"]
+        assert [r["action"] for r in found] == (["wallet.send"] if "action" not in asked else []), asked
+    assert len(client.get("/v1/admin/audit?subject=usr_c3", headers=officer).json["records"]) == 5
+    scopes = [dict(r.details).get("scope") for r in _searched(services)]
+    assert scopes == ["operations"] * 4 + [None]
+
+
+def test_dates_at_the_calendars_edges_are_a_422_not_a_500(client, auth, services):
+    """R13-1: the last day of year 9999 and times whose UTC falls outside years 1000-9999 (a day added, a zone
+    converted, overflowed into 500s); an ISO week date is no day either."""
+    officer = auth.user("compliance")
+    assert client.get("/v1/admin/audit?until=9999-12-31", headers=officer).status_code == 200
+    for asked in ("since=0001-01-01T00:00:00%2B01:00", "since=9999-12-31T23:59:59-01:00", "since=2026-W50-1"):
+        bad = client.get(f"/v1/admin/audit?{asked}", headers=officer)
+        assert bad.status_code == 422 and bad.mimetype == "application/problem+json", (asked, bad.json)
+    assert len(_searched(services)) == 1
 
 
 def test_bad_input_is_a_422_naming_it_and_customers_are_refused(client, auth, services):

@@ -120,9 +120,19 @@ def test_an_admin_reconciles_against_mpesa_s_statement_and_balance(client, auth,
     assert statement["differences"][0]["subject"] == f"payout {payout.id} (submitted)"
     (float_check,) = [c for c in report["checks"] if c["name"] == "mpesa-float"]
     assert float_check["differences"][0]["actual"].endswith("per Account Balance")
-    for bad in ({"statement": ["date,amount", "x,1"]}, {"mpesa_balance": "1.234"}, {"mpesa_balance": "-5"}):
+    header = "Receipt No.,Completion Time,Transaction Status,Paid In,Withdrawn,Reason Type,Other Party Info"
+    huge = {"statement": [header, "SBX1,05-01-2026 14:00:00,Completed,,1e30,Business Payment,x"]}  # R13-4: was a 500
+    year_1 = {"statement": ["Time Period:,01-01-0001 00:00:00 - 07-12-2026 23:59:59", header]}
+    for bad in (
+        {"statement": ["date,amount", "x,1"]},
+        {"mpesa_balance": "1.234"},
+        {"mpesa_balance": "-5"},
+        huge,
+        year_1,
+    ):
         refused = client.post(ROUTE, json=bad, headers=admin)
         assert refused.status_code == 422 and refused.mimetype == "application/problem+json", (bad, refused.json)
+    assert "statement line 2: '1e30' is not an amount" in client.post(ROUTE, json=huge, headers=admin).json["detail"]
     assert client.post(ROUTE, json={}, headers=shop.headers).status_code == 403
 
 
@@ -176,7 +186,8 @@ def test_an_admin_reconciles_the_bank_transfers_against_the_bank_statement(clien
     assert clean["ok"] and not clean["skipped"], clean
     [missing] = bank_check()["differences"]
     assert missing["subject"] == f"bank transfer {payout_id} (completed)" and missing["actual"] == "not on it"
-    bad = ["Period:,01-01-2026 - 02-01-2026", "Date,Reference,Narrative,Debit,Credit,Balance", "01-01-2026,,x,1,,"]
-    refused = client.post(ROUTE, json={"bank_statement": bad}, headers=admin)
-    assert refused.status_code == 422 and "bank statement line 3" in refused.json["detail"], refused.json
-    assert refused.content_type == "application/problem+json"
+    for row in ("01-01-2026,,x,1,,", "01-01-2026,FT1,x,1e30,,"):  # the second was a 500 (R13-4)
+        bad = ["Period:,01-01-2026 - 02-01-2026", "Date,Reference,Narrative,Debit,Credit,Balance", row]
+        refused = client.post(ROUTE, json={"bank_statement": bad}, headers=admin)
+        assert refused.status_code == 422 and "bank statement line 3" in refused.json["detail"], refused.json
+        assert refused.content_type == "application/problem+json"

@@ -42,6 +42,7 @@ CONSOLE_POSTS = [
     "/console/cases/case_1/status",
     "/console/cases/case_1/assign",
     "/console/cases/case_1/str",
+    "/console/cases/case_1/filing",
     "/console/accounts/usr_1/freeze",
     "/console/accounts/usr_1/unfreeze",
     "/console/accounts/usr_1/role",

@@ -154,4 +154,7 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "decided_at",  # when officers released or returned it (its parties read an ordinary send's times)
         "kept",  # an officer's note keeping it held
         "conclusion",  # staff's proposed conclusion of an unknown payout from M-Pesa's record (review10 R10-4)
+        "screening_pending",  # an application's names screened against no list yet (R12-3): the officers' flag
+        "correction",  # an admin's proposed correction of a concluded payout's receipt (who, why)
+        "corrections",  # the corrections two admins approved (the receipt itself is exported)
     }

@@ -63,3 +63,56 @@ def test_a_bad_date_is_a_422_on_its_field_in_the_pages_language_and_nothing_is_s
     status, html = ann.get("/console/audit?since=2026-03-05&until=2026-03-01")
     assert status == 422 and "Tarehe ya kwanza iko baada ya ya mwisho." in html and "Tafuta kwenye kumbukumbu" in html
     assert _searched(services) == []
+
+
+def test_an_admin_never_sees_the_compliance_desks_records_browsing_or_searching(services, app, auth, ann):
+    """R13-2: the console closes the desk's pages to admins; its audit log does the same for the desk's records."""
+    _fill(services, 2, action="compliance.alert_raised")
+    _fill(services, 1, action="kyc.approve")
+    _fill(services, 1, action="payout.concluded")
+    admin = Staff(app, auth, "ada@cryptopay.example", Role.ADMIN)
+    for path in ("/console/audit", "/console/audit?subject=usr_cust1", "/console/audit?action=compliance."):
+        status, html = admin.get(path)
+        assert status == 200 and "compliance.alert_raised" not in html and "kyc.approve" not in html, path
+    assert "payout.concluded" in admin.get("/console/audit")[1]
+    status, html = ann.get("/console/audit?subject=usr_cust1")
+    assert html.count("compliance.alert_raised") == 2 and "kyc.approve" in html and "payout.concluded" in html
+
+
+def test_a_link_from_another_site_asks_before_an_audited_read(services, ann):
+    """R13-10: a cross-site navigation carries the Lax session cookie; nothing is searched until the officer opens
+    the page from the console itself."""
+    response = ann.client.get("/console/audit?subject=usr_cust1", headers={"Sec-Fetch-Site": "cross-site"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'href="/console/audit?subject=usr_cust1"' in html
+    assert _searched(services) == []
+    assert (
+        ann.client.get("/console/audit?subject=usr_cust1", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    )
+    assert len(_searched(services)) == 1
+
+
+def test_text_the_guard_refuses_is_said_in_the_pages_language(services, ann):
+    """R13-7: a NUL or a bidi override in a search field is refused by the app-wide guard before the page: the page
+    still says so in Swahili (the validator's English below), and nothing is searched."""
+    ann.client.set_cookie("cp_lang", "sw")
+    for typed in ("%00", "%E2%80%AEx"):
+        status, html = ann.get(f"/console/audit?subject={typed}")
+        assert status == 422 and "Angalia ulichoandika kisha ujaribu tena." in html, typed
+    assert _searched(services) == []
+
+
+def test_the_cli_and_core_refuse_bidi_overrides_and_calendar_edges(services):
+    from cryptopay.core.audit_search import BAD_DATE, NOT_TEXT, audit_query
+    from cryptopay.core.errors import InvalidInput
+
+    for fields, message in (
+        ({"subject": "a\u202eb"}, NOT_TEXT),
+        ({"until": "9999-12-32"}, BAD_DATE),
+        ({"since": "0001-01-01T00:00:00+01:00"}, BAD_DATE),
+        ({"since": "2026-W50-1"}, BAD_DATE),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            audit_query(**fields)
+        assert refused.value.message == message, fields
+    assert audit_query(until="9999-12-31").until == datetime.max.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from cryptopay.adapters.bootstrap import Settings, build
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.testing.identity import StdlibTotp
 from cryptopay.core.testing.system import ManualClock
 from flask import Flask
@@ -34,7 +35,8 @@ class Staff:
     def __init__(self, app: Flask, auth: AuthActions, email: str, role: Role) -> None:
         self.app, self.email = app, email
         runtime = app.extensions["cryptopay"]
-        runtime.accounts.register(email, PASSWORD, role=role)
+        # a staff account's name: an STR's reporting person (R14-5)
+        runtime.accounts.register(email, PASSWORD, role=role, display_name=f"{email.split('@')[0].title()} Wambui")
         headers = bearer(auth.login(email)["access_token"])
         enrolment = auth.client.post("/v1/auth/2fa/enrol", headers=auth.stepped_up(headers))
         self.secret = enrolment.json["secret"]
@@ -319,7 +321,8 @@ def _alerts(services, party: str = "usr_big") -> None:
 
 
 def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(services, ann, bob):
-    """Officers group the open alerts, note, assign, report with a note, and download the STR; all audited."""
+    """Officers group the open alerts, note, assign, download the STR and record its filing (the case reported:
+    never by its status alone, nor before the XML export); all audited."""
     _alerts(services)
     status, html = ann.get("/console/alerts?status=open")
     alert_ids = re.findall(r'name="alert" value="([^"]+)"', html)
@@ -335,18 +338,40 @@ def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(se
     assert ann.post(f"{case}/notes", case, text="source of funds unclear")[0] == 303
     assert ann.post(f"{case}/assign", case, assignee=bob.email)[0] == 303
     assert ann.post(f"{case}/assign", case, assignee="nobody@example.com")[0] == 404
-    assert ann.post(f"{case}/status", case, status="reported")[0] == 422  # reporting needs a note
-    assert bob.post(f"{case}/status", case, status="reported", note="STR filed")[0] == 303
-    assert "reported to the FRC" in bob.get(case)[1]
+    assert 'value="reported"' not in bob.get(case)[1]  # reported: by the filing form only (R12-8)
+    status, html, _ = bob.post(f"{case}/status", case, status="reported", note="STR filed")
+    assert status == 422 and "recording its STR&#39;s filing" in html
+    today = services.clock.now().astimezone(NAIROBI).date().isoformat()
+    status, html, _ = bob.post(f"{case}/filing", case, reference="100234", filed_on=today)
+    assert status == 422 and "goAML XML before recording" in html and 'value="100234"' in html
     token = _csrf(bob.get(case)[1])
+    nameless = services.users.get(bob.id)
+    named, nameless.display_name = nameless.display_name, None
+    services.users.update(nameless)
+    refused = bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "RE1234", "format": "xml"})
+    assert refused.status_code == 422 and "cryptopay users set-name" in refused.get_data(as_text=True)  # R14-5
+    nameless.display_name = named
+    services.users.update(nameless)
     report = bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "RE1234", "format": "xml"})
+    assert b"<first_name>Bob</first_name>" in report.data and b"<last_name>Wambui</last_name>" in report.data
     assert report.status_code == 200 and report.mimetype == "application/xml"
     assert "attachment" in report.headers["Content-Disposition"] and b"<report>" in report.data
     assert bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "a b"}).status_code == 422
+    bob.client.set_cookie("cp_lang", "sw")
+    status, html, _ = bob.post(f"{case}/filing", case, reference="100234", filed_on="2999-01-01")
+    assert status == 422 and 'value="2999-01-01"' in html  # what was typed, kept
+    assert "the filing date is not in the future" in html and "Angalia" in html  # Swahili, the English below
+    bob.client.set_cookie("cp_lang", "en")
+    assert bob.post(f"{case}/filing", case, reference="100234", filed_on=today, note="by the MLRO")[0] == 303
+    html = bob.get(case)[1]
+    assert "reported to the FRC" in html and "<code>100234</code>" in html and f"<dd>{today}</dd>" in html
+    assert 'action="/console/cases/' not in html.split('id="filing"')[1]  # the filing shown, no form
     assert bob.get("/console/cases?status=reported")[1].count(case.rsplit("/", 1)[1]) >= 1
     for action in ("compliance.case_opened", "compliance.case_noted", "compliance.case_assigned"):
         assert _audited(services, action), action
-    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.email}"]
+    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.id}"]
+    [filed] = _audited(services, "compliance.str_filed")
+    assert filed.actor == f"user:{bob.id}" and dict(filed.details)["reference"] == "100234"
     # Finding I10: reading the alerts, the cases and a case is audited, by whoever read
     assert {r.actor for r in _audited(services, "compliance.alerts_viewed")} == {f"user:{ann.id}"}
     assert f"user:{bob.id}" in {r.actor for r in _audited(services, "compliance.case_viewed")}
@@ -406,7 +431,11 @@ def test_an_admin_changes_a_role_with_a_code_and_officers_cannot(auth, services,
     assert chief.post(f"{page}/role", page, role="compliance", code=chief.code())[0] == 303
     assert services.users.get(user.id).role is Role.COMPLIANCE
     assert [dict(r.details)["after"] for r in _audited(services, "user.role_changed")] == ["compliance"]
-    token = _csrf(ann.get(page)[1])
+    html = ann.get(page)[1]  # who made it staff, linked to their account (four-eyes reads it)
+    assert (
+        "Made staff by" in html and f'<a href="/console/accounts/{chief.id}"><code>user:{chief.id}</code></a>' in html
+    )
+    token = _csrf(html)
     assert ann.client.post(f"{page}/role", data={"csrf_token": token, "role": "admin"}).status_code == 403
 
 

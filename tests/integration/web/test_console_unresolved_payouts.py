@@ -12,6 +12,7 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.identity import Role
+from cryptopay.core.payouts.model import ConclusionOutcome
 from cryptopay.core.reconciliation import render_statement
 from cryptopay.core.settlement import SettlementMethod
 from cryptopay.core.testing.mpesa_statement import statement_of
@@ -131,8 +132,47 @@ def test_the_unresolved_payouts_pages_are_the_admins_and_speak_swahili(app, auth
     assert officer.get(PAGE)[0] == 403 and officer.get(f"{PAGE}/{payout_id}")[0] == 403
     assert "/console/payouts/unresolved" not in officer.get("/console/search")[1]  # not in their navigation
     assert ann.get(f"{PAGE}/po_nope")[0] == 404
+    english = ann.get(f"{PAGE}/{payout_id}")[1]
+    assert "outcome unknown" in english and "M-Pesa sent no result within 2 minutes;" in english, english
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Malipo yasiyotatuliwa" in html and "Unresolved payouts" not in html
     status, html = ann.get(f"{PAGE}/{payout_id}")
     assert status == 200 and "Pendekeza hitimisho" in html and "Propose a conclusion" not in html
+    # R13-9: the state and the reason in Swahili too, the wait in minutes (was "unknown", "no result within 0:02:00")
+    assert "matokeo hayajulikani" in html and "M-Pesa haikutuma matokeo ndani ya dakika 2;" in html, html
+    assert "<code>unknown</code>" not in html and "no result within" not in html and "0:02:00" not in html
+
+
+def test_two_admins_correct_a_mistyped_receipt_on_the_payout_page(paid, ann, bob):
+    """A payout concluded with a receipt mistyped from the statement: one admin proposes the right one with a reason
+    and a fresh code, cannot approve it (409), a second approves the receipt shown; only the receipt changes."""
+    stack, payout_id = paid
+    [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
+    typo = "NLJ7RT61SW"
+    stack.payouts.propose_conclusion(
+        payout_id, outcome=ConclusionOutcome.COMPLETED, receipt=typo, evidence="by eye", note="paid", by="user:x"
+    )
+    stack.payouts.approve_conclusion(payout_id, by="user:y", outcome=ConclusionOutcome.COMPLETED, receipt=typo)
+    detail, before = f"{PAGE}/{payout_id}", stack.balance("assets:mpesa_float:KES")
+    status, html = ann.get(detail)
+    assert status == 200 and f"{detail}/receipt/propose" in html and 'for="propose-receipt"' in html
+    form = {"receipt": "NLJ-7", "note": "one letter off the statement"}
+    status, html, _ = ann.post(f"{detail}/receipt/propose", detail, **form, code=ann.code())
+    assert status == 422 and 'role="alert"' in html and stack.payouts.get_payout(payout_id).correction is None
+    form["receipt"] = line.receipt
+    assert ann.post(f"{detail}/receipt/propose", detail, **form, code=ann.code())[2] == detail
+    status, _, _ = ann.post(f"{detail}/receipt/approve", detail, receipt=line.receipt, code=ann.code())
+    assert status == 409 and stack.payouts.get_payout(payout_id).receipt == typo
+    status, html = bob.get(detail)
+    assert f"{detail}/receipt/approve" in html and f'name="receipt" value="{line.receipt}"' in html
+    assert bob.post(f"{detail}/receipt/approve", detail, receipt=line.receipt, code=bob.code())[2] == detail
+    done = stack.payouts.get_payout(payout_id)
+    assert (done.state.value, done.receipt) == ("completed", line.receipt) and [c.before for c in done.corrections] == [
+        typo
+    ]
+    assert stack.balance("assets:mpesa_float:KES") == before and stack.books_balanced()
+    status, html = bob.get(detail)
+    assert typo in html and line.receipt in html  # the old receipt is kept and shown
+    bob.client.set_cookie("cp_lang", "sw")
+    assert "Sahihisha risiti" in bob.get(detail)[1]

@@ -43,9 +43,14 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_remittances_awaiting_status 0",
         "cryptopay_remittance_awaiting_status_oldest_seconds 0",
         "cryptopay_sanctions_lists_loaded 0",  # none imported: CryptopaySanctionsListsMissing pages
+        'cryptopay_screening_waiting{kind="withdrawal"} 0',  # what waits for a list (R12-3), by kind
+        'cryptopay_screening_waiting{kind="refund"} 0',
+        'cryptopay_screening_waiting{kind="remittance"} 0',
+        'cryptopay_screening_waiting{kind="kyc_application"} 0',
         "cryptopay_held_payments_waiting 0",
         "cryptopay_held_deposits_waiting 0",
         "cryptopay_aml_alerts_open 0",
+        "cryptopay_aml_blocking_alerts_open 0",
         "cryptopay_compliance_cases_overdue 0",
     ):
         assert line in text

@@ -25,7 +25,7 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.wallets.deposit import DepositState, HoldReason
 
 from tests.support.deposit_stack import deposit_stack
-from tests.support.kyc_rig import KycRig
+from tests.support.kyc_rig import KycRig, approve_after_reading
 
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PASSWORD = "a long enough passphrase"
@@ -132,6 +132,33 @@ def test_a_second_kyc_approval_by_an_officer_related_to_the_first_is_refused_and
     with rig.storage.unit_of_work() as uow:
         actions = [(r.actor, r.action) for r in uow.audit.records()]
     assert ("user:usr_bob", "kyc.approval_related_officers_refused") in actions
+    rig.decide("usr_cat", app_id)
+    assert rig.review.standing("usr_wanjiku").profile.level == 2
+
+
+def test_a_kyc_approval_refused_after_the_claim_gives_the_claim_back_to_the_queue():
+    """The second officer claimed the application, then was made staff again by the first's appointer: its approval
+    is refused (409) and its claim released (audited ``kyc.application_released``), so another officer claims it
+    and grants the tier instead of finding it held by someone who cannot decide it."""
+    rig = KycRig()
+    staff = {
+        "usr_ann": Appointment("ops:amina", AT - timedelta(days=3)),
+        "usr_bob": Appointment("ops:juma", AT - timedelta(days=3)),
+        "usr_cat": Appointment("ops:juma", AT - timedelta(days=3)),
+    }
+    rig.review.four_eyes = FourEyes(appointments=staff.get, cool_off=timedelta(0))
+    app_id = rig.personal()
+    rig.decide("usr_ann", app_id)
+    rig.review.claim("usr_bob", app_id)
+    staff["usr_bob"] = Appointment("ops:amina", AT - timedelta(days=1))
+    with pytest.raises(RelatedOfficers):
+        approve_after_reading(rig.review, "usr_bob", app_id)
+    with rig.storage.unit_of_work() as uow:
+        application = uow.kyc_applications.get(app_id)
+    assert application.claimed_by is None and application.state.value == "submitted"
+    assert application.history[-1].action == "released" and application.approvals == ("usr_ann",)
+    released = [r for r in rig.audit_records() if r.action == "kyc.application_released"]
+    assert [(r.actor, dict(r.details)["reason"]) for r in released] == [("user:usr_bob", "related_officers")]
     rig.decide("usr_cat", app_id)
     assert rig.review.standing("usr_wanjiku").profile.level == 2
 

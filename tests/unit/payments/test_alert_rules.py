@@ -84,7 +84,28 @@ def working_day() -> dict[str, str]:
     stack.observing.measure()
     kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
     http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
-    return kinds | http | signup_sms() | dict.fromkeys(treasury_day(), "gauge") | dict.fromkeys(buys_day(), "gauge")
+    seals = dict.fromkeys(seal_day(), "gauge")
+    return (
+        kinds
+        | http
+        | signup_sms()
+        | dict.fromkeys(treasury_day(), "gauge")
+        | dict.fromkeys(buys_day(), "gauge")
+        | seals
+    )
+
+
+def seal_day() -> set[str]:
+    """The ledger seal's gauge on a run of the worker's ``ledger.seal`` (ledger_seal.prom)."""
+    from cryptopay.core.ledger.sealing import LedgerSealing
+    from cryptopay.core.testing.ledger_seals import InMemoryLedgerSeals
+    from cryptopay.core.testing.metrics import RecordingMetrics
+    from cryptopay.core.testing.storage import InMemoryStorage
+    from cryptopay.core.testing.system import ManualClock
+
+    metrics = RecordingMetrics()
+    LedgerSealing(InMemoryLedgerSeals(InMemoryStorage()), ManualClock(), metrics=metrics).seal()
+    return {name for name, _labels in metrics.values}
 
 
 def buys_day() -> set[str]:
@@ -215,6 +236,7 @@ def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None
     assert expr["CryptopayRemittanceHeld"] == 'cryptopay_remittance_oldest_age_seconds{state="held"}>86400'
     assert expr["CryptopayAmlAlertUnreviewed"] == "cryptopay_aml_alert_oldest_age_seconds>86400"
     assert expr["CryptopayComplianceCaseOverdue"] == "cryptopay_compliance_cases_overdue>0"
+    assert expr["CryptopayAmlBlockingAlertOpen"] == "cryptopay_aml_blocking_alerts_open>0"  # pages at once (R14-7)
     kinds = working_day()
     for name in (
         "cryptopay_held_payments_waiting",
@@ -223,6 +245,8 @@ def test_compliance_desks_alert_on_their_age_and_overdue_cases(tmp_path) -> None
         "cryptopay_held_deposit_oldest_age_seconds",
         "cryptopay_aml_alerts_open",
         "cryptopay_aml_alert_oldest_age_seconds",
+        "cryptopay_aml_blocking_alerts_open",
+        "cryptopay_aml_blocking_alert_oldest_age_seconds",
         "cryptopay_compliance_cases_overdue",
         "cryptopay_compliance_case_overdue_seconds",
     ):

@@ -250,15 +250,21 @@ def test_compliance_desks_count_open_alerts_and_cases_past_their_deadline() -> N
         created_at=now,
     )
     case = Case(id="cas_1", party_id="usr_2", alert_ids=(), created_at=now, deadline=now + timedelta(days=7))
+    listed = attrs.evolve(alert, id="alr_2", key="sanctions:snp_1:usr_3:ofac:1", party_id="usr_3", blocking=True)
     with stack.storage.unit_of_work() as uow:
         uow.alerts.add(alert)
         uow.cases.add(case)
     stack.clock.advance(days=8)
+    with stack.storage.unit_of_work() as uow:
+        uow.alerts.add(attrs.evolve(listed, created_at=stack.clock.now()))
+    stack.clock.advance(hours=1)
     measured = stack.observing.measure()
-    assert measured.desks["aml_alert"] == (1, 8 * 86400)
-    assert measured.desks["compliance_case"] == (1, 86400)
+    assert measured.desks["aml_alert"] == (2, 8 * 86400 + 3600)
+    assert measured.desks["aml_blocking_alert"] == (1, 3600)  # a sanctions match holding money pages at once
+    assert stack.metrics.get("cryptopay_aml_blocking_alerts_open") == 1
+    assert measured.desks["compliance_case"] == (1, 86400 + 3600)
     assert stack.metrics.get("cryptopay_compliance_cases_overdue") == 1
-    assert stack.metrics.get("cryptopay_aml_alert_oldest_age_seconds") == 8 * 86400
+    assert stack.metrics.get("cryptopay_aml_alert_oldest_age_seconds") == 8 * 86400 + 3600
     case.move(CaseStatus.CLOSED_NO_ACTION, "usr_ann", at=stack.clock.now(), note="explained")
     with stack.storage.unit_of_work() as uow:
         uow.cases.update(case)

@@ -102,6 +102,34 @@ def test_a_completion_whose_payment_is_not_the_payouts_is_contradicted(paid: Sta
         read(COMPLETED, "SC21ABCD9Z", paid)
 
 
+def reversal(of: str = "SC21ABCD9Z", *, after: int = 300) -> StatementLine:
+    """M-Pesa's ``Reversal`` of payment ``of``: its amount back into the account (a wrong number, a limit)."""
+    return StatementLine(
+        receipt="SC21REV001",
+        completed_at=SENT.replace(microsecond=0) + timedelta(seconds=after),
+        status="Completed",
+        reason_type="Reversal",
+        other_party="2547*****678 - Jane",
+        paid_in=Money.of("1000", KES),
+        linked_receipt=of,
+    )
+
+
+def test_a_payment_the_statement_shows_reversed_is_no_payment() -> None:
+    """review13 R13-11: the payout's payment and, five minutes later, M-Pesa's reversal of it: concluding it
+    completed is a 409 naming the reversal; failed is borne out, the payment and its reversal kept as the evidence.
+    A reversal of another payment changes nothing."""
+    with pytest.raises(StatementContradicts, match=r"reversed by M-Pesa \(SC21REV001, 1000.00 KES back") as refused:
+        read(COMPLETED, "SC21ABCD9Z", line(), reversal())
+    assert refused.value.code == "statement_contradicts"
+    kept = read(FAILED, None, line(), reversal())
+    assert (kept.receipt, kept.reversed_receipt, kept.reversal) == (None, "SC21ABCD9Z", "SC21REV001")
+    assert "payment SC21ABCD9Z reversed by M-Pesa (SC21REV001 at 2026-03-02T12:05:00+00:00)" in kept.summary
+    assert read(COMPLETED, "SC21ABCD9Z", line(), reversal("OTHER00001")).receipt == "SC21ABCD9Z"
+    with pytest.raises(StatementContradicts, match="may be this payout's"):
+        read(FAILED, None, line(), reversal("OTHER00001"))
+
+
 def test_a_completion_whose_receipt_is_absent_is_contradicted_only_by_a_statement_covering_the_bound() -> None:
     """Absent from a statement covering the bound: a 409; from one ending sooner: it may be later, a 422."""
     with pytest.raises(StatementContradicts):

@@ -233,6 +233,22 @@ def test_the_statement_layout_is_read_strictly_with_the_banks_column_names() -> 
     assert [n for n, _ in statement.debits] == [1]
 
 
+def test_a_value_date_beside_the_transaction_date_is_not_read_and_two_dates_otherwise_are_refused() -> None:
+    """R14-9: the usual Kenyan export (Transaction Date and Value Date) is read by its Transaction Date, whichever
+    comes first; a Value Date alone is the date; two columns of one meaning otherwise are refused naming both."""
+    rows = '03/12/2026,05/12/2026,FT26337ABC,cryptopay po_123,"12,805.00",,"987,195.00"\n'
+    period = "Account Number:,0100123456789\nPeriod:,01-12-2026 - 07-12-2026\n"
+    kenyan = f"{period}Transaction Date,Value Date,Ref No.,Description,Withdrawals,Deposits,Running Balance\n{rows}"
+    [line] = parse_bank_statement(kenyan).lines
+    assert (line.on, line.reference, line.debit) == (date(2026, 12, 3), "FT26337ABC", Money.of("12805", KES))
+    swapped = f"{period}Value Date,Transaction Date,Ref No.,Description,Withdrawals,Deposits,Running Balance\n{rows}"
+    assert parse_bank_statement(swapped).lines[0].on == date(2026, 12, 5)
+    alone = f"{period}Value Date,Ref No.,Withdrawals,Deposits\n04/12/2026,FT1,5.00,\n"
+    assert parse_bank_statement(alone).lines[0].on == date(2026, 12, 4)
+    with pytest.raises(InvalidInput, match="the columns 'Date' and 'Transaction Date' both mean Date: remove one"):
+        parse_bank_statement(f"{period}Date,Transaction Date,Reference,Debit,Credit\n")
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
+from cryptopay.core.compliance.four_eyes import Appointment, FourEyes, RelatedOfficers
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.mobile_money import OutcomeUnknown
 from cryptopay.core.money import KES, USDT, Money
@@ -159,17 +160,17 @@ def test_an_unknown_b2c_payout_mpesa_paid_says_its_receipt_and_is_concluded_comp
             by="ops:ann",
             statement=statement,
         )
-    stack.payouts.propose_conclusion(
+    stack.payouts.propose_conclusion(  # typed in another case: M-Pesa's receipt all the same (R13-12)
         payout.id,
         outcome=ConclusionOutcome.COMPLETED,
-        receipt=line.receipt,
+        receipt=f" {line.receipt.lower()} ",
         evidence="statement",
         note="paid",
         by="user:usr_ann",
         statement=statement,
     )
     done = stack.payouts.approve_conclusion(
-        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt
+        payout.id, by="user:usr_bob", outcome=ConclusionOutcome.COMPLETED, receipt=line.receipt.lower()
     )
     assert (done.state, done.receipt, done.result_code) == (PayoutState.COMPLETED, line.receipt, "0")
     report = stack.reconciliation.reconcile(mpesa_says(stack))
@@ -256,6 +257,43 @@ def test_an_approval_carries_out_only_the_conclusion_the_approver_read() -> None
     assert stack.books_balanced()
 
 
+def test_an_approval_is_of_the_proposal_four_eyes_checked_not_one_proposed_again_meanwhile() -> None:
+    """review13 R13-3: bob's four-eyes check reads ann's proposal; before his unit of work, ann withdraws it and cat,
+    made staff by bob's own appointer, proposes the same outcome and receipt. The approval compares who proposed it
+    and when under the payout's lock: a 409 and nothing moves; asked again, four-eyes refuses bob (related to cat)."""
+    stack, payout = paid_but_unknown()
+    [line] = [x for x in payout_statement(stack).lines if x.is_payout]
+    completed = ConclusionOutcome.COMPLETED
+
+    def propose(by: str) -> None:
+        stack.payouts.propose_conclusion(
+            payout.id, outcome=completed, receipt=line.receipt, evidence="statement", note="paid", by=by
+        )
+
+    long_ago = stack.clock.now() - timedelta(days=30)
+    staff = {"usr_ann": "ops:hr", "usr_bob": "ops:root", "usr_cat": "ops:root"}
+    meanwhile = []
+
+    def appointment(user_id: str) -> Appointment | None:  # read by bob's four-eyes check, before his unit of work
+        if not meanwhile:
+            meanwhile.append(user_id)
+            stack.payouts.decline_conclusion(payout.id, by="user:usr_ann", note="withdrawn")
+            stack.clock.advance(seconds=1)
+            propose("user:usr_cat")
+        return Appointment(staff[user_id], long_ago) if user_id in staff else None
+
+    propose("user:usr_ann")
+    stack.payouts.four_eyes = FourEyes(appointments=appointment)
+    with pytest.raises(Conflict, match="proposed again since you read it"):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=completed, receipt=line.receipt)
+    now = stack.payouts.get_payout(payout.id)
+    assert now.state is PayoutState.UNKNOWN and now.conclusion is not None and now.conclusion.by == "user:usr_cat"
+    with pytest.raises(RelatedOfficers):
+        stack.payouts.approve_conclusion(payout.id, by="user:usr_bob", outcome=completed, receipt=line.receipt)
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    assert stack.books_balanced()
+
+
 @pytest.mark.parametrize("shortcode", ["600999", ""])
 def test_a_failure_is_shown_only_by_our_payout_short_codes_statement(shortcode: str) -> None:
     """LASTREAD L-4: another Short Code's statement (or one naming none) has no payout lines, so it would "show"
@@ -276,8 +314,10 @@ def test_a_failure_is_shown_only_by_our_payout_short_codes_statement(shortcode: 
     assert stack.payouts.get_payout(payout.id).conclusion is None
 
 
-def test_a_receipt_booked_on_another_payout_concludes_none() -> None:
-    """LASTREAD L-6: one M-Pesa receipt cannot close a second payout as paid (its payee would never be paid)."""
+@pytest.mark.parametrize("typed", [str, str.lower, lambda r: f" {r.lower()}\t"])
+def test_a_receipt_booked_on_another_payout_concludes_none(typed) -> None:
+    """LASTREAD L-6: one M-Pesa receipt cannot close a second payout as paid (its payee would never be paid), in
+    whatever case it is typed (review13 R13-12: ``sbx0000004`` completed a second payout)."""
     stack = PaymentsStack()
     for merchant, to in (("m1", LOST), ("m2", "254712345678")):
         profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, to)
@@ -298,8 +338,8 @@ def test_a_receipt_booked_on_another_payout_concludes_none() -> None:
         stack.payouts.propose_conclusion(
             payout.id,
             outcome=ConclusionOutcome.COMPLETED,
-            receipt=booked.receipt,
-            evidence="statement",
+            receipt=typed(booked.receipt),
+            evidence="Transaction Status said paid",
             note="paid",
             by="user:usr_ann",
         )
@@ -332,6 +372,26 @@ def records_of(payout: Payout, at: datetime, statement: Statement | None = None)
         at=at,
         payout_statement=statement,
     )
+
+
+def test_a_payment_the_statement_shows_reversed_is_advised_failed_and_a_failure_agrees() -> None:
+    """review13 R13-11: an unknown payout's payment and M-Pesa's reversal of it on one statement: reconciliation
+    advises concluding it failed (as the conclusion reads it), never completed; once failed, the pair is no
+    difference and the totals leave it out (the money is back in the account)."""
+    from tests.unit.reconciliation.test_conclusion_statement import PAYOUT, line, reversal
+
+    covering = Statement(
+        lines=(line(), reversal()),
+        shortcode="600000",
+        period=(PAYOUT.created_at - timedelta(hours=1), PAYOUT.created_at + timedelta(hours=2)),
+    )
+    at = PAYOUT.created_at + timedelta(hours=3)
+    [told] = statement_matches_payouts(records_of(PAYOUT, at, covering))
+    assert (told.subject, told.actual) == ("payout po_1 (unknown)", "paid by M-Pesa, then reversed")
+    assert "M-Pesa reversed its payment (SC21REV001), so it paid nothing: conclude failed" in told.detail
+    assert "conclude completed" not in told.detail
+    failed = attrs.evolve(PAYOUT, state=PayoutState.FAILED, finished_at=at)
+    assert statement_matches_payouts(records_of(failed, at, covering)) == []
 
 
 @pytest.mark.parametrize(("kind", "method", "destination", "b2b"), KINDS)

@@ -25,6 +25,7 @@ from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.settlement.policy import PayoutLimits
 from cryptopay.core.testing.mobile_money import Scenario
 
+from tests.support.monitoring_rig import file_str
 from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, remittance_stack
 
 
@@ -274,6 +275,12 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_before_paying(sta
     [alert] = stack.monitoring.alerts()
     assert (alert.rule_id, alert.blocking, alert.evidence["country"]) == ("call-for-action-remittance", True, country)
     assert alert.party_id == "phone:254712345678"
+    # The never-erased chain keeps the number masked (R13-5); the alert's own row keeps it whole for the desk.
+    with stack.monitoring.uow() as uow:
+        records = uow.audit.records()
+    [raised] = [r for r in records if r.action == "compliance.alert_raised"]
+    assert dict(raised.details)["party"] == "phone:2547******78"
+    assert not [r for r in records if "712345678" in repr(r)]
 
 
 LISTED = "Dmitri Ivanovich Petrov"
@@ -395,7 +402,7 @@ def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_com
     stack.run()
     assert stack.get(order).state is RemittanceState.HELD  # the worker never pays it out on its own
     case = stack.monitoring.open_case("officer@example.com", [alert.id])
-    stack.monitoring.move("officer@example.com", case.id, CaseStatus.REPORTED, "filed with the FRC")
+    file_str(stack.monitoring, case.id, "officer@example.com")
     with pytest.raises(UnderReview) as refused:  # reported is not cleared: the operator refunds, never pays out
         stack.remittances.retry(order.id, actor="ops:compliance")
     assert refused.value.code == "under_compliance_review" and f"case {case.id} is reported" in refused.value.message

@@ -77,7 +77,7 @@ GROUPS = (
         "payouts",
         "payouts",
         "Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
-        "unresolved ones.",
+        "unresolved ones, receipt corrections.",
     ),
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
@@ -86,7 +86,7 @@ GROUPS = (
     Group("jobs", "jobs", "Background jobs: list the dead ones, requeue one or all (audited)."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
-    Group("users", "users", "Users: show an account, create an admin, change a role (audited)."),
+    Group("users", "users", "Users: show an account, create an admin, change a role or name (audited)."),
     Group(
         "wallets",
         "wallets",

@@ -20,7 +20,7 @@ import enum
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -30,6 +30,7 @@ from cryptopay.adapters.hooks import prepare_hooks
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.jsontext import MAX_JSON_DEPTH, JsonTooDeep, loads_untrusted
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.system import in_utc
 from cryptopay.core.text import TextKind, text_problem
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
@@ -296,6 +297,8 @@ def _datetime(value: object, _: object) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidInput("must be an ISO 8601 date-time with a UTC offset")
+    if in_utc(moment) is None:  # year 1 or 9999 overflows when compared or converted (R13-1)
+        raise InvalidInput("must be a date-time in the years 1000 to 9999")
     return moment
 
 
@@ -351,6 +354,7 @@ _texts_checked = _install(cattrs.Converter(detailed_validation=False), checked=F
 converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
+converter.register_unstructure_hook(date, date.isoformat)
 converter.register_unstructure_hook_func(
     lambda t: t in (set, frozenset) or _origin_in(t, (set, frozenset)),
     lambda items: sorted(converter.unstructure(i) for i in items),

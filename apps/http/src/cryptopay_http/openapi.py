@@ -17,7 +17,7 @@ import enum
 import re
 import types
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -137,6 +137,7 @@ _SIMPLE: dict[Any, dict[str, Any]] = {
     bool: {"type": "boolean"},
     Decimal: {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]},
     datetime: {"type": "string", "format": "date-time"},
+    date: {"type": "string", "format": "date"},
     Any: {},
 }
 

@@ -133,6 +133,7 @@ def search(
             until=until,
             before_seq=before,
             limit=limit,
+            desk=True,  # the shell's operator holds the database: the whole log
         )
     rows = [
         {

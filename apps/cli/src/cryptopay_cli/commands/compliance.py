@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import typer
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
-from cryptopay.core.compliance.reports import Reporter, StrReport, goaml_xml, str_csv
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, filing_date, read_details
+from cryptopay.core.compliance.reports import Reporter, StrReport, str_csv
 from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound, Unavailable
 from cryptopay.core.identity import Role
@@ -260,7 +260,10 @@ def unfreeze(party_id: str, officer: str = OFFICER) -> None:
 
 
 # -- monitoring: alerts and cases -----------------------------------------------------------------------------
-cases_app = typer.Typer(help="AML cases: list, open from alerts, show, note, move, assign.", no_args_is_help=True)
+cases_app = typer.Typer(
+    help="AML cases: list, open from alerts, show, note, move, assign, file (record the STR's filing).",
+    no_args_is_help=True,
+)
 app.add_typer(cases_app, name="cases")
 
 
@@ -355,7 +358,11 @@ def show_case(case_id: str) -> None:
         case = services().monitoring.case(case_id)
         audit_read("compliance.case_viewed", f"case:{case.id}")
         notes = [{"at": n.at, "author": n.author, "text": n.text} for n in case.notes]
-        emit_json({**_case_row(case), "notes": notes, "closed_at": case.closed_at})
+        exports = [{"at": e.at, "officer": e.officer, "digest": e.digest} for e in case.str_exports]
+        filing = attrs.asdict(case.filing) if case.filing else None
+        emit_json(
+            {**_case_row(case), "notes": notes, "closed_at": case.closed_at, "str_exports": exports, "filing": filing}
+        )
 
 
 @cases_app.command("note")
@@ -370,13 +377,30 @@ def note_case(
 @cases_app.command("move")
 def move_case(
     case_id: str,
-    status: CaseStatus = typer.Argument(..., help="investigating, escalated, closed_no_action or reported."),
+    status: CaseStatus = typer.Argument(..., help="investigating, escalated or closed_no_action."),
     officer: str = OFFICER,
-    note: str | None = typer.Option(None, "--note", help="Why (needed to escalate, close or report)."),
+    note: str | None = typer.Option(None, "--note", help="Why (needed to escalate or close)."),
 ) -> None:
-    """Move a case to another status (a closed or reported case is final: exit 4)."""
+    """Move a case to another status (a closed or reported case is final: exit 4; reported is ``cases file``'s:
+    exit 5)."""
     with errors_to_exit_codes():
         emit_json(_case_row(services().monitoring.move(_officer(officer, "cases move"), case_id, status, note)))
+
+
+@cases_app.command("file")
+def file_case(
+    case_id: str,
+    officer: str = OFFICER,
+    reference: str = typer.Option(..., "--reference", help="The FRC's goAML report id of the STR as filed."),
+    filed_on: str = typer.Option(..., "--filed-on", help="The filing date, YYYY-MM-DD (Nairobi)."),
+    note: str | None = typer.Option(None, "--note", help="Anything the filing needs said."),
+) -> None:
+    """Record the case's STR as filed with the FRC through goAML and move it to reported (after ``report str``
+    exported its XML: exit 5 otherwise; a bad report id or date exit 2; a report id on another case exit 4)."""
+    with errors_to_exit_codes():
+        day = filing_date(filed_on)
+        officer_id = _officer(officer, "cases file")
+        emit_json(_case_row(services().monitoring.file(officer_id, case_id, reference, day, note)))
 
 
 @cases_app.command("assign")
@@ -633,7 +657,9 @@ def import_list(
         alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
         orders = _rescreen_remittances(svc)  # remittances under way: refused unpaid, held paid (per list version)
         changed = None if orders is None else len(orders)
-        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed})
+        pending = svc.kyc_review.screen_pending()  # applications submitted while no list was loaded
+        row = {**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed}
+        emit_json({**row, "applications_screened": len(pending)})
 
 
 @app.command("rescreen")
@@ -646,6 +672,8 @@ def rescreen() -> None:
             emit_json(_alert_row(alert))
         for order in _rescreen_remittances(svc) or []:
             emit_json({"remittance": order.id, "state": order.state.value, "review_alerts": list(order.review_alerts)})
+        for application in svc.kyc_review.screen_pending():  # submitted while no list was loaded
+            emit_json({"application": application.id, "screened": True, "matches": len(application.sanctions_matches)})
 
 
 def _rescreen_remittances(svc: Services) -> list[RemittanceOrder] | None:
@@ -717,7 +745,8 @@ def report_str(
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file (still 0600, no link)."),
 ) -> None:
-    """A suspicious transaction report of a case (the export is audited)."""
+    """A suspicious transaction report of a case (the export is audited; an XML export is kept on the case, for
+    ``cases file`` to record its filing)."""
     if fmt not in ("xml", "csv"):
         raise typer.BadParameter("xml or csv", param_hint="--format")
     if out is not None:
@@ -736,13 +765,18 @@ def _str_report(case_id: str, officer: str, rentity_id: str, fmt: str) -> tuple[
         user = services().users.get(officer_id)
         assert user is not None
         email = user.email or officer.strip().lower()
-        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
+        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name, officer_email=email)
         case = services().monitoring.case(case_id)
+        party_name = services().kyc_review.party_name(case.party_id)
+        if fmt == "xml":  # the XML that is filed: its export is kept on the case (R12-8)
+            report, xml = services().reporting.goaml_export(
+                case_id, reporter, party_name=party_name, officer=officer_id
+            )
+            return report, xml.decode()
         report = services().reporting.suspicious_transaction_report(
-            case_id, reporter, party_name=services().kyc_review.party_name(case.party_id), officer=officer_id
+            case_id, reporter, party_name=party_name, officer=officer_id
         )
-        body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
-    return report, body
+    return report, str_csv(report)
 
 
 @report_app.command("monthly")

@@ -19,6 +19,11 @@ the API, each signed in with their second factor (``POST /v1/admin/payouts/<id>/
 exit 5 from the shell, audited ``payout.conclusion_refused`` (LASTREAD L-2: the shell cannot prove who is at the
 keyboard, so a shell proposer and an API approver could be one person). ``decline-conclusion`` clears a proposal
 (nothing moves).
+
+A receipt two admins concluded a payout with and mistyped is corrected by two admins on the API or the console
+(``POST /v1/admin/payouts/<id>/receipt-correction``, then ``.../approve``): ``correct-receipt`` and
+``approve-receipt-correction`` exit 5 from the shell, audited, for the same reason; ``decline-receipt-correction``
+clears a proposal; ``show`` lists the corrections (the old receipt kept).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 import typer
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
+from cryptopay.core.payouts.model import ReceiptCorrection
 
 from cryptopay_cli.context import audit_read, operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, private_output
@@ -35,7 +41,7 @@ from cryptopay_cli.views import emit_fields, flat, payout_view
 
 app = typer.Typer(
     help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations, "
-    "unresolved ones.",
+    "unresolved ones, receipt corrections.",
     no_args_is_help=True,
 )
 
@@ -95,14 +101,33 @@ def show(payout_id: str = typer.Argument(..., help="The payout's id (po_...)."),
             }
             for query in payout.queries
         ],
+        # the receipt corrections two admins approved (the old receipt kept), and one proposed
+        "receipt_corrections": [_correction(c) for c in payout.corrections],
+        "receipt_correction_proposed": _correction(payout.correction) if payout.correction is not None else None,
     }
     if as_json:
         emit_json(view)
         return
-    emit_fields(view)
+    emit_fields({k: v for k, v in view.items() if k not in ("receipt_corrections", "receipt_correction_proposed")})
     if view["queries"]:
         typer.echo("")
         emit_table(view["queries"], ["query_id", "asked_at", "originator_id", "conversation_id", "outcome"])
+    corrections = [*view["receipt_corrections"], *filter(None, [view["receipt_correction_proposed"]])]
+    if corrections:
+        typer.echo("")
+        emit_table(corrections, ["before", "receipt", "reason", "by", "at", "approved_by", "approved_at"])
+
+
+def _correction(c: ReceiptCorrection) -> dict[str, object]:
+    return {
+        "before": c.before,
+        "receipt": c.receipt,
+        "reason": c.reason,
+        "by": c.by,
+        "at": c.at,
+        "approved_by": c.approved_by,
+        "approved_at": c.approved_at,
+    }
 
 
 @app.command("retry")
@@ -241,6 +266,40 @@ def approve_conclusion(
     """Refused from the shell (exit 5, audited): a second admin approves a conclusion on the API."""
     with errors_to_exit_codes():
         services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="approve")
+
+
+@app.command("correct-receipt", context_settings=_ANY_FLAGS)
+def correct_receipt(
+    payout_id: str = typer.Argument(..., help="The concluded payout's id."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
+) -> None:
+    """Refused from the shell (exit 5, audited): two admins propose and approve a receipt correction on the API or
+    the console."""
+    with errors_to_exit_codes():
+        services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="correct-receipt")
+
+
+@app.command("approve-receipt-correction", context_settings=_ANY_FLAGS)
+def approve_receipt_correction(
+    payout_id: str = typer.Argument(..., help="The payout's id."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
+) -> None:
+    """Refused from the shell (exit 5, audited): a second admin approves a receipt correction on the API or the
+    console."""
+    with errors_to_exit_codes():
+        services().payouts.refuse_from_shell(payout_id, by=operator(actor), step="approve-receipt-correction")
+
+
+@app.command("decline-receipt-correction")
+def decline_receipt_correction(
+    payout_id: str = typer.Argument(..., help="The payout's id."),
+    note: str = typer.Option(..., "--note", help="Why, for the audit log."),
+    actor: str | None = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of); actor: OS login."),
+) -> None:
+    """Clear the receipt correction proposed for a payout (its receipt stays as booked)."""
+    with errors_to_exit_codes():
+        payout = services().payouts.decline_receipt_correction(payout_id, by=operator(actor), note=note)
+    typer.echo(f"payout {payout.id}: the receipt correction proposed is declined; its receipt stays {payout.receipt}")
 
 
 @app.command("decline-conclusion")

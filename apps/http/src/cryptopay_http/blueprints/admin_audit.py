@@ -67,7 +67,9 @@ class AuditSearchView:
     description=(
         "Audit records matching every criterion given, newest first: `subject` (a subject such as `user:usr_1`, "
         "or a party id for all its subjects), `actor`, `action` (a prefix: `kyc.`), `since` and `until` (UTC days "
-        "YYYY-MM-DD, both included, or ISO times with an offset). Page with `before`. Each search is audited."
+        "YYYY-MM-DD, both included, or ISO times with an offset). Page with `before`. Each search is audited. "
+        "The compliance desk's records (actions `compliance.`, `aml.`, `kyc.`) are returned to compliance officers "
+        "only: an admin's search leaves them out."
     ),
 )
 @require(roles=[Role.ADMIN, Role.COMPLIANCE])
@@ -102,6 +104,7 @@ def audit_search() -> Response:
             until=args.get("until", ""),
             before_seq=before,
             limit=limit,
+            desk=principal.role is Role.COMPLIANCE,  # an admin's search leaves the desk's records out (R13-2)
         )
     older = records[-1].seq if len(records) == limit and records[-1].seq > 1 else None
     return json_response(AuditSearchView([AuditRecordView.of(r) for r in records], older))

@@ -2,7 +2,9 @@
 
 ``GET /v1/admin/compliance/alerts`` (``?status=open|in_case``) and ``.../cases`` (``?status=``) page by id;
 ``POST .../cases`` groups open alerts of one party into a case; a case takes notes, a status
-(open, investigating, escalated, closed_no_action, reported: the last three need a note) and an assignee.
+(open, investigating, escalated, closed_no_action: the last two need a note) and an assignee; ``POST
+.../cases/<id>/str`` exports its STR as goAML XML (kept on the case) and ``.../filing`` records the STR's filing
+with the FRC (goAML report id, date), the one way to ``reported``.
 Every change is audited. ``GET .../held-payments`` lists merchant payments held for a listed payer awaiting a
 decision; ``POST .../held-payments/<id>/release|return`` propose one (four-eyes), ``.../approve`` (a second
 officer; a step-up: money moves) carries it out and ``.../decline`` clears it; ``.../keep`` decides at once; each with
@@ -14,12 +16,25 @@ recipient (``GET .../held-transfers/<id>`` one, with its recipient's tier and wh
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import attrs
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
+from cryptopay.core.compliance.cases import (
+    REFERENCE_MAX,
+    Alert,
+    AlertStatus,
+    Case,
+    CaseStatus,
+    InvalidFiling,
+    StrNotExported,
+    StrNotFiled,
+    StrReferenceInUse,
+    filing_date,
+    read_details,
+)
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
+from cryptopay.core.compliance.reports import Reporter
 from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import (
     Conflict,
@@ -101,6 +116,27 @@ class NoteView:
 
 
 @attrs.frozen
+class StrExportView:
+    """An export of the case's STR as goAML XML: by whom, when, and the SHA-256 of the XML (hex)."""
+
+    at: datetime
+    officer: str
+    digest: str
+
+
+@attrs.frozen
+class StrFilingView:
+    """The STR as filed with the FRC through goAML: its report id there, the filing date, the officer who recorded
+    it and when, and the digest of the export filed."""
+
+    reference: str
+    filed_on: date
+    officer: str
+    recorded_at: datetime
+    export_digest: str
+
+
+@attrs.frozen
 class CaseView:
     id: str
     party_id: str
@@ -112,11 +148,16 @@ class CaseView:
     notes: list[NoteView]
     created_at: datetime
     closed_at: datetime | None
+    str_exports: list[StrExportView]
+    filing: StrFilingView | None
 
     @classmethod
     def of(cls, c: Case) -> CaseView:
         notes = [NoteView(n.at, n.author, n.text) for n in c.notes]
         overdue = c.overdue(runtime().services.clock.now())
+        exports = [StrExportView(e.at, e.officer, e.digest) for e in c.str_exports]
+        f = c.filing
+        filing = StrFilingView(f.reference, f.filed_on, f.officer, f.recorded_at, f.export_digest) if f else None
         return cls(
             c.id,
             c.party_id,
@@ -128,6 +169,8 @@ class CaseView:
             notes,
             c.created_at,
             c.closed_at,
+            exports,
+            filing,
         )
 
 
@@ -152,7 +195,22 @@ class CaseNoteRequest:
 class CaseStatusRequest:
     status: CaseStatus = attrs.field(metadata=limits("the new status"))
     note: str | None = attrs.field(
-        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000, text=TextKind.PROSE)
+        default=None, metadata=limits("why (needed to escalate or close)", max_length=4000, text=TextKind.PROSE)
+    )
+
+
+@attrs.frozen
+class CaseFilingRequest:
+    """The case's STR as filed with the FRC through goAML."""
+
+    reference: str = attrs.field(
+        metadata=limits(f"the FRC's goAML report id (1 to {REFERENCE_MAX} printable characters)", max_length=200)
+    )
+    filed_on: str = attrs.field(
+        metadata=limits("the filing date (YYYY-MM-DD, Nairobi): not in the future, not before the STR's export")
+    )
+    note: str | None = attrs.field(
+        default=None, metadata=limits("anything the filing needs said", max_length=4000, text=TextKind.PROSE)
     )
 
 
@@ -278,18 +336,95 @@ def note(case_id: str) -> Response:
     tags=_TAGS,
     errors=(409,),
     description=(
-        "Moves a case to another status (`investigating`, `escalated`, `reported`, `closed_no_action`); "
-        "escalating, closing and reporting need a note saying why. Audited."
+        "Moves a case to another status (`investigating`, `escalated`, `closed_no_action`); escalating and "
+        "closing need a note saying why. A case is reported only by recording its STR filing "
+        "(`.../filing`): `reported` here is refused (422 `str_not_filed`). Audited."
     ),
     problems=(
         (InvalidState, "the case is final (reported, or closed with no action)"),
         (InvalidInput, "the status needs a note saying why"),
+        (StrNotFiled, "`reported`: a case is reported by recording its STR filing"),
     ),
 )
 @require(roles=_OFFICERS)
 def move(case_id: str) -> Response:
     body = read_body(CaseStatusRequest)
     return json_response(CaseView.of(_monitoring().move(current_principal().id, case_id, body.status, body.note)))
+
+
+@attrs.frozen
+class StrExportRequest:
+    """Who reports: the reporting entity's goAML id at the FRC (the officer is the caller)."""
+
+    rentity_id: str = attrs.field(
+        metadata=limits("the reporting entity's goAML id at the FRC", pattern=r"^[A-Za-z0-9]{1,64}$")
+    )
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/str")
+@operation(
+    "Export a case's STR as goAML XML (officers)",
+    request=StrExportRequest,
+    tags=_TAGS,
+    media_type="application/xml",
+    description=(
+        "The case's suspicious transaction report in goAML's XML structure (report, reporting person: the caller, "
+        "reason, one transaction per movement, indicators), to validate and file in the FRC's goAML portal. The "
+        "export is kept on the case (the officer, the time, the XML's SHA-256: `str_exports`) so that its filing "
+        "can be recorded (`.../filing`). Audited (`compliance.str_exported`). 422 `invalid_input` (field `officer`) "
+        "when the caller's account has no first and last name for the reporting person (`cryptopay users set-name`)."
+    ),
+)
+@require(roles=_OFFICERS)
+def export_str(case_id: str) -> Response:
+    body = read_body(StrExportRequest)
+    services = runtime().services
+    officer = current_principal().id
+    user = services.users.get(officer)
+    email = (user.email if user is not None else None) or officer
+    name = user.display_name if user is not None else None  # none: 422, how to set one (R14-5)
+    reporter = Reporter(rentity_id=body.rentity_id, officer_name=name, officer_email=email)
+    party = _monitoring().case(case_id).party_id
+    report, xml = services.reporting.goaml_export(
+        case_id, reporter, party_name=services.kyc_review.party_name(party), officer=officer
+    )
+    disposition = f'attachment; filename="{report.reference}.xml"'
+    return Response(
+        xml, mimetype="application/xml", headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/filing")
+@operation(
+    "Record a case's STR filing with the FRC (officers)",
+    request=CaseFilingRequest,
+    response=CaseView,
+    tags=_TAGS,
+    errors=(409,),
+    description=(
+        "Records that the case's suspicious transaction report was filed with the Financial Reporting Centre "
+        "through goAML (the FRC's report id, the filing date) and moves the case to `reported`: the only way a "
+        "case is reported. The STR must have been exported as goAML XML first (`.../str`, the console's "
+        "download or `cryptopay compliance report str`); the filing names the last export made by its date. Audited "
+        "(`compliance.str_filed`)."
+    ),
+    problems=(
+        (StrNotExported, "the case's STR was never exported as goAML XML"),
+        (
+            InvalidFiling,
+            "the report id is not 1 to 64 printable characters, or the date is malformed, in the "
+            "future or before the export",
+        ),
+        (StrReferenceInUse, "the report id is recorded on another case"),
+        (InvalidState, "the case is final (reported, or closed with no action)"),
+    ),
+)
+@require(roles=_OFFICERS)
+def file_str(case_id: str) -> Response:
+    body = read_body(CaseFilingRequest)
+    filed_on = filing_date(body.filed_on)
+    case = _monitoring().file(current_principal().id, case_id, body.reference, filed_on, body.note)
+    return json_response(CaseView.of(case))
 
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/assign")
@@ -629,7 +764,7 @@ _PAYMENTS.noted(
     step_up=False,
     description=(
         "Keeps the held payment frozen in custody for the authorities; the alerts' case is escalated (to be "
-        "reported) with the note: export its STR from the case, then move it to reported once filed. Nothing "
+        "reported) with the note: export its STR from the case, then record its filing (`.../filing`). Nothing "
         "moves. Audited."
     ),
     problems=_DECIDED,

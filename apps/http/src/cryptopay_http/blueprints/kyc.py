@@ -394,6 +394,13 @@ class ApplicationView:
             "applications, with those merchants; information, never a bar to approval"
         },
     )
+    screening_pending: bool | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "officers only: submitted while no sanctions list was loaded (screening required), so its "
+            "names were screened against nothing yet; screened when a list is imported (never a clean no-match)"
+        },
+    )
 
     @classmethod
     def of(
@@ -430,6 +437,7 @@ class ApplicationView:
             list(a.id_linked) if officer else None,
             a.id_link_reason if officer else None,
             {d: list(ps) for d, ps in a.directors_elsewhere.items()} if officer and a.business else None,
+            a.screening_pending if officer else None,
         )
 
 

@@ -39,6 +39,8 @@ def N_(message: str) -> str:
 BY_CODE = {
     "invalid_amount": N_("Check the amount: type a number such as 1500."),
     "invalid_input": N_("Check what you typed and try again."),
+    # the app-wide guard's refusal of an address's text (a NUL, a bidi override: R13-7), before any page's own check
+    "validation_failed": N_("Check what you typed and try again."),
     "invalid_phone_number": N_("That is not a Kenyan mobile number: use 07XXXXXXXX or 01XXXXXXXX."),
     "invalid_name": N_("A name has letters only, without digits or links."),
     "insufficient_funds": N_("Your wallet does not hold enough for this."),
@@ -101,6 +103,12 @@ BY_CODE = {
     "holds_wallet": N_("This account holds a wallet: its role cannot be changed."),
     "on_merchant_team": N_("This account acts for a merchant: it cannot be made staff (it leaves the team first)."),
     "own_party": N_("You act for this account: another officer must do this."),
+    "str_not_filed": N_("A case is reported by recording its STR's filing: the goAML report id and the date."),
+    "str_not_exported": N_("Download the STR as goAML XML first, then record its filing."),
+    "invalid_str_filing": N_(
+        "Check the goAML report id (1 to 64 characters) and the date: not in the future, not before the STR's export."
+    ),
+    "str_reference_in_use": N_("This goAML report id is recorded on another case."),
     "weak_idempotency_key": N_("This form has expired: reload the page and try again."),
 }
 # A document above the core's size (its ``TOO_LARGE`` refusal on the file's field, and the 413 page of a body larger

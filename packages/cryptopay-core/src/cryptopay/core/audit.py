@@ -100,14 +100,17 @@ class AuditQuery:
     """What an officer searches the log for; every given criterion must hold (an empty query matches everything).
 
     ``subjects``: the record's subject is one of them; ``actor``: who acted, exactly; ``action``: the action begins
-    with it (``kyc.`` finds every KYC decision); ``since`` (inclusive) and ``until`` (exclusive): the record's time.
-    On SQL the subject and actor criteria use the ``(subject, seq)`` and ``(actor, seq)`` indexes."""
+    with it (``kyc.`` finds every KYC decision); ``since`` (inclusive) and ``until`` (exclusive): the record's time;
+    ``hidden``: action prefixes left out whatever else matches (the compliance desk's records, for a searcher
+    outside it: ``audit_search.DESK_ACTIONS``). On SQL the subject and actor criteria use the ``(subject, seq)`` and
+    ``(actor, seq)`` indexes."""
 
     subjects: tuple[str, ...] = ()
     actor: str | None = None
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    hidden: tuple[str, ...] = ()
 
     def matches(self, record: AuditRecord) -> bool:
         """Whether ``record`` meets every criterion (the in-memory log's filter; SQL asks the same in its query).
@@ -116,8 +119,8 @@ class AuditQuery:
         >>> r = chain_next(None, AuditEvent("ops:ann", "kyc.approve", "user:u1", at), "aud_1")
         >>> AuditQuery(("user:u1",), action="kyc.").matches(r), AuditQuery(actor="ops:bob").matches(r)
         (True, False)
-        >>> AuditQuery(since=at).matches(r), AuditQuery(until=at).matches(r)
-        (True, False)
+        >>> AuditQuery(since=at).matches(r), AuditQuery(until=at).matches(r), AuditQuery(hidden=("kyc.",)).matches(r)
+        (True, False, False)
         """
         return (
             (not self.subjects or record.subject in self.subjects)
@@ -125,6 +128,7 @@ class AuditQuery:
             and (self.action is None or record.action.startswith(self.action))
             and (self.since is None or record.at >= self.since)
             and (self.until is None or record.at < self.until)
+            and not record.action.startswith(self.hidden)
         )
 
 

@@ -11,15 +11,22 @@ A subject with a colon (``user:usr_1``, ``payout:po_9``) is matched exactly; a b
 ``mer_2``) stands for the party's own subjects (``PARTY_KINDS``: ``user:usr_1``, ``kyc:usr_1``, ...). Dates are days
 in UTC (``YYYY-MM-DD``), both ends inclusive, or full ISO times with an offset.
 
+The compliance desk's own records (``DESK_ACTIONS``: KYC decisions, AML alerts and cases, STR exports, held
+payments) are searched and shown to compliance officers only (``desk``); an admin's search leaves them out, as the
+console closes the desk's pages to admins (R13-2: which customer has an alert or was reported to the FRC reached
+admins through the log). The shell's operator (the CLI, who holds the database) reads the whole log.
+
 >>> from datetime import UTC, datetime
 >>> from cryptopay.core.testing.storage import InMemoryAuditLog
 >>> log = InMemoryAuditLog()
 >>> at = datetime(2026, 3, 2, 10, tzinfo=UTC)
 >>> for n in range(4):
 ...     _ = log.append(AuditEvent("ops:ann", "kyc.approve" if n % 2 else "alert.read", f"user:usr_{n}", at))
->>> found = search_audit(log, officer="ops:bob", at=at, subject="usr_3", action="kyc.", since="2026-03-01")
+>>> found = search_audit(log, officer="ops:bob", at=at, subject="usr_3", action="kyc.", since="2026-03-01", desk=True)
 >>> [r.seq for r in found]
 [4]
+>>> [r.action for r in search_audit(log, officer="user:usr_admin", at=at, subject="usr_3", desk=False)]
+[]
 >>> dict(log.records()[-1].details)["subject"], log.records()[-1].action
 ('usr_3', 'audit.searched')
 >>> audit_query(since="March")
@@ -30,20 +37,27 @@ cryptopay.core.errors.InvalidInput: Give the date as YYYY-MM-DD.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
+import attrs
 from cryptopay.core.audit import AuditEvent, AuditQuery, AuditRecord
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.ports.storage import AuditLog
+from cryptopay.core.reports.periods import DATE_PATTERN
+from cryptopay.core.system import in_utc
+from cryptopay.core.text import text_problem
 
 __all__ = [
     "BAD_DATE",
     "BAD_LIMIT",
     "DEFAULT_LIMIT",
+    "DESK_ACTIONS",
     "MAX_LIMIT",
     "MAX_TEXT",
     "MESSAGES",
+    "NOT_TEXT",
     "PARTY_KINDS",
     "TOO_LONG",
     "WRONG_ORDER",
@@ -52,6 +66,7 @@ __all__ = [
     "search_audit",
 ]
 
+DESK_ACTIONS = ("compliance.", "aml.", "kyc.")  # the compliance desk's records: its officers' search only
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_TEXT = 64  # the columns' width (tables.CODE) is wider than any id, actor or action prefix
@@ -61,31 +76,43 @@ PARTY_KINDS = ("user", "kyc", "wallet", "merchant")
 BAD_DATE = "Give the date as YYYY-MM-DD."
 WRONG_ORDER = "The first date is after the last one."
 TOO_LONG = "That is too long to be an id, an actor or an action."
+NOT_TEXT = "That has characters no id, actor or action has."
 BAD_LIMIT = "The number of records must be between 1 and 500."
-MESSAGES = (BAD_DATE, WRONG_ORDER, TOO_LONG, BAD_LIMIT)
+MESSAGES = (BAD_DATE, WRONG_ORDER, TOO_LONG, NOT_TEXT, BAD_LIMIT)
 
 
 def _text(value: str, field: str) -> str | None:
+    """``value`` trimmed (None when empty); ``InvalidInput`` for text too long or breaking the identifiers' text
+    rules (``text_problem``: control characters, bidi overrides, invisible ones; R13-7, the CLI let U+202E through)."""
     value = value.strip()
-    if len(value) > MAX_TEXT or any(ord(ch) < 32 for ch in value):
+    if len(value) > MAX_TEXT:
         raise InvalidInput(TOO_LONG, field=field)
+    if text_problem(value) is not None:
+        raise InvalidInput(NOT_TEXT, field=field)
     return value or None
 
 
 def _moment(value: str, field: str, *, end: bool) -> datetime | None:
+    """A day (``YYYY-MM-DD``, years 1000 to 9999; ``end``: the day after it begins, the search's last day whole) or a
+    time with its offset, in UTC; ``InvalidInput`` ``BAD_DATE`` for anything else, the calendar's edges included
+    (``9999-12-31`` as the last day, ``0001-01-01T00:00+01:00``: R13-1, they overflowed into a 500)."""
     value = value.strip()
     if not value:
         return None
+    if len(value) == 10:
+        if not re.fullmatch(DATE_PATTERN, value):  # not an ISO week date either (``2026-W50-1``)
+            raise InvalidInput(BAD_DATE, field=field)
+        start = datetime.combine(date.fromisoformat(value), time(), UTC)
+        if not end:
+            return start
+        return start + timedelta(days=1) if start.date() < date.max else datetime.max.replace(tzinfo=UTC)
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-        moment = datetime.fromisoformat(value)
+        moment = in_utc(datetime.fromisoformat(value))
     except ValueError:
-        raise InvalidInput(BAD_DATE, field=field) from None
-    if moment.tzinfo is None:
+        moment = None
+    if moment is None:
         raise InvalidInput(BAD_DATE, field=field)
-    return moment.astimezone(UTC)
+    return moment
 
 
 def audit_query(
@@ -132,11 +159,16 @@ def search_audit(
     until: str = "",
     before_seq: int | None = None,
     limit: int = DEFAULT_LIMIT,
+    desk: bool,
 ) -> list[AuditRecord]:
     """One page of records matching what was typed (``audit_query``), newest first, those before ``before_seq``
     when given; the search is appended to ``log`` as ``audit.searched`` by ``officer`` (what was searched for,
-    masked, and how many records came back). A bad input raises ``InvalidInput`` and appends nothing."""
+    masked, and how many records came back). ``desk``: the searcher is a compliance officer (or the shell's
+    operator); otherwise ``DESK_ACTIONS`` records are left out (the audit record says ``scope=operations``). A bad
+    input raises ``InvalidInput`` and appends nothing."""
     query = audit_query(subject=subject, actor=actor, action=action, since=since, until=until)
+    if not desk:
+        query = attrs.evolve(query, hidden=DESK_ACTIONS)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(BAD_LIMIT, field="limit")
     if before_seq is not None and before_seq < 1:
@@ -150,6 +182,7 @@ def search_audit(
         "until": query.until.isoformat() if query.until else "",
         "before": str(before_seq or ""),
         "hits": str(len(found)),
+        "scope": "" if desk else "operations",
     }
     log.append(AuditEvent(officer, "audit.searched", "audit:log", at, {k: v for k, v in details.items() if v}))
     return found

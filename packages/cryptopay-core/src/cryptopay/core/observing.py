@@ -13,13 +13,17 @@ alert ``CryptopayHeldSendUndecided`` fires once one waits a day; one an officer 
 and the sanctions lists screened against (``cryptopay_sanctions_lists_loaded``, how many sources have a snapshot,
 and ``cryptopay_sanctions_list_age_seconds{source}``, the age of each source's newest one: with none loaded every
 screening outside the officers' own refuses nothing, so ``CryptopaySanctionsListsMissing`` and
-``CryptopaySanctionsListOld``, older than 7 days, page).
+``CryptopaySanctionsListOld``, older than 7 days, page), and what waits for a list while screening is required
+(``cryptopay_screening_waiting{kind}``: held withdrawals and refunds, paid remittances not paid out, KYC
+applications screened against nothing yet; ``compliance.screening_waits``).
 
 Compliance's desks (review12 R12-10), each a count and the oldest one's age, as the held sends: merchant payments
 held for a listed payer no officer decided (``cryptopay_held_payments_waiting``,
 ``cryptopay_held_payment_oldest_age_seconds``, from its crediting), wallet deposits held
 (``cryptopay_held_deposits_waiting``, ``cryptopay_held_deposit_oldest_age_seconds``, from when it was seen), open
-AML alerts in no case (``cryptopay_aml_alerts_open``, ``cryptopay_aml_alert_oldest_age_seconds``) and cases past
+AML alerts in no case (``cryptopay_aml_alerts_open``, ``cryptopay_aml_alert_oldest_age_seconds``; the blocking ones,
+money held or refused on a sanctions match, also as ``cryptopay_aml_blocking_alerts_open`` and
+``cryptopay_aml_blocking_alert_oldest_age_seconds``: paged at once, R14-7) and cases past
 their deadline (``cryptopay_compliance_cases_overdue``, ``cryptopay_compliance_case_overdue_seconds``: how far the
 most overdue is past it); held remittances already have ``cryptopay_remittance_oldest_age_seconds{state="held"}``.
 
@@ -42,7 +46,7 @@ the transaction that dead-lettered it (``WebhookDeliveries.dead_lettered``), whi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -109,6 +113,7 @@ class Measures:
     held_send_oldest_seconds: float = 0.0  # how long the oldest of those has waited since it was held (0: none)
     sanctions_list_age_seconds: dict[str, float] | None = None  # by source, its newest snapshot's age; None: not given
     desks: dict[str, tuple[int, float]] = attrs.field(factory=dict)  # compliance's desks: (count, oldest age s)
+    screening_waiting: dict[str, int] | None = None  # by kind, what waits for a sanctions list; None: not given
 
 
 class Observing:
@@ -133,6 +138,7 @@ class Observing:
         sanctions: Callable[[], Sequence[Snapshot]] | None = None,
         monitoring: Callable[[], AbstractContextManager[MonitoringUnitOfWork]] | None = None,
         deposits: Callable[[], AbstractContextManager[DepositUnitOfWork]] | None = None,
+        screening_waits: Callable[[], Mapping[str, int]] | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
@@ -141,6 +147,7 @@ class Observing:
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
         self._sanctions = sanctions  # every imported snapshot (``Screening.snapshots``)
         self._monitoring, self._deposits = monitoring, deposits  # open alerts and cases; held wallet deposits
+        self._screening_waits = screening_waits  # what waits for a sanctions list, by kind (``ScreeningWaits``)
 
     def measure(self) -> Measures:
         """Read every measure once and set its gauge."""
@@ -172,6 +179,7 @@ class Observing:
             held_send_oldest_seconds=held_oldest,
             sanctions_list_age_seconds=self._sanctions_ages(now),
             desks=self._desks(now),
+            screening_waiting=dict(self._screening_waits()) if self._screening_waits is not None else None,
         )
         self._export(measures)
         return measures
@@ -217,6 +225,8 @@ class Observing:
         if self._monitoring is not None:
             alerts = in_transaction(self._monitoring, lambda uow: uow.alerts.list(status=AlertStatus.OPEN, limit=limit))
             desks["aml_alert"] = (len(alerts), _oldest([a.created_at for a in alerts], now))
+            blocking = [a.created_at for a in alerts if a.blocking]  # money held or refused on it (R14-7)
+            desks["aml_blocking_alert"] = (len(blocking), _oldest(blocking, now))
             late = [
                 case.deadline
                 for status in CaseStatus
@@ -302,6 +312,8 @@ class Observing:
                 gauge(
                     "cryptopay_sanctions_list_age_seconds", age, about=_ABOUT_SANCTIONS_AGE, labels={"source": source}
                 )
+        for kind, waiting in (m.screening_waiting or {}).items():
+            gauge("cryptopay_screening_waiting", waiting, about=_ABOUT_SCREENING_WAITING, labels={"kind": kind})
         for stem, (desk_count, desk_age) in m.desks.items():
             count_name, age_name, about_count, about_age = _DESKS[stem]
             gauge(count_name, desk_count, about=about_count)
@@ -358,6 +370,12 @@ _DESKS = {  # stem: (count gauge, age gauge, about the count, about the age)
         "AML alerts open, in no case yet",
         "age of the oldest open AML alert (0 when none)",
     ),
+    "aml_blocking_alert": (
+        "cryptopay_aml_blocking_alerts_open",
+        "cryptopay_aml_blocking_alert_oldest_age_seconds",
+        "blocking AML alerts (a sanctions match holding a party's money) open, in no case yet",
+        "age of the oldest open blocking AML alert (0 when none)",
+    ),
     "compliance_case": (
         "cryptopay_compliance_cases_overdue",
         "cryptopay_compliance_case_overdue_seconds",
@@ -367,6 +385,7 @@ _DESKS = {  # stem: (count gauge, age gauge, about the count, about the age)
 }
 _ABOUT_SANCTIONS_LOADED = "sanctions list sources with a snapshot imported (0: screening refuses nothing)"
 _ABOUT_SANCTIONS_AGE = "age of the newest imported snapshot of this sanctions list source"
+_ABOUT_SCREENING_WAITING = "held until a sanctions list is loaded (screening required), by kind"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 

@@ -13,13 +13,31 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["NAIROBI", "RandomIds", "SystemClock"]
+__all__ = ["NAIROBI", "RandomIds", "SystemClock", "in_utc"]
 
 NAIROBI = timezone(timedelta(hours=3), "EAT")  # Africa/Nairobi: UTC+3 all year, no daylight saving
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as in ULIDs
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two digits per 10 bits: 13 steps for an id's 26 digits
 _SHIFTS = range(120, -1, -10)
+
+
+def in_utc(moment: datetime) -> datetime | None:
+    """``moment`` (with its offset) in UTC, or None when it is no time anyone means: no offset, or outside the
+    years 1000 to 9999 (what the API's date schema allows; at year 1 or 9999 the conversion itself overflows, R13-1).
+
+    >>> in_utc(datetime.fromisoformat("2026-03-01T03:00:00+03:00"))
+    datetime.datetime(2026, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> in_utc(datetime.fromisoformat("0001-01-01T00:00:00+01:00")), in_utc(datetime(2026, 3, 1))
+    (None, None)
+    """
+    if moment.tzinfo is None:
+        return None
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return utc if 1000 <= utc.year <= 9999 else None
 
 
 class SystemClock:

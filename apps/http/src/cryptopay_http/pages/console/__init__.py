@@ -96,6 +96,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "aml_move": _COMPLIANCE,
     "aml_assign": _COMPLIANCE,
     "aml_str": _COMPLIANCE,
+    "aml_file": _COMPLIANCE,
     "held_payments": _COMPLIANCE,
     "held_payment": _COMPLIANCE,
     "held_propose": _COMPLIANCE,
@@ -131,6 +132,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "payout_conclusion_approve": _ADMIN,
     "payout_conclusion_decline": _ADMIN,
     "payout_conclusions_bank": _ADMIN,
+    "payout_receipt_propose": _ADMIN,
+    "payout_receipt_approve": _ADMIN,
+    "payout_receipt_decline": _ADMIN,
     "payout_bank_confirmation": _ADMIN,
     "payout_bank_confirmation_approve": _ADMIN,
     "payout_bank_confirmation_decline": _ADMIN,
@@ -166,6 +170,10 @@ def _guard() -> ResponseReturnValue | None:
         raise Forbidden("this console page is not open to any role yet")
     if principal.role not in roles:
         raise refuse("this page is for another staff role")
+    if request.method == "GET" and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        # A link on another site (an email, a ticket): the session cookie is SameSite=Lax, so it would run an audited
+        # read (a search, an application viewed) in the officer's name. Nothing is read until they choose (R13-10).
+        return page("console/continue.html", target=request.full_path.removesuffix("?"))
     return None
 
 

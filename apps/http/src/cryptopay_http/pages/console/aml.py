@@ -2,19 +2,22 @@
 
 The same ``Monitoring`` and ``Reporting`` use cases as ``/v1/admin/compliance/...`` and ``cryptopay compliance
 cases``: officers filter the rules' alerts, group open alerts of one party into a case, assign it, add notes, move
-its status (escalating, closing or reporting needs a note) and download its suspicious transaction report (goAML XML
-or CSV). Each of these is audited by the use case (``compliance.case_*``, ``compliance.str_exported``).
+its status (escalating or closing needs a note), download its suspicious transaction report (goAML XML, each export
+kept on the case, or CSV) and, once filed with the FRC through goAML, record the filing (report id, date): the one
+way a case is reported (R12-8). Each of these is audited by the use case (``compliance.case_*``,
+``compliance.str_exported``, ``compliance.str_filed``).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from cryptopay.core.compliance.cases import AlertStatus, CaseStatus, read_details
+from cryptopay.core.compliance.cases import REFERENCE_MAX, AlertStatus, CaseStatus, filing_date, read_details
 from cryptopay.core.compliance.monitoring import Monitoring
-from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
+from cryptopay.core.compliance.reports import Reporter, str_csv
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
+from cryptopay.core.system import NAIROBI
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
@@ -87,7 +90,9 @@ def _case_page(case_id: str, status: int = 200, **context: Any) -> Response:
     case, alerts = _monitoring().case_alerts(case_id, officer=officer().id)  # never one's own (R12)
     audit_security("compliance.case_viewed", f"case:{case.id}")  # names, numbers, amounts: an audited read
     now = runtime().services.clock.now()
-    moves = [s.value for s in CaseStatus if s is not case.status and s is not CaseStatus.OPEN]
+    # reported: by the filing form only (R12-8)
+    moves = [s.value for s in CaseStatus if s not in (case.status, CaseStatus.OPEN, CaseStatus.REPORTED)]
+    today = now.astimezone(NAIROBI).date()
     return page(
         "console/case.html",
         status,
@@ -95,6 +100,8 @@ def _case_page(case_id: str, status: int = 200, **context: Any) -> Response:
         alerts=alerts,
         overdue=case.overdue(now),
         moves=moves,
+        today=today,
+        reference_max=REFERENCE_MAX,
         nav="cases",
         **context,
     )
@@ -132,6 +139,18 @@ def aml_move(case_id: str) -> Response:
     return _changed(case_id, move)
 
 
+@bp.post("/cases/<case_id>/filing")
+def aml_file(case_id: str) -> Response:
+    """Record the case's STR as filed with the FRC (goAML report id, filing date): the case is then reported."""
+
+    def file() -> None:
+        filed_on = filing_date(request.form.get("filed_on") or "")
+        reference = request.form.get("reference") or ""
+        _monitoring().file(officer().id, case_id, reference, filed_on, form_note("note", required=False))
+
+    return _changed(case_id, file)
+
+
 def _compliance_officer(who: str) -> str:
     """The user id of a compliance officer named by email or id (``NotFound`` otherwise)."""
     users = runtime().services.users
@@ -164,14 +183,18 @@ def aml_str(case_id: str) -> Response:
         services = runtime().services
         user = services.users.get(officer().id)
         email = (user.email if user is not None else None) or officer().id
-        reporter = Reporter(
-            rentity_id=rentity, officer_name=(user.display_name if user else None) or email, officer_email=email
-        )
+        reporter = Reporter(rentity_id=rentity, officer_name=user.display_name if user else None, officer_email=email)
         case = _monitoring().case(case_id)
-        report = services.reporting.suspicious_transaction_report(
-            case_id, reporter, party_name=services.kyc_review.party_name(case.party_id), officer=officer().id
-        )
-        body = goaml_xml(report) if fmt == "xml" else str_csv(report).encode()
+        party_name = services.kyc_review.party_name(case.party_id)
+        if fmt == "xml":  # the XML that is filed: its export is kept on the case (R12-8)
+            report, body = services.reporting.goaml_export(
+                case_id, reporter, party_name=party_name, officer=officer().id
+            )
+        else:
+            report = services.reporting.suspicious_transaction_report(
+                case_id, reporter, party_name=party_name, officer=officer().id
+            )
+            body = str_csv(report).encode()
         mimetype = "application/xml" if fmt == "xml" else "text/csv"
         response = Response(body, mimetype=mimetype)
         response.headers["Content-Disposition"] = f'attachment; filename="{report.reference}.{fmt}"'

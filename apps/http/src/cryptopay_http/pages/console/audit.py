@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
-from cryptopay.core.audit import AuditProblem, AuditRecord, verify_chain
-from cryptopay.core.audit_search import search_audit
+from cryptopay.core.audit import AuditProblem, AuditQuery, AuditRecord, verify_chain
+from cryptopay.core.audit_search import DESK_ACTIONS, search_audit
 from cryptopay.core.errors import CryptopayError
+from cryptopay.core.identity import Role
 from cryptopay.core.ports.storage import AuditLog
 from flask import Response, request
 
-from cryptopay_http.pages.console import acting, bp
+from cryptopay_http.pages.console import acting, bp, officer
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.web import page
@@ -55,8 +56,11 @@ def audit_log() -> Response:
         last = head[0] if head else 0
         asked = whole_number(before)  # never int() of unchecked text (R9-5)
         upto = min(asked, last + 1) if asked is not None else last + 1
-        records = uow.audit.records(after_seq=max(0, upto - 1 - _PAGE), limit=_PAGE)
-        records = [r for r in records if r.seq < upto][::-1]
+        if officer().role is Role.COMPLIANCE:
+            records = uow.audit.records(after_seq=max(0, upto - 1 - _PAGE), limit=_PAGE)
+            records = [r for r in records if r.seq < upto][::-1]
+        else:  # an admin's browse leaves the compliance desk's records out, as its search does (R13-2)
+            records = uow.audit.search(AuditQuery(hidden=DESK_ACTIONS), before_seq=upto, limit=_PAGE)
         if verify:
             problems = verify_chain(_whole_chain(uow.audit), head=head)
     older = records[-1].seq if records and records[-1].seq > 1 else None
@@ -83,6 +87,7 @@ def _search(asked: dict[str, str]) -> Response:
                 action=asked["action"],
                 since=asked["since"],
                 until=asked["until"],
+                desk=officer().role is Role.COMPLIANCE,  # an admin's search leaves the desk's records out (R13-2)
             )
     except CryptopayError as error:
         if error.http_status >= 500:

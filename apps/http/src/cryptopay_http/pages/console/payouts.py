@@ -10,6 +10,11 @@ conclusion the page showed with a fresh code (money moves: the hold voided or po
 ``same_officer``, audited), or it is declined with a note. Reads are audited ``payouts.unresolved_viewed`` as the
 API's; the decisions are audited by the use case. The held-money desks' forms (``console/desk.html``).
 
+A payout concluded completed keeps its page, where a receipt mistyped from the statement is corrected by two admins
+(``.../receipt/propose`` with the right receipt, a reason and a fresh code; ``.../receipt/approve`` of the receipt
+shown, a fresh code; ``.../receipt/decline``): ``Payouts.propose_receipt_correction`` and the rest, as the API's;
+only the reference changes, the ledger untouched, the old receipt kept and shown.
+
 Bank confirmations (``/console/payouts/bank-confirmations``, R10-7): the bank transfers whose confirmation one admin
 proposed with the bank's reference (on the API), awaiting a second: who proposed it, the reference, the amount and
 how long it has waited (``Payouts.pending_bank_confirmations``, read audited ``payouts.bank_transfers_viewed`` as
@@ -21,7 +26,9 @@ file again).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
@@ -36,6 +43,7 @@ from cryptopay_http.pages.web import page, takes_documents
 from cryptopay_http.runtime import runtime
 
 __all__ = [
+    "Reason",
     "payout_bank_confirmation",
     "payout_bank_confirmation_approve",
     "payout_bank_confirmation_decline",
@@ -43,14 +51,70 @@ __all__ = [
     "payout_conclusion_decline",
     "payout_conclusion_propose",
     "payout_conclusions_bank",
+    "payout_receipt_approve",
+    "payout_receipt_decline",
+    "payout_receipt_propose",
     "payout_unresolved",
     "payouts_unresolved",
+    "reason_of",
 ]
 
 PAGE = "/console/payouts/unresolved"
 BANK = "/console/payouts/bank-confirmations"
 MAX_EVIDENCE = 500  # as the API's evidence
 MAX_STATEMENT = 10 * 1024 * 1024  # a statement file (a month of a busy Short Code is a few MB)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a payout's outcome is what it is, as the page says it (R13-9): the core keeps its note in English (the
+    API's and the audit log's words); the page names the known notes by ``kind`` (``console/labels.html``
+    ``payout_reason``), in the page's language, with what the note adds (an error message, M-Pesa's result code) as
+    recorded. A note not known here is shown as written (``kind`` empty)."""
+
+    kind: str
+    detail: str = ""
+    seconds: int = 0  # ``no_result``: how long we waited for M-Pesa's result
+
+
+_WAIT = r"(?:(?P<days>\d+) days?, )?(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d)(?:\.\d+)?"  # str(timedelta)
+_REASONS = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (  # the notes ``Payouts`` writes (core/payouts/service.py)
+        (rf"no result within {_WAIT}", "no_result"),
+        (r"the send raised unexpectedly", "send_raised"),
+        (r"outcome unknown: (?P<detail>.*)", "send_unclear"),
+        (r"M-Pesa's queue timed out", "queue_timeout"),
+        (r"an answer on the \S+ URL (?P<detail>.*)", "answer_not_ours"),
+        (r"\w+ does not match the payout: (?P<detail>.*)", "answer_mismatch"),
+        (r"\w+ failure does not carry the payout's ids", "failure_without_ids"),
+        (r"status query failed: (?P<detail>.*)", "query_failed"),
+        (r"a failure result \((?P<detail>[^)]*)\) awaits a status query", "failure_unconfirmed"),
+        (r"needs an operator: sent without an answer and no id to query by", "needs_operator"),
+    )
+)
+
+
+def reason_of(note: str | None) -> Reason:
+    """The page's reading of a payout's note.
+
+    >>> reason_of("no result within 0:02:00"), reason_of("status query failed: timed out").detail
+    (Reason(kind='no_result', detail='', seconds=120), 'timed out')
+    >>> reason_of("no result within 1 day, 0:00:30").seconds, reason_of("something new"), reason_of(None).kind
+    (86430, Reason(kind='', detail='something new', seconds=0), '')
+    """
+    text = (note or "").strip()
+    for pattern, kind in _REASONS:
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        parts = found.groupdict()
+        wait = sum(int(parts.get(unit) or 0) * size for unit, size in _UNITS)
+        return Reason(kind, detail=parts.get("detail") or "", seconds=wait)
+    return Reason("", detail=text)
+
+
+_UNITS = (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1))
 
 
 def _payouts() -> Payouts:
@@ -73,6 +137,7 @@ def _detail(payout_id: str, status: int = 200, **context: Any) -> Response:
         "console/payout_unresolved.html",
         status,
         p=payout,
+        reason=reason_of(payout.note),
         unresolved=unresolved,
         bound=_payouts().unknown_bound,
         me=acting(),
@@ -163,6 +228,36 @@ def payout_conclusion_decline(payout_id: str) -> Response:
     return _acted(
         payout_id, lambda: _payouts().decline_conclusion(payout_id, by=acting(), note=required_note()), step_up=False
     )
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/propose")
+def payout_receipt_propose(payout_id: str) -> Response:
+    """Propose the right M-Pesa receipt for a concluded payout, with a reason and a fresh code; a second admin
+    approves it."""
+
+    def propose() -> None:
+        receipt = request.form.get("receipt") or ""
+        _payouts().propose_receipt_correction(payout_id, receipt=receipt, reason=required_note(), by=acting())
+
+    return _acted(payout_id, propose, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/approve")
+def payout_receipt_approve(payout_id: str) -> Response:
+    """Book the receipt correction another admin proposed, as the page showed it, with a fresh code."""
+
+    def approve() -> None:
+        receipt = request.form.get("receipt") or ""
+        _payouts().approve_receipt_correction(payout_id, by=acting(), receipt=receipt)
+
+    return _acted(payout_id, approve, step_up=True)
+
+
+@bp.post("/payouts/unresolved/<payout_id>/receipt/decline")
+def payout_receipt_decline(payout_id: str) -> Response:
+    """Decline (or withdraw) the receipt correction proposed, saying why; the receipt stays as booked."""
+    decline = lambda: _payouts().decline_receipt_correction(payout_id, by=acting(), note=required_note())  # noqa: E731
+    return _acted(payout_id, decline, step_up=False)
 
 
 # --- bank transfers' confirmations awaiting a second admin (R10-7) ---------------------------------------------------

@@ -28,12 +28,14 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.holds import SanctionsHolds
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.ledger.sealing import LedgerSealing
@@ -260,9 +262,11 @@ class Parts:
     def ledger_sealing(self) -> LedgerSealing:
         """Committed ledger entries sealed into the audit chain in batches (the worker's ``ledger.seal``, R10-6), and
         the seals verified (``cryptopay audit verify --ledger``)."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
         from cryptopay.adapters.sql.ledger_seal import SqlLedgerSeals
 
-        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock)
+        metrics = PrometheusMetrics(textfile=self.settings.metrics_dir / "ledger_seal.prom")
+        return LedgerSealing(SqlLedgerSeals(self.engine), self.clock, metrics=metrics)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -522,6 +526,8 @@ class Parts:
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
             screening=self.screening,
             parties_of=self.officer_parties,  # no officer works a case of their own (R12)
+            # a party a newly imported list names is frozen at once, until an officer clears it (R14-7)
+            holds=SanctionsHolds(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids),
         )
 
     @functools.cached_property
@@ -819,6 +825,7 @@ class Parts:
             metrics=self._remittance_metrics,
             cases=lambda: self.monitoring,  # an officers' refund of a held order concludes its alerts (review8 R8)
             four_eyes=self.four_eyes,
+            screening=self.screening,  # with no list loaded while screening is required, paid orders wait for one
         )
 
     @functools.cached_property
@@ -891,6 +898,8 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            # an applicant a list matches is held at once, as a rescreen holds them (R14-7)
+            on_listed=lambda names: self.monitoring.rescreen(names, self.screening),
             parties_of=self.officer_parties,  # no officer acts on its own
             four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
@@ -994,6 +1003,12 @@ class Parts:
             sanctions=lambda: self.screening.snapshots(),  # each list's newest snapshot's age
             monitoring=self.storage.unit_of_work,  # open AML alerts, cases past their deadline
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
+            screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
+                withdrawals=self.storage.unit_of_work,
+                refunds=self.storage.unit_of_work,
+                remittances=self.storage.unit_of_work,
+                applications=self.storage.unit_of_work,
+            ).count,
         )
 
     @functools.cached_property
@@ -1382,6 +1397,7 @@ class Parts:
             "compliance.rescreen": lambda _payload: (
                 self.monitoring.rescreen(self.kyc_review.screened_names(), self.screening),
                 self.remittances.rescreen(),
+                self.kyc_review.screen_pending(),  # applications submitted while no list was loaded
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),

@@ -183,6 +183,7 @@ def search_statement(query: AuditQuery, *, before_seq: int | None = None, limit:
         where.append(c.at < query.until)
     if before_seq is not None:
         where.append(c.seq < before_seq)
+    where.extend(sa.not_(c.action.startswith(prefix, autoescape=True)) for prefix in query.hidden)
     subjects = sorted(set(query.subjects or ()))
     if len(subjects) <= 1:
         matched = [c.subject == subjects[0]] if subjects else []

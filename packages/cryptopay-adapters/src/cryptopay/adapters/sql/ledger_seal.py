@@ -142,7 +142,9 @@ class _Session:
         c = wallet_transfers.c
         for start in range(0, len(ids), 500):
             query = sa.select(c.id, c.sender_id, c.recipient_id, c.doc).where(c.id.in_(ids[start : start + 500]))
-            found.update((r.id, _transfer(r)) for r in self._conn.execute(query))
+            for r in self._conn.execute(query):
+                if (transfer := _transfer(r)) is not None:
+                    found[r.id] = transfer
         return found
 
     def _lines(self, ids: Sequence[str]) -> dict[str, list[SealedLine]]:
@@ -165,7 +167,15 @@ def _both(column: str | None, document: object) -> str | None:
     return column if column == document else f"{column}|{document}"
 
 
-def _transfer(row: Any) -> SealedTransfer:
+def _transfer(row: Any) -> SealedTransfer | None:
+    """The row's fixed fields; None (sealed and checked as no transfer) for a document that does not hold them."""
+    try:
+        return _fixed(row)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _fixed(row: Any) -> SealedTransfer:
     doc = row.doc
     amount, fee = doc["amount"], doc["fee"]
     return SealedTransfer(

@@ -22,6 +22,7 @@ served (the hashes are recomputed from the sealed values).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -250,7 +251,8 @@ def _documents(repository: _Documents[Any], after: str, batch: int, all_rows: bo
     """One batch of a document table: each document still in the clear (``all_rows``: each) written back sealed,
     only over the stored text it was read from (reader2 L2-6: a request's write between the batch's read and the
     rewrite, e.g. M-Pesa's callback completing a payout, is never undone): a document a request rewrote meanwhile
-    is read again and rewritten from that version, one that is gone is skipped. No row lock is held."""
+    is read again and rewritten from that version (at most ``_ROW_ATTEMPTS`` reads: one rewritten by requests every
+    time is left for the next pass), one that is gone is skipped. No row lock is held."""
     table, fields = repository.table, repository.fields
     assert isinstance(fields, PersonalFields)
     conn, stored = repository._conn, _stored(table)
@@ -259,7 +261,9 @@ def _documents(repository: _Documents[Any], after: str, batch: int, all_rows: bo
     rewritten = 0
     for row_id, text in rows:
         current: str | None = text
-        while current is not None:
+        for _attempt in range(_ROW_ATTEMPTS):
+            if current is None:
+                break
             doc = json.loads(current)  # as ``JsonText`` reads it
             if not (all_rows or fields.unsealed(doc)):
                 break
@@ -268,7 +272,15 @@ def _documents(repository: _Documents[Any], after: str, batch: int, all_rows: bo
                 rewritten += 1
                 break
             current = conn.execute(sa.select(stored).where(table.c.id == row_id)).scalar_one_or_none()
+        else:  # rewritten by requests each time it was read: left as it is for the next pass, not retried forever
+            _log.warning(
+                "sealing: %s %s changed on each of %d reads; left for the next pass", table.name, row_id, _ROW_ATTEMPTS
+            )
     return rewritten, rows[-1][0] if len(rows) == batch else None
+
+
+_ROW_ATTEMPTS = 8  # reads of one document a batch rewrites at most
+_log = logging.getLogger(__name__)
 
 
 def _stored(table: sa.Table) -> sa.ColumnElement[str]:

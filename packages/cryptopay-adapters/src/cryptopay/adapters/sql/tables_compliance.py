@@ -83,7 +83,10 @@ compliance_cases = sa.Table(
     sa.Column("party_id", sa.String(ID), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("doc", JsonText, nullable=False),
+    # the FRC's goAML report id of the case's STR filing (also in ``doc``): one report is the filing of one case
+    sa.Column("str_reference", sa.String(64), nullable=True),
     sa.Index("ix_compliance_cases_status", "status", "id"),
+    sa.Index("ux_compliance_cases_str_reference", "str_reference", unique=True),
     keep_existing=True,
 )
 

@@ -12,7 +12,8 @@ the sanctions lists before money moves, per the rule set's ``sanctioned_name`` r
 threshold opens a blocking alert (list, entry, listed name, score) and refuses (``Blocked``, naming the rule only:
 the caller never learns which entry matched); a possible match (from the rule's ``review_score``) opens a
 non-blocking alert the product holds its payout on. Officers group alerts into cases, assign them, add notes and
-move them to a conclusion; every step is audited. No officer reads or works a case of a party they belong to
+move them to a conclusion (``reported`` only by ``file``, recording the STR's filing with the FRC: R12-8); every
+step is audited. No officer reads or works a case of a party they belong to
 (outside review R12: ``parties_of``, the one check of ``compliance.own_party``): opening, reading, assigning, noting
 or moving it is refused (403 ``own_party``), the refusal audited ``compliance.own_party_refused``.
 """
@@ -21,16 +22,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
+from cryptopay.core.compliance.cases import (
+    Alert,
+    AlertStatus,
+    Case,
+    CaseStatus,
+    Clearance,
+    StrReferenceInUse,
+    filing_reference,
+)
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
-from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
+from cryptopay.core.mobile_money.phones import masked_party
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork, PartyHolds, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -69,6 +80,8 @@ class Monitoring:
     case_deadline: timedelta = CASE_DEADLINE
     # The parties an officer belongs to (``identity.teams.parties_of``); None: only their own user id.
     parties_of: PartiesOf | None = None
+    # Where a rescreen's blocking alert holds its party (``kyc.holds.SanctionsHolds``); None: nothing is held.
+    holds: PartyHolds | None = None
 
     # -- movements -----------------------------------------------------------------------------------------------
     def check(self, movement: Movement, *, journal: bool = True) -> list[Alert]:
@@ -280,10 +293,18 @@ class Monitoring:
 
     def rescreen(self, parties: Iterable[tuple[str, str]], screening: ScreeningPort) -> list[Alert]:
         """Screen every (party id, name) against the latest lists; a new match opens an alert (once per party, list
-        entry and snapshot), for a list update or the rescreening of everyone (the worker's, every 6 hours)."""
+        entry and snapshot), for a list update or the rescreening of everyone (the worker's, every 6 hours).
+
+        A match at the screening's threshold is a blocking alert, and its party is held at once (``holds``: the
+        compliance freeze, review14 R14-7) until an officer clears it (``move`` to closed with no action). An alert
+        open in no case is held again at every rescreen (a hold lost between the alert's commit and its own), and one
+        raised non-blocking before matches held is made blocking (audited ``compliance.alert_blocking``)."""
         raised: list[Alert] = []
+        snapshots: list[Snapshot] | None = None  # read once, at the first match
         for party_id, name in parties:
             for match in screening.screen_name(name):
+                snapshots = screening.snapshots() if snapshots is None else snapshots
+                earlier = [s.id for s in snapshots if s.source == match.source and s.id != match.snapshot_id]
                 alert = Alert(
                     id=self.ids.new_id("alr"),
                     key=f"sanctions:{match.snapshot_id}:{party_id}:{match.ref}",
@@ -293,6 +314,7 @@ class Monitoring:
                     party_id=party_id,
                     movement_id="",
                     created_at=self.clock.now(),
+                    blocking=match.score >= screening.threshold,
                     evidence={
                         "name": name,
                         "listed_name": match.listed_name,
@@ -301,8 +323,33 @@ class Monitoring:
                         "score": f"{match.score:g}",
                     },
                 )
-                raised += in_transaction(self.uow, partial(self._keep, alert=alert))
+                new, holding = in_transaction(self.uow, partial(self._keep_listed, alert=alert, earlier=earlier))
+                raised += new
+                if holding is not None and self.holds is not None:
+                    self.holds.hold(holding.party_id, holding.id)
         return raised
+
+    def _keep_listed(
+        self, uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]
+    ) -> tuple[list[Alert], Alert | None]:
+        """A rescreen's alert kept (``_keep``: new ones) and the one its party is to be held on: blocking, open in
+        no case (one raised non-blocking before matches held is made blocking, audited
+        ``compliance.alert_blocking``). A match of the same list entry an officer cleared under an ``earlier``
+        snapshot of its list (a namesake: its case closed with no action) is raised again for the officers but
+        holds nothing (non-blocking, ``cleared_in``: that case)."""
+        if alert.blocking and (cleared := _cleared_before(uow, alert, earlier)) is not None:
+            alert = attrs.evolve(alert, blocking=False, evidence={**alert.evidence, "cleared_in": cleared})
+        if raised := self._keep(uow, alert):
+            return raised, alert if alert.blocking else None
+        kept = uow.alerts.by_key(alert.key)
+        if kept is None or kept.status is not AlertStatus.OPEN or not alert.blocking:
+            return [], None
+        if not kept.blocking:
+            kept.blocking = True
+            uow.alerts.update(kept)
+            subject, now = f"alert:{kept.id}", self.clock.now()
+            _audit(uow, "system:screening", "compliance.alert_blocking", subject, now, party=kept.party_id)
+        return [], kept
 
     def _keep(self, uow: MonitoringUnitOfWork, alert: Alert) -> list[Alert]:
         if not uow.alerts.add(alert):
@@ -316,7 +363,8 @@ class Monitoring:
             rule=alert.rule_id,
             party=alert.party_id,
             ref=alert.evidence["ref"],
-            **({"movement": alert.movement_id, "blocking": alert.blocking} if alert.movement_id else {}),
+            **({"movement": alert.movement_id} if alert.movement_id else {}),
+            **({"blocking": alert.blocking} if alert.movement_id or alert.blocking else {}),
         )
         return [alert]
 
@@ -408,13 +456,39 @@ class Monitoring:
         return self._change(officer, case_id, "compliance.case_noted", lambda c, at: c.add_note(officer, text, at=at))
 
     def move(self, officer: str, case_id: str, status: CaseStatus, note: str | None = None) -> Case:
-        return self._change(
+        """Move a case on; closed with no action (its alerts false positives), the holds on its alerts go
+        (``holds.release``: a sanctions match's freeze is lifted once none of its alerts is left)."""
+        case = self._change(
             officer,
             case_id,
             "compliance.case_status",
             lambda c, at: c.move(status, officer, at=at, note=note),
             status=status.value,
         )
+        if status is CaseStatus.CLOSED_NO_ACTION and self.holds is not None:
+            self.holds.release(officer, case.party_id, case.alert_ids)
+        return case
+
+    def file(self, officer: str, case_id: str, reference: str, filed_on: date, note: str | None = None) -> Case:
+        """Record the case's STR filing with the FRC (goAML report id, filing date) and move it to reported: the one
+        use case the API, the CLI and the console run (``Case.file`` says what is refused), audited
+        ``compliance.str_filed`` with the report id, the date and the digest of the export filed."""
+        reference = filing_reference(reference)  # a malformed id is refused before anything is read
+        now = self.clock.now()
+        self.refuse_own(officer, self.case(case_id).party_id, "compliance.str_filed", f"case:{case_id}")
+
+        def work(uow: MonitoringUnitOfWork) -> Case:
+            case = _case(uow, case_id)
+            elsewhere = uow.cases.filed_as(reference)
+            if elsewhere is not None and elsewhere != case.id:
+                raise StrReferenceInUse(f"goAML report {reference} is recorded on case {elsewhere}", field="reference")
+            filing = case.file(officer, reference, filed_on, at=now, note=note)
+            uow.cases.update(case)
+            details = {"reference": reference, "filed_on": filed_on.isoformat(), "digest": filing.export_digest}
+            _audit(uow, f"user:{officer}", "compliance.str_filed", f"case:{case.id}", now, **details)
+            return case
+
+        return in_transaction(self.uow, work)
 
     def conclude(
         self, uow: MonitoringUnitOfWork, officer: str, alert_ids: Sequence[str], status: CaseStatus, note: str
@@ -422,12 +496,13 @@ class Monitoring:
         """Conclude the alerts with an officer's decision on the money held on them (``payments.held``), in the
         decision's own unit of work ``uow`` (so nothing is concluded unless the money moves): the open ones grouped
         into a case of their own (audited ``compliance.case_opened``), every case they are in moved to ``status``
-        (final, or ``escalated``: money kept, the case to be reported, which an STR filing then moves on; a case
-        already reported is left as it is) with ``note`` (audited ``compliance.case_status``); a case already at
-        ``status`` is left as it is (a decision retried), one concluded otherwise is a ``Conflict`` (the caller's
-        work rolls back). The cases' ids. Missing alerts are skipped (none raised: no rule watched the payer)."""
-        if not (status.final or status is CaseStatus.ESCALATED):
-            raise InvalidInput("a decision closes, escalates or reports the case", field="status")
+        (``closed_no_action``, or ``escalated``: money kept, the case to be reported, which only a recorded STR
+        filing moves on, ``file``; a case already reported is left as it is) with ``note`` (audited
+        ``compliance.case_status``); a case already at ``status`` is left as it is (a decision retried), one
+        concluded otherwise is a ``Conflict`` (the caller's work rolls back). The cases' ids. Missing alerts are
+        skipped (none raised: no rule watched the payer)."""
+        if status not in (CaseStatus.CLOSED_NO_ACTION, CaseStatus.ESCALATED):  # reported: only by a filing
+            raise InvalidInput("a decision closes the case with no action or escalates it", field="status")
         now = self.clock.now()
         alerts = [a for a in (uow.alerts.get(i) for i in dict.fromkeys(alert_ids)) if a is not None]
         cases = {c.id: c for c in (uow.cases.get(a.case_id) for a in alerts if a.case_id) if c is not None}
@@ -500,6 +575,17 @@ class Monitoring:
         return in_transaction(self.uow, work)
 
 
+def _cleared_before(uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]) -> str | None:
+    """The case that cleared (closed with no action) the rescreen alert of ``alert``'s party and list entry under
+    one of the ``earlier`` snapshots of its list, if any."""
+    for snapshot_id in earlier:
+        before = uow.alerts.by_key(f"sanctions:{snapshot_id}:{alert.party_id}:{alert.evidence['ref']}")
+        case = uow.cases.get(before.case_id) if before is not None and before.case_id else None
+        if case is not None and case.status is CaseStatus.CLOSED_NO_ACTION:
+            return case.id
+    return None
+
+
 def _page(uow: MonitoringUnitOfWork, *, since: datetime, until: datetime, after: str | None) -> list[Movement]:
     return uow.movements.between(since, until, after=after, limit=200)
 
@@ -525,4 +611,6 @@ def _case(uow: MonitoringUnitOfWork, case_id: str) -> Case:
 
 
 def _audit(uow: MonitoringUnitOfWork, actor: str, action: str, subject: str, at: datetime, **details: object) -> None:
-    uow.audit.append(AuditEvent(actor, action, subject, at, {k: str(v) for k, v in details.items()}))
+    """Append to the chain; a party that is a phone number is kept masked there (``masked_party``: R13-5), the
+    alert's own row keeps it whole for the desk."""
+    uow.audit.append(AuditEvent(actor, action, subject, at, {k: masked_party(str(v)) for k, v in details.items()}))

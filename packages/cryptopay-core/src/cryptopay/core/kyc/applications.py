@@ -7,6 +7,7 @@ States::
 
     draft --submit--> submitted --claim--> in_review --approve (last)--> approved
       ^                  ^                    |  |--approve (first of two): back to submitted, unclaimed
+      |                  |                    |  |--release (its approval refused by four-eyes): back, unclaimed
       |                  |                    |  '--reject--> rejected
       '-- information_requested <--request information--'   (the applicant adds or replaces, then submits again)
 
@@ -202,6 +203,9 @@ class KycApplication:
     decided_at: datetime | None = None
     history: tuple[ReviewStep, ...] = ()
     sanctions_matches: tuple[str, ...] = ()  # what screening found at submission ("source ref: name (score)")
+    # submitted while screening was required and no sanctions list was loaded (R12-3): accepted (and approvable), its
+    # names screened once a list is imported (``KycReview.screen_pending``); officers see it, the applicant does not
+    screening_pending: bool = False
     verified_directors: tuple[str, ...] = ()  # directors an officer checked in this review (every one, to approve)
     # Other accounts whose applications gave the same ID document (``id_key``), found at submission and at each
     # approval: the officers' warning. An approval is refused while one is not in ``id_linked``: the parties an
@@ -387,6 +391,12 @@ class KycApplication:
         else:
             self.state = ApplicationState.SUBMITTED
             self._step(at, f"user:{officer}", "approval_recorded", f"{len(self.approvals)} of {needed}")
+
+    def release(self, officer: str, why: str, *, at: datetime) -> None:
+        """Give the officer's claim back to the queue (another officer may take it), saying why."""
+        self._claimed_by(officer)
+        self.state, self.claimed_by = ApplicationState.SUBMITTED, None
+        self._step(at, f"user:{officer}", "released", why)
 
     def reject(self, officer: str, reason: str, *, at: datetime) -> None:
         self._claimed_by(officer)

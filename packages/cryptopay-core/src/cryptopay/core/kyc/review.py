@@ -17,6 +17,11 @@ An officer never acts on a party they belong to (outside review R12): with ``par
 user id, the merchant they own or whose team they are on), reading, claiming or deciding such a party's application,
 reading its documents, and freezing or unfreezing it are refused (``OwnParty``, 403 ``own_party``), each refusal
 audited ``kyc.own_party_refused`` (the action and the party) in its own transaction; nothing else changes.
+
+No list to screen against (decision, R12-3): with screening required (``CRYPTOPAY_SCREENING_REQUIRED``) and no
+sanctions list loaded, an application is still accepted (and may be approved), flagged ``screening_pending``
+(audited ``kyc.screening_pending``), never a clean "no match" when nothing was checked; an import screens every
+pending application's names (``screen_pending``: its matches kept for the officers, ``kyc.screened``).
 """
 
 from __future__ import annotations
@@ -97,6 +102,10 @@ class KycReview:
     # Called with the party id once an approval that granted a tier has committed (the personal wallet's transfers
     # left waiting by tier 0's receiving limits are claimed then: ``wallets.claims.WaitingClaims.after_verification``)
     on_granted: Callable[[str], None] | None = None
+    # Called with the (party id, name) pairs of an application a list matched at submission, once it committed: the
+    # wiring's ``Monitoring.rescreen`` of them, whose blocking alert holds the party now, not at the next rescreen
+    # (review14 R14-7: a tier-0 wallet moves money while its holder's application waits)
+    on_listed: Callable[[list[tuple[str, str]]], object] | None = None
     # The parties an officer belongs to (``identity.teams.parties_of``: their own user id and the merchant they act
     # for); None where no merchants are wired (the check then knows only the officer's own id)
     parties_of: Callable[[str], frozenset[str]] | None = None
@@ -215,11 +224,14 @@ class KycReview:
         """Send the application to the officers (the profile's evidence is checked against the tier)."""
         now = self.clock.now()
         matches = self._screen(party_id, application_id)
+        pending = self.screening is not None and self.screening.must_wait()  # screened against no list
 
         def work(uow: KycUnitOfWork) -> KycApplication:
             application = self._load_owned(uow, party_id, application_id)
             application.submit(at=now)
-            application.sanctions_matches = matches
+            application.sanctions_matches, application.screening_pending = matches, pending
+            if pending:  # the officers see it on the application; screened once a list is imported
+                _audit(uow.audit, "system:screening", "kyc.screening_pending", application, now)
             if matches:  # the officers see them on the application; the applicant is not told
                 _audit(
                     uow.audit, "system:screening", "kyc.sanctions_match", application, now, matches="; ".join(matches)
@@ -233,7 +245,10 @@ class KycReview:
             _publish(uow, self.ids, events)
             return application
 
-        return in_transaction(self.uow, work)
+        submitted = in_transaction(self.uow, work)
+        if matches and self.on_listed is not None:
+            self.on_listed([(submitted.party_id, name) for name in submitted.names()])
+        return submitted
 
     def _screen(self, party_id: str, application_id: str) -> tuple[str, ...]:
         if self.screening is None:
@@ -242,6 +257,51 @@ class KycReview:
             application = self._load_owned(uow, party_id, application_id)
         found = [m for name in application.names() for m in self.screening.screen_name(name)]
         return tuple(f"{m.source} {m.ref}: {m.listed_name} ({m.score:g})" for m in found)
+
+    def screen_pending(self) -> list[KycApplication]:
+        """Screen the names of every application submitted while no list was loaded (``screening_pending``), now
+        that one is: the matches kept for the officers (audited ``kyc.sanctions_match``), the flag cleared (audited
+        ``kyc.screened``). Nothing while there is still no list. Run after each import (``cryptopay compliance lists
+        import``) and by the worker's ``compliance.rescreen``; the applications screened."""
+        if self.screening is None or self.screening.must_wait():
+            return []
+        return [found for a in self._pending() if (found := self._screen_one(a)) is not None]
+
+    def _pending(self) -> Iterator[KycApplication]:
+        states = (*QUEUE_STATES, ApplicationState.APPROVED, ApplicationState.INFORMATION_REQUESTED)
+        after: str | None = None
+        while True:
+            with self.uow() as uow:
+                page = uow.kyc_applications.queue(states, after=after, limit=200)
+            if not page:
+                return
+            yield from (a for a in page if a.screening_pending)
+            after = page[-1].id
+
+    def _screen_one(self, pending: KycApplication) -> KycApplication | None:
+        assert self.screening is not None
+        found = [m for name in pending.names() for m in self.screening.screen_name(name)]
+        matches = tuple(f"{m.source} {m.ref}: {m.listed_name} ({m.score:g})" for m in found)
+        now = self.clock.now()
+
+        def work(uow: KycUnitOfWork) -> KycApplication | None:
+            application = uow.kyc_applications.get(pending.id)
+            if application is None or not application.screening_pending:
+                return None
+            application.screening_pending = False
+            application.sanctions_matches = tuple(dict.fromkeys((*application.sanctions_matches, *matches)))
+            uow.kyc_applications.update(application)
+            if matches:
+                _audit(
+                    uow.audit, "system:screening", "kyc.sanctions_match", application, now, matches="; ".join(matches)
+                )
+            _audit(uow.audit, "system:screening", "kyc.screened", application, now, matches=len(matches))
+            return application
+
+        screened = in_transaction(self.uow, work)
+        if screened is not None and matches and self.on_listed is not None:  # held now, as at submission (R14-7)
+            self.on_listed([(screened.party_id, name) for name in screened.names()])
+        return screened
 
     def screened_names(self) -> Iterator[tuple[str, str]]:
         """(party id, name) of every party with an application under review or approved: who rescreening covers."""
@@ -351,7 +411,7 @@ class KycReview:
                 officer, application_id, "kyc.application_approved", step, before=before, details=lambda: shell
             )
         except FourEyesRefused as refused:  # audited in a transaction of its own: the decision's rolled back
-            self._four_eyes_refused(officer, application_id, refused)
+            self._four_eyes_refused(officer, application_id, refused, release=True)
             raise
 
     def _second_officer(self, application: KycApplication, officer: str, at: datetime) -> None:
@@ -361,11 +421,22 @@ class KycReview:
             if refused is not None:
                 raise refused
 
-    def _four_eyes_refused(self, officer: str, application_id: str, refused: FourEyesRefused) -> None:
+    def _four_eyes_refused(
+        self, officer: str, application_id: str, refused: FourEyesRefused, *, release: bool = False
+    ) -> None:
+        """Audit the refusal; ``release``: an approval refused after the officer's claim gives the claim back to the
+        queue (audited ``kyc.application_released``), or it would stay claimed by an officer who cannot decide it
+        and no other officer could take it."""
+
         def work(uow: KycUnitOfWork) -> None:
             application = _load(uow, application_id)
+            now = self.clock.now()
             action = refused.action("kyc.approval")
-            _audit(uow.audit, f"user:{officer}", action, application, self.clock.now(), **refused.audit_details)
+            _audit(uow.audit, f"user:{officer}", action, application, now, **refused.audit_details)
+            if release and application.state is ApplicationState.IN_REVIEW and application.claimed_by == officer:
+                application.release(officer, f"four-eyes: {refused.code}", at=now)
+                uow.kyc_applications.update(application)
+                _audit(uow.audit, f"user:{officer}", "kyc.application_released", application, now, reason=refused.code)
 
         in_transaction(self.uow, work)
 

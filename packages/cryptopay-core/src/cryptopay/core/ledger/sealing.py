@@ -5,6 +5,12 @@ sealable entries, append one ``ledger.sealed`` record, move the head), until not
 ``max_batches`` ran. A second sealer running at the same time finds the head claimed and skips; a failed batch
 changes nothing. ``verify()`` re-reads every sealed range and names each batch whose entries differ.
 
+Retries are bounded: a batch whose transaction lost to a concurrent writer (``TransientConflict``) is tried again at
+most ``attempts`` times in all; a batch that still cannot be sealed (that, or any other failure: an entry the seal
+cannot read, the database gone) ends the run and sets the gauge ``cryptopay_ledger_seal_failing`` to 1 (alert
+``CryptopayLedgerSealFailing``), logged once per run, instead of raising into the scheduler every minute with
+nobody told; a run that seals what is there sets it back to 0. What was sealed before the failure stays sealed.
+
 >>> from cryptopay.core.ledger import Account, AccountKind, EntryRequest, Ledger, Posting
 >>> from cryptopay.core.money import KES, Money
 >>> from cryptopay.core.testing.system import ManualClock
@@ -26,34 +32,64 @@ changes nothing. ``verify()`` re-reads every sealed range and names each batch w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 
 from cryptopay.core.audit import AuditRecord
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, TransientConflict
 from cryptopay.core.ledger.seal import SEAL_ACTION, SEAL_SUBJECT, SealBatch, SealPosition, SealProblem, SealReport
 from cryptopay.core.ports.ledger_seals import LedgerSeals, LedgerSealSession, SealHead
+from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.storage import retrying
 from cryptopay.core.ports.system import Clock
 
-__all__ = ["LedgerSealing"]
+__all__ = ["SEAL_FAILING", "LedgerSealing"]
+
+SEAL_FAILING = "cryptopay_ledger_seal_failing"
+_ABOUT_FAILING = "1 when the last ledger.seal run stopped at a batch it could not seal (0: it sealed what was there)"
+_log = logging.getLogger(__name__)
 
 
 class LedgerSealing:
     """Seal committed ledger entries in bounded batches; verify every batch sealed so far."""
 
-    def __init__(self, seals: LedgerSeals, clock: Clock, *, batch: int = 2000, max_batches: int = 50) -> None:
-        if batch < 1 or max_batches < 1:
-            raise InvalidInput("a seal batch holds at least one entry, and a run seals at least one batch")
-        self._seals, self._clock = seals, clock
-        self._batch, self._max_batches = batch, max_batches
+    def __init__(
+        self,
+        seals: LedgerSeals,
+        clock: Clock,
+        *,
+        batch: int = 2000,
+        max_batches: int = 50,
+        attempts: int = 3,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if batch < 1 or max_batches < 1 or attempts < 1:
+            raise InvalidInput("a seal batch holds at least one entry, and a run seals (and tries) at least once")
+        self._seals, self._clock, self._metrics, self._sleep = seals, clock, metrics, sleep
+        self._batch, self._max_batches, self._attempts = batch, max_batches, attempts
 
     def seal(self) -> list[SealBatch]:
-        """Seal what is sealable now, batch by batch; the batches sealed (none: nothing new, or another sealer)."""
+        """Seal what is sealable now, batch by batch; the batches sealed (none: nothing new, or another sealer). A
+        batch that cannot be sealed ends the run (``SEAL_FAILING`` set), after those sealed before it."""
         sealed: list[SealBatch] = []
+        failing = False
         while len(sealed) < self._max_batches:
-            batch = self._seal_one()
+            try:
+                batch = retrying(
+                    self._seal_one, max_attempts=self._attempts, sleep=self._sleep, on=(TransientConflict,)
+                )
+            except Exception as error:  # any failure is reported alike (its type only: no row's data in the log)
+                after = str(sealed[-1].last) if sealed else "the head"
+                _log.error("ledger seal: the batch after %s could not be sealed (%s)", after, type(error).__name__)
+                failing = True
+                break
             if batch is None:
                 break
             sealed.append(batch)
+        if self._metrics is not None:
+            self._metrics.gauge(SEAL_FAILING, 1 if failing else 0, about=_ABOUT_FAILING)
         return sealed
 
     def _seal_one(self) -> SealBatch | None:

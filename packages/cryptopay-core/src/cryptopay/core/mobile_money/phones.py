@@ -23,6 +23,7 @@ __all__ = [
     "InvalidPhoneNumber",
     "NotMpesaNumber",
     "mask_msisdn",
+    "masked_party",
     "mobile_operator",
     "mpesa_can_pay",
     "normalize_msisdn",
@@ -78,6 +79,19 @@ def mask_msisdn(msisdn: str) -> str:
     if len(msisdn) < 8:
         return "*" * len(msisdn)
     return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]
+
+
+def masked_party(value: str) -> str:
+    """A party id as the audit chain keeps it: a number standing for a party (``phone:2547...``, a remittance's
+    recipient with no wallet) masked, as every phone number in the never-erased chain is (R13-5); anything else as
+    it is.
+
+    >>> masked_party("phone:254712345678"), masked_party("usr_1")
+    ('phone:2547******78', 'usr_1')
+    """
+    if value.startswith("phone:"):
+        return "phone:" + mask_msisdn(value.removeprefix("phone:"))
+    return value
 
 
 @functools.cache

@@ -18,7 +18,7 @@ and a held remittance is released or refunded:
   closed ``closed_no_action``. A return whose refund failed may be decided again;
 - ``keep``: kept frozen in ``payments_held`` for the authorities; the alerts' case is ``escalated`` (to be
   reported: keeping money is no STR filed, review12 R12-8) with the note (the STR is exported from it as from any
-  case, and the case moved to ``reported`` once filed). Nothing moves.
+  case, and the case ``reported`` once its filing is recorded: ``Monitoring.file``). Nothing moves.
 
 The decision is one unit of work: it locks the credit and refuses a payment decided meanwhile or a proposal changed
 since the approver read it (``Conflict``), moves the money, and concludes the alerts (``Monitoring.conclude``: the open

@@ -13,7 +13,10 @@ statement covers the bound, or present with another amount, party, account or ti
 (409): the proposal, not the file, is wrong. A completion naming a payment that another payout M-Pesa may still pay
 could equally be (review12 R12-9: two payouts of one amount to one paybill, the row showing no account number) is a
 ``StatementAmbiguous`` (409): the statement does not say which was paid, so it concludes neither, as reconciliation
-advises neither.
+advises neither. A payment the same statement shows reversed (a completed ``Reversal`` row putting money back whose
+``Linked Transaction ID`` is its receipt: M-Pesa took it back, a wrong number, a recipient's limit) is no payment
+(review13 R13-11): a completion naming it is a ``StatementContradicts`` naming the reversal, and it is no sign a
+failure is wrong (the failure keeps the payment and its reversal as its evidence).
 """
 
 from __future__ import annotations
@@ -29,11 +32,36 @@ from cryptopay.core.payouts import matching
 from cryptopay.core.payouts.model import ConclusionOutcome, Payout, StatementEvidence
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork
     from cryptopay.core.reconciliation.statement import Statement
 
-__all__ = ["RECEIPT", "StatementAmbiguous", "StatementContradicts", "from_statement", "ours"]
+__all__ = [
+    "RECEIPT",
+    "StatementAmbiguous",
+    "StatementContradicts",
+    "from_statement",
+    "ours",
+    "receipt_free",
+]
 
 RECEIPT = re.compile(r"[A-Za-z0-9]{6,20}", re.ASCII)  # M-Pesa's TransactionID (``NLJ7RT61SV``)
+
+
+def receipt_free(
+    uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None, *, what: str = "M-Pesa's receipt"
+) -> None:
+    """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
+    (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
+    books say both were). The receipt's lock is claimed first (``claim_receipt_lock``, to the end of the unit of
+    work): a decision naming it on another payout at the same moment waits, then sees this one's booking (R13-8).
+    Every decision claiming a receipt asks it (a conclusion proposed or approved, a bank confirmation, a receipt
+    correction), after locking its payout's row."""
+    if receipt is None:
+        return
+    uow.payouts.claim_receipt_lock(receipt)
+    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
+    if taken:
+        raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
 
 
 class StatementContradicts(Conflict):
@@ -115,6 +143,7 @@ def from_statement(
     read_until = min(end, now)  # nothing after the moment it is read is on it, whatever its period says
     proves_absence = sent + bound <= read_until
     taken = {r: p for r, p in (booked or {}).items() if p.id != payout.id}  # this payout's own receipt is not
+    undone = matching.reversals(statement)
     if outcome is ConclusionOutcome.COMPLETED:
         at = next((i for i, line in enumerate(paid) if line.receipt == receipt), None)
         if at is None:
@@ -137,6 +166,11 @@ def from_statement(
                 f"{line.completed_at.isoformat()}) is not this payout's ({payout.amount} to its party{mine}, sent "
                 f"{sent.isoformat()})"
             )
+        if (back := undone.get(line.receipt)) is not None:
+            raise StatementContradicts(
+                f"the statement's payment {receipt} was reversed by M-Pesa ({back.receipt}, {back.paid_in} back at "
+                f"{back.completed_at.isoformat()}): it paid nothing; conclude the payout failed"
+            )
         where = matching.place(paid, [payout, *(p for p in others if p.id != payout.id)], taken)[at]
         if where.ambiguous:
             rivals = ", ".join(p.id for p in where.could_be if p.id != payout.id)
@@ -156,6 +190,8 @@ def from_statement(
     # could be that payout's payment; one booked on a payout it is not (a receipt named by a slip: reader2 L2-3)
     # may be this payout's payment, so concluding it failed could pay it twice: M-Pesa's record of it says whose
     maybe = [line for line in paid if matching.could_pay(payout, line)]
+    gone = [line for line in maybe if line.receipt in undone]  # paid and reversed: no payment (R13-11)
+    maybe = [line for line in maybe if line.receipt not in undone]
     wrong = [(line, taken[line.receipt]) for line in maybe if line.receipt in taken]
     wrong = [(line, carrier) for line, carrier in wrong if not matching.is_its(carrier, line)]
     if wrong:
@@ -171,5 +207,10 @@ def from_statement(
         raise StatementContradicts(
             f"the statement shows a payment that may be this payout's ({receipts}): conclude it completed with its "
             "receipt, or check the payment is another's"
+        )
+    if gone:
+        back = undone[gone[0].receipt]
+        return attrs.evolve(
+            kept, reversed_receipt=gone[0].receipt, reversal=back.receipt, reversed_at=back.completed_at
         )
     return kept

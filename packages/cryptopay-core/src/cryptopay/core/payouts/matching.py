@@ -26,7 +26,7 @@ from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.payouts.model import Payout, PayoutState
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
-    from cryptopay.core.reconciliation.statement import StatementLine
+    from cryptopay.core.reconciliation.statement import Statement, StatementLine
 
 __all__ = [
     "Placed",
@@ -35,6 +35,7 @@ __all__ = [
     "could_pay",
     "is_its",
     "place",
+    "reversals",
     "same_account",
     "same_party",
     "shown_account",
@@ -157,4 +158,14 @@ def place(rows: Sequence[StatementLine], payouts: Sequence[Payout], booked: Mapp
             found.append(Placed(failed[0]))
         else:
             found.append(Placed(could_be=tuple(failed) if len(failed) > 1 else ()))
+    return found
+
+
+def reversals(statement: Statement) -> dict[str, StatementLine]:
+    """The statement's completed reversals putting money back into the account, by the receipt each reverses (the
+    first, in file order): a payout's payment reversed by M-Pesa (R13-11)."""
+    found: dict[str, StatementLine] = {}
+    for line in statement.lines:
+        if line.is_reversal and line.paid_in.is_positive() and line.linked_receipt:
+            found.setdefault(line.linked_receipt, line)
     return found

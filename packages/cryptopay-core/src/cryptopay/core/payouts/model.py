@@ -49,8 +49,10 @@ __all__ = [
     "PayoutKind",
     "PayoutQuery",
     "PayoutState",
+    "ReceiptCorrection",
     "StatementEvidence",
     "bank_reference",
+    "mpesa_receipt",
     "token_key",
 ]
 
@@ -129,6 +131,18 @@ def bank_reference(text: str | None) -> str:
     return "".join((text or "").split()).upper()
 
 
+def mpesa_receipt(text: str | None) -> str:
+    """M-Pesa's receipt (its TransactionID) as kept and compared: trimmed, upper case, as M-Pesa writes it
+    (``NLJ7RT61SV``). Every receipt entering is made so (a conclusion proposed or approved, a correction, M-Pesa's
+    results and status answers, a statement's rows), so ``sbx0000004`` typed by an admin is ``SBX0000004``'s payout
+    already, not a second payment (review13 R13-12).
+
+    >>> mpesa_receipt(" nlj7rt61sv "), mpesa_receipt(None)
+    ('NLJ7RT61SV', '')
+    """
+    return (text or "").strip().upper()
+
+
 def token_key(digest: str) -> str:
     """The answer key under which a callback token's digest finds its payout."""
     return f"token:{digest}"
@@ -183,7 +197,9 @@ class StatementEvidence:
     """What M-Pesa's statement (uploaded as a conclusion's evidence) showed of one payout, kept with the proposal: the
     file by its sha256 (the finance team keeps the file; a statement names every other payee of the period, so each
     proposal keeps only what bears on its payout), its Short Code and period, how many payments it lists, and the
-    payment with the proposed receipt (a completion; None for a failure: none could be the payout's)."""
+    payment with the proposed receipt (a completion; None for a failure: none could be the payout's). A failure
+    whose payment the statement shows reversed by M-Pesa (a ``Reversal`` row linked to it: the money back in the
+    account) keeps that payment and its reversal (``reversed_receipt``, ``reversal``, ``reversed_at``: R13-11)."""
 
     digest: str  # sha256 of the file as read
     shortcode: str
@@ -193,12 +209,18 @@ class StatementEvidence:
     receipt: str | None = None  # the row of a completion: its receipt, time and amount
     paid_at: datetime | None = None
     paid: Money | None = None
+    reversed_receipt: str | None = None  # a failure's payment the statement shows reversed, and its reversal
+    reversal: str | None = None
+    reversed_at: datetime | None = None
 
     @property
     def summary(self) -> str:
         """One line for the record (``M-Pesa statement of Short Code 600000, ... sha256:ab12...``)."""
         of = f"M-Pesa statement of Short Code {self.shortcode}, {self.covers_from.isoformat()} to "
         shown = f"{of}{self.covers_to.isoformat()} (sha256:{self.digest[:12]}, {self.payments} payments)"
+        if self.receipt is None and self.reversed_receipt is not None:
+            at = self.reversed_at.isoformat() if self.reversed_at else "?"
+            return f"{shown}: payment {self.reversed_receipt} reversed by M-Pesa ({self.reversal} at {at})"
         if self.receipt is None:
             return f"{shown}: no payment that could be this payout's"
         return f"{shown}: receipt {self.receipt}, {self.paid} at {self.paid_at.isoformat() if self.paid_at else '?'}"
@@ -225,6 +247,22 @@ class Conclusion:
         """``completed with receipt X by <who>`` or ``failed by <who>``."""
         paid = f" with receipt {self.receipt}" if self.receipt else ""
         return f"{self.outcome.value}{paid} by {self.by}"
+
+
+@attrs.frozen(kw_only=True)
+class ReceiptCorrection:
+    """One admin's proposal to correct the M-Pesa receipt a concluded payout was booked with (a receipt mistyped from
+    the statement), approved by a second (``Payouts.approve_receipt_correction``). Only the reference changes: the
+    ledger is untouched (the money moved as booked). Approved, it is kept in ``Payout.corrections``, the old receipt
+    with it."""
+
+    before: str | None  # the receipt it was booked with
+    receipt: str  # the receipt proposed in its place
+    reason: str
+    by: str
+    at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
 
 
 @attrs.define(kw_only=True)
@@ -267,6 +305,8 @@ class Payout:
     receiver_name: str | None = None
     kind: PayoutKind = PayoutKind.SETTLEMENT
     conclusion: Conclusion | None = None  # an operator's conclusion from M-Pesa's record, awaiting a second person
+    correction: ReceiptCorrection | None = None  # a receipt correction proposed, awaiting a second admin
+    corrections: tuple[ReceiptCorrection, ...] = ()  # the receipt corrections approved, oldest first
 
     @property
     def remark(self) -> str:
@@ -276,6 +316,19 @@ class Payout:
     @property
     def is_final(self) -> bool:
         return self.state in (PayoutState.COMPLETED, PayoutState.FAILED)
+
+    @property
+    def receipt_from_staff(self) -> bool:
+        """Completed over M-Pesa on two admins' word (an approved conclusion), so its receipt is one staff typed from
+        M-Pesa's statement: what a receipt correction may change (``Payouts.propose_receipt_correction``)."""
+        concluded = self.conclusion
+        return (
+            self.state is PayoutState.COMPLETED
+            and not self.is_bank_transfer
+            and concluded is not None
+            and concluded.approved_by is not None
+            and concluded.outcome is ConclusionOutcome.COMPLETED
+        )
 
     def hold_back(self, now: datetime, reason: str) -> bool:
         """Keep a planned payout from being sent, saying why; True when it was not held already."""
@@ -421,7 +474,8 @@ class Payout:
         ``name``: who M-Pesa says the receiving number is registered to, if it said."""
         self._require(PayoutState.FAILED)
         self.receiver_name = name or self.receiver_name
-        self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
+        self.state, self.result_code, self.result_desc = PayoutState.COMPLETED, code, desc
+        self.receipt = mpesa_receipt(receipt) or None
         self.finished_at, self.check_at, self.note = now, None, "paid after all: Transaction Status found it paid"
 
     def query(self, query_id: str) -> PayoutQuery | None:
@@ -480,7 +534,8 @@ class Payout:
             raise InvalidState(f"payout {self.id} is {self.state.value}; it cannot complete")
         self.biller_token = token or self.biller_token
         self.receiver_name = name or self.receiver_name
-        self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
+        self.state, self.result_code, self.result_desc = PayoutState.COMPLETED, code, desc
+        self.receipt = mpesa_receipt(receipt) or None  # as compared: one receipt is one payment (R13-12)
         self.finished_at, self.check_at = now, None
 
     def failed(self, now: datetime, *, code: str | None, desc: str) -> None:

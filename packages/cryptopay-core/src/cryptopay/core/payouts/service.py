@@ -100,8 +100,8 @@ from cryptopay.core.mobile_money import (
 from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payouts import _answers, _conclusions, _outcomes, matching
+from cryptopay.core.payments._support import audit, publish, transaction
+from cryptopay.core.payouts import _answers, _conclusions, _corrections, _outcomes, matching
 from cryptopay.core.payouts._conclusions import StatementAmbiguous, StatementContradicts
 from cryptopay.core.payouts.model import (
     DEFAULT_RESULT_DEADLINE,
@@ -115,8 +115,10 @@ from cryptopay.core.payouts.model import (
     PayoutKind,
     PayoutQuery,
     PayoutState,
+    ReceiptCorrection,
     StatementEvidence,
     bank_reference,
+    mpesa_receipt,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
@@ -747,7 +749,7 @@ class Payouts:
             raise Refused(f"payout {payout.id} is {payout.state.value}: only one awaiting a transfer is confirmed")
         if payout.conclusion is not None:
             raise Conflict(f"payout {payout.id} has a confirmation proposed already ({payout.conclusion.summary})")
-        _receipt_free(uow, payout, conclusion.receipt, what="the bank reference")
+        _conclusions.receipt_free(uow, payout, conclusion.receipt, what="the bank reference")
         payout.conclusion = conclusion
         uow.payouts.update(payout)
         audit(
@@ -821,7 +823,7 @@ class Payouts:
         could equally be another open payout's, review12 R12-9), ``Conflict`` (a conclusion is proposed already, or
         the receipt is another payout's)."""
         why = _text(note, "note")
-        paid = (receipt or "").strip() or None
+        paid = mpesa_receipt(receipt) or None  # as kept and compared: ``sbx0000004`` is SBX0000004 (R13-12)
         if outcome is ConclusionOutcome.COMPLETED and (paid is None or not _conclusions.RECEIPT.fullmatch(paid)):
             raise InvalidInput("a completion names M-Pesa's receipt (6 to 20 letters and digits)", field="receipt")
         if outcome is ConclusionOutcome.FAILED and paid is not None:
@@ -867,7 +869,7 @@ class Payouts:
             )
         if payout.conclusion is not None:
             raise Conflict(f"payout {payout.id} has a conclusion proposed already ({payout.conclusion.summary})")
-        _receipt_free(uow, payout, conclusion.receipt)
+        _conclusions.receipt_free(uow, payout, conclusion.receipt)
         payout.conclusion = conclusion
         uow.payouts.update(payout)
         audit(
@@ -886,15 +888,23 @@ class Payouts:
 
     def refuse_from_shell(self, payout_id: str, *, by: str, step: str) -> NoReturn:
         """``Refused`` (the shell's exit 5), audited ``payout.conclusion_refused`` by ``by`` naming the ``step``
-        (``propose``, ``approve`` or ``confirm-bank``): a conclusion voids a hold or posts a payment, so both people
-        are proven on the admin API with a step-up, as a remittance's release (LASTREAD L-2: a proposer in the shell,
-        ``ops:<login>``, and an approver on the API, ``user:<id>``, could be one person and four-eyes would never
-        see it). A bank transfer's confirmation is such a conclusion (R10-7)."""
+        (``propose``, ``approve``, ``confirm-bank``, ``correct-receipt`` or ``approve-receipt-correction``): a
+        conclusion voids a hold or posts a payment, so both people are proven on the admin API with a step-up, as a
+        remittance's release (LASTREAD L-2: a proposer in the shell, ``ops:<login>``, and an approver on the API,
+        ``user:<id>``, could be one person and four-eyes would never see it). A bank transfer's confirmation is such a
+        conclusion (R10-7); a receipt correction moves no money but is two admins' word on the books all the same."""
         at = self._clock.now()
         transaction(
             self._uow,
             lambda uow: audit(uow, by, "payout.conclusion_refused", f"payout:{payout_id}", at, step=step, via="shell"),
         )
+        if step in ("correct-receipt", "approve-receipt-correction"):
+            raise Refused(
+                f"a receipt correction of payout {payout_id} is two admins' word, so one proposes it with the reason "
+                f"(POST /v1/admin/payouts/{payout_id}/receipt-correction) and a second approves it "
+                "(.../receipt-correction/approve), each signed in with their second factor (or on the console's "
+                "payout page), not from the shell: the shell cannot prove who is at the keyboard"
+            )
         if step == "confirm-bank":
             raise Refused(
                 f"a bank transfer's confirmation completes payout {payout_id} from the bank account, so one admin "
@@ -920,8 +930,9 @@ class Payouts:
         when none is proposed or M-Pesa's answer decided the payout meanwhile. A bank transfer's proposed confirmation
         (``propose_bank_confirmation``) is approved the same way and completes it from the bank account, audited
         ``payout.bank_confirmed`` instead."""
-        read = _Read(outcome, (receipt or "").strip() or None)
         found, at = self.get_payout(payout_id), self._clock.now()
+        seen = None if found.conclusion is None else (found.conclusion.by, found.conclusion.at)
+        read = _Read(outcome, mpesa_receipt(receipt) or None, seen)
         refused = None
         if found.conclusion is not None:
             refused = self.four_eyes.refusal(found.conclusion.by, by, now=at, what="conclusion")
@@ -944,16 +955,23 @@ class Payouts:
             raise InvalidState(f"no conclusion of payout {payout.id} is proposed")
         if payout.is_bank_transfer:  # compared and booked canonical, whatever case or spacing was typed (L-2)
             proposed = attrs.evolve(proposed, receipt=bank_reference(proposed.receipt) or None)
-            read = _Read(read.outcome, bank_reference(read.receipt) or None)
+            read = attrs.evolve(read, receipt=bank_reference(read.receipt) or None)
+        else:  # and M-Pesa's receipt in its case (a proposal kept before R13-12 may be in another)
+            proposed = attrs.evolve(proposed, receipt=mpesa_receipt(proposed.receipt) or None)
         if (proposed.outcome, proposed.receipt) != (read.outcome, read.receipt):
             raise Conflict(f"payout {payout.id} now has {proposed.summary} proposed: read it again")
+        if (proposed.by, proposed.at) != read.proposed:  # four-eyes was checked against another proposal (R13-3)
+            raise Conflict(
+                f"payout {payout.id}'s conclusion was proposed again since you read it ({proposed.summary} at "
+                f"{proposed.at.isoformat()}): read it again"
+            )
         if payout.state is not (PayoutState.SUBMITTED if payout.is_bank_transfer else PayoutState.UNKNOWN):
             decided = "" if payout.is_bank_transfer else ": M-Pesa's answer decided it"
             raise InvalidState(f"payout {payout.id} is {payout.state.value} already{decided}")
         if proposed.by == by:
             raise SamePerson("you proposed this conclusion: a second person approves it")
         what = "the bank reference" if payout.is_bank_transfer else "M-Pesa's receipt"
-        _receipt_free(uow, payout, proposed.receipt, what=what)  # booked on another payout since it was proposed
+        _conclusions.receipt_free(uow, payout, proposed.receipt, what=what)  # booked elsewhere since proposed?
         payout.conclusion = attrs.evolve(proposed, approved_by=by, approved_at=now)
         if payout.is_bank_transfer:
             self._bank_confirmed(uow, payout, proposed, by, now)
@@ -1013,6 +1031,61 @@ class Payouts:
         uow.payouts.update(payout)
         audit(uow, by, "payout.conclusion_declined", f"payout:{payout.id}", now, proposed_by=proposed.by, note=note)
         return payout
+
+    # --- correcting a concluded payout's receipt (two admins; the ledger untouched: ``_corrections``) ---------------
+
+    def propose_receipt_correction(self, payout_id: str, *, receipt: str, reason: str, by: str) -> Payout:
+        """Propose ``receipt`` in place of the M-Pesa receipt a payout concluded completed by two admins was booked
+        with, saying why; nothing changes until a second admin approves it. ``InvalidInput`` (a receipt not M-Pesa's
+        format or the payout's already, no reason), ``NotFound``, ``Refused`` (not concluded completed by two
+        admins: a receipt from M-Pesa's own result, a bank transfer), ``Conflict`` (one proposed already, or the
+        receipt is another payout's)."""
+        new, why = _corrections.receipt_of(receipt), _corrections.reason_of(reason)
+        at = self._clock.now()
+        correction = ReceiptCorrection(before=None, receipt=new, reason=why, by=by, at=at)
+        return transaction(self._uow, lambda uow: _corrections.propose(uow, _payout(uow, payout_id), correction))
+
+    def approve_receipt_correction(self, payout_id: str, *, by: str, receipt: str) -> Payout:
+        """A second admin books the receipt another proposed (``receipt``: the one they read; another proposed since
+        is a ``Conflict``), the old one kept in the payout's ``corrections``; the ledger is untouched; a merchant's
+        payout is announced again (``payout.receipt_corrected``, the new receipt). The proposer is
+        refused (``SamePerson``, audited ``payout.receipt_correction_same_person_refused``), an admin related to it
+        or appointed too recently as ``compliance.four_eyes`` says; ``InvalidState`` when none is proposed."""
+        read, found, at = _corrections.receipt_of(receipt), self.get_payout(payout_id), self._clock.now()
+        proposer = found.correction.by if found.correction is not None else None
+        refused = None if proposer is None else self.four_eyes.refusal(proposer, by, now=at, what="receipt correction")
+        if isinstance(refused, SameOfficer):
+            action = "payout.receipt_correction_same_person_refused"
+            transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{found.id}", at))
+            raise SamePerson("you proposed this receipt correction: a second admin approves it")
+        if refused is not None:
+            action, facts = refused.action("payout.receipt_correction"), refused.audit_details
+            transaction(self._uow, lambda uow: audit(uow, by, action, f"payout:{found.id}", at, **facts))
+            raise refused
+
+        def book(uow: PaymentsUnitOfWork) -> Payout:
+            payout = _payout(uow, payout_id)
+            if payout.correction is not None and payout.correction.by == by:  # proposed again by the approver since
+                raise SamePerson("you proposed this receipt correction: a second admin approves it")
+            if payout.correction is not None and payout.correction != found.correction:
+                # withdrawn and proposed again since four-eyes looked (by someone it did not check: R13-3's class)
+                raise Conflict(f"payout {payout.id}'s receipt correction was proposed again since: read it again")
+            now = self._clock.now()
+            done = _corrections.approve(uow, payout, by=by, read=read, now=now)
+            if done.kind.is_merchants:  # the merchant was told the old receipt (``payout.completed``)
+                payload = _outcomes.payout_payload(done)
+                publish(uow, self._ids, "payout.receipt_corrected", payload, at=now, key=done.settlement_id)
+            return done
+
+        return transaction(self._uow, book)
+
+    def decline_receipt_correction(self, payout_id: str, *, by: str, note: str) -> Payout:
+        """Decline (or, its proposer, withdraw) the receipt correction proposed, saying why; nothing changes."""
+        why = _corrections.reason_of(note, "note")
+        return transaction(
+            self._uow,
+            lambda uow: _corrections.decline(uow, _payout(uow, payout_id), by=by, note=why, now=self._clock.now()),
+        )
 
     # --- operator retry -----------------------------------------------------------------------------------------
 
@@ -1200,25 +1273,14 @@ def _statement_context(
     return payout, others, booked
 
 
-def _receipt_free(
-    uow: PaymentsUnitOfWork, payout: Payout, receipt: str | None, *, what: str = "M-Pesa's receipt"
-) -> None:
-    """``Conflict`` when M-Pesa's ``receipt`` (or a bank reference: ``what``) is booked on another payout already
-    (LASTREAD L-6): one payment never closes two payouts as paid (the other payee would never be paid while the
-    books say both were)."""
-    if receipt is None:
-        return
-    taken = [p.id for p in uow.payouts.with_receipt(receipt) if p.id != payout.id]
-    if taken:
-        raise Conflict(f"{what} {receipt} is payout {taken[0]}'s already: one payment pays one payout")
-
-
 @attrs.frozen
 class _Read:
-    """The conclusion the approver read: its outcome and receipt."""
+    """The conclusion the approver read: its outcome and receipt, and who proposed it when (the proposal four-eyes
+    was checked against: review13 R13-3)."""
 
     outcome: ConclusionOutcome
     receipt: str | None
+    proposed: tuple[str, datetime] | None = None
 
 
 class SamePerson(Conflict):

@@ -11,10 +11,17 @@ from typing import Protocol
 
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.compliance.screening import AddressMatch, NameMatch
+from cryptopay.core.compliance.screening import AddressMatch, NameMatch, Snapshot
 from cryptopay.core.ports.storage import UnitOfWork
 
-__all__ = ["AlertRepository", "CaseRepository", "MonitoringUnitOfWork", "MovementJournal", "ScreeningPort"]
+__all__ = [
+    "AlertRepository",
+    "CaseRepository",
+    "MonitoringUnitOfWork",
+    "MovementJournal",
+    "PartyHolds",
+    "ScreeningPort",
+]
 
 
 class MovementJournal(Protocol):
@@ -58,6 +65,10 @@ class CaseRepository(Protocol):
 
     def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]: ...
 
+    def filed_as(self, reference: str) -> str | None:
+        """The id of the case whose STR filing has this FRC (goAML) report id, if any."""
+        ...
+
 
 class MonitoringUnitOfWork(UnitOfWork, Protocol):
     @property
@@ -84,9 +95,26 @@ class ScreeningPort(Protocol):
 
     def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]: ...
 
+    def snapshots(self) -> list[Snapshot]:
+        """Every list snapshot imported, oldest first (a rescreen looks up what an earlier one of a list raised)."""
+        ...
+
     def must_wait(self) -> bool:
         """Whether screening is required and no list is loaded: money screened now is held (never a clean "no
         match" when nothing was checked) and screened again once a list is imported."""
+        ...
+
+
+class PartyHolds(Protocol):
+    """Where monitoring holds a party a sanctions list names (``kyc.holds.SanctionsHolds``: the compliance freeze,
+    neutral to the customer), each call in a transaction of its own, after monitoring's."""
+
+    def hold(self, party_id: str, alert_id: str) -> bool:
+        """Hold every outgoing movement of ``party_id`` on the blocking alert ``alert_id``."""
+        ...
+
+    def release(self, officer: str, party_id: str, alert_ids: Sequence[str]) -> bool:
+        """``officer`` cleared ``alert_ids`` (their case closed with no action): the hold on them goes."""
         ...
 
 

@@ -377,6 +377,14 @@ class PayoutRepository(Protocol):
         look at what it received today and the payout planned on it are never interleaved with another's."""
         ...
 
+    def claim_receipt_lock(self, receipt: str) -> None:
+        """Hold the lock of ``receipt`` (an M-Pesa receipt or a bank reference, normalised: upper case) to the end of
+        this unit of work: every decision that claims a receipt for a payout (a conclusion proposed or approved, a
+        bank confirmation, a receipt correction) takes it before it looks whether another payout carries the receipt
+        (``with_receipt``), so two decisions naming one receipt on two payouts take turns and the second sees the
+        first's booking (review13 R13-8: one reference completed two payouts). Taken after the payout's own row."""
+        ...
+
 
 class RefundRepository(Protocol):
     def add(self, refund: Refund) -> None: ...

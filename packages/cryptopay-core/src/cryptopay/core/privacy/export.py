@@ -129,7 +129,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         "id party_id kind level created_at submitted_by notify_to person business documents state claimed_by "
         "approvals reason submitted_at decided_at history verified_directors",
         others="id_shared_with id_linked directors_elsewhere",
-        withheld="sanctions_matches id_link_reason",
+        withheld="sanctions_matches id_link_reason screening_pending",
     ),
     KycProfile: _classified(
         "party_id kind status level requested_level evidence approvals reason expires_at",
@@ -154,8 +154,9 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         "unknown_since overdue_since finished_at retried_by b2b exported_at held held_since biller_token kind "
         "receiver_name",
         secret="callbacks",
-        # staff's proposed conclusion of an unknown payout (who proposed, their note and evidence): operators' own
-        withheld="conclusion",
+        # staff's proposed conclusion of an unknown payout (who proposed, their note and evidence), and admins'
+        # corrections of its receipt (who, why): operators' own (the receipt itself is exported)
+        withheld="conclusion correction corrections",
     ),
     RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
     # A deposit's ``hold_detail`` names the list entry a sanctioned sender matched (the API shows ``hold_reason``,

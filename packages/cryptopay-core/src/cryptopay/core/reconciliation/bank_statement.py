@@ -9,8 +9,9 @@ line / column         needed    meaning
 ====================  ========  ==================================================================================
 ``Account Number:``   no        the account the statement is of (kept with the run's inputs)
 ``Period:``           yes       the days it covers, ``01-12-2026 - 07-12-2026`` (``to`` also read), Nairobi days
-Date                  yes       the transaction (or value) date, ``DD-MM-YYYY`` (``DD/MM/YYYY``, ``YYYY-MM-DD``,
-                                ``07-Dec-2026`` also read); also named ``Transaction Date``, ``Value Date``
+Date                  yes       the transaction date, ``DD-MM-YYYY`` (``DD/MM/YYYY``, ``YYYY-MM-DD``, ``07-Dec-2026``
+                                also read); also named ``Transaction Date``, or ``Value Date`` when it is the only
+                                date: beside a ``Transaction Date`` the ``Value Date`` is not read (R14-9)
 Reference             yes       the bank's reference of the transfer (the one confirmed on the payout); also
                                 ``Ref No.``, ``Reference No.``, ``Transaction Reference``
 Narrative             no        free text; also ``Description``, ``Details``, ``Particulars``
@@ -20,9 +21,11 @@ Balance               no        the running balance; also ``Running Balance``, `
 ====================  ========  ==================================================================================
 
 Amounts are Kenya shillings (thousands separators allowed, at most two decimals), read as ``Decimal``, never
-float; a row with both a debit and a credit, or neither, is not a transaction. Every bad row is an ``InvalidInput``
-naming its line, and nothing is half-read. The period is the ``Period`` line's, never the first to the last row
-(review6 F3: a transfer missing from a statement could lie outside its rows).
+float, as the M-Pesa statement's (``shillings``: ASCII digits, ``,``, ``.``, ``-`` only, at most 15 digits before
+the point); dates are within the years 1000 to 9999; a row with both a debit and a credit, or neither, is not a
+transaction. Every bad row is an ``InvalidInput`` naming its line, and nothing is half-read. The period is the
+``Period`` line's, never the first to the last row (review6 F3: a transfer missing from a statement could lie
+outside its rows).
 
 >>> text = render_bank_statement(BankStatement(account="0123456789", period=period_of("2026-12-01", "2026-12-07"),
 ...     lines=(BankLine(on=date(2026, 12, 3), reference="FT26337ABC", narrative="cryptopay po_1",
@@ -40,12 +43,11 @@ import hashlib
 import io
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
-from cryptopay.core.reconciliation.statement import period_of
+from cryptopay.core.reconciliation.statement import period_of, shillings
 from cryptopay.core.system import NAIROBI
 
 __all__ = ["BANK_COLUMNS", "BankLine", "BankStatement", "parse_bank_statement", "render_bank_statement"]
@@ -75,6 +77,7 @@ _ALIASES = {
     "book balance": "Balance",
 }
 _REQUIRED = ("Date", "Reference", "Debit", "Credit")
+_IGNORED = ""  # a column not read (a Value Date beside the Transaction Date)
 _DAY_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y", "%d %b %Y")
 _FIELD = "bank_statement"
 
@@ -119,9 +122,7 @@ def parse_bank_statement(text: str) -> BankStatement:
         raise InvalidInput(
             "not a bank statement: no header row with Date, Reference, Debit and Credit columns", field=_FIELD
         )
-    header = [_ALIASES.get(name.strip().lower(), name.strip()) for name in rows[start]]
-    if len(set(header)) != len(header):
-        raise InvalidInput("bank statement: a column is named twice in its header row", field=_FIELD)
+    header = _header(rows[start])
     meta = {row[0].strip().rstrip(":").lower(): row[1].strip() for row in rows[:start] if len(row) >= 2}
     lines = tuple(
         _line(row, header, number)
@@ -134,6 +135,24 @@ def parse_bank_statement(text: str) -> BankStatement:
         account=meta.get("account number") or meta.get("account") or "",
         digest=hashlib.sha256(body.encode("utf-8")).hexdigest(),
     )
+
+
+def _header(row: Sequence[str]) -> list[str]:
+    """The header row's names as read (``_ALIASES``). A ``Value Date`` beside a ``Transaction Date`` (the usual Kenyan
+    export, R14-9) is not read: the transaction date is the debit's day. Two columns meaning one thing otherwise are
+    refused, naming both."""
+    written = [name.strip() for name in row]
+    names = [_ALIASES.get(name.lower(), name) for name in written]
+    if names.count("Date") > 1:
+        names = [_IGNORED if name.lower() == "value date" else read for name, read in zip(written, names, strict=True)]
+    for read in set(names) - {_IGNORED}:
+        both = [name for name, meaning in zip(written, names, strict=True) if meaning == read]
+        if len(both) > 1:
+            raise InvalidInput(
+                f"bank statement: the columns {' and '.join(repr(n) for n in both)} both mean {read}: remove one",
+                field=_FIELD,
+            )
+    return names
 
 
 def _is_header(row: Sequence[str]) -> bool:
@@ -168,25 +187,28 @@ def _reference(text: str) -> str:
 
 
 def _day(text: str) -> date:
-    for layout in _DAY_FORMATS:
+    for layout in _DAY_FORMATS if text.isascii() else ():  # strptime reads other scripts' digits too
         try:
-            return datetime.strptime(text, layout).date()
+            day = datetime.strptime(text, layout).date()
         except ValueError:
             continue
+        if not 1000 <= day.year <= 9999:  # as the period's days (R13-4)
+            raise InvalidInput(f"{text!r} is not a date within the years 1000 to 9999")
+        return day
     raise InvalidInput(f"{text!r} is not a date such as 03-12-2026")
 
 
 def _amount(text: str, column: str, *, signed: bool = False) -> Money:
-    """An amount cell in shillings: empty (or ``-``) is none; a debit written negative is read as its magnitude."""
-    cleaned = text.replace(",", "")
-    if cleaned in ("", "-"):
+    """An amount cell in shillings (``shillings``): empty (or ``-``) is none; a debit written negative is read as
+    its magnitude."""
+    if text == "-":
         return Money.zero(KES)
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise InvalidInput(f"{column} {text!r} is not an amount") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput(f"{column} {text!r} is not an amount in shillings and cents")
+        value = shillings(text)
+    except InvalidInput as error:
+        raise InvalidInput(f"{column} {error.message}") from None
+    if value is None:
+        return Money.zero(KES)
     return Money.of(value if signed else abs(value), KES)
 
 

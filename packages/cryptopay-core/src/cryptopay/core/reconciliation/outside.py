@@ -384,8 +384,14 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
     ambiguous: set[str] = set()  # payouts a row could be, the statement not saying which: not shown absent either
     paid = [line for line in statement.lines if line.is_payout]
     misbooked: set[str] = set()  # payouts a row booked on another payout it does not match could be (L2-3)
+    undone = matching.reversals(statement)  # a payment M-Pesa took back on the same statement is none (R13-11)
+    given_back: set[str] = set()  # such payments of payouts not completed: the money is back, out of the totals
     for line, where in zip(paid, matching.place(paid, records.payouts, by_receipt), strict=True):
-        if where.payout is not None:
+        if where.payout is not None and line.receipt in undone and where.payout.state is not PayoutState.COMPLETED:
+            matched.add(where.payout.id)
+            given_back.add(line.receipt)
+            found += _reversed_against(where.payout, line, undone[line.receipt], records)
+        elif where.payout is not None:
             matched.add(where.payout.id)
             found += _line_against(where.payout, line, records)
             if not matching.is_its(where.payout, line):
@@ -411,7 +417,39 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             subject = f"payout {payout.id} (completed)"
             found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
     found += _open_not_on_statement(records, covers, matched | ambiguous | misbooked)
-    return found + _totals(paid, ours)
+    return found + _totals([line for line in paid if line.receipt not in given_back], ours)
+
+
+def _reversed_against(payout: Payout, line: StatementLine, back: StatementLine, records: Records) -> list[Difference]:
+    """A payout not completed in our books whose payment the statement shows M-Pesa reversed (R13-11): it paid
+    nothing, so a failed payout agrees, and one not final is to be concluded failed (as the conclusion reads it)."""
+    if payout.is_final:
+        return []
+    return [
+        Difference(
+            f"payout {payout.id} ({payout.state.value})",
+            f"{payout.state.value} as in our books",
+            "paid by M-Pesa, then reversed",
+            f"{_paid(line)}; {_reversal(back)}: {_reversed_advice(payout, back, records)}",
+        )
+    ]
+
+
+def _reversed_advice(payout: Payout, back: StatementLine, records: Records) -> str:
+    """What to do about a non-final payout whose payment M-Pesa reversed (``back``), for its state."""
+    first = _still_asked(payout, records)
+    if first is not None:
+        return f"M-Pesa reversed its payment: {first} failed"
+    proposed = payout.conclusion
+    if proposed is None:
+        paid_nothing = f"M-Pesa reversed its payment ({back.receipt}), so it paid nothing"
+        return f"{paid_nothing}: conclude failed, {_two_admins(payout)}"
+    if proposed.outcome is ConclusionOutcome.FAILED:
+        return f"M-Pesa reversed its payment: the conclusion proposed ({proposed.summary}) awaits a second admin"
+    return (
+        f"M-Pesa reversed its payment ({back.receipt}): the conclusion proposed ({proposed.summary}) is contradicted "
+        "by the statement: decline it and conclude failed"
+    )
 
 
 def _misbooked(line: StatementLine, carrier: Payout, payouts: Iterable[Payout]) -> list[Payout]:
@@ -536,8 +574,10 @@ def _buy_against(buy: Buy, line: StatementLine) -> list[Difference]:
 
 def _match_buy(line: StatementLine, buys: Iterable[Buy], taken: set[str]) -> Buy | None:
     """The oldest buy not credited in our books that this collection could be (same amount and phone, prompted
-    before it completed, no receipt of its own): M-Pesa collected what our books think failed or still open."""
-    for buy in sorted(buys, key=lambda b: (b.created_at, b.id)):
+    before it completed, no receipt of its own): M-Pesa collected what our books think failed or still open. A
+    pending buy comes before a failed one (a cancelled prompt of the same amount collected nothing, while the
+    prompt still open is the one the customer answered), the oldest first within each."""
+    for buy in sorted(buys, key=lambda b: (b.state is BuyState.FAILED, b.created_at, b.id)):
         if buy.id in taken or buy.state is BuyState.CREDITED or buy.receipt:
             continue
         party = line.party_number

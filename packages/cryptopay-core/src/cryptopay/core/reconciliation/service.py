@@ -233,7 +233,9 @@ class Reconciliation:
         ours = self._shortcodes.all
         if not ours:
             raise InvalidInput(
-                "no M-Pesa shortcode is configured: no statement can be told to be ours", field="statement"
+                "no M-Pesa shortcode is configured (CRYPTOPAY_MPESA_SHORTCODE, CRYPTOPAY_MPESA_PAYOUT_SHORTCODE): "
+                "no statement can be told to be ours",
+                field="statement",
             )
         if statement.shortcode.strip() not in ours:
             said = f"Short Code {statement.shortcode.strip()!r}" if statement.shortcode.strip() else "no Short Code"

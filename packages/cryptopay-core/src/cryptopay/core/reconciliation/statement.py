@@ -24,14 +24,17 @@ Linked Transaction ID  no        the receipt a charge or a reversal belongs to
 A/C No.                no        the account number of a pay-bill payment
 =====================  ========  ====================================================================
 
-Amounts are Kenya shillings with two decimals (thousands separators allowed), read as ``Decimal`` (never float).
-A row that cannot be read is an ``InvalidInput`` naming its line; nothing is half-read.
+Amounts are Kenya shillings with at most two decimals (thousands separators allowed), read as ``Decimal`` (never
+float): ASCII digits, ``,`` between groups of three, ``.`` and a leading ``-`` only, at most 15 digits before the
+point (no ``1_000``, no other scripts' digits, no exponent: ``shillings``). Times are within the years 1000 to 9999
+(R13-4). A row that cannot be read is an ``InvalidInput`` naming its line; nothing is half-read.
 
 The period a statement covers is what its ``Time Period`` line says, or what the operator says it is
 (``with_period``: ``cryptopay reconcile --from --to``); it is never inferred from the rows (review6 F3: a payout or
 a buy missing from a statement lay outside its first..last row, and an empty statement covered nothing, so neither was
 ever compared). Without one the statement checks are skipped, saying so.
 
+>>> from datetime import UTC
 >>> text = render_statement(Statement(shortcode="600992", lines=(StatementLine(
 ...     receipt="SBX1", completed_at=datetime(2026, 1, 5, 11, 0, tzinfo=UTC), status="Completed",
 ...     withdrawn=Money.of(5000, KES), reason_type="Business Payment", other_party="254708374149 - John"),)))
@@ -46,14 +49,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money
-from cryptopay.core.system import NAIROBI
+from cryptopay.core.payouts.model import mpesa_receipt
+from cryptopay.core.system import NAIROBI, in_utc
 
 __all__ = [
     "COLLECTION_REASONS",
@@ -65,6 +70,7 @@ __all__ = [
     "parse_statement",
     "period_of",
     "render_statement",
+    "shillings",
 ]
 
 COLUMNS = (
@@ -233,7 +239,7 @@ def parse_statement(text: str) -> Statement:
 def _line(cells: dict[str, str], number: int) -> StatementLine:
     try:
         return StatementLine(
-            receipt=_required(cells, "Receipt No."),
+            receipt=mpesa_receipt(_required(cells, "Receipt No.")),  # as our payouts keep it (R13-12)
             completed_at=_time(_required(cells, "Completion Time")),
             initiated_at=_time(cells["Initiation Time"]) if cells.get("Initiation Time", "").strip() else None,
             details=cells.get("Details", "").strip(),
@@ -243,7 +249,7 @@ def _line(cells: dict[str, str], number: int) -> StatementLine:
             balance=_amount(cells["Balance"]) if cells.get("Balance", "").strip() else None,
             reason_type=cells.get("Reason Type", "").strip(),
             other_party=cells.get("Other Party Info", "").strip(),
-            linked_receipt=cells.get("Linked Transaction ID", "").strip(),
+            linked_receipt=mpesa_receipt(cells.get("Linked Transaction ID")),
             account_no=cells.get("A/C No.", "").strip(),
         )
     except InvalidInput as error:
@@ -258,25 +264,52 @@ def _required(cells: dict[str, str], name: str) -> str:
 
 
 def _time(text: str) -> datetime:
-    for layout in _TIME_FORMATS:
+    cleaned = text.strip()
+    for layout in _TIME_FORMATS if cleaned.isascii() else ():  # strptime reads other scripts' digits too
         try:
-            return datetime.strptime(text.strip(), layout).replace(tzinfo=NAIROBI).astimezone(UTC)
+            local = datetime.strptime(cleaned, layout)
         except ValueError:
             continue
+        return _utc(local, text)
     raise InvalidInput(f"{text!r} is not a time such as 05-01-2026 14:00:00")
 
 
-def _amount(text: str) -> Money:
-    cleaned = text.strip().replace(",", "")
+def _utc(local: datetime, text: str) -> datetime:
+    """A Nairobi wall-clock time in UTC; ``InvalidInput`` outside the years 1000 to 9999 (at year 1 the conversion
+    itself overflows: R13-4)."""
+    moment = in_utc(local.replace(tzinfo=NAIROBI))
+    if moment is None:
+        raise InvalidInput(f"{text!r} is not a time within the years 1000 to 9999")
+    return moment
+
+
+_AMOUNT = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]{1,2})?", re.ASCII)
+_INTEGER_DIGITS = 15  # a thousand trillion shillings: more than any account holds, sums of them stay exact
+
+
+def shillings(text: str) -> Decimal | None:
+    """An amount cell of a statement as ``Decimal`` shillings (sign kept), None when empty; ``InvalidInput`` for
+    anything an export does not write: other characters than ASCII digits, ``,`` between groups of three, ``.``
+    and a leading ``-``, more than two decimals or 15 digits before the point (``1e30``, ``1_000``, ``١٠٠``:
+    Python's ``Decimal`` reads them all, R13-4).
+
+    >>> shillings("-12,805.5"), shillings(" "), shillings("1000")
+    (Decimal('-12805.5'), None, Decimal('1000'))
+    """
+    cleaned = text.strip()
     if not cleaned:
-        return Money.zero(KES)
-    try:
-        value = abs(Decimal(cleaned))
-    except InvalidOperation:
-        raise InvalidInput(f"{text!r} is not an amount") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise InvalidInput(f"{text!r} is not an amount in shillings and cents")
-    return Money.of(value, KES)
+        return None
+    if not _AMOUNT.fullmatch(cleaned):
+        raise InvalidInput(f"{text!r} is not an amount in shillings and cents such as -5,000.00")
+    whole = cleaned.lstrip("-").split(".")[0].replace(",", "").lstrip("0")
+    if len(whole) > _INTEGER_DIGITS:
+        raise InvalidInput(f"{text!r} is not an amount a statement holds (more than {_INTEGER_DIGITS} digits)")
+    return Decimal(cleaned.replace(",", ""))
+
+
+def _amount(text: str) -> Money:
+    value = shillings(text)
+    return Money.zero(KES) if value is None else Money.of(abs(value), KES)
 
 
 _DAY_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
@@ -296,14 +329,14 @@ def period_of(start: str, end: str) -> tuple[datetime, datetime]:
 
 
 def _moment(text: str, *, field: str, end_of_day: bool = False) -> datetime:
-    for layout in _DAY_FORMATS:
-        try:
-            day = datetime.strptime(text.strip(), layout)
-        except ValueError:
-            continue
-        moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
-        return moment.replace(tzinfo=NAIROBI).astimezone(UTC)
+    cleaned = text.strip()
     try:
+        for layout in _DAY_FORMATS if cleaned.isascii() else ():
+            try:
+                day = datetime.strptime(cleaned, layout)
+            except ValueError:
+                continue
+            return _utc(day.replace(hour=23, minute=59, second=59) if end_of_day else day, text)
         return _time(text)
     except InvalidInput as error:
         raise InvalidInput(f"{field}: {error.message}", field=field) from None

@@ -258,6 +258,9 @@ class RemittanceOrder:
     # The compliance alerts two officers decided (a release or a refund approved, reviewer10 R10-1): only these count
     # as cleared; a case one officer closed with no action never releases money on its own
     cleared_alerts: tuple[str, ...] = ()
+    # Opened while screening was required and no sanctions list was loaded (R12-3): its parties were screened against
+    # nothing, so once paid it waits (``paying_out``, no route) and is screened before it is paid out
+    screening_pending: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:

@@ -64,6 +64,14 @@ R6: a refusal, however neutral, was an oracle on someone's freeze, since nothing
 audited ``remittance.frozen_recipient`` for officers, and once paid it is held, as one frozen after it opened.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 
+No list to screen against (decision, R12-3): with screening required (``CRYPTOPAY_SCREENING_REQUIRED``, on in
+production) and no sanctions list loaded, an order still opens (``screening_pending``: its parties were screened
+against nothing, audited on ``remittance.create``), and once paid its USDT is converted but nothing is paid out: it
+waits, ``paying_out`` with no route and a ``note`` saying why (audited ``remittance.waiting``, reason
+``screening_unavailable``, once), looked at again every ``screening_wait``. The first run after a list is imported
+screens its parties (``_screen_pending``, audited ``remittance.screened``): a match holds it for compliance as any
+rescreen does, else it is paid out by the wallet or B2C as usual. Held, never failed or refunded for it.
+
 Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
 last 24 hours and paid (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching
 compares it, ``originator_keys``; only funded orders: review4 R5, see ``_originator_sum``) reaches it needs the full
@@ -95,7 +103,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.four_eyes import FourEyes
 from cryptopay.core.compliance.monitoring import Monitoring, UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.compliance.screening import NameMatcher, normalize_name
+from cryptopay.core.compliance.screening import SCREENING_UNAVAILABLE, NameMatcher, normalize_name
 from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
     Conflict,
@@ -140,7 +148,7 @@ from cryptopay.core.payments.refunds import (
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
-from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
@@ -310,6 +318,10 @@ class Remittances:
     cases: Callable[[], Monitoring | None] = lambda: None
     # approvals' check (``compliance.four_eyes``); unwired: the same officer only
     four_eyes: FourEyes = attrs.Factory(FourEyes)
+    # whether the parties could be screened (``ScreeningPort.must_wait``): with no list loaded while screening is
+    # required, a paid order waits for one (None: never waits)
+    screening: ScreeningPort | None = None
+    screening_wait: timedelta = timedelta(minutes=10)  # how often a paid order waiting for a list looks again
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -350,6 +362,7 @@ class Remittances:
         self.monitoring.before(planned)
         names = (("sender", request.sender.name), ("recipient", name))
         review = self.monitoring.screen_names(planned, names, refuse=False)  # never told: held once paid
+        pending = self._must_wait()  # screened against no list: screened again before it is paid out
         self._open_desk()
 
         created: list[RemittanceOrder] = []
@@ -381,11 +394,14 @@ class Remittances:
                 assessment=assessment,
                 review_alerts=tuple(alert.id for alert in review),
                 note=_screened(review),
+                screening_pending=pending,
             )
             _remittance_uow(uow).remittances.add(order)
             details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
             if review:
                 details["review_alerts"] = ",".join(order.review_alerts)
+            if pending:
+                details["screening"] = SCREENING_UNAVAILABLE
             uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
             if frozen and recipient is not None:  # opened as for anyone (no tipping-off); the officers are told
                 told = {"recipient": recipient.user_id, "limit": _FROZEN}
@@ -1345,6 +1361,8 @@ class Remittances:
 
     def _advance(self, order_id: str) -> RemittanceOrder:
         before = self.get(order_id)
+        if before.screening_pending and not self._must_wait():
+            before = self._screen_pending(before)
         payer = self._listed_payer(before)  # read before the step's transaction, as deposits screen theirs
         payee = self._payee_name(before)  # likewise: the alert's transaction is monitoring's own
         valued = self._funding_valuer(before)  # a quote is never locked inside the step's transaction
@@ -1376,6 +1394,45 @@ class Remittances:
         if action == "notify":
             return self._notify(order)
         return order
+
+    def _must_wait(self) -> bool:
+        """Whether parties screened now are screened against nothing that must be checked (``must_wait``)."""
+        return self.screening is not None and self.screening.must_wait()
+
+    def _screen_pending(self, order: RemittanceOrder) -> RemittanceOrder:
+        """A list is loaded now: the parties of an order opened with none are screened (``_rescreen``: a match
+        holds it, paid, for compliance, as the lists' rescreen does), and it is no longer pending (audited
+        ``remittance.screened``); a paid order waiting for this is paid out by the step that follows."""
+        if order.state in _UNDER_WAY:
+            self._rescreen(order)
+
+        def screened(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            found, now = _order(uow, order.id, lock=True), self.clock.now()
+            if not found.screening_pending:
+                return found
+            found.screening_pending, found.next_attempt_at = False, None
+            uow.remittances.update(found)
+            details = {"alerts": ",".join(found.review_alerts), "state": found.state.value}
+            uow.audit.append(_event(_SCREENING, "remittance.screened", found.id, now, details))
+            return found
+
+        return in_transaction(self.uow, screened)
+
+    def _wait_for_screening(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> None:
+        """A paid order whose parties were screened against no list is not paid out: it waits (``paying_out``, no
+        route, no payout; audited ``remittance.waiting``, reason ``screening_unavailable``, once) and the first step
+        after a list is imported screens it (``_screen_pending``) and pays it out (``_on_payout``)."""
+        again = order.state is not RemittanceState.PAYING_OUT or order.route is not None
+        order.state, order.route = RemittanceState.PAYING_OUT, None
+        order.next_attempt_at = now + self.screening_wait
+        order.note = (
+            "waiting for sanctions screening: no list is loaded to screen its sender and recipient against; paid out "
+            "once one is imported and they are screened"
+        )
+        uow.remittances.update(order)
+        if again:
+            details = {"reason": SCREENING_UNAVAILABLE}
+            uow.audit.append(_event(_ACTOR, "remittance.waiting", order.id, now, details))
 
     def _hold_for_review(
         self, uow: RemittanceUnitOfWork, order_id: str, waiting: Sequence[Clearance]
@@ -1594,7 +1651,11 @@ class Remittances:
 
     def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
         """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day);
-        held when a possible sanctions match is under review, or the recipient's wallet is frozen."""
+        held when a possible sanctions match is under review, or the recipient's wallet is frozen; waiting while its
+        parties were never screened against a list (``screening_pending``)."""
+        if order.screening_pending:
+            self._wait_for_screening(uow, order, now)
+            return None
         if [a for a in order.review_alerts if a not in order.cleared_alerts]:  # two officers released none of them
             alerts = ",".join(order.review_alerts)
             order.hold(
@@ -1769,6 +1830,14 @@ class Remittances:
     def _on_payout(
         self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payee: _PayeeName | None = None
     ) -> str | None:
+        if order.payout_id is None and order.route is None:  # waited for screening (``_wait_for_screening``)
+            if order.next_attempt_at is not None and now < order.next_attempt_at:
+                return None
+            if self.limits.per_day is not None:  # the lock order of a paid order's first step (``_on_invoice``)
+                uow.payouts.lock_destination(order.recipient_phone)
+            _lock_receiving(uow, order.recipient_phone, now)
+            wait = self._pay_out(uow, order, now)
+            return "waiting" if wait is not None and wait.new else None
         if order.payout_id is None:  # waiting for the recipient's M-Pesa daily limit
             if order.next_attempt_at is not None and now < order.next_attempt_at:
                 return None

@@ -9,7 +9,7 @@ from datetime import datetime
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, NotFound, TransientConflict
 
 __all__ = ["InMemoryAlerts", "InMemoryCases", "InMemoryMovements", "InMemorySanctions", "monitoring_repositories"]
 
@@ -82,6 +82,8 @@ class InMemoryCases:
     def update(self, case: Case) -> None:
         if case.id not in self._rows:
             raise NotFound(f"no case {case.id}")
+        if case.filing and self.filed_as(case.filing.reference) not in (None, case.id):
+            raise TransientConflict("a concurrent writer won a race (duplicate key); retry")  # as the unique index
         self._rows[case.id] = copy.deepcopy(case)
 
     def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]:
@@ -89,6 +91,9 @@ class InMemoryCases:
             k for k, c in self._rows.items() if (status is None or c.status is status) and (after is None or k > after)
         )
         return [copy.deepcopy(self._rows[k]) for k in ids[:limit]]
+
+    def filed_as(self, reference: str) -> str | None:
+        return next((k for k, c in self._rows.items() if c.filing and c.filing.reference == reference), None)
 
 
 def monitoring_repositories() -> dict[str, object]:

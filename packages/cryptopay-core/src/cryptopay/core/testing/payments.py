@@ -409,6 +409,9 @@ class InMemoryPayouts(_ById):
     def lock_destination(self, destination: str) -> None:
         """Nothing more to do: an in-memory unit of work holds the whole storage's lock already."""
 
+    def claim_receipt_lock(self, receipt: str) -> None:
+        """Nothing more to do: an in-memory unit of work holds the whole storage's lock already."""
+
     def all(self) -> list[Payout]:
         """Every payout, oldest first (for tests)."""
         return self._sorted(self._all())

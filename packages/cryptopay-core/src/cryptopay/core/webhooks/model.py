@@ -55,6 +55,7 @@ WEBHOOK_EVENTS = (
     "invoice.wrong_network_payment_withdrawn",
     "payout.completed",
     "payout.failed",
+    "payout.receipt_corrected",  # two admins corrected the M-Pesa receipt a completed payout was booked with
     "settlement.completed",
     "refund.requested",
     "refund.sent",

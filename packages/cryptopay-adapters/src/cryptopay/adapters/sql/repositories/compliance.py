@@ -285,9 +285,22 @@ class SqlCases:
             query = query.where(c.id > after)
         return _cases(self._bind, query.order_by(c.id).limit(limit), self._personal)
 
+    def filed_as(self, reference: str) -> str | None:
+        c = compliance_cases.c
+        with reading(self._bind) as conn:
+            found: str | None = conn.execute(sa.select(c.id).where(c.str_reference == reference)).scalar()
+        return found
+
     def _row(self, case: Case) -> dict[str, Any]:
         doc = CASE_FIELDS.seal(document(case), case.id, self._personal)
-        return {"id": case.id, "party_id": case.party_id, "status": case.status.value, "doc": doc}
+        reference = case.filing.reference if case.filing else None
+        return {
+            "id": case.id,
+            "party_id": case.party_id,
+            "status": case.status.value,
+            "doc": doc,
+            "str_reference": reference,
+        }
 
 
 def _cases(bind: Bind, query: sa.Select[Any], personal: PersonalData) -> list[Case]:

@@ -26,6 +26,7 @@ from cryptopay.adapters.sql.repositories._base import (
     update_one,
     upsert,
 )
+from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import merchants
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -606,7 +607,9 @@ class SqlPayouts(_Documents[Payout]):
             "check_at": item.check_at,
             "destination": self._personal.lookup(item.destination),
             "created_at": item.created_at,
-            "receipt": item.receipt,
+            # indexed for lookups by a receipt or bank reference (at most 64 characters); a longer text an answer
+            # carried is kept in the document only, never a failed write of the payout's result
+            "receipt": item.receipt if item.receipt is None or len(item.receipt) <= CODE else None,
         }
 
     def add(self, payout: Payout) -> None:
@@ -695,8 +698,16 @@ class SqlPayouts(_Documents[Payout]):
         if self._conn.dialect.name == "postgresql" and self._locking:
             advisory_locks(self._conn, _DESTINATION_LOCKS, self._personal.lookup(destination))
 
+    def claim_receipt_lock(self, receipt: str) -> None:
+        """A transaction-level advisory lock on the receipt (PostgreSQL; released at commit or rollback): two
+        transactions booking one receipt on two payouts take turns (R13-8). A receipt is no personal data: its own
+        text is hashed. SQLite needs none (a writer's ``BEGIN IMMEDIATE`` serialises every writer)."""
+        if self._conn.dialect.name == "postgresql" and self._locking:
+            advisory_locks(self._conn, _RECEIPT_LOCKS, receipt)
+
 
 _DESTINATION_LOCKS = 0x50415944  # "PAYD": payout destinations' keyed hashes (advisory_locks)
+_RECEIPT_LOCKS = 0x50415952  # "PAYR": receipts and bank references claimed for a payout (advisory_locks)
 
 
 class SqlRefunds(_Documents[Refund]):
