@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
-from cryptopay.core.money import Money
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
+from cryptopay.core.money import Money
 from cryptopay.core.payouts.model import Payout, PayoutState
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
