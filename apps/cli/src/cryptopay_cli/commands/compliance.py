@@ -382,9 +382,10 @@ def move_case(
     note: str | None = typer.Option(None, "--note", help="Why (needed to escalate or close)."),
 ) -> None:
     """Move a case to another status (a closed or reported case is final: exit 4; reported is ``cases file``'s:
-    exit 5)."""
+    exit 5; closing a case that holds a sanctions freeze is the console's or the API's: exit 5, audited)."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.move(_officer(officer, "cases move"), case_id, status, note)))
+        moved = services().monitoring.move(_officer(officer, "cases move"), case_id, status, note, operator=operator())
+        emit_json(_case_row(moved))
 
 
 @cases_app.command("file")
