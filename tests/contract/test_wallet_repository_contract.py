@@ -579,6 +579,28 @@ def test_the_history_names_a_bill_paid_from_the_wallet_on_this_backend(backend: 
     assert line.description == f"bill {bill.id} paid to paybill 888880, account 01234567890"
 
 
+def test_history_pages_never_split_a_sale_on_this_backend(backend: Backend):
+    """Review R14-13 on each backend: a sale is one entry with a USDT and a KES line; paging the history by its
+    cursor with 1 to 4 lines a page gives exactly the one-page listing (no line of a sale lost at a page's end)."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "20", "USDT")
+    for usdt in ("2", "3"):
+        stack.sells.start(amina.id, Money.of(usdt, USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    everything = stack.wallets.history(amina.id, limit=None)
+    assert [h.amount.asset.code for h in everything if h.kind == "sell" and h.amount.amount < 0].count("USDT") == 2
+    for limit in (1, 2, 3, 4):
+        got, cursor = [], None
+        while True:
+            page = stack.wallets.history_page(amina.id, limit=limit, after=cursor)
+            got += page.lines
+            if (cursor := page.next_cursor) is None:
+                break
+        assert got == everything, limit
+
+
 def _attempt(call):
     """The call's result, or the CryptopayError it raised (the business refusal a race may end in)."""
     from cryptopay.core.errors import CryptopayError

@@ -32,7 +32,8 @@ def rig() -> Iterator[KycRig]:
         ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
         ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
     ]:
-        users.add(User(user_id, email, "unused-hash", role, START))
+        name = "Ann Njeri Wambui" if user_id == "usr_ann" else None  # bob has no name: no STR of his (R14-5)
+        users.add(User(user_id, email, "unused-hash", role, START, name))
     services = attrs.evolve(in_memory_services(clock=rig.clock), users=ready(users), kyc_review=ready(rig.review))
     use_services(services)
     yield rig
@@ -272,6 +273,11 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     finally:
         os.umask(umask)
     assert written.exit_code == 0, written.output
+    assert (
+        "<first_name>Ann Njeri</first_name>" in out.read_text() and "<last_name>Wambui</last_name>" in out.read_text()
+    )
+    nameless = cli("report", "str", case["id"], "--officer", "bob@example.co.ke", "--rentity-id", "4711")
+    assert nameless.exit_code == 2 and "cryptopay users set-name bob@example.co.ke" in nameless.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # review4 R11: an STR is never readable by other accounts
     args = ("report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out")
     assert cli(*args, str(out)).exit_code == 2  # an existing file is kept unless --force
@@ -282,6 +288,9 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     assert refused.exit_code == 2 and target.read_text() == "keep me"
     assert cli(*args, str(out), "--force").exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(written.stdout)["transactions"] == 3
+    with monitoring.storage.unit_of_work() as uow:  # review14 R14-8: the officer's user id, as every officer action
+        exported = {r.actor for r in uow.audit.records() if r.action == "compliance.str_exported"}
+    assert exported == {"user:usr_ann"}
     assert "<report_code>STR</report_code>" in out.read_text()
     filing = ("cases", "file", case["id"], "--officer", "bob@example.co.ke", "--reference", "100234", "--filed-on")
     assert cli(*filing, "2026-3-2").exit_code == 2 and cli(*filing, "2026-03-01").exit_code == 2  # before the export
@@ -373,7 +382,8 @@ def _officers() -> InMemoryUsers:
         ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
         ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
     ]:
-        users.add(User(user_id, email, "unused-hash", role, START))
+        name = "Ann Njeri Wambui" if user_id == "usr_ann" else None  # bob has no name: no STR of his (R14-5)
+        users.add(User(user_id, email, "unused-hash", role, START, name))
     return users
 
 

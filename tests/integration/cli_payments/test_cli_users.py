@@ -43,6 +43,29 @@ def test_create_admin_makes_an_audited_admin_from_a_hidden_password(stack):
     assert record.actor.startswith("ops:")  # the form every other operator command records
 
 
+def test_staff_accounts_are_named_for_the_strs_they_file(stack):
+    """Review14 R14-5: ``create-admin --name``, ``set-name`` and ``set-role --name`` give a staff account its person's
+    name (spaces collapsed; audited ``user.name_set``); a name of one word exits 2 and changes nothing."""
+    made = _users(
+        "create-admin", "--email", "mlro@example.co.ke", "--name", "Ann  Wambui", "--password-stdin",
+        stdin="a long admin passphrase\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["name"] == "Ann Wambui"
+    assert _users("set-name", OWNER, "Otieno").exit_code == 2
+    assert _users("set-role", OWNER, "compliance", "--name", "Otieno").exit_code == 2
+    assert stack.users.by_email(OWNER).role is Role.MERCHANT  # the bad name refused before the role changed
+    named = _users("set-role", OWNER, "compliance", "--name", "Otieno Odhiambo")
+    assert named.exit_code == 0, named.output
+    assert (json.loads(named.stdout)["name"], stack.users.by_email(OWNER).role) == ("Otieno Odhiambo", Role.COMPLIANCE)
+    renamed = _users("set-name", OWNER, "Otieno  Juma Odhiambo")
+    assert renamed.exit_code == 0 and stack.users.by_email(OWNER).display_name == "Otieno Juma Odhiambo"
+    assert _users("set-name", "nobody@example.co.ke", "No Body").exit_code == 3
+    records = [(r.action, r.actor) for r in stack.audit_trail.records() if r.action == "user.name_set"]
+    assert records == [("user.name_set", operator())] * 2
+    assert all("Otieno" not in str(r.details) for r in stack.audit_trail.records())  # the name stays out of it
+
+
 def test_create_admin_refuses_weak_passwords_and_taken_emails(stack):
     """A short password exits 2 and a taken email exits 4; neither writes anything."""
     assert _users("create-admin", "--email", "a@example.co.ke", "--password-stdin", stdin="short\n").exit_code == 2
@@ -86,6 +109,7 @@ def test_show_prints_when_an_account_was_disabled_and_audits_the_lookup(deployme
         "id": "usr_w",
         "email": "w@example.com",
         "role": "merchant",
+        "name": None,
         "created_at": at.isoformat(),
         "email_verified_at": None,
         "disabled_at": None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 from cryptopay.core.compliance.rules import Direction, Movement, default_rules
@@ -49,11 +50,19 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     unexported = client.post(f"{path}/filing", json=filing, headers=officer)
     assert (unexported.status_code, unexported.json["code"]) == (422, "str_not_exported")
     assert client.post(f"{path}/str", json={"rentity_id": "a b"}, headers=officer).status_code == 422
+    nameless = client.post(f"{path}/str", json={"rentity_id": "4711"}, headers=officer)  # R14-5: no name, no STR
+    assert (nameless.status_code, nameless.json["errors"][0]["field"]) == (422, "officer")
+    assert "cryptopay users set-name" in nameless.json["detail"]
+    account = services.users.get(client.get("/v1/me", headers=officer).json["id"])
+    account.display_name = "Ann Njeri Wambui"
+    services.users.update(account)
     exported = client.post(f"{path}/str", json={"rentity_id": "4711"}, headers=officer)
     assert exported.status_code == 200 and exported.mimetype == "application/xml"
     assert (
         b"<report_code>STR</report_code>" in exported.data and "attachment" in exported.headers["Content-Disposition"]
     )
+    person = ET.fromstring(exported.data).find("reporting_person")
+    assert (person.findtext("first_name"), person.findtext("last_name")) == ("Ann Njeri", "Wambui")
     for bad, field in (({"reference": "1" * 65}, "reference"), ({"filed_on": "2099-01-01"}, "filed_on")):
         wrong = client.post(f"{path}/filing", json=filing | bad, headers=officer)
         assert (wrong.status_code, wrong.json["code"]) == (422, "invalid_str_filing"), wrong.json

@@ -35,7 +35,8 @@ class Staff:
     def __init__(self, app: Flask, auth: AuthActions, email: str, role: Role) -> None:
         self.app, self.email = app, email
         runtime = app.extensions["cryptopay"]
-        runtime.accounts.register(email, PASSWORD, role=role)
+        # a staff account's name: an STR's reporting person (R14-5)
+        runtime.accounts.register(email, PASSWORD, role=role, display_name=f"{email.split('@')[0].title()} Wambui")
         headers = bearer(auth.login(email)["access_token"])
         enrolment = auth.client.post("/v1/auth/2fa/enrol", headers=auth.stepped_up(headers))
         self.secret = enrolment.json["secret"]
@@ -344,7 +345,15 @@ def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(se
     status, html, _ = bob.post(f"{case}/filing", case, reference="100234", filed_on=today)
     assert status == 422 and "goAML XML before recording" in html and 'value="100234"' in html
     token = _csrf(bob.get(case)[1])
+    nameless = services.users.get(bob.id)
+    named, nameless.display_name = nameless.display_name, None
+    services.users.update(nameless)
+    refused = bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "RE1234", "format": "xml"})
+    assert refused.status_code == 422 and "cryptopay users set-name" in refused.get_data(as_text=True)  # R14-5
+    nameless.display_name = named
+    services.users.update(nameless)
     report = bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "RE1234", "format": "xml"})
+    assert b"<first_name>Bob</first_name>" in report.data and b"<last_name>Wambui</last_name>" in report.data
     assert report.status_code == 200 and report.mimetype == "application/xml"
     assert "attachment" in report.headers["Content-Disposition"] and b"<report>" in report.data
     assert bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "a b"}).status_code == 422
@@ -360,7 +369,7 @@ def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(se
     assert bob.get("/console/cases?status=reported")[1].count(case.rsplit("/", 1)[1]) >= 1
     for action in ("compliance.case_opened", "compliance.case_noted", "compliance.case_assigned"):
         assert _audited(services, action), action
-    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.email}"]
+    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.id}"]
     [filed] = _audited(services, "compliance.str_filed")
     assert filed.actor == f"user:{bob.id}" and dict(filed.details)["reference"] == "100234"
     # Finding I10: reading the alerts, the cases and a case is audited, by whoever read

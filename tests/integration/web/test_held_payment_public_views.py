@@ -34,11 +34,13 @@ def _path(invoice: dict[str, Any]) -> str:
 
 
 def _blank(text: str, invoice: dict[str, Any], paid: ObservedTransfer) -> str:
-    """``text`` without what tells one invoice from another: its ids, address (and QR), quote and transaction."""
+    """``text`` without what tells one invoice from another: its ids, address (and QR), quote and transaction, and
+    the payment's own payer address and block time (``payments`` in the API: R14-18)."""
     option = invoice["payment_options"][0]
     own = (invoice["id"], _path(invoice).rsplit("/", 1)[1], option["address"], paid.tx_hash, invoice["quote"]["id"])
-    for value in own:
+    for value in (*own, paid.from_address or "<own>"):
         text = text.replace(value, "<own>")
+    text = re.sub(r'"paid_at": "[^"]+"', '"paid_at": "<own>"', text)
     return re.sub(r"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+", "<own QR>", text)
 
 

@@ -44,6 +44,7 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_remittance_awaiting_status_oldest_seconds 0",
         "cryptopay_sanctions_lists_loaded 0",  # none imported: CryptopaySanctionsListsMissing pages
         'cryptopay_screening_waiting{kind="withdrawal"} 0',  # what waits for a list (R12-3), by kind
+        'cryptopay_screening_waiting{kind="refund"} 0',
         'cryptopay_screening_waiting{kind="remittance"} 0',
         'cryptopay_screening_waiting{kind="kyc_application"} 0',
         "cryptopay_held_payments_waiting 0",

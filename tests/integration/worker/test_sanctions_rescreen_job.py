@@ -1,11 +1,13 @@
 """The worker's ``compliance.rescreen`` over the real composition root (SQLite): a party a new list names is frozen
-through the wiring's holds, and an officer's clearing lifts it (R14-7)."""
+through the wiring's holds, and an officer's clearing lifts it; an application a list matches is held at its
+submission (R14-7)."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
+import attrs
 from cryptopay.adapters.bootstrap import Settings, build
 from cryptopay.adapters.sanctions import parse_list
 from cryptopay.core.compliance.cases import CaseStatus
@@ -61,5 +63,11 @@ def test_the_rescreen_job_freezes_a_party_a_new_list_names_until_an_officer_clea
         with services.uow() as uow:
             released = uow.kyc.get("usr_jose")
         assert released is not None and not released.frozen
+        details = attrs.evolve(person, legal_name="Pepe Nunez", id_number="34567890", phone="254712000002")
+        applied = services.kyc_review.apply_personal("usr_pepe", 1, details, notify_to=None)
+        services.kyc_review.submit("usr_pepe", applied.id)  # matched at submission: held now (KycReview.on_listed)
+        with services.uow() as uow:
+            pepe = uow.kyc.get("usr_pepe")
+        assert pepe is not None and pepe.frozen_by == SCREENING
     finally:
         services.close()

@@ -14,7 +14,7 @@ from cryptopay.core.compliance.rules import Direction
 
 from tests.support.monitoring_rig import START, MonitoringRig, file_str
 
-REPORTER = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
+REPORTER = Reporter(rentity_id="4711", officer_name="Ann Njeri  Wambui", officer_email="ann@example.co.ke")
 
 
 def structuring_case() -> tuple[MonitoringRig, str]:
@@ -50,6 +50,13 @@ def test_structuring_becomes_an_str_in_goaml_xml():
         "STR",
         "KES",
     )
+    person = root.find("reporting_person")  # R14-5: the last word is the last name
+    assert [(c.tag, c.text) for c in person] == [
+        ("first_name", "Ann Njeri"),
+        ("last_name", "Wambui"),
+        ("email", "ann@example.co.ke"),
+        ("occupation", "Compliance officer"),
+    ]
     assert "structuring (v3)" in root.findtext("reason") and "three agents" in root.findtext("reason")
     transactions = root.findall("transaction")
     assert [t.findtext("amount_local") for t in transactions] == ["140000.00", "145000.00", "139500.00"]
@@ -59,7 +66,9 @@ def test_structuring_becomes_an_str_in_goaml_xml():
     assert first.findtext("date_transaction") == "2026-03-02T09:00:00"  # Nairobi time
     assert [i.text for i in root.findall("report_indicators/indicator")] == ["STRUCTURING"]
     with rig.storage.unit_of_work() as uow:
-        assert uow.audit.records()[-1].action == "compliance.str_exported"
+        exported = uow.audit.records()[-1]
+    # the officer by user id, as every other officer action (review14 R14-8), not by the email in the report
+    assert (exported.action, exported.actor) == ("compliance.str_exported", "user:usr_ann")
 
 
 def _transaction_xml(movement) -> ET.Element:
@@ -177,3 +186,73 @@ def test_an_officer_never_works_or_reports_a_case_of_a_party_they_belong_to():
     assert (after.status, after.notes, after.assignee) == (CaseStatus.OPEN, (), "usr_ann")
     file_str(rig.monitoring, case.id, "usr_ann")  # another officer works it
     assert reporting.suspicious_transaction_report(case.id, REPORTER, party_name="Duka", officer="usr_ann").alerts
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "Ann"])
+def test_an_officer_without_a_first_and_last_name_files_no_str(name):
+    """Review14 R14-5: the reporting person is a named person, never the officer's email: an officer whose account
+    has no first and last name is refused (422, naming how to set one) before anything is read, kept or audited."""
+    from cryptopay.core.errors import InvalidInput
+
+    rig, case_id = structuring_case()
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock)
+    nameless = attrs.evolve(REPORTER, officer_name=name)
+    with rig.storage.unit_of_work() as uow:
+        before = len(uow.audit.records())
+    with pytest.raises(InvalidInput) as refused:
+        reporting.goaml_export(case_id, nameless, party_name="Otieno Odhiambo", officer="usr_ann")
+    assert refused.value.details["field"] == "officer" and "cryptopay users set-name ann@example.co.ke" in str(
+        refused.value
+    )
+    with rig.storage.unit_of_work() as uow:
+        assert len(uow.audit.records()) == before
+    assert rig.monitoring.case(case_id).str_exports == ()
+
+
+def test_a_rapid_in_and_outs_str_shows_what_arrived_as_well_as_what_left():
+    """Review14 R14-5: the STR of a rapid in-and-out carries the buy whose quick exit the rule flagged, not only the
+    movements out; an alert raised before its evidence listed ``arrivals`` finds them by its window."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("5000", minutes=-60),  # arrived before the window: not part of the pattern
+        rig.movement("1000", minutes=0),
+        rig.movement("300", minutes=5, direction=Direction.OUT, product="p2p", counterparty="usr_juma"),
+        rig.movement("600", minutes=10, direction=Direction.OUT, product="wallet_sell", counterparty="254712000001"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    alerts = rig.monitoring.run_batch(START - timedelta(hours=2), START + timedelta(hours=1))
+    [alert] = [a for a in alerts if a.kind == "rapid_in_out"]
+    assert alert.evidence["arrivals"] == feed[1].id
+    case = rig.monitoring.open_case("usr_ann", [alert.id])
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock)
+
+    def reported() -> list[tuple[str, str | None]]:
+        root = ET.fromstring(reporting.goaml_export(case.id, REPORTER, party_name="Otieno", officer="usr_ann")[1])
+        return [(t.findtext("transactionnumber"), t[-1].tag) for t in root.findall("transaction")]
+
+    both_halves = [(feed[1].id, "t_to_my_client"), (feed[2].id, "t_to"), (feed[3].id, "t_to")]
+    assert reported() == both_halves
+    with rig.storage.unit_of_work() as uow:  # as an alert raised before R14-5 kept it
+        older = uow.alerts.get(alert.id)
+        older.evidence = {k: v for k, v in older.evidence.items() if k != "arrivals"}
+        uow.alerts.update(older)
+    assert reported() == both_halves
+
+
+def test_a_round_trips_str_shows_the_way_out_and_every_part_of_the_way_back():
+    """What went to a counterparty and each part that came back from it (``returning``), not only the last part."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("1000", direction=Direction.OUT, product="withdraw", counterparty="TXa"),
+        rig.movement("500", minutes=60, product="wallet_deposit", counterparty="TXa"),
+        rig.movement("500", minutes=120, product="wallet_deposit", counterparty="TXa"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    [alert] = [a for a in rig.monitoring.run_batch(START, START + timedelta(hours=3)) if a.kind == "round_trip"]
+    case = rig.monitoring.open_case("usr_ann", [alert.id])
+    report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
+        case.id, REPORTER, party_name="Otieno Odhiambo", officer="usr_ann"
+    )
+    assert [m.id for m in report.movements] == [m.id for m in feed]

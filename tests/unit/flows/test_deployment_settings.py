@@ -166,6 +166,16 @@ def test_production_without_a_float_baseline_is_cautioned_not_refused(tmp_path) 
     assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).cautions() == []
 
 
+def test_production_requires_screening_unless_turned_off_and_is_cautioned_then(tmp_path) -> None:
+    """R12-3: CRYPTOPAY_SCREENING_REQUIRED is on in production (off in development: the demo and the sandbox);
+    production turning it off starts, cautioned that money may leave screened against no list."""
+    baseline = {**PRODUCTION, "CRYPTOPAY_MPESA_FLOAT_BASELINE": "0"}
+    assert Settings.from_env(baseline).screening_required
+    assert not Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).screening_required
+    (caution,) = Settings.from_env({**baseline, "CRYPTOPAY_SCREENING_REQUIRED": "off"}).cautions()
+    assert caution.startswith("CRYPTOPAY_SCREENING_REQUIRED is off")
+
+
 def test_the_worker_preflight_logs_the_cautions(monkeypatch, caplog) -> None:
     """review5 S11: ``cryptopay-worker``'s pre-flight passes production settings without a baseline and warns."""
     from cryptopay_worker.main import _preflight

@@ -20,6 +20,7 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.own_party import OwnParty
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import ListEntry, Screening
+from cryptopay.core.compliance.screening_waits import ScreeningWaits
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.invoices.checkout import Phase, checkout_status
@@ -44,14 +45,20 @@ def stack() -> PaymentsStack:
     return with_lists(PaymentsStack(start=START))
 
 
-def with_lists(stack: PaymentsStack) -> PaymentsStack:
-    """The stack screening payers against a list naming ``LISTED`` (the default rule set's alerts), merchant m1."""
+ENTRY = ListEntry(ref="ofac:38", kind="individual", names=("BADGUY, Crypto",), addresses=(("tron", LISTED),))
+
+
+def with_lists(stack: PaymentsStack, *, loaded: bool = True, required: bool = False) -> PaymentsStack:
+    """The stack screening payers against a list naming ``LISTED`` (the default rule set's alerts), merchant m1;
+    ``loaded=False``: no list imported yet; ``required``: ``CRYPTOPAY_SCREENING_REQUIRED``."""
     from cryptopay.adapters.sanctions import RapidfuzzMatcher
 
     lists = InMemoryStorage(**monitoring_repositories())
-    screening = Screening(uow=lists.unit_of_work, matcher=RapidfuzzMatcher(), clock=stack.clock, ids=stack.ids)
-    entry = ListEntry(ref="ofac:38", kind="individual", names=("BADGUY, Crypto",), addresses=(("tron", LISTED),))
-    screening.import_list("ofac_sdn", "test", [entry], actor="operator:test")
+    screening = Screening(
+        uow=lists.unit_of_work, matcher=RapidfuzzMatcher(), clock=stack.clock, ids=stack.ids, required=required
+    )
+    if loaded:
+        screening.import_list("ofac_sdn", "test", [ENTRY], actor="operator:test")
     stack.monitoring = Monitoring(
         uow=stack.storage.unit_of_work,  # as wired: a held payment's decision concludes its alerts in its own work
         rules=default_rules(),
@@ -552,3 +559,26 @@ def test_an_approval_refused_because_the_proposal_changed_concludes_nothing(stac
     assert _held(stack, invoice_id).decision is None and stack.balance(flows.payments_held(USDT)) == credit.received
     kept = held.keep(credit.id, officer=SECOND, note="the FRC asked us to hold it")
     assert kept.decision is HoldDecision.KEPT and _case_of(stack, credit).status is CaseStatus.ESCALATED
+
+
+def test_with_no_sanctions_list_loaded_a_required_screening_holds_refunds_until_one_is() -> None:
+    """R12-3: refunds asked while no list is loaded are held, not sent (``held``, audited once); the first run
+    after an import screens each address: the clean one is sent, the listed one fails, its coins back."""
+    stack = with_lists(PaymentsStack(start=START), loaded=False, required=True)
+    invoice_id = _paid_from(stack, CLEAN)
+    customer = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    clean = stack.refunds.refund(invoice_id, address=customer, requested_by="user:u1", amount=Money.of("1", USDT))
+    listed = stack.refunds.refund(invoice_id, address=LISTED, requested_by="user:u1", amount=Money.of("2", USDT))
+    for _ in range(2):
+        held = stack.refunds.send_refunds()
+        assert [(r.state, r.held) for r in held] == [(RefundState.REQUESTED, "screening_unavailable")] * 2
+    assert stack.senders["tron"].sent == {}
+    assert ScreeningWaits(refunds=stack.uow).count() == {"refund": 2}  # cryptopay_screening_waiting
+    stack.screening.import_list("ofac_sdn", "test", [ENTRY], actor="operator:test")
+    after = {r.id: r for r in stack.refunds.send_refunds()}
+    assert (after[clean.id].state, after[clean.id].held) == (RefundState.SENT, None)
+    assert (after[listed.id].state, after[listed.id].held) == (RefundState.FAILED, None)
+    assert list(stack.senders["tron"].sent) == [clean.id] and stack.books_balanced()
+    with stack.uow() as uow:
+        actions = [r.action for r in uow.audit.records() if r.subject == f"refund:{listed.id}"]
+    assert actions.count("refund.held") == 1 and {"refund.released", "refund.blocked"} <= set(actions)

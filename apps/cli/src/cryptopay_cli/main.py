@@ -86,7 +86,7 @@ GROUPS = (
     Group("jobs", "jobs", "Background jobs: list the dead ones, requeue one or all (audited)."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
-    Group("users", "users", "Users: show an account, create an admin, change a role (audited)."),
+    Group("users", "users", "Users: show an account, create an admin, change a role or name (audited)."),
     Group(
         "wallets",
         "wallets",

@@ -189,6 +189,7 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "rate": str(refund.rate) if refund.rate is not None else None,
         "tx_hash": refund.tx_hash,
         "failure": refund.failure,
+        "held": refund.held,  # screening_unavailable: waits for a sanctions list (R12-3)
         "requested_by": refund.requested_by,
         "created_at": refund.created_at,
         "funded_by_merchant": money(refund.funded),

@@ -765,7 +765,7 @@ def _str_report(case_id: str, officer: str, rentity_id: str, fmt: str) -> tuple[
         user = services().users.get(officer_id)
         assert user is not None
         email = user.email or officer.strip().lower()
-        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
+        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name, officer_email=email)
         case = services().monitoring.case(case_id)
         party_name = services().kyc_review.party_name(case.party_id)
         if fmt == "xml":  # the XML that is filed: its export is kept on the case (R12-8)

@@ -55,7 +55,9 @@ def history(
     who: str = _WHO,
     asset: str | None = typer.Option(None, "--asset", help="KES, USDT or BTC only."),
     month: str | None = typer.Option(None, "--month", help="One Nairobi month, YYYY-MM."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many."),
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=10_000, help="This many (and the rest of the last one's entry)."
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Movements with the balance after each, newest first."""

@@ -371,7 +371,8 @@ class StrExportRequest:
         "The case's suspicious transaction report in goAML's XML structure (report, reporting person: the caller, "
         "reason, one transaction per movement, indicators), to validate and file in the FRC's goAML portal. The "
         "export is kept on the case (the officer, the time, the XML's SHA-256: `str_exports`) so that its filing "
-        "can be recorded (`.../filing`). Audited (`compliance.str_exported`)."
+        "can be recorded (`.../filing`). Audited (`compliance.str_exported`). 422 `invalid_input` (field `officer`) "
+        "when the caller's account has no first and last name for the reporting person (`cryptopay users set-name`)."
     ),
 )
 @require(roles=_OFFICERS)
@@ -381,7 +382,7 @@ def export_str(case_id: str) -> Response:
     officer = current_principal().id
     user = services.users.get(officer)
     email = (user.email if user is not None else None) or officer
-    name = (user.display_name if user is not None else None) or email
+    name = user.display_name if user is not None else None  # none: 422, how to set one (R14-5)
     reporter = Reporter(rentity_id=body.rentity_id, officer_name=name, officer_email=email)
     party = _monitoring().case(case_id).party_id
     report, xml = services.reporting.goaml_export(

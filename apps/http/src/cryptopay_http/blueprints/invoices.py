@@ -15,8 +15,9 @@ import attrs
 from cryptopay.adapters.evm.qr import qr_svg
 from cryptopay.core.errors import InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.fx import Quote
-from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, PaymentOption
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoicePayment, InvoiceState, PaymentOption
 from cryptopay.core.invoices.invoice import InvoiceReceivedPayment
+from cryptopay.core.invoices.status import is_confirmed
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments.invoicing import OpenStore, UnpricedRail
@@ -153,6 +154,89 @@ class PaymentOptionView:
 
 
 @attrs.frozen
+class InvoiceOptionView(PaymentOptionView):
+    """One way to pay an invoice, and what has come in on it."""
+
+    received: Money = attrs.field(
+        kw_only=True,
+        metadata={
+            "description": "what the payments on this rail brought, confirmed or not, on time or late (the "
+            "`payments` listed here that are not withdrawn), in the rail's asset"
+        },
+    )
+    overpaid: Money = attrs.field(
+        kw_only=True,
+        metadata={
+            "description": "what the on-time payments on this rail brought beyond the price (exception paid_over), "
+            "in the rail's asset: the part a refund of the excess returns; zero when none. A late payment is never "
+            "in it (exception paid_late: it is the payer's in whole)"
+        },
+    )
+
+    @classmethod
+    def of_invoice(
+        cls, invoice: Invoice, option: PaymentOption, overpaid: dict[str, Money], *, qr_path: str | None = None
+    ) -> InvoiceOptionView:
+        offered = PaymentOptionView.of(invoice.id, option, qr_path=qr_path)
+        key = option.rail.key
+        return cls(**attrs.asdict(offered, recurse=False), received=invoice.received_on(key), overpaid=overpaid[key])
+
+
+class PaymentState(enum.Enum):
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
+@attrs.frozen
+class InvoicePaymentView:
+    """One transfer the invoice received on one of its rails, as the chain shows it: the payer's address is the one a
+    refund may go to."""
+
+    rail: str
+    amount: Money
+    tx_hash: str
+    log_index: int = attrs.field(metadata={"description": "the transfer's log index (a token) or output (bitcoin)"})
+    from_address: str | None = attrs.field(metadata={"description": "the paying address (null where unknown)"})
+    confirmations: int = attrs.field(
+        metadata={"description": "the depth recorded for it: written when it confirms, 0 before"}
+    )
+    state: PaymentState = attrs.field(
+        metadata={
+            "description": "confirming (seen, not deep enough yet), confirmed (counts towards settling), or "
+            "withdrawn (a reorg took it off the chain: it no longer counts; if it is mined again it is listed afresh)"
+        }
+    )
+    late: bool = attrs.field(
+        metadata={"description": "made after the invoice expired: credited and refundable, not towards the price"}
+    )
+    paid_at: datetime = attrs.field(metadata={"description": "its block's time (or first sighting, if earlier)"})
+
+    @classmethod
+    def of(cls, invoice: Invoice, payment: InvoicePayment) -> InvoicePaymentView:
+        """A payment held for a compliance officer reads as any payment still confirming (review8 R5: never tell the
+        payer or the merchant); ``InvoiceView.of`` leaves out one returned to its payer or kept for the authorities."""
+        if payment.withdrawn:
+            state = PaymentState.WITHDRAWN
+        elif not payment.awaiting_officer and is_confirmed(payment, invoice.option(payment.rail_key)):
+            state = PaymentState.CONFIRMED
+        else:
+            state = PaymentState.CONFIRMING
+        transfer = payment.transfer
+        return cls(
+            rail=payment.rail_key,
+            amount=payment.amount,
+            tx_hash=transfer.tx_hash,
+            log_index=transfer.index,
+            from_address=transfer.from_address,
+            confirmations=payment.shown_confirmations,
+            state=state,
+            late=payment.is_late(invoice.expires_at),
+            paid_at=payment.paid_at,
+        )
+
+
+@attrs.frozen
 class InvoiceView:
     """An invoice: its state, what is due where, and the quote that priced it (null when priced in the paid asset)."""
 
@@ -164,7 +248,7 @@ class InvoiceView:
     exception: InvoiceException
     price: Money
     quote: QuoteView | None
-    payment_options: list[PaymentOptionView]
+    payment_options: list[InvoiceOptionView]
     created_at: datetime
     expires_at: datetime
     cancelled_at: datetime | None = None
@@ -179,12 +263,20 @@ class InvoiceView:
             "store's tolerance accepted (else null)"
         },
     )
+    payments: list[InvoicePaymentView] = attrs.field(
+        factory=list,
+        metadata={
+            "description": "every transfer received on the invoice's rails, oldest first (what each rail received "
+            "in all, and beyond the price, is on its payment option: `received`, `overpaid`)"
+        },
+    )
 
     @classmethod
     def of(cls, invoice: Invoice, *, public: bool = False) -> InvoiceView:
         """``public``: the answer goes to someone without credentials (a payment link's customer), so each option's
         QR code is the hosted checkout page's (``/pay/<public id>/qr.svg``), not the merchant's route."""
         qr_path = public_qr_path(invoice) if public else None
+        overpaid = invoice.overpaid()
         return cls(
             id=invoice.id,
             merchant_id=invoice.merchant_id,
@@ -194,13 +286,16 @@ class InvoiceView:
             exception=invoice.exception,
             price=invoice.price,
             quote=_quote(invoice),
-            payment_options=[PaymentOptionView.of(invoice.id, o, qr_path=qr_path) for o in invoice.options],
+            payment_options=[
+                InvoiceOptionView.of_invoice(invoice, o, overpaid, qr_path=qr_path) for o in invoice.options
+            ],
             created_at=invoice.created_at,
             expires_at=invoice.expires_at,
             cancelled_at=invoice.cancelled_at,
             checkout_url=_checkout_url(invoice),
             return_url=invoice.return_url,
             shortfall=invoice.shortfall() if invoice.exception is InvoiceException.PAID_UNDER_TOLERATED else None,
+            payments=[InvoicePaymentView.of(invoice, p) for p in invoice.payments if not p.kept_out],
         )
 
 

@@ -94,6 +94,13 @@ class RefundView:
     updated_at: datetime | None
     funded_by_merchant: Money | None
     owed_by_merchant: Money | None
+    held: str | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "why a requested refund is not sent yet: screening_unavailable (no sanctions list is loaded "
+            "to screen the address against); it is sent once one is"
+        },
+    )
 
     @classmethod
     def of(cls, r: Refund) -> RefundView:
@@ -116,6 +123,7 @@ class RefundView:
             updated_at=r.updated_at,
             funded_by_merchant=r.funded,
             owed_by_merchant=r.owed,
+            held=r.held,
         )
 
 

@@ -550,7 +550,10 @@ def _add_converter(state: BlueprintSetupState) -> None:
         "balance after it, its kind and description; filter by `asset`, `kind` or `month` (a Nairobi "
         "calendar month). The answer is a JSON array (not the `{data, next_cursor}` page of other lists: "
         'kept for existing clients); when more lines follow, a `Link: <...>; rel="next"` header (RFC 8288) '
-        "gives the next page's URL, the same query with `cursor` set (its last line's `entry_id`)."
+        "gives the next page's URL, the same query with `cursor` set (its last line's `entry_id`). A "
+        "conversion (a sale, a bill paid from USDT, USDC to USDT) is one entry with a line per asset, all with "
+        "its `entry_id`: a page never ends inside an entry, so it may hold up to two lines more than `limit`, "
+        "and following the links gives every line exactly once."
     ),
     problems=(NO_WALLET,),
 )
@@ -559,7 +562,11 @@ def _add_converter(state: BlueprintSetupState) -> None:
     enum_param("asset", lambda: [a.code for a in HOLDINGS], "one balance only"),
     enum_param("kind", lambda: HISTORY_KINDS, "one kind of movement only"),
     Param("month", _MONTH, description="one Nairobi calendar month"),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
+    Param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 500},
+        description="this many (100), and the rest of the last one's entry (up to two lines more)",
+    ),
     Param(
         "cursor",
         {"type": "string", "minLength": 4, "maxLength": 53, "pattern": CURSOR_PATTERN},
@@ -571,18 +578,18 @@ def my_history() -> Response:
     since, until = statement_period(args["month"]) if "month" in args else (None, None)
     asset = asset_by_code(args["asset"]) if "asset" in args else None
     limit = int(args.get("limit", "100"))
-    lines = runtime().services.wallets.history(
+    page = runtime().services.wallets.history_page(
         current_principal().id,
         asset=asset,
         since=since,
         until=until,
         kind=args.get("kind"),
-        limit=limit + 1,
+        limit=limit,
         after=args.get("cursor"),
     )
-    page, more = lines[:limit], len(lines) > limit
-    headers = {"Link": _next_link({**args.to_dict(), "cursor": page[-1].entry_id})} if more and page else None
-    return json_response([HistoryView.of(h) for h in page], headers=headers)
+    cursor = page.next_cursor
+    headers = {"Link": _next_link({**args.to_dict(), "cursor": cursor})} if cursor is not None else None
+    return json_response([HistoryView.of(h) for h in page.lines], headers=headers)
 
 
 def _next_link(query: dict[str, str]) -> str:
@@ -600,10 +607,13 @@ def _next_link(query: dict[str, str]) -> str:
     alternatives=(_PDF,),
     description=(
         "The caller's statement for one Nairobi calendar month: every movement of the month, oldest first, each "
-        "with the asset's balance after it (the first line's balance less its amount is the opening balance, the "
-        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`. A month "
-        "without movements (one to come included) is a statement without lines; a month outside the path's "
-        "pattern (`2026-13`) is a 422 `validation_failed`."
+        "with the asset's balance after it, amounts at the asset's places (USDT 6, KES 2, BTC 8), as CSV, or as "
+        "PDF with `format=pdf` or `Accept: application/pdf`. Each balance the wallet held or moved by the month's "
+        "end has an `opening_balance` line first (dated the month's start) and a `closing_balance` line last "
+        "(dated its end, or now for a month not over), their `amount` and `reference` empty. A buy's line and a "
+        "payout's (a sale's, a bill's) have M-Pesa's receipt in their `reference` when known (`ent_... M-Pesa "
+        "SBX0000027`). A month without movements (one to come included) is a statement of its balance lines "
+        "only; a month outside the path's pattern (`2026-13`) is a 422 `validation_failed`."
     ),
     problems=(NO_WALLET,),
 )
@@ -619,7 +629,8 @@ def my_statement(month: str) -> Response:
     if wants == "pdf":
         label, wallet = f"{statement_period(month)[0]:%Y-%m}", wallets.wallet(user_id)
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
-        document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
+        lines, balances = wallets.statement_lines(user_id, month), wallets.statement_balances(user_id, month)
+        document = wallet_statement(lines, label, holder, balances)
         return pdf_response(document, pdf_filename("cryptopay-statement", label))
     chunks = wallets.statement_chunks(user_id, month, describe=statement_describer())  # written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'

@@ -14,8 +14,8 @@ and the sanctions lists screened against (``cryptopay_sanctions_lists_loaded``, 
 and ``cryptopay_sanctions_list_age_seconds{source}``, the age of each source's newest one: with none loaded every
 screening outside the officers' own refuses nothing, so ``CryptopaySanctionsListsMissing`` and
 ``CryptopaySanctionsListOld``, older than 7 days, page), and what waits for a list while screening is required
-(``cryptopay_screening_waiting{kind}``: held withdrawals, paid remittances not paid out, KYC applications screened
-against nothing yet; ``compliance.screening_waits``).
+(``cryptopay_screening_waiting{kind}``: held withdrawals and refunds, paid remittances not paid out, KYC
+applications screened against nothing yet; ``compliance.screening_waits``).
 
 Compliance's desks (review12 R12-10), each a count and the oldest one's age, as the held sends: merchant payments
 held for a listed payer no officer decided (``cryptopay_held_payments_waiting``,

@@ -183,9 +183,7 @@ def aml_str(case_id: str) -> Response:
         services = runtime().services
         user = services.users.get(officer().id)
         email = (user.email if user is not None else None) or officer().id
-        reporter = Reporter(
-            rentity_id=rentity, officer_name=(user.display_name if user else None) or email, officer_email=email
-        )
+        reporter = Reporter(rentity_id=rentity, officer_name=user.display_name if user else None, officer_email=email)
         case = _monitoring().case(case_id)
         party_name = services.kyc_review.party_name(case.party_id)
         if fmt == "xml":  # the XML that is filed: its export is kept on the case (R12-8)

@@ -287,17 +287,26 @@ class Settings:
         Without ``CRYPTOPAY_MPESA_FLOAT_BASELINE`` (the float funded outside the books) reconciliation cannot compare
         the float with M-Pesa's Account Balance: ``mpesa-float`` and ``float-b2c`` are reported skipped (``cryptopay
         reconcile --require-outside`` exits 7; ``CryptopayReconciliationSkipped`` fires after a day), never clean.
+        With ``CRYPTOPAY_SCREENING_REQUIRED`` turned off, money may leave screened against no list.
 
         >>> production = Settings(data_dir=Path("."), database_url="postgresql://db/cryptopay", production=True)
         >>> production.cautions()[0].split(":")[0]
         'CRYPTOPAY_MPESA_FLOAT_BASELINE is not set'
         """
-        if not self.production or self.mpesa_float_baseline is not None:
+        if not self.production:
             return []
-        return [
-            "CRYPTOPAY_MPESA_FLOAT_BASELINE is not set: reconciliation skips the M-Pesa float checks "
-            "(mpesa-float, float-b2c) until it is (the float's opening balance plus top-ups not booked)"
-        ]
+        found = []
+        if self.mpesa_float_baseline is None:
+            found.append(
+                "CRYPTOPAY_MPESA_FLOAT_BASELINE is not set: reconciliation skips the M-Pesa float checks "
+                "(mpesa-float, float-b2c) until it is (the float's opening balance plus top-ups not booked)"
+            )
+        if not self.screening_required:
+            found.append(
+                "CRYPTOPAY_SCREENING_REQUIRED is off: while no sanctions list is loaded, withdrawals, refunds and "
+                "remittance payouts leave screened against nothing (R12-3)"
+            )
+        return found
 
 
 def lookup_key(encoded: str) -> bytes:

@@ -898,6 +898,8 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            # an applicant a list matches is held at once, as a rescreen holds them (R14-7)
+            on_listed=lambda names: self.monitoring.rescreen(names, self.screening),
             parties_of=self.officer_parties,  # no officer acts on its own
             four_eyes=self.four_eyes,  # a second approval's officer against the first's
         )
@@ -1003,6 +1005,7 @@ class Parts:
             deposits=self.storage.unit_of_work,  # wallet deposits held for compliance
             screening_waits=ScreeningWaits(  # what waits for a sanctions list (screening required, none loaded)
                 withdrawals=self.storage.unit_of_work,
+                refunds=self.storage.unit_of_work,
                 remittances=self.storage.unit_of_work,
                 applications=self.storage.unit_of_work,
             ).count,

@@ -38,6 +38,7 @@ from cryptopay.core.compliance.cases import (
 )
 from cryptopay.core.compliance.own_party import PartiesOf, owns, refuse_own_party
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
 from cryptopay.core.mobile_money.phones import masked_party
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork, PartyHolds, ScreeningPort
@@ -299,8 +300,11 @@ class Monitoring:
         open in no case is held again at every rescreen (a hold lost between the alert's commit and its own), and one
         raised non-blocking before matches held is made blocking (audited ``compliance.alert_blocking``)."""
         raised: list[Alert] = []
+        snapshots: list[Snapshot] | None = None  # read once, at the first match
         for party_id, name in parties:
             for match in screening.screen_name(name):
+                snapshots = screening.snapshots() if snapshots is None else snapshots
+                earlier = [s.id for s in snapshots if s.source == match.source and s.id != match.snapshot_id]
                 alert = Alert(
                     id=self.ids.new_id("alr"),
                     key=f"sanctions:{match.snapshot_id}:{party_id}:{match.ref}",
@@ -319,16 +323,22 @@ class Monitoring:
                         "score": f"{match.score:g}",
                     },
                 )
-                new, holding = in_transaction(self.uow, partial(self._keep_listed, alert=alert))
+                new, holding = in_transaction(self.uow, partial(self._keep_listed, alert=alert, earlier=earlier))
                 raised += new
                 if holding is not None and self.holds is not None:
                     self.holds.hold(holding.party_id, holding.id)
         return raised
 
-    def _keep_listed(self, uow: MonitoringUnitOfWork, alert: Alert) -> tuple[list[Alert], Alert | None]:
+    def _keep_listed(
+        self, uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]
+    ) -> tuple[list[Alert], Alert | None]:
         """A rescreen's alert kept (``_keep``: new ones) and the one its party is to be held on: blocking, open in
         no case (one raised non-blocking before matches held is made blocking, audited
-        ``compliance.alert_blocking``)."""
+        ``compliance.alert_blocking``). A match of the same list entry an officer cleared under an ``earlier``
+        snapshot of its list (a namesake: its case closed with no action) is raised again for the officers but
+        holds nothing (non-blocking, ``cleared_in``: that case)."""
+        if alert.blocking and (cleared := _cleared_before(uow, alert, earlier)) is not None:
+            alert = attrs.evolve(alert, blocking=False, evidence={**alert.evidence, "cleared_in": cleared})
         if raised := self._keep(uow, alert):
             return raised, alert if alert.blocking else None
         kept = uow.alerts.by_key(alert.key)
@@ -563,6 +573,17 @@ class Monitoring:
             return case
 
         return in_transaction(self.uow, work)
+
+
+def _cleared_before(uow: MonitoringUnitOfWork, alert: Alert, earlier: Sequence[str]) -> str | None:
+    """The case that cleared (closed with no action) the rescreen alert of ``alert``'s party and list entry under
+    one of the ``earlier`` snapshots of its list, if any."""
+    for snapshot_id in earlier:
+        before = uow.alerts.by_key(f"sanctions:{snapshot_id}:{alert.party_id}:{alert.evidence['ref']}")
+        case = uow.cases.get(before.case_id) if before is not None and before.case_id else None
+        if case is not None and case.status is CaseStatus.CLOSED_NO_ACTION:
+            return case.id
+    return None
 
 
 def _page(uow: MonitoringUnitOfWork, *, since: datetime, until: datetime, after: str | None) -> list[Movement]:

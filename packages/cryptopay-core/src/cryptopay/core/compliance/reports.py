@@ -1,7 +1,8 @@
 """Reports for the Financial Reporting Centre: a suspicious transaction report (STR) in goAML's XML structure and as
 CSV, and the monthly summary of virtual-asset flows by asset, network and product.
 
-The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name are the
+The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name (both
+halves of a pattern: what arrived and what left, what went and what came back: ``named_movements``) are the
 transactions, the party is the client (``t_from_my_client`` for money leaving, ``t_to_my_client`` for money arriving),
 and the counterparty the other side. Element names and order follow the goAML report schema as the FRC's goAML
 deployment uses it: ``report`` (``rentity_id``, ``submission_code``, ``report_code``, ``entity_reference``,
@@ -39,17 +40,56 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "str_csv"]
+__all__ = [
+    "FlowRow",
+    "Reporter",
+    "Reporting",
+    "StrReport",
+    "goaml_xml",
+    "monthly_flows",
+    "named_movements",
+    "person_name",
+    "str_csv",
+]
 
 
 @attrs.frozen(kw_only=True)
 class Reporter:
-    """The reporting entity (its goAML id at the FRC) and the officer filing."""
+    """The reporting entity (its goAML id at the FRC) and the officer filing: ``officer_name`` is the officer's
+    account name (``User.display_name``: ``cryptopay users set-name``); an STR is not made without one (R14-5)."""
 
     rentity_id: str
-    officer_name: str
+    officer_name: str | None
     officer_email: str
     branch: str | None = None
+
+    def person(self) -> tuple[str, str]:
+        """The officer's first and last name for ``reporting_person``; ``InvalidInput`` (422, exit 2, a form error)
+        naming how to set one when the account has no name of two words or more (the FRC's reporting person is a
+        named person, never an email)."""
+        words = (self.officer_name or "").split()
+        if len(words) < 2:
+            raise InvalidInput(
+                f"the reporting officer {self.officer_email} has no first and last name for the STR's reporting "
+                f'person: set one with `cryptopay users set-name {self.officer_email} "First Last"`, then export again',
+                field="officer",
+            )
+        return person_name(" ".join(words))
+
+
+def person_name(name: str) -> tuple[str, str]:
+    """A full name as goAML's ``first_name`` and ``last_name``: the last word is the last name, the words before it
+    the first name; a name of one word is both.
+
+    >>> person_name("Ann Njeri  Wambui")
+    ('Ann Njeri', 'Wambui')
+    >>> person_name("Duka")
+    ('Duka', 'Duka')
+    """
+    words = name.split()
+    if len(words) < 2:
+        return name.strip(), name.strip()
+    return " ".join(words[:-1]), words[-1]
 
 
 @attrs.frozen(kw_only=True)
@@ -94,9 +134,9 @@ def goaml_xml(report: StrReport) -> bytes:
     _sub(root, "submission_date", _when(report.submitted_at))
     _sub(root, "currency_code_local", "KES")
     person = _sub(root, "reporting_person")
-    first, _, last = report.reporter.officer_name.partition(" ")
+    first, last = report.reporter.person()
     _sub(person, "first_name", first)
-    _sub(person, "last_name", last or first)
+    _sub(person, "last_name", last)
     _sub(person, "email", report.reporter.officer_email)
     _sub(person, "occupation", "Compliance officer")
     _sub(root, "reason", report.reason())
@@ -145,9 +185,9 @@ def _client_side(tx: ET.Element, side: str, movement: Movement, party_name: str)
         _sub(entity, "comments", f"client id {movement.party_id}")
     else:
         person = _sub(mine, f"{side}_person")
-        first, _, last = party_name.partition(" ")
+        first, last = person_name(party_name)
         _sub(person, "first_name", first)
-        _sub(person, "last_name", last or first)
+        _sub(person, "last_name", last)
         _sub(person, "comments", f"client id {movement.party_id}")
     _sub(mine, f"{side}_country", "KE")  # our clients are Kenyan parties
 
@@ -233,6 +273,34 @@ def monthly_flows(movements: Iterable[Movement]) -> list[FlowRow]:
     return [FlowRow(*key, count, str(total.amount)) for key, (count, total) in sorted(groups.items())]
 
 
+# The evidence keys that list movements: a structuring's parts and what left in a rapid in-and-out (``movements``), what
+# arrived before it (``arrivals``), a round trip's way out (``movements``) and back (``returning``).
+_LISTING = ("movements", "arrivals", "returning")
+
+
+def named_movements(alerts: Sequence[Alert], journal: Iterable[Movement]) -> list[Movement]:
+    """The journal's movements the alerts name, in the journal's order: each alert's own movement and those its
+    evidence lists, both halves of a pattern (review14 R14-5: a rapid in-and-out's STR showed what left, not what
+    arrived). A ``rapid_in_out`` alert raised before its evidence listed ``arrivals`` names what arrived into the
+    party's account within its window before its own movement."""
+    named = {a.movement_id for a in alerts} | {
+        m for a in alerts for key in _LISTING for m in a.evidence.get(key, "").split(",") if m
+    }
+    movements = list(journal)
+    at = {m.id: m.at for m in movements}
+    windows = [
+        (at[a.movement_id] - timedelta(minutes=int(a.evidence["window_minutes"])), at[a.movement_id])
+        for a in alerts
+        if a.kind == "rapid_in_out" and "arrivals" not in a.evidence and a.movement_id in at
+        if a.evidence.get("window_minutes", "").isdigit()
+    ]
+
+    def arrived(m: Movement) -> bool:
+        return m.direction is Direction.IN and any(start <= m.at <= end for start, end in windows)
+
+    return [m for m in movements if m.id in named or arrived(m)]
+
+
 @attrs.define(kw_only=True)
 class Reporting:
     """Builds reports from the monitoring journal, alerts and cases; each export is audited."""
@@ -263,6 +331,7 @@ class Reporting:
         self, case_id: str, reporter: Reporter, *, party_name: str, officer: str, xml: bool
     ) -> tuple[StrReport, bytes | None]:
         now = self.clock.now()
+        reporter.person()  # an officer without a name is refused before anything is read or audited (R14-5)
 
         def party(uow: MonitoringUnitOfWork) -> str:
             case = uow.cases.get(case_id)
@@ -286,11 +355,8 @@ class Reporting:
             if case is None:
                 raise NotFound(f"no case {case_id}")
             alerts = tuple(a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None)
-            named = {a.movement_id for a in alerts} | {
-                m for a in alerts for m in a.evidence.get("movements", "").split(",") if m
-            }
             since = min(a.created_at for a in alerts) - timedelta(days=62)
-            found = [m for m in uow.movements.for_party(case.party_id, since=since) if m.id in named]
+            found = named_movements(alerts, uow.movements.for_party(case.party_id, since=since))
             details = {"case": case.id, "movements": str(len(found)), "rentity": reporter.rentity_id}
             report = StrReport(
                 reporter=reporter,
@@ -305,9 +371,8 @@ class Reporting:
             if body is not None:
                 details["digest"] = case.exported(officer, body, at=now).digest
                 uow.cases.update(case)
-            uow.audit.append(
-                AuditEvent(f"user:{reporter.officer_email}", "compliance.str_exported", f"case:{case.id}", now, details)
-            )
+            # the officer by user id, as every other officer action is audited (review14 R14-8)
+            uow.audit.append(AuditEvent(f"user:{officer}", "compliance.str_exported", f"case:{case.id}", now, details))
             return report, body
 
         return in_transaction(self.uow, work)

@@ -1,4 +1,5 @@
-"""Operator actions on accounts: appoint an admin, change a role. Each is audited with the operator as actor.
+"""Operator actions on accounts: appoint an admin, change a role, name a staff account. Each is audited with the
+operator as actor.
 
 An account made staff (created as an admin, or given a staff role) keeps who did it and when (``User.appointed_by``,
 ``appointed_at``): four-eyes refuses an approval by two officers one person appointed, and by an officer appointed
@@ -14,15 +15,16 @@ from collections.abc import Callable
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import check_password, valid_email
 from cryptopay.core.identity.sessions import SessionStates
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.text import TextKind, checked_text
 
-__all__ = ["HoldsWallet", "OnMerchantTeam", "UserAdmin"]
+__all__ = ["HoldsWallet", "OnMerchantTeam", "UserAdmin", "staff_name"]
 
 
 class HoldsWallet(Conflict):
@@ -40,6 +42,19 @@ class OnMerchantTeam(Conflict):
     code = "on_merchant_team"
 
 
+def staff_name(name: str) -> str:
+    """A staff account's name: acceptable name text (``checked_text``), spaces collapsed, a first and a last name
+    (two words or more: the STR's reporting person has both), at most 200 characters; else ``InvalidInput``.
+
+    >>> staff_name("  Ann   Wambui ")
+    'Ann Wambui'
+    """
+    collapsed = " ".join(checked_text(name, field="name", kind=TextKind.NAME).split())
+    if len(collapsed.split()) < 2 or len(collapsed) > 200:
+        raise InvalidInput("a first and a last name (two words or more, at most 200 characters)", field="name")
+    return collapsed
+
+
 @attrs.define
 class UserAdmin:
     users: UserRepository
@@ -54,9 +69,12 @@ class UserAdmin:
     teams: Callable[[], Teams] | None = None
 
     def create_admin(self, email: str, password: str, *, actor: str, display_name: str | None = None) -> User:
-        """A new admin account (it must enrol a second factor at its first login)."""
+        """A new admin account (it must enrol a second factor at its first login); ``display_name``, the person's
+        first and last name (``staff_name``), is what an STR names its reporting officer by."""
         email = valid_email(email)
         check_password(password, email)
+        if display_name is not None:
+            display_name = staff_name(display_name)
         if self.users.by_email(email) is not None:
             raise Conflict("an account with this email already exists", field="email")
         now = self.clock.now()
@@ -96,6 +114,21 @@ class UserAdmin:
         self._record(actor, "user.role_changed", user, before=before.value, after=role.value)
         if teams is not None and merchant_id is not None and role is not Role.MERCHANT:
             teams.take_back(merchant_id, user.id, actor=actor, reason="role_changed")
+        return user
+
+    def set_name(self, email: str, name: str, *, actor: str) -> User:
+        """Give an account its person's name (``User.display_name``: first and last, ``staff_name``), what an STR's
+        reporting person is named by (review14 R14-5); ``NotFound`` for an unknown email. Audited
+        ``user.name_set`` (the name itself is personal data and stays out of the audit trail)."""
+        checked = staff_name(name)
+        user = self.users.by_email(email.strip().lower())
+        if user is None:
+            raise NotFound(f"no account with the email {email.strip()}")
+        if user.display_name == checked:
+            return user
+        user.display_name = checked
+        self.users.update(user)
+        self._record(actor, "user.name_set", user)
         return user
 
     def _record(self, actor: str, action: str, user: User, **details: str) -> None:

@@ -27,7 +27,7 @@ from cryptopay.core.invoices.values import (
     PaymentOption,
     amount_due,
 )
-from cryptopay.core.money import Asset, Money, to_decimal
+from cryptopay.core.money import Asset, Money, Rounding, to_decimal
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import Finality, Rail
 
@@ -342,6 +342,48 @@ class Invoice:
         """What the on-time payments left unpaid of the price (zero once covered): with ``paid_under_tolerated``,
         what the store's tolerance accepted not being paid."""
         return self._unpaid_share_of(self.price)
+
+    def received_on(self, rail_key: str) -> Money:
+        """What the payments on ``rail_key`` brought, confirmed or not, on time or late (a withdrawn one, or one
+        returned to its payer or kept for the authorities, no longer counts; one held for an officer reads as any
+        payment still confirming: review8 R5), in the rail's asset."""
+        rail = self.option(rail_key).rail
+        counted = [p.amount for p in self.payments if p.counted and p.rail_key == rail_key]
+        return sum(counted, Money.zero(rail.asset))
+
+    def overpaid(self) -> dict[str, Money]:
+        """What the payments made on time brought beyond the price, by rail key (zero on a rail that brought none):
+        they pay the price in the order they were made (a payment on another rail pays its share of that rail's
+        amount due), and what comes after the price is covered is the excess, rounded down to the asset's quantum.
+        A late payment is never in it (the invoice's ``paid_late`` says so, and it is the payer's in whole).
+
+        >>> from datetime import datetime, timezone
+        >>> from cryptopay.core.rails import rail_for
+        >>> now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        >>> tron = rail_for("tron", "USDT", confirmations=1)
+        >>> invoice, _ = Invoice.create(invoice_id="inv_1", merchant_id="m_1", price=Money.of("20", "USDT"),
+        ...                             addresses={tron: "TXYZ"}, now=now)
+        >>> for n, amount in enumerate(("15", "8")):
+        ...     _ = invoice.record_transfer(ObservedTransfer("tron", f"0x{n}", 0, "TXYZ", Money.of(amount, "USDT"),
+        ...                                                  100 + n, "0xb", now), now=now)
+        >>> invoice.received_on("usdt-tron"), invoice.overpaid()
+        (Money('23.000000', 'USDT'), {'usdt-tron': Money('3.000000', 'USDT')})
+        """
+        excess = {o.rail.key: Money.zero(o.rail.asset) for o in self.options}
+        unpaid = Fraction(1)  # the share of the price still to be paid
+        on_time = [p for p in self.payments if p.counted and not p.is_late(self.expires_at)]
+        for payment in sorted(on_time, key=lambda p: (p.paid_at, p.key)):
+            due = self.option(payment.rail_key).due.amount
+            share = Fraction(payment.amount.amount) / Fraction(due)
+            used = min(share, unpaid)
+            unpaid -= used
+            if used < share:
+                beyond = (share - used) * Fraction(due)
+                amount = Money.rounded(
+                    Decimal(beyond.numerator) / Decimal(beyond.denominator), payment.amount.asset, Rounding.DOWN
+                )
+                excess[payment.rail_key] += amount
+        return excess
 
     def _unpaid_share_of(self, whole: Money) -> Money:
         left = max(Fraction(0), 1 - self._tally().seen)

@@ -102,6 +102,10 @@ class KycReview:
     # Called with the party id once an approval that granted a tier has committed (the personal wallet's transfers
     # left waiting by tier 0's receiving limits are claimed then: ``wallets.claims.WaitingClaims.after_verification``)
     on_granted: Callable[[str], None] | None = None
+    # Called with the (party id, name) pairs of an application a list matched at submission, once it committed: the
+    # wiring's ``Monitoring.rescreen`` of them, whose blocking alert holds the party now, not at the next rescreen
+    # (review14 R14-7: a tier-0 wallet moves money while its holder's application waits)
+    on_listed: Callable[[list[tuple[str, str]]], object] | None = None
     # The parties an officer belongs to (``identity.teams.parties_of``: their own user id and the merchant they act
     # for); None where no merchants are wired (the check then knows only the officer's own id)
     parties_of: Callable[[str], frozenset[str]] | None = None
@@ -241,7 +245,10 @@ class KycReview:
             _publish(uow, self.ids, events)
             return application
 
-        return in_transaction(self.uow, work)
+        submitted = in_transaction(self.uow, work)
+        if matches and self.on_listed is not None:
+            self.on_listed([(submitted.party_id, name) for name in submitted.names()])
+        return submitted
 
     def _screen(self, party_id: str, application_id: str) -> tuple[str, ...]:
         if self.screening is None:
@@ -291,7 +298,10 @@ class KycReview:
             _audit(uow.audit, "system:screening", "kyc.screened", application, now, matches=len(matches))
             return application
 
-        return in_transaction(self.uow, work)
+        screened = in_transaction(self.uow, work)
+        if screened is not None and matches and self.on_listed is not None:  # held now, as at submission (R14-7)
+            self.on_listed([(screened.party_id, name) for name in screened.names()])
+        return screened
 
     def screened_names(self) -> Iterator[tuple[str, str]]:
         """(party id, name) of every party with an application under review or approved: who rescreening covers."""

@@ -421,6 +421,9 @@ class Refund:
     # at the funding quote's ask (``flows.fund_refund``); both None when its balance covered the whole refund.
     funded: Money | None = None
     owed: Money | None = None
+    # why a requested refund is not sent: ``screening_unavailable`` (screening is required and no sanctions list is
+    # loaded, R12-3); the first run after a list is imported screens its address, then sends it or fails it
+    held: str | None = None
 
     @property
     def is_open(self) -> bool:

@@ -75,6 +75,7 @@ from cryptopay.core.compliance.addresses import REFUND, RULE, listed_address
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.screening import SCREENING_UNAVAILABLE
 from cryptopay.core.errors import (
     MOVEMENT_UNAVAILABLE,
     CryptopayError,
@@ -584,8 +585,53 @@ class Refunds:
             )
 
         requested = page_past(requested_after, self._not_frozen, lambda r: (r.created_at, r.id), limit=limit)
+        screening = self._screening()
+        if screening is not None and screening.must_wait():  # no list to screen against: held, never sent unscreened
+            return [transaction(self._uow, partial(self._hold_for_screening, refund_id=r.id)) for r in requested]
         checked = [transaction(self._uow, partial(self._check_received, refund=r)) for r in requested]
-        return [self._follow(r, send=True) if r.is_open else r for r in checked]
+        screened = [self._screen_held(r) if r.is_open and r.held is not None else r for r in checked]
+        return [self._follow(r, send=True) if r.is_open else r for r in screened]
+
+    def _hold_for_screening(self, uow: PaymentsUnitOfWork, refund_id: str) -> Refund:
+        """Keep a requested refund unsent while screening is required and no list is loaded (R12-3): its coins stay
+        held, ``held`` says why (audited ``refund.held`` once)."""
+        refund, now = _refund(uow, refund_id), self._clock.now()
+        if not refund.is_open or refund.held is not None:
+            return refund
+        refund.held, refund.updated_at = SCREENING_UNAVAILABLE, now
+        uow.refunds.update(refund)
+        audit(uow, "system:refunds", "refund.held", f"refund:{refund.id}", now, reason=SCREENING_UNAVAILABLE)
+        return refund
+
+    def _screen_held(self, refund: Refund) -> Refund:
+        """A list is loaded now: a refund held for it is screened before it is sent; a listed address fails it (its
+        hold voided, the blocking alert raised, ``refund.blocked``), else it goes on (``refund.released``)."""
+        movement = Movement(
+            id=f"refund:{refund.id}",
+            party_id=refund.merchant_id,
+            product=REFUND,
+            direction=Direction.OUT,
+            amount=Money.zero(KES),
+            at=self._clock.now(),
+            counterparty=refund.address,
+            network=refund.network,
+        )
+        matches, alerts = listed_address(self._screening(), self._monitoring(), movement)
+        refs = ",".join(sorted({m.ref for m in matches}))
+        return transaction(self._uow, partial(self._released, refund_id=refund.id, refs=refs, alerts=alerts))
+
+    def _released(self, uow: PaymentsUnitOfWork, refund_id: str, refs: str, alerts: tuple[str, ...]) -> Refund:
+        refund, now = _refund(uow, refund_id), self._clock.now()
+        if refund.held is None:
+            return refund
+        reason, refund.held, refund.updated_at = refund.held, None, now
+        uow.refunds.update(refund)
+        audit(uow, "system:refunds", "refund.released", f"refund:{refund.id}", now, reason=reason)
+        if not refs:
+            return refund
+        details = {"network": refund.network, "address": refund.address, "lists": refs, "alerts": ",".join(alerts)}
+        _audit_blocked(uow, "system:refunds", f"refund:{refund.id}", now, details)
+        return self._settle(uow, refund.id, None, f"the address was listed before sending ({refs})")
 
     def _not_frozen(self, page: list[Refund]) -> list[Refund]:
         """``page`` without the refunds of merchants compliance froze (a held payment's return excepted)."""

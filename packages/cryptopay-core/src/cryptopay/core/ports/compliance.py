@@ -11,7 +11,7 @@ from typing import Protocol
 
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.compliance.screening import AddressMatch, NameMatch
+from cryptopay.core.compliance.screening import AddressMatch, NameMatch, Snapshot
 from cryptopay.core.ports.storage import UnitOfWork
 
 __all__ = [
@@ -94,6 +94,10 @@ class ScreeningPort(Protocol):
     def screen_address(self, network: str, address: str) -> list[AddressMatch]: ...
 
     def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]: ...
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every list snapshot imported, oldest first (a rescreen looks up what an earlier one of a list raised)."""
+        ...
 
     def must_wait(self) -> bool:
         """Whether screening is required and no list is loaded: money screened now is held (never a clean "no
