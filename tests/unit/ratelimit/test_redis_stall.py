@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cryptopay.adapters import _redis_stall
+from cryptopay.adapters import redis_stall
 from cryptopay.adapters.cache.identity import RedisEpoch
 from cryptopay.adapters.ratelimit import RedisRateLimiter
 from cryptopay.core.errors import Unavailable
@@ -48,7 +48,9 @@ def test_an_api_key_request_waits_one_timeout_then_its_503_without_the_exception
 def test_a_later_request_asks_redis_again(stalled_redis: Redis) -> None:
     """Past the window the stall is forgotten: the next touch waits its timeout again (a recovered Redis is used)."""
     limiter = RedisRateLimiter(stalled_redis)
-    _redis_stall.seen(TimeoutError("an earlier request"), now=time.monotonic() - _redis_stall.WINDOW - 0.01)
+    redis_stall.seen(
+        stalled_redis, TimeoutError("an earlier request"), now=time.monotonic() - redis_stall.WINDOW - 0.01
+    )
     started = time.monotonic()
     with pytest.raises(Unavailable):
         limiter.hit("rl:ip:203.0.113.9", limit=30, window_seconds=60)
