@@ -136,7 +136,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         withheld="freeze_reason frozen_at frozen_by",
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
-    HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id wording"),
+    HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id wording receipt"),
     # ``held_at``, ``proposal``, ``decided_at``: held for a frozen recipient, an officer's proposed decision on it and
     # when officers decided (compliance's: the state and the times are exported as its parties see them)
     Transfer: _classified(
