@@ -39,6 +39,8 @@ def test_show_by_phone_and_history_with_running_balances(stack):
     shown = _wallets("show", "+254712000001", "--json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["balances"]["KES"] == "380.00"
+    table = _wallets("show", "+254712000001").stdout.splitlines()[0].split()
+    assert table[:5] == ["USER_ID", "PHONE", "USERNAME", "FROZEN", "FROZEN_REASON"] and "KES" in table  # R14-4
     listed = json.loads(_wallets("history", "@amina", "--asset", "kes", "--json").stdout)["history"]
     assert [(h["amount"], h["balance_after"]) for h in listed] == [("-120.00", "380.00"), ("500.00", "500.00")]
 

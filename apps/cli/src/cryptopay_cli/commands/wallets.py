@@ -45,9 +45,8 @@ def show(who: str = _WHO, as_json: bool = _JSON) -> None:
     if as_json:
         emit_json(view)
     else:
-        emit_table(
-            [{k: v for k, v in view.items() if k != "balances"} | balances], [*view.keys() - {"balances"}, *balances]
-        )
+        fields = [k for k in view if k != "balances"]  # in the view's order (a set's put FROZEN_REASON first: R14-4)
+        emit_table([{k: view[k] for k in fields} | balances], [*fields, *balances])
 
 
 @app.command("history")
