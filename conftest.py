@@ -25,6 +25,21 @@ after each test (an xdist worker being shut down is interrupted with SIGINT, whi
 Tests that share one stack run on one worker (``GROUPS``, by path: a scheduler of our own): the browser tests (one
 live stack and one Chromium for all of them) and the end-to-end demos (one whole stack at a time).
 
+Password hashing in the test processes (``cheap_password_hashing``): Argon2id at the cost of the HTTP tests'
+``fast_hasher`` (one pass over 1 MiB) wherever the code under test takes the library's default parameters (the root
+wiring's ``Argon2Hasher()``, ``in_memory_services``): at the production cost (64 MiB, three passes) each hash and
+each verification took about 0.2 s of CPU, over a hundred seconds of the suite's sign-ups and logins. The same
+algorithm, the same code paths (a hash made at one cost verifies at any; a login rehashes a hash of other parameters);
+processes the tests start (the demos, the browser tests' stack, CLI subprocesses) hash at the production cost, and
+``tests/unit/identity/test_password_hashing_cost.py`` checks, in a process of its own, that production's is RFC 9106's.
+
+The collected suite is frozen out of the cyclic garbage collector's reach (``pytest_collection_finish``: ``gc.freeze``,
+as a production worker freezes what it built at start): a worker's heap after collection (every module imported, every
+test item: over 250,000 objects) was traversed again by each full collection, about 0.1-0.25 s of CPU each, a few
+hundred times a run; the HTTP tests spent over 40% of their CPU in the collector (tests/integration/http_review's
+crypto and portal probes: 44.6 s of CPU, 20.1 s of it collecting; frozen, 36.9 s and 11.7 s). Objects the tests make
+are collected as before.
+
 The hang guard (pytest-timeout; ``timeout`` and ``timeout_method`` in pyproject.toml): a guard against a run that
 never ends, not a timed assertion. A test that is still running after ``timeout`` seconds (its fixtures' setup and
 teardown included: the last test of a worker also tears the session fixtures down) fails with the stacks of every
@@ -43,6 +58,8 @@ in silence. A test that may take longer has its own ``@pytest.mark.timeout(secon
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import os
 import shutil
 import signal
@@ -54,6 +71,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import argon2
 import pytest
 from hypothesis import settings
 
@@ -61,6 +79,17 @@ from hypothesis import settings
 # example that is correct but slow failed as DeadlineExceeded / Flaky. A test's own ``settings`` still applies.
 settings.register_profile("cryptopay", deadline=None)
 settings.load_profile("cryptopay")
+
+TEST_PASSWORD_HASHING = dataclasses.replace(argon2.profiles.get_default_parameters(), time_cost=1, memory_cost=1024)
+"""Argon2id's parameters in the test processes: ``tests.integration.http.http_support.fast_hasher``'s."""
+
+
+def cheap_password_hashing() -> None:
+    """Argon2's default parameters, as ``Argon2Hasher()`` reads them, are ``TEST_PASSWORD_HASHING`` in this process."""
+    argon2.profiles.get_default_parameters = lambda: TEST_PASSWORD_HASHING
+
+
+cheap_password_hashing()
 
 GROUPS = {"tests/browser/": "stacks", "tests/e2e/": "stacks"}
 """Directories whose tests run whole on one worker: the browser tests share one live stack and one Chromium; the
@@ -94,6 +123,14 @@ def _private_directory(config: pytest.Config, variable: str, prefix: str) -> Non
     home = tempfile.mkdtemp(prefix=prefix)
     os.environ[variable] = home
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection left (modules, test items) frozen out of the cyclic collector's generations: never traversed
+    again by a collection during the tests (see the module's docstring)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -394,8 +394,11 @@ def test_with_no_sanctions_list_loaded_an_application_is_accepted_flagged_and_sc
     [approved] = rig.review.standing("usr_wanjiku").applications
     assert approved.state.value == "approved" and approved.screening_pending and approved.sanctions_matches == ()
     assert "kyc.screening_pending" in rig.audit_actions() and rig.review.screen_pending() == []
+    held: list[tuple[str, str]] = []
+    rig.review.on_listed = held.extend  # as wired: the party's names to Monitoring.rescreen, which holds it
     entry = ListEntry(ref="ofac:1", kind="individual", names=("WANJIKU KAMAU",))
     screening.import_list("ofac_sdn", "v-1", [entry], actor="operator:test")
     [screened] = rig.review.screen_pending()
     assert not screened.screening_pending and screened.sanctions_matches[0].startswith("ofac_sdn ofac:1")
+    assert held == [("usr_wanjiku", "Wanjiku Kamau")]
     assert rig.review.screen_pending() == [] and {"kyc.sanctions_match", "kyc.screened"} <= set(rig.audit_actions())

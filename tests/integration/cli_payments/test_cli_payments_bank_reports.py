@@ -190,3 +190,21 @@ def test_cli_merchant_teams_invite_set_role_remove(stack):
     assert len(cli_json("merchants", "members", merchant_id)["members"]) == 1
     audited = [r for r in stack.audit_trail.records() if r.action.startswith("team.")]
     assert [r.action for r in audited][:1] == ["team.invite"] and dict(audited[0].details)["via"].startswith("ops:")
+
+
+def test_cli_bank_confirmations_page_on_saying_so(stack):
+    """R13-15: a list longer than ``--limit`` says how to see the rest (a ``more:`` line on stderr, ``more_after``)
+    and ``--after`` that id gives it; nothing stops silently at a page."""
+    proposed, merchant_id = [], bank_merchant("CITI:12345678")
+    for _ in range(2):  # two settlements, two transfers
+        paid_invoice(stack, merchant_id)
+        (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
+        (payout_id,) = ran["payout_ids"]
+        stack.payouts.propose_bank_confirmation(payout_id, reference=f"FT{len(proposed)}", note="", by="user:amina")
+        proposed.append(payout_id)
+    first = cli("payouts", "bank-confirmations", "--limit", "1", "--json")
+    page = json.loads(first.stdout)
+    assert [p["id"] for p in page["bank_confirmations"]] == proposed[:1] and page["more_after"] == proposed[0]
+    assert f"more: cryptopay payouts bank-confirmations --after {proposed[0]}" in first.stderr, first.output
+    rest = cli_json("payouts", "bank-confirmations", "--limit", "1", "--after", proposed[0])
+    assert [p["id"] for p in rest["bank_confirmations"]] == proposed[1:] and rest["more_after"] is None

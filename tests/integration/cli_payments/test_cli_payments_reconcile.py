@@ -253,6 +253,11 @@ def test_cli_reconcile_exits_5_for_a_payout_unknown_past_the_bound_until_it_is_c
     assert code == 5 and not report["clean"] and late["actual"].startswith("unknown since")
     listed = cli_json("payouts", "unresolved")["unresolved"]
     assert [p["id"] for p in listed] == [payout_id]
+    # R13-15: a page at a time (``--after`` the last id shown); an id of no payout exits 2
+    assert cli_json("payouts", "unresolved", "--limit", "1")["more_after"] is None
+    assert cli_json("payouts", "unresolved", "--after", payout_id)["unresolved"] == []
+    stray = cli("payouts", "unresolved", "--after", "po_ZZZZ")
+    assert stray.exit_code == 2 and "no payout po_ZZZZ to list after" in stray.stderr, stray.output
     [line] = [x for x in statement_of(stack.mpesa, shortcode=stack.mpesa.payout_shortcode).lines if x.is_payout]
     # LASTREAD L-2: the shell proposes nothing (ops:<login> and the API's user:<id> could be one person)
     proposed = cli(

@@ -245,25 +245,41 @@ def test_merchants_have_no_wallet_routes(api: WalletApi):
 
 
 def test_history_and_the_monthly_statement(api: WalletApi):
-    """The history shows running balances; the month's statement downloads as CSV; a bad month is a 422."""
+    """The history shows running balances; the month's statement downloads as CSV, each balance between its opening
+    and closing lines; the PDF's amounts at the asset's places (R14-3: USDT 2.000000, never 2.00); a bad month is a
+    422."""
     amina = api.sign_up("0712000001")["user"]["id"]
     api.fund(amina, "1000")
+    inventory = "assets:inventory:USDT"
+    api.services.ledger.open_account(Account(inventory, AccountKind.ASSET, USDT, allow_negative=True))
+    api.services.ledger.transfer("usdt", debit=inventory, credit=wallet_account(amina, USDT), amount=Money.of(2, USDT))
     headers = api.login("0712000001")
     lines = api.client.get("/v1/wallet/history?asset=KES", headers=headers).get_json()
     assert [(h["amount"]["amount"], h["balance_after"]["amount"]) for h in lines] == [("1000.00", "1000.00")]
     month = api.services.clock.now().strftime("%Y-%m")
     csv_answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
     assert csv_answer.status_code == 200 and csv_answer.mimetype == "text/csv"
-    assert csv_answer.get_data(as_text=True).splitlines()[1].split(",")[1:4] == ["KES", "1000.00", "1000.00"]
+    rows = [line.split(",")[1:5] for line in csv_answer.get_data(as_text=True).splitlines()[1:]]
+    assert rows == [
+        ["KES", "", "0.00", "opening_balance"],
+        ["USDT", "", "0.000000", "opening_balance"],
+        ["KES", "1000.00", "1000.00", "other"],
+        ["USDT", "2.000000", "2.000000", "other"],
+        ["KES", "", "1000.00", "closing_balance"],
+        ["USDT", "", "2.000000", "closing_balance"],
+    ]
     for odd in ("2026-13", "zz", "1999-12"):  # R9-3: the path's documented 422 code, not the core's invalid_input
         refused = api.client.get(f"/v1/wallet/statements/{odd}", headers=headers)
         assert (refused.status_code, refused.get_json()["code"]) == (422, "validation_failed"), refused.get_json()
-    later = api.client.get("/v1/wallet/statements/2999-12", headers=headers)  # one to come: a statement without lines
-    assert later.status_code == 200 and later.get_data(as_text=True).count("\n") == 1, later.get_data(as_text=True)
+    later = api.client.get("/v1/wallet/statements/2999-12", headers=headers)  # one to come: its balances only
+    kinds = [line.split(",")[4] for line in later.get_data(as_text=True).splitlines()[1:]]
+    assert later.status_code == 200 and kinds == ["opening_balance"] * 2 + ["closing_balance"] * 2, kinds
     pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Wallet statement" in text and "1,000.00" in text  # the pages' money formatter's figures
+    assert "Opening balance" in text and "Closing balance" in text and text.count("2.000000") >= 3, text
+    assert not re.search(r"(?<![\d.])2\.00(?!\d)", text), text  # USDT at its six places, never as shillings
     accepted = api.client.get(f"/v1/wallet/statements/{month}", headers={**headers, "Accept": "application/pdf"})
     assert accepted.mimetype == "application/pdf"
     assert api.client.get(f"/v1/wallet/statements/{month}?format=doc", headers=headers).status_code == 422
@@ -292,6 +308,9 @@ def test_a_busy_month_s_statement_holds_every_movement(api: WalletApi):
     answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     rows = [line.split(",") for line in answer.get_data(as_text=True).splitlines()[1:]]
+    assert [r[4] for r in (rows[0], rows[-1])] == ["opening_balance", "closing_balance"]
+    assert rows[0][3] == "0.00" and Decimal(rows[-1][3]) == balance  # the ledger's, before and after the month
+    rows = rows[1:-1]
     assert len(rows) == 1201 and {r[1] for r in rows} == {"KES"}
     running = Decimal(0)
     for row in rows:

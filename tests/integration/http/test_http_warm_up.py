@@ -37,6 +37,7 @@ def worker_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
     handlers, level = list(root.handlers), root.level
     for name in [name for name in __import__("os").environ if name.startswith("CRYPTOPAY_")]:
         monkeypatch.delenv(name)
+    frozen = gc.get_freeze_count()  # the suite's own (the root conftest freezes what collection left)
     built: list[Flask] = []
     yield built
     for app in built:
@@ -44,6 +45,9 @@ def worker_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Flask]]:
         runtime.services.close()
     root.handlers[:], root.level = handlers, level
     gc.unfreeze()
+    if frozen:  # the suite's objects frozen again, the apps' garbage collected first
+        gc.collect()
+        gc.freeze()
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:

@@ -48,6 +48,19 @@ def test_an_admins_search_leaves_the_compliance_desks_records_out(client, auth, 
     assert scopes == ["operations"] * 4 + [None]
 
 
+def test_the_holds_and_freezes_recorded_under_other_families_are_the_desks_too(client, auth, services):
+    """lastread L3-4: what the privacy export withholds as compliance's own work (a held send, a held remittance, a
+    recipient's freeze, an own-party refusal) is left out of an admin's search whatever its family."""
+    desk = ("wallet.held_send_kept", "remittance.held", "wallet.frozen_recipient", "aml.own_party_refused")
+    with services.uow() as uow:
+        for action in (*desk, "wallet.send", "wallet.held"):  # wallet.held: no family of the desk's
+            uow.audit.append(AuditEvent("system:x", action, "user:usr_c4", AT))
+    found = client.get("/v1/admin/audit?subject=usr_c4", headers=auth.user("admin")).json["records"]
+    assert sorted(r["action"] for r in found) == ["wallet.held", "wallet.send"]
+    found = client.get("/v1/admin/audit?subject=usr_c4", headers=auth.user("compliance")).json["records"]
+    assert len(found) == 6
+
+
 def test_dates_at_the_calendars_edges_are_a_422_not_a_500(client, auth, services):
     """R13-1: the last day of year 9999 and times whose UTC falls outside years 1000-9999 (a day added, a zone
     converted, overflowed into 500s); an ISO week date is no day either."""

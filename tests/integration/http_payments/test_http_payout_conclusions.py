@@ -258,6 +258,13 @@ def test_a_payment_another_unknown_payout_could_equally_be_concludes_neither(cli
     first, second = sent
     ann, codes = auth.staff("admin")
     bob, bob_codes = auth.staff("admin")
+    route = "/v1/admin/payouts/unresolved?limit=1"  # R13-15: a page at a time, never a silent cap
+    page = client.get(route, headers=ann).json
+    assert [i["payout"]["id"] for i in page["items"]] == [first] and page["next_cursor"] == first, page
+    page = client.get(f"{route}&cursor={first}", headers=ann).json
+    assert [i["payout"]["id"] for i in page["items"]] == [second] and page["next_cursor"] is None, page
+    stray = client.get(f"{route}&cursor=po_ZZZZ", headers=ann)
+    assert stray.status_code == 422 and stray.json["errors"][0]["field"] == "cursor", stray.json
     lines = statement_lines(stack)
     early, late = [x for x in parse_statement("\n".join(lines)).lines if x.is_payout]
     assert early.withdrawn == late.withdrawn and early.party_number == late.party_number
@@ -318,6 +325,13 @@ def test_a_failure_is_refused_while_its_payment_is_booked_on_a_payout_it_does_no
     first, second = sent
     ann, codes = auth.staff("admin")
     bob, bob_codes = auth.staff("admin")
+    route = "/v1/admin/payouts/unresolved?limit=1"  # R13-15: a page at a time, never a silent cap
+    page = client.get(route, headers=ann).json
+    assert [i["payout"]["id"] for i in page["items"]] == [first] and page["next_cursor"] == first, page
+    page = client.get(f"{route}&cursor={first}", headers=ann).json
+    assert [i["payout"]["id"] for i in page["items"]] == [second] and page["next_cursor"] is None, page
+    stray = client.get(f"{route}&cursor=po_ZZZZ", headers=ann)
+    assert stray.status_code == 422 and stray.json["errors"][0]["field"] == "cursor", stray.json
     lines = statement_lines(stack)
     rows = [x for x in parse_statement("\n".join(lines)).lines if x.is_payout]
     [mine] = [x for x in rows if x.withdrawn == stack.payouts.get_payout(first).amount]

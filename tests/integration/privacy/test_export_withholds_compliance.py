@@ -158,3 +158,29 @@ def test_every_field_of_every_exported_record_is_classified() -> None:
         "correction",  # an admin's proposed correction of a concluded payout's receipt (who, why)
         "corrections",  # the corrections two admins approved (the receipt itself is exported)
     }
+
+
+def test_a_screening_after_a_list_import_is_not_told_to_the_applicant() -> None:
+    """lastread L3-2: an application submitted while no list was loaded is screened after the import
+    (``screen_pending``), audited ``kyc.screened`` with the number of hits: compliance's own, withheld whole."""
+    from cryptopay.adapters.sanctions import RapidfuzzMatcher, parse_list
+    from cryptopay.core.compliance.screening import Screening
+    from cryptopay.core.testing.compliance import monitoring_repositories
+    from cryptopay.core.testing.storage import InMemoryStorage
+    from cryptopay.core.testing.system import ManualClock, SequentialIds
+
+
+    storage = InMemoryStorage(**monitoring_repositories())
+    screening = Screening(
+        uow=storage.unit_of_work, matcher=RapidfuzzMatcher(), clock=ManualClock(), ids=SequentialIds(), required=True
+    )
+    rig = KycRig(privacy_storage(), screening=screening)
+    details = attrs.evolve(person(), legal_name="Jose Ramon Nunez Garcia")
+    application = rig.review.apply_personal("usr_jose", 1, details, notify_to=None)
+    rig.review.submit("usr_jose", application.id)  # no list loaded: screening_pending
+    parsed = parse_list((FIXTURES / "sdn.xml").read_bytes())
+    screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+    [screened] = rig.review.screen_pending()
+    assert screened.sanctions_matches
+    shown = {r["action"] for r in _export(rig, "usr_jose")["audit"]}
+    assert not shown & {"kyc.screened", "kyc.screening_pending"} and "kyc.application_submitted" in shown

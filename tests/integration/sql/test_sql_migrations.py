@@ -563,10 +563,14 @@ def test_payout_receipts_are_filled_from_the_documents(empty_url: str) -> None:
         with engine.begin() as conn:
             conn.execute(insert, {"id": "po_1", "state": "completed", "doc": '{"id": "po_1", "receipt": "SBX1PAID"}'})
             conn.execute(insert, {"id": "po_2", "state": "planned", "doc": '{"id": "po_2", "receipt": null}'})
+            # typed in lower case before receipts were kept upper case (R13-12); a malformed answer's long text
+            conn.execute(insert, {"id": "po_3", "state": "completed", "doc": '{"id": "po_3", "receipt": " sbx3 "}'})
+            long = "X" * 250
+            conn.execute(insert, {"id": "po_4", "state": "completed", "doc": f'{{"id": "po_4", "receipt": "{long}"}}'})
         upgrade(empty_url, "0295")
         with engine.connect() as conn:
             found = dict(conn.execute(text("SELECT id, receipt FROM payouts ORDER BY id")).all())
-        assert found == {"po_1": "SBX1PAID", "po_2": None}
+        assert found == {"po_1": "SBX1PAID", "po_2": None, "po_3": "SBX3", "po_4": None}  # lastread L3-1
         assert "ix_payouts_receipt" in {i["name"] for i in sa.inspect(engine).get_indexes("payouts")}
     finally:
         engine.dispose()

@@ -137,6 +137,8 @@ def test_the_unresolved_payouts_pages_are_the_admins_and_speak_swahili(app, auth
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get(PAGE)
     assert status == 200 and "Malipo yasiyotatuliwa" in html and "Unresolved payouts" not in html
+    row = f'href="{PAGE}/{payout_id}"'
+    assert row in html and row not in ann.get(f"{PAGE}?after={payout_id}")[1]  # R13-15: paged
     status, html = ann.get(f"{PAGE}/{payout_id}")
     assert status == 200 and "Pendekeza hitimisho" in html and "Propose a conclusion" not in html
     # R13-9: the state and the reason in Swahili too, the wait in minutes (was "unknown", "no result within 0:02:00")

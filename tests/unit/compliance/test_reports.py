@@ -207,3 +207,101 @@ def test_an_officer_without_a_first_and_last_name_files_no_str(name):
     with rig.storage.unit_of_work() as uow:
         assert len(uow.audit.records()) == before
     assert rig.monitoring.case(case_id).str_exports == ()
+
+
+def test_a_rapid_in_and_outs_str_shows_what_arrived_as_well_as_what_left():
+    """Review14 R14-5: the STR of a rapid in-and-out carries the buy whose quick exit the rule flagged, not only the
+    movements out; an alert raised before its evidence listed ``arrivals`` finds them by its window."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("5000", minutes=-60),  # arrived before the window: not part of the pattern
+        rig.movement("1000", minutes=0),
+        rig.movement("300", minutes=5, direction=Direction.OUT, product="p2p", counterparty="usr_juma"),
+        rig.movement("600", minutes=10, direction=Direction.OUT, product="wallet_sell", counterparty="254712000001"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    alerts = rig.monitoring.run_batch(START - timedelta(hours=2), START + timedelta(hours=1))
+    [alert] = [a for a in alerts if a.kind == "rapid_in_out"]
+    assert alert.evidence["arrivals"] == feed[1].id
+    case = rig.monitoring.open_case("usr_ann", [alert.id])
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock)
+
+    def reported() -> list[tuple[str, str | None]]:
+        root = ET.fromstring(reporting.goaml_export(case.id, REPORTER, party_name="Otieno", officer="usr_ann")[1])
+        return [(t.findtext("transactionnumber"), t[-1].tag) for t in root.findall("transaction")]
+
+    both_halves = [(feed[1].id, "t_to_my_client"), (feed[2].id, "t_to"), (feed[3].id, "t_to")]
+    assert reported() == both_halves
+    with rig.storage.unit_of_work() as uow:  # as an alert raised before R14-5 kept it
+        older = uow.alerts.get(alert.id)
+        older.evidence = {k: v for k, v in older.evidence.items() if k != "arrivals"}
+        uow.alerts.update(older)
+    assert reported() == both_halves
+
+
+def test_a_round_trips_str_shows_the_way_out_and_every_part_of_the_way_back():
+    """What went to a counterparty and each part that came back from it (``returning``), not only the last part."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("1000", direction=Direction.OUT, product="withdraw", counterparty="TXa"),
+        rig.movement("500", minutes=60, product="wallet_deposit", counterparty="TXa"),
+        rig.movement("500", minutes=120, product="wallet_deposit", counterparty="TXa"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    [alert] = [a for a in rig.monitoring.run_batch(START, START + timedelta(hours=3)) if a.kind == "round_trip"]
+    case = rig.monitoring.open_case("usr_ann", [alert.id])
+    report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
+        case.id, REPORTER, party_name="Otieno Odhiambo", officer="usr_ann"
+    )
+    assert [m.id for m in report.movements] == [m.id for m in feed]
+
+
+def test_an_internal_wallet_transfer_is_filed_on_the_platform_with_our_client_on_the_other_side():
+    """Review14 R14-5: a P2P send never touches M-Pesa: its location is the platform, and its recipient, our client,
+    is ``t_to_my_client`` named as the KYC knows them (a received send's sender ``t_from_my_client``); a recipient
+    the KYC does not name (a phone not yet signed up) is an account on the platform, not at M-Pesa."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("1000"),
+        attrs.evolve(
+            rig.movement("300", minutes=5, direction=Direction.OUT, product="p2p", counterparty="usr_juma"),
+            asset="USDT",
+        ),
+        attrs.evolve(
+            rig.movement("200", minutes=6, direction=Direction.OUT, product="p2p", counterparty="254712000002"),
+            asset="USDT",
+        ),
+        rig.movement("400", minutes=7, product="p2p", counterparty="usr_juma"),
+        rig.movement("900", minutes=10, direction=Direction.OUT, product="wallet_sell", counterparty="254712000001"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    alerts = rig.monitoring.run_batch(START, START + timedelta(hours=1))
+    case = rig.monitoring.open_case("usr_ann", [a.id for a in alerts])
+    names = {"usr_juma": "Juma Otieno Mwangi"}
+    reporting = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock, party_names=lambda p: names.get(p, p))
+    root = ET.fromstring(reporting.goaml_export(case.id, REPORTER, party_name="Amina Ali", officer="usr_ann")[1])
+    tx = {t.findtext("transactionnumber"): t for t in root.findall("transaction")}
+    sent, to_phone, received, sold = (tx[m.id] for m in feed[1:])
+    assert sent.findtext("transaction_location") == "cryptopay (internal wallet transfer)"
+    assert [c.tag for c in sent if c.tag.startswith("t_")] == ["t_from_my_client", "t_to_my_client"]
+    recipient = sent.find("t_to_my_client")
+    assert [c.tag for c in recipient] == ["to_funds_code", "to_person", "to_country"]
+    assert [(c.tag, c.text) for c in recipient.find("to_person")] == [
+        ("first_name", "Juma Otieno"),
+        ("last_name", "Mwangi"),
+        ("comments", "client id usr_juma"),
+    ]
+    assert [c.tag for c in received if c.tag.startswith("t_")] == ["t_from_my_client", "t_to_my_client"]
+    assert received.findtext("t_from_my_client/from_person/last_name") == "Mwangi"
+    assert received.findtext("t_to_my_client/to_person/last_name") == "Ali"
+    assert [(c.tag, c.text) for c in to_phone.find("t_to/to_account")] == [
+        ("institution_name", "cryptopay"),
+        ("institution_code", "4711"),
+        ("non_bank_institution", "true"),
+        ("account", "254712000002"),
+    ]
+    assert sold.findtext("transaction_location") == "M-Pesa"  # a sale paid out by M-Pesa stays M-Pesa's
+    assert sold.findtext("t_to/to_account/institution_name") == "M-Pesa"

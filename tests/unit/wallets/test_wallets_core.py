@@ -238,7 +238,7 @@ def test_history_shows_running_balances_and_filters(stack):
     assert len(stack.wallets.history(amina.id, kind="p2p")) == 2
     csv_text = stack.wallets.statement(amina.id, stack.clock.now().strftime("%Y-%m"))
     assert csv_text.splitlines()[0].startswith("date,asset,amount,balance_after")
-    assert csv_text.splitlines()[-1].split(",")[2:4] == ["-100.00", "650.00"]
+    assert csv_text.splitlines()[-2].split(",")[2:4] == ["-100.00", "650.00"]  # then the closing balance line
 
 
 def test_a_send_confirmed_at_a_fee_the_schedule_no_longer_asks_is_refused_and_moves_nothing(stack):

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from cryptopay.core.payouts import PayoutState
+from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
 from cryptopay.core.payouts.model import ReceiptCorrection
 
@@ -46,6 +46,19 @@ app = typer.Typer(
 )
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_AFTER = typer.Option(None, "--after", help="The last payout id of the previous page (its 'more:' line).")
+_LIMIT = typer.Option(100, "--limit", min=1, max=1000, help="Payouts per page.")
+
+
+def _more(found: list[Payout], limit: int, command: str) -> tuple[list[Payout], str | None]:
+    """A page (``found``: asked for ``limit + 1``) and the id to page on after, said on stderr when there is more:
+    the list never stops silently at a page (R13-15)."""
+    page, more = found[:limit], found[limit - 1].id if len(found) > limit else None
+    if more is not None:
+        typer.echo(f"more: cryptopay payouts {command} --after {more}", err=True)
+    return page, more
+
+
 _COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
 _LIST_COLUMNS = ["id", "whose", "merchant_id", *_COLUMNS[2:]]
 _WHOSE = {"settlement": "merchant", "sale": "wallet sale", "bill": "wallet bill", "remittance": "remittance"}
@@ -187,10 +200,11 @@ def bank_file(
 
 
 @app.command("unresolved")
-def unresolved(as_json: bool = _JSON) -> None:
-    """Payouts unknown past the bound (each a reconciliation difference), with any conclusion proposed."""
+def unresolved(after: str | None = _AFTER, limit: int = _LIMIT, as_json: bool = _JSON) -> None:
+    """Payouts unknown past the bound (each a reconciliation difference), with any conclusion proposed, oldest
+    first; a page at a time (``--after`` the id a ``more:`` line names)."""
     with errors_to_exit_codes():
-        found = services().payouts.unresolved()
+        found, more = _more(services().payouts.unresolved(after=after, limit=limit + 1), limit, "unresolved")
         audit_read("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(found)))
     views = [
         payout_view(p)
@@ -202,20 +216,21 @@ def unresolved(as_json: bool = _JSON) -> None:
         for p in found
     ]
     if as_json:
-        emit_json({"unresolved": views})
+        emit_json({"unresolved": views, "more_after": more})
         return
     columns = ["id", "kind", "method", "destination", "amount", "unknown_since", "note", "proposed"]
     emit_table([flat(v) for v in views], columns)
 
 
 @app.command("bank-confirmations")
-def bank_confirmations(as_json: bool = _JSON) -> None:
+def bank_confirmations(after: str | None = _AFTER, limit: int = _LIMIT, as_json: bool = _JSON) -> None:
     """Bank transfers whose confirmation one admin proposed and a second has yet to approve or refuse (on the API or
     the console's /console/payouts/bank-confirmations), oldest first: who proposed, the reference, the amount, the age
-    (an audited read: payees' bank accounts)."""
+    (an audited read: payees' bank accounts); a page at a time (``--after`` the id a ``more:`` line names)."""
     with errors_to_exit_codes():
         svc = services()
-        found, now = svc.payouts.pending_bank_confirmations(), svc.clock.now()
+        pending = svc.payouts.pending_bank_confirmations(after=after, limit=limit + 1)
+        (found, more), now = _more(pending, limit, "bank-confirmations"), svc.clock.now()
         audit_read("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
     views = [
         payout_view(p)
@@ -229,7 +244,7 @@ def bank_confirmations(as_json: bool = _JSON) -> None:
         for p in found
     ]
     if as_json:
-        emit_json({"bank_confirmations": views})
+        emit_json({"bank_confirmations": views, "more_after": more})
         return
     columns = ["id", "reference", "amount", "proposed_by", "proposed_at", "age_minutes", "note"]
     emit_table([flat(v) for v in views], columns)

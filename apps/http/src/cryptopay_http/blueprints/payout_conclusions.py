@@ -22,6 +22,7 @@ carries it out in a second admin's name (each a step-up; the proposer approving 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -41,6 +42,7 @@ from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.officer_desk import RELATED
 from cryptopay_http.openapi import operation
+from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import actor, payments
 
 __all__ = ["bp"]
@@ -173,11 +175,23 @@ class BankApprovalRequest:
     reference: str = attrs.field(metadata=_REFERENCE)
 
 
+_NEXT = "the cursor of the next page (`?cursor=`), null on the last: the list goes on past a page (R13-15)"
+
+
 @attrs.frozen
 class UnresolvedList:
-    """Payouts unknown past the bound, oldest first."""
+    """Payouts unknown past the bound, oldest first, a page at a time."""
 
     items: list[ConclusionView]
+    next_cursor: str | None = attrs.field(default=None, metadata={"description": _NEXT})
+
+
+def _page(listing: Callable[..., list[Payout]], after: str | None, limit: int) -> list[Payout]:
+    """A page of a payouts listing after the payout of the ``cursor`` (one that names no payout: a 422 on it)."""
+    try:
+        return listing(limit=limit, after=after)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="cursor") from None
 
 
 _PROBLEMS = (
@@ -211,14 +225,20 @@ _DECIDED = (
     description=(
         "Every payout (a merchant's settlement, a wallet's sale or bill, a remittance) whose outcome is unknown for "
         "longer than the bound, with the conclusion proposed for it, if any: each is a reconciliation difference "
-        "(`payouts-unresolved`) until two admins conclude it. Audited."
+        "(`payouts-unresolved`) until two admins conclude it. Oldest first, a page at a time: `next_cursor` "
+        "passed back as `cursor` gives the next. Audited."
     ),
 )
 @require(roles=[Role.ADMIN])
+@paginated("po")
 def unresolved() -> Response:
-    found = payments().payouts.unresolved()
-    audit_security("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(found)))
-    return json_response(UnresolvedList([ConclusionView.of(p) for p in found]))
+    def fetch(after: str | None, limit: int) -> list[Payout]:
+        found = _page(payments().payouts.unresolved, after, limit)
+        audit_security("payouts.unresolved_viewed", "payouts:unresolved", count=str(min(len(found), limit - 1)))
+        return found
+
+    page = paginate(fetch, ConclusionView.of)
+    return json_response(UnresolvedList(page.data, page.next_cursor))
 
 
 @bp.post("/v1/admin/payouts/<payout_id>/conclusion")
@@ -320,9 +340,11 @@ def decline(payout_id: str) -> Response:
 
 @attrs.frozen
 class BankTransferList:
-    """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any)."""
+    """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any), a page at a
+    time."""
 
     items: list[ConclusionView]
+    next_cursor: str | None = attrs.field(default=None, metadata={"description": _NEXT})
 
 
 @bp.get("/v1/admin/payouts/bank-transfers")
@@ -333,14 +355,20 @@ class BankTransferList:
     description=(
         "Every bank-transfer payout (from the bank file) not yet confirmed, with the bank reference proposed for it, "
         "if any (`proposed_receipt`, `proposed_by`): each completes when a second admin approves it "
-        "(`.../bank-confirmation/approve`). Audited (payees' bank accounts)."
+        "(`.../bank-confirmation/approve`). Oldest first, a page at a time: `next_cursor` passed back as `cursor` "
+        "gives the next. Audited (payees' bank accounts)."
     ),
 )
 @require(roles=[Role.ADMIN])
+@paginated("po")
 def bank_transfers() -> Response:
-    found = payments().payouts.awaiting_bank_transfer()
-    audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(found)))
-    return json_response(BankTransferList([ConclusionView.of(p) for p in found]))
+    def fetch(after: str | None, limit: int) -> list[Payout]:
+        found = _page(payments().payouts.awaiting_bank_transfer, after, limit)
+        audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(min(len(found), limit - 1)))
+        return found
+
+    page = paginate(fetch, ConclusionView.of)
+    return json_response(BankTransferList(page.data, page.next_cursor))
 
 
 @bp.post("/v1/admin/payouts/<payout_id>/bank-confirmation")

@@ -606,10 +606,13 @@ def _next_link(query: dict[str, str]) -> str:
     alternatives=(_PDF,),
     description=(
         "The caller's statement for one Nairobi calendar month: every movement of the month, oldest first, each "
-        "with the asset's balance after it (the first line's balance less its amount is the opening balance, the "
-        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`. A month "
-        "without movements (one to come included) is a statement without lines; a month outside the path's "
-        "pattern (`2026-13`) is a 422 `validation_failed`."
+        "with the asset's balance after it, amounts at the asset's places (USDT 6, KES 2, BTC 8), as CSV, or as "
+        "PDF with `format=pdf` or `Accept: application/pdf`. Each balance the wallet held or moved by the month's "
+        "end has an `opening_balance` line first (dated the month's start) and a `closing_balance` line last "
+        "(dated its end, or now for a month not over), their `amount` and `reference` empty. A buy's line and a "
+        "payout's (a sale's, a bill's) have M-Pesa's receipt in their `reference` when known (`ent_... M-Pesa "
+        "SBX0000027`). A month without movements (one to come included) is a statement of its balance lines "
+        "only; a month outside the path's pattern (`2026-13`) is a 422 `validation_failed`."
     ),
     problems=(NO_WALLET,),
 )
@@ -625,7 +628,8 @@ def my_statement(month: str) -> Response:
     if wants == "pdf":
         label, wallet = f"{statement_period(month)[0]:%Y-%m}", wallets.wallet(user_id)
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
-        document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
+        lines, balances = wallets.statement_lines(user_id, month), wallets.statement_balances(user_id, month)
+        document = wallet_statement(lines, label, holder, balances)
         return pdf_response(document, pdf_filename("cryptopay-statement", label))
     chunks = wallets.statement_chunks(user_id, month, describe=statement_describer())  # written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'

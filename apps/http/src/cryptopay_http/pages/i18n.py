@@ -117,6 +117,17 @@ def figure(value: Money) -> str:
     return crypto(value)
 
 
+def placed(value: Money) -> str:
+    """An amount at its asset's places, grouped, as the API and the CSV statement give it (``7.693410``,
+    ``-2.000000``, ``1,000.00``): a printed statement ticked against them line by line (R14-3)."""
+    return amount(value.amount, language(), places=value.asset.decimals)
+
+
+def placed_money(value: Money) -> str:
+    """``placed`` with the asset's code: ``USDT 2.000000``."""
+    return f"{value.asset.code} {placed(value)}"
+
+
 def money_in(value: Decimal | str, code: str) -> str:
     """A report's amount (its decimal text and asset code, as reports keep them) as ``money`` shows it:
     ``USDT 25.00``, never ``USDT 25``."""
@@ -162,13 +173,13 @@ def when(moment: datetime, lang: str) -> str:
     return format_datetime(moment, "d MMM y, HH:mm", tzinfo=NAIROBI, locale=lang)
 
 
-def described(line: HistoryLine) -> str:
+def described(line: HistoryLine, written: Callable[[Money], str] = money) -> str:
     """A wallet history line's description in the request's language: its words (``core.wallets.wording``, derived
-    from the movement's kind and data) translated, amounts as ``money`` writes them; an entry no product wrote keeps
-    the ledger's English (a page marks it ``lang="en"``)."""
+    from the movement's kind and data) translated, amounts as ``written`` writes them (``money``; a statement's
+    ``placed_money``); an entry no product wrote keeps the ledger's English (a page marks it ``lang="en"``)."""
     if line.wording is None:
         return line.description
-    return line.wording.text(gettext, money)
+    return line.wording.text(gettext, written)
 
 
 def statement_describer() -> Callable[[HistoryLine], str]:

@@ -264,7 +264,8 @@ def statement() -> Response:
         lines, wallet = wallets.statement_lines(user_id, month), wallets.wallet(user_id)
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         label = f"{statement_period(month)[0]:%Y-%m}"
-        return pdf_response(wallet_statement(lines, label, holder), pdf_filename("cryptopay-statement", label))
+        document = wallet_statement(lines, label, holder, wallets.statement_balances(user_id, month))
+        return pdf_response(document, pdf_filename("cryptopay-statement", label))
     chunks = wallets.statement_chunks(user_id, month, describe=statement_describer())  # written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from cryptopay.core.printing import Facts, Heading, Layout, Paragraph, Printable, QrCode, Table
 from cryptopay.core.reports import Report
 from cryptopay.core.system import NAIROBI
-from cryptopay.core.wallets.history import HistoryLine
+from cryptopay.core.wallets.history import HistoryLine, StatementBalance, reference
 from flask import Response
 
-from cryptopay_http.pages.i18n import described, figure, money
+from cryptopay_http.pages.i18n import described, money, placed, placed_money
 from cryptopay_http.pages.i18n import gettext as _
 from cryptopay_http.runtime import runtime
 
@@ -98,8 +98,12 @@ def _footer() -> str:
     return _("cryptopay · printed %(when)s (Nairobi time)") % {"when": f"{printed:%Y-%m-%d %H:%M}"}
 
 
-def wallet_statement(lines: Iterable[HistoryLine], month: str, holder: str) -> Printable:
-    """A wallet's month, oldest first: date, asset, amount, balance after, what it was, reference."""
+def wallet_statement(
+    lines: Iterable[HistoryLine], month: str, holder: str, balances: Iterable[StatementBalance] = ()
+) -> Printable:
+    """A wallet's month: each balance's opening and closing, then the movements oldest first (date, asset, amount,
+    balance after, what it was, reference with M-Pesa's receipt when known); every amount at its asset's places, as
+    the CSV and the API give it (R14-3)."""
     oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
     ordered = sorted(oldest_first, key=lambda h: h.at)
     columns = (_("Date"), _("Asset"), _("Amount"), _("Balance after"), _("Description"), _("Reference"))
@@ -107,16 +111,22 @@ def wallet_statement(lines: Iterable[HistoryLine], month: str, holder: str) -> P
         (
             f"{h.at.astimezone(NAIROBI):%Y-%m-%d %H:%M}",
             h.amount.asset.code,
-            figure(h.amount),
-            figure(h.balance_after),
-            described(h) or h.kind,
-            h.transfer_id or h.entry_id,
+            placed(h.amount),
+            placed(h.balance_after),
+            described(h, placed_money) or h.kind,
+            reference(h),
         )
         for h in ordered
     )
     blocks: list[Heading | Paragraph | Facts | Table] = [
         Facts(((_("Wallet"), holder), (_("Month"), month), (_("Movements"), str(len(rows))))),
     ]
+    held = list(balances)
+    if held:
+        opened = _("Opening balance (%(when)s)") % {"when": f"{held[0].opened_at.astimezone(NAIROBI):%Y-%m-%d %H:%M}"}
+        closed = _("Closing balance (%(when)s)") % {"when": f"{held[0].closed_at.astimezone(NAIROBI):%Y-%m-%d %H:%M}"}
+        ends = tuple((b.opening.asset.code, placed(b.opening), placed(b.closing)) for b in held)
+        blocks.append(Table((_("Asset"), opened, closed), ends, numeric=frozenset({opened, closed})))
     if rows:
         blocks.append(Table(columns, rows, numeric=frozenset({_("Amount"), _("Balance after")})))
     else:

@@ -47,6 +47,7 @@ __all__ = [
     "AuditProblem",
     "AuditQuery",
     "AuditRecord",
+    "action_in",
     "chain_next",
     "record_hash",
     "verify_chain",
@@ -101,9 +102,9 @@ class AuditQuery:
 
     ``subjects``: the record's subject is one of them; ``actor``: who acted, exactly; ``action``: the action begins
     with it (``kyc.`` finds every KYC decision); ``since`` (inclusive) and ``until`` (exclusive): the record's time;
-    ``hidden``: action prefixes left out whatever else matches (the compliance desk's records, for a searcher
-    outside it: ``audit_search.DESK_ACTIONS``). On SQL the subject and actor criteria use the ``(subject, seq)`` and
-    ``(actor, seq)`` indexes."""
+    ``hidden``: actions left out whatever else matches (``action_in``'s patterns: the compliance desk's records,
+    for a searcher outside it: ``audit_search.DESK_ACTIONS``). On SQL the subject and actor criteria use the
+    ``(subject, seq)`` and ``(actor, seq)`` indexes."""
 
     subjects: tuple[str, ...] = ()
     actor: str | None = None
@@ -128,8 +129,23 @@ class AuditQuery:
             and (self.action is None or record.action.startswith(self.action))
             and (self.since is None or record.at >= self.since)
             and (self.until is None or record.at < self.until)
-            and not record.action.startswith(self.hidden)
+            and not action_in(record.action, self.hidden)
         )
+
+
+def action_in(action: str, patterns: Iterable[str]) -> bool:
+    """Whether ``action`` is one of ``patterns``: equal to one, or starting with one that ends in ``.`` or ``_`` (a
+    family: ``compliance.``, ``wallet.held_send_``), or ending with one that starts with ``.`` (``.own_party_refused``).
+    One rule for every list of actions kept from someone (the privacy export's, the admins' audit search).
+
+    >>> [action_in(a, ("kyc.frozen", "wallet.held_send_", ".own_party_refused")) for a in
+    ...  ("kyc.frozen", "kyc.frozen_x", "wallet.held_send_kept", "aml.own_party_refused", "wallet.held")]
+    [True, False, True, True, False]
+    """
+    return any(
+        action == p or (p.endswith((".", "_")) and action.startswith(p)) or (p.startswith(".") and action.endswith(p))
+        for p in patterns
+    )
 
 
 @attrs.frozen

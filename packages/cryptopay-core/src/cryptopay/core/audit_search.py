@@ -45,6 +45,7 @@ from cryptopay.core.audit import AuditEvent, AuditQuery, AuditRecord
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.ports.storage import AuditLog
+from cryptopay.core.privacy.export import WITHHELD_ACTIONS
 from cryptopay.core.reports.periods import DATE_PATTERN
 from cryptopay.core.system import in_utc
 from cryptopay.core.text import text_problem
@@ -66,7 +67,14 @@ __all__ = [
     "search_audit",
 ]
 
-DESK_ACTIONS = ("compliance.", "aml.", "kyc.")  # the compliance desk's records: its officers' search only
+# The compliance desk's records, its officers' search only (``core.audit.action_in``'s patterns): its own families,
+# and everything the privacy export withholds as compliance's own work (holds, freezes, screening hits; L3-4).
+DESK_ACTIONS = (
+    "compliance.",
+    "aml.",
+    "kyc.",
+    *(w for w in WITHHELD_ACTIONS if not w.startswith(("compliance.", "aml.", "kyc."))),
+)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_TEXT = 64  # the columns' width (tables.CODE) is wider than any id, actor or action prefix

@@ -38,7 +38,8 @@ from cryptopay.core.reconciliation import Statement, parse_statement
 from flask import Response, request
 
 from cryptopay_http.auth import audit_security
-from cryptopay_http.pages.console import acted, acting, bp, required_note
+from cryptopay_http.pages.console import PAGE as ROWS
+from cryptopay_http.pages.console import acted, acting, bp, page_of, required_note
 from cryptopay_http.pages.web import page, takes_documents
 from cryptopay_http.runtime import runtime
 
@@ -123,10 +124,13 @@ def _payouts() -> Payouts:
 
 @bp.get("/payouts/unresolved")
 def payouts_unresolved() -> Response:
-    """Payouts unknown past the bound, oldest first, with the conclusion proposed on each."""
-    rows = _payouts().unresolved()
+    """Payouts unknown past the bound, oldest first, with the conclusion proposed on each: a page at a time, the next
+    one ``?after=`` the last shown (R13-15)."""
+    after = request.args.get("after") or None
+    rows, more = page_of(_payouts().unresolved(after=after, limit=ROWS + 1), lambda row: row.id)
     audit_security("payouts.unresolved_viewed", "payouts:unresolved", count=str(len(rows)))
-    return page("console/payouts_unresolved.html", rows=rows, bound=_payouts().unknown_bound, nav="payouts")
+    bound = _payouts().unknown_bound
+    return page("console/payouts_unresolved.html", rows=rows, more=more, bound=bound, nav="payouts")
 
 
 def _detail(payout_id: str, status: int = 200, **context: Any) -> Response:
@@ -265,11 +269,14 @@ def payout_receipt_decline(payout_id: str) -> Response:
 
 @bp.get("/payouts/bank-confirmations")
 def payout_conclusions_bank() -> Response:
-    """The bank confirmations proposed and awaiting a second admin, oldest first: who, reference, amount, age."""
-    rows = _payouts().pending_bank_confirmations()
+    """The bank confirmations proposed and awaiting a second admin, oldest first: who, reference, amount, age; a page
+    at a time (``?after=``)."""
+    after = request.args.get("after") or None
+    rows, more = page_of(_payouts().pending_bank_confirmations(after=after, limit=ROWS + 1), lambda row: row.id)
     audit_security("payouts.bank_transfers_viewed", "payouts:bank", count=str(len(rows)))
     now = runtime().services.clock.now()
-    return page("console/payouts_bank_confirmations.html", rows=rows, now=now, nav="bank_confirmations")
+    template = "console/payouts_bank_confirmations.html"
+    return page(template, rows=rows, more=more, now=now, nav="bank_confirmations")
 
 
 def _bank_detail(payout_id: str, status: int = 200, **context: Any) -> Response:

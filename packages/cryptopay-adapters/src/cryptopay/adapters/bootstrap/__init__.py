@@ -93,7 +93,12 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         screening=Lazy(lambda: parts.screening),
         travel_rule=Lazy(lambda: parts.travel_rule),
         reporting=Lazy(
-            lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock, parties_of=parts.officer_parties)
+            lambda: Reporting(
+                uow=parts.storage.unit_of_work,
+                clock=parts.clock,
+                parties_of=parts.officer_parties,
+                party_names=lambda party: parts.kyc_review.party_name(party),  # an internal transfer's other side
+            )
         ),
         subject_exports=Lazy(
             lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock, parts.notifier, parts.sms)

@@ -183,7 +183,7 @@ def search_statement(query: AuditQuery, *, before_seq: int | None = None, limit:
         where.append(c.at < query.until)
     if before_seq is not None:
         where.append(c.seq < before_seq)
-    where.extend(sa.not_(c.action.startswith(prefix, autoescape=True)) for prefix in query.hidden)
+    where.extend(sa.not_(_action_is(c.action, pattern)) for pattern in query.hidden)
     subjects = sorted(set(query.subjects or ()))
     if len(subjects) <= 1:
         matched = [c.subject == subjects[0]] if subjects else []
@@ -194,6 +194,15 @@ def search_statement(query: AuditQuery, *, before_seq: int | None = None, limit:
     ]
     merged = sa.union_all(*(sa.select(walk) for walk in walks)).subquery("merged")
     return sa.select(merged).order_by(merged.c.seq.desc()).limit(limit)
+
+
+def _action_is(action: sa.ColumnElement[str], pattern: str) -> sa.ColumnElement[bool]:
+    """``core.audit.action_in``'s rule for one pattern, in SQL: a family a prefix, ``.x`` a suffix, else equal."""
+    if pattern.endswith((".", "_")):
+        return action.startswith(pattern, autoescape=True)
+    if pattern.startswith("."):
+        return action.endswith(pattern, autoescape=True)
+    return action == pattern
 
 
 class SqlAuditTrail:

@@ -1,7 +1,8 @@
 """Reports for the Financial Reporting Centre: a suspicious transaction report (STR) in goAML's XML structure and as
 CSV, and the monthly summary of virtual-asset flows by asset, network and product.
 
-The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name are the
+The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name (both
+halves of a pattern: what arrived and what left, what went and what came back: ``named_movements``) are the
 transactions, the party is the client (``t_from_my_client`` for money leaving, ``t_to_my_client`` for money arriving),
 and the counterparty the other side. Element names and order follow the goAML report schema as the FRC's goAML
 deployment uses it: ``report`` (``rentity_id``, ``submission_code``, ``report_code``, ``entity_reference``,
@@ -22,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
@@ -39,7 +40,17 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "person_name", "str_csv"]
+__all__ = [
+    "FlowRow",
+    "Reporter",
+    "Reporting",
+    "StrReport",
+    "goaml_xml",
+    "monthly_flows",
+    "named_movements",
+    "person_name",
+    "str_csv",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +100,9 @@ class StrReport:
     movements: tuple[Movement, ...]
     party_name: str
     submitted_at: datetime
+    # Our clients on the other side of an internal transfer (a P2P send's recipient, a received send's sender) by
+    # party id, their names as the KYC knows them: filed as ``t_*_my_client`` (review14 R14-5)
+    counterparty_names: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def reference(self) -> str:
@@ -131,7 +145,7 @@ def goaml_xml(report: StrReport) -> bytes:
     _sub(root, "reason", report.reason())
     _sub(root, "action", f"Case {report.case.id} is {report.case.status.value}; the party's account is monitored.")
     for movement in report.movements:
-        _transaction(root, movement, report.party_name)
+        _transaction(root, movement, report.party_name, report)
     indicators = _sub(root, "report_indicators")
     for kind in sorted({a.kind for a in report.alerts}):
         _sub(indicators, "indicator", kind.upper())
@@ -140,56 +154,79 @@ def goaml_xml(report: StrReport) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
 
 
-def _transaction(root: ET.Element, movement: Movement, party_name: str) -> None:
+# Movements between two wallets on the platform (a ledger transfer, never M-Pesa nor a chain: review14 R14-5)
+INTERNAL_PRODUCTS = frozenset({"p2p"})
+PLATFORM = "cryptopay"  # the institution of an internal transfer: the reporting entity's own platform
+
+
+def _location(movement: Movement) -> str:
+    if movement.product in INTERNAL_PRODUCTS:
+        return f"{PLATFORM} (internal wallet transfer)"
+    return movement.network or "M-Pesa"
+
+
+def _transaction(root: ET.Element, movement: Movement, party_name: str, report: StrReport | None = None) -> None:
     tx = _sub(root, "transaction")
     _sub(tx, "transactionnumber", movement.id)
     _sub(tx, "internal_ref_number", movement.id)
-    _sub(tx, "transaction_location", movement.network or "M-Pesa")
+    _sub(tx, "transaction_location", _location(movement))
     asset = f" {movement.asset}" if movement.asset else ""
     _sub(tx, "transaction_description", f"{movement.product}{asset} {movement.direction.value}")
     _sub(tx, "date_transaction", _when(movement.at))
     _sub(tx, "transmode_code", "VA" if movement.asset else "MM")  # virtual asset / mobile money
     _sub(tx, "amount_local", str(movement.amount.amount))
     # goAML's ``transaction`` is a sequence: the from-side (``t_from_my_client`` or ``t_from``) always comes before
-    # the to-side, whichever of the two is our client (review12 R12-1).
-    if movement.direction is Direction.OUT:
-        _client_side(tx, "from", movement, party_name)
-        _counterparty_side(tx, "to", movement)
+    # the to-side, whichever of the two is our client (review12 R12-1). An internal transfer's other side is our
+    # client too, named as the KYC knows them; else its account on the platform (review14 R14-5).
+    names = report.counterparty_names if report is not None else {}
+    other = movement.counterparty if movement.product in INTERNAL_PRODUCTS else None
+    ours = other is not None and other in names
+    first, second = ("from", "to") if movement.direction is Direction.OUT else ("to", "from")
+    sides = {first: lambda: _client_side(tx, first, movement, movement.party_id, party_name)}
+    if ours and other is not None:
+        sides[second] = lambda: _client_side(tx, second, movement, other, names[other])
     else:
-        _counterparty_side(tx, "from", movement)
-        _client_side(tx, "to", movement, party_name)
+        sides[second] = lambda: _counterparty_side(tx, second, movement, report)
+    sides["from"]()
+    sides["to"]()
 
 
 def _funds_code(movement: Movement) -> str:
     return "K" if movement.asset else "E"
 
 
-def _client_side(tx: ET.Element, side: str, movement: Movement, party_name: str) -> None:
+def _client_side(tx: ET.Element, side: str, movement: Movement, party_id: str, party_name: str) -> None:
     """``t_{side}_my_client``: funds code, then the client as a person, or as an entity for a merchant."""
     mine = _sub(tx, f"t_{side}_my_client")
     _sub(mine, f"{side}_funds_code", _funds_code(movement))
-    if movement.party_id.startswith("mer_"):
+    if party_id.startswith("mer_"):
         entity = _sub(mine, f"{side}_entity")
         _sub(entity, "name", party_name)
-        _sub(entity, "comments", f"client id {movement.party_id}")
+        _sub(entity, "comments", f"client id {party_id}")
     else:
         person = _sub(mine, f"{side}_person")
         first, last = person_name(party_name)
         _sub(person, "first_name", first)
         _sub(person, "last_name", last)
-        _sub(person, "comments", f"client id {movement.party_id}")
+        _sub(person, "comments", f"client id {party_id}")
     _sub(mine, f"{side}_country", "KE")  # our clients are Kenyan parties
 
 
-def _counterparty_side(tx: ET.Element, side: str, movement: Movement) -> None:
+def _counterparty_side(tx: ET.Element, side: str, movement: Movement, report: StrReport | None = None) -> None:
     """``t_{side}``: the other side's account in ``t_account`` order (institution_name, institution_code,
-    non_bank_institution, account), its country when known (a remittance's sender), else Kenya."""
+    non_bank_institution, account), its country when known (a remittance's sender), else Kenya. An internal
+    transfer's other side whom the KYC does not name (a send to a phone not yet signed up) is an account on the
+    platform, the reporting entity's code its institution code."""
     theirs = _sub(tx, f"t_{side}")
     _sub(theirs, f"{side}_funds_code", _funds_code(movement))
     account = _sub(theirs, f"{side}_account")
-    institution = movement.network or "M-Pesa"
+    if movement.product in INTERNAL_PRODUCTS:
+        institution, code = PLATFORM, (report.reporter.rentity_id if report is not None else PLATFORM.upper())
+    else:
+        institution = movement.network or "M-Pesa"
+        code = institution.upper()
     _sub(account, "institution_name", institution)
-    _sub(account, "institution_code", institution.upper())
+    _sub(account, "institution_code", code)
     _sub(account, "non_bank_institution", "true")  # a blockchain network or M-Pesa, never a bank
     _sub(account, "account", movement.counterparty or "unknown")
     _sub(theirs, f"{side}_country", (movement.country or "KE").upper())
@@ -262,6 +299,34 @@ def monthly_flows(movements: Iterable[Movement]) -> list[FlowRow]:
     return [FlowRow(*key, count, str(total.amount)) for key, (count, total) in sorted(groups.items())]
 
 
+# The evidence keys that list movements: a structuring's parts and what left in a rapid in-and-out (``movements``), what
+# arrived before it (``arrivals``), a round trip's way out (``movements``) and back (``returning``).
+_LISTING = ("movements", "arrivals", "returning")
+
+
+def named_movements(alerts: Sequence[Alert], journal: Iterable[Movement]) -> list[Movement]:
+    """The journal's movements the alerts name, in the journal's order: each alert's own movement and those its
+    evidence lists, both halves of a pattern (review14 R14-5: a rapid in-and-out's STR showed what left, not what
+    arrived). A ``rapid_in_out`` alert raised before its evidence listed ``arrivals`` names what arrived into the
+    party's account within its window before its own movement."""
+    named = {a.movement_id for a in alerts} | {
+        m for a in alerts for key in _LISTING for m in a.evidence.get(key, "").split(",") if m
+    }
+    movements = list(journal)
+    at = {m.id: m.at for m in movements}
+    windows = [
+        (at[a.movement_id] - timedelta(minutes=int(a.evidence["window_minutes"])), at[a.movement_id])
+        for a in alerts
+        if a.kind == "rapid_in_out" and "arrivals" not in a.evidence and a.movement_id in at
+        if a.evidence.get("window_minutes", "").isdigit()
+    ]
+
+    def arrived(m: Movement) -> bool:
+        return m.direction is Direction.IN and any(start <= m.at <= end for start, end in windows)
+
+    return [m for m in movements if m.id in named or arrived(m)]
+
+
 @attrs.define(kw_only=True)
 class Reporting:
     """Builds reports from the monitoring journal, alerts and cases; each export is audited."""
@@ -270,6 +335,9 @@ class Reporting:
     clock: Clock
     # The parties an officer belongs to (``identity.teams.parties_of``); None: only their own user id.
     parties_of: PartiesOf | None = None
+    # A party's name as the KYC knows it, else its id (``KycReview.party_name``): an internal transfer's other side
+    # (our client) is named in the STR; None: never named (an account on the platform).
+    party_names: Callable[[str], str] | None = None
 
     def suspicious_transaction_report(
         self, case_id: str, reporter: Reporter, *, party_name: str, officer: str
@@ -311,16 +379,18 @@ class Reporting:
             at=now,
         )
 
-        def work(uow: MonitoringUnitOfWork) -> tuple[StrReport, bytes | None]:
+        def movements(uow: MonitoringUnitOfWork) -> tuple[Case, tuple[Alert, ...], list[Movement]]:
             case = uow.cases.get(case_id)
             if case is None:
                 raise NotFound(f"no case {case_id}")
             alerts = tuple(a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None)
-            named = {a.movement_id for a in alerts} | {
-                m for a in alerts for m in a.evidence.get("movements", "").split(",") if m
-            }
             since = min(a.created_at for a in alerts) - timedelta(days=62)
-            found = [m for m in uow.movements.for_party(case.party_id, since=since) if m.id in named]
+            return case, alerts, named_movements(alerts, uow.movements.for_party(case.party_id, since=since))
+
+        names = self._counterparty_names(in_transaction(self.uow, movements)[2])
+
+        def work(uow: MonitoringUnitOfWork) -> tuple[StrReport, bytes | None]:
+            case, alerts, found = movements(uow)
             details = {"case": case.id, "movements": str(len(found)), "rentity": reporter.rentity_id}
             report = StrReport(
                 reporter=reporter,
@@ -329,6 +399,7 @@ class Reporting:
                 movements=tuple(found),
                 party_name=party_name,
                 submitted_at=now,
+                counterparty_names={k: v for k, v in names.items() if any(m.counterparty == k for m in found)},
             )
             body = goaml_xml(report) if xml else None
             details["format"] = "xml" if xml else "csv"
@@ -340,6 +411,16 @@ class Reporting:
             return report, body
 
         return in_transaction(self.uow, work)
+
+    def _counterparty_names(self, movements: Sequence[Movement]) -> dict[str, str]:
+        """The KYC names of the clients on the other side of the internal transfers among ``movements`` (read
+        outside the report's transaction: the KYC is another unit of work); a party the KYC does not name is left
+        out (filed as its account on the platform)."""
+        if self.party_names is None:
+            return {}
+        others = {m.counterparty for m in movements if m.product in INTERNAL_PRODUCTS and m.counterparty}
+        named = {other: self.party_names(other) for other in sorted(others) if other.startswith("usr_")}
+        return {other: name for other, name in named.items() if name.strip() and name != other}
 
     def monthly(self, year: int, month: int) -> list[FlowRow]:
         """The virtual-asset flows of a Nairobi calendar month."""

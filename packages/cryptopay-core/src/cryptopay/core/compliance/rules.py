@@ -363,6 +363,8 @@ def _rapid_in_out(rule: Rule, movement: Movement, history: list[Movement], _s: b
     if not _crossed(before, movement, received, Decimal(rule.params["min_percent"])):
         return None
     evidence = {"arrived": str(received.amount), "window_minutes": str(rule.params["window_minutes"])}
+    # the movements that arrived, the half of the pattern an STR must show too (review14 R14-5)
+    evidence["arrivals"] = ",".join(m.id for m in arrived)
     if left:
         evidence["left"] = str((before + movement.amount).amount)
         evidence["movements"] = ",".join(m.id for m in [*left, movement])

@@ -298,7 +298,10 @@ class KycReview:
             _audit(uow.audit, "system:screening", "kyc.screened", application, now, matches=len(matches))
             return application
 
-        return in_transaction(self.uow, work)
+        screened = in_transaction(self.uow, work)
+        if screened is not None and matches and self.on_listed is not None:  # held now, as at submission (R14-7)
+            self.on_listed([(screened.party_id, name) for name in screened.names()])
+        return screened
 
     def screened_names(self) -> Iterator[tuple[str, str]]:
         """(party id, name) of every party with an application under review or approved: who rescreening covers."""

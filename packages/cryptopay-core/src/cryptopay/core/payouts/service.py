@@ -712,8 +712,7 @@ class Payouts:
 
     def _export(self, uow: PaymentsUnitOfWork, actor: str, limit: int) -> list[Payout]:
         now = self._clock.now()
-        submitted = uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit)
-        waiting = [p for p in submitted if p.is_bank_transfer and p.conclusion is None]
+        waiting = _listed(uow, PayoutState.SUBMITTED, _unproposed_bank_transfer, limit=limit)
         for payout in waiting:  # the first file it was in: it cannot have left the bank before (reconciliation)
             if payout.exported_at is None:
                 payout.exported_at = now
@@ -764,17 +763,23 @@ class Payouts:
         )
         return payout
 
-    def awaiting_bank_transfer(self, *, limit: int = 1000) -> list[Payout]:
+    def awaiting_bank_transfer(self, *, limit: int = 1000, after: str | None = None) -> list[Payout]:
         """Bank transfers awaiting their confirmation, oldest first, each with the one proposed (if any): what a
-        second admin approves (as ``bank_file`` lists them, without marking them exported)."""
-        submitted = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit))
-        return [p for p in submitted if p.is_bank_transfer]
+        second admin approves (as ``bank_file`` lists them, without marking them exported). Up to ``limit`` of
+        them after the payout ``after`` (a listing's cursor; ``InvalidInput`` for no payout): read past the M-Pesa
+        payouts in flight, however many (R13-15: the 1,000 oldest in flight of every method were read)."""
+        return transaction(
+            self._uow, lambda uow: _listed(uow, PayoutState.SUBMITTED, _bank_transfer, limit=limit, after=after)
+        )
 
-    def pending_bank_confirmations(self, *, limit: int = 1000) -> list[Payout]:
+    def pending_bank_confirmations(self, *, limit: int = 1000, after: str | None = None) -> list[Payout]:
         """The bank transfers whose confirmation one admin proposed and a second has yet to approve or refuse
-        (``awaiting_bank_transfer``'s with a proposal), oldest first: the CLI's ``bank-confirmations`` and the
-        console's list."""
-        return [p for p in self.awaiting_bank_transfer(limit=limit) if p.conclusion is not None]
+        (``awaiting_bank_transfer``'s with a proposal), oldest first, up to ``limit`` after the payout ``after``:
+        the CLI's ``bank-confirmations`` and the console's list."""
+        return transaction(
+            self._uow,
+            lambda uow: _listed(uow, PayoutState.SUBMITTED, _proposed_bank_transfer, limit=limit, after=after),
+        )
 
     def approve_bank_confirmation(self, payout_id: str, *, by: str, reference: str) -> Payout:
         """A second staff member completes the bank transfer another proposed, paid from ``assets:bank:KES``
@@ -788,12 +793,14 @@ class Payouts:
 
     # --- concluding an unknown payout from M-Pesa's record (two people) -------------------------------------------
 
-    def unresolved(self, *, limit: int = 100) -> list[Payout]:
+    def unresolved(self, *, limit: int = 100, after: str | None = None) -> list[Payout]:
         """Payouts ``unknown`` past the bound, oldest first: each one an operator concludes from M-Pesa's record
-        (the reconciliation's ``payouts-unresolved`` differences), with any conclusion proposed."""
-        now = self._clock.now()
-        unknown = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.UNKNOWN, limit=limit))
-        return [p for p in unknown if p.overdue(now, self._unknown_bound)]
+        (the reconciliation's ``payouts-unresolved`` differences), with any conclusion proposed. Up to ``limit``
+        after the payout ``after`` (a listing's cursor; ``InvalidInput`` for no payout): the lists page on with the
+        last one shown (R13-15: the 100 oldest were all anyone saw)."""
+        now, bound = self._clock.now(), self._unknown_bound
+        overdue: Callable[[Payout], bool] = lambda p: p.overdue(now, bound)  # noqa: E731
+        return transaction(self._uow, lambda uow: _listed(uow, PayoutState.UNKNOWN, overdue, limit=limit, after=after))
 
     def propose_conclusion(
         self,
@@ -1382,3 +1389,40 @@ def paid_to(payouts: PayoutRepository, destination: str, *, since: datetime) -> 
     ``payouts.lock_destination(destination)`` first, in the same unit of work (docs/architecture.md, lock order)."""
     mine = (p.amount for p in payouts.to_destination(destination, since=since) if p.state is not PayoutState.FAILED)
     return sum(mine, Money.zero(KES))
+
+
+def _listed(
+    uow: PaymentsUnitOfWork,
+    state: PayoutState,
+    admit: Callable[[Payout], bool],
+    *,
+    limit: int,
+    after: str | None = None,
+) -> list[Payout]:
+    """Up to ``limit`` payouts in ``state`` that ``admit`` takes, oldest first, after the payout ``after``: read
+    page by page past the others (``page_past``), so none is hidden behind them (R13-15)."""
+    start = None
+    if after is not None:
+        cursor = uow.payouts.get(after)
+        if cursor is None:
+            raise InvalidInput(f"no payout {after} to list after", field="after")
+        start = (cursor.created_at, cursor.id)
+    return page_past(
+        lambda key: uow.payouts.by_state(state, limit=limit, after=key),
+        lambda page: [p for p in page if admit(p)],
+        lambda p: (p.created_at, p.id),
+        limit=limit,
+        start=start,
+    )
+
+
+def _bank_transfer(payout: Payout) -> bool:
+    return payout.is_bank_transfer
+
+
+def _unproposed_bank_transfer(payout: Payout) -> bool:
+    return payout.is_bank_transfer and payout.conclusion is None
+
+
+def _proposed_bank_transfer(payout: Payout) -> bool:
+    return payout.is_bank_transfer and payout.conclusion is not None

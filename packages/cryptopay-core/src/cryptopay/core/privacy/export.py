@@ -45,7 +45,7 @@ from typing import Any
 
 import attrs
 import cattrs
-from cryptopay.core.audit import AuditEvent, AuditRecord
+from cryptopay.core.audit import AuditEvent, AuditRecord, action_in
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.identity.model import RefreshToken, Role, User
 from cryptopay.core.kyc.applications import KycApplication
@@ -136,7 +136,7 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         withheld="freeze_reason frozen_at frozen_by",
     ),
     Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
-    HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id wording"),
+    HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id wording receipt"),
     # ``held_at``, ``proposal``, ``decided_at``: held for a frozen recipient, an officer's proposed decision on it and
     # when officers decided (compliance's: the state and the times are exported as its parties see them)
     Transfer: _classified(
@@ -203,6 +203,8 @@ WITHHELD_ACTIONS = (
     "sanctions.",
     "travel_rule.",
     "kyc.sanctions_match",
+    "kyc.screened",  # how many list entries an application matched when screened after an import (lastread L3-2)
+    "kyc.screening_pending",
     "kyc.id_shared",
     "kyc.director_shared",
     "kyc.id_linked",
@@ -215,6 +217,7 @@ WITHHELD_ACTIONS = (
     "remittance.frozen_recipient",
     "remittance.held",
     "remittance.rescreened",  # a sanctions match kept on an order under way (tipoff3)
+    "remittance.screened",  # the alerts a screening after an import raised (lastread L3-2)
     "remittance.refused",
     "remittance.released",  # names the alerts and the cases that cleared them
     "remittance.refund_",  # an operator refused on a held order, the officers' four-eyes on its refund (review8 R8)
@@ -235,6 +238,7 @@ WITHHELD_DETAILS: dict[str, frozenset[str]] = {
     "wallet.deposit_released": frozenset({"note"}),
     **{f"wallet.withdrawal_{state.value}": frozenset({"failure"}) for state in WithdrawalState},
     "wallet.withdrawal_resolve": frozenset({"reason"}),
+    "refund.blocked": frozenset({"lists", "alerts"}),  # which list entries, which alerts (lastread L3-4)
 }
 RESTRICTIONS = (
     "Records kept for the prevention and detection of crime (anti-money-laundering and sanctions compliance) are "
@@ -274,10 +278,7 @@ def _withheld(action: str) -> bool:
     >>> [_withheld(a) for a in ("remittance.refund_proposed", "remittance.refund_refused", "remittance.refunding")]
     [True, True, False]
     """
-    return any(
-        action == w or (w.endswith((".", "_")) and action.startswith(w)) or (w.startswith(".") and action.endswith(w))
-        for w in WITHHELD_ACTIONS
-    )
+    return action_in(action, WITHHELD_ACTIONS)
 
 
 def _audit_shown(record: AuditRecord) -> AuditRecord:

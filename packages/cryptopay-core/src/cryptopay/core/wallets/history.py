@@ -30,7 +30,7 @@ from cryptopay.core.money import Asset, Money
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
-from cryptopay.core.wallets.wording import Wording, entry_wording
+from cryptopay.core.wallets.wording import CLOSING_BALANCE, OPENING_BALANCE, Wording, entry_wording
 
 __all__ = [
     "KINDS",
@@ -38,9 +38,13 @@ __all__ = [
     "Describe",
     "HistoryLine",
     "HistoryPage",
+    "Receipts",
+    "StatementBalance",
     "english",
     "history",
     "history_page",
+    "reference",
+    "statement_balances",
     "statement_csv",
     "statement_period",
     "statement_rows",
@@ -81,7 +85,8 @@ _PAYOUT_ENTRY = re.compile(r"^payout:([^:]+):(?:post|paid_after_failure)$")
 class HistoryLine:
     """One movement of one balance: signed amount (+ in, - out), the balance after it, what it was: ``description``
     in English (the API's and the CSV's), ``wording`` the same words for a shell to translate (``wallets.wording``;
-    None for an entry no product wrote, whose ``description`` is the ledger's)."""
+    None for an entry no product wrote, whose ``description`` is the ledger's); ``receipt`` M-Pesa's, for a
+    statement (R14-3: ticked against the customer's M-Pesa SMS)."""
 
     entry_id: str
     at: datetime
@@ -91,6 +96,12 @@ class HistoryLine:
     description: str
     transfer_id: str | None
     wording: Wording | None = None
+    receipt: str | None = None  # M-Pesa's receipt of a buy's payment or a payout's, when asked for and known
+
+
+Receipts = Callable[[str, str], str | None]
+"""M-Pesa's receipt of a movement it made, by what it was and its id: ``("buy", buy id)`` or ``("payout", payout
+id)``; None when unknown (not paid yet, or not the wallet's)."""
 
 
 @attrs.frozen
@@ -114,6 +125,7 @@ def history(
     payouts: Callable[[str], tuple[str, Wording] | None] | None = None,
     after: str | None = None,
     page: int = 500,
+    receipts: Receipts | None = None,
 ) -> list[HistoryLine]:
     """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given: the
     first ``limit`` and the rest of the last one's entry (never part of an entry; None: every one); with ``after``
@@ -122,8 +134,20 @@ def history(
 
     ``payouts`` names what a payout from the wallet was for (payout id -> kind and words, e.g. ``bill``,
     "bill bil_1 paid to paybill 888880, account 01234567890", or None): a payout's line says so, not ``other``.
+    ``receipts`` (a statement's) gives a buy's or payout's line M-Pesa's receipt.
     The ledger is read ``page`` entries at a time per asset, only as far as the answer needs."""
-    lines = _lines(ledger, user_id, asset, since=since, until=until, kind=kind, payouts=payouts, after=after, page=page)
+    lines = _lines(
+        ledger,
+        user_id,
+        asset,
+        since=since,
+        until=until,
+        kind=kind,
+        payouts=payouts,
+        after=after,
+        page=page,
+        receipts=receipts,
+    )
     return _taken(lines, limit).lines
 
 
@@ -142,7 +166,18 @@ def history_page(
 ) -> HistoryPage:
     """``history``'s page of ``limit`` lines (and the rest of its last entry) after the cursor ``after``, with the
     next page's cursor when more lines follow: paging by it gives every line of the history once, in order."""
-    lines = _lines(ledger, user_id, asset, since=since, until=until, kind=kind, payouts=payouts, after=after, page=page)
+    lines = _lines(
+        ledger,
+        user_id,
+        asset,
+        since=since,
+        until=until,
+        kind=kind,
+        payouts=payouts,
+        after=after,
+        page=page,
+        receipts=None,
+    )
     return _taken(lines, limit)
 
 
@@ -168,6 +203,7 @@ def _lines(
     payouts: Callable[[str], tuple[str, Wording] | None] | None,
     after: str | None,
     page: int,
+    receipts: Receipts | None,
 ) -> Iterator[HistoryLine]:
     held = [asset] if asset is not None else list(WALLET_ASSETS)
     for each in held:
@@ -185,7 +221,17 @@ def _lines(
     # Newest first; within one instant by entry id (ids are time-ordered), so a page boundary is a fixed position.
     merged = heapq.merge(
         *(
-            _account_lines(ledger, code, each, since=since, until=until, before=before, payouts=payouts, page=page)
+            _account_lines(
+                ledger,
+                code,
+                each,
+                since=since,
+                until=until,
+                before=before,
+                payouts=payouts,
+                page=page,
+                receipts=receipts,
+            )
             for code, each in codes.items()
         ),
         key=lambda h: (h.at, h.entry_id),
@@ -205,6 +251,7 @@ def _account_lines(
     before: tuple[datetime, str] | None,
     payouts: Callable[[str], tuple[str, Wording] | None] | None,
     page: int,
+    receipts: Receipts | None,
 ) -> Iterator[HistoryLine]:
     """One account's lines, newest first, read a page of entries at a time."""
     for entry in ledger.walk(code, since=since, until=until, before=before, page=page):
@@ -212,6 +259,7 @@ def _account_lines(
             if line.account == code:
                 amount = Money(-line.amount.amount, held)
                 what, description, words = _described(entry, amount, payouts)
+                paid = _paid_by_mpesa(entry) if receipts is not None else None
                 yield HistoryLine(
                     entry.id,
                     entry.created_at,
@@ -221,7 +269,17 @@ def _account_lines(
                     description,
                     dict(entry.metadata).get("transfer_id"),
                     words,
+                    receipts(*paid) if receipts is not None and paid is not None else None,
                 )
+
+
+def _paid_by_mpesa(entry: Entry) -> tuple[str, str] | None:
+    """What M-Pesa moved in an entry, as ``Receipts`` names it: a buy's credit or a payout's posting."""
+    meta = dict(entry.metadata)
+    if meta.get("kind") == "buy" and meta.get("buy_id"):
+        return "buy", meta["buy_id"]
+    paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
+    return ("payout", paid.group(1)) if paid is not None else None
 
 
 def _described(
@@ -253,6 +311,69 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
     return month_bounds(datetime(int(month[:4]), int(month[5:]), 15, tzinfo=NAIROBI))
 
 
+@attrs.frozen
+class StatementBalance:
+    """One balance over a statement's month as the ledger has it: ``opening`` at ``opened_at`` (the month's start),
+    ``closing`` at ``closed_at`` (its end, or when the statement is drawn for a month not over)."""
+
+    opening: Money
+    closing: Money
+    opened_at: datetime
+    closed_at: datetime
+
+    def lines(self) -> tuple[HistoryLine, HistoryLine]:
+        """The opening and the closing balance as a statement's lines (no amount, no reference): kinds
+        ``opening_balance`` and ``closing_balance``."""
+        return (
+            _balance_line(self.opening, self.opened_at, "opening_balance", Wording(OPENING_BALANCE)),
+            _balance_line(self.closing, self.closed_at, "closing_balance", Wording(CLOSING_BALANCE)),
+        )
+
+
+def _balance_line(balance: Money, at: datetime, kind: str, words: Wording) -> HistoryLine:
+    return HistoryLine("", at, Money.zero(balance.asset), balance, kind, str(words), None, words)
+
+
+_BALANCE_KINDS = frozenset({"opening_balance", "closing_balance"})
+
+
+def statement_balances(
+    ledger: Ledger, user_id: str, since: datetime, until: datetime, now: datetime
+) -> list[StatementBalance]:
+    """Each of the wallet's balances at ``since`` and at ``until`` (a statement's month; one not over closes at
+    ``now``), read from the ledger: the balance after the account's last line before each moment (zero before its
+    first). Only the assets the wallet held or moved by ``until``, in ``WALLET_ASSETS`` order."""
+    found = []
+    for asset in WALLET_ASSETS:
+        code = wallet_account(user_id, asset)
+        closing = _balance_before(ledger, code, asset, until)
+        if closing is not None:
+            opening = _balance_before(ledger, code, asset, since) or Money.zero(asset)
+            found.append(StatementBalance(opening, closing, since, max(since, min(until, now))))
+    return found
+
+
+def _balance_before(ledger: Ledger, code: str, asset: Asset, moment: datetime) -> Money | None:
+    """The account's balance after its last line before ``moment``, or None when it has none."""
+    for entry in ledger.walk(code, until=moment, page=1):
+        for line in entry.lines:
+            if line.account == code:
+                return Money.of(line.balance_after, asset)
+    return None
+
+
+def reference(line: HistoryLine) -> str:
+    """A statement line's reference: the transfer's id, else the entry's, and M-Pesa's receipt when known.
+
+    >>> from datetime import UTC
+    >>> zero = Money.zero(Asset("KES", 2))
+    >>> reference(HistoryLine("ent_1", datetime(2026, 3, 1, tzinfo=UTC), zero, zero, "buy", "", None, receipt="SBX1"))
+    'ent_1 M-Pesa SBX1'
+    """
+    found = line.transfer_id or line.entry_id
+    return f"{found} M-Pesa {line.receipt}" if line.receipt else found
+
+
 Describe = Callable[[HistoryLine], str]
 """A line's description for its reader (``english``: the API's; a shell's: the line's words in the reader's
 language)."""
@@ -263,13 +384,23 @@ def english(line: HistoryLine) -> str:
     return line.description
 
 
-def statement_csv(lines: Iterable[HistoryLine], *, describe: Describe = english) -> str:
+def statement_csv(
+    lines: Iterable[HistoryLine], *, balances: Iterable[StatementBalance] = (), describe: Describe = english
+) -> str:
     """A statement as CSV, oldest first (``lines`` newest first, as ``history`` gives them): date (Nairobi), asset,
-    amount, balance after, kind, description (``describe``: in the reader's language), reference."""
-    return "".join(statement_rows(lines, describe=describe))
+    amount, balance after, kind, description (``describe``: in the reader's language), reference (``reference``).
+    Each of ``balances`` adds an ``opening_balance`` line first and a ``closing_balance`` line last (its amount and
+    reference empty), dated the month's start and end."""
+    return "".join(statement_rows(lines, balances=balances, describe=describe))
 
 
-def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500, describe: Describe = english) -> Iterator[str]:
+def statement_rows(
+    lines: Iterable[HistoryLine],
+    *,
+    balances: Iterable[StatementBalance] = (),
+    chunk: int = 500,
+    describe: Describe = english,
+) -> Iterator[str]:
     """``statement_csv`` in pieces of ``chunk`` rows (the header first), for a response streamed as it is written.
     The header, the kind and the figures are the API's whatever the language: a spreadsheet's formulas and a script
     read them alike.
@@ -281,21 +412,24 @@ def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500, describe: 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "asset", "amount", "balance_after", "kind", "description", "reference"])
     oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
-    for n, h in enumerate(sorted(oldest_first, key=lambda h: h.at)):
+    ends = [b.lines() for b in balances]
+    rows = [*(o for o, _ in ends), *sorted(oldest_first, key=lambda h: h.at), *(c for _, c in ends)]
+    for n, h in enumerate(rows):
         if n % chunk == 0:
             yield out.getvalue()
             out.seek(0)
             out.truncate()
+        balance = h.kind in _BALANCE_KINDS
         writer.writerow(
             spreadsheet_row(
                 [
                     h.at.astimezone(NAIROBI).isoformat(timespec="seconds"),
                     h.amount.asset.code,
-                    format(h.amount.amount, "f"),
+                    "" if balance else format(h.amount.amount, "f"),
                     format(h.balance_after.amount, "f"),
                     h.kind,
                     describe(h),
-                    h.transfer_id or h.entry_id,
+                    "" if balance else reference(h),
                 ]
             )
         )

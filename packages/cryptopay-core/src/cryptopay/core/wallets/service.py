@@ -69,6 +69,7 @@ from cryptopay.core.ledger.book import check_can_take
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.model import check_payer_text
+from cryptopay.core.payouts import Payout
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction, page_past
@@ -81,9 +82,12 @@ from cryptopay.core.wallets.history import (
     Describe,
     HistoryLine,
     HistoryPage,
+    Receipts,
+    StatementBalance,
     english,
     history,
     history_page,
+    statement_balances,
     statement_csv,
     statement_period,
     statement_rows,
@@ -655,34 +659,69 @@ class Wallets:
     def _payouts_named(self, user_id: str) -> Callable[[str], tuple[str, Wording] | None]:
         """What each of the wallet's payouts was for, for its history's lines (the wallet must exist)."""
         self.wallet(user_id)
-        mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
-        known: dict[str, tuple[str, Wording] | None] = {p.id: payout_wording(p) for p in mine}
+        payout = self._payouts_of(user_id)
+        return lambda payout_id: payout_wording(found) if (found := payout(payout_id)) is not None else None
 
-        def named(payout_id: str) -> tuple[str, Wording] | None:
-            """An older payout than the newest 1,000 read up front is read when its line comes up."""
+    def _payouts_of(self, user_id: str) -> Callable[[str], Payout | None]:
+        """The wallet's payout of an id (None for another's): the newest 1,000 read up front, an older one when its
+        line comes up."""
+        mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
+        known: dict[str, Payout | None] = {p.id: p for p in mine}
+
+        def payout(payout_id: str) -> Payout | None:
             if payout_id not in known:
                 found = in_transaction(self.uow, lambda uow: uow.payouts.get(payout_id))
-                mine = found is not None and found.merchant_id == user_id
-                known[payout_id] = payout_wording(found) if found is not None and mine else None
+                known[payout_id] = found if found is not None and found.merchant_id == user_id else None
             return known[payout_id]
 
-        return named
+        return payout
+
+    def _receipts(self, user_id: str) -> Receipts:
+        """M-Pesa's receipt of the wallet's buys and payouts, for its statement's references (R14-3)."""
+        payout = self._payouts_of(user_id)
+
+        def receipt(what: str, ref: str) -> str | None:
+            if what == "payout":
+                return found.receipt if (found := payout(ref)) is not None else None
+            bought = in_transaction(self.uow, lambda uow: uow.wallet_buys.get(ref))
+            return bought.receipt if bought is not None and bought.user_id == user_id else None
+
+        return receipt
 
     def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
         """Every movement of the month (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or
-        PDF), however many there are (the ledger is read in keyset pages)."""
+        PDF), however many there are (the ledger is read in keyset pages), a buy's and a payout's with M-Pesa's
+        receipt when known."""
         since, until = statement_period(month)
-        return self.history(user_id, since=since, until=until, limit=None)
+        return history(
+            self.ledger,
+            user_id,
+            since=since,
+            until=until,
+            limit=None,
+            payouts=self._payouts_named(user_id),
+            receipts=self._receipts(user_id),
+        )
+
+    def statement_balances(self, user_id: str, month: str) -> list[StatementBalance]:
+        """Each balance's opening and closing over the month (``YYYY-MM``, Nairobi time; a month not over closes
+        now), read from the ledger (``history.statement_balances``)."""
+        since, until = statement_period(month)
+        self.wallet(user_id)
+        return statement_balances(self.ledger, user_id, since, until, self.clock.now())
 
     def statement(self, user_id: str, month: str, *, describe: Describe = english) -> str:
-        """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first; ``describe``: each line's
-        description in the reader's language (``history.statement_rows``)."""
-        return statement_csv(self.statement_lines(user_id, month), describe=describe)
+        """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first, between each balance's opening
+        and closing lines; ``describe``: each line's description in the reader's language
+        (``history.statement_rows``)."""
+        lines = self.statement_lines(user_id, month)
+        return statement_csv(lines, balances=self.statement_balances(user_id, month), describe=describe)
 
     def statement_chunks(self, user_id: str, month: str, *, describe: Describe = english) -> Iterator[str]:
         """``statement`` in pieces, for a response streamed as it is written: the lines are read (and any refusal
         raised) before the first piece."""
-        return statement_rows(self.statement_lines(user_id, month), describe=describe)
+        lines = self.statement_lines(user_id, month)
+        return statement_rows(lines, balances=self.statement_balances(user_id, month), describe=describe)
 
     def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
         """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""

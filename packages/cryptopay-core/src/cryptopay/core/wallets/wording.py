@@ -23,7 +23,15 @@ import attrs
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import Payout, PayoutKind
 
-__all__ = ["MESSAGES", "REVERSAL_REASONS", "Wording", "entry_wording", "payout_wording"]
+__all__ = [
+    "CLOSING_BALANCE",
+    "MESSAGES",
+    "OPENING_BALANCE",
+    "REVERSAL_REASONS",
+    "Wording",
+    "entry_wording",
+    "payout_wording",
+]
 
 
 def _same(message: str) -> str:
@@ -91,6 +99,10 @@ _SALE_SENT_FREE = "sale %(sale)s: %(sent)s sent to your M-Pesa number"
 _BILL = "bill %(bill)s"
 _BILL_PAID = "bill %(bill)s paid to paybill %(paybill)s, account %(account)s"
 
+# A statement's balance at the month's start and end (``history.StatementBalance``)
+OPENING_BALANCE = "opening balance"
+CLOSING_BALANCE = "closing balance"
+
 MESSAGES: tuple[str, ...] = (
     *(words for words, _ in _WORDS.values()),
     *REVERSAL_REASONS.values(),
@@ -98,6 +110,8 @@ MESSAGES: tuple[str, ...] = (
     _SALE_SENT_FREE,
     _BILL,
     _BILL_PAID,
+    OPENING_BALANCE,
+    CLOSING_BALANCE,
 )
 """Every message a history line can say (``make translations`` adds them to the pages' catalogues)."""
 

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -58,6 +58,7 @@ from cryptopay.core.payments.model import (
 )
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import mpesa_receipt
 from cryptopay.core.settlement import Settlement, SettlementState
 from sqlalchemy.engine import Connection
 
@@ -607,9 +608,10 @@ class SqlPayouts(_Documents[Payout]):
             "check_at": item.check_at,
             "destination": self._personal.lookup(item.destination),
             "created_at": item.created_at,
-            # indexed for lookups by a receipt or bank reference (at most 64 characters); a longer text an answer
-            # carried is kept in the document only, never a failed write of the payout's result
-            "receipt": item.receipt if item.receipt is None or len(item.receipt) <= CODE else None,
+            # indexed for lookups by a receipt or bank reference, as they are compared (``mpesa_receipt``: trimmed,
+            # upper case, so one typed in lower case before R13-12 is found too, L3-1); a text longer than the
+            # column an answer carried is kept in the document only, never a failed write of the payout's result
+            "receipt": _indexed_receipt(item.receipt),
         }
 
     def add(self, payout: Payout) -> None:
@@ -647,7 +649,7 @@ class SqlPayouts(_Documents[Payout]):
         for at in range(0, len(wanted), _RECEIPTS_AT_ONCE):
             chunk = wanted[at : at + _RECEIPTS_AT_ONCE]
             for payout in self._select(payouts.c.receipt.in_(chunk), order=_BY_AGE):
-                found.setdefault(cast(str, payout.receipt), []).append(payout)
+                found.setdefault(mpesa_receipt(payout.receipt), []).append(payout)
         return found
 
     def by_state(
@@ -707,6 +709,16 @@ class SqlPayouts(_Documents[Payout]):
 
 
 _DESTINATION_LOCKS = 0x50415944  # "PAYD": payout destinations' keyed hashes (advisory_locks)
+
+
+def _indexed_receipt(receipt: str | None) -> str | None:
+    """The ``receipt`` column's value: ``mpesa_receipt`` of the payout's receipt, None for none or one too long."""
+    if receipt is None:
+        return None
+    kept = mpesa_receipt(receipt)
+    return kept if len(kept) <= CODE else None
+
+
 _RECEIPT_LOCKS = 0x50415952  # "PAYR": receipts and bank references claimed for a payout (advisory_locks)
 
 
