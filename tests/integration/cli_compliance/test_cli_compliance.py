@@ -54,6 +54,13 @@ def test_the_shell_cannot_give_two_officers_approvals_and_nothing_is_claimed(rig
         assert rig.audit_actions() == before
     listed = cli("queue", "--json")
     assert listed.exit_code == 0 and all(json.loads(line)["claimed_by"] is None for line in listed.stdout.splitlines())
+    # R14-4: the API's names and types (GET /v1/admin/kyc/queue), not "party", "0/2" and "" for nothing
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["party_id"], r["approvals"], r["approvals_needed"], r["id_linked"]) for r in rows] == [
+        ("usr_wanjiku", 0, 2, []),
+        ("mer_duka", 0, 2, []),
+    ]
+    assert all("party" not in r and r["reason"] is None for r in rows)
 
 
 def test_a_tier_one_approval_needs_the_officers_read_and_names_the_operator(rig, monkeypatch):
@@ -80,7 +87,7 @@ def test_a_second_account_with_the_same_id_is_approved_from_the_cli_only_once_li
     refused = cli("approve", second, "--officer", "ann@example.co.ke")
     assert refused.exit_code == 4 and "usr_amina" in refused.output
     linked = cli("link-id", second, "--officer", "ann@example.co.ke", "--reason", "same person, old SIM")
-    assert linked.exit_code == 0 and json.loads(linked.stdout)["id_linked"] == "usr_amina"
+    assert linked.exit_code == 0 and json.loads(linked.stdout)["id_linked"] == ["usr_amina"]
     approved = cli("approve", second, "--officer", "ann@example.co.ke", "--no-claim")
     assert approved.exit_code == 0 and json.loads(approved.stdout)["state"] == "approved"
 

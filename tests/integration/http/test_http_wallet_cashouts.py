@@ -60,7 +60,7 @@ def test_whole_shillings_are_cashed_out_to_my_own_number_once(api: WalletApi):
     ("body", "status", "code"),
     [
         ({"kes": "128.50"}, 422, "validation_failed"),  # whole shillings only
-        ({"kes": "9"}, 422, "limit_exceeded"),  # below M-Pesa's KES 10
+        ({"kes": "9"}, 422, "amount_below_minimum"),  # below M-Pesa's KES 10 (R14-19: not a KYC limit)
         ({"kes": "129"}, 422, "insufficient_funds"),  # beyond the balance
         ({"amount": "103", "currency": "KES"}, 422, "amount_not_payable"),  # review7 F10: 100 free or 106 and 5
         ({}, 422, "validation_failed"),
@@ -76,6 +76,9 @@ def test_refusals_are_problems_and_move_nothing(api: WalletApi, body, status, co
     assert answer.get_json()["code"] == code
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert _balance(api, headers) == "128.68"
+    if code == "amount_below_minimum":  # names the field and the bound, as every amount_below_minimum does
+        assert answer.get_json()["minimum"] == "10"
+        assert [e["field"] for e in answer.get_json()["errors"]] == ["amount"]
 
 
 def test_my_sales_and_cash_outs_are_listed_newest_first_a_page_at_a_time(api: WalletApi):

@@ -169,7 +169,6 @@ def test_a_screening_after_a_list_import_is_not_told_to_the_applicant() -> None:
     from cryptopay.core.testing.storage import InMemoryStorage
     from cryptopay.core.testing.system import ManualClock, SequentialIds
 
-
     storage = InMemoryStorage(**monitoring_repositories())
     screening = Screening(
         uow=storage.unit_of_work, matcher=RapidfuzzMatcher(), clock=ManualClock(), ids=SequentialIds(), required=True

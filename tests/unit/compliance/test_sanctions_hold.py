@@ -9,7 +9,7 @@ from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import Screening
-from cryptopay.core.errors import MOVEMENT_UNAVAILABLE, MovementUnavailable
+from cryptopay.core.errors import MOVEMENT_UNAVAILABLE, MovementUnavailable, Refused
 from cryptopay.core.kyc.holds import SCREENING, SanctionsHolds
 from cryptopay.core.money import Money
 from cryptopay.core.system import RandomIds
@@ -66,6 +66,15 @@ def test_a_rescreen_match_holds_every_outgoing_movement_neutrally_until_an_offic
 
     case = monitoring.open_case("usr_officer", [alert.id])
     monitoring.move("usr_officer", case.id, CaseStatus.INVESTIGATING)
+    with pytest.raises(MovementUnavailable):
+        refusals[1]()
+    # lastread L3-3: the shell cannot prove who is at the keyboard: closing a case that holds the freeze is refused
+    with pytest.raises(Refused):
+        monitoring.move("usr_officer", case.id, CaseStatus.CLOSED_NO_ACTION, note="namesake", operator="ops:amina")
+    refused_by_shell = [r for r in wallet.backend.storage.audit_records() if r.action.endswith("shell_refused")]
+    assert [(r.actor, r.action) for r in refused_by_shell] == [
+        ("ops:amina", "compliance.sanctions_release_shell_refused")
+    ]
     with pytest.raises(MovementUnavailable):
         refusals[1]()
     monitoring.move("usr_officer", case.id, CaseStatus.CLOSED_NO_ACTION, note="a namesake: another date of birth")

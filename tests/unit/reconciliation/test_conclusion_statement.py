@@ -126,6 +126,17 @@ def test_a_payment_the_statement_shows_reversed_is_no_payment() -> None:
     assert (kept.receipt, kept.reversed_receipt, kept.reversal) == (None, "SC21ABCD9Z", "SC21REV001")
     assert "payment SC21ABCD9Z reversed by M-Pesa (SC21REV001 at 2026-03-02T12:05:00+00:00)" in kept.summary
     assert read(COMPLETED, "SC21ABCD9Z", line(), reversal("OTHER00001")).receipt == "SC21ABCD9Z"
+
+
+def test_a_reversal_of_part_of_a_payment_undoes_none_of_it() -> None:
+    """lastread L3-5: KES 1 reversed of a KES 1,000 payment: the payee kept 999, so the payment stands (completed is
+    borne out; failed, which would credit all 1,000 back, is refused); two reversals making up the whole undo it."""
+    small = attrs.evolve(reversal(), paid_in=Money.of("1", KES))
+    assert read(COMPLETED, "SC21ABCD9Z", line(), small).receipt == "SC21ABCD9Z"
+    with pytest.raises(StatementContradicts):
+        read(FAILED, None, line(), small)
+    rest = attrs.evolve(reversal(after=400), receipt="SC21REV002", paid_in=line().withdrawn - Money.of("1", KES))
+    assert read(FAILED, None, line(), small, rest).reversed_receipt == "SC21ABCD9Z"
     with pytest.raises(StatementContradicts, match="may be this payout's"):
         read(FAILED, None, line(), reversal("OTHER00001"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptopay.core.errors import InsufficientFunds, InvalidInput, LimitExceeded
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.link_amounts import AmountBelowMinimum
 from cryptopay.core.payouts import PayoutKind
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.sells import AmountNotPayable
@@ -56,7 +57,7 @@ def test_a_failed_cash_out_gives_the_shillings_back(stack):
     [
         ("0.50", InvalidInput),  # cents are not M-Pesa's
         ("100.50", InvalidInput),
-        ("9", LimitExceeded),  # below B2C's KES 10
+        ("9", AmountBelowMinimum),  # below B2C's KES 10: the amount's own bound, not a KYC limit (R14-19)
         ("1294", InsufficientFunds),  # beyond the balance
     ],
 )

@@ -18,9 +18,15 @@ from cryptopay.core.errors import CryptopayError
 T = TypeVar("T")
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal as people and scripts read it: positional, never the exponent form (a zero bitcoin is
+    ``0.00000000``, not ``0E-8``), every place the amount carries kept."""
+    return format(value, "f")
+
+
 def _default(value: object) -> object:
-    if isinstance(value, Decimal):  # positional, never the exponent form (a BTC zero is 0.00000000, not 0E-8)
-        return format(value, "f")
+    if isinstance(value, Decimal):
+        return plain(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -97,4 +103,4 @@ def run(action: Callable[[], T]) -> T:
         return action()
 
 
-__all__ = ["emit_json", "emit_table", "errors_to_exit_codes", "fail", "private_output", "run", "sys"]
+__all__ = ["emit_json", "emit_table", "errors_to_exit_codes", "fail", "plain", "private_output", "run", "sys"]

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from cryptopay.adapters import redis_stall
 from cryptopay.core import logs
 from cryptopay.core.identity import RateDecision
 from flask import Request, g, has_request_context
@@ -57,6 +58,7 @@ class RequestEdge:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        redis_stall.forget()  # a Redis that timed out in this thread's last request is asked again (R14-6)
         request_id = request_ids.request_id(environ)
         token = logs.bind(request_id=request_id)
         observed = False

@@ -430,7 +430,9 @@ def _implied_problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> lis
 
 def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[ProblemRow]:
     """(status, code, when, own) of every problem the operation can answer with, one per code, by status and code;
-    ``own``: declared by the operation (``@operation(problems=)``), not implied by its decorators and inputs."""
+    ``own``: declared by the operation (``@operation(problems=)``), not implied by its decorators and inputs. A code
+    noted for several cases (``invalid_input`` for an admin naming no merchant and for a rail not offered) lists
+    every case, "; " between them (R14-1: a client switching on the code saw only the first)."""
     found: dict[tuple[int, str], tuple[str, bool]] = {}
     own = meta.get("own_problems", ())
     for note in (*own, *meta.get("problems", ()), *_implied_problems(meta, params)):
@@ -438,6 +440,9 @@ def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[Proble
         key = problem_status(kind)
         if key not in found:
             found[key] = (when, note in own)
+        elif when and when not in found[key][0].split("; "):
+            first, mine = found[key]
+            found[key] = (f"{first}; {when}" if first else when, mine)
     return [(status, code, when, mine) for (status, code), (when, mine) in sorted(found.items())]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from cryptopay.core.errors import (
     CryptopayError,
     InsufficientFunds,
-    InvalidAmount,
+    InvalidInput,
     LimitExceeded,
     TransientConflict,
     Unavailable,
@@ -91,7 +91,7 @@ def _domain_error(error: CryptopayError) -> Response:
         # new_numbers_remaining_today: an invite_limit's (a send to a number with no wallet)
         named = ("limit", "remaining", "possible_from", "minimum", "open_remaining", "new_numbers_remaining_today")
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
-    if isinstance(error, InvalidAmount) and error.details.get("minimum") is not None:  # the least it takes (KES)
+    if isinstance(error, InvalidInput) and error.details.get("minimum") is not None:  # the least the amount may be
         extra["minimum"] = error.details["minimum"]
     if error.code == "amount_not_payable":  # the nearest amounts M-Pesa can pay whole with its charge (KES)
         extra.update({k: error.details[k] for k in ("payable_below", "payable_above") if k in error.details})

@@ -73,21 +73,23 @@ def _deciding(officer: str, application_id: str, claim_first: bool, command: str
 
 
 def _row(a: KycApplication) -> dict[str, Any]:
-    needed = _review().policy.tier(a.kind, a.level).approvals_required
+    """An application as the API's ``ApplicationView`` names and types it (``party_id``, ``approvals`` and
+    ``approvals_needed`` as numbers, lists as lists, null for what is absent: R14-4), so one script reads both."""
     return {
         "id": a.id,
-        "party": a.party_id,
+        "party_id": a.party_id,
         "kind": a.kind.value,
         "level": a.level,
         "state": a.state.value,
         "claimed_by": a.claimed_by,
-        "approvals": f"{len(a.approvals)}/{needed}",
+        "approvals": len(a.approvals),
+        "approvals_needed": _review().policy.tier(a.kind, a.level).approvals_required,
         "submitted_at": a.submitted_at,
         "reason": a.reason,
-        "id_shared_with": " ".join(a.id_shared_with),  # other accounts that gave the same ID (a KYB: registration)
-        "id_linked": " ".join(a.id_linked),
-        # a KYB's directors also on other merchants' applications, as director:merchant (information only)
-        "directors_elsewhere": " ".join(f"{d}:{p}" for d, parties in a.directors_elsewhere.items() for p in parties),
+        "id_shared_with": list(a.id_shared_with),  # other accounts that gave the same ID (a KYB: registration)
+        "id_linked": list(a.id_linked),
+        # a KYB's directors also on other merchants' applications (information only)
+        "directors_elsewhere": {d: list(parties) for d, parties in a.directors_elsewhere.items()},
     }
 
 
@@ -107,7 +109,9 @@ def queue(
         for row in rows:
             emit_json(row)
         return
-    emit_table(rows, ["id", "party", "kind", "level", "state", "claimed_by", "approvals", "submitted_at"])
+    for row in rows:  # for people: approvals so far of those needed
+        row["approvals"] = f"{row['approvals']}/{row.pop('approvals_needed')}"
+    emit_table(rows, ["id", "party_id", "kind", "level", "state", "claimed_by", "approvals", "submitted_at"])
 
 
 @app.command("show")
@@ -382,9 +386,10 @@ def move_case(
     note: str | None = typer.Option(None, "--note", help="Why (needed to escalate or close)."),
 ) -> None:
     """Move a case to another status (a closed or reported case is final: exit 4; reported is ``cases file``'s:
-    exit 5)."""
+    exit 5; closing a case that holds a sanctions freeze is the console's or the API's: exit 5, audited)."""
     with errors_to_exit_codes():
-        emit_json(_case_row(services().monitoring.move(_officer(officer, "cases move"), case_id, status, note)))
+        moved = services().monitoring.move(_officer(officer, "cases move"), case_id, status, note, operator=operator())
+        emit_json(_case_row(moved))
 
 
 @cases_app.command("file")

@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
+from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail, plain
 
 app = typer.Typer(
     help=(
@@ -274,7 +274,7 @@ def pay(
         account = accounts[payer]
         units = int(money.amount.scaleb(int(token["decimals"])))
         tx_hash, block = send_token(evm["rpc_url"], token["address"], to, units, private_key=account["private_key"])
-    paid = {"from": account["address"], "to": to, "amount": str(money.amount), "asset": money.asset.code}
+    paid = {"from": account["address"], "to": to, "amount": plain(money.amount), "asset": money.asset.code}
     if as_json:
         emit_json({**paid, "tx_hash": tx_hash, "block": block})
     else:

@@ -21,7 +21,7 @@ from cryptopay.core.money import KES, Money, asset_by_code, to_decimal
 from cryptopay.core.treasury import Fill, Sweep, SweepState, TreasuryStatus
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, plain
 
 app = typer.Typer(help="The treasury: float and inventory, sweeps, top-ups and conversions.", no_args_is_help=True)
 
@@ -30,7 +30,7 @@ _ACTOR = typer.Option(None, "--actor", help="On whose behalf (ops.on_behalf_of);
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else plain(value)
 
 
 def _status_view(status: TreasuryStatus) -> dict[str, Any]:
@@ -38,12 +38,12 @@ def _status_view(status: TreasuryStatus) -> dict[str, Any]:
     return {
         "at": status.at,
         "float": {
-            "books": str(f.books.amount),
+            "books": plain(f.books.amount),
             "known": _money(f.known.amount if f.known else None),
             "source": f.source,
             "as_of": f.as_of,
-            "in_flight": str(f.in_flight.amount),
-            "reserve": str(f.reserve.amount),
+            "in_flight": plain(f.in_flight.amount),
+            "reserve": plain(f.reserve.amount),
             "available": _money(f.available.amount if f.available is not None else None),
             "working_account": _money(f.working.amount if f.working else None),
             "low": f.low,
@@ -53,7 +53,7 @@ def _status_view(status: TreasuryStatus) -> dict[str, Any]:
             {
                 "network": h.network,
                 "asset": h.asset.code,
-                "books": str(h.books.amount),
+                "books": plain(h.books.amount),
                 "deposits": _money(h.deposits.amount if h.deposits else None),
                 "hot_wallet": _money(h.hot.amount if h.hot else None),
                 "difference": _money(h.difference.amount if h.difference is not None else None),
@@ -66,7 +66,7 @@ def _status_view(status: TreasuryStatus) -> dict[str, Any]:
             {
                 "network": g.network,
                 "coin": g.coin.code,
-                "fees_booked": str(g.fees_booked.amount),
+                "fees_booked": plain(g.fees_booked.amount),
                 "hot_wallet": _money(g.hot.amount if g.hot else None),
             }
             for g in status.gas
@@ -164,7 +164,7 @@ def record_topup(
         )
     view = {
         "reference": done.reference,
-        "amount": str(done.amount.amount),
+        "amount": plain(done.amount.amount),
         "entry": done.entry.id,
         "released": [p.id for p in done.released],
     }
@@ -209,10 +209,10 @@ def record_conversion(
     view = {
         "reference": done.reference,
         "sold": str(done.sold),
-        "proceeds": str(done.proceeds.amount),
-        "fee": str(done.fee.amount),
-        "cost": str(done.cost.amount),
-        "gain": str(done.gain.amount),
+        "proceeds": plain(done.proceeds.amount),
+        "fee": plain(done.fee.amount),
+        "cost": plain(done.cost.amount),
+        "gain": plain(done.gain.amount),
         "entry": done.entry.id,
     }
     if as_json:

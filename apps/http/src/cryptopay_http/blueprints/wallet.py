@@ -39,6 +39,7 @@ from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay.core.mobile_money.phones import NotMpesaNumber, mask_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, Money, asset_by_code
+from cryptopay.core.payments.link_amounts import AmountBelowMinimum
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.pricing import Depegged
 from cryptopay.core.reports.periods import MONTH_PATTERN
@@ -890,7 +891,7 @@ PAYOUTS_PACED = (RateLimited, "the wallet's sales, cash-outs and bills this minu
         NO_WALLET,
         *QUOTE_PROBLEMS,
         NOT_MPESA,
-        (LimitExceeded, "the sale pays out less than M-Pesa's minimum (the problem says the least USDT)"),
+        (AmountBelowMinimum, "the sale pays out less than M-Pesa's KES 10: `minimum` is the least USDT to sell"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
         PAYOUTS_PACED,
     ),

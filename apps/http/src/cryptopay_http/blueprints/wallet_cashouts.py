@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.payments.link_amounts import AmountBelowMinimum
 from cryptopay.core.wallets.sells import AmountNotPayable
 from flask import Blueprint, Response
 
@@ -72,6 +73,7 @@ CASHOUT_AMOUNT.document(CashOutRequest)
         NO_WALLET,
         NOT_MPESA,
         (InvalidInput, "not a positive whole number of shillings"),
+        (AmountBelowMinimum, "below M-Pesa's KES 10 a payment (`minimum`: 10); the shillings stay in the wallet"),
         (AmountNotPayable, "M-Pesa cannot pay exactly this amount with its charge: the nearest that can be"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
         PAYOUTS_PACED,

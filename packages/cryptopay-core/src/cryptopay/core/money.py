@@ -316,7 +316,12 @@ class Money:
         return Money(self.amount.quantize(Decimal(1), rounding=rounding).quantize(self.asset.quantum), self.asset)
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.asset.code}"
+        """Positional, as ``to_json`` (a zero bitcoin reads ``0.00000000 BTC``, never ``0E-8 BTC``).
+
+        >>> str(Money.zero(BTC))
+        '0.00000000 BTC'
+        """
+        return f"{self.amount:f} {self.asset.code}"
 
     def __repr__(self) -> str:
         return f"Money('{self.amount}', '{self.asset.code}')"

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 import attrs
+from cryptopay.adapters import redis_stall
 from cryptopay.core.identity import ApiKey, Merchant
 from cryptopay.core.ports.identity import ApiKeyRepository, MerchantRepository
 from redis import Redis
@@ -76,9 +77,12 @@ class RedisEpoch:
         self._redis, self._key = client, key
 
     def current(self) -> int | None:
+        if redis_stall.stalled(self._redis):  # a touch in this request timed out: one wait per request (R14-6)
+            return None
         try:
             value = self._redis.get(self._key)
         except RedisError as error:
+            redis_stall.seen(self._redis, error)
             _log.warning("identity cache epoch unreadable (%s): reading from the database", type(error).__name__)
             return None
         return int(value) if value is not None else 0
@@ -136,7 +140,8 @@ class SubscribedEpoch:
                 with self._lock:
                     self._drain()  # what has reached this process first: nothing waiting is one non-blocking read
                     value = self._value
-            except RedisError:
+            except RedisError as error:
+                redis_stall.seen(self._redis, error)
                 value = None
             if value is not None:
                 return value

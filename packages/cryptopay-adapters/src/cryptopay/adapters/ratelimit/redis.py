@@ -19,12 +19,13 @@ are the exceptions: they change the counter in Redis and drop this process's lea
 that remembered a refusal of the key keeps refusing until the window ends (stricter, never looser).
 
 Redis unreachable (down, or stopped and not answering within the client's 2 s): a hit that needs Redis raises
-``Unavailable`` (a 503 problem with ``Retry-After``), it never allows. It fails closed because the limiter is what
-holds logins, codes and money requests to their pace, and a limit that lapses whenever Redis does is one an
-attacker need only wait for; a hit runs before the operation, so a refused request has started nothing (its
-Idempotency-Key is not used up). Hits the process has leased are still spent. ``take_back`` and ``clear`` that
-cannot reach Redis log a warning and return: the hit stays counted (stricter), and the request they end (a login
-that passed) is not failed for it.
+``Unavailable`` (a 503 problem with ``Retry-After``), it never allows; once a touch of Redis timed out in the
+request (the identity cache's epoch read, say), the hit raises it without waiting again (``redis_stall``). It fails
+closed because the limiter is what holds logins, codes and money requests to their pace, and a limit that lapses
+whenever Redis does is one an attacker need only wait for; a hit runs before the operation, so a refused request has
+started nothing (its Idempotency-Key is not used up). Hits the process has leased are still spent. ``take_back`` and
+``clear`` that cannot reach Redis log a warning and return: the hit stays counted (stricter), and the request they
+end (a login that passed) is not failed for it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable
 
 import attrs
+from cryptopay.adapters import redis_stall
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity import RateDecision
 from redis import Redis, RedisError
@@ -43,6 +45,7 @@ __all__ = ["MAX_LEASE", "RedisRateLimiter", "lease_size"]
 
 MAX_LEASE = 32
 log = logging.getLogger(__name__)
+_UNREACHABLE = "the rate limiter is unreachable; retry later"  # the caller's detail: no exception class named
 _MAX_KEYS = 10_000  # past this many leases, ended ones are dropped, then the oldest (see ``_pruned``)
 
 # KEYS[1] the window's counter; ARGV window seconds, limit, hits wanted. Takes min(wanted, an eighth of what is
@@ -138,12 +141,16 @@ class RedisRateLimiter:
                     return lease.decision(True, now)
                 if lease.count >= limit:  # refused until the window ends: its counter only grows
                     return lease.decision(False, now)
+        if redis_stall.stalled(self._redis):  # a touch in this request timed out: one wait per request (R14-6)
+            raise Unavailable(_UNREACHABLE)
         try:
             count, ttl, taken = self._lease(
                 keys=[f"{self._prefix}{key}"], args=[window_seconds, limit, lease_size(limit)]
             )
         except RedisError as error:  # fail closed: see the module's docstring
-            raise Unavailable(f"the rate limiter is unreachable ({type(error).__name__}); retry later") from None
+            redis_stall.seen(self._redis, error)
+            log.warning("the rate limiter cannot reach Redis (%s): refused with a 503", type(error).__name__)
+            raise Unavailable(_UNREACHABLE) from None
         lease = _Lease(limit, now + int(ttl) / 1000, int(count), max(0, int(taken) - 1))
         with self._lock:
             if len(self._leases) >= _MAX_KEYS:

@@ -455,9 +455,34 @@ class Monitoring:
     def note(self, officer: str, case_id: str, text: str) -> Case:
         return self._change(officer, case_id, "compliance.case_noted", lambda c, at: c.add_note(officer, text, at=at))
 
-    def move(self, officer: str, case_id: str, status: CaseStatus, note: str | None = None) -> Case:
+    def move(
+        self, officer: str, case_id: str, status: CaseStatus, note: str | None = None, *, operator: str | None = None
+    ) -> Case:
         """Move a case on; closed with no action (its alerts false positives), the holds on its alerts go
-        (``holds.release``: a sanctions match's freeze is lifted once none of its alerts is left)."""
+        (``holds.release``: a sanctions match's freeze is lifted once none of its alerts is left). ``operator``: the
+        shell's (``ops:<login>``), which cannot prove who is at the keyboard: closing a case that holds a sanctions
+        freeze moves the party's money, so from there it is ``Refused`` (exit 5), audited, nothing changed
+        (lastread L3-3, as every release of money held on a sanctions or AML alert)."""
+        if operator is not None and status is CaseStatus.CLOSED_NO_ACTION and self.holds is not None:
+            found = in_transaction(self.uow, lambda uow: _case(uow, case_id))
+            if self.holds.holding(found.party_id, found.alert_ids):
+                details = {"officer": officer, "case": case_id}
+                in_transaction(
+                    self.uow,
+                    lambda uow: _audit(
+                        uow,
+                        operator,
+                        "compliance.sanctions_release_shell_refused",
+                        f"case:{case_id}",
+                        self.clock.now(),
+                        **details,
+                    ),
+                )
+                raise Refused(
+                    f"case {case_id} holds a sanctions freeze: closing it releases the party's money, so it is "
+                    "closed on the console or the API by an officer signed in with their second factor, not from the "
+                    "shell"
+                )
         case = self._change(
             officer,
             case_id,

@@ -95,6 +95,16 @@ class SanctionsHolds:
 
         return in_transaction(self.uow, work)
 
+    def holding(self, party_id: str, alert_ids: Sequence[str]) -> bool:
+        """Whether the screening's freeze of ``party_id`` is held on any of ``alert_ids`` (closing their case would
+        lift it, or part of it)."""
+
+        def work(uow: KycUnitOfWork) -> bool:
+            profile = uow.kyc.get(party_id)
+            return profile is not None and any(a in alert_ids for a in listed_alerts(profile))
+
+        return in_transaction(self.uow, work)
+
     def release(self, officer: str, party_id: str, alert_ids: Sequence[str]) -> bool:
         """Take the alerts ``officer`` cleared off the screening's freeze of ``party_id``, lifting it when none is
         left; True when it was lifted. A freeze an officer put on is never lifted here."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
+from cryptopay.core.money import Money
 from cryptopay.core.payouts.model import Payout, PayoutState
 
 if TYPE_CHECKING:  # the reconciliation package imports the payouts': read only its types here
@@ -163,9 +164,17 @@ def place(rows: Sequence[StatementLine], payouts: Sequence[Payout], booked: Mapp
 
 def reversals(statement: Statement) -> dict[str, StatementLine]:
     """The statement's completed reversals putting money back into the account, by the receipt each reverses (the
-    first, in file order): a payout's payment reversed by M-Pesa (R13-11)."""
-    found: dict[str, StatementLine] = {}
+    first, in file order): a payout's payment reversed by M-Pesa (R13-11). Only a payment reversed whole: the
+    reversals linked to one receipt put back exactly what that payment took (lastread L3-5: a KES 1 reversal of a
+    KES 1,000 payment undoes none of it; the payment stands, and reconciliation reports the reversal)."""
+    paid = {line.receipt: line.withdrawn for line in statement.lines if line.withdrawn.is_positive()}
+    back: dict[str, list[StatementLine]] = {}
     for line in statement.lines:
         if line.is_reversal and line.paid_in.is_positive() and line.linked_receipt:
-            found.setdefault(line.linked_receipt, line)
+            back.setdefault(line.linked_receipt, []).append(line)
+    found: dict[str, StatementLine] = {}
+    for receipt, lines in back.items():
+        whole = paid.get(receipt)
+        if whole is not None and sum((line.paid_in for line in lines), Money.zero(whole.asset)) == whole:
+            found[receipt] = lines[0]
     return found

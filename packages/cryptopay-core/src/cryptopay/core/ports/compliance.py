@@ -113,6 +113,10 @@ class PartyHolds(Protocol):
         """Hold every outgoing movement of ``party_id`` on the blocking alert ``alert_id``."""
         ...
 
+    def holding(self, party_id: str, alert_ids: Sequence[str]) -> bool:
+        """Whether the hold of ``party_id`` rests on any of ``alert_ids`` (closing their case would lift it)."""
+        ...
+
     def release(self, officer: str, party_id: str, alert_ids: Sequence[str]) -> bool:
         """``officer`` cleared ``alert_ids`` (their case closed with no action): the hold on them goes."""
         ...

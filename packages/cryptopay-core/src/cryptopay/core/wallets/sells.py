@@ -38,6 +38,7 @@ from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
 from cryptopay.core.mobile_money.phones import NotMpesaNumber, off_mpesa
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.link_amounts import AmountBelowMinimum
 from cryptopay.core.payouts import Payout, PayoutKind, paid_to
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.payments import Quoter
@@ -115,15 +116,18 @@ class Sells:
         sent = self.tariff.most_sent(kes)  # the charge is at the band of what is sent, not of the whole sum
         return (self.tariff.charge(sent) if sent.amount >= B2C_LIMITS.minimum else Money.zero(KES)), sent
 
-    def _below_payout_minimum(self, usdt: Money, kes: Money, quote: Quote) -> LimitExceeded:
-        """A sale too small for M-Pesa, told in the user's terms: its KES at the bid and the least USDT to sell."""
+    def _below_payout_minimum(self, usdt: Money, kes: Money, quote: Quote) -> AmountBelowMinimum:
+        """A sale too small for M-Pesa, told in the user's terms: its KES at the bid and the least USDT to sell
+        (422 ``amount_below_minimum`` naming ``amount`` and that least as ``minimum``)."""
         least = Money.of(B2C_LIMITS.minimum, KES)
         while (least - self.tariff.charge(least)).amount < B2C_LIMITS.minimum:  # a few steps: charges are small
             least = least + Money.of(1, KES)
         usdt_least = quote.base_needed(least, at=self.clock.now())
-        return LimitExceeded(
+        return AmountBelowMinimum(
             f"{usdt} is KES {kes.amount:,} at the bid; M-Pesa pays out KES {B2C_LIMITS.minimum:,} or more after "
-            f"its charge: sell at least {usdt_least}"
+            f"its charge: sell at least {usdt_least}",
+            field="amount",
+            minimum=format(usdt_least.amount, "f"),
         )
 
     @property
@@ -167,8 +171,15 @@ class Sells:
         ``InsufficientFunds`` beyond the KES balance."""
         if kes.asset != KES or not kes.is_positive() or kes != kes.whole():
             raise InvalidInput("cash out a positive whole number of shillings", field="kes")
+        if kes.amount < B2C_LIMITS.minimum:  # what it asks, not a KYC limit: 422 naming ``amount`` and the bound
+            raise AmountBelowMinimum(
+                f"M-Pesa pays out KES {B2C_LIMITS.minimum:,} or more a payment: KES {kes.amount:,.0f} is below it "
+                "(it stays in the wallet's KES balance)",
+                field="amount",
+                minimum=str(B2C_LIMITS.minimum),
+            )
         charge, sent = self.payout_of(kes)  # as a sale's: the charge at the band of what is sent, out of ``kes``
-        amount = B2C_LIMITS.check(sent if sent.is_positive() else kes)  # too small: refused naming what was asked
+        amount = B2C_LIMITS.check(sent)  # from KES 10 something is always sent; above the top band: LimitExceeded
         if amount + charge != kes:  # between two bands: what is sent and its charge never add up to it
             raise self._not_payable(kes, amount + charge)
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
