@@ -76,6 +76,9 @@ def test_bad_input_is_a_422_naming_it_and_customers_are_refused(client, auth, se
     officer = auth.user("compliance")
     bad = client.get("/v1/admin/audit?since=March", headers=officer)
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json" and "YYYY-MM-DD" in str(bad.json)
+    # R14-14: its code is one the operation documents, for this case
+    documented = client.get("/openapi.json").json["paths"]["/v1/admin/audit"]["get"]["description"]
+    assert f"422 `{bad.json['code']}`: `since` or `until` is not a day" in documented
     assert client.get("/v1/admin/audit?limit=0", headers=officer).status_code == 422
     assert client.get("/v1/admin/audit?colour=red", headers=officer).status_code == 422
     assert client.get("/v1/admin/audit?since=2026-03-05&until=2026-03-01", headers=officer).status_code == 422

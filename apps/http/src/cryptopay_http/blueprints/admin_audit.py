@@ -16,6 +16,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core.audit import AuditRecord
 from cryptopay.core.audit_search import DEFAULT_LIMIT, MAX_LIMIT, MAX_TEXT, search_audit
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from flask import Blueprint, Response, request
 
@@ -70,6 +71,13 @@ class AuditSearchView:
         "YYYY-MM-DD, both included, or ISO times with an offset). Page with `before`. Each search is audited. "
         "The compliance desk's records (actions `compliance.`, `aml.`, `kyc.`) are returned to compliance officers "
         "only: an admin's search leaves them out."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            "`since` or `until` is not a day (YYYY-MM-DD) or an ISO time with an offset, or `since` is after "
+            "`until` (the problem names the field)",
+        ),
     ),
 )
 @require(roles=[Role.ADMIN, Role.COMPLIANCE])
