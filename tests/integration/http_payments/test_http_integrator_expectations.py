@@ -73,7 +73,7 @@ def test_every_event_sent_matches_its_schema_in_the_catalogue(client, auth, stac
     client.post("/v1/webhook-endpoints", json={"url": "https://duka.example/hooks"}, headers=shop.stepped)
     v2 = {"url": "https://duka.example/hooks2", "payload_version": 2}
     assert client.post("/v1/webhook-endpoints", json=v2, headers=shop.stepped).json["endpoint"]["payload_version"] == 2
-    scopes = ["invoices:write", "settlements:write"]
+    scopes = ["invoices:write", "settlements:write", "settlements:read"]
     shop.headers = key_headers(auth.api_key(shop.headers, shop.id, scopes))  # a key outlives the day's login
     for scenario in (None, Scenario.INSUFFICIENT_FUNDS):
         if scenario is not None:
@@ -105,3 +105,13 @@ def test_every_event_sent_matches_its_schema_in_the_catalogue(client, auth, stac
     (settlement,) = [b for second, _, b in sent if second and b["type"] == "settlement.completed"][:1]
     assert settlement["version"] == 2 and settlement["data"]["paid"]["asset"] == "KES"
     assert isinstance(settlement["data"]["payouts"], int) and "currency" not in settlement["data"]
+    # R14-12: the v2 settlement ties to the API's settlement, and the v2 invoice.settled says what it was paid
+    api = client.get(f"/v1/settlements/{settlement['data']['settlement_id']}", headers=shop.headers).json
+    for key in ("credited", "fx_spread", "payout_charges", "remainder"):
+        assert settlement["data"][key] == api[key], key
+    listed = [(c["amount"], c["quote_id"], c["credited"]) for c in settlement["data"]["conversion_list"]]
+    assert listed == [(c["converted"], c["quote_id"], c["credited"]) for c in api["conversions"]] and listed
+    settled = [b for second, _, b in sent if b["type"] == "invoice.settled"]
+    v2_settled = [b["data"] for b in settled if b.get("version") == 2]
+    assert v2_settled and all(d["paid"]["asset"] == "KES" and d["received"] for d in v2_settled)
+    assert all("paid" not in b["data"] and "received" not in b["data"] for b in settled if "version" not in b)

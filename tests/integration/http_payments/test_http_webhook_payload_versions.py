@@ -53,6 +53,12 @@ _SETTLEMENT = {  # core.payouts._outcomes._complete_settlement
     "converted": "11.610000",
     "converted_asset": "USDT",
     "conversions": "11.61 USDT at q_1",
+    # payload v2 only (R14-12): the settlement's books, as the API's settlement says them
+    "credited": "1515.49",
+    "fx_spread": "7.20",
+    "payout_charges": "15.00",
+    "remainder": "0.49",
+    "conversion_list": [{"amount": "11.610000", "asset": "USDT", "quote_id": "q_1", "credited": "1515.49"}],
 }
 _REFUND = {  # core.payments.refunds._publish
     "merchant_id": "m1",
@@ -87,6 +93,10 @@ def _sample(kind: str) -> dict[str, object]:
             "exception": "paid_under_tolerated",
             "shortfall": "40.01",
             "shortfall_asset": "KES",
+            # payload v2 only (R14-12): what it was paid, and what each rail received
+            "paid": "959.99",
+            "paid_asset": "KES",
+            "received": {"usdt-tron": "7.345678"},
         }
     if kind.startswith("invoice."):
         return {**_INVOICE, **_STATE}
@@ -126,11 +136,17 @@ def test_every_event_kind_has_a_body_in_each_version_that_matches_only_its_own_s
             "shortfall",
             "funded_by_merchant",
             "owed_by_merchant",
+            "credited",
+            "fx_spread",
+            "payout_charges",
+            "remainder",
         }:
             assert isinstance(value, dict) and set(value) == {"amount", "asset"}, (key, value)
         if key in {"attempt", "payouts", "failed_payouts", "index"}:
             assert isinstance(value, int), (key, value)
-    assert not {"currency", "shortfall_asset", "converted_asset", "funded_by_merchant_asset"} & set(v2["data"])
+    assert not {"currency", "shortfall_asset", "converted_asset", "funded_by_merchant_asset", "paid_asset"} & set(
+        v2["data"]
+    )
 
 
 def test_v2_bodies_use_the_api_money_shape(client):
@@ -140,6 +156,31 @@ def test_v2_bodies_use_the_api_money_shape(client):
     assert settled["paid"] == {"amount": "1500", "asset": "KES"}
     assert settled["converted"] == {"amount": "11.610000", "asset": "USDT"}
     assert (settled["payouts"], settled["failed_payouts"]) == (2, 1)
+    # R14-12: the merchant's books in v2, as money; conversions stays its text, conversion_list is the list
+    books = {key: settled[key] for key in ("credited", "fx_spread", "payout_charges", "remainder")}
+    assert books == {
+        "credited": {"amount": "1515.49", "asset": "KES"},
+        "fx_spread": {"amount": "7.20", "asset": "KES"},
+        "payout_charges": {"amount": "15.00", "asset": "KES"},
+        "remainder": {"amount": "0.49", "asset": "KES"},
+    }
+    assert settled["conversions"] == "11.61 USDT at q_1"
+    assert settled["conversion_list"] == [
+        {
+            "amount": {"amount": "11.610000", "asset": "USDT"},
+            "quote_id": "q_1",
+            "credited": {"amount": "1515.49", "asset": "KES"},
+        }
+    ]
+    invoice = json.loads(event_body(OutboxMessage.new("o", "invoice.settled", _sample("invoice.settled"), at=AT), 2))
+    assert invoice["data"]["paid"] == {"amount": "959.99", "asset": "KES"} and "paid_asset" not in invoice["data"]
+    assert invoice["data"]["received"] == {"usdt-tron": {"amount": "7.345678", "asset": "USDT"}}
+    # an event written before these fields existed says null in v2 (as the schema allows); v1 never has them
+    old = {k: v for k, v in _SETTLEMENT.items() if k not in v2_only_fields("settlement.completed")}
+    before = json.loads(event_body(OutboxMessage.new("o", "settlement.completed", old, at=AT), 2))["data"]
+    assert before["credited"] is None and before["conversion_list"] is None
+    v1_settled = json.loads(event_body(OutboxMessage.new("o", "settlement.completed", _SETTLEMENT, at=AT), 1))["data"]
+    assert v1_settled == old
     nothing = {**_SETTLEMENT, "converted": "0", "converted_asset": ""}
     assert (
         json.loads(event_body(OutboxMessage.new("o", "settlement.completed", nothing, at=AT), 2))["data"]["converted"]

@@ -239,7 +239,10 @@ _SETTLEMENT_DATA = {  # core.payouts._outcomes._complete_settlement
     "quote_id": {**_TEXT, "description": "the quote the crypto was sold at (empty when nothing was converted)"},
     "converted": _DECIMAL,
     "converted_asset": _TEXT,
-    "conversions": {**_TEXT, "description": "each asset sold and its quote, comma-separated"},
+    "conversions": {
+        **_TEXT,
+        "description": "each asset sold and its quote, comma-separated (payload version 2 also has `conversion_list`)",
+    },
 }
 _REFUND_DATA = {  # core.payments.refunds._publish
     "merchant_id": _TEXT,
@@ -256,7 +259,9 @@ _REFUND_DATA = {  # core.payments.refunds._publish
 }
 
 
-_V2_ONLY_DATA = {  # payload version 2 alone (``v2_only_fields``), as v1 would write them: the money rules make them
+_V2_ONLY_DATA: dict[
+    str, dict[str, Any]
+] = {  # payload version 2 alone (``v2_only_fields``), as v1 would write them: the money rules make them
     "funded_by_merchant": {
         **_DECIMAL,
         "description": "what of the refund the merchant funded after its crypto was settled, in the refunded asset "
@@ -267,6 +272,32 @@ _V2_ONLY_DATA = {  # payload version 2 alone (``v2_only_fields``), as v1 would w
         **_DECIMAL,
         "description": "the shillings the merchant owes for that part, netted from its next settlements (null when "
         "it funded none)",
+    },
+    # invoice.settled (R14-12)
+    "paid": {
+        **_DECIMAL,
+        "description": "what the on-time payments are worth in the price's currency at the invoice's terms: the "
+        "price, more when paid over, less by the shortfall when paid short within the tolerance",
+    },
+    "paid_asset": _TEXT,
+    "received": {
+        "type": "object",
+        "additionalProperties": _DECIMAL,
+        "description": "by rail key: what each rail received (as GET /v1/invoices/{id} says on the payment option)",
+    },
+    # settlement.completed (R14-12): the settlement as GET /v1/settlements/{id} says it
+    "credited": {**_DECIMAL, "description": "the shillings every conversion gave the merchant (KES)"},
+    "fx_spread": {**_DECIMAL, "description": "the conversions' FX spread (KES)"},
+    "payout_charges": {**_DECIMAL, "description": "the payout charges taken on top of the parts (KES)"},
+    "remainder": {**_DECIMAL, "description": "the shillings carried to the merchant's next settlement (KES)"},
+    "conversion_list": {
+        "type": "array",
+        "description": "`conversions` as a list: each asset sold (`amount`) at its quote, with the KES it credited",
+        "items": {
+            "type": "object",
+            "properties": {"amount": _DECIMAL, "asset": _TEXT, "quote_id": _TEXT, "credited": _DECIMAL},
+            "required": ["amount", "asset", "quote_id", "credited"],
+        },
     },
 }
 
@@ -321,7 +352,8 @@ def _event_data_v2(name: str, v1: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` of an event in payload version 2, from its version 1 by the rules that write the bodies
     (``cryptopay.core.webhooks.payloads``): amounts become money objects (their asset field gone; an amount with no
     asset, such as a settlement that converted nothing, is null), counts integers, ``due`` money by rail key; the
-    fields of version 2 alone (``v2_only_fields``: a refund's funding by the merchant) are added, nullable."""
+    fields of version 2 alone (``v2_only_fields``: a refund's funding by the merchant, what a settled invoice was
+    paid, a completed settlement's books) are added, nullable (null in an event written before they existed)."""
     properties, required = dict(v1.get("properties", {})), list(v1.get("required", []))
     added = {key: _V2_ONLY_DATA[key] for key in v2_only_fields(name)}
     properties.update(added)
@@ -339,6 +371,17 @@ def _event_data_v2(name: str, v1: dict[str, Any]) -> dict[str, Any]:
             properties[key] = {"type": "integer", "minimum": 0}
     if "due" in properties:
         properties["due"] = {"type": "object", "additionalProperties": _MONEY, "description": "by rail key"}
+    if "received" in added:
+        by_rail = {"type": "object", "additionalProperties": _MONEY, "description": added["received"]["description"]}
+        properties["received"] = {"anyOf": [by_rail, {"type": "null"}]}
+    if "conversion_list" in added:
+        item = {
+            "type": "object",
+            "properties": {"amount": _MONEY, "quote_id": _TEXT, "credited": _MONEY},
+            "required": ["amount", "quote_id", "credited"],
+        }
+        listed = {"type": "array", "items": item, "description": added["conversion_list"]["description"]}
+        properties["conversion_list"] = {"anyOf": [listed, {"type": "null"}]}
     return {**v1, "properties": properties, "required": required}
 
 

@@ -423,7 +423,9 @@ class Invoice:
             for p in self.payments
             if p.key in confirmed - before[2]
         ]
-        if state is not before[0] and state is not InvoiceState.NEW:
+        if state is InvoiceState.SETTLED and before[0] is not InvoiceState.SETTLED:
+            events.append(self._settled_event(now))
+        elif state is not before[0] and state is not InvoiceState.NEW:
             events.append(self._event(f"invoice.{state.value}", now))
         if exception is not before[1] and exception is not InvoiceException.NONE:
             events.append(self._event(f"invoice.{exception.value}", now))
@@ -467,6 +469,34 @@ class Invoice:
             shortfall = self.shortfall()
             status |= {"shortfall": format(shortfall.amount, "f"), "shortfall_asset": shortfall.asset.code}
         return InvoiceEvent(name, self.id, at, {**status, **data}, order_id=self.order_id, metadata=self.metadata)
+
+    def _settled_event(self, at: datetime) -> InvoiceEvent:
+        """``invoice.settled`` with what it was paid (payload version 2 alone: ``webhooks.payloads``): ``paid``, what
+        the on-time payments are worth in the price's currency at the invoice's terms (the price, more when paid
+        over, less by the shortfall when a tolerated underpayment), and ``received``, each rail's own amount."""
+        paid = self.worth_paid()
+        event = self._event("invoice.settled", at, paid=format(paid.amount, "f"), paid_asset=paid.asset.code)
+        received = {o.rail.key: format(self.received_on(o.rail.key).amount, "f") for o in self.options}
+        return attrs.evolve(event, received=received)
+
+    def worth_paid(self) -> Money:
+        """What the payments made on time are worth in the price's currency, at the amounts each rail asks for the
+        price (rounded down to the currency's quantum): the price when paid exactly.
+
+        >>> from datetime import datetime, timezone
+        >>> from cryptopay.core.rails import rail_for
+        >>> now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        >>> tron = rail_for("tron", "USDT", confirmations=1)
+        >>> invoice, _ = Invoice.create(invoice_id="inv_1", merchant_id="m_1", price=Money.of("20", "USDT"),
+        ...                             addresses={tron: "TXYZ"}, now=now)
+        >>> _ = invoice.record_transfer(ObservedTransfer("tron", "0x1", 0, "TXYZ", Money.of("21", "USDT"), 100, "0xb",
+        ...                                              now), now=now)
+        >>> invoice.worth_paid()
+        Money('21.000000', 'USDT')
+        """
+        seen = self._tally().seen
+        worth = Decimal(seen.numerator) * self.price.amount / Decimal(seen.denominator)
+        return Money.rounded(worth, self.price.asset, Rounding.DOWN)
 
     def _withdrawal_event(self, payment: InvoicePayment, at: datetime, reason: str) -> InvoiceEvent:
         confirmed = str(self._is_confirmed(payment)).lower()

@@ -60,14 +60,17 @@ class InvoiceEvent:
     order_id: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     due: Mapping[str, str] = attrs.field(factory=dict, hash=False)  # rail key -> amount, on invoice.created
+    # rail key -> amount the rail received, on invoice.settled (payload version 2 only: ``webhooks.payloads``)
+    received: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
     @property
     def payload(self) -> dict[str, Any]:
         """The JSON payload for an ``OutboxMessage`` (amounts are strings): the merchant's ``order_id`` and
-        ``metadata`` ride on every event, as given, and ``due`` is an object by rail key."""
+        ``metadata`` ride on every event, as given, and ``due`` (``received``) is an object by rail key."""
         found: dict[str, Any] = {"invoice_id": self.invoice_id, "at": self.at.isoformat(), "order_id": self.order_id}
         found |= {**self.data, "metadata": dict(self.metadata)}
-        return {**found, "due": dict(self.due)} if self.due else found
+        found |= {"due": dict(self.due)} if self.due else {}
+        return {**found, "received": dict(self.received)} if self.received else found
 
 
 def _same_address(rail: Rail, left: str, right: str) -> bool:

@@ -161,6 +161,20 @@ def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_i
         "converted": str(settlement.converted.amount) if settlement.converted else "0",
         "converted_asset": settlement.converted.asset.code if settlement.converted else "",
         "conversions": ", ".join(f"{c.converted} at {c.quote_id}" for c in settlement.conversions),
+        # payload version 2 alone (``webhooks.payloads``): the merchant's books, as the API's settlement says them
+        "credited": str(settlement.credited.amount),
+        "fx_spread": str(settlement.fx_spread.amount),
+        "payout_charges": str(settlement.charges.amount),
+        "remainder": str(settlement.remainder.amount),
+        "conversion_list": [
+            {
+                "amount": str(c.converted.amount),
+                "asset": c.converted.asset.code,
+                "quote_id": c.quote_id,
+                "credited": str(c.credited.amount),
+            }
+            for c in settlement.conversions
+        ],
     }
     publish(uow, ids, "settlement.completed", payload, at=now, key=settlement.id)
     audit(

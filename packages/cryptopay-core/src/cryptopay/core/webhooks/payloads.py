@@ -5,17 +5,22 @@ Version 1 (every endpoint made before 0160, and the default) is the outbox paylo
 each amount is a money object ``{"amount": "12.50", "asset": "KES"}`` (the asset folded in, its flat sibling gone),
 counts and indexes are JSON integers, and the envelope names its version (``"version": 2``, inside the signed body).
 Everything else (ids, states, texts, times) is the same in both, but for fields new in version 2 alone
-(``v2_only_fields``: a refund's ``funded_by_merchant`` and ``owed_by_merchant``, null when the merchant funded none).
-The signature scheme does not change.
+(``v2_only_fields``: a refund's ``funded_by_merchant`` and ``owed_by_merchant``, null when the merchant funded none;
+``invoice.settled``'s ``paid`` and ``received``; ``settlement.completed``'s ``credited``, ``fx_spread``,
+``payout_charges``, ``remainder`` and ``conversion_list``, R14-12). Version 2 is released: it changes only by adding
+fields (``conversions`` stays the text it always was; ``conversion_list`` is the same as a list). A version 2 field
+missing from an event written before it existed is null. The signature scheme does not change.
 
 v1 stays the default: changing what an existing integration receives would break it, and a new endpoint asks for
 v2 (``payload_version: 2``) when it is written against this shape.
 
 >>> data = {"merchant_id": "m1", "paid": "1500", "currency": "KES", "payouts": "2", "failed_payouts": "0",
 ...         "converted": "0", "converted_asset": ""}
->>> sorted(versioned_data("settlement.completed", data, 2).items())  # doctest: +NORMALIZE_WHITESPACE
-[('converted', None), ('failed_payouts', 0), ('merchant_id', 'm1'), ('paid', {'amount': '1500', 'asset': 'KES'}),
- ('payouts', 2)]
+>>> sorted(versioned_data("payout.completed", {"amount": "1500", "currency": "KES", "attempt": "2"}, 2).items())
+[('amount', {'amount': '1500', 'asset': 'KES'}), ('attempt', 2)]
+>>> settled = versioned_data("settlement.completed", data, 2)  # written before its v2 fields: they are null
+>>> settled["paid"], settled["converted"], settled["payouts"], settled["credited"], settled["conversion_list"]
+({'amount': '1500', 'asset': 'KES'}, None, 2, None, None)
 >>> versioned_data("settlement.completed", data, 1) == data
 True
 """
@@ -44,19 +49,30 @@ DEFAULT_PAYLOAD_VERSION = 1
 
 # amount field -> the field naming its asset (removed in v2), or a fixed asset code
 _MONEY: dict[str, tuple[tuple[str, str], ...]] = {
-    "invoice.": (("price", "currency"), ("shortfall", "shortfall_asset"), ("amount", "asset")),
+    "invoice.": (("price", "currency"), ("shortfall", "shortfall_asset"), ("amount", "asset"), ("paid", "paid_asset")),
     "payout.": (("amount", "currency"), ("charge", "=KES")),
-    "settlement.": (("paid", "currency"), ("converted", "converted_asset")),
+    "settlement.": (
+        ("paid", "currency"),
+        ("converted", "converted_asset"),
+        ("credited", "=KES"),
+        ("fx_spread", "=KES"),
+        ("payout_charges", "=KES"),
+        ("remainder", "=KES"),
+    ),
     "refund.": (
         ("amount", "asset"),
         ("funded_by_merchant", "funded_by_merchant_asset"),
         ("owed_by_merchant", "=KES"),
     ),
 }
-# fields written for version 2 alone: version 1 stays byte-identical to what its endpoints always received
+# fields written for version 2 alone (by event family, or by event): version 1 stays byte-identical to what its
+# endpoints always received
 _V2_ONLY: dict[str, tuple[str, ...]] = {
     "refund.": ("funded_by_merchant", "funded_by_merchant_asset", "owed_by_merchant"),
+    "invoice.settled": ("paid", "paid_asset", "received"),
+    "settlement.completed": ("credited", "fx_spread", "payout_charges", "remainder", "conversion_list"),
 }
+_BY_RAIL = ("due", "received")  # amounts by rail key (money by rail key in v2)
 _INTEGERS: dict[str, tuple[str, ...]] = {
     "invoice.": ("index",),
     "payout.": ("attempt",),
@@ -91,7 +107,7 @@ def v2_only_fields(topic: str) -> tuple[str, ...]:
     >>> v2_only_fields("refund.requested")
     ('funded_by_merchant', 'funded_by_merchant_asset', 'owed_by_merchant')
     """
-    return _V2_ONLY.get(_family(topic), ())
+    return _V2_ONLY.get(_family(topic), ()) + _V2_ONLY.get(topic, ())
 
 
 def integer_fields(topic: str) -> tuple[str, ...]:
@@ -106,12 +122,29 @@ def _money(data: dict[str, Any], amount_key: str, asset_key: str) -> None:
     asset = asset_key[1:] if fixed else data.pop(asset_key, "")
     # an empty asset or amount is "nothing": a settlement that converted nothing says "converted": null, a refund the
     # merchant did not fund "owed_by_merchant": null
-    data[amount_key] = {"amount": data[amount_key], "asset": asset} if asset and data[amount_key] != "" else None
+    amount = data[amount_key]
+    data[amount_key] = {"amount": amount, "asset": asset} if asset and amount not in ("", None) else None
 
 
 def _due(due: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """``invoice.created``'s amounts by rail key (``usdt-tron``), each as money in the rail's asset."""
+    """``invoice.created``'s amounts due (``invoice.settled``'s received) by rail key (``usdt-tron``), each as money
+    in the rail's asset."""
     return {rail: {"amount": amount, "asset": rail.split("-", 1)[0].upper()} for rail, amount in due.items()}
+
+
+def _conversions(conversions: object) -> list[dict[str, Any]] | None:
+    """``settlement.completed``'s ``conversion_list``: each asset sold (``amount``) at its quote, with the shillings
+    it ``credited``, as money."""
+    if not isinstance(conversions, list):
+        return None
+    return [
+        {
+            "amount": {"amount": c["amount"], "asset": c["asset"]},
+            "quote_id": c["quote_id"],
+            "credited": {"amount": c["credited"], "asset": "KES"},
+        }
+        for c in conversions
+    ]
 
 
 def versioned_data(topic: str, payload: Mapping[str, Any], version: int) -> dict[str, Any]:
@@ -121,13 +154,18 @@ def versioned_data(topic: str, payload: Mapping[str, Any], version: int) -> dict
         for key in v2_only_fields(topic):
             data.pop(key, None)
         return data
+    for key in v2_only_fields(topic):
+        data.setdefault(key, None)  # an event written before the field existed: null, as the schema allows
     for amount_key, asset_key in money_fields(topic):
         _money(data, amount_key, asset_key)
     for key in integer_fields(topic):
         if isinstance(data.get(key), str) and data[key].isdigit():
             data[key] = int(data[key])
-    if isinstance(data.get("due"), Mapping):
-        data["due"] = _due(data["due"])
+    for key in _BY_RAIL:
+        if isinstance(data.get(key), Mapping):
+            data[key] = _due(data[key])
+    if "conversion_list" in data:
+        data["conversion_list"] = _conversions(data["conversion_list"])
     return data
 
 
