@@ -15,6 +15,7 @@ from cryptopay.core.testing.payments_stack import PaymentsStack
 from flask.testing import FlaskClient
 
 from tests.integration.http_payments.payments_support import Shop
+from tests.integration.web.test_dashboard_pages import owner as owner
 from tests.unit.payments.test_sanctioned_payers import CLEAN, LISTED, with_lists
 
 
@@ -86,3 +87,21 @@ def test_a_held_payment_reads_as_an_ordinary_payment_confirming(client, shop, st
     stack.tick(hours=25)  # past the expiry and the monitoring window: still confirming, never expired nor invalid
     later = _views(client, None, stack, held, held_tx)  # the merchant's token has expired meanwhile
     assert later == {**seen_held, "api": None} and stack.invoice(held["id"]).state.value == "processing"
+
+
+def test_a_payment_an_officer_kept_is_left_off_the_merchants_invoice_page_as_off_the_api(client, owner, stack):
+    """fixinvoice's finding: the dashboard's invoice page listed a payment an officer kept for the authorities, with
+    its depth, beside an invoice that is not paid (the API leaves it out): it would tell the merchant."""
+    from tests.integration.web.test_dashboard_pages import _log_in
+    from tests.integration.web.test_dashboard_refund_cancel import _invoice
+
+    _log_in(client)
+    invoice_id = _invoice(client)
+    option = stack.invoice(invoice_id).options[0]
+    paid = stack.chains["tron"].pay(option.address, option.due, sender=LISTED)
+    stack.confirm(3)
+    [credit] = stack.held_payments.waiting()
+    assert paid.tx_hash in client.get(f"/dashboard/invoices/{invoice_id}").text  # held: shown as confirming
+    stack.held_payments.keep(credit.id, officer="usr_officer_1", note="frozen for the FRC")
+    page = client.get(f"/dashboard/invoices/{invoice_id}").text
+    assert paid.tx_hash not in page and "No payment yet." in page
