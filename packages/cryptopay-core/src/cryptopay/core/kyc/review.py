@@ -223,8 +223,10 @@ class KycReview:
     def submit(self, party_id: str, application_id: str) -> KycApplication:
         """Send the application to the officers (the profile's evidence is checked against the tier)."""
         now = self.clock.now()
-        matches = self._screen(party_id, application_id)
+        # read before screening, so a first list imported between them cannot leave it screened against nothing and
+        # unmarked (lastread L3-6); marked, the import's ``screen_pending`` screens it again
         pending = self.screening is not None and self.screening.must_wait()  # screened against no list
+        matches = self._screen(party_id, application_id)
 
         def work(uow: KycUnitOfWork) -> KycApplication:
             application = self._load_owned(uow, party_id, application_id)
