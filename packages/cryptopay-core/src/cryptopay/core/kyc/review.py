@@ -26,6 +26,7 @@ pending application's names (``screen_pending``: its matches kept for the office
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
@@ -55,6 +56,8 @@ from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.storage import AuditLog, in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
+
+_log = logging.getLogger("cryptopay.kyc")
 
 __all__ = [
     "ID_CLAIMING",
@@ -249,7 +252,17 @@ class KycReview:
 
         submitted = in_transaction(self.uow, work)
         if matches and self.on_listed is not None:
-            self.on_listed([(submitted.party_id, name) for name in submitted.names()])
+            try:
+                self.on_listed([(submitted.party_id, name) for name in submitted.names()])
+            except Exception as error:  # the submission stands: a failure here told only a listed applicant (L3-8)
+                # the hold is left to the worker's rescreen (every 6 hours, and on a list import), which raises the
+                # same alert and holds the party; logged without the person (the application id only)
+                failed = type(error).__name__
+                _log.error(
+                    "holding a listed applicant failed (%s), application %s: left to the rescreen",
+                    failed,
+                    application_id,
+                )
         return submitted
 
     def _screen(self, party_id: str, application_id: str) -> tuple[str, ...]:
