@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
@@ -186,6 +187,18 @@ class UnresolvedList:
     next_cursor: str | None = attrs.field(default=None, metadata={"description": _NEXT})
 
 
+T = TypeVar("T")
+
+
+def on_payout(payout_id: str, decide: Callable[[], T]) -> T:
+    """``decide`` on payout ``payout_id``: the core's ``NotFound`` answered as the API's one not-found of a payout
+    (every decision route here and in ``payout_receipts``)."""
+    try:
+        return decide()
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+
+
 def _page(listing: Callable[..., list[Payout]], after: str | None, limit: int) -> list[Payout]:
     """A page of a payouts listing after the payout of the ``cursor`` (one that names no payout: a 422 on it)."""
     try:
@@ -264,8 +277,9 @@ def propose(payout_id: str) -> Response:
     request.max_content_length = STATEMENT_BODY_BYTES
     body = read_body(ConclusionRequest)
     statement = parse_statement("\n".join(body.statement)) if body.statement is not None else None
-    try:
-        proposed = payments().payouts.propose_conclusion(
+    proposed = on_payout(
+        payout_id,
+        lambda: payments().payouts.propose_conclusion(
             payout_id,
             outcome=body.outcome,
             receipt=body.receipt,
@@ -273,9 +287,8 @@ def propose(payout_id: str) -> Response:
             note=body.note,
             by=actor(),
             statement=statement,
-        )
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+        ),
+    )
     return json_response(ConclusionView.of(proposed))
 
 
@@ -309,10 +322,12 @@ def approve(payout_id: str) -> Response:
     read = read_body(ApprovalRequest, optional=True)  # no body: the 422 naming what was read
     if read.outcome is ConclusionOutcome.COMPLETED and not (read.receipt or "").strip():
         raise InvalidInput("approving a completion names the receipt read", field="receipt")
-    try:
-        done = payments().payouts.approve_conclusion(payout_id, by=actor(), outcome=read.outcome, receipt=read.receipt)
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+    done = on_payout(
+        payout_id,
+        lambda: payments().payouts.approve_conclusion(
+            payout_id, by=actor(), outcome=read.outcome, receipt=read.receipt
+        ),
+    )
     return json_response(ConclusionView.of(done))
 
 
@@ -331,10 +346,7 @@ def approve(payout_id: str) -> Response:
 @require(roles=[Role.ADMIN])
 def decline(payout_id: str) -> Response:
     note = read_body(DeclineRequest).note
-    try:
-        declined = payments().payouts.decline_conclusion(payout_id, by=actor(), note=note)
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+    declined = on_payout(payout_id, lambda: payments().payouts.decline_conclusion(payout_id, by=actor(), note=note))
     return json_response(ConclusionView.of(declined))
 
 
@@ -393,12 +405,12 @@ def bank_transfers() -> Response:
 @audited_step_up
 def propose_bank(payout_id: str) -> Response:
     body = read_body(BankConfirmationRequest)
-    try:
-        proposed = payments().payouts.propose_bank_confirmation(
+    proposed = on_payout(
+        payout_id,
+        lambda: payments().payouts.propose_bank_confirmation(
             payout_id, reference=body.reference, note=body.note, by=actor()
-        )
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+        ),
+    )
     return json_response(ConclusionView.of(proposed))
 
 
@@ -427,8 +439,7 @@ def propose_bank(payout_id: str) -> Response:
 @audited_step_up
 def approve_bank(payout_id: str) -> Response:
     read = read_body(BankApprovalRequest)
-    try:
-        done = payments().payouts.approve_bank_confirmation(payout_id, by=actor(), reference=read.reference)
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+    done = on_payout(
+        payout_id, lambda: payments().payouts.approve_bank_confirmation(payout_id, by=actor(), reference=read.reference)
+    )
     return json_response(ConclusionView.of(done))

@@ -20,7 +20,8 @@ from cryptopay.core.payouts.model import ReceiptCorrection
 from cryptopay.core.payouts.service import SamePerson
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import audited_step_up, not_found, require
+from cryptopay_http.auth import audited_step_up, require
+from cryptopay_http.blueprints.payout_conclusions import on_payout
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.officer_desk import RELATED
@@ -112,12 +113,12 @@ _NONE = (NotFound, "no payout with this id")
 @audited_step_up
 def propose(payout_id: str) -> Response:
     body = read_body(ReceiptCorrectionRequest)
-    try:
-        proposed = payments().payouts.propose_receipt_correction(
+    proposed = on_payout(
+        payout_id,
+        lambda: payments().payouts.propose_receipt_correction(
             payout_id, receipt=body.receipt, reason=body.reason, by=actor()
-        )
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+        ),
+    )
     return json_response(ReceiptCorrectionView.of(proposed))
 
 
@@ -146,10 +147,9 @@ def propose(payout_id: str) -> Response:
 @audited_step_up
 def approve(payout_id: str) -> Response:
     read = read_body(ReceiptApprovalRequest)
-    try:
-        done = payments().payouts.approve_receipt_correction(payout_id, by=actor(), receipt=read.receipt)
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+    done = on_payout(
+        payout_id, lambda: payments().payouts.approve_receipt_correction(payout_id, by=actor(), receipt=read.receipt)
+    )
     return json_response(ReceiptCorrectionView.of(done))
 
 
@@ -165,8 +165,7 @@ def approve(payout_id: str) -> Response:
 @require(roles=[Role.ADMIN])
 def decline(payout_id: str) -> Response:
     note = read_body(ReceiptDeclineRequest).note
-    try:
-        declined = payments().payouts.decline_receipt_correction(payout_id, by=actor(), note=note)
-    except NotFound:
-        raise not_found("payout", payout_id) from None
+    declined = on_payout(
+        payout_id, lambda: payments().payouts.decline_receipt_correction(payout_id, by=actor(), note=note)
+    )
     return json_response(ReceiptCorrectionView.of(declined))
